@@ -1,0 +1,1 @@
+"""The geozone web service (FastAPI): thin routes over the geozone core. Built in a later issue."""

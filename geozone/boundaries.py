@@ -1,0 +1,462 @@
+"""Boundary sets: versioned collections of administrative units with geometry.
+
+A :class:`BoundarySet` holds every unit of one set (provinces, districts where the set has
+them, wards), answers lookups by code and by name, and locates points. Sets carry validity
+dates, so an incident is judged by the set in force on its date (:meth:`BoundarySet.for_date`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from geozone._locate import LeafIndex
+from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE
+from geozone.errors import (
+    DataNotFoundError,
+    InvalidCoordinatesError,
+    NoBoundarySetForDateError,
+    UnknownUnitError,
+)
+from geozone.manifest import LEVEL_ORDER, Level
+from geozone.settings import Settings, get_settings
+from geozone.text import fold, search_keys
+
+LocateStatus = Literal["inside", "outside", "invalid"]
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    """Identity, validity and provenance of a boundary set."""
+
+    id: str
+    title: str
+    valid_from: date
+    valid_to: date | None
+    licence: str
+    attribution: str
+    attribution_en: str
+
+    def in_force(self, day: date) -> bool:
+        """Tell whether the set is in force on ``day`` (both ends inclusive)."""
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SetInfo:
+        """Build from a manifest entry dumped as JSON."""
+        valid_to = data.get("valid_to")
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            valid_from=date.fromisoformat(str(data["valid_from"])),
+            valid_to=date.fromisoformat(str(valid_to)) if valid_to else None,
+            licence=data["licence"],
+            attribution=data["attribution"],
+            attribution_en=data["attribution_en"],
+        )
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One administrative unit of a boundary set (without its geometry)."""
+
+    code: str
+    name: str
+    full_name: str
+    unit_type: str | None
+    level: Level
+    parent_code: str | None
+    province_code: str
+    name_en: str | None
+    area_km2: float
+    has_geometry: bool
+    in_register: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the unit as JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A unit within the boundary tolerance of a located point."""
+
+    code: str
+    full_name: str
+    distance_m: float
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point lies in a boundary set.
+
+    Attributes
+    ----------
+    status
+        ``"inside"`` when a unit holds the point (on its boundary counts), ``"outside"`` at
+        sea or abroad (or where the set has no geometry), ``"invalid"`` for bad coordinates.
+    chain
+        The holding unit, then its parents up to the province.
+    on_boundary
+        True when two or more units (or, outside, any unit) lie within ``tolerance_m``.
+    candidates
+        Every unit within ``tolerance_m``, nearest first; the holding unit comes first.
+    """
+
+    lon: float
+    lat: float
+    set_id: str
+    status: LocateStatus
+    chain: tuple[Unit, ...]
+    on_boundary: bool
+    candidates: tuple[Candidate, ...]
+    tolerance_m: float
+
+    @property
+    def unit(self) -> Unit | None:
+        """The finest unit holding the point, or None outside."""
+        return self.chain[0] if self.chain else None
+
+    def describe(self) -> str:
+        """Say in one sentence where the point is (Vietnamese names, English sentence)."""
+        if self.status != "inside":
+            near = ", ".join(f"{c.full_name} ({c.distance_m:.0f} m)" for c in self.candidates)
+            return f"Outside every unit of {self.set_id}" + (f"; near {near}." if near else ".")
+        place = ", ".join(unit.full_name for unit in self.chain)
+        others = [c for c in self.candidates if c.code != self.chain[0].code]
+        if not others:
+            return f"In {place} ({self.set_id})."
+        near = ", ".join(f"{c.full_name} ({c.distance_m:.0f} m)" for c in others)
+        return f"In {place} ({self.set_id}), within {self.tolerance_m:g} m of {near}."
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the location as JSON-ready data."""
+        data = asdict(self)
+        data["unit"] = self.unit.to_dict() if self.unit else None
+        data["description"] = self.describe()
+        return data
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A unit found by name, with the province that tells homonyms apart."""
+
+    unit: Unit
+    province: str
+    exact: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the hit as JSON-ready data."""
+        return {"unit": self.unit.to_dict(), "province": self.province, "exact": self.exact}
+
+
+_UNIT_FIELDS = tuple(Unit.__dataclass_fields__)
+
+
+@dataclass
+class BoundarySet:
+    """A versioned set of administrative units.
+
+    Parameters
+    ----------
+    info
+        Identity, validity dates and attribution.
+    frame
+        One row per unit with the columns of :class:`Unit` and a ``geometry`` (EPSG:4326),
+        missing for units known only from a register.
+    display_path
+        The simplified display layer, when built.
+    """
+
+    info: SetInfo
+    frame: gpd.GeoDataFrame
+    display_path: Path | None = None
+    _by_code: pd.DataFrame = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        duplicated = self.frame["code"][self.frame["code"].duplicated()]
+        if len(duplicated):
+            raise ValueError(f"boundary set {self.info.id}: duplicate codes {list(duplicated[:5])}")
+        self._by_code = self.frame.set_index("code", drop=False)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, set_id: str, settings: Settings | None = None) -> BoundarySet:
+        """Load a built set by id (cached per process until it is rebuilt).
+
+        Raises
+        ------
+        DataNotFoundError
+            When the set has not been built (run ``geozone data build``).
+        """
+        folder = (settings or get_settings()).boundary_cache / set_id
+        meta = folder / META_FILE
+        if not meta.is_file():
+            raise DataNotFoundError(
+                f"boundary set {set_id!r} is not built in {folder.parent}; "
+                "run `geozone data build` first"
+            )
+        return _load_built(str(folder), meta.stat().st_mtime_ns)
+
+    @classmethod
+    def for_date(cls, day: date, settings: Settings | None = None) -> BoundarySet:
+        """Load the set in force on ``day``; the most recent ``valid_from`` wins."""
+        infos = [info for info in available_sets(settings) if info.in_force(day)]
+        if not infos:
+            raise NoBoundarySetForDateError(f"no built boundary set is in force on {day}")
+        latest = max(infos, key=lambda info: info.valid_from)
+        return cls.load(latest.id, settings)
+
+    # -- units -----------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The set's id."""
+        return self.info.id
+
+    @cached_property
+    def levels(self) -> tuple[Level, ...]:
+        """Levels that have geometry, coarsest first."""
+        present = set(self.frame.loc[self.frame["has_geometry"], "level"])
+        return tuple(level for level in LEVEL_ORDER if level in present)
+
+    @property
+    def leaf_level(self) -> Level:
+        """The finest level with geometry: the level points are located in."""
+        return self.levels[-1]
+
+    def units(self, level: Level | None = None) -> gpd.GeoDataFrame:
+        """Return the units of one level (all levels when None), full resolution."""
+        if level is None:
+            return self.frame
+        return self.frame[self.frame["level"] == level]
+
+    def get(self, code: str) -> Unit:
+        """Return the unit with GSO ``code``.
+
+        Raises
+        ------
+        UnknownUnitError
+            When no unit of this set has the code.
+        """
+        try:
+            row = self._by_code.loc[str(code)]
+        except KeyError:
+            raise UnknownUnitError(f"no unit with code {code!r} in boundary set {self.id}") from None
+        return _unit_from_row(row)
+
+    def chain(self, code: str) -> tuple[Unit, ...]:
+        """Return the unit and its parents, finest first."""
+        units = [self.get(code)]
+        while units[-1].parent_code:
+            units.append(self.get(units[-1].parent_code))
+        return tuple(units)
+
+    def display_layer(self) -> gpd.GeoDataFrame:
+        """Return the simplified layer for maps (shared edges kept)."""
+        if self.display_path is None or not self.display_path.is_file():
+            return self.frame[self.frame["has_geometry"]]
+        return gpd.read_parquet(self.display_path)
+
+    # -- search ----------------------------------------------------------------------------
+
+    @cached_property
+    def _search_index(self) -> pd.DataFrame:
+        keys = [
+            search_keys(name, unit_type)
+            for name, unit_type in zip(self.frame["name"], self.frame["unit_type"], strict=True)
+        ]
+        index = pd.DataFrame({"code": self.frame["code"], "key": keys}).explode("key")
+        return index.reset_index(drop=True)
+
+    def search(self, text: str, level: Level | None = None, limit: int = 50) -> list[SearchHit]:
+        """Find units by name, ignoring case, diacritics, spacing and the type word.
+
+        Exact matches of the folded name (or of type word plus name) come first; when there
+        are none, names containing the text are returned. Homonyms are all returned, each
+        with its province.
+
+        Parameters
+        ----------
+        text
+            "quan hoa", "QuanHoa", "Phường Nghĩa Đô", "nghia do", "TP Việt Trì"...
+        level
+            Restrict to one level.
+        limit
+            At most this many hits.
+        """
+        key = fold(text)
+        if not key:
+            return []
+        index = self._search_index
+        exact = index.loc[index["key"] == key, "code"].drop_duplicates()
+        partial = pd.Series(dtype=object)
+        if exact.empty:
+            partial = index.loc[index["key"].str.contains(key, regex=False), "code"].drop_duplicates()
+        hits = [(code, True) for code in exact] + [(code, False) for code in partial]
+        units = [self.get(code) for code, _ in hits]
+        chosen = [
+            SearchHit(unit, self._province_name(unit), is_exact)
+            for unit, (_, is_exact) in zip(units, hits, strict=True)
+            if level is None or unit.level == level
+        ]
+        return sorted(chosen, key=lambda hit: (not hit.exact, LEVEL_ORDER.index(hit.unit.level)))[
+            :limit
+        ]
+
+    def _province_name(self, unit: Unit) -> str:
+        if unit.province_code in self._by_code.index:
+            return str(self._by_code.at[unit.province_code, "full_name"])
+        return unit.province_code
+
+    # -- location --------------------------------------------------------------------------
+
+    @cached_property
+    def _leaf(self) -> tuple[LeafIndex, NDArray[np.object_]]:
+        leaves = self.frame[(self.frame["level"] == self.leaf_level) & self.frame["has_geometry"]]
+        index = LeafIndex(leaves.geometry.to_numpy(), leaves["utm_epsg"].to_numpy(np.int64))
+        return index, leaves["code"].to_numpy(dtype=object)
+
+    @cached_property
+    def _parent_of(self) -> pd.Series:
+        return self.frame.set_index("code")["parent_code"]
+
+    def locate_many(
+        self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float | None = None
+    ) -> pd.DataFrame:
+        """Locate many points at once (vectorised; no Python loop per point).
+
+        Parameters
+        ----------
+        lon, lat
+            Coordinates in EPSG:4326, same length.
+        tolerance_m
+            Distance in metres within which a unit counts as a boundary candidate. Defaults to
+            ``Settings.boundary_tolerance_m``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per point, in input order: ``status`` ("inside", "outside", "invalid"),
+            ``unit_code`` (the holding leaf unit; on a shared boundary the nearest, then the
+            lowest code), one ``<level>_code`` column per level of the set (the unit chain),
+            ``on_boundary``, ``n_candidates`` and ``candidates`` (codes within the tolerance,
+            nearest first; None unless on a boundary) with ``candidate_distances_m``.
+        """
+        tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
+        x = np.asarray(lon, dtype=np.float64).ravel()
+        y = np.asarray(lat, dtype=np.float64).ravel()
+        if x.shape != y.shape:
+            raise InvalidCoordinatesError(f"{len(x)} longitudes but {len(y)} latitudes")
+        valid = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
+        index, codes = self._leaf
+        matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol)
+        result = pd.DataFrame({"lon": x, "lat": y})
+        result["status"] = np.where(valid, "outside", "invalid")
+        first = np.unique(matches.point, return_index=True)[1]
+        holder = matches.contains[first]
+        held_points = matches.point[first][holder]
+        result["unit_code"] = pd.Series(None, index=result.index, dtype=object)
+        result.loc[held_points, "unit_code"] = codes[matches.polygon[first][holder]]
+        result.loc[held_points, "status"] = "inside"
+        self._add_chain(result)
+        self._add_candidates(result, matches, codes, valid)
+        return result
+
+    def _add_chain(self, result: pd.DataFrame) -> None:
+        current = result["unit_code"]
+        for level in reversed(self.levels):
+            result[f"{level}_code"] = current
+            current = current.map(self._parent_of)
+
+    @staticmethod
+    def _add_candidates(
+        result: pd.DataFrame, matches: Any, codes: NDArray[np.object_], valid: NDArray[np.bool_]
+    ) -> None:
+        counts = np.bincount(matches.point, minlength=len(result))
+        held = result["status"].to_numpy() == "inside"
+        result["n_candidates"] = counts
+        result["on_boundary"] = valid & ((counts >= 2) | (~held & (counts >= 1)))
+        result["candidates"] = pd.Series(None, index=result.index, dtype=object)
+        result["candidate_distances_m"] = pd.Series(None, index=result.index, dtype=object)
+        flagged = result["on_boundary"].to_numpy()[matches.point]
+        if flagged.any():
+            pairs = pd.DataFrame(
+                {
+                    "point": matches.point[flagged],
+                    "code": codes[matches.polygon[flagged]],
+                    "distance": np.round(matches.distance_m[flagged], 2),
+                }
+            )
+            grouped = pairs.groupby("point", sort=False)
+            result.loc[grouped.size().index, "candidates"] = grouped["code"].agg(list)
+            result.loc[grouped.size().index, "candidate_distances_m"] = grouped["distance"].agg(list)
+
+    def locate(self, lon: float, lat: float, tolerance_m: float | None = None) -> Location:
+        """Locate one point; never raises for a point outside Vietnam.
+
+        Raises
+        ------
+        InvalidCoordinatesError
+            When lon/lat are not finite numbers within [-180, 180] and [-90, 90].
+        """
+        row = self.locate_many([lon], [lat], tolerance_m).iloc[0]
+        if row["status"] == "invalid":
+            raise InvalidCoordinatesError(
+                f"invalid coordinates lon={lon!r}, lat={lat!r}: expected finite degrees, "
+                "longitude in [-180, 180] and latitude in [-90, 90]"
+            )
+        tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
+        chain = self.chain(row["unit_code"]) if row["status"] == "inside" else ()
+        candidates: tuple[Candidate, ...] = ()
+        if isinstance(row["candidates"], list):
+            candidates = tuple(
+                Candidate(code, self.get(code).full_name, float(distance))
+                for code, distance in zip(row["candidates"], row["candidate_distances_m"], strict=True)
+            )
+        elif chain:
+            candidates = (Candidate(chain[0].code, chain[0].full_name, 0.0),)
+        return Location(
+            float(lon), float(lat), self.id, row["status"], chain, bool(row["on_boundary"]),
+            candidates, tol,
+        )
+
+
+def _unit_from_row(row: pd.Series) -> Unit:
+    values = {name: row[name] for name in _UNIT_FIELDS}
+    for name in ("unit_type", "parent_code", "name_en"):
+        if pd.isna(values[name]):
+            values[name] = None
+    values["area_km2"] = float(values["area_km2"])
+    values["has_geometry"] = bool(values["has_geometry"])
+    values["in_register"] = bool(values["in_register"])
+    return Unit(**values)
+
+
+@lru_cache(maxsize=8)
+def _load_built(folder: str, _mtime_ns: int) -> BoundarySet:
+    path = Path(folder)
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    frame = gpd.read_parquet(path / UNITS_FILE)
+    return BoundarySet(SetInfo.from_dict(meta["entry"]), frame, path / DISPLAY_FILE)
+
+
+def available_sets(settings: Settings | None = None) -> list[SetInfo]:
+    """Return the info of every built set in the cache."""
+    cache = (settings or get_settings()).boundary_cache
+    infos = []
+    for meta in sorted(cache.glob(f"*/{META_FILE}")):
+        if meta.parent.name.endswith((".partial", ".old")):
+            continue
+        infos.append(SetInfo.from_dict(json.loads(meta.read_text(encoding="utf-8"))["entry"]))
+    return infos

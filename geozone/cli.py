@@ -1,0 +1,231 @@
+"""The ``geozone`` command line.
+
+Every query command takes ``--json`` for machine-readable output; long work shows a
+progress bar. geozone's own errors end the command with a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from geozone.boundaries import BoundarySet, available_sets
+from geozone.errors import GeozoneError
+from geozone.manifest import Level, load_manifest
+from geozone.settings import Settings, get_settings
+
+app = typer.Typer(help="Border-zone analysis for Vietnamese police coordination clusters.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Build and check boundary data.", no_args_is_help=True)
+units_app = typer.Typer(help="Find administrative units.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(units_app, name="units")
+
+console = Console()
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+SetOption = Annotated[
+    str | None, typer.Option("--set", help="Boundary set id (default: the set in force on --date).")
+]
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Date YYYY-MM-DD picking the set in force (default today).")
+]
+T11 = (105.8064, 21.0387)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _parse_date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _boundary_set(set_id: str | None, day: str | None) -> BoundarySet:
+    if set_id:
+        return BoundarySet.load(set_id)
+    return BoundarySet.for_date(_parse_date(day))
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
+
+
+def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> list[dict[str, Any]]:
+    from geozone.build import build_set
+
+    manifest = load_manifest(settings.manifest_path)
+    entries = [manifest.get(i) for i in set_ids] if set_ids else list(manifest.sets.values())
+    reports = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        for entry in entries:
+            task = progress.add_task(entry.id, total=7)
+
+            def step(name: str, task: Any = task, set_id: str = entry.id) -> None:
+                progress.update(task, description=f"{set_id}: {name}", advance=1)
+
+            report = build_set(
+                entry, settings.data_dir, settings.boundary_cache,
+                display_simplify_deg=settings.display_simplify_deg, force=force, on_step=step,
+            )
+            progress.update(task, completed=7)
+            reports.append(report.to_dict())
+    return reports
+
+
+@data_app.command("build")
+def data_build(
+    data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives (GEOZONE_DATA_DIR).")] = None,
+    set_id: Annotated[list[str] | None, typer.Option("--set", help="Build only these sets.")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if inputs are unchanged.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify, read, repair and store the boundary sets as GeoParquet."""
+    reports = _build_all(_settings(data_dir), set_id, force)
+    if as_json:
+        _print_json(reports)
+        return
+    for report in reports:
+        if report["skipped"]:
+            console.print(f"{report['set_id']}: up to date ({report['output_dir']})")
+            continue
+        counts = ", ".join(f"{n} {level}s" for level, n in sorted(report["counts"].items()))
+        seconds = sum(report["seconds"].values())
+        console.print(
+            f"{report['set_id']}: built {counts} in {seconds:.1f} s, "
+            f"{len(report['repairs'])} geometries repaired -> {report['output_dir']}"
+        )
+
+
+@data_app.command("sets")
+def data_sets(as_json: JsonOption = False) -> None:
+    """List the built boundary sets with their validity and licence."""
+    infos = available_sets()
+    if as_json:
+        _print_json([info.__dict__ for info in infos])
+        return
+    table = Table("id", "valid from", "valid to", "licence", "title")
+    for info in infos:
+        table.add_row(info.id, str(info.valid_from), str(info.valid_to or "open"), info.licence, info.title)
+    console.print(table)
+
+
+@data_app.command("qa")
+def data_qa(
+    set_id: Annotated[str, typer.Argument(help="Boundary set id, e.g. vn2025.")],
+    sliver_m2: Annotated[float, typer.Option(help="Overlaps/gaps below this area are slivers.")] = 1000.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Report invalid geometry, overlaps, gaps, isolated and missing units."""
+    from geozone.qa import check_built
+
+    with console.status(f"checking {set_id}…"):
+        report = check_built(set_id, sliver_m2=sliver_m2)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        console.print("\n".join(report.summary_lines()), highlight=False)
+
+
+@units_app.command("search")
+def units_search(
+    text: Annotated[str, typer.Argument(help="A name: 'quan hoa', 'Phường Nghĩa Đô', 'nghia do'.")],
+    set_id: SetOption = None,
+    on: DateOption = None,
+    level: Annotated[str | None, typer.Option(help="province, district or ward.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find units by name, ignoring case, diacritics, spaces and the type word."""
+    bset = _boundary_set(set_id, on)
+    hits = bset.search(text, level=level)  # type: ignore[arg-type]
+    if as_json:
+        _print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits]})
+        return
+    if not hits:
+        console.print(f"no unit named {text!r} in {bset.id}")
+        raise typer.Exit(1)
+    table = Table("code", "name", "level", "province", "match", title=f"{bset.id}: {text}")
+    for hit in hits:
+        table.add_row(hit.unit.code, hit.unit.full_name, hit.unit.level, hit.province,
+                      "exact" if hit.exact else "partial")
+    console.print(table)
+
+
+@units_app.command("show")
+def units_show(
+    code: Annotated[str, typer.Argument(help="GSO code, e.g. 00160.")],
+    set_id: SetOption = None,
+    on: DateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one unit and its parents."""
+    bset = _boundary_set(set_id, on)
+    chain = bset.chain(code)
+    if as_json:
+        _print_json({"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]})
+        return
+    unit = chain[0]
+    console.print(f"{unit.full_name} ({unit.code}), {unit.level} of {bset.id}")
+    console.print("  in " + " > ".join(u.full_name for u in chain[1:]) if len(chain) > 1 else "")
+    console.print(f"  area {unit.area_km2:.2f} km², geometry: {'yes' if unit.has_geometry else 'no'}")
+    console.print(f"  {bset.info.attribution_en}", style="dim")
+
+
+@app.command("locate")
+def locate(
+    lon: Annotated[float, typer.Argument(help="Longitude (EPSG:4326).")],
+    lat: Annotated[float, typer.Argument(help="Latitude (EPSG:4326).")],
+    on: DateOption = None,
+    set_id: SetOption = None,
+    tolerance: Annotated[float | None, typer.Option(help="Boundary tolerance in metres.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Say which units hold a point, and which are within the boundary tolerance."""
+    bset = _boundary_set(set_id, on)
+    location = bset.locate(lon, lat, tolerance)
+    if as_json:
+        _print_json(location.to_dict())
+    else:
+        console.print(location.describe(), highlight=False)
+
+
+@app.command("demo")
+def demo(
+    data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives.")] = None,
+) -> None:
+    """Build the boundary data if needed, print its QA summary and locate the T11 bridge."""
+    from geozone.qa import check_built
+
+    settings = _settings(data_dir)
+    for report in _build_all(settings, None, force=False):
+        state = "up to date" if report["skipped"] else "built"
+        console.print(f"{report['set_id']}: {state}")
+    for info in available_sets(settings):
+        with console.status(f"checking {info.id}…"):
+            console.print("\n".join(check_built(info.id, settings).summary_lines()), highlight=False)
+    for day in (date(2024, 5, 1), date.today()):
+        bset = BoundarySet.for_date(day, settings)
+        console.print(f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False)
+
+
+def main() -> None:
+    """Run the CLI, turning geozone's own errors into a clear message and exit code 2."""
+    try:
+        app()
+    except GeozoneError as exc:
+        Console(stderr=True).print(f"error: {exc}", style="red", highlight=False)
+        raise SystemExit(2) from None

@@ -1,0 +1,43 @@
+"""Every exception geozone raises on purpose.
+
+All derive from :class:`GeozoneError`, so callers (the CLI, the API) can turn them into a
+clear message without catching unrelated bugs.
+"""
+
+from __future__ import annotations
+
+
+class GeozoneError(Exception):
+    """Base class of geozone's own errors; the message is meant for the user."""
+
+
+class ConfigurationError(GeozoneError):
+    """A setting is missing or wrong."""
+
+
+class DataNotFoundError(GeozoneError):
+    """A source archive or a built layer is not where the settings say."""
+
+
+class ChecksumMismatchError(GeozoneError):
+    """A source archive does not have the sha256 recorded in the manifest."""
+
+
+class SourceFormatError(GeozoneError):
+    """A source archive does not have the layout its manifest entry declares."""
+
+
+class UnknownBoundarySetError(GeozoneError):
+    """No boundary set has the requested id."""
+
+
+class NoBoundarySetForDateError(GeozoneError):
+    """No loaded boundary set is in force on the requested date."""
+
+
+class UnknownUnitError(GeozoneError):
+    """A unit code is not in the boundary set."""
+
+
+class InvalidCoordinatesError(GeozoneError):
+    """Longitude or latitude is not a finite number in range."""

@@ -1,0 +1,62 @@
+"""One typed settings object for the whole project.
+
+Values come from environment variables prefixed ``GEOZONE_`` (for example
+``GEOZONE_DATA_DIR``), then from defaults. Use :func:`get_settings` to read them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository checkout (the folder holding pyproject.toml) when geozone runs from source.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path | None:
+    candidate = PROJECT_ROOT.parent / "shared" / "data" / "boundaries"
+    return candidate if candidate.is_dir() else None
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of geozone.
+
+    Attributes
+    ----------
+    data_dir
+        Folder holding the source archives, one sub-folder per boundary set as named in the
+        manifest. Defaults to ``../shared/data/boundaries`` beside the checkout when it exists.
+    cache_dir
+        Folder for built layers (GeoParquet); never committed.
+    manifest_path
+        The boundary source manifest (``data/boundaries/sources.toml``).
+    boundary_tolerance_m
+        Distance in metres within which a point counts as lying on a boundary, so that every
+        unit within it is reported as a candidate. Real boundaries are surveyed to metres, and
+        GPS fixes are good to about 5-10 m.
+    display_simplify_deg
+        Tolerance of the coverage-preserving simplification of the display layer, in degrees
+        (1e-4 degree is about 10 m).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
+
+    data_dir: Path | None = Field(default_factory=_default_data_dir)
+    cache_dir: Path = PROJECT_ROOT / ".cache" / "geozone"
+    manifest_path: Path = PROJECT_ROOT / "data" / "boundaries" / "sources.toml"
+    boundary_tolerance_m: float = Field(default=10.0, ge=0.0, le=5_000.0)
+    display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
+
+    @property
+    def boundary_cache(self) -> Path:
+        """Folder of the built boundary sets."""
+        return self.cache_dir / "boundaries"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

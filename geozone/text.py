@@ -1,0 +1,95 @@
+"""Vietnamese text: NFC normalisation, diacritic folding and unit-type words.
+
+Data and UI keep their diacritics (NFC). Search compares *folded* keys: lower case, no
+diacritics (``đ`` becomes ``d``), no spaces or punctuation, so "Phường Nghĩa Đô", "nghia do"
+and "NghiaDo" meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Unit type words as they open a full name, longest first so "Thị xã" wins over "Xã".
+UNIT_TYPES: tuple[str, ...] = (
+    "Thành phố Trung ương",
+    "Thành phố",
+    "Thị trấn",
+    "Thị xã",
+    "Đặc khu",
+    "Phường",
+    "Quận",
+    "Huyện",
+    "Tỉnh",
+    "Xã",
+)
+
+#: Abbreviations people write before a name ("P. Nghĩa Đô", "TP Việt Trì"), folded.
+TYPE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "Phường": ("p",),
+    "Quận": ("q",),
+    "Huyện": ("h",),
+    "Thành phố": ("tp",),
+    "Thành phố Trung ương": ("tp",),
+    "Thị xã": ("tx",),
+    "Thị trấn": ("tt",),
+    "Xã": ("x",),
+    "Tỉnh": ("t",),
+    "Đặc khu": ("dk",),
+}
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def nfc(text: str) -> str:
+    """Return ``text`` in Unicode NFC with surrounding and repeated spaces removed."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def fold(text: str) -> str:
+    """Fold ``text`` to a search key: lower case ASCII letters and digits only.
+
+    Examples
+    --------
+    >>> fold("Phường Nghĩa Đô")
+    'phuongnghiado'
+    >>> fold("Quan  Hoa")
+    'quanhoa'
+    """
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_ALNUM.sub("", stripped.lower())
+
+
+def split_unit_type(full_name: str) -> tuple[str | None, str]:
+    """Split a full unit name into its type word and the bare name.
+
+    Parameters
+    ----------
+    full_name
+        For example ``"Phường Nghĩa Đô"`` or ``"Thành phố Hà Nội"``.
+
+    Returns
+    -------
+    tuple
+        ``(unit_type, name)``; ``unit_type`` is None when no known type word opens the name.
+    """
+    text = nfc(full_name)
+    for unit_type in UNIT_TYPES:
+        if text.startswith(unit_type + " "):
+            return unit_type, text[len(unit_type) + 1 :]
+    return None, text
+
+
+def search_keys(name: str, unit_type: str | None) -> list[str]:
+    """Return every folded key under which a unit is found by name.
+
+    The bare name, the full name with its type word, and the name after each usual
+    abbreviation of the type ("p nghia do", "tp viet tri").
+    """
+    bare = fold(name)
+    keys = [bare]
+    if isinstance(unit_type, str) and unit_type:
+        keys.append(fold(unit_type) + bare)
+        keys.extend(abbr + bare for abbr in TYPE_ABBREVIATIONS.get(unit_type, ()))
+    return list(dict.fromkeys(keys))

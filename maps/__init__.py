@@ -1,0 +1,1 @@
+"""Folium map builders and the map page assets. Depends on geozone only. Built in a later issue."""
