@@ -23,7 +23,7 @@ class PointMatches:
 
     ``distance_m`` is 0 for a polygon that contains the point or has it on its boundary
     (``contains`` is then True). Pairs are sorted by point,
-    then by distance.
+    then by distance, then by polygon index.
     """
 
     point: NDArray[np.intp]
@@ -77,7 +77,7 @@ class LeafIndex:
             distance[near] = self._metric_distance(pt[near], poly[near], lon, lat)
         keep = distance <= tolerance_m
         pt, poly, distance, contains = pt[keep], poly[keep], distance[keep], contains[keep]
-        order = np.lexsort((distance, pt))
+        order = np.lexsort((poly, distance, pt))  # ties: lowest polygon index (= code)
         return PointMatches(pt[order], poly[order], distance[order], contains[order])
 
     def _metric_distance(

@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from geozone._locate import LeafIndex
-from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE
+from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.errors import (
     DataNotFoundError,
     InvalidCoordinatesError,
@@ -189,6 +189,17 @@ class BoundarySet:
         self._by_code = self.frame.set_index("code", drop=False)
 
     # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_units(cls, info: SetInfo, units: gpd.GeoDataFrame) -> BoundarySet:
+        """Make a set from units in memory (tests, user-supplied layers).
+
+        ``units`` needs the reader columns (code, name, full_name, unit_type, level,
+        parent_code, province_code, name_en, in_register) and a geometry in EPSG:4326.
+        """
+        if units.crs is None or units.crs.to_epsg() != 4326:
+            units = units.to_crs(4326) if units.crs is not None else units.set_crs(4326)
+        return cls(info, finish_units(units))
 
     @classmethod
     def load(cls, set_id: str, settings: Settings | None = None) -> BoundarySet:

@@ -166,9 +166,16 @@ def simplify_for_display(units: gpd.GeoDataFrame, tolerance_deg: float) -> gpd.G
     return shaped
 
 
-def _finish_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def finish_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add the derived columns every stored set has and sort by level and code.
+
+    ``utm_epsg`` (the metric zone of each unit), ``area_km2``, ``has_geometry`` and, when
+    absent, ``geometry_source``.
+    """
     geoms = units.geometry.to_numpy()
     finished = units.copy()
+    if "geometry_source" not in finished:
+        finished["geometry_source"] = np.where(shapely.is_missing(geoms), "none", "source")
     finished["utm_epsg"] = np.where(shapely.is_missing(geoms), 0, zones_of(geoms))
     finished["area_km2"] = metric_areas(geoms) / 1e6
     finished["has_geometry"] = ~shapely.is_missing(geoms)
@@ -253,7 +260,7 @@ def build_set(
     units = timed("read archive", lambda: read_archive(entry.layout, archive))
     units, repairs = timed("repair geometry", lambda: repair_geometries(units))
     units = timed("dissolve provinces", lambda: dissolve_provinces(units))
-    units = timed("measure", lambda: _finish_units(units))
+    units = timed("measure", lambda: finish_units(units))
     display = timed("simplify display layer", lambda: simplify_for_display(units, display_simplify_deg))
     counts = {
         str(level): int(n) for level, n in units[units["has_geometry"]].groupby("level").size().items()

@@ -1,0 +1,128 @@
+"""Shared fixtures.
+
+Unit tests use a hand-built grid: 3×3 square wards of 1 km in UTM 48N near Hà Nội, in two
+districts of one province, so every interior grid vertex is a four-way junction like the
+T11 bridge. Integration tests use the real sets built once per session from the archives
+(``GEOZONE_DATA_DIR`` or ../shared/data/boundaries); they are skipped when those are absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from geozone.boundaries import BoundarySet, SetInfo
+from geozone.settings import Settings, get_settings
+
+#: South-west corner of the grid in UTM 48N (EPSG:32648), about 105.80 E, 21.02 N.
+GRID_ORIGIN = (583_000.0, 2_324_000.0)
+GRID_CELL_M = 1_000.0
+GRID_INFO = SetInfo(
+    id="grid",
+    title="Test grid: 3×3 wards in two districts",
+    valid_from=date(2000, 1, 1),
+    valid_to=None,
+    licence="CC0",
+    attribution="geozone test grid",
+    attribution_en="geozone test grid",
+)
+
+
+def grid_cell(col: int, row: int) -> shapely.Polygon:
+    """The square of ward (col, row) in UTM 48N metres."""
+    x0, y0 = GRID_ORIGIN[0] + col * GRID_CELL_M, GRID_ORIGIN[1] + row * GRID_CELL_M
+    return shapely.box(x0, y0, x0 + GRID_CELL_M, y0 + GRID_CELL_M)
+
+
+def grid_vertex_lonlat(col: int, row: int) -> tuple[float, float]:
+    """Longitude/latitude of grid vertex (col, row); (1, 1) is a four-way junction."""
+    point = gpd.GeoSeries(
+        [shapely.Point(GRID_ORIGIN[0] + col * GRID_CELL_M, GRID_ORIGIN[1] + row * GRID_CELL_M)],
+        crs=32648,
+    ).to_crs(4326)
+    return float(point.x.iloc[0]), float(point.y.iloc[0])
+
+
+def grid_units() -> gpd.GeoDataFrame:
+    """Province 01 > districts 001 (columns 0-1) and 002 (column 2) > wards 00001..00009.
+
+    Ward code ``0000{n}`` with n = row * 3 + col + 1; names "Ô {n}".
+    """
+    records, geoms = [], []
+    for row in range(3):
+        for col in range(3):
+            n = row * 3 + col + 1
+            district = "001" if col < 2 else "002"
+            records.append(_record(f"0000{n}", f"Ô {n}", "Phường", "ward", district))
+            geoms.append(grid_cell(col, row))
+    wards = gpd.GeoDataFrame(records, geometry=geoms, crs=32648)
+    districts = wards.dissolve("parent_code", as_index=False)[["parent_code", "geometry"]]
+    rows = [
+        _record("001", "Một", "Quận", "district", "01"),
+        _record("002", "Hai", "Quận", "district", "01"),
+        _record("01", "Thử", "Tỉnh", "province", None),
+    ]
+    upper = gpd.GeoDataFrame(
+        rows,
+        geometry=[*districts.sort_values("parent_code").geometry, shapely.union_all(geoms)],
+        crs=32648,
+    )
+    return gpd.GeoDataFrame(
+        gpd.pd.concat([upper, wards], ignore_index=True), crs=32648
+    ).to_crs(4326)
+
+
+def _record(code: str, name: str, unit_type: str, level: str, parent: str | None) -> dict[str, object]:
+    return {
+        "code": code,
+        "name": name,
+        "full_name": f"{unit_type} {name}",
+        "unit_type": unit_type,
+        "level": level,
+        "parent_code": parent,
+        "province_code": "01",
+        "name_en": None,
+        "in_register": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def grid() -> BoundarySet:
+    """The 3×3 test grid as a boundary set."""
+    return BoundarySet.from_units(GRID_INFO, grid_units())
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings whose cache holds both real sets, built once per session.
+
+    Set GEOZONE_TEST_CACHE_DIR to reuse a cache between runs (CI builds into a fresh one).
+    """
+    base = get_settings()
+    if base.data_dir is None or not base.data_dir.is_dir():
+        pytest.skip("real boundary archives not available (set GEOZONE_DATA_DIR)")
+    from geozone.build import build_set
+    from geozone.manifest import load_manifest
+
+    import os
+
+    cache = Path(os.environ.get("GEOZONE_TEST_CACHE_DIR") or tmp_path_factory.mktemp("cache"))
+    settings = base.model_copy(update={"cache_dir": cache})
+    for entry in load_manifest(settings.manifest_path).sets.values():
+        build_set(entry, settings.data_dir, settings.boundary_cache)
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def vn2025(built_settings: Settings) -> BoundarySet:
+    return BoundarySet.load("vn2025", built_settings)
+
+
+@pytest.fixture(scope="session")
+def legacy(built_settings: Settings) -> BoundarySet:
+    return BoundarySet.load("vn-legacy-districts", built_settings)
