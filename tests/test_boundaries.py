@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from geozone.boundaries import BoundarySet
+from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
+from geozone.settings import Settings
+from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
+
+T11 = (105.8064, 21.0387)
+_TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
+
+
+def grid_point(dx_m: float, dy_m: float) -> tuple[float, float]:
+    """Lon/lat of a point dx, dy metres from the grid's south-west corner."""
+    lon, lat = _TO_LONLAT.transform(GRID_ORIGIN[0] + dx_m, GRID_ORIGIN[1] + dy_m)
+    return float(lon), float(lat)
+
+
+# -- the grid ----------------------------------------------------------------------------
+
+
+def test_point_inside_a_ward_gets_its_chain(grid: BoundarySet) -> None:
+    location = grid.locate(*grid_point(1500, 1500), tolerance_m=10)
+    assert location.status == "inside" and not location.on_boundary
+    assert [unit.code for unit in location.chain] == ["00005", "001", "01"]
+    assert [c.code for c in location.candidates] == ["00005"]
+
+
+def test_point_near_an_edge_lists_both_units_with_metric_distance(grid: BoundarySet) -> None:
+    point = grid_point(GRID_CELL_M + 5, 500)  # 5 m inside ward 2, east of the 1|2 edge
+    location = grid.locate(*point, tolerance_m=10)
+    assert location.unit is not None and location.unit.code == "00002"
+    assert location.on_boundary
+    assert [c.code for c in location.candidates] == ["00002", "00001"]
+    assert location.candidates[1].distance_m == pytest.approx(5.0, abs=0.05)
+    assert not grid.locate(*point, tolerance_m=3).on_boundary
+
+
+def test_four_way_junction_gives_four_candidates(grid: BoundarySet) -> None:
+    location = grid.locate(*grid_vertex_lonlat(1, 1), tolerance_m=1)
+    assert location.status == "inside" and location.on_boundary
+    assert sorted(c.code for c in location.candidates) == ["00001", "00002", "00004", "00005"]
+    assert location.unit is not None and location.unit.code == "00001"  # ties: lowest code
+
+
+def test_points_outside_are_answers_not_errors(grid: BoundarySet) -> None:
+    far = grid.locate(*grid_point(-5000, 500), tolerance_m=10)
+    assert far.status == "outside" and far.chain == () and not far.on_boundary
+    coast = grid.locate(*grid_point(-4, 500), tolerance_m=10)
+    assert coast.status == "outside" and coast.on_boundary
+    assert [c.code for c in coast.candidates] == ["00001"]
+    assert "Outside" in coast.describe()
+
+
+def test_bad_coordinates(grid: BoundarySet) -> None:
+    with pytest.raises(InvalidCoordinatesError, match="lat=nan"):
+        grid.locate(105.8, float("nan"))
+    with pytest.raises(InvalidCoordinatesError):
+        grid.locate(200.0, 21.0)
+    frame = grid.locate_many([105.8, np.inf, *grid_point(1500, 1500)[:1]], [21.0, 21.0, grid_point(1500, 1500)[1]])
+    assert frame["status"].tolist() == ["outside", "invalid", "inside"]
+    with pytest.raises(InvalidCoordinatesError, match="2 longitudes but 1 latitudes"):
+        grid.locate_many([1.0, 2.0], [1.0])
+
+
+def test_locate_many_agrees_with_locate(grid: BoundarySet) -> None:
+    rng = np.random.default_rng(7)
+    points = [grid_point(x, y) for x, y in rng.uniform(-200, 3200, size=(200, 2))]
+    lon, lat = np.array(points).T
+    frame = grid.locate_many(lon, lat, tolerance_m=25)
+    for i in range(len(points)):
+        single = grid.locate(lon[i], lat[i], tolerance_m=25)
+        got = frame["unit_code"].iat[i]
+        assert (None if pd.isna(got) else got) == (single.unit.code if single.unit else None)
+        assert bool(frame["on_boundary"].iat[i]) == single.on_boundary
+    assert set(frame.columns) >= {"ward_code", "district_code", "province_code", "candidates"}
+    inside = frame[frame["status"] == "inside"]
+    assert (inside["district_code"] == np.where(inside["ward_code"].isin(["00003", "00006", "00009"]), "002", "001")).all()
+
+
+def test_search_ignores_case_diacritics_spacing_and_type(grid: BoundarySet) -> None:
+    for text in ["Ô 5", "o 5", "O5", "Phường Ô 5", "phuong o5", "P. Ô 5"]:
+        assert [hit.unit.code for hit in grid.search(text)] == ["00005"], text
+    assert grid.search("Một")[0].unit.code == "001"
+    assert grid.search("")== []
+    partial = grid.search("hai")
+    assert [hit.unit.code for hit in partial] == ["002"]
+
+
+def test_get_and_chain(grid: BoundarySet) -> None:
+    assert grid.get("00009").parent_code == "002"
+    assert [u.code for u in grid.chain("00009")] == ["00009", "002", "01"]
+    with pytest.raises(UnknownUnitError, match="'12345'"):
+        grid.get("12345")
+    assert grid.levels == ("province", "district", "ward") and grid.leaf_level == "ward"
+
+
+# -- the real sets -----------------------------------------------------------------------
+
+@pytest.mark.realdata
+def test_real_counts(vn2025: BoundarySet, legacy: BoundarySet) -> None:
+    assert len(vn2025.units("province")) == 34 and len(vn2025.units("ward")) == 3321
+    shaped = legacy.frame[legacy.frame["has_geometry"]]
+    assert (shaped["level"] == "province").sum() == 62
+    assert (shaped["level"] == "district").sum() == 692
+    assert len(legacy.units("ward")) == 10047
+    assert vn2025.frame["has_geometry"].sum() == 3355
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("name", "province"),
+    [("Nghĩa Đô", "Thành phố Hà Nội"), ("Ngọc Hà", "Thành phố Hà Nội"), ("Giảng Võ", "Thành phố Hà Nội"),
+     ("Cầu Giấy", "Thành phố Hà Nội"), ("Việt Trì", "Tỉnh Phú Thọ"), ("Quy Nhơn", "Tỉnh Gia Lai")],
+)
+def test_successor_wards_found_by_name(vn2025: BoundarySet, name: str, province: str) -> None:
+    hits = vn2025.search(name, level="ward")
+    assert any(hit.province == province and hit.unit.name == name for hit in hits)
+
+
+@pytest.mark.realdata
+def test_ambiguous_names_return_every_match_with_province(vn2025: BoundarySet, legacy: BoundarySet) -> None:
+    provinces = {hit.province for hit in vn2025.search("nghia do")}
+    assert {"Thành phố Hà Nội", "Tỉnh Lào Cai"} <= provinces
+    quan_hoa = {(hit.unit.code, hit.unit.level) for hit in legacy.search("QuanHoa")}
+    assert ("00169", "ward") in quan_hoa
+
+
+@pytest.mark.realdata
+def test_t11_bridge_lies_on_the_nghia_do_ngoc_ha_line(vn2025: BoundarySet) -> None:
+    location = vn2025.locate(*T11, tolerance_m=150)
+    assert location.unit is not None and location.unit.code in {"00160", "00008"}
+    assert {"00160", "00008"} <= {c.code for c in location.candidates}
+    assert location.on_boundary
+    assert location.chain[-1].code == "01"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("point", [(109.5, 15.0), (102.6, 17.97)], ids=["east-sea", "vientiane"])
+def test_sea_and_laos_are_outside(vn2025: BoundarySet, point: tuple[float, float]) -> None:
+    assert vn2025.locate(*point).status == "outside"
+
+
+@pytest.mark.realdata
+def test_2024_point_resolves_in_the_legacy_set(built_settings: Settings) -> None:
+    bset = BoundarySet.for_date(date(2024, 5, 1), built_settings)
+    assert bset.id == "vn-legacy-districts"
+    location = bset.locate(*T11, tolerance_m=150)
+    assert location.unit is not None and location.unit.full_name in {"Quận Cầu Giấy", "Quận Ba Đình"}
+    assert {c.full_name for c in location.candidates} == {"Quận Cầu Giấy", "Quận Ba Đình"}
+    assert BoundarySet.for_date(date(2025, 7, 1), built_settings).id == "vn2025"
+    with pytest.raises(NoBoundarySetForDateError, match="1990-01-01"):
+        BoundarySet.for_date(date(1990, 1, 1), built_settings)
+
+
+@pytest.mark.realdata
+def test_locate_many_matches_geopandas_sjoin(vn2025: BoundarySet) -> None:
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(102.1, 109.5, 20_000), rng.uniform(8.5, 23.4, 20_000)
+    ours = vn2025.locate_many(lon, lat, tolerance_m=0)
+    wards = vn2025.units("ward")[["code", "geometry"]]
+    points = gpd.GeoDataFrame(geometry=shapely.points(lon, lat), crs=4326)
+    joined = gpd.sjoin(points, wards, predicate="within", how="left")
+    in_two = joined.index.duplicated(keep=False)  # the Lào Cai overlap holds some points twice
+    joined = joined[~joined.index.duplicated()]
+    inside = ours["status"] == "inside"
+    assert inside.sum() > 3000
+    same = ours["unit_code"].fillna("-").to_numpy() == joined["code"].fillna("-").to_numpy()
+    assert (~same).sum() <= in_two.sum() // 2

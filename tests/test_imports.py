@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_core_imports_no_web_or_map_library() -> None:
+    code = (
+        "import sys, geozone, geozone.boundaries, geozone.qa, geozone.build, geozone.cli;"
+        "heavy = {'fastapi', 'starlette', 'folium', 'branca', 'uvicorn'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

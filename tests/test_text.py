@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from geozone.text import fold, nfc, search_keys, split_unit_type
+
+
+def test_nfc_composes_and_collapses_spaces() -> None:
+    decomposed = unicodedata.normalize("NFD", "Nghĩa  Đô ")
+    assert nfc(decomposed) == "Nghĩa Đô"
+    assert nfc(decomposed) == unicodedata.normalize("NFC", "Nghĩa Đô")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("Phường Nghĩa Đô", "phuongnghiado"), ("QuanHoa", "quanhoa"), ("quan  hoa", "quanhoa"),
+     ("Đồng Tháp", "dongthap"), ("Thị xã Sông Cầu", "thixasongcau"), ("Phường 1", "phuong1")],
+)
+def test_fold(text: str, key: str) -> None:
+    assert fold(text) == key
+
+
+@pytest.mark.parametrize(
+    ("full", "expected"),
+    [("Phường Nghĩa Đô", ("Phường", "Nghĩa Đô")), ("Thị xã Sông Cầu", ("Thị xã", "Sông Cầu")),
+     ("Xã Thị Trấn", ("Xã", "Thị Trấn")), ("Thành phố Hà Nội", ("Thành phố", "Hà Nội")),
+     ("Đặc khu Phú Quốc", ("Đặc khu", "Phú Quốc")), ("Côn Đảo", (None, "Côn Đảo"))],
+)
+def test_split_unit_type(full: str, expected: tuple[str | None, str]) -> None:
+    assert split_unit_type(full) == expected
+
+
+def test_search_keys_cover_bare_full_and_abbreviated_names() -> None:
+    keys = search_keys("Việt Trì", "Thành phố")
+    assert {"viettri", "thanhphoviettri", "tpviettri"} <= set(keys)
+    assert search_keys("Quan Hoa", None) == ["quanhoa"]
