@@ -263,8 +263,10 @@ class BoundarySet:
         try:
             row = self._by_code.loc[str(code)]
         except KeyError:
-            raise UnknownUnitError(f"no unit with code {code!r} in boundary set {self.id}") from None
-        return _unit_from_row(row)
+            raise UnknownUnitError(
+                f"no unit with code {code!r} in boundary set {self.id}"
+            ) from None
+        return _unit_from_row(row)  # type: ignore[arg-type]  # codes are unique
 
     def chain(self, code: str) -> tuple[Unit, ...]:
         """Return the unit and its parents, finest first."""
@@ -313,7 +315,9 @@ class BoundarySet:
         exact = index.loc[index["key"] == key, "code"].drop_duplicates()
         partial = pd.Series(dtype=object)
         if exact.empty:
-            partial = index.loc[index["key"].str.contains(key, regex=False), "code"].drop_duplicates()
+            partial = index.loc[
+                index["key"].str.contains(key, regex=False), "code"
+            ].drop_duplicates()
         hits = [(code, True) for code in exact] + [(code, False) for code in partial]
         units = [self.get(code) for code, _ in hits]
         chosen = [
@@ -340,7 +344,8 @@ class BoundarySet:
 
     @cached_property
     def _parent_of(self) -> pd.Series:
-        return self.frame.set_index("code")["parent_code"]
+        parents: pd.Series = self.frame.set_index("code")["parent_code"]
+        return parents
 
     def locate_many(
         self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float | None = None
@@ -411,7 +416,9 @@ class BoundarySet:
             )
             grouped = pairs.groupby("point", sort=False)
             result.loc[grouped.size().index, "candidates"] = grouped["code"].agg(list)
-            result.loc[grouped.size().index, "candidate_distances_m"] = grouped["distance"].agg(list)
+            result.loc[grouped.size().index, "candidate_distances_m"] = grouped["distance"].agg(
+                list
+            )
 
     def locate(self, lon: float, lat: float, tolerance_m: float | None = None) -> Location:
         """Locate one point; never raises for a point outside Vietnam.
@@ -433,13 +440,21 @@ class BoundarySet:
         if isinstance(row["candidates"], list):
             candidates = tuple(
                 Candidate(code, self.get(code).full_name, float(distance))
-                for code, distance in zip(row["candidates"], row["candidate_distances_m"], strict=True)
+                for code, distance in zip(
+                    row["candidates"], row["candidate_distances_m"], strict=True
+                )
             )
         elif chain:
             candidates = (Candidate(chain[0].code, chain[0].full_name, 0.0),)
         return Location(
-            float(lon), float(lat), self.id, row["status"], chain, bool(row["on_boundary"]),
-            candidates, tol,
+            float(lon),
+            float(lat),
+            self.id,
+            row["status"],
+            chain,
+            bool(row["on_boundary"]),
+            candidates,
+            tol,
         )
 
 

@@ -15,8 +15,8 @@ dissolved from their wards), and writes into ``<cache>/boundaries/<set id>/``:
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -119,7 +119,9 @@ def repair_geometries(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[R
     repaired = units.copy()
     repaired.loc[invalid, "geometry"] = after
     rows = units.loc[invalid, ["code", "level"]]
-    records = zip(rows["code"], rows["level"], reasons, metric_areas(before), metric_areas(after))
+    records = zip(
+        rows["code"], rows["level"], reasons, metric_areas(before), metric_areas(after), strict=True
+    )
     return repaired, [Repair(*record) for record in records]
 
 
@@ -127,7 +129,9 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     """Reduce each geometry to a MultiPolygon of its polygonal parts."""
     parts, owners = shapely.get_parts(geoms, return_index=True)
     keep = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
-    return shapely.multipolygons(parts[keep], indices=owners[keep], out=None) if keep.any() else geoms
+    return (
+        shapely.multipolygons(parts[keep], indices=owners[keep], out=None) if keep.any() else geoms
+    )
 
 
 def dissolve_provinces(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -193,6 +197,10 @@ def _is_current(out_dir: Path, digest: str, entry: SourceEntry, tolerance: float
         and meta.get("display_simplify_deg") == tolerance
         and meta.get("entry") == entry.model_dump(mode="json")
     )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def _write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], None]]) -> None:
@@ -261,9 +269,12 @@ def build_set(
     units, repairs = timed("repair geometry", lambda: repair_geometries(units))
     units = timed("dissolve provinces", lambda: dissolve_provinces(units))
     units = timed("measure", lambda: finish_units(units))
-    display = timed("simplify display layer", lambda: simplify_for_display(units, display_simplify_deg))
+    display = timed(
+        "simplify display layer", lambda: simplify_for_display(units, display_simplify_deg)
+    )
     counts = {
-        str(level): int(n) for level, n in units[units["has_geometry"]].groupby("level").size().items()
+        str(level): int(n)
+        for level, n in units[units["has_geometry"]].groupby("level").size().items()
     }
     register = {str(level): int(n) for level, n in units.groupby("level").size().items()}
     meta = {
@@ -285,9 +296,7 @@ def build_set(
             {
                 UNITS_FILE: lambda path: units.to_parquet(path, compression="zstd"),
                 DISPLAY_FILE: lambda path: display.to_parquet(path, compression="zstd"),
-                META_FILE: lambda path: path.write_text(
-                    json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
-                ),
+                META_FILE: lambda path: _write_json(path, meta),
             },
         ),
     )

@@ -19,11 +19,14 @@ from rich.table import Table
 
 from geozone.boundaries import BoundarySet, available_sets
 from geozone.errors import GeozoneError
-from geozone.manifest import Level, load_manifest
+from geozone.manifest import load_manifest
 from geozone.settings import Settings, get_settings
 
-app = typer.Typer(help="Border-zone analysis for Vietnamese police coordination clusters.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Border-zone analysis for Vietnamese police coordination clusters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 data_app = typer.Typer(help="Build and check boundary data.", no_args_is_help=True)
 units_app = typer.Typer(help="Find administrative units.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -35,7 +38,8 @@ SetOption = Annotated[
     str | None, typer.Option("--set", help="Boundary set id (default: the set in force on --date).")
 ]
 DateOption = Annotated[
-    str | None, typer.Option("--date", help="Date YYYY-MM-DD picking the set in force (default today).")
+    str | None,
+    typer.Option("--date", help="Date YYYY-MM-DD picking the set in force (default today)."),
 ]
 T11 = (105.8064, 21.0387)
 
@@ -79,8 +83,12 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
                 progress.update(task, description=f"{set_id}: {name}", advance=1)
 
             report = build_set(
-                entry, settings.data_dir, settings.boundary_cache,
-                display_simplify_deg=settings.display_simplify_deg, force=force, on_step=step,
+                entry,
+                settings.data_dir,
+                settings.boundary_cache,
+                display_simplify_deg=settings.display_simplify_deg,
+                force=force,
+                on_step=step,
             )
             progress.update(task, completed=7)
             reports.append(report.to_dict())
@@ -89,8 +97,12 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
 
 @data_app.command("build")
 def data_build(
-    data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives (GEOZONE_DATA_DIR).")] = None,
-    set_id: Annotated[list[str] | None, typer.Option("--set", help="Build only these sets.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder of source archives (GEOZONE_DATA_DIR).")
+    ] = None,
+    set_id: Annotated[
+        list[str] | None, typer.Option("--set", help="Build only these sets.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if inputs are unchanged.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -120,14 +132,18 @@ def data_sets(as_json: JsonOption = False) -> None:
         return
     table = Table("id", "valid from", "valid to", "licence", "title")
     for info in infos:
-        table.add_row(info.id, str(info.valid_from), str(info.valid_to or "open"), info.licence, info.title)
+        table.add_row(
+            info.id, str(info.valid_from), str(info.valid_to or "open"), info.licence, info.title
+        )
     console.print(table)
 
 
 @data_app.command("qa")
 def data_qa(
     set_id: Annotated[str, typer.Argument(help="Boundary set id, e.g. vn2025.")],
-    sliver_m2: Annotated[float, typer.Option(help="Overlaps/gaps below this area are slivers.")] = 1000.0,
+    sliver_m2: Annotated[
+        float, typer.Option(help="Overlaps/gaps below this area are slivers.")
+    ] = 1000.0,
     as_json: JsonOption = False,
 ) -> None:
     """Report invalid geometry, overlaps, gaps, isolated and missing units."""
@@ -160,8 +176,13 @@ def units_search(
         raise typer.Exit(1)
     table = Table("code", "name", "level", "province", "match", title=f"{bset.id}: {text}")
     for hit in hits:
-        table.add_row(hit.unit.code, hit.unit.full_name, hit.unit.level, hit.province,
-                      "exact" if hit.exact else "partial")
+        table.add_row(
+            hit.unit.code,
+            hit.unit.full_name,
+            hit.unit.level,
+            hit.province,
+            "exact" if hit.exact else "partial",
+        )
     console.print(table)
 
 
@@ -176,12 +197,16 @@ def units_show(
     bset = _boundary_set(set_id, on)
     chain = bset.chain(code)
     if as_json:
-        _print_json({"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]})
+        _print_json(
+            {"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]}
+        )
         return
     unit = chain[0]
     console.print(f"{unit.full_name} ({unit.code}), {unit.level} of {bset.id}")
     console.print("  in " + " > ".join(u.full_name for u in chain[1:]) if len(chain) > 1 else "")
-    console.print(f"  area {unit.area_km2:.2f} km², geometry: {'yes' if unit.has_geometry else 'no'}")
+    console.print(
+        f"  area {unit.area_km2:.2f} km², geometry: {'yes' if unit.has_geometry else 'no'}"
+    )
     console.print(f"  {bset.info.attribution_en}", style="dim")
 
 
@@ -216,10 +241,14 @@ def demo(
         console.print(f"{report['set_id']}: {state}")
     for info in available_sets(settings):
         with console.status(f"checking {info.id}…"):
-            console.print("\n".join(check_built(info.id, settings).summary_lines()), highlight=False)
+            console.print(
+                "\n".join(check_built(info.id, settings).summary_lines()), highlight=False
+            )
     for day in (date(2024, 5, 1), date.today()):
         bset = BoundarySet.for_date(day, settings)
-        console.print(f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False)
+        console.print(
+            f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False
+        )
 
 
 def main() -> None:

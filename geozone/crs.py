@@ -69,7 +69,7 @@ def zones_of(geoms: NDArray[np.object_]) -> NDArray[np.int64]:
 def metric_areas(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
     """Return the area of each lon/lat geometry in square metres (0 for missing)."""
     areas = shapely.area(project_geometries(geoms, zones_of(geoms)))
-    return np.nan_to_num(areas, nan=0.0)
+    return np.nan_to_num(np.asarray(areas, dtype=np.float64), nan=0.0)
 
 
 def degrees_bound(metres: float) -> float:

@@ -87,7 +87,9 @@ class QAReport:
 
     def summary_lines(self) -> list[str]:
         """Return a short human-readable summary, one line per finding."""
-        lines = [f"QA of boundary set {self.set_id} (slivers < {self.sliver_m2:g} m² counted apart)"]
+        lines = [
+            f"QA of boundary set {self.set_id} (slivers < {self.sliver_m2:g} m² counted apart)"
+        ]
         for rep in self.levels:
             expected = f" (expected {rep.expected})" if rep.expected is not None else ""
             lines.append(
@@ -101,8 +103,9 @@ class QAReport:
             )
             for overlap in rep.overlaps[:5]:
                 lines.append(
-                    f"    overlap {overlap.area_m2 / 1e6:.3f} km² {overlap.names[0]} ({overlap.codes[0]})"
-                    f" × {overlap.names[1]} ({overlap.codes[1]}) at {overlap.lon:.4f}, {overlap.lat:.4f}"
+                    f"    overlap {overlap.area_m2 / 1e6:.3f} km² "
+                    f"{overlap.names[0]} ({overlap.codes[0]}) × {overlap.names[1]} "
+                    f"({overlap.codes[1]}) at {overlap.lon:.4f}, {overlap.lat:.4f}"
                 )
             for gap in rep.gaps[:3]:
                 lines.append(
@@ -121,9 +124,11 @@ def _overlaps(units: pd.DataFrame, sliver_m2: float) -> tuple[list[Overlap], int
     left, right = tree.query(geoms, predicate="intersects")
     pairs = left < right
     left, right = left[pairs], right[pairs]
-    overlapping = shapely.overlaps(geoms[left], geoms[right]) | shapely.contains(
-        geoms[left], geoms[right]
-    ) | shapely.within(geoms[left], geoms[right])
+    overlapping = (
+        shapely.overlaps(geoms[left], geoms[right])
+        | shapely.contains(geoms[left], geoms[right])
+        | shapely.within(geoms[left], geoms[right])
+    )
     left, right = left[overlapping], right[overlapping]
     pieces = shapely.intersection(geoms[left], geoms[right])
     areas = metric_areas(pieces)
@@ -131,9 +136,15 @@ def _overlaps(units: pd.DataFrame, sliver_m2: float) -> tuple[list[Overlap], int
     where = shapely.point_on_surface(pieces[listed])
     codes, names = units["code"].to_numpy(), units["full_name"].to_numpy()
     found = [
-        Overlap(units["level"].iat[0], (codes[i], codes[j]), (names[i], names[j]), float(a), x, y)
+        Overlap(
+            str(units["level"].iat[0]), (codes[i], codes[j]), (names[i], names[j]), float(a), x, y
+        )
         for i, j, a, x, y in zip(
-            left[listed], right[listed], areas[listed], shapely.get_x(where), shapely.get_y(where),
+            left[listed],
+            right[listed],
+            areas[listed],
+            shapely.get_x(where),
+            shapely.get_y(where),
             strict=True,
         )
     ]
@@ -151,8 +162,8 @@ def _holes(geom: Any) -> NDArray[np.object_]:
 
 
 def _parent_level(bset: BoundarySet, level: str) -> str | None:
-    """The nearest coarser level that has geometry."""
-    coarser = bset.levels[: bset.levels.index(level)]  # type: ignore[arg-type]
+    """Return the nearest coarser level that has geometry."""
+    coarser = bset.levels[: bset.levels.index(level)]  # type: ignore[arg-type,unused-ignore]
     return coarser[-1] if coarser else None
 
 
@@ -170,7 +181,9 @@ def _gaps(bset: BoundarySet, level: str, sliver_m2: float) -> tuple[list[Gap], i
     outline = (parents if dissolved and parents is not None else units).geometry.to_numpy()
     pieces = [_holes(shapely.union_all(outline))]
     if parents is not None and not dissolved:
-        key = "parent_code" if parent_level != "province" or level == "district" else "province_code"
+        key = (
+            "parent_code" if parent_level != "province" or level == "district" else "province_code"
+        )
         unions = units.groupby(key).geometry.agg(lambda g: shapely.union_all(g.to_numpy()))
         shared = unions.index.intersection(parents.index)
         uncovered = shapely.difference(
@@ -214,10 +227,13 @@ def _isolated(units: pd.DataFrame) -> list[str]:
     return [str(code) for code in units["code"].to_numpy()[neighbours == 0]]
 
 
-def check(bset: BoundarySet, expected: dict[str, int] | None = None,
-          known_missing: dict[str, list[str]] | None = None,
-          repairs: list[dict[str, Any]] | None = None,
-          sliver_m2: float = DEFAULT_SLIVER_M2) -> QAReport:
+def check(
+    bset: BoundarySet,
+    expected: dict[str, int] | None = None,
+    known_missing: dict[str, list[str]] | None = None,
+    repairs: list[dict[str, Any]] | None = None,
+    sliver_m2: float = DEFAULT_SLIVER_M2,
+) -> QAReport:
     """Run every check on ``bset``.
 
     Parameters
@@ -243,8 +259,12 @@ def check(bset: BoundarySet, expected: dict[str, int] | None = None,
         every = bset.units(level)
         shaped = every[every["has_geometry"]]
         report = LevelReport(level, len(shaped), len(every), expected.get(level))
-        report.invalid = [str(c) for c in shaped["code"][~shapely.is_valid(shaped.geometry.to_numpy())]]
-        report.overlaps, report.overlap_slivers, report.overlap_area_m2 = _overlaps(shaped, sliver_m2)
+        report.invalid = [
+            str(c) for c in shaped["code"][~shapely.is_valid(shaped.geometry.to_numpy())]
+        ]
+        report.overlaps, report.overlap_slivers, report.overlap_area_m2 = _overlaps(
+            shaped, sliver_m2
+        )
         report.gaps, report.gap_slivers, report.gap_area_m2 = _gaps(bset, level, sliver_m2)
         report.isolated = _isolated(shaped)
         report.without_geometry = [str(c) for c in every["code"][~every["has_geometry"]]]
@@ -292,4 +312,6 @@ def _report_from_dict(data: dict[str, Any]) -> QAReport:
         ]
         level.gaps = [Gap(**gap) for gap in raw["gaps"]]
         levels.append(level)
-    return QAReport(data["set_id"], data["sliver_m2"], levels, data["repairs"], data["known_missing"])
+    return QAReport(
+        data["set_id"], data["sliver_m2"], levels, data["repairs"], data["known_missing"]
+    )

@@ -23,7 +23,9 @@ def square(x0: float, y0: float, size: float = 0.01) -> dict[str, Any]:
 #: A self-intersecting "bow tie": invalid, make_valid turns it into two triangles.
 BOW_TIE = {
     "type": "MultiPolygon",
-    "coordinates": [[[[105.0, 21.0], [105.01, 21.01], [105.01, 21.0], [105.0, 21.01], [105.0, 21.0]]]],
+    "coordinates": [
+        [[[105.0, 21.0], [105.01, 21.01], [105.01, 21.0], [105.0, 21.01], [105.0, 21.0]]]
+    ],
 }
 
 
@@ -39,7 +41,10 @@ def _ward_props(code: str, name: str, kind: str = "Phường") -> dict[str, Any]
 def write_vn2025_zip(path: Path, *, invalid: bool = False) -> Path:
     """Two provinces: 01 with wards 00001/00002 side by side, 02 with ward 00010."""
     wards = {
-        "geojson/01_ha_noi/wards/00001_mot.geojson": (_ward_props("00001", "Một"), square(105.0, 21.0)),
+        "geojson/01_ha_noi/wards/00001_mot.geojson": (
+            _ward_props("00001", "Một"),
+            square(105.0, 21.0),
+        ),
         "geojson/01_ha_noi/wards/00002_hai.geojson": (
             _ward_props("00002", "Hai"),
             BOW_TIE if invalid else square(105.01, 21.0),
@@ -50,8 +55,16 @@ def write_vn2025_zip(path: Path, *, invalid: bool = False) -> Path:
         ),
     }
     provinces = {
-        "geojson/01_ha_noi/01_ha_noi.geojson": {"code": "01", "name": "Hà Nội", "fullName": "Thành phố Hà Nội"},
-        "geojson/02_ha_giang/02_ha_giang.geojson": {"code": "02", "name": "Hà Giang", "fullName": "Tỉnh Hà Giang"},
+        "geojson/01_ha_noi/01_ha_noi.geojson": {
+            "code": "01",
+            "name": "Hà Nội",
+            "fullName": "Thành phố Hà Nội",
+        },
+        "geojson/02_ha_giang/02_ha_giang.geojson": {
+            "code": "02",
+            "name": "Hà Giang",
+            "fullName": "Tỉnh Hà Giang",
+        },
     }
     with zipfile.ZipFile(path, "w") as zf:
         for member, (props, geom) in wards.items():
@@ -63,7 +76,7 @@ def write_vn2025_zip(path: Path, *, invalid: bool = False) -> Path:
 
 
 def write_dvhcvn_zip(path: Path) -> Path:
-    """Province 01 > districts 001 (with geometry), 002 (register only) > wards; plus 003 (GIS only)."""
+    """Province 01 > districts 001 (geometry), 002 (register only) > wards; 003 (GIS only)."""
     register = {
         "data": [
             {
@@ -115,7 +128,9 @@ def entry_for(archive: Path, layout: str, set_id: str = "test") -> SourceEntry:
         attribution="test",
         attribution_en="test",
         obtain="made by the test",
-        provenance=Provenance(repository="-", commit="-", path="-", exported="-", geometry_origin="-"),
+        provenance=Provenance(
+            repository="-", commit="-", path="-", exported="-", geometry_origin="-"
+        ),
         expected={"province": 2, "ward": 3},
     )
 

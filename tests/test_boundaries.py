@@ -65,7 +65,9 @@ def test_bad_coordinates(grid: BoundarySet) -> None:
         grid.locate(105.8, float("nan"))
     with pytest.raises(InvalidCoordinatesError):
         grid.locate(200.0, 21.0)
-    frame = grid.locate_many([105.8, np.inf, *grid_point(1500, 1500)[:1]], [21.0, 21.0, grid_point(1500, 1500)[1]])
+    frame = grid.locate_many(
+        [105.8, np.inf, *grid_point(1500, 1500)[:1]], [21.0, 21.0, grid_point(1500, 1500)[1]]
+    )
     assert frame["status"].tolist() == ["outside", "invalid", "inside"]
     with pytest.raises(InvalidCoordinatesError, match="2 longitudes but 1 latitudes"):
         grid.locate_many([1.0, 2.0], [1.0])
@@ -83,14 +85,17 @@ def test_locate_many_agrees_with_locate(grid: BoundarySet) -> None:
         assert bool(frame["on_boundary"].iat[i]) == single.on_boundary
     assert set(frame.columns) >= {"ward_code", "district_code", "province_code", "candidates"}
     inside = frame[frame["status"] == "inside"]
-    assert (inside["district_code"] == np.where(inside["ward_code"].isin(["00003", "00006", "00009"]), "002", "001")).all()
+    assert (
+        inside["district_code"]
+        == np.where(inside["ward_code"].isin(["00003", "00006", "00009"]), "002", "001")
+    ).all()
 
 
 def test_search_ignores_case_diacritics_spacing_and_type(grid: BoundarySet) -> None:
     for text in ["Ô 5", "o 5", "O5", "Phường Ô 5", "phuong o5", "P. Ô 5"]:
         assert [hit.unit.code for hit in grid.search(text)] == ["00005"], text
     assert grid.search("Một")[0].unit.code == "001"
-    assert grid.search("")== []
+    assert grid.search("") == []
     partial = grid.search("hai")
     assert [hit.unit.code for hit in partial] == ["002"]
 
@@ -105,6 +110,7 @@ def test_get_and_chain(grid: BoundarySet) -> None:
 
 # -- the real sets -----------------------------------------------------------------------
 
+
 @pytest.mark.realdata
 def test_real_counts(vn2025: BoundarySet, legacy: BoundarySet) -> None:
     assert len(vn2025.units("province")) == 34 and len(vn2025.units("ward")) == 3321
@@ -118,8 +124,14 @@ def test_real_counts(vn2025: BoundarySet, legacy: BoundarySet) -> None:
 @pytest.mark.realdata
 @pytest.mark.parametrize(
     ("name", "province"),
-    [("Nghĩa Đô", "Thành phố Hà Nội"), ("Ngọc Hà", "Thành phố Hà Nội"), ("Giảng Võ", "Thành phố Hà Nội"),
-     ("Cầu Giấy", "Thành phố Hà Nội"), ("Việt Trì", "Tỉnh Phú Thọ"), ("Quy Nhơn", "Tỉnh Gia Lai")],
+    [
+        ("Nghĩa Đô", "Thành phố Hà Nội"),
+        ("Ngọc Hà", "Thành phố Hà Nội"),
+        ("Giảng Võ", "Thành phố Hà Nội"),
+        ("Cầu Giấy", "Thành phố Hà Nội"),
+        ("Việt Trì", "Tỉnh Phú Thọ"),
+        ("Quy Nhơn", "Tỉnh Gia Lai"),
+    ],
 )
 def test_successor_wards_found_by_name(vn2025: BoundarySet, name: str, province: str) -> None:
     hits = vn2025.search(name, level="ward")
@@ -127,7 +139,9 @@ def test_successor_wards_found_by_name(vn2025: BoundarySet, name: str, province:
 
 
 @pytest.mark.realdata
-def test_ambiguous_names_return_every_match_with_province(vn2025: BoundarySet, legacy: BoundarySet) -> None:
+def test_ambiguous_names_return_every_match_with_province(
+    vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
     provinces = {hit.province for hit in vn2025.search("nghia do")}
     assert {"Thành phố Hà Nội", "Tỉnh Lào Cai"} <= provinces
     quan_hoa = {(hit.unit.code, hit.unit.level) for hit in legacy.search("QuanHoa")}
@@ -154,7 +168,10 @@ def test_2024_point_resolves_in_the_legacy_set(built_settings: Settings) -> None
     bset = BoundarySet.for_date(date(2024, 5, 1), built_settings)
     assert bset.id == "vn-legacy-districts"
     location = bset.locate(*T11, tolerance_m=150)
-    assert location.unit is not None and location.unit.full_name in {"Quận Cầu Giấy", "Quận Ba Đình"}
+    assert location.unit is not None and location.unit.full_name in {
+        "Quận Cầu Giấy",
+        "Quận Ba Đình",
+    }
     assert {c.full_name for c in location.candidates} == {"Quận Cầu Giấy", "Quận Ba Đình"}
     assert BoundarySet.for_date(date(2025, 7, 1), built_settings).id == "vn2025"
     with pytest.raises(NoBoundarySetForDateError, match="1990-01-01"):
@@ -175,3 +192,20 @@ def test_locate_many_matches_geopandas_sjoin(vn2025: BoundarySet) -> None:
     assert inside.sum() > 3000
     same = ours["unit_code"].fillna("-").to_numpy() == joined["code"].fillna("-").to_numpy()
     assert (~same).sum() <= in_two.sum() // 2
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 25.0])
+def test_point_driven_and_polygon_driven_paths_agree(
+    grid: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
+) -> None:
+    import geozone._locate as locate_module
+
+    rng = np.random.default_rng(3)
+    lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-100, 3100, size=(500, 2))]).T
+    lon[:4], lat[:4] = np.array([grid_vertex_lonlat(c, r) for c, r in [(1, 1), (1, 2), (2, 1), (2, 2)]]).T
+    monkeypatch.setattr(locate_module, "POINT_DRIVEN_MAX", 10**9)
+    by_point = grid.locate_many(lon, lat, tolerance_m=tolerance)
+    monkeypatch.setattr(locate_module, "POINT_DRIVEN_MAX", 0)
+    by_polygon = grid.locate_many(lon, lat, tolerance_m=tolerance)
+    pd.testing.assert_frame_equal(by_point, by_polygon)
+    assert by_point["on_boundary"].iloc[:4].all()

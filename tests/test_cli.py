@@ -28,8 +28,15 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_every_command_has_help() -> None:
-    for command in (["--help"], ["data", "--help"], ["data", "build", "--help"], ["data", "qa", "--help"],
-                    ["units", "search", "--help"], ["units", "show", "--help"], ["locate", "--help"]):
+    for command in (
+        ["--help"],
+        ["data", "--help"],
+        ["data", "build", "--help"],
+        ["data", "qa", "--help"],
+        ["units", "search", "--help"],
+        ["units", "show", "--help"],
+        ["locate", "--help"],
+    ):
         code, output = run(*command)
         assert code == 0 and "Usage" in output
 
@@ -42,7 +49,9 @@ def test_search_show_and_locate_as_json() -> None:
     assert code == 0 and {hit["province"] for hit in hits} >= {"Thành phố Hà Nội", "Tỉnh Lào Cai"}
     code, output = run("units", "show", "00160", "--set", "vn2025", "--json")
     assert json.loads(output)["chain"][1]["full_name"] == "Thành phố Hà Nội"
-    code, output = run("locate", "105.8064", "21.0387", "--tolerance", "150", "--date", "2024-05-01", "--json")
+    code, output = run(
+        "locate", "105.8064", "21.0387", "--tolerance", "150", "--date", "2024-05-01", "--json"
+    )
     located = json.loads(output)
     assert located["set_id"] == "vn-legacy-districts" and located["on_boundary"]
     assert located["unit"]["full_name"] in {"Quận Cầu Giấy", "Quận Ba Đình"}
@@ -50,7 +59,9 @@ def test_search_show_and_locate_as_json() -> None:
 
 @pytest.mark.realdata
 @pytest.mark.usefixtures("real_cache")
-def test_errors_are_one_line_with_exit_code_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_errors_are_one_line_with_exit_code_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.argv", ["geozone", "units", "show", "99999", "--set", "vn2025"])
     with pytest.raises(SystemExit) as exit_info:
         cli.main()

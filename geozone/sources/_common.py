@@ -54,11 +54,15 @@ def geometries_from_geojson(geometries: Sequence[dict[str, Any] | None]) -> np.n
     return shapely.from_geojson(encoded, on_invalid="warn")  # type: ignore[no-any-return]
 
 
-def units_frame(records: Iterable[dict[str, Any]], geometry: Sequence[Any]) -> gpd.GeoDataFrame:
+def units_frame(
+    records: Iterable[dict[str, Any]], geometry: Sequence[Any] | np.ndarray
+) -> gpd.GeoDataFrame:
     """Assemble reader output: NFC text, the bare name and type split from the full name."""
     frame = pd.DataFrame.from_records(list(records))
     for column in ("name", "full_name", "unit_type", "name_en"):
-        frame[column] = frame[column].map(lambda value: nfc(value) if isinstance(value, str) else None)
+        frame[column] = frame[column].map(
+            lambda value: nfc(value) if isinstance(value, str) else None
+        )
     split = frame["full_name"].map(split_unit_type)
     parsed_type = split.map(lambda pair: pair[0])
     # The type word that opens the full name is what people write ("Thành phố Hà Nội"), so it

@@ -43,7 +43,7 @@ def _gis_units(zf: Any, members: list[str]) -> dict[str, tuple[dict[str, Any], s
 def _unregistered_records(
     gis: dict[str, tuple[dict[str, Any], str | None]], registered: set[str]
 ) -> list[dict[str, Any]]:
-    """Records for units that have geometry but are no longer in the (newer) register.
+    """Make records for units with geometry that the (newer) register no longer lists.
 
     The register is dated 2025 and the geometry about 2023: districts merged in between (for
     example Huyện Mỹ Lộc into Thành phố Nam Định) keep their geometry and their GIS name.
