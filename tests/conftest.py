@@ -8,6 +8,7 @@ T11 bridge. Integration tests use the real sets built once per session from the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -72,12 +73,14 @@ def grid_units() -> gpd.GeoDataFrame:
         geometry=[*districts.sort_values("parent_code").geometry, shapely.union_all(geoms)],
         crs=32648,
     )
-    return gpd.GeoDataFrame(
-        gpd.pd.concat([upper, wards], ignore_index=True), crs=32648
-    ).to_crs(4326)
+    return gpd.GeoDataFrame(gpd.pd.concat([upper, wards], ignore_index=True), crs=32648).to_crs(
+        4326
+    )
 
 
-def _record(code: str, name: str, unit_type: str, level: str, parent: str | None) -> dict[str, object]:
+def _record(
+    code: str, name: str, unit_type: str, level: str, parent: str | None
+) -> dict[str, object]:
     return {
         "code": code,
         "name": name,
@@ -108,8 +111,6 @@ def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         pytest.skip("real boundary archives not available (set GEOZONE_DATA_DIR)")
     from geozone.build import build_set
     from geozone.manifest import load_manifest
-
-    import os
 
     cache = Path(os.environ.get("GEOZONE_TEST_CACHE_DIR") or tmp_path_factory.mktemp("cache"))
     settings = base.model_copy(update={"cache_dir": cache})

@@ -56,7 +56,9 @@ def test_invalid_geometry_is_repaired_and_recorded(data_dir: Path, tmp_path: Pat
     assert meta["repairs"][0]["code"] == "00002"
 
 
-def test_checksum_mismatch_is_refused_and_keeps_previous_build(data_dir: Path, tmp_path: Path) -> None:
+def test_checksum_mismatch_is_refused_and_keeps_previous_build(
+    data_dir: Path, tmp_path: Path
+) -> None:
     archive = write_vn2025_zip(data_dir / "src" / "units.zip")
     entry = entry_for(archive, "vn2025")
     build_set(entry, data_dir, tmp_path / "cache")
@@ -92,7 +94,9 @@ def test_missing_archive_and_missing_data_dir_say_how_to_get_it(tmp_path: Path) 
         build_set(entry, None, tmp_path / "cache")
 
 
-def test_dvhcvn_layout_keeps_register_and_unregistered_geometry(data_dir: Path, tmp_path: Path) -> None:
+def test_dvhcvn_layout_keeps_register_and_unregistered_geometry(
+    data_dir: Path, tmp_path: Path
+) -> None:
     archive = write_dvhcvn_zip(data_dir / "src" / "dvhcvn.zip")
     report = build_set(entry_for(archive, "dvhcvn"), data_dir, tmp_path / "cache")
     assert report.counts == {"district": 2, "province": 1}

@@ -15,8 +15,14 @@ def test_nfc_composes_and_collapses_spaces() -> None:
 
 @pytest.mark.parametrize(
     ("text", "key"),
-    [("Phường Nghĩa Đô", "phuongnghiado"), ("QuanHoa", "quanhoa"), ("quan  hoa", "quanhoa"),
-     ("Đồng Tháp", "dongthap"), ("Thị xã Sông Cầu", "thixasongcau"), ("Phường 1", "phuong1")],
+    [
+        ("Phường Nghĩa Đô", "phuongnghiado"),
+        ("QuanHoa", "quanhoa"),
+        ("quan  hoa", "quanhoa"),
+        ("Đồng Tháp", "dongthap"),
+        ("Thị xã Sông Cầu", "thixasongcau"),
+        ("Phường 1", "phuong1"),
+    ],
 )
 def test_fold(text: str, key: str) -> None:
     assert fold(text) == key
@@ -24,9 +30,14 @@ def test_fold(text: str, key: str) -> None:
 
 @pytest.mark.parametrize(
     ("full", "expected"),
-    [("Phường Nghĩa Đô", ("Phường", "Nghĩa Đô")), ("Thị xã Sông Cầu", ("Thị xã", "Sông Cầu")),
-     ("Xã Thị Trấn", ("Xã", "Thị Trấn")), ("Thành phố Hà Nội", ("Thành phố", "Hà Nội")),
-     ("Đặc khu Phú Quốc", ("Đặc khu", "Phú Quốc")), ("Côn Đảo", (None, "Côn Đảo"))],
+    [
+        ("Phường Nghĩa Đô", ("Phường", "Nghĩa Đô")),
+        ("Thị xã Sông Cầu", ("Thị xã", "Sông Cầu")),
+        ("Xã Thị Trấn", ("Xã", "Thị Trấn")),
+        ("Thành phố Hà Nội", ("Thành phố", "Hà Nội")),
+        ("Đặc khu Phú Quốc", ("Đặc khu", "Phú Quốc")),
+        ("Côn Đảo", (None, "Côn Đảo")),
+    ],
 )
 def test_split_unit_type(full: str, expected: tuple[str | None, str]) -> None:
     assert split_unit_type(full) == expected
