@@ -268,6 +268,12 @@ class BoundarySet:
             ) from None
         return _unit_from_row(row)  # type: ignore[arg-type]  # codes are unique
 
+    def geometry(self, code: str) -> Any:
+        """Return the full-resolution geometry of a unit (None for register-only units)."""
+        self.get(code)  # raises UnknownUnitError with a clear message
+        geom = self._by_code.at[str(code), "geometry"]
+        return None if geom is None or (isinstance(geom, float) and np.isnan(geom)) else geom
+
     def chain(self, code: str) -> tuple[Unit, ...]:
         """Return the unit and its parents, finest first."""
         units = [self.get(code)]

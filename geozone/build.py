@@ -218,6 +218,72 @@ def _write_atomically(out_dir: Path, writers: dict[str, Callable[[Path], None]])
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def _untimed(name: str, func: Callable[[], Any]) -> Any:
+    return func()
+
+
+def store_set(
+    units: gpd.GeoDataFrame,
+    repairs: list[Repair],
+    out_dir: Path,
+    meta: dict[str, Any],
+    display_simplify_deg: float,
+    timed: Callable[[str, Callable[[], Any]], Any] = _untimed,
+) -> dict[str, int]:
+    """Measure, simplify and write a set's layers and ``build.json`` atomically.
+
+    Parameters
+    ----------
+    units
+        Units with the reader columns and repaired geometry (EPSG:4326).
+    repairs
+        Geometry repairs to record.
+    out_dir
+        The set's folder in the cache; replaced as a whole.
+    meta
+        Identity to record: ``set_id``, ``sha256`` of the input, ``entry`` (validity,
+        licence, attribution as :class:`geozone.boundaries.SetInfo` reads it).
+    display_simplify_deg
+        Tolerance of the display layer's simplification, in degrees.
+    timed
+        Runs each named step (the build passes its progress/timing wrapper).
+
+    Returns
+    -------
+    dict
+        Count of units with geometry per level.
+    """
+    units = timed("measure", lambda: finish_units(units))
+    display = timed(
+        "simplify display layer", lambda: simplify_for_display(units, display_simplify_deg)
+    )
+    counts = {
+        str(level): int(n)
+        for level, n in units[units["has_geometry"]].groupby("level").size().items()
+    }
+    full_meta = {
+        **meta,
+        "build_format": BUILD_FORMAT,
+        "display_simplify_deg": display_simplify_deg,
+        "counts_with_geometry": counts,
+        "counts_registered": {str(k): int(n) for k, n in units.groupby("level").size().items()},
+        "repairs": [asdict(repair) for repair in repairs],
+        "built_at": pd.Timestamp.now(tz="UTC").isoformat(),
+    }
+    timed(
+        "write GeoParquet",
+        lambda: _write_atomically(
+            out_dir,
+            {
+                UNITS_FILE: lambda path: units.to_parquet(path, compression="zstd"),
+                DISPLAY_FILE: lambda path: display.to_parquet(path, compression="zstd"),
+                META_FILE: lambda path: _write_json(path, full_meta),
+            },
+        ),
+    )
+    return counts
+
+
 def build_set(
     entry: SourceEntry,
     data_dir: Path | None,
@@ -268,36 +334,6 @@ def build_set(
     units = timed("read archive", lambda: read_archive(entry.layout, archive))
     units, repairs = timed("repair geometry", lambda: repair_geometries(units))
     units = timed("dissolve provinces", lambda: dissolve_provinces(units))
-    units = timed("measure", lambda: finish_units(units))
-    display = timed(
-        "simplify display layer", lambda: simplify_for_display(units, display_simplify_deg)
-    )
-    counts = {
-        str(level): int(n)
-        for level, n in units[units["has_geometry"]].groupby("level").size().items()
-    }
-    register = {str(level): int(n) for level, n in units.groupby("level").size().items()}
-    meta = {
-        "set_id": entry.id,
-        "sha256": digest,
-        "build_format": BUILD_FORMAT,
-        "display_simplify_deg": display_simplify_deg,
-        "entry": entry.model_dump(mode="json"),
-        "counts_with_geometry": counts,
-        "counts_registered": register,
-        "repairs": [asdict(repair) for repair in repairs],
-        "built_at": pd.Timestamp.now(tz="UTC").isoformat(),
-        "seconds": timings,
-    }
-    timed(
-        "write GeoParquet",
-        lambda: _write_atomically(
-            out_dir,
-            {
-                UNITS_FILE: lambda path: units.to_parquet(path, compression="zstd"),
-                DISPLAY_FILE: lambda path: display.to_parquet(path, compression="zstd"),
-                META_FILE: lambda path: _write_json(path, meta),
-            },
-        ),
-    )
+    meta = {"set_id": entry.id, "sha256": digest, "entry": entry.model_dump(mode="json")}
+    counts = store_set(units, repairs, out_dir, meta, display_simplify_deg, timed)
     return BuildReport(entry.id, False, str(out_dir), counts, repairs, timings)

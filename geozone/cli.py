@@ -32,7 +32,7 @@ units_app = typer.Typer(help="Find administrative units.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(units_app, name="units")
 
-console = Console()
+console = Console(soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 SetOption = Annotated[
     str | None, typer.Option("--set", help="Boundary set id (default: the set in force on --date).")

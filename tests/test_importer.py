@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from geozone.boundaries import BoundarySet
+from geozone.errors import BoundaryImportError
+from geozone.importer import ImportSpec, LevelFields, import_boundary_set
+from geozone.qa import check
+from geozone.settings import get_settings
+from tests.conftest import grid_units
+
+GADM_LEVELS = (
+    LevelFields("ward", "GID_3", "NAME_3", "TYPE_3"),
+    LevelFields("district", "GID_2", "NAME_2"),
+    LevelFields("province", "GID_1", "NAME_1"),
+)
+SPEC = ImportSpec(
+    levels=GADM_LEVELS,
+    set_id="gadm-grid",
+    title="GADM-like grid",
+    valid_from=date(2019, 1, 1),
+    valid_to=date(2025, 6, 30),
+    licence="GADM licence",
+    attribution="GADM test layer",
+)
+
+
+def write_gadm_like(path: Path, *, epsg: int = 4326) -> Path:
+    """The grid's wards as GADM writes them: own ids, names without spaces or diacritics."""
+    wards = grid_units().query("level == 'ward'").reset_index(drop=True)
+    n = wards["code"].str[-1]
+    district = wards["parent_code"].map({"001": ("1", "Mot"), "002": ("2", "Hai")})
+    layer = gpd.GeoDataFrame(
+        {
+            "GID_3": "VNM.1." + district.str[0] + "." + n + "_1",
+            "NAME_3": "O" + n,
+            "TYPE_3": "Phường",
+            "GID_2": "VNM.1." + district.str[0] + "_1",
+            "NAME_2": district.str[1],
+            "GID_1": "VNM.1_1",
+            "NAME_1": "Thu",
+        },
+        geometry=wards.geometry,
+        crs=4326,
+    ).to_crs(epsg)
+    layer.to_file(path, driver="GPKG", layer="gadm41_VNM_3")
+    return path
+
+
+def test_gadm_like_layer_takes_codes_and_names_from_the_register(
+    tmp_path: Path, grid: BoundarySet
+) -> None:
+    source = write_gadm_like(tmp_path / "gadm.gpkg", epsg=32648)
+    report = import_boundary_set(source, SPEC, tmp_path / "cache", register=grid)
+    assert report.counts == {"ward": 9, "district": 2, "province": 1}
+    settings = get_settings().model_copy(update={"cache_dir": tmp_path})
+    tmp_path.joinpath("cache").rename(tmp_path / "boundaries")
+    imported = BoundarySet.load("gadm-grid", settings)
+    assert imported.get("00005").full_name == "Phường Ô 5"
+    assert [u.code for u in imported.chain("00009")] == ["00009", "002", "01"]
+    assert imported.get("001").name == "Một"
+    assert BoundarySet.for_date(date(2020, 1, 1), settings).id == "gadm-grid"
+    location = imported.locate(*shapely.get_coordinates(grid.geometry("00005").centroid)[0])
+    assert location.unit is not None and location.unit.code == "00005"
+    assert imported.info.attribution == "GADM test layer"
+    ward_qa = next(level for level in check(imported).levels if level.level == "ward")
+    assert ward_qa.overlaps == [] and ward_qa.gaps == []
+
+
+def test_without_register_source_codes_stay_and_search_still_folds(tmp_path: Path) -> None:
+    source = write_gadm_like(tmp_path / "gadm.gpkg")
+    import_boundary_set(source, SPEC, tmp_path / "boundaries")
+    settings = get_settings().model_copy(update={"cache_dir": tmp_path})
+    imported = BoundarySet.load("gadm-grid", settings)
+    assert [hit.unit.code for hit in imported.search("o 5")] == ["VNM.1.1.5_1"]
+    assert imported.get("VNM.1.1.5_1").full_name == "Phường O5"
+    assert imported.get("VNM.1.1.5_1").parent_code == "VNM.1.1_1"
+
+
+def test_broken_rows_stop_the_import_and_keep_the_previous_set(tmp_path: Path) -> None:
+    source = write_gadm_like(tmp_path / "gadm.gpkg")
+    import_boundary_set(source, SPEC, tmp_path / "cache")
+    before = (tmp_path / "cache" / "gadm-grid" / "units.parquet").read_bytes()
+    broken = gpd.read_file(source)
+    broken.loc[2, "GID_3"] = None
+    broken.loc[4, "geometry"] = None
+    broken.loc[6, "GID_3"] = broken.loc[7, "GID_3"]
+    broken.to_file(tmp_path / "broken.gpkg", driver="GPKG")
+    with pytest.raises(BoundaryImportError) as error:
+        import_boundary_set(tmp_path / "broken.gpkg", SPEC, tmp_path / "cache", replace=True)
+    message = str(error.value)
+    assert "no code (feature 3)" in message
+    assert "no geometry (feature 5)" in message
+    assert "duplicate GID_3 (feature 7, 8)" in message
+    assert (tmp_path / "cache" / "gadm-grid" / "units.parquet").read_bytes() == before
+
+
+def test_refusals_name_the_problem(tmp_path: Path) -> None:
+    source = write_gadm_like(tmp_path / "gadm.gpkg")
+    wrong = ImportSpec(
+        levels=(LevelFields("ward", "GID_3", "VARNAME_3"),),
+        set_id="x",
+        title="x",
+        valid_from=date(2020, 1, 1),
+    )
+    with pytest.raises(BoundaryImportError, match=r"no field\(s\) VARNAME_3; the layer has GID_3"):
+        import_boundary_set(source, wrong, tmp_path / "cache")
+    with pytest.raises(BoundaryImportError, match="bundled source"):
+        import_boundary_set(source, SPEC, tmp_path / "cache", protected=frozenset({"gadm-grid"}))
+    import_boundary_set(source, SPEC, tmp_path / "cache")
+    with pytest.raises(BoundaryImportError, match="exists already"):
+        import_boundary_set(source, SPEC, tmp_path / "cache")
+    with pytest.raises(BoundaryImportError, match="cannot read"):
+        import_boundary_set(tmp_path / "missing.gpkg", SPEC, tmp_path / "cache", replace=True)
+
+
+def test_invalid_polygon_is_repaired_and_recorded(tmp_path: Path) -> None:
+    source = write_gadm_like(tmp_path / "gadm.gpkg")
+    layer = gpd.read_file(source)
+    x0, y0, x1, y1 = layer.geometry.iloc[0].bounds
+    layer.loc[0, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
+    layer.to_file(tmp_path / "bowtie.gpkg", driver="GPKG")
+    report = import_boundary_set(tmp_path / "bowtie.gpkg", SPEC, tmp_path / "cache")
+    assert [r.code for r in report.repairs] == ["VNM.1.1.1_1"]
+    assert "Self-intersection" in report.repairs[0].reason
