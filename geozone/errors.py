@@ -41,3 +41,35 @@ class UnknownUnitError(GeozoneError):
 
 class InvalidCoordinatesError(GeozoneError):
     """Longitude or latitude is not a finite number in range."""
+
+
+class ClusterDefinitionError(GeozoneError):
+    """A cluster definition is malformed, or does not fit the boundary set it names."""
+
+
+class UnknownMemberError(ClusterDefinitionError):
+    """A cluster member names a unit code that the boundary set lacks at the cluster's level."""
+
+
+class MemberNameMismatchError(ClusterDefinitionError):
+    """A cluster member's name does not match the unit its code names."""
+
+
+class MigrationError(GeozoneError):
+    """A cluster cannot be carried from one boundary set into another."""
+
+
+class UnitLevelError(GeozoneError):
+    """A level has no geometry in the set, or a unit is not of the level asked for."""
+
+
+class NoGeometryError(GeozoneError):
+    """A unit needed for geometric work has no geometry (it is known from a register only)."""
+
+
+class InvalidParameterError(GeozoneError, ValueError):
+    """A numeric or choice parameter (a tolerance, a width, a contact kind) is out of range."""
+
+
+class BoundaryImportError(GeozoneError):
+    """A user-supplied boundary file cannot be imported as it is (the message lists why)."""
