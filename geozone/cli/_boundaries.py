@@ -1,13 +1,7 @@
-"""The ``geozone`` command line.
-
-Every query command takes ``--json`` for machine-readable output; long work shows a
-progress bar. geozone's own errors end the command with a one-line message and exit code 2.
-"""
+"""CLI commands on boundary data: build, QA, import, unit search, locate, the demo."""
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,49 +12,25 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from geozone.boundaries import BoundarySet, available_sets
-from geozone.errors import GeozoneError
+from geozone.cli._common import (
+    DateOption,
+    JsonOption,
+    SetOption,
+    app,
+    boundary_set,
+    console,
+    parse_date,
+    print_json,
+)
+from geozone.importer import LevelFields
 from geozone.manifest import load_manifest
 from geozone.settings import Settings, get_settings
 
-app = typer.Typer(
-    help="Border-zone analysis for Vietnamese police coordination clusters.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-data_app = typer.Typer(help="Build and check boundary data.", no_args_is_help=True)
+data_app = typer.Typer(help="Build, import and check boundary data.", no_args_is_help=True)
 units_app = typer.Typer(help="Find administrative units.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(units_app, name="units")
-
-console = Console(soft_wrap=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-SetOption = Annotated[
-    str | None, typer.Option("--set", help="Boundary set id (default: the set in force on --date).")
-]
-DateOption = Annotated[
-    str | None,
-    typer.Option("--date", help="Date YYYY-MM-DD picking the set in force (default today)."),
-]
 T11 = (105.8064, 21.0387)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _parse_date(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date in the form YYYY-MM-DD") from None
-
-
-def _boundary_set(set_id: str | None, day: str | None) -> BoundarySet:
-    if set_id:
-        return BoundarySet.load(set_id)
-    return BoundarySet.for_date(_parse_date(day))
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -109,7 +79,7 @@ def data_build(
     """Verify, read, repair and store the boundary sets as GeoParquet."""
     reports = _build_all(_settings(data_dir), set_id, force)
     if as_json:
-        _print_json(reports)
+        print_json(reports)
         return
     for report in reports:
         if report["skipped"]:
@@ -128,7 +98,7 @@ def data_sets(as_json: JsonOption = False) -> None:
     """List the built boundary sets with their validity and licence."""
     infos = available_sets()
     if as_json:
-        _print_json([info.__dict__ for info in infos])
+        print_json([info.__dict__ for info in infos])
         return
     table = Table("id", "valid from", "valid to", "licence", "title")
     for info in infos:
@@ -152,9 +122,83 @@ def data_qa(
     with console.status(f"checking {set_id}…"):
         report = check_built(set_id, sliver_m2=sliver_m2)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         console.print("\n".join(report.summary_lines()), highlight=False)
+
+
+def _parent_fields(specs: list[str]) -> list[LevelFields]:
+    fields = []
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[0] not in ("district", "province"):
+            raise typer.BadParameter(f"--parent {spec!r}: expected LEVEL:CODE_FIELD:NAME_FIELD")
+        fields.append(LevelFields(parts[0], parts[1], parts[2]))  # type: ignore[arg-type]
+    return fields
+
+
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="Any OGR file: GeoPackage, Shapefile, GeoJSON…")],
+    set_id: Annotated[str, typer.Option("--id", help="Id of the new boundary set.")],
+    valid_from: Annotated[str, typer.Option(help="First day in force, YYYY-MM-DD.")],
+    code: Annotated[str, typer.Option(help="Field with each feature's code.")],
+    name: Annotated[str, typer.Option(help="Field with each feature's name.")],
+    level: Annotated[
+        str, typer.Option(help="Level of the features: ward, district, province.")
+    ] = "ward",
+    unit_type: Annotated[
+        str | None, typer.Option("--type", help="Field with the unit type.")
+    ] = None,
+    parent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Coarser level named by the features, LEVEL:CODE_FIELD:NAME_FIELD; "
+            "repeat from the nearest to the coarsest (dissolved from the features)."
+        ),
+    ] = None,
+    valid_to: Annotated[
+        str | None, typer.Option(help="Last day in force (open if omitted).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title of the set.")] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file.")] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Set whose units give GSO codes and names (matched by name).")
+    ] = None,
+    licence: Annotated[str, typer.Option(help="Licence of the layer.")] = "unknown",
+    attribution: Annotated[str, typer.Option(help="Attribution shown on maps and exports.")] = "",
+    replace: Annotated[bool, typer.Option(help="Replace an earlier import of this id.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a user-supplied boundary layer as a dated boundary set (e.g. a GADM ward layer)."""
+    from geozone.importer import ImportSpec, import_boundary_set
+
+    settings = get_settings()
+    spec = ImportSpec(
+        levels=(LevelFields(level, code, name, unit_type), *_parent_fields(parent or [])),  # type: ignore[arg-type]
+        set_id=set_id,
+        title=title or f"{path.name} (user supplied)",
+        valid_from=parse_date(valid_from),
+        valid_to=parse_date(valid_to) if valid_to else None,
+        licence=licence,
+        attribution=attribution,
+        layer=layer,
+        register=register,
+    )
+    protected = frozenset(load_manifest(settings.manifest_path).sets)
+    reference = BoundarySet.load(register) if register else None
+    with console.status(f"importing {path}…"):
+        report = import_boundary_set(
+            path, spec, settings.boundary_cache, reference, protected=protected, replace=replace
+        )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    counts = ", ".join(f"{n} {lv}s" for lv, n in sorted(report.counts.items()))
+    console.print(
+        f"{set_id}: imported {counts}, {len(report.repairs)} geometries repaired; "
+        f"check it with `geozone data qa {set_id}`"
+    )
 
 
 @units_app.command("search")
@@ -166,10 +210,10 @@ def units_search(
     as_json: JsonOption = False,
 ) -> None:
     """Find units by name, ignoring case, diacritics, spaces and the type word."""
-    bset = _boundary_set(set_id, on)
+    bset = boundary_set(set_id, on)
     hits = bset.search(text, level=level)  # type: ignore[arg-type]
     if as_json:
-        _print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits]})
+        print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits]})
         return
     if not hits:
         console.print(f"no unit named {text!r} in {bset.id}")
@@ -194,10 +238,10 @@ def units_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one unit and its parents."""
-    bset = _boundary_set(set_id, on)
+    bset = boundary_set(set_id, on)
     chain = bset.chain(code)
     if as_json:
-        _print_json(
+        print_json(
             {"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]}
         )
         return
@@ -220,10 +264,10 @@ def locate(
     as_json: JsonOption = False,
 ) -> None:
     """Say which units hold a point, and which are within the boundary tolerance."""
-    bset = _boundary_set(set_id, on)
+    bset = boundary_set(set_id, on)
     location = bset.locate(lon, lat, tolerance)
     if as_json:
-        _print_json(location.to_dict())
+        print_json(location.to_dict())
     else:
         console.print(location.describe(), highlight=False)
 
@@ -249,12 +293,3 @@ def demo(
         console.print(
             f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False
         )
-
-
-def main() -> None:
-    """Run the CLI, turning geozone's own errors into a clear message and exit code 2."""
-    try:
-        app()
-    except GeozoneError as exc:
-        Console(stderr=True).print(f"error: {exc}", style="red", highlight=False)
-        raise SystemExit(2) from None

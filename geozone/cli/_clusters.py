@@ -1,0 +1,124 @@
+"""CLI commands on clusters: list, show, migrate into the current units."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from geozone.boundaries import BoundarySet
+from geozone.cli._common import JsonOption, console, parse_date, print_json
+from geozone.clusters import Cluster, load_clusters, validate_cluster
+
+clusters_app = typer.Typer(help="Coordination clusters (cụm liên kết).", no_args_is_help=True)
+ClusterArg = Annotated[str, typer.Argument(help="Cluster id, e.g. hoa-do-phuc-vi.")]
+
+
+def _cluster(cluster_id: str) -> Cluster:
+    clusters = load_clusters()
+    if cluster_id not in clusters:
+        raise typer.BadParameter(f"no cluster {cluster_id!r}; known: {', '.join(sorted(clusters))}")
+    return clusters[cluster_id]
+
+
+@clusters_app.command("list")
+def clusters_list(as_json: JsonOption = False) -> None:
+    """List the committed clusters with their level, set and period."""
+    clusters = load_clusters()
+    if as_json:
+        print_json([cluster.to_dict() for cluster in clusters.values()])
+        return
+    table = Table("id", "name", "level", "set", "members", "period")
+    for cluster in clusters.values():
+        period = f"{cluster.period.start or '?'} – {cluster.period.end or 'open'}"
+        table.add_row(
+            cluster.id,
+            cluster.name,
+            cluster.level,
+            cluster.boundary_set,
+            str(len(cluster.members)),
+            period,
+        )
+    console.print(table)
+
+
+@clusters_app.command("show")
+def clusters_show(
+    cluster_id: ClusterArg,
+    on: Annotated[str | None, typer.Option("--date", help="Members on this date.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a cluster, its members (checked against their set) and its rule."""
+    cluster = _cluster(cluster_id)
+    check = validate_cluster(cluster, BoundarySet.load(cluster.boundary_set))
+    day = parse_date(on) if on else None
+    members = cluster.members_on(day) if day else cluster.members
+    if as_json:
+        print_json(
+            {
+                "cluster": cluster.to_dict(),
+                "check": check.to_dict(),
+                "members_on": [m.id for m in members],
+            }
+        )
+        return
+    console.print(
+        f"[bold]{cluster.name}[/bold] ({cluster.id}), {cluster.level} level, "
+        f"named in {cluster.boundary_set}; zone width {cluster.effective_zone_width_m:g} m"
+    )
+    table = Table("member", "kind", "code", "name", "joined", "left")
+    for member in members:
+        table.add_row(
+            member.id,
+            member.kind,
+            member.unit_code or "",
+            member.name,
+            str(member.joined or ""),
+            str(member.left or ""),
+        )
+    console.print(table)
+    for clause in cluster.lead_rule:
+        console.print(f"• {clause.vi}\n  {clause.en}", highlight=False)
+
+
+@clusters_app.command("migrate")
+def clusters_migrate(
+    cluster_id: ClusterArg,
+    target: Annotated[
+        str, typer.Option("--to", help="Boundary set to carry the cluster into.")
+    ] = "vn2025",
+    as_json: JsonOption = False,
+) -> None:
+    """Carry a cluster into the current units: which new units each member became, in what share."""
+    from geozone.migrate import migrate_cluster
+
+    cluster = _cluster(cluster_id)
+    migration = migrate_cluster(
+        cluster, BoundarySet.load(cluster.boundary_set), BoundarySet.load(target)
+    )
+    if as_json:
+        print_json(migration.to_dict())
+        return
+    table = Table("old", "→ new", "share of old", "share of new", "split", "partial", "basis")
+    for row in migration.rows:
+        table.add_row(
+            f"{row.old_name} ({row.old_code})",
+            f"{row.new_name} ({row.new_code})",
+            _share(row.share_of_old),
+            _share(row.share_of_new),
+            "yes" if row.split else "",
+            "yes" if row.partial else "",
+            row.basis,
+        )
+    console.print(table)
+    for note in migration.notes:
+        console.print(f"note: {note}", style="dim", highlight=False)
+
+
+def _share(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0%}"
+
+
+__all__ = ["clusters_app", "date"]
