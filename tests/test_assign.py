@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from geozone.assign import REVIEW_RULES, ClusterTerritory, assign, territories
+from geozone.boundaries import BoundarySet
+from geozone.incidents import VIETNAM_TZ
+from tests.test_boundaries import grid_point
+from tests.test_clusters import grid_cluster
+
+WHEN = datetime(2022, 3, 1, 21, 30, tzinfo=VIETNAM_TZ)
+REGULATION = {
+    "lead_rule": [
+        {
+            "vi": "Vụ việc xảy ra trên địa bàn phường nào thì phường đó chủ trì.",
+            "en": "Territory leads.",
+        },
+        {
+            "vi": "Vụ việc ở địa bàn giáp ranh thì đơn vị nào phát hiện trước sẽ chủ trì.",
+            "en": "Detector leads.",
+        },
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def territory(grid: BoundarySet) -> ClusterTerritory:
+    """Wards 1, 2, 4 (from 2020) and 5 (from mid-2021) and a company; W = 100 m."""
+    return ClusterTerritory(grid_cluster(zone_width_m=100, regulation=REGULATION), grid)
+
+
+def judge(
+    grid: BoundarySet,
+    territory: ClusterTerritory,
+    x: float,
+    y: float,
+    detected_by: str | None,
+    when: datetime = WHEN,
+) -> pd.DataFrame:
+    lon, lat = grid_point(x, y)
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["A"],
+            "occurred_at": [when],
+            "lon": [lon],
+            "lat": [lat],
+            "detected_by": [detected_by],
+        }
+    )
+    result = assign(incidents, [grid], [territory], tolerance_m=5)
+    return result.clusters
+
+
+def only(rows: pd.DataFrame) -> pd.Series:
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_inside_one_member_outside_the_zone_the_member_leads(
+    grid: BoundarySet, territory: ClusterTerritory
+) -> None:
+    row = only(judge(grid, territory, 300, 300, "o2"))
+    assert row["rule"] == "territory" and row["lead_unit"] == "00001" and not row["in_zone"]
+    assert row["distance_m"] == pytest.approx(700, abs=1) and row["cooperating"] == []
+    assert not row["review"]
+    assert "Phường Ô 1 leads by territory (rule 1)" in row["explanation_en"]
+    assert "700 m" in row["explanation_en"] and "chủ trì theo địa bàn" in row["explanation_vi"]
+
+
+def test_in_the_border_zone_the_detector_leads(
+    grid: BoundarySet, territory: ClusterTerritory
+) -> None:
+    row = only(judge(grid, territory, 950, 300, "o2"))
+    assert row["rule"] == "border_detector" and row["in_zone"] and row["zone_kind"] == "pair"
+    assert row["member_code"] == "00001" and row["lead_unit"] == "00002"
+    assert row["cooperating"] == ["00001"] and row["boundary_with"] == "00002"
+    assert row["distance_m"] == pytest.approx(50, abs=0.5)
+    assert "50 m from its boundary with Phường Ô 2" in row["explanation_en"]
+    assert "Phường Ô 2 phát hiện trước nên chủ trì (nguyên tắc 2)" in row["explanation_vi"]
+    # A unit code works as well as a member id.
+    assert only(judge(grid, territory, 950, 300, "00002"))["lead_unit"] == "00002"
+
+
+@pytest.mark.parametrize(
+    ("detected_by", "rule"),
+    [
+        (None, "border_unknown_detector"),
+        ("00009", "border_non_member_detector"),
+        ("ghost", "border_non_member_detector"),
+        ("cty", "border_organisation_detector"),
+    ],
+)
+def test_border_fallbacks_give_the_holder_and_ask_for_review(
+    grid: BoundarySet, territory: ClusterTerritory, detected_by: str | None, rule: str
+) -> None:
+    row = only(judge(grid, territory, 950, 300, detected_by))
+    assert row["rule"] == rule and row["lead_unit"] == "00001" and row["review"]
+    assert row["cooperating"] == ["00002"] and row["explanation_en"].endswith("Review.")
+
+
+def test_four_way_junction(grid: BoundarySet, territory: ClusterTerritory) -> None:
+    row = only(judge(grid, territory, 980, 985, "o5"))
+    assert row["zone_kind"] == "junction" and row["lead_unit"] == "00005"
+    assert sorted(row["zone_units"]) == ["00001", "00002", "00004", "00005"]
+    assert sorted(row["cooperating"]) == ["00001", "00002", "00004"]
+
+
+def test_membership_dates_are_respected(grid: BoundarySet, territory: ClusterTerritory) -> None:
+    # Before Ô 5 joined (2021-06-01) a point in Ô 5 concerns the cluster only if a member saw it.
+    early = datetime(2021, 1, 1, tzinfo=VIETNAM_TZ)
+    assert judge(grid, territory, 1500, 1500, "00009", early).empty
+    before = only(judge(grid, territory, 1020, 1500, "o4", early))
+    assert before["rule"] == "outside_members" and before["lead_unit"] == "00005"
+    after = only(judge(grid, territory, 1020, 1500, "o4"))
+    assert after["rule"] == "border_detector" and after["lead_unit"] == "00004"
+
+
+def test_point_on_the_boundary_lists_every_candidate(
+    grid: BoundarySet, territory: ClusterTerritory
+) -> None:
+    row = only(judge(grid, territory, 1000, 300, "00009"))
+    assert row["rule"] == "on_boundary" and row["review"]
+    assert row["lead_unit"] == "00001" and row["zone_units"] == ["00001", "00002"]
+    on_line_detector = only(judge(grid, territory, 1000, 300, "o2"))
+    assert (
+        on_line_detector["rule"] == "border_detector" and on_line_detector["lead_unit"] == "00002"
+    )
+
+
+def test_outside_every_member(grid: BoundarySet, territory: ClusterTerritory) -> None:
+    row = only(judge(grid, territory, 2500, 2500, "o1"))
+    assert row["rule"] == "outside_members" and row["lead_unit"] == "00009"
+    assert row["cooperating"] == ["00001"] and row["member_code"] is None
+    assert "hands over to Phường Ô 9" in row["explanation_en"]
+    assert judge(grid, territory, 2500, 2500, "00009").empty  # no member involved
+
+
+def test_outside_the_period_and_without_a_set(
+    grid: BoundarySet, territory: ClusterTerritory
+) -> None:
+    assert judge(grid, territory, 950, 300, "o2", datetime(2019, 6, 1, tzinfo=VIETNAM_TZ)).empty
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["old"],
+            "occurred_at": [datetime(1990, 1, 1)],
+            "lon": [105.8],
+            "lat": [21.0],
+            "detected_by": [None],
+        }
+    )
+    result = assign(incidents, [grid], [territory])
+    assert result.units["locate_status"].tolist() == ["no_set"] and result.clusters.empty
+
+
+def test_many_points_one_call_match_one_by_one(
+    grid: BoundarySet, territory: ClusterTerritory
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(-50, 3050, size=(400, 2))
+    lonlat = np.array([grid_point(x, y) for x, y in xy])
+    detectors = rng.choice(
+        np.array(["o1", "o2", "o4", "o5", "cty", "00009", None], dtype=object), 400
+    )
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"i{i}" for i in range(400)],
+            "occurred_at": WHEN,
+            "lon": lonlat[:, 0],
+            "lat": lonlat[:, 1],
+            "detected_by": detectors,
+        }
+    )
+    together = assign(incidents, [grid], [territory], tolerance_m=5).clusters.set_index(
+        "external_id"
+    )
+    for i in range(0, 400, 7):
+        alone = judge(grid, territory, *xy[i], detectors[i])
+        if alone.empty:
+            assert f"i{i}" not in together.index
+        else:
+            assert together.loc[f"i{i}", "rule"] == alone.iloc[0]["rule"]
+            got, expected = together.loc[f"i{i}", "lead_unit"], alone.iloc[0]["lead_unit"]
+            assert got == expected or (pd.isna(got) and pd.isna(expected))
+    assert set(together["rule"]) >= {"territory", "border_detector", "outside_members"}
+    assert together.loc[together["review"], "rule"].isin(REVIEW_RULES).all()
+
+
+def test_regulation_without_a_lead_rule_is_said(grid: BoundarySet) -> None:
+    plain = ClusterTerritory(grid_cluster(zone_width_m=100), grid)
+    row = only(judge(grid, plain, 300, 300, None))
+    assert "states no lead rule" in row["explanation_en"]
+
+
+def test_territories_skip_clusters_without_geometry_and_carry_forward(
+    vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
+    from geozone.clusters import load_clusters
+
+    placed = territories(load_clusters().values(), [legacy, vn2025], carry_into=vn2025)
+    ids = {t.cluster.id for t in placed}
+    assert "gia-lam" in ids and "hoa-do-phuc-vi" not in ids  # legacy wards have no geometry
+    assert "hoa-do-phuc-vi-vn2025" in ids and "gia-lam-vn2025" in ids
+
+
+# -- real data -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def t11_2025(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
+    from geozone.clusters import load_clusters
+
+    placed = territories([load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025)
+    return next(t for t in placed if t.cluster.id == "hoa-do-phuc-vi-vn2025")
+
+
+def _point_in_ngoc_ha(
+    vn2025: BoundarySet, territory: ClusterTerritory, from_nghia_do_m: float
+) -> tuple[float, float]:
+    """A point of Ngọc Hà this far from the Nghĩa Đô line and > 200 m from other member lines."""
+    import numpy as np
+    import shapely
+
+    from geozone.crs import project_xy
+
+    lines = territory.lines
+    nghia_do = lines[(lines["code_a"] == "00008") & (lines["code_b"] == "00160")].geometry.iloc[0]
+    others = shapely.union_all(
+        lines[~((lines["code_a"] == "00008") & (lines["code_b"] == "00160"))].geometry.to_numpy()
+    )
+    minx, miny, maxx, maxy = vn2025.geometry("00008").bounds
+    lon, lat = np.meshgrid(np.linspace(minx, maxx, 120), np.linspace(miny, maxy, 120))
+    lon, lat = lon.ravel(), lat.ravel()
+    inside = shapely.contains_xy(vn2025.geometry("00008"), lon, lat)
+    x, y = project_xy(lon, lat, np.full(lon.shape, territory.epsg))
+    points = shapely.points(x, y)
+    d_nd, d_other = shapely.distance(nghia_do, points), shapely.distance(others, points)
+    ok = np.flatnonzero(inside & (np.abs(d_nd - from_nghia_do_m) < 15) & (d_other > 250))
+    assert len(ok), "no suitable point"
+    return float(lon[ok[0]]), float(lat[ok[0]])
+
+
+@pytest.mark.realdata
+def test_near_the_nghia_do_line_the_detector_leads(
+    vn2025: BoundarySet, t11_2025: ClusterTerritory
+) -> None:
+    lon, lat = _point_in_ngoc_ha(vn2025, t11_2025, 50)
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["r1"],
+            "occurred_at": [datetime(2025, 9, 1, 23, 0, tzinfo=VIETNAM_TZ)],
+            "lon": [lon],
+            "lat": [lat],
+            "detected_by": ["00160"],
+        }
+    )
+    row = only(assign(incidents, [vn2025], [t11_2025]).clusters)
+    assert row["member_code"] == "00008" and row["rule"] == "border_detector"
+    assert row["lead_unit"] == "00160" and row["cooperating"] == ["00008"]
+    assert row["distance_m"] == pytest.approx(50, abs=16)
+    assert "Phường Nghĩa Đô" in row["explanation_en"] and "Phường Ngọc Hà" in row["explanation_en"]
+
+
+@pytest.mark.realdata
+def test_deep_inside_ngoc_ha_it_leads_by_territory(
+    vn2025: BoundarySet, t11_2025: ClusterTerritory
+) -> None:
+    lon, lat = _point_in_ngoc_ha(vn2025, t11_2025, 600)
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["r2"],
+            "occurred_at": [datetime(2025, 9, 1, tzinfo=VIETNAM_TZ)],
+            "lon": [lon],
+            "lat": [lat],
+            "detected_by": ["00160"],
+        }
+    )
+    row = only(assign(incidents, [vn2025], [t11_2025]).clusters)
+    assert row["rule"] == "territory" and row["lead_unit"] == "00008" and not row["in_zone"]
+
+
+@pytest.mark.realdata
+def test_a_2024_incident_near_t11_is_judged_in_the_legacy_set(
+    vn2025: BoundarySet, legacy: BoundarySet, t11_2025: ClusterTerritory
+) -> None:
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["old", "new"],
+            "occurred_at": [datetime(2024, 5, 1, 22, 0), datetime(2025, 8, 1, 22, 0)],
+            "lon": [105.8064, 105.8064],
+            "lat": [21.0387, 21.0387],
+            "detected_by": [None, None],
+        }
+    )
+    result = assign(incidents, [legacy, vn2025], [t11_2025], tolerance_m=150)
+    old, new = result.units.iloc[0], result.units.iloc[1]
+    assert old["set_id"] == "vn-legacy-districts" and old["district_code"] in {"005", "001"}
+    assert old["ward_code"] is None or pd.isna(old["ward_code"])
+    assert new["set_id"] == "vn2025" and new["on_boundary"]
+    assert set(result.clusters["external_id"]) == {"new"}  # the carried cluster starts 2025-07-01
+    assert only(result.clusters)["rule"] == "on_boundary"
