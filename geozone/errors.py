@@ -73,3 +73,27 @@ class InvalidParameterError(GeozoneError, ValueError):
 
 class BoundaryImportError(GeozoneError):
     """A user-supplied boundary file cannot be imported as it is (the message lists why)."""
+
+
+class IncidentFileError(GeozoneError):
+    """An incident file cannot be read or written as a whole (format, columns, CRS, flags).
+
+    Problems of single rows are not errors: :func:`geozone.incident_io.read_incidents` lists
+    them as rejects and keeps the valid rows.
+    """
+
+
+class StoreError(GeozoneError):
+    """The incident store cannot do what was asked (the message says what and why)."""
+
+
+class IncidentDataError(StoreError, ValueError):
+    """An incident or assignment frame has missing columns or invalid values (named)."""
+
+
+class UnknownIncidentError(StoreError):
+    """An assignment names an incident external id that the store does not hold."""
+
+
+class ImportBatchError(StoreError):
+    """An import batch is unknown, already finished, reused for another file, or overfull."""
