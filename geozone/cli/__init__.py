@@ -11,9 +11,11 @@ from rich.console import Console
 import geozone.cli._boundaries  # noqa: F401  (registers the boundary commands)
 from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
+from geozone.cli._incidents import incidents_app
 from geozone.errors import GeozoneError
 
 app.add_typer(clusters_app, name="clusters")
+app.add_typer(incidents_app, name="incidents")
 
 __all__ = ["app", "main"]
 

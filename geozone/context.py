@@ -1,0 +1,74 @@
+"""Everything a judgement needs, loaded once: boundary sets, clusters, their territories.
+
+The CLI, the API and the benchmarks use :func:`load_context` so that they judge incidents the
+same way: every built boundary set (chosen per incident by date), the committed clusters, each
+placed on the set its members are named in and carried into the current set's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from geozone.assign import ClusterTerritory, territories
+from geozone.boundaries import BoundarySet, available_sets
+from geozone.clusters import Cluster, load_clusters
+from geozone.errors import DataNotFoundError
+from geozone.settings import Settings, get_settings
+
+
+@dataclass
+class Context:
+    """Loaded boundary sets, clusters and cluster territories."""
+
+    sets: list[BoundarySet]
+    clusters: dict[str, Cluster]
+    territories: list[ClusterTerritory]
+
+    @property
+    def current(self) -> BoundarySet:
+        """The set in force today."""
+        today = date.today()
+        live = [bset for bset in self.sets if bset.info.in_force(today)]
+        return max(live or self.sets, key=lambda bset: bset.info.valid_from)
+
+    def territory(self, cluster_id: str) -> ClusterTerritory:
+        """Return the territory of a cluster id (an original or a carried ``<id>-<set>`` one)."""
+        for placed in self.territories:
+            if placed.cluster.id == cluster_id:
+                return placed
+        known = ", ".join(t.cluster.id for t in self.territories)
+        raise DataNotFoundError(f"no cluster territory {cluster_id!r}; known: {known}")
+
+    def boundary_set(self, set_id: str) -> BoundarySet:
+        """Return a loaded set by id."""
+        for bset in self.sets:
+            if bset.id == set_id:
+                return bset
+        raise DataNotFoundError(f"boundary set {set_id!r} is not loaded")
+
+
+def load_context(settings: Settings | None = None, clusters_dir: Path | None = None) -> Context:
+    """Load every built set, the clusters and their territories (cached per cache folder)."""
+    settings = settings or get_settings()
+    return _cached(settings.cache_dir, clusters_dir)
+
+
+@lru_cache(maxsize=4)
+def _cached(cache_dir: Path, clusters_dir: Path | None) -> Context:
+    settings = get_settings().model_copy(update={"cache_dir": cache_dir})
+    infos = available_sets(settings)
+    if not infos:
+        raise DataNotFoundError(
+            f"no boundary set is built in {settings.boundary_cache}; run `geozone data build`"
+        )
+    sets = [BoundarySet.load(info.id, settings) for info in infos]
+    clusters = load_clusters(clusters_dir)
+    today = date.today()
+    current = max(
+        (b for b in sets if b.info.in_force(today)), key=lambda b: b.info.valid_from, default=None
+    )
+    placed = territories(clusters.values(), sets, carry_into=current)
+    return Context(sets, clusters, placed)
