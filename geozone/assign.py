@@ -539,19 +539,23 @@ _EN = {
         " members assist if asked."
     ),
     "border_detector": (
-        "In {holder}, in the border zone ({zone}){where}; {detector} detected it first and leads (rule"
+        "In {holder}, in the border zone"
+        " ({zone}){where}; {detector} detected it first and leads (rule"
         " 2){coop_en}."
     ),
     "border_unknown_detector": (
-        "In {holder}, in the border zone ({zone}){where}; the unit that detected it is unknown, so "
+        "In {holder}, in the border zone"
+        " ({zone}){where}; the unit that detected it is unknown, so "
         "{holder}, which holds the point, leads until confirmed{coop_en}. Review."
     ),
     "border_non_member_detector": (
-        "In {holder}, in the border zone ({zone}){where}; it was detected by {detector}, not a member,"
+        "In {holder}, in the border zone"
+        " ({zone}){where}; it was detected by {detector}, not a member,"
         " so {holder}, which holds the point, leads{coop_en}. Review."
     ),
     "border_organisation_detector": (
-        "In {holder}, in the border zone ({zone}){where}; it was detected by {detector}, a member "
+        "In {holder}, in the border zone"
+        " ({zone}){where}; it was detected by {detector}, a member "
         "without territory, so {holder}, which holds the point, leads{coop_en}. Review."
     ),
     "on_boundary": (
@@ -569,19 +573,23 @@ _VI = {
         "tắc 1); các đơn vị khác phối hợp khi được yêu cầu."
     ),
     "border_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh ({zone}){where_vi}; {detector} phát hiện trước nên "
+        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
+        " ({zone}){where_vi}; {detector} phát hiện trước nên "
         "chủ trì (nguyên tắc 2){coop_vi}."
     ),
     "border_unknown_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh ({zone}){where_vi}; chưa rõ đơn vị phát hiện trước "
+        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
+        " ({zone}){where_vi}; chưa rõ đơn vị phát hiện trước "
         "nên {holder} (nơi xảy ra) tạm chủ trì{coop_vi}. Cần xem xét lại."
     ),
     "border_non_member_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh ({zone}){where_vi}; {detector} phát hiện nhưng không"
+        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
+        " ({zone}){where_vi}; {detector} phát hiện nhưng không"
         " thuộc cụm nên {holder} (nơi xảy ra) chủ trì{coop_vi}. Cần xem xét lại."
     ),
     "border_organisation_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh ({zone}){where_vi}; {detector} (không quản lý địa "
+        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
+        " ({zone}){where_vi}; {detector} (không quản lý địa "
         "bàn) phát hiện nên {holder} (nơi xảy ra) chủ trì{coop_vi}. Cần xem xét lại."
     ),
     "on_boundary": (
