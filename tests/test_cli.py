@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from geozone import cli
+from geozone.errors import GeozoneError
 from geozone.settings import Settings, get_settings
 
 runner = CliRunner()
@@ -69,3 +71,48 @@ def test_errors_are_one_line_with_exit_code_2(
     assert "no unit with code '99999'" in capsys.readouterr().err
     code, output = run("locate", "105.8", "21.0", "--date", "not-a-date")
     assert code == 2 and "YYYY-MM-DD" in output
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_cluster_zones_export_and_adjacency(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    code, output = run(
+        "clusters", "zones", "hoa-do-phuc-vi-vn2025", "-o", str(tmp_path / "t11.gpkg"), "--json"
+    )
+    summary = json.loads(output)
+    assert code == 0 and summary["width_m"] == 200 and summary["pairs"] >= 3
+    zones = gpd.read_file(tmp_path / "t11.gpkg", layer="border_zones")
+    assert (
+        "00008-00160" in set(zones["zone_id"]) and zones["attribution"].str.contains("bando").all()
+    )
+    with pytest.raises(GeozoneError, match="use its carried version: hoa-do-phuc-vi-vn2025"):
+        run("clusters", "zones", "hoa-do-phuc-vi")
+    code, output = run("adjacency", "vn-legacy-districts", "--json")
+    pairs = json.loads(output)["pairs"]
+    gia_lam = [
+        p for p in pairs if {p["name_a"], p["name_b"]} == {"Huyện Gia Lâm", "Quận Long Biên"}
+    ]
+    assert gia_lam and gia_lam[0]["shared_length_m"] == pytest.approx(17_100, rel=0.05)
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_generate_then_assign_file_to_file(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    assert (
+        run("incidents", "generate", "-n", "500", "--seed", "3", "-o", str(tmp_path / "s.csv"))[0]
+        == 0
+    )
+    code, output = run(
+        "incidents", "assign", str(tmp_path / "s.csv"), "-o", str(tmp_path / "a.parquet"), "--json"
+    )
+    summary = json.loads(output)
+    assert code == 0 and summary["assigned"] == 500 and summary["rejected"] == 0
+    table = gpd.read_parquet(tmp_path / "a.parquet")
+    assert table["synthetic"].all() and set(table["external_id"]) == {
+        f"SYN-3-{i}" for i in range(1, 501)
+    }
+    assert table["explanation_en"].notna().sum() == summary["cluster_rows"] > 100

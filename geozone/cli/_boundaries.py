@@ -272,6 +272,54 @@ def locate(
         console.print(location.describe(), highlight=False)
 
 
+@app.command("adjacency")
+def adjacency_command(
+    set_id: Annotated[str, typer.Argument(help="Boundary set id, e.g. vn2025.")],
+    level: Annotated[
+        str | None, typer.Option(help="province, district or ward (default: finest).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Export pairs' shared lines and junctions (.gpkg/.geojson)."
+        ),
+    ] = None,
+    cross: Annotated[bool, typer.Option(help="Only pairs in different parents.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Units that share a boundary (length in metres), point contacts and junctions."""
+    from geozone.adjacency import adjacency
+    from geozone.export import write_layers
+
+    bset = BoundarySet.load(set_id)
+    with console.status(f"measuring adjacency in {set_id}…"):
+        found = adjacency(bset, level)  # type: ignore[arg-type]
+    pairs = found.pairs[found.pairs["cross_parent"]] if cross else found.pairs
+    if output is not None:
+        lines = found.lines[found.lines["cross_parent"]] if cross else found.lines
+        layers = {"shared_boundaries": lines, "junctions": found.junctions}
+        if output.suffix.lower() != ".gpkg":
+            layers = {"shared_boundaries": lines}
+        write_layers(layers, output, bset.info.attribution)
+    if as_json:
+        print_json(
+            {
+                "set": set_id,
+                "level": found.level,
+                "tolerance_m": found.tolerance_m,
+                "pairs": pairs.to_dict(orient="records"),
+                "junctions": len(found.junctions),
+            }
+        )
+        return
+    console.print(
+        f"{set_id} {found.level}s: {int((pairs['contact'] == 'line').sum()):,} pairs sharing a "
+        f"boundary, {int((pairs['contact'] == 'point').sum()):,} point contacts, "
+        f"{len(found.junctions):,} junctions (snapping tolerance {found.tolerance_m:g} m)"
+        + (f" -> {output}" if output else "")
+    )
+
+
 @app.command("demo")
 def demo(
     data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives.")] = None,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,6 +12,11 @@ from rich.table import Table
 from geozone.boundaries import BoundarySet
 from geozone.cli._common import JsonOption, console, parse_date, print_json
 from geozone.clusters import Cluster, load_clusters, validate_cluster
+from geozone.errors import GeozoneError
+
+if TYPE_CHECKING:
+    from geozone.assign import ClusterTerritory
+    from geozone.context import Context
 
 clusters_app = typer.Typer(help="Coordination clusters (cụm liên kết).", no_args_is_help=True)
 ClusterArg = Annotated[str, typer.Argument(help="Cluster id, e.g. hoa-do-phuc-vi.")]
@@ -115,6 +121,73 @@ def clusters_migrate(
     console.print(table)
     for note in migration.notes:
         console.print(f"note: {note}", style="dim", highlight=False)
+
+
+@clusters_app.command("zones")
+def clusters_zones(
+    cluster_id: ClusterArg,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Export to .geojson or .gpkg (QGIS).")
+    ] = None,
+    width: Annotated[
+        float | None, typer.Option(help="Band width W in metres (default: the cluster's).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Border zones of a cluster: bands along shared member boundaries and junction discs."""
+    from geozone.context import load_context
+    from geozone.export import write_layers
+    from geozone.zones import border_zones
+
+    territory = _territory(load_context(), cluster_id)
+    codes = territory.members.loc[territory.members["has_territory"], "code"].tolist()
+    zones = border_zones(territory.bset, codes, width or territory.width_m, territory.cluster.level)
+    if output is not None:
+        layers = {
+            "border_zones": zones.zones,
+            "zone_sides": zones.sides,
+            "shared_boundaries": zones.lines,
+            "junctions": zones.junctions,
+        }
+        if output.suffix.lower() != ".gpkg":
+            layers = {"border_zones": zones.zones}
+        write_layers(layers, output, territory.bset.info.attribution)
+    summary = {
+        "cluster": territory.cluster.id,
+        "set": territory.bset.id,
+        "width_m": zones.width_m,
+        "utm_epsg": zones.utm_epsg,
+        "zones": len(zones.zones),
+        "pairs": int((zones.zones["kind"] == "pair").sum()),
+        "junctions": int((zones.zones["kind"] == "junction").sum()),
+        "area_km2": round(float(zones.zones["area_m2"].sum()) / 1e6, 3),
+        "output": str(output) if output else None,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['cluster']} in {summary['set']}: {summary['pairs']} pair bands and "
+        f"{summary['junctions']} junction discs of {summary['width_m']:g} m "
+        f"(EPSG:{summary['utm_epsg']}), {summary['area_km2']} km²"
+        + (f" -> {output}" if output else "")
+    )
+
+
+def _territory(context: Context, cluster_id: str) -> ClusterTerritory:
+    """Return the placed cluster for an id, or point to its carried version."""
+    try:
+        return context.territory(cluster_id)
+    except GeozoneError:
+        carried = [
+            t.cluster.id for t in context.territories if t.cluster.carried_from == cluster_id
+        ]
+        if carried:
+            raise GeozoneError(
+                f"cluster {cluster_id!r} is named in units without geometry; use its carried "
+                f"version: {', '.join(carried)}"
+            ) from None
+        raise
 
 
 def _share(value: float | None) -> str:
