@@ -569,12 +569,8 @@ def _assign_one(
             "far": ~np.isfinite(distance),
         }
     )
-    vi, en = explain(
-        frame,
-        situation.groupby(list(situation), sort=False, dropna=False).ngroup().to_numpy(),
-        territory,
-        tolerance_m,
-    )
+    numbered = situation.groupby(list(situation), sort=False, dropna=False).ngroup()
+    vi, en = explain(frame, numbered.to_numpy(np.intp), territory, tolerance_m)
     frame["explanation_vi"], frame["explanation_en"] = vi, en
     return frame
 

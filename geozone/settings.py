@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository checkout (the folder holding pyproject.toml) when geozone runs from source.
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     display_simplify_deg
         Tolerance of the coverage-preserving simplification of the display layer, in degrees
         (1e-4 degree is about 10 m).
+    store_url
+        SQLAlchemy URL of the incident store (``GEOZONE_STORE_URL``): ``sqlite:///path`` for
+        the embedded default or ``postgresql+psycopg://user@host:port/db`` for PostgreSQL +
+        PostGIS. When unset it is ``sqlite:///<cache_dir>/geozone.sqlite``.
+    store_busy_timeout_s
+        How long a writer to the SQLite store waits for another writer's transaction to end
+        before giving up, in seconds.
     """
 
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
@@ -49,6 +56,14 @@ class Settings(BaseSettings):
     manifest_path: Path = PROJECT_ROOT / "data" / "boundaries" / "sources.toml"
     boundary_tolerance_m: float = Field(default=10.0, ge=0.0, le=5_000.0)
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
+    store_url: str = ""
+    store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)
+
+    @model_validator(mode="after")
+    def _default_store_url(self) -> Settings:
+        if not self.store_url:
+            self.store_url = f"sqlite:///{self.cache_dir / 'geozone.sqlite'}"
+        return self
 
     @property
     def boundary_cache(self) -> Path:

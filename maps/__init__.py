@@ -1,1 +1,38 @@
-"""Folium map builders and the map page assets. Depends on geozone only. Built in a later issue."""
+"""Folium map builders and the map page assets. Depends on geozone only.
+
+- :func:`cluster_map`: members, shared boundaries, border zones, junctions, hotspots and
+  incidents (clustered, heat map) of one cluster.
+- :func:`planner_map`: the patrol-zone planner page (Leaflet.draw, saved through the API).
+- :func:`to_html`: render a map to a page, assets linked or embedded.
+- :mod:`maps.assets`: Leaflet and plugins installed from npm (``npm ci --prefix maps``) and
+  served locally (:func:`asset_routes`); never loaded from a CDN.
+"""
+
+from maps.assets import (
+    DEFAULT_ASSET_BASE,
+    asset_routes,
+    check_assets,
+    use_local_assets,
+)
+from maps.cluster_map import cluster_map, incident_data
+from maps.elements import to_html
+from maps.errors import MapAssetError, MapAssetsMissingError, MapInputError
+from maps.layers import ClusterLayers, cluster_layers, incident_layer
+from maps.planner import planner_map
+
+__all__ = [
+    "DEFAULT_ASSET_BASE",
+    "ClusterLayers",
+    "MapAssetError",
+    "MapAssetsMissingError",
+    "MapInputError",
+    "asset_routes",
+    "check_assets",
+    "cluster_layers",
+    "cluster_map",
+    "incident_data",
+    "incident_layer",
+    "planner_map",
+    "to_html",
+    "use_local_assets",
+]
