@@ -671,7 +671,7 @@ _METRES = "\x00"
 
 def explain(
     frame: pd.DataFrame,
-    situation: NDArray[np.intp],
+    situation: NDArray[Any],
     territory: ClusterTerritory,
     tolerance_m: float,
 ) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
