@@ -7,13 +7,15 @@ placed on the set its members are named in and carried into the current set's un
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 from geozone.assign import ClusterTerritory, territories
 from geozone.boundaries import BoundarySet, available_sets
+from geozone.build import META_FILE
 from geozone.clusters import Cluster, load_clusters
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
@@ -26,6 +28,7 @@ class Context:
     sets: list[BoundarySet]
     clusters: dict[str, Cluster]
     territories: list[ClusterTerritory]
+    build_stamps: dict[str, str] = field(default_factory=dict)
 
     @property
     def current(self) -> BoundarySet:
@@ -71,4 +74,8 @@ def _cached(cache_dir: Path, clusters_dir: Path | None) -> Context:
         (b for b in sets if b.info.in_force(today)), key=lambda b: b.info.valid_from, default=None
     )
     placed = territories(clusters.values(), sets, carry_into=current)
-    return Context(sets, clusters, placed)
+    stamps = {}
+    for bset in sets:
+        meta = json.loads((settings.boundary_cache / bset.id / META_FILE).read_text("utf-8"))
+        stamps[bset.id] = f"{meta.get('sha256')}:{meta.get('build_format')}"
+    return Context(sets, clusters, placed, stamps)

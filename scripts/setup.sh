@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set up geozone on a fresh machine: uv (pinned) and the locked Python environment in .venv.
-#   bash scripts/setup.sh          the service and CLI
-#   bash scripts/setup.sh --test   the same plus what the test suite needs
+# Set up geozone on a fresh machine.
+#   bash scripts/setup.sh          the service and CLI: pinned uv, the locked Python
+#                                  environment in .venv, the map libraries from npm
+#   bash scripts/setup.sh --test   the same plus what the tests need: Debian's PostgreSQL
+#                                  with PostGIS (a throw-away server is started by the tests)
+#                                  and Chromium (browser tests), when run as root
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,24 @@ fi
 
 if [[ "${1:-}" == "--test" ]]; then
   python3 -m uv sync --frozen --quiet
+  missing=()
+  dpkg -s postgis >/dev/null 2>&1 || missing+=(postgresql postgis)
+  dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "note: not root; install ${missing[*]} yourself or the tests that need them are skipped" >&2
+    fi
+  fi
 else
   python3 -m uv sync --frozen --quiet --no-dev
+fi
+
+# Leaflet and its plugins for the offline map pages (maps/node_modules, never committed).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix maps --no-audit --no-fund --silent
+else
+  echo "note: npm not found; the map pages need it (apt-get install npm)" >&2
 fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -95,6 +95,163 @@ def incidents_assign(
             style="yellow",
             highlight=False,
         )
+
+
+@incidents_app.command("import")
+def incidents_import(
+    source: Annotated[Path, typer.Argument(help="Incident file (CSV, GeoJSON, GPKG, Parquet).")],
+    crs: Annotated[str, typer.Option(help="CRS of the coordinates, e.g. EPSG:3405.")] = "EPSG:4326",
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable."""
+    from rich.progress import Progress
+
+    from geozone.context import load_context
+    from geozone.pipeline import import_file
+    from geozone.store import open_store
+
+    context = load_context()
+    with open_store(store_url) as store, Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"importing {source.name}", total=None)
+        report = import_file(
+            store,
+            source,
+            context,
+            crs=crs,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(
+        f"{source}: {report.stored:,} stored, {report.duplicates:,} already there, "
+        f"{report.rejected:,} rejected, {report.assigned:,} assigned"
+        + (f" (resumed at row {report.resumed_from:,})" if report.resumed_from else "")
+    )
+    for reject in report.rejects[:20]:
+        console.print(
+            f"  line {reject['line']}: {reject['field']}: {reject['reason']}",
+            style="yellow",
+            highlight=False,
+        )
+
+
+def _query(
+    bbox: str | None,
+    start: str | None,
+    end: str | None,
+    category: list[str] | None,
+    unit: str | None,
+    cluster: str | None,
+    zone_only: bool,
+    limit: int,
+    offset: int,
+) -> Any:
+    from geozone.store import IncidentQuery
+
+    box = tuple(float(v) for v in bbox.split(",")) if bbox else None
+    if box is not None and len(box) != 4:
+        raise typer.BadParameter("--bbox takes minlon,minlat,maxlon,maxlat")
+    when = [
+        datetime.fromisoformat(v).replace(tzinfo=VIETNAM_TZ) if v else None for v in (start, end)
+    ]
+    return IncidentQuery(
+        bbox=box,
+        start=when[0],
+        end=when[1],
+        categories=tuple(category) if category else None,
+        unit_code=unit,
+        cluster_id=cluster,
+        in_border_zone=True if zone_only else None,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@incidents_app.command("list")
+def incidents_list(
+    bbox: Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat.")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="From (YYYY-MM-DD[THH:MM]), Vietnam time.")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD[THH:MM]).")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Category code or label (repeatable).")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="Unit code (ward, district or province).")
+    ] = None,
+    cluster: Annotated[str | None, typer.Option(help="Cluster id.")] = None,
+    zone_only: Annotated[
+        bool, typer.Option("--border-zone", help="Only incidents in a border zone.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored incidents matching the filters (a page, with the total)."""
+    from rich.table import Table
+
+    from geozone.store import open_store
+
+    query = _query(bbox, start, end, category, unit, cluster, zone_only, limit, offset)
+    with open_store(store_url) as store:
+        frame, total = store.query(query)
+    if as_json:
+        records = pd.DataFrame(frame.drop(columns="geometry")).to_dict(orient="records")
+        print_json({"total": total, "offset": offset, "incidents": records})
+        return
+    table = Table("id", "time", "category", "unit", "synthetic", title=f"{total:,} incidents")
+    for _, item in frame.iterrows():
+        table.add_row(
+            str(item["external_id"]),
+            str(item["occurred_at"]),
+            str(item["category"]),
+            str(item.get("unit_code") or ""),
+            "yes" if item["synthetic"] else "",
+        )
+    console.print(table)
+
+
+@incidents_app.command("export")
+def incidents_export(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help=".gpkg, .geojson, .parquet or .csv")
+    ],
+    cluster: Annotated[str | None, typer.Option(help="Cluster id.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit code.")] = None,
+    start: Annotated[str | None, typer.Option(help="From (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD).")] = None,
+    store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
+) -> None:
+    """Export stored incidents with their assignment (synthetic flag and attribution kept)."""
+    from geozone.store import open_store
+
+    frames = []
+    with open_store(store_url) as store:
+        offset = 0
+        while True:
+            page, total = store.query(
+                _query(None, start, end, None, unit, cluster, False, 10_000, offset)
+            )
+            frames.append(page)
+            offset += len(page)
+            if offset >= total or page.empty:
+                break
+    table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+    if output.suffix.lower() in (".gpkg", ".geojson", ".json"):
+        from geozone.context import load_context
+        from geozone.export import write_layers
+
+        attribution = " | ".join(b.info.attribution for b in load_context().sets)
+        write_layers({"incidents": table}, output, attribution)
+    else:
+        write_assigned(table, output)
+    console.print(f"exported {len(table):,} incidents to {output}")
 
 
 def assigned_table(

@@ -301,6 +301,10 @@ class IncidentStore(ABC):
         """
 
     @abstractmethod
+    def get_many(self, external_ids: Sequence[str]) -> pd.DataFrame:
+        """Return the incident fields (:data:`INCIDENT_COLUMNS`) of many incidents at once."""
+
+    @abstractmethod
     def query(self, query: IncidentQuery) -> tuple[gpd.GeoDataFrame, int]:
         """Return one page of matching incidents (EPSG:4326 points) and the total matched.
 

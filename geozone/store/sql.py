@@ -592,6 +592,28 @@ class SqlIncidentStore(IncidentStore):
         record["clusters"] = [r._asdict() for r in cluster_rows]
         return record
 
+    def get_many(self, external_ids: Sequence[str]) -> pd.DataFrame:
+        """Return the incident fields of many incidents (unknown ids are left out).
+
+        See :meth:`geozone.store.base.IncidentStore.get_many`.
+        """
+        incidents = self._incidents
+        wanted = [nfc(i) for i in external_ids]
+        frames = []
+        with self._read() as connection:
+            for first in range(0, len(wanted), 5_000):  # stay below bind-parameter limits
+                rows = connection.execute(
+                    sa.select(*(incidents.c[name] for name in INCIDENT_COLUMNS)).where(
+                        incidents.c.external_id.in_(wanted[first : first + 5_000])
+                    )
+                ).all()
+                frames.append(pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS)))
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=list(INCIDENT_COLUMNS))
+        )
+
     # -- queries -----------------------------------------------------------------------------
     def _where(self, query: IncidentQuery) -> list[sa.ColumnElement[bool]]:
         t, c = self._incidents, self._clusters

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geozone.assign import ClusterTerritory
+from geozone.boundaries import BoundarySet
+from geozone.context import Context
+from geozone.pipeline import assign_stale, context_stamp, import_file
+from geozone.store import IncidentQuery, open_store
+from tests.test_boundaries import grid_point
+from tests.test_clusters import grid_cluster
+
+HEADER = "external_id,occurred_at,lon,lat,category,detected_by\n"
+
+
+@pytest.fixture
+def context(grid: BoundarySet) -> Context:
+    territory = ClusterTerritory(grid_cluster(zone_width_m=100), grid)
+    return Context([grid], {"grid-centre": territory.cluster}, [territory], {"grid": "test"})
+
+
+def write_csv(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def row(external_id: str, x: float, y: float, detector: str = "o2", category: str = "drugs") -> str:
+    lon, lat = grid_point(x, y)
+    return f"{external_id},2022-03-01T21:00:00+07:00,{lon},{lat},{category},{detector}\n"
+
+
+def test_import_stores_assigns_and_reports_rejects(tmp_path: Path, context: Context) -> None:
+    source = write_csv(
+        tmp_path / "in.csv",
+        [
+            row("a", 950, 300),
+            row("b", 300, 300),
+            row("c", 950, 300, category="unicorns"),
+            "d,2022-03-01,abc,21.0,theft,\n",
+        ],
+    )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        report = import_file(store, source, context)
+        assert (report.rows, report.stored, report.rejected, report.assigned) == (4, 2, 2, 2)
+        assert {r["line"] for r in report.rejects} == {4, 5}
+        near = store.get("a")
+        assert near is not None and near["assignment"]["unit_code"] == "00001"
+        assert near["clusters"][0]["rule"] == "border_detector"
+        assert near["clusters"][0]["lead_unit"] == "00002"
+        frame, total = store.query(IncidentQuery(cluster_id="grid-centre", in_border_zone=True))
+        assert total == 1 and frame["external_id"].tolist() == ["a"]
+        # The same file again adds nothing.
+        again = import_file(store, source, context)
+        assert again.stored == 0 and again.assigned == 0
+        assert store.count(IncidentQuery()) == 2
+        batch = store.batch(report.batch_id)
+        assert batch is not None and batch["status"] == "done" and batch["rows_rejected"] == 2
+
+
+def test_changed_clusters_make_assignments_stale(
+    tmp_path: Path, context: Context, grid: BoundarySet
+) -> None:
+    source = write_csv(tmp_path / "in.csv", [row("a", 950, 300), row("b", 300, 300)])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, source, context)
+        wider = ClusterTerritory(grid_cluster(zone_width_m=800), grid)
+        changed = Context([grid], {"grid-centre": wider.cluster}, [wider], {"grid": "test"})
+        assert context_stamp(changed) != context_stamp(context)
+        assert len(store.stale_ids(context_stamp(changed))) == 2
+        assert assign_stale(store, changed) == 2
+        far = store.get("b")
+        assert far is not None and far["clusters"][0]["rule"] == "border_detector"  # 700 m < 800 m
+        assert store.stale_ids(context_stamp(changed)) == []
+
+
+def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) -> None:
+    rows = [row(f"i{k}", 100 + k, 500) for k in range(50)]
+    source = write_csv(tmp_path / "in.csv", rows)
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        seen: list[int] = []
+
+        def stop_after_two(done: int, total: int) -> None:
+            seen.append(done)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            import_file(store, source, context, chunk_rows=10, on_progress=stop_after_two)
+        assert store.count(IncidentQuery()) == 20
+        report = import_file(store, source, context, chunk_rows=10)
+        assert report.resumed_from == 20 and report.stored == 30
+        assert store.count(IncidentQuery()) == 50
