@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up geozone on a fresh machine.
-#   bash scripts/setup.sh          the service and CLI: pinned uv, the locked Python
-#                                  environment in .venv, the map libraries from npm
+#   bash scripts/setup.sh          the service and CLI: pinned uv, the Python environment in
+#                                  .venv from requirements.lock (exact versions, sha256
+#                                  hashes), the map libraries from maps/package-lock.json
 #   bash scripts/setup.sh --test   the same plus what the tests need: Debian's PostgreSQL
 #                                  with PostGIS (a throw-away server is started by the tests)
 #                                  and Chromium (browser tests), when run as root
@@ -15,8 +16,13 @@ if ! python3 -m uv --version 2>/dev/null | grep -q "uv ${UV_VERSION}"; then
   python3 -m pip install --quiet "uv==${UV_VERSION}"
 fi
 
+lock=requirements.lock
+[[ "${1:-}" == "--test" ]] && lock=requirements-dev.lock
+[[ -x .venv/bin/python ]] || python3 -m uv venv --quiet --python python3 .venv
+python3 -m uv pip sync --quiet --python .venv/bin/python --require-hashes "${lock}"
+python3 -m uv pip install --quiet --python .venv/bin/python --no-deps --editable .
+
 if [[ "${1:-}" == "--test" ]]; then
-  python3 -m uv sync --frozen --quiet
   missing=()
   dpkg -s postgis >/dev/null 2>&1 || missing+=(postgresql postgis)
   dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -28,8 +34,6 @@ if [[ "${1:-}" == "--test" ]]; then
       echo "note: not root; install ${missing[*]} yourself or the tests that need them are skipped" >&2
     fi
   fi
-else
-  python3 -m uv sync --frozen --quiet --no-dev
 fi
 
 # Leaflet and its plugins for the offline map pages (maps/node_modules, never committed).

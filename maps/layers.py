@@ -1,0 +1,159 @@
+"""Build the inputs of :func:`maps.cluster_map` from geozone objects.
+
+The map builders take plain GeoDataFrames; these helpers make them from a cluster placed on
+its boundary set (members, shared boundaries, border zones, junctions, hotspots) and from
+incidents with their assignment rows, so the CLI and the API build the same maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from geozone.boundaries import BoundarySet
+from geozone.clusters import Cluster
+from geozone.errors import ClusterDefinitionError
+from geozone.zones import border_zones
+from maps.errors import MapInputError
+
+#: Assignment columns carried onto the incident layer.
+ASSIGNMENT_COLUMNS = ["rule", "lead_unit", "explanation_vi", "explanation_en", "review"]
+
+
+@dataclass(frozen=True)
+class ClusterLayers:
+    """The layers of one cluster map (EPSG:4326), as :func:`maps.cluster_map` takes them."""
+
+    units: gpd.GeoDataFrame
+    boundaries_lines: gpd.GeoDataFrame | None
+    zones: gpd.GeoDataFrame | None
+    junctions: gpd.GeoDataFrame | None
+    hotspots: gpd.GeoDataFrame | None
+    title: str
+    attribution: str
+
+
+def cluster_layers(
+    cluster: Cluster, bset: BoundarySet, *, width_m: float | None = None
+) -> ClusterLayers:
+    """Return the member units, shared boundaries, zones and hotspots of ``cluster``.
+
+    Parameters
+    ----------
+    cluster
+        A cluster named in ``bset`` (carry a pre-2025 ward cluster into vn2025 first with
+        ``geozone.migrate.migrate_cluster(...).to_cluster()``: legacy wards have no polygons).
+    bset
+        Its boundary set; the members are drawn from its display layer.
+    width_m
+        Border-zone width (default: the cluster's effective width).
+
+    Raises
+    ------
+    ClusterDefinitionError
+        When ``cluster`` is named in another set.
+    MapInputError
+        When no member has a polygon in ``bset``.
+    """
+    if cluster.boundary_set != bset.id:
+        raise ClusterDefinitionError(
+            f"cluster {cluster.id} is named in {cluster.boundary_set}, not {bset.id}"
+        )
+    shaped = set(bset.units(cluster.level).query("has_geometry")["code"])
+    roles: dict[str, list[str]] = {}
+    for member in cluster.members:  # a handful of members
+        code = member.territory_code if member.kind == "unit" else None
+        if code and code in shaped:
+            text = member.notes or member.name
+            if member.partial:
+                text = f"Một phần / Partial member. {text}"
+            roles.setdefault(code, []).append(text)
+    if not roles:
+        raise MapInputError(
+            f"cluster {cluster.id}: no member has a polygon in {bset.id} at level "
+            f"{cluster.level}; carry it into a set with {cluster.level} geometry first"
+        )
+    codes = list(roles)
+    display = bset.display_layer()
+    display = display[display["level"].eq(cluster.level) & display["code"].isin(codes)]
+    units = display.set_index("code").loc[codes].reset_index()[["code", "full_name", "geometry"]]
+    units = gpd.GeoDataFrame(units, geometry="geometry", crs=display.crs)
+    units["member"] = True
+    units["role"] = [" ".join(roles[code]) for code in codes]
+    lines = zones = junctions = None
+    if len(codes) >= 2:
+        width = width_m if width_m is not None else cluster.effective_zone_width_m
+        found = border_zones(bset, codes, width, level=cluster.level)
+        zones = found.zones
+        lines, junctions = found.lines, found.junctions
+    hotspots = None
+    if cluster.hotspots:
+        hotspots = gpd.GeoDataFrame(
+            {
+                "name": [h.name for h in cluster.hotspots],
+                "name_en": [h.name_en for h in cluster.hotspots],
+                "note": [h.note for h in cluster.hotspots],
+                "radius_m": [h.radius_m for h in cluster.hotspots],
+            },
+            geometry=[h.geometry() for h in cluster.hotspots],
+            crs=4326,
+        )
+    return ClusterLayers(
+        units=units,
+        boundaries_lines=lines,
+        zones=zones,
+        junctions=junctions,
+        hotspots=hotspots,
+        title=cluster.name,
+        attribution=bset.info.attribution,
+    )
+
+
+def incident_layer(
+    incidents: pd.DataFrame, assignment: pd.DataFrame | None = None, cluster_id: str | None = None
+) -> gpd.GeoDataFrame:
+    """Return incidents as points with their assignment in one cluster.
+
+    Parameters
+    ----------
+    incidents
+        ``external_id``, ``lon``, ``lat`` and any of ``category``, ``occurred_at``,
+        ``synthetic``, ``detected_by``.
+    assignment
+        Rows of ``geozone.assign.assign_clusters`` (``external_id``, ``cluster_id``,
+        ``rule``, ``lead_unit``, ``explanation_vi``, ``explanation_en``...).
+    cluster_id
+        Keep the incidents this cluster's assignment concerns (needs ``assignment``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point per incident (EPSG:4326), with the assignment columns when given.
+
+    Raises
+    ------
+    MapInputError
+        When a needed column is missing.
+    """
+    missing = [c for c in ("external_id", "lon", "lat") if c not in incidents.columns]
+    if missing:
+        raise MapInputError(f"incidents lack column(s) {', '.join(missing)}")
+    keep = [
+        c
+        for c in ("external_id", "category", "occurred_at", "synthetic", "detected_by")
+        if c in incidents.columns
+    ]
+    frame = incidents[[*keep, "lon", "lat"]]
+    if assignment is not None:
+        rows = assignment
+        if cluster_id is not None:
+            rows = rows[rows["cluster_id"] == cluster_id]
+        columns = [c for c in ASSIGNMENT_COLUMNS if c in rows.columns]
+        rows = rows.drop_duplicates("external_id")[["external_id", *columns]]
+        frame = frame.merge(rows, on="external_id", how="inner" if cluster_id else "left")
+    elif cluster_id is not None:
+        raise MapInputError("cluster_id needs the assignment rows to select incidents")
+    points = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
+    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=points, crs=4326)
