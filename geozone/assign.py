@@ -48,36 +48,11 @@ from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
 from geozone.crs import project_geometries, project_xy, utm_epsg
 from geozone.errors import ClusterDefinitionError
-from geozone.incidents import VIETNAM_TZ
+from geozone.incidents import CLUSTER_DECISION_FIELDS, JURISDICTION_FIELDS, VIETNAM_TZ
 from geozone.settings import get_settings
 
-UNIT_COLUMNS = [
-    "external_id",
-    "set_id",
-    "locate_status",
-    "unit_code",
-    "ward_code",
-    "district_code",
-    "province_code",
-    "on_boundary",
-    "candidates",
-]
-CLUSTER_COLUMNS = [
-    "external_id",
-    "cluster_id",
-    "member_code",
-    "in_zone",
-    "zone_kind",
-    "zone_units",
-    "distance_m",
-    "boundary_with",
-    "lead_unit",
-    "cooperating",
-    "rule",
-    "review",
-    "explanation_vi",
-    "explanation_en",
-]
+UNIT_COLUMNS = ["external_id", *JURISDICTION_FIELDS]
+CLUSTER_COLUMNS = ["external_id", *CLUSTER_DECISION_FIELDS]
 #: Rules that need a person to confirm the lead unit.
 REVIEW_RULES = frozenset(
     {

@@ -134,3 +134,32 @@ class Incident(BaseModel):
                 f"{self.occurred_at.isoformat()}"
             )
         return self
+
+
+#: What :func:`geozone.assign.jurisdiction` says of each incident (after ``external_id``).
+JURISDICTION_FIELDS: tuple[str, ...] = (
+    "set_id",
+    "locate_status",
+    "unit_code",
+    "ward_code",
+    "district_code",
+    "province_code",
+    "on_boundary",
+    "candidates",
+)
+#: What :func:`geozone.assign.assign_clusters` decides per incident and cluster.
+CLUSTER_DECISION_FIELDS: tuple[str, ...] = (
+    "cluster_id",
+    "member_code",
+    "in_zone",
+    "zone_kind",
+    "zone_units",
+    "distance_m",
+    "boundary_with",
+    "lead_unit",
+    "cooperating",
+    "rule",
+    "review",
+    "explanation_vi",
+    "explanation_en",
+)

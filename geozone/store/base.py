@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from geozone.errors import IncidentDataError, InvalidParameterError
-from geozone.incidents import CATEGORIES, VIETNAM_TZ, category_code
+from geozone.incidents import (
+    CATEGORIES,
+    CLUSTER_DECISION_FIELDS,
+    JURISDICTION_FIELDS,
+    VIETNAM_TZ,
+    category_code,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -56,32 +62,9 @@ REQUIRED_INCIDENT_COLUMNS: tuple[str, ...] = (
 )
 
 #: The unit assignment of one incident, given to :meth:`IncidentStore.save_assignments`.
-UNIT_COLUMNS: tuple[str, ...] = (
-    "set_id",
-    "locate_status",
-    "unit_code",
-    "ward_code",
-    "district_code",
-    "province_code",
-    "on_boundary",
-    "candidates",
-)
+UNIT_COLUMNS: tuple[str, ...] = JURISDICTION_FIELDS
 #: One row per (incident, cluster) it falls under, given to ``save_assignments``.
-CLUSTER_COLUMNS: tuple[str, ...] = (
-    "cluster_id",
-    "member_code",
-    "in_zone",
-    "zone_kind",
-    "zone_units",
-    "distance_m",
-    "boundary_with",
-    "lead_unit",
-    "cooperating",
-    "rule",
-    "review",
-    "explanation_vi",
-    "explanation_en",
-)
+CLUSTER_COLUMNS: tuple[str, ...] = CLUSTER_DECISION_FIELDS
 #: Columns of the frame :meth:`IncidentStore.query` returns, before ``geometry``.
 RESULT_COLUMNS: tuple[str, ...] = (
     *INCIDENT_COLUMNS,
