@@ -309,17 +309,51 @@ class _Points:
     y: NDArray[np.float64]
 
 
-def _select(
-    territory: ClusterTerritory,
-    incidents: pd.DataFrame,
-    units: pd.DataFrame,
-    days: NDArray[np.datetime64],
-) -> _Points:
+@dataclass(frozen=True)
+class _Coded:
+    """Incident columns turned into integer codes once, shared by every territory."""
+
+    days: NDArray[np.datetime64]
+    set_ids: tuple[NDArray[np.intp], NDArray[np.object_]]
+    levels: dict[str, tuple[NDArray[np.intp], NDArray[np.object_]]]
+    detectors: tuple[NDArray[np.intp], NDArray[np.object_]]
+    detector_known: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, incidents: pd.DataFrame, units: pd.DataFrame) -> _Coded:
+        def coded(values: pd.Series) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+            codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+            return codes.astype(np.intp), np.asarray(uniques, dtype=object)
+
+        detectors = coded(incidents["detected_by"])
+        blank = np.array([not str(u).strip() for u in detectors[1]] + [True], dtype=bool)
+        known = ~blank[detectors[0]]  # code -1 (missing) picks the trailing True
+        levels = {
+            level: coded(units[f"{level}_code"])
+            for level in ("province", "district", "ward")
+            if f"{level}_code" in units
+        }
+        return cls(
+            _local_dates(incidents["occurred_at"]), coded(units["set_id"]), levels, detectors, known
+        )
+
+
+def _member_index(
+    coded: tuple[NDArray[np.intp], NDArray[np.object_]], lookup: dict[str, int]
+) -> NDArray[np.intp]:
+    """Member index of each row (-1 when none), looking up each distinct value once."""
+    codes, uniques = coded
+    per_value = np.array([lookup.get(value, -1) for value in uniques] + [-1], dtype=np.intp)
+    return per_value[codes]  # code -1 (missing) picks the trailing -1
+
+
+def _select(territory: ClusterTerritory, incidents: pd.DataFrame, coded: _Coded) -> _Points:
     members = territory.members
-    level_codes = units[f"{territory.cluster.level}_code"].to_numpy(dtype=object)
-    in_set = (units["set_id"].to_numpy(dtype=object) == territory.bset.id) & territory.in_force(
-        days
-    )
+    days = coded.days
+    set_codes, set_values = coded.set_ids
+    home = np.flatnonzero(set_values == territory.bset.id)
+    in_set = (set_codes == home[0]) if len(home) else np.zeros(len(days), dtype=bool)
+    in_set &= territory.in_force(days)
     active = np.column_stack(
         [
             (days >= np.datetime64(joined or date.min)) & (days <= np.datetime64(left or date.max))
@@ -327,14 +361,13 @@ def _select(
         ]
     )
     lookup = {code: k for k, code in enumerate(members["code"]) if members["has_territory"].iat[k]}
-    holder = pd.Series(level_codes).map(lookup).fillna(-1).to_numpy(int)
+    holder = _member_index(coded.levels[territory.cluster.level], lookup)
     ids = {
         **{mid: k for k, mid in enumerate(members["member_id"])},
         **{code: k for k, code in enumerate(members["code"])},
     }
-    detected_by = incidents["detected_by"].to_numpy(dtype=object)
-    detector = pd.Series(detected_by).map(ids).fillna(-1).to_numpy(int)
-    every = np.arange(len(units))
+    detector = _member_index(coded.detectors, ids)
+    every = np.arange(len(days))
     holder = np.where((holder >= 0) & active[every, np.maximum(holder, 0)], holder, -1)
     detector = np.where((detector >= 0) & active[every, np.maximum(detector, 0)], detector, -1)
     rows = np.flatnonzero(in_set & ((holder >= 0) | (detector >= 0)))
@@ -343,11 +376,7 @@ def _select(
         incidents["lat"].to_numpy(float)[rows],
         np.full(len(rows), territory.epsg),
     )
-    known = (
-        pd.notna(detected_by[rows])
-        & (pd.Series(detected_by[rows]).astype(str).str.len() > 0).to_numpy()
-    )
-    return _Points(rows, holder[rows], detector[rows], known, x, y)
+    return _Points(rows, holder[rows], detector[rows], coded.detector_known[rows], x, y)
 
 
 def _zones(
@@ -428,9 +457,9 @@ def assign_clusters(
     pandas.DataFrame
         :data:`CLUSTER_COLUMNS`, one row per (incident, cluster) concerned.
     """
-    days = _local_dates(incidents["occurred_at"])
+    coded = _Coded.of(incidents, units)
     tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-    frames = [_assign_one(t, incidents, units, days, tol) for t in placed if t.applies]
+    frames = [_assign_one(t, incidents, units, coded, tol) for t in placed if t.applies]
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return pd.DataFrame(columns=CLUSTER_COLUMNS)
@@ -457,10 +486,10 @@ def _assign_one(
     territory: ClusterTerritory,
     incidents: pd.DataFrame,
     units: pd.DataFrame,
-    days: NDArray[np.datetime64],
+    coded: _Coded,
     tolerance_m: float,
 ) -> pd.DataFrame:
-    pts = _select(territory, incidents, units, days)
+    pts = _select(territory, incidents, coded)
     if not len(pts.rows):
         return pd.DataFrame(columns=CLUSTER_COLUMNS)
     members = territory.members
