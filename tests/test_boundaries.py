@@ -202,7 +202,9 @@ def test_point_driven_and_polygon_driven_paths_agree(
 
     rng = np.random.default_rng(3)
     lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-100, 3100, size=(500, 2))]).T
-    lon[:4], lat[:4] = np.array([grid_vertex_lonlat(c, r) for c, r in [(1, 1), (1, 2), (2, 1), (2, 2)]]).T
+    lon[:4], lat[:4] = np.array(
+        [grid_vertex_lonlat(c, r) for c, r in [(1, 1), (1, 2), (2, 1), (2, 2)]]
+    ).T
     monkeypatch.setattr(locate_module, "POINT_DRIVEN_MAX", 10**9)
     by_point = grid.locate_many(lon, lat, tolerance_m=tolerance)
     monkeypatch.setattr(locate_module, "POINT_DRIVEN_MAX", 0)
