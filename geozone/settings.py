@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     store_busy_timeout_s
         How long a writer to the SQLite store waits for another writer's transaction to end
         before giving up, in seconds.
+    api_max_points
+        Most points one ``POST /locate`` batch may hold (more is refused with 413).
+    api_max_incidents
+        Most incident records one ``POST /incidents`` body may hold.
+    api_max_vertices
+        Most vertices of a patrol zone polygon.
+    api_max_body_bytes
+        Largest request body the API reads, in bytes (larger ones get 413).
+    api_max_upload_bytes
+        Largest incident file ``POST /incidents/import`` accepts, in bytes.
+    cors_origins
+        Origins allowed to call the API from a browser (none by default).
     """
 
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
@@ -58,6 +70,12 @@ class Settings(BaseSettings):
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
     store_url: str = ""
     store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)
+    api_max_points: int = Field(default=10_000, ge=1, le=1_000_000)
+    api_max_incidents: int = Field(default=10_000, ge=1, le=1_000_000)
+    api_max_vertices: int = Field(default=5_000, ge=4, le=1_000_000)
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
+    api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
+    cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:

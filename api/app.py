@@ -1,0 +1,134 @@
+"""The FastAPI application: :func:`create_app`.
+
+The context (boundary sets, clusters, territories) is loaded once when the app starts (or
+given); the store is opened per app and closed when it stops. Every error is answered as RFC
+9457 problem+json (see :mod:`api.problems`); every write request (POST, PUT, PATCH, DELETE
+other than the read-only ``POST /locate``) leaves a row in the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from api import problems
+from api.jobs import Jobs
+from api.routers import boundaries, clusters, incidents, keys, locate, meta, ogc, patrol_zones
+from geozone.context import Context, load_context
+from geozone.settings import Settings, get_settings
+from geozone.store import open_store
+from geozone.store.api_tables import ApiStore
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: POST routes that only read (not audited).
+_READ_POSTS = frozenset({"/locate"})
+
+DESCRIPTION = """
+Spatial queries over Vietnam's administrative boundaries and the border-zone rules of the
+inter-ward police clusters.
+
+**Authentication**: send an API key in the `X-API-Key` header. Boundary, unit and locate
+routes are public; incident routes need an *analyst* key, patrol-zone writes a *planner*
+key, key management an *admin* key (viewer < analyst < planner < admin).
+
+**Errors** are RFC 9457 `application/problem+json` documents.
+
+**Import jobs** are kept in memory: a restart forgets them (re-posting the same file resumes
+its import batch).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    context: Context | None = None,
+    store_url: str | None = None,
+) -> FastAPI:
+    """Build the geozone web service.
+
+    Parameters
+    ----------
+    settings
+        Limits, CORS origins and the default store URL (default: the environment's).
+    context
+        Boundary sets and clusters to judge with; loaded at startup with
+        :func:`~geozone.context.load_context` when None.
+    store_url
+        The store (default ``settings.store_url``); migrated when opened.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.context = context if context is not None else load_context(settings)
+        store = open_store(store_url or settings.store_url, settings=settings)
+        app.state.store = store
+        app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="geozone",
+        summary="Administrative boundaries, border zones and incident jurisdiction for Vietnam",
+        description=DESCRIPTION,
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.jobs = Jobs()
+    app.state.zone_cache = {}
+    problems.install(app)
+    for module in (meta, boundaries, locate, incidents, patrol_zones, clusters, ogc, keys):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def audit_writes(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        limit = (
+            settings.api_max_upload_bytes
+            if request.url.path == "/incidents/import"
+            else settings.api_max_body_bytes
+        )
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            response: Response = problems.problem(
+                413, f"the request body is larger than the {limit:,}-byte limit"
+            )
+        else:
+            response = await call_next(request)
+        if request.method in _WRITES and request.url.path not in _READ_POSTS:
+            await run_in_threadpool(_audit, request, response.status_code)
+        return response
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    return app
+
+
+def _audit(request: Request, status: int) -> None:
+    api_store: ApiStore | None = getattr(request.app.state, "api_store", None)
+    if api_store is None:
+        return
+    state: dict[str, Any] = request.scope.get("state", {})
+    caller = state.get("caller")
+    api_store.audit(
+        key_name=getattr(caller, "name", None),
+        role=getattr(caller, "role", None),
+        method=request.method,
+        path=request.url.path,
+        status=status,
+        summary=str(state.get("audit_summary", "")),
+    )

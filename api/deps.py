@@ -1,0 +1,133 @@
+"""Dependencies of the routes: settings, context, stores, the caller's API key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.jobs import Jobs
+from geozone.context import Context
+from geozone.errors import AuthenticationError, PermissionDeniedError
+from geozone.settings import Settings
+from geozone.store import IncidentStore
+from geozone.store.api_tables import ApiStore, Role, role_allows
+
+_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key (see `geozone users add`)."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated holder of an API key."""
+
+    name: str
+    role: str
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_context(request: Request) -> Context:
+    """Return the context loaded at startup."""
+    context: Context = request.app.state.context
+    return context
+
+
+def get_store(request: Request) -> IncidentStore:
+    """Return the app's incident store."""
+    store: IncidentStore = request.app.state.store
+    return store
+
+
+def get_api_store(request: Request) -> ApiStore:
+    """Return the app's key, audit and patrol-zone store."""
+    store: ApiStore = request.app.state.api_store
+    return store
+
+
+def get_jobs(request: Request) -> Jobs:
+    """Return the app's job registry."""
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ContextDep = Annotated[Context, Depends(get_context)]
+StoreDep = Annotated[IncidentStore, Depends(get_store)]
+ApiStoreDep = Annotated[ApiStore, Depends(get_api_store)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+def caller_of(
+    request: Request,
+    api_store: ApiStoreDep,
+    key: Annotated[str | None, Security(_key_header)] = None,
+) -> Caller | None:
+    """Return the holder of the request's API key, or None when it gives no key.
+
+    Raises
+    ------
+    AuthenticationError
+        The key is unknown or revoked.
+    """
+    if not key:
+        return None
+    record = api_store.find_key(key)
+    if record is None or record["revoked_at"] is not None:
+        raise AuthenticationError("the API key is unknown or revoked")
+    caller = Caller(record["name"], record["role"])
+    request.state.caller = caller
+    return caller
+
+
+OptionalCaller = Annotated[Caller | None, Depends(caller_of)]
+
+
+def check_role(caller: Caller | None, role: Role) -> Caller:
+    """Return the caller if its role is ``role`` or above.
+
+    Raises
+    ------
+    AuthenticationError
+        No key was given (401).
+    PermissionDeniedError
+        The key's role is lower (403).
+    """
+    if caller is None:
+        raise AuthenticationError("this request needs an API key in the X-API-Key header")
+    if not role_allows(caller.role, role):
+        raise PermissionDeniedError(
+            f"this request needs the {role} role; the key has {caller.role}"
+        )
+    return caller
+
+
+def require(role: Role) -> Callable[..., Caller]:
+    """Return a dependency that admits API keys of ``role`` or above.
+
+    No key, an unknown key or a revoked key gives 401; a lower role gives 403. The caller is
+    recorded on the request for the audit log.
+    """
+
+    def dependency(caller: OptionalCaller) -> Caller:
+        return check_role(caller, role)
+
+    return dependency
+
+
+AnalystDep = Annotated[Caller, Depends(require("analyst"))]
+PlannerDep = Annotated[Caller, Depends(require("planner"))]
+AdminDep = Annotated[Caller, Depends(require("admin"))]
+
+
+def summarise(request: Request, summary: str) -> None:
+    """Record what a write did, for the audit log row of the request."""
+    request.state.audit_summary = summary

@@ -1,0 +1,88 @@
+"""Incidents posted to the API or uploaded as files: validate, store, assign."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from api.jobs import Job
+from geozone.context import Context
+from geozone.errors import PayloadTooLargeError
+from geozone.incident_io import validate_incidents
+from geozone.pipeline import assign_stale, import_file
+from geozone.store import IncidentStore
+
+#: File suffixes :func:`geozone.incident_io.read_incidents` reads.
+IMPORT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
+
+
+def post_incidents(
+    store: IncidentStore, context: Context, records: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Validate records, store the valid ones, assign what is stale; report rejects by index."""
+    frame = pd.DataFrame.from_records(records)
+    result = validate_incidents(frame, source="request body")
+    added = store.add_incidents(result.incidents.reset_index(drop=True))
+    assigned = assign_stale(store, context)
+    rejects = [
+        {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
+        for r in result.rejects
+    ]
+    return {
+        "received": len(records),
+        "stored": added.inserted,
+        "duplicates": added.duplicates,
+        "assigned": assigned,
+        "rejects": rejects,
+    }
+
+
+def save_upload(source: BinaryIO, filename: str, max_bytes: int) -> Path:
+    """Copy an uploaded file to a private temporary folder, refusing it past ``max_bytes``.
+
+    Raises
+    ------
+    PayloadTooLargeError
+        The file is larger than ``max_bytes``.
+    """
+    suffix = Path(filename or "upload.csv").suffix.lower()
+    folder = Path(tempfile.mkdtemp(prefix="geozone-import-"))
+    path = folder / f"upload{suffix}"
+    written = 0
+    with path.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > max_bytes:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise PayloadTooLargeError(
+                    f"the file is larger than the {max_bytes:,}-byte upload limit"
+                )
+            out.write(chunk)
+    return path
+
+
+def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs: str) -> None:
+    """Run :func:`geozone.pipeline.import_file` for a job, recording progress and outcome."""
+    job.status = "running"
+
+    def progress(done: int, total: int) -> None:
+        job.rows_done, job.rows_total = done, total
+
+    try:
+        report = import_file(store, path, context, crs=crs, on_progress=progress)
+        data = report.to_dict()
+        data["source"] = job.source
+        job.report = data
+        job.rows_done = job.rows_total = report.rows
+        job.status = "done"
+    except Exception as exc:  # the job records every failure; the process goes on
+        job.status = "failed"
+        job.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        job.finished_at = datetime.now(UTC)
+        shutil.rmtree(path.parent, ignore_errors=True)

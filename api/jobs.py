@@ -1,0 +1,66 @@
+"""Background import jobs, kept in memory.
+
+A job lives as long as the process: a restart forgets jobs (the import batches themselves are
+in the store and an interrupted import resumes when the same file is posted again).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from geozone.errors import UnknownJobError
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass
+class Job:
+    """One background import."""
+
+    id: str
+    kind: str
+    source: str
+    status: JobStatus = "queued"
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    rows_done: int = 0
+    rows_total: int | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the job as JSON-ready data."""
+        return dict(self.__dict__)
+
+
+class Jobs:
+    """A thread-safe registry of jobs."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def new(self, kind: str, source: str) -> Job:
+        """Register a queued job."""
+        job = Job(uuid.uuid4().hex, kind, source)
+        with self._lock:
+            self._jobs[job.id] = job
+        return job
+
+    def get(self, job_id: str) -> Job:
+        """Return a job.
+
+        Raises
+        ------
+        UnknownJobError
+            No job has that id (jobs are forgotten when the service restarts).
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJobError(f"no job {job_id!r} (jobs are kept in memory until restart)")
+        return job

@@ -1,0 +1,130 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geozone.errors import (
+    AuthenticationError,
+    DataNotFoundError,
+    DuplicateApiKeyError,
+    GeozoneError,
+    ImportBatchError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    UnknownApiKeyError,
+    UnknownBoundarySetError,
+    UnknownIncidentError,
+    UnknownJobError,
+    UnknownPatrolZoneError,
+    UnknownUnitError,
+)
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("geozone.api")
+
+#: HTTP status of each geozone error class (the first matching base wins); others are 400.
+STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (UnknownUnitError, 404),
+    (UnknownBoundarySetError, 404),
+    (UnknownIncidentError, 404),
+    (UnknownPatrolZoneError, 404),
+    (UnknownApiKeyError, 404),
+    (UnknownJobError, 404),
+    (DataNotFoundError, 404),
+    (DuplicateApiKeyError, 409),
+    (ImportBatchError, 409),
+    (PayloadTooLargeError, 413),
+)
+
+
+def status_of(exc: GeozoneError) -> int:
+    """Return the HTTP status a geozone error maps to."""
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> JSONResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _geozone_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GeozoneError)
+    return problem(status_of(exc), str(exc), title=type(exc).__name__)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: the raw input is never echoed back.
+    errors = [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        for err in exc.errors()
+    ]
+    fields = ", ".join(".".join(e["loc"]) for e in errors)
+    return problem(422, f"invalid request: {fields}", title="Validation error", errors=errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    _log.exception("unexpected error", exc_info=exc)
+    return problem(500, "the server met an unexpected error; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json exception handlers on ``app``."""
+    app.add_exception_handler(GeozoneError, _geozone_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: OpenAPI description of a problem response, for ``responses=`` of routes.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "content": {
+        PROBLEM_JSON: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                },
+                "required": ["type", "title", "status", "detail"],
+            }
+        }
+    }
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Return ``responses=`` entries describing problem responses with these codes."""
+    return {code: {"description": HTTPStatus(code).phrase, **PROBLEM_SCHEMA} for code in codes}

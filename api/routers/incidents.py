@@ -1,0 +1,152 @@
+"""Incidents: post, query, show, import files as background jobs (analyst key needed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request, UploadFile
+
+from api import incident_service, services
+from api.deps import AnalystDep, ContextDep, JobsDep, SettingsDep, StoreDep, summarise
+from api.problems import problems
+from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
+from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
+from geozone.store import IncidentQuery
+
+router = APIRouter(tags=["incidents"])
+_AUTH = problems(401, 403)
+
+
+@router.post(
+    "/incidents",
+    response_model=IncidentsPosted,
+    responses={**_AUTH, **problems(400, 413, 422)},
+    summary="Store and assign incidents",
+)
+def post_incidents(
+    request: Request,
+    caller: AnalystDep,
+    store: StoreDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    body: Annotated[
+        dict[str, Any] | list[dict[str, Any]],
+        Body(openapi_examples={"one": {"value": INCIDENT_EXAMPLE}}),
+    ],
+) -> dict[str, Any]:
+    """Validate one record or a list; store the valid ones and assign them.
+
+    Each rejected record is reported with its index in the list, the field and the reason;
+    records whose ``external_id`` is stored already count as duplicates.
+    """
+    records = [body] if isinstance(body, dict) else body
+    if len(records) > settings.api_max_incidents:
+        raise PayloadTooLargeError(
+            f"{len(records):,} incidents; at most {settings.api_max_incidents:,} per request"
+        )
+    report = incident_service.post_incidents(store, context, records)
+    summarise(
+        request,
+        f"posted {report['received']} incidents: {report['stored']} stored, "
+        f"{len(report['rejects'])} rejects",
+    )
+    return report
+
+
+@router.get(
+    "/incidents",
+    response_model=FeatureCollection,
+    responses={**_AUTH, **problems(400, 422)},
+    summary="Query incidents (GeoJSON)",
+)
+def query_incidents(
+    caller: AnalystDep,
+    store: StoreDep,
+    bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy")] = None,
+    start: Annotated[datetime | None, Query(description="occurred_at >= start")] = None,
+    end: Annotated[datetime | None, Query(description="occurred_at < end")] = None,
+    category: Annotated[list[str] | None, Query(max_length=50)] = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    cluster: Annotated[str | None, Query(max_length=64)] = None,
+    in_border_zone: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Return one page of matching incidents with their assignment, as GeoJSON."""
+    query = IncidentQuery(
+        bbox=services.parse_bbox(bbox),
+        start=start,
+        end=end,
+        categories=tuple(category) if category else None,
+        unit_code=unit,
+        cluster_id=cluster,
+        in_border_zone=in_border_zone,
+        limit=limit,
+        offset=offset,
+    )
+    frame, total = store.query(query)
+    features = services.incident_features(frame)
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": total,
+        "numberReturned": len(features),
+    }
+
+
+@router.get(
+    "/incidents/{external_id}",
+    responses={**_AUTH, **problems(404)},
+    summary="One incident with its assignment",
+)
+def get_incident(caller: AnalystDep, store: StoreDep, external_id: str) -> dict[str, Any]:
+    """Return the incident, its unit assignment and its cluster decisions."""
+    found = store.get(external_id)
+    if found is None:
+        raise UnknownIncidentError(f"no incident with external id {external_id!r}")
+    data: dict[str, Any] = services.jsonable(found)
+    return data
+
+
+@router.post(
+    "/incidents/import",
+    response_model=JobOut,
+    status_code=202,
+    responses={**_AUTH, **problems(400, 413, 422)},
+    summary="Import an incident file (background job)",
+)
+def import_incidents(
+    request: Request,
+    caller: AnalystDep,
+    store: StoreDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
+    file: Annotated[UploadFile, File(description="CSV, GeoJSON, GeoPackage or Parquet")],
+    crs: Annotated[str, Form(max_length=64)] = "4326",
+) -> dict[str, Any]:
+    """Start importing a file; follow it with ``GET /jobs/{id}`` (jobs live in memory)."""
+    name = Path(file.filename or "").name
+    if Path(name).suffix.lower() not in incident_service.IMPORT_SUFFIXES:
+        raise IncidentFileError(
+            f"file {name!r}: expected one of {', '.join(incident_service.IMPORT_SUFFIXES)}"
+        )
+    path = incident_service.save_upload(file.file, name, settings.api_max_upload_bytes)
+    job = jobs.new("import", name)
+    tasks.add_task(incident_service.run_import, job, path, store, context, crs)
+    summarise(request, f"import job {job.id} for {name}")
+    return job.to_dict()
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    responses={**_AUTH, **problems(404)},
+    summary="A background job's status and report",
+)
+def get_job(caller: AnalystDep, jobs: JobsDep, job_id: str) -> dict[str, Any]:
+    """Return a job: status, progress and, when done, the report with rejected rows."""
+    return jobs.get(job_id).to_dict()

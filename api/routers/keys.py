@@ -1,0 +1,50 @@
+"""API keys (admin key needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from api import services
+from api.deps import AdminDep, ApiStoreDep, summarise
+from api.problems import problems
+from api.schemas import KeyIn, KeyOut
+
+router = APIRouter(tags=["keys"])
+_AUTH = problems(401, 403)
+
+
+@router.get("/keys", response_model=list[KeyOut], responses=_AUTH, summary="API keys")
+def list_keys(caller: AdminDep, api_store: ApiStoreDep) -> list[Any]:
+    """Return every key's name, role and dates (never the key)."""
+    return [services.jsonable(k) for k in api_store.list_keys()]
+
+
+@router.post(
+    "/keys",
+    response_model=KeyOut,
+    status_code=201,
+    responses={**_AUTH, **problems(409, 422)},
+    summary="Create an API key",
+)
+def create_key(
+    request: Request, caller: AdminDep, api_store: ApiStoreDep, body: KeyIn
+) -> dict[str, Any]:
+    """Create a key; the response holds it, once."""
+    key = api_store.create_key(body.name, body.role)
+    summarise(request, f"created key {body.name!r} ({body.role})")
+    return {"name": body.name, "role": body.role, "key": key}
+
+
+@router.delete(
+    "/keys/{name}",
+    response_model=KeyOut,
+    responses={**_AUTH, **problems(404)},
+    summary="Revoke an API key",
+)
+def revoke_key(request: Request, caller: AdminDep, api_store: ApiStoreDep, name: str) -> Any:
+    """Revoke a key (it stays listed, with ``revoked_at``)."""
+    record = api_store.revoke_key(name)
+    summarise(request, f"revoked key {name!r}")
+    return services.jsonable(record)

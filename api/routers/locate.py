@@ -1,0 +1,57 @@
+"""Locate points: unit chain, boundary candidates, each concerned cluster's decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from api import services
+from api.deps import ContextDep, SettingsDep
+from api.problems import problems
+from api.schemas import Located, PointIn
+from geozone.errors import PayloadTooLargeError
+
+router = APIRouter(tags=["locate"])
+
+Tolerance = Annotated[
+    float | None, Query(ge=0, le=5_000, description="Boundary tolerance in metres.")
+]
+
+
+@router.get(
+    "/locate", response_model=Located, responses=problems(400, 422), summary="Judge a point"
+)
+def locate(
+    context: ContextDep,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    date: date | None = None,
+    tolerance: Tolerance = None,
+    detected_by: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Return where the point lies and, per concerned cluster, zone, lead and reason."""
+    return services.locate_one(context, lon, lat, date, detected_by, tolerance)
+
+
+@router.post(
+    "/locate",
+    response_model=list[Located],
+    responses=problems(413, 422),
+    summary="Judge many points",
+)
+def locate_many(
+    context: ContextDep,
+    settings: SettingsDep,
+    points: Annotated[list[PointIn], Body()],
+    tolerance: Tolerance = None,
+) -> list[dict[str, Any]]:
+    """Judge a list of points (at most ``api_max_points``; more gives 413)."""
+    if len(points) > settings.api_max_points:
+        raise PayloadTooLargeError(
+            f"{len(points):,} points; at most {settings.api_max_points:,} per request"
+        )
+    return services.locate_points(
+        context, [(p.lon, p.lat, p.date, p.detected_by) for p in points], tolerance
+    )

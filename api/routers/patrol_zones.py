@@ -1,0 +1,119 @@
+"""Patrol zones drawn by planners (reads need an analyst key, writes a planner key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api import services
+from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, summarise
+from api.problems import problems
+from api.schemas import FeatureCollection, PatrolZoneIn
+from geozone.context import Context
+from geozone.errors import PatrolZoneGeometryError
+
+router = APIRouter(tags=["patrol zones"])
+ZoneId = Annotated[int, Path(ge=1, le=2**53, description="The zone's id.")]
+_AUTH = problems(401, 403)
+
+
+def _checked(body: PatrolZoneIn, context: Context, max_vertices: int) -> services.ZoneGeometry:
+    if body.cluster_id not in {t.cluster.id for t in context.territories}:
+        raise PatrolZoneGeometryError(
+            f"cluster_id {body.cluster_id!r} is not a placed cluster "
+            f"(known: {', '.join(sorted(t.cluster.id for t in context.territories))})"
+        )
+    return services.check_zone_geometry(body.geometry, context.current, max_vertices)
+
+
+@router.get(
+    "/patrol-zones",
+    response_model=FeatureCollection,
+    responses=_AUTH,
+    summary="Patrol zones (GeoJSON)",
+)
+def list_zones(
+    caller: AnalystDep,
+    api_store: ApiStoreDep,
+    cluster_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Return the patrol zones, of one cluster when ``cluster_id`` is given."""
+    features = [services.zone_feature(z) for z in api_store.list_zones(cluster_id)]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": len(features),
+        "numberReturned": len(features),
+    }
+
+
+@router.post(
+    "/patrol-zones",
+    status_code=201,
+    responses={**_AUTH, **problems(400, 422)},
+    summary="Create a patrol zone",
+)
+def create_zone(
+    request: Request,
+    caller: PlannerDep,
+    api_store: ApiStoreDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    body: PatrolZoneIn,
+) -> dict[str, Any]:
+    """Create a zone from a GeoJSON Polygon; ``repaired`` tells if it had to be fixed."""
+    checked = _checked(body, context, settings.api_max_vertices)
+    record = api_store.add_zone(
+        cluster_id=body.cluster_id,
+        name=body.name,
+        geometry=checked.geojson,
+        units=checked.units,
+        notes=body.notes,
+        created_by=caller.name,
+    )
+    summarise(request, f"created patrol zone {record['id']} for {body.cluster_id}")
+    return services.zone_feature(record, repaired=checked.repaired)
+
+
+@router.put(
+    "/patrol-zones/{zone_id}",
+    responses={**_AUTH, **problems(400, 404, 422)},
+    summary="Replace a patrol zone",
+)
+def update_zone(
+    request: Request,
+    caller: PlannerDep,
+    api_store: ApiStoreDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    zone_id: ZoneId,
+    body: PatrolZoneIn,
+) -> dict[str, Any]:
+    """Replace a zone's cluster, name, geometry and notes."""
+    checked = _checked(body, context, settings.api_max_vertices)
+    record = api_store.update_zone(
+        zone_id,
+        cluster_id=body.cluster_id,
+        name=body.name,
+        geometry=checked.geojson,
+        units=checked.units,
+        notes=body.notes,
+    )
+    summarise(request, f"updated patrol zone {zone_id}")
+    return services.zone_feature(record, repaired=checked.repaired)
+
+
+@router.delete(
+    "/patrol-zones/{zone_id}",
+    status_code=204,
+    responses={**_AUTH, **problems(404)},
+    summary="Delete a patrol zone",
+)
+def delete_zone(
+    request: Request, caller: PlannerDep, api_store: ApiStoreDep, zone_id: ZoneId
+) -> Response:
+    """Delete a zone."""
+    api_store.delete_zone(zone_id)
+    summarise(request, f"deleted patrol zone {zone_id}")
+    return Response(status_code=204)

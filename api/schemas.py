@@ -1,0 +1,324 @@
+"""Request and response models (with the examples shown in the OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_LON = Field(ge=-180, le=180, description="Longitude in degrees (EPSG:4326).")
+_LAT = Field(ge=-90, le=90, description="Latitude in degrees (EPSG:4326).")
+
+
+class Health(BaseModel):
+    """Liveness of the service."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+    status: Literal["ok"]
+
+
+class Version(BaseModel):
+    """Versions of the service and of the data it judges with."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "geozone": "0.1.0",
+                    "sets": {"vn2025": "ab12…:3"},
+                    "clusters": ["hoa-do-phuc-vi"],
+                    "current_set": "vn2025",
+                }
+            ]
+        }
+    )
+    geozone: str
+    sets: dict[str, str]
+    clusters: list[str]
+    current_set: str
+
+
+class SetOut(BaseModel):
+    """A loaded boundary set."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "vn2025",
+                    "title": "Vietnam 2025",
+                    "valid_from": "2025-07-01",
+                    "valid_to": None,
+                    "licence": "CC-BY-4.0",
+                    "attribution": "…",
+                    "attribution_en": "…",
+                    "levels": ["province", "ward"],
+                    "current": True,
+                }
+            ]
+        }
+    )
+    id: str
+    title: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    licence: str
+    attribution: str
+    attribution_en: str
+    levels: list[str]
+    current: bool
+
+
+class UnitOut(BaseModel):
+    """An administrative unit (without geometry)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "00160",
+                    "name": "Nghĩa Đô",
+                    "full_name": "Phường Nghĩa Đô",
+                    "unit_type": "Phường",
+                    "level": "ward",
+                    "parent_code": "01",
+                    "province_code": "01",
+                    "name_en": None,
+                    "area_km2": 5.1,
+                    "has_geometry": True,
+                    "in_register": True,
+                }
+            ]
+        }
+    )
+    code: str
+    name: str
+    full_name: str
+    unit_type: str | None
+    level: str
+    parent_code: str | None
+    province_code: str
+    name_en: str | None
+    area_km2: float | None
+    has_geometry: bool
+    in_register: bool
+
+
+class UnitPage(BaseModel):
+    """One page of units."""
+
+    numberMatched: int  # noqa: N815 (OGC name)
+    numberReturned: int  # noqa: N815
+    units: list[UnitOut]
+
+
+class PointIn(BaseModel):
+    """A point to locate."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"lon": 105.8064, "lat": 21.0387, "date": "2025-08-01", "detected_by": "o2"}
+            ]
+        }
+    )
+    lon: float = _LON
+    lat: float = _LAT
+    date: dt.date | None = Field(
+        default=None, description="Picks the boundary set (default today)."
+    )
+    detected_by: str | None = Field(
+        default=None, max_length=64, description="Member id of the detecting unit."
+    )
+
+
+class ClusterDecision(BaseModel):
+    """What a concerned cluster decides for a point."""
+
+    model_config = ConfigDict(extra="allow")
+    cluster_id: str
+    in_zone: bool
+    lead_unit: str | None = None
+    cooperating: list[str] = []
+    rule: str | None = None
+    distance_m: float | None = None
+    explanation_vi: str = ""
+    explanation_en: str = ""
+
+
+class Located(BaseModel):
+    """A judged point: its unit, boundary candidates and cluster decisions."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lon": 105.81,
+                    "lat": 21.03,
+                    "set_id": "vn2025",
+                    "locate_status": "inside",
+                    "unit_code": "00008",
+                    "on_boundary": False,
+                    "candidates": [],
+                    "clusters": [
+                        {
+                            "cluster_id": "hoa-do-phuc-vi-vn2025",
+                            "in_zone": True,
+                            "lead_unit": "00160",
+                            "rule": "border_detector",
+                            "explanation_en": "…",
+                            "explanation_vi": "…",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    lon: float
+    lat: float
+    set_id: str | None
+    locate_status: str
+    unit_code: str | None
+    on_boundary: bool
+    candidates: list[Any]
+    clusters: list[ClusterDecision]
+
+
+class RejectOut(BaseModel):
+    """One problem of one posted incident record."""
+
+    index: int = Field(description="Position of the record in the posted list (from 0).")
+    external_id: str | None
+    field: str
+    reason: str
+
+
+class IncidentsPosted(BaseModel):
+    """What ``POST /incidents`` did."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "received": 2,
+                    "stored": 1,
+                    "duplicates": 0,
+                    "assigned": 1,
+                    "rejects": [
+                        {
+                            "index": 1,
+                            "external_id": "x-2",
+                            "field": "category",
+                            "reason": "unknown category 'unicorns'",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    received: int
+    stored: int
+    duplicates: int
+    assigned: int
+    rejects: list[RejectOut]
+
+
+INCIDENT_EXAMPLE: dict[str, Any] = {
+    "external_id": "HN-2025-000123",
+    "occurred_at": "2025-08-01T21:00:00+07:00",
+    "lon": 105.8064,
+    "lat": 21.0387,
+    "category": "drugs",
+    "detected_by": "nghia-do",
+}
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection (OGC API paging fields when paged)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+    numberMatched: int | None = None  # noqa: N815
+    numberReturned: int | None = None  # noqa: N815
+
+
+class JobOut(BaseModel):
+    """A background import job."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f2c…",
+                    "kind": "import",
+                    "source": "incidents.csv",
+                    "status": "done",
+                    "rows_done": 4,
+                    "rows_total": 4,
+                    "report": {"stored": 2, "rejected": 2, "rejects": []},
+                    "error": None,
+                }
+            ]
+        }
+    )
+    id: str
+    kind: str
+    source: str
+    status: str
+    rows_done: int
+    rows_total: int | None
+    report: dict[str, Any] | None
+    error: str | None
+
+
+class PatrolZoneIn(BaseModel):
+    """A patrol zone to create or replace."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cluster_id": "hoa-do-phuc-vi-vn2025",
+                    "name": "Tuyến cầu T11",
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [105.805, 21.037],
+                                [105.808, 21.037],
+                                [105.808, 21.040],
+                                [105.805, 21.040],
+                                [105.805, 21.037],
+                            ]
+                        ],
+                    },
+                    "notes": "",
+                }
+            ]
+        }
+    )
+    cluster_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    geometry: dict[str, Any] = Field(description="A GeoJSON Polygon in EPSG:4326.")
+    notes: str = Field(default="", max_length=4_000)
+
+
+class KeyIn(BaseModel):
+    """An API key to create."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ops", "role": "analyst"}]})
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["viewer", "analyst", "planner", "admin"]
+
+
+class KeyOut(BaseModel):
+    """An API key's record (never the key or its hash)."""
+
+    name: str
+    role: str
+    created_at: str | None = None
+    revoked_at: str | None = None
+    key: str | None = Field(default=None, description="The key itself; only when created.")

@@ -1,0 +1,355 @@
+"""Tables of the web service in the store: API keys, the audit log, patrol zones.
+
+Migration ``0002`` creates them; :func:`define_api_tables` describes them for queries (and
+:func:`geozone.store.sql.build_metadata` includes them so the schema check sees them).
+:class:`ApiStore` reads and writes them over the store's engine.
+
+API keys are random 32-byte URL-safe tokens; only their SHA-256 is stored, and a presented
+key is compared with :func:`hmac.compare_digest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+
+from geozone.errors import (
+    DuplicateApiKeyError,
+    InvalidParameterError,
+    UnknownApiKeyError,
+    UnknownPatrolZoneError,
+)
+from geozone.settings import Settings, get_settings
+
+Role = Literal["viewer", "analyst", "planner", "admin"]
+#: Roles from least to most allowed; a role may do what every lower role may.
+ROLES: tuple[Role, ...] = get_args(Role)
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+_WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN IMMEDIATE
+
+
+def define_api_tables(metadata: sa.MetaData) -> None:
+    """Add the api_keys, audit_log and patrol_zones tables (as migration 0002 makes them)."""
+    from geozone.store.sql import UTCDateTime
+
+    sa.Table(
+        "api_keys",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("key_hash", sa.String(64), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("revoked_at", UTCDateTime),
+        sa.UniqueConstraint("name", name="uq_api_keys_name"),
+        sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
+        sa.CheckConstraint(
+            "role IN ('viewer', 'analyst', 'planner', 'admin')", name="ck_api_keys_role"
+        ),
+    )
+    sa.Table(
+        "audit_log",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("key_name", sa.String(64)),
+        sa.Column("role", sa.String(16)),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.Index("ix_audit_log_at", "at"),
+    )
+    sa.Table(
+        "patrol_zones",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("cluster_id", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("geometry", sa.Text, nullable=False),
+        sa.Column("units", _JSON, nullable=False),
+        sa.Column("notes", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("created_by", sa.String(64)),
+        sa.Index("ix_patrol_zones_cluster_id", "cluster_id"),
+    )
+
+
+def hash_key(key: str) -> str:
+    """Return the hex SHA-256 of an API key, as stored."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def role_allows(role: str, needed: Role) -> bool:
+    """Tell whether ``role`` may do what ``needed`` may (viewer < analyst < planner < admin)."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+class ApiStore:
+    """API keys, audit log and patrol zones in the store database.
+
+    Parameters
+    ----------
+    engine
+        The engine of an incident store whose schema is migrated (see
+        :func:`geozone.store.open_store`, whose store has ``.engine``).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata = sa.MetaData()
+        define_api_tables(metadata)
+        self._keys = metadata.tables["api_keys"]
+        self._audit = metadata.tables["audit_log"]
+        self._zones = metadata.tables["patrol_zones"]
+
+    def _write(self) -> Any:
+        return self.engine.connect().execution_options(**{_WRITE: True})
+
+    # -- API keys ----------------------------------------------------------------------------
+    def create_key(self, name: str, role: str) -> str:
+        """Create a key named ``name`` with ``role``; return the key (shown once, not stored).
+
+        Raises
+        ------
+        InvalidParameterError
+            The name is empty or longer than 64 characters, or the role is unknown.
+        DuplicateApiKeyError
+            A key of that name exists (revoked or not).
+        """
+        name = name.strip()
+        if not 1 <= len(name) <= 64:
+            raise InvalidParameterError(f"key name {name!r} must be 1 to 64 characters")
+        if role not in ROLES:
+            raise InvalidParameterError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        key = secrets.token_urlsafe(32)
+        with self._write() as connection, connection.begin():
+            exists = connection.execute(
+                sa.select(self._keys.c.id).where(self._keys.c.name == name)
+            ).first()
+            if exists is not None:
+                raise DuplicateApiKeyError(f"an API key named {name!r} exists already")
+            connection.execute(
+                self._keys.insert().values(
+                    name=name, role=role, key_hash=hash_key(key), created_at=datetime.now(UTC)
+                )
+            )
+        return key
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        """Return every key's name, role, created_at and revoked_at (never the hash)."""
+        k = self._keys
+        statement = sa.select(k.c.name, k.c.role, k.c.created_at, k.c.revoked_at).order_by(k.c.id)
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(statement)]
+
+    def revoke_key(self, name: str) -> dict[str, Any]:
+        """Revoke the key named ``name`` (idempotent); return its record.
+
+        Raises
+        ------
+        UnknownApiKeyError
+            No key has that name.
+        """
+        k = self._keys
+        with self._write() as connection, connection.begin():
+            row = connection.execute(sa.select(k).where(k.c.name == name)).first()
+            if row is None:
+                raise UnknownApiKeyError(f"no API key named {name!r}")
+            if row.revoked_at is None:
+                connection.execute(
+                    k.update().where(k.c.name == name).values(revoked_at=datetime.now(UTC))
+                )
+            record = connection.execute(
+                sa.select(k.c.name, k.c.role, k.c.created_at, k.c.revoked_at).where(
+                    k.c.name == name
+                )
+            ).one()
+        revoked: dict[str, Any] = record._asdict()
+        return revoked
+
+    def find_key(self, key: str) -> dict[str, Any] | None:
+        """Return the record (name, role, revoked_at) of a presented key, or None if unknown."""
+        digest = hash_key(key)
+        k = self._keys
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(k.c.name, k.c.role, k.c.key_hash, k.c.revoked_at).where(
+                    k.c.key_hash == digest
+                )
+            ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        return {"name": row.name, "role": row.role, "revoked_at": row.revoked_at}
+
+    # -- audit log ---------------------------------------------------------------------------
+    def audit(
+        self,
+        *,
+        key_name: str | None,
+        role: str | None,
+        method: str,
+        path: str,
+        status: int,
+        summary: str = "",
+    ) -> None:
+        """Append one row to the audit log."""
+        with self._write() as connection, connection.begin():
+            connection.execute(
+                self._audit.insert().values(
+                    at=datetime.now(UTC),
+                    key_name=key_name,
+                    role=role,
+                    method=method[:8],
+                    path=path,
+                    status=status,
+                    summary=summary[:2_000],
+                )
+            )
+
+    def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the newest audit rows, newest first."""
+        a = self._audit
+        statement = sa.select(a).order_by(a.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(statement)]
+
+    # -- patrol zones ------------------------------------------------------------------------
+    def list_zones(self, cluster_id: str | None = None) -> list[dict[str, Any]]:
+        """Return the patrol zones (of one cluster when given), by id."""
+        z = self._zones
+        statement = sa.select(z).order_by(z.c.id)
+        if cluster_id is not None:
+            statement = statement.where(z.c.cluster_id == cluster_id)
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(statement)]
+
+    def get_zone(self, zone_id: int) -> dict[str, Any]:
+        """Return one patrol zone.
+
+        Raises
+        ------
+        UnknownPatrolZoneError
+            No zone has that id.
+        """
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(self._zones).where(self._zones.c.id == zone_id)
+            ).first()
+        if row is None:
+            raise UnknownPatrolZoneError(f"no patrol zone with id {zone_id}")
+        return row._asdict()
+
+    def add_zone(
+        self,
+        *,
+        cluster_id: str,
+        name: str,
+        geometry: str,
+        units: list[str],
+        notes: str,
+        created_by: str | None,
+    ) -> dict[str, Any]:
+        """Store a patrol zone (geometry as GeoJSON text); return it with its id."""
+        now = datetime.now(UTC)
+        with self._write() as connection, connection.begin():
+            result = connection.execute(
+                self._zones.insert().values(
+                    cluster_id=cluster_id,
+                    name=name,
+                    geometry=geometry,
+                    units=units,
+                    notes=notes,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=created_by,
+                )
+            )
+            zone_id = int(result.inserted_primary_key[0])
+        return self.get_zone(zone_id)
+
+    def update_zone(
+        self,
+        zone_id: int,
+        *,
+        cluster_id: str,
+        name: str,
+        geometry: str,
+        units: list[str],
+        notes: str,
+    ) -> dict[str, Any]:
+        """Replace a patrol zone's fields; return it.
+
+        Raises
+        ------
+        UnknownPatrolZoneError
+            No zone has that id.
+        """
+        z = self._zones
+        with self._write() as connection, connection.begin():
+            done = connection.execute(
+                z.update()
+                .where(z.c.id == zone_id)
+                .values(
+                    cluster_id=cluster_id,
+                    name=name,
+                    geometry=geometry,
+                    units=units,
+                    notes=notes,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            if done.rowcount == 0:
+                raise UnknownPatrolZoneError(f"no patrol zone with id {zone_id}")
+        return self.get_zone(zone_id)
+
+    def delete_zone(self, zone_id: int) -> None:
+        """Delete a patrol zone.
+
+        Raises
+        ------
+        UnknownPatrolZoneError
+            No zone has that id.
+        """
+        z = self._zones
+        with self._write() as connection, connection.begin():
+            done = connection.execute(z.delete().where(z.c.id == zone_id))
+            if done.rowcount == 0:
+                raise UnknownPatrolZoneError(f"no patrol zone with id {zone_id}")
+
+
+def create_key(
+    store_url_or_engine: str | Engine,
+    name: str,
+    role: str,
+    *,
+    settings: Settings | None = None,
+) -> str:
+    """Create an API key in the store at a URL (migrated first) or over an engine.
+
+    Returns
+    -------
+    str
+        The key in plain text: show it once; only its SHA-256 is stored.
+    """
+    if isinstance(store_url_or_engine, Engine):
+        return ApiStore(store_url_or_engine).create_key(name, role)
+    from geozone.store.sql import create_store_engine, migrate
+
+    settings = settings or get_settings()
+    engine = create_store_engine(store_url_or_engine, busy_timeout_s=settings.store_busy_timeout_s)
+    try:
+        migrate(engine)
+        return ApiStore(engine).create_key(name, role)
+    finally:
+        engine.dispose()

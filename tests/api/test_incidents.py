@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.test_boundaries import grid_point
+
+
+def record(external_id: str, x: float, y: float, **extra: Any) -> dict[str, Any]:
+    lon, lat = grid_point(x, y)
+    return {
+        "external_id": external_id,
+        "occurred_at": "2022-03-01T21:00:00+07:00",
+        "lon": lon,
+        "lat": lat,
+        "category": "drugs",
+        "detected_by": "o2",
+        **extra,
+    }
+
+
+def test_post_stores_assigns_and_reports_rejects(api: Api) -> None:
+    posted = api.client.post(
+        "/incidents",
+        json=[record("a", 950, 300), record("b", 300, 300), record("c", 10, 10, category="x")],
+        headers=api.auth("analyst"),
+    )
+    assert posted.status_code == 200
+    body = posted.json()
+    assert (body["received"], body["stored"], body["assigned"]) == (3, 2, 2)
+    (reject,) = body["rejects"]
+    assert (reject["index"], reject["external_id"], reject["field"]) == (2, "c", "category")
+    one = api.client.get("/incidents/a", headers=api.auth("analyst")).json()
+    assert one["assignment"]["unit_code"] == "00001"
+    assert one["clusters"][0]["lead_unit"] == "00002"
+    again = api.client.post("/incidents", json=record("a", 950, 300), headers=api.auth("analyst"))
+    assert again.json()["duplicates"] == 1 and again.json()["stored"] == 0
+
+
+def test_query_is_geojson_with_counts(api: Api) -> None:
+    api.client.post(
+        "/incidents",
+        json=[record("a", 950, 300), record("b", 300, 300), record("z", 2500, 2500)],
+        headers=api.auth("analyst"),
+    )
+    auth = api.auth("analyst")
+    every = api.client.get("/incidents", params={"limit": 2}, headers=auth).json()
+    assert every["type"] == "FeatureCollection"
+    assert (every["numberMatched"], every["numberReturned"]) == (3, 2)
+    feature = every["features"][0]
+    assert feature["geometry"]["type"] == "Point"
+    zone = api.client.get(
+        "/incidents", params={"cluster": "grid-centre", "in_border_zone": True}, headers=auth
+    ).json()
+    assert [f["id"] for f in zone["features"]] == ["a"]
+    ward = api.client.get("/incidents", params={"unit": "00009"}, headers=auth).json()
+    assert [f["id"] for f in ward["features"]] == ["z"]
+    lon0, lat0 = grid_point(0, 0)
+    lon1, lat1 = grid_point(1000, 1000)
+    boxed = api.client.get(
+        "/incidents", params={"bbox": f"{lon0},{lat0},{lon1},{lat1}"}, headers=auth
+    ).json()
+    assert sorted(f["id"] for f in boxed["features"]) == ["a", "b"]
+    late = api.client.get(
+        "/incidents", params={"start": "2022-03-02T00:00:00+07:00"}, headers=auth
+    ).json()
+    assert late["numberMatched"] == 0
+    assert api.client.get("/incidents", params={"limit": 0}, headers=auth).status_code == 422
+    assert api.client.get("/incidents", params={"limit": 10_001}, headers=auth).status_code == 422
+    bad = api.client.get("/incidents", params={"category": "unicorns"}, headers=auth)
+    assert bad.status_code == 400 and "unicorns" in bad.json()["detail"]
+
+
+def test_unknown_incident_is_404(api: Api) -> None:
+    response = api.client.get("/incidents/nope", headers=api.auth("analyst"))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_post_without_required_columns_is_400(api: Api) -> None:
+    response = api.client.post("/incidents", json=[{"lon": 1}], headers=api.auth("analyst"))
+    assert response.status_code == 400 and "external_id" in response.json()["detail"]
+
+
+def test_import_job_reports_rejects(api: Api) -> None:
+    lon, lat = grid_point(950, 300)
+    csv = (
+        "external_id,occurred_at,lon,lat,category,detected_by\n"
+        f"a,2022-03-01T21:00:00+07:00,{lon},{lat},drugs,o2\n"
+        "d,2022-03-01,abc,21.0,theft,\n"
+    )
+    started = api.client.post(
+        "/incidents/import",
+        files={"file": ("in.csv", csv.encode(), "text/csv")},
+        headers=api.auth("analyst"),
+    )
+    assert started.status_code == 202
+    job = api.client.get(f"/jobs/{started.json()['id']}", headers=api.auth("analyst")).json()
+    assert job["status"] == "done", job
+    assert (job["report"]["stored"], job["report"]["rejected"]) == (1, 1)
+    assert job["report"]["rejects"][0]["line"] == 3
+    got = api.client.get("/incidents/a", headers=api.auth("analyst")).json()
+    assert got["clusters"][0]["lead_unit"] == "00002"
+    assert api.client.get("/jobs/nope", headers=api.auth("analyst")).status_code == 404
+    wrong = api.client.post(
+        "/incidents/import",
+        files={"file": ("in.exe", b"x", "application/octet-stream")},
+        headers=api.auth("analyst"),
+    )
+    assert wrong.status_code == 400
