@@ -18,7 +18,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api import problems
 from api.jobs import Jobs
-from api.routers import boundaries, clusters, incidents, keys, locate, meta, ogc, patrol_zones
+from api.routers import (
+    boundaries,
+    clusters,
+    incidents,
+    keys,
+    locate,
+    maps,
+    meta,
+    ogc,
+    patrol_zones,
+)
 from geozone.context import Context, load_context
 from geozone.settings import Settings, get_settings
 from geozone.store import open_store
@@ -85,7 +95,7 @@ def create_app(
     app.state.jobs = Jobs()
     app.state.zone_cache = {}
     problems.install(app)
-    for module in (meta, boundaries, locate, incidents, patrol_zones, clusters, ogc, keys):
+    for module in (meta, boundaries, locate, incidents, patrol_zones, clusters, ogc, keys, maps):
         app.include_router(module.router)
 
     @app.middleware("http")
