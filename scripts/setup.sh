@@ -24,7 +24,9 @@ python3 -m uv pip install --quiet --python .venv/bin/python --no-deps --editable
 
 if [[ "${1:-}" == "--test" ]]; then
   missing=()
-  dpkg -s postgis >/dev/null 2>&1 || missing+=(postgresql postgis)
+  # The PostGIS extension itself (postgresql-15-postgis-3 on Debian 12), not just its tools.
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 ||
+    missing+=(postgresql postgresql-15-postgis-3)
   dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
   if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
