@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone.crs import degrees_bound, project_xy
+from geozone.crs import degrees_bound, project_geometries, project_xy
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,6 @@ class LeafIndex:
 
     def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
         """Return the polygons projected into their own UTM zone, projecting each once."""
-        from geozone.crs import project_geometries  # local: only the tolerance path needs it
-
         todo = np.unique(polygons[shapely.is_missing(self._metric[polygons])])
         if len(todo):
             self._metric[todo] = project_geometries(self.geometries[todo], self.zones[todo])

@@ -43,7 +43,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geozone.adjacency import adjacency
+from geozone.adjacency import Adjacency, adjacency
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
 from geozone.crs import project_geometries, project_xy, utm_epsg
@@ -200,14 +200,19 @@ class ClusterTerritory:
         return np.array([self.bset.geometry(code) for code in codes], dtype=object)
 
     @cached_property
+    def _adjacency(self) -> Adjacency:
+        codes = self.members.loc[self.members["has_territory"], "code"].tolist()
+        return adjacency(self.bset, self.cluster.level, codes)
+
+    def _metric(self, frame: gpd.GeoDataFrame) -> NDArray[np.object_]:
+        return project_geometries(frame.geometry.to_numpy(), np.full(len(frame), self.epsg))
+
+    @cached_property
     def lines(self) -> gpd.GeoDataFrame:
         """Shared boundaries between members (``code_a``, ``code_b``), in metres (UTM)."""
-        codes = self.members.loc[self.members["has_territory"], "code"].tolist()
-        found = adjacency(self.bset, self.cluster.level, codes)
-        lines = found.lines[["code_a", "code_b", "geometry"]].copy()
-        metric = project_geometries(lines.geometry.to_numpy(), np.full(len(lines), self.epsg))
+        lines = self._adjacency.lines
+        metric = self._metric(lines)
         shapely.prepare(metric)
-        self._junctions = found.junctions
         return gpd.GeoDataFrame(lines[["code_a", "code_b"]], geometry=list(metric), crs=self.epsg)
 
     @cached_property
@@ -250,12 +255,10 @@ class ClusterTerritory:
     @cached_property
     def junctions(self) -> gpd.GeoDataFrame:
         """Points where three or more members meet (``codes``), in metres (UTM)."""
-        self.lines  # noqa: B018  (computes the adjacency once)
-        junctions = self._junctions
-        metric = project_geometries(
-            junctions.geometry.to_numpy(), np.full(len(junctions), self.epsg)
+        junctions = self._adjacency.junctions
+        return gpd.GeoDataFrame(
+            junctions[["codes"]], geometry=list(self._metric(junctions)), crs=self.epsg
         )
-        return gpd.GeoDataFrame(junctions[["codes"]], geometry=list(metric), crs=self.epsg)
 
     def in_force(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
         """Which days the cluster itself runs (period bounds, when known)."""

@@ -21,7 +21,7 @@ from geozone.assign import assign
 from geozone.build import file_sha256
 from geozone.context import Context
 from geozone.incident_io import read_incidents
-from geozone.store import IncidentQuery, IncidentStore
+from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
 
 #: Bump when the assignment rules change, so every stored assignment is recomputed.
@@ -137,4 +137,4 @@ def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000)
     return done
 
 
-__all__ = ["ImportReport", "IncidentQuery", "assign_stale", "context_stamp", "import_file"]
+__all__ = ["ImportReport", "assign_stale", "context_stamp", "import_file"]

@@ -59,14 +59,14 @@ def grid_units() -> gpd.GeoDataFrame:
         for col in range(3):
             n = row * 3 + col + 1
             district = "001" if col < 2 else "002"
-            records.append(_record(f"0000{n}", f"Ô {n}", "Phường", "ward", district))
+            records.append(unit_record(f"0000{n}", f"Ô {n}", "Phường", "ward", district))
             geoms.append(grid_cell(col, row))
     wards = gpd.GeoDataFrame(records, geometry=geoms, crs=32648)
     districts = wards.dissolve("parent_code", as_index=False)[["parent_code", "geometry"]]
     rows = [
-        _record("001", "Một", "Quận", "district", "01"),
-        _record("002", "Hai", "Quận", "district", "01"),
-        _record("01", "Thử", "Tỉnh", "province", None),
+        unit_record("001", "Một", "Quận", "district", "01"),
+        unit_record("002", "Hai", "Quận", "district", "01"),
+        unit_record("01", "Thử", "Tỉnh", "province", None),
     ]
     upper = gpd.GeoDataFrame(
         rows,
@@ -78,9 +78,10 @@ def grid_units() -> gpd.GeoDataFrame:
     )
 
 
-def _record(
+def unit_record(
     code: str, name: str, unit_type: str, level: str, parent: str | None
 ) -> dict[str, object]:
+    """One unit row as the archive readers give it (province 01)."""
     return {
         "code": code,
         "name": name,

@@ -22,7 +22,7 @@ from geozone.migrate import (
     load_onflow_correspondence,
     migrate_cluster,
 )
-from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units
+from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units, unit_record
 
 # The "new" grid: the old 3 km × 3 km square re-cut into four units (metres from the origin):
 #   A x 0-1500, B x 1500-2004, C x 2004-3000, each y 0-2920; T the top strip y 2920-3000.
@@ -53,20 +53,6 @@ OLD_INFO = SetInfo(
 )
 
 
-def record(code: str, name: str, unit_type: str, level: str, parent: str | None) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": name,
-        "full_name": f"{unit_type} {name}",
-        "unit_type": unit_type,
-        "level": level,
-        "parent_code": parent,
-        "province_code": "01",
-        "name_en": None,
-        "in_register": True,
-    }
-
-
 @pytest.fixture(scope="module")
 def old_grid() -> BoundarySet:
     return BoundarySet.from_units(OLD_INFO, grid_units())
@@ -75,9 +61,9 @@ def old_grid() -> BoundarySet:
 @pytest.fixture(scope="module")
 def new_grid() -> BoundarySet:
     x0, y0 = GRID_ORIGIN
-    rows = [record(code, name, "Phường", "ward", "01") for code, (name, _) in NEW_CUTS.items()]
+    rows = [unit_record(code, name, "Phường", "ward", "01") for code, (name, _) in NEW_CUTS.items()]
     geoms = [shapely.box(x0 + a, y0 + b, x0 + c, y0 + d) for _, (a, b, c, d) in NEW_CUTS.values()]
-    rows.append(record("01", "Thử", "Tỉnh", "province", None))
+    rows.append(unit_record("01", "Thử", "Tỉnh", "province", None))
     geoms.append(shapely.union_all(geoms))
     return BoundarySet.from_units(NEW_INFO, gpd.GeoDataFrame(rows, geometry=geoms, crs=32648))
 
@@ -427,8 +413,8 @@ def test_member_outside_every_new_unit_is_reported(old_grid: BoundarySet) -> Non
     x0, y0 = GRID_ORIGIN
     far = gpd.GeoDataFrame(
         [
-            record("00021", "Xa", "Phường", "ward", "01"),
-            record("01", "Thử", "Tỉnh", "province", None),
+            unit_record("00021", "Xa", "Phường", "ward", "01"),
+            unit_record("01", "Thử", "Tỉnh", "province", None),
         ],
         geometry=[shapely.box(x0 + 9e3, y0, x0 + 1e4, y0 + 1e3)] * 2,
         crs=32648,

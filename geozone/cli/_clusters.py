@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -194,4 +193,4 @@ def _share(value: float | None) -> str:
     return "?" if value is None else f"{value:.0%}"
 
 
-__all__ = ["clusters_app", "date"]
+__all__ = ["clusters_app"]
