@@ -288,6 +288,16 @@ class IncidentStore(ABC):
         """Return the incident fields (:data:`INCIDENT_COLUMNS`) of many incidents at once."""
 
     @abstractmethod
+    def cluster_rows(self, query: IncidentQuery) -> pd.DataFrame:
+        """Return the stored cluster decisions of the page of incidents ``query`` selects.
+
+        The page is the one :meth:`query` returns for the same object (same filters, order,
+        limit and offset); when ``query.cluster_id`` is set only that cluster's rows come back.
+        Columns: ``external_id`` and :data:`CLUSTER_COLUMNS`, ordered by page position and
+        cluster id; ``zone_units`` and ``cooperating`` are lists.
+        """
+
+    @abstractmethod
     def query(self, query: IncidentQuery) -> tuple[gpd.GeoDataFrame, int]:
         """Return one page of matching incidents (EPSG:4326 points) and the total matched.
 

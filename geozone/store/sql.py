@@ -695,6 +695,42 @@ class SqlIncidentStore(IncidentStore):
                 n_total = int(counted.scalar_one())
         return _frame(rows, sqlite=self.dialect == "sqlite"), n_total
 
+    def cluster_rows(self, query: IncidentQuery) -> pd.DataFrame:
+        """Return the cluster decisions of the page of incidents ``query`` selects.
+
+        See :meth:`geozone.store.base.IncidentStore.cluster_rows`.
+        """
+        t, c = self._incidents, self._clusters
+        keys = [t.c.occurred_at, t.c.external_id] if query.order == "occurred_at" else []
+        keys.append(t.c.external_id)
+        order = [k.desc() if query.descending else k.asc() for k in keys]
+        page = (
+            sa.select(
+                t.c.id,
+                t.c.external_id,
+                sa.func.row_number().over(order_by=order).label("position"),
+            )
+            .where(*self._where(query))
+            .order_by(*order)
+            .limit(query.limit)
+            .offset(query.offset)
+            .subquery()
+        )
+        statement = (
+            sa.select(page.c.external_id, *(c.c[name] for name in CLUSTER_COLUMNS))
+            .join(c, c.c.incident_id == page.c.id)
+            .order_by(page.c.position, c.c.cluster_id)
+        )
+        if query.cluster_id is not None:
+            statement = statement.where(c.c.cluster_id == query.cluster_id)
+        with self._read() as connection:
+            rows = connection.execute(statement).all()
+        frame = pd.DataFrame(rows, columns=["external_id", *CLUSTER_COLUMNS])
+        frame["in_zone"] = frame["in_zone"].astype(bool)
+        frame["review"] = frame["review"].astype(bool)
+        frame["distance_m"] = frame["distance_m"].astype("float64")
+        return frame
+
     def count(self, query: IncidentQuery) -> int:
         """Return how many incidents match ``query``."""
         t = self._incidents

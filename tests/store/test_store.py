@@ -328,6 +328,33 @@ def test_query_unit_code_cluster_and_border_zone(store: IncidentStore) -> None:
     assert row["assigned_with"] == "stamp-1"
 
 
+def test_cluster_rows_follow_the_query_page(store: IncidentStore) -> None:
+    store.add_incidents(make_incidents(12))
+    _assign(store)
+    rows = store.cluster_rows(IncidentQuery(limit=100))
+    assert len(rows) == 7
+    assert rows["external_id"].tolist() == ["i000000"] * 2 + [f"i{i:06d}" for i in range(1, 6)]
+    assert rows["cluster_id"].tolist()[:2] == ["hoa-do", "other"]
+    first = rows.iloc[0]
+    assert (first["in_zone"], first["zone_units"], first["distance_m"]) == (
+        True,
+        ["00001", "00002"],
+        12.5,
+    )
+    assert first["cooperating"] == ["00002"]
+    zoned = store.cluster_rows(IncidentQuery(cluster_id="hoa-do", in_border_zone=True))
+    assert zoned["external_id"].tolist() == ["i000000", "i000001", "i000002"]
+    assert set(zoned["cluster_id"]) == {"hoa-do"}
+    second_page = store.cluster_rows(IncidentQuery(limit=2, offset=1, descending=True))
+    assert second_page["external_id"].tolist() == []  # i000010, i000009: not in any cluster
+    page = store.cluster_rows(IncidentQuery(limit=3, offset=3))
+    assert page["external_id"].tolist() == ["i000003", "i000004", "i000005"]
+    assert list(store.cluster_rows(IncidentQuery(unit_code="99999")).columns) == [
+        "external_id",
+        *CLUSTER_COLUMNS,
+    ]
+
+
 def test_paging_limit_offset_total_and_order(store: IncidentStore) -> None:
     store.add_incidents(make_incidents(25)[::-1])
     first, total = store.query(IncidentQuery(limit=10))
