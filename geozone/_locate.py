@@ -4,17 +4,23 @@ Given the leaf polygons of a boundary set and arrays of lon/lat, find for every 
 polygons that contain it and those within a metric tolerance of it. The steps follow
 ``geopandas.sjoin``: validate, query an STRtree, return index arrays; the caller assembles
 frames. Nothing loops over points in Python.
+
+Large batches first test the points against *interior cores*: each polygon shrunk so that
+everything in it lies at least the tolerance inside the polygon. A point in exactly one core
+has that polygon as its only candidate and needs no distance computation; only the few points
+near a boundary (about 2% of uniform points at 10 m) take the exact metric path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone.crs import degrees_bound, project_geometries, project_xy
+from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,38 @@ class PointMatches:
 
 #: Batches smaller than this query the polygon tree point by point (no tree of points).
 POINT_DRIVEN_MAX = 2_000
+#: Batches at least this large use the interior cores (when the index can get them).
+CORE_MIN_POINTS = 20_000
+#: Simplification before shrinking; the shrink distance grows by as much, so cores stay inside.
+CORE_SIMPLIFY_M = 20.0
+#: Extra shrink covering the straight-edge error of projecting cores back to lon/lat.
+CORE_MARGIN_M = 2.0
+
+#: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
+CoreSource = Callable[[float], NDArray[np.object_]]
+
+
+def interior_cores(
+    geometries: NDArray[np.object_],
+    zones: NDArray[np.int64],
+    tolerance_m: float,
+    simplify_m: float = CORE_SIMPLIFY_M,
+) -> NDArray[np.object_]:
+    """Return, per polygon, a polygon inside it whose points are ≥ ``tolerance_m`` from its edge.
+
+    The polygon is simplified in its UTM zone (Douglas–Peucker moves no edge by more than
+    ``simplify_m``; ``make_valid`` keeps the enclosed area), shrunk by ``tolerance_m +
+    simplify_m`` and a margin, and projected back. A point of the core is more than
+    ``simplify_m + tolerance_m`` from the simplified edges, hence more than ``tolerance_m``
+    from the true ones, and on the same side of them. Missing or thin polygons give an empty
+    core: their points take the exact path.
+    """
+    metric = project_geometries(geometries, zones)
+    simple = shapely.make_valid(shapely.simplify(metric, simplify_m, preserve_topology=False))
+    shrunk = shapely.buffer(simple, -(tolerance_m + simplify_m + CORE_MARGIN_M), quad_segs=2)
+    cores = unproject_geometries(shrunk, zones)
+    cores[shapely.is_missing(cores)] = shapely.Polygon()
+    return cores
 
 
 class LeafIndex:
@@ -47,12 +85,33 @@ class LeafIndex:
         The UTM EPSG code of each polygon, for metric distances.
     """
 
-    def __init__(self, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> None:
+    def __init__(
+        self,
+        geometries: NDArray[np.object_],
+        zones: NDArray[np.int64],
+        core_source: CoreSource | None = None,
+    ) -> None:
         self.geometries = geometries
         self.zones = zones
         shapely.prepare(geometries)
         self.tree = shapely.STRtree(geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
+        self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
+        self._cores: dict[float, NDArray[np.object_]] = {}
+
+    def cores(self, tolerance_m: float) -> NDArray[np.object_]:
+        """Return the interior cores for ``tolerance_m`` (prepared; made once per tolerance)."""
+        if tolerance_m not in self._cores:
+            cores = self._core_source(tolerance_m)
+            shapely.prepare(cores)
+            self._cores[tolerance_m] = cores
+        return self._cores[tolerance_m]
+
+    def prepare(self, tolerance_m: float) -> None:
+        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use."""
+        if tolerance_m > 0:
+            self.cores(tolerance_m)
+        self._metric_geometries(np.arange(len(self.geometries)))
 
     def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
         """Return the polygons projected into their own UTM zone, projecting each once."""
@@ -65,7 +124,32 @@ class LeafIndex:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], tolerance_m: float
     ) -> PointMatches:
         """Find containing polygons and polygons within ``tolerance_m`` metres of each point."""
-        pt, poly = self._candidates(lon, lat, tolerance_m)
+        points = shapely.points(lon, lat)
+        if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
+            return self._exact(points, lon, lat, tolerance_m)
+        core, pt = shapely.STRtree(points).query(self.cores(tolerance_m), predicate="contains")
+        hits = np.bincount(pt, minlength=len(points))
+        sure = hits[pt] == 1  # in two cores only where source polygons overlap
+        rest = np.flatnonzero(hits != 1)
+        near = self._exact(points[rest], lon[rest], lat[rest], tolerance_m)
+        found = np.concatenate([pt[sure], rest[near.point]])
+        order = np.argsort(found, kind="stable")  # near pairs stay sorted within a point
+        return PointMatches(
+            found[order],
+            np.concatenate([core[sure], near.polygon])[order],
+            np.concatenate([np.zeros(int(sure.sum())), near.distance_m])[order],
+            np.concatenate([np.ones(int(sure.sum()), dtype=bool), near.contains])[order],
+        )
+
+    def _exact(
+        self,
+        points: NDArray[np.object_],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+    ) -> PointMatches:
+        """Match points against the polygons themselves (metric distances near edges)."""
+        pt, poly = self._candidates(points, tolerance_m)
         distance = np.zeros(len(pt))
         if tolerance_m > 0:
             contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
@@ -80,7 +164,7 @@ class LeafIndex:
         return PointMatches(pt[order], poly[order], distance[order], contains[order])
 
     def _candidates(
-        self, lon: NDArray[np.float64], lat: NDArray[np.float64], tolerance_m: float
+        self, points: NDArray[np.object_], tolerance_m: float
     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Return (point, polygon) pairs that touch, or lie within a degree bound of the tolerance.
 
@@ -89,7 +173,6 @@ class LeafIndex:
         points are put in a tree of their own and queried with each polygon, which lets GEOS
         use every prepared polygon once (several times faster for large batches).
         """
-        points = shapely.points(lon, lat)
         predicate, distance = (
             ("dwithin", degrees_bound(tolerance_m)) if tolerance_m > 0 else ("intersects", None)
         )

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from geozone.adjacency import Adjacency, adjacency
 from geozone.boundaries import BoundarySet
@@ -132,6 +133,22 @@ def jurisdiction(
 # -- cluster territories ---------------------------------------------------------------------
 
 
+#: Spacing of the vertices distances to shared boundaries are first bounded with.
+DENSIFY_M = 2.0
+#: Points nearer than this to a shared boundary get their distance from the exact segments.
+EXACT_WITHIN_M = 25.0
+
+
+@dataclass(frozen=True)
+class _SharedBoundary:
+    """One member's shared-boundary segments (STRtree) and densified vertices (KD-tree)."""
+
+    segments: shapely.STRtree
+    other: NDArray[np.intp]  # per segment: the member on the other side
+    vertices: cKDTree
+    vertex_other: NDArray[np.intp]
+
+
 @dataclass
 class ClusterTerritory:
     """A cluster placed on a boundary set whose units of its level have geometry.
@@ -216,10 +233,12 @@ class ClusterTerritory:
         return gpd.GeoDataFrame(lines[["code_a", "code_b"]], geometry=list(metric), crs=self.epsg)
 
     @cached_property
-    def segment_trees(self) -> dict[int, tuple[shapely.STRtree, NDArray[np.intp]]]:
-        """Return, per member index, an STRtree of its shared-boundary segments (metres).
+    def boundary_index(self) -> dict[int, _SharedBoundary]:
+        """Return, per member index, an index of its shared boundaries (metres).
 
-        With each tree comes, per segment, the index of the member on the other side.
+        Each member gets an STRtree of its shared-boundary segments, so a point costs a tree
+        query, not a walk along every vertex of a long line, and a KD-tree of the same lines'
+        vertices every :data:`DENSIFY_M` metres for the distance of far points.
         """
         index = {code: k for k, code in enumerate(self.members["code"])}
         lines = self.lines
@@ -230,14 +249,17 @@ class ClusterTerritory:
         segments = shapely.linestrings(np.stack([coords[starts], coords[starts + 1]], axis=1))
         side_a = lines["code_a"].map(index).to_numpy(int)[line_of[starts]]
         side_b = lines["code_b"].map(index).to_numpy(int)[line_of[starts]]
-        trees = {}
+        found = {}
         for k in np.unique(np.concatenate([side_a, side_b])):
             mine = (side_a == k) | (side_b == k)
-            trees[int(k)] = (
-                shapely.STRtree(segments[mine]),
-                np.where(side_a[mine] == k, side_b[mine], side_a[mine]),
+            other = np.where(side_a[mine] == k, side_b[mine], side_a[mine])
+            vertices, owner = shapely.get_coordinates(
+                shapely.segmentize(segments[mine], DENSIFY_M), return_index=True
             )
-        return trees
+            found[int(k)] = _SharedBoundary(
+                shapely.STRtree(segments[mine]), other, cKDTree(vertices), other[owner]
+            )
+        return found
 
     @cached_property
     def member_lines(self) -> dict[int, list[tuple[int, Any]]]:
@@ -259,6 +281,13 @@ class ClusterTerritory:
         return gpd.GeoDataFrame(
             junctions[["codes"]], geometry=list(self._metric(junctions)), crs=self.epsg
         )
+
+    def prepare(self) -> None:
+        """Build the shared-boundary indexes now rather than on the first incidents judged."""
+        if self.applies:
+            self.boundary_index  # noqa: B018
+            self.member_lines  # noqa: B018
+            self.junctions  # noqa: B018
 
     def in_force(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
         """Which days the cluster itself runs (period bounds, when known)."""
@@ -389,8 +418,10 @@ def _zones(
 
     Returns ``near`` (points × members), the distance to the nearest member boundary of the
     holder, the member across that boundary, and whether a junction disc holds the point.
-    Each member's shared boundaries are cut into segments in an STRtree, so a point costs a
-    tree query, not a walk along every vertex of a long line.
+    The nearest densified vertex (:data:`DENSIFY_M` apart) bounds each distance within
+    ``DENSIFY_M / 2``: points it puts farther than :data:`EXACT_WITHIN_M` keep that distance
+    (off by under ``DENSIFY_M² / 8d``, a few millimetres); nearer points are measured exactly
+    against the segments, and only points the bound allows within W are tested per line.
     """
     members = territory.members
     width = territory.width_m
@@ -398,15 +429,26 @@ def _zones(
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
     points = shapely.points(pts.x, pts.y)
-    for k, (tree, other) in territory.segment_trees.items():
+    slack = DENSIFY_M / 2
+    for k, shared in territory.boundary_index.items():
         held = np.flatnonzero(pts.holder == k)
         if not len(held):
             continue
-        nearest, gap = tree.query_nearest(points[held], return_distance=True, all_matches=False)
-        distance[held[nearest[0]]] = gap
-        across[held[nearest[0]]] = other[nearest[1]]
+        gap, vertex = shared.vertices.query(np.column_stack([pts.x[held], pts.y[held]]))
+        distance[held], across[held] = gap, shared.vertex_other[vertex]
+        close = held[gap <= EXACT_WITHIN_M]
+        if len(close):
+            nearest, exact = shared.segments.query_nearest(
+                points[close],
+                max_distance=EXACT_WITHIN_M + slack,
+                return_distance=True,
+                all_matches=False,
+            )
+            distance[close[nearest[0]]] = exact
+            across[close[nearest[0]]] = shared.other[nearest[1]]
+        maybe = held[gap <= width + slack]
         for j, line in territory.member_lines[k]:
-            within = held[shapely.dwithin(line, points[held], width)]
+            within = maybe[shapely.dwithin(line, points[maybe], width)]
             near[within, k] = near[within, j] = True
     junction = np.zeros(len(pts.rows), dtype=bool)
     index = {code: k for k, code in enumerate(members["code"])}
@@ -545,22 +587,24 @@ def _assign_one(
     coop_id, coop_lists = _distinct_sets(coop, codes)
     frame = pd.DataFrame(
         {
-            "external_id": incidents["external_id"].to_numpy()[pts.rows],
-            "cluster_id": territory.cluster.id,
-            "member_code": _code_of(codes, pts.holder),
+            "external_id": _text(incidents["external_id"].to_numpy()[pts.rows]),
+            "cluster_id": _text(np.full(len(pts.rows), territory.cluster.id, dtype=object)),
+            "member_code": _text(_code_of(codes, pts.holder)),
             "in_zone": zoned,
-            "zone_kind": _zone_kind(zoned, junction, zone.sum(axis=1)),
+            "zone_kind": _text(_zone_kind(zoned, junction, zone.sum(axis=1))),
             "zone_units": _lists(zone_lists, zone_id),
             "distance_m": np.where(np.isfinite(distance), np.round(distance, 1), np.nan),
-            "boundary_with": _code_of(codes, across),
-            "lead_unit": lead_code,
+            "boundary_with": _text(_code_of(codes, across)),
+            "lead_unit": _text(lead_code),
             "cooperating": _lists(coop_lists, coop_id),
-            "rule": rule,
+            "rule": _text(rule.astype(object)),
             "review": np.isin(rule, list(REVIEW_RULES)),
-            "detector": np.where(
-                pts.detector >= 0,
-                codes[np.maximum(pts.detector, 0)],
-                incidents["detected_by"].to_numpy(dtype=object)[pts.rows],
+            "detector": _text(
+                np.where(
+                    pts.detector >= 0,
+                    codes[np.maximum(pts.detector, 0)],
+                    incidents["detected_by"].to_numpy(dtype=object)[pts.rows],
+                )
             ),
         }
     )
@@ -569,8 +613,8 @@ def _assign_one(
             "rule": rule,
             "holder": pts.holder,
             "across": across,
-            "lead": lead_code,
-            "detector": frame["detector"].astype(str),
+            "lead": pd.factorize(lead_code)[0],
+            "detector": pd.factorize(frame["detector"].to_numpy(dtype=object))[0],
             "zone": zone_id,
             "coop": coop_id,
             "far": ~np.isfinite(distance),
@@ -578,17 +622,27 @@ def _assign_one(
     )
     numbered = situation.groupby(list(situation), sort=False, dropna=False).ngroup()
     vi, en = explain(frame, numbered.to_numpy(np.intp), territory, tolerance_m)
-    frame["explanation_vi"], frame["explanation_en"] = vi, en
+    frame["explanation_vi"], frame["explanation_en"] = _text(vi), _text(en)
     return frame
+
+
+def _text(values: NDArray[np.object_]) -> pd.Series:
+    """Keep a column of strings as Python objects: no copy into Arrow for a frame in passing."""
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _distinct_sets(
     chosen: NDArray[np.bool_], codes: NDArray[np.object_]
 ) -> tuple[NDArray[np.intp], list[list[str]]]:
     """Return an id per distinct row of a points × members matrix, and its codes."""
+    width = chosen.shape[1]
+    if width <= 63:  # one integer per row: a 1-D unique is much faster than rows of bytes
+        keys = chosen.astype(np.int64) @ (np.int64(1) << np.arange(width, dtype=np.int64))
+        distinct_keys, ids = np.unique(keys, return_inverse=True)
+        bits = ((distinct_keys[:, None] >> np.arange(width)) & 1).astype(bool)
+        return ids.ravel(), [list(codes[row]) for row in bits]
     packed = np.packbits(chosen, axis=1)
     distinct, ids = np.unique(packed, axis=0, return_inverse=True)
-    width = chosen.shape[1]
     lists = [list(codes[np.unpackbits(row)[:width].astype(bool)]) for row in distinct]
     return ids.ravel(), lists
 
@@ -736,10 +790,7 @@ def _sentences(
             return f"no unit of {territory.bset.id}"
         if code in names:
             return names[code]
-        try:
-            return territory.bset.get(str(code)).full_name
-        except Exception:  # a free-text detector that names no unit
-            return str(code)
+        return territory.bset.full_names.get(str(code), str(code))  # free text stays as is
 
     holder, across = name(row["member_code"]), name(row["boundary_with"])
     has_distance = row["boundary_with"] is not None and np.isfinite(row["distance_m"])

@@ -7,6 +7,7 @@ dates, so an incident is judged by the set in force on its date (:meth:`Boundary
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from geozone._locate import LeafIndex
+from geozone._locate import CoreSource, LeafIndex, interior_cores
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.errors import (
     DataNotFoundError,
@@ -175,11 +176,14 @@ class BoundarySet:
         missing for units known only from a register.
     display_path
         The simplified display layer, when built.
+    build_id
+        Identifies the build the set was loaded from (derived index files are keyed by it).
     """
 
     info: SetInfo
     frame: gpd.GeoDataFrame
     display_path: Path | None = None
+    build_id: str | None = None
     _by_code: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +278,11 @@ class BoundarySet:
         geom = self._by_code.at[str(code), "geometry"]
         return None if geom is None or (isinstance(geom, float) and np.isnan(geom)) else geom
 
+    @cached_property
+    def full_names(self) -> dict[str, str]:
+        """Full name of every unit by code (for wording many rows at once)."""
+        return dict(zip(self.frame["code"], self.frame["full_name"], strict=True))
+
     def chain(self, code: str) -> tuple[Unit, ...]:
         """Return the unit and its parents, finest first."""
         units = [self.get(code)]
@@ -345,8 +354,40 @@ class BoundarySet:
     @cached_property
     def _leaf(self) -> tuple[LeafIndex, NDArray[np.object_]]:
         leaves = self.frame[(self.frame["level"] == self.leaf_level) & self.frame["has_geometry"]]
-        index = LeafIndex(leaves.geometry.to_numpy(), leaves["utm_epsg"].to_numpy(np.int64))
+        geometries = leaves.geometry.to_numpy()
+        zones = leaves["utm_epsg"].to_numpy(np.int64)
+        index = LeafIndex(geometries, zones, self._cached_cores(geometries, zones))
         return index, leaves["code"].to_numpy(dtype=object)
+
+    def _cached_cores(
+        self, geometries: NDArray[np.object_], zones: NDArray[np.int64]
+    ) -> CoreSource | None:
+        """Interior cores kept next to a built set, made on first use (a derived index)."""
+        if self.display_path is None or self.build_id is None:
+            return None
+        folder, build_id = self.display_path.parent, self.build_id
+
+        def load(tolerance_m: float) -> NDArray[np.object_]:
+            path = folder / f"cores-{tolerance_m:g}m-{build_id}.parquet"
+            if path.is_file():
+                cores = gpd.read_parquet(path).geometry.to_numpy()
+                if len(cores) == len(geometries):
+                    return cores  # type: ignore[no-any-return]
+            cores = interior_cores(geometries, zones, tolerance_m)
+            partial = path.with_suffix(".partial")
+            try:
+                gpd.GeoDataFrame(geometry=cores, crs=4326).to_parquet(partial)
+                partial.replace(path)
+            except OSError:  # a read-only cache still works, only slower to start
+                partial.unlink(missing_ok=True)
+            return cores
+
+        return load
+
+    def prepare_index(self, tolerance_m: float | None = None) -> None:
+        """Make (or load) the whole point-location index now rather than piece by piece on use."""
+        tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
+        self._leaf[0].prepare(tol)
 
     @cached_property
     def _parent_of(self) -> pd.Series:
@@ -480,7 +521,10 @@ def _load_built(folder: str, _mtime_ns: int) -> BoundarySet:
     path = Path(folder)
     meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     frame = gpd.read_parquet(path / UNITS_FILE)
-    return BoundarySet(SetInfo.from_dict(meta["entry"]), frame, path / DISPLAY_FILE)
+    build_id = hashlib.sha256(
+        f"{meta.get('sha256')}|{meta.get('built_at')}|{meta.get('build_format')}".encode()
+    ).hexdigest()[:12]
+    return BoundarySet(SetInfo.from_dict(meta["entry"]), frame, path / DISPLAY_FILE, build_id)
 
 
 def available_sets(settings: Settings | None = None) -> list[SetInfo]:

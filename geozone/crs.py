@@ -49,10 +49,24 @@ def project_xy(
 
 def project_geometries(geoms: NDArray[np.object_], epsg: NDArray[np.int64]) -> NDArray[np.object_]:
     """Project lon/lat geometries into the UTM zone given per geometry by ``epsg``."""
+    return _reproject(geoms, epsg, to_metric=True)
+
+
+def unproject_geometries(
+    geoms: NDArray[np.object_], epsg: NDArray[np.int64]
+) -> NDArray[np.object_]:
+    """Return UTM geometries (zone given per geometry by ``epsg``) in lon/lat."""
+    return _reproject(geoms, epsg, to_metric=False)
+
+
+def _reproject(
+    geoms: NDArray[np.object_], epsg: NDArray[np.int64], *, to_metric: bool
+) -> NDArray[np.object_]:
     out = np.array(geoms, dtype=object, copy=True)
     for zone in np.unique(epsg):
         mask = epsg == zone
-        transformer = _transformer(WGS84, int(zone))
+        source, target = (WGS84, int(zone)) if to_metric else (int(zone), WGS84)
+        transformer = _transformer(source, target)
         out[mask] = shapely.transform(
             geoms[mask], lambda xy, t=transformer: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
         )

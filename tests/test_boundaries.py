@@ -10,6 +10,7 @@ import shapely
 from pyproj import Transformer
 
 from geozone.boundaries import BoundarySet
+from geozone.crs import project_geometries
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
@@ -192,6 +193,64 @@ def test_locate_many_matches_geopandas_sjoin(vn2025: BoundarySet) -> None:
     assert inside.sum() > 3000
     same = ours["unit_code"].fillna("-").to_numpy() == joined["code"].fillna("-").to_numpy()
     assert (~same).sum() <= in_two.sum() // 2
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 25.0])
+def test_interior_cores_path_agrees_with_the_exact_path(
+    grid: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
+) -> None:
+    import geozone._locate as locate_module
+
+    rng = np.random.default_rng(5)
+    lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-100, 3100, size=(3000, 2))]).T
+    monkeypatch.setattr(locate_module, "CORE_MIN_POINTS", 10**9)
+    exact = grid.locate_many(lon, lat, tolerance_m=tolerance)
+    monkeypatch.setattr(locate_module, "CORE_MIN_POINTS", 0)
+    with_cores = grid.locate_many(lon, lat, tolerance_m=tolerance)
+    pd.testing.assert_frame_equal(exact, with_cores)
+    assert (exact["on_boundary"].sum() > 20) == (tolerance > 0)  # the edge band was exercised
+
+
+def test_interior_cores_keep_the_tolerance_from_every_edge(grid: BoundarySet) -> None:
+    from geozone._locate import interior_cores
+
+    wards = grid.units("ward")
+    zones = wards["utm_epsg"].to_numpy(np.int64)
+    cores = interior_cores(wards.geometry.to_numpy(), zones, 25.0, simplify_m=5.0)
+    metric_cores = project_geometries(cores, zones)
+    metric_wards = project_geometries(wards.geometry.to_numpy(), zones)
+    assert shapely.within(metric_cores, metric_wards).all()
+    gaps = shapely.hausdorff_distance(
+        shapely.boundary(metric_cores), shapely.boundary(metric_wards)
+    )
+    # A 1 km square shrunk by 25 + 5 + 2 m: corners are the farthest points from the core.
+    np.testing.assert_allclose(shapely.area(metric_cores), (1000 - 2 * 32) ** 2, rtol=2e-3)
+    assert (gaps >= 32 - 0.5).all()
+    inner = shapely.buffer(shapely.boundary(metric_wards), 25.0)
+    assert not shapely.intersects(metric_cores, inner).any()
+
+
+@pytest.mark.realdata
+def test_interior_cores_agree_with_the_exact_path_on_real_wards(
+    vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geozone._locate as locate_module
+
+    rng = np.random.default_rng(11)
+    hanoi = vn2025.units("ward").query("province_code == '01'")
+    minx, miny, maxx, maxy = hanoi.total_bounds
+    lon, lat = rng.uniform(minx, maxx, 30_000), rng.uniform(miny, maxy, 30_000)
+    # Half of them within metres of a real ward edge, where the tolerance matters.
+    edges = shapely.get_coordinates(shapely.boundary(hanoi.geometry.to_numpy()))
+    picked = edges[rng.integers(0, len(edges), 15_000)]
+    lon[:15_000] = picked[:, 0] + rng.normal(0, 1e-4, 15_000)
+    lat[:15_000] = picked[:, 1] + rng.normal(0, 1e-4, 15_000)
+    monkeypatch.setattr(locate_module, "CORE_MIN_POINTS", 10**9)
+    exact = vn2025.locate_many(lon, lat, tolerance_m=10.0)
+    monkeypatch.setattr(locate_module, "CORE_MIN_POINTS", 0)
+    with_cores = vn2025.locate_many(lon, lat, tolerance_m=10.0)
+    pd.testing.assert_frame_equal(exact, with_cores)
+    assert exact["on_boundary"].sum() > 1_000
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 25.0])

@@ -47,7 +47,7 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         for entry in entries:
-            task = progress.add_task(entry.id, total=7)
+            task = progress.add_task(entry.id, total=8)
 
             def step(name: str, task: Any = task, set_id: str = entry.id) -> None:
                 progress.update(task, description=f"{set_id}: {name}", advance=1)
@@ -60,7 +60,9 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
                 force=force,
                 on_step=step,
             )
-            progress.update(task, completed=7)
+            step("location index")  # interior cores, kept next to the built set
+            BoundarySet.load(entry.id, settings).prepare_index(settings.boundary_tolerance_m)
+            progress.update(task, completed=8)
             reports.append(report.to_dict())
     return reports
 
