@@ -129,3 +129,15 @@ class PatrolZoneGeometryError(GeozoneError, ValueError):
 
 class UnknownJobError(GeozoneError):
     """No background job has the given id."""
+
+
+class AnalysisInputError(GeozoneError, ValueError):
+    """An analysis input (incidents, hotspot cells) lacks columns or has bad values (named)."""
+
+
+class PatrolZoneOutsideClusterError(PatrolZoneGeometryError):
+    """A patrol zone covers no part of its cluster's members' territory."""
+
+
+class UnknownClusterError(DataNotFoundError):
+    """No cluster (committed, or carried into a newer boundary set) has the requested id."""
