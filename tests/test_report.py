@@ -1,0 +1,612 @@
+"""The cluster review report: figures equal what the store answers for the same filters.
+
+Every table is checked cell by cell against an independent computation: the incidents the
+store lists for the cluster and period (``query``), each read back with its decisions one by
+one (``get``, not the bulk ``cluster_rows`` the report uses), counted with plain masks; and
+the category, status and border-zone counts against ``store.count`` with the same filters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geozone.assign import ClusterTerritory, territories
+from geozone.boundaries import BoundarySet
+from geozone.clusters import Cluster
+from geozone.context import Context
+from geozone.errors import DataNotFoundError, InvalidParameterError, UnknownClusterError
+from geozone.incidents import CATEGORIES, VIETNAM_TZ
+from geozone.pipeline import assign_stale
+from geozone.report import (
+    SYNTHETIC_LABEL,
+    ClusterReport,
+    cluster_forms,
+    cluster_report,
+    ratio,
+)
+from geozone.store import IncidentQuery, IncidentStore, open_store
+from tests.conftest import GRID_INFO, grid_units
+from tests.test_boundaries import grid_point
+from tests.test_clusters import grid_cluster
+
+START, END = date(2021, 1, 1), date(2021, 12, 31)
+DETECTORS = ["o1", "00002", "o4", "00005", "o5", "cty", "00009", None]
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def grid_incidents(n: int, seed: int, first: date, last: date, prefix: str = "g") -> pd.DataFrame:
+    """Incidents over the 3×3 grid, a third of them close to the centre lines (in the zone)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(5, 2995, n)
+    y = rng.uniform(5, 2995, n)
+    near = rng.random(n) < 0.35
+    x[near] = 1000 + rng.normal(0, 60, near.sum())
+    points = [grid_point(float(a), float(b)) for a, b in zip(x, y, strict=True)]
+    days = rng.integers(0, (last - first).days + 1, n)
+    seconds = rng.integers(0, 86_400, n)
+    occurred = [
+        datetime.combine(first, datetime.min.time(), VIETNAM_TZ)
+        + timedelta(days=int(d), seconds=int(s))
+        for d, s in zip(days, seconds, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "external_id": [f"{prefix}{k}" for k in range(n)],
+            "occurred_at": occurred,
+            "lon": [p[0] for p in points],
+            "lat": [p[1] for p in points],
+            "category": rng.choice(list(CATEGORIES), n),
+            "detected_by": [DETECTORS[k] for k in rng.integers(0, len(DETECTORS), n)],
+            "status": rng.choice(["open", "solved"], n, p=[0.3, 0.7]),
+            "subjects": rng.integers(0, 4, n),
+            "jointly_handled": rng.random(n) < 0.3,
+            "description": "SYNTHETIC test incident",
+            "synthetic": True,
+        }
+    )
+
+
+def edge_incidents() -> pd.DataFrame:
+    """Incidents at the edges of 2021 in Vietnam time, in the middle of ward 1 (member o1)."""
+    lon, lat = grid_point(300, 300)
+    times = {
+        "in-first": "2021-01-01T00:00:00+07:00",
+        "in-last": "2021-12-31T23:59:59+07:00",
+        "out-before": "2020-12-31T23:59:59+07:00",
+        "out-after": "2022-01-01T00:00:00+07:00",
+        "out-utc": "2021-12-31T17:30:00+00:00",  # 00:30 on 1 January 2022 in Vietnam
+    }
+    return pd.DataFrame(
+        {
+            "external_id": list(times),
+            "occurred_at": list(times.values()),
+            "lon": lon,
+            "lat": lat,
+            "category": "theft",
+            "detected_by": "o1",
+            "status": "solved",
+            "subjects": 1,
+            "synthetic": True,
+        }
+    )
+
+
+@pytest.fixture
+def grid_context(grid: BoundarySet) -> Context:
+    territory = ClusterTerritory(grid_cluster(zone_width_m=100), grid)
+    return Context([grid], {"grid-centre": territory.cluster}, [territory], {"grid": "test"})
+
+
+@pytest.fixture
+def grid_store(tmp_path: Path, grid_context: Context) -> Iterator[IncidentStore]:
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(grid_incidents(160, 3, date(2020, 11, 1), date(2022, 1, 31)))
+        store.add_incidents(edge_incidents())
+        assign_stale(store, grid_context)
+        yield store
+
+
+# -- the independent computation -------------------------------------------------------------
+
+
+def bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    return (
+        datetime.combine(start, datetime.min.time(), VIETNAM_TZ),
+        datetime.combine(end + timedelta(days=1), datetime.min.time(), VIETNAM_TZ),
+    )
+
+
+def truth(store: IncidentStore, cluster_ids: list[str], start: date, end: date) -> pd.DataFrame:
+    """The incidents of the clusters in the period, each read back alone with its decision."""
+    begin, finish = bounds(start, end)
+    rows = []
+    for cluster_id in cluster_ids:
+        offset = 0
+        while True:
+            query = IncidentQuery(
+                cluster_id=cluster_id, start=begin, end=finish, limit=500, offset=offset
+            )
+            page, total = store.query(query)
+            for external_id in page["external_id"]:
+                record = store.get(external_id)
+                assert record is not None
+                (decision,) = [c for c in record["clusters"] if c["cluster_id"] == cluster_id]
+                rows.append(
+                    {k: v for k, v in record.items() if k not in ("clusters", "assignment")}
+                    | decision
+                )
+            offset += len(page)
+            if offset >= total or not len(page):
+                break
+    frame = pd.DataFrame(rows)
+    frame["kind"] = frame["category"].map(lambda c: CATEGORIES[c].kind)
+    frame["solved"] = frame["status"] == "solved"
+    frame["month"] = [t.astimezone(VIETNAM_TZ).strftime("%Y-%m") for t in frame["occurred_at"]]
+    return frame
+
+
+def tally(rows: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "cases": len(rows),
+        "subjects": int(rows["subjects"].sum()),
+        "solved": int(rows["solved"].sum()),
+        "solved_ratio": f"{int(rows['solved'].sum())}/{len(rows)}",
+        "jointly_handled": int(rows["jointly_handled"].sum()),
+        "review": int(rows["review"].sum()),
+    }
+
+
+def expected_tables(
+    t: pd.DataFrame, context: Context, cluster_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Every table of the report (the counted columns), from plain masks."""
+    out: dict[str, list[dict[str, Any]]] = {"by_category": [], "border_zone": [], "by_member": []}
+    for code, category in CATEGORIES.items():
+        rows = t[t["category"] == code]
+        if len(rows):
+            zone = rows[rows["in_zone"]]
+            out["by_category"].append(
+                {
+                    "category": code,
+                    "label_vi": category.vi,
+                    "label_en": category.en,
+                    "kind": category.kind,
+                    **tally(rows),
+                    "in_zone": len(zone),
+                    "in_zone_solved": int(zone["solved"].sum()),
+                    "in_zone_solved_ratio": f"{int(zone['solved'].sum())}/{len(zone)}",
+                }
+            )
+    for area, flag in (("in_zone", True), ("outside_zone", False)):
+        for kind in ("criminal", "administrative", "all"):
+            rows = t[(t["in_zone"] == flag) & ((t["kind"] == kind) | (kind == "all"))]
+            out["border_zone"].append({"area": area, "kind": kind, **tally(rows)})
+    for form in cluster_forms(context, cluster_id):
+        rows = t[t["cluster_id"] == form.id]
+        codes = {m.territory_code or m.id: m for m in form.cluster.members}
+        for code, member in codes.items():
+            held, led = rows[rows["member_code"] == code], rows[rows["lead_unit"] == code]
+            out["by_member"].append(
+                {
+                    "cluster_id": form.id,
+                    "member_code": code,
+                    "in_territory": len(held),
+                    "in_zone": int(held["in_zone"].sum()),
+                    "detected": int(rows["detected_by"].isin([code, member.id]).sum()),
+                    "led": len(led),
+                    "solved": int(led["solved"].sum()),
+                    "solved_ratio": f"{int(led['solved'].sum())}/{len(led)}",
+                    "subjects": int(led["subjects"].sum()),
+                    "jointly_handled": int(led["jointly_handled"].sum()),
+                }
+            )
+        held = rows[~rows["member_code"].isin(list(codes))]
+        led = rows[~rows["lead_unit"].isin(list(codes))]
+        if len(held) or len(led):
+            out["by_member"].append(
+                {
+                    "cluster_id": form.id,
+                    "member_code": None,
+                    "in_territory": len(held),
+                    "led": len(led),
+                    "solved": int(led["solved"].sum()),
+                }
+            )
+    return out
+
+
+def check_tables(report: ClusterReport, t: pd.DataFrame, context: Context) -> None:
+    """Compare every counted cell of the report with :func:`expected_tables`."""
+    expected = expected_tables(t, context, report.cluster_id)
+    by_category = report.tables["by_category"].to_dict("records")
+    assert [r["category"] for r in by_category] != [] or not len(t)
+    assert {r["category"]: r for r in by_category} == {
+        r["category"]: r for r in expected["by_category"]
+    }
+    zone = report.tables["border_zone"].to_dict("records")
+    assert [{k: r[k] for k in e} for r, e in zip(zone, expected["border_zone"], strict=True)] == (
+        expected["border_zone"]
+    )
+    members = report.tables["by_member"]
+    for want in expected["by_member"]:
+        mine = members[
+            (members["cluster_id"] == want["cluster_id"])
+            & (
+                members["member_code"].isna()
+                if want["member_code"] is None
+                else members["member_code"] == want["member_code"]
+            )
+        ]
+        if want["member_code"] is not None and mine.empty:
+            assert want["in_territory"] == want["led"] == want["detected"] == 0
+            continue
+        (row,) = mine.to_dict("records")
+        assert {k: row[k] for k in want} == want
+    # Every month of the period, per kind.
+    months = pd.period_range(report.start, report.end, freq="M").astype(str).tolist()
+    by_period = report.tables["by_period"]
+    assert by_period["month"].tolist() == months
+    for row in by_period.to_dict("records"):
+        rows = t[t["month"] == row["month"]]
+        for kind in ("criminal", "administrative"):
+            mine = rows[rows["kind"] == kind]
+            assert row[f"{kind}_cases"] == len(mine)
+            assert row[f"{kind}_subjects"] == int(mine["subjects"].sum())
+            assert row[f"{kind}_solved_ratio"] == f"{int(mine['solved'].sum())}/{len(mine)}"
+        assert (row["cases"], row["in_zone"]) == (len(rows), int(rows["in_zone"].sum()))
+        assert row["jointly_handled"] == int(rows["jointly_handled"].sum())
+
+
+def check_figures(report: ClusterReport, t: pd.DataFrame) -> None:
+    f = report.figures
+    crim, adm, zone = t["kind"] == "criminal", t["kind"] == "administrative", t["in_zone"]
+    assert f["cases"] == len(t) and f["subjects"] == int(t["subjects"].sum())
+    assert f["criminal_cases"] == int(crim.sum())
+    assert f["criminal_subjects"] == int(t.loc[crim, "subjects"].sum())
+    assert f["administrative_cases"] == int(adm.sum())
+    assert f["administrative_subjects"] == int(t.loc[adm, "subjects"].sum())
+    solved_in_zone = int((crim & zone & t["solved"]).sum())
+    assert f["in_zone_criminal_solved_ratio"] == f"{solved_in_zone}/{int((crim & zone).sum())}"
+    assert f["jointly_handled"] == int(t["jointly_handled"].sum())
+    assert f["review"] == int(t["review"].sum())
+    assert f["synthetic_incidents"] == int(t["synthetic"].sum())
+    assert f"solved {f['in_zone_criminal_solved_ratio']} criminal cases" in f["headline_en"]
+    assert f"{f['criminal_cases']:,} criminal cases" in f["headline_en"]
+
+
+def check_store_counts(report: ClusterReport, store: IncidentStore) -> None:
+    """Category, solved and border-zone counts equal ``store.count`` with the same filters."""
+    begin, finish = bounds(report.start, report.end)
+
+    def count(**filters: Any) -> int:
+        return sum(
+            store.count(IncidentQuery(cluster_id=cid, start=begin, end=finish, **filters))
+            for cid in report.cluster_ids
+        )
+
+    assert report.figures["cases"] == count()
+    assert report.figures["solved"] == count(status="solved")
+    assert report.figures["in_zone_cases"] == count(in_border_zone=True)
+    for row in report.tables["by_category"].to_dict("records"):
+        assert row["cases"] == count(categories=(row["category"],))
+        assert row["solved"] == count(categories=(row["category"],), status="solved")
+        assert row["in_zone"] == count(categories=(row["category"],), in_border_zone=True)
+
+
+# -- the grid --------------------------------------------------------------------------------
+
+
+def test_report_figures_equal_the_store(grid_store: IncidentStore, grid_context: Context) -> None:
+    report = cluster_report(grid_store, grid_context, "grid-centre", START, END, hotspots=False)
+    t = truth(grid_store, ["grid-centre"], START, END)
+    assert len(t) > 60 and t["in_zone"].sum() > 10 and t["member_code"].isna().any()
+    check_tables(report, t, grid_context)
+    check_figures(report, t)
+    check_store_counts(report, grid_store)
+    # The period is whole days in Vietnam time.
+    ids = set(report.layers["incidents"]["external_id"])
+    assert {"in-first", "in-last"} <= ids
+    assert not ids & {"out-before", "out-after", "out-utc"}
+    # Totals add up: every incident is held by one row and led by one row.
+    members = report.tables["by_member"]
+    assert members["in_territory"].sum() == members["led"].sum() == report.figures["cases"]
+
+
+def test_solved_ratio_reads_solved_over_cases(
+    grid_store: IncidentStore, grid_context: Context
+) -> None:
+    assert ratio(31, 35) == "31/35"
+    assert ratio(pd.Series([0, 3]), pd.Series([0, 4])).tolist() == ["0/0", "3/4"]
+    report = cluster_report(grid_store, grid_context, "grid-centre", START, END, hotspots=False)
+    for name in ("by_category", "border_zone"):
+        table = report.tables[name]
+        assert (table["solved_ratio"] == ratio(table["solved"], table["cases"])).all()
+    f = report.figures
+    assert f["criminal_solved_ratio"] == f"{f['criminal_solved']}/{f['criminal_cases']}"
+
+
+def test_membership_changes_in_the_period(grid_store: IncidentStore, grid_context: Context) -> None:
+    report = cluster_report(grid_store, grid_context, "grid-centre", START, END, hotspots=False)
+    changes = report.tables["membership"]
+    assert changes[["date", "change", "member_id", "member_code"]].values.tolist() == [
+        ["2021-06-01", "joined", "o5", "00005"]
+    ]
+    assert changes["member_name"].tolist() == ["Phường Ô 5"]  # the unit's full name in the set
+    later = cluster_report(
+        grid_store, grid_context, "grid-centre", date(2022, 1, 1), date(2022, 3, 1), hotspots=False
+    )
+    assert later.tables["membership"].empty
+    founding = cluster_report(
+        grid_store, grid_context, "grid-centre", date(2019, 6, 1), date(2020, 6, 1), hotspots=False
+    )
+    rows = founding.tables["membership"]
+    assert rows["change"].tolist() == ["period_start", "joined", "joined", "joined", "joined"]
+    assert set(rows["member_id"].dropna()) == {"o1", "o2", "o4", "cty"}
+    # Before o5 joined, incidents in its ward detected by a member are outside the members.
+    first_half = cluster_report(
+        grid_store, grid_context, "grid-centre", date(2021, 1, 1), date(2021, 5, 31), hotspots=False
+    )
+    members = first_half.tables["by_member"]
+    assert "00005" not in set(members["member_code"].dropna())
+
+
+def test_empty_period_says_no_incidents(grid_store: IncidentStore, grid_context: Context) -> None:
+    report = cluster_report(
+        grid_store, grid_context, "grid-centre", date(2024, 2, 1), date(2024, 4, 30)
+    )
+    assert report.empty and report.figures["cases"] == 0
+    assert report.figures["headline_en"] == "No incidents of the cluster in the period."
+    assert any("No incidents" in note for note in report.notes)
+    assert report.tables["by_category"].empty
+    assert report.tables["by_period"]["month"].tolist() == ["2024-02", "2024-03", "2024-04"]
+    assert report.tables["by_period"]["cases"].tolist() == [0, 0, 0]
+    members = report.tables["by_member"]
+    assert set(members["member_id"]) == {"o1", "o2", "o4", "o5", "cty"}
+    assert (members["in_territory"] == 0).all() and (members["solved_ratio"] == "0/0").all()
+    assert report.tables["border_zone"]["solved_ratio"].eq("0/0").all()
+    assert not report.synthetic
+    json.dumps(report.to_json())
+
+
+def test_unknown_cluster_is_named(grid_store: IncidentStore, grid_context: Context) -> None:
+    with pytest.raises(UnknownClusterError, match="no cluster 'nowhere'; known: grid-centre"):
+        cluster_report(grid_store, grid_context, "nowhere", START, END)
+    assert issubclass(UnknownClusterError, DataNotFoundError)  # the API answers 404
+
+
+def test_reversed_or_wrong_dates_are_refused(
+    grid_store: IncidentStore, grid_context: Context
+) -> None:
+    with pytest.raises(InvalidParameterError, match="reversed: start 2021-12-31 is after end"):
+        cluster_report(grid_store, grid_context, "grid-centre", END, START)
+    with pytest.raises(InvalidParameterError, match="start must be a date"):
+        cluster_report(grid_store, grid_context, "grid-centre", datetime(2021, 1, 1), END)
+    one_day = cluster_report(grid_store, grid_context, "grid-centre", START, START, hotspots=False)
+    assert one_day.figures["days"] == 1
+
+
+def test_synthetic_data_are_said(grid_store: IncidentStore, grid_context: Context) -> None:
+    report = cluster_report(grid_store, grid_context, "grid-centre", START, END, hotspots=False)
+    assert report.synthetic
+    assert report.notes[0].startswith(SYNTHETIC_LABEL.upper())
+    data = report.to_json()
+    assert data["synthetic"] is True and data["synthetic_label"] == SYNTHETIC_LABEL
+
+
+def test_json_and_csv_exports_hold_every_table(
+    grid_store: IncidentStore, grid_context: Context, tmp_path: Path
+) -> None:
+    report = cluster_report(grid_store, grid_context, "grid-centre", START, END, hotspots=False)
+    data = json.loads(json.dumps(report.to_json(), ensure_ascii=False))
+    assert set(data["tables"]) == set(report.tables)
+    by_category = data["tables"]["by_category"]
+    assert by_category["title_vi"] == "Vụ việc theo loại"
+    assert {"name": "cases", "vi": "Số vụ", "en": "Cases"} in by_category["columns"]
+    assert len(by_category["rows"]) == len(report.tables["by_category"])
+    assert data["figures"]["cases"] == report.figures["cases"]
+    assert data["attribution"] == {"vi": "geozone test grid", "en": "geozone test grid"}
+
+    files = report.write_csv(tmp_path / "csv")
+    assert [p.name for p in files] == ["summary.csv", *(f"{name}.csv" for name in report.tables)]
+    for name, frame in report.tables.items():
+        raw = (tmp_path / "csv" / f"{name}.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # UTF-8 BOM for Excel, CRLF
+        back = pd.read_csv(tmp_path / "csv" / f"{name}.csv", encoding="utf-8-sig", dtype=str)
+        assert back.columns.tolist() == [*map(str, frame.columns), "synthetic", "attribution"]
+        assert len(back) == len(frame)
+        assert back["synthetic"].eq("True").all()
+        assert back["attribution"].eq("geozone test grid | geozone test grid").all()
+    back = pd.read_csv(tmp_path / "csv" / "by_category.csv", encoding="utf-8-sig")
+    assert back["cases"].tolist() == report.tables["by_category"]["cases"].tolist()
+    assert "Trộm cắp tài sản" in back["label_vi"].tolist()  # diacritics kept
+    summary = pd.read_csv(tmp_path / "csv" / "summary.csv", encoding="utf-8-sig")
+    values = dict(zip(summary["key"], summary["value"], strict=True))
+    assert values["headline_en"] == report.figures["headline_en"]
+    assert values["synthetic_label"] == SYNTHETIC_LABEL
+
+
+# -- a cluster carried into new units --------------------------------------------------------
+
+
+def carried_cluster() -> Cluster:
+    """The grid cluster as carried into the "grid2025" set from 2025-07-01."""
+    joined = date(2025, 7, 1)
+    return grid_cluster(
+        id="grid-centre-grid2025",
+        name="Cụm thử (đơn vị 2025)",
+        name_en="Test cluster (2025 units)",
+        boundary_set="grid2025",
+        carried_from="grid-centre",
+        period={"start": joined},
+        events=[{"date": joined, "kind": "carried", "text": "Chuyển cụm", "text_en": "Carried"}],
+        members=[
+            {
+                "id": f"o{n}-0000{n}",
+                "kind": "unit",
+                "unit_code": f"0000{n}",
+                "name": f"Phường Ô {n}",
+                "joined": joined,
+                "partial": n == 5,
+                "notes": f"From Ô {n} (0000{n})" + (" (in part)." if n == 5 else "."),
+            }
+            for n in (1, 2, 4, 5)
+        ],
+    )
+
+
+@pytest.fixture
+def carried_context(grid: BoundarySet) -> Context:
+    old = BoundarySet.from_units(
+        dataclasses.replace(GRID_INFO, valid_to=date(2025, 6, 30)), grid_units()
+    )
+    new = BoundarySet.from_units(
+        dataclasses.replace(GRID_INFO, id="grid2025", valid_from=date(2025, 7, 1)), grid_units()
+    )
+    original = grid_cluster(zone_width_m=100)
+    placed = [ClusterTerritory(original, old), ClusterTerritory(carried_cluster(), new)]
+    stamps = {"grid": "test", "grid2025": "test"}
+    return Context([old, new], {"grid-centre": original}, placed, stamps)
+
+
+def test_a_carried_cluster_is_reported_with_its_original(
+    tmp_path: Path, carried_context: Context
+) -> None:
+    first, last = date(2025, 1, 1), date(2025, 12, 31)
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(grid_incidents(200, 5, first, last))
+        assign_stale(store, carried_context)
+        report = cluster_report(store, carried_context, "grid-centre", first, last, hotspots=False)
+        ids = ["grid-centre", "grid-centre-grid2025"]
+        assert report.cluster_ids == tuple(ids)
+        assert report.set_ids == ("grid", "grid2025")
+        t = truth(store, ids, first, last)
+        assert set(t["cluster_id"]) == set(ids)  # incidents in both halves of the year
+        check_tables(report, t, carried_context)
+        check_figures(report, t)
+        check_store_counts(report, store)
+        forms = report.tables["cluster_forms"].set_index("cluster_id")
+        assert forms.loc["grid-centre", "applies_to"] == "2025-06-30"
+        assert forms.loc["grid-centre-grid2025", "applies_from"] == "2025-07-01"
+        assert forms["cases"].sum() == report.figures["cases"]
+        # The same code in the two sets stays two rows.
+        members = report.tables["by_member"]
+        assert len(members[members["member_code"] == "00001"]) == 2
+        # The reorganisation is a membership change of the period.
+        changes = report.tables["membership"]
+        carried = changes[changes["change"] == "carried"]
+        assert carried["date"].eq("2025-07-01").all() and len(carried) == 5  # event + 4 members
+        partial = carried[carried["member_code"] == "00005"].iloc[0]
+        assert partial["text_vi"] == "Một phần. Kế thừa từ Ô 5 (00005) (một phần)."
+        assert partial["text_en"] == "Partial member. From Ô 5 (00005) (in part)."
+        # The carried id names the same family.
+        again = cluster_report(
+            store, carried_context, "grid-centre-grid2025", first, last, hotspots=False
+        )
+        assert again.cluster_ids == report.cluster_ids
+        assert again.figures["cases"] == report.figures["cases"]
+        assert again.cluster_name == "Cụm thử (đơn vị 2025)"
+        # A period after the reorganisation uses the new set only.
+        late = cluster_report(
+            store, carried_context, "grid-centre", date(2025, 8, 1), last, hotspots=False
+        )
+        assert late.set_ids == ("grid2025",)
+        assert set(late.layers["incidents"]["cluster_id"]) == {"grid-centre-grid2025"}
+
+
+# -- real data: the T11 cluster over a year of synthetic incidents ---------------------------
+
+
+@pytest.fixture(scope="module")
+def t11(
+    vn2025: BoundarySet, legacy: BoundarySet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[IncidentStore, Context]]:
+    from geozone.clusters import load_clusters
+    from geozone.synthetic import generate_incidents
+
+    cluster = load_clusters()["hoa-do-phuc-vi"]
+    placed = territories([cluster], [legacy, vn2025], carry_into=vn2025)
+    context = Context([legacy, vn2025], {cluster.id: cluster}, placed, {})
+    carried = [t.cluster for t in placed if t.bset.id == vn2025.id]
+    incidents = generate_incidents(
+        4_000,
+        11,
+        boundaries=vn2025,
+        clusters=carried,
+        start=datetime(2025, 1, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2025, 12, 31, 23, 59, tzinfo=VIETNAM_TZ),
+        legacy=legacy,
+    )
+    path = tmp_path_factory.mktemp("t11") / "store.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        store.add_incidents(incidents)
+        assign_stale(store, context)
+        yield store, context
+
+
+@pytest.mark.realdata
+def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context]) -> None:
+    store, context = t11
+    first, last = date(2025, 1, 1), date(2025, 12, 31)
+    report = cluster_report(store, context, "hoa-do-phuc-vi", first, last, hotspots=False)
+    assert report.cluster_ids == ("hoa-do-phuc-vi", "hoa-do-phuc-vi-vn2025")
+    t = truth(store, list(report.cluster_ids), first, last)
+    assert len(t) > 500 and set(t["cluster_id"]) == {"hoa-do-phuc-vi-vn2025"}
+    check_tables(report, t, context)
+    check_figures(report, t)
+    check_store_counts(report, store)
+    assert report.synthetic and report.figures["synthetic_incidents"] == len(t)
+    # The original's period ended on 2024-12-31 and its form carried into the 2025 units
+    # starts on 2025-07-01: the first half of 2025 is said to be outside the cluster's run.
+    assert any("did not run" in note and "2025-01-01 – 2025-06-30" in note for note in report.notes)
+    # The reorganisation: Ngọc Hà carries Nghĩa Đô, Cống Vị and Vĩnh Phúc.
+    carried = report.tables["membership"].query("change == 'carried' and member_code == '00008'")
+    assert carried["text_en"].iloc[0].startswith("From Phường Nghĩa Đô (00157), Phường Cống Vị")
+    assert report.set_ids == ("vn2025",)  # the only form that ran in 2025
+    assert "sapnhap.bando.com.vn" in report.attribution["vi"]
+    assert "Vietnam Administrative Units Reference Map" in report.attribution["en"]
+    # The original ended on 2024-12-31: not a change of 2025.
+    assert "period_end" not in set(report.tables["membership"]["change"])
+    # In 2024 the cluster ran in legacy wards, which have no polygons: said so, and its end.
+    earlier = cluster_report(store, context, "hoa-do-phuc-vi", date(2024, 1, 1), date(2024, 12, 31))
+    assert any("no ward geometry" in note for note in earlier.notes) and earlier.empty
+    assert earlier.tables["membership"]["change"].tolist() == ["period_end"]
+    assert earlier.set_ids == ("vn-legacy-districts",)
+    assert "gis.chinhphu.vn" in earlier.attribution["vi"]
+
+
+@pytest.mark.realdata
+def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Context]) -> None:
+    pytest.importorskip("geozone.hotspots")
+    store, context = t11
+    report = cluster_report(
+        store, context, "hoa-do-phuc-vi-vn2025", date(2025, 7, 1), date(2025, 12, 31)
+    )
+    effect = report.tables["border_effect"]
+    cluster_row = effect[effect["scope"] == "cluster"].iloc[0]
+    assert cluster_row["n_in_zone"] == report.figures["in_zone_cases"] - int(
+        (
+            report.layers["incidents"]["member_code"].isna() & report.layers["incidents"]["in_zone"]
+        ).sum()
+    )
+    assert report.figures["hotspot_status"] == "tested"
+    cells = report.tables["hotspots"]
+    assert len(cells) and cells["kind"].isin(["hot", "cold"]).all()
+    assert report.figures["hotspot_cells_hot"] == int((cells["kind"] == "hot").sum())
+    # The T11 bridge draws a hot spot: the hottest cell lies within 500 m of it.
+    from geozone.crs import project_xy
+
+    x, y = project_xy(cells["lon"].to_numpy(), cells["lat"].to_numpy(), np.full(len(cells), 32648))
+    bx, by = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([32648]))
+    assert np.hypot(x[0] - bx[0], y[0] - by[0]) < 500
+    assert "named_hotspots" in report.tables and len(report.tables["named_hotspots"]) == 1
