@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geozone.errors import (
     AuthenticationError,
+    ClusterDefinitionError,
     DataNotFoundError,
     DuplicateApiKeyError,
     GeozoneError,
@@ -44,6 +45,8 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     (DuplicateApiKeyError, 409),
     (ImportBatchError, 409),
     (PayloadTooLargeError, 413),
+    # A cluster definition that its boundary set refutes (unknown member, name mismatch).
+    (ClusterDefinitionError, 422),
 )
 
 
@@ -99,11 +102,25 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Register the problem+json exception handlers on ``app``."""
+    """Register the problem+json exception handlers on ``app`` and document them.
+
+    The OpenAPI document then describes the responses these handlers give on every route:
+    422 (invalid parameters or body) as problem+json instead of FastAPI's default
+    ``application/json`` validation error, and on routes with a body 400 (a body that cannot
+    be parsed) and 413 (a body over the size limit).
+    """
     app.add_exception_handler(GeozoneError, _geozone_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_problems(generate())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 #: OpenAPI description of a problem response, for ``responses=`` of routes.
@@ -123,6 +140,55 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         }
     }
 }
+
+
+#: The 422 problem: a problem with the list of invalid fields (never the raw input).
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "content": {
+        PROBLEM_JSON: {
+            "schema": {
+                **PROBLEM_SCHEMA["content"][PROBLEM_JSON]["schema"],
+                "properties": {
+                    **PROBLEM_SCHEMA["content"][PROBLEM_JSON]["schema"]["properties"],
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "loc": {"type": "array", "items": {"type": "string"}},
+                                "msg": {"type": "string"},
+                                "type": {"type": "string"},
+                            },
+                            "required": ["loc", "msg", "type"],
+                        },
+                    },
+                },
+            }
+        }
+    }
+}
+
+
+def document_problems(document: dict[str, Any]) -> None:
+    """Describe the problem responses of the exception handlers in an OpenAPI document.
+
+    Every 422 response becomes the validation problem (FastAPI documents it as
+    ``application/json``); every operation with a request body gets 400 and 413 problems.
+    FastAPI's unused validation-error components are dropped. ``document`` is changed in place.
+    """
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Validation error", **VALIDATION_PROBLEM_SCHEMA}
+            if "requestBody" in operation:
+                for code in (400, 413):
+                    responses.setdefault(
+                        str(code), {"description": HTTPStatus(code).phrase, **PROBLEM_SCHEMA}
+                    )
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
