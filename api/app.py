@@ -1,9 +1,11 @@
 """The FastAPI application: :func:`create_app`.
 
 The context (boundary sets, clusters, territories) is loaded once when the app starts (or
-given); the store is opened per app and closed when it stops. Every error is answered as RFC
-9457 problem+json (see :mod:`api.problems`); every write request (POST, PUT, PATCH, DELETE
-other than the read-only ``POST /locate``) leaves a row in the audit log.
+given), and the clusters planners defined through the API are read from the store and added
+to it (:class:`api.cluster_registry.ClusterRegistry`); the store is opened per app and closed
+when it stops. Every error is answered as RFC 9457 problem+json (see :mod:`api.problems`);
+every write request (POST, PUT, PATCH, DELETE other than the read-only ``POST /locate``)
+leaves a row in the audit log.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from api import problems
+from api.cluster_registry import ClusterRegistry
 from api.jobs import Jobs
 from api.routers import (
     boundaries,
@@ -28,6 +31,7 @@ from api.routers import (
     meta,
     ogc,
     patrol_zones,
+    reports,
 )
 from geozone.context import Context, load_context
 from geozone.settings import Settings, get_settings
@@ -43,8 +47,12 @@ Spatial queries over Vietnam's administrative boundaries and the border-zone rul
 inter-ward police clusters.
 
 **Authentication**: send an API key in the `X-API-Key` header. Boundary, unit and locate
-routes are public; incident routes need an *analyst* key, patrol-zone writes a *planner*
-key, key management an *admin* key (viewer < analyst < planner < admin).
+routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
+*planner* key, key management an *admin* key (viewer < analyst < planner < admin).
+
+**Map pages** (`/maps/clusters/{id}`, `/maps/planner/{id}`) are public; a browser user types
+the key into the page once (kept in the tab's `sessionStorage`, sent as `X-API-Key` by the
+page's own requests, never in a URL or a cookie) to see incidents or save patrol zones.
 
 **Errors** are RFC 9457 `application/problem+json` documents.
 
@@ -75,10 +83,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.context = context if context is not None else load_context(settings)
+        base = context if context is not None else load_context(settings)
         store = open_store(store_url or settings.store_url, settings=settings)
         app.state.store = store
         app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]
+        registry = ClusterRegistry(base, app.state.api_store)
+        app.state.clusters = registry
+        app.state.context = registry.context
         try:
             yield
         finally:
@@ -95,7 +106,19 @@ def create_app(
     app.state.jobs = Jobs()
     app.state.zone_cache = {}
     problems.install(app)
-    for module in (meta, boundaries, locate, incidents, patrol_zones, clusters, ogc, keys, maps):
+    routers = (
+        meta,
+        boundaries,
+        locate,
+        incidents,
+        patrol_zones,
+        clusters,
+        reports,
+        ogc,
+        keys,
+        maps,
+    )
+    for module in routers:
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -1,8 +1,14 @@
-"""``geozone users``: manage API keys (the lead registers :data:`users_app` in the CLI)."""
+"""The web-facing commands: ``geozone serve``, ``geozone users`` and ``geozone map``.
+
+:func:`main` is the ``geozone`` console entry point: the core commands of
+:mod:`geozone.cli` plus these, which import the web and map layers (the core never does).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,7 +16,20 @@ from geozone.settings import get_settings
 from geozone.store import IncidentStore, open_store
 from geozone.store.api_tables import ROLES, ApiStore
 
+if TYPE_CHECKING:
+    from geozone.context import Context
+
 users_app = typer.Typer(help="API keys: add, list, revoke.", no_args_is_help=True)
+map_app = typer.Typer(
+    help="Maps as standalone HTML files (Leaflet embedded: they open offline from disk).",
+    no_args_is_help=True,
+)
+
+
+@map_app.callback()
+def map_group() -> None:
+    """Write maps as standalone HTML files (Leaflet embedded: they open offline from disk)."""
+
 
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Store URL (default: GEOZONE_STORE_URL).")
@@ -62,6 +81,26 @@ def revoke(name: str, store_url: StoreOption = None) -> None:
     typer.echo(f"revoked {name}")
 
 
+def _with_defined_clusters(context: Context, api_store: ApiStore) -> Context:
+    """Return the context plus the clusters planners defined through the API (stored)."""
+    from api.cluster_registry import ClusterRegistry
+
+    registry = ClusterRegistry(context, api_store)
+    for problem in registry.problems:
+        typer.echo(f"warning: {problem}", err=True)
+    return registry.context
+
+
+def _t11_cluster(context: Context) -> str:
+    """Return the id of the T11 (Hoa–Đô–Phúc–Vị) cluster as drawn on the current units."""
+    current = context.current.id
+    for territory in context.territories:
+        cluster = territory.cluster
+        if territory.bset.id == current and "hoa-do-phuc-vi" in (cluster.id, cluster.carried_from):
+            return cluster.id
+    return "hoa-do-phuc-vi-vn2025"
+
+
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback by default).")
@@ -73,8 +112,17 @@ def serve(
 ) -> None:
     """Run the service on loopback with the data built and demo incidents in place.
 
-    Builds the boundary data if missing, loads the clusters, fills an empty store with
-    SYNTHETIC demo incidents, prints the URLs and a one-time admin key.
+    Builds the boundary data if missing, loads the clusters (the five committed ones and any a
+    planner defined through the API), fills an empty store with SYNTHETIC demo incidents
+    (labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" wherever they are shown), creates an admin key
+    and prints it once, with the URL of the T11 cluster map.
+
+    To see incidents on the map in a browser: open the printed map URL; boundaries, border
+    zones, junctions and the T11 hotspot show at once, and the "Vụ việc / Incidents" box asks
+    for a key. Paste the printed admin key there (any key of the analyst role or higher
+    works; make one with ``geozone users add NAME --role analyst``). The page keeps the key
+    for that browser tab only (``sessionStorage``, never a cookie or the URL), fetches the
+    incidents with it, and the planner page of the same tab uses it to save patrol zones.
     """
     import secrets
     from datetime import datetime
@@ -101,6 +149,7 @@ def serve(
     context = load_context(settings)
     api_store, store = _api_store(None)
     try:
+        judged = _with_defined_clusters(context, api_store)
         if demo_incidents and store.count(IncidentQuery()) == 0:
             current = context.current
             carried = [t.cluster for t in context.territories if t.bset.id == current.id]
@@ -113,23 +162,119 @@ def serve(
                 end=datetime.now(VIETNAM_TZ),
             )
             store.add_incidents(demo)
-            assign_stale(store, context)
             typer.echo(f"stored {len(demo):,} SYNTHETIC demo incidents (labelled synthetic)")
+        assigned = assign_stale(store, judged)
+        if assigned:
+            typer.echo(f"assigned {assigned:,} incidents to their units and clusters")
         key = api_store.create_key(f"admin-{secrets.token_hex(3)}", "admin")
     finally:
         store.close()
     base = f"http://{host}:{port}"
+    t11 = _t11_cluster(context)
     typer.echo(f"geozone is at {base}  (API docs: {base}/docs)")
-    typer.echo(f"T11 cluster map: {base}/maps/clusters/hoa-do-phuc-vi-vn2025")
+    typer.echo(f"T11 cluster map: {base}/maps/clusters/{t11}")
+    typer.echo(f"patrol planner:  {base}/maps/planner/{t11}")
     typer.echo(f"one-time admin key (shown only now): {key}")
+    typer.echo(
+        "to see incidents on the map, paste the key into its 'Vụ việc / Incidents' box "
+        "(kept for that browser tab only); API clients send it as the X-API-Key header"
+    )
     uvicorn.run(create_app(settings, context=context), host=host, port=port, log_level="info")
 
 
+@map_app.command("cluster")
+def map_cluster(
+    cluster_id: Annotated[
+        str, typer.Argument(help="Cluster id, e.g. hoa-do-phuc-vi or hoa-do-phuc-vi-vn2025.")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The HTML file to write (default: ID.html)."),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="YYYY-MM-DD: draw the cluster on the units in force that day, with its "
+            "members of that day (default today).",
+        ),
+    ] = None,
+    with_incidents: Annotated[
+        bool,
+        typer.Option(
+            "--with-incidents",
+            help="Draw the cluster's newest stored incidents with their stored decisions.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Most incidents drawn (the newest).")
+    ] = 20_000,
+    store_url: StoreOption = None,
+) -> None:
+    """Write the map of a cluster as one standalone HTML file (opens offline, no server).
+
+    Members, shared boundaries, border zones, junctions, named hotspots, the legend and the
+    boundary data's attribution; with ``--with-incidents`` also the stored incidents
+    (clustered markers whose popups explain the lead unit, and a heat layer). Synthetic
+    incidents are labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" on the map and in each popup.
+    Leaflet and its plugins are embedded, so the file needs no network.
+    """
+    from geozone.cli._common import parse_date
+    from geozone.context import load_context
+    from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
+
+    day: date = parse_date(on)
+    settings = get_settings()
+    context = load_context(settings)
+    known = {t.cluster.id for t in context.territories} | set(context.clusters)
+    store: IncidentStore | None = None
+    try:
+        if with_incidents or store_url or cluster_id not in known:
+            store = open_store(store_url or settings.store_url, settings=settings)
+            context = _with_defined_clusters(context, ApiStore(store.engine))  # type: ignore[attr-defined]
+        territory, cluster = cluster_on(context, cluster_id, day)
+        layers = cluster_layers(cluster, territory.bset)
+        found = (
+            stored_incidents(store, territory.cluster.id, limit=limit)
+            if with_incidents and store is not None
+            else None
+        )
+    finally:
+        if store is not None:
+            store.close()
+    title = layers.title if on is None else f"{layers.title} — {day.isoformat()}"
+    page = cluster_map(
+        units=layers.units,
+        boundaries_lines=layers.boundaries_lines,
+        zones=layers.zones,
+        junctions=layers.junctions,
+        hotspots=layers.hotspots,
+        incidents=found.layer if found is not None else None,
+        title=title,
+        attribution=layers.attribution,
+        inline_assets=True,
+    )
+    path = output or Path(f"{territory.cluster.id}.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_html(page, inline_assets=True), encoding="utf-8")
+    what = (
+        f"{territory.cluster.id} on {territory.bset.id} ({len(cluster.members)} members on {day})"
+    )
+    if found is not None:
+        synthetic = found.layer is not None and bool(found.layer["synthetic"].any())
+        what += f", {found.returned:,} of {found.total:,} stored incidents"
+        what += " (SYNTHETIC — dữ liệu mô phỏng)" if synthetic else ""
+    typer.echo(f"wrote {path}: {what}")
+
+
 def main() -> None:
-    """Run the ``geozone`` command: the core commands plus ``serve`` and ``users``."""
+    """Run the ``geozone`` command: core commands plus ``serve``, ``users``, ``map``, ``report``."""
+    from api.cli_report import register as register_report
     from geozone.cli import app
     from geozone.cli import main as run
 
     app.add_typer(users_app, name="users")
+    app.add_typer(map_app, name="map")
     app.command("serve")(serve)
+    register_report(app)
     run()

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.cluster_registry import ClusterRegistry
 from api.jobs import Jobs
 from geozone.context import Context
 from geozone.errors import AuthenticationError, PermissionDeniedError
@@ -53,6 +54,12 @@ def get_api_store(request: Request) -> ApiStore:
     return store
 
 
+def get_registry(request: Request) -> ClusterRegistry:
+    """Return the app's clusters (committed and defined through the API)."""
+    registry: ClusterRegistry = request.app.state.clusters
+    return registry
+
+
 def get_jobs(request: Request) -> Jobs:
     """Return the app's job registry."""
     jobs: Jobs = request.app.state.jobs
@@ -64,6 +71,7 @@ ContextDep = Annotated[Context, Depends(get_context)]
 StoreDep = Annotated[IncidentStore, Depends(get_store)]
 ApiStoreDep = Annotated[ApiStore, Depends(get_api_store)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
+RegistryDep = Annotated[ClusterRegistry, Depends(get_registry)]
 
 
 def caller_of(

@@ -322,3 +322,27 @@ class KeyOut(BaseModel):
     created_at: str | None = None
     revoked_at: str | None = None
     key: str | None = Field(default=None, description="The key itself; only when created.")
+
+
+#: A cluster definition for ``POST /clusters`` (two wards of the 2025 units, at the T11 bridge).
+CLUSTER_EXAMPLE: dict[str, Any] = {
+    "id": "nghia-do-ngoc-ha",
+    "name": "Cụm liên kết Nghĩa Đô – Ngọc Hà",
+    "name_en": "Nghĩa Đô–Ngọc Hà cluster",
+    "boundary_set": "vn2025",
+    "level": "ward",
+    "zone_width_m": 200,
+    "period": {"start": {"year": 2025, "month": 7, "day": 1}},
+    "members": [
+        {"id": "nghia-do", "kind": "unit", "unit_code": "00160", "name": "Phường Nghĩa Đô"},
+        {"id": "ngoc-ha", "kind": "unit", "unit_code": "00008", "name": "Phường Ngọc Hà"},
+    ],
+    "hotspots": [
+        {
+            "name": "Khu vực cầu T11",
+            "name_en": "T11 bridge area",
+            "point": [105.8064, 21.0387],
+            "radius_m": 150,
+        }
+    ],
+}

@@ -386,8 +386,21 @@ def zone_feature(record: dict[str, Any], repaired: bool | None = None) -> dict[s
 # -- clusters --------------------------------------------------------------------------------
 
 
-def cluster_summary(territory: ClusterTerritory) -> dict[str, Any]:
-    """Return a placed cluster's identity and members, JSON-ready."""
+def cluster_summary(
+    territory: ClusterTerritory, source: str = "file", editable: bool = False
+) -> dict[str, Any]:
+    """Return a placed cluster's identity and members, JSON-ready.
+
+    Parameters
+    ----------
+    territory
+        The placed cluster.
+    source
+        ``"file"`` (committed in ``data/clusters``) or ``"api"`` (defined by a planner).
+    editable
+        Whether ``PUT /clusters/{id}`` may replace it (a defined cluster, not a carried
+        version).
+    """
     cluster = territory.cluster
     members = territory.members
     return {
@@ -399,6 +412,8 @@ def cluster_summary(territory: ClusterTerritory) -> dict[str, Any]:
         "zone_width_m": territory.width_m,
         "carried_from": cluster.carried_from,
         "applies": bool(territory.applies),
+        "source": source,
+        "editable": editable,
         "members": records(members),
     }
 

@@ -4,6 +4,9 @@
   incidents (clustered, heat map) of one cluster.
 - :func:`planner_map`: the patrol-zone planner page (Leaflet.draw, saved through the API).
 - :func:`to_html`: render a map to a page, assets linked or embedded.
+- :mod:`maps.layers`: the layers of a placed cluster (:func:`cluster_layers`, the version in
+  force on a day: :func:`cluster_on`) and its stored incidents with their stored decisions
+  (:func:`stored_incidents`).
 - :mod:`maps.assets`: Leaflet and plugins installed from npm (``npm ci --prefix maps``) and
   served locally (:func:`asset_routes`); never loaded from a CDN.
 """
@@ -14,10 +17,17 @@ from maps.assets import (
     check_assets,
     use_local_assets,
 )
-from maps.cluster_map import cluster_map, incident_data
+from maps.cluster_map import cluster_map, incident_data, incident_payload
 from maps.elements import to_html
 from maps.errors import MapAssetError, MapAssetsMissingError, MapInputError
-from maps.layers import ClusterLayers, cluster_layers, incident_layer
+from maps.layers import (
+    ClusterLayers,
+    StoredIncidents,
+    cluster_layers,
+    cluster_on,
+    incident_layer,
+    stored_incidents,
+)
 from maps.planner import planner_map
 
 __all__ = [
@@ -26,13 +36,17 @@ __all__ = [
     "MapAssetError",
     "MapAssetsMissingError",
     "MapInputError",
+    "StoredIncidents",
     "asset_routes",
     "check_assets",
     "cluster_layers",
     "cluster_map",
+    "cluster_on",
     "incident_data",
     "incident_layer",
+    "incident_payload",
     "planner_map",
+    "stored_incidents",
     "to_html",
     "use_local_assets",
 ]

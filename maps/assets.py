@@ -11,7 +11,7 @@ URL layout below an asset base (default :data:`DEFAULT_ASSET_BASE`, ``/maps/stat
   (e.g. ``/maps/static/vendor/leaflet/leaflet.js``, ``.../vendor/leaflet/images/layers.png``,
   so the relative image URLs inside the plugins' CSS resolve);
 - ``<base>/<file>``: every file of ``maps/static`` (``geozone.js``, ``geozone.css``,
-  ``planner.js``).
+  ``planner.js``, ``incident_loader.js``).
 
 :func:`asset_routes` lists them for a web server. :func:`use_local_assets` points a
 ``folium.Map`` at them: folium elements declare their files in ``default_js`` /
@@ -102,6 +102,7 @@ ASSETS: dict[str, Asset] = {
         Asset("geozone_css", "css", "geozone.css"),
         Asset("geozone_js", "js", "geozone.js"),
         Asset("planner_js", "js", "planner.js"),
+        Asset("incidents_js", "js", "incident_loader.js"),
     )
 }
 

@@ -32,7 +32,14 @@ from numpy.typing import NDArray
 from geozone.crs import project_geometries, utm_epsg
 from geozone.incidents import CATEGORIES, VIETNAM_TZ, category_code
 from maps.assets import DEFAULT_ASSET_BASE, use_local_assets
-from maps.elements import GeoJsonLayer, IncidentHeat, IncidentLayer, MapDecor, esc
+from maps.elements import (
+    GeoJsonLayer,
+    IncidentHeat,
+    IncidentLayer,
+    IncidentLoader,
+    MapDecor,
+    esc,
+)
 from maps.errors import MapInputError
 
 #: Member colours (Tableau 10, a qualitative palette), by member order; repeats after ten.
@@ -121,6 +128,22 @@ LAYER_NAMES = {
     "hotspots": "Điểm nóng / Hotspots",
     "incidents": "Vụ việc / Incidents",
     "heat": "Mật độ vụ việc / Incident heat map",
+}
+#: Texts of the incident key box of a served cluster map (plain text, set with textContent).
+LOADER_LABELS = {
+    "title": "Vụ việc / Incidents",
+    "need_key": (
+        "Cần khoá API vai trò analyst (hoặc cao hơn) để xem vụ việc / "
+        "Incidents need an analyst API key (or higher)"
+    ),
+    "key_label": "Khoá API / API key",
+    "key_placeholder": "X-API-Key",
+    "show": "Xem vụ việc / Show incidents",
+    "forget": "Xoá khoá / Forget key",
+    "loading": "Đang tải vụ việc… / Loading incidents…",
+    "kept": "Khoá chỉ giữ trong thẻ này / The key is kept for this tab only",
+    "error_prefix": "Lỗi / Error",
+    "network_error": "Không kết nối được máy chủ / Cannot reach the server",
 }
 _DECIMALS = 6  # 0.1 m: polygons and lines
 _POINT_DECIMALS = 5  # 1 m: incident markers
@@ -530,6 +553,66 @@ def incident_data(
     return data
 
 
+def incident_legend(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the legend items of the incident kinds present in an :func:`incident_data` table."""
+    kinds = dict.fromkeys(cat["kind"] for cat in data["cats"])
+    return [
+        {
+            "swatch": {"kind": "circle", "color": "#202020", "fill": KIND_COLOURS[k]},
+            "label_html": esc(KIND_LABELS[k]),
+        }
+        for k in KIND_COLOURS
+        if k in kinds
+    ]
+
+
+def incident_summary(returned: int, total: int) -> str:
+    """Return the plain-text line saying how many incidents a map shows (Vietnamese, English)."""
+    if not total:
+        return "Chưa có vụ việc nào của cụm này / No incidents of this cluster are stored"
+    if returned >= total:
+        return f"{_thousands(total)} vụ việc / {total:,} incidents"
+    return (
+        f"{_thousands(returned)} vụ việc mới nhất trong {_thousands(total)} / "
+        f"the newest {returned:,} of {total:,} incidents"
+    )
+
+
+def incident_payload(
+    incidents: gpd.GeoDataFrame | None, total: int, units: gpd.GeoDataFrame | None = None
+) -> dict[str, Any]:
+    """Return what a served cluster map fetches to draw its incidents (``incident_loader.js``).
+
+    Parameters
+    ----------
+    incidents
+        Points, as for :func:`cluster_map` (None or empty: none).
+    total
+        How many incidents of the cluster are stored (``incidents`` may be the newest only).
+    units
+        ``code`` and ``full_name`` of the units that may lead, to name them.
+
+    Returns
+    -------
+    dict
+        ``returned``, ``total``, ``synthetic`` (any incident is), ``summary`` (plain text),
+        ``data`` (the :func:`incident_data` table, or None), ``legend`` (items with
+        ``swatch`` and ``label_html``) and ``notice_html`` (the synthetic badge or None).
+    """
+    data = incident_data(incidents, units) if incidents is not None and len(incidents) else None
+    returned = 0 if data is None else len(data["lat"])
+    synthetic = bool(data is not None and "syn" in data and np.any(data["syn"]))
+    return {
+        "returned": returned,
+        "total": int(total),
+        "synthetic": synthetic,
+        "summary": incident_summary(returned, int(total)),
+        "data": data,
+        "legend": incident_legend(data) if data is not None else [],
+        "notice_html": esc(SYNTHETIC_BADGE) if synthetic else None,
+    }
+
+
 # -- the map -------------------------------------------------------------------------------------
 
 
@@ -598,6 +681,7 @@ def cluster_map(
     asset_base: str = DEFAULT_ASSET_BASE,
     inline_assets: bool = False,
     heat: bool = True,
+    incidents_url: str | None = None,
 ) -> folium.Map:
     """Build the map of a cluster.
 
@@ -635,6 +719,12 @@ def cluster_map(
         Embed the assets into the page (standalone file; needs ``npm ci --prefix maps``).
     heat
         Add the incident heat layer (off when the page opens; toggled in the layer control).
+    incidents_url
+        When ``incidents`` is None: a URL of the service answering :func:`incident_payload`
+        JSON to a request with an ``X-API-Key`` header. The page then offers a key box
+        (``incident_loader.js``): the key typed there is kept in the tab's
+        ``sessionStorage`` (shared with the planner page) and the incidents are fetched and
+        drawn; without a key the page says that incidents need an analyst key.
 
     Returns
     -------
@@ -708,18 +798,10 @@ def cluster_map(
         layers.append(clustered)
         if heat:
             layers.append(IncidentHeat(clustered, name=LAYER_NAMES["heat"]))
-        kinds = dict.fromkeys(cat["kind"] for cat in data["cats"])
         sections.append(
             {
                 "title_html": esc(f"Vụ việc / Incidents ({_thousands(n_incidents)})"),
-                "items": [
-                    {
-                        "swatch": {"kind": "circle", "color": "#202020", "fill": KIND_COLOURS[k]},
-                        "label_html": esc(KIND_LABELS[k]),
-                    }
-                    for k in KIND_COLOURS
-                    if k in kinds
-                ],
+                "items": incident_legend(data),
             }
         )
         if "syn" in data and np.any(data["syn"]):
@@ -746,7 +828,20 @@ def cluster_map(
     ).add_to(m)
     for layer in layers:
         layer.add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    control = folium.LayerControl(collapsed=False, position="topright")
+    control.add_to(m)
+    if incidents is None and incidents_url is not None:
+        IncidentLoader(
+            control,
+            {
+                "url": incidents_url,
+                "labels": LOADER_LABELS,
+                "names_html": {
+                    "incidents": esc(LAYER_NAMES["incidents"]),
+                    "heat": esc(LAYER_NAMES["heat"]),
+                },
+            },
+        ).add_to(m)
     return use_local_assets(m, base=asset_base, inline=inline_assets)
 
 

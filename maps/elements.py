@@ -119,6 +119,33 @@ class IncidentHeat(JSCSSMixin, Layer):
         self.options_json = js_json({})
 
 
+class IncidentLoader(JSCSSMixin, folium.MacroElement):
+    """The key box of a served cluster map that fetches its incidents (``GZ.incidentLoader``).
+
+    Add it after the ``folium.LayerControl`` it adds the incident layers to. ``config``:
+    ``url`` (answering :func:`maps.cluster_map.incident_payload` JSON), ``labels`` (plain
+    text) and ``names_html`` (escaped layer names for the layer control).
+    """
+
+    default_js = own_assets("markerclusterjs", "leaflet-heat.js", "geozone_js", "incidents_js")
+    default_css = own_assets("markerclustercss", "markerclusterdefaultcss", "geozone_css")
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = GZ.incidentLoader(
+                {{ this._parent.get_name() }}, {{ this.control.get_name() }},
+                {{ this.config_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, control: folium.LayerControl, config: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "IncidentLoader"
+        self.control = control
+        self.config_json = js_json(config)
+
+
 class MapDecor(JSCSSMixin, folium.MacroElement):
     """Title, plain-text attribution and legend (``GZ.decorate``); add it after the layers."""
 

@@ -3,18 +3,28 @@
 The map builders take plain GeoDataFrames; these helpers make them from a cluster placed on
 its boundary set (members, shared boundaries, border zones, junctions, hotspots) and from
 incidents with their assignment rows, so the CLI and the API build the same maps.
+
+Incidents come from the store with the cluster decisions stored with them
+(:func:`stored_incidents`: :meth:`~geozone.store.IncidentStore.query` and
+:meth:`~geozone.store.IncidentStore.cluster_rows` of the same query, joined): a map shows
+what the service decided, never a second judgement of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
 
+from geozone.assign import ClusterTerritory
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
-from geozone.errors import ClusterDefinitionError
+from geozone.context import Context
+from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundarySetForDateError
+from geozone.store import IncidentQuery, IncidentStore
+from geozone.store.base import MAX_QUERY_LIMIT
 from geozone.zones import border_zones
 from maps.errors import MapInputError
 
@@ -157,3 +167,124 @@ def incident_layer(
         raise MapInputError("cluster_id needs the assignment rows to select incidents")
     points = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
     return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=points, crs=4326)
+
+
+@dataclass(frozen=True)
+class StoredIncidents:
+    """The newest stored incidents of one cluster, with its stored decision for each.
+
+    Attributes
+    ----------
+    layer
+        Points as :func:`incident_layer` returns them (None when none is stored).
+    total
+        How many stored incidents the cluster's assignment concerns.
+    """
+
+    layer: gpd.GeoDataFrame | None
+    total: int
+
+    @property
+    def returned(self) -> int:
+        """How many incidents :attr:`layer` holds."""
+        return 0 if self.layer is None else len(self.layer)
+
+
+def stored_incidents(
+    store: IncidentStore, cluster_id: str, *, limit: int = 20_000
+) -> StoredIncidents:
+    """Return the newest ``limit`` stored incidents of a cluster with the stored decisions.
+
+    Reads pages of :meth:`~geozone.store.IncidentStore.query` (newest first) and the cluster
+    rows of the same pages (:meth:`~geozone.store.IncidentStore.cluster_rows`), joined on
+    ``external_id``: nothing is judged again here.
+
+    Parameters
+    ----------
+    store
+        The incident store.
+    cluster_id
+        A placed cluster id (e.g. ``hoa-do-phuc-vi-vn2025``).
+    limit
+        Most incidents to return (0: none, only the total).
+    """
+    if limit <= 0:
+        return StoredIncidents(None, store.count(IncidentQuery(cluster_id=cluster_id)))
+    frames: list[pd.DataFrame] = []
+    decisions: list[pd.DataFrame] = []
+    total = offset = 0
+    while offset < limit:  # a few pages of at most MAX_QUERY_LIMIT
+        query = IncidentQuery(
+            cluster_id=cluster_id,
+            limit=min(MAX_QUERY_LIMIT, limit - offset),
+            offset=offset,
+            order="occurred_at",
+            descending=True,
+        )
+        page, total = store.query(query)
+        if page.empty:
+            break
+        frames.append(pd.DataFrame(page.drop(columns="geometry")))
+        decisions.append(store.cluster_rows(query))
+        offset += len(page)
+        if offset >= total:
+            break
+    if not frames:
+        return StoredIncidents(None, total)
+    incidents = pd.concat(frames, ignore_index=True)
+    rows = pd.concat(decisions, ignore_index=True)
+    return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
+
+
+def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTerritory, Cluster]:
+    """Return the version of a cluster placed on the set in force on ``day``, and its members.
+
+    A cluster and its versions carried into newer units are one family: asked for
+    ``hoa-do-phuc-vi`` on a day of the 2025 units, this returns ``hoa-do-phuc-vi-vn2025``,
+    and the other way round for a day when the older set was in force.
+
+    Returns
+    -------
+    territory, cluster
+        The placed version, and its cluster limited to the members on ``day``.
+
+    Raises
+    ------
+    NoBoundarySetForDateError
+        No loaded set is in force on ``day``.
+    DataNotFoundError
+        The cluster is unknown, has no version on that set (a ward cluster named in the
+        legacy register, whose wards have no polygons, before 2025-07-01) or no member then.
+    """
+    live = [bset for bset in context.sets if bset.info.in_force(day)]
+    if not live:
+        raise NoBoundarySetForDateError(f"no loaded boundary set is in force on {day}")
+    bset = max(live, key=lambda b: b.info.valid_from)
+    placed = {t.cluster.id: t for t in context.territories}
+    if cluster_id in placed:
+        root = placed[cluster_id].cluster.carried_from or cluster_id
+    elif cluster_id in context.clusters:
+        root = cluster_id
+    else:
+        raise DataNotFoundError(f"no cluster {cluster_id!r}; known: {', '.join(sorted(placed))}")
+    family = [t for t in context.territories if root in (t.cluster.id, t.cluster.carried_from)]
+    chosen = [t for t in family if t.bset.id == bset.id]
+    if not chosen:
+        versions = ", ".join(
+            f"{t.cluster.id} ({t.bset.id}, from {t.bset.info.valid_from})" for t in family
+        )
+        raise DataNotFoundError(
+            f"cluster {cluster_id!r} has no version drawn on {bset.id}, the set in force on "
+            f"{day} (its units there have no polygons); drawn versions: {versions or 'none'}"
+        )
+    territory = chosen[0]
+    cluster = territory.cluster
+    members = cluster.members_on(day)
+    if not any(m.kind == "unit" for m in members):
+        raise DataNotFoundError(
+            f"cluster {cluster.id} has no member unit on {day} (its period: "
+            f"{cluster.period.start or 'start unknown'} – {cluster.period.end or 'open'})"
+        )
+    if len(members) != len(cluster.members):
+        cluster = cluster.model_copy(update={"members": members})
+    return territory, cluster

@@ -1,18 +1,36 @@
-"""Clusters placed on the loaded sets, their border zones and their migration (public)."""
+"""Clusters: placed ones, their border zones and migration (public); definitions (planner).
+
+Reads are public. ``POST /clusters`` and ``PUT /clusters/{id}`` (planner key) define and
+replace clusters planners own; the committed clusters are read-only (see
+:mod:`api.cluster_registry`). After a write the new context is in force at once and a
+background job (``GET /jobs/{id}``) reassigns the stored incidents.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request
 
 from api import services
-from api.deps import ContextDep
+from api.cluster_registry import ClusterRegistry, Defined, run_reassign
+from api.deps import ContextDep, JobsDep, PlannerDep, RegistryDep, StoreDep, summarise
+from api.jobs import Jobs
 from api.problems import problems
-from api.schemas import FeatureCollection
+from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
+from geozone.clusters import Cluster
+from geozone.store import IncidentStore
 from geozone.zones import BorderZones
 
 router = APIRouter(tags=["clusters"])
+_WRITE_PROBLEMS = problems(401, 403, 409, 422)
+ClusterBody = Annotated[
+    Cluster,
+    Body(
+        description="A cluster definition (the model of `data/clusters/*.toml`, as JSON).",
+        openapi_examples={"ward cluster": {"value": CLUSTER_EXAMPLE}},
+    ),
+]
 
 
 def zones_of(request: Request, cluster_id: str) -> BorderZones:
@@ -24,19 +42,124 @@ def zones_of(request: Request, cluster_id: str) -> BorderZones:
     return cache[cluster_id]
 
 
+def _summary(registry: ClusterRegistry, territory: Any) -> dict[str, Any]:
+    cluster_id = territory.cluster.id
+    return services.cluster_summary(
+        territory, registry.source(cluster_id), registry.is_defined(cluster_id)
+    )
+
+
 @router.get("/clusters", summary="Placed clusters")
-def list_clusters(context: ContextDep) -> list[dict[str, Any]]:
-    """Return every placed cluster (originals and those carried into the current set)."""
-    return [services.cluster_summary(t) for t in context.territories]
+def list_clusters(context: ContextDep, registry: RegistryDep) -> list[dict[str, Any]]:
+    """Return every placed cluster (originals and those carried into the current set).
+
+    ``source`` tells a committed cluster (``file``) from one a planner defined (``api``);
+    ``editable`` marks those ``PUT /clusters/{id}`` may replace.
+    """
+    return [_summary(registry, t) for t in context.territories]
 
 
 @router.get("/clusters/{cluster_id}", responses=problems(404), summary="One placed cluster")
-def get_cluster(context: ContextDep, cluster_id: str) -> dict[str, Any]:
+def get_cluster(context: ContextDep, registry: RegistryDep, cluster_id: str) -> dict[str, Any]:
     """Return a placed cluster with its full definition."""
     territory = context.territory(cluster_id)
-    data = services.cluster_summary(territory)
+    data = _summary(registry, territory)
     data["definition"] = services.jsonable(territory.cluster.model_dump(mode="json"))
     return data
+
+
+def _written(
+    request: Request,
+    registry: ClusterRegistry,
+    defined: Defined,
+    store: IncidentStore,
+    jobs: Jobs,
+    tasks: BackgroundTasks,
+    verb: str,
+) -> dict[str, Any]:
+    """Put the new context in force, queue the reassignment, describe the write."""
+    request.app.state.context = registry.context
+    live = {t.cluster.id for t in registry.context.territories}
+    cache: dict[str, BorderZones] = request.app.state.zone_cache
+    for key in list(cache):
+        if key in defined.ids or key not in live:
+            cache.pop(key, None)
+    cluster = defined.cluster
+    job = jobs.new("reassign", f"cluster {cluster.id} {verb}")
+    tasks.add_task(run_reassign, job, store, registry)
+    placed = [t.cluster.id for t in defined.territories]
+    summarise(
+        request,
+        f"{verb} cluster {cluster.id} ({len(cluster.members)} members in "
+        f"{cluster.boundary_set}; placed as {', '.join(placed)}); reassign job {job.id}",
+    )
+    record = defined.record
+    return {
+        "id": cluster.id,
+        "source": "api",
+        "editable": True,
+        "definition": services.jsonable(cluster.model_dump(mode="json")),
+        "placed": [
+            services.cluster_summary(t, "api", t.cluster.id == cluster.id)
+            for t in defined.territories
+        ],
+        "created_at": services.jsonable(record["created_at"]),
+        "created_by": record["created_by"],
+        "updated_at": services.jsonable(record["updated_at"]),
+        "updated_by": record["updated_by"],
+        "reassign_job": services.jsonable(job.to_dict()),
+    }
+
+
+@router.post(
+    "/clusters",
+    status_code=201,
+    responses=_WRITE_PROBLEMS,
+    summary="Define a cluster (planner)",
+)
+def create_cluster(
+    request: Request,
+    caller: PlannerDep,
+    registry: RegistryDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
+    body: ClusterBody,
+) -> dict[str, Any]:
+    """Check a cluster against its boundary set, store it and judge incidents with it.
+
+    Every unit member must exist at the cluster's level in its ``boundary_set`` and be named
+    as the set names it (422 naming the member otherwise). A cluster named in an older set
+    is also carried into the current set's units (``<id>-<set>``). The ids of committed
+    clusters are refused (409). Stored incidents are reassigned by the background job
+    ``reassign_job`` (follow it with ``GET /jobs/{id}``).
+    """
+    defined = registry.create(body, caller.name)
+    return _written(request, registry, defined, store, jobs, tasks, "created")
+
+
+@router.put(
+    "/clusters/{cluster_id}",
+    responses={**_WRITE_PROBLEMS, **problems(404)},
+    summary="Replace a cluster defined through the API (planner)",
+)
+def update_cluster(
+    request: Request,
+    caller: PlannerDep,
+    registry: RegistryDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
+    cluster_id: Annotated[str, Path(max_length=80)],
+    body: ClusterBody,
+) -> dict[str, Any]:
+    """Replace a cluster a planner defined (same checks as ``POST /clusters``).
+
+    Committed clusters and carried versions are read-only (409); the body's ``id`` must be
+    the URL's (422).
+    """
+    defined = registry.update(cluster_id, body, caller.name)
+    return _written(request, registry, defined, store, jobs, tasks, "updated")
 
 
 @router.get(

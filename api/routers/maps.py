@@ -2,27 +2,57 @@
 
 The pages work with no internet: every script and style comes from ``/maps/static`` (the npm
 packages installed by ``scripts/setup.sh``). Boundaries, border zones, junctions and named
-hotspots are public; incidents appear on the cluster map only for a caller with an analyst
-key (sent in ``X-API-Key``), judged with the same rules as the API.
+hotspots are public. Incidents need an analyst key:
+
+- a browser user opens ``/maps/clusters/{id}`` and types the key into the page's
+  "Vụ việc / Incidents" box once; the page keeps it in the tab's ``sessionStorage`` (the
+  planner page reads the same entry) and fetches ``/maps/clusters/{id}/incidents`` with the
+  ``X-API-Key`` header. No cookie carries the key or a session, so no other site can make
+  the browser send it (no CSRF), and it never appears in a URL, a log or a referrer;
+- a client that sends ``X-API-Key`` with the page request (curl, a script) gets the
+  incidents drawn into the page itself.
+
+Either way the incidents and their lead units are the decisions stored with them
+(:func:`maps.layers.stored_incidents`), not a judgement made again for the map. Pages carry
+a Content-Security-Policy that lets them talk to this origin only (scripts, styles, images
+and ``fetch``), so even injected script could not send the key elsewhere; they are not
+cached, since a keyed page holds incident data.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-import pandas as pd
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, HTMLResponse
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.deps import ContextDep, OptionalCaller, StoreDep
-from geozone.assign import assign_clusters, jurisdiction
+from api.deps import AnalystDep, ContextDep, OptionalCaller, StoreDep
+from api.problems import problems
 from geozone.errors import DataNotFoundError
-from geozone.store import IncidentQuery
 from geozone.store.api_tables import role_allows
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (the browser clusters them).
 MAX_MAP_INCIDENTS = 50_000
+#: Incidents a map page carries unless asked otherwise (the newest).
+DEFAULT_MAP_INCIDENTS = 20_000
+#: Headers of every map page and incident table.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+        "font-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+Limit = Annotated[
+    int,
+    Query(ge=0, le=MAX_MAP_INCIDENTS, description="Most incidents drawn (the newest first)."),
+]
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
@@ -33,30 +63,39 @@ def static_asset(path: str) -> FileResponse:
     found = asset_routes().get(f"/maps/static/{path}")
     if found is None:
         raise DataNotFoundError(f"no map asset {path!r}")
-    return FileResponse(found, headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        found,
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
-@router.get("/clusters/{cluster_id}", response_class=HTMLResponse)
+@router.get(
+    "/clusters/{cluster_id}",
+    response_class=HTMLResponse,
+    responses=problems(401, 404),
+    summary="The map of a cluster (HTML)",
+)
 def cluster_page(
+    request: Request,
     cluster_id: str,
     context: ContextDep,
     store: StoreDep,
     caller: OptionalCaller,
-    limit: Annotated[int, Query(ge=0, le=MAX_MAP_INCIDENTS)] = 20_000,
+    limit: Limit = DEFAULT_MAP_INCIDENTS,
 ) -> HTMLResponse:
-    """Render the cluster map: members, boundaries, zones, junctions, hotspots, incidents."""
-    from maps import cluster_layers, cluster_map, incident_layer, to_html
+    """Render the cluster map: members, boundaries, zones, junctions, hotspots, incidents.
+
+    With an analyst key in ``X-API-Key`` the newest ``limit`` incidents are drawn into the
+    page; without one the page asks for the key and fetches them itself (see the module
+    notes).
+    """
+    from maps import cluster_layers, cluster_map, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
     layers = cluster_layers(territory.cluster, territory.bset)
-    incidents = None
-    if caller is not None and role_allows(caller.role, "analyst") and limit:
-        stored, _ = store.query(IncidentQuery(cluster_id=cluster_id, limit=min(limit, 10_000)))
-        if len(stored):
-            frame = pd.DataFrame(stored.drop(columns="geometry"))
-            units = jurisdiction(frame, context.sets)
-            decided = assign_clusters(frame, units, [territory])
-            incidents = incident_layer(frame, decided, cluster_id)
+    keyed = caller is not None and role_allows(caller.role, "analyst")
+    incidents = stored_incidents(store, cluster_id, limit=limit).layer if keyed else None
+    url = request.url_for("cluster_incidents", cluster_id=cluster_id)
     page = cluster_map(
         units=layers.units,
         boundaries_lines=layers.boundaries_lines,
@@ -66,11 +105,72 @@ def cluster_page(
         incidents=incidents,
         title=layers.title,
         attribution=layers.attribution,
+        incidents_url=None if keyed else f"{url.path}?limit={limit}",
     )
-    return HTMLResponse(to_html(page, inline_assets=False))
+    return HTMLResponse(to_html(page, inline_assets=False), headers=PAGE_HEADERS)
 
 
-@router.get("/planner/{cluster_id}", response_class=HTMLResponse)
+@router.get(
+    "/clusters/{cluster_id}/incidents",
+    name="cluster_incidents",
+    responses={
+        200: {
+            "description": "The incident table of the cluster map",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "returned": {"type": "integer"},
+                            "total": {"type": "integer"},
+                            "synthetic": {"type": "boolean"},
+                            "summary": {"type": "string"},
+                            "data": {"type": ["object", "null"]},
+                            "legend": {"type": "array", "items": {"type": "object"}},
+                            "notice_html": {"type": ["string", "null"]},
+                        },
+                        "required": ["returned", "total", "synthetic", "summary", "data"],
+                    }
+                }
+            },
+        },
+        **problems(401, 403, 404),
+    },
+    summary="The incidents a cluster map draws (analyst)",
+)
+def cluster_incidents(
+    cluster_id: str,
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    limit: Limit = DEFAULT_MAP_INCIDENTS,
+) -> Response:
+    """Return the newest incidents of a cluster with their stored decisions, for its map.
+
+    ``data`` is the compact table the page draws (coordinates, indexes into tables of
+    HTML-escaped category, lead unit, rule and explanation texts); ``summary`` says how many
+    of how many, ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents.
+    """
+    from maps import incident_payload, stored_incidents
+
+    territory = context.territory(cluster_id)
+    found = stored_incidents(store, cluster_id, limit=limit)
+    units = None
+    if found.layer is not None and "lead_unit" in found.layer:
+        frame = territory.bset.frame
+        units = frame[frame["code"].isin(found.layer["lead_unit"].dropna().unique())]
+    payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
+    payload["cluster_id"] = cluster_id
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, media_type="application/json", headers=PAGE_HEADERS)
+
+
+@router.get(
+    "/planner/{cluster_id}",
+    response_class=HTMLResponse,
+    responses=problems(404),
+    summary="The patrol-zone planner of a cluster (HTML)",
+)
 def planner_page(cluster_id: str, context: ContextDep) -> HTMLResponse:
     """Render the patrol planner: draw, edit and delete patrol zones saved through the API."""
     from maps import cluster_layers, planner_map, to_html
@@ -83,4 +183,4 @@ def planner_page(cluster_id: str, context: ContextDep) -> HTMLResponse:
         cluster_id=cluster_id,
         attribution=layers.attribution,
     )
-    return HTMLResponse(to_html(page, inline_assets=False))
+    return HTMLResponse(to_html(page, inline_assets=False), headers=PAGE_HEADERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.deps import ContextDep
 from api.schemas import Health, Version
@@ -31,3 +31,9 @@ def get_version(context: ContextDep) -> Version:
         clusters=sorted(context.clusters),
         current_set=context.current.id,
     )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """Answer the browser's icon request with no content (the map pages have no icon)."""
+    return Response(status_code=204)

@@ -1,6 +1,7 @@
-"""Tables of the web service in the store: API keys, the audit log, patrol zones.
+"""Tables of the web service in the store: API keys, the audit log, patrol zones, clusters.
 
-Migration ``0002`` creates them; :func:`define_api_tables` describes them for queries (and
+Migration ``0002`` creates the first three, ``0003`` the clusters planners define through the
+API; :func:`define_api_tables` describes them for queries (and
 :func:`geozone.store.sql.build_metadata` includes them so the schema check sees them).
 :class:`ApiStore` reads and writes them over the store's engine.
 
@@ -38,7 +39,10 @@ _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN
 
 
 def define_api_tables(metadata: sa.MetaData) -> None:
-    """Add the api_keys, audit_log and patrol_zones tables (as migration 0002 makes them)."""
+    """Add the service's tables: api_keys, audit_log, patrol_zones, cluster_definitions.
+
+    Migration 0002 makes the first three, 0003 ``cluster_definitions``.
+    """
     from geozone.store.sql import UTCDateTime
 
     sa.Table(
@@ -83,6 +87,16 @@ def define_api_tables(metadata: sa.MetaData) -> None:
         sa.Column("created_by", sa.String(64)),
         sa.Index("ix_patrol_zones_cluster_id", "cluster_id"),
     )
+    sa.Table(
+        "cluster_definitions",
+        metadata,
+        sa.Column("id", sa.String(80), primary_key=True),
+        sa.Column("definition", _JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("created_by", sa.String(64)),
+        sa.Column("updated_by", sa.String(64)),
+    )
 
 
 def hash_key(key: str) -> str:
@@ -112,6 +126,7 @@ class ApiStore:
         self._keys = metadata.tables["api_keys"]
         self._audit = metadata.tables["audit_log"]
         self._zones = metadata.tables["patrol_zones"]
+        self._clusters = metadata.tables["cluster_definitions"]
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**{_WRITE: True})
@@ -326,6 +341,46 @@ class ApiStore:
             done = connection.execute(z.delete().where(z.c.id == zone_id))
             if done.rowcount == 0:
                 raise UnknownPatrolZoneError(f"no patrol zone with id {zone_id}")
+
+    # -- clusters defined through the API ----------------------------------------------------
+    def list_clusters(self) -> list[dict[str, Any]]:
+        """Return the stored cluster definitions (``id``, ``definition``, times, keys), by id."""
+        c = self._clusters
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(sa.select(c).order_by(c.c.id))]
+
+    def save_cluster(
+        self, cluster_id: str, definition: dict[str, Any], saved_by: str | None
+    ) -> dict[str, Any]:
+        """Store a cluster definition (JSON-ready), inserting or replacing it; return the row.
+
+        ``created_at`` / ``created_by`` are kept when the cluster exists; ``updated_at`` /
+        ``updated_by`` are set on every save.
+        """
+        if not 1 <= len(cluster_id) <= 80:
+            raise InvalidParameterError(f"cluster id {cluster_id!r} must be 1 to 80 characters")
+        c = self._clusters
+        now = datetime.now(UTC)
+        with self._write() as connection, connection.begin():
+            done = connection.execute(
+                c.update()
+                .where(c.c.id == cluster_id)
+                .values(definition=definition, updated_at=now, updated_by=saved_by)
+            )
+            if done.rowcount == 0:
+                connection.execute(
+                    c.insert().values(
+                        id=cluster_id,
+                        definition=definition,
+                        created_at=now,
+                        updated_at=now,
+                        created_by=saved_by,
+                        updated_by=saved_by,
+                    )
+                )
+            row = connection.execute(sa.select(c).where(c.c.id == cluster_id)).one()
+        saved: dict[str, Any] = row._asdict()
+        return saved
 
 
 def create_key(

@@ -183,6 +183,12 @@
     return '<span class="gz-swatch" style="' + GZ.escapeHtml(style) + '"></span>';
   }
 
+  /** One legend line: a swatch and its (already escaped) label_html. */
+  GZ.legendItem = function (item) {
+    return '<div class="gz-legend-item">' + swatch(item) + "<span>" + item.label_html +
+      "</span></div>";
+  };
+
   /** Fit the map to bounds, leaving room for the title and legend when there is room. */
   GZ.fitBounds = function (map, bounds, boxes) {
     var size = map.getSize();
@@ -228,10 +234,7 @@
           if (section.title_html) {
             html += '<div class="gz-legend-section">' + section.title_html + "</div>";
           }
-          section.items.forEach(function (item) {
-            html += '<div class="gz-legend-item">' + swatch(item) + "<span>" +
-              item.label_html + "</span></div>";
-          });
+          section.items.forEach(function (item) { html += GZ.legendItem(item); });
         });
         if (spec.legend.notice_html) {
           html += '<div class="gz-badge">' + spec.legend.notice_html + "</div>";

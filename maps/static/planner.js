@@ -34,6 +34,11 @@
     } catch (e) { /* storage disabled: the key lives in memory only */ }
   }
 
+  /** Put ``value`` in every "{key}" of a label (no "$" patterns, unlike String.replace). */
+  function fill(template, key, value) {
+    return String(template).split("{" + key + "}").join(String(value));
+  }
+
   function element(tag, className, parent, text) {
     var node = L.DomUtil.create(tag, className || "", parent);
     if (text !== undefined && text !== null) { node.textContent = String(text); }
@@ -239,7 +244,7 @@
         self.items.clearLayers();
         var features = (collection && collection.features) || [];
         features.forEach(function (feature) { self.addFeature(feature); });
-        self.info(self.labels.loaded.replace("{n}", String(features.length)));
+        self.info(fill(self.labels.loaded, "n", features.length));
         return features.length;
       },
       function (error) { self.error(error.message); return null; }
@@ -252,8 +257,8 @@
       if (layer.gzZone) { names[layer.gzZone.name] = true; }
     });
     var n = this.items.getLayers().length + 1;
-    while (names[this.labels.default_name.replace("{n}", String(n))]) { n += 1; }
-    return this.labels.default_name.replace("{n}", String(n));
+    while (names[fill(this.labels.default_name, "n", n)]) { n += 1; }
+    return fill(this.labels.default_name, "n", n);
   };
 
   /** A drawn polygon: ask its name, then save it (cancel = discard the drawing). */
@@ -284,7 +289,7 @@
       function (feature) {
         self.items.removeLayer(layer);
         var added = self.addFeature(feature);
-        self.info(self.labels.saved.replace("{name}", zone.name));
+        self.info(fill(self.labels.saved, "name", zone.name));
         return added;
       },
       function (error) {
@@ -302,7 +307,7 @@
     if (zone.id === null || zone.id === undefined) { return Promise.resolve(true); }
     return this.request("DELETE", this.itemUrl(zone.id)).then(
       function () {
-        self.info(self.labels.deleted.replace("{name}", zone.name));
+        self.info(fill(self.labels.deleted, "name", zone.name));
         return true;
       },
       function (error) {

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
+import pandas as pd
 import pytest
 
+from geozone.context import Context
+from geozone.pipeline import context_stamp
+from geozone.store import IncidentQuery, open_store
+from geozone.store.base import UNIT_COLUMNS
 from maps import check_assets
+from maps.cluster_map import LOADER_LABELS
 from tests.api.conftest import Api
+from tests.maps.test_cluster_map import incident_tables, unpack
 from tests.test_boundaries import grid_point
 
 
@@ -60,3 +68,112 @@ def test_planner_page_and_static_assets(api: Api) -> None:
     script = api.client.get("/maps/static/vendor/leaflet/leaflet.js")
     assert script.status_code == 200 and "Leaflet" in script.text[:500]
     assert api.client.get("/maps/static/vendor/leaflet/nothing.js").status_code == 404
+
+
+def sentence(data: dict[str, Any], lang: str, row: int) -> str:
+    """The explanation of incident ``row`` of a map's incident table, in ``lang``."""
+    return unpack(data[f"{lang}_templates"], data[f"{lang}s"][data["ex"][row]])
+
+
+def _record(external_id: str, occurred_at: str, **changes: object) -> dict[str, object]:
+    lon, lat = grid_point(950, 300)  # ward 1, 50 m from ward 2
+    record: dict[str, object] = {
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "lon": lon,
+        "lat": lat,
+        "category": "drugs",
+        "detected_by": "o2",
+        "synthetic": True,
+    }
+    record.update(changes)
+    return record
+
+
+def test_public_page_asks_for_the_key_and_is_locked_to_its_origin(api: Api) -> None:
+    response = api.client.get("/maps/clusters/grid-centre")
+    page = response.text
+    assert "GZ.incidentLoader(" in page and "/maps/static/incident_loader.js" in page
+    assert '"url":"/maps/clusters/grid-centre/incidents?limit=20000"' in page
+    assert LOADER_LABELS["need_key"] in page
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    # a page requested with an analyst key carries its incidents itself: no key box
+    keyed = api.client.get("/maps/clusters/grid-centre", headers=api.auth("analyst")).text
+    assert "GZ.incidentLoader(" not in keyed
+    planner = api.client.get("/maps/planner/grid-centre")
+    assert planner.headers["content-security-policy"] == policy
+    assert api.client.get("/favicon.ico").status_code == 204  # no 404 in the console
+
+
+def test_incident_table_needs_an_analyst_key(api: Api) -> None:
+    analyst = api.auth("analyst")
+    posted = api.client.post(
+        "/incidents", json=[_record("m1", "2022-03-01T21:00:00+07:00")], headers=analyst
+    )
+    assert posted.status_code == 200
+    url = "/maps/clusters/grid-centre/incidents"
+    missing = api.client.get(url)
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert api.client.get(url, headers=api.auth("viewer")).status_code == 403
+    assert api.client.get(url, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert api.client.get("/maps/clusters/nowhere/incidents", headers=analyst).status_code == 404
+    table = api.client.get(url, headers=analyst)
+    assert table.status_code == 200 and table.headers["cache-control"] == "no-store"
+    body = table.json()
+    assert (body["returned"], body["total"], body["synthetic"]) == (1, 1, True)
+    assert body["cluster_id"] == "grid-centre"
+    assert body["notice_html"] == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
+    assert body["summary"] == "1 vụ việc / 1 incidents"
+    assert [item["label_html"] for item in body["legend"]] == ["Hình sự / Criminal"]
+    data = body["data"]
+    lon, lat = grid_point(950, 300)
+    assert data["lon"] == [round(lon, 5)] and data["lat"] == [round(lat, 5)]
+    assert data["leads"] == ["Phường Ô 2 (00002)"]  # the detector leads in the zone
+    assert data["syn"] == 1
+
+
+def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Context) -> None:
+    analyst = api.auth("analyst")
+    records = [
+        _record("old", "2022-01-01T08:00:00+07:00"),
+        _record("mid", "2022-02-01T08:00:00+07:00"),
+        _record("new", "2022-03-01T08:00:00+07:00", synthetic=False),
+    ]
+    assert api.client.post("/incidents", json=records, headers=analyst).status_code == 200
+    # overwrite the stored decision of "new": the map must show it, not judge again
+    with open_store(api.store_url) as store:
+        frame, _ = store.query(IncidentQuery(limit=10))
+        units = pd.DataFrame(frame[frame["external_id"] == "new"][["external_id", *UNIT_COLUMNS]])
+        decision = pd.DataFrame(
+            {
+                "external_id": ["new"],
+                "cluster_id": ["grid-centre"],
+                "member_code": ["00001"],
+                "in_zone": [True],
+                "lead_unit": ["00004"],
+                "rule": ["border_detector"],
+                "explanation_vi": ["Quyết định đã lưu: Ô 4 chủ trì"],
+                "explanation_en": ["Stored decision: Ô 4 leads"],
+            }
+        )
+        store.save_assignments(units, decision, stamp=context_stamp(grid_context))
+    body = api.client.get(
+        "/maps/clusters/grid-centre/incidents", params={"limit": 2}, headers=analyst
+    ).json()
+    assert (body["returned"], body["total"]) == (2, 3)
+    assert body["summary"] == ("2 vụ việc mới nhất trong 3 / the newest 2 of 3 incidents")
+    data = body["data"]
+    assert [data["id_prefix"] + i for i in data["id"]] == ["new", "mid"]  # newest first
+    assert data["syn"] == [0, 1]
+    assert data["leads"][data["lead"][0]] == "Phường Ô 4 (00004)"
+    assert data["leads"][data["lead"][1]] == "Phường Ô 2 (00002)"
+    assert sentence(data, "vi", 0) == "Quyết định đã lưu: Ô 4 chủ trì"
+    page = api.client.get("/maps/clusters/grid-centre", params={"limit": 2}, headers=analyst).text
+    (table,) = incident_tables(page)
+    assert sentence(table, "en", 0) == "Stored decision: Ô 4 leads"
+    assert "old" not in [table["id_prefix"] + i for i in table["id"]]

@@ -6,8 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.schemas import CLUSTER_EXAMPLE
+from geozone.boundaries import BoundarySet
 from geozone.context import load_context
 from geozone.settings import Settings
+from geozone.store.api_tables import create_key
 
 
 @pytest.mark.realdata
@@ -27,3 +30,58 @@ def test_t11_bridge_and_neighbours_on_vn2025(built_settings: Settings, tmp_path:
         assert {"00008", "00166", "00103"} <= {u["code"] for u in near}
         found = client.get("/units", params={"q": "Nghĩa Đô", "level": "ward"}).json()
         assert found["units"][0]["code"] == "00160"
+
+
+@pytest.mark.realdata
+def test_planners_define_clusters_on_the_real_units(
+    built_settings: Settings, legacy: BoundarySet, tmp_path: Path
+) -> None:
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    key = create_key(store_url, "planner", "planner")
+    context = load_context(built_settings)
+    app = create_app(built_settings, context=context, store_url=store_url)
+    with TestClient(app) as client:
+        headers = {"X-API-Key": key}
+        created = client.post("/clusters", json=CLUSTER_EXAMPLE, headers=headers)
+        assert created.status_code == 201, created.text
+        assert [p["id"] for p in created.json()["placed"]] == ["nghia-do-ngoc-ha"]
+        zones = client.get("/clusters/nghia-do-ngoc-ha/zones").json()["features"]
+        assert {f["properties"]["zone_id"] for f in zones} == {"00008-00160"}
+        # a cluster named in the pre-2025 districts is also carried into the 2025 wards
+        codes = {
+            name: legacy.search(name, "district", limit=1)[0].unit.code
+            for name in ("Quận Ba Đình", "Quận Cầu Giấy")
+        }
+        body = {
+            "id": "ba-dinh-cau-giay",
+            "name": "Cụm Ba Đình – Cầu Giấy",
+            "name_en": "Ba Đình–Cầu Giấy cluster",
+            "boundary_set": "vn-legacy-districts",
+            "level": "district",
+            "members": [
+                {
+                    "id": "ba-dinh",
+                    "kind": "unit",
+                    "unit_code": codes["Quận Ba Đình"],
+                    "name": "Ba Đình",
+                },
+                {
+                    "id": "cau-giay",
+                    "kind": "unit",
+                    "unit_code": codes["Quận Cầu Giấy"],
+                    "name": "Cầu Giấy",
+                },
+            ],
+        }
+        carried = client.post("/clusters", json=body, headers=headers)
+        assert carried.status_code == 201, carried.text
+        placed = {p["id"]: p for p in carried.json()["placed"]}
+        assert set(placed) == {"ba-dinh-cau-giay", "ba-dinh-cau-giay-vn2025"}
+        assert placed["ba-dinh-cau-giay-vn2025"]["editable"] is False
+        new_wards = {m["code"] for m in placed["ba-dinh-cau-giay-vn2025"]["members"]}
+        assert {"00160", "00008"} <= new_wards  # Nghĩa Đô and Ngọc Hà took parts of both
+        refused = client.put("/clusters/ba-dinh-cau-giay-vn2025", json=body, headers=headers)
+        assert refused.status_code == 409 and "PUT /clusters/ba-dinh-cau-giay" in refused.text
+        # the committed T11 cluster and its carried version are read-only
+        t11 = {**CLUSTER_EXAMPLE, "id": "hoa-do-phuc-vi-vn2025"}
+        assert client.post("/clusters", json=t11, headers=headers).status_code == 409

@@ -11,14 +11,21 @@ from urllib.parse import urlsplit
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 import shapely
 
 from geozone.boundaries import BoundarySet
-from maps import MapInputError, cluster_map, incident_data, to_html
+from maps import MapInputError, cluster_map, incident_data, incident_payload, to_html
 from maps.assets import NODE_MODULES
-from maps.cluster_map import NUMBER_SLOT, SYNTHETIC_BADGE, pack_sentences
+from maps.cluster_map import (
+    LOADER_LABELS,
+    NUMBER_SLOT,
+    SYNTHETIC_BADGE,
+    incident_summary,
+    pack_sentences,
+)
 from tests.conftest import grid_vertex_lonlat
 
 XSS = "<script>alert(1)</script>"
@@ -461,3 +468,72 @@ def test_one_synthetic_flag_for_all(layers: dict[str, gpd.GeoDataFrame]) -> None
     assert d["syn"] == 1
     assert d["id_prefix"] == "SYN-1-" and d["id"] == ["1", "2"]
     assert "lead" in d and d["leads"] == ["00002", "00001"]  # no units: codes only
+
+
+# -- served maps: incidents fetched with a key ---------------------------------------------------
+
+
+INCIDENTS_URL = "/maps/clusters/o-thu/incidents?limit=5"
+
+
+def test_a_served_map_without_incidents_fetches_them_with_a_key(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    html = to_html(
+        build({**layers, "incidents": None}, incidents_url=INCIDENTS_URL), inline_assets=False
+    )
+    match = re.search(r"GZ\.incidentLoader\(\s*(map_\w+),\s*(layer_control_\w+),\s*", html)
+    assert match is not None
+    config = json.JSONDecoder().raw_decode(html, match.end())[0]
+    assert config["url"] == INCIDENTS_URL and config["labels"] == LOADER_LABELS
+    assert config["names_html"] == {
+        "incidents": "Vụ việc / Incidents",
+        "heat": "Mật độ vụ việc / Incident heat map",
+    }
+    # the layer control it adds the incident layers to is defined before it
+    assert html.index(f"let {match.group(2)} = L.control.layers(") < match.start()
+    scripts = [urlsplit(s).path for s in re.findall(r'<script src="([^"]+)"', html)]
+    for needed in (
+        "vendor/leaflet.markercluster/leaflet.markercluster.js",
+        "vendor/leaflet.heat/leaflet-heat.js",
+        "geozone.js",
+    ):
+        assert scripts.index(f"/maps/static/{needed}") < scripts.index(
+            "/maps/static/incident_loader.js"
+        )
+    assert incident_tables(html) == []
+    # a page with its incidents, or with no URL to fetch them from, has no key box
+    assert "GZ.incidentLoader(" not in to_html(
+        build(layers, incidents_url=INCIDENTS_URL), inline_assets=False
+    )
+    assert "GZ.incidentLoader(" not in to_html(
+        build({**layers, "incidents": None}), inline_assets=False
+    )
+
+
+def test_incident_payload_is_the_page_table_with_its_legend(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    incidents, units = layers["incidents"], layers["units"]
+    payload = incident_payload(incidents, 10, units)
+    assert (payload["returned"], payload["total"], payload["synthetic"]) == (3, 10, True)
+    assert payload["summary"] == "3 vụ việc mới nhất trong 10 / the newest 3 of 10 incidents"
+    assert payload["notice_html"] == SYNTHETIC_BADGE
+    assert orjson.loads(orjson.dumps(payload["data"], option=orjson.OPT_SERIALIZE_NUMPY)) == (
+        orjson.loads(
+            orjson.dumps(incident_data(incidents, units), option=orjson.OPT_SERIALIZE_NUMPY)
+        )
+    )
+    assert [item["label_html"] for item in payload["legend"]] == [
+        "Hình sự / Criminal",
+        "Vi phạm hành chính / Administrative",
+    ]
+    real = incident_payload(incidents[~incidents["synthetic"]], 1)
+    assert (real["synthetic"], real["notice_html"]) == (False, None)
+    assert real["summary"] == "1 vụ việc / 1 incidents"
+    empty = incident_payload(None, 0)
+    assert (empty["returned"], empty["data"], empty["legend"]) == (0, None, [])
+    assert empty["summary"].startswith("Chưa có vụ việc nào")
+    assert incident_summary(20_000, 50_000) == (
+        "20.000 vụ việc mới nhất trong 50.000 / the newest 20,000 of 50,000 incidents"
+    )

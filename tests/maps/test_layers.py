@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from html import escape as html_escape
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -12,8 +13,22 @@ import pytest
 from geozone.assign import assign, territories
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
-from geozone.errors import ClusterDefinitionError
-from maps import MapInputError, cluster_layers, cluster_map, incident_layer, to_html
+from geozone.context import Context, load_context
+from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundarySetForDateError
+from geozone.incidents import VIETNAM_TZ
+from geozone.pipeline import assign_stale
+from geozone.settings import Settings
+from geozone.store import open_store
+from maps import (
+    MapInputError,
+    StoredIncidents,
+    cluster_layers,
+    cluster_map,
+    cluster_on,
+    incident_layer,
+    stored_incidents,
+    to_html,
+)
 from tests.conftest import GRID_INFO, grid_vertex_lonlat
 from tests.maps.test_cluster_map import incident_tables, js_arguments, tooltips, unpack
 
@@ -164,3 +179,101 @@ def test_t11_cluster_map_in_2025_units(vn2025: BoundarySet, legacy: BoundarySet)
     (spec,) = [s for s in js_arguments(html, "GZ.decorate")]
     (south, west), (north, east) = spec["bounds"]
     assert south < 21.0387 < north and west < 105.8064 < east
+
+
+# -- incidents from the store; the version of a cluster on a day --------------------------------
+
+
+def test_stored_incidents_are_the_newest_with_their_stored_decisions(
+    grid: BoundarySet, tmp_path: Path
+) -> None:
+    cluster = grid_cluster()
+    context = Context([grid], {cluster.id: cluster}, territories([cluster], [grid]), {})
+    n = 25
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"i{k:02d}" for k in range(n)],
+            "occurred_at": pd.date_range("2024-01-01", periods=n, freq="D", tz=VIETNAM_TZ),
+            # alternately near the 00001|00002 line and deep inside 00005; the last two in
+            # 00009, outside every member and detected by none
+            "lon": [LON - 0.0001 if k % 2 else LON + 0.004 for k in range(n - 2)]
+            + [LON + 0.012] * 2,
+            "lat": [LAT - 0.004 if k % 2 else LAT + 0.004 for k in range(n - 2)]
+            + [LAT + 0.012] * 2,
+            "detected_by": ["o2"] * (n - 2) + [None] * 2,  # the last two concern no member
+            "category": ["drugs"] * n,
+            "synthetic": [True] * n,
+        }
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(incidents)
+        assign_stale(store, context)
+        assert stored_incidents(store, "o-thu", limit=0) == StoredIncidents(None, n - 2)
+        found = stored_incidents(store, "o-thu", limit=7)
+        assert (found.total, found.returned) == (n - 2, 7)
+        assert found.layer is not None
+        assert found.layer["external_id"].tolist() == [f"i{k:02d}" for k in range(22, 15, -1)]
+        for _, row in found.layer.iterrows():
+            (stored,) = store.get(row["external_id"])["clusters"]
+            assert (row["rule"], row["lead_unit"], row["explanation_vi"]) == (
+                stored["rule"],
+                stored["lead_unit"],
+                stored["explanation_vi"],
+            )
+        assert set(found.layer["rule"]) == {"border_detector", "territory"}
+        everything = stored_incidents(store, "o-thu", limit=50_000)
+        assert everything.returned == n - 2 and everything.layer is not None
+        assert everything.layer["external_id"].is_unique
+        assert stored_incidents(store, "elsewhere") == StoredIncidents(None, 0)
+
+
+def test_cluster_on_a_day_keeps_the_members_of_that_day(grid: BoundarySet) -> None:
+    cluster = grid_cluster(
+        period={"start": "2020-01-01"},
+        members=[
+            {"id": "o1", "kind": "unit", "unit_code": "00001", "name": "Ô 1"},
+            {"id": "o2", "kind": "unit", "unit_code": "00002", "name": "Ô 2"},
+            {
+                "id": "o5",
+                "kind": "unit",
+                "unit_code": "00005",
+                "name": "Ô 5",
+                "joined": "2021-06-01",
+            },
+        ],
+        events=[
+            {"date": "2021-06-01", "kind": "admitted", "text": "Kết nạp Ô 5", "members": ["o5"]}
+        ],
+    )
+    context = Context([grid], {cluster.id: cluster}, territories([cluster], [grid]), {})
+    territory, early = cluster_on(context, "o-thu", date(2021, 1, 1))
+    assert territory.cluster is cluster and [m.id for m in early.members] == ["o1", "o2"]
+    assert cluster_layers(early, grid).units["code"].tolist() == ["00001", "00002"]
+    _, later = cluster_on(context, "o-thu", date(2022, 1, 1))
+    assert later is cluster
+    with pytest.raises(DataNotFoundError, match="no member unit on 2019-12-31"):
+        cluster_on(context, "o-thu", date(2019, 12, 31))
+    with pytest.raises(NoBoundarySetForDateError, match="1999-01-01"):
+        cluster_on(context, "o-thu", date(1999, 1, 1))
+    with pytest.raises(DataNotFoundError, match="no cluster 'nowhere'; known: o-thu"):
+        cluster_on(context, "nowhere", date(2022, 1, 1))
+
+
+@pytest.mark.realdata
+def test_cluster_on_picks_the_version_drawn_on_the_units_in_force(
+    built_settings: Settings,
+) -> None:
+    context = load_context(built_settings)
+    territory, cluster = cluster_on(context, "hoa-do-phuc-vi", date(2025, 8, 1))
+    assert territory.cluster.id == "hoa-do-phuc-vi-vn2025" and territory.bset.id == "vn2025"
+    assert {m.unit_code for m in cluster.members} >= {"00160", "00008"}
+    # before 2025-07-01 its wards are in the legacy register only: no polygons to draw
+    with pytest.raises(
+        DataNotFoundError, match="hoa-do-phuc-vi-vn2025 \\(vn2025, from 2025-07-01\\)"
+    ):
+        cluster_on(context, "hoa-do-phuc-vi-vn2025", date(2024, 5, 1))
+    # a district cluster has polygons in both sets: each day gets its own version
+    old, _ = cluster_on(context, "gia-lam-vn2025", date(2020, 1, 1))
+    assert (old.cluster.id, old.bset.id) == ("gia-lam", "vn-legacy-districts")
+    new, _ = cluster_on(context, "gia-lam", date(2025, 8, 1))
+    assert new.cluster.id == "gia-lam-vn2025"

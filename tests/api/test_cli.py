@@ -1,0 +1,172 @@
+"""The web-facing commands of api/cli.py: ``geozone map cluster`` (standalone HTML maps)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api import cli
+from api.schemas import CLUSTER_EXAMPLE
+from geozone.context import load_context
+from geozone.errors import DataNotFoundError
+from geozone.incidents import VIETNAM_TZ
+from geozone.pipeline import assign_stale
+from geozone.settings import Settings, get_settings
+from geozone.store import IncidentQuery, open_store
+from geozone.store.api_tables import ApiStore
+from geozone.synthetic import generate_incidents
+from maps.cluster_map import SYNTHETIC_BADGE
+from tests.maps.test_cluster_map import incident_tables, needs_assets
+
+runner = CliRunner()
+T11 = "hoa-do-phuc-vi-vn2025"
+
+
+@pytest.fixture
+def store_url(
+    built_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The real boundaries and a store holding 300 SYNTHETIC T11 incidents, assigned."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
+    monkeypatch.setenv("GEOZONE_STORE_URL", url)
+    get_settings.cache_clear()
+    context = load_context(get_settings())
+    t11 = context.territory(T11)
+    demo = generate_incidents(
+        300,
+        5,
+        boundaries=t11.bset,
+        clusters=[t11.cluster],
+        start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2025, 9, 30, tzinfo=VIETNAM_TZ),
+    )
+    with open_store(url) as store:
+        store.add_incidents(demo)
+        assign_stale(store, context)
+    yield url
+    get_settings.cache_clear()
+
+
+def map_cluster(*args: str) -> str:
+    result = runner.invoke(cli.map_app, ["cluster", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.realdata
+@needs_assets
+def test_map_cluster_writes_a_standalone_page_with_the_stored_incidents(
+    store_url: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "maps" / "t11.html"
+    said = map_cluster(
+        "hoa-do-phuc-vi", "--date", "2025-08-01", "--with-incidents", "-o", str(output)
+    )
+    with open_store(store_url) as store:
+        total = store.count(IncidentQuery(cluster_id=T11))
+        first, _ = store.query(IncidentQuery(cluster_id=T11, limit=1, descending=True))
+        newest = store.get(first["external_id"].iloc[0])
+    assert total > 0
+    assert said.strip() == (
+        f"wrote {output}: {T11} on vn2025 (5 members on 2025-08-01), "
+        f"{total:,} of {total:,} stored incidents (SYNTHETIC — dữ liệu mô phỏng)"
+    )
+    html = output.read_text(encoding="utf-8")
+    # standalone: nothing is loaded from anywhere, every library is in the page
+    assert re.findall(r'<(?:script|link)[^>]+(?:src|href)="(?!data:)[^"]*"', html) == []
+    assert "L.markerClusterGroup" in html and "GZ.incidentLayer" in html
+    assert "GZ.incidentLoader(" not in html  # a file has no API to ask
+    assert "— 2025-08-01" in html  # the day in the title
+    assert SYNTHETIC_BADGE in html
+    context = load_context(get_settings())
+    assert context.boundary_set("vn2025").info.attribution in html
+    (table,) = incident_tables(html)
+    assert len(table["lat"]) == total
+    assert table["id_prefix"] + table["id"][0] == newest["external_id"]  # the newest first
+    (decision,) = [c for c in newest["clusters"] if c["cluster_id"] == T11]
+    if decision["lead_unit"] is None:
+        assert table["lead"][0] == -1
+    else:
+        assert table["leads"][table["lead"][0]].endswith(f"({decision['lead_unit']})")
+
+
+@pytest.mark.realdata
+@needs_assets
+def test_map_cluster_picks_the_version_of_the_day(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    said = map_cluster("gia-lam-vn2025", "--date", "2020-01-01")
+    assert said.startswith("wrote gia-lam.html: gia-lam on vn-legacy-districts")
+    html = (tmp_path / "gia-lam.html").read_text(encoding="utf-8")
+    assert incident_tables(html) == [] and "Huyện Gia Lâm" in html
+    with pytest.raises(
+        DataNotFoundError, match="hoa-do-phuc-vi-vn2025 \\(vn2025, from 2025-07-01\\)"
+    ):
+        map_cluster("hoa-do-phuc-vi", "--date", "2024-05-01", "-o", str(tmp_path / "x.html"))
+    assert not (tmp_path / "x.html").exists()
+    # a cluster a planner defined through the API is found in the store
+    with open_store(store_url) as store:
+        ApiStore(store.engine).save_cluster(  # type: ignore[attr-defined]
+            CLUSTER_EXAMPLE["id"], CLUSTER_EXAMPLE, "planner"
+        )
+    said = map_cluster("nghia-do-ngoc-ha", "-o", str(tmp_path / "nd.html"))
+    assert said.startswith(f"wrote {tmp_path / 'nd.html'}: nghia-do-ngoc-ha on vn2025 (2 members")
+    assert "Phường Ngọc Hà (00008)" in (tmp_path / "nd.html").read_text(encoding="utf-8")
+
+
+def test_the_geozone_command_has_map_serve_and_users(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for argv, expected in (
+        (["geozone", "map", "cluster", "--help"], "--with-incidents"),
+        (["geozone", "serve", "--help"], "SYNTHETIC"),
+        (["geozone", "users", "add", "--help"], "--role"),
+    ):
+        monkeypatch.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        assert exit_info.value.code == 0
+        assert expected in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+@needs_assets
+def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
+    built_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
+    monkeypatch.setenv("GEOZONE_STORE_URL", f"sqlite:///{tmp_path / 'store.sqlite'}")
+    get_settings.cache_clear()
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
+    try:
+        cli.serve(port=8123, demo_incidents=800)
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "stored 800 SYNTHETIC demo incidents (labelled synthetic)" in out
+    assert f"T11 cluster map: http://127.0.0.1:8123/maps/clusters/{T11}" in out
+    (key,) = re.findall(r"one-time admin key \(shown only now\): (\S+)", out)
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    with TestClient(started["app"]) as client:  # type: ignore[arg-type]
+        page = client.get(f"/maps/clusters/{T11}")
+        assert page.status_code == 200 and "GZ.incidentLoader(" in page.text
+        table = client.get(f"/maps/clusters/{T11}/incidents", headers={"X-API-Key": key})
+        assert table.status_code == 200 and table.json()["synthetic"] is True
+        assert table.json()["returned"] > 0
+        assert client.get("/keys", headers={"X-API-Key": key}).status_code == 200  # admin

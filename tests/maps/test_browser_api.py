@@ -1,0 +1,324 @@
+"""The served pages in a real browser against the real API on the real boundaries.
+
+uvicorn serves :func:`api.app.create_app` on 127.0.0.1 (a free port) over a temporary store
+holding SYNTHETIC incidents of the T11 cluster, assigned as ``geozone serve`` assigns them.
+Headless Chromium (Debian's, through Playwright) opens the T11 cluster map and the patrol
+planner; every request the pages make is recorded and must stay on loopback. Screenshots
+are kept in the test's temporary folder, and copied to ``GEOZONE_ARTIFACTS_DIR`` when set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from api.app import create_app
+from geozone.context import load_context
+from geozone.incidents import VIETNAM_TZ
+from geozone.pipeline import assign_stale
+from geozone.settings import Settings
+from geozone.store import open_store
+from geozone.store.api_tables import create_key
+from geozone.synthetic import generate_incidents
+from maps.cluster_map import (
+    BOUNDARY_STYLE,
+    HOTSPOT_STYLE,
+    JUNCTION_ZONE_STYLE,
+    LOADER_LABELS,
+    PAIR_ZONE_STYLE,
+    SYNTHETIC_BADGE,
+)
+from tests.maps.test_browser import CHROMIUM, FIND_MAP
+from tests.maps.test_cluster_map import needs_assets
+
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no Chromium: apt-get install chromium, or set GEOZONE_CHROMIUM to one",
+    ),
+    needs_assets,
+]
+T11 = "hoa-do-phuc-vi-vn2025"
+T11_LON, T11_LAT = 105.8064, 21.0387
+LOOPBACK = {"127.0.0.1", "localhost"}
+MAP = f"window[{FIND_MAP}]"
+
+
+@dataclass
+class Served:
+    """The running service: its base URL and keys."""
+
+    base: str
+    planner_key: str
+    viewer_key: str
+
+    def get(self, path: str, key: str | None = None, **params: Any) -> Any:
+        headers = {"X-API-Key": key} if key else {}
+        response = httpx.get(f"{self.base}{path}", params=params, headers=headers, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("served")
+    store_url = f"sqlite:///{folder / 'store.sqlite'}"
+    settings = built_settings.model_copy(update={"store_url": store_url})
+    context = load_context(settings)
+    t11 = context.territory(T11)
+    demo = generate_incidents(
+        1_200,
+        11,
+        boundaries=t11.bset,
+        clusters=[t11.cluster],
+        start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2025, 12, 31, tzinfo=VIETNAM_TZ),
+    )
+    with open_store(store_url, settings=settings) as store:
+        store.add_incidents(demo)
+        assign_stale(store, context)
+    planner_key = create_key(store_url, "browser-planner", "planner")
+    viewer_key = create_key(store_url, "browser-viewer", "viewer")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(settings, context=context, store_url=store_url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield Served(f"http://127.0.0.1:{port}", planner_key, viewer_key)
+    server.should_exit = True
+    thread.join(timeout=30)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+class Recorder:
+    """Every request, failed asset response, console error and page error of a page."""
+
+    def __init__(self, page: Any) -> None:
+        self.requests: list[str] = []
+        self.bad_assets: list[str] = []
+        self.failed: list[str] = []
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on(
+            "response",
+            lambda response: (
+                self.bad_assets.append(f"{response.status} {response.url}")
+                if "/maps/static/" in response.url and response.status != 200
+                else None
+            ),
+        )
+        page.on(
+            "console",
+            lambda message: (
+                self.console_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        page.on(
+            "response",
+            lambda response: (
+                self.failed.append(f"{response.status} {response.url}")
+                if response.status >= 400
+                else None
+            ),
+        )
+
+    def off_loopback(self) -> list[str]:
+        """Requests to anything but loopback (data: URIs are no requests to a host)."""
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme != "data" and urlsplit(url).hostname not in LOOPBACK
+        ]
+
+    def check(self) -> None:
+        assert self.requests, "no request recorded"
+        assert self.off_loopback() == []
+        assert self.bad_assets == []
+        assert self.page_errors == []
+        # the only console errors allowed are the refused fetches the test provokes
+        blocked = [e for e in self.console_errors if "Content Security Policy" in e]
+        assert blocked == []
+        unexpected = [
+            e for e in self.console_errors if "status of 403" not in e and "status of 401" not in e
+        ]
+        assert unexpected == [], self.failed
+
+
+def keep_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    artifacts = os.environ.get("GEOZONE_ARTIFACTS_DIR")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, Path(artifacts) / name)
+    return path
+
+
+# wait_for_function predicates are written as functions: the pages' Content-Security-Policy
+# forbids eval, which Playwright would use to poll an expression.
+
+
+def count_paths(page: Any, attribute: str, value: str) -> int:
+    selector = f'.leaflet-overlay-pane svg path[{attribute}="{value}"]'
+    return int(page.locator(selector).count())
+
+
+def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    zones = served.get(f"/clusters/{T11}/zones")["features"]
+    kinds = [f["properties"]["kind"] for f in zones]
+    assert "pair" in kinds and "junction" in kinds
+    expected = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    assert 0 < expected["returned"] == expected["total"] and expected["synthetic"]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    record = Recorder(page)
+    page.goto(f"{served.base}/maps/clusters/{T11}")
+    page.wait_for_function(f"() => {MAP} && {MAP}.gzIncidents && {MAP}.gzIncidents.ready")
+    status = page.locator(".gz-incident-status")
+    # without a key: boundaries, zones, junctions and the T11 hotspot, and a word on incidents
+    assert status.inner_text() == LOADER_LABELS["need_key"]
+    assert count_paths(page, "fill", PAIR_ZONE_STYLE["fillColor"]) == kinds.count("pair")
+    assert count_paths(page, "fill", JUNCTION_ZONE_STYLE["fillColor"]) == kinds.count("junction")
+    assert count_paths(page, "stroke", BOUNDARY_STYLE["color"]) >= 1
+    assert count_paths(page, "stroke", HOTSPOT_STYLE["color"]) == 1
+    labels = page.locator(".gz-label").all_inner_texts()
+    assert {"Phường Nghĩa Đô", "Phường Ngọc Hà"} <= set(labels)
+    assert page.locator(".marker-cluster").count() == 0
+    assert "Mật độ vụ việc" not in page.locator(".leaflet-control-layers").inner_text()
+    # a viewer's key is refused, said so, and forgotten
+    page.fill("#gz-incident-key", served.viewer_key)
+    page.get_by_role("button", name=LOADER_LABELS["show"]).click()
+    page.wait_for_selector(".gz-incident-status.gz-error")
+    assert "403" in status.inner_text() and "analyst" in status.inner_text()
+    assert page.evaluate("sessionStorage.getItem('geozone.apiKey')") is None
+    # the planner's key (planner > analyst): the incidents are fetched and drawn
+    page.fill("#gz-incident-key", served.planner_key)
+    page.get_by_role("button", name=LOADER_LABELS["show"]).click()
+    page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=30_000)
+    assert status.inner_text() == expected["summary"]
+    drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    assert drawn == expected["returned"]
+    assert page.locator(".marker-cluster").count() > 0  # clustered in view
+    assert SYNTHETIC_BADGE in page.locator(".gz-incident-legend").inner_text()
+    popup = page.evaluate(
+        f"""() => {{
+        const group = {MAP}.gzIncidents.group;
+        group.fire("click", {{layer: group.getLayers()[0]}});
+        return document.querySelector(".gz-popup").innerText;
+    }}"""
+    )
+    assert SYNTHETIC_BADGE in popup and "Đơn vị chủ trì / Lead unit" in popup
+    page.get_by_text("Mật độ vụ việc / Incident heat map").click()
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert page.input_value("#gz-incident-key") == ""
+    keep_screenshot(page, tmp_path, "t11-cluster-map.png")
+    # the key is kept for the tab: a reload draws the incidents with no typing
+    page.evaluate("GZ.incidentsLoadedAt = undefined")
+    page.reload()
+    page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=30_000)
+    assert page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length") == drawn
+    assert all(served.planner_key not in url for url in record.requests)
+    record.check()
+    context.close()
+
+
+def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    record = Recorder(page)
+    page.goto(f"{served.base}/maps/planner/{T11}")
+    planner = f"{MAP}.gzPlanner"
+    page.wait_for_function(f"() => {MAP} && {planner}")
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name="Lưu khoá / Save key").click()
+    page.wait_for_selector(".gz-message-box.gz-info")
+    assert page.evaluate(f"{planner}.items.getLayers().length") == 0
+    page.evaluate(f"{MAP}.setView([{T11_LAT}, {T11_LON}], 16, {{animate: false}})")
+    d = 0.0012
+    ring = [
+        (T11_LON - d, T11_LAT - d),
+        (T11_LON + d, T11_LAT - d),
+        (T11_LON + d, T11_LAT + d),
+        (T11_LON - d, T11_LAT + d),
+    ]
+    box = page.locator(".leaflet-container").bounding_box()
+    pixels = [
+        page.evaluate(
+            f"(() => {{ const p = {MAP}.latLngToContainerPoint([{lat}, {lon}]); "
+            "return [p.x, p.y]; })()"
+        )
+        for lon, lat in ring
+    ]
+    page.locator(".leaflet-draw-draw-polygon").click()
+    for x, y in pixels:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(150)
+    name = "Tuần tra cầu T11"
+    page.once("dialog", lambda dialog: dialog.accept(name))
+    page.locator(".leaflet-draw-actions a", has_text="Finish").click()
+    page.wait_for_function(
+        f"() => {planner}.items.getLayers().length === 1 && "
+        f"{planner}.items.getLayers()[0].gzZone.id !== null"
+    )
+    # it is in the API, with its units
+    (feature,) = served.get("/patrol-zones", served.planner_key, cluster_id=T11)["features"]
+    assert feature["properties"]["name"] == name
+    assert {"00160", "00008"} <= set(feature["properties"]["units"])
+    (outer,) = feature["geometry"]["coordinates"]
+    assert len(outer) == 5 and outer[0] == outer[-1]
+    for (lon, lat), (x, y) in zip(outer[:-1], ring, strict=True):
+        assert abs(lon - x) < 3e-5 and abs(lat - y) < 3e-5  # within about 3 m (a pixel)
+    # and on the page after a reload (the key kept for the tab)
+    page.reload()
+    page.wait_for_function(f"() => {MAP} && {planner} && {planner}.items.getLayers().length === 1")
+    shown = page.evaluate(f"{planner}.items.getLayers()[0].gzZone")
+    assert shown["name"] == name and shown["id"] == feature["id"]
+    loaded = page.locator(".gz-message-text").text_content()
+    assert loaded == "Đã tải 1 vùng tuần tra / Loaded 1 patrol zones"
+    keep_screenshot(page, tmp_path, "t11-planner.png")
+    record.check()
+    assert json.dumps(record.requests).count("/patrol-zones") >= 3  # list, save, list again
+    context.close()
