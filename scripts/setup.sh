@@ -19,7 +19,8 @@ fi
 lock=requirements.lock
 [[ "${1:-}" == "--test" ]] && lock=requirements-dev.lock
 [[ -x .venv/bin/python ]] || python3 -m uv venv --quiet --python python3 .venv
-python3 -m uv pip sync --quiet --python .venv/bin/python --require-hashes "${lock}"
+# Bytecode compiled once here: a first `geozone serve` then starts without compiling pandas & co.
+python3 -m uv pip sync --quiet --compile-bytecode --python .venv/bin/python --require-hashes "${lock}"
 python3 -m uv pip install --quiet --python .venv/bin/python --no-deps --editable .
 
 if [[ "${1:-}" == "--test" ]]; then

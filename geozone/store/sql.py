@@ -724,8 +724,10 @@ class SqlIncidentStore(IncidentStore):
         if query.cluster_id is not None:
             statement = statement.where(c.c.cluster_id == query.cluster_id)
         with self._read() as connection:
-            rows = connection.execute(statement).all()
-        frame = pd.DataFrame(rows, columns=["external_id", *CLUSTER_COLUMNS])
+            rows = connection.execute(statement).tuples().all()
+        frame = pd.DataFrame.from_records(
+            [tuple(row) for row in rows], columns=["external_id", *CLUSTER_COLUMNS]
+        )
         frame["in_zone"] = frame["in_zone"].astype(bool)
         frame["review"] = frame["review"].astype(bool)
         frame["distance_m"] = frame["distance_m"].astype("float64")
