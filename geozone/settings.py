@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         Largest incident file ``POST /incidents/import`` accepts, in bytes.
     cors_origins
         Origins allowed to call the API from a browser (none by default).
+    tiles_url
+        Basemap tile URL template for the maps (``https://…/{z}/{x}/{y}.png``); none by
+        default: the maps draw boundaries on a plain background and make no outside request.
+    tiles_attribution
+        Attribution of the tiles, shown on the map when ``tiles_url`` is set.
     """
 
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
@@ -76,6 +81,8 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
     api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
     cors_origins: list[str] = Field(default_factory=list)
+    tiles_url: str | None = Field(default=None, pattern=r"^https?://[^\s]*\{z\}[^\s]*$")
+    tiles_attribution: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:
