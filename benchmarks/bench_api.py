@@ -420,7 +420,7 @@ class Watch:
 
 #: True once the page has drawn: every incident is in the marker-cluster group (counted by
 #: its top cluster) and cluster icons are in the marker pane; records the time it saw that.
-#: (``GZ.incidentsLoadedAt`` is not used as the signal: it is set early, see the report.)
+#: (Independent of ``GZ.incidentsLoadedAt``, which is printed beside it as a cross-check.)
 DRAWN = """(n) => {
     const pane = document.querySelector(".leaflet-marker-pane");
     if (n > 0) {

@@ -48,19 +48,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from libpysal.graph import Graph
 from numpy.typing import NDArray
 
 from geozone.boundaries import BoundarySet
 from geozone.crs import WGS84, degrees_bound, project_geometries, project_xy, utm_epsg
 from geozone.errors import InvalidParameterError, NoGeometryError, UnitLevelError, UnknownUnitError
 from geozone.manifest import Level
+
+if TYPE_CHECKING:  # libpysal takes seconds to import; only building a graph needs it
+    from libpysal.graph import Graph
 
 ContactFilter = Literal["line", "point", "any"]
 
@@ -132,8 +135,12 @@ class Adjacency:
     units: pd.DataFrame
     pairs: pd.DataFrame
     lines: gpd.GeoDataFrame
-    graph: Graph
     junctions: gpd.GeoDataFrame
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The line-contact graph (built on first use: libpysal takes seconds to import)."""
+        return _graph(self.units["code"], self.pairs)
 
     def _check_codes(self, codes: Sequence[str]) -> list[str]:
         wanted = [str(code) for code in codes]
@@ -288,7 +295,6 @@ def adjacency(
         units=pd.DataFrame(units[["code", "name", "full_name", "parent_code", "province_code"]]),
         pairs=pairs,
         lines=lines,
-        graph=_graph(units["code"], pairs),
         junctions=junctions,
     )
 
@@ -842,6 +848,8 @@ def _junctions(
 
 def _graph(codes: pd.Series, pairs: pd.DataFrame) -> Graph:
     """Build the line-contact graph, weighted by shared length; isolates as zero self-weights."""
+    from libpysal.graph import Graph  # imported on first use: seconds off the service's start
+
     lines = pairs[pairs["contact"] == "line"]
     linked = set(lines["code_a"]) | set(lines["code_b"])
     alone = [code for code in codes if code not in linked]

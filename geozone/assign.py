@@ -31,7 +31,7 @@ One vectorised code path serves one point or millions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -68,14 +68,24 @@ REVIEW_RULES = frozenset(
 
 # -- jurisdiction ----------------------------------------------------------------------------
 
+#: Object columns of :func:`jurisdiction` taken from ``BoundarySet.locate_arrays``.
+_LOCATED = ("unit_code", "ward_code", "district_code", "province_code", "candidates")
 
-def _local_dates(occurred_at: pd.Series) -> NDArray[np.datetime64]:
-    """Calendar dates in Vietnam time of tz-aware (or naive = Vietnam) timestamps."""
-    times = pd.to_datetime(occurred_at)
-    times = (
-        times.dt.tz_localize(VIETNAM_TZ) if times.dt.tz is None else times.dt.tz_convert(VIETNAM_TZ)
-    )
-    return times.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+
+def local_dates(occurred_at: pd.Series) -> NDArray[np.datetime64]:
+    """Return the calendar dates in Vietnam time of tz-aware (or naive = Vietnam) timestamps."""
+    times = pd.DatetimeIndex(pd.to_datetime(occurred_at))  # an index: no Series per step
+    times = times.tz_localize(VIETNAM_TZ) if times.tz is None else times.tz_convert(VIETNAM_TZ)
+    return times.tz_localize(None).to_numpy().astype("datetime64[D]")
+
+
+@dataclass(frozen=True)
+class SetLocated:
+    """One boundary set's share of a batch: the rows it judged and their located columns."""
+
+    bset: BoundarySet
+    rows: NDArray[np.intp]
+    columns: dict[str, NDArray[Any]]  # as BoundarySet.locate_arrays returns them
 
 
 def jurisdiction(
@@ -97,37 +107,64 @@ def jurisdiction(
     pandas.DataFrame
         :data:`UNIT_COLUMNS`, one row per incident in input order.
     """
-    days = _local_dates(incidents["occurred_at"])
+    columns = locate_incidents(incidents, sets, tolerance_m)[0]
+    return pd.DataFrame(
+        {
+            column: values
+            if column in ("external_id", "locate_status", "on_boundary")
+            else pd.Series(values, dtype=object, copy=False)
+            for column, values in columns.items()
+        }
+    )
+
+
+def locate_incidents(
+    incidents: pd.DataFrame,
+    sets: Sequence[BoundarySet],
+    tolerance_m: float | None = None,
+    days: NDArray[np.datetime64] | None = None,
+) -> tuple[dict[str, NDArray[Any]], list[SetLocated]]:
+    """Return :func:`jurisdiction`'s columns as arrays and, per set used, its location columns.
+
+    The second part keeps what the unit columns leave out (candidate distances, the whole
+    chain) so that a caller can describe a point without locating it again
+    (:meth:`BoundarySet.location_at`). ``days`` are the incidents' dates in Vietnam time
+    (:func:`local_dates`), when the caller has them already.
+    """
+    days = local_dates(incidents["occurred_at"]) if days is None else days
     chosen = np.full(len(incidents), -1)
     for i in sorted(range(len(sets)), key=lambda k: sets[k].info.valid_from):
         info = sets[i].info
         end = np.datetime64(info.valid_to or date.max)
         chosen[(days >= np.datetime64(info.valid_from)) & (days <= end)] = i
-    out = pd.DataFrame({"external_id": incidents["external_id"].to_numpy()})
-    out["set_id"] = None
-    out["locate_status"] = "no_set"
-    for column in ("unit_code", "ward_code", "district_code", "province_code", "candidates"):
-        out[column] = None
-    out["on_boundary"] = False
+    n = len(incidents)
+    set_id: NDArray[np.object_] = np.full(n, None, dtype=object)
+    status: NDArray[np.object_] = np.full(n, "no_set", dtype=object)
+    located = {column: np.full(n, None, dtype=object) for column in _LOCATED}
+    on_boundary = np.zeros(n, dtype=bool)
     lon, lat = incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)
+    parts: list[SetLocated] = []
     for i, bset in enumerate(sets):
         rows = np.flatnonzero(chosen == i)
         if not len(rows):
             continue
-        found = bset.locate_many(lon[rows], lat[rows], tolerance_m)
-        out.loc[rows, "set_id"] = bset.id
-        out.loc[rows, "locate_status"] = found["status"].to_numpy()
-        for column in (
-            "unit_code",
-            "ward_code",
-            "district_code",
-            "province_code",
-            "on_boundary",
-            "candidates",
-        ):
+        found = bset.locate_arrays(lon[rows], lat[rows], tolerance_m)
+        parts.append(SetLocated(bset, rows, found))
+        set_id[rows] = bset.id
+        status[rows] = found["status"]
+        on_boundary[rows] = found["on_boundary"]
+        for column, values in located.items():
             if column in found:
-                out.loc[rows, column] = found[column].to_numpy()
-    return out[UNIT_COLUMNS]
+                values[rows] = found[column]
+    units = {
+        "external_id": incidents["external_id"].to_numpy(),
+        "set_id": set_id,
+        "locate_status": status,
+        **{column: located[column] for column in _LOCATED if column != "candidates"},
+        "on_boundary": on_boundary,
+        "candidates": located["candidates"],
+    }
+    return units, parts
 
 
 # -- cluster territories ---------------------------------------------------------------------
@@ -147,6 +184,21 @@ class _SharedBoundary:
     other: NDArray[np.intp]  # per segment: the member on the other side
     vertices: cKDTree
     vertex_other: NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class _MemberTable:
+    """A territory's members as arrays and dicts (see :attr:`ClusterTerritory.table`)."""
+
+    codes: NDArray[np.object_]  # unit code, or the organisation's id
+    organisation: NDArray[np.bool_]
+    joined: NDArray[np.datetime64]  # date.min when unknown
+    left: NDArray[np.datetime64]  # date.max when open
+    holders: dict[str, int]  # unit code → member index, for members with territory
+    detectors: dict[str, int]  # member id or code → member index
+    index: dict[str, int]  # code → member index
+    names: dict[str, str]  # code → full unit name, or the organisation's name
+    junctions: list[tuple[Any, list[int]]]  # junction point (metres), members meeting there
 
 
 @dataclass
@@ -282,12 +334,45 @@ class ClusterTerritory:
             junctions[["codes"]], geometry=list(self._metric(junctions)), crs=self.epsg
         )
 
+    @cached_property
+    def table(self) -> _MemberTable:
+        """The members as arrays and lookups, made once for every batch judged."""
+        members = self.members
+        codes = members["code"].to_numpy(dtype=object)
+        has_territory = members["has_territory"].to_numpy(dtype=bool)
+        names = {
+            code: self.bset.get(code).full_name if territorial else name
+            for code, name, territorial in zip(codes, members["name"], has_territory, strict=True)
+        }
+        joined = [member.joined or date.min for member in self.cluster.members]
+        left = [member.left or date.max for member in self.cluster.members]
+        index = {code: k for k, code in enumerate(codes)}
+        junctions = [
+            (point, [index[c] for c in listed if c in index])
+            for listed, point in zip(self.junctions["codes"], self.junctions.geometry, strict=True)
+        ]
+        return _MemberTable(
+            codes=codes,
+            organisation=members["kind"].to_numpy(dtype=object) == "organisation",
+            joined=np.array(joined, dtype="datetime64[D]"),
+            left=np.array(left, dtype="datetime64[D]"),
+            holders={code: k for k, code in enumerate(codes) if has_territory[k]},
+            detectors={
+                **{mid: k for k, mid in enumerate(members["member_id"])},
+                **index,
+            },
+            index=index,
+            names=names,
+            junctions=junctions,
+        )
+
     def prepare(self) -> None:
         """Build the shared-boundary indexes now rather than on the first incidents judged."""
         if self.applies:
             self.boundary_index  # noqa: B018
             self.member_lines  # noqa: B018
             self.junctions  # noqa: B018
+            self.table  # noqa: B018
 
     def in_force(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
         """Which days the cluster itself runs (period bounds, when known)."""
@@ -343,18 +428,30 @@ class _Points:
 
 @dataclass(frozen=True)
 class _Coded:
-    """Incident columns turned into integer codes once, shared by every territory."""
+    """Incident columns turned into arrays and integer codes once, shared by every territory."""
 
     days: NDArray[np.datetime64]
     set_ids: tuple[NDArray[np.intp], NDArray[np.object_]]
     levels: dict[str, tuple[NDArray[np.intp], NDArray[np.object_]]]
     detectors: tuple[NDArray[np.intp], NDArray[np.object_]]
     detector_known: NDArray[np.bool_]
+    external_id: NDArray[np.object_]
+    detected_by: NDArray[np.object_]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    unit_code: NDArray[np.object_]
+    on_boundary: NDArray[np.bool_]
+    candidates: NDArray[np.object_]
 
     @classmethod
-    def of(cls, incidents: pd.DataFrame, units: pd.DataFrame) -> _Coded:
-        def coded(values: pd.Series) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
-            codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    def of(
+        cls,
+        incidents: pd.DataFrame,
+        units: pd.DataFrame | Mapping[str, Any],
+        days: NDArray[np.datetime64] | None = None,
+    ) -> _Coded:
+        def coded(values: Any) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
             return codes.astype(np.intp), np.asarray(uniques, dtype=object)
 
         detectors = coded(incidents["detected_by"])
@@ -366,7 +463,18 @@ class _Coded:
             if f"{level}_code" in units
         }
         return cls(
-            _local_dates(incidents["occurred_at"]), coded(units["set_id"]), levels, detectors, known
+            local_dates(incidents["occurred_at"]) if days is None else days,
+            coded(units["set_id"]),
+            levels,
+            detectors,
+            known,
+            incidents["external_id"].to_numpy(dtype=object),
+            incidents["detected_by"].to_numpy(dtype=object),
+            incidents["lon"].to_numpy(float),
+            incidents["lat"].to_numpy(float),
+            np.asarray(units["unit_code"], dtype=object),
+            np.asarray(units["on_boundary"], dtype=bool),
+            np.asarray(units["candidates"], dtype=object),
         )
 
 
@@ -379,36 +487,35 @@ def _member_index(
     return per_value[codes]  # code -1 (missing) picks the trailing -1
 
 
-def _select(territory: ClusterTerritory, incidents: pd.DataFrame, coded: _Coded) -> _Points:
-    members = territory.members
-    days = coded.days
+def _active(
+    member: NDArray[np.intp], days: NDArray[np.datetime64], table: _MemberTable
+) -> NDArray[np.intp]:
+    """Keep the member index on the days the member belongs to the cluster, else -1."""
+    k = np.maximum(member, 0)
+    ok = (member >= 0) & (days >= table.joined[k]) & (days <= table.left[k])
+    return np.where(ok, member, -1)
+
+
+def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
+    """Return the incidents a territory judges: in its set and period, held or detected by one.
+
+    Rows are narrowed at each step (set, period, a member's code), so a territory no incident
+    of the batch concerns costs a few array operations.
+    """
     set_codes, set_values = coded.set_ids
     home = np.flatnonzero(set_values == territory.bset.id)
-    in_set = (set_codes == home[0]) if len(home) else np.zeros(len(days), dtype=bool)
-    in_set &= territory.in_force(days)
-    active = np.column_stack(
-        [
-            (days >= np.datetime64(joined or date.min)) & (days <= np.datetime64(left or date.max))
-            for joined, left in zip(members["joined"], members["left"], strict=True)
-        ]
-    )
-    lookup = {code: k for k, code in enumerate(members["code"]) if members["has_territory"].iat[k]}
-    holder = _member_index(coded.levels[territory.cluster.level], lookup)
-    ids = {
-        **{mid: k for k, mid in enumerate(members["member_id"])},
-        **{code: k for k, code in enumerate(members["code"])},
-    }
-    detector = _member_index(coded.detectors, ids)
-    every = np.arange(len(days))
-    holder = np.where((holder >= 0) & active[every, np.maximum(holder, 0)], holder, -1)
-    detector = np.where((detector >= 0) & active[every, np.maximum(detector, 0)], detector, -1)
-    rows = np.flatnonzero(in_set & ((holder >= 0) | (detector >= 0)))
-    x, y = project_xy(
-        incidents["lon"].to_numpy(float)[rows],
-        incidents["lat"].to_numpy(float)[rows],
-        np.full(len(rows), territory.epsg),
-    )
-    return _Points(rows, holder[rows], detector[rows], coded.detector_known[rows], x, y)
+    rows = np.flatnonzero(set_codes == home[0]) if len(home) else np.zeros(0, dtype=np.intp)
+    rows = rows[territory.in_force(coded.days[rows])]
+    table = territory.table
+    holder = _member_index(coded.levels[territory.cluster.level], table.holders)[rows]
+    detector = _member_index(coded.detectors, table.detectors)[rows]
+    days = coded.days[rows]
+    holder = _active(holder, days, table)
+    detector = _active(detector, days, table)
+    keep = (holder >= 0) | (detector >= 0)
+    rows = rows[keep]
+    x, y = project_xy(coded.lon[rows], coded.lat[rows], np.full(len(rows), territory.epsg))
+    return _Points(rows, holder[keep], detector[keep], coded.detector_known[rows], x, y)
 
 
 def _zones(
@@ -423,9 +530,8 @@ def _zones(
     (off by under ``DENSIFY_M² / 8d``, a few millimetres); nearer points are measured exactly
     against the segments, and only points the bound allows within W are tested per line.
     """
-    members = territory.members
     width = territory.width_m
-    near = np.zeros((len(pts.rows), len(members)), dtype=bool)
+    near = np.zeros((len(pts.rows), len(territory.table.codes)), dtype=bool)
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
     points = shapely.points(pts.x, pts.y)
@@ -447,16 +553,16 @@ def _zones(
             distance[close[nearest[0]]] = exact
             across[close[nearest[0]]] = shared.other[nearest[1]]
         maybe = held[gap <= width + slack]
+        if not len(maybe):
+            continue
         for j, line in territory.member_lines[k]:
             within = maybe[shapely.dwithin(line, points[maybe], width)]
             near[within, k] = near[within, j] = True
     junction = np.zeros(len(pts.rows), dtype=bool)
-    index = {code: k for k, code in enumerate(members["code"])}
-    for codes, point in zip(
-        territory.junctions["codes"], territory.junctions.geometry, strict=True
-    ):
-        ks = [index[c] for c in codes if c in index]
+    for point, ks in territory.table.junctions:
         around = np.flatnonzero(np.isin(pts.holder, ks))
+        if not len(around):
+            continue
         inside = around[shapely.distance(point, points[around]) <= width]
         junction[inside] = True
         near[np.ix_(inside, ks)] = True
@@ -464,14 +570,13 @@ def _zones(
 
 
 def _on_boundary_members(
-    territory: ClusterTerritory, units: pd.DataFrame, pts: _Points
+    territory: ClusterTerritory, coded: _Coded, pts: _Points
 ) -> NDArray[np.bool_]:
     """Points × members: the members among each point's boundary candidates (when ≥ 2)."""
-    members = territory.members
-    index = {code: k for k, code in enumerate(members["code"]) if members["has_territory"].iat[k]}
-    found = np.zeros((len(pts.rows), len(members)), dtype=bool)
-    flagged = np.flatnonzero(units["on_boundary"].to_numpy(dtype=bool)[pts.rows])
-    candidates = units["candidates"].to_numpy(dtype=object)[pts.rows[flagged]]
+    index = territory.table.holders
+    found = np.zeros((len(pts.rows), len(territory.table.codes)), dtype=bool)
+    flagged = np.flatnonzero(coded.on_boundary[pts.rows])
+    candidates = coded.candidates[pts.rows[flagged]]
     for i, listed in zip(flagged, candidates, strict=True):
         found[i, [index[c] for c in (listed or []) if c in index]] = True
     found[found.sum(axis=1) < 2] = False
@@ -502,13 +607,41 @@ def assign_clusters(
     pandas.DataFrame
         :data:`CLUSTER_COLUMNS`, one row per (incident, cluster) concerned.
     """
-    coded = _Coded.of(incidents, units)
-    tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-    frames = [_assign_one(t, incidents, units, coded, tol) for t in placed if t.applies]
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
+    columns = cluster_columns(incidents, units, placed, tolerance_m)
+    if columns is None:
         return pd.DataFrame(columns=CLUSTER_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[CLUSTER_COLUMNS]
+    return pd.DataFrame(
+        {
+            column: _text(values) if values.dtype == object else values
+            for column, values in columns.items()
+        }
+    )
+
+
+def cluster_columns(
+    incidents: pd.DataFrame,
+    units: pd.DataFrame | Mapping[str, Any],
+    placed: Sequence[ClusterTerritory],
+    tolerance_m: float | None = None,
+    days: NDArray[np.datetime64] | None = None,
+) -> dict[str, NDArray[Any]] | None:
+    """Return :func:`assign_clusters`'s columns as arrays (None when no cluster is concerned).
+
+    ``units`` may be :func:`jurisdiction`'s frame or :func:`locate_incidents`'s columns;
+    ``days`` the incidents' dates in Vietnam time (:func:`local_dates`) when known already.
+    """
+    coded = _Coded.of(incidents, units, days)
+    tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
+    parts = [_assign_one(t, coded, tol) for t in placed if t.applies]
+    parts = [part for part in parts if len(part["rule"])]
+    if not parts:
+        return None
+    return {
+        column: parts[0][column]
+        if len(parts) == 1
+        else np.concatenate([part[column] for part in parts])
+        for column in CLUSTER_COLUMNS
+    }
 
 
 def _code_of(codes: NDArray[np.object_], index: NDArray[np.intp]) -> NDArray[np.object_]:
@@ -527,26 +660,35 @@ def _zone_kind(
     return out
 
 
+def _group_ids(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
+    """Return a number per row of several columns: equal rows get equal numbers.
+
+    Each column is factorised (missing values form a group of their own) and folded into one
+    integer key, re-factorised after each column so that it stays small.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for values in columns:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        key = key * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
+        key = pd.factorize(key)[0].astype(np.int64)
+    return key.astype(np.intp)
+
+
 def _assign_one(
-    territory: ClusterTerritory,
-    incidents: pd.DataFrame,
-    units: pd.DataFrame,
-    coded: _Coded,
-    tolerance_m: float,
-) -> pd.DataFrame:
-    pts = _select(territory, incidents, coded)
+    territory: ClusterTerritory, coded: _Coded, tolerance_m: float
+) -> dict[str, NDArray[Any]]:
+    """Return one territory's decision columns (:data:`CLUSTER_COLUMNS`) as arrays."""
+    pts = _select(territory, coded)
     if not len(pts.rows):
-        return pd.DataFrame(columns=CLUSTER_COLUMNS)
-    members = territory.members
-    codes = members["code"].to_numpy(dtype=object)
+        return {"rule": np.zeros(0, dtype=object)}
+    table = territory.table
+    codes = table.codes
     near, distance, across, junction = _zones(territory, pts)
     held = pts.holder >= 0
     in_zone = held & near.any(axis=1)
-    on_line = _on_boundary_members(territory, units, pts)
+    on_line = _on_boundary_members(territory, coded, pts)
     boundary = on_line.any(axis=1)
-    is_org = (pts.detector >= 0) & (
-        members["kind"].to_numpy()[np.maximum(pts.detector, 0)] == "organisation"
-    )
+    is_org = (pts.detector >= 0) & table.organisation[np.maximum(pts.detector, 0)]
     territorial_detector = (pts.detector >= 0) & ~is_org
     detector_on_line = on_line[np.arange(len(pts.rows)), np.maximum(pts.detector, 0)] & (
         pts.detector >= 0
@@ -575,7 +717,7 @@ def _assign_one(
     zone = near | on_line
     zone[~zoned] = False
     zone_id, zone_lists = _distinct_sets(zone, codes)
-    holder_units = units["unit_code"].to_numpy(dtype=object)[pts.rows]
+    holder_units = coded.unit_code[pts.rows]
     lead_code = _code_of(codes, lead)
     outside = rule == "outside_members"
     lead_code[outside] = holder_units[outside]
@@ -585,45 +727,40 @@ def _assign_one(
     coop[outside] = False
     coop[np.flatnonzero(outside), pts.detector[outside]] = True
     coop_id, coop_lists = _distinct_sets(coop, codes)
-    frame = pd.DataFrame(
-        {
-            "external_id": _text(incidents["external_id"].to_numpy()[pts.rows]),
-            "cluster_id": _text(np.full(len(pts.rows), territory.cluster.id, dtype=object)),
-            "member_code": _text(_code_of(codes, pts.holder)),
-            "in_zone": zoned,
-            "zone_kind": _text(_zone_kind(zoned, junction, zone.sum(axis=1))),
-            "zone_units": _lists(zone_lists, zone_id),
-            "distance_m": np.where(np.isfinite(distance), np.round(distance, 1), np.nan),
-            "boundary_with": _text(_code_of(codes, across)),
-            "lead_unit": _text(lead_code),
-            "cooperating": _lists(coop_lists, coop_id),
-            "rule": _text(rule.astype(object)),
-            "review": np.isin(rule, list(REVIEW_RULES)),
-            "detector": _text(
-                np.where(
-                    pts.detector >= 0,
-                    codes[np.maximum(pts.detector, 0)],
-                    incidents["detected_by"].to_numpy(dtype=object)[pts.rows],
-                )
-            ),
-        }
+    detector = np.where(
+        pts.detector >= 0, codes[np.maximum(pts.detector, 0)], coded.detected_by[pts.rows]
+    ).astype(object)
+    columns: dict[str, NDArray[Any]] = {
+        "external_id": coded.external_id[pts.rows],
+        "cluster_id": np.full(len(pts.rows), territory.cluster.id, dtype=object),
+        "member_code": _code_of(codes, pts.holder),
+        "in_zone": zoned,
+        "zone_kind": _zone_kind(zoned, junction, zone.sum(axis=1)),
+        "zone_units": _lists(zone_lists, zone_id),
+        "distance_m": np.where(np.isfinite(distance), np.round(distance, 1), np.nan),
+        "boundary_with": _code_of(codes, across),
+        "lead_unit": lead_code,
+        "cooperating": _lists(coop_lists, coop_id),
+        "rule": rule.astype(object),
+        "review": np.isin(rule, list(REVIEW_RULES)),
+        "detector": detector,
+    }
+    situation = _group_ids(
+        [
+            rule,
+            pts.holder,
+            across,
+            lead_code,
+            detector,
+            zone_id,
+            coop_id,
+            ~np.isfinite(distance),
+        ]
     )
-    situation = pd.DataFrame(
-        {
-            "rule": rule,
-            "holder": pts.holder,
-            "across": across,
-            "lead": pd.factorize(lead_code)[0],
-            "detector": pd.factorize(frame["detector"].to_numpy(dtype=object))[0],
-            "zone": zone_id,
-            "coop": coop_id,
-            "far": ~np.isfinite(distance),
-        }
+    columns["explanation_vi"], columns["explanation_en"] = explain(
+        columns, situation, territory, tolerance_m
     )
-    numbered = situation.groupby(list(situation), sort=False, dropna=False).ngroup()
-    vi, en = explain(frame, numbered.to_numpy(np.intp), territory, tolerance_m)
-    frame["explanation_vi"], frame["explanation_en"] = _text(vi), _text(en)
-    return frame
+    return columns
 
 
 def _text(values: NDArray[np.object_]) -> pd.Series:
@@ -731,7 +868,7 @@ _METRES = "\x00"
 
 
 def explain(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Mapping[str, NDArray[Any]],
     situation: NDArray[Any],
     territory: ClusterTerritory,
     tolerance_m: float,
@@ -740,44 +877,53 @@ def explain(
 
     Rows with the same ``situation`` number (rule and units) share one wording with a
     placeholder for the distance; each row's distance is then filled in with array operations.
+
+    Parameters
+    ----------
+    frame
+        The decision columns (a DataFrame or a mapping of equal-length arrays).
+    situation
+        One integer per row; rows with the same number are worded alike.
+    territory
+        The territory the rows were judged in.
+    tolerance_m
+        The boundary tolerance, quoted in on-boundary sentences.
     """
-    first = pd.Series(np.arange(len(frame))).groupby(situation).first()
+    labels, first = np.unique(np.asarray(situation), return_index=True)
     names = _names(territory)
-    worded = dict(
-        zip(
-            first.index,
-            (
-                _sentences(row, names, territory, tolerance_m)
-                for row in frame.iloc[first.to_numpy()].to_dict("records")
-            ),
-            strict=True,
-        )
+    needed = (
+        "member_code",
+        "boundary_with",
+        "distance_m",
+        "cooperating",
+        "zone_units",
+        "lead_unit",
+        "detector",
+        "rule",
     )
-    order = np.array(list(worded))
-    lookup = np.empty(order.max() + 1, dtype=np.intp)
-    lookup[order] = np.arange(len(order))
-    which = lookup[situation]
-    has_distance = (frame["boundary_with"].notna() & np.isfinite(frame["distance_m"])).to_numpy()
-    distance = np.where(has_distance, np.nan_to_num(frame["distance_m"].to_numpy(float)), 0.0)
-    metres = pd.Series(np.round(distance).astype(np.int64)).astype(str).to_numpy(dtype=object)
+    values = {column: np.asarray(frame[column], dtype=object) for column in needed}
+    worded = [
+        _sentences({column: values[column][i] for column in needed}, names, territory, tolerance_m)
+        for i in first
+    ]
+    which = np.searchsorted(labels, situation)
+    boundary_with = values["boundary_with"]
+    distance_m = np.asarray(frame["distance_m"], dtype=float)
+    has_distance = ~pd.isna(boundary_with) & np.isfinite(distance_m)
+    distance = np.where(has_distance, np.nan_to_num(distance_m), 0.0)
+    metres = np.round(distance).astype(np.int64).astype(str).astype(object)
     metres[~has_distance] = ""
     out = []
     for language in (0, 1):
-        pre = np.array([w[language][0] for w in worded.values()], dtype=object)[which]
-        post = np.array([w[language][1] for w in worded.values()], dtype=object)[which]
+        pre = np.array([w[language][0] for w in worded], dtype=object)[which]
+        post = np.array([w[language][1] for w in worded], dtype=object)[which]
         out.append(pre + metres + post)
     return out[0], out[1]
 
 
 def _names(territory: ClusterTerritory) -> dict[str, str]:
     """Full unit names for territorial members, the given name for organisations."""
-    members = territory.members
-    return {
-        code: territory.bset.get(code).full_name if has_territory else name
-        for code, name, has_territory in zip(
-            members["code"], members["name"], members["has_territory"], strict=True
-        )
-    }
+    return territory.table.names
 
 
 def _sentences(

@@ -264,13 +264,24 @@ class BoundarySet:
         UnknownUnitError
             When no unit of this set has the code.
         """
+        key = str(code)
+        known = self._units_by_code.get(key)
+        if known is not None:
+            return known
         try:
-            row = self._by_code.loc[str(code)]
+            row = self._by_code.loc[key]
         except KeyError:
             raise UnknownUnitError(
                 f"no unit with code {code!r} in boundary set {self.id}"
             ) from None
-        return _unit_from_row(row)  # type: ignore[arg-type]  # codes are unique
+        unit = _unit_from_row(row)  # type: ignore[arg-type]  # codes are unique
+        self._units_by_code[key] = unit
+        return unit
+
+    @cached_property
+    def _units_by_code(self) -> dict[str, Unit]:
+        """Units already looked up (frozen records; the frame is not changed after loading)."""
+        return {}
 
     def geometry(self, code: str) -> Any:
         """Return the full-resolution geometry of a unit (None for register-only units)."""
@@ -390,9 +401,19 @@ class BoundarySet:
         self._leaf[0].prepare(tol)
 
     @cached_property
-    def _parent_of(self) -> pd.Series:
-        parents: pd.Series = self.frame.set_index("code")["parent_code"]
-        return parents
+    def _leaf_chain(self) -> dict[str, NDArray[np.object_]]:
+        """Per leaf polygon of the index, its unit's code at each level (finest first).
+
+        Made once, so that the chain of located points is an array lookup by polygon index;
+        NaN where a unit has no parent at a level (as ``Series.map`` gives).
+        """
+        parents = self.frame.set_index("code")["parent_code"]
+        current = pd.Series(self._leaf[1], dtype=object)
+        chain = {}
+        for level in reversed(self.levels):
+            chain[f"{level}_code"] = current.to_numpy(dtype=object)
+            current = current.map(parents)
+        return chain
 
     def locate_many(
         self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float | None = None
@@ -416,6 +437,24 @@ class BoundarySet:
             ``on_boundary``, ``n_candidates`` and ``candidates`` (codes within the tolerance,
             nearest first; None unless on a boundary) with ``candidate_distances_m``.
         """
+        columns = self.locate_arrays(lon, lat, tolerance_m)
+        plain = {"unit_code", f"{self.leaf_level}_code", "candidates", "candidate_distances_m"}
+        return pd.DataFrame(
+            {
+                name: pd.Series(values, dtype=object, copy=False) if name in plain else values
+                for name, values in columns.items()
+            }
+        )
+
+    def locate_arrays(
+        self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float | None = None
+    ) -> dict[str, NDArray[Any]]:
+        """Locate points like :meth:`locate_many`, returning its columns as numpy arrays.
+
+        The one code path behind :meth:`locate_many`, :meth:`locate` and
+        :func:`geozone.assign.jurisdiction`: a batch of one point costs an index query and a
+        few array operations, no DataFrame. Missing values are NaN.
+        """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
         x = np.asarray(lon, dtype=np.float64).ravel()
         y = np.asarray(lat, dtype=np.float64).ravel()
@@ -424,35 +463,42 @@ class BoundarySet:
         valid = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
         index, codes = self._leaf
         matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol)
-        result = pd.DataFrame({"lon": x, "lat": y})
-        result["status"] = np.where(valid, "outside", "invalid")
+        n = len(x)
+        status = np.where(valid, "outside", "invalid").astype(object)
         first = np.unique(matches.point, return_index=True)[1]
         holder = matches.contains[first]
         held_points = matches.point[first][holder]
-        result["unit_code"] = pd.Series(None, index=result.index, dtype=object)
-        result.loc[held_points, "unit_code"] = codes[matches.polygon[first][holder]]
-        result.loc[held_points, "status"] = "inside"
-        self._add_chain(result)
-        self._add_candidates(result, matches, codes, valid)
-        return result
-
-    def _add_chain(self, result: pd.DataFrame) -> None:
-        current = result["unit_code"]
-        for level in reversed(self.levels):
-            result[f"{level}_code"] = current
-            current = current.map(self._parent_of)
+        held_polygons = matches.polygon[first][holder]
+        status[held_points] = "inside"
+        columns: dict[str, NDArray[Any]] = {"lon": x, "lat": y, "status": status}
+        unit = np.full(n, np.nan, dtype=object)
+        unit[held_points] = codes[held_polygons]
+        columns["unit_code"] = unit
+        for name, per_polygon in self._leaf_chain.items():
+            values = np.full(n, np.nan, dtype=object)
+            values[held_points] = per_polygon[held_polygons]
+            columns[name] = values
+        held = np.zeros(n, dtype=bool)
+        held[held_points] = True
+        self._add_candidates(columns, matches, codes, valid, held)
+        return columns
 
     @staticmethod
     def _add_candidates(
-        result: pd.DataFrame, matches: Any, codes: NDArray[np.object_], valid: NDArray[np.bool_]
+        columns: dict[str, NDArray[Any]],
+        matches: Any,
+        codes: NDArray[np.object_],
+        valid: NDArray[np.bool_],
+        held: NDArray[np.bool_],
     ) -> None:
-        counts = np.bincount(matches.point, minlength=len(result))
-        held = result["status"].to_numpy() == "inside"
-        result["n_candidates"] = counts
-        result["on_boundary"] = valid & ((counts >= 2) | (~held & (counts >= 1)))
-        result["candidates"] = pd.Series(None, index=result.index, dtype=object)
-        result["candidate_distances_m"] = pd.Series(None, index=result.index, dtype=object)
-        flagged = result["on_boundary"].to_numpy()[matches.point]
+        n = len(valid)
+        counts = np.bincount(matches.point, minlength=n)
+        on_boundary = valid & ((counts >= 2) | (~held & (counts >= 1)))
+        columns["n_candidates"] = counts
+        columns["on_boundary"] = on_boundary
+        candidates = np.full(n, np.nan, dtype=object)
+        distances = np.full(n, np.nan, dtype=object)
+        flagged = on_boundary[matches.point]
         if flagged.any():
             # Pairs are sorted by point: cut the flagged ones into one list per point.
             points = matches.point[flagged]
@@ -460,12 +506,14 @@ class BoundarySet:
             owners = points[starts]
             code_lists = np.split(codes[matches.polygon[flagged]], starts[1:])
             distance_lists = np.split(np.round(matches.distance_m[flagged], 2), starts[1:])
-            candidates = np.empty(len(owners), dtype=object)
-            candidates[:] = [list(c) for c in code_lists]
-            distances = np.empty(len(owners), dtype=object)
-            distances[:] = [d.tolist() for d in distance_lists]
-            result.loc[owners, "candidates"] = candidates
-            result.loc[owners, "candidate_distances_m"] = distances
+            listed = np.empty(len(owners), dtype=object)
+            listed[:] = [list(c) for c in code_lists]
+            candidates[owners] = listed
+            listed = np.empty(len(owners), dtype=object)
+            listed[:] = [d.tolist() for d in distance_lists]
+            distances[owners] = listed
+        columns["candidates"] = candidates
+        columns["candidate_distances_m"] = distances
 
     def locate(self, lon: float, lat: float, tolerance_m: float | None = None) -> Location:
         """Locate one point; never raises for a point outside Vietnam.
@@ -475,33 +523,58 @@ class BoundarySet:
         InvalidCoordinatesError
             When lon/lat are not finite numbers within [-180, 180] and [-90, 90].
         """
-        row = self.locate_many([lon], [lat], tolerance_m).iloc[0]
-        if row["status"] == "invalid":
-            raise InvalidCoordinatesError(
-                f"invalid coordinates lon={lon!r}, lat={lat!r}: expected finite degrees, "
-                "longitude in [-180, 180] and latitude in [-90, 90]"
-            )
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
-        chain = self.chain(row["unit_code"]) if row["status"] == "inside" else ()
+        columns = self.locate_arrays([lon], [lat], tol)
+        return self.location_at(columns, 0, tol, strict=True)
+
+    def location_at(
+        self, columns: dict[str, NDArray[Any]], i: int, tolerance_m: float, strict: bool = False
+    ) -> Location:
+        """Return point ``i`` of a :meth:`locate_arrays` result as a :class:`Location`.
+
+        Parameters
+        ----------
+        columns
+            What :meth:`locate_arrays` returned.
+        i
+            The point's position in that batch.
+        tolerance_m
+            The tolerance the batch was located with.
+        strict
+            Raise for invalid coordinates instead of returning an ``"invalid"`` location.
+
+        Raises
+        ------
+        InvalidCoordinatesError
+            With ``strict``, when lon/lat are not finite numbers within [-180, 180] and
+            [-90, 90].
+        """
+        status = str(columns["status"][i])
+        if strict and status == "invalid":
+            lon, lat = columns["lon"][i], columns["lat"][i]
+            raise InvalidCoordinatesError(
+                f"invalid coordinates lon={float(lon)!r}, lat={float(lat)!r}: expected finite "
+                "degrees, longitude in [-180, 180] and latitude in [-90, 90]"
+            )
+        chain = self.chain(str(columns["unit_code"][i])) if status == "inside" else ()
+        listed = columns["candidates"][i]
         candidates: tuple[Candidate, ...] = ()
-        if isinstance(row["candidates"], list):
+        if isinstance(listed, list):
             candidates = tuple(
                 Candidate(code, self.get(code).full_name, float(distance))
-                for code, distance in zip(
-                    row["candidates"], row["candidate_distances_m"], strict=True
-                )
+                for code, distance in zip(listed, columns["candidate_distances_m"][i], strict=True)
             )
         elif chain:
             candidates = (Candidate(chain[0].code, chain[0].full_name, 0.0),)
         return Location(
-            float(lon),
-            float(lat),
+            float(columns["lon"][i]),
+            float(columns["lat"][i]),
             self.id,
-            row["status"],
+            status,  # type: ignore[arg-type]  # one of the LocateStatus values
             chain,
-            bool(row["on_boundary"]),
+            bool(columns["on_boundary"][i]),
             candidates,
-            tol,
+            float(tolerance_m),
         )
 
 

@@ -303,3 +303,102 @@ def test_a_2024_incident_near_t11_is_judged_in_the_legacy_set(
     assert new["set_id"] == "vn2025" and new["on_boundary"]
     assert set(result.clusters["external_id"]) == {"new"}  # the carried cluster starts 2025-07-01
     assert only(result.clusters)["rule"] == "on_boundary"
+
+
+# -- one code path: small batches equal the big-batch path ------------------------------------
+
+
+def _batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a few hundred points take the paths of big batches (point tree, interior cores)."""
+    from geozone import _locate
+
+    monkeypatch.setattr(_locate, "POINT_DRIVEN_MAX", 50)
+    monkeypatch.setattr(_locate, "CORE_MIN_POINTS", 50)
+
+
+def _same_one_by_one(
+    incidents: pd.DataFrame,
+    sets: list[BoundarySet],
+    placed: list[ClusterTerritory],
+    tolerance_m: float | None,
+    monkeypatch: pytest.MonkeyPatch,
+    step: int,
+) -> pd.DataFrame:
+    """Judge all at once on the big-batch path, then every ``step``-th alone; return the first."""
+    with monkeypatch.context() as patched:
+        _batch_path(patched)
+        together = assign(incidents, sets, placed, tolerance_m)
+    for i in range(0, len(incidents), step):
+        alone = assign(incidents.iloc[[i]].reset_index(drop=True), sets, placed, tolerance_m)
+        pd.testing.assert_frame_equal(
+            alone.units, together.units.iloc[[i]].reset_index(drop=True), check_dtype=False
+        )
+        mine = together.clusters[together.clusters["external_id"] == incidents["external_id"][i]]
+        if mine.empty:
+            assert alone.clusters.empty
+        else:
+            pd.testing.assert_frame_equal(
+                alone.clusters, mine.reset_index(drop=True), check_dtype=False
+            )
+    return together.clusters
+
+
+def test_one_point_equals_the_big_batch_path_on_the_grid(
+    grid: BoundarySet, territory: ClusterTerritory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(-50, 3050, size=(300, 2))
+    xy[::2, 0] = rng.choice([1000.0, 2000.0], 150) + rng.uniform(-8, 8, 150)  # near lines
+    xy[::5] = [1000 + rng.uniform(-3, 3), 1000 + rng.uniform(-3, 3)]  # at the 4-way corner
+    lonlat = np.array([grid_point(x, y) for x, y in xy])
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"i{i}" for i in range(len(xy))],
+            "occurred_at": WHEN,
+            "lon": lonlat[:, 0],
+            "lat": lonlat[:, 1],
+            "detected_by": rng.choice(
+                np.array(["o1", "o2", "o4", "o5", "cty", "00009", None, " "], dtype=object),
+                len(xy),
+            ),
+        }
+    )
+    clusters = _same_one_by_one(incidents, [grid], [territory], 5, monkeypatch, step=1)
+    assert {"territory", "border_detector", "on_boundary", "outside_members"} <= set(
+        clusters["rule"]
+    )
+
+
+@pytest.mark.realdata
+def test_one_point_equals_the_big_batch_path_near_t11(
+    vn2025: BoundarySet,
+    legacy: BoundarySet,
+    t11_2025: ClusterTerritory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+    import shapely
+
+    from geozone.crs import project_xy, unproject_geometries
+
+    rng = np.random.default_rng(3)
+    # Points around the T11 junction, many within the border zone and the tolerance.
+    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([t11_2025.epsg]))
+    x = x0[0] + rng.normal(0, 400, 240)
+    y = y0[0] + rng.normal(0, 400, 240)
+    points = unproject_geometries(shapely.points(x, y), np.full(240, t11_2025.epsg))
+    lon, lat = shapely.get_x(points), shapely.get_y(points)
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"r{i}" for i in range(240)],
+            "occurred_at": [datetime(2025, 9, 1, 22, 0, tzinfo=VIETNAM_TZ)] * 200
+            + [datetime(2024, 9, 1, 22, 0, tzinfo=VIETNAM_TZ)] * 40,
+            "lon": lon,
+            "lat": lat,
+            "detected_by": rng.choice(np.array(["00160", "00008", None], dtype=object), 240),
+        }
+    )
+    clusters = _same_one_by_one(incidents, [legacy, vn2025], [t11_2025], 20, monkeypatch, step=3)
+    assert {"territory", "border_detector"} <= set(clusters["rule"])

@@ -270,3 +270,31 @@ def test_point_driven_and_polygon_driven_paths_agree(
     by_polygon = grid.locate_many(lon, lat, tolerance_m=tolerance)
     pd.testing.assert_frame_equal(by_point, by_polygon)
     assert by_point["on_boundary"].iloc[:4].all()
+
+
+@pytest.mark.realdata
+def test_one_point_equals_the_big_batch_path(
+    vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Points alone (tree query per point, no cores) match a batch on the big-batch path."""
+    from geozone import _locate
+
+    rng = np.random.default_rng(8)
+    centre = vn2025.geometry("00160").centroid  # Nghĩa Đô: shared boundaries all around
+    lon = centre.x + rng.normal(0, 0.01, 400)
+    lat = centre.y + rng.normal(0, 0.01, 400)
+    with monkeypatch.context() as patched:
+        patched.setattr(_locate, "POINT_DRIVEN_MAX", 50)
+        patched.setattr(_locate, "CORE_MIN_POINTS", 50)
+        together = vn2025.locate_many(lon, lat, tolerance_m=30)
+    assert together["on_boundary"].sum() >= 10 and together["unit_code"].nunique() >= 3
+    for i in range(0, 400, 3):
+        alone = vn2025.locate_many(lon[i : i + 1], lat[i : i + 1], tolerance_m=30)
+        pd.testing.assert_frame_equal(
+            alone, together.iloc[[i]].reset_index(drop=True), check_dtype=False
+        )
+        location = vn2025.locate(lon[i], lat[i], tolerance_m=30)
+        assert location.unit == (vn2025.get(alone["unit_code"][0]) if location.chain else None)
+        assert [c.code for c in location.candidates] == (
+            alone["candidates"][0] if location.on_boundary else [u.code for u in location.chain[:1]]
+        )

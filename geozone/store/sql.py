@@ -724,7 +724,7 @@ class SqlIncidentStore(IncidentStore):
         if query.cluster_id is not None:
             statement = statement.where(c.c.cluster_id == query.cluster_id)
         with self._read() as connection:
-            rows = connection.execute(statement).tuples().all()
+            rows = connection.execute(statement).all()
         frame = pd.DataFrame.from_records(
             [tuple(row) for row in rows], columns=["external_id", *CLUSTER_COLUMNS]
         )
