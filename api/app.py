@@ -22,6 +22,7 @@ from api import problems
 from api.cluster_registry import ClusterRegistry
 from api.jobs import Jobs
 from api.routers import (
+    analytics,
     boundaries,
     clusters,
     incidents,
@@ -114,6 +115,7 @@ def create_app(
         patrol_zones,
         clusters,
         reports,
+        analytics,
         ogc,
         keys,
         maps,

@@ -222,6 +222,7 @@ def map_cluster(
     from geozone.cli._common import parse_date
     from geozone.context import load_context
     from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
+    from maps.analytics_layers import cluster_analytics
 
     day: date = parse_date(on)
     settings = get_settings()
@@ -239,6 +240,11 @@ def map_cluster(
             if with_incidents and store is not None
             else None
         )
+        analytics = (
+            cluster_analytics(store, context, territory.cluster.id)
+            if with_incidents and store is not None
+            else None
+        )
     finally:
         if store is not None:
             store.close()
@@ -253,6 +259,9 @@ def map_cluster(
         title=title,
         attribution=layers.attribution,
         inline_assets=True,
+        analytics=analytics,
+        tiles=settings.tiles_url,
+        tiles_attribution=settings.tiles_attribution,
     )
     path = output or Path(f"{territory.cluster.id}.html")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,13 @@ import shapely
 from fastapi.exceptions import RequestValidationError
 
 from geozone.adjacency import adjacency
-from geozone.assign import ClusterTerritory, assign
+from geozone.assign import (
+    ClusterTerritory,
+    SetLocated,
+    cluster_columns,
+    local_dates,
+    locate_incidents,
+)
 from geozone.boundaries import BoundarySet
 from geozone.context import Context
 from geozone.errors import (
@@ -30,6 +36,7 @@ from geozone.errors import (
 )
 from geozone.incidents import VIETNAM_TZ
 from geozone.migrate import migrate_cluster
+from geozone.settings import get_settings
 from geozone.zones import BorderZones, border_zones
 
 #: Degrees added around a unit's envelope to find the units that may touch it (≈1 km).
@@ -208,9 +215,18 @@ def locate_points(
     points
         ``(lon, lat, date, detected_by)``; the date picks the boundary set (default today).
     """
+    return _judge(context, points, tolerance_m)[0]
+
+
+def _judge(
+    context: Context,
+    points: Sequence[tuple[float, float, date | None, str | None]],
+    tolerance_m: float | None,
+) -> tuple[list[dict[str, Any]], list[SetLocated]]:
+    """Judge points in one pass; also return the location columns (chain, distances)."""
     frame = pd.DataFrame(
         {
-            "external_id": [str(i) for i in range(len(points))],
+            "external_id": pd.Series([str(i) for i in range(len(points))], dtype=object),
             "occurred_at": pd.Series([_occurred(p[2]) for p in points], dtype=object),
             "lon": np.array([p[0] for p in points], dtype=float),
             "lat": np.array([p[1] for p in points], dtype=float),
@@ -218,16 +234,14 @@ def locate_points(
         }
     )
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(VIETNAM_TZ)
-    result = assign(frame, context.sets, context.territories, tolerance_m)
-    clusters = result.clusters.copy()
+    days = local_dates(frame["occurred_at"])  # once for the sets and the clusters
+    units, located = locate_incidents(frame, context.sets, tolerance_m, days)
+    clusters = cluster_columns(frame, units, context.territories, tolerance_m, days)
     by_point: dict[str, list[dict[str, Any]]] = {}
-    if len(clusters):
-        for external_id, rows in clusters.groupby("external_id", sort=False):
-            by_point[str(external_id)] = records(rows.drop(columns=["external_id"]))
-    units = records(result.units)
+    for row in _rows(clusters or {}):
+        by_point.setdefault(str(row.pop("external_id")), []).append(row)
     out = []
-    for i, (lon, lat, _day, detector) in enumerate(points):
-        unit = units[i]
+    for i, ((lon, lat, _day, detector), unit) in enumerate(zip(points, _rows(units), strict=True)):
         unit.pop("external_id", None)
         unit["candidates"] = unit.get("candidates") or []
         out.append(
@@ -239,7 +253,16 @@ def locate_points(
                 "clusters": by_point.get(str(i), []),
             }
         )
-    return out
+    return out, located
+
+
+def _rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return equal-length column arrays as JSON-ready row dicts (no DataFrame in between)."""
+    names = list(columns)
+    return [
+        jsonable(dict(zip(names, values, strict=True)))
+        for values in zip(*columns.values(), strict=True)
+    ]
 
 
 def locate_one(
@@ -250,10 +273,12 @@ def locate_one(
     detected_by: str | None,
     tolerance_m: float | None,
 ) -> dict[str, Any]:
-    """Judge one point, with its full unit chain and candidate distances."""
-    (judged,) = locate_points(context, [(lon, lat, day, detected_by)], tolerance_m)
-    if judged["set_id"] is not None:
-        location = context.boundary_set(judged["set_id"]).locate(lon, lat, tolerance_m)
+    """Judge one point, with its full unit chain and candidate distances (one lookup)."""
+    (judged,), located = _judge(context, [(lon, lat, day, detected_by)], tolerance_m)
+    if located:
+        (part,) = located
+        tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
+        location = part.bset.location_at(part.columns, 0, tol, strict=True)
         data = jsonable(location.to_dict())
         judged["chain"] = data["chain"]
         judged["candidates"] = data["candidates"]
@@ -454,3 +479,272 @@ def migrate(context: Context, cluster_id: str, into: str | None) -> dict[str, An
         )
     data: dict[str, Any] = jsonable(migrate_cluster(cluster, legacy, current).to_dict())
     return data
+
+
+# -- analytics (hotspots, border effect, coverage, suggestions) -------------------------------
+
+#: Most grid cells an analytics request may build (the core allows more, for batch work).
+ANALYTICS_MAX_CELLS = 50_000
+#: Largest cells × (permutations + 1) × time bins one request may compute.
+ANALYTICS_MAX_WORK = 40_000_000
+#: Days of the default analytics period (ending today, Vietnam time).
+DEFAULT_PERIOD_DAYS = 365
+#: Analytics results kept per app.
+ANALYTICS_CACHE_SIZE = 32
+#: Label of synthetic data on analytics answers.
+SYNTHETIC_LABEL_TEXT = "dữ liệu mô phỏng / synthetic data"
+
+
+def invalid(field: str, message: str, where: str = "query") -> RequestValidationError:
+    """Return a 422 validation error naming ``field`` (never the raw input)."""
+    return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])
+
+
+def default_period(start: date | None, end: date | None) -> tuple[date, date]:
+    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
+    from datetime import timedelta
+
+    last = end or datetime.now(VIETNAM_TZ).date()
+    first = start or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    return first, last
+
+
+def parse_categories(text: str | None) -> tuple[str, ...] | None:
+    """Parse a comma-separated list of category codes; an unknown code is a 422."""
+    from geozone.incidents import CATEGORIES
+
+    if text is None or not text.strip():
+        return None
+    codes = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [code for code in codes if code not in CATEGORIES]
+    if unknown:
+        raise invalid(
+            "category", f"unknown category code(s); known: {', '.join(sorted(CATEGORIES))}"
+        )
+    return codes
+
+
+@dataclass(frozen=True)
+class ClusterPeriod:
+    """A cluster's family (its forms) over a period, with the incidents judged under it."""
+
+    cluster_id: str
+    start: date
+    end: date
+    forms: tuple[Any, ...]
+    territory: ClusterTerritory
+    area: Any
+    incidents: pd.DataFrame
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any incident of the period is synthetic."""
+        return bool(len(self.incidents)) and bool(
+            self.incidents["synthetic"].fillna(False).astype(bool).any()
+        )
+
+    def points(self) -> Any:
+        """Return the incidents as points (EPSG:4326 GeoDataFrame)."""
+        import geopandas as gpd
+
+        frame = self.incidents
+        geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
+        return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geometry, crs=4326)
+
+
+def cluster_period(
+    store: Any,
+    context: Context,
+    cluster_id: str,
+    start: date | None,
+    end: date | None,
+    categories: tuple[str, ...] | None = None,
+) -> ClusterPeriod:
+    """Read a cluster's incidents of a period (its whole family, as the review report does).
+
+    The study area is the union of the members' territories of the forms in force in the
+    period; ``territory`` is the newest such form (coverage and suggestions use it).
+
+    Raises
+    ------
+    UnknownClusterError
+        No cluster has the id (404).
+    InvalidParameterError
+        The period is reversed, or no member has a territory with geometry in it (400).
+    """
+    from geozone.report import cluster_forms, cluster_incidents, period_bounds
+
+    first, last = default_period(start, end)
+    period_bounds(first, last)
+    forms = cluster_forms(context, cluster_id)
+    placed = [(f, f.territory) for f in forms if f.territory is not None]
+    active = [(f, t) for f, t in placed if f.overlaps(first, last)]
+    if not placed:
+        raise InvalidParameterError(
+            f"cluster {cluster_id} has no member with a territory (geometry) in any loaded set"
+        )
+    chosen = next((t for f, t in active if f.id == cluster_id), None)
+    territory = chosen or (active or placed)[-1][1]
+    geoms = []
+    for _, placed_territory in active or placed[-1:]:
+        members = placed_territory.members
+        codes = members["code"][members["has_territory"].astype(bool)]
+        geoms += [placed_territory.bset.geometry(str(code)) for code in codes]
+    area = shapely.union_all([g for g in geoms if g is not None])
+    frame = cluster_incidents(store, [f.id for f in forms], first, last)
+    if categories is not None:
+        frame = frame[frame["category"].isin(categories)].reset_index(drop=True)
+    return ClusterPeriod(cluster_id, first, last, tuple(forms), territory, area, frame)
+
+
+def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
+    """Return what cached analytics depend on, or None while assignments are being redone.
+
+    The context's assignment stamp (cluster definitions, builds, rules) and the number of
+    stored incidents: the store only adds incidents, and a new context changes the stamp.
+    While incidents wait for reassignment their decisions are in flux: nothing is cached.
+    """
+    from geozone.pipeline import context_stamp
+    from geozone.store import IncidentQuery
+
+    stamp = context_stamp(context)
+    if store.stale_ids(stamp, limit=1):
+        return None
+    return stamp, int(store.count(IncidentQuery()))
+
+
+class AnalyticsCache:
+    """A small thread-safe LRU of analytics results, keyed by request and change marker."""
+
+    def __init__(self, size: int = ANALYTICS_CACHE_SIZE) -> None:
+        from collections import OrderedDict
+        from threading import Lock
+
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = Lock()
+        self.size = size
+        self.hits = 0
+
+    def get(self, key: Any) -> Any:
+        """Return the cached value, or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used beyond the size."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def estimated_cells(area: Any, cell_size_m: float) -> int:
+    """Return about how many cells of ``cell_size_m`` a grid over ``area`` has (upper bound)."""
+    from geozone.crs import project_geometries, zones_of
+
+    geoms = np.array([area], dtype=object)
+    metric = project_geometries(geoms, zones_of(geoms))[0]
+    minx, miny, maxx, maxy = shapely.bounds(metric)
+    columns = math.floor((maxx - minx) / cell_size_m) + 2
+    rows = math.floor((maxy - miny) / cell_size_m) + 2
+    return int(columns * rows)
+
+
+def check_workload(n_cells: int, permutations: int, n_bins: int = 1) -> None:
+    """Refuse (422) a grid with too many cells or too much permutation work for a request."""
+    if n_cells > ANALYTICS_MAX_CELLS:
+        raise invalid(
+            "cell_size_m",
+            f"the grid would have about {n_cells:,} cells; at most {ANALYTICS_MAX_CELLS:,} "
+            "are allowed: use larger cells",
+        )
+    work = n_cells * (permutations + 1) * n_bins
+    if work > ANALYTICS_MAX_WORK:
+        raise invalid(
+            "permutations",
+            f"about {n_cells:,} cells × {permutations + 1:,} permutations × {n_bins} bins is "
+            f"more than {ANALYTICS_MAX_WORK:,}: use fewer permutations or larger cells",
+        )
+
+
+def with_labels(collection: dict[str, Any], period: ClusterPeriod) -> dict[str, Any]:
+    """Add the cluster, period, attribution and synthetic label to a result's properties."""
+    properties = collection.setdefault("properties", {})
+    sets = [
+        f.bset for f in period.forms if f.bset is not None and f.overlaps(period.start, period.end)
+    ] or [f.bset for f in period.forms if f.bset is not None]
+    properties.update(
+        {
+            "cluster_id": period.cluster_id,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "attribution": "; ".join(dict.fromkeys(b.info.attribution for b in sets)),
+            "attribution_en": "; ".join(dict.fromkeys(b.info.attribution_en for b in sets)),
+        }
+    )
+    if properties.get("synthetic"):
+        properties["synthetic_label"] = SYNTHETIC_LABEL_TEXT
+    result: dict[str, Any] = jsonable(collection)
+    return result
+
+
+def border_effect_rows(
+    period: ClusterPeriod, by: Sequence[str], every: str | None
+) -> list[dict[str, Any]]:
+    """Return the border effect of every form in force, as rows with ``cluster_id``."""
+    from geozone.border_effect import border_effect
+
+    columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
+    rows: list[dict[str, Any]] = []
+    for form in period.forms:
+        if form.territory is None or not form.overlaps(period.start, period.end):
+            continue
+        mine = period.incidents[period.incidents["cluster_id"] == form.id]
+        table = border_effect(mine[columns], form.territory, by=by, period=every)
+        for row in records(table):
+            rows.append({"cluster_id": form.id, **row})
+    return rows
+
+
+def check_area_geometry(
+    given: Any, bset: BoundarySet, max_vertices: int
+) -> shapely.Polygon | shapely.MultiPolygon:
+    """Check a GeoJSON Polygon or MultiPolygon as patrol zones are checked.
+
+    Each polygon goes through :func:`check_zone_geometry` (validity and repair, in Vietnam,
+    area); the vertex limit applies to the whole geometry.
+
+    Raises
+    ------
+    PatrolZoneGeometryError
+        Naming the problem (400).
+    """
+    if not isinstance(given, dict):
+        raise PatrolZoneGeometryError("the body must be a GeoJSON Polygon or MultiPolygon object")
+    kind = given.get("type")
+    if kind == "Polygon":
+        return check_zone_geometry(given, bset, max_vertices).geometry
+    if kind != "MultiPolygon":
+        raise PatrolZoneGeometryError(
+            f"geometry must be a GeoJSON Polygon or MultiPolygon, not {str(kind)[:40]!r}"
+        )
+    coordinates = given.get("coordinates")
+    if not isinstance(coordinates, list) or not coordinates:
+        raise PatrolZoneGeometryError("a MultiPolygon needs a non-empty list of polygons")
+    total = 0
+    parts = []
+    for polygon in coordinates:
+        checked = check_zone_geometry(
+            {"type": "Polygon", "coordinates": polygon}, bset, max_vertices - total
+        )
+        total += int(shapely.get_num_coordinates(checked.geometry))
+        parts.append(checked.geometry)
+    merged = shapely.union_all(parts)
+    if not isinstance(merged, shapely.Polygon | shapely.MultiPolygon) or not merged.is_valid:
+        raise PatrolZoneGeometryError("the polygons of the MultiPolygon do not form a valid area")
+    return merged

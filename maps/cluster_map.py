@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from geozone.crs import project_geometries, utm_epsg
 from geozone.incidents import CATEGORIES, VIETNAM_TZ, category_code
+from maps.analytics_layers import ClusterAnalytics, loader_entries
 from maps.assets import DEFAULT_ASSET_BASE, use_local_assets
 from maps.elements import (
     GeoJsonLayer,
@@ -682,6 +683,8 @@ def cluster_map(
     inline_assets: bool = False,
     heat: bool = True,
     incidents_url: str | None = None,
+    analytics: ClusterAnalytics | None = None,
+    hotspots_url: str | None = None,
 ) -> folium.Map:
     """Build the map of a cluster.
 
@@ -725,6 +728,13 @@ def cluster_map(
         (``incident_loader.js``): the key typed there is kept in the tab's
         ``sessionStorage`` (shared with the planner page) and the incidents are fetched and
         drawn; without a key the page says that incidents need an analyst key.
+    analytics
+        Gi* hotspot and emerging-trend cells computed for a standalone map
+        (:func:`maps.analytics_layers.cluster_analytics`): two overlays (emerging off when
+        the page opens) with their legend sections.
+    hotspots_url
+        With ``incidents_url``: the path of ``GET /clusters/{id}/hotspots``; the page fetches
+        the same two overlays with the key it holds for the incidents.
 
     Returns
     -------
@@ -785,6 +795,8 @@ def cluster_map(
                 "label_html": esc(LAYER_NAMES["junctions"]),
             }
         )
+    if analytics is not None:
+        layers += analytics.layers()
     if shapes:
         sections.append(
             {"title_html": esc("Ranh giới và vùng / Boundaries and zones"), "items": shapes}
@@ -805,6 +817,10 @@ def cluster_map(
             }
         )
         if "syn" in data and np.any(data["syn"]):
+            notice = esc(SYNTHETIC_BADGE)
+    if analytics is not None:
+        sections += analytics.legend_sections()
+        if analytics.synthetic:
             notice = esc(SYNTHETIC_BADGE)
     subtitle = f"{len(members.colour)} đơn vị thành viên / member units"
     if n_incidents:
@@ -840,6 +856,7 @@ def cluster_map(
                     "incidents": esc(LAYER_NAMES["incidents"]),
                     "heat": esc(LAYER_NAMES["heat"]),
                 },
+                "analytics": loader_entries(hotspots_url) if hotspots_url else [],
             },
         ).add_to(m)
     return use_local_assets(m, base=asset_base, inline=inline_assets)

@@ -12,6 +12,10 @@ hotspots are public. Incidents need an analyst key:
 - a client that sends ``X-API-Key`` with the page request (curl, a script) gets the
   incidents drawn into the page itself.
 
+The hotspot overlays (significant Gi* cells, emerging trends; :mod:`maps.analytics_layers`)
+follow the incidents: fetched by the page from ``GET /clusters/{id}/hotspots`` with the same
+key, or drawn into a keyed page.
+
 Either way the incidents and their lead units are the decisions stored with them
 (:func:`maps.layers.stored_incidents`), not a judgement made again for the map. Pages carry
 a Content-Security-Policy that lets them talk to this origin only (scripts, styles, images
@@ -22,14 +26,18 @@ cached, since a keyed page holds incident data.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.deps import AnalystDep, ContextDep, OptionalCaller, StoreDep
+from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreDep
 from api.problems import problems
-from geozone.errors import DataNotFoundError
+from geozone.context import Context
+from geozone.errors import DataNotFoundError, GeozoneError
+from geozone.settings import Settings
+from geozone.store import IncidentStore
 from geozone.store.api_tables import role_allows
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -49,6 +57,20 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+def page_headers(settings: Settings) -> dict[str, str]:
+    """Return the map page headers; basemap tiles, when configured, are the one other origin."""
+    if not settings.tiles_url:
+        return PAGE_HEADERS
+    parts = urlsplit(settings.tiles_url)
+    origin = f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"  # {s}: tile subdomains
+    policy = PAGE_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origin}"
+    )
+    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
+
+
 Limit = Annotated[
     int,
     Query(ge=0, le=MAX_MAP_INCIDENTS, description="Most incidents drawn (the newest first)."),
@@ -81,6 +103,7 @@ def cluster_page(
     context: ContextDep,
     store: StoreDep,
     caller: OptionalCaller,
+    settings: SettingsDep,
     limit: Limit = DEFAULT_MAP_INCIDENTS,
 ) -> HTMLResponse:
     """Render the cluster map: members, boundaries, zones, junctions, hotspots, incidents.
@@ -95,6 +118,7 @@ def cluster_page(
     layers = cluster_layers(territory.cluster, territory.bset)
     keyed = caller is not None and role_allows(caller.role, "analyst")
     incidents = stored_incidents(store, cluster_id, limit=limit).layer if keyed else None
+    analytics = _analytics(store, context, cluster_id) if keyed else None
     url = request.url_for("cluster_incidents", cluster_id=cluster_id)
     page = cluster_map(
         units=layers.units,
@@ -106,8 +130,22 @@ def cluster_page(
         title=layers.title,
         attribution=layers.attribution,
         incidents_url=None if keyed else f"{url.path}?limit={limit}",
+        analytics=analytics,
+        hotspots_url=None if keyed else f"/clusters/{quote(cluster_id, safe='')}/hotspots",
+        tiles=settings.tiles_url,
+        tiles_attribution=settings.tiles_attribution,
     )
-    return HTMLResponse(to_html(page, inline_assets=False), headers=PAGE_HEADERS)
+    return HTMLResponse(to_html(page, inline_assets=False), headers=page_headers(settings))
+
+
+def _analytics(store: IncidentStore, context: Context, cluster_id: str) -> Any:
+    """Return the hotspot layers of a keyed page, or None when they cannot be computed."""
+    from maps.analytics_layers import cluster_analytics
+
+    try:
+        return cluster_analytics(store, context, cluster_id)
+    except GeozoneError:
+        return None
 
 
 @router.get(
@@ -171,7 +209,7 @@ def cluster_incidents(
     responses=problems(404),
     summary="The patrol-zone planner of a cluster (HTML)",
 )
-def planner_page(cluster_id: str, context: ContextDep) -> HTMLResponse:
+def planner_page(cluster_id: str, context: ContextDep, settings: SettingsDep) -> HTMLResponse:
     """Render the patrol planner: draw, edit and delete patrol zones saved through the API."""
     from maps import cluster_layers, planner_map, to_html
 
@@ -182,5 +220,7 @@ def planner_page(cluster_id: str, context: ContextDep) -> HTMLResponse:
         zones=layers.zones,
         cluster_id=cluster_id,
         attribution=layers.attribution,
+        tiles=settings.tiles_url,
+        tiles_attribution=settings.tiles_attribution,
     )
-    return HTMLResponse(to_html(page, inline_assets=False), headers=PAGE_HEADERS)
+    return HTMLResponse(to_html(page, inline_assets=False), headers=page_headers(settings))

@@ -1,7 +1,12 @@
-"""OGC API – Features (Part 1 core + GeoJSON): units, border zones, incidents, patrol zones.
+"""OGC API – Features (Part 1 core + GeoJSON): units, zones, incidents, patrols, hotspots.
 
 ``limit`` is clamped to 1..10,000 (default 10), never refused; ``next`` links page on with
-``offset``. The incidents and patrol-zones collections need an analyst key.
+``offset``. The incidents, patrol-zones and hotspots collections need an analyst key.
+
+``hotspots`` holds the significant hot and cold Getis–Ord Gi* cells (250 m squares, 999
+permutations, FDR at 0.05) of one cluster's incidents, named with the ``cluster`` parameter
+(required for this collection); ``datetime`` (an interval) sets the period, by default the
+365 days ending today (see :mod:`api.routers.analytics`).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from api import services
 from api.deps import ApiStoreDep, ContextDep, OptionalCaller, StoreDep, check_role
 from api.problems import problems
 from api.routers.clusters import zones_of
+from geozone.context import Context
 from geozone.errors import DataNotFoundError
-from geozone.store import IncidentQuery
+from geozone.store import IncidentQuery, IncidentStore
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -32,6 +38,7 @@ COLLECTIONS = {
     "border-zones": "Border zones of every placed cluster",
     "incidents": "Stored incidents with their assignment (analyst key)",
     "patrol-zones": "Patrol zones drawn by planners (analyst key)",
+    "hotspots": "Significant Gi* hot and cold cells of a cluster (analyst key; cluster=ID)",
 }
 MAX_LIMIT = 10_000
 
@@ -123,8 +130,16 @@ def items(
     datetime_: Annotated[str | None, Query(alias="datetime", max_length=100)] = None,
     limit: Annotated[int, Query(description="Clamped to 1..10000")] = 10,
     offset: Annotated[int, Query(ge=0)] = 0,
+    cluster: Annotated[
+        str | None,
+        Query(max_length=80, description="hotspots: the cluster whose hot spots to list."),
+    ] = None,
 ) -> dict[str, Any]:
-    """Return one page of a collection's features with ``next`` links."""
+    """Return one page of a collection's features with ``next`` links.
+
+    ``hotspots`` needs ``cluster`` and an analyst key; ``datetime`` then sets the period
+    (default: the 365 days ending today).
+    """
     _check(collection_id)
     limit = min(max(limit, 1), MAX_LIMIT)
     box = services.parse_bbox(bbox)
@@ -136,6 +151,16 @@ def items(
             IncidentQuery(bbox=box, start=start, end=end, limit=limit, offset=offset)
         )
         features = services.incident_features(frame)
+    elif collection_id == "hotspots":
+        check_role(caller, "analyst")
+        every = _hotspot_features(request, context, store, cluster, datetime_)
+        if box is not None:
+            area = shapely.box(*box)
+            every = [f for f in every if shapely.intersects(f["_shape"], area)]
+        total = len(every)
+        features = [
+            {k: v for k, v in f.items() if k != "_shape"} for f in every[offset : offset + limit]
+        ]
     else:
         if collection_id == "units":
             bset = context.current
@@ -177,3 +202,49 @@ def items(
         "timeStamp": datetime.now().astimezone().isoformat(),
         "links": links,
     }
+
+
+def _hotspot_features(
+    request: Request,
+    context: Context,
+    store: IncidentStore,
+    cluster: str | None,
+    interval: str | None,
+) -> list[dict[str, Any]]:
+    """Return the significant Gi* cells of a cluster as features (with a ``_shape``)."""
+    from api.routers.analytics import HotspotParams, compute_hotspots
+
+    known = sorted(t.cluster.id for t in context.territories)
+    if cluster is None:
+        raise services.invalid(
+            "cluster", f"the hotspots collection needs cluster=ID; placed: {', '.join(known)}"
+        )
+    start, end = _interval(interval)
+    result, period = compute_hotspots(
+        request,
+        store,
+        context,
+        cluster,
+        start.date() if start is not None else None,
+        end.date() if end is not None else None,
+        HotspotParams(),
+    )
+    cells = result.cells[result.cells["significant"].astype(bool)]
+    rows = services.records(cells.drop(columns=cells.geometry.name))
+    geoms = cells.geometry.to_numpy()
+    return [
+        {
+            "type": "Feature",
+            "id": f"{cluster}:{row['cell_id']}",
+            "geometry": shapely.geometry.mapping(geom),
+            "properties": {
+                **row,
+                "cluster_id": cluster,
+                "from": period.start.isoformat(),
+                "to": period.end.isoformat(),
+                "synthetic": period.synthetic,
+            },
+            "_shape": geom,
+        }
+        for row, geom in zip(rows, geoms, strict=True)
+    ]

@@ -130,7 +130,8 @@
       spiderfyOnMaxZoom: true,
       maxClusterRadius: 50,
       chunkProgress: function (processed, total) {
-        if (processed === total) {
+        // The plugin also reports an empty first pass (0 of 0): only the real load counts.
+        if (processed === total && total === n) {
           GZ.incidentsLoadedAt = global.performance ? global.performance.now() : Date.now();
           group.fire("gz:loaded", { total: total });
         }
@@ -167,6 +168,74 @@
     var points = new Array(n);
     for (var i = 0; i < n; i++) { points[i] = [d.lat[i], d.lon[i]]; }
     return L.heatLayer(points, L.extend({ radius: 18, blur: 16, minOpacity: 0.3 }, opts));
+  };
+
+  function number(value, digits) {
+    if (value === null || value === undefined || value === "") { return "–"; }
+    var x = +value;
+    if (!isFinite(x)) { return "–"; }
+    if (digits === 0) { return String(Math.round(x)); }
+    return x < 0.001 && x > 0 ? x.toExponential(1) : x.toFixed(digits);
+  }
+
+  function cellPopup(title, rows, synthetic, labels) {
+    var html = "";
+    if (synthetic) {
+      html += '<div class="gz-badge">' + GZ.escapeHtml(synthetic.toUpperCase()) + "</div>";
+    }
+    html += '<div class="gz-popup-title">' + title + "</div>";
+    html += '<table class="gz-popup-table">';
+    rows.forEach(function (r) { html += row(r[0], r[1]); });
+    html += "</table>";
+    return '<div class="gz-popup">' + html + "</div>";
+  }
+
+  function cellLayer(data, cfg, styleKey, popup) {
+    // the label of synthetic data (plain text), or "" for real incidents
+    var meta = data.properties || {};
+    var synthetic = meta.synthetic ? String(meta.synthetic_label || "synthetic") : "";
+    return L.geoJSON(data, {
+      style: function (feature) { return cfg.styles[styleKey(feature.properties)] || {}; },
+      onEachFeature: function (feature, layer) {
+        layer.bindPopup(popup(feature.properties, synthetic), { maxWidth: 320 });
+      }
+    });
+  }
+
+  /**
+   * Significant Gi* cells (GeoJSON of GET /clusters/{id}/hotspots) coloured by kind and
+   * confidence; popups give count, z, p and q. cfg: styles ("hot-99"...), names_html and
+   * labels_html (escaped by the builder).
+   */
+  GZ.hotspotLayer = function (data, cfg) {
+    var labels = cfg.labels_html;
+    function key(p) {
+      var level = p.confidence >= 90 ? p.confidence : 90;
+      return (p.kind === "cold" ? "cold-" : "hot-") + level;
+    }
+    return cellLayer(data, cfg, key, function (p, synthetic) {
+      return cellPopup(cfg.names_html[key(p)] || "", [
+        [labels.count, number(p.count, 0)],
+        [labels.z, number(p.gi_z, 2)],
+        [labels.p, number(p.p_sim, 4)],
+        [labels.q, number(p.q_value, 4)]
+      ], synthetic, labels);
+    });
+  };
+
+  /** Emerging-hotspot cells coloured by category (new, intensifying, ...), with popups. */
+  GZ.emergingLayer = function (data, cfg) {
+    var labels = cfg.labels_html;
+    function key(p) { return String(p.category); }
+    return cellLayer(data, cfg, key, function (p, synthetic) {
+      var name = cfg.names_html[key(p)] || GZ.escapeHtml(p.category);
+      return cellPopup(name, [
+        [labels.count, number(p.count, 0)],
+        [labels.hot_bins, number(p.hot_bins, 0) + " / " + number(p.n_bins, 0)],
+        [labels.tau, number(p.trend_tau, 2)],
+        [labels.trend_p, number(p.trend_p, 4)]
+      ], synthetic, labels);
+    });
   };
 
   function swatch(item) {
@@ -235,6 +304,9 @@
             html += '<div class="gz-legend-section">' + section.title_html + "</div>";
           }
           section.items.forEach(function (item) { html += GZ.legendItem(item); });
+          if (section.note_html) {
+            html += '<div class="gz-legend-note">' + section.note_html + "</div>";
+          }
         });
         if (spec.legend.notice_html) {
           html += '<div class="gz-badge">' + spec.legend.notice_html + "</div>";

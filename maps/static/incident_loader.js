@@ -9,6 +9,10 @@
  * maps/cluster_map.py incident_payload) holds the incident table drawn by GZ.incidentLayer,
  * a plain-text summary, legend items and the synthetic notice ("_html" strings were escaped
  * by the server; everything else is set with textContent).
+ *
+ * With cfg.analytics (maps/analytics_layers.py loader_entries), the same key then fetches the
+ * hotspot layers (GET /clusters/{id}/hotspots: significant Gi* cells, emerging trends), drawn
+ * by GZ.hotspotLayer / GZ.emergingLayer and added to the layer control with their legend.
  */
 (function (global) {
   "use strict";
@@ -112,6 +116,7 @@
 
   Loader.prototype.clear = function () {
     var self = this;
+    this.generation = (this.generation || 0) + 1;  // drop answers of earlier fetches
     this.layers.forEach(function (layer) {
       self.control.removeLayer(layer);
       if (self.map.hasLayer(layer)) { self.map.removeLayer(layer); }
@@ -188,7 +193,63 @@
     this.legend.innerHTML = html;
     this._state("done", body.summary);
     this.loaded = body;
+    this.analytics = this.loadAnalytics();
     return body.returned;
+  };
+
+  function fetchJson(url, key) {
+    var init = {
+      method: "GET",
+      headers: { "Accept": "application/json", "X-API-Key": key },
+      credentials: "omit",
+      cache: "no-store"
+    };
+    return global.fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (!response.ok) {
+          throw new Error(response.status + " " + (problemDetail(body) || response.statusText));
+        }
+        return body;
+      });
+    });
+  }
+
+  function legendSection(section, message) {
+    var html = '<div class="gz-legend-section">' + section.title_html + "</div>";
+    (section.items || []).forEach(function (item) { html += GZ.legendItem(item); });
+    if (message) {
+      html += '<div class="gz-legend-note">' + GZ.escapeHtml(message) + "</div>";
+    }
+    return html;
+  }
+
+  /** Fetch and draw the hotspot layers (cfg.analytics) with the key; resolves to a count. */
+  Loader.prototype.loadAnalytics = function () {
+    var self = this;
+    var entries = this.cfg.analytics || [];
+    var generation = this.generation = (this.generation || 0) + 1;
+    var drawn = 0;
+    return Promise.all(entries.map(function (entry) {
+      return fetchJson(entry.url, self.key).then(function (body) {
+        if (generation !== self.generation) { return; }
+        var layer = GZ[entry.function](body, entry.config);
+        layer.gzKind = entry.kind;
+        layer.gzCount = (body.features || []).length;
+        self.control.addOverlay(layer, entry.name_html);
+        if (entry.show) { layer.addTo(self.map); }
+        self.layers.push(layer);
+        self[entry.kind + "Layer"] = layer;
+        drawn += 1;
+        var message = body.properties ? body.properties.message : "";
+        self.legend.insertAdjacentHTML("beforeend", legendSection(entry.legend, message));
+      }, function (error) {
+        if (generation !== self.generation) { return; }
+        self.legend.insertAdjacentHTML("beforeend", legendSection(
+          { title_html: entry.name_html, items: [] },
+          self.labels.error_prefix + ": " + error.message
+        ));
+      });
+    })).then(function () { return drawn; });
   };
 
   GZ.incidentLoader = function (map, control, cfg) {

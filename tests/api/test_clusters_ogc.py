@@ -26,7 +26,7 @@ def test_conformance_and_collections(api: Api) -> None:
     conf = api.client.get("/conformance").json()["conformsTo"]
     assert any(c.endswith("/conf/core") for c in conf)
     ids = [c["id"] for c in api.client.get("/collections").json()["collections"]]
-    assert ids == ["units", "border-zones", "incidents", "patrol-zones"]
+    assert ids == ["units", "border-zones", "incidents", "patrol-zones", "hotspots"]
     assert api.client.get("/collections/units").json()["id"] == "units"
     assert api.client.get("/collections/nope").status_code == 404
 

@@ -177,3 +177,30 @@ def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Con
     (table,) = incident_tables(page)
     assert sentence(table, "en", 0) == "Stored decision: Ô 4 leads"
     assert "old" not in [table["id_prefix"] + i for i in table["id"]]
+
+
+def test_basemap_tiles_are_off_by_default_and_the_csp_admits_only_their_origin(
+    api_settings: Any, grid_context: Context
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(api_settings, context=grid_context)) as plain:
+        page = plain.get("/maps/clusters/grid-centre")
+    assert "{z}" not in page.text
+    assert "img-src 'self' data:;" in page.headers["content-security-policy"]
+    tiled = api_settings.model_copy(
+        update={
+            "tiles_url": "https://{s}.tiles.example/{z}/{x}/{y}.png",
+            "tiles_attribution": "© Tiles <Example>",
+        }
+    )
+    with TestClient(create_app(tiled, context=grid_context)) as client:
+        responses = [client.get(f"/maps/{page}/grid-centre") for page in ("clusters", "planner")]
+    for response in responses:
+        assert "https://{s}.tiles.example/{z}/{x}/{y}.png" in response.text
+        assert "© Tiles &lt;Example&gt;" in response.text or "Tiles \\u0026lt;" in response.text
+        policy = response.headers["content-security-policy"]
+        assert "img-src 'self' data: https://*.tiles.example;" in policy
+        assert "connect-src 'self';" in policy

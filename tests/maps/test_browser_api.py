@@ -33,6 +33,7 @@ from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key
 from geozone.synthetic import generate_incidents
+from maps.analytics_layers import EMERGING_COLOURS, HOTSPOT_COLOURS, LAYER_NAMES
 from maps.cluster_map import (
     BOUNDARY_STYLE,
     HOTSPOT_STYLE,
@@ -41,6 +42,7 @@ from maps.cluster_map import (
     PAIR_ZONE_STYLE,
     SYNTHETIC_BADGE,
 )
+from tests.api.test_analytics import with_analytics
 from tests.maps.test_browser import CHROMIUM, FIND_MAP
 from tests.maps.test_cluster_map import needs_assets
 
@@ -98,7 +100,7 @@ def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(settings, context=context, store_url=store_url)
+    app = with_analytics(create_app(settings, context=context, store_url=store_url))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -216,10 +218,12 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     status = page.locator(".gz-incident-status")
     # without a key: boundaries, zones, junctions and the T11 hotspot, and a word on incidents
     assert status.inner_text() == LOADER_LABELS["need_key"]
-    assert count_paths(page, "fill", PAIR_ZONE_STYLE["fillColor"]) == kinds.count("pair")
-    assert count_paths(page, "fill", JUNCTION_ZONE_STYLE["fillColor"]) == kinds.count("junction")
-    assert count_paths(page, "stroke", BOUNDARY_STYLE["color"]) >= 1
-    assert count_paths(page, "stroke", HOTSPOT_STYLE["color"]) == 1
+    assert count_paths(page, "fill", str(PAIR_ZONE_STYLE["fillColor"])) == kinds.count("pair")
+    assert count_paths(page, "fill", str(JUNCTION_ZONE_STYLE["fillColor"])) == kinds.count(
+        "junction"
+    )
+    assert count_paths(page, "stroke", str(BOUNDARY_STYLE["color"])) >= 1
+    assert count_paths(page, "stroke", str(HOTSPOT_STYLE["color"])) == 1
     labels = page.locator(".gz-label").all_inner_texts()
     assert {"Phường Nghĩa Đô", "Phường Ngọc Hà"} <= set(labels)
     assert page.locator(".marker-cluster").count() == 0
@@ -257,6 +261,25 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=30_000)
     assert page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length") == drawn
     assert all(served.planner_key not in url for url in record.requests)
+    # the hotspot layers are fetched with the same key: Gi* cells shown, emerging off
+    drawn_layers = page.evaluate(f"() => {MAP}.gzIncidents.analytics")
+    assert drawn_layers == 2
+    gi = served.get(f"/clusters/{T11}/hotspots", served.planner_key, significant_only="true")
+    emerging = served.get(
+        f"/clusters/{T11}/hotspots",
+        served.planner_key,
+        significant_only="true",
+        method="emerging",
+    )
+    # (the default period is the year ending today: how many cells depends on the date)
+    assert sum(count_paths(page, "fill", c) for c in HOTSPOT_COLOURS.values()) == len(
+        gi["features"]
+    )
+    assert sum(count_paths(page, "fill", c) for c in EMERGING_COLOURS.values()) == 0
+    page.locator(".leaflet-control-layers").get_by_text(LAYER_NAMES["emerging"]).click()
+    shown = sum(count_paths(page, "fill", c) for c in EMERGING_COLOURS.values())
+    assert shown == len(emerging["features"])
+    assert LAYER_NAMES["gi"] in page.locator(".gz-incident-legend").inner_text()
     record.check()
     context.close()
 

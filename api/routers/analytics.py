@@ -1,0 +1,567 @@
+"""Cluster analytics: hotspots, the border effect, patrol-zone coverage and suggestions.
+
+Thin routes over :mod:`geozone.hotspots`, :mod:`geozone.border_effect` and
+:mod:`geozone.patrol`. Every answer is derived from incidents, so every route needs a key:
+
+- ``GET /clusters/{id}/hotspots`` and ``GET /clusters/{id}/border-effect``: analyst;
+- ``POST /clusters/{id}/coverage`` and ``GET /patrol-zones/{id}/coverage``: analyst (planners
+  and admins too): a coverage answer holds incident counts and hot-cell shares, which an
+  analyst may see; saving a zone stays a planner's write (``POST /patrol-zones``);
+- ``GET /clusters/{id}/patrol-suggestions``: planner (suggested zones are a starting point
+  planners edit and save).
+
+Which incidents
+---------------
+As in the cluster review report (:func:`geozone.report.cluster_incidents`): those the store
+holds a decision of the cluster for, on the days ``from``..``to`` (Vietnam time, both
+included; default the 365 days ending today), over the cluster's whole family (an original
+and the forms carried into the 2025 units). The study area is the union of the members'
+territories of the forms in force in the period.
+
+Limits
+------
+Hotspot grids are bounded for a request: at most
+:data:`~api.services.ANALYTICS_MAX_CELLS` cells and
+:data:`~api.services.ANALYTICS_MAX_WORK` cells × (permutations + 1) × time bins; beyond,
+the answer is a 422 problem naming the parameter to change. Fewer incidents than the
+minimum (30) is no error: the answer is 200 with ``status`` "too_few" and a message.
+
+Results are cached in the process (a small LRU) by cluster, period, parameters and a change
+marker of the store (:func:`api.services.change_marker`: the assignment stamp and the number
+of stored incidents; nothing is cached while incidents wait for reassignment).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request
+
+from api import services
+from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
+from api.problems import problems
+from geozone.context import Context
+from geozone.errors import InvalidParameterError
+from geozone.store import IncidentStore
+
+router = APIRouter(tags=["analytics"])
+
+Method = Literal["gi_grid", "gi_units", "kde", "emerging"]
+#: Default cell size per method, in metres.
+DEFAULT_CELL_M: dict[str, float] = {"gi_grid": 250.0, "emerging": 250.0, "kde": 100.0}
+#: Time bins of emerging hotspots and their length in days (for the workload estimate).
+BINS: dict[str, int] = {"W": 7, "MS": 30, "QS": 91}
+
+_POLYGON_EXAMPLE: dict[str, Any] = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [105.805, 21.037],
+            [105.808, 21.037],
+            [105.808, 21.040],
+            [105.805, 21.040],
+            [105.805, 21.037],
+        ]
+    ],
+}
+_HOTSPOT_EXAMPLE: dict[str, Any] = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [105.8051, 21.0372],
+                        [105.8075, 21.0372],
+                        [105.8075, 21.0395],
+                        [105.8051, 21.0395],
+                        [105.8051, 21.0372],
+                    ]
+                ],
+            },
+            "properties": {
+                "cell_id": "S250-32648-2338-9296",
+                "count": 41,
+                "gi_z": 6.3,
+                "p_sim": 0.001,
+                "q_value": 0.02,
+                "significant": True,
+                "kind": "hot",
+                "confidence": 95,
+            },
+        }
+    ],
+    "properties": {
+        "analysis": "getis_ord_gi_star",
+        "status": "tested",
+        "message": "SYNTHETIC data (dữ liệu mô phỏng): 381 square cells of 250 m …",
+        "n_incidents": 1250,
+        "n_hot": 8,
+        "n_cold": 0,
+        "permutations": 999,
+        "cluster_id": "hoa-do-phuc-vi-vn2025",
+        "from": "2025-07-01",
+        "to": "2025-12-31",
+        "synthetic": True,
+        "synthetic_label": services.SYNTHETIC_LABEL_TEXT,
+        "attribution": "…",
+    },
+}
+_GEOJSON_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A GeoJSON FeatureCollection; parameters and status in `properties`.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "features": {"type": "array", "items": {"type": "object"}},
+                        "properties": {"type": "object"},
+                    },
+                    "required": ["type", "features"],
+                },
+                "example": _HOTSPOT_EXAMPLE,
+            }
+        },
+    }
+}
+
+ClusterId = Annotated[str, Path(max_length=80, description="A placed or committed cluster id.")]
+Start = Annotated[
+    date | None,
+    Query(alias="from", description="First day YYYY-MM-DD, Vietnam time (default: a year ago)."),
+]
+End = Annotated[
+    date | None, Query(alias="to", description="Last day YYYY-MM-DD, included (default: today).")
+]
+Category = Annotated[
+    str | None,
+    Query(max_length=400, description="Only these category codes (comma-separated)."),
+]
+
+
+@dataclass(frozen=True)
+class HotspotParams:
+    """The parameters of a hotspot analysis (hashable: part of the cache key)."""
+
+    method: Method = "gi_grid"
+    cell_size_m: float | None = None
+    shape: Literal["square", "hexagon"] = "square"
+    permutations: int = 999
+    seed: int = 0
+    alpha: float = 0.05
+    bin: str = "MS"
+
+    @property
+    def cell(self) -> float:
+        """The cell size (the method's default when not given)."""
+        return self.cell_size_m or DEFAULT_CELL_M.get(self.method, 250.0)
+
+
+def _cache(request: Request) -> services.AnalyticsCache:
+    state = request.app.state
+    cache: services.AnalyticsCache | None = getattr(state, "analytics_cache", None)
+    if cache is None:
+        cache = services.AnalyticsCache()
+        state.analytics_cache = cache
+    return cache
+
+
+def compute_hotspots(
+    request: Request,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    start: date | None,
+    end: date | None,
+    params: HotspotParams,
+    categories: tuple[str, ...] | None = None,
+) -> tuple[Any, services.ClusterPeriod]:
+    """Return a hotspot result of a cluster's incidents over a period (cached) and the period.
+
+    Raises
+    ------
+    RequestValidationError
+        The grid or the permutation work is over the request limits (422).
+    """
+    from geozone import hotspots
+
+    period = services.cluster_period(store, context, cluster_id, start, end, categories)
+    marker = services.change_marker(store, context)
+    key = (cluster_id, period.start, period.end, categories, params, marker)
+    cache = _cache(request)
+    found = cache.get(key) if marker is not None else None
+    if found is not None:
+        return found, period
+    points = period.points()
+    result: Any
+    if params.method == "gi_units":
+        territory = period.territory
+        codes = territory.members.loc[territory.members["has_territory"], "code"]
+        units = territory.bset.units(territory.cluster.level)
+        units = units[units["code"].isin(codes)]
+        result = hotspots.gi_star_units(
+            points, units, permutations=params.permutations, seed=params.seed, alpha=params.alpha
+        )
+    else:
+        n_cells = services.estimated_cells(period.area, params.cell)
+        if params.method == "kde":
+            services.check_workload(n_cells, 0)
+            result = hotspots.kernel_density(points, cell_size_m=params.cell, area=period.area)
+        elif params.method == "emerging":
+            days = (period.end - period.start).days + 1
+            services.check_workload(n_cells, params.permutations, days // BINS[params.bin] + 1)
+            result = hotspots.emerging_hotspots(
+                points,
+                bin=params.bin,
+                cell_size_m=params.cell,
+                shape=params.shape,
+                area=period.area,
+                permutations=params.permutations,
+                seed=params.seed,
+                alpha=params.alpha,
+            )
+        else:
+            services.check_workload(n_cells, params.permutations)
+            result = hotspots.gi_star_grid(
+                points,
+                cell_size_m=params.cell,
+                shape=params.shape,
+                area=period.area,
+                permutations=params.permutations,
+                seed=params.seed,
+                alpha=params.alpha,
+            )
+    if marker is not None:
+        cache.put(key, result)
+    return result, period
+
+
+def _emerging_too_few(exc: InvalidParameterError) -> bool:
+    return "bin" in str(exc)
+
+
+@router.get(
+    "/clusters/{cluster_id}/hotspots",
+    summary="Hotspots of a cluster's incidents (GeoJSON)",
+    responses={**_GEOJSON_200, **problems(400, 401, 403, 404, 422)},
+)
+def cluster_hotspots(
+    request: Request,
+    cluster_id: ClusterId,
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    start: Start = None,
+    end: End = None,
+    method: Annotated[
+        Method,
+        Query(
+            description="gi_grid: Getis–Ord Gi* on a grid; gi_units: Gi* per member unit; "
+            "kde: kernel density (incidents per km²); emerging: emerging hot spots over "
+            "time bins (Mann–Kendall trend per cell)."
+        ),
+    ] = "gi_grid",
+    cell_size_m: Annotated[
+        float | None,
+        Query(ge=50, le=5_000, description="Cell side in metres (250; kde 100)."),
+    ] = None,
+    shape: Annotated[Literal["square", "hexagon"], Query(description="Grid cell shape.")] = (
+        "square"
+    ),
+    permutations: Annotated[
+        int,
+        Query(ge=0, le=9_999, description="Permutations (0: normal approximation)."),
+    ] = 999,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the permutations.")] = 0,
+    alpha: Annotated[
+        float, Query(gt=0, lt=1, description="Significance level (FDR-adjusted q-values).")
+    ] = 0.05,
+    bin: Annotated[
+        Literal["W", "MS", "QS"],
+        Query(description="emerging: time bins (weeks, months, quarters)."),
+    ] = "MS",
+    category: Category = None,
+    significant_only: Annotated[
+        bool, Query(description="Only significant cells (emerging: not 'none').")
+    ] = False,
+) -> dict[str, Any]:
+    """Return hot and cold spots (or a density surface) of a cluster's incidents.
+
+    The cells of the study area (the members' territory) as a GeoJSON FeatureCollection:
+    ``count``, ``gi_z``, ``p_sim``, ``q_value``, ``significant``, ``kind`` (hot, cold, none)
+    and ``confidence`` (99/95/90) for Gi*; ``density`` and ``share`` for kde; ``category``
+    (new, intensifying, persistent, diminishing, sporadic, none) and the trend for emerging.
+    ``properties`` holds the parameters, ``status`` ("tested" or "too_few": fewer than 30
+    incidents are not tested, which is not an error), a ``message``, the attribution and,
+    for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". Needs an analyst
+    key.
+    """
+    params = HotspotParams(method, cell_size_m, shape, permutations, seed, alpha, bin)
+    categories = services.parse_categories(category)
+    try:
+        result, period = compute_hotspots(
+            request, store, context, cluster_id, start, end, params, categories
+        )
+    except InvalidParameterError as exc:
+        if method == "emerging" and _emerging_too_few(exc):
+            raise services.invalid("bin", str(exc)) from exc
+        raise
+    collection = result.to_geojson()
+    if significant_only:
+        collection["features"] = [
+            f for f in collection["features"] if _significant(f.get("properties") or {})
+        ]
+    return services.with_labels(collection, period)
+
+
+def _significant(properties: dict[str, Any]) -> bool:
+    if "category" in properties:
+        return properties["category"] not in (None, "none")
+    return bool(properties.get("significant"))
+
+
+@router.get(
+    "/clusters/{cluster_id}/border-effect",
+    summary="Border effect: incidents in the border zone against its share of the area",
+    responses=problems(400, 401, 403, 404, 422),
+)
+def cluster_border_effect(
+    cluster_id: ClusterId,
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    start: Start = None,
+    end: End = None,
+    by: Annotated[
+        str | None,
+        Query(max_length=60, description="Split by category and/or kind (comma-separated)."),
+    ] = None,
+    period: Annotated[
+        Literal["M", "Q", "Y"] | None,
+        Query(description="Split by month, quarter or year."),
+    ] = None,
+) -> dict[str, Any]:
+    """Return the share of incidents in the border zone against the zone's share of the area.
+
+    One row per cluster form in force, scope (the whole cluster, then each pair of members
+    sharing a boundary) and split: ``n_incidents``, ``n_in_zone``, ``incident_share``,
+    ``area_share``, ``ratio`` with its exact 95% interval, ``p_value`` (one-sided binomial
+    test), and ``reason`` when the ratio is missing (``no_incidents``, ``no_zone_area``;
+    missing numbers are null). Needs an analyst key.
+    """
+    keys = [part.strip() for part in (by or "").split(",") if part.strip()]
+    bad = [k for k in keys if k not in ("category", "kind")]
+    if bad:
+        raise services.invalid("by", "split by category and/or kind (comma-separated)")
+    found = services.cluster_period(store, context, cluster_id, start, end)
+    rows = services.border_effect_rows(found, keys, period)
+    return {
+        "cluster_id": cluster_id,
+        "from": found.start.isoformat(),
+        "to": found.end.isoformat(),
+        "by": keys,
+        "period": period,
+        "synthetic": found.synthetic,
+        **({"synthetic_label": services.SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
+        "rows": rows,
+    }
+
+
+def _coverage(
+    request: Request,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    geometry: dict[str, Any],
+    start: date | None,
+    end: date | None,
+    max_vertices: int,
+) -> dict[str, Any]:
+    from geozone.patrol import coverage
+
+    found = services.cluster_period(store, context, cluster_id, start, end)
+    zone = services.check_area_geometry(geometry, found.territory.bset, max_vertices)
+    result, _ = compute_hotspots(request, store, context, cluster_id, start, end, HotspotParams())
+    hot = result.cells if result.status == "tested" else None
+    data = coverage(zone, found.territory, found.points(), hot).as_dict()
+    answer: dict[str, Any] = services.jsonable(
+        {
+            "cluster_id": found.territory.cluster.id,
+            "from": found.start.isoformat(),
+            "to": found.end.isoformat(),
+            **data,
+            "hotspot_status": result.status,
+            "hotspot_message": result.message,
+            "synthetic": found.synthetic,
+        }
+    )
+    return answer
+
+
+_COVERAGE_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "What the zone covers.",
+        "content": {
+            "application/json": {
+                "example": {
+                    "cluster_id": "hoa-do-phuc-vi-vn2025",
+                    "from": "2025-07-01",
+                    "to": "2025-12-31",
+                    "zone_area_km2": 0.11,
+                    "border_zone_share": 0.04,
+                    "border_zone_km2": 0.05,
+                    "cluster_share": 1.0,
+                    "hot_cells_share": 0.6,
+                    "n_hot_cells": 6,
+                    "incidents_share": 0.12,
+                    "n_incidents_inside": 150,
+                    "n_incidents": 1250,
+                    "units": [
+                        {
+                            "code": "00160",
+                            "name": "Phường Nghĩa Đô",
+                            "area_share": 0.55,
+                            "member": True,
+                        }
+                    ],
+                    "hotspot_status": "tested",
+                    "hotspot_message": "…",
+                    "synthetic": True,
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/clusters/{cluster_id}/coverage",
+    summary="What a drawn patrol zone covers",
+    responses={**_COVERAGE_200, **problems(400, 401, 403, 404, 422)},
+)
+def cluster_coverage(
+    request: Request,
+    cluster_id: ClusterId,
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    geometry: Annotated[
+        dict[str, Any],
+        Body(
+            description="A GeoJSON Polygon or MultiPolygon in EPSG:4326.",
+            openapi_examples={"T11 bridge": {"value": _POLYGON_EXAMPLE}},
+        ),
+    ],
+    start: Start = None,
+    end: End = None,
+) -> dict[str, Any]:
+    """Return what a zone covers: area, border zone, hot cells, incidents, units touched.
+
+    The polygon is checked as patrol zones are (vertex limit, inside Vietnam, one valid
+    polygon per part, self-intersections repaired when that gives one polygon). The hot-cell
+    share uses Gi* on a 250 m grid over the same period (999 permutations); it is null when
+    there are too few incidents to test. Needs an analyst key (planners and admins too).
+    """
+    return _coverage(
+        request, store, context, cluster_id, geometry, start, end, settings.api_max_vertices
+    )
+
+
+@router.get(
+    "/patrol-zones/{zone_id}/coverage",
+    summary="What a saved patrol zone covers",
+    responses={**_COVERAGE_200, **problems(400, 401, 403, 404, 422)},
+)
+def patrol_zone_coverage(
+    request: Request,
+    zone_id: Annotated[int, Path(ge=1, le=2**53, description="The zone's id.")],
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    api_store: ApiStoreDep,
+    settings: SettingsDep,
+    start: Start = None,
+    end: End = None,
+) -> dict[str, Any]:
+    """Return what a saved patrol zone covers in its cluster (as ``POST .../coverage``)."""
+    import json
+
+    record = api_store.get_zone(zone_id)
+    geometry = json.loads(record["geometry"])
+    data = _coverage(
+        request,
+        store,
+        context,
+        str(record["cluster_id"]),
+        geometry,
+        start,
+        end,
+        # A saved zone passed the vertex limit in force when it was saved.
+        max(settings.api_max_vertices, len(record["geometry"])),
+    )
+    return {"zone_id": zone_id, "name": record["name"], **data}
+
+
+@router.get(
+    "/clusters/{cluster_id}/patrol-suggestions",
+    summary="Suggested patrol zones over border hotspots (GeoJSON)",
+    responses={**_GEOJSON_200, **problems(400, 401, 403, 404, 422)},
+)
+def patrol_suggestions(
+    request: Request,
+    cluster_id: ClusterId,
+    caller: PlannerDep,
+    context: ContextDep,
+    store: StoreDep,
+    start: Start = None,
+    end: End = None,
+    buffer_m: Annotated[
+        float, Query(ge=0, le=2_000, description="Patrol buffer around the hot cells (metres).")
+    ] = 100.0,
+) -> dict[str, Any]:
+    """Suggest patrol zones over significant Gi* hot cells that straddle a member boundary.
+
+    Hot cells of Gi* on a 250 m grid (999 permutations, FDR) are grouped, kept when they
+    straddle a boundary between members or lie within the border-zone width of one,
+    buffered, clipped to the members and assigned to the members they touch. **A starting
+    point**: planners edit the polygons and save them with ``POST /patrol-zones``. Needs a
+    planner key.
+    """
+    import json
+
+    from geozone.patrol import suggest_patrol_zones
+
+    result, period = compute_hotspots(
+        request, store, context, cluster_id, start, end, HotspotParams()
+    )
+    territory = period.territory
+    features: list[dict[str, Any]] = []
+    if result.status == "tested":
+        found = suggest_patrol_zones(result.cells, territory, buffer_m=buffer_m)
+        if len(found):
+            features = json.loads(found.to_json(na="null", drop_id=True))["features"]
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "analysis": "patrol_suggestions",
+            "status": result.status,
+            "message": result.message,
+            "buffer_m": buffer_m,
+            "n_hot": int((result.cells["kind"] == "hot").sum()),
+            "synthetic": period.synthetic,
+            "note": (
+                "Gợi ý ban đầu, cần cán bộ lập kế hoạch chỉnh sửa / A starting point for "
+                "planners to edit, not a plan."
+            ),
+        },
+    }
+    collection["properties"]["cluster_placed"] = territory.cluster.id
+    return services.with_labels(collection, period)

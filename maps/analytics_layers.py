@@ -1,0 +1,291 @@
+"""Hotspot and emerging-trend layers of the cluster map.
+
+Two overlays for :func:`maps.cluster_map`:
+
+- **Gi* hotspots** (:data:`LAYER_NAMES` ``"gi"``): the significant cells of
+  :func:`geozone.hotspots.gi_star_grid`, coloured by kind and confidence (hot 99/95/90 %, cold
+  99/95/90 %, the diverging colours of ArcGIS's Hot Spot Analysis), with a popup of the
+  count, z-score, p-value and FDR q-value; shown when the page opens.
+- **Emerging hotspots** (``"emerging"``): the cells of
+  :func:`geozone.hotspots.emerging_hotspots` classed new / intensifying / persistent /
+  diminishing / sporadic (cells classed "none" are left out); off when the page opens.
+
+Both are drawn by ``geozone.js`` (``GZ.hotspotLayer``, ``GZ.emergingLayer``) from the GeoJSON
+the API answers (``GET /clusters/{id}/hotspots?significant_only=true``), with the styles and
+the HTML-escaped labels given here. A standalone export embeds the collections computed here
+(:func:`cluster_analytics`); a served page fetches them with the analyst key it keeps for the
+incidents (``incident_loader.js``, :func:`loader_entries`). Everything derived from synthetic
+incidents says so: the collection's ``synthetic_label`` is shown as a badge in each popup.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import geopandas as gpd
+import shapely
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from geozone.context import Context
+from geozone.incidents import VIETNAM_TZ
+from geozone.store import IncidentStore
+from maps.elements import esc, js_json, own_assets
+
+LayerKind = Literal["gi", "emerging"]
+
+LAYER_NAMES: dict[LayerKind, str] = {
+    "gi": "Điểm nóng Gi* / Gi* hotspots",
+    "emerging": "Xu hướng điểm nóng / Emerging hotspots",
+}
+#: Fill colours of significant Gi* cells by kind and confidence (ArcGIS Hot Spot Analysis).
+HOTSPOT_COLOURS: dict[str, str] = {
+    "hot-99": "#d62f27",
+    "hot-95": "#ed7551",
+    "hot-90": "#fab984",
+    "cold-90": "#c0ccbe",
+    "cold-95": "#849eba",
+    "cold-99": "#4575b5",
+}
+HOTSPOT_LABELS: dict[str, str] = {
+    "hot-99": "Điểm nóng 99% / Hot spot 99%",
+    "hot-95": "Điểm nóng 95% / Hot spot 95%",
+    "hot-90": "Điểm nóng 90% / Hot spot 90%",
+    "cold-90": "Điểm lạnh 90% / Cold spot 90%",
+    "cold-95": "Điểm lạnh 95% / Cold spot 95%",
+    "cold-99": "Điểm lạnh 99% / Cold spot 99%",
+}
+#: Fill colours of emerging-hotspot categories ("none" is not drawn).
+EMERGING_COLOURS: dict[str, str] = {
+    "new": "#7b3294",
+    "intensifying": "#d7191c",
+    "persistent": "#fdae61",
+    "diminishing": "#2b83ba",
+    "sporadic": "#a6d96a",
+}
+EMERGING_LABELS: dict[str, str] = {
+    "new": "Mới xuất hiện / New",
+    "intensifying": "Tăng dần / Intensifying",
+    "persistent": "Kéo dài / Persistent",
+    "diminishing": "Giảm dần / Diminishing",
+    "sporadic": "Lúc có lúc không / Sporadic",
+}
+#: Popup field labels (escaped), shared by both layers.
+POPUP_LABELS_HTML: dict[str, str] = {
+    "count": esc("Số vụ / Incidents"),
+    "z": esc("Gi* z"),
+    "p": esc("p (hoán vị / permutation)"),
+    "q": esc("q (FDR)"),
+    "category": esc("Xu hướng / Trend"),
+    "tau": esc("Kendall τ"),
+    "trend_p": esc("p (xu hướng / trend)"),
+    "hot_bins": esc("Kỳ là điểm nóng / Hot bins"),
+}
+#: Label of cells computed from synthetic incidents (the API's ``synthetic_label``).
+SYNTHETIC_LABEL = "dữ liệu mô phỏng / synthetic data"
+_CELL_STYLE = {"color": "#333333", "weight": 0.6, "opacity": 0.8, "fillOpacity": 0.6}
+
+
+def _styles(colours: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {key: {**_CELL_STYLE, "fillColor": colour} for key, colour in colours.items()}
+
+
+def layer_config(kind: LayerKind) -> dict[str, Any]:
+    """Return what ``GZ.hotspotLayer`` / ``GZ.emergingLayer`` need besides the data.
+
+    ``styles`` (Leaflet path options by ``kind-confidence`` or by category), ``names_html``
+    (escaped class labels for the popups) and ``labels_html`` (escaped popup field names).
+    """
+    colours, labels = (
+        (HOTSPOT_COLOURS, HOTSPOT_LABELS) if kind == "gi" else (EMERGING_COLOURS, EMERGING_LABELS)
+    )
+    return {
+        "styles": _styles(colours),
+        "names_html": {key: esc(text) for key, text in labels.items()},
+        "labels_html": POPUP_LABELS_HTML,
+    }
+
+
+def legend_items(kind: LayerKind) -> list[dict[str, Any]]:
+    """Return the legend lines of a layer (swatches and escaped labels)."""
+    colours, labels = (
+        (HOTSPOT_COLOURS, HOTSPOT_LABELS) if kind == "gi" else (EMERGING_COLOURS, EMERGING_LABELS)
+    )
+    return [
+        {
+            "swatch": {"kind": "fill", "color": _CELL_STYLE["color"], "fill": colour},
+            "label_html": esc(labels[key]),
+        }
+        for key, colour in colours.items()
+    ]
+
+
+def legend_section(kind: LayerKind, message: str | None = None) -> dict[str, Any]:
+    """Return a legend section of a layer, with the analysis message when given."""
+    section: dict[str, Any] = {"title_html": esc(LAYER_NAMES[kind]), "items": legend_items(kind)}
+    if message:
+        section["note_html"] = esc(message)
+    return section
+
+
+class AnalyticsLayer(JSCSSMixin, Layer):
+    """A Gi* hotspot or emerging-trend overlay drawn by ``geozone.js`` from GeoJSON cells.
+
+    Parameters
+    ----------
+    kind
+        ``"gi"`` (significant Gi* cells) or ``"emerging"`` (emerging-hotspot categories).
+    data
+        The cells as a GeoJSON FeatureCollection (the API's answer).
+    show
+        Shown when the page opens (default: Gi* yes, emerging no).
+    """
+
+    default_js = own_assets("geozone_js")
+    default_css = own_assets("geozone_css")
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = GZ.{{ this.function }}(
+                {{ this.data_json }}, {{ this.config_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, kind: LayerKind, data: dict[str, Any], *, show: bool | None = None) -> None:
+        shown = kind == "gi" if show is None else show
+        super().__init__(name=esc(LAYER_NAMES[kind]), overlay=True, control=True, show=shown)
+        self._name = "AnalyticsLayer"
+        self.function = "hotspotLayer" if kind == "gi" else "emergingLayer"
+        self.data_json = js_json(data)
+        self.config_json = js_json(layer_config(kind))
+
+
+@dataclass(frozen=True)
+class ClusterAnalytics:
+    """The hotspot layers of a cluster over a period (GeoJSON, as the API answers them)."""
+
+    cluster_id: str
+    start: date
+    end: date
+    gi: dict[str, Any]
+    emerging: dict[str, Any]
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the incidents analysed are synthetic."""
+        return bool(self.gi.get("properties", {}).get("synthetic"))
+
+    def layers(self) -> list[AnalyticsLayer]:
+        """Return the two overlays (Gi* shown, emerging off)."""
+        return [AnalyticsLayer("gi", self.gi), AnalyticsLayer("emerging", self.emerging)]
+
+    def legend_sections(self) -> list[dict[str, Any]]:
+        """Return the legend sections of the two overlays with their messages."""
+        return [
+            legend_section("gi", self.gi.get("properties", {}).get("message")),
+            legend_section("emerging", self.emerging.get("properties", {}).get("message")),
+        ]
+
+
+def significant_collection(result: Any) -> dict[str, Any]:
+    """Return a hotspot or emerging result as GeoJSON, keeping the cells worth drawing."""
+    collection: dict[str, Any] = result.to_geojson()
+    keep = []
+    for feature in collection["features"]:  # only the significant cells: a few dozen
+        props = feature.get("properties") or {}
+        if "category" in props:
+            if props["category"] not in (None, "none"):
+                keep.append(feature)
+        elif props.get("significant"):
+            keep.append(feature)
+    collection["features"] = keep
+    if collection.get("properties", {}).get("synthetic"):
+        collection["properties"]["synthetic_label"] = SYNTHETIC_LABEL
+    return collection
+
+
+def cluster_analytics(
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    permutations: int = 999,
+    seed: int = 0,
+) -> ClusterAnalytics:
+    """Compute the Gi* and emerging-hotspot layers of a cluster (for a standalone map).
+
+    The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults: the cluster's
+    incidents (its whole family, see :func:`geozone.report.cluster_incidents`) from ``start``
+    to ``end`` (default the 365 days ending today, Vietnam time), on 250 m squares over the
+    members' territory in force, ``permutations`` seeded permutations, FDR at 0.05;
+    emerging hotspots by calendar month.
+
+    Raises
+    ------
+    UnknownClusterError
+        No cluster has the id.
+    InvalidParameterError
+        The period is reversed or no member has a territory in it.
+    """
+    from geozone.errors import InvalidParameterError
+    from geozone.hotspots import emerging_hotspots, gi_star_grid
+    from geozone.report import cluster_forms, cluster_incidents, period_bounds
+
+    last = end or datetime.now(VIETNAM_TZ).date()
+    first = start or last - timedelta(days=364)
+    period_bounds(first, last)
+    forms = cluster_forms(context, cluster_id)
+    placed = [(f, f.territory) for f in forms if f.territory is not None]
+    active = [(f, t) for f, t in placed if f.overlaps(first, last)] or placed[-1:]
+    if not active:
+        raise InvalidParameterError(f"cluster {cluster_id} has no member with a territory")
+    geoms = []
+    for _, territory in active:
+        members = territory.members
+        codes = members["code"][members["has_territory"].astype(bool)]
+        geoms += [territory.bset.geometry(str(code)) for code in codes]
+    area = shapely.union_all([g for g in geoms if g is not None])
+    frame = cluster_incidents(store, [f.id for f in forms], first, last)
+    points = gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326), crs=4326
+    )
+    gi = gi_star_grid(points, area=area, permutations=permutations, seed=seed)
+    emerging = emerging_hotspots(points, area=area, permutations=permutations, seed=seed)
+    return ClusterAnalytics(
+        cluster_id,
+        first,
+        last,
+        json.loads(json.dumps(significant_collection(gi), default=str)),
+        json.loads(json.dumps(significant_collection(emerging), default=str)),
+    )
+
+
+def loader_entries(hotspots_url: str) -> list[dict[str, Any]]:
+    """Return the ``analytics`` entries of a served map's incident loader configuration.
+
+    Parameters
+    ----------
+    hotspots_url
+        The path of ``GET /clusters/{id}/hotspots`` for the cluster; the loader fetches it
+        with ``significant_only=true`` (Gi*) and ``method=emerging`` with the key it holds.
+    """
+    base = f"{hotspots_url}?significant_only=true"
+    return [
+        {
+            "kind": kind,
+            "function": "hotspotLayer" if kind == "gi" else "emergingLayer",
+            "url": base if kind == "gi" else f"{base}&method=emerging",
+            "name_html": esc(LAYER_NAMES[kind]),
+            "show": kind == "gi",
+            "config": layer_config(kind),
+            "legend": legend_section(kind),
+        }
+        for kind in ("gi", "emerging")
+    ]
