@@ -36,6 +36,7 @@ from geozone.errors import (
 )
 from geozone.incidents import VIETNAM_TZ
 from geozone.migrate import migrate_cluster
+from geozone.patrol import check_within_set
 from geozone.settings import get_settings
 from geozone.zones import BorderZones, border_zones
 
@@ -369,14 +370,7 @@ def check_zone_geometry(
         geom, repaired = polygons[0], True
     if not geom.area > 0:
         raise PatrolZoneGeometryError("geometry has no area")
-    shaped = bset.frame[bset.frame["has_geometry"]]
-    minx, miny, maxx, maxy = shaped.total_bounds
-    gx0, gy0, gx1, gy1 = geom.bounds
-    if not (minx <= gx0 and gx1 <= maxx and miny <= gy0 and gy1 <= maxy):
-        raise PatrolZoneGeometryError(
-            f"geometry is outside Vietnam: its extent ({gx0:.4f}, {gy0:.4f}, {gx1:.4f}, "
-            f"{gy1:.4f}) is not within that of boundary set {bset.id}"
-        )
+    check_within_set(geom, bset, "geometry")
     frame = bset.frame
     hit = frame.iloc[frame.sindex.query(geom, "intersects")]
     hit = hit[(hit["level"] == bset.leaf_level) & hit["has_geometry"]]

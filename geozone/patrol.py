@@ -176,15 +176,26 @@ def check_zone(zone: Any, bset: BoundarySet) -> shapely.Polygon | shapely.MultiP
         )
     if not zone.area > 0:
         raise PatrolZoneGeometryError("the patrol zone has no area")
+    check_within_set(zone, bset, "the patrol zone")
+    return zone
+
+
+def check_within_set(geom: shapely.Geometry, bset: BoundarySet, what: str) -> None:
+    """Refuse a geometry whose extent leaves that of the set's units (outside Vietnam).
+
+    Raises
+    ------
+    PatrolZoneGeometryError
+        Naming ``what``, its extent and the set.
+    """
     shaped = bset.frame[bset.frame["has_geometry"]]
     minx, miny, maxx, maxy = shaped.total_bounds
-    gx0, gy0, gx1, gy1 = zone.bounds
+    gx0, gy0, gx1, gy1 = geom.bounds
     if not (minx <= gx0 and gx1 <= maxx and miny <= gy0 and gy1 <= maxy):
         raise PatrolZoneGeometryError(
-            f"the patrol zone is outside Vietnam: its extent ({gx0:.4f}, {gy0:.4f}, {gx1:.4f}, "
+            f"{what} is outside Vietnam: its extent ({gx0:.4f}, {gy0:.4f}, {gx1:.4f}, "
             f"{gy1:.4f}) is not within that of boundary set {bset.id}"
         )
-    return zone
 
 
 def _frame_4326(frame: Any, what: str) -> gpd.GeoDataFrame:
