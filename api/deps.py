@@ -30,13 +30,17 @@ class Caller:
     role: str
 
 
-def get_settings(request: Request) -> Settings:
+# The two lookups below are coroutines so that FastAPI calls them in the event loop instead
+# of a worker thread (a thread hop costs more than the lookup).
+
+
+async def get_settings(request: Request) -> Settings:
     """Return the app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     """Return the context loaded at startup."""
     context: Context = request.app.state.context
     return context

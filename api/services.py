@@ -10,12 +10,14 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
+from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 
 from geozone.adjacency import adjacency
@@ -23,7 +25,6 @@ from geozone.assign import (
     ClusterTerritory,
     SetLocated,
     cluster_columns,
-    local_dates,
     locate_incidents,
 )
 from geozone.boundaries import BoundarySet
@@ -61,6 +62,15 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def json_response(data: Any, status_code: int = 200) -> Response:
+    """Return JSON-ready data (see :func:`jsonable`) as a response, skipping FastAPI's encoder.
+
+    For routes whose answer is built to their response model already: the route keeps the
+    model for the documentation, and the answer is not validated a second time.
+    """
+    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -198,10 +208,9 @@ def neighbours(bset: BoundarySet, code: str) -> list[dict[str, Any]]:
 # -- locate ----------------------------------------------------------------------------------
 
 
-def _occurred(day: date | None) -> pd.Timestamp:
-    if day is None:
-        return pd.Timestamp.now(tz=VIETNAM_TZ)
-    return pd.Timestamp(datetime.combine(day, time(12), tzinfo=VIETNAM_TZ))
+def _judged_on(day: date | None) -> np.datetime64:
+    """Return the date a point is judged on: the given one, or today in Vietnam."""
+    return np.datetime64(day or datetime.now(VIETNAM_TZ).date(), "D")
 
 
 def locate_points(
@@ -225,19 +234,15 @@ def _judge(
     tolerance_m: float | None,
 ) -> tuple[list[dict[str, Any]], list[SetLocated]]:
     """Judge points in one pass; also return the location columns (chain, distances)."""
-    frame = pd.DataFrame(
-        {
-            "external_id": pd.Series([str(i) for i in range(len(points))], dtype=object),
-            "occurred_at": pd.Series([_occurred(p[2]) for p in points], dtype=object),
-            "lon": np.array([p[0] for p in points], dtype=float),
-            "lat": np.array([p[1] for p in points], dtype=float),
-            "detected_by": pd.Series([p[3] for p in points], dtype=object),
-        }
-    )
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(VIETNAM_TZ)
-    days = local_dates(frame["occurred_at"])  # once for the sets and the clusters
-    units, located = locate_incidents(frame, context.sets, tolerance_m, days)
-    clusters = cluster_columns(frame, units, context.territories, tolerance_m, days)
+    columns = {
+        "external_id": np.array([str(i) for i in range(len(points))], dtype=object),
+        "lon": np.array([p[0] for p in points], dtype=float),
+        "lat": np.array([p[1] for p in points], dtype=float),
+        "detected_by": np.array([p[3] for p in points], dtype=object),
+    }
+    days = np.array([_judged_on(p[2]) for p in points], dtype="datetime64[D]")
+    units, located = locate_incidents(columns, context.sets, tolerance_m, days)
+    clusters = cluster_columns(columns, units, context.territories, tolerance_m, days)
     by_point: dict[str, list[dict[str, Any]]] = {}
     for row in _rows(clusters or {}):
         by_point.setdefault(str(row.pop("external_id")), []).append(row)
@@ -260,9 +265,11 @@ def _judge(
 def _rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
     """Return equal-length column arrays as JSON-ready row dicts (no DataFrame in between)."""
     names = list(columns)
+    # tolist() turns numpy scalars into Python ones in C; what is left is NaN for missing.
+    lists = [np.asarray(values).tolist() for values in columns.values()]
     return [
-        jsonable(dict(zip(names, values, strict=True)))
-        for values in zip(*columns.values(), strict=True)
+        {name: None if value != value else value for name, value in zip(names, row, strict=True)}
+        for row in zip(*lists, strict=True)
     ]
 
 

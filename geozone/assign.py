@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 from geozone.adjacency import Adjacency, adjacency
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
-from geozone.crs import project_geometries, project_xy, utm_epsg
+from geozone.crs import degrees_bound, project_geometries, project_xy, utm_epsg
 from geozone.errors import ClusterDefinitionError
 from geozone.incidents import CLUSTER_DECISION_FIELDS, JURISDICTION_FIELDS, VIETNAM_TZ
 from geozone.settings import get_settings
@@ -70,6 +70,18 @@ REVIEW_RULES = frozenset(
 
 #: Object columns of :func:`jurisdiction` taken from ``BoundarySet.locate_arrays``.
 _LOCATED = ("unit_code", "ward_code", "district_code", "province_code", "candidates")
+
+
+#: Incident columns: a DataFrame, or a mapping of equal-length arrays (no frame for one point).
+Columns = pd.DataFrame | Mapping[str, Any]
+
+
+def as_array(table: Columns, name: str, dtype: Any = None) -> NDArray[Any]:
+    """Return one column of a frame or of a mapping of arrays as a numpy array."""
+    values = table[name]
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=dtype)
+    return np.asarray(values, dtype=dtype)
 
 
 def local_dates(occurred_at: pd.Series) -> NDArray[np.datetime64]:
@@ -119,7 +131,7 @@ def jurisdiction(
 
 
 def locate_incidents(
-    incidents: pd.DataFrame,
+    incidents: Columns,
     sets: Sequence[BoundarySet],
     tolerance_m: float | None = None,
     days: NDArray[np.datetime64] | None = None,
@@ -129,20 +141,21 @@ def locate_incidents(
     The second part keeps what the unit columns leave out (candidate distances, the whole
     chain) so that a caller can describe a point without locating it again
     (:meth:`BoundarySet.location_at`). ``days`` are the incidents' dates in Vietnam time
-    (:func:`local_dates`), when the caller has them already.
+    (:func:`local_dates`), when the caller has them already; ``incidents`` may then be a
+    mapping of arrays without ``occurred_at``.
     """
     days = local_dates(incidents["occurred_at"]) if days is None else days
-    chosen = np.full(len(incidents), -1)
+    lon, lat = as_array(incidents, "lon", float), as_array(incidents, "lat", float)
+    n = len(lon)
+    chosen = np.full(n, -1)
     for i in sorted(range(len(sets)), key=lambda k: sets[k].info.valid_from):
         info = sets[i].info
         end = np.datetime64(info.valid_to or date.max)
         chosen[(days >= np.datetime64(info.valid_from)) & (days <= end)] = i
-    n = len(incidents)
     set_id: NDArray[np.object_] = np.full(n, None, dtype=object)
     status: NDArray[np.object_] = np.full(n, "no_set", dtype=object)
     located = {column: np.full(n, None, dtype=object) for column in _LOCATED}
     on_boundary = np.zeros(n, dtype=bool)
-    lon, lat = incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)
     parts: list[SetLocated] = []
     for i, bset in enumerate(sets):
         rows = np.flatnonzero(chosen == i)
@@ -157,7 +170,7 @@ def locate_incidents(
             if column in found:
                 values[rows] = found[column]
     units = {
-        "external_id": incidents["external_id"].to_numpy(),
+        "external_id": as_array(incidents, "external_id"),
         "set_id": set_id,
         "locate_status": status,
         **{column: located[column] for column in _LOCATED if column != "candidates"},
@@ -198,7 +211,8 @@ class _MemberTable:
     detectors: dict[str, int]  # member id or code → member index
     index: dict[str, int]  # code → member index
     names: dict[str, str]  # code → full unit name, or the organisation's name
-    junctions: list[tuple[Any, list[int]]]  # junction point (metres), members meeting there
+    junction_xy: NDArray[np.float64]  # junctions × 2: where three or more members meet (m)
+    junction_members: NDArray[np.bool_]  # junctions × members: who meets there
 
 
 @dataclass
@@ -263,6 +277,13 @@ class ClusterTerritory:
         geoms = self._member_geometries()
         centre = shapely.centroid(shapely.union_all(geoms))
         return int(utm_epsg(float(shapely.get_x(centre))))
+
+    @cached_property
+    def reach(self) -> tuple[float, float, float, float]:
+        """Lon/lat bounds of the members' territory, a little wider than the tolerance."""
+        minx, miny, maxx, maxy = shapely.total_bounds(self._member_geometries())
+        pad = degrees_bound(get_settings().boundary_tolerance_m + 1.0)
+        return float(minx - pad), float(miny - pad), float(maxx + pad), float(maxy + pad)
 
     def _member_geometries(self) -> NDArray[np.object_]:
         codes = self.members.loc[self.members["has_territory"], "code"]
@@ -347,10 +368,10 @@ class ClusterTerritory:
         joined = [member.joined or date.min for member in self.cluster.members]
         left = [member.left or date.max for member in self.cluster.members]
         index = {code: k for k, code in enumerate(codes)}
-        junctions = [
-            (point, [index[c] for c in listed if c in index])
-            for listed, point in zip(self.junctions["codes"], self.junctions.geometry, strict=True)
-        ]
+        junctions = self.junctions
+        junction_members = np.zeros((len(junctions), len(codes)), dtype=bool)
+        for j, listed in enumerate(junctions["codes"]):
+            junction_members[j, [index[c] for c in listed if c in index]] = True
         return _MemberTable(
             codes=codes,
             organisation=members["kind"].to_numpy(dtype=object) == "organisation",
@@ -363,7 +384,8 @@ class ClusterTerritory:
             },
             index=index,
             names=names,
-            junctions=junctions,
+            junction_xy=shapely.get_coordinates(junctions.geometry.to_numpy()).reshape(-1, 2),
+            junction_members=junction_members,
         )
 
     def prepare(self) -> None:
@@ -425,57 +447,132 @@ class _Points:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
 
-
-@dataclass(frozen=True)
-class _Coded:
-    """Incident columns turned into arrays and integer codes once, shared by every territory."""
-
-    days: NDArray[np.datetime64]
-    set_ids: tuple[NDArray[np.intp], NDArray[np.object_]]
-    levels: dict[str, tuple[NDArray[np.intp], NDArray[np.object_]]]
-    detectors: tuple[NDArray[np.intp], NDArray[np.object_]]
-    detector_known: NDArray[np.bool_]
-    external_id: NDArray[np.object_]
-    detected_by: NDArray[np.object_]
-    lon: NDArray[np.float64]
-    lat: NDArray[np.float64]
-    unit_code: NDArray[np.object_]
-    on_boundary: NDArray[np.bool_]
-    candidates: NDArray[np.object_]
-
     @classmethod
-    def of(
-        cls,
-        incidents: pd.DataFrame,
-        units: pd.DataFrame | Mapping[str, Any],
-        days: NDArray[np.datetime64] | None = None,
-    ) -> _Coded:
-        def coded(values: Any) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
-            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-            return codes.astype(np.intp), np.asarray(uniques, dtype=object)
+    def none(cls) -> _Points:
+        """Return the selection of no incident."""
+        empty = np.zeros(0, dtype=np.intp)
+        return cls(empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0))
 
-        detectors = coded(incidents["detected_by"])
-        blank = np.array([not str(u).strip() for u in detectors[1]] + [True], dtype=bool)
-        known = ~blank[detectors[0]]  # code -1 (missing) picks the trailing True
-        levels = {
-            level: coded(units[f"{level}_code"])
-            for level in ("province", "district", "ward")
-            if f"{level}_code" in units
-        }
-        return cls(
-            local_dates(incidents["occurred_at"]) if days is None else days,
-            coded(units["set_id"]),
-            levels,
-            detectors,
-            known,
-            incidents["external_id"].to_numpy(dtype=object),
-            incidents["detected_by"].to_numpy(dtype=object),
-            incidents["lon"].to_numpy(float),
-            incidents["lat"].to_numpy(float),
-            np.asarray(units["unit_code"], dtype=object),
-            np.asarray(units["on_boundary"], dtype=bool),
-            np.asarray(units["candidates"], dtype=object),
-        )
+
+#: Up to this many values are factorised with a dict: pandas' hashing costs more for a few.
+_FEW = 16
+
+
+def _factorized(values: Any) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+    """Return ``pd.factorize``'s codes and uniques (missing values coded -1)."""
+    values = np.asarray(values, dtype=object)
+    if len(values) > _FEW:
+        codes, uniques = pd.factorize(values)
+        return codes.astype(np.intp), np.asarray(uniques, dtype=object)
+    seen: dict[Any, int] = {}
+    few = [-1 if _missing(v) else seen.setdefault(v, len(seen)) for v in values]
+    listed: NDArray[np.object_] = np.empty(len(seen), dtype=object)
+    listed[:] = list(seen)
+    return np.array(few, dtype=np.intp), listed
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+class _Coded:
+    """Incident columns as arrays and integer codes, shared by every territory of a batch.
+
+    Each is made when a territory first needs it, once: a batch the territories' gate
+    (:func:`_concerns`) turns away costs next to nothing.
+    """
+
+    def __init__(
+        self, incidents: Columns, units: Columns, days: NDArray[np.datetime64] | None = None
+    ) -> None:
+        self.incidents, self.units = incidents, units
+        self.days = local_dates(incidents["occurred_at"]) if days is None else days
+        self.lon = as_array(incidents, "lon", float)
+        self.lat = as_array(incidents, "lat", float)
+        self._levels: dict[str, tuple[NDArray[np.intp], NDArray[np.object_]]] = {}
+
+    @cached_property
+    def set_ids(self) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+        """Return the boundary set of each incident, factorised."""
+        return _factorized(self.units["set_id"])
+
+    @cached_property
+    def detectors(self) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+        """Return ``detected_by``, factorised."""
+        return _factorized(self.detected_by)
+
+    @cached_property
+    def detector_known(self) -> NDArray[np.bool_]:
+        """Return whether each incident names a detecting unit (not missing, not blank)."""
+        codes, uniques = self.detectors
+        blank = np.array([not str(u).strip() for u in uniques] + [True], dtype=bool)
+        return ~blank[codes]  # code -1 (missing) picks the trailing True
+
+    @cached_property
+    def external_id(self) -> NDArray[np.object_]:
+        """Return the incidents' external ids."""
+        return as_array(self.incidents, "external_id", object)
+
+    @cached_property
+    def detected_by(self) -> NDArray[np.object_]:
+        """Return the incidents' ``detected_by`` as given."""
+        return as_array(self.incidents, "detected_by", object)
+
+    @cached_property
+    def unit_code(self) -> NDArray[np.object_]:
+        """Return the leaf unit holding each incident."""
+        return np.asarray(self.units["unit_code"], dtype=object)
+
+    @cached_property
+    def on_boundary(self) -> NDArray[np.bool_]:
+        """Return the on-boundary flag of each incident."""
+        return np.asarray(self.units["on_boundary"], dtype=bool)
+
+    @cached_property
+    def candidates(self) -> NDArray[np.object_]:
+        """Return the boundary candidates (code lists) of each incident."""
+        return np.asarray(self.units["candidates"], dtype=object)
+
+    def level(self, name: str) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+        """Return the unit codes of one level (``province``, ``district``, ``ward``), factorised."""
+        if name not in self._levels:
+            self._levels[name] = _factorized(self.units[f"{name}_code"])
+        return self._levels[name]
+
+    @cached_property
+    def set_names(self) -> set[Any]:
+        """Return the ids of the boundary sets the batch was judged in."""
+        return set(self.set_ids[1].tolist())
+
+    @cached_property
+    def detector_names(self) -> set[Any]:
+        """Return the distinct ``detected_by`` values of the batch."""
+        return set(self.detectors[1].tolist())
+
+    @cached_property
+    def box(self) -> tuple[float, float, float, float] | None:
+        """Return the batch's lon/lat bounds (finite coordinates only), None when none is."""
+        finite = np.isfinite(self.lon) & np.isfinite(self.lat)
+        if not finite.any():
+            return None
+        lon, lat = self.lon[finite], self.lat[finite]
+        return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
+def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
+    """Whether any incident of the batch may concern a territory: a cheap gate before the work.
+
+    An incident concerns it only when judged in its set and held by a member (so inside the
+    members' bounds) or detected by a member; a batch missing both costs no array work.
+    """
+    if territory.bset.id not in coded.set_names:
+        return False
+    box, reach = coded.box, territory.reach
+    if box is not None and not (
+        box[0] > reach[2] or box[2] < reach[0] or box[1] > reach[3] or box[3] < reach[1]
+    ):
+        return True
+    return not territory.table.detectors.keys().isdisjoint(coded.detector_names)
 
 
 def _member_index(
@@ -507,8 +604,10 @@ def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
     rows = np.flatnonzero(set_codes == home[0]) if len(home) else np.zeros(0, dtype=np.intp)
     rows = rows[territory.in_force(coded.days[rows])]
     table = territory.table
-    holder = _member_index(coded.levels[territory.cluster.level], table.holders)[rows]
+    holder = _member_index(coded.level(territory.cluster.level), table.holders)[rows]
     detector = _member_index(coded.detectors, table.detectors)[rows]
+    if not ((holder >= 0) | (detector >= 0)).any():
+        return _Points.none()
     days = coded.days[rows]
     holder = _active(holder, days, table)
     detector = _active(detector, days, table)
@@ -558,15 +657,29 @@ def _zones(
         for j, line in territory.member_lines[k]:
             within = maybe[shapely.dwithin(line, points[maybe], width)]
             near[within, k] = near[within, j] = True
-    junction = np.zeros(len(pts.rows), dtype=bool)
-    for point, ks in territory.table.junctions:
-        around = np.flatnonzero(np.isin(pts.holder, ks))
-        if not len(around):
-            continue
-        inside = around[shapely.distance(point, points[around]) <= width]
-        junction[inside] = True
-        near[np.ix_(inside, ks)] = True
+    junction = _junctions(territory, pts, near)
     return near, distance, across, junction
+
+
+def _junctions(
+    territory: ClusterTerritory, pts: _Points, near: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Mark the points within W of a junction of their holder (and those members in ``near``).
+
+    The points get a KD-tree of their own, queried once per junction (there are few).
+    """
+    table, width = territory.table, territory.width_m
+    junction = np.zeros(len(pts.rows), dtype=bool)
+    if not len(table.junction_xy) or not len(pts.rows):
+        return junction
+    found = cKDTree(np.column_stack([pts.x, pts.y])).query_ball_point(table.junction_xy, width)
+    point = np.concatenate([np.asarray(f, dtype=np.intp) for f in found])
+    meets = table.junction_members[np.repeat(np.arange(len(found)), [len(f) for f in found])]
+    holder = pts.holder[point]
+    own = (holder >= 0) & meets[np.arange(len(point)), np.maximum(holder, 0)]
+    junction[point[own]] = True
+    np.logical_or.at(near, point[own], meets[own])
+    return junction
 
 
 def _on_boundary_members(
@@ -619,8 +732,8 @@ def assign_clusters(
 
 
 def cluster_columns(
-    incidents: pd.DataFrame,
-    units: pd.DataFrame | Mapping[str, Any],
+    incidents: Columns,
+    units: Columns,
     placed: Sequence[ClusterTerritory],
     tolerance_m: float | None = None,
     days: NDArray[np.datetime64] | None = None,
@@ -628,11 +741,12 @@ def cluster_columns(
     """Return :func:`assign_clusters`'s columns as arrays (None when no cluster is concerned).
 
     ``units`` may be :func:`jurisdiction`'s frame or :func:`locate_incidents`'s columns;
-    ``days`` the incidents' dates in Vietnam time (:func:`local_dates`) when known already.
+    ``days`` the incidents' dates in Vietnam time (:func:`local_dates`) when known already
+    (``incidents`` may then be a mapping of arrays without ``occurred_at``).
     """
-    coded = _Coded.of(incidents, units, days)
+    coded = _Coded(incidents, units, days)
     tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-    parts = [_assign_one(t, coded, tol) for t in placed if t.applies]
+    parts = [_assign_one(t, coded, tol) for t in placed if t.applies and _concerns(t, coded)]
     parts = [part for part in parts if len(part["rule"])]
     if not parts:
         return None
@@ -667,6 +781,8 @@ def _group_ids(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
     integer key, re-factorised after each column so that it stays small.
     """
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    if len(key) <= 1:  # one row is a group of its own: no hashing for a single point
+        return key.astype(np.intp)
     for values in columns:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         key = key * (len(uniques) + 1) + (codes.astype(np.int64) + 1)

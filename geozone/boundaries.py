@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -84,7 +84,7 @@ class Unit:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the unit as JSON-ready data."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -141,10 +141,22 @@ class Location:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the location as JSON-ready data."""
-        data = asdict(self)
-        data["unit"] = self.unit.to_dict() if self.unit else None
-        data["description"] = self.describe()
-        return data
+        chain = [unit.to_dict() for unit in self.chain]
+        return {
+            "lon": self.lon,
+            "lat": self.lat,
+            "set_id": self.set_id,
+            "status": self.status,
+            "chain": chain,
+            "on_boundary": self.on_boundary,
+            "candidates": [
+                {"code": c.code, "full_name": c.full_name, "distance_m": c.distance_m}
+                for c in self.candidates
+            ],
+            "tolerance_m": self.tolerance_m,
+            "unit": chain[0] if chain else None,
+            "description": self.describe(),
+        }
 
 
 @dataclass(frozen=True)

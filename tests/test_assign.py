@@ -402,3 +402,17 @@ def test_one_point_equals_the_big_batch_path_near_t11(
     )
     clusters = _same_one_by_one(incidents, [legacy, vn2025], [t11_2025], 20, monkeypatch, step=3)
     assert {"territory", "border_detector"} <= set(clusters["rule"])
+
+
+@pytest.mark.parametrize("size", [1, 5, 40])
+def test_factorised_codes_agree_with_pandas_for_few_and_many_values(size: int) -> None:
+    import numpy as np
+
+    from geozone.assign import _factorized
+
+    pool = np.array(["00160", None, "00008", float("nan"), "00160", " ", "o1"], dtype=object)
+    values = pool[np.arange(size) % len(pool)]
+    codes, uniques = _factorized(values)
+    expected_codes, expected_uniques = pd.factorize(values)
+    assert codes.tolist() == expected_codes.tolist()
+    assert uniques.tolist() == list(expected_uniques)
