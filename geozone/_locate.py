@@ -43,7 +43,7 @@ POINT_DRIVEN_MAX = 2_000
 #: Batches at least this large use the interior cores (when the index can get them).
 CORE_MIN_POINTS = 20_000
 #: Simplification before shrinking; the shrink distance grows by as much, so cores stay inside.
-CORE_SIMPLIFY_M = 20.0
+CORE_SIMPLIFY_M = 8.0
 #: Extra shrink covering the straight-edge error of projecting cores back to lon/lat.
 CORE_MARGIN_M = 2.0
 
@@ -123,7 +123,12 @@ class LeafIndex:
     def match(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], tolerance_m: float
     ) -> PointMatches:
-        """Find containing polygons and polygons within ``tolerance_m`` metres of each point."""
+        """Find containing polygons and polygons within ``tolerance_m`` metres of each point.
+
+        One thread: chunks of one batch matched on several threads against the same
+        prepared polygons crashed the process (heap corruption in GEOS 3.14.1), so the
+        parallel work of a batch is left to the clusters (:mod:`geozone.parallel`).
+        """
         points = shapely.points(lon, lat)
         if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
             return self._exact(points, lon, lat, tolerance_m)

@@ -50,6 +50,7 @@ from geozone.clusters import Cluster
 from geozone.crs import degrees_bound, project_geometries, project_xy, utm_epsg
 from geozone.errors import ClusterDefinitionError
 from geozone.incidents import CLUSTER_DECISION_FIELDS, JURISDICTION_FIELDS, VIETNAM_TZ
+from geozone.parallel import MIN_POINTS_PER_THREAD, thread_map
 from geozone.settings import get_settings
 
 UNIT_COLUMNS = ["external_id", *JURISDICTION_FIELDS]
@@ -187,16 +188,50 @@ def locate_incidents(
 DENSIFY_M = 2.0
 #: Points nearer than this to a shared boundary get their distance from the exact segments.
 EXACT_WITHIN_M = 25.0
+#: Largest error allowed on a distance read from vertices rather than segments.
+FAR_ERROR_M = 0.01
+#: KD-tree searches of at least this many points use every worker thread.
+_KD_THREADS_FROM = 10_000
+#: The coarsest vertex spacing kept for the distance of far points.
+COARSEST_M = 256.0
+
+
+def accepts_from_m(spacing_m: float) -> float:
+    """Distance from which vertices ``spacing_m`` apart measure within :data:`FAR_ERROR_M`.
+
+    The nearest of vertices ``s`` apart along a segment at distance ``d`` is at most
+    ``sqrt(d² + h²) < d + h² / 2d`` away (``h = s / 2``), and ``d`` is at least that
+    vertex distance minus ``h``.
+    """
+    half = spacing_m / 2
+    return half * half / (2 * FAR_ERROR_M) + half
+
+
+@dataclass(frozen=True)
+class _VertexLevel:
+    """Shared-boundary vertices at most ``spacing_m`` apart, with the member across each."""
+
+    spacing_m: float
+    tree: cKDTree
+    other: NDArray[np.intp]
 
 
 @dataclass(frozen=True)
 class _SharedBoundary:
-    """One member's shared-boundary segments (STRtree) and densified vertices (KD-tree)."""
+    """One member's shared boundaries: segments, and vertex KD-trees to bound distances.
+
+    ``levels`` hold the lines' vertices from the coarsest spacing to :data:`DENSIFY_M`; a
+    point's distance is read from the coarsest level that measures it within
+    :data:`FAR_ERROR_M` (:func:`accepts_from_m`), so a far point never searches dense
+    vertices. ``lines`` has, per member across, the vertices of the zone level (the coarsest
+    within :data:`FAR_ERROR_M` at W) to tell which zones hold a point.
+    """
 
     segments: shapely.STRtree
     other: NDArray[np.intp]  # per segment: the member on the other side
-    vertices: cKDTree
-    vertex_other: NDArray[np.intp]
+    levels: list[_VertexLevel]  # coarsest first
+    zone_level: _VertexLevel
+    lines: list[tuple[int, cKDTree, Any]]  # (member across, its vertices, the line in metres)
 
 
 @dataclass(frozen=True)
@@ -213,6 +248,21 @@ class _MemberTable:
     names: dict[str, str]  # code → full unit name, or the organisation's name
     junction_xy: NDArray[np.float64]  # junctions × 2: where three or more members meet (m)
     junction_members: NDArray[np.bool_]  # junctions × members: who meets there
+
+
+def _spacings() -> list[float]:
+    """Vertex spacings of the distance levels, coarsest first, halving to :data:`DENSIFY_M`."""
+    count = int(np.log2(COARSEST_M / DENSIFY_M)) + 1
+    return [DENSIFY_M * 2.0**i for i in reversed(range(count))]
+
+
+def _vertex_level(
+    segments: NDArray[np.object_], other: NDArray[np.intp], spacing_m: float
+) -> _VertexLevel:
+    vertices, owner = shapely.get_coordinates(
+        shapely.segmentize(segments, spacing_m), return_index=True
+    )
+    return _VertexLevel(spacing_m, cKDTree(vertices), other[owner])
 
 
 @dataclass
@@ -310,8 +360,8 @@ class ClusterTerritory:
         """Return, per member index, an index of its shared boundaries (metres).
 
         Each member gets an STRtree of its shared-boundary segments, so a point costs a tree
-        query, not a walk along every vertex of a long line, and a KD-tree of the same lines'
-        vertices every :data:`DENSIFY_M` metres for the distance of far points.
+        query, not a walk along every vertex of a long line, and KD-trees of the same lines'
+        vertices (see :class:`_SharedBoundary`).
         """
         index = {code: k for k, code in enumerate(self.members["code"])}
         lines = self.lines
@@ -326,11 +376,19 @@ class ClusterTerritory:
         for k in np.unique(np.concatenate([side_a, side_b])):
             mine = (side_a == k) | (side_b == k)
             other = np.where(side_a[mine] == k, side_b[mine], side_a[mine])
-            vertices, owner = shapely.get_coordinates(
-                shapely.segmentize(segments[mine], DENSIFY_M), return_index=True
+            levels = [_vertex_level(segments[mine], other, s) for s in _spacings()]
+            zone = next(
+                (v for v in levels if accepts_from_m(v.spacing_m) <= self.width_m), levels[-1]
             )
             found[int(k)] = _SharedBoundary(
-                shapely.STRtree(segments[mine]), other, cKDTree(vertices), other[owner]
+                shapely.STRtree(segments[mine]),
+                other,
+                levels,
+                zone,
+                [
+                    (j, cKDTree(zone.tree.data[zone.other == j]), line)
+                    for j, line in self.member_lines.get(int(k), [])
+                ],
             )
         return found
 
@@ -533,6 +591,16 @@ class _Coded:
         """Return the boundary candidates (code lists) of each incident."""
         return np.asarray(self.units["candidates"], dtype=object)
 
+    def fill(self) -> None:
+        """Make every column now (before threads share this object)."""
+        for name in ("set_ids", "detectors", "detector_known", "external_id", "unit_code"):
+            getattr(self, name)
+        for name in ("on_boundary", "candidates", "set_names", "detector_names", "box"):
+            getattr(self, name)
+        for level in ("province", "district", "ward"):
+            if f"{level}_code" in self.units:
+                self.level(level)
+
     def level(self, name: str) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
         """Return the unit codes of one level (``province``, ``district``, ``ward``), factorised."""
         if name not in self._levels:
@@ -624,41 +692,79 @@ def _zones(
 
     Returns ``near`` (points × members), the distance to the nearest member boundary of the
     holder, the member across that boundary, and whether a junction disc holds the point.
-    The nearest densified vertex (:data:`DENSIFY_M` apart) bounds each distance within
-    ``DENSIFY_M / 2``: points it puts farther than :data:`EXACT_WITHIN_M` keep that distance
-    (off by under ``DENSIFY_M² / 8d``, a few millimetres); nearer points are measured exactly
-    against the segments, and only points the bound allows within W are tested per line.
+    Distances come from the shared boundary's vertex levels (:class:`_SharedBoundary`,
+    within :data:`FAR_ERROR_M`), and from the segments themselves nearer than
+    :data:`EXACT_WITHIN_M`. A point is in a pair's zone when the zone level's vertices of
+    that line lie within W; in the thin band where they do not tell, the line decides.
     """
     width = territory.width_m
     near = np.zeros((len(pts.rows), len(territory.table.codes)), dtype=bool)
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
-    points = shapely.points(pts.x, pts.y)
-    slack = DENSIFY_M / 2
+    xy = np.column_stack([pts.x, pts.y])
+    # KD-tree searches of many points are spread over threads; a few points stay on this one.
+    jobs = get_settings().workers if len(xy) >= _KD_THREADS_FROM else 1
     for k, shared in territory.boundary_index.items():
         held = np.flatnonzero(pts.holder == k)
         if not len(held):
             continue
-        gap, vertex = shared.vertices.query(np.column_stack([pts.x[held], pts.y[held]]))
-        distance[held], across[held] = gap, shared.vertex_other[vertex]
-        close = held[gap <= EXACT_WITHIN_M]
-        if len(close):
-            nearest, exact = shared.segments.query_nearest(
-                points[close],
-                max_distance=EXACT_WITHIN_M + slack,
-                return_distance=True,
-                all_matches=False,
-            )
-            distance[close[nearest[0]]] = exact
-            across[close[nearest[0]]] = shared.other[nearest[1]]
-        maybe = held[gap <= width + slack]
-        if not len(maybe):
-            continue
-        for j, line in territory.member_lines[k]:
-            within = maybe[shapely.dwithin(line, points[maybe], width)]
-            near[within, k] = near[within, j] = True
+        _nearest_boundary(shared, xy, held, distance, across, jobs)
+        half = shared.zone_level.spacing_m / 2
+        reach = float(np.hypot(width, half)) + 1e-6
+        maybe = held[distance[held] <= reach + FAR_ERROR_M]  # the distance may be that long
+        for j, vertices, line in shared.lines:
+            bound, _ = vertices.query(xy[maybe], distance_upper_bound=reach, workers=jobs)
+            band = np.flatnonzero((bound > width) & np.isfinite(bound))
+            inside = bound <= width
+            inside[band] = shapely.dwithin(line, shapely.points(xy[maybe[band]]), width)
+            near[maybe[inside], k] = near[maybe[inside], j] = True
     junction = _junctions(territory, pts, near)
     return near, distance, across, junction
+
+
+def _nearest_boundary(
+    shared: _SharedBoundary,
+    xy: NDArray[np.float64],
+    held: NDArray[np.intp],
+    distance: NDArray[np.float64],
+    across: NDArray[np.intp],
+    jobs: int,
+) -> None:
+    """Fill the distance to the nearest shared boundary (and who is across) of ``held``.
+
+    The coarsest level bounds every distance from above and below (within its half
+    spacing); each point then searches the coarsest level that measures that lower bound
+    well enough, and a point found nearer than that level measures goes one level finer.
+    """
+    coarsest = shared.levels[0]
+    gap, vertex = coarsest.tree.query(xy[held], workers=jobs)
+    lower = np.maximum(gap - coarsest.spacing_m / 2, 0.0)
+    accepts = np.array([accepts_from_m(level.spacing_m) for level in shared.levels])
+    accepts[-1] = 0.0  # the finest level measures every point (the nearest exactly, below)
+    start = np.argmax(accepts[None, :] <= lower[:, None], axis=1)
+    for i, level in enumerate(shared.levels):
+        mine = np.flatnonzero(start == i)
+        if not len(mine):
+            continue
+        if i:
+            bound = float(gap[mine].max()) + level.spacing_m / 2 + 1e-6
+            gap[mine], vertex[mine] = level.tree.query(
+                xy[held[mine]], distance_upper_bound=bound, workers=jobs
+            )
+        done = gap[mine] >= accepts[i]
+        start[mine[~done]] = i + 1  # nearer than the level measures well: go finer
+        distance[held[mine[done]]] = gap[mine[done]]
+        across[held[mine[done]]] = level.other[vertex[mine[done]]]
+    close = held[distance[held] <= EXACT_WITHIN_M]
+    if len(close):
+        nearest, exact = shared.segments.query_nearest(
+            shapely.points(xy[close]),
+            max_distance=EXACT_WITHIN_M + DENSIFY_M / 2,
+            return_distance=True,
+            all_matches=False,
+        )
+        distance[close[nearest[0]]] = exact
+        across[close[nearest[0]]] = shared.other[nearest[1]]
 
 
 def _junctions(
@@ -745,8 +851,14 @@ def cluster_columns(
     (``incidents`` may then be a mapping of arrays without ``occurred_at``).
     """
     coded = _Coded(incidents, units, days)
-    tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-    parts = [_assign_one(t, coded, tol) for t in placed if t.applies and _concerns(t, coded)]
+    settings = get_settings()
+    tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
+    concerned = [t for t in placed if t.applies and _concerns(t, coded)]
+    # Territories are independent: a large batch judges them on several threads.
+    threads = settings.workers if len(coded.lon) >= MIN_POINTS_PER_THREAD else 1
+    if threads > 1:
+        coded.fill()  # shared columns made once, before the threads read them
+    parts = thread_map(lambda t: _assign_one(t, coded, tol), concerned, threads)
     parts = [part for part in parts if len(part["rule"])]
     if not parts:
         return None

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from geozone._locate import CoreSource, LeafIndex, interior_cores
+from geozone._locate import CORE_SIMPLIFY_M, CoreSource, LeafIndex, interior_cores
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.errors import (
     DataNotFoundError,
@@ -391,7 +391,8 @@ class BoundarySet:
         folder, build_id = self.display_path.parent, self.build_id
 
         def load(tolerance_m: float) -> NDArray[np.object_]:
-            path = folder / f"cores-{tolerance_m:g}m-{build_id}.parquet"
+            simplified = f"s{CORE_SIMPLIFY_M:g}m"  # a change of method makes a new file
+            path = folder / f"cores-{tolerance_m:g}m-{simplified}-{build_id}.parquet"
             if path.is_file():
                 cores = gpd.read_parquet(path).geometry.to_numpy()
                 if len(cores) == len(geometries):

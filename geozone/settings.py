@@ -6,6 +6,7 @@ Values come from environment variables prefixed ``GEOZONE_`` (for example
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
         Distance in metres within which a point counts as lying on a boundary, so that every
         unit within it is reported as a candidate. Real boundaries are surveyed to metres, and
         GPS fixes are good to about 5-10 m.
+    workers
+        Threads a large batch of incidents is judged on (one cluster territory per thread,
+        and the KD-tree searches within); default: the machine's CPU count. 1 keeps
+        everything on the calling thread.
     display_simplify_deg
         Tolerance of the coverage-preserving simplification of the display layer, in degrees
         (1e-4 degree is about 10 m).
@@ -72,6 +77,7 @@ class Settings(BaseSettings):
     cache_dir: Path = PROJECT_ROOT / ".cache" / "geozone"
     manifest_path: Path = PROJECT_ROOT / "data" / "boundaries" / "sources.toml"
     boundary_tolerance_m: float = Field(default=10.0, ge=0.0, le=5_000.0)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
     store_url: str = ""
     store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)

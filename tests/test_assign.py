@@ -416,3 +416,81 @@ def test_factorised_codes_agree_with_pandas_for_few_and_many_values(size: int) -
     expected_codes, expected_uniques = pd.factorize(values)
     assert codes.tolist() == expected_codes.tolist()
     assert uniques.tolist() == list(expected_uniques)
+
+
+@pytest.mark.realdata
+def test_distances_to_the_shared_boundary_are_within_a_centimetre_near_and_far(
+    vn2025: BoundarySet, t11_2025: ClusterTerritory
+) -> None:
+    import numpy as np
+    import shapely
+
+    from geozone.crs import project_xy, unproject_geometries
+
+    rng = np.random.default_rng(8)
+    # From on the lines out to the far side of the members (their distances span the levels).
+    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([t11_2025.epsg]))
+    spread = rng.choice([30.0, 300.0, 1500.0], 600)
+    x, y = x0[0] + rng.normal(0, 1, 600) * spread, y0[0] + rng.normal(0, 1, 600) * spread
+    lonlat = unproject_geometries(shapely.points(x, y), np.full(600, t11_2025.epsg))
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"d{i}" for i in range(600)],
+            "occurred_at": datetime(2025, 9, 1, 22, 0, tzinfo=VIETNAM_TZ),
+            "lon": shapely.get_x(lonlat),
+            "lat": shapely.get_y(lonlat),
+            "detected_by": None,
+        }
+    )
+    rows = assign(incidents, [vn2025], [t11_2025], tolerance_m=10).clusters
+    rows = rows[rows["member_code"].notna()]
+    lines = t11_2025.lines
+    exact = []
+    for row in rows.itertuples():
+        mine = lines[(lines["code_a"] == row.member_code) | (lines["code_b"] == row.member_code)]
+        i = int(row.external_id[1:])
+        exact.append(shapely.distance(shapely.union_all(mine.geometry), shapely.Point(x[i], y[i])))
+    measured = rows["distance_m"].to_numpy(float)
+    assert len(rows) > 500 and measured.max() > 1_000  # levels of 8, 4 and 2 m, and segments
+    # distance_m is kept to 0.1 m: within 5 cm of rounding plus the 1 cm allowed.
+    assert np.abs(measured - np.array(exact)).max() <= 0.06
+
+
+def test_clusters_judged_on_threads_match_one_thread(
+    grid: BoundarySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import geozone.assign as assign_module
+    from geozone.assign import cluster_columns, jurisdiction
+    from geozone.settings import get_settings
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(-50, 3050, size=(400, 2))
+    lonlat = np.array([grid_point(x, y) for x, y in xy])
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"t{i}" for i in range(400)],
+            "occurred_at": WHEN,
+            "lon": lonlat[:, 0],
+            "lat": lonlat[:, 1],
+            "detected_by": rng.choice(np.array(["o1", "o2", None], dtype=object), 400),
+        }
+    )
+    placed = [
+        ClusterTerritory(grid_cluster(id=f"grid-{w}", zone_width_m=w, regulation=REGULATION), grid)
+        for w in (100, 300, 600)
+    ]
+    units = jurisdiction(incidents, [grid], tolerance_m=5)
+    results = []
+    for workers in ("1", "3"):
+        monkeypatch.setenv("GEOZONE_WORKERS", workers)
+        monkeypatch.setattr(assign_module, "MIN_POINTS_PER_THREAD", 1)
+        get_settings.cache_clear()
+        results.append(cluster_columns(incidents, units, placed, tolerance_m=5))
+    get_settings.cache_clear()
+    one, threaded = results
+    assert one is not None and threaded is not None
+    assert set(one["cluster_id"]) == {t.cluster.id for t in placed}
+    for column, values in one.items():
+        assert pd.Series(values).equals(pd.Series(threaded[column])), column

@@ -1,0 +1,28 @@
+"""Spreading independent pieces of a large batch over threads.
+
+Threads, not processes: the heavy work (GEOS through shapely, scipy's KD-trees, numpy) runs
+with the GIL released, and the indexes stay shared instead of being copied into workers.
+Each thread must own the GEOS geometries it queries: splitting one batch of points over
+threads that query the same prepared polygons corrupted the heap (GEOS 3.14.1), so only
+pieces with geometries of their own (one cluster territory each) are spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Batches of at least this many incidents judge their clusters on several threads.
+MIN_POINTS_PER_THREAD = 100_000
+
+
+def thread_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """Return ``[function(item) for item in items]``, computed on up to ``workers`` threads."""
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(function, items))
