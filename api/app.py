@@ -101,6 +101,7 @@ def create_app(
             yield
         finally:
             store.close()
+            gc.unfreeze()  # an app started again in the same process (tests) frees the old one
 
     app = FastAPI(
         title="geozone",

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -478,7 +479,7 @@ class BoundarySet:
         matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol)
         n = len(x)
         status = np.where(valid, "outside", "invalid").astype(object)
-        first = np.unique(matches.point, return_index=True)[1]
+        first = np.flatnonzero(np.diff(matches.point, prepend=-1))  # pairs come sorted by point
         holder = matches.contains[first]
         held_points = matches.point[first][holder]
         held_polygons = matches.polygon[first][holder]
@@ -514,16 +515,18 @@ class BoundarySet:
         flagged = on_boundary[matches.point]
         if flagged.any():
             # Pairs are sorted by point: cut the flagged ones into one list per point.
+            # Slicing Python lists is far cheaper than one numpy array per point.
             points = matches.point[flagged]
             starts = np.flatnonzero(np.r_[True, points[1:] != points[:-1]])
             owners = points[starts]
-            code_lists = np.split(codes[matches.polygon[flagged]], starts[1:])
-            distance_lists = np.split(np.round(matches.distance_m[flagged], 2), starts[1:])
+            edges = list(pairwise([*starts.tolist(), len(points)]))
+            flat_codes = codes[matches.polygon[flagged]].tolist()
+            flat_distances = np.round(matches.distance_m[flagged], 2).tolist()
             listed = np.empty(len(owners), dtype=object)
-            listed[:] = [list(c) for c in code_lists]
+            listed[:] = [flat_codes[a:b] for a, b in edges]
             candidates[owners] = listed
             listed = np.empty(len(owners), dtype=object)
-            listed[:] = [d.tolist() for d in distance_lists]
+            listed[:] = [flat_distances[a:b] for a, b in edges]
             distances[owners] = listed
         columns["candidates"] = candidates
         columns["candidate_distances_m"] = distances
