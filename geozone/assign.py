@@ -335,6 +335,14 @@ class ClusterTerritory:
         pad = degrees_bound(get_settings().boundary_tolerance_m + 1.0)
         return float(minx - pad), float(miny - pad), float(maxx + pad), float(maxy + pad)
 
+    @cached_property
+    def outline(self) -> Any:
+        """The members' territory as one prepared polygon (lon/lat), widened by a metre."""
+        union = shapely.union_all(self._member_geometries())
+        outline = shapely.buffer(union, degrees_bound(1.0), quad_segs=2)
+        shapely.prepare(outline)
+        return outline
+
     def _member_geometries(self) -> NDArray[np.object_]:
         codes = self.members.loc[self.members["has_territory"], "code"]
         return np.array([self.bset.geometry(code) for code in codes], dtype=object)
@@ -449,6 +457,7 @@ class ClusterTerritory:
     def prepare(self) -> None:
         """Build the shared-boundary indexes now rather than on the first incidents judged."""
         if self.applies:
+            self.outline  # noqa: B018
             self.boundary_index  # noqa: B018
             self.member_lines  # noqa: B018
             self.junctions  # noqa: B018
@@ -631,16 +640,25 @@ def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
     """Whether any incident of the batch may concern a territory: a cheap gate before the work.
 
     An incident concerns it only when judged in its set and held by a member (so inside the
-    members' bounds) or detected by a member; a batch missing both costs no array work.
+    members' outline) or detected by a member; a batch missing both costs no array work.
     """
     if territory.bset.id not in coded.set_names:
         return False
-    box, reach = coded.box, territory.reach
-    if box is not None and not (
-        box[0] > reach[2] or box[2] < reach[0] or box[1] > reach[3] or box[3] < reach[1]
-    ):
+    if not territory.table.detectors.keys().isdisjoint(coded.detector_names):
         return True
-    return not territory.table.detectors.keys().isdisjoint(coded.detector_names)
+    box, reach = coded.box, territory.reach
+    if (
+        box is None
+        or box[0] > reach[2]
+        or box[2] < reach[0]
+        or box[1] > reach[3]
+        or box[3] < reach[1]
+    ):
+        return False
+    # A few points are worth testing against the members' outline; many go on to _select.
+    return len(coded.lon) > _FEW or bool(
+        shapely.intersects_xy(territory.outline, coded.lon, coded.lat).any()
+    )
 
 
 def _member_index(
