@@ -13,6 +13,7 @@ near a boundary (about 2% of uniform points at 10 m) take the exact metric path.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,6 +75,18 @@ def interior_cores(
     return cores
 
 
+def warm_prepared(geometries: NDArray[np.object_]) -> None:
+    """Build the lazy point-in-polygon index of prepared geometries now, on one thread.
+
+    GEOS builds it on first use; two threads using a polygon for the first time at once
+    would race (see ``LeafIndex._shared_input``).
+    """
+    present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    if present.any():
+        inside = shapely.point_on_surface(geometries[present])
+        shapely.intersects_xy(geometries[present], shapely.get_x(inside), shapely.get_y(inside))
+
+
 class LeafIndex:
     """An STRtree over the leaf polygons of a boundary set, with prepared geometry.
 
@@ -94,16 +107,22 @@ class LeafIndex:
         self.geometries = geometries
         self.zones = zones
         shapely.prepare(geometries)
+        warm_prepared(geometries)
         self.tree = shapely.STRtree(geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
         self._cores: dict[float, NDArray[np.object_]] = {}
+        # Two threads querying a tree with the same prepared polygons as *input* geometries
+        # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
+        # threads): those queries take turns. Point-driven queries and ufuncs are unaffected.
+        self._shared_input = threading.Lock()
 
     def cores(self, tolerance_m: float) -> NDArray[np.object_]:
         """Return the interior cores for ``tolerance_m`` (prepared; made once per tolerance)."""
         if tolerance_m not in self._cores:
             cores = self._core_source(tolerance_m)
             shapely.prepare(cores)
+            warm_prepared(cores)
             self._cores[tolerance_m] = cores
         return self._cores[tolerance_m]
 
@@ -125,14 +144,17 @@ class LeafIndex:
     ) -> PointMatches:
         """Find containing polygons and polygons within ``tolerance_m`` metres of each point.
 
-        One thread: chunks of one batch matched on several threads against the same
-        prepared polygons crashed the process (heap corruption in GEOS 3.14.1), so the
-        parallel work of a batch is left to the clusters (:mod:`geozone.parallel`).
+        One thread: the queries that make large batches fast (a tree of the points queried
+        with each prepared polygon) cannot share those polygons between threads (see
+        ``_shared_input``), so the parallel work of a batch is left to the clusters
+        (:mod:`geozone.parallel`).
         """
         points = shapely.points(lon, lat)
         if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
             return self._exact(points, lon, lat, tolerance_m)
-        core, pt = shapely.STRtree(points).query(self.cores(tolerance_m), predicate="contains")
+        cores = self.cores(tolerance_m)
+        with self._shared_input:
+            core, pt = shapely.STRtree(points).query(cores, predicate="contains")
         hits = np.bincount(pt, minlength=len(points))
         sure = hits[pt] == 1  # in two cores only where source polygons overlap
         rest = np.flatnonzero(hits != 1)
@@ -184,9 +206,10 @@ class LeafIndex:
         if len(points) < POINT_DRIVEN_MAX:
             pt, poly = self.tree.query(points, predicate=predicate, distance=distance)
         else:
-            poly, pt = shapely.STRtree(points).query(
-                self.geometries, predicate=predicate, distance=distance
-            )
+            with self._shared_input:
+                poly, pt = shapely.STRtree(points).query(
+                    self.geometries, predicate=predicate, distance=distance
+                )
         return pt, poly
 
     def _metric_distance(

@@ -44,6 +44,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from geozone._locate import warm_prepared
 from geozone.adjacency import Adjacency, adjacency
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
@@ -341,6 +342,7 @@ class ClusterTerritory:
         union = shapely.union_all(self._member_geometries())
         outline = shapely.buffer(union, degrees_bound(1.0), quad_segs=2)
         shapely.prepare(outline)
+        warm_prepared(np.array([outline], dtype=object))
         return outline
 
     def _member_geometries(self) -> NDArray[np.object_]:
@@ -361,6 +363,8 @@ class ClusterTerritory:
         lines = self._adjacency.lines
         metric = self._metric(lines)
         shapely.prepare(metric)
+        # GEOS indexes a prepared line for distances on first use: once now, on one thread.
+        shapely.dwithin(metric, shapely.get_point(metric, 0), 1.0)
         return gpd.GeoDataFrame(lines[["code_a", "code_b"]], geometry=list(metric), crs=self.epsg)
 
     @cached_property

@@ -298,3 +298,41 @@ def test_one_point_equals_the_big_batch_path(
         assert [c.code for c in location.candidates] == (
             alone["candidates"][0] if location.on_boundary else [u.code for u in location.chain[:1]]
         )
+
+
+#: Run in a child process: a crash there (heap corruption) must fail the test, not the run.
+_CONCURRENT_BATCHES = """
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+from geozone.boundaries import BoundarySet
+from geozone.settings import get_settings
+
+bset = BoundarySet.load("vn2025", get_settings())
+bset.prepare_index()
+rng = np.random.default_rng(4)
+lon, lat = rng.uniform(105.6, 106.0, 300_000), rng.uniform(20.9, 21.2, 300_000)
+# The threads come first: a freshly loaded index meets them cold, as a new service does.
+with ThreadPoolExecutor(2) as pool:
+    found = list(pool.map(lambda _: bset.locate_arrays(lon, lat)["unit_code"], range(2)))
+alone = bset.locate_arrays(lon, lat)["unit_code"]
+assert all((got == alone).all() for got in found)
+print("same")
+"""
+
+
+@pytest.mark.realdata
+def test_large_batches_located_on_several_threads_at_once(built_settings: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GEOZONE_CACHE_DIR": str(built_settings.cache_dir)}
+    child = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_BATCHES],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert child.returncode == 0 and child.stdout.strip() == "same", child.stderr[-2000:]
