@@ -735,11 +735,16 @@ def _zones(
         reach = float(np.hypot(width, half)) + 1e-6
         maybe = held[distance[held] <= reach + FAR_ERROR_M]  # the distance may be that long
         for j, vertices, line in shared.lines:
-            bound, _ = vertices.query(xy[maybe], distance_upper_bound=reach, workers=jobs)
+            # The nearest boundary, when within W, needs no search (its distance is an upper
+            # bound, or exact); the other lines are searched up to W.
+            known = (across[maybe] == j) & (distance[maybe] <= width)
+            near[maybe[known], k] = near[maybe[known], j] = True
+            ask = maybe[~known]
+            bound, _ = vertices.query(xy[ask], distance_upper_bound=reach, workers=jobs)
             band = np.flatnonzero((bound > width) & np.isfinite(bound))
             inside = bound <= width
-            inside[band] = shapely.dwithin(line, shapely.points(xy[maybe[band]]), width)
-            near[maybe[inside], k] = near[maybe[inside], j] = True
+            inside[band] = shapely.dwithin(line, shapely.points(xy[ask[band]]), width)
+            near[ask[inside], k] = near[ask[inside], j] = True
     junction = _junctions(territory, pts, near)
     return near, distance, across, junction
 
@@ -817,9 +822,15 @@ def _on_boundary_members(
     index = territory.table.holders
     found = np.zeros((len(pts.rows), len(territory.table.codes)), dtype=bool)
     flagged = np.flatnonzero(coded.on_boundary[pts.rows])
-    candidates = coded.candidates[pts.rows[flagged]]
-    for i, listed in zip(flagged, candidates, strict=True):
-        found[i, [index[c] for c in (listed or []) if c in index]] = True
+    listed = [c or [] for c in coded.candidates[pts.rows[flagged]]]
+    sizes = np.fromiter((len(c) for c in listed), dtype=np.intp, count=len(listed))
+    member = np.fromiter(
+        (index.get(code, -1) for codes in listed for code in codes),
+        dtype=np.intp,
+        count=int(sizes.sum()),
+    )
+    row = np.repeat(flagged, sizes)
+    found[row[member >= 0], member[member >= 0]] = True
     found[found.sum(axis=1) < 2] = False
     return found
 
