@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from scipy import stats
 
 from geozone.assign import ClusterTerritory
 from geozone.crs import project_geometries
@@ -467,6 +466,8 @@ def _statistics(
     n: NDArray[np.int64], k: NDArray[np.int64], area_share: NDArray[np.float64]
 ) -> pd.DataFrame:
     """Shares, ratio, exact intervals and one-sided binomial p-values, row by row."""
+    from scipy import stats  # imported on use: a second of the service's start-up
+
     n_f, k_f = n.astype(float), k.astype(float)
     has_n = n > 0
     has_area = area_share > 0
