@@ -16,12 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
 from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
+from geozone.parallel import thread_map
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def warm_prepared(geometries: NDArray[np.object_]) -> None:
 class LeafIndex:
     """An STRtree over the leaf polygons of a boundary set, with prepared geometry.
 
+    The index prepares copies of the polygons, not the set's own geometry objects: other
+    work (cluster migration, QA, exports) queries with those on its own threads, and a
+    prepared geometry must not be shared between threads (see ``_shared_input``).
+
     Parameters
     ----------
     geometries
@@ -104,17 +110,18 @@ class LeafIndex:
         zones: NDArray[np.int64],
         core_source: CoreSource | None = None,
     ) -> None:
-        self.geometries = geometries
+        self.geometries = own_copies(geometries)
         self.zones = zones
-        shapely.prepare(geometries)
-        warm_prepared(geometries)
-        self.tree = shapely.STRtree(geometries)
+        shapely.prepare(self.geometries)
+        warm_prepared(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
         self._cores: dict[float, NDArray[np.object_]] = {}
         # Two threads querying a tree with the same prepared polygons as *input* geometries
         # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
         # threads): those queries take turns. Point-driven queries and ufuncs are unaffected.
+        # Within one batch, the threads of a large batch share out the polygons instead.
         self._shared_input = threading.Lock()
 
     def cores(self, tolerance_m: float) -> NDArray[np.object_]:
@@ -140,25 +147,54 @@ class LeafIndex:
         return self._metric[polygons]
 
     def match(
-        self, lon: NDArray[np.float64], lat: NDArray[np.float64], tolerance_m: float
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int = 1,
     ) -> PointMatches:
         """Find containing polygons and polygons within ``tolerance_m`` metres of each point.
 
-        One thread: the queries that make large batches fast (a tree of the points queried
-        with each prepared polygon) cannot share those polygons between threads (see
-        ``_shared_input``), so the parallel work of a batch is left to the clusters
-        (:mod:`geozone.parallel`).
+        A large batch is put in a tree of its own and queried with each polygon (GEOS then
+        uses every prepared polygon once). With ``workers`` > 1 the polygons are shared out
+        between that many threads: each thread queries, tests and measures its own polygons
+        only, since a prepared polygon must not be used by two threads at once.
         """
         points = shapely.points(lon, lat)
-        if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
-            return self._exact(points, lon, lat, tolerance_m)
-        cores = self.cores(tolerance_m)
+        if len(points) < POINT_DRIVEN_MAX:
+            return self._sorted(self._point_driven(points, lon, lat, tolerance_m))
+        tree = shapely.STRtree(points)
         with self._shared_input:
-            core, pt = shapely.STRtree(points).query(cores, predicate="contains")
-        hits = np.bincount(pt, minlength=len(points))
+            if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
+                return self._sorted(self._tree_driven(tree, lon, lat, tolerance_m, workers))
+            return self._through_cores(points, tree, lon, lat, tolerance_m, workers)
+
+    def _through_cores(
+        self,
+        points: NDArray[np.object_],
+        tree: shapely.STRtree,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int,
+    ) -> PointMatches:
+        """Match a large batch: a point in exactly one core needs nothing more."""
+        cores = self.cores(tolerance_m)
+
+        def in_cores(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+            core, pt = tree.query(cores[part], predicate="contains")
+            return pt, part[core]
+
+        pt, core = _joined(thread_map(in_cores, _shares(len(cores), workers), workers))
+        hits = np.bincount(pt, minlength=len(lon))
         sure = hits[pt] == 1  # in two cores only where source polygons overlap
         rest = np.flatnonzero(hits != 1)
-        near = self._exact(points[rest], lon[rest], lat[rest], tolerance_m)
+        if len(rest) < POINT_DRIVEN_MAX:
+            pairs = self._point_driven(points[rest], lon[rest], lat[rest], tolerance_m)
+        else:
+            rest_tree = shapely.STRtree(points[rest])
+            pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers)
+        near = self._sorted(pairs)
         found = np.concatenate([pt[sure], rest[near.point]])
         order = np.argsort(found, kind="stable")  # near pairs stay sorted within a point
         return PointMatches(
@@ -168,49 +204,65 @@ class LeafIndex:
             np.concatenate([np.ones(int(sure.sum()), dtype=bool), near.contains])[order],
         )
 
-    def _exact(
+    def _point_driven(
         self,
         points: NDArray[np.object_],
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
         tolerance_m: float,
-    ) -> PointMatches:
-        """Match points against the polygons themselves (metric distances near edges)."""
-        pt, poly = self._candidates(points, tolerance_m)
-        distance = np.zeros(len(pt))
-        if tolerance_m > 0:
-            contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
-            near = ~contains
-            if near.any():
-                distance[near] = self._metric_distance(pt[near], poly[near], lon, lat)
-            keep = distance <= tolerance_m
-            pt, poly, distance, contains = pt[keep], poly[keep], distance[keep], contains[keep]
-        else:
-            contains = np.ones(len(pt), dtype=bool)
-        order = np.lexsort((poly, distance, pt))  # ties: lowest polygon index (= code)
-        return PointMatches(pt[order], poly[order], distance[order], contains[order])
+    ) -> _Pairs:
+        """Pairs of a few points, each querying the polygon tree."""
+        predicate, distance = _predicate(tolerance_m)
+        pt, poly = self.tree.query(points, predicate=predicate, distance=distance)
+        return self._measured(pt, poly, lon, lat, tolerance_m)
 
-    def _candidates(
-        self, points: NDArray[np.object_], tolerance_m: float
-    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Return (point, polygon) pairs that touch, or lie within a degree bound of the tolerance.
+    def _tree_driven(
+        self,
+        tree: shapely.STRtree,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int,
+    ) -> _Pairs:
+        """Pairs of many points (in ``tree``), each polygon querying them on one thread."""
+        predicate, distance = _predicate(tolerance_m)
 
-        The degree bound is never shorter than the tolerance, so no true candidate is lost; the
-        exact test that follows is metric. Few points query the polygon tree one by one; many
-        points are put in a tree of their own and queried with each polygon, which lets GEOS
-        use every prepared polygon once (several times faster for large batches).
+        def near_polygons(part: NDArray[np.intp]) -> _Pairs:
+            poly, pt = tree.query(self.geometries[part], predicate=predicate, distance=distance)
+            return self._measured(pt, part[poly], lon, lat, tolerance_m)
+
+        shares = _shares(len(self.geometries), workers)
+        return _joined(thread_map(near_polygons, shares, workers))  # type: ignore[return-value]
+
+    def _measured(
+        self,
+        pt: NDArray[np.intp],
+        poly: NDArray[np.intp],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+    ) -> _Pairs:
+        """Keep the candidate pairs within ``tolerance_m`` metres, with their distances.
+
+        Candidates come within a degree bound never shorter than the tolerance, so no true
+        pair is lost; the test here is metric.
         """
-        predicate, distance = (
-            ("dwithin", degrees_bound(tolerance_m)) if tolerance_m > 0 else ("intersects", None)
-        )
-        if len(points) < POINT_DRIVEN_MAX:
-            pt, poly = self.tree.query(points, predicate=predicate, distance=distance)
-        else:
-            with self._shared_input:
-                poly, pt = shapely.STRtree(points).query(
-                    self.geometries, predicate=predicate, distance=distance
-                )
-        return pt, poly
+        distance = np.zeros(len(pt))
+        if tolerance_m <= 0:
+            return pt, poly, distance, np.ones(len(pt), dtype=bool)
+        contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
+        near = ~contains
+        if near.any():
+            distance[near] = self._metric_distance(pt[near], poly[near], lon, lat)
+        keep = distance <= tolerance_m
+        return pt[keep], poly[keep], distance[keep], contains[keep]
+
+    @staticmethod
+    def _sorted(pairs: _Pairs) -> PointMatches:
+        """Sort pairs by point, distance, then polygon index (ties: the lowest = code)."""
+        pt, poly, distance, contains = pairs
+        order = np.lexsort((poly, distance, pt))
+        return PointMatches(pt[order], poly[order], distance[order], contains[order])
 
     def _metric_distance(
         self,
@@ -222,3 +274,29 @@ class LeafIndex:
         """Distance in metres from each point to its paired polygon, in the polygon's zone."""
         x, y = project_xy(lon[pt], lat[pt], self.zones[poly])
         return shapely.distance(self._metric_geometries(poly), shapely.points(x, y))  # type: ignore[no-any-return]
+
+
+#: Point index, polygon index, distance in metres, whether the polygon holds the point.
+_Pairs = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]
+
+
+def own_copies(geometries: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Return new geometry objects with the same coordinates (missing entries stay missing)."""
+    return shapely.transform(geometries, lambda coords: coords)  # type: ignore[no-any-return]
+
+
+def _predicate(tolerance_m: float) -> tuple[str, float | None]:
+    """Return the tree predicate and degree distance finding every pair within the tolerance."""
+    if tolerance_m > 0:
+        return "dwithin", degrees_bound(tolerance_m)
+    return "intersects", None
+
+
+def _shares(count: int, workers: int) -> list[NDArray[np.intp]]:
+    """Split ``range(count)`` into ``workers`` interleaved shares (neighbours spread out)."""
+    return [np.arange(start, count, workers) for start in range(max(workers, 1))]
+
+
+def _joined(parts: list[tuple[NDArray[Any], ...]]) -> tuple[NDArray[Any], ...]:
+    """Concatenate the arrays that the threads returned, position by position."""
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))

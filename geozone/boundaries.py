@@ -30,6 +30,7 @@ from geozone.errors import (
     UnknownUnitError,
 )
 from geozone.manifest import LEVEL_ORDER, Level
+from geozone.parallel import MIN_POINTS_PER_THREAD
 from geozone.settings import Settings, get_settings
 from geozone.text import fold, search_keys
 
@@ -476,7 +477,8 @@ class BoundarySet:
             raise InvalidCoordinatesError(f"{len(x)} longitudes but {len(y)} latitudes")
         valid = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
         index, codes = self._leaf
-        matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol)
+        workers = get_settings().workers if len(x) >= MIN_POINTS_PER_THREAD else 1
+        matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol, workers)
         n = len(x)
         status = np.where(valid, "outside", "invalid").astype(object)
         first = np.flatnonzero(np.diff(matches.point, prepend=-1))  # pairs come sorted by point

@@ -3,8 +3,10 @@
 Threads, not processes: the heavy work (GEOS through shapely, scipy's KD-trees, numpy) runs
 with the GIL released, and the indexes stay shared instead of being copied into workers.
 Each thread must own the GEOS geometries it queries: splitting one batch of points over
-threads that query the same prepared polygons corrupted the heap (GEOS 3.14.1), so only
-pieces with geometries of their own (one cluster territory each) are spread.
+threads that query the same prepared polygons corrupted the heap (GEOS 3.14.1). So the
+pieces spread are either whole cluster territories (each with geometries of its own) or
+shares of a set's polygons (``LeafIndex``: each thread queries the shared, read-only tree
+of points with its own polygons).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Batches of at least this many incidents judge their clusters on several threads.
+#: Batches of at least this many points are located and judged on several threads.
 MIN_POINTS_PER_THREAD = 100_000
 
 

@@ -300,6 +300,28 @@ def test_one_point_equals_the_big_batch_path(
         )
 
 
+@pytest.mark.realdata
+@pytest.mark.parametrize("tolerance", [0.0, 30.0])
+def test_polygons_shared_out_between_threads_give_the_same_pairs(
+    vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
+) -> None:
+    """A batch whose polygons are shared out between threads matches the one-thread batch."""
+    from geozone import _locate
+
+    rng = np.random.default_rng(9)
+    centre = vn2025.geometry("00160").centroid
+    lon = centre.x + rng.normal(0, 0.02, 3_000)
+    lat = centre.y + rng.normal(0, 0.02, 3_000)
+    monkeypatch.setattr(_locate, "POINT_DRIVEN_MAX", 100)
+    monkeypatch.setattr(_locate, "CORE_MIN_POINTS", 1_000)
+    index = vn2025._leaf[0]
+    alone = index.match(lon, lat, tolerance, workers=1)
+    shared = index.match(lon, lat, tolerance, workers=3)
+    assert len(alone.point) >= 3_000 and (~alone.contains).sum() >= (10 if tolerance else 0)
+    for name in ("point", "polygon", "distance_m", "contains"):
+        np.testing.assert_array_equal(getattr(shared, name), getattr(alone, name))
+
+
 #: Run in a child process: a crash there (heap corruption) must fail the test, not the run.
 _CONCURRENT_BATCHES = """
 from concurrent.futures import ThreadPoolExecutor
