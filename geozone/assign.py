@@ -1168,17 +1168,20 @@ def explain(
         for i in first
     ]
     which = np.searchsorted(labels, situation)
-    boundary_with = values["boundary_with"]
     distance_m = np.asarray(frame["distance_m"], dtype=float)
-    has_distance = ~pd.isna(boundary_with) & np.isfinite(distance_m)
-    distance = np.where(has_distance, np.nan_to_num(distance_m), 0.0)
-    metres = np.round(distance).astype(np.int64).astype(str).astype(object)
-    metres[~has_distance] = ""
+    has_distance = ~pd.isna(values["boundary_with"]) & np.isfinite(distance_m)
+    metres = np.where(has_distance, np.round(np.nan_to_num(distance_m)), -1).astype(np.int64)
+    # Many rows share a situation and a whole number of metres: word each pair once.
+    span = int(metres.max(initial=-1)) + 2
+    pairs, row_pair = np.unique(which * span + metres + 1, return_inverse=True)
+    pair_which, pair_metres = pairs // span, pairs % span - 1
+    quoted = pair_metres.astype(str).astype(object)
+    quoted[pair_metres < 0] = ""
     out = []
     for language in (0, 1):
-        pre = np.array([w[language][0] for w in worded], dtype=object)[which]
-        post = np.array([w[language][1] for w in worded], dtype=object)[which]
-        out.append(pre + metres + post)
+        pre = np.array([w[language][0] for w in worded], dtype=object)[pair_which]
+        post = np.array([w[language][1] for w in worded], dtype=object)[pair_which]
+        out.append((pre + quoted + post)[row_pair.ravel()])
     return out[0], out[1]
 
 
