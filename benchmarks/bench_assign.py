@@ -57,12 +57,13 @@ def main() -> None:
     )
     # The indexes a running service keeps between batches are built (or loaded) once, apart.
     start = time.perf_counter()
-    current.prepare_index()
+    current.prepare_index(grid=True)
     for territory in carried:
         territory.prepare()
     print(
         f"index warm-up, once per process: {time.perf_counter() - start:.1f} s "
-        "(interior cores from the set's cache, polygons projected, cluster boundary indexes)"
+        "(interior cores and their grid from the set's cache, polygons projected, "
+        "cluster boundary indexes)"
     )
 
     # Baseline and assignment alternate, and each keeps its best round: the machine is shared,

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geozone._coregrid import CoreGrid
 from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
 from geozone.parallel import thread_map
 
@@ -52,6 +53,8 @@ CORE_MARGIN_M = 2.0
 
 #: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
 CoreSource = Callable[[float], NDArray[np.object_]]
+#: Returns the grid of the cores for a tolerance, given those cores (see CoreGrid.build).
+GridSource = Callable[[float, NDArray[np.object_]], CoreGrid]
 
 
 def interior_cores(
@@ -109,6 +112,7 @@ class LeafIndex:
         geometries: NDArray[np.object_],
         zones: NDArray[np.int64],
         core_source: CoreSource | None = None,
+        grid_source: GridSource | None = None,
     ) -> None:
         self.geometries = own_copies(geometries)
         self.zones = zones
@@ -118,6 +122,8 @@ class LeafIndex:
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
         self._cores: dict[float, NDArray[np.object_]] = {}
+        self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores))
+        self._grids: dict[float, CoreGrid] = {}
         # Two threads querying a tree with the same prepared polygons as *input* geometries
         # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
         # threads): those queries take turns. Point-driven queries and ufuncs are unaffected.
@@ -133,10 +139,22 @@ class LeafIndex:
             self._cores[tolerance_m] = cores
         return self._cores[tolerance_m]
 
-    def prepare(self, tolerance_m: float) -> None:
-        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use."""
+    def grid(self, tolerance_m: float) -> CoreGrid:
+        """Return the grid of the cores for ``tolerance_m`` (made once per tolerance)."""
+        if tolerance_m not in self._grids:
+            self._grids[tolerance_m] = self._grid_source(tolerance_m, self.cores(tolerance_m))
+        return self._grids[tolerance_m]
+
+    def prepare(self, tolerance_m: float, grid: bool = False) -> None:
+        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use.
+
+        With ``grid``, make the cores' grid too (it serves batches of at least
+        :data:`CORE_MIN_POINTS`; some 35 MB for the country's wards).
+        """
         if tolerance_m > 0:
             self.cores(tolerance_m)
+            if grid:
+                self.grid(tolerance_m)
         self._metric_geometries(np.arange(len(self.geometries)))
 
     def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
@@ -155,24 +173,32 @@ class LeafIndex:
     ) -> PointMatches:
         """Find containing polygons and polygons within ``tolerance_m`` metres of each point.
 
-        A large batch is put in a tree of its own and queried with each polygon (GEOS then
-        uses every prepared polygon once). With ``workers`` > 1 the polygons are shared out
-        between that many threads: each thread queries, tests and measures its own polygons
-        only, since a prepared polygon must not be used by two threads at once.
+        A large batch is first looked up in the cores' grid; the points it cannot place are
+        put in a tree of their own and queried with each polygon (GEOS then uses every
+        prepared polygon once). With ``workers`` > 1 the polygons are shared out between that
+        many threads: each thread queries, tests and measures its own polygons only, since a
+        prepared polygon must not be used by two threads at once.
         """
-        points = shapely.points(lon, lat)
-        if len(points) < POINT_DRIVEN_MAX:
+        if len(lon) < POINT_DRIVEN_MAX:
+            points = shapely.points(lon, lat)
             return self._sorted(self._point_driven(points, lon, lat, tolerance_m))
-        tree = shapely.STRtree(points)
-        with self._shared_input:
-            if tolerance_m <= 0 or len(points) < CORE_MIN_POINTS:
+        if tolerance_m <= 0 or len(lon) < CORE_MIN_POINTS:
+            tree = shapely.STRtree(shapely.points(lon, lat))
+            with self._shared_input:
                 return self._sorted(self._tree_driven(tree, lon, lat, tolerance_m, workers))
-            return self._through_cores(points, tree, lon, lat, tolerance_m, workers)
+        with self._shared_input:
+            held = self.grid(tolerance_m).lookup(lon, lat)
+            sure = np.flatnonzero(held >= 0)
+            rest = np.flatnonzero(held < 0)
+            if len(rest) < POINT_DRIVEN_MAX:
+                points = shapely.points(lon[rest], lat[rest])
+                near = self._sorted(self._point_driven(points, lon[rest], lat[rest], tolerance_m))
+            else:
+                near = self._through_cores(lon[rest], lat[rest], tolerance_m, workers)
+        return _with_sure(sure, held[sure], rest, near)
 
     def _through_cores(
         self,
-        points: NDArray[np.object_],
-        tree: shapely.STRtree,
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
         tolerance_m: float,
@@ -180,6 +206,8 @@ class LeafIndex:
     ) -> PointMatches:
         """Match a large batch: a point in exactly one core needs nothing more."""
         cores = self.cores(tolerance_m)
+        points = shapely.points(lon, lat)
+        tree = shapely.STRtree(points)
 
         def in_cores(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
             core, pt = tree.query(cores[part], predicate="contains")
@@ -194,15 +222,7 @@ class LeafIndex:
         else:
             rest_tree = shapely.STRtree(points[rest])
             pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers)
-        near = self._sorted(pairs)
-        found = np.concatenate([pt[sure], rest[near.point]])
-        order = np.argsort(found, kind="stable")  # near pairs stay sorted within a point
-        return PointMatches(
-            found[order],
-            np.concatenate([core[sure], near.polygon])[order],
-            np.concatenate([np.zeros(int(sure.sum())), near.distance_m])[order],
-            np.concatenate([np.ones(int(sure.sum()), dtype=bool), near.contains])[order],
-        )
+        return _with_sure(pt[sure], core[sure], rest, self._sorted(pairs))
 
     def _point_driven(
         self,
@@ -278,6 +298,34 @@ class LeafIndex:
 
 #: Point index, polygon index, distance in metres, whether the polygon holds the point.
 _Pairs = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]
+
+
+def _with_sure(
+    sure: NDArray[np.intp], polygon: NDArray[np.intp], rest: NDArray[np.intp], near: PointMatches
+) -> PointMatches:
+    """Merge points known to lie in one polygon's core with the matches of the ``rest``.
+
+    ``sure`` and ``rest`` together are every point of the batch once; ``near`` indexes into
+    ``rest`` and comes sorted by point. The result is sorted by point, each point's near pairs
+    kept in their order; pairs are placed by counting, not sorting.
+    """
+    counts = np.zeros(len(sure) + len(rest), dtype=np.intp)
+    counts[sure] = 1
+    counts[rest] = np.bincount(near.point, minlength=len(rest))
+    start = np.cumsum(counts) - counts
+    rank = np.arange(len(near.point)) - np.searchsorted(near.point, near.point)
+    at_sure, at_near = start[sure], start[rest[near.point]] + rank
+    merged = PointMatches(
+        np.empty(len(sure) + len(near.point), dtype=np.intp),
+        np.empty(len(sure) + len(near.point), dtype=np.intp),
+        np.zeros(len(sure) + len(near.point)),
+        np.ones(len(sure) + len(near.point), dtype=bool),
+    )
+    merged.point[at_sure], merged.point[at_near] = sure, rest[near.point]
+    merged.polygon[at_sure], merged.polygon[at_near] = polygon, near.polygon
+    merged.distance_m[at_near] = near.distance_m
+    merged.contains[at_near] = near.contains
+    return merged
 
 
 def own_copies(geometries: NDArray[np.object_]) -> NDArray[np.object_]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
@@ -21,7 +22,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from geozone._locate import CORE_SIMPLIFY_M, CoreSource, LeafIndex, interior_cores
+from geozone._coregrid import CoreGrid
+from geozone._locate import CORE_SIMPLIFY_M, CoreSource, GridSource, LeafIndex, interior_cores
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.errors import (
     DataNotFoundError,
@@ -381,7 +383,12 @@ class BoundarySet:
         leaves = self.frame[(self.frame["level"] == self.leaf_level) & self.frame["has_geometry"]]
         geometries = leaves.geometry.to_numpy()
         zones = leaves["utm_epsg"].to_numpy(np.int64)
-        index = LeafIndex(geometries, zones, self._cached_cores(geometries, zones))
+        index = LeafIndex(
+            geometries,
+            zones,
+            self._cached_cores(geometries, zones),
+            self._cached_grid(len(geometries)),
+        )
         return index, leaves["code"].to_numpy(dtype=object)
 
     def _cached_cores(
@@ -400,20 +407,36 @@ class BoundarySet:
                 if len(cores) == len(geometries):
                     return cores  # type: ignore[no-any-return]
             cores = interior_cores(geometries, zones, tolerance_m)
-            partial = path.with_suffix(".partial")
-            try:
-                gpd.GeoDataFrame(geometry=cores, crs=4326).to_parquet(partial)
-                partial.replace(path)
-            except OSError:  # a read-only cache still works, only slower to start
-                partial.unlink(missing_ok=True)
+            _write_derived(path, gpd.GeoDataFrame(geometry=cores, crs=4326).to_parquet)
             return cores
 
         return load
 
-    def prepare_index(self, tolerance_m: float | None = None) -> None:
-        """Make (or load) the whole point-location index now rather than piece by piece on use."""
+    def _cached_grid(self, polygons: int) -> GridSource | None:
+        """Return the cores' grid kept next to a built set, made on first use (a derived index)."""
+        if self.display_path is None or self.build_id is None:
+            return None
+        folder, build_id = self.display_path.parent, self.build_id
+
+        def load(tolerance_m: float, cores: NDArray[np.object_]) -> CoreGrid:
+            simplified = f"s{CORE_SIMPLIFY_M:g}m"
+            path = folder / f"coregrid-{tolerance_m:g}m-{simplified}-{build_id}.npz"
+            grid = CoreGrid.load(path, polygons) if path.is_file() else None
+            if grid is None:
+                grid = CoreGrid.build(cores)
+                _write_derived(path, lambda partial: grid.save(partial, polygons))
+            return grid
+
+        return load
+
+    def prepare_index(self, tolerance_m: float | None = None, grid: bool = False) -> None:
+        """Make (or load) the whole point-location index now rather than piece by piece on use.
+
+        ``grid`` adds the grid that large batches are first looked up in (see
+        ``geozone._coregrid``); a service answering single points does without it.
+        """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-        self._leaf[0].prepare(tol)
+        self._leaf[0].prepare(tol, grid)
 
     @cached_property
     def _leaf_chain(self) -> dict[str, NDArray[np.object_]]:
@@ -594,6 +617,16 @@ class BoundarySet:
             candidates,
             float(tolerance_m),
         )
+
+
+def _write_derived(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a derived index file whole or not at all; a read-only cache only costs time."""
+    partial = path.with_suffix(".partial")
+    try:
+        write(partial)
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _unit_from_row(row: pd.Series) -> Unit:

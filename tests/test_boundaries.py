@@ -251,6 +251,10 @@ def test_interior_cores_agree_with_the_exact_path_on_real_wards(
     with_cores = vn2025.locate_many(lon, lat, tolerance_m=10.0)
     pd.testing.assert_frame_equal(exact, with_cores)
     assert exact["on_boundary"].sum() > 1_000
+    # The cores' grid placed many of them without geometry, and is kept next to the set.
+    assert (vn2025._leaf[0].grid(10.0).lookup(lon, lat) >= 0).sum() > 5_000
+    assert vn2025.display_path is not None
+    assert list(vn2025.display_path.parent.glob("coregrid-10m-*.npz"))
 
 
 @pytest.mark.parametrize("tolerance", [0.0, 25.0])

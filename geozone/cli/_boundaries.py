@@ -60,8 +60,10 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
                 force=force,
                 on_step=step,
             )
-            step("location index")  # interior cores, kept next to the built set
-            BoundarySet.load(entry.id, settings).prepare_index(settings.boundary_tolerance_m)
+            step("location index")  # interior cores and their grid, kept next to the built set
+            BoundarySet.load(entry.id, settings).prepare_index(
+                settings.boundary_tolerance_m, grid=True
+            )
             progress.update(task, completed=8)
             reports.append(report.to_dict())
     return reports
