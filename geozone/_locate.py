@@ -119,7 +119,8 @@ class LeafIndex:
         shapely.prepare(self.geometries)
         warm_prepared(self.geometries)
         self.tree = shapely.STRtree(self.geometries)
-        self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
+        self._outline: _OutlinePieces | None = None
+        self._outline_lock = threading.Lock()
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
         self._cores: dict[float, NDArray[np.object_]] = {}
         self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores))
@@ -146,7 +147,7 @@ class LeafIndex:
         return self._grids[tolerance_m]
 
     def prepare(self, tolerance_m: float, grid: bool = False) -> None:
-        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use.
+        """Make the cores for ``tolerance_m`` and the metric outlines now, not on first use.
 
         With ``grid``, make the cores' grid too (it serves batches of at least
         :data:`CORE_MIN_POINTS`; some 35 MB for the country's wards).
@@ -155,14 +156,14 @@ class LeafIndex:
             self.cores(tolerance_m)
             if grid:
                 self.grid(tolerance_m)
-        self._metric_geometries(np.arange(len(self.geometries)))
+        self.outline_pieces()
 
-    def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
-        """Return the polygons projected into their own UTM zone, projecting each once."""
-        todo = np.unique(polygons[shapely.is_missing(self._metric[polygons])])
-        if len(todo):
-            self._metric[todo] = project_geometries(self.geometries[todo], self.zones[todo])
-        return self._metric[polygons]
+    def outline_pieces(self) -> _OutlinePieces:
+        """Return the polygons' outlines in metres, cut into short pieces (made once)."""
+        with self._outline_lock:
+            if self._outline is None:
+                self._outline = _OutlinePieces.build(self.geometries, self.zones)
+            return self._outline
 
     def match(
         self,
@@ -273,7 +274,7 @@ class LeafIndex:
         contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
         near = ~contains
         if near.any():
-            distance[near] = self._metric_distance(pt[near], poly[near], lon, lat)
+            distance[near] = self._metric_distance(pt[near], poly[near], lon, lat, tolerance_m)
         keep = distance <= tolerance_m
         return pt[keep], poly[keep], distance[keep], contains[keep]
 
@@ -290,10 +291,85 @@ class LeafIndex:
         poly: NDArray[np.intp],
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
+        tolerance_m: float,
     ) -> NDArray[np.float64]:
-        """Distance in metres from each point to its paired polygon, in the polygon's zone."""
-        x, y = project_xy(lon[pt], lat[pt], self.zones[poly])
-        return shapely.distance(self._metric_geometries(poly), shapely.points(x, y))  # type: ignore[no-any-return]
+        """Metres from each point to its paired polygon (outside it), inf beyond the tolerance."""
+        return self.outline_pieces().distance(lon[pt], lat[pt], poly, self.zones[poly], tolerance_m)
+
+
+@dataclass(frozen=True)
+class _OutlinePieces:
+    """Polygon outlines in metres, each in its polygon's UTM zone, cut into short pieces.
+
+    A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
+    of them; here a tree finds the few pieces of the outline within the tolerance and only
+    those are measured. The zones share one tree: each zone's x is shifted by
+    :data:`_ZONE_SHIFT_M` times its rank, far beyond any UTM easting.
+    """
+
+    tree: shapely.STRtree
+    owner: NDArray[np.intp]  # per piece: the polygon it outlines
+    zones: NDArray[np.int64]  # the UTM EPSG codes present, ascending (rank → shift)
+
+    @classmethod
+    def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> _OutlinePieces:
+        """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
+        present = np.flatnonzero(~shapely.is_missing(geometries))
+        distinct = np.unique(zones[present])
+        metric = project_geometries(geometries[present], zones[present])
+        shift = np.searchsorted(distinct, zones[present]) * _ZONE_SHIFT_M
+        rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        xy[:, 0] += shift[polygon[ring]]
+        pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+        return cls(shapely.STRtree(pieces), present[polygon[piece_ring]], distinct)
+
+    def distance(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        polygon: NDArray[np.intp],
+        zones: NDArray[np.int64],
+        within_m: float,
+    ) -> NDArray[np.float64]:
+        """Metres from each point to the outline of its ``polygon``; inf beyond ``within_m``."""
+        x, y = project_xy(lon, lat, zones)
+        x = x + np.searchsorted(self.zones, zones) * _ZONE_SHIFT_M
+        points = shapely.points(x, y)
+        pair, piece = self.tree.query(points, predicate="dwithin", distance=within_m)
+        mine = self.owner[piece] == polygon[pair]
+        pair, piece = pair[mine], piece[mine]
+        best = np.full(len(lon), np.inf)
+        np.minimum.at(best, pair, shapely.distance(points[pair], self.tree.geometries[piece]))
+        return best
+
+
+#: Segments per outline piece: GEOS measures a piece in a few steps.
+_PIECE_SEGMENTS = 32
+#: Shift between UTM zones sharing the outline tree (eastings stay below 1,000 km).
+_ZONE_SHIFT_M = 1e7
+
+
+def _cut(
+    xy: NDArray[np.float64], ring: NDArray[np.intp], segments: int
+) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
+    """Cut linestrings (vertices ``xy`` of ring ``ring``) into pieces of ``segments`` segments.
+
+    Consecutive pieces share their end vertex, so together they cover every segment.
+    """
+    starts = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+    lengths = np.diff(np.r_[starts, len(ring)])
+    per_ring = np.maximum(-(-(lengths - 1) // segments), 1)
+    first = np.repeat(starts, per_ring) + segments * (
+        np.arange(per_ring.sum()) - np.repeat(np.cumsum(per_ring) - per_ring, per_ring)
+    )
+    last = np.minimum(first + segments, np.repeat(starts + lengths - 1, per_ring))
+    sizes = last - first + 1
+    vertex = np.repeat(first, sizes) + (
+        np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    pieces = shapely.linestrings(xy[vertex], indices=np.repeat(np.arange(len(first)), sizes))
+    return pieces, ring[first]
 
 
 #: Point index, polygon index, distance in metres, whether the polygon holds the point.

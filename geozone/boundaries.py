@@ -503,7 +503,8 @@ class BoundarySet:
         workers = get_settings().workers if len(x) >= MIN_POINTS_PER_THREAD else 1
         matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol, workers)
         n = len(x)
-        status = np.where(valid, "outside", "invalid").astype(object)
+        status = np.full(n, "outside", dtype=object)
+        status[~valid] = "invalid"
         first = np.flatnonzero(np.diff(matches.point, prepend=-1))  # pairs come sorted by point
         holder = matches.contains[first]
         held_points = matches.point[first][holder]

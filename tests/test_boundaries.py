@@ -10,7 +10,7 @@ import shapely
 from pyproj import Transformer
 
 from geozone.boundaries import BoundarySet
-from geozone.crs import project_geometries
+from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
@@ -228,6 +228,44 @@ def test_interior_cores_keep_the_tolerance_from_every_edge(grid: BoundarySet) ->
     assert (gaps >= 32 - 0.5).all()
     inner = shapely.buffer(shapely.boundary(metric_wards), 25.0)
     assert not shapely.intersects(metric_cores, inner).any()
+
+
+def test_outline_pieces_cover_every_segment_of_long_rings() -> None:
+    from geozone._locate import _cut
+
+    circle = shapely.Point(500_000, 2_300_000).buffer(1_000, quad_segs=250)  # 1,001 vertices
+    square = shapely.box(0, 0, 10, 10)
+    rings = np.array([circle.exterior, square.exterior], dtype=object)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    pieces, owner = _cut(xy, ring, 32)
+    assert owner.tolist() == [0] * 32 + [1]  # 1,000 segments in 32 pieces, 4 in one
+    assert (shapely.get_num_points(pieces) <= 33).all()
+    np.testing.assert_allclose(shapely.length(pieces[owner == 0]).sum(), circle.exterior.length)
+    assert shapely.equals(shapely.line_merge(shapely.union_all(pieces[:32])), circle.exterior)
+
+
+@pytest.mark.realdata
+def test_outline_distances_agree_with_geos_on_real_wards(vn2025: BoundarySet) -> None:
+    index, _ = vn2025._leaf
+    rng = np.random.default_rng(8)
+    polygon = rng.choice(np.flatnonzero(~shapely.is_missing(index.geometries)), 2_000)
+    edge = shapely.line_interpolate_point(
+        shapely.boundary(index.geometries[polygon]), rng.uniform(0, 1, 2_000), normalized=True
+    )
+    lon = shapely.get_x(edge) + rng.normal(0, 1e-4, 2_000)  # within ~30 m of the edge
+    lat = shapely.get_y(edge) + rng.normal(0, 1e-4, 2_000)
+    outside = ~shapely.intersects_xy(index.geometries[polygon], lon, lat)
+    lon, lat, polygon = lon[outside], lat[outside], polygon[outside]
+    zones = index.zones[polygon]
+    measured = index.outline_pieces().distance(lon, lat, polygon, zones, 10.0)
+    x, y = project_xy(lon, lat, zones)
+    exact = shapely.distance(
+        project_geometries(index.geometries[polygon], zones), shapely.points(x, y)
+    )
+    close = exact <= 10.0
+    assert close.sum() > 200 and (~close).sum() > 200  # both sides of the tolerance
+    np.testing.assert_allclose(measured[close], exact[close], atol=1e-6)
+    assert np.isinf(measured[~close]).all()
 
 
 @pytest.mark.realdata
