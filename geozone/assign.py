@@ -31,6 +31,7 @@ One vectorised code path serves one point or millions:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -191,8 +192,12 @@ DENSIFY_M = 2.0
 EXACT_WITHIN_M = 25.0
 #: Largest error allowed on a distance read from vertices rather than segments.
 FAR_ERROR_M = 0.01
-#: KD-tree searches of at least this many points use every worker thread.
+#: KD-tree searches of at least this many points may use several threads.
 _KD_THREADS_FROM = 10_000
+#: A large batch is cut into about this many pieces per thread (for an even load) ...
+_PIECES_PER_THREAD = 4
+#: ... of at least this many incidents each.
+_PIECE_MIN = 5_000
 #: The coarsest vertex spacing kept for the distance of far points.
 COARSEST_M = 256.0
 
@@ -287,6 +292,8 @@ class ClusterTerritory:
                 f"cluster {self.cluster.id} is named in {self.cluster.boundary_set}, "
                 f"not {self.bset.id}"
             )
+        # Pieces of one large batch are judged on several threads (see cluster_columns).
+        self.line_lock = threading.Lock()
 
     @property
     def width_m(self) -> float:
@@ -524,6 +531,20 @@ class _Points:
         empty = np.zeros(0, dtype=np.intp)
         return cls(empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0))
 
+    def pieces(self, size: int) -> list[_Points]:
+        """Split into consecutive pieces of at most ``size`` incidents (in order)."""
+        return [
+            _Points(
+                self.rows[start : start + size],
+                self.holder[start : start + size],
+                self.detector[start : start + size],
+                self.detector_known[start : start + size],
+                self.x[start : start + size],
+                self.y[start : start + size],
+            )
+            for start in range(0, len(self.rows), max(size, 1))
+        ]
+
 
 #: Up to this many values are factorised with a dict: pandas' hashing costs more for a few.
 _FEW = 16
@@ -708,7 +729,7 @@ def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
 
 
 def _zones(
-    territory: ClusterTerritory, pts: _Points
+    territory: ClusterTerritory, pts: _Points, jobs: int = 1
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.intp], NDArray[np.bool_]]:
     """Members whose shared boundary with the holder lies within W of each point.
 
@@ -724,8 +745,7 @@ def _zones(
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
     xy = np.column_stack([pts.x, pts.y])
-    # KD-tree searches of many points are spread over threads; a few points stay on this one.
-    jobs = get_settings().workers if len(xy) >= _KD_THREADS_FROM else 1
+    jobs = jobs if len(xy) >= _KD_THREADS_FROM else 1  # a few points stay on this thread
     for k, shared in territory.boundary_index.items():
         held = np.flatnonzero(pts.holder == k)
         if not len(held):
@@ -743,7 +763,8 @@ def _zones(
             bound, _ = vertices.query(xy[ask], distance_upper_bound=reach, workers=jobs)
             band = np.flatnonzero((bound > width) & np.isfinite(bound))
             inside = bound <= width
-            inside[band] = shapely.dwithin(line, shapely.points(xy[ask[band]]), width)
+            with territory.line_lock:  # a prepared line, used by one thread at a time
+                inside[band] = shapely.dwithin(line, shapely.points(xy[ask[band]]), width)
             near[ask[inside], k] = near[ask[inside], j] = True
     junction = _junctions(territory, pts, near)
     return near, distance, across, junction
@@ -887,12 +908,21 @@ def cluster_columns(
     settings = get_settings()
     tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
     concerned = [t for t in placed if t.applies and _concerns(t, coded)]
-    # Territories are independent: a large batch judges them on several threads.
+    # Incidents are judged independently: a large batch is cut into pieces of about equal
+    # size (a busy cluster gets several) and the pieces are judged on several threads.
     threads = settings.workers if len(coded.lon) >= MIN_POINTS_PER_THREAD else 1
     if threads > 1:
         coded.fill()  # shared columns made once, before the threads read them
-    parts = thread_map(lambda t: _assign_one(t, coded, tol), concerned, threads)
-    parts = [part for part in parts if len(part["rule"])]
+    selected = thread_map(lambda t: _select(t, coded), concerned, threads)
+    total = sum(len(pts.rows) for pts in selected)
+    size = total if threads == 1 else max(-(-total // (threads * _PIECES_PER_THREAD)), _PIECE_MIN)
+    pieces = [
+        (territory, piece)
+        for territory, pts in zip(concerned, selected, strict=True)
+        for piece in pts.pieces(size)
+    ]
+    jobs = 1 if threads > 1 else settings.workers  # KD searches share the threads otherwise
+    parts = thread_map(lambda job: _judge(*job, coded, tol, jobs), pieces, threads)
     if not parts:
         return None
     return {
@@ -935,16 +965,16 @@ def _group_ids(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
     return key.astype(np.intp)
 
 
-def _assign_one(
-    territory: ClusterTerritory, coded: _Coded, tolerance_m: float
+def _judge(
+    territory: ClusterTerritory, pts: _Points, coded: _Coded, tolerance_m: float, jobs: int
 ) -> dict[str, NDArray[Any]]:
-    """Return one territory's decision columns (:data:`CLUSTER_COLUMNS`) as arrays."""
-    pts = _select(territory, coded)
-    if not len(pts.rows):
-        return {"rule": np.zeros(0, dtype=object)}
+    """Return a territory's decision columns (:data:`CLUSTER_COLUMNS`) for incidents ``pts``.
+
+    ``jobs``: threads for the KD-tree searches of a large piece.
+    """
     table = territory.table
     codes = table.codes
-    near, distance, across, junction = _zones(territory, pts)
+    near, distance, across, junction = _zones(territory, pts, jobs)
     held = pts.holder >= 0
     in_zone = held & near.any(axis=1)
     on_line = _on_boundary_members(territory, coded, pts)

@@ -486,6 +486,7 @@ def test_clusters_judged_on_threads_match_one_thread(
     for workers in ("1", "3"):
         monkeypatch.setenv("GEOZONE_WORKERS", workers)
         monkeypatch.setattr(assign_module, "MIN_POINTS_PER_THREAD", 1)
+        monkeypatch.setattr(assign_module, "_PIECE_MIN", 30)  # busy clusters cut in pieces
         get_settings.cache_clear()
         results.append(cluster_columns(incidents, units, placed, tolerance_m=5))
     get_settings.cache_clear()
