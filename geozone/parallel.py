@@ -2,11 +2,12 @@
 
 Threads, not processes: the heavy work (GEOS through shapely, scipy's KD-trees, numpy) runs
 with the GIL released, and the indexes stay shared instead of being copied into workers.
-Each thread must own the GEOS geometries it queries: splitting one batch of points over
-threads that query the same prepared polygons corrupted the heap (GEOS 3.14.1). So the
-pieces spread are either whole cluster territories (each with geometries of its own) or
-shares of a set's polygons (``LeafIndex``: each thread queries the shared, read-only tree
-of points with its own polygons).
+The rule that keeps GEOS safe: a shared prepared geometry is never the *input* of a tree
+query on two threads at once (that corrupted the heap under GEOS 3.14.1 on a cold index).
+So the pieces spread are shares of a set's polygons (``LeafIndex``: each thread queries the
+shared, read-only tree of points with its own polygons) or pieces of a batch's incidents
+(cluster decisions: each thread makes its own points and queries shared trees with them;
+prepared lines, warmed on one thread when made, are used by one thread at a time).
 """
 
 from __future__ import annotations
