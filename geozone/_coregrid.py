@@ -31,10 +31,10 @@ from numpy.typing import NDArray
 
 #: Coarse cell size in degrees (about 870 m of latitude); a power of two keeps the arithmetic exact.
 COARSE_CELL_DEG = 2.0**-7
-#: Each coarse cell an outline crosses is split into SPLIT × SPLIT fine cells (about 110 m).
-SPLIT = 8
+#: Each coarse cell an outline crosses is split into SPLIT × SPLIT fine cells (about 54 m).
+SPLIT = 16
 #: Fine cells are tested this many coarse cells at a time (bounds the memory of a build).
-_PAIRS_PER_STEP = 20_000
+_PAIRS_PER_STEP = 10_000
 #: Coarse value of a cell that no single core holds wholly and that has no fine cells.
 NONE = -1
 
@@ -210,7 +210,7 @@ class CoreGrid:
         """Fine cells of the crossed coarse cells, each tested against the cores crossing it."""
         split, width = self.split, self.coarse.shape[1]
         block_of = -2 - self.coarse.reshape(-1)
-        fine = np.full((len(blocks), split * split), NONE, dtype=np.int64)
+        fine = np.full((len(blocks), split * split), NONE, dtype=np.int32)
         local = (fine_y % split) * split + fine_x % split
         crossed = np.zeros(fine.shape, dtype=bool)
         crossed[block_of[(fine_y // split) * width + fine_x // split], local] = True

@@ -150,7 +150,7 @@ class LeafIndex:
         """Make the cores for ``tolerance_m`` and the metric outlines now, not on first use.
 
         With ``grid``, make the cores' grid too (it serves batches of at least
-        :data:`CORE_MIN_POINTS`; some 35 MB for the country's wards).
+        :data:`CORE_MIN_POINTS`; some 85 MB for the country's wards).
         """
         if tolerance_m > 0:
             self.cores(tolerance_m)

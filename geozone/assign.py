@@ -195,7 +195,7 @@ FAR_ERROR_M = 0.01
 #: KD-tree searches of at least this many points may use several threads.
 _KD_THREADS_FROM = 10_000
 #: A large batch is cut into about this many pieces per thread (for an even load) ...
-_PIECES_PER_THREAD = 4
+_PIECES_PER_THREAD = 2
 #: ... of at least this many incidents each.
 _PIECE_MIN = 5_000
 #: The coarsest vertex spacing kept for the distance of far points.
