@@ -5,10 +5,12 @@ polygons that contain it and those within a metric tolerance of it. The steps fo
 ``geopandas.sjoin``: validate, query an STRtree, return index arrays; the caller assembles
 frames. Nothing loops over points in Python.
 
-Large batches first test the points against *interior cores*: each polygon shrunk so that
-everything in it lies at least the tolerance inside the polygon. A point in exactly one core
-has that polygon as its only candidate and needs no distance computation; only the few points
-near a boundary (about 2% of uniform points at 10 m) take the exact metric path.
+Large batches first look the points up in a grid of *interior cores* (``_coregrid``), then
+test the rest against the cores themselves: each polygon shrunk so that everything in it lies
+at least the tolerance inside the polygon. A point in exactly one core has that polygon as its
+only candidate and needs no distance computation; only the few points near a boundary (about
+2% of uniform points at 10 m) take the exact metric path, measured on the polygons' metric
+outlines cut into short pieces.
 """
 
 from __future__ import annotations
