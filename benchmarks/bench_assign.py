@@ -57,7 +57,7 @@ def main() -> None:
     )
     # The indexes a running service keeps between batches are built (or loaded) once, apart.
     start = time.perf_counter()
-    current.prepare_index(grid=True)
+    current.prepare_index(large_batches=True)
     for territory in carried:
         territory.prepare()
     print(

@@ -121,6 +121,7 @@ class LeafIndex:
         shapely.prepare(self.geometries)
         warm_prepared(self.geometries)
         self.tree = shapely.STRtree(self.geometries)
+        self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._outline: _OutlinePieces | None = None
         self._outline_lock = threading.Lock()
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
@@ -148,17 +149,28 @@ class LeafIndex:
             self._grids[tolerance_m] = self._grid_source(tolerance_m, self.cores(tolerance_m))
         return self._grids[tolerance_m]
 
-    def prepare(self, tolerance_m: float, grid: bool = False) -> None:
-        """Make the cores for ``tolerance_m`` and the metric outlines now, not on first use.
+    def prepare(self, tolerance_m: float, large_batches: bool = False) -> None:
+        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use.
 
-        With ``grid``, make the cores' grid too (it serves batches of at least
-        :data:`CORE_MIN_POINTS`; some 85 MB for the country's wards).
+        With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
+        instead of the projected polygons: the cores' grid (some 85 MB for the country's
+        wards) and the outline pieces (some 400 MB).
         """
         if tolerance_m > 0:
             self.cores(tolerance_m)
-            if grid:
+            if large_batches:
                 self.grid(tolerance_m)
-        self.outline_pieces()
+        if large_batches:
+            self.outline_pieces()
+        else:
+            self._metric_geometries(np.arange(len(self.geometries)))
+
+    def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
+        """Return the polygons projected into their own UTM zone, projecting each once."""
+        todo = np.unique(polygons[shapely.is_missing(self._metric[polygons])])
+        if len(todo):
+            self._metric[todo] = project_geometries(self.geometries[todo], self.zones[todo])
+        return self._metric[polygons]
 
     def outline_pieces(self) -> _OutlinePieces:
         """Return the polygons' outlines in metres, cut into short pieces (made once)."""
@@ -184,18 +196,20 @@ class LeafIndex:
         """
         if len(lon) < POINT_DRIVEN_MAX:
             points = shapely.points(lon, lat)
-            return self._sorted(self._point_driven(points, lon, lat, tolerance_m))
+            return self._sorted(self._point_driven(points, lon, lat, tolerance_m, False))
         if tolerance_m <= 0 or len(lon) < CORE_MIN_POINTS:
             tree = shapely.STRtree(shapely.points(lon, lat))
             with self._shared_input:
-                return self._sorted(self._tree_driven(tree, lon, lat, tolerance_m, workers))
+                pairs = self._tree_driven(tree, lon, lat, tolerance_m, workers, False)
+                return self._sorted(pairs)
         with self._shared_input:
             held = self.grid(tolerance_m).lookup(lon, lat)
             sure = np.flatnonzero(held >= 0)
             rest = np.flatnonzero(held < 0)
             if len(rest) < POINT_DRIVEN_MAX:
                 points = shapely.points(lon[rest], lat[rest])
-                near = self._sorted(self._point_driven(points, lon[rest], lat[rest], tolerance_m))
+                pairs = self._point_driven(points, lon[rest], lat[rest], tolerance_m, True)
+                near = self._sorted(pairs)
             else:
                 near = self._through_cores(lon[rest], lat[rest], tolerance_m, workers)
         return _with_sure(sure, held[sure], rest, near)
@@ -221,10 +235,10 @@ class LeafIndex:
         sure = hits[pt] == 1  # in two cores only where source polygons overlap
         rest = np.flatnonzero(hits != 1)
         if len(rest) < POINT_DRIVEN_MAX:
-            pairs = self._point_driven(points[rest], lon[rest], lat[rest], tolerance_m)
+            pairs = self._point_driven(points[rest], lon[rest], lat[rest], tolerance_m, True)
         else:
             rest_tree = shapely.STRtree(points[rest])
-            pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers)
+            pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers, True)
         return _with_sure(pt[sure], core[sure], rest, self._sorted(pairs))
 
     def _point_driven(
@@ -233,11 +247,12 @@ class LeafIndex:
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
         tolerance_m: float,
+        large: bool,
     ) -> _Pairs:
         """Pairs of a few points, each querying the polygon tree."""
         predicate, distance = _predicate(tolerance_m)
         pt, poly = self.tree.query(points, predicate=predicate, distance=distance)
-        return self._measured(pt, poly, lon, lat, tolerance_m)
+        return self._measured(pt, poly, lon, lat, tolerance_m, large)
 
     def _tree_driven(
         self,
@@ -246,13 +261,14 @@ class LeafIndex:
         lat: NDArray[np.float64],
         tolerance_m: float,
         workers: int,
+        large: bool,
     ) -> _Pairs:
         """Pairs of many points (in ``tree``), each polygon querying them on one thread."""
         predicate, distance = _predicate(tolerance_m)
 
         def near_polygons(part: NDArray[np.intp]) -> _Pairs:
             poly, pt = tree.query(self.geometries[part], predicate=predicate, distance=distance)
-            return self._measured(pt, part[poly], lon, lat, tolerance_m)
+            return self._measured(pt, part[poly], lon, lat, tolerance_m, large)
 
         shares = _shares(len(self.geometries), workers)
         return _joined(thread_map(near_polygons, shares, workers))  # type: ignore[return-value]
@@ -264,11 +280,14 @@ class LeafIndex:
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
         tolerance_m: float,
+        large: bool,
     ) -> _Pairs:
         """Keep the candidate pairs within ``tolerance_m`` metres, with their distances.
 
         Candidates come within a degree bound never shorter than the tolerance, so no true
-        pair is lost; the test here is metric.
+        pair is lost; the test here is metric. Pairs of a ``large`` batch are measured on
+        the outline pieces (made for the whole set on first use), others on the projected
+        polygons they involve.
         """
         distance = np.zeros(len(pt))
         if tolerance_m <= 0:
@@ -276,7 +295,15 @@ class LeafIndex:
         contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
         near = ~contains
         if near.any():
-            distance[near] = self._metric_distance(pt[near], poly[near], lon, lat, tolerance_m)
+            pt_near, poly_near = pt[near], poly[near]
+            if large or self._outline is not None:
+                distance[near] = self.outline_pieces().distance(
+                    lon[pt_near], lat[pt_near], poly_near, self.zones[poly_near], tolerance_m
+                )
+            else:
+                x, y = project_xy(lon[pt_near], lat[pt_near], self.zones[poly_near])
+                metric = self._metric_geometries(poly_near)
+                distance[near] = shapely.distance(metric, shapely.points(x, y))
         keep = distance <= tolerance_m
         return pt[keep], poly[keep], distance[keep], contains[keep]
 
@@ -286,17 +313,6 @@ class LeafIndex:
         pt, poly, distance, contains = pairs
         order = np.lexsort((poly, distance, pt))
         return PointMatches(pt[order], poly[order], distance[order], contains[order])
-
-    def _metric_distance(
-        self,
-        pt: NDArray[np.intp],
-        poly: NDArray[np.intp],
-        lon: NDArray[np.float64],
-        lat: NDArray[np.float64],
-        tolerance_m: float,
-    ) -> NDArray[np.float64]:
-        """Metres from each point to its paired polygon (outside it), inf beyond the tolerance."""
-        return self.outline_pieces().distance(lon[pt], lat[pt], poly, self.zones[poly], tolerance_m)
 
 
 @dataclass(frozen=True)

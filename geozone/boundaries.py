@@ -429,14 +429,15 @@ class BoundarySet:
 
         return load
 
-    def prepare_index(self, tolerance_m: float | None = None, grid: bool = False) -> None:
+    def prepare_index(self, tolerance_m: float | None = None, large_batches: bool = False) -> None:
         """Make (or load) the whole point-location index now rather than piece by piece on use.
 
-        ``grid`` adds the grid that large batches are first looked up in (see
-        ``geozone._coregrid``); a service answering single points does without it.
+        ``large_batches`` makes what batches of many thousand points use instead (the grid
+        they are first looked up in, see ``geozone._coregrid``, and the metric outline
+        pieces); a service answering a few points at a time does without them.
         """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
-        self._leaf[0].prepare(tol, grid)
+        self._leaf[0].prepare(tol, large_batches)
 
     @cached_property
     def _leaf_chain(self) -> dict[str, NDArray[np.object_]]:

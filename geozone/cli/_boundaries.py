@@ -62,7 +62,7 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
             )
             step("location index")  # interior cores and their grid, kept next to the built set
             BoundarySet.load(entry.id, settings).prepare_index(
-                settings.boundary_tolerance_m, grid=True
+                settings.boundary_tolerance_m, large_batches=True
             )
             progress.update(task, completed=8)
             reports.append(report.to_dict())
