@@ -1192,14 +1192,15 @@ def explain(
         "detector",
         "rule",
     )
-    values = {column: np.asarray(frame[column], dtype=object) for column in needed}
+    # Only each situation's first row is read: no column is copied whole into Python objects.
+    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
     worded = [
-        _sentences({column: values[column][i] for column in needed}, names, territory, tolerance_m)
-        for i in first
+        _sentences({column: firsts[column][k] for column in needed}, names, territory, tolerance_m)
+        for k in range(len(first))
     ]
     which = np.searchsorted(labels, situation)
     distance_m = np.asarray(frame["distance_m"], dtype=float)
-    has_distance = ~pd.isna(values["boundary_with"]) & np.isfinite(distance_m)
+    has_distance = ~pd.isna(np.asarray(frame["boundary_with"])) & np.isfinite(distance_m)
     metres = np.where(has_distance, np.round(np.nan_to_num(distance_m)), -1).astype(np.int64)
     # Many rows share a situation and a whole number of metres: word each pair once.
     span = int(metres.max(initial=-1)) + 2
