@@ -62,7 +62,7 @@ def main() -> None:
         territory.prepare()
     print(
         f"index warm-up, once per process: {time.perf_counter() - start:.1f} s "
-        "(interior cores and their grid from the set's cache, polygons projected, "
+        "(interior cores and their grid from the set's cache, metric outline pieces, "
         "cluster boundary indexes)"
     )
 
