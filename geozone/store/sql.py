@@ -21,6 +21,8 @@ The schema is created and upgraded by the Alembic migrations in ``migrations/`` 
 from __future__ import annotations
 
 import io
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -253,6 +255,27 @@ def _json_dumps(value: object) -> str:
     return orjson.dumps(value, default=str, option=options).decode("utf-8")
 
 
+def _journal_wal(cursor: Any, timeout_s: float) -> None:
+    """Put the database in WAL mode, waiting up to ``timeout_s`` for other connections.
+
+    The switch needs the file's exclusive lock. When another connection writes the file or
+    makes the same switch (processes opening a new store at once), SQLite may answer
+    "database is locked" at once, without waiting for the busy timeout (its deadlock
+    avoidance): the switch is then tried again until the timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.2)
+
+
 def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
     """Create the SQLAlchemy engine of a store URL, configured for concurrent writers.
 
@@ -294,7 +317,7 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
             dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see on_begin)
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _journal_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA cache_size = -65536")

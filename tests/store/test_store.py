@@ -6,6 +6,8 @@ import hashlib
 import multiprocessing as mp
 import os
 import signal
+import sqlite3
+import threading
 import time
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
@@ -828,6 +830,27 @@ def test_backend_settings(store: IncidentStore) -> None:
         store.add_incidents(make_incidents(1))
         assert scalar(store, "SELECT ST_AsText(geom) FROM incidents") == "POINT(105.8 21)"
         assert scalar(store, "SELECT ST_SRID(geom) FROM incidents") == 4326
+
+
+def test_sqlite_store_opens_while_another_connection_writes_the_file(tmp_path: Any) -> None:
+    # Opening switches the file to WAL, which takes its exclusive lock; while another
+    # connection writes, SQLite refuses at once (no busy wait). The open waits instead.
+    path = tmp_path / "busy.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.5, writer.execute, args=("COMMIT",))
+    release.start()
+    started = time.monotonic()
+    try:
+        with open_store(f"sqlite:///{path}") as store:
+            store.add_incidents(make_incidents(2))
+            assert stored(store) == 2
+        assert time.monotonic() - started >= 0.4  # it waited for the writer
+    finally:
+        release.join()
+        writer.close()
 
 
 def test_open_store_urls(tmp_path: Any) -> None:
