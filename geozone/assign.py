@@ -68,6 +68,22 @@ REVIEW_RULES = frozenset(
     }
 )
 
+#: The lead rules, in the order they are tried (the last applies when none before does).
+_RULES = np.array(
+    [
+        "outside_members",
+        "on_boundary",
+        "territory",
+        "border_detector",
+        "border_organisation_detector",
+        "border_unknown_detector",
+        "border_non_member_detector",
+    ],
+    dtype=object,
+)
+_RULE = {name: i for i, name in enumerate(_RULES)}
+_REVIEWED = np.isin(_RULES, list(REVIEW_RULES))
+
 
 # -- jurisdiction ----------------------------------------------------------------------------
 
@@ -984,7 +1000,7 @@ def _judge(
     detector_on_line = on_line[np.arange(len(pts.rows)), np.maximum(pts.detector, 0)] & (
         pts.detector >= 0
     )
-    rule = np.select(
+    rule = np.select(  # an index into _RULES
         [
             ~held,
             boundary & ~(territorial_detector & detector_on_line),
@@ -993,28 +1009,21 @@ def _judge(
             is_org,
             ~pts.detector_known,
         ],
-        [
-            "outside_members",
-            "on_boundary",
-            "territory",
-            "border_detector",
-            "border_organisation_detector",
-            "border_unknown_detector",
-        ],
-        default="border_non_member_detector",
+        np.arange(len(_RULES) - 1),
+        default=len(_RULES) - 1,
     )
-    lead = np.where(rule == "border_detector", pts.detector, pts.holder)
+    lead = np.where(rule == _RULE["border_detector"], pts.detector, pts.holder)
     zoned = in_zone | boundary
     zone = near | on_line
     zone[~zoned] = False
     zone_id, zone_lists = _distinct_sets(zone, codes)
     holder_units = coded.unit_code[pts.rows]
     lead_code = _code_of(codes, lead)
-    outside = rule == "outside_members"
+    outside = rule == _RULE["outside_members"]
     lead_code[outside] = holder_units[outside]
     coop = zone.copy()
     coop[np.arange(len(lead)), np.maximum(lead, 0)] &= lead < 0
-    coop[rule == "territory"] = False
+    coop[rule == _RULE["territory"]] = False
     coop[outside] = False
     coop[np.flatnonzero(outside), pts.detector[outside]] = True
     coop_id, coop_lists = _distinct_sets(coop, codes)
@@ -1032,17 +1041,21 @@ def _judge(
         "boundary_with": _code_of(codes, across),
         "lead_unit": lead_code,
         "cooperating": _lists(coop_lists, coop_id),
-        "rule": rule.astype(object),
-        "review": np.isin(rule, list(REVIEW_RULES)),
+        "rule": _RULES[rule],
+        "review": _REVIEWED[rule],
         "detector": detector,
     }
+    # Integers standing for the worded values: a leaf unit or member for the lead, a member
+    # or the given text for the detector.
+    leaf_unit = coded.level(territory.bset.leaf_level)[0][pts.rows]
+    given = coded.detectors[0][pts.rows]
     situation = _group_ids(
         [
             rule,
             pts.holder,
             across,
-            lead_code,
-            detector,
+            np.where(outside, -2 - leaf_unit, lead),
+            np.where(pts.detector >= 0, pts.detector, -2 - given),
             zone_id,
             coop_id,
             ~np.isfinite(distance),
