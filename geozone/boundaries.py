@@ -391,18 +391,25 @@ class BoundarySet:
         )
         return index, leaves["code"].to_numpy(dtype=object)
 
-    def _cached_cores(
-        self, geometries: NDArray[np.object_], zones: NDArray[np.int64]
-    ) -> CoreSource | None:
-        """Interior cores kept next to a built set, made on first use (a derived index)."""
+    def _derived_path(self, kind: str, tolerance_m: float, suffix: str) -> Path | None:
+        """Where a derived index of the location index is kept next to the built set.
+
+        The name carries the tolerance, the cores' simplification (a change of method makes
+        a new file) and the build; None for a set that was not loaded from a build.
+        """
         if self.display_path is None or self.build_id is None:
             return None
-        folder, build_id = self.display_path.parent, self.build_id
+        name = f"{kind}-{tolerance_m:g}m-s{CORE_SIMPLIFY_M:g}m-{self.build_id}{suffix}"
+        return self.display_path.parent / name
+
+    def _cached_cores(
+        self, geometries: NDArray[np.object_], zones: NDArray[np.int64]
+    ) -> CoreSource:
+        """Interior cores kept next to a built set, made on first use (a derived index)."""
 
         def load(tolerance_m: float) -> NDArray[np.object_]:
-            simplified = f"s{CORE_SIMPLIFY_M:g}m"  # a change of method makes a new file
-            path = folder / f"cores-{tolerance_m:g}m-{simplified}-{build_id}.parquet"
-            if path.is_file():
+            path = self._derived_path("cores", tolerance_m, ".parquet")
+            if path is not None and path.is_file():
                 cores = gpd.read_parquet(path).geometry.to_numpy()
                 if len(cores) == len(geometries):
                     return cores  # type: ignore[no-any-return]
@@ -412,16 +419,12 @@ class BoundarySet:
 
         return load
 
-    def _cached_grid(self, polygons: int) -> GridSource | None:
+    def _cached_grid(self, polygons: int) -> GridSource:
         """Return the cores' grid kept next to a built set, made on first use (a derived index)."""
-        if self.display_path is None or self.build_id is None:
-            return None
-        folder, build_id = self.display_path.parent, self.build_id
 
         def load(tolerance_m: float, cores: NDArray[np.object_]) -> CoreGrid:
-            simplified = f"s{CORE_SIMPLIFY_M:g}m"
-            path = folder / f"coregrid-{tolerance_m:g}m-{simplified}-{build_id}.npz"
-            grid = CoreGrid.load(path, polygons) if path.is_file() else None
+            path = self._derived_path("coregrid", tolerance_m, ".npz")
+            grid = CoreGrid.load(path, polygons) if path is not None and path.is_file() else None
             if grid is None:
                 grid = CoreGrid.build(cores)
                 _write_derived(path, lambda partial: grid.save(partial, polygons))
@@ -438,6 +441,15 @@ class BoundarySet:
         """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
         self._leaf[0].prepare(tol, large_batches)
+
+    def write_index_files(self, tolerance_m: float) -> None:
+        """Make the derived index files kept next to the built set (cores and their grid).
+
+        Only the files: what lives in memory alone (projected polygons, outline pieces) is
+        left to :meth:`prepare_index` or first use.
+        """
+        if tolerance_m > 0:
+            self._leaf[0].grid(tolerance_m)  # the grid is made from the cores
 
     @cached_property
     def _leaf_chain(self) -> dict[str, NDArray[np.object_]]:
@@ -621,8 +633,10 @@ class BoundarySet:
         )
 
 
-def _write_derived(path: Path, write: Callable[[Path], object]) -> None:
+def _write_derived(path: Path | None, write: Callable[[Path], object]) -> None:
     """Write a derived index file whole or not at all; a read-only cache only costs time."""
+    if path is None:
+        return
     partial = path.with_suffix(".partial")
     try:
         write(partial)

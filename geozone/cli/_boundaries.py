@@ -61,9 +61,7 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
                 on_step=step,
             )
             step("location index")  # interior cores and their grid, kept next to the built set
-            BoundarySet.load(entry.id, settings).prepare_index(
-                settings.boundary_tolerance_m, large_batches=True
-            )
+            BoundarySet.load(entry.id, settings).write_index_files(settings.boundary_tolerance_m)
             progress.update(task, completed=8)
             reports.append(report.to_dict())
     return reports
