@@ -22,7 +22,7 @@ nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,28 +71,21 @@ class CoreGrid:
         """
         present = np.flatnonzero(~shapely.is_missing(cores) & ~shapely.is_empty(cores))
         fine_type = np.int16 if len(cores) < np.iinfo(np.int16).max else np.int32
+        no_fine = np.zeros((0, 0), fine_type)
         if not len(present):
-            return cls(
-                0.0, 0.0, cell, split, np.zeros((0, 0), np.int32), np.zeros((0, 0), fine_type)
-            )
+            return cls(0.0, 0.0, cell, split, np.zeros((0, 0), np.int32), no_fine)
         bounds = shapely.bounds(cores[present])
         x0 = float(np.floor(bounds[:, 0].min() / cell) * cell)
         y0 = float(np.floor(bounds[:, 1].min() / cell) * cell)
         width = int(np.ceil((bounds[:, 2].max() - x0) / cell)) + 1
         height = int(np.ceil((bounds[:, 3].max() - y0) / cell)) + 1
-        grid = cls(
-            x0,
-            y0,
-            cell,
-            split,
-            np.full((height, width), NONE, np.int32),
-            np.zeros((0, 0), fine_type),
-        )
+        # The coarse level is filled in place; the fine blocks are known once it is.
+        grid = cls(x0, y0, cell, split, np.full((height, width), NONE, np.int32), no_fine)
         owner, fine_x, fine_y = grid._outline_cells(cores, present)
         blocks = grid._mark_coarse(cores, present, bounds, fine_x // split, fine_y // split)
-        fine = grid._fine(cores, blocks, owner, fine_x, fine_y, fine_type)
+        fine = grid._fine(cores, blocks, owner, fine_x, fine_y)
         grid._forget_overlaps(cores, present)
-        return cls(x0, y0, cell, split, grid.coarse, fine)
+        return replace(grid, fine=fine.astype(fine_type))
 
     def save(self, path: Path, polygons: int) -> None:
         """Write the grid as an uncompressed ``.npz`` (``polygons``: the index's count)."""
@@ -205,19 +198,15 @@ class CoreGrid:
         owner: NDArray[np.intp],
         fine_x: NDArray[np.int64],
         fine_y: NDArray[np.int64],
-        fine_type: type[np.signedinteger],
-    ) -> NDArray[np.signedinteger]:
+    ) -> NDArray[np.int32]:
         """Fine cells of the crossed coarse cells, each tested against the cores crossing it."""
-        split, width = self.split, self.coarse.shape[1]
-        block_of = -2 - self.coarse.reshape(-1)
+        split = self.split
         fine = np.full((len(blocks), split * split), NONE, dtype=np.int32)
-        local = (fine_y % split) * split + fine_x % split
         crossed = np.zeros(fine.shape, dtype=bool)
-        crossed[block_of[(fine_y // split) * width + fine_x // split], local] = True
+        outline_block = -2 - self.coarse[fine_y // split, fine_x // split]
+        crossed[outline_block, (fine_y % split) * split + fine_x % split] = True
         # Each (core, block) pair once; then every fine cell of the block against that core.
-        pair = np.unique(
-            owner * len(blocks) + block_of[(fine_y // split) * width + fine_x // split]
-        )
+        pair = np.unique(owner * len(blocks) + outline_block)
         core, block = np.divmod(pair, len(blocks))
         cells, owners = [], []
         for part in np.array_split(np.arange(len(pair)), max(1, len(pair) // _PAIRS_PER_STEP)):
@@ -226,7 +215,7 @@ class CoreGrid:
             cells.append(block[part][rows] * split * split + cols)
             owners.append(core[part][rows])
         _assign_once(fine.reshape(-1), np.concatenate(cells), np.concatenate(owners))
-        return fine.astype(fine_type)
+        return fine
 
     def _fine_inside(
         self, cores: NDArray[np.object_], coarse_cells: NDArray[np.int64]
