@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -301,6 +301,10 @@ class ClusterTerritory:
 
     cluster: Cluster
     bset: BoundarySet
+    #: Pieces of one large batch are judged on several threads (see cluster_columns).
+    line_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.cluster.boundary_set != self.bset.id:
@@ -308,8 +312,6 @@ class ClusterTerritory:
                 f"cluster {self.cluster.id} is named in {self.cluster.boundary_set}, "
                 f"not {self.bset.id}"
             )
-        # Pieces of one large batch are judged on several threads (see cluster_columns).
-        self.line_lock = threading.Lock()
 
     @property
     def width_m(self) -> float:
