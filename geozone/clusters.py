@@ -93,7 +93,11 @@ _PARTIAL_DATE = re.compile(
 Slug = Annotated[str, Field(pattern=_SLUG, min_length=1, max_length=80)]
 NfcStr = Annotated[str, AfterValidator(nfc), Field(min_length=1)]
 MemberKind = Literal["unit", "organisation"]
-EventKind = Literal["signed", "launched", "review", "admitted", "left", "carried"]
+EventKind = Literal[
+    "signed", "launched", "review", "agreed_to_admit", "admitted", "left", "carried", "confirmed"
+]
+#: How a carried cluster stands (see :attr:`Cluster.carry_status`).
+CarryStatus = Literal["proposed", "confirmed", "lapsed"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -118,7 +122,9 @@ class ReportedDate(BaseModel):
     Written in TOML as a date (``2018-01-24``), a string (``"2017"``, ``"2017-03"``,
     ``"--06-16"`` for 16 June of an unknown year, the ISO 8601 form without year) or a table
     with ``year``/``month``/``day`` and the optional inferred bounds ``not_before`` /
-    ``not_after`` and a ``note`` saying where they come from.
+    ``not_after`` and a ``note`` saying where they come from. ``inferred = true`` marks a
+    date the report does not give but implies (an end read from "giai đoạn 2023 - 2024");
+    it is shown as inferred wherever the date is.
     """
 
     model_config = _FROZEN
@@ -128,6 +134,7 @@ class ReportedDate(BaseModel):
     day: int | None = Field(default=None, ge=1, le=31)
     not_before: date | None = None
     not_after: date | None = None
+    inferred: bool = False
     note: str | None = None
 
     @model_validator(mode="before")
@@ -216,6 +223,7 @@ class ReportedDate(BaseModel):
             text = "date unknown"
         bounds = [f"not before {self.not_before}"] if self.not_before else []
         bounds += [f"not after {self.not_after}"] if self.not_after else []
+        bounds += ["inferred"] if self.inferred else []
         return text + (f" ({', '.join(bounds)})" if bounds else "")
 
 
@@ -284,8 +292,15 @@ class Member(BaseModel):
         the unit of the set that now holds its territory; ``unit_code`` is then its old code
         (optional) and is not looked up.
     partial
-        Set on clusters carried into new units: only part of this unit's territory came from
-        the original members.
+        Set on clusters carried into new units: this unit took only a minor share of the
+        original members it succeeds (see ``geozone.migrate``).
+    planned
+        Agreed to be admitted (at a review, say) without a reported date of admission: listed,
+        never active, until a date is known (then give ``joined`` and drop ``planned``).
+    successor_of
+        Set on clusters carried into new units: the ids and codes of the original members
+        this unit succeeds (a detector named by one of them, when it has this successor only,
+        is this member).
     """
 
     model_config = _FROZEN
@@ -300,6 +315,8 @@ class Member(BaseModel):
     historical: bool = False
     merged_into: str | None = None
     partial: bool = False
+    planned: bool = False
+    successor_of: tuple[str, ...] = ()
     notes: str | None = None
 
     @field_validator("unit_code", "merged_into", mode="before")
@@ -332,6 +349,11 @@ class Member(BaseModel):
             raise ValueError(
                 f"member {self.id!r} leaves ({self.left}) before it joins ({self.joined})"
             )
+        if self.planned and self.joined:
+            raise ValueError(
+                f"member {self.id!r} is planned (admission agreed, date unknown): drop joined, "
+                "or drop planned when the admission date is known"
+            )
         return self
 
     @property
@@ -342,7 +364,12 @@ class Member(BaseModel):
         return self.merged_into if self.historical else self.unit_code
 
     def active_on(self, day: date) -> bool:
-        """Tell whether the member belongs on ``day`` (cluster period not considered)."""
+        """Tell whether the member belongs on ``day`` (cluster period not considered).
+
+        A planned member (admission agreed, no date reported) never does.
+        """
+        if self.planned:
+            return False
         return (self.joined is None or self.joined <= day) and (
             self.left is None or day < self.left
         )
@@ -510,6 +537,10 @@ class Cluster(BaseModel):
     source: Source | None = None
     reported_figures: tuple[ReportedFigure, ...] = ()
     carried_from: str | None = None
+    carried_from_level: Level | None = None
+    carry_status: CarryStatus | None = None
+    confirmed_from: date | None = None
+    confirmed_by: str | None = None
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -527,6 +558,11 @@ class Cluster(BaseModel):
                 member = by_id.get(member_id)
                 if member is None:
                     raise ValueError(f"event {event.kind} {event.date}: no member {member_id!r}")
+                if event.kind == "agreed_to_admit" and not member.planned and not member.joined:
+                    raise ValueError(
+                        f"event {event.kind} {event.date} lists member {member_id!r}: mark it "
+                        "planned (date of admission unknown) or give its joined date"
+                    )
                 expected = {"admitted": member.joined, "left": member.left}.get(event.kind)
                 if event.kind in ("admitted", "left") and expected != event.date.exact:
                     field = "joined" if event.kind == "admitted" else "left"
@@ -534,6 +570,10 @@ class Cluster(BaseModel):
                         f"event {event.kind} {event.date} lists member {member_id!r}, whose "
                         f"{field} is {expected}"
                     )
+        if (self.carry_status is None) != (self.carried_from is None):
+            raise ValueError("a carried cluster has both carried_from and carry_status")
+        if (self.carry_status == "confirmed") != (self.confirmed_from is not None):
+            raise ValueError("a confirmed carried cluster (and only one) has confirmed_from")
         return self
 
     # -- views -------------------------------------------------------------------------------
@@ -562,6 +602,20 @@ class Cluster(BaseModel):
         """The regulation's lead-unit clauses (empty when none is reported)."""
         return self.regulation.lead_rule if self.regulation else ()
 
+    @property
+    def planned_members(self) -> tuple[Member, ...]:
+        """Members whose admission was agreed but not dated (never active)."""
+        return tuple(m for m in self.members if m.planned)
+
+    @property
+    def decides(self) -> bool:
+        """Whether decisions are made under the cluster at all.
+
+        A carried cluster whose source had ended before the reform (``lapsed``) makes none
+        until a planner confirms it; every other cluster decides on the days it runs.
+        """
+        return self.carry_status != "lapsed"
+
     def in_force(self, day: date) -> bool:
         """Tell whether the cluster may run on ``day`` (see :meth:`Period.contains`)."""
         return self.period.contains(day)
@@ -588,6 +642,29 @@ class Cluster(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """Return the cluster as JSON-ready data."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A planner's confirmation that a carried cluster applies from a date.
+
+    ``cluster_id`` is the carried id (``<id>-<set>``); ``from_date`` the first day it applies
+    (never before the set it is carried into began); ``by`` who confirmed it.
+    """
+
+    cluster_id: str
+    from_date: date
+    by: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the confirmation as JSON-ready data."""
+        return {
+            "cluster_id": self.cluster_id,
+            "from_date": self.from_date.isoformat(),
+            "by": self.by,
+            "note": self.note,
+        }
 
 
 # -- validation against a boundary set -------------------------------------------------------

@@ -421,7 +421,10 @@ def test_viet_tri_membership_over_time() -> None:
     assert company.name == "Công ty cổ phần VLXD Bồ Sao" and company.territory_code is None
     before = {m.id for m in cluster.members_on(date(2019, 1, 1))}
     after = {m.id for m in cluster.members_on(date(2019, 6, 1))}
-    assert after - before == {"song-lo"}
+    # The 2019 review agreed to admit Sông Lô, with no date reported: planned, never active.
+    assert after == before and "song-lo" not in after
+    assert [m.id for m in cluster.planned_members] == ["song-lo"]
+    assert [e.kind for e in cluster.events if "song-lo" in e.members] == ["agreed_to_admit"]
     assert "cong-ty-vlxd-bo-sao" in before
     assert cluster.members_on(date(2018, 1, 23)) == ()
     # Cao Đại, Việt Xuân and Bồ Sao all hold the territory of Sao Đại Việt (09097).
@@ -431,7 +434,6 @@ def test_viet_tri_membership_over_time() -> None:
         "07912",
         "07909",
         "07906",
-        "07936",
     )
     figures = {f.key: f.value for f in cluster.reported_figures}
     assert figures == {
