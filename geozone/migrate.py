@@ -1,37 +1,47 @@
 """Carry clusters defined in old units into the units of a later boundary set.
 
 Every committed cluster was defined before the 1 July 2025 reform. :func:`migrate_cluster`
-says, for each old member, which new units took its territory and in what share, and gives
-the resulting member list (:meth:`Migration.to_cluster`). Two bases are used:
+says, for each old member, which new units succeed it and in what share, and gives the
+resulting member list (:meth:`Migration.to_cluster`).
 
-Areal overlay
-    When the legacy set has the member's polygon (districts and provinces; wards only in a
-    user-supplied ward layer): the old polygon is intersected with every new unit at the
-    target level in the old unit's UTM zone. ``share_of_old`` = area(old ∩ new) / area(old),
-    ``share_of_new`` = area(old ∩ new) / area(new). Pieces below :data:`SLIVER_SHARE` of
-    *both* units are boundary noise between two differently digitised sources and are dropped
-    (and reported in :attr:`Migration.dropped`). The default successor is the largest piece;
-    a successor is ``partial`` when it took less than :data:`PARTIAL_SHARE_OF_OLD` of the old
-    unit and that piece is less than :data:`PARTIAL_SHARE_OF_NEW` of the new unit.
+Membership: the official correspondence
+    Who succeeds whom follows the official old → new lists, at every level. The ward list
+    is the one shipped by the PyPI package onflow-location-platform (``converter_2025.json``
+    and ``dataset.db``, read directly with json/sqlite3; the package is never imported, its
+    import costs ~2 s and some of its calls reach the network): which new wards each old
+    ward went into, wholly or split, with one successor of each split ward marked default.
+    A ward member's successors are its own entries; a district member's are the new wards
+    its old wards went into; a province member's is the new province its list names
+    (``DICT_PROVINCE``). So the T11 cluster (Quan Hoa, Nghĩa Đô, Cống Vị, Vĩnh Phúc) becomes
+    Nghĩa Đô 00160, Ngọc Hà 00008, Cầu Giấy 00166, Giảng Võ 00025 and Tây Hồ 00103, as in
+    the Hà Nội resolution on the 2025 wards.
 
-Official correspondence
-    For wards without legacy polygons (the legacy set lists pre-2025 wards in its register
-    only): the old→new ward list shipped by the PyPI package onflow-location-platform
-    (``converter_2025.json`` and ``dataset.db``, read directly with json/sqlite3; the package
-    is never imported, its import costs ~2 s and some of its calls reach the network). It
-    says which new wards each old ward went into, wholly or split, and marks one successor of
-    each split ward as the default; it gives no shares. A whole move has ``share_of_old`` 1.
-    A split successor has share None (basis ``"correspondence (no legacy ward geometry)"``)
-    unless the old ward is the *only* old ward of its district that went into that new ward:
-    then the piece is the new ward's overlap with the old district polygon, which gives an
-    estimate of ``share_of_new`` (and of ``share_of_old`` when every piece of the old ward is
-    estimated this way). Every successor of a split ward other than the default is
-    ``partial``: it is reached only through part of one member.
+Shares: the areal overlay
+    Where the legacy set has the member's polygon (districts and provinces; wards once a
+    user ward layer refines the set), the old polygon is intersected with every new unit at
+    the target level in the old unit's UTM zone: ``share_of_old`` = area(old ∩ new) /
+    area(old), ``share_of_new`` = area(old ∩ new) / area(new). The overlay gives figures,
+    never membership: a new unit it reaches that the correspondence does not list (a sliver
+    where two sources digitised one boundary differently) is *touched*
+    (:attr:`Migration.touched`), never a member. Without a ward layer, a split ward's shares
+    are unknown (None) unless the old ward is the only one of its district that went into
+    the new ward: then the new ward's overlap with the old district polygon is the piece,
+    which estimates ``share_of_new`` (and ``share_of_old`` when every piece is so estimated).
 
-A new unit is a *core* member of the carried cluster when at least one row reaching it is not
-partial; otherwise it is kept but flagged partial. So the T11 cluster (Quan Hoa, Nghĩa Đô,
-Cống Vị, Vĩnh Phúc) becomes Nghĩa Đô 00160 and Ngọc Hà 00008 (core) with Cầu Giấy 00166,
-Giảng Võ 00025 and Tây Hồ 00103 (partial: a part of Quan Hoa, Cống Vị and Nghĩa Đô each).
+Partial successors (:func:`is_partial`)
+    A successor is *partial* when at least one of its shares is known and every known share
+    is minor: under :data:`PARTIAL_SHARE_OF_OLD` of the old member and under
+    :data:`PARTIAL_SHARE_OF_NEW` of the new unit. An unknown share asserts nothing, so
+    Giảng Võ (about half of Cống Vị, shares unknown without old ward polygons) is a full
+    successor. A new unit is partial when every row reaching it is.
+
+Without a correspondence (sets other than the onflow pair) the overlay decides: pieces under
+:data:`SLIVER_SHARE` of both units are touched, the others are successors.
+
+How a carried cluster applies (:meth:`Migration.to_cluster`): a planner's confirmation makes
+it ``confirmed`` from a date; otherwise it is a ``proposed`` form from the reform date when
+the original was in force that day (its decisions say they are unconfirmed), or ``lapsed``
+when the original had ended (no decisions until confirmed).
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ import importlib.metadata
 import importlib.util
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -54,6 +64,7 @@ import shapely
 
 from geozone.boundaries import BoundarySet
 from geozone.clusters import (
+    CarryStatus,
     Cluster,
     ClusterEvent,
     Member,
@@ -76,8 +87,10 @@ PARTIAL_SHARE_OF_OLD = 0.10
 PARTIAL_SHARE_OF_NEW = 0.50
 
 BASIS_AREAL = "areal overlay (UTM)"
-BASIS_WHOLE = "correspondence (whole unit)"
-BASIS_SPLIT = "correspondence (no legacy ward geometry)"
+BASIS_PROVINCE = "official correspondence (provinces)"
+BASIS_DISTRICT = "official correspondence (the district's old wards)"
+BASIS_WHOLE = "official correspondence (whole unit)"
+BASIS_SPLIT = "official correspondence (split ward)"
 BASIS_SOLE = "correspondence + overlap of the new ward with the old district (sole contributor)"
 
 #: The boundary sets whose transition the onflow correspondence describes (legacy, current).
@@ -249,13 +262,13 @@ def load_onflow_correspondence() -> Correspondence:
 
 @dataclass(frozen=True)
 class SuccessorRow:
-    """One old member → one new unit.
+    """One old member → one new unit the official correspondence names as its successor.
 
     ``old_code`` is the member's own code; ``via_code`` the code used in the legacy set
     (``merged_into`` for historical members). Shares are None where not computable.
     ``split``: the old unit went into several new units. ``default``: the main successor
-    (the source's default for a split ward, the largest piece for an overlay, True for a
-    whole move). ``partial``: see the module notes.
+    (the source's default for a split ward, the largest piece otherwise, True for a whole
+    move). ``partial``: see :func:`is_partial`.
     """
 
     member_id: str
@@ -278,8 +291,12 @@ class SuccessorRow:
 
 
 @dataclass(frozen=True)
-class DroppedPiece:
-    """A sliver of an areal overlay left out of the result."""
+class TouchedUnit:
+    """A new unit the areal overlay reaches but the official correspondence does not list.
+
+    Two sources digitise a boundary differently, so an old polygon overlaps its neighbours'
+    successors by a sliver: such a unit is *touched*, never a member.
+    """
 
     member_id: str
     new_code: str
@@ -287,6 +304,10 @@ class DroppedPiece:
     area_km2: float
     share_of_old: float
     share_of_new: float
+
+
+#: Kept under its old name: the slivers an overlay drops are the touched units.
+DroppedPiece = TouchedUnit
 
 
 @dataclass(frozen=True)
@@ -305,6 +326,21 @@ class NewMember:
     share_of_new: float | None
 
 
+def is_partial(share_of_old: float | None, share_of_new: float | None) -> bool:
+    """Tell whether a successor is partial: a minor piece on every share that is known.
+
+    A successor is partial when at least one share is known and each known share is small:
+    less than :data:`PARTIAL_SHARE_OF_OLD` of the old member and less than
+    :data:`PARTIAL_SHARE_OF_NEW` of the new unit. With no share known (a split ward without
+    old ward geometry) nothing is asserted: the successor is a member, not partial.
+    """
+    if share_of_old is None and share_of_new is None:
+        return False
+    minor_old = share_of_old is None or share_of_old < PARTIAL_SHARE_OF_OLD
+    minor_new = share_of_new is None or share_of_new < PARTIAL_SHARE_OF_NEW
+    return minor_old and minor_new
+
+
 @dataclass(frozen=True)
 class Migration:
     """A cluster carried from a legacy set into a current one (see :func:`migrate_cluster`)."""
@@ -317,11 +353,21 @@ class Migration:
     target_level: Level
     rows: tuple[SuccessorRow, ...]
     new_members: tuple[NewMember, ...]
-    dropped: tuple[DroppedPiece, ...]
+    touched: tuple[TouchedUnit, ...]
     coverage: Mapping[str, float]
     organisations: tuple[Member, ...]
     notes: tuple[str, ...]
     correspondence_source: str | None
+
+    @property
+    def dropped(self) -> tuple[TouchedUnit, ...]:
+        """The touched units (the overlay pieces that are not successors)."""
+        return self.touched
+
+    @property
+    def source_in_force_at_reform(self) -> bool:
+        """Whether the original cluster was in force on the day the current set began."""
+        return self.cluster.period.contains(self.current_valid_from)
 
     def to_frame(self) -> pd.DataFrame:
         """Return the rows as a DataFrame (one row per old member and new unit)."""
@@ -343,6 +389,12 @@ class Migration:
         """Return the codes of the new members (core first)."""
         return tuple(m.code for m in self.new_members if include_partial or not m.partial)
 
+    def carry_status(self, confirmed_from: date | None = None) -> CarryStatus:
+        """How the carried cluster stands: confirmed, proposed (unconfirmed) or lapsed."""
+        if confirmed_from is not None:
+            return "confirmed"
+        return "proposed" if self.source_in_force_at_reform else "lapsed"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the migration as JSON-ready data (without the original cluster)."""
         return {
@@ -351,24 +403,52 @@ class Migration:
             "current_id": self.current_id,
             "as_of": self.as_of.isoformat(),
             "target_level": self.target_level,
+            "source_in_force_at_reform": self.source_in_force_at_reform,
+            "carry_status": self.carry_status(),
+            "partial_rule": PARTIAL_RULE,
             "rows": [row.to_dict() for row in self.rows],
             "new_members": [asdict(member) for member in self.new_members],
-            "dropped": [asdict(piece) for piece in self.dropped],
+            "touched": [asdict(piece) for piece in self.touched],
             "coverage": dict(self.coverage),
             "organisations": [member.id for member in self.organisations],
+            "planned_members": [member.id for member in self.cluster.planned_members],
             "notes": list(self.notes),
             "correspondence_source": self.correspondence_source,
         }
 
-    def to_cluster(self, include_partial: bool = True) -> Cluster:
+    def to_cluster(
+        self,
+        include_partial: bool = True,
+        *,
+        confirmed_from: date | None = None,
+        confirmed_by: str | None = None,
+    ) -> Cluster:
         """Return the cluster as defined in the current set's units.
 
         Its id is ``<id>-<current set id>``; members are the new units (flagged ``partial``
-        where so) joined on the day the current set came into force, and the organisations
+        where so, each naming the original members it succeeds) and the organisations
         unchanged. The regulation, hotspots, problems, source and effective border-zone width
         are kept; reported figures stay with the original.
+
+        How it applies (:attr:`Cluster.carry_status`): ``confirmed`` from ``confirmed_from``
+        (a planner confirmed it; never before the current set began); otherwise ``proposed``
+        from the day the current set began when the original was in force that day (its
+        decisions say it is unconfirmed), else ``lapsed`` (the original had ended: no
+        decisions until confirmed).
+
+        Raises
+        ------
+        MigrationError
+            When ``confirmed_from`` is before the current set began.
         """
         start = self.current_valid_from
+        if confirmed_from is not None and confirmed_from < start:
+            raise MigrationError(
+                f"cluster {self.cluster.id} can be confirmed in the units of {self.current_id} "
+                f"from {start} at the earliest, not {confirmed_from}"
+            )
+        status = self.carry_status(confirmed_from)
+        applies_from = confirmed_from or start
         original = self.cluster
         by_id = {member.id: member for member in original.members}
         members = [
@@ -377,44 +457,88 @@ class Migration:
                 kind="unit",
                 name=member.full_name,
                 unit_code=member.code,
-                joined=start,
+                joined=applies_from,
                 partial=member.partial,
+                successor_of=tuple(
+                    dict.fromkeys(
+                        key
+                        for i in member.from_members
+                        for key in (i, by_id[i].unit_code, by_id[i].territory_code)
+                        if key
+                    )
+                ),
                 notes="From "
                 + ", ".join(f"{by_id[i].name} ({by_id[i].unit_code})" for i in member.from_members)
-                + (" (in part)." if member.partial else "."),
+                + (" (a minor part)." if member.partial else "."),
             )
             for member in self.new_members
             if include_partial or not member.partial
         ]
+        organisations = tuple(
+            member.model_copy(update={"joined": applies_from}) for member in self.organisations
+        )
         year = start.year
+        events = [
+            ClusterEvent(
+                date=ReportedDate.model_validate(start),
+                kind="carried",
+                text=f"Chuyển cụm {original.id} sang đơn vị hành chính của {self.current_id}.",
+                text_en=f"Cluster {original.id} carried into the units of {self.current_id}.",
+            )
+        ]
+        if confirmed_from is not None:
+            who = f" ({confirmed_by})" if confirmed_by else ""
+            events.append(
+                ClusterEvent(
+                    date=ReportedDate.model_validate(confirmed_from),
+                    kind="confirmed",
+                    text=f"Xác nhận áp dụng cụm chuyển đổi từ {confirmed_from:%d/%m/%Y}{who}.",
+                    text_en=f"The carried cluster confirmed to apply from {confirmed_from}{who}.",
+                )
+            )
         return Cluster(
             id=f"{original.id}-{self.current_id}",
             name=f"{original.name} (đơn vị {year})",
             name_en=f"{original.name_en} ({year} units)",
             boundary_set=self.current_id,
             level=self.target_level,
-            members=(*members, *self.organisations),
+            members=(*members, *organisations),
             period=Period(
-                start=ReportedDate.model_validate(start),
+                start=ReportedDate.model_validate(applies_from),
                 note=f"Carried from {original.id}; the original period: "
-                f"{original.period.start or 'start unknown'} – {original.period.end or 'open'}.",
+                f"{original.period.start or 'start unknown'} – {original.period.end or 'open'}. "
+                + _STATUS_NOTES[status],
             ),
-            events=(
-                ClusterEvent(
-                    date=ReportedDate.model_validate(start),
-                    kind="carried",
-                    text=f"Chuyển cụm {original.id} sang đơn vị hành chính của {self.current_id}.",
-                    text_en=f"Cluster {original.id} carried into the units of {self.current_id}.",
-                ),
-            ),
+            events=tuple(events),
             zone_width_m=original.effective_zone_width_m,
             hotspots=original.hotspots,
             problems=original.problems,
             regulation=original.regulation,
             source=original.source,
             carried_from=original.id,
-            notes=f"Carried from {self.legacy_id} as of {self.as_of} by geozone.migrate.",
+            carried_from_level=original.level,
+            carry_status=status,
+            confirmed_from=confirmed_from,
+            confirmed_by=confirmed_by,
+            notes=f"Carried from {self.legacy_id} as of {self.as_of} by geozone.migrate "
+            f"(membership: {self.correspondence_source or 'areal overlay'}).",
         )
+
+
+_STATUS_NOTES: dict[str, str] = {
+    "proposed": "The original was in force on the reform date; the carried form is a "
+    "proposal until a planner confirms it.",
+    "confirmed": "Confirmed by a planner.",
+    "lapsed": "The original had ended before the reform date: no decisions are made under "
+    "the carried form until a planner confirms it.",
+}
+
+#: How partial successors are told (quoted in the migration's JSON).
+PARTIAL_RULE = (
+    f"partial: at least one share known and every known share minor (< {PARTIAL_SHARE_OF_OLD:.0%}"
+    f" of the old member, < {PARTIAL_SHARE_OF_NEW:.0%} of the new unit); unknown shares assert "
+    "nothing"
+)
 
 
 # -- the migration ---------------------------------------------------------------------------
@@ -430,6 +554,14 @@ def migrate_cluster(
 ) -> Migration:
     """Carry ``cluster`` from the units of ``legacy`` into those of ``current``.
 
+    Membership follows the official correspondence at every level: a ward member's
+    successors are the new wards it went into; a district member's are the new wards its old
+    wards went into; a province member's is the new province it went into. Where the legacy
+    set has the member's polygon, an areal overlay gives each successor's shares as figures,
+    and the new units it reaches but the correspondence does not list are *touched*, never
+    members. Without a correspondence (sets other than the onflow pair), the overlay decides:
+    pieces under :data:`SLIVER_SHARE` of both units are touched, the rest successors.
+
     Parameters
     ----------
     cluster
@@ -440,13 +572,13 @@ def migrate_cluster(
         Whose membership to carry; default the last day both the cluster and ``legacy`` ran
         (for example 2024-12-31 for the T11 cluster, 2025-06-30 for an open one).
     correspondence
-        Old→new ward list for ward members without legacy geometry; default the onflow
-        correspondence when the sets are ``vn-legacy-districts`` → ``vn2025``.
+        Old→new list; default the onflow correspondence when the sets are
+        ``vn-legacy-districts`` → ``vn2025``.
 
     Returns
     -------
     Migration
-        Rows per old member and new unit, the new member list and what was dropped.
+        Rows per old member and new unit, the new member list and the touched units.
 
     Raises
     ------
@@ -466,34 +598,37 @@ def migrate_cluster(
         raise MigrationError(f"{current.id} has no {target} geometry to carry {cluster.id} into")
     has_geometry = legacy.frame.set_index("code")["has_geometry"]
     with_geometry = [m for m in units if bool(has_geometry[m.territory_code])]
-    listed = [m for m in units if not bool(has_geometry[m.territory_code])]
-    if listed and cluster.level != "ward":
-        names = ", ".join(f"{m.id} ({m.territory_code})" for m in listed)
+    without = [m for m in units if not bool(has_geometry[m.territory_code])]
+    if without and cluster.level != "ward":
+        names = ", ".join(f"{m.id} ({m.territory_code})" for m in without)
         raise MigrationError(f"cluster {cluster.id}: no geometry in {legacy.id} for {names}")
-    needs_table = bool(listed) or cluster.level == "province"
-    if correspondence is None and needs_table and (legacy.id, current.id) == ONFLOW_SETS:
+    if correspondence is None and (legacy.id, current.id) == ONFLOW_SETS:
         correspondence = load_onflow_correspondence()
-    if listed and correspondence is None:
-        raise MigrationError(
-            f"no old→new correspondence between {legacy.id} and {current.id} for the members "
-            f"without geometry ({', '.join(m.id for m in listed)}); pass one"
-        )
     notes: list[str] = []
-    areal, dropped, coverage = _areal_rows(with_geometry, legacy, current, target)
-    listed_rows = pd.DataFrame()
-    if listed:
-        assert correspondence is not None
-        listed_rows = _correspondence_rows(listed, legacy, current, correspondence, notes)
-    if cluster.level == "province" and correspondence is not None:
-        notes.extend(_check_provinces(areal, correspondence))
-    parts = [f for f in (areal, listed_rows) if not f.empty]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"member_id": []})
+    overlay, coverage = _overlay(with_geometry, legacy, current, target)
+    if correspondence is None:
+        if without:
+            raise MigrationError(
+                f"no old→new correspondence between {legacy.id} and {current.id} for the "
+                f"members without geometry ({', '.join(m.id for m in without)}); pass one"
+            )
+        listed = _areal_successors(overlay)
+    else:
+        listed = _official_successors(units, cluster.level, legacy, current, correspondence, notes)
+    frame, touched = _with_shares(listed, overlay, units)
+    if cluster.level == "ward" and correspondence is not None:
+        _estimate_sole_pieces(frame, legacy, current, correspondence)
+    _mark_defaults(frame)
+    _name_rows(frame, legacy, current)
     lost = [m.id for m in units if m.id not in set(frame["member_id"])]
     if lost:
         raise MigrationError(
-            f"cluster {cluster.id}: no unit of {current.id} takes more than a sliver of "
-            f"{', '.join(lost)}"
+            f"cluster {cluster.id}: no unit of {current.id} succeeds {', '.join(lost)}"
         )
+    order = {m.id: i for i, m in enumerate(units)}
+    frame = frame.assign(_order=frame["member_id"].map(order)).sort_values(
+        ["_order", "default", "share_of_old"], ascending=[True, False, False], kind="stable"
+    )
     fields = list(SuccessorRow.__dataclass_fields__)
     rows = tuple(
         SuccessorRow(**{str(k): _none_if_nan(v) for k, v in record.items()})
@@ -508,7 +643,7 @@ def migrate_cluster(
         target_level=target,
         rows=rows,
         new_members=_new_members(frame, current),
-        dropped=dropped,
+        touched=touched,
         coverage=coverage,
         organisations=tuple(m for m in cluster.members_on(day) if m.kind == "organisation"),
         notes=tuple(notes),
@@ -530,12 +665,22 @@ def _none_if_nan(value: Any) -> Any:
     return value
 
 
-def _areal_rows(
+_OVERLAY_COLUMNS = [
+    "member_id",
+    "new_code",
+    "new_name",
+    "share_of_old",
+    "share_of_new",
+    "area_km2",
+]
+
+
+def _overlay(
     members: list[Member], legacy: BoundarySet, current: BoundarySet, target: Level
-) -> tuple[pd.DataFrame, tuple[DroppedPiece, ...], dict[str, float]]:
-    """Overlay the old members' polygons on the new units (vectorised)."""
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Overlay the old members' polygons on the new units (vectorised): shares as figures."""
     if not members:
-        return pd.DataFrame(), (), {}
+        return pd.DataFrame(columns=_OVERLAY_COLUMNS), {}
     codes = [str(m.territory_code) for m in members]
     old = legacy.frame.set_index("code").loc[codes]
     old_geoms = old.geometry.to_numpy()
@@ -550,9 +695,6 @@ def _areal_rows(
     frame = pd.DataFrame(
         {
             "member_id": np.array([m.id for m in members], dtype=object)[old_index],
-            "old_code": np.array([m.unit_code or m.territory_code for m in members])[old_index],
-            "via_code": np.array(codes, dtype=object)[old_index],
-            "old_name": old["full_name"].to_numpy(dtype=object)[old_index],
             "new_code": targets["code"].to_numpy(dtype=object)[target_index],
             "new_name": targets["full_name"].to_numpy(dtype=object)[target_index],
             "share_of_old": pieces / shapely.area(old_metric)[old_index],
@@ -560,45 +702,13 @@ def _areal_rows(
             "area_km2": pieces / 1e6,
         }
     )
-    frame = frame[frame["area_km2"] > 0]
+    frame = frame[frame["area_km2"] > 0].reset_index(drop=True)
     coverage = frame.groupby("member_id", sort=False)["share_of_old"].sum()
-    sliver = (frame["share_of_old"] < SLIVER_SHARE) & (frame["share_of_new"] < SLIVER_SHARE)
-    slivers = frame[sliver]
-    dropped = tuple(
-        DroppedPiece(str(member), str(code), str(name), float(area), float(old), float(new))
-        for member, code, name, area, old, new in zip(
-            slivers["member_id"],
-            slivers["new_code"],
-            slivers["new_name"],
-            slivers["area_km2"],
-            slivers["share_of_old"],
-            slivers["share_of_new"],
-            strict=True,
-        )
-    )
-    kept = frame[~sliver].copy()
-    by_member = kept.groupby("member_id", sort=False)["share_of_old"]
-    kept["basis"] = BASIS_AREAL
-    kept["split"] = by_member.transform("size") > 1
-    kept["default"] = kept["share_of_old"] == by_member.transform("max")
-    kept["partial"] = (kept["share_of_old"] < PARTIAL_SHARE_OF_OLD) & (
-        kept["share_of_new"] < PARTIAL_SHARE_OF_NEW
-    )
-    kept = kept.sort_values(["member_id", "share_of_old"], ascending=[True, False], kind="stable")
-    order = {m.id: i for i, m in enumerate(members)}
-    kept = kept.sort_values("member_id", key=lambda s: s.map(order), kind="stable")
-    return kept, dropped, {str(k): float(v) for k, v in coverage.items()}
+    return frame, {str(k): float(v) for k, v in coverage.items()}
 
 
-def _correspondence_rows(
-    members: list[Member],
-    legacy: BoundarySet,
-    current: BoundarySet,
-    correspondence: Correspondence,
-    notes: list[str],
-) -> pd.DataFrame:
-    """Successors of ward members from the correspondence, with estimates where possible."""
-    wanted = pd.DataFrame(
+def _member_table(members: Sequence[Member]) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "member_id": [m.id for m in members],
             "old_code": [m.unit_code or m.territory_code for m in members],
@@ -607,38 +717,134 @@ def _correspondence_rows(
             "member_name": [m.name for m in members],
         }
     )
-    pairs = correspondence.pairs.rename(columns={"old_code": "via_code"})
-    frame = wanted.merge(pairs, on="via_code", how="left")
-    missing = frame.loc[frame["new_code"].isna(), ["member_id", "via_code"]]
-    if len(missing):
-        listed = ", ".join(f"{m} ({c})" for m, c in missing.itertuples(index=False))
+
+
+def _areal_successors(overlay: pd.DataFrame) -> pd.DataFrame:
+    """Successors by overlay alone (no correspondence): every piece but the slivers."""
+    sliver = (overlay["share_of_old"] < SLIVER_SHARE) & (overlay["share_of_new"] < SLIVER_SHARE)
+    kept = overlay.loc[~sliver, ["member_id", "new_code"]].copy()
+    kept["basis"] = BASIS_AREAL
+    kept["is_default"] = False
+    return kept
+
+
+def _official_successors(
+    members: Sequence[Member],
+    level: Level,
+    legacy: BoundarySet,
+    current: BoundarySet,
+    correspondence: Correspondence,
+    notes: list[str],
+) -> pd.DataFrame:
+    """Successors named by the correspondence: ``member_id``, ``new_code``, basis, default."""
+    table = _member_table(members)
+    if level == "province":
+        new = table["via_code"].map(correspondence.provinces)
+        missing = table.loc[new.isna(), "member_id"].tolist()
+        if missing:
+            raise MigrationError(f"no province successor in {correspondence.source} for {missing}")
+        return pd.DataFrame(
+            {
+                "member_id": table["member_id"],
+                "new_code": new.astype(str),
+                "basis": BASIS_PROVINCE,
+                "is_default": True,
+            }
+        )
+    pairs = correspondence.pairs
+    if level == "district":
+        key = pairs.rename(columns={"old_district_code": "via_code"})
+        frame = table.merge(
+            key[["via_code", "new_code", "new_name", "new_province_code"]],
+            on="via_code",
+            how="left",
+        )
+        frame = frame.drop_duplicates(["member_id", "new_code"])
+        frame["basis"] = BASIS_DISTRICT
+        frame["is_default"] = False
+    else:
+        key = pairs.rename(columns={"old_code": "via_code"})
+        frame = table.merge(key, on="via_code", how="left")
+        frame["basis"] = np.where(
+            frame.groupby("member_id")["new_code"].transform("size") > 1, BASIS_SPLIT, BASIS_WHOLE
+        )
+        for member in members:
+            if member.historical:
+                notes.append(_alias_note(member, correspondence))
+    unmatched = frame.loc[frame["new_code"].isna(), ["member_id", "via_code"]]
+    if len(unmatched):
+        names = ", ".join(f"{m} ({c})" for m, c in unmatched.itertuples(index=False))
         raise MigrationError(
-            f"no successor in {correspondence.source} for {listed}; the code may be older than "
+            f"no successor in {correspondence.source} for {names}; the code may be older than "
             "the correspondence (mark the member historical with merged_into)"
         )
     frame["new_code"] = _resolve_new_codes(frame, current, notes)
-    current_names = current.frame.set_index("code")["full_name"]
-    frame["new_name"] = current_names.loc[frame["new_code"]].to_numpy()
-    frame["old_name"] = (
-        legacy.frame.set_index("code")["full_name"].loc[frame["via_code"]].to_numpy()
+    return frame[["member_id", "new_code", "basis", "is_default"]]
+
+
+def _with_shares(
+    listed: pd.DataFrame, overlay: pd.DataFrame, members: Sequence[Member]
+) -> tuple[pd.DataFrame, tuple[TouchedUnit, ...]]:
+    """Join the overlay's shares onto the successors; the other overlay pieces are touched."""
+    frame = _member_table(members).merge(listed, on="member_id", how="inner")
+    frame = frame.merge(
+        overlay.drop(columns=["new_name"]), on=["member_id", "new_code"], how="left"
     )
-    frame.loc[frame["historical"], "old_name"] = frame["member_name"]
+    reached = overlay.merge(
+        listed[["member_id", "new_code"]], on=["member_id", "new_code"], how="left", indicator=True
+    )
+    others = reached[reached["_merge"] == "left_only"]
+    touched = tuple(
+        TouchedUnit(str(m), str(c), str(n), float(a), float(o), float(w))
+        for m, c, n, a, o, w in zip(
+            others["member_id"],
+            others["new_code"],
+            others["new_name"],
+            others["area_km2"],
+            others["share_of_old"],
+            others["share_of_new"],
+            strict=True,
+        )
+    )
+    # A whole move gives the whole old unit to its one successor, geometry or not.
+    whole = (frame["basis"] == BASIS_WHOLE) & frame["share_of_old"].isna()
+    frame.loc[whole, "share_of_old"] = 1.0
+    has_overlay = frame["member_id"].isin(set(overlay["member_id"]))
+    # A listed successor the member's polygon does not reach at all: a share of 0, noted.
+    for column in ("share_of_old", "share_of_new", "area_km2"):
+        frame.loc[has_overlay & frame[column].isna(), column] = 0.0
     frame["split"] = frame.groupby("member_id")["new_code"].transform("size") > 1
-    frame["default"] = frame["is_default"].astype(bool) | ~frame["split"]
-    frame["partial"] = frame["split"] & ~frame["default"]
-    frame["share_of_old"] = np.where(frame["split"], np.nan, 1.0)
-    frame["share_of_new"] = np.nan
-    frame["area_km2"] = np.nan
-    frame["basis"] = np.where(frame["split"], BASIS_SPLIT, BASIS_WHOLE)
-    _estimate_sole_pieces(frame, legacy, current, correspondence)
-    order = frame["member_id"].map({m.id: i for i, m in enumerate(members)})
-    frame = frame.assign(_order=order).sort_values(
-        ["_order", "default"], ascending=[True, False], kind="stable"
+    return frame, touched
+
+
+def _mark_defaults(frame: pd.DataFrame) -> None:
+    """Set ``default`` (the main successor of each member) and ``partial`` (is_partial)."""
+    share = pd.to_numeric(frame["share_of_old"], errors="coerce")
+    largest = share.groupby(frame["member_id"]).transform("max")
+    frame["default"] = (
+        ~frame["split"]
+        | frame["is_default"].astype(bool)
+        | (
+            share.notna()
+            & (share == largest)
+            & ~frame.groupby("member_id")["is_default"].transform("any")
+        )
     )
-    for member in members:
-        if member.historical:
-            notes.append(_alias_note(member, correspondence))
-    return frame
+    frame["share_of_old"] = share
+    frame["share_of_new"] = pd.to_numeric(frame["share_of_new"], errors="coerce")
+    frame["partial"] = [
+        is_partial(None if pd.isna(o) else float(o), None if pd.isna(n) else float(n))
+        for o, n in zip(frame["share_of_old"], frame["share_of_new"], strict=True)
+    ]
+
+
+def _name_rows(frame: pd.DataFrame, legacy: BoundarySet, current: BoundarySet) -> None:
+    """Set the full names of both ends (a historical member keeps its given name)."""
+    frame["new_name"] = (
+        current.frame.set_index("code")["full_name"].loc[frame["new_code"]].to_numpy()
+    )
+    old = legacy.frame.set_index("code")["full_name"].loc[frame["via_code"]].to_numpy()
+    frame["old_name"] = np.where(frame["historical"].to_numpy(bool), frame["member_name"], old)
 
 
 def _resolve_new_codes(frame: pd.DataFrame, current: BoundarySet, notes: list[str]) -> pd.Series:
@@ -671,10 +877,11 @@ def _estimate_sole_pieces(
     current: BoundarySet,
     correspondence: Correspondence,
 ) -> None:
-    """Fill areas where the old ward is the only one of its district in the new ward.
+    """Fill shares of ward successors without geometry where one old ward is the only source.
 
-    Then the new ward's overlap with the old district polygon is that ward's piece. Historical
-    members are skipped (the piece would be the whole merged unit's).
+    When the old ward is the only one of its district that went into the new ward, the new
+    ward's overlap with the old district polygon is that ward's piece. Historical members are
+    skipped (the piece would be the whole merged unit's); rows with overlay shares are kept.
     """
     pairs = correspondence.pairs
     contributors = pairs.groupby(["old_district_code", "new_code"]).size()
@@ -685,7 +892,14 @@ def _estimate_sole_pieces(
     counts = contributors.reindex(pd.MultiIndex.from_arrays([district, frame["new_code"]]))
     district_has = legacy_by_code["has_geometry"].reindex(district).fillna(False).to_numpy(bool)
     new_has = current_by_code["has_geometry"].reindex(frame["new_code"]).to_numpy(bool)
-    sole = (counts.to_numpy() == 1) & district_has & new_has & ~frame["historical"].to_numpy(bool)
+    unknown = frame["area_km2"].isna().to_numpy(bool)
+    sole = (
+        (counts.to_numpy() == 1)
+        & district_has
+        & new_has
+        & ~frame["historical"].to_numpy(bool)
+        & unknown
+    )
     if not sole.any():
         return
     rows = np.flatnonzero(sole)
@@ -704,7 +918,7 @@ def _estimate_sole_pieces(
     estimated = frame["area_km2"].notna()
     complete = estimated.groupby(frame["member_id"]).transform("all")
     totals = frame["area_km2"].groupby(frame["member_id"]).transform("sum")
-    whole = complete & frame["split"]
+    whole = complete & frame["split"] & frame["share_of_old"].isna()
     frame.loc[whole, "share_of_old"] = frame.loc[whole, "area_km2"] / totals[whole]
 
 
@@ -716,21 +930,6 @@ def _alias_note(member: Member, correspondence: Correspondence) -> str:
     if keys & set(aliases):
         return f"{who}: listed as merged into {where}"
     return f"{who}: NOT listed among the units merged into {where}"
-
-
-def _check_provinces(areal: pd.DataFrame, correspondence: Correspondence) -> list[str]:
-    """Cross-check the largest overlay piece of each old province with the official list."""
-    if areal.empty or not correspondence.provinces:
-        return []
-    notes = []
-    for row in areal[areal["default"]].itertuples():
-        expected = correspondence.provinces.get(str(row.via_code))
-        verdict = "agrees with" if expected == row.new_code else f"differs from ({expected})"
-        notes.append(
-            f"{row.old_name} ({row.via_code}) → {row.new_name} ({row.new_code}): the overlay "
-            f"{verdict} {correspondence.source}"
-        )
-    return notes
 
 
 def _new_members(frame: pd.DataFrame, current: BoundarySet) -> tuple[NewMember, ...]:
