@@ -48,41 +48,24 @@ from scipy.spatial import cKDTree
 from geozone._locate import warm_prepared
 from geozone.adjacency import Adjacency, adjacency
 from geozone.boundaries import BoundarySet
-from geozone.clusters import Cluster
+from geozone.clusters import Cluster, Confirmation
 from geozone.crs import degrees_bound, project_geometries, project_xy, utm_epsg
-from geozone.errors import ClusterDefinitionError
+from geozone.errors import ClusterDefinitionError, GeozoneError
 from geozone.incidents import CLUSTER_DECISION_FIELDS, JURISDICTION_FIELDS, VIETNAM_TZ
 from geozone.parallel import MIN_POINTS_PER_THREAD, thread_map
+from geozone.rules import BY_NAME, CLAUSES, RULE_NAMES, RULES, Facts, choose
 from geozone.settings import get_settings
+from geozone.text import format_date, format_number
 
 UNIT_COLUMNS = ["external_id", *JURISDICTION_FIELDS]
 CLUSTER_COLUMNS = ["external_id", *CLUSTER_DECISION_FIELDS]
-#: Rules that need a person to confirm the lead unit.
-REVIEW_RULES = frozenset(
-    {
-        "border_unknown_detector",
-        "border_non_member_detector",
-        "border_organisation_detector",
-        "on_boundary",
-        "outside_members",
-    }
-)
 
-#: The lead rules, in the order they are tried (the last applies when none before does).
-_RULES = np.array(
-    [
-        "outside_members",
-        "on_boundary",
-        "territory",
-        "border_detector",
-        "border_organisation_detector",
-        "border_unknown_detector",
-        "border_non_member_detector",
-    ],
-    dtype=object,
-)
-_RULE = {name: i for i, name in enumerate(_RULES)}
-_REVIEWED = np.isin(_RULES, list(REVIEW_RULES))
+#: The rule names as an array (decisions hold indexes into it while they are made).
+_RULES = np.array(RULE_NAMES, dtype=object)
+_RULE = {name: i for i, name in enumerate(RULE_NAMES)}
+_REVIEWED = np.array([rule.review for rule in RULES], dtype=bool)
+_LEADS = np.array([rule.lead for rule in RULES], dtype=object)
+_COOPERATING = np.array([rule.cooperating for rule in RULES], dtype=object)
 
 
 # -- jurisdiction ----------------------------------------------------------------------------
@@ -301,6 +284,8 @@ class ClusterTerritory:
 
     cluster: Cluster
     bset: BoundarySet
+    #: Full names of units of other sets by code (detectors named by an older code).
+    other_names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: Pieces of one large batch are judged on several threads (see cluster_columns).
     line_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -323,9 +308,11 @@ class ClusterTerritory:
         """Members with ``member_id``, ``kind``, ``code``, ``name``, ``joined``, ``left``.
 
         ``code`` is the unit code, or the id of an organisation; ``has_territory`` tells
-        whether the unit has geometry in the set.
+        whether the unit has geometry in the set; ``area_code`` is the code of the unit whose
+        geometry stands for the member's territory: its own, or (without it) its nearest
+        parent with geometry (a ward's district); ``planned`` members never take part.
         """
-        shaped = set(self.bset.units(self.cluster.level).query("has_geometry")["code"])
+        shaped = set(self.bset.frame.loc[self.bset.frame["has_geometry"], "code"])
         rows = []
         for member in self.cluster.members:
             code = member.territory_code if member.kind == "unit" else None
@@ -337,15 +324,65 @@ class ClusterTerritory:
                     "name": member.name,
                     "joined": member.joined,
                     "left": member.left,
-                    "has_territory": bool(code and code in shaped),
+                    "planned": member.planned,
+                    "has_territory": code is not None
+                    and code in shaped
+                    and self.bset.get(code).level == self.cluster.level,
+                    "area_code": self._area_code(code, shaped) if code else None,
                 }
             )
         return pd.DataFrame(rows)
 
+    def _area_code(self, code: str, shaped: set[str]) -> str | None:
+        """Return the member's own code when it has geometry, else its nearest parent's."""
+        try:
+            chain = self.bset.chain(code)
+        except GeozoneError:
+            return None
+        return next((unit.code for unit in chain if unit.code in shaped), None)
+
+    @cached_property
+    def mode(self) -> str:
+        """How the territory can be judged.
+
+        ``"exact"``: every territorial member has geometry at the cluster's level;
+        ``"coarse"``: some have none (old wards of the legacy set without a ward layer), so
+        incidents in the units standing in for them get a decision for review that says so
+        (rule ``no_member_geometry``); ``"none"``: no member has any geometry.
+        """
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        if len(units) and units["has_territory"].all():
+            return "exact"
+        return "coarse" if units["area_code"].notna().any() else "none"
+
+    @property
+    def geometric(self) -> bool:
+        """Whether the members' territories are drawn from their own geometry (exact mode)."""
+        return self.mode == "exact" and self.applies
+
     @cached_property
     def applies(self) -> bool:
-        """True when at least two members have territory with geometry in the set."""
+        """True when incidents can be judged: two members with geometry, or a coarse mode."""
+        if self.mode == "coarse":
+            return True
         return int(self.members["has_territory"].sum()) >= 2
+
+    @property
+    def decides(self) -> bool:
+        """Whether decisions are made (a lapsed carried cluster makes none until confirmed)."""
+        return self.cluster.decides
+
+    @cached_property
+    def missing_geometry(self) -> tuple[str, ...]:
+        """Codes of the territorial members without geometry (coarse mode)."""
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        return tuple(units.loc[~units["has_territory"], "code"].drop_duplicates())
+
+    @cached_property
+    def area_codes(self) -> tuple[str, ...]:
+        """The units standing in for the members' territories in coarse mode."""
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        return tuple(units["area_code"].dropna().drop_duplicates())
 
     @cached_property
     def epsg(self) -> int:
@@ -371,7 +408,10 @@ class ClusterTerritory:
         return outline
 
     def _member_geometries(self) -> NDArray[np.object_]:
-        codes = self.members.loc[self.members["has_territory"], "code"]
+        if self.mode == "coarse":
+            codes = pd.Series(self.area_codes, dtype=object)
+        else:
+            codes = self.members.loc[self.members["has_territory"], "code"]
         return np.array([self.bset.geometry(code) for code in codes], dtype=object)
 
     @cached_property
@@ -457,15 +497,26 @@ class ClusterTerritory:
         codes = members["code"].to_numpy(dtype=object)
         has_territory = members["has_territory"].to_numpy(dtype=bool)
         names = {
-            code: self.bset.get(code).full_name if territorial else name
-            for code, name, territorial in zip(codes, members["name"], has_territory, strict=True)
+            code: self.bset.get(code).full_name
+            if kind == "unit" and code in self.bset.full_names
+            else name
+            for code, name, kind in zip(codes, members["name"], members["kind"], strict=True)
         }
-        joined = [member.joined or date.min for member in self.cluster.members]
+        # A planned member (admission agreed, no date) never joins.
+        joined = [
+            date.max if member.planned else member.joined or date.min
+            for member in self.cluster.members
+        ]
         left = [member.left or date.max for member in self.cluster.members]
         index = {code: k for k, code in enumerate(codes)}
-        junctions = self.junctions
-        junction_members = np.zeros((len(junctions), len(codes)), dtype=bool)
-        for j, listed in enumerate(junctions["codes"]):
+        if self.geometric:
+            junctions = self.junctions
+            junction_xy = shapely.get_coordinates(junctions.geometry.to_numpy()).reshape(-1, 2)
+            listed_codes = list(junctions["codes"])
+        else:
+            junction_xy, listed_codes = np.zeros((0, 2)), []
+        junction_members = np.zeros((len(listed_codes), len(codes)), dtype=bool)
+        for j, listed in enumerate(listed_codes):
             junction_members[j, [index[c] for c in listed if c in index]] = True
         return _MemberTable(
             codes=codes,
@@ -474,18 +525,48 @@ class ClusterTerritory:
             left=np.array(left, dtype="datetime64[D]"),
             holders={code: k for k, code in enumerate(codes) if has_territory[k]},
             detectors={
+                **self._successor_aliases(),
                 **{mid: k for k, mid in enumerate(members["member_id"])},
                 **index,
             },
             index=index,
             names=names,
-            junction_xy=shapely.get_coordinates(junctions.geometry.to_numpy()).reshape(-1, 2),
+            junction_xy=junction_xy,
             junction_members=junction_members,
         )
 
+    def _successor_aliases(self) -> dict[str, int]:
+        """Original members' ids and codes of a carried cluster → their only successor.
+
+        A detector named by an original member (An Giang's old code 89) is that member's
+        successor in the carried cluster (the new An Giang, 91) when it has exactly one.
+        """
+        owners: dict[str, set[int]] = {}
+        for k, member in enumerate(self.cluster.members):
+            for key in member.successor_of:
+                owners.setdefault(key, set()).add(k)
+        return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
+
+    def unit_name(self, code: Any, language: str = "vi") -> str:
+        """Name a unit for a sentence: a member's name, else a unit's name with its code.
+
+        Codes of this set or (failing that) of another loaded set get their full name and the
+        code in brackets; other text (a detector written as free text) is quoted as given.
+        """
+        if code is None or (isinstance(code, float) and np.isnan(code)):
+            return CLAUSES["unknown"][language]
+        names = self.table.names
+        if code in names:
+            return names[code]
+        key = str(code)
+        full = self.bset.full_names.get(key) or self.other_names.get(key)
+        if full is not None:
+            return f"{full} ({key})"
+        return f"«{key}»"
+
     def prepare(self) -> None:
         """Build the shared-boundary indexes now rather than on the first incidents judged."""
-        if self.applies:
+        if self.geometric:
             self.outline  # noqa: B018
             self.boundary_index  # noqa: B018
             self.member_lines  # noqa: B018
@@ -505,28 +586,51 @@ class ClusterTerritory:
 
 
 def territories(
-    clusters: Iterable[Cluster], sets: Sequence[BoundarySet], carry_into: BoundarySet | None = None
+    clusters: Iterable[Cluster],
+    sets: Sequence[BoundarySet],
+    carry_into: BoundarySet | None = None,
+    confirmations: Mapping[str, Confirmation] | None = None,
 ) -> list[ClusterTerritory]:
     """Place clusters on the sets their members are named in, and carry them forward.
 
     A cluster named in a set without geometry at its level (the pre-2025 wards are a register
-    only) cannot be placed there; with ``carry_into`` every cluster named in an older set is
-    also carried into that set's units (``geozone.migrate``) from the day it came into force.
+    only) is placed in coarse mode: its incidents get a decision for review saying what is
+    missing (see :attr:`ClusterTerritory.mode`). With ``carry_into`` every cluster named in
+    an older set is also carried into that set's units (``geozone.migrate``): confirmed from
+    the date in ``confirmations`` (keyed by the carried id, ``<id>-<set>``), else proposed
+    or lapsed as its original stood on the reform date.
     """
     from geozone.migrate import migrate_cluster
 
     by_id = {bset.id: bset for bset in sets}
+    confirmed = confirmations or {}
+    elsewhere = {bset.id: _names_elsewhere(sets, bset) for bset in sets}
     placed = []
     for cluster in clusters:
         home = by_id.get(cluster.boundary_set)
-        if home is not None:
-            territory = ClusterTerritory(cluster, home)
-            if territory.applies:
-                placed.append(territory)
-        if carry_into is not None and home is not None and home.id != carry_into.id:
-            carried = migrate_cluster(cluster, home, carry_into).to_cluster()
-            placed.append(ClusterTerritory(carried, carry_into))
+        if home is None:
+            continue
+        territory = ClusterTerritory(cluster, home, elsewhere[home.id])
+        if territory.applies:
+            placed.append(territory)
+        if carry_into is not None and home.id != carry_into.id:
+            migration = migrate_cluster(cluster, home, carry_into)
+            confirmation = confirmed.get(f"{cluster.id}-{carry_into.id}")
+            carried = migration.to_cluster(
+                confirmed_from=confirmation.from_date if confirmation else None,
+                confirmed_by=confirmation.by if confirmation else None,
+            )
+            placed.append(ClusterTerritory(carried, carry_into, elsewhere[carry_into.id]))
     return placed
+
+
+def _names_elsewhere(sets: Sequence[BoundarySet], home: BoundarySet) -> dict[str, str]:
+    """Full names of the units of the other sets, by code (the newest set's name first)."""
+    names: dict[str, str] = {}
+    for bset in sorted(sets, key=lambda b: b.info.valid_from):
+        if bset.id != home.id:
+            names.update(bset.full_names)
+    return names
 
 
 # -- the lead rule ---------------------------------------------------------------------------
@@ -534,7 +638,7 @@ def territories(
 
 @dataclass(frozen=True)
 class _Points:
-    """The incidents one territory judges: their rows, days, holder and detector members."""
+    """The incidents one territory judges: their rows, holder, area and detector members."""
 
     rows: NDArray[np.intp]
     holder: NDArray[np.intp]  # index into territory members, -1 when outside every member
@@ -542,25 +646,28 @@ class _Points:
     detector_known: NDArray[np.bool_]
     x: NDArray[np.float64]
     y: NDArray[np.float64]
+    area: NDArray[np.intp]  # coarse mode: index into territory.area_codes, -1 outside them
 
     @classmethod
     def none(cls) -> _Points:
         """Return the selection of no incident."""
         empty = np.zeros(0, dtype=np.intp)
-        return cls(empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0))
+        return cls(empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0), empty)
 
     def pieces(self, size: int) -> list[_Points]:
         """Split into consecutive pieces of at most ``size`` incidents (in order)."""
+        step = max(size, 1)
         return [
             _Points(
-                self.rows[start : start + size],
-                self.holder[start : start + size],
-                self.detector[start : start + size],
-                self.detector_known[start : start + size],
-                self.x[start : start + size],
-                self.y[start : start + size],
+                self.rows[start : start + step],
+                self.holder[start : start + step],
+                self.detector[start : start + step],
+                self.detector_known[start : start + step],
+                self.x[start : start + step],
+                self.y[start : start + step],
+                self.area[start : start + step],
             )
-            for start in range(0, len(self.rows), max(size, 1))
+            for start in range(0, len(self.rows), step)
         ]
 
 
@@ -634,6 +741,12 @@ class _Coded:
         return np.asarray(self.units["unit_code"], dtype=object)
 
     @cached_property
+    def status_inside(self) -> NDArray[np.bool_]:
+        """Return whether a unit of the set holds each incident (status ``inside``)."""
+        status: NDArray[np.object_] = np.asarray(self.units["locate_status"], dtype=object)
+        return np.asarray(status == "inside", dtype=bool)
+
+    @cached_property
     def on_boundary(self) -> NDArray[np.bool_]:
         """Return the on-boundary flag of each incident."""
         return np.asarray(self.units["on_boundary"], dtype=bool)
@@ -648,6 +761,8 @@ class _Coded:
         for name in ("set_ids", "detectors", "detector_known", "external_id", "unit_code"):
             getattr(self, name)
         for name in ("on_boundary", "candidates", "set_names", "detector_names", "box"):
+            getattr(self, name)
+        for name in ("status_inside",):
             getattr(self, name)
         for level in ("province", "district", "ward"):
             if f"{level}_code" in self.units:
@@ -683,9 +798,10 @@ def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
     """Whether any incident of the batch may concern a territory: a cheap gate before the work.
 
     An incident concerns it only when judged in its set and held by a member (so inside the
-    members' outline) or detected by a member; a batch missing both costs no array work.
+    members' outline) or detected by a member; a batch missing both costs no array work. A
+    lapsed carried cluster concerns none.
     """
-    if territory.bset.id not in coded.set_names:
+    if not territory.decides or territory.bset.id not in coded.set_names:
         return False
     if not territory.table.detectors.keys().isdisjoint(coded.detector_names):
         return True
@@ -716,34 +832,56 @@ def _member_index(
 def _active(
     member: NDArray[np.intp], days: NDArray[np.datetime64], table: _MemberTable
 ) -> NDArray[np.intp]:
-    """Keep the member index on the days the member belongs to the cluster, else -1."""
+    """Keep the member index on the days the member belongs to the cluster, else -1.
+
+    A member is in from ``joined`` and out from ``left`` (exclusive), as
+    :meth:`geozone.clusters.Member.active_on` says.
+    """
     k = np.maximum(member, 0)
-    ok = (member >= 0) & (days >= table.joined[k]) & (days <= table.left[k])
+    ok = (member >= 0) & (days >= table.joined[k]) & (days < table.left[k])
     return np.where(ok, member, -1)
+
+
+def _area_index(territory: ClusterTerritory, coded: _Coded) -> NDArray[np.intp]:
+    """Coarse mode: the index of the unit of ``area_codes`` holding each incident, else -1."""
+    lookup = {code: k for k, code in enumerate(territory.area_codes)}
+    found = np.full(len(coded.lon), -1, dtype=np.intp)
+    for level in reversed(territory.bset.levels):  # finest first
+        if f"{level}_code" in coded.units:
+            here = _member_index(coded.level(level), lookup)
+            found = np.where(found >= 0, found, here)
+    return found
 
 
 def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
     """Return the incidents a territory judges: in its set and period, held or detected by one.
 
     Rows are narrowed at each step (set, period, a member's code), so a territory no incident
-    of the batch concerns costs a few array operations.
+    of the batch concerns costs a few array operations. In coarse mode no member holds a
+    point: the units standing in for the members (``area``) take their place.
     """
     set_codes, set_values = coded.set_ids
     home = np.flatnonzero(set_values == territory.bset.id)
     rows = np.flatnonzero(set_codes == home[0]) if len(home) else np.zeros(0, dtype=np.intp)
     rows = rows[territory.in_force(coded.days[rows])]
     table = territory.table
-    holder = _member_index(coded.level(territory.cluster.level), table.holders)[rows]
+    coarse = territory.mode == "coarse"
+    if coarse:
+        holder = np.full(len(rows), -1, dtype=np.intp)
+        area = _area_index(territory, coded)[rows]
+    else:
+        holder = _member_index(coded.level(territory.cluster.level), table.holders)[rows]
+        area = np.full(len(rows), -1, dtype=np.intp)
     detector = _member_index(coded.detectors, table.detectors)[rows]
-    if not ((holder >= 0) | (detector >= 0)).any():
+    if not ((holder >= 0) | (detector >= 0) | (area >= 0)).any():
         return _Points.none()
     days = coded.days[rows]
     holder = _active(holder, days, table)
     detector = _active(detector, days, table)
-    keep = (holder >= 0) | (detector >= 0)
+    keep = (holder >= 0) | (detector >= 0) | (area >= 0)
     rows = rows[keep]
     x, y = project_xy(coded.lon[rows], coded.lat[rows], np.full(len(rows), territory.epsg))
-    return _Points(rows, holder[keep], detector[keep], coded.detector_known[rows], x, y)
+    return _Points(rows, holder[keep], detector[keep], coded.detector_known[rows], x, y, area[keep])
 
 
 def _zones(
@@ -988,53 +1126,80 @@ def _judge(
 ) -> dict[str, NDArray[Any]]:
     """Return a territory's decision columns (:data:`CLUSTER_COLUMNS`) for incidents ``pts``.
 
-    ``jobs``: threads for the KD-tree searches of a large piece.
+    The facts of each incident are gathered (zones and boundaries from the geometry, or, in
+    coarse mode, the units standing in for the members), the rule table chooses the rule
+    (:func:`geozone.rules.choose`) and the decision follows from it. ``jobs``: threads for
+    the KD-tree searches of a large piece.
     """
+    n = len(pts.rows)
     table = territory.table
-    codes = table.codes
-    near, distance, across, junction = _zones(territory, pts, jobs)
-    held = pts.holder >= 0
-    in_zone = held & near.any(axis=1)
-    on_line = _on_boundary_members(territory, coded, pts)
-    boundary = on_line.any(axis=1)
+    none = np.zeros((n, len(table.codes)), dtype=bool)
     is_org = (pts.detector >= 0) & table.organisation[np.maximum(pts.detector, 0)]
-    territorial_detector = (pts.detector >= 0) & ~is_org
-    detector_on_line = on_line[np.arange(len(pts.rows)), np.maximum(pts.detector, 0)] & (
-        pts.detector >= 0
+    in_unit = coded.status_inside[pts.rows]
+    if territory.mode == "coarse":
+        near, on_line = none, none
+        distance, across = np.full(n, np.inf), np.full(n, -1, dtype=np.intp)
+        junction = np.zeros(n, dtype=bool)
+    else:
+        near, distance, across, junction = _zones(territory, pts, jobs)
+        on_line = _on_boundary_members(territory, coded, pts)
+    held = pts.holder >= 0
+    boundary = on_line.any(axis=1)
+    facts = Facts(
+        unresolved=pts.area >= 0,
+        held=held,
+        in_unit=in_unit,
+        boundary=boundary,
+        in_zone=held & near.any(axis=1),
+        territorial_detector=(pts.detector >= 0) & ~is_org,
+        detector_on_line=on_line[np.arange(n), np.maximum(pts.detector, 0)] & (pts.detector >= 0),
+        organisation_detector=is_org,
+        detector_known=pts.detector_known,
     )
-    rule = np.select(  # an index into _RULES
-        [
-            ~held,
-            boundary & ~(territorial_detector & detector_on_line),
-            ~in_zone & ~boundary,
-            territorial_detector,
-            is_org,
-            ~pts.detector_known,
-        ],
-        np.arange(len(_RULES) - 1),
-        default=len(_RULES) - 1,
-    )
-    lead = np.where(rule == _RULE["border_detector"], pts.detector, pts.holder)
-    zoned = in_zone | boundary
+    rule = choose(facts)
+    zoned = (facts.in_zone | boundary) & ~facts.unresolved
     zone = near | on_line
     zone[~zoned] = False
-    zone_id, zone_lists = _distinct_sets(zone, codes)
-    holder_units = coded.unit_code[pts.rows]
-    lead_code = _code_of(codes, lead)
-    outside = rule == _RULE["outside_members"]
-    lead_code[outside] = holder_units[outside]
+    return _decisions(
+        territory, pts, coded, tolerance_m, rule, zone, distance, across, junction, zoned
+    )
+
+
+def _decisions(
+    territory: ClusterTerritory,
+    pts: _Points,
+    coded: _Coded,
+    tolerance_m: float,
+    rule: NDArray[np.intp],
+    zone: NDArray[np.bool_],
+    distance: NDArray[np.float64],
+    across: NDArray[np.intp],
+    junction: NDArray[np.bool_],
+    zoned: NDArray[np.bool_],
+) -> dict[str, NDArray[Any]]:
+    """Assemble the decision columns from each incident's rule (leads as the table says)."""
+    codes = territory.table.codes
+    n = len(pts.rows)
+    lead_kind = _LEADS[rule]
+    lead = np.where(lead_kind == "detector", pts.detector, pts.holder)
+    lead_code = _code_of(codes, np.where(np.isin(lead_kind, ["holder", "detector"]), lead, -1))
+    by_unit = lead_kind == "unit"
+    lead_code[by_unit] = coded.unit_code[pts.rows][by_unit]
+    coop_kind = _COOPERATING[rule]
     coop = zone.copy()
-    coop[np.arange(len(lead)), np.maximum(lead, 0)] &= lead < 0
-    coop[rule == _RULE["territory"]] = False
-    coop[outside] = False
-    coop[np.flatnonzero(outside), pts.detector[outside]] = True
+    leads = np.isin(lead_kind, ["holder", "detector"]) & (lead >= 0)
+    coop[np.flatnonzero(leads), lead[leads]] = False
+    coop[coop_kind != "zone_others"] = False
+    hands_over = (coop_kind == "detector") & (pts.detector >= 0)
+    coop[np.flatnonzero(hands_over), pts.detector[hands_over]] = True
+    zone_id, zone_lists = _distinct_sets(zone, codes)
     coop_id, coop_lists = _distinct_sets(coop, codes)
     detector = np.where(
         pts.detector >= 0, codes[np.maximum(pts.detector, 0)], coded.detected_by[pts.rows]
     ).astype(object)
     columns: dict[str, NDArray[Any]] = {
         "external_id": coded.external_id[pts.rows],
-        "cluster_id": np.full(len(pts.rows), territory.cluster.id, dtype=object),
+        "cluster_id": np.full(n, territory.cluster.id, dtype=object),
         "member_code": _code_of(codes, pts.holder),
         "in_zone": zoned,
         "zone_kind": _zone_kind(zoned, junction, zone.sum(axis=1)),
@@ -1044,11 +1209,11 @@ def _judge(
         "lead_unit": lead_code,
         "cooperating": _lists(coop_lists, coop_id),
         "rule": _RULES[rule],
-        "review": _REVIEWED[rule],
+        "review": _REVIEWED[rule] | (territory.cluster.carry_status == "proposed"),
         "detector": detector,
     }
-    # Integers standing for the worded values: a leaf unit or member for the lead, a member
-    # or the given text for the detector.
+    # Integers standing for the worded values: the unit holding the point (a leaf unit, or
+    # the unit standing in for the members), the member or given text of the detector.
     leaf_unit = coded.level(territory.bset.leaf_level)[0][pts.rows]
     given = coded.detectors[0][pts.rows]
     situation = _group_ids(
@@ -1056,15 +1221,23 @@ def _judge(
             rule,
             pts.holder,
             across,
-            np.where(outside, -2 - leaf_unit, lead),
+            np.where(by_unit | (pts.area >= 0), -2 - leaf_unit, lead),
+            pts.area,
             np.where(pts.detector >= 0, pts.detector, -2 - given),
             zone_id,
             coop_id,
             ~np.isfinite(distance),
         ]
     )
+    area_code: NDArray[np.object_] = np.full(n, None, dtype=object)
+    if len(territory.area_codes):
+        known = pts.area >= 0
+        area_code[known] = np.asarray(territory.area_codes, dtype=object)[pts.area[known]]
     columns["explanation_vi"], columns["explanation_en"] = explain(
-        columns, situation, territory, tolerance_m
+        {**columns, "unit_code": coded.unit_code[pts.rows], "area_code": area_code},
+        situation,
+        territory,
+        tolerance_m,
     )
     return columns
 
@@ -1098,79 +1271,9 @@ def _lists(lists: list[list[str]], ids: NDArray[np.intp]) -> NDArray[np.object_]
 
 # -- explanations ----------------------------------------------------------------------------
 
-_EN = {
-    "territory": (
-        "{holder} holds the point{where}: {holder} leads by territory (rule 1); the other"
-        " members assist if asked."
-    ),
-    "border_detector": (
-        "In {holder}, in the border zone"
-        " ({zone}){where}; {detector} detected it first and leads (rule"
-        " 2){coop_en}."
-    ),
-    "border_unknown_detector": (
-        "In {holder}, in the border zone"
-        " ({zone}){where}; the unit that detected it is unknown, so "
-        "{holder}, which holds the point, leads until confirmed{coop_en}. Review."
-    ),
-    "border_non_member_detector": (
-        "In {holder}, in the border zone"
-        " ({zone}){where}; it was detected by {detector}, not a member,"
-        " so {holder}, which holds the point, leads{coop_en}. Review."
-    ),
-    "border_organisation_detector": (
-        "In {holder}, in the border zone"
-        " ({zone}){where}; it was detected by {detector}, a member "
-        "without territory, so {holder}, which holds the point, leads{coop_en}. Review."
-    ),
-    "on_boundary": (
-        "On the boundary between {zone} (within the {tol:g} m tolerance); no unit on it "
-        "detected it, so {holder}, the nearest, leads pending review{coop_en}. Review."
-    ),
-    "outside_members": (
-        "Outside every member's territory, in {holder_unit}; detected by member "
-        "{detector}, which hands over to {holder_unit}. Review."
-    ),
-}
-_VI = {
-    "territory": (
-        "Vụ việc trên địa bàn {holder}{where_vi}: {holder} chủ trì theo địa bàn (nguyên "
-        "tắc 1); các đơn vị khác phối hợp khi được yêu cầu."
-    ),
-    "border_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
-        " ({zone}){where_vi}; {detector} phát hiện trước nên "
-        "chủ trì (nguyên tắc 2){coop_vi}."
-    ),
-    "border_unknown_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
-        " ({zone}){where_vi}; chưa rõ đơn vị phát hiện trước "
-        "nên {holder} (nơi xảy ra) tạm chủ trì{coop_vi}. Cần xem xét lại."
-    ),
-    "border_non_member_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
-        " ({zone}){where_vi}; {detector} phát hiện nhưng không"
-        " thuộc cụm nên {holder} (nơi xảy ra) chủ trì{coop_vi}. Cần xem xét lại."
-    ),
-    "border_organisation_detector": (
-        "Vụ việc trên địa bàn {holder}, thuộc vùng giáp ranh"
-        " ({zone}){where_vi}; {detector} (không quản lý địa "
-        "bàn) phát hiện nên {holder} (nơi xảy ra) chủ trì{coop_vi}. Cần xem xét lại."
-    ),
-    "on_boundary": (
-        "Vụ việc nằm trên ranh giới giữa {zone} (trong dung sai {tol:g} m); không đơn vị "
-        "nào trong số này phát hiện nên {holder} (gần nhất) tạm chủ trì{coop_vi}. Cần xem"
-        " xét lại."
-    ),
-    "outside_members": (
-        "Vụ việc ngoài địa bàn các thành viên, thuộc {holder_unit}; thành viên {detector}"
-        " phát hiện và bàn giao cho {holder_unit}. Cần xem xét lại."
-    ),
-}
-_NO_RULE_EN = " The regulation states no lead rule; the cluster default is applied."
-_NO_RULE_VI = " Quy chế không quy định đơn vị chủ trì; áp dụng nguyên tắc mặc định."
 #: Stands for the distance in a worded sentence until each row's number is put in.
 _METRES = "\x00"
+_LANGUAGES = ("vi", "en")
 
 
 def explain(
@@ -1181,13 +1284,17 @@ def explain(
 ) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
     """Write the Vietnamese and English sentence of every row of :func:`assign_clusters`.
 
-    Rows with the same ``situation`` number (rule and units) share one wording with a
-    placeholder for the distance; each row's distance is then filled in with array operations.
+    Each rule's template (:data:`geozone.rules.RULES`) is filled once per situation (rows
+    with the same ``situation`` number share the rule, the units and the wording) with a
+    placeholder for the distance; each row's whole metres then go into the placeholder,
+    which only the templates that quote a distance have.
 
     Parameters
     ----------
     frame
-        The decision columns (a DataFrame or a mapping of equal-length arrays).
+        The decision columns (a DataFrame or a mapping of equal-length arrays), with
+        ``unit_code`` (the unit of the set holding each point) and ``area_code`` (the unit
+        standing in for the members in coarse mode, else None).
     situation
         One integer per row; rows with the same number are worded alike.
     territory
@@ -1196,7 +1303,6 @@ def explain(
         The boundary tolerance, quoted in on-boundary sentences.
     """
     labels, first = np.unique(np.asarray(situation), return_index=True)
-    names = _names(territory)
     needed = (
         "member_code",
         "boundary_with",
@@ -1206,81 +1312,103 @@ def explain(
         "lead_unit",
         "detector",
         "rule",
+        "unit_code",
+        "area_code",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
     worded = [
-        _sentences({column: firsts[column][k] for column in needed}, names, territory, tolerance_m)
+        situation_sentences(
+            {column: firsts[column][k] for column in needed}, territory, tolerance_m
+        )
         for k in range(len(first))
     ]
     which = np.searchsorted(labels, situation)
     distance_m = np.asarray(frame["distance_m"], dtype=float)
-    has_distance = ~pd.isna(np.asarray(frame["boundary_with"])) & np.isfinite(distance_m)
-    metres = np.where(has_distance, np.round(np.nan_to_num(distance_m)), -1).astype(np.int64)
+    slot = np.array([w[0][2] for w in worded], dtype=bool)[which]
+    metres = np.where(slot & np.isfinite(distance_m), np.round(np.nan_to_num(distance_m)), -1)
+    metres = metres.astype(np.int64)
     # Many rows share a situation and a whole number of metres: word each pair once.
     span = int(metres.max(initial=-1)) + 2
     pairs, row_pair = np.unique(which * span + metres + 1, return_inverse=True)
     pair_which, pair_metres = pairs // span, pairs % span - 1
-    quoted = pair_metres.astype(str).astype(object)
-    quoted[pair_metres < 0] = ""
     out = []
-    for language in (0, 1):
+    for language in range(len(_LANGUAGES)):
+        quoted = np.array(
+            [format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in pair_metres],
+            dtype=object,
+        )
         pre = np.array([w[language][0] for w in worded], dtype=object)[pair_which]
         post = np.array([w[language][1] for w in worded], dtype=object)[pair_which]
         out.append((pre + quoted + post)[row_pair.ravel()])
     return out[0], out[1]
 
 
-def _names(territory: ClusterTerritory) -> dict[str, str]:
-    """Full unit names for territorial members, the given name for organisations."""
-    return territory.table.names
+def situation_sentences(
+    row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float
+) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
+    """Word one situation in Vietnamese and English from its rule's templates.
+
+    Returns, per language, the sentence cut at the distance placeholder (before, after) and
+    whether it has one; a sentence without a distance has an empty second part.
+    """
+    rule = BY_NAME[str(row["rule"])]
+    out = []
+    for language in _LANGUAGES:
+        values = _parameters(row, territory, tolerance_m, language)
+        sentence = getattr(rule, language).format(**values)
+        before, found, after = sentence.partition(_METRES)
+        out.append((before, after, bool(found)))
+    return out[0], out[1]
 
 
-def _sentences(
-    row: dict[Any, Any], names: dict[str, str], territory: ClusterTerritory, tolerance_m: float
-) -> tuple[tuple[str, str], tuple[str, str]]:
-    """Word one situation in Vietnamese and English, each split around the distance."""
+def _parameters(
+    row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float, language: str
+) -> dict[str, str]:
+    """Return the named parameters of the templates for one situation and language."""
 
     def name(code: Any) -> str:
-        if code is None or (isinstance(code, float) and np.isnan(code)):
-            return f"no unit of {territory.bset.id}"
-        if code in names:
-            return names[code]
-        return territory.bset.full_names.get(str(code), str(code))  # free text stays as is
+        return territory.unit_name(code, language)
 
-    holder, across = name(row["member_code"]), name(row["boundary_with"])
+    def clause(key: str, **values: str) -> str:
+        return CLAUSES[key][language].format(**values)
+
     has_distance = row["boundary_with"] is not None and np.isfinite(row["distance_m"])
-    width = territory.width_m
-    coop = ", ".join(name(c) for c in row["cooperating"])
-    values = {
-        "holder": holder,
-        "holder_unit": name(row["lead_unit"]),
-        "detector": name(row["detector"]),
+    cooperating = ", ".join(name(c) for c in row["cooperating"])
+    detector = row["detector"]
+    detected = _missing(detector) or not str(detector).strip()
+    unit = row["area_code"] if row["area_code"] is not None else row["unit_code"]
+    level = territory.cluster.level
+    return {
+        "holder": name(row["member_code"]),
+        "unit": name(unit),
+        "detector": name(detector),
+        "detected": "" if detected else clause("detected", detector=name(detector)),
         "zone": " – ".join(name(c) for c in row["zone_units"]),
-        "tol": tolerance_m,
-        "where": (
-            f", {_METRES} m from its boundary with {across} (border zone {width:g} m)"
-            if has_distance
-            else ", away from any boundary with another member"
-        ),
-        "where_vi": (
-            f", cách ranh giới với {across} {_METRES} m (vùng giáp ranh {width:g} m)"
-            if has_distance
-            else ", không giáp ranh thành viên khác"
-        ),
-        "coop_en": f"; cooperating: {coop}" if coop else "",
-        "coop_vi": f"; {coop} phối hợp" if coop else "",
+        "distance": clause("distance", across=name(row["boundary_with"]), metres=_METRES)
+        if has_distance
+        else "",
+        "width": f"{format_number(territory.width_m, language)} m",
+        "tolerance": f"{format_number(tolerance_m, language)} m",
+        "cooperating": clause("cooperating", members=cooperating) if cooperating else "",
+        "set": territory.bset.id,
+        "missing": ", ".join(name(c) for c in territory.missing_geometry),
+        "level": CLAUSES[f"level_{level}"][language],
+        "default_rule": "" if territory.cluster.lead_rule else clause("default_rule"),
+        "standing": _standing(territory.cluster, language),
     }
-    vi, en = _VI[row["rule"]].format(**values), _EN[row["rule"]].format(**values)
-    if not territory.cluster.lead_rule:
-        vi, en = vi + _NO_RULE_VI, en + _NO_RULE_EN
-    return _split(vi), _split(en)
 
 
-def _split(sentence: str) -> tuple[str, str]:
-    """Cut a sentence at the distance placeholder (the second part is empty without one)."""
-    before, _, after = sentence.partition(_METRES)
-    return before, after
+def _standing(cluster: Cluster, language: str) -> str:
+    """Return the clause on a carried cluster's standing (empty for an original one)."""
+    status = cluster.carry_status
+    if status is None or cluster.period.start is None or cluster.period.start.exact is None:
+        return ""
+    since = format_date(cluster.period.start.exact, language)
+    if status == "confirmed":
+        return CLAUSES["confirmed"][language].format(date=since)
+    key = "proposed_district" if cluster.carried_from_level == "district" else "proposed"
+    return CLAUSES[key][language].format(date=since)
 
 
 # -- all together ----------------------------------------------------------------------------

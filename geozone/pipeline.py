@@ -21,11 +21,10 @@ from geozone.assign import assign
 from geozone.build import file_sha256
 from geozone.context import Context
 from geozone.incident_io import read_incidents
+from geozone.rules import RULES_VERSION
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
 
-#: Bump when the assignment rules change, so every stored assignment is recomputed.
-RULES_VERSION = "rules-1"
 ProgressCallback = Callable[[int, int], None]
 
 

@@ -93,3 +93,27 @@ def search_keys(name: str, unit_type: str | None) -> list[str]:
         keys.append(fold(unit_type) + bare)
         keys.extend(abbr + bare for abbr in TYPE_ABBREVIATIONS.get(unit_type, ()))
     return list(dict.fromkeys(keys))
+
+
+def format_number(value: float, language: str = "vi") -> str:
+    """Write a number the way readers of ``language`` ("vi" or "en") expect.
+
+    Vietnamese groups thousands with dots and writes decimals with a comma; English the
+    other way round. Whole numbers get no decimals, others one.
+
+    >>> format_number(1000), format_number(2.5), format_number(1000, "en")
+    ('1.000', '2,5', '1,000')
+    """
+    rounded = round(float(value), 1)
+    text = f"{rounded:,.0f}" if rounded == int(rounded) else f"{rounded:,.1f}"
+    if language == "vi":
+        return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def format_date(day: object, language: str = "vi") -> str:
+    """Write a date as dd/mm/yyyy (Vietnamese) or yyyy-mm-dd (English)."""
+    from datetime import date
+
+    assert isinstance(day, date)
+    return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
 
-from geozone.assign import REVIEW_RULES, ClusterTerritory, assign, territories
+from geozone.assign import ClusterTerritory, assign, territories
 from geozone.boundaries import BoundarySet
+from geozone.clusters import Confirmation
 from geozone.incidents import VIETNAM_TZ
+from geozone.rules import REVIEW_RULES
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
 
@@ -134,7 +136,7 @@ def test_outside_every_member(grid: BoundarySet, territory: ClusterTerritory) ->
     row = only(judge(grid, territory, 2500, 2500, "o1"))
     assert row["rule"] == "outside_members" and row["lead_unit"] == "00009"
     assert row["cooperating"] == ["00001"] and row["member_code"] is None
-    assert "hands over to Phường Ô 9" in row["explanation_en"]
+    assert "hands it over to Phường Ô 9 (00009)" in row["explanation_en"]
     assert judge(grid, territory, 2500, 2500, "00009").empty  # no member involved
 
 
@@ -202,19 +204,39 @@ def test_territories_skip_clusters_without_geometry_and_carry_forward(
     from geozone.clusters import load_clusters
 
     placed = territories(load_clusters().values(), [legacy, vn2025], carry_into=vn2025)
-    ids = {t.cluster.id for t in placed}
-    assert "gia-lam" in ids and "hoa-do-phuc-vi" not in ids  # legacy wards have no geometry
-    assert "hoa-do-phuc-vi-vn2025" in ids and "gia-lam-vn2025" in ids
+    by_id = {t.cluster.id: t for t in placed}
+    assert by_id["gia-lam"].mode == "exact" and by_id["gia-lam"].geometric
+    # Legacy wards have no geometry: the T11 cluster is placed in coarse mode, on the districts
+    # standing in for its wards (Cầu Giấy 005, Ba Đình 001), and draws no border zone.
+    t11 = by_id["hoa-do-phuc-vi"]
+    assert t11.mode == "coarse" and not t11.geometric and set(t11.area_codes) == {"005", "001"}
+    assert t11.missing_geometry == ("00169", "00157", "00007", "00006")
+    # Carried: T11 had ended (2024, inferred) before the reform, so its carried form lapses
+    # until confirmed; Gia Lâm was in force, so its carried form is a proposal.
+    assert by_id["hoa-do-phuc-vi-vn2025"].cluster.carry_status == "lapsed"
+    assert not by_id["hoa-do-phuc-vi-vn2025"].decides
+    assert by_id["gia-lam-vn2025"].cluster.carry_status == "proposed"
 
 
 # -- real data -------------------------------------------------------------------------------
 
 
+T11_CONFIRMED = {
+    "hoa-do-phuc-vi-vn2025": Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")
+}
+
+
 @pytest.fixture(scope="module")
 def t11_2025(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
+    """The T11 cluster carried into the 2025 wards, confirmed by a planner from 2025-07-01."""
     from geozone.clusters import load_clusters
 
-    placed = territories([load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025)
+    placed = territories(
+        [load_clusters()["hoa-do-phuc-vi"]],
+        [legacy, vn2025],
+        carry_into=vn2025,
+        confirmations=T11_CONFIRMED,
+    )
     return next(t for t in placed if t.cluster.id == "hoa-do-phuc-vi-vn2025")
 
 
