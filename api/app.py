@@ -36,7 +36,7 @@ from api.routers import (
     patrol_zones,
     reports,
 )
-from geozone.context import Context, load_context
+from geozone.context import Context, judging_context
 from geozone.settings import Settings, get_settings
 from geozone.store import open_store
 from geozone.store.api_tables import ApiStore
@@ -86,7 +86,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        base = context if context is not None else load_context(settings)
+        base = context if context is not None else judging_context(settings)
         store = open_store(store_url or settings.store_url, settings=settings)
         app.state.store = store
         app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]

@@ -131,7 +131,7 @@ def serve(
 
     from api.app import create_app
     from geozone.build import build_set
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.incidents import VIETNAM_TZ
     from geozone.manifest import load_manifest
     from geozone.pipeline import assign_stale
@@ -146,7 +146,7 @@ def serve(
             settings.boundary_cache,
             display_simplify_deg=settings.display_simplify_deg,
         )
-    context = load_context(settings)
+    context = judging_context(settings)
     api_store, store = _api_store(None)
     try:
         judged = _with_defined_clusters(context, api_store)
@@ -220,13 +220,13 @@ def map_cluster(
     Leaflet and its plugins are embedded, so the file needs no network.
     """
     from geozone.cli._common import parse_date
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
 
     day: date = parse_date(on)
     settings = get_settings()
-    context = load_context(settings)
+    context = judging_context(settings)
     known = {t.cluster.id for t in context.territories} | set(context.clusters)
     store: IncidentStore | None = None
     try:

@@ -189,7 +189,7 @@ def report(
     from rich.console import Console
 
     from api.cluster_registry import ClusterRegistry
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.report import cluster_report
     from geozone.store import open_store
     from geozone.store.api_tables import ApiStore
@@ -202,7 +202,7 @@ def report(
         open_store(store_url) as store,
     ):
         # The committed clusters and those planners defined through the API, as the service.
-        registry = ClusterRegistry(load_context(), ApiStore(store.engine))  # type: ignore[attr-defined]
+        registry = ClusterRegistry(judging_context(), ApiStore(store.engine))  # type: ignore[attr-defined]
         for problem in registry.problems:
             console.print(f"warning: {problem}", style="yellow", highlight=False)
         context = registry.context

@@ -39,6 +39,7 @@ from geozone.incidents import VIETNAM_TZ
 from geozone.migrate import migrate_cluster
 from geozone.patrol import check_within_set
 from geozone.settings import get_settings
+from geozone.study import ClusterStudy, cluster_study, study_period
 from geozone.zones import BorderZones, border_zones
 
 #: Degrees added around a unit's envelope to find the units that may touch it (≈1 km).
@@ -489,7 +490,6 @@ ANALYTICS_MAX_CELLS = 50_000
 #: Largest cells × (permutations + 1) × time bins one request may compute.
 ANALYTICS_MAX_WORK = 40_000_000
 #: Days of the default analytics period (ending today, Vietnam time).
-DEFAULT_PERIOD_DAYS = 365
 #: Analytics results kept per app.
 ANALYTICS_CACHE_SIZE = 32
 #: Label of synthetic data on analytics answers.
@@ -503,11 +503,7 @@ def invalid(field: str, message: str, where: str = "query") -> RequestValidation
 
 def default_period(start: date | None, end: date | None) -> tuple[date, date]:
     """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
-    from datetime import timedelta
-
-    last = end or datetime.now(VIETNAM_TZ).date()
-    first = start or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    return first, last
+    return study_period(start, end)
 
 
 def parse_categories(text: str | None) -> tuple[str, ...] | None:
@@ -525,32 +521,8 @@ def parse_categories(text: str | None) -> tuple[str, ...] | None:
     return codes
 
 
-@dataclass(frozen=True)
-class ClusterPeriod:
-    """A cluster's family (its forms) over a period, with the incidents judged under it."""
-
-    cluster_id: str
-    start: date
-    end: date
-    forms: tuple[Any, ...]
-    territory: ClusterTerritory
-    area: Any
-    incidents: pd.DataFrame
-
-    @property
-    def synthetic(self) -> bool:
-        """Whether any incident of the period is synthetic."""
-        return bool(len(self.incidents)) and bool(
-            self.incidents["synthetic"].fillna(False).astype(bool).any()
-        )
-
-    def points(self) -> Any:
-        """Return the incidents as points (EPSG:4326 GeoDataFrame)."""
-        import geopandas as gpd
-
-        frame = self.incidents
-        geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
-        return gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geometry, crs=4326)
+#: A cluster's family over a period: :class:`geozone.study.ClusterStudy`.
+ClusterPeriod = ClusterStudy
 
 
 def cluster_period(
@@ -560,11 +532,8 @@ def cluster_period(
     start: date | None,
     end: date | None,
     categories: tuple[str, ...] | None = None,
-) -> ClusterPeriod:
-    """Read a cluster's incidents of a period (its whole family, as the review report does).
-
-    The study area is the union of the members' territories of the forms in force in the
-    period; ``territory`` is the newest such form (coverage and suggestions use it).
+) -> ClusterStudy:
+    """Read a cluster's study over a period (:func:`geozone.study.cluster_study`).
 
     Raises
     ------
@@ -573,29 +542,7 @@ def cluster_period(
     InvalidParameterError
         The period is reversed, or no member has a territory with geometry in it (400).
     """
-    from geozone.report import cluster_forms, cluster_incidents, period_bounds
-
-    first, last = default_period(start, end)
-    period_bounds(first, last)
-    forms = cluster_forms(context, cluster_id)
-    placed = [(f, f.territory) for f in forms if f.territory is not None]
-    active = [(f, t) for f, t in placed if f.overlaps(first, last)]
-    if not placed:
-        raise InvalidParameterError(
-            f"cluster {cluster_id} has no member with a territory (geometry) in any loaded set"
-        )
-    chosen = next((t for f, t in active if f.id == cluster_id), None)
-    territory = chosen or (active or placed)[-1][1]
-    geoms = []
-    for _, placed_territory in active or placed[-1:]:
-        members = placed_territory.members
-        codes = members["code"][members["has_territory"].astype(bool)]
-        geoms += [placed_territory.bset.geometry(str(code)) for code in codes]
-    area = shapely.union_all([g for g in geoms if g is not None])
-    frame = cluster_incidents(store, [f.id for f in forms], first, last)
-    if categories is not None:
-        frame = frame[frame["category"].isin(categories)].reset_index(drop=True)
-    return ClusterPeriod(cluster_id, first, last, tuple(forms), territory, area, frame)
+    return cluster_study(store, context, cluster_id, start, end, categories)
 
 
 def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
@@ -703,7 +650,9 @@ def border_effect_rows(
     columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
     rows: list[dict[str, Any]] = []
     for form in period.forms:
-        if form.territory is None or not form.overlaps(period.start, period.end):
+        if form.territory is None or not form.territory.geometric:
+            continue
+        if not form.overlaps(period.start, period.end):
             continue
         mine = period.incidents[period.incidents["cluster_id"] == form.id]
         table = border_effect(mine[columns], form.territory, by=by, period=every)

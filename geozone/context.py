@@ -8,6 +8,7 @@ placed on the set its members are named in and carried into the current set's un
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -16,7 +17,7 @@ from pathlib import Path
 from geozone.assign import ClusterTerritory, territories
 from geozone.boundaries import BoundarySet, available_sets
 from geozone.build import META_FILE
-from geozone.clusters import Cluster, load_clusters
+from geozone.clusters import Cluster, Confirmation, load_clusters
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
 
@@ -53,14 +54,59 @@ class Context:
         raise DataNotFoundError(f"boundary set {set_id!r} is not loaded")
 
 
-def load_context(settings: Settings | None = None, clusters_dir: Path | None = None) -> Context:
-    """Load every built set, the clusters and their territories (cached per cache folder)."""
+def load_context(
+    settings: Settings | None = None,
+    clusters_dir: Path | None = None,
+    confirmations: Iterable[Confirmation] = (),
+) -> Context:
+    """Load every built set, the clusters and their territories (cached per cache folder).
+
+    Parameters
+    ----------
+    settings
+        Where the built sets are (default: the settings).
+    clusters_dir
+        The cluster definitions (default: the committed ones).
+    confirmations
+        Planners' confirmations of carried clusters (``geozone clusters confirm``, kept in
+        the store: :func:`stored_confirmations`); a carried cluster without one is a proposal
+        or, when its original had ended before the reform, lapsed.
+    """
     settings = settings or get_settings()
-    return _cached(settings.cache_dir, clusters_dir)
+    confirmed = tuple(sorted(confirmations, key=lambda c: c.cluster_id))
+    return _cached(settings.cache_dir, clusters_dir, confirmed)
+
+
+def judging_context(settings: Settings | None = None) -> Context:
+    """Return the context every command judges with.
+
+    The committed clusters and the store's confirmations of carried ones (see
+    :func:`stored_confirmations`).
+    """
+    settings = settings or get_settings()
+    return load_context(settings, confirmations=stored_confirmations(settings))
+
+
+def stored_confirmations(settings: Settings | None = None) -> tuple[Confirmation, ...]:
+    """Return the confirmations held by the configured store (none when it does not exist yet).
+
+    The CLI judges with these, as the service does, so that one incident gets one answer
+    whichever way it is judged.
+    """
+    from geozone.store import open_store
+    from geozone.store.sql import store_exists
+
+    settings = settings or get_settings()
+    if not store_exists(settings):
+        return ()
+    with open_store(settings=settings) as store:
+        return tuple(store.confirmations())
 
 
 @lru_cache(maxsize=4)
-def _cached(cache_dir: Path, clusters_dir: Path | None) -> Context:
+def _cached(
+    cache_dir: Path, clusters_dir: Path | None, confirmations: tuple[Confirmation, ...]
+) -> Context:
     settings = get_settings().model_copy(update={"cache_dir": cache_dir})
     infos = available_sets(settings)
     if not infos:
@@ -73,7 +119,8 @@ def _cached(cache_dir: Path, clusters_dir: Path | None) -> Context:
     current = max(
         (b for b in sets if b.info.in_force(today)), key=lambda b: b.info.valid_from, default=None
     )
-    placed = territories(clusters.values(), sets, carry_into=current)
+    by_id = {confirmation.cluster_id: confirmation for confirmation in confirmations}
+    placed = territories(clusters.values(), sets, carry_into=current, confirmations=by_id)
     stamps = {}
     for bset in sets:
         meta = json.loads((settings.boundary_cache / bset.id / META_FILE).read_text("utf-8"))

@@ -56,6 +56,9 @@ number of metres). ``gi_z`` is the Getis–Ord z-score (moments under total rand
 
 Inference
 ---------
+By default (``permutations=0``) the p-value comes from the z-score under the normal
+approximation, two-sided (``2 × esda's p_norm``), as ArcGIS's Hot Spot Analysis does: it is
+what every output of geozone shows unless asked otherwise (:data:`geozone.study.HOTSPOT_DEFAULTS`).
 With ``permutations > 0`` the p-value is esda's conditional permutation test
 (``esda.crand.crand`` with the very statistic ``G_Local`` uses, ``alternative="folded"``):
 the cell's own count is held fixed and its neighbours are replaced by random sets of as many
@@ -65,8 +68,7 @@ concentration that spans neighbouring cells, not a lone spike (a spike still sho
 ``gi_z``). The folded alternative is two-sided and counts ties against significance;
 ``G_Local``'s own ``p_sim`` (esda's "directed" alternative) is half a two-sided p-value and,
 with the many ties of sparse counts, gives its smallest value to empty cells among empty cells,
-so it is not used. ``permutations=0`` uses the normal approximation instead (two-sided,
-``2 × esda's p_norm``).
+so it is not used.
 
 p-values are adjusted for the number of cells with the Benjamini–Hochberg false discovery rate
 (``scipy.stats.false_discovery_control``; ``q_value``). A cell is significant when its q-value
@@ -984,7 +986,7 @@ def gi_star_grid(
     cell_size_m: float = 250.0,
     shape: CellShape = "square",
     area: BaseGeometry | None = None,
-    permutations: int = 999,
+    permutations: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
     fdr: bool = True,
@@ -1176,7 +1178,7 @@ def gi_star_units(
     incidents: pd.DataFrame,
     units: gpd.GeoDataFrame,
     *,
-    permutations: int = 999,
+    permutations: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
     fdr: bool = True,
@@ -1547,7 +1549,7 @@ def emerging_hotspots(
     cell_size_m: float = 250.0,
     shape: CellShape = "square",
     area: BaseGeometry | None = None,
-    permutations: int = 199,
+    permutations: int = 0,
     seed: int = 0,
     alpha: float = 0.05,
     fdr: bool = True,
@@ -1592,9 +1594,9 @@ def emerging_hotspots(
     cell_size_m, shape, area, neighbours
         The grid, as in :func:`gi_star_grid`.
     permutations, seed, alpha, fdr
-        Per-bin inference, as in :func:`gi_star_grid`. The default 199 permutations keep
-        ``n_bins`` tests affordable, but limit the power after FDR on large grids (the
-        message says when): raise them for a city-wide grid.
+        Per-bin inference, as in :func:`gi_star_grid` (default: normal p-values; with
+        permutations, their smallest p-value limits the power after FDR on large grids, and
+        the message says when).
     min_incidents
         Below this many incidents (all bins together), nothing is tested.
 

@@ -44,9 +44,9 @@ Counting rules
 
 Hotspots and the border effect
 ------------------------------
-With ``hotspots=True`` the report adds Getis-Ord Gi* cells on a 250 m grid over the members'
-territory (:func:`geozone.hotspots.gi_star_grid`: 999 seeded permutations, FDR-corrected,
-"too few to test" below its minimum count), figures for the cluster's named hotspots
+With ``hotspots=True`` the report adds Getis-Ord Gi* cells over the study area, the very cells
+every other output shows (:func:`geozone.study.study_hotspots`: 250 m squares, normal p-values,
+FDR-corrected, "too few to test" below the minimum count), figures for the cluster's named hotspots
 (:func:`geozone.hotspots.named_hotspot_figures`, each place as the cluster defines it, e.g.
 the T11 bridge ±150 m) and the border effect per cluster form and member pair
 (:func:`geozone.border_effect.border_effect`: the share of incidents in the zone against the
@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     from geozone.boundaries import BoundarySet
     from geozone.clusters import Cluster, Member, ReportedDate
     from geozone.context import Context
+    from geozone.study import ClusterStudy
 
 #: The label every synthetic report shows (Vietnamese / English).
 SYNTHETIC_LABEL = "Dữ liệu mô phỏng / Synthetic data"
@@ -105,10 +106,6 @@ AREA_LABELS: dict[str, tuple[str, str]] = {
     "outside_zone": ("Ngoài địa bàn giáp ranh", "Outside the border area"),
 }
 OUTSIDE_MEMBERS = ("Ngoài địa bàn các thành viên", "Outside the members' territory")
-#: Gi* grid cell size and permutations used by the report.
-HOTSPOT_CELL_M = 250.0
-HOTSPOT_PERMUTATIONS = 999
-HOTSPOT_SEED = 0
 #: Radius around a named hotspot given as a bare point (a cluster's hotspots carry their own).
 NAMED_HOTSPOT_RADIUS_M = 300.0
 
@@ -1006,64 +1003,46 @@ def _incident_points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame[columns].reset_index(drop=True), geometry=points, crs=4326)
 
 
-def _territory_area(forms: Sequence[ClusterForm], start: date, end: date) -> Any:
-    """Return the union of the members' territories of the forms in force (EPSG:4326)."""
-    geoms = []
-    for form in forms:
-        if form.territory is None or not form.overlaps(start, end):
-            continue
-        members = form.territory.members
-        for code in members.loc[members["has_territory"], "code"]:
-            geoms.append(form.territory.bset.geometry(code))
-    return shapely.union_all(geoms) if geoms else None
-
-
 def _hotspots(
-    points: gpd.GeoDataFrame,
-    forms: Sequence[ClusterForm],
-    start: date,
-    end: date,
-    notes: list[str],
+    study: ClusterStudy | None, forms: Sequence[ClusterForm], notes: list[str]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, gpd.GeoDataFrame], dict[str, Any]]:
-    """Return the Gi* cells over the members' territory and the named hotspots' figures."""
-    from geozone.hotspots import cluster_places, gi_star_grid, named_hotspot_figures
+    """Return the Gi* cells over the study area and the named hotspots' figures.
+
+    The cells are those of :func:`geozone.study.study_hotspots` with its defaults, as every
+    other output shows them.
+    """
+    from geozone.hotspots import cluster_places, named_hotspot_figures
+    from geozone.study import study_hotspots
 
     tables: dict[str, pd.DataFrame] = {}
     layers: dict[str, gpd.GeoDataFrame] = {}
     figures: dict[str, Any] = {}
-    area = _territory_area(forms, start, end)
-    result = None
-    if area is None:
+    if study is None:
         notes.append(
             "Không tính điểm nóng: các thành viên không có ranh giới trong kỳ / "
             "Hotspots not computed: no member has a territory with geometry in the period."
         )
-    else:
-        result = gi_star_grid(
-            points,
-            cell_size_m=HOTSPOT_CELL_M,
-            permutations=HOTSPOT_PERMUTATIONS,
-            seed=HOTSPOT_SEED,
-            area=area,
-        )
-        cells = result.cells
-        significant = cells[cells["significant"].astype(bool)]
-        figures["hotspot_status"] = result.status
-        figures["hotspot_message"] = result.message
-        figures["hotspot_cells_tested"] = len(cells)
-        figures["hotspot_cells_hot"] = int((significant["kind"] == "hot").sum())
-        figures["hotspot_cells_cold"] = int((significant["kind"] == "cold").sum())
-        notes.append(f"Điểm nóng Gi* / Gi* hotspots: {result.message}")
-        centre = shapely.point_on_surface(significant.geometry.to_numpy())
-        table = pd.DataFrame(significant.drop(columns=significant.geometry.name))
-        table["lon"] = np.round(shapely.get_x(centre), 6)
-        table["lat"] = np.round(shapely.get_y(centre), 6)
-        keep = _names("cell_id kind confidence count gi_z p_sim q_value lon lat")
-        order = table.assign(_cold=table["kind"].ne("hot"), _z=-table["gi_z"].abs())
-        tables["hotspots"] = table.loc[order.sort_values(["_cold", "_z"]).index, keep].reset_index(
-            drop=True
-        )
-        layers["hotspot_cells"] = significant.reset_index(drop=True)
+        return tables, layers, figures
+    area, points = study.area, study.points()
+    result = study_hotspots(study)
+    cells = result.cells
+    significant = cells[cells["significant"].astype(bool)]
+    figures["hotspot_status"] = result.status
+    figures["hotspot_message"] = result.message
+    figures["hotspot_cells_tested"] = len(cells)
+    figures["hotspot_cells_hot"] = int((significant["kind"] == "hot").sum())
+    figures["hotspot_cells_cold"] = int((significant["kind"] == "cold").sum())
+    notes.append(f"Điểm nóng Gi* / Gi* hotspots: {result.message}")
+    centre = shapely.point_on_surface(significant.geometry.to_numpy())
+    table = pd.DataFrame(significant.drop(columns=significant.geometry.name))
+    table["lon"] = np.round(shapely.get_x(centre), 6)
+    table["lat"] = np.round(shapely.get_y(centre), 6)
+    keep = _names("cell_id kind confidence count gi_z p_sim q_value lon lat")
+    order = table.assign(_cold=table["kind"].ne("hot"), _z=-table["gi_z"].abs())
+    tables["hotspots"] = table.loc[order.sort_values(["_cold", "_z"]).index, keep].reset_index(
+        drop=True
+    )
+    layers["hotspot_cells"] = significant.reset_index(drop=True)
     places = cluster_places(f.cluster for f in forms)  # a name met in several forms once
     if places:
         tables["named_hotspots"] = named_hotspot_figures(
@@ -1079,7 +1058,9 @@ def _border_effect(
 
     parts = []
     for form in forms:
-        if form.territory is None or not form.overlaps(start, end):
+        if form.territory is None or not form.territory.geometric:
+            continue
+        if not form.overlaps(start, end):
             continue
         rows = frame[frame["cluster_id"] == form.id]
         found = border_effect(
@@ -1185,7 +1166,7 @@ def cluster_report(
     layers: dict[str, gpd.GeoDataFrame] = {"incidents": points}
     if hotspots:
         extra_tables, extra_layers, extra_figures = _hotspot_sections(
-            frame, points, forms, start, end, notes
+            frame, _study(store, context, cluster_id, start, end), forms, start, end, notes
         )
         tables.update(extra_tables)
         layers.update(extra_layers)
@@ -1212,17 +1193,29 @@ def cluster_report(
 
 def _hotspot_sections(
     frame: pd.DataFrame,
-    points: gpd.GeoDataFrame,
+    study: ClusterStudy | None,
     forms: Sequence[ClusterForm],
     start: date,
     end: date,
     notes: list[str],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, gpd.GeoDataFrame], dict[str, Any]]:
-    tables, layers, figures = _hotspots(points, forms, start, end, notes)
+    tables, layers, figures = _hotspots(study, forms, notes)
     effect = _border_effect(frame, forms, start, end)
     if effect is not None:
         tables["border_effect"] = effect
     return tables, layers, figures
+
+
+def _study(
+    store: IncidentStore, context: Context, cluster_id: str, start: date, end: date
+) -> ClusterStudy | None:
+    """Return the cluster's study over the period (None when no form has geometry)."""
+    from geozone.study import cluster_study
+
+    try:
+        return cluster_study(store, context, cluster_id, start, end)
+    except InvalidParameterError:
+        return None
 
 
 def _unique(texts: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -150,6 +151,31 @@ class BorderZones:
             geometry=_to_wgs84(np.array([merged], dtype=object), self.utm_epsg),
             crs=WGS84,
         )
+
+    def area_summary(self) -> dict[str, Any]:
+        """Return the zones' areas in km², each labelled for what it is.
+
+        ``union_km2`` counts each place once (zones overlap near junctions and where a
+        member borders several others); ``pairs_km2`` and ``junctions_km2`` give each zone's
+        own area; ``sum_of_zones_km2`` is their plain sum, larger than the union by the
+        overlaps, and never the area of the border zone.
+        """
+        pairs = self.pairs
+        junctions = self.junction_zones
+        return {
+            "union_km2": round(float(self.union["area_m2"].iloc[0]) / 1e6, 4),
+            "pairs_km2": {
+                str(z): round(float(a) / 1e6, 4)
+                for z, a in zip(pairs["zone_id"], pairs["area_m2"], strict=True)
+            },
+            "junctions_km2": {
+                str(z): round(float(a) / 1e6, 4)
+                for z, a in zip(junctions["zone_id"], junctions["area_m2"], strict=True)
+            },
+            "sum_of_zones_km2": round(float(self.zones["area_m2"].sum()) / 1e6, 4),
+            "note": "union_km2 is the border zone's area (each place counted once); "
+            "sum_of_zones_km2 double-counts where zones overlap",
+        }
 
     @property
     def union_geometry(self) -> shapely.Geometry:

@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, Literal
 
-import geopandas as gpd
-import shapely
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
 from geozone.context import Context
-from geozone.incidents import VIETNAM_TZ
 from geozone.store import IncidentStore
 from maps.elements import esc, js_json, own_assets
 
@@ -215,17 +212,13 @@ def cluster_analytics(
     cluster_id: str,
     start: date | None = None,
     end: date | None = None,
-    *,
-    permutations: int = 999,
-    seed: int = 0,
 ) -> ClusterAnalytics:
     """Compute the Gi* and emerging-hotspot layers of a cluster (for a standalone map).
 
-    The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults: the cluster's
-    incidents (its whole family, see :func:`geozone.report.cluster_incidents`) from ``start``
-    to ``end`` (default the 365 days ending today, Vietnam time), on 250 m squares over the
-    members' territory in force, ``permutations`` seeded permutations, FDR at 0.05;
-    emerging hotspots by calendar month.
+    The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults, from the same
+    study (:func:`geozone.study.cluster_study`: the incidents located in the study area from
+    ``start`` to ``end``, default the 365 days ending today, Vietnam time) and the same
+    parameters (:data:`geozone.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar month.
 
     Raises
     ------
@@ -234,30 +227,20 @@ def cluster_analytics(
     InvalidParameterError
         The period is reversed or no member has a territory in it.
     """
-    from geozone.errors import InvalidParameterError
-    from geozone.hotspots import emerging_hotspots, gi_star_grid
-    from geozone.report import cluster_forms, cluster_incidents, period_bounds
+    from geozone.hotspots import emerging_hotspots
+    from geozone.study import HOTSPOT_DEFAULTS, cluster_study, study_hotspots
 
-    last = end or datetime.now(VIETNAM_TZ).date()
-    first = start or last - timedelta(days=364)
-    period_bounds(first, last)
-    forms = cluster_forms(context, cluster_id)
-    placed = [(f, f.territory) for f in forms if f.territory is not None]
-    active = [(f, t) for f, t in placed if f.overlaps(first, last)] or placed[-1:]
-    if not active:
-        raise InvalidParameterError(f"cluster {cluster_id} has no member with a territory")
-    geoms = []
-    for _, territory in active:
-        members = territory.members
-        codes = members["code"][members["has_territory"].astype(bool)]
-        geoms += [territory.bset.geometry(str(code)) for code in codes]
-    area = shapely.union_all([g for g in geoms if g is not None])
-    frame = cluster_incidents(store, [f.id for f in forms], first, last)
-    points = gpd.GeoDataFrame(
-        frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326), crs=4326
+    study = cluster_study(store, context, cluster_id, start, end)
+    first, last = study.start, study.end
+    gi = study_hotspots(study)
+    emerging = emerging_hotspots(
+        study.points(),
+        area=study.area,
+        cell_size_m=HOTSPOT_DEFAULTS.cell_size_m,
+        permutations=HOTSPOT_DEFAULTS.permutations,
+        seed=HOTSPOT_DEFAULTS.seed,
+        alpha=HOTSPOT_DEFAULTS.alpha,
     )
-    gi = gi_star_grid(points, area=area, permutations=permutations, seed=seed)
-    emerging = emerging_hotspots(points, area=area, permutations=permutations, seed=seed)
     return ClusterAnalytics(
         cluster_id,
         first,

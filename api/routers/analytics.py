@@ -45,6 +45,7 @@ from api.problems import problems
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
 from geozone.store import IncidentStore
+from geozone.study import HOTSPOT_DEFAULTS, HotspotParameters, study_hotspots
 
 router = APIRouter(tags=["analytics"])
 
@@ -102,7 +103,7 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
         "n_incidents": 1250,
         "n_hot": 8,
         "n_cold": 0,
-        "permutations": 999,
+        "permutations": 0,
         "cluster_id": "hoa-do-phuc-vi-vn2025",
         "from": "2025-07-01",
         "to": "2025-12-31",
@@ -151,10 +152,10 @@ class HotspotParams:
 
     method: Method = "gi_grid"
     cell_size_m: float | None = None
-    shape: Literal["square", "hexagon"] = "square"
-    permutations: int = 999
-    seed: int = 0
-    alpha: float = 0.05
+    shape: Literal["square", "hexagon"] = HOTSPOT_DEFAULTS.shape
+    permutations: int = HOTSPOT_DEFAULTS.permutations
+    seed: int = HOTSPOT_DEFAULTS.seed
+    alpha: float = HOTSPOT_DEFAULTS.alpha
     bin: str = "MS"
 
     @property
@@ -228,14 +229,15 @@ def compute_hotspots(
             )
         else:
             services.check_workload(n_cells, params.permutations)
-            result = hotspots.gi_star_grid(
-                points,
-                cell_size_m=params.cell,
-                shape=params.shape,
-                area=period.area,
-                permutations=params.permutations,
-                seed=params.seed,
-                alpha=params.alpha,
+            result = study_hotspots(
+                period,
+                HotspotParameters(
+                    cell_size_m=params.cell,
+                    shape=params.shape,
+                    permutations=params.permutations,
+                    seed=params.seed,
+                    alpha=params.alpha,
+                ),
             )
     if marker is not None:
         cache.put(key, result)
@@ -276,8 +278,13 @@ def cluster_hotspots(
     ),
     permutations: Annotated[
         int,
-        Query(ge=0, le=9_999, description="Permutations (0: normal approximation)."),
-    ] = 999,
+        Query(
+            ge=0,
+            le=9_999,
+            description="Permutations for pseudo p-values; 0 (the default, as every other "
+            "output): p-values from the z-score's normal approximation, as ArcGIS does.",
+        ),
+    ] = HOTSPOT_DEFAULTS.permutations,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the permutations.")] = 0,
     alpha: Annotated[
         float, Query(gt=0, lt=1, description="Significance level (FDR-adjusted q-values).")
@@ -466,7 +473,7 @@ def cluster_coverage(
 
     The polygon is checked as patrol zones are (vertex limit, inside Vietnam, one valid
     polygon per part, self-intersections repaired when that gives one polygon). The hot-cell
-    share uses Gi* on a 250 m grid over the same period (999 permutations); it is null when
+    share uses Gi* on a 250 m grid over the same period (normal p-values, FDR); it is null when
     there are too few incidents to test. Needs an analyst key (planners and admins too).
     """
     return _coverage(
@@ -528,7 +535,7 @@ def patrol_suggestions(
 ) -> dict[str, Any]:
     """Suggest patrol zones over significant Gi* hot cells that straddle a member boundary.
 
-    Hot cells of Gi* on a 250 m grid (999 permutations, FDR) are grouped, kept when they
+    Hot cells of Gi* on a 250 m grid (normal p-values, FDR) are grouped, kept when they
     straddle a boundary between members or lie within the border-zone width of one,
     buffered, clipped to the members and assigned to the members they touch. **A starting
     point**: planners edit the polygons and save them with ``POST /patrol-zones``. Needs a

@@ -169,11 +169,17 @@ def update_cluster(
     summary="A cluster's border zones (GeoJSON)",
 )
 def get_zones(request: Request, cluster_id: str) -> dict[str, Any]:
-    """Return the pair and junction border zones of a placed cluster."""
-    features = services.zone_features(zones_of(request, cluster_id), cluster_id)
+    """Return the pair and junction border zones of a placed cluster.
+
+    ``areas`` gives the border zone's area (``union_km2``, each place counted once) and each
+    zone's own area; zones overlap, so their sum is not the border zone's area.
+    """
+    zones = zones_of(request, cluster_id)
+    features = services.zone_features(zones, cluster_id)
     return {
         "type": "FeatureCollection",
         "features": features,
+        "areas": zones.area_summary(),
         "numberMatched": len(features),
         "numberReturned": len(features),
     }

@@ -55,15 +55,20 @@ def clusters_show(
     on: Annotated[str | None, typer.Option("--date", help="Members on this date.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a cluster, its members (checked against their set) and its rule."""
-    cluster = _cluster(cluster_id)
-    check = validate_cluster(cluster, BoundarySet.load(cluster.boundary_set))
+    """Show a cluster (committed, or carried: ``<id>-vn2025``), its standing, members and rule."""
+    from geozone.context import judging_context
+
+    context = judging_context()
+    cluster = _placed_cluster(context, cluster_id)
+    check = validate_cluster(cluster, context.boundary_set(cluster.boundary_set))
     day = parse_date(on) if on else None
     members = cluster.members_on(day) if day else cluster.members
+    standing = cluster_standing(cluster)
     if as_json:
         print_json(
             {
                 "cluster": cluster.to_dict(),
+                "standing": standing,
                 "check": check.to_dict(),
                 "members_on": [m.id for m in members],
             }
@@ -71,21 +76,116 @@ def clusters_show(
         return
     console.print(
         f"[bold]{cluster.name}[/bold] ({cluster.id}), {cluster.level} level, "
-        f"named in {cluster.boundary_set}; zone width {cluster.effective_zone_width_m:g} m"
+        f"named in {cluster.boundary_set}; zone width {cluster.effective_zone_width_m:g} m",
+        highlight=False,
     )
+    console.print(f"period: {standing['period']}; {standing['text_en']}", highlight=False)
     table = Table("member", "kind", "code", "name", "joined", "left")
     for member in members:
+        joined = "planned (date unknown)" if member.planned else str(member.joined or "")
         table.add_row(
             member.id,
             member.kind,
             member.unit_code or "",
             member.name,
-            str(member.joined or ""),
+            joined,
             str(member.left or ""),
         )
     console.print(table)
     for clause in cluster.lead_rule:
         console.print(f"• {clause.vi}\n  {clause.en}", highlight=False)
+
+
+def cluster_standing(cluster: Cluster) -> dict[str, str | None]:
+    """Return how a cluster stands: its period (inferred dates marked), its carry status."""
+    period = f"{cluster.period.start or 'start unknown'} – {cluster.period.end or 'open'}"
+    texts = {
+        None: "an original cluster, in force within its period",
+        "proposed": "carried into the new units: a proposal until a planner confirms it "
+        "(geozone clusters confirm)",
+        "confirmed": f"carried and confirmed from {cluster.confirmed_from}"
+        + (f" by {cluster.confirmed_by}" if cluster.confirmed_by else ""),
+        "lapsed": "carried, but the original had ended before the reform: no decisions until "
+        "a planner confirms it (geozone clusters confirm)",
+    }
+    return {
+        "period": period,
+        "carry_status": cluster.carry_status,
+        "carried_from": cluster.carried_from,
+        "confirmed_from": cluster.confirmed_from.isoformat() if cluster.confirmed_from else None,
+        "text_en": texts[cluster.carry_status],
+    }
+
+
+def _placed_cluster(context: Context, cluster_id: str) -> Cluster:
+    """Return a committed cluster by id, or a carried one (``<id>-<set>``) as placed."""
+    if cluster_id in context.clusters:
+        return context.clusters[cluster_id]
+    carried = {t.cluster.id: t.cluster for t in context.territories}
+    if cluster_id in carried:
+        return carried[cluster_id]
+    known = sorted(set(context.clusters) | set(carried))
+    raise typer.BadParameter(f"no cluster {cluster_id!r}; known: {', '.join(known)}")
+
+
+@clusters_app.command("confirm")
+def clusters_confirm(
+    cluster_id: Annotated[str, typer.Argument(help="A carried cluster's id, e.g. gia-lam-vn2025.")],
+    from_date: Annotated[
+        str | None,
+        typer.Option("--from", help="First day it applies, YYYY-MM-DD (not before the reform)."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Who confirms it (name or unit).")] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the confirmation.")] = None,
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="Withdraw the confirmation instead.")
+    ] = False,
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Confirm that a carried cluster applies from a date (or withdraw it); reassign incidents.
+
+    A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
+    its original had ended before the reform, lapsed (no decisions), until it is confirmed.
+    """
+    from geozone.clusters import Confirmation
+    from geozone.context import load_context
+    from geozone.pipeline import assign_stale
+    from geozone.store import open_store
+
+    base = load_context()
+    carried = {t.cluster.id: t.cluster for t in base.territories if t.cluster.carried_from}
+    if cluster_id not in carried:
+        raise typer.BadParameter(
+            f"{cluster_id!r} is not a carried cluster; carried: {', '.join(sorted(carried))}"
+        )
+    with open_store(store_url) as store:
+        if withdraw:
+            found = store.withdraw_confirmation(cluster_id)
+            message = "withdrawn" if found else "had no confirmation"
+        else:
+            if from_date is None:
+                raise typer.BadParameter("give --from YYYY-MM-DD (or --withdraw)")
+            day = parse_date(from_date)
+            start = carried[cluster_id].period.start
+            earliest = start.exact if start is not None else None
+            if earliest is not None and day < earliest:
+                raise typer.BadParameter(
+                    f"{cluster_id} can apply from {earliest} at the earliest (the reform date)"
+                )
+            store.confirm_cluster(Confirmation(cluster_id, day, by, note))
+            message = f"confirmed from {day}"
+        context = load_context(confirmations=store.confirmations())
+        reassigned = assign_stale(store, context)
+    summary = {"cluster": cluster_id, "result": message, "reassigned": reassigned}
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{cluster_id}: {message}; {reassigned:,} stored incidents reassigned", highlight=False
+    )
 
 
 @clusters_app.command("migrate")
@@ -134,11 +234,11 @@ def clusters_zones(
     as_json: JsonOption = False,
 ) -> None:
     """Border zones of a cluster: bands along shared member boundaries and junction discs."""
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.export import write_layers
     from geozone.zones import border_zones
 
-    territory = _territory(load_context(), cluster_id)
+    territory = _territory(judging_context(), cluster_id)
     codes = territory.members.loc[territory.members["has_territory"], "code"].tolist()
     zones = border_zones(territory.bset, codes, width or territory.width_m, territory.cluster.level)
     if output is not None:
@@ -159,7 +259,7 @@ def clusters_zones(
         "zones": len(zones.zones),
         "pairs": int((zones.zones["kind"] == "pair").sum()),
         "junctions": int((zones.zones["kind"] == "junction").sum()),
-        "area_km2": round(float(zones.zones["area_m2"].sum()) / 1e6, 3),
+        "areas": zones.area_summary(),
         "output": str(output) if output else None,
     }
     if as_json:
@@ -168,8 +268,8 @@ def clusters_zones(
     console.print(
         f"{summary['cluster']} in {summary['set']}: {summary['pairs']} pair bands and "
         f"{summary['junctions']} junction discs of {summary['width_m']:g} m "
-        f"(EPSG:{summary['utm_epsg']}), {summary['area_km2']} km²"
-        + (f" -> {output}" if output else "")
+        f"(EPSG:{summary['utm_epsg']}); border zone (union) {zones.area_summary()['union_km2']} "
+        "km²" + (f" -> {output}" if output else "")
     )
 
 

@@ -29,11 +29,11 @@ def incidents_generate(
     end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD.")] = "2026-06-30",
 ) -> None:
     """Write SYNTHETIC incidents (clustered at real places, labelled synthetic on every row)."""
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.incident_io import write_incidents
     from geozone.synthetic import generate_incidents
 
-    context = load_context()
+    context = judging_context()
     begin = datetime.fromisoformat(start).replace(tzinfo=VIETNAM_TZ)
     finish = datetime.fromisoformat(end).replace(tzinfo=VIETNAM_TZ, hour=23, minute=59)
     current = context.boundary_set("vn2025")
@@ -61,11 +61,11 @@ def incidents_assign(
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
     from geozone.assign import assign
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.incident_io import read_incidents
 
     read = read_incidents(source, crs=crs)
-    context = load_context()
+    context = judging_context()
     with console.status(f"assigning {len(read.incidents):,} incidents…"):
         result = assign(
             read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
@@ -109,11 +109,11 @@ def incidents_import(
     """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable."""
     from rich.progress import Progress
 
-    from geozone.context import load_context
+    from geozone.context import judging_context
     from geozone.pipeline import import_file
     from geozone.store import open_store
 
-    context = load_context()
+    context = judging_context()
     with open_store(store_url) as store, Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"importing {source.name}", total=None)
         report = import_file(
@@ -244,10 +244,10 @@ def incidents_export(
                 break
     table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
     if output.suffix.lower() in (".gpkg", ".geojson", ".json"):
-        from geozone.context import load_context
+        from geozone.context import judging_context
         from geozone.export import write_layers
 
-        attribution = " | ".join(b.info.attribution for b in load_context().sets)
+        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
         write_layers({"incidents": table}, output, attribution)
     else:
         write_assigned(table, output)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import numpy as np
 import pandas as pd
 
+from geozone.clusters import Confirmation
 from geozone.errors import IncidentDataError, InvalidParameterError
 from geozone.incidents import (
     CATEGORIES,
@@ -368,6 +369,18 @@ class IncidentStore(ABC):
         rejects: list[dict[str, Any]],
     ) -> dict[str, Any]:
         """Mark a running batch done with its final counts and rejected rows; return it."""
+
+    @abstractmethod
+    def confirm_cluster(self, confirmation: Confirmation) -> None:
+        """Record (or replace) a planner's confirmation of a carried cluster."""
+
+    @abstractmethod
+    def withdraw_confirmation(self, cluster_id: str) -> bool:
+        """Remove a carried cluster's confirmation; tell whether there was one."""
+
+    @abstractmethod
+    def confirmations(self) -> list[Confirmation]:
+        """Return every recorded confirmation of a carried cluster."""
 
     @abstractmethod
     def close(self) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
+from geozone.clusters import Confirmation
 from geozone.errors import (
     ConfigurationError,
     ImportBatchError,
@@ -53,6 +54,7 @@ from geozone.errors import (
     UnknownIncidentError,
 )
 from geozone.incidents import VIETNAM_TZ
+from geozone.settings import Settings
 from geozone.store.base import (
     CLUSTER_COLUMNS,
     INCIDENT_COLUMNS,
@@ -241,6 +243,15 @@ def build_metadata(dialect: str) -> sa.MetaData:
     from geozone.store.api_tables import define_api_tables  # migration 0002
 
     define_api_tables(metadata)
+    sa.Table(  # migration 0004
+        "cluster_confirmations",
+        metadata,
+        sa.Column("cluster_id", sa.String(120), primary_key=True),
+        sa.Column("from_date", sa.Date, nullable=False),
+        sa.Column("confirmed_by", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Column("confirmed_at", UTCDateTime(), nullable=False),
+    )
     return metadata
 
 
@@ -274,6 +285,17 @@ def _journal_wal(cursor: Any, timeout_s: float) -> None:
                 raise
         time.sleep(pause)
         pause = min(2 * pause, 0.2)
+
+
+def store_exists(settings: Settings) -> bool:
+    """Tell whether the configured store is there to read.
+
+    A SQLite store is when its file exists; a server URL is taken to answer.
+    """
+    url = sa.engine.make_url(settings.store_url)
+    if url.get_backend_name() != "sqlite":
+        return True
+    return url.database is not None and Path(url.database).is_file()
 
 
 def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
@@ -925,6 +947,41 @@ class SqlIncidentStore(IncidentStore):
             record = self._batch_row(connection, batch_id)
         assert record is not None
         return record
+
+    # -- carried clusters ---------------------------------------------------------------------
+    def confirm_cluster(self, confirmation: Confirmation) -> None:
+        """Record (or replace) a planner's confirmation of a carried cluster."""
+        table = self._tables["cluster_confirmations"]
+        values = {
+            "from_date": confirmation.from_date,
+            "confirmed_by": confirmation.by,
+            "note": confirmation.note,
+            "confirmed_at": datetime.now(UTC),
+        }
+        with self._write() as connection:
+            updated = connection.execute(
+                table.update().where(table.c.cluster_id == confirmation.cluster_id).values(**values)
+            )
+            if not updated.rowcount:
+                connection.execute(
+                    table.insert().values(cluster_id=confirmation.cluster_id, **values)
+                )
+
+    def withdraw_confirmation(self, cluster_id: str) -> bool:
+        """Remove a carried cluster's confirmation; tell whether there was one."""
+        table = self._tables["cluster_confirmations"]
+        with self._write() as connection:
+            removed = connection.execute(table.delete().where(table.c.cluster_id == cluster_id))
+        return bool(removed.rowcount)
+
+    def confirmations(self) -> list[Confirmation]:
+        """Return every recorded confirmation, by cluster id."""
+        table = self._tables["cluster_confirmations"]
+        with self._read() as connection:
+            rows = connection.execute(table.select().order_by(table.c.cluster_id)).all()
+        return [
+            Confirmation(row.cluster_id, row.from_date, row.confirmed_by, row.note) for row in rows
+        ]
 
     def close(self) -> None:
         """Close the engine's pooled connections."""
