@@ -236,7 +236,7 @@ def map_cluster(
         territory, cluster = cluster_on(context, cluster_id, day)
         layers = cluster_layers(cluster, territory.bset)
         found = (
-            stored_incidents(store, territory.cluster.id, limit=limit)
+            stored_incidents(store, territory.cluster.id, limit=limit, territory=territory)
             if with_incidents and store is not None
             else None
         )

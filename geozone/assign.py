@@ -1399,6 +1399,21 @@ def _parameters(
     }
 
 
+def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:
+    """Say, in Vietnamese and English, why a lapsed carried cluster decides nothing."""
+    texts = []
+    for language in _LANGUAGES:
+        ended = cluster.original_period.end if cluster.original_period else None
+        when = CLAUSES["unknown"][language]
+        if ended is not None and ended.latest is not None:
+            when = format_date(ended.latest, language)
+            if ended.inferred:
+                when += {"vi": " (suy đoán)", "en": " (inferred)"}[language]
+        original = cluster.carried_from or cluster.id
+        texts.append(CLAUSES["lapsed"][language].format(cluster=original, end=when))
+    return texts[0], texts[1]
+
+
 def _standing(cluster: Cluster, language: str) -> str:
     """Return the clause on a carried cluster's standing (empty for an original one)."""
     status = cluster.carry_status

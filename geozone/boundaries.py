@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property, lru_cache
 from itertools import pairwise
@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from geozone._coregrid import CoreGrid
 from geozone._locate import CORE_SIMPLIFY_M, CoreSource, GridSource, LeafIndex, interior_cores
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
+from geozone.crs import metric_areas, zones_of
 from geozone.errors import (
     DataNotFoundError,
     InvalidCoordinatesError,
@@ -33,6 +34,7 @@ from geozone.errors import (
 )
 from geozone.manifest import LEVEL_ORDER, Level
 from geozone.parallel import MIN_POINTS_PER_THREAD
+from geozone.refine import read_refinements
 from geozone.settings import Settings, get_settings
 from geozone.text import fold, search_keys
 
@@ -194,12 +196,15 @@ class BoundarySet:
         The simplified display layer, when built.
     build_id
         Identifies the build the set was loaded from (derived index files are keyed by it).
+    refined_display
+        The simplified display layers of the ward refinements applied to the set.
     """
 
     info: SetInfo
     frame: gpd.GeoDataFrame
     display_path: Path | None = None
     build_id: str | None = None
+    refined_display: tuple[Path, ...] = ()
     _by_code: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -230,14 +235,19 @@ class BoundarySet:
         DataNotFoundError
             When the set has not been built (run ``geozone data build``).
         """
-        folder = (settings or get_settings()).boundary_cache / set_id
+        cache = (settings or get_settings()).boundary_cache
+        folder = cache / set_id
         meta = folder / META_FILE
         if not meta.is_file():
             raise DataNotFoundError(
                 f"boundary set {set_id!r} is not built in {folder.parent}; "
                 "run `geozone data build` first"
             )
-        return _load_built(str(folder), meta.stat().st_mtime_ns)
+        refined = tuple(
+            (str(where), (where / "refinement.json").stat().st_mtime_ns)
+            for _, where in read_refinements(cache, set_id)
+        )
+        return _load_built(str(folder), meta.stat().st_mtime_ns, refined)
 
     @classmethod
     def for_date(cls, day: date, settings: Settings | None = None) -> BoundarySet:
@@ -318,10 +328,19 @@ class BoundarySet:
         return tuple(units)
 
     def display_layer(self) -> gpd.GeoDataFrame:
-        """Return the simplified layer for maps (shared edges kept)."""
+        """Return the simplified layer for maps (shared edges kept), refined wards included."""
         if self.display_path is None or not self.display_path.is_file():
             return self.frame[self.frame["has_geometry"]]
-        return gpd.read_parquet(self.display_path)
+        layer = gpd.read_parquet(self.display_path)
+        if not self.refined_display:
+            return layer
+        added = pd.concat(
+            [gpd.read_parquet(path) for path in self.refined_display if path.is_file()]
+        ).drop_duplicates("code", keep="last")
+        units = self._by_code.loc[added["code"]].drop(columns="geometry").reset_index(drop=True)
+        wards = gpd.GeoDataFrame(units, geometry=added.geometry.to_numpy(), crs=4326)
+        kept = layer[~layer["code"].isin(wards["code"])]
+        return gpd.GeoDataFrame(pd.concat([kept, wards], ignore_index=True), crs=4326)
 
     # -- search ----------------------------------------------------------------------------
 
@@ -380,7 +399,7 @@ class BoundarySet:
 
     @cached_property
     def _leaf(self) -> tuple[LeafIndex, NDArray[np.object_]]:
-        leaves = self.frame[(self.frame["level"] == self.leaf_level) & self.frame["has_geometry"]]
+        leaves = self.frame[self._is_leaf]
         geometries = leaves.geometry.to_numpy()
         zones = leaves["utm_epsg"].to_numpy(np.int64)
         index = LeafIndex(
@@ -390,6 +409,18 @@ class BoundarySet:
             self._cached_grid(len(geometries)),
         )
         return index, leaves["code"].to_numpy(dtype=object)
+
+    @cached_property
+    def _is_leaf(self) -> pd.Series:
+        """Units points are located in: with geometry, and no child with geometry.
+
+        Usually the finest level; a set refined with wards for some districts only locates
+        in those wards there and in the other districts elsewhere.
+        """
+        shaped = self.frame["has_geometry"].to_numpy(bool)
+        parents = set(self.frame.loc[shaped, "parent_code"].dropna())
+        leaf: pd.Series = self.frame["has_geometry"] & ~self.frame["code"].isin(parents)
+        return leaf
 
     def _derived_path(self, kind: str, tolerance_m: float, suffix: str) -> Path | None:
         """Where a derived index of the location index is kept next to the built set.
@@ -456,14 +487,21 @@ class BoundarySet:
         """Per leaf polygon of the index, its unit's code at each level (finest first).
 
         Made once, so that the chain of located points is an array lookup by polygon index;
-        NaN where a unit has no parent at a level (as ``Series.map`` gives).
+        NaN where a unit has no parent at a level (or, for a leaf coarser than the finest
+        level, no unit at the finer ones).
         """
-        parents = self.frame.set_index("code")["parent_code"]
+        by_code = self.frame.set_index("code")
         current = pd.Series(self._leaf[1], dtype=object)
-        chain = {}
-        for level in reversed(self.levels):
-            chain[f"{level}_code"] = current.to_numpy(dtype=object)
-            current = current.map(parents)
+        chain = {
+            f"{level}_code": np.full(len(current), np.nan, dtype=object)
+            for level in reversed(self.levels)
+        }
+        for _ in LEVEL_ORDER:  # at most one step per level up to the province
+            level = current.map(by_code["level"]).to_numpy(dtype=object)
+            for name, values in chain.items():
+                here = level == name.removesuffix("_code")
+                values[here] = current.to_numpy(dtype=object)[here]
+            current = current.map(by_code["parent_code"])
         return chain
 
     def locate_many(
@@ -657,14 +695,49 @@ def _unit_from_row(row: pd.Series) -> Unit:
 
 
 @lru_cache(maxsize=8)
-def _load_built(folder: str, _mtime_ns: int) -> BoundarySet:
+def _load_built(
+    folder: str, _mtime_ns: int, refined: tuple[tuple[str, int], ...] = ()
+) -> BoundarySet:
     path = Path(folder)
     meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     frame = gpd.read_parquet(path / UNITS_FILE)
-    build_id = hashlib.sha256(
-        f"{meta.get('sha256')}|{meta.get('built_at')}|{meta.get('build_format')}".encode()
-    ).hexdigest()[:12]
-    return BoundarySet(SetInfo.from_dict(meta["entry"]), frame, path / DISPLAY_FILE, build_id)
+    info = SetInfo.from_dict(meta["entry"])
+    stamp = f"{meta.get('sha256')}|{meta.get('built_at')}|{meta.get('build_format')}"
+    displays: list[Path] = []
+    for where, _ in refined:
+        frame, info, digest = _apply_refinement(frame, info, Path(where))
+        stamp += f"|{digest}"
+        displays.append(Path(where) / "display.parquet")
+    build_id = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    return BoundarySet(info, frame, path / DISPLAY_FILE, build_id, tuple(displays))
+
+
+def _apply_refinement(
+    frame: gpd.GeoDataFrame, info: SetInfo, folder: Path
+) -> tuple[gpd.GeoDataFrame, SetInfo, str]:
+    """Give the set's wards the polygons of a stored refinement (see ``geozone.refine``).
+
+    Returns the frame, the info with the layer's attribution added, and the refinement's
+    identity (its source's checksum and import time) for the build id.
+    """
+    meta = json.loads((folder / "refinement.json").read_text(encoding="utf-8"))
+    wards = gpd.read_parquet(folder / "wards.parquet").set_index("code")
+    rows = frame.index[(frame["level"] == "ward") & frame["code"].isin(wards.index)]
+    geoms = wards.geometry.reindex(frame.loc[rows, "code"]).to_numpy()
+    refined = frame.copy()
+    refined.loc[rows, "geometry"] = geoms
+    refined.loc[rows, "has_geometry"] = True
+    refined.loc[rows, "geometry_source"] = f"refinement:{meta['refinement_id']}"
+    refined.loc[rows, "utm_epsg"] = zones_of(geoms)
+    refined.loc[rows, "area_km2"] = metric_areas(geoms) / 1e6
+    credit = f"{meta['attribution']} (ward boundaries, {meta['licence']})"
+    info = replace(
+        info,
+        attribution=f"{info.attribution}; {credit}",
+        attribution_en=f"{info.attribution_en}; {credit}",
+    )
+    digest = f"{meta['refinement_id']}:{meta['source']['sha256']}:{meta['imported_at']}"
+    return refined, info, digest
 
 
 def available_sets(settings: Settings | None = None) -> list[SetInfo]:

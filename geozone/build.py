@@ -65,6 +65,7 @@ class BuildReport:
     counts: dict[str, int] = field(default_factory=dict)
     repairs: list[Repair] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""

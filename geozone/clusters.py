@@ -538,6 +538,7 @@ class Cluster(BaseModel):
     reported_figures: tuple[ReportedFigure, ...] = ()
     carried_from: str | None = None
     carried_from_level: Level | None = None
+    original_period: Period | None = None
     carry_status: CarryStatus | None = None
     confirmed_from: date | None = None
     confirmed_by: str | None = None
@@ -570,11 +571,19 @@ class Cluster(BaseModel):
                         f"event {event.kind} {event.date} lists member {member_id!r}, whose "
                         f"{field} is {expected}"
                     )
-        if (self.carry_status is None) != (self.carried_from is None):
-            raise ValueError("a carried cluster has both carried_from and carry_status")
+        if self.carry_status is not None and self.carried_from is None:
+            raise ValueError("carry_status is for carried clusters: give carried_from")
         if (self.carry_status == "confirmed") != (self.confirmed_from is not None):
             raise ValueError("a confirmed carried cluster (and only one) has confirmed_from")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _carried_is_proposed(cls, data: Any) -> Any:
+        """Make a carried cluster whose status is not given a proposal (until confirmed)."""
+        if isinstance(data, dict) and data.get("carried_from") and not data.get("carry_status"):
+            return {**data, "carry_status": "proposed"}
+        return data
 
     # -- views -------------------------------------------------------------------------------
 

@@ -1,12 +1,16 @@
-"""Import a user-supplied boundary layer (any OGR format) as a boundary set.
+"""Import a user-supplied boundary layer (any OGR format) as a boundary set of its own.
 
-A user may hold a layer the bundled sources lack, for example a GADM level-3 file of pre-2025
-wards. :func:`import_boundary_set` reads it with pyogrio, maps its fields to geozone's unit
-columns, derives the coarser levels by dissolving (a ward layer that names its district and
-province yields all three levels), optionally takes GSO codes and proper names from a register
-set by matching folded names within the parent (GADM writes "QuanHoa" and has its own ids),
-repairs invalid geometry, and stores the result like a built set, with validity dates, so that
+A user may hold a layer the bundled sources lack. :func:`import_boundary_set` reads it with
+pyogrio, maps its fields to geozone's unit columns, derives the coarser levels by dissolving
+(a ward layer that names its district and province yields all three levels), repairs invalid
+geometry, and stores the result like a built set, with validity dates, so that
 ``BoundarySet.load``, ``for_date`` and the QA treat it like any other.
+
+A ward layer meant to add ward geometry to an existing set (GADM level 3 for the pre-2025
+wards) does not come here: it *refines* that set (:mod:`geozone.refine`), keeping the set's
+codes and validity. A new set whose dates overlap a built set's would silently become the set
+in force on those dates (the latest ``valid_from`` wins): it is refused unless the caller
+says ``supersede=True``, and the report then warns what changes.
 
 An import is all or nothing: rows with no code, no name or no geometry, duplicate codes, a
 missing field or CRS stop it with a message listing them, and the previous set of the same id
@@ -26,12 +30,11 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geozone.boundaries import BoundarySet
 from geozone.build import BuildReport, file_sha256, repair_geometries, store_set
 from geozone.errors import BoundaryImportError
 from geozone.manifest import LEVEL_ORDER, Level
 from geozone.sources import UNIT_COLUMNS
-from geozone.text import fold, nfc, split_unit_type
+from geozone.text import nfc, split_unit_type
 
 #: How many offending rows an error message lists before summarising.
 MAX_LISTED = 10
@@ -60,8 +63,6 @@ class ImportSpec:
         Identity and validity of the new set; the attribution shows on maps and exports.
     layer
         Layer name for multi-layer files (GeoPackage).
-    register
-        Id of a set whose units of the same levels give GSO codes and proper names.
     """
 
     levels: tuple[LevelFields, ...]
@@ -72,24 +73,34 @@ class ImportSpec:
     licence: str = "unknown"
     attribution: str = ""
     layer: str | None = None
-    register: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def _read(path: Path, spec: ImportSpec) -> gpd.GeoDataFrame:
+def read_layer(path: Path, wanted: list[str], layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a boundary layer in EPSG:4326, checking its CRS and the fields it must have.
+
+    Raises
+    ------
+    BoundaryImportError
+        The file cannot be read, has no CRS, or lacks a field (all missing fields named).
+    """
     try:
-        frame = pyogrio.read_dataframe(path, layer=spec.layer)
+        frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
         raise BoundaryImportError(f"cannot read {path}: {exc}") from None
     if frame.crs is None:
         raise BoundaryImportError(f"{path} has no coordinate reference system; assign one first")
-    wanted = [f for lv in spec.levels for f in (lv.code, lv.name, lv.unit_type) if f]
     missing = [name for name in wanted if name not in frame.columns]
     if missing:
         raise BoundaryImportError(
             f"{path}: no field(s) {', '.join(missing)}; the layer has {', '.join(frame.columns)}"
         )
     return frame.to_crs(4326)
+
+
+def _read(path: Path, spec: ImportSpec) -> gpd.GeoDataFrame:
+    wanted = [f for lv in spec.levels for f in (lv.code, lv.name, lv.unit_type) if f]
+    return read_layer(path, wanted, spec.layer)
 
 
 def _row_problems(frame: gpd.GeoDataFrame, leaf: LevelFields) -> list[str]:
@@ -159,61 +170,14 @@ def _names(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return units.drop(columns=["raw_name", "raw_type"])
 
 
-def match_register(
-    units: gpd.GeoDataFrame, register: BoundarySet
-) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Replace source codes and names with the register's, level by level, coarsest first.
-
-    A unit matches a register unit of the same level whose folded name (bare or with its
-    type word) equals the unit's folded name and whose parent was matched to the unit's
-    parent. Unmatched units keep their source code and name and are listed in the notes.
-    """
-    matched = units.copy()
-    renamed: dict[str, str] = {}
-    notes: list[str] = []
-    for level in LEVEL_ORDER:
-        rows = matched["level"] == level
-        if not rows.any():
-            continue
-        ours = matched.loc[rows].copy()
-        ours["parent_new"] = ours["parent_code"].map(lambda code: renamed.get(code, code))
-        ours["key"] = ours["name"].map(fold)
-        theirs = register.units(level)[
-            ["code", "name", "full_name", "unit_type", "parent_code", "province_code"]
-        ].copy()
-        theirs["key"] = theirs["name"].map(fold)
-        on = ["key", "parent_new"] if level != "province" else ["key"]
-        theirs = theirs.rename(columns={"parent_code": "parent_new", "code": "code_new"})
-        joined = (
-            ours.reset_index()
-            .merge(theirs.drop_duplicates(on), on=on, how="left", suffixes=("", "_reg"))
-            .set_index("index")
-        )
-        hit = joined["code_new"].notna()
-        renamed.update(dict(zip(joined.loc[hit, "code"], joined.loc[hit, "code_new"], strict=True)))
-        for column in ("name", "full_name", "unit_type", "province_code"):
-            matched.loc[joined.index[hit], column] = joined.loc[hit, f"{column}_reg"].to_numpy()
-        matched.loc[joined.index[hit], "in_register"] = True
-        misses = joined.loc[~hit, "name"].tolist()
-        if misses:
-            notes.append(
-                f"{len(misses)} {level}(s) not found in {register.id}: "
-                + ", ".join(misses[:MAX_LISTED])
-                + (" …" if len(misses) > MAX_LISTED else "")
-            )
-    for column in ("code", "parent_code"):
-        matched[column] = matched[column].map(lambda code: renamed.get(code, code))
-    return matched, notes
-
-
 def import_boundary_set(
     path: Path,
     spec: ImportSpec,
     cache_dir: Path,
-    register: BoundarySet | None = None,
     *,
     protected: frozenset[str] = frozenset(),
     replace: bool = False,
+    supersede: bool = False,
     display_simplify_deg: float = 1e-4,
 ) -> BuildReport:
     """Import a boundary layer as a set stored in ``cache_dir / spec.set_id``.
@@ -226,12 +190,13 @@ def import_boundary_set(
         Field mapping, identity and validity of the set.
     cache_dir
         Folder of built sets (``Settings.boundary_cache``).
-    register
-        The set named by ``spec.register``, already loaded.
     protected
         Set ids that must not be overwritten (the manifest's own sets).
     replace
         Allow replacing an earlier import of the same id.
+    supersede
+        Allow dates that overlap a built set's: the new set is then the one in force on the
+        common days, and the report's warnings say which set it replaces and when.
 
     Returns
     -------
@@ -256,6 +221,7 @@ def import_boundary_set(
         (lv.level for lv in spec.levels), key=LEVEL_ORDER.index, reverse=True
     ):
         raise BoundaryImportError("levels must go from the finest to the coarsest")
+    warnings = _overlaps(spec, cache_dir, supersede)
     frame = _read(path, spec)
     problems = _row_problems(frame, spec.levels[0])
     if problems:
@@ -264,10 +230,7 @@ def import_boundary_set(
     units = pd.concat(
         [_level_frame(frame, spec, depth) for depth in range(len(spec.levels))], ignore_index=True
     )
-    notes = list(spec.notes)
-    if register is not None:
-        units, misses = match_register(gpd.GeoDataFrame(units, crs=4326), register)
-        notes += misses
+    notes = list(spec.notes) + warnings
     units = gpd.GeoDataFrame(units[[*UNIT_COLUMNS, "geometry"]], geometry="geometry", crs=4326)
     duplicated = units["code"][units["code"].duplicated()]
     if len(duplicated):
@@ -291,13 +254,49 @@ def import_boundary_set(
         "source": {
             "path": str(path),
             "layer": spec.layer,
-            "register": spec.register,
             "levels": [lv.__dict__ for lv in spec.levels],
         },
         "notes": notes,
     }
     counts = store_set(units, repairs, out_dir, meta, display_simplify_deg)
-    return BuildReport(spec.set_id, False, str(out_dir), counts, repairs)
+    return BuildReport(spec.set_id, False, str(out_dir), counts, repairs, warnings=warnings)
+
+
+def _overlaps(spec: ImportSpec, cache_dir: Path, supersede: bool) -> list[str]:
+    """Refuse (or, with ``supersede``, warn of) dates that overlap a built set's."""
+    import json
+
+    from geozone.boundaries import SetInfo
+
+    start, end = spec.valid_from, spec.valid_to or date.max
+    clashes = []
+    for meta in sorted(cache_dir.glob("*/build.json")):
+        if meta.parent.name.endswith((".partial", ".old")) or meta.parent.name == spec.set_id:
+            continue
+        info = SetInfo.from_dict(json.loads(meta.read_text(encoding="utf-8"))["entry"])
+        first, last = max(start, info.valid_from), min(end, info.valid_to or date.max)
+        if first <= last:
+            clashes.append((info, first, last))
+    if clashes and not supersede:
+        listed = "; ".join(f"{i.id} ({i.valid_from} – {i.valid_to or 'open'})" for i, *_ in clashes)
+        raise BoundaryImportError(
+            f"{spec.set_id} ({start} – {spec.valid_to or 'open'}) overlaps {listed}. To add "
+            "ward geometry to that set, refine it: --register SET (it keeps its codes and "
+            "dates). To make this set the one in force on the common days, pass --supersede."
+        )
+    return [_superseded(spec, info, first, last) for info, first, last in clashes]
+
+
+def _superseded(spec: ImportSpec, info: Any, first: date, last: date) -> str:
+    """Say which of two overlapping sets judges the common days (the later start wins)."""
+    days = f"from {first} to {last if last != date.max else 'open'}"
+    if spec.valid_from >= info.valid_from:
+        return (
+            f"{days} incidents are judged in {spec.set_id} instead of {info.id}: clusters "
+            f"named in {info.id} have no territory there on those days unless "
+            f"{spec.set_id} has their units"
+        )
+    return f"{days} incidents stay judged in {info.id} (it starts later); {spec.set_id} is unused"
 
 
 def _repair(frame: gpd.GeoDataFrame, leaf: LevelFields) -> tuple[gpd.GeoDataFrame, Any]:

@@ -517,6 +517,7 @@ class Migration:
             source=original.source,
             carried_from=original.id,
             carried_from_level=original.level,
+            original_period=original.period,
             carry_status=status,
             confirmed_from=confirmed_from,
             confirmed_by=confirmed_by,

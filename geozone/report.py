@@ -1238,14 +1238,26 @@ def _form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[st
             + "."
         )
     for form in forms:
-        if form.territory is None and form.overlaps(start, end):
+        if not form.overlaps(start, end):
+            continue
+        days = f"{form.applies_from or '…'} – {form.applies_to or '…'}"
+        if form.territory is None:
             notes.append(
                 f"{form.id}: các thành viên được đặt tên theo đơn vị của {form.set_id}, bộ này "
-                f"không có ranh giới cấp {form.cluster.level}; vụ việc từ "
-                f"{form.applies_from or '…'} đến {form.applies_to or '…'} không được tính theo "
-                f"dạng này / its members are named in {form.set_id}, which has no "
-                f"{form.cluster.level} geometry: no incident from {form.applies_from or '…'} to "
-                f"{form.applies_to or '…'} is judged under this form."
+                f"không có ranh giới cấp {form.cluster.level}; vụ việc trong {days} không được "
+                f"tính theo dạng này / its members are named in {form.set_id}, which has no "
+                f"{form.cluster.level} geometry: no incident in {days} is judged under this form."
+            )
+        elif not form.territory.geometric:
+            areas = ", ".join(form.territory.unit_name(c) for c in form.territory.area_codes)
+            notes.append(
+                f"{form.id}: bộ {form.set_id} không có ranh giới cấp {form.cluster.level} của "
+                f"các thành viên (no ward geometry); vụ việc trong {days} tại {areas} được ghi "
+                f"nhận để xem xét nhưng không xác định được đơn vị chủ trì; nhập lớp ranh giới "
+                f"phường cũ để có quyết định / {form.set_id} has no {form.cluster.level} geometry "
+                f"of its members: incidents in {days} in {areas} are recorded for review "
+                f"without a lead unit (rule no_member_geometry); import an old ward layer "
+                f"(geozone data import … --register {form.set_id}) to decide them."
             )
     if not any(f.overlaps(start, end) for f in forms):
         notes.append(

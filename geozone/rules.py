@@ -334,6 +334,14 @@ CLAUSES: dict[str, dict[str, str]] = {
         "vi": " Cụm chuyển sang các đơn vị hành chính mới đã được xác nhận áp dụng từ {date}.",
         "en": " The carried cluster was confirmed to apply from {date}.",
     },
+    "lapsed": {
+        "vi": "Không có quyết định chủ trì: cụm {cluster} kết thúc ngày {end} trước khi sắp xếp "
+        "đơn vị hành chính; dạng chuyển sang đơn vị mới chưa được xác nhận nên không áp dụng "
+        "(xác nhận bằng geozone clusters confirm).",
+        "en": "No lead decision: cluster {cluster} ended on {end}, before the reorganisation "
+        "of units; its carried form is not confirmed and does not apply (confirm it with "
+        "geozone clusters confirm).",
+    },
     "unknown": {"vi": "không rõ", "en": "unknown"},
     "level_ward": {"vi": "phường, xã", "en": "wards and communes"},
     "level_district": {"vi": "quận, huyện", "en": "districts"},
@@ -342,10 +350,17 @@ CLAUSES: dict[str, dict[str, str]] = {
 
 RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)
 BY_NAME: dict[str, LeadRule] = {rule.name: rule for rule in RULES}
+#: What a map shows for an incident in the territory of a cluster that makes no decision.
+NO_DECISION = "no_decision"
+NO_DECISION_LABEL = (
+    "Không có quyết định: cụm chưa áp dụng / No decision: the cluster does not apply"
+)
+
 #: Rules whose decisions a person must confirm.
 REVIEW_RULES: frozenset[str] = frozenset(rule.name for rule in RULES if rule.review)
 #: Bilingual labels by rule name (maps, tables).
 RULE_LABELS: dict[str, str] = {rule.name: rule.label for rule in RULES}
+RULE_LABELS[NO_DECISION] = NO_DECISION_LABEL
 RuleName = Literal[
     "no_member_geometry",
     "outside_every_unit",
@@ -407,6 +422,8 @@ RULES_VERSION = "rules-" + hashlib.sha256(_content().encode("utf-8")).hexdigest(
 __all__ = [
     "BY_NAME",
     "CLAUSES",
+    "NO_DECISION",
+    "NO_DECISION_LABEL",
     "PARAMETERS",
     "REVIEW_RULES",
     "RULES",

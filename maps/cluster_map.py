@@ -29,6 +29,7 @@ from branca.element import Figure
 from folium.map import Layer
 from numpy.typing import NDArray
 
+from geozone import rules
 from geozone.crs import project_geometries, utm_epsg
 from geozone.incidents import CATEGORIES, VIETNAM_TZ, category_code
 from maps.analytics_layers import ClusterAnalytics, loader_entries
@@ -92,27 +93,8 @@ KIND_LABELS = {
     "administrative": "Vi phạm hành chính / Administrative",
     "other": "Khác / Other",
 }
-#: Short bilingual labels of the lead rules of :mod:`geozone.assign`.
-RULE_LABELS = {
-    "territory": "Theo địa bàn (nguyên tắc 1) / By territory (rule 1)",
-    "border_detector": (
-        "Giáp ranh: đơn vị phát hiện trước chủ trì (nguyên tắc 2) / "
-        "Border zone: first detector leads (rule 2)"
-    ),
-    "border_unknown_detector": (
-        "Giáp ranh, chưa rõ đơn vị phát hiện – cần xem xét / Border zone, detector unknown – review"
-    ),
-    "border_non_member_detector": (
-        "Giáp ranh, đơn vị ngoài cụm phát hiện – cần xem xét / "
-        "Border zone, detected by a non-member – review"
-    ),
-    "border_organisation_detector": (
-        "Giáp ranh, tổ chức không quản lý địa bàn phát hiện – cần xem xét / "
-        "Border zone, detected by a member without territory – review"
-    ),
-    "on_boundary": "Nằm trên ranh giới – cần xem xét / On the boundary – review",
-    "outside_members": "Ngoài địa bàn các thành viên – cần xem xét / Outside the members – review",
-}
+#: Short bilingual labels of the lead rules, from the rule table (:mod:`geozone.rules`).
+RULE_LABELS = rules.RULE_LABELS
 SYNTHETIC_BADGE = "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
 POPUP_LABELS = {
     "synthetic_html": esc(SYNTHETIC_BADGE),
@@ -530,7 +512,7 @@ def incident_data(
             frame["lead_unit"], lambda c: f"{names[c]} ({c})" if c in names else c
         )
     if "rule" in frame:
-        data["rule"], data["rules"] = _factorize(frame["rule"], lambda r: RULE_LABELS.get(r, r))
+        data["rule"], data["rules"] = _factorize(frame["rule"], _rule_label)
     columns = [c for c in ("explanation_vi", "explanation_en") if c in frame]
     if columns:
         texts = frame[columns].astype("string")
@@ -577,6 +559,11 @@ def incident_summary(returned: int, total: int) -> str:
         f"{_thousands(returned)} vụ việc mới nhất trong {_thousands(total)} / "
         f"the newest {returned:,} of {total:,} incidents"
     )
+
+
+def _rule_label(rule: str) -> str:
+    """Return a rule's bilingual label; an unknown rule is said to be unknown, never raw."""
+    return RULE_LABELS.get(rule) or f"Nguyên tắc không xác định / Unknown rule ({rule})"
 
 
 def incident_payload(

@@ -13,16 +13,18 @@ what the service decided, never a second judgement of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from geozone.assign import ClusterTerritory
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster
 from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundarySetForDateError
+from geozone.incidents import VIETNAM_TZ
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import MAX_QUERY_LIMIT
 from geozone.zones import border_zones
@@ -191,13 +193,19 @@ class StoredIncidents:
 
 
 def stored_incidents(
-    store: IncidentStore, cluster_id: str, *, limit: int = 20_000
+    store: IncidentStore,
+    cluster_id: str,
+    *,
+    limit: int = 20_000,
+    territory: ClusterTerritory | None = None,
 ) -> StoredIncidents:
     """Return the newest ``limit`` stored incidents of a cluster with the stored decisions.
 
     Reads pages of :meth:`~geozone.store.IncidentStore.query` (newest first) and the cluster
     rows of the same pages (:meth:`~geozone.store.IncidentStore.cluster_rows`), joined on
-    ``external_id``: nothing is judged again here.
+    ``external_id``: nothing is judged again here. A cluster that makes no decision (a
+    carried form lapsed until confirmed, given as ``territory``) has none stored: the
+    incidents inside its territory are returned instead, each saying why it has no lead.
 
     Parameters
     ----------
@@ -207,7 +215,11 @@ def stored_incidents(
         A placed cluster id (e.g. ``hoa-do-phuc-vi-vn2025``).
     limit
         Most incidents to return (0: none, only the total).
+    territory
+        The cluster as placed, to tell whether it decides.
     """
+    if territory is not None and not territory.decides:
+        return _undecided_incidents(store, territory, limit)
     if limit <= 0:
         return StoredIncidents(None, store.count(IncidentQuery(cluster_id=cluster_id)))
     frames: list[pd.DataFrame] = []
@@ -234,6 +246,30 @@ def stored_incidents(
     incidents = pd.concat(frames, ignore_index=True)
     rows = pd.concat(decisions, ignore_index=True)
     return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
+
+
+def _undecided_incidents(
+    store: IncidentStore, territory: ClusterTerritory, limit: int
+) -> StoredIncidents:
+    """Return the newest incidents in a territory that decides nothing, with the reason."""
+    from geozone.assign import lapsed_sentences
+    from geozone.rules import NO_DECISION
+    from geozone.study import area_incidents
+
+    codes = territory.members.loc[territory.members["has_territory"], "code"]
+    area = shapely.union_all([territory.bset.geometry(str(code)) for code in codes])
+    start = territory.bset.info.valid_from
+    end = territory.bset.info.valid_to or datetime.now(VIETNAM_TZ).date()
+    found = area_incidents(store, area, start, end)
+    found = found.sort_values("occurred_at", ascending=False, kind="stable")
+    total = len(found)
+    if limit <= 0 or not total:
+        return StoredIncidents(None, total)
+    vi, en = lapsed_sentences(territory.cluster)
+    rows = found.head(limit).assign(
+        rule=NO_DECISION, lead_unit=None, explanation_vi=vi, explanation_en=en, review=False
+    )
+    return StoredIncidents(incident_layer(rows, rows, None), total)
 
 
 def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTerritory, Cluster]:
@@ -267,7 +303,11 @@ def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTer
         root = cluster_id
     else:
         raise DataNotFoundError(f"no cluster {cluster_id!r}; known: {', '.join(sorted(placed))}")
-    family = [t for t in context.territories if root in (t.cluster.id, t.cluster.carried_from)]
+    family = [
+        t
+        for t in context.territories
+        if root in (t.cluster.id, t.cluster.carried_from) and t.geometric
+    ]
     chosen = [t for t in family if t.bset.id == bset.id]
     if not chosen:
         versions = ", ".join(
@@ -275,7 +315,9 @@ def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTer
         )
         raise DataNotFoundError(
             f"cluster {cluster_id!r} has no version drawn on {bset.id}, the set in force on "
-            f"{day} (its units there have no polygons); drawn versions: {versions or 'none'}"
+            f"{day} (its units there have no polygons: import a ward layer with "
+            f"`geozone data import … --register {bset.id}`); drawn versions: "
+            f"{versions or 'none'}"
         )
     territory = chosen[0]
     cluster = territory.cluster

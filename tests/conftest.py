@@ -18,7 +18,14 @@ import pytest
 import shapely
 
 from geozone.boundaries import BoundarySet, SetInfo
+from geozone.clusters import Confirmation
 from geozone.settings import Settings, get_settings
+
+#: A planner's confirmation that the T11 cluster, carried into the 2025 wards, applies from
+#: the reform date (without it the carried form lapses: the original ended in 2024).
+T11_CONFIRMED = {
+    "hoa-do-phuc-vi-vn2025": Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")
+}
 
 #: South-west corner of the grid in UTM 48N (EPSG:32648), about 105.80 E, 21.02 N.
 GRID_ORIGIN = (583_000.0, 2_324_000.0)

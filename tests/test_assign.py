@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 import pytest
 
 from geozone.assign import ClusterTerritory, assign, territories
 from geozone.boundaries import BoundarySet
-from geozone.clusters import Confirmation
 from geozone.incidents import VIETNAM_TZ
 from geozone.rules import REVIEW_RULES
+from tests.conftest import T11_CONFIRMED
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
 
@@ -219,11 +219,6 @@ def test_territories_skip_clusters_without_geometry_and_carry_forward(
 
 
 # -- real data -------------------------------------------------------------------------------
-
-
-T11_CONFIRMED = {
-    "hoa-do-phuc-vi-vn2025": Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")
-}
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from geozone.border_effect import (
 from geozone.boundaries import BoundarySet
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.incidents import CATEGORIES, VIETNAM_TZ
-from tests.conftest import GRID_ORIGIN
+from tests.conftest import GRID_ORIGIN, T11_CONFIRMED
 from tests.test_assign import REGULATION
 from tests.test_clusters import grid_cluster
 
@@ -313,7 +313,12 @@ T11 = (105.8064, 21.0387)
 def t11(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
     from geozone.clusters import load_clusters
 
-    placed = territories([load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025)
+    placed = territories(
+        [load_clusters()["hoa-do-phuc-vi"]],
+        [legacy, vn2025],
+        carry_into=vn2025,
+        confirmations=T11_CONFIRMED,
+    )
     return next(t for t in placed if t.cluster.id == "hoa-do-phuc-vi-vn2025")
 
 

@@ -34,7 +34,7 @@ from geozone.report import (
     ratio,
 )
 from geozone.store import IncidentQuery, IncidentStore, open_store
-from tests.conftest import GRID_INFO, grid_units
+from tests.conftest import GRID_INFO, T11_CONFIRMED, grid_units
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
 
@@ -535,7 +535,9 @@ def t11(
     from geozone.synthetic import generate_incidents
 
     cluster = load_clusters()["hoa-do-phuc-vi"]
-    placed = territories([cluster], [legacy, vn2025], carry_into=vn2025)
+    placed = territories(
+        [cluster], [legacy, vn2025], carry_into=vn2025, confirmations=T11_CONFIRMED
+    )
     context = Context([legacy, vn2025], {cluster.id: cluster}, placed, {})
     carried = [t.cluster for t in placed if t.bset.id == vn2025.id]
     incidents = generate_incidents(

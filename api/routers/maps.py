@@ -117,7 +117,11 @@ def cluster_page(
     territory = context.territory(cluster_id)
     layers = cluster_layers(territory.cluster, territory.bset)
     keyed = caller is not None and role_allows(caller.role, "analyst")
-    incidents = stored_incidents(store, cluster_id, limit=limit).layer if keyed else None
+    incidents = (
+        stored_incidents(store, cluster_id, limit=limit, territory=territory).layer
+        if keyed
+        else None
+    )
     analytics = _analytics(store, context, cluster_id) if keyed else None
     url = request.url_for("cluster_incidents", cluster_id=cluster_id)
     page = cluster_map(
@@ -192,7 +196,7 @@ def cluster_incidents(
     from maps import incident_payload, stored_incidents
 
     territory = context.territory(cluster_id)
-    found = stored_incidents(store, cluster_id, limit=limit)
+    found = stored_incidents(store, cluster_id, limit=limit, territory=territory)
     units = None
     if found.layer is not None and "lead_unit" in found.layer:
         frame = territory.bset.frame

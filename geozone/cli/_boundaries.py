@@ -142,10 +142,17 @@ def _parent_fields(specs: list[str]) -> list[LevelFields]:
 @data_app.command("import")
 def data_import(
     path: Annotated[Path, typer.Argument(help="Any OGR file: GeoPackage, Shapefile, GeoJSON…")],
-    set_id: Annotated[str, typer.Option("--id", help="Id of the new boundary set.")],
-    valid_from: Annotated[str, typer.Option(help="First day in force, YYYY-MM-DD.")],
+    set_id: Annotated[
+        str, typer.Option("--id", help="Id of the new set, or of the refinement (--register).")
+    ],
     code: Annotated[str, typer.Option(help="Field with each feature's code.")],
     name: Annotated[str, typer.Option(help="Field with each feature's name.")],
+    valid_from: Annotated[
+        str | None,
+        typer.Option(
+            help="First day in force, YYYY-MM-DD (a new set; a refinement keeps its set's)."
+        ),
+    ] = None,
     level: Annotated[
         str, typer.Option(help="Level of the features: ward, district, province.")
     ] = "ward",
@@ -165,19 +172,50 @@ def data_import(
     title: Annotated[str | None, typer.Option(help="Title of the set.")] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file.")] = None,
     register: Annotated[
-        str | None, typer.Option(help="Set whose units give GSO codes and names (matched by name).")
+        str | None,
+        typer.Option(
+            help="Refine this set with the layer's wards: matched to its register by name "
+            "within their district (codes, names and validity stay the set's)."
+        ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write the features not imported (name, reason) to this CSV."),
+    ] = None,
+    supersede: Annotated[
+        bool,
+        typer.Option(
+            "--supersede",
+            help="Let a new set whose dates overlap a loaded set's replace it on those dates "
+            "(the warning names what changes).",
+        ),
+    ] = False,
     licence: Annotated[str, typer.Option(help="Licence of the layer.")] = "unknown",
     attribution: Annotated[str, typer.Option(help="Attribution shown on maps and exports.")] = "",
     replace: Annotated[bool, typer.Option(help="Replace an earlier import of this id.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Import a user-supplied boundary layer as a dated boundary set (e.g. a GADM ward layer)."""
+    """Import a user boundary layer: refine a set with ward geometry, or add a dated set.
+
+    With ``--register SET`` (e.g. a GADM level-3 file and ``vn-legacy-districts``) the
+    layer's wards refine SET; every feature that does not match one ward (unmatched,
+    ambiguous, claimed twice) is listed by name in a report file and not imported. Without
+    it the layer becomes a set of its own; when its dates overlap a loaded set, say so with
+    ``--supersede``.
+    """
+    settings = get_settings()
+    fields = (LevelFields(level, code, name, unit_type), *_parent_fields(parent or []))  # type: ignore[arg-type]
+    if register:
+        _refine(
+            path, fields, register, set_id, layer, licence, attribution, report, replace, as_json
+        )
+        return
     from geozone.importer import ImportSpec, import_boundary_set
 
-    settings = get_settings()
+    if valid_from is None:
+        raise typer.BadParameter("a new set needs --valid-from YYYY-MM-DD")
     spec = ImportSpec(
-        levels=(LevelFields(level, code, name, unit_type), *_parent_fields(parent or [])),  # type: ignore[arg-type]
+        levels=fields,
         set_id=set_id,
         title=title or f"{path.name} (user supplied)",
         valid_from=parse_date(valid_from),
@@ -185,21 +223,88 @@ def data_import(
         licence=licence,
         attribution=attribution,
         layer=layer,
-        register=register,
     )
     protected = frozenset(load_manifest(settings.manifest_path).sets)
-    reference = BoundarySet.load(register) if register else None
     with console.status(f"importing {path}…"):
-        report = import_boundary_set(
-            path, spec, settings.boundary_cache, reference, protected=protected, replace=replace
+        built = import_boundary_set(
+            path,
+            spec,
+            settings.boundary_cache,
+            protected=protected,
+            replace=replace,
+            supersede=supersede,
         )
     if as_json:
-        print_json(report.to_dict())
+        print_json(built.to_dict())
         return
-    counts = ", ".join(f"{n} {lv}s" for lv, n in sorted(report.counts.items()))
+    counts = ", ".join(f"{n} {lv}s" for lv, n in sorted(built.counts.items()))
+    for warning in built.warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
     console.print(
-        f"{set_id}: imported {counts}, {len(report.repairs)} geometries repaired; "
+        f"{set_id}: imported {counts}, {len(built.repairs)} geometries repaired; "
         f"check it with `geozone data qa {set_id}`"
+    )
+
+
+def _refine(
+    path: Path,
+    fields: tuple[LevelFields, ...],
+    register: str,
+    refinement_id: str,
+    layer: str | None,
+    licence: str,
+    attribution: str,
+    report: Path | None,
+    replace: bool,
+    as_json: bool,
+) -> None:
+    """Refine ``register`` with a ward layer (see :mod:`geozone.refine`)."""
+    from geozone.migrate import ONFLOW_SETS, load_onflow_correspondence
+    from geozone.refine import LayerFields, refine_set
+
+    by_level = {f.level: f for f in fields}
+    if set(by_level) != {"ward", "district", "province"}:
+        raise typer.BadParameter(
+            "refining a set needs ward features naming their district and province: "
+            "--level ward --parent district:CODE:NAME --parent province:CODE:NAME"
+        )
+    ward, district, province = by_level["ward"], by_level["district"], by_level["province"]
+    layer_fields = LayerFields(
+        ward.code,
+        ward.name,
+        district.code,
+        district.name,
+        province.code,
+        province.name,
+        ward.unit_type,
+    )
+    settings = get_settings()
+    target = BoundarySet.load(register, settings)
+    aliases = load_onflow_correspondence().aliases if register == ONFLOW_SETS[0] else {}
+    with console.status(f"matching {path} to the wards of {register}…"):
+        done = refine_set(
+            path,
+            layer_fields,
+            target,
+            settings.boundary_cache,
+            refinement_id,
+            layer=layer,
+            licence=licence,
+            attribution=attribution,
+            aliases=aliases,
+            report_to=report,
+            replace=replace,
+        )
+    if as_json:
+        print_json(done.to_dict())
+        return
+    summary = done.to_dict()
+    methods = ", ".join(f"{n} {how}" for how, n in summary["matched_by"].items())
+    skipped = sum(summary["not_imported"].values())
+    console.print(
+        f"{register} refined by {refinement_id}: {done.wards:,} wards from {done.features:,} "
+        f"features ({methods}); {skipped:,} not imported, listed in {done.report_path}",
+        highlight=False,
     )
 
 

@@ -274,19 +274,23 @@ def clusters_zones(
 
 
 def _territory(context: Context, cluster_id: str) -> ClusterTerritory:
-    """Return the placed cluster for an id, or point to its carried version."""
+    """Return the placed cluster with geometry for an id, or point to its carried version."""
     try:
-        return context.territory(cluster_id)
+        territory = context.territory(cluster_id)
     except GeozoneError:
-        carried = [
-            t.cluster.id for t in context.territories if t.cluster.carried_from == cluster_id
-        ]
-        if carried:
-            raise GeozoneError(
-                f"cluster {cluster_id!r} is named in units without geometry; use its carried "
-                f"version: {', '.join(carried)}"
-            ) from None
-        raise
+        territory = None
+    if territory is not None and territory.geometric:
+        return territory
+    carried = [t.cluster.id for t in context.territories if t.cluster.carried_from == cluster_id]
+    if carried:
+        raise GeozoneError(
+            f"cluster {cluster_id!r} is named in units without geometry; use its carried "
+            f"version: {', '.join(carried)}, or import a ward layer (geozone data import … "
+            "--register SET)"
+        )
+    if territory is not None:
+        raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
+    return context.territory(cluster_id)
 
 
 def _share(value: float | None) -> str:

@@ -21,6 +21,7 @@ from geozone.store import IncidentQuery, open_store
 from geozone.store.api_tables import ApiStore
 from geozone.synthetic import generate_incidents
 from maps.cluster_map import SYNTHETIC_BADGE
+from tests.conftest import T11_CONFIRMED
 from tests.maps.test_cluster_map import incident_tables, needs_assets
 
 runner = CliRunner()
@@ -31,12 +32,18 @@ T11 = "hoa-do-phuc-vi-vn2025"
 def store_url(
     built_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """The real boundaries and a store holding 300 SYNTHETIC T11 incidents, assigned."""
+    """The real boundaries and a store holding 300 SYNTHETIC T11 incidents, assigned.
+
+    A planner has confirmed the carried T11 cluster from 2025-07-01 in that store (without
+    it the carried form lapses: the original ended in 2024).
+    """
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
     monkeypatch.setenv("GEOZONE_STORE_URL", url)
     get_settings.cache_clear()
-    context = load_context(get_settings())
+    with open_store(url) as store:
+        store.confirm_cluster(T11_CONFIRMED[T11])
+    context = load_context(get_settings(), confirmations=T11_CONFIRMED.values())
     t11 = context.territory(T11)
     demo = generate_incidents(
         300,
@@ -96,6 +103,29 @@ def test_map_cluster_writes_a_standalone_page_with_the_stored_incidents(
         assert table["lead"][0] == -1
     else:
         assert table["leads"][table["lead"][0]].endswith(f"({decision['lead_unit']})")
+
+
+@pytest.mark.realdata
+@needs_assets
+def test_a_lapsed_carried_cluster_draws_its_incidents_without_a_lead(
+    store_url: str, tmp_path: Path
+) -> None:
+    with open_store(store_url) as store:
+        assert store.withdraw_confirmation(T11)
+    output = tmp_path / "t11.html"
+    said = map_cluster(
+        "hoa-do-phuc-vi", "--date", "2025-08-01", "--with-incidents", "-o", str(output)
+    )
+    # Every stored incident inside the five wards, none with a lead unit.
+    shown, total = map(int, re.findall(r"(\d+) of (\d+) stored incidents", said)[0])
+    assert shown == total > 100
+    html = output.read_text(encoding="utf-8")
+    (table,) = incident_tables(html)
+    assert len(table["lat"]) == total and set(table["lead"]) == {-1}
+    assert "No decision: the cluster does not apply" in " ".join(table["rules"])
+    (template,) = table["vi_templates"]
+    assert "kết thúc ngày" in template and "(suy đoán)" in template
+    assert table["vis"] == ["0|31|12|2024"]  # 31/12/2024, the inferred end
 
 
 @pytest.mark.realdata

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.schemas import CLUSTER_EXAMPLE
 from geozone.boundaries import BoundarySet
+from geozone.clusters import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
 from geozone.store.api_tables import create_key
@@ -25,11 +27,27 @@ def test_t11_bridge_and_neighbours_on_vn2025(built_settings: Settings, tmp_path:
         ).json()
         assert located["set_id"] == "vn2025" and located["on_boundary"] is True
         assert {c["code"] for c in located["candidates"]} == {"00160", "00008"}
-        assert "hoa-do-phuc-vi-vn2025" in {c["cluster_id"] for c in located["clusters"]}
+        # The T11 cluster ended in 2024 (inferred), before the reform: its carried form makes
+        # no decision until a planner confirms it.
+        assert "hoa-do-phuc-vi-vn2025" not in {c["cluster_id"] for c in located["clusters"]}
         near = client.get("/units/00160/neighbours").json()
         assert {"00008", "00166", "00103"} <= {u["code"] for u in near}
         found = client.get("/units", params={"q": "Nghĩa Đô", "level": "ward"}).json()
         assert found["units"][0]["code"] == "00160"
+    confirmed = load_context(
+        built_settings,
+        confirmations=[Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")],
+    )
+    app = create_app(
+        built_settings, context=confirmed, store_url=f"sqlite:///{tmp_path / 't.sqlite'}"
+    )
+    with TestClient(app) as client:
+        located = client.get(
+            "/locate", params={"lon": 105.8064, "lat": 21.0387, "detected_by": "00160"}
+        ).json()
+        (t11,) = [c for c in located["clusters"] if c["cluster_id"] == "hoa-do-phuc-vi-vn2025"]
+        assert t11["rule"] == "border_detector" and t11["lead_unit"] == "00160"
+        assert "đã được xác nhận áp dụng từ 01/07/2025" in t11["explanation_vi"]
 
 
 @pytest.mark.realdata

@@ -43,6 +43,7 @@ from maps.cluster_map import (
     SYNTHETIC_BADGE,
 )
 from tests.api.test_analytics import with_analytics
+from tests.conftest import T11_CONFIRMED
 from tests.maps.test_browser import CHROMIUM, FIND_MAP
 from tests.maps.test_cluster_map import needs_assets
 
@@ -82,7 +83,8 @@ def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("served")
     store_url = f"sqlite:///{folder / 'store.sqlite'}"
     settings = built_settings.model_copy(update={"store_url": store_url})
-    context = load_context(settings)
+    # A planner confirmed the carried T11 cluster (without it, it lapses: see test_cli).
+    context = load_context(settings, confirmations=T11_CONFIRMED.values())
     t11 = context.territory(T11)
     demo = generate_incidents(
         1_200,
@@ -94,6 +96,7 @@ def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     )
     with open_store(store_url, settings=settings) as store:
         store.add_incidents(demo)
+        store.confirm_cluster(T11_CONFIRMED[T11])
         assign_stale(store, context)
     planner_key = create_key(store_url, "browser-planner", "planner")
     viewer_key = create_key(store_url, "browser-viewer", "viewer")

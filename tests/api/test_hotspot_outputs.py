@@ -1,0 +1,120 @@
+"""The same data and parameters give the same hotspot cells in every output (real T11 data).
+
+The store holds SYNTHETIC incidents as the demo makes them (``geozone serve``): clustered at
+the T11 bridge and along the members' boundaries, dated after the reform. The carried T11
+cluster is not confirmed (it lapsed: the original ended in 2024), so it decides nothing, yet
+its territory is studied: hotspots count what lies in the cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from geozone.context import Context, load_context
+from geozone.incidents import VIETNAM_TZ
+from geozone.report import cluster_report
+from geozone.settings import Settings
+from geozone.store import open_store
+from geozone.store.api_tables import create_key
+from geozone.study import cluster_study, study_hotspots
+from geozone.synthetic import generate_incidents
+from maps.analytics_layers import cluster_analytics
+
+pytestmark = pytest.mark.realdata
+
+T11 = "hoa-do-phuc-vi-vn2025"
+BRIDGE = shapely.Point(105.8064, 21.0387)
+FIRST, LAST = date(2025, 7, 1), date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def demo(
+    built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Context, str]]:
+    folder = tmp_path_factory.mktemp("hotspots")
+    store_url = f"sqlite:///{folder / 'store.sqlite'}"
+    settings = built_settings.model_copy(update={"store_url": store_url})
+    context = load_context(settings)
+    t11 = context.territory(T11)
+    assert not t11.decides
+    incidents = generate_incidents(
+        3_000,
+        7,
+        boundaries=t11.bset,
+        clusters=[t11.cluster],
+        start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2025, 12, 31, 23, tzinfo=VIETNAM_TZ),
+    )
+    with open_store(store_url, settings=settings) as store:
+        store.add_incidents(incidents)
+    yield settings, context, store_url
+
+
+def _hot(cells: Any) -> set[str]:
+    significant = cells[cells["significant"].astype(bool)]
+    return set(significant.loc[significant["kind"] == "hot", "cell_id"])
+
+
+def test_every_output_shows_the_same_cells_and_the_bridge_is_hot(
+    demo: tuple[Settings, Context, str],
+) -> None:
+    settings, context, store_url = demo
+    with open_store(store_url, settings=settings) as store:
+        study = cluster_study(store, context, T11, FIRST, LAST)
+        core = study_hotspots(study)
+        report = cluster_report(store, context, T11, FIRST, LAST)
+        standalone = cluster_analytics(store, context, T11, FIRST, LAST)
+    hot = _hot(core.cells)
+    bridge_cell = core.cells[core.cells.geometry.contains(BRIDGE)]["cell_id"].iloc[0]
+    assert bridge_cell in hot and core.permutations == 0
+    assert _hot(report.layers["hotspot_cells"]) == hot
+    standalone_hot = {
+        f["properties"]["cell_id"]
+        for f in standalone.gi["features"]
+        if f["properties"]["kind"] == "hot"
+    }
+    assert standalone_hot == hot
+    key = create_key(store_url, "planner-hotspots", "planner")
+    app = create_app(settings, context=context, store_url=store_url)
+    with TestClient(app) as client:
+        headers = {"X-API-Key": key}
+        period = {"from": FIRST.isoformat(), "to": LAST.isoformat()}
+        served = client.get(
+            f"/clusters/{T11}/hotspots",
+            params={**period, "significant_only": "true"},
+            headers=headers,
+        ).json()
+        served_hot = {
+            f["properties"]["cell_id"]
+            for f in served["features"]
+            if f["properties"]["kind"] == "hot"
+        }
+        assert served_hot == hot
+        ogc = client.get(
+            "/collections/hotspots/items",
+            params={"cluster": T11, "datetime": f"{FIRST}T00:00:00Z/{LAST}T23:59:59Z"},
+            headers=headers,
+        ).json()
+        assert {f["properties"]["cell_id"] for f in ogc["features"]} == _significant(core)
+        suggested = client.get(
+            f"/clusters/{T11}/patrol-suggestions", params=period, headers=headers
+        ).json()
+        assert suggested["properties"]["n_hot"] == len(hot)
+        square = shapely.geometry.mapping(BRIDGE.buffer(0.002))
+        covered = client.post(
+            f"/clusters/{T11}/coverage", params=period, json=square, headers=headers
+        ).json()
+        assert covered["hotspot_status"] == "tested" and covered["hot_cells_share"] > 0
+
+
+def _significant(result: Any) -> set[str]:
+    cells = result.cells
+    return set(cells.loc[cells["significant"].astype(bool), "cell_id"])
