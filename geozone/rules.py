@@ -148,12 +148,14 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc ngoài địa bàn các thành viên và ngoài mọi đơn vị hành chính có ranh giới "
             "trong bộ {set} (trên biển, ngoài biên giới hoặc nơi chưa có ranh giới); thành "
-            "viên {detector} phát hiện, cần xác định đơn vị có thẩm quyền." + _REVIEW_VI
+            "viên {detector} phát hiện, cần xác định đơn vị có thẩm quyền."
+            + _REVIEW_VI
+            + "{standing}"
         ),
         en=(
             "Outside every member's territory and outside every unit with boundaries in set "
             "{set} (at sea, abroad or where no boundary is known); member {detector} "
-            "detected it; the competent unit must be found." + _REVIEW_EN
+            "detected it; the competent unit must be found." + _REVIEW_EN + "{standing}"
         ),
     ),
     LeadRule(

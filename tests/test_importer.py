@@ -52,24 +52,58 @@ def write_gadm_like(path: Path, *, epsg: int = 4326) -> Path:
     return path
 
 
-def test_gadm_like_layer_takes_codes_and_names_from_the_register(
-    tmp_path: Path, grid: BoundarySet
-) -> None:
-    source = write_gadm_like(tmp_path / "gadm.gpkg", epsg=32648)
-    report = import_boundary_set(source, SPEC, tmp_path / "cache", register=grid)
-    assert report.counts == {"ward": 9, "district": 2, "province": 1}
+def test_gadm_like_layer_refines_a_register_only_set(tmp_path: Path) -> None:
+    """A ward layer with its own ids and folded names gives a register's wards their polygons."""
+    from geozone.build import store_set
+    from geozone.refine import LayerFields as RefineFields
+    from geozone.refine import refine_set
+
+    units = grid_units()
+    register_only = units.assign(
+        geometry=[
+            g if level != "ward" else None
+            for g, level in zip(units.geometry, units["level"], strict=True)
+        ]
+    )
+    info = {
+        "id": "grid-register",
+        "title": "grid, wards in the register only",
+        "valid_from": "2019-01-01",
+        "valid_to": "2025-06-30",
+        "licence": "CC0",
+        "attribution": "grid",
+        "attribution_en": "grid",
+    }
+    cache = tmp_path / "boundaries"
+    store_set(
+        register_only,
+        [],
+        cache / "grid-register",
+        {"set_id": "grid-register", "sha256": "x", "entry": info},
+        1e-4,
+    )
     settings = get_settings().model_copy(update={"cache_dir": tmp_path})
-    tmp_path.joinpath("cache").rename(tmp_path / "boundaries")
-    imported = BoundarySet.load("gadm-grid", settings)
-    assert imported.get("00005").full_name == "Phường Ô 5"
-    assert [u.code for u in imported.chain("00009")] == ["00009", "002", "01"]
-    assert imported.get("001").name == "Một"
-    assert BoundarySet.for_date(date(2020, 1, 1), settings).id == "gadm-grid"
-    location = imported.locate(*shapely.get_coordinates(grid.geometry("00005").centroid)[0])
+    register = BoundarySet.load("grid-register", settings)
+    assert register.leaf_level == "district"
+    source = write_gadm_like(tmp_path / "gadm.gpkg", epsg=32648)
+    fields = RefineFields("GID_3", "NAME_3", "GID_2", "NAME_2", "GID_1", "NAME_1", "TYPE_3")
+    report = refine_set(source, fields, register, cache, "gadm", attribution="GADM test layer")
+    assert report.wards == 9 and report.matched == {"folded": 9} and report.problems.empty
+    refined = BoundarySet.load("grid-register", settings)
+    assert refined.leaf_level == "ward" and refined.id == "grid-register"
+    assert refined.get("00005").full_name == "Phường Ô 5" and refined.get("00005").has_geometry
+    assert [u.code for u in refined.chain("00009")] == ["00009", "002", "01"]
+    centre = shapely.get_coordinates(shapely.centroid(refined.geometry("00005")))[0]
+    location = refined.locate(*centre)
     assert location.unit is not None and location.unit.code == "00005"
-    assert imported.info.attribution == "GADM test layer"
-    ward_qa = next(level for level in check(imported).levels if level.level == "ward")
+    assert "GADM test layer" in refined.info.attribution
+    ward_qa = next(level for level in check(refined).levels if level.level == "ward")
     assert ward_qa.overlaps == [] and ward_qa.gaps == []
+    # A new set over the same dates is refused unless it says it supersedes.
+    with pytest.raises(BoundaryImportError, match="overlaps grid-register"):
+        import_boundary_set(source, SPEC, cache)
+    built = import_boundary_set(source, SPEC, cache, supersede=True)
+    assert built.warnings and "instead of grid-register" in built.warnings[0]
 
 
 def test_without_register_source_codes_stay_and_search_still_folds(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,24 @@ def test_changed_clusters_make_assignments_stale(
         far = store.get("b")
         assert far is not None and far["clusters"][0]["rule"] == "border_detector"  # 700 m < 800 m
         assert store.stale_ids(context_stamp(changed)) == []
+
+
+def test_a_change_of_wording_makes_stored_explanations_stale(
+    tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geozone.pipeline
+    from geozone import rules
+
+    source = write_csv(tmp_path / "in.csv", [row("a", 950, 300)])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, source, context)
+        assert store.stale_ids(context_stamp(context)) == []
+        reworded = rules.RULES[5].__class__(**{**rules.RULES[5].__dict__, "en": "Reworded."})
+        monkeypatch.setattr(rules, "RULES", (*rules.RULES[:5], reworded, *rules.RULES[6:]))
+        version = "rules-" + hashlib.sha256(rules._content().encode()).hexdigest()[:12]
+        assert version != rules.RULES_VERSION
+        monkeypatch.setattr(geozone.pipeline, "RULES_VERSION", version)
+        assert store.stale_ids(context_stamp(context)) == ["a"]
 
 
 def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) -> None:
