@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 
 from geozone.assign import ClusterTerritory, assign, territories
 from geozone.boundaries import BoundarySet
@@ -512,3 +514,34 @@ def test_clusters_judged_on_threads_match_one_thread(
     assert set(one["cluster_id"]) == {t.cluster.id for t in placed}
     for column, values in one.items():
         assert pd.Series(values).equals(pd.Series(threaded[column])), column
+
+
+@pytest.mark.realdata
+def test_an_original_member_detects_in_its_carried_cluster(
+    vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
+    """An Giang's police (old code 89) is a member of the carried cluster (now An Giang, 91)."""
+    from geozone.clusters import load_clusters
+
+    placed = territories([load_clusters()["can-tho-an-giang"]], [legacy, vn2025], carry_into=vn2025)
+    carried = next(t for t in placed if t.cluster.id == "can-tho-an-giang-vn2025")
+    assert carried.cluster.carry_status == "proposed"
+    line = carried.lines.geometry.iloc[0]
+    an_giang = gpd.GeoSeries([vn2025.geometry("91")], crs=4326).to_crs(carried.epsg).iloc[0]
+    band = shapely.difference(shapely.buffer(line, 1_000), shapely.buffer(line, 500))
+    near = shapely.point_on_surface(shapely.intersection(band, an_giang))
+    lonlat = gpd.GeoSeries([near], crs=carried.epsg).to_crs(4326).iloc[0]
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["a", "b"],
+            "occurred_at": [datetime(2025, 9, 1, 10, tzinfo=VIETNAM_TZ)] * 2,
+            "lon": [lonlat.x, lonlat.x],
+            "lat": [lonlat.y, lonlat.y],
+            "detected_by": ["89", "an-giang"],
+        }
+    )
+    rows = assign(incidents, [legacy, vn2025], [carried]).clusters
+    assert len(rows) == 2 and (rows["rule"] == "border_detector").all()
+    assert (rows["lead_unit"] == "91").all() and rows["review"].all()  # a proposal: review
+    assert not rows["explanation_vi"].str.contains("không phải thành viên").any()
+    assert rows["explanation_vi"].str.contains("Tỉnh An Giang phát hiện trước").all()
