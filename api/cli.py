@@ -234,7 +234,9 @@ def map_cluster(
             store = open_store(store_url or settings.store_url, settings=settings)
             context = _with_defined_clusters(context, ApiStore(store.engine))  # type: ignore[attr-defined]
         territory, cluster = cluster_on(context, cluster_id, day)
-        layers = cluster_layers(cluster, territory.bset)
+        layers = cluster_layers(
+            cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
+        )
         found = (
             stored_incidents(store, territory.cluster.id, limit=limit, territory=territory)
             if with_incidents and store is not None

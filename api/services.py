@@ -40,7 +40,7 @@ from geozone.migrate import migrate_cluster
 from geozone.patrol import check_within_set
 from geozone.settings import get_settings
 from geozone.study import ClusterStudy, cluster_study, study_period
-from geozone.zones import BorderZones, border_zones
+from geozone.zones import BorderZones
 
 #: Degrees added around a unit's envelope to find the units that may touch it (≈1 km).
 _NEIGHBOUR_MARGIN_DEG = 0.01
@@ -438,17 +438,29 @@ def cluster_summary(
         "level": cluster.level,
         "zone_width_m": territory.width_m,
         "carried_from": cluster.carried_from,
+        "carry_status": cluster.carry_status,
+        "confirmed_from": cluster.confirmed_from.isoformat() if cluster.confirmed_from else None,
         "applies": bool(territory.applies),
+        "decides": bool(territory.decides),
+        "mode": territory.mode,
+        "zone_basis": _zone_basis(territory),
         "source": source,
         "editable": editable,
         "members": records(members),
     }
 
 
+def _zone_basis(territory: ClusterTerritory) -> dict[str, str] | None:
+    """How the border zone was derived, in both languages (None for an ordinary cluster)."""
+    if not territory.geometric or not territory.sides.carried:
+        return None
+    sides = territory.sides
+    return {"basis": sides.basis, "vi": sides.basis_vi.strip(), "en": sides.basis_en.strip()}
+
+
 def cluster_zones(territory: ClusterTerritory) -> BorderZones:
-    """Build the border zones of a placed cluster's members that have territory."""
-    codes = territory.members.loc[territory.members["has_territory"], "code"].tolist()
-    return border_zones(territory.bset, codes, territory.width_m, territory.cluster.level)
+    """Return the border zones of a placed cluster (a carried one's along its original lines)."""
+    return territory.zones
 
 
 def zone_features(zones: BorderZones, cluster_id: str) -> list[dict[str, Any]]:
@@ -648,6 +660,7 @@ def border_effect_rows(
     from geozone.border_effect import border_effect
 
     columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
+    columns += ["lon", "lat"]
     rows: list[dict[str, Any]] = []
     for form in period.forms:
         if form.territory is None or not form.territory.geometric:

@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from geozone._locate import warm_prepared
-from geozone.adjacency import Adjacency, adjacency
+from geozone.adjacency import Adjacency
 from geozone.boundaries import BoundarySet
 from geozone.clusters import Cluster, Confirmation
 from geozone.crs import degrees_bound, project_geometries, project_xy, utm_epsg
@@ -55,7 +55,9 @@ from geozone.incidents import CLUSTER_DECISION_FIELDS, JURISDICTION_FIELDS, VIET
 from geozone.parallel import MIN_POINTS_PER_THREAD, thread_map
 from geozone.rules import BY_NAME, CLAUSES, RULE_NAMES, RULES, Facts, choose
 from geozone.settings import get_settings
+from geozone.sides import ZoneSides, carried_zone_sides, member_zone_sides
 from geozone.text import format_date, format_number
+from geozone.zones import BorderZones
 
 UNIT_COLUMNS = ["external_id", *JURISDICTION_FIELDS]
 CLUSTER_COLUMNS = ["external_id", *CLUSTER_DECISION_FIELDS]
@@ -251,8 +253,8 @@ class _MemberTable:
     detectors: dict[str, int]  # member id or code → member index
     index: dict[str, int]  # code → member index
     names: dict[str, str]  # code → full unit name, or the organisation's name
-    junction_xy: NDArray[np.float64]  # junctions × 2: where three or more members meet (m)
-    junction_members: NDArray[np.bool_]  # junctions × members: who meets there
+    junction_xy: NDArray[np.float64]  # junctions × 2: where three or more sides meet (m)
+    junction_members: NDArray[np.bool_]  # junctions × sides: who meets there
 
 
 def _spacings() -> list[float]:
@@ -286,6 +288,9 @@ class ClusterTerritory:
     bset: BoundarySet
     #: Full names of units of other sets by code (detectors named by an older code).
     other_names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: For a carried cluster: the cluster as signed, and the set its members are named in.
+    origin: Cluster | None = field(default=None, repr=False, compare=False)
+    origin_set: BoundarySet | None = field(default=None, repr=False, compare=False)
     #: Pieces of one large batch are judged on several threads (see cluster_columns).
     line_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
@@ -415,16 +420,34 @@ class ClusterTerritory:
         return np.array([self.bset.geometry(code) for code in codes], dtype=object)
 
     @cached_property
+    def sides(self) -> ZoneSides:
+        """The sides of the border zone: the members, or a carried cluster's originals.
+
+        See :mod:`geozone.sides`: a carried cluster's zone runs along the lines between
+        different original members, never between two successors of one.
+        """
+        if self.origin is not None and self.origin_set is not None:
+            return carried_zone_sides(self.cluster, self.origin, self.origin_set, self.width_m)
+        return member_zone_sides(self.cluster, self.bset, tuple(self.members["code"]))
+
+    @property
+    def carried_sides(self) -> bool:
+        """Whether the zone's sides are not the members themselves."""
+        return self.sides.carried
+
+    @cached_property
     def _adjacency(self) -> Adjacency:
-        codes = self.members.loc[self.members["has_territory"], "code"].tolist()
-        return adjacency(self.bset, self.cluster.level, codes)
+        return self.sides.adjacency
 
     def _metric(self, frame: gpd.GeoDataFrame) -> NDArray[np.object_]:
         return project_geometries(frame.geometry.to_numpy(), np.full(len(frame), self.epsg))
 
     @cached_property
     def lines(self) -> gpd.GeoDataFrame:
-        """Shared boundaries between members (``code_a``, ``code_b``), in metres (UTM)."""
+        """Shared boundaries between the zone's sides (``code_a``, ``code_b``), in metres.
+
+        For an ordinary cluster the sides are the members (see :attr:`sides`).
+        """
         lines = self._adjacency.lines
         metric = self._metric(lines)
         shapely.prepare(metric)
@@ -434,13 +457,13 @@ class ClusterTerritory:
 
     @cached_property
     def boundary_index(self) -> dict[int, _SharedBoundary]:
-        """Return, per member index, an index of its shared boundaries (metres).
+        """Return, per side index, an index of its shared boundaries (metres).
 
-        Each member gets an STRtree of its shared-boundary segments, so a point costs a tree
-        query, not a walk along every vertex of a long line, and KD-trees of the same lines'
-        vertices (see :class:`_SharedBoundary`).
+        Each side (a member, see :attr:`sides`) gets an STRtree of its shared-boundary
+        segments, so a point costs a tree query, not a walk along every vertex of a long
+        line, and KD-trees of the same lines' vertices (see :class:`_SharedBoundary`).
         """
-        index = {code: k for k, code in enumerate(self.members["code"])}
+        index = {code: k for k, code in enumerate(self.sides.codes)}
         lines = self.lines
         parts, part_line = shapely.get_parts(lines.geometry.to_numpy(), return_index=True)
         coords, part_of = shapely.get_coordinates(parts, return_index=True)
@@ -471,8 +494,8 @@ class ClusterTerritory:
 
     @cached_property
     def member_lines(self) -> dict[int, list[tuple[int, Any]]]:
-        """Return, per member index, its shared lines (prepared, metres) and who is across."""
-        index = {code: k for k, code in enumerate(self.members["code"])}
+        """Return, per side index, its shared lines (prepared, metres) and who is across."""
+        index = {code: k for k, code in enumerate(self.sides.codes)}
         found: dict[int, list[tuple[int, Any]]] = {}
         for code_a, code_b, line in zip(
             self.lines["code_a"], self.lines["code_b"], self.lines.geometry, strict=True
@@ -484,11 +507,108 @@ class ClusterTerritory:
 
     @cached_property
     def junctions(self) -> gpd.GeoDataFrame:
-        """Points where three or more members meet (``codes``), in metres (UTM)."""
+        """Points where three or more sides meet (``codes``), in metres (UTM)."""
         junctions = self._adjacency.junctions
         return gpd.GeoDataFrame(
             junctions[["codes"]], geometry=list(self._metric(junctions)), crs=self.epsg
         )
+
+    @cached_property
+    def zones(self) -> BorderZones:
+        """The cluster's border zones (EPSG:4326), as maps, exports and analytics show them.
+
+        Along the lines between its sides: the members' own lines, or a carried cluster's
+        original lines (see :attr:`sides`) cut to the carried members' territory.
+        """
+        return self.zones_of_width(self.width_m)
+
+    def zones_of_width(self, width_m: float) -> BorderZones:
+        """Return the border zones for another band width (see :attr:`zones`).
+
+        A zone a planner drew when confirming a carried cluster is the zone, whatever W.
+        """
+        from geozone.zones import border_zones, drawn_border_zones
+
+        sides = self.sides
+        if self.drawn is not None:
+            lines = sides.adjacency.lines
+            return drawn_border_zones(
+                self.drawn, sides.codes, sides.polygons, lines, sides.bset.id, sides.level, width_m
+            )
+        if not sides.carried:
+            codes = [str(c) for c in self.members.loc[self.members["has_territory"], "code"]]
+            return border_zones(self.bset, codes, width_m, self.cluster.level)
+        found = border_zones(
+            sides.bset, list(sides.codes), width_m, sides.level, adjacency=sides.adjacency
+        )
+        return found.clipped(shapely.union_all(self._member_geometries()))
+
+    def side_facts(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+        """Return each point's side code and the side codes of its zone (None / [] if none).
+
+        The same zone engine as the decisions, at the level of the sides (a carried cluster's
+        original members): what its border effect is counted on.
+        """
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        side = self.sides.side_of(lon, lat) if self.sides.carried else np.full(len(lon), -1)
+        x, y = project_xy(lon, lat, np.full(len(lon), self.epsg))
+        n = len(lon)
+        empty = np.zeros(n, dtype=np.intp)
+        pts = _Points(np.arange(n), side, empty - 1, np.ones(n, dtype=bool), x, y, empty - 1, side)
+        near, _, _, _ = _zones(self, pts)
+        near[side < 0] = False
+        codes = np.asarray(self.sides.codes, dtype=object)
+        ids, lists = _distinct_sets(near, codes)
+        return _code_of(codes, side), _lists(lists, ids)
+
+    @property
+    def attribution(self) -> str:
+        """The attribution of the boundary data its maps and exports draw on.
+
+        Both sets' for a carried cluster, whose zone follows the original set's lines.
+        """
+        texts = [self.bset.info.attribution]
+        if self.geometric and self.sides.carried and self.sides.bset.id != self.bset.id:
+            texts.append(self.sides.bset.info.attribution)
+        return "; ".join(dict.fromkeys(texts))
+
+    def original_zone_km2(self) -> float | None:
+        """Return the area of a carried cluster's zone along its original lines, uncut (km²).
+
+        Compare it with :attr:`zones`' union (cut to the carried members' territory): the
+        carried zone keeps the original's meaning when the two are close.
+        """
+        from geozone.zones import border_zones
+
+        sides = self.sides
+        if not sides.carried:
+            return None
+        found = border_zones(
+            sides.bset, list(sides.codes), self.width_m, sides.level, adjacency=sides.adjacency
+        )
+        return float(found.area_summary()["union_km2"])
+
+    @cached_property
+    def drawn(self) -> Any:
+        """The border zone a planner drew at confirmation (prepared, lon/lat), or None."""
+        if self.cluster.drawn_zone is None:
+            return None
+        shape = shapely.from_wkt(self.cluster.drawn_zone)
+        shapely.prepare(shape)
+        return shape
+
+    @cached_property
+    def member_tree(self) -> tuple[shapely.STRtree, NDArray[np.object_], NDArray[np.intp]]:
+        """The members' polygons in metres: a tree, the polygons, and their member index."""
+        has = self.members["has_territory"].to_numpy(bool)
+        index = np.flatnonzero(has)
+        polygons = project_geometries(
+            np.array([self.bset.geometry(c) for c in self.members["code"][has]], dtype=object),
+            np.full(len(index), self.epsg, dtype=np.int64),
+        )
+        return shapely.STRtree(polygons), polygons, index
 
     @cached_property
     def table(self) -> _MemberTable:
@@ -513,11 +633,13 @@ class ClusterTerritory:
             junctions = self.junctions
             junction_xy = shapely.get_coordinates(junctions.geometry.to_numpy()).reshape(-1, 2)
             listed_codes = list(junctions["codes"])
+            side_codes = self.sides.codes
         else:
-            junction_xy, listed_codes = np.zeros((0, 2)), []
-        junction_members = np.zeros((len(listed_codes), len(codes)), dtype=bool)
+            junction_xy, listed_codes, side_codes = np.zeros((0, 2)), [], tuple(codes)
+        side_index = {code: k for k, code in enumerate(side_codes)}
+        junction_members = np.zeros((len(listed_codes), len(side_codes)), dtype=bool)
         for j, listed in enumerate(listed_codes):
-            junction_members[j, [index[c] for c in listed if c in index]] = True
+            junction_members[j, [side_index[c] for c in listed if c in side_index]] = True
         return _MemberTable(
             codes=codes,
             organisation=members["kind"].to_numpy(dtype=object) == "organisation",
@@ -619,8 +741,13 @@ def territories(
             carried = migration.to_cluster(
                 confirmed_from=confirmation.from_date if confirmation else None,
                 confirmed_by=confirmation.by if confirmation else None,
+                drawn_zone=confirmation.zone if confirmation else None,
             )
-            placed.append(ClusterTerritory(carried, carry_into, elsewhere[carry_into.id]))
+            placed.append(
+                ClusterTerritory(
+                    carried, carry_into, elsewhere[carry_into.id], origin=cluster, origin_set=home
+                )
+            )
     return placed
 
 
@@ -647,12 +774,15 @@ class _Points:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     area: NDArray[np.intp]  # coarse mode: index into territory.area_codes, -1 outside them
+    side: NDArray[np.intp]  # index into territory.sides (the holder unless carried), or -1
 
     @classmethod
     def none(cls) -> _Points:
         """Return the selection of no incident."""
         empty = np.zeros(0, dtype=np.intp)
-        return cls(empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0), empty)
+        return cls(
+            empty, empty, empty, np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0), empty, empty
+        )
 
     def pieces(self, size: int) -> list[_Points]:
         """Split into consecutive pieces of at most ``size`` incidents (in order)."""
@@ -666,6 +796,7 @@ class _Points:
                 self.x[start : start + step],
                 self.y[start : start + step],
                 self.area[start : start + step],
+                self.side[start : start + step],
             )
             for start in range(0, len(self.rows), step)
         ]
@@ -880,30 +1011,37 @@ def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
     detector = _active(detector, days, table)
     keep = (holder >= 0) | (detector >= 0) | (area >= 0)
     rows = rows[keep]
+    holder = holder[keep]
     x, y = project_xy(coded.lon[rows], coded.lat[rows], np.full(len(rows), territory.epsg))
-    return _Points(rows, holder[keep], detector[keep], coded.detector_known[rows], x, y, area[keep])
+    side = holder
+    if not coarse and territory.carried_sides:
+        # A carried member may succeed several originals: the point's side is the original
+        # member whose old polygon holds it.
+        side = np.where(holder >= 0, territory.sides.side_of(coded.lon[rows], coded.lat[rows]), -1)
+    return _Points(rows, holder, detector[keep], coded.detector_known[rows], x, y, area[keep], side)
 
 
 def _zones(
     territory: ClusterTerritory, pts: _Points, jobs: int = 1
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.intp], NDArray[np.bool_]]:
-    """Members whose shared boundary with the holder lies within W of each point.
+    """Sides whose shared boundary with the point's side lies within W of each point.
 
-    Returns ``near`` (points × members), the distance to the nearest member boundary of the
-    holder, the member across that boundary, and whether a junction disc holds the point.
+    Returns ``near`` (points × sides), the distance to the nearest boundary of the point's
+    side, the side across it, and whether a junction disc holds the point. The sides are the
+    members for an ordinary cluster (see :attr:`ClusterTerritory.sides`).
     Distances come from the shared boundary's vertex levels (:class:`_SharedBoundary`,
     within :data:`FAR_ERROR_M`), and from the segments themselves nearer than
     :data:`EXACT_WITHIN_M`. A point is in a pair's zone when the zone level's vertices of
     that line lie within W; in the thin band where they do not tell, the line decides.
     """
     width = territory.width_m
-    near = np.zeros((len(pts.rows), len(territory.table.codes)), dtype=bool)
+    near = np.zeros((len(pts.rows), len(territory.sides.codes)), dtype=bool)
     distance = np.full(len(pts.rows), np.inf)
     across = np.full(len(pts.rows), -1)
     xy = np.column_stack([pts.x, pts.y])
     jobs = jobs if len(xy) >= _KD_THREADS_FROM else 1  # a few points stay on this thread
     for k, shared in territory.boundary_index.items():
-        held = np.flatnonzero(pts.holder == k)
+        held = np.flatnonzero(pts.side == k)
         if not len(held):
             continue
         _nearest_boundary(shared, xy, held, distance, across, jobs)
@@ -985,7 +1123,7 @@ def _junctions(
     found = cKDTree(np.column_stack([pts.x, pts.y])).query_ball_point(table.junction_xy, width)
     point = np.concatenate([np.asarray(f, dtype=np.intp) for f in found])
     meets = table.junction_members[np.repeat(np.arange(len(found)), [len(f) for f in found])]
-    holder = pts.holder[point]
+    holder = pts.side[point]
     own = (holder >= 0) & meets[np.arange(len(point)), np.maximum(holder, 0)]
     junction[point[own]] = True
     np.logical_or.at(near, point[own], meets[own])
@@ -1136,13 +1274,24 @@ def _judge(
     none = np.zeros((n, len(table.codes)), dtype=bool)
     is_org = (pts.detector >= 0) & table.organisation[np.maximum(pts.detector, 0)]
     in_unit = coded.status_inside[pts.rows]
+    across_side = np.full(n, -1, dtype=np.intp)
     if territory.mode == "coarse":
         near, on_line = none, none
         distance, across = np.full(n, np.inf), np.full(n, -1, dtype=np.intp)
         junction = np.zeros(n, dtype=bool)
+        in_zone = np.zeros(n, dtype=bool)
+    elif territory.carried_sides:
+        near_sides, distance, across_side, junction = _zones(territory, pts, jobs)
+        if territory.drawn is not None:  # a planner's zone replaces the derived band
+            near_sides, junction = _in_drawn(territory, pts, coded, across_side)
+        in_zone = (pts.holder >= 0) & near_sides.any(axis=1)
+        near, across, on_line = _carried_members(
+            territory, pts, near_sides, distance, across_side, tolerance_m
+        )
     else:
         near, distance, across, junction = _zones(territory, pts, jobs)
         on_line = _on_boundary_members(territory, coded, pts)
+        in_zone = (pts.holder >= 0) & near.any(axis=1)
     held = pts.holder >= 0
     boundary = on_line.any(axis=1)
     facts = Facts(
@@ -1150,7 +1299,7 @@ def _judge(
         held=held,
         in_unit=in_unit,
         boundary=boundary,
-        in_zone=held & near.any(axis=1),
+        in_zone=in_zone,
         territorial_detector=(pts.detector >= 0) & ~is_org,
         detector_on_line=on_line[np.arange(n), np.maximum(pts.detector, 0)] & (pts.detector >= 0),
         organisation_detector=is_org,
@@ -1161,8 +1310,80 @@ def _judge(
     zone = near | on_line
     zone[~zoned] = False
     return _decisions(
-        territory, pts, coded, tolerance_m, rule, zone, distance, across, junction, zoned
+        territory,
+        pts,
+        coded,
+        tolerance_m,
+        rule,
+        zone,
+        distance,
+        across,
+        junction,
+        zoned,
+        across_side,
     )
+
+
+def _in_drawn(
+    territory: ClusterTerritory, pts: _Points, coded: _Coded, across_side: NDArray[np.intp]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Sides of the drawn zone per point: its own and the one across, inside the drawing."""
+    inside = shapely.intersects_xy(territory.drawn, coded.lon[pts.rows], coded.lat[pts.rows])
+    near = np.zeros((len(pts.rows), len(territory.sides.codes)), dtype=bool)
+    rows = np.flatnonzero(inside & (pts.side >= 0))
+    near[rows, pts.side[rows]] = True
+    facing = rows[across_side[rows] >= 0]
+    near[facing, across_side[facing]] = True
+    return near, np.zeros(len(pts.rows), dtype=bool)
+
+
+def _carried_members(
+    territory: ClusterTerritory,
+    pts: _Points,
+    near_sides: NDArray[np.bool_],
+    distance: NDArray[np.float64],
+    across_side: NDArray[np.intp],
+    tolerance_m: float,
+) -> tuple[NDArray[np.bool_], NDArray[np.intp], NDArray[np.bool_]]:
+    """Turn a carried cluster's side-level zone facts into its members'.
+
+    A member is in a point's zone when it lies within W of the point and stands for a side
+    the point's zone reaches (the holder always); the member across is the nearest one
+    standing for the side across. A point within the tolerance of an old line is on the
+    boundary between its holder and that member.
+
+    Returns ``near`` and ``on_line`` (points × members) and ``across`` (member index).
+    """
+    n, width = len(pts.rows), territory.width_m
+    members = len(territory.table.codes)
+    near = np.zeros((n, members), dtype=bool)
+    on_line = np.zeros((n, members), dtype=bool)
+    across = np.full(n, -1, dtype=np.intp)
+    held = pts.holder >= 0
+    zoned = held & near_sides.any(axis=1)
+    close = held & (distance <= tolerance_m)
+    near[np.flatnonzero(zoned), pts.holder[zoned]] = True
+    ask = np.flatnonzero(zoned | close)
+    if not len(ask):
+        return near, across, on_line
+    tree, polygons, index = territory.member_tree
+    points = shapely.points(pts.x[ask], pts.y[ask])
+    which, hit = tree.query(points, predicate="dwithin", distance=width)
+    row, member = ask[which], index[hit]
+    gap = shapely.distance(polygons[hit], points[which])
+    stands = territory.sides.member_sides[member]  # pairs × sides
+    reaches = (stands & near_sides[row]).any(axis=1)
+    near[row[reaches], member[reaches]] = True
+    facing = (across_side[row] >= 0) & stands[np.arange(len(row)), np.maximum(across_side[row], 0)]
+    if facing.any():
+        order = np.lexsort((gap[facing], row[facing]))
+        first = np.unique(row[facing][order], return_index=True)[1]
+        across[row[facing][order][first]] = member[facing][order][first]
+    line = np.flatnonzero(close & (across >= 0))
+    on_line[line, pts.holder[line]] = True
+    on_line[line, across[line]] = True
+    on_line[on_line.sum(axis=1) < 2] = False
+    return near, across, on_line
 
 
 def _decisions(
@@ -1176,8 +1397,13 @@ def _decisions(
     across: NDArray[np.intp],
     junction: NDArray[np.bool_],
     zoned: NDArray[np.bool_],
+    across_side: NDArray[np.intp],
 ) -> dict[str, NDArray[Any]]:
-    """Assemble the decision columns from each incident's rule (leads as the table says)."""
+    """Assemble the decision columns from each incident's rule (leads as the table says).
+
+    ``across_side`` (a carried cluster's, else -1) names the original member across the old
+    line the distance is measured to.
+    """
     codes = territory.table.codes
     n = len(pts.rows)
     lead_kind = _LEADS[rule]
@@ -1227,6 +1453,8 @@ def _decisions(
             zone_id,
             coop_id,
             ~np.isfinite(distance),
+            pts.side,
+            across_side,
         ]
     )
     area_code: NDArray[np.object_] = np.full(n, None, dtype=object)
@@ -1234,7 +1462,13 @@ def _decisions(
         known = pts.area >= 0
         area_code[known] = np.asarray(territory.area_codes, dtype=object)[pts.area[known]]
     columns["explanation_vi"], columns["explanation_en"] = explain(
-        {**columns, "unit_code": coded.unit_code[pts.rows], "area_code": area_code},
+        {
+            **columns,
+            "unit_code": coded.unit_code[pts.rows],
+            "area_code": area_code,
+            "side": pts.side,
+            "across_side": across_side,
+        },
         situation,
         territory,
         tolerance_m,
@@ -1314,6 +1548,8 @@ def explain(
         "rule",
         "unit_code",
         "area_code",
+        "side",
+        "across_side",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
@@ -1373,7 +1609,8 @@ def _parameters(
     def clause(key: str, **values: str) -> str:
         return CLAUSES[key][language].format(**values)
 
-    has_distance = row["boundary_with"] is not None and np.isfinite(row["distance_m"])
+    across = row["boundary_with"] is not None or row["across_side"] >= 0
+    has_distance = across and np.isfinite(row["distance_m"])
     cooperating = ", ".join(name(c) for c in row["cooperating"])
     detector = row["detector"]
     detected = _missing(detector) or not str(detector).strip()
@@ -1385,9 +1622,7 @@ def _parameters(
         "detector": name(detector),
         "detected": "" if detected else clause("detected", detector=name(detector)),
         "zone": " – ".join(name(c) for c in row["zone_units"]),
-        "distance": clause("distance", across=name(row["boundary_with"]), metres=_METRES)
-        if has_distance
-        else "",
+        "distance": _distance_clause(row, territory, language, name) if has_distance else "",
         "width": f"{format_number(territory.width_m, language)} m",
         "tolerance": f"{format_number(tolerance_m, language)} m",
         "cooperating": clause("cooperating", members=cooperating) if cooperating else "",
@@ -1395,8 +1630,30 @@ def _parameters(
         "missing": ", ".join(name(c) for c in territory.missing_geometry),
         "level": CLAUSES[f"level_{level}"][language],
         "default_rule": "" if territory.cluster.lead_rule else clause("default_rule"),
+        "zone_basis": _zone_basis(territory, language),
         "standing": _standing(territory.cluster, language),
     }
+
+
+def _distance_clause(
+    row: Mapping[str, Any], territory: ClusterTerritory, language: str, name: Any
+) -> str:
+    """Return the distance clause: to the member across, or to a carried cluster's old line."""
+    sides = territory.sides if territory.geometric else None
+    if sides is not None and sides.carried and row["side"] >= 0 and row["across_side"] >= 0:
+        return CLAUSES["distance_original"][language].format(
+            own=sides.names[int(row["side"])],
+            across=sides.names[int(row["across_side"])],
+            metres=_METRES,
+        )
+    return CLAUSES["distance"][language].format(across=name(row["boundary_with"]), metres=_METRES)
+
+
+def _zone_basis(territory: ClusterTerritory, language: str) -> str:
+    """Return how a carried cluster's zone was derived (empty for an ordinary cluster)."""
+    if not territory.geometric or not territory.sides.carried:
+        return ""
+    return territory.sides.basis_vi if language == "vi" else territory.sides.basis_en
 
 
 def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:

@@ -118,10 +118,57 @@ def territory_zones(territory: ClusterTerritory) -> BorderZones:
     return border_zones(territory.bset, codes, territory.width_m, territory.cluster.level)
 
 
+def _on_sides(incidents: pd.DataFrame, territory: ClusterTerritory) -> pd.DataFrame:
+    """Count a carried cluster's incidents on its original sides, as its zone is drawn.
+
+    Each incident held by a member is put on the original member whose old territory holds it
+    (``member_code``), with the original members of its zone (``zone_units``): the pairs of
+    a carried cluster are its original pairs. Needs ``lon`` and ``lat``.
+    """
+    missing = [c for c in ("lon", "lat") if c not in incidents.columns]
+    if missing:
+        raise AnalysisInputError(
+            f"a carried cluster's border effect needs the incidents' {', '.join(missing)}"
+        )
+    side, lists = territory.side_facts(
+        incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)
+    )
+    held = incidents["member_code"].notna().to_numpy(bool)
+    side[~held] = None
+    return incidents.assign(
+        member_code=pd.Series(side, index=incidents.index, dtype=object),
+        zone_units=pd.Series(
+            [v if h else [] for v, h in zip(lists, held, strict=True)], index=incidents.index
+        ),
+    )
+
+
 def member_codes(territory: ClusterTerritory) -> list[str]:
     """Return the codes of the members that hold territory (with geometry), in member order."""
     members = territory.members
     return [str(code) for code in members.loc[members["has_territory"], "code"]]
+
+
+def side_geometries_m(territory: ClusterTerritory, epsg: int) -> pd.Series:
+    """Return the zone's sides projected to ``epsg`` (metres), indexed by side code.
+
+    The members for an ordinary cluster; for a carried cluster its original members' old
+    territories, cut to the carried members' territory (its border effect is the original
+    pairs', see :attr:`geozone.assign.ClusterTerritory.sides`).
+    """
+    sides = territory.sides
+    if not sides.carried:
+        return member_geometries_m(territory, epsg)
+    members = member_geometries_m(territory, epsg)
+    everywhere = shapely.union_all(members.to_numpy())
+    polygons = project_geometries(
+        np.asarray(sides.polygons, dtype=object), np.full(len(sides.codes), epsg, dtype=np.int64)
+    )
+    return pd.Series(
+        shapely.intersection(polygons, everywhere),
+        index=pd.Index(list(sides.codes)),
+        dtype=object,
+    )
 
 
 def member_geometries_m(territory: ClusterTerritory, epsg: int) -> pd.Series:
@@ -156,7 +203,7 @@ def zone_areas(territory: ClusterTerritory, *, zones: BorderZones | None = None)
     """
     zones = zones if zones is not None else territory_zones(territory)
     epsg = zones.utm_epsg
-    members = member_geometries_m(territory, epsg)
+    members = side_geometries_m(territory, epsg)
     everywhere = shapely.union_all(members.to_numpy())
     sides = _metric(zones.sides.geometry.to_numpy(), epsg)
     cluster_zone = shapely.intersection(shapely.union_all(sides), everywhere)
@@ -289,6 +336,9 @@ def border_effect(
     zones = zones if zones is not None else territory_zones(territory)
     areas = zone_areas(territory, zones=zones)
     codes = member_codes(territory)
+    if territory.sides.carried:
+        incidents = _on_sides(incidents, territory)
+        codes = list(territory.sides.codes)
     member_index = pd.Index(codes)
     holder = member_index.get_indexer(pd.Index(incidents["member_code"].astype(object)))
     held = holder >= 0

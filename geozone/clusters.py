@@ -227,6 +227,20 @@ class ReportedDate(BaseModel):
         return text + (f" ({', '.join(bounds)})" if bounds else "")
 
 
+def _drawn_polygon(text: str) -> shapely.Geometry | None:
+    """Read a drawn zone (WKT): a valid (multi)polygon in degrees, else None."""
+    try:
+        shape = shapely.from_wkt(text)
+    except Exception:  # shapely raises several types for bad WKT
+        return None
+    if shape is None or shape.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    minx, miny, maxx, maxy = shape.bounds
+    if not shape.is_valid or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        return None
+    return shape
+
+
 def _next_anniversary(start: date, month: int, day: int, step: int) -> date:
     """Return the first ``month``-``day`` on/after (step 1) or on/before (step -1) ``start``."""
     year = start.year
@@ -542,6 +556,7 @@ class Cluster(BaseModel):
     carry_status: CarryStatus | None = None
     confirmed_from: date | None = None
     confirmed_by: str | None = None
+    drawn_zone: str | None = None
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -575,6 +590,10 @@ class Cluster(BaseModel):
             raise ValueError("carry_status is for carried clusters: give carried_from")
         if (self.carry_status == "confirmed") != (self.confirmed_from is not None):
             raise ValueError("a confirmed carried cluster (and only one) has confirmed_from")
+        if self.drawn_zone is not None:
+            shape = _drawn_polygon(self.drawn_zone)
+            if shape is None:
+                raise ValueError("drawn_zone must be a valid polygon in lon/lat (WKT)")
         return self
 
     @model_validator(mode="before")
@@ -658,13 +677,15 @@ class Confirmation:
     """A planner's confirmation that a carried cluster applies from a date.
 
     ``cluster_id`` is the carried id (``<id>-<set>``); ``from_date`` the first day it applies
-    (never before the set it is carried into began); ``by`` who confirmed it.
+    (never before the set it is carried into began); ``by`` who confirmed it; ``zone`` a border
+    zone the planner drew instead of the derived one (WKT in EPSG:4326), used from then on.
     """
 
     cluster_id: str
     from_date: date
     by: str | None = None
     note: str | None = None
+    zone: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the confirmation as JSON-ready data."""
@@ -673,6 +694,7 @@ class Confirmation:
             "from_date": self.from_date.isoformat(),
             "by": self.by,
             "note": self.note,
+            "zone": self.zone,
         }
 
 

@@ -422,6 +422,7 @@ class Migration:
         *,
         confirmed_from: date | None = None,
         confirmed_by: str | None = None,
+        drawn_zone: str | None = None,
     ) -> Cluster:
         """Return the cluster as defined in the current set's units.
 
@@ -434,7 +435,8 @@ class Migration:
         (a planner confirmed it; never before the current set began); otherwise ``proposed``
         from the day the current set began when the original was in force that day (its
         decisions say it is unconfirmed), else ``lapsed`` (the original had ended: no
-        decisions until confirmed).
+        decisions until confirmed). ``drawn_zone`` (WKT) is a border zone a planner drew at
+        confirmation, used instead of the one derived from the original lines.
 
         Raises
         ------
@@ -521,6 +523,7 @@ class Migration:
             carry_status=status,
             confirmed_from=confirmed_from,
             confirmed_by=confirmed_by,
+            drawn_zone=drawn_zone if confirmed_from is not None else None,
             notes=f"Carried from {self.legacy_id} as of {self.as_of} by geozone.migrate "
             f"(membership: {self.correspondence_source or 'areal overlay'}).",
         )

@@ -1065,7 +1065,16 @@ def _border_effect(
         rows = frame[frame["cluster_id"] == form.id]
         found = border_effect(
             rows[
-                ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
+                [
+                    "external_id",
+                    "occurred_at",
+                    "category",
+                    "member_code",
+                    "in_zone",
+                    "zone_units",
+                    "lon",
+                    "lat",
+                ]
             ],
             form.territory,
         )
@@ -1248,6 +1257,8 @@ def _form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[st
                 f"tính theo dạng này / its members are named in {form.set_id}, which has no "
                 f"{form.cluster.level} geometry: no incident in {days} is judged under this form."
             )
+        elif form.territory.geometric and form.territory.sides.carried:
+            notes.append(_carried_zone_note(form))
         elif not form.territory.geometric:
             areas = ", ".join(form.territory.unit_name(c) for c in form.territory.area_codes)
             notes.append(
@@ -1272,6 +1283,30 @@ def _form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[st
                 f"on: {gaps}."
             )
     return notes
+
+
+def _carried_zone_note(form: ClusterForm) -> str:
+    """Say how a carried form's zone was derived, with its area and the original's."""
+    territory = form.territory
+    assert territory is not None
+    carried = float(territory.zones.area_summary()["union_km2"])
+    original = territory.original_zone_km2() or 0.0
+    sides = territory.sides
+    drawn = territory.drawn is not None
+    how_vi = " Vùng giáp ranh do cán bộ vẽ khi xác nhận." if drawn else sides.basis_vi
+    how_en = " The border zone drawn by a planner at confirmation." if drawn else sides.basis_en
+    return (
+        f"{form.id}:{how_vi} Diện tích vùng giáp ranh {_vi_decimal(carried)} km² (theo ranh "
+        f"giới ban đầu {_vi_decimal(original)} km²) /{how_en} Border zone area {carried:,.2f} "
+        f"km² (by the original lines {original:,.2f} km²)."
+    )
+
+
+def _vi_decimal(value: float) -> str:
+    from geozone.text import format_number
+
+    whole, _, part = f"{value:.2f}".partition(".")
+    return f"{format_number(int(whole), 'vi')},{part}"
 
 
 def _uncovered(forms: Sequence[ClusterForm], start: date, end: date) -> list[tuple[date, date]]:

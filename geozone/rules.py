@@ -127,14 +127,14 @@ RULES: tuple[LeadRule, ...] = (
             "thành viên nào hay thuộc vùng giáp ranh, chưa xác định được đơn vị chủ trì. "
             "Cần nhập lớp ranh giới {level} cũ (geozone data import … --register {set})."
             + _REVIEW_VI
-            + "{default_rule}{standing}"
+            + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {unit}{detected}; the cluster is in force but boundary set {set} has no "
             "boundaries for {missing}, so it cannot be told which member's territory holds "
             "the incident or whether it is in the border zone, and no lead unit can be "
             "given. Import a layer of the old {level} (geozone data import … --register "
-            "{set})." + _REVIEW_EN + "{default_rule}{standing}"
+            "{set})." + _REVIEW_EN + "{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -186,13 +186,13 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc nằm trên ranh giới giữa {zone} (trong dung sai {tolerance}); không đơn "
             "vị nào trong số này phát hiện trước nên {holder} (gần nhất) tạm chủ "
-            "trì{cooperating}." + _REVIEW_VI + "{default_rule}{standing}"
+            "trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "On the boundary between {zone} (within the {tolerance} tolerance); none of "
             "them detected it first, so {holder}, the nearest, leads for now{cooperating}."
             + _REVIEW_EN
-            + "{default_rule}{standing}"
+            + "{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -206,11 +206,12 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc trên địa bàn {holder}{distance}, ngoài vùng giáp ranh {width}: {holder} "
             "chủ trì theo địa bàn (nguyên tắc 1); các đơn vị khác phối hợp khi được yêu "
-            "cầu.{default_rule}{standing}"
+            "cầu.{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}{distance}, outside the {width} border zone: {holder} leads by "
-            "territory (rule 1); the other members assist if asked.{default_rule}{standing}"
+            "territory (rule 1); the other members assist if asked."
+            "{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -224,11 +225,11 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc trên địa bàn {holder}, trong vùng giáp ranh {width} ({zone}){distance}; "
             "{detector} phát hiện trước nên chủ trì (nguyên tắc 2){cooperating}."
-            "{default_rule}{standing}"
+            "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}, in the {width} border zone ({zone}){distance}; {detector} detected "
-            "it first and leads (rule 2){cooperating}.{default_rule}{standing}"
+            "it first and leads (rule 2){cooperating}.{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -242,12 +243,12 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc trên địa bàn {holder}, trong vùng giáp ranh {width} ({zone}){distance}; "
             "{detector} (thành viên không quản lý địa bàn) phát hiện nên {holder} (nơi xảy "
-            "ra) chủ trì{cooperating}." + _REVIEW_VI + "{default_rule}{standing}"
+            "ra) chủ trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}, in the {width} border zone ({zone}){distance}; it was detected by "
             "{detector}, a member without territory, so {holder}, which holds the point, "
-            "leads{cooperating}." + _REVIEW_EN + "{default_rule}{standing}"
+            "leads{cooperating}." + _REVIEW_EN + "{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -261,12 +262,12 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc trên địa bàn {holder}, trong vùng giáp ranh {width} ({zone}){distance}; "
             "chưa rõ đơn vị phát hiện trước nên {holder} (nơi xảy ra) tạm chủ "
-            "trì{cooperating}." + _REVIEW_VI + "{default_rule}{standing}"
+            "trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}, in the {width} border zone ({zone}){distance}; the unit that "
             "detected it is unknown, so {holder}, which holds the point, leads until "
-            "confirmed{cooperating}." + _REVIEW_EN + "{default_rule}{standing}"
+            "confirmed{cooperating}." + _REVIEW_EN + "{default_rule}{zone_basis}{standing}"
         ),
     ),
     LeadRule(
@@ -280,12 +281,12 @@ RULES: tuple[LeadRule, ...] = (
         vi=(
             "Vụ việc trên địa bàn {holder}, trong vùng giáp ranh {width} ({zone}){distance}; "
             "{detector} phát hiện nhưng không phải thành viên của cụm nên {holder} (nơi xảy "
-            "ra) chủ trì{cooperating}." + _REVIEW_VI + "{default_rule}{standing}"
+            "ra) chủ trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}, in the {width} border zone ({zone}){distance}; it was detected by "
             "{detector}, which is not a member, so {holder}, which holds the point, "
-            "leads{cooperating}." + _REVIEW_EN + "{default_rule}{standing}"
+            "leads{cooperating}." + _REVIEW_EN + "{default_rule}{zone_basis}{standing}"
         ),
     ),
 )
@@ -305,6 +306,7 @@ PARAMETERS: dict[str, str] = {
     "missing": "the members without geometry in the set",
     "level": "the level whose old boundaries are missing (in the sentence's language)",
     "default_rule": "a sentence saying the regulation states no lead rule (else empty)",
+    "zone_basis": "how a carried cluster's zone was derived (empty for an ordinary cluster)",
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
 }
 
@@ -313,6 +315,10 @@ CLAUSES: dict[str, dict[str, str]] = {
     "distance": {
         "vi": ", cách ranh giới với {across} {metres} m",
         "en": ", {metres} m from its boundary with {across}",
+    },
+    "distance_original": {
+        "vi": ", cách ranh giới cũ giữa {own} và {across} {metres} m",
+        "en": ", {metres} m from the old boundary between {own} and {across}",
     },
     "cooperating": {"vi": "; {members} phối hợp", "en": "; cooperating: {members}"},
     "detected": {"vi": "; {detector} phát hiện", "en": "; detected by {detector}"},

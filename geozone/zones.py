@@ -177,6 +177,59 @@ class BorderZones:
             "sum_of_zones_km2 double-counts where zones overlap",
         }
 
+    def clipped(self, area: shapely.Geometry) -> BorderZones:
+        """Return the zones cut to ``area`` (EPSG:4326): a carried cluster's own territory.
+
+        Zones, their sides and the lines keep what lies in the area (areas measured again);
+        junctions outside it are dropped.
+        """
+        epsg = self.utm_epsg
+        area_m = project_geometries(np.array([area], dtype=object), np.array([epsg]))[0]
+        zones_m = shapely.intersection(self._metric_zones, area_m)
+        sides_m = shapely.intersection(
+            project_geometries(
+                self.sides.geometry.to_numpy(), np.full(len(self.sides), epsg, dtype=np.int64)
+            ),
+            area_m,
+        )
+        lines_m = shapely.intersection(self._metric_lines, shapely.buffer(area_m, 1.0))
+        keep_zone = ~shapely.is_empty(zones_m)
+        keep_side = ~shapely.is_empty(sides_m)
+        keep_line = ~shapely.is_empty(lines_m)
+        zones = self.zones.iloc[np.flatnonzero(keep_zone)].assign(
+            area_m2=shapely.area(zones_m[keep_zone])
+        )
+        sides = self.sides.iloc[np.flatnonzero(keep_side)].assign(
+            area_m2=shapely.area(sides_m[keep_side])
+        )
+        junctions = self.junctions[shapely.intersects(self.junctions.geometry.to_numpy(), area)]
+        return BorderZones(
+            set_id=self.set_id,
+            level=self.level,
+            codes=self.codes,
+            width_m=self.width_m,
+            utm_epsg=epsg,
+            tolerance_m=self.tolerance_m,
+            zones=gpd.GeoDataFrame(
+                zones.drop(columns="geometry"),
+                geometry=_to_wgs84(zones_m[keep_zone], epsg).to_numpy(),
+                crs=WGS84,
+            ).reset_index(drop=True),
+            sides=gpd.GeoDataFrame(
+                sides.drop(columns="geometry"),
+                geometry=_to_wgs84(sides_m[keep_side], epsg).to_numpy(),
+                crs=WGS84,
+            ).reset_index(drop=True),
+            lines=gpd.GeoDataFrame(
+                self.lines.iloc[np.flatnonzero(keep_line)].drop(columns="geometry"),
+                geometry=_to_wgs84(lines_m[keep_line], epsg).to_numpy(),
+                crs=WGS84,
+            ).reset_index(drop=True),
+            junctions=junctions.reset_index(drop=True),
+            _metric_zones=zones_m[keep_zone],
+            _metric_lines=lines_m[keep_line],
+        )
+
     @property
     def union_geometry(self) -> shapely.Geometry:
         """The union of all zones (EPSG:4326); empty when the members share no boundary."""
@@ -283,6 +336,75 @@ def border_zones(
         junctions=junctions,
         _metric_zones=zones_m["geometry"].to_numpy(),
         _metric_lines=lines_m,
+    )
+
+
+def drawn_border_zones(
+    drawn: shapely.Geometry,
+    sides: Sequence[str],
+    polygons: NDArray[np.object_],
+    lines: gpd.GeoDataFrame,
+    set_id: str,
+    level: Level,
+    width_m: float,
+) -> BorderZones:
+    """Return a border zone a planner drew, in the shape of :func:`border_zones`' result.
+
+    One zone (``zone_id`` "drawn", ``kind`` "drawn") split by the sides it lies in; the
+    sides' shared ``lines`` (EPSG:4326) are kept where they cross it; no junction discs.
+    """
+    epsg = group_epsg(np.array([drawn], dtype=object))
+    zone_of = np.full(len(polygons), epsg, dtype=np.int64)
+    drawn_m = project_geometries(np.array([drawn], dtype=object), np.array([epsg]))[0]
+    pieces = shapely.intersection(project_geometries(np.asarray(polygons), zone_of), drawn_m)
+    keep = ~shapely.is_empty(pieces)
+    codes = [code for code, kept in zip(sides, keep, strict=True) if kept]
+    zones_m = pd.DataFrame(
+        {
+            "zone_id": ["drawn"],
+            "kind": ["drawn"],
+            "code_a": [None],
+            "code_b": [None],
+            "codes": [codes],
+            "area_m2": [float(shapely.area(drawn_m))],
+            "width_m": [width_m],
+            "geometry": [drawn_m],
+        }
+    )
+    sides_m = pd.DataFrame(
+        {
+            "zone_id": "drawn",
+            "kind": "drawn",
+            "code_a": None,
+            "code_b": None,
+            "code": codes,
+            "area_m2": shapely.area(pieces[keep]),
+            "geometry": pieces[keep],
+        }
+    )
+    lines_m = shapely.intersection(
+        project_geometries(lines.geometry.to_numpy(), np.full(len(lines), epsg)), drawn_m
+    )
+    kept = ~shapely.is_empty(lines_m)
+    return BorderZones(
+        set_id=set_id,
+        level=level,
+        codes=tuple(sides),
+        width_m=width_m,
+        utm_epsg=epsg,
+        tolerance_m=DEFAULT_SNAP_M,
+        zones=_frame(zones_m, epsg),
+        sides=_frame(sides_m, epsg),
+        lines=gpd.GeoDataFrame(
+            lines.iloc[np.flatnonzero(kept)].drop(columns="geometry"),
+            geometry=_to_wgs84(lines_m[kept], epsg).to_numpy(),
+            crs=WGS84,
+        ).reset_index(drop=True),
+        junctions=gpd.GeoDataFrame(
+            {"junction_id": [], "codes": [], "n_units": []}, geometry=[], crs=WGS84
+        ),
+        _metric_zones=np.array([drawn_m], dtype=object),
+        _metric_lines=lines_m[kept],
     )
 
 

@@ -27,7 +27,7 @@ from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundary
 from geozone.incidents import VIETNAM_TZ
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import MAX_QUERY_LIMIT
-from geozone.zones import border_zones
+from geozone.zones import BorderZones, border_zones
 from maps.errors import MapInputError
 
 #: Assignment columns carried onto the incident layer.
@@ -48,7 +48,12 @@ class ClusterLayers:
 
 
 def cluster_layers(
-    cluster: Cluster, bset: BoundarySet, *, width_m: float | None = None
+    cluster: Cluster,
+    bset: BoundarySet,
+    *,
+    width_m: float | None = None,
+    zones: BorderZones | None = None,
+    attribution: str | None = None,
 ) -> ClusterLayers:
     """Return the member units, shared boundaries, zones and hotspots of ``cluster``.
 
@@ -61,6 +66,13 @@ def cluster_layers(
         Its boundary set; the members are drawn from its display layer.
     width_m
         Border-zone width (default: the cluster's effective width).
+    zones
+        The cluster's zones when known (a placed cluster's :attr:`ClusterTerritory.zones`:
+        a carried cluster's run along its original members' lines, not every line between
+        its members).
+    attribution
+        The data attribution to show (default: ``bset``'s; a placed cluster's
+        :attr:`ClusterTerritory.attribution` names every set its layers come from).
 
     Raises
     ------
@@ -94,12 +106,13 @@ def cluster_layers(
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=display.crs)
     units["member"] = True
     units["role"] = [" ".join(roles[code]) for code in codes]
-    lines = zones = junctions = None
-    if len(codes) >= 2:
+    lines = zone_frame = junctions = None
+    found = zones
+    if found is None and len(codes) >= 2:
         width = width_m if width_m is not None else cluster.effective_zone_width_m
         found = border_zones(bset, codes, width, level=cluster.level)
-        zones = found.zones
-        lines, junctions = found.lines, found.junctions
+    if found is not None:
+        zone_frame, lines, junctions = found.zones, found.lines, found.junctions
     hotspots = None
     if cluster.hotspots:
         hotspots = gpd.GeoDataFrame(
@@ -115,11 +128,11 @@ def cluster_layers(
     return ClusterLayers(
         units=units,
         boundaries_lines=lines,
-        zones=zones,
+        zones=zone_frame,
         junctions=junctions,
         hotspots=hotspots,
         title=cluster.name,
-        attribution=bset.info.attribution,
+        attribution=attribution or bset.info.attribution,
     )
 
 

@@ -715,7 +715,12 @@ def _legend(layers: ClusterLayers, has_cells: bool, kinds: Sequence[str]) -> str
 
 def _form_map(report: ClusterReport, form: ClusterForm) -> str:
     assert form.territory is not None
-    layers = cluster_layers(form.territory.cluster, form.territory.bset)
+    layers = cluster_layers(
+        form.territory.cluster,
+        form.territory.bset,
+        zones=form.territory.zones,
+        attribution=form.territory.attribution,
+    )
     incidents = report.layers.get("incidents")
     mine = None
     if incidents is not None and len(incidents):
@@ -746,7 +751,12 @@ def _form_map(report: ClusterReport, form: ClusterForm) -> str:
 
 def _interactive(report: ClusterReport, form: ClusterForm, max_incidents: int) -> str:
     assert form.territory is not None
-    layers = cluster_layers(form.territory.cluster, form.territory.bset)
+    layers = cluster_layers(
+        form.territory.cluster,
+        form.territory.bset,
+        zones=form.territory.zones,
+        attribution=form.territory.attribution,
+    )
     incidents = report.layers.get("incidents")
     mine = None
     if incidents is not None and len(incidents) and max_incidents > 0:
@@ -801,7 +811,9 @@ def _map_section(
     forms = [
         form
         for form in cluster_forms(context, report.cluster_id)
-        if form.territory is not None and form.overlaps(report.start, report.end)
+        if form.territory is not None
+        and form.territory.geometric
+        and form.overlaps(report.start, report.end)
     ]
     parts = [
         "<section class='page' id='map'><h2>Bản đồ<span class='en'>Map</span></h2>",

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pytest
@@ -20,6 +21,9 @@ import shapely
 from geozone.boundaries import BoundarySet, SetInfo
 from geozone.clusters import Confirmation
 from geozone.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from geozone.assign import ClusterTerritory
 
 #: A planner's confirmation that the T11 cluster, carried into the 2025 wards, applies from
 #: the reform date (without it the carried form lapses: the original ended in 2024).
@@ -135,3 +139,48 @@ def vn2025(built_settings: Settings) -> BoundarySet:
 @pytest.fixture(scope="session")
 def legacy(built_settings: Settings) -> BoundarySet:
     return BoundarySet.load("vn-legacy-districts", built_settings)
+
+
+@pytest.fixture(scope="session")
+def wards_2025(vn2025: BoundarySet) -> ClusterTerritory:
+    """The five 2025 wards around the T11 bridge as a cluster named in the 2025 units.
+
+    An ordinary cluster: its zone runs along every line between its members, which is what
+    the engine's distance and zone tests measure (a carried cluster's runs along its
+    original members' lines instead: see tests/test_sides.py).
+    """
+    from geozone.assign import ClusterTerritory
+    from geozone.clusters import Cluster
+
+    names = {
+        "00160": "Nghĩa Đô",
+        "00008": "Ngọc Hà",
+        "00166": "Cầu Giấy",
+        "00025": "Giảng Võ",
+        "00103": "Tây Hồ",
+    }
+    cluster = Cluster.model_validate(
+        {
+            "id": "t11-wards",
+            "name": "Các phường quanh cầu T11",
+            "name_en": "The wards around the T11 bridge",
+            "boundary_set": "vn2025",
+            "level": "ward",
+            "zone_width_m": 200,
+            "period": {"start": "2025-07-01"},
+            "members": [
+                {"id": f"w{code}", "kind": "unit", "unit_code": code, "name": f"Phường {name}"}
+                for code, name in names.items()
+            ],
+            "regulation": {
+                "lead_rule": [
+                    {"vi": "Trên địa bàn phường nào thì phường đó chủ trì.", "en": "Rule 1."},
+                    {
+                        "vi": "Ở địa bàn giáp ranh thì đơn vị phát hiện trước chủ trì.",
+                        "en": "Rule 2.",
+                    },
+                ]
+            },
+        }
+    )
+    return ClusterTerritory(cluster, vn2025)

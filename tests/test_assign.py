@@ -265,9 +265,9 @@ def _point_in_ngoc_ha(
 
 @pytest.mark.realdata
 def test_near_the_nghia_do_line_the_detector_leads(
-    vn2025: BoundarySet, t11_2025: ClusterTerritory
+    vn2025: BoundarySet, wards_2025: ClusterTerritory
 ) -> None:
-    lon, lat = _point_in_ngoc_ha(vn2025, t11_2025, 50)
+    lon, lat = _point_in_ngoc_ha(vn2025, wards_2025, 50)
     incidents = pd.DataFrame(
         {
             "external_id": ["r1"],
@@ -277,7 +277,7 @@ def test_near_the_nghia_do_line_the_detector_leads(
             "detected_by": ["00160"],
         }
     )
-    row = only(assign(incidents, [vn2025], [t11_2025]).clusters)
+    row = only(assign(incidents, [vn2025], [wards_2025]).clusters)
     assert row["member_code"] == "00008" and row["rule"] == "border_detector"
     assert row["lead_unit"] == "00160" and row["cooperating"] == ["00008"]
     assert row["distance_m"] == pytest.approx(50, abs=16)
@@ -286,9 +286,9 @@ def test_near_the_nghia_do_line_the_detector_leads(
 
 @pytest.mark.realdata
 def test_deep_inside_ngoc_ha_it_leads_by_territory(
-    vn2025: BoundarySet, t11_2025: ClusterTerritory
+    vn2025: BoundarySet, wards_2025: ClusterTerritory
 ) -> None:
-    lon, lat = _point_in_ngoc_ha(vn2025, t11_2025, 600)
+    lon, lat = _point_in_ngoc_ha(vn2025, wards_2025, 600)
     incidents = pd.DataFrame(
         {
             "external_id": ["r2"],
@@ -298,7 +298,7 @@ def test_deep_inside_ngoc_ha_it_leads_by_territory(
             "detected_by": ["00160"],
         }
     )
-    row = only(assign(incidents, [vn2025], [t11_2025]).clusters)
+    row = only(assign(incidents, [vn2025], [wards_2025]).clusters)
     assert row["rule"] == "territory" and row["lead_unit"] == "00008" and not row["in_zone"]
 
 
@@ -394,7 +394,7 @@ def test_one_point_equals_the_big_batch_path_on_the_grid(
 def test_one_point_equals_the_big_batch_path_near_t11(
     vn2025: BoundarySet,
     legacy: BoundarySet,
-    t11_2025: ClusterTerritory,
+    wards_2025: ClusterTerritory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import numpy as np
@@ -404,10 +404,10 @@ def test_one_point_equals_the_big_batch_path_near_t11(
 
     rng = np.random.default_rng(3)
     # Points around the T11 junction, many within the border zone and the tolerance.
-    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([t11_2025.epsg]))
+    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([wards_2025.epsg]))
     x = x0[0] + rng.normal(0, 400, 240)
     y = y0[0] + rng.normal(0, 400, 240)
-    points = unproject_geometries(shapely.points(x, y), np.full(240, t11_2025.epsg))
+    points = unproject_geometries(shapely.points(x, y), np.full(240, wards_2025.epsg))
     lon, lat = shapely.get_x(points), shapely.get_y(points)
     incidents = pd.DataFrame(
         {
@@ -419,7 +419,7 @@ def test_one_point_equals_the_big_batch_path_near_t11(
             "detected_by": rng.choice(np.array(["00160", "00008", None], dtype=object), 240),
         }
     )
-    clusters = _same_one_by_one(incidents, [legacy, vn2025], [t11_2025], 20, monkeypatch, step=3)
+    clusters = _same_one_by_one(incidents, [legacy, vn2025], [wards_2025], 20, monkeypatch, step=3)
     assert {"territory", "border_detector"} <= set(clusters["rule"])
 
 
@@ -439,7 +439,7 @@ def test_factorised_codes_agree_with_pandas_for_few_and_many_values(size: int) -
 
 @pytest.mark.realdata
 def test_distances_to_the_shared_boundary_are_within_a_centimetre_near_and_far(
-    vn2025: BoundarySet, t11_2025: ClusterTerritory
+    vn2025: BoundarySet, wards_2025: ClusterTerritory
 ) -> None:
     import numpy as np
     import shapely
@@ -448,10 +448,10 @@ def test_distances_to_the_shared_boundary_are_within_a_centimetre_near_and_far(
 
     rng = np.random.default_rng(8)
     # From on the lines out to the far side of the members (their distances span the levels).
-    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([t11_2025.epsg]))
+    x0, y0 = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([wards_2025.epsg]))
     spread = rng.choice([30.0, 300.0, 1500.0], 600)
     x, y = x0[0] + rng.normal(0, 1, 600) * spread, y0[0] + rng.normal(0, 1, 600) * spread
-    lonlat = unproject_geometries(shapely.points(x, y), np.full(600, t11_2025.epsg))
+    lonlat = unproject_geometries(shapely.points(x, y), np.full(600, wards_2025.epsg))
     incidents = pd.DataFrame(
         {
             "external_id": [f"d{i}" for i in range(600)],
@@ -461,9 +461,9 @@ def test_distances_to_the_shared_boundary_are_within_a_centimetre_near_and_far(
             "detected_by": None,
         }
     )
-    rows = assign(incidents, [vn2025], [t11_2025], tolerance_m=10).clusters
+    rows = assign(incidents, [vn2025], [wards_2025], tolerance_m=10).clusters
     rows = rows[rows["member_code"].notna()]
-    lines = t11_2025.lines
+    lines = wards_2025.lines
     exact = []
     for row in rows.itertuples():
         mine = lines[(lines["code_a"] == row.member_code) | (lines["code_b"] == row.member_code)]

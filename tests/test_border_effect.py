@@ -10,7 +10,7 @@ import shapely
 from pyproj import Transformer
 from scipy.stats import binomtest
 
-from geozone.assign import ClusterTerritory, assign, territories
+from geozone.assign import ClusterTerritory, assign
 from geozone.border_effect import (
     REASON_NO_INCIDENTS,
     REASON_NO_ZONE_AREA,
@@ -22,7 +22,7 @@ from geozone.border_effect import (
 from geozone.boundaries import BoundarySet
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.incidents import CATEGORIES, VIETNAM_TZ
-from tests.conftest import GRID_ORIGIN, T11_CONFIRMED
+from tests.conftest import GRID_ORIGIN
 from tests.test_assign import REGULATION
 from tests.test_clusters import grid_cluster
 
@@ -303,23 +303,16 @@ def test_bad_input_is_refused_with_a_named_error(
         border_effect(frame, territory, by=["period"])
 
 
-# -- real data: the Hoa–Đô–Phúc–Vị cluster carried into the 2025 wards ----------------------------
+# -- real data: the five 2025 wards around the T11 bridge as an ordinary cluster -------------
 
 NGOC_HA, NGHIA_DO = "00008", "00160"
 T11 = (105.8064, 21.0387)
 
 
 @pytest.fixture(scope="module")
-def t11(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
-    from geozone.clusters import load_clusters
-
-    placed = territories(
-        [load_clusters()["hoa-do-phuc-vi"]],
-        [legacy, vn2025],
-        carry_into=vn2025,
-        confirmations=T11_CONFIRMED,
-    )
-    return next(t for t in placed if t.cluster.id == "hoa-do-phuc-vi-vn2025")
+def t11(wards_2025: ClusterTerritory) -> ClusterTerritory:
+    """The 2025 wards around the bridge, a cluster whose zone runs along all their lines."""
+    return wards_2025
 
 
 def _metric(geom: object, epsg: int) -> shapely.Geometry:

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geozone.assign import ClusterTerritory, territories
+from geozone.assign import ClusterTerritory
 from geozone.border_effect import territory_zones
 from geozone.boundaries import BoundarySet
 from geozone.errors import (
@@ -285,11 +285,9 @@ T11 = (105.8064, 21.0387)
 
 
 @pytest.fixture(scope="module")
-def t11(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
-    from geozone.clusters import load_clusters
-
-    placed = territories([load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025)
-    return next(t for t in placed if t.cluster.id == "hoa-do-phuc-vi-vn2025")
+def t11(wards_2025: ClusterTerritory) -> ClusterTerritory:
+    """The 2025 wards around the bridge as a cluster whose zone runs along all their lines."""
+    return wards_2025
 
 
 def metric_cells(centre_x: float, centre_y: float, hot_radius_m: float) -> gpd.GeoDataFrame:

@@ -575,6 +575,10 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
     carried = report.tables["membership"].query("change == 'carried' and member_code == '00008'")
     assert carried["text_en"].iloc[0].startswith("From Phường Nghĩa Đô (00157), Phường Cống Vị")
     assert report.set_ids == ("vn2025",)  # the only form that ran in 2025
+    # How the carried zone was derived, with its area and the original lines' (issue 21).
+    (zone_note,) = [n for n in report.notes if "Diện tích vùng giáp ranh" in n]
+    assert "Chưa có ranh giới phường, xã cũ" in zone_note and "Cầu T11" in zone_note
+    assert "theo ranh giới ban đầu" in zone_note and "by the original lines" in zone_note
     assert "sapnhap.bando.com.vn" in report.attribution["vi"]
     assert "Vietnam Administrative Units Reference Map" in report.attribution["en"]
     # The original ended on 2024-12-31: not a change of 2025.

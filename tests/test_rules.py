@@ -94,34 +94,21 @@ def placed(vn2025: BoundarySet, legacy: BoundarySet) -> dict[str, ClusterTerrito
     return {t.cluster.id: t for t in found}
 
 
-def _inside(territory: ClusterTerritory, code: str, away_m: float) -> tuple[float, float]:
-    """A point of unit ``code`` farther than ``away_m`` from every shared line of the cluster."""
+def _near_line(
+    territory: ClusterTerritory, member: str, side: str, low_m: float, high_m: float
+) -> tuple[float, float]:
+    """A point of ``member`` on ``side`` of the zone, ``low_m`` to ``high_m`` from its lines."""
     from geozone.crs import project_geometries
 
-    epsg = territory.epsg
-    unit = project_geometries(np.array([territory.bset.geometry(code)]), np.array([epsg]))[0]
+    epsg = np.array([territory.epsg])
+    sides = territory.sides
+    old = sides.polygons[sides.codes.index(side)]
+    unit, old_m = project_geometries(
+        np.array([territory.bset.geometry(member), old], dtype=object), np.repeat(epsg, 2)
+    )
     lines = shapely.union_all(territory.lines.geometry.to_numpy())
-    core = shapely.difference(unit, shapely.buffer(lines, away_m))
-    point = shapely.point_on_surface(core)
-    lonlat = gpd.GeoSeries([point], crs=epsg).to_crs(4326).iloc[0]
-    return float(lonlat.x), float(lonlat.y)
-
-
-def _in_pair_zone(territory: ClusterTerritory, code: str, other: str) -> tuple[float, float]:
-    """A point of ``code`` about 60 m from its line with ``other``, 300 m from the others."""
-    lines = territory.lines
-    pair = lines[
-        ((lines["code_a"] == code) & (lines["code_b"] == other))
-        | ((lines["code_a"] == other) & (lines["code_b"] == code))
-    ].geometry.iloc[0]
-    rest = shapely.union_all(lines.geometry.to_numpy()[lines.geometry.to_numpy() != pair])
-    from geozone.crs import project_geometries
-
-    unit = project_geometries(
-        np.array([territory.bset.geometry(code)]), np.array([territory.epsg])
-    )[0]
-    band = shapely.difference(shapely.buffer(pair, 80), shapely.buffer(pair, 40))
-    spot = shapely.difference(shapely.intersection(band, unit), shapely.buffer(rest, 300))
+    band = shapely.difference(shapely.buffer(lines, high_m), shapely.buffer(lines, low_m))
+    spot = shapely.intersection(shapely.intersection(band, unit), old_m)
     point = shapely.point_on_surface(spot)
     lonlat = gpd.GeoSeries([point], crs=territory.epsg).to_crs(4326).iloc[0]
     return float(lonlat.x), float(lonlat.y)
@@ -174,73 +161,93 @@ def test_every_rule_worded_whole_in_both_languages(
         assert row["explanation_en"] == en
         seen.add(rule)
 
-    # territory: deep inside Ngọc Hà, 400 m from every member line
-    row = judge(T11, AFTER, *_inside(t11, "00008", 400), "00025")
-    metres_vi = format_number(round(row["distance_m"]), "vi")
-    metres_en = format_number(round(row["distance_m"]), "en")
-    across = t11.unit_name(row["boundary_with"])
+    sides = t11.sides
+    cau_giay, ba_dinh = sides.names[sides.codes.index("005")], sides.names[sides.codes.index("001")]
+    assert cau_giay == "Quận Cầu Giấy (Quan Hoa, Nghĩa Đô)"
+    assert ba_dinh == "Quận Ba Đình (Cống Vị, Vĩnh Phúc)"
+    basis_vi = (
+        " Chưa có ranh giới phường, xã cũ: vùng giáp ranh 200 m được suy ra dọc ranh giới cũ "
+        f"giữa {cau_giay} và {ba_dinh} trong phạm vi 1.000 m quanh Cầu T11, theo danh sách "
+        "chuyển đổi chính thức."
+    )
+    basis_en = (
+        " Old ward boundaries are missing: the 200 m border zone is derived along the old "
+        f"boundary between {cau_giay} and {ba_dinh} within 1,000 m of Cầu T11, from the "
+        "official correspondence."
+    )
+    # territory: Ngọc Hà on the old Ba Đình side, 400 to 600 m from the old line
+    row = judge(T11, AFTER, *_near_line(t11, "00008", "001", 400, 600), "00025")
+    m_vi = format_number(round(row["distance_m"]), "vi")
+    m_en = format_number(round(row["distance_m"]), "en")
     check(
         row,
         "territory",
-        f"Vụ việc trên địa bàn Phường Ngọc Hà, cách ranh giới với {across} {metres_vi} m, "
-        "ngoài vùng giáp ranh 200 m: Phường Ngọc Hà chủ trì theo địa bàn (nguyên tắc 1); các "
-        "đơn vị khác phối hợp khi được yêu cầu." + CONFIRMED_VI,
-        f"In Phường Ngọc Hà, {metres_en} m from its boundary with {across}, outside the 200 m "
-        "border zone: Phường Ngọc Hà leads by territory (rule 1); the other members assist if "
-        "asked." + CONFIRMED_EN,
+        f"Vụ việc trên địa bàn Phường Ngọc Hà, cách ranh giới cũ giữa {ba_dinh} và {cau_giay} "
+        f"{m_vi} m, ngoài vùng giáp ranh 200 m: Phường Ngọc Hà chủ trì theo địa bàn (nguyên tắc "
+        "1); các đơn vị khác phối hợp khi được yêu cầu." + basis_vi + CONFIRMED_VI,
+        f"In Phường Ngọc Hà, {m_en} m from the old boundary between {ba_dinh} and {cau_giay}, "
+        "outside the 200 m border zone: Phường Ngọc Hà leads by territory (rule 1); the other "
+        "members assist if asked." + basis_en + CONFIRMED_EN,
     )
-    # border_detector: the T11 bridge, detected by Nghĩa Đô, which is on the line there
+    # border_detector: the T11 bridge, detected by Nghĩa Đô, a member on the old line there
     row = judge(T11, AFTER, 105.8064, 21.0387, "00160")
     zone = "Phường Ngọc Hà – Phường Giảng Võ – Phường Nghĩa Đô"
     check(
         row,
         "border_detector",
         f"Vụ việc trên địa bàn Phường Nghĩa Đô, trong vùng giáp ranh 200 m ({zone}), cách ranh "
-        "giới với Phường Ngọc Hà 4 m; Phường Nghĩa Đô phát hiện trước nên chủ trì (nguyên tắc "
-        "2); Phường Ngọc Hà, Phường Giảng Võ phối hợp." + CONFIRMED_VI,
-        f"In Phường Nghĩa Đô, in the 200 m border zone ({zone}), 4 m from its boundary with "
-        "Phường Ngọc Hà; Phường Nghĩa Đô detected it first and leads (rule 2); cooperating: "
-        "Phường Ngọc Hà, Phường Giảng Võ." + CONFIRMED_EN,
+        f"giới cũ giữa {cau_giay} và {ba_dinh} 4 m; Phường Nghĩa Đô phát hiện trước nên chủ trì "
+        "(nguyên tắc 2); Phường Ngọc Hà, Phường Giảng Võ phối hợp." + basis_vi + CONFIRMED_VI,
+        f"In Phường Nghĩa Đô, in the 200 m border zone ({zone}), 4 m from the old boundary "
+        f"between {cau_giay} and {ba_dinh}; Phường Nghĩa Đô detected it first and leads (rule "
+        "2); cooperating: Phường Ngọc Hà, Phường Giảng Võ." + basis_en + CONFIRMED_EN,
     )
     # on_boundary: the same point, no detector: never a stray number at the end
     row = judge(T11, AFTER, 105.8064, 21.0387, None)
+    on_line = zone
     check(
         row,
         "on_boundary",
-        f"Vụ việc nằm trên ranh giới giữa {zone} (trong dung sai 10 m); không đơn vị nào trong "
-        "số này phát hiện trước nên Phường Nghĩa Đô (gần nhất) tạm chủ trì; Phường Ngọc Hà, "
-        "Phường Giảng Võ phối hợp. Cần xem xét lại." + CONFIRMED_VI,
-        f"On the boundary between {zone} (within the 10 m tolerance); none of them detected it "
-        "first, so Phường Nghĩa Đô, the nearest, leads for now; cooperating: Phường Ngọc Hà, "
-        "Phường Giảng Võ. Review." + CONFIRMED_EN,
+        f"Vụ việc nằm trên ranh giới giữa {on_line} (trong dung sai 10 m); không đơn vị nào "
+        "trong số này phát hiện trước nên Phường Nghĩa Đô (gần nhất) tạm chủ trì; Phường Ngọc "
+        "Hà, Phường Giảng Võ phối hợp. Cần xem xét lại." + basis_vi + CONFIRMED_VI,
+        f"On the boundary between {on_line} (within the 10 m tolerance); none of them detected "
+        "it first, so Phường Nghĩa Đô, the nearest, leads for now; cooperating: Phường Ngọc Hà, "
+        "Phường Giảng Võ. Review." + basis_en + CONFIRMED_EN,
     )
-    # border_unknown_detector and border_non_member_detector: in the Ngọc Hà – Nghĩa Đô band
-    lon, lat = _in_pair_zone(t11, "00008", "00160")
+    # border_unknown_detector and border_non_member_detector: Ngọc Hà, 40 to 80 m from the line
+    lon, lat = _near_line(t11, "00008", "001", 40, 80)
     row = judge(T11, AFTER, lon, lat, None)
     m_vi = format_number(round(row["distance_m"]), "vi")
-    pair = "Phường Ngọc Hà – Phường Nghĩa Đô"
+    m_en = format_number(round(row["distance_m"]), "en")
+    pair = " – ".join(t11.unit_name(c) for c in row["zone_units"])
+    assert set(row["zone_units"]) >= {"00008"} and len(row["zone_units"]) >= 2
+    coop_vi = ", ".join(t11.unit_name(c) for c in row["cooperating"])
     check(
         row,
         "border_unknown_detector",
         f"Vụ việc trên địa bàn Phường Ngọc Hà, trong vùng giáp ranh 200 m ({pair}), cách ranh "
-        f"giới với Phường Nghĩa Đô {m_vi} m; chưa rõ đơn vị phát hiện trước nên Phường Ngọc Hà "
-        "(nơi xảy ra) tạm chủ trì; Phường Nghĩa Đô phối hợp. Cần xem xét lại." + CONFIRMED_VI,
-        f"In Phường Ngọc Hà, in the 200 m border zone ({pair}), {m_vi} m from its boundary with "
-        "Phường Nghĩa Đô; the unit that detected it is unknown, so Phường Ngọc Hà, which holds "
-        "the point, leads until confirmed; cooperating: Phường Nghĩa Đô. Review." + CONFIRMED_EN,
+        f"giới cũ giữa {ba_dinh} và {cau_giay} {m_vi} m; chưa rõ đơn vị phát hiện trước nên "
+        f"Phường Ngọc Hà (nơi xảy ra) tạm chủ trì; {coop_vi} phối hợp. Cần xem xét lại."
+        + basis_vi
+        + CONFIRMED_VI,
+        f"In Phường Ngọc Hà, in the 200 m border zone ({pair}), {m_en} m from the old boundary "
+        f"between {ba_dinh} and {cau_giay}; the unit that detected it is unknown, so Phường "
+        f"Ngọc Hà, which holds the point, leads until confirmed; cooperating: {coop_vi}. "
+        "Review." + basis_en + CONFIRMED_EN,
     )
     row = judge(T11, AFTER, lon, lat, "Công an phường Láng")
     check(
         row,
         "border_non_member_detector",
         f"Vụ việc trên địa bàn Phường Ngọc Hà, trong vùng giáp ranh 200 m ({pair}), cách ranh "
-        f"giới với Phường Nghĩa Đô {m_vi} m; «Công an phường Láng» phát hiện nhưng không phải "
-        "thành viên của cụm nên Phường Ngọc Hà (nơi xảy ra) chủ trì; Phường Nghĩa Đô phối hợp. "
-        "Cần xem xét lại." + CONFIRMED_VI,
-        f"In Phường Ngọc Hà, in the 200 m border zone ({pair}), {m_vi} m from its boundary with "
-        "Phường Nghĩa Đô; it was detected by «Công an phường Láng», which is not a member, so "
-        "Phường Ngọc Hà, which holds the point, leads; cooperating: Phường Nghĩa Đô. Review."
-        + CONFIRMED_EN,
+        f"giới cũ giữa {ba_dinh} và {cau_giay} {m_vi} m; «Công an phường Láng» phát hiện nhưng "
+        f"không phải thành viên của cụm nên Phường Ngọc Hà (nơi xảy ra) chủ trì; {coop_vi} "
+        "phối hợp. Cần xem xét lại." + basis_vi + CONFIRMED_VI,
+        f"In Phường Ngọc Hà, in the 200 m border zone ({pair}), {m_en} m from the old boundary "
+        f"between {ba_dinh} and {cau_giay}; it was detected by «Công an phường Láng», which is "
+        f"not a member, so Phường Ngọc Hà, which holds the point, leads; cooperating: "
+        f"{coop_vi}. Review." + basis_en + CONFIRMED_EN,
     )
     # outside_members and outside_every_unit: detected by a member, outside its territory
     row = judge(T11, AFTER, 105.85, 21.00, "00160")
@@ -284,26 +291,41 @@ def test_every_rule_worded_whole_in_both_languages(
     assert row["lead_unit"] is None and row["review"]
     # border_organisation_detector: the company of the Việt Trì cluster, carried (a proposal)
     viet_tri = placed["viet-tri-vinh-tuong-lap-thach-vn2025"]
-    lon, lat = _in_pair_zone(viet_tri, "07909", "09106")
+    vt_sides = viet_tri.sides
+    assert vt_sides.basis == "derived" and len(vt_sides.codes) == 3
+    city = next(c for c, n in zip(vt_sides.codes, vt_sides.names, strict=True) if "Việt Trì" in n)
+    lon, lat = _near_line(viet_tri, "07909", city, 40, 80)
     row = judge(viet_tri.cluster.id, AFTER, lon, lat, "cong-ty-vlxd-bo-sao")
     m_vi = format_number(round(row["distance_m"]), "vi")
-    pair = "Phường Thanh Miếu – Xã Vĩnh Thành"
+    m_en = format_number(round(row["distance_m"]), "en")
+    own = vt_sides.names[vt_sides.codes.index(city)]
+    names_vi = {viet_tri.unit_name(c) for c in row["zone_units"]}
+    assert "Phường Thanh Miếu" in names_vi and len(names_vi) >= 2
+    zone_vi = " – ".join(viet_tri.unit_name(c) for c in row["zone_units"])
+    coop = ", ".join(viet_tri.unit_name(c) for c in row["cooperating"])
+    across = row["explanation_en"].split(f" m from the old boundary between {own} and ")[1]
+    across = across.split(";")[0]
+    assert across in vt_sides.names and across != own
     company = "Công ty cổ phần VLXD Bồ Sao"
     check(
         row,
         "border_organisation_detector",
-        f"Vụ việc trên địa bàn Phường Thanh Miếu, trong vùng giáp ranh 200 m ({pair}), cách "
-        f"ranh giới với Xã Vĩnh Thành {m_vi} m; {company} (thành viên không quản lý địa bàn) "
-        "phát hiện nên Phường Thanh Miếu (nơi xảy ra) chủ trì; Xã Vĩnh Thành phối hợp. Cần xem "
+        f"Vụ việc trên địa bàn Phường Thanh Miếu, trong vùng giáp ranh 200 m ({zone_vi}), cách "
+        f"ranh giới cũ giữa {own} và {across} {m_vi} m; {company} (thành viên không quản lý địa "
+        f"bàn) phát hiện nên Phường Thanh Miếu (nơi xảy ra) chủ trì; {coop} phối hợp. Cần xem "
         "xét lại. Quy chế của cụm không quy định đơn vị chủ trì; áp dụng nguyên tắc mặc định. "
-        "Cụm được chuyển sang các đơn vị hành chính áp dụng từ 01/07/2025 nhưng chưa được xác "
-        "nhận: quyết định này là đề xuất, cần xác nhận.",
-        f"In Phường Thanh Miếu, in the 200 m border zone ({pair}), {m_vi} m from its boundary "
-        f"with Xã Vĩnh Thành; it was detected by {company}, a member without territory, so "
-        "Phường Thanh Miếu, which holds the point, leads; cooperating: Xã Vĩnh Thành. Review. "
-        "The cluster's regulation states no lead rule; the default rule is applied. The cluster "
-        "was carried into the units in force from 2025-07-01 but is not confirmed: this "
-        "decision is a proposal to be confirmed.",
+        "Chưa có ranh giới phường, xã cũ: vùng giáp ranh 200 m được suy ra dọc ranh giới cũ "
+        f"giữa {' và '.join(vt_sides.names)}, theo danh sách chuyển đổi chính thức. Cụm được "
+        "chuyển sang các đơn vị hành chính áp dụng từ 01/07/2025 nhưng chưa được xác nhận: "
+        "quyết định này là đề xuất, cần xác nhận.",
+        f"In Phường Thanh Miếu, in the 200 m border zone ({zone_vi}), {m_en} m from the old "
+        f"boundary between {own} and {across}; it was detected by {company}, a member without "
+        f"territory, so Phường Thanh Miếu, which holds the point, leads; cooperating: {coop}. "
+        "Review. The cluster's regulation states no lead rule; the default rule is applied. Old "
+        "ward boundaries are missing: the 200 m border zone is derived along the old boundary "
+        f"between {' and '.join(vt_sides.names)}, from the official correspondence. The "
+        "cluster was carried into the units in force from 2025-07-01 but is not confirmed: "
+        "this decision is a proposal to be confirmed.",
     )
     assert seen == set(rules.RULE_NAMES)
     # A lapsed carried cluster (unconfirmed T11) decides nothing; a proposal flags review.

@@ -115,7 +115,9 @@ def cluster_page(
     from maps import cluster_layers, cluster_map, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(territory.cluster, territory.bset)
+    layers = cluster_layers(
+        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
+    )
     keyed = caller is not None and role_allows(caller.role, "analyst")
     incidents = (
         stored_incidents(store, cluster_id, limit=limit, territory=territory).layer
@@ -218,7 +220,9 @@ def planner_page(cluster_id: str, context: ContextDep, settings: SettingsDep) ->
     from maps import cluster_layers, planner_map, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(territory.cluster, territory.bset)
+    layers = cluster_layers(
+        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
+    )
     page = planner_map(
         units=layers.units,
         zones=layers.zones,

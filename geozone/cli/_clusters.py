@@ -80,6 +80,9 @@ def clusters_show(
         highlight=False,
     )
     console.print(f"period: {standing['period']}; {standing['text_en']}", highlight=False)
+    placed = {t.cluster.id: t for t in context.territories}.get(cluster.id)
+    if placed is not None and placed.geometric and placed.sides.carried:
+        console.print(f"border zone: {placed.sides.basis_en.strip()}", highlight=False)
     table = Table("member", "kind", "code", "name", "joined", "left")
     for member in members:
         joined = "planned (date unknown)" if member.planned else str(member.joined or "")
@@ -117,6 +120,23 @@ def cluster_standing(cluster: Cluster) -> dict[str, str | None]:
     }
 
 
+def _drawn_zone(path: Path) -> str:
+    """Read a drawn border zone: the union of a file's polygons, as WKT in EPSG:4326."""
+    import geopandas as gpd
+    import shapely
+
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
+        raise typer.BadParameter(f"--zone {path}: cannot read it ({exc})") from None
+    if frame.crs is None:
+        raise typer.BadParameter(f"--zone {path}: the file has no CRS")
+    shape = shapely.union_all(frame.to_crs(4326).geometry.to_numpy())
+    if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
+        raise typer.BadParameter(f"--zone {path}: not a valid polygon ({shape.geom_type})")
+    return str(shape.wkt)
+
+
 def _placed_cluster(context: Context, cluster_id: str) -> Cluster:
     """Return a committed cluster by id, or a carried one (``<id>-<set>``) as placed."""
     if cluster_id in context.clusters:
@@ -137,6 +157,13 @@ def clusters_confirm(
     ] = None,
     by: Annotated[str | None, typer.Option(help="Who confirms it (name or unit).")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the confirmation.")] = None,
+    zone: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file (GeoJSON, GeoPackage…) with the border zone drawn instead of the "
+            "derived one: its polygons, in any CRS."
+        ),
+    ] = None,
     withdraw: Annotated[
         bool, typer.Option("--withdraw", help="Withdraw the confirmation instead.")
     ] = False,
@@ -175,8 +202,11 @@ def clusters_confirm(
                 raise typer.BadParameter(
                     f"{cluster_id} can apply from {earliest} at the earliest (the reform date)"
                 )
-            store.confirm_cluster(Confirmation(cluster_id, day, by, note))
-            message = f"confirmed from {day}"
+            drawn = _drawn_zone(zone) if zone is not None else None
+            store.confirm_cluster(Confirmation(cluster_id, day, by, note, drawn))
+            message = f"confirmed from {day}" + (
+                " with the zone drawn in " + str(zone) if zone else ""
+            )
         context = load_context(confirmations=store.confirmations())
         reassigned = assign_stale(store, context)
     summary = {"cluster": cluster_id, "result": message, "reassigned": reassigned}
@@ -236,11 +266,9 @@ def clusters_zones(
     """Border zones of a cluster: bands along shared member boundaries and junction discs."""
     from geozone.context import judging_context
     from geozone.export import write_layers
-    from geozone.zones import border_zones
 
     territory = _territory(judging_context(), cluster_id)
-    codes = territory.members.loc[territory.members["has_territory"], "code"].tolist()
-    zones = border_zones(territory.bset, codes, width or territory.width_m, territory.cluster.level)
+    zones = territory.zones if width is None else territory.zones_of_width(width)
     if output is not None:
         layers = {
             "border_zones": zones.zones,
@@ -250,7 +278,7 @@ def clusters_zones(
         }
         if output.suffix.lower() != ".gpkg":
             layers = {"border_zones": zones.zones}
-        write_layers(layers, output, territory.bset.info.attribution)
+        write_layers(layers, output, territory.attribution)
     summary = {
         "cluster": territory.cluster.id,
         "set": territory.bset.id,
@@ -260,6 +288,9 @@ def clusters_zones(
         "pairs": int((zones.zones["kind"] == "pair").sum()),
         "junctions": int((zones.zones["kind"] == "junction").sum()),
         "areas": zones.area_summary(),
+        "basis": territory.sides.basis,
+        "basis_vi": territory.sides.basis_vi.strip() or None,
+        "basis_en": territory.sides.basis_en.strip() or None,
         "output": str(output) if output else None,
     }
     if as_json:

@@ -250,6 +250,7 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Column("from_date", sa.Date, nullable=False),
         sa.Column("confirmed_by", sa.String(64)),
         sa.Column("note", sa.Text),
+        sa.Column("zone", sa.Text),
         sa.Column("confirmed_at", UTCDateTime(), nullable=False),
     )
     return metadata
@@ -956,6 +957,7 @@ class SqlIncidentStore(IncidentStore):
             "from_date": confirmation.from_date,
             "confirmed_by": confirmation.by,
             "note": confirmation.note,
+            "zone": confirmation.zone,
             "confirmed_at": datetime.now(UTC),
         }
         with self._write() as connection:
@@ -980,7 +982,8 @@ class SqlIncidentStore(IncidentStore):
         with self._read() as connection:
             rows = connection.execute(table.select().order_by(table.c.cluster_id)).all()
         return [
-            Confirmation(row.cluster_id, row.from_date, row.confirmed_by, row.note) for row in rows
+            Confirmation(row.cluster_id, row.from_date, row.confirmed_by, row.note, row.zone)
+            for row in rows
         ]
 
     def close(self) -> None:

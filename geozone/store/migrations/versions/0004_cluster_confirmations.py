@@ -7,7 +7,8 @@ Create Date: 2026-12-04
 A cluster carried into the 2025 units (``<id>-vn2025``) is a proposal, or lapsed when its
 original had ended before the reform, until a planner confirms that it applies from a date
 (``geozone clusters confirm``, ``POST /clusters/{id}/confirm``). One row per carried cluster:
-the first day it applies, who confirmed it, when, and a note.
+the first day it applies, who confirmed it, when, a note, and the border zone a planner drew
+instead of the derived one (WKT, EPSG:4326), if any.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("from_date", sa.Date, nullable=False),
         sa.Column("confirmed_by", sa.String(64)),
         sa.Column("note", sa.Text),
+        sa.Column("zone", sa.Text),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
     )
 
