@@ -1145,7 +1145,12 @@ def _on_boundary_members(
         count=int(sizes.sum()),
     )
     row = np.repeat(flagged, sizes)
-    found[row[member >= 0], member[member >= 0]] = True
+    keep = member >= 0
+    # Only members of the day: a unit that joins later is no member yet.
+    days = coded.days[pts.rows[row[keep]]]
+    table = territory.table
+    keep[keep] = (days >= table.joined[member[keep]]) & (days < table.left[member[keep]])
+    found[row[keep], member[keep]] = True
     found[found.sum(axis=1) < 2] = False
     return found
 
@@ -1306,7 +1311,7 @@ def _judge(
         detector_known=pts.detector_known,
     )
     rule = choose(facts)
-    zoned = (facts.in_zone | boundary) & ~facts.unresolved
+    zoned = (facts.in_zone | boundary) & ~facts.unresolved & held  # no zone outside members
     zone = near | on_line
     zone[~zoned] = False
     return _decisions(
@@ -1376,7 +1381,7 @@ def _carried_members(
     near[row[reaches], member[reaches]] = True
     facing = (across_side[row] >= 0) & stands[np.arange(len(row)), np.maximum(across_side[row], 0)]
     if facing.any():
-        order = np.lexsort((gap[facing], row[facing]))
+        order = np.lexsort((member[facing], gap[facing], row[facing]))  # ties: member order
         first = np.unique(row[facing][order], return_index=True)[1]
         across[row[facing][order][first]] = member[facing][order][first]
     line = np.flatnonzero(close & (across >= 0))
