@@ -489,7 +489,9 @@ class BoundarySet:
             nearest first; None unless on a boundary) with ``candidate_distances_m``.
         """
         columns = self.locate_arrays(lon, lat, tolerance_m)
-        plain = {"unit_code", f"{self.leaf_level}_code", "candidates", "candidate_distances_m"}
+        # Codes and lists stay object columns: inferring a string dtype would make a column's
+        # dtype depend on whether the batch happens to hold a missing value.
+        plain = {*self._leaf_chain, "unit_code", "candidates", "candidate_distances_m"}
         return pd.DataFrame(
             {
                 name: pd.Series(values, dtype=object, copy=False) if name in plain else values
