@@ -7,10 +7,12 @@ frames. Nothing loops over points in Python.
 
 Large batches first look the points up in a grid of *interior cores* (``_coregrid``), then
 test the rest against the cores themselves: each polygon shrunk so that everything in it lies
-at least the tolerance inside the polygon. A point in exactly one core has that polygon as its
-only candidate and needs no distance computation; only the few points near a boundary (about
-2% of uniform points at 10 m) take the exact metric path, measured on the polygons' metric
-outlines cut into short pieces.
+more than the tolerance inside the polygon and more than the tolerance from every other
+polygon (where source polygons overlap, the overlap and its surroundings are cut out). A point
+in a core therefore has that polygon as its only candidate, exactly as the exact path would
+find, and needs no distance computation; only the points near a boundary or an overlap take
+the exact metric path, measured on the polygons' metric outlines cut into short pieces. Every
+batch size gives the same rows.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ CORE_MIN_POINTS = 20_000
 CORE_SIMPLIFY_M = 8.0
 #: Extra shrink covering the straight-edge error of projecting cores back to lon/lat.
 CORE_MARGIN_M = 2.0
+#: Names the rule cores are made by, in the derived files' names: files of an older rule
+#: are never read. r2: cores keep clear of every other polygon (overlaps cut out).
+CORE_RULE = "r2"
 
 #: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
 CoreSource = Callable[[float], NDArray[np.object_]]
@@ -65,21 +70,62 @@ def interior_cores(
     tolerance_m: float,
     simplify_m: float = CORE_SIMPLIFY_M,
 ) -> NDArray[np.object_]:
-    """Return, per polygon, a polygon inside it whose points are ≥ ``tolerance_m`` from its edge.
+    """Return, per polygon, the part of it where that polygon is a point's only candidate.
 
-    The polygon is simplified in its UTM zone (Douglas–Peucker moves no edge by more than
-    ``simplify_m``; ``make_valid`` keeps the enclosed area), shrunk by ``tolerance_m +
-    simplify_m`` and a margin, and projected back. A point of the core is more than
-    ``simplify_m + tolerance_m`` from the simplified edges, hence more than ``tolerance_m``
-    from the true ones, and on the same side of them. Missing or thin polygons give an empty
-    core: their points take the exact path.
+    That is every point more than ``tolerance_m`` inside the polygon and more than
+    ``tolerance_m`` from every other polygon. The polygon is simplified in its UTM zone
+    (Douglas–Peucker moves no edge by more than ``simplify_m``; ``make_valid`` keeps the
+    enclosed area), shrunk by ``tolerance_m + simplify_m`` and a margin, and projected back:
+    a point of the core is more than ``simplify_m + tolerance_m`` from the simplified edges,
+    hence more than ``tolerance_m`` from the true ones, and on the same side of them. Then
+    whatever lies near another polygon is cut out (see :func:`_clear_of_others`). Missing or
+    thin polygons give an empty core: their points take the exact path.
     """
     metric = project_geometries(geometries, zones)
     simple = shapely.make_valid(shapely.simplify(metric, simplify_m, preserve_topology=False))
     shrunk = shapely.buffer(simple, -(tolerance_m + simplify_m + CORE_MARGIN_M), quad_segs=2)
     cores = unproject_geometries(shrunk, zones)
     cores[shapely.is_missing(cores)] = shapely.Polygon()
-    return cores
+    return _clear_of_others(cores, geometries, zones, tolerance_m)
+
+
+def _clear_of_others(
+    cores: NDArray[np.object_],
+    geometries: NDArray[np.object_],
+    zones: NDArray[np.int64],
+    tolerance_m: float,
+) -> NDArray[np.object_]:
+    """Cut out of each core every point within ``tolerance_m`` of another polygon.
+
+    A polygon that only touches this one never comes that close: the core lies deeper than the
+    tolerance inside its own polygon, and the neighbour lies outside it. Only a polygon that
+    overlaps this one can, and source data has such overlaps (the QA report lists them). So
+    the few polygons found within the tolerance of a foreign core (a degree bound never
+    shorter than the tolerance) have their reach, the polygon grown by the tolerance and the
+    margin in its own UTM zone, cut out of that core. The exact path measures the distance
+    to a polygon in that zone too, so it finds no second candidate in what remains.
+    """
+    tree = shapely.STRtree(cores)
+    other, core = tree.query(geometries, predicate="dwithin", distance=degrees_bound(tolerance_m))
+    foreign = other != core
+    other, core = other[foreign], core[foreign]
+    if not len(core):
+        return cores
+    near = np.unique(other)
+    reach = np.full(len(geometries), None, dtype=object)
+    grown = shapely.buffer(
+        project_geometries(geometries[near], zones[near]), tolerance_m + CORE_MARGIN_M
+    )
+    reach[near] = unproject_geometries(grown, zones[near])
+    # Each core loses its near polygons one at a time: the k-th of every core in one call.
+    order = np.argsort(core, kind="stable")
+    core, other = core[order], other[order]
+    rank = np.arange(len(core)) - np.searchsorted(core, core)
+    cleared = cores.copy()
+    for step in range(int(rank.max()) + 1):
+        now = rank == step
+        cleared[core[now]] = shapely.difference(cleared[core[now]], reach[other[now]])
+    return cleared
 
 
 def warm_prepared(geometries: NDArray[np.object_]) -> None:

@@ -23,7 +23,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from geozone._coregrid import CoreGrid
-from geozone._locate import CORE_SIMPLIFY_M, CoreSource, GridSource, LeafIndex, interior_cores
+from geozone._locate import (
+    CORE_RULE,
+    CORE_SIMPLIFY_M,
+    CoreSource,
+    GridSource,
+    LeafIndex,
+    interior_cores,
+)
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.errors import (
     DataNotFoundError,
@@ -394,12 +401,13 @@ class BoundarySet:
     def _derived_path(self, kind: str, tolerance_m: float, suffix: str) -> Path | None:
         """Where a derived index of the location index is kept next to the built set.
 
-        The name carries the tolerance, the cores' simplification (a change of method makes
-        a new file) and the build; None for a set that was not loaded from a build.
+        The name carries the tolerance, the cores' simplification and rule (a change of
+        method makes a new file) and the build; None for a set that was not loaded from a build.
         """
         if self.display_path is None or self.build_id is None:
             return None
-        name = f"{kind}-{tolerance_m:g}m-s{CORE_SIMPLIFY_M:g}m-{self.build_id}{suffix}"
+        method = f"s{CORE_SIMPLIFY_M:g}m-{CORE_RULE}"
+        name = f"{kind}-{tolerance_m:g}m-{method}-{self.build_id}{suffix}"
         return self.display_path.parent / name
 
     def _cached_cores(
