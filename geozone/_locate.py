@@ -367,26 +367,27 @@ class _OutlinePieces:
 
     A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
     of them; here a tree finds the few pieces of the outline within the tolerance and only
-    those are measured. The zones share one tree: each zone's x is shifted by
-    :data:`_ZONE_SHIFT_M` times its rank, far beyond any UTM easting.
+    those are measured. Each zone has its own tree, so the pieces keep the very coordinates of
+    the projected polygons: a distance measured here equals, to the last bit, the one a
+    small batch measures on the projected polygon itself.
     """
 
-    tree: shapely.STRtree
-    owner: NDArray[np.intp]  # per piece: the polygon it outlines
-    zones: NDArray[np.int64]  # the UTM EPSG codes present, ascending (rank → shift)
+    trees: dict[int, shapely.STRtree]  # per UTM EPSG code
+    owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
 
     @classmethod
     def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> _OutlinePieces:
         """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
-        present = np.flatnonzero(~shapely.is_missing(geometries))
-        distinct = np.unique(zones[present])
-        metric = project_geometries(geometries[present], zones[present])
-        shift = np.searchsorted(distinct, zones[present]) * _ZONE_SHIFT_M
-        rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
-        xy, ring = shapely.get_coordinates(rings, return_index=True)
-        xy[:, 0] += shift[polygon[ring]]
-        pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
-        return cls(shapely.STRtree(pieces), present[polygon[piece_ring]], distinct)
+        trees, owners = {}, {}
+        present = ~shapely.is_missing(geometries)
+        for zone in np.unique(zones[present]).tolist():
+            mine = np.flatnonzero(present & (zones == zone))
+            metric = project_geometries(geometries[mine], zones[mine])
+            rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
+            xy, ring = shapely.get_coordinates(rings, return_index=True)
+            pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+            trees[zone], owners[zone] = shapely.STRtree(pieces), mine[polygon[piece_ring]]
+        return cls(trees, owners)
 
     def distance(
         self,
@@ -397,21 +398,22 @@ class _OutlinePieces:
         within_m: float,
     ) -> NDArray[np.float64]:
         """Metres from each point to the outline of its ``polygon``; inf beyond ``within_m``."""
-        x, y = project_xy(lon, lat, zones)
-        x = x + np.searchsorted(self.zones, zones) * _ZONE_SHIFT_M
-        points = shapely.points(x, y)
-        pair, piece = self.tree.query(points, predicate="dwithin", distance=within_m)
-        mine = self.owner[piece] == polygon[pair]
-        pair, piece = pair[mine], piece[mine]
         best = np.full(len(lon), np.inf)
-        np.minimum.at(best, pair, shapely.distance(points[pair], self.tree.geometries[piece]))
+        for zone, tree in self.trees.items():
+            rows = np.flatnonzero(zones == zone)
+            if not len(rows):
+                continue
+            points = shapely.points(*project_xy(lon[rows], lat[rows], zones[rows]))
+            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
+            mine = self.owners[zone][piece] == polygon[rows[pair]]
+            pair, piece = pair[mine], piece[mine]
+            metres = shapely.distance(points[pair], tree.geometries[piece])
+            np.minimum.at(best, rows[pair], metres)
         return best
 
 
 #: Segments per outline piece: GEOS measures a piece in a few steps.
 _PIECE_SEGMENTS = 32
-#: Shift between UTM zones sharing the outline tree (eastings stay below 1,000 km).
-_ZONE_SHIFT_M = 1e7
 
 
 def _cut(

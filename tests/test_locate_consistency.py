@@ -23,7 +23,7 @@ from pyproj import Transformer
 
 from geozone._locate import CORE_MIN_POINTS, POINT_DRIVEN_MAX, interior_cores
 from geozone.boundaries import BoundarySet
-from geozone.crs import project_geometries
+from geozone.crs import project_geometries, project_xy
 from geozone.qa import check_built
 from geozone.settings import Settings
 from tests.conftest import GRID_CELL_M, GRID_INFO, GRID_ORIGIN, grid_units
@@ -250,6 +250,31 @@ def test_every_overlap_of_the_qa_report_gets_the_same_rows_on_every_path(
     _assert_matches_reference(
         bset, rows.iloc[sample].reset_index(drop=True), xy[sample, 0], xy[sample, 1]
     )
+
+
+@pytest.mark.realdata
+def test_outline_pieces_measure_to_the_last_bit_what_the_projected_polygons_do(
+    vn2025: BoundarySet,
+) -> None:
+    """Large batches measure on outline pieces, small ones on projected polygons: same floats."""
+    index, _ = vn2025._leaf
+    rng = np.random.default_rng(9)
+    polygon = rng.choice(np.flatnonzero(~shapely.is_missing(index.geometries)), 4_000)
+    edge = shapely.line_interpolate_point(
+        shapely.boundary(index.geometries[polygon]), rng.uniform(0, 1, 4_000), normalized=True
+    )
+    xy = _moved(shapely.get_coordinates(edge), rng.uniform(-2 * TOL, 2 * TOL, (4_000, 2)))
+    outside = ~shapely.intersects_xy(index.geometries[polygon], xy[:, 0], xy[:, 1])
+    lon, lat, polygon = xy[outside, 0], xy[outside, 1], polygon[outside]
+    zones = index.zones[polygon]
+    assert set(np.unique(zones).tolist()) == {32648, 32649}
+    measured = index.outline_pieces().distance(lon, lat, polygon, zones, TOL)
+    points = shapely.points(*project_xy(lon, lat, zones))
+    exact = shapely.distance(project_geometries(index.geometries[polygon], zones), points)
+    close = exact <= TOL
+    assert close.sum() > 500
+    np.testing.assert_array_equal(measured[close], exact[close])
+    assert np.isinf(measured[~close]).all()
 
 
 # -- property: random points near edges and in overlaps ------------------------------------
