@@ -140,6 +140,19 @@ def warm_prepared(geometries: NDArray[np.object_]) -> None:
         shapely.intersects_xy(geometries[present], shapely.get_x(inside), shapely.get_y(inside))
 
 
+def warm_distances(geometries: NDArray[np.object_]) -> None:
+    """Build the lazy distance index of prepared geometries now, on one thread.
+
+    GEOS indexes a prepared polygon's segments the first time it tests a distance
+    (``dwithin`` tree queries, the tree-of-points path): some 0.7 s for the country's wards,
+    paid by the first large batch unless done here. A point off each polygon's box forces it.
+    """
+    present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    if present.any():
+        west, south = shapely.bounds(geometries[present])[:, :2].T
+        shapely.dwithin(geometries[present], shapely.points(west - 1.0, south - 1.0), 1e-9)
+
+
 class LeafIndex:
     """An STRtree over the leaf polygons of a boundary set, with prepared geometry.
 
@@ -200,7 +213,8 @@ class LeafIndex:
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards) and the outline pieces (some 400 MB).
+        wards), the outline pieces (some 400 MB) and the polygons' distance indexes (some
+        60 MB), so that the first large batch costs what the next ones do.
         """
         if tolerance_m > 0:
             self.cores(tolerance_m)
@@ -208,6 +222,8 @@ class LeafIndex:
                 self.grid(tolerance_m)
         if large_batches:
             self.outline_pieces()
+            with self._shared_input:
+                warm_distances(self.geometries)
         else:
             self._metric_geometries(np.arange(len(self.geometries)))
 

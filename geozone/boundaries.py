@@ -444,8 +444,9 @@ class BoundarySet:
         """Make (or load) the whole point-location index now rather than piece by piece on use.
 
         ``large_batches`` makes what batches of many thousand points use instead (the grid
-        they are first looked up in, see ``geozone._coregrid``, and the metric outline
-        pieces); a service answering a few points at a time does without them.
+        they are first looked up in, see ``geozone._coregrid``, the metric outline pieces and
+        the polygons' distance indexes), so that the first large batch costs what later ones
+        do; a service answering a few points at a time does without them.
         """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
         self._leaf[0].prepare(tol, large_batches)
