@@ -132,7 +132,6 @@ def test_cores_keep_the_tolerance_from_an_overlapping_neighbour() -> None:
     for i in range(len(geoms)):
         others = np.delete(metric_wards, i)
         assert (shapely.distance(metric_cores[i], others) > TOL).all(), wards["code"].iat[i]
-    # Ward 00002 lost the overlap and the tolerance beyond it; the others kept their size.
     areas = shapely.area(metric_cores)
     # Shrunk by 20 m (tolerance, simplification, margin); then each of 00001 and 00002 loses
     # what lies within 12 m (tolerance and margin) of the other.
