@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from geozone._locate import CORE_MIN_POINTS, POINT_DRIVEN_MAX, interior_cores
+from geozone._locate import CORE_MIN_POINTS, CORE_RULE, POINT_DRIVEN_MAX, interior_cores
 from geozone.boundaries import BoundarySet
 from geozone.crs import project_geometries, project_xy
 from geozone.qa import check_built
@@ -161,6 +162,24 @@ def test_columns_keep_their_dtypes_whatever_the_batch_holds(grid: BoundarySet) -
     ]
     pd.testing.assert_series_equal(frames[0].dtypes, frames[1].dtypes)
     assert frames[0]["province_code"].dtype == object
+
+
+def test_index_files_of_an_older_core_rule_are_never_read(tmp_path: Path) -> None:
+    """A cores file of the rule before r2 (overlaps not cut out) lies beside the set: unused."""
+    overlapping = _overlapping_grid()
+    built = BoundarySet(GRID_INFO, overlapping.frame, tmp_path / "display.parquet", "b1")
+    wards = built.units("ward")
+    old_cores = interior_cores(wards.geometry.to_numpy(), wards["utm_epsg"].to_numpy(), 0.0)
+    gpd.GeoDataFrame(geometry=old_cores, crs=4326).to_parquet(tmp_path / "cores-10m-s8m-b1.parquet")
+    rng = np.random.default_rng(21)
+    lon, lat = _grid_lonlat(rng.uniform(960, 1_100, 600), rng.uniform(20, 980, 600))
+    padding = _grid_lonlat(*rng.uniform(0, 3_000, (2, CORE_MIN_POINTS)))
+    _assert_same_on_every_path(_padded(built, (padding[0], padding[1])), lon, lat)
+    written = sorted(path.name for path in tmp_path.glob(f"*-{CORE_RULE}-b1.*"))
+    assert written == [
+        f"coregrid-10m-s8m-{CORE_RULE}-b1.npz",
+        f"cores-10m-s8m-{CORE_RULE}-b1.parquet",
+    ]
 
 
 # -- the real sets -------------------------------------------------------------------------
