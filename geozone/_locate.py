@@ -7,10 +7,12 @@ frames. Nothing loops over points in Python.
 
 Large batches first look the points up in a grid of *interior cores* (``_coregrid``), then
 test the rest against the cores themselves: each polygon shrunk so that everything in it lies
-at least the tolerance inside the polygon. A point in exactly one core has that polygon as its
-only candidate and needs no distance computation; only the few points near a boundary (about
-2% of uniform points at 10 m) take the exact metric path, measured on the polygons' metric
-outlines cut into short pieces.
+more than the tolerance inside the polygon and more than the tolerance from every other
+polygon (where source polygons overlap, the overlap and its surroundings are cut out). A point
+in a core therefore has that polygon as its only candidate, exactly as the exact path would
+find, and needs no distance computation; only the points near a boundary or an overlap take
+the exact metric path, measured on the polygons' metric outlines cut into short pieces. Every
+batch size gives the same rows.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ CORE_MIN_POINTS = 20_000
 CORE_SIMPLIFY_M = 8.0
 #: Extra shrink covering the straight-edge error of projecting cores back to lon/lat.
 CORE_MARGIN_M = 2.0
+#: Names the rule cores are made by, in the derived files' names: files of an older rule
+#: are never read. r2: cores keep clear of every other polygon (overlaps cut out).
+CORE_RULE = "r2"
 
 #: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
 CoreSource = Callable[[float], NDArray[np.object_]]
@@ -65,21 +70,62 @@ def interior_cores(
     tolerance_m: float,
     simplify_m: float = CORE_SIMPLIFY_M,
 ) -> NDArray[np.object_]:
-    """Return, per polygon, a polygon inside it whose points are ≥ ``tolerance_m`` from its edge.
+    """Return, per polygon, the part of it where that polygon is a point's only candidate.
 
-    The polygon is simplified in its UTM zone (Douglas–Peucker moves no edge by more than
-    ``simplify_m``; ``make_valid`` keeps the enclosed area), shrunk by ``tolerance_m +
-    simplify_m`` and a margin, and projected back. A point of the core is more than
-    ``simplify_m + tolerance_m`` from the simplified edges, hence more than ``tolerance_m``
-    from the true ones, and on the same side of them. Missing or thin polygons give an empty
-    core: their points take the exact path.
+    That is every point more than ``tolerance_m`` inside the polygon and more than
+    ``tolerance_m`` from every other polygon. The polygon is simplified in its UTM zone
+    (Douglas–Peucker moves no edge by more than ``simplify_m``; ``make_valid`` keeps the
+    enclosed area), shrunk by ``tolerance_m + simplify_m`` and a margin, and projected back:
+    a point of the core is more than ``simplify_m + tolerance_m`` from the simplified edges,
+    hence more than ``tolerance_m`` from the true ones, and on the same side of them. Then
+    whatever lies near another polygon is cut out (see :func:`_clear_of_others`). Missing or
+    thin polygons give an empty core: their points take the exact path.
     """
     metric = project_geometries(geometries, zones)
     simple = shapely.make_valid(shapely.simplify(metric, simplify_m, preserve_topology=False))
     shrunk = shapely.buffer(simple, -(tolerance_m + simplify_m + CORE_MARGIN_M), quad_segs=2)
     cores = unproject_geometries(shrunk, zones)
     cores[shapely.is_missing(cores)] = shapely.Polygon()
-    return cores
+    return _clear_of_others(cores, geometries, zones, tolerance_m)
+
+
+def _clear_of_others(
+    cores: NDArray[np.object_],
+    geometries: NDArray[np.object_],
+    zones: NDArray[np.int64],
+    tolerance_m: float,
+) -> NDArray[np.object_]:
+    """Cut out of each core every point within ``tolerance_m`` of another polygon.
+
+    A polygon that only touches this one never comes that close: the core lies deeper than the
+    tolerance inside its own polygon, and the neighbour lies outside it. Only a polygon that
+    overlaps this one can, and source data has such overlaps (the QA report lists them). So
+    the few polygons found within the tolerance of a foreign core (a degree bound never
+    shorter than the tolerance) have their reach, the polygon grown by the tolerance and the
+    margin in its own UTM zone, cut out of that core. The exact path measures the distance
+    to a polygon in that zone too, so it finds no second candidate in what remains.
+    """
+    tree = shapely.STRtree(cores)
+    other, core = tree.query(geometries, predicate="dwithin", distance=degrees_bound(tolerance_m))
+    foreign = other != core
+    other, core = other[foreign], core[foreign]
+    if not len(core):
+        return cores
+    near = np.unique(other)
+    reach = np.full(len(geometries), None, dtype=object)
+    grown = shapely.buffer(
+        project_geometries(geometries[near], zones[near]), tolerance_m + CORE_MARGIN_M
+    )
+    reach[near] = unproject_geometries(grown, zones[near])
+    # Each core loses its near polygons one at a time: the k-th of every core in one call.
+    order = np.argsort(core, kind="stable")
+    core, other = core[order], other[order]
+    rank = np.arange(len(core)) - np.searchsorted(core, core)
+    cleared = cores.copy()
+    for step in range(int(rank.max()) + 1):
+        now = rank == step
+        cleared[core[now]] = shapely.difference(cleared[core[now]], reach[other[now]])
+    return cleared
 
 
 def warm_prepared(geometries: NDArray[np.object_]) -> None:
@@ -92,6 +138,19 @@ def warm_prepared(geometries: NDArray[np.object_]) -> None:
     if present.any():
         inside = shapely.point_on_surface(geometries[present])
         shapely.intersects_xy(geometries[present], shapely.get_x(inside), shapely.get_y(inside))
+
+
+def warm_distances(geometries: NDArray[np.object_]) -> None:
+    """Build the lazy distance index of prepared geometries now, on one thread.
+
+    GEOS indexes a prepared polygon's segments the first time it tests a distance
+    (``dwithin`` tree queries, the tree-of-points path): some 0.7 s for the country's wards,
+    paid by the first large batch unless done here. A point off each polygon's box forces it.
+    """
+    present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    if present.any():
+        west, south = shapely.bounds(geometries[present])[:, :2].T
+        shapely.dwithin(geometries[present], shapely.points(west - 1.0, south - 1.0), 1e-9)
 
 
 class LeafIndex:
@@ -154,7 +213,8 @@ class LeafIndex:
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards) and the outline pieces (some 400 MB).
+        wards), the outline pieces (some 400 MB) and the polygons' distance indexes (some
+        60 MB), so that the first large batch costs what the next ones do.
         """
         if tolerance_m > 0:
             self.cores(tolerance_m)
@@ -162,6 +222,8 @@ class LeafIndex:
                 self.grid(tolerance_m)
         if large_batches:
             self.outline_pieces()
+            with self._shared_input:
+                warm_distances(self.geometries)
         else:
             self._metric_geometries(np.arange(len(self.geometries)))
 
@@ -321,26 +383,27 @@ class _OutlinePieces:
 
     A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
     of them; here a tree finds the few pieces of the outline within the tolerance and only
-    those are measured. The zones share one tree: each zone's x is shifted by
-    :data:`_ZONE_SHIFT_M` times its rank, far beyond any UTM easting.
+    those are measured. Each zone has its own tree, so the pieces keep the very coordinates of
+    the projected polygons: a distance measured here equals, to the last bit, the one a
+    small batch measures on the projected polygon itself.
     """
 
-    tree: shapely.STRtree
-    owner: NDArray[np.intp]  # per piece: the polygon it outlines
-    zones: NDArray[np.int64]  # the UTM EPSG codes present, ascending (rank → shift)
+    trees: dict[int, shapely.STRtree]  # per UTM EPSG code
+    owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
 
     @classmethod
     def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> _OutlinePieces:
         """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
-        present = np.flatnonzero(~shapely.is_missing(geometries))
-        distinct = np.unique(zones[present])
-        metric = project_geometries(geometries[present], zones[present])
-        shift = np.searchsorted(distinct, zones[present]) * _ZONE_SHIFT_M
-        rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
-        xy, ring = shapely.get_coordinates(rings, return_index=True)
-        xy[:, 0] += shift[polygon[ring]]
-        pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
-        return cls(shapely.STRtree(pieces), present[polygon[piece_ring]], distinct)
+        trees, owners = {}, {}
+        present = ~shapely.is_missing(geometries)
+        for zone in np.unique(zones[present]).tolist():
+            mine = np.flatnonzero(present & (zones == zone))
+            metric = project_geometries(geometries[mine], zones[mine])
+            rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
+            xy, ring = shapely.get_coordinates(rings, return_index=True)
+            pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+            trees[zone], owners[zone] = shapely.STRtree(pieces), mine[polygon[piece_ring]]
+        return cls(trees, owners)
 
     def distance(
         self,
@@ -351,21 +414,22 @@ class _OutlinePieces:
         within_m: float,
     ) -> NDArray[np.float64]:
         """Metres from each point to the outline of its ``polygon``; inf beyond ``within_m``."""
-        x, y = project_xy(lon, lat, zones)
-        x = x + np.searchsorted(self.zones, zones) * _ZONE_SHIFT_M
-        points = shapely.points(x, y)
-        pair, piece = self.tree.query(points, predicate="dwithin", distance=within_m)
-        mine = self.owner[piece] == polygon[pair]
-        pair, piece = pair[mine], piece[mine]
         best = np.full(len(lon), np.inf)
-        np.minimum.at(best, pair, shapely.distance(points[pair], self.tree.geometries[piece]))
+        for zone, tree in self.trees.items():
+            rows = np.flatnonzero(zones == zone)
+            if not len(rows):
+                continue
+            points = shapely.points(*project_xy(lon[rows], lat[rows], zones[rows]))
+            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
+            mine = self.owners[zone][piece] == polygon[rows[pair]]
+            pair, piece = pair[mine], piece[mine]
+            metres = shapely.distance(points[pair], tree.geometries[piece])
+            np.minimum.at(best, rows[pair], metres)
         return best
 
 
 #: Segments per outline piece: GEOS measures a piece in a few steps.
 _PIECE_SEGMENTS = 32
-#: Shift between UTM zones sharing the outline tree (eastings stay below 1,000 km).
-_ZONE_SHIFT_M = 1e7
 
 
 def _cut(

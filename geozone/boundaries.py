@@ -23,7 +23,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from geozone._coregrid import CoreGrid
-from geozone._locate import CORE_SIMPLIFY_M, CoreSource, GridSource, LeafIndex, interior_cores
+from geozone._locate import (
+    CORE_RULE,
+    CORE_SIMPLIFY_M,
+    CoreSource,
+    GridSource,
+    LeafIndex,
+    interior_cores,
+)
 from geozone.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
 from geozone.crs import metric_areas, zones_of
 from geozone.errors import (
@@ -425,12 +432,13 @@ class BoundarySet:
     def _derived_path(self, kind: str, tolerance_m: float, suffix: str) -> Path | None:
         """Where a derived index of the location index is kept next to the built set.
 
-        The name carries the tolerance, the cores' simplification (a change of method makes
-        a new file) and the build; None for a set that was not loaded from a build.
+        The name carries the tolerance, the cores' simplification and rule (a change of
+        method makes a new file) and the build; None for a set that was not loaded from a build.
         """
         if self.display_path is None or self.build_id is None:
             return None
-        name = f"{kind}-{tolerance_m:g}m-s{CORE_SIMPLIFY_M:g}m-{self.build_id}{suffix}"
+        method = f"s{CORE_SIMPLIFY_M:g}m-{CORE_RULE}"
+        name = f"{kind}-{tolerance_m:g}m-{method}-{self.build_id}{suffix}"
         return self.display_path.parent / name
 
     def _cached_cores(
@@ -467,8 +475,9 @@ class BoundarySet:
         """Make (or load) the whole point-location index now rather than piece by piece on use.
 
         ``large_batches`` makes what batches of many thousand points use instead (the grid
-        they are first looked up in, see ``geozone._coregrid``, and the metric outline
-        pieces); a service answering a few points at a time does without them.
+        they are first looked up in, see ``geozone._coregrid``, the metric outline pieces and
+        the polygons' distance indexes), so that the first large batch costs what later ones
+        do; a service answering a few points at a time does without them.
         """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else tolerance_m
         self._leaf[0].prepare(tol, large_batches)
@@ -527,7 +536,9 @@ class BoundarySet:
             nearest first; None unless on a boundary) with ``candidate_distances_m``.
         """
         columns = self.locate_arrays(lon, lat, tolerance_m)
-        plain = {"unit_code", f"{self.leaf_level}_code", "candidates", "candidate_distances_m"}
+        # Codes and lists stay object columns: inferring a string dtype would make a column's
+        # dtype depend on whether the batch happens to hold a missing value.
+        plain = {*self._leaf_chain, "unit_code", "candidates", "candidate_distances_m"}
         return pd.DataFrame(
             {
                 name: pd.Series(values, dtype=object, copy=False) if name in plain else values
