@@ -22,10 +22,10 @@ street part or without commas, and answers with one :class:`AddressResolution`:
 How the reading is chosen: every reading of every segment (``geozone._address_parse``) is
 tried in both sets; each named piece must fit the chain of the finest unit read (a ward
 inside the district inside the province written). The reading leaving the fewest parts
-unread wins, then the one reading the most levels, agreeing with the most written type
-words, matching the most names with their diacritics, using the fewest earlier names, and
-leaving the least street; a tie between sets goes to the set in force on the date (and the
-other reading is noted); a tie between different units within a set is an ambiguity.
+unread wins, then the one leaving the least text as street; then the set in force on the
+date (the other set's reading is noted); then the reading of the most levels, agreeing with
+the most written type words, matching the most names with their diacritics and using the
+fewest earlier names. A tie between different units of one set is an ambiguity.
 
 Codes, names and parents come from our boundary sets only. No web framework is imported.
 """
@@ -46,7 +46,7 @@ from geozone.boundaries import BoundarySet, Unit
 from geozone.errors import NoBoundarySetForDateError
 from geozone.gazetteer import TYPE_LEVELS, Entry, Gazetteer
 from geozone.incidents import VIETNAM_TZ
-from geozone.lineage import Predecessor, Successor, predecessors, successors
+from geozone.lineage import BASIS_UNLISTED, Predecessor, Successor, predecessors, successors
 from geozone.manifest import LEVEL_ORDER, Level
 from geozone.settings import Settings
 from geozone.text import fold
@@ -539,9 +539,9 @@ def _score(
 ) -> _Reading:
     """Rank a reading.
 
-    Fewest parts unread; then, between sets, the one in force; then most levels read, type
-    words agreeing, names with their diacritics (when the address has any), fewest earlier
-    names, least street.
+    Fewest parts unread; least text left as street; then, between sets, the one in force;
+    then most levels read, type words agreeing, names with their diacritics (when the
+    address has any), fewest earlier names.
     """
     typed = sum(1 for fit in fits if fit.piece.written_type == fit.entry.unit_type)
     exact = sum(1 for fit in fits if marked and fit.piece.accent == fit.entry.accent)
@@ -549,12 +549,12 @@ def _score(
     street_tokens = sum(reading.street for reading in combination)
     key = (
         -len(unfit),
+        -street_tokens,
         int(set_id == in_force),
         len({fit.entry.code for fit in fits}),
         typed,
         exact,
         -earlier,
-        -street_tokens,
     )
     return _Reading(set_id, anchor, fits, unfit, street, key, set_id == in_force)
 
@@ -685,20 +685,45 @@ class _Builder:
                 notes.append(
                     f"written as {written} {fit.piece.name}, registered as {unit.full_name}"
                 )
+        notes.extend(self._unlisted(reading))
         notes.extend(self._shadowed(reading))
         return notes
+
+    def _unlisted(self, reading: _Reading) -> list[str]:
+        """Say so when the official list does not name the unit read, only its province."""
+        assert reading.anchor is not None
+        if reading.set_id != self.gazetteer.legacy.id:
+            return []
+        found = successors(self.gazetteer, reading.anchor.code)
+        if not found or found[0].basis != BASIS_UNLISTED:
+            return []
+        unit = self.gazetteer.legacy.get(reading.anchor.code)
+        same = [
+            self.gazetteer.current.get(code).full_name
+            for code in self.gazetteer.units_at(self.gazetteer.current.id, found[0].code, "ward")
+            if fold(self.gazetteer.bare_name(self.gazetteer.current.id, code))
+            == fold(self.gazetteer.bare_name(self.gazetteer.legacy.id, unit.code))
+        ]
+        note = (
+            f"the official list does not name {unit.full_name}; its province went into "
+            f"{found[0].full_name}"
+        )
+        return [note + (f", which has {', '.join(same)}" if same else "")]
 
     def _shadowed(self, reading: _Reading) -> list[str]:
         """Note the readings of the other set as good as this one but for the date."""
         others = {
             (r.set_id, r.anchor.code)
             for r in self.readings
-            if r.key[:1] + r.key[2:] == reading.key[:1] + reading.key[2:]
+            if r.key[:2] + r.key[3:] == reading.key[:2] + reading.key[3:]
             and r.set_id != reading.set_id
             and r.anchor is not None
         }
         notes = []
+        today = self._today_codes(reading.set_id, reading.anchor.code if reading.anchor else "")
         for set_id, code in sorted(others):
+            if self._today_codes(set_id, code) == today:
+                continue  # the same unit today: nothing to tell
             bset = self.gazetteer.set(set_id)
             place = _place(bset.chain(code))
             if set_id == self.gazetteer.legacy.id:
@@ -708,6 +733,12 @@ class _Builder:
             else:
                 notes.append(f"from {bset.info.valid_from} it names {place} ({code})")
         return notes
+
+    def _today_codes(self, set_id: str, code: str) -> frozenset[str]:
+        """Return the units of the current set a unit is, or went into."""
+        if set_id == self.gazetteer.current.id:
+            return frozenset({code})
+        return frozenset(s.code for s in successors(self.gazetteer, code))
 
     # -- what was not read
 

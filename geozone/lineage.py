@@ -46,6 +46,9 @@ from geozone.migrate import (
 )
 from geozone.text import accent_key, fold, format_date, split_unit_type
 
+#: The basis of a successor found through the unit's province: the list does not name it.
+BASIS_UNLISTED = "official correspondence (its province only: the unit is not listed)"
+
 
 @dataclass(frozen=True)
 class Successor:
@@ -153,6 +156,8 @@ class Lineage:
                 found = self._district_successors(unit)
             else:
                 found = self._ward_successors(unit)
+            if not found and unit.level != "province":
+                found = self._province_fallback(unit)
             self._successors[code] = tuple(
                 sorted(found, key=lambda s: (not s.default, -(s.share_of_old or 0.0), s.code))
             )
@@ -195,6 +200,28 @@ class Lineage:
                 _ratio(piece[0], piece[1]) if piece else None,
                 True,
                 BASIS_PROVINCE,
+            )
+        ]
+
+    def _province_fallback(self, unit: Unit) -> list[Successor]:
+        """Return the province an unlisted unit's province went into.
+
+        For units the list does not name (island districts without wards, wards merged in
+        2025 before the list was drawn), with the unit's own share of it where known.
+        """
+        assert self.gazetteer.correspondence is not None
+        new = self.gazetteer.correspondence.provinces.get(unit.province_code)
+        if new is None or new not in self.current.full_names:
+            return []
+        old_area, pieces = self._overlay(unit.code, [new])
+        piece = pieces.get(new)
+        return [
+            self._successor(
+                new,
+                _ratio(piece[0], old_area) if piece else None,
+                _ratio(piece[0], piece[1]) if piece else None,
+                True,
+                BASIS_UNLISTED,
             )
         ]
 
