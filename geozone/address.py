@@ -720,16 +720,16 @@ class _Builder:
             and r.anchor is not None
         }
         notes = []
-        today = self._today_codes(reading.set_id, reading.anchor.code if reading.anchor else "")
+        chosen = self._today_codes(reading.set_id, reading.anchor.code if reading.anchor else "")
         for set_id, code in sorted(others):
-            if self._today_codes(set_id, code) == today:
+            if self._today_codes(set_id, code) == chosen:
                 continue  # the same unit today: nothing to tell
             bset = self.gazetteer.set(set_id)
             place = _place(bset.chain(code))
             if set_id == self.gazetteer.legacy.id:
                 went = successors(self.gazetteer, code)
-                today = f", today {', '.join(s.full_name for s in went)}" if went else ""
-                notes.append(f"until {bset.info.valid_to} it named {place} ({code}){today}")
+                now = f", today {', '.join(s.full_name for s in went)}" if went else ""
+                notes.append(f"until {bset.info.valid_to} it named {place} ({code}){now}")
             else:
                 notes.append(f"from {bset.info.valid_from} it names {place} ({code})")
         return notes
