@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -599,9 +599,43 @@ class _Builder:
     def build(self) -> AddressResolution:
         if not self.best or self.best[0].anchor is None:
             return self._nothing_read()
+        if len(self.best) > 1 and all(
+            any(part.reason == "conflict" for part in r.unfit) for r in self.best
+        ):
+            return self._conflicting()
         if len(self.best) > 1:
             return self._ambiguous()
         return self._resolved(self.best[0])
+
+    def _conflicting(self) -> AddressResolution:
+        """Parts that contradict each other ("Quan Hoa, Ba Đình"): what they share, and why.
+
+        The units every reading agrees on are the answer; the message is the one of the
+        reading anchored on the coarsest unit ("'Quan Hoa' does not fit Quận Ba Đình").
+        """
+        coarse = min(self.best, key=lambda r: LEVEL_ORDER.index(r.anchor.level) if r.anchor else 0)
+        base = self._resolved(coarse)
+        read_common, _ = _common(
+            [self.gazetteer.set(r.set_id).chain(r.anchor.code) for r in self.best if r.anchor]
+        )
+        chains = [self._on_date(r)[0] for r in self.best]
+        common, _ = _common([chain for chain in chains if chain])
+        codes = {unit.code for unit in read_common}
+        found = (
+            successors(self.gazetteer, read_common[0].code)
+            if read_common and base.read_set == self.gazetteer.legacy.id
+            else ()
+        )
+        return replace(
+            base,
+            level=common[0].level if common else None,
+            chain=common,
+            candidates=(),
+            read_chain=read_common,
+            parts=tuple(part for part in base.parts if part.code in codes),
+            successors=found,
+            predecessors=(),
+        )
 
     # -- one reading
 
@@ -746,7 +780,7 @@ class _Builder:
         role = part.role or self._guess_role(part, reading)
         within = _within(read_chain, role)
         if part.reason == "conflict":
-            return self._conflict(part, within, role)
+            return self._conflict(part, read_chain, role)
         if part.reason == "other_set":
             return self._other_set(part, within, reading)
         closest = self._closest(part.text, reading.set_id, role, within)
@@ -772,15 +806,17 @@ class _Builder:
             return ()
         return self.gazetteer.closest(text, set_id, role, within[0].code if within else None)
 
-    def _conflict(self, part: _Unfit, within: tuple[Unit, ...], role: Level | None) -> UnreadPart:
-        where = []
-        for entry in part.entries[:3]:
+    def _conflict(
+        self, part: _Unfit, read_chain: tuple[Unit, ...], role: Level | None
+    ) -> UnreadPart:
+        """Word a name of units elsewhere: what the address reads, and where they are."""
+        names = []
+        own = [e for e in part.entries if e.how == "name"] or list(part.entries)
+        for entry in own[:3]:
             chain = self.gazetteer.set(entry.set_id).chain(entry.code)
-            where.append(f"{chain[0].full_name} is in {_place(chain[1:]) or 'the country'}")
-        message = f"{part.text!r} is not in {_place(within) or 'the units read'}: " + "; ".join(
-            where
-        )
-        return UnreadPart(part.text, role, _place(within) or None, (), "conflict", message)
+            names.append(chain[0].full_name + (f" ({_place(chain[1:])})" if chain[1:] else ""))
+        message = f"{part.text!r} does not fit {_place(read_chain)}: it names " + "; ".join(names)
+        return UnreadPart(part.text, role, _place(read_chain), (), "conflict", message)
 
     def _other_set(self, part: _Unfit, within: tuple[Unit, ...], reading: _Reading) -> UnreadPart:
         bset = self.gazetteer.set(reading.set_id)
