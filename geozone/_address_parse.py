@@ -184,9 +184,9 @@ class Segment:
 
 def split_segments(text: str) -> list[str]:
     """Cut an address into its comma-separated segments (NFC, abbreviations opened)."""
-    normal = _DOTTED.sub(lambda m: m.group(1) + m.group(2), nfc(text))
-    normal = _GLUED_NUMBER.sub(r"\1 \2", normal)
-    return [part.strip() for part in _SEGMENT_SEPARATORS.split(normal) if part.strip()]
+    parts = [nfc(part) for part in _SEGMENT_SEPARATORS.split(text)]
+    parts = [_DOTTED.sub(lambda m: m.group(1) + m.group(2), part) for part in parts]
+    return [_GLUED_NUMBER.sub(r"\1 \2", part) for part in parts if part]
 
 
 def tokenize(segment: str) -> tuple[Token, ...]:
