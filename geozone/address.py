@@ -22,10 +22,12 @@ street part or without commas, and answers with one :class:`AddressResolution`:
 How the reading is chosen: every reading of every segment (``geozone._address_parse``) is
 tried in both sets; each named piece must fit the chain of the finest unit read (a ward
 inside the district inside the province written). The reading leaving the fewest parts
-unread wins, then the one leaving the least text as street; then the set in force on the
-date (the other set's reading is noted); then the reading of the most levels, agreeing with
-the most written type words, matching the most names with their diacritics and using the
-fewest earlier names. A tie between different units of one set is an ambiguity.
+unread wins; then the one whose parts name distinct units ("Thành phố Cao Bằng, Tỉnh Cao
+Bằng" is a city and its province before 2025, one province after); then the one leaving
+the least text as street; then the set in force on the date (the other set's reading is
+noted); then the reading of the most levels, agreeing with the most written type words,
+matching the most names with their diacritics and using the fewest earlier names. A tie
+between different units of one set is an ambiguity.
 
 Codes, names and parents come from our boundary sets only. No web framework is imported.
 """
@@ -539,19 +541,23 @@ def _score(
 ) -> _Reading:
     """Rank a reading.
 
-    Fewest parts unread; least text left as street; then, between sets, the one in force;
-    then most levels read, type words agreeing, names with their diacritics (when the
-    address has any), fewest earlier names.
+    Fewest parts unread; fewest parts naming a unit another part names ("Thành phố Cao
+    Bằng, Tỉnh Cao Bằng" names two units before 2025, one after); least text left as
+    street; then, between sets, the one in force; then most levels read, type words
+    agreeing, names with their diacritics (when the address has any), fewest earlier
+    names.
     """
     typed = sum(1 for fit in fits if fit.piece.written_type == fit.entry.unit_type)
     exact = sum(1 for fit in fits if marked and fit.piece.accent == fit.entry.accent)
     earlier = sum(1 for fit in fits if fit.entry.how != "name")
     street_tokens = sum(reading.street for reading in combination)
+    distinct = len({fit.entry.code for fit in fits})
     key = (
         -len(unfit),
+        distinct - len(fits),
         -street_tokens,
         int(set_id == in_force),
-        len({fit.entry.code for fit in fits}),
+        distinct,
         typed,
         exact,
         -earlier,
@@ -749,7 +755,7 @@ class _Builder:
         others = {
             (r.set_id, r.anchor.code)
             for r in self.readings
-            if r.key[:2] + r.key[3:] == reading.key[:2] + reading.key[3:]
+            if r.key[:3] + r.key[4:] == reading.key[:3] + reading.key[4:]
             and r.set_id != reading.set_id
             and r.anchor is not None
         }

@@ -172,6 +172,8 @@ def test_an_old_address_after_the_reform_gives_the_old_units_then_the_successors
     whole = resolve(gazetteer, "phường Vĩnh Phúc, quận Ba Đình, Hà Nội", AFTER)
     assert whole.level == "ward" and [u.code for u in whole.chain] == ["00008", "01"]
     assert whole.successors[0].share_of_old == 1.0
+    city = resolve(gazetteer, "Phường Tân Giang, Thành phố Cao Bằng, Tỉnh Cao Bằng", AFTER)
+    assert city.form == "old" and city.read_chain[0].code == "01276"  # a city and its province
     district = resolve(gazetteer, "huyện Gia Lâm, Hà Nội", AFTER)
     assert district.level == "province" and {"00541", "00577"} <= {
         u.code for u in district.candidates
