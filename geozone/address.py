@@ -315,11 +315,6 @@ class _Reading:
     unfit: tuple[_Unfit, ...]
     street: str
     key: tuple[int, ...]
-    in_force: bool
-
-    @property
-    def rank(self) -> tuple[int, ...]:
-        return self.key
 
 
 class AddressResolver:
@@ -562,17 +557,17 @@ def _score(
         exact,
         -earlier,
     )
-    return _Reading(set_id, anchor, fits, unfit, street, key, set_id == in_force)
+    return _Reading(set_id, anchor, fits, unfit, street, key)
 
 
 def _best(readings: list[_Reading]) -> list[_Reading]:
-    """Return the readings of the highest rank, one per (set, finest unit)."""
+    """Return the readings of the highest key, one per (set, finest unit)."""
     if not readings:
         return []
-    top = max(reading.rank for reading in readings)
+    top = max(reading.key for reading in readings)
     chosen: dict[tuple[str, str | None], _Reading] = {}
     for reading in readings:
-        if reading.rank == top:
+        if reading.key == top:
             code = reading.anchor.code if reading.anchor else None
             chosen.setdefault((reading.set_id, code), reading)
     return list(chosen.values())

@@ -28,7 +28,7 @@ from typing import Literal
 
 import pandas as pd
 
-from geozone.boundaries import BoundarySet, Unit
+from geozone.boundaries import BoundarySet
 from geozone.errors import DataNotFoundError
 from geozone.manifest import LEVEL_ORDER, Level
 from geozone.migrate import (
@@ -359,11 +359,6 @@ class Gazetteer:
     def units_at(self, set_id: str, within: str | None, level: Level) -> tuple[str, ...]:
         """Return the codes of the units of ``level`` in the set, or inside ``within``."""
         return tuple(self._children.get((set_id, within, level), ()))
-
-    def units(self, set_id: str, codes: Iterable[str]) -> tuple[Unit, ...]:
-        """Return the units with these codes in the set."""
-        bset = self.set(set_id)
-        return tuple(bset.get(code) for code in codes)
 
 
 def _name_key(name: str) -> str:
