@@ -39,6 +39,10 @@ class UnknownUnitError(GeozoneError):
     """A unit code is not in the boundary set."""
 
 
+class UnreadableAddressError(GeozoneError):
+    """An address names a part no unit fits, or fits several units (the message says which)."""
+
+
 class InvalidCoordinatesError(GeozoneError):
     """Longitude or latitude is not a finite number in range."""
 

@@ -61,6 +61,35 @@ def fold(text: str) -> str:
     return _NON_ALNUM.sub("", stripped.lower())
 
 
+#: Vietnamese tone marks (combining): grave, acute, tilde, hook above, dot below.
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def accent_key(text: str) -> str:
+    """Fold ``text`` keeping its diacritics: lower case, letters and digits only.
+
+    Each word's tone mark is moved after its letters, so the old and new placements
+    ("Hoà", "Hòa") meet while names that differ in a diacritic ("Phương", "Phường";
+    "Hương Vân", "Hương Văn") stay apart.
+
+    Examples
+    --------
+    >>> accent_key("Thanh Hoá") == accent_key("thanh hóa")
+    True
+    >>> accent_key("Phương") == accent_key("Phường")
+    False
+    """
+    keys = []
+    for word in text.split():
+        decomposed = unicodedata.normalize("NFD", word.lower())
+        tones = [ch for ch in decomposed if ch in _TONE_MARKS]
+        base = unicodedata.normalize(
+            "NFC", "".join(ch for ch in decomposed if ch not in _TONE_MARKS)
+        )
+        keys.append("".join(ch for ch in base if ch.isalnum()) + "".join(tones[:1]))
+    return "".join(keys)
+
+
 def split_unit_type(full_name: str) -> tuple[str | None, str]:
     """Split a full unit name into its type word and the bare name.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+import geozone.cli._address  # registers the address command
 import geozone.cli._boundaries  # noqa: F401  (registers the boundary commands)
 from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
@@ -25,5 +26,5 @@ def main() -> None:
     try:
         app()
     except GeozoneError as exc:
-        Console(stderr=True).print(f"error: {exc}", style="red", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", style="red", highlight=False)
         raise SystemExit(2) from None

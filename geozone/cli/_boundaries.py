@@ -316,7 +316,14 @@ def units_search(
     level: Annotated[str | None, typer.Option(help="province, district or ward.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find units by name, ignoring case, diacritics, spaces and the type word."""
+    """Find units by name, ignoring case, diacritics, spaces and the type word.
+
+    Without --date or --set, today's units are searched, and a name that no longer exists
+    answers with the old unit, its validity and today's successors.
+    """
+    if set_id is None and on is None:
+        _search_today(text, level, as_json)
+        return
     bset = boundary_set(set_id, on)
     hits = bset.search(text, level=level)  # type: ignore[arg-type]
     if as_json:
@@ -325,7 +332,36 @@ def units_search(
     if not hits:
         console.print(f"no unit named {text!r} in {bset.id}")
         raise typer.Exit(1)
-    table = Table("code", "name", "level", "province", "match", title=f"{bset.id}: {text}")
+    _print_hits(bset.id, text, hits)
+
+
+def _search_today(text: str, level: str | None, as_json: bool) -> None:
+    """Search today's set; say where the units of that name went when it has none."""
+    from geozone.address import vietnam_today
+    from geozone.gazetteer import Gazetteer
+    from geozone.lineage import search_units
+
+    found = search_units(Gazetteer.load(), text, vietnam_today(), level)  # type: ignore[arg-type]
+    if as_json:
+        print_json(found.to_dict())
+        return
+    for former in found.former:
+        console.print(former.sentence(), highlight=False)
+        console.print(
+            f"  {former.unit.code} in {', '.join(former.parents) or 'the country'} "
+            f"({former.set_id}, in force {former.valid_from} – {former.valid_to})",
+            style="dim",
+            highlight=False,
+        )
+    if found.hits:
+        _print_hits(found.set_id, text, list(found.hits))
+    elif not found.former:
+        console.print(f"no unit named {text!r} today ({found.set_id}) nor before")
+        raise typer.Exit(1)
+
+
+def _print_hits(set_id: str, text: str, hits: list[Any]) -> None:
+    table = Table("code", "name", "level", "province", "match", title=f"{set_id}: {text}")
     for hit in hits:
         table.add_row(
             hit.unit.code,

@@ -1,0 +1,66 @@
+"""Benchmark: the address resolution rate on generated addresses of every ward.
+
+Run from the checkout, after ``geozone data build``::
+
+    .venv/bin/python benchmarks/bench_address.py            # every ward × every variant
+    .venv/bin/python benchmarks/bench_address.py --drawn    # every ward once (the test's)
+
+Every ward of the legacy register (10,047, old form: ward, district, province, before the
+reform) and of the 2025 set (3,321, new form: ward, province, after it) is written in every
+variant of ``geozone.address_sample.VARIANTS``; with ``--drawn``, in one variant drawn per
+ward, as ``tests/test_address.py`` does. It prints the share of each outcome per form and
+variant, the addresses per second, and old-form addresses dated after the reform (read in
+the legacy set, answered with today's successors).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pandas as pd
+
+from geozone.address import resolutions_frame, resolve_addresses
+from geozone.address_sample import NEW_FORM_DATE, VARIANTS, generate_addresses, measure_resolution
+from geozone.gazetteer import Gazetteer
+
+
+def main() -> None:
+    pd.set_option("display.width", 200)
+    start = time.perf_counter()
+    gazetteer = Gazetteer.load()
+    print(f"gazetteer loaded in {time.perf_counter() - start:.1f} s")
+    drawn = "--drawn" in sys.argv
+    start = time.perf_counter()
+    sample = generate_addresses(gazetteer, None if drawn else VARIANTS)
+    print(f"{len(sample):,} addresses generated in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    rate = measure_resolution(gazetteer, sample)
+    seconds = time.perf_counter() - start
+    print(f"resolved in {seconds:.1f} s ({len(sample) / seconds:,.0f} addresses/s)\n")
+    print(rate.table().to_string())
+    overall = rate.to_dict()
+    print(
+        "\noverall: "
+        + ", ".join(f"{k} {v:.2%}" for k, v in overall.items() if k != "total")
+        + f" of {overall['total']:,}"
+    )
+    missed = rate.rows[rate.rows["outcome"] != "correct"]
+    print(f"\nnot correct ({len(missed)}), a few:")
+    print(missed.head(12)[["text", "outcome", "problem"]].to_string())
+    old = sample[(sample["form"] == "old") & (sample["variant"] == "full")]
+    results = resolutions_frame(
+        resolve_addresses(old["text"].tolist(), NEW_FORM_DATE, gazetteer=gazetteer)
+    )
+    right = (results["read_code"].to_numpy() == old["code"].to_numpy()) & results[
+        "complete"
+    ].to_numpy(bool)
+    print(
+        f"\nold form dated {NEW_FORM_DATE}: {right.mean():.2%} of {len(old):,} read as their old "
+        f"ward; resolved in vn2025 to a ward {(results['level'] == 'ward').mean():.2%}, to a "
+        f"province (split or unlisted) {(results['level'] == 'province').mean():.2%}"
+    )
+
+
+if __name__ == "__main__":
+    main()
