@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.params import QueryDate
+
 _LON = Field(ge=-180, le=180, description="Longitude in degrees (EPSG:4326).")
 _LAT = Field(ge=-90, le=90, description="Latitude in degrees (EPSG:4326).")
 
@@ -125,7 +127,7 @@ class PointIn(BaseModel):
     )
     lon: float = _LON
     lat: float = _LAT
-    date: dt.date | None = Field(
+    date: QueryDate | None = Field(
         default=None, description="Picks the boundary set (default today)."
     )
     detected_by: str | None = Field(

@@ -12,7 +12,9 @@ vectorised path enforces the rules of the :class:`~geozone.incidents.Incident` m
 two must agree (``tests/test_incident_io.py`` checks them against each other on a sample):
 
 - ``external_id``: present, NFC with spaces collapsed, at most 128 characters;
-- ``occurred_at``: a date or date-time; naive times are Vietnam time (UTC+7);
+- ``occurred_at``: a date or date-time in the plausible range
+  (:data:`~geozone.incidents.EARLIEST_TIME` to now + 1 day); naive times are Vietnam time
+  (UTC+7);
 - ``detected_at``: optional, the same, and not before ``occurred_at``;
 - ``lon``/``lat``: finite numbers in [-180, 180] and [-90, 90] (after CRS conversion);
 - ``category``: a code or a Vietnamese/English label of :data:`~geozone.incidents.CATEGORIES`;
@@ -20,7 +22,8 @@ two must agree (``tests/test_incident_io.py`` checks them against each other on 
 - ``status``: ``open`` (default) or ``solved``;
 - ``subjects``: a whole number from 0 to 10,000 (default 0);
 - ``jointly_handled``, ``synthetic``: booleans (default false);
-- ``description``: NFC, at most 4,000 characters.
+- ``description``: NFC, at most 4,000 characters;
+- no text holds a NUL character.
 
 On top of the model's rules the reader checks what needs the whole file or the country: a
 point must lie in Vietnam's extent (a generous box, :data:`VIETNAM_BBOX`; the assignment step
@@ -33,8 +36,8 @@ first, as written in Vietnam), decimal commas (``21,0387``), whole numbers writt
 case-insensitive and Vietnamese status words (``đã giải quyết``, ``làm rõ``: solved; ``đang
 xử lý``: open), Vietnamese yes/no (``có``/``không``), and it strips and NFC-normalises
 ``detected_by``; empty optional cells are missing values. It does not read bare numbers as
-Unix timestamps (the model does): in a police export ``20240501`` is a date, not a second
-count, so such cells are rejected as "not a date".
+Unix timestamps: in a police export ``20240501`` is a date, not a second
+count, so such cells are rejected as "not a date" (the model refuses them too).
 
 Reject fields are the Incident field names, plus ``coordinates`` (a point outside Vietnam or
 not transformable) and ``geometry`` (a feature without a point geometry).
@@ -92,7 +95,14 @@ from pyproj.database import query_crs_info
 from pyproj.transformer import TransformerGroup
 
 from geozone.errors import IncidentFileError
-from geozone.incidents import CATEGORIES, VIETNAM_TZ, Incident, category_code
+from geozone.incidents import (
+    CATEGORIES,
+    VIETNAM_TZ,
+    Incident,
+    category_code,
+    plausible_utc_us,
+    time_range_text,
+)
 from geozone.text import fold, nfc
 
 #: The columns of an incident frame, in the order of the :class:`Incident` fields.
@@ -587,9 +597,14 @@ class _Problems:
         ]
         items.sort(key=lambda item: (item[0], item[1]))
         return [
-            Reject(int(lines[row]), ids[row] if ids[row] else None, name, text)
+            Reject(int(lines[row]), _printable_id(ids[row]), name, text)
             for row, _, name, text in items
         ]
+
+
+def _printable_id(value: str | None) -> str | None:
+    """Return a reject's id as it can be stored and shown (a NUL spelled out, as JSONB needs)."""
+    return value.replace("\x00", "\\x00") if value else None
 
 
 def _values(series: pd.Series) -> NDArray[np.object_]:
@@ -754,6 +769,33 @@ def _datetimes(
     return index, missing, unreadable
 
 
+def _check_time_range(
+    name: str, times: pd.DatetimeIndex, unread: NDArray[np.bool_], problems: _Problems
+) -> None:
+    """Reject read times outside the plausible range (a "01/01/0001" placeholder, a typo)."""
+    outside = ~unread & ~plausible_utc_us(times.asi8)
+    problems.add(
+        name,
+        outside,
+        lambda rows: [
+            f"{_iso_text(times.asi8[r])} is outside the plausible range ({time_range_text()})"
+            for r in rows
+        ],
+    )
+
+
+def _iso_text(utc_us: int) -> str:
+    """Write an instant in Vietnam time as ISO text, also in years datetime cannot hold."""
+    local = np.datetime64(int(utc_us), "us") + np.timedelta64(7, "h")
+    return f"{np.datetime_as_string(local, unit='s')}+07:00"
+
+
+def _has_nul(values: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Tell which text cells hold a NUL character (None cells do not)."""
+    found = pc.match_substring(pa.array(values, type=pa.string()), "\x00").fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _localise(parsed: pd.Series) -> pd.Series:
     values = pd.to_datetime(parsed, errors="coerce")
     if isinstance(values.dtype, pd.DatetimeTZDtype):  # mixed input parsed aware
@@ -877,12 +919,17 @@ def validate_incidents(
         occ_bad,
         lambda rows: [f"not a date: {q}" for q in _quote(_values(frame["occurred_at"]), rows)],
     )
-    detected, _, det_bad = _datetimes(column("detected_at"))
+    detected, det_missing, det_bad = _datetimes(column("detected_at"))
     problems.add(
         "detected_at",
         det_bad,
         lambda rows: [f"not a date: {q}" for q in _quote(_values(column("detected_at")), rows)],
     )
+    for name, times, unread in (
+        ("occurred_at", occurred, occ_missing | occ_bad),
+        ("detected_at", detected, det_missing | det_bad),
+    ):
+        _check_time_range(name, times, unread, problems)
     both = ~np.asarray(occurred.isna()) & ~np.asarray(detected.isna())
     early = both & (detected.asi8 < occurred.asi8)
     problems.add(
@@ -900,9 +947,14 @@ def validate_incidents(
     # category
     category = _categories(frame["category"], problems)
 
+    # NUL characters (PostgreSQL cannot store them; no export means them)
+    for name, values in (("external_id", ids), ("category", _text(frame["category"], False))):
+        problems.add(name, _has_nul(values), "contains a NUL character (byte 0)")
+
     # detected_by
     detected_by = _text(column("detected_by"))
     too_long = np.array([v is not None and len(v) > _LIMITS["detected_by"] for v in detected_by])
+    problems.add("detected_by", _has_nul(detected_by), "contains a NUL character (byte 0)")
     problems.add(
         "detected_by",
         too_long,
@@ -958,6 +1010,7 @@ def validate_incidents(
 
     # description
     description = _text(column("description"))
+    problems.add("description", _has_nul(description), "contains a NUL character (byte 0)")
     long_text = np.array([v is not None and len(v) > _LIMITS["description"] for v in description])
     problems.add(
         "description",

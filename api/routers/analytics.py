@@ -41,6 +41,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 
 from api import services
 from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
+from api.params import QueryDate
 from api.problems import problems
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
@@ -133,11 +134,12 @@ _GEOJSON_200: dict[int | str, dict[str, Any]] = {
 
 ClusterId = Annotated[str, Path(max_length=80, description="A placed or committed cluster id.")]
 Start = Annotated[
-    date | None,
+    QueryDate | None,
     Query(alias="from", description="First day YYYY-MM-DD, Vietnam time (default: a year ago)."),
 ]
 End = Annotated[
-    date | None, Query(alias="to", description="Last day YYYY-MM-DD, included (default: today).")
+    QueryDate | None,
+    Query(alias="to", description="Last day YYYY-MM-DD, included (default: today)."),
 ]
 Category = Annotated[
     str | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request
 
 from api import incident_service, services
 from api.deps import AnalystDep, ContextDep, JobsDep, SettingsDep, StoreDep, summarise
+from api.params import QueryTime
 from api.problems import problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
 from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
@@ -65,8 +65,8 @@ def query_incidents(
     caller: AnalystDep,
     store: StoreDep,
     bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy")] = None,
-    start: Annotated[datetime | None, Query(description="occurred_at >= start")] = None,
-    end: Annotated[datetime | None, Query(description="occurred_at < end")] = None,
+    start: Annotated[QueryTime | None, Query(description="occurred_at >= start")] = None,
+    end: Annotated[QueryTime | None, Query(description="occurred_at < end")] = None,
     category: Annotated[list[str] | None, Query(max_length=50)] = None,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     cluster: Annotated[str | None, Query(max_length=64)] = None,

@@ -52,7 +52,7 @@ from geozone.errors import (
     StoreError,
     UnknownIncidentError,
 )
-from geozone.incidents import VIETNAM_TZ
+from geozone.incidents import EARLIEST_TIME, VIETNAM_TZ, latest_time, time_range_text
 from geozone.store.base import (
     CLUSTER_COLUMNS,
     INCIDENT_COLUMNS,
@@ -593,9 +593,14 @@ class SqlIncidentStore(IncidentStore):
         See :meth:`geozone.store.base.IncidentStore.get`.
         """
         incidents, clusters = self._incidents, self._clusters
+        times = ("occurred_at", "detected_at")
+        columns = [
+            self._time_or_null(c.name) if c.name in times else c for c in self._result_columns()
+        ]
+        raw = [sa.cast(incidents.c[name], sa.Text).label(f"raw_{name}") for name in times]
         with self._read() as connection:
             row = connection.execute(
-                sa.select(incidents.c.id, *self._result_columns()).where(
+                sa.select(incidents.c.id, *columns, *raw).where(
                     incidents.c.external_id == nfc(external_id)
                 )
             ).first()
@@ -616,6 +621,13 @@ class SqlIncidentStore(IncidentStore):
                 name: values[name] for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at")
             }
         record["clusters"] = [r._asdict() for r in cluster_rows]
+        record["problems"] = [
+            f"{name}: the stored value {values[f'raw_{name}']!r} is outside the plausible range "
+            f"({time_range_text()}); the incident is left out of queries and assignment until "
+            "it is corrected"
+            for name in times
+            if values[name] is None and values[f"raw_{name}"] is not None
+        ]
         return record
 
     def get_many(self, external_ids: Sequence[str]) -> pd.DataFrame:
@@ -628,8 +640,14 @@ class SqlIncidentStore(IncidentStore):
         frames = []
         with self._read() as connection:
             for first in range(0, len(wanted), 5_000):  # stay below bind-parameter limits
+                columns = [
+                    self._time_or_null(name)
+                    if name in ("occurred_at", "detected_at")
+                    else incidents.c[name]
+                    for name in INCIDENT_COLUMNS
+                ]
                 rows = connection.execute(
-                    sa.select(*(incidents.c[name] for name in INCIDENT_COLUMNS)).where(
+                    sa.select(*columns).where(
                         incidents.c.external_id.in_(wanted[first : first + 5_000])
                     )
                 ).all()
@@ -640,10 +658,51 @@ class SqlIncidentStore(IncidentStore):
             else pd.DataFrame(columns=list(INCIDENT_COLUMNS))
         )
 
+    # -- times outside the plausible range ---------------------------------------------------
+    def _in_range(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        """Tell where a stored time lies in the plausible range (NULL is not in it).
+
+        SQLite compares the stored UTC text with the bound's text (both sort as times; any
+        other text, such as year 0000, falls outside); PostgreSQL compares instants.
+        """
+        return column.between(EARLIEST_TIME, latest_time())
+
+    def _plausible(self) -> sa.ColumnElement[bool]:
+        """Tell which incidents have both stored times plausible (see :meth:`quarantined`)."""
+        t = self._incidents
+        detected_ok = sa.or_(t.c.detected_at.is_(None), self._in_range(t.c.detected_at))
+        return sa.and_(self._in_range(t.c.occurred_at), detected_ok)
+
+    def _time_or_null(self, name: str) -> sa.ColumnElement[Any]:
+        """Read a time column safely: NULL where the stored value is outside the range."""
+        column = self._incidents.c[name]
+        return sa.case((self._in_range(column), column), else_=sa.null()).label(name)
+
+    def quarantined(self, limit: int = 100) -> tuple[int, list[str]]:
+        """Count the stored incidents whose times are outside the plausible range.
+
+        Such rows were written before the range was enforced (or by hand). Readers survive
+        them: :meth:`get` returns the row with the time as None and the reason in
+        ``problems``; queries, counts and assignment leave them out until the row is fixed.
+
+        Returns
+        -------
+        tuple of int and list of str
+            How many there are and the external ids of the first ``limit``, by id.
+        """
+        t = self._incidents
+        outside = sa.not_(self._plausible())
+        with self._read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).where(outside)).scalar_one()
+            ids = connection.execute(
+                sa.select(t.c.external_id).where(outside).order_by(t.c.id).limit(limit)
+            ).scalars()
+            return int(total), list(ids)
+
     # -- queries -----------------------------------------------------------------------------
     def _where(self, query: IncidentQuery) -> list[sa.ColumnElement[bool]]:
         t, c = self._incidents, self._clusters
-        where: list[sa.ColumnElement[bool]] = []
+        where: list[sa.ColumnElement[bool]] = [self._plausible()]
         if query.bbox is not None:
             minx, miny, maxx, maxy = query.bbox
             if self.dialect == "sqlite":
@@ -830,6 +889,7 @@ class SqlIncidentStore(IncidentStore):
         statement = (
             sa.select(t.c.external_id)
             .where(sa.or_(t.c.assigned_with.is_(None), t.c.assigned_with != stamp))
+            .where(self._plausible())
             .order_by(t.c.id)
         )
         if limit is not None:
