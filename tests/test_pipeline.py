@@ -92,3 +92,18 @@ def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) ->
         report = import_file(store, source, context, chunk_rows=10)
         assert report.resumed_from == 20 and report.stored == 30
         assert store.count(IncidentQuery()) == 50
+        batch = store.batch(report.batch_id)
+        assert batch is not None and batch["rows_stored"] == 50  # the whole batch, both runs
+
+
+def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
+    """A VN-2000 file imported without its CRS is all rejected; with it, every row is stored."""
+    source = Path(__file__).parent / "data" / "incidents_vn2000.csv"
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        wrong = import_file(store, source, context)
+        assert (wrong.stored, wrong.rejected) == (0, wrong.rows)
+        right = import_file(store, source, context, crs="EPSG:3405")
+        assert right.batch_id != wrong.batch_id
+        assert (right.stored, right.rejected, right.resumed_from) == (right.rows, 0, 0)
+        again = import_file(store, source, context, crs=3405)  # the same CRS spelled otherwise
+        assert (again.batch_id, again.stored) == (right.batch_id, 0)
