@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import incident_service, problems
 from api.cluster_registry import ClusterRegistry
 from api.deps import Caller, caller_of_key, check_role, required_role
 from api.jobs import Jobs
@@ -97,6 +97,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         base = context if context is not None else load_context(settings)
+        incident_service.remove_stale_uploads()
         store = open_store(store_url or settings.store_url, settings=settings)
         _warn_quarantined(store)
         app.state.store = store

@@ -173,6 +173,21 @@ PlannerDep = Annotated[Caller, Depends(require("planner"))]
 AdminDep = Annotated[Caller, Depends(require("admin"))]
 
 
+def check_owner(owner: str | None, caller: Caller, what: str) -> None:
+    """Let the key that made ``what`` or an admin key change or read it.
+
+    Raises
+    ------
+    PermissionDeniedError
+        (403) ``caller`` is neither the owner nor an admin.
+    """
+    if caller.role == "admin" or (owner is not None and owner == caller.name):
+        return
+    raise PermissionDeniedError(
+        f"{what} belongs to another key; only the key that made it and admin keys may use it"
+    )
+
+
 def summarise(request: Request, summary: str) -> None:
     """Record what a write did, for the audit log row of the request."""
     request.state.audit_summary = summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -42,8 +43,15 @@ def post_incidents(
     }
 
 
+#: Prefix of the private folders uploads are copied to; the owning process id follows it.
+UPLOAD_PREFIX = "geozone-import-"
+
+
 def save_upload(source: BinaryIO, filename: str, max_bytes: int) -> Path:
     """Copy an uploaded file to a private temporary folder, refusing it past ``max_bytes``.
+
+    The folder is named after this process (see :func:`remove_stale_uploads`) and removed
+    on any failure, the client's disconnection included.
 
     Raises
     ------
@@ -51,19 +59,46 @@ def save_upload(source: BinaryIO, filename: str, max_bytes: int) -> Path:
         The file is larger than ``max_bytes``.
     """
     suffix = Path(filename or "upload.csv").suffix.lower()
-    folder = Path(tempfile.mkdtemp(prefix="geozone-import-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
     path = folder / f"upload{suffix}"
     written = 0
-    with path.open("wb") as out:
-        while chunk := source.read(1 << 20):
-            written += len(chunk)
-            if written > max_bytes:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise PayloadTooLargeError(
-                    f"the file is larger than the {max_bytes:,}-byte upload limit"
-                )
-            out.write(chunk)
+    try:
+        with path.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise PayloadTooLargeError(
+                        f"the file is larger than the {max_bytes:,}-byte upload limit"
+                    )
+                out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return path
+
+
+def remove_stale_uploads(root: Path | None = None) -> int:
+    """Remove the upload folders of processes that are gone (a crash left them); count them.
+
+    Folders of live processes (another server on the machine importing now) are kept.
+    """
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
+        owner = folder.name.removeprefix(UPLOAD_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and not (owner.isdigit() and _alive(int(owner))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs: str) -> None:

@@ -24,6 +24,7 @@ class Job:
     id: str
     kind: str
     source: str
+    owner: str | None = None
     status: JobStatus = "queued"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
@@ -44,9 +45,9 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def new(self, kind: str, source: str) -> Job:
-        """Register a queued job."""
-        job = Job(uuid.uuid4().hex, kind, source)
+    def new(self, kind: str, source: str, owner: str | None = None) -> Job:
+        """Register a queued job submitted by the key named ``owner``."""
+        job = Job(uuid.uuid4().hex, kind, source, owner)
         with self._lock:
             self._jobs[job.id] = job
         return job

@@ -18,6 +18,7 @@ from geozone.errors import (
     DuplicateApiKeyError,
     GeozoneError,
     ImportBatchError,
+    LastAdminKeyError,
     PayloadTooLargeError,
     PermissionDeniedError,
     UnknownApiKeyError,
@@ -43,6 +44,7 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     (UnknownJobError, 404),
     (DataNotFoundError, 404),
     (DuplicateApiKeyError, 409),
+    (LastAdminKeyError, 409),
     (ImportBatchError, 409),
     (PayloadTooLargeError, 413),
     # A cluster definition that its boundary set refutes (unknown member, name mismatch).

@@ -268,6 +268,7 @@ class JobOut(BaseModel):
     )
     id: str
     kind: str
+    owner: str | None = Field(default=None, description="The key that submitted it.")
     source: str
     status: str
     rows_done: int

@@ -119,6 +119,10 @@ class DuplicateApiKeyError(GeozoneError):
     """An API key with the given name exists already."""
 
 
+class LastAdminKeyError(GeozoneError):
+    """Revoking this key would leave no admin key to manage the others."""
+
+
 class UnknownPatrolZoneError(GeozoneError):
     """No patrol zone has the given id."""
 

@@ -1,4 +1,8 @@
-"""Incidents: post, query, show, import files as background jobs (analyst key needed)."""
+"""Incidents: query and show (analyst key), post and import files as jobs (planner key).
+
+A job's status and report (rejected rows included) are shown to the key that submitted it and
+to admin keys only.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request, UploadFile
 
 from api import incident_service, services
-from api.deps import AnalystDep, ContextDep, JobsDep, SettingsDep, StoreDep, summarise
+from api.deps import (
+    AnalystDep,
+    ContextDep,
+    JobsDep,
+    PlannerDep,
+    SettingsDep,
+    StoreDep,
+    check_owner,
+    summarise,
+)
 from api.params import QueryTime
 from api.problems import problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
@@ -27,7 +40,7 @@ _AUTH = problems(401, 403)
 )
 def post_incidents(
     request: Request,
-    caller: AnalystDep,
+    caller: PlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -119,7 +132,7 @@ def get_incident(caller: AnalystDep, store: StoreDep, external_id: str) -> dict[
 )
 def import_incidents(
     request: Request,
-    caller: AnalystDep,
+    caller: PlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -135,7 +148,7 @@ def import_incidents(
             f"file {name!r}: expected one of {', '.join(incident_service.IMPORT_SUFFIXES)}"
         )
     path = incident_service.save_upload(file.file, name, settings.api_max_upload_bytes)
-    job = jobs.new("import", name)
+    job = jobs.new("import", name, caller.name)
     tasks.add_task(incident_service.run_import, job, path, store, context, crs)
     summarise(request, f"import job {job.id} for {name}")
     return job.to_dict()
@@ -148,5 +161,10 @@ def import_incidents(
     summary="A background job's status and report",
 )
 def get_job(caller: AnalystDep, jobs: JobsDep, job_id: str) -> dict[str, Any]:
-    """Return a job: status, progress and, when done, the report with rejected rows."""
-    return jobs.get(job_id).to_dict()
+    """Return a job: status, progress and, when done, the report with rejected rows.
+
+    Only the key that submitted the job and admin keys may read it (403 otherwise).
+    """
+    job = jobs.get(job_id)
+    check_owner(job.owner, caller, f"job {job_id}")
+    return job.to_dict()
