@@ -72,7 +72,9 @@ that carries them.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -160,7 +162,9 @@ DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 _REQUIRED = ("external_id", "occurred_at", "lon", "lat", "category")
 #: Order of fields in the reject list of a row.
-_FIELD_ORDER = {name: i for i, name in enumerate((*INCIDENT_COLUMNS, "coordinates", "geometry"))}
+_FIELD_ORDER = {
+    name: i for i, name in enumerate(("row", *INCIDENT_COLUMNS, "coordinates", "geometry"))
+}
 
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1", "co"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0", "khong"})
@@ -405,9 +409,10 @@ def read_incidents(
         raise IncidentFileError(f"{source}: no such file")
     notes: list[str] = []
     marked = False
+    broken: list[Reject] = []
     try:
         if kind == "csv":
-            raw, lines = _read_csv(source)
+            raw, lines, broken = _read_csv(source)
             file_crs: str | None = None
         elif kind == "parquet":
             raw, file_crs, marked = _read_parquet(source)
@@ -439,52 +444,188 @@ def read_incidents(
     )
     return ReadResult(
         result.incidents,
-        result.rejects,
-        result.n_rows,
+        sorted([*result.rejects, *broken], key=lambda r: r.line),
+        result.n_rows + len(broken),
         columns,
         result.source_crs,
         (*notes, *result.notes),
     )
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, NDArray[np.int64]]:
-    data = path.read_bytes()
-    text_head = data[:65536].decode("utf-8-sig", errors="replace").splitlines()
-    header = text_head[0] if text_head else ""
-    sep = max((",", ";", "\t"), key=header.count)
-    frame = pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        encoding="utf-8-sig",
-        skip_blank_lines=True,
+def _read_csv(path: Path) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+    """Read a CSV file row by row: broken rows are rejected alone, with their line.
+
+    The file is split into records by :class:`_CsvRecords` (array arithmetic on the bytes);
+    a record with invalid UTF-8, a different number of fields from the header, or an
+    unterminated quote at the end of the file is rejected whole and left out, and the
+    others are parsed together as text.
+
+    Returns
+    -------
+    tuple
+        The frame of the sound records (every column text), the line each starts on, and
+        the rejects of the broken ones (field ``row``).
+    """
+    records = _CsvRecords(path.read_bytes())
+    frame = records.parse()
+    return frame, records.lines[records.sound], records.rejects()
+
+
+class _CsvRecords:
+    """The records of a CSV file located on its bytes, and the broken ones among them.
+
+    A record ends at a line break outside quotes. A quote counts as structural when it opens
+    or closes a field (next to a separator, a line break or the file's ends) or is doubled;
+    a stray quote inside an unquoted field (``5"6``) is text, as the parser reads it.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        self.data = data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        head = data[self.offset : self.offset + 65536].split(b"\n", 1)[0]
+        self.sep = max(b",;\t", key=head.count)
+        breaks = np.flatnonzero(buf == ord("\n"))
+        quotes = _structural_quotes(buf, self.sep, self.offset)
+        inside = np.searchsorted(quotes, breaks) % 2 == 1
+        ends = breaks[~inside]
+        starts = np.concatenate(([self.offset], ends + 1))
+        stops = np.concatenate((ends, [len(buf)]))
+        if starts[-1] >= len(buf):  # the file ends with a line break: no last record
+            starts, stops = starts[:-1], stops[:-1]
+        self.truncated = len(quotes) % 2 == 1  # the last record ends inside a quoted field
+        self.lines = np.searchsorted(breaks, starts) + 1  # the line each record starts on
+        content = stops - starts - (buf[np.maximum(stops - 1, 0)] == ord("\r"))
+        self.blank = content <= 0
+        separators = np.flatnonzero(buf == self.sep)
+        separators = separators[np.searchsorted(quotes, separators) % 2 == 0]
+        self.fields = np.searchsorted(separators, stops) - np.searchsorted(separators, starts) + 1
+        self.starts, self.stops = starts, stops
+        self.reasons = self._problems(buf)
+        self.broken = ~self.blank & pd.notna(self.reasons)
+        self.broken[:1] = False  # the header is checked by header()
+        self.sound = ~self.blank & ~self.broken
+        self.sound[:1] = False
+
+    def _problems(self, buf: NDArray[np.uint8]) -> NDArray[np.object_]:
+        """Why each record is broken (None: sound); one reason per record."""
+        n = len(self.starts)
+        reasons = np.full(n, None, dtype=object)
+        expected = int(self.fields[0]) if n else 0
+        for row in np.flatnonzero(~self.blank & (self.fields != expected)):
+            found = int(self.fields[row])
+            reasons[row] = f"{found} fields where the header has {expected}: " + (
+                "the row is cut short" if found < expected else "extra fields"
+            )
+        if self.truncated and n:
+            reasons[-1] = "the file ends inside a quoted field (the last line is truncated)"
+        for position in _invalid_utf8(self.data):
+            hit = int(np.searchsorted(self.starts, position, side="right")) - 1
+            if reasons[hit] is None or "UTF-8" not in reasons[hit]:
+                column = int(position) - int(self.starts[hit]) + 1
+                reasons[hit] = (
+                    f"invalid UTF-8: byte 0x{buf[position]:02X} at byte {column} of the line; "
+                    "save the file as UTF-8"
+                )
+        return reasons
+
+    def header(self) -> list[str]:
+        """Return the column names, made unique as pandas does (``a``, ``a.1``)."""
+        if not len(self.starts):
+            raise IncidentFileError("the file is empty")
+        if self.reasons[0] is not None and "UTF-8" in str(self.reasons[0]):
+            raise IncidentFileError(f"line 1 (the header): {self.reasons[0]}")
+        text = self.data[self.starts[0] : self.stops[0]].decode("utf-8").rstrip("\r")
+        names = next(csv.reader([text], delimiter=chr(self.sep)), [])
+        seen: dict[str, int] = {}
+        unique = []
+        for name in names:
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            unique.append(name if not count else f"{name}.{count}")
+        return unique
+
+    def parse(self) -> pd.DataFrame:
+        """Parse the sound records as text columns (pyarrow, all at once)."""
+        names = self.header()
+        kept = self.sound.copy()
+        kept[0] = True
+        body = self._join(kept)
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=chr(self.sep), newlines_in_values=True, ignore_empty_lines=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if table.num_rows != int(self.sound.sum()):
+            raise IncidentFileError(
+                f"the file's {int(self.sound.sum())} sound rows were read as {table.num_rows}; "
+                "check its quotes"
+            )
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
+    def _join(self, kept: NDArray[np.bool_]) -> bytes:
+        """Return the bytes of the kept records, in order (one slice per run of them)."""
+        if kept.all() and not self.offset:
+            return self.data
+        change = np.flatnonzero(np.diff(np.concatenate(([0], kept.astype(np.int8), [0]))))
+        runs = change.reshape(-1, 2)
+        pieces = []
+        for first, past in runs:
+            stop = int(self.stops[past - 1])
+            end = stop + 1 if stop < len(self.data) else stop  # with its line break
+            piece = self.data[int(self.starts[first]) : end]
+            pieces.append(piece if piece.endswith(b"\n") else piece + b"\n")
+        return b"".join(pieces)
+
+    def rejects(self) -> list[Reject]:
+        """One reject per broken record (blank lines are not records)."""
+        return [
+            Reject(int(self.lines[row]), None, "row", str(self.reasons[row]))
+            for row in np.flatnonzero(self.broken)
+        ]
+
+
+def _structural_quotes(buf: NDArray[np.uint8], sep: int, offset: int) -> NDArray[np.intp]:
+    """Positions of the quotes that open, close or double inside a quoted field."""
+    quotes = np.flatnonzero(buf == ord('"'))
+    if not len(quotes):
+        return quotes
+    edge = (ord("\n"), ord("\r"), sep, ord('"'))
+    before = buf[np.maximum(quotes - 1, 0)]
+    after = buf[np.minimum(quotes + 1, len(buf) - 1)]
+    structural = (
+        (quotes == offset) | (quotes == len(buf) - 1) | np.isin(before, edge) | np.isin(after, edge)
     )
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    blank_lines = b"\n\n" in data or b"\n\r\n" in data
-    if n_lines == len(frame) + 1 and not blank_lines:
-        return frame, np.arange(2, len(frame) + 2, dtype=np.int64)
-    return frame, _csv_record_lines(path, sep, len(frame))
+    found: NDArray[np.intp] = quotes[structural]
+    return found
 
 
-def _csv_record_lines(path: Path, sep: str, expected: int) -> NDArray[np.int64]:
-    """Line numbers of the CSV records when blank lines or quoted line breaks shift them."""
-    starts: list[int] = []
-    header_seen = False
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=sep)
-        end_of_previous = 0
-        for row in reader:
-            start, end_of_previous = end_of_previous + 1, reader.line_num
-            if not row:  # a blank line
-                continue
-            if header_seen:
-                starts.append(start)
-            header_seen = True
-    if len(starts) != expected:  # the csv module and pandas disagree: fall back to counting
-        return np.arange(2, expected + 2, dtype=np.int64)
-    return np.asarray(starts, dtype=np.int64)
+def _invalid_utf8(data: bytes) -> list[int]:
+    """Byte positions where ``data`` is not UTF-8 (one per bad sequence)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return []
+    found: list[int] = []
+
+    def note(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeDecodeError)
+        found.append(error.start)
+        return "\ufffd", error.end
+
+    codecs.register_error("geozone-note", note)  # the latest registration wins
+    data.decode("utf-8", errors="geozone-note")
+    return found
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, str | None, bool]:
