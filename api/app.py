@@ -49,6 +49,7 @@ from geozone.errors import AuthenticationError, PermissionDeniedError
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, open_store
 from geozone.store.api_tables import ApiStore, Role
+from geozone.store.sql import write_wait
 
 _log = logging.getLogger("geozone.api")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -195,34 +196,38 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
+        with write_wait(self.settings.api_store_busy_timeout_s):
+            status = await self._answer(scope, receive, send)
+            if method in _WRITES and path not in _READ_POSTS:
+                await run_in_threadpool(_audit, Request(scope), status)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request (refused early, or by the app with its body counted); its status."""
         limit = (
             self.settings.api_max_upload_bytes
-            if path == "/incidents/import"
+            if scope["path"] == "/incidents/import"
             else self.settings.api_max_body_bytes
         )
-        status = 500
-        refused = await self._refusal(scope, limit) if method in _WRITES else None
+        refused = await self._refusal(scope, limit) if scope["method"] in _WRITES else None
         if refused is not None:
-            status = refused.status_code
             await refused(scope, receive, send)
-        else:
-            started = False
+            return refused.status_code
+        status, started = 500, False
 
-            async def send_noting_status(message: Message) -> None:
-                nonlocal status, started
-                if message["type"] == "http.response.start":
-                    status, started = int(message["status"]), True
-                await send(message)
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = int(message["status"]), True
+            await send(message)
 
-            try:
-                await self.app(scope, _counting(receive, limit), send_noting_status)
-            except BodyTooLargeError as exc:  # raised outside FastAPI's handlers
-                if started:
-                    raise
-                status = 413
-                await problems.problem(413, exc.detail)(scope, receive, send)
-        if method in _WRITES and path not in _READ_POSTS:
-            await run_in_threadpool(_audit, Request(scope), status)
+        try:
+            await self.app(scope, _counting(receive, limit), send_noting_status)
+        except BodyTooLargeError as exc:  # raised outside FastAPI's handlers
+            if started:
+                raise
+            await problems.problem(413, exc.detail)(scope, receive, send)
+            return 413
+        return status
 
     async def _refusal(self, scope: Scope, limit: int) -> Response | None:
         """Return the answer to a write refused before its body is read, or None."""
@@ -308,11 +313,15 @@ def _audit(request: Request, status: int) -> None:
         return
     state: dict[str, Any] = request.scope.get("state", {})
     caller = state.get("caller")
-    api_store.audit(
-        key_name=getattr(caller, "name", None),
-        role=getattr(caller, "role", None),
-        method=request.method,
-        path=request.url.path,
-        status=status,
-        summary=str(state.get("audit_summary", "")),
-    )
+    row: dict[str, Any] = {
+        "key_name": getattr(caller, "name", None),
+        "role": getattr(caller, "role", None),
+        "method": request.method,
+        "path": request.url.path,
+        "status": status,
+        "summary": str(state.get("audit_summary", "")),
+    }
+    try:
+        api_store.audit(**row)
+    except Exception:  # the answer is sent: keep the row in the log rather than lose it
+        _log.exception("audit row not written to the store: %s", row)

@@ -13,34 +13,77 @@ import pandas as pd
 
 from api.jobs import Job
 from geozone.context import Context
-from geozone.errors import PayloadTooLargeError
+from geozone.errors import PayloadTooLargeError, StoreBusyError
 from geozone.incident_io import validate_incidents
 from geozone.pipeline import assign_stale, import_file
 from geozone.store import IncidentStore
+from geozone.store.sql import write_wait
 
 #: File suffixes :func:`geozone.incident_io.read_incidents` reads.
 IMPORT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
 
 
-def post_incidents(
-    store: IncidentStore, context: Context, records: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Validate records, store the valid ones, assign what is stale; report rejects by index."""
-    frame = pd.DataFrame.from_records(records)
-    result = validate_incidents(frame, source="request body")
+def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -> dict[str, Any]:
+    """Validate records, store the valid ones, assign what is stale; report rejects by index.
+
+    Each bad record is rejected alone with its index, the field and the reason (a record
+    that is not a JSON object, or whose field holds an object or a list, included); the
+    others are stored in one transaction, idempotently by ``external_id``. When the store is
+    too busy to assign them at once, they stay stored and the answer says their assignment is
+    pending (the next write, or the next start, assigns them).
+
+    Raises
+    ------
+    StoreBusyError
+        The store stayed locked by another writer past the wait: nothing was stored (503).
+    """
+    shapes = [_shape_problem(record) for record in records]
+    sound = [i for i, problem in enumerate(shapes) if problem is None]
+    frame = pd.DataFrame.from_records([records[i] for i in sound], columns=_columns(records))
+    result = validate_incidents(frame, lines=[i + 1 for i in sound], source="request body")
     added = store.add_incidents(result.incidents.reset_index(drop=True))
-    assigned = assign_stale(store, context)
+    note = None
+    try:
+        assigned = assign_stale(store, context)
+    except StoreBusyError:
+        assigned = 0
+        note = "stored; the store was busy, so their assignment waits for the next write"
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
         for r in result.rejects
+    ] + [
+        {"index": i, "external_id": None, "field": field, "reason": reason}
+        for i, problem in enumerate(shapes)
+        if problem is not None
+        for field, reason in [problem]
     ]
     return {
         "received": len(records),
         "stored": added.inserted,
         "duplicates": added.duplicates,
         "assigned": assigned,
-        "rejects": rejects,
+        "note": note,
+        "rejects": sorted(rejects, key=lambda r: int(r["index"])),
     }
+
+
+def _shape_problem(record: Any) -> tuple[str, str] | None:
+    """Return (field, reason) when a posted record is not an object of plain values."""
+    if not isinstance(record, dict):
+        return "record", f"not a JSON object but {type(record).__name__}"
+    for name, value in record.items():
+        if isinstance(value, dict | list):
+            return str(name)[:64], f"holds a JSON {type(value).__name__}, not a value"
+    return None
+
+
+def _columns(records: list[Any]) -> list[str]:
+    """Return the field names posted, in first-seen order (an empty frame keeps them)."""
+    names: dict[str, None] = {}
+    for record in records:
+        if isinstance(record, dict):
+            names.update(dict.fromkeys(map(str, record)))
+    return list(names) or ["external_id", "occurred_at", "lon", "lat", "category"]
 
 
 #: Prefix of the private folders uploads are copied to; the owning process id follows it.
@@ -109,7 +152,8 @@ def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs
         job.rows_done, job.rows_total = done, total
 
     try:
-        report = import_file(store, path, context, crs=crs, on_progress=progress)
+        with write_wait(None):  # a job waits the store's own busy timeout, not a request's
+            report = import_file(store, path, context, crs=crs, on_progress=progress)
         data = report.to_dict()
         data["source"] = job.source
         job.report = data

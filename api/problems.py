@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geozone.errors import (
@@ -21,6 +22,7 @@ from geozone.errors import (
     LastAdminKeyError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    StoreBusyError,
     UnknownApiKeyError,
     UnknownBoundarySetError,
     UnknownIncidentError,
@@ -28,8 +30,11 @@ from geozone.errors import (
     UnknownPatrolZoneError,
     UnknownUnitError,
 )
+from geozone.store.sql import is_busy
 
 PROBLEM_JSON = "application/problem+json"
+#: Seconds a client is told to wait before sending a request refused as busy (503) again.
+RETRY_AFTER_S = 2
 _log = logging.getLogger("geozone.api")
 
 #: HTTP status of each geozone error class (the first matching base wins); others are 400.
@@ -47,6 +52,8 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     (LastAdminKeyError, 409),
     (ImportBatchError, 409),
     (PayloadTooLargeError, 413),
+    # Another writer held the store: nothing was stored, the same request may be sent again.
+    (StoreBusyError, 503),
     # A cluster definition that its boundary set refutes (unknown member, name mismatch).
     (ClusterDefinitionError, 422),
 )
@@ -70,6 +77,8 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
         **extra,
     }
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -99,6 +108,8 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DBAPIError) and is_busy(exc):  # a key or zone write met a busy store
+        return problem(503, "the store is busy: another writer held it too long; try again")
     _log.exception("unexpected error", exc_info=exc)
     return problem(500, "the server met an unexpected error; it has been logged")
 

@@ -221,9 +221,12 @@ class IncidentsPosted(BaseModel):
         }
     )
     received: int
-    stored: int
-    duplicates: int
+    stored: int = Field(description="Records stored by this request.")
+    duplicates: int = Field(description="Records whose external_id was stored already.")
     assigned: int
+    note: str | None = Field(
+        default=None, description="Set when the records are stored but not yet assigned."
+    )
     rejects: list[RejectOut]
 
 

@@ -87,6 +87,10 @@ class StoreError(GeozoneError):
     """The incident store cannot do what was asked (the message says what and why)."""
 
 
+class StoreBusyError(StoreError):
+    """Another writer held the store past the wait allowed; nothing of the call was stored."""
+
+
 class IncidentDataError(StoreError, ValueError):
     """An incident or assignment frame has missing columns or invalid values (named)."""
 

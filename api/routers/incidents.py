@@ -35,7 +35,7 @@ _AUTH = problems(401, 403)
 @router.post(
     "/incidents",
     response_model=IncidentsPosted,
-    responses={**_AUTH, **problems(400, 413, 422)},
+    responses={**_AUTH, **problems(400, 413, 422, 503)},
     summary="Store and assign incidents",
 )
 def post_incidents(
@@ -45,14 +45,17 @@ def post_incidents(
     context: ContextDep,
     settings: SettingsDep,
     body: Annotated[
-        dict[str, Any] | list[dict[str, Any]],
+        dict[str, Any] | list[Any],
         Body(openapi_examples={"one": {"value": INCIDENT_EXAMPLE}}),
     ],
 ) -> dict[str, Any]:
     """Validate one record or a list; store the valid ones and assign them.
 
     Each rejected record is reported with its index in the list, the field and the reason;
-    records whose ``external_id`` is stored already count as duplicates.
+    the others are stored. Writes are idempotent: a record whose ``external_id`` is stored
+    already counts as a duplicate and changes nothing, so a request may be sent again. When
+    another writer holds the store too long the answer is 503 with ``Retry-After`` and
+    nothing of the request is stored.
     """
     records = [body] if isinstance(body, dict) else body
     if len(records) > settings.api_max_incidents:

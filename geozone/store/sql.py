@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -49,6 +50,7 @@ from geozone.errors import (
     ConfigurationError,
     ImportBatchError,
     InvalidParameterError,
+    StoreBusyError,
     StoreError,
     UnknownIncidentError,
 )
@@ -75,6 +77,34 @@ _WRITE = "geozone_write"
 _IN_CHUNK = 5_000
 #: Rows per CSV block sent by COPY.
 _COPY_CHUNK = 50_000
+#: How long a write begun in this context waits for other writers (None: the engine's wait).
+_WRITE_WAIT: ContextVar[float | None] = ContextVar("geozone_write_wait", default=None)
+#: SQLSTATEs of PostgreSQL lock waits that gave up: lock_not_available, deadlock_detected.
+_PG_BUSY = frozenset({"55P03", "40P01"})
+
+
+@contextmanager
+def write_wait(seconds: float | None) -> Iterator[None]:
+    """Bound how long the writes begun in this context wait for other writers.
+
+    The web service answers a write that cannot get the store within a few seconds with 503
+    and ``Retry-After`` rather than hold the request for the store's full busy timeout (a
+    proxy in front would give up first). None restores the store's own wait (import jobs).
+    Applies to SQLite's busy timeout and PostgreSQL's ``lock_timeout``.
+    """
+    token = _WRITE_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _WRITE_WAIT.reset(token)
+
+
+def is_busy(exc: sa.exc.DBAPIError) -> bool:
+    """Tell whether a database error means another writer held a lock too long."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(exc.orig, "sqlstate", None) in _PG_BUSY
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,6 +355,10 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
 
         def on_begin(connection: Connection) -> None:
             write = connection.get_execution_options().get(_WRITE, False)
+            if write:  # the wait of this context (set on the pooled connection every time)
+                wait = _WRITE_WAIT.get()
+                ms = busy_ms if wait is None else int(min(wait, busy_timeout_s) * 1000)
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {ms}")
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         event.listen(engine, "connect", on_connect)
@@ -453,13 +487,18 @@ class SqlIncidentStore(IncidentStore):
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """Open a write transaction; a lock held too long by another writer is StoreBusyError."""
         try:
             with self._writer.begin() as connection:
+                wait = _WRITE_WAIT.get()
+                if wait is not None and self.dialect == "postgresql":
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
                 yield connection
-        except sa.exc.OperationalError as exc:
-            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                raise StoreError(
-                    f"the store is busy: another writer held it too long ({exc.orig})"
+        except sa.exc.DBAPIError as exc:
+            if is_busy(exc):
+                raise StoreBusyError(
+                    "the store is busy: another writer held it too long; nothing of this "
+                    "call was stored"
                 ) from exc
             raise
 

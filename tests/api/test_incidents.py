@@ -108,3 +108,21 @@ def test_import_job_reports_rejects(api: Api) -> None:
         headers=api.auth("planner"),
     )
     assert wrong.status_code == 400
+
+
+def test_one_bad_record_is_rejected_alone_with_its_index(api: Api) -> None:
+    records: list[object] = [record(f"n{k}", 950, 300) for k in range(100)]
+    records[17] = record("n17", 950, 300, description="nul \x00 byte")
+    records[40] = ["not", "an", "object"]
+    records[41] = record("n41", 950, 300, lon={"x": 1})
+    records[42] = record("n42", 950, 300, occurred_at="0001-01-01T00:00:00+07:00")
+    posted = api.client.post("/incidents", json=records, headers=api.auth("planner"))
+    assert posted.status_code == 200, posted.text
+    body = posted.json()
+    assert (body["received"], body["stored"]) == (100, 96)
+    assert [(r["index"], r["field"]) for r in body["rejects"]] == [
+        (17, "description"),
+        (40, "record"),
+        (41, "lon"),
+        (42, "occurred_at"),
+    ]
