@@ -104,7 +104,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail))
+    response = problem(exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # 405 names the allowed methods (Allow)
+    return response
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -41,6 +41,8 @@ from geozone.patrol import check_within_set
 from geozone.settings import get_settings
 from geozone.zones import BorderZones, border_zones
 
+#: Most vertices of an invalid patrol zone that is repaired rather than refused.
+MAX_REPAIR_VERTICES = 500
 #: Degrees added around a unit's envelope to find the units that may touch it (≈1 km).
 _NEIGHBOUR_MARGIN_DEG = 0.01
 
@@ -338,8 +340,10 @@ def check_zone_geometry(
 ) -> ZoneGeometry:
     """Check a patrol zone polygon: one polygon, few enough vertices, in Vietnam, area > 0.
 
-    A self-intersecting polygon is repaired with :func:`shapely.make_valid` when that gives
-    one polygon; otherwise it is refused with the reason. ``units`` lists the leaf units of
+    A self-intersecting polygon of at most :data:`MAX_REPAIR_VERTICES` vertices is repaired
+    with :func:`shapely.make_valid` when that gives one polygon; otherwise it is refused with
+    the reason (a repair's work grows with the square of the crossings: a 5,000-vertex
+    tangle takes seconds). ``units`` lists the leaf units of
     ``bset`` the polygon intersects.
 
     Raises
@@ -351,10 +355,18 @@ def check_zone_geometry(
         raise PatrolZoneGeometryError(
             f"geometry must be a GeoJSON Polygon, not {str(given.get('type'))[:40]!r}"
         )
+    if not isinstance(given.get("coordinates"), list) or not given["coordinates"]:
+        raise PatrolZoneGeometryError("geometry has no coordinates (a list of rings)")
     try:
         geom = shapely.geometry.shape(given)
-    except (ValueError, TypeError, AttributeError, IndexError) as exc:
-        raise PatrolZoneGeometryError(f"geometry is not a valid GeoJSON Polygon: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise PatrolZoneGeometryError(
+            f"geometry is not a valid GeoJSON Polygon: {str(exc)[:200]}"
+        ) from exc
+    except shapely.errors.GEOSException as exc:
+        raise PatrolZoneGeometryError(
+            f"geometry is not a valid GeoJSON Polygon: {str(exc)[:200]}"
+        ) from exc
     vertices = int(shapely.get_num_coordinates(geom))
     if vertices > max_vertices:
         raise PatrolZoneGeometryError(
@@ -366,6 +378,12 @@ def check_zone_geometry(
     repaired = False
     if not shapely.is_valid(geom):
         reason = shapely.is_valid_reason(geom)
+        if vertices > MAX_REPAIR_VERTICES:
+            raise PatrolZoneGeometryError(
+                f"geometry is invalid ({reason}); a polygon of {vertices:,} vertices is not "
+                f"repaired (at most {MAX_REPAIR_VERTICES:,}): draw it again without crossing "
+                "edges"
+            )
         fixed = shapely.make_valid(geom)
         parts = shapely.get_parts(fixed)
         polygons = [p for p in shapely.get_parts(parts) if p.geom_type == "Polygon"]

@@ -282,7 +282,13 @@ def cluster_hotspots(
     ] = 999,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the permutations.")] = 0,
     alpha: Annotated[
-        float, Query(gt=0, lt=1, description="Significance level (FDR-adjusted q-values).")
+        float,
+        Query(
+            ge=1e-4,
+            le=0.5,
+            description="Significance level (FDR-adjusted q-values); 1e-4 is the smallest "
+            "pseudo p-value 9,999 permutations can give.",
+        ),
     ] = 0.05,
     bin: Annotated[
         Literal["W", "MS", "QS"],

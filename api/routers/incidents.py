@@ -27,6 +27,7 @@ from api.problems import problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
 from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
 from geozone.store import IncidentQuery
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["incidents"])
 _AUTH = problems(401, 403)
@@ -88,7 +89,7 @@ def query_incidents(
     cluster: Annotated[str | None, Query(max_length=64)] = None,
     in_border_zone: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Return one page of matching incidents with their assignment, as GeoJSON."""
     query = IncidentQuery(

@@ -25,6 +25,7 @@ from api.routers.clusters import zones_of
 from geozone.context import Context
 from geozone.errors import DataNotFoundError
 from geozone.store import IncidentQuery, IncidentStore
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -123,7 +124,7 @@ def items(
     bbox: Annotated[str | None, Query(max_length=200)] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", max_length=100)] = None,
     limit: Annotated[int, Query(description="Clamped to 1..10000")] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
     cluster: Annotated[
         str | None,
         Query(max_length=80, description="hotspots: the cluster whose hot spots to list."),

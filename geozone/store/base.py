@@ -79,6 +79,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 #: Most rows one query returns; page with ``offset`` beyond it.
 MAX_QUERY_LIMIT = 10_000
+#: Largest ``offset`` of a query (a billion rows; beyond, databases overflow their integers).
+MAX_QUERY_OFFSET = 1_000_000_000
 STATUSES: tuple[str, ...] = ("open", "solved")
 #: ``no_set``: no loaded boundary set was in force on the incident's date.
 LOCATE_STATUSES: tuple[str, ...] = ("inside", "outside", "invalid", "no_set")
@@ -175,8 +177,10 @@ class IncidentQuery:
             raise InvalidParameterError(
                 f"limit {self.limit!r} must be between 1 and {MAX_QUERY_LIMIT:,}"
             )
-        if isinstance(self.offset, bool) or self.offset < 0:
-            raise InvalidParameterError(f"offset {self.offset!r} must be 0 or more")
+        if isinstance(self.offset, bool) or not 0 <= self.offset <= MAX_QUERY_OFFSET:
+            raise InvalidParameterError(
+                f"offset {self.offset!r} must be between 0 and {MAX_QUERY_OFFSET:,}"
+            )
         if self.order not in ("occurred_at", "external_id"):
             raise InvalidParameterError(
                 f"order {self.order!r} must be 'occurred_at' or 'external_id'"
