@@ -145,6 +145,8 @@ def create_app(
         app.include_router(module.router)
 
     roles = route_roles([route for module in routers for route in module.router.routes])
+    app.state.route_roles = roles  # the methods of each path, for 405's Allow
+    problems.document_optional_keys(app, roles)
     app.add_middleware(RequestGuard, settings=settings, routes=roles)
 
     if settings.cors_origins:
@@ -260,12 +262,15 @@ class RouteRole:
     path: re.Pattern[str]
     methods: frozenset[str]
     role: Role | None
+    template: str = ""
 
 
 def route_roles(routes: Sequence[Any]) -> list[RouteRole]:
     """Return the role each API route needs, for :class:`RequestGuard`."""
     return [
-        RouteRole(route.path_regex, frozenset(route.methods or ()), required_role(route))
+        RouteRole(
+            route.path_regex, frozenset(route.methods or ()), required_role(route), route.path
+        )
         for route in routes
         if isinstance(route, APIRoute)
     ]

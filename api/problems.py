@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -102,10 +103,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, f"invalid request: {fields}", title="Validation error", errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     response = problem(exc.status_code, str(exc.detail))
-    response.headers.update(exc.headers or {})  # 405 names the allowed methods (Allow)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        path = request.url.path
+        routes = [r for r in getattr(request.app.state, "route_roles", ()) if r.path.match(path)]
+        literal = [r for r in routes if r.template == path]  # /incidents/import, not /{id}
+        allowed = {m for r in literal or routes for m in r.methods}
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
 
 
@@ -204,6 +212,34 @@ def document_problems(document: dict[str, Any]) -> None:
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+
+
+def document_optional_keys(app: FastAPI, routes: Sequence[Any]) -> None:
+    """Mark the key as optional in the OpenAPI document of routes that need no role.
+
+    Such routes read the key when one is given (a map page, the OGC items of the public
+    collections) and answer without one; OpenAPI says so with an empty requirement ``{}``.
+    ``routes`` are :class:`api.app.RouteRole` records (template, methods, role).
+    """
+    optional = {
+        (route.template, method.lower())
+        for route in routes
+        if route.role is None
+        for method in route.methods
+    }
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for path, item in document.get("paths", {}).items():
+                for method, operation in item.items():
+                    security = operation.get("security")
+                    if security and (path, method) in optional and {} not in security:
+                        operation["security"] = [{}, *security]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

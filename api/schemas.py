@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.params import QueryDate
 
-_LON = Field(ge=-180, le=180, description="Longitude in degrees (EPSG:4326).")
-_LAT = Field(ge=-90, le=90, description="Latitude in degrees (EPSG:4326).")
+# Strict: a JSON true is not the number 1.
+_LON = Field(ge=-180, le=180, strict=True, description="Longitude in degrees (EPSG:4326).")
+_LAT = Field(ge=-90, le=90, strict=True, description="Latitude in degrees (EPSG:4326).")
 
 
 class Health(BaseModel):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from api import incident_service, services
 from api.deps import (
@@ -23,7 +24,7 @@ from api.deps import (
     summarise,
 )
 from api.params import QueryTime
-from api.problems import problems
+from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
 from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
 from geozone.store import IncidentQuery
@@ -36,7 +37,20 @@ _AUTH = problems(401, 403)
 @router.post(
     "/incidents",
     response_model=IncidentsPosted,
-    responses={**_AUTH, **problems(400, 413, 422, 503)},
+    responses={
+        200: {
+            "description": "What was stored, and each rejected record with its index.",
+            "links": {
+                "GetIncident": {
+                    "operationRef": "#/paths/~1incidents~1{external_id}/get",
+                    "parameters": {"external_id": "$request.body#/external_id"},
+                    "description": "The incident posted as one object.",
+                }
+            },
+        },
+        **_AUTH,
+        **problems(400, 413, 422, 503),
+    },
     summary="Store and assign incidents",
 )
 def post_incidents(
@@ -49,11 +63,12 @@ def post_incidents(
         dict[str, Any] | list[Any],
         Body(openapi_examples={"one": {"value": INCIDENT_EXAMPLE}}),
     ],
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Validate one record or a list; store the valid ones and assign them.
 
     Each rejected record is reported with its index in the list, the field and the reason;
-    the others are stored. Writes are idempotent: a record whose ``external_id`` is stored
+    the others are stored; when every record is rejected the answer is 422 with the same
+    list of rejects. Writes are idempotent: a record whose ``external_id`` is stored
     already counts as a duplicate and changes nothing, so a request may be sent again. When
     another writer holds the store too long the answer is 503 with ``Retry-After`` and
     nothing of the request is stored.
@@ -69,6 +84,13 @@ def post_incidents(
         f"posted {report['received']} incidents: {report['stored']} stored, "
         f"{len(report['rejects'])} rejects",
     )
+    if records and len({r["index"] for r in report["rejects"]}) == len(records):
+        return problem(
+            422,
+            f"none of the {len(records):,} records is valid; nothing was stored",
+            title="Invalid records",
+            rejects=report["rejects"],
+        )
     return report
 
 

@@ -126,3 +126,15 @@ def test_one_bad_record_is_rejected_alone_with_its_index(api: Api) -> None:
         (41, "lon"),
         (42, "occurred_at"),
     ]
+
+
+def test_a_body_whose_every_record_is_rejected_is_422_and_stores_nothing(api: Api) -> None:
+    posted = api.client.post(
+        "/incidents",
+        json=[record("u1", 950, 300, category="unicorns"), {}],
+        headers=api.auth("planner"),
+    )
+    assert posted.status_code == 422
+    assert posted.headers["content-type"] == "application/problem+json"
+    assert [r["index"] for r in posted.json()["rejects"]] == [0, 1, 1, 1, 1, 1]
+    assert api.client.get("/incidents", headers=api.auth("analyst")).json()["numberMatched"] == 0
