@@ -20,7 +20,8 @@ port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; [ -n "${GEOZONE_FUZZ_KEEP:-}" ] || rm -rf "$work"' EXIT
 for _ in $(seq 1 120); do
-    [ -s "$work/keys.json" ] && curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    [ -s "$work/keys.json" ] && .venv/bin/python -c 'import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2)' "$port" 2>/dev/null && break
     sleep 0.5
 done
 key=$(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["planner"])' "$work/keys.json")

@@ -620,7 +620,10 @@ class SqlIncidentStore(IncidentStore):
         columns: list[sa.ColumnElement[Any]] = []
         for name in RESULT_COLUMNS:
             column = self._incidents.c[name]
-            if raw and isinstance(column.type, UTCDateTime | sa.Boolean):
+            if raw and name == "detected_at":  # NULL when outside the plausible range
+                unread = sa.type_coerce(column, sa.types.NullType())
+                columns.append(sa.case((self._in_range(column), unread)).label(name))
+            elif raw and isinstance(column.type, UTCDateTime | sa.Boolean):
                 columns.append(sa.type_coerce(column, sa.types.NullType()).label(name))
             else:
                 columns.append(column)
@@ -707,6 +710,14 @@ class SqlIncidentStore(IncidentStore):
         return column.between(EARLIEST_TIME, latest_time())
 
     def _plausible(self) -> sa.ColumnElement[bool]:
+        """Tell which incidents have a plausible ``occurred_at`` (the rows queries return).
+
+        A range on the indexed column, so it costs a query little; an implausible
+        ``detected_at`` is read as NULL instead (see :meth:`_result_columns`).
+        """
+        return self._in_range(self._incidents.c.occurred_at)
+
+    def _sound(self) -> sa.ColumnElement[bool]:
         """Tell which incidents have both stored times plausible (see :meth:`quarantined`)."""
         t = self._incidents
         detected_ok = sa.or_(t.c.detected_at.is_(None), self._in_range(t.c.detected_at))
@@ -730,7 +741,7 @@ class SqlIncidentStore(IncidentStore):
             How many there are and the external ids of the first ``limit``, by id.
         """
         t = self._incidents
-        outside = sa.not_(self._plausible())
+        outside = sa.not_(self._sound())
         with self._read() as connection:
             total = connection.execute(sa.select(sa.func.count()).where(outside)).scalar_one()
             ids = connection.execute(

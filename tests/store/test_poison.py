@@ -31,15 +31,28 @@ POISON_SQL = {
 }
 
 
-def write_poison(engine: sa.Engine, external_id: str = "poison") -> None:
-    """Insert a row dated year 0 with raw SQL, as a version without the range check did."""
-    when = POISON_SQL[engine.dialect.name]
+def write_poison(engine: sa.Engine, external_id: str = "poison", *, detected: bool = False) -> None:
+    """Insert a row dated year 0 with raw SQL, as a version without the range check did.
+
+    ``detected``: a sound ``occurred_at`` (2024) and ``detected_at`` in year 0 instead (the
+    row's check constraint is dropped for it on PostgreSQL: an older schema had none).
+    """
+    poison = POISON_SQL[engine.dialect.name]
+    sound = "'2024-05-01 01:00:00.000000'" if engine.dialect.name == "sqlite" else "now()"
+    occurred, detected_at = (sound, poison) if detected else (poison, "NULL")
     with engine.begin() as connection:
+        if detected and engine.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("ALTER TABLE incidents DROP CONSTRAINT ck_incidents_detected")
+            )
+        elif detected:
+            connection.execute(sa.text("PRAGMA ignore_check_constraints = ON"))
         connection.execute(
             sa.text(
-                "INSERT INTO incidents (external_id, occurred_at, lon, lat, category, status, "
-                "subjects, jointly_handled, description, synthetic) VALUES "
-                f"(:id, {when}, 105.8, 21.0, 'theft', 'open', 0, false, '', false)"
+                "INSERT INTO incidents (external_id, occurred_at, detected_at, lon, lat, "
+                "category, status, subjects, jointly_handled, description, synthetic) VALUES "
+                f"(:id, {occurred}, {detected_at}, 105.8, 21.0, 'theft', 'open', 0, false, '', "
+                "false)"
             ),
             {"id": external_id},
         )
@@ -62,6 +75,14 @@ def test_a_poison_row_never_breaks_a_reader(store: IncidentStore) -> None:
     assert store.quarantined() == (1, ["poison"])
     assert "poison" not in store.stale_ids("a1:none")
     assert store.get_many(["poison"])["occurred_at"].isna().all()
+
+    write_poison(store.engine, "late", detected=True)  # occurred 2024, detected year 0
+    late = store.get("late")
+    assert late is not None and late["detected_at"] is None and late["occurred_at"] is not None
+    assert "detected_at" in late["problems"][0]
+    frame, total = store.query(IncidentQuery())
+    assert total == 4 and frame.set_index("external_id").loc["late", "detected_at"] is pd.NaT
+    assert store.quarantined() == (2, ["poison", "late"])
 
 
 @pytest.mark.parametrize(
