@@ -5,6 +5,10 @@
 validates every row. Valid rows come back as a DataFrame; every other row comes back as one
 or more :class:`Reject` (line, external id, field, reason). Nothing is dropped silently:
 ``len(incidents) + number of rejected rows == number of input rows``.
+:func:`open_incidents` opens a file to read it in pieces of rows (an import stores one piece
+at a time); a CSV file is split into records on its bytes first, so that a broken line (bad
+UTF-8, a wrong number of fields, a truncated quoted field) is one rejected row, never a
+refused file.
 
 Validation is vectorised (pandas ``to_numeric``/``to_datetime`` with ``errors="coerce"`` and
 masks); there is no pydantic call per row, so millions of rows read in seconds. The
@@ -78,7 +82,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -398,6 +402,22 @@ def read_incidents(
         field without a column, a mapped column that does not exist, an unknown CRS, or
         ``synthetic=False`` for a file marked synthetic.
     """
+    return open_incidents(path, mapping=mapping, crs=crs, layer=layer, synthetic=synthetic).read()
+
+
+def open_incidents(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | Mapping[str, str] | None = None,
+    crs: str | int = 4326,
+    layer: str | int | None = None,
+    synthetic: bool | None = None,
+) -> IncidentSource:
+    """Open an incident file to read its rows whole or in pieces (:class:`IncidentSource`).
+
+    The parameters and errors are those of :func:`read_incidents`; the file's columns, CRS
+    and synthetic markers are checked now, the rows when they are read.
+    """
     source = Path(path)
     kind = _SUFFIXES.get(source.suffix.lower())
     if kind is None:
@@ -407,68 +427,178 @@ def read_incidents(
         )
     if not source.is_file():
         raise IncidentFileError(f"{source}: no such file")
-    notes: list[str] = []
     marked = False
-    broken: list[Reject] = []
     try:
         if kind == "csv":
-            raw, lines, broken = _read_csv(source)
+            rows: _Rows = _CsvRows(_CsvRecords(source.read_bytes()))
             file_crs: str | None = None
         elif kind == "parquet":
             raw, file_crs, marked = _read_parquet(source)
-            lines = np.arange(1, len(raw) + 1)
+            rows = _FrameRows(raw)
         else:
             raw, file_crs, marked = _read_ogr(source, layer)
-            lines = np.arange(1, len(raw) + 1)
+            rows = _FrameRows(raw)
     except IncidentFileError:
         raise
     except Exception as exc:  # readers raise many types; all mean "cannot read"
         raise IncidentFileError(f"cannot read {source}: {exc}") from None
+    notes: tuple[str, ...] = ()
     if marked:
-        notes.append(f"{source.name} is marked {SYNTHETIC_MARK} in its metadata")
+        notes = (f"{source.name} is marked {SYNTHETIC_MARK} in its metadata",)
         if synthetic is False:
             raise IncidentFileError(
                 f"{source} is marked synthetic in its metadata; refusing synthetic=False"
             )
-    has_geometry = kind != "csv" and "geometry" in raw.columns
-    columns = _resolve_columns(source, raw, mapping, has_geometry)
-    canonical = pd.DataFrame({name: raw[column] for name, column in columns.items()})
-    if has_geometry and not ("lon" in columns and "lat" in columns):
-        canonical["geometry"] = raw["geometry"].to_numpy()
-    result = validate_incidents(
-        canonical,
-        crs=file_crs if file_crs is not None else crs,
-        lines=lines,
-        synthetic=True if marked and synthetic is None else synthetic,
-        source=str(source),
-    )
-    return ReadResult(
-        result.incidents,
-        sorted([*result.rejects, *broken], key=lambda r: r.line),
-        result.n_rows + len(broken),
+    has_geometry = kind != "csv" and "geometry" in rows.names
+    columns = _resolve_columns(source, pd.DataFrame(columns=rows.names), mapping, has_geometry)
+    return IncidentSource(
+        source,
+        rows,
         columns,
-        result.source_crs,
-        (*notes, *result.notes),
+        file_crs if file_crs is not None else crs,
+        True if marked and synthetic is None else synthetic,
+        notes,
+        has_geometry and not ("lon" in columns and "lat" in columns),
     )
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
-    """Read a CSV file row by row: broken rows are rejected alone, with their line.
+class _Rows:
+    """The rows of a file as raw cells, read by position."""
 
-    The file is split into records by :class:`_CsvRecords` (array arithmetic on the bytes);
-    a record with invalid UTF-8, a different number of fields from the header, or an
-    unterminated quote at the end of the file is rejected whole and left out, and the
-    others are parsed together as text.
+    names: list[str]
+    n_rows: int
 
-    Returns
-    -------
-    tuple
-        The frame of the sound records (every column text), the line each starts on, and
-        the rejects of the broken ones (field ``row``).
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """Rows ``[start, stop)``: the sound ones' cells, their lines, the broken ones' rejects."""
+        raise NotImplementedError
+
+
+class _FrameRows(_Rows):
+    """Rows already in a frame (Parquet, GeoPackage, GeoJSON); line = feature number."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.names = [str(c) for c in frame.columns]
+        self.n_rows = len(frame)
+
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """See :meth:`_Rows.piece`."""
+        stop = min(stop, self.n_rows)
+        return self.frame.iloc[start:stop], np.arange(start + 1, stop + 1, dtype=np.int64), []
+
+
+class _CsvRows(_Rows):
+    """The records of a CSV file (blank lines are no rows), parsed piece by piece."""
+
+    def __init__(self, records: _CsvRecords) -> None:
+        self.records = records
+        self.names = records.header()
+        self.rows = np.flatnonzero(~records.blank)
+        self.rows = self.rows[self.rows > 0]  # record 0 is the header
+        self.n_rows = len(self.rows)
+
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """See :meth:`_Rows.piece`."""
+        chosen = self.rows[start:stop]
+        sound = chosen[self.records.sound[chosen]]
+        frame = self.records.parse(self.names, sound)
+        broken = chosen[self.records.broken[chosen]]
+        return frame, self.records.lines[sound], self.records.rejects(broken)
+
+
+@dataclass
+class IncidentSource:
+    """An incident file opened by :func:`open_incidents`: its rows, read whole or in pieces.
+
+    CSV rows are parsed piece by piece from the file's bytes, so an import holds one piece of
+    parsed rows at a time; other formats are read whole by their library, then validated and
+    stored piece by piece.
+
+    Attributes
+    ----------
+    path
+        The file.
+    columns
+        Which input column gives each field.
+    crs
+        The CRS of the coordinates (the file's own, or the one given).
     """
-    records = _CsvRecords(path.read_bytes())
-    frame = records.parse()
-    return frame, records.lines[records.sound], records.rejects()
+
+    path: Path
+    rows: _Rows
+    columns: dict[str, str]
+    crs: str | int
+    synthetic: bool | None
+    notes: tuple[str, ...]
+    geometry: bool
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the file (blank CSV lines are not rows)."""
+        return self.rows.n_rows
+
+    def read(self, start: int = 0, stop: int | None = None) -> ReadResult:
+        """Read and validate rows ``[start, stop)`` (all by default) as :func:`read_incidents`."""
+        raw, lines, broken = self.rows.piece(start, self.n_rows if stop is None else stop)
+        canonical = pd.DataFrame({name: raw[column] for name, column in self.columns.items()})
+        if self.geometry:
+            canonical["geometry"] = raw["geometry"].to_numpy()
+        result = validate_incidents(
+            canonical, crs=self.crs, lines=lines, synthetic=self.synthetic, source=str(self.path)
+        )
+        return ReadResult(
+            result.incidents,
+            sorted([*result.rejects, *broken], key=lambda r: r.line),
+            result.n_rows + len(broken),
+            self.columns,
+            result.source_crs,
+            (*self.notes, *result.notes),
+        )
+
+    @property
+    def crs_key(self) -> str:
+        """The CRS of the coordinates as ``EPSG:<code>`` (or WKT when it has no code)."""
+        return _crs_key(self.crs)
+
+    def pieces(self, size: int, cut: int = 0) -> Iterator[tuple[int, ReadResult]]:
+        """Read every row, ``size`` at a time; yield (first row, its piece).
+
+        Pieces start at 0, ``size``, … up to ``cut``, then at ``cut``, ``cut + size``, …
+        (an import that resumes at row ``cut`` stores from there on). An id met in an
+        earlier piece is a duplicate in a later one, as in one read: the later row is
+        rejected naming the first line.
+        """
+        starts = [*range(0, min(cut, self.n_rows), size), *range(cut, self.n_rows, size)]
+        seen = pd.Series(dtype=np.int64)  # the first line of each id read so far
+        for first, stop in zip(starts, [*starts[1:], self.n_rows], strict=True):
+            read, seen = _reject_repeated(self.read(first, stop), seen)
+            yield first, read
+
+
+def _reject_repeated(read: ReadResult, seen: pd.Series) -> tuple[ReadResult, pd.Series]:
+    """Reject the valid rows whose id an earlier piece had; add this piece's ids to ``seen``."""
+    ids = read.incidents["external_id"]
+    again = ids.isin(seen.index).to_numpy(bool)
+    if again.any():
+        lines = read.incidents.index.to_numpy(np.int64)[again]
+        firsts = seen.reindex(ids[again]).to_numpy(np.int64)
+        extra = [
+            Reject(int(line), str(i), "external_id", f"duplicate id {i!r} (first on line {f})")
+            for line, i, f in zip(lines, ids[again], firsts, strict=True)
+        ]
+        rejects = sorted([*read.rejects, *extra], key=lambda r: r.line)
+        read = replace(read, incidents=read.incidents[~again], rejects=rejects)
+    named = [r for r in read.rejects if r.external_id]  # a rejected row's id counts too
+    piece = pd.concat(
+        [
+            pd.Series(read.incidents.index.to_numpy(np.int64), index=ids[~again].to_numpy()),
+            pd.Series(
+                [r.line for r in named], index=[r.external_id for r in named], dtype=np.int64
+            ),
+        ]
+    )
+    piece = piece[~piece.index.duplicated(keep="first") & ~piece.index.isin(seen.index)]
+    return read, pd.concat([seen, piece])
 
 
 class _CsvRecords:
@@ -545,12 +675,9 @@ class _CsvRecords:
             unique.append(name if not count else f"{name}.{count}")
         return unique
 
-    def parse(self) -> pd.DataFrame:
-        """Parse the sound records as text columns (pyarrow, all at once)."""
-        names = self.header()
-        kept = self.sound.copy()
-        kept[0] = True
-        body = self._join(kept)
+    def parse(self, names: list[str], chosen: NDArray[np.intp]) -> pd.DataFrame:
+        """Parse the chosen sound records as text columns named ``names`` (pyarrow)."""
+        body = self._join(np.concatenate(([0], chosen)))
         table = pa_csv.read_csv(
             io.BytesIO(body),
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
@@ -563,34 +690,31 @@ class _CsvRecords:
                 quoted_strings_can_be_null=False,
             ),
         )
-        if table.num_rows != int(self.sound.sum()):
+        if table.num_rows != len(chosen):
             raise IncidentFileError(
-                f"the file's {int(self.sound.sum())} sound rows were read as {table.num_rows}; "
-                "check its quotes"
+                f"{len(chosen)} sound rows were read as {table.num_rows}; check the file's quotes"
             )
         frame: pd.DataFrame = table.to_pandas()
         return frame
 
-    def _join(self, kept: NDArray[np.bool_]) -> bytes:
-        """Return the bytes of the kept records, in order (one slice per run of them)."""
-        if kept.all() and not self.offset:
+    def _join(self, chosen: NDArray[np.intp]) -> bytes:
+        """Return the bytes of the chosen records (ascending), one slice per run of them."""
+        if len(chosen) == len(self.starts) and not self.offset:
             return self.data
-        change = np.flatnonzero(np.diff(np.concatenate(([0], kept.astype(np.int8), [0]))))
-        runs = change.reshape(-1, 2)
+        breaks = np.flatnonzero(np.diff(chosen) != 1) + 1
         pieces = []
-        for first, past in runs:
-            stop = int(self.stops[past - 1])
+        for run in np.split(chosen, breaks):
+            if not len(run):
+                continue
+            stop = int(self.stops[run[-1]])
             end = stop + 1 if stop < len(self.data) else stop  # with its line break
-            piece = self.data[int(self.starts[first]) : end]
+            piece = self.data[int(self.starts[run[0]]) : end]
             pieces.append(piece if piece.endswith(b"\n") else piece + b"\n")
         return b"".join(pieces)
 
-    def rejects(self) -> list[Reject]:
-        """One reject per broken record (blank lines are not records)."""
-        return [
-            Reject(int(self.lines[row]), None, "row", str(self.reasons[row]))
-            for row in np.flatnonzero(self.broken)
-        ]
+    def rejects(self, chosen: NDArray[np.intp]) -> list[Reject]:
+        """One reject per chosen broken record."""
+        return [Reject(int(self.lines[row]), None, "row", str(self.reasons[row])) for row in chosen]
 
 
 def _structural_quotes(buf: NDArray[np.uint8], sep: int, offset: int) -> NDArray[np.intp]:

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from geozone.assign import assign
 from geozone.build import file_sha256
 from geozone.context import Context
-from geozone.incident_io import read_incidents
+from geozone.incident_io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
 
@@ -88,43 +86,30 @@ def import_file(
     on_progress
         Called with (rows done, rows in all) after each chunk.
     """
-    read = read_incidents(path, mapping=mapping, crs=crs)
+    source = open_incidents(path, mapping=mapping, crs=crs)
     digest = file_sha256(path)
-    batch_id = batch_name(digest, crs=read.source_crs, columns=read.columns)
-    rejects = [r.__dict__ for r in read.rejects]
-    lines = np.sort(
-        np.concatenate(
-            [read.incidents.index.to_numpy(int), np.array(sorted(read.rejected_lines), dtype=int)]
-        )
-    )
-    batch = store.begin_batch(batch_id, str(path), digest, len(lines))
+    batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
+    batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
     start = int(batch["rows_done"])
-    stored = duplicates = 0
-    for first in range(start, len(lines), chunk_rows):
-        covered = lines[first : first + chunk_rows]
-        chunk = read.incidents[read.incidents.index.isin(covered)]
+    stored = duplicates = rejected = 0
+    rejects: list[dict[str, Any]] = []
+    for first, read in source.pieces(chunk_rows, cut=start):
+        rejects += [r.__dict__ for r in read.rejects]
+        rejected += len(read.rejected_lines)
+        if first < start:  # stored by an earlier run: read again for its rejects only
+            continue
         added = store.add_incidents(
-            chunk.reset_index(drop=True), batch_id, source_rows=len(covered)
+            read.incidents.reset_index(drop=True), batch_id, source_rows=read.n_rows
         )
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         if on_progress:
-            on_progress(first + len(covered), len(lines))
+            on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
         whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
-        store.finish_batch(
-            batch_id, int(whole.get("rows_inserted", stored)), len(read.rejected_lines), rejects
-        )
+        store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
     assigned = assign_stale(store, context)
     return ImportReport(
-        batch_id,
-        str(path),
-        len(lines),
-        stored,
-        duplicates,
-        len(read.rejected_lines),
-        start,
-        assigned,
-        rejects,
+        batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
     )
 
 
