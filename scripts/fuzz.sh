@@ -27,11 +27,14 @@ done
 key=$(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["planner"])' "$work/keys.json")
 started=$(date +%s)
 status=0
-.venv/bin/schemathesis run "http://127.0.0.1:$port/openapi.json" \
+# Run from the temporary folder: schemathesis keeps a crash cache in its working directory,
+# and a cache left from an earlier run would change what this one sends.
+root=$(pwd)
+(cd "$work" && "$root/.venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
     --checks all --phases examples,coverage,fuzzing,stateful \
     --max-examples "$max_examples" --seed "$seed" --generation-database none \
     --header "X-API-Key: $key" --workers 1 --request-timeout 60 --no-color \
-    --report ndjson --report-ndjson-path "$work/events.ndjson" >"$work/out.txt" 2>&1 || status=$?
+    --report ndjson --report-ndjson-path "$work/events.ndjson") >"$work/out.txt" 2>&1 || status=$?
 verdict=$(.venv/bin/python - "$work/events.ndjson" <<'PY'
 import collections, json, sys
 cases, failed, errors = 0, collections.Counter(), []
