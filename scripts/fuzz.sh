@@ -10,7 +10,7 @@
 #   bash scripts/fuzz.sh [MAX_EXAMPLES] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-max_examples=${1:-${GEOZONE_FUZZ_EXAMPLES:-250}}
+max_examples=${1:-${GEOZONE_FUZZ_EXAMPLES:-320}}
 seed=${2:-14}
 min_cases=${GEOZONE_FUZZ_MIN_CASES:-10000}
 work=$(mktemp -d -t geozone-fuzz-XXXXXX)
