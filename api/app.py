@@ -11,17 +11,25 @@ leaves a row in the audit log.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import incident_service, problems
 from api.cluster_registry import ClusterRegistry
+from api.deps import Caller, caller_of_key, check_role, required_role
 from api.jobs import Jobs
 from api.routers import (
     analytics,
@@ -37,10 +45,13 @@ from api.routers import (
     reports,
 )
 from geozone.context import Context, judging_context
+from geozone.errors import AuthenticationError, PermissionDeniedError
 from geozone.settings import Settings, get_settings
-from geozone.store import open_store
-from geozone.store.api_tables import ApiStore
+from geozone.store import IncidentStore, open_store
+from geozone.store.api_tables import ApiStore, Role
+from geozone.store.sql import write_wait
 
+_log = logging.getLogger("geozone.api")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: POST routes that only read (not audited).
 _READ_POSTS = frozenset({"/locate"})
@@ -87,7 +98,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         base = context if context is not None else judging_context(settings)
+        incident_service.remove_stale_uploads()
         store = open_store(store_url or settings.store_url, settings=settings)
+        _warn_quarantined(store)
         app.state.store = store
         app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]
         registry = ClusterRegistry(base, app.state.api_store)
@@ -131,7 +144,10 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
 
-    app.add_middleware(RequestGuard, settings=settings)
+    roles = route_roles([route for module in routers for route in module.router.routes])
+    app.state.route_roles = roles  # the methods of each path, for 405's Allow
+    problems.document_optional_keys(app, roles)
+    app.add_middleware(RequestGuard, settings=settings, routes=roles)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -143,15 +159,38 @@ def create_app(
     return app
 
 
+def _warn_quarantined(store: IncidentStore) -> None:
+    """Log the stored incidents whose times are implausible (left out until corrected)."""
+    count, ids = store.quarantined(limit=5)
+    if count:
+        _log.warning(
+            "%d stored incident(s) have a time outside the plausible range and are left out "
+            "of queries and assignment until corrected: %s%s",
+            count,
+            ", ".join(ids),
+            ", …" if count > len(ids) else "",
+        )
+
+
 class RequestGuard:
-    """Refuse a declared body over the limit (413) and leave an audit row for each write.
+    """Decide authentication before any body is read, count bodies as they stream, audit.
+
+    - A write route that needs a key (see :func:`api.deps.require`) is answered 401 or 403
+      before a byte of its body is read: a caller without a valid key cannot make the server
+      read a body at all.
+    - Every body is counted chunk by chunk as the app reads it, declared or chunked, and cut
+      at the limit with 413 (``api_max_upload_bytes`` for ``/incidents/import``,
+      ``api_max_body_bytes`` elsewhere); a declared ``Content-Length`` over the limit is
+      refused before reading. The server so holds at most one limit's worth of any body.
+    - Each write leaves an audit row.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` costs every request (reads
     included) an extra task and stream, a good share of a small request's time.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, routes: Sequence[RouteRole]) -> None:
         self.app, self.settings = app, settings
+        self._routes = [r for r in routes if r.role is not None and r.methods & _WRITES]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one connection scope (HTTP requests only; others pass through)."""
@@ -159,30 +198,118 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
+        with write_wait(self.settings.api_store_busy_timeout_s):
+            status = await self._answer(scope, receive, send)
+            if method in _WRITES and path not in _READ_POSTS:
+                await run_in_threadpool(_audit, Request(scope), status)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request (refused early, or by the app with its body counted); its status."""
         limit = (
             self.settings.api_max_upload_bytes
-            if path == "/incidents/import"
+            if scope["path"] == "/incidents/import"
             else self.settings.api_max_body_bytes
         )
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        status = 500
-        if length.isdigit() and int(length) > limit:
-            status = 413
-            refused = problems.problem(
-                413, f"the request body is larger than the {limit:,}-byte limit"
-            )
+        refused = await self._refusal(scope, limit) if scope["method"] in _WRITES else None
+        if refused is not None:
             await refused(scope, receive, send)
-        else:
+            return refused.status_code
+        status, started = 500, False
 
-            async def send_noting_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                await send(message)
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = int(message["status"]), True
+            await send(message)
 
-            await self.app(scope, receive, send_noting_status)
-        if method in _WRITES and path not in _READ_POSTS:
-            await run_in_threadpool(_audit, Request(scope), status)
+        try:
+            await self.app(scope, _counting(receive, limit), send_noting_status)
+        except BodyTooLargeError as exc:  # raised outside FastAPI's handlers
+            if started:
+                raise
+            await problems.problem(413, exc.detail)(scope, receive, send)
+            return 413
+        return status
+
+    async def _refusal(self, scope: Scope, limit: int) -> Response | None:
+        """Return the answer to a write refused before its body is read, or None."""
+        role = self._role_of(scope)
+        if role is not None:
+            try:
+                caller = await run_in_threadpool(_caller_of_scope, scope)
+                scope.setdefault("state", {})["caller"] = caller  # for the audit row
+                check_role(caller, role)
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                return problems.problem(problems.status_of(exc), str(exc), title=type(exc).__name__)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            return problems.problem(413, _too_large(limit))
+        return None
+
+    def _role_of(self, scope: Scope) -> Role | None:
+        """Return the role the write route of ``scope`` needs (None: public)."""
+        path, method = scope["path"], scope["method"]
+        for route in self._routes:
+            if method in route.methods and route.path.match(path):
+                return route.role
+        return None
+
+
+@dataclass(frozen=True)
+class RouteRole:
+    """The role one route needs (None: public), as the request guard matches it."""
+
+    path: re.Pattern[str]
+    methods: frozenset[str]
+    role: Role | None
+    template: str = ""
+
+
+def route_roles(routes: Sequence[Any]) -> list[RouteRole]:
+    """Return the role each API route needs, for :class:`RequestGuard`."""
+    return [
+        RouteRole(
+            route.path_regex, frozenset(route.methods or ()), required_role(route), route.path
+        )
+        for route in routes
+        if isinstance(route, APIRoute)
+    ]
+
+
+class BodyTooLargeError(HTTPException):
+    """A request body passed its limit while it was read (413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than the {limit:,}-byte limit"
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """Wrap ``receive`` to count the body's bytes and stop at ``limit`` (413)."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLargeError(limit)
+        return message
+
+    return counted
+
+
+def _caller_of_scope(scope: Scope) -> Caller | None:
+    """Look up the API key of a request's headers (None when it gives none)."""
+    key = Headers(scope=scope).get("x-api-key")
+    if not key:
+        return None
+    api_store: ApiStore = scope["app"].state.api_store
+    return caller_of_key(api_store, key)
 
 
 def _audit(request: Request, status: int) -> None:
@@ -191,11 +318,15 @@ def _audit(request: Request, status: int) -> None:
         return
     state: dict[str, Any] = request.scope.get("state", {})
     caller = state.get("caller")
-    api_store.audit(
-        key_name=getattr(caller, "name", None),
-        role=getattr(caller, "role", None),
-        method=request.method,
-        path=request.url.path,
-        status=status,
-        summary=str(state.get("audit_summary", "")),
-    )
+    row: dict[str, Any] = {
+        "key_name": getattr(caller, "name", None),
+        "role": getattr(caller, "role", None),
+        "method": request.method,
+        "path": request.url.path,
+        "status": status,
+        "summary": str(state.get("audit_summary", "")),
+    }
+    try:
+        api_store.audit(**row)
+    except Exception:  # the answer is sent: keep the row in the log rather than lose it
+        _log.exception("audit row not written to the store: %s", row)

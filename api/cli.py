@@ -14,7 +14,7 @@ import typer
 
 from geozone.settings import get_settings
 from geozone.store import IncidentStore, open_store
-from geozone.store.api_tables import ROLES, ApiStore
+from geozone.store.api_tables import ROLES, ApiStore, printable
 
 if TYPE_CHECKING:
     from geozone.context import Context
@@ -67,7 +67,8 @@ def list_keys(store_url: StoreOption = None) -> None:
         store.close()
     for row in rows:
         revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
-        typer.echo(f"{row['name']}\t{row['role']}\t{row['created_at'].isoformat()}\t{revoked}")
+        name = printable(row["name"])  # a name stored by an older version may hold a newline
+        typer.echo(f"{name}\t{row['role']}\t{row['created_at'].isoformat()}\t{revoked}")
 
 
 @users_app.command("revoke")
@@ -89,6 +90,15 @@ def _with_defined_clusters(context: Context, api_store: ApiStore) -> Context:
     for problem in registry.problems:
         typer.echo(f"warning: {problem}", err=True)
     return registry.context
+
+
+def _first_admin_key(api_store: ApiStore) -> tuple[str, str] | None:
+    """Create an admin key when the store has none that works; return (name, key) or None."""
+    if api_store.active_admins():
+        return None
+    taken = {row["name"] for row in api_store.list_keys()}
+    name = next(n for n in ("admin", *(f"admin-{i}" for i in range(2, 10_000))) if n not in taken)
+    return name, api_store.create_key(name, "admin")
 
 
 def _t11_cluster(context: Context) -> str:
@@ -114,8 +124,11 @@ def serve(
 
     Builds the boundary data if missing, loads the clusters (the five committed ones and any a
     planner defined through the API), fills an empty store with SYNTHETIC demo incidents
-    (labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" wherever they are shown), creates an admin key
-    and prints it once, with the URL of the T11 cluster map.
+    (labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" wherever they are shown) and prints the URL of
+    the T11 cluster map. Only when the store holds no admin key that is not revoked (the
+    first start) does it create one, named ``admin``, and print it once to the terminal
+    (stderr, kept out of stdout logs); later starts print none and create none. Make keys
+    with ``geozone users add NAME --role ROLE``.
 
     To see incidents on the map in a browser: open the printed map URL; boundaries, border
     zones, junctions and the T11 hotspot show at once, and the "Vụ việc / Incidents" box asks
@@ -124,7 +137,6 @@ def serve(
     for that browser tab only (``sessionStorage``, never a cookie or the URL), fetches the
     incidents with it, and the planner page of the same tab uses it to save patrol zones.
     """
-    import secrets
     from datetime import datetime
 
     import uvicorn
@@ -166,7 +178,7 @@ def serve(
         assigned = assign_stale(store, judged)
         if assigned:
             typer.echo(f"assigned {assigned:,} incidents to their units and clusters")
-        key = api_store.create_key(f"admin-{secrets.token_hex(3)}", "admin")
+        key = _first_admin_key(api_store)
     finally:
         store.close()
     base = f"http://{host}:{port}"
@@ -174,11 +186,16 @@ def serve(
     typer.echo(f"geozone is at {base}  (API docs: {base}/docs)")
     typer.echo(f"T11 cluster map: {base}/maps/clusters/{t11}")
     typer.echo(f"patrol planner:  {base}/maps/planner/{t11}")
-    typer.echo(f"one-time admin key (shown only now): {key}")
-    typer.echo(
-        "to see incidents on the map, paste the key into its 'Vụ việc / Incidents' box "
-        "(kept for that browser tab only); API clients send it as the X-API-Key header"
-    )
+    if key is not None:
+        typer.echo(f"first admin key, {key[0]!r} (shown only now, keep it): {key[1]}", err=True)
+        typer.echo(
+            "to see incidents on the map, paste a key into its 'Vụ việc / Incidents' box (kept "
+            "for that browser tab only); API clients send it as the X-API-Key header; make "
+            "more keys with: geozone users add NAME --role analyst|planner|admin",
+            err=True,
+        )
+    else:
+        typer.echo("keys: use an existing one, or make one with geozone users add NAME --role ROLE")
     uvicorn.run(create_app(settings, context=context), host=host, port=port, log_level="info")
 
 

@@ -38,6 +38,7 @@ from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneErr
 from geozone.pipeline import assign_stale, context_stamp
 from geozone.store import IncidentStore
 from geozone.store.api_tables import ApiStore
+from geozone.store.sql import write_wait
 
 _log = logging.getLogger("geozone.api")
 
@@ -247,7 +248,7 @@ def run_reassign(job: Job, store: IncidentStore, registry: ClusterRegistry) -> N
     """
     job.status = "running"
     try:
-        with registry.reassign_lock:
+        with registry.reassign_lock, write_wait(None):  # a job, not a request: the full wait
             context = registry.context
             assigned = assign_stale(store, context)
         job.rows_done = job.rows_total = assigned

@@ -78,12 +78,29 @@ JobsDep = Annotated[Jobs, Depends(get_jobs)]
 RegistryDep = Annotated[ClusterRegistry, Depends(get_registry)]
 
 
+def caller_of_key(api_store: ApiStore, key: str) -> Caller:
+    """Return the holder of an API key.
+
+    Raises
+    ------
+    AuthenticationError
+        The key is unknown or revoked.
+    """
+    record = api_store.find_key(key)
+    if record is None or record["revoked_at"] is not None:
+        raise AuthenticationError("the API key is unknown or revoked")
+    return Caller(record["name"], record["role"])
+
+
 def caller_of(
     request: Request,
     api_store: ApiStoreDep,
     key: Annotated[str | None, Security(_key_header)] = None,
 ) -> Caller | None:
     """Return the holder of the request's API key, or None when it gives no key.
+
+    The request guard (:class:`api.app.RequestGuard`) has looked the key up already for a
+    write that needs one; its answer is reused.
 
     Raises
     ------
@@ -92,10 +109,8 @@ def caller_of(
     """
     if not key:
         return None
-    record = api_store.find_key(key)
-    if record is None or record["revoked_at"] is not None:
-        raise AuthenticationError("the API key is unknown or revoked")
-    caller = Caller(record["name"], record["role"])
+    known: Caller | None = request.scope.get("state", {}).get("caller")
+    caller = known if known is not None else caller_of_key(api_store, key)
     request.state.caller = caller
     return caller
 
@@ -132,12 +147,45 @@ def require(role: Role) -> Callable[..., Caller]:
     def dependency(caller: OptionalCaller) -> Caller:
         return check_role(caller, role)
 
+    dependency.geozone_role = role  # type: ignore[attr-defined]  # read by required_role
     return dependency
+
+
+def required_role(route: object) -> Role | None:
+    """Return the role a route's dependencies require (:func:`require`), or None if public.
+
+    Routes that decide the role from their parameters (the OGC items of some collections)
+    check it themselves and are public here.
+    """
+    dependant = getattr(route, "dependant", None)
+    pending = list(getattr(dependant, "dependencies", ()))
+    while pending:
+        current = pending.pop()
+        role: Role | None = getattr(current.call, "geozone_role", None)
+        if role is not None:
+            return role
+        pending.extend(current.dependencies)
+    return None
 
 
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
 PlannerDep = Annotated[Caller, Depends(require("planner"))]
 AdminDep = Annotated[Caller, Depends(require("admin"))]
+
+
+def check_owner(owner: str | None, caller: Caller, what: str) -> None:
+    """Let the key that made ``what`` or an admin key change or read it.
+
+    Raises
+    ------
+    PermissionDeniedError
+        (403) ``caller`` is neither the owner nor an admin.
+    """
+    if caller.role == "admin" or (owner is not None and owner == caller.name):
+        return
+    raise PermissionDeniedError(
+        f"{what} belongs to another key; only the key that made it and admin keys may use it"
+    )
 
 
 def summarise(request: Request, summary: str) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import gc
+import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -10,40 +15,92 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from api.jobs import Job
+from api.jobs import MAX_REPORTED_REJECTS, Job
 from geozone.context import Context
-from geozone.errors import PayloadTooLargeError
+from geozone.errors import PayloadTooLargeError, StoreBusyError
 from geozone.incident_io import validate_incidents
 from geozone.pipeline import assign_stale, import_file
 from geozone.store import IncidentStore
+from geozone.store.sql import write_wait
 
 #: File suffixes :func:`geozone.incident_io.read_incidents` reads.
 IMPORT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
 
 
-def post_incidents(
-    store: IncidentStore, context: Context, records: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Validate records, store the valid ones, assign what is stale; report rejects by index."""
-    frame = pd.DataFrame.from_records(records)
-    result = validate_incidents(frame, source="request body")
+def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -> dict[str, Any]:
+    """Validate records, store the valid ones, assign what is stale; report rejects by index.
+
+    Each bad record is rejected alone with its index, the field and the reason (a record
+    that is not a JSON object, or whose field holds an object or a list, included); the
+    others are stored in one transaction, idempotently by ``external_id``. When the store is
+    too busy to assign them at once, they stay stored and the answer says their assignment is
+    pending (the next write, or the next start, assigns them).
+
+    Raises
+    ------
+    StoreBusyError
+        The store stayed locked by another writer past the wait: nothing was stored (503).
+    """
+    shapes = [_shape_problem(record) for record in records]
+    sound = [i for i, problem in enumerate(shapes) if problem is None]
+    frame = pd.DataFrame.from_records([records[i] for i in sound], columns=_columns(records))
+    result = validate_incidents(frame, lines=[i + 1 for i in sound], source="request body")
     added = store.add_incidents(result.incidents.reset_index(drop=True))
-    assigned = assign_stale(store, context)
+    note = None
+    try:
+        assigned = assign_stale(store, context)
+    except StoreBusyError:
+        assigned = 0
+        note = "stored; the store was busy, so their assignment waits for the next write"
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
         for r in result.rejects
+    ] + [
+        {"index": i, "external_id": None, "field": field, "reason": reason}
+        for i, problem in enumerate(shapes)
+        if problem is not None
+        for field, reason in [problem]
     ]
+    if len(records) >= 1_000:
+        release_memory()
     return {
         "received": len(records),
         "stored": added.inserted,
         "duplicates": added.duplicates,
         "assigned": assigned,
-        "rejects": rejects,
+        "note": note,
+        "rejects": sorted(rejects, key=lambda r: int(r["index"])),
     }
+
+
+def _shape_problem(record: Any) -> tuple[str, str] | None:
+    """Return (field, reason) when a posted record is not an object of plain values."""
+    if not isinstance(record, dict):
+        return "record", f"not a JSON object but {type(record).__name__}"
+    for name, value in record.items():
+        if isinstance(value, dict | list):
+            return str(name)[:64], f"holds a JSON {type(value).__name__}, not a value"
+    return None
+
+
+def _columns(records: list[Any]) -> list[str]:
+    """Return the field names posted, in first-seen order (an empty frame keeps them)."""
+    names: dict[str, None] = {}
+    for record in records:
+        if isinstance(record, dict):
+            names.update(dict.fromkeys(map(str, record)))
+    return list(names) or ["external_id", "occurred_at", "lon", "lat", "category"]
+
+
+#: Prefix of the private folders uploads are copied to; the owning process id follows it.
+UPLOAD_PREFIX = "geozone-import-"
 
 
 def save_upload(source: BinaryIO, filename: str, max_bytes: int) -> Path:
     """Copy an uploaded file to a private temporary folder, refusing it past ``max_bytes``.
+
+    The folder is named after this process (see :func:`remove_stale_uploads`) and removed
+    on any failure, the client's disconnection included.
 
     Raises
     ------
@@ -51,19 +108,46 @@ def save_upload(source: BinaryIO, filename: str, max_bytes: int) -> Path:
         The file is larger than ``max_bytes``.
     """
     suffix = Path(filename or "upload.csv").suffix.lower()
-    folder = Path(tempfile.mkdtemp(prefix="geozone-import-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}-"))
     path = folder / f"upload{suffix}"
     written = 0
-    with path.open("wb") as out:
-        while chunk := source.read(1 << 20):
-            written += len(chunk)
-            if written > max_bytes:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise PayloadTooLargeError(
-                    f"the file is larger than the {max_bytes:,}-byte upload limit"
-                )
-            out.write(chunk)
+    try:
+        with path.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise PayloadTooLargeError(
+                        f"the file is larger than the {max_bytes:,}-byte upload limit"
+                    )
+                out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return path
+
+
+def remove_stale_uploads(root: Path | None = None) -> int:
+    """Remove the upload folders of processes that are gone (a crash left them); count them.
+
+    Folders of live processes (another server on the machine importing now) are kept.
+    """
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
+        owner = folder.name.removeprefix(UPLOAD_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and not (owner.isdigit() and _alive(int(owner))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs: str) -> None:
@@ -74,9 +158,12 @@ def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs
         job.rows_done, job.rows_total = done, total
 
     try:
-        report = import_file(store, path, context, crs=crs, on_progress=progress)
+        with write_wait(None):  # a job waits the store's own busy timeout, not a request's
+            report = import_file(store, path, context, crs=crs, on_progress=progress)
         data = report.to_dict()
         data["source"] = job.source
+        data["rejects_total"] = len(data["rejects"])  # all of them stay with the batch
+        data["rejects"] = data["rejects"][:MAX_REPORTED_REJECTS]
         job.report = data
         job.rows_done = job.rows_total = report.rows
         job.status = "done"
@@ -86,3 +173,25 @@ def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs
     finally:
         job.finished_at = datetime.now(UTC)
         shutil.rmtree(path.parent, ignore_errors=True)
+        release_memory()
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc ``malloc_trim``).
+
+    An import reads a whole file into frames; once freed, glibc keeps most of those pages
+    for later allocations, and the server's RSS stays at its peak. Trimming after each job
+    lets RSS fall back (a no-op where the C library has no ``malloc_trim``).
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geozone.errors import (
@@ -18,8 +20,10 @@ from geozone.errors import (
     DuplicateApiKeyError,
     GeozoneError,
     ImportBatchError,
+    LastAdminKeyError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    StoreBusyError,
     UnknownApiKeyError,
     UnknownBoundarySetError,
     UnknownIncidentError,
@@ -27,8 +31,11 @@ from geozone.errors import (
     UnknownPatrolZoneError,
     UnknownUnitError,
 )
+from geozone.store.sql import is_busy
 
 PROBLEM_JSON = "application/problem+json"
+#: Seconds a client is told to wait before sending a request refused as busy (503) again.
+RETRY_AFTER_S = 2
 _log = logging.getLogger("geozone.api")
 
 #: HTTP status of each geozone error class (the first matching base wins); others are 400.
@@ -43,8 +50,11 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     (UnknownJobError, 404),
     (DataNotFoundError, 404),
     (DuplicateApiKeyError, 409),
+    (LastAdminKeyError, 409),
     (ImportBatchError, 409),
     (PayloadTooLargeError, 413),
+    # Another writer held the store: nothing was stored, the same request may be sent again.
+    (StoreBusyError, 503),
     # A cluster definition that its boundary set refutes (unknown member, name mismatch).
     (ClusterDefinitionError, 422),
 )
@@ -68,6 +78,8 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
         **extra,
     }
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -91,12 +103,23 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, f"invalid request: {fields}", title="Validation error", errors=errors)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail))
+    response = problem(exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        path = request.url.path
+        routes = [r for r in getattr(request.app.state, "route_roles", ()) if r.path.match(path)]
+        literal = [r for r in routes if r.template == path]  # /incidents/import, not /{id}
+        allowed = {m for r in literal or routes for m in r.methods}
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DBAPIError) and is_busy(exc):  # a key or zone write met a busy store
+        return problem(503, "the store is busy: another writer held it too long; try again")
     _log.exception("unexpected error", exc_info=exc)
     return problem(500, "the server met an unexpected error; it has been logged")
 
@@ -189,6 +212,34 @@ def document_problems(document: dict[str, Any]) -> None:
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+
+
+def document_optional_keys(app: FastAPI, routes: Sequence[Any]) -> None:
+    """Mark the key as optional in the OpenAPI document of routes that need no role.
+
+    Such routes read the key when one is given (a map page, the OGC items of the public
+    collections) and answer without one; OpenAPI says so with an empty requirement ``{}``.
+    ``routes`` are :class:`api.app.RouteRole` records (template, methods, role).
+    """
+    optional = {
+        (route.template, method.lower())
+        for route in routes
+        if route.role is None
+        for method in route.methods
+    }
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for path, item in document.get("paths", {}).items():
+                for method, operation in item.items():
+                    security = operation.get("security")
+                    if security and (path, method) in optional and {} not in security:
+                        operation["security"] = [{}, *security]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

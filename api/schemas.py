@@ -7,8 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_LON = Field(ge=-180, le=180, description="Longitude in degrees (EPSG:4326).")
-_LAT = Field(ge=-90, le=90, description="Latitude in degrees (EPSG:4326).")
+from api.params import QueryDate
+
+# Strict: a JSON true is not the number 1.
+_LON = Field(ge=-180, le=180, strict=True, description="Longitude in degrees (EPSG:4326).")
+_LAT = Field(ge=-90, le=90, strict=True, description="Latitude in degrees (EPSG:4326).")
 
 
 class Health(BaseModel):
@@ -125,7 +128,7 @@ class PointIn(BaseModel):
     )
     lon: float = _LON
     lat: float = _LAT
-    date: dt.date | None = Field(
+    date: QueryDate | None = Field(
         default=None, description="Picks the boundary set (default today)."
     )
     detected_by: str | None = Field(
@@ -219,9 +222,12 @@ class IncidentsPosted(BaseModel):
         }
     )
     received: int
-    stored: int
-    duplicates: int
+    stored: int = Field(description="Records stored by this request.")
+    duplicates: int = Field(description="Records whose external_id was stored already.")
     assigned: int
+    note: str | None = Field(
+        default=None, description="Set when the records are stored but not yet assigned."
+    )
     rejects: list[RejectOut]
 
 
@@ -266,6 +272,7 @@ class JobOut(BaseModel):
     )
     id: str
     kind: str
+    owner: str | None = Field(default=None, description="The key that submitted it.")
     source: str
     status: str
     rows_done: int

@@ -42,6 +42,12 @@ from geozone.settings import get_settings
 from geozone.study import ClusterStudy, cluster_study, study_period
 from geozone.zones import BorderZones
 
+#: Most vertices of an invalid patrol zone that is repaired rather than refused.
+MAX_REPAIR_VERTICES = 1_000
+#: Most edge crossings of an invalid patrol zone that is repaired rather than refused (a
+#: repair's work grows with the square of the crossings: a random 500-vertex tangle, 60,000
+#: crossings, takes minutes; a zone drawn with a loop or two has a handful).
+MAX_REPAIR_CROSSINGS = 50
 #: Degrees added around a unit's envelope to find the units that may touch it (≈1 km).
 _NEIGHBOUR_MARGIN_DEG = 0.01
 
@@ -339,9 +345,10 @@ def check_zone_geometry(
 ) -> ZoneGeometry:
     """Check a patrol zone polygon: one polygon, few enough vertices, in Vietnam, area > 0.
 
-    A self-intersecting polygon is repaired with :func:`shapely.make_valid` when that gives
-    one polygon; otherwise it is refused with the reason. ``units`` lists the leaf units of
-    ``bset`` the polygon intersects.
+    A self-intersecting polygon of at most :data:`MAX_REPAIR_VERTICES` vertices and
+    :data:`MAX_REPAIR_CROSSINGS` crossings is repaired with :func:`shapely.make_valid` when
+    that gives one polygon; otherwise it is refused with the reason, before any costly work.
+    ``units`` lists the leaf units of ``bset`` the polygon intersects.
 
     Raises
     ------
@@ -352,10 +359,18 @@ def check_zone_geometry(
         raise PatrolZoneGeometryError(
             f"geometry must be a GeoJSON Polygon, not {str(given.get('type'))[:40]!r}"
         )
+    if not isinstance(given.get("coordinates"), list) or not given["coordinates"]:
+        raise PatrolZoneGeometryError("geometry has no coordinates (a list of rings)")
     try:
         geom = shapely.geometry.shape(given)
-    except (ValueError, TypeError, AttributeError, IndexError) as exc:
-        raise PatrolZoneGeometryError(f"geometry is not a valid GeoJSON Polygon: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise PatrolZoneGeometryError(
+            f"geometry is not a valid GeoJSON Polygon: {str(exc)[:200]}"
+        ) from exc
+    except shapely.errors.GEOSException as exc:
+        raise PatrolZoneGeometryError(
+            f"geometry is not a valid GeoJSON Polygon: {str(exc)[:200]}"
+        ) from exc
     vertices = int(shapely.get_num_coordinates(geom))
     if vertices > max_vertices:
         raise PatrolZoneGeometryError(
@@ -367,6 +382,14 @@ def check_zone_geometry(
     repaired = False
     if not shapely.is_valid(geom):
         reason = shapely.is_valid_reason(geom)
+        crossings = edge_crossings(geom) if vertices <= MAX_REPAIR_VERTICES else None
+        if crossings is None or crossings > MAX_REPAIR_CROSSINGS:
+            what = f"{vertices:,} vertices" if crossings is None else f"{crossings:,} crossings"
+            raise PatrolZoneGeometryError(
+                f"geometry is invalid ({reason}); a polygon with {what} is not repaired (at "
+                f"most {MAX_REPAIR_VERTICES:,} vertices and {MAX_REPAIR_CROSSINGS} crossings): "
+                "draw it again without crossing edges"
+            )
         fixed = shapely.make_valid(geom)
         parts = shapely.get_parts(fixed)
         polygons = [p for p in shapely.get_parts(parts) if p.geom_type == "Polygon"]
@@ -387,6 +410,28 @@ def check_zone_geometry(
             f"geometry touches no unit of boundary set {bset.id} (outside Vietnam's land)"
         )
     return ZoneGeometry(geom, repaired, sorted(str(c) for c in hit["code"]))
+
+
+def edge_crossings(polygon: shapely.Polygon) -> int:
+    """Count the pairs of a polygon's edges that meet, other than neighbours on one ring.
+
+    One spatial-index query over the edges (no Python loop over them); the count is what a
+    repair's work grows with.
+    """
+    rings = [polygon.exterior, *polygon.interiors]
+    coords = [shapely.get_coordinates(ring) for ring in rings]
+    starts = np.concatenate([c[:-1] for c in coords])
+    ends = np.concatenate([c[1:] for c in coords])
+    ring_of = np.concatenate([np.full(len(c) - 1, k) for k, c in enumerate(coords)])
+    position = np.concatenate([np.arange(len(c) - 1) for c in coords])
+    size = np.concatenate([np.full(len(c) - 1, len(c) - 1) for c in coords])
+    edges = shapely.linestrings(np.stack([starts, ends], axis=1))
+    i, j = shapely.STRtree(edges).query(edges, predicate="intersects")
+    later = i < j
+    i, j = i[later], j[later]
+    gap = np.abs(position[i] - position[j])
+    neighbours = (ring_of[i] == ring_of[j]) & ((gap == 1) | (gap == size[i] - 1))
+    return int((~neighbours).sum())
 
 
 def zone_feature(record: dict[str, Any], repaired: bool | None = None) -> dict[str, Any]:

@@ -91,6 +91,10 @@ class StoreError(GeozoneError):
     """The incident store cannot do what was asked (the message says what and why)."""
 
 
+class StoreBusyError(StoreError):
+    """Another writer held the store past the wait allowed; nothing of the call was stored."""
+
+
 class IncidentDataError(StoreError, ValueError):
     """An incident or assignment frame has missing columns or invalid values (named)."""
 
@@ -121,6 +125,10 @@ class UnknownApiKeyError(GeozoneError):
 
 class DuplicateApiKeyError(GeozoneError):
     """An API key with the given name exists already."""
+
+
+class LastAdminKeyError(GeozoneError):
+    """Revoking this key would leave no admin key to manage the others."""
 
 
 class UnknownPatrolZoneError(GeozoneError):

@@ -5,6 +5,10 @@
 validates every row. Valid rows come back as a DataFrame; every other row comes back as one
 or more :class:`Reject` (line, external id, field, reason). Nothing is dropped silently:
 ``len(incidents) + number of rejected rows == number of input rows``.
+:func:`open_incidents` opens a file to read it in pieces of rows (an import stores one piece
+at a time); a CSV file is split into records on its bytes first, so that a broken line (bad
+UTF-8, a wrong number of fields, a truncated quoted field) is one rejected row, never a
+refused file.
 
 Validation is vectorised (pandas ``to_numeric``/``to_datetime`` with ``errors="coerce"`` and
 masks); there is no pydantic call per row, so millions of rows read in seconds. The
@@ -12,7 +16,9 @@ vectorised path enforces the rules of the :class:`~geozone.incidents.Incident` m
 two must agree (``tests/test_incident_io.py`` checks them against each other on a sample):
 
 - ``external_id``: present, NFC with spaces collapsed, at most 128 characters;
-- ``occurred_at``: a date or date-time; naive times are Vietnam time (UTC+7);
+- ``occurred_at``: a date or date-time in the plausible range
+  (:data:`~geozone.incidents.EARLIEST_TIME` to now + 1 day); naive times are Vietnam time
+  (UTC+7);
 - ``detected_at``: optional, the same, and not before ``occurred_at``;
 - ``lon``/``lat``: finite numbers in [-180, 180] and [-90, 90] (after CRS conversion);
 - ``category``: a code or a Vietnamese/English label of :data:`~geozone.incidents.CATEGORIES`;
@@ -20,7 +26,8 @@ two must agree (``tests/test_incident_io.py`` checks them against each other on 
 - ``status``: ``open`` (default) or ``solved``;
 - ``subjects``: a whole number from 0 to 10,000 (default 0);
 - ``jointly_handled``, ``synthetic``: booleans (default false);
-- ``description``: NFC, at most 4,000 characters.
+- ``description``: NFC, at most 4,000 characters;
+- no text holds a NUL character.
 
 On top of the model's rules the reader checks what needs the whole file or the country: a
 point must lie in Vietnam's extent (a generous box, :data:`VIETNAM_BBOX`; the assignment step
@@ -33,8 +40,8 @@ first, as written in Vietnam), decimal commas (``21,0387``), whole numbers writt
 case-insensitive and Vietnamese status words (``đã giải quyết``, ``làm rõ``: solved; ``đang
 xử lý``: open), Vietnamese yes/no (``có``/``không``), and it strips and NFC-normalises
 ``detected_by``; empty optional cells are missing values. It does not read bare numbers as
-Unix timestamps (the model does): in a police export ``20240501`` is a date, not a second
-count, so such cells are rejected as "not a date".
+Unix timestamps: in a police export ``20240501`` is a date, not a second
+count, so such cells are rejected as "not a date" (the model refuses them too).
 
 Reject fields are the Incident field names, plus ``coordinates`` (a point outside Vietnam or
 not transformable) and ``geometry`` (a feature without a point geometry).
@@ -69,11 +76,13 @@ that carries them.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -92,7 +101,14 @@ from pyproj.database import query_crs_info
 from pyproj.transformer import TransformerGroup
 
 from geozone.errors import IncidentFileError
-from geozone.incidents import CATEGORIES, VIETNAM_TZ, Incident, category_code
+from geozone.incidents import (
+    CATEGORIES,
+    VIETNAM_TZ,
+    Incident,
+    category_code,
+    plausible_utc_us,
+    time_range_text,
+)
 from geozone.text import fold, nfc
 
 #: The columns of an incident frame, in the order of the :class:`Incident` fields.
@@ -150,7 +166,9 @@ DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 _REQUIRED = ("external_id", "occurred_at", "lon", "lat", "category")
 #: Order of fields in the reject list of a row.
-_FIELD_ORDER = {name: i for i, name in enumerate((*INCIDENT_COLUMNS, "coordinates", "geometry"))}
+_FIELD_ORDER = {
+    name: i for i, name in enumerate(("row", *INCIDENT_COLUMNS, "coordinates", "geometry"))
+}
 
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1", "co"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0", "khong"})
@@ -384,6 +402,22 @@ def read_incidents(
         field without a column, a mapped column that does not exist, an unknown CRS, or
         ``synthetic=False`` for a file marked synthetic.
     """
+    return open_incidents(path, mapping=mapping, crs=crs, layer=layer, synthetic=synthetic).read()
+
+
+def open_incidents(
+    path: str | Path,
+    *,
+    mapping: ColumnMapping | Mapping[str, str] | None = None,
+    crs: str | int = 4326,
+    layer: str | int | None = None,
+    synthetic: bool | None = None,
+) -> IncidentSource:
+    """Open an incident file to read its rows whole or in pieces (:class:`IncidentSource`).
+
+    The parameters and errors are those of :func:`read_incidents`; the file's columns, CRS
+    and synthetic markers are checked now, the rows when they are read.
+    """
     source = Path(path)
     kind = _SUFFIXES.get(source.suffix.lower())
     if kind is None:
@@ -393,88 +427,329 @@ def read_incidents(
         )
     if not source.is_file():
         raise IncidentFileError(f"{source}: no such file")
-    notes: list[str] = []
     marked = False
     try:
         if kind == "csv":
-            raw, lines = _read_csv(source)
+            rows: _Rows = _CsvRows(_CsvRecords(source.read_bytes()))
             file_crs: str | None = None
         elif kind == "parquet":
             raw, file_crs, marked = _read_parquet(source)
-            lines = np.arange(1, len(raw) + 1)
+            rows = _FrameRows(raw)
         else:
             raw, file_crs, marked = _read_ogr(source, layer)
-            lines = np.arange(1, len(raw) + 1)
+            rows = _FrameRows(raw)
     except IncidentFileError:
         raise
     except Exception as exc:  # readers raise many types; all mean "cannot read"
         raise IncidentFileError(f"cannot read {source}: {exc}") from None
+    notes: tuple[str, ...] = ()
     if marked:
-        notes.append(f"{source.name} is marked {SYNTHETIC_MARK} in its metadata")
+        notes = (f"{source.name} is marked {SYNTHETIC_MARK} in its metadata",)
         if synthetic is False:
             raise IncidentFileError(
                 f"{source} is marked synthetic in its metadata; refusing synthetic=False"
             )
-    has_geometry = kind != "csv" and "geometry" in raw.columns
-    columns = _resolve_columns(source, raw, mapping, has_geometry)
-    canonical = pd.DataFrame({name: raw[column] for name, column in columns.items()})
-    if has_geometry and not ("lon" in columns and "lat" in columns):
-        canonical["geometry"] = raw["geometry"].to_numpy()
-    result = validate_incidents(
-        canonical,
-        crs=file_crs if file_crs is not None else crs,
-        lines=lines,
-        synthetic=True if marked and synthetic is None else synthetic,
-        source=str(source),
-    )
-    return ReadResult(
-        result.incidents,
-        result.rejects,
-        result.n_rows,
+    has_geometry = kind != "csv" and "geometry" in rows.names
+    columns = _resolve_columns(source, pd.DataFrame(columns=rows.names), mapping, has_geometry)
+    return IncidentSource(
+        source,
+        rows,
         columns,
-        result.source_crs,
-        (*notes, *result.notes),
+        file_crs if file_crs is not None else crs,
+        True if marked and synthetic is None else synthetic,
+        notes,
+        has_geometry and not ("lon" in columns and "lat" in columns),
     )
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, NDArray[np.int64]]:
-    data = path.read_bytes()
-    text_head = data[:65536].decode("utf-8-sig", errors="replace").splitlines()
-    header = text_head[0] if text_head else ""
-    sep = max((",", ";", "\t"), key=header.count)
-    frame = pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        encoding="utf-8-sig",
-        skip_blank_lines=True,
+class _Rows:
+    """The rows of a file as raw cells, read by position."""
+
+    names: list[str]
+    n_rows: int
+
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """Rows ``[start, stop)``: the sound ones' cells, their lines, the broken ones' rejects."""
+        raise NotImplementedError
+
+
+class _FrameRows(_Rows):
+    """Rows already in a frame (Parquet, GeoPackage, GeoJSON); line = feature number."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.names = [str(c) for c in frame.columns]
+        self.n_rows = len(frame)
+
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """See :meth:`_Rows.piece`."""
+        stop = min(stop, self.n_rows)
+        return self.frame.iloc[start:stop], np.arange(start + 1, stop + 1, dtype=np.int64), []
+
+
+class _CsvRows(_Rows):
+    """The records of a CSV file (blank lines are no rows), parsed piece by piece."""
+
+    def __init__(self, records: _CsvRecords) -> None:
+        self.records = records
+        self.names = records.header()
+        self.rows = np.flatnonzero(~records.blank)
+        self.rows = self.rows[self.rows > 0]  # record 0 is the header
+        self.n_rows = len(self.rows)
+
+    def piece(self, start: int, stop: int) -> tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]:
+        """See :meth:`_Rows.piece`."""
+        chosen = self.rows[start:stop]
+        sound = chosen[self.records.sound[chosen]]
+        frame = self.records.parse(self.names, sound)
+        broken = chosen[self.records.broken[chosen]]
+        return frame, self.records.lines[sound], self.records.rejects(broken)
+
+
+@dataclass
+class IncidentSource:
+    """An incident file opened by :func:`open_incidents`: its rows, read whole or in pieces.
+
+    CSV rows are parsed piece by piece from the file's bytes, so an import holds one piece of
+    parsed rows at a time; other formats are read whole by their library, then validated and
+    stored piece by piece.
+
+    Attributes
+    ----------
+    path
+        The file.
+    columns
+        Which input column gives each field.
+    crs
+        The CRS of the coordinates (the file's own, or the one given).
+    """
+
+    path: Path
+    rows: _Rows
+    columns: dict[str, str]
+    crs: str | int
+    synthetic: bool | None
+    notes: tuple[str, ...]
+    geometry: bool
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the file (blank CSV lines are not rows)."""
+        return self.rows.n_rows
+
+    def read(self, start: int = 0, stop: int | None = None) -> ReadResult:
+        """Read and validate rows ``[start, stop)`` (all by default) as :func:`read_incidents`."""
+        raw, lines, broken = self.rows.piece(start, self.n_rows if stop is None else stop)
+        canonical = pd.DataFrame({name: raw[column] for name, column in self.columns.items()})
+        if self.geometry:
+            canonical["geometry"] = raw["geometry"].to_numpy()
+        result = validate_incidents(
+            canonical, crs=self.crs, lines=lines, synthetic=self.synthetic, source=str(self.path)
+        )
+        return ReadResult(
+            result.incidents,
+            sorted([*result.rejects, *broken], key=lambda r: r.line),
+            result.n_rows + len(broken),
+            self.columns,
+            result.source_crs,
+            (*self.notes, *result.notes),
+        )
+
+    @property
+    def crs_key(self) -> str:
+        """The CRS of the coordinates as ``EPSG:<code>`` (or WKT when it has no code)."""
+        return _crs_key(self.crs)
+
+    def pieces(self, size: int, cut: int = 0) -> Iterator[tuple[int, ReadResult]]:
+        """Read every row, ``size`` at a time; yield (first row, its piece).
+
+        Pieces start at 0, ``size``, … up to ``cut``, then at ``cut``, ``cut + size``, …
+        (an import that resumes at row ``cut`` stores from there on). An id met in an
+        earlier piece is a duplicate in a later one, as in one read: the later row is
+        rejected naming the first line.
+        """
+        starts = [*range(0, min(cut, self.n_rows), size), *range(cut, self.n_rows, size)]
+        seen = pd.Series(dtype=np.int64)  # the first line of each id read so far
+        for first, stop in zip(starts, [*starts[1:], self.n_rows], strict=True):
+            read, seen = _reject_repeated(self.read(first, stop), seen)
+            yield first, read
+
+
+def _reject_repeated(read: ReadResult, seen: pd.Series) -> tuple[ReadResult, pd.Series]:
+    """Reject the valid rows whose id an earlier piece had; add this piece's ids to ``seen``."""
+    ids = read.incidents["external_id"]
+    again = ids.isin(seen.index).to_numpy(bool)
+    if again.any():
+        lines = read.incidents.index.to_numpy(np.int64)[again]
+        firsts = seen.reindex(ids[again]).to_numpy(np.int64)
+        extra = [
+            Reject(int(line), str(i), "external_id", f"duplicate id {i!r} (first on line {f})")
+            for line, i, f in zip(lines, ids[again], firsts, strict=True)
+        ]
+        rejects = sorted([*read.rejects, *extra], key=lambda r: r.line)
+        read = replace(read, incidents=read.incidents[~again], rejects=rejects)
+    named = [r for r in read.rejects if r.external_id]  # a rejected row's id counts too
+    piece = pd.concat(
+        [
+            pd.Series(read.incidents.index.to_numpy(np.int64), index=ids[~again].to_numpy()),
+            pd.Series(
+                [r.line for r in named], index=[r.external_id for r in named], dtype=np.int64
+            ),
+        ]
     )
-    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    blank_lines = b"\n\n" in data or b"\n\r\n" in data
-    if n_lines == len(frame) + 1 and not blank_lines:
-        return frame, np.arange(2, len(frame) + 2, dtype=np.int64)
-    return frame, _csv_record_lines(path, sep, len(frame))
+    piece = piece[~piece.index.duplicated(keep="first") & ~piece.index.isin(seen.index)]
+    return read, pd.concat([seen, piece])
 
 
-def _csv_record_lines(path: Path, sep: str, expected: int) -> NDArray[np.int64]:
-    """Line numbers of the CSV records when blank lines or quoted line breaks shift them."""
-    starts: list[int] = []
-    header_seen = False
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=sep)
-        end_of_previous = 0
-        for row in reader:
-            start, end_of_previous = end_of_previous + 1, reader.line_num
-            if not row:  # a blank line
+class _CsvRecords:
+    """The records of a CSV file located on its bytes, and the broken ones among them.
+
+    A record ends at a line break outside quotes. A quote counts as structural when it opens
+    or closes a field (next to a separator, a line break or the file's ends) or is doubled;
+    a stray quote inside an unquoted field (``5"6``) is text, as the parser reads it.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.offset = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        self.data = data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        head = data[self.offset : self.offset + 65536].split(b"\n", 1)[0]
+        self.sep = max(b",;\t", key=head.count)
+        breaks = np.flatnonzero(buf == ord("\n"))
+        quotes = _structural_quotes(buf, self.sep, self.offset)
+        inside = np.searchsorted(quotes, breaks) % 2 == 1
+        ends = breaks[~inside]
+        starts = np.concatenate(([self.offset], ends + 1))
+        stops = np.concatenate((ends, [len(buf)]))
+        if starts[-1] >= len(buf):  # the file ends with a line break: no last record
+            starts, stops = starts[:-1], stops[:-1]
+        self.truncated = len(quotes) % 2 == 1  # the last record ends inside a quoted field
+        self.lines = np.searchsorted(breaks, starts) + 1  # the line each record starts on
+        content = stops - starts - (buf[np.maximum(stops - 1, 0)] == ord("\r"))
+        self.blank = content <= 0
+        separators = np.flatnonzero(buf == self.sep)
+        separators = separators[np.searchsorted(quotes, separators) % 2 == 0]
+        self.fields = np.searchsorted(separators, stops) - np.searchsorted(separators, starts) + 1
+        self.starts, self.stops = starts, stops
+        self.reasons = self._problems(buf)
+        self.broken = ~self.blank & pd.notna(self.reasons)
+        self.broken[:1] = False  # the header is checked by header()
+        self.sound = ~self.blank & ~self.broken
+        self.sound[:1] = False
+
+    def _problems(self, buf: NDArray[np.uint8]) -> NDArray[np.object_]:
+        """Why each record is broken (None: sound); one reason per record."""
+        n = len(self.starts)
+        reasons = np.full(n, None, dtype=object)
+        expected = int(self.fields[0]) if n else 0
+        for row in np.flatnonzero(~self.blank & (self.fields != expected)):
+            found = int(self.fields[row])
+            reasons[row] = f"{found} fields where the header has {expected}: " + (
+                "the row is cut short" if found < expected else "extra fields"
+            )
+        if self.truncated and n:
+            reasons[-1] = "the file ends inside a quoted field (the last line is truncated)"
+        for position in _invalid_utf8(self.data):
+            hit = int(np.searchsorted(self.starts, position, side="right")) - 1
+            if reasons[hit] is None or "UTF-8" not in reasons[hit]:
+                column = int(position) - int(self.starts[hit]) + 1
+                reasons[hit] = (
+                    f"invalid UTF-8: byte 0x{buf[position]:02X} at byte {column} of the line; "
+                    "save the file as UTF-8"
+                )
+        return reasons
+
+    def header(self) -> list[str]:
+        """Return the column names, made unique as pandas does (``a``, ``a.1``)."""
+        if not len(self.starts):
+            raise IncidentFileError("the file is empty")
+        if self.reasons[0] is not None and "UTF-8" in str(self.reasons[0]):
+            raise IncidentFileError(f"line 1 (the header): {self.reasons[0]}")
+        text = self.data[self.starts[0] : self.stops[0]].decode("utf-8").rstrip("\r")
+        names = next(csv.reader([text], delimiter=chr(self.sep)), [])
+        seen: dict[str, int] = {}
+        unique = []
+        for name in names:
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            unique.append(name if not count else f"{name}.{count}")
+        return unique
+
+    def parse(self, names: list[str], chosen: NDArray[np.intp]) -> pd.DataFrame:
+        """Parse the chosen sound records as text columns named ``names`` (pyarrow)."""
+        body = self._join(np.concatenate(([0], chosen)))
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=chr(self.sep), newlines_in_values=True, ignore_empty_lines=False
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        if table.num_rows != len(chosen):
+            raise IncidentFileError(
+                f"{len(chosen)} sound rows were read as {table.num_rows}; check the file's quotes"
+            )
+        frame: pd.DataFrame = table.to_pandas()
+        return frame
+
+    def _join(self, chosen: NDArray[np.intp]) -> bytes:
+        """Return the bytes of the chosen records (ascending), one slice per run of them."""
+        if len(chosen) == len(self.starts) and not self.offset:
+            return self.data
+        breaks = np.flatnonzero(np.diff(chosen) != 1) + 1
+        pieces = []
+        for run in np.split(chosen, breaks):
+            if not len(run):
                 continue
-            if header_seen:
-                starts.append(start)
-            header_seen = True
-    if len(starts) != expected:  # the csv module and pandas disagree: fall back to counting
-        return np.arange(2, expected + 2, dtype=np.int64)
-    return np.asarray(starts, dtype=np.int64)
+            stop = int(self.stops[run[-1]])
+            end = stop + 1 if stop < len(self.data) else stop  # with its line break
+            piece = self.data[int(self.starts[run[0]]) : end]
+            pieces.append(piece if piece.endswith(b"\n") else piece + b"\n")
+        return b"".join(pieces)
+
+    def rejects(self, chosen: NDArray[np.intp]) -> list[Reject]:
+        """One reject per chosen broken record."""
+        return [Reject(int(self.lines[row]), None, "row", str(self.reasons[row])) for row in chosen]
+
+
+def _structural_quotes(buf: NDArray[np.uint8], sep: int, offset: int) -> NDArray[np.intp]:
+    """Positions of the quotes that open, close or double inside a quoted field."""
+    quotes = np.flatnonzero(buf == ord('"'))
+    if not len(quotes):
+        return quotes
+    edge = (ord("\n"), ord("\r"), sep, ord('"'))
+    before = buf[np.maximum(quotes - 1, 0)]
+    after = buf[np.minimum(quotes + 1, len(buf) - 1)]
+    structural = (
+        (quotes == offset) | (quotes == len(buf) - 1) | np.isin(before, edge) | np.isin(after, edge)
+    )
+    found: NDArray[np.intp] = quotes[structural]
+    return found
+
+
+def _invalid_utf8(data: bytes) -> list[int]:
+    """Byte positions where ``data`` is not UTF-8 (one per bad sequence)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return []
+    found: list[int] = []
+
+    def note(error: UnicodeError) -> tuple[str, int]:
+        assert isinstance(error, UnicodeDecodeError)
+        found.append(error.start)
+        return "\ufffd", error.end
+
+    codecs.register_error("geozone-note", note)  # the latest registration wins
+    data.decode("utf-8", errors="geozone-note")
+    return found
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, str | None, bool]:
@@ -587,9 +862,14 @@ class _Problems:
         ]
         items.sort(key=lambda item: (item[0], item[1]))
         return [
-            Reject(int(lines[row]), ids[row] if ids[row] else None, name, text)
+            Reject(int(lines[row]), _printable_id(ids[row]), name, text)
             for row, _, name, text in items
         ]
+
+
+def _printable_id(value: str | None) -> str | None:
+    """Return a reject's id as it can be stored and shown (a NUL spelled out, as JSONB needs)."""
+    return value.replace("\x00", "\\x00") if value else None
 
 
 def _values(series: pd.Series) -> NDArray[np.object_]:
@@ -754,6 +1034,33 @@ def _datetimes(
     return index, missing, unreadable
 
 
+def _check_time_range(
+    name: str, times: pd.DatetimeIndex, unread: NDArray[np.bool_], problems: _Problems
+) -> None:
+    """Reject read times outside the plausible range (a "01/01/0001" placeholder, a typo)."""
+    outside = ~unread & ~plausible_utc_us(times.asi8)
+    problems.add(
+        name,
+        outside,
+        lambda rows: [
+            f"{_iso_text(times.asi8[r])} is outside the plausible range ({time_range_text()})"
+            for r in rows
+        ],
+    )
+
+
+def _iso_text(utc_us: int) -> str:
+    """Write an instant in Vietnam time as ISO text, also in years datetime cannot hold."""
+    local = np.datetime64(int(utc_us), "us") + np.timedelta64(7, "h")
+    return f"{np.datetime_as_string(local, unit='s')}+07:00"
+
+
+def _has_nul(values: NDArray[np.object_]) -> NDArray[np.bool_]:
+    """Tell which text cells hold a NUL character (None cells do not)."""
+    found = pc.match_substring(pa.array(values, type=pa.string()), "\x00").fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _localise(parsed: pd.Series) -> pd.Series:
     values = pd.to_datetime(parsed, errors="coerce")
     if isinstance(values.dtype, pd.DatetimeTZDtype):  # mixed input parsed aware
@@ -877,12 +1184,17 @@ def validate_incidents(
         occ_bad,
         lambda rows: [f"not a date: {q}" for q in _quote(_values(frame["occurred_at"]), rows)],
     )
-    detected, _, det_bad = _datetimes(column("detected_at"))
+    detected, det_missing, det_bad = _datetimes(column("detected_at"))
     problems.add(
         "detected_at",
         det_bad,
         lambda rows: [f"not a date: {q}" for q in _quote(_values(column("detected_at")), rows)],
     )
+    for name, times, unread in (
+        ("occurred_at", occurred, occ_missing | occ_bad),
+        ("detected_at", detected, det_missing | det_bad),
+    ):
+        _check_time_range(name, times, unread, problems)
     both = ~np.asarray(occurred.isna()) & ~np.asarray(detected.isna())
     early = both & (detected.asi8 < occurred.asi8)
     problems.add(
@@ -900,9 +1212,14 @@ def validate_incidents(
     # category
     category = _categories(frame["category"], problems)
 
+    # NUL characters (PostgreSQL cannot store them; no export means them)
+    for name, values in (("external_id", ids), ("category", _text(frame["category"], False))):
+        problems.add(name, _has_nul(values), "contains a NUL character (byte 0)")
+
     # detected_by
     detected_by = _text(column("detected_by"))
     too_long = np.array([v is not None and len(v) > _LIMITS["detected_by"] for v in detected_by])
+    problems.add("detected_by", _has_nul(detected_by), "contains a NUL character (byte 0)")
     problems.add(
         "detected_by",
         too_long,
@@ -958,6 +1275,7 @@ def validate_incidents(
 
     # description
     description = _text(column("description"))
+    problems.add("description", _has_nul(description), "contains a NUL character (byte 0)")
     long_text = np.array([v is not None and len(v) > _LIMITS["description"] for v in description])
     problems.add(
         "description",

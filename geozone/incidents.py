@@ -8,10 +8,20 @@ the synthetic generator carries ``synthetic = True`` and keeps it through storag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from geozone.text import fold, nfc
 
@@ -83,8 +93,108 @@ def category_code(text: str) -> str:
     return code
 
 
+# -- the plausible time range -----------------------------------------------------------------
+#
+# One range for every incident time (occurred_at, detected_at), applied by the model, the file
+# validation, the store's write path and the API's query parameters. A value outside it is a
+# typo or a placeholder ("01/01/0001" for an unknown date), never a real police record.
+
+#: The earliest plausible incident time: 2 September 1945, when the Democratic Republic of
+#: Vietnam was proclaimed (its police force dates from 19 August 1945), in Vietnam time.
+EARLIEST_TIME = datetime(1945, 9, 2, tzinfo=VIETNAM_TZ)
+#: How far past the present an incident time may lie (clocks of reporting units that run
+#: ahead, a report typed just after midnight in another zone).
+FUTURE_ALLOWANCE = timedelta(days=1)
+#: How far past the present the end of a query period may lie (a report of the year ahead).
+PERIOD_HORIZON = timedelta(days=2 * 366)
+
+
+def latest_time() -> datetime:
+    """Return the latest plausible incident time: now plus :data:`FUTURE_ALLOWANCE`."""
+    return datetime.now(VIETNAM_TZ) + FUTURE_ALLOWANCE
+
+
+def time_range_text() -> str:
+    """Describe the plausible range for messages (the upper bound moves with the clock)."""
+    return f"from {EARLIEST_TIME.date().isoformat()} to now + {FUTURE_ALLOWANCE.days} day"
+
+
+def implausible_time(value: datetime) -> str | None:
+    """Return why an incident time is outside the plausible range, or None when inside.
+
+    A naive ``value`` is Vietnam time.
+    """
+    aware = _aware(value)
+    if aware < EARLIEST_TIME:
+        return f"{aware.isoformat()} is before {EARLIEST_TIME.date().isoformat()}"
+    if aware > latest_time():
+        return f"{aware.isoformat()} is in the future (more than {FUTURE_ALLOWANCE} ahead)"
+    return None
+
+
+def plausible_utc_us(utc_us: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Tell which instants (microseconds since 1970 UTC; NaT is int64 min) are plausible.
+
+    The vectorised twin of :func:`implausible_time`; NaT is not plausible.
+    """
+    low = int(EARLIEST_TIME.timestamp() * 1_000_000)
+    high = int(latest_time().timestamp() * 1_000_000)
+    values = np.asarray(utc_us, dtype=np.int64)
+    return (values >= low) & (values <= high)
+
+
+def check_period_bound(value: datetime | date, name: str) -> None:
+    """Refuse a query bound outside [:data:`EARLIEST_TIME`, now + :data:`PERIOD_HORIZON`].
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the range (the API answers 422, the CLI exits 2).
+    """
+    if isinstance(value, datetime):
+        instant = _aware(value)
+    else:
+        instant = datetime(value.year, value.month, value.day, tzinfo=VIETNAM_TZ)
+    horizon = datetime.now(VIETNAM_TZ) + PERIOD_HORIZON
+    if not EARLIEST_TIME.date() <= instant.date() <= horizon.date():
+        raise ValueError(
+            f"{name} {value.isoformat()} is outside {EARLIEST_TIME.date().isoformat()} – "
+            f"{horizon.date().isoformat()} (incidents are dated {time_range_text()})"
+        )
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=VIETNAM_TZ)
+
+
+def _plausible(value: datetime) -> datetime:
+    value = _aware(value)
+    reason = implausible_time(value)
+    if reason is not None:
+        raise ValueError(f"{reason}; incident times run {time_range_text()}")
+    return value
+
+
+def _not_a_bare_number(value: object) -> object:
+    """Refuse ``20240501`` or ``1714521600``: pydantic would read them as Unix seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a bare number is not a time; write YYYY-MM-DD[THH:MM[:SS][+07:00]]")
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError(
+            f"{value.strip()[:20]!r} is a bare number, not a time; write YYYY-MM-DD[THH:MM]"
+        )
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Refuse text holding a NUL character (PostgreSQL cannot store it; no export means it)."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (byte 0)")
+    return value
+
+
+#: A timezone-aware incident time in the plausible range (naive: Vietnam time).
+IncidentTime = Annotated[datetime, BeforeValidator(_not_a_bare_number), AfterValidator(_plausible)]
 
 
 class Incident(BaseModel):
@@ -95,7 +205,9 @@ class Incident(BaseModel):
     external_id
         The reporting system's id; unique within the store (re-imports are deduplicated on it).
     occurred_at, detected_at
-        When it happened and when a unit detected it; naive times are Vietnam time.
+        When it happened and when a unit detected it; naive times are Vietnam time. Both lie
+        in the plausible range (:data:`EARLIEST_TIME` to :func:`latest_time`); bare numbers
+        are refused, not read as Unix seconds.
     lon, lat
         Position in EPSG:4326 (imports convert other CRSs first).
     category
@@ -108,17 +220,21 @@ class Incident(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    external_id: Annotated[str, AfterValidator(nfc), Field(min_length=1, max_length=128)]
-    occurred_at: Annotated[datetime, AfterValidator(_aware)]
-    detected_at: Annotated[datetime, AfterValidator(_aware)] | None = None
+    external_id: Annotated[
+        str, AfterValidator(nfc), AfterValidator(_no_nul), Field(min_length=1, max_length=128)
+    ]
+    occurred_at: IncidentTime
+    detected_at: IncidentTime | None = None
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     category: str
-    detected_by: str | None = Field(default=None, max_length=64)
+    detected_by: Annotated[str, AfterValidator(_no_nul), Field(max_length=64)] | None = None
     status: Status = "open"
     subjects: int = Field(default=0, ge=0, le=10_000)
     jointly_handled: bool = False
-    description: Annotated[str, AfterValidator(nfc), Field(max_length=4_000)] = ""
+    description: Annotated[
+        str, AfterValidator(nfc), AfterValidator(_no_nul), Field(max_length=4_000)
+    ] = ""
     synthetic: bool = False
 
     @field_validator("category", mode="before")

@@ -1,26 +1,29 @@
 """Incidents from a file into the store, judged: read, validate, store in batches, assign.
 
-An import is resumable and never leaves half a batch: the file's sha256 names the batch;
-each chunk of rows and the batch's progress commit in one transaction, so after a crash the
-same command skips what is stored and goes on. Rejected rows are reported with their line,
-field and reason and kept with the batch. Assignments are stored with each incident and
-stamped with what they were computed from (boundary builds, cluster definitions, rules):
-when those change, :func:`assign_stale` recomputes exactly the incidents whose stamp differs.
+An import is resumable and never leaves half a batch: the batch is named by the file's
+sha256 and every option that changes what is read from it (the CRS, the column mapping), so
+the same file read another way is another batch; each chunk of rows and the batch's progress
+commit in one transaction, so after a crash the same command skips what is stored and goes
+on, and the finished batch counts every row it stored, across runs. Rejected rows are
+reported with their line, field and reason and kept with the batch. Assignments are stored
+with each incident and stamped with what they were computed from (boundary builds, cluster
+definitions, rules): when those change, :func:`assign_stale` recomputes exactly the
+incidents whose stamp differs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from geozone.assign import assign
 from geozone.build import file_sha256
 from geozone.context import Context
-from geozone.incident_io import read_incidents
+from geozone.incident_io import open_incidents
 from geozone.rules import RULES_VERSION
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
@@ -82,41 +85,54 @@ def import_file(
     on_progress
         Called with (rows done, rows in all) after each chunk.
     """
-    read = read_incidents(path, mapping=mapping, crs=crs)
+    source = open_incidents(path, mapping=mapping, crs=crs)
     digest = file_sha256(path)
-    batch_id = f"file:{digest[:32]}"
-    rejects = [r.__dict__ for r in read.rejects]
-    lines = np.sort(
-        np.concatenate(
-            [read.incidents.index.to_numpy(int), np.array(sorted(read.rejected_lines), dtype=int)]
-        )
-    )
-    batch = store.begin_batch(batch_id, str(path), digest, len(lines))
+    batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
+    batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
     start = int(batch["rows_done"])
-    stored = duplicates = 0
-    for first in range(start, len(lines), chunk_rows):
-        covered = lines[first : first + chunk_rows]
-        chunk = read.incidents[read.incidents.index.isin(covered)]
+    stored = duplicates = rejected = 0
+    rejects: list[dict[str, Any]] = []
+    for first, read in source.pieces(chunk_rows, cut=start):
+        rejects += [r.__dict__ for r in read.rejects]
+        rejected += len(read.rejected_lines)
+        if first < start:  # stored by an earlier run: read again for its rejects only
+            continue
         added = store.add_incidents(
-            chunk.reset_index(drop=True), batch_id, source_rows=len(covered)
+            read.incidents.reset_index(drop=True), batch_id, source_rows=read.n_rows
         )
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         if on_progress:
-            on_progress(first + len(covered), len(lines))
+            on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
-        store.finish_batch(batch_id, stored, len(read.rejected_lines), rejects)
+        whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
+        store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
     assigned = assign_stale(store, context)
     return ImportReport(
-        batch_id,
-        str(path),
-        len(lines),
-        stored,
-        duplicates,
-        len(read.rejected_lines),
-        start,
-        assigned,
-        rejects,
+        batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
     )
+
+
+def batch_name(digest: str, *, crs: str, columns: Mapping[str, str]) -> str:
+    """Name the import batch of a file read with given options.
+
+    Parameters
+    ----------
+    digest
+        The file's sha256.
+    crs
+        The CRS its coordinates were read in (``ReadResult.source_crs``).
+    columns
+        Which column gave each field (``ReadResult.columns``: the explicit mapping and the
+        synonyms found).
+
+    Returns
+    -------
+    str
+        ``file:`` and 32 hex digits of a SHA-256 over the file's digest and the options, so
+        that re-importing the file with a corrected CRS or mapping is a new batch.
+    """
+    options = json.dumps({"crs": crs, "columns": dict(sorted(columns.items()))})
+    return "file:" + hashlib.sha256(f"{digest}\n{options}".encode()).hexdigest()[:32]
 
 
 def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000) -> int:
@@ -136,4 +152,4 @@ def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000)
     return done
 
 
-__all__ = ["ImportReport", "assign_stale", "context_stamp", "import_file"]
+__all__ = ["ImportReport", "assign_stale", "batch_name", "context_stamp", "import_file"]

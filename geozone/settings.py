@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     store_busy_timeout_s
         How long a writer to the SQLite store waits for another writer's transaction to end
         before giving up, in seconds.
+    api_store_busy_timeout_s
+        How long a write request of the web service waits for another writer (an import
+        job) before it is answered 503 with ``Retry-After``, in seconds; well under the time a
+        proxy in front gives a request (often 60 s). Import jobs wait
+        ``store_busy_timeout_s``.
     api_max_points
         Most points one ``POST /locate`` batch may hold (more is refused with 413).
     api_max_incidents
@@ -81,6 +86,7 @@ class Settings(BaseSettings):
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
     store_url: str = ""
     store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)
+    api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
     api_max_points: int = Field(default=10_000, ge=1, le=1_000_000)
     api_max_incidents: int = Field(default=10_000, ge=1, le=1_000_000)
     api_max_vertices: int = Field(default=5_000, ge=4, le=1_000_000)

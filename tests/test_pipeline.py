@@ -111,3 +111,45 @@ def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) ->
         report = import_file(store, source, context, chunk_rows=10)
         assert report.resumed_from == 20 and report.stored == 30
         assert store.count(IncidentQuery()) == 50
+        batch = store.batch(report.batch_id)
+        assert batch is not None and batch["rows_stored"] == 50  # the whole batch, both runs
+
+
+def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
+    """A VN-2000 file imported without its CRS is all rejected; with it, every row is stored."""
+    source = Path(__file__).parent / "data" / "incidents_vn2000.csv"
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        wrong = import_file(store, source, context)
+        assert (wrong.stored, wrong.rejected) == (0, wrong.rows)
+        right = import_file(store, source, context, crs="EPSG:3405")
+        assert right.batch_id != wrong.batch_id
+        assert (right.stored, right.rejected, right.resumed_from) == (right.rows, 0, 0)
+        again = import_file(store, source, context, crs=3405)  # the same CRS spelled otherwise
+        assert (again.batch_id, again.stored) == (right.batch_id, 0)
+
+
+def test_a_resumed_import_reads_in_pieces_and_keeps_every_reject(
+    tmp_path: Path, context: Context
+) -> None:
+    rows = [row(f"i{k}", 100 + k, 500) for k in range(50)]
+    rows[3] = row("bad", 100, 500, category="unicorns")
+    rows[40] = row("i1", 100, 500)  # the id of row 1 again, 39 rows later: another piece
+    source = write_csv(tmp_path / "in.csv", rows)
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+
+        def stop_after_two(done: int, total: int, seen: list[int] = []) -> None:  # noqa: B006
+            seen.append(done)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            import_file(store, source, context, chunk_rows=10, on_progress=stop_after_two)
+        report = import_file(store, source, context, chunk_rows=15)  # other pieces
+        assert report.resumed_from == 20
+        assert {(r["line"], r["field"]) for r in report.rejects} == {
+            (5, "category"),
+            (42, "external_id"),
+        }
+        assert store.count(IncidentQuery()) == 48
+        batch = store.batch(report.batch_id)
+        assert batch is not None and (batch["rows_stored"], batch["rows_rejected"]) == (48, 2)

@@ -41,6 +41,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 
 from api import services
 from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
+from api.params import QueryDate
 from api.problems import problems
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
@@ -134,11 +135,12 @@ _GEOJSON_200: dict[int | str, dict[str, Any]] = {
 
 ClusterId = Annotated[str, Path(max_length=80, description="A placed or committed cluster id.")]
 Start = Annotated[
-    date | None,
+    QueryDate | None,
     Query(alias="from", description="First day YYYY-MM-DD, Vietnam time (default: a year ago)."),
 ]
 End = Annotated[
-    date | None, Query(alias="to", description="Last day YYYY-MM-DD, included (default: today).")
+    QueryDate | None,
+    Query(alias="to", description="Last day YYYY-MM-DD, included (default: today)."),
 ]
 Category = Annotated[
     str | None,
@@ -287,7 +289,13 @@ def cluster_hotspots(
     ] = HOTSPOT_DEFAULTS.permutations,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the permutations.")] = 0,
     alpha: Annotated[
-        float, Query(gt=0, lt=1, description="Significance level (FDR-adjusted q-values).")
+        float,
+        Query(
+            ge=1e-4,
+            le=0.5,
+            description="Significance level (FDR-adjusted q-values); 1e-4 is the smallest "
+            "pseudo p-value 9,999 permutations can give.",
+        ),
     ] = 0.05,
     bin: Annotated[
         Literal["W", "MS", "QS"],

@@ -12,6 +12,7 @@ from api.problems import problems
 from api.schemas import SetOut, UnitOut, UnitPage
 from geozone.boundaries import BoundarySet
 from geozone.context import Context
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["boundaries"])
 
@@ -55,7 +56,7 @@ def list_units(
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Name search")] = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Return units of a set filtered by level, parent, bbox and name search, paged."""
     units, total = services.list_units(

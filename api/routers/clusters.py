@@ -14,7 +14,15 @@ from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request
 
 from api import services
 from api.cluster_registry import ClusterRegistry, Defined, run_reassign
-from api.deps import ContextDep, JobsDep, PlannerDep, RegistryDep, StoreDep, summarise
+from api.deps import (
+    ContextDep,
+    JobsDep,
+    PlannerDep,
+    RegistryDep,
+    StoreDep,
+    check_owner,
+    summarise,
+)
 from api.jobs import Jobs
 from api.problems import problems
 from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
@@ -76,6 +84,7 @@ def _written(
     jobs: Jobs,
     tasks: BackgroundTasks,
     verb: str,
+    by: str,
 ) -> dict[str, Any]:
     """Put the new context in force, queue the reassignment, describe the write."""
     request.app.state.context = registry.context
@@ -85,7 +94,7 @@ def _written(
         if key in defined.ids or key not in live:
             cache.pop(key, None)
     cluster = defined.cluster
-    job = jobs.new("reassign", f"cluster {cluster.id} {verb}")
+    job = jobs.new("reassign", f"cluster {cluster.id} {verb}", by)
     tasks.add_task(run_reassign, job, store, registry)
     placed = [t.cluster.id for t in defined.territories]
     summarise(
@@ -135,7 +144,7 @@ def create_cluster(
     ``reassign_job`` (follow it with ``GET /jobs/{id}``).
     """
     defined = registry.create(body, caller.name)
-    return _written(request, registry, defined, store, jobs, tasks, "created")
+    return _written(request, registry, defined, store, jobs, tasks, "created", caller.name)
 
 
 @router.put(
@@ -156,10 +165,13 @@ def update_cluster(
     """Replace a cluster a planner defined (same checks as ``POST /clusters``).
 
     Committed clusters and carried versions are read-only (409); the body's ``id`` must be
-    the URL's (422).
+    the URL's (422). Only the key that created the cluster and admin keys may replace it (403).
     """
+    record = registry.record(cluster_id)
+    if record is not None:
+        check_owner(record["created_by"], caller, f"cluster {cluster_id}")
     defined = registry.update(cluster_id, body, caller.name)
-    return _written(request, registry, defined, store, jobs, tasks, "updated")
+    return _written(request, registry, defined, store, jobs, tasks, "updated", caller.name)
 
 
 @router.get(

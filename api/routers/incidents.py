@@ -1,19 +1,34 @@
-"""Incidents: post, query, show, import files as background jobs (analyst key needed)."""
+"""Incidents: query and show (analyst key), post and import files as jobs (planner key).
+
+A job's status and report (rejected rows included) are shown to the key that submitted it and
+to admin keys only.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from api import incident_service, services
-from api.deps import AnalystDep, ContextDep, JobsDep, SettingsDep, StoreDep, summarise
-from api.problems import problems
+from api.deps import (
+    AnalystDep,
+    ContextDep,
+    JobsDep,
+    PlannerDep,
+    SettingsDep,
+    StoreDep,
+    check_owner,
+    summarise,
+)
+from api.params import QueryTime
+from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
 from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
 from geozone.store import IncidentQuery
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["incidents"])
 _AUTH = problems(401, 403)
@@ -22,24 +37,41 @@ _AUTH = problems(401, 403)
 @router.post(
     "/incidents",
     response_model=IncidentsPosted,
-    responses={**_AUTH, **problems(400, 413, 422)},
+    responses={
+        200: {
+            "description": "What was stored, and each rejected record with its index.",
+            "links": {
+                "GetIncident": {
+                    "operationRef": "#/paths/~1incidents~1{external_id}/get",
+                    "parameters": {"external_id": "$request.body#/external_id"},
+                    "description": "The incident posted as one object.",
+                }
+            },
+        },
+        **_AUTH,
+        **problems(400, 413, 422, 503),
+    },
     summary="Store and assign incidents",
 )
 def post_incidents(
     request: Request,
-    caller: AnalystDep,
+    caller: PlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
     body: Annotated[
-        dict[str, Any] | list[dict[str, Any]],
+        dict[str, Any] | list[Any],
         Body(openapi_examples={"one": {"value": INCIDENT_EXAMPLE}}),
     ],
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Validate one record or a list; store the valid ones and assign them.
 
     Each rejected record is reported with its index in the list, the field and the reason;
-    records whose ``external_id`` is stored already count as duplicates.
+    the others are stored; when every record is rejected the answer is 422 with the same
+    list of rejects. Writes are idempotent: a record whose ``external_id`` is stored
+    already counts as a duplicate and changes nothing, so a request may be sent again. When
+    another writer holds the store too long the answer is 503 with ``Retry-After`` and
+    nothing of the request is stored.
     """
     records = [body] if isinstance(body, dict) else body
     if len(records) > settings.api_max_incidents:
@@ -52,6 +84,13 @@ def post_incidents(
         f"posted {report['received']} incidents: {report['stored']} stored, "
         f"{len(report['rejects'])} rejects",
     )
+    if records and len({r["index"] for r in report["rejects"]}) == len(records):
+        return problem(
+            422,
+            f"none of the {len(records):,} records is valid; nothing was stored",
+            title="Invalid records",
+            rejects=report["rejects"],
+        )
     return report
 
 
@@ -65,14 +104,14 @@ def query_incidents(
     caller: AnalystDep,
     store: StoreDep,
     bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy")] = None,
-    start: Annotated[datetime | None, Query(description="occurred_at >= start")] = None,
-    end: Annotated[datetime | None, Query(description="occurred_at < end")] = None,
+    start: Annotated[QueryTime | None, Query(description="occurred_at >= start")] = None,
+    end: Annotated[QueryTime | None, Query(description="occurred_at < end")] = None,
     category: Annotated[list[str] | None, Query(max_length=50)] = None,
     unit: Annotated[str | None, Query(max_length=64)] = None,
     cluster: Annotated[str | None, Query(max_length=64)] = None,
     in_border_zone: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Return one page of matching incidents with their assignment, as GeoJSON."""
     query = IncidentQuery(
@@ -119,7 +158,7 @@ def get_incident(caller: AnalystDep, store: StoreDep, external_id: str) -> dict[
 )
 def import_incidents(
     request: Request,
-    caller: AnalystDep,
+    caller: PlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -135,7 +174,7 @@ def import_incidents(
             f"file {name!r}: expected one of {', '.join(incident_service.IMPORT_SUFFIXES)}"
         )
     path = incident_service.save_upload(file.file, name, settings.api_max_upload_bytes)
-    job = jobs.new("import", name)
+    job = jobs.new("import", name, caller.name)
     tasks.add_task(incident_service.run_import, job, path, store, context, crs)
     summarise(request, f"import job {job.id} for {name}")
     return job.to_dict()
@@ -148,5 +187,10 @@ def import_incidents(
     summary="A background job's status and report",
 )
 def get_job(caller: AnalystDep, jobs: JobsDep, job_id: str) -> dict[str, Any]:
-    """Return a job: status, progress and, when done, the report with rejected rows."""
-    return jobs.get(job_id).to_dict()
+    """Return a job: status, progress and, when done, the report with rejected rows.
+
+    Only the key that submitted the job and admin keys may read it (403 otherwise).
+    """
+    job = jobs.get(job_id)
+    check_owner(job.owner, caller, f"job {job_id}")
+    return job.to_dict()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
 from api import services
 from api.deps import ContextDep, SettingsDep
+from api.params import QueryDate
 from api.problems import problems
 from api.schemas import Located, PointIn
 from api.services import json_response
@@ -28,7 +28,7 @@ async def locate(
     context: ContextDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
-    date: date | None = None,
+    date: QueryDate | None = None,
     tolerance: Tolerance = None,
     detected_by: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:

@@ -16,15 +16,16 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from api import services
 from api.deps import ApiStoreDep, ContextDep, OptionalCaller, StoreDep, check_role
+from api.params import invalid_query, parse_time
 from api.problems import problems
 from api.routers.clusters import zones_of
 from geozone.context import Context
 from geozone.errors import DataNotFoundError
 from geozone.store import IncidentQuery, IncidentStore
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -67,26 +68,20 @@ def _check(collection_id: str) -> None:
 
 
 def _interval(text: str | None) -> tuple[datetime | None, datetime | None]:
+    """Parse an RFC 3339 instant or ``start/end`` interval (``..`` or empty: open)."""
     if text is None:
         return None, None
     parts = text.split("/")
-    try:
-        if len(parts) == 1:
-            instant = datetime.fromisoformat(parts[0])
-            return instant, instant
-        if len(parts) == 2:
-            start, end = (None if p in ("", "..") else datetime.fromisoformat(p) for p in parts)
-            return start, end
-    except ValueError:
-        pass
-    raise RequestValidationError(
-        [
-            {
-                "loc": ("query", "datetime"),
-                "msg": "expected an RFC 3339 instant or interval start/end (.. for open)",
-                "type": "value_error",
-            }
-        ]
+    if len(parts) == 1:
+        instant = parse_time(parts[0], "datetime")
+        return instant, instant
+    if len(parts) == 2:
+        start, end = (None if p in ("", "..") else parse_time(p, "datetime") for p in parts)
+        if start is not None and end is not None and start > end:
+            raise invalid_query("datetime", "the interval's start is after its end")
+        return start, end
+    raise invalid_query(
+        "datetime", "expected an RFC 3339 instant or interval start/end (.. for open)"
     )
 
 
@@ -129,7 +124,7 @@ def items(
     bbox: Annotated[str | None, Query(max_length=200)] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", max_length=100)] = None,
     limit: Annotated[int, Query(description="Clamped to 1..10000")] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
     cluster: Annotated[
         str | None,
         Query(max_length=80, description="hotspots: the cluster whose hot spots to list."),

@@ -1,4 +1,7 @@
-"""Patrol zones drawn by planners (reads need an analyst key, writes a planner key)."""
+"""Patrol zones drawn by planners (reads need an analyst key, writes a planner key).
+
+A zone is changed or deleted by the key that drew it, or by an admin key (403 otherwise).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api import services
-from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, summarise
+from api.deps import (
+    AnalystDep,
+    ApiStoreDep,
+    ContextDep,
+    PlannerDep,
+    SettingsDep,
+    check_owner,
+    summarise,
+)
 from api.problems import problems
 from api.schemas import FeatureCollection, PatrolZoneIn
 from geozone.context import Context
@@ -90,7 +101,8 @@ def update_zone(
     zone_id: ZoneId,
     body: PatrolZoneIn,
 ) -> dict[str, Any]:
-    """Replace a zone's cluster, name, geometry and notes."""
+    """Replace a zone's cluster, name, geometry and notes (its maker or an admin)."""
+    check_owner(api_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
     checked = _checked(body, context, settings.api_max_vertices)
     record = api_store.update_zone(
         zone_id,
@@ -113,7 +125,8 @@ def update_zone(
 def delete_zone(
     request: Request, caller: PlannerDep, api_store: ApiStoreDep, zone_id: ZoneId
 ) -> Response:
-    """Delete a zone."""
+    """Delete a zone (its maker or an admin)."""
+    check_owner(api_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
     api_store.delete_zone(zone_id)
     summarise(request, f"deleted patrol zone {zone_id}")
     return Response(status_code=204)

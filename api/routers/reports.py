@@ -8,13 +8,13 @@ on every row whether the data are synthetic and where the boundaries come from.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import AnalystDep, ContextDep, StoreDep
+from api.params import QueryDate
 from api.problems import problems
 from geozone.errors import InvalidParameterError
 
@@ -47,8 +47,10 @@ def cluster_report_route(
     context: ContextDep,
     store: StoreDep,
     caller: AnalystDep,
-    start: Annotated[date, Query(alias="from", description="First day YYYY-MM-DD, Vietnam time.")],
-    end: Annotated[date, Query(alias="to", description="Last day YYYY-MM-DD, included.")],
+    start: Annotated[
+        QueryDate, Query(alias="from", description="First day YYYY-MM-DD, Vietnam time.")
+    ],
+    end: Annotated[QueryDate, Query(alias="to", description="Last day YYYY-MM-DD, included.")],
     fmt: Annotated[
         Literal["json", "html", "csv"],
         Query(alias="format", description="json, html or csv (a zip of every table)."),

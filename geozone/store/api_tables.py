@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -24,6 +25,7 @@ from sqlalchemy.engine import Engine
 from geozone.errors import (
     DuplicateApiKeyError,
     InvalidParameterError,
+    LastAdminKeyError,
     UnknownApiKeyError,
     UnknownPatrolZoneError,
 )
@@ -104,6 +106,38 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def check_key_name(name: str) -> str:
+    """Return a key name stripped, refusing one that is empty, too long or not plain text.
+
+    Control and format characters (newlines, tabs, NUL, bidirectional marks) are refused:
+    they could forge lines in ``geozone users list`` or the audit log.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the problem.
+    """
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise InvalidParameterError("a key name must be 1 to 64 characters")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise InvalidParameterError(
+            "a key name may not hold control characters (newlines, tabs, NUL) or invisible "
+            "format characters"
+        )
+    return name
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with control and format characters escaped (for one-line output)."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char).startswith("C")
+        else char
+        for char in text
+    )
+
+
 def role_allows(role: str, needed: Role) -> bool:
     """Tell whether ``role`` may do what ``needed`` may (viewer < analyst < planner < admin)."""
     return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
@@ -138,13 +172,12 @@ class ApiStore:
         Raises
         ------
         InvalidParameterError
-            The name is empty or longer than 64 characters, or the role is unknown.
+            The name is empty, longer than 64 characters or holds control characters (see
+            :func:`check_key_name`), or the role is unknown.
         DuplicateApiKeyError
             A key of that name exists (revoked or not).
         """
-        name = name.strip()
-        if not 1 <= len(name) <= 64:
-            raise InvalidParameterError(f"key name {name!r} must be 1 to 64 characters")
+        name = check_key_name(name)
         if role not in ROLES:
             raise InvalidParameterError(f"role {role!r} is not one of {', '.join(ROLES)}")
         key = secrets.token_urlsafe(32)
@@ -168,6 +201,13 @@ class ApiStore:
         with self.engine.connect() as connection:
             return [row._asdict() for row in connection.execute(statement)]
 
+    def active_admins(self) -> int:
+        """Return how many admin keys are not revoked."""
+        k = self._keys
+        statement = sa.select(sa.func.count()).where(k.c.role == "admin", k.c.revoked_at.is_(None))
+        with self.engine.connect() as connection:
+            return int(connection.execute(statement).scalar_one())
+
     def revoke_key(self, name: str) -> dict[str, Any]:
         """Revoke the key named ``name`` (idempotent); return its record.
 
@@ -175,12 +215,27 @@ class ApiStore:
         ------
         UnknownApiKeyError
             No key has that name.
+        LastAdminKeyError
+            It is the last admin key that is not revoked (create another admin key first).
         """
         k = self._keys
         with self._write() as connection, connection.begin():
             row = connection.execute(sa.select(k).where(k.c.name == name)).first()
             if row is None:
-                raise UnknownApiKeyError(f"no API key named {name!r}")
+                raise UnknownApiKeyError(f"no API key named {printable(name)!r}")
+            if row.revoked_at is None and row.role == "admin":
+                # Locked (PostgreSQL; SQLite's write transaction is exclusive already), so two
+                # admins revoking each other at once cannot both succeed.
+                admins = connection.execute(
+                    sa.select(k.c.id)
+                    .where(k.c.role == "admin", k.c.revoked_at.is_(None))
+                    .with_for_update()
+                ).all()
+                if len(admins) <= 1:
+                    raise LastAdminKeyError(
+                        f"{printable(name)!r} is the last admin key; create another admin key "
+                        "before revoking it"
+                    )
             if row.revoked_at is None:
                 connection.execute(
                     k.update().where(k.c.name == name).values(revoked_at=datetime.now(UTC))

@@ -33,6 +33,9 @@ from geozone.incidents import (
     JURISDICTION_FIELDS,
     VIETNAM_TZ,
     category_code,
+    check_period_bound,
+    plausible_utc_us,
+    time_range_text,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +80,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 #: Most rows one query returns; page with ``offset`` beyond it.
 MAX_QUERY_LIMIT = 10_000
+#: Largest ``offset`` of a query (a billion rows; beyond, databases overflow their integers).
+MAX_QUERY_OFFSET = 1_000_000_000
 STATUSES: tuple[str, ...] = ("open", "solved")
 #: ``no_set``: no loaded boundary set was in force on the incident's date.
 LOCATE_STATUSES: tuple[str, ...] = ("inside", "outside", "invalid", "no_set")
@@ -144,8 +149,14 @@ class IncidentQuery:
     def __post_init__(self) -> None:
         if self.bbox is not None:
             object.__setattr__(self, "bbox", _check_bbox(self.bbox))
-        object.__setattr__(self, "start", _aware(self.start, "start"))
-        object.__setattr__(self, "end", _aware(self.end, "end"))
+        for name in ("start", "end"):
+            value = _aware(getattr(self, name), name)
+            if value is not None:
+                try:
+                    check_period_bound(value, name)
+                except ValueError as exc:
+                    raise InvalidParameterError(str(exc)) from None
+            object.__setattr__(self, name, value)
         if self.categories is not None:
             given: Sequence[str] = (
                 (self.categories,) if isinstance(self.categories, str) else self.categories
@@ -167,8 +178,10 @@ class IncidentQuery:
             raise InvalidParameterError(
                 f"limit {self.limit!r} must be between 1 and {MAX_QUERY_LIMIT:,}"
             )
-        if isinstance(self.offset, bool) or self.offset < 0:
-            raise InvalidParameterError(f"offset {self.offset!r} must be 0 or more")
+        if isinstance(self.offset, bool) or not 0 <= self.offset <= MAX_QUERY_OFFSET:
+            raise InvalidParameterError(
+                f"offset {self.offset!r} must be between 0 and {MAX_QUERY_OFFSET:,}"
+            )
         if self.order not in ("occurred_at", "external_id"):
             raise InvalidParameterError(
                 f"order {self.order!r} must be 'occurred_at' or 'external_id'"
@@ -281,7 +294,19 @@ class IncidentStore(ABC):
 
         The dict holds the incident fields, ``batch_id``, ``assignment`` (a dict of
         :data:`UNIT_COLUMNS` with ``assigned_with`` and ``assigned_at``, or None before any
-        assignment) and ``clusters`` (a list of dicts of :data:`CLUSTER_COLUMNS`, by cluster id).
+        assignment), ``clusters`` (a list of dicts of :data:`CLUSTER_COLUMNS`, by cluster id)
+        and ``problems`` (why a stored time outside the plausible range reads as None; empty
+        for a sound row).
+        """
+
+    @abstractmethod
+    def quarantined(self, limit: int = 100) -> tuple[int, list[str]]:
+        """Count stored incidents whose times are outside the plausible range; list some ids.
+
+        Such rows (written before the range was enforced, or by hand) never break a reader:
+        :meth:`get` returns them with the time as None and the reason in ``problems``;
+        :meth:`query`, :meth:`count`, :meth:`cluster_rows` and :meth:`stale_ids` leave
+        them out.
         """
 
     @abstractmethod
@@ -566,6 +591,9 @@ def prepare_incidents(incidents: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     else:
         detected = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
     out["detected_at"] = detected
+    for column, times in (("occurred_at", occurred), ("detected_at", detected)):
+        outside = times.notna() & ~plausible_utc_us(pd.DatetimeIndex(times).asi8)
+        problems.rows(outside, f"{column} is outside the plausible range ({time_range_text()})")
     problems.rows((detected < occurred).fillna(False), "detected_at is before occurred_at")
     for column, low, high in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
         number = pd.to_numeric(frame[column], errors="coerce").astype("float64")

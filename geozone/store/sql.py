@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -50,10 +51,11 @@ from geozone.errors import (
     ConfigurationError,
     ImportBatchError,
     InvalidParameterError,
+    StoreBusyError,
     StoreError,
     UnknownIncidentError,
 )
-from geozone.incidents import VIETNAM_TZ
+from geozone.incidents import EARLIEST_TIME, VIETNAM_TZ, latest_time, time_range_text
 from geozone.settings import Settings
 from geozone.store.base import (
     CLUSTER_COLUMNS,
@@ -77,6 +79,34 @@ _WRITE = "geozone_write"
 _IN_CHUNK = 5_000
 #: Rows per CSV block sent by COPY.
 _COPY_CHUNK = 50_000
+#: How long a write begun in this context waits for other writers (None: the engine's wait).
+_WRITE_WAIT: ContextVar[float | None] = ContextVar("geozone_write_wait", default=None)
+#: SQLSTATEs of PostgreSQL lock waits that gave up: lock_not_available, deadlock_detected.
+_PG_BUSY = frozenset({"55P03", "40P01"})
+
+
+@contextmanager
+def write_wait(seconds: float | None) -> Iterator[None]:
+    """Bound how long the writes begun in this context wait for other writers.
+
+    The web service answers a write that cannot get the store within a few seconds with 503
+    and ``Retry-After`` rather than hold the request for the store's full busy timeout (a
+    proxy in front would give up first). None restores the store's own wait (import jobs).
+    Applies to SQLite's busy timeout and PostgreSQL's ``lock_timeout``.
+    """
+    token = _WRITE_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _WRITE_WAIT.reset(token)
+
+
+def is_busy(exc: sa.exc.DBAPIError) -> bool:
+    """Tell whether a database error means another writer held a lock too long."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(exc.orig, "sqlstate", None) in _PG_BUSY
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,6 +378,10 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
 
         def on_begin(connection: Connection) -> None:
             write = connection.get_execution_options().get(_WRITE, False)
+            if write:  # the wait of this context (set on the pooled connection every time)
+                wait = _WRITE_WAIT.get()
+                ms = busy_ms if wait is None else int(min(wait, busy_timeout_s) * 1000)
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {ms}")
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         event.listen(engine, "connect", on_connect)
@@ -476,13 +510,18 @@ class SqlIncidentStore(IncidentStore):
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """Open a write transaction; a lock held too long by another writer is StoreBusyError."""
         try:
             with self._writer.begin() as connection:
+                wait = _WRITE_WAIT.get()
+                if wait is not None and self.dialect == "postgresql":
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
                 yield connection
-        except sa.exc.OperationalError as exc:
-            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                raise StoreError(
-                    f"the store is busy: another writer held it too long ({exc.orig})"
+        except sa.exc.DBAPIError as exc:
+            if is_busy(exc):
+                raise StoreBusyError(
+                    "the store is busy: another writer held it too long; nothing of this "
+                    "call was stored"
                 ) from exc
             raise
 
@@ -604,7 +643,10 @@ class SqlIncidentStore(IncidentStore):
         columns: list[sa.ColumnElement[Any]] = []
         for name in RESULT_COLUMNS:
             column = self._incidents.c[name]
-            if raw and isinstance(column.type, UTCDateTime | sa.Boolean):
+            if raw and name == "detected_at":  # NULL when outside the plausible range
+                unread = sa.type_coerce(column, sa.types.NullType())
+                columns.append(sa.case((self._in_range(column), unread)).label(name))
+            elif raw and isinstance(column.type, UTCDateTime | sa.Boolean):
                 columns.append(sa.type_coerce(column, sa.types.NullType()).label(name))
             else:
                 columns.append(column)
@@ -616,9 +658,14 @@ class SqlIncidentStore(IncidentStore):
         See :meth:`geozone.store.base.IncidentStore.get`.
         """
         incidents, clusters = self._incidents, self._clusters
+        times = ("occurred_at", "detected_at")
+        columns = [
+            self._time_or_null(c.name) if c.name in times else c for c in self._result_columns()
+        ]
+        raw = [sa.cast(incidents.c[name], sa.Text).label(f"raw_{name}") for name in times]
         with self._read() as connection:
             row = connection.execute(
-                sa.select(incidents.c.id, *self._result_columns()).where(
+                sa.select(incidents.c.id, *columns, *raw).where(
                     incidents.c.external_id == nfc(external_id)
                 )
             ).first()
@@ -639,6 +686,13 @@ class SqlIncidentStore(IncidentStore):
                 name: values[name] for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at")
             }
         record["clusters"] = [r._asdict() for r in cluster_rows]
+        record["problems"] = [
+            f"{name}: the stored value {values[f'raw_{name}']!r} is outside the plausible range "
+            f"({time_range_text()}); the incident is left out of queries and assignment until "
+            "it is corrected"
+            for name in times
+            if values[name] is None and values[f"raw_{name}"] is not None
+        ]
         return record
 
     def get_many(self, external_ids: Sequence[str]) -> pd.DataFrame:
@@ -651,8 +705,14 @@ class SqlIncidentStore(IncidentStore):
         frames = []
         with self._read() as connection:
             for first in range(0, len(wanted), 5_000):  # stay below bind-parameter limits
+                columns = [
+                    self._time_or_null(name)
+                    if name in ("occurred_at", "detected_at")
+                    else incidents.c[name]
+                    for name in INCIDENT_COLUMNS
+                ]
                 rows = connection.execute(
-                    sa.select(*(incidents.c[name] for name in INCIDENT_COLUMNS)).where(
+                    sa.select(*columns).where(
                         incidents.c.external_id.in_(wanted[first : first + 5_000])
                     )
                 ).all()
@@ -663,10 +723,59 @@ class SqlIncidentStore(IncidentStore):
             else pd.DataFrame(columns=list(INCIDENT_COLUMNS))
         )
 
+    # -- times outside the plausible range ---------------------------------------------------
+    def _in_range(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        """Tell where a stored time lies in the plausible range (NULL is not in it).
+
+        SQLite compares the stored UTC text with the bound's text (both sort as times; any
+        other text, such as year 0000, falls outside); PostgreSQL compares instants.
+        """
+        return column.between(EARLIEST_TIME, latest_time())
+
+    def _plausible(self) -> sa.ColumnElement[bool]:
+        """Tell which incidents have a plausible ``occurred_at`` (the rows queries return).
+
+        A range on the indexed column, so it costs a query little; an implausible
+        ``detected_at`` is read as NULL instead (see :meth:`_result_columns`).
+        """
+        return self._in_range(self._incidents.c.occurred_at)
+
+    def _sound(self) -> sa.ColumnElement[bool]:
+        """Tell which incidents have both stored times plausible (see :meth:`quarantined`)."""
+        t = self._incidents
+        detected_ok = sa.or_(t.c.detected_at.is_(None), self._in_range(t.c.detected_at))
+        return sa.and_(self._in_range(t.c.occurred_at), detected_ok)
+
+    def _time_or_null(self, name: str) -> sa.ColumnElement[Any]:
+        """Read a time column safely: NULL where the stored value is outside the range."""
+        column = self._incidents.c[name]
+        return sa.case((self._in_range(column), column), else_=sa.null()).label(name)
+
+    def quarantined(self, limit: int = 100) -> tuple[int, list[str]]:
+        """Count the stored incidents whose times are outside the plausible range.
+
+        Such rows were written before the range was enforced (or by hand). Readers survive
+        them: :meth:`get` returns the row with the time as None and the reason in
+        ``problems``; queries, counts and assignment leave them out until the row is fixed.
+
+        Returns
+        -------
+        tuple of int and list of str
+            How many there are and the external ids of the first ``limit``, by id.
+        """
+        t = self._incidents
+        outside = sa.not_(self._sound())
+        with self._read() as connection:
+            total = connection.execute(sa.select(sa.func.count()).where(outside)).scalar_one()
+            ids = connection.execute(
+                sa.select(t.c.external_id).where(outside).order_by(t.c.id).limit(limit)
+            ).scalars()
+            return int(total), list(ids)
+
     # -- queries -----------------------------------------------------------------------------
     def _where(self, query: IncidentQuery) -> list[sa.ColumnElement[bool]]:
         t, c = self._incidents, self._clusters
-        where: list[sa.ColumnElement[bool]] = []
+        where: list[sa.ColumnElement[bool]] = [self._plausible()]
         if query.bbox is not None:
             minx, miny, maxx, maxy = query.bbox
             if self.dialect == "sqlite":
@@ -853,6 +962,7 @@ class SqlIncidentStore(IncidentStore):
         statement = (
             sa.select(t.c.external_id)
             .where(sa.or_(t.c.assigned_with.is_(None), t.c.assigned_with != stamp))
+            .where(self._plausible())
             .order_by(t.c.id)
         )
         if limit is not None:

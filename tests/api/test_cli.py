@@ -188,10 +188,13 @@ def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
         cli.serve(port=8123, demo_incidents=800)
     finally:
         get_settings.cache_clear()
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out
     assert "stored 800 SYNTHETIC demo incidents (labelled synthetic)" in out
     assert f"T11 cluster map: http://127.0.0.1:8123/maps/clusters/{T11}" in out
-    (key,) = re.findall(r"one-time admin key \(shown only now\): (\S+)", out)
+    # the key goes to the terminal (stderr), never to stdout and its logs
+    (key,) = re.findall(r"first admin key, 'admin' \(shown only now, keep it\): (\S+)", printed.err)
+    assert key not in out
     assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
     with TestClient(started["app"]) as client:  # type: ignore[arg-type]
         page = client.get(f"/maps/clusters/{T11}")
@@ -200,3 +203,14 @@ def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
         assert table.status_code == 200 and table.json()["synthetic"] is True
         assert table.json()["returned"] > 0
         assert client.get("/keys", headers={"X-API-Key": key}).status_code == 200  # admin
+    # a second start mints no key: the first one still works
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    try:
+        cli.serve(port=8123, demo_incidents=800)
+    finally:
+        get_settings.cache_clear()
+    again = capsys.readouterr()
+    assert "first admin key" not in again.err + again.out
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        keys = ApiStore(store.engine).list_keys()  # type: ignore[attr-defined]
+    assert [(k["name"], k["role"]) for k in keys] == [("admin", "admin")]

@@ -66,7 +66,7 @@ def test_border_zone_items_and_protected_collections(api: Api) -> None:
             "lat": lat,
             "category": "drugs",
         },
-        headers=api.auth("analyst"),
+        headers=api.auth("planner"),
     )
     auth = api.auth("analyst")
     found = api.client.get(

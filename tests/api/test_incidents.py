@@ -23,7 +23,7 @@ def test_post_stores_assigns_and_reports_rejects(api: Api) -> None:
     posted = api.client.post(
         "/incidents",
         json=[record("a", 950, 300), record("b", 300, 300), record("c", 10, 10, category="x")],
-        headers=api.auth("analyst"),
+        headers=api.auth("planner"),
     )
     assert posted.status_code == 200
     body = posted.json()
@@ -33,7 +33,7 @@ def test_post_stores_assigns_and_reports_rejects(api: Api) -> None:
     one = api.client.get("/incidents/a", headers=api.auth("analyst")).json()
     assert one["assignment"]["unit_code"] == "00001"
     assert one["clusters"][0]["lead_unit"] == "00002"
-    again = api.client.post("/incidents", json=record("a", 950, 300), headers=api.auth("analyst"))
+    again = api.client.post("/incidents", json=record("a", 950, 300), headers=api.auth("planner"))
     assert again.json()["duplicates"] == 1 and again.json()["stored"] == 0
 
 
@@ -41,7 +41,7 @@ def test_query_is_geojson_with_counts(api: Api) -> None:
     api.client.post(
         "/incidents",
         json=[record("a", 950, 300), record("b", 300, 300), record("z", 2500, 2500)],
-        headers=api.auth("analyst"),
+        headers=api.auth("planner"),
     )
     auth = api.auth("analyst")
     every = api.client.get("/incidents", params={"limit": 2}, headers=auth).json()
@@ -78,7 +78,7 @@ def test_unknown_incident_is_404(api: Api) -> None:
 
 
 def test_post_without_required_columns_is_400(api: Api) -> None:
-    response = api.client.post("/incidents", json=[{"lon": 1}], headers=api.auth("analyst"))
+    response = api.client.post("/incidents", json=[{"lon": 1}], headers=api.auth("planner"))
     assert response.status_code == 400 and "external_id" in response.json()["detail"]
 
 
@@ -92,10 +92,10 @@ def test_import_job_reports_rejects(api: Api) -> None:
     started = api.client.post(
         "/incidents/import",
         files={"file": ("in.csv", csv.encode(), "text/csv")},
-        headers=api.auth("analyst"),
+        headers=api.auth("planner"),
     )
     assert started.status_code == 202
-    job = api.client.get(f"/jobs/{started.json()['id']}", headers=api.auth("analyst")).json()
+    job = api.client.get(f"/jobs/{started.json()['id']}", headers=api.auth("planner")).json()
     assert job["status"] == "done", job
     assert (job["report"]["stored"], job["report"]["rejected"]) == (1, 1)
     assert job["report"]["rejects"][0]["line"] == 3
@@ -105,6 +105,36 @@ def test_import_job_reports_rejects(api: Api) -> None:
     wrong = api.client.post(
         "/incidents/import",
         files={"file": ("in.exe", b"x", "application/octet-stream")},
-        headers=api.auth("analyst"),
+        headers=api.auth("planner"),
     )
     assert wrong.status_code == 400
+
+
+def test_one_bad_record_is_rejected_alone_with_its_index(api: Api) -> None:
+    records: list[object] = [record(f"n{k}", 950, 300) for k in range(100)]
+    records[17] = record("n17", 950, 300, description="nul \x00 byte")
+    records[40] = ["not", "an", "object"]
+    records[41] = record("n41", 950, 300, lon={"x": 1})
+    records[42] = record("n42", 950, 300, occurred_at="0001-01-01T00:00:00+07:00")
+    posted = api.client.post("/incidents", json=records, headers=api.auth("planner"))
+    assert posted.status_code == 200, posted.text
+    body = posted.json()
+    assert (body["received"], body["stored"]) == (100, 96)
+    assert [(r["index"], r["field"]) for r in body["rejects"]] == [
+        (17, "description"),
+        (40, "record"),
+        (41, "lon"),
+        (42, "occurred_at"),
+    ]
+
+
+def test_a_body_whose_every_record_is_rejected_is_422_and_stores_nothing(api: Api) -> None:
+    posted = api.client.post(
+        "/incidents",
+        json=[record("u1", 950, 300, category="unicorns"), {}],
+        headers=api.auth("planner"),
+    )
+    assert posted.status_code == 422
+    assert posted.headers["content-type"] == "application/problem+json"
+    assert [r["index"] for r in posted.json()["rejects"]] == [0, 1, 1, 1, 1, 1]
+    assert api.client.get("/incidents", headers=api.auth("analyst")).json()["numberMatched"] == 0

@@ -50,7 +50,7 @@ def test_incidents_appear_only_for_an_analyst(api: Api) -> None:
         "synthetic": True,
     }
     assert (
-        api.client.post("/incidents", json=[record], headers=api.auth("analyst")).status_code < 300
+        api.client.post("/incidents", json=[record], headers=api.auth("planner")).status_code < 300
     )
     public = api.client.get("/maps/clusters/grid-centre").text
     keyed = api.client.get("/maps/clusters/grid-centre", headers=api.auth("analyst")).text
@@ -112,7 +112,7 @@ def test_public_page_asks_for_the_key_and_is_locked_to_its_origin(api: Api) -> N
 def test_incident_table_needs_an_analyst_key(api: Api) -> None:
     analyst = api.auth("analyst")
     posted = api.client.post(
-        "/incidents", json=[_record("m1", "2022-03-01T21:00:00+07:00")], headers=analyst
+        "/incidents", json=[_record("m1", "2022-03-01T21:00:00+07:00")], headers=api.auth("planner")
     )
     assert posted.status_code == 200
     url = "/maps/clusters/grid-centre/incidents"
@@ -144,7 +144,9 @@ def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Con
         _record("mid", "2022-02-01T08:00:00+07:00"),
         _record("new", "2022-03-01T08:00:00+07:00", synthetic=False),
     ]
-    assert api.client.post("/incidents", json=records, headers=analyst).status_code == 200
+    assert (
+        api.client.post("/incidents", json=records, headers=api.auth("planner")).status_code == 200
+    )
     # overwrite the stored decision of "new": the map must show it, not judge again
     with open_store(api.store_url) as store:
         frame, _ = store.query(IncidentQuery(limit=10))
