@@ -142,13 +142,13 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from geozone.build import build_set
+    from geozone.boundaries.build import build_set
+    from geozone.boundaries.manifest import load_manifest
     from geozone.context import judging_context
-    from geozone.incidents import VIETNAM_TZ
-    from geozone.manifest import load_manifest
-    from geozone.pipeline import assign_stale
+    from geozone.incidents.pipeline import assign_stale
+    from geozone.incidents.synthetic import generate_incidents
     from geozone.store import IncidentQuery
-    from geozone.synthetic import generate_incidents
+    from geozone.vntime import VIETNAM_TZ
 
     settings = get_settings()
     for entry in load_manifest(settings.manifest_path).sets.values():

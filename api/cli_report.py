@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from geozone import vntime
 from geozone.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from geozone.context import Context
-    from geozone.report import ClusterReport
+    from geozone.report.review import ClusterReport
 
 ReportFormat = Literal["html", "json", "csv"]
 _FORMATS: dict[str, ReportFormat] = {"html": "html", "json": "json", "csv": "csv"}
@@ -146,7 +147,7 @@ def period_of(
         end = end or date(year, 12, 31)
     if start is None:
         raise typer.BadParameter("give the first day with --from YYYY-MM-DD (or --year)")
-    return start, end or today or date.today()
+    return start, end or today or vntime.today()
 
 
 def report(
@@ -190,7 +191,7 @@ def report(
 
     from api.cluster_registry import ClusterRegistry
     from geozone.context import judging_context
-    from geozone.report import cluster_report
+    from geozone.report.review import cluster_report
     from geozone.store import open_store
     from geozone.store.api_tables import ApiStore
 

@@ -6,14 +6,14 @@ the report it comes from and changes by review in the repository, so ``POST`` or
 one of their ids (or on the id of their carried ``<id>-<set>`` version) is refused with 409.
 
 Planners add clusters with ``POST /clusters`` and replace them with ``PUT /clusters/{id}``.
-A definition is checked against its boundary set (:func:`geozone.clusters.validate_cluster`:
+A definition is checked against its boundary set (:func:`geozone.clusters.model.validate_cluster`:
 an unknown member or a name that does not match its code is a 422 naming the member), placed
 on that set and carried into the current set's units like a committed cluster
-(:func:`geozone.assign.territories`), stored in the store (table ``cluster_definitions``,
+(:func:`geozone.assignment.engine.territories`), stored in the store (table ``cluster_definitions``,
 migration 0003) so that it survives a restart, and added to the context the routes use.
 
 The context is replaced, never changed in place: a request keeps the one it started with.
-The assignment stamp (:func:`geozone.pipeline.context_stamp`) covers every cluster
+The assignment stamp (:func:`geozone.incidents.pipeline.context_stamp`) covers every cluster
 definition, so a new context makes every stored incident stale; :func:`run_reassign`, run as
 a background job after each write, recomputes them with the newest context (one job at a
 time, so an older context never overwrites a newer one's decisions).
@@ -31,11 +31,11 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from api.jobs import Job
-from geozone.assign import ClusterTerritory, territories
-from geozone.clusters import Cluster, validate_cluster
+from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.clusters.model import Cluster, validate_cluster
 from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneError
-from geozone.pipeline import assign_stale, context_stamp
+from geozone.incidents.pipeline import assign_stale, context_stamp
 from geozone.store import IncidentStore
 from geozone.store.api_tables import ApiStore
 from geozone.store.sql import write_wait

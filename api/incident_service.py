@@ -18,12 +18,12 @@ import pandas as pd
 from api.jobs import MAX_REPORTED_REJECTS, Job
 from geozone.context import Context
 from geozone.errors import PayloadTooLargeError, StoreBusyError
-from geozone.incident_io import validate_incidents
-from geozone.pipeline import assign_stale, import_file
+from geozone.incidents.io import validate_incidents
+from geozone.incidents.pipeline import assign_stale, import_file
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
-#: File suffixes :func:`geozone.incident_io.read_incidents` reads.
+#: File suffixes :func:`geozone.incidents.io.read_incidents` reads.
 IMPORT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
 
 
@@ -151,7 +151,7 @@ def _alive(pid: int) -> bool:
 
 
 def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs: str) -> None:
-    """Run :func:`geozone.pipeline.import_file` for a job, recording progress and outcome."""
+    """Run :func:`geozone.incidents.pipeline.import_file` for a job, with progress and outcome."""
     job.status = "running"
 
     def progress(done: int, total: int) -> None:

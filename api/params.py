@@ -2,7 +2,7 @@
 
 Pydantic reads a bare number given for a date or a time as Unix seconds (``start=20250801``
 would be 1970-08-23); these types refuse it, as the file reader does. Every bound must lie
-in the range of :func:`geozone.incidents.check_period_bound` (from 1945-09-02 to two years
+in the range of :func:`geozone.incidents.schema.check_period_bound` (from 1945-09-02 to two years
 ahead); outside it the answer is 422 naming the parameter, never a 500 from a year the
 database or the calendar cannot hold.
 """
@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator
 
-from geozone.incidents import VIETNAM_TZ, check_period_bound
+from geozone import vntime
+from geozone.incidents.schema import check_period_bound
 
 
 def _no_bare_number(value: Any) -> Any:
@@ -49,7 +50,7 @@ def parse_time(text: str, name: str) -> datetime:
     try:
         _no_bare_number(text)
         value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        aware = value if value.tzinfo else value.replace(tzinfo=VIETNAM_TZ)
+        aware = vntime.aware(value)
         check_period_bound(aware, name)
     except ValueError as exc:
         raise invalid_query(name, str(exc)) from None

@@ -20,14 +20,19 @@ import shapely
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 
-from geozone.adjacency import adjacency
-from geozone.assign import (
+from geozone import vntime
+from geozone.analysis.patrol import check_within_set
+from geozone.analysis.study import ClusterStudy, cluster_study, study_period
+from geozone.assignment.engine import (
     ClusterTerritory,
     SetLocated,
     cluster_columns,
     locate_incidents,
 )
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.adjacency import adjacency
+from geozone.clusters.migrate import migrate_cluster
+from geozone.clusters.zones import BorderZones
 from geozone.context import Context
 from geozone.errors import (
     DataNotFoundError,
@@ -35,12 +40,7 @@ from geozone.errors import (
     NoGeometryError,
     PatrolZoneGeometryError,
 )
-from geozone.incidents import VIETNAM_TZ
-from geozone.migrate import migrate_cluster
-from geozone.patrol import check_within_set
 from geozone.settings import get_settings
-from geozone.study import ClusterStudy, cluster_study, study_period
-from geozone.zones import BorderZones
 
 #: Most vertices of an invalid patrol zone that is repaired rather than refused.
 MAX_REPAIR_VERTICES = 1_000
@@ -217,7 +217,7 @@ def neighbours(bset: BoundarySet, code: str) -> list[dict[str, Any]]:
 
 def _judged_on(day: date | None) -> np.datetime64:
     """Return the date a point is judged on: the given one, or today in Vietnam."""
-    return np.datetime64(day or datetime.now(VIETNAM_TZ).date(), "D")
+    return np.datetime64(day or vntime.today(), "D")
 
 
 def locate_points(
@@ -565,7 +565,7 @@ def default_period(start: date | None, end: date | None) -> tuple[date, date]:
 
 def parse_categories(text: str | None) -> tuple[str, ...] | None:
     """Parse a comma-separated list of category codes; an unknown code is a 422."""
-    from geozone.incidents import CATEGORIES
+    from geozone.incidents.schema import CATEGORIES
 
     if text is None or not text.strip():
         return None
@@ -578,7 +578,7 @@ def parse_categories(text: str | None) -> tuple[str, ...] | None:
     return codes
 
 
-#: A cluster's family over a period: :class:`geozone.study.ClusterStudy`.
+#: A cluster's family over a period: :class:`geozone.analysis.study.ClusterStudy`.
 ClusterPeriod = ClusterStudy
 
 
@@ -590,7 +590,7 @@ def cluster_period(
     end: date | None,
     categories: tuple[str, ...] | None = None,
 ) -> ClusterStudy:
-    """Read a cluster's study over a period (:func:`geozone.study.cluster_study`).
+    """Read a cluster's study over a period (:func:`geozone.analysis.study.cluster_study`).
 
     Raises
     ------
@@ -609,7 +609,7 @@ def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
     stored incidents: the store only adds incidents, and a new context changes the stamp.
     While incidents wait for reassignment their decisions are in flux: nothing is cached.
     """
-    from geozone.pipeline import context_stamp
+    from geozone.incidents.pipeline import context_stamp
     from geozone.store import IncidentQuery
 
     stamp = context_stamp(context)
@@ -702,7 +702,7 @@ def border_effect_rows(
     period: ClusterPeriod, by: Sequence[str], every: str | None
 ) -> list[dict[str, Any]]:
     """Return the border effect of every form in force, as rows with ``cluster_id``."""
-    from geozone.border_effect import border_effect
+    from geozone.analysis.border_effect import border_effect
 
     columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
     columns += ["lon", "lat"]

@@ -7,7 +7,7 @@ Run from the checkout, after ``geozone data build``::
 
 Every ward of the legacy register (10,047, old form: ward, district, province, before the
 reform) and of the 2025 set (3,321, new form: ward, province, after it) is written in every
-variant of ``geozone.address_sample.VARIANTS``; with ``--drawn``, in one variant drawn per
+variant of ``geozone.address.sample.VARIANTS``; with ``--drawn``, in one variant drawn per
 ward, as ``tests/test_address.py`` does. It prints the share of each outcome per form and
 variant, the addresses per second, and old-form addresses dated after the reform (read in
 the legacy set, answered with today's successors).
@@ -20,9 +20,9 @@ import time
 
 import pandas as pd
 
-from geozone.address import resolutions_frame, resolve_addresses
-from geozone.address_sample import NEW_FORM_DATE, VARIANTS, generate_addresses, measure_resolution
-from geozone.gazetteer import Gazetteer
+from geozone.address.gazetteer import Gazetteer
+from geozone.address.resolve import resolutions_frame, resolve_addresses
+from geozone.address.sample import NEW_FORM_DATE, VARIANTS, generate_addresses, measure_resolution
 
 
 def main() -> None:

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geozone.address import resolve_addresses
-from geozone.address_sample import generate_addresses
-from geozone.gazetteer import Gazetteer, split_type
+from geozone.address.gazetteer import Gazetteer, split_type
+from geozone.address.resolve import resolve_addresses
+from geozone.address.sample import generate_addresses
 from geozone.text import accent_key, fold
 
 SEED = 19

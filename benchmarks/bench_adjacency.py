@@ -20,9 +20,9 @@ from typing import TypeVar
 
 import shapely
 
-from geozone.adjacency import adjacency
-from geozone.boundaries import BoundarySet
-from geozone.zones import DEFAULT_WIDTH_M, border_zones
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.adjacency import adjacency
+from geozone.clusters.zones import DEFAULT_WIDTH_M, border_zones
 
 T = TypeVar("T")
 

@@ -17,7 +17,8 @@ that is set; built first if missing) and a temporary store, and prints:
     compiled bytecode (kept in a cache of the bench's own when PYTHONDONTWRITEBYTECODE is
     set, as an installed service would have it). Targets: < 5 s, < 1.5 GB RSS.
 (c) The cluster map (default the Hà Nội T11 cluster ``hoa-do-phuc-vi-vn2025``) with 50,000
-    SYNTHETIC incidents (``geozone.synthetic``) judged by ``geozone.assign``, built by
+    SYNTHETIC incidents (``geozone.incidents.synthetic``) judged by ``geozone.assignment.engine``,
+    built by
     ``maps.cluster_map``: HTML size (assets linked as served, and standalone with assets
     embedded), the time to build it, and the time for headless Chromium (Playwright,
     ``/usr/bin/chromium`` or ``GEOZONE_CHROMIUM``) to load the standalone page and draw every
@@ -81,8 +82,8 @@ def bench_settings() -> Settings:
 
 def ensure_built(settings: Settings) -> None:
     """Build the boundary sets as ``geozone serve`` does (nothing to do when they are built)."""
-    from geozone.build import build_set
-    from geozone.manifest import load_manifest
+    from geozone.boundaries.build import build_set
+    from geozone.boundaries.manifest import load_manifest
 
     for entry in load_manifest(settings.manifest_path).sets.values():
         build_set(
@@ -347,9 +348,9 @@ class MapPage:
 
 def map_pages(context: Context, args: argparse.Namespace) -> dict[str, MapPage]:
     """Build the cluster map with ``args.map_incidents`` incidents, and without (baseline)."""
-    from geozone.assign import assign
-    from geozone.incidents import VIETNAM_TZ
-    from geozone.synthetic import generate_incidents
+    from geozone.assignment.engine import assign
+    from geozone.incidents.synthetic import generate_incidents
+    from geozone.vntime import VIETNAM_TZ
     from maps import cluster_layers, cluster_map, incident_layer, to_html
 
     territory = context.territory(args.cluster)
@@ -374,7 +375,8 @@ def map_pages(context: Context, args: argparse.Namespace) -> dict[str, MapPage]:
     rules = ", ".join(f"{k} {v:,}" for k, v in chosen["rule"].value_counts().items())
     print(
         f"\n(c) {len(chosen):,} SYNTHETIC incidents of {args.cluster} (of {len(incidents):,} "
-        f"drawn, judged with geozone.assign) in {time.perf_counter() - start:.1f} s; {rules}"
+        f"drawn, judged with geozone.assignment.engine) in "
+        f"{time.perf_counter() - start:.1f} s; {rules}"
     )
     common = {
         "units": layers.units,

@@ -52,13 +52,13 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.store.pg
 
-from geozone.assign import assign_clusters, jurisdiction
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import assign_clusters, jurisdiction
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import load_context
-from geozone.incident_io import write_incidents
-from geozone.incidents import VIETNAM_TZ
+from geozone.incidents.io import write_incidents
+from geozone.incidents.synthetic import generate_incidents
 from geozone.settings import get_settings
-from geozone.synthetic import generate_incidents
+from geozone.vntime import VIETNAM_TZ
 
 PARTS = ("warm", "first", "process", "peers")
 #: The bare script a user would write instead of geozone (argv: incidents, wards, output).

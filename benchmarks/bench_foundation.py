@@ -19,9 +19,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geozone.boundaries import BoundarySet
-from geozone.build import build_set
-from geozone.manifest import load_manifest
+from geozone.boundaries.build import build_set
+from geozone.boundaries.manifest import load_manifest
+from geozone.boundaries.sets import BoundarySet
 from geozone.settings import get_settings
 
 
@@ -44,7 +44,7 @@ def bench_build() -> None:
 def bench_load() -> None:
     code = (
         "import time; t0=time.perf_counter();"
-        "from geozone.boundaries import BoundarySet; t1=time.perf_counter();"
+        "from geozone.boundaries.sets import BoundarySet; t1=time.perf_counter();"
         "b=BoundarySet.load('vn2025'); t2=time.perf_counter(); b.locate(105.8064, 21.0387);"
         "print(f'{t1-t0:.2f} {t2-t1:.2f} {time.perf_counter()-t2:.2f}')"
     )

@@ -29,11 +29,11 @@ import esda
 import numpy as np
 import shapely
 
-from geozone import hotspots as hs
-from geozone.boundaries import BoundarySet
+from geozone.analysis import hotspots as hs
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import load_context
-from geozone.incidents import VIETNAM_TZ
-from geozone.synthetic import generate_incidents
+from geozone.incidents.synthetic import generate_incidents
+from geozone.vntime import VIETNAM_TZ
 
 PROVINCE = "01"
 

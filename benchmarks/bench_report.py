@@ -1,10 +1,11 @@
-"""Benchmark of the T11 cluster review report (geozone.report + maps.report).
+"""Benchmark of the T11 cluster review report (geozone.report.review + maps.report).
 
 Prints figures only; run with ``uv run python benchmarks/bench_report.py [--sizes 3000 50000]``
 (the boundary sets must be built: ``geozone data build``; ``GEOZONE_CACHE_DIR`` picks the
 cache).
 
-For each size N: SYNTHETIC incidents (``geozone.synthetic``, seeded) for the Hoa–Đô–Phúc–Vị
+For each size N: SYNTHETIC incidents (``geozone.incidents.synthetic``, seeded) for the
+Hoa–Đô–Phúc–Vị
 cluster carried into the 2025 units, over one year from 2025-07-01 (the carried cluster's
 first year), are generated until about N of them fall in the cluster (half of a draw is
 national background), stored in a temporary SQLite store and assigned. N = 3,000 is a
@@ -41,16 +42,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geozone.assign import territories
-from geozone.boundaries import BoundarySet
-from geozone.clusters import load_clusters
+from geozone.assignment.engine import territories
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import load_clusters
 from geozone.context import Context
-from geozone.incidents import VIETNAM_TZ
-from geozone.pipeline import assign_stale
-from geozone.report import ClusterReport, cluster_report
+from geozone.incidents.pipeline import assign_stale
+from geozone.incidents.synthetic import generate_incidents
+from geozone.report.review import ClusterReport, cluster_report
 from geozone.settings import get_settings
 from geozone.store import MAX_QUERY_LIMIT, IncidentQuery, IncidentStore, open_store
-from geozone.synthetic import generate_incidents
+from geozone.vntime import VIETNAM_TZ
 
 CLUSTER = "hoa-do-phuc-vi-vn2025"
 START, END = date(2025, 7, 1), date(2026, 6, 30)

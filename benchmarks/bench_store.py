@@ -29,8 +29,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.store.pg
 
-from geozone.incidents import CATEGORIES, VIETNAM_TZ
+from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, open_store
+from geozone.vntime import VIETNAM_TZ
 from tests.store.pg import PostgresUnavailableError, TempPostgres
 
 #: Vietnam's bounding box (lon/lat).

@@ -4,7 +4,7 @@ The core library: boundary sets and their QA, unit search and point location. It
 web framework and no map library.
 """
 
-from geozone.boundaries import BoundarySet, Location
+from geozone.boundaries.sets import BoundarySet, Location
 from geozone.errors import GeozoneError
 
 __all__ = ["BoundarySet", "GeozoneError", "Location", "__version__"]

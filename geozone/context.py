@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from geozone.assign import ClusterTerritory, territories
-from geozone.boundaries import BoundarySet, available_sets
-from geozone.build import META_FILE
-from geozone.clusters import Cluster, Confirmation, load_clusters
+from geozone import vntime
+from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.boundaries.build import META_FILE
+from geozone.boundaries.sets import BoundarySet, available_sets
+from geozone.clusters.model import Cluster, Confirmation, load_clusters
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
 
@@ -34,7 +34,7 @@ class Context:
     @property
     def current(self) -> BoundarySet:
         """The set in force today."""
-        today = date.today()
+        today = vntime.today()
         live = [bset for bset in self.sets if bset.info.in_force(today)]
         return max(live or self.sets, key=lambda bset: bset.info.valid_from)
 
@@ -115,7 +115,7 @@ def _cached(
         )
     sets = [BoundarySet.load(info.id, settings) for info in infos]
     clusters = load_clusters(clusters_dir)
-    today = date.today()
+    today = vntime.today()
     current = max(
         (b for b in sets if b.info.in_force(today)), key=lambda b: b.info.valid_from, default=None
     )

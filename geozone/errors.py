@@ -82,7 +82,7 @@ class BoundaryImportError(GeozoneError):
 class IncidentFileError(GeozoneError):
     """An incident file cannot be read or written as a whole (format, columns, CRS, flags).
 
-    Problems of single rows are not errors: :func:`geozone.incident_io.read_incidents` lists
+    Problems of single rows are not errors: :func:`geozone.incidents.io.read_incidents` lists
     them as rejects and keeps the valid rows.
     """
 

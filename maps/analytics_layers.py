@@ -3,11 +3,12 @@
 Two overlays for :func:`maps.cluster_map`:
 
 - **Gi* hotspots** (:data:`LAYER_NAMES` ``"gi"``): the significant cells of
-  :func:`geozone.hotspots.gi_star_grid`, coloured by kind and confidence (hot 99/95/90 %, cold
+  :func:`geozone.analysis.hotspots.gi_star_grid`, coloured by kind and confidence (hot 99/95/90 %,
+  cold
   99/95/90 %, the diverging colours of ArcGIS's Hot Spot Analysis), with a popup of the
   count, z-score, p-value and FDR q-value; shown when the page opens.
 - **Emerging hotspots** (``"emerging"``): the cells of
-  :func:`geozone.hotspots.emerging_hotspots` classed new / intensifying / persistent /
+  :func:`geozone.analysis.hotspots.emerging_hotspots` classed new / intensifying / persistent /
   diminishing / sporadic (cells classed "none" are left out); off when the page opens.
 
 Both are drawn by ``geozone.js`` (``GZ.hotspotLayer``, ``GZ.emergingLayer``) from the GeoJSON
@@ -216,9 +217,11 @@ def cluster_analytics(
     """Compute the Gi* and emerging-hotspot layers of a cluster (for a standalone map).
 
     The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults, from the same
-    study (:func:`geozone.study.cluster_study`: the incidents located in the study area from
+    study (:func:`geozone.analysis.study.cluster_study`: the incidents located in the study area
+    from
     ``start`` to ``end``, default the 365 days ending today, Vietnam time) and the same
-    parameters (:data:`geozone.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar month.
+    parameters (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar
+    month.
 
     Raises
     ------
@@ -227,8 +230,8 @@ def cluster_analytics(
     InvalidParameterError
         The period is reversed or no member has a territory in it.
     """
-    from geozone.hotspots import emerging_hotspots
-    from geozone.study import HOTSPOT_DEFAULTS, cluster_study, study_hotspots
+    from geozone.analysis.hotspots import emerging_hotspots
+    from geozone.analysis.study import HOTSPOT_DEFAULTS, cluster_study, study_hotspots
 
     study = cluster_study(store, context, cluster_id, start, end)
     first, last = study.start, study.end

@@ -29,9 +29,10 @@ from branca.element import Figure
 from folium.map import Layer
 from numpy.typing import NDArray
 
-from geozone import rules
+from geozone.assignment import rules
 from geozone.crs import project_geometries, utm_epsg
-from geozone.incidents import CATEGORIES, VIETNAM_TZ, category_code
+from geozone.incidents.schema import CATEGORIES, category_code
+from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import ClusterAnalytics, loader_entries
 from maps.assets import DEFAULT_ASSET_BASE, use_local_assets
 from maps.elements import (
@@ -93,7 +94,7 @@ KIND_LABELS = {
     "administrative": "Vi phạm hành chính / Administrative",
     "other": "Khác / Other",
 }
-#: Short bilingual labels of the lead rules, from the rule table (:mod:`geozone.rules`).
+#: Short bilingual labels of the lead rules, from the rule table (:mod:`geozone.assignment.rules`).
 RULE_LABELS = rules.RULE_LABELS
 SYNTHETIC_BADGE = "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
 POPUP_LABELS = {

@@ -13,21 +13,21 @@ what the service decided, never a second judgement of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
-from geozone.clusters import Cluster
+from geozone import vntime
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import Cluster
+from geozone.clusters.zones import BorderZones, border_zones
 from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundarySetForDateError
-from geozone.incidents import VIETNAM_TZ
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import MAX_QUERY_LIMIT
-from geozone.zones import BorderZones, border_zones
 from maps.errors import MapInputError
 
 #: Assignment columns carried onto the incident layer.
@@ -61,7 +61,8 @@ def cluster_layers(
     ----------
     cluster
         A cluster named in ``bset`` (carry a pre-2025 ward cluster into vn2025 first with
-        ``geozone.migrate.migrate_cluster(...).to_cluster()``: legacy wards have no polygons).
+        ``geozone.clusters.migrate.migrate_cluster(...).to_cluster()``: legacy wards have no
+        polygons).
     bset
         Its boundary set; the members are drawn from its display layer.
     width_m
@@ -147,7 +148,7 @@ def incident_layer(
         ``external_id``, ``lon``, ``lat`` and any of ``category``, ``occurred_at``,
         ``synthetic``, ``detected_by``.
     assignment
-        Rows of ``geozone.assign.assign_clusters`` (``external_id``, ``cluster_id``,
+        Rows of ``geozone.assignment.engine.assign_clusters`` (``external_id``, ``cluster_id``,
         ``rule``, ``lead_unit``, ``explanation_vi``, ``explanation_en``...).
     cluster_id
         Keep the incidents this cluster's assignment concerns (needs ``assignment``).
@@ -265,14 +266,14 @@ def _undecided_incidents(
     store: IncidentStore, territory: ClusterTerritory, limit: int
 ) -> StoredIncidents:
     """Return the newest incidents in a territory that decides nothing, with the reason."""
-    from geozone.assign import lapsed_sentences
-    from geozone.rules import NO_DECISION
-    from geozone.study import area_incidents
+    from geozone.analysis.study import area_incidents
+    from geozone.assignment.engine import lapsed_sentences
+    from geozone.assignment.rules import NO_DECISION
 
     codes = territory.members.loc[territory.members["has_territory"], "code"]
     area = shapely.union_all([territory.bset.geometry(str(code)) for code in codes])
     start = territory.bset.info.valid_from
-    end = territory.bset.info.valid_to or datetime.now(VIETNAM_TZ).date()
+    end = territory.bset.info.valid_to or vntime.today()
     found = area_incidents(store, area, start, end)
     found = found.sort_values("occurred_at", ascending=False, kind="stable")
     total = len(found)

@@ -18,12 +18,12 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet, SetInfo
-from geozone.clusters import Confirmation
+from geozone.boundaries.sets import BoundarySet, SetInfo
+from geozone.clusters.model import Confirmation
 from geozone.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from geozone.assign import ClusterTerritory
+    from geozone.assignment.engine import ClusterTerritory
 
 #: A planner's confirmation that the T11 cluster, carried into the 2025 wards, applies from
 #: the reform date (without it the carried form lapses: the original ended in 2024).
@@ -121,8 +121,8 @@ def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     base = get_settings()
     if base.data_dir is None or not base.data_dir.is_dir():
         pytest.skip("real boundary archives not available (set GEOZONE_DATA_DIR)")
-    from geozone.build import build_set
-    from geozone.manifest import load_manifest
+    from geozone.boundaries.build import build_set
+    from geozone.boundaries.manifest import load_manifest
 
     cache = Path(os.environ.get("GEOZONE_TEST_CACHE_DIR") or tmp_path_factory.mktemp("cache"))
     settings = base.model_copy(update={"cache_dir": cache})
@@ -149,8 +149,8 @@ def wards_2025(vn2025: BoundarySet) -> ClusterTerritory:
     the engine's distance and zone tests measure (a carried cluster's runs along its
     original members' lines instead: see tests/test_sides.py).
     """
-    from geozone.assign import ClusterTerritory
-    from geozone.clusters import Cluster
+    from geozone.assignment.engine import ClusterTerritory
+    from geozone.clusters.model import Cluster
 
     names = {
         "00160": "Nghĩa Đô",

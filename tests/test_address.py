@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from geozone import cli
-from geozone._address_parse import split_segments, tokenize
-from geozone.address import AddressResolution, resolve_address, vietnam_today
-from geozone.address_sample import VARIANTS, generate_addresses, measure_resolution
-from geozone.boundaries import BoundarySet
+from geozone.address._parse import split_segments, tokenize
+from geozone.address.gazetteer import Gazetteer, onflow_district_aliases
+from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
+from geozone.address.sample import VARIANTS, generate_addresses, measure_resolution
+from geozone.boundaries.lineage import BASIS_UNLISTED, predecessors, search_units, successors
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.migrate import load_onflow_correspondence
 from geozone.errors import NoBoundarySetForDateError
-from geozone.gazetteer import Gazetteer, onflow_district_aliases
-from geozone.lineage import BASIS_UNLISTED, predecessors, search_units, successors
-from geozone.migrate import load_onflow_correspondence
 from geozone.settings import Settings, get_settings
 from geozone.text import accent_key
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geozone.adjacency import DEFAULT_SNAP_M, Adjacency, adjacency
-from geozone.boundaries import BoundarySet, SetInfo
+from geozone.boundaries.sets import BoundarySet, SetInfo
+from geozone.clusters.adjacency import DEFAULT_SNAP_M, Adjacency, adjacency
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidParameterError, UnitLevelError, UnknownUnitError
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assign import ClusterTerritory, assign, territories
-from geozone.boundaries import BoundarySet
-from geozone.incidents import VIETNAM_TZ
-from geozone.rules import REVIEW_RULES
+from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment.rules import REVIEW_RULES
+from geozone.boundaries.sets import BoundarySet
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
@@ -203,7 +203,7 @@ def test_regulation_without_a_lead_rule_is_said(grid: BoundarySet) -> None:
 def test_territories_skip_clusters_without_geometry_and_carry_forward(
     vn2025: BoundarySet, legacy: BoundarySet
 ) -> None:
-    from geozone.clusters import load_clusters
+    from geozone.clusters.model import load_clusters
 
     placed = territories(load_clusters().values(), [legacy, vn2025], carry_into=vn2025)
     by_id = {t.cluster.id: t for t in placed}
@@ -226,7 +226,7 @@ def test_territories_skip_clusters_without_geometry_and_carry_forward(
 @pytest.fixture(scope="module")
 def t11_2025(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
     """The T11 cluster carried into the 2025 wards, confirmed by a planner from 2025-07-01."""
-    from geozone.clusters import load_clusters
+    from geozone.clusters.model import load_clusters
 
     placed = territories(
         [load_clusters()["hoa-do-phuc-vi"]],
@@ -329,7 +329,7 @@ def test_a_2024_incident_near_t11_is_judged_in_the_legacy_set(
 
 def _batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make a few hundred points take the paths of big batches (point tree, interior cores)."""
-    from geozone import _locate
+    from geozone.boundaries import _locate
 
     monkeypatch.setattr(_locate, "POINT_DRIVEN_MAX", 50)
     monkeypatch.setattr(_locate, "CORE_MIN_POINTS", 50)
@@ -427,7 +427,7 @@ def test_one_point_equals_the_big_batch_path_near_t11(
 def test_factorised_codes_agree_with_pandas_for_few_and_many_values(size: int) -> None:
     import numpy as np
 
-    from geozone.assign import _factorized
+    from geozone.assignment.engine import _factorized
 
     pool = np.array(["00160", None, "00008", float("nan"), "00160", " ", "o1"], dtype=object)
     values = pool[np.arange(size) % len(pool)]
@@ -480,8 +480,8 @@ def test_clusters_judged_on_threads_match_one_thread(
 ) -> None:
     import numpy as np
 
-    import geozone.assign as assign_module
-    from geozone.assign import cluster_columns, jurisdiction
+    import geozone.assignment.engine as assign_module
+    from geozone.assignment.engine import cluster_columns, jurisdiction
     from geozone.settings import get_settings
 
     rng = np.random.default_rng(5)
@@ -521,7 +521,7 @@ def test_an_original_member_detects_in_its_carried_cluster(
     vn2025: BoundarySet, legacy: BoundarySet
 ) -> None:
     """An Giang's police (old code 89) is a member of the carried cluster (now An Giang, 91)."""
-    from geozone.clusters import load_clusters
+    from geozone.clusters.model import load_clusters
 
     placed = territories([load_clusters()["can-tho-an-giang"]], [legacy, vn2025], carry_into=vn2025)
     carried = next(t for t in placed if t.cluster.id == "can-tho-an-giang-vn2025")

@@ -10,8 +10,7 @@ import shapely
 from pyproj import Transformer
 from scipy.stats import binomtest
 
-from geozone.assign import ClusterTerritory, assign
-from geozone.border_effect import (
+from geozone.analysis.border_effect import (
     REASON_NO_INCIDENTS,
     REASON_NO_ZONE_AREA,
     _statistics,
@@ -19,9 +18,11 @@ from geozone.border_effect import (
     territory_zones,
     zone_areas,
 )
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory, assign
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import AnalysisInputError, InvalidParameterError
-from geozone.incidents import CATEGORIES, VIETNAM_TZ
+from geozone.incidents.schema import CATEGORIES
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import GRID_ORIGIN
 from tests.test_assign import REGULATION
 from tests.test_clusters import grid_cluster

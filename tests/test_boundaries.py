@@ -9,7 +9,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
@@ -199,7 +199,7 @@ def test_locate_many_matches_geopandas_sjoin(vn2025: BoundarySet) -> None:
 def test_interior_cores_path_agrees_with_the_exact_path(
     grid: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
 ) -> None:
-    import geozone._locate as locate_module
+    import geozone.boundaries._locate as locate_module
 
     rng = np.random.default_rng(5)
     lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-100, 3100, size=(3000, 2))]).T
@@ -212,7 +212,7 @@ def test_interior_cores_path_agrees_with_the_exact_path(
 
 
 def test_interior_cores_keep_the_tolerance_from_every_edge(grid: BoundarySet) -> None:
-    from geozone._locate import interior_cores
+    from geozone.boundaries._locate import interior_cores
 
     wards = grid.units("ward")
     zones = wards["utm_epsg"].to_numpy(np.int64)
@@ -231,7 +231,7 @@ def test_interior_cores_keep_the_tolerance_from_every_edge(grid: BoundarySet) ->
 
 
 def test_outline_pieces_cover_every_segment_of_long_rings() -> None:
-    from geozone._locate import _cut
+    from geozone.boundaries._locate import _cut
 
     circle = shapely.Point(500_000, 2_300_000).buffer(1_000, quad_segs=250)  # 1,001 vertices
     square = shapely.box(0, 0, 10, 10)
@@ -272,7 +272,7 @@ def test_outline_distances_agree_with_geos_on_real_wards(vn2025: BoundarySet) ->
 def test_interior_cores_agree_with_the_exact_path_on_real_wards(
     vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import geozone._locate as locate_module
+    import geozone.boundaries._locate as locate_module
 
     rng = np.random.default_rng(11)
     hanoi = vn2025.units("ward").query("province_code == '01'")
@@ -299,7 +299,7 @@ def test_interior_cores_agree_with_the_exact_path_on_real_wards(
 def test_point_driven_and_polygon_driven_paths_agree(
     grid: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
 ) -> None:
-    import geozone._locate as locate_module
+    import geozone.boundaries._locate as locate_module
 
     rng = np.random.default_rng(3)
     lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-100, 3100, size=(500, 2))]).T
@@ -319,7 +319,7 @@ def test_one_point_equals_the_big_batch_path(
     vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Points alone (tree query per point, no cores) match a batch on the big-batch path."""
-    from geozone import _locate
+    from geozone.boundaries import _locate
 
     rng = np.random.default_rng(8)
     centre = vn2025.geometry("00160").centroid  # Nghĩa Đô: shared boundaries all around
@@ -348,7 +348,7 @@ def test_polygons_shared_out_between_threads_give_the_same_pairs(
     vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch, tolerance: float
 ) -> None:
     """A batch whose polygons are shared out between threads matches the one-thread batch."""
-    from geozone import _locate
+    from geozone.boundaries import _locate
 
     rng = np.random.default_rng(9)
     centre = vn2025.geometry("00160").centroid
@@ -368,7 +368,7 @@ def test_polygons_shared_out_between_threads_give_the_same_pairs(
 _CONCURRENT_BATCHES = """
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.settings import get_settings
 
 bset = BoundarySet.load("vn2025", get_settings())

@@ -7,7 +7,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geozone.build import META_FILE, UNITS_FILE, build_set
+from geozone.boundaries.build import META_FILE, UNITS_FILE, build_set
 from geozone.errors import ChecksumMismatchError, ConfigurationError, DataNotFoundError
 from tests.archives import entry_for, write_dvhcvn_zip, write_vn2025_zip
 

@@ -8,8 +8,8 @@ from typing import Any
 import geopandas as gpd
 import pytest
 
-from geozone.boundaries import BoundarySet
-from geozone.clusters import (
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import (
     DEFAULT_CLUSTERS_DIR,
     DEFAULT_ZONE_WIDTH_M,
     Cluster,

@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone._coregrid import NONE, CoreGrid
+from geozone.boundaries._coregrid import NONE, CoreGrid
 
 
 def _stars(count: int, seed: int) -> NDArray[np.object_]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.incident_io import read_incidents
-from geozone.pipeline import import_file
+from geozone.incidents.io import read_incidents
+from geozone.incidents.pipeline import import_file
 from geozone.store import IncidentQuery, open_store
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster

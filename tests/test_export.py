@@ -7,9 +7,9 @@ import pyogrio
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import GeozoneError
-from geozone.export import write_layers
+from geozone.report.exports import write_layers
 
 
 def test_gpkg_holds_every_layer_with_attribution(grid: BoundarySet, tmp_path: Path) -> None:

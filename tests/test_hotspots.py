@@ -18,11 +18,11 @@ import scipy.stats
 import shapely
 from pyproj import Transformer
 
-from geozone import hotspots as hs
-from geozone.boundaries import BoundarySet
-from geozone.clusters import load_clusters
+from geozone.analysis import hotspots as hs
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import load_clusters
 from geozone.errors import AnalysisInputError, InvalidParameterError
-from geozone.incidents import VIETNAM_TZ
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN
 
 UTM = 32648
@@ -609,8 +609,8 @@ def test_hanoi_wards_flag_the_t11_bridge(vn2025: BoundarySet, legacy: BoundarySe
     """SYNTHETIC incidents in Hà Nội with the T11 cluster carried into the 2025 wards."""
     from datetime import datetime
 
-    from geozone.migrate import migrate_cluster
-    from geozone.synthetic import generate_incidents
+    from geozone.clusters.migrate import migrate_cluster
+    from geozone.incidents.synthetic import generate_incidents
 
     t11 = migrate_cluster(load_clusters()["hoa-do-phuc-vi"], legacy, vn2025).to_cluster()
     frame = vn2025.frame[vn2025.frame["province_code"] == "01"].reset_index(drop=True)

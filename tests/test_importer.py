@@ -7,10 +7,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.importer import ImportSpec, LevelFields, import_boundary_set
+from geozone.boundaries.qa import check
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import BoundaryImportError
-from geozone.importer import ImportSpec, LevelFields, import_boundary_set
-from geozone.qa import check
 from geozone.settings import get_settings
 from tests.conftest import grid_units
 
@@ -54,9 +54,9 @@ def write_gadm_like(path: Path, *, epsg: int = 4326) -> Path:
 
 def test_gadm_like_layer_refines_a_register_only_set(tmp_path: Path) -> None:
     """A ward layer with its own ids and folded names gives a register's wards their polygons."""
-    from geozone.build import store_set
-    from geozone.refine import LayerFields as RefineFields
-    from geozone.refine import refine_set
+    from geozone.boundaries.build import store_set
+    from geozone.boundaries.refine import LayerFields as RefineFields
+    from geozone.boundaries.refine import refine_set
 
     units = grid_units()
     register_only = units.assign(

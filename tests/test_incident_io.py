@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pyproj import CRS, Transformer
 
 from geozone.errors import IncidentFileError
-from geozone.incident_io import (
+from geozone.incidents.io import (
     INCIDENT_COLUMNS,
     VIETNAM_BBOX,
     ColumnMapping,
@@ -27,7 +27,8 @@ from geozone.incident_io import (
     vn2000_crs_codes,
     write_incidents,
 )
-from geozone.incidents import VIETNAM_TZ, Incident
+from geozone.incidents.schema import Incident
+from geozone.vntime import VIETNAM_TZ
 
 DATA = Path(__file__).parent / "data"
 BROKEN = DATA / "incidents_broken.csv"

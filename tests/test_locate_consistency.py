@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-from geozone._locate import CORE_MIN_POINTS, CORE_RULE, POINT_DRIVEN_MAX, interior_cores
-from geozone.boundaries import BoundarySet
+from geozone.boundaries._locate import CORE_MIN_POINTS, CORE_RULE, POINT_DRIVEN_MAX, interior_cores
+from geozone.boundaries.qa import check_built
+from geozone.boundaries.sets import BoundarySet
 from geozone.crs import project_geometries, project_xy
-from geozone.qa import check_built
 from geozone.settings import Settings
 from tests.conftest import GRID_CELL_M, GRID_INFO, GRID_ORIGIN, grid_units
 

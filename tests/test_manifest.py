@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from geozone.boundaries.manifest import load_manifest
 from geozone.errors import ConfigurationError, UnknownBoundarySetError
-from geozone.manifest import load_manifest
 from geozone.settings import get_settings
 
 

@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet, SetInfo
-from geozone.clusters import Cluster, load_clusters, validate_cluster
-from geozone.errors import MigrationError
-from geozone.migrate import (
+from geozone.boundaries.sets import BoundarySet, SetInfo
+from geozone.clusters.migrate import (
     BASIS_AREAL,
     BASIS_PROVINCE,
     BASIS_SOLE,
@@ -23,6 +21,8 @@ from geozone.migrate import (
     load_onflow_correspondence,
     migrate_cluster,
 )
+from geozone.clusters.model import Cluster, load_clusters, validate_cluster
+from geozone.errors import MigrationError
 from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units, unit_record
 
 # The "new" grid: the old 3 km × 3 km square re-cut into four units (metres from the origin):
@@ -309,7 +309,8 @@ def test_correspondence_errors(register_only_grid: BoundarySet, new_grid: Bounda
 
 def test_onflow_is_read_without_importing_the_package() -> None:
     code = (
-        "import sys; from geozone.migrate import load_onflow_correspondence as load; c = load(); "
+        "import sys; from geozone.clusters.migrate import load_onflow_correspondence as load; "
+        "c = load(); "
         "assert 'onflow_location_platform' not in sys.modules; print(len(c.pairs))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,16 +10,16 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geozone.assign import ClusterTerritory
-from geozone.border_effect import territory_zones
-from geozone.boundaries import BoundarySet
+from geozone.analysis.border_effect import territory_zones
+from geozone.analysis.patrol import SUGGESTION_COLUMNS, coverage, suggest_patrol_zones
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import (
     AnalysisInputError,
     InvalidParameterError,
     PatrolZoneGeometryError,
     PatrolZoneOutsideClusterError,
 )
-from geozone.patrol import SUGGESTION_COLUMNS, coverage, suggest_patrol_zones
 from tests.conftest import GRID_ORIGIN
 from tests.test_assign import REGULATION
 from tests.test_clusters import grid_cluster

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.pipeline import assign_stale, context_stamp, import_file
+from geozone.incidents.pipeline import assign_stale, context_stamp, import_file
 from geozone.store import IncidentQuery, open_store
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
@@ -79,8 +79,8 @@ def test_changed_clusters_make_assignments_stale(
 def test_a_change_of_wording_makes_stored_explanations_stale(
     tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import geozone.pipeline
-    from geozone import rules
+    import geozone.incidents.pipeline
+    from geozone.assignment import rules
 
     source = write_csv(tmp_path / "in.csv", [row("a", 950, 300)])
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
@@ -90,7 +90,7 @@ def test_a_change_of_wording_makes_stored_explanations_stale(
         monkeypatch.setattr(rules, "RULES", (*rules.RULES[:5], reworded, *rules.RULES[6:]))
         version = "rules-" + hashlib.sha256(rules._content().encode()).hexdigest()[:12]
         assert version != rules.RULES_VERSION
-        monkeypatch.setattr(geozone.pipeline, "RULES_VERSION", version)
+        monkeypatch.setattr(geozone.incidents.pipeline, "RULES_VERSION", version)
         assert store.stale_ids(context_stamp(context)) == ["a"]
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet
-from geozone.qa import check, check_built
+from geozone.boundaries.qa import check, check_built
+from geozone.boundaries.sets import BoundarySet
 from geozone.settings import Settings
 from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units
 

@@ -1,4 +1,4 @@
-"""The fast path (geozone.assign) against the plain reference (geozone.reference).
+"""The fast path (geozone.assignment.engine) against the plain reference implementation.
 
 Hypothesis draws points around the places where the rule is hardest to get right (the hand
 grid's four-way junction, the T11 bridge, the old district lines of the carried Gia Lâm
@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geozone.assign import ClusterTerritory, assign, territories
-from geozone.boundaries import BoundarySet
-from geozone.clusters import load_clusters
-from geozone.incidents import VIETNAM_TZ
-from geozone.reference import Decision, judge
+from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment.reference import Decision, judge
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import load_clusters
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED, grid_vertex_lonlat
 from tests.test_clusters import grid_cluster
 

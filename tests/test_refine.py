@@ -19,14 +19,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assign import assign
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import assign
+from geozone.boundaries.refine import LayerFields, match_names, refine_set
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.migrate import load_onflow_correspondence
 from geozone.context import load_context
 from geozone.errors import BoundaryImportError
-from geozone.incidents import VIETNAM_TZ
-from geozone.migrate import load_onflow_correspondence
-from geozone.refine import LayerFields, match_names, refine_set
 from geozone.settings import Settings
+from geozone.vntime import VIETNAM_TZ
 
 pytestmark = pytest.mark.realdata
 

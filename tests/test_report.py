@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geozone.assign import ClusterTerritory, territories
-from geozone.boundaries import BoundarySet
-from geozone.clusters import Cluster
+from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import Cluster
 from geozone.context import Context
 from geozone.errors import DataNotFoundError, InvalidParameterError, UnknownClusterError
-from geozone.incidents import CATEGORIES, VIETNAM_TZ
-from geozone.pipeline import assign_stale
-from geozone.report import (
+from geozone.incidents.pipeline import assign_stale
+from geozone.incidents.schema import CATEGORIES
+from geozone.report.review import (
     SYNTHETIC_LABEL,
     ClusterReport,
     cluster_forms,
@@ -34,6 +34,7 @@ from geozone.report import (
     ratio,
 )
 from geozone.store import IncidentQuery, IncidentStore, open_store
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import GRID_INFO, T11_CONFIRMED, grid_units
 from tests.test_boundaries import grid_point
 from tests.test_clusters import grid_cluster
@@ -531,8 +532,8 @@ def test_a_carried_cluster_is_reported_with_its_original(
 def t11(
     vn2025: BoundarySet, legacy: BoundarySet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[IncidentStore, Context]]:
-    from geozone.clusters import load_clusters
-    from geozone.synthetic import generate_incidents
+    from geozone.clusters.model import load_clusters
+    from geozone.incidents.synthetic import generate_incidents
 
     cluster = load_clusters()["hoa-do-phuc-vi"]
     placed = territories(
@@ -593,7 +594,7 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
 
 @pytest.mark.realdata
 def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Context]) -> None:
-    pytest.importorskip("geozone.hotspots")
+    pytest.importorskip("geozone.analysis.hotspots")
     store, context = t11
     report = cluster_report(
         store, context, "hoa-do-phuc-vi-vn2025", date(2025, 7, 1), date(2025, 12, 31)

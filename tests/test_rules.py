@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone import rules
-from geozone.assign import ClusterTerritory, assign, territories
-from geozone.boundaries import BoundarySet
-from geozone.clusters import load_clusters
-from geozone.incidents import VIETNAM_TZ
+from geozone.assignment import rules
+from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import load_clusters
 from geozone.text import format_number
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED
 
 #: Words that would betray English inside a Vietnamese sentence.

@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assign import ClusterTerritory, assign, territories
-from geozone.border_effect import border_effect, zone_areas
-from geozone.boundaries import BoundarySet
-from geozone.clusters import load_clusters
+from geozone.analysis.border_effect import border_effect, zone_areas
+from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import load_clusters
+from geozone.clusters.sides import DERIVED_REACH_M
+from geozone.clusters.zones import border_zones
 from geozone.crs import project_geometries
-from geozone.incidents import VIETNAM_TZ
-from geozone.sides import DERIVED_REACH_M
-from geozone.zones import border_zones
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED
 
 pytestmark = pytest.mark.realdata
@@ -216,7 +216,7 @@ def test_a_zone_a_planner_drew_replaces_the_derived_one(
     vn2025: BoundarySet, legacy: BoundarySet
 ) -> None:
     """Confirmed with a drawn zone (a 700 m square around the bridge), the T11 cluster uses it."""
-    from geozone.clusters import Confirmation
+    from geozone.clusters.model import Confirmation
 
     bridge = _metric([shapely.Point(105.8064, 21.0387)])[0]
     square = shapely.box(bridge.x - 350, bridge.y - 350, bridge.x + 350, bridge.y + 350)

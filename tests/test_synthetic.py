@@ -9,14 +9,15 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geozone.boundaries import BoundarySet
-from geozone.clusters import Cluster, load_clusters
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.migrate import migrate_cluster
+from geozone.clusters.model import Cluster, load_clusters
 from geozone.crs import project_geometries, utm_epsg
 from geozone.errors import ClusterDefinitionError, InvalidParameterError
-from geozone.incident_io import INCIDENT_COLUMNS, iter_incidents
-from geozone.incidents import CATEGORIES, VIETNAM_TZ
-from geozone.migrate import migrate_cluster
-from geozone.synthetic import MIXTURE, generate_incidents
+from geozone.incidents.io import INCIDENT_COLUMNS, iter_incidents
+from geozone.incidents.schema import CATEGORIES
+from geozone.incidents.synthetic import MIXTURE, generate_incidents
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
 
 START = datetime(2025, 7, 1, tzinfo=VIETNAM_TZ)

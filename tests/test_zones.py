@@ -9,11 +9,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geozone.adjacency import adjacency
-from geozone.boundaries import BoundarySet
-from geozone.crs import project_geometries
-from geozone.errors import InvalidParameterError, UnitLevelError
-from geozone.zones import (
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.adjacency import adjacency
+from geozone.clusters.zones import (
     DEFAULT_WIDTH_M,
     BorderZones,
     border_zones,
@@ -22,6 +20,8 @@ from geozone.zones import (
     measure_bands,
     nearest_shared_boundary,
 )
+from geozone.crs import project_geometries
+from geozone.errors import InvalidParameterError, UnitLevelError
 from tests.conftest import GRID_ORIGIN, grid_vertex_lonlat
 
 X0, Y0 = GRID_ORIGIN

@@ -1,7 +1,7 @@
 """Cluster analytics: hotspots, the border effect, patrol-zone coverage and suggestions.
 
-Thin routes over :mod:`geozone.hotspots`, :mod:`geozone.border_effect` and
-:mod:`geozone.patrol`. Every answer is derived from incidents, so every route needs a key:
+Thin routes over :mod:`geozone.analysis.hotspots`, :mod:`geozone.analysis.border_effect` and
+:mod:`geozone.analysis.patrol`. Every answer is derived from incidents, so every route needs a key:
 
 - ``GET /clusters/{id}/hotspots`` and ``GET /clusters/{id}/border-effect``: analyst;
 - ``POST /clusters/{id}/coverage`` and ``GET /patrol-zones/{id}/coverage``: analyst (planners
@@ -12,7 +12,7 @@ Thin routes over :mod:`geozone.hotspots`, :mod:`geozone.border_effect` and
 
 Which incidents
 ---------------
-As in the cluster review report (:func:`geozone.report.cluster_incidents`): those the store
+As in the cluster review report (:func:`geozone.report.review.cluster_incidents`): those the store
 holds a decision of the cluster for, on the days ``from``..``to`` (Vietnam time, both
 included; default the 365 days ending today), over the cluster's whole family (an original
 and the forms carried into the 2025 units). The study area is the union of the members'
@@ -43,10 +43,10 @@ from api import services
 from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
+from geozone.analysis.study import HOTSPOT_DEFAULTS, HotspotParameters, study_hotspots
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
 from geozone.store import IncidentStore
-from geozone.study import HOTSPOT_DEFAULTS, HotspotParameters, study_hotspots
 
 router = APIRouter(tags=["analytics"])
 
@@ -192,7 +192,7 @@ def compute_hotspots(
     RequestValidationError
         The grid or the permutation work is over the request limits (422).
     """
-    from geozone import hotspots
+    from geozone.analysis import hotspots
 
     period = services.cluster_period(store, context, cluster_id, start, end, categories)
     marker = services.change_marker(store, context)
@@ -398,7 +398,7 @@ def _coverage(
     end: date | None,
     max_vertices: int,
 ) -> dict[str, Any]:
-    from geozone.patrol import coverage
+    from geozone.analysis.patrol import coverage
 
     found = services.cluster_period(store, context, cluster_id, start, end)
     zone = services.check_area_geometry(geometry, found.territory.bset, max_vertices)
@@ -551,7 +551,7 @@ def patrol_suggestions(
     """
     import json
 
-    from geozone.patrol import suggest_patrol_zones
+    from geozone.analysis.patrol import suggest_patrol_zones
 
     result, period = compute_hotspots(
         request, store, context, cluster_id, start, end, HotspotParams()

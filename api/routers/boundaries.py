@@ -10,7 +10,7 @@ from api import services
 from api.deps import ContextDep
 from api.problems import problems
 from api.schemas import SetOut, UnitOut, UnitPage
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.store.base import MAX_QUERY_OFFSET
 

@@ -26,9 +26,9 @@ from api.deps import (
 from api.jobs import Jobs
 from api.problems import problems
 from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
-from geozone.clusters import Cluster
+from geozone.clusters.model import Cluster
+from geozone.clusters.zones import BorderZones
 from geozone.store import IncidentStore
-from geozone.zones import BorderZones
 
 router = APIRouter(tags=["clusters"])
 _WRITE_PROBLEMS = problems(401, 403, 409, 422)

@@ -1,6 +1,6 @@
 """Cluster review reports: ``GET /clusters/{cluster_id}/report`` (analyst role).
 
-The same report as ``geozone report`` (:func:`geozone.report.cluster_report`), as JSON (the
+The same report as ``geozone report`` (:func:`geozone.report.review.cluster_report`), as JSON (the
 default), a printable HTML page (:func:`maps.report.report_html`) or CSV: every table in a
 zip, or one table with ``table=``. CSV files are UTF-8 with a byte-order mark (Excel) and say
 on every row whether the data are synthetic and where the boundaries come from.
@@ -19,7 +19,7 @@ from api.problems import problems
 from geozone.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from geozone.report import ClusterReport
+    from geozone.report.review import ClusterReport
 
 router = APIRouter(tags=["reports"])
 
@@ -74,7 +74,7 @@ def cluster_report_route(
     (``hoa-do-phuc-vi`` and ``hoa-do-phuc-vi-vn2025`` give the same figures). Needs an analyst
     key.
     """
-    from geozone.report import cluster_report
+    from geozone.report.review import cluster_report
 
     if table is not None and fmt != "csv":
         raise InvalidParameterError("table= goes with format=csv")

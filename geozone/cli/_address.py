@@ -7,11 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geozone.address import AddressResolution, resolve_address, vietnam_today
+from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
+from geozone.boundaries.lineage import Successor
 from geozone.cli._common import JsonOption, app, console, parse_date, print_json
-from geozone.errors import UnreadableAddressError
-from geozone.lineage import Successor
-from geozone.migrate import (
+from geozone.clusters.migrate import (
     BASIS_AREAL,
     BASIS_DISTRICT,
     BASIS_PROVINCE,
@@ -19,6 +18,7 @@ from geozone.migrate import (
     BASIS_SPLIT,
     BASIS_WHOLE,
 )
+from geozone.errors import UnreadableAddressError
 from geozone.text import format_date
 
 #: Short words for the bases of successors, for the table.

@@ -11,7 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from geozone.boundaries import BoundarySet, available_sets
+from geozone import vntime
+from geozone.boundaries.importer import LevelFields
+from geozone.boundaries.manifest import load_manifest
+from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.cli._common import (
     DateOption,
     JsonOption,
@@ -22,8 +25,6 @@ from geozone.cli._common import (
     parse_date,
     print_json,
 )
-from geozone.importer import LevelFields
-from geozone.manifest import load_manifest
 from geozone.settings import Settings, get_settings
 
 data_app = typer.Typer(help="Build, import and check boundary data.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> list[dict[str, Any]]:
-    from geozone.build import build_set
+    from geozone.boundaries.build import build_set
 
     manifest = load_manifest(settings.manifest_path)
     entries = [manifest.get(i) for i in set_ids] if set_ids else list(manifest.sets.values())
@@ -119,7 +120,7 @@ def data_qa(
     as_json: JsonOption = False,
 ) -> None:
     """Report invalid geometry, overlaps, gaps, isolated and missing units."""
-    from geozone.qa import check_built
+    from geozone.boundaries.qa import check_built
 
     with console.status(f"checking {set_id}…"):
         report = check_built(set_id, sliver_m2=sliver_m2)
@@ -210,7 +211,7 @@ def data_import(
             path, fields, register, set_id, layer, licence, attribution, report, replace, as_json
         )
         return
-    from geozone.importer import ImportSpec, import_boundary_set
+    from geozone.boundaries.importer import ImportSpec, import_boundary_set
 
     if valid_from is None:
         raise typer.BadParameter("a new set needs --valid-from YYYY-MM-DD")
@@ -258,9 +259,9 @@ def _refine(
     replace: bool,
     as_json: bool,
 ) -> None:
-    """Refine ``register`` with a ward layer (see :mod:`geozone.refine`)."""
-    from geozone.migrate import ONFLOW_SETS, load_onflow_correspondence
-    from geozone.refine import LayerFields, refine_set
+    """Refine ``register`` with a ward layer (see :mod:`geozone.boundaries.refine`)."""
+    from geozone.boundaries.refine import LayerFields, refine_set
+    from geozone.clusters.migrate import ONFLOW_SETS, load_onflow_correspondence
 
     by_level = {f.level: f for f in fields}
     if set(by_level) != {"ward", "district", "province"}:
@@ -337,9 +338,9 @@ def units_search(
 
 def _search_today(text: str, level: str | None, as_json: bool) -> None:
     """Search today's set; say where the units of that name went when it has none."""
-    from geozone.address import vietnam_today
-    from geozone.gazetteer import Gazetteer
-    from geozone.lineage import search_units
+    from geozone.address.gazetteer import Gazetteer
+    from geozone.address.resolve import vietnam_today
+    from geozone.boundaries.lineage import search_units
 
     found = search_units(Gazetteer.load(), text, vietnam_today(), level)  # type: ignore[arg-type]
     if as_json:
@@ -431,8 +432,8 @@ def adjacency_command(
     as_json: JsonOption = False,
 ) -> None:
     """Units that share a boundary (length in metres), point contacts and junctions."""
-    from geozone.adjacency import adjacency
-    from geozone.export import write_layers
+    from geozone.clusters.adjacency import adjacency
+    from geozone.report.exports import write_layers
 
     bset = BoundarySet.load(set_id)
     with console.status(f"measuring adjacency in {set_id}…"):
@@ -468,7 +469,7 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives.")] = None,
 ) -> None:
     """Build the boundary data if needed, print its QA summary and locate the T11 bridge."""
-    from geozone.qa import check_built
+    from geozone.boundaries.qa import check_built
 
     settings = _settings(data_dir)
     for report in _build_all(settings, None, force=False):
@@ -479,7 +480,7 @@ def demo(
             console.print(
                 "\n".join(check_built(info.id, settings).summary_lines()), highlight=False
             )
-    for day in (date(2024, 5, 1), date.today()):
+    for day in (date(2024, 5, 1), vntime.today()):
         bset = BoundarySet.for_date(day, settings)
         console.print(
             f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.cli._common import JsonOption, console, parse_date, print_json
-from geozone.clusters import Cluster, load_clusters, validate_cluster
+from geozone.clusters.model import Cluster, load_clusters, validate_cluster
 from geozone.errors import GeozoneError
 
 if TYPE_CHECKING:
-    from geozone.assign import ClusterTerritory
+    from geozone.assignment.engine import ClusterTerritory
     from geozone.context import Context
 
 clusters_app = typer.Typer(help="Coordination clusters (cụm liên kết).", no_args_is_help=True)
@@ -177,9 +177,9 @@ def clusters_confirm(
     A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
     its original had ended before the reform, lapsed (no decisions), until it is confirmed.
     """
-    from geozone.clusters import Confirmation
+    from geozone.clusters.model import Confirmation
     from geozone.context import load_context
-    from geozone.pipeline import assign_stale
+    from geozone.incidents.pipeline import assign_stale
     from geozone.store import open_store
 
     base = load_context()
@@ -227,7 +227,7 @@ def clusters_migrate(
     as_json: JsonOption = False,
 ) -> None:
     """Carry a cluster into the current units: which new units each member became, in what share."""
-    from geozone.migrate import migrate_cluster
+    from geozone.clusters.migrate import migrate_cluster
 
     cluster = _cluster(cluster_id)
     migration = migrate_cluster(
@@ -265,7 +265,7 @@ def clusters_zones(
 ) -> None:
     """Border zones of a cluster: bands along shared member boundaries and junction discs."""
     from geozone.context import judging_context
-    from geozone.export import write_layers
+    from geozone.report.exports import write_layers
 
     territory = _territory(judging_context(), cluster_id)
     zones = territory.zones if width is None else territory.zones_of_width(width)

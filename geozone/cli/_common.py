@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from geozone.boundaries import BoundarySet
+from geozone import vntime
+from geozone.boundaries.sets import BoundarySet
 
 app = typer.Typer(
     help="Border-zone analysis for Vietnamese police coordination clusters.",
@@ -36,7 +37,7 @@ def print_json(data: Any) -> None:
 def parse_date(text: str | None) -> date:
     """Parse YYYY-MM-DD (today when None), or fail as a bad parameter."""
     if text is None:
-        return date.today()
+        return vntime.today()
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from geozone.cli._common import JsonOption, console, print_json
-from geozone.incidents import VIETNAM_TZ
+from geozone.vntime import VIETNAM_TZ
 
 incidents_app = typer.Typer(
     help="Incidents: generate, assign, import, list, export.", no_args_is_help=True
@@ -30,8 +30,8 @@ def incidents_generate(
 ) -> None:
     """Write SYNTHETIC incidents (clustered at real places, labelled synthetic on every row)."""
     from geozone.context import judging_context
-    from geozone.incident_io import write_incidents
-    from geozone.synthetic import generate_incidents
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.synthetic import generate_incidents
 
     context = judging_context()
     begin = datetime.fromisoformat(start).replace(tzinfo=VIETNAM_TZ)
@@ -60,9 +60,9 @@ def incidents_assign(
     as_json: JsonOption = False,
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from geozone.assign import assign
+    from geozone.assignment.engine import assign
     from geozone.context import judging_context
-    from geozone.incident_io import read_incidents
+    from geozone.incidents.io import read_incidents
 
     read = read_incidents(source, crs=crs)
     context = judging_context()
@@ -110,7 +110,7 @@ def incidents_import(
     from rich.progress import Progress
 
     from geozone.context import judging_context
-    from geozone.pipeline import import_file
+    from geozone.incidents.pipeline import import_file
     from geozone.store import open_store
 
     context = judging_context()
@@ -245,7 +245,7 @@ def incidents_export(
     table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
     if output.suffix.lower() in (".gpkg", ".geojson", ".json"):
         from geozone.context import judging_context
-        from geozone.export import write_layers
+        from geozone.report.exports import write_layers
 
         attribution = " | ".join(b.info.attribution for b in judging_context().sets)
         write_layers({"incidents": table}, output, attribution)

@@ -6,7 +6,8 @@ backends share: the query object, the column vocabularies, and the vectorised va
 turns a caller's DataFrame into the canonical frame a backend writes.
 
 Times are stored as UTC instants and returned in Vietnam time (UTC+7, :data:`VIETNAM_TZ`);
-a naive time given to the store is taken as Vietnam time, as :class:`~geozone.incidents.Incident`
+a naive time given to the store is taken as Vietnam time, as
+:class:`~geozone.incidents.schema.Incident`
 does. Text is stored NFC.
 """
 
@@ -25,23 +26,23 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import numpy as np
 import pandas as pd
 
-from geozone.clusters import Confirmation
+from geozone.clusters.model import Confirmation
 from geozone.errors import IncidentDataError, InvalidParameterError
-from geozone.incidents import (
+from geozone.incidents.schema import (
     CATEGORIES,
     CLUSTER_DECISION_FIELDS,
     JURISDICTION_FIELDS,
-    VIETNAM_TZ,
     category_code,
     check_period_bound,
     plausible_utc_us,
     time_range_text,
 )
+from geozone.vntime import VIETNAM_TZ, aware
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-#: Columns of an incident, as :class:`~geozone.incidents.Incident` names its fields.
+#: Columns of an incident, as :class:`~geozone.incidents.schema.Incident` names its fields.
 INCIDENT_COLUMNS: tuple[str, ...] = (
     "external_id",
     "occurred_at",
@@ -100,7 +101,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise InvalidParameterError(f"{name} must be a datetime, got {value!r}")
-    return value if value.tzinfo is not None else value.replace(tzinfo=VIETNAM_TZ)
+    return aware(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -266,7 +267,7 @@ class IncidentStore(ABC):
         ----------
         incidents
             One row per incident, columns named as :data:`INCIDENT_COLUMNS` (the fields of
-            :class:`~geozone.incidents.Incident`); ``external_id``, ``occurred_at``, ``lon``,
+            :class:`~geozone.incidents.schema.Incident`); ``external_id``, ``occurred_at``, ``lon``,
             ``lat`` and ``category`` are required, the others default as in the model.
         batch_id
             An import batch begun with :meth:`begin_batch`: the rows are tagged with it and its
@@ -343,11 +344,12 @@ class IncidentStore(ABC):
         units
             One row per incident: ``external_id`` and :data:`UNIT_COLUMNS` (``locate_status``
             required; ``set_id`` and codes may be None; ``candidates`` a list of codes), as
-            :func:`geozone.assign.jurisdiction` returns them.
+            :func:`geozone.assignment.engine.jurisdiction` returns them.
         clusters
             Zero or more rows per incident of ``units``: ``external_id`` and
             :data:`CLUSTER_COLUMNS` (``cluster_id`` and ``in_zone`` required), as
-            :func:`geozone.assign.assign_clusters` returns them. The previous cluster rows of
+            :func:`geozone.assignment.engine.assign_clusters` returns them. The previous cluster
+            rows of
             every incident in ``units`` are replaced by these.
         stamp
             What the assignment was computed with (see :func:`assignment_stamp`).

@@ -46,7 +46,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 
-from geozone.clusters import Confirmation
+from geozone.clusters.model import Confirmation
 from geozone.errors import (
     ConfigurationError,
     ImportBatchError,
@@ -55,7 +55,7 @@ from geozone.errors import (
     StoreError,
     UnknownIncidentError,
 )
-from geozone.incidents import EARLIEST_TIME, VIETNAM_TZ, latest_time, time_range_text
+from geozone.incidents.schema import EARLIEST_TIME, latest_time, time_range_text
 from geozone.settings import Settings
 from geozone.store.base import (
     CLUSTER_COLUMNS,
@@ -69,6 +69,7 @@ from geozone.store.base import (
     prepare_incidents,
 )
 from geozone.text import nfc
+from geozone.vntime import VIETNAM_TZ
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: Key of the PostgreSQL advisory lock that serialises concurrent migrations.

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings
 from geozone.store.api_tables import create_key

@@ -22,15 +22,16 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.routers import analytics
-from geozone.border_effect import border_effect
+from geozone.analysis.border_effect import border_effect
+from geozone.clusters.zones import border_zones
 from geozone.context import Context
-from geozone.incidents import CATEGORIES, VIETNAM_TZ
-from geozone.pipeline import assign_stale
-from geozone.report import cluster_incidents
+from geozone.incidents.pipeline import assign_stale
+from geozone.incidents.schema import CATEGORIES
+from geozone.report.review import cluster_incidents
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key
-from geozone.zones import border_zones
+from geozone.vntime import VIETNAM_TZ
 from tests.api.conftest import ROLES, Api
 from tests.test_boundaries import grid_point
 

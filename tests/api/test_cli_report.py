@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from api.cli_report import output_format, period_of, register
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
-from geozone.pipeline import assign_stale
+from geozone.incidents.pipeline import assign_stale
 from geozone.store import open_store
 from tests.test_report import grid_incidents
 

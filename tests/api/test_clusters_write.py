@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from geozone.context import Context
-from geozone.pipeline import context_stamp
+from geozone.incidents.pipeline import context_stamp
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import ApiStore

@@ -17,14 +17,14 @@ import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from geozone.analysis.study import cluster_study, study_hotspots
 from geozone.context import Context, load_context
-from geozone.incidents import VIETNAM_TZ
-from geozone.report import cluster_report
+from geozone.incidents.synthetic import generate_incidents
+from geozone.report.review import cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key
-from geozone.study import cluster_study, study_hotspots
-from geozone.synthetic import generate_incidents
+from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import cluster_analytics
 
 pytestmark = pytest.mark.realdata

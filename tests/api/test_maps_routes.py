@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from geozone.context import Context
-from geozone.pipeline import context_stamp
+from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery, open_store
 from geozone.store.base import UNIT_COLUMNS
 from maps import check_assets

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.schemas import CLUSTER_EXAMPLE
-from geozone.boundaries import BoundarySet
-from geozone.clusters import Confirmation
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
 from geozone.store.api_tables import create_key

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import shapely
 
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.pipeline import assign_stale
+from geozone.incidents.pipeline import assign_stale
 from geozone.store import IncidentStore, open_store
 from maps import cluster_layers, cluster_map, to_html
 from maps.analytics_layers import (

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import geopandas as gpd
 import pytest
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from maps import asset_routes, cluster_map, planner_map, to_html
 from tests.maps.test_cluster_map import ATTRIBUTION, XSS, grid_layers, needs_assets
 

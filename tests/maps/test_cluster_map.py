@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from maps import MapInputError, cluster_map, incident_data, incident_payload, to_html
 from maps.assets import NODE_MODULES
 from maps.cluster_map import (

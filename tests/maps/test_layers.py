@@ -10,15 +10,15 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geozone.assign import assign, territories
-from geozone.boundaries import BoundarySet
-from geozone.clusters import Cluster
+from geozone.assignment.engine import assign, territories
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.model import Cluster
 from geozone.context import Context, load_context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, NoBoundarySetForDateError
-from geozone.incidents import VIETNAM_TZ
-from geozone.pipeline import assign_stale
+from geozone.incidents.pipeline import assign_stale
 from geozone.settings import Settings
 from geozone.store import open_store
+from geozone.vntime import VIETNAM_TZ
 from maps import (
     MapInputError,
     StoredIncidents,
@@ -150,8 +150,8 @@ def test_incident_layer_without_assignment_and_bad_input() -> None:
 
 @pytest.mark.realdata
 def test_t11_cluster_map_in_2025_units(vn2025: BoundarySet, legacy: BoundarySet) -> None:
-    from geozone.clusters import load_clusters
-    from geozone.migrate import migrate_cluster
+    from geozone.clusters.migrate import migrate_cluster
+    from geozone.clusters.model import load_clusters
 
     carried = migrate_cluster(load_clusters()["hoa-do-phuc-vi"], legacy, vn2025).to_cluster()
     layers = cluster_layers(carried, vn2025)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from maps import planner_map, to_html
 from maps.planner import PLANNER_LABELS, endpoints
 from tests.maps.test_cluster_map import (

@@ -11,15 +11,16 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geozone.assign import ClusterTerritory
-from geozone.boundaries import BoundarySet
+from geozone.assignment.engine import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.errors import IncidentDataError, InvalidParameterError
-from geozone.incidents import EARLIEST_TIME, VIETNAM_TZ
+from geozone.incidents.schema import EARLIEST_TIME
 from geozone.settings import Settings
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.api_tables import create_key
 from geozone.store.sql import SqlIncidentStore, create_store_engine
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import grid_vertex_lonlat
 from tests.store.test_store import make_incidents
 from tests.test_clusters import grid_cluster

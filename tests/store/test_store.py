@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from geozone.boundaries import BoundarySet
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import (
     ConfigurationError,
     ImportBatchError,
@@ -27,7 +27,7 @@ from geozone.errors import (
     StoreError,
     UnknownIncidentError,
 )
-from geozone.incidents import VIETNAM_TZ, Incident
+from geozone.incidents.schema import Incident
 from geozone.settings import Settings
 from geozone.store import (
     CLUSTER_COLUMNS,
@@ -41,6 +41,7 @@ from geozone.store import (
     open_store,
 )
 from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
+from geozone.vntime import VIETNAM_TZ
 from tests.conftest import grid_vertex_lonlat
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=VIETNAM_TZ)

@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 
 One row per cluster a planner created with ``POST /clusters`` (the committed clusters in
 ``data/clusters/*.toml`` are not stored here): the validated definition as JSON (the
-:class:`geozone.clusters.Cluster` model dumped in JSON mode), when and by which key it was
+:class:`geozone.clusters.model.Cluster` model dumped in JSON mode), when and by which key it was
 created and last updated.
 """
 

@@ -1,0 +1,252 @@
+"""A cluster studied over a period: its forms, its study area, its incidents, its hotspots.
+
+Every output that shows a cluster's analytics (the API's hotspot, border-effect, coverage and
+patrol-suggestion routes, the OGC ``hotspots`` collection, the served and the standalone
+cluster maps, the review report) reads them through :func:`cluster_study` and
+:func:`study_hotspots`, so the same data and parameters give the same cells everywhere.
+
+- The **forms** are the cluster and its carried forms (:func:`geozone.report.review.cluster_forms`).
+- The **study area** is the union of the members' territories of the forms in force in the
+  period that have geometry (a form in coarse mode has none), or of the newest such form
+  when none is in force; ``territory`` is the newest form with geometry in force (coverage
+  and patrol suggestions use it).
+- ``incidents`` are those judged under the cluster's forms in the period, with their
+  decisions (counts and the border effect read them); ``located`` are every stored incident
+  inside the study area in the period, judged under the cluster or not (hotspots read them:
+  a grid counts what lies in its cells, and a lapsed carried cluster, which judges nothing,
+  still has a territory to study).
+- Hotspots use :data:`HOTSPOT_DEFAULTS` unless told otherwise: Gi* on 250 m squares with
+  p-values from the normal approximation of the z-score (as ArcGIS's Hot Spot Analysis),
+  Benjamini–Hochberg FDR over the cells at α = 0.05. Permutation inference stays available
+  (``permutations`` > 0); its smallest p-value is 1 / (permutations + 1), which FDR over a
+  few hundred cells cannot reach for a single hot place (see :mod:`geozone.analysis.hotspots`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geozone import vntime
+from geozone.errors import InvalidParameterError
+from geozone.store.base import MAX_QUERY_LIMIT, IncidentQuery
+from geozone.vntime import VIETNAM_TZ
+
+if TYPE_CHECKING:
+    from geozone.analysis.hotspots import HotspotResult
+    from geozone.assignment.engine import ClusterTerritory
+    from geozone.context import Context
+    from geozone.report.review import ClusterForm
+    from geozone.store import IncidentStore
+
+#: The period a study covers when none is given: the 365 days ending today (Vietnam time).
+DEFAULT_PERIOD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class HotspotParameters:
+    """The parameters of a Gi* grid analysis (hashable: caches key on it)."""
+
+    cell_size_m: float = 250.0
+    shape: Literal["square", "hexagon"] = "square"
+    permutations: int = 0
+    seed: int = 0
+    alpha: float = 0.05
+    fdr: bool = True
+
+
+#: What every output uses unless a caller asks otherwise.
+HOTSPOT_DEFAULTS = HotspotParameters()
+
+
+@dataclass(frozen=True)
+class ClusterStudy:
+    """A cluster's family over a period (see the module notes)."""
+
+    cluster_id: str
+    start: date
+    end: date
+    forms: tuple[ClusterForm, ...]
+    territory: ClusterTerritory
+    area: Any
+    incidents: pd.DataFrame
+    located: pd.DataFrame
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any incident studied is synthetic."""
+        return any(
+            bool(len(frame)) and bool(frame["synthetic"].fillna(False).astype(bool).any())
+            for frame in (self.incidents, self.located)
+        )
+
+    def points(self) -> gpd.GeoDataFrame:
+        """Return the incidents located in the study area as points (EPSG:4326)."""
+        frame = self.located.reset_index(drop=True)
+        geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
+
+
+def study_period(start: date | None, end: date | None) -> tuple[date, date]:
+    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
+    last = end or vntime.today()
+    first = start or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    return first, last
+
+
+def cluster_study(
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    start: date | None = None,
+    end: date | None = None,
+    categories: tuple[str, ...] | None = None,
+) -> ClusterStudy:
+    """Read a cluster's family, study area and incidents over a period.
+
+    Raises
+    ------
+    UnknownClusterError
+        No cluster has the id.
+    InvalidParameterError
+        The period is reversed, or no form of the cluster has a territory with geometry.
+    """
+    from geozone.report.review import cluster_forms, cluster_incidents, period_bounds
+
+    first, last = study_period(start, end)
+    period_bounds(first, last)
+    forms = cluster_forms(context, cluster_id)
+    placed = [f for f in forms if f.territory is not None and f.territory.geometric]
+    if not placed:
+        raise InvalidParameterError(
+            f"cluster {cluster_id} has no member with a territory (geometry) in any loaded set"
+        )
+    active = [f for f in placed if f.overlaps(first, last)]
+    chosen = next((f for f in active if f.id == cluster_id), None) or (active or placed)[-1]
+    assert chosen.territory is not None
+    area = study_area(active or placed[-1:])
+    incidents = cluster_incidents(store, [f.id for f in forms], first, last)
+    located = area_incidents(store, area, first, last)
+    if categories is not None:
+        incidents = incidents[incidents["category"].isin(categories)].reset_index(drop=True)
+        located = located[located["category"].isin(categories)].reset_index(drop=True)
+    return ClusterStudy(
+        cluster_id, first, last, tuple(forms), chosen.territory, area, incidents, located
+    )
+
+
+def study_area(forms: list[ClusterForm]) -> Any:
+    """Return the union of the members' territories of ``forms`` (EPSG:4326)."""
+    geoms = []
+    for form in forms:
+        territory = form.territory
+        if territory is None or not territory.geometric:
+            continue
+        codes = territory.members.loc[territory.members["has_territory"], "code"]
+        geoms += [territory.bset.geometry(str(code)) for code in codes]
+    return shapely.union_all([g for g in geoms if g is not None])
+
+
+#: The incident columns a study reads from the store.
+_LOCATED_COLUMNS = [
+    "external_id",
+    "occurred_at",
+    "lon",
+    "lat",
+    "category",
+    "status",
+    "subjects",
+    "jointly_handled",
+    "synthetic",
+    "detected_by",
+]
+
+
+def area_incidents(store: IncidentStore, area: Any, start: date, end: date) -> pd.DataFrame:
+    """Return every stored incident inside ``area`` (EPSG:4326) from ``start`` to ``end``.
+
+    The store is read by the area's bounding box, page by page; the points are then tested
+    against the area itself (edges count as inside).
+    """
+    from geozone.report.review import period_bounds
+
+    begin, finish = period_bounds(start, end)
+    frames: list[pd.DataFrame] = []
+    if area is None or shapely.is_empty(area):
+        return _empty_located()
+    bbox = tuple(float(v) for v in shapely.bounds(area))
+    offset = 0
+    while True:
+        query = IncidentQuery(
+            bbox=bbox,  # type: ignore[arg-type]  # four numbers
+            start=begin,
+            end=finish,
+            limit=MAX_QUERY_LIMIT,
+            offset=offset,
+            order="external_id",
+        )
+        page, total = store.query(query)
+        if not len(page):
+            break
+        frames.append(pd.DataFrame(page[_LOCATED_COLUMNS]))
+        offset += len(page)
+        if offset >= total:
+            break
+    if not frames:
+        return _empty_located()
+    frame = pd.concat(frames, ignore_index=True)
+    shapely.prepare(area)
+    inside = shapely.intersects_xy(
+        area, frame["lon"].to_numpy(np.float64), frame["lat"].to_numpy(np.float64)
+    )
+    located: pd.DataFrame = frame[inside].reset_index(drop=True)
+    located["occurred_at"] = pd.to_datetime(located["occurred_at"]).dt.tz_convert(VIETNAM_TZ)
+    return located
+
+
+def _empty_located() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in _LOCATED_COLUMNS})
+    frame["occurred_at"] = pd.Series(dtype="datetime64[us, UTC]").dt.tz_convert(VIETNAM_TZ)
+    frame["lon"] = pd.Series(dtype="float64")
+    frame["lat"] = pd.Series(dtype="float64")
+    frame["subjects"] = pd.Series(dtype="int64")
+    frame["synthetic"] = pd.Series(dtype=bool)
+    frame["jointly_handled"] = pd.Series(dtype=bool)
+    return frame
+
+
+def study_hotspots(
+    study: ClusterStudy, params: HotspotParameters = HOTSPOT_DEFAULTS
+) -> HotspotResult:
+    """Return Gi* on a grid over the study area (the cells every output shows)."""
+    from geozone.analysis.hotspots import gi_star_grid
+
+    return gi_star_grid(
+        study.points(),
+        cell_size_m=params.cell_size_m,
+        shape=params.shape,
+        area=study.area,
+        permutations=params.permutations,
+        seed=params.seed,
+        alpha=params.alpha,
+        fdr=params.fdr,
+    )
+
+
+__all__ = [
+    "DEFAULT_PERIOD_DAYS",
+    "HOTSPOT_DEFAULTS",
+    "ClusterStudy",
+    "HotspotParameters",
+    "area_incidents",
+    "cluster_study",
+    "study_area",
+    "study_hotspots",
+    "study_period",
+]

@@ -1,0 +1,508 @@
+"""Point-in-polygon work behind ``BoundarySet.locate_many``: pure index computation.
+
+Given the leaf polygons of a boundary set and arrays of lon/lat, find for every point the
+polygons that contain it and those within a metric tolerance of it. The steps follow
+``geopandas.sjoin``: validate, query an STRtree, return index arrays; the caller assembles
+frames. Nothing loops over points in Python.
+
+Large batches first look the points up in a grid of *interior cores* (``_coregrid``), then
+test the rest against the cores themselves: each polygon shrunk so that everything in it lies
+more than the tolerance inside the polygon and more than the tolerance from every other
+polygon (where source polygons overlap, the overlap and its surroundings are cut out). A point
+in a core therefore has that polygon as its only candidate, exactly as the exact path would
+find, and needs no distance computation; only the points near a boundary or an overlap take
+the exact metric path, measured on the polygons' metric outlines cut into short pieces. Every
+batch size gives the same rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geozone.boundaries._coregrid import CoreGrid
+from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
+from geozone.parallel import thread_map
+
+
+@dataclass(frozen=True)
+class PointMatches:
+    """Pairs (point index, polygon index) with the metric distance between them.
+
+    ``distance_m`` is 0 for a polygon that contains the point or has it on its boundary
+    (``contains`` is then True). Pairs are sorted by point,
+    then by distance, then by polygon index.
+    """
+
+    point: NDArray[np.intp]
+    polygon: NDArray[np.intp]
+    distance_m: NDArray[np.float64]
+    contains: NDArray[np.bool_]
+
+
+#: Batches smaller than this query the polygon tree point by point (no tree of points).
+POINT_DRIVEN_MAX = 2_000
+#: Batches at least this large use the interior cores (when the index can get them).
+CORE_MIN_POINTS = 20_000
+#: Simplification before shrinking; the shrink distance grows by as much, so cores stay inside.
+CORE_SIMPLIFY_M = 8.0
+#: Extra shrink covering the straight-edge error of projecting cores back to lon/lat.
+CORE_MARGIN_M = 2.0
+#: Names the rule cores are made by, in the derived files' names: files of an older rule
+#: are never read. r2: cores keep clear of every other polygon (overlaps cut out).
+CORE_RULE = "r2"
+
+#: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
+CoreSource = Callable[[float], NDArray[np.object_]]
+#: Returns the grid of the cores for a tolerance, given those cores (see CoreGrid.build).
+GridSource = Callable[[float, NDArray[np.object_]], CoreGrid]
+
+
+def interior_cores(
+    geometries: NDArray[np.object_],
+    zones: NDArray[np.int64],
+    tolerance_m: float,
+    simplify_m: float = CORE_SIMPLIFY_M,
+) -> NDArray[np.object_]:
+    """Return, per polygon, the part of it where that polygon is a point's only candidate.
+
+    That is every point more than ``tolerance_m`` inside the polygon and more than
+    ``tolerance_m`` from every other polygon. The polygon is simplified in its UTM zone
+    (Douglas–Peucker moves no edge by more than ``simplify_m``; ``make_valid`` keeps the
+    enclosed area), shrunk by ``tolerance_m + simplify_m`` and a margin, and projected back:
+    a point of the core is more than ``simplify_m + tolerance_m`` from the simplified edges,
+    hence more than ``tolerance_m`` from the true ones, and on the same side of them. Then
+    whatever lies near another polygon is cut out (see :func:`_clear_of_others`). Missing or
+    thin polygons give an empty core: their points take the exact path.
+    """
+    metric = project_geometries(geometries, zones)
+    simple = shapely.make_valid(shapely.simplify(metric, simplify_m, preserve_topology=False))
+    shrunk = shapely.buffer(simple, -(tolerance_m + simplify_m + CORE_MARGIN_M), quad_segs=2)
+    cores = unproject_geometries(shrunk, zones)
+    cores[shapely.is_missing(cores)] = shapely.Polygon()
+    return _clear_of_others(cores, geometries, zones, tolerance_m)
+
+
+def _clear_of_others(
+    cores: NDArray[np.object_],
+    geometries: NDArray[np.object_],
+    zones: NDArray[np.int64],
+    tolerance_m: float,
+) -> NDArray[np.object_]:
+    """Cut out of each core every point within ``tolerance_m`` of another polygon.
+
+    A polygon that only touches this one never comes that close: the core lies deeper than the
+    tolerance inside its own polygon, and the neighbour lies outside it. Only a polygon that
+    overlaps this one can, and source data has such overlaps (the QA report lists them). So
+    the few polygons found within the tolerance of a foreign core (a degree bound never
+    shorter than the tolerance) have their reach, the polygon grown by the tolerance and the
+    margin in its own UTM zone, cut out of that core. The exact path measures the distance
+    to a polygon in that zone too, so it finds no second candidate in what remains.
+    """
+    tree = shapely.STRtree(cores)
+    other, core = tree.query(geometries, predicate="dwithin", distance=degrees_bound(tolerance_m))
+    foreign = other != core
+    other, core = other[foreign], core[foreign]
+    if not len(core):
+        return cores
+    near = np.unique(other)
+    reach = np.full(len(geometries), None, dtype=object)
+    grown = shapely.buffer(
+        project_geometries(geometries[near], zones[near]), tolerance_m + CORE_MARGIN_M
+    )
+    reach[near] = unproject_geometries(grown, zones[near])
+    # Each core loses its near polygons one at a time: the k-th of every core in one call.
+    order = np.argsort(core, kind="stable")
+    core, other = core[order], other[order]
+    rank = np.arange(len(core)) - np.searchsorted(core, core)
+    cleared = cores.copy()
+    for step in range(int(rank.max()) + 1):
+        now = rank == step
+        cleared[core[now]] = shapely.difference(cleared[core[now]], reach[other[now]])
+    return cleared
+
+
+def warm_prepared(geometries: NDArray[np.object_]) -> None:
+    """Build the lazy point-in-polygon index of prepared geometries now, on one thread.
+
+    GEOS builds it on first use; two threads using a polygon for the first time at once
+    would race (see ``LeafIndex._shared_input``).
+    """
+    present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    if present.any():
+        inside = shapely.point_on_surface(geometries[present])
+        shapely.intersects_xy(geometries[present], shapely.get_x(inside), shapely.get_y(inside))
+
+
+def warm_distances(geometries: NDArray[np.object_]) -> None:
+    """Build the lazy distance index of prepared geometries now, on one thread.
+
+    GEOS indexes a prepared polygon's segments the first time it tests a distance
+    (``dwithin`` tree queries, the tree-of-points path): some 0.7 s for the country's wards,
+    paid by the first large batch unless done here. A point off each polygon's box forces it.
+    """
+    present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
+    if present.any():
+        west, south = shapely.bounds(geometries[present])[:, :2].T
+        shapely.dwithin(geometries[present], shapely.points(west - 1.0, south - 1.0), 1e-9)
+
+
+class LeafIndex:
+    """An STRtree over the leaf polygons of a boundary set, with prepared geometry.
+
+    The index prepares copies of the polygons, not the set's own geometry objects: other
+    work (cluster migration, QA, exports) queries with those on its own threads, and a
+    prepared geometry must not be shared between threads (see ``_shared_input``).
+
+    Parameters
+    ----------
+    geometries
+        Polygons in EPSG:4326 (missing entries are allowed and never match).
+    zones
+        The UTM EPSG code of each polygon, for metric distances.
+    """
+
+    def __init__(
+        self,
+        geometries: NDArray[np.object_],
+        zones: NDArray[np.int64],
+        core_source: CoreSource | None = None,
+        grid_source: GridSource | None = None,
+    ) -> None:
+        self.geometries = own_copies(geometries)
+        self.zones = zones
+        shapely.prepare(self.geometries)
+        warm_prepared(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
+        self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
+        self._outline: _OutlinePieces | None = None
+        self._outline_lock = threading.Lock()
+        self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
+        self._cores: dict[float, NDArray[np.object_]] = {}
+        self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores))
+        self._grids: dict[float, CoreGrid] = {}
+        # Two threads querying a tree with the same prepared polygons as *input* geometries
+        # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
+        # threads): those queries take turns. Point-driven queries and ufuncs are unaffected.
+        # Within one batch, the threads of a large batch share out the polygons instead.
+        self._shared_input = threading.Lock()
+
+    def cores(self, tolerance_m: float) -> NDArray[np.object_]:
+        """Return the interior cores for ``tolerance_m`` (prepared; made once per tolerance)."""
+        if tolerance_m not in self._cores:
+            cores = self._core_source(tolerance_m)
+            shapely.prepare(cores)
+            warm_prepared(cores)
+            self._cores[tolerance_m] = cores
+        return self._cores[tolerance_m]
+
+    def grid(self, tolerance_m: float) -> CoreGrid:
+        """Return the grid of the cores for ``tolerance_m`` (made once per tolerance)."""
+        if tolerance_m not in self._grids:
+            self._grids[tolerance_m] = self._grid_source(tolerance_m, self.cores(tolerance_m))
+        return self._grids[tolerance_m]
+
+    def prepare(self, tolerance_m: float, large_batches: bool = False) -> None:
+        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use.
+
+        With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
+        instead of the projected polygons: the cores' grid (some 85 MB for the country's
+        wards), the outline pieces (some 400 MB) and the polygons' distance indexes (some
+        60 MB), so that the first large batch costs what the next ones do.
+        """
+        if tolerance_m > 0:
+            self.cores(tolerance_m)
+            if large_batches:
+                self.grid(tolerance_m)
+        if large_batches:
+            self.outline_pieces()
+            with self._shared_input:
+                warm_distances(self.geometries)
+        else:
+            self._metric_geometries(np.arange(len(self.geometries)))
+
+    def _metric_geometries(self, polygons: NDArray[np.intp]) -> NDArray[np.object_]:
+        """Return the polygons projected into their own UTM zone, projecting each once."""
+        todo = np.unique(polygons[shapely.is_missing(self._metric[polygons])])
+        if len(todo):
+            self._metric[todo] = project_geometries(self.geometries[todo], self.zones[todo])
+        return self._metric[polygons]
+
+    def outline_pieces(self) -> _OutlinePieces:
+        """Return the polygons' outlines in metres, cut into short pieces (made once)."""
+        with self._outline_lock:
+            if self._outline is None:
+                self._outline = _OutlinePieces.build(self.geometries, self.zones)
+            return self._outline
+
+    def match(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int = 1,
+    ) -> PointMatches:
+        """Find containing polygons and polygons within ``tolerance_m`` metres of each point.
+
+        A large batch is first looked up in the cores' grid; the points it cannot place are
+        put in a tree of their own and queried with each polygon (GEOS then uses every
+        prepared polygon once). With ``workers`` > 1 the polygons are shared out between that
+        many threads: each thread queries, tests and measures its own polygons only, since a
+        prepared polygon must not be used by two threads at once.
+        """
+        if len(lon) < POINT_DRIVEN_MAX:
+            points = shapely.points(lon, lat)
+            return self._sorted(self._point_driven(points, lon, lat, tolerance_m, False))
+        if tolerance_m <= 0 or len(lon) < CORE_MIN_POINTS:
+            tree = shapely.STRtree(shapely.points(lon, lat))
+            with self._shared_input:
+                pairs = self._tree_driven(tree, lon, lat, tolerance_m, workers, False)
+                return self._sorted(pairs)
+        with self._shared_input:
+            held = self.grid(tolerance_m).lookup(lon, lat)
+            sure = np.flatnonzero(held >= 0)
+            rest = np.flatnonzero(held < 0)
+            if len(rest) < POINT_DRIVEN_MAX:
+                points = shapely.points(lon[rest], lat[rest])
+                pairs = self._point_driven(points, lon[rest], lat[rest], tolerance_m, True)
+                near = self._sorted(pairs)
+            else:
+                near = self._through_cores(lon[rest], lat[rest], tolerance_m, workers)
+        return _with_sure(sure, held[sure], rest, near)
+
+    def _through_cores(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int,
+    ) -> PointMatches:
+        """Match a large batch: a point in exactly one core needs nothing more."""
+        cores = self.cores(tolerance_m)
+        points = shapely.points(lon, lat)
+        tree = shapely.STRtree(points)
+
+        def in_cores(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+            core, pt = tree.query(cores[part], predicate="contains")
+            return pt, part[core]
+
+        pt, core = _joined(thread_map(in_cores, _shares(len(cores), workers), workers))
+        hits = np.bincount(pt, minlength=len(lon))
+        sure = hits[pt] == 1  # in two cores only where source polygons overlap
+        rest = np.flatnonzero(hits != 1)
+        if len(rest) < POINT_DRIVEN_MAX:
+            pairs = self._point_driven(points[rest], lon[rest], lat[rest], tolerance_m, True)
+        else:
+            rest_tree = shapely.STRtree(points[rest])
+            pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers, True)
+        return _with_sure(pt[sure], core[sure], rest, self._sorted(pairs))
+
+    def _point_driven(
+        self,
+        points: NDArray[np.object_],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        large: bool,
+    ) -> _Pairs:
+        """Pairs of a few points, each querying the polygon tree."""
+        predicate, distance = _predicate(tolerance_m)
+        pt, poly = self.tree.query(points, predicate=predicate, distance=distance)
+        return self._measured(pt, poly, lon, lat, tolerance_m, large)
+
+    def _tree_driven(
+        self,
+        tree: shapely.STRtree,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int,
+        large: bool,
+    ) -> _Pairs:
+        """Pairs of many points (in ``tree``), each polygon querying them on one thread."""
+        predicate, distance = _predicate(tolerance_m)
+
+        def near_polygons(part: NDArray[np.intp]) -> _Pairs:
+            poly, pt = tree.query(self.geometries[part], predicate=predicate, distance=distance)
+            return self._measured(pt, part[poly], lon, lat, tolerance_m, large)
+
+        shares = _shares(len(self.geometries), workers)
+        return _joined(thread_map(near_polygons, shares, workers))  # type: ignore[return-value]
+
+    def _measured(
+        self,
+        pt: NDArray[np.intp],
+        poly: NDArray[np.intp],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        large: bool,
+    ) -> _Pairs:
+        """Keep the candidate pairs within ``tolerance_m`` metres, with their distances.
+
+        Candidates come within a degree bound never shorter than the tolerance, so no true
+        pair is lost; the test here is metric. Pairs of a ``large`` batch are measured on
+        the outline pieces (made for the whole set on first use), others on the projected
+        polygons they involve.
+        """
+        distance = np.zeros(len(pt))
+        if tolerance_m <= 0:
+            return pt, poly, distance, np.ones(len(pt), dtype=bool)
+        contains = shapely.intersects_xy(self.geometries[poly], lon[pt], lat[pt])
+        near = ~contains
+        if near.any():
+            pt_near, poly_near = pt[near], poly[near]
+            if large or self._outline is not None:
+                distance[near] = self.outline_pieces().distance(
+                    lon[pt_near], lat[pt_near], poly_near, self.zones[poly_near], tolerance_m
+                )
+            else:
+                x, y = project_xy(lon[pt_near], lat[pt_near], self.zones[poly_near])
+                metric = self._metric_geometries(poly_near)
+                distance[near] = shapely.distance(metric, shapely.points(x, y))
+        keep = distance <= tolerance_m
+        return pt[keep], poly[keep], distance[keep], contains[keep]
+
+    @staticmethod
+    def _sorted(pairs: _Pairs) -> PointMatches:
+        """Sort pairs by point, distance, then polygon index (ties: the lowest = code)."""
+        pt, poly, distance, contains = pairs
+        order = np.lexsort((poly, distance, pt))
+        return PointMatches(pt[order], poly[order], distance[order], contains[order])
+
+
+@dataclass(frozen=True)
+class _OutlinePieces:
+    """Polygon outlines in metres, each in its polygon's UTM zone, cut into short pieces.
+
+    A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
+    of them; here a tree finds the few pieces of the outline within the tolerance and only
+    those are measured. Each zone has its own tree, so the pieces keep the very coordinates of
+    the projected polygons: a distance measured here equals, to the last bit, the one a
+    small batch measures on the projected polygon itself.
+    """
+
+    trees: dict[int, shapely.STRtree]  # per UTM EPSG code
+    owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
+
+    @classmethod
+    def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> _OutlinePieces:
+        """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
+        trees, owners = {}, {}
+        present = ~shapely.is_missing(geometries)
+        for zone in np.unique(zones[present]).tolist():
+            mine = np.flatnonzero(present & (zones == zone))
+            metric = project_geometries(geometries[mine], zones[mine])
+            rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
+            xy, ring = shapely.get_coordinates(rings, return_index=True)
+            pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+            trees[zone], owners[zone] = shapely.STRtree(pieces), mine[polygon[piece_ring]]
+        return cls(trees, owners)
+
+    def distance(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        polygon: NDArray[np.intp],
+        zones: NDArray[np.int64],
+        within_m: float,
+    ) -> NDArray[np.float64]:
+        """Metres from each point to the outline of its ``polygon``; inf beyond ``within_m``."""
+        best = np.full(len(lon), np.inf)
+        for zone, tree in self.trees.items():
+            rows = np.flatnonzero(zones == zone)
+            if not len(rows):
+                continue
+            points = shapely.points(*project_xy(lon[rows], lat[rows], zones[rows]))
+            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
+            mine = self.owners[zone][piece] == polygon[rows[pair]]
+            pair, piece = pair[mine], piece[mine]
+            metres = shapely.distance(points[pair], tree.geometries[piece])
+            np.minimum.at(best, rows[pair], metres)
+        return best
+
+
+#: Segments per outline piece: GEOS measures a piece in a few steps.
+_PIECE_SEGMENTS = 32
+
+
+def _cut(
+    xy: NDArray[np.float64], ring: NDArray[np.intp], segments: int
+) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
+    """Cut linestrings (vertices ``xy`` of ring ``ring``) into pieces of ``segments`` segments.
+
+    Consecutive pieces share their end vertex, so together they cover every segment.
+    """
+    starts = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
+    lengths = np.diff(np.r_[starts, len(ring)])
+    per_ring = np.maximum(-(-(lengths - 1) // segments), 1)
+    first = np.repeat(starts, per_ring) + segments * (
+        np.arange(per_ring.sum()) - np.repeat(np.cumsum(per_ring) - per_ring, per_ring)
+    )
+    last = np.minimum(first + segments, np.repeat(starts + lengths - 1, per_ring))
+    sizes = last - first + 1
+    vertex = np.repeat(first, sizes) + (
+        np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    )
+    pieces = shapely.linestrings(xy[vertex], indices=np.repeat(np.arange(len(first)), sizes))
+    return pieces, ring[first]
+
+
+#: Point index, polygon index, distance in metres, whether the polygon holds the point.
+_Pairs = tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.bool_]]
+
+
+def _with_sure(
+    sure: NDArray[np.intp], polygon: NDArray[np.intp], rest: NDArray[np.intp], near: PointMatches
+) -> PointMatches:
+    """Merge points known to lie in one polygon's core with the matches of the ``rest``.
+
+    ``sure`` and ``rest`` together are every point of the batch once; ``near`` indexes into
+    ``rest`` and comes sorted by point. The result is sorted by point, each point's near pairs
+    kept in their order; pairs are placed by counting, not sorting.
+    """
+    counts = np.zeros(len(sure) + len(rest), dtype=np.intp)
+    counts[sure] = 1
+    counts[rest] = np.bincount(near.point, minlength=len(rest))
+    start = np.cumsum(counts) - counts
+    rank = np.arange(len(near.point)) - np.searchsorted(near.point, near.point)
+    at_sure, at_near = start[sure], start[rest[near.point]] + rank
+    merged = PointMatches(
+        np.empty(len(sure) + len(near.point), dtype=np.intp),
+        np.empty(len(sure) + len(near.point), dtype=np.intp),
+        np.zeros(len(sure) + len(near.point)),
+        np.ones(len(sure) + len(near.point), dtype=bool),
+    )
+    merged.point[at_sure], merged.point[at_near] = sure, rest[near.point]
+    merged.polygon[at_sure], merged.polygon[at_near] = polygon, near.polygon
+    merged.distance_m[at_near] = near.distance_m
+    merged.contains[at_near] = near.contains
+    return merged
+
+
+def own_copies(geometries: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Return new geometry objects with the same coordinates (missing entries stay missing)."""
+    return shapely.transform(geometries, lambda coords: coords)  # type: ignore[no-any-return]
+
+
+def _predicate(tolerance_m: float) -> tuple[str, float | None]:
+    """Return the tree predicate and degree distance finding every pair within the tolerance."""
+    if tolerance_m > 0:
+        return "dwithin", degrees_bound(tolerance_m)
+    return "intersects", None
+
+
+def _shares(count: int, workers: int) -> list[NDArray[np.intp]]:
+    """Split ``range(count)`` into ``workers`` interleaved shares (neighbours spread out)."""
+    return [np.arange(start, count, workers) for start in range(max(workers, 1))]
+
+
+def _joined(parts: list[tuple[NDArray[Any], ...]]) -> tuple[NDArray[Any], ...]:
+    """Concatenate the arrays that the threads returned, position by position."""
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))

@@ -1,0 +1,155 @@
+"""Incidents from a file into the store, judged: read, validate, store in batches, assign.
+
+An import is resumable and never leaves half a batch: the batch is named by the file's
+sha256 and every option that changes what is read from it (the CRS, the column mapping), so
+the same file read another way is another batch; each chunk of rows and the batch's progress
+commit in one transaction, so after a crash the same command skips what is stored and goes
+on, and the finished batch counts every row it stored, across runs. Rejected rows are
+reported with their line, field and reason and kept with the batch. Assignments are stored
+with each incident and stamped with what they were computed from (boundary builds, cluster
+definitions, rules): when those change, :func:`assign_stale` recomputes exactly the
+incidents whose stamp differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geozone.assignment.engine import assign
+from geozone.assignment.rules import RULES_VERSION
+from geozone.boundaries.build import file_sha256
+from geozone.context import Context
+from geozone.incidents.io import open_incidents
+from geozone.store import IncidentStore
+from geozone.store.base import assignment_stamp
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def context_stamp(context: Context) -> str:
+    """Stamp of what assignments are computed from: builds, clusters, rules."""
+    parts = [RULES_VERSION]
+    parts += [f"{bset.id}:{context.build_stamps.get(bset.id, '')}" for bset in context.sets]
+    parts += [t.cluster.model_dump_json() for t in context.territories]
+    return assignment_stamp(parts)
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    batch_id: str
+    source: str
+    rows: int
+    stored: int
+    duplicates: int
+    rejected: int
+    resumed_from: int
+    assigned: int
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        return self.__dict__.copy()
+
+
+def import_file(
+    store: IncidentStore,
+    path: Path,
+    context: Context,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    crs: str | int = 4326,
+    chunk_rows: int = 20_000,
+    on_progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import an incident file into ``store`` and assign what it added.
+
+    Parameters
+    ----------
+    store
+        The incident store.
+    path
+        CSV, GeoJSON, GeoPackage or Parquet (see :func:`geozone.incidents.io.read_incidents`).
+    context
+        Boundary sets and clusters to judge with.
+    mapping, crs
+        Column names and the CRS of the coordinates.
+    chunk_rows
+        Source rows per transaction.
+    on_progress
+        Called with (rows done, rows in all) after each chunk.
+    """
+    source = open_incidents(path, mapping=mapping, crs=crs)
+    digest = file_sha256(path)
+    batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
+    batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
+    start = int(batch["rows_done"])
+    stored = duplicates = rejected = 0
+    rejects: list[dict[str, Any]] = []
+    for first, read in source.pieces(chunk_rows, cut=start):
+        rejects += [r.__dict__ for r in read.rejects]
+        rejected += len(read.rejected_lines)
+        if first < start:  # stored by an earlier run: read again for its rejects only
+            continue
+        added = store.add_incidents(
+            read.incidents.reset_index(drop=True), batch_id, source_rows=read.n_rows
+        )
+        stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+        if on_progress:
+            on_progress(first + read.n_rows, source.n_rows)
+    if batch["status"] != "done":
+        whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
+        store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
+    assigned = assign_stale(store, context)
+    return ImportReport(
+        batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
+    )
+
+
+def batch_name(digest: str, *, crs: str, columns: Mapping[str, str]) -> str:
+    """Name the import batch of a file read with given options.
+
+    Parameters
+    ----------
+    digest
+        The file's sha256.
+    crs
+        The CRS its coordinates were read in (``ReadResult.source_crs``).
+    columns
+        Which column gave each field (``ReadResult.columns``: the explicit mapping and the
+        synonyms found).
+
+    Returns
+    -------
+    str
+        ``file:`` and 32 hex digits of a SHA-256 over the file's digest and the options, so
+        that re-importing the file with a corrected CRS or mapping is a new batch.
+    """
+    options = json.dumps({"crs": crs, "columns": dict(sorted(columns.items()))})
+    return "file:" + hashlib.sha256(f"{digest}\n{options}".encode()).hexdigest()[:32]
+
+
+def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000) -> int:
+    """Assign every stored incident whose assignment is missing or out of date.
+
+    Returns
+    -------
+    int
+        Incidents (re)assigned.
+    """
+    stamp = context_stamp(context)
+    done = 0
+    while ids := store.stale_ids(stamp, limit=chunk):
+        incidents = store.get_many(ids)
+        result = assign(incidents, context.sets, context.territories)
+        done += store.save_assignments(result.units, result.clusters, stamp=stamp)
+    return done
+
+
+__all__ = ["ImportReport", "assign_stale", "batch_name", "context_stamp", "import_file"]
