@@ -9,7 +9,7 @@ Planners add clusters with ``POST /clusters`` and replace them with ``PUT /clust
 A definition is checked against its boundary set (:func:`geozone.clusters.model.validate_cluster`:
 an unknown member or a name that does not match its code is a 422 naming the member), placed
 on that set and carried into the current set's units like a committed cluster
-(:func:`geozone.assignment.engine.territories`), stored in the store (table ``cluster_definitions``,
+(:func:`geozone.assignment.territories`), stored in the store (table ``cluster_definitions``,
 migration 0003) so that it survives a restart, and added to the context the routes use.
 
 The context is replaced, never changed in place: a request keeps the one it started with.
@@ -31,7 +31,7 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from api.jobs import Job
-from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.assignment import ClusterTerritory, territories
 from geozone.clusters.model import Cluster, validate_cluster
 from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneError

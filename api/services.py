@@ -23,12 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from geozone import vntime
 from geozone.analysis.patrol import check_within_set
 from geozone.analysis.study import ClusterStudy, cluster_study, study_period
-from geozone.assignment.engine import (
-    ClusterTerritory,
-    SetLocated,
-    cluster_columns,
-    locate_incidents,
-)
+from geozone.assignment import ClusterTerritory, SetLocated, cluster_columns, locate_incidents
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import adjacency
 from geozone.clusters.migrate import migrate_cluster

@@ -17,7 +17,7 @@ that is set; built first if missing) and a temporary store, and prints:
     compiled bytecode (kept in a cache of the bench's own when PYTHONDONTWRITEBYTECODE is
     set, as an installed service would have it). Targets: < 5 s, < 1.5 GB RSS.
 (c) The cluster map (default the Hà Nội T11 cluster ``hoa-do-phuc-vi-vn2025``) with 50,000
-    SYNTHETIC incidents (``geozone.incidents.synthetic``) judged by ``geozone.assignment.engine``,
+    SYNTHETIC incidents (``geozone.incidents.synthetic``) judged by ``geozone.assignment``,
     built by
     ``maps.cluster_map``: HTML size (assets linked as served, and standalone with assets
     embedded), the time to build it, and the time for headless Chromium (Playwright,
@@ -348,7 +348,7 @@ class MapPage:
 
 def map_pages(context: Context, args: argparse.Namespace) -> dict[str, MapPage]:
     """Build the cluster map with ``args.map_incidents`` incidents, and without (baseline)."""
-    from geozone.assignment.engine import assign
+    from geozone.assignment import assign
     from geozone.incidents.synthetic import generate_incidents
     from geozone.vntime import VIETNAM_TZ
     from maps import cluster_layers, cluster_map, incident_layer, to_html
@@ -375,7 +375,7 @@ def map_pages(context: Context, args: argparse.Namespace) -> dict[str, MapPage]:
     rules = ", ".join(f"{k} {v:,}" for k, v in chosen["rule"].value_counts().items())
     print(
         f"\n(c) {len(chosen):,} SYNTHETIC incidents of {args.cluster} (of {len(incidents):,} "
-        f"drawn, judged with geozone.assignment.engine) in "
+        f"drawn, judged with geozone.assignment) in "
         f"{time.perf_counter() - start:.1f} s; {rules}"
     )
     common = {

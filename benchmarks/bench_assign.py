@@ -52,7 +52,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.store.pg
 
-from geozone.assignment.engine import assign_clusters, jurisdiction
+from geozone.assignment import assign_clusters, jurisdiction
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import load_context
 from geozone.incidents.io import write_incidents

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geozone.assignment.engine import territories
+from geozone.assignment import territories
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import load_clusters
 from geozone.context import Context

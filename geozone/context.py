@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from geozone import vntime
-from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.assignment import ClusterTerritory, territories
 from geozone.boundaries.build import META_FILE
 from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.clusters.model import Cluster, Confirmation, load_clusters

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from geozone import vntime
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
 from geozone.clusters.zones import BorderZones, border_zones
@@ -148,7 +148,7 @@ def incident_layer(
         ``external_id``, ``lon``, ``lat`` and any of ``category``, ``occurred_at``,
         ``synthetic``, ``detected_by``.
     assignment
-        Rows of ``geozone.assignment.engine.assign_clusters`` (``external_id``, ``cluster_id``,
+        Rows of ``geozone.assignment.decide.assign_clusters`` (``external_id``, ``cluster_id``,
         ``rule``, ``lead_unit``, ``explanation_vi``, ``explanation_en``...).
     cluster_id
         Keep the incidents this cluster's assignment concerns (needs ``assignment``).
@@ -267,7 +267,7 @@ def _undecided_incidents(
 ) -> StoredIncidents:
     """Return the newest incidents in a territory that decides nothing, with the reason."""
     from geozone.analysis.study import area_incidents
-    from geozone.assignment.engine import lapsed_sentences
+    from geozone.assignment import lapsed_sentences
     from geozone.assignment.rules import NO_DECISION
 
     codes = territory.members.loc[territory.members["has_territory"], "code"]

@@ -23,7 +23,7 @@ from geozone.clusters.model import Confirmation
 from geozone.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from geozone.assignment.engine import ClusterTerritory
+    from geozone.assignment import ClusterTerritory
 
 #: A planner's confirmation that the T11 cluster, carried into the 2025 wards, applies from
 #: the reform date (without it the carried form lapses: the original ended in 2024).
@@ -149,7 +149,7 @@ def wards_2025(vn2025: BoundarySet) -> ClusterTerritory:
     the engine's distance and zone tests measure (a carried cluster's runs along its
     original members' lines instead: see tests/test_sides.py).
     """
-    from geozone.assignment.engine import ClusterTerritory
+    from geozone.assignment import ClusterTerritory
     from geozone.clusters.model import Cluster
 
     names = {

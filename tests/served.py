@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.rules import REVIEW_RULES
 from geozone.boundaries.sets import BoundarySet
 from geozone.vntime import VIETNAM_TZ
@@ -427,7 +427,7 @@ def test_one_point_equals_the_big_batch_path_near_t11(
 def test_factorised_codes_agree_with_pandas_for_few_and_many_values(size: int) -> None:
     import numpy as np
 
-    from geozone.assignment.engine import _factorized
+    from geozone.assignment.situation import _factorized
 
     pool = np.array(["00160", None, "00008", float("nan"), "00160", " ", "o1"], dtype=object)
     values = pool[np.arange(size) % len(pool)]
@@ -480,8 +480,8 @@ def test_clusters_judged_on_threads_match_one_thread(
 ) -> None:
     import numpy as np
 
-    import geozone.assignment.engine as assign_module
-    from geozone.assignment.engine import cluster_columns, jurisdiction
+    import geozone.assignment.decide as assign_module
+    from geozone.assignment import cluster_columns, jurisdiction
     from geozone.settings import get_settings
 
     rng = np.random.default_rng(5)

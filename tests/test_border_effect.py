@@ -18,7 +18,7 @@ from geozone.analysis.border_effect import (
     territory_zones,
     zone_areas,
 )
-from geozone.assignment.engine import ClusterTerritory, assign
+from geozone.assignment import ClusterTerritory, assign
 from geozone.boundaries.sets import BoundarySet
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.incidents.schema import CATEGORIES

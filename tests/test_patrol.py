@@ -12,7 +12,7 @@ from pyproj import Transformer
 
 from geozone.analysis.border_effect import territory_zones
 from geozone.analysis.patrol import SUGGESTION_COLUMNS, coverage, suggest_patrol_zones
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.errors import (
     AnalysisInputError,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale, context_stamp, import_file

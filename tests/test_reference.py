@@ -1,4 +1,4 @@
-"""The fast path (geozone.assignment.engine) against the plain reference implementation.
+"""The fast path (geozone.assignment) against the plain reference implementation.
 
 Hypothesis draws points around the places where the rule is hardest to get right (the hand
 grid's four-way junction, the T11 bridge, the old district lines of the carried Gia Lâm
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.reference import Decision, judge
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import load_clusters

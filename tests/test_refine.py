@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assignment.engine import assign
+from geozone.assignment import assign
 from geozone.boundaries.refine import LayerFields, match_names, refine_set
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.migrate import load_onflow_correspondence

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geozone.assignment.engine import ClusterTerritory, territories
+from geozone.assignment import ClusterTerritory, territories
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
 from geozone.context import Context

@@ -17,8 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.assignment import rules
-from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment import ClusterTerritory, assign, rules, territories
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import load_clusters
 from geozone.text import format_number

@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 from geozone.analysis.border_effect import border_effect, zone_areas
-from geozone.assignment.engine import ClusterTerritory, assign, territories
+from geozone.assignment import ClusterTerritory, assign, side_facts, territories
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import load_clusters
 from geozone.clusters.sides import DERIVED_REACH_M
@@ -140,7 +140,7 @@ def test_a_successor_of_two_originals_keeps_both_sides(
     on_long_bien = shapely.point_on_surface(shapely.intersection(bat_trang, long_bien))
     lon = np.array([_lonlat(on_gia_lam)[0], _lonlat(on_long_bien)[0]])
     lat = np.array([_lonlat(on_gia_lam)[1], _lonlat(on_long_bien)[1]])
-    sides, _ = gia_lam.side_facts(lon, lat)
+    sides, _ = side_facts(gia_lam, lon, lat)
     assert list(sides) == ["018", "004"]
 
 

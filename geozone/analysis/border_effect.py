@@ -14,7 +14,7 @@ probability: the table gives the one-sided p-value of "more than expected" (exac
 (Clopper–Pearson) 95% interval of the incident share and of the ratio.
 
 What counts as "in the zone" comes from the assignment
-(:func:`geozone.assignment.engine.assign_clusters`,
+(:func:`geozone.assignment.decide.assign_clusters`,
 or the store's cluster rows): the whole cluster counts incidents with ``in_zone``; a pair
 ``A|B`` counts incidents held by A or B whose ``zone_units`` name both A and B (the band along
 their shared line, and the junction discs where they meet a third member). Areas are measured
@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory, side_facts
 from geozone.clusters.zones import BorderZones, border_zones
 from geozone.crs import project_geometries
 from geozone.errors import AnalysisInputError, InvalidParameterError
@@ -132,8 +132,8 @@ def _on_sides(incidents: pd.DataFrame, territory: ClusterTerritory) -> pd.DataFr
         raise AnalysisInputError(
             f"a carried cluster's border effect needs the incidents' {', '.join(missing)}"
         )
-    side, lists = territory.side_facts(
-        incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)
+    side, lists = side_facts(
+        territory, incidents["lon"].to_numpy(float), incidents["lat"].to_numpy(float)
     )
     held = incidents["member_code"].notna().to_numpy(bool)
     side[~held] = None
@@ -156,7 +156,7 @@ def side_geometries_m(territory: ClusterTerritory, epsg: int) -> pd.Series:
 
     The members for an ordinary cluster; for a carried cluster its original members' old
     territories, cut to the carried members' territory (its border effect is the original
-    pairs', see :attr:`geozone.assignment.engine.ClusterTerritory.sides`).
+    pairs', see :attr:`geozone.assignment.territory.ClusterTerritory.sides`).
     """
     sides = territory.sides
     if not sides.carried:
@@ -297,7 +297,7 @@ def border_effect(
         ``member_code`` (the member holding the point; empty outside every member),
         ``in_zone`` and ``zone_units`` (the members whose zone it is in), as the store's
         ``query`` joined with its ``cluster_rows`` for one cluster gives them, or
-        :func:`geozone.assignment.engine.assign_clusters` joined with the incidents. A
+        :func:`geozone.assignment.decide.assign_clusters` joined with the incidents. A
         ``cluster_id``
         column, when present, must name this territory's cluster only.
     territory

@@ -31,7 +31,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geozone.analysis.border_effect import member_geometries_m, territory_zones
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.zones import BorderZones
 from geozone.crs import WGS84, project_geometries

@@ -40,7 +40,7 @@ from geozone.vntime import VIETNAM_TZ
 
 if TYPE_CHECKING:
     from geozone.analysis.hotspots import HotspotResult
-    from geozone.assignment.engine import ClusterTerritory
+    from geozone.assignment import ClusterTerritory
     from geozone.context import Context
     from geozone.report.review import ClusterForm
     from geozone.store import IncidentStore

@@ -1,6 +1,6 @@
 """A plain reference implementation of the lead rule: one incident at a time, exact geometry.
 
-:func:`geozone.assignment.engine.assign_clusters` judges millions of incidents with array
+:func:`geozone.assignment.decide.assign_clusters` judges millions of incidents with array
 operations,
 vertex KD-trees and distance levels. This module judges one incident the obvious way, with
 shapely's exact distances and containment, reading the same rule table
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.assignment.rules import RULES, Facts, choose
 from geozone.boundaries.sets import Location
 from geozone.crs import project_geometries

@@ -18,7 +18,7 @@ Each :class:`LeadRule` says, in one place:
 - ``vi`` / ``en``: the sentence, one template per language with named parameters only
   (see :data:`PARAMETERS`), and a short ``label_vi`` / ``label_en`` for maps and tables.
 
-The fast path (:mod:`geozone.assignment.engine`) and the explanations read this table; so do the
+The fast path (:mod:`geozone.assignment`) and the explanations read this table; so do the
 API's
 schema (the rule values), the maps (labels) and the assignment stamp (:data:`RULES_VERSION`,
 a hash of the table's content: any change of wording makes stored decisions stale).

@@ -553,7 +553,7 @@ class BoundarySet:
         """Locate points like :meth:`locate_many`, returning its columns as numpy arrays.
 
         The one code path behind :meth:`locate_many`, :meth:`locate` and
-        :func:`geozone.assignment.engine.jurisdiction`: a batch of one point costs an index query
+        :func:`geozone.assignment.jurisdiction`: a batch of one point costs an index query
         and a
         few array operations, no DataFrame. Missing values are NaN.
         """

@@ -14,7 +14,7 @@ from geozone.clusters.model import Cluster, load_clusters, validate_cluster
 from geozone.errors import GeozoneError
 
 if TYPE_CHECKING:
-    from geozone.assignment.engine import ClusterTerritory
+    from geozone.assignment import ClusterTerritory
     from geozone.context import Context
 
 clusters_app = typer.Typer(help="Coordination clusters (cụm liên kết).", no_args_is_help=True)

@@ -60,7 +60,7 @@ def incidents_assign(
     as_json: JsonOption = False,
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from geozone.assignment.engine import assign
+    from geozone.assignment import assign
     from geozone.context import judging_context
     from geozone.incidents.io import read_incidents
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geozone.assignment.engine import assign
+from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.boundaries.build import file_sha256
 from geozone.context import Context

@@ -246,7 +246,7 @@ class Incident(BaseModel):
         return self
 
 
-#: What :func:`geozone.assignment.engine.jurisdiction` says of each incident (after
+#: What :func:`geozone.assignment.jurisdiction.jurisdiction` says of each incident (after
 #: ``external_id``).
 JURISDICTION_FIELDS: tuple[str, ...] = (
     "set_id",
@@ -258,7 +258,7 @@ JURISDICTION_FIELDS: tuple[str, ...] = (
     "on_boundary",
     "candidates",
 )
-#: What :func:`geozone.assignment.engine.assign_clusters` decides per incident and cluster.
+#: What :func:`geozone.assignment.decide.assign_clusters` decides per incident and cluster.
 CLUSTER_DECISION_FIELDS: tuple[str, ...] = (
     "cluster_id",
     "member_code",

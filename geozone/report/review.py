@@ -17,7 +17,7 @@ store (:meth:`~geozone.store.IncidentStore.query` and
 the store answers for the same filters.
 
 A cluster named in the pre-2025 units is carried into the 2025 units from 1 July 2025 under
-the id ``<id>-vn2025`` (:func:`geozone.assignment.engine.territories`). A report covers the
+the id ``<id>-vn2025`` (:func:`geozone.assignment.territory.territories`). A report covers the
 cluster's
 whole family: the original *and* every form carried from it, each on the days it applies
 (the store holds each incident's decision under the form in force on its date), so a review
@@ -92,7 +92,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from geozone.analysis.study import ClusterStudy
-    from geozone.assignment.engine import ClusterTerritory
+    from geozone.assignment import ClusterTerritory
     from geozone.boundaries.sets import BoundarySet
     from geozone.clusters.model import Cluster, Member, ReportedDate
     from geozone.context import Context

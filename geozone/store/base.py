@@ -344,11 +344,11 @@ class IncidentStore(ABC):
         units
             One row per incident: ``external_id`` and :data:`UNIT_COLUMNS` (``locate_status``
             required; ``set_id`` and codes may be None; ``candidates`` a list of codes), as
-            :func:`geozone.assignment.engine.jurisdiction` returns them.
+            :func:`geozone.assignment.jurisdiction.jurisdiction` returns them.
         clusters
             Zero or more rows per incident of ``units``: ``external_id`` and
             :data:`CLUSTER_COLUMNS` (``cluster_id`` and ``in_zone`` required), as
-            :func:`geozone.assignment.engine.assign_clusters` returns them. The previous cluster
+            :func:`geozone.assignment.decide.assign_clusters` returns them. The previous cluster
             rows of
             every incident in ``units`` are replaced by these.
         stamp

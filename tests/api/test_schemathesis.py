@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
 from api.app import create_app
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings

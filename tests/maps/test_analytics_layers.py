@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import shapely
 
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geozone.assignment.engine import assign, territories
+from geozone.assignment import assign, territories
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
 from geozone.context import Context, load_context

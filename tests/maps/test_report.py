@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from geozone.assignment.engine import ClusterTerritory
+from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale

@@ -1,0 +1,201 @@
+"""Explanations: one sentence in Vietnamese and one in English for every decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geozone.assignment.rules import BY_NAME, CLAUSES
+from geozone.assignment.situation import _missing
+from geozone.assignment.territory import ClusterTerritory
+from geozone.clusters.model import Cluster
+from geozone.text import format_date, format_number
+
+
+def _text(values: NDArray[np.object_]) -> pd.Series:
+    """Keep a column of strings as Python objects: no copy into Arrow for a frame in passing."""
+    return pd.Series(values, dtype=object, copy=False)
+
+
+#: Stands for the distance in a worded sentence until each row's number is put in.
+_METRES = "\x00"
+
+
+_LANGUAGES = ("vi", "en")
+
+
+def explain(
+    frame: pd.DataFrame | Mapping[str, NDArray[Any]],
+    situation: NDArray[Any],
+    territory: ClusterTerritory,
+    tolerance_m: float,
+) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+    """Write the Vietnamese and English sentence of every row of :func:`assign_clusters`.
+
+    Each rule's template (:data:`geozone.assignment.rules.RULES`) is filled once per situation (rows
+    with the same ``situation`` number share the rule, the units and the wording) with a
+    placeholder for the distance; each row's whole metres then go into the placeholder,
+    which only the templates that quote a distance have.
+
+    Parameters
+    ----------
+    frame
+        The decision columns (a DataFrame or a mapping of equal-length arrays), with
+        ``unit_code`` (the unit of the set holding each point) and ``area_code`` (the unit
+        standing in for the members in coarse mode, else None).
+    situation
+        One integer per row; rows with the same number are worded alike.
+    territory
+        The territory the rows were judged in.
+    tolerance_m
+        The boundary tolerance, quoted in on-boundary sentences.
+    """
+    labels, first = np.unique(np.asarray(situation), return_index=True)
+    needed = (
+        "member_code",
+        "boundary_with",
+        "distance_m",
+        "cooperating",
+        "zone_units",
+        "lead_unit",
+        "detector",
+        "rule",
+        "unit_code",
+        "area_code",
+        "side",
+        "across_side",
+    )
+    # Only each situation's first row is read: no column is copied whole into Python objects.
+    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
+    worded = [
+        situation_sentences(
+            {column: firsts[column][k] for column in needed}, territory, tolerance_m
+        )
+        for k in range(len(first))
+    ]
+    which = np.searchsorted(labels, situation)
+    distance_m = np.asarray(frame["distance_m"], dtype=float)
+    slot = np.array([w[0][2] for w in worded], dtype=bool)[which]
+    metres = np.where(slot & np.isfinite(distance_m), np.round(np.nan_to_num(distance_m)), -1)
+    metres = metres.astype(np.int64)
+    # Many rows share a situation and a whole number of metres: word each pair once.
+    span = int(metres.max(initial=-1)) + 2
+    pairs, row_pair = np.unique(which * span + metres + 1, return_inverse=True)
+    pair_which, pair_metres = pairs // span, pairs % span - 1
+    out = []
+    for language in range(len(_LANGUAGES)):
+        quoted = np.array(
+            [format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in pair_metres],
+            dtype=object,
+        )
+        pre = np.array([w[language][0] for w in worded], dtype=object)[pair_which]
+        post = np.array([w[language][1] for w in worded], dtype=object)[pair_which]
+        out.append((pre + quoted + post)[row_pair.ravel()])
+    return out[0], out[1]
+
+
+def situation_sentences(
+    row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float
+) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
+    """Word one situation in Vietnamese and English from its rule's templates.
+
+    Returns, per language, the sentence cut at the distance placeholder (before, after) and
+    whether it has one; a sentence without a distance has an empty second part.
+    """
+    rule = BY_NAME[str(row["rule"])]
+    out = []
+    for language in _LANGUAGES:
+        values = _parameters(row, territory, tolerance_m, language)
+        sentence = getattr(rule, language).format(**values)
+        before, found, after = sentence.partition(_METRES)
+        out.append((before, after, bool(found)))
+    return out[0], out[1]
+
+
+def _parameters(
+    row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float, language: str
+) -> dict[str, str]:
+    """Return the named parameters of the templates for one situation and language."""
+
+    def name(code: Any) -> str:
+        return territory.unit_name(code, language)
+
+    def clause(key: str, **values: str) -> str:
+        return CLAUSES[key][language].format(**values)
+
+    across = row["boundary_with"] is not None or row["across_side"] >= 0
+    has_distance = across and np.isfinite(row["distance_m"])
+    cooperating = ", ".join(name(c) for c in row["cooperating"])
+    detector = row["detector"]
+    detected = _missing(detector) or not str(detector).strip()
+    unit = row["area_code"] if row["area_code"] is not None else row["unit_code"]
+    level = territory.cluster.level
+    return {
+        "holder": name(row["member_code"]),
+        "unit": name(unit),
+        "detector": name(detector),
+        "detected": "" if detected else clause("detected", detector=name(detector)),
+        "zone": " – ".join(name(c) for c in row["zone_units"]),
+        "distance": _distance_clause(row, territory, language, name) if has_distance else "",
+        "width": f"{format_number(territory.width_m, language)} m",
+        "tolerance": f"{format_number(tolerance_m, language)} m",
+        "cooperating": clause("cooperating", members=cooperating) if cooperating else "",
+        "set": territory.bset.id,
+        "missing": ", ".join(name(c) for c in territory.missing_geometry),
+        "level": CLAUSES[f"level_{level}"][language],
+        "default_rule": "" if territory.cluster.lead_rule else clause("default_rule"),
+        "zone_basis": _zone_basis(territory, language),
+        "standing": _standing(territory.cluster, language),
+    }
+
+
+def _distance_clause(
+    row: Mapping[str, Any], territory: ClusterTerritory, language: str, name: Any
+) -> str:
+    """Return the distance clause: to the member across, or to a carried cluster's old line."""
+    sides = territory.sides if territory.geometric else None
+    if sides is not None and sides.carried and row["side"] >= 0 and row["across_side"] >= 0:
+        return CLAUSES["distance_original"][language].format(
+            own=sides.names[int(row["side"])],
+            across=sides.names[int(row["across_side"])],
+            metres=_METRES,
+        )
+    return CLAUSES["distance"][language].format(across=name(row["boundary_with"]), metres=_METRES)
+
+
+def _zone_basis(territory: ClusterTerritory, language: str) -> str:
+    """Return how a carried cluster's zone was derived (empty for an ordinary cluster)."""
+    if not territory.geometric or not territory.sides.carried:
+        return ""
+    return territory.sides.basis_vi if language == "vi" else territory.sides.basis_en
+
+
+def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:
+    """Say, in Vietnamese and English, why a lapsed carried cluster decides nothing."""
+    texts = []
+    for language in _LANGUAGES:
+        ended = cluster.original_period.end if cluster.original_period else None
+        when = CLAUSES["unknown"][language]
+        if ended is not None and ended.latest is not None:
+            when = format_date(ended.latest, language)
+            if ended.inferred:
+                when += {"vi": " (suy đoán)", "en": " (inferred)"}[language]
+        original = cluster.carried_from or cluster.id
+        texts.append(CLAUSES["lapsed"][language].format(cluster=original, end=when))
+    return texts[0], texts[1]
+
+
+def _standing(cluster: Cluster, language: str) -> str:
+    """Return the clause on a carried cluster's standing (empty for an original one)."""
+    status = cluster.carry_status
+    if status is None or cluster.period.start is None or cluster.period.start.exact is None:
+        return ""
+    since = format_date(cluster.period.start.exact, language)
+    if status == "confirmed":
+        return CLAUSES["confirmed"][language].format(date=since)
+    key = "proposed_district" if cluster.carried_from_level == "district" else "proposed"
+    return CLAUSES[key][language].format(date=since)

@@ -1,0 +1,589 @@
+"""A cluster's territory on one boundary set.
+
+Members and their geometry, shared boundaries with their vertex levels, border zones and
+junctions, prepared once per cluster and set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from geozone.assignment.rules import CLAUSES
+from geozone.boundaries._locate import warm_prepared
+from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.adjacency import Adjacency
+from geozone.clusters.model import Cluster, Confirmation
+from geozone.clusters.sides import ZoneSides, carried_zone_sides, member_zone_sides
+from geozone.clusters.zones import BorderZones
+from geozone.crs import degrees_bound, project_geometries, utm_epsg
+from geozone.errors import ClusterDefinitionError, GeozoneError
+from geozone.settings import get_settings
+
+#: Spacing of the vertices distances to shared boundaries are first bounded with.
+DENSIFY_M = 2.0
+
+
+#: Points nearer than this to a shared boundary get their distance from the exact segments.
+EXACT_WITHIN_M = 25.0
+
+
+#: Largest error allowed on a distance read from vertices rather than segments.
+FAR_ERROR_M = 0.01
+
+
+#: KD-tree searches of at least this many points may use several threads.
+_KD_THREADS_FROM = 10_000
+
+
+#: The coarsest vertex spacing kept for the distance of far points.
+COARSEST_M = 256.0
+
+
+def accepts_from_m(spacing_m: float) -> float:
+    """Distance from which vertices ``spacing_m`` apart measure within :data:`FAR_ERROR_M`.
+
+    The nearest of vertices ``s`` apart along a segment at distance ``d`` is at most
+    ``sqrt(d² + h²) < d + h² / 2d`` away (``h = s / 2``), and ``d`` is at least that
+    vertex distance minus ``h``.
+    """
+    half = spacing_m / 2
+    return half * half / (2 * FAR_ERROR_M) + half
+
+
+@dataclass(frozen=True)
+class _VertexLevel:
+    """Shared-boundary vertices at most ``spacing_m`` apart, with the member across each."""
+
+    spacing_m: float
+    tree: cKDTree
+    other: NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class _SharedBoundary:
+    """One member's shared boundaries: segments, and vertex KD-trees to bound distances.
+
+    ``levels`` hold the lines' vertices from the coarsest spacing to :data:`DENSIFY_M`; a
+    point's distance is read from the coarsest level that measures it within
+    :data:`FAR_ERROR_M` (:func:`accepts_from_m`), so a far point never searches dense
+    vertices. ``lines`` has, per member across, the vertices of the zone level (the coarsest
+    within :data:`FAR_ERROR_M` at W) to tell which zones hold a point.
+    """
+
+    segments: shapely.STRtree
+    other: NDArray[np.intp]  # per segment: the member on the other side
+    levels: list[_VertexLevel]  # coarsest first
+    zone_level: _VertexLevel
+    lines: list[tuple[int, cKDTree, Any]]  # (member across, its vertices, the line in metres)
+
+
+@dataclass(frozen=True)
+class _MemberTable:
+    """A territory's members as arrays and dicts (see :attr:`ClusterTerritory.table`)."""
+
+    codes: NDArray[np.object_]  # unit code, or the organisation's id
+    organisation: NDArray[np.bool_]
+    joined: NDArray[np.datetime64]  # date.min when unknown
+    left: NDArray[np.datetime64]  # date.max when open
+    holders: dict[str, int]  # unit code → member index, for members with territory
+    detectors: dict[str, int]  # member id or code → member index
+    index: dict[str, int]  # code → member index
+    names: dict[str, str]  # code → full unit name, or the organisation's name
+    junction_xy: NDArray[np.float64]  # junctions × 2: where three or more sides meet (m)
+    junction_members: NDArray[np.bool_]  # junctions × sides: who meets there
+
+
+def _spacings() -> list[float]:
+    """Vertex spacings of the distance levels, coarsest first, halving to :data:`DENSIFY_M`."""
+    count = int(np.log2(COARSEST_M / DENSIFY_M)) + 1
+    return [DENSIFY_M * 2.0**i for i in reversed(range(count))]
+
+
+def _vertex_level(
+    segments: NDArray[np.object_], other: NDArray[np.intp], spacing_m: float
+) -> _VertexLevel:
+    vertices, owner = shapely.get_coordinates(
+        shapely.segmentize(segments, spacing_m), return_index=True
+    )
+    return _VertexLevel(spacing_m, cKDTree(vertices), other[owner])
+
+
+@dataclass
+class ClusterTerritory:
+    """A cluster placed on a boundary set whose units of its level have geometry.
+
+    Parameters
+    ----------
+    cluster
+        The cluster; its members' codes are units of ``bset``.
+    bset
+        The set the members are named in (``cluster.boundary_set``).
+    """
+
+    cluster: Cluster
+    bset: BoundarySet
+    #: Full names of units of other sets by code (detectors named by an older code).
+    other_names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: For a carried cluster: the cluster as signed, and the set its members are named in.
+    origin: Cluster | None = field(default=None, repr=False, compare=False)
+    origin_set: BoundarySet | None = field(default=None, repr=False, compare=False)
+    #: Pieces of one large batch are judged on several threads (see cluster_columns).
+    line_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.cluster.boundary_set != self.bset.id:
+            raise ClusterDefinitionError(
+                f"cluster {self.cluster.id} is named in {self.cluster.boundary_set}, "
+                f"not {self.bset.id}"
+            )
+
+    @property
+    def width_m(self) -> float:
+        """The border-zone width W in metres."""
+        return float(self.cluster.effective_zone_width_m)
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """Members with ``member_id``, ``kind``, ``code``, ``name``, ``joined``, ``left``.
+
+        ``code`` is the unit code, or the id of an organisation; ``has_territory`` tells
+        whether the unit has geometry in the set; ``area_code`` is the code of the unit whose
+        geometry stands for the member's territory: its own, or (without it) its nearest
+        parent with geometry (a ward's district); ``planned`` members never take part.
+        """
+        shaped = set(self.bset.frame.loc[self.bset.frame["has_geometry"], "code"])
+        rows = []
+        for member in self.cluster.members:
+            code = member.territory_code if member.kind == "unit" else None
+            rows.append(
+                {
+                    "member_id": member.id,
+                    "kind": member.kind,
+                    "code": code or member.id,
+                    "name": member.name,
+                    "joined": member.joined,
+                    "left": member.left,
+                    "planned": member.planned,
+                    "has_territory": code is not None
+                    and code in shaped
+                    and self.bset.get(code).level == self.cluster.level,
+                    "area_code": self._area_code(code, shaped) if code else None,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _area_code(self, code: str, shaped: set[str]) -> str | None:
+        """Return the member's own code when it has geometry, else its nearest parent's."""
+        try:
+            chain = self.bset.chain(code)
+        except GeozoneError:
+            return None
+        return next((unit.code for unit in chain if unit.code in shaped), None)
+
+    @cached_property
+    def mode(self) -> str:
+        """How the territory can be judged.
+
+        ``"exact"``: every territorial member has geometry at the cluster's level;
+        ``"coarse"``: some have none (old wards of the legacy set without a ward layer), so
+        incidents in the units standing in for them get a decision for review that says so
+        (rule ``no_member_geometry``); ``"none"``: no member has any geometry.
+        """
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        if len(units) and units["has_territory"].all():
+            return "exact"
+        return "coarse" if units["area_code"].notna().any() else "none"
+
+    @property
+    def geometric(self) -> bool:
+        """Whether the members' territories are drawn from their own geometry (exact mode)."""
+        return self.mode == "exact" and self.applies
+
+    @cached_property
+    def applies(self) -> bool:
+        """True when incidents can be judged: two members with geometry, or a coarse mode."""
+        if self.mode == "coarse":
+            return True
+        return int(self.members["has_territory"].sum()) >= 2
+
+    @property
+    def decides(self) -> bool:
+        """Whether decisions are made (a lapsed carried cluster makes none until confirmed)."""
+        return self.cluster.decides
+
+    @cached_property
+    def missing_geometry(self) -> tuple[str, ...]:
+        """Codes of the territorial members without geometry (coarse mode)."""
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        return tuple(units.loc[~units["has_territory"], "code"].drop_duplicates())
+
+    @cached_property
+    def area_codes(self) -> tuple[str, ...]:
+        """The units standing in for the members' territories in coarse mode."""
+        units = self.members[(self.members["kind"] == "unit") & ~self.members["planned"]]
+        return tuple(units["area_code"].dropna().drop_duplicates())
+
+    @cached_property
+    def epsg(self) -> int:
+        """The UTM zone the cluster's metric work is done in (that of its members' centre)."""
+        geoms = self._member_geometries()
+        centre = shapely.centroid(shapely.union_all(geoms))
+        return int(utm_epsg(float(shapely.get_x(centre))))
+
+    @cached_property
+    def reach(self) -> tuple[float, float, float, float]:
+        """Lon/lat bounds of the members' territory, a little wider than the tolerance."""
+        minx, miny, maxx, maxy = shapely.total_bounds(self._member_geometries())
+        pad = degrees_bound(get_settings().boundary_tolerance_m + 1.0)
+        return float(minx - pad), float(miny - pad), float(maxx + pad), float(maxy + pad)
+
+    @cached_property
+    def outline(self) -> Any:
+        """The members' territory as one prepared polygon (lon/lat), widened by a metre."""
+        union = shapely.union_all(self._member_geometries())
+        outline = shapely.buffer(union, degrees_bound(1.0), quad_segs=2)
+        shapely.prepare(outline)
+        warm_prepared(np.array([outline], dtype=object))
+        return outline
+
+    def _member_geometries(self) -> NDArray[np.object_]:
+        if self.mode == "coarse":
+            codes = pd.Series(self.area_codes, dtype=object)
+        else:
+            codes = self.members.loc[self.members["has_territory"], "code"]
+        return np.array([self.bset.geometry(code) for code in codes], dtype=object)
+
+    @cached_property
+    def sides(self) -> ZoneSides:
+        """The sides of the border zone: the members, or a carried cluster's originals.
+
+        See :mod:`geozone.clusters.sides`: a carried cluster's zone runs along the lines between
+        different original members, never between two successors of one.
+        """
+        if self.origin is not None and self.origin_set is not None:
+            return carried_zone_sides(self.cluster, self.origin, self.origin_set, self.width_m)
+        return member_zone_sides(self.cluster, self.bset, tuple(self.members["code"]))
+
+    @property
+    def carried_sides(self) -> bool:
+        """Whether the zone's sides are not the members themselves."""
+        return self.sides.carried
+
+    @cached_property
+    def _adjacency(self) -> Adjacency:
+        return self.sides.adjacency
+
+    def _metric(self, frame: gpd.GeoDataFrame) -> NDArray[np.object_]:
+        return project_geometries(frame.geometry.to_numpy(), np.full(len(frame), self.epsg))
+
+    @cached_property
+    def lines(self) -> gpd.GeoDataFrame:
+        """Shared boundaries between the zone's sides (``code_a``, ``code_b``), in metres.
+
+        For an ordinary cluster the sides are the members (see :attr:`sides`).
+        """
+        lines = self._adjacency.lines
+        metric = self._metric(lines)
+        shapely.prepare(metric)
+        # GEOS indexes a prepared line for distances on first use: once now, on one thread.
+        shapely.dwithin(metric, shapely.get_point(metric, 0), 1.0)
+        return gpd.GeoDataFrame(lines[["code_a", "code_b"]], geometry=list(metric), crs=self.epsg)
+
+    @cached_property
+    def boundary_index(self) -> dict[int, _SharedBoundary]:
+        """Return, per side index, an index of its shared boundaries (metres).
+
+        Each side (a member, see :attr:`sides`) gets an STRtree of its shared-boundary
+        segments, so a point costs a tree query, not a walk along every vertex of a long
+        line, and KD-trees of the same lines' vertices (see :class:`_SharedBoundary`).
+        """
+        index = {code: k for k, code in enumerate(self.sides.codes)}
+        lines = self.lines
+        parts, part_line = shapely.get_parts(lines.geometry.to_numpy(), return_index=True)
+        coords, part_of = shapely.get_coordinates(parts, return_index=True)
+        line_of = part_line[part_of]
+        starts = np.flatnonzero(part_of[1:] == part_of[:-1])  # never join two parts
+        segments = shapely.linestrings(np.stack([coords[starts], coords[starts + 1]], axis=1))
+        side_a = lines["code_a"].map(index).to_numpy(int)[line_of[starts]]
+        side_b = lines["code_b"].map(index).to_numpy(int)[line_of[starts]]
+        found = {}
+        for k in np.unique(np.concatenate([side_a, side_b])):
+            mine = (side_a == k) | (side_b == k)
+            other = np.where(side_a[mine] == k, side_b[mine], side_a[mine])
+            levels = [_vertex_level(segments[mine], other, s) for s in _spacings()]
+            zone = next(
+                (v for v in levels if accepts_from_m(v.spacing_m) <= self.width_m), levels[-1]
+            )
+            found[int(k)] = _SharedBoundary(
+                shapely.STRtree(segments[mine]),
+                other,
+                levels,
+                zone,
+                [
+                    (j, cKDTree(zone.tree.data[zone.other == j]), line)
+                    for j, line in self.member_lines.get(int(k), [])
+                ],
+            )
+        return found
+
+    @cached_property
+    def member_lines(self) -> dict[int, list[tuple[int, Any]]]:
+        """Return, per side index, its shared lines (prepared, metres) and who is across."""
+        index = {code: k for k, code in enumerate(self.sides.codes)}
+        found: dict[int, list[tuple[int, Any]]] = {}
+        for code_a, code_b, line in zip(
+            self.lines["code_a"], self.lines["code_b"], self.lines.geometry, strict=True
+        ):
+            a, b = index[code_a], index[code_b]
+            found.setdefault(a, []).append((b, line))
+            found.setdefault(b, []).append((a, line))
+        return found
+
+    @cached_property
+    def junctions(self) -> gpd.GeoDataFrame:
+        """Points where three or more sides meet (``codes``), in metres (UTM)."""
+        junctions = self._adjacency.junctions
+        return gpd.GeoDataFrame(
+            junctions[["codes"]], geometry=list(self._metric(junctions)), crs=self.epsg
+        )
+
+    @cached_property
+    def zones(self) -> BorderZones:
+        """The cluster's border zones (EPSG:4326), as maps, exports and analytics show them.
+
+        Along the lines between its sides: the members' own lines, or a carried cluster's
+        original lines (see :attr:`sides`) cut to the carried members' territory.
+        """
+        return self.zones_of_width(self.width_m)
+
+    def zones_of_width(self, width_m: float) -> BorderZones:
+        """Return the border zones for another band width (see :attr:`zones`).
+
+        A zone a planner drew when confirming a carried cluster is the zone, whatever W.
+        """
+        from geozone.clusters.zones import border_zones, drawn_border_zones
+
+        sides = self.sides
+        if self.drawn is not None:
+            lines = sides.adjacency.lines
+            return drawn_border_zones(
+                self.drawn, sides.codes, sides.polygons, lines, sides.bset.id, sides.level, width_m
+            )
+        if not sides.carried:
+            codes = [str(c) for c in self.members.loc[self.members["has_territory"], "code"]]
+            return border_zones(self.bset, codes, width_m, self.cluster.level)
+        found = border_zones(
+            sides.bset, list(sides.codes), width_m, sides.level, adjacency=sides.adjacency
+        )
+        return found.clipped(shapely.union_all(self._member_geometries()))
+
+    @property
+    def attribution(self) -> str:
+        """The attribution of the boundary data its maps and exports draw on.
+
+        Both sets' for a carried cluster, whose zone follows the original set's lines.
+        """
+        texts = [self.bset.info.attribution]
+        if self.geometric and self.sides.carried and self.sides.bset.id != self.bset.id:
+            texts.append(self.sides.bset.info.attribution)
+        return "; ".join(dict.fromkeys(texts))
+
+    def original_zone_km2(self) -> float | None:
+        """Return the area of a carried cluster's zone along its original lines, uncut (km²).
+
+        Compare it with :attr:`zones`' union (cut to the carried members' territory): the
+        carried zone keeps the original's meaning when the two are close.
+        """
+        from geozone.clusters.zones import border_zones
+
+        sides = self.sides
+        if not sides.carried:
+            return None
+        found = border_zones(
+            sides.bset, list(sides.codes), self.width_m, sides.level, adjacency=sides.adjacency
+        )
+        return float(found.area_summary()["union_km2"])
+
+    @cached_property
+    def drawn(self) -> Any:
+        """The border zone a planner drew at confirmation (prepared, lon/lat), or None."""
+        if self.cluster.drawn_zone is None:
+            return None
+        shape = shapely.from_wkt(self.cluster.drawn_zone)
+        shapely.prepare(shape)
+        return shape
+
+    @cached_property
+    def member_tree(self) -> tuple[shapely.STRtree, NDArray[np.object_], NDArray[np.intp]]:
+        """The members' polygons in metres: a tree, the polygons, and their member index."""
+        has = self.members["has_territory"].to_numpy(bool)
+        index = np.flatnonzero(has)
+        polygons = project_geometries(
+            np.array([self.bset.geometry(c) for c in self.members["code"][has]], dtype=object),
+            np.full(len(index), self.epsg, dtype=np.int64),
+        )
+        return shapely.STRtree(polygons), polygons, index
+
+    @cached_property
+    def table(self) -> _MemberTable:
+        """The members as arrays and lookups, made once for every batch judged."""
+        members = self.members
+        codes = members["code"].to_numpy(dtype=object)
+        has_territory = members["has_territory"].to_numpy(dtype=bool)
+        names = {
+            code: self.bset.get(code).full_name
+            if kind == "unit" and code in self.bset.full_names
+            else name
+            for code, name, kind in zip(codes, members["name"], members["kind"], strict=True)
+        }
+        # A planned member (admission agreed, no date) never joins.
+        joined = [
+            date.max if member.planned else member.joined or date.min
+            for member in self.cluster.members
+        ]
+        left = [member.left or date.max for member in self.cluster.members]
+        index = {code: k for k, code in enumerate(codes)}
+        if self.geometric:
+            junctions = self.junctions
+            junction_xy = shapely.get_coordinates(junctions.geometry.to_numpy()).reshape(-1, 2)
+            listed_codes = list(junctions["codes"])
+            side_codes = self.sides.codes
+        else:
+            junction_xy, listed_codes, side_codes = np.zeros((0, 2)), [], tuple(codes)
+        side_index = {code: k for k, code in enumerate(side_codes)}
+        junction_members = np.zeros((len(listed_codes), len(side_codes)), dtype=bool)
+        for j, listed in enumerate(listed_codes):
+            junction_members[j, [side_index[c] for c in listed if c in side_index]] = True
+        return _MemberTable(
+            codes=codes,
+            organisation=members["kind"].to_numpy(dtype=object) == "organisation",
+            joined=np.array(joined, dtype="datetime64[D]"),
+            left=np.array(left, dtype="datetime64[D]"),
+            holders={code: k for k, code in enumerate(codes) if has_territory[k]},
+            detectors={
+                **self._successor_aliases(),
+                **{mid: k for k, mid in enumerate(members["member_id"])},
+                **index,
+            },
+            index=index,
+            names=names,
+            junction_xy=junction_xy,
+            junction_members=junction_members,
+        )
+
+    def _successor_aliases(self) -> dict[str, int]:
+        """Original members' ids and codes of a carried cluster → their only successor.
+
+        A detector named by an original member (An Giang's old code 89) is that member's
+        successor in the carried cluster (the new An Giang, 91) when it has exactly one.
+        """
+        owners: dict[str, set[int]] = {}
+        for k, member in enumerate(self.cluster.members):
+            for key in member.successor_of:
+                owners.setdefault(key, set()).add(k)
+        return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
+
+    def unit_name(self, code: Any, language: str = "vi") -> str:
+        """Name a unit for a sentence: a member's name, else a unit's name with its code.
+
+        Codes of this set or (failing that) of another loaded set get their full name and the
+        code in brackets; other text (a detector written as free text) is quoted as given.
+        """
+        if code is None or (isinstance(code, float) and np.isnan(code)):
+            return CLAUSES["unknown"][language]
+        names = self.table.names
+        if code in names:
+            return names[code]
+        key = str(code)
+        full = self.bset.full_names.get(key) or self.other_names.get(key)
+        if full is not None:
+            return f"{full} ({key})"
+        return f"«{key}»"
+
+    def prepare(self) -> None:
+        """Build the shared-boundary indexes now rather than on the first incidents judged."""
+        if self.geometric:
+            self.outline  # noqa: B018
+            self.boundary_index  # noqa: B018
+            self.member_lines  # noqa: B018
+            self.junctions  # noqa: B018
+            self.table  # noqa: B018
+
+    def in_force(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
+        """Which days the cluster itself runs (period bounds, when known)."""
+        start = self.cluster.period.start.earliest if self.cluster.period.start else None
+        end = self.cluster.period.end.latest if self.cluster.period.end else None
+        ok = np.ones(len(days), dtype=bool)
+        if start:
+            ok &= days >= np.datetime64(start)
+        if end:
+            ok &= days <= np.datetime64(end)
+        return ok
+
+
+def territories(
+    clusters: Iterable[Cluster],
+    sets: Sequence[BoundarySet],
+    carry_into: BoundarySet | None = None,
+    confirmations: Mapping[str, Confirmation] | None = None,
+) -> list[ClusterTerritory]:
+    """Place clusters on the sets their members are named in, and carry them forward.
+
+    A cluster named in a set without geometry at its level (the pre-2025 wards are a register
+    only) is placed in coarse mode: its incidents get a decision for review saying what is
+    missing (see :attr:`ClusterTerritory.mode`). With ``carry_into`` every cluster named in
+    an older set is also carried into that set's units (``geozone.clusters.migrate``): confirmed
+    from
+    the date in ``confirmations`` (keyed by the carried id, ``<id>-<set>``), else proposed
+    or lapsed as its original stood on the reform date.
+    """
+    from geozone.clusters.migrate import migrate_cluster
+
+    by_id = {bset.id: bset for bset in sets}
+    confirmed = confirmations or {}
+    elsewhere = {bset.id: _names_elsewhere(sets, bset) for bset in sets}
+    placed = []
+    for cluster in clusters:
+        home = by_id.get(cluster.boundary_set)
+        if home is None:
+            continue
+        territory = ClusterTerritory(cluster, home, elsewhere[home.id])
+        if territory.applies:
+            placed.append(territory)
+        if carry_into is not None and home.id != carry_into.id:
+            migration = migrate_cluster(cluster, home, carry_into)
+            confirmation = confirmed.get(f"{cluster.id}-{carry_into.id}")
+            carried = migration.to_cluster(
+                confirmed_from=confirmation.from_date if confirmation else None,
+                confirmed_by=confirmation.by if confirmation else None,
+                drawn_zone=confirmation.zone if confirmation else None,
+            )
+            placed.append(
+                ClusterTerritory(
+                    carried, carry_into, elsewhere[carry_into.id], origin=cluster, origin_set=home
+                )
+            )
+    return placed
+
+
+def _names_elsewhere(sets: Sequence[BoundarySet], home: BoundarySet) -> dict[str, str]:
+    """Full names of the units of the other sets, by code (the newest set's name first)."""
+    names: dict[str, str] = {}
+    for bset in sorted(sets, key=lambda b: b.info.valid_from):
+        if bset.id != home.id:
+            names.update(bset.full_names)
+    return names
