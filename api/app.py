@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +31,7 @@ from api import incident_service, problems
 from api.cluster_registry import ClusterRegistry
 from api.deps import Caller, caller_of_key, check_role, required_role
 from api.jobs import Jobs
+from api.params import single_valued_query
 from api.routers import (
     analytics,
     boundaries,
@@ -123,6 +124,7 @@ def create_app(
         description=DESCRIPTION,
         version="1",
         lifespan=lifespan,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     app.state.jobs = Jobs()

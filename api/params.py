@@ -1,5 +1,7 @@
 """Typed time and date parameters: the plausible range checked, bare numbers refused.
 
+And one rule for every route: a query parameter that takes one value is given once.
+
 Pydantic reads a bare number given for a date or a time as Unix seconds (``start=20250801``
 would be 1970-08-23); these types refuse it, as the file reader does. Every bound must lie
 in the range of :func:`geozone.incidents.schema.check_period_bound` (from 1945-09-02 to two years
@@ -9,9 +11,11 @@ database or the calendar cannot hold.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator
 
@@ -19,10 +23,17 @@ from geozone import vntime
 from geozone.incidents.schema import check_period_bound
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)  # also "1e5", "-3.2e-35", "inf", "nan"
+    except ValueError:
+        return False
+    return True
+
+
 def _no_bare_number(value: Any) -> Any:
-    text = value.strip() if isinstance(value, str) else None
     if (isinstance(value, int | float) and not isinstance(value, bool)) or (
-        text is not None and text.lstrip("+-").replace(".", "", 1).isdigit()
+        isinstance(value, str) and _is_number(value.strip())
     ):
         raise ValueError("a bare number is not a date; write YYYY-MM-DD (or an ISO 8601 time)")
     return value
@@ -55,6 +66,49 @@ def parse_time(text: str, name: str) -> datetime:
     except ValueError as exc:
         raise invalid_query(name, str(exc)) from None
     return aware
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuse a query parameter given twice where the route takes one value (a 422).
+
+    Starlette would silently keep the last (``?from=2024-01-01&from=2025-01-01``): the
+    caller would get an answer to a question it did not ask. Parameters declared as arrays
+    in the OpenAPI document (``category``) may repeat.
+    """
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = [name for name, n in counts.items() if n > 1]
+    if not repeated:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None)
+    multi = _multi_valued(request.app).get((request.method.lower(), path), frozenset())
+    for name in repeated:
+        if name not in multi:
+            raise invalid_query(name, f"given {counts[name]} times; this parameter takes one value")
+
+
+def _multi_valued(app: Any) -> dict[tuple[str, str | None], frozenset[str]]:
+    """Return the query parameters each route takes as an array, read once from its OpenAPI."""
+    cached: dict[tuple[str, str | None], frozenset[str]] | None = getattr(
+        app.state, "multi_valued_query", None
+    )
+    if cached is None:
+        cached = {}
+        for path, operations in app.openapi().get("paths", {}).items():
+            for method, operation in operations.items():
+                names = {
+                    p["name"]
+                    for p in operation.get("parameters", [])
+                    if p.get("in") == "query" and _is_array(p.get("schema", {}))
+                }
+                cached[(method, path)] = frozenset(names)
+        app.state.multi_valued_query = cached
+    return cached
+
+
+def _is_array(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf", []) + schema.get("oneOf", []) + [schema]
+    return any(option.get("type") == "array" for option in options)
 
 
 def invalid_query(name: str, message: str) -> RequestValidationError:

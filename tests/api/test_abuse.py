@@ -205,6 +205,9 @@ def test_a_declared_size_past_the_limit_is_refused_unread(served: Served) -> Non
         ("GET", "/collections/incidents/items?offset=100000000000000000000", None, 422),
         ("GET", "/incidents?start=0001-01-01T00:00:00", None, 422),
         ("GET", "/incidents?start=20250801", None, 422),
+        ("GET", "/clusters/grid-centre/border-effect?from=-3.1652669692509506e-35", None, 422),
+        ("GET", "/clusters/grid-centre/border-effect?from=2024-01-01&from=2025-01-01", None, 422),
+        ("GET", "/clusters/grid-centre/border-effect?by=category&by=kind", None, 422),
         (
             "GET",
             "/collections/incidents/items?datetime=0001-01-01T00:00:00/9999-12-31T23:59:59",
@@ -236,6 +239,19 @@ def test_former_server_errors_are_client_errors(
     if status == 405:
         assert headers["allow"] == "GET"
     assert headers["content-type"] in ("application/json", "application/problem+json")
+
+
+def test_a_repeated_parameter_is_named_unless_it_takes_a_list(served: Served) -> None:
+    path = "/clusters/grid-centre/report?from=2024-01-01&from=2025-01-01"
+    status, _, answer = served.request("GET", path, None, role="admin")
+    assert status == 422
+    problem = json.loads(answer)
+    assert problem["errors"][0]["loc"] == ["query", "from"]
+    assert "2 times" in problem["errors"][0]["msg"]
+    status, _, answer = served.request(
+        "GET", "/incidents?category=theft&category=fraud", None, role="admin"
+    )
+    assert status == 200, answer[:300]
 
 
 @pytest.mark.parametrize("vertices", [300, 4_999])
