@@ -6,7 +6,7 @@ the report it comes from and changes by review in the repository, so ``POST`` or
 one of their ids (or on the id of their carried ``<id>-<set>`` version) is refused with 409.
 
 Planners add clusters with ``POST /clusters`` and replace them with ``PUT /clusters/{id}``.
-A definition is checked against its boundary set (:func:`geozone.clusters.model.validate_cluster`:
+A definition is checked against its boundary set (:func:`geozone.clusters.files.validate_cluster`:
 an unknown member or a name that does not match its code is a 422 naming the member), placed
 on that set and carried into the current set's units like a committed cluster
 (:func:`geozone.assignment.territories`), stored in the store (table ``cluster_definitions``,
@@ -32,7 +32,8 @@ from pydantic import ValidationError
 
 from api.jobs import Job
 from geozone.assignment import ClusterTerritory, territories
-from geozone.clusters.model import Cluster, validate_cluster
+from geozone.clusters.files import validate_cluster
+from geozone.clusters.model import Cluster
 from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneError
 from geozone.incidents.pipeline import assign_stale, context_stamp

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geozone.assignment import territories
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import load_clusters
+from geozone.clusters.files import load_clusters
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents

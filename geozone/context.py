@@ -17,7 +17,8 @@ from geozone import vntime
 from geozone.assignment import ClusterTerritory, territories
 from geozone.boundaries.build import META_FILE
 from geozone.boundaries.sets import BoundarySet, available_sets
-from geozone.clusters.model import Cluster, Confirmation, load_clusters
+from geozone.clusters.files import load_clusters
+from geozone.clusters.model import Cluster, Confirmation
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
 

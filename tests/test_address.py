@@ -14,9 +14,9 @@ from geozone.address._parse import split_segments, tokenize
 from geozone.address.gazetteer import Gazetteer, onflow_district_aliases
 from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
 from geozone.address.sample import VARIANTS, generate_addresses, measure_resolution
+from geozone.boundaries.correspondence import load_onflow_correspondence
 from geozone.boundaries.lineage import BASIS_UNLISTED, predecessors, search_units, successors
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.migrate import load_onflow_correspondence
 from geozone.errors import NoBoundarySetForDateError
 from geozone.settings import Settings, get_settings
 from geozone.text import accent_key

@@ -203,7 +203,7 @@ def test_regulation_without_a_lead_rule_is_said(grid: BoundarySet) -> None:
 def test_territories_skip_clusters_without_geometry_and_carry_forward(
     vn2025: BoundarySet, legacy: BoundarySet
 ) -> None:
-    from geozone.clusters.model import load_clusters
+    from geozone.clusters.files import load_clusters
 
     placed = territories(load_clusters().values(), [legacy, vn2025], carry_into=vn2025)
     by_id = {t.cluster.id: t for t in placed}
@@ -226,7 +226,7 @@ def test_territories_skip_clusters_without_geometry_and_carry_forward(
 @pytest.fixture(scope="module")
 def t11_2025(vn2025: BoundarySet, legacy: BoundarySet) -> ClusterTerritory:
     """The T11 cluster carried into the 2025 wards, confirmed by a planner from 2025-07-01."""
-    from geozone.clusters.model import load_clusters
+    from geozone.clusters.files import load_clusters
 
     placed = territories(
         [load_clusters()["hoa-do-phuc-vi"]],
@@ -521,7 +521,7 @@ def test_an_original_member_detects_in_its_carried_cluster(
     vn2025: BoundarySet, legacy: BoundarySet
 ) -> None:
     """An Giang's police (old code 89) is a member of the carried cluster (now An Giang, 91)."""
-    from geozone.clusters.model import load_clusters
+    from geozone.clusters.files import load_clusters
 
     placed = territories([load_clusters()["can-tho-an-giang"]], [legacy, vn2025], carry_into=vn2025)
     carried = next(t for t in placed if t.cluster.id == "can-tho-an-giang-vn2025")

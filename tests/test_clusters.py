@@ -9,15 +9,14 @@ import geopandas as gpd
 import pytest
 
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import (
+from geozone.clusters.dates import ReportedDate
+from geozone.clusters.files import (
     DEFAULT_CLUSTERS_DIR,
-    DEFAULT_ZONE_WIDTH_M,
-    Cluster,
-    ReportedDate,
     load_cluster,
     load_clusters,
     validate_cluster,
 )
+from geozone.clusters.model import DEFAULT_ZONE_WIDTH_M, Cluster
 from geozone.errors import ClusterDefinitionError, MemberNameMismatchError, UnknownMemberError
 from geozone.text import nfc
 
@@ -452,7 +451,7 @@ def test_viet_tri_membership_over_time() -> None:
 @pytest.mark.realdata
 def test_committed_clusters_validate_against_legacy(legacy: BoundarySet) -> None:
     for cluster in load_clusters().values():
-        check = cluster.validate_against(legacy)
+        check = validate_cluster(cluster, legacy)
         assert len(check.members) == len(cluster.members)
 
 

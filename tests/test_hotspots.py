@@ -20,7 +20,7 @@ from pyproj import Transformer
 
 from geozone.analysis import hotspots as hs
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import load_clusters
+from geozone.clusters.files import load_clusters
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import GRID_CELL_M, GRID_ORIGIN

@@ -10,18 +10,18 @@ import pandas as pd
 import pytest
 import shapely
 
+from geozone.boundaries.correspondence import Correspondence, load_onflow_correspondence
 from geozone.boundaries.sets import BoundarySet, SetInfo
-from geozone.clusters.migrate import (
+from geozone.clusters.files import load_clusters, validate_cluster
+from geozone.clusters.migrate import migrate_cluster
+from geozone.clusters.model import Cluster
+from geozone.clusters.successors import (
     BASIS_AREAL,
     BASIS_PROVINCE,
     BASIS_SOLE,
     BASIS_SPLIT,
     BASIS_WHOLE,
-    Correspondence,
-    load_onflow_correspondence,
-    migrate_cluster,
 )
-from geozone.clusters.model import Cluster, load_clusters, validate_cluster
 from geozone.errors import MigrationError
 from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units, unit_record
 
@@ -309,7 +309,7 @@ def test_correspondence_errors(register_only_grid: BoundarySet, new_grid: Bounda
 
 def test_onflow_is_read_without_importing_the_package() -> None:
     code = (
-        "import sys; from geozone.clusters.migrate import load_onflow_correspondence as load; "
+        "import sys; from geozone.boundaries.correspondence import load_onflow_correspondence as load; "
         "c = load(); "
         "assert 'onflow_location_platform' not in sys.modules; print(len(c.pairs))"
     )

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.reference import Decision, judge
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import load_clusters
+from geozone.clusters.files import load_clusters
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED, grid_vertex_lonlat
 from tests.test_clusters import grid_cluster

@@ -20,9 +20,9 @@ import pytest
 import shapely
 
 from geozone.assignment import assign
+from geozone.boundaries.correspondence import load_onflow_correspondence
 from geozone.boundaries.refine import LayerFields, match_names, refine_set
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.migrate import load_onflow_correspondence
 from geozone.context import load_context
 from geozone.errors import BoundaryImportError
 from geozone.settings import Settings

@@ -532,7 +532,7 @@ def test_a_carried_cluster_is_reported_with_its_original(
 def t11(
     vn2025: BoundarySet, legacy: BoundarySet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[IncidentStore, Context]]:
-    from geozone.clusters.model import load_clusters
+    from geozone.clusters.files import load_clusters
     from geozone.incidents.synthetic import generate_incidents
 
     cluster = load_clusters()["hoa-do-phuc-vi"]

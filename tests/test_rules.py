@@ -19,7 +19,7 @@ import shapely
 
 from geozone.assignment import ClusterTerritory, assign, rules, territories
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import load_clusters
+from geozone.clusters.files import load_clusters
 from geozone.text import format_number
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED

@@ -20,7 +20,7 @@ import shapely
 from geozone.analysis.border_effect import border_effect, zone_areas
 from geozone.assignment import ClusterTerritory, assign, side_facts, territories
 from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.model import load_clusters
+from geozone.clusters.files import load_clusters
 from geozone.clusters.sides import DERIVED_REACH_M
 from geozone.clusters.zones import border_zones
 from geozone.crs import project_geometries

@@ -10,8 +10,9 @@ import shapely
 from pyproj import Transformer
 
 from geozone.boundaries.sets import BoundarySet
+from geozone.clusters.files import load_clusters
 from geozone.clusters.migrate import migrate_cluster
-from geozone.clusters.model import Cluster, load_clusters
+from geozone.clusters.model import Cluster
 from geozone.crs import project_geometries, utm_epsg
 from geozone.errors import ClusterDefinitionError, InvalidParameterError
 from geozone.incidents.io import INCIDENT_COLUMNS, iter_incidents

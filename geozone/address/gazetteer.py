@@ -28,14 +28,14 @@ from typing import Literal
 
 import pandas as pd
 
-from geozone.boundaries.manifest import LEVEL_ORDER, Level
-from geozone.boundaries.sets import BoundarySet
-from geozone.clusters.migrate import (
+from geozone.boundaries.correspondence import (
     ONFLOW_SETS,
     Correspondence,
     load_onflow_correspondence,
     onflow_data_dir,
 )
+from geozone.boundaries.manifest import LEVEL_ORDER, Level
+from geozone.boundaries.sets import BoundarySet
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
 from geozone.text import TYPE_ABBREVIATIONS, UNIT_TYPES, accent_key, fold, nfc, split_unit_type

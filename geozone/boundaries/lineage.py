@@ -35,7 +35,7 @@ import shapely
 from geozone.address.gazetteer import Gazetteer
 from geozone.boundaries.manifest import LEVEL_ORDER, Level
 from geozone.boundaries.sets import BoundarySet, SearchHit, Unit
-from geozone.clusters.migrate import (
+from geozone.clusters.successors import (
     BASIS_AREAL,
     BASIS_DISTRICT,
     BASIS_PROVINCE,

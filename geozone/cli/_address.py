@@ -10,7 +10,7 @@ from rich.table import Table
 from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
 from geozone.boundaries.lineage import Successor
 from geozone.cli._common import JsonOption, app, console, parse_date, print_json
-from geozone.clusters.migrate import (
+from geozone.clusters.successors import (
     BASIS_AREAL,
     BASIS_DISTRICT,
     BASIS_PROVINCE,

@@ -260,8 +260,8 @@ def _refine(
     as_json: bool,
 ) -> None:
     """Refine ``register`` with a ward layer (see :mod:`geozone.boundaries.refine`)."""
+    from geozone.boundaries.correspondence import ONFLOW_SETS, load_onflow_correspondence
     from geozone.boundaries.refine import LayerFields, refine_set
-    from geozone.clusters.migrate import ONFLOW_SETS, load_onflow_correspondence
 
     by_level = {f.level: f for f in fields}
     if set(by_level) != {"ward", "district", "province"}:

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from geozone.boundaries.sets import BoundarySet
 from geozone.cli._common import JsonOption, console, parse_date, print_json
-from geozone.clusters.model import Cluster, load_clusters, validate_cluster
+from geozone.clusters.files import load_clusters, validate_cluster
+from geozone.clusters.model import Cluster
 from geozone.errors import GeozoneError
 
 if TYPE_CHECKING:

@@ -94,7 +94,8 @@ if TYPE_CHECKING:
     from geozone.analysis.study import ClusterStudy
     from geozone.assignment import ClusterTerritory
     from geozone.boundaries.sets import BoundarySet
-    from geozone.clusters.model import Cluster, Member, ReportedDate
+    from geozone.clusters.dates import ReportedDate
+    from geozone.clusters.model import Cluster, Member
     from geozone.context import Context
 
 #: The label every synthetic report shows (Vietnamese / English).

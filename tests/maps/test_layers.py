@@ -150,8 +150,8 @@ def test_incident_layer_without_assignment_and_bad_input() -> None:
 
 @pytest.mark.realdata
 def test_t11_cluster_map_in_2025_units(vn2025: BoundarySet, legacy: BoundarySet) -> None:
+    from geozone.clusters.files import load_clusters
     from geozone.clusters.migrate import migrate_cluster
-    from geozone.clusters.model import load_clusters
 
     carried = migrate_cluster(load_clusters()["hoa-do-phuc-vi"], legacy, vn2025).to_cluster()
     layers = cluster_layers(carried, vn2025)
