@@ -9,10 +9,11 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from geozone import cli
+from geozone import cli, vntime
 from geozone.address._parse import split_segments, tokenize
 from geozone.address.gazetteer import Gazetteer, onflow_district_aliases
-from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
+from geozone.address.resolve import resolve_address
+from geozone.address.result import AddressResolution
 from geozone.address.sample import VARIANTS, generate_addresses, measure_resolution
 from geozone.boundaries.correspondence import load_onflow_correspondence
 from geozone.boundaries.lineage import BASIS_UNLISTED, predecessors, search_units, successors
@@ -294,7 +295,7 @@ def test_dates_pick_the_set_and_today_is_vietnam_time(gazetteer: Gazetteer) -> N
     with pytest.raises(NoBoundarySetForDateError, match="2008-08-01"):
         resolve(gazetteer, "phường Nghĩa Đô, Hà Nội", date(2005, 1, 1))
     today = resolve_address("phường Nghĩa Đô, Hà Nội", gazetteer=gazetteer)
-    assert today.date == vietnam_today() and today.set_id == CURRENT
+    assert today.date == vntime.today() and today.set_id == CURRENT
 
 
 @pytest.mark.realdata

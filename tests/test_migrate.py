@@ -309,7 +309,8 @@ def test_correspondence_errors(register_only_grid: BoundarySet, new_grid: Bounda
 
 def test_onflow_is_read_without_importing_the_package() -> None:
     code = (
-        "import sys; from geozone.boundaries.correspondence import load_onflow_correspondence as load; "
+        "import sys; "
+        "from geozone.boundaries.correspondence import load_onflow_correspondence as load; "
         "c = load(); "
         "assert 'onflow_location_platform' not in sys.modules; print(len(c.pairs))"
     )

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from geozone.address.resolve import AddressResolution, resolve_address, vietnam_today
+from geozone import vntime
+from geozone.address.resolve import resolve_address
+from geozone.address.result import AddressResolution
 from geozone.boundaries.lineage import Successor
 from geozone.cli._common import JsonOption, app, console, parse_date, print_json
 from geozone.clusters.successors import (
@@ -60,7 +62,7 @@ def address_command(
     fits, a name several units bear) ends with a one-line error naming the part, exit 2;
     with --json the answer is printed first.
     """
-    day = parse_date(on) if on else vietnam_today()
+    day = parse_date(on) if on else vntime.today()
     result = resolve_address(text, day)
     if as_json:
         print_json(result.to_dict())

@@ -338,11 +338,11 @@ def units_search(
 
 def _search_today(text: str, level: str | None, as_json: bool) -> None:
     """Search today's set; say where the units of that name went when it has none."""
+    from geozone import vntime
     from geozone.address.gazetteer import Gazetteer
-    from geozone.address.resolve import vietnam_today
     from geozone.boundaries.lineage import search_units
 
-    found = search_units(Gazetteer.load(), text, vietnam_today(), level)  # type: ignore[arg-type]
+    found = search_units(Gazetteer.load(), text, vntime.today(), level)  # type: ignore[arg-type]
     if as_json:
         print_json(found.to_dict())
         return
