@@ -104,19 +104,8 @@ def generate_incidents(
     specs = _cluster_specs(boundaries, clusters)
     hotspots = _hotspot_specs(boundaries, specs)
     borders = _border_specs(boundaries, specs)
-
-    share = dict(MIXTURE)
-    if not hotspots:
-        share["border"] += share.pop("hotspot")
-        share["hotspot"] = 0.0
-    if not borders:
-        share["background"] += share.pop("border")
-        share["border"] = 0.0
-    n_hotspot = round(n * share["hotspot"])
-    n_border = round(n * share["border"])
-    n_background = n - n_hotspot - n_border
-
     groups: list[_HotspotSpec | _BorderSpec] = [*hotspots, *borders]
+    n_hotspot, n_border, n_background = _component_counts(n, bool(hotspots), bool(borders))
     counts = np.concatenate(
         [
             _split(n_hotspot, len(hotspots)) if hotspots else np.zeros(0, np.int64),
@@ -131,27 +120,11 @@ def generate_incidents(
     ]
     cl = _concat(drawn, n_cluster)
     bg_lon, bg_lat, bg_ward = _draw_background(boundaries, rng_background, n_background)
-
     lon = np.concatenate([cl.lon, bg_lon])
     lat = np.concatenate([cl.lat, bg_lat])
-    located = boundaries.locate_many(lon, lat, tolerance_m=0.0)
-    level_columns = [c for c in located.columns if c.endswith("_code")]
-    codes = {c: np.array(located[c], dtype=object) for c in level_columns}
-    inside = np.array(located["status"] == "inside", dtype=bool)
-    for _ in range(REDRAW_ROUNDS):
-        again = np.flatnonzero(~inside[:n_cluster])
-        if not len(again):
-            break
-        for g in np.unique(group[again]):
-            rows = again[group[again] == g]
-            rng = rng_hotspot if isinstance(groups[g], _HotspotSpec) else rng_border
-            fresh = _draw_group(groups[g], rng, len(rows))
-            _assign(cl, rows, fresh)
-        lon[again], lat[again] = cl.lon[again], cl.lat[again]
-        relocated = boundaries.locate_many(lon[again], lat[again], tolerance_m=0.0)
-        inside[again] = (relocated["status"] == "inside").to_numpy(bool)
-        for c in level_columns:
-            codes[c][again] = relocated[c].to_numpy(dtype=object)
+    inside, codes = _locate_and_redraw(
+        boundaries, lon, lat, cl, groups, group, (rng_hotspot, rng_border)
+    )
 
     component = np.concatenate(
         [
@@ -162,22 +135,12 @@ def generate_incidents(
     cluster_of = np.concatenate(
         [np.array([g.cluster for g in groups], dtype=np.int64)[group], np.full(n_background, -1)]
     )
+    # Group index of every row; the background is one more "group" after the clusters'.
+    row_group = np.concatenate([group, np.full(n_background, len(groups))])
     category = _categories(rng_attributes, component, cluster_of, specs)
     solved = rng_attributes.random(n) < _SOLVED[category]
     subjects = (rng_attributes.random(n)[:, None] > _SUBJECT_CDF[category]).sum(axis=1)
-    distance = np.concatenate([cl.distance_m, np.zeros(n_background)])
-    scale = np.array(
-        [spec.scale_m if isinstance(spec, _BorderSpec) else 1.0 for spec in groups] + [1.0]
-    )[np.concatenate([group, np.full(n_background, len(groups))])]
-    joint_p = np.select(
-        [component == _HOTSPOT, component == _BORDER],
-        [
-            np.full(n, JOINT_HOTSPOT),
-            JOINT_BORDER_BASE + JOINT_BORDER_PEAK * np.exp(-distance / scale),
-        ],
-        JOINT_BACKGROUND,
-    )
-    jointly = rng_attributes.random(n) < joint_p
+    jointly = rng_attributes.random(n) < _joint_probability(component, cl, groups, row_group)
     occurred_s, detected_s = _times(rng_time, category, first, last)
 
     holder = np.concatenate([np.full(n_cluster, None, dtype=object), bg_ward])
@@ -191,15 +154,11 @@ def generate_incidents(
             legacy, boundaries, detected_by, role, occurred_s, cluster_of, specs, cl, lon, lat
         )
 
+    opening = f"SYNTHETIC incident (geozone.incidents.synthetic, seed {seed})"
     labels = np.array(
-        [
-            f"SYNTHETIC incident (geozone.incidents.synthetic, seed {seed}): {g.label}"
-            for g in groups
-        ]
-        + [f"SYNTHETIC incident (geozone.incidents.synthetic, seed {seed}): background"],
-        dtype=object,
+        [f"{opening}: {g.label}" for g in groups] + [f"{opening}: background"], dtype=object
     )
-    description = labels[np.concatenate([group, np.full(n_background, len(groups))])]
+    description = labels[row_group]
     order = np.argsort(occurred_s, kind="stable")
     ids = np.array([f"SYN-{seed}-{k}" for k in range(1, n + 1)], dtype=object)
     return incident_frame(
@@ -239,3 +198,75 @@ def _concat(drawn: list[_Drawn], n: int) -> _Drawn:
 def _assign(target: _Drawn, rows: NDArray[np.intp], fresh: _Drawn) -> None:
     for name in _Drawn.__dataclass_fields__:
         getattr(target, name)[rows] = getattr(fresh, name)
+
+
+def _component_counts(n: int, has_hotspots: bool, has_borders: bool) -> tuple[int, int, int]:
+    """Split ``n`` into hotspot, border and background counts; an empty share passes on."""
+    share = dict(MIXTURE)
+    if not has_hotspots:
+        share["border"] += share.pop("hotspot")
+        share["hotspot"] = 0.0
+    if not has_borders:
+        share["background"] += share.pop("border")
+        share["border"] = 0.0
+    n_hotspot = round(n * share["hotspot"])
+    n_border = round(n * share["border"])
+    return n_hotspot, n_border, n - n_hotspot - n_border
+
+
+def _locate_and_redraw(
+    boundaries: BoundarySet,
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    cl: _Drawn,
+    groups: Sequence[_HotspotSpec | _BorderSpec],
+    group: NDArray[np.int64],
+    rngs: tuple[np.random.Generator, np.random.Generator],
+) -> tuple[NDArray[np.bool_], dict[str, NDArray[np.object_]]]:
+    """Locate every point; draw cluster points outside every unit again (in place).
+
+    Returns whether each point is inside a unit and its unit codes by level.
+    """
+    rng_hotspot, rng_border = rngs
+    n_cluster = len(group)
+    located = boundaries.locate_many(lon, lat, tolerance_m=0.0)
+    level_columns = [c for c in located.columns if c.endswith("_code")]
+    codes = {c: np.array(located[c], dtype=object) for c in level_columns}
+    inside = np.array(located["status"] == "inside", dtype=bool)
+    for _ in range(REDRAW_ROUNDS):
+        again = np.flatnonzero(~inside[:n_cluster])
+        if not len(again):
+            break
+        for g in np.unique(group[again]):
+            rows = again[group[again] == g]
+            rng = rng_hotspot if isinstance(groups[g], _HotspotSpec) else rng_border
+            fresh = _draw_group(groups[g], rng, len(rows))
+            _assign(cl, rows, fresh)
+        lon[again], lat[again] = cl.lon[again], cl.lat[again]
+        relocated = boundaries.locate_many(lon[again], lat[again], tolerance_m=0.0)
+        inside[again] = (relocated["status"] == "inside").to_numpy(bool)
+        for c in level_columns:
+            codes[c][again] = relocated[c].to_numpy(dtype=object)
+    return inside, codes
+
+
+def _joint_probability(
+    component: NDArray[np.int64],
+    cl: _Drawn,
+    groups: Sequence[_HotspotSpec | _BorderSpec],
+    row_group: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Return each incident's chance of joint handling: higher near a cluster border."""
+    n_background = int((component == _BACKGROUND).sum())
+    distance = np.concatenate([cl.distance_m, np.zeros(n_background)])
+    scale = np.array(
+        [spec.scale_m if isinstance(spec, _BorderSpec) else 1.0 for spec in groups] + [1.0]
+    )[row_group]
+    return np.select(
+        [component == _HOTSPOT, component == _BORDER],
+        [
+            np.full(len(component), JOINT_HOTSPOT),
+            JOINT_BORDER_BASE + JOINT_BORDER_PEAK * np.exp(-distance / scale),
+        ],
+        JOINT_BACKGROUND,
+    )
