@@ -1,6 +1,6 @@
 """The cluster review report as one self-contained HTML page that prints well.
 
-:func:`report_html` renders a :class:`geozone.report.review.ClusterReport`: Vietnamese first with
+:func:`report_html` renders a :class:`geozone.report.ClusterReport`: Vietnamese first with
 English subtitles, the synthetic-data banner when any incident is synthetic, the headline
 figures, the notes, a map and every table, and the data attribution.
 
@@ -35,9 +35,8 @@ from numpy.typing import NDArray
 
 from geozone.context import Context
 from geozone.incidents.schema import CATEGORIES
-from geozone.report.review import (
+from geozone.report import (
     CHANGE_LABELS,
-    KIND_LABELS,
     SYNTHETIC_LABEL,
     TABLES,
     ClusterForm,
@@ -45,6 +44,7 @@ from geozone.report.review import (
     cluster_forms,
     label,
 )
+from geozone.report.tables import KIND_LABELS
 from maps.cluster_map import (
     BOUNDARY_STYLE,
     HOTSPOT_STYLE,
@@ -395,7 +395,7 @@ def table_html(name: str, frame: pd.DataFrame, *, max_rows: int | None = None) -
     Parameters
     ----------
     name
-        The table's name in :data:`geozone.report.review.TABLES` (picks columns and totals).
+        The table's name in :data:`geozone.report.TABLES` (picks columns and totals).
     frame
         The table.
     max_rows
@@ -891,7 +891,7 @@ def report_html(
     Parameters
     ----------
     report
-        From :func:`geozone.report.review.cluster_report`.
+        From :func:`geozone.report.cluster_report`.
     context
         The context the report was made with (for the members' and zones' geometry).
     interactive_map

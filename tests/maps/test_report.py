@@ -18,7 +18,7 @@ from geozone.assignment.engine import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
-from geozone.report.review import SYNTHETIC_LABEL, ClusterReport, cluster_report
+from geozone.report import SYNTHETIC_LABEL, ClusterReport, cluster_report
 from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
 from tests.conftest import GRID_INFO, grid_units, grid_vertex_lonlat
