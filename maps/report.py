@@ -34,17 +34,18 @@ import shapely
 from numpy.typing import NDArray
 
 from geozone.context import Context
-from geozone.incidents.schema import CATEGORIES
-from geozone.report import (
-    CHANGE_LABELS,
+from geozone.labels import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    KIND_SHORT_LABELS,
+    KINDS,
+    MEMBER_KIND_LABELS,
+    SPOT_LABELS,
     SYNTHETIC_LABEL,
-    TABLES,
-    ClusterForm,
-    ClusterReport,
-    cluster_forms,
-    label,
+    ZONE_KIND_LABELS,
+    bilingual,
 )
-from geozone.report.tables import KIND_LABELS
+from geozone.report import CHANGE_LABELS, TABLES, ClusterForm, ClusterReport, cluster_forms, label
 from maps.cluster_map import (
     BOUNDARY_STYLE,
     HOTSPOT_STYLE,
@@ -208,23 +209,14 @@ _TOTALS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
         },
     ),
 }
-_CATEGORY_LABELS = {code: (c.vi, c.en) for code, c in CATEGORIES.items()}
 #: Coded values shown in Vietnamese with the English below, per column.
 _VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
-    "kind": {
-        **KIND_LABELS,
-        "hot": ("Điểm nóng", "Hot spot"),
-        "cold": ("Điểm lạnh", "Cold spot"),
-    },
-    "category": _CATEGORY_LABELS,
-    "top_category": _CATEGORY_LABELS,
+    "kind": {**KIND_LABELS, **SPOT_LABELS},
+    "category": CATEGORY_LABELS,
+    "top_category": CATEGORY_LABELS,
     "scope": {"cluster": ("Toàn cụm", "Whole cluster"), "pair": ("Cặp thành viên", "Member pair")},
     "change": CHANGE_LABELS,
-    "member_kind": {
-        "unit": ("Đơn vị", "Unit"),
-        "organisation": ("Tổ chức", "Organisation"),
-        "outside": ("Ngoài cụm", "Outside"),
-    },
+    "member_kind": MEMBER_KIND_LABELS,
 }
 _SHARE_COLUMNS = frozenset({"incident_share", "area_share", "share"})
 
@@ -693,19 +685,18 @@ def _legend(layers: ClusterLayers, has_cells: bool, kinds: Sequence[str]) -> str
         colour = MEMBER_PALETTE[k % len(MEMBER_PALETTE)]
         items.append((colour, esc(name)))
     if layers.zones is not None and len(layers.zones):
-        items.append((str(PAIR_ZONE_STYLE["fillColor"]), "Vùng giáp ranh / Border zone"))
-        items.append((str(JUNCTION_ZONE_STYLE["fillColor"]), "Vùng giao điểm / Junction zone"))
+        items.append((str(PAIR_ZONE_STYLE["fillColor"]), bilingual(ZONE_KIND_LABELS["pair"])))
+        items.append(
+            (str(JUNCTION_ZONE_STYLE["fillColor"]), bilingual(ZONE_KIND_LABELS["junction"]))
+        )
     if layers.hotspots is not None and len(layers.hotspots):
         items.append((str(HOTSPOT_STYLE["color"]), "Điểm nóng đã biết / Named hotspot"))
     if has_cells:
         items.append((HOT_COLOUR, "Ô điểm nóng (Gi*) / Hot spot cell"))
         items.append((COLD_COLOUR, "Ô điểm lạnh (Gi*) / Cold spot cell"))
-    labels = {
-        "criminal": "Vụ hình sự / Criminal case",
-        "administrative": "Vi phạm hành chính / Administrative violation",
-    }
     for kind in kinds:
-        items.append((KIND_COLOURS.get(kind, KIND_COLOURS["other"]), labels.get(kind, "Khác")))
+        text = bilingual(KIND_LABELS[kind] if kind in KINDS else KIND_SHORT_LABELS["other"])
+        items.append((KIND_COLOURS.get(kind, KIND_COLOURS["other"]), text))
     spans = "".join(
         f"<span><span class='sw' style='background:{esc(colour)}'></span>{esc(text)}</span>"
         for colour, text in items

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geozone.labels import SYNTHETIC_LABEL
 from geozone.report._common import _vi_number
 from geozone.report.figures import headline_figures
 from geozone.report.forms import cluster_forms, form_notes, period_bounds
@@ -50,10 +51,6 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from geozone.context import Context
-
-
-#: The label every synthetic report shows (Vietnamese / English).
-SYNTHETIC_LABEL = "Dữ liệu mô phỏng / Synthetic data"
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -77,7 +74,7 @@ class ClusterReport:
         When the report was made (Vietnam time).
     synthetic
         True when any incident of the report is synthetic: every rendering then says
-        :data:`SYNTHETIC_LABEL` prominently.
+        :data:`geozone.labels.SYNTHETIC_LABEL` prominently.
     attribution
         ``{"vi": ..., "en": ...}``: the attribution of the boundary sets the incidents were
         judged with.

@@ -27,24 +27,13 @@ import numpy as np
 import pandas as pd
 
 from geozone.incidents.schema import CATEGORIES
+from geozone.labels import AREA_LABELS, KIND_LABELS, KINDS, OUTSIDE_MEMBERS
 from geozone.report._common import _names
 from geozone.report.forms import ClusterForm
 
 if TYPE_CHECKING:
     from geozone.clusters.model import ReportedDate
 
-
-KINDS: tuple[str, ...] = ("criminal", "administrative")
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "criminal": ("Phạm pháp hình sự", "Criminal cases"),
-    "administrative": ("Vi phạm hành chính", "Administrative violations"),
-    "all": ("Tổng cộng", "All"),
-}
-AREA_LABELS: dict[str, tuple[str, str]] = {
-    "in_zone": ("Địa bàn giáp ranh", "In the border area"),
-    "outside_zone": ("Ngoài địa bàn giáp ranh", "Outside the border area"),
-}
-OUTSIDE_MEMBERS = ("Ngoài địa bàn các thành viên", "Outside the members' territory")
 
 #: Tables in report order: name → (Vietnamese title, English title).
 TABLES: dict[str, tuple[str, str]] = {

@@ -26,11 +26,11 @@ from geozone.analysis.hotspots.results import (
     CONFIDENCE_LEVELS,
     MAX_CELL_M,
     MAX_PERMUTATIONS,
-    SYNTHETIC_NOTE,
     CellShape,
 )
 from geozone.crs import WGS84, project_xy, utm_epsg
 from geozone.errors import AnalysisInputError, InvalidParameterError
+from geozone.labels import SYNTHETIC_NOTE
 
 # -- validation --------------------------------------------------------------------------------
 

@@ -79,7 +79,6 @@ NAMED_COLUMNS: tuple[str, ...] = (
     "ratio",
     "hot_cell",
 )
-SYNTHETIC_NOTE = "SYNTHETIC data (dữ liệu mô phỏng)"
 
 
 # -- results -----------------------------------------------------------------------------------
