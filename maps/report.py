@@ -56,7 +56,7 @@ from maps.cluster_map import (
     PAIR_ZONE_STYLE,
     cluster_map,
 )
-from maps.elements import esc, to_html
+from maps.elements import to_html
 from maps.errors import MapAssetsMissingError
 from maps.layers import ClusterLayers, cluster_layers
 from maps.static_map import (
@@ -392,7 +392,7 @@ def _legend(layers: ClusterLayers, has_cells: bool, kinds: Sequence[str]) -> lis
     items = []
     for k, name in enumerate(layers.units["full_name"].astype(str)):
         colour = MEMBER_PALETTE[k % len(MEMBER_PALETTE)]
-        items.append((colour, esc(name)))
+        items.append((colour, name))
     if layers.zones is not None and len(layers.zones):
         items.append((str(PAIR_ZONE_STYLE["fillColor"]), bilingual(ZONE_KIND_LABELS["pair"])))
         items.append(

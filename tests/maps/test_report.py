@@ -78,6 +78,13 @@ def test_every_text_is_escaped(evil: tuple[ClusterReport, Context, str]) -> None
     assert "named_hotspots" in report.tables
 
 
+def test_map_legend_names_are_escaped_once(evil: tuple[ClusterReport, Context, str]) -> None:
+    _, _, page = evil
+    legend = re.search(r"<div class='legend'>(.*?)</div>", page, re.DOTALL)
+    assert legend is not None and html.escape(f"Phường {IMG}") in legend.group(1)
+    assert "&amp;" not in legend.group(1)  # not escaped twice
+
+
 def test_synthetic_banner_and_attribution(evil: tuple[ClusterReport, Context, str]) -> None:
     report, _, page = evil
     assert report.synthetic
