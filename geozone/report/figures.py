@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from geozone.report._common import _vi_number
 from geozone.report.tables import ratio
-
-if TYPE_CHECKING:
-    pass
 
 
 def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, Any]:
