@@ -32,7 +32,7 @@ from geozone.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from geozone.context import Context
-    from geozone.report.review import ClusterReport
+    from geozone.report import ClusterReport
 
 ReportFormat = Literal["html", "json", "csv"]
 _FORMATS: dict[str, ReportFormat] = {"html": "html", "json": "json", "csv": "csv"}
@@ -191,7 +191,7 @@ def report(
 
     from api.cluster_registry import ClusterRegistry
     from geozone.context import judging_context
-    from geozone.report.review import cluster_report
+    from geozone.report import cluster_report
     from geozone.store import open_store
     from geozone.store.api_tables import ApiStore
 

@@ -30,6 +30,16 @@ import numpy as np
 import shapely
 
 from geozone.analysis import hotspots as hs
+from geozone.analysis.hotspots._common import (
+    _cells_frame,
+    _decide,
+    _geometry_to_metric,
+    _gi_star,
+    _incident_points,
+    _to_metric,
+    _zone,
+)
+from geozone.analysis.hotspots._grid import _build_grid
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import load_context
 from geozone.incidents.synthetic import generate_incidents
@@ -79,13 +89,13 @@ def main() -> None:
         stages[name] = time.perf_counter() - started
 
     t = time.perf_counter()
-    points = hs._incident_points(incidents)
-    epsg = hs._zone(points, area)
-    x, y = hs._to_metric(points, epsg)
-    region = hs._geometry_to_metric(area, epsg)
+    points = _incident_points(incidents)
+    epsg = _zone(points, area)
+    x, y = _to_metric(points, epsg)
+    region = _geometry_to_metric(area, epsg)
     timed("incidents to metres", t)
     t = time.perf_counter()
-    grid = hs._build_grid(region, args.cell, "square", epsg, clip=True)
+    grid = _build_grid(region, args.cell, "square", epsg, clip=True)
     timed("grid build", t)
     t = time.perf_counter()
     cell = grid.cell_of(x, y)
@@ -102,14 +112,14 @@ def main() -> None:
     g_local = time.perf_counter() - t
     stages["Gi* z-scores (G_Local, no permutations)"] = g_local
     t = time.perf_counter()
-    z, p = hs._gi_star(counts, graph, args.permutations, 0)
+    z, p = _gi_star(counts, graph, args.permutations, 0)
     stages[f"{args.permutations} conditional permutations"] = time.perf_counter() - t - g_local
     t = time.perf_counter()
-    decided = hs._decide(z, p, 0.05, True)
+    decided = _decide(z, p, 0.05, True)
     timed("FDR and classes", t)
     t = time.perf_counter()
     cells = grid.frame()
-    hs._cells_frame(
+    _cells_frame(
         cells["cell_id"].to_numpy(),
         cells.geometry.to_numpy(),
         counts.astype(np.int64),

@@ -1,4 +1,4 @@
-"""Benchmark of the T11 cluster review report (geozone.report.review + maps.report).
+"""Benchmark of the T11 cluster review report (geozone.report + maps.report).
 
 Prints figures only; run with ``uv run python benchmarks/bench_report.py [--sizes 3000 50000]``
 (the boundary sets must be built: ``geozone data build``; ``GEOZONE_CACHE_DIR`` picks the
@@ -48,7 +48,7 @@ from geozone.clusters.files import load_clusters
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents
-from geozone.report.review import ClusterReport, cluster_report
+from geozone.report import ClusterReport, cluster_report
 from geozone.settings import get_settings
 from geozone.store import MAX_QUERY_LIMIT, IncidentQuery, IncidentStore, open_store
 from geozone.vntime import VIETNAM_TZ
@@ -125,16 +125,16 @@ def plain_query(store: IncidentStore) -> int:
 PHASES: dict[str, tuple[str, str]] = {
     "store.query pages": ("geozone/store/sql.py", "query"),
     "store.cluster_rows pages": ("geozone/store/sql.py", "cluster_rows"),
-    "tables: by category": ("geozone/report.py", "_by_category"),
-    "tables: border zone": ("geozone/report.py", "_border_zone"),
-    "tables: by member": ("geozone/report.py", "_by_member"),
-    "tables: by month": ("geozone/report.py", "_by_period"),
-    "tables: membership": ("geozone/report.py", "_membership"),
-    "figures": ("geozone/report.py", "_figures"),
-    "incident points (map layer)": ("geozone/report.py", "_incident_points"),
-    "Gi* grid (999 permutations)": ("geozone/hotspots.py", "gi_star_grid"),
-    "named hotspots": ("geozone/hotspots.py", "named_hotspot_figures"),
-    "border effect (incl. zones)": ("geozone/border_effect.py", "border_effect"),
+    "tables: by category": ("geozone/report/tables.py", "_by_category"),
+    "tables: border zone": ("geozone/report/tables.py", "_border_zone"),
+    "tables: by member": ("geozone/report/tables.py", "_by_member"),
+    "tables: by month": ("geozone/report/tables.py", "_by_period"),
+    "tables: membership": ("geozone/report/tables.py", "_membership"),
+    "figures": ("geozone/report/figures.py", "headline_figures"),
+    "incident points (map layer)": ("geozone/report/incidents.py", "incident_points"),
+    "Gi* grid (999 permutations)": ("geozone/analysis/hotspots/gi.py", "gi_star_grid"),
+    "named hotspots": ("geozone/analysis/hotspots/places.py", "named_hotspot_figures"),
+    "border effect (incl. zones)": ("geozone/analysis/border_effect.py", "border_effect"),
 }
 
 

@@ -9,6 +9,9 @@
   (:func:`stored_incidents`).
 - :mod:`maps.assets`: Leaflet and plugins installed from npm (``npm ci --prefix maps``) and
   served locally (:func:`asset_routes`); never loaded from a CDN.
+- :mod:`maps.report`: the printable cluster review page, with the static SVG map of
+  :mod:`maps.static_map`; its markup is in Jinja2 templates (``maps/templates``, shipped in
+  the package, autoescaped: :mod:`maps._jinja`).
 """
 
 from maps.assets import (

@@ -31,6 +31,7 @@ from folium.map import Layer
 from folium.template import Template
 
 from geozone.context import Context
+from geozone.labels import SYNTHETIC_LABEL_TEXT
 from geozone.store import IncidentStore
 from maps.elements import esc, js_json, own_assets
 
@@ -83,8 +84,6 @@ POPUP_LABELS_HTML: dict[str, str] = {
     "trend_p": esc("p (xu hướng / trend)"),
     "hot_bins": esc("Kỳ là điểm nóng / Hot bins"),
 }
-#: Label of cells computed from synthetic incidents (the API's ``synthetic_label``).
-SYNTHETIC_LABEL = "dữ liệu mô phỏng / synthetic data"
 _CELL_STYLE = {"color": "#333333", "weight": 0.6, "opacity": 0.8, "fillOpacity": 0.6}
 
 
@@ -203,7 +202,7 @@ def significant_collection(result: Any) -> dict[str, Any]:
             keep.append(feature)
     collection["features"] = keep
     if collection.get("properties", {}).get("synthetic"):
-        collection["properties"]["synthetic_label"] = SYNTHETIC_LABEL
+        collection["properties"]["synthetic_label"] = SYNTHETIC_LABEL_TEXT
     return collection
 
 

@@ -29,9 +29,15 @@ from branca.element import Figure
 from folium.map import Layer
 from numpy.typing import NDArray
 
-from geozone.assignment import rules
 from geozone.crs import project_geometries, utm_epsg
 from geozone.incidents.schema import CATEGORIES, category_code
+from geozone.labels import (
+    KIND_SHORT_LABELS,
+    RULE_LABELS,
+    SYNTHETIC_BANNER,
+    ZONE_KIND_LABELS,
+    bilingual,
+)
 from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import ClusterAnalytics, loader_entries
 from maps.assets import DEFAULT_ASSET_BASE, use_local_assets
@@ -89,16 +95,8 @@ HOTSPOT_STYLE = {
 }
 #: Incident marker fill colour by category kind.
 KIND_COLOURS = {"criminal": "#d32f2f", "administrative": "#1976d2", "other": "#757575"}
-KIND_LABELS = {
-    "criminal": "Hình sự / Criminal",
-    "administrative": "Vi phạm hành chính / Administrative",
-    "other": "Khác / Other",
-}
-#: Short bilingual labels of the lead rules, from the rule table (:mod:`geozone.assignment.rules`).
-RULE_LABELS = rules.RULE_LABELS
-SYNTHETIC_BADGE = "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
 POPUP_LABELS = {
-    "synthetic_html": esc(SYNTHETIC_BADGE),
+    "synthetic_html": esc(SYNTHETIC_BANNER),
     "id_html": esc("Mã / ID"),
     "time_html": esc("Thời gian / Time (UTC+7)"),
     "lead_html": esc("Đơn vị chủ trì / Lead unit"),
@@ -311,9 +309,7 @@ def zone_collection(zones: gpd.GeoDataFrame, units: MemberUnits) -> dict[str, An
         names = " – ".join(esc(units.label(code)) for code in codes)
         width = row.get("width_m")
         width_text = f" ({float(width):.0f} m)" if _is_set(width) else ""
-        title = (
-            "Vùng giáp ranh / Border zone" if kind == "pair" else "Vùng giao điểm / Junction zone"
-        )
+        title = bilingual(ZONE_KIND_LABELS[kind])
         props.append(
             {
                 "style": PAIR_ZONE_STYLE if kind == "pair" else JUNCTION_ZONE_STYLE,
@@ -543,7 +539,7 @@ def incident_legend(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "swatch": {"kind": "circle", "color": "#202020", "fill": KIND_COLOURS[k]},
-            "label_html": esc(KIND_LABELS[k]),
+            "label_html": esc(bilingual(KIND_SHORT_LABELS[k])),
         }
         for k in KIND_COLOURS
         if k in kinds
@@ -598,7 +594,7 @@ def incident_payload(
         "summary": incident_summary(returned, int(total)),
         "data": data,
         "legend": incident_legend(data) if data is not None else [],
-        "notice_html": esc(SYNTHETIC_BADGE) if synthetic else None,
+        "notice_html": esc(SYNTHETIC_BANNER) if synthetic else None,
     }
 
 
@@ -745,11 +741,11 @@ def cluster_map(
         shapes += [
             {
                 "swatch": _fill_swatch(PAIR_ZONE_STYLE),
-                "label_html": esc("Vùng giáp ranh / Border zone"),
+                "label_html": esc(bilingual(ZONE_KIND_LABELS["pair"])),
             },
             {
                 "swatch": _fill_swatch(JUNCTION_ZONE_STYLE),
-                "label_html": esc("Vùng giao điểm / Junction zone"),
+                "label_html": esc(bilingual(ZONE_KIND_LABELS["junction"])),
             },
         ]
     if boundaries_lines is not None and len(boundaries_lines):
@@ -805,11 +801,11 @@ def cluster_map(
             }
         )
         if "syn" in data and np.any(data["syn"]):
-            notice = esc(SYNTHETIC_BADGE)
+            notice = esc(SYNTHETIC_BANNER)
     if analytics is not None:
         sections += analytics.legend_sections()
         if analytics.synthetic:
-            notice = esc(SYNTHETIC_BADGE)
+            notice = esc(SYNTHETIC_BANNER)
     subtitle = f"{len(members.colour)} đơn vị thành viên / member units"
     if n_incidents:
         subtitle += f" · {_thousands(n_incidents)} vụ việc / incidents"

@@ -19,6 +19,7 @@ import shapely
 from pyproj import Transformer
 
 from geozone.analysis import hotspots as hs
+from geozone.analysis.hotspots._grid import _build_grid
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.files import load_clusters
 from geozone.errors import AnalysisInputError, InvalidParameterError
@@ -124,7 +125,7 @@ def test_hexagons_have_the_square_area_and_hold_their_points() -> None:
 )
 def test_neighbourhoods(shape: str, neighbours: str | float, interior: int) -> None:
     region = shapely.box(X0, Y0, X0 + 2500, Y0 + 2500)
-    grid = hs._build_grid(region, 250.0, shape, UTM, clip=True)  # type: ignore[arg-type]
+    grid = _build_grid(region, 250.0, shape, UTM, clip=True)  # type: ignore[arg-type]
     graph, _ = grid.graph(neighbours)  # type: ignore[arg-type]
     cardinalities = graph.cardinalities.to_numpy()
     assert cardinalities.max() == interior

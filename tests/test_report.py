@@ -26,7 +26,7 @@ from geozone.context import Context
 from geozone.errors import DataNotFoundError, InvalidParameterError, UnknownClusterError
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.schema import CATEGORIES
-from geozone.report.review import (
+from geozone.report import (
     SYNTHETIC_LABEL,
     ClusterReport,
     cluster_forms,

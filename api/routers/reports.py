@@ -19,7 +19,7 @@ from api.problems import problems
 from geozone.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from geozone.report.review import ClusterReport
+    from geozone.report import ClusterReport
 
 router = APIRouter(tags=["reports"])
 
@@ -74,7 +74,7 @@ def cluster_report_route(
     (``hoa-do-phuc-vi`` and ``hoa-do-phuc-vi-vn2025`` give the same figures). Needs an analyst
     key.
     """
-    from geozone.report.review import cluster_report
+    from geozone.report import cluster_report
 
     if table is not None and fmt != "csv":
         raise InvalidParameterError("table= goes with format=csv")

@@ -5,7 +5,7 @@ patrol-suggestion routes, the OGC ``hotspots`` collection, the served and the st
 cluster maps, the review report) reads them through :func:`cluster_study` and
 :func:`study_hotspots`, so the same data and parameters give the same cells everywhere.
 
-- The **forms** are the cluster and its carried forms (:func:`geozone.report.review.cluster_forms`).
+- The **forms** are the cluster and its carried forms (:func:`geozone.report.forms.cluster_forms`).
 - The **study area** is the union of the members' territories of the forms in force in the
   period that have geometry (a form in coarse mode has none), or of the newest such form
   when none is in force; ``territory`` is the newest form with geometry in force (coverage
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from geozone.analysis.hotspots import HotspotResult
     from geozone.assignment import ClusterTerritory
     from geozone.context import Context
-    from geozone.report.review import ClusterForm
+    from geozone.report.forms import ClusterForm
     from geozone.store import IncidentStore
 
 #: The period a study covers when none is given: the 365 days ending today (Vietnam time).
@@ -117,7 +117,8 @@ def cluster_study(
     InvalidParameterError
         The period is reversed, or no form of the cluster has a territory with geometry.
     """
-    from geozone.report.review import cluster_forms, cluster_incidents, period_bounds
+    from geozone.report.forms import cluster_forms, period_bounds
+    from geozone.report.incidents import cluster_incidents
 
     first, last = study_period(start, end)
     period_bounds(first, last)
@@ -174,7 +175,7 @@ def area_incidents(store: IncidentStore, area: Any, start: date, end: date) -> p
     The store is read by the area's bounding box, page by page; the points are then tested
     against the area itself (edges count as inside).
     """
-    from geozone.report.review import period_bounds
+    from geozone.report.forms import period_bounds
 
     begin, finish = period_bounds(start, end)
     frames: list[pd.DataFrame] = []

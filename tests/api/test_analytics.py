@@ -27,7 +27,7 @@ from geozone.clusters.zones import border_zones
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.schema import CATEGORIES
-from geozone.report.review import cluster_incidents
+from geozone.report import cluster_incidents
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key

@@ -16,11 +16,11 @@ from geozone.context import load_context
 from geozone.errors import DataNotFoundError
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents
+from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentQuery, open_store
 from geozone.store.api_tables import ApiStore
 from geozone.vntime import VIETNAM_TZ
-from maps.cluster_map import SYNTHETIC_BADGE
 from tests.conftest import T11_CONFIRMED
 from tests.maps.test_cluster_map import incident_tables, needs_assets
 

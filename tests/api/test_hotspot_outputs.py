@@ -20,7 +20,7 @@ from api.app import create_app
 from geozone.analysis.study import cluster_study, study_hotspots
 from geozone.context import Context, load_context
 from geozone.incidents.synthetic import generate_incidents
-from geozone.report.review import cluster_report
+from geozone.report import cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key

@@ -17,7 +17,7 @@ from api.app import create_app
 from api.routers import reports
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
-from geozone.report.review import SYNTHETIC_LABEL, cluster_report
+from geozone.report import SYNTHETIC_LABEL, cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key

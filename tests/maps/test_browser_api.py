@@ -29,6 +29,7 @@ from api.app import create_app
 from geozone.context import load_context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents
+from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from geozone.settings import Settings
 from geozone.store import open_store
 from geozone.store.api_tables import create_key
@@ -40,7 +41,6 @@ from maps.cluster_map import (
     JUNCTION_ZONE_STYLE,
     LOADER_LABELS,
     PAIR_ZONE_STYLE,
-    SYNTHETIC_BADGE,
 )
 from tests.api.test_analytics import with_analytics
 from tests.conftest import T11_CONFIRMED

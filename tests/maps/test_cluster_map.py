@@ -17,15 +17,10 @@ import pytest
 import shapely
 
 from geozone.boundaries.sets import BoundarySet
+from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from maps import MapInputError, cluster_map, incident_data, incident_payload, to_html
 from maps.assets import NODE_MODULES
-from maps.cluster_map import (
-    LOADER_LABELS,
-    NUMBER_SLOT,
-    SYNTHETIC_BADGE,
-    incident_summary,
-    pack_sentences,
-)
+from maps.cluster_map import LOADER_LABELS, NUMBER_SLOT, incident_summary, pack_sentences
 from tests.conftest import grid_vertex_lonlat
 
 XSS = "<script>alert(1)</script>"

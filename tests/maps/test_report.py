@@ -18,7 +18,7 @@ from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
-from geozone.report.review import SYNTHETIC_LABEL, ClusterReport, cluster_report
+from geozone.report import SYNTHETIC_LABEL, ClusterReport, cluster_report
 from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
 from tests.conftest import GRID_INFO, grid_units, grid_vertex_lonlat
@@ -76,6 +76,13 @@ def test_every_text_is_escaped(evil: tuple[ClusterReport, Context, str]) -> None
     assert html.escape(f"Chợ {SCRIPT}") in page  # the named hotspot's figures
     assert html.escape(ATTRIBUTION_VI) in page and html.escape(ATTRIBUTION_EN) in page
     assert "named_hotspots" in report.tables
+
+
+def test_map_legend_names_are_escaped_once(evil: tuple[ClusterReport, Context, str]) -> None:
+    _, _, page = evil
+    legend = re.search(r"<div class='legend'>(.*?)</div>", page, re.DOTALL)
+    assert legend is not None and html.escape(f"Phường {IMG}") in legend.group(1)
+    assert "&amp;" not in legend.group(1)  # not escaped twice
 
 
 def test_synthetic_banner_and_attribution(evil: tuple[ClusterReport, Context, str]) -> None:

@@ -1,0 +1,310 @@
+"""What every hotspot analysis shares: parameter checks, incident points, UTM work, Gi*.
+
+- checks of the parameters, each error naming the parameter;
+- the incidents' usable points, the UTM zone of a study and the conversions to it;
+- the Gi* engine (esda) and the decision per cell (FDR, significance, confidence), with
+  the messages the results carry.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from libpysal.graph import Graph
+from numpy.typing import NDArray
+from scipy import stats
+from shapely.geometry.base import BaseGeometry
+
+from geozone.analysis.hotspots.results import (
+    CONFIDENCE_LEVELS,
+    MAX_CELL_M,
+    MAX_PERMUTATIONS,
+    CellShape,
+)
+from geozone.crs import WGS84, project_xy, utm_epsg
+from geozone.errors import AnalysisInputError, InvalidParameterError
+from geozone.labels import SYNTHETIC_NOTE
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _check_metres(name: str, value: float, upper: float = MAX_CELL_M) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a number of metres, not {value!r}") from None
+    if not math.isfinite(number) or number <= 0 or number > upper:
+        raise InvalidParameterError(
+            f"{name} must be a number of metres in (0, {upper:,.0f}], not {value!r}"
+        )
+    return number
+
+
+def _check_int(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidParameterError(f"{name} must be a whole number, not {value!r}")
+    if not low <= int(value) <= high:
+        raise InvalidParameterError(f"{name} must be in [{low:,}, {high:,}], not {value}")
+    return int(value)
+
+
+def _check_alpha(alpha: float) -> float:
+    try:
+        number = float(alpha)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"alpha must be a number in (0, 1), not {alpha!r}") from None
+    if not 0.0 < number < 1.0:
+        raise InvalidParameterError(f"alpha must be in (0, 1), not {alpha!r}")
+    return number
+
+
+def _check_shape(shape: str) -> CellShape:
+    if shape == "square":
+        return "square"
+    if shape == "hexagon":
+        return "hexagon"
+    raise InvalidParameterError(f"shape must be 'square' or 'hexagon', not {shape!r}")
+
+
+def _check_test(
+    permutations: int, seed: int, alpha: float, min_incidents: int
+) -> tuple[int, int, float, int]:
+    return (
+        _check_int("permutations", permutations, 0, MAX_PERMUTATIONS),
+        _check_int("seed", seed, 0, 2**32 - 1),
+        _check_alpha(alpha),
+        _check_int("min_incidents", min_incidents, 1, 10**9),
+    )
+
+
+def _check_area(area: BaseGeometry | None) -> BaseGeometry | None:
+    if area is None:
+        return None
+    if not isinstance(area, BaseGeometry) or area.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidParameterError(
+            f"area must be a shapely Polygon or MultiPolygon in EPSG:4326, not {area!r:.80}"
+        )
+    if area.is_empty:
+        raise InvalidParameterError("area is empty")
+    minx, miny, maxx, maxy = area.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise InvalidParameterError("area must be in lon/lat degrees (EPSG:4326)")
+    return area if area.is_valid else shapely.make_valid(area)
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Usable incident coordinates and where they came from."""
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    rows: NDArray[np.intp]
+    synthetic: bool
+
+
+def _incident_points(incidents: pd.DataFrame) -> _Points:
+    """Return the lon/lat of the incidents that have usable coordinates."""
+    if not isinstance(incidents, pd.DataFrame):
+        raise AnalysisInputError(
+            f"incidents must be a (Geo)DataFrame, not {type(incidents).__name__}"
+        )
+    if isinstance(incidents, gpd.GeoDataFrame) and incidents.active_geometry_name is not None:
+        geoms = incidents.geometry
+        if geoms.crs is not None and geoms.crs.to_epsg() != 4326:
+            geoms = geoms.to_crs(4326)
+        array = geoms.to_numpy()
+        present = ~(shapely.is_missing(array) | shapely.is_empty(array))
+        kinds = shapely.get_type_id(array[present])
+        if (kinds != 0).any():
+            names = sorted(set(kinds[kinds != 0].tolist()))
+            raise AnalysisInputError(
+                f"incident geometries must be points (found geometry type ids {names})"
+            )
+        lon = np.full(len(array), np.nan)
+        lat = np.full(len(array), np.nan)
+        lon[present] = shapely.get_x(array[present])
+        lat[present] = shapely.get_y(array[present])
+    elif {"lon", "lat"} <= set(incidents.columns):
+        lon = pd.to_numeric(incidents["lon"], errors="coerce").to_numpy(np.float64)
+        lat = pd.to_numeric(incidents["lat"], errors="coerce").to_numpy(np.float64)
+    else:
+        raise AnalysisInputError(
+            "incidents need a point geometry (EPSG:4326) or lon and lat columns"
+        )
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
+    rows = np.flatnonzero(ok)
+    synthetic = bool(
+        "synthetic" in incidents.columns and incidents["synthetic"].fillna(False).astype(bool).any()
+    )
+    return _Points(lon[rows], lat[rows], rows, synthetic)
+
+
+def _zone(points: _Points, area: BaseGeometry | None) -> int:
+    """Return the UTM zone of the study area (or of the incidents' median longitude)."""
+    if area is not None:
+        return int(utm_epsg(float(shapely.point_on_surface(area).x)))
+    if len(points.lon):
+        return int(utm_epsg(float(np.median(points.lon))))
+    return int(utm_epsg(105.0))
+
+
+def _to_metric(points: _Points, epsg: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    return project_xy(points.lon, points.lat, np.full(len(points.lon), epsg, dtype=np.int64))
+
+
+def _geometry_to_metric(geometry: BaseGeometry, epsg: int) -> BaseGeometry:
+    return gpd.GeoSeries([geometry], crs=WGS84).to_crs(epsg).iloc[0]
+
+
+def _prefix(synthetic: bool, text: str) -> str:
+    return f"{SYNTHETIC_NOTE}: {text}" if synthetic else text
+
+
+# -- Gi* ---------------------------------------------------------------------------------------
+
+
+def _gi_star(
+    y: NDArray[np.float64], graph: Graph, permutations: int, seed: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return the Gi* z-scores and two-sided p-values of ``y`` over ``graph`` (esda)."""
+    import esda  # deferred: esda is slow to import and only analyses need it
+    from esda.crand import crand
+    from esda.getisord import _g_local_star_crand
+
+    y = np.asarray(y, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = esda.G_Local(y, graph, transform="B", star=True, permutations=0)
+    z = np.asarray(local.Zs, dtype=np.float64)
+    if permutations == 0:
+        p = np.minimum(1.0, 2.0 * np.asarray(local.p_norm, dtype=np.float64))
+    else:
+        state = np.random.get_state()  # noqa: NPY002 (esda seeds the legacy global)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p_sim, _ = crand(
+                    y,
+                    local.w,
+                    local.Gs,
+                    permutations,
+                    False,
+                    1,
+                    _g_local_star_crand,
+                    scaling=y.sum(),
+                    seed=seed,
+                    alternative="folded",
+                )
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
+        # esda returns float32 (k + 1) / (P + 1): snap back to the exact fractions.
+        p = np.round(np.asarray(p_sim, dtype=np.float64) * (permutations + 1)) / (permutations + 1)
+    undefined = ~np.isfinite(z)
+    z = np.where(undefined, np.nan, z)
+    p = np.where(undefined | ~np.isfinite(p), np.nan, p)
+    return z, p
+
+
+def _decide(
+    z: NDArray[np.float64], p: NDArray[np.float64], alpha: float, fdr: bool
+) -> dict[str, NDArray[Any]]:
+    """q-values, significance, kind and confidence of each cell."""
+    filled = np.where(np.isnan(p), 1.0, p)
+    q = stats.false_discovery_control(filled, method="bh") if len(p) else filled
+    q = np.where(np.isnan(p), np.nan, q)
+    tested = np.where(np.isnan(q if fdr else p), 1.0, q if fdr else p)
+    significant = tested <= alpha
+    kind = np.where(significant & (z > 0), "hot", np.where(significant & (z < 0), "cold", "none"))
+    significant = kind != "none"
+    confidence = np.zeros(len(p), dtype=np.int64)
+    for level, label in reversed(CONFIDENCE_LEVELS):
+        confidence[tested <= level] = label
+    return {
+        "q_value": np.asarray(q, dtype=np.float64),
+        "significant": significant,
+        "kind": kind.astype(object),
+        "confidence": confidence,
+    }
+
+
+def _cells_frame(
+    ids: NDArray[np.object_],
+    geometry: NDArray[np.object_],
+    counts: NDArray[np.int64],
+    z: NDArray[np.float64],
+    p: NDArray[np.float64],
+    decided: dict[str, NDArray[Any]] | None,
+    extra: dict[str, Any] | None = None,
+) -> gpd.GeoDataFrame:
+    n = len(ids)
+    if decided is None:
+        decided = {
+            "q_value": np.full(n, np.nan),
+            "significant": np.zeros(n, dtype=bool),
+            "kind": np.full(n, "none", dtype=object),
+            "confidence": np.zeros(n, dtype=np.int64),
+        }
+    data: dict[str, Any] = {
+        "cell_id": pd.array(np.asarray(ids, dtype=object), dtype="str"),
+        "count": np.asarray(counts, dtype=np.int64),
+        "gi_z": np.asarray(z, dtype=np.float64),
+        "p_sim": np.asarray(p, dtype=np.float64),
+        **decided,
+    }
+    data["kind"] = pd.array(np.asarray(data["kind"], dtype=object), dtype="str")
+    if extra:
+        data.update(extra)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=WGS84)
+
+
+def _resolution_note(n_cells: int, permutations: int, alpha: float, fdr: bool) -> str:
+    """Say when FDR over many cells cannot flag a single 3×3 hot spot at this resolution."""
+    if not fdr or permutations == 0:
+        return ""
+    need = math.ceil(n_cells / (alpha * (permutations + 1)) - 1e-9)
+    if need <= 9:
+        return ""
+    return (
+        f" Note: with {permutations:,} permutations the smallest p-value is "
+        f"1/{permutations + 1:,}; after FDR over {n_cells:,} cells at least {need:,} cells "
+        "must reach it before any is significant: restrict the area, raise permutations or "
+        "use the normal approximation (permutations=0) for more power."
+    )
+
+
+def _tested_message(
+    what: str,
+    n_incidents: int,
+    kinds: NDArray[Any],
+    alpha: float,
+    fdr: bool,
+    permutations: int,
+    seed: int,
+    n_outside: int,
+    where: str = "the study area",
+) -> str:
+    hot, cold = int((kinds == "hot").sum()), int((kinds == "cold").sum())
+    correction = "FDR-adjusted" if fdr else "no multiple-testing correction"
+    inference = (
+        f"{permutations:,} permutations, seed {seed}" if permutations else "normal approximation"
+    )
+    outside = f"; {n_outside:,} outside {where} left out" if n_outside else ""
+    return (
+        f"Getis–Ord Gi* on {what}: {hot:,} hot and {cold:,} cold significant at "
+        f"α = {alpha:g} ({correction}; {inference}); {n_incidents:,} incidents{outside}."
+    )
+
+
+def _too_few_message(n: int, minimum: int, n_outside: int, where: str = "the study area") -> str:
+    outside = f"; {n_outside:,} outside {where} left out" if n_outside else ""
+    return f"Too few incidents to test ({n:,} < {minimum:,}){outside}."

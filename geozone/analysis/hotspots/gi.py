@@ -1,0 +1,222 @@
+"""Getis–Ord Gi* on a regular grid, and the grid's cells.
+
+See the package notes (:mod:`geozone.analysis.hotspots`) for the grid, the statistic, the
+inference and the guard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geozone.analysis.hotspots._common import (
+    _cells_frame,
+    _check_area,
+    _check_metres,
+    _check_shape,
+    _check_test,
+    _decide,
+    _geometry_to_metric,
+    _gi_star,
+    _incident_points,
+    _prefix,
+    _resolution_note,
+    _tested_message,
+    _too_few_message,
+    _zone,
+)
+from geozone.analysis.hotspots._grid import _build_grid, _study_grid
+from geozone.analysis.hotspots.results import (
+    CELL_COLUMNS,
+    MIN_INCIDENTS,
+    CellShape,
+    HotspotResult,
+    Neighbours,
+)
+from geozone.crs import WGS84, utm_epsg
+from geozone.errors import InvalidParameterError
+
+# -- the grid's cells -------------------------------------------------------------------------
+
+
+def grid_cells(
+    extent: tuple[float, float, float, float] | BaseGeometry,
+    cell_size_m: float = 250.0,
+    shape: CellShape = "square",
+) -> gpd.GeoDataFrame:
+    """Return the grid cells covering an extent, in EPSG:4326.
+
+    Parameters
+    ----------
+    extent
+        ``(min_lon, min_lat, max_lon, max_lat)`` (every cell overlapping the box is kept), or
+        a polygon in EPSG:4326 (the cells whose centre lies in it are kept).
+    cell_size_m
+        Side of the squares in metres; hexagons have the same area.
+    shape
+        "square" or "hexagon".
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id``, ``col``, ``row`` and the cell polygons (EPSG:4326);
+        ``attrs["epsg"]`` is the UTM zone the grid is laid out in (that of the extent's
+        representative point), ``attrs["cell_size_m"]`` and ``attrs["shape"]`` its
+        parameters.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``cell_size_m`` is not positive, the grid would exceed :data:`MAX_CELLS`, the
+        shape is unknown or the extent is not in lon/lat.
+    """
+    cell_size_m = _check_metres("cell_size_m", cell_size_m)
+    shape = _check_shape(shape)
+    if isinstance(extent, BaseGeometry):
+        region = _check_area(extent)
+        clip = True
+    else:
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(v) for v in extent)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"extent must be (min_lon, min_lat, max_lon, max_lat) or a polygon, not {extent!r}"
+            ) from None
+        if not (min_lon < max_lon and min_lat < max_lat):
+            raise InvalidParameterError(
+                f"extent {extent!r} is not (min_lon, min_lat, max_lon, max_lat)"
+            )
+        region = _check_area(shapely.box(min_lon, min_lat, max_lon, max_lat))
+        clip = False
+    assert region is not None
+    epsg = int(utm_epsg(float(shapely.point_on_surface(region).x)))
+    metric = _geometry_to_metric(region, epsg)
+    grid = _build_grid(metric, cell_size_m, shape, epsg, clip=clip)
+    frame = grid.frame()
+    frame.insert(1, "col", grid.col)
+    frame.insert(2, "row", grid.row)
+    frame.attrs.update({"epsg": epsg, "cell_size_m": cell_size_m, "shape": shape})
+    return frame
+
+
+# -- Gi* on the grid --------------------------------------------------------------------------
+
+
+def gi_star_grid(
+    incidents: pd.DataFrame,
+    *,
+    cell_size_m: float = 250.0,
+    shape: CellShape = "square",
+    area: BaseGeometry | None = None,
+    permutations: int = 0,
+    seed: int = 0,
+    alpha: float = 0.05,
+    fdr: bool = True,
+    min_incidents: int = MIN_INCIDENTS,
+    neighbours: Neighbours = "queen",
+) -> HotspotResult:
+    """Find significant hot and cold spots of incident counts on a regular grid (Gi*).
+
+    See the package notes (:mod:`geozone.analysis.hotspots`) for the grid, the statistic,
+    the inference and the guard.
+
+    Parameters
+    ----------
+    incidents
+        Points in EPSG:4326 (GeoDataFrame), or a frame with ``lon``/``lat``.
+    cell_size_m
+        Side of the square cells in metres (hexagons have the same area).
+    shape
+        "square" or "hexagon".
+    area
+        The study area (Polygon/MultiPolygon, EPSG:4326): the cells whose centre lies in it
+        are tested; incidents outside those cells are left out. Default: the bounding box of
+        the incidents.
+    permutations
+        Conditional permutations for the pseudo p-values (0 to 9,999; 0 uses the normal
+        approximation).
+    seed
+        Seed of the permutations (0 to 2³² - 1).
+    alpha
+        Significance level, in (0, 1).
+    fdr
+        Adjust for the number of cells (Benjamini–Hochberg) before comparing with ``alpha``.
+    min_incidents
+        Below this many incidents counted, nothing is tested (status "too_few").
+    neighbours
+        "queen" (default), "rook" (squares: 4 edge neighbours) or a distance band in metres
+        between cell centres (at least the cell spacing, reaching at most
+        :data:`MAX_BAND_CELLS` cells).
+
+    Returns
+    -------
+    HotspotResult
+
+    Raises
+    ------
+    InvalidParameterError
+        When a parameter is out of range (named) or the grid would exceed :data:`MAX_CELLS`.
+    AnalysisInputError
+        When the incidents have no usable point geometry or lon/lat columns.
+    """
+    cell_size_m = _check_metres("cell_size_m", cell_size_m)
+    shape = _check_shape(shape)
+    permutations, seed, alpha, min_incidents = _check_test(permutations, seed, alpha, min_incidents)
+    area = _check_area(area)
+    if not isinstance(neighbours, str):
+        _check_metres("neighbours", neighbours)
+    points = _incident_points(incidents)
+    grid, cell, _ = _study_grid(points, area, cell_size_m, shape)
+    epsg = grid.epsg if grid is not None else _zone(points, area)
+    common: dict[str, Any] = {
+        "alpha": alpha,
+        "permutations": permutations,
+        "seed": seed,
+        "cell_size_m": cell_size_m,
+        "shape": shape,
+        "epsg": epsg,
+        "fdr": fdr,
+        "synthetic": points.synthetic,
+        "min_incidents": min_incidents,
+    }
+    n_outside = int((cell < 0).sum())
+    if grid is None:
+        message = _prefix(points.synthetic, _too_few_message(0, min_incidents, n_outside))
+        empty = gpd.GeoDataFrame({name: [] for name in CELL_COLUMNS}, geometry=[], crs=WGS84)
+        return HotspotResult(empty, "too_few", message, 0, n_outside=n_outside, **common)
+    counts = np.bincount(cell[cell >= 0], minlength=grid.n).astype(np.int64)
+    n_incidents = int(counts.sum())
+    frame = grid.frame()
+    graph, label = grid.graph(neighbours)
+    nan = np.full(grid.n, np.nan)
+    if n_incidents < min_incidents:
+        cells = _cells_frame(
+            frame["cell_id"].to_numpy(), frame.geometry.to_numpy(), counts, nan, nan, None
+        )
+        message = _prefix(points.synthetic, _too_few_message(n_incidents, min_incidents, n_outside))
+        return HotspotResult(
+            cells, "too_few", message, n_incidents, neighbours=label, n_outside=n_outside, **common
+        )
+    z, p = _gi_star(counts.astype(np.float64), graph, permutations, seed)
+    decided = _decide(z, p, alpha, fdr)
+    cells = _cells_frame(
+        frame["cell_id"].to_numpy(), frame.geometry.to_numpy(), counts, z, p, decided
+    )
+    what = f"{grid.n:,} {shape} cells of {cell_size_m:g} m ({label})"
+    message = _tested_message(
+        what, n_incidents, decided["kind"], alpha, fdr, permutations, seed, n_outside
+    ) + _resolution_note(grid.n, permutations, alpha, fdr)
+    return HotspotResult(
+        cells,
+        "tested",
+        _prefix(points.synthetic, message),
+        n_incidents,
+        neighbours=label,
+        n_outside=n_outside,
+        **common,
+    )

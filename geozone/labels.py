@@ -1,0 +1,123 @@
+"""The one catalogue of the labels geozone shows in Vietnamese and English.
+
+Maps, reports and the API show the same coded values to people: incident categories and their
+kinds, lead rules, border zones, member kinds, Gi* cells, and the mark of synthetic data. Their
+wording lives here, once; the outputs import it.
+
+A label is a ``(Vietnamese, English)`` pair; :func:`bilingual` writes it as one text, "vi /
+en", as the maps do. The rule labels are that text already, from the rule table
+(:data:`geozone.assignment.rules.RULE_LABELS`), and the category labels come from the incident
+schema (:data:`geozone.incidents.schema.CATEGORIES`): this module names them, it copies
+neither.
+
+Synthetic data is marked in one spelling per use:
+
+- :data:`SYNTHETIC_BANNER` ("DỮ LIỆU MÔ PHỎNG / SYNTHETIC"): the badge of the maps;
+- :data:`SYNTHETIC_LABEL` ("Dữ liệu mô phỏng / Synthetic data"): the label of a report (its
+  JSON ``synthetic_label``; the printed report shows it in capitals, ``.upper()``);
+- :data:`SYNTHETIC_LABEL_TEXT`: the same label in lower case, as the Gi* GeoJSON property
+  ``synthetic_label`` of the maps and the API carries it;
+- :data:`SYNTHETIC_NOTE` ("SYNTHETIC data (dữ liệu mô phỏng)"): the opening of the messages
+  of an analysis of synthetic incidents.
+"""
+
+from __future__ import annotations
+
+from geozone.assignment.rules import RULE_LABELS  # rule name → "vi / en", the rule table's
+from geozone.incidents.schema import CATEGORIES
+
+#: A label: (Vietnamese, English).
+Label = tuple[str, str]
+
+
+def bilingual(label: Label) -> str:
+    """Return a label as one text, Vietnamese first: "Vùng giáp ranh / Border zone".
+
+    Parameters
+    ----------
+    label
+        ``(Vietnamese, English)``.
+
+    Returns
+    -------
+    str
+        "vi / en".
+    """
+    return f"{label[0]} / {label[1]}"
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+#: Category code → label, from the incident schema.
+CATEGORY_LABELS: dict[str, Label] = {code: (c.vi, c.en) for code, c in CATEGORIES.items()}
+#: The kinds of category a review counts apart, in report order.
+KINDS: tuple[str, ...] = ("criminal", "administrative")
+#: Category kinds in the reviews' own terms ("31 of 35 criminal cases"), and their total.
+KIND_LABELS: dict[str, Label] = {
+    "criminal": ("Phạm pháp hình sự", "Criminal cases"),
+    "administrative": ("Vi phạm hành chính", "Administrative violations"),
+    "all": ("Tổng cộng", "All"),
+}
+#: The short form of the kinds on a map's incident legend, "other" included (what the map
+#: showed before the catalogue; tests of the map legend assert it).
+KIND_SHORT_LABELS: dict[str, Label] = {
+    "criminal": ("Hình sự", "Criminal"),
+    "administrative": ("Vi phạm hành chính", "Administrative"),
+    "other": ("Khác", "Other"),
+}
+
+# -- places and members ------------------------------------------------------------------------
+
+#: In or outside a cluster's border area (the stored ``in_zone`` flag).
+AREA_LABELS: dict[str, Label] = {
+    "in_zone": ("Địa bàn giáp ranh", "In the border area"),
+    "outside_zone": ("Ngoài địa bàn giáp ranh", "Outside the border area"),
+}
+#: Where incidents outside every member's territory are counted.
+OUTSIDE_MEMBERS: Label = ("Ngoài địa bàn các thành viên", "Outside the members' territory")
+#: Border zones by kind: along a pair's shared boundary, or around a junction.
+ZONE_KIND_LABELS: dict[str, Label] = {
+    "pair": ("Vùng giáp ranh", "Border zone"),
+    "junction": ("Vùng giao điểm", "Junction zone"),
+}
+#: Members by kind: a unit with territory, an organisation without, or none (outside).
+MEMBER_KIND_LABELS: dict[str, Label] = {
+    "unit": ("Đơn vị", "Unit"),
+    "organisation": ("Tổ chức", "Organisation"),
+    "outside": ("Ngoài cụm", "Outside"),
+}
+#: Significant Gi* cells by kind.
+SPOT_LABELS: dict[str, Label] = {
+    "hot": ("Điểm nóng", "Hot spot"),
+    "cold": ("Điểm lạnh", "Cold spot"),
+}
+
+# -- synthetic data ----------------------------------------------------------------------------
+
+#: The badge of maps showing synthetic incidents.
+SYNTHETIC_BANNER = "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
+#: The label of a report on synthetic incidents (printed in capitals).
+SYNTHETIC_LABEL = "Dữ liệu mô phỏng / Synthetic data"
+#: The same label in lower case: the ``synthetic_label`` property of Gi* GeoJSON.
+SYNTHETIC_LABEL_TEXT = SYNTHETIC_LABEL.lower()
+#: The opening of an analysis message on synthetic incidents.
+SYNTHETIC_NOTE = "SYNTHETIC data (dữ liệu mô phỏng)"
+
+__all__ = [
+    "AREA_LABELS",
+    "CATEGORY_LABELS",
+    "KINDS",
+    "KIND_LABELS",
+    "KIND_SHORT_LABELS",
+    "MEMBER_KIND_LABELS",
+    "OUTSIDE_MEMBERS",
+    "RULE_LABELS",
+    "SPOT_LABELS",
+    "SYNTHETIC_BANNER",
+    "SYNTHETIC_LABEL",
+    "SYNTHETIC_LABEL_TEXT",
+    "SYNTHETIC_NOTE",
+    "ZONE_KIND_LABELS",
+    "Label",
+    "bilingual",
+]

@@ -1,0 +1,85 @@
+"""The headline figures of a review ("31/35 criminal cases solved") and its headline."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from geozone.report._common import _vi_number
+from geozone.report.tables import ratio
+
+
+def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, Any]:
+    """Return the headline figures of a review and its sentences in both languages.
+
+    Parameters
+    ----------
+    frame
+        The report's incidents (:func:`geozone.report.incidents.prepare_incidents`).
+    start, end
+        First and last day of the period, inclusive.
+
+    Returns
+    -------
+    dict
+        Counts (``cases``, ``criminal_cases``, ``in_zone_criminal_solved``…), solved
+        ratios as "31/35" text, ``days``, and ``headline_vi`` / ``headline_en``.
+    """
+    crim = frame["kind"].eq("criminal")
+    adm = frame["kind"].eq("administrative")
+    zone = frame["in_zone"]
+    solved = frame["solved"]
+    subjects = frame["subjects"]
+
+    def count(mask: pd.Series[bool]) -> int:
+        return int(mask.sum())
+
+    figures: dict[str, Any] = {
+        "cases": len(frame),
+        "subjects": int(subjects.sum()),
+        "solved": count(solved),
+        "solved_ratio": ratio(count(solved), len(frame)),
+    }
+    for name, mask in (("criminal", crim), ("administrative", adm)):
+        figures[f"{name}_cases"] = count(mask)
+        figures[f"{name}_subjects"] = int(subjects[mask].sum())
+        figures[f"{name}_solved"] = count(mask & solved)
+        figures[f"{name}_solved_ratio"] = ratio(count(mask & solved), count(mask))
+    figures["in_zone_cases"] = count(zone)
+    figures["in_zone_subjects"] = int(subjects[zone].sum())
+    figures["in_zone_solved"] = count(zone & solved)
+    figures["in_zone_solved_ratio"] = ratio(count(zone & solved), count(zone))
+    for name, mask in (("criminal", crim), ("administrative", adm)):
+        figures[f"in_zone_{name}_cases"] = count(zone & mask)
+        figures[f"in_zone_{name}_solved"] = count(zone & mask & solved)
+        figures[f"in_zone_{name}_solved_ratio"] = ratio(
+            count(zone & mask & solved), count(zone & mask)
+        )
+    figures["jointly_handled"] = count(frame["jointly_handled"])
+    figures["in_zone_jointly_handled"] = count(zone & frame["jointly_handled"])
+    figures["review"] = count(frame["review"])
+    figures["synthetic_incidents"] = count(frame["synthetic"])
+    figures["days"] = (end - start).days + 1
+    f = figures
+    if not len(frame):
+        f["headline_vi"] = "Không có vụ việc nào của cụm trong kỳ báo cáo."
+        f["headline_en"] = "No incidents of the cluster in the period."
+        return figures
+    f["headline_vi"] = (
+        f"{_vi_number(f['criminal_cases'])} vụ phạm pháp hình sự, "
+        f"{_vi_number(f['criminal_subjects'])} đối tượng; "
+        f"{_vi_number(f['administrative_cases'])} vụ vi phạm hành chính, "
+        f"{_vi_number(f['administrative_subjects'])} đối tượng; "
+        f"ở địa bàn giáp ranh: làm rõ {f['in_zone_criminal_solved_ratio']} vụ phạm pháp hình "
+        f"sự; phối hợp xử lý {_vi_number(f['jointly_handled'])} vụ."
+    )
+    f["headline_en"] = (
+        f"{f['criminal_cases']:,} criminal cases, {f['criminal_subjects']:,} subjects; "
+        f"{f['administrative_cases']:,} administrative violations, "
+        f"{f['administrative_subjects']:,} subjects; in the border area: solved "
+        f"{f['in_zone_criminal_solved_ratio']} criminal cases; "
+        f"{f['jointly_handled']:,} handled jointly."
+    )
+    return figures

@@ -1,0 +1,494 @@
+"""The tables of the cluster review, their titles and their bilingual column labels.
+
+Counting rules
+--------------
+- *Cases* are incidents; *subjects* the sum of their ``subjects`` (đối tượng); *solved* those
+  whose status is ``solved`` at the time of the report ("31/35": solved / cases).
+- *Criminal* and *administrative* follow :data:`geozone.incidents.schema.CATEGORIES`.
+- *In the border area* is the stored ``in_zone`` flag of the cluster's decision (inside a
+  pair or junction zone, or on a boundary between members).
+- *Jointly handled* is the incident's ``jointly_handled`` flag.
+- Per member: ``in_territory`` counts incidents in the member's territory, ``detected``
+  those it detected (``detected_by`` names its code or member id), ``led`` those it leads
+  under the regulation (the stored ``lead_unit``); ``solved``, ``subjects`` and
+  ``jointly_handled`` are of the cases it leads. Incidents outside every member (detected
+  by one) and leads by non-members are counted on an "outside the members" row, so every
+  column sums to the cluster's total.
+- Months are calendar months in Vietnam time; every month of the period is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from geozone.incidents.schema import CATEGORIES
+from geozone.labels import AREA_LABELS, KIND_LABELS, KINDS, OUTSIDE_MEMBERS
+from geozone.report._common import _names
+from geozone.report.forms import ClusterForm
+
+if TYPE_CHECKING:
+    from geozone.clusters.dates import ReportedDate
+
+
+#: Tables in report order: name → (Vietnamese title, English title).
+TABLES: dict[str, tuple[str, str]] = {
+    "by_category": ("Vụ việc theo loại", "Incidents by category"),
+    "border_zone": ("Địa bàn giáp ranh và ngoài giáp ranh", "In and outside the border area"),
+    "by_member": ("Theo đơn vị thành viên", "By member unit"),
+    "by_period": ("Theo tháng", "By month"),
+    "membership": ("Thay đổi thành viên trong kỳ", "Membership changes in the period"),
+    "cluster_forms": (
+        "Phạm vi cụm theo bộ ranh giới",
+        "Forms of the cluster by boundary set",
+    ),
+    "hotspots": ("Điểm nóng thống kê (Gi*)", "Statistical hotspots (Gi*)"),
+    "named_hotspots": ("Điểm nóng đã biết", "Named hotspots"),
+    "border_effect": ("Hiệu ứng giáp ranh", "Border effect"),
+}
+
+#: Column name → (Vietnamese label, English label), for headers of every table.
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "category": ("Mã loại", "Category code"),
+    "label_vi": ("Loại vụ việc", "Category (Vietnamese)"),
+    "label_en": ("Loại (tiếng Anh)", "Category"),
+    "kind": ("Nhóm", "Kind"),
+    "kind_vi": ("Nhóm", "Kind (Vietnamese)"),
+    "kind_en": ("Nhóm (tiếng Anh)", "Kind"),
+    "cases": ("Số vụ", "Cases"),
+    "subjects": ("Đối tượng", "Subjects"),
+    "solved": ("Làm rõ", "Solved"),
+    "solved_ratio": ("Tỷ lệ làm rõ", "Solved / cases"),
+    "jointly_handled": ("Phối hợp xử lý", "Jointly handled"),
+    "in_zone": ("Ở địa bàn giáp ranh", "In the border area"),
+    "in_zone_solved": ("Làm rõ ở giáp ranh (vụ)", "Solved in the border area (cases)"),
+    "in_zone_solved_ratio": ("Làm rõ ở giáp ranh", "Solved in the border area"),
+    "review": ("Cần xem xét", "For review"),
+    "area": ("Mã địa bàn", "Area code"),
+    "area_vi": ("Địa bàn", "Area (Vietnamese)"),
+    "area_en": ("Địa bàn (tiếng Anh)", "Area"),
+    "cluster_id": ("Mã cụm", "Cluster id"),
+    "member_id": ("Mã thành viên", "Member id"),
+    "member_code": ("Mã đơn vị", "Unit code"),
+    "member_name": ("Đơn vị", "Member unit"),
+    "member_kind": ("Loại thành viên", "Member kind"),
+    "partial": ("Một phần", "Partial"),
+    "joined": ("Tham gia", "Joined"),
+    "left": ("Rời cụm", "Left"),
+    "in_territory": ("Trên địa bàn", "In its territory"),
+    "detected": ("Phát hiện", "Detected"),
+    "led": ("Chủ trì", "Led"),
+    "month": ("Tháng", "Month"),
+    "criminal_cases": ("Hình sự: số vụ", "Criminal: cases"),
+    "criminal_subjects": ("Hình sự: đối tượng", "Criminal: subjects"),
+    "criminal_solved": ("Hình sự: số vụ làm rõ", "Criminal: cases solved"),
+    "criminal_solved_ratio": ("Hình sự: làm rõ", "Criminal: solved"),
+    "administrative_cases": ("Hành chính: số vụ", "Administrative: cases"),
+    "administrative_subjects": ("Hành chính: đối tượng", "Administrative: subjects"),
+    "administrative_solved": ("Hành chính: số vụ làm rõ", "Administrative: cases solved"),
+    "administrative_solved_ratio": ("Hành chính: làm rõ", "Administrative: solved"),
+    "date": ("Ngày", "Date"),
+    "change": ("Thay đổi", "Change"),
+    "text_vi": ("Nội dung", "Description (Vietnamese)"),
+    "text_en": ("Nội dung (tiếng Anh)", "Description"),
+    "set_id": ("Bộ ranh giới", "Boundary set"),
+    "carried_from": ("Chuyển từ", "Carried from"),
+    "applies_from": ("Áp dụng từ", "Applies from"),
+    "applies_to": ("Áp dụng đến", "Applies to"),
+    "placed": ("Có ranh giới", "Has territory"),
+    "members": ("Số thành viên", "Members"),
+    "cell_id": ("Ô lưới", "Grid cell"),
+    "count": ("Số vụ", "Incidents"),
+    "gi_z": ("Gi* z", "Gi* z-score"),
+    "p_sim": ("p (hoán vị)", "Permutation p"),
+    "q_value": ("q (FDR)", "FDR q-value"),
+    "confidence": ("Độ tin cậy", "Confidence"),
+    "lon": ("Kinh độ", "Longitude"),
+    "lat": ("Vĩ độ", "Latitude"),
+    "place": ("Địa điểm", "Place"),
+    "n_incidents": ("Số vụ", "Incidents"),
+    "share": ("Tỷ trọng", "Share"),
+    "n_criminal": ("Hình sự", "Criminal"),
+    "n_administrative": ("Hành chính", "Administrative"),
+    "top_category": ("Loại nhiều nhất", "Top category"),
+    "density_km2": ("Mật độ (vụ/km²)", "Density (per km²)"),
+    "overall_density_km2": ("Mật độ chung (vụ/km²)", "Overall density (per km²)"),
+    "hot_cell": ("Trùng ô điểm nóng", "On a hot cell"),
+    "scope": ("Phạm vi", "Scope"),
+    "pair": ("Cặp đơn vị (mã)", "Member pair (codes)"),
+    "pair_name": ("Cặp đơn vị", "Member pair"),
+    "code_a": ("Đơn vị A", "Unit A"),
+    "code_b": ("Đơn vị B", "Unit B"),
+    "n_in_zone": ("Ở giáp ranh", "In the zone"),
+    "incident_share": ("Tỷ trọng vụ việc ở giáp ranh", "Share of incidents in the zone"),
+    "zone_area_km2": ("Diện tích giáp ranh (km²)", "Zone area (km²)"),
+    "area_km2": ("Diện tích (km²)", "Area (km²)"),
+    "area_share": ("Tỷ trọng diện tích giáp ranh", "Zone share of the area"),
+    "expected_in_zone": ("Kỳ vọng ở giáp ranh", "Expected in the zone"),
+    "ratio": ("Hệ số", "Ratio"),
+    "ratio_ci_low": ("Hệ số: cận dưới 95%", "Ratio: 95% low"),
+    "ratio_ci_high": ("Hệ số: cận trên 95%", "Ratio: 95% high"),
+    "share_ci_low": ("Tỷ trọng: cận dưới 95%", "Share: 95% low"),
+    "share_ci_high": ("Tỷ trọng: cận trên 95%", "Share: 95% high"),
+    "p_value": ("Giá trị p", "p-value"),
+    "reason": ("Lý do thiếu", "Why missing"),
+}
+#: Change kinds of the membership table → (Vietnamese, English).
+CHANGE_LABELS: dict[str, tuple[str, str]] = {
+    "joined": ("Tham gia", "Joined"),
+    "left": ("Rời cụm", "Left"),
+    "carried": ("Chuyển sang đơn vị mới", "Carried into new units"),
+    "period_start": ("Bắt đầu giai đoạn", "Period starts"),
+    "period_end": ("Kết thúc giai đoạn", "Period ends"),
+    "signed": ("Ký quy chế", "Regulation signed"),
+    "launched": ("Ra mắt", "Launched"),
+    "review": ("Sơ kết", "Review"),
+    "admitted": ("Kết nạp", "Admitted"),
+}
+
+
+def label(column: object) -> tuple[str, str]:
+    """Return the (Vietnamese, English) header of a report column (the name when unknown)."""
+    name = str(column)
+    return COLUMN_LABELS.get(name, (name, name))
+
+
+def ratio(solved: Any, cases: Any) -> Any:
+    """Return the solved ratio text "31/35" of scalars or aligned arrays/Series."""
+    if isinstance(solved, pd.Series | np.ndarray):
+        left = pd.Series(np.asarray(solved, dtype=np.int64)).astype(str)
+        right = pd.Series(np.asarray(cases, dtype=np.int64)).astype(str)
+        out = (left + "/" + right).to_numpy(dtype=object)
+        return pd.Series(out, index=solved.index) if isinstance(solved, pd.Series) else out
+    return f"{int(solved)}/{int(cases)}"
+
+
+# -- the tables ------------------------------------------------------------------------------
+
+_TALLY = {
+    "cases": ("external_id", "size"),
+    "subjects": ("subjects", "sum"),
+    "solved": ("solved", "sum"),
+    "jointly_handled": ("jointly_handled", "sum"),
+    "in_zone": ("in_zone", "sum"),
+    "in_zone_solved": ("zone_solved", "sum"),
+    "review": ("review", "sum"),
+}
+
+
+def _tally(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Cases, subjects, solved, jointly handled, in zone, in-zone solved, review per group."""
+    grouped = frame.groupby(keys, sort=False, dropna=False, observed=True)
+    out: pd.DataFrame = grouped.agg(**_TALLY).astype(np.int64)
+    return out
+
+
+def _by_category(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = _names(
+        "category label_vi label_en kind cases subjects solved solved_ratio jointly_handled "
+        "in_zone in_zone_solved in_zone_solved_ratio review"
+    )
+    if not len(frame):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    out = _tally(frame, ["category"]).reset_index()
+    out["label_vi"] = out["category"].map(lambda c: CATEGORIES[c].vi if c in CATEGORIES else c)
+    out["label_en"] = out["category"].map(lambda c: CATEGORIES[c].en if c in CATEGORIES else c)
+    out["kind"] = out["category"].map(lambda c: CATEGORIES[c].kind if c in CATEGORIES else "other")
+    out["solved_ratio"] = ratio(out["solved"], out["cases"])
+    out["in_zone_solved_ratio"] = ratio(out["in_zone_solved"], out["in_zone"])
+    rank = out["kind"].map({k: i for i, k in enumerate(KINDS)}).fillna(len(KINDS))
+    out = out.assign(_rank=rank).sort_values(
+        ["_rank", "cases", "category"], ascending=[True, False, True]
+    )
+    return out[columns].reset_index(drop=True)
+
+
+def _border_zone(frame: pd.DataFrame) -> pd.DataFrame:
+    tallies = [
+        _tally(frame.assign(area=frame["in_zone"]), ["area", "kind"]),
+        _tally(frame.assign(area=frame["in_zone"], kind="all"), ["area", "kind"]),
+    ]
+    counts = pd.concat(tallies)
+    index = pd.MultiIndex.from_product([[True, False], [*KINDS, "all"]], names=["area", "kind"])
+    counts = counts.reindex(index, fill_value=0).reset_index()
+    counts["area"] = np.where(counts["area"].astype(bool), "in_zone", "outside_zone")
+    counts["area_vi"] = counts["area"].map(lambda a: AREA_LABELS[a][0])
+    counts["area_en"] = counts["area"].map(lambda a: AREA_LABELS[a][1])
+    counts["kind_vi"] = counts["kind"].map(lambda k: KIND_LABELS[k][0])
+    counts["kind_en"] = counts["kind"].map(lambda k: KIND_LABELS[k][1])
+    counts["solved_ratio"] = ratio(counts["solved"], counts["cases"])
+    return counts[
+        _names(
+            "area area_vi area_en kind kind_vi kind_en cases subjects solved solved_ratio "
+            "jointly_handled review"
+        )
+    ]
+
+
+def _members_of(form: ClusterForm, start: date, end: date) -> pd.DataFrame:
+    """Return the members of a form during the period (none when the form does not apply)."""
+    rows = []
+    if form.overlaps(start, end):
+        first = max(start, form.applies_from or start)
+        last = min(end, form.applies_to or end)
+        for member in form.cluster.members:  # a handful of members
+            if (member.joined is None or member.joined <= last) and (
+                member.left is None or first < member.left
+            ):
+                rows.append(
+                    {
+                        "cluster_id": form.id,
+                        "member_id": member.id,
+                        "member_code": member.territory_code or member.id,
+                        "member_name": form.member_name(member),
+                        "member_kind": member.kind,
+                        "partial": member.partial,
+                        "joined": member.joined.isoformat() if member.joined else None,
+                        "left": member.left.isoformat() if member.left else None,
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=_names(
+            "cluster_id member_id member_code member_name member_kind partial joined left"
+        ),
+    )
+
+
+_MEMBER_COUNTS = _names(
+    "in_territory in_zone detected led solved solved_ratio subjects jointly_handled"
+)
+
+
+def _by_member(
+    frame: pd.DataFrame, forms: Sequence[ClusterForm], start: date, end: date
+) -> pd.DataFrame:
+    parts = []
+    for form in forms:  # one or two forms
+        members = _members_of(form, start, end)
+        rows = frame[frame["cluster_id"] == form.id]
+        if not len(members) and not len(rows):
+            continue
+        codes = set(members["member_code"])
+        ids = {
+            **dict(zip(members["member_id"], members["member_code"], strict=True)),
+            **{code: code for code in codes},
+        }
+        held = rows["member_code"].where(rows["member_code"].isin(codes), None)
+        led = rows["lead_unit"].where(rows["lead_unit"].isin(codes), None)
+        detected = rows["detected_by"].map(ids)
+        outside = "\x00outside"
+        territory = rows.assign(_m=held.fillna(outside)).groupby("_m")
+        leads = rows.assign(_m=led.fillna(outside)).groupby("_m")
+        counts = pd.DataFrame(
+            {
+                "in_territory": territory.size(),
+                "in_zone": territory["in_zone"].sum(),
+                "detected": rows.assign(_m=detected).groupby("_m").size(),
+                "led": leads.size(),
+                "solved": leads["solved"].sum(),
+                "subjects": leads["subjects"].sum(),
+                "jointly_handled": leads["jointly_handled"].sum(),
+            }
+        )
+        table = members.set_index("member_code", drop=False)
+        if outside in counts.index:
+            extra = pd.DataFrame(
+                [
+                    {
+                        "cluster_id": form.id,
+                        "member_id": None,
+                        "member_code": None,
+                        "member_name": f"{OUTSIDE_MEMBERS[0]} / {OUTSIDE_MEMBERS[1]}",
+                        "member_kind": "outside",
+                        "partial": False,
+                        "joined": None,
+                        "left": None,
+                    }
+                ],
+                index=[outside],
+            )
+            table = pd.concat([table, extra]) if len(table) else extra
+        counts = counts.reindex(table.index).fillna(0).astype(np.int64)
+        table = pd.concat([table, counts], axis=1)
+        table["solved_ratio"] = ratio(table["solved"], table["led"])
+        parts.append(table.reset_index(drop=True))
+    columns = [*_members_of(forms[0], start, end).columns, *_MEMBER_COUNTS]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _by_period(frame: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    months = pd.period_range(pd.Period(start, "M"), pd.Period(end, "M"), freq="M")
+    counts = _tally(frame, ["month", "kind"])
+    out = pd.DataFrame({"month": months.astype(str)}, index=months)
+    for kind in KINDS:
+        mine = (
+            counts.xs(kind, level="kind")
+            if len(counts) and kind in counts.index.get_level_values("kind")
+            else pd.DataFrame(columns=list(_TALLY))
+        )
+        mine = mine.reindex(months, fill_value=0).astype(np.int64)
+        out[f"{kind}_cases"] = mine["cases"]
+        out[f"{kind}_subjects"] = mine["subjects"]
+        out[f"{kind}_solved"] = mine["solved"]
+        out[f"{kind}_solved_ratio"] = ratio(mine["solved"], mine["cases"])
+    total = _tally(frame, ["month"]).reindex(months, fill_value=0).astype(np.int64)
+    out["cases"] = total["cases"]
+    out["in_zone"] = total["in_zone"]
+    out["jointly_handled"] = total["jointly_handled"]
+    return out.reset_index(drop=True)
+
+
+def _in_period(reported: ReportedDate | None, start: date, end: date) -> bool:
+    if reported is None:
+        return False
+    exact = reported.exact
+    if exact is not None:
+        return start <= exact <= end
+    first, last = reported.earliest, reported.latest
+    return first is not None and last is not None and first <= end and start <= last
+
+
+def _date_text(reported: ReportedDate) -> str:
+    exact = reported.exact
+    return exact.isoformat() if exact is not None else str(reported)
+
+
+def _carried_text(notes: str | None) -> tuple[str, str]:
+    """Vietnamese and English of a carried member's note ("From A (code), B (code).")."""
+    english = notes or ""
+    vietnamese = english
+    if english.startswith("From "):
+        vietnamese = "Kế thừa từ " + english.removeprefix("From ")
+        vietnamese = vietnamese.replace(" (in part).", " (một phần).")
+    return vietnamese, english
+
+
+def _membership(forms: Sequence[ClusterForm], start: date, end: date) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+
+    def add(day: str, form: ClusterForm, change: str, vi: str, en: str, member: Any = None) -> None:
+        rows.append(
+            {
+                "date": day,
+                "cluster_id": form.id,
+                "change": change,
+                "member_id": member.id if member is not None else None,
+                "member_code": (member.territory_code or member.id) if member is not None else None,
+                "member_name": form.member_name(member) if member is not None else None,
+                "text_vi": vi,
+                "text_en": en,
+            }
+        )
+
+    for form in forms:  # a handful of forms, members and events
+        cluster = form.cluster
+        period = cluster.period
+        carried_on = period.start.exact if cluster.carried_from and period.start else None
+        event_days = {e.date.exact for e in cluster.events if e.date.exact is not None}
+        if (
+            period.start is not None
+            and _in_period(period.start, start, end)
+            and period.start.exact not in event_days
+        ):
+            add(
+                _date_text(period.start),
+                form,
+                "period_start",
+                f"Cụm bắt đầu hoạt động ({cluster.name}).",
+                f"The cluster's period starts ({cluster.name_en}).",
+            )
+        for event in cluster.events:
+            if event.kind in ("admitted", "left") or not _in_period(event.date, start, end):
+                continue
+            add(_date_text(event.date), form, event.kind, event.text, event.text_en or event.text)
+        for member in cluster.members:
+            if member.joined is not None and start <= member.joined <= end:
+                if carried_on is not None and member.joined == carried_on:
+                    vi, en = _carried_text(member.notes)
+                    if member.partial:
+                        vi, en = f"Một phần. {vi}", f"Partial member. {en}"
+                    add(member.joined.isoformat(), form, "carried", vi, en, member)
+                else:
+                    add(
+                        member.joined.isoformat(),
+                        form,
+                        "joined",
+                        f"{form.member_name(member)} tham gia cụm.",
+                        f"{form.member_name(member)} joins the cluster.",
+                        member,
+                    )
+            if member.left is not None and start <= member.left <= end:
+                add(
+                    member.left.isoformat(),
+                    form,
+                    "left",
+                    f"{form.member_name(member)} rời cụm.",
+                    f"{form.member_name(member)} leaves the cluster.",
+                    member,
+                )
+        if period.end is not None and _in_period(period.end, start, end):
+            add(
+                _date_text(period.end),
+                form,
+                "period_end",
+                f"Kết thúc giai đoạn của cụm ({period.note or _date_text(period.end)}).",
+                f"The cluster's period ends ({period.note or _date_text(period.end)}).",
+            )
+    columns = _names("date cluster_id change member_id member_code member_name text_vi text_en")
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def _cluster_forms_table(
+    forms: Sequence[ClusterForm], frame: pd.DataFrame, start: date, end: date
+) -> pd.DataFrame:
+    counts = frame.groupby("cluster_id").size()
+    return pd.DataFrame(
+        {
+            "cluster_id": [f.id for f in forms],
+            "set_id": [f.set_id for f in forms],
+            "carried_from": [f.cluster.carried_from for f in forms],
+            "applies_from": [f.applies_from.isoformat() if f.applies_from else None for f in forms],
+            "applies_to": [f.applies_to.isoformat() if f.applies_to else None for f in forms],
+            "placed": [f.territory is not None for f in forms],
+            "members": [len(_members_of(f, start, end)) for f in forms],
+            "cases": [int(counts.get(f.id, 0)) for f in forms],
+        }
+    )
+
+
+def report_tables(
+    frame: pd.DataFrame, forms: Sequence[ClusterForm], start: date, end: date
+) -> dict[str, pd.DataFrame]:
+    """Return the report's base tables, in report order (see the module notes).
+
+    Parameters
+    ----------
+    frame
+        The report's incidents (:func:`geozone.report.incidents.prepare_incidents`).
+    forms
+        The forms of the cluster (:func:`geozone.report.forms.cluster_forms`).
+    start, end
+        First and last day of the period, inclusive.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``by_category``, ``border_zone``, ``by_member``, ``by_period``, ``membership`` and
+        ``cluster_forms``.
+    """
+    return {
+        "by_category": _by_category(frame),
+        "border_zone": _border_zone(frame),
+        "by_member": _by_member(frame, forms, start, end),
+        "by_period": _by_period(frame, start, end),
+        "membership": _membership(forms, start, end),
+        "cluster_forms": _cluster_forms_table(forms, frame, start, end),
+    }

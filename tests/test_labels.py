@@ -1,0 +1,32 @@
+"""The label catalogue names the rule table's and the schema's labels, and is what outputs use."""
+
+from __future__ import annotations
+
+from geozone import labels
+from geozone.analysis.hotspots import _common as hotspots_common
+from geozone.assignment import rules
+from geozone.incidents.schema import CATEGORIES
+from geozone.report import SYNTHETIC_LABEL
+from maps import analytics_layers
+from maps.cluster_map import POPUP_LABELS
+from maps.cluster_map import RULE_LABELS as MAP_RULE_LABELS
+
+
+def test_rules_and_categories_are_their_sources() -> None:
+    assert labels.RULE_LABELS is rules.RULE_LABELS
+    assert {code: (c.vi, c.en) for code, c in CATEGORIES.items()} == labels.CATEGORY_LABELS
+    assert set(labels.KINDS) == {c.kind for c in CATEGORIES.values()}
+
+
+def test_outputs_use_the_catalogue() -> None:
+    assert SYNTHETIC_LABEL is labels.SYNTHETIC_LABEL
+    assert hotspots_common.SYNTHETIC_NOTE is labels.SYNTHETIC_NOTE
+    assert analytics_layers.SYNTHETIC_LABEL_TEXT is labels.SYNTHETIC_LABEL_TEXT
+    assert MAP_RULE_LABELS is rules.RULE_LABELS
+    assert POPUP_LABELS["synthetic_html"] == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
+
+
+def test_one_spelling_per_use() -> None:
+    assert labels.SYNTHETIC_LABEL_TEXT == "dữ liệu mô phỏng / synthetic data"
+    assert labels.SYNTHETIC_LABEL.upper() == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC DATA"
+    assert labels.bilingual(labels.ZONE_KIND_LABELS["pair"]) == "Vùng giáp ranh / Border zone"
