@@ -191,7 +191,6 @@ _STATUS = {
 _OFFSET = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)? ?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 _DAY_FIRST = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _DIGITS = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 
 
 # -- public types ----------------------------------------------------------------------------
@@ -302,13 +301,6 @@ class ReadResult:
     def rejected_lines(self) -> list[int]:
         """The lines of the rejected rows, sorted, each once."""
         return sorted({reject.line for reject in self.rejects})
-
-    def rejects_frame(self) -> pd.DataFrame:
-        """Return the rejects as a DataFrame (line, external_id, field, reason)."""
-        return pd.DataFrame(
-            [(r.line, r.external_id, r.field, r.reason) for r in self.rejects],
-            columns=["line", "external_id", "field", "reason"],
-        )
 
 
 # -- CRS helpers -----------------------------------------------------------------------------
@@ -907,10 +899,6 @@ def _matches(text: pd.Series, pattern: str) -> NDArray[np.bool_]:
     """
     found = pc.match_substring_regex(pa.array(text.array), pattern).fill_null(False)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _is_blank(series: pd.Series) -> NDArray[np.bool_]:
-    return np.array(_strings(series).isna(), dtype=bool)
 
 
 #: Text that NFC with collapsed spaces leaves unchanged has none of these (after strip).
