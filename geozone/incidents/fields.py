@@ -163,6 +163,19 @@ class IncidentField:
             return None
         return self.store.width if self.store.width is not None else self.max_length
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Return ``(low, high)`` of a numeric field.
+
+        Raises
+        ------
+        ValueError
+            When the field has no range.
+        """
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.name} has no range")
+        return self.low, self.high
+
     def terms(self) -> dict[str, Any]:
         """Return what a wording may name of this field (``{limit}``, ``{low}``, …)."""
         return {

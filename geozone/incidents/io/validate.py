@@ -407,7 +407,7 @@ def _status(series: pd.Series, problems: _Problems) -> NDArray[np.object_]:
 def _count(name: str, series: pd.Series, problems: _Problems) -> NDArray[np.int64]:
     """Read a whole number within the field's range; blank takes the default."""
     spec = FIELDS[name]
-    assert spec.low is not None and spec.high is not None
+    low, high = spec.bounds
     values, missing, bad = cells.numbers(series)
     problems.add(
         name,
@@ -419,7 +419,7 @@ def _count(name: str, series: pd.Series, problems: _Problems) -> NDArray[np.int6
     read = ~missing & ~bad
     with np.errstate(invalid="ignore"):
         not_whole = read & (np.isnan(values) | (values % 1 != 0))
-        outside = read & ~not_whole & ((values < spec.low) | (values > spec.high))
+        outside = read & ~not_whole & ((values < low) | (values > high))
     problems.add(
         name,
         not_whole,
@@ -502,8 +502,8 @@ def _in_range(
     inside = np.ones(len(x), bool)
     for name, values in (("lon", x), ("lat", y)):
         spec = FIELDS[name]
-        assert spec.low is not None and spec.high is not None
-        outside = np.isfinite(values) & ((values < spec.low) | (values > spec.high))
+        low, high = spec.bounds
+        outside = np.isfinite(values) & ((values < low) | (values > high))
         problems.add(
             name,
             outside,
