@@ -13,9 +13,9 @@ its problems. The rest is derived from this table:
   (:mod:`geozone.store._tables`), its bulk-insert layout and its write-path checks and
   their wording (:mod:`geozone.store._prepare`) from it.
 
-``tests/test_fields.py`` holds the three to the table: for every field and every limit, a
-value just inside and just outside is accepted or refused alike by the model, the file check
-and the store (SQLite and PostGIS), each with the rule's wording.
+``tests/store/test_fields.py`` holds the three to the table: for every field and every
+limit, a value just inside and just outside is accepted or refused alike by the model, the
+file check and the store (SQLite and PostGIS), each with the rule's wording.
 
 The two wordings
 ----------------

@@ -4,9 +4,9 @@
 named after the incident fields into valid rows and :class:`Reject` records. It enforces the
 rules of :data:`geozone.incidents.fields.INCIDENT_FIELDS`, the table the
 :class:`~geozone.incidents.schema.Incident` model is built from, with their limits and the
-wording of each reject taken from it; ``tests/test_fields.py`` holds it to the model and to
-the store at every limit. There is no pydantic call per row: pandas and numpy masks, so
-millions of rows check in seconds.
+wording of each reject taken from it; ``tests/store/test_fields.py`` holds it to the model
+and to the store at every limit. There is no pydantic call per row: pandas and numpy masks,
+so millions of rows check in seconds.
 
 On top of the field rules the check applies what needs the whole file or the country: a
 point must lie in Vietnam's extent (a generous box, :data:`VIETNAM_BBOX`; the assignment
