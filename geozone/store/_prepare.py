@@ -299,7 +299,7 @@ def _count(frame: pd.DataFrame, spec: IncidentField, problems: _Problems) -> pd.
     values = pd.to_numeric(frame[spec.name], errors="coerce")
     bad = ~values.between(*spec.bounds) | (values % 1 != 0)
     problems.rows(bad, spec.summary("not_whole"))
-    return values.fillna(spec.default).astype("int64")
+    return values.where(~bad, spec.default).astype("int64")  # bad rows are refused below
 
 
 def _field_flag(frame: pd.DataFrame, spec: IncidentField, problems: _Problems) -> pd.Series[Any]:

@@ -211,6 +211,17 @@ def test_invalid_frames_store_nothing_and_name_the_problem(store: IncidentStore)
     assert stored(store) == 0
 
 
+def test_an_infinite_count_is_refused_like_any_bad_count(store: IncidentStore) -> None:
+    # It used to escape as pandas' IntCastingNaNError before the problems were reported.
+    frame = make_incidents(3)
+    frame["subjects"] = [1.0, float("inf"), float("-inf")]
+    with pytest.raises(
+        IncidentDataError, match=r"subjects is not a whole number in \[0, 10000\] in 2 row"
+    ):
+        store.add_incidents(frame)
+    assert stored(store) == 0
+
+
 # --------------------------------------------------------------------------------------------
 # Queries
 # --------------------------------------------------------------------------------------------
