@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 #: The status of an incident.
@@ -176,7 +177,8 @@ class IncidentField:
             raise ValueError(f"{self.name} has no range")
         return self.low, self.high
 
-    def terms(self) -> dict[str, Any]:
+    @cached_property
+    def terms(self) -> Mapping[str, Any]:
         """Return what a wording may name of this field (``{limit}``, ``{low}``, …)."""
         return {
             "name": self.name,
@@ -201,7 +203,7 @@ class IncidentField:
             replace a term of the field (``label="x"`` for a projected CRS).
         """
         wording = self.reasons.get(rule, ROW_WORDING[rule])
-        return wording.format(**{**self.terms(), **values})
+        return wording.format_map({**self.terms, **values})
 
     def summary(self, rule: str, **values: Any) -> str:
         """Word ``rule`` for this column of a frame (the store's refusal, before the count).
@@ -213,7 +215,7 @@ class IncidentField:
         **values
             What the wording quotes (``found``, ``range``, ``value``, ``known``).
         """
-        return frame_wording(rule, **{**self.terms(), **values})
+        return frame_wording(rule, **{**self.terms, **values})
 
 
 def frame_wording(rule: str, **values: Any) -> str:
