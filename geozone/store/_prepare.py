@@ -336,6 +336,12 @@ def prepare_assignments(
         ``units``, an (incident, cluster) pair is repeated, or a cluster row names an incident
         that ``units`` lacks.
     """
+    unit_frame = _units_frame(units)
+    return unit_frame, _clusters_frame(clusters, unit_frame["external_id"])
+
+
+def _units_frame(units: pd.DataFrame) -> pd.DataFrame:
+    """Check the unit assignment of each incident; return it in canonical form."""
     what = "units frame"
     _columns(
         units, what, ("external_id", "set_id", "locate_status"), ("external_id", *UNIT_COLUMNS)
@@ -356,13 +362,13 @@ def prepare_assignments(
     for column in ("unit_code", "ward_code", "district_code", "province_code"):
         u[column] = _text(frame, column, problems, default=None, nullable=True)
     u["on_boundary"] = _flag(frame, "on_boundary", problems, default=False)
-    u["candidates"] = (
-        _code_lists(frame["candidates"], "candidates", problems)
-        if "candidates" in frame.columns
-        else pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
-    )
+    u["candidates"] = _lists_or_empty(frame, "candidates", problems)
     problems.raise_any()
+    return pd.DataFrame(u, index=frame.index)[["external_id", *UNIT_COLUMNS]]
 
+
+def _clusters_frame(clusters: pd.DataFrame, assigned: pd.Series[Any]) -> pd.DataFrame:
+    """Check the cluster rows of the incidents ``assigned``; return them in canonical form."""
     what = "clusters frame"
     _columns(
         clusters,
@@ -379,24 +385,13 @@ def prepare_assignments(
     c["cluster_id"] = _text(cframe, "cluster_id", problems, default=None, nullable=False)
     pair = pd.DataFrame({"e": c["external_id"], "c": c["cluster_id"]})
     problems.rows(pair.duplicated(keep=False), "(external_id, cluster_id) repeated")
-    problems.rows(~c["external_id"].isin(u["external_id"]), "incident not in the units frame")
+    problems.rows(~c["external_id"].isin(assigned), "incident not in the units frame")
     c["member_code"] = _text(cframe, "member_code", problems, default=None, nullable=True)
     c["in_zone"] = _flag(cframe, "in_zone", problems, default=False)
     c["zone_kind"] = _text(cframe, "zone_kind", problems, default=None, nullable=True)
     for column in ("zone_units", "cooperating"):
-        c[column] = (
-            _code_lists(cframe[column], column, problems)
-            if column in cframe.columns
-            else pd.Series([[] for _ in range(len(cframe))], index=cframe.index, dtype=object)
-        )
-    if "distance_m" in cframe.columns:
-        distance = pd.to_numeric(cframe["distance_m"], errors="coerce").astype("float64")
-        problems.rows(
-            cframe["distance_m"].notna() & ~np.isfinite(distance), "distance_m is not a number"
-        )
-        c["distance_m"] = distance.astype(object).where(distance.notna(), None)
-    else:
-        c["distance_m"] = pd.Series([None] * len(cframe), index=cframe.index, dtype=object)
+        c[column] = _lists_or_empty(cframe, column, problems)
+    c["distance_m"] = _distances(cframe, problems)
     c["boundary_with"] = _text(cframe, "boundary_with", problems, default=None, nullable=True)
     c["lead_unit"] = _text(cframe, "lead_unit", problems, default=None, nullable=True)
     c["rule"] = _text(cframe, "rule", problems, default=None, nullable=True)
@@ -404,6 +399,22 @@ def prepare_assignments(
     for column in ("explanation_vi", "explanation_en"):
         c[column] = _text(cframe, column, problems, default="", nullable=False)
     problems.raise_any()
-    unit_frame = pd.DataFrame(u, index=frame.index)[["external_id", *UNIT_COLUMNS]]
-    cluster_frame = pd.DataFrame(c, index=cframe.index)[["external_id", *CLUSTER_COLUMNS]]
-    return unit_frame, cluster_frame
+    return pd.DataFrame(c, index=cframe.index)[["external_id", *CLUSTER_COLUMNS]]
+
+
+def _lists_or_empty(frame: pd.DataFrame, column: str, problems: _Problems) -> pd.Series[Any]:
+    """Return a column of code lists (:func:`_code_lists`); empty lists when it is absent."""
+    if column in frame.columns:
+        return _code_lists(frame[column], column, problems)
+    return pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
+
+
+def _distances(frame: pd.DataFrame, problems: _Problems) -> pd.Series[Any]:
+    """Return ``distance_m`` as floats or None (all None when the column is absent)."""
+    if "distance_m" not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    distance = pd.to_numeric(frame["distance_m"], errors="coerce").astype("float64")
+    problems.rows(
+        frame["distance_m"].notna() & ~np.isfinite(distance), "distance_m is not a number"
+    )
+    return distance.astype(object).where(distance.notna(), None)
