@@ -22,8 +22,8 @@ from typing import Any
 
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
-from geozone.boundaries.build import file_sha256
 from geozone.context import Context
+from geozone.hashing import file_sha256
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp

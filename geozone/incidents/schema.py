@@ -3,13 +3,17 @@
 An incident is a point with a time, a category and, when known, the unit that detected it.
 Times are timezone-aware; a naive time is taken as Vietnam time (UTC+7). Every record made by
 the synthetic generator carries ``synthetic = True`` and keeps it through storage and export.
+
+The rules of each field (lengths, ranges, allowed values, NFC, defaults) are not written
+here: :class:`Incident` takes them from the field table,
+:data:`geozone.incidents.fields.INCIDENT_FIELDS`, as the file check and the store do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,11 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from geozone.incidents.fields import FIELDS, INCIDENT_FIELDS, ROW_WORDING, Status
 from geozone.text import fold, nfc
 from geozone.vntime import VIETNAM_TZ, aware
 
 CategoryKind = Literal["criminal", "administrative"]
-Status = Literal["open", "solved"]
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,37 @@ def _not_a_bare_number(value: object) -> object:
 def _no_nul(value: str) -> str:
     """Refuse text holding a NUL character (PostgreSQL cannot store it; no export means it)."""
     if "\x00" in value:
-        raise ValueError("contains a NUL character (byte 0)")
+        raise ValueError(ROW_WORDING["nul"])
     return value
+
+
+def _rules(name: str) -> tuple[Any, ...]:
+    """Return the pydantic metadata of a field, from the field table.
+
+    In order: NFC with spaces collapsed, the NUL check, then the limits (lengths, range,
+    finite numbers), which therefore apply to the normalised text.
+    """
+    spec = FIELDS[name]
+    rules: list[Any] = []
+    if spec.nfc:
+        rules.append(AfterValidator(nfc))
+    if spec.no_nul:
+        rules.append(AfterValidator(_no_nul))
+    rules.append(
+        Field(
+            min_length=spec.min_length,
+            max_length=spec.max_length,
+            ge=spec.low,
+            le=spec.high,
+            allow_inf_nan=False if spec.kind == "coordinate" else None,
+        )
+    )
+    return tuple(rules)
+
+
+def _default(name: str) -> Any:
+    """Return the default of a field, from the field table."""
+    return FIELDS[name].default
 
 
 #: A timezone-aware incident time in the plausible range (naive: Vietnam time).
@@ -214,22 +247,18 @@ class Incident(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    external_id: Annotated[
-        str, AfterValidator(nfc), AfterValidator(_no_nul), Field(min_length=1, max_length=128)
-    ]
+    external_id: Annotated[str, *_rules("external_id")]
     occurred_at: IncidentTime
-    detected_at: IncidentTime | None = None
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    detected_at: IncidentTime | None = _default("detected_at")
+    lon: Annotated[float, *_rules("lon")]
+    lat: Annotated[float, *_rules("lat")]
     category: str
-    detected_by: Annotated[str, AfterValidator(_no_nul), Field(max_length=64)] | None = None
-    status: Status = "open"
-    subjects: int = Field(default=0, ge=0, le=10_000)
-    jointly_handled: bool = False
-    description: Annotated[
-        str, AfterValidator(nfc), AfterValidator(_no_nul), Field(max_length=4_000)
-    ] = ""
-    synthetic: bool = False
+    detected_by: Annotated[str, *_rules("detected_by")] | None = _default("detected_by")
+    status: Status = _default("status")
+    subjects: Annotated[int, *_rules("subjects")] = _default("subjects")
+    jointly_handled: bool = _default("jointly_handled")
+    description: Annotated[str, *_rules("description")] = _default("description")
+    synthetic: bool = _default("synthetic")
 
     @field_validator("category", mode="before")
     @classmethod
@@ -237,12 +266,14 @@ class Incident(BaseModel):
         return category_code(str(value))
 
     @model_validator(mode="after")
-    def _detected_after_occurred(self) -> Incident:
-        if self.detected_at is not None and self.detected_at < self.occurred_at:
-            raise ValueError(
-                f"detected_at {self.detected_at.isoformat()} is before occurred_at "
-                f"{self.occurred_at.isoformat()}"
-            )
+    def _times_in_order(self) -> Incident:
+        for spec in INCIDENT_FIELDS:  # detected_at may not precede occurred_at
+            later = getattr(self, spec.name)
+            earlier = getattr(self, spec.after) if spec.after else None
+            if later is not None and earlier is not None and later < earlier:
+                raise ValueError(
+                    spec.reason("order", value=later.isoformat(), other=earlier.isoformat())
+                )
         return self
 
 

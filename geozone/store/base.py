@@ -1,9 +1,10 @@
 """The incident store interface, independent of any database.
 
 :class:`IncidentStore` is what the rest of geozone talks to; :mod:`geozone.store.sql` implements
-it on SQLite (embedded default) and on PostgreSQL + PostGIS. This module also holds what both
-backends share: the query object, the column vocabularies, and the vectorised validation that
-turns a caller's DataFrame into the canonical frame a backend writes.
+it on SQLite (embedded default) and on PostgreSQL + PostGIS. This module also holds what every
+backend shares: the query object and the column vocabularies (the incident columns are those of
+the field table, :mod:`geozone.incidents.fields`). The vectorised check that turns a caller's
+DataFrame into the canonical frame a backend writes is :mod:`geozone.store._prepare`.
 
 Times are stored as UTC instants and returned in Vietnam time (UTC+7, :data:`VIETNAM_TZ`);
 a naive time given to the store is taken as Vietnam time, as
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,48 +23,27 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-import numpy as np
 import pandas as pd
 
 from geozone.clusters.model import Confirmation
-from geozone.errors import IncidentDataError, InvalidParameterError
+from geozone.errors import InvalidParameterError
+from geozone.incidents.fields import FIELDS, REQUIRED_COLUMNS
+from geozone.incidents.fields import INCIDENT_COLUMNS as FIELD_COLUMNS
 from geozone.incidents.schema import (
-    CATEGORIES,
     CLUSTER_DECISION_FIELDS,
     JURISDICTION_FIELDS,
     category_code,
     check_period_bound,
-    plausible_utc_us,
-    time_range_text,
 )
-from geozone.vntime import VIETNAM_TZ, aware
+from geozone.vntime import aware
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-#: Columns of an incident, as :class:`~geozone.incidents.schema.Incident` names its fields.
-INCIDENT_COLUMNS: tuple[str, ...] = (
-    "external_id",
-    "occurred_at",
-    "detected_at",
-    "lon",
-    "lat",
-    "category",
-    "detected_by",
-    "status",
-    "subjects",
-    "jointly_handled",
-    "description",
-    "synthetic",
-)
+#: Columns of an incident: the fields of the field table, in order.
+INCIDENT_COLUMNS: tuple[str, ...] = FIELD_COLUMNS
 #: Columns a caller must give to :meth:`IncidentStore.add_incidents`; the others default.
-REQUIRED_INCIDENT_COLUMNS: tuple[str, ...] = (
-    "external_id",
-    "occurred_at",
-    "lon",
-    "lat",
-    "category",
-)
+REQUIRED_INCIDENT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS
 
 #: The unit assignment of one incident, given to :meth:`IncidentStore.save_assignments`.
 UNIT_COLUMNS: tuple[str, ...] = JURISDICTION_FIELDS
@@ -83,12 +62,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
 MAX_QUERY_LIMIT = 10_000
 #: Largest ``offset`` of a query (a billion rows; beyond, databases overflow their integers).
 MAX_QUERY_OFFSET = 1_000_000_000
-STATUSES: tuple[str, ...] = ("open", "solved")
+STATUSES: tuple[str, ...] = FIELDS["status"].choices
 #: ``no_set``: no loaded boundary set was in force on the incident's date.
 LOCATE_STATUSES: tuple[str, ...] = ("inside", "outside", "invalid", "no_set")
 QueryOrder = Literal["occurred_at", "external_id"]
-
-_MAX_LENGTHS = {"external_id": 128, "detected_by": 64, "description": 4_000}
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,317 +400,3 @@ class IncidentStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Frame validation shared by the backends (vectorised)
-# --------------------------------------------------------------------------------------------
-
-
-class _Problems:
-    """Collects what is wrong with a frame, so one error names everything."""
-
-    def __init__(self, what: str, ids: pd.Series[Any]) -> None:
-        self.what = what
-        self.ids = ids
-        self.lines: list[str] = []
-
-    def rows(self, bad: pd.Series[bool] | np.ndarray[Any, Any], message: str) -> None:
-        mask = np.asarray(bad, dtype=bool)
-        if not mask.any():
-            return
-        sample = self.ids[mask].head(5).tolist()
-        more = ", …" if mask.sum() > 5 else ""
-        self.lines.append(
-            f"{message} in {int(mask.sum())} row(s) (external_id "
-            f"{', '.join(repr(v) for v in sample)}{more})"
-        )
-
-    def add(self, message: str) -> None:
-        self.lines.append(message)
-
-    def raise_any(self) -> None:
-        if self.lines:
-            raise IncidentDataError(f"{self.what}: " + "; ".join(self.lines))
-
-
-def _columns(frame: pd.DataFrame, what: str, required: Sequence[str], known: Sequence[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise IncidentDataError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in required if c not in frame.columns]
-    unknown = [c for c in frame.columns if c not in known and c != "geometry"]
-    problems = []
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown column(s) {', '.join(map(str, unknown))}")
-    if problems:
-        raise IncidentDataError(f"{what}: " + "; ".join(problems))
-
-
-def _text(
-    frame: pd.DataFrame,
-    column: str,
-    problems: _Problems,
-    *,
-    default: str | None,
-    nullable: bool,
-) -> pd.Series[Any]:
-    """Return the column as an object Series of NFC str (None where null and nullable)."""
-    if column not in frame.columns:
-        return pd.Series([default] * len(frame), index=frame.index, dtype=object)
-    values = frame[column]
-    present = values.notna()
-    kind = pd.api.types.infer_dtype(values[present], skipna=True)
-    if kind not in ("string", "empty"):
-        problems.add(f"{column} must hold text, found {kind} values")
-        return values.astype(str).astype(object).where(present, None)
-    out = values.astype(object).where(present, None)
-    if present.any():
-        out[present] = values[present].astype(str).str.normalize("NFC")
-    if not nullable:
-        if default is None:
-            problems.rows(~present, f"{column} is missing")
-        else:
-            out = out.where(present, default)
-    if column in _MAX_LENGTHS:
-        lengths = out.str.len().fillna(0)
-        problems.rows(
-            lengths > _MAX_LENGTHS[column], f"{column} longer than {_MAX_LENGTHS[column]}"
-        )
-    nul = out[present].str.contains("\x00", regex=False)
-    problems.rows(present & nul.reindex(out.index, fill_value=False), f"{column} contains NUL")
-    return out
-
-
-def _flag(
-    frame: pd.DataFrame, column: str, problems: _Problems, *, default: bool | None
-) -> pd.Series[Any]:
-    """Return a bool column (object with None when ``default`` is None and values are null)."""
-    if column not in frame.columns:
-        return pd.Series([default] * len(frame), index=frame.index, dtype=object)
-    values = frame[column]
-    if pd.api.types.is_bool_dtype(values.dtype) and not values.isna().any():
-        return values.astype(bool)
-    present = values.notna()
-    valid = values[present].isin([True, False])
-    problems.rows(
-        present & valid.reindex(values.index, fill_value=True).eq(False),
-        f"{column} is not a boolean",
-    )
-    out = values.astype(object).where(present, default)
-    if default is None:
-        return out.map(lambda v: None if v is None else bool(v))
-    return out.astype(bool)
-
-
-#: A time string that carries its offset: a clock time followed by Z or ±hh[:mm].
-_OFFSET = re.compile(r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
-
-
-def _is_aware(value: object) -> bool:
-    if isinstance(value, str):
-        return _OFFSET.search(value.strip()) is not None
-    return getattr(value, "tzinfo", None) is not None
-
-
-def _utc_times(values: pd.Series[Any], column: str, problems: _Problems) -> pd.Series[Any]:
-    """Parse a time column into ``datetime64[us, UTC]``; naive times are Vietnam time.
-
-    Datetime columns convert as they are; object columns (datetimes, ISO strings, offsets
-    mixed) are split into the values that carry an offset and those that do not.
-    """
-    dtype = values.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        parsed = values
-    elif pd.api.types.is_datetime64_dtype(dtype):
-        parsed = values.dt.tz_localize(VIETNAM_TZ)
-    else:
-        present = values.notna()
-        aware = present & values.map(_is_aware).astype(bool)
-        naive = present & ~aware
-        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
-        if aware.any():
-            parsed[aware] = pd.to_datetime(
-                values[aware], utc=True, errors="coerce", format="ISO8601"
-            ).dt.as_unit("us")
-        if naive.any():
-            local = pd.to_datetime(values[naive], errors="coerce", format="ISO8601")
-            parsed[naive] = local.dt.tz_localize(VIETNAM_TZ).dt.tz_convert("UTC").dt.as_unit("us")
-        problems.rows(present & parsed.isna(), f"{column} is not a time")
-    result: pd.Series[Any] = parsed.dt.tz_convert("UTC").dt.as_unit("us")
-    return result
-
-
-def prepare_incidents(incidents: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Validate an incidents frame and return its canonical form and the repeated-id count.
-
-    The canonical frame has :data:`INCIDENT_COLUMNS` in order, a fresh index, text NFC,
-    times ``datetime64[us, UTC]``, category codes, and no repeated ``external_id`` (the
-    first row of an id wins; the others are counted).
-
-    Raises
-    ------
-    IncidentDataError
-        Naming every invalid column and up to five offending external ids per problem.
-    """
-    what = "incidents frame"
-    _columns(incidents, what, REQUIRED_INCIDENT_COLUMNS, INCIDENT_COLUMNS)
-    frame = incidents.reset_index(drop=True)
-    problems = _Problems(what, frame["external_id"])
-    out: dict[str, pd.Series[Any]] = {}
-    out["external_id"] = _text(frame, "external_id", problems, default=None, nullable=False)
-    problems.rows(out["external_id"].str.len().fillna(0).eq(0), "external_id is empty")
-    problems.ids = out["external_id"]
-    occurred = _utc_times(frame["occurred_at"], "occurred_at", problems)
-    problems.rows(occurred.isna() & frame["occurred_at"].isna(), "occurred_at is missing")
-    out["occurred_at"] = occurred
-    if "detected_at" in frame.columns:
-        detected = _utc_times(frame["detected_at"], "detected_at", problems)
-    else:
-        detected = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
-    out["detected_at"] = detected
-    for column, times in (("occurred_at", occurred), ("detected_at", detected)):
-        outside = times.notna() & ~plausible_utc_us(pd.DatetimeIndex(times).asi8)
-        problems.rows(outside, f"{column} is outside the plausible range ({time_range_text()})")
-    problems.rows((detected < occurred).fillna(False), "detected_at is before occurred_at")
-    for column, low, high in (("lon", -180.0, 180.0), ("lat", -90.0, 90.0)):
-        number = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        problems.rows(
-            ~number.between(low, high), f"{column} is not a number in [{low:g}, {high:g}]"
-        )
-        out[column] = number
-    category = frame["category"]
-    labels = category.dropna().astype(str).unique()
-    codes: dict[str, str] = {}
-    unknown = []
-    for label in labels:  # the distinct labels, not the rows
-        try:
-            codes[label] = category_code(label)
-        except ValueError:
-            unknown.append(label)
-    if unknown:
-        problems.add(
-            f"unknown category {', '.join(map(repr, unknown[:5]))} (known: {', '.join(CATEGORIES)})"
-        )
-    problems.rows(category.isna(), "category is missing")
-    out["category"] = category.astype(object).map(codes)
-    out["detected_by"] = _text(frame, "detected_by", problems, default=None, nullable=True)
-    status = _text(frame, "status", problems, default="open", nullable=False)
-    problems.rows(~status.isin(STATUSES), f"status is not one of {', '.join(STATUSES)}")
-    out["status"] = status
-    if "subjects" in frame.columns:
-        subjects = pd.to_numeric(frame["subjects"], errors="coerce")
-        bad = ~subjects.between(0, 10_000) | (subjects % 1 != 0)
-        problems.rows(bad, "subjects is not a whole number in [0, 10000]")
-        out["subjects"] = subjects.fillna(0).astype("int64")
-    else:
-        out["subjects"] = pd.Series(0, index=frame.index, dtype="int64")
-    out["jointly_handled"] = _flag(frame, "jointly_handled", problems, default=False)
-    out["description"] = _text(frame, "description", problems, default="", nullable=False)
-    out["synthetic"] = _flag(frame, "synthetic", problems, default=False)
-    problems.raise_any()
-    result = pd.DataFrame(out, index=frame.index)[list(INCIDENT_COLUMNS)]
-    repeated = result["external_id"].duplicated(keep="first")
-    n_repeated = int(repeated.sum())
-    if n_repeated:
-        result = result[~repeated].reset_index(drop=True)
-    return result, n_repeated
-
-
-def _code_lists(values: pd.Series[Any], column: str, problems: _Problems) -> pd.Series[Any]:
-    """Return a Series of lists of str (a missing value is an empty list)."""
-
-    def as_list(value: object) -> list[str] | None:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return []
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list | tuple | np.ndarray | pd.Series):
-            return [str(v) for v in value]
-        return None
-
-    lists = values.map(as_list)  # one small list per row: these are stored as JSON per row
-    problems.rows(lists.isna(), f"{column} is not a list of codes")
-    return lists
-
-
-def prepare_assignments(
-    units: pd.DataFrame, clusters: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate the frames of :meth:`IncidentStore.save_assignments`; return canonical ones.
-
-    Raises
-    ------
-    IncidentDataError
-        A column is missing or unknown, a value is invalid, an incident is repeated in
-        ``units``, an (incident, cluster) pair is repeated, or a cluster row names an incident
-        that ``units`` lacks.
-    """
-    what = "units frame"
-    _columns(
-        units, what, ("external_id", "set_id", "locate_status"), ("external_id", *UNIT_COLUMNS)
-    )
-    frame = units.reset_index(drop=True)
-    problems = _Problems(what, frame["external_id"])
-    u: dict[str, pd.Series[Any]] = {}
-    u["external_id"] = _text(frame, "external_id", problems, default=None, nullable=False)
-    problems.rows(u["external_id"].duplicated(keep=False), "external_id repeated")
-    u["set_id"] = _text(frame, "set_id", problems, default=None, nullable=True)
-    status = _text(frame, "locate_status", problems, default=None, nullable=False)
-    problems.rows(
-        ~status.isin(LOCATE_STATUSES), f"locate_status is not one of {', '.join(LOCATE_STATUSES)}"
-    )
-    u["locate_status"] = status
-    for column in ("unit_code", "ward_code", "district_code", "province_code"):
-        u[column] = _text(frame, column, problems, default=None, nullable=True)
-    u["on_boundary"] = _flag(frame, "on_boundary", problems, default=False)
-    u["candidates"] = (
-        _code_lists(frame["candidates"], "candidates", problems)
-        if "candidates" in frame.columns
-        else pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype=object)
-    )
-    problems.raise_any()
-
-    what = "clusters frame"
-    _columns(
-        clusters,
-        what,
-        ("external_id", "cluster_id", "in_zone"),
-        ("external_id", *CLUSTER_COLUMNS),
-    )
-    cframe = clusters.reset_index(drop=True)
-    problems = _Problems(what, cframe["external_id"])
-    c: dict[str, pd.Series[Any]] = {}
-    c["external_id"] = _text(cframe, "external_id", problems, default=None, nullable=False)
-    c["cluster_id"] = _text(cframe, "cluster_id", problems, default=None, nullable=False)
-    pair = pd.DataFrame({"e": c["external_id"], "c": c["cluster_id"]})
-    problems.rows(pair.duplicated(keep=False), "(external_id, cluster_id) repeated")
-    problems.rows(~c["external_id"].isin(u["external_id"]), "incident not in the units frame")
-    c["member_code"] = _text(cframe, "member_code", problems, default=None, nullable=True)
-    c["in_zone"] = _flag(cframe, "in_zone", problems, default=False)
-    c["zone_kind"] = _text(cframe, "zone_kind", problems, default=None, nullable=True)
-    for column in ("zone_units", "cooperating"):
-        c[column] = (
-            _code_lists(cframe[column], column, problems)
-            if column in cframe.columns
-            else pd.Series([[] for _ in range(len(cframe))], index=cframe.index, dtype=object)
-        )
-    if "distance_m" in cframe.columns:
-        distance = pd.to_numeric(cframe["distance_m"], errors="coerce").astype("float64")
-        problems.rows(
-            cframe["distance_m"].notna() & ~np.isfinite(distance), "distance_m is not a number"
-        )
-        c["distance_m"] = distance.astype(object).where(distance.notna(), None)
-    else:
-        c["distance_m"] = pd.Series([None] * len(cframe), index=cframe.index, dtype=object)
-    c["boundary_with"] = _text(cframe, "boundary_with", problems, default=None, nullable=True)
-    c["lead_unit"] = _text(cframe, "lead_unit", problems, default=None, nullable=True)
-    c["rule"] = _text(cframe, "rule", problems, default=None, nullable=True)
-    c["review"] = _flag(cframe, "review", problems, default=False)
-    for column in ("explanation_vi", "explanation_en"):
-        c[column] = _text(cframe, column, problems, default="", nullable=False)
-    problems.raise_any()
-    unit_frame = pd.DataFrame(u, index=frame.index)[["external_id", *UNIT_COLUMNS]]
-    cluster_frame = pd.DataFrame(c, index=cframe.index)[["external_id", *CLUSTER_COLUMNS]]
-    return unit_frame, cluster_frame

@@ -211,6 +211,17 @@ def test_invalid_frames_store_nothing_and_name_the_problem(store: IncidentStore)
     assert stored(store) == 0
 
 
+def test_an_infinite_count_is_refused_like_any_bad_count(store: IncidentStore) -> None:
+    # It used to escape as pandas' IntCastingNaNError before the problems were reported.
+    frame = make_incidents(3)
+    frame["subjects"] = [1.0, float("inf"), float("-inf")]
+    with pytest.raises(
+        IncidentDataError, match=r"subjects is not a whole number in \[0, 10000\] in 2 row"
+    ):
+        store.add_incidents(frame)
+    assert stored(store) == 0
+
+
 # --------------------------------------------------------------------------------------------
 # Queries
 # --------------------------------------------------------------------------------------------
@@ -470,7 +481,7 @@ def test_assignments_replace_atomically_and_stale_ids(store: IncidentStore) -> N
 
 
 def test_saves_what_geozone_assign_produces(store: IncidentStore, grid: BoundarySet) -> None:
-    from geozone import assign  # here: it pulls libpysal, which spawned writers need not load
+    from geozone.assignment import engine as assign  # here: it pulls libpysal (not in writers)
 
     assert list(assign.UNIT_COLUMNS) == ["external_id", *UNIT_COLUMNS]
     assert list(assign.CLUSTER_COLUMNS) == ["external_id", *CLUSTER_COLUMNS]

@@ -1,0 +1,124 @@
+"""The bulk insert of prepared incidents, one way per database; the layout from the fields.
+
+SQLite takes ``executemany`` of prepared tuples (``INSERT … ON CONFLICT DO NOTHING``), the
+times as the text SQLAlchemy's SQLite DATETIME stores. PostgreSQL takes ``COPY`` of CSV
+written by Arrow into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
+NOTHING``. The columns, their Arrow types and the staging table's SQL types follow the store
+types of :data:`geozone.incidents.fields.INCIDENT_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy.engine import Connection
+
+from geozone.incidents.fields import INCIDENT_COLUMNS, INCIDENT_FIELDS, IncidentField
+
+#: Rows per CSV block sent by COPY.
+_COPY_CHUNK = 50_000
+#: The columns an insert fills: the fields, then the import batch.
+_INSERT_COLUMNS = (*INCIDENT_COLUMNS, "batch_id")
+#: Arrow type and PostgreSQL type of each store type, for the COPY.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "text": pa.string(),
+    "time": pa.timestamp("us", tz="UTC"),
+    "double": pa.float64(),
+    "integer": pa.int64(),
+    "boolean": pa.bool_(),
+}
+_PG_TYPES: dict[str, str] = {
+    "string": "text",
+    "text": "text",
+    "time": "timestamptz",
+    "double": "double precision",
+    "integer": "integer",
+    "boolean": "boolean",
+}
+_ARROW_SCHEMA = pa.schema(
+    [
+        ("ord", pa.int64()),
+        *((spec.name, _ARROW_TYPES[spec.store.type]) for spec in INCIDENT_FIELDS),
+        ("batch_id", pa.string()),
+    ]
+)
+_PG_STAGING = (
+    "CREATE TEMPORARY TABLE _incoming (ord bigint, "
+    + ", ".join(f"{spec.name} {_PG_TYPES[spec.store.type]}" for spec in INCIDENT_FIELDS)
+    + ", batch_id text) ON COMMIT DROP"
+)
+
+
+def _nullable(series: pd.Series[Any]) -> list[Any]:
+    """Column values as Python objects with None for missing ones."""
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def _sqlite_times(series: pd.Series[Any]) -> list[str | None]:
+    """``datetime64[us, UTC]`` as the text SQLAlchemy's SQLite DATETIME stores, vectorised."""
+    naive = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    if len(naive) == 0:
+        return []
+    text = np.datetime_as_string(naive, unit="us")  # YYYY-MM-DDTHH:MM:SS.ffffff
+    chars = text.view(np.uint32).reshape(len(text), text.dtype.itemsize // 4)
+    chars[:, 10] = ord(" ")  # the T, in place: SQLAlchemy writes a space
+    out: np.ndarray[Any, Any] = text.astype(object)
+    out[np.isnat(naive)] = None
+    values: list[str | None] = out.tolist()
+    return values
+
+
+def _sqlite_values(spec: IncidentField, series: pd.Series[Any]) -> list[Any]:
+    """One field's column as the values SQLite's driver binds."""
+    if spec.store.type == "time":
+        return _sqlite_times(series)
+    if spec.store.type == "boolean":
+        values: list[Any] = series.astype(int).tolist()
+        return values
+    if spec.nullable:
+        return _nullable(series)
+    return series.tolist()
+
+
+def insert_sqlite(connection: Connection, frame: pd.DataFrame) -> int:
+    """Insert prepared incidents (with ``batch_id``) into SQLite; return the rows inserted."""
+    columns = [_sqlite_values(spec, frame[spec.name]) for spec in INCIDENT_FIELDS]
+    columns.append(_nullable(frame["batch_id"]))
+    sql = (
+        f"INSERT INTO incidents ({', '.join(_INSERT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(_INSERT_COLUMNS))}) "
+        "ON CONFLICT (external_id) DO NOTHING"
+    )
+    result = connection.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    return int(result.rowcount)
+
+
+def insert_postgres(connection: Connection, frame: pd.DataFrame) -> int:
+    """Insert prepared incidents (with ``batch_id``) into PostgreSQL; return the rows inserted."""
+    connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # sort by ord in memory
+    connection.exec_driver_sql(_PG_STAGING)
+    staged = frame.assign(ord=np.arange(len(frame), dtype=np.int64))
+    table = pa.Table.from_pandas(
+        staged[_ARROW_SCHEMA.names], schema=_ARROW_SCHEMA, preserve_index=False
+    )
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy("COPY _incoming FROM STDIN (FORMAT csv)") as copy:
+        # CSV quoting every value: an unquoted empty field is NULL, "" is empty text.
+        for block in table.to_batches(max_chunksize=_COPY_CHUNK):
+            buffer = io.BytesIO()
+            pacsv.write_csv(block, buffer, options)
+            copy.write(buffer.getbuffer())
+    columns = ", ".join(_INSERT_COLUMNS)
+    result = connection.exec_driver_sql(
+        f"INSERT INTO incidents ({columns}) SELECT {columns} FROM _incoming ORDER BY ord "
+        "ON CONFLICT (external_id) DO NOTHING"
+    )
+    return int(result.rowcount)

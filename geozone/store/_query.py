@@ -1,0 +1,154 @@
+"""SQL of the store's reads: the filters of a query, the result columns, the result frame.
+
+Pure SQLAlchemy expressions over the tables of :func:`geozone.store._tables.build_metadata`,
+used by :class:`geozone.store.sql.SqlIncidentStore`. A stored time outside the plausible
+range never breaks a reader: queries leave out incidents whose ``occurred_at`` is outside
+it, and read such a ``detected_at`` as NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+
+from geozone.incidents.schema import EARLIEST_TIME, latest_time
+from geozone.store._tables import UTCDateTime
+from geozone.store.base import RESULT_COLUMNS, IncidentQuery
+from geozone.vntime import VIETNAM_TZ
+
+
+def in_range(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Tell where a stored time lies in the plausible range (NULL is not in it).
+
+    SQLite compares the stored UTC text with the bound's text (both sort as times; any
+    other text, such as year 0000, falls outside); PostgreSQL compares instants.
+    """
+    return column.between(EARLIEST_TIME, latest_time())
+
+
+def plausible(incidents: sa.Table) -> sa.ColumnElement[bool]:
+    """Tell which incidents have a plausible ``occurred_at`` (the rows queries return).
+
+    A range on the indexed column, so it costs a query little; an implausible
+    ``detected_at`` is read as NULL instead (see :func:`result_columns`).
+    """
+    return in_range(incidents.c.occurred_at)
+
+
+def sound(incidents: sa.Table) -> sa.ColumnElement[bool]:
+    """Tell which incidents have both stored times plausible (the others are quarantined)."""
+    t = incidents
+    detected_ok = sa.or_(t.c.detected_at.is_(None), in_range(t.c.detected_at))
+    return sa.and_(in_range(t.c.occurred_at), detected_ok)
+
+
+def time_or_null(incidents: sa.Table, name: str) -> sa.ColumnElement[Any]:
+    """Read a time column safely: NULL where the stored value is outside the range."""
+    column = incidents.c[name]
+    return sa.case((in_range(column), column), else_=sa.null()).label(name)
+
+
+def result_columns(incidents: sa.Table, *, raw: bool = False) -> list[sa.ColumnElement[Any]]:
+    """Return the result columns; ``raw``: times and flags as the driver gives them.
+
+    Raw values skip SQLAlchemy's per-value conversion, so that :func:`result_frame` converts
+    whole columns at once.
+    """
+    columns: list[sa.ColumnElement[Any]] = []
+    for name in RESULT_COLUMNS:
+        column = incidents.c[name]
+        if raw and name == "detected_at":  # NULL when outside the plausible range
+            unread = sa.type_coerce(column, sa.types.NullType())
+            columns.append(sa.case((in_range(column), unread)).label(name))
+        elif raw and isinstance(column.type, UTCDateTime | sa.Boolean):
+            columns.append(sa.type_coerce(column, sa.types.NullType()).label(name))
+        else:
+            columns.append(column)
+    return columns
+
+
+def filters(
+    tables: Mapping[str, sa.Table], dialect: str, query: IncidentQuery
+) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions (combined with AND) of the incidents ``query`` selects."""
+    t, c = tables["incidents"], tables["incident_clusters"]
+    where: list[sa.ColumnElement[bool]] = [plausible(t)]
+    if query.bbox is not None:
+        where += _in_box(tables, dialect, query.bbox)
+    if query.start is not None:
+        where.append(t.c.occurred_at >= query.start)
+    if query.end is not None:
+        where.append(t.c.occurred_at < query.end)
+    if query.categories is not None:
+        where.append(t.c.category.in_(query.categories))
+    if query.unit_code is not None:
+        code = query.unit_code
+        where.append(
+            sa.or_(
+                t.c.unit_code == code,
+                t.c.ward_code == code,
+                t.c.district_code == code,
+                t.c.province_code == code,
+            )
+        )
+    if query.status is not None:
+        where.append(t.c.status == query.status)
+    if query.synthetic is not None:
+        where.append(t.c.synthetic == query.synthetic)
+    # Driven from incident_clusters (indexed on cluster_id, in_zone); one row per pair.
+    if query.cluster_id is not None:
+        members = sa.select(c.c.incident_id).where(c.c.cluster_id == query.cluster_id)
+        if query.in_border_zone is not None:
+            members = members.where(c.c.in_zone == query.in_border_zone)
+        where.append(t.c.id.in_(members))
+    elif query.in_border_zone is not None:
+        zoned = sa.select(c.c.incident_id).where(c.c.in_zone == sa.true())
+        where.append(t.c.id.in_(zoned) if query.in_border_zone else t.c.id.not_in(zoned))
+    return where
+
+
+def _in_box(
+    tables: Mapping[str, sa.Table], dialect: str, bbox: tuple[float, float, float, float]
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions of the points in ``bbox`` (edges inside): the spatial index, then exactly."""
+    t = tables["incidents"]
+    minx, miny, maxx, maxy = bbox
+    if dialect == "sqlite":
+        r = tables["incidents_rtree"]
+        hits = sa.select(r.c.id).where(
+            r.c.minx <= maxx, r.c.maxx >= minx, r.c.miny <= maxy, r.c.maxy >= miny
+        )
+        indexed = t.c.id.in_(hits)
+    else:
+        envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+        indexed = t.c.geom.op("&&")(envelope)
+    # Index boxes are single precision: compare the exact coordinates as well.
+    return [indexed, t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
+
+
+def result_frame(rows: Sequence[sa.Row[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
+    """Assemble the query result frame with its dtypes (also when empty), column by column.
+
+    Times arrive raw: UTC text on SQLite, aware datetimes from psycopg.
+    """
+    frame = pd.DataFrame.from_records(
+        [tuple(r) for r in rows], columns=list(RESULT_COLUMNS), coerce_float=False
+    )
+    for column in ("occurred_at", "detected_at", "assigned_at"):
+        if sqlite:
+            times = pd.to_datetime(frame[column], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
+        else:
+            times = pd.to_datetime(frame[column], utc=True)
+        frame[column] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+    frame["lon"] = frame["lon"].astype("float64")
+    frame["lat"] = frame["lat"].astype("float64")
+    frame["subjects"] = frame["subjects"].astype("int64")
+    for column in ("jointly_handled", "synthetic"):
+        frame[column] = frame[column].astype(bool)
+    frame["on_boundary"] = frame["on_boundary"].astype("boolean")
+    geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)

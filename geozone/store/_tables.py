@@ -1,0 +1,224 @@
+"""The store's tables as the migrations create them; the incident columns from the field table.
+
+:func:`build_metadata` describes the tables that queries are built from. The migrations in
+``migrations/`` create the schema (they are its history and stay as written); a test checks
+that the two agree (Alembic's ``compare_metadata``). The columns of an incident (type, width,
+nullability) and its CHECK constraints on ranges and allowed values are derived from
+:data:`geozone.incidents.fields.INCIDENT_FIELDS`, so that a change of a field that the
+migrations do not follow shows up in that test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from geozone.errors import InvalidParameterError
+from geozone.incidents.fields import INCIDENT_FIELDS, IncidentField
+from geozone.vntime import VIETNAM_TZ
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware instant: stored as UTC, returned in Vietnam time.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores the UTC time as text
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, which sorts and compares in time order. Naive values are
+    refused rather than guessed.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC (naive UTC for SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise InvalidParameterError(f"time {value.isoformat()} has no time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return the instant in Vietnam time."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(VIETNAM_TZ)
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def build_metadata(dialect: str) -> sa.MetaData:
+    """Describe the store's tables for ``dialect`` ("sqlite" or "postgresql").
+
+    The migrations create the schema; this description is what queries are built from, and a
+    test checks that the two agree (Alembic's ``compare_metadata``).
+    """
+    metadata = sa.MetaData()
+    sa.Table(
+        "import_batches",
+        metadata,
+        sa.Column("batch_id", sa.String(128), primary_key=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("rows_total", sa.Integer, nullable=False),
+        sa.Column("rows_done", sa.Integer, nullable=False),
+        sa.Column("rows_inserted", sa.Integer, nullable=False),
+        sa.Column("rows_duplicate", sa.Integer, nullable=False),
+        sa.Column("rows_stored", sa.Integer),
+        sa.Column("rows_rejected", sa.Integer),
+        sa.Column("rejects", _JSON),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("started_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("finished_at", UTCDateTime),
+        sa.CheckConstraint(
+            "rows_done >= 0 AND rows_done <= rows_total", name="ck_import_batches_progress"
+        ),
+        sa.CheckConstraint("status IN ('running', 'done')", name="ck_import_batches_status"),
+    )
+    spatial: list[sa.Column[Any] | sa.Index] = []
+    if dialect == "postgresql":
+        spatial += [
+            sa.Column(
+                "geom",
+                Geometry("POINT", srid=4326, spatial_index=False),
+                sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+            ),
+            sa.Index("ix_incidents_geom", "geom", postgresql_using="gist"),
+        ]
+    sa.Table(
+        "incidents",
+        metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        *(incident_column(spec) for spec in INCIDENT_FIELDS),
+        sa.Column(
+            "batch_id",
+            sa.String(128),
+            sa.ForeignKey("import_batches.batch_id", name="fk_incidents_batch_id"),
+        ),
+        sa.Column("set_id", sa.String(64)),
+        sa.Column("locate_status", sa.String(16)),
+        sa.Column("unit_code", sa.String(64)),
+        sa.Column("ward_code", sa.String(64)),
+        sa.Column("district_code", sa.String(64)),
+        sa.Column("province_code", sa.String(64)),
+        sa.Column("on_boundary", sa.Boolean),
+        sa.Column("candidates", _JSON),
+        sa.Column("assigned_with", sa.String(128)),
+        sa.Column("assigned_at", UTCDateTime),
+        sa.UniqueConstraint("external_id", name="uq_incidents_external_id"),
+        *incident_checks(),
+        sa.Index("ix_incidents_occurred_at", "occurred_at"),
+        sa.Index("ix_incidents_category", "category", "occurred_at"),
+        sa.Index("ix_incidents_unit_code", "unit_code"),
+        sa.Index("ix_incidents_ward_code", "ward_code"),
+        sa.Index("ix_incidents_district_code", "district_code"),
+        sa.Index("ix_incidents_province_code", "province_code"),
+        sa.Index("ix_incidents_assigned_with", "assigned_with"),
+        sa.Index("ix_incidents_batch_id", "batch_id"),
+        *spatial,
+    )
+    sa.Table(
+        "incident_clusters",
+        metadata,
+        sa.Column(
+            "incident_id",
+            _ID,
+            sa.ForeignKey("incidents.id", ondelete="CASCADE", name="fk_incident_clusters_incident"),
+        ),
+        sa.Column("cluster_id", sa.String(64)),
+        sa.Column("member_code", sa.String(64)),
+        sa.Column("in_zone", sa.Boolean, nullable=False),
+        sa.Column("zone_kind", sa.String(32)),
+        sa.Column("zone_units", _JSON, nullable=False),
+        sa.Column("distance_m", sa.Double),
+        sa.Column("boundary_with", sa.String(64)),
+        sa.Column("lead_unit", sa.String(64)),
+        sa.Column("cooperating", _JSON, nullable=False),
+        sa.Column("rule", sa.String(64)),
+        sa.Column("review", sa.Boolean, nullable=False),
+        sa.Column("explanation_vi", sa.Text, nullable=False),
+        sa.Column("explanation_en", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("incident_id", "cluster_id", name="pk_incident_clusters"),
+        sa.Index("ix_incident_clusters_cluster_id", "cluster_id", "in_zone"),
+    )
+    if dialect == "sqlite":
+        # The R*Tree virtual table (created by the migration with its triggers).
+        sa.Table(
+            "incidents_rtree",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("minx", sa.Float),
+            sa.Column("maxx", sa.Float),
+            sa.Column("miny", sa.Float),
+            sa.Column("maxy", sa.Float),
+        )
+    from geozone.store.api_tables import define_api_tables  # migration 0002
+
+    define_api_tables(metadata)
+    sa.Table(  # migration 0004
+        "cluster_confirmations",
+        metadata,
+        sa.Column("cluster_id", sa.String(120), primary_key=True),
+        sa.Column("from_date", sa.Date, nullable=False),
+        sa.Column("confirmed_by", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Column("zone", sa.Text),
+        sa.Column("confirmed_at", UTCDateTime(), nullable=False),
+    )
+    return metadata
+
+
+def _column_type(spec: IncidentField) -> sa.types.TypeEngine[Any]:
+    """Return the SQLAlchemy type of a field's store column."""
+    kind = spec.store.type
+    if kind == "string":
+        return sa.String(spec.width)
+    types: dict[str, sa.types.TypeEngine[Any]] = {
+        "text": sa.Text(),
+        "time": UTCDateTime(),
+        "double": sa.Double(),
+        "integer": sa.Integer(),
+        "boolean": sa.Boolean(),
+    }
+    return types[kind]
+
+
+def incident_column(spec: IncidentField) -> sa.Column[Any]:
+    """Return the column of the ``incidents`` table that stores a field."""
+    return sa.Column(spec.name, _column_type(spec), nullable=spec.nullable)
+
+
+def incident_checks() -> Iterator[sa.CheckConstraint]:
+    """Yield the CHECK constraints of the ``incidents`` table that the fields imply.
+
+    As migration 0001 wrote them: coordinates within their range, a choice among its
+    values, a count not below its lower bound (the upper bound is checked on the write
+    path only), then a time not before the one it follows. Each is named after the
+    field's first word (``ck_incidents_detected``).
+    """
+    for spec in INCIDENT_FIELDS:
+        if spec.kind == "coordinate":
+            low, high = spec.bounds
+            yield _check(spec, f"{spec.name} BETWEEN {low:g} AND {high:g}")
+        elif spec.kind == "choice":
+            yield _check(spec, f"{spec.name} IN ({', '.join(repr(c) for c in spec.choices)})")
+        elif spec.kind == "count":
+            yield _check(spec, f"{spec.name} >= {spec.bounds[0]:g}")
+    for spec in INCIDENT_FIELDS:
+        if spec.after is not None:
+            yield _check(spec, f"{spec.name} IS NULL OR {spec.name} >= {spec.after}")
+
+
+def _check(spec: IncidentField, condition: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(condition, name=f"ck_incidents_{spec.name.split('_')[0]}")
