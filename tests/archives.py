@@ -10,8 +10,8 @@ from typing import Any
 
 import shapely
 
-from geozone.boundaries.build import file_sha256
 from geozone.boundaries.manifest import Provenance, SourceEntry
+from geozone.hashing import file_sha256
 
 
 def square(x0: float, y0: float, size: float = 0.01) -> dict[str, Any]:

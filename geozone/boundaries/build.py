@@ -14,7 +14,6 @@ dissolved from their wards), and writes into ``<cache>/boundaries/<set id>/``:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from geozone.boundaries.manifest import SourceEntry
 from geozone.boundaries.sources import read_archive
 from geozone.crs import metric_areas, zones_of
 from geozone.errors import ChecksumMismatchError, ConfigurationError, DataNotFoundError
+from geozone.hashing import file_sha256
 
 #: Bump when the build's output changes for the same input, so caches rebuild.
 BUILD_FORMAT = 2
@@ -70,15 +70,6 @@ class BuildReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
         return asdict(self)
-
-
-def file_sha256(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate_archive(entry: SourceEntry, data_dir: Path | None) -> Path:

@@ -31,10 +31,11 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geozone.boundaries.build import BuildReport, file_sha256, repair_geometries, store_set
+from geozone.boundaries.build import BuildReport, repair_geometries, store_set
 from geozone.boundaries.manifest import LEVEL_ORDER, Level
 from geozone.boundaries.sources import UNIT_COLUMNS
 from geozone.errors import BoundaryImportError
+from geozone.hashing import file_sha256
 from geozone.text import nfc, split_unit_type
 
 #: How many offending rows an error message lists before summarising.

@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geozone.boundaries.build import file_sha256
 from geozone.crs import project_geometries
 from geozone.errors import BoundaryImportError
+from geozone.hashing import file_sha256
 from geozone.text import fold, nfc, split_unit_type
 
 #: The folder of refinements in the boundary cache.
