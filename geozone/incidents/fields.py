@@ -264,6 +264,7 @@ INCIDENT_FIELDS: tuple[IncidentField, ...] = (
         "text",
         StoreColumn("string"),
         nullable=True,
+        nfc=True,
         no_nul=True,
         max_length=64,
         reasons={"too_long": "longer than {limit} characters: {value!r}"},

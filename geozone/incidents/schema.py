@@ -87,8 +87,10 @@ def category_code(text: str) -> str:
     Raises
     ------
     ValueError
-        Naming the unknown text and the known codes.
+        Naming the unknown text and the known codes, or a NUL character in the text.
     """
+    if "\x00" in text:  # folding would drop it: refused, as the file reader does
+        raise ValueError(f"category {text!r} contains a NUL character")
     code = _BY_LABEL.get(fold(text))
     if code is None:
         raise ValueError(f"unknown category {text!r}; known: {', '.join(CATEGORIES)}")

@@ -88,8 +88,14 @@ def _text(
     default: str | None,
     nullable: bool,
     max_length: int | None = None,
+    collapse: bool = False,
 ) -> pd.Series[Any]:
-    """Return the column as an object Series of NFC str (None where null and nullable)."""
+    """Return the column as an object Series of NFC str (None where null and nullable).
+
+    ``collapse`` also strips the text and collapses its runs of spaces, as
+    :func:`geozone.text.nfc` does for the model and the file reader: an id is the same id
+    however it was spaced, and a blank one is empty.
+    """
     if column not in frame.columns:
         return pd.Series([default] * len(frame), index=frame.index, dtype=object)
     values = frame[column]
@@ -100,7 +106,10 @@ def _text(
         return values.astype(str).astype(object).where(present, None)
     out = values.astype(object).where(present, None)
     if present.any():
-        out[present] = values[present].astype(str).str.normalize("NFC")
+        normal = values[present].astype(str).str.normalize("NFC")
+        if collapse:
+            normal = normal.str.strip().str.replace(r"\s+", " ", regex=True)
+        out[present] = normal
     if not nullable:
         if default is None:
             problems.rows(~present, frame_wording("missing", name=column))
@@ -127,6 +136,7 @@ def _field_text(frame: pd.DataFrame, spec: IncidentField, problems: _Problems) -
         default=spec.default,
         nullable=spec.nullable,
         max_length=spec.max_length,
+        collapse=spec.nfc,
     )
 
 
@@ -155,6 +165,21 @@ def _flag(
 _OFFSET = re.compile(r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
 
 
+def _is_bare_number(value: object) -> bool:
+    """Tell a number given for a time (20240501, "2024.5"): refused, as the model does."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | np.number):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value.strip())
+        except ValueError:
+            return False
+        return True
+    return False
+
+
 def _is_aware(value: object) -> bool:
     if isinstance(value, str):
         return _OFFSET.search(value.strip()) is not None
@@ -174,8 +199,9 @@ def _utc_times(values: pd.Series[Any], column: str, problems: _Problems) -> pd.S
         parsed = values.dt.tz_localize(VIETNAM_TZ)
     else:
         present = values.notna()
-        aware = present & values.map(_is_aware).astype(bool)
-        naive = present & ~aware
+        bare = values.map(_is_bare_number).astype(bool)
+        aware = present & ~bare & values.map(_is_aware).astype(bool)
+        naive = present & ~bare & ~aware
         parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
         if aware.any():
             parsed[aware] = pd.to_datetime(
@@ -350,7 +376,13 @@ def _units_frame(units: pd.DataFrame) -> pd.DataFrame:
     problems = _Problems(what, frame["external_id"])
     u: dict[str, pd.Series[Any]] = {}
     u["external_id"] = _text(
-        frame, "external_id", problems, default=None, nullable=False, max_length=_ID_LENGTH
+        frame,
+        "external_id",
+        problems,
+        default=None,
+        nullable=False,
+        max_length=_ID_LENGTH,
+        collapse=True,
     )
     problems.rows(u["external_id"].duplicated(keep=False), "external_id repeated")
     u["set_id"] = _text(frame, "set_id", problems, default=None, nullable=True)
@@ -380,7 +412,13 @@ def _clusters_frame(clusters: pd.DataFrame, assigned: pd.Series[Any]) -> pd.Data
     problems = _Problems(what, cframe["external_id"])
     c: dict[str, pd.Series[Any]] = {}
     c["external_id"] = _text(
-        cframe, "external_id", problems, default=None, nullable=False, max_length=_ID_LENGTH
+        cframe,
+        "external_id",
+        problems,
+        default=None,
+        nullable=False,
+        max_length=_ID_LENGTH,
+        collapse=True,
     )
     c["cluster_id"] = _text(cframe, "cluster_id", problems, default=None, nullable=False)
     pair = pd.DataFrame({"e": c["external_id"], "c": c["cluster_id"]})

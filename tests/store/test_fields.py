@@ -13,8 +13,9 @@ store by its frame wording. Accepted values must come back equal from all three 
 row read back). The cases are generated from the table, so a changed limit moves the
 boundary values with it.
 
-Known divergences are listed at the end as strict xfails: the layers read some spellings
-differently; each xfail names what differs.
+Spellings the layers once read differently (a blank or double-spaced id, an NFD name at the
+limit, a NUL in a category, a bare number for a time) are checked at the end: all three now
+agree.
 """
 
 from __future__ import annotations
@@ -525,63 +526,21 @@ def _verdicts(store: IncidentStore, record: dict[str, Any], name: str) -> tuple[
     return by_model, by_file, in_store
 
 
-DIVERGENCES = [
-    pytest.param(
-        "detected_by",
-        "x" * 63 + NFD_O,
-        id="detected_by-nfd-at-limit",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the model does not NFC-normalise detected_by (65 code points: refused); "
-            "the reader and the store normalise first (64: accepted)",
-        ),
-    ),
-    pytest.param(
-        "external_id",
-        "   ",
-        id="external_id-blank",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the store applies Unicode NFC only, so it stores a blank id ('   ') "
-            "that the model and the reader refuse (their NFC strips spaces)",
-        ),
-    ),
-    pytest.param(
-        "external_id",
-        "case  spaced",
-        id="external_id-double-space",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the store keeps 'case  spaced' where the model and the reader collapse it "
-            "to 'case spaced' (and store.get, which collapses, cannot find the stored row)",
-        ),
-    ),
-    pytest.param(
-        "category",
-        "theft\x00",
-        id="category-nul",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the reader refuses a NUL in any cell; the model and the store fold the "
-            "category label, dropping the NUL, and accept 'theft'",
-        ),
-    ),
-    pytest.param(
-        "occurred_at",
-        "20240501",
-        id="occurred_at-bare-number",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the model and the reader refuse a bare number as a time; the store's "
-            "ISO 8601 parser reads '20240501' (and 20240501) as 2024-05-01",
-        ),
-    ),
+#: Spellings the layers once read differently; they must now agree.
+FORMER_DIVERGENCES = [
+    pytest.param("detected_by", "x" * 63 + NFD_O, id="detected_by-nfd-at-limit"),
+    pytest.param("external_id", "   ", id="external_id-blank"),
+    pytest.param("external_id", "case  spaced", id="external_id-double-space"),
+    pytest.param("category", "theft\x00", id="category-nul"),
+    pytest.param("occurred_at", "20240501", id="occurred_at-bare-number"),
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), DIVERGENCES)
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_known_divergences(store: IncidentStore, backend: str, name: str, value: Any) -> None:
+@pytest.mark.parametrize(("name", "value"), FORMER_DIVERGENCES)
+@pytest.mark.parametrize("backend", ["sqlite", "postgis"], indirect=True)
+def test_the_layers_agree_on_awkward_spellings(
+    store: IncidentStore, backend: str, name: str, value: Any
+) -> None:
     record = {"external_id": f"divergence-{name}", **BASE, name: value}
     by_model, by_file, in_store = _verdicts(store, record, name)
     assert by_model == by_file == in_store
