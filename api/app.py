@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import incident_service, problems
+from api.auth_store import KeyStore, Role
 from api.cluster_registry import ClusterRegistry
 from api.deps import Caller, caller_of_key, check_role, required_role
 from api.jobs import Jobs
@@ -49,7 +50,7 @@ from geozone.context import Context, judging_context
 from geozone.errors import AuthenticationError, PermissionDeniedError
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, open_store
-from geozone.store.api_tables import ApiStore, Role
+from geozone.store.planner import PlannerStore
 from geozone.store.sql import write_wait
 
 _log = logging.getLogger("geozone.api")
@@ -103,8 +104,9 @@ def create_app(
         store = open_store(store_url or settings.store_url, settings=settings)
         _warn_quarantined(store)
         app.state.store = store
-        app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]
-        registry = ClusterRegistry(base, app.state.api_store)
+        app.state.key_store = KeyStore(store.engine)
+        app.state.planner_store = PlannerStore(store.engine)
+        registry = ClusterRegistry(base, app.state.planner_store)
         app.state.clusters = registry
         app.state.context = registry.context
         # The boundary sets and indexes live as long as the process: move them out of the
@@ -310,13 +312,13 @@ def _caller_of_scope(scope: Scope) -> Caller | None:
     key = Headers(scope=scope).get("x-api-key")
     if not key:
         return None
-    api_store: ApiStore = scope["app"].state.api_store
-    return caller_of_key(api_store, key)
+    key_store: KeyStore = scope["app"].state.key_store
+    return caller_of_key(key_store, key)
 
 
 def _audit(request: Request, status: int) -> None:
-    api_store: ApiStore | None = getattr(request.app.state, "api_store", None)
-    if api_store is None:
+    key_store: KeyStore | None = getattr(request.app.state, "key_store", None)
+    if key_store is None:
         return
     state: dict[str, Any] = request.scope.get("state", {})
     caller = state.get("caller")
@@ -329,6 +331,6 @@ def _audit(request: Request, status: int) -> None:
         "summary": str(state.get("audit_summary", "")),
     }
     try:
-        api_store.audit(**row)
+        key_store.audit(**row)
     except Exception:  # the answer is sent: keep the row in the log rather than lose it
         _log.exception("audit row not written to the store: %s", row)

@@ -193,7 +193,7 @@ def report(
     from geozone.context import judging_context
     from geozone.report.review import cluster_report
     from geozone.store import open_store
-    from geozone.store.api_tables import ApiStore
+    from geozone.store.planner import PlannerStore
 
     console = Console(stderr=True)
     start, end = period_of(from_, to, year)
@@ -203,7 +203,7 @@ def report(
         open_store(store_url) as store,
     ):
         # The committed clusters and those planners defined through the API, as the service.
-        registry = ClusterRegistry(judging_context(), ApiStore(store.engine))  # type: ignore[attr-defined]
+        registry = ClusterRegistry(judging_context(), PlannerStore(store.engine))
         for problem in registry.problems:
             console.print(f"warning: {problem}", style="yellow", highlight=False)
         context = registry.context

@@ -37,7 +37,7 @@ from geozone.context import Context
 from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneError
 from geozone.incidents.pipeline import assign_stale, context_stamp
 from geozone.store import IncidentStore
-from geozone.store.api_tables import ApiStore
+from geozone.store.planner import PlannerStore
 from geozone.store.sql import write_wait
 
 _log = logging.getLogger("geozone.api")
@@ -65,15 +65,15 @@ class ClusterRegistry:
     base
         The context of the committed clusters (as :func:`geozone.context.load_context`
         returns it; never changed).
-    api_store
+    planner_store
         Where the defined clusters are stored; they are read and placed now. One that no
         longer validates (its boundary set was rebuilt without a member, say) is skipped and
         listed in :attr:`problems`; it can still be replaced with ``PUT``.
     """
 
-    def __init__(self, base: Context, api_store: ApiStore) -> None:
+    def __init__(self, base: Context, planner_store: PlannerStore) -> None:
         self.base = base
-        self.api_store = api_store
+        self.planner_store = planner_store
         self._lock = threading.Lock()
         #: Held by :func:`run_reassign`: one reassignment at a time.
         self.reassign_lock = threading.Lock()
@@ -82,7 +82,7 @@ class ClusterRegistry:
         self._stored: set[str] = set()
         #: Stored definitions that could not be placed at start-up, with the reason.
         self.problems: list[str] = []
-        for row in api_store.list_clusters():
+        for row in planner_store.list_clusters():
             self._stored.add(row["id"])
             try:
                 cluster = Cluster.model_validate(row["definition"])
@@ -221,7 +221,7 @@ class ClusterRegistry:
 
     def _save(self, cluster: Cluster, by: str | None, *, replacing: str | None) -> Defined:
         placed = self._place(cluster, taken=self._taken(except_id=replacing))
-        record = self.api_store.save_cluster(
+        record = self.planner_store.save_cluster(
             cluster.id, cluster.model_dump(mode="json", exclude_none=True), by
         )
         defined = Defined(cluster, placed, record)

@@ -18,11 +18,11 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.auth_store import create_key
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from tests.conftest import GRID_INFO, grid_units
 from tests.test_clusters import grid_cluster
 

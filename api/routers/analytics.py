@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from api import services
-from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
+from api.deps import AnalystDep, ContextDep, PlannerDep, PlannerStoreDep, SettingsDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
 from geozone.analysis.study import HOTSPOT_DEFAULTS, HotspotParameters, study_hotspots
@@ -500,7 +500,7 @@ def patrol_zone_coverage(
     caller: AnalystDep,
     context: ContextDep,
     store: StoreDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     settings: SettingsDep,
     start: Start = None,
     end: End = None,
@@ -508,7 +508,7 @@ def patrol_zone_coverage(
     """Return what a saved patrol zone covers in its cluster (as ``POST .../coverage``)."""
     import json
 
-    record = api_store.get_zone(zone_id)
+    record = planner_store.get_zone(zone_id)
     geometry = json.loads(record["geometry"])
     data = _coverage(
         request,

@@ -32,13 +32,13 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from api.auth_store import role_allows
 from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreDep
 from api.problems import problems
 from geozone.context import Context
 from geozone.errors import DataNotFoundError, GeozoneError
 from geozone.settings import Settings
 from geozone.store import IncidentStore
-from geozone.store.api_tables import role_allows
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (the browser clusters them).

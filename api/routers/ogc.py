@@ -18,7 +18,7 @@ import shapely
 from fastapi import APIRouter, Query, Request
 
 from api import services
-from api.deps import ApiStoreDep, ContextDep, OptionalCaller, StoreDep, check_role
+from api.deps import ContextDep, OptionalCaller, PlannerStoreDep, StoreDep, check_role
 from api.params import invalid_query, parse_time
 from api.problems import problems
 from api.routers.clusters import zones_of
@@ -119,7 +119,7 @@ def items(
     collection_id: str,
     context: ContextDep,
     store: StoreDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     caller: OptionalCaller,
     bbox: Annotated[str | None, Query(max_length=200)] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", max_length=100)] = None,
@@ -169,7 +169,7 @@ def items(
         else:
             if collection_id == "patrol-zones":
                 check_role(caller, "analyst")
-                every = [services.zone_feature(z) for z in api_store.list_zones()]
+                every = [services.zone_feature(z) for z in planner_store.list_zones()]
             else:
                 every = [
                     f

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.routers import analytics
 from geozone.analysis.border_effect import border_effect
 from geozone.clusters.zones import border_zones
@@ -30,7 +31,6 @@ from geozone.incidents.schema import CATEGORIES
 from geozone.report.review import cluster_incidents
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from tests.api.conftest import ROLES, Api
 from tests.test_boundaries import grid_point

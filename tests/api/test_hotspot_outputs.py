@@ -17,13 +17,13 @@ import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from geozone.analysis.study import cluster_study, study_hotspots
 from geozone.context import Context, load_context
 from geozone.incidents.synthetic import generate_incidents
 from geozone.report.review import cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import cluster_analytics
 

@@ -7,12 +7,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.schemas import CLUSTER_EXAMPLE
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 
 
 @pytest.mark.realdata

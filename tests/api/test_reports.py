@@ -14,13 +14,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.routers import reports
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.report.review import SYNTHETIC_LABEL, cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from tests.api.conftest import ROLES, Api
 from tests.test_report import grid_incidents
 

@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
 from api.app import create_app
+from api.auth_store import create_key
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from tests.test_clusters import grid_cluster
 
 #: The OpenAPI document does not depend on settings or data: an app that is never started.

@@ -26,12 +26,12 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.auth_store import create_key
 from geozone.context import load_context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import EMERGING_COLOURS, HOTSPOT_COLOURS, LAYER_NAMES
 from maps.cluster_map import (

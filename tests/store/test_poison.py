@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -18,7 +19,6 @@ from geozone.errors import IncidentDataError, InvalidParameterError
 from geozone.incidents.schema import EARLIEST_TIME
 from geozone.settings import Settings
 from geozone.store import IncidentQuery, IncidentStore
-from geozone.store.api_tables import create_key
 from geozone.store.sql import SqlIncidentStore, create_store_engine
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import grid_vertex_lonlat

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from api.auth_store import define_key_tables
 from geozone.boundaries.sets import BoundarySet
 from geozone.errors import (
     ConfigurationError,
@@ -40,6 +41,7 @@ from geozone.store import (
     assignment_stamp,
     open_store,
 )
+from geozone.store.planner import define_planner_tables
 from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import grid_vertex_lonlat
@@ -775,6 +777,8 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
         )
 
     described = build_metadata(engine.dialect.name)
+    define_planner_tables(described)  # migrations 0002 and 0003
+    define_key_tables(described)  # migration 0002, the web service's
     if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
         described.remove(described.tables["incidents_rtree"])
     with engine.connect() as connection:
