@@ -31,6 +31,7 @@ from api import incident_service, problems
 from api.auth_store import KeyStore, Role
 from api.cluster_registry import ClusterRegistry
 from api.deps import Caller, caller_of_key, check_role, required_role
+from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.params import single_valued_query
 from api.routers import (
@@ -47,7 +48,6 @@ from api.routers import (
     reports,
 )
 from geozone.context import Context, judging_context
-from geozone.errors import AuthenticationError, PermissionDeniedError
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, open_store
 from geozone.store.planner import PlannerStore

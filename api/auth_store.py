@@ -21,12 +21,8 @@ from typing import Any, Literal, get_args
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geozone.errors import (
-    DuplicateApiKeyError,
-    InvalidParameterError,
-    LastAdminKeyError,
-    UnknownApiKeyError,
-)
+from api.errors import DuplicateApiKeyError, LastAdminKeyError, UnknownApiKeyError
+from geozone.errors import InvalidParameterError
 from geozone.settings import Settings, get_settings
 from geozone.store.sql import UTCDateTime
 

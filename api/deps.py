@@ -11,9 +11,9 @@ from fastapi.security import APIKeyHeader
 
 from api.auth_store import KeyStore, Role, role_allows
 from api.cluster_registry import ClusterRegistry
+from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from geozone.context import Context
-from geozone.errors import AuthenticationError, PermissionDeniedError
 from geozone.settings import Settings
 from geozone.store import IncidentStore
 from geozone.store.planner import PlannerStore

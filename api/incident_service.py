@@ -15,9 +15,10 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
+from api.errors import PayloadTooLargeError
 from api.jobs import MAX_REPORTED_REJECTS, Job
 from geozone.context import Context
-from geozone.errors import PayloadTooLargeError, StoreBusyError
+from geozone.errors import StoreBusyError
 from geozone.incidents.io import validate_incidents
 from geozone.incidents.pipeline import assign_stale, import_file
 from geozone.store import IncidentStore

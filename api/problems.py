@@ -13,21 +13,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geozone.errors import (
+from api.errors import (
     AuthenticationError,
-    ClusterDefinitionError,
-    DataNotFoundError,
     DuplicateApiKeyError,
-    GeozoneError,
-    ImportBatchError,
     LastAdminKeyError,
     PayloadTooLargeError,
     PermissionDeniedError,
-    StoreBusyError,
     UnknownApiKeyError,
+    UnknownJobError,
+)
+from geozone.errors import (
+    ClusterDefinitionError,
+    DataNotFoundError,
+    GeozoneError,
+    ImportBatchError,
+    StoreBusyError,
     UnknownBoundarySetError,
     UnknownIncidentError,
-    UnknownJobError,
     UnknownPatrolZoneError,
     UnknownUnitError,
 )

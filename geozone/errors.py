@@ -107,40 +107,12 @@ class ImportBatchError(StoreError):
     """An import batch is unknown, already finished, reused for another file, or overfull."""
 
 
-class AuthenticationError(GeozoneError):
-    """A request needs an API key and gave none, an unknown one or a revoked one."""
-
-
-class PermissionDeniedError(GeozoneError):
-    """An API key's role is below the role the request needs."""
-
-
-class PayloadTooLargeError(GeozoneError):
-    """A request body or a batch is larger than the configured limit (the limit is named)."""
-
-
-class UnknownApiKeyError(GeozoneError):
-    """No API key has the given name."""
-
-
-class DuplicateApiKeyError(GeozoneError):
-    """An API key with the given name exists already."""
-
-
-class LastAdminKeyError(GeozoneError):
-    """Revoking this key would leave no admin key to manage the others."""
-
-
 class UnknownPatrolZoneError(GeozoneError):
     """No patrol zone has the given id."""
 
 
 class PatrolZoneGeometryError(GeozoneError, ValueError):
     """A patrol zone's geometry is not a usable polygon in Vietnam (the reason is named)."""
-
-
-class UnknownJobError(GeozoneError):
-    """No background job has the given id."""
 
 
 class AnalysisInputError(GeozoneError, ValueError):

@@ -23,10 +23,11 @@ from api.deps import (
     check_owner,
     summarise,
 )
+from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
-from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
+from geozone.errors import IncidentFileError, UnknownIncidentError
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body, Query, Response
 
 from api import services
 from api.deps import ContextDep, SettingsDep
+from api.errors import PayloadTooLargeError
 from api.params import QueryDate
 from api.problems import problems
 from api.schemas import Located, PointIn
 from api.services import json_response
-from geozone.errors import PayloadTooLargeError
 
 router = APIRouter(tags=["locate"])
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from api.auth_store import KeyStore, create_key, printable
+from api.errors import LastAdminKeyError
 from api.incident_service import UPLOAD_PREFIX, remove_stale_uploads, save_upload
-from geozone.errors import InvalidParameterError, LastAdminKeyError
+from geozone.errors import InvalidParameterError
 from geozone.store import open_store
 from tests.api.conftest import Api
 from tests.api.test_clusters_write import east_cluster
