@@ -47,8 +47,8 @@ from api.routers import (
     patrol_zones,
     reports,
 )
+from api.settings import ApiSettings, get_api_settings
 from geozone.context import Context, judging_context
-from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, open_store
 from geozone.store.planner import PlannerStore
 from geozone.store.sql import write_wait
@@ -78,7 +78,7 @@ its import batch).
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ApiSettings | None = None,
     *,
     context: Context | None = None,
     store_url: str | None = None,
@@ -88,14 +88,15 @@ def create_app(
     Parameters
     ----------
     settings
-        Limits, CORS origins and the default store URL (default: the environment's).
+        Limits, CORS origins, the basemap and the default store URL (default: the
+        environment's, :func:`api.settings.get_api_settings`).
     context
         Boundary sets and clusters to judge with; loaded at startup with
         :func:`~geozone.context.load_context` when None.
     store_url
         The store (default ``settings.store_url``); migrated when opened.
     """
-    settings = settings or get_settings()
+    settings = settings or get_api_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,7 +193,7 @@ class RequestGuard:
     included) an extra task and stream, a good share of a small request's time.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings, routes: Sequence[RouteRole]) -> None:
+    def __init__(self, app: ASGIApp, settings: ApiSettings, routes: Sequence[RouteRole]) -> None:
         self.app, self.settings = app, settings
         self._routes = [r for r in routes if r.role is not None and r.methods & _WRITES]
 

@@ -143,6 +143,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.settings import get_api_settings
     from geozone.boundaries.build import build_set
     from geozone.boundaries.manifest import load_manifest
     from geozone.context import judging_context
@@ -151,7 +152,7 @@ def serve(
     from geozone.store import IncidentQuery
     from geozone.vntime import VIETNAM_TZ
 
-    settings = get_settings()
+    settings = get_api_settings()
     for entry in load_manifest(settings.manifest_path).sets.values():
         build_set(
             entry,
@@ -241,9 +242,10 @@ def map_cluster(
     from geozone.context import judging_context
     from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
+    from maps.settings import get_map_settings
 
     day: date = parse_date(on)
-    settings = get_settings()
+    settings = get_map_settings()
     context = judging_context(settings)
     known = {t.cluster.id for t in context.territories} | set(context.clusters)
     store: IncidentStore | None = None

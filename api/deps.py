@@ -13,8 +13,8 @@ from api.auth_store import KeyStore, Role, role_allows
 from api.cluster_registry import ClusterRegistry
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
+from api.settings import ApiSettings
 from geozone.context import Context
-from geozone.settings import Settings
 from geozone.store import IncidentStore
 from geozone.store.planner import PlannerStore
 
@@ -35,9 +35,9 @@ class Caller:
 # of a worker thread (a thread hop costs more than the lookup).
 
 
-async def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> ApiSettings:
     """Return the app's settings."""
-    settings: Settings = request.app.state.settings
+    settings: ApiSettings = request.app.state.settings
     return settings
 
 
@@ -77,7 +77,7 @@ def get_jobs(request: Request) -> Jobs:
     return jobs
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 ContextDep = Annotated[Context, Depends(get_context)]
 StoreDep = Annotated[IncidentStore, Depends(get_store)]
 KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]

@@ -37,8 +37,8 @@ from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreD
 from api.problems import problems
 from geozone.context import Context
 from geozone.errors import DataNotFoundError, GeozoneError
-from geozone.settings import Settings
 from geozone.store import IncidentStore
+from maps.settings import MapSettings
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (the browser clusters them).
@@ -59,7 +59,7 @@ PAGE_HEADERS = {
 }
 
 
-def page_headers(settings: Settings) -> dict[str, str]:
+def page_headers(settings: MapSettings) -> dict[str, str]:
     """Return the map page headers; basemap tiles, when configured, are the one other origin."""
     if not settings.tiles_url:
         return PAGE_HEADERS

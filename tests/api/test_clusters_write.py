@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth_store import KeyStore
+from api.settings import ApiSettings
 from geozone.context import Context
 from geozone.incidents.pipeline import context_stamp
-from geozone.settings import Settings
 from geozone.store import open_store
 from tests.api.conftest import Api
 from tests.test_boundaries import grid_point
@@ -37,7 +37,7 @@ def east_cluster(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_planner_defines_a_cluster_that_is_used_and_survives_a_restart(
-    api: Api, api_settings: Settings, grid_context: Context
+    api: Api, api_settings: ApiSettings, grid_context: Context
 ) -> None:
     assert api.client.post("/clusters", json=east_cluster()).status_code == 401
     refused = api.client.post("/clusters", json=east_cluster(), headers=api.auth("analyst"))

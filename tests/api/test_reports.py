@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth_store import create_key
 from api.routers import reports
+from api.settings import ApiSettings
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.report.review import SYNTHETIC_LABEL, cluster_report
-from geozone.settings import Settings
 from geozone.store import open_store
 from tests.api.conftest import ROLES, Api
 from tests.test_report import grid_incidents
@@ -36,7 +36,7 @@ def with_reports(app: FastAPI) -> FastAPI:
 
 
 @pytest.fixture
-def api(api_settings: Settings, grid_context: Context) -> Iterator[Api]:
+def api(api_settings: ApiSettings, grid_context: Context) -> Iterator[Api]:
     url = api_settings.store_url
     with open_store(url) as store:
         store.add_incidents(grid_incidents(120, 7, date(2021, 1, 1), date(2021, 12, 31)))
