@@ -2,7 +2,7 @@
 
 The context (boundary sets, clusters, territories) is loaded once when the app starts (or
 given), and the clusters planners defined through the API are read from the store and added
-to it (:class:`api.cluster_registry.ClusterRegistry`); the store is opened per app and closed
+to it (:class:`geozone.clusters.registry.ClusterRegistry`); the store is opened per app and closed
 when it stops. Every error is answered as RFC 9457 problem+json (see :mod:`api.problems`);
 every write request (POST, PUT, PATCH, DELETE other than the read-only ``POST /locate``)
 leaves a row in the audit log.
@@ -29,7 +29,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import incident_service, problems
 from api.auth_store import KeyStore, Role
-from api.cluster_registry import ClusterRegistry
 from api.deps import Caller, caller_of_key, check_role, required_role
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
@@ -48,6 +47,7 @@ from api.routers import (
     reports,
 )
 from api.settings import ApiSettings, get_api_settings
+from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context, judging_context
 from geozone.store import IncidentStore, open_store
 from geozone.store.planner import PlannerStore

@@ -85,7 +85,7 @@ def revoke(name: str, store_url: StoreOption = None) -> None:
 
 def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
     """Return the context plus the clusters planners defined through the API (stored)."""
-    from api.cluster_registry import ClusterRegistry
+    from geozone.clusters.registry import ClusterRegistry
 
     registry = ClusterRegistry(context, PlannerStore(store.engine))
     for problem in registry.problems:

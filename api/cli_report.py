@@ -189,7 +189,7 @@ def report(
     """
     from rich.console import Console
 
-    from api.cluster_registry import ClusterRegistry
+    from geozone.clusters.registry import ClusterRegistry
     from geozone.context import judging_context
     from geozone.report.review import cluster_report
     from geozone.store import open_store

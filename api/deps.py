@@ -10,10 +10,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.auth_store import KeyStore, Role, role_allows
-from api.cluster_registry import ClusterRegistry
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.settings import ApiSettings
+from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context
 from geozone.store import IncidentStore
 from geozone.store.planner import PlannerStore

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import shapely
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 
+from api.jobs import Job
 from geozone import vntime
 from geozone.analysis.patrol import check_within_set
 from geozone.analysis.study import ClusterStudy, cluster_study, study_period
@@ -27,6 +28,7 @@ from geozone.assignment import ClusterTerritory, SetLocated, cluster_columns, lo
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import adjacency
 from geozone.clusters.migrate import migrate_cluster
+from geozone.clusters.registry import ClusterRegistry
 from geozone.clusters.zones import BorderZones
 from geozone.context import Context
 from geozone.errors import (
@@ -35,7 +37,10 @@ from geozone.errors import (
     NoGeometryError,
     PatrolZoneGeometryError,
 )
+from geozone.incidents.pipeline import assign_stale, context_stamp
 from geozone.settings import get_settings
+from geozone.store import IncidentStore
+from geozone.store.sql import write_wait
 
 #: Most vertices of an invalid patrol zone that is repaired rather than refused.
 MAX_REPAIR_VERTICES = 1_000
@@ -533,6 +538,27 @@ def migrate(context: Context, cluster_id: str, into: str | None) -> dict[str, An
         )
     data: dict[str, Any] = jsonable(migrate_cluster(cluster, legacy, current).to_dict())
     return data
+
+
+def run_reassign(job: Job, store: IncidentStore, registry: ClusterRegistry) -> None:
+    """Recompute the stored incidents whose assignment is stale, with the newest context.
+
+    Runs as a background job after a cluster is created or replaced; the job's report holds
+    the number of incidents assigned and the stamp they now carry.
+    """
+    job.status = "running"
+    try:
+        with registry.reassign_lock, write_wait(None):  # a job, not a request: the full wait
+            context = registry.context
+            assigned = assign_stale(store, context)
+        job.rows_done = job.rows_total = assigned
+        job.report = {"assigned": assigned, "stamp": context_stamp(context)}
+        job.status = "done"
+    except Exception as exc:  # the job records every failure; the process goes on
+        job.status = "failed"
+        job.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        job.finished_at = datetime.now(UTC)
 
 
 # -- analytics (hotspots, border effect, coverage, suggestions) -------------------------------

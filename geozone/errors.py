@@ -51,6 +51,14 @@ class ClusterDefinitionError(GeozoneError):
     """A cluster definition is malformed, or does not fit the boundary set it names."""
 
 
+class ClusterIdChangeError(ClusterDefinitionError):
+    """A replacement cluster definition names another id than the cluster it replaces."""
+
+
+class ClusterConflictError(GeozoneError):
+    """A cluster id is taken: by a committed (read-only) cluster, a defined one or a carried one."""
+
+
 class UnknownMemberError(ClusterDefinitionError):
     """A cluster member names a unit code that the boundary set lacks at the cluster's level."""
 

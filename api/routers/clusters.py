@@ -2,7 +2,7 @@
 
 Reads are public. ``POST /clusters`` and ``PUT /clusters/{id}`` (planner key) define and
 replace clusters planners own; the committed clusters are read-only (see
-:mod:`api.cluster_registry`). After a write the new context is in force at once and a
+:mod:`geozone.clusters.registry`). After a write the new context is in force at once and a
 background job (``GET /jobs/{id}``) reassigns the stored incidents.
 """
 
@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request
 
 from api import services
-from api.cluster_registry import ClusterRegistry, Defined, run_reassign
 from api.deps import (
     ContextDep,
     JobsDep,
@@ -27,6 +26,7 @@ from api.jobs import Jobs
 from api.problems import problems
 from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
 from geozone.clusters.model import Cluster
+from geozone.clusters.registry import ClusterRegistry, Defined
 from geozone.clusters.zones import BorderZones
 from geozone.store import IncidentStore
 
@@ -95,7 +95,7 @@ def _written(
             cache.pop(key, None)
     cluster = defined.cluster
     job = jobs.new("reassign", f"cluster {cluster.id} {verb}", by)
-    tasks.add_task(run_reassign, job, store, registry)
+    tasks.add_task(services.run_reassign, job, store, registry)
     placed = [t.cluster.id for t in defined.territories]
     summarise(
         request,

@@ -118,7 +118,7 @@ def test_committed_clusters_are_read_only_and_ids_are_unique(api: Api) -> None:
         api.client.post("/clusters", json=committed, headers=planner),
         api.client.put("/clusters/grid-centre", json=committed, headers=planner),
     ):
-        assert response.status_code == 409
+        assert response.status_code == 409 and response.json()["title"] == "Conflict"
         assert "committed (data/clusters/grid-centre.toml" in response.json()["detail"]
         assert "read-only" in response.json()["detail"]
     missing = api.client.put("/clusters/grid-east", json=east_cluster(), headers=planner)
