@@ -472,7 +472,8 @@ def test_assignments_replace_atomically_and_stale_ids(store: IncidentStore) -> N
 
 
 def test_saves_what_geozone_assign_produces(store: IncidentStore, grid: BoundarySet) -> None:
-    from geozone import assign  # here: it pulls libpysal, which spawned writers need not load
+    # Imported here: it pulls libpysal, which spawned writers need not load.
+    from geozone import assignment as assign
 
     assert list(assign.UNIT_COLUMNS) == ["external_id", *UNIT_COLUMNS]
     assert list(assign.CLUSTER_COLUMNS) == ["external_id", *CLUSTER_COLUMNS]
