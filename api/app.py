@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import incident_service, problems
+from api import problems
 from api.auth_store import KeyStore, Role
 from api.deps import Caller, caller_of_key, check_role, required_role
 from api.errors import AuthenticationError, PermissionDeniedError
@@ -46,6 +46,7 @@ from api.routers import (
     patrol_zones,
     reports,
 )
+from api.services import incidents as incident_service
 from api.settings import ApiSettings, get_api_settings
 from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context, judging_context

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api import services
 from api.deps import AdminDep, KeyStoreDep, summarise
 from api.problems import problems
 from api.schemas import KeyIn, KeyOut
+from api.services.common import jsonable
 
 router = APIRouter(tags=["keys"])
 _AUTH = problems(401, 403)
@@ -18,7 +18,7 @@ _AUTH = problems(401, 403)
 @router.get("/keys", response_model=list[KeyOut], responses=_AUTH, summary="API keys")
 def list_keys(caller: AdminDep, key_store: KeyStoreDep) -> list[Any]:
     """Return every key's name, role and dates (never the key)."""
-    return [services.jsonable(k) for k in key_store.list_keys()]
+    return [jsonable(k) for k in key_store.list_keys()]
 
 
 @router.post(
@@ -47,4 +47,4 @@ def revoke_key(request: Request, caller: AdminDep, key_store: KeyStoreDep, name:
     """Revoke a key (it stays listed, with ``revoked_at``)."""
     record = key_store.revoke_key(name)
     summarise(request, f"revoked key {name!r}")
-    return services.jsonable(record)
+    return jsonable(record)

@@ -13,7 +13,7 @@ import pytest
 
 from api.auth_store import KeyStore, create_key, printable
 from api.errors import LastAdminKeyError
-from api.incident_service import UPLOAD_PREFIX, remove_stale_uploads, save_upload
+from api.services.incidents import UPLOAD_PREFIX, remove_stale_uploads, save_upload
 from geozone.errors import InvalidParameterError
 from geozone.store import open_store
 from tests.api.conftest import Api

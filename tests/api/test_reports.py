@@ -1,4 +1,5 @@
-"""``GET /clusters/{id}/report``: analyst role, JSON/HTML/CSV, the figures of the core report."""
+"""``GET /clusters/{id}/report``: analyst role, JSON/HTML/CSV, the figures of the core report;
+the format of a report file (:mod:`api.services.reports`, shared with ``geozone report``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -16,8 +18,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth_store import create_key
 from api.routers import reports
+from api.services.reports import output_format
 from api.settings import ApiSettings
 from geozone.context import Context
+from geozone.errors import InvalidParameterError
 from geozone.incidents.pipeline import assign_stale
 from geozone.report.review import SYNTHETIC_LABEL, cluster_report
 from geozone.store import open_store
@@ -125,3 +129,19 @@ def test_bad_requests_are_problems(api: Api) -> None:
     assert get(api, "analyst", format="pdf").status_code == 422
     no_dates = api.client.get("/clusters/grid-centre/report", headers=api.auth("analyst"))
     assert no_dates.status_code == 422
+
+
+def test_format_follows_the_suffix(tmp_path: Path) -> None:
+    assert output_format(Path("r.html"), None) == "html"
+    assert output_format(Path("r.HTM"), None) == "html"
+    assert output_format(Path("r.json"), None) == "json"
+    assert output_format(Path("r.zip"), None) == "csv"
+    assert output_format(Path("out"), None) == "csv"  # a folder
+    assert output_format(tmp_path, None) == "csv"
+    assert output_format(Path("r.txt"), "JSON") == "json"
+    with pytest.raises(InvalidParameterError, match="several tables"):
+        output_format(Path("r.csv"), None)
+    with pytest.raises(InvalidParameterError, match="cannot tell the format"):
+        output_format(Path("r.pdf"), None)
+    with pytest.raises(InvalidParameterError, match="not one of html, json, csv"):
+        output_format(Path("r.html"), "pdf")
