@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import ROLES
 from api.settings import ApiSettings
+from geozone.assignment.rules import RULE_NAMES
 from geozone.context import Context
 from tests.api.conftest import Api
 
@@ -29,6 +31,10 @@ def test_openapi_lists_the_routes_and_the_key_scheme(api: Api) -> None:
         assert path in spec["paths"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     assert "examples" in spec["components"]["schemas"]["PatrolZoneIn"]
+    rule = spec["components"]["schemas"]["ClusterDecision"]["properties"]["rule"]
+    assert [option.get("enum") for option in rule["anyOf"]] == [list(RULE_NAMES), None]
+    role = spec["components"]["schemas"]["KeyIn"]["properties"]["role"]
+    assert role["enum"] == list(ROLES)
 
 
 def test_unexpected_errors_are_500_problems_without_traceback(
