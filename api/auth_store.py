@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection, Engine
 from api.errors import DuplicateApiKeyError, LastAdminKeyError, UnknownApiKeyError
 from geozone.errors import InvalidParameterError
 from geozone.settings import Settings, get_settings
-from geozone.store.sql import UTCDateTime
 
 Role = Literal["viewer", "analyst", "planner", "admin"]
 #: Roles from least to most allowed; a role may do what every lower role may.
@@ -36,6 +35,8 @@ _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN
 
 def define_key_tables(metadata: sa.MetaData) -> None:
     """Add the web service's tables ``api_keys`` and ``audit_log`` (made by migration 0002)."""
+    from geozone.store.sql import UTCDateTime  # here: the store's engine code loads on use
+
     sa.Table(
         "api_keys",
         metadata,

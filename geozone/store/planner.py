@@ -16,7 +16,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from geozone.errors import InvalidParameterError, UnknownPatrolZoneError
-from geozone.store.sql import UTCDateTime
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -28,6 +27,8 @@ def define_planner_tables(metadata: sa.MetaData) -> None:
 
     Migration 0002 makes the first, 0003 the second.
     """
+    from geozone.store.sql import UTCDateTime  # here: the store's engine code loads on use
+
     sa.Table(
         "patrol_zones",
         metadata,
