@@ -2,7 +2,7 @@
 
 The context (boundary sets, clusters, territories) is loaded once when the app starts (or
 given), and the clusters planners defined through the API are read from the store and added
-to it (:class:`api.cluster_registry.ClusterRegistry`); the store is opened per app and closed
+to it (:class:`geozone.clusters.registry.ClusterRegistry`); the store is opened per app and closed
 when it stops. Every error is answered as RFC 9457 problem+json (see :mod:`api.problems`);
 every write request (POST, PUT, PATCH, DELETE other than the read-only ``POST /locate``)
 leaves a row in the audit log.
@@ -27,9 +27,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import incident_service, problems
-from api.cluster_registry import ClusterRegistry
+from api import problems
+from api.auth_store import KeyStore, Role
 from api.deps import Caller, caller_of_key, check_role, required_role
+from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.params import single_valued_query
 from api.routers import (
@@ -45,11 +46,12 @@ from api.routers import (
     patrol_zones,
     reports,
 )
+from api.services import incidents as incident_service
+from api.settings import ApiSettings, get_api_settings
+from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context, judging_context
-from geozone.errors import AuthenticationError, PermissionDeniedError
-from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, open_store
-from geozone.store.api_tables import ApiStore, Role
+from geozone.store.planner import PlannerStore
 from geozone.store.sql import write_wait
 
 _log = logging.getLogger("geozone.api")
@@ -77,7 +79,7 @@ its import batch).
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ApiSettings | None = None,
     *,
     context: Context | None = None,
     store_url: str | None = None,
@@ -87,14 +89,15 @@ def create_app(
     Parameters
     ----------
     settings
-        Limits, CORS origins and the default store URL (default: the environment's).
+        Limits, CORS origins, the basemap and the default store URL (default: the
+        environment's, :func:`api.settings.get_api_settings`).
     context
         Boundary sets and clusters to judge with; loaded at startup with
         :func:`~geozone.context.load_context` when None.
     store_url
         The store (default ``settings.store_url``); migrated when opened.
     """
-    settings = settings or get_settings()
+    settings = settings or get_api_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,8 +106,9 @@ def create_app(
         store = open_store(store_url or settings.store_url, settings=settings)
         _warn_quarantined(store)
         app.state.store = store
-        app.state.api_store = ApiStore(store.engine)  # type: ignore[attr-defined]
-        registry = ClusterRegistry(base, app.state.api_store)
+        app.state.key_store = KeyStore(store.engine)
+        app.state.planner_store = PlannerStore(store.engine)
+        registry = ClusterRegistry(base, app.state.planner_store)
         app.state.clusters = registry
         app.state.context = registry.context
         # The boundary sets and indexes live as long as the process: move them out of the
@@ -190,7 +194,7 @@ class RequestGuard:
     included) an extra task and stream, a good share of a small request's time.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings, routes: Sequence[RouteRole]) -> None:
+    def __init__(self, app: ASGIApp, settings: ApiSettings, routes: Sequence[RouteRole]) -> None:
         self.app, self.settings = app, settings
         self._routes = [r for r in routes if r.role is not None and r.methods & _WRITES]
 
@@ -310,13 +314,13 @@ def _caller_of_scope(scope: Scope) -> Caller | None:
     key = Headers(scope=scope).get("x-api-key")
     if not key:
         return None
-    api_store: ApiStore = scope["app"].state.api_store
-    return caller_of_key(api_store, key)
+    key_store: KeyStore = scope["app"].state.key_store
+    return caller_of_key(key_store, key)
 
 
 def _audit(request: Request, status: int) -> None:
-    api_store: ApiStore | None = getattr(request.app.state, "api_store", None)
-    if api_store is None:
+    key_store: KeyStore | None = getattr(request.app.state, "key_store", None)
+    if key_store is None:
         return
     state: dict[str, Any] = request.scope.get("state", {})
     caller = state.get("caller")
@@ -329,6 +333,6 @@ def _audit(request: Request, status: int) -> None:
         "summary": str(state.get("audit_summary", "")),
     }
     try:
-        api_store.audit(**row)
+        key_store.audit(**row)
     except Exception:  # the answer is sent: keep the row in the log rather than lose it
         _log.exception("audit row not written to the store: %s", row)

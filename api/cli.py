@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.auth_store import ROLES, KeyStore, printable
 from geozone.settings import get_settings
 from geozone.store import IncidentStore, open_store
-from geozone.store.api_tables import ROLES, ApiStore, printable
+from geozone.store.planner import PlannerStore
 
 if TYPE_CHECKING:
     from geozone.context import Context
@@ -36,9 +37,9 @@ StoreOption = Annotated[
 ]
 
 
-def _api_store(url: str | None) -> tuple[ApiStore, IncidentStore]:
+def _api_store(url: str | None) -> tuple[KeyStore, IncidentStore]:
     store = open_store(url or get_settings().store_url)
-    return ApiStore(store.engine), store  # type: ignore[attr-defined]
+    return KeyStore(store.engine), store
 
 
 @users_app.command("add")
@@ -82,17 +83,17 @@ def revoke(name: str, store_url: StoreOption = None) -> None:
     typer.echo(f"revoked {name}")
 
 
-def _with_defined_clusters(context: Context, api_store: ApiStore) -> Context:
+def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
     """Return the context plus the clusters planners defined through the API (stored)."""
-    from api.cluster_registry import ClusterRegistry
+    from geozone.clusters.registry import ClusterRegistry
 
-    registry = ClusterRegistry(context, api_store)
+    registry = ClusterRegistry(context, PlannerStore(store.engine))
     for problem in registry.problems:
         typer.echo(f"warning: {problem}", err=True)
     return registry.context
 
 
-def _first_admin_key(api_store: ApiStore) -> tuple[str, str] | None:
+def _first_admin_key(api_store: KeyStore) -> tuple[str, str] | None:
     """Create an admin key when the store has none that works; return (name, key) or None."""
     if api_store.active_admins():
         return None
@@ -142,6 +143,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.settings import get_api_settings
     from geozone.boundaries.build import build_set
     from geozone.boundaries.manifest import load_manifest
     from geozone.context import judging_context
@@ -150,7 +152,7 @@ def serve(
     from geozone.store import IncidentQuery
     from geozone.vntime import VIETNAM_TZ
 
-    settings = get_settings()
+    settings = get_api_settings()
     for entry in load_manifest(settings.manifest_path).sets.values():
         build_set(
             entry,
@@ -161,7 +163,7 @@ def serve(
     context = judging_context(settings)
     api_store, store = _api_store(None)
     try:
-        judged = _with_defined_clusters(context, api_store)
+        judged = _with_defined_clusters(context, store)
         if demo_incidents and store.count(IncidentQuery()) == 0:
             current = context.current
             carried = [t.cluster for t in context.territories if t.bset.id == current.id]
@@ -240,16 +242,17 @@ def map_cluster(
     from geozone.context import judging_context
     from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
+    from maps.settings import get_map_settings
 
     day: date = parse_date(on)
-    settings = get_settings()
+    settings = get_map_settings()
     context = judging_context(settings)
     known = {t.cluster.id for t in context.territories} | set(context.clusters)
     store: IncidentStore | None = None
     try:
         if with_incidents or store_url or cluster_id not in known:
             store = open_store(store_url or settings.store_url, settings=settings)
-            context = _with_defined_clusters(context, ApiStore(store.engine))  # type: ignore[attr-defined]
+            context = _with_defined_clusters(context, store)
         territory, cluster = cluster_on(context, cluster_id, day)
         layers = cluster_layers(
             cluster, territory.bset, zones=territory.zones, attribution=territory.attribution

@@ -4,117 +4,19 @@ The command lives beside the web layer because its HTML page embeds a Folium map
 (:mod:`maps.report`); the core CLI stays free of map imports. The lead registers it with
 :func:`register` in :func:`api.cli.main`.
 
-Output formats, chosen by ``--format`` or else by the output's suffix:
-
-- ``.html`` / ``.htm``: one self-contained printable page (static SVG map for print, the
-  interactive map on screen);
-- ``.json``: the report's data (figures, notes, every table with its labels);
-- ``.zip``: one CSV per table and ``summary.csv``, zipped;
-- a folder (no suffix, or an existing folder): the same CSV files written into it.
-
-A ``.csv`` file name is refused: a report has several tables.
+The output format is chosen by ``--format`` or else by the output's suffix; the report is
+written as ``GET /clusters/{id}/report`` writes it (:mod:`api.services.reports`).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from datetime import date
 from pathlib import Path
-from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from geozone import vntime
-from geozone.errors import InvalidParameterError
-
-if TYPE_CHECKING:
-    from geozone.context import Context
-    from geozone.report import ClusterReport
-
-ReportFormat = Literal["html", "json", "csv"]
-_FORMATS: dict[str, ReportFormat] = {"html": "html", "json": "json", "csv": "csv"}
-_SUFFIXES: dict[str, ReportFormat] = {
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-    ".zip": "csv",
-}
-
-
-def output_format(output: Path, given: str | None) -> ReportFormat:
-    """Return the format to write ``output`` in: ``given``, else inferred from the suffix.
-
-    Raises
-    ------
-    InvalidParameterError
-        For an unknown format, or a suffix that names none (``.csv`` included: a report has
-        several tables; give a folder or a ``.zip``).
-    """
-    if given is not None:
-        if given.lower() not in _FORMATS:
-            raise InvalidParameterError(f"format {given!r} is not one of html, json, csv")
-        return _FORMATS[given.lower()]
-    suffix = output.suffix.lower()
-    if suffix in _SUFFIXES:
-        return _SUFFIXES[suffix]
-    if not suffix or output.is_dir():
-        return "csv"
-    if suffix == ".csv":
-        raise InvalidParameterError(
-            f"{output.name}: a report has several tables; write CSV to a folder (-o out/) "
-            "or a .zip (-o report.zip)"
-        )
-    raise InvalidParameterError(
-        f"cannot tell the format of {output.name}: use .html, .json, .zip or a folder, "
-        "or give --format"
-    )
-
-
-def csv_zip(report: ClusterReport) -> bytes:
-    """Return the report's CSV files (:meth:`ClusterReport.write_csv`) as a zip archive."""
-    buffer = io.BytesIO()
-    with TemporaryDirectory(prefix="geozone-report-") as folder:
-        files = report.write_csv(folder)
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in files:
-                archive.write(path, arcname=path.name)
-    return buffer.getvalue()
-
-
-def write_report(
-    report: ClusterReport, context: Context, output: Path, fmt: ReportFormat, *, map_: bool = True
-) -> list[Path]:
-    """Write ``report`` to ``output`` in ``fmt``; return the files written.
-
-    Parameters
-    ----------
-    report
-        The computed report.
-    context
-        The context it was computed with (the HTML map needs the members' geometry).
-    output
-        A file (html, json, a csv ``.zip``) or a folder (csv).
-    fmt
-        ``"html"``, ``"json"`` or ``"csv"``.
-    map_
-        Include the interactive map in the HTML page (the static map is always drawn).
-    """
-    if fmt == "csv" and output.suffix.lower() != ".zip":
-        return report.write_csv(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        output.write_bytes(csv_zip(report))
-    elif fmt == "json":
-        text = json.dumps(report.to_json(), ensure_ascii=False, indent=2)
-        output.write_text(text + "\n", encoding="utf-8")
-    else:
-        from maps.report import report_html
-
-        output.write_text(report_html(report, context, interactive_map=map_), encoding="utf-8")
-    return [output]
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -189,11 +91,12 @@ def report(
     """
     from rich.console import Console
 
-    from api.cluster_registry import ClusterRegistry
+    from api.services.reports import output_format, write_report
+    from geozone.clusters.registry import ClusterRegistry
     from geozone.context import judging_context
     from geozone.report import cluster_report
     from geozone.store import open_store
-    from geozone.store.api_tables import ApiStore
+    from geozone.store.planner import PlannerStore
 
     console = Console(stderr=True)
     start, end = period_of(from_, to, year)
@@ -203,7 +106,7 @@ def report(
         open_store(store_url) as store,
     ):
         # The committed clusters and those planners defined through the API, as the service.
-        registry = ClusterRegistry(judging_context(), ApiStore(store.engine))  # type: ignore[attr-defined]
+        registry = ClusterRegistry(judging_context(), PlannerStore(store.engine))
         for problem in registry.problems:
             console.print(f"warning: {problem}", style="yellow", highlight=False)
         context = registry.context
@@ -223,4 +126,4 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-__all__ = ["csv_zip", "output_format", "period_of", "register", "report", "write_report"]
+__all__ = ["period_of", "register", "report"]

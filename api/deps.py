@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.cluster_registry import ClusterRegistry
+from api.auth_store import KeyStore, Role, role_allows
+from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
+from api.settings import ApiSettings
+from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context
-from geozone.errors import AuthenticationError, PermissionDeniedError
-from geozone.settings import Settings
 from geozone.store import IncidentStore
-from geozone.store.api_tables import ApiStore, Role, role_allows
+from geozone.store.planner import PlannerStore
 
 _key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An API key (see `geozone users add`)."
@@ -34,9 +35,9 @@ class Caller:
 # of a worker thread (a thread hop costs more than the lookup).
 
 
-async def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> ApiSettings:
     """Return the app's settings."""
-    settings: Settings = request.app.state.settings
+    settings: ApiSettings = request.app.state.settings
     return settings
 
 
@@ -52,9 +53,15 @@ def get_store(request: Request) -> IncidentStore:
     return store
 
 
-def get_api_store(request: Request) -> ApiStore:
-    """Return the app's key, audit and patrol-zone store."""
-    store: ApiStore = request.app.state.api_store
+def get_key_store(request: Request) -> KeyStore:
+    """Return the app's API keys and audit log."""
+    store: KeyStore = request.app.state.key_store
+    return store
+
+
+def get_planner_store(request: Request) -> PlannerStore:
+    """Return the app's patrol zones and planners' clusters."""
+    store: PlannerStore = request.app.state.planner_store
     return store
 
 
@@ -70,15 +77,16 @@ def get_jobs(request: Request) -> Jobs:
     return jobs
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 ContextDep = Annotated[Context, Depends(get_context)]
 StoreDep = Annotated[IncidentStore, Depends(get_store)]
-ApiStoreDep = Annotated[ApiStore, Depends(get_api_store)]
+KeyStoreDep = Annotated[KeyStore, Depends(get_key_store)]
+PlannerStoreDep = Annotated[PlannerStore, Depends(get_planner_store)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 RegistryDep = Annotated[ClusterRegistry, Depends(get_registry)]
 
 
-def caller_of_key(api_store: ApiStore, key: str) -> Caller:
+def caller_of_key(key_store: KeyStore, key: str) -> Caller:
     """Return the holder of an API key.
 
     Raises
@@ -86,7 +94,7 @@ def caller_of_key(api_store: ApiStore, key: str) -> Caller:
     AuthenticationError
         The key is unknown or revoked.
     """
-    record = api_store.find_key(key)
+    record = key_store.find_key(key)
     if record is None or record["revoked_at"] is not None:
         raise AuthenticationError("the API key is unknown or revoked")
     return Caller(record["name"], record["role"])
@@ -94,7 +102,7 @@ def caller_of_key(api_store: ApiStore, key: str) -> Caller:
 
 def caller_of(
     request: Request,
-    api_store: ApiStoreDep,
+    key_store: KeyStoreDep,
     key: Annotated[str | None, Security(_key_header)] = None,
 ) -> Caller | None:
     """Return the holder of the request's API key, or None when it gives no key.
@@ -110,7 +118,7 @@ def caller_of(
     if not key:
         return None
     known: Caller | None = request.scope.get("state", {}).get("caller")
-    caller = known if known is not None else caller_of_key(api_store, key)
+    caller = known if known is not None else caller_of_key(key_store, key)
     request.state.caller = caller
     return caller
 

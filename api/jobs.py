@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from geozone.errors import UnknownJobError
+from api.errors import UnknownJobError
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 #: Most jobs kept in memory.

@@ -13,21 +13,25 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geozone.errors import (
+from api.errors import (
     AuthenticationError,
-    ClusterDefinitionError,
-    DataNotFoundError,
     DuplicateApiKeyError,
-    GeozoneError,
-    ImportBatchError,
     LastAdminKeyError,
     PayloadTooLargeError,
     PermissionDeniedError,
-    StoreBusyError,
     UnknownApiKeyError,
+    UnknownJobError,
+)
+from geozone.errors import (
+    ClusterConflictError,
+    ClusterDefinitionError,
+    ClusterIdChangeError,
+    DataNotFoundError,
+    GeozoneError,
+    ImportBatchError,
+    StoreBusyError,
     UnknownBoundarySetError,
     UnknownIncidentError,
-    UnknownJobError,
     UnknownPatrolZoneError,
     UnknownUnitError,
 )
@@ -50,6 +54,8 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     (UnknownJobError, 404),
     (DataNotFoundError, 404),
     (DuplicateApiKeyError, 409),
+    # A cluster id taken by a committed (read-only) cluster, a defined one or a carried one.
+    (ClusterConflictError, 409),
     (LastAdminKeyError, 409),
     (ImportBatchError, 409),
     (PayloadTooLargeError, 413),
@@ -58,6 +64,11 @@ STATUS_OF: tuple[tuple[type[GeozoneError], int], ...] = (
     # A cluster definition that its boundary set refutes (unknown member, name mismatch).
     (ClusterDefinitionError, 422),
 )
+
+
+#: Errors answered with their status's phrase as title ("Conflict"), not their class name, as
+#: when the web layer raised them as HTTP errors (before planners' clusters moved to the core).
+TITLED_BY_STATUS: tuple[type[GeozoneError], ...] = (ClusterConflictError, ClusterIdChangeError)
 
 
 def status_of(exc: GeozoneError) -> int:
@@ -85,7 +96,8 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
 
 async def _geozone_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GeozoneError)
-    return problem(status_of(exc), str(exc), title=type(exc).__name__)
+    title = None if isinstance(exc, TITLED_BY_STATUS) else type(exc).__name__
+    return problem(status_of(exc), str(exc), title=title)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

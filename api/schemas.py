@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth_store import Role
 from api.params import QueryDate
+from geozone.assignment.rules import RuleName
 
 # Strict: a JSON true is not the number 1.
 _LON = Field(ge=-180, le=180, strict=True, description="Longitude in degrees (EPSG:4326).")
@@ -144,7 +146,7 @@ class ClusterDecision(BaseModel):
     in_zone: bool
     lead_unit: str | None = None
     cooperating: list[str] = []
-    rule: str | None = None
+    rule: RuleName | None = None
     distance_m: float | None = None
     explanation_vi: str = ""
     explanation_en: str = ""
@@ -318,7 +320,7 @@ class KeyIn(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ops", "role": "analyst"}]})
     name: str = Field(min_length=1, max_length=64)
-    role: Literal["viewer", "analyst", "planner", "admin"]
+    role: Role
 
 
 class KeyOut(BaseModel):

@@ -315,7 +315,7 @@ def bench_locate(server: Server, context: Context, args: argparse.Namespace) -> 
 
 def profile_locate(context: Context, args: argparse.Namespace) -> None:
     """cProfile of in-process ``services.locate_one`` calls (the /locate route minus HTTP)."""
-    from api import services
+    from api.services import locate as services
 
     lons, lats = hanoi_points(context, 400, args.seed + 1)
     services.locate_one(context, float(lons[0]), float(lats[0]), None, None, None)

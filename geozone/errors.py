@@ -51,6 +51,14 @@ class ClusterDefinitionError(GeozoneError):
     """A cluster definition is malformed, or does not fit the boundary set it names."""
 
 
+class ClusterIdChangeError(ClusterDefinitionError):
+    """A replacement cluster definition names another id than the cluster it replaces."""
+
+
+class ClusterConflictError(GeozoneError):
+    """A cluster id is taken: by a committed (read-only) cluster, a defined one or a carried one."""
+
+
 class UnknownMemberError(ClusterDefinitionError):
     """A cluster member names a unit code that the boundary set lacks at the cluster's level."""
 
@@ -107,40 +115,12 @@ class ImportBatchError(StoreError):
     """An import batch is unknown, already finished, reused for another file, or overfull."""
 
 
-class AuthenticationError(GeozoneError):
-    """A request needs an API key and gave none, an unknown one or a revoked one."""
-
-
-class PermissionDeniedError(GeozoneError):
-    """An API key's role is below the role the request needs."""
-
-
-class PayloadTooLargeError(GeozoneError):
-    """A request body or a batch is larger than the configured limit (the limit is named)."""
-
-
-class UnknownApiKeyError(GeozoneError):
-    """No API key has the given name."""
-
-
-class DuplicateApiKeyError(GeozoneError):
-    """An API key with the given name exists already."""
-
-
-class LastAdminKeyError(GeozoneError):
-    """Revoking this key would leave no admin key to manage the others."""
-
-
 class UnknownPatrolZoneError(GeozoneError):
     """No patrol zone has the given id."""
 
 
 class PatrolZoneGeometryError(GeozoneError, ValueError):
     """A patrol zone's geometry is not a usable polygon in Vietnam (the reason is named)."""
-
-
-class UnknownJobError(GeozoneError):
-    """No background job has the given id."""
 
 
 class AnalysisInputError(GeozoneError, ValueError):

@@ -2,13 +2,20 @@
 
 Values come from environment variables prefixed ``GEOZONE_`` (for example
 ``GEOZONE_DATA_DIR``), then from defaults. Use :func:`get_settings` to read them.
+
+:class:`Settings` holds the core's fields. A layer above the core subclasses it with its own
+fields (the maps' basemap, the web service's limits) and reads the whole with a getter made by
+:func:`layer_getter`, so that each process has one typed settings object; clearing
+:func:`get_settings` (``get_settings.cache_clear()``) clears those getters too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,28 +59,6 @@ class Settings(BaseSettings):
     store_busy_timeout_s
         How long a writer to the SQLite store waits for another writer's transaction to end
         before giving up, in seconds.
-    api_store_busy_timeout_s
-        How long a write request of the web service waits for another writer (an import
-        job) before it is answered 503 with ``Retry-After``, in seconds; well under the time a
-        proxy in front gives a request (often 60 s). Import jobs wait
-        ``store_busy_timeout_s``.
-    api_max_points
-        Most points one ``POST /locate`` batch may hold (more is refused with 413).
-    api_max_incidents
-        Most incident records one ``POST /incidents`` body may hold.
-    api_max_vertices
-        Most vertices of a patrol zone polygon.
-    api_max_body_bytes
-        Largest request body the API reads, in bytes (larger ones get 413).
-    api_max_upload_bytes
-        Largest incident file ``POST /incidents/import`` accepts, in bytes.
-    cors_origins
-        Origins allowed to call the API from a browser (none by default).
-    tiles_url
-        Basemap tile URL template for the maps (``https://…/{z}/{x}/{y}.png``); none by
-        default: the maps draw boundaries on a plain background and make no outside request.
-    tiles_attribution
-        Attribution of the tiles, shown on the map when ``tiles_url`` is set.
     """
 
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
@@ -86,15 +71,6 @@ class Settings(BaseSettings):
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
     store_url: str = ""
     store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)
-    api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
-    api_max_points: int = Field(default=10_000, ge=1, le=1_000_000)
-    api_max_incidents: int = Field(default=10_000, ge=1, le=1_000_000)
-    api_max_vertices: int = Field(default=5_000, ge=4, le=1_000_000)
-    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
-    api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
-    cors_origins: list[str] = Field(default_factory=list)
-    tiles_url: str | None = Field(default=None, pattern=r"^https?://[^\s]*\{z\}[^\s]*$")
-    tiles_attribution: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:
@@ -112,3 +88,31 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Return the process-wide settings, read once from the environment."""
     return Settings()
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def layer_getter(cls: type[S]) -> Callable[[], S]:
+    """Return a getter of the process-wide settings of a layer above the core.
+
+    Parameters
+    ----------
+    cls
+        A subclass of :class:`Settings` adding the layer's fields (same ``GEOZONE_`` prefix).
+
+    Returns
+    -------
+    Callable[[], S]
+        Reads ``cls()`` from the environment once, and again whenever :func:`get_settings`
+        was cleared since (``get_settings.cache_clear()``), so one call clears every layer.
+    """
+    held: list[tuple[Settings, S]] = []
+
+    def getter() -> S:
+        core = get_settings()
+        if not held or held[0][0] is not core:
+            held[:] = [(core, cls())]
+        return held[0][1]
+
+    return getter

@@ -12,26 +12,92 @@
 - :mod:`maps.report`: the printable cluster review page, with the static SVG map of
   :mod:`maps.static_map`; its markup is in Jinja2 templates (``maps/templates``, shipped in
   the package, autoescaped: :mod:`maps._jinja`).
+- :mod:`maps.settings`: the core's settings plus the basemap (:class:`MapSettings`).
+
+The names below are imported when first used, so that importing :mod:`maps.settings` (the
+web service's settings build on it) does not load Folium.
 """
 
-from maps.assets import (
-    DEFAULT_ASSET_BASE,
-    asset_routes,
-    check_assets,
-    use_local_assets,
-)
-from maps.cluster_map import cluster_map, incident_data, incident_payload
-from maps.elements import to_html
-from maps.errors import MapAssetError, MapAssetsMissingError, MapInputError
-from maps.layers import (
-    ClusterLayers,
-    StoredIncidents,
-    cluster_layers,
-    cluster_on,
-    incident_layer,
-    stored_incidents,
-)
-from maps.planner import planner_map
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maps.assets import (
+        DEFAULT_ASSET_BASE,
+        asset_routes,
+        check_assets,
+        use_local_assets,
+    )
+    from maps.cluster_map import cluster_map, incident_data, incident_payload
+    from maps.elements import to_html
+    from maps.errors import MapAssetError, MapAssetsMissingError, MapInputError
+    from maps.layers import (
+        ClusterLayers,
+        StoredIncidents,
+        cluster_layers,
+        cluster_on,
+        incident_layer,
+        stored_incidents,
+    )
+    from maps.planner import planner_map
+
+#: The module each public name comes from.
+_HOMES = {
+    "DEFAULT_ASSET_BASE": "maps.assets",
+    "asset_routes": "maps.assets",
+    "check_assets": "maps.assets",
+    "use_local_assets": "maps.assets",
+    "cluster_map": "maps.cluster_map",
+    "incident_data": "maps.cluster_map",
+    "incident_payload": "maps.cluster_map",
+    "to_html": "maps.elements",
+    "MapAssetError": "maps.errors",
+    "MapAssetsMissingError": "maps.errors",
+    "MapInputError": "maps.errors",
+    "ClusterLayers": "maps.layers",
+    "StoredIncidents": "maps.layers",
+    "cluster_layers": "maps.layers",
+    "cluster_on": "maps.layers",
+    "incident_layer": "maps.layers",
+    "stored_incidents": "maps.layers",
+    "planner_map": "maps.planner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'maps' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the module's names, those not imported yet included."""
+    return sorted({*globals(), *_HOMES})
+
+
+class _Package(types.ModuleType):
+    """The package: a submodule loaded later does not hide the public name it shares.
+
+    Importing ``maps.cluster_map`` (the module) binds ``cluster_map`` on the package; the
+    package's ``cluster_map`` is the function, as when it was imported eagerly.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _HOMES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "DEFAULT_ASSET_BASE",

@@ -18,11 +18,11 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from tests.conftest import GRID_INFO, grid_units
 from tests.test_clusters import grid_cluster
 
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--keys", type=Path, required=True, help="where to write the keys")
     parser.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024)
     args = parser.parse_args()
-    settings = Settings(
+    settings = ApiSettings(
         cache_dir=Path(args.keys).parent / "cache",
         store_url=args.store,
         api_max_body_bytes=args.max_body_bytes,

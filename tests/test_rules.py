@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import date, datetime
+from typing import get_args
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +27,11 @@ from tests.conftest import T11_CONFIRMED
 
 #: Words that would betray English inside a Vietnamese sentence.
 ENGLISH = re.compile(r"\b(the|and|of|in|by|review|leads?|member|zone|detected)\b", re.I)
+
+
+def test_the_rule_name_type_lists_the_table_in_order() -> None:
+    # The Literal the API documents (OpenAPI enum) is the table's names, in the table's order.
+    assert get_args(rules.RuleName) == rules.RULE_NAMES
 
 
 def test_every_template_uses_named_parameters_only() -> None:

@@ -21,40 +21,32 @@ territories of the forms in force in the period.
 Limits
 ------
 Hotspot grids are bounded for a request: at most
-:data:`~api.services.ANALYTICS_MAX_CELLS` cells and
-:data:`~api.services.ANALYTICS_MAX_WORK` cells × (permutations + 1) × time bins; beyond,
-the answer is a 422 problem naming the parameter to change. Fewer incidents than the
+:data:`~api.services.analytics.ANALYTICS_MAX_CELLS` cells and
+:data:`~api.services.analytics.ANALYTICS_MAX_WORK` cells × (permutations + 1) × time bins;
+beyond, the answer is a 422 problem naming the parameter to change. Fewer incidents than the
 minimum (30) is no error: the answer is 200 with ``status`` "too_few" and a message.
 
 Results are cached in the process (a small LRU) by cluster, period, parameters and a change
-marker of the store (:func:`api.services.change_marker`: the assignment stamp and the number
-of stored incidents; nothing is cached while incidents wait for reassignment).
+marker of the store (:func:`api.services.analytics.change_marker`: the assignment stamp and
+the number of stored incidents; nothing is cached while incidents wait for reassignment).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
 
-from api import services
-from api.deps import AnalystDep, ApiStoreDep, ContextDep, PlannerDep, SettingsDep, StoreDep
+from api.deps import AnalystDep, ContextDep, PlannerDep, PlannerStoreDep, SettingsDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
-from geozone.analysis.study import HOTSPOT_DEFAULTS, HotspotParameters, study_hotspots
-from geozone.context import Context
+from api.services import analytics as service
+from api.services.analytics import HotspotParams, Method
+from api.services.common import invalid
+from geozone.analysis.study import HOTSPOT_DEFAULTS
 from geozone.errors import InvalidParameterError
-from geozone.store import IncidentStore
 
 router = APIRouter(tags=["analytics"])
-
-Method = Literal["gi_grid", "gi_units", "kde", "emerging"]
-#: Default cell size per method, in metres.
-DEFAULT_CELL_M: dict[str, float] = {"gi_grid": 250.0, "emerging": 250.0, "kde": 100.0}
-#: Time bins of emerging hotspots and their length in days (for the workload estimate).
-BINS: dict[str, int] = {"W": 7, "MS": 30, "QS": 91}
 
 _POLYGON_EXAMPLE: dict[str, Any] = {
     "type": "Polygon",
@@ -109,7 +101,7 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
         "from": "2025-07-01",
         "to": "2025-12-31",
         "synthetic": True,
-        "synthetic_label": services.SYNTHETIC_LABEL_TEXT,
+        "synthetic_label": service.SYNTHETIC_LABEL_TEXT,
         "attribution": "…",
     },
 }
@@ -146,104 +138,6 @@ Category = Annotated[
     str | None,
     Query(max_length=400, description="Only these category codes (comma-separated)."),
 ]
-
-
-@dataclass(frozen=True)
-class HotspotParams:
-    """The parameters of a hotspot analysis (hashable: part of the cache key)."""
-
-    method: Method = "gi_grid"
-    cell_size_m: float | None = None
-    shape: Literal["square", "hexagon"] = HOTSPOT_DEFAULTS.shape
-    permutations: int = HOTSPOT_DEFAULTS.permutations
-    seed: int = HOTSPOT_DEFAULTS.seed
-    alpha: float = HOTSPOT_DEFAULTS.alpha
-    bin: str = "MS"
-
-    @property
-    def cell(self) -> float:
-        """The cell size (the method's default when not given)."""
-        return self.cell_size_m or DEFAULT_CELL_M.get(self.method, 250.0)
-
-
-def _cache(request: Request) -> services.AnalyticsCache:
-    state = request.app.state
-    cache: services.AnalyticsCache | None = getattr(state, "analytics_cache", None)
-    if cache is None:
-        cache = services.AnalyticsCache()
-        state.analytics_cache = cache
-    return cache
-
-
-def compute_hotspots(
-    request: Request,
-    store: IncidentStore,
-    context: Context,
-    cluster_id: str,
-    start: date | None,
-    end: date | None,
-    params: HotspotParams,
-    categories: tuple[str, ...] | None = None,
-) -> tuple[Any, services.ClusterPeriod]:
-    """Return a hotspot result of a cluster's incidents over a period (cached) and the period.
-
-    Raises
-    ------
-    RequestValidationError
-        The grid or the permutation work is over the request limits (422).
-    """
-    from geozone.analysis import hotspots
-
-    period = services.cluster_period(store, context, cluster_id, start, end, categories)
-    marker = services.change_marker(store, context)
-    key = (cluster_id, period.start, period.end, categories, params, marker)
-    cache = _cache(request)
-    found = cache.get(key) if marker is not None else None
-    if found is not None:
-        return found, period
-    points = period.points()
-    result: Any
-    if params.method == "gi_units":
-        territory = period.territory
-        codes = territory.members.loc[territory.members["has_territory"], "code"]
-        units = territory.bset.units(territory.cluster.level)
-        units = units[units["code"].isin(codes)]
-        result = hotspots.gi_star_units(
-            points, units, permutations=params.permutations, seed=params.seed, alpha=params.alpha
-        )
-    else:
-        n_cells = services.estimated_cells(period.area, params.cell)
-        if params.method == "kde":
-            services.check_workload(n_cells, 0)
-            result = hotspots.kernel_density(points, cell_size_m=params.cell, area=period.area)
-        elif params.method == "emerging":
-            days = (period.end - period.start).days + 1
-            services.check_workload(n_cells, params.permutations, days // BINS[params.bin] + 1)
-            result = hotspots.emerging_hotspots(
-                points,
-                bin=params.bin,
-                cell_size_m=params.cell,
-                shape=params.shape,
-                area=period.area,
-                permutations=params.permutations,
-                seed=params.seed,
-                alpha=params.alpha,
-            )
-        else:
-            services.check_workload(n_cells, params.permutations)
-            result = study_hotspots(
-                period,
-                HotspotParameters(
-                    cell_size_m=params.cell,
-                    shape=params.shape,
-                    permutations=params.permutations,
-                    seed=params.seed,
-                    alpha=params.alpha,
-                ),
-            )
-    if marker is not None:
-        cache.put(key, result)
-    return result, period
 
 
 def _emerging_too_few(exc: InvalidParameterError) -> bool:
@@ -318,21 +212,21 @@ def cluster_hotspots(
     key.
     """
     params = HotspotParams(method, cell_size_m, shape, permutations, seed, alpha, bin)
-    categories = services.parse_categories(category)
+    categories = service.parse_categories(category)
     try:
-        result, period = compute_hotspots(
+        result, period = service.compute_hotspots(
             request, store, context, cluster_id, start, end, params, categories
         )
     except InvalidParameterError as exc:
         if method == "emerging" and _emerging_too_few(exc):
-            raise services.invalid("bin", str(exc)) from exc
+            raise invalid("bin", str(exc)) from exc
         raise
     collection = result.to_geojson()
     if significant_only:
         collection["features"] = [
             f for f in collection["features"] if _significant(f.get("properties") or {})
         ]
-    return services.with_labels(collection, period)
+    return service.with_labels(collection, period)
 
 
 def _significant(properties: dict[str, Any]) -> bool:
@@ -373,9 +267,9 @@ def cluster_border_effect(
     keys = [part.strip() for part in (by or "").split(",") if part.strip()]
     bad = [k for k in keys if k not in ("category", "kind")]
     if bad:
-        raise services.invalid("by", "split by category and/or kind (comma-separated)")
-    found = services.cluster_period(store, context, cluster_id, start, end)
-    rows = services.border_effect_rows(found, keys, period)
+        raise invalid("by", "split by category and/or kind (comma-separated)")
+    found = service.cluster_period(store, context, cluster_id, start, end)
+    rows = service.border_effect_rows(found, keys, period)
     return {
         "cluster_id": cluster_id,
         "from": found.start.isoformat(),
@@ -383,40 +277,9 @@ def cluster_border_effect(
         "by": keys,
         "period": period,
         "synthetic": found.synthetic,
-        **({"synthetic_label": services.SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
+        **({"synthetic_label": service.SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
         "rows": rows,
     }
-
-
-def _coverage(
-    request: Request,
-    store: IncidentStore,
-    context: Context,
-    cluster_id: str,
-    geometry: dict[str, Any],
-    start: date | None,
-    end: date | None,
-    max_vertices: int,
-) -> dict[str, Any]:
-    from geozone.analysis.patrol import coverage
-
-    found = services.cluster_period(store, context, cluster_id, start, end)
-    zone = services.check_area_geometry(geometry, found.territory.bset, max_vertices)
-    result, _ = compute_hotspots(request, store, context, cluster_id, start, end, HotspotParams())
-    hot = result.cells if result.status == "tested" else None
-    data = coverage(zone, found.territory, found.points(), hot).as_dict()
-    answer: dict[str, Any] = services.jsonable(
-        {
-            "cluster_id": found.territory.cluster.id,
-            "from": found.start.isoformat(),
-            "to": found.end.isoformat(),
-            **data,
-            "hotspot_status": result.status,
-            "hotspot_message": result.message,
-            "synthetic": found.synthetic,
-        }
-    )
-    return answer
 
 
 _COVERAGE_200: dict[int | str, dict[str, Any]] = {
@@ -484,7 +347,7 @@ def cluster_coverage(
     share uses Gi* on a 250 m grid over the same period (normal p-values, FDR); it is null when
     there are too few incidents to test. Needs an analyst key (planners and admins too).
     """
-    return _coverage(
+    return service.coverage_of(
         request, store, context, cluster_id, geometry, start, end, settings.api_max_vertices
     )
 
@@ -500,7 +363,7 @@ def patrol_zone_coverage(
     caller: AnalystDep,
     context: ContextDep,
     store: StoreDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     settings: SettingsDep,
     start: Start = None,
     end: End = None,
@@ -508,9 +371,9 @@ def patrol_zone_coverage(
     """Return what a saved patrol zone covers in its cluster (as ``POST .../coverage``)."""
     import json
 
-    record = api_store.get_zone(zone_id)
+    record = planner_store.get_zone(zone_id)
     geometry = json.loads(record["geometry"])
-    data = _coverage(
+    data = service.coverage_of(
         request,
         store,
         context,
@@ -549,34 +412,4 @@ def patrol_suggestions(
     point**: planners edit the polygons and save them with ``POST /patrol-zones``. Needs a
     planner key.
     """
-    import json
-
-    from geozone.analysis.patrol import suggest_patrol_zones
-
-    result, period = compute_hotspots(
-        request, store, context, cluster_id, start, end, HotspotParams()
-    )
-    territory = period.territory
-    features: list[dict[str, Any]] = []
-    if result.status == "tested":
-        found = suggest_patrol_zones(result.cells, territory, buffer_m=buffer_m)
-        if len(found):
-            features = json.loads(found.to_json(na="null", drop_id=True))["features"]
-    collection: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": features,
-        "properties": {
-            "analysis": "patrol_suggestions",
-            "status": result.status,
-            "message": result.message,
-            "buffer_m": buffer_m,
-            "n_hot": int((result.cells["kind"] == "hot").sum()),
-            "synthetic": period.synthetic,
-            "note": (
-                "Gợi ý ban đầu, cần cán bộ lập kế hoạch chỉnh sửa / A starting point for "
-                "planners to edit, not a plan."
-            ),
-        },
-    }
-    collection["properties"]["cluster_placed"] = territory.cluster.id
-    return services.with_labels(collection, period)
+    return service.patrol_suggestions(request, store, context, cluster_id, start, end, buffer_m)

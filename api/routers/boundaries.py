@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api import services
 from api.deps import ContextDep
 from api.problems import problems
 from api.schemas import SetOut, UnitOut, UnitPage
+from api.services import boundaries as service
+from api.services.common import parse_bbox
+from geozone.boundaries.manifest import Level
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -49,7 +51,7 @@ def list_sets(context: ContextDep) -> list[SetOut]:
 def list_units(
     context: ContextDep,
     set_id: SetQuery = None,
-    level: Literal["province", "district", "ward"] | None = None,
+    level: Level | None = None,
     parent: Annotated[str | None, Query(max_length=64)] = None,
     bbox: Annotated[
         str | None, Query(description="minx,miny,maxx,maxy in degrees", max_length=200)
@@ -59,11 +61,11 @@ def list_units(
     offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Return units of a set filtered by level, parent, bbox and name search, paged."""
-    units, total = services.list_units(
+    units, total = service.list_units(
         _set(context, set_id),
         level=level,
         parent=parent,
-        bbox=services.parse_bbox(bbox),
+        bbox=parse_bbox(bbox),
         q=q,
         limit=limit,
         offset=offset,
@@ -74,7 +76,7 @@ def list_units(
 @router.get("/units/{code}", responses=problems(404), summary="One unit (GeoJSON Feature)")
 def get_unit(context: ContextDep, code: str, set_id: SetQuery = None) -> dict[str, Any]:
     """Return a unit with its geometry and its chain of parent codes."""
-    return services.unit_feature(_set(context, set_id), code)
+    return service.unit_feature(_set(context, set_id), code)
 
 
 @router.get(
@@ -85,4 +87,4 @@ def get_unit(context: ContextDep, code: str, set_id: SetQuery = None) -> dict[st
 )
 def get_neighbours(context: ContextDep, code: str, set_id: SetQuery = None) -> list[Any]:
     """Return the units of the same level that share a boundary line with the unit."""
-    return services.neighbours(_set(context, set_id), code)
+    return service.neighbours(_set(context, set_id), code)

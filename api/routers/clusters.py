@@ -2,7 +2,7 @@
 
 Reads are public. ``POST /clusters`` and ``PUT /clusters/{id}`` (planner key) define and
 replace clusters planners own; the committed clusters are read-only (see
-:mod:`api.cluster_registry`). After a write the new context is in force at once and a
+:mod:`geozone.clusters.registry`). After a write the new context is in force at once and a
 background job (``GET /jobs/{id}``) reassigns the stored incidents.
 """
 
@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request
 
-from api import services
-from api.cluster_registry import ClusterRegistry, Defined, run_reassign
 from api.deps import (
     ContextDep,
     JobsDep,
@@ -26,7 +24,10 @@ from api.deps import (
 from api.jobs import Jobs
 from api.problems import problems
 from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
+from api.services import clusters as service
+from api.services.common import jsonable
 from geozone.clusters.model import Cluster
+from geozone.clusters.registry import ClusterRegistry, Defined
 from geozone.clusters.zones import BorderZones
 from geozone.store import IncidentStore
 
@@ -41,18 +42,9 @@ ClusterBody = Annotated[
 ]
 
 
-def zones_of(request: Request, cluster_id: str) -> BorderZones:
-    """Return a placed cluster's border zones, built once per app."""
-    cache: dict[str, BorderZones] = request.app.state.zone_cache
-    if cluster_id not in cache:
-        territory = request.app.state.context.territory(cluster_id)
-        cache[cluster_id] = services.cluster_zones(territory)
-    return cache[cluster_id]
-
-
 def _summary(registry: ClusterRegistry, territory: Any) -> dict[str, Any]:
     cluster_id = territory.cluster.id
-    return services.cluster_summary(
+    return service.cluster_summary(
         territory, registry.source(cluster_id), registry.is_defined(cluster_id)
     )
 
@@ -72,7 +64,7 @@ def get_cluster(context: ContextDep, registry: RegistryDep, cluster_id: str) -> 
     """Return a placed cluster with its full definition."""
     territory = context.territory(cluster_id)
     data = _summary(registry, territory)
-    data["definition"] = services.jsonable(territory.cluster.model_dump(mode="json"))
+    data["definition"] = jsonable(territory.cluster.model_dump(mode="json"))
     return data
 
 
@@ -95,7 +87,7 @@ def _written(
             cache.pop(key, None)
     cluster = defined.cluster
     job = jobs.new("reassign", f"cluster {cluster.id} {verb}", by)
-    tasks.add_task(run_reassign, job, store, registry)
+    tasks.add_task(service.run_reassign, job, store, registry)
     placed = [t.cluster.id for t in defined.territories]
     summarise(
         request,
@@ -107,16 +99,16 @@ def _written(
         "id": cluster.id,
         "source": "api",
         "editable": True,
-        "definition": services.jsonable(cluster.model_dump(mode="json")),
+        "definition": jsonable(cluster.model_dump(mode="json")),
         "placed": [
-            services.cluster_summary(t, "api", t.cluster.id == cluster.id)
+            service.cluster_summary(t, "api", t.cluster.id == cluster.id)
             for t in defined.territories
         ],
-        "created_at": services.jsonable(record["created_at"]),
+        "created_at": jsonable(record["created_at"]),
         "created_by": record["created_by"],
-        "updated_at": services.jsonable(record["updated_at"]),
+        "updated_at": jsonable(record["updated_at"]),
         "updated_by": record["updated_by"],
-        "reassign_job": services.jsonable(job.to_dict()),
+        "reassign_job": jsonable(job.to_dict()),
     }
 
 
@@ -186,8 +178,8 @@ def get_zones(request: Request, cluster_id: str) -> dict[str, Any]:
     ``areas`` gives the border zone's area (``union_km2``, each place counted once) and each
     zone's own area; zones overlap, so their sum is not the border zone's area.
     """
-    zones = zones_of(request, cluster_id)
-    features = services.zone_features(zones, cluster_id)
+    zones = service.zones_of(request, cluster_id)
+    features = service.zone_features(zones, cluster_id)
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -208,4 +200,4 @@ def migrate(
     into: Annotated[str | None, Query(max_length=64, description="Target set (current)")] = None,
 ) -> dict[str, Any]:
     """Return how the cluster's members map onto the target set's units."""
-    return services.migrate(context, cluster_id, into)
+    return service.migrate(context, cluster_id, into)

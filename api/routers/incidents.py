@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from api import incident_service, services
 from api.deps import (
     AnalystDep,
     ContextDep,
@@ -23,10 +22,13 @@ from api.deps import (
     check_owner,
     summarise,
 )
+from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
-from geozone.errors import IncidentFileError, PayloadTooLargeError, UnknownIncidentError
+from api.services import incidents as service
+from api.services.common import jsonable, parse_bbox
+from geozone.errors import IncidentFileError, UnknownIncidentError
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
 
@@ -78,7 +80,7 @@ def post_incidents(
         raise PayloadTooLargeError(
             f"{len(records):,} incidents; at most {settings.api_max_incidents:,} per request"
         )
-    report = incident_service.post_incidents(store, context, records)
+    report = service.post_incidents(store, context, records)
     summarise(
         request,
         f"posted {report['received']} incidents: {report['stored']} stored, "
@@ -115,7 +117,7 @@ def query_incidents(
 ) -> dict[str, Any]:
     """Return one page of matching incidents with their assignment, as GeoJSON."""
     query = IncidentQuery(
-        bbox=services.parse_bbox(bbox),
+        bbox=parse_bbox(bbox),
         start=start,
         end=end,
         categories=tuple(category) if category else None,
@@ -126,7 +128,7 @@ def query_incidents(
         offset=offset,
     )
     frame, total = store.query(query)
-    features = services.incident_features(frame)
+    features = service.incident_features(frame)
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -145,7 +147,7 @@ def get_incident(caller: AnalystDep, store: StoreDep, external_id: str) -> dict[
     found = store.get(external_id)
     if found is None:
         raise UnknownIncidentError(f"no incident with external id {external_id!r}")
-    data: dict[str, Any] = services.jsonable(found)
+    data: dict[str, Any] = jsonable(found)
     return data
 
 
@@ -169,13 +171,13 @@ def import_incidents(
 ) -> dict[str, Any]:
     """Start importing a file; follow it with ``GET /jobs/{id}`` (jobs live in memory)."""
     name = Path(file.filename or "").name
-    if Path(name).suffix.lower() not in incident_service.IMPORT_SUFFIXES:
+    if Path(name).suffix.lower() not in service.IMPORT_SUFFIXES:
         raise IncidentFileError(
-            f"file {name!r}: expected one of {', '.join(incident_service.IMPORT_SUFFIXES)}"
+            f"file {name!r}: expected one of {', '.join(service.IMPORT_SUFFIXES)}"
         )
-    path = incident_service.save_upload(file.file, name, settings.api_max_upload_bytes)
+    path = service.save_upload(file.file, name, settings.api_max_upload_bytes)
     job = jobs.new("import", name, caller.name)
-    tasks.add_task(incident_service.run_import, job, path, store, context, crs)
+    tasks.add_task(service.run_import, job, path, store, context, crs)
     summarise(request, f"import job {job.id} for {name}")
     return job.to_dict()
 

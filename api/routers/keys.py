@@ -6,19 +6,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api import services
-from api.deps import AdminDep, ApiStoreDep, summarise
+from api.deps import AdminDep, KeyStoreDep, summarise
 from api.problems import problems
 from api.schemas import KeyIn, KeyOut
+from api.services.common import jsonable
 
 router = APIRouter(tags=["keys"])
 _AUTH = problems(401, 403)
 
 
 @router.get("/keys", response_model=list[KeyOut], responses=_AUTH, summary="API keys")
-def list_keys(caller: AdminDep, api_store: ApiStoreDep) -> list[Any]:
+def list_keys(caller: AdminDep, key_store: KeyStoreDep) -> list[Any]:
     """Return every key's name, role and dates (never the key)."""
-    return [services.jsonable(k) for k in api_store.list_keys()]
+    return [jsonable(k) for k in key_store.list_keys()]
 
 
 @router.post(
@@ -29,10 +29,10 @@ def list_keys(caller: AdminDep, api_store: ApiStoreDep) -> list[Any]:
     summary="Create an API key",
 )
 def create_key(
-    request: Request, caller: AdminDep, api_store: ApiStoreDep, body: KeyIn
+    request: Request, caller: AdminDep, key_store: KeyStoreDep, body: KeyIn
 ) -> dict[str, Any]:
     """Create a key; the response holds it, once."""
-    key = api_store.create_key(body.name, body.role)
+    key = key_store.create_key(body.name, body.role)
     summarise(request, f"created key {body.name!r} ({body.role})")
     return {"name": body.name, "role": body.role, "key": key}
 
@@ -43,8 +43,8 @@ def create_key(
     responses={**_AUTH, **problems(404)},
     summary="Revoke an API key",
 )
-def revoke_key(request: Request, caller: AdminDep, api_store: ApiStoreDep, name: str) -> Any:
+def revoke_key(request: Request, caller: AdminDep, key_store: KeyStoreDep, name: str) -> Any:
     """Revoke a key (it stays listed, with ``revoked_at``)."""
-    record = api_store.revoke_key(name)
+    record = key_store.revoke_key(name)
     summarise(request, f"revoked key {name!r}")
-    return services.jsonable(record)
+    return jsonable(record)

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from api import services
 from api.deps import ContextDep, SettingsDep
+from api.errors import PayloadTooLargeError
 from api.params import QueryDate
 from api.problems import problems
 from api.schemas import Located, PointIn
-from api.services import json_response
-from geozone.errors import PayloadTooLargeError
+from api.services import locate as service
+from api.services.common import json_response
 
 router = APIRouter(tags=["locate"])
 
@@ -35,7 +35,7 @@ async def locate(
     """Return where the point lies and, per concerned cluster, zone, lead and reason."""
     # One point is a millisecond of work: judged in the event loop rather than a worker
     # thread, and written straight to JSON (the answer is built to the Located schema).
-    return json_response(services.locate_one(context, lon, lat, date, detected_by, tolerance))
+    return json_response(service.locate_one(context, lon, lat, date, detected_by, tolerance))
 
 
 @router.post(
@@ -55,6 +55,6 @@ def locate_many(
         raise PayloadTooLargeError(
             f"{len(points):,} points; at most {settings.api_max_points:,} per request"
         )
-    return services.locate_points(
+    return service.locate_points(
         context, [(p.lon, p.lat, p.date, p.detected_by) for p in points], tolerance
     )

@@ -26,51 +26,23 @@ cached, since a keyed page holds incident data.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from api.auth_store import role_allows
 from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreDep
 from api.problems import problems
-from geozone.context import Context
-from geozone.errors import DataNotFoundError, GeozoneError
-from geozone.settings import Settings
-from geozone.store import IncidentStore
-from geozone.store.api_tables import role_allows
+from api.services import maps as service
+from geozone.errors import DataNotFoundError
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (the browser clusters them).
 MAX_MAP_INCIDENTS = 50_000
 #: Incidents a map page carries unless asked otherwise (the newest).
 DEFAULT_MAP_INCIDENTS = 20_000
-#: Headers of every map page and incident table.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-        "font-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
-
-def page_headers(settings: Settings) -> dict[str, str]:
-    """Return the map page headers; basemap tiles, when configured, are the one other origin."""
-    if not settings.tiles_url:
-        return PAGE_HEADERS
-    parts = urlsplit(settings.tiles_url)
-    origin = f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"  # {s}: tile subdomains
-    policy = PAGE_HEADERS["Content-Security-Policy"].replace(
-        "img-src 'self' data:", f"img-src 'self' data: {origin}"
-    )
-    return {**PAGE_HEADERS, "Content-Security-Policy": policy}
-
-
 Limit = Annotated[
     int,
     Query(ge=0, le=MAX_MAP_INCIDENTS, description="Most incidents drawn (the newest first)."),
@@ -124,7 +96,7 @@ def cluster_page(
         if keyed
         else None
     )
-    analytics = _analytics(store, context, cluster_id) if keyed else None
+    analytics = service.map_analytics(store, context, cluster_id) if keyed else None
     url = request.url_for("cluster_incidents", cluster_id=cluster_id)
     page = cluster_map(
         units=layers.units,
@@ -141,17 +113,7 @@ def cluster_page(
         tiles=settings.tiles_url,
         tiles_attribution=settings.tiles_attribution,
     )
-    return HTMLResponse(to_html(page, inline_assets=False), headers=page_headers(settings))
-
-
-def _analytics(store: IncidentStore, context: Context, cluster_id: str) -> Any:
-    """Return the hotspot layers of a keyed page, or None when they cannot be computed."""
-    from maps.analytics_layers import cluster_analytics
-
-    try:
-        return cluster_analytics(store, context, cluster_id)
-    except GeozoneError:
-        return None
+    return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
 
 
 @router.get(
@@ -206,7 +168,7 @@ def cluster_incidents(
     payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
     payload["cluster_id"] = cluster_id
     body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, media_type="application/json", headers=PAGE_HEADERS)
+    return Response(body, media_type="application/json", headers=service.PAGE_HEADERS)
 
 
 @router.get(
@@ -231,4 +193,4 @@ def planner_page(cluster_id: str, context: ContextDep, settings: SettingsDep) ->
         tiles=settings.tiles_url,
         tiles_attribution=settings.tiles_attribution,
     )
-    return HTMLResponse(to_html(page, inline_assets=False), headers=page_headers(settings))
+    return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))

@@ -9,33 +9,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api import services
 from api.deps import (
     AnalystDep,
-    ApiStoreDep,
     ContextDep,
     PlannerDep,
+    PlannerStoreDep,
     SettingsDep,
     check_owner,
     summarise,
 )
 from api.problems import problems
 from api.schemas import FeatureCollection, PatrolZoneIn
-from geozone.context import Context
-from geozone.errors import PatrolZoneGeometryError
+from api.services import patrol_zones as service
 
 router = APIRouter(tags=["patrol zones"])
 ZoneId = Annotated[int, Path(ge=1, le=2**53, description="The zone's id.")]
 _AUTH = problems(401, 403)
-
-
-def _checked(body: PatrolZoneIn, context: Context, max_vertices: int) -> services.ZoneGeometry:
-    if body.cluster_id not in {t.cluster.id for t in context.territories}:
-        raise PatrolZoneGeometryError(
-            f"cluster_id {body.cluster_id!r} is not a placed cluster "
-            f"(known: {', '.join(sorted(t.cluster.id for t in context.territories))})"
-        )
-    return services.check_zone_geometry(body.geometry, context.current, max_vertices)
 
 
 @router.get(
@@ -46,11 +35,11 @@ def _checked(body: PatrolZoneIn, context: Context, max_vertices: int) -> service
 )
 def list_zones(
     caller: AnalystDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     cluster_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Return the patrol zones, of one cluster when ``cluster_id`` is given."""
-    features = [services.zone_feature(z) for z in api_store.list_zones(cluster_id)]
+    features = [service.zone_feature(z) for z in planner_store.list_zones(cluster_id)]
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -68,14 +57,14 @@ def list_zones(
 def create_zone(
     request: Request,
     caller: PlannerDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     context: ContextDep,
     settings: SettingsDep,
     body: PatrolZoneIn,
 ) -> dict[str, Any]:
     """Create a zone from a GeoJSON Polygon; ``repaired`` tells if it had to be fixed."""
-    checked = _checked(body, context, settings.api_max_vertices)
-    record = api_store.add_zone(
+    checked = service.check_zone(body.cluster_id, body.geometry, context, settings.api_max_vertices)
+    record = planner_store.add_zone(
         cluster_id=body.cluster_id,
         name=body.name,
         geometry=checked.geojson,
@@ -84,7 +73,7 @@ def create_zone(
         created_by=caller.name,
     )
     summarise(request, f"created patrol zone {record['id']} for {body.cluster_id}")
-    return services.zone_feature(record, repaired=checked.repaired)
+    return service.zone_feature(record, repaired=checked.repaired)
 
 
 @router.put(
@@ -95,16 +84,16 @@ def create_zone(
 def update_zone(
     request: Request,
     caller: PlannerDep,
-    api_store: ApiStoreDep,
+    planner_store: PlannerStoreDep,
     context: ContextDep,
     settings: SettingsDep,
     zone_id: ZoneId,
     body: PatrolZoneIn,
 ) -> dict[str, Any]:
     """Replace a zone's cluster, name, geometry and notes (its maker or an admin)."""
-    check_owner(api_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
-    checked = _checked(body, context, settings.api_max_vertices)
-    record = api_store.update_zone(
+    check_owner(planner_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
+    checked = service.check_zone(body.cluster_id, body.geometry, context, settings.api_max_vertices)
+    record = planner_store.update_zone(
         zone_id,
         cluster_id=body.cluster_id,
         name=body.name,
@@ -113,7 +102,7 @@ def update_zone(
         notes=body.notes,
     )
     summarise(request, f"updated patrol zone {zone_id}")
-    return services.zone_feature(record, repaired=checked.repaired)
+    return service.zone_feature(record, repaired=checked.repaired)
 
 
 @router.delete(
@@ -123,10 +112,10 @@ def update_zone(
     summary="Delete a patrol zone",
 )
 def delete_zone(
-    request: Request, caller: PlannerDep, api_store: ApiStoreDep, zone_id: ZoneId
+    request: Request, caller: PlannerDep, planner_store: PlannerStoreDep, zone_id: ZoneId
 ) -> Response:
     """Delete a zone (its maker or an admin)."""
-    check_owner(api_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
-    api_store.delete_zone(zone_id)
+    check_owner(planner_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
+    planner_store.delete_zone(zone_id)
     summarise(request, f"deleted patrol zone {zone_id}")
     return Response(status_code=204)

@@ -8,7 +8,7 @@ on every row whether the data are synthetic and where the boundaries come from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -16,10 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import AnalystDep, ContextDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
+from api.services import reports as service
+from api.services.reports import ReportFormat
 from geozone.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from geozone.report import ClusterReport
+    pass
 
 router = APIRouter(tags=["reports"])
 
@@ -52,7 +54,7 @@ def cluster_report_route(
     ],
     end: Annotated[QueryDate, Query(alias="to", description="Last day YYYY-MM-DD, included.")],
     fmt: Annotated[
-        Literal["json", "html", "csv"],
+        ReportFormat,
         Query(alias="format", description="json, html or csv (a zip of every table)."),
     ] = "json",
     table: Annotated[
@@ -87,29 +89,9 @@ def cluster_report_route(
 
         return HTMLResponse(report_html(report, context, interactive_map=interactive_map))
     if table is not None:
-        return _one_csv(report, table, stem)
-    from api.cli_report import csv_zip
-
+        return service.one_csv(report, table, stem)
     return Response(
-        csv_zip(report),
+        service.csv_zip(report),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'},
-    )
-
-
-def _one_csv(report: ClusterReport, table: str, stem: str) -> Response:
-    """Return one table as a CSV file (UTF-8 with BOM, CRLF, synthetic and attribution columns)."""
-    import tempfile
-    from pathlib import Path
-
-    if table not in report.tables:
-        known = ", ".join(report.tables)
-        raise InvalidParameterError(f"no table {table!r} in this report; tables: {known}")
-    with tempfile.TemporaryDirectory(prefix="geozone-report-") as folder:
-        written = {path.stem: path for path in report.write_csv(Path(folder))}
-        body = written[table].read_bytes()
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}_{table}.csv"'},
     )

@@ -163,9 +163,6 @@ def build_metadata(dialect: str) -> sa.MetaData:
             sa.Column("miny", sa.Float),
             sa.Column("maxy", sa.Float),
         )
-    from geozone.store.api_tables import define_api_tables  # migration 0002
-
-    define_api_tables(metadata)
     sa.Table(  # migration 0004
         "cluster_confirmations",
         metadata,

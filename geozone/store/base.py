@@ -39,6 +39,7 @@ from geozone.vntime import aware
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from sqlalchemy.engine import Engine
 
 #: Columns of an incident: the fields of the field table, in order.
 INCIDENT_COLUMNS: tuple[str, ...] = FIELD_COLUMNS
@@ -228,7 +229,18 @@ class IncidentStore(ABC):
 
     Every writing method runs in one transaction: it is stored whole or not at all. Use the
     store as a context manager, or call :meth:`close`.
+
+    Attributes
+    ----------
+    engine
+        The SQLAlchemy engine of the store's database, configured for concurrent writers.
+        For the components that keep their own tables in the same database, created by the
+        store's migrations: planners' patrol zones and clusters
+        (:class:`geozone.store.planner.PlannerStore`), and the layers above the core (the web
+        service's API keys and audit log). Closing the store disposes of it.
     """
+
+    engine: Engine
 
     @abstractmethod
     def add_incidents(

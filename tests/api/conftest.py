@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from tests.test_clusters import grid_cluster
 
 ROLES = ("viewer", "analyst", "planner", "admin")
@@ -38,9 +39,15 @@ def grid_context(grid: BoundarySet) -> Context:
     return Context([grid], {"grid-centre": territory.cluster}, [territory], {"grid": "test"})
 
 
+@pytest.fixture(scope="session")
+def built_api_settings(built_settings: Settings) -> ApiSettings:
+    """The web service's settings over the real sets built once per session."""
+    return ApiSettings(**built_settings.model_dump())
+
+
 @pytest.fixture
-def api_settings(tmp_path: Path) -> Settings:
-    return Settings(
+def api_settings(tmp_path: Path) -> ApiSettings:
+    return ApiSettings(
         cache_dir=tmp_path / "cache",
         store_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
         api_max_points=50,
@@ -50,7 +57,7 @@ def api_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def api(api_settings: Settings, grid_context: Context) -> Iterator[Api]:
+def api(api_settings: ApiSettings, grid_context: Context) -> Iterator[Api]:
     url = api_settings.store_url
     keys = {role: create_key(url, f"{role}-key", role) for role in ROLES}
     app = create_app(api_settings, context=grid_context)

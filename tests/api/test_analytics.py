@@ -21,16 +21,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.routers import analytics
+from api.settings import ApiSettings
 from geozone.analysis.border_effect import border_effect
 from geozone.clusters.zones import border_zones
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.schema import CATEGORIES
 from geozone.report import cluster_incidents
-from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from tests.api.conftest import ROLES, Api
 from tests.test_boundaries import grid_point
@@ -74,7 +74,7 @@ def incidents(n_background: int, n_planted: int, seed: int, prefix: str = "a") -
 
 
 def make_api(tmp_path: Path, context: Context, frame: pd.DataFrame | None) -> Iterator[Api]:
-    settings = Settings(
+    settings = ApiSettings(
         cache_dir=tmp_path / "cache",
         store_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
         api_max_vertices=5_000,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from api.auth_store import KeyStore, hash_key
 from api.cli import users_app
 from geozone.store import open_store
-from geozone.store.api_tables import ApiStore, hash_key
 from tests.api.conftest import Api
 
 
@@ -27,7 +27,7 @@ def test_public_routes_need_no_key(api: Api) -> None:
 
 def test_keys_are_stored_hashed_and_revocation_locks_out(api: Api) -> None:
     with open_store(api.store_url) as store:
-        keys = ApiStore(store.engine)  # type: ignore[attr-defined]
+        keys = KeyStore(store.engine)
         record = keys.find_key(api.keys["analyst"])
         assert record is not None and record["name"] == "analyst-key"
         listed = keys.list_keys()
@@ -79,7 +79,7 @@ def test_writes_leave_audit_rows(api: Api) -> None:
     api.client.post("/patrol-zones", json={})  # no key
     api.client.post("/locate", json=[])  # a read: not audited
     with open_store(api.store_url) as store:
-        rows = ApiStore(store.engine).audit_rows()  # type: ignore[attr-defined]
+        rows = KeyStore(store.engine).audit_rows()
     seen = [(r["method"], r["path"], r["status"], r["key_name"], r["role"]) for r in rows]
     assert seen == [
         ("POST", "/patrol-zones", 401, None, None),

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api import cli
+from api.auth_store import KeyStore
 from api.schemas import CLUSTER_EXAMPLE
 from geozone.context import load_context
 from geozone.errors import DataNotFoundError
@@ -19,7 +20,7 @@ from geozone.incidents.synthetic import generate_incidents
 from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentQuery, open_store
-from geozone.store.api_tables import ApiStore
+from geozone.store.planner import PlannerStore
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import T11_CONFIRMED
 from tests.maps.test_cluster_map import incident_tables, needs_assets
@@ -145,9 +146,7 @@ def test_map_cluster_picks_the_version_of_the_day(
     assert not (tmp_path / "x.html").exists()
     # a cluster a planner defined through the API is found in the store
     with open_store(store_url) as store:
-        ApiStore(store.engine).save_cluster(  # type: ignore[attr-defined]
-            CLUSTER_EXAMPLE["id"], CLUSTER_EXAMPLE, "planner"
-        )
+        PlannerStore(store.engine).save_cluster(CLUSTER_EXAMPLE["id"], CLUSTER_EXAMPLE, "planner")
     said = map_cluster("nghia-do-ngoc-ha", "-o", str(tmp_path / "nd.html"))
     assert said.startswith(f"wrote {tmp_path / 'nd.html'}: nghia-do-ngoc-ha on vn2025 (2 members")
     assert "Phường Ngọc Hà (00008)" in (tmp_path / "nd.html").read_text(encoding="utf-8")
@@ -212,5 +211,5 @@ def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
     again = capsys.readouterr()
     assert "first admin key" not in again.err + again.out
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
-        keys = ApiStore(store.engine).list_keys()  # type: ignore[attr-defined]
+        keys = KeyStore(store.engine).list_keys()
     assert [(k["name"], k["role"]) for k in keys] == [("admin", "admin")]

@@ -11,28 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.cli_report import output_format, period_of, register
+from api.cli_report import period_of, register
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
 from geozone.incidents.pipeline import assign_stale
 from geozone.store import open_store
 from tests.test_report import grid_incidents
-
-
-def test_format_follows_the_suffix(tmp_path: Path) -> None:
-    assert output_format(Path("r.html"), None) == "html"
-    assert output_format(Path("r.HTM"), None) == "html"
-    assert output_format(Path("r.json"), None) == "json"
-    assert output_format(Path("r.zip"), None) == "csv"
-    assert output_format(Path("out"), None) == "csv"  # a folder
-    assert output_format(tmp_path, None) == "csv"
-    assert output_format(Path("r.txt"), "JSON") == "json"
-    with pytest.raises(InvalidParameterError, match="several tables"):
-        output_format(Path("r.csv"), None)
-    with pytest.raises(InvalidParameterError, match="cannot tell the format"):
-        output_format(Path("r.pdf"), None)
-    with pytest.raises(InvalidParameterError, match="not one of html, json, csv"):
-        output_format(Path("r.html"), "pdf")
 
 
 def test_period_options() -> None:

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import KeyStore
+from api.settings import ApiSettings
 from geozone.context import Context
 from geozone.incidents.pipeline import context_stamp
-from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import ApiStore
 from tests.api.conftest import Api
 from tests.test_boundaries import grid_point
 
@@ -37,7 +37,7 @@ def east_cluster(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_planner_defines_a_cluster_that_is_used_and_survives_a_restart(
-    api: Api, api_settings: Settings, grid_context: Context
+    api: Api, api_settings: ApiSettings, grid_context: Context
 ) -> None:
     assert api.client.post("/clusters", json=east_cluster()).status_code == 401
     refused = api.client.post("/clusters", json=east_cluster(), headers=api.auth("analyst"))
@@ -65,7 +65,7 @@ def test_a_planner_defines_a_cluster_that_is_used_and_survives_a_restart(
     assert saved.status_code == 201 and saved.json()["properties"]["units"] == ["00002", "00003"]
     # the write is in the audit log, with who and what
     with open_store(api.store_url) as store:
-        rows = ApiStore(store.engine).audit_rows()  # type: ignore[attr-defined]
+        rows = KeyStore(store.engine).audit_rows()
     (audit,) = [r for r in rows if r["path"] == "/clusters" and r["status"] == 201]
     assert audit["method"] == "POST" and audit["key_name"] == "planner-key"
     assert audit["summary"].startswith("created cluster grid-east (2 members in grid")
@@ -118,7 +118,7 @@ def test_committed_clusters_are_read_only_and_ids_are_unique(api: Api) -> None:
         api.client.post("/clusters", json=committed, headers=planner),
         api.client.put("/clusters/grid-centre", json=committed, headers=planner),
     ):
-        assert response.status_code == 409
+        assert response.status_code == 409 and response.json()["title"] == "Conflict"
         assert "committed (data/clusters/grid-centre.toml" in response.json()["detail"]
         assert "read-only" in response.json()["detail"]
     missing = api.client.put("/clusters/grid-east", json=east_cluster(), headers=planner)

@@ -17,13 +17,14 @@ import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.analysis.study import cluster_study, study_hotspots
 from geozone.context import Context, load_context
 from geozone.incidents.synthetic import generate_incidents
 from geozone.report import cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import cluster_analytics
 
@@ -37,10 +38,10 @@ FIRST, LAST = date(2025, 7, 1), date(2025, 12, 31)
 @pytest.fixture(scope="module")
 def demo(
     built_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, Context, str]]:
+) -> Iterator[tuple[ApiSettings, Context, str]]:
     folder = tmp_path_factory.mktemp("hotspots")
     store_url = f"sqlite:///{folder / 'store.sqlite'}"
-    settings = built_settings.model_copy(update={"store_url": store_url})
+    settings = ApiSettings(**{**built_settings.model_dump(), "store_url": store_url})
     context = load_context(settings)
     t11 = context.territory(T11)
     assert not t11.decides
@@ -63,7 +64,7 @@ def _hot(cells: Any) -> set[str]:
 
 
 def test_every_output_shows_the_same_cells_and_the_bridge_is_hot(
-    demo: tuple[Settings, Context, str],
+    demo: tuple[ApiSettings, Context, str],
 ) -> None:
     settings, context, store_url = demo
     with open_store(store_url, settings=settings) as store:

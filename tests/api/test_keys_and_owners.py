@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from api.incident_service import UPLOAD_PREFIX, remove_stale_uploads, save_upload
-from geozone.errors import InvalidParameterError, LastAdminKeyError
+from api.auth_store import KeyStore, create_key, printable
+from api.errors import LastAdminKeyError
+from api.services.incidents import UPLOAD_PREFIX, remove_stale_uploads, save_upload
+from geozone.errors import InvalidParameterError
 from geozone.store import open_store
-from geozone.store.api_tables import ApiStore, create_key, printable
 from tests.api.conftest import Api
 from tests.api.test_clusters_write import east_cluster
 from tests.api.test_incidents import record
@@ -76,7 +77,7 @@ def test_the_last_admin_key_cannot_be_revoked(api: Api) -> None:
     ).is_success
     assert api.client.delete("/keys/admin-key", headers=admin).status_code == 200
     with open_store(api.store_url) as store:
-        keys = ApiStore(store.engine)  # type: ignore[attr-defined]
+        keys = KeyStore(store.engine)
         with pytest.raises(LastAdminKeyError):
             keys.revoke_key("boss")
         assert keys.active_admins() == 1

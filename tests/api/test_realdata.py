@@ -7,19 +7,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.schemas import CLUSTER_EXAMPLE
+from api.settings import ApiSettings
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 
 
 @pytest.mark.realdata
-def test_t11_bridge_and_neighbours_on_vn2025(built_settings: Settings, tmp_path: Path) -> None:
+def test_t11_bridge_and_neighbours_on_vn2025(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
     context = load_context(built_settings)
     app = create_app(
-        built_settings, context=context, store_url=f"sqlite:///{tmp_path / 's.sqlite'}"
+        built_api_settings, context=context, store_url=f"sqlite:///{tmp_path / 's.sqlite'}"
     )
     with TestClient(app) as client:
         located = client.get(
@@ -39,7 +42,7 @@ def test_t11_bridge_and_neighbours_on_vn2025(built_settings: Settings, tmp_path:
         confirmations=[Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")],
     )
     app = create_app(
-        built_settings, context=confirmed, store_url=f"sqlite:///{tmp_path / 't.sqlite'}"
+        built_api_settings, context=confirmed, store_url=f"sqlite:///{tmp_path / 't.sqlite'}"
     )
     with TestClient(app) as client:
         located = client.get(
@@ -52,12 +55,12 @@ def test_t11_bridge_and_neighbours_on_vn2025(built_settings: Settings, tmp_path:
 
 @pytest.mark.realdata
 def test_planners_define_clusters_on_the_real_units(
-    built_settings: Settings, legacy: BoundarySet, tmp_path: Path
+    built_settings: Settings, built_api_settings: ApiSettings, legacy: BoundarySet, tmp_path: Path
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
     key = create_key(store_url, "planner", "planner")
     context = load_context(built_settings)
-    app = create_app(built_settings, context=context, store_url=store_url)
+    app = create_app(built_api_settings, context=context, store_url=store_url)
     with TestClient(app) as client:
         headers = {"X-API-Key": key}
         created = client.post("/clusters", json=CLUSTER_EXAMPLE, headers=headers)

@@ -1,4 +1,5 @@
-"""``GET /clusters/{id}/report``: analyst role, JSON/HTML/CSV, the figures of the core report."""
+"""``GET /clusters/{id}/report``: analyst role, JSON/HTML/CSV, the figures of the core report;
+the format of a report file (:mod:`api.services.reports`, shared with ``geozone report``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -14,13 +16,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
 from api.routers import reports
+from api.services.reports import output_format
+from api.settings import ApiSettings
 from geozone.context import Context
+from geozone.errors import InvalidParameterError
 from geozone.incidents.pipeline import assign_stale
 from geozone.report import SYNTHETIC_LABEL, cluster_report
-from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from tests.api.conftest import ROLES, Api
 from tests.test_report import grid_incidents
 
@@ -36,7 +40,7 @@ def with_reports(app: FastAPI) -> FastAPI:
 
 
 @pytest.fixture
-def api(api_settings: Settings, grid_context: Context) -> Iterator[Api]:
+def api(api_settings: ApiSettings, grid_context: Context) -> Iterator[Api]:
     url = api_settings.store_url
     with open_store(url) as store:
         store.add_incidents(grid_incidents(120, 7, date(2021, 1, 1), date(2021, 12, 31)))
@@ -125,3 +129,19 @@ def test_bad_requests_are_problems(api: Api) -> None:
     assert get(api, "analyst", format="pdf").status_code == 422
     no_dates = api.client.get("/clusters/grid-centre/report", headers=api.auth("analyst"))
     assert no_dates.status_code == 422
+
+
+def test_format_follows_the_suffix(tmp_path: Path) -> None:
+    assert output_format(Path("r.html"), None) == "html"
+    assert output_format(Path("r.HTM"), None) == "html"
+    assert output_format(Path("r.json"), None) == "json"
+    assert output_format(Path("r.zip"), None) == "csv"
+    assert output_format(Path("out"), None) == "csv"  # a folder
+    assert output_format(tmp_path, None) == "csv"
+    assert output_format(Path("r.txt"), "JSON") == "json"
+    with pytest.raises(InvalidParameterError, match="several tables"):
+        output_format(Path("r.csv"), None)
+    with pytest.raises(InvalidParameterError, match="cannot tell the format"):
+        output_format(Path("r.pdf"), None)
+    with pytest.raises(InvalidParameterError, match="not one of html, json, csv"):
+        output_format(Path("r.html"), "pdf")

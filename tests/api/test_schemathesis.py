@@ -26,15 +26,15 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from tests.test_clusters import grid_cluster
 
 #: The OpenAPI document does not depend on settings or data: an app that is never started.
-schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+schema = schemathesis.openapi.from_dict(create_app(ApiSettings()).openapi())
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -55,7 +55,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(grid: BoundarySet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
-    app_settings = Settings(
+    app_settings = ApiSettings(
         cache_dir=tmp / "cache",
         store_url=f"sqlite:///{tmp / 'store.sqlite'}",
         api_max_points=50,

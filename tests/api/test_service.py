@@ -3,8 +3,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import ROLES
+from api.settings import ApiSettings
+from geozone.assignment.rules import RULE_NAMES
 from geozone.context import Context
-from geozone.settings import Settings
 from tests.api.conftest import Api
 
 
@@ -29,10 +31,14 @@ def test_openapi_lists_the_routes_and_the_key_scheme(api: Api) -> None:
         assert path in spec["paths"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     assert "examples" in spec["components"]["schemas"]["PatrolZoneIn"]
+    rule = spec["components"]["schemas"]["ClusterDecision"]["properties"]["rule"]
+    assert [option.get("enum") for option in rule["anyOf"]] == [list(RULE_NAMES), None]
+    role = spec["components"]["schemas"]["KeyIn"]["properties"]["role"]
+    assert role["enum"] == list(ROLES)
 
 
 def test_unexpected_errors_are_500_problems_without_traceback(
-    api_settings: Settings, grid_context: Context
+    api_settings: ApiSettings, grid_context: Context
 ) -> None:
     app = create_app(api_settings, context=grid_context)
 
@@ -48,7 +54,7 @@ def test_unexpected_errors_are_500_problems_without_traceback(
     assert response.json()["status"] == 500
 
 
-def test_cors_origins_come_from_settings(api_settings: Settings, grid_context: Context) -> None:
+def test_cors_origins_come_from_settings(api_settings: ApiSettings, grid_context: Context) -> None:
     settings = api_settings.model_copy(update={"cors_origins": ["https://map.example"]})
     with TestClient(create_app(settings, context=grid_context)) as client:
         allowed = client.options(

@@ -26,13 +26,14 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.context import load_context
 from geozone.incidents.pipeline import assign_stale
 from geozone.incidents.synthetic import generate_incidents
 from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from geozone.settings import Settings
 from geozone.store import open_store
-from geozone.store.api_tables import create_key
 from geozone.vntime import VIETNAM_TZ
 from maps.analytics_layers import EMERGING_COLOURS, HOTSPOT_COLOURS, LAYER_NAMES
 from maps.cluster_map import (
@@ -82,7 +83,7 @@ def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
 
     folder = tmp_path_factory.mktemp("served")
     store_url = f"sqlite:///{folder / 'store.sqlite'}"
-    settings = built_settings.model_copy(update={"store_url": store_url})
+    settings = ApiSettings(**{**built_settings.model_dump(), "store_url": store_url})
     # A planner confirmed the carried T11 cluster (without it, it lapses: see test_cli).
     context = load_context(settings, confirmations=T11_CONFIRMED.values())
     t11 = context.territory(T11)

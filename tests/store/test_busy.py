@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.settings import Settings
-from geozone.store.api_tables import create_key
 from geozone.store.sql import create_store_engine
 from tests.conftest import grid_vertex_lonlat
 from tests.test_clusters import grid_cluster
@@ -23,7 +23,7 @@ from tests.test_clusters import grid_cluster
 def test_a_busy_store_answers_503_and_the_retry_stores_once(
     store_url: str, grid: BoundarySet, tmp_path: Path
 ) -> None:
-    settings = Settings(
+    settings = ApiSettings(
         cache_dir=tmp_path / "cache", store_url=store_url, api_store_busy_timeout_s=0.5
     )
     key = {"X-API-Key": create_key(store_url, "planner", "planner")}

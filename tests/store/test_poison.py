@@ -11,14 +11,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth_store import create_key
+from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.errors import IncidentDataError, InvalidParameterError
 from geozone.incidents.schema import EARLIEST_TIME
-from geozone.settings import Settings
 from geozone.store import IncidentQuery, IncidentStore
-from geozone.store.api_tables import create_key
 from geozone.store.sql import SqlIncidentStore, create_store_engine
 from geozone.vntime import VIETNAM_TZ
 from tests.conftest import grid_vertex_lonlat
@@ -116,7 +116,7 @@ def test_the_service_survives_a_poison_row(
     store_url: str, grid: BoundarySet, tmp_path: Path
 ) -> None:
     """GET one, GET many, POST, an import job and start-up, with a year-0 row stored."""
-    settings = Settings(cache_dir=tmp_path / "cache", store_url=store_url)
+    settings = ApiSettings(cache_dir=tmp_path / "cache", store_url=store_url)
     key = {"X-API-Key": create_key(store_url, "planner", "planner")}
     engine = create_store_engine(store_url)
     try:

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from api.auth_store import define_key_tables
 from geozone.boundaries.sets import BoundarySet
 from geozone.errors import (
     ConfigurationError,
@@ -40,6 +41,7 @@ from geozone.store import (
     assignment_stamp,
     open_store,
 )
+from geozone.store.planner import define_planner_tables
 from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
 from geozone.text import nfc
 from geozone.vntime import VIETNAM_TZ
@@ -485,7 +487,8 @@ def test_assignments_replace_atomically_and_stale_ids(store: IncidentStore) -> N
 
 
 def test_saves_what_geozone_assign_produces(store: IncidentStore, grid: BoundarySet) -> None:
-    import geozone.assignment as assign  # here: it pulls libpysal (not in writers)
+    # Imported here: it pulls libpysal, which spawned writers need not load.
+    from geozone import assignment as assign
 
     assert list(assign.UNIT_COLUMNS) == ["external_id", *UNIT_COLUMNS]
     assert list(assign.CLUSTER_COLUMNS) == ["external_id", *CLUSTER_COLUMNS]
@@ -790,6 +793,8 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
         )
 
     described = build_metadata(engine.dialect.name)
+    define_planner_tables(described)  # migrations 0002 and 0003
+    define_key_tables(described)  # migration 0002, the web service's
     if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
         described.remove(described.tables["incidents_rtree"])
     with engine.connect() as connection:

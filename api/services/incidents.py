@@ -1,4 +1,4 @@
-"""Incidents posted to the API or uploaded as files: validate, store, assign."""
+"""Incidents: posted to the API or uploaded as files (validate, store, assign); as GeoJSON."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
+from api.errors import PayloadTooLargeError
 from api.jobs import MAX_REPORTED_REJECTS, Job
+from api.services.common import records
 from geozone.context import Context
-from geozone.errors import PayloadTooLargeError, StoreBusyError
+from geozone.errors import StoreBusyError
 from geozone.incidents.io import validate_incidents
 from geozone.incidents.pipeline import assign_stale, import_file
 from geozone.store import IncidentStore
@@ -25,6 +27,21 @@ from geozone.store.sql import write_wait
 
 #: File suffixes :func:`geozone.incidents.io.read_incidents` reads.
 IMPORT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
+
+
+def incident_features(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return stored incidents (a query result) as GeoJSON Point features."""
+    data = frame.drop(columns=["geometry"], errors="ignore")
+    rows = records(data)
+    return [
+        {
+            "type": "Feature",
+            "id": row["external_id"],
+            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+            "properties": row,
+        }
+        for row in rows
+    ]
 
 
 def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -> dict[str, Any]:

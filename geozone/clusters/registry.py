@@ -1,22 +1,26 @@
-"""The clusters the service judges with: the committed ones and those planners define.
+"""The clusters geozone judges with: the committed ones and those planners define.
 
 The committed clusters (``data/clusters/*.toml``, loaded by
-:func:`geozone.context.load_context`) are **read-only** through the API: each is traced to
-the report it comes from and changes by review in the repository, so ``POST`` or ``PUT`` on
-one of their ids (or on the id of their carried ``<id>-<set>`` version) is refused with 409.
+:func:`geozone.context.load_context`) are **read-only** here: each is traced to the report
+it comes from and changes by review in the repository, so defining or replacing a cluster
+with one of their ids (or the id of their carried ``<id>-<set>`` version) is refused with
+:class:`~geozone.errors.ClusterConflictError`.
 
-Planners add clusters with ``POST /clusters`` and replace them with ``PUT /clusters/{id}``.
-A definition is checked against its boundary set (:func:`geozone.clusters.files.validate_cluster`:
-an unknown member or a name that does not match its code is a 422 naming the member), placed
-on that set and carried into the current set's units like a committed cluster
+Planners add clusters (:meth:`ClusterRegistry.create`; the web service's ``POST /clusters``)
+and replace them (:meth:`ClusterRegistry.update`; ``PUT /clusters/{id}``). A definition is
+checked against its boundary set (:func:`geozone.clusters.model.validate_cluster`: an unknown
+member or a name that does not match its code is a
+:class:`~geozone.errors.ClusterDefinitionError` naming the member), placed on that set and
+carried into the current set's units like a committed cluster
 (:func:`geozone.assignment.territories`), stored in the store (table ``cluster_definitions``,
-migration 0003) so that it survives a restart, and added to the context the routes use.
+migration 0003, through :class:`geozone.store.planner.PlannerStore`) so that it survives a
+restart, and added to the registry's :attr:`ClusterRegistry.context`.
 
-The context is replaced, never changed in place: a request keeps the one it started with.
+The context is replaced, never changed in place: a caller keeps the one it started with.
 The assignment stamp (:func:`geozone.incidents.pipeline.context_stamp`) covers every cluster
-definition, so a new context makes every stored incident stale; :func:`run_reassign`, run as
-a background job after each write, recomputes them with the newest context (one job at a
-time, so an older context never overwrites a newer one's decisions).
+definition, so a new context makes every stored incident stale; the caller recomputes them
+with the newest context, one reassignment at a time (:attr:`ClusterRegistry.reassign_lock`),
+so that an older context never overwrites a newer one's decisions.
 """
 
 from __future__ import annotations
@@ -24,29 +28,30 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException
 from pydantic import ValidationError
 
-from api.jobs import Job
 from geozone.assignment import ClusterTerritory, territories
-from geozone.clusters.files import validate_cluster
-from geozone.clusters.model import Cluster
+from geozone.clusters.model import Cluster, validate_cluster
 from geozone.context import Context
-from geozone.errors import ClusterDefinitionError, DataNotFoundError, GeozoneError
-from geozone.incidents.pipeline import assign_stale, context_stamp
-from geozone.store import IncidentStore
-from geozone.store.api_tables import ApiStore
-from geozone.store.sql import write_wait
+from geozone.errors import (
+    ClusterConflictError,
+    ClusterDefinitionError,
+    ClusterIdChangeError,
+    DataNotFoundError,
+    GeozoneError,
+)
 
-_log = logging.getLogger("geozone.api")
+if TYPE_CHECKING:
+    from geozone.store.planner import PlannerStore
+
+_log = logging.getLogger("geozone.api")  # the service's log, where these warnings went before
 
 
 @dataclass(frozen=True)
 class Defined:
-    """A cluster defined through the API, as placed on the loaded sets."""
+    """A cluster a planner defined, as placed on the loaded sets."""
 
     cluster: Cluster
     territories: tuple[ClusterTerritory, ...]
@@ -66,33 +71,32 @@ class ClusterRegistry:
     base
         The context of the committed clusters (as :func:`geozone.context.load_context`
         returns it; never changed).
-    api_store
+    planner_store
         Where the defined clusters are stored; they are read and placed now. One that no
         longer validates (its boundary set was rebuilt without a member, say) is skipped and
-        listed in :attr:`problems`; it can still be replaced with ``PUT``.
+        listed in :attr:`problems`; it can still be replaced (:meth:`update`).
     """
 
-    def __init__(self, base: Context, api_store: ApiStore) -> None:
+    def __init__(self, base: Context, planner_store: PlannerStore) -> None:
         self.base = base
-        self.api_store = api_store
+        self.planner_store = planner_store
         self._lock = threading.Lock()
-        #: Held by :func:`run_reassign`: one reassignment at a time.
+        #: Held while stored incidents are reassigned after a write: one reassignment at a time.
         self.reassign_lock = threading.Lock()
         self._committed = set(base.clusters) | {t.cluster.id for t in base.territories}
         self._defined: dict[str, Defined] = {}
         self._stored: set[str] = set()
         #: Stored definitions that could not be placed at start-up, with the reason.
         self.problems: list[str] = []
-        for row in api_store.list_clusters():
+        for row in planner_store.list_clusters():
             self._stored.add(row["id"])
             try:
                 cluster = Cluster.model_validate(row["definition"])
                 if row["id"] in self._committed:
                     raise ClusterDefinitionError("a committed cluster now has this id")
                 placed = self._place(cluster, taken=self._taken())
-            except (GeozoneError, ValidationError, HTTPException) as exc:
-                reason = exc.detail if isinstance(exc, HTTPException) else str(exc)
-                self.problems.append(f"stored cluster {row['id']!r} is not loaded: {reason}")
+            except (GeozoneError, ValidationError) as exc:
+                self.problems.append(f"stored cluster {row['id']!r} is not loaded: {exc}")
                 _log.warning(self.problems[-1])
                 continue
             self._defined[cluster.id] = Defined(cluster, placed, row)
@@ -101,7 +105,7 @@ class ClusterRegistry:
     # -- reading -------------------------------------------------------------------------------
 
     def is_defined(self, cluster_id: str) -> bool:
-        """Tell whether ``cluster_id`` is a cluster defined through the API (editable)."""
+        """Tell whether ``cluster_id`` is a cluster a planner defined (editable)."""
         return cluster_id in self._defined
 
     def source(self, territory_id: str) -> str:
@@ -120,17 +124,16 @@ class ClusterRegistry:
 
         Raises
         ------
-        HTTPException
-            409 when the id is a committed cluster's or is taken.
+        ClusterConflictError
+            The id is a committed cluster's or is taken.
         ClusterDefinitionError
-            (422) When the definition does not hold against its boundary set.
+            The definition does not hold against its boundary set.
         """
         with self._lock:
             self._refuse_committed(cluster.id)
             if cluster.id in self._defined or cluster.id in self._stored:
-                raise HTTPException(
-                    409,
-                    f"cluster {cluster.id!r} exists; replace it with PUT /clusters/{cluster.id}",
+                raise ClusterConflictError(
+                    f"cluster {cluster.id!r} exists; replace it with PUT /clusters/{cluster.id}"
                 )
             return self._save(cluster, by, replacing=None)
 
@@ -139,33 +142,32 @@ class ClusterRegistry:
 
         Raises
         ------
-        HTTPException
-            409 for a committed cluster or a carried version; 422 when the body's id is not
-            ``cluster_id``.
+        ClusterConflictError
+            ``cluster_id`` is a committed cluster or a carried version.
+        ClusterIdChangeError
+            The definition's id is not ``cluster_id``.
         DataNotFoundError
-            (404) No cluster has that id.
+            No cluster has that id.
         ClusterDefinitionError
-            (422) When the definition does not hold against its boundary set.
+            The definition does not hold against its boundary set.
         """
         with self._lock:
             self._refuse_committed(cluster_id)
             if cluster_id not in self._defined and cluster_id not in self._stored:
                 carried = [d.cluster.id for d in self._defined.values() if cluster_id in d.ids]
                 if carried:
-                    raise HTTPException(
-                        409,
+                    raise ClusterConflictError(
                         f"cluster {cluster_id!r} is the version of {carried[0]!r} carried into "
-                        f"new units; change it with PUT /clusters/{carried[0]}",
+                        f"new units; change it with PUT /clusters/{carried[0]}"
                     )
                 raise DataNotFoundError(
                     f"no cluster {cluster_id!r} defined through the API; create it with "
                     "POST /clusters"
                 )
             if cluster.id != cluster_id:
-                raise HTTPException(
-                    422,
+                raise ClusterIdChangeError(
                     f"the body's id {cluster.id!r} differs from the URL's {cluster_id!r}; a "
-                    "cluster's id cannot change",
+                    "cluster's id cannot change"
                 )
             return self._save(cluster, by, replacing=cluster_id)
 
@@ -179,10 +181,9 @@ class ClusterRegistry:
                 if t.cluster.id == cluster_id and t.cluster.carried_from
             ]
             source = carried[0] if carried else cluster_id
-            raise HTTPException(
-                409,
+            raise ClusterConflictError(
                 f"cluster {cluster_id!r} is committed (data/clusters/{source}.toml, traced to "
-                "its report) and read-only through the API; define a cluster with another id",
+                "its report) and read-only through the API; define a cluster with another id"
             )
 
     def _taken(self, except_id: str | None = None) -> set[str]:
@@ -215,14 +216,14 @@ class ClusterRegistry:
             )
         clash = sorted(t.cluster.id for t in placed if t.cluster.id in taken)
         if clash:
-            raise HTTPException(
-                409, f"cluster {cluster.id}: the id {clash[0]!r} of a placed version is taken"
+            raise ClusterConflictError(
+                f"cluster {cluster.id}: the id {clash[0]!r} of a placed version is taken"
             )
         return placed
 
     def _save(self, cluster: Cluster, by: str | None, *, replacing: str | None) -> Defined:
         placed = self._place(cluster, taken=self._taken(except_id=replacing))
-        record = self.api_store.save_cluster(
+        record = self.planner_store.save_cluster(
             cluster.id, cluster.model_dump(mode="json", exclude_none=True), by
         )
         defined = Defined(cluster, placed, record)
@@ -239,24 +240,3 @@ class ClusterRegistry:
             territories=[*self.base.territories, *(t for d in defined for t in d.territories)],
             build_stamps=dict(self.base.build_stamps),
         )
-
-
-def run_reassign(job: Job, store: IncidentStore, registry: ClusterRegistry) -> None:
-    """Recompute the stored incidents whose assignment is stale, with the newest context.
-
-    Runs as a background job after a cluster is created or replaced; the job's report holds
-    the number of incidents assigned and the stamp they now carry.
-    """
-    job.status = "running"
-    try:
-        with registry.reassign_lock, write_wait(None):  # a job, not a request: the full wait
-            context = registry.context
-            assigned = assign_stale(store, context)
-        job.rows_done = job.rows_total = assigned
-        job.report = {"assigned": assigned, "stamp": context_stamp(context)}
-        job.status = "done"
-    except Exception as exc:  # the job records every failure; the process goes on
-        job.status = "failed"
-        job.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        job.finished_at = datetime.now(UTC)

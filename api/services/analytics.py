@@ -1,0 +1,394 @@
+"""Cluster analytics: hotspots (cached), the border effect, coverage and patrol suggestions.
+
+Requests are bounded: at most :data:`ANALYTICS_MAX_CELLS` grid cells and
+:data:`ANALYTICS_MAX_WORK` cells × (permutations + 1) × time bins (a 422 naming the parameter
+beyond). Results are cached per app (:class:`AnalyticsCache`) by cluster, period, parameters
+and the store's change marker (:func:`change_marker`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+import shapely
+from fastapi import Request
+
+from api.services.common import invalid, jsonable, records
+from api.services.patrol_zones import check_area_geometry
+from geozone.analysis.study import (
+    HOTSPOT_DEFAULTS,
+    ClusterStudy,
+    HotspotParameters,
+    cluster_study,
+    study_hotspots,
+    study_period,
+)
+from geozone.context import Context
+from geozone.store import IncidentStore
+
+#: Most grid cells an analytics request may build (the core allows more, for batch work).
+ANALYTICS_MAX_CELLS = 50_000
+#: Largest cells × (permutations + 1) × time bins one request may compute.
+ANALYTICS_MAX_WORK = 40_000_000
+#: Days of the default analytics period (ending today, Vietnam time).
+#: Analytics results kept per app.
+ANALYTICS_CACHE_SIZE = 32
+#: Label of synthetic data on analytics answers.
+SYNTHETIC_LABEL_TEXT = "dữ liệu mô phỏng / synthetic data"
+
+Method = Literal["gi_grid", "gi_units", "kde", "emerging"]
+#: Default cell size per method, in metres.
+DEFAULT_CELL_M: dict[str, float] = {"gi_grid": 250.0, "emerging": 250.0, "kde": 100.0}
+#: Time bins of emerging hotspots and their length in days (for the workload estimate).
+BINS: dict[str, int] = {"W": 7, "MS": 30, "QS": 91}
+
+
+def default_period(start: date | None, end: date | None) -> tuple[date, date]:
+    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
+    return study_period(start, end)
+
+
+def parse_categories(text: str | None) -> tuple[str, ...] | None:
+    """Parse a comma-separated list of category codes; an unknown code is a 422."""
+    from geozone.incidents.schema import CATEGORIES
+
+    if text is None or not text.strip():
+        return None
+    codes = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [code for code in codes if code not in CATEGORIES]
+    if unknown:
+        raise invalid(
+            "category", f"unknown category code(s); known: {', '.join(sorted(CATEGORIES))}"
+        )
+    return codes
+
+
+#: A cluster's family over a period: :class:`geozone.analysis.study.ClusterStudy`.
+ClusterPeriod = ClusterStudy
+
+
+def cluster_period(
+    store: Any,
+    context: Context,
+    cluster_id: str,
+    start: date | None,
+    end: date | None,
+    categories: tuple[str, ...] | None = None,
+) -> ClusterStudy:
+    """Read a cluster's study over a period (:func:`geozone.analysis.study.cluster_study`).
+
+    Raises
+    ------
+    UnknownClusterError
+        No cluster has the id (404).
+    InvalidParameterError
+        The period is reversed, or no member has a territory with geometry in it (400).
+    """
+    return cluster_study(store, context, cluster_id, start, end, categories)
+
+
+def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
+    """Return what cached analytics depend on, or None while assignments are being redone.
+
+    The context's assignment stamp (cluster definitions, builds, rules) and the number of
+    stored incidents: the store only adds incidents, and a new context changes the stamp.
+    While incidents wait for reassignment their decisions are in flux: nothing is cached.
+    """
+    from geozone.incidents.pipeline import context_stamp
+    from geozone.store import IncidentQuery
+
+    stamp = context_stamp(context)
+    if store.stale_ids(stamp, limit=1):
+        return None
+    return stamp, int(store.count(IncidentQuery()))
+
+
+class AnalyticsCache:
+    """A small thread-safe LRU of analytics results, keyed by request and change marker."""
+
+    def __init__(self, size: int = ANALYTICS_CACHE_SIZE) -> None:
+        from collections import OrderedDict
+        from threading import Lock
+
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = Lock()
+        self.size = size
+        self.hits = 0
+
+    def get(self, key: Any) -> Any:
+        """Return the cached value, or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        """Keep ``value`` under ``key``, dropping the least recently used beyond the size."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def estimated_cells(area: Any, cell_size_m: float) -> int:
+    """Return about how many cells of ``cell_size_m`` a grid over ``area`` has (upper bound)."""
+    from geozone.crs import project_geometries, zones_of
+
+    geoms = np.array([area], dtype=object)
+    metric = project_geometries(geoms, zones_of(geoms))[0]
+    minx, miny, maxx, maxy = shapely.bounds(metric)
+    columns = math.floor((maxx - minx) / cell_size_m) + 2
+    rows = math.floor((maxy - miny) / cell_size_m) + 2
+    return int(columns * rows)
+
+
+def check_workload(n_cells: int, permutations: int, n_bins: int = 1) -> None:
+    """Refuse (422) a grid with too many cells or too much permutation work for a request."""
+    if n_cells > ANALYTICS_MAX_CELLS:
+        raise invalid(
+            "cell_size_m",
+            f"the grid would have about {n_cells:,} cells; at most {ANALYTICS_MAX_CELLS:,} "
+            "are allowed: use larger cells",
+        )
+    work = n_cells * (permutations + 1) * n_bins
+    if work > ANALYTICS_MAX_WORK:
+        raise invalid(
+            "permutations",
+            f"about {n_cells:,} cells × {permutations + 1:,} permutations × {n_bins} bins is "
+            f"more than {ANALYTICS_MAX_WORK:,}: use fewer permutations or larger cells",
+        )
+
+
+def with_labels(collection: dict[str, Any], period: ClusterPeriod) -> dict[str, Any]:
+    """Add the cluster, period, attribution and synthetic label to a result's properties."""
+    properties = collection.setdefault("properties", {})
+    sets = [
+        f.bset for f in period.forms if f.bset is not None and f.overlaps(period.start, period.end)
+    ] or [f.bset for f in period.forms if f.bset is not None]
+    properties.update(
+        {
+            "cluster_id": period.cluster_id,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "attribution": "; ".join(dict.fromkeys(b.info.attribution for b in sets)),
+            "attribution_en": "; ".join(dict.fromkeys(b.info.attribution_en for b in sets)),
+        }
+    )
+    if properties.get("synthetic"):
+        properties["synthetic_label"] = SYNTHETIC_LABEL_TEXT
+    result: dict[str, Any] = jsonable(collection)
+    return result
+
+
+def border_effect_rows(
+    period: ClusterPeriod, by: Sequence[str], every: str | None
+) -> list[dict[str, Any]]:
+    """Return the border effect of every form in force, as rows with ``cluster_id``."""
+    from geozone.analysis.border_effect import border_effect
+
+    columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
+    columns += ["lon", "lat"]
+    rows: list[dict[str, Any]] = []
+    for form in period.forms:
+        if form.territory is None or not form.territory.geometric:
+            continue
+        if not form.overlaps(period.start, period.end):
+            continue
+        mine = period.incidents[period.incidents["cluster_id"] == form.id]
+        table = border_effect(mine[columns], form.territory, by=by, period=every)
+        for row in records(table):
+            rows.append({"cluster_id": form.id, **row})
+    return rows
+
+
+@dataclass(frozen=True)
+class HotspotParams:
+    """The parameters of a hotspot analysis (hashable: part of the cache key)."""
+
+    method: Method = "gi_grid"
+    cell_size_m: float | None = None
+    shape: Literal["square", "hexagon"] = HOTSPOT_DEFAULTS.shape
+    permutations: int = HOTSPOT_DEFAULTS.permutations
+    seed: int = HOTSPOT_DEFAULTS.seed
+    alpha: float = HOTSPOT_DEFAULTS.alpha
+    bin: str = "MS"
+
+    @property
+    def cell(self) -> float:
+        """The cell size (the method's default when not given)."""
+        return self.cell_size_m or DEFAULT_CELL_M.get(self.method, 250.0)
+
+
+def analytics_cache(request: Request) -> AnalyticsCache:
+    """Return the app's cache of analytics results (made on first use)."""
+    state = request.app.state
+    cache: AnalyticsCache | None = getattr(state, "analytics_cache", None)
+    if cache is None:
+        cache = AnalyticsCache()
+        state.analytics_cache = cache
+    return cache
+
+
+def compute_hotspots(
+    request: Request,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    start: date | None,
+    end: date | None,
+    params: HotspotParams,
+    categories: tuple[str, ...] | None = None,
+) -> tuple[Any, ClusterPeriod]:
+    """Return a hotspot result of a cluster's incidents over a period (cached) and the period.
+
+    Raises
+    ------
+    RequestValidationError
+        The grid or the permutation work is over the request limits (422).
+    """
+    from geozone.analysis import hotspots
+
+    period = cluster_period(store, context, cluster_id, start, end, categories)
+    marker = change_marker(store, context)
+    key = (cluster_id, period.start, period.end, categories, params, marker)
+    cache = analytics_cache(request)
+    found = cache.get(key) if marker is not None else None
+    if found is not None:
+        return found, period
+    points = period.points()
+    result: Any
+    if params.method == "gi_units":
+        territory = period.territory
+        codes = territory.members.loc[territory.members["has_territory"], "code"]
+        units = territory.bset.units(territory.cluster.level)
+        units = units[units["code"].isin(codes)]
+        result = hotspots.gi_star_units(
+            points, units, permutations=params.permutations, seed=params.seed, alpha=params.alpha
+        )
+    else:
+        n_cells = estimated_cells(period.area, params.cell)
+        if params.method == "kde":
+            check_workload(n_cells, 0)
+            result = hotspots.kernel_density(points, cell_size_m=params.cell, area=period.area)
+        elif params.method == "emerging":
+            days = (period.end - period.start).days + 1
+            check_workload(n_cells, params.permutations, days // BINS[params.bin] + 1)
+            result = hotspots.emerging_hotspots(
+                points,
+                bin=params.bin,
+                cell_size_m=params.cell,
+                shape=params.shape,
+                area=period.area,
+                permutations=params.permutations,
+                seed=params.seed,
+                alpha=params.alpha,
+            )
+        else:
+            check_workload(n_cells, params.permutations)
+            result = study_hotspots(
+                period,
+                HotspotParameters(
+                    cell_size_m=params.cell,
+                    shape=params.shape,
+                    permutations=params.permutations,
+                    seed=params.seed,
+                    alpha=params.alpha,
+                ),
+            )
+    if marker is not None:
+        cache.put(key, result)
+    return result, period
+
+
+def coverage_of(
+    request: Request,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    geometry: dict[str, Any],
+    start: date | None,
+    end: date | None,
+    max_vertices: int,
+) -> dict[str, Any]:
+    """Return what a zone covers in a cluster over a period, JSON-ready.
+
+    Raises
+    ------
+    PatrolZoneGeometryError
+        The zone is not a usable Polygon or MultiPolygon (400).
+    """
+    from geozone.analysis.patrol import coverage
+
+    found = cluster_period(store, context, cluster_id, start, end)
+    zone = check_area_geometry(geometry, found.territory.bset, max_vertices)
+    result, _ = compute_hotspots(request, store, context, cluster_id, start, end, HotspotParams())
+    hot = result.cells if result.status == "tested" else None
+    data = coverage(zone, found.territory, found.points(), hot).as_dict()
+    answer: dict[str, Any] = jsonable(
+        {
+            "cluster_id": found.territory.cluster.id,
+            "from": found.start.isoformat(),
+            "to": found.end.isoformat(),
+            **data,
+            "hotspot_status": result.status,
+            "hotspot_message": result.message,
+            "synthetic": found.synthetic,
+        }
+    )
+    return answer
+
+
+def patrol_suggestions(
+    request: Request,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    start: date | None,
+    end: date | None,
+    buffer_m: float,
+) -> dict[str, Any]:
+    """Return patrol zones suggested over a cluster's border hot cells, as GeoJSON.
+
+    The Gi* hot cells of :func:`compute_hotspots` (default parameters) given to
+    :func:`geozone.analysis.patrol.suggest_patrol_zones`, with the analysis, its status and a
+    note that they are a starting point in ``properties``.
+    """
+    import json
+
+    from geozone.analysis.patrol import suggest_patrol_zones
+
+    result, period = compute_hotspots(
+        request, store, context, cluster_id, start, end, HotspotParams()
+    )
+    territory = period.territory
+    features: list[dict[str, Any]] = []
+    if result.status == "tested":
+        found = suggest_patrol_zones(result.cells, territory, buffer_m=buffer_m)
+        if len(found):
+            features = json.loads(found.to_json(na="null", drop_id=True))["features"]
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "analysis": "patrol_suggestions",
+            "status": result.status,
+            "message": result.message,
+            "buffer_m": buffer_m,
+            "n_hot": int((result.cells["kind"] == "hot").sum()),
+            "synthetic": period.synthetic,
+            "note": (
+                "Gợi ý ban đầu, cần cán bộ lập kế hoạch chỉnh sửa / A starting point for "
+                "planners to edit, not a plan."
+            ),
+        },
+    }
+    collection["properties"]["cluster_placed"] = territory.cluster.id
+    return with_labels(collection, period)

@@ -1,0 +1,79 @@
+"""JSON helpers shared by the services: JSON-ready values, responses, bounding boxes, 422s."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from fastapi import Response
+from fastapi.exceptions import RequestValidationError
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with numpy/pandas scalars, NaN and NaT turned into JSON-ready ones."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_response(data: Any, status_code: int = 200) -> Response:
+    """Return JSON-ready data (see :func:`jsonable`) as a response, skipping FastAPI's encoder.
+
+    For routes whose answer is built to their response model already: the route keeps the
+    model for the documentation, and the answer is not validated a second time.
+    """
+    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a frame's rows as JSON-ready dicts."""
+    out: list[dict[str, Any]] = jsonable(frame.to_dict("records"))
+    return out
+
+
+def parse_bbox(text: str | None, field: str = "bbox") -> tuple[float, float, float, float] | None:
+    """Parse ``minx,miny,maxx,maxy`` (degrees); a malformed box is a 422 naming ``field``."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    ok = (
+        len(values) == 4
+        and all(math.isfinite(v) for v in values)
+        and -180 <= values[0] <= values[2] <= 180
+        and -90 <= values[1] <= values[3] <= 90
+    )
+    if not ok:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", field),
+                    "msg": "expected minx,miny,maxx,maxy in degrees with min <= max",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return values  # type: ignore[return-value]
+
+
+def invalid(field: str, message: str, where: str = "query") -> RequestValidationError:
+    """Return a 422 validation error naming ``field`` (never the raw input)."""
+    return RequestValidationError([{"loc": (where, field), "msg": message, "type": "value_error"}])

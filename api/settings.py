@@ -1,0 +1,57 @@
+"""Settings of the web service: the maps' (:class:`maps.settings.MapSettings`) plus its own.
+
+Values come from environment variables prefixed ``GEOZONE_`` (``GEOZONE_API_MAX_POINTS``,
+``GEOZONE_CORS_ORIGINS``…), then from defaults. Read them with :func:`get_api_settings`; the
+service's settings object is the whole: core, maps and these.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from geozone.settings import layer_getter
+from maps.settings import MapSettings
+
+
+class ApiSettings(MapSettings):
+    """Runtime configuration of the web service: the core's and the maps' fields, and these.
+
+    Attributes
+    ----------
+    api_store_busy_timeout_s
+        How long a write request of the web service waits for another writer (an import
+        job) before it is answered 503 with ``Retry-After``, in seconds; well under the time a
+        proxy in front gives a request (often 60 s). Import jobs wait
+        ``store_busy_timeout_s``.
+    api_max_points
+        Most points one ``POST /locate`` batch may hold (more is refused with 413).
+    api_max_incidents
+        Most incident records one ``POST /incidents`` body may hold.
+    api_max_vertices
+        Most vertices of a patrol zone polygon.
+    api_max_body_bytes
+        Largest request body the API reads, in bytes (larger ones get 413).
+    api_max_upload_bytes
+        Largest incident file ``POST /incidents/import`` accepts, in bytes.
+    cors_origins
+        Origins allowed to call the API from a browser (none by default).
+    """
+
+    api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
+    api_max_points: int = Field(default=10_000, ge=1, le=1_000_000)
+    api_max_incidents: int = Field(default=10_000, ge=1, le=1_000_000)
+    api_max_vertices: int = Field(default=5_000, ge=4, le=1_000_000)
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
+    api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+_get = layer_getter(ApiSettings)
+
+
+def get_api_settings() -> ApiSettings:
+    """Return the process-wide settings of the web service, read once from the environment.
+
+    ``get_settings.cache_clear()`` (:func:`geozone.settings.get_settings`) clears them too.
+    """
+    return _get()
