@@ -41,9 +41,10 @@ def main() -> None:
         extra = missing_extra(exc)
         if extra is None:
             raise
-        _fail(missing_extra_message(exc, extra))
+        _fail(missing_extra_message(exc, extra), markup=False)  # "[api]" is no markup
 
 
-def _fail(message: str) -> NoReturn:
-    Console(stderr=True, soft_wrap=True).print(f"error: {message}", style="red", highlight=False)
+def _fail(message: str, *, markup: bool = True) -> NoReturn:
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"error: {message}", style="red", highlight=False, markup=markup)
     raise SystemExit(2) from None
