@@ -19,7 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def source_checkout() -> Path | None:
     """Return the checkout geozone runs from, or None when it is installed from a wheel."""
-    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "data").is_dir():
+    manifest = PROJECT_ROOT / "data" / "boundaries" / "sources.toml"
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and manifest.is_file():
         return PROJECT_ROOT
     return None
 
