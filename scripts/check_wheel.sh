@@ -17,7 +17,10 @@ data_dir=${GEOZONE_DATA_DIR:-$(cd .. && pwd)/shared/data/boundaries}
 work=$(mktemp -d -t geozone-wheel-XXXXXX)
 server=""
 cleanup() {
-  [[ -n "$server" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [[ -n "$server" ]]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
