@@ -25,7 +25,6 @@ Run from a checkout, geozone reads its own entry points and extras from the chec
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, requires
@@ -54,6 +53,8 @@ def _checkout_project() -> dict[str, Any] | None:
     checkout = source_checkout()
     if checkout is None:
         return None
+    import tomllib  # here: only a contributed command or a missing library reads it
+
     with (checkout / "pyproject.toml").open("rb") as file:
         project: dict[str, Any] = tomllib.load(file).get("project", {})
     return project
