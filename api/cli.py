@@ -1,7 +1,7 @@
 """The web-facing commands: ``geozone serve``, ``geozone users`` and ``geozone map``.
 
-:func:`main` is the ``geozone`` console entry point: the core commands of
-:mod:`geozone.cli` plus these, which import the web and map layers (the core never does).
+They join the core's ``geozone`` app (:mod:`geozone.cli`) through the ``geozone.commands``
+entry points in pyproject.toml, which import this module only when one of them is used.
 """
 
 from __future__ import annotations
@@ -296,16 +296,3 @@ def map_cluster(
         what += f", {found.returned:,} of {found.total:,} stored incidents"
         what += " (SYNTHETIC — dữ liệu mô phỏng)" if synthetic else ""
     typer.echo(f"wrote {path}: {what}")
-
-
-def main() -> None:
-    """Run the ``geozone`` command: core commands plus ``serve``, ``users``, ``map``, ``report``."""
-    from api.cli_report import register as register_report
-    from geozone.cli import app
-    from geozone.cli import main as run
-
-    app.add_typer(users_app, name="users")
-    app.add_typer(map_app, name="map")
-    app.command("serve")(serve)
-    register_report(app)
-    run()

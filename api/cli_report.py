@@ -1,8 +1,9 @@
 """``geozone report``: write a cluster review report (HTML, JSON or CSV).
 
 The command lives beside the web layer because its HTML page embeds a Folium map
-(:mod:`maps.report`); the core CLI stays free of map imports. The lead registers it with
-:func:`register` in :func:`api.cli.main`.
+(:mod:`maps.report`); the core CLI stays free of map imports. It joins the ``geozone`` app
+through the ``geozone.commands`` entry points in pyproject.toml (:func:`register` adds it to
+another app).
 
 The output format is chosen by ``--format`` or else by the output's suffix; the report is
 written as ``GET /clusters/{id}/report`` writes it (:mod:`api.services.reports`).

@@ -162,7 +162,7 @@ def start_server(env: dict[str, str], demo: int, log: Path, timeout_s: float) ->
     command = [
         sys.executable,
         "-c",
-        "from api.cli import main; main()",
+        "from geozone.cli import main; main()",
         "serve",
         "--host",
         HOST,

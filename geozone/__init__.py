@@ -8,4 +8,4 @@ from geozone.boundaries.sets import BoundarySet, Location
 from geozone.errors import GeozoneError
 
 __all__ = ["BoundarySet", "GeozoneError", "Location", "__version__"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: the package metadata reads it ([tool.hatch.version])

@@ -20,8 +20,7 @@ from typing import TypeVar
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The repository checkout (the folder holding pyproject.toml) when geozone runs from source.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from geozone.resources import PROJECT_ROOT, data_path, default_cache_dir
 
 
 def _default_data_dir() -> Path | None:
@@ -38,9 +37,12 @@ class Settings(BaseSettings):
         Folder holding the source archives, one sub-folder per boundary set as named in the
         manifest. Defaults to ``../shared/data/boundaries`` beside the checkout when it exists.
     cache_dir
-        Folder for built layers (GeoParquet); never committed.
+        Folder for built layers (GeoParquet); never committed. Defaults to ``.cache/geozone``
+        in the checkout, or for an installed wheel to ``$XDG_CACHE_HOME/geozone`` (else
+        ``~/.cache/geozone``).
     manifest_path
-        The boundary source manifest (``data/boundaries/sources.toml``).
+        The boundary source manifest (``data/boundaries/sources.toml`` in the checkout, or
+        the copy an installed wheel carries).
     boundary_tolerance_m
         Distance in metres within which a point counts as lying on a boundary, so that every
         unit within it is reported as a candidate. Real boundaries are surveyed to metres, and
@@ -64,8 +66,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
 
     data_dir: Path | None = Field(default_factory=_default_data_dir)
-    cache_dir: Path = PROJECT_ROOT / ".cache" / "geozone"
-    manifest_path: Path = PROJECT_ROOT / "data" / "boundaries" / "sources.toml"
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    manifest_path: Path = Field(default_factory=lambda: data_path("boundaries", "sources.toml"))
     boundary_tolerance_m: float = Field(default=10.0, ge=0.0, le=5_000.0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)

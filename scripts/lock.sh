@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Re-pin every dependency after editing pyproject.toml: resolves with uv and writes the
 # committed lock files (exact versions and sha256 hashes, no download addresses).
-#   requirements.lock      what the service and CLI need
+#   requirements.lock      what the service and CLI need (the core and every extra)
 #   requirements-dev.lock  the same plus tests, lint and type checking
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m uv lock --quiet
 python3 -m uv export --frozen --quiet --format requirements-txt --no-emit-project --no-dev \
-  --output-file requirements.lock
+  --all-extras --output-file requirements.lock
 python3 -m uv export --frozen --quiet --format requirements-txt --no-emit-project --all-groups \
-  --output-file requirements-dev.lock
+  --all-extras --output-file requirements-dev.lock

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from geozone import cli
@@ -118,3 +123,89 @@ def test_generate_then_assign_file_to_file(tmp_path: Path) -> None:
         f"SYN-3-{i}" for i in range(1, 501)
     }
     assert table["explanation_en"].notna().sum() == summary["cluster_rows"] > 100
+
+
+# -- the commands api/ contributes (geozone.commands entry point) ------------------------------
+
+#: What a core-only install (``pip install geozone``, no extras) lacks.
+EXTRA_LIBRARIES = ("fastapi", "starlette", "uvicorn", "python_multipart", "folium", "branca")
+WITHOUT_EXTRAS = f"""
+import importlib.abc, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {EXTRA_LIBRARIES!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInstalled())
+sys.argv = ["geozone", *sys.argv[1:]]
+from geozone.cli import main
+main()
+"""
+
+
+def without_extras(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``geozone ARGS`` in a process where the libraries of the extras cannot be imported."""
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRAS, *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_the_web_commands_are_in_the_one_app_in_their_place() -> None:
+    group = typer.main.get_command(cli.app)
+    assert isinstance(group, TyperGroup)
+    listed = group.list_commands(typer.Context(group))
+    assert listed[listed.index("demo") :] == [
+        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "users", "map"]
+    ]
+    code, output = run("--help")
+    assert code == 0 and "Run the service on loopback" in output
+    assert run("serve", "--help")[0] == 0 and "--demo-incidents" in run("serve", "--help")[1]
+    assert "add" in run("users", "--help")[1] and "cluster" in run("map", "--help")[1]
+    code, output = run("serv")
+    assert code == 2 and "Did you mean 'serve'" in output
+
+
+def test_a_core_command_imports_neither_the_web_commands_nor_their_libraries() -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from geozone import cli;"
+        "CliRunner().invoke(cli.app, ['locate', '--help']);"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in"
+        " {'api', 'maps', 'fastapi', 'uvicorn', 'folium', 'sqlalchemy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_without_the_extras_the_core_runs_and_web_commands_name_the_extra() -> None:
+    listed = without_extras("--help")
+    assert listed.returncode == 0 and "serve" in listed.stdout and "users" in listed.stdout
+    assert without_extras("locate", "--help").returncode == 0
+    served = without_extras("serve")
+    assert served.returncode == 2, served.stderr
+    assert served.stderr.strip() == (
+        "error: uvicorn is not installed; this command needs geozone's 'api' extra: "
+        "pip install 'geozone[api]'"
+    )
+    mapped = without_extras("map", "cluster", "hoa-do-phuc-vi")
+    assert mapped.returncode == 2 and "pip install 'geozone[maps]'" in mapped.stderr
+
+
+def test_contributed_commands_come_from_installed_metadata_outside_a_checkout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    from geozone.cli import _contributed
+
+    monkeypatch.setattr(_contributed, "_checkout_project", lambda: None)
+    declared = [EntryPoint("api", "api.commands:COMMANDS", _contributed.GROUP)]
+    monkeypatch.setattr(_contributed, "entry_points", lambda group: declared)
+    assert list(_contributed.load_commands()) == ["serve", "report", "users", "map"]
+    lines = ["typer>=0.15", 'folium>=0.19; extra == "maps"', "uvicorn>=0.32 ; extra == 'api'"]
+    monkeypatch.setattr(_contributed, "requires", lambda distribution: lines)
+    assert _contributed.missing_extra(ModuleNotFoundError(name="uvicorn.config")) == "api"
+    assert _contributed.missing_extra(ModuleNotFoundError(name="folium")) == "maps"
+    assert _contributed.missing_extra(ModuleNotFoundError(name="typer")) is None

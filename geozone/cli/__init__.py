@@ -1,10 +1,15 @@
-"""The ``geozone`` command line.
+"""The ``geozone`` command line: one Typer app, :data:`app`, run by :func:`main`.
 
 Every query command takes ``--json`` for machine-readable output; long work shows a
 progress bar. geozone's own errors end the command with a one-line message and exit code 2.
+The commands that need the web service or the maps (``serve``, ``report``, ``users``,
+``map``) are contributed from ``api/`` through the ``geozone.commands`` entry points and
+imported only when used (:mod:`geozone.cli._contributed`).
 """
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -12,6 +17,7 @@ import geozone.cli._address  # registers the address command
 import geozone.cli._boundaries  # noqa: F401  (registers the boundary commands)
 from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
+from geozone.cli._contributed import missing_extra, missing_extra_message
 from geozone.cli._incidents import incidents_app
 from geozone.errors import GeozoneError
 
@@ -22,9 +28,23 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Run the CLI, turning geozone's own errors into a clear message and exit code 2."""
+    """Run the CLI, turning geozone's own errors into a clear message and exit code 2.
+
+    A command that needs a library of an extra that is not installed (``geozone serve``
+    without ``geozone[api]``) says which extra to install, and also exits with code 2.
+    """
     try:
         app()
     except GeozoneError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", style="red", highlight=False)
-        raise SystemExit(2) from None
+        _fail(str(exc))
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        _fail(missing_extra_message(exc, extra), markup=False)  # "[api]" is no markup
+
+
+def _fail(message: str, *, markup: bool = True) -> NoReturn:
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"error: {message}", style="red", highlight=False, markup=markup)
+    raise SystemExit(2) from None

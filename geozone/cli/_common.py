@@ -12,8 +12,10 @@ from rich.console import Console
 
 from geozone import vntime
 from geozone.boundaries.sets import BoundarySet
+from geozone.cli._contributed import CommandGroup
 
 app = typer.Typer(
+    cls=CommandGroup,
     help="Border-zone analysis for Vietnamese police coordination clusters.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -28,11 +28,11 @@ from geozone.errors import (
     UnknownMemberError,
     UnknownUnitError,
 )
-from geozone.settings import PROJECT_ROOT
+from geozone.resources import data_path
 from geozone.text import TYPE_ABBREVIATIONS, UNIT_TYPES, fold
 
-#: Folder of the committed cluster definitions.
-DEFAULT_CLUSTERS_DIR = PROJECT_ROOT / "data" / "clusters"
+#: Folder of the committed cluster definitions (``data/clusters``, or a wheel's copy).
+DEFAULT_CLUSTERS_DIR = data_path("clusters")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ with one of their ids (or the id of their carried ``<id>-<set>`` version) is ref
 
 Planners add clusters (:meth:`ClusterRegistry.create`; the web service's ``POST /clusters``)
 and replace them (:meth:`ClusterRegistry.update`; ``PUT /clusters/{id}``). A definition is
-checked against its boundary set (:func:`geozone.clusters.model.validate_cluster`: an unknown
+checked against its boundary set (:func:`geozone.clusters.files.validate_cluster`: an unknown
 member or a name that does not match its code is a
 :class:`~geozone.errors.ClusterDefinitionError` naming the member), placed on that set and
 carried into the current set's units like a committed cluster
@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from geozone.assignment import ClusterTerritory, territories
-from geozone.clusters.model import Cluster, validate_cluster
+from geozone.clusters.files import validate_cluster
+from geozone.clusters.model import Cluster
 from geozone.context import Context
 from geozone.errors import (
     ClusterConflictError,

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from api import cli
 from api.auth_store import KeyStore
 from api.schemas import CLUSTER_EXAMPLE
+from geozone import cli as geozone_cli
 from geozone.context import load_context
 from geozone.errors import DataNotFoundError
 from geozone.incidents.pipeline import assign_stale
@@ -162,7 +163,7 @@ def test_the_geozone_command_has_map_serve_and_users(
     ):
         monkeypatch.setattr("sys.argv", argv)
         with pytest.raises(SystemExit) as exit_info:
-            cli.main()
+            geozone_cli.main()  # the console entry point: the core's app, these commands in it
         assert exit_info.value.code == 0
         assert expected in capsys.readouterr().out
 
