@@ -8,7 +8,7 @@ Run from the checkout, after ``geozone data build``::
 Every ward of the legacy register (10,047, old form: ward, district, province, before the
 reform) and of the 2025 set (3,321, new form: ward, province, after it) is written in every
 variant of ``geozone.address.sample.VARIANTS``; with ``--drawn``, in one variant drawn per
-ward, as ``tests/test_address.py`` does. It prints the share of each outcome per form and
+ward, as ``tests/address/test_address.py`` does. It prints the share of each outcome per form and
 variant, the addresses per second, and old-form addresses dated after the reform (read in
 the legacy set, answered with today's successors).
 """

@@ -23,8 +23,8 @@ from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from tests.conftest import GRID_INFO, grid_units
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import GRID_INFO, grid_units
 
 ROLES = ("viewer", "analyst", "planner", "admin")
 

@@ -16,7 +16,7 @@ from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.settings import Settings
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
 
 ROLES = ("viewer", "analyst", "planner", "admin")
 

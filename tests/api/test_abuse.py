@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_boundaries import grid_point
+from tests.fixtures.grid import grid_point
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The served instance's body limit (small, so the test sends many times the limit quickly).

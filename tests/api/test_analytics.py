@@ -33,7 +33,7 @@ from geozone.report import cluster_incidents
 from geozone.store import open_store
 from geozone.vntime import VIETNAM_TZ
 from tests.api.conftest import ROLES, Api
-from tests.test_boundaries import grid_point
+from tests.fixtures.grid import grid_point
 
 PERIOD = {"from": "2021-01-01", "to": "2021-12-31"}
 CLUSTER = "grid-centre"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tests.api.conftest import Api
-from tests.test_boundaries import grid_point
+from tests.fixtures.grid import grid_point
 
 
 def test_sets(api: Api) -> None:

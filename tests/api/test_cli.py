@@ -23,8 +23,8 @@ from geozone.settings import Settings, get_settings
 from geozone.store import IncidentQuery, open_store
 from geozone.store.planner import PlannerStore
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import T11_CONFIRMED
-from tests.maps.test_cluster_map import incident_tables, needs_assets
+from tests.fixtures.clusters import T11_CONFIRMED
+from tests.fixtures.pages import incident_tables, needs_assets
 
 runner = CliRunner()
 T11 = "hoa-do-phuc-vi-vn2025"

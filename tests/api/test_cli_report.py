@@ -16,7 +16,7 @@ from geozone.context import Context
 from geozone.errors import InvalidParameterError
 from geozone.incidents.pipeline import assign_stale
 from geozone.store import open_store
-from tests.test_report import grid_incidents
+from tests.fixtures.incidents import grid_incidents
 
 
 def test_period_options() -> None:

@@ -14,26 +14,8 @@ from geozone.context import Context
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import open_store
 from tests.api.conftest import Api
-from tests.test_boundaries import grid_point
-
-
-def east_cluster(**changes: Any) -> dict[str, Any]:
-    """Wards 2 and 3 (columns 1 and 2 of the bottom row: the boundary x = 2,000 m)."""
-    body: dict[str, Any] = {
-        "id": "grid-east",
-        "name": "Cụm phía đông",
-        "name_en": "East cluster",
-        "boundary_set": "grid",
-        "level": "ward",
-        "zone_width_m": 100,
-        "period": {"start": "2020-01-01"},
-        "members": [
-            {"id": "e2", "kind": "unit", "unit_code": "00002", "name": "Phường Ô 2"},
-            {"id": "e3", "kind": "unit", "unit_code": "00003", "name": "Ô 3"},
-        ],
-    }
-    body.update(changes)
-    return body
+from tests.fixtures.clusters import east_cluster
+from tests.fixtures.grid import grid_point
 
 
 def test_a_planner_defines_a_cluster_that_is_used_and_survives_a_restart(

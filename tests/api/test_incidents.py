@@ -1,22 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 from tests.api.conftest import Api
-from tests.test_boundaries import grid_point
-
-
-def record(external_id: str, x: float, y: float, **extra: Any) -> dict[str, Any]:
-    lon, lat = grid_point(x, y)
-    return {
-        "external_id": external_id,
-        "occurred_at": "2022-03-01T21:00:00+07:00",
-        "lon": lon,
-        "lat": lat,
-        "category": "drugs",
-        "detected_by": "o2",
-        **extra,
-    }
+from tests.fixtures.grid import grid_point
+from tests.fixtures.incidents import record
 
 
 def test_post_stores_assigns_and_reports_rejects(api: Api) -> None:

@@ -17,9 +17,9 @@ from api.services.incidents import UPLOAD_PREFIX, remove_stale_uploads, save_upl
 from geozone.errors import InvalidParameterError
 from geozone.store import open_store
 from tests.api.conftest import Api
-from tests.api.test_clusters_write import east_cluster
-from tests.api.test_incidents import record
-from tests.api.test_patrol_zones import SQUARE, zone
+from tests.fixtures.clusters import east_cluster
+from tests.fixtures.incidents import record
+from tests.fixtures.patrol import SQUARE, zone
 
 
 def test_analysts_read_incidents_and_planners_write_them(api: Api) -> None:

@@ -14,8 +14,8 @@ from geozone.store.base import UNIT_COLUMNS
 from maps import check_assets
 from maps.cluster_map import LOADER_LABELS
 from tests.api.conftest import Api
-from tests.maps.test_cluster_map import incident_tables, unpack
-from tests.test_boundaries import grid_point
+from tests.fixtures.grid import grid_point
+from tests.fixtures.pages import incident_tables, unpack
 
 
 def _assets_installed() -> bool:

@@ -1,28 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 import shapely
 
 from tests.api.conftest import Api
-from tests.test_boundaries import grid_point
-
-
-def ring(*xy: tuple[float, float]) -> list[list[float]]:
-    points = [list(grid_point(x, y)) for x, y in xy]
-    return [*points, points[0]]
-
-
-def zone(coordinates: list[list[float]], name: str = "Tuyến 1") -> dict[str, Any]:
-    return {
-        "cluster_id": "grid-centre",
-        "name": name,
-        "geometry": {"type": "Polygon", "coordinates": [coordinates]},
-        "notes": "đêm",
-    }
-
-
-SQUARE = ring((200, 200), (1800, 200), (1800, 800), (200, 800))
+from tests.fixtures.grid import grid_point
+from tests.fixtures.patrol import SQUARE, ring, zone
 
 
 def test_create_list_update_delete(api: Api) -> None:

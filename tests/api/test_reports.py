@@ -26,7 +26,7 @@ from geozone.incidents.pipeline import assign_stale
 from geozone.report import SYNTHETIC_LABEL, cluster_report
 from geozone.store import open_store
 from tests.api.conftest import ROLES, Api
-from tests.test_report import grid_incidents
+from tests.fixtures.incidents import grid_incidents
 
 ROUTE = "/clusters/{cluster_id}/report"
 PERIOD = {"from": "2021-01-01", "to": "2021-12-31"}

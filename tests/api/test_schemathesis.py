@@ -31,7 +31,7 @@ from api.settings import ApiSettings
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
 
 #: The OpenAPI document does not depend on settings or data: an app that is never started.
 schema = schemathesis.openapi.from_dict(create_app(ApiSettings()).openapi())

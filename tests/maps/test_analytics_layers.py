@@ -27,8 +27,8 @@ from maps.analytics_layers import (
     loader_entries,
 )
 from tests.api.test_analytics import PLANT, incidents, make_api
-from tests.test_boundaries import grid_point
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_point
 
 START, END = date(2021, 1, 1), date(2021, 12, 31)
 

@@ -23,7 +23,8 @@ import pytest
 
 from geozone.boundaries.sets import BoundarySet
 from maps import asset_routes, cluster_map, planner_map, to_html
-from tests.maps.test_cluster_map import ATTRIBUTION, XSS, grid_layers, needs_assets
+from tests.fixtures.pages import needs_assets
+from tests.maps.test_cluster_map import ATTRIBUTION, XSS, grid_layers
 
 CHROMIUM = os.environ.get("GEOZONE_CHROMIUM") or next(
     (

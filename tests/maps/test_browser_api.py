@@ -44,9 +44,9 @@ from maps.cluster_map import (
     PAIR_ZONE_STYLE,
 )
 from tests.api.test_analytics import with_analytics
-from tests.conftest import T11_CONFIRMED
+from tests.fixtures.clusters import T11_CONFIRMED
+from tests.fixtures.pages import needs_assets
 from tests.maps.test_browser import CHROMIUM, FIND_MAP
-from tests.maps.test_cluster_map import needs_assets
 
 pytestmark = [
     pytest.mark.realdata,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from html.parser import HTMLParser
 from typing import Any
@@ -19,9 +18,9 @@ import shapely
 from geozone.boundaries.sets import BoundarySet
 from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from maps import MapInputError, cluster_map, incident_data, incident_payload, to_html
-from maps.assets import NODE_MODULES
-from maps.cluster_map import LOADER_LABELS, NUMBER_SLOT, incident_summary, pack_sentences
-from tests.conftest import grid_vertex_lonlat
+from maps.cluster_map import LOADER_LABELS, incident_summary, pack_sentences
+from tests.fixtures.grid import grid_vertex_lonlat
+from tests.fixtures.pages import incident_tables, needs_assets, unpack
 
 XSS = "<script>alert(1)</script>"
 ATTRIBUTION = "geozone test grid (CC0)"
@@ -33,12 +32,6 @@ GRID_BOUNDS = [
     grid_vertex_lonlat(2, 2)[1],
     grid_vertex_lonlat(2, 0)[0],
 ]
-
-needs_assets = pytest.mark.skipif(
-    not NODE_MODULES.is_dir() and not os.environ.get("GEOZONE_REQUIRE_ASSETS"),
-    reason="maps/node_modules is absent: run `npm ci --prefix maps` (CI sets "
-    "GEOZONE_REQUIRE_ASSETS=1, which turns this skip into a failure)",
-)
 
 
 # -- fixtures: tiny layers made from the grid ----------------------------------------------------
@@ -200,22 +193,6 @@ def js_arguments(html: str, call: str) -> list[Any]:
     for match in re.finditer(re.escape(call) + r"\(\s*(?:\w+,\s*)?", html):
         found.append(decoder.raw_decode(html, match.end())[0])
     return found
-
-
-def incident_tables(html: str) -> list[dict[str, Any]]:
-    """The incident tables of the page (``var incident_layer_..._data = {...};``)."""
-    decoder = json.JSONDecoder()
-    return [
-        decoder.raw_decode(html, m.end())[0]
-        for m in re.finditer(r"var incident_layer_\w+_data = ", html)
-    ]
-
-
-def unpack(templates: list[str], item: str) -> str:
-    """Rebuild a packed sentence, as ``GZ.unpackSentence`` does in the page."""
-    k, *numbers = item.split("|")
-    pieces = templates[int(k)].split(NUMBER_SLOT)
-    return pieces[0] + "".join(n + p for n, p in zip(numbers, pieces[1:], strict=True))
 
 
 def tooltips(html: str) -> list[str]:

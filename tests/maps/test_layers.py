@@ -29,8 +29,9 @@ from maps import (
     stored_incidents,
     to_html,
 )
-from tests.conftest import GRID_INFO, grid_vertex_lonlat
-from tests.maps.test_cluster_map import incident_tables, js_arguments, tooltips, unpack
+from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
+from tests.fixtures.pages import incident_tables, unpack
+from tests.maps.test_cluster_map import js_arguments, tooltips
 
 LON, LAT = grid_vertex_lonlat(1, 1)
 

@@ -8,11 +8,11 @@ import pytest
 from geozone.boundaries.sets import BoundarySet
 from maps import planner_map, to_html
 from maps.planner import PLANNER_LABELS, endpoints
+from tests.fixtures.pages import needs_assets
 from tests.maps.test_cluster_map import (
     external_references,
     grid_layers,
     js_arguments,
-    needs_assets,
     overlay_names,
     references,
 )

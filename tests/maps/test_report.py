@@ -21,10 +21,11 @@ from geozone.incidents.pipeline import assign_stale
 from geozone.report import SYNTHETIC_LABEL, ClusterReport, cluster_report
 from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
-from tests.conftest import GRID_INFO, grid_units, grid_vertex_lonlat
-from tests.maps.test_cluster_map import external_references, needs_assets
-from tests.test_clusters import grid_cluster
-from tests.test_report import grid_incidents
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import GRID_INFO, grid_units, grid_vertex_lonlat
+from tests.fixtures.incidents import grid_incidents
+from tests.fixtures.pages import needs_assets
+from tests.maps.test_cluster_map import external_references
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'

@@ -16,8 +16,8 @@ from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.store.sql import create_store_engine
-from tests.conftest import grid_vertex_lonlat
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_vertex_lonlat
 
 
 def test_a_busy_store_answers_503_and_the_retry_stores_once(

@@ -21,9 +21,9 @@ from geozone.incidents.schema import EARLIEST_TIME
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.sql import SqlIncidentStore, create_store_engine
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import grid_vertex_lonlat
-from tests.store.test_store import make_incidents
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_vertex_lonlat
+from tests.fixtures.incidents import make_incidents
 
 #: What an older version stored for "0001-01-01T00:00:00+07:00": year 0 in UTC.
 POISON_SQL = {

@@ -45,27 +45,8 @@ from geozone.store.planner import define_planner_tables
 from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
 from geozone.text import nfc
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import grid_vertex_lonlat
-
-T0 = datetime(2024, 5, 1, 8, 0, tzinfo=VIETNAM_TZ)
-
-
-def make_incidents(n: int, prefix: str = "i", start: int = 0, **columns: Any) -> pd.DataFrame:
-    """``n`` incidents one minute apart on a 100 × 100 lattice of 0.001° near Hà Nội."""
-    k = np.arange(start, start + n)
-    frame = pd.DataFrame(
-        {
-            "external_id": [f"{prefix}{i:06d}" for i in k],
-            "occurred_at": pd.Timestamp(T0) + pd.to_timedelta(k, unit="min"),
-            "lon": 105.80 + (k % 100) * 0.001,
-            "lat": 21.00 + (k // 100 % 100) * 0.001,
-            "category": "theft",
-            "synthetic": True,
-        }
-    )
-    for name, value in columns.items():
-        frame[name] = value
-    return frame
+from tests.fixtures.grid import grid_vertex_lonlat
+from tests.fixtures.incidents import T0, make_incidents
 
 
 def engine_of(store: IncidentStore) -> sa.Engine:

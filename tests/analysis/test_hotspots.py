@@ -24,7 +24,7 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.files import load_clusters
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import GRID_CELL_M, GRID_ORIGIN
+from tests.fixtures.grid import GRID_CELL_M, GRID_ORIGIN
 
 UTM = 32648
 X0, Y0 = GRID_ORIGIN

@@ -23,7 +23,7 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.files import load_clusters
 from geozone.text import format_number
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import T11_CONFIRMED
+from tests.fixtures.clusters import T11_CONFIRMED
 
 #: Words that would betray English inside a Vietnamese sentence.
 ENGLISH = re.compile(r"\b(the|and|of|in|by|review|leads?|member|zone|detected)\b", re.I)

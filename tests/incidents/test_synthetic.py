@@ -19,7 +19,7 @@ from geozone.incidents.io import INCIDENT_COLUMNS, iter_incidents
 from geozone.incidents.schema import CATEGORIES
 from geozone.incidents.synthetic import MIXTURE, generate_incidents
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
+from tests.fixtures.grid import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
 
 START = datetime(2025, 7, 1, tzinfo=VIETNAM_TZ)
 END = datetime(2025, 12, 31, 23, 59, 59, tzinfo=VIETNAM_TZ)

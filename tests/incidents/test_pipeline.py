@@ -10,8 +10,8 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.incidents.pipeline import assign_stale, context_stamp, import_file
 from geozone.store import IncidentQuery, open_store
-from tests.test_boundaries import grid_point
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_point
 
 HEADER = "external_id,occurred_at,lon,lat,category,detected_by\n"
 
@@ -117,7 +117,7 @@ def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) ->
 
 def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
     """A VN-2000 file imported without its CRS is all rejected; with it, every row is stored."""
-    source = Path(__file__).parent / "data" / "incidents_vn2000.csv"
+    source = Path(__file__).parents[1] / "data" / "incidents_vn2000.csv"
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
         wrong = import_file(store, source, context)
         assert (wrong.stored, wrong.rejected) == (0, wrong.rows)

@@ -23,7 +23,7 @@ from geozone.clusters.successors import (
     BASIS_WHOLE,
 )
 from geozone.errors import MigrationError
-from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units, unit_record
+from tests.fixtures.grid import GRID_INFO, GRID_ORIGIN, grid_units, unit_record
 
 # The "new" grid: the old 3 km × 3 km square re-cut into four units (metres from the origin):
 #   A x 0-1500, B x 1500-2004, C x 2004-3000, each y 0-2920; T the top strip y 2920-3000.

@@ -13,7 +13,7 @@ from geozone.boundaries.sets import BoundarySet, SetInfo
 from geozone.clusters.adjacency import DEFAULT_SNAP_M, Adjacency, adjacency
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidParameterError, UnitLevelError, UnknownUnitError
-from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
+from tests.fixtures.grid import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
 
 T11 = (105.8064, 21.0387)
 NGHIA_DO, NGOC_HA, GIANG_VO, CAU_GIAY = "00160", "00008", "00025", "00166"

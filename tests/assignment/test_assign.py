@@ -11,23 +11,10 @@ from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.rules import REVIEW_RULES
 from geozone.boundaries.sets import BoundarySet
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import T11_CONFIRMED
-from tests.test_boundaries import grid_point
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import REGULATION, T11_CONFIRMED, grid_cluster
+from tests.fixtures.grid import grid_point
 
 WHEN = datetime(2022, 3, 1, 21, 30, tzinfo=VIETNAM_TZ)
-REGULATION = {
-    "lead_rule": [
-        {
-            "vi": "Vụ việc xảy ra trên địa bàn phường nào thì phường đó chủ trì.",
-            "en": "Territory leads.",
-        },
-        {
-            "vi": "Vụ việc ở địa bàn giáp ranh thì đơn vị nào phát hiện trước sẽ chủ trì.",
-            "en": "Detector leads.",
-        },
-    ]
-}
 
 
 @pytest.fixture(scope="module")

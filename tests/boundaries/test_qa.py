@@ -6,7 +6,7 @@ import shapely
 from geozone.boundaries.qa import check, check_built
 from geozone.boundaries.sets import BoundarySet
 from geozone.settings import Settings
-from tests.conftest import GRID_INFO, GRID_ORIGIN, grid_units
+from tests.fixtures.grid import GRID_INFO, GRID_ORIGIN, grid_units
 
 X0, Y0 = GRID_ORIGIN
 

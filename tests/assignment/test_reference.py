@@ -23,8 +23,8 @@ from geozone.assignment.reference import Decision, judge
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.files import load_clusters
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import T11_CONFIRMED, grid_vertex_lonlat
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import T11_CONFIRMED, grid_cluster
+from tests.fixtures.grid import grid_vertex_lonlat
 
 TOLERANCE_M = 10.0
 #: Metres per degree near Hà Nội (for drawing offsets; the judges work in UTM).

@@ -20,9 +20,8 @@ from geozone.errors import (
     PatrolZoneGeometryError,
     PatrolZoneOutsideClusterError,
 )
-from tests.conftest import GRID_ORIGIN
-from tests.test_assign import REGULATION
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import REGULATION, grid_cluster
+from tests.fixtures.grid import GRID_ORIGIN
 
 W = 100.0
 _TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)

@@ -35,47 +35,14 @@ from geozone.report import (
 )
 from geozone.store import IncidentQuery, IncidentStore, open_store
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import GRID_INFO, T11_CONFIRMED, grid_units
-from tests.test_boundaries import grid_point
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import T11_CONFIRMED, grid_cluster
+from tests.fixtures.grid import GRID_INFO, grid_point, grid_units
+from tests.fixtures.incidents import grid_incidents
 
 START, END = date(2021, 1, 1), date(2021, 12, 31)
-DETECTORS = ["o1", "00002", "o4", "00005", "o5", "cty", "00009", None]
 
 
 # -- data ------------------------------------------------------------------------------------
-
-
-def grid_incidents(n: int, seed: int, first: date, last: date, prefix: str = "g") -> pd.DataFrame:
-    """Incidents over the 3×3 grid, a third of them close to the centre lines (in the zone)."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(5, 2995, n)
-    y = rng.uniform(5, 2995, n)
-    near = rng.random(n) < 0.35
-    x[near] = 1000 + rng.normal(0, 60, near.sum())
-    points = [grid_point(float(a), float(b)) for a, b in zip(x, y, strict=True)]
-    days = rng.integers(0, (last - first).days + 1, n)
-    seconds = rng.integers(0, 86_400, n)
-    occurred = [
-        datetime.combine(first, datetime.min.time(), VIETNAM_TZ)
-        + timedelta(days=int(d), seconds=int(s))
-        for d, s in zip(days, seconds, strict=True)
-    ]
-    return pd.DataFrame(
-        {
-            "external_id": [f"{prefix}{k}" for k in range(n)],
-            "occurred_at": occurred,
-            "lon": [p[0] for p in points],
-            "lat": [p[1] for p in points],
-            "category": rng.choice(list(CATEGORIES), n),
-            "detected_by": [DETECTORS[k] for k in rng.integers(0, len(DETECTORS), n)],
-            "status": rng.choice(["open", "solved"], n, p=[0.3, 0.7]),
-            "subjects": rng.integers(0, 4, n),
-            "jointly_handled": rng.random(n) < 0.3,
-            "description": "SYNTHETIC test incident",
-            "synthetic": True,
-        }
-    )
 
 
 def edge_incidents() -> pd.DataFrame:

@@ -25,7 +25,7 @@ from geozone.clusters.sides import DERIVED_REACH_M
 from geozone.clusters.zones import border_zones
 from geozone.crs import project_geometries
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import T11_CONFIRMED
+from tests.fixtures.clusters import T11_CONFIRMED
 
 pytestmark = pytest.mark.realdata
 

@@ -16,9 +16,10 @@ from geozone.clusters.files import (
     load_clusters,
     validate_cluster,
 )
-from geozone.clusters.model import DEFAULT_ZONE_WIDTH_M, Cluster
+from geozone.clusters.model import DEFAULT_ZONE_WIDTH_M
 from geozone.errors import ClusterDefinitionError, MemberNameMismatchError, UnknownMemberError
 from geozone.text import nfc
+from tests.fixtures.clusters import grid_cluster
 
 COMMITTED = {
     "can-tho-an-giang",
@@ -27,59 +28,6 @@ COMMITTED = {
     "song-cau-quy-nhon",
     "viet-tri-vinh-tuong-lap-thach",
 }
-
-
-def grid_cluster(**overrides: Any) -> Cluster:
-    """A ward cluster around the grid's centre junction (wards 1, 2, 4, 5)."""
-    data: dict[str, Any] = {
-        "id": "grid-centre",
-        "name": "Cụm thử",
-        "name_en": "Test cluster",
-        "boundary_set": "grid",
-        "level": "ward",
-        "period": {"start": date(2020, 1, 1)},
-        "members": [
-            {
-                "id": "o1",
-                "kind": "unit",
-                "unit_code": "00001",
-                "name": "Ô 1",
-                "joined": date(2020, 1, 1),
-            },
-            {
-                "id": "o2",
-                "kind": "unit",
-                "unit_code": "00002",
-                "name": "Phường Ô 2",
-                "joined": date(2020, 1, 1),
-            },
-            {
-                "id": "o4",
-                "kind": "unit",
-                "unit_code": "00004",
-                "name": "o 4",
-                "joined": date(2020, 1, 1),
-            },
-            {
-                "id": "o5",
-                "kind": "unit",
-                "unit_code": "00005",
-                "name": "P. Ô 5",
-                "joined": date(2021, 6, 1),
-            },
-            {
-                "id": "cty",
-                "kind": "organisation",
-                "name": "Công ty Thử",
-                "joined": date(2020, 1, 1),
-            },
-        ],
-        "events": [
-            {"date": date(2021, 6, 1), "kind": "admitted", "text": "Kết nạp Ô 5", "members": ["o5"]}
-        ],
-    }
-    data.update(overrides)
-    return Cluster.model_validate(data)
 
 
 def write_cluster(folder: Path, cluster_id: str, body: str) -> Path:
@@ -364,7 +312,7 @@ def test_committed_clusters_load_and_match_the_reports() -> None:
     for cluster in clusters.values():
         assert cluster.boundary_set == "vn-legacy-districts"
         assert cluster.source is not None
-        report = Path(__file__).resolve().parents[2] / "shared" / "seeds" / cluster.source.report
+        report = Path(__file__).resolve().parents[3] / "shared" / "seeds" / cluster.source.report
         if report.is_file():
             text = nfc(report.read_text(encoding="utf-8"))
             assert cluster.source.quote in text, cluster.id

@@ -22,7 +22,7 @@ from geozone.clusters.zones import (
 )
 from geozone.crs import project_geometries
 from geozone.errors import InvalidParameterError, UnitLevelError
-from tests.conftest import GRID_ORIGIN, grid_vertex_lonlat
+from tests.fixtures.grid import GRID_ORIGIN, grid_vertex_lonlat
 
 X0, Y0 = GRID_ORIGIN
 TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)

@@ -27,7 +27,7 @@ from geozone.boundaries.qa import check_built
 from geozone.boundaries.sets import BoundarySet
 from geozone.crs import project_geometries, project_xy
 from geozone.settings import Settings
-from tests.conftest import GRID_CELL_M, GRID_INFO, GRID_ORIGIN, grid_units
+from tests.fixtures.grid import GRID_CELL_M, GRID_INFO, GRID_ORIGIN, grid_units
 
 TOL = 10.0
 #: The issue's point: in the overlap of Xã Tân Phong (03970) and Xã Đoàn Kết (04000).

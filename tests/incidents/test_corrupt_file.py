@@ -13,8 +13,8 @@ from geozone.context import Context
 from geozone.incidents.io import read_incidents
 from geozone.incidents.pipeline import import_file
 from geozone.store import IncidentQuery, open_store
-from tests.test_boundaries import grid_point
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_point
 
 HEADER = (
     b"external_id,occurred_at,detected_at,lon,lat,category,detected_by,status,subjects,"

@@ -30,7 +30,7 @@ from geozone.incidents.io import (
 from geozone.incidents.schema import Incident
 from geozone.vntime import VIETNAM_TZ
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 BROKEN = DATA / "incidents_broken.csv"
 
 

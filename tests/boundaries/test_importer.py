@@ -12,7 +12,7 @@ from geozone.boundaries.qa import check
 from geozone.boundaries.sets import BoundarySet
 from geozone.errors import BoundaryImportError
 from geozone.settings import get_settings
-from tests.conftest import grid_units
+from tests.fixtures.grid import grid_units
 
 GADM_LEVELS = (
     LevelFields("ward", "GID_3", "NAME_3", "TYPE_3"),

@@ -20,7 +20,7 @@ from geozone.errors import (
 )
 from geozone.store import open_store
 from geozone.store.planner import PlannerStore
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import grid_cluster
 
 
 def east(**changes: Any) -> Cluster:

@@ -23,9 +23,8 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.incidents.schema import CATEGORIES
 from geozone.vntime import VIETNAM_TZ
-from tests.conftest import GRID_ORIGIN
-from tests.test_assign import REGULATION
-from tests.test_clusters import grid_cluster
+from tests.fixtures.clusters import REGULATION, grid_cluster
+from tests.fixtures.grid import GRID_ORIGIN
 
 WHEN = datetime(2022, 1, 1, tzinfo=VIETNAM_TZ)
 W = 100.0  # the grid cluster's border-zone width

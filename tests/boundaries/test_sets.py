@@ -7,22 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from pyproj import Transformer
 
 from geozone.boundaries.sets import BoundarySet
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
-from tests.conftest import GRID_CELL_M, GRID_ORIGIN, grid_vertex_lonlat
+from tests.fixtures.grid import GRID_CELL_M, grid_point, grid_vertex_lonlat
 
 T11 = (105.8064, 21.0387)
-_TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
-
-
-def grid_point(dx_m: float, dy_m: float) -> tuple[float, float]:
-    """Lon/lat of a point dx, dy metres from the grid's south-west corner."""
-    lon, lat = _TO_LONLAT.transform(GRID_ORIGIN[0] + dx_m, GRID_ORIGIN[1] + dy_m)
-    return float(lon), float(lat)
 
 
 # -- the grid ----------------------------------------------------------------------------
