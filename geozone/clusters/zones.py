@@ -16,8 +16,9 @@ whole group from the longitude of its centroid (:func:`geozone.crs.utm_epsg`): 4
 the results are returned in EPSG:4326.
 
 Shared lines are simplified by ``W / 500`` before buffering (Douglas-Peucker), so every point
-of a band lies within ``1.002 W`` of the exact shared line (see :func:`measure_bands`). On
-real ward boundaries this halves the buffering time and moves band areas by under 0.01%.
+of a band lies within ``1.002 W`` of the exact shared line
+(:func:`geozone.clusters.measure.measure_bands` checks it). On real ward boundaries this halves
+the buffering time and moves band areas by under 0.01%.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ class BorderZones:
     def nearest_boundary(self, lon: ArrayLike, lat: ArrayLike) -> pd.DataFrame:
         """Distance from points to the nearest shared boundary of the group.
 
-        See :func:`nearest_shared_boundary`.
+        See :func:`geozone.clusters.measure.nearest_shared_boundary`.
         """
         return _nearest(self.lines, self._metric_lines, self.utm_epsg, lon, lat)
 
@@ -559,120 +560,6 @@ def _frame(metric: pd.DataFrame, epsg: int) -> gpd.GeoDataFrame:
 
 def _to_wgs84(geoms: NDArray[np.object_], epsg: int) -> gpd.GeoSeries:
     return gpd.GeoSeries(geoms, crs=epsg).to_crs(WGS84)
-
-
-# -- measuring ----------------------------------------------------------------------------------
-
-
-def measure_bands(zones: BorderZones) -> pd.DataFrame:
-    """Measure each pair zone's effective width and area against its nominal values (QA, tests).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pair zone: ``zone_id``, ``code_a``, ``code_b``, ``width_m``,
-        ``max_distance_m`` (the largest distance from a vertex of the zone to the exact
-        shared line: the discrete Hausdorff distance from zone to line, which should be W
-        within 1%), ``width_ratio`` (max_distance_m / W), ``shared_length_m`` (length of
-        the shared line), ``area_m2``, ``nominal_area_m2`` (2·W·L, the area of a band
-        along a straight line of length L without its end caps or clipping) and
-        ``area_ratio``. All measured in the group's UTM zone.
-    """
-    pairs = zones.pairs
-    if pairs.empty:
-        return pd.DataFrame(
-            columns=[
-                "zone_id",
-                "code_a",
-                "code_b",
-                "width_m",
-                "max_distance_m",
-                "width_ratio",
-                "shared_length_m",
-                "area_m2",
-                "nominal_area_m2",
-                "area_ratio",
-            ]
-        )
-    line_of = pd.Series(
-        zones._metric_lines, index=(zones.lines["code_a"] + "-" + zones.lines["code_b"]).to_numpy()
-    )
-    line_m = line_of[pairs["zone_id"]].to_numpy()
-    piece_m = zones._metric_zones[pairs.index.to_numpy()]
-    coords, owner = shapely.get_coordinates(piece_m, return_index=True)
-    distance = shapely.distance(shapely.points(coords), line_m[owner])
-    farthest = np.zeros(len(pairs))
-    np.maximum.at(farthest, owner, distance)
-    length = shapely.length(line_m)
-    area = shapely.area(piece_m)
-    nominal = 2 * zones.width_m * length
-    return pd.DataFrame(
-        {
-            "zone_id": pairs["zone_id"].to_numpy(),
-            "code_a": pairs["code_a"].to_numpy(),
-            "code_b": pairs["code_b"].to_numpy(),
-            "width_m": zones.width_m,
-            "max_distance_m": farthest,
-            "width_ratio": farthest / zones.width_m,
-            "shared_length_m": length,
-            "area_m2": area,
-            "nominal_area_m2": nominal,
-            "area_ratio": area / nominal,
-        }
-    )
-
-
-def nearest_shared_boundary(
-    bset: BoundarySet,
-    codes: Sequence[str],
-    lon: ArrayLike,
-    lat: ArrayLike,
-    *,
-    level: Level | None = None,
-    tolerance_m: float = DEFAULT_SNAP_M,
-    adjacency: Adjacency | None = None,
-) -> pd.DataFrame:
-    """For each point, the nearest boundary shared by two units of a group, and its distance.
-
-    Parameters
-    ----------
-    bset, codes, level, tolerance_m, adjacency
-        The group, as for :func:`border_zones`.
-    lon, lat
-        Points in EPSG:4326 (same length).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per point in input order: ``distance_m`` (metres, in the group's UTM zone;
-        NaN for invalid coordinates or a group sharing no boundary line), ``code_a`` and
-        ``code_b`` of the nearest shared boundary (None likewise).
-    """
-    level = level or bset.leaf_level
-    members = select_units(bset, level, codes)
-    lines, _, _ = _group_adjacency(bset, level, tuple(members["code"]), tolerance_m, adjacency)
-    return _nearest(lines, None, group_epsg(members.geometry.to_numpy()), lon, lat)
-
-
-def distance_to_shared_boundary(
-    bset: BoundarySet,
-    codes: Sequence[str],
-    lon: ArrayLike,
-    lat: ArrayLike,
-    *,
-    level: Level | None = None,
-    tolerance_m: float = DEFAULT_SNAP_M,
-    adjacency: Adjacency | None = None,
-) -> NDArray[np.float64]:
-    """Distance in metres from each point to the nearest boundary shared inside a group.
-
-    Vectorised (an STRtree over the shared lines, no loop over points). Only line contacts
-    have a shared boundary; see :func:`nearest_shared_boundary` for the arguments and for
-    which pair is nearest.
-    """
-    return nearest_shared_boundary(
-        bset, codes, lon, lat, level=level, tolerance_m=tolerance_m, adjacency=adjacency
-    )["distance_m"].to_numpy()
 
 
 def _coordinates(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

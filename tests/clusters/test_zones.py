@@ -11,30 +11,24 @@ from pyproj import Transformer
 
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import adjacency
+from geozone.clusters.measure import (
+    measure_bands,
+)
 from geozone.clusters.zones import (
     DEFAULT_WIDTH_M,
     BorderZones,
     border_zones,
     default_width,
-    distance_to_shared_boundary,
-    measure_bands,
-    nearest_shared_boundary,
 )
 from geozone.crs import project_geometries
 from geozone.errors import InvalidParameterError, UnitLevelError
-from tests.fixtures.grid import GRID_ORIGIN, grid_vertex_lonlat
+from tests.fixtures.grid import GRID_ORIGIN, grid_lonlat, grid_vertex_lonlat
 
 X0, Y0 = GRID_ORIGIN
 TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
 ALL_WARDS = [f"0000{n}" for n in range(1, 10)]
 T11 = (105.8064, 21.0387)
 T11_CLUSTER = ["00160", "00008", "00025", "00166"]  # Nghĩa Đô, Ngọc Hà, Giảng Võ, Cầu Giấy
-
-
-def lonlat(x: float | list[float], y: float | list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Grid metres (offsets from the grid origin) to lon/lat."""
-    lon, lat = TO_LONLAT.transform(X0 + np.atleast_1d(x), Y0 + np.atleast_1d(y))
-    return np.asarray(lon), np.asarray(lat)
 
 
 def metric(geoms: object) -> np.ndarray:
@@ -94,26 +88,6 @@ def test_pair_band_is_clipped_to_the_two_wards_and_split_by_side(
         assert area == pytest.approx(100 * 1000, rel=0.02)
 
 
-def test_distance_to_shared_boundary_known_values(grid: BoundarySet) -> None:
-    lon, lat = lonlat([950.0, 1000.0, 500.0, 1020.0, 1000.0], [500.0, 300.0, 500.0, 700.0, 1200.0])
-    distance = distance_to_shared_boundary(grid, ["00001", "00002"], lon, lat)
-    assert distance[:4] == pytest.approx([50.0, 0.0, 500.0, 20.0], abs=0.5)
-    assert distance[4] == pytest.approx(200.0, abs=0.5)  # past the end of the shared edge
-    nearest = nearest_shared_boundary(grid, ["00001", "00002"], lon, lat)
-    assert set(zip(nearest["code_a"], nearest["code_b"], strict=True)) == {("00001", "00002")}
-
-
-def test_distance_handles_bad_points_and_groups_without_shared_lines(grid: BoundarySet) -> None:
-    lon, lat = lonlat([950.0], [500.0])
-    result = distance_to_shared_boundary(
-        grid, ["00001", "00002"], [lon[0], np.nan, 200.0], [lat[0], 21.0, 21.0]
-    )
-    assert result[0] == pytest.approx(50.0, abs=0.5)
-    assert np.isnan(result[1:]).all()
-    apart = distance_to_shared_boundary(grid, ["00001", "00003"], lon, lat)
-    assert np.isnan(apart).all()
-
-
 # -- the whole grid: junctions and the union --------------------------------------------------
 
 
@@ -142,7 +116,7 @@ def test_union_of_the_whole_grid(whole_grid: BorderZones) -> None:
     assert union["area_m2"].iloc[0] == pytest.approx(4 * 200 * 3000 - 4 * 200 * 200, rel=0.005)
     assert union["codes"].iloc[0] == ALL_WARDS
     assert whole_grid.union_geometry.geom_type in ("Polygon", "MultiPolygon")
-    lon, lat = lonlat([1000.0, 1050.0, 500.0, 1500.0], [1000.0, 2500.0, 500.0, 1500.0])
+    lon, lat = grid_lonlat([1000.0, 1050.0, 500.0, 1500.0], [1000.0, 2500.0, 500.0, 1500.0])
     assert whole_grid.contains(lon, lat).tolist() == [True, True, False, False]
     assert whole_grid.distance_m(lon, lat) == pytest.approx([0, 50, 500, 500], abs=0.5)
 
