@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
 
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import adjacency
@@ -25,7 +24,6 @@ from geozone.errors import InvalidParameterError, UnitLevelError
 from tests.fixtures.grid import GRID_ORIGIN, grid_lonlat, grid_vertex_lonlat
 
 X0, Y0 = GRID_ORIGIN
-TO_LONLAT = Transformer.from_crs(32648, 4326, always_xy=True)
 ALL_WARDS = [f"0000{n}" for n in range(1, 10)]
 T11 = (105.8064, 21.0387)
 T11_CLUSTER = ["00160", "00008", "00025", "00166"]  # Nghĩa Đô, Ngọc Hà, Giảng Võ, Cầu Giấy
