@@ -294,22 +294,10 @@ def emerging_hotspots(
         "n_outside": n_outside,
     }
     if grid is None:
-        empty = gpd.GeoDataFrame(
-            {
-                "cell_id": [],
-                "count": [],
-                "category": [],
-                "trend_tau": [],
-                "trend_p": [],
-                "hot_bins": [],
-                "n_bins": [],
-                "final_hot": [],
-            },
-            geometry=[],
-            crs=WGS84,
-        )
         text = _too_few_message(0, min_incidents, n_outside)
-        return EmergingResult(empty, bins, "too_few", _prefix(points.synthetic, text), 0, **common)
+        return EmergingResult(
+            _no_cells(), bins, "too_few", _prefix(points.synthetic, text), 0, **common
+        )
     graph, neighbour_label = grid.graph(neighbours)
     common["neighbours"] = neighbour_label
     flat = np.bincount(
@@ -319,42 +307,34 @@ def emerging_hotspots(
     total = counts.sum(axis=1).astype(np.int64)
     frame = grid.frame()
     starts = [start for start, _ in bins]
-    z = np.zeros((grid.n, n_bins))
-    hot = np.zeros((grid.n, n_bins), dtype=bool)
-    tau = np.full(grid.n, np.nan)
-    trend_p = np.full(grid.n, np.nan)
     if n_incidents < min_incidents or n_bins < MIN_BINS:
         status: Status = "too_few"
         if n_incidents < min_incidents:
             text = _too_few_message(n_incidents, min_incidents, n_outside)
         else:
             text = f"Too few time bins to test a trend ({n_bins} < {MIN_BINS})."
-        z[:] = np.nan
+        z = np.full((grid.n, n_bins), np.nan)
+        hot = np.zeros((grid.n, n_bins), dtype=bool)
+        tau = np.full(grid.n, np.nan)
+        trend_p = np.full(grid.n, np.nan)
+        category = np.full(grid.n, "none", dtype=object)
     else:
         status = "tested"
-        for k in range(n_bins):
-            y = counts[:, k].astype(np.float64)
-            if y.sum() == 0:
-                continue
-            z_k, p_k = _gi_star(y, graph, permutations, (seed + k) % 2**32)
-            hot[:, k] = _decide(z_k, p_k, alpha, fdr)["kind"] == "hot"
+        hot = _hot_per_bin(counts, graph, permutations, seed, alpha, fdr)
         z = _space_time_z(counts, graph)
-        candidates = np.flatnonzero((total > 0) | hot.any(axis=1))
-        if len(candidates):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                index = np.broadcast_to(
-                    np.arange(n_bins, dtype=np.float64), (len(candidates), n_bins)
-                )
-                result = stats.kendalltau(index, z[candidates], axis=1)
-            tau[candidates] = np.asarray(result.statistic, dtype=np.float64)
-            trend_p[candidates] = np.asarray(result.pvalue, dtype=np.float64)
-        text = ""
-    category = (
-        emerging_category(hot, tau, trend_p, alpha)
-        if status == "tested"
-        else np.full(grid.n, "none", dtype=object)
-    )
+        tau, trend_p = _mann_kendall(z, (total > 0) | hot.any(axis=1))
+        category = emerging_category(hot, tau, trend_p, alpha)
+        found = pd.Series(category).value_counts()
+        listed = ", ".join(
+            f"{int(found[name]):,} {name}" for name in EMERGING_CATEGORIES[:-1] if name in found
+        )
+        text = (
+            f"Emerging hot spots on {grid.n:,} {shape} cells of {cell_size_m:g} m over "
+            f"{n_bins} bins ({label}, {starts[0]:%Y-%m-%d} to {bins[-1][1]:%Y-%m-%d}): "
+            f"{listed or 'no hot spot'} (α = {alpha:g}, "
+            f"{'FDR per bin' if fdr else 'no multiple-testing correction'}, "
+            f"{permutations:,} permutations, seed {seed}); {n_incidents:,} incidents."
+        ) + _resolution_note(grid.n, permutations, alpha, fdr)
     cells = gpd.GeoDataFrame(
         {
             "cell_id": frame["cell_id"],
@@ -369,18 +349,6 @@ def emerging_hotspots(
         geometry=frame.geometry.to_numpy(),
         crs=WGS84,
     )
-    if status == "tested":
-        found = pd.Series(category).value_counts()
-        listed = ", ".join(
-            f"{int(found[name]):,} {name}" for name in EMERGING_CATEGORIES[:-1] if name in found
-        )
-        text = (
-            f"Emerging hot spots on {grid.n:,} {shape} cells of {cell_size_m:g} m over "
-            f"{n_bins} bins ({label}, {starts[0]:%Y-%m-%d} to {bins[-1][1]:%Y-%m-%d}): "
-            f"{listed or 'no hot spot'} (α = {alpha:g}, "
-            f"{'FDR per bin' if fdr else 'no multiple-testing correction'}, "
-            f"{permutations:,} permutations, seed {seed}); {n_incidents:,} incidents."
-        ) + _resolution_note(grid.n, permutations, alpha, fdr)
     ids = frame["cell_id"].astype(str).to_numpy()
     columns = pd.Index(starts, name="bin_start")
     return EmergingResult(
@@ -393,3 +361,48 @@ def emerging_hotspots(
         hot=pd.DataFrame(hot, index=pd.Index(ids, name="cell_id"), columns=columns),
         **common,
     )
+
+
+def _no_cells() -> gpd.GeoDataFrame:
+    """Return the (no) cells of an emerging analysis without a grid: no usable incident."""
+    columns = ["cell_id", "count", "category", "trend_tau", "trend_p", "hot_bins", "n_bins"]
+    return gpd.GeoDataFrame(
+        {**{name: [] for name in columns}, "final_hot": []}, geometry=[], crs=WGS84
+    )
+
+
+def _hot_per_bin(
+    counts: NDArray[np.int64],
+    graph: Graph,
+    permutations: int,
+    seed: int,
+    alpha: float,
+    fdr: bool,
+) -> NDArray[np.bool_]:
+    """Tell whether each cell is a significant Gi* hot spot in each bin (bin k: seed + k)."""
+    hot = np.zeros(counts.shape, dtype=bool)
+    for k in range(counts.shape[1]):  # a handful of bins, each a vectorised Gi*
+        y = counts[:, k].astype(np.float64)
+        if y.sum() == 0:
+            continue
+        z_k, p_k = _gi_star(y, graph, permutations, (seed + k) % 2**32)
+        hot[:, k] = _decide(z_k, p_k, alpha, fdr)["kind"] == "hot"
+    return hot
+
+
+def _mann_kendall(
+    z: NDArray[np.float64], with_data: NDArray[np.bool_]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return Kendall's tau and p of each row of ``z`` against the bin index (NaN elsewhere)."""
+    n_cells, n_bins = z.shape
+    tau = np.full(n_cells, np.nan)
+    trend_p = np.full(n_cells, np.nan)
+    candidates = np.flatnonzero(with_data)
+    if len(candidates):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index = np.broadcast_to(np.arange(n_bins, dtype=np.float64), (len(candidates), n_bins))
+            result = stats.kendalltau(index, z[candidates], axis=1)
+        tau[candidates] = np.asarray(result.statistic, dtype=np.float64)
+        trend_p[candidates] = np.asarray(result.pvalue, dtype=np.float64)
+    return tau, trend_p
