@@ -148,52 +148,12 @@ class Migration:
         status = self.carry_status(confirmed_from)
         applies_from = confirmed_from or start
         original = self.cluster
-        by_id = {member.id: member for member in original.members}
-        members = [
-            Member(
-                id=f"{slugify(member.name)}-{member.code}",
-                kind="unit",
-                name=member.full_name,
-                unit_code=member.code,
-                joined=applies_from,
-                partial=member.partial,
-                successor_of=tuple(
-                    dict.fromkeys(
-                        key
-                        for i in member.from_members
-                        for key in (i, by_id[i].unit_code, by_id[i].territory_code)
-                        if key
-                    )
-                ),
-                notes="From "
-                + ", ".join(f"{by_id[i].name} ({by_id[i].unit_code})" for i in member.from_members)
-                + (" (a minor part)." if member.partial else "."),
-            )
-            for member in self.new_members
-            if include_partial or not member.partial
-        ]
+        members = self._carried_members(applies_from, include_partial)
         organisations = tuple(
             member.model_copy(update={"joined": applies_from}) for member in self.organisations
         )
         year = start.year
-        events = [
-            ClusterEvent(
-                date=ReportedDate.model_validate(start),
-                kind="carried",
-                text=f"Chuyển cụm {original.id} sang đơn vị hành chính của {self.current_id}.",
-                text_en=f"Cluster {original.id} carried into the units of {self.current_id}.",
-            )
-        ]
-        if confirmed_from is not None:
-            who = f" ({confirmed_by})" if confirmed_by else ""
-            events.append(
-                ClusterEvent(
-                    date=ReportedDate.model_validate(confirmed_from),
-                    kind="confirmed",
-                    text=f"Xác nhận áp dụng cụm chuyển đổi từ {confirmed_from:%d/%m/%Y}{who}.",
-                    text_en=f"The carried cluster confirmed to apply from {confirmed_from}{who}.",
-                )
-            )
+        events = self._carry_events(confirmed_from, confirmed_by)
         return Cluster(
             id=f"{original.id}-{self.current_id}",
             name=f"{original.name} (đơn vị {year})",
@@ -223,6 +183,58 @@ class Migration:
             notes=f"Carried from {self.legacy_id} as of {self.as_of} by geozone.clusters.migrate "
             f"(membership: {self.correspondence_source or 'areal overlay'}).",
         )
+
+    def _carried_members(self, joined: date, include_partial: bool) -> list[Member]:
+        """Return the new units as members, each naming the original members it succeeds."""
+        by_id = {member.id: member for member in self.cluster.members}
+        return [
+            Member(
+                id=f"{slugify(member.name)}-{member.code}",
+                kind="unit",
+                name=member.full_name,
+                unit_code=member.code,
+                joined=joined,
+                partial=member.partial,
+                successor_of=tuple(
+                    dict.fromkeys(
+                        key
+                        for i in member.from_members
+                        for key in (i, by_id[i].unit_code, by_id[i].territory_code)
+                        if key
+                    )
+                ),
+                notes="From "
+                + ", ".join(f"{by_id[i].name} ({by_id[i].unit_code})" for i in member.from_members)
+                + (" (a minor part)." if member.partial else "."),
+            )
+            for member in self.new_members
+            if include_partial or not member.partial
+        ]
+
+    def _carry_events(
+        self, confirmed_from: date | None, confirmed_by: str | None
+    ) -> list[ClusterEvent]:
+        """Return the carried cluster's events: carried, and confirmed when it was."""
+        original_id = self.cluster.id
+        events = [
+            ClusterEvent(
+                date=ReportedDate.model_validate(self.current_valid_from),
+                kind="carried",
+                text=f"Chuyển cụm {original_id} sang đơn vị hành chính của {self.current_id}.",
+                text_en=f"Cluster {original_id} carried into the units of {self.current_id}.",
+            )
+        ]
+        if confirmed_from is not None:
+            who = f" ({confirmed_by})" if confirmed_by else ""
+            events.append(
+                ClusterEvent(
+                    date=ReportedDate.model_validate(confirmed_from),
+                    kind="confirmed",
+                    text=f"Xác nhận áp dụng cụm chuyển đổi từ {confirmed_from:%d/%m/%Y}{who}.",
+                    text_en=f"The carried cluster confirmed to apply from {confirmed_from}{who}.",
+                )
+            )
+        return events
 
 
 _STATUS_NOTES: dict[str, str] = {
