@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.auth_store import ROLES, KeyStore, printable
+from geozone.labels import SYNTHETIC_NOTE
 from geozone.settings import get_settings
 from geozone.store import IncidentStore, open_store
 from geozone.store.planner import PlannerStore
@@ -294,5 +295,5 @@ def map_cluster(
     if found is not None:
         synthetic = found.layer is not None and bool(found.layer["synthetic"].any())
         what += f", {found.returned:,} of {found.total:,} stored incidents"
-        what += " (SYNTHETIC — dữ liệu mô phỏng)" if synthetic else ""
+        what += f" ({SYNTHETIC_NOTE})" if synthetic else ""
     typer.echo(f"wrote {path}: {what}")

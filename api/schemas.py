@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth_store import Role
 from api.params import QueryDate
 from geozone.assignment.rules import RuleName
+from geozone.incidents.fields import FIELDS
 
 # Strict: a JSON true is not the number 1.
 _LON = Field(ge=-180, le=180, strict=True, description="Longitude in degrees (EPSG:4326).")
@@ -134,7 +135,9 @@ class PointIn(BaseModel):
         default=None, description="Picks the boundary set (default today)."
     )
     detected_by: str | None = Field(
-        default=None, max_length=64, description="Member id of the detecting unit."
+        default=None,
+        max_length=FIELDS["detected_by"].max_length,
+        description="Member id of the detecting unit.",
     )
 
 

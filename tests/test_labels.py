@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.services import analytics as analytics_service
 from geozone import labels
 from geozone.analysis.hotspots import _common as hotspots_common
 from geozone.assignment import rules
@@ -22,6 +23,7 @@ def test_outputs_use_the_catalogue() -> None:
     assert SYNTHETIC_LABEL is labels.SYNTHETIC_LABEL
     assert hotspots_common.SYNTHETIC_NOTE is labels.SYNTHETIC_NOTE
     assert analytics_layers.SYNTHETIC_LABEL_TEXT is labels.SYNTHETIC_LABEL_TEXT
+    assert analytics_service.SYNTHETIC_LABEL_TEXT is labels.SYNTHETIC_LABEL_TEXT
     assert MAP_RULE_LABELS is rules.RULE_LABELS
     assert POPUP_LABELS["synthetic_html"] == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
 

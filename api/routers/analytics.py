@@ -45,6 +45,7 @@ from api.services.analytics import HotspotParams, Method
 from api.services.common import invalid
 from geozone.analysis.study import HOTSPOT_DEFAULTS
 from geozone.errors import InvalidParameterError
+from geozone.labels import SYNTHETIC_LABEL_TEXT
 
 router = APIRouter(tags=["analytics"])
 
@@ -101,7 +102,7 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
         "from": "2025-07-01",
         "to": "2025-12-31",
         "synthetic": True,
-        "synthetic_label": service.SYNTHETIC_LABEL_TEXT,
+        "synthetic_label": SYNTHETIC_LABEL_TEXT,
         "attribution": "…",
     },
 }
@@ -277,7 +278,7 @@ def cluster_border_effect(
         "by": keys,
         "period": period,
         "synthetic": found.synthetic,
-        **({"synthetic_label": service.SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
+        **({"synthetic_label": SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
         "rows": rows,
     }
 

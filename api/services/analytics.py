@@ -29,6 +29,7 @@ from geozone.analysis.study import (
     study_period,
 )
 from geozone.context import Context
+from geozone.labels import SYNTHETIC_LABEL_TEXT
 from geozone.store import IncidentStore
 
 #: Most grid cells an analytics request may build (the core allows more, for batch work).
@@ -39,7 +40,6 @@ ANALYTICS_MAX_WORK = 40_000_000
 #: Analytics results kept per app.
 ANALYTICS_CACHE_SIZE = 32
 #: Label of synthetic data on analytics answers.
-SYNTHETIC_LABEL_TEXT = "dữ liệu mô phỏng / synthetic data"
 
 Method = Literal["gi_grid", "gi_units", "kde", "emerging"]
 #: Default cell size per method, in metres.

@@ -86,7 +86,7 @@ def test_map_cluster_writes_a_standalone_page_with_the_stored_incidents(
     assert total > 0
     assert said.strip() == (
         f"wrote {output}: {T11} on vn2025 (5 members on 2025-08-01), "
-        f"{total:,} of {total:,} stored incidents (SYNTHETIC — dữ liệu mô phỏng)"
+        f"{total:,} of {total:,} stored incidents (SYNTHETIC data (dữ liệu mô phỏng))"
     )
     html = output.read_text(encoding="utf-8")
     # standalone: nothing is loaded from anywhere, every library is in the page
