@@ -8,87 +8,26 @@ and 2 (x = 1000 m, y = 500 m from the grid's origin).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth_store import create_key
-from api.routers import analytics
-from api.settings import ApiSettings
 from geozone.analysis.border_effect import border_effect
 from geozone.clusters.zones import border_zones
 from geozone.context import Context
-from geozone.incidents.pipeline import assign_stale
-from geozone.incidents.schema import CATEGORIES
 from geozone.report import cluster_incidents
 from geozone.store import open_store
-from geozone.vntime import VIETNAM_TZ
-from tests.api.conftest import ROLES, Api
+from tests.api.conftest import Api
+from tests.fixtures.analytics import PLANT, incidents, make_api
 from tests.fixtures.grid import grid_point
 
 PERIOD = {"from": "2021-01-01", "to": "2021-12-31"}
 CLUSTER = "grid-centre"
-#: The planted hotspot, metres from the grid's origin: on the line between wards 1 and 2.
-PLANT = (1000.0, 500.0)
-
-
-def with_analytics(app: FastAPI) -> FastAPI:
-    """Add the analytics router unless the app has it already (the lead wires it in app.py)."""
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/clusters/{cluster_id}/hotspots" not in paths:
-        app.include_router(analytics.router)
-    return app
-
-
-def incidents(n_background: int, n_planted: int, seed: int, prefix: str = "a") -> pd.DataFrame:
-    """Synthetic incidents of 2021: uniform over wards 1, 2, 4, 5 plus a planted cluster."""
-    rng = np.random.default_rng(seed)
-    x = np.concatenate([rng.uniform(5, 1995, n_background), rng.normal(PLANT[0], 40, n_planted)])
-    y = np.concatenate([rng.uniform(5, 1995, n_background), rng.normal(PLANT[1], 40, n_planted)])
-    n = len(x)
-    points = [grid_point(float(a), float(b)) for a, b in zip(x, y, strict=True)]
-    days = rng.integers(0, 365, n)
-    start = datetime(2021, 1, 1, 8, tzinfo=VIETNAM_TZ)
-    return pd.DataFrame(
-        {
-            "external_id": [f"{prefix}{k}" for k in range(n)],
-            "occurred_at": [start + timedelta(days=int(d)) for d in days],
-            "lon": [p[0] for p in points],
-            "lat": [p[1] for p in points],
-            "category": rng.choice(list(CATEGORIES), n),
-            "detected_by": rng.choice(["o1", "o2", "o4"], n),
-            "status": "open",
-            "subjects": 1,
-            "synthetic": True,
-        }
-    )
-
-
-def make_api(tmp_path: Path, context: Context, frame: pd.DataFrame | None) -> Iterator[Api]:
-    settings = ApiSettings(
-        cache_dir=tmp_path / "cache",
-        store_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
-        api_max_vertices=5_000,
-        api_max_body_bytes=400_000,
-    )
-    url = settings.store_url
-    with open_store(url) as store:
-        if frame is not None:
-            store.add_incidents(frame)
-            assign_stale(store, context)
-    keys = {role: create_key(url, f"{role}-key", role) for role in ROLES}
-    app = with_analytics(create_app(settings, context=context))
-    with TestClient(app) as client:
-        yield Api(client, url, keys)
 
 
 @pytest.fixture

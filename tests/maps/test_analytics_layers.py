@@ -26,7 +26,7 @@ from maps.analytics_layers import (
     legend_section,
     loader_entries,
 )
-from tests.api.test_analytics import PLANT, incidents, make_api
+from tests.fixtures.analytics import PLANT, incidents, make_api
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import grid_point
 

@@ -12,8 +12,8 @@ from folium.plugins import Draw, FastMarkerCluster, HeatMap, MarkerCluster
 import maps.assets as assets
 from maps import MapAssetError, MapAssetsMissingError, asset_routes, to_html, use_local_assets
 from maps.assets import ASSETS, NODE_MODULES, STATIC_DIR, asset_file, check_assets, pinned_versions
+from tests.fixtures.html import external_references, references
 from tests.fixtures.pages import needs_assets
-from tests.maps.test_cluster_map import external_references, references
 
 
 def test_package_json_pins_exact_versions_and_lock_matches() -> None:

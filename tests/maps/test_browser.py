@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,17 +21,10 @@ import pytest
 
 from geozone.boundaries.sets import BoundarySet
 from maps import asset_routes, cluster_map, planner_map, to_html
+from tests.fixtures.browser import CHROMIUM, FIND_MAP
+from tests.fixtures.layers import ATTRIBUTION, XSS, grid_layers
 from tests.fixtures.pages import needs_assets
-from tests.maps.test_cluster_map import ATTRIBUTION, XSS, grid_layers
 
-CHROMIUM = os.environ.get("GEOZONE_CHROMIUM") or next(
-    (
-        found
-        for name in ("chromium", "chromium-browser", "google-chrome")
-        if (found := shutil.which(name))
-    ),
-    None,
-)
 pytestmark = [
     pytest.mark.skipif(
         CHROMIUM is None,
@@ -42,7 +33,6 @@ pytestmark = [
     needs_assets,
 ]
 API_KEY = "s3cret-key"
-FIND_MAP = "Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k))"
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +165,7 @@ class FakeApi:
 
 
 def _square(offset: float) -> dict[str, Any]:
-    from tests.conftest import grid_vertex_lonlat
+    from tests.fixtures.grid import grid_vertex_lonlat
 
     lon, lat = grid_vertex_lonlat(1, 1)
     lon, lat = lon - 0.003 + offset, lat - 0.003

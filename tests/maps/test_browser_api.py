@@ -43,10 +43,10 @@ from maps.cluster_map import (
     LOADER_LABELS,
     PAIR_ZONE_STYLE,
 )
-from tests.api.test_analytics import with_analytics
+from tests.fixtures.analytics import with_analytics
+from tests.fixtures.browser import CHROMIUM, FIND_MAP
 from tests.fixtures.clusters import T11_CONFIRMED
 from tests.fixtures.pages import needs_assets
-from tests.maps.test_browser import CHROMIUM, FIND_MAP
 
 pytestmark = [
     pytest.mark.realdata,

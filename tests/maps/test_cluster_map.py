@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,18 +12,22 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-import shapely
 
 from geozone.boundaries.sets import BoundarySet
 from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from maps import MapInputError, cluster_map, incident_data, incident_payload, to_html
 from maps.cluster_map import LOADER_LABELS, incident_summary, pack_sentences
 from tests.fixtures.grid import grid_vertex_lonlat
+from tests.fixtures.html import (
+    external_references,
+    js_arguments,
+    overlay_names,
+    references,
+    tooltips,
+)
+from tests.fixtures.layers import ATTRIBUTION, XSS, grid_layers
 from tests.fixtures.pages import incident_tables, needs_assets, unpack
 
-XSS = "<script>alert(1)</script>"
-ATTRIBUTION = "geozone test grid (CC0)"
-MEMBERS = ["00001", "00002", "00004", "00005"]  # the four wards around grid vertex (1, 1)
 #: South, west, north, east of the members: grid vertices (0, 0) and (2, 2).
 GRID_BOUNDS = [
     grid_vertex_lonlat(0, 0)[1],
@@ -35,84 +38,6 @@ GRID_BOUNDS = [
 
 
 # -- fixtures: tiny layers made from the grid ----------------------------------------------------
-
-
-def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return gdf.to_crs(32648)
-
-
-def grid_layers(grid: BoundarySet) -> dict[str, gpd.GeoDataFrame]:
-    """Members 00001, 00002, 00004, 00005 (+ 00003 as a context unit), their shared lines,
-    200 m pair zones, the junction at vertex (1, 1) with its zone, two hotspots, incidents."""
-    wards = grid.units("ward").set_index("code")
-    units = wards.loc[[*MEMBERS, "00003"], ["full_name", "geometry"]].reset_index()
-    units = gpd.GeoDataFrame(units, geometry="geometry", crs=4326)
-    units["member"] = [True, True, True, True, False]
-    units["role"] = ["Chủ trì / host", None, None, None, None]
-    metric = _metric(units).set_index("code").geometry
-    pairs = [("00001", "00002"), ("00001", "00004"), ("00002", "00005"), ("00004", "00005")]
-    lines_m = [shapely.intersection(metric[a].boundary, metric[b].boundary) for a, b in pairs]
-    lines = gpd.GeoDataFrame(
-        {"code_a": [a for a, _ in pairs], "code_b": [b for _, b in pairs]},
-        geometry=lines_m,
-        crs=32648,
-    ).to_crs(4326)
-    zone_m = [
-        shapely.intersection(shapely.buffer(line, 200), shapely.union(metric[a], metric[b]))
-        for line, (a, b) in zip(lines_m, pairs, strict=True)
-    ]
-    lon, lat = grid_vertex_lonlat(1, 1)
-    vertex_m = _metric(gpd.GeoDataFrame(geometry=[shapely.Point(lon, lat)], crs=4326)).geometry[0]
-    disc = shapely.intersection(
-        shapely.buffer(vertex_m, 200), shapely.union_all(metric[MEMBERS].to_numpy())
-    )
-    zones = gpd.GeoDataFrame(
-        {
-            "kind": ["pair"] * 4 + ["junction"],
-            "codes": [[a, b] for a, b in pairs] + [MEMBERS],
-            "width_m": [200.0] * 5,
-        },
-        geometry=[*zone_m, disc],
-        crs=32648,
-    ).to_crs(4326)
-    junctions = gpd.GeoDataFrame({"codes": [MEMBERS]}, geometry=[shapely.Point(lon, lat)], crs=4326)
-    square = shapely.box(lon + 0.001, lat + 0.001, lon + 0.002, lat + 0.002)
-    hotspots = gpd.GeoDataFrame(
-        {
-            "name": ["Cầu Thử", "Chợ Ô"],
-            "name_en": ["Test bridge", None],
-            "note": ["Ma túy, trộm cắp", None],
-            "radius_m": [150.0, None],
-        },
-        geometry=[shapely.Point(lon, lat), square],
-        crs=4326,
-    )
-    incidents = gpd.GeoDataFrame(
-        {
-            "external_id": ["SYN-1-1", "SYN-1-2", "REAL-7"],
-            "category": ["drugs", "Trộm cắp tài sản", "pavement_encroachment"],
-            "occurred_at": ["2025-07-02T21:30:00+07:00", "2025-07-03 08:15:00", None],
-            "rule": ["border_detector", "territory", "on_boundary"],
-            "lead_unit": ["00002", "00001", None],
-            "explanation_vi": [XSS, "Vụ việc trên địa bàn Phường Ô 1, cách 37 m", None],
-            "explanation_en": ["In the border zone, 12 m from it", "Phường Ô 1 holds it", None],
-            "synthetic": [True, True, False],
-        },
-        geometry=[
-            shapely.Point(lon - 0.0005, lat - 0.0005),
-            shapely.Point(lon - 0.004, lat - 0.004),
-            shapely.Point(lon, lat),
-        ],
-        crs=4326,
-    )
-    return {
-        "units": units,
-        "boundaries_lines": lines,
-        "zones": zones,
-        "junctions": junctions,
-        "hotspots": hotspots,
-        "incidents": incidents,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -130,85 +55,6 @@ def served(layers: dict[str, gpd.GeoDataFrame]) -> str:
 
 
 # -- reading the page ------------------------------------------------------------------------
-
-
-class _Refs(HTMLParser):
-    """Every src/href attribute of the page and the text of its <style> elements."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[tuple[str, str, str]] = []
-        self.styles: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._in_style = tag == "style"
-        for name, value in attrs:
-            if name in ("src", "href") and value is not None:
-                self.refs.append((tag, name, value))
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.styles.append(data)
-
-
-def references(html: str) -> _Refs:
-    parser = _Refs()
-    parser.feed(html)
-    return parser
-
-
-def external_references(html: str, allowed_base: str | None = None) -> list[str]:
-    """src/href and CSS url() targets that leave the page, except under ``allowed_base``."""
-    parsed = references(html)
-    targets = [value for _, _, value in parsed.refs]
-    for style in parsed.styles:
-        targets += [m.group(2) for m in re.finditer(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", style)]
-    allowed = urlsplit(allowed_base) if allowed_base else None
-    bad = []
-    for target in targets:
-        if target.startswith(("data:", "#")):
-            continue
-        parts = urlsplit(target)
-        same_place = allowed is not None and (parts.scheme, parts.netloc) == (
-            allowed.scheme,
-            allowed.netloc,
-        )
-        if same_place and allowed is not None and parts.path.startswith(allowed.path):
-            continue
-        leaves = bool(parts.scheme or parts.netloc or target.startswith("//"))
-        outside_base = allowed is not None and not parts.path.startswith(allowed.path)
-        if leaves or outside_base:
-            bad.append(target)
-    return bad
-
-
-def js_arguments(html: str, call: str) -> list[Any]:
-    """The first JSON argument of every ``call(`` in the page's script (e.g. GZ.decorate)."""
-    decoder = json.JSONDecoder()
-    found = []
-    for match in re.finditer(re.escape(call) + r"\(\s*(?:\w+,\s*)?", html):
-        found.append(decoder.raw_decode(html, match.end())[0])
-    return found
-
-
-def tooltips(html: str) -> list[str]:
-    """Every tooltip of the GeoJSON layers, in layer order."""
-    return [
-        feature["properties"]["tooltip_html"]
-        for layer in js_arguments(html, "GZ.geojsonLayer")
-        for feature in layer["features"]
-        if "tooltip_html" in feature["properties"]
-    ]
-
-
-def overlay_names(html: str) -> list[str]:
-    """The overlay names of the layer control (folium writes them as JSON keys)."""
-    block = html[html.index("overlays :") : html.index("L.control.layers(")]
-    return [json.loads(k) for k in re.findall(r'^\s*("(?:[^"\\]|\\.)*")\s*:', block, re.M)]
 
 
 # -- content ---------------------------------------------------------------------------------

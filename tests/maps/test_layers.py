@@ -30,8 +30,8 @@ from maps import (
     to_html,
 )
 from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
+from tests.fixtures.html import js_arguments, tooltips
 from tests.fixtures.pages import incident_tables, unpack
-from tests.maps.test_cluster_map import js_arguments, tooltips
 
 LON, LAT = grid_vertex_lonlat(1, 1)
 

@@ -8,14 +8,9 @@ import pytest
 from geozone.boundaries.sets import BoundarySet
 from maps import planner_map, to_html
 from maps.planner import PLANNER_LABELS, endpoints
+from tests.fixtures.html import external_references, js_arguments, overlay_names, references
+from tests.fixtures.layers import grid_layers
 from tests.fixtures.pages import needs_assets
-from tests.maps.test_cluster_map import (
-    external_references,
-    grid_layers,
-    js_arguments,
-    overlay_names,
-    references,
-)
 
 
 @pytest.fixture(scope="module")

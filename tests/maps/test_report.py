@@ -23,9 +23,9 @@ from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import GRID_INFO, grid_units, grid_vertex_lonlat
+from tests.fixtures.html import external_references
 from tests.fixtures.incidents import grid_incidents
 from tests.fixtures.pages import needs_assets
-from tests.maps.test_cluster_map import external_references
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
