@@ -358,3 +358,21 @@ CLUSTER_EXAMPLE: dict[str, Any] = {
         }
     ],
 }
+
+
+class ConfirmationIn(BaseModel):
+    """A planner's confirmation that a carried cluster applies from a date."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_date: dt.date = Field(
+        alias="from",
+        le=dt.date(2100, 12, 31),
+        description="First day the carried cluster applies (not before the reform date).",
+    )
+    note: str | None = Field(default=None, max_length=500, description="Kept with it.")
+    zone: dict[str, Any] | None = Field(
+        default=None,
+        description="A border zone drawn instead of the derived one: a GeoJSON Polygon or "
+        "MultiPolygon in EPSG:4326, checked as patrol zones are.",
+    )

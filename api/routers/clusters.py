@@ -17,17 +17,19 @@ from api.deps import (
     JobsDep,
     PlannerDep,
     RegistryDep,
+    SettingsDep,
     StoreDep,
     check_owner,
     summarise,
 )
-from api.jobs import Jobs
+from api.jobs import Job, Jobs
 from api.problems import problems
-from api.schemas import CLUSTER_EXAMPLE, FeatureCollection
+from api.schemas import CLUSTER_EXAMPLE, ConfirmationIn, FeatureCollection
 from api.services import clusters as service
 from api.services.common import jsonable
+from api.services.patrol_zones import check_area_geometry
 from geozone.clusters.model import Cluster
-from geozone.clusters.registry import ClusterRegistry, Defined
+from geozone.clusters.registry import ClusterRegistry, Defined, confirmation_of
 from geozone.clusters.zones import BorderZones
 from geozone.store import IncidentStore
 
@@ -68,6 +70,28 @@ def get_cluster(context: ContextDep, registry: RegistryDep, cluster_id: str) -> 
     return data
 
 
+def _in_force(
+    request: Request,
+    registry: ClusterRegistry,
+    changed: set[str],
+    store: IncidentStore,
+    jobs: Jobs,
+    tasks: BackgroundTasks,
+    what: str,
+    by: str,
+) -> Job:
+    """Put the registry's new context in force and queue the reassignment job."""
+    request.app.state.context = registry.context
+    live = {t.cluster.id for t in registry.context.territories}
+    cache: dict[str, BorderZones] = request.app.state.zone_cache
+    for key in list(cache):
+        if key in changed or key not in live:
+            cache.pop(key, None)
+    job = jobs.new("reassign", what, by)
+    tasks.add_task(service.run_reassign, job, store, registry)
+    return job
+
+
 def _written(
     request: Request,
     registry: ClusterRegistry,
@@ -79,15 +103,10 @@ def _written(
     by: str,
 ) -> dict[str, Any]:
     """Put the new context in force, queue the reassignment, describe the write."""
-    request.app.state.context = registry.context
-    live = {t.cluster.id for t in registry.context.territories}
-    cache: dict[str, BorderZones] = request.app.state.zone_cache
-    for key in list(cache):
-        if key in defined.ids or key not in live:
-            cache.pop(key, None)
     cluster = defined.cluster
-    job = jobs.new("reassign", f"cluster {cluster.id} {verb}", by)
-    tasks.add_task(service.run_reassign, job, store, registry)
+    job = _in_force(
+        request, registry, defined.ids, store, jobs, tasks, f"cluster {cluster.id} {verb}", by
+    )
     placed = [t.cluster.id for t in defined.territories]
     summarise(
         request,
@@ -201,3 +220,93 @@ def migrate(
 ) -> dict[str, Any]:
     """Return how the cluster's members map onto the target set's units."""
     return service.migrate(context, cluster_id, into)
+
+
+@router.post(
+    "/clusters/{cluster_id}/confirm",
+    responses=problems(400, 401, 403, 404, 422),
+    summary="Confirm that a carried cluster applies from a date (planner)",
+)
+def confirm_cluster(
+    request: Request,
+    caller: PlannerDep,
+    registry: RegistryDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
+    settings: SettingsDep,
+    cluster_id: Annotated[str, Path(max_length=120)],
+    body: ConfirmationIn,
+) -> dict[str, Any]:
+    """Confirm a carried cluster (``<id>-<set>``), as ``geozone clusters confirm`` does.
+
+    Until a planner confirms it, a carried cluster is a proposal (its decisions say so and go
+    to review) or, when its original had ended before the reform, lapsed (no decisions). From
+    ``from`` (not before the reform date: 400) it decides as the original did, along the
+    ``zone`` drawn here if one is given. Confirming again replaces the confirmation. Stored
+    incidents are reassigned by the background job ``reassign_job``.
+    """
+    zone = None
+    if body.zone is not None:
+        drawn = check_area_geometry(body.zone, registry.base.current, settings.api_max_vertices)
+        zone = str(drawn.wkt)
+    confirmation = confirmation_of(
+        registry.base, cluster_id, body.from_date, caller.name, body.note, zone
+    )
+    context = registry.confirm(store, confirmation)
+    job = _in_force(
+        request,
+        registry,
+        {cluster_id},
+        store,
+        jobs,
+        tasks,
+        f"cluster {cluster_id} confirmed",
+        caller.name,
+    )
+    summarise(
+        request, f"confirmed cluster {cluster_id} from {body.from_date}; reassign job {job.id}"
+    )
+    return {
+        "cluster": _summary(registry, context.territory(cluster_id)),
+        "confirmation": confirmation.to_dict(),
+        "reassign_job": jsonable(job.to_dict()),
+    }
+
+
+@router.delete(
+    "/clusters/{cluster_id}/confirm",
+    responses=problems(401, 403, 404),
+    summary="Withdraw a carried cluster's confirmation (planner)",
+)
+def withdraw_confirmation(
+    request: Request,
+    caller: PlannerDep,
+    registry: RegistryDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
+    cluster_id: Annotated[str, Path(max_length=120)],
+) -> dict[str, Any]:
+    """Withdraw the confirmation: the carried cluster is a proposal or lapsed again.
+
+    ``withdrawn`` says whether there was a confirmation. Stored incidents are reassigned by
+    the background job ``reassign_job``.
+    """
+    withdrawn = registry.withdraw(store, cluster_id)
+    job = _in_force(
+        request,
+        registry,
+        {cluster_id},
+        store,
+        jobs,
+        tasks,
+        f"cluster {cluster_id} withdrawn",
+        caller.name,
+    )
+    summarise(request, f"withdrew the confirmation of cluster {cluster_id}; reassign job {job.id}")
+    return {
+        "cluster": _summary(registry, registry.context.territory(cluster_id)),
+        "withdrawn": withdrawn,
+        "reassign_job": jsonable(job.to_dict()),
+    }

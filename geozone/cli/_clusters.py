@@ -178,17 +178,15 @@ def clusters_confirm(
     A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
     its original had ended before the reform, lapsed (no decisions), until it is confirmed.
     """
-    from geozone.clusters.model import Confirmation
+    from geozone.clusters.registry import carried_clusters, confirmation_of
     from geozone.context import load_context
     from geozone.incidents.pipeline import assign_stale
     from geozone.store import open_store
 
     base = load_context()
-    carried = {t.cluster.id: t.cluster for t in base.territories if t.cluster.carried_from}
-    if cluster_id not in carried:
-        raise typer.BadParameter(
-            f"{cluster_id!r} is not a carried cluster; carried: {', '.join(sorted(carried))}"
-        )
+    if cluster_id not in carried_clusters(base):
+        carried = ", ".join(sorted(carried_clusters(base)))
+        raise typer.BadParameter(f"{cluster_id!r} is not a carried cluster; carried: {carried}")
     with open_store(store_url) as store:
         if withdraw:
             found = store.withdraw_confirmation(cluster_id)
@@ -197,14 +195,12 @@ def clusters_confirm(
             if from_date is None:
                 raise typer.BadParameter("give --from YYYY-MM-DD (or --withdraw)")
             day = parse_date(from_date)
-            start = carried[cluster_id].period.start
-            earliest = start.exact if start is not None else None
-            if earliest is not None and day < earliest:
-                raise typer.BadParameter(
-                    f"{cluster_id} can apply from {earliest} at the earliest (the reform date)"
-                )
             drawn = _drawn_zone(zone) if zone is not None else None
-            store.confirm_cluster(Confirmation(cluster_id, day, by, note, drawn))
+            try:
+                confirmation = confirmation_of(base, cluster_id, day, by, note, drawn)
+            except GeozoneError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--from") from None
+            store.confirm_cluster(confirmation)
             message = f"confirmed from {day}" + (
                 " with the zone drawn in " + str(zone) if zone else ""
             )

@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from geozone.assignment import ClusterTerritory, territories
 from geozone.clusters.files import validate_cluster
-from geozone.clusters.model import Cluster
+from geozone.clusters.model import Cluster, Confirmation
 from geozone.context import Context
 from geozone.errors import (
     ClusterConflictError,
@@ -42,12 +44,60 @@ from geozone.errors import (
     ClusterIdChangeError,
     DataNotFoundError,
     GeozoneError,
+    InvalidParameterError,
 )
 
 if TYPE_CHECKING:
+    from geozone.store.base import IncidentStore
     from geozone.store.planner import PlannerStore
 
 _log = logging.getLogger("geozone.api")  # the service's log, where these warnings went before
+
+
+def confirmation_of(
+    context: Context,
+    cluster_id: str,
+    from_date: date,
+    by: str | None = None,
+    note: str | None = None,
+    zone: str | None = None,
+) -> Confirmation:
+    """Check a planner's confirmation of a carried committed cluster and return it.
+
+    The CLI (``geozone clusters confirm``) and the service (``POST /clusters/{id}/confirm``)
+    both check through here: ``cluster_id`` must be a committed cluster's carried version
+    (``<id>-<set>``) and ``from_date`` no earlier than the day the set it is carried into
+    began. ``zone`` is a border zone drawn instead of the derived one (WKT, EPSG:4326).
+
+    Raises
+    ------
+    DataNotFoundError
+        When ``cluster_id`` is no carried cluster (the carried ones are named).
+    InvalidParameterError
+        When ``from_date`` is before the reform date.
+    """
+    carried = carried_clusters(context)
+    if cluster_id not in carried:
+        raise DataNotFoundError(
+            f"{cluster_id!r} is not a carried cluster; carried: {', '.join(sorted(carried))}"
+        )
+    start = carried[cluster_id].period.start
+    earliest = start.exact if start is not None else None
+    if earliest is not None and from_date < earliest:
+        raise InvalidParameterError(
+            f"{cluster_id} can apply from {earliest} at the earliest (the reform date), "
+            f"not {from_date}"
+        )
+    return Confirmation(cluster_id, from_date, by, note, zone)
+
+
+def carried_clusters(context: Context) -> dict[str, Cluster]:
+    """Return the committed clusters' carried versions (``<id>-<set>``) by id."""
+    return {
+        t.cluster.id: t.cluster
+        for t in context.territories
+        if t.cluster.carried_from is not None and t.cluster.carried_from in context.clusters
+    }
 
 
 @dataclass(frozen=True)
@@ -117,6 +167,48 @@ class ClusterRegistry:
         """Return the stored row of a defined cluster (times and keys), or None."""
         found = self._defined.get(cluster_id)
         return found.record if found else None
+
+    # -- confirmations of carried clusters ------------------------------------------------------
+
+    def confirm(self, store: IncidentStore, confirmation: Confirmation) -> Context:
+        """Store a confirmation (checked by :func:`confirmation_of`); return the new context.
+
+        The committed clusters are placed again with every stored confirmation, so that the
+        carried cluster applies from the confirmed date (with the drawn zone, if any).
+        """
+        with self._lock:
+            store.confirm_cluster(confirmation)
+            return self._rebase(store.confirmations())
+
+    def withdraw(self, store: IncidentStore, cluster_id: str) -> bool:
+        """Withdraw a carried cluster's confirmation; tell whether there was one.
+
+        Raises
+        ------
+        DataNotFoundError
+            When ``cluster_id`` is no carried cluster.
+        """
+        if cluster_id not in carried_clusters(self.base):
+            carried = ", ".join(sorted(carried_clusters(self.base)))
+            raise DataNotFoundError(f"{cluster_id!r} is not a carried cluster; carried: {carried}")
+        with self._lock:
+            found = store.withdraw_confirmation(cluster_id)
+            self._rebase(store.confirmations())
+            return found
+
+    def _rebase(self, confirmations: Iterable[Confirmation]) -> Context:
+        by_id = {confirmation.cluster_id: confirmation for confirmation in confirmations}
+        placed = territories(
+            self.base.clusters.values(),
+            self.base.sets,
+            carry_into=self.base.current,
+            confirmations=by_id,
+        )
+        self.base = Context(
+            list(self.base.sets), dict(self.base.clusters), placed, dict(self.base.build_stamps)
+        )
+        self.context = self._build()
+        return self.context
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -106,3 +106,73 @@ def test_planners_define_clusters_on_the_real_units(
         # the committed T11 cluster and its carried version are read-only
         t11 = {**CLUSTER_EXAMPLE, "id": "hoa-do-phuc-vi-vn2025"}
         assert client.post("/clusters", json=t11, headers=headers).status_code == 409
+
+
+@pytest.mark.realdata
+def test_planners_confirm_a_carried_cluster_and_withdraw_it(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    t11 = "hoa-do-phuc-vi-vn2025"
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    keys = {role: create_key(store_url, role, role) for role in ("analyst", "planner")}
+    planner, analyst = {"X-API-Key": keys["planner"]}, {"X-API-Key": keys["analyst"]}
+    app = create_app(built_api_settings, context=load_context(built_settings), store_url=store_url)
+    bridge = {
+        "external_id": "t11-bridge",
+        "occurred_at": "2025-08-01T21:00:00+07:00",
+        "lon": 105.8064,
+        "lat": 21.0387,
+        "category": "theft",
+        "detected_by": "00160",
+    }
+
+    def t11_decision() -> dict[str, object] | None:
+        got = client.get("/incidents/t11-bridge", headers=analyst).json()
+        found = [c for c in got["clusters"] if c["cluster_id"] == t11]
+        return found[0] if found else None
+
+    def finished(job: dict[str, object]) -> dict[str, object]:
+        done = client.get(f"/jobs/{job['id']}", headers=planner).json()
+        assert done["status"] == "done", done
+        return done
+
+    with TestClient(app) as client:
+        assert client.post("/incidents", json=[bridge], headers=planner).status_code == 200
+        assert t11_decision() is None  # lapsed: the original ended in 2024
+        early = client.post(
+            f"/clusters/{t11}/confirm", json={"from": "2025-06-30"}, headers=planner
+        )
+        assert early.status_code == 400 and "2025-07-01 at the earliest" in early.text
+        unknown = client.post(
+            "/clusters/hoa-do-phuc-vi/confirm", json={"from": "2025-07-01"}, headers=planner
+        )
+        assert unknown.status_code == 404 and t11 in unknown.text  # names the carried ones
+        denied = client.post(
+            f"/clusters/{t11}/confirm", json={"from": "2025-07-01"}, headers=analyst
+        )
+        assert denied.status_code == 403
+
+        confirmed = client.post(
+            f"/clusters/{t11}/confirm",
+            json={"from": "2025-07-01", "note": "họp 7/2025"},
+            headers=planner,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        body = confirmed.json()
+        assert body["cluster"]["carry_status"] == "confirmed"
+        assert body["cluster"]["confirmed_from"] == "2025-07-01"
+        assert body["confirmation"]["by"] == "planner"
+        assert finished(body["reassign_job"])["report"]["assigned"] == 1
+        decision = t11_decision()
+        assert decision is not None and decision["lead_unit"] == "00160"
+        assert "đã được xác nhận áp dụng từ 01/07/2025" in str(decision["explanation_vi"])
+        listed = {c["id"]: c for c in client.get("/clusters").json()}
+        assert listed[t11]["carry_status"] == "confirmed"
+
+        withdrawn = client.delete(f"/clusters/{t11}/confirm", headers=planner)
+        assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn"] is True
+        assert withdrawn.json()["cluster"]["carry_status"] == "lapsed"
+        finished(withdrawn.json()["reassign_job"])
+        assert t11_decision() is None
+        again = client.delete(f"/clusters/{t11}/confirm", headers=planner)
+        assert again.status_code == 200 and again.json()["withdrawn"] is False

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -123,6 +124,37 @@ def test_generate_then_assign_file_to_file(tmp_path: Path) -> None:
         f"SYN-3-{i}" for i in range(1, 501)
     }
     assert table["explanation_en"].notna().sum() == summary["cluster_rows"] > 100
+
+
+def unboxed(output: str) -> str:
+    """The text of an error as Typer boxes it, with the box and its line breaks removed."""
+    return re.sub(r"[│╭╮╰╯─\s]+", " ", output)
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_confirm_a_carried_cluster_then_withdraw_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOZONE_STORE_URL", f"sqlite:///{tmp_path / 'store.sqlite'}")
+    get_settings.cache_clear()
+    t11 = "hoa-do-phuc-vi-vn2025"
+    code, output = run("clusters", "confirm", t11, "--from", "2025-06-30")
+    assert code == 2 and "2025-07-01 at the earliest" in unboxed(output)
+    code, output = run("clusters", "confirm", "hoa-do-phuc-vi", "--from", "2025-07-01")
+    assert code == 2 and "not a carried cluster" in unboxed(output) and t11 in unboxed(output)
+    code, output = run(
+        "clusters", "confirm", t11, "--from", "2025-07-01", "--by", "PC Hà Nội", "--json"
+    )
+    assert code == 0 and json.loads(output)["result"] == "confirmed from 2025-07-01"
+    code, output = run("clusters", "show", t11, "--json")
+    shown = json.loads(output)
+    assert code == 0 and shown["standing"]["carry_status"] == "confirmed", shown["standing"]
+    assert shown["standing"]["text_en"] == "carried and confirmed from 2025-07-01 by PC Hà Nội"
+    code, output = run("clusters", "confirm", t11, "--withdraw", "--json")
+    assert code == 0 and json.loads(output)["result"] == "withdrawn"
+    code, output = run("clusters", "show", t11, "--json")
+    assert json.loads(output)["standing"]["carry_status"] == "lapsed"
 
 
 # -- the commands api/ contributes (geozone.commands entry point) ------------------------------
