@@ -116,6 +116,13 @@ class UnitPage(BaseModel):
     numberMatched: int  # noqa: N815 (OGC name)
     numberReturned: int  # noqa: N815
     units: list[UnitOut]
+    former: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With q and no set: the units of that name that no longer exist (none of "
+        "today's is named exactly so), with their validity and today's successors, and the "
+        "sentence 'Phường Quan Hoa (đến 30/06/2025) → nay thuộc Phường Nghĩa Đô, Phường Cầu "
+        "Giấy'.",
+    )
 
 
 class PointIn(BaseModel):
