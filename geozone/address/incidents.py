@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from geozone.address.gazetteer import Gazetteer
 from geozone.address.resolve import check_address_text, resolve_addresses, set_in_force
@@ -31,7 +32,13 @@ from geozone.assignment.decide import CLUSTER_COLUMNS
 from geozone.assignment.jurisdiction import UNIT_COLUMNS
 from geozone.assignment.territory import ClusterTerritory
 from geozone.boundaries.manifest import Level
-from geozone.errors import GeozoneError, InvalidParameterError, NoBoundarySetForDateError
+from geozone.context import Context
+from geozone.errors import (
+    DataNotFoundError,
+    GeozoneError,
+    InvalidParameterError,
+    NoBoundarySetForDateError,
+)
 from geozone.vntime import local_dates
 
 #: The ``locate_status`` of an incident located by its address only.
@@ -118,8 +125,13 @@ def _unread_row(gazetteer: Gazetteer, day: date, problem: str) -> dict[str, Any]
         set_id: str | None = set_in_force(gazetteer, day).id
     except NoBoundarySetForDateError as exc:
         set_id, problem = None, str(exc)
+    return {**_unread(problem), "set_id": set_id}
+
+
+def _unread(problem: str) -> dict[str, Any]:
+    """Return the jurisdiction row of an address not read (no unit; the reason)."""
     return {
-        "set_id": set_id,
+        "set_id": None,
         "locate_status": ADDRESS_STATUS,
         "unit_code": None,
         "ward_code": None,
@@ -293,6 +305,54 @@ def _sentences(
     return vi, en
 
 
+def store_address_only(
+    engine: Engine, context: Context, incidents: pd.DataFrame, batch_id: str | None = None
+) -> tuple[int, int]:
+    """Locate address-only incidents by their address, decide, and store them.
+
+    Parameters
+    ----------
+    engine
+        The engine of a migrated store (:attr:`geozone.store.IncidentStore.engine`).
+    context
+        The boundary sets (the legacy and the current one are needed) and the clusters.
+    incidents
+        ``ReadResult.address_only`` of an incident file.
+    batch_id
+        The import batch.
+
+    Returns
+    -------
+    tuple of int
+        Rows stored, rows skipped as duplicates.
+
+    Without the legacy and the current set in the context (a test grid), the rows are
+    stored unread, the reason in ``address_problem``: nothing is lost.
+    """
+    from geozone.address.store import AddressIncidentStore
+
+    if not len(incidents):
+        return 0, 0
+    frame = incidents.reset_index(drop=True)
+    try:
+        gazetteer = Gazetteer.of_sets(context.sets)
+    except DataNotFoundError as exc:  # stored unread, with the reason: nothing is lost
+        units = pd.DataFrame(
+            [{**_unread(str(exc)), "set_id": None} for _ in range(len(frame))],
+            columns=[*UNIT_COLUMNS[1:], *ADDRESS_COLUMNS],
+            dtype=object,
+        )
+        units.insert(0, "external_id", frame["external_id"].to_numpy(dtype=object))
+        return AddressIncidentStore(engine).add(frame, units, _no_decisions(), batch_id)
+    units = address_jurisdiction(frame, gazetteer)
+    decisions = address_only_decisions(frame, units, context.territories)
+    return AddressIncidentStore(engine).add(frame, units, decisions, batch_id)
+
+
+def _no_decisions() -> pd.DataFrame:
+    return pd.DataFrame(columns=CLUSTER_COLUMNS)
+
+
 def count_address_only(units: pd.DataFrame) -> dict[str, int]:
     """Count incidents located by their address only, by the level the address reached.
 
@@ -323,4 +383,5 @@ __all__ = [
     "address_jurisdiction",
     "address_only_decisions",
     "count_address_only",
+    "store_address_only",
 ]
