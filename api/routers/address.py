@@ -1,4 +1,4 @@
-"""Addresses → units across the 2025 reform (public): ``GET /address?q=…&date=…``."""
+"""Addresses: ``GET /address?q=…&date=…`` (public), incidents known by address (analyst)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ContextDep
+from api.deps import AnalystDep, ContextDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
 from api.services import address as service
 from api.services.common import json_response
 from geozone.address.resolve import MAX_ADDRESS_CHARS
+from geozone.store.base import MAX_QUERY_OFFSET
 
 router = APIRouter(tags=["address"])
 
@@ -86,3 +87,44 @@ def resolve_address(
     is in force is 400; an instance without the legacy and the current set loaded is 404.
     """
     return json_response(service.resolve(context, q, date))
+
+
+class AddressIncidentsOut(BaseModel):
+    """Incidents stored by their address only, counted apart from located ones."""
+
+    counts: dict[str, int] = Field(
+        description="address_only (all), and by the level the address reached: ward, "
+        "district, province, unresolved."
+    )
+    numberMatched: int  # noqa: N815 (OGC name)
+    numberReturned: int  # noqa: N815
+    incidents: list[dict[str, Any]] = Field(
+        description="Each with its address, its jurisdiction at the address's level and the "
+        "clusters' 'address_only' review decisions; never a point."
+    )
+
+
+@router.get(
+    "/address/incidents",
+    response_model=AddressIncidentsOut,
+    responses=problems(401, 403, 422),
+    summary="Incidents known by their address only",
+)
+def address_incidents(
+    caller: AnalystDep,
+    store: StoreDep,
+    cluster_id: Annotated[
+        str | None,
+        Query(max_length=120, description="Only those a cluster's decisions concern."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
+) -> Response:
+    """Return the incidents imported without coordinates and located by their address.
+
+    They have no point, so no map draws them and no hotspot or border effect counts them;
+    this is where they are counted: ``counts`` by the level their address reached, and a
+    page of them with their review decisions (rule ``address_only``: no border-zone
+    decision is made from an address).
+    """
+    return json_response(service.address_incidents(store, cluster_id, limit, offset))

@@ -11,15 +11,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from api.services.common import invalid, jsonable
+from api.services.common import invalid, jsonable, records
 from geozone import vntime
 from geozone.address.gazetteer import Gazetteer
 from geozone.address.resolve import check_address_text, resolve_address
+from geozone.address.store import AddressIncidentStore
 from geozone.boundaries.correspondence import ONFLOW_SETS
 from geozone.boundaries.lineage import search_units
 from geozone.boundaries.manifest import Level
 from geozone.context import Context
 from geozone.errors import InvalidParameterError
+from geozone.store import IncidentStore
 
 
 def gazetteer_of(context: Context) -> Gazetteer:
@@ -64,3 +66,18 @@ def former_units(context: Context, text: str, level: Level | None) -> list[dict[
         return []
     found = search_units(gazetteer_of(context), text, vntime.today(), level)
     return [jsonable(unit.to_dict()) for unit in found.former]
+
+
+def address_incidents(
+    store: IncidentStore, cluster_id: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """Return the counts and one page of the incidents stored by their address only."""
+    kept = AddressIncidentStore(store.engine)
+    rows = kept.rows(cluster_id=cluster_id)
+    page = rows.iloc[offset : offset + limit].drop(columns=["id"], errors="ignore")
+    return {
+        "counts": kept.counts(cluster_id=cluster_id),
+        "numberMatched": len(rows),
+        "numberReturned": len(page),
+        "incidents": records(page),
+    }

@@ -14,8 +14,10 @@ from api.app import create_app
 from api.settings import ApiSettings
 from geozone import cli
 from geozone.address.resolve import MAX_ADDRESS_CHARS
-from geozone.context import load_context
+from geozone.context import Context, load_context
+from geozone.incidents.pipeline import import_file
 from geozone.settings import Settings, get_settings
+from geozone.store import open_store
 from tests.api.conftest import Api
 
 runner = CliRunner()
@@ -176,3 +178,36 @@ def test_an_instance_without_the_two_sets_says_so(api: Api, tmp_path: Path) -> N
         "vn-legacy-districts, vn2025 not loaded (loaded: grid)"
     )
     assert api.client.get("/units", params={"q": "Quan Hoa"}).json()["former"] == []
+
+
+def test_address_only_incidents_are_counted_apart_for_analysts(
+    api: Api, grid_context: Context, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "id,time,category,lon,lat,dia_chi\n"
+        "p,2025-08-01 10:00,theft,105.80,21.00,\n"
+        'a,2025-08-01 10:00,theft,,,"Phường Nghĩa Đô, Hà Nội"\n'
+        "b,2025-08-02 10:00,theft,,,Hà Nội\n",
+        "utf-8",
+    )
+    with open_store(api.store_url) as store:
+        assert import_file(store, path, grid_context).address_only == 2
+    assert api.client.get("/address/incidents").status_code == 401
+    assert api.client.get("/address/incidents", headers=api.auth("viewer")).status_code == 403
+    found = api.client.get(
+        "/address/incidents", params={"limit": 1}, headers=api.auth("analyst")
+    ).json()
+    # The grid instance cannot read addresses: stored unread, with the reason.
+    assert found["counts"] == {
+        "address_only": 2,
+        "ward": 0,
+        "district": 0,
+        "province": 0,
+        "unresolved": 2,
+    }
+    assert (found["numberMatched"], found["numberReturned"]) == (2, 1)
+    (first,) = found["incidents"]
+    assert first["external_id"] == "a" and first["address"] == "Phường Nghĩa Đô, Hà Nội"
+    assert "lon" not in first and first["occurred_at"] == "2025-08-01T10:00:00+07:00"
+    assert "not loaded (loaded: grid)" in first["address_problem"]
