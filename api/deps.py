@@ -25,10 +25,14 @@ _key_header = APIKeyHeader(
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated holder of an API key."""
+    """The authenticated holder of an API key.
+
+    ``scopes`` limit what the key reads (:mod:`api.scopes`); empty: the whole country.
+    """
 
     name: str
     role: str
+    scopes: tuple[str, ...] = ()
 
 
 # The two lookups below are coroutines so that FastAPI calls them in the event loop instead
@@ -97,7 +101,7 @@ def caller_of_key(key_store: KeyStore, key: str) -> Caller:
     record = key_store.find_key(key)
     if record is None or record["revoked_at"] is not None:
         raise AuthenticationError("the API key is unknown or revoked")
-    return Caller(record["name"], record["role"])
+    return Caller(record["name"], record["role"], tuple(record.get("scopes", ())))
 
 
 def caller_of(
@@ -126,15 +130,19 @@ def caller_of(
 OptionalCaller = Annotated[Caller | None, Depends(caller_of)]
 
 
-def check_role(caller: Caller | None, role: Role) -> Caller:
+def check_role(caller: Caller | None, role: Role, *, scoped: bool = False) -> Caller:
     """Return the caller if its role is ``role`` or above.
+
+    A key with scopes passes only where ``scoped`` says the route honours them: everywhere
+    else it is refused, so that it never reads more than its scope (:mod:`api.scopes`).
 
     Raises
     ------
     AuthenticationError
         No key was given (401).
     PermissionDeniedError
-        The key's role is lower (403).
+        The key's role is lower, or the key has scopes that this route does not honour
+        (403).
     """
     if caller is None:
         raise AuthenticationError("this request needs an API key in the X-API-Key header")
@@ -142,18 +150,24 @@ def check_role(caller: Caller | None, role: Role) -> Caller:
         raise PermissionDeniedError(
             f"this request needs the {role} role; the key has {caller.role}"
         )
+    if caller.scopes and not scoped:
+        raise PermissionDeniedError(
+            f"the key is limited to {', '.join(caller.scopes)} and this route does not "
+            "honour scopes: it is refused rather than answered beyond them"
+        )
     return caller
 
 
-def require(role: Role) -> Callable[..., Caller]:
+def require(role: Role, *, scoped: bool = False) -> Callable[..., Caller]:
     """Return a dependency that admits API keys of ``role`` or above.
 
-    No key, an unknown key or a revoked key gives 401; a lower role gives 403. The caller is
-    recorded on the request for the audit log.
+    No key, an unknown key or a revoked key gives 401; a lower role gives 403, and so does
+    a key with scopes unless ``scoped`` (the route filters what it answers by the scopes).
+    The caller is recorded on the request for the audit log.
     """
 
     def dependency(caller: OptionalCaller) -> Caller:
-        return check_role(caller, role)
+        return check_role(caller, role, scoped=scoped)
 
     dependency.geozone_role = role  # type: ignore[attr-defined]  # read by required_role
     return dependency
@@ -177,6 +191,8 @@ def required_role(route: object) -> Role | None:
 
 
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
+#: An analyst key, scoped or not: the route answers only what the key's scopes cover.
+ScopedAnalystDep = Annotated[Caller, Depends(require("analyst", scoped=True))]
 PlannerDep = Annotated[Caller, Depends(require("planner"))]
 AdminDep = Annotated[Caller, Depends(require("admin"))]
 

@@ -328,6 +328,12 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ops", "role": "analyst"}]})
     name: str = Field(min_length=1, max_length=64)
     role: Role
+    scopes: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="unit:CODE, cluster:ID or province:CODE: the key reads only these (none: "
+        "the whole country); routes that do not honour scopes refuse it.",
+    )
 
 
 class KeyOut(BaseModel):
@@ -335,6 +341,7 @@ class KeyOut(BaseModel):
 
     name: str
     role: str
+    scopes: list[str] = Field(default_factory=list, description="Empty: the whole country.")
     created_at: str | None = None
     revoked_at: str | None = None
     key: str | None = Field(default=None, description="The key itself; only when created.")

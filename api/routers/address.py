@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import AnalystDep, ContextDep, StoreDep
+from api.deps import ContextDep, ScopedAnalystDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
+from api.scopes import scope_units
 from api.services import address as service
 from api.services.common import json_response
 from geozone.address.resolve import MAX_ADDRESS_CHARS
@@ -111,7 +112,8 @@ class AddressIncidentsOut(BaseModel):
     summary="Incidents known by their address only",
 )
 def address_incidents(
-    caller: AnalystDep,
+    caller: ScopedAnalystDep,
+    context: ContextDep,
     store: StoreDep,
     cluster_id: Annotated[
         str | None,
@@ -125,6 +127,7 @@ def address_incidents(
     They have no point, so no map draws them and no hotspot or border effect counts them;
     this is where they are counted: ``counts`` by the level their address reached, and a
     page of them with their review decisions (rule ``address_only``: no border-zone
-    decision is made from an address).
+    decision is made from an address). A key with scopes sees those its scopes cover.
     """
-    return json_response(service.address_incidents(store, cluster_id, limit, offset))
+    units = scope_units(context, caller.scopes) if caller.scopes else None
+    return json_response(service.address_incidents(store, cluster_id, limit, offset, units))

@@ -90,7 +90,8 @@ def cluster_page(
     layers = cluster_layers(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
-    keyed = caller is not None and role_allows(caller.role, "analyst")
+    # A scoped key draws nothing here (the page's own requests are refused for it).
+    keyed = caller is not None and role_allows(caller.role, "analyst") and not caller.scopes
     incidents = (
         stored_incidents(store, cluster_id, limit=limit, territory=territory).layer
         if keyed

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from api.scopes import Units, in_scope
 from api.services.common import invalid, jsonable, records
 from geozone import vntime
 from geozone.address.gazetteer import Gazetteer
@@ -69,14 +70,34 @@ def former_units(context: Context, text: str, level: Level | None) -> list[dict[
 
 
 def address_incidents(
-    store: IncidentStore, cluster_id: str | None, limit: int, offset: int
+    store: IncidentStore,
+    cluster_id: str | None,
+    limit: int,
+    offset: int,
+    units: Units | None = None,
 ) -> dict[str, Any]:
-    """Return the counts and one page of the incidents stored by their address only."""
+    """Return the counts and one page of the incidents stored by their address only.
+
+    ``units``: a scoped key's ``(set id, code)`` pairs; only those rows are counted and
+    shown (None: every row).
+    """
     kept = AddressIncidentStore(store.engine)
     rows = kept.rows(cluster_id=cluster_id)
+    if units is not None and len(rows):
+        keep = [
+            in_scope({str(k): v for k, v in row.items()}, units) for row in rows.to_dict("records")
+        ]
+        rows = rows[keep]
+    elif units is not None:
+        rows = rows.iloc[:0]
     page = rows.iloc[offset : offset + limit].drop(columns=["id"], errors="ignore")
+    counts = {"address_only": len(rows), "ward": 0, "district": 0, "province": 0}
+    counts["unresolved"] = 0
+    if len(rows):
+        for level, n in rows["address_level"].fillna("unresolved").value_counts().items():
+            counts[str(level)] = int(n)
     return {
-        "counts": kept.counts(cluster_id=cluster_id),
+        "counts": counts,
         "numberMatched": len(rows),
         "numberReturned": len(page),
         "incidents": records(page),
