@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -328,7 +328,9 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ops", "role": "analyst"}]})
     name: str = Field(min_length=1, max_length=64)
     role: Role
-    scopes: list[str] = Field(
+    scopes: list[
+        Annotated[str, Field(pattern=r"^(unit|cluster|province):[A-Za-z0-9._-]{1,120}$")]
+    ] = Field(
         default_factory=list,
         max_length=100,
         description="unit:CODE, cluster:ID or province:CODE: the key reads only these (none: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -16,10 +17,13 @@ from api.settings import ApiSettings
 from geozone.clusters.model import Confirmation
 from geozone.context import Context, load_context
 from geozone.errors import InvalidParameterError
+from geozone.incidents.io import validate_incidents
+from geozone.incidents.pipeline import assign_stale
 from geozone.settings import Settings
-from geozone.store import open_store
+from geozone.store import IncidentQuery, IncidentStore, open_store
 from tests.api.conftest import Api
 from tests.fixtures.incidents import record
+from tests.store.conftest import backend, postgres, store, store_url  # noqa: F401
 
 #: Ward 1 (x 0–1 km) and ward 2 (x 1–2 km) of the grid share a boundary; both in district 001.
 WARD_1 = [record(f"w1-{i}", 200 + 100 * i, 300) for i in range(3)]
@@ -91,8 +95,8 @@ def test_every_other_route_refuses_a_scoped_key(
 
 
 def test_scopes_are_kept_listed_and_validated(api: Api, scoped: dict[str, dict[str, str]]) -> None:
-    with open_store(api.store_url) as store:
-        listed = {k["name"]: k["scopes"] for k in KeyStore(store.engine).list_keys()}
+    with open_store(api.store_url) as opened:
+        listed = {k["name"]: k["scopes"] for k in KeyStore(opened.engine).list_keys()}
     assert listed["ward-1"] == ["unit:00001"] and listed["analyst-key"] == []
     made = api.client.post(
         "/keys",
@@ -105,10 +109,10 @@ def test_scopes_are_kept_listed_and_validated(api: Api, scoped: dict[str, dict[s
         json={"name": "d", "role": "analyst", "scopes": ["ward:1"]},
         headers=api.auth("admin"),
     )
-    assert bad.status_code == 400
-    assert (
-        bad.json()["detail"] == "scope 'ward:1' is not one of unit:CODE, cluster:ID, province:CODE"
-    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["loc"] == ["body", "scopes", "0"]
+    with pytest.raises(InvalidParameterError, match="is not one of unit:CODE"):
+        parse_scope("ward:1")
     with pytest.raises(InvalidParameterError, match="characters codes never do"):
         parse_scope("unit:0'1")
 
@@ -182,3 +186,23 @@ def test_neighbouring_2025_wards_on_the_real_sets_share_no_row(
                 f"{name}-0",
                 f"{name}-1",
             }
+
+
+def test_the_store_filters_on_the_scope_on_both_backends(
+    store: IncidentStore,  # noqa: F811
+    grid_context: Context,
+) -> None:
+    read = validate_incidents(pd.DataFrame(WARD_1 + WARD_2))
+    store.add_incidents(read.incidents.reset_index(drop=True))
+    assign_stale(store, grid_context)
+
+    def found(units: tuple[tuple[str, str], ...]) -> set[str]:
+        frame, total = store.query(IncidentQuery(units=units))
+        assert total == len(frame)
+        return set(frame["external_id"])
+
+    assert found((("grid", "00001"),)) == {r["external_id"] for r in WARD_1}
+    assert found((("grid", "00002"),)) == {r["external_id"] for r in WARD_2}
+    assert found((("grid", "001"),)) == {r["external_id"] for r in WARD_1 + WARD_2}
+    assert found((("vn2025", "00001"),)) == set()  # a code of another set is another unit
+    assert found(()) == set()
