@@ -12,7 +12,7 @@ apart (:meth:`AddressIncidentStore.counts`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from geozone.incidents.fields import INCIDENT_FIELDS
+from geozone.vntime import start_of_day
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -151,27 +152,46 @@ class AddressIncidentStore:
                 inserted = len(result.all())
         return inserted, len(rows) - inserted
 
-    def rows(self, *, cluster_id: str | None = None) -> pd.DataFrame:
-        """Return the stored address-only incidents (of one cluster's decisions when given)."""
+    def rows(
+        self,
+        *,
+        cluster_id: str | None = None,
+        cluster_ids: Sequence[str] | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> pd.DataFrame:
+        """Return the stored address-only incidents, by id.
+
+        Parameters
+        ----------
+        cluster_id, cluster_ids
+            Only those a decision of this cluster (of one of these) concerns.
+        start, end
+            Only those that occurred on these days or between, inclusive, in Vietnam time.
+        """
         table = self._table
+        statement = sa.select(table).order_by(table.c.id)
+        if start is not None:
+            statement = statement.where(table.c.occurred_at >= start_of_day(start))
+        if end is not None:
+            statement = statement.where(table.c.occurred_at < start_of_day(end + timedelta(1)))
         with self.engine.connect() as connection:
-            frame = pd.DataFrame(
-                [row._asdict() for row in connection.execute(sa.select(table).order_by(table.c.id))]
-            )
-        if frame.empty or cluster_id is None:
+            frame = pd.DataFrame([row._asdict() for row in connection.execute(statement)])
+        wanted = set(cluster_ids or ()) | ({cluster_id} if cluster_id is not None else set())
+        if frame.empty or not (cluster_ids is not None or cluster_id is not None):
             return frame
         concerned = frame["decisions"].map(
-            lambda found: any(d.get("cluster_id") == cluster_id for d in found or ())
+            lambda found: any(d.get("cluster_id") in wanted for d in found or ())
         )
         return frame[concerned.to_numpy(bool)].reset_index(drop=True)
 
-    def counts(self, *, cluster_id: str | None = None) -> dict[str, int]:
+    def counts(self, **criteria: Any) -> dict[str, int]:
         """Count the address-only incidents by the level their address reached.
 
-        ``address_only`` (all), ``ward``, ``district``, ``province``, ``unresolved``; for
-        one cluster, those its decisions concern.
+        ``address_only`` (all), ``ward``, ``district``, ``province``, ``unresolved``; the
+        criteria are those of :meth:`rows`.
         """
-        frame = self.rows(cluster_id=cluster_id)
+        frame = self.rows(**criteria)
         counts = {"address_only": len(frame), "ward": 0, "district": 0, "province": 0}
         counts["unresolved"] = 0
         if len(frame):

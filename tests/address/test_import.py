@@ -18,6 +18,7 @@ from geozone.context import Context, load_context
 from geozone.errors import IncidentFileError
 from geozone.incidents.io import read_incidents, validate_incidents
 from geozone.incidents.pipeline import import_file
+from geozone.report import cluster_report
 from geozone.settings import Settings, get_settings
 from geozone.store import open_store
 
@@ -143,6 +144,20 @@ def test_import_stores_address_only_incidents_with_their_review_decision(
             "unresolved": 0,
         }
         assert kept.counts(cluster_id="hoa-do-phuc-vi-vn2025")["address_only"] == 2
+        # The cluster's review counts them apart, in its figures and notes.
+        review = cluster_report(
+            store,
+            context,
+            "hoa-do-phuc-vi-vn2025",
+            date(2025, 7, 1),
+            date(2025, 8, 31),
+            hotspots=False,
+        )
+        assert review.figures["address_only"] == 2  # a-new, a-split (a-old is in 2024)
+        assert any(
+            "2 incidents known by their address only (ward 1, province 1)" in note
+            for note in review.notes
+        )
         # Located incidents are untouched by the address rows.
         assert store.get("a-new") is None and store.get("p1") is not None
         # The same file again: nothing stored twice.
