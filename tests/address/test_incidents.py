@@ -156,3 +156,52 @@ def test_address_only_incidents_are_counted_apart(
         "province": 2,
         "unresolved": 2,
     }
+
+
+#: A member of each of the five seed clusters written as an address, old form before the
+#: reform and new form after it: (id, time, address, cluster concerned, member holding it).
+SEED_MEMBERS = [
+    (
+        "ct-old",
+        "2024-06-30 10:00",
+        "phường Cái Khế, quận Ninh Kiều, thành phố Cần Thơ",
+        "can-tho-an-giang",
+        "92",
+    ),
+    (
+        "ct-new",
+        "2025-08-01 10:00",
+        "phường Ninh Kiều, thành phố Cần Thơ",
+        "can-tho-an-giang-vn2025",
+        "92",
+    ),
+    ("gl-old", "2024-06-30 10:00", "xa dong du, huyen gia lam, ha noi", "gia-lam", "018"),
+    ("gl-new", "2025-08-01 10:00", "Xã Bát Tràng, Hà Nội", "gia-lam-vn2025", "00577"),
+    ("hd-old", "2024-06-30 10:00", "P. Quan Hoa, Q. Cầu Giấy, HN", "hoa-do-phuc-vi", "00169"),
+    ("sc-old", "2024-06-30 10:00", "thị xã Sông Cầu, tỉnh Phú Yên", "song-cau-quy-nhon", "557"),
+    (
+        "sc-new",
+        "2025-08-01 10:00",
+        "phường Quy Nhơn, tỉnh Gia Lai",
+        "song-cau-quy-nhon-vn2025",
+        "21583",
+    ),
+    (
+        "vt-old",
+        "2024-06-30 10:00",
+        "xã Việt Xuân, huyện Vĩnh Tường, tỉnh Vĩnh Phúc",
+        "viet-tri-vinh-tuong-lap-thach",
+        "09097",
+    ),
+]
+
+
+def test_a_member_of_each_seed_cluster_by_address_in_both_forms(
+    context: Context, gazetteer: Gazetteer
+) -> None:
+    frame = incidents([(i, t, text, None) for i, t, text, _, _ in SEED_MEMBERS])
+    units = address_jurisdiction(frame, gazetteer)
+    assert units["address_problem"].isna().all()
+    decisions = address_only_decisions(frame, units, context.territories)
+    got = {(row.external_id, row.cluster_id, row.member_code) for row in decisions.itertuples()}
+    assert {(i, cluster, member) for i, _, _, cluster, member in SEED_MEMBERS} <= got
