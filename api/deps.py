@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 from api.auth_store import KeyStore, Role, role_allows
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
+from api.scopes import cluster_in_scope
 from api.settings import ApiSettings
 from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context
@@ -190,7 +191,30 @@ def required_role(route: object) -> Role | None:
     return None
 
 
+def cluster_analyst(request: Request, caller: OptionalCaller) -> Caller:
+    """Admit analyst keys to a route of one cluster (``{cluster_id}`` in its path).
+
+    A key with scopes is admitted only when one of its ``cluster:`` scopes names the
+    cluster, its original or a form carried from it: the cluster's own rows are then in
+    its scope. Everything else is refused (403).
+    """
+    caller = check_role(caller, "analyst", scoped=True)
+    if caller.scopes:
+        cluster_id = str(request.path_params.get("cluster_id", ""))
+        context: Context = request.app.state.context
+        if not cluster_in_scope(context, caller.scopes, cluster_id):
+            raise PermissionDeniedError(
+                f"the key is limited to {', '.join(caller.scopes)}; this route answers a "
+                f"scoped key for its own clusters only, and {cluster_id!r} is not one"
+            )
+    return caller
+
+
+cluster_analyst.geozone_role = "analyst"  # type: ignore[attr-defined]  # read by required_role
+
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
+#: An analyst key; a scoped one only for a cluster of its ``cluster:`` scopes.
+ClusterAnalystDep = Annotated[Caller, Depends(cluster_analyst)]
 #: An analyst key, scoped or not: the route answers only what the key's scopes cover.
 ScopedAnalystDep = Annotated[Caller, Depends(require("analyst", scoped=True))]
 PlannerDep = Annotated[Caller, Depends(require("planner"))]

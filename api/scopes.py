@@ -137,10 +137,31 @@ def _cluster_units(context: Context, cluster_id: str) -> set[tuple[str, str]]:
     return found
 
 
+def cluster_in_scope(context: Context, scopes: Iterable[str], cluster_id: str) -> bool:
+    """Tell whether a ``cluster:`` scope names the cluster, its original or a carried form."""
+    named = {s.value for s in map(parse_scope, scopes) if s.kind == "cluster"}
+    family = {cluster_id}
+    for territory in context.territories:
+        origin = territory.origin.id if territory.origin is not None else None
+        if territory.cluster.id == cluster_id and origin is not None:
+            family.add(origin)
+        if origin == cluster_id:
+            family.add(territory.cluster.id)
+    return bool(named & family)
+
+
 def in_scope(row: Mapping[str, Any], units: Units) -> bool:
     """Tell whether an assignment row (``set_id`` and the code columns) is in scope."""
     set_id = row.get("set_id")
     return any((set_id, row.get(column)) in units for column in CODE_COLUMNS)
 
 
-__all__ = ["SCOPE_KINDS", "Scope", "Units", "in_scope", "parse_scope", "scope_units"]
+__all__ = [
+    "SCOPE_KINDS",
+    "Scope",
+    "Units",
+    "cluster_in_scope",
+    "in_scope",
+    "parse_scope",
+    "scope_units",
+]

@@ -33,7 +33,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth_store import role_allows
-from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreDep
+from api.deps import (
+    ClusterAnalystDep,
+    ContextDep,
+    OptionalCaller,
+    SettingsDep,
+    StoreDep,
+)
 from api.problems import problems
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
@@ -147,7 +153,7 @@ def cluster_page(
 )
 def cluster_incidents(
     cluster_id: str,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
     limit: Limit = DEFAULT_MAP_INCIDENTS,

@@ -84,7 +84,8 @@ def test_every_other_route_refuses_a_scoped_key(
                 response = api.client.request(method, _path(route), headers=scoped[key], json={})
                 assert response.status_code == 403, (method, route.template, response.text)
                 if role_allows(role, route.role):  # else refused for its role already
-                    assert "does not honour scopes" in response.json()["detail"]
+                    detail = response.json()["detail"]
+                    assert "does not honour scopes" in detail or "own clusters only" in detail
                     tried += 1
     assert tried >= 20  # 23 (method, route, key) with the routes of this version
     # Routes that decide the role themselves: the OGC incidents, a cluster's map page.
@@ -92,6 +93,35 @@ def test_every_other_route_refuses_a_scoped_key(
     assert ogc.status_code == 403
     page = api.client.get("/maps/clusters/grid-centre", headers=scoped["w1"])
     assert page.status_code == 200 and "w2-0" not in page.text and "w1-0" not in page.text
+
+
+CLUSTER_ROUTES = [
+    "/clusters/{}/report?from=2022-01-01&to=2022-12-31",
+    "/clusters/{}/hotspots",
+    "/clusters/{}/border-effect",
+    "/maps/clusters/{}/incidents",
+]
+
+
+def test_a_cluster_scope_reads_its_cluster_and_no_other(
+    api: Api, scoped: dict[str, dict[str, str]]
+) -> None:
+    key = create_key(api.store_url, "cluster-key", "analyst", scopes=["cluster:grid-centre"])
+    mine = {"X-API-Key": key}
+    for template in CLUSTER_ROUTES:
+        own = api.client.get(template.format("grid-centre"), headers=mine)
+        assert own.status_code not in (401, 403), (template, own.text)
+        # Another cluster, even one that does not exist: refused, its existence not told.
+        other = api.client.get(template.format("elsewhere"), headers=mine)
+        assert other.status_code == 403 and "own clusters only" in other.json()["detail"]
+        # A ward's key without the cluster among its scopes: refused.
+        ward = api.client.get(template.format("grid-centre"), headers=scoped["w1"])
+        assert ward.status_code == 403
+    drawn = api.client.get("/maps/clusters/grid-centre/incidents", headers=mine).json()
+    assert drawn["cluster_id"] == "grid-centre"
+    # The cluster's incidents through /incidents: its members' wards only.
+    members = ids(api.client.get("/incidents", headers=mine))
+    assert members and members <= {r["external_id"] for r in WARD_1 + WARD_2}
 
 
 def test_scopes_are_kept_listed_and_validated(api: Api, scoped: dict[str, dict[str, str]]) -> None:
