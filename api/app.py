@@ -34,6 +34,7 @@ from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.params import single_valued_query
 from api.routers import (
+    address,
     analytics,
     boundaries,
     clusters,
@@ -63,8 +64,8 @@ DESCRIPTION = """
 Spatial queries over Vietnam's administrative boundaries and the border-zone rules of the
 inter-ward police clusters.
 
-**Authentication**: send an API key in the `X-API-Key` header. Boundary, unit and locate
-routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
+**Authentication**: send an API key in the `X-API-Key` header. Boundary, unit, locate and
+address routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
 *planner* key, key management an *admin* key (viewer < analyst < planner < admin).
 
 **Map pages** (`/maps/clusters/{id}`, `/maps/planner/{id}`) are public; a browser user types
@@ -138,6 +139,7 @@ def create_app(
         meta,
         boundaries,
         locate,
+        address,
         incidents,
         patrol_zones,
         clusters,

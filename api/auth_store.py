@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from api.errors import DuplicateApiKeyError, LastAdminKeyError, UnknownApiKeyError
+from api.scopes import parse_scope
 from geozone.errors import InvalidParameterError
 from geozone.settings import Settings, get_settings
 
@@ -34,7 +36,10 @@ _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN
 
 
 def define_key_tables(metadata: sa.MetaData) -> None:
-    """Add the web service's tables ``api_keys`` and ``audit_log`` (made by migration 0002)."""
+    """Add the web service's tables: ``api_keys``, ``audit_log`` and ``api_key_scopes``.
+
+    Migration 0002 makes the first two, 0006 the scopes.
+    """
     from geozone.store.sql import UTCDateTime  # here: the store's engine code loads on use
 
     sa.Table(
@@ -64,6 +69,13 @@ def define_key_tables(metadata: sa.MetaData) -> None:
         sa.Column("status", sa.Integer, nullable=False),
         sa.Column("summary", sa.Text, nullable=False),
         sa.Index("ix_audit_log_at", "at"),
+    )
+    sa.Table(  # migration 0006
+        "api_key_scopes",
+        metadata,
+        sa.Column("key_name", sa.String(64), nullable=False),
+        sa.Column("scope", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("key_name", "scope", name="pk_api_key_scopes"),
     )
 
 
@@ -126,25 +138,30 @@ class KeyStore:
         define_key_tables(metadata)
         self._keys = metadata.tables["api_keys"]
         self._audit = metadata.tables["audit_log"]
+        self._scopes = metadata.tables["api_key_scopes"]
 
     def _write(self) -> Connection:
         return self.engine.connect().execution_options(**{_WRITE: True})
 
     # -- API keys ----------------------------------------------------------------------------
-    def create_key(self, name: str, role: str) -> str:
+    def create_key(self, name: str, role: str, scopes: Sequence[str] = ()) -> str:
         """Create a key named ``name`` with ``role``; return the key (shown once, not stored).
+
+        ``scopes`` (``unit:CODE``, ``cluster:ID``, ``province:CODE``; see :mod:`api.scopes`)
+        limit what the key reads; none: the whole country.
 
         Raises
         ------
         InvalidParameterError
             The name is empty, longer than 64 characters or holds control characters (see
-            :func:`check_key_name`), or the role is unknown.
+            :func:`check_key_name`), the role is unknown, or a scope is malformed.
         DuplicateApiKeyError
             A key of that name exists (revoked or not).
         """
         name = check_key_name(name)
         if role not in ROLES:
             raise InvalidParameterError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        written = sorted({str(parse_scope(scope)) for scope in scopes})
         key = secrets.token_urlsafe(32)
         with self._write() as connection, connection.begin():
             exists = connection.execute(
@@ -157,14 +174,29 @@ class KeyStore:
                     name=name, role=role, key_hash=hash_key(key), created_at=datetime.now(UTC)
                 )
             )
+            if written:
+                connection.execute(
+                    self._scopes.insert(), [{"key_name": name, "scope": s} for s in written]
+                )
         return key
 
+    def scopes_of(self, name: str) -> tuple[str, ...]:
+        """Return the scopes of the key named ``name`` (empty: the whole country)."""
+        table = self._scopes
+        statement = sa.select(table.c.scope).where(table.c.key_name == name).order_by(table.c.scope)
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(statement).scalars())
+
     def list_keys(self) -> list[dict[str, Any]]:
-        """Return every key's name, role, created_at and revoked_at (never the hash)."""
+        """Return every key's name, role, scopes, created_at and revoked_at (never the hash)."""
         k = self._keys
         statement = sa.select(k.c.name, k.c.role, k.c.created_at, k.c.revoked_at).order_by(k.c.id)
         with self.engine.connect() as connection:
-            return [row._asdict() for row in connection.execute(statement)]
+            rows = [row._asdict() for row in connection.execute(statement)]
+            scoped: dict[str, list[str]] = {}
+            for name, scope in connection.execute(sa.select(self._scopes)):
+                scoped.setdefault(name, []).append(scope)
+        return [{**row, "scopes": sorted(scoped.get(row["name"], []))} for row in rows]
 
     def active_admins(self) -> int:
         """Return how many admin keys are not revoked."""
@@ -225,7 +257,12 @@ class KeyStore:
             ).first()
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
-        return {"name": row.name, "role": row.role, "revoked_at": row.revoked_at}
+        return {
+            "name": row.name,
+            "role": row.role,
+            "revoked_at": row.revoked_at,
+            "scopes": self.scopes_of(row.name),
+        }
 
     # -- audit log ---------------------------------------------------------------------------
     def audit(
@@ -265,6 +302,7 @@ def create_key(
     name: str,
     role: str,
     *,
+    scopes: Sequence[str] = (),
     settings: Settings | None = None,
 ) -> str:
     """Create an API key in the store at a URL (migrated first) or over an engine.
@@ -275,13 +313,13 @@ def create_key(
         The key in plain text: show it once; only its SHA-256 is stored.
     """
     if isinstance(store_url_or_engine, Engine):
-        return KeyStore(store_url_or_engine).create_key(name, role)
+        return KeyStore(store_url_or_engine).create_key(name, role, scopes)
     from geozone.store.sql import create_store_engine, migrate
 
     settings = settings or get_settings()
     engine = create_store_engine(store_url_or_engine, busy_timeout_s=settings.store_busy_timeout_s)
     try:
         migrate(engine)
-        return KeyStore(engine).create_key(name, role)
+        return KeyStore(engine).create_key(name, role, scopes)
     finally:
         engine.dispose()

@@ -47,21 +47,30 @@ def _api_store(url: str | None) -> tuple[KeyStore, IncidentStore]:
 def add(
     name: Annotated[str, typer.Argument(help="Who the key is for.")],
     role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="unit:CODE, cluster:ID or province:CODE (repeatable): the key reads only "
+            "these (a legacy unit also covers its successors); none: the whole country.",
+        ),
+    ] = None,
     store_url: StoreOption = None,
 ) -> None:
     """Create an API key and print it once (only its SHA-256 is stored)."""
     api_store, store = _api_store(store_url)
     try:
-        key = api_store.create_key(name, role)
+        key = api_store.create_key(name, role, scope or ())
     finally:
         store.close()
     typer.echo(key)
-    typer.echo(f"key for {name} ({role}); it is shown only now", err=True)
+    limited = f", limited to {', '.join(scope)}" if scope else ""
+    typer.echo(f"key for {name} ({role}{limited}); it is shown only now", err=True)
 
 
 @users_app.command("list")
 def list_keys(store_url: StoreOption = None) -> None:
-    """List the keys: name, role, created, revoked."""
+    """List the keys: name, role, created, revoked, scopes ("-": the whole country)."""
     api_store, store = _api_store(store_url)
     try:
         rows = api_store.list_keys()
@@ -70,7 +79,9 @@ def list_keys(store_url: StoreOption = None) -> None:
     for row in rows:
         revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
         name = printable(row["name"])  # a name stored by an older version may hold a newline
-        typer.echo(f"{name}\t{row['role']}\t{row['created_at'].isoformat()}\t{revoked}")
+        scopes = ",".join(row["scopes"]) or "-"
+        created = row["created_at"].isoformat()
+        typer.echo(f"{name}\t{row['role']}\t{created}\t{revoked}\t{scopes}")
 
 
 @users_app.command("revoke")

@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 from api.auth_store import KeyStore, Role, role_allows
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
+from api.scopes import cluster_in_scope
 from api.settings import ApiSettings
 from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context
@@ -25,10 +26,14 @@ _key_header = APIKeyHeader(
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated holder of an API key."""
+    """The authenticated holder of an API key.
+
+    ``scopes`` limit what the key reads (:mod:`api.scopes`); empty: the whole country.
+    """
 
     name: str
     role: str
+    scopes: tuple[str, ...] = ()
 
 
 # The two lookups below are coroutines so that FastAPI calls them in the event loop instead
@@ -97,7 +102,7 @@ def caller_of_key(key_store: KeyStore, key: str) -> Caller:
     record = key_store.find_key(key)
     if record is None or record["revoked_at"] is not None:
         raise AuthenticationError("the API key is unknown or revoked")
-    return Caller(record["name"], record["role"])
+    return Caller(record["name"], record["role"], tuple(record.get("scopes", ())))
 
 
 def caller_of(
@@ -126,15 +131,19 @@ def caller_of(
 OptionalCaller = Annotated[Caller | None, Depends(caller_of)]
 
 
-def check_role(caller: Caller | None, role: Role) -> Caller:
+def check_role(caller: Caller | None, role: Role, *, scoped: bool = False) -> Caller:
     """Return the caller if its role is ``role`` or above.
+
+    A key with scopes passes only where ``scoped`` says the route honours them: everywhere
+    else it is refused, so that it never reads more than its scope (:mod:`api.scopes`).
 
     Raises
     ------
     AuthenticationError
         No key was given (401).
     PermissionDeniedError
-        The key's role is lower (403).
+        The key's role is lower, or the key has scopes that this route does not honour
+        (403).
     """
     if caller is None:
         raise AuthenticationError("this request needs an API key in the X-API-Key header")
@@ -142,18 +151,24 @@ def check_role(caller: Caller | None, role: Role) -> Caller:
         raise PermissionDeniedError(
             f"this request needs the {role} role; the key has {caller.role}"
         )
+    if caller.scopes and not scoped:
+        raise PermissionDeniedError(
+            f"the key is limited to {', '.join(caller.scopes)} and this route does not "
+            "honour scopes: it is refused rather than answered beyond them"
+        )
     return caller
 
 
-def require(role: Role) -> Callable[..., Caller]:
+def require(role: Role, *, scoped: bool = False) -> Callable[..., Caller]:
     """Return a dependency that admits API keys of ``role`` or above.
 
-    No key, an unknown key or a revoked key gives 401; a lower role gives 403. The caller is
-    recorded on the request for the audit log.
+    No key, an unknown key or a revoked key gives 401; a lower role gives 403, and so does
+    a key with scopes unless ``scoped`` (the route filters what it answers by the scopes).
+    The caller is recorded on the request for the audit log.
     """
 
     def dependency(caller: OptionalCaller) -> Caller:
-        return check_role(caller, role)
+        return check_role(caller, role, scoped=scoped)
 
     dependency.geozone_role = role  # type: ignore[attr-defined]  # read by required_role
     return dependency
@@ -176,7 +191,32 @@ def required_role(route: object) -> Role | None:
     return None
 
 
+def cluster_analyst(request: Request, caller: OptionalCaller) -> Caller:
+    """Admit analyst keys to a route of one cluster (``{cluster_id}`` in its path).
+
+    A key with scopes is admitted only when one of its ``cluster:`` scopes names the
+    cluster, its original or a form carried from it: the cluster's own rows are then in
+    its scope. Everything else is refused (403).
+    """
+    caller = check_role(caller, "analyst", scoped=True)
+    if caller.scopes:
+        cluster_id = str(request.path_params.get("cluster_id", ""))
+        context: Context = request.app.state.context
+        if not cluster_in_scope(context, caller.scopes, cluster_id):
+            raise PermissionDeniedError(
+                f"the key is limited to {', '.join(caller.scopes)}; this route answers a "
+                f"scoped key for its own clusters only, and {cluster_id!r} is not one"
+            )
+    return caller
+
+
+cluster_analyst.geozone_role = "analyst"  # type: ignore[attr-defined]  # read by required_role
+
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
+#: An analyst key; a scoped one only for a cluster of its ``cluster:`` scopes.
+ClusterAnalystDep = Annotated[Caller, Depends(cluster_analyst)]
+#: An analyst key, scoped or not: the route answers only what the key's scopes cover.
+ScopedAnalystDep = Annotated[Caller, Depends(require("analyst", scoped=True))]
 PlannerDep = Annotated[Caller, Depends(require("planner"))]
 AdminDep = Annotated[Caller, Depends(require("admin"))]
 

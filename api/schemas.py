@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,6 +117,13 @@ class UnitPage(BaseModel):
     numberMatched: int  # noqa: N815 (OGC name)
     numberReturned: int  # noqa: N815
     units: list[UnitOut]
+    former: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="With q and no set: the units of that name that no longer exist (none of "
+        "today's is named exactly so), with their validity and today's successors, and the "
+        "sentence 'Phường Quan Hoa (đến 30/06/2025) → nay thuộc Phường Nghĩa Đô, Phường Cầu "
+        "Giấy'.",
+    )
 
 
 class PointIn(BaseModel):
@@ -324,6 +331,14 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ops", "role": "analyst"}]})
     name: str = Field(min_length=1, max_length=64)
     role: Role
+    scopes: list[
+        Annotated[str, Field(pattern=r"^(unit|cluster|province):[A-Za-z0-9._-]{1,120}$")]
+    ] = Field(
+        default_factory=list,
+        max_length=100,
+        description="unit:CODE, cluster:ID or province:CODE: the key reads only these (none: "
+        "the whole country); routes that do not honour scopes refuse it.",
+    )
 
 
 class KeyOut(BaseModel):
@@ -331,6 +346,7 @@ class KeyOut(BaseModel):
 
     name: str
     role: str
+    scopes: list[str] = Field(default_factory=list, description="Empty: the whole country.")
     created_at: str | None = None
     revoked_at: str | None = None
     key: str | None = Field(default=None, description="The key itself; only when created.")

@@ -10,7 +10,9 @@ reform) and of the 2025 set (3,321, new form: ward, province, after it) is writt
 variant of ``geozone.address.sample.VARIANTS``; with ``--drawn``, in one variant drawn per
 ward, as ``tests/address/test_address.py`` does. It prints the share of each outcome per form and
 variant, the addresses per second, and old-form addresses dated after the reform (read in
-the legacy set, answered with today's successors).
+the legacy set, answered with today's successors). Last, the worst inputs found within
+the 300-character limit (``MAX_ADDRESS_CHARS``), as a ratio to an ordinary address
+resolved in the same run: what one request to ``GET /address`` may cost at most.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 import pandas as pd
 
 from geozone.address.gazetteer import Gazetteer
-from geozone.address.resolve import resolutions_frame, resolve_addresses
+from geozone.address.resolve import resolutions_frame, resolve_address, resolve_addresses
 from geozone.address.sample import NEW_FORM_DATE, VARIANTS, generate_addresses, measure_resolution
 
 
@@ -60,6 +62,39 @@ def main() -> None:
         f"ward; resolved in vn2025 to a ward {(results['level'] == 'ward').mean():.2%}, to a "
         f"province (split or unlisted) {(results['level'] == 'province').mean():.2%}"
     )
+    worst_cases(gazetteer)
+
+
+def worst_cases(gazetteer: Gazetteer) -> None:
+    """Time the worst inputs found against an ordinary address (fresh segments each)."""
+    ordinary = "số 12 ngõ 35 Hoàng Quốc Việt, phường Nghĩa Đô, quận Cầu Giấy, Hà Nội"
+    cases = {
+        "27 comma parts (9 × 'Phường 1, Quận 3, Hồ Chí Minh')": ", ".join(
+            ["Phường 1, Quận 3, Hồ Chí Minh"] * 9
+        ),
+        "one part of 10 × 'Phường 1 Quận 3 Hồ Chí Minh'": " ".join(
+            ["Phường 1 Quận 3 Hồ Chí Minh"] * 10
+        ),
+        "300 characters of repeated 'Hồ Chí Minh'": " ".join(["Hồ Chí Minh"] * 25)[:300],
+    }
+    base = _timed(gazetteer, ordinary)
+    print(f"\nordinary address: {base * 1000:.1f} ms")
+    for name, text in cases.items():
+        seconds = _timed(gazetteer, text)
+        print(f"{name} ({len(text)} chars): {seconds:.2f} s, {seconds / base:,.0f}× ordinary")
+
+
+def _timed(gazetteer: Gazetteer, text: str) -> float:
+    """Median of three resolutions, each in a fresh resolver (no segment read before)."""
+    from geozone.address.resolve import _RESOLVERS
+
+    times = []
+    for _ in range(3):
+        _RESOLVERS.clear()
+        start = time.perf_counter()
+        resolve_address(text, NEW_FORM_DATE, gazetteer=gazetteer)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]
 
 
 if __name__ == "__main__":

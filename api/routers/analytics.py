@@ -37,7 +37,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
 
-from api.deps import AnalystDep, ContextDep, PlannerDep, PlannerStoreDep, SettingsDep, StoreDep
+from api.deps import (
+    AnalystDep,
+    ClusterAnalystDep,
+    ContextDep,
+    PlannerDep,
+    PlannerStoreDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.params import QueryDate
 from api.problems import problems
 from api.services import analytics as service
@@ -153,7 +161,7 @@ def _emerging_too_few(exc: InvalidParameterError) -> bool:
 def cluster_hotspots(
     request: Request,
     cluster_id: ClusterId,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
     start: Start = None,
@@ -243,7 +251,7 @@ def _significant(properties: dict[str, Any]) -> bool:
 )
 def cluster_border_effect(
     cluster_id: ClusterId,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
     start: Start = None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ContextDep
 from api.problems import problems
 from api.schemas import SetOut, UnitOut, UnitPage
+from api.services import address as address_service
 from api.services import boundaries as service
 from api.services.common import parse_bbox
 from geozone.boundaries.manifest import Level
@@ -60,7 +61,11 @@ def list_units(
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Return units of a set filtered by level, parent, bbox and name search, paged."""
+    """Return units of a set filtered by level, parent, bbox and name search, paged.
+
+    A name search without ``set`` also answers, in ``former``, the earlier units of that
+    name that no longer exist, with their validity and today's successors.
+    """
     units, total = service.list_units(
         _set(context, set_id),
         level=level,
@@ -70,7 +75,13 @@ def list_units(
         limit=limit,
         offset=offset,
     )
-    return {"numberMatched": total, "numberReturned": len(units), "units": units}
+    former = address_service.former_units(context, q, level) if q and set_id is None else []
+    return {
+        "numberMatched": total,
+        "numberReturned": len(units),
+        "units": units,
+        "former": former,
+    }
 
 
 @router.get("/units/{code}", responses=problems(404), summary="One unit (GeoJSON Feature)")

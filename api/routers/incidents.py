@@ -17,6 +17,7 @@ from api.deps import (
     ContextDep,
     JobsDep,
     PlannerDep,
+    ScopedAnalystDep,
     SettingsDep,
     StoreDep,
     check_owner,
@@ -26,6 +27,7 @@ from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
+from api.scopes import in_scope, scope_units
 from api.services import incidents as service
 from api.services.common import jsonable, parse_bbox
 from geozone.errors import IncidentFileError, UnknownIncidentError
@@ -103,7 +105,8 @@ def post_incidents(
     summary="Query incidents (GeoJSON)",
 )
 def query_incidents(
-    caller: AnalystDep,
+    caller: ScopedAnalystDep,
+    context: ContextDep,
     store: StoreDep,
     bbox: Annotated[str | None, Query(max_length=200, description="minx,miny,maxx,maxy")] = None,
     start: Annotated[QueryTime | None, Query(description="occurred_at >= start")] = None,
@@ -115,7 +118,10 @@ def query_incidents(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_QUERY_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Return one page of matching incidents with their assignment, as GeoJSON."""
+    """Return one page of matching incidents with their assignment, as GeoJSON.
+
+    A key with scopes gets only the incidents its scopes cover (:mod:`api.scopes`).
+    """
     query = IncidentQuery(
         bbox=parse_bbox(bbox),
         start=start,
@@ -126,6 +132,7 @@ def query_incidents(
         in_border_zone=in_border_zone,
         limit=limit,
         offset=offset,
+        units=tuple(sorted(scope_units(context, caller.scopes))) if caller.scopes else None,
     )
     frame, total = store.query(query)
     features = service.incident_features(frame)
@@ -142,9 +149,19 @@ def query_incidents(
     responses={**_AUTH, **problems(404)},
     summary="One incident with its assignment",
 )
-def get_incident(caller: AnalystDep, store: StoreDep, external_id: str) -> dict[str, Any]:
-    """Return the incident, its unit assignment and its cluster decisions."""
+def get_incident(
+    caller: ScopedAnalystDep, context: ContextDep, store: StoreDep, external_id: str
+) -> dict[str, Any]:
+    """Return the incident, its unit assignment and its cluster decisions.
+
+    An incident outside a scoped key's scopes is answered as unknown (404): the key learns
+    nothing of it, not even that it exists.
+    """
     found = store.get(external_id)
+    if found is not None and caller.scopes:
+        units = scope_units(context, caller.scopes)
+        if not in_scope(found.get("assignment") or {}, units):
+            found = None
     if found is None:
         raise UnknownIncidentError(f"no incident with external id {external_id!r}")
     data: dict[str, Any] = jsonable(found)

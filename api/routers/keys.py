@@ -32,9 +32,10 @@ def create_key(
     request: Request, caller: AdminDep, key_store: KeyStoreDep, body: KeyIn
 ) -> dict[str, Any]:
     """Create a key; the response holds it, once."""
-    key = key_store.create_key(body.name, body.role)
-    summarise(request, f"created key {body.name!r} ({body.role})")
-    return {"name": body.name, "role": body.role, "key": key}
+    key = key_store.create_key(body.name, body.role, body.scopes)
+    limited = f", limited to {', '.join(body.scopes)}" if body.scopes else ""
+    summarise(request, f"created key {body.name!r} ({body.role}{limited})")
+    return {"name": body.name, "role": body.role, "scopes": sorted(set(body.scopes)), "key": key}
 
 
 @router.delete(

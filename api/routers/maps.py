@@ -33,7 +33,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth_store import role_allows
-from api.deps import AnalystDep, ContextDep, OptionalCaller, SettingsDep, StoreDep
+from api.deps import (
+    ClusterAnalystDep,
+    ContextDep,
+    OptionalCaller,
+    SettingsDep,
+    StoreDep,
+)
 from api.problems import problems
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
@@ -90,7 +96,8 @@ def cluster_page(
     layers = cluster_layers(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
-    keyed = caller is not None and role_allows(caller.role, "analyst")
+    # A scoped key draws nothing here (the page's own requests are refused for it).
+    keyed = caller is not None and role_allows(caller.role, "analyst") and not caller.scopes
     incidents = (
         stored_incidents(store, cluster_id, limit=limit, territory=territory).layer
         if keyed
@@ -146,7 +153,7 @@ def cluster_page(
 )
 def cluster_incidents(
     cluster_id: str,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
     limit: Limit = DEFAULT_MAP_INCIDENTS,

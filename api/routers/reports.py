@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import AnalystDep, ContextDep, StoreDep
+from api.deps import ClusterAnalystDep, ContextDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
 from api.services import reports as service
@@ -48,7 +48,7 @@ def cluster_report_route(
     cluster_id: str,
     context: ContextDep,
     store: StoreDep,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     start: Annotated[
         QueryDate, Query(alias="from", description="First day YYYY-MM-DD, Vietnam time.")
     ],

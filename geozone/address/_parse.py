@@ -38,6 +38,11 @@ from geozone.text import accent_key, fold, nfc
 MAX_NAME_WORDS = 7
 #: At most this many readings are kept for one segment (the most complete first).
 MAX_SEGMENT_READINGS = 48
+#: At most this many tilings of a segment's tail are kept (the most named pieces first): the
+#: tilings of a long run of names grow exponentially with its length (119 words of repeated
+#: "Phường 1 Quận 3 Hồ Chí Minh" took 8.6 s to tile, 20 repeats 98 s); real segments have
+#: a few dozen at most.
+MAX_TILINGS = 256
 
 #: Written type words (folded words) and the type they write.
 TYPE_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -251,6 +256,9 @@ class _Tiler:
             tilings.extend(self._tile(country, True))
         for piece in self._pieces_at(start, untyped_ok):
             tilings.extend((piece, *rest) for rest in self._tile(piece.end, True))
+        if len(tilings) > MAX_TILINGS:
+            tilings.sort(key=_tiling_rank)
+            del tilings[MAX_TILINGS:]
         return tilings
 
     def _country_end(self, start: int) -> int | None:
@@ -342,6 +350,12 @@ class _Tiler:
             any(t.marked for t in words),
             entries,
         )
+
+
+def _tiling_rank(pieces: tuple[Piece, ...]) -> tuple[int, int]:
+    """Most named pieces first, then fewest unread pieces (as :func:`_reading_rank`)."""
+    named = sum(1 for piece in pieces if piece.entries)
+    return (-named, len(pieces) - named)
 
 
 def _reading_rank(reading: SegmentReading) -> tuple[int, int, int]:

@@ -183,6 +183,27 @@ class Gazetteer:
         current = BoundarySet.load(ONFLOW_SETS[1], settings)
         return _cached_gazetteer(legacy, current)
 
+    @classmethod
+    def of_sets(cls, sets: Iterable[BoundarySet]) -> Gazetteer:
+        """Return the gazetteer of the legacy and current sets among ``sets`` (cached).
+
+        For callers that hold loaded sets already (the web service's context).
+
+        Raises
+        ------
+        DataNotFoundError
+            When either set is not among them, or the correspondence package is missing.
+        """
+        by_id = {bset.id: bset for bset in sets}
+        missing = [set_id for set_id in ONFLOW_SETS if set_id not in by_id]
+        if missing:
+            loaded = ", ".join(sorted(by_id)) or "none"
+            raise DataNotFoundError(
+                f"addresses are read in the sets {' and '.join(ONFLOW_SETS)}; "
+                f"{', '.join(missing)} not loaded (loaded: {loaded})"
+            )
+        return _cached_gazetteer(by_id[ONFLOW_SETS[0]], by_id[ONFLOW_SETS[1]])
+
     # -- building --------------------------------------------------------------------------
 
     def _index_set(self, bset: BoundarySet) -> None:

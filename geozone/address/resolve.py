@@ -40,8 +40,14 @@ from geozone.address._reading import _best, _combinations, _interpret, _Reading
 from geozone.address.gazetteer import Gazetteer
 from geozone.address.result import AddressResolution
 from geozone.boundaries.sets import BoundarySet
-from geozone.errors import NoBoundarySetForDateError
+from geozone.errors import InvalidParameterError, NoBoundarySetForDateError
 from geozone.settings import Settings
+
+#: The longest address text read, in characters. Real addresses run to about 150 ("số 12
+#: ngõ 35 đường Hoàng Quốc Việt, tổ dân phố số 7, phường Nghĩa Đô, quận Cầu Giấy, thành
+#: phố Hà Nội, Việt Nam" is 113); the work of reading grows quickly with the number of
+#: names written, so longer text is refused rather than read (see ``bench_address.py``).
+MAX_ADDRESS_CHARS = 300
 
 
 class AddressResolver:
@@ -58,7 +64,16 @@ class AddressResolver:
         self._reader = SegmentReader(gazetteer)
 
     def resolve(self, text: str, day: date | None = None) -> AddressResolution:
-        """Resolve one address on ``day`` (default: today in Vietnam)."""
+        """Resolve one address on ``day`` (default: today in Vietnam).
+
+        Raises
+        ------
+        InvalidParameterError
+            When the text is longer than :data:`MAX_ADDRESS_CHARS`.
+        NoBoundarySetForDateError
+            When no set is in force on ``day``.
+        """
+        check_address_text(text)
         day = day or vntime.today()
         in_force = set_in_force(self.gazetteer, day)
         segments = [self._reader.read(part) for part in split_segments(text)]
@@ -72,6 +87,26 @@ class AddressResolver:
             for bset in self.gazetteer.sets:
                 found.extend(_interpret(self.gazetteer, segments, combination, bset.id, in_force))
         return found
+
+
+def check_address_text(text: str) -> None:
+    """Refuse an address text no resolution should be tried on.
+
+    Raises
+    ------
+    InvalidParameterError
+        When it is longer than :data:`MAX_ADDRESS_CHARS` or holds a control character
+        other than a line break or a tab.
+    """
+    if len(text) > MAX_ADDRESS_CHARS:
+        raise InvalidParameterError(
+            f"the address is {len(text):,} characters long; at most {MAX_ADDRESS_CHARS} are read"
+        )
+    bad = next((c for c in text if (ord(c) < 32 and c not in "\t\n\r") or c == "\x7f"), None)
+    if bad is not None:
+        raise InvalidParameterError(
+            f"the address holds the control character U+{ord(bad):04X}; write it as plain text"
+        )
 
 
 def set_in_force(gazetteer: Gazetteer, day: date) -> BoundarySet:
@@ -112,6 +147,8 @@ def resolve_address(
 
     Raises
     ------
+    InvalidParameterError
+        When the text is too long or holds control characters (:func:`check_address_text`).
     NoBoundarySetForDateError
         When no set is in force on ``day``.
     """

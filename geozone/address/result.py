@@ -7,6 +7,7 @@ the same in the CLI, the API and exports.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,8 +86,8 @@ class Alternative:
         """Return the alternative as JSON-ready data."""
         return {
             "read_set": self.read_set,
-            "read_chain": [unit.to_dict() for unit in self.read_chain],
-            "chain": [unit.to_dict() for unit in self.chain],
+            "read_chain": [_unit_dict(unit) for unit in self.read_chain],
+            "chain": [_unit_dict(unit) for unit in self.chain],
             "label": _place(self.read_chain),
         }
 
@@ -202,12 +203,12 @@ class AddressResolution:
             "set": self.set_id,
             "level": self.level,
             "complete": self.complete,
-            "unit": self.unit.to_dict() if self.unit else None,
-            "chain": [unit.to_dict() for unit in self.chain],
-            "candidates": [unit.to_dict() for unit in self.candidates],
+            "unit": _unit_dict(self.unit) if self.unit else None,
+            "chain": [_unit_dict(unit) for unit in self.chain],
+            "candidates": [_unit_dict(unit) for unit in self.candidates],
             "form": self.form,
             "read_set": self.read_set,
-            "read_chain": [unit.to_dict() for unit in self.read_chain],
+            "read_chain": [_unit_dict(unit) for unit in self.read_chain],
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "street": self.street or None,
             "parts": [part.to_dict() for part in self.parts],
@@ -219,6 +220,14 @@ class AddressResolution:
             "problem": self.problem(),
             "description": self.describe(),
         }
+
+
+def _unit_dict(unit: Unit) -> dict[str, Any]:
+    """Return a unit as JSON data: an unknown area (a unit without geometry) is null, not NaN."""
+    data = unit.to_dict()
+    if not math.isfinite(data["area_km2"]):
+        data["area_km2"] = None
+    return data
 
 
 def _place(chain: Sequence[Unit]) -> str:

@@ -106,7 +106,12 @@ def incidents_import(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable."""
+    """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable.
+
+    A row without coordinates but with an address (column ``address`` or ``địa chỉ``) is
+    located by its address only: its jurisdiction at the level the address gives, and a
+    review decision "address only: no border-zone decision" for each cluster it concerns.
+    """
     from rich.progress import Progress
 
     from geozone.context import judging_context
@@ -131,6 +136,11 @@ def incidents_import(
         f"{report.rejected:,} rejected, {report.assigned:,} assigned"
         + (f" (resumed at row {report.resumed_from:,})" if report.resumed_from else "")
     )
+    if report.address_only:
+        console.print(
+            f"  {report.address_only:,} without coordinates located by their address only: "
+            "jurisdiction at the level the address gives, no border-zone decision (review)"
+        )
     for reject in report.rejects[:20]:
         console.print(
             f"  line {reject['line']}: {reject['field']}: {reject['reason']}",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
@@ -52,6 +53,8 @@ class ImportReport:
     resumed_from: int
     assigned: int
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows without coordinates stored by their address only (no border-zone decision).
+    address_only: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -90,13 +93,17 @@ def import_file(
     batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
     batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
     start = int(batch["rows_done"])
-    stored = duplicates = rejected = 0
+    stored = duplicates = rejected = address_only = 0
     rejects: list[dict[str, Any]] = []
     for first, read in source.pieces(chunk_rows, cut=start):
         rejects += [r.__dict__ for r in read.rejects]
         rejected += len(read.rejected_lines)
         if first < start:  # stored by an earlier run: read again for its rejects only
             continue
+        if read.address_only is not None and len(read.address_only):
+            # Before the located rows: a resumed piece finds these stored (duplicates).
+            by_address = store_address_only(store.engine, context, read.address_only, batch_id)
+            address_only += by_address[0]
         added = store.add_incidents(
             read.incidents.reset_index(drop=True), batch_id, source_rows=read.n_rows
         )
@@ -107,9 +114,11 @@ def import_file(
         whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
         store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
     assigned = assign_stale(store, context)
-    return ImportReport(
+    report = ImportReport(
         batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
     )
+    report.address_only = address_only
+    return report
 
 
 def batch_name(digest: str, *, crs: str, columns: Mapping[str, str]) -> str:

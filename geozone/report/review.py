@@ -199,6 +199,35 @@ class ClusterReport:
         return pd.DataFrame(items, columns=["key", "value"])
 
 
+def _address_only(
+    store: IncidentStore, cluster_ids: list[str], start: date, end: date, notes: list[str]
+) -> int:
+    """Count the cluster's incidents known by their address only; say so in the notes.
+
+    They have no point: no table, hotspot or border effect counts them, and no border-zone
+    decision is made (see :mod:`geozone.address.incidents`).
+    """
+    from geozone.address.store import AddressIncidentStore
+
+    counts = AddressIncidentStore(store.engine).counts(
+        cluster_ids=cluster_ids, start=start, end=end
+    )
+    n = counts["address_only"]
+    if n:
+        levels = ", ".join(
+            f"{level} {counts[level]:,}"
+            for level in ("ward", "district", "province", "unresolved")
+            if counts[level]
+        )
+        notes.append(
+            f"Ngoài ra {_vi_number(n)} vụ việc chỉ có địa chỉ, không có tọa độ: không tính vào "
+            "các bảng, điểm nóng và hiệu ứng giáp ranh, không quyết định vùng giáp ranh / "
+            f"Besides, {n:,} incidents known by their address only ({levels}): not in the "
+            "tables, hotspots or border effect, and no border-zone decision."
+        )
+    return n
+
+
 def cluster_report(
     store: IncidentStore,
     context: Context,
@@ -266,6 +295,7 @@ def cluster_report(
     )
     tables = report_tables(frame, forms, start, end)
     figures = headline_figures(frame, start, end)
+    figures["address_only"] = _address_only(store, [f.id for f in forms], start, end, notes)
     points = incident_points(frame)
     layers: dict[str, gpd.GeoDataFrame] = {"incidents": points}
     if hotspots:

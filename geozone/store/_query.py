@@ -95,6 +95,8 @@ def filters(
                 t.c.province_code == code,
             )
         )
+    if query.units is not None:
+        where.append(_in_units(t, query.units))
     if query.status is not None:
         where.append(t.c.status == query.status)
     if query.synthetic is not None:
@@ -152,3 +154,19 @@ def result_frame(rows: Sequence[sa.Row[Any]], *, sqlite: bool) -> gpd.GeoDataFra
     frame["on_boundary"] = frame["on_boundary"].astype("boolean")
     geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
+
+
+def _in_units(t: sa.Table, units: tuple[tuple[str, str], ...]) -> sa.ColumnElement[bool]:
+    """Incidents assigned in one of the sets with a code among that set's (a key's scope)."""
+    by_set: dict[str, set[str]] = {}
+    for set_id, code in units:
+        by_set.setdefault(set_id, set()).add(code)
+    if not by_set:
+        return sa.false()
+    codes = ("unit_code", "ward_code", "district_code", "province_code")
+    return sa.or_(
+        *(
+            sa.and_(t.c.set_id == set_id, sa.or_(*(t.c[c].in_(sorted(found)) for c in codes)))
+            for set_id, found in sorted(by_set.items())
+        )
+    )

@@ -98,6 +98,10 @@ class IncidentQuery:
         Category codes (or labels, converted to codes); any of them matches.
     unit_code
         A unit code matched against the assigned unit, ward, district and province codes.
+    units
+        ``(set id, code)`` pairs (a key's scope): incidents whose assignment is in one of
+        those sets with one of its unit, ward, district or province codes among the pairs';
+        an empty tuple matches nothing.
     cluster_id
         Incidents assigned to this cluster (with a row in its assignment).
     in_border_zone
@@ -116,6 +120,7 @@ class IncidentQuery:
     end: datetime | None = None
     categories: tuple[str, ...] | None = None
     unit_code: str | None = None
+    units: tuple[tuple[str, str], ...] | None = None
     cluster_id: str | None = None
     in_border_zone: bool | None = None
     synthetic: bool | None = None

@@ -63,6 +63,8 @@ DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "jointly_handled": ("jointlyhandled", "joint", "phoihop"),
     "description": ("description", "mota", "noidung", "ghichu", "notes"),
     "synthetic": ("synthetic", "issynthetic"),
+    # Not an incident field: the address of an incident without coordinates.
+    "address": ("address", "diachi", "diachivuviec", "noixayra", "diadiem"),
 }
 
 
@@ -88,6 +90,7 @@ class ColumnMapping:
     jointly_handled: str | None = None
     description: str | None = None
     synthetic: str | None = None
+    address: str | None = None
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, str]) -> ColumnMapping:
@@ -299,6 +302,7 @@ class IncidentSource:
             self.columns,
             result.source_crs,
             (*self.notes, *result.notes),
+            result.address_only,
         )
 
     @property
@@ -408,7 +412,8 @@ def _resolve_columns(
                 columns[name] = found
                 taken.add(found)
                 break
-    required = [n for n in REQUIRED_COLUMNS if not (has_geometry and n in ("lon", "lat"))]
+    pointless = has_geometry or "address" in columns  # a point, or an address, per row
+    required = [n for n in REQUIRED_COLUMNS if not (pointless and n in ("lon", "lat"))]
     absent = [name for name in required if name not in columns]
     if absent:
         raise IncidentFileError(
@@ -416,4 +421,4 @@ def _resolve_columns(
             f"{', '.join(available) or 'no columns'}. Name them with a ColumnMapping "
             f"(e.g. mapping={{'{absent[0]}': '<column>'}})"
         )
-    return {name: columns[name] for name in INCIDENT_COLUMNS if name in columns}
+    return {name: columns[name] for name in (*INCIDENT_COLUMNS, "address") if name in columns}

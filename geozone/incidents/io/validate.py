@@ -17,7 +17,10 @@ Before the rules apply, cells are read in the spellings of Vietnamese exports (s
 :mod:`geozone.incidents.io._cells`); text cells are stripped and NFC-normalised with spaces
 collapsed; empty optional cells are missing values and take the field's default. Reject
 fields are the incident field names, plus ``coordinates`` (a point outside Vietnam or not
-transformable) and ``geometry`` (a feature without a point geometry).
+transformable), ``geometry`` (a feature without a point geometry) and ``address``.
+
+A row with an ``address`` and no coordinate at all is not rejected for its missing point:
+it is returned apart (``ReadResult.address_only``), to be located by its address only.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ VIETNAM_BBOX: tuple[float, float, float, float] = (102.0, 6.0, 118.0, 23.6)
 
 #: Order of fields in the reject list of a row.
 _FIELD_ORDER = {
-    name: i for i, name in enumerate(("row", *INCIDENT_COLUMNS, "coordinates", "geometry"))
+    name: i
+    for i, name in enumerate(("row", *INCIDENT_COLUMNS, "coordinates", "geometry", "address"))
 }
 #: The required fields that a point geometry may stand for.
 _POINT = tuple(name for name in REQUIRED_COLUMNS if FIELDS[name].kind == "coordinate")
@@ -101,6 +105,11 @@ class ReadResult:
         The CRS the coordinates were read in.
     notes
         Remarks about the read (the coordinate transformation used, synthetic markers).
+    address_only
+        Valid rows without coordinates but with an ``address`` (when the input has an
+        address column): the incident columns (``lon``/``lat`` NaN) and ``address``, indexed
+        like ``incidents``; None without an address column. See
+        :mod:`geozone.address.incidents`.
     """
 
     incidents: pd.DataFrame
@@ -109,6 +118,7 @@ class ReadResult:
     columns: dict[str, str] = field(default_factory=dict)
     source_crs: str = "EPSG:4326"
     notes: tuple[str, ...] = ()
+    address_only: pd.DataFrame | None = None
 
     @property
     def rejected_lines(self) -> list[int]:
@@ -142,6 +152,20 @@ class _Problems:
         else:
             reasons = list(reason)
         self.found.append((rows, name, reasons))
+
+    def forgive(self, mask: NDArray[np.bool_], names: Sequence[str]) -> None:
+        """Drop the problems of fields ``names`` on the masked rows (recounting bad rows)."""
+        kept = []
+        for rows, name, reasons in self.found:
+            if name in names:
+                keep = ~mask[rows]
+                rows, reasons = rows[keep], [r for r, k in zip(reasons, keep, strict=True) if k]
+            if len(rows):
+                kept.append((rows, name, reasons))
+        self.found = kept
+        self.bad = np.zeros(self.n, dtype=bool)
+        for rows, _, _ in kept:
+            self.bad[rows] = True
 
     def rejects(self, lines: NDArray[np.int64], ids: NDArray[np.object_]) -> list[Reject]:
         """Return every problem as a :class:`Reject`, by row then field."""
@@ -220,7 +244,11 @@ def validate_incidents(
     occurred = _time("occurred_at", column("occurred_at"), problems)
     detected = _time("detected_at", column("detected_at"), problems)
     _not_before("detected_at", detected, occurred, problems)
-    lon, lat = _coordinates(frame, crs_key, problems, notes)
+    if "geometry" in frame.columns or {"lon", "lat"} <= set(frame.columns):
+        lon, lat = _coordinates(frame, crs_key, problems, notes)
+    else:  # addresses only (see _require_columns)
+        lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    by_address = _address_only(frame, problems)
     values: dict[str, NDArray[Any] | pd.DatetimeIndex] = {
         "external_id": ids,
         "occurred_at": occurred,
@@ -235,24 +263,33 @@ def validate_incidents(
         "description": _optional_text("description", column("description"), problems),
         "synthetic": _synthetic(column("synthetic"), synthetic, source, problems),
     }
-    keep = ~problems.bad
+    keep = ~problems.bad & ~by_address
     incidents = incident_frame(
         {name: value[keep] for name, value in values.items()},
         index=pd.Index(line_numbers[keep], name="line"),
     )
+    address_only = None
+    if "address" in frame.columns:
+        located = ~problems.bad & by_address
+        address_only = incident_frame(
+            {name: value[located] for name, value in values.items()},
+            index=pd.Index(line_numbers[located], name="line"),
+        )
+        address_only["address"] = cells.texts(frame["address"])[located]
     return ReadResult(
         incidents=incidents,
         rejects=problems.rejects(line_numbers, ids),
         n_rows=n,
         source_crs=crs_key,
         notes=tuple(notes),
+        address_only=address_only,
     )
 
 
 def _require_columns(frame: pd.DataFrame, source: str) -> None:
     """Refuse a frame without a column for a required field (a geometry holds the point)."""
     absent = [name for name in _NON_POINT if name not in frame.columns]
-    if "geometry" not in frame.columns:
+    if "geometry" not in frame.columns and "address" not in frame.columns:
         absent += [name for name in _POINT if name not in frame.columns]
     if absent:
         raise IncidentFileError(f"{source}: no column for {', '.join(absent)}")
@@ -561,3 +598,43 @@ def _coordinates(
         ],
     )
     return lon, lat
+
+
+# -- address only ----------------------------------------------------------------------------
+
+#: The longest address read (as :data:`geozone.address.resolve.MAX_ADDRESS_CHARS`).
+MAX_ADDRESS_CHARS = 300
+
+
+def _address_only(frame: pd.DataFrame, problems: _Problems) -> NDArray[np.bool_]:
+    """Tell the rows located by their address only: an address, and no coordinate at all.
+
+    Their coordinate problems are dropped (they have none to check); the address must be
+    text without NUL, at most :data:`MAX_ADDRESS_CHARS` long. Without an ``address`` column,
+    no row is.
+    """
+    n = len(frame)
+    if "address" not in frame.columns:
+        return np.zeros(n, dtype=bool)
+    address = cells.texts(frame["address"])
+    given = np.asarray(pd.notna(address), bool)
+    if "lon" in frame.columns and "lat" in frame.columns:
+        no_point = cells.numbers(frame["lon"])[1] & cells.numbers(frame["lat"])[1]
+    elif "geometry" in frame.columns:
+        geoms = frame["geometry"].to_numpy(dtype=object)
+        no_point = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms), bool)
+    else:
+        no_point = np.ones(n, dtype=bool)
+        problems.add("coordinates", ~given, "no coordinates and no address")
+    chosen = given & no_point
+    problems.forgive(chosen, ("lon", "lat", "coordinates", "geometry"))
+    problems.add("address", chosen & cells.has_nul(address), "contains a NUL character")
+    long = chosen & (cells.lengths(address) > MAX_ADDRESS_CHARS)
+    problems.add(
+        "address",
+        long,
+        lambda rows: [
+            f"{len(address[r]):,} characters; at most {MAX_ADDRESS_CHARS} are read" for r in rows
+        ],
+    )
+    return chosen

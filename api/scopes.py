@@ -1,0 +1,167 @@
+"""Scopes of API keys: a ward's police reads its own territory and clusters, nothing else.
+
+A key may carry scopes (``geozone users add NAME --role ROLE --scope unit:CODE``,
+repeatable): ``unit:CODE`` (a unit and everything inside it), ``cluster:ID`` (every member
+unit of a cluster) or ``province:CODE``. A key without scopes reads the whole country (the
+Ministry's analysts). Scopes follow the 2025 reform as the clusters do: a legacy unit's
+scope also covers its successors in the current set (from 1 July 2025, when incidents are
+judged in that set), and a cluster's scope covers its carried form's members.
+
+A scope resolves to ``(set id, unit code)`` pairs (:func:`scope_units`): an incident is in
+scope when its assignment's set and one of its unit, ward, district or province codes form
+such a pair. Routes that do not honour scopes refuse scoped keys (403): a scoped key never
+reads more than its scope, even through a route not yet made aware of scopes
+(:func:`api.deps.check_role`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from geozone.context import Context
+from geozone.errors import GeozoneError, InvalidParameterError
+from geozone.text import fold
+
+ScopeKind = Literal["unit", "cluster", "province"]
+SCOPE_KINDS: tuple[str, ...] = get_args(ScopeKind)
+#: The code columns an incident's assignment is matched on.
+CODE_COLUMNS = ("unit_code", "ward_code", "district_code", "province_code")
+
+Units = frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One scope: a kind and a value (``unit:00160``)."""
+
+    kind: ScopeKind
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+def parse_scope(text: str) -> Scope:
+    """Read ``unit:CODE``, ``cluster:ID`` or ``province:CODE``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming what is wrong.
+    """
+    kind, _, value = str(text).strip().partition(":")
+    value = value.strip()
+    if kind not in SCOPE_KINDS or not value:
+        raise InvalidParameterError(
+            f"scope {text!r} is not one of unit:CODE, cluster:ID, province:CODE"
+        )
+    if len(value) > 120 or any(not (c.isalnum() or c in "-_.") for c in value):
+        raise InvalidParameterError(f"scope {text!r}: the value holds characters codes never do")
+    return Scope(kind, value)  # type: ignore[arg-type]
+
+
+def scope_units(context: Context, scopes: Iterable[str]) -> Units:
+    """Return the ``(set id, code)`` pairs the scopes cover in the context's sets.
+
+    A scope naming nothing the context knows covers nothing (never everything).
+    """
+    key = (id(context), tuple(sorted(set(scopes))))
+    known = _RESOLVED.get(key)
+    if known is not None and known[0] is context:
+        return known[1]
+    found: set[tuple[str, str]] = set()
+    for text in key[1]:
+        scope = parse_scope(text)
+        if scope.kind == "cluster":
+            found |= _cluster_units(context, scope.value)
+        else:
+            found |= _unit_and_successors(context, scope.value)
+    if len(_RESOLVED) >= 256:
+        _RESOLVED.pop(next(iter(_RESOLVED)))
+    _RESOLVED[key] = (context, frozenset(found))
+    return _RESOLVED[key][1]
+
+
+#: Scopes resolved, by (context identity, scopes); the context is kept so ids stay unique.
+_RESOLVED: dict[tuple[int, tuple[str, ...]], tuple[Context, Units]] = {}
+
+
+def _unit_and_successors(context: Context, code: str) -> set[tuple[str, str]]:
+    """Return the unit ``code`` names, in each set naming the same unit, and its successors.
+
+    A code of today's set names today's unit; in an earlier set it names the same unit only
+    under the same name (codes were reused in 2025: legacy 00160 is not today's 00160). A
+    code only an earlier set has names that unit, and its successors today.
+    """
+    current = context.current
+    names = {bset.id: bset.full_names.get(code) for bset in context.sets}
+    if names.get(current.id) is not None:
+        today = fold(str(names[current.id]))
+        return {
+            (set_id, code)
+            for set_id, name in names.items()
+            if name is not None and fold(str(name)) == today
+        }
+    found = {(set_id, code) for set_id, name in names.items() if name is not None}
+    return found | _successor_units(context, code)
+
+
+def _successor_units(context: Context, code: str) -> set[tuple[str, str]]:
+    """Today's successors of legacy unit ``code``, when the context has both sets."""
+    from geozone.address.gazetteer import Gazetteer
+    from geozone.boundaries.lineage import successors
+
+    try:
+        gazetteer = Gazetteer.of_sets(context.sets)
+    except GeozoneError:
+        return set()
+    if code not in gazetteer.legacy.full_names:
+        return set()
+    return {(gazetteer.current.id, s.code) for s in successors(gazetteer, code)}
+
+
+def _cluster_units(context: Context, cluster_id: str) -> set[tuple[str, str]]:
+    """Every member unit of the cluster and of its carried form, in their sets."""
+    found: set[tuple[str, str]] = set()
+    for territory in context.territories:
+        cluster = territory.cluster
+        origin = territory.origin.id if territory.origin is not None else None
+        if cluster_id not in (cluster.id, origin):
+            continue
+        for member in cluster.members:
+            code = member.territory_code
+            if code:
+                found.add((territory.bset.id, code))
+    return found
+
+
+def cluster_in_scope(context: Context, scopes: Iterable[str], cluster_id: str) -> bool:
+    """Tell whether a ``cluster:`` scope names the cluster, its original or a carried form."""
+    named = {s.value for s in map(parse_scope, scopes) if s.kind == "cluster"}
+    family = {cluster_id}
+    for territory in context.territories:
+        origin = territory.origin.id if territory.origin is not None else None
+        if territory.cluster.id == cluster_id and origin is not None:
+            family.add(origin)
+        if origin == cluster_id:
+            family.add(territory.cluster.id)
+    return bool(named & family)
+
+
+def in_scope(row: Mapping[str, Any], units: Units) -> bool:
+    """Tell whether an assignment row (``set_id`` and the code columns) is in scope."""
+    set_id = row.get("set_id")
+    return any((set_id, row.get(column)) in units for column in CODE_COLUMNS)
+
+
+__all__ = [
+    "SCOPE_KINDS",
+    "Scope",
+    "Units",
+    "cluster_in_scope",
+    "in_scope",
+    "parse_scope",
+    "scope_units",
+]

@@ -1,0 +1,151 @@
+"""Linking reports of one event by two members: planted duplicates found, others kept apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geozone.errors import InvalidParameterError
+from geozone.incidents.linking import LinkWindow, count_events, link_reports
+from geozone.vntime import VIETNAM_TZ
+
+#: The five 2025 wards around the T11 bridge (Nghĩa Đô, Ngọc Hà, Cầu Giấy, Giảng Võ, Tây Hồ).
+T11 = ("00160", "00008", "00166", "00025", "00103")
+CATEGORIES = ("theft", "robbery", "fraud", "traffic", "disorder")
+T0 = pd.Timestamp("2025-08-01 00:00", tz=VIETNAM_TZ)
+
+
+def report(
+    external_id: str, minutes: float, east_m: float, north_m: float, by: str, **more: object
+) -> dict[str, object]:
+    """A report near the T11 bridge, ``minutes`` after T0, offset in metres."""
+    return {
+        "external_id": external_id,
+        "occurred_at": T0 + pd.Timedelta(minutes=minutes),
+        "lon": 105.8064 + east_m / (111_320.0 * np.cos(np.radians(21.0387))),
+        "lat": 21.0387 + north_m / 110_574.0,
+        "detected_by": by,
+        "category": more.get("category", "theft"),
+        "detected_at": more.get("detected_at"),
+        "synthetic": True,
+    }
+
+
+def test_two_members_reporting_one_event_are_one_event_the_earliest_leads() -> None:
+    frame = pd.DataFrame(
+        [
+            report("nd-1", 10, 0, 0, "00160"),
+            report("nh-7", 35, 80, -40, "00008"),  # called: 25 min later, 90 m away
+            report("nd-2", 12, -60, 50, "00160"),  # the same member again: its own event
+            report("nh-8", 60 * 24 + 10, 0, 0, "00008"),  # same spot, the next day
+            report("cg-1", 20, 30, 0, "00166", category="traffic"),  # another kind
+        ]
+    )
+    linked = link_reports(frame)
+    rows = linked.reports.set_index("external_id")
+    assert rows.loc["nd-1", "event_id"] == rows.loc["nh-7", "event_id"] == "ev-nd-1"
+    assert (rows.loc["nd-1", "event_role"], rows.loc["nh-7", "event_role"]) == (
+        "lead",
+        "cooperating",
+    )
+    assert {rows.loc[i, "event_role"] for i in ("nd-2", "nh-8", "cg-1")} == {"single"}
+    (pair,) = linked.pairs.itertuples()
+    assert (pair.a, pair.b) in {("nd-1", "nh-7"), ("nh-7", "nd-1")}
+    assert pair.distance_m == pytest.approx(89.4, abs=0.5) and pair.minutes == 25
+    assert rows.loc["nd-1", "link_confidence"] == pytest.approx(
+        1 - (pair.distance_m / 300 + 25 / 120) / 2
+    )
+    assert count_events(linked) == {
+        "reports": 5,
+        "events": 4,
+        "linked_reports": 2,
+        "linked_events": 1,
+    }
+
+
+def test_the_detection_time_decides_the_lead_and_unlinking_is_kept() -> None:
+    frame = pd.DataFrame(
+        [
+            report("a", 10, 0, 0, "00160", detected_at=T0 + pd.Timedelta(minutes=50)),
+            report("b", 30, 20, 0, "00008", detected_at=T0 + pd.Timedelta(minutes=31)),
+        ]
+    )
+    rows = link_reports(frame).reports.set_index("external_id")
+    assert rows.loc["b", "event_role"] == "lead" and rows.loc["a", "event_id"] == "ev-b"
+    apart = link_reports(frame, unlinked=[("b", "a")]).reports
+    assert set(apart["event_role"]) == {"single"}
+
+
+def test_windows_are_per_cluster() -> None:
+    frame = pd.DataFrame(
+        [
+            report("a", 0, 0, 0, "00160"),
+            report("b", 100, 400, 0, "00008"),
+            report("c", 0, 5_000, 0, "00160"),
+            report("d", 100, 5_400, 0, "00008"),
+        ]
+    )
+    wide = {"gia-lam": LinkWindow(distance_m=1_000, minutes=180)}
+    linked = link_reports(
+        frame, clusters=np.array(["t11", "t11", "gia-lam", "gia-lam"]), windows=wide
+    )
+    sizes = linked.reports.set_index("external_id")["event_size"]
+    assert list(sizes) == [1, 1, 2, 2]  # 400 m apart: too far in T11, not in Gia Lâm's window
+    with pytest.raises(InvalidParameterError, match="outside"):
+        LinkWindow(distance_m=0)
+
+
+def planted(
+    seed: int, events: int = 1_000, days: int = 90
+) -> tuple[pd.DataFrame, set[frozenset[str]]]:
+    """Synthetic reports across the T11 members with planted duplicates (labelled synthetic).
+
+    ``events`` events over ``days`` within 1.5 km of the bridge (about 11 a day on 9 km²);
+    30 % reported a second time by another member (position off by N(0, 40 m) per axis,
+    0–90 min later); 10 % followed by an unrelated event at the very spot by another member
+    4 h to 3 days later. Returns the reports and the true duplicate pairs.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    truth: set[frozenset[str]] = set()
+    for k in range(events):
+        minutes = float(rng.uniform(0, days * 24 * 60))
+        east, north = rng.uniform(-1_500, 1_500, 2)
+        member = str(rng.choice(T11))
+        category = str(rng.choice(CATEGORIES))
+        rows.append(report(f"e{k}", minutes, east, north, member, category=category))
+        others = [m for m in T11 if m != member]
+        if rng.random() < 0.3:
+            dx, dy = rng.normal(0, 40, 2)
+            later = minutes + float(rng.uniform(0, 90))
+            by = str(rng.choice(others))
+            rows.append(report(f"e{k}-dup", later, east + dx, north + dy, by, category=category))
+            truth.add(frozenset((f"e{k}", f"e{k}-dup")))
+        if rng.random() < 0.1:
+            gap = float(rng.uniform(4 * 60, 3 * 24 * 60))
+            by = str(rng.choice(others))
+            rows.append(report(f"e{k}-again", minutes + gap, east, north, by, category=category))
+    return pd.DataFrame(rows), truth
+
+
+def test_planted_duplicates_are_found_with_measured_precision_and_recall() -> None:
+    frame, truth = planted(seed=19)
+    assert frame["synthetic"].all()
+    linked = link_reports(frame)
+    found = {frozenset((p.a, p.b)) for p in linked.pairs.itertuples()}
+    hits = len(found & truth)
+    precision, recall = hits / len(found), hits / len(truth)
+    # Seed 19: 1,000 events, 302 planted duplicates, 110 repeats at the same spot; measured
+    # precision 98.0 %, recall 99.7 % (seeds 20 and 21: 98.4/100, 97.7/100; with the same
+    # events in 30 days instead of 90, precision falls to 93–96 %: unrelated events of one
+    # kind within 300 m and 2 h of each other become common).
+    assert len(truth) == 302
+    assert precision >= 0.97 and recall >= 0.99, (precision, recall)
+    repeats = linked.reports[linked.reports["external_id"].str.endswith("-again")]
+    assert (repeats["event_size"] == 1).mean() >= 0.97  # the same spot at other times
+    counted = count_events(linked)
+    assert counted["reports"] == len(frame)
+    # An event of k reports holds k - 1 links.
+    assert counted["linked_reports"] == counted["linked_events"] + len(found)
+    assert counted["events"] == len(frame) - len(found)
