@@ -525,13 +525,20 @@ class ClusterTerritory:
         return f"«{key}»"
 
     def prepare(self) -> None:
-        """Build the shared-boundary indexes now rather than on the first incidents judged."""
+        """Build the shared-boundary indexes now rather than on the first incidents judged.
+
+        With the members' lookups (:attr:`table`, :attr:`reach`) and, for a carried
+        cluster, the members' prepared polygons (:attr:`member_tree`).
+        """
+        self.table  # noqa: B018
+        self.reach  # noqa: B018
         if self.geometric:
             self.outline  # noqa: B018
             self.boundary_index  # noqa: B018
             self.member_lines  # noqa: B018
             self.junctions  # noqa: B018
-            self.table  # noqa: B018
+            if self.carried_sides:
+                self.member_tree  # noqa: B018
 
     def in_force(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
         """Which days the cluster itself runs (period bounds, when known)."""

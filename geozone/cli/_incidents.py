@@ -61,12 +61,20 @@ def incidents_assign(
     as_json: JsonOption = False,
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from geozone.assignment import assign
-    from geozone.context import judging_context
-    from geozone.incidents.io import read_incidents
+    from concurrent.futures import ThreadPoolExecutor
 
-    read = read_incidents(source, crs=crs)
-    context = judging_context()
+    from geozone.assignment import assign
+    from geozone.context import judging_context, prepare_for
+    from geozone.incidents.io import open_incidents
+
+    # The context loads and its indexes are made on a second thread while the file is read.
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(judging_context)
+        opened = open_incidents(source, crs=crs)
+        preparing = pool.submit(lambda: prepare_for(loading.result(), opened.n_rows, tolerance))
+        read = opened.read()
+        preparing.result()
+    context = loading.result()
     with console.status(f"assigning {len(read.incidents):,} incidents…"):
         result = assign(
             read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
