@@ -79,8 +79,8 @@ def incidents_assign(
         result = assign(
             read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
         )
-        table = assigned_table(read.incidents.reset_index(drop=True), result.units, result.clusters)
-        write_assigned(table, output)
+        frame = assigned_frame(read.incidents.reset_index(drop=True), result.units, result.clusters)
+        write_assigned_frame(frame, output)
     summary = {
         "read": read.n_rows,
         "rejected": len(read.rejected_lines),
@@ -268,6 +268,33 @@ def assigned_table(
 ) -> gpd.GeoDataFrame:
     """One row per incident and concerned cluster (incidents no cluster concerns: one row).
 
+    :func:`assigned_frame` with the points as geometry (EPSG:4326).
+    """
+    table = assigned_frame(incidents, units, clusters)
+    lon, lat = table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float)
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+def write_assigned_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write :func:`assigned_frame` as :func:`write_assigned` writes :func:`assigned_table`.
+
+    GeoParquet is written from the columns and coordinates (no geometry object per row).
+    """
+    from geozone.incidents.io.write import write_points_geoparquet
+
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+        if write_points_geoparquet(frame, lon, lat, path):
+            return
+    geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
+    write_assigned(gpd.GeoDataFrame(frame, geometry=geometry, crs=4326), path)
+
+
+def assigned_frame(
+    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+
     The rows and columns of two left merges on ``external_id`` (incidents, then units, then
     clusters), built by placing rows instead: ``units`` holds one row per incident in the
     same order (:func:`~geozone.assignment.jurisdiction`), and each incident's cluster rows
@@ -284,10 +311,7 @@ def assigned_table(
     )
     if not simple:
         base = incidents.merge(units, on="external_id", how="left")
-        table = base.merge(clusters, on="external_id", how="left")
-        return gpd.GeoDataFrame(
-            table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
-        )
+        return base.merge(clusters, on="external_id", how="left")
     incident, cluster = _placed_rows(ids, clusters["external_id"].to_numpy(dtype=object))
     base = pd.concat(
         [
@@ -304,9 +328,7 @@ def assigned_table(
         base = base.take(incident).reset_index(drop=True)
     right = clusters.drop(columns="external_id").reset_index(drop=True)
     right = right.reindex(pd.Index(cluster)).reset_index(drop=True)  # -1: no row, all missing
-    table = pd.concat([base, right], axis=1)
-    lon, lat = table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float)
-    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    return pd.concat([base, right], axis=1)
 
 
 def _placed_rows(ids: np.ndarray, cluster_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
