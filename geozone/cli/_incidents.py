@@ -71,8 +71,10 @@ def incidents_assign(
     with ThreadPoolExecutor(1) as pool:
         loading = pool.submit(judging_context)
         opened = open_incidents(source, crs=crs)
-        preparing = pool.submit(lambda: prepare_for(loading.result(), opened.n_rows, tolerance))
+        rows = opened.n_rows
+        preparing = pool.submit(lambda: prepare_for(loading.result(), rows, tolerance))
         read = opened.read()
+        del opened  # the file's raw cells: no longer needed
         preparing.result()
     context = loading.result()
     with console.status(f"assigning {len(read.incidents):,} incidents…"):

@@ -417,8 +417,14 @@ def test_vectorised_validation_agrees_with_the_model() -> None:
     assert 30 < n_model_ok < 350 and n_outside > 10  # the sample exercises every outcome
 
 
-def test_points_geoparquet_is_the_file_geopandas_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows_per_slice", [3, 131_072])
+def test_points_geoparquet_is_the_file_geopandas_writes(
+    tmp_path: Path, rows_per_slice: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geozone.incidents.io import write
     from geozone.incidents.io.write import points_wkb, write_points_geoparquet
+
+    monkeypatch.setattr(write, "_ROWS_PER_SLICE", rows_per_slice)
 
     lon = np.array([105.85, 102.15, 117.8, 106.0])
     lat = np.array([21.03, 7.19, 23.37, 10.77])

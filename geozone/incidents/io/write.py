@@ -247,7 +247,8 @@ def write_points_geoparquet(
         or _WKB_POINT.itemsize * n >= 2**31
     ):
         return False
-    table = pa.Table.from_pandas(frame.assign(geometry=None), preserve_index=None)
+    with_geometry = frame.assign(geometry=None)
+    schema = pa.Schema.from_pandas(with_geometry, preserve_index=None)
     corners = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs=4326
     )
@@ -262,9 +263,19 @@ def write_points_geoparquet(
             "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}),
         },
     )
-    table = table.set_column(table.schema.get_field_index("geometry"), field, points_wkb(lon, lat))
-    metadata = dict(table.schema.metadata or {})
+    at = schema.get_field_index("geometry")
+    schema = schema.set(at, field)
     geo = _create_metadata(corners, geometry_encoding={"geometry": "WKB"})
-    metadata[b"geo"] = _encode_metadata(geo)
-    pq.write_table(table.replace_schema_metadata(metadata), path, compression="snappy")
+    schema = schema.with_metadata({**(schema.metadata or {}), b"geo": _encode_metadata(geo)})
+    # Converted and written a slice at a time: Arrow never holds the whole table.
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, n, _ROWS_PER_SLICE):
+            part = slice(start, start + _ROWS_PER_SLICE)
+            table = pa.Table.from_pandas(with_geometry.iloc[part], schema=schema, safe=True)
+            table = table.set_column(at, field, points_wkb(lon[part], lat[part]))
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
     return True
+
+
+#: Rows converted to Arrow and written at a time (a row group each).
+_ROWS_PER_SLICE = 131_072
