@@ -55,6 +55,31 @@ class Context:
         raise DataNotFoundError(f"boundary set {set_id!r} is not loaded")
 
 
+def prepare_for(context: Context, points: int, tolerance_m: float | None = None) -> None:
+    """Make now what judging a batch of ``points`` incidents would make on first use.
+
+    The set in force today gets its point-location index: for a batch of at least
+    :data:`~geozone.boundaries._locate.CORE_MIN_POINTS`, everything such batches use (the
+    cores' grid, the outline pieces, the distance indexes); for a smaller one, the polygon
+    tree alone (a point located now builds it; the few polygons a small batch measures are
+    projected when used). The cluster territories on that set get their lookups. A command
+    may call this on a thread of its own while it reads its input, so that the work
+    overlaps; nothing else may use the context until it returns.
+    """
+    import numpy as np
+
+    from geozone.boundaries._locate import CORE_MIN_POINTS
+
+    current = context.current
+    if points >= CORE_MIN_POINTS:
+        current.prepare_index(tolerance_m, large_batches=True)
+    else:
+        current.locate_arrays(np.zeros(1), np.zeros(1), tolerance_m)
+    for placed in context.territories:
+        if placed.bset.id == current.id and placed.decides and placed.applies:
+            placed.prepare()
+
+
 def load_context(
     settings: Settings | None = None,
     clusters_dir: Path | None = None,

@@ -275,18 +275,28 @@ def _carried_members(
     if not len(ask):
         return near, across, on_line
     tree, polygons, index = territory.member_tree
-    points = shapely.points(pts.x[ask], pts.y[ask])
-    which, hit = tree.query(points, predicate="dwithin", distance=width)
+    x, y = pts.x[ask], pts.y[ask]
+    points = shapely.points(x, y)
+    # Boxes find the candidates; the prepared polygons test the distance (GEOS would
+    # otherwise index a large polygon's edges afresh for every point).
+    which, hit = tree.query(shapely.box(x - width, y - width, x + width, y + width))
+    with territory.line_lock:  # prepared polygons, used by one thread at a time
+        within = shapely.dwithin(polygons[hit], points[which], width)
+    which, hit = which[within], hit[within]
     row, member = ask[which], index[hit]
-    gap = shapely.distance(polygons[hit], points[which])
     stands = territory.sides.member_sides[member]  # pairs × sides
     reaches = (stands & near_sides[row]).any(axis=1)
     near[row[reaches], member[reaches]] = True
     facing = (across_side[row] >= 0) & stands[np.arange(len(row)), np.maximum(across_side[row], 0)]
     if facing.any():
-        order = np.lexsort((member[facing], gap[facing], row[facing]))  # ties: member order
-        first = np.unique(row[facing][order], return_index=True)[1]
-        across[row[facing][order][first]] = member[facing][order][first]
+        which, hit, row, member = which[facing], hit[facing], row[facing], member[facing]
+        # Only a point with several members across needs their distances to choose.
+        several = np.bincount(row, minlength=n)[row] > 1
+        gap = np.zeros(len(row))
+        gap[several] = shapely.distance(polygons[hit[several]], points[which[several]])
+        order = np.lexsort((member, gap, row))  # ties: member order
+        first = np.unique(row[order], return_index=True)[1]
+        across[row[order][first]] = member[order][first]
     line = np.flatnonzero(close & (across >= 0))
     on_line[line, pts.holder[line]] = True
     on_line[line, across[line]] = True

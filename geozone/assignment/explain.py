@@ -86,12 +86,15 @@ def explain(
     span = int(metres.max(initial=-1)) + 2
     pairs, row_pair = np.unique(which * span + metres + 1, return_inverse=True)
     pair_which, pair_metres = pairs // span, pairs % span - 1
+    # Distances are whole metres within a band: each distinct number is written once.
+    numbers, number_of = np.unique(pair_metres, return_inverse=True)
     out = []
     for language in range(len(_LANGUAGES)):
-        quoted = np.array(
-            [format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in pair_metres],
+        written = np.array(
+            [format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in numbers.tolist()],
             dtype=object,
         )
+        quoted = written[number_of.ravel()]
         pre = np.array([w[language][0] for w in worded], dtype=object)[pair_which]
         post = np.array([w[language][1] for w in worded], dtype=object)[pair_which]
         out.append((pre + quoted + post)[row_pair.ravel()])

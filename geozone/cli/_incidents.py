@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import typer
 
@@ -60,18 +61,28 @@ def incidents_assign(
     as_json: JsonOption = False,
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from geozone.assignment import assign
-    from geozone.context import judging_context
-    from geozone.incidents.io import read_incidents
+    from concurrent.futures import ThreadPoolExecutor
 
-    read = read_incidents(source, crs=crs)
-    context = judging_context()
+    from geozone.assignment import assign
+    from geozone.context import judging_context, prepare_for
+    from geozone.incidents.io import open_incidents
+
+    # The context loads and its indexes are made on a second thread while the file is read.
+    with ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(judging_context)
+        opened = open_incidents(source, crs=crs)
+        rows = opened.n_rows
+        preparing = pool.submit(lambda: prepare_for(loading.result(), rows, tolerance))
+        read = opened.read()
+        del opened  # the file's raw cells: no longer needed
+        preparing.result()
+    context = loading.result()
     with console.status(f"assigning {len(read.incidents):,} incidents…"):
         result = assign(
             read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
         )
-        table = assigned_table(read.incidents.reset_index(drop=True), result.units, result.clusters)
-        write_assigned(table, output)
+        frame = assigned_frame(read.incidents.reset_index(drop=True), result.units, result.clusters)
+        write_assigned_frame(frame, output)
     summary = {
         "read": read.n_rows,
         "rejected": len(read.rejected_lines),
@@ -267,12 +278,90 @@ def incidents_export(
 def assigned_table(
     incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
 ) -> gpd.GeoDataFrame:
-    """One row per incident and concerned cluster (incidents no cluster concerns: one row)."""
-    base = incidents.merge(units, on="external_id", how="left")
-    table = base.merge(clusters, on="external_id", how="left")
-    return gpd.GeoDataFrame(
-        table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
+    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+
+    :func:`assigned_frame` with the points as geometry (EPSG:4326).
+    """
+    table = assigned_frame(incidents, units, clusters)
+    lon, lat = table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float)
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+def write_assigned_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write :func:`assigned_frame` as :func:`write_assigned` writes :func:`assigned_table`.
+
+    GeoParquet is written from the columns and coordinates (no geometry object per row).
+    """
+    from geozone.incidents.io.write import write_points_geoparquet
+
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
+        if write_points_geoparquet(frame, lon, lat, path):
+            return
+    geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
+    write_assigned(gpd.GeoDataFrame(frame, geometry=geometry, crs=4326), path)
+
+
+def assigned_frame(
+    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+
+    The rows and columns of two left merges on ``external_id`` (incidents, then units, then
+    clusters), built by placing rows instead: ``units`` holds one row per incident in the
+    same order (:func:`~geozone.assignment.jurisdiction`), and each incident's cluster rows
+    follow it in their order. Frames that do not fit that shape are merged.
+    """
+    ids = incidents["external_id"].to_numpy(dtype=object)
+    shared = (set(incidents.columns) & (set(units.columns) | set(clusters.columns))) | (
+        set(units.columns) & set(clusters.columns)
     )
+    simple = (
+        shared == {"external_id"}
+        and np.array_equal(ids, units["external_id"].to_numpy(dtype=object))
+        and incidents["external_id"].is_unique
+    )
+    if not simple:
+        base = incidents.merge(units, on="external_id", how="left")
+        return base.merge(clusters, on="external_id", how="left")
+    incident, cluster = _placed_rows(ids, clusters["external_id"].to_numpy(dtype=object))
+    base = pd.concat(
+        [
+            incidents.reset_index(drop=True),
+            units.drop(columns="external_id").reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    # The key's type is the one the merges give it (their common type).
+    empty = incidents.iloc[:0].merge(units.iloc[:0], on="external_id")
+    key = empty.merge(clusters.iloc[:0], on="external_id")["external_id"].dtype
+    base["external_id"] = incidents["external_id"].reset_index(drop=True).astype(key)
+    if len(incident) != len(base) or not np.array_equal(incident, np.arange(len(base))):
+        base = base.take(incident).reset_index(drop=True)
+    right = clusters.drop(columns="external_id").reset_index(drop=True)
+    right = right.reindex(pd.Index(cluster)).reset_index(drop=True)  # -1: no row, all missing
+    return pd.concat([base, right], axis=1)
+
+
+def _placed_rows(ids: np.ndarray, cluster_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a left merge of incidents ``ids`` with cluster rows ``cluster_ids``.
+
+    Returns, per output row, the incident's position and the cluster row's (-1 for an
+    incident no cluster row names, which gets one row); cluster rows naming no incident are
+    left out, as a left merge leaves them.
+    """
+    position = pd.Index(ids).get_indexer(cluster_ids)
+    known = np.flatnonzero(position >= 0)
+    order = known[np.argsort(position[known], kind="stable")]
+    counts = np.bincount(position[known], minlength=len(ids))
+    slots = np.maximum(counts, 1)
+    start = np.cumsum(slots) - slots
+    incident = np.repeat(np.arange(len(ids)), slots)
+    cluster = np.full(len(incident), -1, dtype=np.intp)
+    held = position[order]
+    rank = np.arange(len(order)) - np.searchsorted(held, held)
+    cluster[start[held] + rank] = order
+    return incident, cluster
 
 
 def write_assigned(table: gpd.GeoDataFrame, path: Path) -> None:

@@ -197,3 +197,85 @@ def _write_geoparquet(data: pd.DataFrame, target: Path, n_synthetic: int) -> Non
     if n_synthetic:
         metadata[b"geozone:description"] = _synthetic_text(n_synthetic, len(data))[1].encode()
     pq.write_table(table.replace_schema_metadata(metadata), target)
+
+
+#: A point in ISO WKB, little-endian: byte order 1, geometry type 1, x, y (21 bytes).
+_WKB_POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def points_wkb(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> pa.Array:
+    """Return points as a WKB binary array, written by numpy (no geometry objects).
+
+    The bytes are those ``shapely.to_wkb`` writes for 2D points (ISO, little-endian).
+    """
+    n = len(lon)
+    if _WKB_POINT.itemsize * n >= 2**31:
+        raise ValueError(f"{n:,} points do not fit one binary array")
+    record = np.empty(n, dtype=_WKB_POINT)
+    record["order"], record["kind"] = 1, 1
+    record["x"], record["y"] = lon, lat
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
+    return pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(record.view(np.uint8))]
+    )
+
+
+def write_points_geoparquet(
+    frame: pd.DataFrame, lon: NDArray[np.float64], lat: NDArray[np.float64], path: Path
+) -> bool:
+    """Write ``frame`` with point geometries as ``GeoDataFrame.to_parquet`` writes it.
+
+    The file is the one ``geopandas.GeoDataFrame(frame, geometry=points_from_xy(lon, lat),
+    crs=4326).to_parquet(path)`` writes (same columns, metadata and WKB), without making a
+    geometry object per row: the WKB comes from :func:`points_wkb` and the ``geo`` metadata
+    from geopandas itself, given two points at the corners of the bounding box. Returns
+    False, writing nothing, when it cannot promise that (a missing coordinate, an index other
+    than 0..n-1, a column named ``geometry``, or too many rows for one binary array).
+    """
+    import geopandas as gpd
+    from geopandas.io.arrow import _create_metadata, _encode_metadata
+
+    n = len(frame)
+    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    if (
+        not n
+        or "geometry" in frame.columns
+        or not isinstance(frame.index, pd.RangeIndex)
+        or frame.index.start != 0
+        or frame.index.step != 1
+        or not (np.isfinite(lon).all() and np.isfinite(lat).all())
+        or _WKB_POINT.itemsize * n >= 2**31
+    ):
+        return False
+    with_geometry = frame.assign(geometry=None)
+    schema = pa.Schema.from_pandas(with_geometry, preserve_index=None)
+    corners = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()]), crs=4326
+    )
+    crs = corners.crs
+    assert crs is not None
+    field = pa.field(
+        "geometry",
+        type=pa.binary(),
+        nullable=True,
+        metadata={
+            "ARROW:extension:name": "geoarrow.wkb",
+            "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}),
+        },
+    )
+    at = schema.get_field_index("geometry")
+    schema = schema.set(at, field)
+    geo = _create_metadata(corners, geometry_encoding={"geometry": "WKB"})
+    schema = schema.with_metadata({**(schema.metadata or {}), b"geo": _encode_metadata(geo)})
+    # Converted and written a slice at a time: Arrow never holds the whole table.
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, n, _ROWS_PER_SLICE):
+            part = slice(start, start + _ROWS_PER_SLICE)
+            table = pa.Table.from_pandas(with_geometry.iloc[part], schema=schema, safe=True)
+            table = table.set_column(at, field, points_wkb(lon[part], lat[part]))
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
+    return True
+
+
+#: Rows converted to Arrow and written at a time (a row group each).
+_ROWS_PER_SLICE = 131_072
