@@ -649,12 +649,17 @@ def _unit_page(request: Request, context: Context, query: ItemsQuery) -> Page:
     return Page(_unit_features(request, bset, page, query.resolution), len(frame))
 
 
-def display_geometries(request: Request, bset: BoundarySet) -> pd.Series:
-    """Return the display layer's geometries by unit code (read once per app and set)."""
+def display_texts(request: Request, bset: BoundarySet) -> pd.Series:
+    """Return the display layer's geometries as GeoJSON text by unit code.
+
+    Written once per app and set (about 65 MB for the 3,355 units of vn2025): the text is
+    the bulk of a units page's work, and the layer changes only with a build.
+    """
     cache: dict[str, pd.Series] = _app_cache(request, "ogc_display")
     if bset.id not in cache:
         layer = bset.display_layer()
-        cache[bset.id] = pd.Series(layer.geometry.to_numpy(), index=layer["code"].astype(str))
+        texts = shapely.to_geojson(layer.geometry.to_numpy())
+        cache[bset.id] = pd.Series(texts, index=layer["code"].astype(str), dtype=object)
     return cache[bset.id]
 
 
@@ -663,16 +668,18 @@ def _unit_features(
 ) -> list[dict[str, Any]]:
     """Units as features; the simplified geometry (full where the layer lacks a unit)."""
     rows = records(frame[[c for c in UNIT_FIELDS if c in frame.columns]])
-    geoms = frame.geometry.to_numpy()
     if resolution == "simplified":
-        shown = display_geometries(request, bset).reindex(frame["code"].astype(str)).to_numpy()
-        geoms = np.where(pd.isna(shown), geoms, shown)
-    texts = shapely.to_geojson(geoms)
+        texts = display_texts(request, bset).reindex(frame["code"].astype(str)).to_numpy()
+        missing = pd.isna(texts)
+        if missing.any():
+            texts[missing] = shapely.to_geojson(frame.geometry.to_numpy()[missing])
+    else:
+        texts = shapely.to_geojson(frame.geometry.to_numpy())
     return [
         {
             "type": "Feature",
             "id": row["code"],
-            "geometry": orjson.Fragment(text) if text is not None else None,
+            "geometry": orjson.Fragment(text) if isinstance(text, str) else None,
             "properties": {**row, "set_id": bset.id},
         }
         for row, text in zip(rows, texts, strict=True)
