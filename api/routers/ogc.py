@@ -130,6 +130,39 @@ def get_and_head(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Cal
     return decorate
 
 
+_LINKS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"href": {"type": "string"}, "rel": {"type": "string"}},
+        "required": ["href", "rel"],
+    },
+}
+#: The response schemas of a feature and of a page of features (GeoJSON with OGC members).
+FEATURE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "geometry": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        "properties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+        "links": _LINKS,
+    },
+    "required": ["type", "geometry", "properties"],
+}
+FEATURE_COLLECTION: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": FEATURE},
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+        "timeStamp": {"type": "string", "format": "date-time"},
+        "links": _LINKS,
+    },
+    "required": ["type", "features"],
+}
+
 CollectionId = Annotated[str, Path(max_length=80, description="A collection id (see /collections)")]
 Resolution = Annotated[
     service.Resolution,
@@ -189,7 +222,10 @@ def queryables(request: Request, collection_id: CollectionId) -> Response:
     "/collections/{collection_id}/items",
     response_class=service.GeoJSONResponse,
     responses={
-        200: {"description": "A GeoJSON FeatureCollection", "content": {service.GEOJSON: {}}},
+        200: {
+            "description": "A GeoJSON FeatureCollection",
+            "content": {service.GEOJSON: {"schema": FEATURE_COLLECTION}},
+        },
         304: {"description": "Not modified (units: the ETag still holds)"},
         **problems.problems(401, 403, 404),
     },
@@ -241,7 +277,10 @@ def items(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=service.GeoJSONResponse,
     responses={
-        200: {"description": "A GeoJSON Feature", "content": {service.GEOJSON: {}}},
+        200: {
+            "description": "A GeoJSON Feature",
+            "content": {service.GEOJSON: {"schema": FEATURE}},
+        },
         304: {"description": "Not modified (units: the ETag still holds)"},
         **problems.problems(401, 403, 404),
     },
