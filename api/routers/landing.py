@@ -143,13 +143,22 @@ for _method, _shown in (("GET", True), ("HEAD", False)):
 
 
 def openapi_30(request: Request) -> Response:
-    """Return the OpenAPI document in its 3.0 rendering (cached per app)."""
-    state = request.app.state
-    body: bytes | None = getattr(state, "openapi30", None)
-    if body is None:
-        body = orjson.dumps(openapi30(request.app.openapi()))
-        state.openapi30 = body
-    return Response(body, media_type=service.OPENAPI30)
+    """Return the OpenAPI document in its 3.0 rendering (cached per app and root path).
+
+    Behind a proxy at a sub-path (``--root-path``) the document's ``servers`` names it, as
+    FastAPI's ``/openapi.json`` does.
+    """
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    cache: dict[str, bytes] | None = getattr(request.app.state, "openapi30", None)
+    if cache is None:
+        cache = {}
+        request.app.state.openapi30 = cache
+    if root not in cache:
+        document = openapi30(request.app.openapi())
+        if root:
+            document["servers"] = [{"url": root}]
+        cache[root] = orjson.dumps(document)
+    return Response(cache[root], media_type=service.OPENAPI30)
 
 
 for _method in ("GET", "HEAD"):

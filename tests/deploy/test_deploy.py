@@ -145,6 +145,8 @@ def test_links_carry_the_proxy_prefix_and_scheme(deployed: Deployed) -> None:
     ).json()
     (following,) = [link["href"] for link in page["links"] if link["rel"] == "next"]
     assert following.startswith("https://geozone.intranet/geozone/collections/units/items?")
+    described = httpx.get(f"{deployed.url}/openapi-3.0.json").json()
+    assert described["servers"] == [{"url": "/geozone"}]  # the API's paths, behind the prefix
 
 
 def test_workers_share_the_store_and_log_key_values(deployed: Deployed) -> None:
