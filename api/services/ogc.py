@@ -26,6 +26,7 @@ import orjson
 import pandas as pd
 import shapely
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from api.auth_store import role_allows
 from api.deps import Caller, check_role
@@ -135,7 +136,8 @@ COLLECTIONS: dict[str, Collection] = {
         "Điểm nóng / Hotspots",
         "Significant Gi* hot and cold cells (250 m squares, 999 permutations, FDR at 0.05) of "
         "every placed cluster, or of one with cluster=ID; datetime sets the period (default: "
-        "the 365 days ending today). Analyst key.",
+        "the 365 days ending today). A cluster too large to analyse at 250 m is left out and "
+        "named in the answer's omitted member. Analyst key.",
         role="analyst",
         queryables={"cluster_id": _text("Cụm / cluster id")},
     ),
@@ -439,6 +441,8 @@ class Page:
 
     features: list[dict[str, Any]]
     total: int
+    #: Members added to the FeatureCollection (hotspots: the clusters left out, and why).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -509,10 +513,7 @@ def items_page(
         "patrol-zones": lambda: _listed_page(
             [zone_feature(z) for z in planner_store.list_zones()], query
         ),
-        "hotspots": lambda: _listed_page(
-            _hotspot_features(request, context, store, query.cluster, query.start, query.end),
-            query,
-        ),
+        "hotspots": lambda: _hotspot_page(request, context, store, query),
     }[collection_id]
     page = fetch()
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
@@ -533,6 +534,7 @@ def items_page(
         "numberReturned": len(page.features),
         "timeStamp": datetime.now().astimezone().isoformat(),
         "links": links,
+        **page.extra,
     }
     return _geojson(request, body, cacheable=collection_id == "units", context=context)
 
@@ -574,11 +576,14 @@ def item(
         cluster, _, _ = feature_id.partition(":")
         if cluster not in {t.cluster.id for t in context.territories}:
             raise missing
-        every = (
-            _zone_features(request, context, cluster)
-            if collection_id == "border-zones"
-            else _hotspot_features(request, context, store, cluster, None, None)
-        )
+        if collection_id == "border-zones":
+            every = _zone_features(request, context, cluster)
+        else:
+            every, omitted = _hotspot_features(request, context, store, [cluster], None, None)
+            if omitted:
+                raise DataNotFoundError(
+                    f"no feature {feature_id!r} in collection hotspots: {omitted[0]['reason']}"
+                )
         feature = next((f for f in every if str(f["id"]) == feature_id), None)
     if feature is None:
         raise missing
@@ -732,28 +737,58 @@ def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] 
     }
 
 
+def _hotspot_page(
+    request: Request, context: Context, store: IncidentStore, query: ItemsQuery
+) -> Page:
+    """Return the hotspots of ``cluster`` (400 when they cannot be computed) or of every one.
+
+    Without ``cluster``, a cluster whose analysis is over the request limits (an area too
+    large for 250 m cells) is left out and named in the collection's ``omitted`` member with
+    the reason, rather than failing the whole collection.
+    """
+    known = [t.cluster.id for t in context.territories]
+    if query.cluster is not None and query.cluster not in known:
+        raise invalid("cluster", f"no placed cluster {query.cluster!r}; placed: {', '.join(known)}")
+    wanted = [query.cluster] if query.cluster is not None else known
+    features, omitted = _hotspot_features(request, context, store, wanted, query.start, query.end)
+    if omitted and query.cluster is not None:
+        raise invalid("cluster", f"cluster {query.cluster}: {omitted[0]['reason']}")
+    page = _listed_page(features, query)
+    if omitted:
+        page.extra["omitted"] = omitted
+    return page
+
+
 def _hotspot_features(
     request: Request,
     context: Context,
     store: IncidentStore,
-    cluster: str | None,
+    clusters: list[str],
     start: datetime | None,
     end: datetime | None,
-) -> list[dict[str, Any]]:
-    """Return the significant Gi* cells of one cluster or of every placed one (``_shape`` kept).
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Return the significant Gi* cells of the clusters (``_shape`` kept), and those left out.
 
-    Each cluster's analysis is cached by the analytics cache (see
-    :func:`api.services.analytics.compute_hotspots`).
+    A cluster whose analysis is over the request limits is left out with the reason (the
+    direct route, ``GET /clusters/{id}/hotspots``, takes a larger ``cell_size_m``). Each
+    cluster's analysis is cached (:func:`api.services.analytics.compute_hotspots`).
     """
-    known = [t.cluster.id for t in context.territories]
-    if cluster is not None and cluster not in known:
-        raise invalid("cluster", f"no placed cluster {cluster!r}; placed: {', '.join(known)}")
     first = start.date() if start is not None else None
     last = end.date() if end is not None else None
     features: list[dict[str, Any]] = []
-    for cid in [cluster] if cluster is not None else known:
-        features.extend(_cluster_hotspots(request, context, store, cid, first, last))
-    return features
+    omitted: list[dict[str, str]] = []
+    for cid in clusters:
+        try:
+            features.extend(_cluster_hotspots(request, context, store, cid, first, last))
+        except RequestValidationError as exc:
+            reason = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+            omitted.append(
+                {
+                    "cluster_id": cid,
+                    "reason": f"{reason} (GET /clusters/{cid}/hotspots takes a larger cell_size_m)",
+                }
+            )
+    return features, omitted
 
 
 def _cluster_hotspots(

@@ -396,3 +396,25 @@ def test_large_answers_are_gzipped_and_units_carry_an_etag(api: Api) -> None:
     assert again.status_code == 304 and again.content == b""
     other = api.client.get("/collections/units/items?limit=99", headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+def test_hotspots_leave_out_a_cluster_too_large_to_analyse(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.services import analytics
+
+    monkeypatch.setattr(analytics, "ANALYTICS_MAX_CELLS", 10)  # the grid cluster needs ~64
+    auth = api.auth("analyst")
+    every = api.client.get("/collections/hotspots/items", headers=auth)
+    assert every.status_code == 200 and every.json()["numberMatched"] == 0
+    (omitted,) = every.json()["omitted"]
+    assert (
+        omitted["cluster_id"] == "grid-centre" and "at most 10 are allowed" in (omitted["reason"])
+    )
+    one = api.client.get(
+        "/collections/hotspots/items", params={"cluster": "grid-centre"}, headers=auth
+    )
+    assert one.status_code == 400 and one.json()["errors"][0]["loc"] == ["query", "cluster"]
+    assert "cell_size_m" in one.json()["errors"][0]["msg"]
+    item = api.client.get("/collections/hotspots/items/grid-centre:S250-0-0", headers=auth)
+    assert item.status_code == 404 and "at most 10" in item.json()["detail"]
