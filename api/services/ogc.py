@@ -39,7 +39,7 @@ from api.services.incidents import incident_features
 from api.services.patrol_zones import zone_feature
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.errors import DataNotFoundError, UnknownPatrolZoneError
+from geozone.errors import DataNotFoundError, GeozoneError, UnknownPatrolZoneError
 from geozone.incidents.fields import STATUSES
 from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
@@ -108,7 +108,9 @@ COLLECTIONS: dict[str, Collection] = {
     ),
     "border-zones": Collection(
         "Vùng giáp ranh / Border zones",
-        "Border zones of every placed cluster (id: <cluster>:<zone>).",
+        "Border zones of every placed cluster (id: <cluster>:<zone>); a cluster placed in "
+        "coarse mode (members without geometry in its set) has none and is named in the "
+        "answer's omitted member.",
         queryables={
             "cluster_id": _text("Cụm / cluster id"),
             "zone_id": _text("Vùng / zone id"),
@@ -509,7 +511,7 @@ def items_page(
     fetch: Callable[[], Page] = {
         "units": lambda: _unit_page(request, context, query),
         "incidents": lambda: _incident_page(store, query),
-        "border-zones": lambda: _listed_page(_zone_features(request, context), query),
+        "border-zones": lambda: _zone_page(request, context, query),
         "patrol-zones": lambda: _listed_page(
             [zone_feature(z) for z in planner_store.list_zones()], query
         ),
@@ -577,13 +579,13 @@ def item(
         if cluster not in {t.cluster.id for t in context.territories}:
             raise missing
         if collection_id == "border-zones":
-            every = _zone_features(request, context, cluster)
+            every, omitted = _zone_features(request, context, cluster)
         else:
             every, omitted = _hotspot_features(request, context, store, [cluster], None, None)
-            if omitted:
-                raise DataNotFoundError(
-                    f"no feature {feature_id!r} in collection hotspots: {omitted[0]['reason']}"
-                )
+        if omitted:
+            raise DataNotFoundError(
+                f"no feature {feature_id!r} in collection {collection_id}: {omitted[0]['reason']}"
+            )
         feature = next((f for f in every if str(f["id"]) == feature_id), None)
     if feature is None:
         raise missing
@@ -633,13 +635,32 @@ def _listed_page(features: list[dict[str, Any]], query: ItemsQuery) -> Page:
 
 def _zone_features(
     request: Request, context: Context, cluster: str | None = None
-) -> list[dict[str, Any]]:
-    return [
-        f
-        for t in context.territories
-        if cluster is None or t.cluster.id == cluster
-        for f in zone_features(zones_of(request, t.cluster.id), t.cluster.id)
-    ]
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Return the border zones of every placed cluster (or one), and the clusters left out.
+
+    A cluster placed in coarse mode (its members have no geometry in its set, such as a
+    ward cluster named in the district-level legacy set) has no border zones to draw: it is
+    left out with the reason.
+    """
+    features: list[dict[str, Any]] = []
+    omitted: list[dict[str, str]] = []
+    for territory in context.territories:
+        cid = territory.cluster.id
+        if cluster is not None and cid != cluster:
+            continue
+        try:
+            features.extend(zone_features(zones_of(request, cid), cid))
+        except GeozoneError as exc:
+            omitted.append({"cluster_id": cid, "reason": str(exc)})
+    return features, omitted
+
+
+def _zone_page(request: Request, context: Context, query: ItemsQuery) -> Page:
+    features, omitted = _zone_features(request, context)
+    page = _listed_page(features, query)
+    if omitted:
+        page.extra["omitted"] = omitted
+    return page
 
 
 def _unit_page(request: Request, context: Context, query: ItemsQuery) -> Page:
