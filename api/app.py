@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -40,6 +41,7 @@ from api.routers import (
     clusters,
     incidents,
     keys,
+    landing,
     locate,
     maps,
     meta,
@@ -136,6 +138,7 @@ def create_app(
     app.state.zone_cache = {}
     problems.install(app)
     routers = (
+        landing,
         meta,
         boundaries,
         locate,
@@ -155,6 +158,7 @@ def create_app(
     roles = route_roles([route for module in routers for route in module.router.routes])
     app.state.route_roles = roles  # the methods of each path, for 405's Allow
     problems.document_optional_keys(app, roles)
+    ogc.install(app)  # the OGC routes' invalid parameters are 400 (OGC API – Features)
     app.add_middleware(RequestGuard, settings=settings, routes=roles)
 
     if settings.cors_origins:
@@ -164,6 +168,10 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type"],
         )
+    # Compress JSON and GeoJSON answers (a units page: 3.5x smaller). Level 1, as nginx's
+    # default: on a 65 MB units page 3.5x faster than level 6 for 17 % more bytes
+    # (benchmarks/bench_ogc.py).
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     return app
 
 

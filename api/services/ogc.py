@@ -1,64 +1,397 @@
-"""OGC API – Features: the collections, their descriptions and one page of their items."""
+"""OGC API – Features: the landing page, collections with extents, items, one item, queryables.
+
+Every collection's items are GeoJSON (``application/geo+json``), written with orjson and
+the geometries spliced in as GeoJSON text (:class:`orjson.Fragment`) rather than built as
+dicts and encoded again. The ``units`` collection is served from the set's simplified
+display layer (shared edges kept) unless ``resolution=full`` is asked for.
+
+Invalid parameters are 400 on the OGC routes (Part 1, ``/req/core/query-param-invalid``)
+and unknown ones are refused with 400 naming them (``/req/core/query-param-unknown``): see
+:mod:`api.routers.ogc`. The functions here raise
+:class:`fastapi.exceptions.RequestValidationError`; the routes turn it into 400.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
 import shapely
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 
+from api.auth_store import role_allows
 from api.deps import Caller, check_role
 from api.params import invalid_query, parse_time
-from api.services.analytics import HotspotParams, compute_hotspots
-from api.services.boundaries import unit_features
+from api.services.analytics import HotspotParams, compute_hotspots, default_period
+from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
-from api.services.common import invalid, parse_bbox, records
+from api.services.common import invalid, jsonable, records
 from api.services.incidents import incident_features
 from api.services.patrol_zones import zone_feature
+from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
-from geozone.errors import DataNotFoundError
+from geozone.errors import DataNotFoundError, GeozoneError, UnknownPatrolZoneError
+from geozone.incidents.fields import STATUSES
+from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
+from geozone.store.base import INCIDENT_COLUMNS, UNIT_COLUMNS
 from geozone.store.planner import PlannerStore
 
+GEOJSON = "application/geo+json"
+OPENAPI30 = "application/vnd.oai.openapi+json;version=3.0"
+OPENAPI31 = "application/vnd.oai.openapi+json;version=3.1"
+SCHEMA_JSON = "application/schema+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+_PART1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf"
+_PART3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf"
 CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    f"{_PART1}/core",
+    f"{_PART1}/geojson",
+    f"{_PART1}/oas30",
+    f"{_PART3}/queryables",
+    f"{_PART3}/queryables-query-parameters",
 ]
-COLLECTIONS = {
-    "units": "Administrative units of the current boundary set",
-    "border-zones": "Border zones of every placed cluster",
-    "incidents": "Stored incidents with their assignment (analyst key)",
-    "patrol-zones": "Patrol zones drawn by planners (analyst key)",
-    "hotspots": "Significant Gi* hot and cold cells of a cluster (analyst key; cluster=ID)",
-}
+
+#: Most features one items page holds (a larger ``limit`` is clamped, as Part 1 asks).
 MAX_LIMIT = 10_000
+Resolution = Literal["simplified", "full"]
+_GEOMETRY_SCHEMA = {
+    "units": "https://geojson.org/schema/MultiPolygon.json",
+    "border-zones": "https://geojson.org/schema/MultiPolygon.json",
+    "incidents": "https://geojson.org/schema/Point.json",
+    "patrol-zones": "https://geojson.org/schema/MultiPolygon.json",
+    "hotspots": "https://geojson.org/schema/Polygon.json",
+}
 
 
-def collection_info(request: Request, collection_id: str) -> dict[str, Any]:
-    """Return one collection's description with its links."""
-    base = str(request.base_url).rstrip("/")
+def _text(title: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "title": title, **extra}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One OGC collection: its title, the role its items need, its queryables.
+
+    ``queryables`` maps a feature property to its JSON Schema; each may be given as a query
+    parameter of the items (equality; ``queryables-query-parameters``).
+    """
+
+    title: str
+    description: str
+    role: Literal["analyst"] | None = None
+    queryables: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+COLLECTIONS: dict[str, Collection] = {
+    "units": Collection(
+        "Đơn vị hành chính / Administrative units",
+        "Units of the current boundary set. Geometries from the simplified display layer "
+        "(shared edges kept) unless resolution=full.",
+        queryables={
+            "code": _text("Mã đơn vị / GSO code"),
+            "level": _text("Cấp / level"),
+            "unit_type": _text("Loại đơn vị / unit type"),
+            "parent_code": _text("Mã đơn vị cấp trên / parent code"),
+            "province_code": _text("Mã tỉnh / province code"),
+        },
+    ),
+    "border-zones": Collection(
+        "Vùng giáp ranh / Border zones",
+        "Border zones of every placed cluster (id: <cluster>:<zone>); a cluster placed in "
+        "coarse mode (members without geometry in its set) has none and is named in the "
+        "answer's omitted member.",
+        queryables={
+            "cluster_id": _text("Cụm / cluster id"),
+            "zone_id": _text("Vùng / zone id"),
+        },
+    ),
+    "incidents": Collection(
+        "Vụ việc / Incidents",
+        "Stored incidents with their unit assignment (analyst key).",
+        role="analyst",
+        queryables={
+            "category": _text("Loại vụ việc / category", enum=sorted(CATEGORIES)),
+            "status": _text("Trạng thái / status", enum=list(STATUSES)),
+            "synthetic": {"type": "boolean", "title": "Dữ liệu mô phỏng / synthetic"},
+            "cluster_id": _text("Cụm phụ trách / cluster the incident falls under"),
+            "unit_code": _text("Đơn vị (xã, huyện hoặc tỉnh) / assigned unit at any level"),
+        },
+    ),
+    "patrol-zones": Collection(
+        "Vùng tuần tra / Patrol zones",
+        "Patrol zones drawn by planners (analyst key).",
+        role="analyst",
+        queryables={"cluster_id": _text("Cụm / cluster id")},
+    ),
+    "hotspots": Collection(
+        "Điểm nóng / Hotspots",
+        "Significant Gi* hot and cold cells (250 m squares, 999 permutations, FDR at 0.05) of "
+        "every placed cluster, or of one with cluster=ID; datetime sets the period (default: "
+        "the 365 days ending today). A cluster too large to analyse at 250 m is left out and "
+        "named in the answer's omitted member. Analyst key.",
+        role="analyst",
+        queryables={"cluster_id": _text("Cụm / cluster id")},
+    ),
+}
+
+
+class GeoJSONResponse(Response):
+    """A GeoJSON document (``application/geo+json``), already encoded."""
+
+    media_type = GEOJSON
+
+
+def check_collection(collection_id: str) -> Collection:
+    """Return a collection, or refuse (404) an unknown id."""
+    found = COLLECTIONS.get(collection_id)
+    if found is None:
+        raise DataNotFoundError(f"no collection {collection_id!r}; known: {', '.join(COLLECTIONS)}")
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# Landing page, collections, extents
+# ----------------------------------------------------------------------------------------------
+
+
+def base_url(request: Request) -> str:
+    """Return the service root as clients reach it (proxy prefix included), no trailing /."""
+    return str(request.base_url).rstrip("/")
+
+
+def landing(request: Request) -> dict[str, Any]:
+    """Return the landing page document (Part 1, ``/req/core/root-success``)."""
+    base = base_url(request)
     return {
-        "id": collection_id,
-        "title": COLLECTIONS[collection_id],
-        "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "title": "geozone",
+        "description": (
+            "Ranh giới hành chính, vùng giáp ranh và thẩm quyền vụ việc của các cụm liên kết "
+            "công an xã, phường / Administrative boundaries, border zones and incident "
+            "jurisdiction of Vietnam's inter-ward police clusters."
+        ),
         "links": [
+            {"href": f"{base}/?f=json", "rel": "self", "type": "application/json"},
+            {"href": f"{base}/?f=html", "rel": "alternate", "type": "text/html"},
             {
-                "href": f"{base}/collections/{collection_id}/items",
-                "rel": "items",
-                "type": "application/geo+json",
+                "href": f"{base}/openapi-3.0.json",
+                "rel": "service-desc",
+                "type": OPENAPI30,
+                "title": "OpenAPI 3.0 document",
             },
-            {"href": f"{base}/collections/{collection_id}", "rel": "self"},
+            {
+                "href": f"{base}/openapi.json",
+                "rel": "service-desc",
+                "type": OPENAPI31,
+                "title": "OpenAPI 3.1 document",
+            },
+            {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html"},
+            {
+                "href": f"{base}/conformance",
+                "rel": "conformance",
+                "type": "application/json",
+            },
+            {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
         ],
     }
 
 
-def check_collection(collection_id: str) -> None:
-    """Refuse (404) an unknown collection id."""
-    if collection_id not in COLLECTIONS:
-        raise DataNotFoundError(f"no collection {collection_id!r}; known: {', '.join(COLLECTIONS)}")
+def collections_doc(
+    request: Request, context: Context, store: IncidentStore, caller: Caller | None
+) -> dict[str, Any]:
+    """Return the collections document with every collection's description."""
+    base = base_url(request)
+    return {
+        "collections": [
+            collection_info(request, cid, context, store, caller) for cid in COLLECTIONS
+        ],
+        "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+    }
+
+
+def collection_info(
+    request: Request,
+    collection_id: str,
+    context: Context,
+    store: IncidentStore,
+    caller: Caller | None,
+) -> dict[str, Any]:
+    """Return one collection's description: title, links, CRS and extent."""
+    spec = check_collection(collection_id)
+    base = f"{base_url(request)}/collections/{collection_id}"
+    return {
+        "id": collection_id,
+        "title": spec.title,
+        "description": spec.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": extent(request, collection_id, context, store, caller),
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json"},
+            {"href": f"{base}/items", "rel": "items", "type": GEOJSON},
+            {
+                "href": f"{base}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": SCHEMA_JSON,
+            },
+        ],
+    }
+
+
+def _bbox(bounds: Any) -> list[float] | None:
+    """Return bounds rounded outwards to 1e-6 degree (about 0.1 m), None when empty."""
+    values = [float(v) for v in bounds]
+    if not all(np.isfinite(values)):
+        return None
+    low = [math.floor(v * 1e6) / 1e6 for v in values[:2]]
+    high = [math.ceil(v * 1e6) / 1e6 for v in values[2:]]
+    return [*low, *high]
+
+
+def _set_bounds(bset: BoundarySet) -> list[float] | None:
+    frame = bset.frame
+    return _bbox(frame.geometry[frame["has_geometry"]].total_bounds)
+
+
+def _territory_bounds(context: Context) -> list[float] | None:
+    boxes = []
+    for territory in context.territories:
+        frame = territory.bset.frame
+        codes = territory.members["area_code"].dropna()
+        rows = frame[frame["code"].isin(codes) & frame["has_geometry"]]
+        if len(rows):
+            boxes.append(rows.geometry.total_bounds)
+    if not boxes:
+        return None
+    stacked = np.array(boxes)
+    return _bbox(
+        [stacked[:, 0].min(), stacked[:, 1].min(), stacked[:, 2].max(), stacked[:, 3].max()]
+    )
+
+
+def _incident_times(store: IncidentStore) -> tuple[str | None, str | None]:
+    """Return the first and last stored incident times (ISO 8601), None when none."""
+    bounds = []
+    for descending in (False, True):
+        frame, _ = store.query(IncidentQuery(limit=1, descending=descending))
+        bounds.append(None if frame.empty else jsonable(frame["occurred_at"].iloc[0]))
+    return bounds[0], bounds[1]
+
+
+def extent(
+    request: Request,
+    collection_id: str,
+    context: Context,
+    store: IncidentStore,
+    caller: Caller | None,
+) -> dict[str, Any]:
+    """Return a collection's spatial and temporal extent (Part 1, ``/rec/core/extent``).
+
+    - ``units``: the current set's bounds; its validity (``valid_from`` … ``valid_to``);
+    - ``border-zones``, ``patrol-zones``: the placed clusters' member units; open in time;
+    - ``incidents``: the current set's bounds (where incidents are judged); with an analyst
+      key the first and last stored times, else open (the store is not disclosed);
+    - ``hotspots``: the clusters' units; the default period (365 days ending today).
+    """
+    cache: dict[str, Any] = _app_cache(request, "ogc_extents")
+    bset = context.current
+    interval: list[str | None] = [None, None]
+    if collection_id in ("units", "incidents"):
+        key = f"set:{bset.id}"
+        if key not in cache:
+            cache[key] = _set_bounds(bset)
+        bbox = cache[key]
+        if collection_id == "units":
+            info = bset.info
+            interval = [
+                info.valid_from.isoformat(),
+                info.valid_to.isoformat() if info.valid_to else None,
+            ]
+        elif caller is not None and _allowed(caller, "analyst"):
+            interval = list(_incident_times(store))
+    else:
+        key = "territories:" + ",".join(sorted(t.cluster.id for t in context.territories))
+        if key not in cache:
+            cache[key] = _territory_bounds(context)
+        bbox = cache[key]
+        if collection_id == "hotspots":
+            start, end = default_period(None, None)
+            interval = [start.isoformat(), end.isoformat()]
+    spatial: dict[str, Any] = {"crs": CRS84}
+    spatial["bbox"] = [bbox if bbox is not None else [-180.0, -90.0, 180.0, 90.0]]
+    return {"spatial": spatial, "temporal": {"interval": [interval], "trs": GREGORIAN}}
+
+
+def _allowed(caller: Caller, role: Literal["analyst"]) -> bool:
+    return role_allows(caller.role, role)
+
+
+def _app_cache(request: Request, name: str) -> dict[Any, Any]:
+    state = request.app.state
+    cache: dict[Any, Any] | None = getattr(state, name, None)
+    if cache is None:
+        cache = {}
+        setattr(state, name, cache)
+    return cache
+
+
+def queryables(request: Request, collection_id: str) -> dict[str, Any]:
+    """Return a collection's queryables as a JSON Schema (Part 3, ``/req/queryables``)."""
+    spec = check_collection(collection_id)
+    base = f"{base_url(request)}/collections/{collection_id}"
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{base}/queryables",
+        "type": "object",
+        "title": spec.title,
+        "properties": {
+            "geometry": {"title": "geometry", "$ref": _GEOMETRY_SCHEMA[collection_id]},
+            **spec.queryables,
+        },
+        "additionalProperties": False,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameters
+# ----------------------------------------------------------------------------------------------
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse a 4- or 6-number ``bbox`` (CRS84; the heights of a 6-number box are ignored).
+
+    A box crossing the antimeridian (``minx > maxx``) is refused: Vietnam lies far from it.
+    """
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise invalid_query("bbox", "expected 4 or 6 comma-separated numbers") from None
+    if len(values) == 6:
+        if values[2] > values[5]:
+            raise invalid_query("bbox", "the lower height is above the upper height")
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise invalid_query("bbox", "expected 4 or 6 comma-separated finite numbers")
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise invalid_query(
+            "bbox", "expected minx,miny,maxx,maxy in degrees (longitude, then latitude)"
+        )
+    if minx > maxx:
+        raise invalid_query("bbox", "a box crossing the antimeridian (minx > maxx) is not served")
+    return minx, miny, maxx, maxy
 
 
 def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
@@ -79,112 +412,416 @@ def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
     )
 
 
-def items_page(
+def property_filters(request: Request, spec: Collection) -> dict[str, Any]:
+    """Return the queryables given as query parameters, typed (booleans parsed)."""
+    filters: dict[str, Any] = {}
+    for name, schema in spec.queryables.items():
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        if schema.get("type") == "boolean":
+            if value not in ("true", "false"):
+                raise invalid_query(name, "expected true or false")
+            filters[name] = value == "true"
+            continue
+        if len(value) > 200:
+            raise invalid_query(name, "longer than 200 characters")
+        if "enum" in schema and value not in schema["enum"]:
+            raise invalid_query(name, f"expected one of {', '.join(schema['enum'])}")
+        filters[name] = value
+    return filters
+
+
+# ----------------------------------------------------------------------------------------------
+# Items
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page of features: the features (dicts, geometry maybe a Fragment), the total."""
+
+    features: list[dict[str, Any]]
+    total: int
+    #: Members added to the FeatureCollection (hotspots: the clusters left out, and why).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """The parameters of an items request, parsed."""
+
+    bbox: tuple[float, float, float, float] | None
+    start: datetime | None
+    end: datetime | None
+    limit: int
+    offset: int
+    cluster: str | None
+    resolution: Resolution
+    filters: Mapping[str, Any]
+
+
+def items_query(
     request: Request,
     collection_id: str,
-    context: Context,
-    store: IncidentStore,
-    planner_store: PlannerStore,
-    caller: Caller | None,
+    *,
     bbox: str | None,
     datetime_: str | None,
     limit: int,
     offset: int,
     cluster: str | None,
-) -> dict[str, Any]:
-    """Return one page of a collection's features with ``next`` links (see the route)."""
-    check_collection(collection_id)
-    limit = min(max(limit, 1), MAX_LIMIT)
-    box = parse_bbox(bbox)
-    features: list[dict[str, Any]]
-    if collection_id == "incidents":
-        check_role(caller, "analyst")
-        start, end = interval(datetime_)
-        frame, total = store.query(
-            IncidentQuery(bbox=box, start=start, end=end, limit=limit, offset=offset)
+    resolution: Resolution,
+) -> ItemsQuery:
+    """Parse and check an items request's parameters (400 naming the first bad one)."""
+    spec = check_collection(collection_id)
+    if cluster is not None and collection_id != "hotspots":
+        raise invalid_query("cluster", "only the hotspots collection takes cluster")
+    if resolution != "simplified" and collection_id != "units":
+        raise invalid_query("resolution", "only the units collection takes resolution")
+    start, end = interval(datetime_)
+    if datetime_ is not None and collection_id not in ("incidents", "hotspots"):
+        raise invalid_query(
+            "datetime", "only the incidents and hotspots collections have times to filter on"
         )
-        features = incident_features(frame)
-    elif collection_id == "hotspots":
-        check_role(caller, "analyst")
-        every = hotspot_features(request, context, store, cluster, datetime_)
-        if box is not None:
-            area = shapely.box(*box)
-            every = [f for f in every if shapely.intersects(f["_shape"], area)]
-        total = len(every)
-        features = [
-            {k: v for k, v in f.items() if k != "_shape"} for f in every[offset : offset + limit]
-        ]
-    else:
-        if collection_id == "units":
-            bset = context.current
-            frame = bset.frame[bset.frame["has_geometry"]]
-            if box is not None:
-                frame = frame.iloc[frame.sindex.query(shapely.box(*box), "intersects")]
-                frame = frame.sort_index()
-            total = len(frame)
-            page = frame.iloc[offset : offset + limit]
-            features = unit_features(bset, page)
-        else:
-            if collection_id == "patrol-zones":
-                check_role(caller, "analyst")
-                every = [zone_feature(z) for z in planner_store.list_zones()]
-            else:
-                every = [
-                    f
-                    for t in context.territories
-                    for f in zone_features(zones_of(request, t.cluster.id), t.cluster.id)
-                ]
-            if box is not None:
-                area = shapely.box(*box)
-                every = [
-                    f
-                    for f in every
-                    if shapely.intersects(shapely.geometry.shape(f["geometry"]), area)
-                ]
-            total = len(every)
-            features = every[offset : offset + limit]
-    links = [{"href": str(request.url), "rel": "self", "type": "application/geo+json"}]
-    if offset + len(features) < total:
-        following = request.url.include_query_params(offset=offset + len(features), limit=limit)
-        links.append({"href": str(following), "rel": "next", "type": "application/geo+json"})
-    return {
+    return ItemsQuery(
+        bbox=parse_bbox(bbox),
+        start=start,
+        end=end,
+        limit=min(max(limit, 1), MAX_LIMIT),
+        offset=offset,
+        cluster=cluster,
+        resolution=resolution,
+        filters=property_filters(request, spec),
+    )
+
+
+def items_page(
+    request: Request,
+    collection_id: str,
+    query: ItemsQuery,
+    context: Context,
+    store: IncidentStore,
+    planner_store: PlannerStore,
+    caller: Caller | None,
+) -> GeoJSONResponse:
+    """Return one page of a collection's features, with ``next``/``prev`` links."""
+    spec = check_collection(collection_id)
+    if spec.role is not None:
+        check_role(caller, spec.role)
+    fetch: Callable[[], Page] = {
+        "units": lambda: _unit_page(request, context, query),
+        "incidents": lambda: _incident_page(store, query),
+        "border-zones": lambda: _zone_page(request, context, query),
+        "patrol-zones": lambda: _listed_page(
+            [zone_feature(z) for z in planner_store.list_zones()], query
+        ),
+        "hotspots": lambda: _hotspot_page(request, context, store, query),
+    }[collection_id]
+    page = fetch()
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if query.offset + len(page.features) < page.total:
+        following = request.url.include_query_params(
+            offset=query.offset + len(page.features), limit=query.limit
+        )
+        links.append({"href": str(following), "rel": "next", "type": GEOJSON})
+    if query.offset > 0:
+        before = request.url.include_query_params(
+            offset=max(query.offset - query.limit, 0), limit=query.limit
+        )
+        links.append({"href": str(before), "rel": "prev", "type": GEOJSON})
+    body = {
         "type": "FeatureCollection",
-        "features": features,
-        "numberMatched": total,
-        "numberReturned": len(features),
+        "features": page.features,
+        "numberMatched": page.total,
+        "numberReturned": len(page.features),
         "timeStamp": datetime.now().astimezone().isoformat(),
         "links": links,
+        **page.extra,
+    }
+    return _geojson(request, body, cacheable=collection_id == "units", context=context)
+
+
+def item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    resolution: Resolution,
+    context: Context,
+    store: IncidentStore,
+    planner_store: PlannerStore,
+    caller: Caller | None,
+) -> GeoJSONResponse:
+    """Return one feature of a collection (404 naming it when it is not there)."""
+    spec = check_collection(collection_id)
+    if spec.role is not None:
+        check_role(caller, spec.role)
+    if resolution != "simplified" and collection_id != "units":
+        raise invalid_query("resolution", "only the units collection takes resolution")
+    missing = DataNotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
+    feature: dict[str, Any] | None = None
+    if collection_id == "units":
+        bset = context.current
+        frame = bset.frame[bset.frame["code"].eq(feature_id) & bset.frame["has_geometry"]]
+        if frame.empty:
+            raise missing
+        feature = _unit_features(request, bset, frame, resolution)[0]
+    elif collection_id == "incidents":
+        feature = _incident_feature(store, feature_id)
+    elif collection_id == "patrol-zones":
+        if not feature_id.isdigit() or len(feature_id) > 18:
+            raise missing
+        try:
+            feature = zone_feature(planner_store.get_zone(int(feature_id)))
+        except UnknownPatrolZoneError:
+            raise missing from None
+    else:
+        cluster, _, _ = feature_id.partition(":")
+        if cluster not in {t.cluster.id for t in context.territories}:
+            raise missing
+        if collection_id == "border-zones":
+            every, omitted = _zone_features(request, context, cluster)
+        else:
+            every, omitted = _hotspot_features(request, context, store, [cluster], None, None)
+        if omitted:
+            raise DataNotFoundError(
+                f"no feature {feature_id!r} in collection {collection_id}: {omitted[0]['reason']}"
+            )
+        feature = next((f for f in every if str(f["id"]) == feature_id), None)
+    if feature is None:
+        raise missing
+    feature.pop("_shape", None)
+    base = f"{base_url(request)}/collections/{collection_id}"
+    feature["links"] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": base, "rel": "collection", "type": "application/json"},
+    ]
+    return _geojson(request, feature, cacheable=collection_id == "units", context=context)
+
+
+def _geojson(
+    request: Request, body: dict[str, Any], *, cacheable: bool, context: Context
+) -> GeoJSONResponse:
+    """Encode a GeoJSON answer; the units (fixed until the next build) get an ETag."""
+    content = orjson.dumps(body, default=jsonable)
+    headers: dict[str, str] = {}
+    if cacheable:
+        stamp = context.build_stamps.get(context.current.id, "")
+        digest = hashlib.sha256(f"{stamp}\n{request.url}".encode()).hexdigest()[:32]
+        headers = {"ETag": f'W/"{digest}"', "Cache-Control": "no-cache"}
+        if headers["ETag"] in request.headers.get("if-none-match", ""):
+            return GeoJSONResponse(status_code=304, headers=headers)
+    return GeoJSONResponse(content, headers=headers)
+
+
+def _paged(features: list[dict[str, Any]], query: ItemsQuery) -> Page:
+    return Page(features[query.offset : query.offset + query.limit], len(features))
+
+
+def _listed_page(features: list[dict[str, Any]], query: ItemsQuery) -> Page:
+    """Filter a whole list of features by bbox and properties, then cut the page."""
+    kept = [
+        f for f in features if all(f["properties"].get(k) == v for k, v in query.filters.items())
+    ]
+    if query.bbox is not None:
+        area = shapely.box(*query.bbox)
+        shapes = [f.get("_shape") or shapely.geometry.shape(f["geometry"]) for f in kept]
+        hits = shapely.intersects(np.array(shapes, dtype=object), area) if shapes else []
+        kept = [f for f, hit in zip(kept, hits, strict=True) if hit]
+    page = _paged(kept, query)
+    for feature in page.features:
+        feature.pop("_shape", None)
+    return page
+
+
+def _zone_features(
+    request: Request, context: Context, cluster: str | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Return the border zones of every placed cluster (or one), and the clusters left out.
+
+    A cluster placed in coarse mode (its members have no geometry in its set, such as a
+    ward cluster named in the district-level legacy set) has no border zones to draw: it is
+    left out with the reason.
+    """
+    features: list[dict[str, Any]] = []
+    omitted: list[dict[str, str]] = []
+    for territory in context.territories:
+        cid = territory.cluster.id
+        if cluster is not None and cid != cluster:
+            continue
+        try:
+            features.extend(zone_features(zones_of(request, cid), cid))
+        except GeozoneError as exc:
+            omitted.append({"cluster_id": cid, "reason": str(exc)})
+    return features, omitted
+
+
+def _zone_page(request: Request, context: Context, query: ItemsQuery) -> Page:
+    features, omitted = _zone_features(request, context)
+    page = _listed_page(features, query)
+    if omitted:
+        page.extra["omitted"] = omitted
+    return page
+
+
+def _unit_page(request: Request, context: Context, query: ItemsQuery) -> Page:
+    bset = context.current
+    frame = bset.frame
+    if query.bbox is not None:
+        frame = frame.iloc[np.sort(frame.sindex.query(shapely.box(*query.bbox), "intersects"))]
+    frame = frame[frame["has_geometry"]]
+    for name, value in query.filters.items():
+        frame = frame[frame[name].astype("string").eq(value).fillna(False)]
+    page = frame.iloc[query.offset : query.offset + query.limit]
+    return Page(_unit_features(request, bset, page, query.resolution), len(frame))
+
+
+def display_texts(request: Request, bset: BoundarySet) -> pd.Series:
+    """Return the display layer's geometries as GeoJSON text by unit code.
+
+    Written once per app and set (about 65 MB for the 3,355 units of vn2025): the text is
+    the bulk of a units page's work, and the layer changes only with a build.
+    """
+    cache: dict[str, pd.Series] = _app_cache(request, "ogc_display")
+    if bset.id not in cache:
+        layer = bset.display_layer()
+        texts = shapely.to_geojson(layer.geometry.to_numpy())
+        cache[bset.id] = pd.Series(texts, index=layer["code"].astype(str), dtype=object)
+    return cache[bset.id]
+
+
+def _unit_features(
+    request: Request, bset: BoundarySet, frame: pd.DataFrame, resolution: Resolution
+) -> list[dict[str, Any]]:
+    """Units as features; the simplified geometry (full where the layer lacks a unit)."""
+    rows = records(frame[[c for c in UNIT_FIELDS if c in frame.columns]])
+    if resolution == "simplified":
+        texts = display_texts(request, bset).reindex(frame["code"].astype(str)).to_numpy()
+        missing = pd.isna(texts)
+        if missing.any():
+            texts[missing] = shapely.to_geojson(frame.geometry.to_numpy()[missing])
+    else:
+        texts = shapely.to_geojson(frame.geometry.to_numpy())
+    return [
+        {
+            "type": "Feature",
+            "id": row["code"],
+            "geometry": orjson.Fragment(text) if isinstance(text, str) else None,
+            "properties": {**row, "set_id": bset.id},
+        }
+        for row, text in zip(rows, texts, strict=True)
+    ]
+
+
+def _incident_page(store: IncidentStore, query: ItemsQuery) -> Page:
+    filters = query.filters
+    category = filters.get("category")
+    frame, total = store.query(
+        IncidentQuery(
+            bbox=query.bbox,
+            start=query.start,
+            end=_instant_end(query),
+            categories=(category,) if category is not None else None,
+            status=filters.get("status"),
+            synthetic=filters.get("synthetic"),
+            cluster_id=filters.get("cluster_id"),
+            unit_code=filters.get("unit_code"),
+            limit=query.limit,
+            offset=query.offset,
+        )
+    )
+    return Page(incident_features(frame), total)
+
+
+def _instant_end(query: ItemsQuery) -> datetime | None:
+    """Return the store's (exclusive) end of OGC's closed interval: an instant matches itself."""
+    return None if query.end is None else query.end + timedelta(microseconds=1)
+
+
+def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] | None:
+    """One stored incident as the items give it (its fields and its unit assignment)."""
+    if len(external_id) > 200:
+        return None
+    found = store.get(external_id)
+    if found is None:
+        return None
+    assignment = found.get("assignment") or {}
+    row = {name: found.get(name) for name in INCIDENT_COLUMNS}
+    row["batch_id"] = found.get("batch_id")
+    for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at"):
+        row[name] = assignment.get(name)
+    properties = jsonable(row)
+    return {
+        "type": "Feature",
+        "id": properties["external_id"],
+        "geometry": {"type": "Point", "coordinates": [properties["lon"], properties["lat"]]},
+        "properties": properties,
     }
 
 
-def hotspot_features(
+def _hotspot_page(
+    request: Request, context: Context, store: IncidentStore, query: ItemsQuery
+) -> Page:
+    """Return the hotspots of ``cluster`` (400 when they cannot be computed) or of every one.
+
+    Without ``cluster``, a cluster whose analysis is over the request limits (an area too
+    large for 250 m cells) is left out and named in the collection's ``omitted`` member with
+    the reason, rather than failing the whole collection.
+    """
+    known = [t.cluster.id for t in context.territories]
+    if query.cluster is not None and query.cluster not in known:
+        raise invalid("cluster", f"no placed cluster {query.cluster!r}; placed: {', '.join(known)}")
+    wanted = [query.cluster] if query.cluster is not None else known
+    features, omitted = _hotspot_features(request, context, store, wanted, query.start, query.end)
+    if omitted and query.cluster is not None:
+        raise invalid("cluster", f"cluster {query.cluster}: {omitted[0]['reason']}")
+    page = _listed_page(features, query)
+    if omitted:
+        page.extra["omitted"] = omitted
+    return page
+
+
+def _hotspot_features(
     request: Request,
     context: Context,
     store: IncidentStore,
-    cluster: str | None,
-    datetime_: str | None,
-) -> list[dict[str, Any]]:
-    """Return the significant Gi* cells of a cluster as features (with a ``_shape``).
+    clusters: list[str],
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Return the significant Gi* cells of the clusters (``_shape`` kept), and those left out.
 
-    ``datetime_`` is the ``datetime`` parameter (an instant or an interval, see
-    :func:`interval`).
+    A cluster whose analysis is over the request limits is left out with the reason (the
+    direct route, ``GET /clusters/{id}/hotspots``, takes a larger ``cell_size_m``). Each
+    cluster's analysis is cached (:func:`api.services.analytics.compute_hotspots`).
     """
-    known = sorted(t.cluster.id for t in context.territories)
-    if cluster is None:
-        raise invalid(
-            "cluster", f"the hotspots collection needs cluster=ID; placed: {', '.join(known)}"
-        )
-    start, end = interval(datetime_)
-    result, period = compute_hotspots(
-        request,
-        store,
-        context,
-        cluster,
-        start.date() if start is not None else None,
-        end.date() if end is not None else None,
-        HotspotParams(),
-    )
-    cells = result.cells[result.cells["significant"].astype(bool)]
+    first = start.date() if start is not None else None
+    last = end.date() if end is not None else None
+    features: list[dict[str, Any]] = []
+    omitted: list[dict[str, str]] = []
+    for cid in clusters:
+        try:
+            features.extend(_cluster_hotspots(request, context, store, cid, first, last))
+        except RequestValidationError as exc:
+            reason = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+            omitted.append(
+                {
+                    "cluster_id": cid,
+                    "reason": f"{reason} (GET /clusters/{cid}/hotspots takes a larger cell_size_m)",
+                }
+            )
+    return features, omitted
+
+
+def _cluster_hotspots(
+    request: Request,
+    context: Context,
+    store: IncidentStore,
+    cluster: str,
+    start: date | None,
+    end: date | None,
+) -> list[dict[str, Any]]:
+    result, period = compute_hotspots(request, store, context, cluster, start, end, HotspotParams())
+    cells: gpd.GeoDataFrame = result.cells[result.cells["significant"].astype(bool)]
     rows = records(cells.drop(columns=cells.geometry.name))
     geoms = cells.geometry.to_numpy()
     return [

@@ -319,9 +319,9 @@ def test_ogc_hotspots_collection(api: Api) -> None:
     when = "2021-01-01T00:00:00+07:00/2021-12-31T23:59:59+07:00"
     assert api.client.get(path, params={"cluster": CLUSTER}).status_code == 401
     assert get(api, path, "viewer", cluster=CLUSTER).status_code == 403
-    missing = get(api, path)
-    assert missing.status_code == 422
-    assert CLUSTER in missing.json()["errors"][0]["msg"]
+    unknown = get(api, path, cluster="nope")
+    assert unknown.status_code == 400  # OGC API: invalid parameters are 400
+    assert CLUSTER in unknown.json()["errors"][0]["msg"]
     page = get(api, path, cluster=CLUSTER, datetime=when, limit=2)
     assert page.status_code == 200
     data = page.json()
@@ -333,5 +333,7 @@ def test_ogc_hotspots_collection(api: Api) -> None:
     assert feature["properties"]["kind"] in ("hot", "cold")
     if data["numberMatched"] > 2:
         assert any(link["rel"] == "next" for link in data["links"])
+    every = get(api, path, datetime=when, limit=1000).json()  # no cluster: every placed one
+    assert every["numberMatched"] == data["numberMatched"]  # the grid places one cluster
     far = get(api, path, cluster=CLUSTER, datetime=when, bbox="100,10,100.1,10.1")
     assert far.json()["numberMatched"] == 0

@@ -80,4 +80,4 @@ def test_border_zone_items_and_protected_collections(api: Api) -> None:
     ).json()
     assert none["numberMatched"] == 0
     bad = api.client.get("/collections/incidents/items", params={"datetime": "soon"}, headers=auth)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["query", "datetime"]
+    assert bad.status_code == 400 and bad.json()["errors"][0]["loc"] == ["query", "datetime"]
