@@ -5,7 +5,8 @@
 #                                  hashes), the map libraries from maps/package-lock.json
 #   bash scripts/setup.sh --test   the same plus what the tests need: Debian's PostgreSQL
 #                                  with PostGIS (a throw-away server is started by the tests)
-#                                  and Chromium (browser tests), when run as root
+#                                  Chromium (browser tests) and QGIS's Python package (the
+#                                  OGC client tests), when run as root
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,8 @@ if [[ "${1:-}" == "--test" ]]; then
   ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 ||
     missing+=(postgresql postgresql-15-postgis-3)
   dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+  # QGIS's OAPIF provider is one of the real clients the OGC tests drive (system Python).
+  dpkg -s python3-qgis >/dev/null 2>&1 || missing+=(python3-qgis)
   if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
       apt-get update -qq
