@@ -4,7 +4,7 @@
 #                                  .venv from requirements.lock (exact versions, sha256
 #                                  hashes), the map libraries from maps/package-lock.json
 #   bash scripts/setup.sh --test   the same plus what the tests need: Debian's PostgreSQL
-#                                  with PostGIS (a throw-away server is started by the tests)
+#                                  with PostGIS (a throw-away server is started by the tests),
 #                                  Chromium (browser tests) and QGIS's Python package (the
 #                                  OGC client tests), when run as root
 set -euo pipefail
