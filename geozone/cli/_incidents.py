@@ -47,49 +47,127 @@ def incidents_generate(
     console.print(f"wrote {len(frame):,} SYNTHETIC incidents (seed {seed}) to {output}")
 
 
+def row_progress(description: str) -> Any:
+    """Return a progress bar counting rows, with the rate and the time left (rich)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 @incidents_app.command("assign")
 def incidents_assign(
-    source: Annotated[Path, typer.Argument(help="Incident file (CSV, GeoJSON, GPKG, Parquet).")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Incident file (CSV, GeoJSON, GPKG, Parquet); with --engine dask also a "
+            "folder of files or a Parquet dataset."
+        ),
+    ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Assigned file: .parquet, .gpkg, .csv.")
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Assigned file: .parquet, .gpkg, .csv (--engine dask: a GeoParquet dataset "
+            "folder).",
+        ),
     ],
     crs: Annotated[
         str, typer.Option(help="CRS of the input coordinates, e.g. EPSG:3405.")
     ] = "EPSG:4326",
     tolerance: Annotated[float | None, typer.Option(help="Boundary tolerance in metres.")] = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option(
+            "--chunk-rows",
+            min=1,
+            help="Rows read, judged and written at a time: memory grows with it, not with "
+            "the file.",
+        ),
+    ] = 100_000,
+    engine: Annotated[
+        str,
+        typer.Option(help="local (this process, streamed) or dask (dask.distributed)."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="--engine dask: address of a running scheduler (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="--engine dask: processes of a local cluster (default: cores)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from geozone.assignment import assign
-    from geozone.context import judging_context
-    from geozone.incidents.io import read_incidents
+    """Judge every incident of a file (unit chain, border zones, lead unit) and write the result.
 
-    read = read_incidents(source, crs=crs)
-    context = judging_context()
-    with console.status(f"assigning {len(read.incidents):,} incidents…"):
-        result = assign(
-            read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
-        )
-        table = assigned_table(read.incidents.reset_index(drop=True), result.units, result.clusters)
-        write_assigned(table, output)
-    summary = {
-        "read": read.n_rows,
-        "rejected": len(read.rejected_lines),
-        "assigned": len(read.incidents),
-        "cluster_rows": len(result.clusters),
-        "review": int(result.clusters["review"].sum()),
-        "output": str(output),
-        "rejects": [r.__dict__ for r in read.rejects[:100]],
-    }
+    The file is read, judged and written in pieces of --chunk-rows rows, so any size runs
+    in flat memory; the result is the one a whole read gives, row for row.
+    """
+    from geozone.context import judging_context
+
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter(f"--engine {engine!r}: use local or dask")
+    if engine == "local" and (scheduler or workers):
+        raise typer.BadParameter("--scheduler and --workers go with --engine dask")
+    summary: Any
+    if engine == "dask":
+        from geozone.context import stored_confirmations
+        from geozone.incidents.distributed import assign_distributed
+
+        with console.status(f"assigning {source.name} on dask.distributed…"):
+            summary = assign_distributed(
+                source,
+                output,
+                crs=crs,
+                tolerance=tolerance,
+                chunk_rows=chunk_rows,
+                scheduler=scheduler,
+                workers=workers,
+                confirmations=stored_confirmations(),
+            )
+    else:
+        from geozone.incidents.stream import assign_file
+
+        context = judging_context()
+        with row_progress(f"assigning {source.name}") as progress:
+            task = progress.add_task("assign", total=None)
+            summary = assign_file(
+                source,
+                output,
+                context,
+                crs=crs,
+                tolerance=tolerance,
+                chunk_rows=chunk_rows,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    data = summary.to_dict()
     if as_json:
-        print_json(summary)
+        print_json(data)
         return
     console.print(
-        f"{summary['assigned']:,} incidents assigned, {summary['rejected']:,} rows rejected, "
-        f"{summary['cluster_rows']:,} cluster decisions ({summary['review']:,} to review) "
+        f"{summary.assigned:,} incidents assigned, {summary.rejected:,} rows rejected, "
+        f"{summary.cluster_rows:,} cluster decisions ({summary.review:,} to review) "
         f"-> {output}"
     )
-    for reject in read.rejects[:20]:
+    for reject in summary.rejects[:20]:
         console.print(
             f"  line {reject.line}: {reject.field}: {reject.reason}",
             style="yellow",
@@ -228,59 +306,77 @@ def incidents_export(
     end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD).")] = None,
     store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
 ) -> None:
-    """Export stored incidents with their assignment (synthetic flag and attribution kept)."""
+    """Export stored incidents with their assignment (synthetic flag and attribution kept).
+
+    Pages of 10,000 incidents are written as they are read (Parquet row groups, GeoPackage
+    appends, CSV rows), so memory holds one page; GeoJSON is written whole.
+    """
+    from geozone.incidents.stream import AssignedWriter, schema_of
     from geozone.store import open_store
 
-    frames = []
-    with open_store(store_url) as store:
+    suffix = output.suffix.lower()
+    layered = suffix in (".gpkg", ".geojson", ".json")
+    if not layered and suffix not in (".parquet", ".geoparquet", ".csv"):
+        raise typer.BadParameter(f"cannot write {output.name}: use .parquet, .gpkg or .csv")
+    attribution = ""
+    if layered:
+        from geozone.context import judging_context
+
+        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
+    held: list[pd.DataFrame] = []
+    writer: AssignedWriter | None = None
+    written = 0
+    with open_store(store_url) as store, row_progress(f"exporting to {output.name}") as bar:
+        task = bar.add_task("export", total=None)
         offset = 0
         while True:
             page, total = store.query(
                 _query(None, start, end, None, unit, cluster, False, 10_000, offset)
             )
-            frames.append(page)
             offset += len(page)
+            frame = gpd.GeoDataFrame(page, crs=4326)
+            if suffix in (".geojson", ".json"):
+                held.append(frame)
+            elif suffix == ".gpkg":
+                if len(frame) or not written:
+                    _append_layer(frame, output, attribution, first=not written)
+            else:
+                if writer is None:
+                    writer = AssignedWriter(output, schema=schema_of(frame))
+                writer.write(frame)
+            written += len(frame)
+            bar.update(task, completed=offset, total=total)
             if offset >= total or page.empty:
                 break
-    table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
-    if output.suffix.lower() in (".gpkg", ".geojson", ".json"):
-        from geozone.context import judging_context
+    if writer is not None:
+        writer.close()
+    if held:
         from geozone.report.exports import write_layers
 
-        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
+        table = gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=4326)
         write_layers({"incidents": table}, output, attribution)
-    else:
-        write_assigned(table, output)
-    console.print(f"exported {len(table):,} incidents to {output}")
+    console.print(f"exported {written:,} incidents to {output}")
 
 
-def assigned_table(
-    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
-) -> gpd.GeoDataFrame:
-    """One row per incident and concerned cluster (incidents no cluster concerns: one row)."""
-    base = incidents.merge(units, on="external_id", how="left")
-    table = base.merge(clusters, on="external_id", how="left")
-    return gpd.GeoDataFrame(
-        table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326
-    )
+def _append_layer(frame: gpd.GeoDataFrame, path: Path, attribution: str, *, first: bool) -> None:
+    """Write the first page as :func:`~geozone.report.exports.write_layers`; append the rest."""
+    from geozone.report.exports import write_layers
 
-
-def write_assigned(table: gpd.GeoDataFrame, path: Path) -> None:
-    """Write an assigned table; list columns become comma-separated text outside Parquet."""
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".geoparquet"):
-        table.to_parquet(path)
+    if first:
+        write_layers({"incidents": frame}, path, attribution)
         return
-    flat = table.copy()
-    for column in ("candidates", "zone_units", "cooperating"):
-        if column in flat:
-            flat[column] = flat[column].map(lambda v: ",".join(v) if isinstance(v, list) else v)
-    for column in flat.columns:
-        if pd.api.types.is_datetime64_any_dtype(flat[column]):
-            flat[column] = flat[column].map(lambda v: v.isoformat() if pd.notna(v) else None)
-    if suffix == ".gpkg":
-        flat.to_file(path, driver="GPKG", layer="assigned_incidents")
-    elif suffix == ".csv":
-        pd.DataFrame(flat.drop(columns="geometry")).to_csv(path, index=False)
-    else:
-        raise typer.BadParameter(f"cannot write {path.name}: use .parquet, .gpkg or .csv")
+    import pyogrio
+
+    out = frame.copy()
+    for column in out.columns:
+        if column != out.geometry.name and out[column].map(lambda v: isinstance(v, list)).any():
+            out[column] = out[column].map(
+                lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+            )
+    out["attribution"] = attribution
+    pyogrio.write_dataframe(out, path, driver="GPKG", layer="incidents", append=True)
+
+
+from geozone.incidents.stream import assigned_table, write_assigned  # noqa: E402
+
+__all__ = ["assigned_table", "incidents_app", "write_assigned"]
