@@ -634,6 +634,17 @@ def reject_repeated(read: ReadResult, seen: IdLedger) -> ReadResult:
         rejects = sorted([*read.rejects, *extra], key=lambda r: r.line)
         read = replace(read, incidents=read.incidents[~again], rejects=rejects)
     named = [r for r in read.rejects if r.external_id]  # a rejected row's id counts too
+    repeats = [r for r in named if r.field == "external_id" and r.reason.startswith("duplicate")]
+    if repeats:  # repeated within this piece, but first met in an earlier one
+        earlier = seen.first_lines(np.array([r.external_id for r in repeats], dtype=object))
+        renamed = {
+            id(r): replace(r, reason=duplicate_reason(r.external_id, int(f)))
+            for r, f in zip(repeats, earlier, strict=True)
+            if f >= 0
+        }
+        if renamed:
+            read = replace(read, rejects=[renamed.get(id(r), r) for r in read.rejects])
+            named = [r for r in read.rejects if r.external_id]
     if named:  # a rejected row's id met before is also a duplicate, as in a whole read
         lines_named = {r.line: r.external_id for r in named}
         have = {
