@@ -182,23 +182,30 @@ def incidents_import(
     store_url: Annotated[
         str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
     ] = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option("--chunk-rows", min=1, help="Rows read, stored and judged per transaction."),
+    ] = 50_000,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable."""
-    from rich.progress import Progress
+    """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable.
 
+    The file is streamed in pieces of --chunk-rows rows; each piece's new rows are judged as
+    they are stored (other stale incidents are left to the reassignment job).
+    """
     from geozone.context import judging_context
     from geozone.incidents.pipeline import import_file
     from geozone.store import open_store
 
     context = judging_context()
-    with open_store(store_url) as store, Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"importing {source.name}", total=None)
+    with open_store(store_url) as store, row_progress(f"importing {source.name}") as progress:
+        task = progress.add_task("import", total=None)
         report = import_file(
             store,
             source,
             context,
             crs=crs,
+            chunk_rows=chunk_rows,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
