@@ -477,7 +477,28 @@ class _OgrStream(_Rows):
         return next(self.stream([start, stop]))
 
     def stream(self, bounds: list[int]) -> Iterator[_Piece]:
-        """See :meth:`_Rows.stream`."""
+        """See :meth:`_Rows.stream`: one pass over the layer in Arrow batches."""
+        size = max(1, min(65_536, max((b - a for a, b in itertools.pairwise(bounds)), default=1)))
+        if bounds and bounds[0] > 0:  # a piece alone (a part): GDAL skips to it
+            yield from self._ranges(bounds)
+            return
+        with pyogrio.open_arrow(self.path, layer=self.layer, batch_size=size, use_pyarrow=True) as (
+            meta,
+            reader,
+        ):
+            geometry = meta.get("geometry_name") or "wkb_geometry"
+
+            def frames() -> Iterator[pd.DataFrame]:
+                for batch in reader:
+                    table = pa.Table.from_batches([batch])
+                    wkb = table.column(geometry).to_numpy(zero_copy_only=False)
+                    frame: pd.DataFrame = table.drop_columns([geometry]).to_pandas()
+                    frame["geometry"] = shapely.from_wkb(wkb)
+                    yield frame
+
+            yield from _cut_batches(frames(), bounds, self.names)
+
+    def _ranges(self, bounds: list[int]) -> Iterator[_Piece]:
         for start, stop in itertools.pairwise(bounds):
             stop = min(stop, self.n_rows)
             if stop <= start:
