@@ -202,3 +202,19 @@ def test_pieces_without_cluster_rows_keep_the_schema(tmp_path: Path, context: Co
     back = gpd.read_parquet(tmp_path / "mixed.parquet")
     assert len(back) >= 10 and back["external_id"].tolist()[:5] == far["external_id"].tolist()
     assert back.crs is not None and back.crs.to_epsg() == 4326
+
+
+def test_geoarrow_parquet_is_read_whole_and_gives_the_same_pieces(tmp_path: Path) -> None:
+    frame = grid_frame(30, 5, date(2024, 1, 1), date(2024, 6, 30))
+    table = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs=4326,
+    )
+    path = tmp_path / "geoarrow.parquet"
+    table.to_parquet(path, geometry_encoding="geoarrow")
+    whole = read_incidents(path)
+    incidents, rejects, n_rows = streamed(path, 7)
+    assert n_rows == 30 and len(whole.incidents) == 30
+    pd.testing.assert_frame_equal(incidents, whole.incidents)
+    assert rejects == whole.rejects == []

@@ -194,7 +194,7 @@ def open_incidents(
         elif kind == "csv":
             rows = _CsvRows(CsvRecords(source.read_bytes()))
             file_crs = None
-        elif kind == "parquet" and stream:
+        elif kind == "parquet" and stream and _wkb_or_plain(source):
             parquet = _ParquetStream(source)
             rows, file_crs, marked = parquet, parquet.crs, parquet.marked
         elif kind == "gpkg" and stream:
@@ -395,11 +395,6 @@ class _ParquetStream(_Rows):
             geo = json.loads(metadata[b"geo"])
             primary = geo.get("primary_column", "geometry")
             column = geo.get("columns", {}).get(primary, {})
-            if column.get("encoding", "WKB").upper() != "WKB":
-                raise IncidentFileError(
-                    f"{path}: geometry encoding {column.get('encoding')!r} is read whole, "
-                    "not streamed; write the file with WKB geometries (GeoPandas' default)"
-                )
             self.geometry_column = primary
             crs = column.get("crs", "EPSG:4326")
             self.crs = "EPSG:4326" if crs is None else crs_key(pyproj.CRS.from_user_input(crs))
@@ -452,6 +447,20 @@ class _ParquetStream(_Rows):
         frame: pd.DataFrame = table.drop_columns([self.geometry_column]).to_pandas()
         frame["geometry"] = shapely.from_wkb(wkb)
         return frame
+
+
+def _wkb_or_plain(path: Path) -> bool:
+    """Return whether a Parquet file is plain or GeoParquet with WKB geometries.
+
+    Those are streamed by batch; other geometry encodings (GeoArrow) are read whole by
+    GeoPandas.
+    """
+    metadata = pq.read_schema(path).metadata or {}
+    if b"geo" not in metadata:
+        return True
+    geo = json.loads(metadata[b"geo"])
+    column = geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
+    return str(column.get("encoding", "WKB")).upper() == "WKB"
 
 
 class _OgrStream(_Rows):
