@@ -3,7 +3,9 @@
 ``geozone incidents assign IN -o OUT --engine dask`` cuts the file into parts that a process
 reads alone (:meth:`~geozone.incidents.io.IncidentSource.partitions`: CSV spans of whole
 records found on a light pass over line breaks and quotes, Parquet runs of row groups,
-GeoPackage ranges of features), and runs one task per part on a dask.distributed cluster:
+GeoPackage ranges of features; a Parquet dataset, a folder of ``.parquet`` files, is read
+file after file with its rows numbered on), and runs one task per part on a dask.distributed
+cluster:
 read, validate, judge, write ``OUT/part-NNNNN.parquet`` (GeoParquet in the fixed schema of
 :func:`~geozone.incidents.stream.assigned_schema`, so the parts are one dataset). A task
 sends back only its ids, lines and rejects; the boundary sets, cores and cluster territories
@@ -27,7 +29,7 @@ import functools
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +118,18 @@ def run_part(
     output: str,
     tolerance: float | None,
     factory: ContextFactory,
+    shift: int = 0,
 ) -> PartResult:
-    """Read, validate, judge and write one part (a task on a worker)."""
+    """Read, validate, judge and write one part (a task on a worker).
+
+    ``shift`` is the rows of the dataset's earlier files: lines are the dataset's rows.
+    """
     opened = open_incidents(source, crs=crs, stream=True)
     read = opened.read_partition(part)
+    if shift:
+        incidents = read.incidents.set_axis(read.incidents.index + shift)
+        rejects = [replace(r, line=r.line + shift) for r in read.rejects]
+        read = replace(read, incidents=incidents, rejects=rejects)
     table = judge(read, worker_context(factory), tolerance)
     cluster_rows, review = _write_part(table, _part_path(Path(output), index))
     ids = read.incidents["external_id"].to_numpy(object)
@@ -159,7 +169,9 @@ def assign_distributed(
     Parameters
     ----------
     source
-        Incident file (CSV, GeoJSON, GeoPackage, Parquet).
+        Incident file (CSV, GeoJSON, GeoPackage, Parquet), or a Parquet dataset: a folder
+        of ``.parquet`` files read in name order, whose lines are the dataset's rows
+        (numbered on from one file to the next).
     output
         Folder of the dataset (``part-NNNNN.parquet`` in file order; replaced if it holds one).
     crs, tolerance
@@ -190,8 +202,13 @@ def assign_distributed(
             "--engine dask needs dask.distributed: pip install 'geozone[dask]'"
         ) from None
     started = time.perf_counter()
-    opened = open_incidents(source, crs=crs, stream=True)  # checks columns and CRS now
-    parts = opened.partitions(chunk_rows)
+    files = _dataset_files(source)
+    parts: list[tuple[str, str | int, tuple[int, ...], int]] = []
+    shift = 0
+    for path in files:
+        opened = open_incidents(path, crs=crs, stream=True)  # checks columns and CRS now
+        parts += [(str(path), opened.crs, part, shift) for part in opened.partitions(chunk_rows)]
+        shift += opened.n_rows if len(files) > 1 else 0
     if output.exists() and not output.is_dir():
         raise GeozoneError(f"{output} is a file; --engine dask writes a dataset folder")
     if output.is_dir():
@@ -215,16 +232,17 @@ def assign_distributed(
             client.submit(
                 run_part,
                 i,
-                str(source),
-                opened.crs,
+                path,
+                file_crs,
                 part,
                 str(output),
                 tolerance,
                 factory,
+                shift,
                 key=f"geozone-part-{i}-{time.time_ns()}",
                 pure=False,
             )
-            for i, part in enumerate(parts)
+            for i, (path, file_crs, part, shift) in enumerate(parts)
         ]
         waiting: dict[int, PartResult] = {}
         ledger = IdLedger()
@@ -246,6 +264,16 @@ def assign_distributed(
     del summary.rejects[MAX_KEPT_REJECTS:]
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _dataset_files(source: Path) -> list[Path]:
+    """Return the files of the input: the file, or a Parquet dataset's files in name order."""
+    if not source.is_dir():
+        return [source]
+    files = sorted(p for p in source.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    if not files:
+        raise GeozoneError(f"{source} is a folder without .parquet files (a dataset)")
+    return files
 
 
 def _account(

@@ -94,3 +94,20 @@ def test_dask_on_a_real_sample_equals_the_local_engine(
     )
     same_output(tmp_path / "local.parquet", tmp_path / "dask")
     assert remote.cluster_rows == local.cluster_rows > 0
+
+
+def test_dask_reads_a_parquet_dataset_as_one_file(tmp_path: Path) -> None:
+    frame = grid_frame(300, 12, datetime(2023, 1, 1).date(), datetime(2024, 12, 31).date())
+    frame.loc[250, "external_id"] = frame.loc[20, "external_id"]  # repeated across files
+    frame.loc[[30, 280], "lat"] = 40.0
+    whole = write_incidents(frame, tmp_path / "whole.parquet")
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    write_incidents(frame.iloc[:180], dataset / "a.parquet")
+    write_incidents(frame.iloc[180:], dataset / "b.parquet")
+    local = assign_file(whole, tmp_path / "local.parquet", grid_context(), chunk_rows=100)
+    remote = assign_distributed(
+        dataset, tmp_path / "dask", chunk_rows=100, workers=2, factory=grid_context
+    )
+    same_output(tmp_path / "local.parquet", tmp_path / "dask")
+    assert remote.rejects == local.rejects and [r.line for r in local.rejects] == [31, 251, 281]
