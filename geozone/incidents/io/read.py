@@ -559,9 +559,12 @@ class _CsvRows(_Rows):
 class IncidentSource:
     """An incident file opened by :func:`open_incidents`: its rows, read whole or in pieces.
 
-    CSV rows are parsed piece by piece from the file's bytes, so an import holds one piece of
-    parsed rows at a time; other formats are read whole by their library, then validated and
-    stored piece by piece.
+    Opened with ``stream`` (imports, ``incidents assign``), the rows are read from the file
+    piece by piece: CSV in blocks of whole records (:class:`~geozone.incidents.io._csv.
+    CsvBlocks`), Parquet in record batches, GeoPackage in Arrow batches; GeoJSON, and
+    GeoParquet in another encoding than WKB, are read whole. Otherwise a CSV file's bytes are
+    held and parsed piece by piece, and other formats are read whole by their library. Ids
+    met in earlier pieces are kept in an :class:`~geozone.incidents.io._ids.IdLedger`.
 
     Attributes
     ----------
