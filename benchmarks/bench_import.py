@@ -81,7 +81,7 @@ def main() -> None:
         baseline = work / "baseline"
         baseline.mkdir()
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.baseline, "geozone"],
+            ["git", "-C", str(ROOT), "archive", args.baseline, "geozone", "data", "pyproject.toml"],
             check=True,
             capture_output=True,
         )
@@ -100,12 +100,14 @@ def main() -> None:
                     str(source),
                     str(work / f"{mode}.db"),
                 ],
-                check=True,
+                check=False,
                 capture_output=True,
                 text=True,
                 env=env,
                 cwd=work,
             )
+            if done.returncode:
+                raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
             figures[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             f = figures[mode]
             print(
