@@ -21,7 +21,7 @@ from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
 from geozone.incidents.io import validate_incidents
-from geozone.incidents.pipeline import assign_stale, import_file
+from geozone.incidents.pipeline import assign_ids, assign_stale, import_file
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
@@ -45,13 +45,16 @@ def incident_features(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -> dict[str, Any]:
-    """Validate records, store the valid ones, assign what is stale; report rejects by index.
+    """Validate records, store the valid ones, assign them; report rejects by index.
 
     Each bad record is rejected alone with its index, the field and the reason (a record
     that is not a JSON object, or whose field holds an object or a list, included); the
-    others are stored in one transaction, idempotently by ``external_id``. When the store is
-    too busy to assign them at once, they stay stored and the answer says their assignment is
-    pending (the next write, or the next start, assigns them).
+    others are stored in one transaction, idempotently by ``external_id``, and judged: the
+    request's own rows only (as stored: a duplicate keeps its stored values), so a request
+    after a context change does not wait for the whole store to be judged again; the other
+    stale incidents are reassigned by :func:`run_reassign`, a background job. When the store
+    is too busy to assign them at once, they stay stored and the answer says their
+    assignment is pending.
 
     Raises
     ------
@@ -62,10 +65,11 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
     sound = [i for i, problem in enumerate(shapes) if problem is None]
     frame = pd.DataFrame.from_records([records[i] for i in sound], columns=_columns(records))
     result = validate_incidents(frame, lines=[i + 1 for i in sound], source="request body")
-    added = store.add_incidents(result.incidents.reset_index(drop=True))
+    valid = result.incidents.reset_index(drop=True)
+    added = store.add_incidents(valid)
     note = None
-    try:
-        assigned = assign_stale(store, context)
+    try:  # this request's rows only: other stale ones are the background job's
+        assigned = assign_ids(store, context, valid["external_id"].tolist())
     except StoreBusyError:
         assigned = 0
         note = "stored; the store was busy, so their assignment waits for the next write"
@@ -191,6 +195,26 @@ def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs
         job.finished_at = datetime.now(UTC)
         shutil.rmtree(path.parent, ignore_errors=True)
         release_memory()
+
+
+def run_reassign(job: Job, store: IncidentStore, context: Context) -> None:
+    """Reassign every stale incident for a job (after a context change), with progress."""
+    job.status = "running"
+
+    def progress(done: int, total: int) -> None:
+        job.rows_done, job.rows_total = done, total
+
+    try:
+        with write_wait(None):
+            assigned = assign_stale(store, context, on_progress=progress)
+        job.report = {"assigned": assigned}
+        job.rows_done = job.rows_total = assigned
+        job.status = "done"
+    except Exception as exc:  # the job records every failure; the process goes on
+        job.status = "failed"
+        job.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        job.finished_at = datetime.now(UTC)
 
 
 def release_memory() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import typer
 
@@ -48,59 +47,129 @@ def incidents_generate(
     console.print(f"wrote {len(frame):,} SYNTHETIC incidents (seed {seed}) to {output}")
 
 
+def row_progress(description: str) -> Any:
+    """Return a progress bar counting rows, with the rate and the time left (rich)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 @incidents_app.command("assign")
 def incidents_assign(
-    source: Annotated[Path, typer.Argument(help="Incident file (CSV, GeoJSON, GPKG, Parquet).")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Incident file (CSV, GeoJSON, GPKG, Parquet); with --engine dask also a "
+            "folder of files or a Parquet dataset."
+        ),
+    ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Assigned file: .parquet, .gpkg, .csv.")
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Assigned file: .parquet, .gpkg, .csv (--engine dask: a GeoParquet dataset "
+            "folder).",
+        ),
     ],
     crs: Annotated[
         str, typer.Option(help="CRS of the input coordinates, e.g. EPSG:3405.")
     ] = "EPSG:4326",
     tolerance: Annotated[float | None, typer.Option(help="Boundary tolerance in metres.")] = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option(
+            "--chunk-rows",
+            min=1,
+            help="Rows read, judged and written at a time: memory grows with it, not with "
+            "the file.",
+        ),
+    ] = 100_000,
+    engine: Annotated[
+        str,
+        typer.Option(help="local (this process, streamed) or dask (dask.distributed)."),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="--engine dask: address of a running scheduler (tcp://host:8786)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="--engine dask: processes of a local cluster (default: cores)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Judge every incident of a file (unit chain, border zones, lead unit) and write the result."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Judge every incident of a file (unit chain, border zones, lead unit) and write the result.
 
-    from geozone.assignment import assign
+    The file is read, judged and written in pieces of --chunk-rows rows, so any size runs
+    in flat memory; the result is the one a whole read gives, row for row.
+    """
     from geozone.context import judging_context, prepare_for
-    from geozone.incidents.io import open_incidents
 
-    # The context loads and its indexes are made on a second thread while the file is read.
-    with ThreadPoolExecutor(1) as pool:
-        loading = pool.submit(judging_context)
-        opened = open_incidents(source, crs=crs)
-        rows = opened.n_rows
-        preparing = pool.submit(lambda: prepare_for(loading.result(), rows, tolerance))
-        read = opened.read()
-        del opened  # the file's raw cells: no longer needed
-        preparing.result()
-    context = loading.result()
-    with console.status(f"assigning {len(read.incidents):,} incidents…"):
-        result = assign(
-            read.incidents.reset_index(drop=True), context.sets, context.territories, tolerance
-        )
-        frame = assigned_frame(read.incidents.reset_index(drop=True), result.units, result.clusters)
-        write_assigned_frame(frame, output)
-    summary = {
-        "read": read.n_rows,
-        "rejected": len(read.rejected_lines),
-        "assigned": len(read.incidents),
-        "cluster_rows": len(result.clusters),
-        "review": int(result.clusters["review"].sum()),
-        "output": str(output),
-        "rejects": [r.__dict__ for r in read.rejects[:100]],
-    }
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter(f"--engine {engine!r}: use local or dask")
+    if engine == "local" and (scheduler or workers):
+        raise typer.BadParameter("--scheduler and --workers go with --engine dask")
+    summary: Any
+    if engine == "dask":
+        from geozone.context import stored_confirmations
+        from geozone.incidents.distributed import assign_distributed
+
+        with console.status(f"assigning {source.name} on dask.distributed…"):
+            summary = assign_distributed(
+                source,
+                output,
+                crs=crs,
+                tolerance=tolerance,
+                chunk_rows=chunk_rows,
+                scheduler=scheduler,
+                workers=workers,
+                confirmations=stored_confirmations(),
+            )
+    else:
+        from geozone.incidents.stream import assign_file
+
+        context = judging_context()
+        with console.status("preparing the boundary indexes…"):
+            prepare_for(context, chunk_rows, tolerance)  # before the bar: its ETA stays true
+        with row_progress(f"assigning {source.name}") as progress:
+            task = progress.add_task("assign", total=None)
+            summary = assign_file(
+                source,
+                output,
+                context,
+                crs=crs,
+                tolerance=tolerance,
+                chunk_rows=chunk_rows,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    data = summary.to_dict()
     if as_json:
-        print_json(summary)
+        print_json(data)
         return
     console.print(
-        f"{summary['assigned']:,} incidents assigned, {summary['rejected']:,} rows rejected, "
-        f"{summary['cluster_rows']:,} cluster decisions ({summary['review']:,} to review) "
+        f"{summary.assigned:,} incidents assigned, {summary.rejected:,} rows rejected, "
+        f"{summary.cluster_rows:,} cluster decisions ({summary.review:,} to review) "
         f"-> {output}"
     )
-    for reject in read.rejects[:20]:
+    for reject in summary.rejects[:20]:
         console.print(
             f"  line {reject.line}: {reject.field}: {reject.reason}",
             style="yellow",
@@ -115,28 +184,34 @@ def incidents_import(
     store_url: Annotated[
         str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
     ] = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option("--chunk-rows", min=1, help="Rows read, stored and judged per transaction."),
+    ] = 50_000,
     as_json: JsonOption = False,
 ) -> None:
     """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable.
+
+    The file is streamed in pieces of --chunk-rows rows; each piece's new rows are judged as
+    they are stored (other stale incidents are left to the reassignment job).
 
     A row without coordinates but with an address (column ``address`` or ``địa chỉ``) is
     located by its address only: its jurisdiction at the level the address gives, and a
     review decision "address only: no border-zone decision" for each cluster it concerns.
     """
-    from rich.progress import Progress
-
     from geozone.context import judging_context
     from geozone.incidents.pipeline import import_file
     from geozone.store import open_store
 
     context = judging_context()
-    with open_store(store_url) as store, Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"importing {source.name}", total=None)
+    with open_store(store_url) as store, row_progress(f"importing {source.name}") as progress:
+        task = progress.add_task("import", total=None)
         report = import_file(
             store,
             source,
             context,
             crs=crs,
+            chunk_rows=chunk_rows,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
@@ -249,137 +324,77 @@ def incidents_export(
     end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD).")] = None,
     store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
 ) -> None:
-    """Export stored incidents with their assignment (synthetic flag and attribution kept)."""
+    """Export stored incidents with their assignment (synthetic flag and attribution kept).
+
+    Pages of 10,000 incidents are written as they are read (Parquet row groups, GeoPackage
+    appends, CSV rows), so memory holds one page; GeoJSON is written whole.
+    """
+    from geozone.incidents.stream import AssignedWriter, schema_of
     from geozone.store import open_store
 
-    frames = []
-    with open_store(store_url) as store:
+    suffix = output.suffix.lower()
+    layered = suffix in (".gpkg", ".geojson", ".json")
+    if not layered and suffix not in (".parquet", ".geoparquet", ".csv"):
+        raise typer.BadParameter(f"cannot write {output.name}: use .parquet, .gpkg or .csv")
+    attribution = ""
+    if layered:
+        from geozone.context import judging_context
+
+        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
+    held: list[pd.DataFrame] = []
+    writer: AssignedWriter | None = None
+    written = 0
+    with open_store(store_url) as store, row_progress(f"exporting to {output.name}") as bar:
+        task = bar.add_task("export", total=None)
         offset = 0
         while True:
             page, total = store.query(
                 _query(None, start, end, None, unit, cluster, False, 10_000, offset)
             )
-            frames.append(page)
             offset += len(page)
+            frame = gpd.GeoDataFrame(page, crs=4326)
+            if suffix in (".geojson", ".json"):
+                held.append(frame)
+            elif suffix == ".gpkg":
+                if len(frame) or not written:
+                    _append_layer(frame, output, attribution, first=not written)
+            else:
+                if writer is None:
+                    writer = AssignedWriter(output, schema=schema_of(frame))
+                writer.write(frame)
+            written += len(frame)
+            bar.update(task, completed=offset, total=total)
             if offset >= total or page.empty:
                 break
-    table = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
-    if output.suffix.lower() in (".gpkg", ".geojson", ".json"):
-        from geozone.context import judging_context
+    if writer is not None:
+        writer.close()
+    if held:
         from geozone.report.exports import write_layers
 
-        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
+        table = gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=4326)
         write_layers({"incidents": table}, output, attribution)
-    else:
-        write_assigned(table, output)
-    console.print(f"exported {len(table):,} incidents to {output}")
+    console.print(f"exported {written:,} incidents to {output}")
 
 
-def assigned_table(
-    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
-) -> gpd.GeoDataFrame:
-    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+def _append_layer(frame: gpd.GeoDataFrame, path: Path, attribution: str, *, first: bool) -> None:
+    """Write the first page as :func:`~geozone.report.exports.write_layers`; append the rest."""
+    from geozone.report.exports import write_layers
 
-    :func:`assigned_frame` with the points as geometry (EPSG:4326).
-    """
-    table = assigned_frame(incidents, units, clusters)
-    lon, lat = table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float)
-    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
-
-
-def write_assigned_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write :func:`assigned_frame` as :func:`write_assigned` writes :func:`assigned_table`.
-
-    GeoParquet is written from the columns and coordinates (no geometry object per row).
-    """
-    from geozone.incidents.io.write import write_points_geoparquet
-
-    if path.suffix.lower() in (".parquet", ".geoparquet"):
-        lon, lat = frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float)
-        if write_points_geoparquet(frame, lon, lat, path):
-            return
-    geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
-    write_assigned(gpd.GeoDataFrame(frame, geometry=geometry, crs=4326), path)
-
-
-def assigned_frame(
-    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
-) -> pd.DataFrame:
-    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
-
-    The rows and columns of two left merges on ``external_id`` (incidents, then units, then
-    clusters), built by placing rows instead: ``units`` holds one row per incident in the
-    same order (:func:`~geozone.assignment.jurisdiction`), and each incident's cluster rows
-    follow it in their order. Frames that do not fit that shape are merged.
-    """
-    ids = incidents["external_id"].to_numpy(dtype=object)
-    shared = (set(incidents.columns) & (set(units.columns) | set(clusters.columns))) | (
-        set(units.columns) & set(clusters.columns)
-    )
-    simple = (
-        shared == {"external_id"}
-        and np.array_equal(ids, units["external_id"].to_numpy(dtype=object))
-        and incidents["external_id"].is_unique
-    )
-    if not simple:
-        base = incidents.merge(units, on="external_id", how="left")
-        return base.merge(clusters, on="external_id", how="left")
-    incident, cluster = _placed_rows(ids, clusters["external_id"].to_numpy(dtype=object))
-    base = pd.concat(
-        [
-            incidents.reset_index(drop=True),
-            units.drop(columns="external_id").reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    # The key's type is the one the merges give it (their common type).
-    empty = incidents.iloc[:0].merge(units.iloc[:0], on="external_id")
-    key = empty.merge(clusters.iloc[:0], on="external_id")["external_id"].dtype
-    base["external_id"] = incidents["external_id"].reset_index(drop=True).astype(key)
-    if len(incident) != len(base) or not np.array_equal(incident, np.arange(len(base))):
-        base = base.take(incident).reset_index(drop=True)
-    right = clusters.drop(columns="external_id").reset_index(drop=True)
-    right = right.reindex(pd.Index(cluster)).reset_index(drop=True)  # -1: no row, all missing
-    return pd.concat([base, right], axis=1)
-
-
-def _placed_rows(ids: np.ndarray, cluster_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a left merge of incidents ``ids`` with cluster rows ``cluster_ids``.
-
-    Returns, per output row, the incident's position and the cluster row's (-1 for an
-    incident no cluster row names, which gets one row); cluster rows naming no incident are
-    left out, as a left merge leaves them.
-    """
-    position = pd.Index(ids).get_indexer(cluster_ids)
-    known = np.flatnonzero(position >= 0)
-    order = known[np.argsort(position[known], kind="stable")]
-    counts = np.bincount(position[known], minlength=len(ids))
-    slots = np.maximum(counts, 1)
-    start = np.cumsum(slots) - slots
-    incident = np.repeat(np.arange(len(ids)), slots)
-    cluster = np.full(len(incident), -1, dtype=np.intp)
-    held = position[order]
-    rank = np.arange(len(order)) - np.searchsorted(held, held)
-    cluster[start[held] + rank] = order
-    return incident, cluster
-
-
-def write_assigned(table: gpd.GeoDataFrame, path: Path) -> None:
-    """Write an assigned table; list columns become comma-separated text outside Parquet."""
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".geoparquet"):
-        table.to_parquet(path)
+    if first:
+        write_layers({"incidents": frame}, path, attribution)
         return
-    flat = table.copy()
-    for column in ("candidates", "zone_units", "cooperating"):
-        if column in flat:
-            flat[column] = flat[column].map(lambda v: ",".join(v) if isinstance(v, list) else v)
-    for column in flat.columns:
-        if pd.api.types.is_datetime64_any_dtype(flat[column]):
-            flat[column] = flat[column].map(lambda v: v.isoformat() if pd.notna(v) else None)
-    if suffix == ".gpkg":
-        flat.to_file(path, driver="GPKG", layer="assigned_incidents")
-    elif suffix == ".csv":
-        pd.DataFrame(flat.drop(columns="geometry")).to_csv(path, index=False)
-    else:
-        raise typer.BadParameter(f"cannot write {path.name}: use .parquet, .gpkg or .csv")
+    import pyogrio
+
+    out = frame.copy()
+    for column in out.columns:
+        if column != out.geometry.name and out[column].map(lambda v: isinstance(v, list)).any():
+            out[column] = out[column].map(
+                lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
+            )
+    out["attribution"] = attribution
+    pyogrio.write_dataframe(out, path, driver="GPKG", layer="incidents", append=True)
+
+
+from geozone.incidents.stream import assigned_table, write_assigned  # noqa: E402
+
+__all__ = ["assigned_table", "incidents_app", "write_assigned"]

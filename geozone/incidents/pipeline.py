@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,17 @@ def import_file(
     *,
     mapping: Mapping[str, str] | None = None,
     crs: str | int = 4326,
-    chunk_rows: int = 20_000,
+    chunk_rows: int = 50_000,
     on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import an incident file into ``store`` and assign what it added.
+
+    The file is streamed (:func:`~geozone.incidents.io.open_incidents` with ``stream``):
+    each piece is read, validated, stored, and the rows it stored are judged from the piece
+    itself (never read back from the store) and their assignments saved. Other stale
+    incidents of the store are left to :func:`assign_stale` (a background job in the
+    service), except after a resumed run, whose earlier run may have stopped between storing
+    a piece and judging it.
 
     Parameters
     ----------
@@ -84,16 +91,17 @@ def import_file(
     mapping, crs
         Column names and the CRS of the coordinates.
     chunk_rows
-        Source rows per transaction.
+        Source rows per piece (and per transaction): memory grows with it, not with the file.
     on_progress
         Called with (rows done, rows in all) after each chunk.
     """
-    source = open_incidents(path, mapping=mapping, crs=crs)
+    source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
     batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
     batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
     start = int(batch["rows_done"])
-    stored = duplicates = rejected = address_only = 0
+    stamp = context_stamp(context)
+    stored = duplicates = rejected = assigned = address_only = 0
     rejects: list[dict[str, Any]] = []
     for first, read in source.pieces(chunk_rows, cut=start):
         rejects += [r.__dict__ for r in read.rejects]
@@ -104,21 +112,54 @@ def import_file(
             # Before the located rows: a resumed piece finds these stored (duplicates).
             by_address = store_address_only(store.engine, context, read.address_only, batch_id)
             address_only += by_address[0]
-        added = store.add_incidents(
-            read.incidents.reset_index(drop=True), batch_id, source_rows=read.n_rows
-        )
+        incidents = read.incidents.reset_index(drop=True)
+        added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+        assigned += _assign_piece(store, context, incidents, batch_id, stamp)
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
         whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
         store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
-    assigned = assign_stale(store, context)
+    if start:
+        assigned += assign_stale(store, context)
     report = ImportReport(
         batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
     )
     report.address_only = address_only
     return report
+
+
+def _assign_piece(
+    store: IncidentStore, context: Context, incidents: Any, batch_id: str, stamp: str
+) -> int:
+    """Judge the rows of a piece that its batch stored, from the piece; save them."""
+    if incidents.empty:
+        return 0
+    ours = store.stored_by(batch_id, incidents["external_id"].tolist())
+    if not ours:
+        return 0
+    if len(ours) < len(incidents):
+        incidents = incidents[incidents["external_id"].isin(ours)].reset_index(drop=True)
+    result = assign(incidents, context.sets, context.territories)
+    return store.save_assignments(result.units, result.clusters, stamp=stamp)
+
+
+def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[str]) -> int:
+    """Judge the stored incidents ``external_ids`` (their stored values); save them.
+
+    Returns
+    -------
+    int
+        Incidents assigned (unknown ids and ids whose times are quarantined are left out).
+    """
+    if not external_ids:
+        return 0
+    incidents = store.get_many(list(external_ids))
+    if incidents.empty:
+        return 0
+    result = assign(incidents, context.sets, context.territories)
+    return store.save_assignments(result.units, result.clusters, stamp=context_stamp(context))
 
 
 def batch_name(digest: str, *, crs: str, columns: Mapping[str, str]) -> str:
@@ -144,8 +185,22 @@ def batch_name(digest: str, *, crs: str, columns: Mapping[str, str]) -> str:
     return "file:" + hashlib.sha256(f"{digest}\n{options}".encode()).hexdigest()[:32]
 
 
-def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000) -> int:
+def assign_stale(
+    store: IncidentStore,
+    context: Context,
+    *,
+    chunk: int = 50_000,
+    on_progress: ProgressCallback | None = None,
+) -> int:
     """Assign every stored incident whose assignment is missing or out of date.
+
+    This is the background work after a context change (new boundary builds, changed
+    clusters or rules): a request or an import judges only its own rows.
+
+    Parameters
+    ----------
+    on_progress
+        Called with (incidents done, incidents done + stale found in the next round).
 
     Returns
     -------
@@ -158,7 +213,16 @@ def assign_stale(store: IncidentStore, context: Context, *, chunk: int = 50_000)
         incidents = store.get_many(ids)
         result = assign(incidents, context.sets, context.territories)
         done += store.save_assignments(result.units, result.clusters, stamp=stamp)
+        if on_progress:
+            on_progress(done, done + len(ids))
     return done
 
 
-__all__ = ["ImportReport", "assign_stale", "batch_name", "context_stamp", "import_file"]
+__all__ = [
+    "ImportReport",
+    "assign_ids",
+    "assign_stale",
+    "batch_name",
+    "context_stamp",
+    "import_file",
+]

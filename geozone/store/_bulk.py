@@ -4,12 +4,16 @@ SQLite takes ``executemany`` of prepared tuples (``INSERT … ON CONFLICT DO NOT
 times as the text SQLAlchemy's SQLite DATETIME stores. PostgreSQL takes ``COPY`` of CSV
 written by Arrow into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
 NOTHING``. The columns, their Arrow types and the staging table's SQL types follow the store
-types of :data:`geozone.incidents.fields.INCIDENT_FIELDS`.
+types of :data:`geozone.incidents.fields.INCIDENT_FIELDS`. Assignments are written to SQLite
+the same way (:func:`update_units_sqlite`, :func:`insert_clusters_sqlite`): plain tuples to
+the driver, in the text SQLAlchemy's types store.
 """
 
 from __future__ import annotations
 
 import io
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -19,6 +23,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy.engine import Connection
 
 from geozone.incidents.fields import INCIDENT_COLUMNS, INCIDENT_FIELDS, IncidentField
+from geozone.store.base import CLUSTER_COLUMNS, UNIT_COLUMNS
 
 #: Rows per CSV block sent by COPY.
 _COPY_CHUNK = 50_000
@@ -122,3 +127,58 @@ def insert_postgres(connection: Connection, frame: pd.DataFrame) -> int:
         "ON CONFLICT (external_id) DO NOTHING"
     )
     return int(result.rowcount)
+
+
+def _json_lists(series: pd.Series[Any]) -> list[str]:
+    """Return lists as the JSON text SQLAlchemy's JSON type stores on SQLite."""
+    return [json.dumps(list(v)) for v in series]
+
+
+def _sqlite_time(value: datetime) -> str:
+    """Return an aware time as SQLAlchemy's SQLite DATETIME text (UTC wall time)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def update_units_sqlite(
+    connection: Connection, units: pd.DataFrame, ids: pd.Series[Any], stamp: str, now: datetime
+) -> None:
+    """Set the unit assignment of stored incidents (``ids``: their row ids), on SQLite.
+
+    One driver-level ``executemany`` of plain tuples: the same values SQLAlchemy binds for
+    an ``UPDATE … WHERE id = :id`` of dicts, without building and processing a dict a row.
+    """
+    names = [name for name in UNIT_COLUMNS]
+    columns: list[list[Any]] = []
+    for name in names:
+        if name == "candidates":
+            columns.append(_json_lists(units[name]))
+        elif name == "on_boundary":
+            columns.append(units[name].astype(bool).astype(int).tolist())
+        else:
+            columns.append(_nullable(units[name]))
+    n = len(units)
+    columns += [[stamp] * n, [_sqlite_time(now)] * n, ids.astype(np.int64).tolist()]
+    assignments = ", ".join(f"{name} = ?" for name in (*names, "assigned_with", "assigned_at"))
+    connection.exec_driver_sql(
+        f"UPDATE incidents SET {assignments} WHERE id = ?", list(zip(*columns, strict=True))
+    )
+
+
+def insert_clusters_sqlite(connection: Connection, rows: pd.DataFrame) -> None:
+    """Insert cluster rows (with ``incident_id``) on SQLite, as plain tuples."""
+    names = ["incident_id", *(c for c in CLUSTER_COLUMNS if c != "external_id")]
+    columns: list[list[Any]] = []
+    for name in names:
+        if name in ("zone_units", "cooperating"):
+            columns.append(_json_lists(rows[name]))
+        elif name in ("in_zone", "review"):
+            columns.append(rows[name].astype(bool).astype(int).tolist())
+        elif name == "incident_id":
+            columns.append(rows[name].astype(np.int64).tolist())
+        else:
+            columns.append(_nullable(rows[name]))
+    connection.exec_driver_sql(
+        f"INSERT INTO incident_clusters ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' * len(names))})",
+        list(zip(*columns, strict=True)),
+    )

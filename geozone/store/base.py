@@ -365,6 +365,19 @@ class IncidentStore(ABC):
     def stale_ids(self, stamp: str, limit: int | None = None) -> list[str]:
         """Return external ids never assigned or assigned with another stamp, oldest first."""
 
+    def stored_by(self, batch_id: str, external_ids: Sequence[str]) -> list[str]:
+        """Return those of ``external_ids`` that import batch ``batch_id`` stored.
+
+        An import judges exactly these rows of a piece from the piece itself: their stored
+        values are the piece's (a row another batch stored first keeps its own values).
+        """
+        found = []
+        for external_id in external_ids:
+            record = self.get(external_id)
+            if record is not None and record["batch_id"] == batch_id:
+                found.append(external_id)
+        return found
+
     @abstractmethod
     def begin_batch(
         self, batch_id: str, source: str, sha256: str, rows_total: int

@@ -44,7 +44,12 @@ from geozone.errors import (
     UnknownIncidentError,
 )
 from geozone.incidents.schema import time_range_text
-from geozone.store._bulk import insert_postgres, insert_sqlite
+from geozone.store._bulk import (
+    insert_clusters_sqlite,
+    insert_postgres,
+    insert_sqlite,
+    update_units_sqlite,
+)
 from geozone.store._engine import (
     MIGRATIONS_DIR,
     WRITE,
@@ -408,15 +413,19 @@ class SqlIncidentStore(IncidentStore):
                 .drop(columns="external_id")
                 .add_prefix("p_")
             )
-            params = cast(
-                list[dict[str, Any]],
-                unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
-            )
-            values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
-            values |= {"assigned_with": stamp, "assigned_at": now}
-            connection.execute(
-                t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params
-            )
+            if self.dialect == "sqlite":
+                row_ids = unit_frame["external_id"].map(ids)
+                update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
+            else:
+                params = cast(
+                    list[dict[str, Any]],
+                    unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
+                )
+                values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
+                values |= {"assigned_with": stamp, "assigned_at": now}
+                connection.execute(
+                    t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params
+                )
             id_list = list(ids.values())
             for chunk in _chunks(id_list):
                 connection.execute(c.delete().where(c.c.incident_id.in_(chunk)))
@@ -424,12 +433,33 @@ class SqlIncidentStore(IncidentStore):
                 rows = cluster_frame.assign(incident_id=cluster_frame["external_id"].map(ids)).drop(
                     columns="external_id"
                 )
-                records = cast(
-                    list[dict[str, Any]],
-                    rows.astype(object).where(rows.notna(), None).to_dict("records"),
-                )
-                connection.execute(c.insert(), records)
+                if self.dialect == "sqlite":
+                    insert_clusters_sqlite(connection, rows)
+                else:
+                    records = cast(
+                        list[dict[str, Any]],
+                        rows.astype(object).where(rows.notna(), None).to_dict("records"),
+                    )
+                    connection.execute(c.insert(), records)
         return len(external_ids)
+
+    def stored_by(self, batch_id: str, external_ids: Sequence[str]) -> list[str]:
+        """Return those of ``external_ids`` that import batch ``batch_id`` stored.
+
+        See :meth:`geozone.store.base.IncidentStore.stored_by`.
+        """
+        t = self._incidents
+        found: set[str] = set()
+        wanted = [nfc(i) for i in external_ids]
+        with self._read() as connection:
+            for chunk in _chunks(wanted):
+                rows = connection.execute(
+                    sa.select(t.c.external_id)
+                    .where(t.c.external_id.in_(chunk))
+                    .where(t.c.batch_id == batch_id)
+                )
+                found.update(rows.scalars())
+        return [i for i in wanted if i in found]
 
     def stale_ids(self, stamp: str, limit: int | None = None) -> list[str]:
         """Return external ids never assigned or assigned with another stamp, oldest first."""

@@ -124,6 +124,51 @@ def test_generate_then_assign_file_to_file(tmp_path: Path) -> None:
         f"SYN-3-{i}" for i in range(1, 501)
     }
     assert table["explanation_en"].notna().sum() == summary["cluster_rows"] > 100
+    code, output = run(
+        *["incidents", "assign", str(tmp_path / "s.csv"), "-o", str(tmp_path / "b.parquet")],
+        *["--chunk-rows", "97", "--json"],
+    )
+    assert json.loads(output)["pieces"] == 6
+    assert gpd.read_parquet(tmp_path / "b.parquet").equals(table)  # streamed = one piece
+
+
+def test_assign_options_name_their_engine(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("external_id,occurred_at,lon,lat,category\n", encoding="utf-8")
+    out = str(tmp_path / "o.parquet")
+    for extra, message in (
+        (["--engine", "spark"], "use local or dask"),
+        (["--workers", "2"], "go with --engine dask"),
+    ):
+        code, output = run("incidents", "assign", str(source), "-o", out, *extra)
+        assert code == 2 and message in " ".join(output.split())
+
+
+def test_export_streams_pages_to_parquet_and_csv(tmp_path: Path) -> None:
+    from datetime import date
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.pipeline import import_file
+    from geozone.store import open_store
+    from tests.fixtures.clusters import grid_context
+    from tests.fixtures.incidents import grid_incidents
+
+    frame = grid_incidents(10_050, 4, date(2024, 1, 1), date(2024, 12, 31))
+    frame.insert(2, "detected_at", frame["occurred_at"])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store:
+        import_file(store, write_incidents(frame, tmp_path / "in.csv"), grid_context())
+    for name in ("all.parquet", "all.csv"):
+        code, output = run("incidents", "export", "-o", str(tmp_path / name), "--store", url)
+        assert code == 0 and "exported 10,050 incidents" in output
+    table = gpd.read_parquet(tmp_path / "all.parquet")
+    text = pd.read_csv(tmp_path / "all.csv")
+    assert len(table) == len(text) == 10_050 and table["external_id"].is_unique
+    assert table["unit_code"].notna().all() and table.crs.to_epsg() == 4326
+    assert text["external_id"].tolist() == table["external_id"].tolist()
 
 
 def unboxed(output: str) -> str:

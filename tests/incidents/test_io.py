@@ -415,36 +415,3 @@ def test_vectorised_validation_agrees_with_the_model() -> None:
         ), (i, row)
         assert mine.detected_by == (model.detected_by.strip() if model.detected_by else None)
     assert 30 < n_model_ok < 350 and n_outside > 10  # the sample exercises every outcome
-
-
-@pytest.mark.parametrize("rows_per_slice", [3, 131_072])
-def test_points_geoparquet_is_the_file_geopandas_writes(
-    tmp_path: Path, rows_per_slice: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from geozone.incidents.io import write
-    from geozone.incidents.io.write import points_wkb, write_points_geoparquet
-
-    monkeypatch.setattr(write, "_ROWS_PER_SLICE", rows_per_slice)
-
-    lon = np.array([105.85, 102.15, 117.8, 106.0])
-    lat = np.array([21.03, 7.19, 23.37, 10.77])
-    frame = pd.DataFrame(
-        {
-            "external_id": np.array(["a", "b", "c", "d"], dtype=object),
-            "lon": lon,
-            "lat": lat,
-            "candidates": np.array([["1", "2"], None, [], ["3"]], dtype=object),
-            "in_zone": np.array([True, np.nan, False, True], dtype=object),
-            "occurred_at": pd.date_range("2025-07-01", periods=4, freq="h", tz=VIETNAM_TZ),
-        }
-    )
-    assert points_wkb(lon, lat).to_pylist() == list(shapely.to_wkb(shapely.points(lon, lat)))
-    ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
-    assert write_points_geoparquet(frame, lon, lat, ours)
-    gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=4326).to_parquet(theirs)
-    assert pq.read_table(ours).equals(pq.read_table(theirs), check_metadata=True)
-    # What it cannot write as geopandas does, it leaves to geopandas.
-    lon[1] = np.nan
-    assert not write_points_geoparquet(frame, lon, lat, tmp_path / "nan.parquet")
-    assert not (tmp_path / "nan.parquet").exists()
-    assert not write_points_geoparquet(frame.iloc[1:], lon[1:], lat[1:], tmp_path / "i.parquet")

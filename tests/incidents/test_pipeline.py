@@ -153,3 +153,44 @@ def test_a_resumed_import_reads_in_pieces_and_keeps_every_reject(
         assert store.count(IncidentQuery()) == 48
         batch = store.batch(report.batch_id)
         assert batch is not None and (batch["rows_stored"], batch["rows_rejected"]) == (48, 2)
+
+
+def test_an_import_judges_its_own_rows_and_leaves_stale_ones_to_the_job(
+    tmp_path: Path, context: Context, grid: BoundarySet
+) -> None:
+    first = write_csv(tmp_path / "one.csv", [row("a", 950, 300), row("b", 300, 300)])
+    second = write_csv(
+        tmp_path / "two.csv", [row("c", 950, 300), row("a", 100, 100), row("d", 2500, 2500)]
+    )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, first, context, chunk_rows=1)
+        wider = ClusterTerritory(grid_cluster(zone_width_m=800), grid)
+        changed = Context([grid], {"grid-centre": wider.cluster}, [wider], {"grid": "test"})
+        report = import_file(store, second, changed, chunk_rows=2)
+        # c and d are judged; a is another batch's row (its stored values stand) and, like
+        # b, waits for the reassignment job.
+        assert (report.stored, report.duplicates, report.assigned) == (2, 1, 2)
+        assert store.stale_ids(context_stamp(changed)) == ["a", "b"]
+        done: list[tuple[int, int]] = []
+        assert assign_stale(store, changed, on_progress=lambda d, t: done.append((d, t))) == 2
+        assert done[-1][0] == 2 and store.stale_ids(context_stamp(changed)) == []
+        stored_a = store.get("a")
+        assert stored_a is not None and stored_a["lon"] == pytest.approx(grid_point(950, 300)[0])
+
+
+def test_a_post_after_a_context_change_judges_only_its_rows(
+    tmp_path: Path, context: Context, grid: BoundarySet
+) -> None:
+    from api.services.incidents import post_incidents
+    from tests.fixtures.incidents import record
+
+    source = write_csv(tmp_path / "in.csv", [row(f"s{k}", 100 + k, 500) for k in range(30)])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, source, context)
+        wider = ClusterTerritory(grid_cluster(zone_width_m=800), grid)
+        changed = Context([grid], {"grid-centre": wider.cluster}, [wider], {"grid": "test"})
+        answer = post_incidents(store, changed, [record("p1", 950, 300), record("s3", 0, 0)])
+        assert (answer["stored"], answer["duplicates"], answer["assigned"]) == (1, 1, 2)
+        stale = store.stale_ids(context_stamp(changed))
+        assert len(stale) == 29 and "p1" not in stale and "s3" not in stale
+        assert store.get("p1") is not None

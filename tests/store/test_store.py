@@ -867,3 +867,13 @@ def test_open_store_urls(tmp_path: Any) -> None:
     with open_store(settings=settings) as store:
         store.add_incidents(make_incidents(1))
     assert (tmp_path / "cache" / "geozone.sqlite").is_file()
+
+
+def test_stored_by_names_the_rows_a_batch_stored(store: IncidentStore) -> None:
+    store.add_incidents(make_incidents(3))  # i000000..2, no batch
+    store.begin_batch("b1", "f.csv", "0" * 64, 5)
+    added = store.add_incidents(make_incidents(5, start=1), "b1")  # i000001..5
+    assert (added.inserted, added.duplicates) == (3, 2)
+    wanted = ["i000005", "i000000", "i000003", "nope", "i000001", "i000004"]
+    assert store.stored_by("b1", wanted) == ["i000005", "i000003", "i000004"]
+    assert store.stored_by("b2", wanted) == []

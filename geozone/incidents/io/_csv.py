@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,3 +173,134 @@ def _invalid_utf8(data: bytes) -> list[int]:
     codecs.register_error("geozone-note", note)  # the latest registration wins
     data.decode("utf-8", errors="geozone-note")
     return found
+
+
+#: Bytes read at a time when a CSV file is streamed (a record longer than this is read whole).
+BLOCK_BYTES = 32 << 20
+
+
+class CsvBlocks:
+    """A CSV file read in blocks of whole records, each a :class:`CsvRecords` with the header.
+
+    Every block is the header followed by the next records up to a line break outside
+    quotes, so each is judged exactly as the same records are in the whole file (record 0
+    is the header; :attr:`line_shift` maps a block's lines to the file's). Memory holds one
+    block at a time, however large the file; a record that runs past a block (a quoted field
+    never closed) makes the block grow until it ends, as it would run to the end of a file.
+    """
+
+    def __init__(self, path: Path, block_bytes: int | None = None) -> None:
+        self.path = path
+        self.block_bytes = block_bytes or BLOCK_BYTES
+        with path.open("rb") as handle:
+            first = handle.read(self.block_bytes)
+            while True:
+                offset = 3 if first.startswith(b"\xef\xbb\xbf") else 0
+                head = first[offset : offset + 65536].split(b"\n", 1)[0]
+                sep = max(b",;\t", key=head.count)
+                cut = _last_record_end(first, sep, offset, first=True)
+                more = b"" if cut is not None else handle.read(self.block_bytes)
+                if cut is not None or not more:
+                    break
+                first += more
+        self.header_bytes = first if cut is None else first[:cut]
+        self.head = CsvRecords(self.header_bytes)
+        self.header_lines = self.header_bytes.count(b"\n")
+
+    def header(self) -> list[str]:
+        """Return the column names (see :meth:`CsvRecords.header`)."""
+        return self.head.header()
+
+    def __iter__(self) -> Iterator[tuple[CsvRecords, int]]:
+        """Yield (a block's records, the shift from its line numbers to the file's)."""
+        newlines = self.header_lines  # line breaks before the carried bytes, in the file
+        with self.path.open("rb") as handle:
+            handle.seek(len(self.header_bytes))
+            carry = b""
+            while True:
+                data = handle.read(self.block_bytes)
+                buf = carry + data
+                if not buf:
+                    return
+                cut = len(buf) if not data else _last_record_end(buf, self.head.sep)
+                if cut is None:  # no record ends in it: read on
+                    carry = buf
+                    continue
+                block, carry = buf[:cut], buf[cut:]
+                yield CsvRecords(self.header_bytes + block), newlines - self.header_lines
+                newlines += block.count(b"\n")
+                if not data:
+                    return
+
+    def spans(self, target_bytes: int) -> Iterator[tuple[int, int, int]]:
+        """Cut the rows into spans of whole records of about ``target_bytes`` bytes.
+
+        Yield (first byte, end byte, line shift) of each, found on a light pass (line breaks
+        and quotes only).
+        """
+        position = len(self.header_bytes)
+        newlines = self.header_lines
+        with self.path.open("rb") as handle:
+            handle.seek(position)
+            carry = b""
+            while True:
+                data = handle.read(max(1, target_bytes))
+                buf = carry + data
+                if not buf:
+                    return
+                cut = len(buf) if not data else _last_record_end(buf, self.head.sep)
+                if cut is None:
+                    carry = buf
+                    continue
+                yield position, position + cut, newlines - self.header_lines
+                newlines += buf.count(b"\n", 0, cut)
+                position += cut
+                carry = buf[cut:]
+                if not data:
+                    return
+
+    def span(self, first: int, end: int) -> CsvRecords:
+        """Return the records of one span (see :meth:`spans`), after the header."""
+        with self.path.open("rb") as handle:
+            handle.seek(first)
+            return CsvRecords(self.header_bytes + handle.read(end - first))
+
+    def count(self) -> int:
+        """Count the rows (records after the header that are not blank) on a light pass."""
+        total = 0
+        with self.path.open("rb") as handle:
+            for first, end, _ in self.spans(self.block_bytes):
+                handle.seek(first)
+                total += _count_records(handle.read(end - first), self.head.sep)
+        return total
+
+
+def _count_records(buf: bytes, sep: int) -> int:
+    """Count the records of whole records ``buf`` that are not blank (line breaks, quotes)."""
+    array = np.frombuffer(buf, dtype=np.uint8)
+    breaks = np.flatnonzero(array == ord("\n"))
+    quotes = _structural_quotes(array, sep, 0)
+    ends = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(array)]))
+    if starts[-1] >= len(array):
+        starts, stops = starts[:-1], stops[:-1]
+    content = stops - starts - (array[np.maximum(stops - 1, 0)] == ord("\r"))
+    return int((content > 0).sum())
+
+
+def _last_record_end(buf: bytes, sep: int, offset: int = 0, *, first: bool = False) -> int | None:
+    """Return the position after the last line break outside quotes in ``buf``, or None.
+
+    ``first`` asks for the first such break; ``buf`` starts at the start of a record (after
+    ``offset`` bytes).
+    """
+    array = np.frombuffer(buf, dtype=np.uint8)
+    breaks = np.flatnonzero(array == ord("\n"))
+    if not len(breaks):
+        return None
+    quotes = _structural_quotes(array, sep, offset)
+    outside = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+    if not len(outside):
+        return None
+    return int(outside[0 if first else -1]) + 1

@@ -20,21 +20,29 @@ synthetic in its metadata (see :mod:`geozone.incidents.io.write`) gives syntheti
 
 from __future__ import annotations
 
+import functools
+import itertools
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
+import pyproj
+import shapely
 from numpy.typing import NDArray
 
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_COLUMNS, REQUIRED_COLUMNS
 from geozone.incidents.io._crs import crs_key
-from geozone.incidents.io._csv import CsvRecords
+from geozone.incidents.io._csv import CsvBlocks, CsvRecords
 from geozone.incidents.io._formats import PARQUET_SYNTHETIC_KEY, SYNTHETIC_MARK, format_of
+from geozone.incidents.io._ids import IdLedger
+from geozone.incidents.io.validate import _FIELD_ORDER as FIELD_ORDER
 from geozone.incidents.io.validate import ReadResult, Reject, validate_incidents
 from geozone.text import fold
 
@@ -166,11 +174,16 @@ def open_incidents(
     crs: str | int = 4326,
     layer: str | int | None = None,
     synthetic: bool | None = None,
+    stream: bool = False,
 ) -> IncidentSource:
     """Open an incident file to read its rows whole or in pieces (:class:`IncidentSource`).
 
     The parameters and errors are those of :func:`read_incidents`; the file's columns, CRS
-    and synthetic markers are checked now, the rows when they are read.
+    and synthetic markers are checked now, the rows when they are read. With ``stream``, the
+    rows are read from the file piece by piece as :meth:`IncidentSource.pieces` asks for them
+    (CSV in blocks of records, Parquet in record batches, GeoPackage in runs of features), so
+    that memory holds one piece, whatever the size of the file; the pieces are the rows a
+    whole read gives (GeoJSON, which GDAL parses whole, is read whole either way).
     """
     source = Path(path)
     kind = format_of(source)
@@ -178,9 +191,18 @@ def open_incidents(
         raise IncidentFileError(f"{source}: no such file")
     marked = False
     try:
-        if kind == "csv":
-            rows: _Rows = _CsvRows(CsvRecords(source.read_bytes()))
+        if kind == "csv" and stream:
+            rows: _Rows = _CsvStream(CsvBlocks(source))
             file_crs: str | None = None
+        elif kind == "csv":
+            rows = _CsvRows(CsvRecords(source.read_bytes()))
+            file_crs = None
+        elif kind == "parquet" and stream and _wkb_or_plain(source):
+            parquet = _ParquetStream(source)
+            rows, file_crs, marked = parquet, parquet.crs, parquet.marked
+        elif kind == "gpkg" and stream:
+            ogr = _OgrStream(source, layer)
+            rows, file_crs, marked = ogr, ogr.crs, ogr.marked
         elif kind == "parquet":
             raw, file_crs, marked = _read_parquet(source)
             rows = _FrameRows(raw)
@@ -221,6 +243,287 @@ class _Rows:
         """Rows ``[start, stop)``: the sound ones' cells, their lines, the broken ones' rejects."""
         raise NotImplementedError
 
+    def stream(self, bounds: list[int]) -> Iterator[_Piece]:
+        """Rows ``[bounds[i], bounds[i + 1])`` for each i, in order (see :meth:`piece`)."""
+        for start, stop in itertools.pairwise(bounds):
+            yield self.piece(start, stop)
+
+    def partitions(self, rows: int) -> list[tuple[int, ...]]:
+        """Cut the file into parts of about ``rows`` rows that a process reads alone."""
+        return [(start, min(start + rows, self.n_rows)) for start in range(0, self.n_rows, rows)]
+
+    def read_partition(self, part: tuple[int, ...]) -> _Piece:
+        """Read one part of :meth:`partitions`."""
+        return self.piece(part[0], part[1])
+
+
+_Piece = tuple[pd.DataFrame, NDArray[np.int64], list[Reject]]
+
+
+def _join_pieces(parts: list[_Piece], names: list[str]) -> _Piece:
+    """One piece of consecutive parts."""
+    if len(parts) == 1:
+        return parts[0]
+    frames = [frame for frame, _, _ in parts]
+    return (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names),
+        np.concatenate([lines for _, lines, _ in parts]) if parts else np.zeros(0, np.int64),
+        [reject for _, _, rejects in parts for reject in rejects],
+    )
+
+
+def _cut_batches(
+    batches: Iterator[pd.DataFrame], bounds: list[int], names: list[str]
+) -> Iterator[_Piece]:
+    """Re-cut consecutive frames of rows (from row 0) into the pieces ``bounds`` asks for."""
+    position = 0  # the file row of the first row held in ``held``
+    held: list[pd.DataFrame] = []
+    size = 0
+    exhausted = False
+    for start, stop in itertools.pairwise(bounds):
+        while position + size < stop and not exhausted:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+            else:
+                held.append(batch)
+                size += len(batch)
+        frame = held[0] if len(held) == 1 else pd.concat(held, ignore_index=True)
+        frame = frame.reset_index(drop=True) if len(held) == 1 else frame
+        low, high = start - position, min(stop, position + size) - position
+        piece = frame.iloc[low:high].reset_index(drop=True)
+        rest = frame.iloc[high:].reset_index(drop=True)
+        position, held, size = position + high, [rest] if len(rest) else [], len(rest)
+        yield piece, np.arange(start + 1, start + len(piece) + 1, dtype=np.int64), []
+    _ = names
+
+
+class _CsvStream(_Rows):
+    """The records of a CSV file read block by block (:class:`CsvBlocks`); see :class:`_CsvRows`."""
+
+    def __init__(self, blocks: CsvBlocks) -> None:
+        self.blocks = blocks
+        self.names = blocks.header()
+
+    @functools.cached_property
+    def n_rows(self) -> int:  # type: ignore[override]
+        """Rows of the file, counted block by block on first use."""
+        return self.blocks.count()
+
+    def piece(self, start: int, stop: int) -> _Piece:
+        """See :meth:`_Rows.piece`."""
+        return next(self.stream([start, stop]))
+
+    def partitions(self, rows: int) -> list[tuple[int, ...]]:
+        """Cut the file into spans of whole records of about ``rows`` rows.
+
+        Bytes per row are taken from the first MB; the spans, (first byte, end byte, line
+        shift), are found on a light pass.
+        """
+        sample = self.blocks.header_bytes
+        with self.blocks.path.open("rb") as handle:
+            handle.seek(len(sample))
+            probe = handle.read(1 << 20)
+        per_row = max(16, len(probe) // max(1, probe.count(b"\n"))) if probe else 64
+        return list(self.blocks.spans(rows * per_row))
+
+    def read_partition(self, part: tuple[int, ...]) -> _Piece:
+        """Read one span of :meth:`partitions`."""
+        start, end, shift = part
+        records = self.blocks.span(start, end)
+        rows = np.flatnonzero(~records.blank)
+        return _csv_part(records, self.names, rows[rows > 0], shift)
+
+    def stream(self, bounds: list[int]) -> Iterator[_Piece]:
+        """See :meth:`_Rows.stream`: each block's records are cut at the bounds."""
+        edges = iter(itertools.pairwise(bounds))
+        edge = next(edges, None)
+        position = 0
+        parts: list[_Piece] = []
+        for records, shift in self.blocks:
+            rows = np.flatnonzero(~records.blank)
+            rows = rows[rows > 0]
+            offset = 0  # rows of this block already given to a piece
+            while edge is not None:
+                start, stop = edge
+                low = max(start - position, offset)
+                high = min(stop - position, len(rows))
+                if low < high:
+                    parts.append(_csv_part(records, self.names, rows[low:high], shift))
+                if stop - position > len(rows):  # the piece goes on in the next block
+                    break
+                offset = max(offset, high)
+                yield _join_pieces(parts, self.names) if parts else _empty(self.names)
+                parts = []
+                edge = next(edges, None)
+            position += len(rows)
+            if edge is None:
+                return
+        while edge is not None:  # pieces past the end of the file
+            yield _join_pieces(parts, self.names) if parts else _empty(self.names)
+            parts = []
+            edge = next(edges, None)
+
+
+def _csv_part(
+    records: CsvRecords, names: list[str], chosen: NDArray[np.intp], shift: int
+) -> _Piece:
+    """Return some records of a CSV block as a piece, lines shifted to the file's."""
+    sound = chosen[records.sound[chosen]]
+    frame = records.parse(names, sound)
+    broken = chosen[records.broken[chosen]]
+    rejects = [replace(r, line=r.line + shift) for r in records.rejects(broken)]
+    return frame, records.lines[sound].astype(np.int64) + shift, rejects
+
+
+def _empty(names: list[str]) -> _Piece:
+    return (
+        pd.DataFrame({name: pd.Series(dtype=object) for name in names}),
+        np.zeros(0, np.int64),
+        [],
+    )
+
+
+class _ParquetStream(_Rows):
+    """A (Geo)Parquet file read in record batches; line = row number from 1."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = pq.ParquetFile(path)
+        schema = self.file.schema_arrow
+        metadata = schema.metadata or {}
+        self.marked = metadata.get(PARQUET_SYNTHETIC_KEY, b"").lower() == b"true"
+        self.geometry_column: str | None = None
+        self.crs: str | None = None
+        if b"geo" in metadata:
+            geo = json.loads(metadata[b"geo"])
+            primary = geo.get("primary_column", "geometry")
+            column = geo.get("columns", {}).get(primary, {})
+            self.geometry_column = primary
+            crs = column.get("crs", "EPSG:4326")
+            self.crs = "EPSG:4326" if crs is None else crs_key(pyproj.CRS.from_user_input(crs))
+        names = [name for name in schema.names if name != self.geometry_column]
+        self.names = names + (["geometry"] if self.geometry_column else [])
+        self.n_rows = int(self.file.metadata.num_rows)
+
+    def piece(self, start: int, stop: int) -> _Piece:
+        """See :meth:`_Rows.piece`."""
+        return next(self.stream([start, stop]))
+
+    def stream(self, bounds: list[int]) -> Iterator[_Piece]:
+        """See :meth:`_Rows.stream`."""
+        size = max(1, min(65_536, max((b - a for a, b in itertools.pairwise(bounds)), default=1)))
+        batches = (self._frame(b) for b in self.file.iter_batches(batch_size=size))
+        return _cut_batches(batches, bounds, self.names)
+
+    def partitions(self, rows: int) -> list[tuple[int, ...]]:
+        """Cut the file into runs of row groups of about ``rows`` rows: (first row, groups…)."""
+        parts: list[tuple[int, ...]] = []
+        groups: list[int] = []
+        first = size = 0
+        for group in range(self.file.num_row_groups):
+            groups.append(group)
+            size += self.file.metadata.row_group(group).num_rows
+            if size >= rows:
+                parts.append((first, *groups))
+                first, groups, size = first + size, [], 0
+        if groups:
+            parts.append((first, *groups))
+        return parts
+
+    def read_partition(self, part: tuple[int, ...]) -> _Piece:
+        """Read one run of row groups of :meth:`partitions`."""
+        first, groups = part[0], list(part[1:])
+        table = self.file.read_row_groups(groups)
+        frame = self._frame(table) if table.num_rows else _empty(self.names)[0]
+        return frame, np.arange(first + 1, first + len(frame) + 1, dtype=np.int64), []
+
+    def _frame(self, batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
+        table = (
+            batch
+            if isinstance(batch, pa.Table)
+            else pa.Table.from_batches([batch], schema=self.file.schema_arrow)
+        )
+        if self.geometry_column is None:
+            plain: pd.DataFrame = table.to_pandas()
+            return plain
+        wkb = table.column(self.geometry_column).to_numpy(zero_copy_only=False)
+        frame: pd.DataFrame = table.drop_columns([self.geometry_column]).to_pandas()
+        frame["geometry"] = shapely.from_wkb(wkb)
+        return frame
+
+
+def _wkb_or_plain(path: Path) -> bool:
+    """Return whether a Parquet file is plain or GeoParquet with WKB geometries.
+
+    Those are streamed by batch; other geometry encodings (GeoArrow) are read whole by
+    GeoPandas.
+    """
+    metadata = pq.read_schema(path).metadata or {}
+    if b"geo" not in metadata:
+        return True
+    geo = json.loads(metadata[b"geo"])
+    column = geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
+    return str(column.get("encoding", "WKB")).upper() == "WKB"
+
+
+class _OgrStream(_Rows):
+    """A GeoPackage layer read in runs of features (GDAL); line = feature number from 1."""
+
+    def __init__(self, path: Path, layer: str | int | None) -> None:
+        self.path, self.layer = path, layer
+        info = pyogrio.read_info(path, layer=layer)
+        meta = info.get("layer_metadata") or {}
+        self.marked = any(
+            str(meta.get(key, "")).upper().startswith(SYNTHETIC_MARK)
+            for key in ("IDENTIFIER", "DESCRIPTION")
+        )
+        self.crs = crs_key(info["crs"]) if info.get("crs") else None
+        self.n_rows = int(info["features"])
+        self.names = [
+            *map(str, info["fields"]),
+            *(["geometry"] if info.get("geometry_type") else []),
+        ]
+
+    def piece(self, start: int, stop: int) -> _Piece:
+        """See :meth:`_Rows.piece`."""
+        return next(self.stream([start, stop]))
+
+    def stream(self, bounds: list[int]) -> Iterator[_Piece]:
+        """See :meth:`_Rows.stream`: one pass over the layer in Arrow batches."""
+        size = max(1, min(65_536, max((b - a for a, b in itertools.pairwise(bounds)), default=1)))
+        if bounds and bounds[0] > 0:  # a piece alone (a part): GDAL skips to it
+            yield from self._ranges(bounds)
+            return
+        with pyogrio.open_arrow(self.path, layer=self.layer, batch_size=size, use_pyarrow=True) as (
+            meta,
+            reader,
+        ):
+            geometry = meta.get("geometry_name") or "wkb_geometry"
+
+            def frames() -> Iterator[pd.DataFrame]:
+                for batch in reader:
+                    table = pa.Table.from_batches([batch])
+                    wkb = table.column(geometry).to_numpy(zero_copy_only=False)
+                    frame: pd.DataFrame = table.drop_columns([geometry]).to_pandas()
+                    frame["geometry"] = shapely.from_wkb(wkb)
+                    yield frame
+
+            yield from _cut_batches(frames(), bounds, self.names)
+
+    def _ranges(self, bounds: list[int]) -> Iterator[_Piece]:
+        for start, stop in itertools.pairwise(bounds):
+            stop = min(stop, self.n_rows)
+            if stop <= start:
+                yield _empty(self.names)
+                continue
+            frame = pyogrio.read_dataframe(
+                self.path, layer=self.layer, skip_features=start, max_features=stop - start
+            )
+            geometry = frame.geometry.name
+            plain = pd.DataFrame(frame.drop(columns=geometry))
+            plain["geometry"] = frame.geometry.to_numpy()
+            yield plain, np.arange(start + 1, stop + 1, dtype=np.int64), []
+
 
 class _FrameRows(_Rows):
     """Rows already in a frame (Parquet, GeoPackage, GeoJSON); line = feature number."""
@@ -259,9 +562,12 @@ class _CsvRows(_Rows):
 class IncidentSource:
     """An incident file opened by :func:`open_incidents`: its rows, read whole or in pieces.
 
-    CSV rows are parsed piece by piece from the file's bytes, so an import holds one piece of
-    parsed rows at a time; other formats are read whole by their library, then validated and
-    stored piece by piece.
+    Opened with ``stream`` (imports, ``incidents assign``), the rows are read from the file
+    piece by piece: CSV in blocks of whole records (:class:`~geozone.incidents.io._csv.
+    CsvBlocks`), Parquet in record batches, GeoPackage in Arrow batches; GeoJSON, and
+    GeoParquet in another encoding than WKB, are read whole. Otherwise a CSV file's bytes are
+    held and parsed piece by piece, and other formats are read whole by their library. Ids
+    met in earlier pieces are kept in an :class:`~geozone.incidents.io._ids.IdLedger`.
 
     Attributes
     ----------
@@ -288,7 +594,47 @@ class IncidentSource:
 
     def read(self, start: int = 0, stop: int | None = None) -> ReadResult:
         """Read and validate rows ``[start, stop)`` (all by default) as :func:`read_incidents`."""
-        raw, lines, broken = self.rows.piece(start, self.n_rows if stop is None else stop)
+        return self._validate(*self.rows.piece(start, self.n_rows if stop is None else stop))
+
+    @property
+    def crs_key(self) -> str:
+        """The CRS of the coordinates as ``EPSG:<code>`` (or WKT when it has no code)."""
+        return crs_key(self.crs)
+
+    def pieces(self, size: int, cut: int = 0) -> Iterator[tuple[int, ReadResult]]:
+        """Read every row, ``size`` at a time; yield (first row, its piece).
+
+        Pieces start at 0, ``size``, … up to ``cut``, then at ``cut``, ``cut + size``, …
+        (an import that resumes at row ``cut`` stores from there on). An id met in an
+        earlier piece is a duplicate in a later one, as in one read: the later row is
+        rejected naming the first line.
+        """
+        size = max(1, size)
+        starts = [*range(0, min(cut, self.n_rows), size), *range(cut, self.n_rows, size)]
+        seen = IdLedger()  # the first line of each id read so far
+        bounds = [*starts, self.n_rows]
+        for first, (raw, lines, broken) in zip(starts, self.rows.stream(bounds), strict=False):
+            yield first, reject_repeated(self._validate(raw, lines, broken), seen)
+
+    def partitions(self, rows: int) -> list[tuple[int, ...]]:
+        """Cut the file into parts of about ``rows`` rows, in file order.
+
+        Another process reads a part alone with :meth:`read_partition` (CSV: spans of bytes;
+        Parquet: runs of row groups; others: ranges of rows).
+        """
+        return self.rows.partitions(max(1, rows))
+
+    def read_partition(self, part: tuple[int, ...]) -> ReadResult:
+        """Read and validate one part of :meth:`partitions`.
+
+        Ids repeated in other parts are not checked: the caller does it, in file order.
+        """
+        return self._validate(*self.rows.read_partition(part))
+
+    def _validate(
+        self, raw: pd.DataFrame, lines: NDArray[np.int64], broken: list[Reject]
+    ) -> ReadResult:
+        """Validate one piece of raw rows (see :meth:`read`)."""
         canonical = pd.DataFrame({name: raw[column] for name, column in self.columns.items()})
         if self.geometry:
             canonical["geometry"] = raw["geometry"].to_numpy()
@@ -305,50 +651,59 @@ class IncidentSource:
             result.address_only,
         )
 
-    @property
-    def crs_key(self) -> str:
-        """The CRS of the coordinates as ``EPSG:<code>`` (or WKT when it has no code)."""
-        return crs_key(self.crs)
 
-    def pieces(self, size: int, cut: int = 0) -> Iterator[tuple[int, ReadResult]]:
-        """Read every row, ``size`` at a time; yield (first row, its piece).
-
-        Pieces start at 0, ``size``, … up to ``cut``, then at ``cut``, ``cut + size``, …
-        (an import that resumes at row ``cut`` stores from there on). An id met in an
-        earlier piece is a duplicate in a later one, as in one read: the later row is
-        rejected naming the first line.
-        """
-        starts = [*range(0, min(cut, self.n_rows), size), *range(cut, self.n_rows, size)]
-        seen = pd.Series(dtype=np.int64)  # the first line of each id read so far
-        for first, stop in zip(starts, [*starts[1:], self.n_rows], strict=True):
-            read, seen = _reject_repeated(self.read(first, stop), seen)
-            yield first, read
+def duplicate_reason(external_id: str | None, first: int) -> str:
+    """Return the reason of a repeated id's reject, as :func:`validate_incidents` words it."""
+    return f"duplicate id {external_id!r} (first on line {first})"
 
 
-def _reject_repeated(read: ReadResult, seen: pd.Series) -> tuple[ReadResult, pd.Series]:
+def reject_repeated(read: ReadResult, seen: IdLedger) -> ReadResult:
     """Reject the valid rows whose id an earlier piece had; add this piece's ids to ``seen``."""
-    ids = read.incidents["external_id"]
-    again = ids.isin(seen.index).to_numpy(bool)
+    ids = read.incidents["external_id"].to_numpy(object)
+    firsts = seen.first_lines(ids)
+    again = firsts >= 0
     if again.any():
         lines = read.incidents.index.to_numpy(np.int64)[again]
-        firsts = seen.reindex(ids[again]).to_numpy(np.int64)
         extra = [
-            Reject(int(line), str(i), "external_id", f"duplicate id {i!r} (first on line {f})")
-            for line, i, f in zip(lines, ids[again], firsts, strict=True)
+            Reject(int(line), str(i), "external_id", duplicate_reason(str(i), int(f)))
+            for line, i, f in zip(lines, ids[again], firsts[again], strict=True)
         ]
         rejects = sorted([*read.rejects, *extra], key=lambda r: r.line)
         read = replace(read, incidents=read.incidents[~again], rejects=rejects)
     named = [r for r in read.rejects if r.external_id]  # a rejected row's id counts too
-    piece = pd.concat(
-        [
-            pd.Series(read.incidents.index.to_numpy(np.int64), index=ids[~again].to_numpy()),
-            pd.Series(
-                [r.line for r in named], index=[r.external_id for r in named], dtype=np.int64
-            ),
+    repeats = [r for r in named if r.field == "external_id" and r.reason.startswith("duplicate")]
+    if repeats:  # repeated within this piece, but first met in an earlier one
+        earlier = seen.first_lines(np.array([r.external_id for r in repeats], dtype=object))
+        renamed = {
+            id(r): replace(r, reason=duplicate_reason(r.external_id, int(f)))
+            for r, f in zip(repeats, earlier, strict=True)
+            if f >= 0
+        }
+        if renamed:
+            read = replace(read, rejects=[renamed.get(id(r), r) for r in read.rejects])
+            named = [r for r in read.rejects if r.external_id]
+    if named:  # a rejected row's id met before is also a duplicate, as in a whole read
+        lines_named = {r.line: r.external_id for r in named}
+        have = {
+            r.line for r in read.rejects if r.field == "external_id" and "duplicate" in r.reason
+        }
+        rows = [line for line in lines_named if line not in have]
+        before = seen.first_lines(np.array([lines_named[line] for line in rows], dtype=object))
+        extra = [
+            Reject(line, lines_named[line], "external_id", duplicate_reason(lines_named[line], f))
+            for line, f in zip(rows, before, strict=True)
+            if f >= 0
         ]
+        if extra:
+            rejects = [*read.rejects, *extra]
+            rejects.sort(key=lambda r: (r.line, FIELD_ORDER.get(r.field, 99)))
+            read = replace(read, rejects=rejects)
+    new_ids = np.concatenate([ids[~again], np.array([r.external_id for r in named], dtype=object)])
+    new_lines = np.concatenate(
+        [read.incidents.index.to_numpy(np.int64), np.array([r.line for r in named], np.int64)]
     )
-    piece = piece[~piece.index.duplicated(keep="first") & ~piece.index.isin(seen.index)]
-    return read, pd.concat([seen, piece])
+    seen.add(new_ids, new_lines)
+    return read
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, str | None, bool]:

@@ -1,0 +1,451 @@
+"""Assignment of incident files of any size, piece by piece, with flat memory.
+
+``geozone incidents assign`` reads a file in pieces of ``chunk_rows`` rows
+(:meth:`~geozone.incidents.io.IncidentSource.pieces`: CSV in blocks of records, Parquet in
+record batches, GeoPackage in runs of features), validates each piece, judges it
+(:func:`geozone.assignment.assign`) and appends it to the output (:class:`AssignedWriter`:
+Parquet row groups, one GeoPackage transaction per piece, CSV rows), so that memory holds a
+piece and its judgement, never the file. The answer is the one a whole read gives, row for
+row: an incident is judged alone, and an id met in an earlier piece is rejected as a
+duplicate naming its first line, as in one read (tests/incidents/test_stream.py holds the
+two to each other at chunk size 1, at a boundary splitting a duplicate id, with rejects in
+several pieces).
+
+The assigned table has a fixed schema (:func:`assigned_schema`) whatever a piece holds, so
+that pieces, and the parts of a dataset written by the distributed engine
+(:mod:`geozone.incidents.distributed`), append to one table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from geozone.assignment import CLUSTER_COLUMNS, UNIT_COLUMNS, assign
+from geozone.context import Context
+from geozone.errors import IncidentFileError
+from geozone.incidents.fields import INCIDENT_FIELDS
+from geozone.incidents.io import ReadResult, Reject, open_incidents
+
+#: Rows per piece by default: about 200 MB at the peak of judging a piece.
+DEFAULT_CHUNK_ROWS = 100_000
+#: Columns of the assigned table that hold lists of unit codes.
+LIST_COLUMNS = ("candidates", "zone_units", "cooperating")
+#: Columns of the assigned table that are flags and distances.
+_FLAGS = ("on_boundary", "in_zone", "review")
+_NUMBERS = ("distance_m",)
+#: Rejects kept in a summary (all are counted).
+MAX_KEPT_REJECTS = 1_000
+#: Output suffixes the writer knows.
+OUTPUT_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".csv")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def assigned_table(
+    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
+) -> gpd.GeoDataFrame:
+    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+
+    :func:`assigned_frame` with the points as geometry (EPSG:4326).
+    """
+    table = assigned_frame(incidents, units, clusters)
+    lon, lat = table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float)
+    return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+def assigned_frame(
+    incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per incident and concerned cluster (incidents no cluster concerns: one row).
+
+    The rows and columns of two left merges on ``external_id`` (incidents, then units, then
+    clusters), built by placing rows instead: ``units`` holds one row per incident in the
+    same order (:func:`~geozone.assignment.jurisdiction`), and each incident's cluster rows
+    follow it in their order. Frames that do not fit that shape are merged.
+    """
+    ids = incidents["external_id"].to_numpy(dtype=object)
+    shared = (set(incidents.columns) & (set(units.columns) | set(clusters.columns))) | (
+        set(units.columns) & set(clusters.columns)
+    )
+    simple = (
+        shared == {"external_id"}
+        and np.array_equal(ids, units["external_id"].to_numpy(dtype=object))
+        and incidents["external_id"].is_unique
+    )
+    if not simple:
+        base = incidents.merge(units, on="external_id", how="left")
+        return base.merge(clusters, on="external_id", how="left")
+    incident, cluster = _placed_rows(ids, clusters["external_id"].to_numpy(dtype=object))
+    base = pd.concat(
+        [
+            incidents.reset_index(drop=True),
+            units.drop(columns="external_id").reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    # The key's type is the one the merges give it (their common type).
+    empty = incidents.iloc[:0].merge(units.iloc[:0], on="external_id")
+    key = empty.merge(clusters.iloc[:0], on="external_id")["external_id"].dtype
+    base["external_id"] = incidents["external_id"].reset_index(drop=True).astype(key)
+    if len(incident) != len(base) or not np.array_equal(incident, np.arange(len(base))):
+        base = base.take(incident).reset_index(drop=True)
+    right = clusters.drop(columns="external_id").reset_index(drop=True)
+    right = right.reindex(pd.Index(cluster)).reset_index(drop=True)  # -1: no row, all missing
+    return pd.concat([base, right], axis=1)
+
+
+def _placed_rows(ids: np.ndarray, cluster_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a left merge of incidents ``ids`` with cluster rows ``cluster_ids``.
+
+    Returns, per output row, the incident's position and the cluster row's (-1 for an
+    incident no cluster row names, which gets one row); cluster rows naming no incident are
+    left out, as a left merge leaves them.
+    """
+    position = pd.Index(ids).get_indexer(cluster_ids)
+    known = np.flatnonzero(position >= 0)
+    order = known[np.argsort(position[known], kind="stable")]
+    counts = np.bincount(position[known], minlength=len(ids))
+    slots = np.maximum(counts, 1)
+    start = np.cumsum(slots) - slots
+    incident = np.repeat(np.arange(len(ids)), slots)
+    cluster = np.full(len(incident), -1, dtype=np.intp)
+    held = position[order]
+    rank = np.arange(len(order)) - np.searchsorted(held, held)
+    cluster[start[held] + rank] = order
+    return incident, cluster
+
+
+def judge(read: ReadResult, context: Context, tolerance: float | None = None) -> gpd.GeoDataFrame:
+    """Judge the valid rows of a piece and return its assigned table."""
+    incidents = read.incidents.reset_index(drop=True)
+    result = assign(incidents, context.sets, context.territories, tolerance)
+    return assigned_table(incidents, result.units, result.clusters)
+
+
+def assigned_schema() -> pa.Schema:
+    """Return the Arrow schema of an assigned table (without geometry), the same for every piece."""
+    kinds = {
+        "time": pa.timestamp("us", tz="+07:00"),
+        "coordinate": pa.float64(),
+        "count": pa.int64(),
+        "flag": pa.bool_(),
+    }
+    fields = [(spec.name, kinds.get(spec.kind, pa.string())) for spec in INCIDENT_FIELDS]
+    for name in (*UNIT_COLUMNS, *(c for c in CLUSTER_COLUMNS if c not in UNIT_COLUMNS)):
+        if name == "external_id":
+            continue
+        if name in LIST_COLUMNS:
+            kind: pa.DataType = pa.list_(pa.string())
+        elif name in _FLAGS:
+            kind = pa.bool_()
+        elif name in _NUMBERS:
+            kind = pa.float64()
+        else:
+            kind = pa.string()
+        fields.append((name, kind))
+    return pa.schema(fields)
+
+
+def _geo_metadata() -> bytes:
+    """GeoParquet metadata of the WKB point column in EPSG:4326."""
+    crs = CRS.from_epsg(4326).to_json_dict()
+    column = {"encoding": "WKB", "geometry_types": ["Point"], "crs": crs}
+    return json.dumps(
+        {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": column}}
+    ).encode()
+
+
+def arrow_table(table: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Return an assigned table in the fixed schema, with its points as WKB (GeoParquet)."""
+    plain = pd.DataFrame({name: table[name] for name in schema.names})
+    for item in schema:
+        values = plain[item.name]
+        typed = pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values)
+        if item.name in LIST_COLUMNS or (
+            (pa.types.is_string(item.type) or pa.types.is_boolean(item.type))
+            and not (pa.types.is_boolean(item.type) and pd.api.types.is_bool_dtype(values))
+            and (typed or values.isna().all())
+        ):  # a missing value (no cluster row: NaN after the merge) is null
+            plain[item.name] = values.astype(object).where(values.notna(), None)
+    arrow = pa.Table.from_pandas(plain, schema=schema, preserve_index=False)
+    points = shapely.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+    arrow = arrow.append_column("geometry", pa.array(shapely.to_wkb(points), pa.binary()))
+    return arrow.replace_schema_metadata({b"geo": _geo_metadata()})
+
+
+def flat_arrow(table: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Return an assigned table for GeoPackage in a fixed schema: lists as text, times ISO text."""
+    arrow = arrow_table(flat_table(table), _flat_schema(schema))
+    return arrow.replace_schema_metadata(None)
+
+
+def _flat_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(f.name, pa.string())
+            if pa.types.is_list(f.type) or pa.types.is_timestamp(f.type)
+            else f
+            for f in schema
+        ]
+    )
+
+
+def flat_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return an assigned table for GeoPackage and CSV: lists as comma-separated text, times ISO."""
+    flat = table.copy()
+    for column in LIST_COLUMNS:
+        if column in flat:
+            flat[column] = flat[column].map(lambda v: ",".join(v) if isinstance(v, list) else v)
+    for column in flat.columns:
+        if pd.api.types.is_datetime64_any_dtype(flat[column]):
+            flat[column] = flat[column].map(lambda v: v.isoformat() if pd.notna(v) else None)
+    return flat
+
+
+class AssignedWriter:
+    """Append assigned tables to one file: Parquet row groups, GeoPackage, CSV.
+
+    Parquet takes the fixed schema of :func:`assigned_schema` (GeoParquet, WKB points);
+    GeoPackage appends each piece in one transaction to the layer ``assigned_incidents``;
+    CSV appends rows under one header. The file is written to ``<name>.partial`` and moved
+    into place by :meth:`close`, so a failed run leaves no half file under the final name.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        layer: str = "assigned_incidents",
+        schema: pa.Schema | None = None,
+    ) -> None:
+        suffix = path.suffix.lower()
+        if suffix not in OUTPUT_SUFFIXES:
+            raise IncidentFileError(f"cannot write {path.name}: use .parquet, .gpkg or .csv")
+        self.path = path
+        self.kind = "parquet" if suffix in (".parquet", ".geoparquet") else suffix[1:]
+        self.layer = layer
+        self.partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+        self.partial.unlink(missing_ok=True)
+        self.rows = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema = schema
+        self._started = False
+
+    def write(self, table: pd.DataFrame) -> None:
+        """Append one assigned table."""
+        if self.kind == "parquet":
+            if self._schema is None:
+                self._schema = schema_of(table)
+            arrow = arrow_table(table, self._schema)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.partial, arrow.schema)
+            if len(table):
+                self._parquet.write_table(arrow)
+        elif self.kind == "gpkg":
+            if self._schema is None:
+                self._schema = schema_of(table)
+            if len(table) or not self._started:
+                arrow = flat_arrow(table, self._schema)
+                pyogrio.write_arrow(
+                    arrow,
+                    self.partial,
+                    layer=self.layer,
+                    driver="GPKG",
+                    append=self._started,
+                    geometry_name="geometry",
+                    geometry_type="Point",
+                    crs="EPSG:4326",
+                )
+        else:
+            flat = pd.DataFrame(flat_table(table).drop(columns="geometry"))
+            flat.to_csv(self.partial, index=False, mode="a", header=not self._started)
+        self._started = True
+        self.rows += len(table)
+
+    def close(self) -> None:
+        """Finish the file and move it to its name."""
+        if self.kind == "parquet":
+            if self._parquet is None:
+                empty = _empty_assigned()
+                schema = self._schema or assigned_schema()
+                self._parquet = pq.ParquetWriter(self.partial, arrow_table(empty, schema).schema)
+            self._parquet.close()
+        elif not self._started:
+            self.write(_empty_assigned())
+        self.partial.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop what was written."""
+        if self._parquet is not None:
+            self._parquet.close()
+        self.partial.unlink(missing_ok=True)
+
+
+def _empty_assigned() -> gpd.GeoDataFrame:
+    schema = assigned_schema()
+    frame = schema.empty_table().to_pandas()
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy([], []), crs=4326)
+
+
+def schema_of(table: pd.DataFrame) -> pa.Schema:
+    """Return the Arrow schema of a table of any columns (without geometry) for a Parquet stream.
+
+    Columns of the assigned table take their fixed type (:func:`assigned_schema`); other
+    columns take the type of this table, an all-null one text.
+    """
+    fixed = assigned_schema()
+    plain = pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
+    for name in LIST_COLUMNS:
+        if name in plain:
+            plain[name] = plain[name].astype(object)
+    found = pa.Schema.from_pandas(plain, preserve_index=False)
+    fields = []
+    for item in found:
+        kind = item.type
+        if item.name in fixed.names:
+            kind = fixed.field(item.name).type
+        elif pa.types.is_null(kind):
+            kind = pa.string()
+        fields.append(pa.field(item.name, kind))
+    return pa.schema(fields)
+
+
+def write_assigned(table: pd.DataFrame, path: Path) -> None:
+    """Write a whole table at once (the same file :class:`AssignedWriter` writes)."""
+    writer = AssignedWriter(path, schema=schema_of(table))
+    try:
+        writer.write(table)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+
+
+@dataclass
+class AssignSummary:
+    """What a streamed assignment did."""
+
+    read: int = 0
+    rejected: int = 0
+    assigned: int = 0
+    cluster_rows: int = 0
+    review: int = 0
+    output: str = ""
+    pieces: int = 0
+    seconds: float = 0.0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def add(self, read: ReadResult, table: pd.DataFrame) -> None:
+        """Count one judged piece."""
+        self.read += read.n_rows
+        self.rejected += len(read.rejected_lines)
+        self.assigned += len(read.incidents)
+        self.cluster_rows += int(table["cluster_id"].notna().sum())
+        self.review += int(table["review"].fillna(False).astype(bool).sum())
+        self.pieces += 1
+        room = MAX_KEPT_REJECTS - len(self.rejects)
+        if room > 0:
+            self.rejects += read.rejects[:room]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data (the first 100 rejects)."""
+        data = {k: v for k, v in self.__dict__.items() if k != "rejects"}
+        data["rows_per_second"] = round(self.read / self.seconds) if self.seconds else None
+        data["rejects"] = [r.__dict__ for r in self.rejects[:100]]
+        return data
+
+
+def read_pieces(
+    source: Path, *, crs: str | int = 4326, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> tuple[int, Iterator[tuple[int, ReadResult]]]:
+    """Open a file streamed and return its row count and its validated pieces."""
+    opened = open_incidents(source, crs=crs, stream=True)
+    return opened.n_rows, opened.pieces(chunk_rows)
+
+
+def assign_file(
+    source: Path,
+    output: Path,
+    context: Context,
+    *,
+    crs: str | int = 4326,
+    tolerance: float | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_progress: ProgressCallback | None = None,
+) -> AssignSummary:
+    """Judge every incident of a file piece by piece and write the assigned table.
+
+    Parameters
+    ----------
+    source
+        Incident file (CSV, GeoJSON, GeoPackage, Parquet).
+    output
+        ``.parquet`` (GeoParquet, row groups), ``.gpkg`` or ``.csv``.
+    context
+        The boundary sets and cluster territories to judge with.
+    crs, tolerance
+        The CRS of coordinates in files without one; the boundary tolerance in metres.
+    chunk_rows
+        Source rows per piece: memory grows with it, not with the file.
+    on_progress
+        Called with (rows done, rows in all) after each piece.
+
+    Returns
+    -------
+    AssignSummary
+        Counts, and the first :data:`MAX_KEPT_REJECTS` rejects.
+    """
+    started = time.perf_counter()
+    total, pieces = read_pieces(source, crs=crs, chunk_rows=chunk_rows)
+    summary = AssignSummary(output=str(output))
+    writer = AssignedWriter(output, schema=assigned_schema())
+    try:
+        for first, read in pieces:
+            table = judge(read, context, tolerance)
+            writer.write(table)
+            summary.add(read, table)
+            if on_progress:
+                on_progress(first + read.n_rows, total)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def chunk_bounds(n_rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """Return the pieces ``[start, stop)`` of ``n_rows`` rows, ``chunk_rows`` at a time."""
+    size = max(1, chunk_rows)
+    return [(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "LIST_COLUMNS",
+    "AssignSummary",
+    "AssignedWriter",
+    "arrow_table",
+    "assign_file",
+    "assigned_schema",
+    "assigned_table",
+    "chunk_bounds",
+    "flat_table",
+    "judge",
+    "read_pieces",
+    "schema_of",
+    "write_assigned",
+]
