@@ -241,6 +241,11 @@ class IncidentsPosted(BaseModel):
         default=None, description="Set when the records are stored but not yet assigned."
     )
     rejects: list[RejectOut]
+    reassign_job: JobOut | None = Field(
+        default=None,
+        description="The background job reassigning incidents judged before the context "
+        "changed (this request judged only its own), when any are left.",
+    )
 
 
 INCIDENT_EXAMPLE: dict[str, Any] = {

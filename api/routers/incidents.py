@@ -29,8 +29,10 @@ from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
 from api.scopes import in_scope, scope_units
 from api.services import incidents as service
+from api.services.clusters import run_reassign
 from api.services.common import jsonable, parse_bbox
 from geozone.errors import IncidentFileError, UnknownIncidentError
+from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
 
@@ -63,6 +65,8 @@ def post_incidents(
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
+    jobs: JobsDep,
+    tasks: BackgroundTasks,
     body: Annotated[
         dict[str, Any] | list[Any],
         Body(openapi_examples={"one": {"value": INCIDENT_EXAMPLE}}),
@@ -83,6 +87,11 @@ def post_incidents(
             f"{len(records):,} incidents; at most {settings.api_max_incidents:,} per request"
         )
     report = service.post_incidents(store, context, records)
+    if store.stale_ids(context_stamp(context), limit=1):  # judged before a context change
+        registry = request.app.state.clusters
+        job = jobs.new("reassign", "incidents judged before the context changed", caller.name)
+        tasks.add_task(run_reassign, job, store, registry)
+        report["reassign_job"] = jsonable(job.to_dict())
     summarise(
         request,
         f"posted {report['received']} incidents: {report['stored']} stored, "

@@ -106,14 +106,20 @@ def migrate(context: Context, cluster_id: str, into: str | None) -> dict[str, An
 def run_reassign(job: Job, store: IncidentStore, registry: ClusterRegistry) -> None:
     """Recompute the stored incidents whose assignment is stale, with the newest context.
 
-    Runs as a background job after a cluster is created or replaced; the job's report holds
-    the number of incidents assigned and the stamp they now carry.
+    Runs as a background job after a cluster is created, replaced or confirmed, and after a
+    ``POST /incidents`` that leaves stale incidents behind (a context change since they were
+    judged); the job's progress counts incidents, its report holds the number assigned and
+    the stamp they now carry.
     """
     job.status = "running"
+
+    def progress(done: int, total: int) -> None:
+        job.rows_done, job.rows_total = done, total
+
     try:
         with registry.reassign_lock, write_wait(None):  # a job, not a request: the full wait
             context = registry.context
-            assigned = assign_stale(store, context)
+            assigned = assign_stale(store, context, on_progress=progress)
         job.rows_done = job.rows_total = assigned
         job.report = {"assigned": assigned, "stamp": context_stamp(context)}
         job.status = "done"

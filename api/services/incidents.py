@@ -21,7 +21,7 @@ from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
 from geozone.incidents.io import validate_incidents
-from geozone.incidents.pipeline import assign_ids, assign_stale, import_file
+from geozone.incidents.pipeline import assign_ids, import_file
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
@@ -52,7 +52,8 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
     others are stored in one transaction, idempotently by ``external_id``, and judged: the
     request's own rows only (as stored: a duplicate keeps its stored values), so a request
     after a context change does not wait for the whole store to be judged again; the other
-    stale incidents are reassigned by :func:`run_reassign`, a background job. When the store
+    stale incidents are reassigned by :func:`api.services.clusters.run_reassign`, a
+    background job the route queues when any is left. When the store
     is too busy to assign them at once, they stay stored and the answer says their
     assignment is pending.
 
@@ -195,26 +196,6 @@ def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs
         job.finished_at = datetime.now(UTC)
         shutil.rmtree(path.parent, ignore_errors=True)
         release_memory()
-
-
-def run_reassign(job: Job, store: IncidentStore, context: Context) -> None:
-    """Reassign every stale incident for a job (after a context change), with progress."""
-    job.status = "running"
-
-    def progress(done: int, total: int) -> None:
-        job.rows_done, job.rows_total = done, total
-
-    try:
-        with write_wait(None):
-            assigned = assign_stale(store, context, on_progress=progress)
-        job.report = {"assigned": assigned}
-        job.rows_done = job.rows_total = assigned
-        job.status = "done"
-    except Exception as exc:  # the job records every failure; the process goes on
-        job.status = "failed"
-        job.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        job.finished_at = datetime.now(UTC)
 
 
 def release_memory() -> None:

@@ -124,3 +124,22 @@ def test_a_body_whose_every_record_is_rejected_is_422_and_stores_nothing(api: Ap
     assert posted.headers["content-type"] == "application/problem+json"
     assert [r["index"] for r in posted.json()["rejects"]] == [0, 1, 1, 1, 1, 1]
     assert api.client.get("/incidents", headers=api.auth("analyst")).json()["numberMatched"] == 0
+
+
+def test_a_post_judges_its_own_rows_and_queues_the_stale_ones(api: Api) -> None:
+    from geozone.store import open_store
+    from tests.fixtures.incidents import make_incidents
+
+    with open_store(api.store_url) as store:  # stored, never judged: stale for this context
+        store.add_incidents(make_incidents(30, prefix="old"))
+    posted = api.client.post(
+        "/incidents", json=record("new", 950, 300), headers=api.auth("planner")
+    )
+    body = posted.json()
+    assert posted.status_code == 200 and (body["stored"], body["assigned"]) == (1, 1)
+    job = api.client.get(f"/jobs/{body['reassign_job']['id']}", headers=api.auth("planner")).json()
+    assert job["status"] == "done" and job["report"]["assigned"] == 30
+    again = api.client.post(
+        "/incidents", json=record("newer", 300, 300), headers=api.auth("planner")
+    )
+    assert again.json()["reassign_job"] is None  # nothing stale is left
