@@ -94,7 +94,9 @@ def test_public_page_asks_for_the_key_and_is_locked_to_its_origin(api: Api) -> N
     response = api.client.get("/maps/clusters/grid-centre")
     page = response.text
     assert "GZ.incidentLoader(" in page and "/maps/static/incident_loader.js" in page
-    assert '"url":"/maps/clusters/grid-centre/incidents?limit=20000"' in page
+    assert '"url":"/maps/clusters/grid-centre/incidents"' in page  # every incident by default
+    assert '"url":"/patrol-zones?cluster_id=grid-centre"' in page  # saved patrol zones too
+    assert 'href="/maps/reports/grid-centre"' in page or "/maps/reports/grid-centre" in page
     assert LOADER_LABELS["need_key"] in page
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy
@@ -128,7 +130,7 @@ def test_incident_table_needs_an_analyst_key(api: Api) -> None:
     assert (body["returned"], body["total"], body["synthetic"]) == (1, 1, True)
     assert body["cluster_id"] == "grid-centre"
     assert body["notice_html"] == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
-    assert body["summary"] == "1 vụ việc / 1 incidents"
+    assert body["summary"] == "Hiển thị cả 1 vụ việc / all 1 incidents shown"
     assert [item["label_html"] for item in body["legend"]] == ["Hình sự / Criminal"]
     data = body["data"]
     lon, lat = grid_point(950, 300)
@@ -168,7 +170,9 @@ def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Con
         "/maps/clusters/grid-centre/incidents", params={"limit": 2}, headers=analyst
     ).json()
     assert (body["returned"], body["total"]) == (2, 3)
-    assert body["summary"] == ("2 vụ việc mới nhất trong 3 / the newest 2 of 3 incidents")
+    assert body["summary"] == (
+        "Hiển thị 2 vụ việc mới nhất trong 3 / the newest 2 of 3 incidents shown"
+    )
     data = body["data"]
     assert [data["id_prefix"] + i for i in data["id"]] == ["new", "mid"]  # newest first
     assert data["syn"] == [0, 1]
