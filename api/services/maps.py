@@ -174,6 +174,8 @@ def warm_up(
     """
     from api.services.analytics import change_marker
 
+    if not getattr(state, "map_warm_up", True):  # turned off (benchmarks/bench_maps.py)
+        return
     marker = change_marker(store, context)
     if marker is None:
         return

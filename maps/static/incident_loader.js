@@ -49,7 +49,7 @@
       self.status.setAttribute("role", "status");
       self.status.setAttribute("aria-live", "polite");
       self.legend = element("div", "gz-incident-legend", div);
-      self.analyticsLegend = element("div", "gz-incident-legend gz-analytics-legend", div);
+      self.analyticsLegend = element("div", "gz-analytics-legend", div);
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
