@@ -289,6 +289,7 @@ kept for this browser tab only and never put in the address.</p>
 <p><a href="/">Trang chủ / Index</a></p>
 </main>
 <script id="gz-key-target" type="application/json">{target}</script>
+<script src="/maps/static/geozone.js"></script>
 <script src="/maps/static/key_page.js"></script>
 </body>
 </html>

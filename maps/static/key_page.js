@@ -1,7 +1,8 @@
 /*
  * geozone: the page a browser gets for a URL that needs an API key (the report by link, an
  * export). Hand-written; served from maps/static. The key is asked for once and kept in
- * sessionStorage (this tab only, the same entry as the map and planner pages), never in a
+ * sessionStorage (GZ.readKey / GZ.writeKey of geozone.js: the same entry as the map and
+ * planner pages), never in a
  * URL or a cookie; the target URL (same origin) is fetched with the header "X-API-Key":
  * an HTML answer replaces this page, JSON is shown as text, anything else (CSV, zip) is
  * offered as a download. A refused key is forgotten and the reason shown, Vietnamese first.
@@ -9,23 +10,13 @@
 (function (global) {
   "use strict";
 
-  var STORAGE_KEY = "geozone.apiKey";
+  var readKey = global.GZ.readKey;  // the one key entry of the tab (geozone.js)
+  var writeKey = global.GZ.writeKey;
   var doc = global.document;
   var target = JSON.parse(doc.getElementById("gz-key-target").textContent).url;
   var form = doc.getElementById("gz-key-form");
   var input = doc.getElementById("gz-api-key");
   var status = doc.getElementById("gz-key-status");
-
-  function readKey() {
-    try { return global.sessionStorage.getItem(STORAGE_KEY) || ""; } catch (e) { return ""; }
-  }
-
-  function writeKey(key) {
-    try {
-      if (key) { global.sessionStorage.setItem(STORAGE_KEY, key); }
-      else { global.sessionStorage.removeItem(STORAGE_KEY); }
-    } catch (e) { /* storage disabled: the key lives in memory only */ }
-  }
 
   function say(kind, text) {
     status.className = "gz-" + kind;

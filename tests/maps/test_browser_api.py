@@ -383,3 +383,27 @@ def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
     )
     assert page.evaluate(f"{MAP}.gzIncidents.patrolLayer.getLayers().length") == 1
     context.close()
+
+
+def test_the_report_opens_by_link_after_the_key_is_given(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    record = Recorder(page)
+    url = f"{served.base}/clusters/{T11}/report?from=2025-07-01&to=2025-12-31&format=html"
+    response = page.goto(url)
+    assert response is not None and response.status == 401  # a page, not bare JSON
+    assert page.locator("#gz-api-key").count() == 1
+    assert "Cần khoá API" in page.locator("h1").inner_text()
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name="Mở / Open").click()
+    page.wait_for_function("() => document.getElementById('summary') !== null", timeout=120_000)
+    assert "SYNTHETIC" in page.content() or "MÔ PHỎNG" in page.content()
+    keep_screenshot(page, tmp_path, "t11-report-by-link.png")
+    assert all(served.planner_key not in u for u in record.requests)
+    assert record.off_loopback() == []
+    # the maps' report link asks nothing more: the key is kept for the tab
+    page.goto(f"{served.base}/maps/reports/{T11}")
+    page.wait_for_function("() => document.getElementById('summary') !== null", timeout=120_000)
+    context.close()
