@@ -197,9 +197,11 @@ def open_and_type_key(
     note("Gi* drawn")
     gi = page.evaluate("window.gzBench.gi")
     drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    note(f"{drawn:,} drawn; zooming to 19 over the bridge")
     page.evaluate(f"{MAP}.setView([{T11_LONLAT[1]}, {T11_LONLAT[0]}], 19, {{animate: false}})")
     page.wait_for_timeout(500)
     bubbles = page.locator(".marker-cluster").count()
+    note(f"{bubbles} cluster bubbles at zoom 19")
     off = [u for u in requests if urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
     context.close()
     return {

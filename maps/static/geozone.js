@@ -118,10 +118,37 @@
   };
 
   /**
+   * The canvas the incident points are painted on: one per map, in a pane above the
+   * overlays that lets the mouse through (points are picked by nearestIncident), so that
+   * thousands of points at high zoom cost one canvas, not thousands of SVG elements.
+   */
+  function incidentRenderer(map) {
+    if (!map.gzIncidentRenderer) {
+      var pane = map.getPane("gzIncidents") || map.createPane("gzIncidents");
+      pane.style.zIndex = 450;
+      pane.style.pointerEvents = "none";
+      map.gzIncidentRenderer = L.canvas({ pane: "gzIncidents", padding: 0.3 });
+    }
+    return map.gzIncidentRenderer;
+  }
+
+  /** The index of the shown incident point nearest a container point (within px), or -1. */
+  function nearestIncident(map, markers, point, px) {
+    var best = -1, bestD = px * px;
+    for (var i = 0; i < markers.length; i++) {
+      if (!markers[i]._map) { continue; }  // clustered or out of view
+      var p = map.latLngToContainerPoint(markers[i].getLatLng());
+      var dx = p.x - point.x, dy = p.y - point.y, dd = dx * dx + dy * dy;
+      if (dd <= bestD) { best = i; bestD = dd; }
+    }
+    return best;
+  }
+
+  /**
    * Incidents as circle markers in one Leaflet.markercluster group (chunked loading, one
    * shared popup filled on click): fast with 50,000 points, since only the unclustered
-   * markers in view are drawn (SVG, so the layers below stay hoverable). From
-   * opts.unclustered_zoom (17) on, every incident in view is its own point.
+   * markers in view are drawn, on one canvas. From opts.unclustered_zoom (17) on, every
+   * incident in view is its own point (no bubbles), picked by a click near it.
    */
   GZ.incidentLayer = function (map, d, opts) {
     opts = opts || {};
@@ -142,6 +169,7 @@
     }, opts.cluster));
     var n = d.lat.length;
     var markers = new Array(n);
+    var renderer = incidentRenderer(map);
     for (var i = 0; i < n; i++) {
       var cat = d.cats[d.cat[i]];
       markers[i] = L.circleMarker([d.lat[i], d.lon[i]], {
@@ -150,6 +178,8 @@
         color: "#202020",
         fillColor: cat.color,
         fillOpacity: 0.9,
+        renderer: renderer,
+        interactive: false,  // picked by nearestIncident: the layers below stay hoverable
         gzIndex: i
       });
     }
@@ -157,11 +187,20 @@
     // new marker against its pending list (quadratic: seconds for 50,000 markers).
     group.once("add", function () { group.addLayers(markers); });
     var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
+    function open(k, latlng) {
+      popup.setLatLng(latlng).setContent(GZ.incidentPopup(d, k)).openOn(map);
+    }
     group.on("click", function (e) {
       var k = e.layer.options.gzIndex;
       if (k === undefined) { return; }
-      popup.setLatLng(e.layer.getLatLng()).setContent(GZ.incidentPopup(d, k)).openOn(map);
+      open(k, e.layer.getLatLng());
     });
+    map.on("click", function (e) {
+      if (!map.hasLayer(group)) { return; }
+      var k = nearestIncident(map, markers, e.containerPoint, 9);
+      if (k >= 0) { open(k, markers[k].getLatLng()); }
+    });
+    group.gzMarkers = markers;
     return group;
   };
 

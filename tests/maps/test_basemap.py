@@ -13,6 +13,8 @@ from maps.basemap import BASEMAP_URL, BasemapArchive, BasemapSpec, open_basemap
 from maps.errors import BasemapArchiveError
 from maps.settings import MapSettings
 from tests.fixtures.basemap import png_tile, tile_of, write_mbtiles, write_pmtiles
+from tests.fixtures.pages import needs_assets
+from tests.maps.test_browser import CHROMIUM
 from tests.maps.test_cluster_map import grid_layers
 
 LON, LAT = 105.8064, 21.0387  # the T11 bridge
@@ -100,3 +102,80 @@ def test_maps_draw_a_served_basemap_under_the_overlays(grid: BoundarySet) -> Non
     )
     assert "GZ.vectorBasemap(" in html and "L.tileLayer" not in html
     assert "/maps/static/vendor/protomaps-leaflet/protomaps-leaflet.js" in html
+
+
+@needs_assets
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium")
+def test_served_map_paints_the_vector_basemap_with_no_request_off_the_machine(
+    grid: BoundarySet, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from geozone.assignment import ClusterTerritory
+    from geozone.context import Context
+    from tests.fixtures.clusters import grid_cluster
+    from tests.fixtures.grid import grid_vertex_lonlat
+
+    lon, lat = grid_vertex_lonlat(1, 1)
+    archive = tmp_path / "nen.pmtiles"
+    write_pmtiles(archive, lon, lat, vector=True, zooms=range(10, 16))
+    settings = ApiSettings(
+        cache_dir=tmp_path / "cache",
+        store_url=f"sqlite:///{tmp_path / 'store.sqlite'}",
+        basemap=archive,
+    )
+    territory = ClusterTerritory(grid_cluster(zone_width_m=100), grid)
+    context = Context([grid], {"grid-centre": territory.cluster}, [territory], {"grid": "test"})
+    app = create_app(settings, context=context)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            requests: list[str] = []
+            tiles: list[int] = []
+            errors: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on(
+                "response",
+                lambda r: tiles.append(r.status) if "/maps/basemap/" in r.url else None,
+            )
+            page.goto(f"{base}/maps/clusters/grid-centre")
+            page.wait_for_function("() => window.protomapsL !== undefined")
+            deadline = time.monotonic() + 30
+            while 200 not in tiles and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            page.wait_for_timeout(500)
+            painted = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.leaflet-tile-pane canvas'))"
+                ".some(c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height)"
+                ".data; for (let i = 3; i < d.length; i += 4) { if (d[i]) return true; }"
+                " return false; })"
+            )
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+    assert 200 in tiles  # tiles came from geozone's own archive
+    assert painted  # protomaps-leaflet painted them
+    assert [u for u in requests if urlsplit(u).hostname != "127.0.0.1"] == []
+    assert errors == []
