@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -84,6 +85,16 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NUMBER_SLOT = "\x01"
 
 
+@lru_cache(maxsize=200_000)
+def _split_numbers(sentence: str) -> tuple[str, str]:
+    """Return a sentence's escaped template and its numbers joined by "|".
+
+    Cached: the same sentences come back each time a map's table is rebuilt.
+    """
+    numbers = _NUMBER.findall(sentence)
+    return esc(_NUMBER.sub(NUMBER_SLOT, sentence)), "|".join(numbers)
+
+
 def pack_sentences(sentences: Sequence[str]) -> tuple[list[str], list[str]]:
     """Compress distinct sentences into shared templates and their numbers.
 
@@ -100,10 +111,9 @@ def pack_sentences(sentences: Sequence[str]) -> tuple[list[str], list[str]]:
     templates: dict[str, int] = {}
     packed: list[str] = []
     for sentence in sentences:
-        numbers = _NUMBER.findall(sentence)
-        template = esc(_NUMBER.sub(NUMBER_SLOT, sentence))
+        template, numbers = _split_numbers(sentence)
         k = templates.setdefault(template, len(templates))
-        packed.append("|".join([str(k), *numbers]))
+        packed.append(f"{k}|{numbers}" if numbers else str(k))
     return list(templates), packed
 
 
