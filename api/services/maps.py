@@ -186,21 +186,30 @@ def warm_up(
             return
         _WARMING.add(key)
 
-    def run() -> None:
+    def table() -> None:
         try:
             incident_body(state, store, context, cluster_id, limit)
-            warm_hotspots(state, store, context, cluster_id)
         except GeozoneError:
             pass  # the request itself will answer with the problem
         finally:
             with _WARMING_LOCK:
                 _WARMING.discard(key)
 
-    threading.Thread(target=run, name=f"warm-map-{cluster_id}", daemon=True).start()
+    # The table and the hotspot layers at the same time: the page fetches them together.
+    threading.Thread(target=table, name=f"warm-map-{cluster_id}", daemon=True).start()
+    threading.Thread(
+        target=warm_hotspots,
+        args=(state, store, context, cluster_id),
+        name=f"warm-hotspots-{cluster_id}",
+        daemon=True,
+    ).start()
 
 
 def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:
-    """Compute (and cache) the Gi* and emerging layers a served map fetches."""
+    """Compute (and cache) the Gi* and emerging layers a served map fetches.
+
+    Each is computed once per change marker (a layer already cached is not computed again).
+    """
     from api.services.analytics import HotspotParams, compute_hotspots
 
     holder = SimpleNamespace(app=SimpleNamespace(state=state))
