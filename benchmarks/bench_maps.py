@@ -199,7 +199,7 @@ def open_and_type_key(
     gi = page.evaluate("window.gzBench.gi")
     drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
     note(f"{drawn:,} drawn; zooming to 19 over the bridge")
-    page.evaluate(f"{MAP}.setView([{T11_LONLAT[1]}, {T11_LONLAT[0]}], 19, {{animate: false}})")
+    page.evaluate(f"void {MAP}.setView([{T11_LONLAT[1]}, {T11_LONLAT[0]}], 19, {{animate: false}})")
     page.wait_for_timeout(500)
     bubbles = page.evaluate(  # bubbles in view (markercluster leaves some off-screen)
         "() => Array.from(document.querySelectorAll('.marker-cluster')).filter(e => {"

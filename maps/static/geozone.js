@@ -195,8 +195,17 @@
       if (k === undefined) { return; }
       open(k, e.layer.getLatLng());
     });
+    var drawing = false;  // the planner's drawing tools own the clicks while in use
+    map.on("draw:drawstart draw:editstart draw:deletestart", function () {
+      drawing = true;  // and cluster bubbles let the clicks through (geozone.css)
+      L.DomUtil.addClass(map.getContainer(), "gz-drawing");
+    });
+    map.on("draw:drawstop draw:editstop draw:deletestop", function () {
+      drawing = false;
+      L.DomUtil.removeClass(map.getContainer(), "gz-drawing");
+    });
     map.on("click", function (e) {
-      if (!map.hasLayer(group)) { return; }
+      if (drawing || !map.hasLayer(group)) { return; }
       var k = nearestIncident(map, markers, e.containerPoint, 9);
       if (k >= 0) { open(k, markers[k].getLatLng()); }
     });
