@@ -154,6 +154,8 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    # A browser opening a keyed URL by link gets a page asking for the key (not a bare 401).
+    maps.install_browser_key_page(app)
 
     roles = route_roles([route for module in routers for route in module.router.routes])
     app.state.route_roles = roles  # the methods of each path, for 405's Allow

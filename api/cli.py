@@ -252,7 +252,7 @@ def map_cluster(
     """
     from geozone.cli._common import parse_date
     from geozone.context import judging_context
-    from maps import cluster_layers, cluster_map, cluster_on, stored_incidents, to_html
+    from maps import cluster_layers, cluster_on, map_of_layers, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
     from maps.settings import get_map_settings
 
@@ -283,15 +283,10 @@ def map_cluster(
         if store is not None:
             store.close()
     title = layers.title if on is None else f"{layers.title} — {day.isoformat()}"
-    page = cluster_map(
-        units=layers.units,
-        boundaries_lines=layers.boundaries_lines,
-        zones=layers.zones,
-        junctions=layers.junctions,
-        hotspots=layers.hotspots,
-        incidents=found.layer if found is not None else None,
+    page = map_of_layers(
+        layers,
         title=title,
-        attribution=layers.attribution,
+        incidents=found.layer if found is not None else None,
         inline_assets=True,
         analytics=analytics,
         tiles=settings.tiles_url,

@@ -1,7 +1,11 @@
 """Folium map builders and the map page assets. Depends on geozone only.
 
-- :func:`cluster_map`: members, shared boundaries, border zones, junctions, hotspots and
-  incidents (clustered, heat map) of one cluster.
+- :func:`cluster_map`: members, shared boundaries, border zones, junctions, hotspots,
+  saved patrol zones and incidents (clustered, heat map) of one cluster;
+  :func:`map_of_layers` draws a placed cluster's :class:`ClusterLayers`. Its parts:
+  :mod:`maps.overlays` (styles, member units, GeoJSON overlays) and
+  :mod:`maps.incident_table` (the compact incident table).
+- :mod:`maps.basemap`: an offline basemap archive (PMTiles / MBTiles) served by geozone.
 - :func:`planner_map`: the patrol-zone planner page (Leaflet.draw, saved through the API).
 - :func:`to_html`: render a map to a page, assets linked or embedded.
 - :mod:`maps.layers`: the layers of a placed cluster (:func:`cluster_layers`, the version in
@@ -32,9 +36,10 @@ if TYPE_CHECKING:
         check_assets,
         use_local_assets,
     )
-    from maps.cluster_map import cluster_map, incident_data, incident_payload
+    from maps.cluster_map import cluster_map, map_of_layers
     from maps.elements import to_html
     from maps.errors import MapAssetError, MapAssetsMissingError, MapInputError
+    from maps.incident_table import incident_data, incident_payload
     from maps.layers import (
         ClusterLayers,
         StoredIncidents,
@@ -52,8 +57,9 @@ _HOMES = {
     "check_assets": "maps.assets",
     "use_local_assets": "maps.assets",
     "cluster_map": "maps.cluster_map",
-    "incident_data": "maps.cluster_map",
-    "incident_payload": "maps.cluster_map",
+    "map_of_layers": "maps.cluster_map",
+    "incident_data": "maps.incident_table",
+    "incident_payload": "maps.incident_table",
     "to_html": "maps.elements",
     "MapAssetError": "maps.errors",
     "MapAssetsMissingError": "maps.errors",
@@ -114,6 +120,7 @@ __all__ = [
     "incident_data",
     "incident_layer",
     "incident_payload",
+    "map_of_layers",
     "planner_map",
     "stored_incidents",
     "to_html",

@@ -1,9 +1,10 @@
 """Offline map assets: Leaflet and its plugins installed from npm, and geozone's own files.
 
-Map pages never load anything from a CDN. Leaflet, Leaflet.markercluster, Leaflet.heat and
-Leaflet.draw are pinned in ``maps/package.json`` / ``maps/package-lock.json`` and installed at
-set-up with ``npm ci --prefix maps`` (``bash scripts/setup.sh`` does it); ``maps/node_modules``
-is never committed. geozone's hand-written files live in ``maps/static``.
+Map pages never load anything from a CDN. Leaflet, Leaflet.markercluster, Leaflet.heat,
+Leaflet.draw and protomaps-leaflet (vector basemaps) are pinned in ``maps/package.json`` /
+``maps/package-lock.json`` and installed at set-up with ``npm ci --prefix maps`` (``bash
+scripts/setup.sh`` does it); ``maps/node_modules`` is never committed. geozone's hand-written
+files live in ``maps/static``.
 
 URL layout below an asset base (default :data:`DEFAULT_ASSET_BASE`, ``/maps/static``):
 
@@ -53,7 +54,13 @@ DEFAULT_ASSET_BASE = "/maps/static"
 #: How to install the assets (quoted in errors).
 SETUP_HINT = "run `npm ci --prefix maps` (or `bash scripts/setup.sh`) in the geozone checkout"
 #: npm packages whose ``dist/`` folder is served under ``<base>/vendor/<package>/``.
-VENDOR_PACKAGES = ("leaflet", "leaflet.markercluster", "leaflet.heat", "leaflet-draw")
+VENDOR_PACKAGES = (
+    "leaflet",
+    "leaflet.markercluster",
+    "leaflet.heat",
+    "leaflet-draw",
+    "protomaps-leaflet",
+)
 
 AssetKind = Literal["js", "css"]
 
@@ -99,6 +106,7 @@ ASSETS: dict[str, Asset] = {
         Asset("leaflet-heat.js", "js", "vendor/leaflet.heat/leaflet-heat.js"),
         Asset("leaflet_draw_js", "js", "vendor/leaflet-draw/leaflet.draw.js"),
         Asset("leaflet_draw_css", "css", "vendor/leaflet-draw/leaflet.draw.css"),
+        Asset("protomaps_leaflet_js", "js", "vendor/protomaps-leaflet/protomaps-leaflet.js"),
         Asset("geozone_css", "css", "geozone.css"),
         Asset("geozone_js", "js", "geozone.js"),
         Asset("planner_js", "js", "planner.js"),

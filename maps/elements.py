@@ -76,8 +76,9 @@ class GeoJsonLayer(JSCSSMixin, Layer):
 class IncidentLayer(JSCSSMixin, Layer):
     """Incidents as circle markers in one marker-cluster group (``GZ.incidentLayer``).
 
-    ``data`` is the columnar table built by :func:`maps.cluster_map.incident_data`; the page
-    keeps it in ``<layer name>_data`` for :class:`IncidentHeat`.
+    ``data`` is the columnar table built by :func:`maps.incident_table.incident_data`; the
+    page keeps it in ``<layer name>_data`` for :class:`IncidentHeat`. From
+    ``unclustered_zoom`` on, markers are single points (no cluster bubbles).
     """
 
     default_js = own_assets("markerclusterjs", "geozone_js")
@@ -87,15 +88,19 @@ class IncidentLayer(JSCSSMixin, Layer):
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }}_data = {{ this.data_json }};
             var {{ this.get_name() }} = GZ.incidentLayer(
-                {{ this._parent.get_name() }}, {{ this.get_name() }}_data, {});
+                {{ this._parent.get_name() }}, {{ this.get_name() }}_data,
+                {{ this.options_json }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, data: dict[str, Any], *, name: str, show: bool = True) -> None:
+    def __init__(
+        self, data: dict[str, Any], *, name: str, show: bool = True, unclustered_zoom: int = 17
+    ) -> None:
         super().__init__(name=esc(name), overlay=True, control=True, show=show)
         self._name = "IncidentLayer"
         self.data_json = js_json(data)
+        self.options_json = js_json({"unclustered_zoom": unclustered_zoom})
 
 
 class IncidentHeat(JSCSSMixin, Layer):
@@ -144,6 +149,29 @@ class IncidentLoader(JSCSSMixin, folium.MacroElement):
         self._name = "IncidentLoader"
         self.control = control
         self.config_json = js_json(config)
+
+
+class VectorBasemap(JSCSSMixin, folium.MacroElement):
+    """A vector-tile basemap drawn by protomaps-leaflet (``GZ.vectorBasemap``).
+
+    ``options``: ``url`` (a ``{z}/{x}/{y}`` template served by geozone), ``maxDataZoom``,
+    ``maxZoom``, ``attribution`` (escaped), ``flavor`` and ``lang``.
+    """
+
+    default_js = own_assets("protomaps_leaflet_js", "geozone_js")
+    default_css = own_assets("geozone_css")
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            GZ.vectorBasemap({{ this._parent.get_name() }}, {{ this.options_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "VectorBasemap"
+        self.options_json = js_json(options)
 
 
 class MapDecor(JSCSSMixin, folium.MacroElement):

@@ -22,3 +22,7 @@ class MapAssetError(GeozoneError):
 
 class MapInputError(GeozoneError, ValueError):
     """A layer given to a map builder is unusable (missing column, wrong geometry, no CRS)."""
+
+
+class BasemapArchiveError(DataNotFoundError):
+    """The basemap archive named by ``GEOZONE_BASEMAP`` is missing or not a readable archive."""

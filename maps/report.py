@@ -54,7 +54,7 @@ from maps.cluster_map import (
     KIND_COLOURS,
     MEMBER_PALETTE,
     PAIR_ZONE_STYLE,
-    cluster_map,
+    map_of_layers,
 )
 from maps.elements import to_html
 from maps.errors import MapAssetsMissingError
@@ -477,17 +477,7 @@ def _interactive(report: ClusterReport, form: ClusterForm, max_incidents: int) -
         mine = mine[[*keep, "geometry"]] if len(mine) else None
     try:
         page = to_html(
-            cluster_map(
-                units=layers.units,
-                boundaries_lines=layers.boundaries_lines,
-                zones=layers.zones,
-                junctions=layers.junctions,
-                hotspots=layers.hotspots,
-                incidents=mine,
-                title=layers.title,
-                attribution=layers.attribution,
-                inline_assets=True,
-            ),
+            map_of_layers(layers, incidents=mine, inline_assets=True),
             inline_assets=True,
         )
     except MapAssetsMissingError as exc:

@@ -1,12 +1,15 @@
 """Settings of the maps: the core's (:class:`geozone.settings.Settings`) plus the basemap.
 
-Values come from environment variables prefixed ``GEOZONE_`` (``GEOZONE_TILES_URL``,
-``GEOZONE_TILES_ATTRIBUTION``), then from defaults. Read them with :func:`get_map_settings`.
+Values come from environment variables prefixed ``GEOZONE_`` (``GEOZONE_BASEMAP``,
+``GEOZONE_TILES_URL``, ``GEOZONE_TILES_ATTRIBUTION``), then from defaults. Read them with
+:func:`get_map_settings`.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, field_validator
 
 from geozone.settings import Settings, layer_getter
 
@@ -20,11 +23,23 @@ class MapSettings(Settings):
         Basemap tile URL template for the maps (``https://…/{z}/{x}/{y}.png``); none by
         default: the maps draw boundaries on a plain background and make no outside request.
     tiles_attribution
-        Attribution of the tiles, shown on the map when ``tiles_url`` is set.
+        Attribution of the tiles (``tiles_url`` or ``basemap``), shown on the map.
+    basemap
+        A local basemap archive (``.pmtiles`` or ``.mbtiles``, raster or vector tiles) that
+        geozone serves at ``/maps/basemap/{z}/{x}/{y}`` and draws under every map
+        (:mod:`maps.basemap`); it takes precedence over ``tiles_url``. None by default.
     """
 
     tiles_url: str | None = Field(default=None, pattern=r"^https?://[^\s]*\{z\}[^\s]*$")
     tiles_attribution: str | None = Field(default=None, max_length=500)
+    basemap: Path | None = None
+
+    @field_validator("basemap")
+    @classmethod
+    def _archive_suffix(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in (".pmtiles", ".mbtiles"):
+            raise ValueError(f"GEOZONE_BASEMAP must name a .pmtiles or .mbtiles file, not {value}")
+        return value
 
 
 _get = layer_getter(MapSettings)

@@ -17,7 +17,20 @@ follow the incidents: fetched by the page from ``GET /clusters/{id}/hotspots`` w
 key, or drawn into a keyed page.
 
 Either way the incidents and their lead units are the decisions stored with them
-(:func:`maps.layers.stored_incidents`), not a judgement made again for the map. Pages carry
+(:func:`maps.layers.stored_incidents`), not a judgement made again for the map. The table
+is built once per assignment (:class:`api.services.maps.IncidentBodies`), sent gzip-compressed,
+and built in the background as soon as a public page is opened, while the user types the
+key. Every incident of the cluster is drawn by default (up to :data:`MAX_MAP_INCIDENTS`; the
+page says how many of how many).
+
+The cluster map also draws the cluster's saved patrol zones, and links to its report, its
+planner and the index page (``/``). The planner draws the incidents, the significant Gi*
+cells and the suggested patrol zones under its drawing tools, and shows what a saved zone
+covers in its popup.
+
+A browser that opens a page needing a key by link (the report, an export) gets a page asking
+for the key, not a bare 401 (:func:`install_browser_key_page`). With ``GEOZONE_BASEMAP`` the
+maps draw a local PMTiles/MBTiles archive served at ``/maps/basemap/{z}/{x}/{y}``. Pages carry
 a Content-Security-Policy that lets them talk to this origin only (scripts, styles, images
 and ``fetch``), so even injected script could not send the key elsewhere; they are not
 cached, since a keyed page holds incident data.
@@ -28,8 +41,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth_store import role_allows
@@ -37,22 +49,31 @@ from api.deps import (
     ClusterAnalystDep,
     ContextDep,
     OptionalCaller,
+    PlannerStoreDep,
     SettingsDep,
     StoreDep,
 )
+from api.errors import AuthenticationError
 from api.problems import problems
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (the browser clusters them).
-MAX_MAP_INCIDENTS = 50_000
-#: Incidents a map page carries unless asked otherwise (the newest).
-DEFAULT_MAP_INCIDENTS = 20_000
+MAX_MAP_INCIDENTS = 200_000
 Limit = Annotated[
-    int,
-    Query(ge=0, le=MAX_MAP_INCIDENTS, description="Most incidents drawn (the newest first)."),
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_MAP_INCIDENTS,
+        description=f"Most incidents drawn, the newest first (default all, up to "
+        f"{MAX_MAP_INCIDENTS:,}).",
+    ),
 ]
+
+
+def _limit(limit: int | None) -> int:
+    return MAX_MAP_INCIDENTS if limit is None else limit
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
@@ -70,6 +91,51 @@ def static_asset(path: str) -> FileResponse:
 
 
 @router.get(
+    "/basemap/{z}/{x}/{y}",
+    responses={
+        200: {"description": "A basemap tile (PNG, JPEG, WebP or MVT)."},
+        **problems(404),
+    },
+    summary="A tile of the offline basemap (GEOZONE_BASEMAP)",
+)
+def basemap_tile(
+    request: Request,
+    settings: SettingsDep,
+    z: Annotated[int, Path(ge=0, le=30)],
+    x: Annotated[int, Path(ge=0, le=2**30)],
+    y: Annotated[int, Path(ge=0, le=2**30)],
+) -> Response:
+    """Return one tile of the local basemap archive; 204 where the archive has none."""
+    archive = service.basemap_archive(settings)
+    if archive is None:
+        raise DataNotFoundError("no basemap is configured (set GEOZONE_BASEMAP to a .pmtiles file)")
+    found = archive.tile(z, x, y)
+    if found is None:
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+    data, gzipped = found
+    headers = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
+    if gzipped:
+        if service.wants_gzip(request.headers.get("accept-encoding")):
+            headers["Content-Encoding"] = "gzip"
+        else:
+            from maps.basemap import ungzip
+
+            data = ungzip(data)
+    return Response(data, media_type=archive.media_type, headers=headers)
+
+
+def _links(cluster_id: str, planner: bool) -> list[dict[str, str]]:
+    quoted = quote(cluster_id, safe="")
+    links = [{"href": "/", "label": "Trang chủ / Index"}]
+    links.append({"href": f"/maps/reports/{quoted}", "label": "Báo cáo / Report"})
+    if planner:
+        links.append({"href": f"/maps/planner/{quoted}", "label": "Lập vùng tuần tra / Planner"})
+    else:
+        links.append({"href": f"/maps/clusters/{quoted}", "label": "Bản đồ cụm / Cluster map"})
+    return links
+
+
+@router.get(
     "/clusters/{cluster_id}",
     response_class=HTMLResponse,
     responses=problems(401, 404),
@@ -80,17 +146,18 @@ def cluster_page(
     cluster_id: str,
     context: ContextDep,
     store: StoreDep,
+    planner_store: PlannerStoreDep,
     caller: OptionalCaller,
     settings: SettingsDep,
-    limit: Limit = DEFAULT_MAP_INCIDENTS,
+    limit: Limit = None,
 ) -> HTMLResponse:
     """Render the cluster map: members, boundaries, zones, junctions, hotspots, incidents.
 
-    With an analyst key in ``X-API-Key`` the newest ``limit`` incidents are drawn into the
-    page; without one the page asks for the key and fetches them itself (see the module
-    notes).
+    With an analyst key in ``X-API-Key`` the newest ``limit`` incidents (default all) and the
+    saved patrol zones are drawn into the page; without one the page asks for the key and
+    fetches them itself (see the module notes).
     """
-    from maps import cluster_layers, cluster_map, stored_incidents, to_html
+    from maps import cluster_layers, map_of_layers, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
     layers = cluster_layers(
@@ -98,28 +165,21 @@ def cluster_page(
     )
     # A scoped key draws nothing here (the page's own requests are refused for it).
     keyed = caller is not None and role_allows(caller.role, "analyst") and not caller.scopes
-    incidents = (
-        stored_incidents(store, cluster_id, limit=limit, territory=territory).layer
-        if keyed
-        else None
-    )
-    analytics = service.map_analytics(store, context, cluster_id) if keyed else None
-    url = request.url_for("cluster_incidents", cluster_id=cluster_id)
-    page = cluster_map(
-        units=layers.units,
-        boundaries_lines=layers.boundaries_lines,
-        zones=layers.zones,
-        junctions=layers.junctions,
-        hotspots=layers.hotspots,
-        incidents=incidents,
-        title=layers.title,
-        attribution=layers.attribution,
-        incidents_url=None if keyed else f"{url.path}?limit={limit}",
-        analytics=analytics,
-        hotspots_url=None if keyed else f"/clusters/{quote(cluster_id, safe='')}/hotspots",
-        tiles=settings.tiles_url,
-        tiles_attribution=settings.tiles_attribution,
-    )
+    quoted = quote(cluster_id, safe="")
+    options: dict[str, Any] = {"links": _links(cluster_id, planner=True)}
+    if keyed:
+        options["incidents"] = stored_incidents(
+            store, cluster_id, limit=_limit(limit), territory=territory
+        ).layer
+        options["analytics"] = service.map_analytics(store, context, cluster_id)
+        options["patrol_zones"] = service.patrol_zone_features(planner_store, context, cluster_id)
+    else:
+        service.warm_up(request.app.state, store, context, cluster_id, _limit(limit))
+        url = request.url_for("cluster_incidents", cluster_id=cluster_id).path
+        options["incidents_url"] = url if limit is None else f"{url}?limit={limit}"
+        options["hotspots_url"] = f"/clusters/{quoted}/hotspots"
+        options["patrol_zones_url"] = f"/patrol-zones?cluster_id={quoted}"
+    page = map_of_layers(layers, **options, **service.basemap_options(settings))
     return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
 
 
@@ -128,7 +188,7 @@ def cluster_page(
     name="cluster_incidents",
     responses={
         200: {
-            "description": "The incident table of the cluster map",
+            "description": "The incident table of the cluster map (gzip when accepted)",
             "content": {
                 "application/json": {
                     "schema": {
@@ -152,30 +212,26 @@ def cluster_page(
     summary="The incidents a cluster map draws (analyst)",
 )
 def cluster_incidents(
+    request: Request,
     cluster_id: str,
     caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
-    limit: Limit = DEFAULT_MAP_INCIDENTS,
+    limit: Limit = None,
 ) -> Response:
-    """Return the newest incidents of a cluster with their stored decisions, for its map.
+    """Return the newest incidents of a cluster (default all) with their stored decisions.
 
     ``data`` is the compact table the page draws (coordinates, indexes into tables of
     HTML-escaped category, lead unit, rule and explanation texts); ``summary`` says how many
-    of how many, ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents.
+    of how many, ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents. Built once per
+    assignment and sent gzip-compressed to clients that accept it.
     """
-    from maps import incident_payload, stored_incidents
-
-    territory = context.territory(cluster_id)
-    found = stored_incidents(store, cluster_id, limit=limit, territory=territory)
-    units = None
-    if found.layer is not None and "lead_unit" in found.layer:
-        frame = territory.bset.frame
-        units = frame[frame["code"].isin(found.layer["lead_unit"].dropna().unique())]
-    payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
-    payload["cluster_id"] = cluster_id
-    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, media_type="application/json", headers=service.PAGE_HEADERS)
+    body = service.incident_body(request.app.state, store, context, cluster_id, _limit(limit))
+    headers = {**service.PAGE_HEADERS, "Vary": "Accept-Encoding"}
+    if service.wants_gzip(request.headers.get("accept-encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gzip, media_type="application/json", headers=headers)
+    return Response(body.json, media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -184,20 +240,95 @@ def cluster_incidents(
     responses=problems(404),
     summary="The patrol-zone planner of a cluster (HTML)",
 )
-def planner_page(cluster_id: str, context: ContextDep, settings: SettingsDep) -> HTMLResponse:
-    """Render the patrol planner: draw, edit and delete patrol zones saved through the API."""
+def planner_page(
+    request: Request,
+    cluster_id: str,
+    context: ContextDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """Render the patrol planner: draw, edit and delete patrol zones saved through the API.
+
+    Incidents, significant hot cells and suggested zones are drawn under the drawing tools
+    once the planner gives a key; a saved zone's popup shows what it covers.
+    """
     from maps import cluster_layers, planner_map, to_html
 
     territory = context.territory(cluster_id)
     layers = cluster_layers(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
+    service.warm_up(request.app.state, store, context, cluster_id, MAX_MAP_INCIDENTS)
+    quoted = quote(cluster_id, safe="")
     page = planner_map(
         units=layers.units,
         zones=layers.zones,
         cluster_id=cluster_id,
         attribution=layers.attribution,
-        tiles=settings.tiles_url,
-        tiles_attribution=settings.tiles_attribution,
+        title=layers.title,
+        incidents_url=request.url_for("cluster_incidents", cluster_id=cluster_id).path,
+        hotspots_url=f"/clusters/{quoted}/hotspots",
+        suggestions_url=f"/clusters/{quoted}/patrol-suggestions",
+        coverage=True,
+        links=_links(cluster_id, planner=False),
+        **service.basemap_options(settings),
     )
     return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
+
+
+@router.get(
+    "/reports/{cluster_id}",
+    response_class=HTMLResponse,
+    responses=problems(404),
+    summary="Open a cluster's review report in a browser (HTML)",
+)
+def report_page(cluster_id: str, context: ContextDep, settings: SettingsDep) -> HTMLResponse:
+    """Open the review of the last 365 days: the key is asked for, then the report is shown.
+
+    The page fetches ``GET /clusters/{id}/report?format=html`` with the key the tab holds
+    (the same key box as the maps), so the report opens by link in a browser.
+    """
+    from datetime import timedelta
+
+    from geozone import vntime
+
+    territory = context.territory(cluster_id)
+    end = vntime.today()
+    start = end - timedelta(days=364)
+    quoted = quote(cluster_id, safe="")
+    target = f"/clusters/{quoted}/report?from={start}&to={end}&format=html"
+    return HTMLResponse(
+        service.key_page(target, f"Báo cáo / Report: {territory.cluster.name}"),
+        headers=service.page_headers(settings),
+    )
+
+
+def install_browser_key_page(app: FastAPI) -> None:
+    """Answer a browser's GET without a key with a page asking for it, not a bare 401.
+
+    A request that accepts ``text/html``, gives no ``X-API-Key`` and is refused for the lack
+    of a key (the report by link, an export) gets an HTML page (still status 401) with the
+    page's one key box; the page then fetches the same URL with the key and shows the answer.
+    Scripts (no ``text/html`` in ``Accept``) keep the problem+json answer.
+    """
+    from api.problems import TITLED_BY_STATUS, problem, status_of
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthenticationError)
+        accept = request.headers.get("accept", "")
+        if (
+            request.method == "GET"
+            and "text/html" in accept
+            and not request.headers.get("x-api-key")
+        ):
+            settings = request.app.state.settings
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return HTMLResponse(
+                service.key_page(target, "Cần khoá API / API key needed"),
+                status_code=401,
+                headers=service.page_headers(settings),
+            )
+        title = None if isinstance(exc, TITLED_BY_STATUS) else type(exc).__name__
+        return problem(status_of(exc), str(exc), title=title)
+
+    app.add_exception_handler(AuthenticationError, handler)

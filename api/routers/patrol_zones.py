@@ -36,10 +36,15 @@ _AUTH = problems(401, 403)
 def list_zones(
     caller: AnalystDep,
     planner_store: PlannerStoreDep,
+    context: ContextDep,
     cluster_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Return the patrol zones, of one cluster when ``cluster_id`` is given."""
-    features = [service.zone_feature(z) for z in planner_store.list_zones(cluster_id)]
+    """Return the patrol zones, of one cluster when ``cluster_id`` is given.
+
+    Each zone's ``units`` (codes) come with ``unit_names``, their names.
+    """
+    names = service.unit_names(context)
+    features = [service.zone_feature(z, names=names) for z in planner_store.list_zones(cluster_id)]
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -73,7 +78,7 @@ def create_zone(
         created_by=caller.name,
     )
     summarise(request, f"created patrol zone {record['id']} for {body.cluster_id}")
-    return service.zone_feature(record, repaired=checked.repaired)
+    return service.zone_feature(record, checked.repaired, service.unit_names(context))
 
 
 @router.put(
@@ -102,7 +107,7 @@ def update_zone(
         notes=body.notes,
     )
     summarise(request, f"updated patrol zone {zone_id}")
-    return service.zone_feature(record, repaired=checked.repaired)
+    return service.zone_feature(record, checked.repaired, service.unit_names(context))
 
 
 @router.delete(

@@ -1,14 +1,27 @@
-"""Map pages: their security headers and the hotspot layers of a keyed page."""
+"""Map pages: their security headers, the incident tables they fetch, the hotspot layers."""
 
 from __future__ import annotations
 
-from typing import Any
+import gzip
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import orjson
+from fastapi.exceptions import RequestValidationError
+
+from geozone.assignment import ClusterTerritory
 from geozone.context import Context
 from geozone.errors import GeozoneError
 from geozone.store import IncidentStore
 from maps.settings import MapSettings
+
+if TYPE_CHECKING:
+    from maps.basemap import BasemapArchive
 
 #: Headers of every map page and incident table.
 PAGE_HEADERS = {
@@ -44,3 +57,263 @@ def map_analytics(store: IncidentStore, context: Context, cluster_id: str) -> An
         return cluster_analytics(store, context, cluster_id)
     except GeozoneError:
         return None
+
+
+# -- the incident table of a served map: built once per assignment, gzip-compressed --------------
+
+
+@dataclass(frozen=True)
+class IncidentBody:
+    """A map's incident table ready to send: JSON bytes and their gzip compression."""
+
+    json: bytes
+    gzip: bytes
+    returned: int
+    total: int
+
+
+class IncidentBodies:
+    """The incident tables of the served maps, cached per cluster, limit and change marker.
+
+    Building a 50,000-incident table reads the store and packs the explanations (seconds);
+    the answer only changes when incidents are added or reassigned
+    (:func:`api.services.analytics.change_marker`), so it is built once per marker and sent
+    from memory after that. Two requests for the same table wait for one build. While
+    incidents wait for reassignment nothing is cached.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._items: OrderedDict[Hashable, IncidentBody] = OrderedDict()
+        self._building: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.size = size
+        self.builds = 0
+
+    def get(self, key: Hashable | None, build: Callable[[], IncidentBody]) -> IncidentBody:
+        """Return the cached table for ``key``, building it once (None: build, never cache)."""
+        if key is None:
+            return build()
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+            gate = self._building.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                found = self._items.get(key)
+            if found is None:
+                found = build()
+                self.builds += 1
+                with self._lock:
+                    self._items[key] = found
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
+            with self._lock:
+                self._building.pop(key, None)
+            return found
+
+    def has(self, key: Hashable) -> bool:
+        """Tell whether the table of ``key`` is built."""
+        with self._lock:
+            return key in self._items
+
+
+def incident_bodies(state: Any) -> IncidentBodies:
+    """Return the app's cache of incident tables (made on first use); ``state``: app.state."""
+    cache: IncidentBodies | None = getattr(state, "map_incident_bodies", None)
+    if cache is None:
+        cache = IncidentBodies()
+        state.map_incident_bodies = cache
+    return cache
+
+
+def build_incident_body(
+    store: IncidentStore, territory: ClusterTerritory, cluster_id: str, limit: int
+) -> IncidentBody:
+    """Build the incident table of a cluster map from the stored decisions (no reassignment)."""
+    from maps import incident_payload, stored_incidents
+
+    found = stored_incidents(store, cluster_id, limit=limit, territory=territory)
+    units = None
+    if found.layer is not None and "lead_unit" in found.layer:
+        frame = territory.bset.frame
+        units = frame[frame["code"].isin(found.layer["lead_unit"].dropna().unique())]
+    payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
+    payload["cluster_id"] = cluster_id
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return IncidentBody(body, gzip.compress(body, compresslevel=5), found.returned, found.total)
+
+
+def incident_body(
+    state: Any,
+    store: IncidentStore,
+    context: Context,
+    cluster_id: str,
+    limit: int,
+) -> IncidentBody:
+    """Return the incident table of a cluster map (cached per change marker)."""
+    from api.services.analytics import change_marker
+
+    territory = context.territory(cluster_id)
+    marker = change_marker(store, context)
+    key = None if marker is None else (cluster_id, limit, marker)
+    return incident_bodies(state).get(
+        key, lambda: build_incident_body(store, territory, cluster_id, limit)
+    )
+
+
+def warm_up(
+    state: Any, store: IncidentStore, context: Context, cluster_id: str, limit: int
+) -> None:
+    """Build a map's incident table and hotspot layers in the background, once per marker.
+
+    Called when a public map or planner page is served: while the user types the key, the
+    table the page will fetch is built, so the key is answered from memory. Nothing is sent
+    to anyone without a key; a build already cached or running is not started again.
+    """
+    from api.services.analytics import change_marker
+
+    if not getattr(state, "map_warm_up", True):  # turned off (benchmarks/bench_maps.py)
+        return
+    marker = change_marker(store, context)
+    if marker is None:
+        return
+    key = (cluster_id, limit, marker)
+    bodies = incident_bodies(state)
+    with _WARMING_LOCK:
+        if bodies.has(key) or key in _WARMING:
+            return
+        _WARMING.add(key)
+
+    def table() -> None:
+        try:
+            incident_body(state, store, context, cluster_id, limit)
+        except GeozoneError:
+            pass  # the request itself will answer with the problem
+        finally:
+            with _WARMING_LOCK:
+                _WARMING.discard(key)
+
+    # The table and the hotspot layers at the same time: the page fetches them together.
+    threading.Thread(target=table, name=f"warm-map-{cluster_id}", daemon=True).start()
+    threading.Thread(
+        target=warm_hotspots,
+        args=(state, store, context, cluster_id),
+        name=f"warm-hotspots-{cluster_id}",
+        daemon=True,
+    ).start()
+
+
+def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:
+    """Compute (and cache) the Gi* and emerging layers a served map fetches.
+
+    Each is computed once per change marker (a layer already cached is not computed again).
+    """
+    from api.services.analytics import HotspotParams, compute_hotspots
+
+    holder = SimpleNamespace(app=SimpleNamespace(state=state))
+    for params in (HotspotParams(), HotspotParams(method="emerging")):
+        try:
+            compute_hotspots(holder, store, context, cluster_id, None, None, params)  # type: ignore[arg-type]
+        except (GeozoneError, RequestValidationError):
+            continue
+
+
+_WARMING: set[Hashable] = set()
+_WARMING_LOCK = threading.Lock()
+
+
+def wants_gzip(accept_encoding: str | None) -> bool:
+    """Tell whether an ``Accept-Encoding`` header accepts gzip."""
+    return any(
+        part.split(";")[0].strip() == "gzip" and "q=0" not in part.replace(" ", "")
+        for part in (accept_encoding or "").split(",")
+    )
+
+
+# -- the offline basemap --------------------------------------------------------------------------
+
+
+def basemap_archive(settings: MapSettings) -> BasemapArchive | None:
+    """Return the archive named by ``GEOZONE_BASEMAP`` (opened once), or None when unset.
+
+    Raises
+    ------
+    BasemapArchiveError
+        The file is missing or unreadable (named).
+    """
+    from maps.basemap import open_basemap
+
+    return None if settings.basemap is None else open_basemap(settings.basemap)
+
+
+def basemap_options(settings: MapSettings) -> dict[str, Any]:
+    """Return the basemap keyword arguments of the map builders for these settings."""
+    archive = basemap_archive(settings)
+    return {
+        "basemap": archive.spec(attribution=settings.tiles_attribution) if archive else None,
+        "tiles": settings.tiles_url,
+        "tiles_attribution": settings.tiles_attribution,
+    }
+
+
+# -- patrol zones on the cluster map --------------------------------------------------------------
+
+
+def patrol_zone_features(planner_store: Any, context: Context, cluster_id: str) -> dict[str, Any]:
+    """Return a cluster's saved patrol zones as GeoJSON, their units named."""
+    from api.services.patrol_zones import unit_names, zone_feature
+
+    names = unit_names(context)
+    return {
+        "type": "FeatureCollection",
+        "features": [zone_feature(z, names=names) for z in planner_store.list_zones(cluster_id)],
+    }
+
+
+# -- the page asking a browser for its key -----------------------------------------------------
+
+_KEY_PAGE = """<!DOCTYPE html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/maps/static/geozone.css">
+</head>
+<body class="gz-key-page">
+<main>
+<h1>{title}</h1>
+<p>Trang này cần khoá API. Nhập khoá một lần: khoá chỉ được giữ trong thẻ trình duyệt này và
+không bao giờ nằm trong địa chỉ trang. / This page needs an API key. Enter it once: it is
+kept for this browser tab only and never put in the address.</p>
+<form id="gz-key-form" class="gz-key-box" autocomplete="off">
+<label for="gz-api-key">Khoá API / API key</label>
+<input id="gz-api-key" name="gz-api-key" type="password" placeholder="X-API-Key"
+ autocomplete="off">
+<button type="submit">Mở / Open</button>
+</form>
+<p id="gz-key-status" role="status" aria-live="polite"></p>
+<p><a href="/">Trang chủ / Index</a></p>
+</main>
+<script id="gz-key-target" type="application/json">{target}</script>
+<script src="/maps/static/geozone.js"></script>
+<script src="/maps/static/key_page.js"></script>
+</body>
+</html>
+"""
+
+
+def key_page(target: str, title: str) -> str:
+    """Return the page that asks for the key, then shows ``target`` fetched with it.
+
+    ``target`` is a path of this service (with its query); the page's script
+    (``maps/static/key_page.js``) fetches it with ``X-API-Key`` and replaces itself with an
+    HTML answer, shows JSON as text, or offers any other answer (CSV, zip) as a download.
+    """
+    import html
+
+    from maps.elements import js_json
+
+    return _KEY_PAGE.format(title=html.escape(title), target=js_json({"url": target}))

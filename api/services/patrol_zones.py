@@ -149,8 +149,19 @@ def edge_crossings(polygon: shapely.Polygon) -> int:
     return int((~neighbours).sum())
 
 
-def zone_feature(record: dict[str, Any], repaired: bool | None = None) -> dict[str, Any]:
-    """Return a stored patrol zone as a GeoJSON Feature."""
+def unit_names(context: Context) -> dict[str, str]:
+    """Return the names of the current set's units by code (to name a zone's units)."""
+    return context.current.full_names
+
+
+def zone_feature(
+    record: dict[str, Any], repaired: bool | None = None, names: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Return a stored patrol zone as a GeoJSON Feature.
+
+    With ``names`` (:func:`unit_names`) its properties also hold ``unit_names``, the units'
+    names in the order of ``units`` (a code without a name stays a code).
+    """
     properties = {
         "name": record["name"],
         "cluster_id": record["cluster_id"],
@@ -160,6 +171,8 @@ def zone_feature(record: dict[str, Any], repaired: bool | None = None) -> dict[s
         "units": list(record["units"]),
         "notes": record["notes"],
     }
+    if names is not None:
+        properties["unit_names"] = [names.get(code, code) for code in properties["units"]]
     if repaired is not None:
         properties["repaired"] = repaired
     return {

@@ -118,9 +118,37 @@
   };
 
   /**
+   * The canvas the incident points are painted on: one per map, in a pane above the
+   * overlays that lets the mouse through (points are picked by nearestIncident), so that
+   * thousands of points at high zoom cost one canvas, not thousands of SVG elements.
+   */
+  function incidentRenderer(map) {
+    if (!map.gzIncidentRenderer) {
+      var pane = map.getPane("gzIncidents") || map.createPane("gzIncidents");
+      pane.style.zIndex = 450;
+      pane.style.pointerEvents = "none";
+      map.gzIncidentRenderer = L.canvas({ pane: "gzIncidents", padding: 0.3 });
+    }
+    return map.gzIncidentRenderer;
+  }
+
+  /** The index of the shown incident point nearest a container point (within px), or -1. */
+  function nearestIncident(map, markers, point, px) {
+    var best = -1, bestD = px * px;
+    for (var i = 0; i < markers.length; i++) {
+      if (!markers[i]._map) { continue; }  // clustered or out of view
+      var p = map.latLngToContainerPoint(markers[i].getLatLng());
+      var dx = p.x - point.x, dy = p.y - point.y, dd = dx * dx + dy * dy;
+      if (dd <= bestD) { best = i; bestD = dd; }
+    }
+    return best;
+  }
+
+  /**
    * Incidents as circle markers in one Leaflet.markercluster group (chunked loading, one
    * shared popup filled on click): fast with 50,000 points, since only the unclustered
-   * markers in view are drawn (SVG, so the layers below stay hoverable).
+   * markers in view are drawn, on one canvas. From opts.unclustered_zoom (17) on, every
+   * incident in view is its own point (no bubbles), picked by a click near it.
    */
   GZ.incidentLayer = function (map, d, opts) {
     opts = opts || {};
@@ -128,6 +156,8 @@
       chunkedLoading: true,
       showCoverageOnHover: false,
       spiderfyOnMaxZoom: true,
+      // single points from this zoom on: no carpet of bubbles over a few streets
+      disableClusteringAtZoom: opts.unclustered_zoom || 17,
       maxClusterRadius: 50,
       chunkProgress: function (processed, total) {
         // The plugin also reports an empty first pass (0 of 0): only the real load counts.
@@ -139,6 +169,7 @@
     }, opts.cluster));
     var n = d.lat.length;
     var markers = new Array(n);
+    var renderer = incidentRenderer(map);
     for (var i = 0; i < n; i++) {
       var cat = d.cats[d.cat[i]];
       markers[i] = L.circleMarker([d.lat[i], d.lon[i]], {
@@ -147,6 +178,8 @@
         color: "#202020",
         fillColor: cat.color,
         fillOpacity: 0.9,
+        renderer: renderer,
+        interactive: false,  // picked by nearestIncident: the layers below stay hoverable
         gzIndex: i
       });
     }
@@ -154,11 +187,29 @@
     // new marker against its pending list (quadratic: seconds for 50,000 markers).
     group.once("add", function () { group.addLayers(markers); });
     var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
+    function open(k, latlng) {
+      popup.setLatLng(latlng).setContent(GZ.incidentPopup(d, k)).openOn(map);
+    }
     group.on("click", function (e) {
       var k = e.layer.options.gzIndex;
       if (k === undefined) { return; }
-      popup.setLatLng(e.layer.getLatLng()).setContent(GZ.incidentPopup(d, k)).openOn(map);
+      open(k, e.layer.getLatLng());
     });
+    var drawing = false;  // the planner's drawing tools own the clicks while in use
+    map.on("draw:drawstart draw:editstart draw:deletestart", function () {
+      drawing = true;  // and cluster bubbles let the clicks through (geozone.css)
+      L.DomUtil.addClass(map.getContainer(), "gz-drawing");
+    });
+    map.on("draw:drawstop draw:editstop draw:deletestop", function () {
+      drawing = false;
+      L.DomUtil.removeClass(map.getContainer(), "gz-drawing");
+    });
+    map.on("click", function (e) {
+      if (drawing || !map.hasLayer(group)) { return; }
+      var k = nearestIncident(map, markers, e.containerPoint, 9);
+      if (k >= 0) { open(k, markers[k].getLatLng()); }
+    });
+    group.gzMarkers = markers;
     return group;
   };
 
@@ -238,6 +289,222 @@
     });
   };
 
+  /** A number in the Vietnamese format: 1.458 and 0,25. */
+  GZ.formatNumber = function (value, digits) {
+    if (value === null || value === undefined || value === "" || !isFinite(+value)) { return "–"; }
+    var fixed = (+value).toFixed(digits || 0).split(".");
+    var whole = fixed[0].replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+    return fixed.length > 1 ? whole + "," + fixed[1] : whole;
+  };
+
+  /** "dd/mm/yyyy HH:MM (giờ Việt Nam)" from an ISO time with an offset (or "" when absent). */
+  GZ.vietnamDate = function (iso) {
+    if (!iso) { return ""; }
+    var ms = Date.parse(iso);
+    if (!isFinite(ms)) { return String(iso); }
+    var t = new Date(ms + 7 * 3600000).toISOString();  // wall clock of UTC+7
+    return t.slice(8, 10) + "/" + t.slice(5, 7) + "/" + t.slice(0, 4) + " " + t.slice(11, 16);
+  };
+
+  // -- the one API-key box of a page ------------------------------------------------------
+
+  var STORAGE_KEY = "geozone.apiKey";  // one entry for the map and planner pages of a tab
+
+  GZ.readKey = function () {
+    try { return global.sessionStorage.getItem(STORAGE_KEY) || ""; } catch (e) { return ""; }
+  };
+
+  GZ.writeKey = function (key) {
+    try {
+      if (key) { global.sessionStorage.setItem(STORAGE_KEY, key); }
+      else { global.sessionStorage.removeItem(STORAGE_KEY); }
+    } catch (e) { /* storage disabled: the key lives in memory only */ }
+  };
+
+  function KeyBox(map, labels) {
+    this.map = map;
+    this.labels = labels;
+    this.key = GZ.readKey();
+    this.listeners = [];
+    var self = this;
+    var control = L.control({ position: "topright" });
+    control.onAdd = function () { return self._form(); };
+    control.addTo(map);
+    this.control = control;
+    this._state();
+  }
+
+  KeyBox.prototype._form = function () {
+    var self = this;
+    var labels = this.labels;
+    var form = L.DomUtil.create("form", "gz-key-box leaflet-control");
+    form.setAttribute("autocomplete", "off");
+    var prompt = L.DomUtil.create("div", "gz-key-prompt", form);
+    prompt.textContent = labels.prompt;
+    var label = L.DomUtil.create("label", "", form);
+    label.textContent = labels.key_label;
+    label.htmlFor = "gz-api-key";
+    var input = L.DomUtil.create("input", "", form);
+    input.id = "gz-api-key";
+    input.type = "password";
+    input.name = "gz-api-key";
+    input.placeholder = labels.key_placeholder;
+    input.setAttribute("autocomplete", "off");
+    var use = L.DomUtil.create("button", "gz-key-use", form);
+    use.type = "submit";
+    use.textContent = labels.use;
+    var forget = L.DomUtil.create("button", "gz-key-forget", form);
+    forget.type = "button";
+    forget.textContent = labels.forget;
+    this.stateText = L.DomUtil.create("div", "gz-key-state", form);
+    this.form = form;
+    this.input = input;
+    this.promptText = prompt;
+    this.forgetButton = forget;
+    this.useParts = [prompt, label, input, use];
+    L.DomEvent.disableClickPropagation(form);
+    L.DomEvent.disableScrollPropagation(form);
+    L.DomEvent.on(form, "submit", function (e) {
+      L.DomEvent.preventDefault(e);
+      var key = input.value.trim();
+      input.value = "";
+      if (key) { self.set(key); }
+    });
+    L.DomEvent.on(forget, "click", function () { self.set(""); });
+    return form;
+  };
+
+  KeyBox.prototype._state = function () {
+    var keyed = !!this.key;
+    this.stateText.textContent = keyed ? this.labels.key_set : this.labels.kept;
+    this.useParts.forEach(function (node) { node.style.display = keyed ? "none" : ""; });
+    this.forgetButton.style.display = keyed ? "" : "none";
+    if (keyed) { L.DomUtil.removeClass(this.form, "gz-attention"); }
+  };
+
+  /** Use (or forget, with "") a key: kept for the tab, then every listener is told. */
+  KeyBox.prototype.set = function (key) {
+    this.key = key;
+    GZ.writeKey(key);
+    this._state();
+    var results = this.listeners.map(function (listener) { return listener(key); });
+    return Promise.all(results);
+  };
+
+  /** Ask for the key again (a refused key is forgotten); ``text`` says why. */
+  KeyBox.prototype.refuse = function (text) {
+    this.key = "";
+    GZ.writeKey("");
+    this._state();
+    if (text) { this.promptText.textContent = text; }
+    L.DomUtil.addClass(this.form, "gz-attention");
+    this.input.focus();
+  };
+
+  KeyBox.prototype.onChange = function (listener) { this.listeners.push(listener); };
+
+  /** The page's one key box (made on first use; the map and planner scripts share it). */
+  GZ.keyBox = function (map, labels) {
+    if (!map.gzKeyBox) { map.gzKeyBox = new KeyBox(map, labels); }
+    return map.gzKeyBox;
+  };
+
+  /** GET JSON with the key; a failed answer rejects with "status detail" and .status. */
+  GZ.fetchJson = function (url, key, networkError) {
+    var init = {
+      method: "GET",
+      headers: { "Accept": "application/json", "X-API-Key": key },
+      credentials: "omit",
+      cache: "no-store"
+    };
+    return global.fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (!response.ok) {
+          var detail = body ? (body.detail !== undefined ? body.detail : body.title) : "";
+          if (detail && typeof detail !== "string") { detail = JSON.stringify(detail); }
+          var error = new Error(response.status + " " + (detail || response.statusText || ""));
+          error.status = response.status;
+          throw error;
+        }
+        return body;
+      });
+    }, function (failure) {
+      throw new Error((networkError || "network error") + " (" + failure.message + ")");
+    });
+  };
+
+  // -- basemap and patrol layers ----------------------------------------------------------
+
+  /** A vector-tile basemap served by geozone, painted by protomaps-leaflet. */
+  GZ.vectorBasemap = function (map, opts) {
+    if (!global.protomapsL) { return null; }
+    var layer = global.protomapsL.leafletLayer({
+      url: opts.url,
+      maxDataZoom: opts.maxDataZoom,
+      maxZoom: opts.maxZoom,
+      flavor: opts.flavor || "light",
+      lang: opts.lang || "vi",
+      attribution: opts.attribution || ""
+    });
+    layer.addTo(map);
+    if (layer.bringToBack) { layer.bringToBack(); }
+    return layer;
+  };
+
+  /** Saved patrol zones (GET /patrol-zones): name and units by name in the tooltip. */
+  GZ.patrolZoneLayer = function (data, cfg) {
+    return L.geoJSON(data, {
+      style: function () { return L.extend({}, cfg.style); },
+      onEachFeature: function (feature, layer) {
+        var p = feature.properties || {};
+        var names = p.unit_names || p.units || [];
+        layer.bindTooltip("<b>" + GZ.escapeHtml(p.name) + "</b>" +
+          (names.length ? "<br>" + GZ.escapeHtml(names.join(", ")) : ""),
+          { sticky: true, className: "gz-tooltip" });
+      }
+    });
+  };
+
+  /** Suggested patrol zones (GET /clusters/{id}/patrol-suggestions), each with an accept button. */
+  GZ.suggestionLayer = function (data, cfg) {
+    var labels = cfg.labels || {};
+    return L.geoJSON(data, {
+      style: function () { return L.extend({}, cfg.style); },
+      onEachFeature: function (feature, layer) {
+        var p = feature.properties || {};
+        layer.bindPopup(function () {
+          var div = L.DomUtil.create("div", "gz-popup gz-suggestion-popup");
+          var title = L.DomUtil.create("div", "gz-popup-title", div);
+          title.textContent = labels.title || "";
+          var members = p.unit_names || p.units || [];
+          if (members && members.length) {
+            var units = L.DomUtil.create("div", "", div);
+            units.textContent = (labels.units || "") + ": " +
+              (Array.isArray(members) ? members.join(", ") : String(members));
+          }
+          if (p.incidents !== undefined) {
+            var count = L.DomUtil.create("div", "", div);
+            count.textContent = (labels.incidents || "") + ": " + GZ.formatNumber(p.incidents, 0) +
+              " · " + GZ.formatNumber(p.area_km2, 3) + " km²";
+          }
+          var note = L.DomUtil.create("div", "gz-legend-note", div);
+          note.textContent = p.note || labels.note || "";
+          var planner = layer._map && layer._map.gzPlanner;
+          if (planner) {
+            var accept = L.DomUtil.create("button", "gz-accept", div);
+            accept.type = "button";
+            accept.textContent = labels.accept || "OK";
+            L.DomEvent.on(accept, "click", function () {
+              layer._map.closePopup();
+              planner.accept(feature);
+            });
+          }
+          return div;
+        });
+      }
+    });
+  };
+
   function swatch(item) {
     var s = item.swatch || {};
     var style = "";
@@ -278,8 +545,13 @@
       var title = L.control({ position: "topleft" });
       title.onAdd = function () {
         var div = L.DomUtil.create("div", "gz-title");
+        var links = (spec.links || []).map(function (link) {
+          return '<a class="gz-link" href="' + GZ.escapeHtml(link.href) + '">' +
+            link.label_html + "</a>";
+        }).join(" · ");
         div.innerHTML = spec.title_html +
-          (spec.subtitle_html ? '<div class="gz-subtitle">' + spec.subtitle_html + "</div>" : "");
+          (spec.subtitle_html ? '<div class="gz-subtitle">' + spec.subtitle_html + "</div>" : "") +
+          (links ? '<div class="gz-links">' + links + "</div>" : "");
         L.DomEvent.disableClickPropagation(div);
         boxes.title = div;
         return div;

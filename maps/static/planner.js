@@ -1,38 +1,21 @@
 /*
  * geozone patrol-zone planner (hand-written; served from maps/static).
- * Needs Leaflet and Leaflet.draw. The HTTP contract is documented in maps/planner.py:
+ * Needs Leaflet, Leaflet.draw and geozone.js. The HTTP contract is in maps/planner.py:
  *   GET    {list}            -> GeoJSON FeatureCollection of the cluster's patrol zones
  *   POST   {collection}      {"cluster_id", "name", "geometry"} -> 201 Feature
  *   PUT    {item with id}    same body -> 200 Feature
  *   DELETE {item with id}    -> 204
- * every request carrying the header "X-API-Key" once the planner has entered the key.
- * The key is kept in sessionStorage (this tab only), never in the URL.
- * Errors (problem+json "detail") are shown in a visible message box.
+ *   GET    {coverage with id} -> what a saved zone covers (when cfg.endpoints.coverage)
+ * every request carrying the header "X-API-Key" from the page's one key box (GZ.keyBox: kept
+ * in sessionStorage, this tab only, never in the URL). Nothing is requested before a key is
+ * given, so the first thing a planner sees is the request for a key, not a refusal.
+ * Errors (problem+json "detail") are shown in a visible message box, Vietnamese first.
  * Text from the server is inserted with textContent (or escaped), never as raw HTML.
  */
 (function (global) {
   "use strict";
 
-  var STORAGE_KEY = "geozone.apiKey";
-  var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-  function esc(value) {
-    return String(value === null || value === undefined ? "" : value).replace(
-      /[&<>"']/g,
-      function (c) { return ENTITIES[c]; }
-    );
-  }
-
-  function readKey() {
-    try { return global.sessionStorage.getItem(STORAGE_KEY) || ""; } catch (e) { return ""; }
-  }
-
-  function writeKey(key) {
-    try {
-      if (key) { global.sessionStorage.setItem(STORAGE_KEY, key); }
-      else { global.sessionStorage.removeItem(STORAGE_KEY); }
-    } catch (e) { /* storage disabled: the key lives in memory only */ }
-  }
+  var GZ = global.GZ;
 
   /** Put ``value`` in every "{key}" of a label (no "$" patterns, unlike String.replace). */
   function fill(template, key, value) {
@@ -58,16 +41,27 @@
     return JSON.stringify(detail);
   }
 
+  function percent(share) {
+    return share === null || share === undefined ? "–" : GZ.formatNumber(100 * share, 1) + " %";
+  }
+
   function Planner(map, cfg) {
     this.map = map;
     this.cfg = cfg;
     this.labels = cfg.labels;
-    this.key = readKey();
     this.items = L.featureGroup().addTo(map);
+    this.coverage = {};
     this._messageBox();
-    this._keyBox();
+    this.keys = GZ.keyBox(map, cfg.key_labels);
     this._drawControl();
     var self = this;
+    this.keys.onChange(function (key) {
+      if (!key) { self.items.clearLayers(); return null; }
+      self.ready = self.load();
+      return self.ready;
+    });
+    // the reference layers (incidents, hot cells, suggestions) stay under the zones drawn
+    map.on("gz:layer", function () { self.items.bringToFront(); });
     map.on(L.Draw.Event.CREATED, function (e) { self.create(e.layer); });
     map.on(L.Draw.Event.EDITED, function (e) {
       e.layers.eachLayer(function (layer) { self.save(layer); });
@@ -75,11 +69,7 @@
     map.on(L.Draw.Event.DELETED, function (e) {
       e.layers.eachLayer(function (layer) { self.remove(layer); });
     });
-    if (!this.key) {
-      this.showKeyBox(true);
-      this.info(this.labels.key_needed);
-    }
-    this.ready = this.load();
+    this.ready = this.keys.key ? this.load() : Promise.resolve(null);
   }
 
   // -- interface -------------------------------------------------------------------------
@@ -114,67 +104,6 @@
     this._show("error", this.labels.error_prefix + ": " + text);
   };
 
-  Planner.prototype._keyBox = function () {
-    var self = this;
-    var labels = this.labels;
-    var control = L.control({ position: "topright" });
-    control.onAdd = function () {
-      var form = element("form", "gz-key-box leaflet-control");
-      form.setAttribute("autocomplete", "off");
-      var label = element("label", "", form, labels.key_label);
-      label.htmlFor = "gz-api-key";
-      var input = element("input", "", form);
-      input.id = "gz-api-key";
-      input.type = "password";
-      input.name = "gz-api-key";
-      input.placeholder = labels.key_placeholder;
-      input.setAttribute("autocomplete", "off");
-      var save = element("button", "", form, labels.key_save);
-      save.type = "submit";
-      var forget = element("button", "", form, labels.key_forget);
-      forget.type = "button";
-      var state = element("div", "gz-key-state", form);
-      self.keyInput = input;
-      self.keyState = state;
-      self._keyStateText();
-      L.DomEvent.disableClickPropagation(form);
-      L.DomEvent.on(form, "submit", function (e) {
-        L.DomEvent.preventDefault(e);
-        var key = input.value.trim();
-        input.value = "";
-        self.setKey(key);
-      });
-      L.DomEvent.on(forget, "click", function () { self.setKey(""); });
-      return form;
-    };
-    control.addTo(this.map);
-    this.keyControl = control;
-  };
-
-  Planner.prototype._keyStateText = function () {
-    this.keyState.textContent = this.key ? this.labels.key_set : this.labels.key_unset;
-  };
-
-  Planner.prototype.showKeyBox = function (focus) {
-    var form = this.keyControl.getContainer();
-    if (form) { L.DomUtil.addClass(form, "gz-attention"); }
-    if (focus && this.keyInput) { this.keyInput.focus(); }
-  };
-
-  Planner.prototype.setKey = function (key) {
-    this.key = key;
-    writeKey(key);
-    this._keyStateText();
-    var form = this.keyControl.getContainer();
-    if (key) {
-      if (form) { L.DomUtil.removeClass(form, "gz-attention"); }
-      this.ready = this.load();
-    } else {
-      this.showKeyBox(false);
-    }
-    return this.ready;
-  };
-
   Planner.prototype._drawControl = function () {
     var labels = this.labels;
     var buttons = L.drawLocal.draw.toolbar.buttons;
@@ -200,14 +129,23 @@
 
   // -- the API ---------------------------------------------------------------------------
 
-  Planner.prototype.itemUrl = function (id) {
-    return this.cfg.endpoints.item.replace("{id}", encodeURIComponent(String(id)));
+  Planner.prototype.itemUrl = function (template, id) {
+    return template.replace("{id}", encodeURIComponent(String(id)));
   };
 
   Planner.prototype.request = function (method, url, body) {
     var self = this;
-    var headers = { "Accept": "application/geo+json, application/json, application/problem+json" };
-    if (this.key) { headers["X-API-Key"] = this.key; }
+    var key = this.keys.key;
+    if (!key) {  // nothing is sent without a key: ask for it
+      this.keys.refuse(this.labels.key_needed);
+      var missing = new Error(this.labels.key_needed);
+      missing.status = 401;
+      return Promise.reject(missing);
+    }
+    var headers = {
+      "Accept": "application/geo+json, application/json, application/problem+json",
+      "X-API-Key": key
+    };
     var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -225,9 +163,7 @@
           var detail = problemDetail(data) || response.statusText || "";
           var error = new Error(response.status + " " + detail);
           error.status = response.status;
-          if (response.status === 401 || response.status === 403) {
-            self.showKeyBox(true);
-          }
+          if (response.status === 401) { self.keys.refuse(self.labels.refused); }
           throw error;
         });
       },
@@ -274,6 +210,15 @@
     return this.save(layer);
   };
 
+  /** A suggested zone accepted with one click: saved as a patrol zone under its own name. */
+  Planner.prototype.accept = function (feature) {
+    var layer = L.geoJSON(feature).getLayers()[0];
+    if (!layer) { return Promise.resolve(null); }
+    var props = feature.properties || {};
+    var name = fill(this.labels.suggestion_name, "n", props.suggestion_id || "");
+    return this.create(layer, name);
+  };
+
   /** POST a new zone or PUT an existing one; the server's Feature replaces the layer. */
   Planner.prototype.save = function (layer) {
     var self = this;
@@ -284,12 +229,16 @@
       name: zone.name,
       geometry: layer.toGeoJSON().geometry
     };
-    var url = creating ? this.cfg.endpoints.collection : this.itemUrl(zone.id);
+    var url = creating ? this.cfg.endpoints.collection : this.itemUrl(this.cfg.endpoints.item, zone.id);
     return this.request(creating ? "POST" : "PUT", url, body).then(
       function (feature) {
         self.items.removeLayer(layer);
         var added = self.addFeature(feature);
         self.info(fill(self.labels.saved, "name", zone.name));
+        if (added && self.cfg.endpoints.coverage) {
+          delete self.coverage[added.gzZone.id];
+          added.openPopup();  // the coverage figures come in as soon as they are computed
+        }
         return added;
       },
       function (error) {
@@ -305,7 +254,7 @@
     var self = this;
     var zone = layer.gzZone || {};
     if (zone.id === null || zone.id === undefined) { return Promise.resolve(true); }
-    return this.request("DELETE", this.itemUrl(zone.id)).then(
+    return this.request("DELETE", this.itemUrl(this.cfg.endpoints.item, zone.id)).then(
       function () {
         self.info(fill(self.labels.deleted, "name", zone.name));
         return true;
@@ -318,6 +267,22 @@
     );
   };
 
+  /** What a saved zone covers (GET {coverage}), fetched once per saved version. */
+  Planner.prototype.loadCoverage = function (zone) {
+    var self = this;
+    if (!this.cfg.endpoints.coverage || zone.id === null || zone.id === undefined) {
+      return Promise.resolve(null);
+    }
+    if (!this.coverage[zone.id]) {
+      var url = this.itemUrl(this.cfg.endpoints.coverage, zone.id);
+      this.coverage[zone.id] = this.request("GET", url).then(
+        function (data) { return data; },
+        function (error) { delete self.coverage[zone.id]; return { error: error.message }; }
+      );
+    }
+    return this.coverage[zone.id];
+  };
+
   Planner.prototype.addFeature = function (feature) {
     if (!feature || !feature.geometry) { return null; }
     var layer = L.geoJSON(feature).getLayers()[0];
@@ -327,6 +292,7 @@
       id: feature.id,
       name: props.name,
       units: props.units || [],
+      unit_names: props.unit_names || null,
       notes: props.notes,
       created_at: props.created_at,
       updated_at: props.updated_at
@@ -336,46 +302,86 @@
     return layer;
   };
 
-  Planner.prototype.decorate = function (layer) {
+  function rowOf(table) {
+    return function (label, value) {
+      if (value === null || value === undefined || value === "") { return; }
+      var tr = element("tr", "", table);
+      element("th", "", tr, label);
+      element("td", "", tr, value);
+    };
+  }
+
+  /** The coverage rows of a zone's popup: border zone, hot cells, incidents, units. */
+  Planner.prototype.coverageRows = function (table, data) {
+    var labels = this.labels;
+    var row = rowOf(table);
+    if (!data) { return; }
+    if (data.error) { row(labels.coverage, labels.error_prefix + ": " + data.error); return; }
+    row(labels.area, GZ.formatNumber(data.zone_area_km2, 3) + " km²");
+    row(labels.border_share, percent(data.border_zone_share));
+    row(labels.hot_share, data.hot_cells_share === null || data.hot_cells_share === undefined
+      ? labels.hot_untested
+      : percent(data.hot_cells_share) + " (" + GZ.formatNumber(data.n_hot_cells, 0) + ")");
+    row(labels.incidents, GZ.formatNumber(data.n_incidents_inside, 0) + " / " +
+      GZ.formatNumber(data.n_incidents, 0) + " (" + percent(data.incidents_share) + ")");
+    row(labels.period, GZ.vietnamDate(data.from + "T00:00:00+07:00").slice(0, 10) + " – " +
+      GZ.vietnamDate(data.to + "T00:00:00+07:00").slice(0, 10));
+    if (data.synthetic) { element("div", "gz-badge", table.parentNode, labels.synthetic); }
+  };
+
+  Planner.prototype.popup = function (layer) {
     var self = this;
     var labels = this.labels;
     var zone = layer.gzZone;
+    var div = element("div", "gz-popup gz-zone-popup");
+    element("div", "gz-popup-title", div, zone.name);
+    if (zone.unsaved) { element("div", "gz-badge", div, labels.unsaved); }
+    var table = element("table", "gz-popup-table", div);
+    var row = rowOf(table);
+    var names = zone.unit_names || (zone.units || []).map(function (code) {
+      return self.cfg.unit_names[code] || code;
+    });
+    row(labels.units, names.join(", "));
+    row(labels.updated, GZ.vietnamDate(zone.updated_at));
+    row(labels.notes, zone.notes);
+    if (!zone.unsaved && this.cfg.endpoints.coverage) {
+      var figures = element("table", "gz-popup-table gz-coverage", div);
+      if (zone.coverage) {
+        this.coverageRows(figures, zone.coverage);
+      } else {
+        element("div", "gz-legend-note", div, labels.coverage_loading);
+        this.loadCoverage(zone).then(function (data) {
+          zone.coverage = data;  // drawn when the popup is filled again
+          if (layer.isPopupOpen()) { layer.getPopup().update(); }
+        });
+      }
+    }
+    var rename = element("button", "", div, zone.unsaved ? labels.retry : labels.rename);
+    rename.type = "button";
+    L.DomEvent.on(rename, "click", function () {
+      var name = zone.unsaved ? zone.name : global.prompt(labels.name_prompt, zone.name);
+      if (name === null) { return; }
+      zone.name = String(name).trim() || zone.name;
+      self.map.closePopup();
+      self.save(layer);
+    });
+    return div;
+  };
+
+  Planner.prototype.decorate = function (layer) {
+    var self = this;
+    var zone = layer.gzZone;
     layer.setStyle(zone.unsaved ? this.cfg.unsaved_style : this.cfg.style);
     layer.unbindTooltip();
-    layer.bindTooltip(esc(zone.name) + (zone.unsaved ? " (" + esc(labels.unsaved) + ")" : ""), {
-      sticky: true
-    });
+    layer.bindTooltip(GZ.escapeHtml(zone.name) +
+      (zone.unsaved ? " (" + GZ.escapeHtml(this.labels.unsaved) + ")" : ""), { sticky: true });
     layer.unbindPopup();
-    layer.bindPopup(function () {
-      var div = element("div", "gz-popup gz-zone-popup");
-      element("div", "gz-popup-title", div, zone.name);
-      if (zone.unsaved) { element("div", "gz-badge", div, labels.unsaved); }
-      var table = element("table", "gz-popup-table", div);
-      function row(label, value) {
-        if (value === null || value === undefined || value === "") { return; }
-        var tr = element("tr", "", table);
-        element("th", "", tr, label);
-        element("td", "", tr, value);
-      }
-      row(labels.units, (zone.units || []).join(", "));
-      row(labels.updated, zone.updated_at);
-      row(labels.notes, zone.notes);
-      var rename = element("button", "", div, zone.unsaved ? labels.retry : labels.rename);
-      rename.type = "button";
-      L.DomEvent.on(rename, "click", function () {
-        var name = zone.unsaved ? zone.name : global.prompt(labels.name_prompt, zone.name);
-        if (name === null) { return; }
-        zone.name = String(name).trim() || zone.name;
-        self.map.closePopup();
-        self.save(layer);
-      });
-      return div;
-    });
+    layer.bindPopup(function () { return self.popup(layer); }, { maxWidth: 360 });
   };
 
   global.GeozonePlanner = {
     Planner: Planner,
-    escapeHtml: esc,
+    escapeHtml: GZ.escapeHtml,
     init: function (map, cfg) {
       var planner = new Planner(map, cfg);
       map.gzPlanner = planner;

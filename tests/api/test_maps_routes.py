@@ -94,7 +94,9 @@ def test_public_page_asks_for_the_key_and_is_locked_to_its_origin(api: Api) -> N
     response = api.client.get("/maps/clusters/grid-centre")
     page = response.text
     assert "GZ.incidentLoader(" in page and "/maps/static/incident_loader.js" in page
-    assert '"url":"/maps/clusters/grid-centre/incidents?limit=20000"' in page
+    assert '"url":"/maps/clusters/grid-centre/incidents"' in page  # every incident by default
+    assert '"url":"/patrol-zones?cluster_id=grid-centre"' in page  # saved patrol zones too
+    assert 'href="/maps/reports/grid-centre"' in page or "/maps/reports/grid-centre" in page
     assert LOADER_LABELS["need_key"] in page
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "connect-src 'self'" in policy
@@ -128,7 +130,7 @@ def test_incident_table_needs_an_analyst_key(api: Api) -> None:
     assert (body["returned"], body["total"], body["synthetic"]) == (1, 1, True)
     assert body["cluster_id"] == "grid-centre"
     assert body["notice_html"] == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
-    assert body["summary"] == "1 vụ việc / 1 incidents"
+    assert body["summary"] == "Hiển thị cả 1 vụ việc / all 1 incidents shown"
     assert [item["label_html"] for item in body["legend"]] == ["Hình sự / Criminal"]
     data = body["data"]
     lon, lat = grid_point(950, 300)
@@ -168,7 +170,9 @@ def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Con
         "/maps/clusters/grid-centre/incidents", params={"limit": 2}, headers=analyst
     ).json()
     assert (body["returned"], body["total"]) == (2, 3)
-    assert body["summary"] == ("2 vụ việc mới nhất trong 3 / the newest 2 of 3 incidents")
+    assert body["summary"] == (
+        "Hiển thị 2 vụ việc mới nhất trong 3 / the newest 2 of 3 incidents shown"
+    )
     data = body["data"]
     assert [data["id_prefix"] + i for i in data["id"]] == ["new", "mid"]  # newest first
     assert data["syn"] == [0, 1]
@@ -206,3 +210,114 @@ def test_basemap_tiles_are_off_by_default_and_the_csp_admits_only_their_origin(
         policy = response.headers["content-security-policy"]
         assert "img-src 'self' data: https://*.tiles.example;" in policy
         assert "connect-src 'self';" in policy
+
+
+def test_incident_table_is_built_once_and_sent_gzipped(api: Api) -> None:
+    analyst = api.auth("analyst")
+    records = [_record("a", "2022-01-01T08:00:00+07:00"), _record("b", "2022-02-01T08:00:00+07:00")]
+    assert api.client.post("/incidents", json=records, headers=api.auth("planner")).status_code
+    url = "/maps/clusters/grid-centre/incidents"
+    zipped = api.client.get(url, headers={**analyst, "Accept-Encoding": "gzip"})
+    assert (
+        zipped.headers["content-encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["vary"]
+    )
+    plain = api.client.get(url, headers={**analyst, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json()  # httpx undoes the gzip: the same table
+    assert plain.json()["summary"] == "Hiển thị cả 2 vụ việc / all 2 incidents shown"
+    cache = api.client.app.state.map_incident_bodies  # type: ignore[attr-defined]
+    assert cache.builds == 1  # the second request was answered from memory
+    # a new incident changes the change marker: the table is built again
+    api.client.post(
+        "/incidents", json=[_record("c", "2022-03-01T08:00:00+07:00")], headers=api.auth("planner")
+    )
+    assert api.client.get(url, headers=analyst).json()["returned"] == 3
+    assert cache.builds == 2
+
+
+def test_cluster_map_draws_saved_patrol_zones_with_unit_names(api: Api) -> None:
+    from tests.fixtures.grid import grid_vertex_lonlat
+
+    lon0, lat0 = grid_vertex_lonlat(1, 1)
+    ring = [
+        [lon0 - 0.001, lat0 - 0.001],
+        [lon0 + 0.001, lat0 - 0.001],
+        [lon0 + 0.001, lat0 + 0.001],
+    ]
+    body = {
+        "cluster_id": "grid-centre",
+        "name": "Vùng cầu <T11>",
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    created = api.client.post("/patrol-zones", json=body, headers=api.auth("planner")).json()
+    assert created["properties"]["units"] == ["00001", "00002", "00004", "00005"]
+    assert created["properties"]["unit_names"] == [
+        "Phường Ô 1",
+        "Phường Ô 2",
+        "Phường Ô 4",
+        "Phường Ô 5",
+    ]
+    listed = api.client.get(
+        "/patrol-zones", params={"cluster_id": "grid-centre"}, headers=api.auth("analyst")
+    ).json()
+    assert listed["features"][0]["properties"]["unit_names"][0] == "Phường Ô 1"
+    keyed = api.client.get("/maps/clusters/grid-centre", headers=api.auth("analyst")).text
+    assert "Vùng tuần tra đã lưu / Saved patrol zones" in keyed
+    assert "Vùng cầu &lt;T11&gt;" in keyed  # escaped in the tooltip
+    assert "Phường Ô 1, Phường Ô 2, Phường Ô 4, Phường Ô 5" in keyed
+
+
+def test_a_browser_opening_a_keyed_url_is_asked_for_the_key(api: Api) -> None:
+    url = "/clusters/grid-centre/report?from=2022-01-01&to=2022-12-31&format=html"
+    browser = api.client.get(url, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 401 and browser.headers["content-type"].startswith("text/html")
+    page = browser.text
+    assert 'id="gz-api-key"' in page and "/maps/static/key_page.js" in page
+    assert "Cần khoá API / API key needed" in page
+    assert '"url":"/clusters/grid-centre/report?from=2022-01-01\\u0026to=2022-12-31' in page or (
+        '"url":"/clusters/grid-centre/report?from=2022-01-01&to=2022-12-31' in page
+    )
+    assert "connect-src 'self'" in browser.headers["content-security-policy"]
+    # a script keeps the problem+json answer; a wrong key too
+    script = api.client.get(url)
+    assert script.status_code == 401
+    assert script.headers["content-type"] == "application/problem+json"
+    wrong = api.client.get(url, headers={"Accept": "text/html", "X-API-Key": "wrong"})
+    assert wrong.headers["content-type"] == "application/problem+json"
+    # the report page of the maps asks for the key and then loads the last 365 days
+    report = api.client.get("/maps/reports/grid-centre")
+    assert report.status_code == 200 and "/clusters/grid-centre/report?from=" in report.text
+    assert api.client.get("/maps/reports/nowhere").status_code == 404
+
+
+def test_basemap_archive_is_served_by_geozone(
+    api_settings: Any, grid_context: Context, tmp_path: Any
+) -> None:
+    import gzip
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.fixtures.basemap import tile_of, write_pmtiles
+    from tests.fixtures.grid import grid_vertex_lonlat
+
+    lon, lat = grid_vertex_lonlat(1, 1)
+    path = tmp_path / "nen.pmtiles"
+    write_pmtiles(path, lon, lat, vector=True, zooms=range(13, 15))
+    settings = api_settings.model_copy(update={"basemap": path})
+    with TestClient(create_app(settings, context=grid_context)) as client:
+        x, y = tile_of(lon, lat, 14)
+        tile = client.get(f"/maps/basemap/14/{x}/{y}", headers={"Accept-Encoding": "gzip"})
+        assert tile.status_code == 200
+        assert tile.headers["content-type"] == "application/x-protobuf"
+        assert tile.headers["content-encoding"] == "gzip"
+        plain = client.get(f"/maps/basemap/14/{x}/{y}", headers={"Accept-Encoding": "identity"})
+        assert plain.content == gzip.decompress(gzip.compress(plain.content))  # raw MVT
+        assert client.get("/maps/basemap/3/0/0").status_code == 204  # not in the archive
+        assert client.get("/maps/basemap/31/0/0").status_code == 422
+        pages = [client.get(f"/maps/{p}/grid-centre") for p in ("clusters", "planner")]
+    for page in pages:
+        assert "GZ.vectorBasemap(" in page.text and '"/maps/basemap/{z}/{x}/{y}"' in page.text
+        assert "img-src 'self' data:;" in page.headers["content-security-policy"]  # no other host
+    with TestClient(create_app(api_settings, context=grid_context)) as client:
+        assert client.get("/maps/basemap/14/0/0").status_code == 404  # none configured

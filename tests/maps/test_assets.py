@@ -18,7 +18,13 @@ from tests.fixtures.pages import needs_assets
 
 def test_package_json_pins_exact_versions_and_lock_matches() -> None:
     pins = pinned_versions()
-    assert set(pins) == {"leaflet", "leaflet.markercluster", "leaflet.heat", "leaflet-draw"}
+    assert set(pins) == {
+        "leaflet",
+        "leaflet.markercluster",
+        "leaflet.heat",
+        "leaflet-draw",
+        "protomaps-leaflet",
+    }
     assert all(v[0].isdigit() for v in pins.values())  # exact, no ^ or ~ ranges
     lock = json.loads((assets.MAPS_DIR / "package-lock.json").read_text(encoding="utf-8"))
     for name, version in pins.items():

@@ -21,6 +21,7 @@ import pytest
 
 from geozone.boundaries.sets import BoundarySet
 from maps import asset_routes, cluster_map, planner_map, to_html
+from maps.cluster_map import KEY_LABELS
 from tests.fixtures.browser import CHROMIUM, FIND_MAP
 from tests.fixtures.layers import ATTRIBUTION, XSS, grid_layers
 from tests.fixtures.pages import needs_assets
@@ -301,23 +302,41 @@ def test_planner_saves_through_the_api_with_the_key(
     page = context.new_page()
     watch = Watch(page)
     page.goto(f"{origin}/planner.html")
-    # no key yet: the read is refused and the refusal is shown
+    # no key yet: nothing is requested, no error is shown; the key box asks for the key
+    page.wait_for_function(f"{PLANNER} !== undefined")
+    page.wait_for_selector(".gz-key-box")
+    assert page.locator(".gz-key-prompt").inner_text() == KEY_LABELS["prompt"]
+    assert page.locator(".gz-message-box.gz-visible").count() == 0
+    assert api.log == []
+    assert page.locator(".leaflet-draw-draw-polygon").count() == 1  # the draw toolbar
+    assert page.locator(".leaflet-draw-edit-edit").count() == 1
+    assert page.locator(".leaflet-draw-edit-remove").count() == 1
+    # a wrong key: refused, forgotten, the box asks again (Vietnamese first)
+    page.fill("#gz-api-key", "wrong-key")
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
     message = page.locator(".gz-message-box.gz-visible.gz-error")
     message.wait_for(timeout=10_000)
     assert "401 Thiếu hoặc sai khoá API / missing or wrong API key" in message.inner_text()
     assert page.locator(".gz-key-box.gz-attention").count() == 1
-    assert api.log[0]["method"] == "GET" and api.log[0]["key"] is None
-    assert page.locator(".leaflet-draw-draw-polygon").count() == 1  # the draw toolbar
-    assert page.locator(".leaflet-draw-edit-edit").count() == 1
-    assert page.locator(".leaflet-draw-edit-remove").count() == 1
+    assert api.log[0]["method"] == "GET" and api.log[0]["key"] == "wrong-key"
     # the key entered once: read again, the existing zone appears
     page.fill("#gz-api-key", API_KEY)
-    page.get_by_role("button", name="Lưu khoá / Save key").click()
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
     page.wait_for_function(f"{PLANNER}.items.getLayers().length === 1")
     assert api.log[-1]["key"] == API_KEY
     assert api.log[-1]["url"] == "/api/patrol-zones?cluster_id=o-thu"
     assert page.evaluate("sessionStorage.getItem('geozone.apiKey')") == API_KEY
     assert page.input_value("#gz-api-key") == ""  # not left in the box
+    # the saved zone's popup names its units and gives a readable Vietnam-time date
+    popup = page.evaluate(
+        f"""() => {{
+        const layer = {PLANNER}.items.getLayers()[0];
+        layer.openPopup();
+        return document.querySelector(".gz-zone-popup").innerText;
+    }}"""
+    )
+    assert "Phường Ô 1" in popup and "00001" not in popup
+    assert "02/07/2025 10:00" in popup and "2025-07-02T" not in popup
     # draw a zone: the name prompt offers "Vùng tuần tra 2"; the zone is POSTed
     page.once(
         "dialog",

@@ -40,6 +40,7 @@ from maps.cluster_map import (
     BOUNDARY_STYLE,
     HOTSPOT_STYLE,
     JUNCTION_ZONE_STYLE,
+    KEY_LABELS,
     LOADER_LABELS,
     PAIR_ZONE_STYLE,
 )
@@ -233,14 +234,15 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     assert page.locator(".marker-cluster").count() == 0
     assert "Mật độ vụ việc" not in page.locator(".leaflet-control-layers").inner_text()
     # a viewer's key is refused, said so, and forgotten
-    page.fill("#gz-incident-key", served.viewer_key)
-    page.get_by_role("button", name=LOADER_LABELS["show"]).click()
+    page.fill("#gz-api-key", served.viewer_key)
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
     page.wait_for_selector(".gz-incident-status.gz-error")
     assert "403" in status.inner_text() and "analyst" in status.inner_text()
     assert page.evaluate("sessionStorage.getItem('geozone.apiKey')") is None
     # the planner's key (planner > analyst): the incidents are fetched and drawn
-    page.fill("#gz-incident-key", served.planner_key)
-    page.get_by_role("button", name=LOADER_LABELS["show"]).click()
+    assert page.locator(".gz-key-box.gz-attention").count() == 1  # asked again
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
     page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=30_000)
     assert status.inner_text() == expected["summary"]
     drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
@@ -257,7 +259,12 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     assert SYNTHETIC_BADGE in popup and "Đơn vị chủ trì / Lead unit" in popup
     page.get_by_text("Mật độ vụ việc / Incident heat map").click()
     assert page.locator("canvas.leaflet-heatmap-layer").count() == 1
-    assert page.input_value("#gz-incident-key") == ""
+    assert page.input_value("#gz-api-key") == ""
+    # at the deepest zoom over the bridge: single points, no carpet of cluster bubbles
+    page.evaluate(f"void {MAP}.setView([{T11_LAT}, {T11_LON}], 19, {{animate: false}})")
+    page.wait_for_timeout(300)
+    assert page.locator(".marker-cluster").count() == 0
+    page.evaluate(f"void {MAP}.fitBounds({MAP}.gzIncidents.group.getBounds(), {{animate: false}})")
     keep_screenshot(page, tmp_path, "t11-cluster-map.png")
     # the key is kept for the tab: a reload draws the incidents with no typing
     page.evaluate("GZ.incidentsLoadedAt = undefined")
@@ -267,7 +274,7 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     assert all(served.planner_key not in url for url in record.requests)
     # the hotspot layers are fetched with the same key: Gi* cells shown, emerging off
     drawn_layers = page.evaluate(f"() => {MAP}.gzIncidents.analytics")
-    assert drawn_layers == 2
+    assert drawn_layers == 3  # Gi*, emerging, saved patrol zones
     gi = served.get(f"/clusters/{T11}/hotspots", served.planner_key, significant_only="true")
     emerging = served.get(
         f"/clusters/{T11}/hotspots",
@@ -283,7 +290,9 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     page.locator(".leaflet-control-layers").get_by_text(LAYER_NAMES["emerging"]).click()
     shown = sum(count_paths(page, "fill", c) for c in EMERGING_COLOURS.values())
     assert shown == len(emerging["features"])
-    assert LAYER_NAMES["gi"] in page.locator(".gz-incident-legend").inner_text()
+    assert LAYER_NAMES["gi"] in page.locator(".gz-analytics-legend").inner_text()
+    title = page.locator(".gz-title").inner_text()
+    assert T11 not in title and "Báo cáo / Report" in title  # the name, and a report link
     record.check()
     context.close()
 
@@ -297,11 +306,21 @@ def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
     page.goto(f"{served.base}/maps/planner/{T11}")
     planner = f"{MAP}.gzPlanner"
     page.wait_for_function(f"() => {MAP} && {planner}")
+    # no red error before the user could type: the key box asks first
+    assert page.locator(".gz-message-box.gz-visible").count() == 0
+    assert page.locator(".gz-key-prompt").inner_text() == KEY_LABELS["prompt"]
+    assert T11 not in page.locator(".gz-title").inner_text()  # the cluster's name
     page.fill("#gz-api-key", served.planner_key)
-    page.get_by_role("button", name="Lưu khoá / Save key").click()
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
     page.wait_for_selector(".gz-message-box.gz-info")
     assert page.evaluate(f"{planner}.items.getLayers().length") == 0
-    page.evaluate(f"{MAP}.setView([{T11_LAT}, {T11_LON}], 16, {{animate: false}})")
+    # incidents, significant hot cells and suggestions drawn under the drawing tools
+    page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=60_000)
+    page.wait_for_function(f"() => {MAP}.gzIncidents.giLayer !== undefined", timeout=60_000)
+    page.wait_for_function(
+        f"() => {MAP}.gzIncidents.suggestionsLayer !== undefined", timeout=60_000
+    )
+    page.evaluate(f"void {MAP}.setView([{T11_LAT}, {T11_LON}], 16, {{animate: false}})")
     d = 0.0012
     ring = [
         (T11_LON - d, T11_LAT - d),
@@ -317,6 +336,10 @@ def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
         )
         for lon, lat in ring
     ]
+    # KNOWN BUG (issue 18, open): with the incident clusters on the map the first click of a
+    # drawing made with the real mouse is lost; the hot cells and suggestions do not matter.
+    # The incident layer is taken off while this test draws.
+    page.evaluate(f"() => {{ const l = {MAP}.gzIncidents; {MAP}.removeLayer(l.group); }}")
     page.locator(".leaflet-draw-draw-polygon").click()
     for x, y in pixels:
         page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
@@ -330,6 +353,15 @@ def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
         f"() => {planner}.items.getLayers().length === 1 && "
         f"{planner}.items.getLayers()[0].gzZone.id !== null"
     )
+    # its popup opens with what it covers, its units by name
+    page.wait_for_function(
+        "() => { const c = document.querySelector('.gz-zone-popup .gz-coverage');"
+        " return c && c.innerText.includes('%'); }",
+        timeout=60_000,
+    )
+    covered = page.locator(".gz-zone-popup").inner_text()
+    assert "Phần vùng giáp ranh / Border-zone share" in covered
+    assert "Phường Nghĩa Đô" in covered and "00160" not in covered
     # it is in the API, with its units
     (feature,) = served.get("/patrol-zones", served.planner_key, cluster_id=T11)["features"]
     assert feature["properties"]["name"] == name
@@ -348,4 +380,34 @@ def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
     keep_screenshot(page, tmp_path, "t11-planner.png")
     record.check()
     assert json.dumps(record.requests).count("/patrol-zones") >= 3  # list, save, list again
+    # the cluster map shows the saved zone (the key is kept for the tab)
+    page.goto(f"{served.base}/maps/clusters/{T11}")
+    page.wait_for_function(
+        f"() => {MAP} && {MAP}.gzIncidents && {MAP}.gzIncidents.patrolLayer", timeout=60_000
+    )
+    assert page.evaluate(f"{MAP}.gzIncidents.patrolLayer.getLayers().length") == 1
+    context.close()
+
+
+def test_the_report_opens_by_link_after_the_key_is_given(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    record = Recorder(page)
+    url = f"{served.base}/clusters/{T11}/report?from=2025-07-01&to=2025-12-31&format=html"
+    response = page.goto(url)
+    assert response is not None and response.status == 401  # a page, not bare JSON
+    assert page.locator("#gz-api-key").count() == 1
+    assert "Cần khoá API" in page.locator("h1").inner_text()
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name="Mở / Open").click()
+    page.wait_for_function("() => document.getElementById('summary') !== null", timeout=120_000)
+    assert "SYNTHETIC" in page.content() or "MÔ PHỎNG" in page.content()
+    keep_screenshot(page, tmp_path, "t11-report-by-link.png")
+    assert all(served.planner_key not in u for u in record.requests)
+    assert record.off_loopback() == []
+    # the maps' report link asks nothing more: the key is kept for the tab
+    page.goto(f"{served.base}/maps/reports/{T11}")
+    page.wait_for_function("() => document.getElementById('summary') !== null", timeout=120_000)
     context.close()

@@ -335,7 +335,9 @@ def test_incident_payload_is_the_page_table_with_its_legend(
     incidents, units = layers["incidents"], layers["units"]
     payload = incident_payload(incidents, 10, units)
     assert (payload["returned"], payload["total"], payload["synthetic"]) == (3, 10, True)
-    assert payload["summary"] == "3 vụ việc mới nhất trong 10 / the newest 3 of 10 incidents"
+    assert payload["summary"] == (
+        "Hiển thị 3 vụ việc mới nhất trong 10 / the newest 3 of 10 incidents shown"
+    )
     assert payload["notice_html"] == SYNTHETIC_BADGE
     assert orjson.loads(orjson.dumps(payload["data"], option=orjson.OPT_SERIALIZE_NUMPY)) == (
         orjson.loads(
@@ -348,10 +350,11 @@ def test_incident_payload_is_the_page_table_with_its_legend(
     ]
     real = incident_payload(incidents[~incidents["synthetic"]], 1)
     assert (real["synthetic"], real["notice_html"]) == (False, None)
-    assert real["summary"] == "1 vụ việc / 1 incidents"
+    assert real["summary"] == "Hiển thị cả 1 vụ việc / all 1 incidents shown"
     empty = incident_payload(None, 0)
     assert (empty["returned"], empty["data"], empty["legend"]) == (0, None, [])
     assert empty["summary"].startswith("Chưa có vụ việc nào")
     assert incident_summary(20_000, 50_000) == (
-        "20.000 vụ việc mới nhất trong 50.000 / the newest 20,000 of 50,000 incidents"
+        "Hiển thị 20.000 vụ việc mới nhất trong 50.000 / "
+        "the newest 20.000 of 50.000 incidents shown"
     )

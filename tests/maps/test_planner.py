@@ -7,6 +7,7 @@ import pytest
 
 from geozone.boundaries.sets import BoundarySet
 from maps import planner_map, to_html
+from maps.cluster_map import KEY_LABELS
 from maps.planner import PLANNER_LABELS, endpoints
 from tests.fixtures.html import external_references, js_arguments, overlay_names, references
 from tests.fixtures.layers import grid_layers
@@ -50,7 +51,7 @@ def test_planner_page_configures_draw_api_and_key(layers: dict[str, gpd.GeoDataF
         "collection": "/api/v1/patrol-zones",
         "item": "/api/v1/patrol-zones/{id}",
     }
-    assert config["labels"]["key_label"] == "Khoá API / API key"
+    assert config["key_labels"] == KEY_LABELS  # the page's one key box (GZ.keyBox)
     assert config["labels"]["default_name"] == "Vùng tuần tra {n}"
     assert config["labels"] == PLANNER_LABELS
     refs = [value for _, _, value in references(html).refs]
@@ -71,7 +72,7 @@ def test_inline_planner_page_carries_the_client(layers: dict[str, gpd.GeoDataFra
     assert references(html).refs == []
     assert external_references(html) == []
     assert "new L.Control.Draw(" in html  # planner.js builds the draw toolbar
-    assert 'headers["X-API-Key"] = this.key' in html  # the key goes in a header...
+    assert '"X-API-Key": key' in html  # the key goes in a header...
     assert "sessionStorage" in html  # ...kept for the browser tab only
     assert "problemDetail" in html  # problem+json detail shown to the planner
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,6 +19,7 @@ from geozone.incidents.pipeline import assign_stale
 from geozone.report import SYNTHETIC_LABEL, ClusterReport, cluster_report
 from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
+from tests.fixtures.browser import CHROMIUM
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import GRID_INFO, grid_units, grid_vertex_lonlat
 from tests.fixtures.html import external_references
@@ -162,10 +161,6 @@ def test_interactive_map_is_inlined_in_srcdoc(evil: tuple[ClusterReport, Context
 
 
 # -- in a browser ----------------------------------------------------------------------------
-
-CHROMIUM = os.environ.get("GEOZONE_CHROMIUM") or next(
-    (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
-)
 
 
 @pytest.fixture(scope="module")

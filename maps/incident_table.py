@@ -1,0 +1,299 @@
+"""The incident table of a cluster map: a compact columnar payload the page turns into markers.
+
+Incidents are sent to the page once, as column arrays (coordinates plus indexes into
+de-duplicated tables of categories, lead units, rules and explanation sentences), and turned
+into circle markers by ``geozone.js``; the heat layer reuses the same table. Popups are filled
+on click from the table, whose strings are HTML-escaped here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geozone.incidents.schema import CATEGORIES, category_code
+from geozone.labels import KIND_SHORT_LABELS, RULE_LABELS, SYNTHETIC_BANNER, bilingual
+from geozone.vntime import VIETNAM_TZ
+from maps.elements import esc
+from maps.errors import MapInputError
+from maps.overlays import prepare_layer
+
+#: Incident marker fill colour by category kind.
+KIND_COLOURS = {"criminal": "#d32f2f", "administrative": "#1976d2", "other": "#757575"}
+POPUP_LABELS = {
+    "synthetic_html": esc(SYNTHETIC_BANNER),
+    "id_html": esc("Mã / ID"),
+    "time_html": esc("Thời gian / Time (UTC+7)"),
+    "lead_html": esc("Đơn vị chủ trì / Lead unit"),
+    "rule_html": esc("Nguyên tắc / Rule"),
+}
+_POINT_DECIMALS = 5  # 1 m: incident markers
+
+
+def _utc_times(values: pd.Series) -> pd.Series:
+    """Parse times to UTC (naive times are Vietnam time; unreadable ones NaT)."""
+    try:
+        times = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError):  # naive and aware values mixed: one by one
+        times = pd.Series(
+            [_aware(value) for value in values], index=values.index, dtype="datetime64[ns, UTC]"
+        )
+    if not pd.api.types.is_datetime64_any_dtype(times):  # several offsets
+        times = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    if times.dt.tz is None:
+        times = times.dt.tz_localize(VIETNAM_TZ)
+    return times.dt.tz_convert("UTC")
+
+
+def _aware(value: Any) -> pd.Timestamp | None:
+    """One time as UTC (naive = Vietnam time); None when it is not a time."""
+    try:
+        stamp: Any = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(stamp):
+        return None
+    aware = stamp.tz_localize(VIETNAM_TZ) if stamp.tzinfo is None else stamp
+    return pd.Timestamp(aware.tz_convert("UTC"))
+
+
+def _minutes(values: pd.Series) -> tuple[int, NDArray[np.int64]]:
+    """Return a base and offsets in whole minutes (UTC epoch minutes; -1 = no time)."""
+    times = _utc_times(values)
+    valid = times.notna().to_numpy()
+    stamps = times.dt.as_unit("s").astype("int64").to_numpy() // 60
+    base = int(stamps[valid].min()) if valid.any() else 0
+    return base, np.where(valid, stamps - base, -1).astype(np.int64)
+
+
+def _factorize(values: pd.Series, label: Any = None) -> tuple[NDArray[np.int64], list[str]]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = [esc(label(v) if label else v) for v in uniques]
+    return codes.astype(np.int64), labels
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+#: Stands for a number in a sentence template (never produced by html.escape).
+NUMBER_SLOT = "\x01"
+
+
+@lru_cache(maxsize=200_000)
+def _split_numbers(sentence: str) -> tuple[str, str]:
+    """Return a sentence's escaped template and its numbers joined by "|".
+
+    Cached: the same sentences come back each time a map's table is rebuilt.
+    """
+    numbers = _NUMBER.findall(sentence)
+    return esc(_NUMBER.sub(NUMBER_SLOT, sentence)), "|".join(numbers)
+
+
+def pack_sentences(sentences: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Compress distinct sentences into shared templates and their numbers.
+
+    The explanations differ mostly by a distance in metres, so 50,000 incidents carry
+    thousands of distinct sentences but only dozens of shapes. Numbers are cut out (each
+    replaced by :data:`NUMBER_SLOT`), the rest is HTML-escaped and shared.
+
+    Returns
+    -------
+    templates, packed
+        The escaped templates, and per sentence ``"k|n1|n2..."``: template k with the
+        numbers to put back into its slots in order (digits, dots and commas only).
+    """
+    templates: dict[str, int] = {}
+    packed: list[str] = []
+    for sentence in sentences:
+        template, numbers = _split_numbers(sentence)
+        k = templates.setdefault(template, len(templates))
+        packed.append(f"{k}|{numbers}" if numbers else str(k))
+    return list(templates), packed
+
+
+def _common_prefix(first: str, last: str) -> str:
+    """Return the common prefix of the lexicographically first and last strings (= of all)."""
+    size = 0
+    for a, b in zip(first, last, strict=False):
+        if a != b:
+            break
+        size += 1
+    return first[:size]
+
+
+def _category(value: str) -> dict[str, Any]:
+    category = CATEGORIES.get(value)
+    if category is None:
+        try:
+            category = CATEGORIES[category_code(value)]
+        except ValueError:
+            return {"vi_html": esc(value), "en_html": esc(value), "kind": "other"}
+    return {"vi_html": esc(category.vi), "en_html": esc(category.en), "kind": category.kind}
+
+
+def incident_data(
+    incidents: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = None
+) -> dict[str, Any]:
+    """Build the compact columnar table the page's incident and heat layers read.
+
+    Parameters
+    ----------
+    incidents
+        Points; optional columns ``category`` (code or label), ``occurred_at``, ``rule``,
+        ``lead_unit`` (a unit code), ``explanation_vi``, ``explanation_en``, ``synthetic``,
+        ``external_id``.
+    units
+        Units with ``code`` and ``full_name``, to name lead units (optional).
+
+    Returns
+    -------
+    dict
+        ``lat``/``lon`` (5 decimals, about 1 m); index arrays into tables of distinct
+        HTML-escaped strings: ``cat``/``cats``, ``lead``/``leads``, ``rule``/``rules``,
+        ``ex`` into ``vis``/``ens`` (packed sentences, see :func:`pack_sentences`, with
+        templates ``vi_templates``/``en_templates``), -1 meaning none; ``t0`` and ``t``
+        (UTC epoch minutes: base and offsets, -1 none); ``id_prefix`` and ``id`` (escaped);
+        ``syn`` (0/1 per row, or one number for all) and the popup ``labels``.
+
+    Raises
+    ------
+    MapInputError
+        When a geometry is not a point (naming the row).
+    """
+    frame = prepare_layer(incidents, "incidents")
+    geoms = frame.geometry.to_numpy()
+    not_point = shapely.get_type_id(geoms) != 0
+    if not_point.any():
+        first = geoms[not_point][0]
+        raise MapInputError(
+            f"layer 'incidents': geometries must be points; row {frame.index[not_point][0]} "
+            f"is a {first.geom_type}"
+        )
+    names: dict[str, str] = {}
+    if units is not None and {"code", "full_name"} <= set(units.columns):
+        names = dict(zip(units["code"].astype(str), units["full_name"].astype(str), strict=True))
+    n = len(frame)
+    data: dict[str, Any] = {
+        "lat": np.round(shapely.get_y(geoms), _POINT_DECIMALS),
+        "lon": np.round(shapely.get_x(geoms), _POINT_DECIMALS),
+        "labels": POPUP_LABELS,
+    }
+    raw = frame["category"] if "category" in frame else pd.Series(["other"] * n, frame.index)
+    cat_codes, cat_uniques = pd.factorize(raw.fillna("other").astype(str))
+    cats = [_category(value) for value in cat_uniques]
+    for cat in cats:
+        cat["color"] = KIND_COLOURS[cat["kind"]]
+    data["cat"], data["cats"] = cat_codes.astype(np.int64), cats
+    if "occurred_at" in frame:
+        data["t0"], data["t"] = _minutes(frame["occurred_at"])
+    if "external_id" in frame:
+        ids = frame["external_id"].astype(str).tolist()
+        prefix = _common_prefix(min(ids), max(ids)) if ids else ""
+        data["id_prefix"] = esc(prefix)
+        data["id"] = [esc(v[len(prefix) :]) for v in ids]
+    if "lead_unit" in frame:
+        data["lead"], data["leads"] = _factorize(
+            frame["lead_unit"], lambda c: f"{names[c]} ({c})" if c in names else c
+        )
+    if "rule" in frame:
+        data["rule"], data["rules"] = _factorize(frame["rule"], _rule_label)
+    columns = [c for c in ("explanation_vi", "explanation_en") if c in frame]
+    if columns:
+        texts = frame[columns].astype("string")
+        present = texts.notna().any(axis=1).to_numpy()
+        keys = texts[columns[0]].fillna("")
+        for column in columns[1:]:
+            keys = keys + "\x00" + texts[column].fillna("")
+        keys = keys[present]
+        codes, uniques = pd.factorize(keys)
+        data["ex"] = np.full(n, -1, dtype=np.int64)
+        data["ex"][present] = codes
+        split = [str(key).split("\x00") for key in uniques]
+        for position, column in enumerate(columns):
+            key = column.removeprefix("explanation_")
+            data[f"{key}_templates"], data[f"{key}s"] = pack_sentences(
+                [parts[position] for parts in split]
+            )
+    if "synthetic" in frame:
+        syn = frame["synthetic"].fillna(False).astype(bool).to_numpy().astype(np.int8)
+        data["syn"] = int(syn[0]) if len(syn) and (syn == syn[0]).all() else syn
+    return data
+
+
+def incident_legend(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the legend items of the incident kinds present in an :func:`incident_data` table."""
+    kinds = dict.fromkeys(cat["kind"] for cat in data["cats"])
+    return [
+        {
+            "swatch": {"kind": "circle", "color": "#202020", "fill": KIND_COLOURS[k]},
+            "label_html": esc(bilingual(KIND_SHORT_LABELS[k])),
+        }
+        for k in KIND_COLOURS
+        if k in kinds
+    ]
+
+
+def incident_summary(returned: int, total: int) -> str:
+    """Return the plain-text line saying how many incidents a map shows (Vietnamese, English).
+
+    Numbers follow the Vietnamese format in both languages (50.000).
+    """
+    if not total:
+        return "Chưa có vụ việc nào của cụm này / No incidents of this cluster are stored"
+    if returned >= total:
+        return f"Hiển thị cả {thousands(total)} vụ việc / all {thousands(total)} incidents shown"
+    return (
+        f"Hiển thị {thousands(returned)} vụ việc mới nhất trong {thousands(total)} / "
+        f"the newest {thousands(returned)} of {thousands(total)} incidents shown"
+    )
+
+
+def _rule_label(rule: str) -> str:
+    """Return a rule's bilingual label; an unknown rule is said to be unknown, never raw."""
+    return RULE_LABELS.get(rule) or f"Nguyên tắc không xác định / Unknown rule ({rule})"
+
+
+def incident_payload(
+    incidents: gpd.GeoDataFrame | None, total: int, units: gpd.GeoDataFrame | None = None
+) -> dict[str, Any]:
+    """Return what a served cluster map fetches to draw its incidents (``incident_loader.js``).
+
+    Parameters
+    ----------
+    incidents
+        Points, as for :func:`cluster_map` (None or empty: none).
+    total
+        How many incidents of the cluster are stored (``incidents`` may be the newest only).
+    units
+        ``code`` and ``full_name`` of the units that may lead, to name them.
+
+    Returns
+    -------
+    dict
+        ``returned``, ``total``, ``synthetic`` (any incident is), ``summary`` (plain text),
+        ``data`` (the :func:`incident_data` table, or None), ``legend`` (items with
+        ``swatch`` and ``label_html``) and ``notice_html`` (the synthetic badge or None).
+    """
+    data = incident_data(incidents, units) if incidents is not None and len(incidents) else None
+    returned = 0 if data is None else len(data["lat"])
+    synthetic = bool(data is not None and "syn" in data and np.any(data["syn"]))
+    return {
+        "returned": returned,
+        "total": int(total),
+        "synthetic": synthetic,
+        "summary": incident_summary(returned, int(total)),
+        "data": data,
+        "legend": incident_legend(data) if data is not None else [],
+        "notice_html": esc(SYNTHETIC_BANNER) if synthetic else None,
+    }
+
+
+def thousands(n: int) -> str:
+    """Vietnamese digit grouping: 50.000."""
+    return f"{n:,}".replace(",", ".")
