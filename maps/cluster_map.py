@@ -358,6 +358,13 @@ def _loader(
     entries = loader_entries(hotspots_url) if hotspots_url else []
     if patrol_zones_url:
         entries.append(patrol_zone_entry(patrol_zones_url))
+    return incident_loader(control, incidents_url, entries)
+
+
+def incident_loader(
+    control: folium.LayerControl, incidents_url: str, entries: list[dict[str, Any]]
+) -> IncidentLoader:
+    """Return the loader that fetches a page's incidents and ``entries`` once a key is given."""
     return IncidentLoader(
         control,
         {

@@ -53,10 +53,9 @@ from maps.basemap import BasemapSpec
 from maps.cluster_map import (
     KEY_LABELS,
     LAYER_NAMES,
-    LOADER_LABELS,
-    UNCLUSTERED_ZOOM,
     MemberUnits,
     base_map,
+    incident_loader,
     zone_collection,
 )
 from maps.elements import GeoJsonLayer, IncidentLoader, MapDecor, esc, js_json, own_assets
@@ -221,19 +220,7 @@ def _reference_loader(
     entries = [e for e in loader_entries(hotspots_url) if e["kind"] == "gi"] if hotspots_url else []
     if suggestions_url:
         entries.append(suggestion_entry(suggestions_url))
-    return IncidentLoader(
-        control,
-        {
-            "url": incidents_url,
-            "labels": LOADER_LABELS,
-            "names_html": {
-                "incidents": esc(LAYER_NAMES["incidents"]),
-                "heat": esc(LAYER_NAMES["heat"]),
-            },
-            "unclustered_zoom": UNCLUSTERED_ZOOM,
-            "analytics": entries,
-        },
-    )
+    return incident_loader(control, incidents_url, entries)
 
 
 def planner_map(
