@@ -178,15 +178,16 @@ def clusters_confirm(
     A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
     its original had ended before the reform, lapsed (no decisions), until it is confirmed.
     """
-    from geozone.clusters.registry import carried_clusters, confirmation_of
+    from geozone.clusters.registry import carried_cluster, confirmation_of
     from geozone.context import load_context
     from geozone.incidents.pipeline import assign_stale
     from geozone.store import open_store
 
     base = load_context()
-    if cluster_id not in carried_clusters(base):
-        carried = ", ".join(sorted(carried_clusters(base)))
-        raise typer.BadParameter(f"{cluster_id!r} is not a carried cluster; carried: {carried}")
+    try:
+        carried_cluster(base, cluster_id)
+    except GeozoneError as exc:
+        raise typer.BadParameter(str(exc)) from None
     with open_store(store_url) as store:
         if withdraw:
             found = store.withdraw_confirmation(cluster_id)

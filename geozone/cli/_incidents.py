@@ -395,6 +395,4 @@ def _append_layer(frame: gpd.GeoDataFrame, path: Path, attribution: str, *, firs
     pyogrio.write_dataframe(out, path, driver="GPKG", layer="incidents", append=True)
 
 
-from geozone.incidents.stream import assigned_table, write_assigned  # noqa: E402
-
-__all__ = ["assigned_table", "incidents_app", "write_assigned"]
+__all__ = ["incidents_app"]

@@ -76,12 +76,7 @@ def confirmation_of(
     InvalidParameterError
         When ``from_date`` is before the reform date.
     """
-    carried = carried_clusters(context)
-    if cluster_id not in carried:
-        raise DataNotFoundError(
-            f"{cluster_id!r} is not a carried cluster; carried: {', '.join(sorted(carried))}"
-        )
-    start = carried[cluster_id].period.start
+    start = carried_cluster(context, cluster_id).period.start
     earliest = start.exact if start is not None else None
     if earliest is not None and from_date < earliest:
         raise InvalidParameterError(
@@ -89,6 +84,22 @@ def confirmation_of(
             f"not {from_date}"
         )
     return Confirmation(cluster_id, from_date, by, note, zone)
+
+
+def carried_cluster(context: Context, cluster_id: str) -> Cluster:
+    """Return a committed cluster's carried version by id.
+
+    Raises
+    ------
+    DataNotFoundError
+        When ``cluster_id`` is no carried cluster (the carried ones are named).
+    """
+    carried = carried_clusters(context)
+    if cluster_id not in carried:
+        raise DataNotFoundError(
+            f"{cluster_id!r} is not a carried cluster; carried: {', '.join(sorted(carried))}"
+        )
+    return carried[cluster_id]
 
 
 def carried_clusters(context: Context) -> dict[str, Cluster]:
@@ -188,9 +199,7 @@ class ClusterRegistry:
         DataNotFoundError
             When ``cluster_id`` is no carried cluster.
         """
-        if cluster_id not in carried_clusters(self.base):
-            carried = ", ".join(sorted(carried_clusters(self.base)))
-            raise DataNotFoundError(f"{cluster_id!r} is not a carried cluster; carried: {carried}")
+        carried_cluster(self.base, cluster_id)
         with self._lock:
             found = store.withdraw_confirmation(cluster_id)
             self._rebase(store.confirmations())

@@ -123,11 +123,18 @@ def import_file(
         store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
     if start:
         assigned += assign_stale(store, context)
-    report = ImportReport(
-        batch_id, str(path), source.n_rows, stored, duplicates, rejected, start, assigned, rejects
+    return ImportReport(
+        batch_id,
+        str(path),
+        source.n_rows,
+        stored,
+        duplicates,
+        rejected,
+        start,
+        assigned,
+        rejects,
+        address_only=address_only,
     )
-    report.address_only = address_only
-    return report
 
 
 def _assign_piece(

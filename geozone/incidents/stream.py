@@ -427,12 +427,6 @@ def assign_file(
     return summary
 
 
-def chunk_bounds(n_rows: int, chunk_rows: int) -> list[tuple[int, int]]:
-    """Return the pieces ``[start, stop)`` of ``n_rows`` rows, ``chunk_rows`` at a time."""
-    size = max(1, chunk_rows)
-    return [(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
-
-
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "LIST_COLUMNS",
@@ -442,7 +436,6 @@ __all__ = [
     "assign_file",
     "assigned_schema",
     "assigned_table",
-    "chunk_bounds",
     "flat_table",
     "judge",
     "read_pieces",

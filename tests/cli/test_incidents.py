@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geozone.cli._incidents import assigned_table
+from geozone.incidents.stream import assigned_table
 
 
 def merged(incidents: pd.DataFrame, units: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
