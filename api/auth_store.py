@@ -31,7 +31,6 @@ Role = Literal["viewer", "analyst", "planner", "admin"]
 #: Roles from least to most allowed; a role may do what every lower role may.
 ROLES: tuple[Role, ...] = get_args(Role)
 
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN IMMEDIATE
 
 
@@ -40,7 +39,8 @@ def define_key_tables(metadata: sa.MetaData) -> None:
 
     Migration 0002 makes the first two, 0006 the scopes.
     """
-    from geozone.store.sql import UTCDateTime  # here: the store's engine code loads on use
+    # Here: the store's table types load on use.
+    from geozone.store._tables import _ID, UTCDateTime
 
     sa.Table(
         "api_keys",

@@ -12,13 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from geozone.errors import InvalidParameterError, UnknownPatrolZoneError
 
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN IMMEDIATE
 
 
@@ -27,7 +24,8 @@ def define_planner_tables(metadata: sa.MetaData) -> None:
 
     Migration 0002 makes the first, 0003 the second.
     """
-    from geozone.store.sql import UTCDateTime  # here: the store's engine code loads on use
+    # Here: the store's table types load on use (the geozone command does not need them).
+    from geozone.store._tables import _ID, _JSON, UTCDateTime
 
     sa.Table(
         "patrol_zones",

@@ -253,18 +253,16 @@ class SqlIncidentStore(IncidentStore):
         incidents = self._incidents
         wanted = [nfc(i) for i in external_ids]
         frames = []
+        columns = [
+            time_or_null(incidents, name)
+            if name in ("occurred_at", "detected_at")
+            else incidents.c[name]
+            for name in INCIDENT_COLUMNS
+        ]
         with self._read() as connection:
-            for first in range(0, len(wanted), 5_000):  # stay below bind-parameter limits
-                columns = [
-                    time_or_null(incidents, name)
-                    if name in ("occurred_at", "detected_at")
-                    else incidents.c[name]
-                    for name in INCIDENT_COLUMNS
-                ]
+            for chunk in _chunks(wanted):  # stay below bind-parameter limits
                 rows = connection.execute(
-                    sa.select(*columns).where(
-                        incidents.c.external_id.in_(wanted[first : first + 5_000])
-                    )
+                    sa.select(*columns).where(incidents.c.external_id.in_(chunk))
                 ).all()
                 frames.append(pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS)))
         return (
@@ -404,19 +402,19 @@ class SqlIncidentStore(IncidentStore):
                     f"{len(missing)} incident(s) of the assignment are not stored: "
                     f"{', '.join(map(repr, missing[:5]))}{', …' if len(missing) > 5 else ''}"
                 )
-            # Bound names must differ from the column names an UPDATE sets.
-            unit_rows = (
-                unit_frame.assign(
-                    id=unit_frame["external_id"].map(ids),
-                    on_boundary=unit_frame["on_boundary"].astype(object),
-                )
-                .drop(columns="external_id")
-                .add_prefix("p_")
-            )
             if self.dialect == "sqlite":
                 row_ids = unit_frame["external_id"].map(ids)
                 update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
             else:
+                # Bound names must differ from the column names an UPDATE sets.
+                unit_rows = (
+                    unit_frame.assign(
+                        id=unit_frame["external_id"].map(ids),
+                        on_boundary=unit_frame["on_boundary"].astype(object),
+                    )
+                    .drop(columns="external_id")
+                    .add_prefix("p_")
+                )
                 params = cast(
                     list[dict[str, Any]],
                     unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
