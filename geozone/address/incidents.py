@@ -45,10 +45,6 @@ from geozone.vntime import local_dates
 ADDRESS_STATUS = "address"
 #: The rule of the review decision every concerned cluster gets for such an incident.
 ADDRESS_ONLY_RULE = "address_only"
-#: Its bilingual label, for maps and tables.
-ADDRESS_ONLY_LABEL = (
-    "Chỉ có địa chỉ: không quyết định vùng giáp ranh / Address only: no border-zone decision"
-)
 #: The ``zone_kind`` of such a decision: whether the incident is in the zone is unknown.
 ADDRESS_ONLY_ZONE = "unknown"
 #: Columns added to the jurisdiction of an address-only incident.
@@ -376,7 +372,6 @@ def count_address_only(units: pd.DataFrame) -> dict[str, int]:
 
 __all__ = [
     "ADDRESS_COLUMNS",
-    "ADDRESS_ONLY_LABEL",
     "ADDRESS_ONLY_RULE",
     "ADDRESS_ONLY_ZONE",
     "ADDRESS_STATUS",

@@ -52,9 +52,6 @@ CLUSTER_COLUMNS = ["external_id", *CLUSTER_DECISION_FIELDS]
 _RULES = np.array(RULE_NAMES, dtype=object)
 
 
-_RULE = {name: i for i, name in enumerate(RULE_NAMES)}
-
-
 _REVIEWED = np.array([rule.review for rule in RULES], dtype=bool)
 
 

@@ -189,19 +189,7 @@ class Lineage:
     def _province_successors(self, unit: Unit) -> list[Successor]:
         assert self.gazetteer.correspondence is not None
         new = self.gazetteer.correspondence.provinces.get(unit.code)
-        if new is None or new not in self.current.full_names:
-            return []
-        old_area, pieces = self._overlay(unit.code, [new])
-        piece = pieces.get(new)
-        return [
-            self._successor(
-                new,
-                _ratio(piece[0], old_area) if piece else None,
-                _ratio(piece[0], piece[1]) if piece else None,
-                True,
-                BASIS_PROVINCE,
-            )
-        ]
+        return self._into_province(unit.code, new, BASIS_PROVINCE)
 
     def _province_fallback(self, unit: Unit) -> list[Successor]:
         """Return the province an unlisted unit's province went into.
@@ -211,9 +199,13 @@ class Lineage:
         """
         assert self.gazetteer.correspondence is not None
         new = self.gazetteer.correspondence.provinces.get(unit.province_code)
+        return self._into_province(unit.code, new, BASIS_UNLISTED)
+
+    def _into_province(self, code: str, new: str | None, basis: str) -> list[Successor]:
+        """Return the new province ``new`` as the whole successor of ``code``, with shares."""
         if new is None or new not in self.current.full_names:
             return []
-        old_area, pieces = self._overlay(unit.code, [new])
+        old_area, pieces = self._overlay(code, [new])
         piece = pieces.get(new)
         return [
             self._successor(
@@ -221,7 +213,7 @@ class Lineage:
                 _ratio(piece[0], old_area) if piece else None,
                 _ratio(piece[0], piece[1]) if piece else None,
                 True,
-                BASIS_UNLISTED,
+                basis,
             )
         ]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from geozone.report._common import _vi_number
 from geozone.report.tables import ratio
+from geozone.text import format_number
 
 
 def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, Any]:
@@ -68,12 +68,12 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f["headline_en"] = "No incidents of the cluster in the period."
         return figures
     f["headline_vi"] = (
-        f"{_vi_number(f['criminal_cases'])} vụ phạm pháp hình sự, "
-        f"{_vi_number(f['criminal_subjects'])} đối tượng; "
-        f"{_vi_number(f['administrative_cases'])} vụ vi phạm hành chính, "
-        f"{_vi_number(f['administrative_subjects'])} đối tượng; "
+        f"{format_number(f['criminal_cases'])} vụ phạm pháp hình sự, "
+        f"{format_number(f['criminal_subjects'])} đối tượng; "
+        f"{format_number(f['administrative_cases'])} vụ vi phạm hành chính, "
+        f"{format_number(f['administrative_subjects'])} đối tượng; "
         f"ở địa bàn giáp ranh: làm rõ {f['in_zone_criminal_solved_ratio']} vụ phạm pháp hình "
-        f"sự; phối hợp xử lý {_vi_number(f['jointly_handled'])} vụ."
+        f"sự; phối hợp xử lý {format_number(f['jointly_handled'])} vụ."
     )
     f["headline_en"] = (
         f"{f['criminal_cases']:,} criminal cases, {f['criminal_subjects']:,} subjects; "

@@ -41,7 +41,7 @@ from geozone.analysis.hotspots.results import (
 )
 from geozone.crs import WGS84
 from geozone.errors import AnalysisInputError, InvalidParameterError
-from geozone.vntime import VIETNAM_TZ
+from geozone.vntime import local_index
 
 # -- emerging hotspots -------------------------------------------------------------------------
 
@@ -49,11 +49,7 @@ from geozone.vntime import VIETNAM_TZ
 def _times(incidents: pd.DataFrame, rows: NDArray[np.intp], column: str) -> pd.DatetimeIndex:
     if column not in incidents.columns:
         raise AnalysisInputError(f"incidents lack the time column {column!r}")
-    values = pd.to_datetime(incidents[column].iloc[rows], errors="coerce")
-    index = pd.DatetimeIndex(values)
-    if index.tz is None:
-        index = index.tz_localize(VIETNAM_TZ)
-    return index.tz_convert(VIETNAM_TZ)
+    return local_index(pd.to_datetime(incidents[column].iloc[rows], errors="coerce"))
 
 
 def _time_bins(
