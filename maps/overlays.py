@@ -317,11 +317,10 @@ def patrol_zone_collection(features: dict[str, Any], units: MemberUnits) -> dict
     out: list[dict[str, Any]] = []
     for feature in features.get("features", []):
         props = feature.get("properties") or {}
-        names = props.get("unit_names") or [
-            units.names.get(code) or code for code in props.get("units") or []
-        ]
+        given = props.get("unit_names")
+        names = ", ".join(given) if given else unit_names(props.get("units") or [], units)
         tip = f"<b>{esc(props.get('name'))}</b>"
-        tip += f"<br>{esc('Đơn vị / Units')}: {esc(', '.join(names))}" if names else ""
+        tip += f"<br>{esc('Đơn vị / Units')}: {esc(names)}" if names else ""
         out.append(
             {
                 "type": "Feature",
