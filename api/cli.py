@@ -105,6 +105,19 @@ def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
     return registry.context
 
 
+def _reassign_stale(store: IncidentStore, context: Context) -> None:
+    """Judge again the stored incidents whose decisions the context has made out of date.
+
+    A map draws stored decisions; one made before a confirmation, a withdrawal or a change
+    of rules would be a wrong answer, so those are recomputed first (and said).
+    """
+    from geozone.incidents.pipeline import assign_stale
+
+    redone = assign_stale(store, context)
+    if redone:
+        typer.echo(f"reassigned {redone:,} incidents judged under an older context", err=True)
+
+
 def _first_admin_key(api_store: KeyStore) -> tuple[str, str] | None:
     """Create an admin key when the store has none that works; return (name, key) or None."""
     if api_store.active_admins():
@@ -269,11 +282,10 @@ def map_cluster(
         layers = cluster_layers(
             cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
         )
-        found = (
-            stored_incidents(store, territory.cluster.id, limit=limit, territory=territory)
-            if with_incidents and store is not None
-            else None
-        )
+        found = None
+        if with_incidents and store is not None:
+            _reassign_stale(store, context)
+            found = stored_incidents(store, territory.cluster.id, limit=limit)
         analytics = (
             cluster_analytics(store, context, territory.cluster.id)
             if with_incidents and store is not None

@@ -17,9 +17,7 @@ from datetime import date
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
-from geozone import vntime
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
@@ -207,19 +205,15 @@ class StoredIncidents:
 
 
 def stored_incidents(
-    store: IncidentStore,
-    cluster_id: str,
-    *,
-    limit: int = 20_000,
-    territory: ClusterTerritory | None = None,
+    store: IncidentStore, cluster_id: str, *, limit: int = 20_000
 ) -> StoredIncidents:
     """Return the newest ``limit`` stored incidents of a cluster with the stored decisions.
 
     Reads pages of :meth:`~geozone.store.IncidentStore.query` (newest first) and the cluster
     rows of the same pages (:meth:`~geozone.store.IncidentStore.cluster_rows`), joined on
     ``external_id``: nothing is judged again here. A cluster that makes no decision (a
-    carried form lapsed until confirmed, given as ``territory``) has none stored: the
-    incidents inside its territory are returned instead, each saying why it has no lead.
+    carried form lapsed until confirmed) has a ``no_decision`` row stored for each incident
+    it concerns, whose sentence says why; they are drawn like any other decision.
 
     Parameters
     ----------
@@ -229,11 +223,7 @@ def stored_incidents(
         A placed cluster id (e.g. ``hoa-do-phuc-vi-vn2025``).
     limit
         Most incidents to return (0: none, only the total).
-    territory
-        The cluster as placed, to tell whether it decides.
     """
-    if territory is not None and not territory.decides:
-        return _undecided_incidents(store, territory, limit)
     if limit <= 0:
         return StoredIncidents(None, store.count(IncidentQuery(cluster_id=cluster_id)))
     frames: list[pd.DataFrame] = []
@@ -260,30 +250,6 @@ def stored_incidents(
     incidents = pd.concat(frames, ignore_index=True)
     rows = pd.concat(decisions, ignore_index=True)
     return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
-
-
-def _undecided_incidents(
-    store: IncidentStore, territory: ClusterTerritory, limit: int
-) -> StoredIncidents:
-    """Return the newest incidents in a territory that decides nothing, with the reason."""
-    from geozone.analysis.study import area_incidents
-    from geozone.assignment import lapsed_sentences
-    from geozone.assignment.rules import NO_DECISION
-
-    codes = territory.members.loc[territory.members["has_territory"], "code"]
-    area = shapely.union_all([territory.bset.geometry(str(code)) for code in codes])
-    start = territory.bset.info.valid_from
-    end = territory.bset.info.valid_to or vntime.today()
-    found = area_incidents(store, area, start, end)
-    found = found.sort_values("occurred_at", ascending=False, kind="stable")
-    total = len(found)
-    if limit <= 0 or not total:
-        return StoredIncidents(None, total)
-    vi, en = lapsed_sentences(territory.cluster)
-    rows = found.head(limit).assign(
-        rule=NO_DECISION, lead_unit=None, explanation_vi=vi, explanation_en=en, review=False
-    )
-    return StoredIncidents(incident_layer(rows, rows, None), total)
 
 
 def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTerritory, Cluster]:

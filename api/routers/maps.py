@@ -168,9 +168,7 @@ def cluster_page(
     quoted = quote(cluster_id, safe="")
     options: dict[str, Any] = {"links": _links(cluster_id, planner=True)}
     if keyed:
-        options["incidents"] = stored_incidents(
-            store, cluster_id, limit=_limit(limit), territory=territory
-        ).layer
+        options["incidents"] = stored_incidents(store, cluster_id, limit=_limit(limit)).layer
         options["analytics"] = service.map_analytics(store, context, cluster_id)
         options["patrol_zones"] = service.patrol_zone_features(planner_store, context, cluster_id)
     else:

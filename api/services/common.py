@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import orjson
 import pandas as pd
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
 
-
-def jsonable(value: Any) -> Any:
-    """Return ``value`` with numpy/pandas scalars, NaN and NaT turned into JSON-ready ones."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [jsonable(v) for v in value]
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from geozone.assignment.points import jsonable as jsonable  # re-exported for the services
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:

@@ -134,7 +134,7 @@ def build_incident_body(
     """Build the incident table of a cluster map from the stored decisions (no reassignment)."""
     from maps import incident_payload, stored_incidents
 
-    found = stored_incidents(store, cluster_id, limit=limit, territory=territory)
+    found = stored_incidents(store, cluster_id, limit=limit)
     units = None
     if found.layer is not None and "lead_unit" in found.layer:
         frame = territory.bset.frame

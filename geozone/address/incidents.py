@@ -29,7 +29,9 @@ from geozone.address.gazetteer import Gazetteer
 from geozone.address.resolve import check_address_text, resolve_addresses, set_in_force
 from geozone.address.result import AddressResolution
 from geozone.assignment.decide import CLUSTER_COLUMNS
+from geozone.assignment.explain import lapsed_sentences
 from geozone.assignment.jurisdiction import UNIT_COLUMNS
+from geozone.assignment.rules import NO_DECISION
 from geozone.assignment.territory import ClusterTerritory
 from geozone.boundaries.manifest import Level
 from geozone.context import Context
@@ -169,12 +171,13 @@ def address_only_decisions(
     """Give every cluster an address-only incident concerns its review decision.
 
     A cluster is concerned when it runs on the incident's date, is placed on the set in
-    force that day, makes decisions, and the unit the address names is one of its members'
+    force that day, and the unit the address names is one of its members'
     territories or lies within one (``member_code`` is that member), or holds some of them
     (an address that names only a district or a province: ``member_code`` is null and
     ``zone_units`` lists the members it may concern). The decision names nobody to lead:
     rule :data:`ADDRESS_ONLY_RULE`, review, and a sentence in each language saying that no
-    border-zone decision is made from an address.
+    border-zone decision is made from an address (rule ``no_decision`` and the reason added
+    when the cluster is a lapsed carried one, which makes no decision at all).
 
     Parameters
     ----------
@@ -220,7 +223,7 @@ def _decision(
     territory: ClusterTerritory, unit: Any, day: date, detector: Any
 ) -> dict[str, Any] | None:
     cluster, bset = territory.cluster, territory.bset
-    if bset.id != unit.set_id or not cluster.decides or not cluster.in_force(day):
+    if bset.id != unit.set_id or not cluster.in_force(day):
         return None
     members = cluster.territory_codes(day)
     if not members:
@@ -238,6 +241,10 @@ def _decision(
     name = bset.full_names.get(unit.unit_code, unit.unit_code)
     level: Level = unit.address_level
     vi, en = _sentences(territory, name, level, holder, within, detector)
+    rule = ADDRESS_ONLY_RULE
+    if not cluster.decides:  # a lapsed carried cluster: it says so, as for a located point
+        lapsed_vi, lapsed_en = lapsed_sentences(cluster)
+        rule, vi, en = NO_DECISION, f"{vi} {lapsed_vi}", f"{en} {lapsed_en}"
     return {
         "cluster_id": cluster.id,
         "member_code": holder,
@@ -248,7 +255,7 @@ def _decision(
         "boundary_with": None,
         "lead_unit": None,
         "cooperating": [],
-        "rule": ADDRESS_ONLY_RULE,
+        "rule": rule,
         "review": True,
         "explanation_vi": vi,
         "explanation_en": en,

@@ -180,7 +180,7 @@ def _judge(
     is_org = (pts.detector >= 0) & table.organisation[np.maximum(pts.detector, 0)]
     in_unit = coded.status_inside[pts.rows]
     across_side = np.full(n, -1, dtype=np.intp)
-    if territory.mode == "coarse":
+    if territory.mode == "coarse" or not territory.decides:  # no zone facts to gather
         near, on_line = none, none
         distance, across = np.full(n, np.inf), np.full(n, -1, dtype=np.intp)
         junction = np.zeros(n, dtype=bool)
@@ -200,6 +200,7 @@ def _judge(
     held = pts.holder >= 0
     boundary = on_line.any(axis=1)
     facts = Facts(
+        lapsed=np.full(n, not territory.decides),
         unresolved=pts.area >= 0,
         held=held,
         in_unit=in_unit,

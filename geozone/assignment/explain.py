@@ -153,6 +153,7 @@ def _parameters(
         "default_rule": "" if territory.cluster.lead_rule else clause("default_rule"),
         "zone_basis": _zone_basis(territory, language),
         "standing": _standing(territory.cluster, language),
+        "lapsed": _lapsed_clause(territory.cluster, language),
     }
 
 
@@ -179,25 +180,29 @@ def _zone_basis(territory: ClusterTerritory, language: str) -> str:
 
 def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:
     """Say, in Vietnamese and English, why a lapsed carried cluster decides nothing."""
-    texts = []
-    for language in _LANGUAGES:
-        ended = cluster.original_period.end if cluster.original_period else None
-        when = CLAUSES["unknown"][language]
-        if ended is not None and ended.latest is not None:
-            when = format_date(ended.latest, language)
-            if ended.inferred:
-                when += {"vi": " (suy đoán)", "en": " (inferred)"}[language]
-        original = cluster.carried_from or cluster.id
-        texts.append(CLAUSES["lapsed"][language].format(cluster=original, end=when))
-    return texts[0], texts[1]
+    return _lapsed_clause(cluster, "vi"), _lapsed_clause(cluster, "en")
+
+
+def _lapsed_clause(cluster: Cluster, language: str) -> str:
+    """Return why a lapsed carried cluster decides nothing (empty for any other cluster)."""
+    if cluster.decides:
+        return ""
+    ended = cluster.original_period.end if cluster.original_period else None
+    when = CLAUSES["unknown"][language]
+    if ended is not None and ended.latest is not None:
+        when = format_date(ended.latest, language)
+        if ended.inferred:
+            when += {"vi": " (suy đoán)", "en": " (inferred)"}[language]
+    original = cluster.carried_from or cluster.id
+    return CLAUSES["lapsed"][language].format(cluster=original, end=when, carried=cluster.id)
 
 
 def _standing(cluster: Cluster, language: str) -> str:
     """Return the clause on a carried cluster's standing (empty for an original one)."""
-    status = cluster.carry_status
-    if status is None or cluster.period.start is None or cluster.period.start.exact is None:
+    status, start = cluster.carry_status, cluster.period.start
+    if status in (None, "lapsed") or start is None or start.exact is None:
         return ""
-    since = format_date(cluster.period.start.exact, language)
+    since = format_date(start.exact, language)
     if status == "confirmed":
         return CLAUSES["confirmed"][language].format(date=since)
     key = "proposed_district" if cluster.carried_from_level == "district" else "proposed"

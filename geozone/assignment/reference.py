@@ -66,7 +66,7 @@ def judge(
         The boundary tolerance the location was made with.
     """
     cluster = territory.cluster
-    if not territory.decides or location.set_id != territory.bset.id:
+    if location.set_id != territory.bset.id:
         return None
     if not cluster.in_force(day):
         return None
@@ -87,9 +87,11 @@ def judge(
             holder = None
         if holder is None and detector is None:
             return None
-    geometry = _geometry(territory, location, holder, tolerance_m, active) if area is None else None
+    judged = area is None and territory.decides  # a lapsed cluster has no zone to judge
+    geometry = _geometry(territory, location, holder, tolerance_m, active) if judged else None
     is_org = detector is not None and _is_organisation(territory, detector)
     facts = Facts(
+        lapsed=np.bool_(not territory.decides),
         unresolved=np.bool_(area is not None),
         held=np.bool_(holder is not None),
         in_unit=np.bool_(location.status == "inside"),

@@ -45,6 +45,9 @@ class Facts:
 
     Attributes
     ----------
+    lapsed
+        The cluster makes no decision: a carried cluster whose original had ended before the
+        reform, not confirmed by a planner (:attr:`geozone.clusters.model.Cluster.decides`).
     unresolved
         The members' territories have no geometry in the set in force, and the incident lies
         in the units standing in for them (their districts): nobody can tell which member
@@ -69,6 +72,7 @@ class Facts:
         The incident names a detecting unit.
     """
 
+    lapsed: Any
     unresolved: Any
     held: Any
     in_unit: Any
@@ -114,6 +118,17 @@ _REVIEW_EN = " Review."
 
 #: The rules, in the order they are tried.
 RULES: tuple[LeadRule, ...] = (
+    LeadRule(
+        name="no_decision",
+        condition=lambda f: f.lapsed,
+        lead="none",
+        cooperating="none",
+        review=True,
+        label_vi="Cụm chưa áp dụng – không có quyết định",
+        label_en="Cluster does not apply – no decision",
+        vi="Vụ việc thuộc {unit}{detected}. {lapsed}" + _REVIEW_VI,
+        en="In {unit}{detected}. {lapsed}" + _REVIEW_EN,
+    ),
     LeadRule(
         name="no_member_geometry",
         condition=lambda f: f.unresolved,
@@ -306,6 +321,8 @@ PARAMETERS: dict[str, str] = {
     "set": "the boundary set's id",
     "missing": "the members without geometry in the set",
     "level": "the level whose old boundaries are missing (in the sentence's language)",
+    "lapsed": "why a lapsed carried cluster decides nothing: its original, when it ended, how "
+    "to confirm it",
     "default_rule": "a sentence saying the regulation states no lead rule (else empty)",
     "zone_basis": "how a carried cluster's zone was derived (empty for an ordinary cluster)",
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
@@ -344,12 +361,12 @@ CLAUSES: dict[str, dict[str, str]] = {
         "en": " The carried cluster was confirmed to apply from {date}.",
     },
     "lapsed": {
-        "vi": "Không có quyết định chủ trì: cụm {cluster} kết thúc ngày {end} trước khi sắp xếp "
-        "đơn vị hành chính; dạng chuyển sang đơn vị mới chưa được xác nhận nên không áp dụng "
-        "(xác nhận bằng geozone clusters confirm).",
+        "vi": "Không có quyết định chủ trì: cụm {cluster} kết thúc ngày {end}, trước khi sắp "
+        "xếp đơn vị hành chính; dạng chuyển sang đơn vị mới ({carried}) chưa được xác nhận "
+        "nên không áp dụng (xác nhận bằng: geozone clusters confirm {carried} --from NGÀY).",
         "en": "No lead decision: cluster {cluster} ended on {end}, before the reorganisation "
-        "of units; its carried form is not confirmed and does not apply (confirm it with "
-        "geozone clusters confirm).",
+        "of units; its carried form ({carried}) is not confirmed and does not apply (confirm "
+        "it with: geozone clusters confirm {carried} --from DATE).",
     },
     "unknown": {"vi": "không rõ", "en": "unknown"},
     "level_ward": {"vi": "phường, xã", "en": "wards and communes"},
@@ -359,18 +376,15 @@ CLAUSES: dict[str, dict[str, str]] = {
 
 RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in RULES)
 BY_NAME: dict[str, LeadRule] = {rule.name: rule for rule in RULES}
-#: What a map shows for an incident in the territory of a cluster that makes no decision.
+#: The rule of an incident in the territory of a cluster that makes no decision (lapsed).
 NO_DECISION = "no_decision"
-NO_DECISION_LABEL = (
-    "Không có quyết định: cụm chưa áp dụng / No decision: the cluster does not apply"
-)
 
 #: Rules whose decisions a person must confirm.
 REVIEW_RULES: frozenset[str] = frozenset(rule.name for rule in RULES if rule.review)
 #: Bilingual labels by rule name (maps, tables).
 RULE_LABELS: dict[str, str] = {rule.name: rule.label for rule in RULES}
-RULE_LABELS[NO_DECISION] = NO_DECISION_LABEL
 RuleName = Literal[
+    "no_decision",
     "no_member_geometry",
     "outside_every_unit",
     "outside_members",
@@ -432,7 +446,6 @@ __all__ = [
     "BY_NAME",
     "CLAUSES",
     "NO_DECISION",
-    "NO_DECISION_LABEL",
     "PARAMETERS",
     "REVIEW_RULES",
     "RULES",

@@ -198,9 +198,10 @@ def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
 
     An incident concerns it only when judged in its set and held by a member (so inside the
     members' outline) or detected by a member; a batch missing both costs no array work. A
-    lapsed carried cluster concerns none.
+    lapsed carried cluster concerns the same incidents (each gets a ``no_decision`` row that
+    says why), so that no output is silent about it.
     """
-    if not territory.decides or territory.bset.id not in coded.set_names:
+    if territory.bset.id not in coded.set_names:
         return False
     if not territory.table.detectors.keys().isdisjoint(coded.detector_names):
         return True

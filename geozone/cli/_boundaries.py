@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from geozone import vntime
+from geozone.assignment.rules import RULE_LABELS
 from geozone.boundaries.importer import LevelFields
 from geozone.boundaries.manifest import load_manifest
 from geozone.boundaries.sets import BoundarySet, available_sets
@@ -405,15 +406,44 @@ def locate(
     on: DateOption = None,
     set_id: SetOption = None,
     tolerance: Annotated[float | None, typer.Option(help="Boundary tolerance in metres.")] = None,
+    detected_by: Annotated[
+        str | None,
+        typer.Option("--detected-by", help="The detecting unit (code or member id)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Say which units hold a point, and which are within the boundary tolerance."""
-    bset = boundary_set(set_id, on)
-    location = bset.locate(lon, lat, tolerance)
+    """Say which units hold a point, and each concerned cluster's lead unit and why.
+
+    The answer is the API's ``GET /locate`` (same JSON with ``--json``): the point is judged
+    on the set in force on ``--date`` by every cluster it concerns. With ``--set`` naming
+    another set, only the location in that set is given (clusters are judged on the set in
+    force on the incident's date).
+    """
+    from geozone.assignment.points import judge_point
+    from geozone.context import judging_context
+
+    day = parse_date(on)
+    judged = judge_point(judging_context(), lon, lat, day, detected_by, tolerance)
+    if set_id is not None and set_id != judged.get("set_id"):
+        location = boundary_set(set_id, on).locate(lon, lat, tolerance).to_dict()
+        note = (
+            f"clusters not judged: {set_id} is not the set in force on {day.isoformat()} "
+            f"({judged.get('set_id') or 'none'}); clusters are judged on that set"
+        )
+        judged = {**location, "detected_by": detected_by, "clusters": None, "note": note}
     if as_json:
-        print_json(location.to_dict())
-    else:
-        console.print(location.describe(), highlight=False)
+        print_json(judged)
+        return
+    console.print(judged["description"], highlight=False)
+    if judged["clusters"] is None:
+        console.print(judged["note"], highlight=False)
+    for row in judged["clusters"] or ():
+        lead = row["lead_unit"] or "—"
+        console.print(
+            f"{row['cluster_id']}: {RULE_LABELS[row['rule']]}; chủ trì / lead: {lead}",
+            highlight=False,
+        )
+        console.print(f"  {row['explanation_vi']}\n  {row['explanation_en']}", highlight=False)
 
 
 @app.command("adjacency")

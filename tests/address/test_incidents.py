@@ -205,3 +205,24 @@ def test_a_member_of_each_seed_cluster_by_address_in_both_forms(
     decisions = address_only_decisions(frame, units, context.territories)
     got = {(row.external_id, row.cluster_id, row.member_code) for row in decisions.itertuples()}
     assert {(i, cluster, member) for i, _, _, cluster, member in SEED_MEMBERS} <= got
+
+
+def test_a_lapsed_cluster_says_it_decides_nothing_for_an_address(
+    built_settings: Settings, gazetteer: Gazetteer
+) -> None:
+    # Unconfirmed, the carried T11 cluster lapsed (its original ended in 2024): an address in
+    # Nghĩa Đô after the reform gets its row, which says so, rather than no row at all.
+    lapsed = load_context(built_settings)
+    frame = incidents([("new", "2025-08-01 10:00", "phuong nghia do, ha noi", None)])
+    units = address_jurisdiction(frame, gazetteer)
+    rows = address_only_decisions(frame, units, lapsed.territories)
+    (row,) = rows[rows["cluster_id"] == "hoa-do-phuc-vi-vn2025"].itertuples(index=False)
+    assert row.rule == "no_decision" and row.lead_unit is None and row.review
+    assert row.member_code == "00160"
+    assert row.explanation_vi.startswith("Chỉ có địa chỉ, không có tọa độ")
+    assert row.explanation_vi.endswith(
+        "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024 (suy đoán), "
+        "trước khi sắp xếp đơn vị hành chính; dạng chuyển sang đơn vị mới (hoa-do-phuc-vi-vn2025)"
+        " chưa được xác nhận nên không áp dụng (xác nhận bằng: geozone clusters confirm "
+        "hoa-do-phuc-vi-vn2025 --from NGÀY)."
+    )

@@ -24,7 +24,7 @@ from geozone.store import IncidentQuery, open_store
 from geozone.store.planner import PlannerStore
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import T11_CONFIRMED
-from tests.fixtures.pages import incident_tables, needs_assets
+from tests.fixtures.pages import incident_tables, needs_assets, unpack
 
 runner = CliRunner()
 T11 = "hoa-do-phuc-vi-vn2025"
@@ -118,16 +118,24 @@ def test_a_lapsed_carried_cluster_draws_its_incidents_without_a_lead(
     said = map_cluster(
         "hoa-do-phuc-vi", "--date", "2025-08-01", "--with-incidents", "-o", str(output)
     )
-    # Every stored incident inside the five wards, none with a lead unit.
-    shown, total = map(int, re.findall(r"(\d+) of (\d+) stored incidents", said)[0])
+    # Every stored incident the lapsed cluster concerns (decisions made when it was
+    # confirmed are out of date: judged again first), each with a no_decision row.
+    shown, total = map(int, re.findall(r"([\d,]+) of ([\d,]+) stored incidents", said)[0])
     assert shown == total > 100
+    with open_store(store_url) as store:
+        rows = store.cluster_rows(IncidentQuery(cluster_id=T11, limit=total))
+    assert len(rows) == total and set(rows["rule"]) == {"no_decision"}
+    assert rows["lead_unit"].isna().all() and rows["review"].all()
     html = output.read_text(encoding="utf-8")
     (table,) = incident_tables(html)
     assert len(table["lat"]) == total and set(table["lead"]) == {-1}
-    assert "No decision: the cluster does not apply" in " ".join(table["rules"])
-    (template,) = table["vi_templates"]
-    assert "kết thúc ngày" in template and "(suy đoán)" in template
-    assert table["vis"] == ["0|31|12|2024"]  # 31/12/2024, the inferred end
+    assert "Cụm chưa áp dụng – không có quyết định" in " ".join(table["rules"])
+    said_vi = {unpack(table["vi_templates"], item) for item in table["vis"]}
+    assert said_vi == set(rows["explanation_vi"])  # the map says what the store holds
+    for sentence in said_vi:
+        assert sentence.startswith("Vụ việc thuộc Phường ")
+        assert "kết thúc ngày 31/12/2024 (suy đoán)" in sentence
+        assert "geozone clusters confirm hoa-do-phuc-vi-vn2025 --from NGÀY" in sentence
 
 
 @pytest.mark.realdata

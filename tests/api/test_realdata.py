@@ -31,8 +31,13 @@ def test_t11_bridge_and_neighbours_on_vn2025(
         assert located["set_id"] == "vn2025" and located["on_boundary"] is True
         assert {c["code"] for c in located["candidates"]} == {"00160", "00008"}
         # The T11 cluster ended in 2024 (inferred), before the reform: its carried form makes
-        # no decision until a planner confirms it.
-        assert "hoa-do-phuc-vi-vn2025" not in {c["cluster_id"] for c in located["clusters"]}
+        # no decision until a planner confirms it, and /locate says so.
+        (lapsed,) = [c for c in located["clusters"] if c["cluster_id"] == "hoa-do-phuc-vi-vn2025"]
+        assert lapsed["rule"] == "no_decision" and lapsed["lead_unit"] is None
+        assert lapsed["explanation_vi"].startswith("Vụ việc thuộc Phường Nghĩa Đô")
+        assert (
+            "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in lapsed["explanation_vi"]
+        )
         near = client.get("/units/00160/neighbours").json()
         assert {"00008", "00166", "00103"} <= {u["code"] for u in near}
         found = client.get("/units", params={"q": "Nghĩa Đô", "level": "ward"}).json()
@@ -138,7 +143,10 @@ def test_planners_confirm_a_carried_cluster_and_withdraw_it(
 
     with TestClient(app) as client:
         assert client.post("/incidents", json=[bridge], headers=planner).status_code == 200
-        assert t11_decision() is None  # lapsed: the original ended in 2024
+        lapsed = t11_decision()  # the original ended in 2024: no lead, and it says why
+        assert lapsed is not None and lapsed["rule"] == "no_decision"
+        assert lapsed["lead_unit"] is None and lapsed["review"] is True
+        assert "hoa-do-phuc-vi-vn2025 --from DATE" in str(lapsed["explanation_en"])
         early = client.post(
             f"/clusters/{t11}/confirm", json={"from": "2025-06-30"}, headers=planner
         )
@@ -173,6 +181,6 @@ def test_planners_confirm_a_carried_cluster_and_withdraw_it(
         assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn"] is True
         assert withdrawn.json()["cluster"]["carry_status"] == "lapsed"
         finished(withdrawn.json()["reassign_job"])
-        assert t11_decision() is None
+        assert t11_decision() == lapsed
         again = client.delete(f"/clusters/{t11}/confirm", headers=planner)
         assert again.status_code == 200 and again.json()["withdrawn"] is False

@@ -62,15 +62,16 @@ def test_the_rules_version_follows_the_table_content(monkeypatch: pytest.MonkeyP
 
 def test_rules_are_tried_in_table_order_on_arrays_and_scalars() -> None:
     facts = rules.Facts(
-        unresolved=np.array([True, False, False, False, False]),
-        held=np.array([False, False, True, True, True]),
-        in_unit=np.array([True, False, True, True, True]),
-        boundary=np.array([False, False, False, False, True]),
-        in_zone=np.array([False, False, False, True, True]),
-        territorial_detector=np.array([False, True, False, True, False]),
-        detector_on_line=np.array([False, False, False, False, False]),
-        organisation_detector=np.array([False, False, False, False, False]),
-        detector_known=np.array([True, True, True, True, False]),
+        lapsed=np.array([False, False, False, False, False, True]),
+        unresolved=np.array([True, False, False, False, False, True]),
+        held=np.array([False, False, True, True, True, True]),
+        in_unit=np.array([True, False, True, True, True, True]),
+        boundary=np.array([False, False, False, False, True, True]),
+        in_zone=np.array([False, False, False, True, True, True]),
+        territorial_detector=np.array([False, True, False, True, False, True]),
+        detector_on_line=np.array([False, False, False, False, False, False]),
+        organisation_detector=np.array([False, False, False, False, False, False]),
+        detector_known=np.array([True, True, True, True, False, True]),
     )
     chosen = [rules.RULE_NAMES[i] for i in rules.choose(facts)]
     assert chosen == [
@@ -79,6 +80,7 @@ def test_rules_are_tried_in_table_order_on_arrays_and_scalars() -> None:
         "territory",
         "border_detector",
         "on_boundary",
+        "no_decision",  # a lapsed cluster decides nothing, whatever else holds
     ]
     one = rules.Facts(*(np.bool_(v[3]) for v in facts.__dict__.values()))
     assert rules.RULE_NAMES[rules.choose(one)] == "border_detector"
@@ -332,22 +334,28 @@ def test_every_rule_worded_whole_in_both_languages(
         "cluster was carried into the units in force from 2025-07-01 but is not confirmed: "
         "this decision is a proposal to be confirmed.",
     )
-    assert seen == set(rules.RULE_NAMES)
-    # A lapsed carried cluster (unconfirmed T11) decides nothing; a proposal flags review.
+    # no_decision: T11's carried form, unconfirmed, is lapsed (the original ended in 2024):
+    # the point at the bridge gets a row that says so, never silence.
     unconfirmed = {
         t.cluster.id: t
         for t in territories(
             [load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025
         )
     }
-    incidents = pd.DataFrame(
-        {
-            "external_id": ["x"],
-            "occurred_at": [datetime(2025, 8, 1, tzinfo=VIETNAM_TZ)],
-            "lon": [105.8064],
-            "lat": [21.0387],
-            "detected_by": ["00160"],
-        }
+    row = _judge(unconfirmed, sets, T11, AFTER, 105.8064, 21.0387, "00160")
+    check(
+        row,
+        "no_decision",
+        "Vụ việc thuộc Phường Nghĩa Đô; Phường Nghĩa Đô phát hiện. Không có quyết định chủ trì: "
+        "cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024 (suy đoán), trước khi sắp xếp đơn vị hành "
+        "chính; dạng chuyển sang đơn vị mới (hoa-do-phuc-vi-vn2025) chưa được xác nhận nên "
+        "không áp dụng (xác nhận bằng: geozone clusters confirm hoa-do-phuc-vi-vn2025 --from "
+        "NGÀY). Cần xem xét lại.",
+        "In Phường Nghĩa Đô; detected by Phường Nghĩa Đô. No lead decision: cluster "
+        "hoa-do-phuc-vi ended on 2024-12-31 (inferred), before the reorganisation of units; its "
+        "carried form (hoa-do-phuc-vi-vn2025) is not confirmed and does not apply (confirm it "
+        "with: geozone clusters confirm hoa-do-phuc-vi-vn2025 --from DATE). Review.",
     )
-    rows = assign(incidents, sets, list(unconfirmed.values())).clusters
-    assert T11 not in set(rows["cluster_id"])
+    assert row["lead_unit"] is None and row["review"] and not row["in_zone"]
+    assert row["member_code"] == "00160" and row["cooperating"] == []
+    assert seen == set(rules.RULE_NAMES)

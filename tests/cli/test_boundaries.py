@@ -1,0 +1,76 @@
+"""``geozone locate`` gives the API's answer: the same JSON as ``GET /locate``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.settings import ApiSettings
+from geozone import cli
+from geozone.context import load_context
+from geozone.settings import Settings, get_settings
+
+runner = CliRunner()
+
+#: (lon, lat, date, detected_by): the T11 bridge before and after the reform (the carried
+#: cluster lapsed, unconfirmed), a Gia Lâm commune, and a point at sea.
+POINTS = [
+    (105.8064, 21.0387, "2025-08-01", "00160"),
+    (105.8064, 21.0387, "2024-05-01", "00169"),
+    (105.8064, 21.0387, "2025-08-01", None),
+    (105.9400, 21.0600, "2024-05-01", None),
+    (107.5, 20.0, "2025-08-01", "00160"),
+]
+
+
+@pytest.fixture
+def real_cache(
+    built_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
+    monkeypatch.setenv("GEOZONE_STORE_URL", f"sqlite:///{tmp_path / 'none.sqlite'}")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_locate_answers_as_the_api_does(built_settings: Settings, tmp_path: Path) -> None:
+    app = create_app(
+        ApiSettings(**built_settings.model_dump()),
+        context=load_context(built_settings),
+        store_url=f"sqlite:///{tmp_path / 'api.sqlite'}",
+    )
+    with TestClient(app) as client:
+        for lon, lat, day, detector in POINTS:
+            args = ["locate", str(lon), str(lat), "--date", day, "--json"]
+            params: dict[str, object] = {"lon": lon, "lat": lat, "date": day}
+            if detector is not None:
+                args += ["--detected-by", detector]
+                params["detected_by"] = detector
+            result = runner.invoke(cli.app, args)
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.output) == client.get("/locate", params=params).json()
+        # The lapsed T11 cluster is named with its reason, in text too.
+        result = runner.invoke(cli.app, ["locate", "105.8064", "21.0387", "--date", "2025-08-01"])
+        lines = result.output.splitlines()
+        assert lines[0].startswith("In Phường Nghĩa Đô, Thành phố Hà Nội (vn2025)")
+        assert lines[1].startswith("hoa-do-phuc-vi-vn2025: Cụm chưa áp dụng – không có quyết định")
+        assert "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in result.output
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_locate_in_a_named_set_says_clusters_were_not_judged() -> None:
+    args = ["locate", "105.8064", "21.0387", "--date", "2025-08-01"]
+    result = runner.invoke(cli.app, [*args, "--set", "vn-legacy-districts", "--json"])
+    located = json.loads(result.output)
+    assert located["set_id"] == "vn-legacy-districts" and located["clusters"] is None
+    assert located["note"].startswith("clusters not judged: vn-legacy-districts is not the set")
