@@ -84,7 +84,8 @@ def judge_point(
     Returns
     -------
     dict
-        :func:`judge_points`'s answer plus ``chain`` (province to ward), ``candidates`` (with
+        :func:`judge_points`'s answer plus ``unit`` (the finest unit holding the point, with
+        its names), ``chain`` (finest first), ``candidates`` (with
         their distances), ``description`` (one sentence) and ``tolerance_m``.
     """
     (judged,), located = _judge(context, [(lon, lat, day, detected_by)], tolerance_m)
@@ -92,10 +93,10 @@ def judge_point(
         (part,) = located
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
         location = jsonable(part.bset.location_at(part.columns, 0, tol, strict=True).to_dict())
-        for key in ("chain", "candidates", "description", "tolerance_m"):
+        for key in ("unit", "chain", "candidates", "description", "tolerance_m"):
             judged[key] = location[key]
     else:
-        judged["chain"] = []
+        judged["unit"], judged["chain"] = None, []
         judged["description"] = "No loaded boundary set is in force on that date."
     return judged
 
