@@ -56,9 +56,17 @@ def fold(text: str) -> str:
     >>> fold("Quan  Hoa")
     'quanhoa'
     """
+    return _NON_ALNUM.sub("", strip_accents(text).lower())
+
+
+def strip_accents(text: str) -> str:
+    """Return ``text`` without diacritics (đ/Đ become d/D), case and spacing kept.
+
+    >>> strip_accents("Phường Nghĩa Đô")
+    'Phuong Nghia Do'
+    """
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_ALNUM.sub("", stripped.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 #: Vietnamese tone marks (combining): grave, acute, tilde, hook above, dot below.

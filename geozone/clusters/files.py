@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from geozone.errors import (
     UnknownUnitError,
 )
 from geozone.resources import data_path
-from geozone.text import TYPE_ABBREVIATIONS, UNIT_TYPES, fold
+from geozone.text import TYPE_ABBREVIATIONS, UNIT_TYPES, fold, strip_accents
 
 #: Folder of the committed cluster definitions (``data/clusters``, or a wheel's copy).
 DEFAULT_CLUSTERS_DIR = data_path("clusters")
@@ -294,6 +293,4 @@ def slugify(text: str) -> str:
     >>> slugify("Phường Nghĩa Đô")
     'phuong-nghia-do'
     """
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    return "-".join(re.findall(r"[a-z0-9]+", ascii_text))
+    return "-".join(re.findall(r"[a-z0-9]+", strip_accents(text).lower()))

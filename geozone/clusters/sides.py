@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -40,7 +39,7 @@ from geozone.boundaries.manifest import Level
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import Adjacency, adjacency
 from geozone.clusters.model import Cluster, Member
-from geozone.crs import project_geometries, utm_epsg
+from geozone.crs import project_geometries, unproject_geometries, utm_epsg
 from geozone.errors import GeozoneError
 from geozone.text import format_number
 
@@ -232,7 +231,7 @@ def _near_hotspots(found: Adjacency, cluster: Cluster) -> Adjacency:
         shapely.union_all(project_geometries(np.array(places, dtype=object), zone)),
         DERIVED_REACH_M,
     )
-    reach = gpd.GeoSeries([reach_m], crs=epsg).to_crs(4326).iloc[0]
+    (reach,) = unproject_geometries(np.array([reach_m], dtype=object), zone[:1])
     lines = found.lines.copy()
     lines["geometry"] = shapely.intersection(lines.geometry.to_numpy(), reach)
     lines = lines[~shapely.is_empty(lines.geometry.to_numpy())].reset_index(drop=True)
