@@ -10,6 +10,10 @@ import pandas as pd
 from geozone.report.tables import ratio
 from geozone.text import format_number
 
+#: Rules under which nobody can tell whether an incident is in the border zone: the cluster
+#: makes no decision (lapsed) or its members have no geometry in the set (coarse mode).
+ZONE_UNKNOWN_RULES = frozenset({"no_decision", "no_member_geometry"})
+
 
 def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, Any]:
     """Return the headline figures of a review and its sentences in both languages.
@@ -25,7 +29,9 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
     -------
     dict
         Counts (``cases``, ``criminal_cases``, ``in_zone_criminal_solved``…), solved
-        ratios as "31/35" text, ``days``, and ``headline_vi`` / ``headline_en``.
+        ratios as "31/35" text, ``zone_unknown`` (incidents whose border-zone standing
+        cannot be told, see :data:`ZONE_UNKNOWN_RULES`: the in-zone counts leave them out and
+        the headline says how many), ``days``, and ``headline_vi`` / ``headline_en``.
     """
     crim = frame["kind"].eq("criminal")
     adm = frame["kind"].eq("administrative")
@@ -59,6 +65,7 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         )
     figures["jointly_handled"] = count(frame["jointly_handled"])
     figures["in_zone_jointly_handled"] = count(zone & frame["jointly_handled"])
+    figures["zone_unknown"] = count(frame["rule"].isin(ZONE_UNKNOWN_RULES))
     figures["review"] = count(frame["review"])
     figures["synthetic_incidents"] = count(frame["synthetic"])
     figures["days"] = (end - start).days + 1
@@ -75,6 +82,11 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"ở địa bàn giáp ranh: làm rõ {f['in_zone_criminal_solved_ratio']} vụ phạm pháp hình "
         f"sự; phối hợp xử lý {format_number(f['jointly_handled'])} vụ."
     )
+    if f["zone_unknown"]:
+        f["headline_vi"] += (
+            f" {format_number(f['zone_unknown'])} vụ chưa xác định được có ở địa bàn giáp "
+            "ranh hay không (không tính ở trên, xem ghi chú)."
+        )
     f["headline_en"] = (
         f"{f['criminal_cases']:,} criminal cases, {f['criminal_subjects']:,} subjects; "
         f"{f['administrative_cases']:,} administrative violations, "
@@ -82,4 +94,9 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"{f['in_zone_criminal_solved_ratio']} criminal cases; "
         f"{f['jointly_handled']:,} handled jointly."
     )
+    if f["zone_unknown"]:
+        f["headline_en"] += (
+            f" For {f['zone_unknown']:,} incidents it cannot be told whether they are in the "
+            "border area (not counted above; see the notes)."
+        )
     return figures

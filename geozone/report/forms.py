@@ -218,6 +218,8 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
                 f"tính theo dạng này / its members are named in {form.set_id}, which has no "
                 f"{form.cluster.level} geometry: no incident in {days} is judged under this form."
             )
+        elif not form.territory.decides:
+            notes.append(_lapsed_note(form, days))
         elif form.territory.geometric and form.territory.sides.carried:
             notes.append(_carried_zone_note(form))
         elif not form.territory.geometric:
@@ -244,6 +246,18 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
                 f"on: {gaps}."
             )
     return notes
+
+
+def _lapsed_note(form: ClusterForm, days: str) -> str:
+    """Say that a lapsed carried form decides nothing in the period, and why."""
+    from geozone.assignment.explain import lapsed_sentences
+
+    why_vi, why_en = lapsed_sentences(form.cluster)
+    return (
+        f"{form.id}: vụ việc trong {days} được ghi nhận để xem xét nhưng không có đơn vị chủ "
+        f"trì và không xác định vùng giáp ranh. {why_vi} / {form.id}: incidents in {days} are "
+        f"recorded for review without a lead unit or a border-zone standing. {why_en}"
+    )
 
 
 def _carried_zone_note(form: ClusterForm) -> str:

@@ -560,6 +560,45 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
 
 
 @pytest.mark.realdata
+def test_t11_report_while_its_carried_form_is_lapsed(
+    vn2025: BoundarySet, legacy: BoundarySet, tmp_path: Path
+) -> None:
+    # Without a planner's confirmation the carried T11 form lapsed: its incidents are
+    # counted, none is said to be in (or out of) the border area, and the notes say why.
+    from geozone.clusters.files import load_clusters
+    from geozone.incidents.synthetic import generate_incidents
+
+    cluster = load_clusters()["hoa-do-phuc-vi"]
+    placed = territories([cluster], [legacy, vn2025], carry_into=vn2025)
+    lapsed = Context([legacy, vn2025], {cluster.id: cluster}, placed, {})
+    first, last = date(2025, 7, 1), date(2025, 12, 31)
+    incidents = generate_incidents(
+        1_000,
+        12,
+        boundaries=vn2025,
+        clusters=[t.cluster for t in placed if t.bset.id == vn2025.id],
+        start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2025, 12, 31, 23, 59, tzinfo=VIETNAM_TZ),
+    )
+    with open_store(f"sqlite:///{tmp_path / 'lapsed.sqlite'}") as store:
+        store.add_incidents(incidents)
+        assign_stale(store, lapsed)
+        report = cluster_report(store, lapsed, "hoa-do-phuc-vi", first, last, hotspots=False)
+        t = truth(store, list(report.cluster_ids), first, last)
+    f = report.figures
+    assert f["cases"] == len(t) > 300 and set(t["rule"]) == {"no_decision"}
+    assert f["zone_unknown"] == f["review"] == len(t) and f["in_zone_cases"] == 0
+    assert f["headline_en"].endswith(
+        f"For {len(t):,} incidents it cannot be told whether they are in the border area (not "
+        "counted above; see the notes)."
+    )
+    (note,) = [n for n in report.notes if n.startswith("hoa-do-phuc-vi-vn2025: vụ việc")]
+    assert "không có đơn vị chủ trì và không xác định vùng giáp ranh" in note
+    assert "geozone clusters confirm hoa-do-phuc-vi-vn2025 --from DATE" in note
+    assert not any("Diện tích vùng giáp ranh" in n for n in report.notes)  # no zone applies
+
+
+@pytest.mark.realdata
 def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Context]) -> None:
     pytest.importorskip("geozone.analysis.hotspots")
     store, context = t11
