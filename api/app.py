@@ -68,7 +68,10 @@ inter-ward police clusters.
 
 **Authentication**: send an API key in the `X-API-Key` header. Boundary, unit, locate and
 address routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
-*planner* key, key management an *admin* key (viewer < analyst < planner < admin).
+*planner* key, key management an *admin* key (viewer < analyst < planner < admin). A key
+with scopes (`unit:CODE`, `cluster:ID`, `province:CODE`) reads and writes only within them:
+rows outside are unknown (404) or refused (403 naming them), a cluster's figures are
+answered for a cluster the scopes hold wholly, and key management needs an unscoped admin.
 
 **Map pages** (`/maps/clusters/{id}`, `/maps/planner/{id}`) are public; a browser user types
 the key into the page once (kept in the tab's `sessionStorage`, sent as `X-API-Key` by the

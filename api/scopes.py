@@ -9,9 +9,18 @@ judged in that set), and a cluster's scope covers its carried form's members.
 
 A scope resolves to ``(set id, unit code)`` pairs (:func:`scope_units`): an incident is in
 scope when its assignment's set and one of its unit, ward, district or province codes form
-such a pair. Routes that do not honour scopes refuse scoped keys (403): a scoped key never
-reads more than its scope, even through a route not yet made aware of scopes
-(:func:`api.deps.check_role`).
+such a pair. Each route decides what a scoped key gets:
+
+- rows: only those in scope (:func:`in_scope`, :func:`query_units`); one outside is unknown;
+- a cluster's figures (report, hotspots, border effect, map, coverage) and writes: only for
+  a cluster the scopes hold wholly (:func:`cluster_covered`), since they are computed on
+  every row of the cluster;
+- patrol zones: those of such clusters, or lying in the scopes' units (:func:`zone_in_scope`);
+- writes of incidents: every row inside the scopes, or nothing is stored.
+
+A route whose key dependency was not marked as honouring scopes refuses scoped keys (403,
+:func:`api.deps.check_role`): a new route never reads beyond a scope by default, and the
+route sweep of ``tests/api/test_scopes_routes.py`` asks for its decision.
 """
 
 from __future__ import annotations

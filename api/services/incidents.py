@@ -271,9 +271,9 @@ def file_outside_scope(
     for _, read in source.pieces(chunk_rows):
         found = outside_scope(context, read.incidents, units, read.address_only)
         total += len(found)
-        kept += [{**row, "line": row.pop("index") + 1} for row in found][
-            : MAX_REPORTED_REJECTS - len(kept)
-        ]
+        for row in found[: MAX_REPORTED_REJECTS - len(kept)]:
+            line = int(row.pop("index")) + 1  # the reader's line, as the import's rejects
+            kept.append({"line": line, **row})
     return kept, total
 
 

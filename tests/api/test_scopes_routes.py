@@ -520,6 +520,25 @@ def test_writes_inside_the_scope_are_kept_and_mixed_ones_refused_whole(grid_env:
     )
     assert moved.status_code == 200
     assert client.delete(f"/patrol-zones/{w1.zone_id}", headers=w1.key).status_code == 204
+    # A row known by its address only, which the grid cannot read: no scope holds it.
+    text = "external_id,occurred_at,lon,lat,category,address\n"
+    text += "addr-1,2022-03-03T10:00:00+07:00,,,drugs,Phường Ô 1\n"
+    files = {"file": ("addr.csv", text.encode(), "text/csv")}
+    job = client.post("/incidents/import", files=files, headers=w1.key).json()
+    failed = client.get(f"/jobs/{job['id']}", headers=w1.key).json()
+    assert failed["status"] == "failed", failed
+    assert failed["report"]["outside_scope"] == [
+        {"line": 2, "external_id": "addr-1", "set_id": None, "unit_code": None}
+    ]
+    # A reassignment job counts every stale row of the store: its owner, if scoped, sees
+    # its status only.
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    reassign = jobs.new("reassign", "test", w1.name)
+    reassign.rows_done = reassign.rows_total = 1_234
+    reassign.report = {"assigned": 1_234}
+    shown = client.get(f"/jobs/{reassign.id}", headers=w1.key).json()
+    assert shown["rows_total"] is None and shown["report"] is None
+    assert client.get(f"/jobs/{reassign.id}", headers=grid_env.admin).json()["rows_total"] == 1_234
     # Its own zone's coverage counts the whole cluster's rows: refused.
     z2 = client.get(f"/patrol-zones/{w2.zone_id}/coverage", headers=w2.key)
     assert z2.status_code == 403 and "own clusters only" in z2.json()["detail"]
