@@ -813,7 +813,7 @@ def _hotspot_page(
     named in ``omitted`` as beyond its scopes, and asking for one with ``cluster`` is 403.
     """
     known = [t.cluster.id for t in context.territories]
-    if query.cluster is not None and query.cluster not in known and not scopes:
+    if query.cluster is not None and query.cluster not in known:  # clusters are public
         raise invalid("cluster", f"no placed cluster {query.cluster!r}; placed: {', '.join(known)}")
     wanted = [query.cluster] if query.cluster is not None else known
     beyond: list[dict[str, str]] = []

@@ -551,6 +551,7 @@ def test_a_key_holding_the_whole_cluster_reads_its_figures(grid_env: Env) -> Non
     district = {"X-API-Key": create_key(url, "district", "planner", scopes=["unit:001"])}
     routes = [
         "/clusters/grid-centre/report?from=2020-01-01&to=2026-12-31",
+        "/clusters/grid-centre/report?from=2020-01-01&to=2026-12-31&format=csv",
         "/clusters/grid-centre/hotspots?from=2020-01-01&to=2026-12-31",
         "/clusters/grid-centre/border-effect?from=2020-01-01&to=2026-12-31",
         "/maps/clusters/grid-centre/incidents",
