@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.auth_store import KeyStore, Role
-from api.deps import Caller, caller_of_key, check_role, required_role
+from api.deps import Caller, caller_of_key, check_role, honours_scopes, required_role
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.params import single_valued_query
@@ -68,7 +68,10 @@ inter-ward police clusters.
 
 **Authentication**: send an API key in the `X-API-Key` header. Boundary, unit, locate and
 address routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
-*planner* key, key management an *admin* key (viewer < analyst < planner < admin).
+*planner* key, key management an *admin* key (viewer < analyst < planner < admin). A key
+with scopes (`unit:CODE`, `cluster:ID`, `province:CODE`) reads and writes only within them:
+rows outside are unknown (404) or refused (403 naming them), a cluster's figures are
+answered for a cluster the scopes hold wholly, and key management needs an unscoped admin.
 
 **Map pages** (`/maps/clusters/{id}`, `/maps/planner/{id}`) are public; a browser user types
 the key into the page once (kept in the tab's `sessionStorage`, sent as `X-API-Key` by the
@@ -251,12 +254,12 @@ class RequestGuard:
 
     async def _refusal(self, scope: Scope, limit: int) -> Response | None:
         """Return the answer to a write refused before its body is read, or None."""
-        role = self._role_of(scope)
-        if role is not None:
+        route = self._route_of(scope)
+        if route is not None and route.role is not None:
             try:
                 caller = await run_in_threadpool(_caller_of_scope, scope)
                 scope.setdefault("state", {})["caller"] = caller  # for the audit row
-                check_role(caller, role)
+                check_role(caller, route.role, scoped=route.scoped)
             except (AuthenticationError, PermissionDeniedError) as exc:
                 return problems.problem(problems.status_of(exc), str(exc), title=type(exc).__name__)
         length = dict(scope["headers"]).get(b"content-length", b"")
@@ -264,12 +267,12 @@ class RequestGuard:
             return problems.problem(413, _too_large(limit))
         return None
 
-    def _role_of(self, scope: Scope) -> Role | None:
-        """Return the role the write route of ``scope`` needs (None: public)."""
+    def _route_of(self, scope: Scope) -> RouteRole | None:
+        """Return the keyed write route of ``scope`` (None: public)."""
         path, method = scope["path"], scope["method"]
         for route in self._routes:
             if method in route.methods and route.path.match(path):
-                return route.role
+                return route
         return None
 
 
@@ -281,13 +284,19 @@ class RouteRole:
     methods: frozenset[str]
     role: Role | None
     template: str = ""
+    #: The route admits scoped keys and answers or writes only within their scopes.
+    scoped: bool = False
 
 
 def route_roles(routes: Sequence[Any]) -> list[RouteRole]:
     """Return the role each API route needs, for :class:`RequestGuard`."""
     return [
         RouteRole(
-            route.path_regex, frozenset(route.methods or ()), required_role(route), route.path
+            route.path_regex,
+            frozenset(route.methods or ()),
+            required_role(route),
+            route.path,
+            honours_scopes(route),
         )
         for route in routes
         if isinstance(route, APIRoute)

@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader
 from api.auth_store import KeyStore, Role, role_allows
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
-from api.scopes import cluster_in_scope
+from api.scopes import cluster_covered
 from api.settings import ApiSettings
 from geozone.clusters.registry import ClusterRegistry
 from geozone.context import Context
@@ -171,7 +171,20 @@ def require(role: Role, *, scoped: bool = False) -> Callable[..., Caller]:
         return check_role(caller, role, scoped=scoped)
 
     dependency.geozone_role = role  # type: ignore[attr-defined]  # read by required_role
+    dependency.geozone_scoped = scoped  # type: ignore[attr-defined]  # read by honours_scopes
     return dependency
+
+
+def honours_scopes(route: object) -> bool:
+    """Tell whether a route's key dependency admits scoped keys (it filters by their scopes)."""
+    dependant = getattr(route, "dependant", None)
+    pending = list(getattr(dependant, "dependencies", ()))
+    while pending:
+        current = pending.pop()
+        if getattr(current.call, "geozone_role", None) is not None:
+            return bool(getattr(current.call, "geozone_scoped", False))
+        pending.extend(current.dependencies)
+    return False
 
 
 def required_role(route: object) -> Role | None:
@@ -191,45 +204,79 @@ def required_role(route: object) -> Role | None:
     return None
 
 
-def cluster_analyst(request: Request, caller: OptionalCaller) -> Caller:
-    """Admit analyst keys to a route of one cluster (``{cluster_id}`` in its path).
+def check_cluster(
+    context: Context, caller: Caller, cluster_id: str, store: IncidentStore | None = None
+) -> None:
+    """Refuse (403) a scoped key a cluster whose rows its scopes do not all cover.
 
-    A key with scopes is admitted only when one of its ``cluster:`` scopes names the
-    cluster, its original or a form carried from it: the cluster's own rows are then in
-    its scope. Everything else is refused (403).
+    A cluster's figures (its report, hotspots, border effect, map, patrol zones) are
+    computed on every row of the cluster; a key reads them when its scopes cover the
+    cluster (:func:`api.scopes.cluster_covered`): a ``cluster:`` scope naming it, its
+    original or a carried form, or units holding every member. A key without scopes reads
+    every cluster.
+
+    Raises
+    ------
+    PermissionDeniedError
+        The cluster is not one of the key's own (403; whether it exists is not told).
     """
-    caller = check_role(caller, "analyst", scoped=True)
-    if caller.scopes:
+    if caller.scopes and not cluster_covered(context, caller.scopes, cluster_id, store):
+        raise PermissionDeniedError(
+            f"the key is limited to {', '.join(caller.scopes)}; this route answers a "
+            f"scoped key for its own clusters only, and {cluster_id!r} is not one"
+        )
+
+
+def cluster_key(role: Role) -> Callable[..., Caller]:
+    """Return a dependency admitting keys of ``role`` to a route of one cluster.
+
+    The cluster is ``{cluster_id}`` in the path; a scoped key is admitted for its own
+    clusters only (:func:`check_cluster`).
+    """
+
+    def dependency(request: Request, caller: OptionalCaller) -> Caller:
+        caller = check_role(caller, role, scoped=True)
         cluster_id = str(request.path_params.get("cluster_id", ""))
-        context: Context = request.app.state.context
-        if not cluster_in_scope(context, caller.scopes, cluster_id):
-            raise PermissionDeniedError(
-                f"the key is limited to {', '.join(caller.scopes)}; this route answers a "
-                f"scoped key for its own clusters only, and {cluster_id!r} is not one"
-            )
-    return caller
+        state = request.app.state
+        check_cluster(state.context, caller, cluster_id, state.store)
+        return caller
+
+    dependency.geozone_role = role  # type: ignore[attr-defined]  # read by required_role
+    dependency.geozone_scoped = True  # type: ignore[attr-defined]  # read by honours_scopes
+    return dependency
 
 
-cluster_analyst.geozone_role = "analyst"  # type: ignore[attr-defined]  # read by required_role
+cluster_analyst = cluster_key("analyst")
+
 
 AnalystDep = Annotated[Caller, Depends(require("analyst"))]
-#: An analyst key; a scoped one only for a cluster of its ``cluster:`` scopes.
+#: An analyst key; a scoped one only for a cluster its scopes cover.
 ClusterAnalystDep = Annotated[Caller, Depends(cluster_analyst)]
+#: A planner key; a scoped one only for a cluster its scopes cover.
+ClusterPlannerDep = Annotated[Caller, Depends(cluster_key("planner"))]
 #: An analyst key, scoped or not: the route answers only what the key's scopes cover.
 ScopedAnalystDep = Annotated[Caller, Depends(require("analyst", scoped=True))]
 PlannerDep = Annotated[Caller, Depends(require("planner"))]
+#: A planner key, scoped or not: the route writes only inside the key's scopes.
+ScopedPlannerDep = Annotated[Caller, Depends(require("planner", scoped=True))]
+#: An admin key without scopes: a scoped key never manages keys (it could make one wider
+#: than itself).
 AdminDep = Annotated[Caller, Depends(require("admin"))]
 
 
 def check_owner(owner: str | None, caller: Caller, what: str) -> None:
-    """Let the key that made ``what`` or an admin key change or read it.
+    """Let the key that made ``what`` or an admin key without scopes change or read it.
+
+    A scoped admin key is an owner like any other: another key's job or zone may hold rows
+    beyond its scopes.
 
     Raises
     ------
     PermissionDeniedError
         (403) ``caller`` is neither the owner nor an admin.
     """
-    if caller.role == "admin" or (owner is not None and owner == caller.name):
+    admin = caller.role == "admin" and not caller.scopes
+    if admin or (owner is not None and owner == caller.name):
         return
     raise PermissionDeniedError(
         f"{what} belongs to another key; only the key that made it and admin keys may use it"

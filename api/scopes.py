@@ -9,20 +9,32 @@ judged in that set), and a cluster's scope covers its carried form's members.
 
 A scope resolves to ``(set id, unit code)`` pairs (:func:`scope_units`): an incident is in
 scope when its assignment's set and one of its unit, ward, district or province codes form
-such a pair. Routes that do not honour scopes refuse scoped keys (403): a scoped key never
-reads more than its scope, even through a route not yet made aware of scopes
-(:func:`api.deps.check_role`).
+such a pair. Each route decides what a scoped key gets:
+
+- rows: only those in scope (:func:`in_scope`, :func:`query_units`); one outside is unknown;
+- a cluster's figures (report, hotspots, border effect, map, coverage) and writes: only for
+  a cluster the scopes hold wholly (:func:`cluster_covered`), since they are computed on
+  every row of the cluster;
+- patrol zones: those of such clusters, or lying in the scopes' units (:func:`zone_in_scope`);
+- writes of incidents: every row inside the scopes, or nothing is stored.
+
+A route whose key dependency was not marked as honouring scopes refuses scoped keys (403,
+:func:`api.deps.check_role`): a new route never reads beyond a scope by default, and the
+route sweep of ``tests/api/test_scopes_routes.py`` asks for its decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from geozone.context import Context
 from geozone.errors import GeozoneError, InvalidParameterError
 from geozone.text import fold
+
+if TYPE_CHECKING:
+    from geozone.store import IncidentStore
 
 ScopeKind = Literal["unit", "cluster", "province"]
 SCOPE_KINDS: tuple[str, ...] = get_args(ScopeKind)
@@ -150,6 +162,85 @@ def cluster_in_scope(context: Context, scopes: Iterable[str], cluster_id: str) -
     return bool(named & family)
 
 
+def covers(context: Context, units: Units, set_id: str, code: str) -> bool:
+    """Tell whether the scope's units hold unit ``code`` of set ``set_id`` (it or a parent)."""
+    if (set_id, code) in units:
+        return True
+    try:
+        chain = context.boundary_set(set_id).chain(code)
+    except GeozoneError:  # a code the set does not know: covered by nothing
+        return False
+    return any((set_id, unit.code) in units for unit in chain)
+
+
+def _family(context: Context, cluster_id: str) -> list[Any]:
+    """Return the territories of a cluster id: itself, its original, the forms carried from it."""
+    ids = {cluster_id}
+    for territory in context.territories:
+        if territory.cluster.id == cluster_id and territory.origin is not None:
+            ids.add(territory.origin.id)
+    return [
+        t
+        for t in context.territories
+        if t.cluster.id in ids or (t.origin is not None and t.origin.id in ids)
+    ]
+
+
+def cluster_covered(
+    context: Context, scopes: Iterable[str], cluster_id: str, store: IncidentStore | None = None
+) -> bool:
+    """Tell whether the scopes cover every row of a cluster (a cluster's figures may be read).
+
+    A cluster is covered when a ``cluster:`` scope names it (or its original or a carried
+    form), or when every territorial member of every form of it lies in the scopes' units
+    (a district's or province's key holding the whole cluster) and, with ``store``, every
+    stored incident the cluster decides is in the scopes too (a member may detect an
+    incident beyond the members' territory). A cluster the context does not place is
+    covered by nothing but its own ``cluster:`` scope.
+    """
+    scopes = tuple(scopes)
+    if not scopes or cluster_in_scope(context, scopes, cluster_id):
+        return True
+    family = _family(context, cluster_id)
+    if not family:
+        return False
+    units = scope_units(context, scopes)
+    for territory in family:
+        codes = [m.territory_code for m in territory.cluster.members if m.territory_code]
+        if not codes or not all(covers(context, units, territory.bset.id, c) for c in codes):
+            return False
+    if store is not None:
+        from geozone.store import IncidentQuery
+
+        held = tuple(sorted(units))
+        for territory in family:
+            every = IncidentQuery(cluster_id=territory.cluster.id)
+            if store.count(every) != store.count(replace(every, units=held)):
+                return False
+    return True
+
+
+def zone_in_scope(context: Context, scopes: Iterable[str], cluster_id: str, units: Any) -> bool:
+    """Tell whether a patrol zone (its cluster and the current set's units it touches) is in scope.
+
+    It is when the scopes cover its cluster (:func:`cluster_covered`), or when every unit the
+    zone touches lies in the scopes (a zone drawn inside a ward, for that ward's key).
+    """
+    scopes = tuple(scopes)
+    if not scopes or cluster_covered(context, scopes, cluster_id):
+        return True
+    codes = [str(code) for code in (units or ())]
+    held = scope_units(context, scopes)
+    current = context.current.id
+    return bool(codes) and all(covers(context, held, current, code) for code in codes)
+
+
+def query_units(context: Context, scopes: Iterable[str]) -> tuple[tuple[str, str], ...] | None:
+    """Return the ``units`` filter of an :class:`~geozone.store.IncidentQuery` (None: all)."""
+    scopes = tuple(scopes)
+    return tuple(sorted(scope_units(context, scopes))) if scopes else None
+
+
 def in_scope(row: Mapping[str, Any], units: Units) -> bool:
     """Tell whether an assignment row (``set_id`` and the code columns) is in scope."""
     set_id = row.get("set_id")
@@ -160,8 +251,12 @@ __all__ = [
     "SCOPE_KINDS",
     "Scope",
     "Units",
+    "cluster_covered",
     "cluster_in_scope",
+    "covers",
     "in_scope",
     "parse_scope",
+    "query_units",
     "scope_units",
+    "zone_in_scope",
 ]

@@ -1,5 +1,9 @@
 """Cluster analytics: hotspots, the border effect, patrol-zone coverage and suggestions.
 
+A key with scopes reads the analytics of its own clusters only, those whose every row its
+scopes hold (:func:`api.scopes.cluster_covered`): the figures are computed on all of the
+cluster's rows, so they are the rows in its scope; any other cluster is refused (403).
+
 Thin routes over :mod:`geozone.analysis.hotspots`, :mod:`geozone.analysis.border_effect` and
 :mod:`geozone.analysis.patrol`. Every answer is derived from incidents, so every route needs a key:
 
@@ -38,11 +42,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from api.deps import (
-    AnalystDep,
     ClusterAnalystDep,
+    ClusterPlannerDep,
     ContextDep,
-    PlannerDep,
     PlannerStoreDep,
+    ScopedAnalystDep,
     SettingsDep,
     StoreDep,
 )
@@ -335,7 +339,7 @@ _COVERAGE_200: dict[int | str, dict[str, Any]] = {
 def cluster_coverage(
     request: Request,
     cluster_id: ClusterId,
-    caller: AnalystDep,
+    caller: ClusterAnalystDep,
     context: ContextDep,
     store: StoreDep,
     settings: SettingsDep,
@@ -369,7 +373,7 @@ def cluster_coverage(
 def patrol_zone_coverage(
     request: Request,
     zone_id: Annotated[int, Path(ge=1, le=2**53, description="The zone's id.")],
-    caller: AnalystDep,
+    caller: ScopedAnalystDep,
     context: ContextDep,
     store: StoreDep,
     planner_store: PlannerStoreDep,
@@ -377,10 +381,18 @@ def patrol_zone_coverage(
     start: Start = None,
     end: End = None,
 ) -> dict[str, Any]:
-    """Return what a saved patrol zone covers in its cluster (as ``POST .../coverage``)."""
+    """Return what a saved patrol zone covers in its cluster (as ``POST .../coverage``).
+
+    A key with scopes: a zone outside them is unknown (404), and the coverage, counted on
+    every incident of the zone's cluster, is answered for its own clusters only (403).
+    """
     import json
 
-    record = planner_store.get_zone(zone_id)
+    from api.deps import check_cluster
+    from api.services.patrol_zones import scoped_zone
+
+    record = scoped_zone(planner_store, context, caller.scopes, zone_id)
+    check_cluster(context, caller, str(record["cluster_id"]), store)
     geometry = json.loads(record["geometry"])
     data = service.coverage_of(
         request,
@@ -404,7 +416,7 @@ def patrol_zone_coverage(
 def patrol_suggestions(
     request: Request,
     cluster_id: ClusterId,
-    caller: PlannerDep,
+    caller: ClusterPlannerDep,
     context: ContextDep,
     store: StoreDep,
     start: Start = None,

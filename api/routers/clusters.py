@@ -1,6 +1,9 @@
 """Clusters: placed ones, their border zones and migration (public); definitions (planner).
 
-Reads are public. ``POST /clusters`` and ``PUT /clusters/{id}`` (planner key) define and
+Reads are public: a cluster's definition, members and border zones are public facts (no
+incident data). A key with scopes writes only its own clusters (those its scopes cover:
+:func:`api.scopes.cluster_covered`) and defines clusters of its own units only.
+``POST /clusters`` and ``PUT /clusters/{id}`` (planner key) define and
 replace clusters planners own; the committed clusters are read-only (see
 :mod:`geozone.clusters.registry`). After a write the new context is in force at once and a
 background job (``GET /jobs/{id}``) reassigns the stored incidents.
@@ -13,10 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request
 
 from api.deps import (
+    ClusterPlannerDep,
     ContextDep,
     JobsDep,
-    PlannerDep,
     RegistryDep,
+    ScopedPlannerDep,
     SettingsDep,
     StoreDep,
     check_owner,
@@ -139,7 +143,7 @@ def _written(
 )
 def create_cluster(
     request: Request,
-    caller: PlannerDep,
+    caller: ScopedPlannerDep,
     registry: RegistryDep,
     store: StoreDep,
     jobs: JobsDep,
@@ -152,8 +156,10 @@ def create_cluster(
     as the set names it (422 naming the member otherwise). A cluster named in an older set
     is also carried into the current set's units (``<id>-<set>``). The ids of committed
     clusters are refused (409). Stored incidents are reassigned by the background job
-    ``reassign_job`` (follow it with ``GET /jobs/{id}``).
+    ``reassign_job`` (follow it with ``GET /jobs/{id}``). A key with scopes defines clusters
+    of its own units only (403 naming the members beyond them).
     """
+    service.check_members_scope(registry.base, caller.scopes, body)
     defined = registry.create(body, caller.name)
     return _written(request, registry, defined, store, jobs, tasks, "created", caller.name)
 
@@ -165,7 +171,7 @@ def create_cluster(
 )
 def update_cluster(
     request: Request,
-    caller: PlannerDep,
+    caller: ClusterPlannerDep,
     registry: RegistryDep,
     store: StoreDep,
     jobs: JobsDep,
@@ -181,6 +187,7 @@ def update_cluster(
     record = registry.record(cluster_id)
     if record is not None:
         check_owner(record["created_by"], caller, f"cluster {cluster_id}")
+    service.check_members_scope(registry.base, caller.scopes, body)
     defined = registry.update(cluster_id, body, caller.name)
     return _written(request, registry, defined, store, jobs, tasks, "updated", caller.name)
 
@@ -229,7 +236,7 @@ def migrate(
 )
 def confirm_cluster(
     request: Request,
-    caller: PlannerDep,
+    caller: ClusterPlannerDep,
     registry: RegistryDep,
     store: StoreDep,
     jobs: JobsDep,
@@ -281,7 +288,7 @@ def confirm_cluster(
 )
 def withdraw_confirmation(
     request: Request,
-    caller: PlannerDep,
+    caller: ClusterPlannerDep,
     registry: RegistryDep,
     store: StoreDep,
     jobs: JobsDep,

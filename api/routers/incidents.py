@@ -13,11 +13,10 @@ from fastapi import APIRouter, BackgroundTasks, Body, File, Form, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import (
-    AnalystDep,
     ContextDep,
     JobsDep,
-    PlannerDep,
     ScopedAnalystDep,
+    ScopedPlannerDep,
     SettingsDep,
     StoreDep,
     check_owner,
@@ -27,7 +26,7 @@ from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
-from api.scopes import in_scope, scope_units
+from api.scopes import in_scope, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, parse_bbox
@@ -61,7 +60,7 @@ _AUTH = problems(401, 403)
 )
 def post_incidents(
     request: Request,
-    caller: PlannerDep,
+    caller: ScopedPlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -79,14 +78,21 @@ def post_incidents(
     list of rejects. Writes are idempotent: a record whose ``external_id`` is stored
     already counts as a duplicate and changes nothing, so a request may be sent again. When
     another writer holds the store too long the answer is 503 with ``Retry-After`` and
-    nothing of the request is stored.
+    nothing of the request is stored. A key with scopes writes inside them only: when a
+    valid record lies outside them (by where it is, in the set in force on its date) the
+    answer is 403 naming every such record (``outside_scope``) and nothing is stored.
     """
     records = [body] if isinstance(body, dict) else body
     if len(records) > settings.api_max_incidents:
         raise PayloadTooLargeError(
             f"{len(records):,} incidents; at most {settings.api_max_incidents:,} per request"
         )
-    report = service.post_incidents(store, context, records)
+    scope = (scope_units(context, caller.scopes), caller.scopes) if caller.scopes else None
+    try:
+        report = service.post_incidents(store, context, records, scope)
+    except service.OutsideScopeError as exc:
+        summarise(request, f"refused {len(exc.rows)} incidents outside the key's scopes")
+        return problem(403, str(exc), title="Outside the key's scope", outside_scope=exc.rows)
     if store.stale_ids(context_stamp(context), limit=1):  # judged before a context change
         registry = request.app.state.clusters
         job = jobs.new("reassign", "incidents judged before the context changed", caller.name)
@@ -141,7 +147,7 @@ def query_incidents(
         in_border_zone=in_border_zone,
         limit=limit,
         offset=offset,
-        units=tuple(sorted(scope_units(context, caller.scopes))) if caller.scopes else None,
+        units=query_units(context, caller.scopes),
     )
     frame, total = store.query(query)
     features = service.incident_features(frame)
@@ -186,7 +192,7 @@ def get_incident(
 )
 def import_incidents(
     request: Request,
-    caller: PlannerDep,
+    caller: ScopedPlannerDep,
     store: StoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -195,7 +201,11 @@ def import_incidents(
     file: Annotated[UploadFile, File(description="CSV, GeoJSON, GeoPackage or Parquet")],
     crs: Annotated[str, Form(max_length=64)] = "4326",
 ) -> dict[str, Any]:
-    """Start importing a file; follow it with ``GET /jobs/{id}`` (jobs live in memory)."""
+    """Start importing a file; follow it with ``GET /jobs/{id}`` (jobs live in memory).
+
+    A key with scopes imports inside them only: the job reads the file first and, when a
+    valid row lies outside them, fails naming the rows (``outside_scope``), nothing stored.
+    """
     name = Path(file.filename or "").name
     if Path(name).suffix.lower() not in service.IMPORT_SUFFIXES:
         raise IncidentFileError(
@@ -203,7 +213,8 @@ def import_incidents(
         )
     path = service.save_upload(file.file, name, settings.api_max_upload_bytes)
     job = jobs.new("import", name, caller.name)
-    tasks.add_task(service.run_import, job, path, store, context, crs)
+    scope = (scope_units(context, caller.scopes), caller.scopes) if caller.scopes else None
+    tasks.add_task(service.run_import, job, path, store, context, crs, scope)
     summarise(request, f"import job {job.id} for {name}")
     return job.to_dict()
 
@@ -214,11 +225,16 @@ def import_incidents(
     responses={**_AUTH, **problems(404)},
     summary="A background job's status and report",
 )
-def get_job(caller: AnalystDep, jobs: JobsDep, job_id: str) -> dict[str, Any]:
+def get_job(caller: ScopedAnalystDep, jobs: JobsDep, job_id: str) -> dict[str, Any]:
     """Return a job: status, progress and, when done, the report with rejected rows.
 
-    Only the key that submitted the job and admin keys may read it (403 otherwise).
+    Only the key that submitted the job and admin keys without scopes may read it (403
+    otherwise): a scoped key reads its own jobs, which hold its own rows only.
     """
     job = jobs.get(job_id)
     check_owner(job.owner, caller, f"job {job_id}")
-    return job.to_dict()
+    data = job.to_dict()
+    if caller.scopes and job.kind == "reassign":
+        # Reassignment counts every stale incident of the store, beyond the key's scopes.
+        data.update(rows_done=0, rows_total=None, report=None)
+    return data

@@ -55,6 +55,7 @@ from api.deps import (
 )
 from api.errors import AuthenticationError
 from api.problems import problems
+from api.scopes import cluster_covered
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
 
@@ -163,8 +164,12 @@ def cluster_page(
     layers = cluster_layers(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
-    # A scoped key draws nothing here (the page's own requests are refused for it).
-    keyed = caller is not None and role_allows(caller.role, "analyst") and not caller.scopes
+    # A scoped key draws the incidents of its own clusters only (api.scopes.cluster_covered).
+    keyed = (
+        caller is not None
+        and role_allows(caller.role, "analyst")
+        and cluster_covered(context, caller.scopes, cluster_id, store)
+    )
     quoted = quote(cluster_id, safe="")
     options: dict[str, Any] = {"links": _links(cluster_id, planner=True)}
     if keyed:

@@ -1,6 +1,9 @@
 """Patrol zones drawn by planners (reads need an analyst key, writes a planner key).
 
 A zone is changed or deleted by the key that drew it, or by an admin key (403 otherwise).
+A key with scopes reads and writes the zones of its own clusters (those its scopes cover)
+and zones lying wholly in its units; another zone is unknown to it (404), and a write
+outside them is refused (403 naming why).
 """
 
 from __future__ import annotations
@@ -10,16 +13,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import (
-    AnalystDep,
     ContextDep,
-    PlannerDep,
     PlannerStoreDep,
+    ScopedAnalystDep,
+    ScopedPlannerDep,
     SettingsDep,
     check_owner,
     summarise,
 )
 from api.problems import problems
 from api.schemas import FeatureCollection, PatrolZoneIn
+from api.scopes import zone_in_scope
 from api.services import patrol_zones as service
 
 router = APIRouter(tags=["patrol zones"])
@@ -34,7 +38,7 @@ _AUTH = problems(401, 403)
     summary="Patrol zones (GeoJSON)",
 )
 def list_zones(
-    caller: AnalystDep,
+    caller: ScopedAnalystDep,
     planner_store: PlannerStoreDep,
     context: ContextDep,
     cluster_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -44,7 +48,11 @@ def list_zones(
     Each zone's ``units`` (codes) come with ``unit_names``, their names.
     """
     names = service.unit_names(context)
-    features = [service.zone_feature(z, names=names) for z in planner_store.list_zones(cluster_id)]
+    zones = planner_store.list_zones(cluster_id)
+    if caller.scopes:
+        scopes = caller.scopes
+        zones = [z for z in zones if zone_in_scope(context, scopes, z["cluster_id"], z["units"])]
+    features = [service.zone_feature(z, names=names) for z in zones]
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -61,7 +69,7 @@ def list_zones(
 )
 def create_zone(
     request: Request,
-    caller: PlannerDep,
+    caller: ScopedPlannerDep,
     planner_store: PlannerStoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -69,6 +77,7 @@ def create_zone(
 ) -> dict[str, Any]:
     """Create a zone from a GeoJSON Polygon; ``repaired`` tells if it had to be fixed."""
     checked = service.check_zone(body.cluster_id, body.geometry, context, settings.api_max_vertices)
+    service.check_zone_scope(context, caller.scopes, body.cluster_id, checked.units)
     record = planner_store.add_zone(
         cluster_id=body.cluster_id,
         name=body.name,
@@ -88,7 +97,7 @@ def create_zone(
 )
 def update_zone(
     request: Request,
-    caller: PlannerDep,
+    caller: ScopedPlannerDep,
     planner_store: PlannerStoreDep,
     context: ContextDep,
     settings: SettingsDep,
@@ -96,8 +105,10 @@ def update_zone(
     body: PatrolZoneIn,
 ) -> dict[str, Any]:
     """Replace a zone's cluster, name, geometry and notes (its maker or an admin)."""
-    check_owner(planner_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
+    zone = service.scoped_zone(planner_store, context, caller.scopes, zone_id)
+    check_owner(zone["created_by"], caller, f"patrol zone {zone_id}")
     checked = service.check_zone(body.cluster_id, body.geometry, context, settings.api_max_vertices)
+    service.check_zone_scope(context, caller.scopes, body.cluster_id, checked.units)
     record = planner_store.update_zone(
         zone_id,
         cluster_id=body.cluster_id,
@@ -117,10 +128,15 @@ def update_zone(
     summary="Delete a patrol zone",
 )
 def delete_zone(
-    request: Request, caller: PlannerDep, planner_store: PlannerStoreDep, zone_id: ZoneId
+    request: Request,
+    caller: ScopedPlannerDep,
+    planner_store: PlannerStoreDep,
+    context: ContextDep,
+    zone_id: ZoneId,
 ) -> Response:
     """Delete a zone (its maker or an admin)."""
-    check_owner(planner_store.get_zone(zone_id)["created_by"], caller, f"patrol zone {zone_id}")
+    zone = service.scoped_zone(planner_store, context, caller.scopes, zone_id)
+    check_owner(zone["created_by"], caller, f"patrol zone {zone_id}")
     planner_store.delete_zone(zone_id)
     summarise(request, f"deleted patrol zone {zone_id}")
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from api.jobs import Job
 from api.services.common import jsonable, records
 from geozone.assignment import ClusterTerritory
 from geozone.clusters.migrate import migrate_cluster
+from geozone.clusters.model import Cluster
 from geozone.clusters.registry import ClusterRegistry
 from geozone.clusters.zones import BorderZones
 from geozone.context import Context
@@ -137,3 +138,32 @@ def zones_of(request: Request, cluster_id: str) -> BorderZones:
         territory = request.app.state.context.territory(cluster_id)
         cache[cluster_id] = cluster_zones(territory)
     return cache[cluster_id]
+
+
+def check_members_scope(context: Context, scopes: tuple[str, ...], cluster: Cluster) -> None:
+    """Refuse (403) a cluster definition whose members lie beyond a scoped key's units.
+
+    A cluster decides the lead unit of incidents in its members' territory: a scoped key
+    defines one only when its scopes hold every territorial member (or name the cluster).
+
+    Raises
+    ------
+    PermissionDeniedError
+        Naming the members beyond the scopes.
+    """
+    from api.errors import PermissionDeniedError
+    from api.scopes import cluster_in_scope, covers, scope_units
+
+    if not scopes or cluster_in_scope(context, scopes, cluster.id):
+        return
+    held = scope_units(context, scopes)
+    beyond = [
+        f"{m.id} ({m.territory_code})"
+        for m in cluster.members
+        if m.territory_code and not covers(context, held, cluster.boundary_set, m.territory_code)
+    ]
+    if beyond or not any(m.territory_code for m in cluster.members):
+        raise PermissionDeniedError(
+            f"the key is limited to {', '.join(scopes)}: members beyond them "
+            f"({', '.join(beyond) or 'no territorial member'}); nothing was saved"
+        )

@@ -17,6 +17,7 @@ import pandas as pd
 
 from api.errors import PayloadTooLargeError
 from api.jobs import MAX_REPORTED_REJECTS, Job
+from api.scopes import Units, in_scope
 from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
@@ -44,7 +45,79 @@ def incident_features(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -> dict[str, Any]:
+class OutsideScopeError(Exception):
+    """Posted rows lie outside the key's scopes: nothing was stored (403 naming them)."""
+
+    def __init__(self, rows: list[dict[str, Any]], scopes: tuple[str, ...]) -> None:
+        self.rows, self.scopes = rows, scopes
+        named = ", ".join(
+            f"#{r['index']} {r['external_id']!r} ({r['unit_code'] or 'no unit'})" for r in rows[:10]
+        )
+        more = f" and {len(rows) - 10:,} more" if len(rows) > 10 else ""
+        super().__init__(
+            f"{len(rows):,} record(s) lie outside the key's scopes ({', '.join(scopes)}): "
+            f"{named}{more}; nothing was stored"
+        )
+
+
+def outside_scope(
+    context: Context,
+    incidents: pd.DataFrame,
+    units: Units,
+    address_only: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """Return the validated rows a scope does not hold, judged as they would be stored.
+
+    Located rows get their unit chain in the set in force on their date
+    (:func:`geozone.assignment.jurisdiction.jurisdiction`, the assignment's own first step);
+    address-only rows the unit their address names (an address that cannot be read holds
+    no unit, so no scope holds it). Each row outside: ``index`` (the input line - 1),
+    ``external_id``, ``set_id`` and ``unit_code`` (where it lies; None when nowhere).
+    """
+    from geozone.assignment.jurisdiction import jurisdiction
+
+    judged: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+    if len(incidents):
+        judged.append((incidents, jurisdiction(incidents.reset_index(drop=True), context.sets)))
+    if address_only is not None and len(address_only):
+        judged.append((address_only, _address_units(context, address_only)))
+    outside: list[dict[str, Any]] = []
+    for frame, located in judged:
+        lines = frame.index.to_numpy()
+        for line, row in zip(lines, records(located), strict=True):
+            if not in_scope(row, units):
+                outside.append(
+                    {
+                        "index": int(line) - 1,
+                        "external_id": row.get("external_id"),
+                        "set_id": row.get("set_id"),
+                        "unit_code": row.get("unit_code"),
+                    }
+                )
+    return sorted(outside, key=lambda r: int(r["index"]))
+
+
+def _address_units(context: Context, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the units address-only rows name (no unit when the sets cannot read addresses)."""
+    from geozone.address.gazetteer import Gazetteer
+    from geozone.address.incidents import address_jurisdiction
+    from geozone.errors import GeozoneError
+
+    try:
+        gazetteer = Gazetteer.of_sets(context.sets)
+    except GeozoneError:
+        return pd.DataFrame(
+            {"external_id": frame["external_id"].to_numpy(dtype=object), "set_id": None}
+        )
+    return address_jurisdiction(frame.reset_index(drop=True), gazetteer)
+
+
+def post_incidents(
+    store: IncidentStore,
+    context: Context,
+    records: list[Any],
+    scope: tuple[Units, tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
     """Validate records, store the valid ones, assign them; report rejects by index.
 
     Each bad record is rejected alone with its index, the field and the reason (a record
@@ -57,15 +130,23 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
     is too busy to assign them at once, they stay stored and the answer says their
     assignment is pending.
 
+    With ``scope`` (a scoped key's units and scopes), every valid record must lie in it.
+
     Raises
     ------
     StoreBusyError
         The store stayed locked by another writer past the wait: nothing was stored (503).
+    OutsideScopeError
+        Valid records lie outside ``scope``: nothing was stored (403 naming them).
     """
     shapes = [_shape_problem(record) for record in records]
     sound = [i for i, problem in enumerate(shapes) if problem is None]
     frame = pd.DataFrame.from_records([records[i] for i in sound], columns=_columns(records))
     result = validate_incidents(frame, lines=[i + 1 for i in sound], source="request body")
+    if scope is not None:
+        outside = outside_scope(context, result.incidents, scope[0], result.address_only)
+        if outside:
+            raise OutsideScopeError(outside, scope[1])
     valid = result.incidents.reset_index(drop=True)
     added = store.add_incidents(valid)
     note = None
@@ -172,14 +253,64 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run_import(job: Job, path: Path, store: IncidentStore, context: Context, crs: str) -> None:
-    """Run :func:`geozone.incidents.pipeline.import_file` for a job, with progress and outcome."""
+def file_outside_scope(
+    path: Path, context: Context, crs: str, units: Units, chunk_rows: int = 50_000
+) -> tuple[list[dict[str, Any]], int]:
+    """Return a file's valid rows outside a scope (the first ones) and how many there are.
+
+    The file is read piece by piece; at most :data:`~api.jobs.MAX_REPORTED_REJECTS` rows
+    are kept.
+
+    Invalid rows are the import's to report; only rows the import would store are judged.
+    """
+    from geozone.incidents.io import open_incidents
+
+    source = open_incidents(path, crs=crs, stream=True)
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for _, read in source.pieces(chunk_rows):
+        found = outside_scope(context, read.incidents, units, read.address_only)
+        total += len(found)
+        for row in found[: MAX_REPORTED_REJECTS - len(kept)]:
+            line = int(row.pop("index")) + 1  # the reader's line, as the import's rejects
+            kept.append({"line": line, **row})
+    return kept, total
+
+
+def run_import(
+    job: Job,
+    path: Path,
+    store: IncidentStore,
+    context: Context,
+    crs: str,
+    scope: tuple[Units, tuple[str, ...]] | None = None,
+) -> None:
+    """Run :func:`geozone.incidents.pipeline.import_file` for a job, with progress and outcome.
+
+    With ``scope`` (a scoped key's units and scopes) the file is read once first: when any
+    valid row lies outside the scope the job fails naming them, and nothing is stored.
+    """
     job.status = "running"
 
     def progress(done: int, total: int) -> None:
         job.rows_done, job.rows_total = done, total
 
     try:
+        if scope is not None:
+            outside, n_outside = file_outside_scope(path, context, crs, scope[0])
+            if n_outside:
+                job.status = "failed"
+                job.error = (
+                    f"{n_outside:,} row(s) lie outside the key's scopes "
+                    f"({', '.join(scope[1])}); nothing was stored"
+                )
+                job.report = {
+                    "source": job.source,
+                    "stored": 0,
+                    "outside_scope": outside,
+                    "outside_scope_total": n_outside,
+                }
+                return
         with write_wait(None):  # a job waits the store's own busy timeout, not a request's
             report = import_file(store, path, context, crs=crs, on_progress=progress)
         data = report.to_dict()

@@ -29,8 +29,10 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from api.auth_store import role_allows
-from api.deps import Caller, check_role
+from api.deps import Caller, check_cluster, check_role
+from api.errors import PermissionDeniedError
 from api.params import invalid_query, parse_time
+from api.scopes import cluster_covered, in_scope, query_units, scope_units, zone_in_scope
 from api.services.analytics import HotspotParams, compute_hotspots, default_period
 from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
@@ -279,11 +281,16 @@ def _territory_bounds(context: Context) -> list[float] | None:
     )
 
 
-def _incident_times(store: IncidentStore) -> tuple[str | None, str | None]:
-    """Return the first and last stored incident times (ISO 8601), None when none."""
+def _incident_times(
+    store: IncidentStore, units: tuple[tuple[str, str], ...] | None = None
+) -> tuple[str | None, str | None]:
+    """Return the first and last stored incident times (ISO 8601), None when none.
+
+    ``units``: a scoped key's (:func:`api.scopes.query_units`), the times of its rows only.
+    """
     bounds = []
     for descending in (False, True):
-        frame, _ = store.query(IncidentQuery(limit=1, descending=descending))
+        frame, _ = store.query(IncidentQuery(limit=1, descending=descending, units=units))
         bounds.append(None if frame.empty else jsonable(frame["occurred_at"].iloc[0]))
     return bounds[0], bounds[1]
 
@@ -318,7 +325,7 @@ def extent(
                 info.valid_to.isoformat() if info.valid_to else None,
             ]
         elif caller is not None and _allowed(caller, "analyst"):
-            interval = list(_incident_times(store))
+            interval = list(_incident_times(store, query_units(context, caller.scopes)))
     else:
         key = "territories:" + ",".join(sorted(t.cluster.id for t in context.territories))
         if key not in cache:
@@ -506,16 +513,17 @@ def items_page(
 ) -> GeoJSONResponse:
     """Return one page of a collection's features, with ``next``/``prev`` links."""
     spec = check_collection(collection_id)
+    scopes: tuple[str, ...] = ()
     if spec.role is not None:
-        check_role(caller, spec.role)
+        scopes = check_role(caller, spec.role, scoped=True).scopes
     fetch: Callable[[], Page] = {
         "units": lambda: _unit_page(request, context, query),
-        "incidents": lambda: _incident_page(store, query),
+        "incidents": lambda: _incident_page(store, query, query_units(context, scopes)),
         "border-zones": lambda: _zone_page(request, context, query),
         "patrol-zones": lambda: _listed_page(
-            [zone_feature(z) for z in planner_store.list_zones()], query
+            [zone_feature(z) for z in _scoped_zones(context, planner_store, scopes)], query
         ),
-        "hotspots": lambda: _hotspot_page(request, context, store, query),
+        "hotspots": lambda: _hotspot_page(request, context, store, query, scopes),
     }[collection_id]
     page = fetch()
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
@@ -553,8 +561,9 @@ def item(
 ) -> GeoJSONResponse:
     """Return one feature of a collection (404 naming it when it is not there)."""
     spec = check_collection(collection_id)
+    scopes: tuple[str, ...] = ()
     if spec.role is not None:
-        check_role(caller, spec.role)
+        scopes = check_role(caller, spec.role, scoped=True).scopes
     if resolution != "simplified" and collection_id != "units":
         raise invalid_query("resolution", "only the units collection takes resolution")
     missing = DataNotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
@@ -566,14 +575,19 @@ def item(
             raise missing
         feature = _unit_features(request, bset, frame, resolution)[0]
     elif collection_id == "incidents":
+        if scopes and not _incident_in_scope(context, store, scopes, feature_id):
+            raise missing  # outside the scopes: unknown, its existence not told
         feature = _incident_feature(store, feature_id)
     elif collection_id == "patrol-zones":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise missing
         try:
-            feature = zone_feature(planner_store.get_zone(int(feature_id)))
+            zone = planner_store.get_zone(int(feature_id))
         except UnknownPatrolZoneError:
             raise missing from None
+        if scopes and not zone_in_scope(context, scopes, zone["cluster_id"], zone["units"]):
+            raise missing
+        feature = zone_feature(zone)
     else:
         cluster, _, _ = feature_id.partition(":")
         if cluster not in {t.cluster.id for t in context.territories}:
@@ -581,6 +595,8 @@ def item(
         if collection_id == "border-zones":
             every, omitted = _zone_features(request, context, cluster)
         else:
+            if caller is not None:
+                check_cluster(context, caller, cluster, store)
             every, omitted = _hotspot_features(request, context, store, [cluster], None, None)
         if omitted:
             raise DataNotFoundError(
@@ -712,7 +728,10 @@ def _unit_features(
     ]
 
 
-def _incident_page(store: IncidentStore, query: ItemsQuery) -> Page:
+def _incident_page(
+    store: IncidentStore, query: ItemsQuery, units: tuple[tuple[str, str], ...] | None = None
+) -> Page:
+    """One page of incidents; ``units``: a scoped key's (its rows only, counted so too)."""
     filters = query.filters
     category = filters.get("category")
     frame, total = store.query(
@@ -727,9 +746,29 @@ def _incident_page(store: IncidentStore, query: ItemsQuery) -> Page:
             unit_code=filters.get("unit_code"),
             limit=query.limit,
             offset=query.offset,
+            units=units,
         )
     )
     return Page(incident_features(frame), total)
+
+
+def _incident_in_scope(
+    context: Context, store: IncidentStore, scopes: tuple[str, ...], external_id: str
+) -> bool:
+    """Tell whether a stored incident's assignment is in a scoped key's scopes."""
+    found = store.get(external_id) if len(external_id) <= 200 else None
+    held = scope_units(context, scopes)
+    return found is not None and in_scope(found.get("assignment") or {}, held)
+
+
+def _scoped_zones(
+    context: Context, planner_store: PlannerStore, scopes: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Return the saved patrol zones, those in a scoped key's scopes only."""
+    zones = planner_store.list_zones()
+    if not scopes:
+        return zones
+    return [z for z in zones if zone_in_scope(context, scopes, z["cluster_id"], z["units"])]
 
 
 def _instant_end(query: ItemsQuery) -> datetime | None:
@@ -759,19 +798,37 @@ def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] 
 
 
 def _hotspot_page(
-    request: Request, context: Context, store: IncidentStore, query: ItemsQuery
+    request: Request,
+    context: Context,
+    store: IncidentStore,
+    query: ItemsQuery,
+    scopes: tuple[str, ...] = (),
 ) -> Page:
     """Return the hotspots of ``cluster`` (400 when they cannot be computed) or of every one.
 
     Without ``cluster``, a cluster whose analysis is over the request limits (an area too
     large for 250 m cells) is left out and named in the collection's ``omitted`` member with
-    the reason, rather than failing the whole collection.
+    the reason, rather than failing the whole collection. A key with scopes gets the
+    hotspots of its own clusters (computed on their rows, all in its scopes); the others are
+    named in ``omitted`` as beyond its scopes, and asking for one with ``cluster`` is 403.
     """
     known = [t.cluster.id for t in context.territories]
-    if query.cluster is not None and query.cluster not in known:
+    if query.cluster is not None and query.cluster not in known:  # clusters are public
         raise invalid("cluster", f"no placed cluster {query.cluster!r}; placed: {', '.join(known)}")
     wanted = [query.cluster] if query.cluster is not None else known
+    beyond: list[dict[str, str]] = []
+    if scopes:
+        mine = [cid for cid in wanted if cluster_covered(context, scopes, cid, store)]
+        if query.cluster is not None and not mine:
+            raise PermissionDeniedError(
+                f"the key is limited to {', '.join(scopes)}; this collection answers a scoped "
+                f"key for its own clusters only, and {query.cluster!r} is not one"
+            )
+        reason = f"beyond the key's scopes ({', '.join(scopes)})"
+        beyond = [{"cluster_id": cid, "reason": reason} for cid in wanted if cid not in mine]
+        wanted = mine
     features, omitted = _hotspot_features(request, context, store, wanted, query.start, query.end)
+    omitted += beyond
     if omitted and query.cluster is not None:
         raise invalid("cluster", f"cluster {query.cluster}: {omitted[0]['reason']}")
     page = _listed_page(features, query)

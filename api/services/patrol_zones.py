@@ -220,3 +220,46 @@ def check_area_geometry(
     if not isinstance(merged, shapely.Polygon | shapely.MultiPolygon) or not merged.is_valid:
         raise PatrolZoneGeometryError("the polygons of the MultiPolygon do not form a valid area")
     return merged
+
+
+def scoped_zone(
+    planner_store: Any, context: Context, scopes: tuple[str, ...], zone_id: int
+) -> dict[str, Any]:
+    """Return a saved zone a key may see: one outside its scopes is answered as unknown.
+
+    Raises
+    ------
+    UnknownPatrolZoneError
+        No zone has the id, or the key's scopes do not hold it (404, the same words: its
+        existence is not told).
+    """
+    from api.scopes import zone_in_scope
+    from geozone.errors import UnknownPatrolZoneError
+
+    record: dict[str, Any] = planner_store.get_zone(zone_id)
+    if scopes and not zone_in_scope(context, scopes, record["cluster_id"], record["units"]):
+        raise UnknownPatrolZoneError(f"no patrol zone with id {zone_id}")
+    return record
+
+
+def check_zone_scope(
+    context: Context, scopes: tuple[str, ...], cluster_id: str, units: list[str]
+) -> None:
+    """Refuse (403) a zone a scoped key would write outside its scopes, naming why.
+
+    Raises
+    ------
+    PermissionDeniedError
+        The zone's cluster is not one of the key's and it touches units beyond its scopes.
+    """
+    from api.errors import PermissionDeniedError
+    from api.scopes import covers, scope_units, zone_in_scope
+
+    if not scopes or zone_in_scope(context, scopes, cluster_id, units):
+        return
+    held = scope_units(context, scopes)
+    beyond = [c for c in units if not covers(context, held, context.current.id, c)]
+    raise PermissionDeniedError(
+        f"the key is limited to {', '.join(scopes)}: cluster {cluster_id!r} is not one of its "
+        f"own and the zone touches units beyond them ({', '.join(beyond)}); nothing was saved"
+    )
