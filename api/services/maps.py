@@ -128,10 +128,28 @@ def incident_bodies(state: Any) -> IncidentBodies:
     return cache
 
 
+#: Said on a map drawn while stored decisions wait to be recomputed after a context change.
+RECOMPUTING = (
+    "Đang tính lại quyết định sau một thay đổi (xác nhận cụm, ranh giới, quy tắc): một số vụ "
+    "việc có thể còn hiện quyết định cũ, tải lại sau ít phút / Decisions are being recomputed "
+    "after a change (a cluster confirmed, boundaries, rules): some incidents may still show "
+    "their previous decision; reload in a few minutes"
+)
+
+
 def build_incident_body(
-    store: IncidentStore, territory: ClusterTerritory, cluster_id: str, limit: int
+    store: IncidentStore,
+    territory: ClusterTerritory,
+    cluster_id: str,
+    limit: int,
+    *,
+    recomputing: bool = False,
 ) -> IncidentBody:
-    """Build the incident table of a cluster map from the stored decisions (no reassignment)."""
+    """Build the incident table of a cluster map from the stored decisions (no reassignment).
+
+    ``recomputing``: some stored decisions are out of date and being recomputed; the map's
+    summary line says so (:data:`RECOMPUTING`).
+    """
     from maps import incident_payload, stored_incidents
 
     found = stored_incidents(store, cluster_id, limit=limit)
@@ -141,6 +159,9 @@ def build_incident_body(
         units = frame[frame["code"].isin(found.layer["lead_unit"].dropna().unique())]
     payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
     payload["cluster_id"] = cluster_id
+    payload["recomputing"] = recomputing
+    if recomputing:
+        payload["summary"] = f"{payload['summary']}. {RECOMPUTING}"
     body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     return IncidentBody(body, gzip.compress(body, compresslevel=5), found.returned, found.total)
 
@@ -159,7 +180,8 @@ def incident_body(
     marker = change_marker(store, context)
     key = None if marker is None else (cluster_id, limit, marker)
     return incident_bodies(state).get(
-        key, lambda: build_incident_body(store, territory, cluster_id, limit)
+        key,
+        lambda: build_incident_body(store, territory, cluster_id, limit, recomputing=key is None),
     )
 
 

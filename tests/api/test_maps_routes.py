@@ -321,3 +321,28 @@ def test_basemap_archive_is_served_by_geozone(
         assert "img-src 'self' data:;" in page.headers["content-security-policy"]  # no other host
     with TestClient(create_app(api_settings, context=grid_context)) as client:
         assert client.get("/maps/basemap/14/0/0").status_code == 404  # none configured
+
+
+def test_a_map_drawn_while_decisions_are_recomputed_says_so(
+    api: Api, grid_context: Context
+) -> None:
+    from api.services.maps import RECOMPUTING
+
+    analyst = api.auth("analyst")
+    records = [_record("a", "2022-01-01T08:00:00+07:00"), _record("b", "2022-02-01T08:00:00+07:00")]
+    assert api.client.post("/incidents", json=records, headers=api.auth("planner")).status_code
+    url = "/maps/clusters/grid-centre/incidents"
+    assert not api.client.get(url, headers=analyst).json()["recomputing"]
+    # "b" was judged under another context (as after a confirmation, before the job ran)
+    with open_store(api.store_url) as store:
+        frame, _ = store.query(IncidentQuery(limit=10))
+        units = pd.DataFrame(frame[frame["external_id"] == "b"][["external_id", *UNIT_COLUMNS]])
+        decisions = store.cluster_rows(IncidentQuery(limit=10))
+        store.save_assignments(units, decisions[decisions["external_id"] == "b"], stamp="old")
+    body = api.client.get(url, headers=analyst).json()
+    assert body["recomputing"] and body["summary"] == (
+        f"Hiển thị cả 2 vụ việc / all 2 incidents shown. {RECOMPUTING}"
+    )
+    assert "tải lại sau ít phút" in RECOMPUTING and "reload in a few minutes" in RECOMPUTING
+    with open_store(api.store_url) as store:
+        assert store.stale_ids(context_stamp(grid_context)) == ["b"]
