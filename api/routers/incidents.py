@@ -169,8 +169,10 @@ def get_incident(
 ) -> dict[str, Any]:
     """Return the incident, its unit assignment and its cluster decisions.
 
-    An incident outside a scoped key's scopes is answered as unknown (404): the key learns
-    nothing of it, not even that it exists.
+    ``assignment.current`` says whether the decisions were made under the service's present
+    context (builds, clusters and confirmations, rules); when not, ``problems`` says they are
+    being recomputed. An incident outside a scoped key's scopes is answered as unknown
+    (404): the key learns nothing of it, not even that it exists.
     """
     found = store.get(external_id)
     if found is not None and caller.scopes:
@@ -180,6 +182,14 @@ def get_incident(
     if found is None:
         raise UnknownIncidentError(f"no incident with external id {external_id!r}")
     data: dict[str, Any] = jsonable(found)
+    assignment = data.get("assignment")
+    if assignment is not None:
+        assignment["current"] = assignment["assigned_with"] == context_stamp(context)
+        if not assignment["current"]:
+            data["problems"].append(
+                "the decisions were made before a change of context (a cluster confirmed or "
+                "withdrawn, new boundaries, new rules) and are being recomputed; ask again later"
+            )
     return data
 
 

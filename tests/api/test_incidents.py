@@ -143,3 +143,23 @@ def test_a_post_judges_its_own_rows_and_queues_the_stale_ones(api: Api) -> None:
         "/incidents", json=record("newer", 300, 300), headers=api.auth("planner")
     )
     assert again.json()["reassign_job"] is None  # nothing stale is left
+
+
+def test_an_incident_judged_under_an_older_context_says_so(api: Api) -> None:
+    import pandas as pd
+
+    from geozone.store import IncidentQuery, open_store
+    from geozone.store.base import UNIT_COLUMNS
+
+    api.client.post("/incidents", json=record("a", 950, 300), headers=api.auth("planner"))
+    current = api.client.get("/incidents/a", headers=api.auth("analyst")).json()
+    assert current["assignment"]["current"] is True and current["problems"] == []
+    with open_store(api.store_url) as store:  # as after a confirmation, before the job ran
+        frame, _ = store.query(IncidentQuery(limit=1))
+        units = pd.DataFrame(frame[["external_id", *UNIT_COLUMNS]])
+        store.save_assignments(units, store.cluster_rows(IncidentQuery(limit=1)), stamp="old")
+    stale = api.client.get("/incidents/a", headers=api.auth("analyst")).json()
+    assert stale["assignment"]["current"] is False
+    assert stale["clusters"] == current["clusters"]  # the stored decisions, said to be old
+    (problem,) = stale["problems"]
+    assert problem.startswith("the decisions were made before a change of context")
