@@ -193,6 +193,7 @@ def clusters_confirm(
     A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
     its original had ended before the reform, lapsed (no decisions), until it is confirmed.
     """
+    from geozone.cli._incidents import row_progress
     from geozone.clusters.registry import carried_cluster, confirmation_of
     from geozone.context import load_context
     from geozone.incidents.pipeline import assign_stale
@@ -221,7 +222,13 @@ def clusters_confirm(
                 " with the zone drawn in " + str(zone) if zone else ""
             )
         context = load_context(confirmations=store.confirmations())
-        reassigned = assign_stale(store, context)
+        with row_progress() as progress:
+            task = progress.add_task(f"reassigning the incidents of {cluster_id}", total=None)
+            reassigned = assign_stale(
+                store,
+                context,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     summary = {"cluster": cluster_id, "result": message, "reassigned": reassigned}
     if as_json:
         print_json(summary)
