@@ -94,6 +94,17 @@ def row_progress() -> Any:
     )
 
 
+def _stored(progress: Any, stored: Any, judged: Any, done: int, total: int) -> None:
+    """Count the rows stored; the judging task gets its total first, its clock with a piece."""
+    progress.update(stored, completed=done, total=total)
+    task = next(task for task in progress.tasks if task.id == judged)
+    if task.total is None:
+        # The first call: the total, and the rows an earlier run stored (a resumed import).
+        progress.update(judged, completed=done, total=total)
+    elif not task.started:
+        progress.start_task(judged)  # a piece is stored: judging starts now
+
+
 def _name(path: Path) -> str:
     return "standard input" if is_stdio(path) else path.name
 
@@ -287,14 +298,14 @@ def incidents_import(
             prepare_for(context, chunk_rows)  # before the bars: the first piece's ETA stays true
         with open_store(store_url) as store, row_progress() as progress:
             stored = progress.add_task(f"storing {_name(source)}", total=None)
-            judged = progress.add_task(f"assigning {_name(source)}", total=None)
+            judged = progress.add_task(f"assigning {_name(source)}", total=None, start=False)
             report = import_file(
                 store,
                 path,
                 context,
                 crs=crs,
                 chunk_rows=chunk_rows,
-                on_stored=lambda done, total: progress.update(stored, completed=done, total=total),
+                on_stored=lambda done, total: _stored(progress, stored, judged, done, total),
                 on_progress=lambda done, total: progress.update(
                     judged, completed=done, total=total
                 ),

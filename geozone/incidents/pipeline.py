@@ -96,7 +96,8 @@ def import_file(
     on_progress
         Called with (rows done, rows in all) after each chunk is stored and judged.
     on_stored
-        Called with (rows stored, rows in all) after each chunk is stored, before it is
+        Called with (rows stored, rows in all) once before the first chunk (the rows an
+        earlier run stored, and the total) and after each chunk is stored, before it is
         judged: with ``on_progress``, the two phases of the work as two counts.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
@@ -107,6 +108,8 @@ def import_file(
     stamp = context_stamp(context)
     stored = duplicates = rejected = assigned = address_only = 0
     rejects: list[dict[str, Any]] = []
+    if on_stored:
+        on_stored(start, source.n_rows)
     for first, read in source.pieces(chunk_rows, cut=start):
         rejects += [r.__dict__ for r in read.rejects]
         rejected += len(read.rejected_lines)

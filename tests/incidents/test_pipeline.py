@@ -222,6 +222,7 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
             on_progress=phase("judged"),
         )
     assert [event[:3] for event in events] == [
+        ("stored", 0, 25),  # the total before the work
         ("stored", 10, 25),
         ("judged", 10, 25),
         ("stored", 20, 25),
@@ -230,4 +231,4 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
         ("judged", 25, 25),
     ]
     # judged: its piece's assignments are saved; stored: not yet
-    assert [event[3] for event in events] == [0, 10, 10, 20, 20, 25]
+    assert [event[3] for event in events] == [0, 0, 10, 10, 20, 20, 25]
