@@ -66,8 +66,8 @@ def incidents_generate(
     console.print(f"wrote {len(frame):,} SYNTHETIC incidents (seed {seed}) to {output}")
 
 
-def row_progress() -> Any:
-    """Return a progress display counting rows, with the rate and the time left (rich).
+def row_progress(unit: str = "rows") -> Any:
+    """Return a progress display counting ``unit`` (rows, parts), with the time left (rich).
 
     Each task is one phase of the work (its description says which); the display is on
     standard error, so standard output keeps only the result.
@@ -85,7 +85,7 @@ def row_progress() -> Any:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("rows"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -204,7 +204,7 @@ def incidents_assign(
         from geozone.context import stored_confirmations
         from geozone.incidents.distributed import assign_distributed
 
-        with row_progress() as progress:
+        with row_progress("parts") as progress:  # the engine counts parts of the file
             task = progress.add_task(f"assigning {source.name} on dask.distributed", total=None)
             summary = assign_distributed(
                 source,
