@@ -36,6 +36,18 @@ def map_group() -> None:
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Store URL (default: GEOZONE_STORE_URL).")
 ]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the result as JSON on stdout (messages and progress: stderr)."
+    ),
+]
+
+
+def _print_json(data: object) -> None:
+    from geozone.cli._common import print_json
+
+    print_json(data)
 
 
 def _api_store(url: str | None) -> tuple[KeyStore, IncidentStore]:
@@ -56,6 +68,7 @@ def add(
         ),
     ] = None,
     store_url: StoreOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Create an API key and print it once (only its SHA-256 is stored)."""
     api_store, store = _api_store(store_url)
@@ -63,19 +76,36 @@ def add(
         key = api_store.create_key(name, role, scope or ())
     finally:
         store.close()
-    typer.echo(key)
+    if as_json:
+        _print_json({"name": name, "role": role, "scopes": list(scope or ()), "key": key})
+    else:
+        typer.echo(key)
     limited = f", limited to {', '.join(scope)}" if scope else ""
     typer.echo(f"key for {name} ({role}{limited}); it is shown only now", err=True)
 
 
 @users_app.command("list")
-def list_keys(store_url: StoreOption = None) -> None:
+def list_keys(store_url: StoreOption = None, as_json: JsonOption = False) -> None:
     """List the keys: name, role, created, revoked, scopes ("-": the whole country)."""
     api_store, store = _api_store(store_url)
     try:
         rows = api_store.list_keys()
     finally:
         store.close()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "name": row["name"],
+                    "role": row["role"],
+                    "created_at": row["created_at"].isoformat(),
+                    "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+                    "scopes": list(row["scopes"]),
+                }
+                for row in rows
+            ]
+        )
+        return
     for row in rows:
         revoked = row["revoked_at"].isoformat() if row["revoked_at"] else "-"
         name = printable(row["name"])  # a name stored by an older version may hold a newline
@@ -85,14 +115,17 @@ def list_keys(store_url: StoreOption = None) -> None:
 
 
 @users_app.command("revoke")
-def revoke(name: str, store_url: StoreOption = None) -> None:
+def revoke(name: str, store_url: StoreOption = None, as_json: JsonOption = False) -> None:
     """Revoke the key named NAME."""
     api_store, store = _api_store(store_url)
     try:
         api_store.revoke_key(name)
     finally:
         store.close()
-    typer.echo(f"revoked {name}")
+    if as_json:
+        _print_json({"revoked": name})
+    else:
+        typer.echo(f"revoked {name}")
 
 
 def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
@@ -254,6 +287,7 @@ def map_cluster(
         int, typer.Option(min=1, max=50_000, help="Most incidents drawn (the newest).")
     ] = 20_000,
     store_url: StoreOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the map of a cluster as one standalone HTML file (opens offline, no server).
 
@@ -263,13 +297,15 @@ def map_cluster(
     incidents are labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" on the map and in each popup.
     Leaflet and its plugins are embedded, so the file needs no network.
     """
-    from geozone.cli._common import parse_date
+    from geozone.cli._common import check_output, parse_date
     from geozone.context import judging_context
     from maps import cluster_layers, cluster_on, map_of_layers, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
     from maps.settings import get_map_settings
 
     day: date = parse_date(on)
+    # The default file, ID.html, goes into the working folder.
+    check_output(output or Path(f"{cluster_id}.html"), (".html", ".htm"), make_parents=True)
     settings = get_map_settings()
     context = judging_context(settings)
     known = {t.cluster.id for t in context.territories} | set(context.clusters)
@@ -307,6 +343,24 @@ def map_cluster(
     path = output or Path(f"{territory.cluster.id}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_html(page, inline_assets=True), encoding="utf-8")
+    if as_json:
+        _print_json(
+            {
+                "output": str(path),
+                "cluster": territory.cluster.id,
+                "set": territory.bset.id,
+                "date": day.isoformat(),
+                "members": len(cluster.members),
+                "incidents": None
+                if found is None
+                else {
+                    "returned": found.returned,
+                    "total": found.total,
+                    "synthetic": found.layer is not None and bool(found.layer["synthetic"].any()),
+                },
+            }
+        )
+        return
     what = (
         f"{territory.cluster.id} on {territory.bset.id} ({len(cluster.members)} members on {day})"
     )

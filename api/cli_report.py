@@ -85,6 +85,13 @@ def report(
     store_url: Annotated[
         str | None, typer.Option("--store-url", "--store", help="Store URL (GEOZONE_STORE_URL).")
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print what was written as JSON on stdout (messages and progress: stderr).",
+        ),
+    ] = False,
 ) -> None:
     """Write the review of a cluster over a period: cases, subjects, solved, border area.
 
@@ -93,6 +100,7 @@ def report(
     from rich.console import Console
 
     from api.services.reports import output_format, write_report
+    from geozone.cli._common import check_output, print_json
     from geozone.clusters.registry import ClusterRegistry
     from geozone.context import judging_context
     from geozone.report import cluster_report
@@ -102,6 +110,8 @@ def report(
     console = Console(stderr=True)
     start, end = period_of(from_, to, year)
     chosen = output_format(output, fmt)
+    # Before the work: a CSV report may be a folder (made if missing), the others a file.
+    check_output(output, folder=chosen == "csv", make_parents=True)
     with (
         console.status(f"computing the report of {cluster_id} ({start} – {end})…"),
         open_store(store_url) as store,
@@ -114,6 +124,20 @@ def report(
         result = cluster_report(store, context, cluster_id, start, end, hotspots=hotspots)
         written = write_report(result, context, output, chosen, map_=map_)
     figures = result.figures
+    if as_json:
+        print_json(
+            {
+                "cluster": cluster_id,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "format": chosen,
+                "files": [str(path) for path in written],
+                "headline_vi": figures["headline_vi"],
+                "headline_en": figures["headline_en"],
+                "synthetic": bool(result.synthetic),
+            }
+        )
+        return
     console.print(figures["headline_vi"], highlight=False)
     console.print(figures["headline_en"], style="dim", highlight=False)
     if result.synthetic:

@@ -1,10 +1,11 @@
 """The ``geozone`` command line: one Typer app, :data:`app`, run by :func:`main`.
 
-Every query command takes ``--json`` for machine-readable output; long work shows a
-progress bar. geozone's own errors end the command with a one-line message and exit code 2.
-The commands that need the web service or the maps (``serve``, ``report``, ``users``,
-``map``) are contributed from ``api/`` through the ``geozone.commands`` entry points and
-imported only when used (:mod:`geozone.cli._contributed`).
+Every command takes ``--json`` for machine-readable output on stdout (messages and progress
+go to stderr); long work shows a counted progress bar with an ETA; the incident commands take
+``-`` for standard input and output (:mod:`geozone.cli._io`). geozone's own errors end the
+command with a one-line message and exit code 2. The commands that need the web service or
+the maps (``serve``, ``report``, ``users``, ``map``) are contributed from ``api/`` through the
+``geozone.commands`` entry points and imported only when used (:mod:`geozone.cli._contributed`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,7 +21,9 @@ from geozone.cli._common import (
     SetOption,
     app,
     boundary_set,
+    check_output,
     console,
+    err_console,
     parse_date,
     print_json,
 )
@@ -47,7 +48,7 @@ def _build_all(settings: Settings, set_ids: list[str] | None, force: bool) -> li
     entries = [manifest.get(i) for i in set_ids] if set_ids else list(manifest.sets.values())
     reports = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=err_console, transient=True) as progress:
         for entry in entries:
             task = progress.add_task(entry.id, total=8)
 
@@ -123,7 +124,7 @@ def data_qa(
     """Report invalid geometry, overlaps, gaps, isolated and missing units."""
     from geozone.boundaries.qa import check_built
 
-    with console.status(f"checking {set_id}…"):
+    with err_console.status(f"checking {set_id}…"):
         report = check_built(set_id, sliver_m2=sliver_m2)
     if as_json:
         print_json(report.to_dict())
@@ -205,6 +206,8 @@ def data_import(
     it the layer becomes a set of its own; when its dates overlap a loaded set, say so with
     ``--supersede``.
     """
+    if report is not None:
+        check_output(report, (".csv",), option="--report")
     settings = get_settings()
     fields = (LevelFields(level, code, name, unit_type), *_parent_fields(parent or []))  # type: ignore[arg-type]
     if register:
@@ -227,7 +230,7 @@ def data_import(
         layer=layer,
     )
     protected = frozenset(load_manifest(settings.manifest_path).sets)
-    with console.status(f"importing {path}…"):
+    with err_console.status(f"importing {path}…"):
         built = import_boundary_set(
             path,
             spec,
@@ -283,7 +286,7 @@ def _refine(
     settings = get_settings()
     target = BoundarySet.load(register, settings)
     aliases = load_onflow_correspondence().aliases if register == ONFLOW_SETS[0] else {}
-    with console.status(f"matching {path} to the wards of {register}…"):
+    with err_console.status(f"matching {path} to the wards of {register}…"):
         done = refine_set(
             path,
             layer_fields,
@@ -463,10 +466,12 @@ def adjacency_command(
 ) -> None:
     """Units that share a boundary (length in metres), point contacts and junctions."""
     from geozone.clusters.adjacency import adjacency
-    from geozone.report.exports import write_layers
+    from geozone.report.exports import FORMATS, write_layers
 
+    if output is not None:
+        check_output(output, FORMATS)
     bset = BoundarySet.load(set_id)
-    with console.status(f"measuring adjacency in {set_id}…"):
+    with err_console.status(f"measuring adjacency in {set_id}…"):
         found = adjacency(bset, level)  # type: ignore[arg-type]
     pairs = found.pairs[found.pairs["cross_parent"]] if cross else found.pairs
     if output is not None:
@@ -497,21 +502,37 @@ def adjacency_command(
 @app.command("demo")
 def demo(
     data_dir: Annotated[Path | None, typer.Option(help="Folder of source archives.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Build the boundary data if needed, print its QA summary and locate the T11 bridge."""
     from geozone.boundaries.qa import check_built
 
     settings = _settings(data_dir)
-    for report in _build_all(settings, None, force=False):
+    built = _build_all(settings, None, force=False)
+    checks = []
+    for info in available_sets(settings):
+        with err_console.status(f"checking {info.id}…"):
+            checks.append(check_built(info.id, settings))
+    located = [
+        (day, BoundarySet.for_date(day, settings).locate(*T11, 150))
+        for day in (date(2024, 5, 1), vntime.today())
+    ]
+    if as_json:
+        print_json(
+            {
+                "sets": [{"set_id": r["set_id"], "skipped": r["skipped"]} for r in built],
+                "qa": [check.to_dict() for check in checks],
+                "t11": [
+                    {"date": day.isoformat(), "lon": T11[0], "lat": T11[1], **where.to_dict()}
+                    for day, where in located
+                ],
+            }
+        )
+        return
+    for report in built:
         state = "up to date" if report["skipped"] else "built"
         console.print(f"{report['set_id']}: {state}")
-    for info in available_sets(settings):
-        with console.status(f"checking {info.id}…"):
-            console.print(
-                "\n".join(check_built(info.id, settings).summary_lines()), highlight=False
-            )
-    for day in (date(2024, 5, 1), vntime.today()):
-        bset = BoundarySet.for_date(day, settings)
-        console.print(
-            f"T11 bridge {T11} on {day}: " + bset.locate(*T11, 150).describe(), highlight=False
-        )
+    for check in checks:
+        console.print("\n".join(check.summary_lines()), highlight=False)
+    for day, where in located:
+        console.print(f"T11 bridge {T11} on {day}: " + where.describe(), highlight=False)

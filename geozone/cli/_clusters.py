@@ -9,10 +9,16 @@ import typer
 from rich.table import Table
 
 from geozone.boundaries.sets import BoundarySet
-from geozone.cli._common import JsonOption, console, parse_date, print_json
+from geozone.cli._common import (
+    JsonOption,
+    check_output,
+    console,
+    parse_date,
+    print_json,
+)
 from geozone.clusters.files import load_clusters, validate_cluster
 from geozone.clusters.model import Cluster
-from geozone.errors import GeozoneError
+from geozone.errors import GeozoneError, UnknownClusterError
 
 if TYPE_CHECKING:
     from geozone.assignment import ClusterTerritory
@@ -60,7 +66,7 @@ def clusters_show(
     from geozone.context import judging_context
 
     context = judging_context()
-    cluster = _placed_cluster(context, cluster_id)
+    cluster, placed = resolve_cluster(context, cluster_id)
     check = validate_cluster(cluster, context.boundary_set(cluster.boundary_set))
     day = parse_date(on) if on else None
     members = cluster.members_on(day) if day else cluster.members
@@ -81,7 +87,6 @@ def clusters_show(
         highlight=False,
     )
     console.print(f"period: {standing['period']}; {standing['text_en']}", highlight=False)
-    placed = {t.cluster.id: t for t in context.territories}.get(cluster.id)
     if placed is not None and placed.geometric and placed.sides.carried:
         console.print(f"border zone: {placed.sides.basis_en.strip()}", highlight=False)
     table = Table("member", "kind", "code", "name", "joined", "left")
@@ -138,15 +143,25 @@ def _drawn_zone(path: Path) -> str:
     return str(shape.wkt)
 
 
-def _placed_cluster(context: Context, cluster_id: str) -> Cluster:
-    """Return a committed cluster by id, or a carried one (``<id>-<set>``) as placed."""
+def resolve_cluster(context: Context, cluster_id: str) -> tuple[Cluster, ClusterTerritory | None]:
+    """Return the cluster an id names and its placed territory (None if it has none).
+
+    The one resolver of ``clusters show`` and ``clusters zones``: a committed cluster by
+    its id, or a carried one by ``<id>-<set>`` (``gia-lam-vn2025``), as the judging context
+    places them.
+
+    Raises
+    ------
+    UnknownClusterError
+        No committed or carried cluster has the id (the error lists the known ones).
+    """
+    placed = {t.cluster.id: t for t in context.territories}
     if cluster_id in context.clusters:
-        return context.clusters[cluster_id]
-    carried = {t.cluster.id: t.cluster for t in context.territories}
-    if cluster_id in carried:
-        return carried[cluster_id]
-    known = sorted(set(context.clusters) | set(carried))
-    raise typer.BadParameter(f"no cluster {cluster_id!r}; known: {', '.join(known)}")
+        return context.clusters[cluster_id], placed.get(cluster_id)
+    if cluster_id in placed:
+        return placed[cluster_id].cluster, placed[cluster_id]
+    known = sorted(set(context.clusters) | set(placed))
+    raise UnknownClusterError(f"no cluster {cluster_id!r}; known: {', '.join(known)}")
 
 
 @clusters_app.command("confirm")
@@ -178,6 +193,7 @@ def clusters_confirm(
     A carried cluster is a proposal (its decisions say so and are flagged for review) or, when
     its original had ended before the reform, lapsed (no decisions), until it is confirmed.
     """
+    from geozone.cli._incidents import row_progress
     from geozone.clusters.registry import carried_cluster, confirmation_of
     from geozone.context import load_context
     from geozone.incidents.pipeline import assign_stale
@@ -206,7 +222,13 @@ def clusters_confirm(
                 " with the zone drawn in " + str(zone) if zone else ""
             )
         context = load_context(confirmations=store.confirmations())
-        reassigned = assign_stale(store, context)
+        with row_progress() as progress:
+            task = progress.add_task(f"reassigning the incidents of {cluster_id}", total=None)
+            reassigned = assign_stale(
+                store,
+                context,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     summary = {"cluster": cluster_id, "result": message, "reassigned": reassigned}
     if as_json:
         print_json(summary)
@@ -263,8 +285,10 @@ def clusters_zones(
 ) -> None:
     """Border zones of a cluster: bands along shared member boundaries and junction discs."""
     from geozone.context import judging_context
-    from geozone.report.exports import write_layers
+    from geozone.report.exports import FORMATS, write_layers
 
+    if output is not None:
+        check_output(output, FORMATS)
     territory = _territory(judging_context(), cluster_id)
     zones = territory.zones if width is None else territory.zones_of_width(width)
     if output is not None:
@@ -304,22 +328,17 @@ def clusters_zones(
 
 def _territory(context: Context, cluster_id: str) -> ClusterTerritory:
     """Return the placed cluster with geometry for an id, or point to its carried version."""
-    try:
-        territory = context.territory(cluster_id)
-    except GeozoneError:
-        territory = None
+    cluster, territory = resolve_cluster(context, cluster_id)
     if territory is not None and territory.geometric:
         return territory
-    carried = [t.cluster.id for t in context.territories if t.cluster.carried_from == cluster_id]
+    carried = [t.cluster.id for t in context.territories if t.cluster.carried_from == cluster.id]
     if carried:
         raise GeozoneError(
             f"cluster {cluster_id!r} is named in units without geometry; use its carried "
             f"version: {', '.join(carried)}, or import a ward layer (geozone data import … "
             "--register SET)"
         )
-    if territory is not None:
-        raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
-    return context.territory(cluster_id)
+    raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
 
 
 def _share(value: float | None) -> str:

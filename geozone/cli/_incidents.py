@@ -10,12 +10,26 @@ import geopandas as gpd
 import pandas as pd
 import typer
 
-from geozone.cli._common import JsonOption, console, print_json
+from geozone.cli._common import JsonOption, check_output, console, err_console, print_json
+from geozone.cli._io import FORMAT_SUFFIXES, StdoutSpool, input_file, is_stdio, output_file
 from geozone.vntime import VIETNAM_TZ
 
 incidents_app = typer.Typer(
     help="Incidents: generate, assign, import, list, export.", no_args_is_help=True
 )
+#: The suffixes of incident files (read and written by geozone.incidents.io).
+INCIDENT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
+#: The suffixes ``incidents export`` writes.
+EXPORT_SUFFIXES = INCIDENT_SUFFIXES
+_FORMATS = "|".join(FORMAT_SUFFIXES)
+InputFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help=f"Format of standard input when SOURCE is -: {_FORMATS} (default: sniffed from "
+        "its first bytes).",
+    ),
+]
 
 
 @incidents_app.command("generate")
@@ -27,28 +41,37 @@ def incidents_generate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")] = 0,
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-07-01",
     end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD.")] = "2026-06-30",
+    as_json: JsonOption = False,
 ) -> None:
     """Write SYNTHETIC incidents (clustered at real places, labelled synthetic on every row)."""
     from geozone.context import judging_context
     from geozone.incidents.io import write_incidents
     from geozone.incidents.synthetic import generate_incidents
 
+    check_output(output, INCIDENT_SUFFIXES)
     context = judging_context()
     begin = datetime.fromisoformat(start).replace(tzinfo=VIETNAM_TZ)
     finish = datetime.fromisoformat(end).replace(tzinfo=VIETNAM_TZ, hour=23, minute=59)
     current = context.boundary_set("vn2025")
     carried = [t.cluster for t in context.territories if t.bset.id == current.id]
     legacy = next((b for b in context.sets if b.id == "vn-legacy-districts"), None)
-    with console.status(f"generating {n:,} synthetic incidents…"):
+    with err_console.status(f"generating {n:,} synthetic incidents…"):
         frame = generate_incidents(
             n, seed, boundaries=current, clusters=carried, start=begin, end=finish, legacy=legacy
         )
         write_incidents(frame, output)
+    if as_json:
+        print_json({"written": len(frame), "seed": seed, "synthetic": True, "output": str(output)})
+        return
     console.print(f"wrote {len(frame):,} SYNTHETIC incidents (seed {seed}) to {output}")
 
 
-def row_progress(description: str) -> Any:
-    """Return a progress bar counting rows, with the rate and the time left (rich)."""
+def row_progress(unit: str = "rows") -> Any:
+    """Return a progress display counting ``unit`` (rows, parts), with the time left (rich).
+
+    Each task is one phase of the work (its description says which); the display is on
+    standard error, so standard output keeps only the result.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -59,16 +82,38 @@ def row_progress(description: str) -> Any:
     )
 
     return Progress(
-        TextColumn(description),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("rows"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=console,
+        console=err_console,
         transient=True,
     )
+
+
+def _stored(progress: Any, stored: Any, judged: Any, done: int, total: int) -> None:
+    """Count the rows stored; the judging task gets its total first, its clock with a piece."""
+    progress.update(stored, completed=done, total=total)
+    task = next(task for task in progress.tasks if task.id == judged)
+    if task.total is None:
+        # The first call: the total, and the rows an earlier run stored (a resumed import).
+        progress.update(judged, completed=done, total=total)
+    elif not task.started:
+        progress.start_task(judged)  # a piece is stored: judging starts now
+
+
+def _name(path: Path) -> str:
+    return "standard input" if is_stdio(path) else path.name
+
+
+def _check_stdout(output: Path, as_json: bool) -> None:
+    if is_stdio(output) and as_json:
+        raise typer.BadParameter(
+            "-o - writes the data to standard output: drop --json (the summary goes to stderr)"
+        )
 
 
 @incidents_app.command("assign")
@@ -76,8 +121,9 @@ def incidents_assign(
     source: Annotated[
         Path,
         typer.Argument(
-            help="Incident file (CSV, GeoJSON, GPKG, Parquet); with --engine dask also a "
-            "folder of files or a Parquet dataset."
+            help="Incident file (CSV, GeoJSON, GPKG, Parquet), or - for standard input (its "
+            "format: --input-format, else sniffed); with --engine dask also a folder of files "
+            "or a Parquet dataset."
         ),
     ],
     output: Annotated[
@@ -85,8 +131,8 @@ def incidents_assign(
         typer.Option(
             "-o",
             "--output",
-            help="Assigned file: .parquet, .gpkg, .csv (--engine dask: a GeoParquet dataset "
-            "folder).",
+            help="Assigned file: .parquet, .gpkg, .csv, or - for standard output (with "
+            "--format) (--engine dask: a GeoParquet dataset folder).",
         ),
     ],
     crs: Annotated[
@@ -114,25 +160,52 @@ def incidents_assign(
         int | None,
         typer.Option(min=1, help="--engine dask: processes of a local cluster (default: cores)."),
     ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Format written to standard output with -o -: parquet, gpkg or csv."
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help=f"Format of standard input when SOURCE is -: {_FORMATS} (default: sniffed "
+            "from its first bytes).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result.
 
     The file is read, judged and written in pieces of --chunk-rows rows, so any size runs
-    in flat memory; the result is the one a whole read gives, row for row.
+    in flat memory; the result is the one a whole read gives, row for row. With - as SOURCE
+    or as --output the data comes from standard input or goes to standard output (the
+    summary then goes to standard error), e.g.
+    ``cat in.csv | geozone incidents assign - -o - --format parquet > out.parquet``.
     """
     from geozone.context import judging_context, prepare_for
+    from geozone.incidents.stream import OUTPUT_SUFFIXES
 
     if engine not in ("local", "dask"):
         raise typer.BadParameter(f"--engine {engine!r}: use local or dask")
     if engine == "local" and (scheduler or workers):
         raise typer.BadParameter("--scheduler and --workers go with --engine dask")
+    if engine == "dask" and (is_stdio(output) or is_stdio(source)):
+        raise typer.BadParameter("--engine dask reads and writes files, not - (stdin/stdout)")
+    _check_stdout(output, as_json)
+    spool = StdoutSpool(output, fmt, formats=("parquet", "gpkg", "csv"))
+    if engine == "dask":
+        check_output(output, folder=True, make_parents=True)
+    elif not is_stdio(output):
+        check_output(output, OUTPUT_SUFFIXES)
     summary: Any
     if engine == "dask":
         from geozone.context import stored_confirmations
         from geozone.incidents.distributed import assign_distributed
 
-        with console.status(f"assigning {source.name} on dask.distributed…"):
+        with row_progress("parts") as progress:  # the engine counts parts of the file
+            task = progress.add_task(f"assigning {source.name} on dask.distributed", total=None)
             summary = assign_distributed(
                 source,
                 output,
@@ -142,35 +215,41 @@ def incidents_assign(
                 scheduler=scheduler,
                 workers=workers,
                 confirmations=stored_confirmations(),
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     else:
         from geozone.incidents.stream import assign_file
 
-        context = judging_context()
-        with console.status("preparing the boundary indexes…"):
-            prepare_for(context, chunk_rows, tolerance)  # before the bar: its ETA stays true
-        with row_progress(f"assigning {source.name}") as progress:
-            task = progress.add_task("assign", total=None)
-            summary = assign_file(
-                source,
-                output,
-                context,
-                crs=crs,
-                tolerance=tolerance,
-                chunk_rows=chunk_rows,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
+        with input_file(source, input_format, option="--input-format") as path:
+            context = judging_context()
+            with err_console.status("preparing the boundary indexes…"):
+                prepare_for(context, chunk_rows, tolerance)  # before the bar: its ETA stays true
+            with output_file(spool) as target, row_progress() as progress:
+                task = progress.add_task(f"assigning {_name(source)}", total=None)
+                summary = assign_file(
+                    path,
+                    target,
+                    context,
+                    crs=crs,
+                    tolerance=tolerance,
+                    chunk_rows=chunk_rows,
+                    on_progress=lambda done, total: progress.update(
+                        task, completed=done, total=total
+                    ),
+                )
     data = summary.to_dict()
     if as_json:
         print_json(data)
         return
-    console.print(
+    out = err_console if is_stdio(output) else console
+    out.print(
         f"{summary.assigned:,} incidents assigned, {summary.rejected:,} rows rejected, "
         f"{summary.cluster_rows:,} cluster decisions ({summary.review:,} to review) "
-        f"-> {output}"
+        f"-> {'standard output' if is_stdio(output) else output}",
+        highlight=False,
     )
     for reject in summary.rejects[:20]:
-        console.print(
+        err_console.print(
             f"  line {reject.line}: {reject.field}: {reject.reason}",
             style="yellow",
             highlight=False,
@@ -179,7 +258,12 @@ def incidents_assign(
 
 @incidents_app.command("import")
 def incidents_import(
-    source: Annotated[Path, typer.Argument(help="Incident file (CSV, GeoJSON, GPKG, Parquet).")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Incident file (CSV, GeoJSON, GPKG, Parquet), or - for standard input."
+        ),
+    ],
     crs: Annotated[str, typer.Option(help="CRS of the coordinates, e.g. EPSG:3405.")] = "EPSG:4326",
     store_url: Annotated[
         str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
@@ -188,39 +272,55 @@ def incidents_import(
         int,
         typer.Option("--chunk-rows", min=1, help="Rows read, stored and judged per transaction."),
     ] = 50_000,
+    fmt: InputFormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable.
 
     The file is streamed in pieces of --chunk-rows rows; each piece's new rows are judged as
-    they are stored (other stale incidents are left to the reassignment job).
+    they are stored (other stale incidents are left to the reassignment job). The progress
+    shows the rows stored and the rows judged as two counted tasks. With - as SOURCE the
+    file is read from standard input (``--format``, else sniffed), e.g.
+    ``geozone incidents import - --format csv < in.csv``; a re-run with the same bytes
+    resumes as a file would.
 
     A row without coordinates but with an address (column ``address`` or ``địa chỉ``) is
     located by its address only: its jurisdiction at the level the address gives, and a
     review decision "address only: no border-zone decision" for each cluster it concerns.
     """
-    from geozone.context import judging_context
+    from geozone.context import judging_context, prepare_for
     from geozone.incidents.pipeline import import_file
     from geozone.store import open_store
 
-    context = judging_context()
-    with open_store(store_url) as store, row_progress(f"importing {source.name}") as progress:
-        task = progress.add_task("import", total=None)
-        report = import_file(
-            store,
-            source,
-            context,
-            crs=crs,
-            chunk_rows=chunk_rows,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    with input_file(source, fmt) as path:
+        context = judging_context()
+        with err_console.status("preparing the boundary indexes…"):
+            prepare_for(context, chunk_rows)  # before the bars: the first piece's ETA stays true
+        with open_store(store_url) as store, row_progress() as progress:
+            stored = progress.add_task(f"storing {_name(source)}", total=None)
+            judged = progress.add_task(f"assigning {_name(source)}", total=None, start=False)
+            report = import_file(
+                store,
+                path,
+                context,
+                crs=crs,
+                chunk_rows=chunk_rows,
+                on_stored=lambda done, total: _stored(progress, stored, judged, done, total),
+                on_progress=lambda done, total: progress.update(
+                    judged, completed=done, total=total
+                ),
+            )
+    if is_stdio(source):
+        report.source = "-"
     if as_json:
         print_json(report.to_dict())
         return
     console.print(
-        f"{source}: {report.stored:,} stored, {report.duplicates:,} already there, "
+        f"{_name(source) if is_stdio(source) else source}: {report.stored:,} stored, "
+        f"{report.duplicates:,} already there, "
         f"{report.rejected:,} rejected, {report.assigned:,} assigned"
-        + (f" (resumed at row {report.resumed_from:,})" if report.resumed_from else "")
+        + (f" (resumed at row {report.resumed_from:,})" if report.resumed_from else ""),
+        highlight=False,
     )
     if report.address_only:
         console.print(
@@ -228,7 +328,7 @@ def incidents_import(
             "jurisdiction at the level the address gives, no border-zone decision (review)"
         )
     for reject in report.rejects[:20]:
-        console.print(
+        err_console.print(
             f"  line {reject['line']}: {reject['field']}: {reject['reason']}",
             style="yellow",
             highlight=False,
@@ -316,22 +416,40 @@ def incidents_list(
 @incidents_app.command("export")
 def incidents_export(
     output: Annotated[
-        Path, typer.Option("-o", "--output", help=".gpkg, .geojson, .parquet or .csv")
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help=".gpkg, .geojson, .parquet or .csv, or - for standard output (with --format).",
+        ),
     ],
     cluster: Annotated[str | None, typer.Option(help="Cluster id.")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit code.")] = None,
     start: Annotated[str | None, typer.Option(help="From (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD).")] = None,
     store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"Format written to standard output with -o -: {_FORMATS}."),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Export stored incidents with their assignment (synthetic flag and attribution kept).
 
     Pages of 10,000 incidents are written as they are read (Parquet row groups, GeoPackage
-    appends, CSV rows), so memory holds one page; GeoJSON is written whole.
+    appends, CSV rows), so memory holds one page; GeoJSON is written whole. With ``-o -``
+    the file goes to standard output (the summary to standard error), e.g.
+    ``geozone incidents export -o - --format csv | head``.
     """
     from geozone.incidents.stream import AssignedWriter, schema_of
     from geozone.store import open_store
 
+    _check_stdout(output, as_json)
+    if not is_stdio(output):
+        check_output(output, EXPORT_SUFFIXES)
+    destination = output
+    spool = StdoutSpool(output, fmt, formats=("gpkg", "geojson", "parquet", "csv"))
+    output = spool.path
     suffix = output.suffix.lower()
     layered = suffix in (".gpkg", ".geojson", ".json")
     if not layered and suffix not in (".parquet", ".geoparquet", ".csv"):
@@ -344,8 +462,8 @@ def incidents_export(
     held: list[pd.DataFrame] = []
     writer: AssignedWriter | None = None
     written = 0
-    with open_store(store_url) as store, row_progress(f"exporting to {output.name}") as bar:
-        task = bar.add_task("export", total=None)
+    with open_store(store_url) as store, row_progress() as bar:
+        task = bar.add_task(f"exporting to {_name(destination)}", total=None)
         offset = 0
         while True:
             page, total = store.query(
@@ -373,7 +491,12 @@ def incidents_export(
 
         table = gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=4326)
         write_layers({"incidents": table}, output, attribution)
-    console.print(f"exported {written:,} incidents to {output}")
+    spool.finish()
+    if as_json:
+        print_json({"exported": written, "output": str(destination), "format": suffix[1:]})
+        return
+    out, where = (err_console, "standard output") if is_stdio(destination) else (console, output)
+    out.print(f"exported {written:,} incidents to {where}", highlight=False)
 
 
 def _append_layer(frame: gpd.GeoDataFrame, path: Path, attribution: str, *, first: bool) -> None:

@@ -70,6 +70,7 @@ def import_file(
     crs: str | int = 4326,
     chunk_rows: int = 50_000,
     on_progress: ProgressCallback | None = None,
+    on_stored: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import an incident file into ``store`` and assign what it added.
 
@@ -93,7 +94,11 @@ def import_file(
     chunk_rows
         Source rows per piece (and per transaction): memory grows with it, not with the file.
     on_progress
-        Called with (rows done, rows in all) after each chunk.
+        Called with (rows done, rows in all) after each chunk is stored and judged.
+    on_stored
+        Called with (rows stored, rows in all) once before the first chunk (the rows an
+        earlier run stored, and the total) and after each chunk is stored, before it is
+        judged: with ``on_progress``, the two phases of the work as two counts.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
@@ -103,6 +108,8 @@ def import_file(
     stamp = context_stamp(context)
     stored = duplicates = rejected = assigned = address_only = 0
     rejects: list[dict[str, Any]] = []
+    if on_stored:
+        on_stored(start, source.n_rows)
     for first, read in source.pieces(chunk_rows, cut=start):
         rejects += [r.__dict__ for r in read.rejects]
         rejected += len(read.rejected_lines)
@@ -115,6 +122,8 @@ def import_file(
         incidents = read.incidents.reset_index(drop=True)
         added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+        if on_stored:
+            on_stored(first + read.n_rows, source.n_rows)
         assigned += _assign_piece(store, context, incidents, batch_id, stamp)
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)

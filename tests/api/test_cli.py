@@ -222,3 +222,28 @@ def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
         keys = KeyStore(store.engine).list_keys()
     assert [(k["name"], k["role"]) for k in keys] == [("admin", "admin")]
+
+
+def test_users_commands_print_json(tmp_path: Path) -> None:
+    import json
+
+    url = f"sqlite:///{tmp_path / 'keys.sqlite'}"
+    added = runner.invoke(
+        cli.users_app,
+        ["add", "an", "--role", "analyst", "--scope", "cluster:gia-lam", "--store", url, "--json"],
+    )
+    assert added.exit_code == 0, added.output
+    key = json.loads(added.stdout)
+    assert (key["name"], key["role"], key["scopes"]) == ("an", "analyst", ["cluster:gia-lam"])
+    assert len(key["key"]) > 20 and "shown only now" in added.stderr
+    listed = json.loads(runner.invoke(cli.users_app, ["list", "--store", url, "--json"]).stdout)
+    assert [(k["name"], k["role"], k["revoked_at"]) for k in listed] == [("an", "analyst", None)]
+    revoked = runner.invoke(cli.users_app, ["revoke", "an", "--store", url, "--json"])
+    assert json.loads(revoked.stdout) == {"revoked": "an"}
+    listed = json.loads(runner.invoke(cli.users_app, ["list", "--store", url, "--json"]).stdout)
+    assert listed[0]["revoked_at"] is not None
+
+
+def test_map_cluster_checks_its_output_before_the_work(tmp_path: Path) -> None:
+    refused = runner.invoke(cli.map_app, ["cluster", "gia-lam", "-o", str(tmp_path / "m.png")])
+    assert refused.exit_code == 2 and "use .htm, .html" in refused.output

@@ -76,3 +76,26 @@ def test_report_command_writes_each_format(cli: tuple[typer.Typer, str], tmp_pat
     assert "summary.csv" in zipfile.ZipFile(archive).namelist()
     refused = runner.invoke(app, [*base, "-o", str(tmp_path / "report.csv")])
     assert refused.exit_code != 0 and isinstance(refused.exception, InvalidParameterError)
+
+
+def test_report_json_says_what_was_written_and_outputs_are_checked_first(
+    cli: tuple[typer.Typer, str], tmp_path: Path
+) -> None:
+    app, url = cli
+    runner = CliRunner()
+    base = ["report", "grid-centre", "--from", "2021-01-01", "--to", "2021-12-31"]
+    base += ["--store-url", url, "--no-hotspots"]
+    result = runner.invoke(app, [*base, "-o", str(tmp_path / "r.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.stdout)  # only the JSON on stdout; messages on stderr
+    assert said["files"] == [str(tmp_path / "r.json")] and said["format"] == "json"
+    assert (said["from"], said["to"], said["synthetic"]) == ("2021-01-01", "2021-12-31", True)
+    assert "criminal cases" in said["headline_en"] and "criminal cases" not in result.stderr
+    (tmp_path / "plain").write_text("a file", encoding="utf-8")
+    wide = {"COLUMNS": "400"}  # the error box on one line
+    refused = runner.invoke(app, [*base, "-o", str(tmp_path / "plain" / "r.html")], env=wide)
+    assert refused.exit_code == 2 and "is not a folder" in refused.output
+    folder = tmp_path / "folder.html"
+    folder.mkdir()
+    refused = runner.invoke(app, [*base, "-o", str(folder)], env=wide)
+    assert refused.exit_code == 2 and "is a folder" in refused.output

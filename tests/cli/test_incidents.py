@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import geopandas as gpd
@@ -85,3 +86,114 @@ def test_no_cluster_rows() -> None:
     pd.testing.assert_frame_equal(
         assigned_table(incidents, units, none), merged(incidents, units, none)
     )
+
+
+# -- the commands: `-` for standard input and output, JSON, summaries on stderr ----------------
+
+from collections.abc import Iterator  # noqa: E402
+from datetime import date  # noqa: E402
+from io import BytesIO  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from typer.testing import CliRunner  # noqa: E402
+
+from geozone import cli  # noqa: E402
+from geozone.settings import Settings, get_settings  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def real_cache(built_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def invoke(*args: str, stdin: bytes | None = None) -> Any:
+    result = runner.invoke(cli.app, list(args), input=stdin, env={"COLUMNS": "300"})
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_assign_and_import_read_standard_input_and_write_standard_output(tmp_path: Path) -> None:
+    source = tmp_path / "s.csv"
+    made = invoke("incidents", "generate", "-n", "200", "--seed", "4", "-o", str(source), "--json")
+    assert json.loads(made.stdout) == {
+        "written": 200,
+        "seed": 4,
+        "synthetic": True,
+        "output": str(source),
+    }
+    invoke("incidents", "assign", str(source), "-o", str(tmp_path / "a.parquet"))
+    from_file = gpd.read_parquet(tmp_path / "a.parquet")
+    piped = invoke(
+        "incidents", "assign", "-", "-o", "-", "--format", "parquet", stdin=source.read_bytes()
+    )
+    assert piped.exit_code == 0, piped.output
+    assert gpd.read_parquet(BytesIO(piped.stdout_bytes)).equals(from_file)  # the same rows
+    assert "200 incidents assigned" in piped.stderr and "standard output" in piped.stderr
+    as_csv = invoke(
+        "incidents", "assign", "-", "-o", "-", "--format", "csv", stdin=source.read_bytes()
+    )
+    assert len(pd.read_csv(BytesIO(as_csv.stdout_bytes))) == 200
+    # import from standard input (sniffed as CSV); the same bytes again are the same batch
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    stored = invoke("incidents", "import", "-", "--store", url, "--json", stdin=source.read_bytes())
+    report = json.loads(stored.stdout)
+    assert (report["source"], report["stored"], report["assigned"]) == ("-", 200, 200)
+    again = invoke(
+        "incidents",
+        "import",
+        "-",
+        "--store",
+        url,
+        "--format",
+        "csv",
+        "--json",
+        stdin=source.read_bytes(),
+    )
+    second = json.loads(again.stdout)  # the same batch as a file's: nothing stored twice
+    assert second["batch_id"] == report["batch_id"] and second["stored"] == 0
+
+
+def test_export_writes_standard_output_in_the_format_given(tmp_path: Path) -> None:
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.pipeline import import_file
+    from geozone.store import open_store
+    from tests.fixtures.clusters import grid_context
+    from tests.fixtures.incidents import grid_incidents
+
+    frame = grid_incidents(300, 2, date(2024, 1, 1), date(2024, 12, 31))
+    frame.insert(2, "detected_at", frame["occurred_at"])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store:
+        import_file(store, write_incidents(frame, tmp_path / "in.csv"), grid_context())
+    written = invoke(
+        "incidents", "export", "-o", str(tmp_path / "all.csv"), "--store", url, "--json"
+    )
+    assert json.loads(written.stdout) == {
+        "exported": 300,
+        "output": str(tmp_path / "all.csv"),
+        "format": "csv",
+    }
+    piped = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
+    assert piped.exit_code == 0 and piped.stdout_bytes == (tmp_path / "all.csv").read_bytes()
+    assert "exported 300 incidents to standard output" in piped.stderr
+    parquet = invoke("incidents", "export", "-o", "-", "--format", "parquet", "--store", url)
+    assert len(gpd.read_parquet(BytesIO(parquet.stdout_bytes))) == 300
+    for extra, message in (
+        ([], "say its format with --format"),
+        (["--format", "csv", "--json"], "drop --json"),
+        (["--format", "xlsx"], "'xlsx' is not one of"),
+    ):
+        refused = invoke("incidents", "export", "-o", "-", "--store", url, *extra)
+        assert (
+            refused.exit_code == 2
+            and message in refused.output
+            and not refused.stdout_bytes.startswith(b"external_id")
+        )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,40 @@ def test_a_post_after_a_context_change_judges_only_its_rows(
         stale = store.stale_ids(context_stamp(changed))
         assert len(stale) == 29 and "p1" not in stale and "s3" not in stale
         assert store.get("p1") is not None
+
+
+def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
+    tmp_path: Path, context: Context
+) -> None:
+    # Two phases, two counts (the CLI shows them as two bars): each piece is counted stored
+    # before it is judged, so no bar sits full while the other phase works.
+    source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + k, 500) for k in range(25)])
+    events: list[tuple[str, int, int, int]] = []
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+
+        def phase(name: str) -> Callable[[int, int], None]:
+            def seen(done: int, total: int) -> None:
+                assigned = store.count(IncidentQuery(unit_code="00001"))
+                events.append((name, done, total, assigned))
+
+            return seen
+
+        import_file(
+            store,
+            source,
+            context,
+            chunk_rows=10,
+            on_stored=phase("stored"),
+            on_progress=phase("judged"),
+        )
+    assert [event[:3] for event in events] == [
+        ("stored", 0, 25),  # the total before the work
+        ("stored", 10, 25),
+        ("judged", 10, 25),
+        ("stored", 20, 25),
+        ("judged", 20, 25),
+        ("stored", 25, 25),
+        ("judged", 25, 25),
+    ]
+    # judged: its piece's assignments are saved; stored: not yet
+    assert [event[3] for event in events] == [0, 0, 10, 10, 20, 20, 25]

@@ -173,13 +173,61 @@ def _prefix(synthetic: bool, text: str) -> str:
 # -- Gi* ---------------------------------------------------------------------------------------
 
 
+def _gi_star_permuted(
+    i: int,
+    z: NDArray[np.float64],
+    permuted_ids: NDArray[np.int64],
+    weights_i: NDArray[np.float64],
+    scaling: float,
+) -> NDArray[np.float64]:
+    """Return cell ``i``'s Gi* for each permutation: the ``stat_func`` of ``esda.crand.crand``.
+
+    The signature is the one ``crand`` documents for its statistic: the cell's index, the
+    values, the permuted ids (indexes into the values without cell ``i``), the cell's
+    weights (its self-weight first, then its neighbours') and the scaling (the sum of the
+    counts). The cell keeps its own count; its neighbours' counts are drawn.
+    """
+    self_weight = weights_i[0]
+    other_weights = weights_i[1:]
+    mask = np.ones(z.shape[0], dtype=np.bool_)
+    mask[i] = False
+    others = z[mask]
+    cardinality = other_weights.shape[0]
+    drawn = others[permuted_ids[:, :cardinality].flatten()].reshape(-1, cardinality)
+    result: NDArray[np.float64] = (drawn @ other_weights + self_weight * z[i]) / scaling
+    return result
+
+
+def _permuted_statistic() -> Any:
+    """Return :func:`_gi_star_permuted` compiled as ``crand`` runs it.
+
+    ``crand`` runs compiled (numba) when numba is installed and calls its ``stat_func``
+    from compiled code, so the statistic is compiled then too; without numba libpysal's
+    ``jit`` leaves it a Python function, as ``crand`` is then.
+    """
+    from libpysal.common import jit
+
+    return jit(nopython=True, fastmath=False)(_gi_star_permuted)
+
+
 def _gi_star(
     y: NDArray[np.float64], graph: Graph, permutations: int, seed: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Return the Gi* z-scores and two-sided p-values of ``y`` over ``graph`` (esda)."""
+    """Return the Gi* z-scores and two-sided p-values of ``y`` over ``graph`` (esda).
+
+    The z-scores and normal p-values are ``esda.G_Local``'s. The permutation p-values come
+    from esda's public conditional-randomisation engine, ``esda.crand.crand``, with
+    ``alternative="folded"`` and the Gi* statistic :func:`_gi_star_permuted` passed as its
+    documented ``stat_func``. geozone used to pass esda's private
+    ``esda.getisord._g_local_star_crand``; ``G_Local(permutations=…)`` itself cannot give
+    the same answer cheaply: its ``p_sim`` is the "directed" alternative (see the package
+    notes), and the folded one can only be had from its kept simulations, a cells ×
+    permutations array (250,000 × 9,999 floats at the limits: 20 GB). The statistic is the
+    same arithmetic as esda's; tests/analysis/test_hotspots.py checks these p-values
+    against the folded test over ``G_Local``'s own simulations, so a change in esda shows.
+    """
     import esda  # deferred: esda is slow to import and only analyses need it
     from esda.crand import crand
-    from esda.getisord import _g_local_star_crand
 
     y = np.asarray(y, dtype=np.float64)
     with warnings.catch_warnings():
@@ -200,7 +248,7 @@ def _gi_star(
                     permutations,
                     False,
                     1,
-                    _g_local_star_crand,
+                    _permuted_statistic(),
                     scaling=y.sum(),
                     seed=seed,
                     alternative="folded",
