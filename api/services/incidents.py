@@ -21,7 +21,7 @@ from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
 from geozone.incidents.io import validate_incidents
-from geozone.incidents.pipeline import assign_ids, import_file
+from geozone.incidents.pipeline import assign_ids, context_stamp, import_file, link_and_judge
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
@@ -69,11 +69,15 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
     valid = result.incidents.reset_index(drop=True)
     added = store.add_incidents(valid)
     note = None
+    linked = 0
     try:  # this request's rows only: other stale ones are the background job's
-        assigned = assign_ids(store, context, valid["external_id"].tolist())
+        ids = valid["external_id"].tolist()
+        assigned = assign_ids(store, context, ids)
+        # Linked to the stored reports near them in space and time (one event, one lead).
+        linked = link_and_judge(store, context, ids, context_stamp(context))
     except StoreBusyError:
-        assigned = 0
         note = "stored; the store was busy, so their assignment waits for the next write"
+        assigned = 0
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
         for r in result.rejects
@@ -90,6 +94,7 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
         "stored": added.inserted,
         "duplicates": added.duplicates,
         "assigned": assigned,
+        "linked": linked,
         "note": note,
         "rejects": sorted(rejects, key=lambda r: int(r["index"])),
     }

@@ -1,0 +1,147 @@
+"""Events in the store: reports of one event by two members linked on import and on POST.
+
+The grid cluster (wards 1, 2, 4, 5 around the centre junction, a 100 m zone): a report at
+(950, 300) lies in ward 1, 50 m from ward 2, inside the border zone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geozone.assignment import ClusterTerritory
+from geozone.boundaries.sets import BoundarySet
+from geozone.context import Context
+from geozone.incidents.events import link_new, unlink_pair
+from geozone.incidents.pipeline import assign_stale, import_file
+from geozone.settings import get_settings
+from geozone.store import IncidentQuery, IncidentStore, open_store
+from tests.fixtures.clusters import grid_cluster
+from tests.fixtures.grid import grid_point
+
+HEADER = "external_id,occurred_at,detected_at,lon,lat,category,detected_by\n"
+
+
+@pytest.fixture
+def context(grid: BoundarySet) -> Context:
+    territory = ClusterTerritory(grid_cluster(zone_width_m=100), grid)
+    return Context([grid], {"grid-centre": territory.cluster}, [territory], {"grid": "test"})
+
+
+def row(
+    external_id: str,
+    x: float,
+    y: float,
+    detector: str,
+    at: str,
+    detected: str = "",
+    category: str = "drugs",
+) -> str:
+    """A CSV row at (x, y) metres on the grid, occurred on 2022-03-01 at ``at`` (HH:MM)."""
+    lon, lat = grid_point(x, y)
+    seen = f"2022-03-01T{detected}:00+07:00" if detected else ""
+    return f"{external_id},2022-03-01T{at}:00+07:00,{seen},{lon},{lat},{category},{detector}\n"
+
+
+def write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def event(store: IncidentStore, external_id: str) -> tuple[str, str, float]:
+    record = store.get(external_id)
+    assert record is not None
+    return record["event_id"], record["event_role"], record["event_confidence"]
+
+
+def lead(store: IncidentStore, external_id: str) -> str:
+    record = store.get(external_id)
+    assert record is not None
+    (decision,) = record["clusters"]
+    return str(decision["lead_unit"])
+
+
+def test_two_members_reporting_one_event_share_its_id_and_its_first_detector_leads(
+    tmp_path: Path, context: Context
+) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        [
+            row("o1-17", 950, 300, "o1", "21:00"),
+            row("o2-4", 960, 320, "o2", "21:20"),  # called: 22 m away, 20 minutes later
+            row("o2-5", 950, 300, "o2", "23:30"),  # the same spot, another event
+            row("o4-1", 955, 300, "o4", "21:05", category="theft"),  # another kind
+        ],
+    )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        report = import_file(store, source, context)
+        assert report.linked == 2
+        assert event(store, "o1-17")[:2] == ("ev-o1-17", "lead")
+        event_id, role, confidence = event(store, "o2-4")
+        assert (event_id, role) == ("ev-o1-17", "cooperating")
+        assert confidence == pytest.approx(1 - (22.4 / 300 + 20 / 120) / 2, abs=0.01)
+        assert event(store, "o2-5")[:2] == ("ev-o2-5", "single")
+        assert event(store, "o4-1")[:2] == ("ev-o4-1", "single")
+        # One event, one lead: the first detector's (ward 1), for both reports.
+        assert lead(store, "o1-17") == lead(store, "o2-4") == "00001"
+        assert lead(store, "o2-5") == "00002"  # its own detector
+        # The stored detector of the cooperating report stays as given.
+        again = store.get("o2-4")
+        assert again is not None and again["detected_by"] == "o2"
+        # A reassignment after a context change keeps the event's lead.
+        wider = ClusterTerritory(grid_cluster(zone_width_m=120), context.sets[0])
+        changed = Context(list(context.sets), {"grid-centre": wider.cluster}, [wider], {})
+        assert assign_stale(store, changed) == 4
+        assert lead(store, "o2-4") == "00001"
+        frame, _ = store.query(IncidentQuery())
+        assert frame.set_index("external_id").loc["o2-4", "event_id"] == "ev-o1-17"
+
+
+def test_an_earlier_detection_imported_later_takes_the_lead(
+    tmp_path: Path, context: Context
+) -> None:
+    first = write(tmp_path / "a.csv", [row("o1-17", 950, 300, "o1", "21:00", "21:40")])
+    late = write(tmp_path / "b.csv", [row("o2-4", 960, 320, "o2", "21:10", "21:15")])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, first, context)
+        assert lead(store, "o1-17") == "00001"
+        report = import_file(store, late, context)
+        assert report.linked == 1
+        assert event(store, "o2-4")[:2] == ("ev-o2-4", "lead")
+        assert event(store, "o1-17")[:2] == ("ev-o2-4", "cooperating")
+        assert lead(store, "o1-17") == lead(store, "o2-4") == "00002"  # judged again
+
+
+def test_an_unlinked_pair_stays_apart_and_is_judged_by_its_own_detectors(
+    tmp_path: Path, context: Context
+) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        [row("o1-17", 950, 300, "o1", "21:00"), row("o2-4", 960, 320, "o2", "21:20")],
+    )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        import_file(store, source, context)
+        fresh, outcome = unlink_pair(store, "o2-4", "o1-17", by="analyst", note="two fights")
+        assert fresh and outcome.rejudge == ["o2-4"]
+        assert event(store, "o2-4")[:2] == ("ev-o2-4", "single")
+        # Linking again (a later import nearby) keeps the decision.
+        link_new(store, ["o1-17", "o2-4"])
+        assert event(store, "o1-17")[:2] == ("ev-o1-17", "single")
+        assert unlink_pair(store, "o1-17", "o2-4")[0] is False  # kept once
+
+
+def test_the_window_is_set_per_cluster(
+    tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        [row("o1-17", 950, 300, "o1", "21:00"), row("o2-4", 960, 320, "o2", "23:30")],
+    )
+    monkeypatch.setenv("GEOZONE_LINK_WINDOWS", '{"grid-centre": [300, 180]}')
+    get_settings.cache_clear()
+    try:
+        with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+            assert import_file(store, source, context).linked == 2  # 150 min < 180 min
+    finally:
+        get_settings.cache_clear()
