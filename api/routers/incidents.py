@@ -31,7 +31,7 @@ from api.scopes import in_scope, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, parse_bbox
-from geozone.errors import IncidentFileError, UnknownIncidentError
+from geozone.errors import IncidentFileError, InvalidParameterError, UnknownIncidentError
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -174,6 +174,42 @@ def get_incident(
     if found is None:
         raise UnknownIncidentError(f"no incident with external id {external_id!r}")
     data: dict[str, Any] = jsonable(found)
+    return data
+
+
+@router.post(
+    "/incidents/{external_id}/unlink",
+    responses={**_AUTH, **problems(400, 404, 422)},
+    summary="Unlink two reports wrongly linked as one event",
+)
+def unlink_incident(
+    request: Request,
+    caller: AnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    external_id: str,
+    body: Annotated[
+        dict[str, Any],
+        Body(openapi_examples={"one": {"value": {"other": "HN-2025-000124", "note": "two"}}}),
+    ],
+) -> dict[str, Any]:
+    """Keep that ``external_id`` and ``other`` are not one event; the decision is kept.
+
+    A planner or analyst unlinks a pair the linking joined wrongly: the two reports are
+    never linked directly again (by later imports too); their event is relinked without the
+    pair and the reports whose role changed are judged again (a cooperating report is
+    judged with its event's first detector). Like every write, a key with scopes is refused
+    (403) until writes honour scopes.
+    """
+    other = body.get("other")
+    note = body.get("note")
+    if not isinstance(other, str) or not other or not (note is None or isinstance(note, str)):
+        raise InvalidParameterError(
+            'the body must be {"other": "<external id>", "note": "<text>" (optional)}'
+        )
+    report = service.unlink_incidents(store, context, external_id, other, caller.name, note)
+    summarise(request, f"unlinked {external_id} and {other}")
+    data: dict[str, Any] = jsonable(report)
     return data
 
 

@@ -20,6 +20,7 @@ from api.jobs import MAX_REPORTED_REJECTS, Job
 from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
+from geozone.incidents.events import unlink_pair
 from geozone.incidents.io import validate_incidents
 from geozone.incidents.pipeline import assign_ids, context_stamp, import_file, link_and_judge
 from geozone.store import IncidentStore
@@ -222,3 +223,29 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
+
+
+def unlink_incidents(
+    store: IncidentStore, context: Context, a: str, b: str, by: str, note: str | None
+) -> dict[str, Any]:
+    """Keep that incidents ``a`` and ``b`` are not one event; relink and judge their event(s).
+
+    Raises
+    ------
+    UnknownIncidentError
+        Either incident is not stored.
+    InvalidParameterError
+        ``a`` and ``b`` are the same incident.
+    """
+    fresh, outcome = unlink_pair(store, a, b, by=by, note=note)
+    judged = assign_ids(store, context, outcome.rejudge)
+    events = {e: store.get(e) or {} for e in (a, b)}
+    return {
+        "unlinked": [a, b],
+        "new": fresh,
+        "judged_again": judged,
+        "events": {
+            e: {name: record.get(name) for name in ("event_id", "event_role", "event_confidence")}
+            for e, record in events.items()
+        },
+    }
