@@ -145,3 +145,66 @@ def test_the_window_is_set_per_cluster(
             assert import_file(store, source, context).linked == 2  # 150 min < 180 min
     finally:
         get_settings.cache_clear()
+
+
+def test_planted_duplicates_are_found_through_the_store_as_by_the_core(
+    tmp_path: Path, context: Context
+) -> None:
+    """SYNTHETIC: 600 events over 90 days on the grid cluster's 4 km², 30 % reported twice.
+
+    Imported in pieces of 250 rows, each piece linked against the stored reports near it
+    (the bounded reads): the events found equal linking the whole file at once, and the
+    planted duplicates are found with measured precision and recall.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.linking import link_reports
+    from geozone.incidents.synthetic.duplicates import plant_duplicates
+    from geozone.vntime import VIETNAM_TZ
+
+    rng = np.random.default_rng(19)
+    n = 600
+    x, y = rng.uniform(0, 2_000, (2, n))
+    lon, lat = np.array([grid_point(a, b) for a, b in zip(x, y, strict=True)]).T
+    minutes = rng.uniform(0, 90 * 24 * 60, n)
+    base = pd.DataFrame(
+        {
+            "external_id": [f"SYN-{k}" for k in range(n)],
+            "occurred_at": pd.Timestamp("2022-03-01", tz=VIETNAM_TZ)
+            + pd.to_timedelta(minutes, unit="min"),
+            "lon": lon,
+            "lat": lat,
+            "category": rng.choice(["drugs", "theft", "fraud", "traffic", "assault"], n),
+            "detected_by": rng.choice(["o1", "o2", "o4", "o5"], n),
+            "detected_at": None,
+            "status": "open",
+            "subjects": 0,
+            "jointly_handled": False,
+            "description": "SYNTHETIC event (test)",
+            "synthetic": True,
+        }
+    )
+    planted = plant_duplicates(base, 19, members=["o1", "o2", "o4", "o5"])
+    frame = planted.incidents
+    assert frame["synthetic"].all() and frame["description"].str.startswith("SYNTHETIC").all()
+    assert len(planted.pairs) == 176
+    source = write_incidents(frame, tmp_path / "planted.csv")
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        report = import_file(store, source, context, chunk_rows=250)
+        stored, _ = store.query(IncidentQuery(limit=10_000))
+    events = stored.groupby("event_id")["external_id"].apply(sorted)
+    found = {frozenset((a, b)) for ids in events for i, a in enumerate(ids) for b in ids[i + 1 :]}
+    whole = link_reports(frame).reports.set_index("external_id")["event_id"]
+    assert (
+        stored.set_index("external_id")["event_id"]
+        .sort_index()
+        .equals(whole.reindex(sorted(whole.index)).rename("event_id"))
+    )
+    hits = len(found & planted.pairs)
+    precision, recall = hits / len(found), hits / len(planted.pairs)
+    # Seed 19: 176 planted pairs, 180 links found; measured precision 0.978, recall 1.000
+    # (600 events in 90 days on 4 km², 6.7 a day; test_linking's T11 figures: 98.0 / 99.7 %).
+    assert precision >= 0.95 and recall >= 0.99, (precision, recall)
+    assert report.linked == stored["event_role"].isin(["lead", "cooperating"]).sum()
