@@ -5,9 +5,10 @@ it links the new reports (:func:`geozone.incidents.linking.link_reports`) agains
 reports near them in space and time, never the whole store. The stored reports it reads:
 
 - those within the largest link window of a new report: one query per 0.1° tile holding new
-  reports (about 11 km; the spatial index), over the tile's detection times widened by the
-  window, and by :data:`DETECTION_LAG` below (a stored report's ``occurred_at`` may precede
-  its detection; one detected more than a day after it occurred is not found);
+  reports (about 11 km; the spatial index), whose detection time lies within the tile's
+  detection times widened by the window; the read is bounded by ``occurred_at`` (indexed)
+  from :data:`DETECTION_LAG` before (a stored report detected more than 31 days after it
+  occurred is not found: the synthetic generator's longest delay is 30 days);
 - every other report of the events those belong to, so that an event is relinked whole.
 
 The event columns (``event_id``, ``event_role``, ``event_confidence``) of every report whose
@@ -45,7 +46,7 @@ from geozone.store.events import (
 from geozone.store.sql import SqlIncidentStore
 
 #: How long before its detection a stored report may have occurred and still be found.
-DETECTION_LAG = timedelta(days=1)
+DETECTION_LAG = timedelta(days=31)
 #: Side of the tiles new reports are grouped in for the bounded reads, in degrees.
 TILE_DEG = 0.1
 
@@ -101,8 +102,8 @@ def _boxes(
 ) -> list[tuple[float, float, float, float, pd.Timestamp, pd.Timestamp]]:
     """Return a box of space and time per tile of new reports (the bounded reads)."""
     new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
-    new = new.assign(_t=_detections(new), _o=pd.to_datetime(new["occurred_at"], utc=True))
-    new = new[new["_t"].notna() & new["_o"].notna()]
+    new = new.assign(_t=_detections(new))
+    new = new[new["_t"].notna()]
     if new.empty:
         return []
     metres = max([window.distance_m, *(w.distance_m for w in windows.values())])
@@ -116,7 +117,7 @@ def _boxes(
         lat = float(np.abs(tile["lat"]).max())
         d_lat = metres / 110_574.0 * 1.01
         d_lon = metres / (111_320.0 * max(np.cos(np.radians(min(lat + d_lat, 89.0))), 1e-6)) * 1.01
-        start = min(tile["_o"].min(), tile["_t"].min() - wide) - DETECTION_LAG
+        start = tile["_t"].min() - wide
         boxes.append(
             (
                 float(tile["lon"].min() - d_lon),
@@ -148,7 +149,7 @@ def link_new(
     new = reports_of(sql, ids)
     if new.empty:
         return LinkOutcome()
-    near = reports_in(sql, _boxes(new, window, windows))
+    near = reports_in(sql, _boxes(new, window, windows), DETECTION_LAG)
     frame = pd.concat([new, near], ignore_index=True).drop_duplicates("external_id")
     return _relink(sql, frame, set(new["external_id"]), window, windows)
 

@@ -10,7 +10,7 @@ reports.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -60,14 +60,22 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
 
 
 def reports_in(
-    store: SqlIncidentStore, boxes: Iterable[tuple[float, float, float, float, datetime, datetime]]
+    store: SqlIncidentStore,
+    boxes: Iterable[tuple[float, float, float, float, datetime, datetime]],
+    lag: timedelta = timedelta(0),
 ) -> pd.DataFrame:
-    """Return the stored reports in boxes of space and time (``occurred_at`` in [start, end]).
+    """Return the stored reports in boxes of space and detection time.
+
+    A report's detection time is ``detected_at``, else ``occurred_at``; it must lie in
+    [start, end]. The read is bounded by the spatial index and by ``occurred_at`` (indexed)
+    from ``start - lag`` to ``end`` (a report occurs before it is detected).
 
     Parameters
     ----------
     boxes
         ``(minx, miny, maxx, maxy, start, end)`` each: a bounded query per box.
+    lag
+        The longest time from occurrence to detection a report may have and be found.
 
     Returns
     -------
@@ -79,8 +87,14 @@ def reports_in(
     rows: list[Any] = []
     with store.engine.connect() as connection:
         for minx, miny, maxx, maxy, start, end in boxes:
-            query = IncidentQuery(bbox=(minx, miny, maxx, maxy), start=start, limit=1)
-            where = [*filters(tables, store.dialect, query), t.c.occurred_at <= end]
+            query = IncidentQuery(bbox=(minx, miny, maxx, maxy), start=start - lag, limit=1)
+            detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
+            where = [
+                *filters(tables, store.dialect, query),
+                t.c.occurred_at <= end,
+                detected >= start,
+                detected <= end,
+            ]
             rows += connection.execute(sa.select(*_columns(t)).where(*where)).all()
     return _frame(store, rows)
 

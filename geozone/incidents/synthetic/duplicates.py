@@ -3,8 +3,9 @@
 :func:`plant_duplicates` adds to synthetic incidents what two members logging one event
 looks like, so that linking (:mod:`geozone.incidents.linking`) is measured against a known
 truth: a share of the reports of cluster members gets a *second report* by another member of
-the same cluster (its position off by a normal error per axis, logged minutes later, same
-category), and a share gets a *repeat*: an unrelated event of the same kind at the very
+the same cluster (its position off by a normal error per axis, the event's time, the same
+category; its detection the first report's plus a delay of minutes), and a share gets a
+*repeat*: an unrelated event of the same kind at the very
 spot, by another member, hours to days later, which must stay apart. Every added row is
 labelled synthetic (``synthetic`` True, a ``description`` opening with "SYNTHETIC").
 """
@@ -121,9 +122,16 @@ def _copies(
     )
     copies["lat"] = lat + north / _M_PER_DEG_LAT
     delay = pd.to_timedelta(rng.uniform(*minutes, k), unit="min")
-    copies["occurred_at"] = pd.to_datetime(copies["occurred_at"]) + delay
-    if "detected_at" in copies.columns:
-        copies["detected_at"] = None
+    occurred = pd.to_datetime(copies["occurred_at"])
+    if suffix == "dup":  # the same event: its time, detected by the called member later
+        detected = occurred
+        if "detected_at" in copies.columns:
+            given = pd.to_datetime(copies["detected_at"])
+            detected = given.where(given.notna(), occurred)
+        copies["detected_at"] = detected + delay
+    else:  # another event at the spot, later, detected when it occurred
+        copies["occurred_at"] = occurred + delay
+        copies["detected_at"] = pd.NaT
     own = copies["detected_by"].to_numpy(dtype=object)
     shift = rng.integers(1, len(pool), k)
     index = {m: i for i, m in enumerate(pool)}
