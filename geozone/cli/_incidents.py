@@ -240,6 +240,37 @@ def incidents_import(
         )
 
 
+@incidents_app.command("link")
+def incidents_link(
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the stored reports not linked yet (stored before events existed) into events.
+
+    Imports and POST /incidents link their own reports; this links the others, in chunks,
+    each against the stored reports near it, and judges again the reports whose role
+    changed (the earliest detection leads).
+    """
+    from geozone.context import judging_context
+    from geozone.incidents.pipeline import link_stored
+    from geozone.store import open_store
+
+    context = judging_context()
+    with open_store(store_url) as store, row_progress("linking stored reports") as progress:
+        task = progress.add_task("link", total=None)
+        linked = link_stored(
+            store,
+            context,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        print_json({"linked": linked})
+        return
+    console.print(f"{linked:,} stored reports linked with another as one event")
+
+
 @incidents_app.command("unlink")
 def incidents_unlink(
     first: Annotated[str, typer.Argument(help="External id of one report.")],

@@ -192,6 +192,33 @@ def link_and_judge(
     return outcome.linked
 
 
+def link_stored(
+    store: IncidentStore,
+    context: Context,
+    *,
+    chunk: int = 50_000,
+    on_progress: ProgressCallback | None = None,
+) -> int:
+    """Link every stored report not linked yet (stored before migration 0007), in chunks.
+
+    Each chunk is linked as an import's piece is (against the stored reports near it), and
+    its changed reports judged again. Returns the reports linked with another.
+    """
+    from geozone.store.events import unlinked_ids
+    from geozone.store.sql import SqlIncidentStore
+
+    if not isinstance(store, SqlIncidentStore):
+        return 0
+    stamp = context_stamp(context)
+    linked = done = 0
+    while ids := unlinked_ids(store, chunk):
+        linked += link_and_judge(store, context, ids, stamp)
+        done += len(ids)
+        if on_progress:
+            on_progress(done, done + len(unlinked_ids(store, chunk)))
+    return linked
+
+
 def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[str]) -> int:
     """Judge the stored incidents ``external_ids`` (their stored values); save them.
 
@@ -273,4 +300,5 @@ __all__ = [
     "context_stamp",
     "import_file",
     "link_and_judge",
+    "link_stored",
 ]

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.store._engine import WRITE
-from geozone.store._query import filters, time_or_null
+from geozone.store._query import filters, plausible, time_or_null
 from geozone.store._tables import build_metadata
 from geozone.store.base import EVENT_COLUMNS, IncidentQuery
 from geozone.store.sql import SqlIncidentStore
@@ -234,6 +234,20 @@ def unlinks_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> set[tupl
     return found
 
 
+def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
+    """Return up to ``limit`` external ids of stored reports not linked yet, oldest first."""
+    t = _tables(store.dialect)["incidents"]
+    with store.engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(t.c.external_id)
+                .where(t.c.event_id.is_(None), plausible(t))
+                .order_by(t.c.id)
+                .limit(limit)
+            ).scalars()
+        )
+
+
 def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
     """Return, for each cooperating report among ``external_ids``, its event's first detector.
 
@@ -270,5 +284,6 @@ __all__ = [
     "reports_in",
     "reports_of",
     "save_events",
+    "unlinked_ids",
     "unlinks_of",
 ]

@@ -208,3 +208,40 @@ def test_planted_duplicates_are_found_through_the_store_as_by_the_core(
     # (600 events in 90 days on 4 km², 6.7 a day; test_linking's T11 figures: 98.0 / 99.7 %).
     assert precision >= 0.95 and recall >= 0.99, (precision, recall)
     assert report.linked == stored["event_role"].isin(["lead", "cooperating"]).sum()
+
+
+def test_reports_stored_before_events_are_linked_by_link_stored(
+    tmp_path: Path, context: Context
+) -> None:
+    import pandas as pd
+
+    from geozone.incidents.pipeline import link_stored
+    from geozone.vntime import VIETNAM_TZ
+
+    t0 = pd.Timestamp("2022-03-01 21:00", tz=VIETNAM_TZ)
+    rows = []
+    for external_id, x, minutes, by in (
+        ("a", 950, 0, "o1"),
+        ("b", 960, 20, "o2"),
+        ("c", 300, 0, "o1"),
+    ):
+        lon, lat = grid_point(x, 300)
+        rows.append(
+            {
+                "external_id": external_id,
+                "occurred_at": t0 + pd.Timedelta(minutes=minutes),
+                "lon": lon,
+                "lat": lat,
+                "category": "drugs",
+                "detected_by": by,
+            }
+        )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        store.add_incidents(pd.DataFrame(rows))  # as an older version stored them
+        assign_stale(store, context)
+        assert event(store, "b")[0] is None
+        assert link_stored(store, context, chunk=1) == 2
+        assert event(store, "b")[:2] == ("ev-a", "cooperating")
+        assert event(store, "c")[:2] == ("ev-c", "single")
+        assert lead(store, "b") == "00001"
+        assert link_stored(store, context) == 0  # nothing left
