@@ -75,7 +75,7 @@ def post_incidents(store: IncidentStore, context: Context, records: list[Any]) -
         ids = valid["external_id"].tolist()
         assigned = assign_ids(store, context, ids)
         # Linked to the stored reports near them in space and time (one event, one lead).
-        linked = link_and_judge(store, context, ids, context_stamp(context))
+        linked = link_and_judge(store, context, ids, context_stamp(context)).linked
     except StoreBusyError:
         note = "stored; the store was busy, so their assignment waits for the next write"
         assigned = 0

@@ -63,6 +63,8 @@ class LinkOutcome:
         Reports whose event columns were written.
     linked
         Of the new reports, those linked with another into one event.
+    joined
+        Of the reports written, those in an event of two reports or more.
     rejudge
         External ids whose role or event changed in a way that changes their decisions
         (now or before a cooperating report): the caller judges them again.
@@ -71,6 +73,7 @@ class LinkOutcome:
     read: int = 0
     written: int = 0
     linked: int = 0
+    joined: int = 0
     rejudge: list[str] = field(default_factory=list)
 
 
@@ -194,6 +197,7 @@ def _relink(
         read=len(frame),
         written=written,
         linked=int(mine.sum()),
+        joined=int((changed & (linked["event_size"] > 1).to_numpy()).sum()),
         rejudge=linked.loc[rejudge, "external_id"].astype(str).tolist(),
     )
 

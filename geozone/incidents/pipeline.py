@@ -31,7 +31,7 @@ from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
 from geozone.hashing import file_sha256
-from geozone.incidents.events import judging_frame, link_new
+from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
@@ -126,7 +126,7 @@ def import_file(
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
         assigned += judged
-        linked += link_and_judge(store, context, ours, stamp)
+        linked += link_and_judge(store, context, ours, stamp).linked
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -172,7 +172,7 @@ def _assign_piece(
 
 def link_and_judge(
     store: IncidentStore, context: Context, external_ids: Sequence[str], stamp: str
-) -> int:
+) -> LinkOutcome:
     """Link judged reports into events with the stored reports near them; judge again the changed.
 
     A report whose event changed its role (a cooperating report now, or before) is judged
@@ -180,8 +180,8 @@ def link_and_judge(
 
     Returns
     -------
-    int
-        Of ``external_ids``, the reports linked with another into one event.
+    LinkOutcome
+        What linking did (``linked``: of ``external_ids``, the reports linked with another).
     """
     outcome = link_new(store, external_ids)
     if outcome.rejudge:
@@ -189,7 +189,7 @@ def link_and_judge(
         if not incidents.empty:
             result = assign(judging_frame(store, incidents), context.sets, context.territories)
             store.save_assignments(result.units, result.clusters, stamp=stamp)
-    return outcome.linked
+    return outcome
 
 
 def link_stored(
@@ -202,7 +202,7 @@ def link_stored(
     """Link every stored report not linked yet (stored before migration 0007), in chunks.
 
     Each chunk is linked as an import's piece is (against the stored reports near it), and
-    its changed reports judged again. Returns the reports linked with another.
+    its changed reports judged again. Returns the reports linked with another (written).
     """
     from geozone.store.events import unlinked_ids
     from geozone.store.sql import SqlIncidentStore
@@ -212,7 +212,7 @@ def link_stored(
     stamp = context_stamp(context)
     linked = done = 0
     while ids := unlinked_ids(store, chunk):
-        linked += link_and_judge(store, context, ids, stamp)
+        linked += link_and_judge(store, context, ids, stamp).joined
         done += len(ids)
         if on_progress:
             on_progress(done, done + len(unlinked_ids(store, chunk)))
