@@ -184,7 +184,7 @@ def get_incident(
 )
 def unlink_incident(
     request: Request,
-    caller: AnalystDep,
+    caller: ScopedAnalystDep,
     context: ContextDep,
     store: StoreDep,
     external_id: str,
@@ -198,8 +198,8 @@ def unlink_incident(
     A planner or analyst unlinks a pair the linking joined wrongly: the two reports are
     never linked directly again (by later imports too); their event is relinked without the
     pair and the reports whose role changed are judged again (a cooperating report is
-    judged with its event's first detector). Like every write, a key with scopes is refused
-    (403) until writes honour scopes.
+    judged with its event's first detector). A key with scopes unlinks only incidents its
+    scopes cover; another is answered as unknown (404).
     """
     other = body.get("other")
     note = body.get("note")
@@ -207,6 +207,13 @@ def unlink_incident(
         raise InvalidParameterError(
             'the body must be {"other": "<external id>", "note": "<text>" (optional)}'
         )
+    units = scope_units(context, caller.scopes) if caller.scopes else None
+    for wanted in (external_id, other):  # a scoped key unlinks inside its scopes only
+        found = store.get(wanted)
+        if found is None or (
+            units is not None and not in_scope(found.get("assignment") or {}, units)
+        ):
+            raise UnknownIncidentError(f"no incident with external id {wanted!r}")
     report = service.unlink_incidents(store, context, external_id, other, caller.name, note)
     summarise(request, f"unlinked {external_id} and {other}")
     data: dict[str, Any] = jsonable(report)
