@@ -237,6 +237,11 @@ class IncidentsPosted(BaseModel):
     stored: int = Field(description="Records stored by this request.")
     duplicates: int = Field(description="Records whose external_id was stored already.")
     assigned: int
+    linked: int = Field(
+        default=0,
+        description="Of the records, those linked with a report by another member into one "
+        "event (their ``event_id`` shared; the earliest detection leads).",
+    )
     note: str | None = Field(
         default=None, description="Set when the records are stored but not yet assigned."
     )

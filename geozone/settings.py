@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     store_busy_timeout_s
         How long a writer to the SQLite store waits for another writer's transaction to end
         before giving up, in seconds.
+    link_distance_m, link_minutes
+        The default window within which reports of one category by two different members
+        are linked as one event (:mod:`geozone.incidents.linking` says why 300 m and
+        120 minutes).
+    link_windows
+        Windows of clusters whose members log differently, by cluster id:
+        ``GEOZONE_LINK_WINDOWS='{"gia-lam": [1000, 180]}'`` (metres, minutes).
     """
 
     model_config = SettingsConfigDict(env_prefix="GEOZONE_", extra="ignore")
@@ -73,6 +80,9 @@ class Settings(BaseSettings):
     display_simplify_deg: float = Field(default=1e-4, gt=0.0, le=0.01)
     store_url: str = ""
     store_busy_timeout_s: float = Field(default=60.0, gt=0.0, le=3_600.0)
+    link_distance_m: float = Field(default=300.0, gt=0.0, le=5_000.0)
+    link_minutes: float = Field(default=120.0, gt=0.0, le=1_440.0)
+    link_windows: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:

@@ -34,6 +34,7 @@ POPUP_LABELS = {
     "time_html": esc("Thời gian / Time (UTC+7)"),
     "lead_html": esc("Đơn vị chủ trì / Lead unit"),
     "rule_html": esc("Nguyên tắc / Rule"),
+    "event_html": esc("Các báo cáo của sự việc / Reports of the event"),
 }
 _POINT_DECIMALS = 5  # 1 m: incident markers
 
@@ -147,7 +148,7 @@ def incident_data(
     incidents
         Points; optional columns ``category`` (code or label), ``occurred_at``, ``rule``,
         ``lead_unit`` (a unit code), ``explanation_vi``, ``explanation_en``, ``synthetic``,
-        ``external_id``.
+        ``external_id``, ``event_reports`` (the reports of a linked event, as text).
     units
         Units with ``code`` and ``full_name``, to name lead units (optional).
 
@@ -156,6 +157,7 @@ def incident_data(
     dict
         ``lat``/``lon`` (5 decimals, about 1 m); index arrays into tables of distinct
         HTML-escaped strings: ``cat``/``cats``, ``lead``/``leads``, ``rule``/``rules``,
+        ``ev``/``evs`` (the reports of a linked event, one point per event),
         ``ex`` into ``vis``/``ens`` (packed sentences, see :func:`pack_sentences`, with
         templates ``vi_templates``/``en_templates``), -1 meaning none; ``t0`` and ``t``
         (UTC epoch minutes: base and offsets, -1 none); ``id_prefix`` and ``id`` (escaped);
@@ -203,6 +205,8 @@ def incident_data(
         )
     if "rule" in frame:
         data["rule"], data["rules"] = _factorize(frame["rule"], _rule_label)
+    if "event_reports" in frame:  # a linked event, drawn once: its reports
+        data["ev"], data["evs"] = _factorize(frame["event_reports"])
     columns = [c for c in ("explanation_vi", "explanation_en") if c in frame]
     if columns:
         texts = frame[columns].astype("string")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geozone.assignment import ClusterTerritory
@@ -166,7 +167,14 @@ def incident_layer(
         raise MapInputError(f"incidents lack column(s) {', '.join(missing)}")
     keep = [
         c
-        for c in ("external_id", "category", "occurred_at", "synthetic", "detected_by")
+        for c in (
+            "external_id",
+            "category",
+            "occurred_at",
+            "synthetic",
+            "detected_by",
+            "event_reports",
+        )
         if c in incidents.columns
     ]
     frame = incidents[[*keep, "lon", "lat"]]
@@ -247,9 +255,48 @@ def stored_incidents(
             break
     if not frames:
         return StoredIncidents(None, total)
-    incidents = pd.concat(frames, ignore_index=True)
+    incidents = one_point_per_event(pd.concat(frames, ignore_index=True))
     rows = pd.concat(decisions, ignore_index=True)
     return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
+
+
+def one_point_per_event(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Keep one point per linked event (its lead report), naming its reports in ``event_reports``.
+
+    Reports of one event by two members share an ``event_id``; the map draws the event once,
+    where its lead report (the earliest detection) put it, and its popup lists the reports:
+    ``id (detected by, role)``. Incidents without event columns are returned as they are.
+    """
+    from geozone.incidents.linking import one_per_event
+
+    if "event_id" not in incidents.columns:
+        return incidents
+    kept, counted = one_per_event(incidents)
+    if not counted["linked_reports"]:
+        return incidents
+    key = incidents["event_id"].fillna("ev-" + incidents["external_id"].astype(str))
+    role = incidents["event_role"].map({"lead": "chủ trì / lead"}).fillna("")
+    text: pd.Series[str] = (
+        incidents["external_id"].astype(str)
+        + " ("
+        + incidents["detected_by"].fillna("?").astype(str)
+        + np.where(role != "", ", " + role, "")
+        + ")"
+    )
+    sizes = key.map(key.value_counts())
+    linked = (sizes > 1).to_numpy()
+    order = pd.DataFrame(
+        {
+            "key": key[linked],
+            "rank": incidents["event_role"].ne("lead")[linked],
+            "t": pd.to_datetime(incidents["occurred_at"], utc=True)[linked],
+            "text": text[linked],
+        }
+    ).sort_values(["key", "rank", "t"], kind="stable")  # the lead first, then by time
+    listed: pd.Series[str] = order.groupby("key")["text"].agg("; ".join)
+    out = kept.copy()
+    out["event_reports"] = key.loc[kept.index].map(listed)
+    return out.reset_index(drop=True)
 
 
 def cluster_on(context: Context, cluster_id: str, day: date) -> tuple[ClusterTerritory, Cluster]:

@@ -275,7 +275,9 @@ def cluster_border_effect(
     sharing a boundary) and split: ``n_incidents``, ``n_in_zone``, ``incident_share``,
     ``area_share``, ``ratio`` with its exact 95% interval, ``p_value`` (one-sided binomial
     test), and ``reason`` when the ratio is missing (``no_incidents``, ``no_zone_area``;
-    missing numbers are null). Needs an analyst key.
+    missing numbers are null). Incidents are counted as events: the reports of one event by
+    two members count once (``events`` gives the reports, the events and how many reports
+    were linked). Needs an analyst key.
     """
     keys = [part.strip() for part in (by or "").split(",") if part.strip()]
     bad = [k for k in keys if k not in ("category", "kind")]
@@ -291,6 +293,8 @@ def cluster_border_effect(
         "period": period,
         "synthetic": found.synthetic,
         **({"synthetic_label": SYNTHETIC_LABEL_TEXT} if found.synthetic else {}),
+        # Counts are of events: the reports linked as one event count once.
+        "events": found.events,
         "rows": rows,
     }
 

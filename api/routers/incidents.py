@@ -30,7 +30,7 @@ from api.scopes import in_scope, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, parse_bbox
-from geozone.errors import IncidentFileError, UnknownIncidentError
+from geozone.errors import IncidentFileError, InvalidParameterError, UnknownIncidentError
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -190,6 +190,49 @@ def get_incident(
                 "the decisions were made before a change of context (a cluster confirmed or "
                 "withdrawn, new boundaries, new rules) and are being recomputed; ask again later"
             )
+    return data
+
+
+@router.post(
+    "/incidents/{external_id}/unlink",
+    responses={**_AUTH, **problems(400, 404, 422)},
+    summary="Unlink two reports wrongly linked as one event",
+)
+def unlink_incident(
+    request: Request,
+    caller: ScopedAnalystDep,
+    context: ContextDep,
+    store: StoreDep,
+    external_id: str,
+    body: Annotated[
+        dict[str, Any],
+        Body(openapi_examples={"one": {"value": {"other": "HN-2025-000124", "note": "two"}}}),
+    ],
+) -> dict[str, Any]:
+    """Keep that ``external_id`` and ``other`` are not one event; the decision is kept.
+
+    A planner or analyst unlinks a pair the linking joined wrongly: the two reports are
+    never linked directly again (by later imports too); their event is relinked without the
+    pair and the reports whose role changed are judged again (a cooperating report is
+    judged with its event's first detector). A key with scopes unlinks only incidents its
+    scopes cover; another is answered as unknown (404).
+    """
+    other = body.get("other")
+    note = body.get("note")
+    if not isinstance(other, str) or not other or not (note is None or isinstance(note, str)):
+        raise InvalidParameterError(
+            'the body must be {"other": "<external id>", "note": "<text>" (optional)}'
+        )
+    units = scope_units(context, caller.scopes) if caller.scopes else None
+    for wanted in (external_id, other):  # a scoped key unlinks inside its scopes only
+        found = store.get(wanted)
+        if found is None or (
+            units is not None and not in_scope(found.get("assignment") or {}, units)
+        ):
+            raise UnknownIncidentError(f"no incident with external id {wanted!r}")
+    report = service.unlink_incidents(store, context, external_id, other, caller.name, note)
+    summarise(request, f"unlinked {external_id} and {other}")
+    data: dict[str, Any] = jsonable(report)
     return data
 
 

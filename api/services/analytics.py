@@ -180,6 +180,8 @@ def with_labels(collection: dict[str, Any], period: ClusterPeriod) -> dict[str, 
             "to": period.end.isoformat(),
             "attribution": "; ".join(dict.fromkeys(b.info.attribution for b in sets)),
             "attribution_en": "; ".join(dict.fromkeys(b.info.attribution_en for b in sets)),
+            # Hotspots count events, once each; how many reports were linked into them.
+            "events": period.located_events,
         }
     )
     if properties.get("synthetic"):

@@ -21,8 +21,9 @@ from api.scopes import Units, in_scope
 from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
+from geozone.incidents.events import unlink_pair
 from geozone.incidents.io import validate_incidents
-from geozone.incidents.pipeline import assign_ids, import_file
+from geozone.incidents.pipeline import assign_ids, context_stamp, import_file, link_and_judge
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
@@ -150,11 +151,15 @@ def post_incidents(
     valid = result.incidents.reset_index(drop=True)
     added = store.add_incidents(valid)
     note = None
+    linked = 0
     try:  # this request's rows only: other stale ones are the background job's
-        assigned = assign_ids(store, context, valid["external_id"].tolist())
+        ids = valid["external_id"].tolist()
+        assigned = assign_ids(store, context, ids)
+        # Linked to the stored reports near them in space and time (one event, one lead).
+        linked = link_and_judge(store, context, ids, context_stamp(context)).linked
     except StoreBusyError:
-        assigned = 0
         note = "stored; the store was busy, so their assignment waits for the next write"
+        assigned = 0
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
         for r in result.rejects
@@ -171,6 +176,7 @@ def post_incidents(
         "stored": added.inserted,
         "duplicates": added.duplicates,
         "assigned": assigned,
+        "linked": linked,
         "note": note,
         "rejects": sorted(rejects, key=lambda r: int(r["index"])),
     }
@@ -348,3 +354,29 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
+
+
+def unlink_incidents(
+    store: IncidentStore, context: Context, a: str, b: str, by: str, note: str | None
+) -> dict[str, Any]:
+    """Keep that incidents ``a`` and ``b`` are not one event; relink and judge their event(s).
+
+    Raises
+    ------
+    UnknownIncidentError
+        Either incident is not stored.
+    InvalidParameterError
+        ``a`` and ``b`` are the same incident.
+    """
+    fresh, outcome = unlink_pair(store, a, b, by=by, note=note)
+    judged = assign_ids(store, context, outcome.rejudge)
+    events = {e: store.get(e) or {} for e in (a, b)}
+    return {
+        "unlinked": [a, b],
+        "new": fresh,
+        "judged_again": judged,
+        "events": {
+            e: {name: record.get(name) for name in ("event_id", "event_role", "event_confidence")}
+            for e, record in events.items()
+        },
+    }

@@ -45,7 +45,7 @@ from geozone.errors import DataNotFoundError, GeozoneError, UnknownPatrolZoneErr
 from geozone.incidents.fields import STATUSES
 from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
-from geozone.store.base import INCIDENT_COLUMNS, UNIT_COLUMNS
+from geozone.store.base import EVENT_COLUMNS, INCIDENT_COLUMNS, UNIT_COLUMNS
 from geozone.store.planner import PlannerStore
 
 GEOJSON = "application/geo+json"
@@ -788,6 +788,7 @@ def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] 
     row["batch_id"] = found.get("batch_id")
     for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at"):
         row[name] = assignment.get(name)
+    row.update((name, found.get(name)) for name in EVENT_COLUMNS)  # as the items list them
     properties = jsonable(row)
     return {
         "type": "Feature",

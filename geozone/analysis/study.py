@@ -15,6 +15,9 @@ cluster maps, the review report) reads them through :func:`cluster_study` and
   inside the study area in the period, judged under the cluster or not (hotspots read them:
   a grid counts what lies in its cells, and a lapsed carried cluster, which judges nothing,
   still has a territory to study).
+- Both count **events, not reports**: reports of one event by two members (linked on import,
+  sharing an ``event_id``) are kept once, by the event's lead report
+  (:func:`geozone.incidents.linking.one_per_event`); ``events`` says how many were linked.
 - Hotspots use :data:`HOTSPOT_DEFAULTS` unless told otherwise: Gi* on 250 m squares with
   p-values from the normal approximation of the z-score (as ArcGIS's Hot Spot Analysis),
   Benjamini–Hochberg FDR over the cells at α = 0.05. Permutation inference stays available
@@ -77,6 +80,11 @@ class ClusterStudy:
     area: Any
     incidents: pd.DataFrame
     located: pd.DataFrame
+    #: :func:`geozone.incidents.linking.one_per_event`'s counts of ``incidents`` (reports,
+    #: events, linked reports, linked events) before one report per event was kept.
+    events: dict[str, int] | None = None
+    #: The same counts of ``located`` (what hotspots count).
+    located_events: dict[str, int] | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -117,6 +125,7 @@ def cluster_study(
     InvalidParameterError
         The period is reversed, or no form of the cluster has a territory with geometry.
     """
+    from geozone.incidents.linking import one_per_event
     from geozone.report.forms import cluster_forms, period_bounds
     from geozone.report.incidents import cluster_incidents
 
@@ -137,8 +146,19 @@ def cluster_study(
     if categories is not None:
         incidents = incidents[incidents["category"].isin(categories)].reset_index(drop=True)
         located = located[located["category"].isin(categories)].reset_index(drop=True)
+    incidents, events = one_per_event(incidents)
+    located, located_events = one_per_event(located)
     return ClusterStudy(
-        cluster_id, first, last, tuple(forms), chosen.territory, area, incidents, located
+        cluster_id,
+        first,
+        last,
+        tuple(forms),
+        chosen.territory,
+        area,
+        incidents.reset_index(drop=True),
+        located.reset_index(drop=True),
+        events,
+        located_events,
     )
 
 
@@ -166,6 +186,8 @@ _LOCATED_COLUMNS = [
     "jointly_handled",
     "synthetic",
     "detected_by",
+    "event_id",
+    "event_role",
 ]
 
 

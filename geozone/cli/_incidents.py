@@ -322,6 +322,11 @@ def incidents_import(
         + (f" (resumed at row {report.resumed_from:,})" if report.resumed_from else ""),
         highlight=False,
     )
+    if report.linked:
+        console.print(
+            f"  {report.linked:,} linked with a report by another member as one event "
+            "(event_id shared; the earliest detection leads)"
+        )
     if report.address_only:
         console.print(
             f"  {report.address_only:,} without coordinates located by their address only: "
@@ -333,6 +338,75 @@ def incidents_import(
             style="yellow",
             highlight=False,
         )
+
+
+@incidents_app.command("link")
+def incidents_link(
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link the stored reports not linked yet (stored before events existed) into events.
+
+    Imports and POST /incidents link their own reports; this links the others, in chunks,
+    each against the stored reports near it, and judges again the reports whose role
+    changed (the earliest detection leads).
+    """
+    from geozone.context import judging_context
+    from geozone.incidents.pipeline import link_stored
+    from geozone.store import open_store
+
+    context = judging_context()
+    with open_store(store_url) as store, row_progress("linking stored reports") as progress:
+        task = progress.add_task("link", total=None)
+        linked = link_stored(
+            store,
+            context,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        print_json({"linked": linked})
+        return
+    console.print(f"{linked:,} stored reports linked with another as one event")
+
+
+@incidents_app.command("unlink")
+def incidents_unlink(
+    first: Annotated[str, typer.Argument(help="External id of one report.")],
+    second: Annotated[str, typer.Argument(help="External id of the other report.")],
+    by: Annotated[str | None, typer.Option(help="Who decides (kept with the decision).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why they are two events.")] = None,
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Keep that two reports linked as one event are two events (a planner's decision).
+
+    The pair is never linked again, by later imports either; their event is relinked
+    without it and the reports whose role changed are judged again.
+    """
+    from geozone.context import judging_context
+    from geozone.incidents.events import unlink_pair
+    from geozone.incidents.pipeline import assign_ids
+    from geozone.store import open_store
+
+    context = judging_context()
+    with open_store(store_url) as store:
+        fresh, outcome = unlink_pair(store, first, second, by=by, note=note)
+        judged = assign_ids(store, context, outcome.rejudge)
+        events = {e: (store.get(e) or {}).get("event_id") for e in (first, second)}
+    data = {"unlinked": [first, second], "new": fresh, "judged_again": judged, "events": events}
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"{first} and {second} are two events"
+        + ("" if fresh else " (already decided)")
+        + f": {', '.join(f'{e} in {v}' for e, v in events.items())}; "
+        f"{judged} judged again"
+    )
 
 
 def _query(

@@ -286,4 +286,54 @@ def count_events(linked: Linked) -> dict[str, int]:
     }
 
 
-__all__ = ["LINK_COLUMNS", "LinkWindow", "Linked", "count_events", "link_reports"]
+def one_per_event(reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Keep one report per event, so that counts count events, not reports.
+
+    An event is kept by its lead report (the earliest detection); when its lead is not
+    among ``reports`` (another period, another cluster), by its earliest report there.
+    Reports without an ``event_id`` (not linked yet) are their own events.
+
+    Parameters
+    ----------
+    reports
+        Reports with ``external_id`` and, when linked, ``event_id`` and ``event_role``
+        (the store's event columns); without ``event_id`` they are returned as they are.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame and dict
+        The kept reports (in their order), and ``reports``, ``events``, ``linked_reports``
+        (reports in events of two or more among ``reports``) and ``linked_events``.
+    """
+    n = len(reports)
+    if "event_id" not in reports.columns or not n:
+        return reports, {"reports": n, "events": n, "linked_reports": 0, "linked_events": 0}
+    ids = reports["external_id"].astype(str)
+    key = reports["event_id"].where(reports["event_id"].notna(), "ev-" + ids).astype(str)
+    roles = reports["event_role"] if "event_role" in reports.columns else None
+    rank = roles.eq("cooperating") if roles is not None else pd.Series(False, reports.index)
+    order = pd.DataFrame(
+        {"key": key, "rank": rank.to_numpy(dtype=bool), "id": ids}, index=reports.index
+    )
+    if "occurred_at" in reports.columns:
+        order["t"] = pd.to_datetime(reports["occurred_at"], utc=True)
+    columns = ["key", "rank", *(["t"] if "t" in order else []), "id"]
+    kept = order.sort_values(columns, kind="stable").drop_duplicates("key").index
+    sizes = key.map(key.value_counts())
+    counted = {
+        "reports": n,
+        "events": int(key.nunique()),
+        "linked_reports": int((sizes > 1).sum()),
+        "linked_events": int(key[sizes > 1].nunique()),
+    }
+    return reports.loc[reports.index.isin(kept)], counted
+
+
+__all__ = [
+    "LINK_COLUMNS",
+    "LinkWindow",
+    "Linked",
+    "count_events",
+    "link_reports",
+    "one_per_event",
+]

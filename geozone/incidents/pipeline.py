@@ -9,6 +9,12 @@ reported with their line, field and reason and kept with the batch. Assignments 
 with each incident and stamped with what they were computed from (boundary builds, cluster
 definitions, rules): when those change, :func:`assign_stale` recomputes exactly the
 incidents whose stamp differs.
+
+Each piece's new reports are then linked to the stored reports near them in space and time
+(:func:`geozone.incidents.events.link_new`): reports of one event by two members share an
+``event_id``, the earliest detection leads, and a cooperating report is judged with its
+event's first detector (:func:`geozone.incidents.events.judging_frame`), here and whenever
+the store's incidents are judged again.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
 from geozone.hashing import file_sha256
+from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import assignment_stamp
@@ -55,6 +62,8 @@ class ImportReport:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     #: Rows without coordinates stored by their address only (no border-zone decision).
     address_only: int = 0
+    #: Reports of this import linked with another report into one event.
+    linked: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -106,7 +115,7 @@ def import_file(
     batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
     start = int(batch["rows_done"])
     stamp = context_stamp(context)
-    stored = duplicates = rejected = assigned = address_only = 0
+    stored = duplicates = rejected = assigned = address_only = linked = 0
     rejects: list[dict[str, Any]] = []
     if on_stored:
         on_stored(start, source.n_rows)
@@ -124,7 +133,9 @@ def import_file(
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         if on_stored:
             on_stored(first + read.n_rows, source.n_rows)
-        assigned += _assign_piece(store, context, incidents, batch_id, stamp)
+        judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+        assigned += judged
+        linked += link_and_judge(store, context, ours, stamp).linked
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -143,22 +154,78 @@ def import_file(
         assigned,
         rejects,
         address_only=address_only,
+        linked=linked,
     )
 
 
 def _assign_piece(
     store: IncidentStore, context: Context, incidents: Any, batch_id: str, stamp: str
-) -> int:
-    """Judge the rows of a piece that its batch stored, from the piece; save them."""
+) -> tuple[int, list[str]]:
+    """Judge the rows of a piece that its batch stored, from the piece; save them.
+
+    Returns
+    -------
+    tuple of int and list of str
+        Incidents assigned, and the external ids the batch stored.
+    """
     if incidents.empty:
-        return 0
+        return 0, []
     ours = store.stored_by(batch_id, incidents["external_id"].tolist())
     if not ours:
-        return 0
+        return 0, []
     if len(ours) < len(incidents):
         incidents = incidents[incidents["external_id"].isin(ours)].reset_index(drop=True)
     result = assign(incidents, context.sets, context.territories)
-    return store.save_assignments(result.units, result.clusters, stamp=stamp)
+    return store.save_assignments(result.units, result.clusters, stamp=stamp), ours
+
+
+def link_and_judge(
+    store: IncidentStore, context: Context, external_ids: Sequence[str], stamp: str
+) -> LinkOutcome:
+    """Link judged reports into events with the stored reports near them; judge again the changed.
+
+    A report whose event changed its role (a cooperating report now, or before) is judged
+    again with its event's first detector.
+
+    Returns
+    -------
+    LinkOutcome
+        What linking did (``linked``: of ``external_ids``, the reports linked with another).
+    """
+    outcome = link_new(store, external_ids)
+    if outcome.rejudge:
+        incidents = store.get_many(outcome.rejudge)
+        if not incidents.empty:
+            result = assign(judging_frame(store, incidents), context.sets, context.territories)
+            store.save_assignments(result.units, result.clusters, stamp=stamp)
+    return outcome
+
+
+def link_stored(
+    store: IncidentStore,
+    context: Context,
+    *,
+    chunk: int = 50_000,
+    on_progress: ProgressCallback | None = None,
+) -> int:
+    """Link every stored report not linked yet (stored before migration 0007), in chunks.
+
+    Each chunk is linked as an import's piece is (against the stored reports near it), and
+    its changed reports judged again. Returns the reports linked with another (written).
+    """
+    from geozone.store.events import unlinked_ids
+    from geozone.store.sql import SqlIncidentStore
+
+    if not isinstance(store, SqlIncidentStore):
+        return 0
+    stamp = context_stamp(context)
+    linked = done = 0
+    while ids := unlinked_ids(store, chunk):
+        linked += link_and_judge(store, context, ids, stamp).joined
+        done += len(ids)
+        if on_progress:
+            on_progress(done, done + len(unlinked_ids(store, chunk)))
+    return linked
 
 
 def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[str]) -> int:
@@ -174,7 +241,7 @@ def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[st
     incidents = store.get_many(list(external_ids))
     if incidents.empty:
         return 0
-    result = assign(incidents, context.sets, context.territories)
+    result = assign(judging_frame(store, incidents), context.sets, context.territories)
     return store.save_assignments(result.units, result.clusters, stamp=context_stamp(context))
 
 
@@ -226,7 +293,7 @@ def assign_stale(
     stamp = context_stamp(context)
     done = 0
     while ids := store.stale_ids(stamp, limit=chunk):
-        incidents = store.get_many(ids)
+        incidents = judging_frame(store, store.get_many(ids))
         result = assign(incidents, context.sets, context.territories)
         done += store.save_assignments(result.units, result.clusters, stamp=stamp)
         if on_progress:
@@ -241,4 +308,6 @@ __all__ = [
     "batch_name",
     "context_stamp",
     "import_file",
+    "link_and_judge",
+    "link_stored",
 ]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 #: Incident columns the report reads from :meth:`IncidentStore.query`.
 _INCIDENT_COLUMNS = _names(
     "external_id occurred_at category detected_by status subjects jointly_handled synthetic "
-    "lon lat set_id unit_code"
+    "lon lat set_id unit_code event_id event_role"
 )
 #: Decision columns the report reads from :meth:`IncidentStore.cluster_rows`.
 _DECISION_COLUMNS = _names(
@@ -68,7 +68,8 @@ def cluster_incidents(
     pandas.DataFrame
         One row per incident: the incident columns (``occurred_at`` in Vietnam time, ``lon``,
         ``lat``, ``category``, ``status``, ``subjects``, ``jointly_handled``, ``synthetic``,
-        ``detected_by``, ``set_id``, ``unit_code``) and the cluster's decision
+        ``detected_by``, ``set_id``, ``unit_code``, ``event_id``, ``event_role``) and the
+        cluster's decision
         (``cluster_id``, ``member_code``, ``in_zone``, ``zone_kind``, ``zone_units``,
         ``lead_unit``, ``rule``, ``review``, ``explanation_vi``, ``explanation_en``).
     """

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geozone.incidents.linking import one_per_event
 from geozone.labels import SYNTHETIC_LABEL
 from geozone.report.figures import headline_figures
 from geozone.report.forms import cluster_forms, form_notes, period_bounds
@@ -270,7 +271,10 @@ def cluster_report(
     """
     period_bounds(start, end)
     forms = cluster_forms(context, cluster_id)
-    frame = prepare_incidents(cluster_incidents(store, [f.id for f in forms], start, end))
+    reports = prepare_incidents(cluster_incidents(store, [f.id for f in forms], start, end))
+    # Events, not reports: the reports of one event by two members are counted once.
+    frame, events = one_per_event(reports)
+    frame = frame.reset_index(drop=True)
     active = [f for f in forms if f.overlaps(start, end)] or forms
     head = next((f.cluster for f in forms if f.id == cluster_id), forms[0].cluster)
     notes: list[str] = []
@@ -288,6 +292,16 @@ def cluster_report(
             "Không có vụ việc nào của cụm trong kỳ báo cáo / "
             "No incidents of the cluster in the period."
         )
+    if events["linked_reports"]:
+        notes.append(
+            f"Vụ việc được đếm theo sự việc: {format_number(events['linked_reports'])} báo cáo "
+            f"của hai thành viên trở lên về cùng một sự việc được ghép thành "
+            f"{format_number(events['linked_events'])} sự việc (đơn vị phát hiện sớm nhất chủ "
+            f"trì) / Incidents are counted as events: {events['linked_reports']:,} reports by "
+            f"two or more members of one event were linked into {events['linked_events']:,} "
+            f"events ({events['reports']:,} reports, {events['events']:,} events; the earliest "
+            "detection leads)."
+        )
     notes += form_notes(forms, start, end)
     notes.append(
         "Ngày theo giờ Việt Nam (UTC+7), tính cả ngày đầu và ngày cuối; tình trạng làm rõ tại "
@@ -296,6 +310,11 @@ def cluster_report(
     )
     tables = report_tables(frame, forms, start, end)
     figures = headline_figures(frame, start, end)
+    figures.update(
+        reports=events["reports"],
+        linked_reports=events["linked_reports"],
+        linked_events=events["linked_events"],
+    )
     figures["address_only"] = _address_only(store, [f.id for f in forms], start, end, notes)
     points = incident_points(frame)
     layers: dict[str, gpd.GeoDataFrame] = {"incidents": points}

@@ -2,7 +2,9 @@
 
 Counting rules
 --------------
-- *Cases* are incidents; *subjects* the sum of their ``subjects`` (đối tượng); *solved* those
+- *Cases* are events: the reports of one event by two members (linked on import, one
+  ``event_id``) count once, by the event's lead report (the earliest detection);
+  *subjects* the sum of their ``subjects`` (đối tượng); *solved* those
   whose status is ``solved`` at the time of the report ("31/35": solved / cases).
 - *Criminal* and *administrative* follow :data:`geozone.incidents.schema.CATEGORIES`.
 - *In the border area* is the stored ``in_zone`` flag of the cluster's decision (inside a

@@ -149,6 +149,7 @@ def result_frame(rows: Sequence[sa.Row[Any]], *, sqlite: bool) -> gpd.GeoDataFra
     frame["lon"] = frame["lon"].astype("float64")
     frame["lat"] = frame["lat"].astype("float64")
     frame["subjects"] = frame["subjects"].astype("int64")
+    frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
     for column in ("jointly_handled", "synthetic"):
         frame[column] = frame[column].astype(bool)
     frame["on_boundary"] = frame["on_boundary"].astype("boolean")

@@ -116,6 +116,7 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Column("candidates", _JSON),
         sa.Column("assigned_with", sa.String(128)),
         sa.Column("assigned_at", UTCDateTime),
+        *event_columns(),
         sa.UniqueConstraint("external_id", name="uq_incidents_external_id"),
         *incident_checks(),
         sa.Index("ix_incidents_occurred_at", "occurred_at"),
@@ -126,6 +127,7 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Index("ix_incidents_province_code", "province_code"),
         sa.Index("ix_incidents_assigned_with", "assigned_with"),
         sa.Index("ix_incidents_batch_id", "batch_id"),
+        sa.Index("ix_incidents_event_id", "event_id"),  # migration 0007
         *spatial,
     )
     sa.Table(
@@ -163,6 +165,17 @@ def build_metadata(dialect: str) -> sa.MetaData:
             sa.Column("miny", sa.Float),
             sa.Column("maxy", sa.Float),
         )
+    sa.Table(  # migration 0007
+        "incident_unlinks",
+        metadata,
+        sa.Column("external_id_a", sa.String(128), nullable=False),
+        sa.Column("external_id_b", sa.String(128), nullable=False),
+        sa.Column("unlinked_by", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Column("unlinked_at", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("external_id_a", "external_id_b", name="pk_incident_unlinks"),
+        sa.CheckConstraint("external_id_a < external_id_b", name="ck_incident_unlinks_order"),
+    )
     sa.Table(  # migration 0004
         "cluster_confirmations",
         metadata,
@@ -174,6 +187,19 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Column("confirmed_at", UTCDateTime(), nullable=False),
     )
     return metadata
+
+
+def event_columns() -> list[sa.Column[Any]]:
+    """Return the event columns of ``incidents`` (migration 0007).
+
+    Derived on import by :mod:`geozone.incidents.events`, never supplied by users: store
+    columns, not fields of an incident (see :data:`geozone.store.base.EVENT_COLUMNS`).
+    """
+    return [
+        sa.Column("event_id", sa.String(136)),
+        sa.Column("event_role", sa.String(16)),
+        sa.Column("event_confidence", sa.Double),
+    ]
 
 
 def _column_type(spec: IncidentField) -> sa.types.TypeEngine[Any]:

@@ -50,6 +50,11 @@ REQUIRED_INCIDENT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS
 UNIT_COLUMNS: tuple[str, ...] = JURISDICTION_FIELDS
 #: One row per (incident, cluster) it falls under, given to ``save_assignments``.
 CLUSTER_COLUMNS: tuple[str, ...] = CLUSTER_DECISION_FIELDS
+#: The event a report belongs to (migration 0007; :mod:`geozone.incidents.events`): the
+#: event shared by the reports linked as one (``ev-`` and the leading report's external id),
+#: the report's role (``lead``, ``cooperating``, ``single``) and the event's confidence. Derived
+#: on import, never supplied: NULL until the report is linked.
+EVENT_COLUMNS: tuple[str, ...] = ("event_id", "event_role", "event_confidence")
 #: Columns of the frame :meth:`IncidentStore.query` returns, before ``geometry``.
 RESULT_COLUMNS: tuple[str, ...] = (
     *INCIDENT_COLUMNS,
@@ -57,6 +62,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     *UNIT_COLUMNS,
     "assigned_with",
     "assigned_at",
+    *EVENT_COLUMNS,
 )
 
 #: Most rows one query returns; page with ``offset`` beyond it.

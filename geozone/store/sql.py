@@ -73,6 +73,7 @@ from geozone.store._query import (
 from geozone.store._tables import UTCDateTime, build_metadata
 from geozone.store.base import (
     CLUSTER_COLUMNS,
+    EVENT_COLUMNS,
     INCIDENT_COLUMNS,
     UNIT_COLUMNS,
     AddResult,
@@ -235,6 +236,7 @@ class SqlIncidentStore(IncidentStore):
             record["assignment"] = {
                 name: values[name] for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at")
             }
+        record.update((name, values[name]) for name in EVENT_COLUMNS)
         record["clusters"] = [r._asdict() for r in cluster_rows]
         record["problems"] = [
             f"{name}: the stored value {values[f'raw_{name}']!r} is outside the plausible range "

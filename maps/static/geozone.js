@@ -104,6 +104,8 @@
     if (lead !== null) { html += row(l.lead_html, lead); }
     var rule = pick(d.rules, d.rule, i);
     if (rule !== null) { html += row(l.rule_html, rule); }
+    var reports = pick(d.evs, d.ev, i);
+    if (reports !== null) { html += row(l.event_html, reports); }
     html += "</table>";
     var vi = pick(d.vis, d.ex, i);
     var en = pick(d.ens, d.ex, i);

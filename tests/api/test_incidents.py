@@ -163,3 +163,28 @@ def test_an_incident_judged_under_an_older_context_says_so(api: Api) -> None:
     assert stale["clusters"] == current["clusters"]  # the stored decisions, said to be old
     (problem,) = stale["problems"]
     assert problem.startswith("the decisions were made before a change of context")
+
+
+def test_two_posted_reports_of_one_event_share_its_id_and_can_be_unlinked(api: Api) -> None:
+    first = record("o1-17", 950, 300, detected_by="o1")
+    called = record("o2-4", 960, 320, occurred_at="2022-03-01T21:20:00+07:00")
+    assert (
+        api.client.post("/incidents", json=[first], headers=api.auth("planner")).json()["linked"]
+        == 0
+    )
+    posted = api.client.post("/incidents", json=[called], headers=api.auth("planner")).json()
+    assert posted["linked"] == 1  # against the stored report nearby
+    shown = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
+    assert (shown["event_id"], shown["event_role"]) == ("ev-o1-17", "cooperating")
+    assert shown["clusters"][0]["lead_unit"] == "00001"  # the event's first detector leads
+    listed = api.client.get("/incidents", headers=api.auth("analyst")).json()
+    assert {f["properties"]["event_id"] for f in listed["features"]} == {"ev-o1-17"}
+    refused = api.client.post("/incidents/o2-4/unlink", json={}, headers=api.auth("analyst"))
+    assert refused.status_code == 400
+    unlinked = api.client.post(
+        "/incidents/o2-4/unlink", json={"other": "o1-17"}, headers=api.auth("analyst")
+    )
+    assert unlinked.status_code == 200, unlinked.text
+    assert unlinked.json()["events"]["o2-4"]["event_id"] == "ev-o2-4"
+    again = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
+    assert again["event_role"] == "single" and again["clusters"][0]["lead_unit"] == "00002"

@@ -69,6 +69,7 @@ DECISIONS: dict[tuple[str, str], str] = {
     ("POST", "/incidents"): IN_SCOPE_WRITES,
     ("GET", "/incidents"): FILTERED,
     ("GET", "/incidents/{external_id}"): FILTERED,
+    ("POST", "/incidents/{external_id}/unlink"): IN_SCOPE_WRITES,
     ("POST", "/incidents/import"): IN_SCOPE_WRITES,
     ("GET", "/jobs/{job_id}"): OWN_JOBS,
     ("GET", "/patrol-zones"): FILTERED,
@@ -259,6 +260,13 @@ def cross_requests(env: Env, me: Ward, other: Ward) -> list[Call]:
         _call("POST", "/incidents", "/incidents", 403, json=[foreign]),
         _call("GET", "/incidents", "/incidents", 200, params={"unit": other.unit}),
         _call("GET", "/incidents/{external_id}", f"/incidents/{other.rows[0]['external_id']}", 404),
+        _call(
+            "POST",
+            "/incidents/{external_id}/unlink",
+            f"/incidents/{other.rows[0]['external_id']}/unlink",
+            404,
+            json={"other": other.rows[-1]["external_id"]},
+        ),
         _call(
             "POST",
             "/incidents/import",

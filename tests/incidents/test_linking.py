@@ -149,3 +149,25 @@ def test_planted_duplicates_are_found_with_measured_precision_and_recall() -> No
     # An event of k reports holds k - 1 links.
     assert counted["linked_reports"] == counted["linked_events"] + len(found)
     assert counted["events"] == len(frame) - len(found)
+
+
+def test_one_report_per_event_is_kept_by_its_lead() -> None:
+    from geozone.incidents.linking import one_per_event
+
+    reports = pd.DataFrame(
+        {
+            "external_id": ["nh-7", "nd-1", "cg-1", "old-1"],
+            "occurred_at": [T0 + pd.Timedelta(minutes=m) for m in (35, 10, 20, 0)],
+            "event_id": ["ev-nd-1", "ev-nd-1", "ev-cg-1", None],  # old-1: not linked yet
+            "event_role": ["cooperating", "lead", "single", None],
+        }
+    )
+    kept, counted = one_per_event(reports)
+    assert kept["external_id"].tolist() == ["nd-1", "cg-1", "old-1"]  # in their order
+    assert counted == {"reports": 4, "events": 3, "linked_reports": 2, "linked_events": 1}
+    # A cooperating report whose lead is elsewhere (another period) stands for its event.
+    alone, _ = one_per_event(reports.iloc[[0, 2]])
+    assert alone["external_id"].tolist() == ["nh-7", "cg-1"]
+    # Without event columns: every report is an event.
+    plain, counted = one_per_event(reports[["external_id", "occurred_at"]])
+    assert len(plain) == 4 and counted["events"] == 4

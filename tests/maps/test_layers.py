@@ -278,3 +278,38 @@ def test_cluster_on_picks_the_version_drawn_on_the_units_in_force(
     assert (old.cluster.id, old.bset.id) == ("gia-lam", "vn-legacy-districts")
     new, _ = cluster_on(context, "gia-lam", date(2025, 8, 1))
     assert new.cluster.id == "gia-lam-vn2025"
+
+
+def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
+    grid: BoundarySet, tmp_path: Path
+) -> None:
+    from geozone.incidents.events import link_new
+    from maps.incident_table import incident_data
+
+    cluster = grid_cluster()
+    context = Context([grid], {cluster.id: cluster}, territories([cluster], [grid]), {})
+    t0 = pd.Timestamp("2024-01-01 21:00", tz=VIETNAM_TZ)
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["o1-17", "o2-4", "o2-5"],
+            "occurred_at": [t0, t0 + pd.Timedelta(minutes=20), t0 + pd.Timedelta(days=1)],
+            "lon": [LON - 0.0001, LON - 0.0002, LON - 0.0001],
+            "lat": [LAT - 0.004] * 3,
+            "detected_by": ["o1", "o2", "o2"],
+            "category": ["drugs"] * 3,
+            "synthetic": [True] * 3,
+        }
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(incidents)
+        assign_stale(store, context)
+        assert link_new(store, incidents["external_id"]).linked == 2
+        found = stored_incidents(store, "o-thu")
+    assert found.layer is not None and found.total == 3
+    layer = found.layer.set_index("external_id")
+    assert sorted(layer.index) == ["o1-17", "o2-5"]  # the event once, by its lead report
+    assert layer.loc["o1-17", "event_reports"] == "o1-17 (o1, chủ trì / lead); o2-4 (o2)"
+    assert pd.isna(layer.loc["o2-5", "event_reports"])
+    data = incident_data(found.layer)
+    assert data["evs"] == ["o1-17 (o1, chủ trì / lead); o2-4 (o2)"]
+    assert sorted(data["ev"].tolist()) == [-1, 0]

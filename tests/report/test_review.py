@@ -623,3 +623,48 @@ def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Co
     bx, by = project_xy(np.array([105.8064]), np.array([21.0387]), np.array([32648]))
     assert np.hypot(x[0] - bx[0], y[0] - by[0]) < 500
     assert "named_hotspots" in report.tables and len(report.tables["named_hotspots"]) == 1
+
+
+def test_the_review_counts_events_and_says_how_many_reports_were_linked(
+    tmp_path: Path, grid_context: Context
+) -> None:
+    from geozone.analysis.study import cluster_study
+    from geozone.incidents.events import link_new
+
+    def report(external_id: str, x: float, at: str, by: str) -> dict[str, Any]:
+        lon, lat = grid_point(x, 300)
+        return {
+            "external_id": external_id,
+            "occurred_at": f"2021-03-01T{at}:00+07:00",
+            "lon": lon,
+            "lat": lat,
+            "category": "theft",
+            "detected_by": by,
+            "synthetic": True,
+        }
+
+    reports = pd.DataFrame(
+        [
+            report("o1-1", 950, "21:00", "o1"),
+            report("o2-1", 960, "21:20", "o2"),  # the same event, reported by the called member
+            report("o2-2", 950, "23:40", "o2"),  # the same spot, later: another event
+        ]
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(reports)
+        assign_stale(store, grid_context)
+        assert link_new(store, reports["external_id"]).linked == 2
+        review = cluster_report(store, grid_context, "grid-centre", START, END, hotspots=True)
+        figures = review.figures
+        assert (figures["cases"], figures["reports"]) == (2, 3)
+        assert (figures["linked_reports"], figures["linked_events"]) == (2, 1)
+        assert any("2 reports by two or more members" in note for note in review.notes)
+        zone = review.tables["border_zone"].set_index(["area", "kind"])
+        assert zone.loc[("in_zone", "all"), "cases"] == 2
+        effect = review.tables["border_effect"]
+        whole = effect[effect["scope"] == "cluster"]
+        assert int(whole["n_incidents"].iloc[0]) == 2
+        assert sorted(review.layers["incidents"]["external_id"]) == ["o1-1", "o2-2"]
+        study = cluster_study(store, grid_context, "grid-centre", START, END)
+        assert study.events == {"reports": 3, "events": 2, "linked_reports": 2, "linked_events": 1}
+        assert len(study.located) == 2  # the hotspots' points: one per event

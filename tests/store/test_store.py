@@ -766,7 +766,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0006"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0007"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")

@@ -1,0 +1,265 @@
+"""Events in the store: new reports linked to the stored reports near them, unlinks kept.
+
+:func:`link_new` runs after an import's piece or a ``POST /incidents`` is stored and judged:
+it links the new reports (:func:`geozone.incidents.linking.link_reports`) against the stored
+reports near them in space and time, never the whole store. The stored reports it reads:
+
+- those within the largest link window of a new report: one query per 0.1° tile holding new
+  reports (about 11 km; the spatial index), whose detection time lies within the tile's
+  detection times widened by the window; the read is bounded by ``occurred_at`` (indexed)
+  from :data:`DETECTION_LAG` before (a stored report detected more than 31 days after it
+  occurred is not found: the synthetic generator's longest delay is 30 days);
+- every other report of the events those belong to, so that an event is relinked whole.
+
+The event columns (``event_id``, ``event_role``, ``event_confidence``) of every report whose
+event changed are written. An event's decisions follow it: the earliest detection decides
+the lead under the border rule ("first detector leads"), so a cooperating report is judged
+with its event's first detector (:func:`judging_frame`) and the reports whose role or event
+changed are judged again (by the caller, which holds the context).
+
+:func:`unlink_pair` keeps a planner's or analyst's decision that two reports are not one
+event (``incident_unlinks``) and relinks their event without that link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from geozone.errors import InvalidParameterError, UnknownIncidentError
+from geozone.incidents.linking import LinkWindow, link_reports
+from geozone.settings import Settings, get_settings
+from geozone.store import IncidentStore
+from geozone.store.events import (
+    add_unlink,
+    event_members,
+    lead_detectors,
+    reports_in,
+    reports_of,
+    save_events,
+    unlinks_of,
+)
+from geozone.store.sql import SqlIncidentStore
+
+#: How long before its detection a stored report may have occurred and still be found.
+DETECTION_LAG = timedelta(days=31)
+#: Side of the tiles new reports are grouped in for the bounded reads, in degrees.
+TILE_DEG = 0.1
+
+
+@dataclass
+class LinkOutcome:
+    """What linking new reports did.
+
+    Attributes
+    ----------
+    read
+        Stored reports read (the new ones, those near them and their events' others).
+    written
+        Reports whose event columns were written.
+    linked
+        Of the new reports, those linked with another into one event.
+    joined
+        Of the reports written, those in an event of two reports or more.
+    rejudge
+        External ids whose role or event changed in a way that changes their decisions
+        (now or before a cooperating report): the caller judges them again.
+    """
+
+    read: int = 0
+    written: int = 0
+    linked: int = 0
+    joined: int = 0
+    rejudge: list[str] = field(default_factory=list)
+
+
+def windows_of(settings: Settings | None = None) -> tuple[LinkWindow, dict[str, LinkWindow]]:
+    """Return the default link window and those of clusters, from the settings."""
+    settings = settings or get_settings()
+    default = LinkWindow(settings.link_distance_m, settings.link_minutes)
+    by_cluster = {
+        cluster: LinkWindow(float(metres), float(minutes))
+        for cluster, (metres, minutes) in settings.link_windows.items()
+    }
+    return default, by_cluster
+
+
+def _sql(store: IncidentStore) -> SqlIncidentStore:
+    if not isinstance(store, SqlIncidentStore):
+        raise InvalidParameterError(f"events need the SQL store, not {type(store).__name__}")
+    return store
+
+
+def _detections(frame: pd.DataFrame) -> pd.Series:
+    occurred = pd.to_datetime(frame["occurred_at"], utc=True)
+    detected = pd.to_datetime(frame["detected_at"], utc=True)
+    return detected.fillna(occurred)
+
+
+def _boxes(
+    new: pd.DataFrame, window: LinkWindow, windows: dict[str, LinkWindow]
+) -> list[tuple[float, float, float, float, pd.Timestamp, pd.Timestamp]]:
+    """Return a box of space and time per tile of new reports (the bounded reads)."""
+    new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
+    new = new.assign(_t=_detections(new))
+    new = new[new["_t"].notna()]
+    if new.empty:
+        return []
+    metres = max([window.distance_m, *(w.distance_m for w in windows.values())])
+    minutes = max([window.minutes, *(w.minutes for w in windows.values())])
+    wide = pd.Timedelta(minutes=minutes)
+    boxes = []
+    tiles = new.groupby(
+        [np.floor(new["lon"] / TILE_DEG), np.floor(new["lat"] / TILE_DEG)], sort=True
+    )
+    for _, tile in tiles:
+        lat = float(np.abs(tile["lat"]).max())
+        d_lat = metres / 110_574.0 * 1.01
+        d_lon = metres / (111_320.0 * max(np.cos(np.radians(min(lat + d_lat, 89.0))), 1e-6)) * 1.01
+        start = tile["_t"].min() - wide
+        boxes.append(
+            (
+                float(tile["lon"].min() - d_lon),
+                float(tile["lat"].min() - d_lat),
+                float(tile["lon"].max() + d_lon),
+                float(tile["lat"].max() + d_lat),
+                start,
+                tile["_t"].max() + wide,
+            )
+        )
+    return boxes
+
+
+def link_new(
+    store: IncidentStore, external_ids: Iterable[str], settings: Settings | None = None
+) -> LinkOutcome:
+    """Link stored reports ``external_ids`` to the stored reports near them; save the events.
+
+    Returns
+    -------
+    LinkOutcome
+        What was read and written, and the reports the caller judges again.
+    """
+    sql = _sql(store)
+    ids = list(dict.fromkeys(str(e) for e in external_ids))
+    if not ids:
+        return LinkOutcome()
+    window, windows = windows_of(settings)
+    new = reports_of(sql, ids)
+    if new.empty:
+        return LinkOutcome()
+    near = reports_in(sql, _boxes(new, window, windows), DETECTION_LAG)
+    frame = pd.concat([new, near], ignore_index=True).drop_duplicates("external_id")
+    return _relink(sql, frame, set(new["external_id"]), window, windows)
+
+
+def _relink(
+    store: SqlIncidentStore,
+    frame: pd.DataFrame,
+    new_ids: set[str],
+    window: LinkWindow,
+    windows: dict[str, LinkWindow],
+) -> LinkOutcome:
+    """Relink ``frame`` completed by its events' other reports; write what changed."""
+    known = set(frame["external_id"])
+    others = event_members(store, frame["event_id"].dropna().unique())
+    others = others[~others["external_id"].isin(known)]
+    if not others.empty:
+        frame = pd.concat([frame, others], ignore_index=True)
+    frame = frame.sort_values("external_id", kind="stable").reset_index(drop=True)
+    linked = link_reports(
+        frame,
+        window,
+        clusters=frame["link_cluster"].to_numpy(dtype=object),
+        windows=windows,
+        unlinked=unlinks_of(store, frame["external_id"]),
+    ).reports
+    old_conf = frame["event_confidence"].to_numpy(dtype=float)
+    new_conf = linked["link_confidence"].to_numpy(dtype=float)
+    old_id, old_role = (frame[c].to_numpy(dtype=object) for c in ("event_id", "event_role"))
+    changed = (
+        frame["event_id"].isna().to_numpy()
+        | (old_id != linked["event_id"].to_numpy(dtype=object))
+        | (old_role != linked["event_role"].to_numpy(dtype=object))
+        | ~np.isclose(old_conf, new_conf, rtol=0, atol=1e-9)
+    )
+    was_cooperating = frame["event_role"].eq("cooperating").to_numpy()
+    is_cooperating = linked["event_role"].eq("cooperating").to_numpy()
+    rejudge = changed & (was_cooperating | is_cooperating)
+    write = linked.loc[changed, ["external_id", "event_id", "event_role", "link_confidence"]]
+    written = save_events(store, write.rename(columns={"link_confidence": "event_confidence"}))
+    mine = linked["external_id"].isin(new_ids) & (linked["event_size"] > 1)
+    return LinkOutcome(
+        read=len(frame),
+        written=written,
+        linked=int(mine.sum()),
+        joined=int((changed & (linked["event_size"] > 1).to_numpy()).sum()),
+        rejudge=linked.loc[rejudge, "external_id"].astype(str).tolist(),
+    )
+
+
+def judging_frame(store: IncidentStore, incidents: pd.DataFrame) -> pd.DataFrame:
+    """Return ``incidents`` as their events are judged: a cooperating report by its lead's detector.
+
+    The earliest detection of an event decides the lead under the border rule, so a
+    cooperating report is judged with the detecting member of its event's lead report (its
+    own ``detected_by`` stays stored as given). Reports not linked, leads and single
+    reports are judged as they are.
+    """
+    if incidents.empty or not isinstance(store, SqlIncidentStore):
+        return incidents
+    detectors = lead_detectors(store, incidents["external_id"].astype(str))
+    if not detectors:
+        return incidents
+    lead = incidents["external_id"].astype(str).map(detectors)
+    return incidents.assign(detected_by=lead.where(lead.notna(), incidents["detected_by"]))
+
+
+def unlink_pair(
+    store: IncidentStore,
+    a: str,
+    b: str,
+    *,
+    by: str | None = None,
+    note: str | None = None,
+    settings: Settings | None = None,
+) -> tuple[bool, LinkOutcome]:
+    """Keep that reports ``a`` and ``b`` are not one event, and relink their event(s).
+
+    Returns
+    -------
+    tuple of bool and LinkOutcome
+        Whether the decision is new (False: it was kept already), and what relinking did
+        (its ``rejudge``: the reports the caller judges again).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``a`` and ``b`` are the same report.
+    UnknownIncidentError
+        Either report is not stored.
+    """
+    sql = _sql(store)
+    if a == b:
+        raise InvalidParameterError(f"a report cannot be unlinked from itself ({a!r})")
+    pair = reports_of(sql, [a, b])
+    missing = sorted({a, b} - set(pair["external_id"]))
+    if missing:
+        raise UnknownIncidentError(f"no stored incident {', '.join(map(repr, missing))}")
+    fresh = add_unlink(sql, a, b, by=by, note=note)
+    window, windows = windows_of(settings)
+    return fresh, _relink(sql, pair, set(), window, windows)
+
+
+__all__ = [
+    "DETECTION_LAG",
+    "LinkOutcome",
+    "judging_frame",
+    "link_new",
+    "unlink_pair",
+    "windows_of",
+]

@@ -1,0 +1,289 @@
+"""The store's side of events: reports near others, event members, event columns, unlinks.
+
+The SQL behind :mod:`geozone.incidents.events` on the tables of migration 0007 (the event
+columns of ``incidents``, ``incident_unlinks``), for SQLite and PostGIS alike. Every read is
+bounded: reports in boxes of space and time (the spatial index, then the indexed
+``occurred_at``), the members of given events (indexed ``event_id``), the unlinks of given
+reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from geozone.incidents.fields import INCIDENT_COLUMNS
+from geozone.store._engine import WRITE
+from geozone.store._query import filters, plausible, time_or_null
+from geozone.store._tables import build_metadata
+from geozone.store.base import EVENT_COLUMNS, IncidentQuery
+from geozone.store.sql import SqlIncidentStore
+from geozone.text import nfc
+
+#: Columns of the frames this module reads: the incident fields, the event columns and the
+#: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
+#: holds it, else its first cluster, else None).
+REPORT_COLUMNS: tuple[str, ...] = (*INCIDENT_COLUMNS, *EVENT_COLUMNS, "link_cluster")
+
+_CHUNK = 5_000
+
+
+@cache
+def _tables(dialect: str) -> Any:
+    return build_metadata(dialect).tables
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _columns(t: sa.Table) -> list[sa.ColumnElement[Any]]:
+    times = ("occurred_at", "detected_at")
+    return [
+        time_or_null(t, name) if name in times else t.c[name]
+        for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS)
+    ]
+
+
+def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[*INCIDENT_COLUMNS, *EVENT_COLUMNS])
+    frame = frame.drop_duplicates("external_id").reset_index(drop=True)
+    frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
+    frame["link_cluster"] = frame["external_id"].map(link_clusters(store, frame["external_id"]))
+    return frame
+
+
+def reports_in(
+    store: SqlIncidentStore,
+    boxes: Iterable[tuple[float, float, float, float, datetime, datetime]],
+    lag: timedelta = timedelta(0),
+) -> pd.DataFrame:
+    """Return the stored reports in boxes of space and detection time.
+
+    A report's detection time is ``detected_at``, else ``occurred_at``; it must lie in
+    [start, end]. The read is bounded by the spatial index and by ``occurred_at`` (indexed)
+    from ``start - lag`` to ``end`` (a report occurs before it is detected).
+
+    Parameters
+    ----------
+    boxes
+        ``(minx, miny, maxx, maxy, start, end)`` each: a bounded query per box.
+    lag
+        The longest time from occurrence to detection a report may have and be found.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REPORT_COLUMNS`, each report once.
+    """
+    tables = _tables(store.dialect)
+    t = tables["incidents"]
+    rows: list[Any] = []
+    with store.engine.connect() as connection:
+        for minx, miny, maxx, maxy, start, end in boxes:
+            query = IncidentQuery(bbox=(minx, miny, maxx, maxy), start=start - lag, limit=1)
+            detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
+            where = [
+                *filters(tables, store.dialect, query),
+                t.c.occurred_at <= end,
+                detected >= start,
+                detected <= end,
+            ]
+            rows += connection.execute(sa.select(*_columns(t)).where(*where)).all()
+    return _frame(store, rows)
+
+
+def event_members(store: SqlIncidentStore, event_ids: Iterable[str]) -> pd.DataFrame:
+    """Return every stored report of the events ``event_ids`` (:data:`REPORT_COLUMNS`)."""
+    t = _tables(store.dialect)["incidents"]
+    wanted = sorted({str(e) for e in event_ids if isinstance(e, str) and e})
+    rows: list[Any] = []
+    with store.engine.connect() as connection:
+        for chunk in _chunks(wanted):
+            rows += connection.execute(sa.select(*_columns(t)).where(t.c.event_id.in_(chunk))).all()
+    return _frame(store, rows)
+
+
+def reports_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> pd.DataFrame:
+    """Return the stored reports ``external_ids`` (:data:`REPORT_COLUMNS`; unknown: left out)."""
+    t = _tables(store.dialect)["incidents"]
+    wanted = sorted({nfc(str(e)) for e in external_ids})
+    rows: list[Any] = []
+    with store.engine.connect() as connection:
+        for chunk in _chunks(wanted):
+            rows += connection.execute(
+                sa.select(*_columns(t)).where(t.c.external_id.in_(chunk))
+            ).all()
+    return _frame(store, rows)
+
+
+def link_clusters(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
+    """Return the cluster each report is linked within (reports of no cluster left out).
+
+    A report's first cluster (by id) whose border zone holds it, else its first cluster.
+    """
+    tables = _tables(store.dialect)
+    t, c = tables["incidents"], tables["incident_clusters"]
+    wanted = sorted({str(e) for e in external_ids})
+    found: dict[str, tuple[bool, str]] = {}
+    with store.engine.connect() as connection:
+        for chunk in _chunks(wanted):
+            rows = connection.execute(
+                sa.select(t.c.external_id, c.c.cluster_id, c.c.in_zone)
+                .join(c, c.c.incident_id == t.c.id)
+                .where(t.c.external_id.in_(chunk), c.c.cluster_id.is_not(None))
+            ).all()
+            for external_id, cluster_id, in_zone in rows:
+                key = (not bool(in_zone), str(cluster_id))
+                if external_id not in found or key < found[external_id]:
+                    found[external_id] = key
+    return {e: key[1] for e, key in found.items()}
+
+
+def save_events(store: SqlIncidentStore, events: pd.DataFrame) -> int:
+    """Write the event columns of reports, in one transaction.
+
+    Parameters
+    ----------
+    events
+        ``external_id`` and :data:`~geozone.store.base.EVENT_COLUMNS`.
+
+    Returns
+    -------
+    int
+        Reports written.
+    """
+    if events.empty:
+        return 0
+    t = _tables(store.dialect)["incidents"]
+    params = [
+        {
+            "p_external_id": str(external_id),
+            "p_event_id": str(event_id),
+            "p_event_role": str(role),
+            "p_event_confidence": float(confidence),
+        }
+        for external_id, event_id, role, confidence in zip(
+            events["external_id"],
+            events["event_id"],
+            events["event_role"],
+            events["event_confidence"].astype(float),
+            strict=True,
+        )
+    ]
+    statement = (
+        t.update()
+        .where(t.c.external_id == sa.bindparam("p_external_id"))
+        .values({name: sa.bindparam(f"p_{name}") for name in EVENT_COLUMNS})
+    )
+    with store.engine.execution_options(**{WRITE: True}).begin() as connection:
+        connection.execute(statement, params)
+    return len(params)
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    first, second = sorted((nfc(a), nfc(b)))
+    return first, second
+
+
+def add_unlink(
+    store: SqlIncidentStore, a: str, b: str, *, by: str | None = None, note: str | None = None
+) -> bool:
+    """Keep that reports ``a`` and ``b`` are not one event; False when already kept."""
+    table = _tables(store.dialect)["incident_unlinks"]
+    first, second = _pair(a, b)
+    with store.engine.execution_options(**{WRITE: True}).begin() as connection:
+        kept = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.external_id_a == first, table.c.external_id_b == second)
+        ).scalar_one()
+        if kept:
+            return False
+        connection.execute(
+            table.insert().values(
+                external_id_a=first,
+                external_id_b=second,
+                unlinked_by=by,
+                note=note,
+                unlinked_at=datetime.now(UTC),
+            )
+        )
+    return True
+
+
+def unlinks_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """Return the unlinked pairs that involve any of ``external_ids``."""
+    table = _tables(store.dialect)["incident_unlinks"]
+    wanted = sorted({str(e) for e in external_ids})
+    found: set[tuple[str, str]] = set()
+    with store.engine.connect() as connection:
+        for chunk in _chunks(wanted):
+            rows = connection.execute(
+                sa.select(table.c.external_id_a, table.c.external_id_b).where(
+                    sa.or_(table.c.external_id_a.in_(chunk), table.c.external_id_b.in_(chunk))
+                )
+            ).all()
+            found.update((str(a), str(b)) for a, b in rows)
+    return found
+
+
+def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
+    """Return up to ``limit`` external ids of stored reports not linked yet, oldest first."""
+    t = _tables(store.dialect)["incidents"]
+    with store.engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(t.c.external_id)
+                .where(t.c.event_id.is_(None), plausible(t))
+                .order_by(t.c.id)
+                .limit(limit)
+            ).scalars()
+        )
+
+
+def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
+    """Return, for each cooperating report among ``external_ids``, its event's first detector.
+
+    The detecting member of the event's lead report (the earliest detection), by the
+    cooperating report's external id; leads, single reports and reports not linked yet are
+    left out.
+    """
+    t = _tables(store.dialect)["incidents"]
+    lead = t.alias("lead")
+    wanted = sorted({nfc(str(e)) for e in external_ids})
+    found: dict[str, str] = {}
+    with store.engine.connect() as connection:
+        for chunk in _chunks(wanted):
+            rows = connection.execute(
+                sa.select(t.c.external_id, lead.c.detected_by)
+                .join(lead, lead.c.event_id == t.c.event_id)
+                .where(
+                    t.c.external_id.in_(chunk),
+                    t.c.event_role == "cooperating",
+                    lead.c.event_role == "lead",
+                    lead.c.detected_by.is_not(None),
+                )
+            ).all()
+            found.update((str(e), str(d)) for e, d in rows)
+    return found
+
+
+__all__ = [
+    "REPORT_COLUMNS",
+    "add_unlink",
+    "event_members",
+    "lead_detectors",
+    "link_clusters",
+    "reports_in",
+    "reports_of",
+    "save_events",
+    "unlinked_ids",
+    "unlinks_of",
+]

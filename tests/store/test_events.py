@@ -1,0 +1,102 @@
+"""The event columns and the unlinks on both backends; event_id through the exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from geozone import cli
+from geozone.incidents.events import link_new, unlink_pair
+from geozone.report.exports import write_layers
+from geozone.store import IncidentQuery, open_store
+from geozone.store.events import lead_detectors, reports_in, unlinks_of
+from geozone.vntime import VIETNAM_TZ
+from tests.fixtures.grid import grid_point
+
+T0 = pd.Timestamp("2022-03-01 21:00", tz=VIETNAM_TZ)
+
+
+def reports() -> pd.DataFrame:
+    """Two members' reports of one event, a repeat at the spot the next day, another kind."""
+    rows = []
+    for external_id, x, minutes, by, category in (
+        ("o1-17", 950, 0, "o1", "drugs"),
+        ("o2-4", 960, 20, "o2", "drugs"),
+        ("o2-5", 950, 60 * 24, "o2", "drugs"),
+        ("o4-1", 955, 5, "o4", "theft"),
+    ):
+        lon, lat = grid_point(x, 300)
+        rows.append(
+            {
+                "external_id": external_id,
+                "occurred_at": T0 + pd.Timedelta(minutes=minutes),
+                "lon": lon,
+                "lat": lat,
+                "category": category,
+                "detected_by": by,
+                "synthetic": True,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_events_round_trip_through_the_store_and_the_exports(
+    store_url: str, tmp_path: Path
+) -> None:
+    frame = reports()
+    with open_store(store_url) as store:
+        store.add_incidents(frame)
+        before, _ = store.query(IncidentQuery())
+        assert before["event_id"].isna().all()  # not linked yet: NULL, not made up
+        outcome = link_new(store, frame["external_id"])
+        assert (outcome.linked, outcome.written, outcome.rejudge) == (2, 4, ["o2-4"])
+        record = store.get("o2-4")
+        assert record is not None
+        assert (record["event_id"], record["event_role"]) == ("ev-o1-17", "cooperating")
+        assert 0.5 < record["event_confidence"] < 1
+        assert lead_detectors(store, ["o2-4", "o1-17"]) == {"o2-4": "o1"}
+        stored, _ = store.query(IncidentQuery())
+        events = stored.set_index("external_id")["event_id"].to_dict()
+        assert events == {
+            "o1-17": "ev-o1-17",
+            "o2-4": "ev-o1-17",
+            "o2-5": "ev-o2-5",
+            "o4-1": "ev-o4-1",
+        }
+        assert stored["event_confidence"].dtype == "float64"
+        # Linking again writes nothing: the same answer.
+        assert link_new(store, frame["external_id"]).written == 0
+        # The bounded read: a box far away holds none of them.
+        lon, lat = grid_point(5_000, 5_000)
+        far = reports_in(store, [(lon, lat, lon + 0.001, lat + 0.001, T0, T0)])
+        assert far.empty
+    runner = CliRunner()
+    for name in ("all.parquet", "all.csv"):  # GeoPackage and GeoJSON name the real sets
+        result = runner.invoke(
+            cli.app, ["incidents", "export", "-o", str(tmp_path / name), "--store", store_url]
+        )
+        assert result.exit_code == 0, result.output
+    # The layered formats' writer, as the export uses it.
+    write_layers({"incidents": stored}, tmp_path / "all.gpkg", "test")
+    for table in (
+        gpd.read_parquet(tmp_path / "all.parquet"),
+        pd.read_csv(tmp_path / "all.csv"),
+        pyogrio.read_dataframe(tmp_path / "all.gpkg"),
+    ):
+        assert table.set_index("external_id")["event_id"].to_dict() == events
+        assert set(table["event_role"]) == {"lead", "cooperating", "single"}
+    # Unlinking (as the CLI and the API do): the decision is kept.
+    with open_store(store_url) as store:
+        fresh, outcome = unlink_pair(store, "o1-17", "o2-4", by="planner")
+        assert fresh and outcome.rejudge == ["o2-4"]
+        assert unlinks_of(store, ["o2-4"]) == {("o1-17", "o2-4")}
+        record = store.get("o2-4")
+        assert record is not None and record["event_role"] == "single"
+        assert link_new(store, frame["external_id"]).linked == 0
+        with pytest.raises(Exception, match="no stored incident 'nope'"):
+            unlink_pair(store, "o1-17", "nope")
