@@ -44,6 +44,7 @@ from geozone.incidents.fields import STATUSES
 from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import INCIDENT_COLUMNS, UNIT_COLUMNS
+from geozone.store.decisions import UnitNamer, flat_decisions, records_frame, unit_namer
 from geozone.store.planner import PlannerStore
 
 GEOJSON = "application/geo+json"
@@ -510,7 +511,7 @@ def items_page(
         check_role(caller, spec.role)
     fetch: Callable[[], Page] = {
         "units": lambda: _unit_page(request, context, query),
-        "incidents": lambda: _incident_page(store, query),
+        "incidents": lambda: _incident_page(request, context, store, query),
         "border-zones": lambda: _zone_page(request, context, query),
         "patrol-zones": lambda: _listed_page(
             [zone_feature(z) for z in planner_store.list_zones()], query
@@ -566,7 +567,7 @@ def item(
             raise missing
         feature = _unit_features(request, bset, frame, resolution)[0]
     elif collection_id == "incidents":
-        feature = _incident_feature(store, feature_id)
+        feature = _incident_feature(request, context, store, feature_id)
     elif collection_id == "patrol-zones":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise missing
@@ -712,24 +713,47 @@ def _unit_features(
     ]
 
 
-def _incident_page(store: IncidentStore, query: ItemsQuery) -> Page:
+def _incident_page(
+    request: Request, context: Context, store: IncidentStore, query: ItemsQuery
+) -> Page:
+    """One page of stored incidents, each with its cluster decisions as flat properties.
+
+    The decision columns are the exports' (:func:`geozone.store.decisions.flat_decisions`;
+    with ``cluster_id`` the columns hold that cluster's decision only).
+    """
     filters = query.filters
     category = filters.get("category")
-    frame, total = store.query(
-        IncidentQuery(
-            bbox=query.bbox,
-            start=query.start,
-            end=_instant_end(query),
-            categories=(category,) if category is not None else None,
-            status=filters.get("status"),
-            synthetic=filters.get("synthetic"),
-            cluster_id=filters.get("cluster_id"),
-            unit_code=filters.get("unit_code"),
-            limit=query.limit,
-            offset=query.offset,
-        )
+    selected = IncidentQuery(
+        bbox=query.bbox,
+        start=query.start,
+        end=_instant_end(query),
+        categories=(category,) if category is not None else None,
+        status=filters.get("status"),
+        synthetic=filters.get("synthetic"),
+        cluster_id=filters.get("cluster_id"),
+        unit_code=filters.get("unit_code"),
+        limit=query.limit,
+        offset=query.offset,
     )
-    return Page(incident_features(frame), total)
+    frame, total = store.query(selected)
+    flat = flat_decisions(
+        frame["external_id"], store.cluster_rows(selected), _namer(request, context)
+    )
+    rows = pd.concat(
+        [pd.DataFrame(frame).reset_index(drop=True), flat.set_axis(range(len(frame)))], axis=1
+    )
+    return Page(incident_features(rows), total)
+
+
+def _namer(request: Request, context: Context) -> UnitNamer:
+    """Return the namer of decisions' units of the loaded context (made once per context)."""
+    cache = _app_cache(request, "ogc_unit_namers")
+    key = id(context)
+    if key not in cache:
+        cache.clear()  # a reloaded context replaces the old one
+        cache[key] = (context, unit_namer(context))
+    namer: UnitNamer = cache[key][1]
+    return namer
 
 
 def _instant_end(query: ItemsQuery) -> datetime | None:
@@ -737,8 +761,10 @@ def _instant_end(query: ItemsQuery) -> datetime | None:
     return None if query.end is None else query.end + timedelta(microseconds=1)
 
 
-def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] | None:
-    """One stored incident as the items give it (its fields and its unit assignment)."""
+def _incident_feature(
+    request: Request, context: Context, store: IncidentStore, external_id: str
+) -> dict[str, Any] | None:
+    """One stored incident as the items give it (fields, unit assignment, decisions)."""
     if len(external_id) > 200:
         return None
     found = store.get(external_id)
@@ -749,6 +775,9 @@ def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] 
     row["batch_id"] = found.get("batch_id")
     for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at"):
         row[name] = assignment.get(name)
+    decisions = records_frame(str(row["external_id"]), found.get("clusters") or [])
+    flat = flat_decisions([str(row["external_id"])], decisions, _namer(request, context))
+    row.update(records(flat)[0])
     properties = jsonable(row)
     return {
         "type": "Feature",

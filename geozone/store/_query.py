@@ -132,7 +132,7 @@ def _in_box(
     return [indexed, t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
 
 
-def result_frame(rows: Sequence[sa.Row[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
+def result_frame(rows: Sequence[Sequence[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
     """Assemble the query result frame with its dtypes (also when empty), column by column.
 
     Times arrive raw: UTC text on SQLite, aware datetimes from psycopg.

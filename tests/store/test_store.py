@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -355,6 +356,85 @@ def test_cluster_rows_follow_the_query_page(store: IncidentStore) -> None:
         "external_id",
         *CLUSTER_COLUMNS,
     ]
+
+
+def test_pages_walk_every_incident_in_key_order_with_its_decisions(
+    store: IncidentStore,
+) -> None:
+    store.add_incidents(make_incidents(25)[::-1])  # stored newest first: the key is not time
+    _assign(store)
+    pages = list(store.pages(IncidentQuery(), page_rows=4))
+    assert [len(p.incidents) for p in pages] == [4] * 6 + [1]
+    assert [p.done for p in pages] == [4, 8, 12, 16, 20, 24, 25]
+    assert {p.total for p in pages} == {25}
+    walked = pd.concat([p.incidents for p in pages], ignore_index=True)
+    assert walked["external_id"].tolist() == [f"i{i:06d}" for i in range(24, -1, -1)]
+    assert list(walked.columns) == [*RESULT_COLUMNS, "geometry"]
+    whole, _ = store.query(IncidentQuery(limit=100))
+    by_time = walked.sort_values("occurred_at").reset_index(drop=True)
+
+    def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        data = pd.DataFrame(frame.drop(columns="geometry")).astype(object)
+        return list(data.where(data.notna(), None).to_dict("records"))
+
+    assert plain(by_time) == plain(whole)
+    # each page's decisions are those of its incidents, as cluster_rows returns them
+    decisions = pd.concat([p.decisions for p in pages], ignore_index=True)
+    expected = store.cluster_rows(IncidentQuery(limit=100))
+    assert sorted(map(tuple, decisions[["external_id", "cluster_id"]].to_numpy())) == sorted(
+        map(tuple, expected[["external_id", "cluster_id"]].to_numpy())
+    )
+    for page in pages:
+        assert set(page.decisions["external_id"]) <= set(page.incidents["external_id"])
+        assert list(page.decisions.columns) == ["external_id", *CLUSTER_COLUMNS]
+    first = decisions[decisions["external_id"] == "i000000"]
+    assert first["cluster_id"].tolist() == ["hoa-do", "other"]
+    assert first.iloc[0]["cooperating"] == ["00002"] and bool(first.iloc[0]["review"])
+
+
+def test_pages_filter_and_keep_only_the_named_clusters_decisions(store: IncidentStore) -> None:
+    store.add_incidents(make_incidents(12))
+    _assign(store)
+    pages = list(store.pages(IncidentQuery(cluster_id="hoa-do"), page_rows=4))
+    assert [p.incidents["external_id"].tolist() for p in pages] == [
+        [f"i{i:06d}" for i in range(4)],
+        ["i000004", "i000005"],
+    ]
+    decisions = pd.concat([p.decisions for p in pages], ignore_index=True)
+    assert set(decisions["cluster_id"]) == {"hoa-do"}
+    assert decisions["external_id"].tolist() == [f"i{i:06d}" for i in range(6)]
+    assert list(store.pages(IncidentQuery(unit_code="99999"))) == []
+    exact = list(store.pages(IncidentQuery(), page_rows=12))  # a full last page, then none
+    assert [len(p.incidents) for p in exact] == [12]
+    with pytest.raises(InvalidParameterError, match="page_rows"):
+        next(store.pages(IncidentQuery(), page_rows=MAX_QUERY_LIMIT + 1))
+
+
+def test_pages_seek_by_key_instead_of_skipping_rows(store: IncidentStore) -> None:
+    """Every page is found through the primary key (``id > last``): no row is skipped over.
+
+    SQLite's compiler always writes ``OFFSET ?``: its value must then be 0.
+    """
+    store.add_incidents(make_incidents(9))
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    engine = engine_of(store)
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert sum(len(p.incidents) for p in store.pages(IncidentQuery(), page_rows=3)) == 9
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    offsets = []
+    for statement, parameters in sent:
+        for k in [m.start() for m in re.finditer(r"OFFSET ", statement)]:
+            given = statement[k + len("OFFSET ") :].split()[0].strip(")")
+            offsets.append(parameters[statement[:k].count("?")] if given == "?" else given)
+    assert all(str(v) == "0" for v in offsets), offsets
+    pages = [s for s, _ in sent if "FROM incidents" in s and "LIMIT" in s.upper()]
+    assert sum("incidents.id >" in s for s in pages) >= 3
 
 
 def test_paging_limit_offset_total_and_order(store: IncidentStore) -> None:
