@@ -13,14 +13,17 @@ decisions) and writes each page as it comes, so memory holds one page whatever t
   layer on ``external_id``;
 - Parquet is GeoParquet (WKB points, EPSG:4326) in row groups, CSV rows under one header (no
   geometry: ``lon``, ``lat``); GeoJSON is written whole (a single JSON document).
+
+:func:`patrol_zone_frame` and :func:`export_patrol_zones` do the same for planners' patrol
+zones (``geozone patrol export``): their unit names, coverage figures and the attribution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -28,6 +31,11 @@ import pandas as pd
 from geozone.errors import GeozoneError
 from geozone.store.base import PAGE_ROWS, IncidentQuery, IncidentStore
 from geozone.store.decisions import UnitNamer, decision_table, flat_decisions
+from geozone.vntime import VIETNAM_TZ
+
+if TYPE_CHECKING:
+    from geozone.assignment import ClusterTerritory
+    from geozone.context import Context
 
 #: File suffixes :func:`export_incidents` writes.
 EXPORT_SUFFIXES = (".gpkg", ".geojson", ".json", ".parquet", ".geoparquet", ".csv")
@@ -223,3 +231,146 @@ def _text_lists(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                     lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple) else v
                 )
     return out
+
+
+# -- patrol zones -------------------------------------------------------------------------------
+
+#: File suffixes :func:`export_patrol_zones` writes.
+PATROL_SUFFIXES = (".gpkg", ".geojson", ".json", ".parquet", ".geoparquet")
+#: The GeoPackage layer of patrol zones.
+PATROL_LAYER = "patrol_zones"
+#: Coverage figures of a patrol zone (:func:`geozone.analysis.patrol.coverage`), if asked.
+COVERAGE_COLUMNS = ("zone_area_km2", "border_zone_km2", "border_zone_share", "cluster_share")
+
+
+def check_patrol_path(path: Path) -> str:
+    """Return the suffix of a patrol zone export, or refuse one that cannot be written.
+
+    Raises
+    ------
+    GeozoneError
+        The suffix is not one of :data:`PATROL_SUFFIXES`, or the folder does not exist.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in PATROL_SUFFIXES:
+        raise GeozoneError(f"cannot write {path.name}: use .gpkg, .geojson or .parquet")
+    if not path.parent.is_dir():
+        raise GeozoneError(f"cannot write {path}: the folder {path.parent} does not exist")
+    return suffix
+
+
+def patrol_zone_frame(
+    records: Sequence[Mapping[str, Any]],
+    context: Context,
+    attribution: str,
+    *,
+    with_coverage: bool = True,
+) -> gpd.GeoDataFrame:
+    """Return stored patrol zones (:meth:`PlannerStore.list_zones` records) as a layer.
+
+    One row per zone: ``zone_id``, ``name``, ``cluster_id``, ``cluster_name``, ``units``
+    and ``unit_names`` (joined with :data:`~geozone.store.decisions.LIST_SEPARATOR`; names
+    from the current set, as the service gives them), ``notes``, times, ``created_by``, the
+    coverage figures (:data:`COVERAGE_COLUMNS`, measured on the zone's cluster as
+    ``GET /patrol-zones/{id}/coverage`` measures them without incidents or hotspots; null
+    with the reason in ``coverage_note`` when the cluster is not placed or the zone is
+    outside it) and ``attribution``; polygons in EPSG:4326.
+    """
+    import json
+
+    import shapely
+
+    from geozone.errors import GeozoneError as Problem
+    from geozone.store.decisions import LIST_SEPARATOR
+
+    names = context.current.full_names
+    placed = {t.cluster.id: t for t in context.territories}
+    zones: dict[str, Any] = {}
+    rows = []
+    for record in records:
+        units = [str(code) for code in record["units"]]
+        territory = placed.get(str(record["cluster_id"]))
+        row: dict[str, Any] = {
+            "zone_id": int(record["id"]),
+            "name": record["name"],
+            "cluster_id": record["cluster_id"],
+            "cluster_name": territory.cluster.name if territory is not None else None,
+            "units": LIST_SEPARATOR.join(units),
+            "unit_names": LIST_SEPARATOR.join(names.get(code, code) for code in units),
+            "notes": record["notes"],
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
+            "created_by": record["created_by"],
+            **dict.fromkeys(COVERAGE_COLUMNS),
+            "coverage_note": None,
+            "geometry": shapely.geometry.shape(json.loads(record["geometry"])),
+        }
+        if with_coverage:
+            if territory is None:
+                row["coverage_note"] = f"cluster {record['cluster_id']} is not placed"
+            else:
+                try:
+                    row.update(_zone_coverage(row["geometry"], territory, zones))
+                except Problem as exc:
+                    row["coverage_note"] = str(exc)
+        else:
+            row["coverage_note"] = "not measured (--no-coverage)"
+        rows.append(row)
+    columns = [
+        "zone_id", "name", "cluster_id", "cluster_name", "units", "unit_names", "notes",
+        "created_at", "updated_at", "created_by", *COVERAGE_COLUMNS, "coverage_note",
+    ]  # fmt: skip
+    frame = pd.DataFrame.from_records(rows, columns=[*columns, "geometry"])
+    for column in COVERAGE_COLUMNS:
+        frame[column] = frame[column].astype("float64")
+    for column in ("created_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(VIETNAM_TZ)
+    frame["attribution"] = attribution
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
+
+
+def _zone_coverage(
+    zone: Any, territory: ClusterTerritory, zones: dict[str, Any]
+) -> dict[str, float | None]:
+    """Measure a zone's coverage figures on its cluster (border zones built once a cluster)."""
+    from geozone.analysis.border_effect import territory_zones
+    from geozone.analysis.patrol import coverage
+
+    cid = territory.cluster.id
+    if cid not in zones:
+        zones[cid] = territory_zones(territory)
+    measured = coverage(zone, territory, zones=zones[cid])
+    return {name: getattr(measured, name) for name in COVERAGE_COLUMNS}
+
+
+def export_patrol_zones(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a patrol zone layer (:func:`patrol_zone_frame`) to ``path``, replacing it.
+
+    GeoPackage (layer ``patrol_zones``, its description the attribution), GeoJSON or
+    GeoParquet; the file is written beside the target and moved into place.
+    """
+    import pyogrio
+
+    suffix = check_patrol_path(path)
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    partial.unlink(missing_ok=True)
+    try:
+        if suffix in (".parquet", ".geoparquet"):
+            frame.to_parquet(partial, index=False)
+        else:
+            driver = "GPKG" if suffix == ".gpkg" else "GeoJSON"
+            attribution = str(frame["attribution"].iloc[0]) if len(frame) else ""
+            pyogrio.write_dataframe(
+                frame,
+                partial,
+                driver=driver,
+                geometry_type="Polygon",
+                **(
+                    {"layer": PATROL_LAYER, "layer_options": {"DESCRIPTION": attribution}}
+                    if driver == "GPKG"
+                    else {}
+                ),
+            )
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

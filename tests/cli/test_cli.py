@@ -259,7 +259,8 @@ def test_the_web_commands_are_in_the_one_app_in_their_place() -> None:
     assert isinstance(group, TyperGroup)
     listed = group.list_commands(typer.Context(group))
     assert listed[listed.index("demo") :] == [
-        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "users", "map"]
+        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "patrol"],
+        *["users", "map"],
     ]
     code, output = run("--help")
     assert code == 0 and "Run the service on loopback" in output

@@ -6,8 +6,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow.parquet as pq
 import pyogrio
 import pytest
 
@@ -21,6 +19,7 @@ from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.decisions import DECISION_COLUMNS, unit_namer
 from geozone.store.export import export_incidents
 from tests.fixtures.clusters import east_cluster, grid_context
+from tests.fixtures.exports import expected_flat, flag, read_back
 from tests.fixtures.incidents import grid_incidents
 
 ATTRIBUTION = "Ranh giới: lưới thử / test grid"
@@ -45,43 +44,10 @@ def filled(store: IncidentStore, tmp_path: Path) -> tuple[IncidentStore, Context
 
 
 def expected(store: IncidentStore, external_id: str, cluster: str | None = None) -> dict[str, Any]:
-    """The flat columns of an incident, built from ``store.get`` (what GET /incidents/{id} says)."""
+    """The flat columns of an incident, from ``store.get`` (what GET /incidents/{id} says)."""
     found = store.get(external_id)
     assert found is not None
-    rows = [r for r in found["clusters"] if cluster is None or r["cluster_id"] == cluster]
-    if not rows:
-        return {"cluster_id": None, "lead_unit": None, "rule": None, "review": False, "n": 0}
-
-    def joined(name: str) -> str:
-        return " | ".join("" if r[name] is None else str(r[name]) for r in rows)
-
-    return {
-        "cluster_id": joined("cluster_id"),
-        "lead_unit": joined("lead_unit"),
-        "rule": joined("rule"),
-        "review": any(r["review"] for r in rows),
-        "explanation_vi": joined("explanation_vi"),
-        "explanation_en": joined("explanation_en"),
-        "cooperating_units": " | ".join("; ".join(r["cooperating"]) for r in rows),
-        "n": len(rows),
-    }
-
-
-def read_back(path: Path, layer: str | None = None) -> pd.DataFrame:
-    """Read an export back (GDAL for GeoPackage and GeoJSON); a missing value is None."""
-    if path.suffix == ".parquet":
-        frame = pq.read_table(path).to_pandas()
-    elif path.suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
-    else:
-        default = "incidents" if path.suffix == ".gpkg" else None
-        frame = pyogrio.read_dataframe(path, layer=layer or default)
-    plain = pd.DataFrame(frame).astype(object)
-    return plain.where(plain.notna(), None)
-
-
-def flag(value: Any) -> bool:
-    return value in (True, "True", "true", 1) or (hasattr(value, "item") and bool(value.item()))
+    return expected_flat(found["clusters"], cluster)
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet", ".csv", ".geojson"])
