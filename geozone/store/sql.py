@@ -64,6 +64,7 @@ from geozone.store._engine import (
 from geozone.store._prepare import prepare_assignments, prepare_incidents
 from geozone.store._query import (
     filters,
+    keyset_filters,
     plausible,
     result_columns,
     result_frame,
@@ -382,13 +383,12 @@ class SqlIncidentStore(IncidentStore):
                 f"page_rows {page_rows!r} must be between 1 and {MAX_QUERY_LIMIT:,}"
             )
         t, c = self._incidents, self._clusters
-        where = self._where(query)
+        where = keyset_filters(self._tables, self.dialect, query)
         total = self.count(query)
         done = 0
         last: int | None = None
         while True:
             keyset = [*where] if last is None else [*where, t.c.id > last]
-            ids = sa.select(t.c.id).where(*keyset).order_by(t.c.id).limit(page_rows)
             page = (
                 sa.select(t.c.id, *result_columns(t, raw=True))
                 .where(*keyset)
@@ -399,14 +399,12 @@ class SqlIncidentStore(IncidentStore):
                 rows = connection.execute(page).all()
                 if not rows:
                     return
+                # The key range of the page: over the walk each decision row is read once.
                 decided = (
                     sa.select(c.c.incident_id, *(c.c[name] for name in CLUSTER_COLUMNS))
-                    .where(c.c.incident_id.between(rows[0][0], rows[-1][0]))  # the key's range
-                    .where(c.c.incident_id.in_(ids.scalar_subquery()))
+                    .where(c.c.incident_id.between(rows[0][0], rows[-1][0]))
                     .order_by(c.c.incident_id, c.c.cluster_id)
                 )
-                if query.cluster_id is not None:
-                    decided = decided.where(c.c.cluster_id == query.cluster_id)
                 decisions = connection.execute(decided).all()
             external = {row[0]: row[1] for row in rows}
             incidents = result_frame(
@@ -415,7 +413,13 @@ class SqlIncidentStore(IncidentStore):
             done += len(rows)
             yield IncidentPage(
                 incidents=incidents,
-                decisions=_decision_frame([(external[d[0]], *tuple(d)[1:]) for d in decisions]),
+                decisions=_decision_frame(
+                    [
+                        (external[d[0]], *tuple(d)[1:])
+                        for d in decisions  # the cluster's only, when one is named
+                        if d[0] in external and query.cluster_id in (None, d[1])
+                    ]
+                ),
                 total=max(total, done),
                 done=done,
             )

@@ -410,6 +410,80 @@ def test_pages_filter_and_keep_only_the_named_clusters_decisions(store: Incident
         next(store.pages(IncidentQuery(), page_rows=MAX_QUERY_LIMIT + 1))
 
 
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        {},
+        {"bbox": (105.80, 21.00, 105.805, 21.0)},
+        {"cluster_id": "hoa-do"},
+        {"cluster_id": "hoa-do", "in_border_zone": True},
+        {"cluster_id": "hoa-do", "in_border_zone": False},
+        {"in_border_zone": True},
+        {"in_border_zone": False},
+        {"unit_code": "002"},
+        {"units": (("grid", "00001"), ("grid", "00005"))},
+        {"start": T0 + timedelta(minutes=3), "end": T0 + timedelta(minutes=9)},
+        {"categories": ("theft",), "status": "open", "synthetic": True},
+    ],
+)
+def test_pages_select_what_the_query_selects(
+    store: IncidentStore, criteria: dict[str, Any]
+) -> None:
+    store.add_incidents(make_incidents(12))
+    _assign(store)
+    query = IncidentQuery(limit=100, **criteria)
+    walked = [i for p in store.pages(query, page_rows=2) for i in p.incidents["external_id"]]
+    listed, total = store.query(query)
+    assert sorted(walked) == sorted(listed["external_id"]) and len(walked) == total
+    decided = pd.concat([p.decisions for p in store.pages(query, page_rows=2)] or [pd.DataFrame()])
+    expected = store.cluster_rows(query)
+    assert sorted(
+        map(tuple, decided.get(["external_id", "cluster_id"], pd.DataFrame()).to_numpy())
+    ) == sorted(map(tuple, expected[["external_id", "cluster_id"]].to_numpy()))
+
+
+def test_pages_follow_the_primary_key_on_sqlite_whatever_the_filters(
+    store: IncidentStore,
+) -> None:
+    """SQLite's plan of a page is a primary-key range, never an index scan and a sort."""
+    if engine_of(store).dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses by cost")
+    store.add_incidents(make_incidents(30))
+    _assign(store)
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    for query in (
+        IncidentQuery(),
+        IncidentQuery(cluster_id="hoa-do", bbox=(105.8, 21.0, 105.9, 21.1)),
+        IncidentQuery(in_border_zone=False, unit_code="00001", start=T0),
+    ):
+        sent.clear()
+        sa.event.listen(engine_of(store), "before_cursor_execute", seen)
+        try:
+            assert sum(len(p.incidents) for p in store.pages(query, page_rows=2)) > 0
+        finally:
+            sa.event.remove(engine_of(store), "before_cursor_execute", seen)
+        paged = [(s, p) for s, p in sent if "ORDER BY" in s]
+        assert len(paged) >= 2
+        with engine_of(store).connect() as connection:
+            for statement, parameters in paged:
+                plan = " / ".join(
+                    row[3]
+                    for row in connection.exec_driver_sql(
+                        f"EXPLAIN QUERY PLAN {statement}", tuple(parameters)
+                    )
+                )
+                assert "TEMP B-TREE" not in plan and "SCAN incidents USING" not in plan, plan
+                assert plan.startswith(
+                    ("SEARCH incidents USING INTEGER PRIMARY KEY (rowid>?)",
+                     "SCAN incidents",  # the first page: in rowid order from the start
+                     "SEARCH incident_clusters USING INDEX sqlite_autoindex")
+                ), plan  # fmt: skip
+
+
 def test_pages_seek_by_key_instead_of_skipping_rows(store: IncidentStore) -> None:
     """Every page is found through the primary key (``id > last``): no row is skipped over.
 
