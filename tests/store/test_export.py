@@ -19,7 +19,7 @@ from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.decisions import DECISION_COLUMNS, unit_namer
 from geozone.store.export import export_incidents
 from tests.fixtures.clusters import east_cluster, grid_context
-from tests.fixtures.exports import expected_flat, flag, read_back
+from tests.fixtures.exports import expected_flat, flag, qgis_layers, read_back
 from tests.fixtures.incidents import grid_incidents
 
 ATTRIBUTION = "Ranh giới: lưới thử / test grid"
@@ -152,3 +152,33 @@ def test_an_empty_selection_writes_empty_layers_and_a_bad_suffix_is_refused(
         export_incidents(
             store, IncidentQuery(), tmp_path / "no" / "x.gpkg", names=None, attribution=""
         )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the same file from either
+def test_qgis_filters_the_exported_incidents_by_who_leads(
+    filled: tuple[IncidentStore, Context], tmp_path: Path
+) -> None:
+    """QGIS opens the GeoPackage and a user's filter on the lead unit finds its incidents."""
+    store, context = filled
+    path = tmp_path / "out.gpkg"
+    export_incidents(store, IncidentQuery(), path, names=unit_namer(context), attribution="A")
+    table = read_back(path)
+    single = table[table["cluster_count"].astype(int) == 1]
+    lead = str(single["lead_unit"].mode()[0])
+    name = str(single.loc[single["lead_unit"] == lead, "lead_unit_name"].iloc[0])
+    layers = qgis_layers(
+        ("ogr", f"{path}|layername=incidents", f"\"lead_unit\" = '{lead}'"),
+        ("ogr", f"{path}|layername=incidents", f'"lead_unit_name" = \'{name}\' AND "review"'),
+        ("ogr", f"{path}|layername=cluster_decisions", f"\"lead_unit\" = '{lead}'"),
+    )
+    incidents, named, decisions = layers
+    assert incidents["valid"] and incidents["geometry"] == "Point"
+    assert incidents["crs"] == "EPSG:4326" and incidents["count"] == len(table)
+    assert set(DECISION_COLUMNS) <= set(incidents["fields"])
+    assert incidents["subset_applied"]
+    assert incidents["subset_count"] == int((table["lead_unit"] == lead).sum()) > 0
+    reviewed = (table["lead_unit_name"] == name) & table["review"].map(flag)
+    assert named["subset_count"] == int(reviewed.sum())
+    assert decisions["valid"] and decisions["geometry"] == "NoGeometry"
+    assert decisions["count"] == len(read_back(path, "cluster_decisions"))
+    assert decisions["subset_count"] >= incidents["subset_count"]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from geozone.clusters.model import Confirmation
 from geozone.store import IncidentStore
 from geozone.store.planner import PlannerStore
+from tests.fixtures.exports import qgis_layers
 from tests.fixtures.grid import grid_point
 
 
@@ -122,3 +123,32 @@ def test_the_geometry_columns_go_with_a_downgrade(store_url: str) -> None:
         with store.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")
         assert geometry_columns(store)["patrol_zones"] == ("geom", 4326, "MULTIPOLYGON")
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_qgis_connected_to_the_database_sees_the_zones(store: IncidentStore) -> None:
+    """QGIS's PostgreSQL provider opens the zone tables as polygon layers in EPSG:4326."""
+    planner = PlannerStore(store.engine)
+    planner.add_zone(
+        cluster_id="grid-centre",
+        name="Tổ 2",
+        geometry=json.dumps(shapely.geometry.mapping(square(900, 900, 250))),
+        units=["00001"],
+        notes="",
+        created_by=None,
+    )
+    store.confirm_cluster(
+        Confirmation("grid-centre-vn2025", date(2025, 7, 1), None, None, square(0, 0, 90).wkt)
+    )
+    url = store.engine.url
+    connection = f"dbname='{url.database}' host={url.host} port={url.port} user='{url.username}'"
+    zones, drawn = qgis_layers(
+        ("postgres", f'{connection} table="public"."patrol_zones" (geom)', "\"name\" = 'Tổ 2'"),
+        ("postgres", f'{connection} table="public"."cluster_confirmations" (zone_geom)', ""),
+    )
+    for layer in (zones, drawn):
+        assert layer["valid"], layer
+        assert layer["geometry"] == "MultiPolygon" and layer["crs"] == "EPSG:4326"
+        assert layer["count"] == 1
+    assert zones["subset_applied"] and zones["subset_count"] == 1
+    assert {"name", "cluster_id", "units"} <= set(zones["fields"])
