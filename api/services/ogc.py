@@ -46,6 +46,7 @@ from geozone.incidents.fields import STATUSES
 from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import EVENT_COLUMNS, INCIDENT_COLUMNS, UNIT_COLUMNS
+from geozone.store.decisions import UnitNamer, flat_decisions, records_frame, unit_namer
 from geozone.store.planner import PlannerStore
 
 GEOJSON = "application/geo+json"
@@ -518,7 +519,9 @@ def items_page(
         scopes = check_role(caller, spec.role, scoped=True).scopes
     fetch: Callable[[], Page] = {
         "units": lambda: _unit_page(request, context, query),
-        "incidents": lambda: _incident_page(store, query, query_units(context, scopes)),
+        "incidents": lambda: _incident_page(
+            request, context, store, query, query_units(context, scopes)
+        ),
         "border-zones": lambda: _zone_page(request, context, query),
         "patrol-zones": lambda: _listed_page(
             [zone_feature(z) for z in _scoped_zones(context, planner_store, scopes)], query
@@ -577,7 +580,7 @@ def item(
     elif collection_id == "incidents":
         if scopes and not _incident_in_scope(context, store, scopes, feature_id):
             raise missing  # outside the scopes: unknown, its existence not told
-        feature = _incident_feature(store, feature_id)
+        feature = _incident_feature(request, context, store, feature_id)
     elif collection_id == "patrol-zones":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise missing
@@ -729,27 +732,52 @@ def _unit_features(
 
 
 def _incident_page(
-    store: IncidentStore, query: ItemsQuery, units: tuple[tuple[str, str], ...] | None = None
+    request: Request,
+    context: Context,
+    store: IncidentStore,
+    query: ItemsQuery,
+    units: tuple[tuple[str, str], ...] | None = None,
 ) -> Page:
-    """One page of incidents; ``units``: a scoped key's (its rows only, counted so too)."""
+    """One page of stored incidents, each with its cluster decisions as flat properties.
+
+    The decision columns are the exports' (:func:`geozone.store.decisions.flat_decisions`;
+    with ``cluster_id`` the columns hold that cluster's decision only). ``units``: a scoped
+    key's (its rows only, counted so too).
+    """
     filters = query.filters
     category = filters.get("category")
-    frame, total = store.query(
-        IncidentQuery(
-            bbox=query.bbox,
-            start=query.start,
-            end=_instant_end(query),
-            categories=(category,) if category is not None else None,
-            status=filters.get("status"),
-            synthetic=filters.get("synthetic"),
-            cluster_id=filters.get("cluster_id"),
-            unit_code=filters.get("unit_code"),
-            limit=query.limit,
-            offset=query.offset,
-            units=units,
-        )
+    selected = IncidentQuery(
+        bbox=query.bbox,
+        start=query.start,
+        end=_instant_end(query),
+        categories=(category,) if category is not None else None,
+        status=filters.get("status"),
+        synthetic=filters.get("synthetic"),
+        cluster_id=filters.get("cluster_id"),
+        unit_code=filters.get("unit_code"),
+        limit=query.limit,
+        offset=query.offset,
+        units=units,
     )
-    return Page(incident_features(frame), total)
+    frame, total = store.query(selected)
+    flat = flat_decisions(
+        frame["external_id"], store.cluster_rows(selected), _namer(request, context)
+    )
+    rows = pd.concat(
+        [pd.DataFrame(frame).reset_index(drop=True), flat.set_axis(range(len(frame)))], axis=1
+    )
+    return Page(incident_features(rows), total)
+
+
+def _namer(request: Request, context: Context) -> UnitNamer:
+    """Return the namer of decisions' units of the loaded context (made once per context)."""
+    cache = _app_cache(request, "ogc_unit_namers")
+    key = id(context)
+    if key not in cache:
+        cache.clear()  # a reloaded context replaces the old one
+        cache[key] = (context, unit_namer(context))
+    namer: UnitNamer = cache[key][1]
+    return namer
 
 
 def _incident_in_scope(
@@ -776,8 +804,10 @@ def _instant_end(query: ItemsQuery) -> datetime | None:
     return None if query.end is None else query.end + timedelta(microseconds=1)
 
 
-def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] | None:
-    """One stored incident as the items give it (its fields and its unit assignment)."""
+def _incident_feature(
+    request: Request, context: Context, store: IncidentStore, external_id: str
+) -> dict[str, Any] | None:
+    """One stored incident as the items give it (fields, unit assignment, decisions)."""
     if len(external_id) > 200:
         return None
     found = store.get(external_id)
@@ -789,6 +819,9 @@ def _incident_feature(store: IncidentStore, external_id: str) -> dict[str, Any] 
     for name in (*UNIT_COLUMNS, "assigned_with", "assigned_at"):
         row[name] = assignment.get(name)
     row.update((name, found.get(name)) for name in EVENT_COLUMNS)  # as the items list them
+    decisions = records_frame(str(row["external_id"]), found.get("clusters") or [])
+    flat = flat_decisions([str(row["external_id"])], decisions, _namer(request, context))
+    row.update(records(flat)[0])
     properties = jsonable(row)
     return {
         "type": "Feature",

@@ -20,10 +20,12 @@ from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
 from geozone.cli._contributed import missing_extra, missing_extra_message
 from geozone.cli._incidents import incidents_app
+from geozone.cli._patrol import patrol_app
 from geozone.errors import GeozoneError
 
 app.add_typer(clusters_app, name="clusters")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(patrol_app, name="patrol")
 
 __all__ = ["app", "main"]
 

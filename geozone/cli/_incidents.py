@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import geopandas as gpd
 import pandas as pd
 import typer
 
@@ -497,7 +496,10 @@ def incidents_export(
             help=".gpkg, .geojson, .parquet or .csv, or - for standard output (with --format).",
         ),
     ],
-    cluster: Annotated[str | None, typer.Option(help="Cluster id.")] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Cluster id: its incidents, with that cluster's decision only."),
+    ] = None,
     unit: Annotated[str | None, typer.Option(help="Unit code.")] = None,
     start: Annotated[str | None, typer.Option(help="From (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Before (YYYY-MM-DD).")] = None,
@@ -508,15 +510,20 @@ def incidents_export(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Export stored incidents with their assignment (synthetic flag and attribution kept).
+    """Export stored incidents with their assignment and cluster decisions (lead unit).
 
-    Pages of 10,000 incidents are written as they are read (Parquet row groups, GeoPackage
-    appends, CSV rows), so memory holds one page; GeoJSON is written whole. With ``-o -``
-    the file goes to standard output (the summary to standard error), e.g.
+    One row per incident with flat decision columns (cluster_id, lead_unit, lead_unit_name,
+    cooperating_units, rule, review, explanation_vi/en, cluster_count: see the README); a
+    GeoPackage also holds the table cluster_decisions, one row per incident and cluster.
+    Pages of 10,000 incidents are read in the order stored and written as they come, so
+    memory holds one page; GeoJSON is written whole. Synthetic flag and attribution kept.
+    With ``-o -`` the file goes to standard output (the summary to standard error), e.g.
     ``geozone incidents export -o - --format csv | head``.
     """
-    from geozone.incidents.stream import AssignedWriter, schema_of
+    from geozone.context import judging_context
     from geozone.store import open_store
+    from geozone.store.decisions import unit_namer
+    from geozone.store.export import export_incidents
 
     _check_stdout(output, as_json)
     if not is_stdio(output):
@@ -524,72 +531,37 @@ def incidents_export(
     destination = output
     spool = StdoutSpool(output, fmt, formats=("gpkg", "geojson", "parquet", "csv"))
     output = spool.path
-    suffix = output.suffix.lower()
-    layered = suffix in (".gpkg", ".geojson", ".json")
-    if not layered and suffix not in (".parquet", ".geoparquet", ".csv"):
-        raise typer.BadParameter(f"cannot write {output.name}: use .parquet, .gpkg or .csv")
-    attribution = ""
-    if layered:
-        from geozone.context import judging_context
-
-        attribution = " | ".join(b.info.attribution for b in judging_context().sets)
-    held: list[pd.DataFrame] = []
-    writer: AssignedWriter | None = None
-    written = 0
+    query = _query(None, start, end, None, unit, cluster, False, 10_000, 0)
+    context = judging_context()
+    attribution = " | ".join(b.info.attribution for b in context.sets)
     with open_store(store_url) as store, row_progress() as bar:
         task = bar.add_task(f"exporting to {_name(destination)}", total=None)
-        offset = 0
-        while True:
-            page, total = store.query(
-                _query(None, start, end, None, unit, cluster, False, 10_000, offset)
-            )
-            offset += len(page)
-            frame = gpd.GeoDataFrame(page, crs=4326)
-            if suffix in (".geojson", ".json"):
-                held.append(frame)
-            elif suffix == ".gpkg":
-                if len(frame) or not written:
-                    _append_layer(frame, output, attribution, first=not written)
-            else:
-                if writer is None:
-                    writer = AssignedWriter(output, schema=schema_of(frame))
-                writer.write(frame)
-            written += len(frame)
-            bar.update(task, completed=offset, total=total)
-            if offset >= total or page.empty:
-                break
-    if writer is not None:
-        writer.close()
-    if held:
-        from geozone.report.exports import write_layers
-
-        table = gpd.GeoDataFrame(pd.concat(held, ignore_index=True), crs=4326)
-        write_layers({"incidents": table}, output, attribution)
+        summary = export_incidents(
+            store,
+            query,
+            output,
+            names=unit_namer(context),
+            attribution=attribution,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     spool.finish()
     if as_json:
-        print_json({"exported": written, "output": str(destination), "format": suffix[1:]})
+        print_json(
+            {
+                "output": str(destination),
+                "format": output.suffix.lower()[1:],
+                "incidents": summary.incidents,
+                "decisions": summary.decisions,
+                "layers": list(summary.layers),
+            }
+        )
         return
     out, where = (err_console, "standard output") if is_stdio(destination) else (console, output)
-    out.print(f"exported {written:,} incidents to {where}", highlight=False)
-
-
-def _append_layer(frame: gpd.GeoDataFrame, path: Path, attribution: str, *, first: bool) -> None:
-    """Write the first page as :func:`~geozone.report.exports.write_layers`; append the rest."""
-    from geozone.report.exports import write_layers
-
-    if first:
-        write_layers({"incidents": frame}, path, attribution)
-        return
-    import pyogrio
-
-    out = frame.copy()
-    for column in out.columns:
-        if column != out.geometry.name and out[column].map(lambda v: isinstance(v, list)).any():
-            out[column] = out[column].map(
-                lambda v: ",".join(map(str, v)) if isinstance(v, list) else v
-            )
-    out["attribution"] = attribution
-    pyogrio.write_dataframe(out, path, driver="GPKG", layer="incidents", append=True)
+    out.print(
+        f"exported {summary.incidents:,} incidents ({summary.decisions:,} cluster decisions) "
+        f"to {where}",
+        highlight=False,
+    )
 
 
 __all__ = ["incidents_app"]

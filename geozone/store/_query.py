@@ -9,6 +9,7 @@ it, and read such a ``detected_at`` as NULL.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -113,6 +114,39 @@ def filters(
     return where
 
 
+def keyset_filters(
+    tables: Mapping[str, sa.Table], dialect: str, query: IncidentQuery
+) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions of :func:`filters` for a walk in primary-key order (``pages``).
+
+    A page is ``id > last ORDER BY id LIMIT n``: it must follow the primary key, so that each
+    row is read once over the whole walk, whatever the filters. Cluster membership is a
+    correlated ``EXISTS`` (a primary-key lookup per row of ``incident_clusters``) rather than
+    a list of ids built again for every page, and the bbox compares the coordinates only.
+    On SQLite the conditions are one expression no index serves: its planner would otherwise
+    take the ``occurred_at`` index (every query bounds the time) and sort each page.
+    """
+    t, c = tables["incidents"], tables["incident_clusters"]
+    plain = replace(query, bbox=None, cluster_id=None, in_border_zone=None)
+    where = filters(tables, dialect, plain)
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = query.bbox
+        where += [t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
+    if query.cluster_id is not None or query.in_border_zone is not None:
+        rows = sa.select(sa.literal(1)).select_from(c).where(c.c.incident_id == t.c.id)
+        if query.cluster_id is not None:
+            rows = rows.where(c.c.cluster_id == query.cluster_id)
+            if query.in_border_zone is not None:
+                rows = rows.where(c.c.in_zone == query.in_border_zone)
+            where.append(rows.exists())
+        else:
+            zoned = rows.where(c.c.in_zone == sa.true()).exists()
+            where.append(zoned if query.in_border_zone else sa.not_(zoned))
+    if dialect == "sqlite":
+        return [sa.func.coalesce(sa.and_(*where), sa.false(), type_=sa.Boolean)]
+    return where
+
+
 def _in_box(
     tables: Mapping[str, sa.Table], dialect: str, bbox: tuple[float, float, float, float]
 ) -> list[sa.ColumnElement[bool]]:
@@ -132,7 +166,7 @@ def _in_box(
     return [indexed, t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
 
 
-def result_frame(rows: Sequence[sa.Row[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
+def result_frame(rows: Sequence[Sequence[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
     """Assemble the query result frame with its dtypes (also when empty), column by column.
 
     Times arrive raw: UTC text on SQLite, aware datetimes from psycopg.

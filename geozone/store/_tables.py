@@ -176,7 +176,12 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.PrimaryKeyConstraint("external_id_a", "external_id_b", name="pk_incident_unlinks"),
         sa.CheckConstraint("external_id_a < external_id_b", name="ck_incident_unlinks_order"),
     )
-    sa.Table(  # migration 0004
+    drawn = (
+        generated_zone("zone_geom", "zone", "ix_cluster_confirmations_zone_geom")
+        if dialect == "postgresql"
+        else []
+    )
+    sa.Table(  # migration 0004; its PostGIS geometry: 0008
         "cluster_confirmations",
         metadata,
         sa.Column("cluster_id", sa.String(120), primary_key=True),
@@ -185,6 +190,7 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Column("note", sa.Text),
         sa.Column("zone", sa.Text),
         sa.Column("confirmed_at", UTCDateTime(), nullable=False),
+        *drawn,
     )
     return metadata
 
@@ -199,6 +205,27 @@ def event_columns() -> list[sa.Column[Any]]:
         sa.Column("event_id", sa.String(136)),
         sa.Column("event_role", sa.String(16)),
         sa.Column("event_confidence", sa.Double),
+    ]
+
+
+def generated_zone(name: str, source: str, index: str) -> list[sa.Column[Any] | sa.Index]:
+    """Return a PostGIS zone column generated from a text column, and its GiST index.
+
+    ``geometry(MultiPolygon, 4326)``, from GeoJSON text (a patrol zone's ``geometry``) or
+    WKT (a drawn border zone's ``zone``), as migration 0008 creates it.
+    """
+    parse = (
+        f"ST_SetSRID(ST_GeomFromGeoJSON({source}), 4326)"
+        if source == "geometry"
+        else f"ST_GeomFromText({source}, 4326)"
+    )
+    return [
+        sa.Column(
+            name,
+            Geometry("MULTIPOLYGON", srid=4326, spatial_index=False),
+            sa.Computed(f"ST_Multi({parse})", persisted=True),
+        ),
+        sa.Index(index, name, postgresql_using="gist"),
     ]
 
 

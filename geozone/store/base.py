@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -67,6 +67,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 #: Most rows one query returns; page with ``offset`` beyond it.
 MAX_QUERY_LIMIT = 10_000
+#: Rows of one page of :meth:`IncidentStore.pages` by default.
+PAGE_ROWS = 10_000
 #: Largest ``offset`` of a query (a billion rows; beyond, databases overflow their integers).
 MAX_QUERY_OFFSET = 1_000_000_000
 STATUSES: tuple[str, ...] = FIELDS["status"].choices
@@ -189,6 +191,31 @@ def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
             f"bbox {bbox!r} must satisfy -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90"
         )
     return minx, miny, maxx, maxy
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of :meth:`IncidentStore.pages`: incidents and their cluster decisions.
+
+    Attributes
+    ----------
+    incidents
+        The page's incidents as :meth:`IncidentStore.query` returns them
+        (:data:`RESULT_COLUMNS` and ``geometry``), in the order they were stored.
+    decisions
+        Their stored cluster decisions as :meth:`IncidentStore.cluster_rows` returns them
+        (``external_id`` and :data:`CLUSTER_COLUMNS`, by page position then cluster id;
+        only the query's cluster when it names one).
+    total
+        Incidents the query matched when paging began.
+    done
+        Incidents returned so far, this page included.
+    """
+
+    incidents: gpd.GeoDataFrame
+    decisions: pd.DataFrame
+    total: int
+    done: int
 
 
 @dataclass(frozen=True)
@@ -329,6 +356,25 @@ class IncidentStore(ABC):
         """Return one page of matching incidents (EPSG:4326 points) and the total matched.
 
         The frame has :data:`RESULT_COLUMNS` and ``geometry``; times are in Vietnam time.
+        """
+
+    @abstractmethod
+    def pages(self, query: IncidentQuery, *, page_rows: int = PAGE_ROWS) -> Iterator[IncidentPage]:
+        """Yield every incident ``query`` selects with its decisions, page by page.
+
+        Pages follow the primary key (the order incidents were stored) with keyset paging
+        (``id > last`` of the previous page), so reading millions of rows stays linear;
+        ``query.limit``, ``offset``, ``order`` and ``descending`` are ignored. Each page is
+        read in one snapshot; an incident stored while paging, after the last page read,
+        may still appear; none appears twice.
+
+        Parameters
+        ----------
+        query
+            The filters (as :meth:`query`); with ``cluster_id`` only that cluster's
+            decisions come back.
+        page_rows
+            Incidents per page (1..:data:`MAX_QUERY_LIMIT`).
         """
 
     @abstractmethod

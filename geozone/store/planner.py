@@ -19,14 +19,22 @@ from geozone.errors import InvalidParameterError, UnknownPatrolZoneError
 _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN IMMEDIATE
 
 
-def define_planner_tables(metadata: sa.MetaData) -> None:
+def define_planner_tables(metadata: sa.MetaData, dialect: str | None = None) -> None:
     """Add the tables of planners' records: ``patrol_zones``, ``cluster_definitions``.
 
-    Migration 0002 makes the first, 0003 the second.
+    Migration 0002 makes the first, 0003 the second. With ``dialect="postgresql"`` the
+    description includes the zone's PostGIS geometry column ``geom`` (MultiPolygon, EPSG:4326,
+    generated from the GeoJSON text; migration 0008), which the store's own queries leave
+    out: they read the text on every database.
     """
     # Here: the store's table types load on use (the geozone command does not need them).
-    from geozone.store._tables import _ID, _JSON, UTCDateTime
+    from geozone.store._tables import _ID, _JSON, UTCDateTime, generated_zone
 
+    spatial = (
+        generated_zone("geom", "geometry", "ix_patrol_zones_geom")
+        if dialect == "postgresql"
+        else []
+    )
     sa.Table(
         "patrol_zones",
         metadata,
@@ -40,6 +48,7 @@ def define_planner_tables(metadata: sa.MetaData) -> None:
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("created_by", sa.String(64)),
         sa.Index("ix_patrol_zones_cluster_id", "cluster_id"),
+        *spatial,
     )
     sa.Table(
         "cluster_definitions",

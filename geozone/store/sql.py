@@ -64,6 +64,7 @@ from geozone.store._engine import (
 from geozone.store._prepare import prepare_assignments, prepare_incidents
 from geozone.store._query import (
     filters,
+    keyset_filters,
     plausible,
     result_columns,
     result_frame,
@@ -75,8 +76,11 @@ from geozone.store.base import (
     CLUSTER_COLUMNS,
     EVENT_COLUMNS,
     INCIDENT_COLUMNS,
+    MAX_QUERY_LIMIT,
+    PAGE_ROWS,
     UNIT_COLUMNS,
     AddResult,
+    IncidentPage,
     IncidentQuery,
     IncidentStore,
 )
@@ -102,6 +106,15 @@ _IN_CHUNK = 5_000
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _decision_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """Return decision rows (``external_id`` and :data:`CLUSTER_COLUMNS`) with their dtypes."""
+    frame = pd.DataFrame.from_records(list(rows), columns=["external_id", *CLUSTER_COLUMNS])
+    frame["in_zone"] = frame["in_zone"].astype(bool)
+    frame["review"] = frame["review"].astype(bool)
+    frame["distance_m"] = frame["distance_m"].astype("float64")
+    return frame
 
 
 class SqlIncidentStore(IncidentStore):
@@ -360,13 +373,61 @@ class SqlIncidentStore(IncidentStore):
             statement = statement.where(c.c.cluster_id == query.cluster_id)
         with self._read() as connection:
             rows = connection.execute(statement).all()
-        frame = pd.DataFrame.from_records(
-            [tuple(row) for row in rows], columns=["external_id", *CLUSTER_COLUMNS]
-        )
-        frame["in_zone"] = frame["in_zone"].astype(bool)
-        frame["review"] = frame["review"].astype(bool)
-        frame["distance_m"] = frame["distance_m"].astype("float64")
-        return frame
+        return _decision_frame([tuple(row) for row in rows])
+
+    def pages(self, query: IncidentQuery, *, page_rows: int = PAGE_ROWS) -> Iterator[IncidentPage]:
+        """Yield every incident ``query`` selects with its decisions, in primary-key order.
+
+        See :meth:`geozone.store.base.IncidentStore.pages`.
+        """
+        if isinstance(page_rows, bool) or not 1 <= page_rows <= MAX_QUERY_LIMIT:
+            raise InvalidParameterError(
+                f"page_rows {page_rows!r} must be between 1 and {MAX_QUERY_LIMIT:,}"
+            )
+        t, c = self._incidents, self._clusters
+        where = keyset_filters(self._tables, self.dialect, query)
+        total = self.count(query)
+        done = 0
+        last: int | None = None
+        while True:
+            keyset = [*where] if last is None else [*where, t.c.id > last]
+            page = (
+                sa.select(t.c.id, *result_columns(t, raw=True))
+                .where(*keyset)
+                .order_by(t.c.id)
+                .limit(page_rows)
+            )
+            with self._read() as connection:  # the page and its decisions in one snapshot
+                rows = connection.execute(page).all()
+                if not rows:
+                    return
+                # The key range of the page: over the walk each decision row is read once.
+                decided = (
+                    sa.select(c.c.incident_id, *(c.c[name] for name in CLUSTER_COLUMNS))
+                    .where(c.c.incident_id.between(rows[0][0], rows[-1][0]))
+                    .order_by(c.c.incident_id, c.c.cluster_id)
+                )
+                decisions = connection.execute(decided).all()
+            external = {row[0]: row[1] for row in rows}
+            incidents = result_frame(
+                [tuple(row)[1:] for row in rows], sqlite=self.dialect == "sqlite"
+            )
+            done += len(rows)
+            yield IncidentPage(
+                incidents=incidents,
+                decisions=_decision_frame(
+                    [
+                        (external[d[0]], *tuple(d)[1:])
+                        for d in decisions  # the cluster's only, when one is named
+                        if d[0] in external and query.cluster_id in (None, d[1])
+                    ]
+                ),
+                total=max(total, done),
+                done=done,
+            )
+            if len(rows) < page_rows:
+                return
+            last = int(rows[-1][0])
 
     def count(self, query: IncidentQuery) -> int:
         """Return how many incidents match ``query``."""

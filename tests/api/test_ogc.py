@@ -418,3 +418,58 @@ def test_hotspots_leave_out_a_cluster_too_large_to_analyse(
     assert "cell_size_m" in one.json()["errors"][0]["msg"]
     item = api.client.get("/collections/hotspots/items/grid-centre:S250-0-0", headers=auth)
     assert item.status_code == 404 and "at most 10" in item.json()["detail"]
+
+
+# -- incidents: each cluster decision as flat properties --------------------------------------
+
+
+def test_incident_items_carry_the_decisions_the_store_and_locate_give(api: Api) -> None:
+    """The flat decision properties are the stored decision's values, and /locate's."""
+    when = "2022-03-01T21:00:00+07:00"
+    points = {"lead-1": (950, 300, "o2"), "lead-2": (1300, 1040, None), "far": (2500, 2500, None)}
+    body = []
+    for external_id, (x_m, y_m, detector) in points.items():
+        lon, lat = grid_point(x_m, y_m)
+        body.append(
+            {"external_id": external_id, "occurred_at": when, "lon": lon, "lat": lat,
+             "category": "drugs", "detected_by": detector}
+        )  # fmt: skip
+    assert api.client.post("/incidents", json=body, headers=api.auth("planner")).status_code < 300
+    auth = api.auth("analyst")
+    items = api.client.get("/collections/incidents/items", headers=auth).json()["features"]
+    assert sorted(f["id"] for f in items) == sorted(points)
+    names = {f"0000{k}": f"Phường Ô {k}" for k in range(1, 10)}
+    for feature in items:
+        props = feature["properties"]
+        stored = api.client.get(f"/incidents/{feature['id']}", headers=auth).json()["clusters"]
+        lon, lat = feature["geometry"]["coordinates"]
+        located = api.client.get(
+            "/locate",
+            params={"lon": lon, "lat": lat, "date": "2022-03-01",
+                    "detected_by": points[feature["id"]][2] or ""},
+        ).json()["clusters"]  # fmt: skip
+        assert props["cluster_count"] == len(stored) == len(located)
+        if not stored:
+            assert props["cluster_id"] is None and props["lead_unit"] is None
+            assert props["review"] is False
+            continue
+        (decision,) = stored
+        for name in ("cluster_id", "lead_unit", "rule", "review", "explanation_vi"):
+            assert props[name] == decision[name] == located[0][name], name
+        assert props["explanation_en"] == decision["explanation_en"]
+        assert props["cooperating_units"] == "; ".join(decision["cooperating"])
+        assert props["cooperating_unit_names"] == "; ".join(
+            names[c] for c in decision["cooperating"]
+        )
+        assert props["lead_unit_name"] == names[decision["lead_unit"]]
+        assert props["lead_unit_name"] in props["explanation_vi"]
+        one = api.client.get(f"/collections/incidents/items/{feature['id']}", headers=auth)
+        assert one.json()["properties"] == props
+    by_id = {f["id"]: f["properties"] for f in items}
+    assert by_id["lead-1"]["lead_unit"] == "00002" and by_id["lead-1"]["rule"] == "border_detector"
+    assert by_id["far"]["cluster_count"] == 0  # outside the cluster: no decision
+    in_cluster = api.client.get(
+        "/collections/incidents/items", params={"cluster_id": "grid-centre"}, headers=auth
+    ).json()["features"]
+    assert sorted(f["id"] for f in in_cluster) == ["lead-1", "lead-2"]
+    assert all(f["properties"] == by_id[f["id"]] for f in in_cluster)

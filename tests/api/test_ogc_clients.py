@@ -159,6 +159,24 @@ def test_gdal_opens_every_collection_with_the_key(served: Served, gdal_keyed: st
     assert sorted(incidents["external_id"]) == [f"s{k:03d}" for k in range(N_INCIDENTS)]
 
 
+def test_gdal_reads_each_incidents_lead_unit(served: Served, gdal_keyed: str) -> None:
+    """The incidents layer GDAL reads has the flat decision fields, as the service gives them."""
+    incidents = pyogrio.read_dataframe(gdal_keyed, layer="incidents")
+    names = ("cluster_id", "lead_unit", "lead_unit_name", "rule", "review", "cluster_count")
+    assert set(names) <= set(incidents.columns)
+    items = served.get("/collections/incidents/items", limit=10_000)["features"]
+    served_rows = {f["id"]: f["properties"] for f in items}
+    led = 0
+    for row in incidents.to_dict("records"):
+        expected = served_rows[row["external_id"]]
+        for name in names:
+            got = row[name]
+            got = None if got is not None and got != got else got  # GDAL's null is NaN
+            assert got == expected[name], (row["external_id"], name)
+        led += expected["lead_unit"] is not None
+    assert led > 0
+
+
 def test_gdal_bbox_and_paging(served: Served, gdal_keyed: str) -> None:
     lon0, lat0 = grid_point(2100, 2100)
     lon1, lat1 = grid_point(2200, 2200)

@@ -184,3 +184,93 @@ def test_planners_confirm_a_carried_cluster_and_withdraw_it(
         assert t11_decision() == lapsed
         again = client.delete(f"/clusters/{t11}/confirm", headers=planner)
         assert again.status_code == 200 and again.json()["withdrawn"] is False
+
+
+@pytest.mark.realdata
+def test_exports_carry_the_decisions_the_api_gives_on_the_real_clusters(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """Synthetic incidents over the real clusters (T11 confirmed, Gia Lâm): every exported
+    row's decision columns are the stored decisions (GET /incidents/{id}), those /locate
+    gives for the same point, date and detector, and the OGC items' properties."""
+    from datetime import datetime
+
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.pipeline import import_file
+    from geozone.incidents.synthetic import generate_incidents
+    from geozone.store import IncidentQuery, open_store
+    from geozone.store.decisions import DECISION_COLUMNS, unit_namer
+    from geozone.store.export import export_incidents
+    from geozone.vntime import VIETNAM_TZ
+    from tests.fixtures.exports import check_row, flag, read_back
+
+    t11, gia_lam = "hoa-do-phuc-vi-vn2025", "gia-lam-vn2025"
+    context = load_context(
+        built_settings, confirmations=[Confirmation(t11, date(2025, 7, 1), "test")]
+    )
+    current = context.boundary_set("vn2025")
+    frame = generate_incidents(
+        3_000,
+        16,
+        boundaries=current,
+        clusters=[t.cluster for t in context.territories if t.bset.id == current.id],
+        start=datetime(2024, 1, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2026, 6, 30, tzinfo=VIETNAM_TZ),
+        legacy=context.boundary_set("vn-legacy-districts"),
+    )
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    names = unit_namer(context)
+    attribution = " | ".join(b.info.attribution for b in context.sets)
+    with open_store(url) as store:
+        import_file(store, write_incidents(frame, tmp_path / "in.parquet"), context)
+        export_incidents(
+            store, IncidentQuery(), tmp_path / "all.gpkg", names=names, attribution=attribution
+        )
+        export_incidents(
+            store,
+            IncidentQuery(cluster_id=gia_lam),
+            tmp_path / "gia-lam.parquet",
+            names=names,
+            attribution=attribution,
+        )
+    table = read_back(tmp_path / "all.gpkg")
+    decided = table[table["cluster_count"].astype(int) > 0]
+    assert len(table) == 3_000 and len(decided) > 300
+    assert {flag(v) for v in table["synthetic"]} == {True}
+    assert set(table["attribution"]) == {attribution}
+    keys = {"X-API-Key": create_key(url, "analyst", "analyst")}
+    app = create_app(built_api_settings, context=context, store_url=url)
+    by_cluster: dict[str, int] = {}
+    with TestClient(app) as client:
+        for row in decided.to_dict("records"):
+            stored = client.get(f"/incidents/{row['external_id']}", headers=keys).json()
+            check_row(row, stored["clusters"])
+            for decision in stored["clusters"]:
+                by_cluster[decision["cluster_id"]] = by_cluster.get(decision["cluster_id"], 0) + 1
+            if int(row["cluster_count"]) == 1 and row["lead_unit"] is not None:
+                assert row["lead_unit_name"] in row["explanation_vi"], row["external_id"]
+        for row in decided.sample(60, random_state=3).to_dict("records"):
+            when = datetime.fromisoformat(str(row["occurred_at"])).astimezone(VIETNAM_TZ)
+            located = client.get(
+                "/locate",
+                params={
+                    "lon": row["lon"],
+                    "lat": row["lat"],
+                    "date": when.date().isoformat(),
+                    "detected_by": row["detected_by"] or "",
+                },
+            ).json()["clusters"]
+            check_row(row, located)
+        gia = read_back(tmp_path / "gia-lam.parquet")
+        items = client.get(
+            "/collections/incidents/items",
+            params={"cluster_id": gia_lam, "limit": 10_000},
+            headers=keys,
+        ).json()["features"]
+        assert len(items) == len(gia) == by_cluster[gia_lam] > 0
+        served = {f["id"]: f["properties"] for f in items}
+        for row in gia.to_dict("records"):
+            assert {c: served[row["external_id"]][c] for c in DECISION_COLUMNS} == {
+                c: (bool(row[c]) if c == "review" else row[c]) for c in DECISION_COLUMNS
+            }
+    assert by_cluster.get(t11, 0) > 0 and by_cluster.get("hoa-do-phuc-vi", 0) > 0

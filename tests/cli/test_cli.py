@@ -144,11 +144,14 @@ def test_assign_options_name_their_engine(tmp_path: Path) -> None:
         assert code == 2 and message in " ".join(output.split())
 
 
-def test_export_streams_pages_to_parquet_and_csv(tmp_path: Path) -> None:
+def test_export_streams_pages_to_parquet_and_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import date
 
     import geopandas as gpd
     import pandas as pd
+    import pyogrio
 
     from geozone.incidents.io import write_incidents
     from geozone.incidents.pipeline import import_file
@@ -156,19 +159,40 @@ def test_export_streams_pages_to_parquet_and_csv(tmp_path: Path) -> None:
     from tests.fixtures.clusters import grid_context
     from tests.fixtures.incidents import grid_incidents
 
+    context = grid_context()
+    monkeypatch.setattr("geozone.context.judging_context", lambda *_: context)
     frame = grid_incidents(10_050, 4, date(2024, 1, 1), date(2024, 12, 31))
     frame.insert(2, "detected_at", frame["occurred_at"])
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     with open_store(url) as store:
-        import_file(store, write_incidents(frame, tmp_path / "in.csv"), grid_context())
+        import_file(store, write_incidents(frame, tmp_path / "in.csv"), context)
     for name in ("all.parquet", "all.csv"):
         code, output = run("incidents", "export", "-o", str(tmp_path / name), "--store", url)
         assert code == 0 and "exported 10,050 incidents" in output
     table = gpd.read_parquet(tmp_path / "all.parquet")
-    text = pd.read_csv(tmp_path / "all.csv")
+    text = pd.read_csv(tmp_path / "all.csv", dtype={"lead_unit": str})
     assert len(table) == len(text) == 10_050 and table["external_id"].is_unique
     assert table["unit_code"].notna().all() and table.crs.to_epsg() == 4326
     assert text["external_id"].tolist() == table["external_id"].tolist()
+    assert text["lead_unit"].fillna("").tolist() == table["lead_unit"].fillna("").tolist()
+    decided = table[table["cluster_count"] == 1]
+    assert len(decided) > 1_000 and decided["lead_unit_name"].str.startswith("Phường Ô").all()
+    assert set(table["attribution"]) == {context.sets[0].info.attribution}
+    # --cluster: only that cluster's incidents; a GeoPackage with its decision table
+    out = tmp_path / "centre.gpkg"
+    code, output = run(
+        "incidents", "export", "-o", str(out), "--cluster", "grid-centre", "--store", url, "--json"
+    )
+    summary = json.loads(output)
+    assert code == 0 and summary["layers"] == ["incidents", "cluster_decisions"]
+    layer = pyogrio.read_dataframe(out, layer="incidents")
+    assert len(layer) == summary["incidents"] == len(decided)
+    assert set(layer["cluster_id"]) == {"grid-centre"} and set(layer["cluster_count"]) == {1}
+    rows = pyogrio.read_dataframe(out, layer="cluster_decisions")
+    assert len(rows) == summary["decisions"] == len(layer)
+    # a wrong suffix is refused before any work
+    with pytest.raises(GeozoneError, match=r"cannot write x\.shp: use \.gpkg"):
+        run("incidents", "export", "-o", str(tmp_path / "x.shp"), "--store", url)
 
 
 def unboxed(output: str) -> str:
@@ -235,7 +259,8 @@ def test_the_web_commands_are_in_the_one_app_in_their_place() -> None:
     assert isinstance(group, TyperGroup)
     listed = group.list_commands(typer.Context(group))
     assert listed[listed.index("demo") :] == [
-        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "users", "map"]
+        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "patrol"],
+        *["users", "map"],
     ]
     code, output = run("--help")
     assert code == 0 and "Run the service on loopback" in output

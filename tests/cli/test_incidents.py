@@ -177,9 +177,11 @@ def test_export_writes_standard_output_in_the_format_given(tmp_path: Path) -> No
         "incidents", "export", "-o", str(tmp_path / "all.csv"), "--store", url, "--json"
     )
     assert json.loads(written.stdout) == {
-        "exported": 300,
         "output": str(tmp_path / "all.csv"),
         "format": "csv",
+        "incidents": 300,
+        "decisions": 300,
+        "layers": ["incidents"],
     }
     piped = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert piped.exit_code == 0 and piped.stdout_bytes == (tmp_path / "all.csv").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -355,6 +356,159 @@ def test_cluster_rows_follow_the_query_page(store: IncidentStore) -> None:
         "external_id",
         *CLUSTER_COLUMNS,
     ]
+
+
+def test_pages_walk_every_incident_in_key_order_with_its_decisions(
+    store: IncidentStore,
+) -> None:
+    store.add_incidents(make_incidents(25)[::-1])  # stored newest first: the key is not time
+    _assign(store)
+    pages = list(store.pages(IncidentQuery(), page_rows=4))
+    assert [len(p.incidents) for p in pages] == [4] * 6 + [1]
+    assert [p.done for p in pages] == [4, 8, 12, 16, 20, 24, 25]
+    assert {p.total for p in pages} == {25}
+    walked = pd.concat([p.incidents for p in pages], ignore_index=True)
+    assert walked["external_id"].tolist() == [f"i{i:06d}" for i in range(24, -1, -1)]
+    assert list(walked.columns) == [*RESULT_COLUMNS, "geometry"]
+    whole, _ = store.query(IncidentQuery(limit=100))
+    by_time = walked.sort_values("occurred_at").reset_index(drop=True)
+
+    def plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        data = pd.DataFrame(frame.drop(columns="geometry")).astype(object)
+        return list(data.where(data.notna(), None).to_dict("records"))
+
+    assert plain(by_time) == plain(whole)
+    # each page's decisions are those of its incidents, as cluster_rows returns them
+    decisions = pd.concat([p.decisions for p in pages], ignore_index=True)
+    expected = store.cluster_rows(IncidentQuery(limit=100))
+    assert sorted(map(tuple, decisions[["external_id", "cluster_id"]].to_numpy())) == sorted(
+        map(tuple, expected[["external_id", "cluster_id"]].to_numpy())
+    )
+    for page in pages:
+        assert set(page.decisions["external_id"]) <= set(page.incidents["external_id"])
+        assert list(page.decisions.columns) == ["external_id", *CLUSTER_COLUMNS]
+    first = decisions[decisions["external_id"] == "i000000"]
+    assert first["cluster_id"].tolist() == ["hoa-do", "other"]
+    assert first.iloc[0]["cooperating"] == ["00002"] and bool(first.iloc[0]["review"])
+
+
+def test_pages_filter_and_keep_only_the_named_clusters_decisions(store: IncidentStore) -> None:
+    store.add_incidents(make_incidents(12))
+    _assign(store)
+    pages = list(store.pages(IncidentQuery(cluster_id="hoa-do"), page_rows=4))
+    assert [p.incidents["external_id"].tolist() for p in pages] == [
+        [f"i{i:06d}" for i in range(4)],
+        ["i000004", "i000005"],
+    ]
+    decisions = pd.concat([p.decisions for p in pages], ignore_index=True)
+    assert set(decisions["cluster_id"]) == {"hoa-do"}
+    assert decisions["external_id"].tolist() == [f"i{i:06d}" for i in range(6)]
+    assert list(store.pages(IncidentQuery(unit_code="99999"))) == []
+    exact = list(store.pages(IncidentQuery(), page_rows=12))  # a full last page, then none
+    assert [len(p.incidents) for p in exact] == [12]
+    with pytest.raises(InvalidParameterError, match="page_rows"):
+        next(store.pages(IncidentQuery(), page_rows=MAX_QUERY_LIMIT + 1))
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        {},
+        {"bbox": (105.80, 21.00, 105.805, 21.0)},
+        {"cluster_id": "hoa-do"},
+        {"cluster_id": "hoa-do", "in_border_zone": True},
+        {"cluster_id": "hoa-do", "in_border_zone": False},
+        {"in_border_zone": True},
+        {"in_border_zone": False},
+        {"unit_code": "002"},
+        {"units": (("grid", "00001"), ("grid", "00005"))},
+        {"start": T0 + timedelta(minutes=3), "end": T0 + timedelta(minutes=9)},
+        {"categories": ("theft",), "status": "open", "synthetic": True},
+    ],
+)
+def test_pages_select_what_the_query_selects(
+    store: IncidentStore, criteria: dict[str, Any]
+) -> None:
+    store.add_incidents(make_incidents(12))
+    _assign(store)
+    query = IncidentQuery(limit=100, **criteria)
+    walked = [i for p in store.pages(query, page_rows=2) for i in p.incidents["external_id"]]
+    listed, total = store.query(query)
+    assert sorted(walked) == sorted(listed["external_id"]) and len(walked) == total
+    decided = pd.concat([p.decisions for p in store.pages(query, page_rows=2)] or [pd.DataFrame()])
+    expected = store.cluster_rows(query)
+    assert sorted(
+        map(tuple, decided.get(["external_id", "cluster_id"], pd.DataFrame()).to_numpy())
+    ) == sorted(map(tuple, expected[["external_id", "cluster_id"]].to_numpy()))
+
+
+def test_pages_follow_the_primary_key_on_sqlite_whatever_the_filters(
+    store: IncidentStore,
+) -> None:
+    """SQLite's plan of a page is a primary-key range, never an index scan and a sort."""
+    if engine_of(store).dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses by cost")
+    store.add_incidents(make_incidents(30))
+    _assign(store)
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    for query in (
+        IncidentQuery(),
+        IncidentQuery(cluster_id="hoa-do", bbox=(105.8, 21.0, 105.9, 21.1)),
+        IncidentQuery(in_border_zone=False, unit_code="00001", start=T0),
+    ):
+        sent.clear()
+        sa.event.listen(engine_of(store), "before_cursor_execute", seen)
+        try:
+            assert sum(len(p.incidents) for p in store.pages(query, page_rows=2)) > 0
+        finally:
+            sa.event.remove(engine_of(store), "before_cursor_execute", seen)
+        paged = [(s, p) for s, p in sent if "ORDER BY" in s]
+        assert len(paged) >= 2
+        with engine_of(store).connect() as connection:
+            for statement, parameters in paged:
+                plan = " / ".join(
+                    row[3]
+                    for row in connection.exec_driver_sql(
+                        f"EXPLAIN QUERY PLAN {statement}", tuple(parameters)
+                    )
+                )
+                assert "TEMP B-TREE" not in plan and "SCAN incidents USING" not in plan, plan
+                assert plan.startswith(
+                    ("SEARCH incidents USING INTEGER PRIMARY KEY (rowid>?)",
+                     "SCAN incidents",  # the first page: in rowid order from the start
+                     "SEARCH incident_clusters USING INDEX sqlite_autoindex")
+                ), plan  # fmt: skip
+
+
+def test_pages_seek_by_key_instead_of_skipping_rows(store: IncidentStore) -> None:
+    """Every page is found through the primary key (``id > last``): no row is skipped over.
+
+    SQLite's compiler always writes ``OFFSET ?``: its value must then be 0.
+    """
+    store.add_incidents(make_incidents(9))
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    engine = engine_of(store)
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert sum(len(p.incidents) for p in store.pages(IncidentQuery(), page_rows=3)) == 9
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    offsets = []
+    for statement, parameters in sent:
+        for k in [m.start() for m in re.finditer(r"OFFSET ", statement)]:
+            given = statement[k + len("OFFSET ") :].split()[0].strip(")")
+            offsets.append(parameters[statement[:k].count("?")] if given == "?" else given)
+    assert all(str(v) == "0" for v in offsets), offsets
+    pages = [s for s, _ in sent if "FROM incidents" in s and "LIMIT" in s.upper()]
+    assert sum("incidents.id >" in s for s in pages) >= 3
 
 
 def test_paging_limit_offset_total_and_order(store: IncidentStore) -> None:
@@ -766,7 +920,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0007"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0008"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -775,7 +929,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
         )
 
     described = build_metadata(engine.dialect.name)
-    define_planner_tables(described)  # migrations 0002 and 0003
+    define_planner_tables(described, engine.dialect.name)  # migrations 0002, 0003, 0008
     define_key_tables(described)  # migrations 0002 and 0006, the web service's
     define_address_tables(described)  # migration 0005
     if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
