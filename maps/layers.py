@@ -217,11 +217,13 @@ def stored_incidents(
 ) -> StoredIncidents:
     """Return the newest ``limit`` stored incidents of a cluster with the stored decisions.
 
-    Reads pages of :meth:`~geozone.store.IncidentStore.query` (newest first) and the cluster
-    rows of the same pages (:meth:`~geozone.store.IncidentStore.cluster_rows`), joined on
-    ``external_id``: nothing is judged again here. A cluster that makes no decision (a
-    carried form lapsed until confirmed) has a ``no_decision`` row stored for each incident
-    it concerns, whose sentence says why; they are drawn like any other decision.
+    When ``limit`` holds them all, they are read with their decisions in key order
+    (:meth:`~geozone.store.IncidentStore.pages`, no OFFSET) and sorted newest first; else the
+    newest pages of :meth:`~geozone.store.IncidentStore.query` and the cluster rows of the
+    same pages, joined on ``external_id``. Nothing is judged again here. A cluster that
+    makes no decision (a carried form lapsed until confirmed) has a ``no_decision`` row
+    stored for each incident it concerns, whose sentence says why; they are drawn like any
+    other decision.
 
     Parameters
     ----------
@@ -232,12 +234,23 @@ def stored_incidents(
     limit
         Most incidents to return (0: none, only the total).
     """
-    if limit <= 0:
-        return StoredIncidents(None, store.count(IncidentQuery(cluster_id=cluster_id)))
+    selected = IncidentQuery(cluster_id=cluster_id)
+    total = store.count(selected)
+    if limit <= 0 or not total:
+        return StoredIncidents(None, total)
+    if total <= limit:  # all of them: read in key order (no OFFSET), newest first after
+        pages = list(store.pages(selected))
+        incidents = pd.concat(
+            [pd.DataFrame(page.incidents.drop(columns="geometry")) for page in pages],
+            ignore_index=True,
+        ).sort_values("occurred_at", ascending=False, kind="stable", ignore_index=True)
+        rows = pd.concat([page.decisions for page in pages], ignore_index=True)
+        layer = incident_layer(one_point_per_event(incidents), rows, cluster_id)
+        return StoredIncidents(layer, total)
     frames: list[pd.DataFrame] = []
     decisions: list[pd.DataFrame] = []
-    total = offset = 0
-    while offset < limit:  # a few pages of at most MAX_QUERY_LIMIT
+    offset = 0
+    while offset < limit:  # the newest pages, at most MAX_QUERY_LIMIT each
         query = IncidentQuery(
             cluster_id=cluster_id,
             limit=min(MAX_QUERY_LIMIT, limit - offset),
