@@ -18,11 +18,13 @@ import geozone.cli._boundaries  # noqa: F401  (registers the boundary commands)
 from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
 from geozone.cli._contributed import missing_extra, missing_extra_message
+from geozone.cli._db import db_app
 from geozone.cli._incidents import incidents_app
 from geozone.errors import GeozoneError
 
 app.add_typer(clusters_app, name="clusters")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(db_app, name="db")
 
 __all__ = ["app", "main"]
 
@@ -37,11 +39,25 @@ def main() -> None:
         app()
     except GeozoneError as exc:
         _fail(str(exc))
+    except Exception as exc:  # a database driver's error: one line naming the problem
+        line = _store_problem(exc)
+        if line is None:
+            raise
+        _fail(line, markup=False)
     except ModuleNotFoundError as exc:
         extra = missing_extra(exc)
         if extra is None:
             raise
         _fail(missing_extra_message(exc, extra), markup=False)  # "[api]" is no markup
+
+
+def _store_problem(exc: Exception) -> str | None:
+    """Return one line naming a store connection or permission problem, or None."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    from geozone.store._engine import describe_store_error
+
+    return describe_store_error(exc, None)
 
 
 def _fail(message: str, *, markup: bool = True) -> NoReturn:

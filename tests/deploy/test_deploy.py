@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.store.pg import PostgresUnavailableError, TempPostgres
+from tests.store.pg import TempPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -44,20 +44,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[TempPostgres]:
-    try:
-        server = TempPostgres().start()
-    except PostgresUnavailableError as exc:
-        if os.environ.get("GEOZONE_REQUIRE_POSTGIS", "") == "1":
-            pytest.fail(f"GEOZONE_REQUIRE_POSTGIS=1 but PostGIS is unavailable: {exc}")
-        pytest.skip(f"deployment not tried: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
