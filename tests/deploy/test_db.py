@@ -92,8 +92,9 @@ def test_a_wrong_port_is_one_line(postgres: TempPostgres) -> None:
     for command in (("db", "init", "--store", url), ("users", "list", "--store", url)):
         message = _one_line_error(_geozone(*command))
         assert f"nothing answers at 127.0.0.1:{port} (wrong port or host" in message
-    listed = _one_line_error(_geozone("incidents", "list", store=url))
-    assert f"nothing answers at 127.0.0.1:{port}" in listed
+    for command in (("incidents", "list"), ("serve", "--production")):
+        message = _one_line_error(_geozone(*command, store=url))  # serve: before loading data
+        assert f"nothing answers at 127.0.0.1:{port}" in message
 
 
 def test_a_wrong_password_is_one_line_without_the_password(postgres: TempPostgres) -> None:
