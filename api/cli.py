@@ -223,7 +223,10 @@ def serve(
     log = logging.getLogger("geozone.serve")
 
     def say(line: str) -> None:
-        log.info(line) if production else typer.echo(line)
+        if production:
+            log.info(line)  # a JSON line, as every other
+        else:
+            typer.echo(line)
 
     api_store, store = _api_store(None)  # first: a store out of reach ends it at once
     try:

@@ -33,22 +33,24 @@ def main() -> None:
     """Run the CLI, turning geozone's own errors into a clear message and exit code 2.
 
     A command that needs a library of an extra that is not installed (``geozone serve``
-    without ``geozone[api]``) says which extra to install, and also exits with code 2.
+    without ``geozone[api]``) says which extra to install, and also exits with code 2; so
+    does a store that cannot be reached or whose role lacks a right, in one line naming it
+    (:func:`geozone.store._engine.describe_store_error`).
     """
     try:
         app()
     except GeozoneError as exc:
         _fail(str(exc))
-    except Exception as exc:  # a database driver's error: one line naming the problem
-        line = _store_problem(exc)
-        if line is None:
-            raise
-        _fail(line, markup=False)
     except ModuleNotFoundError as exc:
         extra = missing_extra(exc)
         if extra is None:
             raise
         _fail(missing_extra_message(exc, extra), markup=False)  # "[api]" is no markup
+    except Exception as exc:  # a database driver's error: one line naming the problem
+        line = _store_problem(exc)
+        if line is None:
+            raise
+        _fail(line, markup=False)
 
 
 def _store_problem(exc: Exception) -> str | None:

@@ -5,7 +5,7 @@ enables PostGIS when it is missing (PostgreSQL), runs the schema's migrations, a
 what it found and did; ``--json`` prints the same as one JSON object. Run it once after the
 DBA made the database and role (``deploy/postgis-roles.sql``), and after each upgrade,
 before the service starts. A connection or permission problem ends it with one line naming
-the problem and exit code 2 (see :func:`geozone.store.sql.describe_store_error`).
+the problem and exit code 2 (see :func:`geozone.store._engine.describe_store_error`).
 """
 
 from __future__ import annotations
