@@ -18,14 +18,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from geozone.settings import Settings
 from tests.store.pg import TempPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 GEOZONE = [sys.executable, "-c", "import sys; from geozone.cli import main; sys.exit(main())"]
 
 
-def _geozone(*args: str, store: str | None = None) -> subprocess.CompletedProcess[str]:
+def _geozone(
+    *args: str, store: str | None = None, cache: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    if cache is not None:
+        env["GEOZONE_CACHE_DIR"] = str(cache)
     if store is not None:
         env["GEOZONE_STORE_URL"] = store
     return subprocess.run(
@@ -95,6 +100,20 @@ def test_a_wrong_port_is_one_line(postgres: TempPostgres) -> None:
     for command in (("incidents", "list"), ("serve", "--production")):
         message = _one_line_error(_geozone(*command, store=url))  # serve: before loading data
         assert f"nothing answers at 127.0.0.1:{port}" in message
+
+
+def test_an_import_to_a_wrong_port_is_one_line(built_settings: Settings, tmp_path: Path) -> None:
+    one = tmp_path / "one.csv"
+    one.write_text(
+        "external_id,occurred_at,lon,lat,category\n"
+        "a1,2025-08-01T08:00:00+07:00,105.8064,21.0387,theft\n",
+        encoding="utf-8",
+    )
+    port = _free_port()
+    url = f"postgresql+psycopg://geozone:secret@127.0.0.1:{port}/geozone"
+    done = _geozone("incidents", "import", str(one), "--store", url, cache=built_settings.cache_dir)
+    message = _one_line_error(done)
+    assert f"nothing answers at 127.0.0.1:{port}" in message and "secret" not in message
 
 
 def test_a_wrong_password_is_one_line_without_the_password(postgres: TempPostgres) -> None:

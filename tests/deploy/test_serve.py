@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,22 @@ def production_env(
     store_url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
     monkeypatch.setenv("GEOZONE_STORE_URL", store_url)
-    for name in ("GEOZONE_LOG_FORMAT", "GEOZONE_TRUST_FORWARDED_PREFIX", "GEOZONE_ROOT_PATH"):
-        monkeypatch.delenv(name, raising=False)  # serve sets them for its workers
+    names = ("GEOZONE_LOG_FORMAT", "GEOZONE_TRUST_FORWARDED_PREFIX", "GEOZONE_ROOT_PATH")
+    before = {name: os.environ.pop(name, None) for name in names}  # serve sets them
+    loggers = [logging.getLogger(name) for name in ("", "geozone", "uvicorn", "uvicorn.access")]
+    kept = [(logger, logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
     get_settings.cache_clear()
     try:
         yield store_url
     finally:
+        for name, value in before.items():  # for the tests after this one
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
         get_settings.cache_clear()
-        logging.getLogger("geozone").handlers.clear()  # LOG_CONFIG's, set by serve
-        logging.getLogger("geozone").propagate = True
+        for logger, handlers, propagate, level in kept:  # serve configured LOG_CONFIG
+            logger.handlers[:] = handlers
+            logger.propagate, logger.level = propagate, level
 
 
 def test_production_makes_no_demo_data_no_key_and_logs_json(
@@ -45,8 +53,6 @@ def test_production_makes_no_demo_data_no_key_and_logs_json(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import os
-
     import uvicorn
 
     started: dict[str, Any] = {}
