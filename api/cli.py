@@ -6,6 +6,7 @@ entry points in pyproject.toml, which import this module only when one of them i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -95,13 +96,21 @@ def revoke(name: str, store_url: StoreOption = None) -> None:
     typer.echo(f"revoked {name}")
 
 
-def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
-    """Return the context plus the clusters planners defined through the API (stored)."""
+def _with_defined_clusters(
+    context: Context, store: IncidentStore, warn: Callable[[str], None] | None = None
+) -> Context:
+    """Return the context plus the clusters planners defined through the API (stored).
+
+    Each stored cluster that cannot be used is told to ``warn`` (default: a line on stderr).
+    """
     from geozone.clusters.registry import ClusterRegistry
 
     registry = ClusterRegistry(context, PlannerStore(store.engine))
     for problem in registry.problems:
-        typer.echo(f"warning: {problem}", err=True)
+        if warn is None:
+            typer.echo(f"warning: {problem}", err=True)
+        else:
+            warn(str(problem))
     return registry.context
 
 
@@ -238,7 +247,7 @@ def serve(
                 display_simplify_deg=settings.display_simplify_deg,
             )
         context = judging_context(settings)
-        judged = _with_defined_clusters(context, store)
+        judged = _with_defined_clusters(context, store, log.warning if production else None)
         if demo and store.count(IncidentQuery()) == 0:
             current = context.current
             carried = [t.cluster for t in context.territories if t.bset.id == current.id]
