@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -33,7 +34,9 @@ from api.auth_store import KeyStore, Role
 from api.deps import Caller, caller_of_key, check_role, honours_scopes, required_role
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
+from api.logs import RequestLog
 from api.params import single_valued_query
+from api.proxy import RootPath
 from api.routers import (
     address,
     analytics,
@@ -135,6 +138,8 @@ def create_app(
         version="1",
         lifespan=lifespan,
         dependencies=[Depends(single_valued_query)],
+        docs_url=None,  # /docs and /redoc are api.routers.meta's, with their assets served here
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.jobs = Jobs()
@@ -177,6 +182,14 @@ def create_app(
     # default: on a 65 MB units page 3.5x faster than level 6 for 17 % more bytes
     # (benchmarks/bench_ogc.py).
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
+    if settings.log_format == "json":  # one JSON line per request (api.logs)
+        app.add_middleware(RequestLog)
+    # Behind a proxy at a sub-path: every URL written carries it (api.proxy); outermost.
+    app.add_middleware(
+        RootPath,
+        root_path=settings.root_path,
+        trust_forwarded_prefix=settings.trust_forwarded_prefix,
+    )
     return app
 
 
@@ -218,7 +231,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path, method = scope["path"], scope["method"]
+        path, method = get_route_path(scope), scope["method"]  # without a proxy's sub-path
         with write_wait(self.settings.api_store_busy_timeout_s):
             status = await self._answer(scope, receive, send)
             if method in _WRITES and path not in _READ_POSTS:
@@ -228,7 +241,7 @@ class RequestGuard:
         """Answer one request (refused early, or by the app with its body counted); its status."""
         limit = (
             self.settings.api_max_upload_bytes
-            if scope["path"] == "/incidents/import"
+            if get_route_path(scope) == "/incidents/import"
             else self.settings.api_max_body_bytes
         )
         refused = await self._refusal(scope, limit) if scope["method"] in _WRITES else None
@@ -269,7 +282,7 @@ class RequestGuard:
 
     def _route_of(self, scope: Scope) -> RouteRole | None:
         """Return the keyed write route of ``scope`` (None: public)."""
-        path, method = scope["path"], scope["method"]
+        path, method = get_route_path(scope), scope["method"]
         for route in self._routes:
             if method in route.methods and route.path.match(path):
                 return route

@@ -6,9 +6,10 @@ entry points in pyproject.toml, which import this module only when one of them i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -128,13 +129,21 @@ def revoke(name: str, store_url: StoreOption = None, as_json: JsonOption = False
         typer.echo(f"revoked {name}")
 
 
-def _with_defined_clusters(context: Context, store: IncidentStore) -> Context:
-    """Return the context plus the clusters planners defined through the API (stored)."""
+def _with_defined_clusters(
+    context: Context, store: IncidentStore, warn: Callable[[str], None] | None = None
+) -> Context:
+    """Return the context plus the clusters planners defined through the API (stored).
+
+    Each stored cluster that cannot be used is told to ``warn`` (default: a line on stderr).
+    """
     from geozone.clusters.registry import ClusterRegistry
 
     registry = ClusterRegistry(context, PlannerStore(store.engine))
     for problem in registry.problems:
-        typer.echo(f"warning: {problem}", err=True)
+        if warn is None:
+            typer.echo(f"warning: {problem}", err=True)
+        else:
+            warn(str(problem))
     return registry.context
 
 
@@ -172,22 +181,58 @@ def _t11_cluster(context: Context) -> str:
 
 def serve(
     host: Annotated[
-        str, typer.Option(help="Address to listen on (loopback by default).")
+        str,
+        typer.Option(help="Address to listen on (loopback by default; 0.0.0.0: every one)."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     demo_incidents: Annotated[
-        int, typer.Option(help="SYNTHETIC incidents to put in an empty store (0: none).")
-    ] = 20_000,
+        int | None,
+        typer.Option(
+            help="SYNTHETIC incidents to put in an empty store (default 20,000; 0: none; "
+            "refused with --production).",
+            show_default=False,
+        ),
+    ] = None,
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production",
+            help="Production: no synthetic data, no admin key minted, JSON logs, the "
+            "X-Forwarded-Prefix of the proxy in front trusted.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=64, help="Worker processes sharing the store (uvicorn's)."),
+    ] = 1,
+    root_path: Annotated[
+        str | None,
+        typer.Option(
+            "--root-path",
+            help="The sub-path a reverse proxy serves geozone at, e.g. /geozone "
+            "(default GEOZONE_ROOT_PATH).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the service on loopback with the data built and demo incidents in place.
+    """Run the service: on a workstation with demo data, or in production (``--production``).
 
     Builds the boundary data if missing, loads the clusters (the five committed ones and any a
-    planner defined through the API), fills an empty store with SYNTHETIC demo incidents
-    (labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" wherever they are shown) and prints the URL of
-    the T11 cluster map. Only when the store holds no admin key that is not revoked (the
-    first start) does it create one, named ``admin``, and print it once to the terminal
-    (stderr, kept out of stdout logs); later starts print none and create none. Make keys
-    with ``geozone users add NAME --role ROLE``.
+    planner defined through the API), assigns incidents not yet assigned, and prints the URL
+    of the T11 cluster map.
+
+    Without ``--production`` (a workstation): fills an empty store with SYNTHETIC demo
+    incidents (labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" wherever they are shown). Only when the
+    store holds no admin key that is not revoked (the first start) does it create one, named
+    ``admin``, and print it once to the terminal (stderr, kept out of stdout logs); later
+    starts print none and create none. Make keys with ``geozone users add NAME --role ROLE``.
+
+    With ``--production``: no demo data and no key is created (make the first admin key with
+    ``geozone users add NAME --role admin``); logs are JSON lines on stderr, one per request
+    (``GEOZONE_LOG_FORMAT=json``); the sub-path comes from the proxy's
+    ``X-Forwarded-Prefix`` (``GEOZONE_TRUST_FORWARDED_PREFIX``), or ``--root-path``.
+    ``--workers N`` starts N processes on the same store (each loads the boundary data).
+    A store that cannot be reached ends it at once with one line naming the problem.
 
     To see incidents on the map in a browser: open the printed map URL; boundaries, border
     zones, junctions and the T11 hotspot show at once, and the "Vụ việc / Incidents" box asks
@@ -196,11 +241,15 @@ def serve(
     for that browser tab only (``sessionStorage``, never a cookie or the URL), fetches the
     incidents with it, and the planner page of the same tab uses it to save patrol zones.
     """
+    import gc
+    import logging.config
+    import os
     from datetime import datetime
 
     import uvicorn
 
     from api.app import create_app
+    from api.logs import LOG_CONFIG
     from api.settings import get_api_settings
     from geozone.boundaries.build import build_set
     from geozone.boundaries.manifest import load_manifest
@@ -210,42 +259,67 @@ def serve(
     from geozone.store import IncidentQuery
     from geozone.vntime import VIETNAM_TZ
 
-    settings = get_api_settings()
-    for entry in load_manifest(settings.manifest_path).sets.values():
-        build_set(
-            entry,
-            settings.data_dir,
-            settings.boundary_cache,
-            display_simplify_deg=settings.display_simplify_deg,
+    if production and demo_incidents:
+        raise typer.BadParameter(
+            "--production stores no synthetic data; leave --demo-incidents out",
+            param_hint="--demo-incidents",
         )
-    context = judging_context(settings)
-    api_store, store = _api_store(None)
+    demo = 0 if production else 20_000 if demo_incidents is None else demo_incidents
+    # The worker processes read their settings from the environment: put the choices there.
+    if production:
+        os.environ["GEOZONE_LOG_FORMAT"] = "json"
+        os.environ.setdefault("GEOZONE_TRUST_FORWARDED_PREFIX", "true")
+    if root_path is not None:
+        os.environ["GEOZONE_ROOT_PATH"] = root_path
+    get_settings.cache_clear()  # and the web service's (api.settings.get_api_settings)
+    settings = get_api_settings()
+    if production:
+        logging.config.dictConfig(LOG_CONFIG)
+    log = logging.getLogger("geozone.serve")
+
+    def say(line: str) -> None:
+        if production:
+            log.info(line)  # a JSON line, as every other
+        else:
+            typer.echo(line)
+
+    api_store, store = _api_store(None)  # first: a store out of reach ends it at once
     try:
-        judged = _with_defined_clusters(context, store)
-        if demo_incidents and store.count(IncidentQuery()) == 0:
+        for entry in load_manifest(settings.manifest_path).sets.values():
+            build_set(
+                entry,
+                settings.data_dir,
+                settings.boundary_cache,
+                display_simplify_deg=settings.display_simplify_deg,
+            )
+        context = judging_context(settings)
+        judged = _with_defined_clusters(context, store, log.warning if production else None)
+        if demo and store.count(IncidentQuery()) == 0:
             current = context.current
             carried = [t.cluster for t in context.territories if t.bset.id == current.id]
-            demo = generate_incidents(
-                demo_incidents,
+            made = generate_incidents(
+                demo,
                 0,
                 boundaries=current,
                 clusters=carried,
                 start=datetime(2025, 7, 1, tzinfo=VIETNAM_TZ),
                 end=datetime.now(VIETNAM_TZ),
             )
-            store.add_incidents(demo)
-            typer.echo(f"stored {len(demo):,} SYNTHETIC demo incidents (labelled synthetic)")
+            store.add_incidents(made)
+            say(f"stored {len(made):,} SYNTHETIC demo incidents (labelled synthetic)")
         assigned = assign_stale(store, judged)
         if assigned:
-            typer.echo(f"assigned {assigned:,} incidents to their units and clusters")
-        key = _first_admin_key(api_store)
+            say(f"assigned {assigned:,} incidents to their units and clusters")
+        key = None if production else _first_admin_key(api_store)
+        admins = bool(api_store.active_admins())
     finally:
         store.close()
-    base = f"http://{host}:{port}"
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown_host}:{port}{settings.root_path}"
     t11 = _t11_cluster(context)
-    typer.echo(f"geozone is at {base}  (API docs: {base}/docs)")
-    typer.echo(f"T11 cluster map: {base}/maps/clusters/{t11}")
-    typer.echo(f"patrol planner:  {base}/maps/planner/{t11}")
+    say(f"geozone is at {base}  (API docs: {base}/docs)")
+    say(f"T11 cluster map: {base}/maps/clusters/{t11}")
+    say(f"patrol planner:  {base}/maps/planner/{t11}")
     if key is not None:
         typer.echo(f"first admin key, {key[0]!r} (shown only now, keep it): {key[1]}", err=True)
         typer.echo(
@@ -254,9 +328,30 @@ def serve(
             "more keys with: geozone users add NAME --role analyst|planner|admin",
             err=True,
         )
-    else:
+    elif production and not admins:
+        log.warning(
+            "no admin key yet (production mode makes none): make the first with "
+            "geozone users add NAME --role admin"
+        )
+    elif not production:
         typer.echo("keys: use an existing one, or make one with geozone users add NAME --role ROLE")
-    uvicorn.run(create_app(settings, context=context), host=host, port=port, log_level="info")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,  # X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS (127.0.0.1)
+        "server_header": not production,
+    }
+    if production:
+        options |= {"log_config": LOG_CONFIG, "access_log": False}  # api.logs.RequestLog's
+    else:
+        options["log_level"] = "info"
+    if workers == 1:
+        uvicorn.run(create_app(settings, context=context), **options)
+        return
+    # Each worker loads the data itself (api.app.create_app from the environment's settings).
+    del context, judged
+    gc.collect()
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
 
 
 @map_app.command("cluster")

@@ -7,7 +7,9 @@ service's settings object is the whole: core, maps and these.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from geozone.settings import layer_getter
 from maps.settings import MapSettings
@@ -35,6 +37,15 @@ class ApiSettings(MapSettings):
         Largest incident file ``POST /incidents/import`` accepts, in bytes.
     cors_origins
         Origins allowed to call the API from a browser (none by default).
+    root_path
+        The sub-path a reverse proxy serves the service at (e.g. ``/geozone``; none by
+        default): every URL the service writes carries it (see :mod:`api.proxy`).
+    trust_forwarded_prefix
+        Take the sub-path from each request's ``X-Forwarded-Prefix`` header (only behind a
+        proxy that sets it; ``geozone serve --production`` sets this).
+    log_format
+        ``text`` (uvicorn's lines) or ``json``: one JSON object a line, and one line per
+        request with its method, path, status, duration and request id (``--production``).
     """
 
     api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
@@ -44,6 +55,22 @@ class ApiSettings(MapSettings):
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
     api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
     cors_origins: list[str] = Field(default_factory=list)
+    root_path: str = ""
+    trust_forwarded_prefix: bool = False
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        from api.proxy import clean_prefix
+
+        cleaned = clean_prefix(value)
+        if cleaned is None:
+            raise ValueError(
+                f"{value!r} is not a URL path prefix: give '' or '/segment[/segment…]' "
+                "(letters, digits, '.', '_', '~', '-')"
+            )
+        return cleaned
 
 
 _get = layer_getter(ApiSettings)

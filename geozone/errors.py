@@ -99,6 +99,10 @@ class StoreError(GeozoneError):
     """The incident store cannot do what was asked (the message says what and why)."""
 
 
+class StoreAccessError(StoreError):
+    """The store cannot be reached, or its role lacks a right: one line naming the problem."""
+
+
 class StoreBusyError(StoreError):
     """Another writer held the store past the wait allowed; nothing of the call was stored."""
 

@@ -1,7 +1,8 @@
-"""Offline map assets: Leaflet and its plugins installed from npm, and geozone's own files.
+"""Offline assets: Leaflet, its plugins and the API docs' libraries from npm, and geozone's files.
 
-Map pages never load anything from a CDN. Leaflet, Leaflet.markercluster, Leaflet.heat,
-Leaflet.draw and protomaps-leaflet (vector basemaps) are pinned in ``maps/package.json`` /
+Map pages and the API docs never load anything from a CDN. Leaflet, Leaflet.markercluster,
+Leaflet.heat, Leaflet.draw, protomaps-leaflet (vector basemaps), and Swagger UI and ReDoc
+(the ``/docs`` and ``/redoc`` pages) are pinned in ``maps/package.json`` /
 ``maps/package-lock.json`` and installed at set-up with ``npm ci --prefix maps`` (``bash
 scripts/setup.sh`` does it); ``maps/node_modules`` is never committed. geozone's hand-written
 files live in ``maps/static``.
@@ -10,7 +11,11 @@ URL layout below an asset base (default :data:`DEFAULT_ASSET_BASE`, ``/maps/stat
 
 - ``<base>/vendor/<package>/<file>``: every file of ``maps/node_modules/<package>/dist/``
   (e.g. ``/maps/static/vendor/leaflet/leaflet.js``, ``.../vendor/leaflet/images/layers.png``,
-  so the relative image URLs inside the plugins' CSS resolve);
+  so the relative image URLs inside the plugins' CSS resolve); a package whose files are
+  elsewhere names its folder, and the only files served from it, in ``maps/package.json``'s
+  ``geozoneServes`` (``swagger-ui-dist``: its root, ``swagger-ui-bundle.js``,
+  ``swagger-ui.css``; ``redoc``: ``bundles/redoc.standalone.js``), read by
+  :func:`vendor_folders` here and by the wheel's build hook;
 - ``<base>/<file>``: every file of ``maps/static`` (``geozone.js``, ``geozone.css``,
   ``planner.js``, ``incident_loader.js``).
 
@@ -53,14 +58,23 @@ STATIC_DIR = MAPS_DIR / "static"
 DEFAULT_ASSET_BASE = "/maps/static"
 #: How to install the assets (quoted in errors).
 SETUP_HINT = "run `npm ci --prefix maps` (or `bash scripts/setup.sh`) in the geozone checkout"
-#: npm packages whose ``dist/`` folder is served under ``<base>/vendor/<package>/``.
+#: npm packages whose files are served under ``<base>/vendor/<package>/``.
 VENDOR_PACKAGES = (
     "leaflet",
     "leaflet.markercluster",
     "leaflet.heat",
     "leaflet-draw",
     "protomaps-leaflet",
+    "swagger-ui-dist",
+    "redoc",
 )
+#: The API docs' files (``/docs``: Swagger UI; ``/redoc``: ReDoc), below the asset base.
+DOCS_ASSETS = {
+    "swagger_js": "vendor/swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger_css": "vendor/swagger-ui-dist/swagger-ui.css",
+    "swagger_favicon": "vendor/swagger-ui-dist/favicon-32x32.png",
+    "redoc_js": "vendor/redoc/redoc.standalone.js",
+}
 
 AssetKind = Literal["js", "css"]
 
@@ -149,8 +163,37 @@ def asset_file(path: str) -> Path:
             raise MapAssetError(
                 f"asset path {path!r} names no vendor package ({', '.join(VENDOR_PACKAGES)})"
             )
-        return NODE_MODULES.joinpath(parts[1], "dist", *parts[2:])
+        folder, _files = vendor_folders()[parts[1]]
+        return NODE_MODULES.joinpath(parts[1], folder, *parts[2:])
     return STATIC_DIR.joinpath(*parts)
+
+
+@lru_cache(maxsize=1)
+def vendor_folders() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Return each vendor package's served folder and its served files (empty: all).
+
+    The folder is ``dist`` unless ``maps/package.json``'s ``geozoneServes`` names another
+    (``.`` for the package root), with the list of the only files served from it.
+    """
+    data = json.loads((MAPS_DIR / "package.json").read_text(encoding="utf-8"))
+    serves: dict[str, Any] = data.get("geozoneServes", {})
+    return {
+        package: (
+            str(serves.get(package, {}).get("folder", "dist")),
+            tuple(str(name) for name in serves.get(package, {}).get("files", ())),
+        )
+        for package in VENDOR_PACKAGES
+    }
+
+
+def _served_files(package: str) -> Iterator[tuple[str, Path]]:
+    """Yield (path below the package's URL, file) for each file served of a vendor package."""
+    folder_name, names = vendor_folders()[package]
+    folder = NODE_MODULES / package / folder_name
+    files = [folder / name for name in names] if names else sorted(folder.rglob("*"))
+    for file in files:
+        if file.is_file():
+            yield file.relative_to(folder).as_posix(), file
 
 
 def pinned_versions() -> dict[str, str]:
@@ -186,6 +229,11 @@ def check_assets() -> None:
     problems += [
         f"{asset.file} is missing" for asset in ASSETS.values() if not asset.file.is_file()
     ]
+    problems += [
+        f"{asset_file(path)} is missing"
+        for path in DOCS_ASSETS.values()
+        if not asset_file(path).is_file()
+    ]
     if problems:
         raise MapAssetsMissingError(
             "map assets are not installed correctly: " + "; ".join(problems) + f"; {SETUP_HINT}"
@@ -216,10 +264,8 @@ def asset_routes(base: str = DEFAULT_ASSET_BASE) -> dict[str, Path]:
     prefix = base.rstrip("/")
     routes: dict[str, Path] = {}
     for package in VENDOR_PACKAGES:
-        dist = NODE_MODULES / package / "dist"
-        for file in sorted(dist.rglob("*")):
-            if file.is_file():
-                routes[f"{prefix}/vendor/{package}/{file.relative_to(dist).as_posix()}"] = file
+        for below, file in _served_files(package):
+            routes[f"{prefix}/vendor/{package}/{below}"] = file
     for file in sorted(STATIC_DIR.rglob("*")):
         if file.is_file():
             routes[f"{prefix}/{file.relative_to(STATIC_DIR).as_posix()}"] = file

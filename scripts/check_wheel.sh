@@ -7,7 +7,8 @@
 #      filled), and from that folder build the boundary data into a fresh cache, run
 #      `geozone locate`, and check that `geozone serve` names the extra it needs;
 #   3. add the [api] extra and check that `geozone serve` answers GET /health and serves a
-#      cluster map whose Leaflet comes from its own assets.
+#      cluster map whose Leaflet comes from its own assets, and /docs and /redoc whose Swagger
+#      UI and ReDoc do.
 # The boundary archives: GEOZONE_DATA_DIR, default ../shared/data/boundaries beside the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,5 +108,12 @@ with urllib.request.urlopen(f"{base}{leaflet}", timeout=30) as answer:
     script = answer.read()
 assert b"Leaflet" in script[:400], script[:400]
 print(f"GET /maps/clusters/hoa-do-phuc-vi-vn2025: {len(page):,} characters; {leaflet}: {len(script):,} bytes")
+for docs, bundle in (("/docs", "swagger-ui-dist/swagger-ui-bundle.js"), ("/redoc", "redoc/redoc.standalone.js")):
+    with urllib.request.urlopen(f"{base}{docs}", timeout=30) as answer:
+        html = answer.read().decode()
+    url = f"/maps/static/vendor/{bundle}"
+    assert f'src="{url}"' in html and "cdn.jsdelivr.net" not in html, f"{docs} loads no local {bundle}"
+    with urllib.request.urlopen(f"{base}{url}", timeout=30) as answer:
+        print(f"GET {docs}: its {url}, {len(answer.read()):,} bytes, from the wheel")
 PY
 echo "wheel check passed: $(basename "$wheel")"

@@ -7,8 +7,11 @@ A wheel must work outside the checkout. The standard wheel (not the editable ins
   boundary source manifest and the committed clusters, copied from ``data/`` (found at run
   time by :mod:`geozone.resources`);
 - ``maps/node_modules/<package>/`` ``package.json``, licence file and ``dist/``: Leaflet and
-  its plugins at the versions pinned in ``maps/package.json``, as ``npm ci --prefix maps``
-  installs them (never committed); :mod:`maps.assets` serves and embeds them from there.
+  its plugins, Swagger UI and ReDoc at the versions pinned in ``maps/package.json``, as
+  ``npm ci --prefix maps`` installs them (never committed); for a package named in that
+  file's ``geozoneServes``, its named files of its named folder instead of ``dist/``
+  (``swagger-ui-dist``'s root, ``redoc``'s ``bundles/``); :mod:`maps.assets` serves and
+  embeds them from there.
 
 An sdist gets the same map files, so that a wheel built from it has them too. The build
 stops with a message naming the command to run when the map libraries are missing or are
@@ -43,7 +46,9 @@ def map_library_files(root: Path) -> dict[str, str]:
         When a pinned package is not installed, is another version or has no ``dist/``.
     """
     maps = root / "maps"
-    pinned = json.loads((maps / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    declared = json.loads((maps / "package.json").read_text(encoding="utf-8"))
+    pinned = declared["dependencies"]
+    serves = declared.get("geozoneServes", {})  # packages whose files are not in dist/
     files: dict[str, str] = {}
     problems: list[str] = []
     for package, version in pinned.items():
@@ -57,13 +62,24 @@ def map_library_files(root: Path) -> dict[str, str]:
             problems.append(
                 f"npm package {package} is {installed}, maps/package.json pins {version}"
             )
-        if not (folder / "dist").is_dir():
-            problems.append(f"npm package {package} has no dist/ folder")
-        licences = [
-            p for p in folder.iterdir() if p.name.upper().startswith(("LICEN", "MIT-LICEN"))
-        ]
-        for path in [manifest, folder / "dist", *licences]:
+        served = serves.get(package, {})
+        below = str(served.get("folder", "dist"))
+        names = [str(name) for name in served.get("files", [])]
+        if not (folder / below).is_dir():
+            problems.append(f"npm package {package} has no {below}/ folder")
+        notices = ("LICEN", "MIT-LICEN", "NOTICE")  # swagger-ui-dist's Apache NOTICE too
+        licences = [p for p in folder.iterdir() if p.name.upper().startswith(notices)]
+        for path in [manifest, *licences]:
             files[str(path)] = f"maps/node_modules/{package}/{path.name}"
+        if names:  # only the files served (swagger-ui-dist's root holds much else)
+            for name in names:
+                path = folder / below / name
+                if not path.is_file():
+                    problems.append(f"npm package {package} has no {below}/{name}")
+                target = Path("maps/node_modules", package, below, name).as_posix()
+                files[str(path)] = target
+        else:
+            files[str(folder / below)] = f"maps/node_modules/{package}/{below}"
     if problems:
         raise RuntimeError(
             "the map libraries cannot go into the package: "

@@ -154,6 +154,8 @@ def openapi_30(request: Request) -> Response:
         cache = {}
         request.app.state.openapi30 = cache
     if root not in cache:
+        if len(cache) >= 8:  # prefixes come from a trusted proxy: a few at most
+            cache.clear()
         document = openapi30(request.app.openapi())
         if root:
             document["servers"] = [{"url": root}]

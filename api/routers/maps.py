@@ -55,6 +55,7 @@ from api.deps import (
 )
 from api.errors import AuthenticationError
 from api.problems import problems
+from api.proxy import root_path
 from api.scopes import cluster_covered
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
@@ -125,15 +126,27 @@ def basemap_tile(
     return Response(data, media_type=archive.media_type, headers=headers)
 
 
-def _links(cluster_id: str, planner: bool) -> list[dict[str, str]]:
+def _links(cluster_id: str, planner: bool, root: str = "") -> list[dict[str, str]]:
     quoted = quote(cluster_id, safe="")
-    links = [{"href": "/", "label": "Trang chủ / Index"}]
-    links.append({"href": f"/maps/reports/{quoted}", "label": "Báo cáo / Report"})
+    links = [{"href": f"{root}/", "label": "Trang chủ / Index"}]
+    links.append({"href": f"{root}/maps/reports/{quoted}", "label": "Báo cáo / Report"})
     if planner:
-        links.append({"href": f"/maps/planner/{quoted}", "label": "Lập vùng tuần tra / Planner"})
+        links.append(
+            {"href": f"{root}/maps/planner/{quoted}", "label": "Lập vùng tuần tra / Planner"}
+        )
     else:
-        links.append({"href": f"/maps/clusters/{quoted}", "label": "Bản đồ cụm / Cluster map"})
+        links.append(
+            {"href": f"{root}/maps/clusters/{quoted}", "label": "Bản đồ cụm / Cluster map"}
+        )
     return links
+
+
+def _prefixed(request: Request) -> tuple[str, dict[str, Any]]:
+    """Return the root path and the map builders' asset base below it (api.proxy)."""
+    from maps.assets import DEFAULT_ASSET_BASE
+
+    root = root_path(request)
+    return root, {"asset_base": f"{root}{DEFAULT_ASSET_BASE}"}
 
 
 @router.get(
@@ -171,7 +184,8 @@ def cluster_page(
         and cluster_covered(context, caller.scopes, cluster_id, store)
     )
     quoted = quote(cluster_id, safe="")
-    options: dict[str, Any] = {"links": _links(cluster_id, planner=True)}
+    root, prefixed = _prefixed(request)
+    options: dict[str, Any] = {"links": _links(cluster_id, planner=True, root=root), **prefixed}
     if keyed:
         options["incidents"] = stored_incidents(store, cluster_id, limit=_limit(limit)).layer
         options["analytics"] = service.map_analytics(store, context, cluster_id)
@@ -180,9 +194,9 @@ def cluster_page(
         service.warm_up(request.app.state, store, context, cluster_id, _limit(limit))
         url = request.url_for("cluster_incidents", cluster_id=cluster_id).path
         options["incidents_url"] = url if limit is None else f"{url}?limit={limit}"
-        options["hotspots_url"] = f"/clusters/{quoted}/hotspots"
-        options["patrol_zones_url"] = f"/patrol-zones?cluster_id={quoted}"
-    page = map_of_layers(layers, **options, **service.basemap_options(settings))
+        options["hotspots_url"] = f"{root}/clusters/{quoted}/hotspots"
+        options["patrol_zones_url"] = f"{root}/patrol-zones?cluster_id={quoted}"
+    page = map_of_layers(layers, **options, **service.basemap_options(settings, root))
     return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
 
 
@@ -263,6 +277,7 @@ def planner_page(
     )
     service.warm_up(request.app.state, store, context, cluster_id, MAX_MAP_INCIDENTS)
     quoted = quote(cluster_id, safe="")
+    root, prefixed = _prefixed(request)
     page = planner_map(
         units=layers.units,
         zones=layers.zones,
@@ -270,11 +285,13 @@ def planner_page(
         attribution=layers.attribution,
         title=layers.title,
         incidents_url=request.url_for("cluster_incidents", cluster_id=cluster_id).path,
-        hotspots_url=f"/clusters/{quoted}/hotspots",
-        suggestions_url=f"/clusters/{quoted}/patrol-suggestions",
+        hotspots_url=f"{root}/clusters/{quoted}/hotspots",
+        suggestions_url=f"{root}/clusters/{quoted}/patrol-suggestions",
         coverage=True,
-        links=_links(cluster_id, planner=False),
-        **service.basemap_options(settings),
+        links=_links(cluster_id, planner=False, root=root),
+        api_base=root,
+        **prefixed,
+        **service.basemap_options(settings, root),
     )
     return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
 
@@ -285,7 +302,9 @@ def planner_page(
     responses=problems(404),
     summary="Open a cluster's review report in a browser (HTML)",
 )
-def report_page(cluster_id: str, context: ContextDep, settings: SettingsDep) -> HTMLResponse:
+def report_page(
+    request: Request, cluster_id: str, context: ContextDep, settings: SettingsDep
+) -> HTMLResponse:
     """Open the review of the last 365 days: the key is asked for, then the report is shown.
 
     The page fetches ``GET /clusters/{id}/report?format=html`` with the key the tab holds
@@ -299,9 +318,10 @@ def report_page(cluster_id: str, context: ContextDep, settings: SettingsDep) -> 
     end = vntime.today()
     start = end - timedelta(days=364)
     quoted = quote(cluster_id, safe="")
-    target = f"/clusters/{quoted}/report?from={start}&to={end}&format=html"
+    root = root_path(request)
+    target = f"{root}/clusters/{quoted}/report?from={start}&to={end}&format=html"
     return HTMLResponse(
-        service.key_page(target, f"Báo cáo / Report: {territory.cluster.name}"),
+        service.key_page(target, f"Báo cáo / Report: {territory.cluster.name}", root),
         headers=service.page_headers(settings),
     )
 
@@ -327,7 +347,7 @@ def install_browser_key_page(app: FastAPI) -> None:
             settings = request.app.state.settings
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return HTMLResponse(
-                service.key_page(target, "Cần khoá API / API key needed"),
+                service.key_page(target, "Cần khoá API / API key needed", root_path(request)),
                 status_code=401,
                 headers=service.page_headers(settings),
             )

@@ -270,11 +270,22 @@ def basemap_archive(settings: MapSettings) -> BasemapArchive | None:
     return None if settings.basemap is None else open_basemap(settings.basemap)
 
 
-def basemap_options(settings: MapSettings) -> dict[str, Any]:
-    """Return the basemap keyword arguments of the map builders for these settings."""
+def basemap_options(settings: MapSettings, root: str = "") -> dict[str, Any]:
+    """Return the basemap keyword arguments of the map builders for these settings.
+
+    ``root`` is the path the service is reached at (a proxy's sub-path), put before the
+    local archive's tile URL.
+    """
+    from maps.basemap import BASEMAP_URL
+
     archive = basemap_archive(settings)
+    spec = (
+        archive.spec(url=root + BASEMAP_URL, attribution=settings.tiles_attribution)
+        if archive
+        else None
+    )
     return {
-        "basemap": archive.spec(attribution=settings.tiles_attribution) if archive else None,
+        "basemap": spec,
         "tiles": settings.tiles_url,
         "tiles_attribution": settings.tiles_attribution,
     }
@@ -302,7 +313,7 @@ _KEY_PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<link rel="stylesheet" href="/maps/static/geozone.css">
+<link rel="stylesheet" href="{root}/maps/static/geozone.css">
 </head>
 <body class="gz-key-page">
 <main>
@@ -317,20 +328,21 @@ kept for this browser tab only and never put in the address.</p>
 <button type="submit">Mở / Open</button>
 </form>
 <p id="gz-key-status" role="status" aria-live="polite"></p>
-<p><a href="/">Trang chủ / Index</a></p>
+<p><a href="{root}/">Trang chủ / Index</a></p>
 </main>
 <script id="gz-key-target" type="application/json">{target}</script>
-<script src="/maps/static/geozone.js"></script>
-<script src="/maps/static/key_page.js"></script>
+<script src="{root}/maps/static/geozone.js"></script>
+<script src="{root}/maps/static/key_page.js"></script>
 </body>
 </html>
 """
 
 
-def key_page(target: str, title: str) -> str:
+def key_page(target: str, title: str, root: str = "") -> str:
     """Return the page that asks for the key, then shows ``target`` fetched with it.
 
-    ``target`` is a path of this service (with its query); the page's script
+    ``target`` is a path of this service (with its query, and the root path ``root`` a
+    proxy serves it at); the page's own files and links are below ``root``; the page's script
     (``maps/static/key_page.js``) fetches it with ``X-API-Key`` and replaces itself with an
     HTML answer, shows JSON as text, or offers any other answer (CSV, zip) as a download.
     """
@@ -338,4 +350,6 @@ def key_page(target: str, title: str) -> str:
 
     from maps.elements import js_json
 
-    return _KEY_PAGE.format(title=html.escape(title), target=js_json({"url": target}))
+    return _KEY_PAGE.format(
+        title=html.escape(title), target=js_json({"url": target}), root=html.escape(root)
+    )

@@ -19,6 +19,7 @@ import geozone.cli._boundaries  # noqa: F401  (registers the boundary commands)
 from geozone.cli._clusters import clusters_app
 from geozone.cli._common import app
 from geozone.cli._contributed import missing_extra, missing_extra_message
+from geozone.cli._db import db_app
 from geozone.cli._incidents import incidents_app
 from geozone.cli._patrol import patrol_app
 from geozone.errors import GeozoneError
@@ -26,6 +27,7 @@ from geozone.errors import GeozoneError
 app.add_typer(clusters_app, name="clusters")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(patrol_app, name="patrol")
+app.add_typer(db_app, name="db")
 
 __all__ = ["app", "main"]
 
@@ -34,7 +36,9 @@ def main() -> None:
     """Run the CLI, turning geozone's own errors into a clear message and exit code 2.
 
     A command that needs a library of an extra that is not installed (``geozone serve``
-    without ``geozone[api]``) says which extra to install, and also exits with code 2.
+    without ``geozone[api]``) says which extra to install, and also exits with code 2; so
+    does a store that cannot be reached or whose role lacks a right, in one line naming it
+    (:func:`geozone.store._engine.describe_store_error`).
     """
     try:
         app()
@@ -45,6 +49,20 @@ def main() -> None:
         if extra is None:
             raise
         _fail(missing_extra_message(exc, extra), markup=False)  # "[api]" is no markup
+    except Exception as exc:  # a database driver's error: one line naming the problem
+        line = _store_problem(exc)
+        if line is None:
+            raise
+        _fail(line, markup=False)
+
+
+def _store_problem(exc: Exception) -> str | None:
+    """Return one line naming a store connection or permission problem, or None."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    from geozone.store._engine import describe_store_error
+
+    return describe_store_error(exc, None)
 
 
 def _fail(message: str, *, markup: bool = True) -> NoReturn:

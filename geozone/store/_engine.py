@@ -5,15 +5,23 @@ busy timeout, ``BEGIN IMMEDIATE`` for writes) and PostgreSQL for psycopg 3;
 :func:`migrate` upgrades the schema with the Alembic migrations in ``migrations/``, safely
 when processes do it at once. :func:`write_wait` bounds how long the writes of a context wait
 for other writers, and :func:`is_busy` tells a lock wait that gave up from other errors.
+
+A store that cannot be reached, or whose role lacks a right (a wrong port or password, a
+missing database, no PostGIS, no schema to create tables in), raises
+:class:`~geozone.errors.StoreAccessError` with one line naming the problem and its fix
+(:func:`describe_store_error`), never a driver traceback. :func:`init_store` creates or
+checks PostGIS and the schema and says what it did (``geozone db init``).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +32,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from geozone.errors import ConfigurationError
+from geozone.errors import ConfigurationError, StoreAccessError
 from geozone.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -128,7 +136,14 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
                 f"store URL {url!r}: an in-memory SQLite database is not supported (each "
                 "connection and process would see its own); give a file, sqlite:///path"
             )
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreAccessError(
+                f"store {url}: cannot create the SQLite store's folder {folder}: "
+                f"{exc.strerror or exc}"
+            ) from None
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": busy_timeout_s},
@@ -190,8 +205,14 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     SQLite serialises concurrent upgrades through ``BEGIN IMMEDIATE``, PostgreSQL through a
     transaction-level advisory lock; the PostGIS extension is created when missing
     (``CREATE EXTENSION IF NOT EXISTS postgis``, which needs a role allowed to create it).
+
+    Raises
+    ------
+    StoreAccessError
+        The store cannot be reached or its role lacks a right (one line naming it).
     """
     with (
+        store_access(engine.url),
         engine.connect().execution_options(**{WRITE: True}) as connection,
         connection.begin(),
     ):
@@ -200,3 +221,291 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
         command.upgrade(alembic_config(connection), revision)
+
+
+# -- problems reaching the store, in one line ---------------------------------------------------
+
+#: What a PostgreSQL connection failure's text means → the line that names it.
+_CONNECT_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), line)
+    for pattern, line in (
+        (
+            r"password authentication failed for user",
+            "wrong password for role {user} (check the password in the URL or PGPASSFILE)",
+        ),
+        (
+            r"no password supplied|fe_sendauth",
+            "role {user} needs a password and none was given (put it in PGPASSFILE, "
+            "host:port:db:user:password)",
+        ),
+        (r'role "[^"]*" does not exist', "role {user} does not exist on {server}"),
+        (
+            r'database "[^"]*" does not exist',
+            "database {database} does not exist on {server} (the DBA creates it: "
+            "deploy/postgis-roles.sql)",
+        ),
+        (
+            r"permission denied for database",
+            "role {user} may not connect to database {database} (GRANT CONNECT)",
+        ),
+        (
+            r"no pg_hba\.conf entry",
+            "{server} refuses role {user} from this host (no pg_hba.conf entry)",
+        ),
+        (
+            r"connection refused",
+            "nothing answers at {server} (wrong port or host, or the server is not running)",
+        ),
+        (
+            r"could not translate host name|name or service not known|"
+            r"temporary failure in name resolution",
+            "unknown host {host}",
+        ),
+        (r"timeout expired|timed out", "{server} did not answer in time"),
+        (
+            r"no such file or directory.*socket|socket.*no such file",
+            "no PostgreSQL server socket at {server}",
+        ),
+    )
+)
+
+
+def _safe_url(url: str | sa.engine.URL) -> str:
+    """Return the URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unreadable store URL>"
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return re.sub(r"^(FATAL|ERROR):\s*", "", line)
+    return text.strip()
+
+
+def describe_store_error(exc: BaseException, url: str | sa.engine.URL | None) -> str | None:
+    """Return one line naming why the store at ``url`` cannot be used, or None.
+
+    Recognises the database driver's errors (wrapped by SQLAlchemy or not): connection
+    failures (port, host, password, role, database), missing rights (``CREATE EXTENSION
+    postgis``, tables in a schema), PostGIS not installed, and SQLite files that cannot be
+    opened or written. The password never appears in the line.
+    """
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if isinstance(exc, sa.exc.DBAPIError) and orig is None:
+        return None
+    if url is None:  # an error raised after the store was opened, its URL unknown here
+        parsed, where = make_url("postgresql://"), "store"
+    else:
+        parsed = make_url(url) if not isinstance(url, sa.engine.URL) else url
+        where = f"store {_safe_url(parsed)}"
+    if isinstance(orig, sqlite3.Error):
+        text = str(orig)
+        file = parsed.database or "?"
+        if "unable to open database file" in text:
+            return f"{where}: cannot open the SQLite file {file} (missing folder or no permission)"
+        if "readonly" in text or "read-only" in text:
+            return f"{where}: the SQLite file {file} is read-only for this user"
+        if "not a database" in text:
+            return f"{where}: {file} is not a SQLite database"
+        return (
+            f"{where}: {_first_line(text)}" if isinstance(orig, sqlite3.OperationalError) else None
+        )
+    module = type(orig).__module__
+    if not module.startswith("psycopg"):
+        return None
+    user = parsed.username or ("(the OS user)" if url is not None else "(the store's role)")
+    host = parsed.host or "localhost"
+    server = f"{host}:{parsed.port or 5432}"
+    database = parsed.database or user
+    fields = {"user": user, "host": host, "server": server, "database": database}
+    text = str(orig)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("42501", "3F000"):  # insufficient_privilege, invalid_schema_name
+        line = _first_line(text)
+        if "extension" in text:
+            fix = (
+                f"a superuser must run CREATE EXTENSION postgis in database {database} once "
+                "(deploy/postgis-roles.sql)"
+            )
+        else:
+            fix = (
+                f"give role {user} a schema of its own: CREATE SCHEMA geozone AUTHORIZATION "
+                f"{user}; ALTER ROLE {user} SET search_path = geozone, public "
+                "(deploy/postgis-roles.sql)"
+            )
+        return f"{where}: role {user} lacks a right: {line}; {fix}"
+    postgis_missing = sqlstate in ("0A000", "58P01") or "is not available" in text
+    if postgis_missing and "postgis" in text.lower():
+        return (
+            f"{where}: PostGIS is not installed on {server} (install the server's PostGIS "
+            "package, e.g. postgresql-16-postgis-3)"
+        )
+    for pattern, line in _CONNECT_PROBLEMS:
+        if pattern.search(text):
+            return f"{where}: {line.format(**fields)}"
+    if sqlstate is None or sqlstate.startswith(("08", "28", "3D", "53", "57")):
+        return f"{where}: {_first_line(text.split('failed: ')[-1])}"
+    return None
+
+
+@contextmanager
+def store_access(url: str | sa.engine.URL) -> Iterator[None]:
+    """Turn a failure to reach or use the store at ``url`` into :class:`StoreAccessError`."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        line = None if is_busy(exc) else describe_store_error(exc, url)
+        if line is None:
+            raise
+        raise StoreAccessError(line) from None
+
+
+# -- geozone db init ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreInit:
+    """What :func:`init_store` found and did.
+
+    Attributes
+    ----------
+    store
+        The store URL, without its password.
+    backend
+        ``postgresql`` or ``sqlite``.
+    server
+        The database server's version (SQLite's library version).
+    role
+        The role connected as (PostgreSQL), else None.
+    superuser
+        Whether that role is a superuser (PostgreSQL), else None.
+    schema
+        Where the tables are created (``current_schema()``; ``main`` for SQLite).
+    postgis
+        The PostGIS version, None for SQLite.
+    postgis_action
+        ``present`` (already enabled), ``created`` (enabled now), or None (SQLite).
+    revision_before, revision_after
+        The schema's migration revision before and after (None: no tables yet).
+    schema_action
+        ``created``, ``migrated`` or ``up to date``.
+    tables
+        How many tables the store has in its schema after.
+    """
+
+    store: str
+    backend: str
+    server: str
+    role: str | None
+    superuser: bool | None
+    schema: str
+    postgis: str | None
+    postgis_action: str | None
+    revision_before: str | None
+    revision_after: str | None
+    schema_action: str
+    tables: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-ready dictionary."""
+        return asdict(self)
+
+    def summary(self) -> list[str]:
+        """Return lines saying what was found and done."""
+        lines = [f"store {self.store} ({self.backend} {self.server})"]
+        if self.backend == "postgresql":
+            su = "a superuser" if self.superuser else "not a superuser"
+            lines.append(f"role {self.role} ({su}), tables in schema {self.schema}")
+            lines.append(f"PostGIS {self.postgis}: {self.postgis_action}")
+        before = self.revision_before or "none"
+        if self.schema_action == "up to date":
+            lines.append(f"schema up to date at revision {self.revision_after}")
+        else:
+            lines.append(f"schema {self.schema_action}: revision {before} -> {self.revision_after}")
+        lines.append(f"{self.tables} tables")
+        return lines
+
+
+def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def init_store(url: str, *, busy_timeout_s: float = 60.0) -> StoreInit:
+    """Create or check the store at ``url``: PostGIS (PostgreSQL) and the schema's tables.
+
+    PostGIS is enabled when missing (``CREATE EXTENSION postgis``: a superuser's right, or
+    the database owner's on PostgreSQL 13+ when the extension is trusted, which PostGIS is
+    not); then the migrations run (:func:`migrate`). Safe to run again: it then only checks.
+
+    Raises
+    ------
+    StoreAccessError
+        The store cannot be reached, or its role lacks a right (one line naming it).
+    ConfigurationError
+        The URL is not of a supported database.
+    """
+    engine = create_store_engine(url, busy_timeout_s=busy_timeout_s)
+    try:
+        with store_access(engine.url):
+            with engine.connect() as connection:
+                before = _revision(connection)
+                backend = connection.dialect.name
+                if backend == "postgresql":
+                    server = str(connection.execute(sa.text("SHOW server_version")).scalar())
+                    role, superuser = connection.execute(
+                        sa.text(
+                            "SELECT current_user, rolsuper FROM pg_roles "
+                            "WHERE rolname = current_user"
+                        )
+                    ).one()
+                    schema = connection.execute(sa.text("SELECT current_schema()")).scalar()
+                    if schema is None:
+                        raise StoreAccessError(
+                            f"store {_safe_url(url)}: role {role} has no schema to create "
+                            f"tables in (its search_path names none that exists); "
+                            f"CREATE SCHEMA geozone AUTHORIZATION {role}; ALTER ROLE {role} "
+                            "SET search_path = geozone, public (deploy/postgis-roles.sql)"
+                        )
+                    postgis = connection.execute(
+                        sa.text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+                    ).scalar()
+                    action: str | None = "present"
+                    if postgis is None:
+                        connection.rollback()  # the reads' transaction
+                        connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                        connection.commit()
+                        postgis = connection.execute(
+                            sa.text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
+                        ).scalar()
+                        action = "created"
+                    connection.rollback()
+                else:
+                    server = sqlite3.sqlite_version
+                    role, superuser, schema, postgis, action = None, None, "main", None, None
+            migrate(engine)
+            with engine.connect() as connection:
+                after = _revision(connection)
+                tables = len(sa.inspect(connection).get_table_names(schema=str(schema)))
+    finally:
+        engine.dispose()
+    schema_action = "created" if before is None else "up to date" if before == after else "migrated"
+    return StoreInit(
+        store=_safe_url(url),
+        backend=backend,
+        server=server,
+        role=role,
+        superuser=superuser,
+        schema=str(schema),
+        postgis=postgis,
+        postgis_action=action,
+        revision_before=before,
+        revision_after=after,
+        schema_action=schema_action,
+        tables=tables,
+    )

@@ -259,11 +259,11 @@ def test_the_web_commands_are_in_the_one_app_in_their_place() -> None:
     assert isinstance(group, TyperGroup)
     listed = group.list_commands(typer.Context(group))
     assert listed[listed.index("demo") :] == [
-        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "patrol"],
+        *["demo", "serve", "report", "data", "units", "clusters", "incidents", "patrol", "db"],
         *["users", "map"],
     ]
     code, output = run("--help")
-    assert code == 0 and "Run the service on loopback" in output
+    assert code == 0 and "Run the service: on a workstation" in output
     assert run("serve", "--help")[0] == 0 and "--demo-incidents" in run("serve", "--help")[1]
     assert "add" in run("users", "--help")[1] and "cluster" in run("map", "--help")[1]
     code, output = run("serv")

@@ -1,15 +1,21 @@
 """The deployment of ``deploy/`` tried on loopback: PostGIS with the least-privilege role of
-``deploy/postgis-roles.sql``, the store migrated once by ``geozone users list`` (the unit's
-``ExecStartPre``), then uvicorn with several workers, ``--root-path`` and the proxy headers
-as ``deploy/geozone.service`` runs it, and its key=value logs (``deploy/logging.json``).
+``deploy/postgis-roles.sql``, the store checked and migrated once by ``geozone db init`` (the
+unit's ``ExecStartPre``), then uvicorn with several workers and the settings ``geozone serve
+--production`` gives them (JSON logs, one line per request; the proxy's
+``X-Forwarded-Prefix`` believed), called as ``deploy/nginx.conf`` calls it.
 
-nginx, systemd and Docker are not run here (none is available to the tests): the service
-is called as nginx would call it, with the prefix stripped and the forwarded headers set.
+The app is the test grid's (``tests/deploy/grid_app.py``), not the real boundary sets that
+``geozone serve`` loads (1.1 GB and 20 s a worker; tests/deploy/test_serve.py checks
+``serve --production`` itself). nginx, systemd and Docker are not run here (none is
+available to the tests): the service is called as nginx would call it, with the prefix
+stripped and the forwarded headers set.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,7 +29,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.store.pg import PostgresUnavailableError, TempPostgres
+from tests.store.pg import TempPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -47,20 +53,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[TempPostgres]:
-    try:
-        server = TempPostgres().start()
-    except PostgresUnavailableError as exc:
-        if os.environ.get("GEOZONE_REQUIRE_POSTGIS", "") == "1":
-            pytest.fail(f"GEOZONE_REQUIRE_POSTGIS=1 but PostGIS is unavailable: {exc}")
-        pytest.skip(f"deployment not tried: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def deployed(
     postgres: TempPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployed]:
@@ -77,11 +69,16 @@ def deployed(
     folder = tmp_path_factory.mktemp("deployed")
     store_url = f"postgresql+psycopg://geozone@127.0.0.1:{postgres.port}/geozone"
     env = {**os.environ, "GEOZONE_STORE_URL": store_url, "GEOZONE_CACHE_DIR": str(folder),
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "PYTHONPATH": str(ROOT),
+           # what `geozone serve --production` sets for its workers
+           "GEOZONE_LOG_FORMAT": "json", "GEOZONE_TRUST_FORWARDED_PREFIX": "true"}  # fmt: skip
     migrated = subprocess.run(
-        [*GEOZONE, "users", "list"], env=env, cwd=ROOT, capture_output=True, text=True
+        [*GEOZONE, "db", "init", "--json"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
+    report = json.loads(migrated.stdout)  # PostGIS enabled by the DBA; tables in its schema
+    assert (report["role"], report["superuser"], report["schema"]) == ("geozone", False, "geozone")
+    assert report["postgis_action"] == "present" and report["schema_action"] == "created"
     added = subprocess.run(
         [*GEOZONE, "users", "add", "planner-1", "--role", "planner"],
         env=env, cwd=ROOT, capture_output=True, text=True,
@@ -93,7 +90,7 @@ def deployed(
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "tests.deploy.grid_app:create",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-        "--root-path", "/geozone", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1", "--no-access-log",
         "--log-config", str(DEPLOY / "logging.json"), "--no-server-header",
     ]  # fmt: skip
     with log.open("wb") as sink:
@@ -135,7 +132,8 @@ def test_the_service_role_is_least_privilege_and_owns_the_store(deployed: Deploy
 
 def test_links_carry_the_proxy_prefix_and_scheme(deployed: Deployed) -> None:
     # as nginx.conf forwards https://geozone.intranet/geozone/… : prefix stripped, headers set
-    headers = {"Host": "geozone.intranet", "X-Forwarded-Proto": "https"}
+    headers = {"Host": "geozone.intranet", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Prefix": "/geozone", "X-Request-ID": "nginx-1"}  # fmt: skip
     landing = httpx.get(f"{deployed.url}/", params={"f": "json"}, headers=headers).json()
     hrefs = {link["rel"]: link["href"] for link in landing["links"]}
     assert hrefs["data"] == "https://geozone.intranet/geozone/collections"
@@ -145,12 +143,19 @@ def test_links_carry_the_proxy_prefix_and_scheme(deployed: Deployed) -> None:
     ).json()
     (following,) = [link["href"] for link in page["links"] if link["rel"] == "next"]
     assert following.startswith("https://geozone.intranet/geozone/collections/units/items?")
-    described = httpx.get(f"{deployed.url}/openapi-3.0.json").json()
+    described = httpx.get(f"{deployed.url}/openapi-3.0.json", headers=headers).json()
     assert described["servers"] == [{"url": "/geozone"}]  # the API's paths, behind the prefix
+    # the map page's scripts, styles and API calls, and the docs' files, below the prefix
+    page_html = httpx.get(f"{deployed.url}/maps/clusters/grid-centre", headers=headers).text
+    docs_html = httpx.get(f"{deployed.url}/docs", headers=headers).text
+    for html in (page_html, docs_html):
+        local = re.findall(r'(?:src|href)="(/[^"]*)"', html)
+        local += re.findall(r'"(/(?:clusters|patrol-zones|maps)/[^"]*)"', html)
+        assert local and all(url.startswith("/geozone/") for url in local), local
 
 
-def test_workers_share_the_store_and_log_key_values(deployed: Deployed) -> None:
-    planner = {"X-API-Key": deployed.key}
+def test_workers_share_the_store_and_log_json_lines(deployed: Deployed) -> None:
+    planner = {"X-API-Key": deployed.key, "X-Request-ID": "nginx-1"}
     lon, lat = 105.80, 21.02
     for k in range(6):  # spread over the workers by the kernel
         record = {"external_id": f"w{k}", "occurred_at": "2025-08-01T08:00:00+07:00",
@@ -161,7 +166,12 @@ def test_workers_share_the_store_and_log_key_values(deployed: Deployed) -> None:
         page = httpx.get(f"{deployed.url}/collections/incidents/items", headers=planner).json()
         assert page["numberMatched"] == 6
     text = deployed.log.read_text(encoding="utf-8")
-    pids = {line.split("pid=")[1].split()[0] for line in text.splitlines() if "pid=" in line}
-    assert len(pids) >= 2  # the two workers started and logged
-    access = [line for line in text.splitlines() if "logger=uvicorn.access" in line]
-    assert access and all(line.startswith("time=") and "status=" in line for line in access)
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # JSON, every one
+    assert len({line["pid"] for line in lines}) >= 3  # the two workers and their parent
+    access = [line for line in lines if line["logger"] == "geozone.access"]
+    posted = [line for line in access if line["method"] == "POST"]
+    assert len(posted) == 6 and all(line["path"] == "/incidents" for line in posted)
+    assert all(line["status"] == 200 and line["duration_ms"] > 0 for line in posted)
+    assert {"time", "level", "request_id", "client"} <= set(posted[0])
+    assert any(line["request_id"] == "nginx-1" for line in access)  # nginx's $request_id
+    assert deployed.key not in text  # no key is logged

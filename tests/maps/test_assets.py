@@ -24,6 +24,8 @@ def test_package_json_pins_exact_versions_and_lock_matches() -> None:
         "leaflet.heat",
         "leaflet-draw",
         "protomaps-leaflet",
+        "swagger-ui-dist",  # the API docs pages (api/routers/meta.py)
+        "redoc",
     }
     assert all(v[0].isdigit() for v in pins.values())  # exact, no ^ or ~ ranges
     lock = json.loads((assets.MAPS_DIR / "package-lock.json").read_text(encoding="utf-8"))
@@ -39,6 +41,13 @@ def test_asset_paths_map_to_files() -> None:
         NODE_MODULES / "leaflet-draw/dist/images/spritesheet.svg"
     )
     assert asset_file("planner.js") == STATIC_DIR / "planner.js"
+    # the docs' packages: swagger-ui-dist's files at its root, ReDoc's in bundles/
+    assert asset_file("vendor/swagger-ui-dist/swagger-ui.css") == (
+        NODE_MODULES / "swagger-ui-dist/swagger-ui.css"
+    )
+    assert asset_file("vendor/redoc/redoc.standalone.js") == (
+        NODE_MODULES / "redoc/bundles/redoc.standalone.js"
+    )
     for bad in ("../pyproject.toml", "vendor/../../x", "/etc/passwd", "vendor/jquery/jquery.js"):
         with pytest.raises(MapAssetError):
             asset_file(bad)
@@ -58,6 +67,13 @@ def test_asset_routes_list_existing_files() -> None:
     assert "/maps/static/vendor/leaflet/images/layers.png" in routes  # for leaflet.css
     assert "/maps/static/vendor/leaflet-draw/images/spritesheet.svg" in routes
     assert "/maps/static/planner.js" in routes and "/maps/static/geozone.css" in routes
+    docs = {url for url in routes if "/swagger-ui-dist/" in url or "/redoc/" in url}
+    assert docs == {  # only the files the docs pages load, not the packages' other files
+        "/maps/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+        "/maps/static/vendor/swagger-ui-dist/swagger-ui.css",
+        "/maps/static/vendor/swagger-ui-dist/favicon-32x32.png",
+        "/maps/static/vendor/redoc/redoc.standalone.js",
+    }
     for asset in ASSETS.values():
         assert routes[f"/maps/static/{asset.path}"] == asset.file
     assert all(path.is_file() for path in routes.values())
