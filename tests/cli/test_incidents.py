@@ -161,18 +161,25 @@ def test_assign_and_import_read_standard_input_and_write_standard_output(tmp_pat
     assert second["batch_id"] == report["batch_id"] and second["stored"] == 0
 
 
-def test_export_writes_standard_output_in_the_format_given(tmp_path: Path) -> None:
+def test_export_writes_standard_output_in_the_format_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from geozone.incidents.io import write_incidents
     from geozone.incidents.pipeline import import_file
-    from geozone.store import open_store
+    from geozone.store import IncidentQuery, open_store
     from tests.fixtures.clusters import grid_context
     from tests.fixtures.incidents import grid_incidents
+
+    # the export names units and attributes the data from the context it judges with
+    monkeypatch.setattr("geozone.context.judging_context", lambda *_: grid_context())
 
     frame = grid_incidents(300, 2, date(2024, 1, 1), date(2024, 12, 31))
     frame.insert(2, "detected_at", frame["occurred_at"])
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     with open_store(url) as store:
         import_file(store, write_incidents(frame, tmp_path / "in.csv"), grid_context())
+        concerned = store.count(IncidentQuery(cluster_id="grid-centre"))  # one decision each
+    assert 0 < concerned < 300
     written = invoke(
         "incidents", "export", "-o", str(tmp_path / "all.csv"), "--store", url, "--json"
     )
@@ -180,12 +187,13 @@ def test_export_writes_standard_output_in_the_format_given(tmp_path: Path) -> No
         "output": str(tmp_path / "all.csv"),
         "format": "csv",
         "incidents": 300,
-        "decisions": 300,
+        "decisions": concerned,
         "layers": ["incidents"],
     }
     piped = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert piped.exit_code == 0 and piped.stdout_bytes == (tmp_path / "all.csv").read_bytes()
-    assert "exported 300 incidents to standard output" in piped.stderr
+    said = f"exported 300 incidents ({concerned} cluster decisions) to standard output"
+    assert said in piped.stderr
     parquet = invoke("incidents", "export", "-o", "-", "--format", "parquet", "--store", url)
     assert len(gpd.read_parquet(BytesIO(parquet.stdout_bytes))) == 300
     for extra, message in (

@@ -46,8 +46,12 @@ def reports() -> pd.DataFrame:
 
 
 def test_events_round_trip_through_the_store_and_the_exports(
-    store_url: str, tmp_path: Path
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tests.fixtures.clusters import grid_context
+
+    # the export names units from the context it judges with: the grid's, not a built set
+    monkeypatch.setattr("geozone.context.judging_context", lambda *_: grid_context())
     frame = reports()
     with open_store(store_url) as store:
         store.add_incidents(frame)
