@@ -117,6 +117,10 @@ class UnitPage(BaseModel):
     numberMatched: int  # noqa: N815 (OGC name)
     numberReturned: int  # noqa: N815
     units: list[UnitOut]
+    links: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="self, and next/prev when there are rows after/before this page.",
+    )
     former: list[dict[str, Any]] = Field(
         default_factory=list,
         description="With q and no set: the units of that name that no longer exist (none of "

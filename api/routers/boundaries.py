@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import ContextDep
 from api.problems import problems
 from api.schemas import SetOut, UnitOut, UnitPage
 from api.services import address as address_service
 from api.services import boundaries as service
-from api.services.common import parse_bbox
+from api.services.common import page_links, parse_bbox
 from geozone.boundaries.manifest import Level
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -50,6 +50,7 @@ def list_sets(context: ContextDep) -> list[SetOut]:
 
 @router.get("/units", response_model=UnitPage, responses=problems(404, 422), summary="Units")
 def list_units(
+    request: Request,
     context: ContextDep,
     set_id: SetQuery = None,
     level: Level | None = None,
@@ -81,6 +82,7 @@ def list_units(
         "numberReturned": len(units),
         "units": units,
         "former": former,
+        "links": page_links(request.url, offset, limit, len(units), total, "application/json"),
     }
 
 

@@ -29,7 +29,7 @@ from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, Jo
 from api.scopes import in_scope, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
-from api.services.common import jsonable, parse_bbox
+from api.services.common import jsonable, page_links, parse_bbox
 from geozone.errors import IncidentFileError, InvalidParameterError, UnknownIncidentError
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
@@ -120,6 +120,7 @@ def post_incidents(
     summary="Query incidents (GeoJSON)",
 )
 def query_incidents(
+    request: Request,
     caller: ScopedAnalystDep,
     context: ContextDep,
     store: StoreDep,
@@ -156,6 +157,9 @@ def query_incidents(
         "features": features,
         "numberMatched": total,
         "numberReturned": len(features),
+        "links": page_links(
+            request.url, offset, limit, len(features), total, "application/geo+json"
+        ),
     }
 
 

@@ -9,8 +9,27 @@ import orjson
 import pandas as pd
 from fastapi import Response
 from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import URL
 
 from geozone.assignment.points import jsonable as jsonable  # re-exported for the services
+
+
+def page_links(
+    url: URL, offset: int, limit: int, returned: int, total: int, media_type: str
+) -> list[dict[str, str]]:
+    """Return a page's ``self``, ``next`` and ``prev`` links, as OGC API collections give them.
+
+    ``next`` when rows follow this page, ``prev`` when it does not start at the first row;
+    both keep the request's other parameters.
+    """
+    links = [{"href": str(url), "rel": "self", "type": media_type}]
+    if offset + returned < total:
+        following = url.include_query_params(offset=offset + returned, limit=limit)
+        links.append({"href": str(following), "rel": "next", "type": media_type})
+    if offset > 0:
+        before = url.include_query_params(offset=max(offset - limit, 0), limit=limit)
+        links.append({"href": str(before), "rel": "prev", "type": media_type})
+    return links
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:

@@ -36,7 +36,7 @@ from api.scopes import cluster_covered, in_scope, query_units, scope_units, zone
 from api.services.analytics import HotspotParams, compute_hotspots, default_period
 from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
-from api.services.common import invalid, jsonable, records
+from api.services.common import invalid, jsonable, page_links, records
 from api.services.incidents import incident_features
 from api.services.patrol_zones import zone_feature
 from geozone.boundaries.sets import BoundarySet
@@ -529,17 +529,9 @@ def items_page(
         "hotspots": lambda: _hotspot_page(request, context, store, query, scopes),
     }[collection_id]
     page = fetch()
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if query.offset + len(page.features) < page.total:
-        following = request.url.include_query_params(
-            offset=query.offset + len(page.features), limit=query.limit
-        )
-        links.append({"href": str(following), "rel": "next", "type": GEOJSON})
-    if query.offset > 0:
-        before = request.url.include_query_params(
-            offset=max(query.offset - query.limit, 0), limit=query.limit
-        )
-        links.append({"href": str(before), "rel": "prev", "type": GEOJSON})
+    links = page_links(
+        request.url, query.offset, query.limit, len(page.features), page.total, GEOJSON
+    )
     body = {
         "type": "FeatureCollection",
         "features": page.features,

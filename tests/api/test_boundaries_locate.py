@@ -15,6 +15,16 @@ def test_units_filters_and_pages(api: Api) -> None:
     page = c.get("/units", params={"level": "ward", "limit": 2, "offset": 1}).json()
     assert page["numberMatched"] == 9 and page["numberReturned"] == 2
     assert [u["code"] for u in page["units"]] == ["00002", "00003"]
+    # OGC-style links: following them walks every ward once
+    links = {link["rel"]: link["href"] for link in page["links"]}
+    assert set(links) == {"self", "next", "prev"} and "level=ward" in links["next"]
+    assert [u["code"] for u in c.get(links["prev"]).json()["units"]] == ["00001", "00002"]
+    seen, url = [], "/units?level=ward&limit=4"
+    while url:
+        walked = c.get(url).json()
+        seen += [u["code"] for u in walked["units"]]
+        url = next((x["href"] for x in walked["links"] if x["rel"] == "next"), "")
+    assert seen == [f"0000{n}" for n in range(1, 10)]
     district = c.get("/units", params={"parent": "002"}).json()
     assert sorted(u["code"] for u in district["units"]) == ["00003", "00006", "00009"]
     lon0, lat0 = grid_point(100, 100)

@@ -35,6 +35,11 @@ def test_query_is_geojson_with_counts(api: Api) -> None:
     assert (every["numberMatched"], every["numberReturned"]) == (3, 2)
     feature = every["features"][0]
     assert feature["geometry"]["type"] == "Point"
+    rels = {link["rel"]: link["href"] for link in every["links"]}
+    assert set(rels) == {"self", "next"} and "offset=2" in rels["next"]
+    rest = api.client.get(rels["next"], headers=auth).json()
+    assert rest["numberReturned"] == 1 and {x["rel"] for x in rest["links"]} == {"self", "prev"}
+    assert {f["id"] for f in every["features"] + rest["features"]} == {"a", "b", "z"}
     zone = api.client.get(
         "/incidents", params={"cluster": "grid-centre", "in_border_zone": True}, headers=auth
     ).json()
