@@ -7,6 +7,8 @@ service's settings object is the whole: core, maps and these.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from geozone.settings import layer_getter
@@ -35,6 +37,14 @@ class ApiSettings(MapSettings):
         Largest incident file ``POST /incidents/import`` accepts, in bytes.
     cors_origins
         Origins allowed to call the API from a browser (none by default).
+    session_ttl_s
+        How long a browser session opened at ``/login`` lasts, in seconds (default 8 hours,
+        a working day); it is then asked for again.
+    session_cookie_secure
+        When the session cookie carries ``Secure``: ``auto`` (default) when the request came
+        over https (as uvicorn sees it, ``X-Forwarded-Proto`` of a trusted proxy included),
+        ``always``, or ``never``. Over plain http on loopback ``auto`` leaves it off, since a
+        browser would not send a ``Secure`` cookie back over http from any other host.
     """
 
     api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
@@ -44,6 +54,8 @@ class ApiSettings(MapSettings):
     api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1_024)
     api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1_024)
     cors_origins: list[str] = Field(default_factory=list)
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    session_cookie_secure: Literal["auto", "always", "never"] = "auto"
 
 
 _get = layer_getter(ApiSettings)

@@ -80,6 +80,10 @@ KEY_LABELS = {
     "forget": "Xoá khoá / Forget key",
     "kept": "Khoá chỉ giữ trong thẻ này / The key is kept for this tab only",
     "key_set": "Đã nhập khoá (chỉ giữ trong thẻ này) / Key set (kept for this tab only)",
+    "sign_in": "Đăng nhập / Sign in",
+    "signed_in": "Đã đăng nhập / Signed in",
+    "sign_out": "Đăng xuất / Sign out",
+    "or_key": "hoặc nhập khoá API / or enter an API key",
 }
 #: Texts of the incident box of a served map (plain text, set with textContent).
 LOADER_LABELS = {

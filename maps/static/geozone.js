@@ -306,6 +306,72 @@
     return t.slice(8, 10) + "/" + t.slice(5, 7) + "/" + t.slice(0, 4) + " " + t.slice(11, 16);
   };
 
+  // -- the browser session (/login) -------------------------------------------------------
+
+  /** The service's root path (before /maps/static/geozone.js), for links to /login. */
+  GZ.root = (function () {
+    var script = global.document.currentScript;
+    var src = script && script.getAttribute("src") || "";
+    var at = src.indexOf("/maps/static/geozone.js");
+    if (at < 0) { return ""; }
+    try { return new URL(src.slice(0, at) || "/", global.location.href).pathname.replace(/\/$/, ""); }
+    catch (e) { return ""; }
+  })();
+
+  /** The CSRF token of the browser's session (cookie gz_csrf), or "" when not signed in. */
+  GZ.csrfToken = function () {
+    var parts = (global.document.cookie || "").split(";");
+    for (var i = 0; i < parts.length; i++) {
+      var pair = parts[i].trim();
+      if (pair.indexOf("gz_csrf=") === 0) { return decodeURIComponent(pair.slice(8)); }
+    }
+    return "";
+  };
+
+  /** Whether the browser signed in at /login (its session cookie goes with our requests). */
+  GZ.signedIn = function () { return !!GZ.csrfToken(); };
+
+  /** Forget a session the server refused (expired, key revoked): ask again. */
+  GZ.forgetSession = function () {
+    global.document.cookie = "gz_csrf=; Max-Age=0; path=" + (GZ.root || "/") + "; SameSite=Strict";
+  };
+
+  /** The sign-in page, coming back to this page. */
+  GZ.loginUrl = function () {
+    var here = global.location.pathname + global.location.search;
+    if (GZ.root && here.indexOf(GZ.root) === 0) { here = here.slice(GZ.root.length) || "/"; }
+    return GZ.root + "/login?next=" + encodeURIComponent(here);
+  };
+
+  /** Sign out (POST /logout with the session's CSRF token), then reload the page. */
+  GZ.signOut = function () {
+    return global.fetch(GZ.root + "/logout", {
+      method: "POST",
+      headers: { "X-CSRF-Token": GZ.csrfToken() },
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function () { GZ.forgetSession(); global.location.reload(); });
+  };
+
+  /**
+   * Headers and credentials of a request: the tab's key in X-API-Key when one was given,
+   * else the session cookie (same origin only) with the CSRF token on a write.
+   */
+  GZ.requestInit = function (method, key, headers) {
+    headers = headers || {};
+    if (key) {
+      headers["X-API-Key"] = key;
+    } else if (method !== "GET" && method !== "HEAD") {
+      headers["X-CSRF-Token"] = GZ.csrfToken();
+    }
+    return {
+      method: method,
+      headers: headers,
+      credentials: key ? "omit" : "same-origin",
+      cache: "no-store"
+    };
+  };
+
   // -- the one API-key box of a page ------------------------------------------------------
 
   var STORAGE_KEY = "geozone.apiKey";  // one entry for the map and planner pages of a tab
@@ -341,6 +407,11 @@
     form.setAttribute("autocomplete", "off");
     var prompt = L.DomUtil.create("div", "gz-key-prompt", form);
     prompt.textContent = labels.prompt;
+    var signIn = L.DomUtil.create("a", "gz-sign-in", form);
+    signIn.href = GZ.loginUrl();
+    signIn.textContent = labels.sign_in || "Đăng nhập / Sign in";
+    var or = L.DomUtil.create("div", "gz-key-or", form);
+    or.textContent = labels.or_key || "";
     var label = L.DomUtil.create("label", "", form);
     label.textContent = labels.key_label;
     label.htmlFor = "gz-api-key";
@@ -361,7 +432,12 @@
     this.input = input;
     this.promptText = prompt;
     this.forgetButton = forget;
-    this.useParts = [prompt, label, input, use];
+    var signOut = L.DomUtil.create("button", "gz-sign-out", form);
+    signOut.type = "button";
+    signOut.textContent = labels.sign_out || "Đăng xuất / Sign out";
+    this.signOutButton = signOut;
+    this.useParts = [prompt, signIn, or, label, input, use];
+    L.DomEvent.on(signOut, "click", function () { GZ.signOut(); });
     L.DomEvent.disableClickPropagation(form);
     L.DomEvent.disableScrollPropagation(form);
     L.DomEvent.on(form, "submit", function (e) {
@@ -374,12 +450,18 @@
     return form;
   };
 
+  /** Whether requests can go: a key for the tab, or a session of the browser. */
+  KeyBox.prototype.usable = function () { return !!this.key || GZ.signedIn(); };
+
   KeyBox.prototype._state = function () {
     var keyed = !!this.key;
-    this.stateText.textContent = keyed ? this.labels.key_set : this.labels.kept;
-    this.useParts.forEach(function (node) { node.style.display = keyed ? "none" : ""; });
+    var session = !keyed && GZ.signedIn();
+    this.stateText.textContent = keyed ? this.labels.key_set
+      : session ? (this.labels.signed_in || "Đã đăng nhập / Signed in") : this.labels.kept;
+    this.useParts.forEach(function (node) { node.style.display = keyed || session ? "none" : ""; });
     this.forgetButton.style.display = keyed ? "" : "none";
-    if (keyed) { L.DomUtil.removeClass(this.form, "gz-attention"); }
+    this.signOutButton.style.display = session ? "" : "none";
+    if (keyed || session) { L.DomUtil.removeClass(this.form, "gz-attention"); }
   };
 
   /** Use (or forget, with "") a key: kept for the tab, then every listener is told. */
@@ -393,6 +475,7 @@
 
   /** Ask for the key again (a refused key is forgotten); ``text`` says why. */
   KeyBox.prototype.refuse = function (text) {
+    if (!this.key) { GZ.forgetSession(); }  // the session was refused: sign in again
     this.key = "";
     GZ.writeKey("");
     this._state();
@@ -409,14 +492,12 @@
     return map.gzKeyBox;
   };
 
-  /** GET JSON with the key; a failed answer rejects with "status detail" and .status. */
+  /**
+   * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
+   * with "status detail" and .status.
+   */
   GZ.fetchJson = function (url, key, networkError) {
-    var init = {
-      method: "GET",
-      headers: { "Accept": "application/json", "X-API-Key": key },
-      credentials: "omit",
-      cache: "no-store"
-    };
+    var init = GZ.requestInit("GET", key, { "Accept": "application/json" });
     return global.fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok) {

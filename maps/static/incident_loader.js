@@ -2,10 +2,11 @@
  * geozone: incidents on a served map for a browser user (hand-written; served from
  * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat and geozone.js.
  *
- * The map page itself is public; its incidents need an analyst API key. A browser cannot put
- * a header on a page navigation, so the page asks for the key once in the page's one key box
- * (GZ.keyBox: kept in sessionStorage, this tab only, shared with the planner page; never in
- * a URL or a cookie), and fetches GET {cfg.url} with the header "X-API-Key". The answer (see
+ * The map page itself is public; its incidents need an analyst. A browser signed in at
+ * /login fetches GET {cfg.url} with its session cookie; otherwise the page offers the sign-in
+ * page or asks for the key once in the page's one key box (GZ.keyBox: kept in
+ * sessionStorage, this tab only, shared with the planner page; never in a URL or a cookie)
+ * and fetches with the header "X-API-Key". The answer (see
  * maps/incident_table.py incident_payload) holds the incident table drawn by
  * GZ.incidentLayer, a plain-text summary, legend items and the synthetic notice ("_html"
  * strings were escaped by the server; everything else is set with textContent).
@@ -80,7 +81,7 @@
     var self = this;
     this.clear();
     var key = this.keys.key;
-    if (!key) {
+    if (!this.keys.usable()) {
       this._state("info", this.labels.need_key);
       this.analytics = Promise.resolve(0);
       return Promise.resolve(null);

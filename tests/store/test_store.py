@@ -766,7 +766,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0006"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0007"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -776,7 +776,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
 
     described = build_metadata(engine.dialect.name)
     define_planner_tables(described)  # migrations 0002 and 0003
-    define_key_tables(described)  # migrations 0002 and 0006, the web service's
+    define_key_tables(described)  # migrations 0002, 0006 and 0007, the web service's
     define_address_tables(described)  # migration 0005
     if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
         described.remove(described.tables["incidents_rtree"])
