@@ -532,6 +532,46 @@
     return layer;
   };
 
+  /**
+   * A basemap whose tiles the page itself carries (a standalone file, which cannot read an
+   * archive beside it): raster tiles as data: URLs, vector tiles through protomaps-leaflet,
+   * whose requests for "gz-inline:z/x/y" are answered from the page (nothing is fetched).
+   */
+  GZ.inlineBasemap = function (map, opts) {
+    var tiles = opts.tiles || {};
+    var EMPTY = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==";
+    if (opts.kind === "raster") {
+      var Inline = L.TileLayer.extend({
+        getTileUrl: function (c) {
+          var b = tiles[c.z + "/" + c.x + "/" + c.y];
+          return b ? "data:" + opts.media_type + ";base64," + b : EMPTY;
+        }
+      });
+      var raster = new Inline("", {
+        maxNativeZoom: opts.maxDataZoom, maxZoom: opts.maxZoom, attribution: opts.attribution
+      });
+      raster.addTo(map);
+      raster.bringToBack();
+      return raster;
+    }
+    if (!GZ._inlineFetch) {
+      var fetch = global.fetch;
+      GZ._inlineTiles = {};
+      GZ._inlineFetch = function (url, init) {
+        if (typeof url === "string" && url.indexOf("gz-inline:") === 0) {
+          var b = GZ._inlineTiles[url.slice(10)];
+          var bytes = b ? Uint8Array.from(global.atob(b), function (ch) { return ch.charCodeAt(0); })
+            : new Uint8Array(0);
+          return Promise.resolve(new global.Response(bytes, { status: 200 }));
+        }
+        return fetch.call(global, url, init);
+      };
+      global.fetch = GZ._inlineFetch;
+    }
+    L.extend(GZ._inlineTiles, tiles);
+    return GZ.vectorBasemap(map, L.extend({}, opts, { url: "gz-inline:{z}/{x}/{y}" }));
+  };
+
   /** Saved patrol zones (GET /patrol-zones): name and units by name in the tooltip. */
   GZ.patrolZoneLayer = function (data, cfg) {
     return L.geoJSON(data, {
