@@ -75,14 +75,14 @@ EMERGING_LABELS: dict[str, str] = {
 }
 #: Popup field labels (escaped), shared by both layers.
 POPUP_LABELS_HTML: dict[str, str] = {
-    "count": esc("Số vụ / Incidents"),
-    "z": esc("Gi* z"),
-    "p": esc("p (hoán vị / permutation)"),
-    "q": esc("q (FDR)"),
+    "count": esc("Số vụ việc / Incidents"),
+    "z": esc("Độ nổi bật (chỉ số z) / Strength (z-score)"),
+    "p": esc("Khả năng do ngẫu nhiên (p) / Chance it is random (p)"),
+    "q": esc("Đã hiệu chỉnh cho nhiều ô (q) / Adjusted for many cells (q)"),
     "category": esc("Xu hướng / Trend"),
-    "tau": esc("Kendall τ"),
-    "trend_p": esc("p (xu hướng / trend)"),
-    "hot_bins": esc("Kỳ là điểm nóng / Hot bins"),
+    "tau": esc("Chiều xu hướng (τ: + tăng, − giảm) / Trend direction (τ)"),
+    "trend_p": esc("Khả năng xu hướng do ngẫu nhiên / Chance the trend is random"),
+    "hot_bins": esc("Số tháng là điểm nóng / Months as a hot spot"),
 }
 _CELL_STYLE = {"color": "#333333", "weight": 0.6, "opacity": 0.8, "fillOpacity": 0.6}
 

@@ -285,6 +285,7 @@ _KEY_PAGE = """<!DOCTYPE html>
 <body class="gz-key-page">
 <main>
 <h1>{title}</h1>
+<div id="gz-ask">
 <p>Trang này cần đăng nhập. <a id="gz-sign-in" class="gz-sign-in" href="/login">Đăng nhập /
 Sign in</a></p>
 <p>Hoặc nhập khoá API một lần: khoá chỉ được giữ trong thẻ trình duyệt này và không bao giờ
@@ -296,6 +297,7 @@ is kept for this browser tab only and never put in the address.</p>
  autocomplete="off">
 <button type="submit">Mở / Open</button>
 </form>
+</div>
 <p id="gz-key-status" role="status" aria-live="polite"></p>
 <p><a href="/">Trang chủ / Index</a></p>
 </main>

@@ -159,6 +159,17 @@
       // single points from this zoom on: no carpet of bubbles over a few streets
       disableClusteringAtZoom: opts.unclustered_zoom || 17,
       maxClusterRadius: 50,
+      // counts in the one Vietnamese number format (1.458), as everywhere else
+      iconCreateFunction: function (cluster) {
+        var count = cluster.getChildCount();
+        var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+        var width = count < 1000 ? 40 : count < 10000 ? 48 : 56;
+        return new L.DivIcon({
+          html: "<div><span>" + GZ.formatNumber(count, 0) + "</span></div>",
+          className: "marker-cluster marker-cluster-" + size + (count >= 1000 ? " gz-cluster-wide" : ""),
+          iconSize: new L.Point(width, 40)
+        });
+      },
       chunkProgress: function (processed, total) {
         // The plugin also reports an empty first pass (0 of 0): only the real load counts.
         if (processed === total && total === n) {
@@ -287,6 +298,55 @@
         [labels.trend_p, number(p.trend_p, 4)]
       ], synthetic, labels);
     });
+  };
+
+  /** "dd/mm/yyyy" from "yyyy-mm-dd" (or the text as given). */
+  GZ.formatDay = function (iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ""));
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : String(iso || "");
+  };
+
+  /**
+   * The plain note under a hotspot layer's legend, Vietnamese first, from the answer's
+   * properties (no statistical jargon). ``span``: the days the map's incidents cover
+   * (["yyyy-mm-dd", "yyyy-mm-dd"]), to which the period shown is clamped; ``names``: the
+   * escaped category names of the emerging layer. Returns HTML.
+   */
+  GZ.analysisNote = function (kind, p, names, span) {
+    if (!p) { return ""; }
+    var n = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0)); };
+    var from = p.from || "", to = p.to || "";
+    if (span && span[0] && span[0] > from) { from = span[0]; }
+    if (span && span[1] && span[1] < to) { to = span[1]; }
+    var period = GZ.formatDay(from) + " – " + GZ.formatDay(to);
+    var syn = p.synthetic ? "<b>Dữ liệu mô phỏng / Synthetic data.</b> " : "";
+    var level = GZ.formatNumber(100 * (1 - (p.alpha || 0.05)), 0) + " %";
+    var cell = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0) + " m" : "";
+    var outside = p.n_outside ? " " + n(p.n_outside) + " vụ việc ngoài khu vực không được tính." : "";
+    if (p.status && p.status !== "tested") {
+      return syn + "Chưa đủ vụ việc để kết luận (" + n(p.n_incidents) + " vụ việc, " + period +
+        "; cần ít nhất " + n(p.min_incidents || 30) + "). <span class=\"gz-en\">Too few " +
+        "incidents to tell.</span>";
+    }
+    if (kind === "gi") {
+      return syn + "Chia khu vực thành ô " + cell + ": " + n(p.n_hot) + " ô là điểm nóng và " +
+        n(p.n_cold) + " ô là điểm lạnh, có ý nghĩa thống kê ở mức " + level + " (ít khả năng " +
+        "do ngẫu nhiên), từ " + n(p.n_incidents) + " vụ việc, " + period + "." + outside +
+        " <span class=\"gz-en\">" + n(p.n_hot) + " hot and " + n(p.n_cold) + " cold " + cell +
+        " cells, statistically significant at the " + level + " level, from " +
+        n(p.n_incidents) + " incidents.</span>";
+    }
+    var parts = [];
+    var counts = p.categories || {};
+    Object.keys(counts).forEach(function (key) {
+      if (counts[key] > 0 && names && names[key]) {
+        parts.push(names[key] + ": " + n(counts[key]));
+      }
+    });
+    var months = (p.bins || []).length;
+    return syn + "Xu hướng theo " + n(months) + " tháng, " + period + ", ô " + cell +
+      (parts.length ? ": " + parts.join("; ") + " ô." : ": không ô nào có xu hướng rõ.") +
+      outside + " <span class=\"gz-en\">Monthly trends over " + n(months) + " months.</span>";
   };
 
   /** A number in the Vietnamese format: 1.458 and 0,25. */
@@ -649,13 +709,16 @@
   /** Fit the map to bounds, leaving room for the title and legend when there is room. */
   GZ.fitBounds = function (map, bounds, boxes) {
     var size = map.getSize();
-    var left = 30, top = 30;
+    var left = 30, top = 30, right = 30;
     if (boxes.legend) { left = Math.max(left, boxes.legend.offsetWidth + 20); }
     if (boxes.title) { top = Math.max(top, boxes.title.offsetHeight + 20); }
-    if (size.x - left - 30 < size.x / 2) { left = 30; }
+    // the incident panel on the right (served maps) must not cover the cluster either
+    var panel = map.getContainer().querySelector(".gz-incident-box");
+    if (panel) { right = Math.max(right, panel.offsetWidth + 20); }
+    if (size.x - left - right < size.x / 2) { left = 30; right = 30; }
     if (size.y - top - 30 < size.y / 2) { top = 30; }
     map.fitBounds(bounds, {
-      paddingTopLeft: [left, top], paddingBottomRight: [30, 30], animate: false
+      paddingTopLeft: [left, top], paddingBottomRight: [right, 30], animate: false
     });
   };
 
@@ -689,14 +752,24 @@
       var legend = L.control({ position: spec.legend.position || "bottomleft" });
       legend.onAdd = function () {
         var box = L.DomUtil.create("details", "gz-legend");
-        box.open = true;
+        // folded on a small map (the report's), so that it does not cover the cluster
+        var width = map.getSize().x || global.innerWidth;
+        box.open = !spec.legend.collapsed && width >= 760;
         var html = '<summary class="gz-legend-title">' + (spec.legend.title_html || "") +
           "</summary>";
         (spec.legend.sections || []).forEach(function (section) {
+          var items = "";
+          section.items.forEach(function (item) { items += GZ.legendItem(item); });
+          (section.groups || []).forEach(function (group) {  // many members: by old unit
+            items += '<details class="gz-legend-group"' + (group.open ? " open" : "") +
+              '><summary>' + group.title_html + "</summary>";
+            group.items.forEach(function (item) { items += GZ.legendItem(item); });
+            items += "</details>";
+          });
           if (section.title_html) {
             html += '<div class="gz-legend-section">' + section.title_html + "</div>";
           }
-          section.items.forEach(function (item) { html += GZ.legendItem(item); });
+          html += items;
           if (section.note_html) {
             html += '<div class="gz-legend-note">' + section.note_html + "</div>";
           }
@@ -715,8 +788,57 @@
       };
       legend.addTo(map);
     }
-    if (spec.bounds) { GZ.fitBounds(map, spec.bounds, boxes); }
+    if (spec.bounds) {
+      // fitted again when a panel is added (the incident box of a served map)
+      map.gzFit = function () { GZ.fitBounds(map, spec.bounds, boxes); };
+      map.gzFit();
+      fitWhenSized(map);
+    }
+    declutterLabels(map);
   };
+
+  /**
+   * A map laid out late (the report's map in a lazy iframe: 0 × 0 when the script ran) was
+   * fitted to nothing and opened at the deepest zoom: fit it again once it has a size.
+   */
+  function fitWhenSized(map) {
+    var container = map.getContainer();
+    if (container.clientWidth > 0 && container.clientHeight > 0) { return; }
+    var done = false;
+    function refit() {
+      if (done || !(container.clientWidth > 0 && container.clientHeight > 0)) { return; }
+      done = true;
+      map.invalidateSize({ animate: false });
+      map.gzFit();
+    }
+    if (global.ResizeObserver) {
+      var observer = new global.ResizeObserver(function () {
+        refit();
+        if (done) { observer.disconnect(); }
+      });
+      observer.observe(container);
+    }
+    global.addEventListener("load", refit);
+    global.addEventListener("resize", refit);
+  }
+
+  /** Hide the permanent unit labels that overlap one shown before them (many members). */
+  function declutterLabels(map) {
+    function run() {
+      var shown = [];
+      var labels = map.getContainer().querySelectorAll(".leaflet-tooltip.gz-label");
+      Array.prototype.forEach.call(labels, function (label) {
+        label.style.visibility = "";
+        var r = label.getBoundingClientRect();
+        var clash = shown.some(function (o) {
+          return r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top;
+        });
+        if (clash) { label.style.visibility = "hidden"; } else { shown.push(r); }
+      });
+    }
+    map.on("zoomend moveend overlayadd", function () { global.setTimeout(run, 0); });
+    global.setTimeout(run, 0);
+  }
 
   global.GZ = GZ;
 })(window);

@@ -71,6 +71,7 @@
       if (response.status === 401 || response.status === 403) {
         writeKey("");
         if (!key) { global.GZ.forgetSession(); }
+        doc.body.classList.remove("gz-signed-in");  // ask: sign in or give a key
         return response.json().catch(function () { return null; }).then(function (body) {
           var detail = body && typeof body.detail === "string" ? body.detail : "";
           say("error", "Khoá không được chấp nhận; nhập khoá khác / The key was refused; " +
@@ -101,6 +102,7 @@
   var signIn = doc.getElementById("gz-sign-in");
   if (signIn) { signIn.href = global.GZ.loginUrl(); }
   var known = readKey();
+  if (!known && global.GZ.signedIn()) { doc.body.classList.add("gz-signed-in"); }
   // a key given in this tab, else the browser's session (signed in at /login), else ask
   global.gzKeyPage = known || global.GZ.signedIn() ? open(known) : Promise.resolve(null);
 })(window);

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -290,7 +291,15 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     page.locator(".leaflet-control-layers").get_by_text(LAYER_NAMES["emerging"]).click()
     shown = sum(count_paths(page, "fill", c) for c in EMERGING_COLOURS.values())
     assert shown == len(emerging["features"])
-    assert LAYER_NAMES["gi"] in page.locator(".gz-analytics-legend").inner_text()
+    notes = page.locator(".gz-analytics-legend").inner_text()
+    assert LAYER_NAMES["gi"] in notes
+    # Vietnamese first, plainly: no "MS", "bins", "FDR" jargon; the period within the data
+    assert "có ý nghĩa thống kê ở mức 95 %" in notes
+    assert not re.search(r"\bMS\b|\bbins\b|FDR|queen", notes)
+    assert "2025" in notes and "2026" not in notes  # the incidents run Jul–Dec 2025
+    # one number format: cluster bubbles too (1.234, never 1234)
+    bubbles = page.locator(".marker-cluster span").all_inner_texts()
+    assert bubbles and all(re.fullmatch(r"\d{1,3}(\.\d{3})*", b) for b in bubbles)
     title = page.locator(".gz-title").inner_text()
     assert T11 not in title and "Báo cáo / Report" in title  # the name, and a report link
     record.check()
