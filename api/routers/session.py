@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth_store import KeyStore
 from api.deps import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Caller
+from api.problems import problems
 from api.settings import ApiSettings
 
 router = APIRouter(tags=["session"])
@@ -234,9 +235,15 @@ async def _form_fields(request: Request) -> dict[str, str]:
     response_class=HTMLResponse,
     status_code=303,
     responses={
-        303: {"description": "Signed in: on to the page asked for (``next``)"},
-        401: {"description": "Unknown user name or key: the form again, with the reason"},
-        403: {"description": "The form did not come from this service's sign-in page"},
+        303: {"description": "Signed in: on to the page asked for (``next``) (no body)"},
+        401: {
+            "description": "Unknown user name or key: the form again, with the reason",
+            "content": {"text/html": {}},
+        },
+        403: {
+            "description": "The form did not come from this service's sign-in page",
+            "content": {"text/html": {}},
+        },
     },
     summary="Sign in (an HTML form: name, key)",
 )
@@ -296,9 +303,10 @@ async def login(request: Request) -> Response:
 @router.post(
     "/logout",
     status_code=303,
+    response_class=Response,
     responses={
-        303: {"description": "Signed out: on to the sign-in page"},
-        403: {"description": "No CSRF token of the session (a forged sign-out)"},
+        303: {"description": "Signed out: on to the sign-in page (no body)"},
+        **problems(403),
     },
     summary="Sign out (the session's CSRF token in the form or X-CSRF-Token)",
 )

@@ -552,6 +552,23 @@
     return map.gzKeyBox;
   };
 
+  var STATUS_VI = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Chưa đăng nhập, hoặc khoá không đúng hay đã bị thu hồi",
+    403: "Tài khoản này không có quyền làm việc này",
+    404: "Không tìm thấy",
+    409: "Trùng với dữ liệu đã có",
+    413: "Dữ liệu gửi lên quá lớn",
+    422: "Dữ liệu gửi lên không hợp lệ",
+    503: "Máy chủ đang bận, hãy thử lại sau ít phút"
+  };
+
+  /** An error answer in words, Vietnamese first: "Tiếng Việt (status) / English detail". */
+  GZ.errorText = function (status, detail) {
+    var vi = STATUS_VI[status] || (status >= 500 ? "Lỗi máy chủ" : "Lỗi");
+    return vi + " (" + status + ")" + (detail ? " / " + detail : "");
+  };
+
   /**
    * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
    * with "status detail" and .status.
@@ -563,7 +580,7 @@
         if (!response.ok) {
           var detail = body ? (body.detail !== undefined ? body.detail : body.title) : "";
           if (detail && typeof detail !== "string") { detail = JSON.stringify(detail); }
-          var error = new Error(response.status + " " + (detail || response.statusText || ""));
+          var error = new Error(GZ.errorText(response.status, detail || response.statusText));
           error.status = response.status;
           throw error;
         }

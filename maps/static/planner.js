@@ -162,7 +162,7 @@
         return payload.then(function (data) {
           if (response.ok) { return data; }
           var detail = problemDetail(data) || response.statusText || "";
-          var error = new Error(response.status + " " + detail);
+          var error = new Error(GZ.errorText(response.status, detail));
           error.status = response.status;
           if (response.status === 401) { self.keys.refuse(self.labels.refused); }
           throw error;
