@@ -24,14 +24,19 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.auth_store import KeyStore, Role
-from api.deps import Caller, caller_of_key, check_role, honours_scopes, required_role
+from api.deps import (
+    Caller,
+    caller_of_scope,
+    check_role,
+    honours_scopes,
+    required_role,
+)
 from api.errors import AuthenticationError, PermissionDeniedError
 from api.jobs import Jobs
 from api.logs import RequestLog
@@ -51,6 +56,7 @@ from api.routers import (
     ogc,
     patrol_zones,
     reports,
+    session,
 )
 from api.services import incidents as incident_service
 from api.settings import ApiSettings, get_api_settings
@@ -159,6 +165,7 @@ def create_app(
         ogc,
         keys,
         maps,
+        session,
     )
     for module in routers:
         app.include_router(module.router)
@@ -344,12 +351,8 @@ def _counting(receive: Receive, limit: int) -> Receive:
 
 
 def _caller_of_scope(scope: Scope) -> Caller | None:
-    """Look up the API key of a request's headers (None when it gives none)."""
-    key = Headers(scope=scope).get("x-api-key")
-    if not key:
-        return None
-    key_store: KeyStore = scope["app"].state.key_store
-    return caller_of_key(key_store, key)
+    """Look up the API key or browser session of a request (None when it gives neither)."""
+    return caller_of_scope(scope)
 
 
 def _audit(request: Request, status: int) -> None:

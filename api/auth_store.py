@@ -7,6 +7,12 @@ Migration ``0002`` of the store (:mod:`geozone.store.migrations`) creates the ta
 
 API keys are random 32-byte URL-safe tokens; only their SHA-256 is stored, and a presented
 key is compared with :func:`hmac.compare_digest`.
+
+Browser sessions (``/login``; migration ``0009``, table ``web_sessions``) live in the same
+database, so every worker of the service answers the same cookie: a random session token
+(only its SHA-256 stored), the key it was opened with, a CSRF token and an expiry. The key's
+role and scopes are read again on every request, so revoking the key ends its sessions and a
+scoped key's session keeps its scopes.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import hmac
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
@@ -35,9 +42,9 @@ _WRITE = "geozone_write"  # as geozone.store.sql: SQLite writes start with BEGIN
 
 
 def define_key_tables(metadata: sa.MetaData) -> None:
-    """Add the web service's tables: ``api_keys``, ``audit_log`` and ``api_key_scopes``.
+    """Add the web service's tables: API keys, audit log, key scopes, browser sessions.
 
-    Migration 0002 makes the first two, 0006 the scopes.
+    Migration 0002 makes the first two, 0006 the scopes, 0009 the browser sessions.
     """
     # Here: the store's table types load on use.
     from geozone.store._tables import _ID, UTCDateTime
@@ -77,6 +84,27 @@ def define_key_tables(metadata: sa.MetaData) -> None:
         sa.Column("scope", sa.String(200), nullable=False),
         sa.PrimaryKeyConstraint("key_name", "scope", name="pk_api_key_scopes"),
     )
+    sa.Table(  # migration 0009
+        "web_sessions",
+        metadata,
+        sa.Column("token_hash", sa.String(64), nullable=False),
+        sa.Column("key_name", sa.String(64), nullable=False),
+        sa.Column("csrf_token", sa.String(64), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name="pk_web_sessions"),
+        sa.Index("ix_web_sessions_expires_at", "expires_at"),
+    )
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A browser session as :meth:`KeyStore.open_session` made it (the token shown once)."""
+
+    token: str
+    csrf_token: str
+    key_name: str
+    expires_at: datetime
 
 
 def hash_key(key: str) -> str:
@@ -139,6 +167,7 @@ class KeyStore:
         self._keys = metadata.tables["api_keys"]
         self._audit = metadata.tables["audit_log"]
         self._scopes = metadata.tables["api_key_scopes"]
+        self._sessions = metadata.tables["web_sessions"]
 
     def _write(self) -> Connection:
         return self.engine.connect().execution_options(**{_WRITE: True})
@@ -263,6 +292,66 @@ class KeyStore:
             "revoked_at": row.revoked_at,
             "scopes": self.scopes_of(row.name),
         }
+
+    # -- browser sessions --------------------------------------------------------------------
+    def open_session(self, name: str, key: str, ttl: timedelta) -> WebSession | None:
+        """Open a session for the holder of ``key`` if it is named ``name``; None otherwise.
+
+        The key must be known, not revoked and named ``name`` (both compared in constant
+        time); expired sessions are removed at the same time.
+        """
+        record = self.find_key(key)
+        if record is None or record["revoked_at"] is not None:
+            return None
+        if not hmac.compare_digest(record["name"].encode("utf-8"), name.strip().encode("utf-8")):
+            return None
+        now = datetime.now(UTC)
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        table = self._sessions
+        with self._write() as connection, connection.begin():
+            connection.execute(table.delete().where(table.c.expires_at < now))
+            connection.execute(
+                table.insert().values(
+                    token_hash=hash_key(token),
+                    key_name=record["name"],
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+            )
+        return WebSession(token, csrf, record["name"], now + ttl)
+
+    def find_session(self, token: str) -> dict[str, Any] | None:
+        """Return the live session of a cookie's token with its key's record, or None.
+
+        None when the token is unknown, the session has expired or its key is revoked. The
+        record holds ``name``, ``role``, ``scopes`` (read now, from the key), ``csrf_token``
+        and ``expires_at``.
+        """
+        s, k = self._sessions, self._keys
+        statement = (
+            sa.select(s.c.csrf_token, s.c.expires_at, k.c.name, k.c.role, k.c.revoked_at)
+            .join(k, k.c.name == s.c.key_name)
+            .where(s.c.token_hash == hash_key(token))
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(statement).first()
+        if row is None or row.revoked_at is not None or row.expires_at <= datetime.now(UTC):
+            return None
+        return {
+            "name": row.name,
+            "role": row.role,
+            "scopes": self.scopes_of(row.name),
+            "csrf_token": row.csrf_token,
+            "expires_at": row.expires_at,
+        }
+
+    def close_session(self, token: str) -> bool:
+        """End the session of a cookie's token; tell whether there was one."""
+        table = self._sessions
+        with self._write() as connection, connection.begin():
+            result = connection.execute(table.delete().where(table.c.token_hash == hash_key(token)))
+        return bool(result.rowcount)
 
     # -- audit log ---------------------------------------------------------------------------
     def audit(

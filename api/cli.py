@@ -390,12 +390,16 @@ def map_cluster(
     boundary data's attribution; with ``--with-incidents`` also the stored incidents
     (clustered markers whose popups explain the lead unit, and a heat layer). Synthetic
     incidents are labelled "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" on the map and in each popup.
-    Leaflet and its plugins are embedded, so the file needs no network.
+    Leaflet and its plugins are embedded, so the file needs no network. With
+    ``GEOZONE_BASEMAP`` the archive's tiles over the cluster are embedded too (inline: a file
+    opened from disk cannot read one beside it), up to 30 MB, the deepest zooms left out
+    beyond; without it the map has no basemap, as before.
     """
     from geozone.cli._common import check_output, parse_date
     from geozone.context import judging_context
     from maps import cluster_layers, cluster_on, map_of_layers, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
+    from maps.basemap import standalone_basemap
     from maps.settings import get_map_settings
 
     day: date = parse_date(on)
@@ -432,6 +436,8 @@ def map_cluster(
         incidents=found.layer if found is not None else None,
         inline_assets=True,
         analytics=analytics,
+        # GEOZONE_BASEMAP: its tiles over the cluster go inside the file (maps.basemap)
+        basemap=standalone_basemap(settings.basemap, layers.units, settings.tiles_attribution),
         tiles=settings.tiles_url,
         tiles_attribution=settings.tiles_attribution,
     )

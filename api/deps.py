@@ -1,13 +1,25 @@
-"""Dependencies of the routes: settings, context, stores, the caller's API key."""
+"""Dependencies of the routes: settings, context, stores, the caller's API key or session.
+
+A caller is known by the ``X-API-Key`` header (scripts) or, when it gives none, by the
+session cookie a browser got at ``/login`` (:mod:`api.routers.session`). A request signed
+in by cookie that writes (POST, PUT, PATCH, DELETE) must also send the session's CSRF token
+in ``X-CSRF-Token`` (the pages read it from the ``gz_csrf`` cookie): a form or script of
+another origin cannot, so it is refused with 403 before its body is read. Requests with
+``X-API-Key`` never look at cookies.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import Scope
 
 from api.auth_store import KeyStore, Role, role_allows
 from api.errors import AuthenticationError, PermissionDeniedError
@@ -29,11 +41,20 @@ class Caller:
     """The authenticated holder of an API key.
 
     ``scopes`` limit what the key reads (:mod:`api.scopes`); empty: the whole country.
+    ``session``: known by a browser session's cookie (``/login``), not by the header.
     """
 
     name: str
     role: str
     scopes: tuple[str, ...] = ()
+    session: bool = False
+
+
+#: The browser session's cookie (HttpOnly) and the readable cookie with its CSRF token.
+SESSION_COOKIE = "gz_session"
+CSRF_COOKIE = "gz_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # The two lookups below are coroutines so that FastAPI calls them in the event loop instead
@@ -105,26 +126,79 @@ def caller_of_key(key_store: KeyStore, key: str) -> Caller:
     return Caller(record["name"], record["role"], tuple(record.get("scopes", ())))
 
 
+def caller_of_session(
+    key_store: KeyStore, token: str, method: str, headers: Headers
+) -> Caller | None:
+    """Return the holder of a live browser session, or None (unknown, expired, key revoked).
+
+    Raises
+    ------
+    PermissionDeniedError
+        (403) A write without the session's CSRF token in ``X-CSRF-Token``.
+    """
+    record = key_store.find_session(token)
+    if record is None:
+        return None
+    if method.upper() not in _SAFE_METHODS:
+        sent = headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(
+            sent.encode("utf-8"), str(record["csrf_token"]).encode("utf-8")
+        ):
+            raise PermissionDeniedError(
+                "yêu cầu ghi bằng phiên đăng nhập thiếu mã chống giả mạo (CSRF) / a write "
+                f"signed in by cookie needs the session's CSRF token in the {CSRF_HEADER} "
+                "header (the geozone pages send it; a form of another site cannot)"
+            )
+    return Caller(record["name"], record["role"], tuple(record["scopes"]), session=True)
+
+
+def caller_of_scope(scope: Scope) -> Caller | None:
+    """Return the caller of a request: its ``X-API-Key``, else its session cookie, else None.
+
+    Raises
+    ------
+    AuthenticationError
+        The key is unknown or revoked.
+    PermissionDeniedError
+        A write signed in by cookie without its CSRF token.
+    """
+    headers = Headers(scope=scope)
+    key_store: KeyStore = scope["app"].state.key_store
+    key = headers.get("x-api-key")
+    if key:
+        return caller_of_key(key_store, key)
+    token = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
+    if token:
+        return caller_of_session(key_store, token, str(scope.get("method", "GET")), headers)
+    return None
+
+
 def caller_of(
     request: Request,
     key_store: KeyStoreDep,
     key: Annotated[str | None, Security(_key_header)] = None,
 ) -> Caller | None:
-    """Return the holder of the request's API key, or None when it gives no key.
+    """Return the holder of the request's API key or session, or None when it gives neither.
 
-    The request guard (:class:`api.app.RequestGuard`) has looked the key up already for a
+    The request guard (:class:`api.app.RequestGuard`) has looked the caller up already for a
     write that needs one; its answer is reused.
 
     Raises
     ------
     AuthenticationError
         The key is unknown or revoked.
+    PermissionDeniedError
+        A write signed in by cookie without its CSRF token (see the module notes).
     """
-    if not key:
-        return None
     known: Caller | None = request.scope.get("state", {}).get("caller")
-    caller = known if known is not None else caller_of_key(key_store, key)
-    request.state.caller = caller
+    if known is not None:
+        caller: Caller | None = known
+    elif key:
+        caller = caller_of_key(key_store, key)
+    else:
+        caller = caller_of_scope(request.scope)
+    if caller is not None:
+        request.state.caller = caller
     return caller
 
 
@@ -146,7 +220,10 @@ def check_role(caller: Caller | None, role: Role, *, scoped: bool = False) -> Ca
         (403).
     """
     if caller is None:
-        raise AuthenticationError("this request needs an API key in the X-API-Key header")
+        raise AuthenticationError(
+            "this request needs an API key in the X-API-Key header (or a browser signed in "
+            "at /login)"
+        )
     if not role_allows(caller.role, role):
         raise PermissionDeniedError(
             f"this request needs the {role} role; the key has {caller.role}"

@@ -46,6 +46,14 @@ class ApiSettings(MapSettings):
     log_format
         ``text`` (uvicorn's lines) or ``json``: one JSON object a line, and one line per
         request with its method, path, status, duration and request id (``--production``).
+    session_ttl_s
+        How long a browser session opened at ``/login`` lasts, in seconds (default 8 hours,
+        a working day); it is then asked for again.
+    session_cookie_secure
+        When the session cookie carries ``Secure``: ``auto`` (default) when the request came
+        over https (as uvicorn sees it, ``X-Forwarded-Proto`` of a trusted proxy included),
+        ``always``, or ``never``. Over plain http on loopback ``auto`` leaves it off, since a
+        browser would not send a ``Secure`` cookie back over http from any other host.
     """
 
     api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
@@ -58,6 +66,8 @@ class ApiSettings(MapSettings):
     root_path: str = ""
     trust_forwarded_prefix: bool = False
     log_format: Literal["text", "json"] = "text"
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    session_cookie_secure: Literal["auto", "always", "never"] = "auto"
 
     @field_validator("root_path")
     @classmethod

@@ -75,14 +75,14 @@ EMERGING_LABELS: dict[str, str] = {
 }
 #: Popup field labels (escaped), shared by both layers.
 POPUP_LABELS_HTML: dict[str, str] = {
-    "count": esc("Số vụ / Incidents"),
-    "z": esc("Gi* z"),
-    "p": esc("p (hoán vị / permutation)"),
-    "q": esc("q (FDR)"),
+    "count": esc("Số vụ việc / Incidents"),
+    "z": esc("Độ nổi bật (chỉ số z) / Strength (z-score)"),
+    "p": esc("Khả năng do ngẫu nhiên (p) / Chance it is random (p)"),
+    "q": esc("Đã hiệu chỉnh cho nhiều ô (q) / Adjusted for many cells (q)"),
     "category": esc("Xu hướng / Trend"),
-    "tau": esc("Kendall τ"),
-    "trend_p": esc("p (xu hướng / trend)"),
-    "hot_bins": esc("Kỳ là điểm nóng / Hot bins"),
+    "tau": esc("Chiều xu hướng (τ: + tăng, − giảm) / Trend direction (τ)"),
+    "trend_p": esc("Khả năng xu hướng do ngẫu nhiên / Chance the trend is random"),
+    "hot_bins": esc("Số tháng là điểm nóng / Months as a hot spot"),
 }
 _CELL_STYLE = {"color": "#333333", "weight": 0.6, "opacity": 0.8, "fillOpacity": 0.6}
 
@@ -182,11 +182,58 @@ class ClusterAnalytics:
         return [AnalyticsLayer("gi", self.gi), AnalyticsLayer("emerging", self.emerging)]
 
     def legend_sections(self) -> list[dict[str, Any]]:
-        """Return the legend sections of the two overlays with their messages."""
+        """Return the legend sections of the two overlays with their plain notes."""
         return [
-            legend_section("gi", self.gi.get("properties", {}).get("message")),
-            legend_section("emerging", self.emerging.get("properties", {}).get("message")),
+            legend_section("gi", plain_note("gi", self.gi.get("properties", {}), self)),
+            legend_section(
+                "emerging", plain_note("emerging", self.emerging.get("properties", {}), self)
+            ),
         ]
+
+
+def plain_note(kind: LayerKind, props: dict[str, Any], period: ClusterAnalytics) -> str:
+    """Return the note of a hotspot layer in plain words, Vietnamese first (no jargon).
+
+    The same text as the served maps' ``GZ.analysisNote`` (maps/static/geozone.js).
+    """
+    from geozone.text import format_number as n
+
+    def day(value: date) -> str:
+        return value.strftime("%d/%m/%Y")
+
+    when = f"{day(period.start)} – {day(period.end)}"
+    syn = "Dữ liệu mô phỏng / Synthetic data. " if props.get("synthetic") else ""
+    level = f"{n(100 * (1 - float(props.get('alpha') or 0.05)))} %"
+    cell = f"{n(props['cell_size_m'])} m" if props.get("cell_size_m") else ""
+    outside = (
+        f" {n(props['n_outside'])} vụ việc ngoài khu vực không được tính."
+        if props.get("n_outside")
+        else ""
+    )
+    if props.get("status") not in (None, "tested"):
+        return (
+            f"{syn}Chưa đủ vụ việc để kết luận ({n(props.get('n_incidents') or 0)} vụ việc, "
+            f"{when}; cần ít nhất {n(props.get('min_incidents') or 30)}). / Too few incidents "
+            "to tell."
+        )
+    if kind == "gi":
+        hot, cold = n(props.get("n_hot") or 0), n(props.get("n_cold") or 0)
+        return (
+            f"{syn}Chia khu vực thành ô {cell}: {hot} ô là điểm nóng và {cold} ô là điểm lạnh, "
+            f"có ý nghĩa thống kê ở mức {level} (ít khả năng do ngẫu nhiên), từ "
+            f"{n(props.get('n_incidents') or 0)} vụ việc, {when}.{outside} / {hot} hot and "
+            f"{cold} cold {cell} cells, statistically significant at the {level} level."
+        )
+    counts = props.get("categories") or {}
+    parts = [
+        f"{EMERGING_LABELS[k]}: {n(v)}" for k, v in counts.items() if v and k in EMERGING_LABELS
+    ]
+    months = n(len(props.get("bins") or []))
+    found = f": {'; '.join(parts)} ô." if parts else ": không ô nào có xu hướng rõ."
+    return (
+        f"{syn}Xu hướng theo {months} tháng, {when}, ô {cell}{found}{outside} / Monthly "
+        f"trends over {months} months."
+    )
 
 
 def significant_collection(result: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import folium
 
-from maps.elements import VectorBasemap, esc
+from maps.elements import InlineBasemap, VectorBasemap, esc
 from maps.errors import BasemapArchiveError
 
 #: Content type of each tile format.
@@ -62,6 +62,11 @@ class BasemapSpec:
         Plain text.
     min_zoom, max_zoom
         Zoom levels the archive holds (deeper levels are drawn by over-zooming).
+    inline
+        For a standalone file (:func:`inline_basemap`): the tiles themselves, base64 by
+        ``"z/x/y"`` (uncompressed); None for a served map.
+    media_type
+        The inline tiles' content type.
     """
 
     url: str
@@ -69,6 +74,8 @@ class BasemapSpec:
     attribution: str
     min_zoom: int
     max_zoom: int
+    inline: dict[str, str] | None = None
+    media_type: str = ""
 
 
 class BasemapArchive:
@@ -206,6 +213,107 @@ class BasemapArchive:
         )
 
 
+#: Most bytes of tiles a standalone file carries; deeper zoom levels are left out beyond.
+INLINE_MAX_BYTES = 30 * 1024 * 1024
+#: Most tiles of one zoom level looked up for a standalone file.
+INLINE_MAX_LEVEL_TILES = 4_096
+
+
+def tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[range, range]:
+    """Return the columns and rows (XYZ) of the tiles covering lon/lat ``bounds`` at ``z``."""
+    import math
+
+    minx, miny, maxx, maxy = bounds
+    n = 1 << z
+
+    def column(lon: float) -> int:
+        return min(n - 1, max(0, int((lon + 180.0) / 360.0 * n)))
+
+    def row(lat: float) -> int:
+        rad = math.radians(max(-85.0511, min(85.0511, lat)))
+        return min(n - 1, max(0, int((1.0 - math.asinh(math.tan(rad)) / math.pi) / 2.0 * n)))
+
+    return range(column(minx), column(maxx) + 1), range(row(maxy), row(miny) + 1)
+
+
+def inline_basemap(
+    archive: BasemapArchive,
+    bounds: tuple[float, float, float, float],
+    *,
+    attribution: str | None = None,
+    max_bytes: int = INLINE_MAX_BYTES,
+) -> BasemapSpec:
+    """Return the archive's tiles over ``bounds`` (lon/lat) to carry inside a standalone file.
+
+    A file opened from disk cannot read an archive beside it (browsers refuse ``file://``
+    fetches), so the tiles go into the page itself, zoom level by zoom level from the
+    archive's shallowest, until the next level would pass ``max_bytes``; deeper zooms are
+    then drawn by over-zooming the deepest level carried.
+
+    Raises
+    ------
+    BasemapArchiveError
+        No tile of the archive covers ``bounds``.
+    """
+    import base64
+
+    tiles: dict[str, str] = {}
+    total, deepest = 0, None
+    for z in range(archive.min_zoom, archive.max_zoom + 1):
+        columns, rows = tile_range(bounds, z)
+        if len(columns) * len(rows) > INLINE_MAX_LEVEL_TILES:
+            break
+        level: dict[str, bytes] = {}
+        for x in columns:
+            for y in rows:
+                found = archive.tile(z, x, y)
+                if found is not None:
+                    data, gzipped = found
+                    level[f"{z}/{x}/{y}"] = ungzip(data) if gzipped else data
+        size = sum(len(data) for data in level.values())
+        if total + size > max_bytes:
+            break
+        tiles.update((k, base64.b64encode(v).decode("ascii")) for k, v in level.items())
+        total += size
+        if level:
+            deepest = z
+    if deepest is None:
+        raise BasemapArchiveError(
+            f"the basemap {archive.path} has no tile over {bounds} within the size a "
+            f"standalone file carries ({max_bytes:,} bytes)"
+        )
+    spec = archive.spec(url=INLINE_URL, attribution=attribution)
+    return BasemapSpec(
+        url=INLINE_URL,
+        kind=spec.kind,
+        attribution=spec.attribution,
+        min_zoom=spec.min_zoom,
+        max_zoom=deepest,
+        inline=tiles,
+        media_type=archive.media_type,
+    )
+
+
+#: The pseudo URL of inline tiles (answered in the page by ``GZ.inlineBasemap``).
+INLINE_URL = "gz-inline:{z}/{x}/{y}"
+
+
+def standalone_basemap(
+    path: Path | None, units: Any, attribution: str | None = None
+) -> BasemapSpec | None:
+    """Return the basemap a standalone map of ``units`` carries (None without ``path``).
+
+    ``path`` is ``GEOZONE_BASEMAP``; the tiles over the units' bounds (and a margin of a
+    tenth of their size) go inline (:func:`inline_basemap`).
+    """
+    if path is None:
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in units.total_bounds)
+    pad = 0.1 * max(maxx - minx, maxy - miny, 0.005)
+    bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    return inline_basemap(open_basemap(path), bounds, attribution=attribution)
+
+
 _OPEN: dict[Path, BasemapArchive] = {}
 _OPEN_LOCK = threading.Lock()
 
@@ -225,8 +333,25 @@ def ungzip(data: bytes) -> bytes:
 
 
 def add_basemap(m: folium.Map, spec: BasemapSpec, *, max_zoom: int) -> None:
-    """Draw a served basemap under the map's overlays (raster: L.tileLayer; vector: MVT)."""
+    """Draw a served basemap under the map's overlays (raster: L.tileLayer; vector: MVT).
+
+    A spec with ``inline`` tiles (a standalone file) is drawn by ``GZ.inlineBasemap``.
+    """
     attribution = esc(spec.attribution)
+    if spec.inline is not None:
+        InlineBasemap(
+            {
+                "kind": spec.kind,
+                "tiles": spec.inline,
+                "media_type": spec.media_type,
+                "maxDataZoom": spec.max_zoom,
+                "maxZoom": max_zoom,
+                "attribution": attribution,
+                "flavor": "light",
+                "lang": "vi",
+            }
+        ).add_to(m)
+        return
     if spec.kind == "raster":
         folium.TileLayer(
             tiles=spec.url,

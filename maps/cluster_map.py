@@ -25,6 +25,7 @@ from branca.element import Figure
 from folium.map import Layer
 
 from geozone.labels import RULE_LABELS, SYNTHETIC_BANNER, ZONE_KIND_LABELS, bilingual
+from geozone.text import format_number
 from maps.analytics_layers import ClusterAnalytics, loader_entries
 from maps.assets import DEFAULT_ASSET_BASE, use_local_assets
 from maps.basemap import BasemapSpec, add_basemap
@@ -80,6 +81,10 @@ KEY_LABELS = {
     "forget": "Xoá khoá / Forget key",
     "kept": "Khoá chỉ giữ trong thẻ này / The key is kept for this tab only",
     "key_set": "Đã nhập khoá (chỉ giữ trong thẻ này) / Key set (kept for this tab only)",
+    "sign_in": "Đăng nhập / Sign in",
+    "signed_in": "Đã đăng nhập / Signed in",
+    "sign_out": "Đăng xuất / Sign out",
+    "or_key": "hoặc nhập khoá API / or enter an API key",
 }
 #: Texts of the incident box of a served map (plain text, set with textContent).
 LOADER_LABELS = {
@@ -192,6 +197,32 @@ def _legend_items(units: MemberUnits) -> list[dict[str, Any]]:
     ]
 
 
+def members_section(units: MemberUnits) -> dict[str, Any]:
+    """Return the legend's members: one line each, or folded by old unit when many."""
+    if not units.groups:
+        return {"title_html": esc("Thành viên / Members"), "items": _legend_items(units)}
+    groups = [
+        {
+            "title_html": esc(f"{name} ({format_number(len(codes))})"),
+            "items": [
+                {
+                    "swatch": {"kind": "fill", "color": c, "fill": c},
+                    "label_html": esc(units.label(code)),
+                }
+                for code in codes
+                for c in (units.colour[code],)
+            ],
+            "open": False,
+        }
+        for name, codes in units.groups.items()
+    ]
+    return {
+        "title_html": esc("Thành viên theo đơn vị cũ / Members by former unit"),
+        "items": [],
+        "groups": groups,
+    }
+
+
 def _fill_swatch(style: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "fill", "color": style["color"], "fill": style["fillColor"]}
 
@@ -206,9 +237,7 @@ class _Parts:
     def __init__(self, members: MemberUnits) -> None:
         self.members = members
         self.layers: list[Layer] = [GeoJsonLayer(members.collection(), name=LAYER_NAMES["units"])]
-        self.sections: list[dict[str, Any]] = [
-            {"title_html": esc("Thành viên / Members"), "items": _legend_items(members)}
-        ]
+        self.sections: list[dict[str, Any]] = [members_section(members)]
         self.shapes: list[dict[str, Any]] = []
         self.notice: str | None = None
         self.n_incidents = 0

@@ -174,6 +174,30 @@ class VectorBasemap(JSCSSMixin, folium.MacroElement):
         self.options_json = js_json(options)
 
 
+class InlineBasemap(JSCSSMixin, folium.MacroElement):
+    """A basemap whose tiles the page carries (a standalone file): ``GZ.inlineBasemap``.
+
+    ``options``: ``kind`` (raster or vector), ``tiles`` (base64 by ``"z/x/y"``),
+    ``media_type``, ``maxDataZoom``, ``maxZoom``, ``attribution`` (escaped), ``flavor``,
+    ``lang``.
+    """
+
+    default_js = own_assets("protomaps_leaflet_js", "geozone_js")
+    default_css = own_assets("geozone_css")
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            GZ.inlineBasemap({{ this._parent.get_name() }}, {{ this.options_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "InlineBasemap"
+        self.options_json = js_json(options)
+
+
 class MapDecor(JSCSSMixin, folium.MacroElement):
     """Title, plain-text attribution and legend (``GZ.decorate``); add it after the layers."""
 

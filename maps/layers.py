@@ -87,10 +87,14 @@ def cluster_layers(
         )
     shaped = set(bset.units(cluster.level).query("has_geometry")["code"])
     roles: dict[str, list[str]] = {}
+    groups: dict[str, str] = {}
     for member in cluster.members:  # a handful of members
         code = member.territory_code if member.kind == "unit" else None
         if code and code in shaped:
             text = member.notes or member.name
+            if member.successor_of and member.notes and member.notes.startswith("From "):
+                # a carried cluster's member: grouped under the old unit it comes from
+                groups.setdefault(code, member.notes[5:].split(" (")[0].split(",")[0].strip())
             if member.partial:
                 text = f"Một phần / Partial member. {text}"
             roles.setdefault(code, []).append(text)
@@ -106,6 +110,8 @@ def cluster_layers(
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=display.crs)
     units["member"] = True
     units["role"] = [" ".join(roles[code]) for code in codes]
+    if groups:
+        units["group"] = [groups.get(code) for code in codes]
     lines = zone_frame = junctions = None
     found = zones
     if found is None and len(codes) >= 2:

@@ -154,6 +154,19 @@ def _is_set(value: Any) -> bool:
 # -- layers --------------------------------------------------------------------------------------
 
 
+#: Lightness steps of the members of one group (0: the group's own colour).
+_SHADES = (0.0, 0.35, -0.3, 0.55, -0.5, 0.2, -0.15, 0.7, 0.45, -0.4)
+
+
+def shade(colour: str, k: int) -> str:
+    """Return ``colour`` (``#rrggbb``) lighter (towards white) or darker by step ``k``."""
+    step = _SHADES[k % len(_SHADES)]
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    target = 255 if step > 0 else 0
+    mixed = [round(c + (target - c) * abs(step)) for c in rgb]
+    return "#" + "".join(f"{c:02x}" for c in mixed)
+
+
 class MemberUnits:
     """The ``units`` layer checked: members (and optional context units), colours, names.
 
@@ -184,6 +197,21 @@ class MemberUnits:
         self.colour = {
             code: MEMBER_PALETTE[i % len(MEMBER_PALETTE)] for i, code in enumerate(member_codes)
         }
+        #: Old unit -> member codes, for clusters with more members than the palette has
+        #: colours (a carried cluster: grouped by the old unit each member comes from).
+        self.groups: dict[str, list[str]] = {}
+        if "group" in self.frame and len(member_codes) > len(MEMBER_PALETTE):
+            group_of = dict(zip(codes, self.frame["group"], strict=True))
+            for code in member_codes:
+                name = group_of.get(code)
+                self.groups.setdefault(str(name) if _is_set(name) else "Khác / Other", []).append(
+                    code
+                )
+            self.colour = {
+                code: shade(MEMBER_PALETTE[g % len(MEMBER_PALETTE)], k)
+                for g, members in enumerate(self.groups.values())
+                for k, code in enumerate(members)
+            }
         self.names = dict(zip(codes, self.frame["full_name"].astype(str), strict=True))
         self.codes = codes.to_numpy(dtype=object)
 

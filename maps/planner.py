@@ -164,13 +164,9 @@ def _swatch(style: dict[str, Any], label: str) -> dict[str, Any]:
 def _decor(
     members: MemberUnits, heading: str, attribution: str, links: list[dict[str, str]]
 ) -> MapDecor:
-    members_items = [
-        {
-            "swatch": {"kind": "fill", "color": colour, "fill": colour},
-            "label_html": esc(members.label(code)),
-        }
-        for code, colour in members.colour.items()
-    ]
+    from maps.cluster_map import members_section as section_of
+
+    members_section = section_of(members)  # folded by old unit when many
     zone_items = [
         _swatch(ZONE_STYLE, "Đã lưu / Saved"),
         _swatch(UNSAVED_STYLE, "Chưa lưu / Not saved"),
@@ -186,7 +182,7 @@ def _decor(
             "legend": {
                 "title_html": esc("Chú giải / Legend"),
                 "sections": [
-                    {"title_html": esc("Thành viên / Members"), "items": members_items},
+                    members_section,
                     {"title_html": esc("Vùng tuần tra / Patrol zones"), "items": zone_items},
                 ],
                 "attribution_html": esc(f"Nguồn dữ liệu / Data: {attribution}"),

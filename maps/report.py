@@ -226,9 +226,9 @@ def _vi_date(day: date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
-#: Groups of thousands: a narrow no-break space (ISO 80000), unambiguous in both languages
-#: (Vietnamese groups with "." and English with ","); the decimal sign is the Vietnamese comma.
-THOUSANDS = "\u202f"
+#: Groups of thousands: the Vietnamese dot (1.458), as on the maps and in geozone.text
+#: .format_number: one number format everywhere; the decimal sign is the Vietnamese comma.
+THOUSANDS = "."
 _PROBABILITIES = frozenset({"p_value", "p_sim", "q_value"})
 _COORDINATES = frozenset({"lon", "lat"})
 
@@ -254,7 +254,7 @@ def _number(value: Any, name: str = "") -> str:
         text = f"{number:.2f}"
     else:
         text = f"{number:.2g}" if abs(number) < 0.001 else f"{number:.3f}"
-    return text.replace(",", THOUSANDS).replace(".", ",")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", THOUSANDS)
 
 
 def _css_string(text: str) -> str:
@@ -428,8 +428,8 @@ def _form_map(report: ClusterReport, form: ClusterForm) -> dict[str, Any]:
     svg = static_map_svg(layers, form.territory.epsg, incidents=mine, cells=cells, title=title)
     n = 0 if mine is None else len(mine)
     sampled = (
-        f" Vẽ {SVG_MAX_INCIDENTS:,} / {n:,} vụ (lấy mẫu đều) / {SVG_MAX_INCIDENTS:,} of "
-        f"{n:,} incidents drawn (even sample)."
+        f" Vẽ {_number(SVG_MAX_INCIDENTS)} / {_number(n)} vụ (lấy mẫu đều) / "
+        f"{_number(SVG_MAX_INCIDENTS)} of {_number(n)} incidents drawn (even sample)."
         if n > SVG_MAX_INCIDENTS
         else ""
     )
@@ -440,7 +440,7 @@ def _form_map(report: ClusterReport, form: ClusterForm) -> dict[str, Any]:
         "set_id": form.set_id,
         "first": _vi_date(first),
         "last": _vi_date(last),
-        "count": f"{n:,}",
+        "count": _number(n),  # one number format: 33.805
         "sampled": sampled,
         "attribution": layers.attribution,
         "legend": _legend(layers, cells is not None and len(cells) > 0, kinds),

@@ -43,11 +43,12 @@ _TEMPLATES = jinja2.Environment(
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Vary": "Accept",
+    "Vary": "Accept, Cookie",
+    "Cache-Control": "no-store",
 }
 
 
@@ -99,7 +100,20 @@ def index_page(request: Request, context: Any) -> str:
         collections=[(cid, c.title) for cid, c in service.COLLECTIONS.items()],
         current_set=context.current.id,
         period=f"{start.strftime('%d/%m/%Y')} – {today.strftime('%d/%m/%Y')}",
+        session=_session(request),
     )
+
+
+def _session(request: Request) -> dict[str, Any] | None:
+    """Return the browser's session (who signed in at ``/login``), or None."""
+    from api.deps import SESSION_COOKIE
+
+    token = request.cookies.get(SESSION_COOKIE)
+    key_store = getattr(request.app.state, "key_store", None)
+    if not token or key_store is None:
+        return None
+    found: dict[str, Any] | None = key_store.find_session(token)
+    return found
 
 
 def landing(

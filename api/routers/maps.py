@@ -4,11 +4,12 @@ The pages work with no internet: every script and style comes from ``/maps/stati
 packages installed by ``scripts/setup.sh``). Boundaries, border zones, junctions and named
 hotspots are public. Incidents need an analyst key:
 
-- a browser user opens ``/maps/clusters/{id}`` and types the key into the page's
-  "Vụ việc / Incidents" box once; the page keeps it in the tab's ``sessionStorage`` (the
-  planner page reads the same entry) and fetches ``/maps/clusters/{id}/incidents`` with the
-  ``X-API-Key`` header. No cookie carries the key or a session, so no other site can make
-  the browser send it (no CSRF), and it never appears in a URL, a log or a referrer;
+- a browser user signs in once at ``/login`` (:mod:`api.routers.session`): the pages then
+  fetch ``/maps/clusters/{id}/incidents`` and the other layers with the session cookie
+  (``SameSite=Strict``, ``HttpOnly``), and send its CSRF token with every write;
+- or types the key into the page's key box (the fallback): the page keeps it in the tab's
+  ``sessionStorage`` (the planner page reads the same entry) and fetches with the
+  ``X-API-Key`` header; the key never appears in a URL, a log or a referrer;
 - a client that sends ``X-API-Key`` with the page request (curl, a script) gets the
   incidents drawn into the page itself.
 
@@ -178,8 +179,10 @@ def cluster_page(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
     # A scoped key draws the incidents of its own clusters only (api.scopes.cluster_covered).
+    # A signed-in browser fetches them like a keyed tab (the fast, cached table).
     keyed = (
         caller is not None
+        and not caller.session
         and role_allows(caller.role, "analyst")
         and cluster_covered(context, caller.scopes, cluster_id, store)
     )

@@ -9,7 +9,8 @@ and the store's change marker (:func:`change_marker`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -117,17 +118,41 @@ class AnalyticsCache:
 
         self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = Lock()
+        self._building: dict[Any, Lock] = {}
         self.size = size
         self.hits = 0
 
-    def get(self, key: Any) -> Any:
-        """Return the cached value, or None."""
+    def get(self, key: Any, *, count: bool = True) -> Any:
+        """Return the cached value, or None (``count``: a hit counted in :attr:`hits`)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                self.hits += 1
+                self.hits += int(count)
                 return self._items[key]
         return None
+
+    def once(self, key: Any, build: Callable[[], Any], *, count: bool = True) -> Any:
+        """Return the value of ``key``, built by ``build`` once when missing.
+
+        Two threads asking for the same missing key (the map page's request and the
+        background warm-up of :func:`api.services.maps.warm_hotspots`) wait for one build
+        instead of computing it twice at the same time.
+        """
+        found = self.get(key, count=count)
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._building.setdefault(key, threading.Lock())
+        try:
+            with gate:
+                found = self.get(key, count=count)
+                if found is None:
+                    found = build()
+                    self.put(key, found)
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+        return found
 
     def put(self, key: Any, value: Any) -> None:
         """Keep ``value`` under ``key``, dropping the least recently used beyond the size."""
@@ -256,15 +281,28 @@ def compute_hotspots(
     RequestValidationError
         The grid or the permutation work is over the request limits (422).
     """
+    from geozone import vntime
+
+    marker = change_marker(store, context)
+    cache = analytics_cache(request)
+    if marker is None:
+        period = cluster_period(store, context, cluster_id, start, end, categories)
+        return _hotspots(period, params), period
+    # The period's incidents are read once for every method (Gi*, emerging: the map page asks
+    # for both at once); "today" is in the key, since a period left open ends today.
+    period = cache.once(
+        ("period", cluster_id, start, end, categories, vntime.today(), marker),
+        lambda: cluster_period(store, context, cluster_id, start, end, categories),
+        count=False,  # hits count the results served
+    )
+    key = (cluster_id, period.start, period.end, categories, params, marker)
+    return cache.once(key, lambda: _hotspots(period, params)), period
+
+
+def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
+    """Compute one hotspot analysis of a period (see :func:`compute_hotspots`)."""
     from geozone.analysis import hotspots
 
-    period = cluster_period(store, context, cluster_id, start, end, categories)
-    marker = change_marker(store, context)
-    key = (cluster_id, period.start, period.end, categories, params, marker)
-    cache = analytics_cache(request)
-    found = cache.get(key) if marker is not None else None
-    if found is not None:
-        return found, period
     points = period.points()
     result: Any
     if params.method == "gi_units":
@@ -305,9 +343,7 @@ def compute_hotspots(
                     alpha=params.alpha,
                 ),
             )
-    if marker is not None:
-        cache.put(key, result)
-    return result, period
+    return result
 
 
 def coverage_of(

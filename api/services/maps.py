@@ -318,15 +318,19 @@ _KEY_PAGE = """<!DOCTYPE html>
 <body class="gz-key-page">
 <main>
 <h1>{title}</h1>
-<p>Trang này cần khoá API. Nhập khoá một lần: khoá chỉ được giữ trong thẻ trình duyệt này và
-không bao giờ nằm trong địa chỉ trang. / This page needs an API key. Enter it once: it is
-kept for this browser tab only and never put in the address.</p>
+<div id="gz-ask">
+<p>Trang này cần đăng nhập. <a id="gz-sign-in" class="gz-sign-in" href="/login">Đăng nhập /
+Sign in</a></p>
+<p>Hoặc nhập khoá API một lần: khoá chỉ được giữ trong thẻ trình duyệt này và không bao giờ
+nằm trong địa chỉ trang. / This page needs you to sign in, or an API key. Enter it once: it
+is kept for this browser tab only and never put in the address.</p>
 <form id="gz-key-form" class="gz-key-box" autocomplete="off">
 <label for="gz-api-key">Khoá API / API key</label>
 <input id="gz-api-key" name="gz-api-key" type="password" placeholder="X-API-Key"
  autocomplete="off">
 <button type="submit">Mở / Open</button>
 </form>
+</div>
 <p id="gz-key-status" role="status" aria-live="polite"></p>
 <p><a href="{root}/">Trang chủ / Index</a></p>
 </main>

@@ -161,6 +161,17 @@
       // single points from this zoom on: no carpet of bubbles over a few streets
       disableClusteringAtZoom: opts.unclustered_zoom || 17,
       maxClusterRadius: 50,
+      // counts in the one Vietnamese number format (1.458), as everywhere else
+      iconCreateFunction: function (cluster) {
+        var count = cluster.getChildCount();
+        var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+        var width = count < 1000 ? 40 : count < 10000 ? 48 : 56;
+        return new L.DivIcon({
+          html: "<div><span>" + GZ.formatNumber(count, 0) + "</span></div>",
+          className: "marker-cluster marker-cluster-" + size + (count >= 1000 ? " gz-cluster-wide" : ""),
+          iconSize: new L.Point(width, 40)
+        });
+      },
       chunkProgress: function (processed, total) {
         // The plugin also reports an empty first pass (0 of 0): only the real load counts.
         if (processed === total && total === n) {
@@ -291,6 +302,55 @@
     });
   };
 
+  /** "dd/mm/yyyy" from "yyyy-mm-dd" (or the text as given). */
+  GZ.formatDay = function (iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ""));
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : String(iso || "");
+  };
+
+  /**
+   * The plain note under a hotspot layer's legend, Vietnamese first, from the answer's
+   * properties (no statistical jargon). ``span``: the days the map's incidents cover
+   * (["yyyy-mm-dd", "yyyy-mm-dd"]), to which the period shown is clamped; ``names``: the
+   * escaped category names of the emerging layer. Returns HTML.
+   */
+  GZ.analysisNote = function (kind, p, names, span) {
+    if (!p) { return ""; }
+    var n = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0)); };
+    var from = p.from || "", to = p.to || "";
+    if (span && span[0] && span[0] > from) { from = span[0]; }
+    if (span && span[1] && span[1] < to) { to = span[1]; }
+    var period = GZ.formatDay(from) + " – " + GZ.formatDay(to);
+    var syn = p.synthetic ? "<b>Dữ liệu mô phỏng / Synthetic data.</b> " : "";
+    var level = GZ.formatNumber(100 * (1 - (p.alpha || 0.05)), 0) + " %";
+    var cell = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0) + " m" : "";
+    var outside = p.n_outside ? " " + n(p.n_outside) + " vụ việc ngoài khu vực không được tính." : "";
+    if (p.status && p.status !== "tested") {
+      return syn + "Chưa đủ vụ việc để kết luận (" + n(p.n_incidents) + " vụ việc, " + period +
+        "; cần ít nhất " + n(p.min_incidents || 30) + "). <span class=\"gz-en\">Too few " +
+        "incidents to tell.</span>";
+    }
+    if (kind === "gi") {
+      return syn + "Chia khu vực thành ô " + cell + ": " + n(p.n_hot) + " ô là điểm nóng và " +
+        n(p.n_cold) + " ô là điểm lạnh, có ý nghĩa thống kê ở mức " + level + " (ít khả năng " +
+        "do ngẫu nhiên), từ " + n(p.n_incidents) + " vụ việc, " + period + "." + outside +
+        " <span class=\"gz-en\">" + n(p.n_hot) + " hot and " + n(p.n_cold) + " cold " + cell +
+        " cells, statistically significant at the " + level + " level, from " +
+        n(p.n_incidents) + " incidents.</span>";
+    }
+    var parts = [];
+    var counts = p.categories || {};
+    Object.keys(counts).forEach(function (key) {
+      if (counts[key] > 0 && names && names[key]) {
+        parts.push(names[key] + ": " + n(counts[key]));
+      }
+    });
+    var months = (p.bins || []).length;
+    return syn + "Xu hướng theo " + n(months) + " tháng, " + period + ", ô " + cell +
+      (parts.length ? ": " + parts.join("; ") + " ô." : ": không ô nào có xu hướng rõ.") +
+      outside + " <span class=\"gz-en\">Monthly trends over " + n(months) + " months.</span>";
+  };
+
   /** A number in the Vietnamese format: 1.458 and 0,25. */
   GZ.formatNumber = function (value, digits) {
     if (value === null || value === undefined || value === "" || !isFinite(+value)) { return "–"; }
@@ -306,6 +366,72 @@
     if (!isFinite(ms)) { return String(iso); }
     var t = new Date(ms + 7 * 3600000).toISOString();  // wall clock of UTC+7
     return t.slice(8, 10) + "/" + t.slice(5, 7) + "/" + t.slice(0, 4) + " " + t.slice(11, 16);
+  };
+
+  // -- the browser session (/login) -------------------------------------------------------
+
+  /** The service's root path (before /maps/static/geozone.js), for links to /login. */
+  GZ.root = (function () {
+    var script = global.document.currentScript;
+    var src = script && script.getAttribute("src") || "";
+    var at = src.indexOf("/maps/static/geozone.js");
+    if (at < 0) { return ""; }
+    try { return new URL(src.slice(0, at) || "/", global.location.href).pathname.replace(/\/$/, ""); }
+    catch (e) { return ""; }
+  })();
+
+  /** The CSRF token of the browser's session (cookie gz_csrf), or "" when not signed in. */
+  GZ.csrfToken = function () {
+    var parts = (global.document.cookie || "").split(";");
+    for (var i = 0; i < parts.length; i++) {
+      var pair = parts[i].trim();
+      if (pair.indexOf("gz_csrf=") === 0) { return decodeURIComponent(pair.slice(8)); }
+    }
+    return "";
+  };
+
+  /** Whether the browser signed in at /login (its session cookie goes with our requests). */
+  GZ.signedIn = function () { return !!GZ.csrfToken(); };
+
+  /** Forget a session the server refused (expired, key revoked): ask again. */
+  GZ.forgetSession = function () {
+    global.document.cookie = "gz_csrf=; Max-Age=0; path=" + (GZ.root || "/") + "; SameSite=Strict";
+  };
+
+  /** The sign-in page, coming back to this page. */
+  GZ.loginUrl = function () {
+    var here = global.location.pathname + global.location.search;
+    if (GZ.root && here.indexOf(GZ.root) === 0) { here = here.slice(GZ.root.length) || "/"; }
+    return GZ.root + "/login?next=" + encodeURIComponent(here);
+  };
+
+  /** Sign out (POST /logout with the session's CSRF token), then reload the page. */
+  GZ.signOut = function () {
+    return global.fetch(GZ.root + "/logout", {
+      method: "POST",
+      headers: { "X-CSRF-Token": GZ.csrfToken() },
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function () { GZ.forgetSession(); global.location.reload(); });
+  };
+
+  /**
+   * Headers and credentials of a request: the tab's key in X-API-Key when one was given,
+   * else the session cookie (same origin only) with the CSRF token on a write.
+   */
+  GZ.requestInit = function (method, key, headers) {
+    headers = headers || {};
+    if (key) {
+      headers["X-API-Key"] = key;
+    } else if (method !== "GET" && method !== "HEAD") {
+      headers["X-CSRF-Token"] = GZ.csrfToken();
+    }
+    return {
+      method: method,
+      headers: headers,
+      credentials: key ? "omit" : "same-origin",
+      cache: "no-store"
+    };
   };
 
   // -- the one API-key box of a page ------------------------------------------------------
@@ -343,6 +469,11 @@
     form.setAttribute("autocomplete", "off");
     var prompt = L.DomUtil.create("div", "gz-key-prompt", form);
     prompt.textContent = labels.prompt;
+    var signIn = L.DomUtil.create("a", "gz-sign-in", form);
+    signIn.href = GZ.loginUrl();
+    signIn.textContent = labels.sign_in || "Đăng nhập / Sign in";
+    var or = L.DomUtil.create("div", "gz-key-or", form);
+    or.textContent = labels.or_key || "";
     var label = L.DomUtil.create("label", "", form);
     label.textContent = labels.key_label;
     label.htmlFor = "gz-api-key";
@@ -363,7 +494,12 @@
     this.input = input;
     this.promptText = prompt;
     this.forgetButton = forget;
-    this.useParts = [prompt, label, input, use];
+    var signOut = L.DomUtil.create("button", "gz-sign-out", form);
+    signOut.type = "button";
+    signOut.textContent = labels.sign_out || "Đăng xuất / Sign out";
+    this.signOutButton = signOut;
+    this.useParts = [prompt, signIn, or, label, input, use];
+    L.DomEvent.on(signOut, "click", function () { GZ.signOut(); });
     L.DomEvent.disableClickPropagation(form);
     L.DomEvent.disableScrollPropagation(form);
     L.DomEvent.on(form, "submit", function (e) {
@@ -376,12 +512,18 @@
     return form;
   };
 
+  /** Whether requests can go: a key for the tab, or a session of the browser. */
+  KeyBox.prototype.usable = function () { return !!this.key || GZ.signedIn(); };
+
   KeyBox.prototype._state = function () {
     var keyed = !!this.key;
-    this.stateText.textContent = keyed ? this.labels.key_set : this.labels.kept;
-    this.useParts.forEach(function (node) { node.style.display = keyed ? "none" : ""; });
+    var session = !keyed && GZ.signedIn();
+    this.stateText.textContent = keyed ? this.labels.key_set
+      : session ? (this.labels.signed_in || "Đã đăng nhập / Signed in") : this.labels.kept;
+    this.useParts.forEach(function (node) { node.style.display = keyed || session ? "none" : ""; });
     this.forgetButton.style.display = keyed ? "" : "none";
-    if (keyed) { L.DomUtil.removeClass(this.form, "gz-attention"); }
+    this.signOutButton.style.display = session ? "" : "none";
+    if (keyed || session) { L.DomUtil.removeClass(this.form, "gz-attention"); }
   };
 
   /** Use (or forget, with "") a key: kept for the tab, then every listener is told. */
@@ -395,6 +537,7 @@
 
   /** Ask for the key again (a refused key is forgotten); ``text`` says why. */
   KeyBox.prototype.refuse = function (text) {
+    if (!this.key) { GZ.forgetSession(); }  // the session was refused: sign in again
     this.key = "";
     GZ.writeKey("");
     this._state();
@@ -411,20 +554,35 @@
     return map.gzKeyBox;
   };
 
-  /** GET JSON with the key; a failed answer rejects with "status detail" and .status. */
+  var STATUS_VI = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Chưa đăng nhập, hoặc khoá không đúng hay đã bị thu hồi",
+    403: "Tài khoản này không có quyền làm việc này",
+    404: "Không tìm thấy",
+    409: "Trùng với dữ liệu đã có",
+    413: "Dữ liệu gửi lên quá lớn",
+    422: "Dữ liệu gửi lên không hợp lệ",
+    503: "Máy chủ đang bận, hãy thử lại sau ít phút"
+  };
+
+  /** An error answer in words, Vietnamese first: "Tiếng Việt (status) / English detail". */
+  GZ.errorText = function (status, detail) {
+    var vi = STATUS_VI[status] || (status >= 500 ? "Lỗi máy chủ" : "Lỗi");
+    return vi + " (" + status + ")" + (detail ? " / " + detail : "");
+  };
+
+  /**
+   * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
+   * with "status detail" and .status.
+   */
   GZ.fetchJson = function (url, key, networkError) {
-    var init = {
-      method: "GET",
-      headers: { "Accept": "application/json", "X-API-Key": key },
-      credentials: "omit",
-      cache: "no-store"
-    };
+    var init = GZ.requestInit("GET", key, { "Accept": "application/json" });
     return global.fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok) {
           var detail = body ? (body.detail !== undefined ? body.detail : body.title) : "";
           if (detail && typeof detail !== "string") { detail = JSON.stringify(detail); }
-          var error = new Error(response.status + " " + (detail || response.statusText || ""));
+          var error = new Error(GZ.errorText(response.status, detail || response.statusText));
           error.status = response.status;
           throw error;
         }
@@ -451,6 +609,46 @@
     layer.addTo(map);
     if (layer.bringToBack) { layer.bringToBack(); }
     return layer;
+  };
+
+  /**
+   * A basemap whose tiles the page itself carries (a standalone file, which cannot read an
+   * archive beside it): raster tiles as data: URLs, vector tiles through protomaps-leaflet,
+   * whose requests for "gz-inline:z/x/y" are answered from the page (nothing is fetched).
+   */
+  GZ.inlineBasemap = function (map, opts) {
+    var tiles = opts.tiles || {};
+    var EMPTY = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==";
+    if (opts.kind === "raster") {
+      var Inline = L.TileLayer.extend({
+        getTileUrl: function (c) {
+          var b = tiles[c.z + "/" + c.x + "/" + c.y];
+          return b ? "data:" + opts.media_type + ";base64," + b : EMPTY;
+        }
+      });
+      var raster = new Inline("", {
+        maxNativeZoom: opts.maxDataZoom, maxZoom: opts.maxZoom, attribution: opts.attribution
+      });
+      raster.addTo(map);
+      raster.bringToBack();
+      return raster;
+    }
+    if (!GZ._inlineFetch) {
+      var fetch = global.fetch;
+      GZ._inlineTiles = {};
+      GZ._inlineFetch = function (url, init) {
+        if (typeof url === "string" && url.indexOf("gz-inline:") === 0) {
+          var b = GZ._inlineTiles[url.slice(10)];
+          var bytes = b ? Uint8Array.from(global.atob(b), function (ch) { return ch.charCodeAt(0); })
+            : new Uint8Array(0);
+          return Promise.resolve(new global.Response(bytes, { status: 200 }));
+        }
+        return fetch.call(global, url, init);
+      };
+      global.fetch = GZ._inlineFetch;
+    }
+    L.extend(GZ._inlineTiles, tiles);
+    return GZ.vectorBasemap(map, L.extend({}, opts, { url: "gz-inline:{z}/{x}/{y}" }));
   };
 
   /** Saved patrol zones (GET /patrol-zones): name and units by name in the tooltip. */
@@ -530,13 +728,16 @@
   /** Fit the map to bounds, leaving room for the title and legend when there is room. */
   GZ.fitBounds = function (map, bounds, boxes) {
     var size = map.getSize();
-    var left = 30, top = 30;
+    var left = 30, top = 30, right = 30;
     if (boxes.legend) { left = Math.max(left, boxes.legend.offsetWidth + 20); }
     if (boxes.title) { top = Math.max(top, boxes.title.offsetHeight + 20); }
-    if (size.x - left - 30 < size.x / 2) { left = 30; }
+    // the incident panel on the right (served maps) must not cover the cluster either
+    var panel = map.getContainer().querySelector(".gz-incident-box");
+    if (panel) { right = Math.max(right, panel.offsetWidth + 20); }
+    if (size.x - left - right < size.x / 2) { left = 30; right = 30; }
     if (size.y - top - 30 < size.y / 2) { top = 30; }
     map.fitBounds(bounds, {
-      paddingTopLeft: [left, top], paddingBottomRight: [30, 30], animate: false
+      paddingTopLeft: [left, top], paddingBottomRight: [right, 30], animate: false
     });
   };
 
@@ -570,14 +771,24 @@
       var legend = L.control({ position: spec.legend.position || "bottomleft" });
       legend.onAdd = function () {
         var box = L.DomUtil.create("details", "gz-legend");
-        box.open = true;
+        // folded on a small map (the report's), so that it does not cover the cluster
+        var width = map.getSize().x || global.innerWidth;
+        box.open = !spec.legend.collapsed && width >= 760;
         var html = '<summary class="gz-legend-title">' + (spec.legend.title_html || "") +
           "</summary>";
         (spec.legend.sections || []).forEach(function (section) {
+          var items = "";
+          section.items.forEach(function (item) { items += GZ.legendItem(item); });
+          (section.groups || []).forEach(function (group) {  // many members: by old unit
+            items += '<details class="gz-legend-group"' + (group.open ? " open" : "") +
+              '><summary>' + group.title_html + "</summary>";
+            group.items.forEach(function (item) { items += GZ.legendItem(item); });
+            items += "</details>";
+          });
           if (section.title_html) {
             html += '<div class="gz-legend-section">' + section.title_html + "</div>";
           }
-          section.items.forEach(function (item) { html += GZ.legendItem(item); });
+          html += items;
           if (section.note_html) {
             html += '<div class="gz-legend-note">' + section.note_html + "</div>";
           }
@@ -596,8 +807,57 @@
       };
       legend.addTo(map);
     }
-    if (spec.bounds) { GZ.fitBounds(map, spec.bounds, boxes); }
+    if (spec.bounds) {
+      // fitted again when a panel is added (the incident box of a served map)
+      map.gzFit = function () { GZ.fitBounds(map, spec.bounds, boxes); };
+      map.gzFit();
+      fitWhenSized(map);
+    }
+    declutterLabels(map);
   };
+
+  /**
+   * A map laid out late (the report's map in a lazy iframe: 0 × 0 when the script ran) was
+   * fitted to nothing and opened at the deepest zoom: fit it again once it has a size.
+   */
+  function fitWhenSized(map) {
+    var container = map.getContainer();
+    if (container.clientWidth > 0 && container.clientHeight > 0) { return; }
+    var done = false;
+    function refit() {
+      if (done || !(container.clientWidth > 0 && container.clientHeight > 0)) { return; }
+      done = true;
+      map.invalidateSize({ animate: false });
+      map.gzFit();
+    }
+    if (global.ResizeObserver) {
+      var observer = new global.ResizeObserver(function () {
+        refit();
+        if (done) { observer.disconnect(); }
+      });
+      observer.observe(container);
+    }
+    global.addEventListener("load", refit);
+    global.addEventListener("resize", refit);
+  }
+
+  /** Hide the permanent unit labels that overlap one shown before them (many members). */
+  function declutterLabels(map) {
+    function run() {
+      var shown = [];
+      var labels = map.getContainer().querySelectorAll(".leaflet-tooltip.gz-label");
+      Array.prototype.forEach.call(labels, function (label) {
+        label.style.visibility = "";
+        var r = label.getBoundingClientRect();
+        var clash = shown.some(function (o) {
+          return r.left < o.right && r.right > o.left && r.top < o.bottom && r.bottom > o.top;
+        });
+        if (clash) { label.style.visibility = "hidden"; } else { shown.push(r); }
+      });
+    }
+    map.on("zoomend moveend overlayadd", function () { global.setTimeout(run, 0); });
+    global.setTimeout(run, 0);
+  }
 
   global.GZ = GZ;
 })(window);

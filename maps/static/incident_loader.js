@@ -2,10 +2,11 @@
  * geozone: incidents on a served map for a browser user (hand-written; served from
  * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat and geozone.js.
  *
- * The map page itself is public; its incidents need an analyst API key. A browser cannot put
- * a header on a page navigation, so the page asks for the key once in the page's one key box
- * (GZ.keyBox: kept in sessionStorage, this tab only, shared with the planner page; never in
- * a URL or a cookie), and fetches GET {cfg.url} with the header "X-API-Key". The answer (see
+ * The map page itself is public; its incidents need an analyst. A browser signed in at
+ * /login fetches GET {cfg.url} with its session cookie; otherwise the page offers the sign-in
+ * page or asks for the key once in the page's one key box (GZ.keyBox: kept in
+ * sessionStorage, this tab only, shared with the planner page; never in a URL or a cookie)
+ * and fetches with the header "X-API-Key". The answer (see
  * maps/incident_table.py incident_payload) holds the incident table drawn by
  * GZ.incidentLayer, a plain-text summary, legend items and the synthetic notice ("_html"
  * strings were escaped by the server; everything else is set with textContent).
@@ -32,8 +33,8 @@
     this.labels = cfg.labels;
     this.layers = [];
     this.generation = 0;
+    this.keys = GZ.keyBox(map, cfg.labels.key_box);  // above the incident box
     this._box();
-    this.keys = GZ.keyBox(map, cfg.labels.key_box);
     var self = this;
     this.keys.onChange(function () { self.ready = self.load(); return self.ready; });
     this.ready = this.load();
@@ -56,6 +57,7 @@
     };
     box.addTo(this.map);
     this.box = box;
+    if (this.map.gzFit) { this.map.gzFit(); }  // the cluster clear of this panel too
   };
 
   Loader.prototype._state = function (kind, text) {
@@ -71,6 +73,8 @@
       if (self.map.hasLayer(layer)) { self.map.removeLayer(layer); }
     });
     this.layers = [];
+    this.notes = [];
+    this.span = null;
     this.legend.innerHTML = "";
     this.analyticsLegend.innerHTML = "";
   };
@@ -80,7 +84,7 @@
     var self = this;
     this.clear();
     var key = this.keys.key;
-    if (!key) {
+    if (!this.keys.usable()) {
       this._state("info", this.labels.need_key);
       this.analytics = Promise.resolve(0);
       return Promise.resolve(null);
@@ -120,13 +124,34 @@
     if (body.notice_html) { html += '<div class="gz-badge">' + body.notice_html + "</div>"; }
     this.legend.innerHTML = html;
     this._state("done", body.summary);
+    this.span = daySpan(body.data);
+    var self = this;
+    this.notes.forEach(function (note) { self.renderNote(note); });
     this.loaded = body;
     this.map.fire("gz:layer", { kind: "incidents", layer: this.group });
     return body.returned;
   };
 
+  /** The plain note of a hotspot layer, its period clamped to the incidents' days. */
+  Loader.prototype.renderNote = function (note) {
+    if (note.kind !== "gi" && note.kind !== "emerging") { return; }
+    note.element.innerHTML = GZ.analysisNote(note.kind, note.props, note.names, this.span);
+  };
+
+  /** The first and last day (Vietnam time) of the incidents drawn, "yyyy-mm-dd". */
+  function daySpan(d) {
+    if (!d || !d.t || !d.t.length) { return null; }
+    var lo = Infinity, hi = -Infinity;
+    for (var i = 0; i < d.t.length; i++) {
+      var t = d.t[i];
+      if (t >= 0) { if (t < lo) { lo = t; } if (t > hi) { hi = t; } }
+    }
+    if (!isFinite(lo)) { return null; }
+    return [GZ.vietnamTime(d.t0 + lo).slice(0, 10), GZ.vietnamTime(d.t0 + hi).slice(0, 10)];
+  }
+
   function legendSection(section, message) {
-    var html = '<div class="gz-legend-section">' + section.title_html + "</div>";
+    var html = '<summary class="gz-legend-section">' + section.title_html + "</summary>";
     (section.items || []).forEach(function (item) { html += GZ.legendItem(item); });
     if (message) {
       html += '<div class="gz-legend-note">' + GZ.escapeHtml(message) + "</div>";
@@ -149,15 +174,22 @@
         self.layers.push(layer);
         self[entry.kind + "Layer"] = layer;
         drawn += 1;
-        var message = body.properties ? body.properties.message : "";
-        self.analyticsLegend.insertAdjacentHTML("beforeend", legendSection(entry.legend, message));
+        var note = { kind: entry.kind, props: body.properties, names: entry.config.names_html };
+        var box = L.DomUtil.create("details", "gz-analytics-section", self.analyticsLegend);
+        box.open = !!entry.show;  // the layers shown open; the others fold away
+        box.innerHTML = legendSection(entry.legend, "");
+        note.element = L.DomUtil.create("div", "gz-legend-note", box);
+        self.notes.push(note);
+        self.renderNote(note);
         self.map.fire("gz:layer", { kind: entry.kind, layer: layer });
       }, function (error) {
         if (generation !== self.generation) { return; }
-        self.analyticsLegend.insertAdjacentHTML("beforeend", legendSection(
+        var failed = L.DomUtil.create("details", "gz-analytics-section", self.analyticsLegend);
+        failed.open = true;
+        failed.innerHTML = legendSection(
           { title_html: entry.name_html, items: [] },
           self.labels.error_prefix + ": " + error.message
-        ));
+        );
       });
     })).then(function () { return drawn; });
   };

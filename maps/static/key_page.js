@@ -1,6 +1,9 @@
 /*
  * geozone: the page a browser gets for a URL that needs an API key (the report by link, an
- * export). Hand-written; served from maps/static. The key is asked for once and kept in
+ * export) and is not signed in (or whose session cookie did not come with a link from
+ * another site: SameSite=Strict). A signed-in browser (GZ.signedIn) fetches the target with
+ * its session at once; otherwise the page offers the sign-in page (/login) or asks for the
+ * key. Hand-written; served from maps/static. The key is asked for once and kept in
  * sessionStorage (GZ.readKey / GZ.writeKey of geozone.js: the same entry as the map and
  * planner pages), never in a
  * URL or a cookie; the target URL (same origin) is fetched with the header "X-API-Key":
@@ -61,13 +64,14 @@
 
   function open(key) {
     say("info", "Đang tải… / Loading…");
-    return global.fetch(target, {
-      headers: { "X-API-Key": key, "Accept": "text/html, application/json;q=0.9, */*;q=0.5" },
-      credentials: "omit",
-      cache: "no-store"
-    }).then(function (response) {
+    var init = global.GZ.requestInit("GET", key, {
+      "Accept": "text/html, application/json;q=0.9, */*;q=0.5"
+    });
+    return global.fetch(target, init).then(function (response) {
       if (response.status === 401 || response.status === 403) {
         writeKey("");
+        if (!key) { global.GZ.forgetSession(); }
+        doc.body.classList.remove("gz-signed-in");  // ask: sign in or give a key
         return response.json().catch(function () { return null; }).then(function (body) {
           var detail = body && typeof body.detail === "string" ? body.detail : "";
           say("error", "Khoá không được chấp nhận; nhập khoá khác / The key was refused; " +
@@ -95,6 +99,10 @@
     global.gzKeyPage = open(key);
   });
 
+  var signIn = doc.getElementById("gz-sign-in");
+  if (signIn) { signIn.href = global.GZ.loginUrl(); }
   var known = readKey();
-  global.gzKeyPage = known ? open(known) : Promise.resolve(null);
+  if (!known && global.GZ.signedIn()) { doc.body.classList.add("gz-signed-in"); }
+  // a key given in this tab, else the browser's session (signed in at /login), else ask
+  global.gzKeyPage = known || global.GZ.signedIn() ? open(known) : Promise.resolve(null);
 })(window);

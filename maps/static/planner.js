@@ -6,9 +6,11 @@
  *   PUT    {item with id}    same body -> 200 Feature
  *   DELETE {item with id}    -> 204
  *   GET    {coverage with id} -> what a saved zone covers (when cfg.endpoints.coverage)
- * every request carrying the header "X-API-Key" from the page's one key box (GZ.keyBox: kept
- * in sessionStorage, this tab only, never in the URL). Nothing is requested before a key is
- * given, so the first thing a planner sees is the request for a key, not a refusal.
+ * every request carrying the browser's session (signed in at /login: the cookie, and the
+ * CSRF token in "X-CSRF-Token" on writes) or the header "X-API-Key" from the page's one key
+ * box (GZ.keyBox: kept in sessionStorage, this tab only, never in the URL); see
+ * GZ.requestInit. Nothing is requested before either is there, so the first thing a planner
+ * sees is the request to sign in or give a key, not a refusal.
  * Errors (problem+json "detail") are shown in a visible message box, Vietnamese first.
  * Text from the server is inserted with textContent (or escaped), never as raw HTML.
  */
@@ -56,7 +58,7 @@
     this._drawControl();
     var self = this;
     this.keys.onChange(function (key) {
-      if (!key) { self.items.clearLayers(); return null; }
+      if (!self.keys.usable()) { self.items.clearLayers(); return null; }
       self.ready = self.load();
       return self.ready;
     });
@@ -69,7 +71,7 @@
     map.on(L.Draw.Event.DELETED, function (e) {
       e.layers.eachLayer(function (layer) { self.remove(layer); });
     });
-    this.ready = this.keys.key ? this.load() : Promise.resolve(null);
+    this.ready = this.keys.usable() ? this.load() : Promise.resolve(null);
   }
 
   // -- interface -------------------------------------------------------------------------
@@ -136,17 +138,16 @@
   Planner.prototype.request = function (method, url, body) {
     var self = this;
     var key = this.keys.key;
-    if (!key) {  // nothing is sent without a key: ask for it
+    if (!this.keys.usable()) {  // nothing is sent without a key or a session: ask
       this.keys.refuse(this.labels.key_needed);
       var missing = new Error(this.labels.key_needed);
       missing.status = 401;
       return Promise.reject(missing);
     }
-    var headers = {
-      "Accept": "application/geo+json, application/json, application/problem+json",
-      "X-API-Key": key
-    };
-    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
+    var init = GZ.requestInit(method, key, {
+      "Accept": "application/geo+json, application/json, application/problem+json"
+    });
+    var headers = init.headers;
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -161,7 +162,7 @@
         return payload.then(function (data) {
           if (response.ok) { return data; }
           var detail = problemDetail(data) || response.statusText || "";
-          var error = new Error(response.status + " " + detail);
+          var error = new Error(GZ.errorText(response.status, detail));
           error.status = response.status;
           if (response.status === 401) { self.keys.refuse(self.labels.refused); }
           throw error;

@@ -116,6 +116,11 @@ def test_standalone_map_embeds_both_layers(store: IncidentStore, grid_context: C
     assert "Mới xuất hiện / New" in page and "Điểm nóng 99% / Hot spot 99%" in page
     assert "DỮ LIỆU MÔ PHỎNG / SYNTHETIC" in page  # the synthetic notice
     assert "geozone test grid" in page  # attribution
+    # the notes in plain words, Vietnamese first: no "Getis", "FDR", "bins" or "MS"
+    gi_note, emerging_note = (s["note_html"] for s in found.legend_sections())
+    assert "có ý nghĩa thống kê ở mức 95 %" in gi_note and "ô là điểm nóng" in gi_note
+    assert gi_note.startswith("Dữ liệu mô phỏng") and "Xu hướng theo" in emerging_note
+    assert not any(w in gi_note + emerging_note for w in ("Getis", "FDR", "bins", "MS,"))
     # The emerging layer is in the layer control but not on the map when the page opens.
     emerging_var = page.split("GZ.emergingLayer(")[0].rsplit("var ", 1)[1].split(" ")[0]
     assert f"{emerging_var}.addTo(" not in page

@@ -179,3 +179,79 @@ def test_served_map_paints_the_vector_basemap_with_no_request_off_the_machine(
     assert painted  # protomaps-leaflet painted them
     assert [u for u in requests if urlsplit(u).hostname != "127.0.0.1"] == []
     assert errors == []
+
+
+def test_a_standalone_map_carries_the_basemap_inline(grid: BoundarySet, tmp_path: Path) -> None:
+    from maps.basemap import INLINE_URL, inline_basemap, standalone_basemap
+    from tests.fixtures.grid import grid_vertex_lonlat
+
+    layers = grid_layers(grid)
+    assert standalone_basemap(None, layers["units"]) is None  # no GEOZONE_BASEMAP: as today
+    lon, lat = grid_vertex_lonlat(1, 1)
+    archive = tmp_path / "nen.pmtiles"
+    write_pmtiles(archive, lon, lat, vector=True, zooms=range(10, 16))
+    spec = standalone_basemap(archive, layers["units"])
+    assert spec is not None and spec.url == INLINE_URL and spec.kind == "vector"
+    assert spec.inline and all(k.count("/") == 2 for k in spec.inline)
+    # the tiles go in uncompressed (the page hands them to protomaps-leaflet as they are)
+    import base64
+
+    first = base64.b64decode(next(iter(spec.inline.values())))
+    assert first[:2] != b"\x1f\x8b"
+    # a size budget leaves the deepest zooms out
+    small = inline_basemap(
+        open_basemap(archive), tuple(layers["units"].total_bounds), max_bytes=len(first) * 2
+    )
+    assert small.max_zoom < spec.max_zoom and small.inline
+    assert len(small.inline) < len(spec.inline)
+
+
+@needs_assets
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium")
+@pytest.mark.parametrize("vector", [True, False])
+def test_standalone_file_paints_its_inline_basemap_offline(
+    grid: BoundarySet, tmp_path: Path, vector: bool
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from maps import cluster_layers, map_of_layers
+    from maps.basemap import standalone_basemap
+    from tests.fixtures.clusters import grid_cluster
+    from tests.fixtures.grid import grid_vertex_lonlat
+
+    lon, lat = grid_vertex_lonlat(1, 1)
+    archive = tmp_path / "nen.pmtiles"
+    write_pmtiles(archive, lon, lat, vector=vector, zooms=range(10, 16))
+    layers = cluster_layers(grid_cluster(), grid)
+    page_spec = map_of_layers(
+        layers, inline_assets=True, basemap=standalone_basemap(archive, layers.units)
+    )
+    path = tmp_path / "map.html"
+    path.write_text(to_html(page_spec, inline_assets=True), encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        requests: list[str] = []
+        errors: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_timeout(1500)
+        if vector:
+            painted = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.leaflet-tile-pane canvas'))"
+                ".some(c => { const d = c.getContext('2d').getImageData(0, 0, c.width, "
+                "c.height).data; for (let i = 3; i < d.length; i += 4) { if (d[i]) return true; }"
+                " return false; })"
+            )
+        else:
+            painted = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.leaflet-tile-pane img'))"
+                ".some(i => i.src.startsWith('data:image/png') && i.naturalWidth === 256)"
+            )
+        browser.close()
+    assert painted
+    assert errors == []
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []

@@ -316,7 +316,10 @@ def test_planner_saves_through_the_api_with_the_key(
     page.get_by_role("button", name=KEY_LABELS["use"]).click()
     message = page.locator(".gz-message-box.gz-visible.gz-error")
     message.wait_for(timeout=10_000)
-    assert "401 Thiếu hoặc sai khoá API / missing or wrong API key" in message.inner_text()
+    assert (
+        "Chưa đăng nhập, hoặc khoá không đúng hay đã bị thu hồi (401) / Thiếu hoặc sai khoá API"
+        in message.inner_text()
+    )
     assert page.locator(".gz-key-box.gz-attention").count() == 1
     assert api.log[0]["method"] == "GET" and api.log[0]["key"] == "wrong-key"
     # the key entered once: read again, the existing zone appears
@@ -379,7 +382,10 @@ def test_planner_saves_through_the_api_with_the_key(
     api.fail_next = (422, "geometry: the polygon crosses itself")
     page.evaluate(f"{PLANNER}.create(L.polygon({latlngs}), 'Vùng lỗi')")
     message.wait_for()
-    assert "422 geometry: the polygon crosses itself" in message.inner_text()
+    assert (
+        "Dữ liệu gửi lên không hợp lệ (422) / geometry: the polygon crosses itself"
+        in message.inner_text()
+    )
     assert _zone_count(page) == 3
     assert page.evaluate(
         f"{PLANNER}.items.getLayers().filter(l => l.gzZone.unsaved).map(l => l.gzZone.name)"

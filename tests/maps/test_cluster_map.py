@@ -358,3 +358,34 @@ def test_incident_payload_is_the_page_table_with_its_legend(
         "Hiển thị 20.000 vụ việc mới nhất trong 50.000 / "
         "the newest 20.000 of 50.000 incidents shown"
     )
+
+
+def test_many_members_are_coloured_and_listed_by_former_unit() -> None:
+    import geopandas as gpd
+    import shapely
+
+    from maps.cluster_map import members_section
+    from maps.overlays import MEMBER_PALETTE, MemberUnits
+
+    n = 44  # Gia Lâm carried into the 2025 units
+    groups = [f"Huyện {k % 8}" for k in range(n)]
+    units = gpd.GeoDataFrame(
+        {
+            "code": [f"{k:05d}" for k in range(n)],
+            "full_name": [f"Xã {k}" for k in range(n)],
+            "group": groups,
+        },
+        geometry=[shapely.box(105 + k * 0.01, 21, 105.009 + k * 0.01, 21.009) for k in range(n)],
+        crs=4326,
+    )
+    members = MemberUnits(units)
+    assert n > len(MEMBER_PALETTE)
+    assert len(set(members.colour.values())) == n  # no colour repeats
+    assert list(members.groups) == [f"Huyện {k}" for k in range(8)]
+    section = members_section(members)
+    assert section["items"] == [] and len(section["groups"]) == 8
+    assert section["groups"][0]["title_html"] == "Huyện 0 (6)"
+    assert not any(group["open"] for group in section["groups"])  # folded
+    # few members: one line each, as before
+    few = MemberUnits(units.head(5))
+    assert few.groups == {} and len(members_section(few)["items"]) == 5

@@ -72,7 +72,8 @@ def test_inline_planner_page_carries_the_client(layers: dict[str, gpd.GeoDataFra
     assert references(html).refs == []
     assert external_references(html) == []
     assert "new L.Control.Draw(" in html  # planner.js builds the draw toolbar
-    assert '"X-API-Key": key' in html  # the key goes in a header...
+    assert 'headers["X-API-Key"] = key' in html  # the key goes in a header...
+    assert 'headers["X-CSRF-Token"] = GZ.csrfToken()' in html  # a session's writes: the token
     assert "sessionStorage" in html  # ...kept for the browser tab only
     assert "problemDetail" in html  # problem+json detail shown to the planner
 

@@ -920,7 +920,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0008"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0009"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -930,7 +930,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
 
     described = build_metadata(engine.dialect.name)
     define_planner_tables(described, engine.dialect.name)  # migrations 0002, 0003, 0008
-    define_key_tables(described)  # migrations 0002 and 0006, the web service's
+    define_key_tables(described)  # migrations 0002, 0006 and 0009, the web service's
     define_address_tables(described)  # migration 0005
     if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
         described.remove(described.tables["incidents_rtree"])
