@@ -75,7 +75,9 @@ DESCRIPTION = """
 Spatial queries over Vietnam's administrative boundaries and the border-zone rules of the
 inter-ward police clusters.
 
-**Authentication**: send an API key in the `X-API-Key` header. Boundary, unit, locate and
+**Authentication**: send an API key in the `X-API-Key` header (a GIS client that cannot add
+a header, such as QGIS 3.22, may send it for reads as HTTP Basic credentials: the key's name
+as the user, the key as the password). Boundary, unit, locate and
 address routes are public; incident routes need an *analyst* key, patrol-zone and cluster writes a
 *planner* key, key management an *admin* key (viewer < analyst < planner < admin). A key
 with scopes (`unit:CODE`, `cluster:ID`, `province:CODE`) reads and writes only within them:

@@ -10,6 +10,7 @@ another origin cannot, so it is refused with 403 before its body is read. Reques
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,8 +153,50 @@ def caller_of_session(
     return Caller(record["name"], record["role"], tuple(record["scopes"]), session=True)
 
 
+#: Methods a key sent by HTTP Basic authentication may be used for: reads only, since a
+#: browser that kept Basic credentials would send them with a forged cross-site write.
+BASIC_METHODS = frozenset({"GET", "HEAD"})
+
+
+def caller_of_basic(key_store: KeyStore, credentials: str, method: str) -> Caller:
+    """Return the holder of a key sent as HTTP Basic credentials (user: the key's name).
+
+    For GIS clients that cannot add a header of their own (QGIS 3.22's authentication
+    manager has *Basic* but no *API Header* method): the user name is the key's name and the
+    password the key. Reads only (:data:`BASIC_METHODS`).
+
+    Raises
+    ------
+    AuthenticationError
+        The credentials are not ``name:key`` in base64, the key is unknown or revoked, or the
+        name is not the key's.
+    PermissionDeniedError
+        A write (send the key in ``X-API-Key``).
+    """
+    try:
+        name, sep, key = (
+            base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        sep, name, key = "", "", ""
+    if not sep or not key:
+        raise AuthenticationError(
+            "the Authorization header is not HTTP Basic credentials: give the key's name as "
+            "the user and the key as the password"
+        )
+    caller = caller_of_key(key_store, key)
+    if not hmac.compare_digest(name.encode(), caller.name.encode()):
+        raise AuthenticationError("the user name of the Basic credentials is not the key's name")
+    if method not in BASIC_METHODS:
+        raise PermissionDeniedError(
+            "a key sent by HTTP Basic authentication is for reads; send it in the X-API-Key "
+            "header to write"
+        )
+    return caller
+
+
 def caller_of_scope(scope: Scope) -> Caller | None:
-    """Return the caller of a request: its ``X-API-Key``, else its session cookie, else None.
+    """Return the caller of a request: ``X-API-Key``, HTTP Basic, the session cookie, or None.
 
     Raises
     ------
@@ -167,6 +210,9 @@ def caller_of_scope(scope: Scope) -> Caller | None:
     key = headers.get("x-api-key")
     if key:
         return caller_of_key(key_store, key)
+    authorization = headers.get("authorization", "")
+    if authorization[:6].lower() == "basic ":
+        return caller_of_basic(key_store, authorization[6:], str(scope.get("method", "GET")))
     token = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
     if token:
         return caller_of_session(key_store, token, str(scope.get("method", "GET")), headers)

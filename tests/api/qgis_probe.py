@@ -3,12 +3,13 @@
 Run with the Python QGIS is built for (Debian's ``python3-qgis``: ``/usr/bin/python3``), not
 the project's virtualenv; ``tests/api/test_ogc_clients.py`` runs it against a served instance::
 
-    /usr/bin/python3 tests/api/qgis_probe.py URL KEY_OR_EMPTY BBOX COLLECTION...
+    /usr/bin/python3 tests/api/qgis_probe.py URL NAME:KEY_OR_EMPTY BBOX COLLECTION...
 
 For each collection: whether the layer is valid, its fields, the features read, their ids
 (the ``code`` field of units), and the features read within BBOX (``minx,miny,maxx,maxy``).
-With a key, an authentication configuration of the *API Header* method sends it as
-``X-API-Key`` (when this QGIS has that method; ``auth`` says which was used).
+With a key, an authentication configuration sends it: the *API Header* method as
+``X-API-Key`` where this QGIS has it (3.24+), else *Basic* with the key's name as the user
+and the key as the password (``auth`` says which was used).
 """
 
 from __future__ import annotations
@@ -36,18 +37,24 @@ def main() -> None:
     os.environ["QGIS_AUTH_DB_DIR_PATH"] = profile
     app = QgsApplication([], False, profile)
     app.initQgis()
-    auth_id = ""
+    auth_id = method = ""
     methods = list(QgsApplication.authManager().authMethodsKeys())
-    if key and "APIHeader" in methods:
+    if key:
+        name, _, secret = key.partition(":")
         manager = QgsApplication.authManager()
         manager.setMasterPassword("probe", True)
-        config = QgsAuthMethodConfig("APIHeader")
+        # The API Header method where this QGIS has it (3.24+), else Basic (name, key).
+        method = "APIHeader" if "APIHeader" in methods else "Basic"
+        config = QgsAuthMethodConfig(method)
         config.setName("geozone")
-        config.setConfigMap({"X-API-Key": key})
+        if method == "APIHeader":
+            config.setConfigMap({"X-API-Key": secret})
+        else:
+            config.setConfigMap({"username": name, "password": secret})
         manager.storeAuthenticationConfig(config)
         auth_id = config.id()
     minx, miny, maxx, maxy = (float(v) for v in bbox.split(","))
-    found: dict[str, object] = {"auth_methods": methods, "auth": "APIHeader" if auth_id else ""}
+    found: dict[str, object] = {"auth_methods": methods, "auth": method}
     for name in names:
         source = f"url='{url}' typename='{name}'" + (f" authcfg='{auth_id}'" if auth_id else "")
         layer = QgsVectorLayer(source, name, "OAPIF")

@@ -87,3 +87,26 @@ def test_writes_leave_audit_rows(api: Api) -> None:
         ("POST", "/incidents", 403, "viewer-key", "viewer"),
     ]
     assert rows[1]["summary"] == "created key 'audited' (viewer)"
+
+
+def test_a_key_sent_as_basic_credentials_reads_but_never_writes(api: Api) -> None:
+    import base64
+
+    def basic(name: str, key: str) -> dict[str, str]:
+        token = base64.b64encode(f"{name}:{key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    c = api.client
+    analyst = basic("analyst-key", api.keys["analyst"])
+    assert c.get("/incidents", headers=analyst).status_code == 200
+    assert c.get("/collections/incidents/items", headers=analyst).status_code == 200
+    viewer = basic("viewer-key", api.keys["viewer"])
+    assert c.get("/incidents", headers=viewer).status_code == 403  # the key's own role
+    wrong_name = c.get("/incidents", headers=basic("admin-key", api.keys["analyst"]))
+    assert wrong_name.status_code == 401 and "not the key's name" in wrong_name.json()["detail"]
+    assert c.get("/incidents", headers=basic("analyst-key", "not-a-key")).status_code == 401
+    garbled = c.get("/incidents", headers={"Authorization": "Basic %%%"})
+    assert garbled.status_code == 401 and "HTTP Basic" in garbled.json()["detail"]
+    planner = basic("planner-key", api.keys["planner"])
+    written = c.post("/incidents", json=[], headers=planner)
+    assert written.status_code == 403 and "X-API-Key" in written.json()["detail"]
