@@ -32,6 +32,8 @@ if [[ "${1:-}" == "--test" ]]; then
   dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
   # QGIS's OAPIF provider is one of the real clients the OGC tests drive (system Python).
   dpkg -s python3-qgis >/dev/null 2>&1 || missing+=(python3-qgis)
+  # deploy/nginx.conf is run in front of the service (tests/deploy/test_nginx.py).
+  command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
   if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
       apt-get update -qq
