@@ -39,6 +39,11 @@ class Context:
         live = [bset for bset in self.sets if bset.info.in_force(today)]
         return max(live or self.sets, key=lambda bset: bset.info.valid_from)
 
+    @property
+    def attribution(self) -> str:
+        """The loaded sets' attributions (each once), for maps and exports."""
+        return " | ".join(dict.fromkeys(bset.info.attribution for bset in self.sets))
+
     def territory(self, cluster_id: str) -> ClusterTerritory:
         """Return the territory of a cluster id (an original or a carried ``<id>-<set>`` one)."""
         for placed in self.territories:

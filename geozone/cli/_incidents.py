@@ -533,7 +533,7 @@ def incidents_export(
     output = spool.path
     query = _query(None, start, end, None, unit, cluster, False, 10_000, 0)
     context = judging_context()
-    attribution = " | ".join(b.info.attribution for b in context.sets)
+    attribution = context.attribution
     with open_store(store_url) as store, row_progress() as bar:
         task = bar.add_task(f"exporting to {_name(destination)}", total=None)
         summary = export_incidents(

@@ -39,12 +39,17 @@ def patrol_export(
     """
     from geozone.context import judging_context
     from geozone.store import open_store
-    from geozone.store.export import check_patrol_path, export_patrol_zones, patrol_zone_frame
+    from geozone.store.export import (
+        PATROL_SUFFIXES,
+        check_export_path,
+        export_patrol_zones,
+        patrol_zone_frame,
+    )
     from geozone.store.planner import PlannerStore
 
-    check_patrol_path(output)  # before any work
+    check_export_path(output, PATROL_SUFFIXES)  # before any work
     context = judging_context()
-    attribution = " | ".join(b.info.attribution for b in context.sets)
+    attribution = context.attribution
     with open_store(store_url) as store:
         records = PlannerStore(store.engine).list_zones(cluster)
     with console.status(f"measuring {len(records):,} patrol zones…"):

@@ -53,17 +53,18 @@ class ExportSummary:
     layers: tuple[str, ...]
 
 
-def check_export_path(path: Path) -> str:
-    """Return the suffix of an export file, or refuse one :func:`export_incidents` cannot write.
+def check_export_path(path: Path, suffixes: Sequence[str] = EXPORT_SUFFIXES) -> str:
+    """Return the suffix of an export file, or refuse one that cannot be written.
 
     Raises
     ------
     GeozoneError
-        The suffix is not one of :data:`EXPORT_SUFFIXES`, or the folder does not exist.
+        The suffix is not one of ``suffixes`` (:data:`EXPORT_SUFFIXES` for incidents,
+        :data:`PATROL_SUFFIXES` for patrol zones), or the folder does not exist.
     """
     suffix = path.suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        raise GeozoneError(f"cannot write {path.name}: use .gpkg, .geojson, .parquet or .csv")
+    if suffix not in suffixes:
+        raise GeozoneError(f"cannot write {path.name}: use {', '.join(suffixes)}")
     if not path.parent.is_dir():
         raise GeozoneError(f"cannot write {path}: the folder {path.parent} does not exist")
     return suffix
@@ -243,22 +244,6 @@ PATROL_LAYER = "patrol_zones"
 COVERAGE_COLUMNS = ("zone_area_km2", "border_zone_km2", "border_zone_share", "cluster_share")
 
 
-def check_patrol_path(path: Path) -> str:
-    """Return the suffix of a patrol zone export, or refuse one that cannot be written.
-
-    Raises
-    ------
-    GeozoneError
-        The suffix is not one of :data:`PATROL_SUFFIXES`, or the folder does not exist.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in PATROL_SUFFIXES:
-        raise GeozoneError(f"cannot write {path.name}: use .gpkg, .geojson or .parquet")
-    if not path.parent.is_dir():
-        raise GeozoneError(f"cannot write {path}: the folder {path.parent} does not exist")
-    return suffix
-
-
 def patrol_zone_frame(
     records: Sequence[Mapping[str, Any]],
     context: Context,
@@ -351,7 +336,7 @@ def export_patrol_zones(frame: gpd.GeoDataFrame, path: Path) -> None:
     """
     import pyogrio
 
-    suffix = check_patrol_path(path)
+    suffix = check_export_path(path, PATROL_SUFFIXES)
     partial = path.with_name(f"{path.stem}.partial{path.suffix}")
     partial.unlink(missing_ok=True)
     try:
