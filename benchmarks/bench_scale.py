@@ -45,6 +45,7 @@ GENERATE_ROWS = 100_000
 BARE_SCRIPT = """\
 import sys
 import geopandas as gpd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
@@ -55,13 +56,10 @@ writer = None
 for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk):
     frame = batch.to_pandas()
     points = gpd.GeoDataFrame(
-        frame.drop(columns="geometry"),
-        geometry=shapely.points(frame["lon"].to_numpy(), frame["lat"].to_numpy()),
-        crs=4326,
+        frame.drop(columns="geometry"), geometry=shapely.from_wkb(frame["geometry"]), crs=4326
     )
     joined = gpd.sjoin(points, wards, predicate="within", how="left")
-    table = joined.to_arrow(index=False)
-    table = __import__("pyarrow").table(table)
+    table = pa.table(joined.to_arrow(index=False))
     if writer is None:
         writer = pq.ParquetWriter(output, table.schema)
     writer.write_table(table.cast(writer.schema))
