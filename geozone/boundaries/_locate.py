@@ -128,16 +128,24 @@ def _clear_of_others(
     return cleared
 
 
-def warm_prepared(geometries: NDArray[np.object_]) -> None:
+def warm_prepared(geometries: NDArray[np.object_], outside: bool = False) -> None:
     """Build the lazy point-in-polygon index of prepared geometries now, on one thread.
 
     GEOS builds it on first use; two threads using a polygon for the first time at once
-    would race (see ``LeafIndex._shared_input``).
+    would race (see ``LeafIndex._shared_input``). A point inside builds what inside points
+    use; GEOS 3.14 builds more the first time a point *outside* the polygon but inside its
+    box is tested (some 260 MB for the country's wards, 95 MB for their cores). With
+    ``outside`` that is built now too, so that a long run's memory does not creep up as its
+    batches reach polygon after polygon (its peak is then the same for 1 M rows or 10 M).
     """
     present = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
     if present.any():
         inside = shapely.point_on_surface(geometries[present])
         shapely.intersects_xy(geometries[present], shapely.get_x(inside), shapely.get_y(inside))
+        if outside:
+            west, south, east, north = shapely.bounds(geometries[present]).T
+            for x, y in ((west, south), (east, north), (west, north), (east, south)):
+                shapely.intersects_xy(geometries[present], x, y)
 
 
 def warm_distances(geometries: NDArray[np.object_]) -> None:
@@ -178,7 +186,7 @@ class LeafIndex:
         self.geometries = own_copies(geometries)
         self.zones = zones
         shapely.prepare(self.geometries)
-        warm_prepared(self.geometries)
+        warm_prepared(self.geometries, outside=True)
         self.tree = shapely.STRtree(self.geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._outline: _OutlinePieces | None = None
@@ -198,7 +206,7 @@ class LeafIndex:
         if tolerance_m not in self._cores:
             cores = self._core_source(tolerance_m)
             shapely.prepare(cores)
-            warm_prepared(cores)
+            warm_prepared(cores, outside=True)
             self._cores[tolerance_m] = cores
         return self._cores[tolerance_m]
 
@@ -213,8 +221,9 @@ class LeafIndex:
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards), the outline pieces (some 400 MB) and the polygons' distance indexes (some
-        60 MB), so that the first large batch costs what the next ones do.
+        wards) and the outline pieces (some 200 MB; large batches measure distances on them,
+        so the polygons' own distance indexes are never made), so that the first large batch
+        costs what the next ones do.
         """
         if tolerance_m > 0:
             self.cores(tolerance_m)
@@ -222,8 +231,6 @@ class LeafIndex:
                 self.grid(tolerance_m)
         if large_batches:
             self.outline_pieces()
-            with self._shared_input:
-                warm_distances(self.geometries)
         else:
             self._metric_geometries(np.arange(len(self.geometries)))
 
@@ -325,7 +332,12 @@ class LeafIndex:
         workers: int,
         large: bool,
     ) -> _Pairs:
-        """Pairs of many points (in ``tree``), each polygon querying them on one thread."""
+        """Pairs of many points (in ``tree``), each polygon querying them on one thread.
+
+        Once the outline pieces exist (large batches), see :meth:`_outline_driven`.
+        """
+        if tolerance_m > 0 and (large or self._outline is not None):
+            return self._outline_driven(tree, lon, lat, tolerance_m, workers)
         predicate, distance = _predicate(tolerance_m)
 
         def near_polygons(part: NDArray[np.intp]) -> _Pairs:
@@ -334,6 +346,47 @@ class LeafIndex:
 
         shares = _shares(len(self.geometries), workers)
         return _joined(thread_map(near_polygons, shares, workers))  # type: ignore[return-value]
+
+    def _outline_driven(
+        self,
+        tree: shapely.STRtree,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        tolerance_m: float,
+        workers: int,
+    ) -> _Pairs:
+        """Pairs of many points: the polygons holding them, and those whose outline is near.
+
+        The pairs and distances :meth:`_measured` keeps from the polygons within the degree
+        bound, found without that bound: a polygon holds a point (distance 0) or its outline
+        lies within ``tolerance_m`` metres of it, measured on the outline pieces in the
+        polygon's zone. So the polygons' own distance indexes (some 400 MB for the country's
+        wards, which a degree-bound ``dwithin`` query builds) are never made.
+        """
+
+        def holding(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+            poly, pt = tree.query(self.geometries[part], predicate="intersects")
+            return pt, part[poly]
+
+        shares = _shares(len(self.geometries), workers)
+        held_pt, held_poly = _joined(thread_map(holding, shares, workers))
+        outline = self.outline_pieces()
+
+        def near(part: NDArray[np.intp]) -> _Pairs:
+            pt, poly, metres = outline.near(lon[part], lat[part], tolerance_m)
+            return part[pt], poly, metres, np.zeros(len(pt), dtype=bool)
+
+        parts = [part for part in np.array_split(np.arange(len(lon)), max(workers, 1)) if len(part)]
+        near_pt, near_poly, metres, contains = _joined(thread_map(near, parts, workers))
+        count = np.int64(len(self.geometries))
+        pairs_held = held_pt.astype(np.int64) * count + held_poly
+        keep = ~np.isin(near_pt.astype(np.int64) * count + near_poly, pairs_held)
+        return (
+            np.concatenate([held_pt, near_pt[keep]]),
+            np.concatenate([held_poly, near_poly[keep]]),
+            np.concatenate([np.zeros(len(held_pt)), metres[keep]]),
+            np.concatenate([np.ones(len(held_pt), dtype=bool), contains[keep]]),
+        )
 
     def _measured(
         self,
@@ -398,12 +451,42 @@ class _OutlinePieces:
         present = ~shapely.is_missing(geometries)
         for zone in np.unique(zones[present]).tolist():
             mine = np.flatnonzero(present & (zones == zone))
-            metric = project_geometries(geometries[mine], zones[mine])
-            rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
-            xy, ring = shapely.get_coordinates(rings, return_index=True)
-            pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
-            trees[zone], owners[zone] = shapely.STRtree(pieces), mine[polygon[piece_ring]]
+            cut: list[tuple[NDArray[Any], ...]] = []
+            # A few hundred polygons at a time: the projected copies and their coordinates
+            # are temporaries, and the whole zone's at once would raise the peak by some
+            # 400 MB for the country's wards.
+            for batch in np.array_split(mine, -(-len(mine) // _BUILD_POLYGONS)):
+                metric = project_geometries(geometries[batch], zones[batch])
+                rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
+                xy, ring = shapely.get_coordinates(rings, return_index=True)
+                pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+                cut.append((pieces, batch[polygon[piece_ring]]))
+            pieces, owner = _joined(cut)
+            trees[zone], owners[zone] = shapely.STRtree(pieces), owner
         return cls(trees, owners)
+
+    def near(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], within_m: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+        """Every (point, polygon) whose outline lies within ``within_m`` metres, with the metres.
+
+        Each point is measured in the zone of each polygon, as :meth:`distance` measures it.
+        """
+        found: list[tuple[NDArray[Any], ...]] = []
+        for zone, tree in self.trees.items():
+            zones = np.full(len(lon), zone, dtype=np.int64)
+            points = shapely.points(*project_xy(lon, lat, zones))
+            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
+            metres = shapely.distance(points[pair], tree.geometries[piece])
+            found.append((pair, self.owners[zone][piece], metres))
+        if not found:
+            empty = np.zeros(0, dtype=np.intp)
+            return empty, empty, np.zeros(0)
+        pt, poly, metres = _joined(found)
+        order = np.lexsort((metres, poly, pt))
+        pt, poly, metres = pt[order], poly[order], metres[order]
+        first = np.r_[True, (pt[1:] != pt[:-1]) | (poly[1:] != poly[:-1])]
+        return pt[first], poly[first], metres[first]
 
     def distance(
         self,
@@ -430,6 +513,8 @@ class _OutlinePieces:
 
 #: Segments per outline piece: GEOS measures a piece in a few steps.
 _PIECE_SEGMENTS = 32
+#: Polygons projected and cut at a time when the outline pieces are made.
+_BUILD_POLYGONS = 256
 
 
 def _cut(

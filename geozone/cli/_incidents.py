@@ -146,7 +146,7 @@ def incidents_assign(
             help="Rows read, judged and written at a time: memory grows with it, not with "
             "the file.",
         ),
-    ] = 100_000,
+    ] = 50_000,
     engine: Annotated[
         str,
         typer.Option(help="local (this process, streamed) or dask (dask.distributed)."),

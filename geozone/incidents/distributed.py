@@ -163,6 +163,7 @@ def assign_distributed(
     cache_dir: Path | None = None,
     factory: ContextFactory | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_finish: Callable[[Any], None] | None = None,
 ) -> AssignSummary:
     """Judge every incident of a file on dask.distributed; write a GeoParquet dataset.
 
@@ -189,6 +190,9 @@ def assign_distributed(
         Builds the context on a worker instead (a picklable function; for tests).
     on_progress
         Called with (parts done, parts in all) as parts finish.
+    on_finish
+        Called with the ``distributed.Client`` once every part is done, before the cluster
+        closes (to ask the workers for figures, e.g. their peak memory).
 
     Raises
     ------
@@ -256,6 +260,8 @@ def assign_distributed(
                 following += 1
                 if on_progress:
                     on_progress(following, len(parts))
+        if on_finish:
+            on_finish(client)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:

@@ -35,13 +35,16 @@ import shapely
 from pyproj import CRS
 
 from geozone.assignment import CLUSTER_COLUMNS, UNIT_COLUMNS, assign
-from geozone.context import Context
+from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
 from geozone.incidents.io import ReadResult, Reject, open_incidents
 
-#: Rows per piece by default: about 200 MB at the peak of judging a piece.
-DEFAULT_CHUNK_ROWS = 100_000
+#: Rows per piece by default: about 200 MB at the peak of judging a piece, which keeps a
+#: run's peak under 1.5 GB with the country's index (see benchmarks/bench_scale.py).
+DEFAULT_CHUNK_ROWS = 50_000
+#: Rows of a piece converted to Arrow and written at a time (a Parquet row group).
+WRITE_ROWS = 25_000
 #: Columns of the assigned table that hold lists of unit codes.
 LIST_COLUMNS = ("candidates", "zone_units", "cooperating")
 #: Columns of the assigned table that are flags and distances.
@@ -249,11 +252,14 @@ class AssignedWriter:
         if self.kind == "parquet":
             if self._schema is None:
                 self._schema = schema_of(table)
-            arrow = arrow_table(table, self._schema)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.partial, arrow.schema)
-            if len(table):
-                self._parquet.write_table(arrow)
+            # Converted and written a slice at a time: the Arrow copy of a whole piece (with
+            # its object columns) would add some 1 KB a row to the peak.
+            for start in range(0, max(len(table), 1), WRITE_ROWS):
+                arrow = arrow_table(table.iloc[start : start + WRITE_ROWS], self._schema)
+                if self._parquet is None:
+                    self._parquet = pq.ParquetWriter(self.partial, arrow.schema)
+                if len(arrow):
+                    self._parquet.write_table(arrow)
         elif self.kind == "gpkg":
             if self._schema is None:
                 self._schema = schema_of(table)
@@ -417,8 +423,11 @@ def assign_file(
             table = judge(read, context, tolerance)
             writer.write(table)
             summary.add(read, table)
+            done = first + read.n_rows
+            del table, read  # before the next piece is read
+            release_memory()
             if on_progress:
-                on_progress(first + read.n_rows, total)
+                on_progress(done, total)
         writer.close()
     except BaseException:
         writer.abort()

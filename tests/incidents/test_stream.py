@@ -13,7 +13,7 @@ import pytest
 
 import geozone.incidents.io._csv as csv_module
 from geozone.context import Context
-from geozone.incidents.io import open_incidents, read_incidents, write_incidents
+from geozone.incidents.io import _ids, open_incidents, read_incidents, write_incidents
 from geozone.incidents.io._ids import IdLedger
 from geozone.incidents.stream import (
     AssignedWriter,
@@ -121,6 +121,22 @@ def test_the_id_ledger_keeps_first_lines() -> None:
     ledger.add(ids[600:], np.arange(600, 1000))
     found = ledger.first_lines(np.array(["x5", "y", "x999", "z", "X5"], dtype=object))
     assert found.tolist() == [5, 9001, 999, -1, -1]
+    assert len(ledger) == 1001
+
+
+def test_the_id_ledger_finds_ids_in_every_run_when_runs_are_capped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_ids, "MAX_RUN", 250)
+    ledger = IdLedger()
+    ids = np.array([f"x{i}" for i in range(1000)], dtype=object)
+    for start in range(0, 1000, 100):
+        ledger.add(ids[start : start + 100], np.arange(start, start + 100))
+    ledger.add(np.array(["x5", "x950", "new"], dtype=object), np.array([5000, 5001, 5002]))
+    assert len(ledger._runs) > 1
+    assert all(len(run[0]) <= 250 for run in ledger._runs)
+    found = ledger.first_lines(np.array(["x0", "x5", "x499", "x950", "new", "old"], dtype=object))
+    assert found.tolist() == [0, 5, 499, 950, 5002, -1]
     assert len(ledger) == 1001
 
 

@@ -62,8 +62,28 @@ class IdLedger:
         one, two = id_digests(ids)
         order = np.argsort(one, kind="stable")
         self._runs.append((one[order], two[order], lines[order]))
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+        while (
+            len(self._runs) > 1
+            and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0])
+            and len(self._runs[-2][0]) + len(self._runs[-1][0]) <= MAX_RUN
+        ):
             last, before = self._runs.pop(), self._runs.pop()
-            merged = [np.concatenate((a, b)) for a, b in zip(before, last, strict=True)]
-            order = np.argsort(merged[0], kind="stable")
-            self._runs.append((merged[0][order], merged[1][order], merged[2][order]))
+            self._runs.append(_merged(before, last))
+
+
+#: Ids in one sorted run at most: merging two runs makes copies of them (32 bytes an id
+#: for a moment), so that larger ledgers keep several runs (a lookup searches each).
+MAX_RUN = 1 << 22
+
+
+def _merged(
+    before: tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.int64]],
+    last: tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.int64]],
+) -> tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.int64]]:
+    """One sorted run of two (earlier ids first among equal digests), a column at a time."""
+    keys = np.concatenate((before[0], last[0]))
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    seconds = np.concatenate((before[1], last[1]))[order]
+    lines = np.concatenate((before[2], last[2]))[order]
+    return keys, seconds, lines
