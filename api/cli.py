@@ -323,9 +323,10 @@ def serve(
     if key is not None:
         typer.echo(f"first admin key, {key[0]!r} (shown only now, keep it): {key[1]}", err=True)
         typer.echo(
-            "to see incidents on the map, paste a key into its 'Vụ việc / Incidents' box (kept "
-            "for that browser tab only); API clients send it as the X-API-Key header; make "
-            "more keys with: geozone users add NAME --role analyst|planner|admin",
+            f"to see incidents on the maps, sign in at {base}/login with the key's name and "
+            "the key (or paste the key into a map's 'Vụ việc / Incidents' box); API clients "
+            "send it as the X-API-Key header; make more keys with: geozone users add NAME "
+            "--role analyst|planner|admin",
             err=True,
         )
     elif production and not admins:
