@@ -319,7 +319,7 @@ _KEY_PAGE = """<!DOCTYPE html>
 <main>
 <h1>{title}</h1>
 <div id="gz-ask">
-<p>Trang này cần đăng nhập. <a id="gz-sign-in" class="gz-sign-in" href="/login">Đăng nhập /
+<p>Trang này cần đăng nhập. <a id="gz-sign-in" class="gz-sign-in" href="{root}/login">Đăng nhập /
 Sign in</a></p>
 <p>Hoặc nhập khoá API một lần: khoá chỉ được giữ trong thẻ trình duyệt này và không bao giờ
 nằm trong địa chỉ trang. / This page needs you to sign in, or an API key. Enter it once: it
