@@ -36,16 +36,6 @@ class ContextETags:
     def __init__(self, app: ASGIApp, context_of: Callable[[Scope], Context]) -> None:
         self.app = app
         self.context_of = context_of
-        self._stamps: dict[int, tuple[Context, str]] = {}
-
-    def _stamp(self, context: Context) -> str:
-        """Return the context's stamp, computed once per loaded context."""
-        known = self._stamps.get(id(context))
-        if known is None or known[0] is not context:
-            self._stamps.clear()  # a new context replaces the old one
-            known = (context, context_stamp(context))
-            self._stamps[id(context)] = known
-        return known[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 304 when the client's tag still holds, else tag the answer."""
@@ -60,7 +50,7 @@ class ContextETags:
         query = scope.get("query_string", b"").decode("latin-1")
         key = "\n".join(
             [
-                self._stamp(self.context_of(scope)),
+                context_stamp(self.context_of(scope)),
                 get_route_path(scope),
                 query,
                 headers.get("accept", ""),

@@ -16,9 +16,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator
 
+from api.services.common import invalid
 from geozone import vntime
 from geozone.incidents.schema import check_period_bound
 
@@ -64,7 +64,7 @@ def parse_time(text: str, name: str) -> datetime:
         aware = vntime.aware(value)
         check_period_bound(aware, name)
     except ValueError as exc:
-        raise invalid_query(name, str(exc)) from None
+        raise invalid(name, str(exc)) from None
     return aware
 
 
@@ -84,7 +84,7 @@ def single_valued_query(request: Request) -> None:
     multi = _multi_valued(request.app).get((request.method.lower(), path), frozenset())
     for name in repeated:
         if name not in multi:
-            raise invalid_query(name, f"given {counts[name]} times; this parameter takes one value")
+            raise invalid(name, f"given {counts[name]} times; this parameter takes one value")
 
 
 def _multi_valued(app: Any) -> dict[tuple[str, str | None], frozenset[str]]:
@@ -109,8 +109,3 @@ def _multi_valued(app: Any) -> dict[tuple[str, str | None], frozenset[str]]:
 def _is_array(schema: dict[str, Any]) -> bool:
     options = schema.get("anyOf", []) + schema.get("oneOf", []) + [schema]
     return any(option.get("type") == "array" for option in options)
-
-
-def invalid_query(name: str, message: str) -> RequestValidationError:
-    """Return a 422 naming the query parameter ``name``."""
-    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": "value_error"}])

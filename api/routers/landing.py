@@ -24,9 +24,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import ContextDep
-from api.params import invalid_query
 from api.routers.ogc import OgcRoute
 from api.services import ogc as service
+from api.services.common import invalid
 from api.services.openapi30 import openapi30
 from geozone import vntime
 
@@ -127,7 +127,7 @@ def landing(
     """Answer the landing page (JSON) or, for a browser, the index page of clusters (HTML)."""
     unknown = sorted(name for name in request.query_params if name != "f")
     if unknown:
-        raise invalid_query(unknown[0], f"unknown parameter(s): {', '.join(unknown)}; known: f")
+        raise invalid(unknown[0], f"unknown parameter(s): {', '.join(unknown)}; known: f")
     if wants_html(request, f):
         return HTMLResponse(index_page(request, context), headers=PAGE_HEADERS)
     return Response(

@@ -31,8 +31,8 @@ from fastapi.routing import APIRoute
 
 from api import problems
 from api.deps import ContextDep, OptionalCaller, PlannerStoreDep, StoreDep
-from api.params import invalid_query
 from api.services import ogc as service
+from api.services.common import invalid
 from geozone.store.base import MAX_QUERY_OFFSET
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -107,7 +107,7 @@ async def refuse_unknown(
         allowed |= set(collection.queryables)
     unknown = sorted({name for name in request.query_params if name not in allowed})
     if unknown:
-        raise invalid_query(
+        raise invalid(
             unknown[0],
             f"unknown parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(allowed))}",
         )

@@ -31,12 +31,13 @@ from fastapi.exceptions import RequestValidationError
 from api.auth_store import role_allows
 from api.deps import Caller, check_cluster, check_role
 from api.errors import PermissionDeniedError
-from api.params import invalid_query, parse_time
+from api.params import parse_time
 from api.scopes import cluster_covered, in_scope, query_units, scope_units, zone_in_scope
 from api.services.analytics import HotspotParams, compute_hotspots, default_period
 from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
 from api.services.common import invalid, jsonable, page_links, records
+from api.services.common import parse_bbox as common_bbox
 from api.services.incidents import incident_features
 from api.services.patrol_zones import zone_feature
 from geozone.boundaries.sets import BoundarySet
@@ -378,28 +379,21 @@ def queryables(request: Request, collection_id: str) -> dict[str, Any]:
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     """Parse a 4- or 6-number ``bbox`` (CRS84; the heights of a 6-number box are ignored).
 
-    A box crossing the antimeridian (``minx > maxx``) is refused: Vietnam lies far from it.
+    The 4 numbers are checked as every other route's box (:func:`api.services.common.parse_bbox`);
+    a box crossing the antimeridian (``minx > maxx``) is refused: Vietnam lies far from it.
     """
     if text is None:
         return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise invalid_query("bbox", "expected 4 or 6 comma-separated numbers") from None
+    values = text.split(",")
     if len(values) == 6:
-        if values[2] > values[5]:
-            raise invalid_query("bbox", "the lower height is above the upper height")
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or not all(np.isfinite(values)):
-        raise invalid_query("bbox", "expected 4 or 6 comma-separated finite numbers")
-    minx, miny, maxx, maxy = values
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise invalid_query(
-            "bbox", "expected minx,miny,maxx,maxy in degrees (longitude, then latitude)"
-        )
-    if minx > maxx:
-        raise invalid_query("bbox", "a box crossing the antimeridian (minx > maxx) is not served")
-    return minx, miny, maxx, maxy
+        try:
+            low, high = float(values[2]), float(values[5])
+        except ValueError:
+            raise invalid("bbox", "expected 4 or 6 comma-separated numbers") from None
+        if low > high:
+            raise invalid("bbox", "the lower height is above the upper height")
+        text = ",".join(values[:2] + values[3:5])
+    return common_bbox(text)
 
 
 def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
@@ -413,11 +407,9 @@ def interval(text: str | None) -> tuple[datetime | None, datetime | None]:
     if len(parts) == 2:
         start, end = (None if p in ("", "..") else parse_time(p, "datetime") for p in parts)
         if start is not None and end is not None and start > end:
-            raise invalid_query("datetime", "the interval's start is after its end")
+            raise invalid("datetime", "the interval's start is after its end")
         return start, end
-    raise invalid_query(
-        "datetime", "expected an RFC 3339 instant or interval start/end (.. for open)"
-    )
+    raise invalid("datetime", "expected an RFC 3339 instant or interval start/end (.. for open)")
 
 
 def property_filters(request: Request, spec: Collection) -> dict[str, Any]:
@@ -429,13 +421,13 @@ def property_filters(request: Request, spec: Collection) -> dict[str, Any]:
             continue
         if schema.get("type") == "boolean":
             if value not in ("true", "false"):
-                raise invalid_query(name, "expected true or false")
+                raise invalid(name, "expected true or false")
             filters[name] = value == "true"
             continue
         if len(value) > 200:
-            raise invalid_query(name, "longer than 200 characters")
+            raise invalid(name, "longer than 200 characters")
         if "enum" in schema and value not in schema["enum"]:
-            raise invalid_query(name, f"expected one of {', '.join(schema['enum'])}")
+            raise invalid(name, f"expected one of {', '.join(schema['enum'])}")
         filters[name] = value
     return filters
 
@@ -483,12 +475,12 @@ def items_query(
     """Parse and check an items request's parameters (400 naming the first bad one)."""
     spec = check_collection(collection_id)
     if cluster is not None and collection_id != "hotspots":
-        raise invalid_query("cluster", "only the hotspots collection takes cluster")
+        raise invalid("cluster", "only the hotspots collection takes cluster")
     if resolution != "simplified" and collection_id != "units":
-        raise invalid_query("resolution", "only the units collection takes resolution")
+        raise invalid("resolution", "only the units collection takes resolution")
     start, end = interval(datetime_)
     if datetime_ is not None and collection_id not in ("incidents", "hotspots"):
-        raise invalid_query(
+        raise invalid(
             "datetime", "only the incidents and hotspots collections have times to filter on"
         )
     return ItemsQuery(
@@ -560,7 +552,7 @@ def item(
     if spec.role is not None:
         scopes = check_role(caller, spec.role, scoped=True).scopes
     if resolution != "simplified" and collection_id != "units":
-        raise invalid_query("resolution", "only the units collection takes resolution")
+        raise invalid("resolution", "only the units collection takes resolution")
     missing = DataNotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
     feature: dict[str, Any] | None = None
     if collection_id == "units":
