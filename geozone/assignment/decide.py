@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
@@ -102,12 +103,14 @@ def cluster_columns(
     placed: Sequence[ClusterTerritory],
     tolerance_m: float | None = None,
     days: NDArray[np.datetime64] | None = None,
-) -> dict[str, NDArray[Any]] | None:
+    arrow_text: bool = False,
+) -> dict[str, Any] | None:
     """Return :func:`assign_clusters`'s columns as arrays (None when no cluster is concerned).
 
     ``units`` may be :func:`jurisdiction`'s frame or :func:`locate_incidents`'s columns;
     ``days`` the incidents' dates in Vietnam time (:func:`local_dates`) when known already
-    (``incidents`` may then be a mapping of arrays without ``occurred_at``).
+    (``incidents`` may then be a mapping of arrays without ``occurred_at``). With
+    ``arrow_text`` the sentences are Arrow string arrays (see :func:`explain`).
     """
     coded = _Coded(incidents, units, days)
     settings = get_settings()
@@ -127,15 +130,19 @@ def cluster_columns(
         for piece in pts.pieces(size)
     ]
     jobs = 1 if threads > 1 else settings.workers  # KD searches share the threads otherwise
-    parts = thread_map(lambda job: _judge(*job, coded, tol, jobs), pieces, threads)
+    parts = thread_map(lambda job: _judge(*job, coded, tol, jobs, arrow_text), pieces, threads)
     if not parts:
         return None
-    return {
-        column: parts[0][column]
-        if len(parts) == 1
-        else np.concatenate([part[column] for part in parts])
-        for column in CLUSTER_COLUMNS
-    }
+    return {column: _joined([part[column] for part in parts]) for column in CLUSTER_COLUMNS}
+
+
+def _joined(pieces: list[Any]) -> Any:
+    """Join a column's pieces (numpy or Arrow arrays) into one."""
+    if len(pieces) == 1:
+        return pieces[0]
+    if isinstance(pieces[0], pa.Array):
+        return pa.concat_arrays(pieces)
+    return np.concatenate(pieces)
 
 
 def _zone_kind(
@@ -164,15 +171,20 @@ def _group_ids(columns: Sequence[NDArray[Any]]) -> NDArray[np.intp]:
 
 
 def _judge(
-    territory: ClusterTerritory, pts: _Points, coded: _Coded, tolerance_m: float, jobs: int
-) -> dict[str, NDArray[Any]]:
+    territory: ClusterTerritory,
+    pts: _Points,
+    coded: _Coded,
+    tolerance_m: float,
+    jobs: int,
+    arrow_text: bool = False,
+) -> dict[str, Any]:
     """Return a territory's decision columns (:data:`CLUSTER_COLUMNS`) for incidents ``pts``.
 
     The facts of each incident are gathered (zones and boundaries from the geometry, or, in
     coarse mode, the units standing in for the members), the rule table chooses the rule
     (:func:`geozone.assignment.rules.choose`) and the decision follows from it. ``jobs``: threads
     for
-    the KD-tree searches of a large piece.
+    the KD-tree searches of a large piece; ``arrow_text``: the sentences as Arrow arrays.
     """
     n = len(pts.rows)
     table = territory.table
@@ -227,6 +239,7 @@ def _judge(
         junction,
         zoned,
         across_side,
+        arrow_text,
     )
 
 
@@ -314,7 +327,8 @@ def _decisions(
     junction: NDArray[np.bool_],
     zoned: NDArray[np.bool_],
     across_side: NDArray[np.intp],
-) -> dict[str, NDArray[Any]]:
+    arrow_text: bool = False,
+) -> dict[str, Any]:
     """Assemble the decision columns from each incident's rule (leads as the table says).
 
     ``across_side`` (a carried cluster's, else -1) names the original member across the old
@@ -388,6 +402,7 @@ def _decisions(
         situation,
         territory,
         tolerance_m,
+        arrow_text,
     )
     return columns
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from geozone.assignment.rules import BY_NAME, CLAUSES
@@ -21,6 +23,10 @@ def _text(values: NDArray[np.object_]) -> pd.Series:
     return pd.Series(values, dtype=object, copy=False)
 
 
+#: A column of sentences: Python strings, or an Arrow string array (``explain(arrow=True)``).
+Sentences: TypeAlias = NDArray[np.object_] | pa.Array
+
+
 #: Stands for the distance in a worded sentence until each row's number is put in.
 _METRES = "\x00"
 
@@ -33,7 +39,8 @@ def explain(
     situation: NDArray[Any],
     territory: ClusterTerritory,
     tolerance_m: float,
-) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
+    arrow: bool = False,
+) -> tuple[Sentences, Sentences]:
     """Write the Vietnamese and English sentence of every row of :func:`assign_clusters`.
 
     Each rule's template (:data:`geozone.assignment.rules.RULES`) is filled once per situation (rows
@@ -53,6 +60,9 @@ def explain(
         The territory the rows were judged in.
     tolerance_m
         The boundary tolerance, quoted in on-boundary sentences.
+    arrow
+        Return Arrow string arrays (joined in Arrow from the distinct parts: no Python string
+        per row, for a file written in Arrow) instead of arrays of Python strings.
     """
     labels, first = np.unique(np.asarray(situation), return_index=True)
     needed = (
@@ -88,15 +98,24 @@ def explain(
     pair_which, pair_metres = pairs // span, pairs % span - 1
     # Distances are whole metres within a band: each distinct number is written once.
     numbers, number_of = np.unique(pair_metres, return_inverse=True)
-    out = []
+    out: list[Sentences] = []
     for language in range(len(_LANGUAGES)):
-        written = np.array(
-            [format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in numbers.tolist()],
-            dtype=object,
-        )
-        quoted = written[number_of.ravel()]
-        pre = np.array([w[language][0] for w in worded], dtype=object)[pair_which]
-        post = np.array([w[language][1] for w in worded], dtype=object)[pair_which]
+        written = [
+            format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in numbers.tolist()
+        ]
+        pres = [w[language][0] for w in worded]
+        posts = [w[language][1] for w in worded]
+        if arrow:
+            row_which, row_number = (
+                pair_which[row_pair.ravel()],
+                number_of.ravel()[row_pair.ravel()],
+            )
+            parts = [pa.array(pres).take(row_which), pa.array(written).take(row_number)]
+            out.append(pc.binary_join_element_wise(*parts, pa.array(posts).take(row_which), ""))
+            continue
+        quoted = np.array(written, dtype=object)[number_of.ravel()]
+        pre = np.array(pres, dtype=object)[pair_which]
+        post = np.array(posts, dtype=object)[pair_which]
         out.append((pre + quoted + post)[row_pair.ravel()])
     return out[0], out[1]
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geozone.clusters.model import Confirmation
@@ -47,9 +48,8 @@ from geozone.incidents.stream import (
     DEFAULT_CHUNK_ROWS,
     MAX_KEPT_REJECTS,
     AssignSummary,
-    arrow_table,
-    assigned_schema,
-    judge,
+    decision_counts,
+    judge_arrow,
 )
 
 ContextFactory = Callable[[], Context]
@@ -101,13 +101,11 @@ def _part_path(output: Path, index: int) -> Path:
     return output / f"part-{index:05d}.parquet"
 
 
-def _write_part(table: pd.DataFrame, path: Path) -> tuple[int, int]:
+def _write_part(table: pa.Table, path: Path) -> tuple[int, int]:
     partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(arrow_table(table, assigned_schema()), partial)
+    pq.write_table(table, partial)
     partial.replace(path)
-    return int(table["cluster_id"].notna().sum()), int(
-        table["review"].fillna(False).astype(bool).sum()
-    )
+    return decision_counts(table)
 
 
 def run_part(
@@ -130,7 +128,7 @@ def run_part(
         incidents = read.incidents.set_axis(read.incidents.index + shift)
         rejects = [replace(r, line=r.line + shift) for r in read.rejects]
         read = replace(read, incidents=incidents, rejects=rejects)
-    table = judge(read, worker_context(factory), tolerance)
+    table = judge_arrow(read, worker_context(factory), tolerance)
     cluster_rows, review = _write_part(table, _part_path(Path(output), index))
     ids = read.incidents["external_id"].to_numpy(object)
     lines = read.incidents.index.to_numpy(np.int64)

@@ -29,22 +29,33 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyogrio
-import shapely
 from pyproj import CRS
 
-from geozone.assignment import CLUSTER_COLUMNS, UNIT_COLUMNS, assign
+from geozone.assignment import (
+    CLUSTER_COLUMNS,
+    UNIT_COLUMNS,
+    assign,
+    cluster_columns,
+    locate_incidents,
+)
 from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
 from geozone.incidents.io import ReadResult, Reject, open_incidents
+from geozone.vntime import local_dates
 
 #: Rows per piece by default: about 200 MB at the peak of judging a piece, which keeps a
 #: run's peak under 1.5 GB with the country's index (see benchmarks/bench_scale.py).
 DEFAULT_CHUNK_ROWS = 50_000
 #: Rows of a piece converted to Arrow and written at a time (a Parquet row group).
 WRITE_ROWS = 25_000
+#: Pieces between two hand-backs of freed memory to the system: each hand-back costs the
+#: next pieces page faults for the memory they take again (slow on a virtual machine), and
+#: between two the memory a piece freed is reused by the next.
+RELEASE_PIECES = 10
 #: Columns of the assigned table that hold lists of unit codes.
 LIST_COLUMNS = ("candidates", "zone_units", "cooperating")
 #: Columns of the assigned table that are flags and distances.
@@ -139,6 +150,102 @@ def judge(read: ReadResult, context: Context, tolerance: float | None = None) ->
     return assigned_table(incidents, result.units, result.clusters)
 
 
+def judge_arrow(read: ReadResult, context: Context, tolerance: float | None = None) -> pa.Table:
+    """Judge the valid rows of a piece and return its assigned table in Arrow (GeoParquet).
+
+    The table :func:`judge` returns, as :func:`arrow_table` converts it, built from the
+    judged columns without a pandas frame in between (the rows placed by index, the points'
+    WKB written directly).
+    """
+    incidents = read.incidents.reset_index(drop=True)
+    days = local_dates(incidents["occurred_at"])
+    units, _ = locate_incidents(incidents, context.sets, tolerance, days)
+    clusters = cluster_columns(
+        incidents, units, context.territories, tolerance, days, arrow_text=True
+    )
+    if not incidents["external_id"].is_unique:  # rows cannot be placed by id: merge them
+        frame = None if clusters is None else pd.DataFrame(_objects(clusters))
+        table = assigned_table(
+            incidents,
+            pd.DataFrame(units),
+            frame if frame is not None else pd.DataFrame(columns=CLUSTER_COLUMNS),
+        )
+        return arrow_table(table, assigned_schema())
+    return assigned_arrow(incidents, units, clusters)
+
+
+def assigned_arrow(
+    incidents: pd.DataFrame,
+    units: dict[str, np.ndarray],
+    clusters: dict[str, np.ndarray] | None,
+) -> pa.Table:
+    """Return the assigned table (:func:`assigned_schema` and WKB points) of judged columns.
+
+    ``units`` holds one row per incident in the same order (:func:`locate_incidents`),
+    ``clusters`` the cluster rows (:func:`cluster_columns`; None: no cluster concerned);
+    each incident's cluster rows follow it in their order, as in :func:`assigned_frame`.
+    """
+    schema = assigned_schema()
+    ids = incidents["external_id"].to_numpy(dtype=object)
+    n = len(ids)
+    if clusters is None:
+        incident_rows, cluster_rows = np.arange(n), np.full(n, -1, dtype=np.intp)
+    else:
+        incident_rows, cluster_rows = _placed_rows(ids, clusters["external_id"])
+    repeated = len(incident_rows) != n
+    own = [f for f in schema if f.name in incidents.columns]
+    base = pa.Table.from_pandas(
+        _nullable(pd.DataFrame({f.name: incidents[f.name] for f in own}), pa.schema(own)),
+        schema=pa.schema(own),
+        preserve_index=False,
+    )
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {f.name: base.column(f.name) for f in own}
+    for name, values in units.items():
+        if name in schema.names and name not in arrays:
+            arrays[name] = pa.array(values, schema.field(name).type, from_pandas=True)
+    if repeated:
+        take = pa.array(incident_rows)
+        arrays = {name: column.take(take) for name, column in arrays.items()}
+    missing = pa.array(cluster_rows, mask=cluster_rows < 0)
+    for item in schema:
+        if item.name in arrays:
+            continue
+        if clusters is None or item.name not in clusters:
+            arrays[item.name] = pa.nulls(len(incident_rows), item.type)
+            continue
+        values = clusters[item.name]
+        if not isinstance(values, pa.Array):
+            values = pa.array(values, item.type, from_pandas=True)
+        arrays[item.name] = values.take(missing)
+    lon = incidents["lon"].to_numpy(dtype=float)[incident_rows]
+    lat = incidents["lat"].to_numpy(dtype=float)[incident_rows]
+    table = pa.table([arrays[f.name] for f in schema], schema=schema)
+    table = table.append_column("geometry", point_wkb(lon, lat))
+    return table.replace_schema_metadata({b"geo": _geo_metadata()})
+
+
+def _objects(columns: dict[str, Any]) -> dict[str, Any]:
+    """Columns with any Arrow array turned into Python objects (for a pandas frame)."""
+    return {
+        name: np.asarray(values.to_pylist(), dtype=object)
+        if isinstance(values, pa.Array)
+        else values
+        for name, values in columns.items()
+    }
+
+
+def point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.BinaryArray:
+    """Return points as little-endian 2-D WKB (21 bytes each), written without GEOS."""
+    n = len(lon)
+    record = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    packed = np.empty(n, dtype=record)
+    packed["order"], packed["kind"], packed["x"], packed["y"] = 1, 1, lon, lat
+    offsets = np.arange(0, 21 * n + 1, 21, dtype=np.int32)
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(packed.view(np.uint8))]
+    )
+
+
 def assigned_schema() -> pa.Schema:
     """Return the Arrow schema of an assigned table (without geometry), the same for every piece."""
     kinds = {
@@ -174,7 +281,16 @@ def _geo_metadata() -> bytes:
 
 def arrow_table(table: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """Return an assigned table in the fixed schema, with its points as WKB (GeoParquet)."""
-    plain = pd.DataFrame({name: table[name] for name in schema.names})
+    plain = _nullable(pd.DataFrame({name: table[name] for name in schema.names}), schema)
+    arrow = pa.Table.from_pandas(plain, schema=schema, preserve_index=False)
+    arrow = arrow.append_column(
+        "geometry", point_wkb(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
+    )
+    return arrow.replace_schema_metadata({b"geo": _geo_metadata()})
+
+
+def _nullable(plain: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """Make missing values null for Arrow: NaN in a text, flag or list column becomes None."""
     for item in schema:
         values = plain[item.name]
         typed = pd.api.types.is_bool_dtype(values) or pd.api.types.is_float_dtype(values)
@@ -184,10 +300,7 @@ def arrow_table(table: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             and (typed or values.isna().all())
         ):  # a missing value (no cluster row: NaN after the merge) is null
             plain[item.name] = values.astype(object).where(values.notna(), None)
-    arrow = pa.Table.from_pandas(plain, schema=schema, preserve_index=False)
-    points = shapely.points(table["lon"].to_numpy(float), table["lat"].to_numpy(float))
-    arrow = arrow.append_column("geometry", pa.array(shapely.to_wkb(points), pa.binary()))
-    return arrow.replace_schema_metadata({b"geo": _geo_metadata()})
+    return plain
 
 
 def flat_arrow(table: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -246,6 +359,24 @@ class AssignedWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._schema = schema
         self._started = False
+
+    def write_arrow(self, table: pa.Table) -> None:
+        """Append one assigned table in Arrow (:func:`judge_arrow`) to a Parquet output."""
+        if self.kind != "parquet":
+            raise ValueError(f"write_arrow writes Parquet, not {self.kind}")
+        table = table.cast(pa.schema([*self._schema_or_fixed(), table.schema.field("geometry")]))
+        table = table.replace_schema_metadata({b"geo": _geo_metadata()})
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.partial, table.schema)
+        if table.num_rows:
+            self._parquet.write_table(table, row_group_size=WRITE_ROWS)
+        self._started = True
+        self.rows += table.num_rows
+
+    def _schema_or_fixed(self) -> pa.Schema:
+        if self._schema is None:
+            self._schema = assigned_schema()
+        return self._schema
 
     def write(self, table: pd.DataFrame) -> None:
         """Append one assigned table."""
@@ -354,13 +485,14 @@ class AssignSummary:
     seconds: float = 0.0
     rejects: list[Reject] = field(default_factory=list)
 
-    def add(self, read: ReadResult, table: pd.DataFrame) -> None:
-        """Count one judged piece."""
+    def add(self, read: ReadResult, table: pd.DataFrame | pa.Table) -> None:
+        """Count one judged piece (its assigned table in pandas or in Arrow)."""
         self.read += read.n_rows
         self.rejected += len(read.rejected_lines)
         self.assigned += len(read.incidents)
-        self.cluster_rows += int(table["cluster_id"].notna().sum())
-        self.review += int(table["review"].fillna(False).astype(bool).sum())
+        cluster_rows, review = decision_counts(table)
+        self.cluster_rows += cluster_rows
+        self.review += review
         self.pieces += 1
         room = MAX_KEPT_REJECTS - len(self.rejects)
         if room > 0:
@@ -372,6 +504,17 @@ class AssignSummary:
         data["rows_per_second"] = round(self.read / self.seconds) if self.seconds else None
         data["rejects"] = [r.__dict__ for r in self.rejects[:100]]
         return data
+
+
+def decision_counts(table: pd.DataFrame | pa.Table) -> tuple[int, int]:
+    """Return an assigned table's cluster rows and the rows to review."""
+    if isinstance(table, pa.Table):
+        cluster_id, review = table.column("cluster_id"), table.column("review")
+        flagged = pc.sum(pc.fill_null(review, False)).as_py() or 0
+        return len(cluster_id) - cluster_id.null_count, int(flagged)
+    return int(table["cluster_id"].notna().sum()), int(
+        table["review"].fillna(False).astype(bool).sum()
+    )
 
 
 def read_pieces(
@@ -419,13 +562,19 @@ def assign_file(
     summary = AssignSummary(output=str(output))
     writer = AssignedWriter(output, schema=assigned_schema())
     try:
-        for first, read in pieces:
-            table = judge(read, context, tolerance)
-            writer.write(table)
+        for number, (first, read) in enumerate(pieces, start=1):
+            table: pd.DataFrame | pa.Table
+            if writer.kind == "parquet":  # built in Arrow from the judged columns
+                table = judge_arrow(read, context, tolerance)
+                writer.write_arrow(table)
+            else:
+                table = judge(read, context, tolerance)
+                writer.write(table)
             summary.add(read, table)
             done = first + read.n_rows
             del table, read  # before the next piece is read
-            release_memory()
+            if number % RELEASE_PIECES == 0:
+                release_memory()
             if on_progress:
                 on_progress(done, total)
         writer.close()
@@ -443,10 +592,14 @@ __all__ = [
     "AssignedWriter",
     "arrow_table",
     "assign_file",
+    "assigned_arrow",
     "assigned_schema",
     "assigned_table",
+    "decision_counts",
     "flat_table",
     "judge",
+    "judge_arrow",
+    "point_wkb",
     "read_pieces",
     "schema_of",
     "write_assigned",
