@@ -12,9 +12,11 @@ prepared lines, warmed on one thread when made, are used by one thread at a time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,3 +31,81 @@ def thread_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
         return [function(item) for item in items]
     with ThreadPoolExecutor(min(workers, len(items))) as pool:
         return list(pool.map(function, items))
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield the items of ``items``, each made on a thread of its own while the last is used.
+
+    A pipeline's stages overlap: the next piece of a file is read and validated while this
+    one is judged (parsing and GEOS release the GIL for much of their time). At most
+    ``depth`` items wait made. An exception of the producer is raised where the item it
+    failed to make would have been yielded; leaving the loop early stops the producer.
+    """
+    waiting: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        waiting.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            waiting.put(error)
+
+    thread = threading.Thread(target=produce, name="geozone-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = waiting.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                waiting.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+class Behind:
+    """Run calls one at a time on a thread of their own, in order, one at most waiting.
+
+    A writer appends piece ``n`` while piece ``n + 1`` is judged. :meth:`wait` raises the
+    first failure and returns once every call is done.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="geozone-behind")
+        self._pending: Future[Any] | None = None
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(*args)`` after the calls before it (waits for the one before)."""
+        self.wait()
+        self._pending = self._pool.submit(function, *args)
+
+    def wait(self) -> None:
+        """Wait for the call under way; raise its error, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the last call and stop the thread."""
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)

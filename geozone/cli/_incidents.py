@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,7 +184,6 @@ def incidents_assign(
     summary then goes to standard error), e.g.
     ``cat in.csv | geozone incidents assign - -o - --format parquet > out.parquet``.
     """
-    from geozone.context import judging_context, prepare_for
     from geozone.incidents.stream import OUTPUT_SUFFIXES
 
     if engine not in ("local", "dask"):
@@ -219,16 +219,19 @@ def incidents_assign(
     else:
         from geozone.incidents.stream import assign_file
 
-        with input_file(source, input_format, option="--input-format") as path:
-            context = judging_context()
-            with err_console.status("preparing the boundary indexes…"):
-                prepare_for(context, chunk_rows, tolerance)  # before the bar: its ETA stays true
+        with (
+            input_file(source, input_format, option="--input-format") as path,
+            ThreadPoolExecutor(1, thread_name_prefix="geozone-context") as loading,
+        ):
+            # The boundary sets load and their indexes are made while the first piece of the
+            # file is read and validated.
+            ready = loading.submit(_prepared_context, chunk_rows, tolerance)
             with output_file(spool) as target, row_progress() as progress:
                 task = progress.add_task(f"assigning {_name(source)}", total=None)
                 summary = assign_file(
                     path,
                     target,
-                    context,
+                    ready.result,
                     crs=crs,
                     tolerance=tolerance,
                     chunk_rows=chunk_rows,
@@ -253,6 +256,15 @@ def incidents_assign(
             style="yellow",
             highlight=False,
         )
+
+
+def _prepared_context(chunk_rows: int, tolerance: float | None) -> Any:
+    """Return the judging context with the indexes pieces of ``chunk_rows`` rows use."""
+    from geozone.context import judging_context, prepare_for
+
+    context = judging_context()
+    prepare_for(context, chunk_rows, tolerance)
+    return context
 
 
 @incidents_app.command("import")

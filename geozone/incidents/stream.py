@@ -18,6 +18,7 @@ that pieces, and the parts of a dataset written by the distributed engine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
 from geozone.incidents.io import ReadResult, Reject, open_incidents
+from geozone.parallel import Behind, prefetched
 from geozone.vntime import local_dates
 
 #: Rows per piece by default: about 200 MB at the peak of judging a piece, which keeps a
@@ -528,7 +530,7 @@ def read_pieces(
 def assign_file(
     source: Path,
     output: Path,
-    context: Context,
+    context: Context | Callable[[], Context],
     *,
     crs: str | int = 4326,
     tolerance: float | None = None,
@@ -537,6 +539,9 @@ def assign_file(
 ) -> AssignSummary:
     """Judge every incident of a file piece by piece and write the assigned table.
 
+    Three stages overlap on threads: the next piece is read and validated while this one is
+    judged, and the last one judged is written meanwhile (a Parquet output).
+
     Parameters
     ----------
     source
@@ -544,7 +549,8 @@ def assign_file(
     output
         ``.parquet`` (GeoParquet, row groups), ``.gpkg`` or ``.csv``.
     context
-        The boundary sets and cluster territories to judge with.
+        The boundary sets and cluster territories to judge with, or a function returning
+        them, called once the first piece is read (a context loading on another thread).
     crs, tolerance
         The CRS of coordinates in files without one; the boundary tolerance in metres.
     chunk_rows
@@ -561,15 +567,18 @@ def assign_file(
     total, pieces = read_pieces(source, crs=crs, chunk_rows=chunk_rows)
     summary = AssignSummary(output=str(output))
     writer = AssignedWriter(output, schema=assigned_schema())
+    behind = Behind()
     try:
-        for number, (first, read) in enumerate(pieces, start=1):
+        for number, (first, read) in enumerate(prefetched(pieces), start=1):
+            if not isinstance(context, Context):
+                context = context()
             table: pd.DataFrame | pa.Table
             if writer.kind == "parquet":  # built in Arrow from the judged columns
                 table = judge_arrow(read, context, tolerance)
-                writer.write_arrow(table)
+                behind.submit(writer.write_arrow, table)
             else:
                 table = judge(read, context, tolerance)
-                writer.write(table)
+                behind.submit(writer.write, table)
             summary.add(read, table)
             done = first + read.n_rows
             del table, read  # before the next piece is read
@@ -577,8 +586,11 @@ def assign_file(
                 release_memory()
             if on_progress:
                 on_progress(done, total)
+        behind.close()
         writer.close()
     except BaseException:
+        with contextlib.suppress(Exception):
+            behind.close()
         writer.abort()
         raise
     summary.seconds = time.perf_counter() - started

@@ -40,13 +40,20 @@ class IdLedger:
         if not len(ids) or not self._runs:
             return found
         one, two = id_digests(ids)
+        # Sorted needles: each binary search starts where the last ended (cache-friendly).
+        order = np.argsort(one, kind="stable")
+        one, two = one[order], two[order]
         for keys, seconds, lines in self._runs:
             low = np.searchsorted(keys, one, side="left")
-            high = np.searchsorted(keys, one, side="right")
-            for row in np.flatnonzero(high > low):
-                match = np.flatnonzero(seconds[low[row] : high[row]] == two[row])
-                if len(match) and found[row] < 0:
-                    found[row] = lines[low[row] + match[0]]
+            at = np.minimum(low, len(keys) - 1)
+            rows = np.flatnonzero((keys[at] == one) & (low < len(keys)))
+            matched = seconds[at[rows]] == two[rows]
+            found[order[rows[matched]]] = lines[at[rows[matched]]]
+            for row in rows[~matched]:  # another id shares the first digest (next to never)
+                start, stop = at[row], np.searchsorted(keys, one[row], side="right")
+                match = np.flatnonzero(seconds[start:stop] == two[row])
+                if len(match):
+                    found[order[row]] = lines[start + match[0]]
         return found
 
     def add(self, ids: NDArray[np.object_], lines: NDArray[np.int64]) -> None:

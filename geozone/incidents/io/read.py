@@ -456,9 +456,10 @@ class _ParquetStream(_Rows):
         if self.geometry_column is None:
             plain: pd.DataFrame = table.to_pandas()
             return plain
+        # Kept as WKB: validation reads points from it without a GEOS geometry each.
         wkb = table.column(self.geometry_column).to_numpy(zero_copy_only=False)
         frame: pd.DataFrame = table.drop_columns([self.geometry_column]).to_pandas()
-        frame["geometry"] = shapely.from_wkb(wkb)
+        frame["geometry"] = wkb
         return frame
 
 

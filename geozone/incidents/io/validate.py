@@ -497,9 +497,45 @@ def _synthetic(
 # -- coordinates -----------------------------------------------------------------------------
 
 
+#: A 2-D point in little-endian WKB: byte order 1, type 1, x, y (21 bytes).
+_WKB_POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def _wkb_points(values: NDArray[np.object_]) -> tuple[NDArray[np.float64], ...] | None:
+    """Return x and y of WKB values that are all 2-D little-endian points (else None).
+
+    A streamed (Geo)Parquet file gives its points as WKB: read here without making a GEOS
+    geometry of each (``POINT EMPTY`` is NaN, NaN, as WKB writes it).
+    """
+    try:
+        blob = b"".join(values)
+    except TypeError:  # missing values, or geometries already
+        return None
+    if len(blob) != _WKB_POINT.itemsize * len(values):
+        return None
+    points = np.frombuffer(blob, dtype=_WKB_POINT)
+    if not ((points["order"] == 1).all() and (points["kind"] == 1).all()):
+        return None
+    return points["x"].copy(), points["y"].copy()
+
+
+def _geometries(values: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Return a geometry column as shapely geometries (WKB bytes are decoded)."""
+    given = values[pd.notna(values)]
+    if len(given) and isinstance(given[0], bytes | bytearray | memoryview):
+        return np.asarray(shapely.from_wkb(values), dtype=object)
+    return values
+
+
 def _geometry_coordinates(
-    geoms: NDArray[np.object_], problems: _Problems
+    values: NDArray[np.object_], problems: _Problems
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    fast = _wkb_points(values)
+    if fast is not None:
+        x, y = fast
+        problems.add("geometry", np.isnan(x) & np.isnan(y), "no geometry")
+        return x, y
+    geoms = _geometries(values)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     kinds = shapely.get_type_id(geoms)
     not_point = ~missing & (kinds != shapely.GeometryType.POINT)
@@ -621,7 +657,7 @@ def _address_only(frame: pd.DataFrame, problems: _Problems) -> NDArray[np.bool_]
     if "lon" in frame.columns and "lat" in frame.columns:
         no_point = cells.numbers(frame["lon"])[1] & cells.numbers(frame["lat"])[1]
     elif "geometry" in frame.columns:
-        geoms = frame["geometry"].to_numpy(dtype=object)
+        geoms = _geometries(frame["geometry"].to_numpy(dtype=object))
         no_point = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms), bool)
     else:
         no_point = np.ones(n, dtype=bool)
