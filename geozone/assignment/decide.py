@@ -140,6 +140,14 @@ def _joined(pieces: list[Any]) -> Any:
     """Join a column's pieces (numpy or Arrow arrays) into one."""
     if len(pieces) == 1:
         return pieces[0]
+    if isinstance(pieces[0], pa.DictionaryArray):  # one dictionary: each piece's, in turn
+        shift = np.cumsum([0] + [len(piece.dictionary) for piece in pieces[:-1]])
+        indices = [
+            np.asarray(piece.indices.to_numpy(zero_copy_only=False), np.int64) + offset
+            for piece, offset in zip(pieces, shift, strict=True)
+        ]
+        dictionary = pa.concat_arrays([piece.dictionary for piece in pieces])
+        return pa.DictionaryArray.from_arrays(pa.array(np.concatenate(indices)), dictionary)
     if isinstance(pieces[0], pa.Array):
         return pa.concat_arrays(pieces)
     return np.concatenate(pieces)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -61,8 +62,9 @@ def explain(
     tolerance_m
         The boundary tolerance, quoted in on-boundary sentences.
     arrow
-        Return Arrow string arrays (joined in Arrow from the distinct parts: no Python string
-        per row, for a file written in Arrow) instead of arrays of Python strings.
+        Return Arrow dictionary arrays of strings (each distinct sentence joined once in
+        Arrow, the rows indexing them: no Python string per row, for a file written in
+        Arrow) instead of arrays of Python strings.
     """
     labels, first = np.unique(np.asarray(situation), return_index=True)
     needed = (
@@ -82,9 +84,7 @@ def explain(
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
     worded = [
-        situation_sentences(
-            {column: firsts[column][k] for column in needed}, territory, tolerance_m
-        )
+        _worded({column: firsts[column][k] for column in needed}, territory, tolerance_m)
         for k in range(len(first))
     ]
     which = np.searchsorted(labels, situation)
@@ -100,24 +100,62 @@ def explain(
     numbers, number_of = np.unique(pair_metres, return_inverse=True)
     out: list[Sentences] = []
     for language in range(len(_LANGUAGES)):
-        written = [
-            format_number(m, _LANGUAGES[language]) if m >= 0 else "" for m in numbers.tolist()
-        ]
+        written = [_metres(m, _LANGUAGES[language]) if m >= 0 else "" for m in numbers.tolist()]
         pres = [w[language][0] for w in worded]
         posts = [w[language][1] for w in worded]
-        if arrow:
-            row_which, row_number = (
-                pair_which[row_pair.ravel()],
-                number_of.ravel()[row_pair.ravel()],
-            )
-            parts = [pa.array(pres).take(row_which), pa.array(written).take(row_number)]
-            out.append(pc.binary_join_element_wise(*parts, pa.array(posts).take(row_which), ""))
+        if arrow:  # each distinct sentence joined once; the rows index them
+            parts = [pa.array(pres).take(pair_which), pa.array(written).take(number_of.ravel())]
+            pair_text = pc.binary_join_element_wise(*parts, pa.array(posts).take(pair_which), "")
+            rows = pa.array(row_pair.ravel().astype(np.int32))
+            out.append(pa.DictionaryArray.from_arrays(rows, pair_text))
             continue
         quoted = np.array(written, dtype=object)[number_of.ravel()]
         pre = np.array(pres, dtype=object)[pair_which]
         post = np.array(posts, dtype=object)[pair_which]
         out.append((pre + quoted + post)[row_pair.ravel()])
     return out[0], out[1]
+
+
+@lru_cache(maxsize=65_536)
+def _metres(metres: int, language: str) -> str:
+    """Return a whole number of metres as a sentence writes it (each number formatted once)."""
+    return format_number(metres, language)
+
+
+#: Worded situations kept per territory at most (a bound on a run's memory).
+_WORDED_MAX = 200_000
+
+
+def _worded(
+    row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float
+) -> tuple[tuple[str, str, bool], tuple[str, str, bool]]:
+    """Return :func:`situation_sentences`, worded once per situation and territory.
+
+    The key holds every value the wording reads (the distance only as whether there is
+    one: its number goes in later).
+    """
+    across = row["boundary_with"] is not None or row["across_side"] >= 0
+    key = (
+        tolerance_m,
+        str(row["rule"]),
+        row["member_code"],
+        row["boundary_with"],
+        bool(across and np.isfinite(row["distance_m"])),
+        tuple(row["cooperating"]),
+        tuple(row["zone_units"]),
+        row["lead_unit"],
+        None if _missing(row["detector"]) else str(row["detector"]),
+        row["unit_code"],
+        row["area_code"],
+        int(row["side"]),
+        int(row["across_side"]),
+    )
+    found = territory.worded.get(key)
+    if found is None:
+        found = situation_sentences(row, territory, tolerance_m)
+        if len(territory.worded) < _WORDED_MAX:
+            territory.worded[key] = found
+    return found
 
 
 def situation_sentences(

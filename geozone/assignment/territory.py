@@ -143,6 +143,11 @@ class ClusterTerritory:
     line_lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
+    #: Situations worded so far (see ``geozone.assignment.explain``): the pieces of a long
+    #: run meet the same situations again, and each is worded once.
+    worded: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.cluster.boundary_set != self.bset.id:

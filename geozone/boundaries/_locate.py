@@ -5,14 +5,14 @@ polygons that contain it and those within a metric tolerance of it. The steps fo
 ``geopandas.sjoin``: validate, query an STRtree, return index arrays; the caller assembles
 frames. Nothing loops over points in Python.
 
-Large batches first look the points up in a grid of *interior cores* (``_coregrid``), then
-test the rest against the cores themselves: each polygon shrunk so that everything in it lies
-more than the tolerance inside the polygon and more than the tolerance from every other
-polygon (where source polygons overlap, the overlap and its surroundings are cut out). A point
-in a core therefore has that polygon as its only candidate, exactly as the exact path would
-find, and needs no distance computation; only the points near a boundary or an overlap take
-the exact metric path, measured on the polygons' metric outlines cut into short pieces. Every
-batch size gives the same rows.
+Large batches first look the points up in a grid of *interior cores* (``_coregrid``): each
+polygon shrunk so that everything in it lies more than the tolerance inside the polygon and
+more than the tolerance from every other polygon (where source polygons overlap, the overlap
+and its surroundings are cut out). A point in a cell wholly inside a core therefore has that
+polygon as its only candidate, exactly as the exact path would find, and needs no distance
+computation; the other points take the exact metric path, measured on the polygons' metric
+outlines cut into short pieces. The cores themselves serve only to make the grid (kept on
+disk next to a built set), so a run does not hold them. Every batch size gives the same rows.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ CORE_RULE = "r2"
 
 #: Returns the interior cores of the index's polygons for a tolerance (see interior_cores).
 CoreSource = Callable[[float], NDArray[np.object_]]
-#: Returns the grid of the cores for a tolerance, given those cores (see CoreGrid.build).
-GridSource = Callable[[float, NDArray[np.object_]], CoreGrid]
+#: Returns the grid of the cores for a tolerance, given a way to get those cores when the grid
+#: must be made (see CoreGrid.build).
+GridSource = Callable[[float, Callable[[], NDArray[np.object_]]], CoreGrid]
 
 
 def interior_cores(
@@ -192,8 +193,7 @@ class LeafIndex:
         self._outline: _OutlinePieces | None = None
         self._outline_lock = threading.Lock()
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
-        self._cores: dict[float, NDArray[np.object_]] = {}
-        self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores))
+        self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores()))
         self._grids: dict[float, CoreGrid] = {}
         # Two threads querying a tree with the same prepared polygons as *input* geometries
         # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
@@ -201,34 +201,27 @@ class LeafIndex:
         # Within one batch, the threads of a large batch share out the polygons instead.
         self._shared_input = threading.Lock()
 
-    def cores(self, tolerance_m: float) -> NDArray[np.object_]:
-        """Return the interior cores for ``tolerance_m`` (prepared; made once per tolerance)."""
-        if tolerance_m not in self._cores:
-            cores = self._core_source(tolerance_m)
-            shapely.prepare(cores)
-            warm_prepared(cores, outside=True)
-            self._cores[tolerance_m] = cores
-        return self._cores[tolerance_m]
-
     def grid(self, tolerance_m: float) -> CoreGrid:
         """Return the grid of the cores for ``tolerance_m`` (made once per tolerance)."""
         if tolerance_m not in self._grids:
-            self._grids[tolerance_m] = self._grid_source(tolerance_m, self.cores(tolerance_m))
+            # The cores are made (or read) only when the grid is not kept on disk, and let go
+            # once it is made: a located point needs the grid, not the cores (~600 MB).
+            self._grids[tolerance_m] = self._grid_source(
+                tolerance_m, lambda: self._core_source(tolerance_m)
+            )
         return self._grids[tolerance_m]
 
     def prepare(self, tolerance_m: float, large_batches: bool = False) -> None:
-        """Make the cores for ``tolerance_m`` and project every polygon now, not on first use.
+        """Project every polygon now, not on first use.
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards) and the outline pieces (some 200 MB; large batches measure distances on them,
-        so the polygons' own distance indexes are never made), so that the first large batch
-        costs what the next ones do.
+        wards; the cores themselves are not kept) and the outline pieces (some 200 MB;
+        large batches measure distances on them, so the polygons' own distance indexes are
+        never made), so that the first large batch costs what the next ones do.
         """
-        if tolerance_m > 0:
-            self.cores(tolerance_m)
-            if large_batches:
-                self.grid(tolerance_m)
+        if tolerance_m > 0 and large_batches:
+            self.grid(tolerance_m)
         if large_batches:
             self.outline_pieces()
         else:
@@ -280,35 +273,10 @@ class LeafIndex:
                 pairs = self._point_driven(points, lon[rest], lat[rest], tolerance_m, True)
                 near = self._sorted(pairs)
             else:
-                near = self._through_cores(lon[rest], lat[rest], tolerance_m, workers)
+                tree = shapely.STRtree(shapely.points(lon[rest], lat[rest]))
+                pairs = self._tree_driven(tree, lon[rest], lat[rest], tolerance_m, workers, True)
+                near = self._sorted(pairs)
         return _with_sure(sure, held[sure], rest, near)
-
-    def _through_cores(
-        self,
-        lon: NDArray[np.float64],
-        lat: NDArray[np.float64],
-        tolerance_m: float,
-        workers: int,
-    ) -> PointMatches:
-        """Match a large batch: a point in exactly one core needs nothing more."""
-        cores = self.cores(tolerance_m)
-        points = shapely.points(lon, lat)
-        tree = shapely.STRtree(points)
-
-        def in_cores(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-            core, pt = tree.query(cores[part], predicate="contains")
-            return pt, part[core]
-
-        pt, core = _joined(thread_map(in_cores, _shares(len(cores), workers), workers))
-        hits = np.bincount(pt, minlength=len(lon))
-        sure = hits[pt] == 1  # in two cores only where source polygons overlap
-        rest = np.flatnonzero(hits != 1)
-        if len(rest) < POINT_DRIVEN_MAX:
-            pairs = self._point_driven(points[rest], lon[rest], lat[rest], tolerance_m, True)
-        else:
-            rest_tree = shapely.STRtree(points[rest])
-            pairs = self._tree_driven(rest_tree, lon[rest], lat[rest], tolerance_m, workers, True)
-        return _with_sure(pt[sure], core[sure], rest, self._sorted(pairs))
 
     def _point_driven(
         self,

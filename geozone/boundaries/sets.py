@@ -461,11 +461,11 @@ class BoundarySet:
     def _cached_grid(self, polygons: int) -> GridSource:
         """Return the cores' grid kept next to a built set, made on first use (a derived index)."""
 
-        def load(tolerance_m: float, cores: NDArray[np.object_]) -> CoreGrid:
+        def load(tolerance_m: float, cores: Callable[[], NDArray[np.object_]]) -> CoreGrid:
             path = self._derived_path("coregrid", tolerance_m, ".npz")
             grid = CoreGrid.load(path, polygons) if path is not None and path.is_file() else None
             if grid is None:
-                grid = CoreGrid.build(cores)
+                grid = CoreGrid.build(cores())
                 _write_derived(path, lambda partial: grid.save(partial, polygons))
             return grid
 

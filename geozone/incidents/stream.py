@@ -218,7 +218,7 @@ def assigned_arrow(
         values = clusters[item.name]
         if not isinstance(values, pa.Array):
             values = pa.array(values, item.type, from_pandas=True)
-        arrays[item.name] = values.take(missing)
+        arrays[item.name] = values.take(missing).cast(item.type)  # a dictionary: decoded
     lon = incidents["lon"].to_numpy(dtype=float)[incident_rows]
     lat = incidents["lat"].to_numpy(dtype=float)[incident_rows]
     table = pa.table([arrays[f.name] for f in schema], schema=schema)
