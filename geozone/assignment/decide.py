@@ -393,6 +393,7 @@ def _decisions(
             ~np.isfinite(distance),
             pts.side,
             across_side,
+            coded.events[0][pts.rows],
         ]
     )
     area_code: NDArray[np.object_] = np.full(n, None, dtype=object)
@@ -406,6 +407,7 @@ def _decisions(
             "area_code": area_code,
             "side": pts.side,
             "across_side": across_side,
+            "event": _event_of(coded, pts.rows),
         },
         situation,
         territory,
@@ -413,6 +415,15 @@ def _decisions(
         arrow_text,
     )
     return columns
+
+
+def _event_of(coded: _Coded, rows: NDArray[np.intp]) -> NDArray[np.object_]:
+    """Each row's (lead report, own detector) when it is a cooperating report, else None."""
+    codes, uniques = coded.events
+    out: NDArray[np.object_] = np.full(len(rows), None, dtype=object)
+    known = codes[rows] >= 0
+    out[known] = uniques[codes[rows][known]]
+    return out
 
 
 @dataclass

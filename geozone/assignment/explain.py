@@ -80,6 +80,7 @@ def explain(
         "area_code",
         "side",
         "across_side",
+        "event",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
@@ -149,6 +150,7 @@ def _worded(
         row["area_code"],
         int(row["side"]),
         int(row["across_side"]),
+        row["event"],
     )
     found = territory.worded.get(key)
     if found is None:
@@ -170,7 +172,9 @@ def situation_sentences(
     out = []
     for language in _LANGUAGES:
         values = _parameters(row, territory, tolerance_m, language)
-        sentence = getattr(rule, language).format(**values)
+        # Every rule's sentence ends with the event clause (empty unless the report is a
+        # cooperating report of a linked event).
+        sentence = getattr(rule, language).format(**values) + values["event"]
         before, found, after = sentence.partition(_METRES)
         out.append((before, after, bool(found)))
     return out[0], out[1]
@@ -211,7 +215,24 @@ def _parameters(
         "zone_basis": _zone_basis(territory, language),
         "standing": _standing(territory.cluster, language),
         "lapsed": _lapsed_clause(territory.cluster, language),
+        "event": _event_clause(row.get("event"), territory, language, name),
     }
+
+
+def _event_clause(event: Any, territory: ClusterTerritory, language: str, name: Any) -> str:
+    """Say that a report is a cooperating report of a linked event (empty for any other).
+
+    Its own detector is named as a detector is: the member it stands for, else as given.
+    """
+    if event is None or _missing(event):
+        return ""
+    lead, own = event
+    if _missing(own) or not str(own).strip():
+        reporter = CLAUSES["unnamed_reporter"][language]
+    else:
+        member = territory.table.detectors.get(str(own))
+        reporter = name(own if member is None else territory.table.codes[member])
+    return CLAUSES["event"][language].format(report=lead, reporter=reporter)
 
 
 def _distance_clause(

@@ -326,6 +326,8 @@ PARAMETERS: dict[str, str] = {
     "default_rule": "a sentence saying the regulation states no lead rule (else empty)",
     "zone_basis": "how a carried cluster's zone was derived (empty for an ordinary cluster)",
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
+    "event": "a sentence saying the report is a cooperating report of a linked event, judged "
+    "with the event's first detector (empty for any other report); every sentence ends with it",
 }
 
 #: The clauses that fill the templates' parameters, per language (``vi``, ``en``).
@@ -340,6 +342,17 @@ CLAUSES: dict[str, dict[str, str]] = {
     },
     "cooperating": {"vi": "; {members} phối hợp", "en": "; cooperating: {members}"},
     "detected": {"vi": "; {detector} phát hiện", "en": "; detected by {detector}"},
+    "event": {
+        "vi": (
+            " Báo cáo này của {reporter} là báo cáo phối hợp của cùng một sự việc với báo cáo "
+            "{report} (phát hiện sớm nhất); đơn vị chủ trì xác định theo lần phát hiện đó."
+        ),
+        "en": (
+            " This report by {reporter} is a cooperating report of the same event as report "
+            "{report} (the earliest detection); the lead follows that detection."
+        ),
+    },
+    "unnamed_reporter": {"vi": "đơn vị không rõ", "en": "an unnamed unit"},
     "default_rule": {
         "vi": " Quy chế của cụm không quy định đơn vị chủ trì; áp dụng nguyên tắc mặc định.",
         "en": " The cluster's regulation states no lead rule; the default rule is applied.",

@@ -135,6 +135,24 @@ class _Coded:
         return as_array(self.incidents, "detected_by", object)
 
     @cached_property
+    def events(self) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+        """Return, factorised, each report's event: its lead report and its own detector.
+
+        Only cooperating reports of a linked event have one (the columns ``event_lead`` and
+        ``reported_by`` that :func:`geozone.incidents.events.judging_frame` adds); the
+        others, and batches without those columns, are coded -1.
+        """
+        n = len(self.lon)
+        if "event_lead" not in self.incidents:
+            return np.full(n, -1, dtype=np.intp), np.empty(0, dtype=object)
+        lead = as_array(self.incidents, "event_lead", object)
+        own = as_array(self.incidents, "reported_by", object)
+        pairs: NDArray[np.object_] = np.full(n, None, dtype=object)
+        given = np.flatnonzero(pd.notna(lead))
+        pairs[given] = [(str(lead[i]), own[i]) for i in given]
+        return _factorized(pairs)
+
+    @cached_property
     def unit_code(self) -> NDArray[np.object_]:
         """Return the leaf unit holding each incident."""
         return np.asarray(self.units["unit_code"], dtype=object)

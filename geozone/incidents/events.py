@@ -36,8 +36,8 @@ from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore
 from geozone.store.events import (
     add_unlink,
+    event_leads,
     event_members,
-    lead_detectors,
     reports_in,
     reports_of,
     save_events,
@@ -212,11 +212,17 @@ def judging_frame(store: IncidentStore, incidents: pd.DataFrame) -> pd.DataFrame
     """
     if incidents.empty or not isinstance(store, SqlIncidentStore):
         return incidents
-    detectors = lead_detectors(store, incidents["external_id"].astype(str))
-    if not detectors:
+    leads = event_leads(store, incidents["external_id"].astype(str))
+    if not leads:
         return incidents
-    lead = incidents["external_id"].astype(str).map(detectors)
-    return incidents.assign(detected_by=lead.where(lead.notna(), incidents["detected_by"]))
+    ids = incidents["external_id"].astype(str)
+    lead = ids.map({report: detector for report, (_, detector) in leads.items()})
+    # The sentence says so: the report's own detector and its event's lead report.
+    return incidents.assign(
+        detected_by=lead.where(lead.notna(), incidents["detected_by"]),
+        event_lead=ids.map({report: first for report, (first, _) in leads.items()}),
+        reported_by=incidents["detected_by"],
+    )
 
 
 def unlink_pair(

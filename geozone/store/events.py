@@ -255,14 +255,23 @@ def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict
     cooperating report's external id; leads, single reports and reports not linked yet are
     left out.
     """
+    return {report: detector for report, (_, detector) in event_leads(store, external_ids).items()}
+
+
+def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Return, for each cooperating report among ``external_ids``, its event's lead report.
+
+    (the lead report's external id, its detecting member) by the cooperating report's
+    external id, as :func:`lead_detectors` chooses them.
+    """
     t = _tables(store.dialect)["incidents"]
     lead = t.alias("lead")
     wanted = sorted({nfc(str(e)) for e in external_ids})
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, str]] = {}
     with store.engine.connect() as connection:
         for chunk in _chunks(wanted):
             rows = connection.execute(
-                sa.select(t.c.external_id, lead.c.detected_by)
+                sa.select(t.c.external_id, lead.c.external_id, lead.c.detected_by)
                 .join(lead, lead.c.event_id == t.c.event_id)
                 .where(
                     t.c.external_id.in_(chunk),
@@ -271,13 +280,14 @@ def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict
                     lead.c.detected_by.is_not(None),
                 )
             ).all()
-            found.update((str(e), str(d)) for e, d in rows)
+            found.update((str(e), (str(a), str(d))) for e, a, d in rows)
     return found
 
 
 __all__ = [
     "REPORT_COLUMNS",
     "add_unlink",
+    "event_leads",
     "event_members",
     "lead_detectors",
     "link_clusters",

@@ -89,11 +89,23 @@ def test_two_members_reporting_one_event_share_its_id_and_its_first_detector_lea
         # The stored detector of the cooperating report stays as given.
         again = store.get("o2-4")
         assert again is not None and again["detected_by"] == "o2"
+        # Its sentence says it is one, in both languages; the lead's does not.
+        (said,) = again["clusters"]
+        assert said["explanation_vi"].endswith(
+            " Báo cáo này của Phường Ô 2 là báo cáo phối hợp của cùng một sự việc với "
+            "báo cáo o1-17 (phát hiện sớm nhất); đơn vị chủ trì xác định theo lần phát hiện đó."
+        ), said["explanation_vi"]
+        assert "cooperating report of the same event as report o1-17" in said["explanation_en"]
+        first = store.get("o1-17")
+        assert first is not None and "o1-17" not in first["clusters"][0]["explanation_vi"]
         # A reassignment after a context change keeps the event's lead.
         wider = ClusterTerritory(grid_cluster(zone_width_m=120), context.sets[0])
         changed = Context(list(context.sets), {"grid-centre": wider.cluster}, [wider], {})
         assert assign_stale(store, changed) == 4
         assert lead(store, "o2-4") == "00001"
+        rejudged = store.get("o2-4")
+        assert rejudged is not None
+        assert "báo cáo o1-17" in rejudged["clusters"][0]["explanation_vi"]
         frame, _ = store.query(IncidentQuery())
         assert frame.set_index("external_id").loc["o2-4", "event_id"] == "ev-o1-17"
 

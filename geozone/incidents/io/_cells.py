@@ -113,7 +113,10 @@ def texts(series: pd.Series, normalise: bool = True) -> NDArray[np.object_]:
 
 def lengths(values: NDArray[np.object_]) -> NDArray[np.float64]:
     """Length in characters of each text (NaN where None)."""
-    return np.asarray(pd.Series(values, dtype=object).str.len(), dtype=np.float64)
+    nan = float("nan")
+    return np.fromiter(
+        (nan if v is None else len(v) for v in values), dtype=np.float64, count=len(values)
+    )
 
 
 def by_unique(text: pd.Series, func: Callable[[str], Any]) -> NDArray[np.object_]:
@@ -132,8 +135,9 @@ def quote(values: NDArray[np.object_] | pd.Series, rows: NDArray[np.intp]) -> li
 
 def has_nul(values: NDArray[np.object_]) -> NDArray[np.bool_]:
     """Tell which text cells hold a NUL character (None cells do not)."""
-    found = pc.match_substring(pa.array(values, type=pa.string()), "\x00").fill_null(False)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    if "\x00" not in "".join(v for v in values if v is not None):  # the usual case, at once
+        return np.zeros(len(values), dtype=bool)
+    return np.array([v is not None and "\x00" in v for v in values], dtype=bool)
 
 
 def numbers(series: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
