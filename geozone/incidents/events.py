@@ -100,17 +100,25 @@ def _detections(frame: pd.DataFrame) -> pd.Series:
     return detected.fillna(occurred)
 
 
+def _reach(window: LinkWindow, windows: dict[str, LinkWindow]) -> tuple[float, float, float]:
+    """Return the largest distance, time window and rate context of all the windows."""
+    every = [window, *windows.values()]
+    return (
+        max(w.distance_m for w in every),
+        max(w.minutes for w in every),
+        max(w.context_hours for w in every) * 60.0,
+    )
+
+
 def _boxes(
-    new: pd.DataFrame, window: LinkWindow, windows: dict[str, LinkWindow]
+    new: pd.DataFrame, metres: float, minutes: float
 ) -> list[tuple[float, float, float, float, pd.Timestamp, pd.Timestamp]]:
-    """Return a box of space and time per tile of new reports (the bounded reads)."""
+    """Return a box of space and time per tile of reports, widened (the bounded reads)."""
     new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
     new = new.assign(_t=_detections(new))
     new = new[new["_t"].notna()]
     if new.empty:
         return []
-    metres = max([window.distance_m, *(w.distance_m for w in windows.values())])
-    minutes = max([window.minutes, *(w.minutes for w in windows.values())])
     wide = pd.Timedelta(minutes=minutes)
     boxes = []
     tiles = new.groupby(
@@ -152,7 +160,8 @@ def link_new(
     new = reports_of(sql, ids)
     if new.empty:
         return LinkOutcome()
-    near = reports_in(sql, _boxes(new, window, windows), DETECTION_LAG)
+    metres, minutes, _ = _reach(window, windows)
+    near = reports_in(sql, _boxes(new, metres, minutes), DETECTION_LAG)
     frame = pd.concat([new, near], ignore_index=True).drop_duplicates("external_id")
     return _relink(sql, frame, set(new["external_id"]), window, windows)
 
@@ -171,12 +180,17 @@ def _relink(
     if not others.empty:
         frame = pd.concat([frame, others], ignore_index=True)
     frame = frame.sort_values("external_id", kind="stable").reset_index(drop=True)
+    # The local rate of every report in the frame is counted over all the stored reports
+    # within its context (not only those read to be linked).
+    metres, _, hours = _reach(window, windows)
+    context = reports_in(store, _boxes(frame, metres, hours), DETECTION_LAG)
     linked = link_reports(
         frame,
         window,
         clusters=frame["link_cluster"].to_numpy(dtype=object),
         windows=windows,
         unlinked=unlinks_of(store, frame["external_id"]),
+        context=context,
     ).reports
     old_conf = frame["event_confidence"].to_numpy(dtype=float)
     new_conf = linked["link_confidence"].to_numpy(dtype=float)

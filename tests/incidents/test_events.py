@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from geozone.assignment import ClusterTerritory
@@ -80,7 +81,10 @@ def test_two_members_reporting_one_event_share_its_id_and_its_first_detector_lea
         assert event(store, "o1-17")[:2] == ("ev-o1-17", "lead")
         event_id, role, confidence = event(store, "o2-4")
         assert (event_id, role) == ("ev-o1-17", "cooperating")
-        assert confidence == pytest.approx(1 - (22.4 / 300 + 20 / 120) / 2, abs=0.01)
+        # One unrelated drugs report (o2-5) within 300 m and 24 h: 1 × 120 / 1,440 expected
+        # in a window; 22 m counts as 25 m (a phone's position error), 20 min as 20.
+        expected = 120 / 1_440 * (25 / 300) ** 2 * 20 / 120
+        assert confidence == pytest.approx(np.exp(-expected), abs=1e-9)
         assert event(store, "o2-5")[:2] == ("ev-o2-5", "single")
         assert event(store, "o4-1")[:2] == ("ev-o4-1", "single")
         # One event, one lead: the first detector's (ward 1), for both reports.
