@@ -9,7 +9,9 @@ reports near them in space and time, never the whole store. The stored reports i
   detection times widened by the window; the read is bounded by ``occurred_at`` (indexed)
   from :data:`DETECTION_LAG` before (a stored report detected more than 31 days after it
   occurred is not found: the synthetic generator's longest delay is 30 days);
-- every other report of the events those belong to, so that an event is relinked whole.
+- every other report of the events those belong to, so that an event is relinked whole;
+- for the local rate of the chance test only (never linked), the reports within the rate's
+  context (24 h) of all of those, by the same bounded reads widened.
 
 The event columns (``event_id``, ``event_role``, ``event_confidence``) of every report whose
 event changed are written. An event's decisions follow it: the earliest detection decides
@@ -58,7 +60,8 @@ class LinkOutcome:
     Attributes
     ----------
     read
-        Stored reports read (the new ones, those near them and their events' others).
+        Stored reports read (the new ones, those near them and their events' others, and
+        those around them counted for the local rate only).
     written
         Reports whose event columns were written.
     linked
@@ -207,8 +210,11 @@ def _relink(
     write = linked.loc[changed, ["external_id", "event_id", "event_role", "link_confidence"]]
     written = save_events(store, write.rename(columns={"link_confidence": "event_confidence"}))
     mine = linked["external_id"].isin(new_ids) & (linked["event_size"] > 1)
+    counted_only = 0
+    if len(context):
+        counted_only = int((~context["external_id"].isin(frame["external_id"])).sum())
     return LinkOutcome(
-        read=len(frame),
+        read=len(frame) + counted_only,
         written=written,
         linked=int(mine.sum()),
         joined=int((changed & (linked["event_size"] > 1).to_numpy()).sum()),
