@@ -19,7 +19,7 @@ instead of importing them, in seconds.
 
 Run (needs the built cache: ``GEOZONE_CACHE_DIR``)::
 
-    .venv/bin/python benchmarks/bench_events.py [--n 100000] [--core]
+    .venv/bin/python benchmarks/bench_events.py [--n 100000] [--core] [--chunk 50000]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--core", action="store_true", help="link in memory, no store")
+    parser.add_argument("--chunk", type=int, default=50_000, help="rows per import piece")
     args = parser.parse_args()
 
     from geozone.context import judging_context
@@ -94,7 +95,7 @@ def main() -> None:
                 pipeline.link_new = counting  # type: ignore[assignment]
             started = time.perf_counter()
             with open_store(f"sqlite:///{Path(folder) / f'{mode}.sqlite'}") as store:
-                report = pipeline.import_file(store, source, context)
+                report = pipeline.import_file(store, source, context, chunk_rows=args.chunk)
                 times[mode] = time.perf_counter() - started
                 if mode == "with":
                     found = _pairs(store)

@@ -13,6 +13,12 @@ reports near them in space and time, never the whole store. The stored reports i
 - for the local rate of the chance test only (never linked), the reports within the rate's
   context (24 h) of all of those, by the same bounded reads widened.
 
+A link is decided on the reports stored when it is made: reports imported later within the
+rate's context but beyond the link window of a linked pair raise the local rate without
+relinking that pair (reports within its window relink it). Importing a period's reports
+before linking them, as an import does piece by piece, keeps this small; the bench's single
+pass and the store give the same links.
+
 The event columns (``event_id``, ``event_role``, ``event_confidence``) of every report whose
 event changed are written. An event's decisions follow it: the earliest detection decides
 the lead under the border rule ("first detector leads"), so a cooperating report is judged
