@@ -110,7 +110,7 @@ def _detections(frame: pd.DataFrame) -> pd.Series:
 
 
 def _reach(window: LinkWindow, windows: dict[str, LinkWindow]) -> tuple[float, float, float]:
-    """Return the largest distance, time window and rate context of all the windows."""
+    """Return the largest distance (m), time window (min) and rate context (min) of the windows."""
     every = [window, *windows.values()]
     return (
         max(w.distance_m for w in every),
@@ -191,8 +191,8 @@ def _relink(
     frame = frame.sort_values("external_id", kind="stable").reset_index(drop=True)
     # The local rate of every report in the frame is counted over all the stored reports
     # within its context (not only those read to be linked).
-    metres, _, hours = _reach(window, windows)
-    context = reports_in(store, _boxes(frame, metres, hours), DETECTION_LAG)
+    metres, _, context_minutes = _reach(window, windows)
+    context = reports_in(store, _boxes(frame, metres, context_minutes), DETECTION_LAG)
     linked = link_reports(
         frame,
         window,

@@ -117,10 +117,10 @@ class LinkWindow:
                 f"a link window of {self.distance_m} m and {self.minutes} min is outside "
                 "(0, 5,000 m] × (0, 1,440 min]"
             )
-        if not (0 < self.chance < 1) or not (0 < self.context_hours <= 24 * 31):
+        if not (0 < self.chance < 1) or not (self.minutes / 60 <= self.context_hours <= 744):
             raise InvalidParameterError(
                 f"a link chance of {self.chance} and a context of {self.context_hours} h are "
-                "outside (0, 1) × (0, 744 h]"
+                f"outside (0, 1) × [the window's {self.minutes / 60:g} h, 744 h]"
             )
 
 

@@ -96,6 +96,10 @@ def test_windows_are_per_cluster() -> None:
     assert list(sizes) == [1, 1, 2, 2]  # 400 m apart: too far in T11, not in Gia Lâm's window
     with pytest.raises(InvalidParameterError, match="outside"):
         LinkWindow(distance_m=0)
+    with pytest.raises(InvalidParameterError, match="window's 2 h"):
+        LinkWindow(context_hours=1)  # the rate counted over less than the window
+    with pytest.raises(InvalidParameterError, match="chance of 1"):
+        LinkWindow(chance=1)
 
 
 def planted(
