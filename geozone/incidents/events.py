@@ -11,7 +11,8 @@ reports near them in space and time, never the whole store. The stored reports i
   occurred is not found: the synthetic generator's longest delay is 30 days);
 - every other report of the events those belong to, so that an event is relinked whole;
 - for the local rate of the chance test only (never linked), the reports within the rate's
-  context (24 h) of all of those, by the same bounded reads widened.
+  context (24 h) of those with a candidate inside a window
+  (:func:`~geozone.incidents.linking.paired`), by the same bounded reads widened.
 
 A link is decided on the reports stored when it is made: reports imported later within the
 rate's context but beyond the link window of a linked pair raise the local rate without
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from geozone.errors import InvalidParameterError, UnknownIncidentError
-from geozone.incidents.linking import LinkWindow, link_reports
+from geozone.incidents.linking import LinkWindow, link_reports, paired
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore
 from geozone.store.events import (
@@ -189,14 +190,16 @@ def _relink(
     if not others.empty:
         frame = pd.concat([frame, others], ignore_index=True)
     frame = frame.sort_values("external_id", kind="stable").reset_index(drop=True)
-    # The local rate of every report in the frame is counted over all the stored reports
-    # within its context (not only those read to be linked).
+    # The local rate of every report with a candidate is counted over all the stored reports
+    # within its context (not only those read to be linked); the others need none.
+    clusters = frame["link_cluster"].to_numpy(dtype=object)
+    rated = frame[paired(frame, window, clusters=clusters, windows=windows)]
     metres, _, context_minutes = _reach(window, windows)
-    context = reports_in(store, _boxes(frame, metres, context_minutes), DETECTION_LAG)
+    context = reports_in(store, _boxes(rated, metres, context_minutes), DETECTION_LAG)
     linked = link_reports(
         frame,
         window,
-        clusters=frame["link_cluster"].to_numpy(dtype=object),
+        clusters=clusters,
         windows=windows,
         unlinked=unlinks_of(store, frame["external_id"]),
         context=context,

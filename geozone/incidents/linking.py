@@ -182,6 +182,46 @@ def link_reports(
         reports of ``incidents`` are counted too.
     """
     window = window or LinkWindow()
+    found, ids, times, members = _candidates(
+        incidents, window, clusters, windows, unlinked, context, chance=True
+    )
+    return _events(ids, times, members, found)
+
+
+def paired(
+    incidents: pd.DataFrame,
+    window: LinkWindow | None = None,
+    *,
+    clusters: NDArray[Any] | pd.Series | None = None,
+    windows: Mapping[str, LinkWindow] | None = None,
+) -> NDArray[np.bool_]:
+    """Tell which reports have a candidate inside a window (before the chance test).
+
+    Only these need their local rate: the store reads the context of these alone.
+    Parameters as :func:`link_reports`.
+    """
+    window = window or LinkWindow()
+    found, *_ = _candidates(incidents, window, clusters, windows, (), None, chance=False)
+    mask = np.zeros(len(incidents), dtype=bool)
+    for link in found:
+        mask[[link[0], link[1]]] = True
+    return mask
+
+
+def _candidates(
+    incidents: pd.DataFrame,
+    window: LinkWindow,
+    clusters: NDArray[Any] | pd.Series | None,
+    windows: Mapping[str, LinkWindow] | None,
+    unlinked: Iterable[tuple[str, str]],
+    context: pd.DataFrame | None,
+    *,
+    chance: bool,
+) -> tuple[list[_Link], NDArray[Any], NDArray[np.float64], NDArray[Any]]:
+    """Return the candidate links, and the ids, detection times and members of the reports.
+
+    With ``chance`` only the links passing the chance test, else every one in a window.
+    """
     n = len(incidents)
     ids = incidents["external_id"].astype(str).to_numpy(dtype=object)
     groups = (
@@ -200,7 +240,7 @@ def link_reports(
     members = incidents["detected_by"].to_numpy(dtype=object)
     categories = incidents["category"].astype(str).to_numpy(dtype=object)
     refused = {frozenset(pair) for pair in unlinked}
-    rates = _Rates(incidents, context, lat0)
+    rates = _Rates(incidents, context, lat0) if chance else None
     found: list[_Link] = []
     for group in pd.unique(groups):
         rows = np.flatnonzero(groups == group)
@@ -208,7 +248,7 @@ def link_reports(
         found += _group_pairs(
             rows, x, y, times, stated, members, categories, ids, chosen, refused, rates
         )
-    return _events(ids, times, members, found)
+    return found, ids, times, members
 
 
 def _metres(
@@ -293,9 +333,12 @@ def _group_pairs(
     ids: NDArray[Any],
     window: LinkWindow,
     refused: set[frozenset[str]],
-    rates: _Rates,
+    rates: _Rates | None,
 ) -> list[_Link]:
-    """Return the links within one group that pass the window and the chance test."""
+    """Return the links within one group that pass the window and the chance test.
+
+    Without ``rates`` the chance test is not made (the candidates of the window, confidence 1).
+    """
     usable = rows[
         np.isfinite(x[rows])
         & np.isfinite(y[rows])
@@ -325,6 +368,10 @@ def _group_pairs(
             continue
         if frozenset((str(ids[a]), str(ids[b]))) in refused:
             continue
+        closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
+        if rates is None:
+            out.append((a, b, metres, minutes, 1.0, closeness))
+            continue
         counts = [
             rates.count(
                 r, x[r], y[r], times[r], categories[r], window.distance_m, window.context_hours
@@ -338,7 +385,6 @@ def _group_pairs(
         confidence = float(np.exp(-expected))
         if 1.0 - confidence > window.chance:
             continue
-        closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
         out.append((a, b, metres, minutes, confidence, closeness))
     return out
 
@@ -483,4 +529,5 @@ __all__ = [
     "count_events",
     "link_reports",
     "one_per_event",
+    "paired",
 ]
