@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from geozone.address.store import AddressIncidentStore
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -18,6 +20,7 @@ from geozone.incidents.events import link_new, unlink_pair
 from geozone.incidents.pipeline import assign_stale, import_file
 from geozone.settings import get_settings
 from geozone.store import IncidentQuery, IncidentStore, open_store
+from geozone.store.export import export_incidents
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import grid_point
 
@@ -249,3 +252,35 @@ def test_reports_stored_before_events_are_linked_by_link_stored(
         assert event(store, "c")[:2] == ("ev-c", "single")
         assert lead(store, "b") == "00001"
         assert link_stored(store, context) == 0  # nothing left
+
+
+def test_every_stored_and_exported_incident_carries_an_event_id(
+    tmp_path: Path, context: Context
+) -> None:
+    located = [
+        row("o1-17", 950, 300, "o1", "21:00"),
+        row("o2-4", 960, 320, "o2", "21:20"),
+        row("o4-1", 955, 300, "o4", "21:05", category="theft"),
+    ]
+    source = tmp_path / "in.csv"
+    source.write_text(
+        HEADER.replace("\n", ",address\n")
+        + "".join(r.replace("\n", ",\n") for r in located)
+        + '"addr-1",2022-03-01T21:10:00+07:00,,,,drugs,o1,"Phường Nghĩa Đô, Hà Nội"\n',
+        encoding="utf-8",
+    )
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        report = import_file(store, source, context)
+        assert (report.stored, report.address_only) == (3, 1)
+        path = tmp_path / "out.csv"
+        export_incidents(store, IncidentQuery(), path, names=None, attribution="test")
+        exported = pd.read_csv(path).set_index("external_id")
+        assert exported["event_id"].to_dict() == {
+            "o1-17": "ev-o1-17",
+            "o2-4": "ev-o1-17",
+            "o4-1": "ev-o4-1",
+        }
+        # Known by its address only: its own event, never linked (no point to link by).
+        kept = AddressIncidentStore(store.engine).rows().set_index("external_id")
+        assert kept.loc["addr-1", "event_id"] == "ev-addr-1"
+        assert kept.loc["addr-1", "event_role"] == "single"
