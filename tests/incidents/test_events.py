@@ -212,7 +212,8 @@ def test_planted_duplicates_are_found_through_the_store_as_by_the_core(
     hits = len(found & planted.pairs)
     precision, recall = hits / len(found), hits / len(planted.pairs)
     # Seed 19: 176 planted pairs, 180 links found; measured precision 0.978, recall 1.000
-    # (600 events in 90 days on 4 km², 6.7 a day; test_linking's T11 figures: 98.0 / 99.7 %).
+    # (600 events in 90 days on 4 km², 6.7 a day; test_linking's T11 figures: 98.0 / 99.7 %);
+    # unchanged by the chance test, the local rate here being low.
     assert precision >= 0.95 and recall >= 0.99, (precision, recall)
     assert report.linked == stored["event_role"].isin(["lead", "cooperating"]).sum()
 
