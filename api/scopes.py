@@ -9,14 +9,21 @@ judged in that set), and a cluster's scope covers its carried form's members.
 
 A scope resolves to ``(set id, unit code)`` pairs (:func:`scope_units`): an incident is in
 scope when its assignment's set and one of its unit, ward, district or province codes form
-such a pair. Each route decides what a scoped key gets:
+such a pair. A ``cluster:`` scope also resolves to ``(set id, detector)`` pairs
+(:func:`scope_detectors`: the names by which the cluster's members are given as
+``detected_by``, in each set the cluster is judged in): a member's detections beyond the
+members' territory are the cluster's too, so its key reads them (either/or: in the
+territory, or detected by a member). Each route decides what a scoped key gets:
 
-- rows: only those in scope (:func:`in_scope`, :func:`query_units`); one outside is unknown;
+- rows: only those in scope (:func:`in_scope`, :func:`incident_in_scope`,
+  :func:`query_units` with :func:`query_detectors`); one outside is unknown;
 - a cluster's figures (report, hotspots, border effect, map, coverage) and writes: only for
   a cluster the scopes hold wholly (:func:`cluster_covered`), since they are computed on
   every row of the cluster;
 - patrol zones: those of such clusters, or lying in the scopes' units (:func:`zone_in_scope`);
-- writes of incidents: every row inside the scopes, or nothing is stored.
+- writes of incidents: every row inside the scopes' units, or nothing is stored (a
+  member's detection beyond the territory is read by the cluster's key, not written by it:
+  the territory's own units write there).
 
 A route whose key dependency was not marked as honouring scopes refuses scoped keys (403,
 :func:`api.deps.check_role`): a new route never reads beyond a scope by default, and the
@@ -42,6 +49,8 @@ SCOPE_KINDS: tuple[str, ...] = get_args(ScopeKind)
 CODE_COLUMNS = ("unit_code", "ward_code", "district_code", "province_code")
 
 Units = frozenset[tuple[str, str]]
+#: ``(set id, detected_by)`` pairs of a scope's cluster members.
+Detectors = frozenset[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,36 @@ def _cluster_units(context: Context, cluster_id: str) -> set[tuple[str, str]]:
     return found
 
 
+def scope_detectors(context: Context, scopes: Iterable[str]) -> Detectors:
+    """Return the ``(set id, detected_by)`` pairs of the members of the ``cluster:`` scopes.
+
+    The names are those the assignment reads a member by (its id, its code, an original
+    member's id or code in a carried cluster), in the set of each territory of the cluster,
+    its original and its carried forms. Other scopes give none.
+    """
+    key = (id(context), tuple(sorted(set(scopes))))
+    known = _DETECTORS.get(key)
+    if known is not None and known[0] is context:
+        return known[1]
+    found: set[tuple[str, str]] = set()
+    for text in key[1]:
+        scope = parse_scope(text)
+        if scope.kind != "cluster":
+            continue
+        for territory in context.territories:
+            origin = territory.origin.id if territory.origin is not None else None
+            if scope.value in (territory.cluster.id, origin):
+                found |= {(territory.bset.id, str(name)) for name in territory.table.detectors}
+    if len(_DETECTORS) >= 256:
+        _DETECTORS.pop(next(iter(_DETECTORS)))
+    _DETECTORS[key] = (context, frozenset(found))
+    return _DETECTORS[key][1]
+
+
+#: Detectors resolved, by (context identity, scopes), as :data:`_RESOLVED`.
+_DETECTORS: dict[tuple[int, tuple[str, ...]], tuple[Context, Detectors]] = {}
+
+
 def cluster_in_scope(context: Context, scopes: Iterable[str], cluster_id: str) -> bool:
     """Tell whether a ``cluster:`` scope names the cluster, its original or a carried form."""
     named = {s.value for s in map(parse_scope, scopes) if s.kind == "cluster"}
@@ -241,22 +280,54 @@ def query_units(context: Context, scopes: Iterable[str]) -> tuple[tuple[str, str
     return tuple(sorted(scope_units(context, scopes))) if scopes else None
 
 
-def in_scope(row: Mapping[str, Any], units: Units) -> bool:
-    """Tell whether an assignment row (``set_id`` and the code columns) is in scope."""
+def query_detectors(context: Context, scopes: Iterable[str]) -> tuple[tuple[str, str], ...] | None:
+    """Return the ``detectors`` of an :class:`~geozone.store.IncidentQuery` (None: none)."""
+    scopes = tuple(scopes)
+    found = scope_detectors(context, scopes) if scopes else frozenset()
+    return tuple(sorted(found)) or None
+
+
+def in_scope(row: Mapping[str, Any], units: Units, detectors: Detectors = frozenset()) -> bool:
+    """Tell whether a row is in scope.
+
+    ``row``: ``set_id`` and the code columns of its assignment, and ``detected_by`` when
+    ``detectors`` are given (a cluster scope's members: their detections are in scope).
+    """
     set_id = row.get("set_id")
-    return any((set_id, row.get(column)) in units for column in CODE_COLUMNS)
+    if any((set_id, row.get(column)) in units for column in CODE_COLUMNS):
+        return True
+    detector = row.get("detected_by")
+    return bool(detectors) and isinstance(detector, str) and (set_id, detector) in detectors
+
+
+def incident_in_scope(
+    context: Context, scopes: Iterable[str], found: Mapping[str, Any] | None
+) -> bool:
+    """Tell whether a stored incident (:meth:`~geozone.store.IncidentStore.get`) is in scope.
+
+    Without scopes every stored incident is; ``None`` (not stored) never is.
+    """
+    scopes = tuple(scopes)
+    if found is None or not scopes:
+        return found is not None
+    row = {**(found.get("assignment") or {}), "detected_by": found.get("detected_by")}
+    return in_scope(row, scope_units(context, scopes), scope_detectors(context, scopes))
 
 
 __all__ = [
     "SCOPE_KINDS",
+    "Detectors",
     "Scope",
     "Units",
     "cluster_covered",
     "cluster_in_scope",
     "covers",
     "in_scope",
+    "incident_in_scope",
     "parse_scope",
+    "query_detectors",
     "query_units",
+    "scope_detectors",
     "scope_units",
     "zone_in_scope",
 ]

@@ -10,11 +10,16 @@ SQLite store twice, in this process, one after the other:
 - with: the same import, each piece's new reports linked against the stored reports near
   them (bounded reads per 0.1° tile) and the changed ones judged again.
 
-It prints both times, the ratio, the reports linked and the rows read by the bounded reads.
+It prints both times, the ratio, the reports linked, the rows read by the bounded reads, and
+the precision and recall of the links against the planted pairs, overall and at the T11
+bridge hotspot (pairs with a report within twice the hotspot's radius of its point: the
+generator puts 15 % of all incidents there, about 20 a day). ``--core`` links the same
+reports in memory (:func:`geozone.incidents.linking.link_reports`, one pass, no store)
+instead of importing them, in seconds.
 
 Run (needs the built cache: ``GEOZONE_CACHE_DIR``)::
 
-    .venv/bin/python benchmarks/bench_events.py [--n 100000]
+    .venv/bin/python benchmarks/bench_events.py [--n 100000] [--core] [--chunk 50000]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -35,6 +41,8 @@ def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--core", action="store_true", help="link in memory, no store")
+    parser.add_argument("--chunk", type=int, default=50_000, help="rows per import piece")
     args = parser.parse_args()
 
     from geozone.context import judging_context
@@ -60,6 +68,15 @@ def main() -> None:
     members = [m.id for m in t11.members] + [str(m.unit_code) for m in t11.members if m.unit_code]
     planted = plant_duplicates(frame, 1, members=members)
     print(f"{len(planted.incidents):,} SYNTHETIC reports, {len(planted.pairs):,} planted pairs")
+    hotspot = _near(planted.incidents, t11)
+    if args.core:
+        from geozone.incidents.linking import link_reports
+
+        started = time.perf_counter()
+        linked = link_reports(planted.incidents)
+        print(f"    core: {time.perf_counter() - started:7.1f} s (in memory, one group)")
+        _score(_pairs_of(linked.reports), planted.pairs, hotspot)
+        return
     read: list[int] = []
     original = events.link_new
 
@@ -78,21 +95,57 @@ def main() -> None:
                 pipeline.link_new = counting  # type: ignore[assignment]
             started = time.perf_counter()
             with open_store(f"sqlite:///{Path(folder) / f'{mode}.sqlite'}") as store:
-                report = pipeline.import_file(store, source, context)
+                report = pipeline.import_file(store, source, context, chunk_rows=args.chunk)
                 times[mode] = time.perf_counter() - started
                 if mode == "with":
                     found = _pairs(store)
             print(f"{mode:>8}: {times[mode]:7.1f} s  ({report.linked:,} reports linked)")
         pipeline.link_new = original
     print(f"ratio with/without: {times['with'] / times['without']:.2f}")
-    hits = len(found & planted.pairs)
-    print(
-        f"linked pairs {len(found):,}; planted found {hits:,}: precision "
-        f"{hits / max(len(found), 1):.3f}, recall {hits / max(len(planted.pairs), 1):.3f} "
-        "(unplanted links are coincidences of the generator's own events, e.g. at the T11 "
-        "hotspot)"
-    )
+    _score(found, planted.pairs, hotspot)
     print(f"rows read by the bounded reads: {sum(read):,} for {len(planted.incidents):,} new")
+
+
+def _near(incidents: object, cluster: object) -> set[str]:
+    """Return the ids of the reports within twice the radius of the cluster's point hotspots."""
+    import numpy as np
+
+    frame: Any = incidents
+    near: set[str] = set()
+    for spot in getattr(cluster, "hotspots", ()):
+        if spot.point is None:
+            continue
+        lon, lat = spot.point
+        east = (frame["lon"] - lon) * 111_320.0 * np.cos(np.radians(lat))
+        north = (frame["lat"] - lat) * 110_574.0
+        inside = np.hypot(east, north) <= 2 * float(spot.radius_m or 150.0)
+        near |= set(frame.loc[inside, "external_id"].astype(str))
+    return near
+
+
+def _score(found: set[frozenset[str]], truth: set[frozenset[str]], hotspot: set[str]) -> None:
+    """Print precision and recall of ``found`` against ``truth``, overall and at the hotspot."""
+    for where, keep in (("overall", None), ("T11 hotspot", hotspot)):
+        links = found if keep is None else {p for p in found if p & keep}
+        true = truth if keep is None else {p for p in truth if p & keep}
+        hits = len(links & true)
+        print(
+            f"{where:>11}: linked pairs {len(links):,}, planted {len(true):,}, found "
+            f"{hits:,}: precision {hits / max(len(links), 1):.3f}, recall "
+            f"{hits / max(len(true), 1):.3f}"
+        )
+
+
+def _pairs_of(reports: Any) -> set[frozenset[str]]:
+    """Return the pairs of reports in one event, from ``external_id`` and ``event_id``."""
+    groups = reports.groupby("event_id")["external_id"].apply(sorted)
+    return {
+        frozenset((a, b))
+        for ids in groups
+        if len(ids) > 1
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+    }
 
 
 def _pairs(store: object) -> set[frozenset[str]]:
@@ -110,15 +163,7 @@ def _pairs(store: object) -> set[frozenset[str]]:
         offset += len(page)
         if offset >= total or page.empty:
             break
-    frame = pd.concat(pages)
-    groups = frame.groupby("event_id")["external_id"].apply(sorted)
-    return {
-        frozenset((a, b))
-        for ids in groups
-        if len(ids) > 1
-        for i, a in enumerate(ids)
-        for b in ids[i + 1 :]
-    }
+    return _pairs_of(pd.concat(pages))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.deps import ContextDep, ScopedAnalystDep, StoreDep
 from api.params import QueryDate
 from api.problems import problems
-from api.scopes import scope_units
+from api.scopes import scope_detectors, scope_units
 from api.services import address as service
 from api.services.common import json_response
 from geozone.address.resolve import MAX_ADDRESS_CHARS
@@ -130,4 +130,7 @@ def address_incidents(
     decision is made from an address). A key with scopes sees those its scopes cover.
     """
     units = scope_units(context, caller.scopes) if caller.scopes else None
-    return json_response(service.address_incidents(store, cluster_id, limit, offset, units))
+    detectors = scope_detectors(context, caller.scopes) if caller.scopes else frozenset()
+    return json_response(
+        service.address_incidents(store, cluster_id, limit, offset, units, detectors)
+    )

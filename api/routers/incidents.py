@@ -26,7 +26,7 @@ from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
 from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
-from api.scopes import in_scope, query_units, scope_units
+from api.scopes import incident_in_scope, query_detectors, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, page_links, parse_bbox
@@ -149,6 +149,7 @@ def query_incidents(
         limit=limit,
         offset=offset,
         units=query_units(context, caller.scopes),
+        detectors=query_detectors(context, caller.scopes),
     )
     frame, total = store.query(query)
     features = service.incident_features(frame)
@@ -179,10 +180,8 @@ def get_incident(
     (404): the key learns nothing of it, not even that it exists.
     """
     found = store.get(external_id)
-    if found is not None and caller.scopes:
-        units = scope_units(context, caller.scopes)
-        if not in_scope(found.get("assignment") or {}, units):
-            found = None
+    if not incident_in_scope(context, caller.scopes, found):
+        found = None
     if found is None:
         raise UnknownIncidentError(f"no incident with external id {external_id!r}")
     data: dict[str, Any] = jsonable(found)
@@ -227,12 +226,8 @@ def unlink_incident(
         raise InvalidParameterError(
             'the body must be {"other": "<external id>", "note": "<text>" (optional)}'
         )
-    units = scope_units(context, caller.scopes) if caller.scopes else None
-    for wanted in (external_id, other):  # a scoped key unlinks inside its scopes only
-        found = store.get(wanted)
-        if found is None or (
-            units is not None and not in_scope(found.get("assignment") or {}, units)
-        ):
+    for wanted in (external_id, other):  # a scoped key unlinks what it may read only
+        if not incident_in_scope(context, caller.scopes, store.get(wanted)):
             raise UnknownIncidentError(f"no incident with external id {wanted!r}")
     report = service.unlink_incidents(store, context, external_id, other, caller.name, note)
     summarise(request, f"unlinked {external_id} and {other}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from api.scopes import Units, in_scope
+from api.scopes import Detectors, Units, in_scope
 from api.services.common import invalid, jsonable, records
 from geozone import vntime
 from geozone.address.gazetteer import Gazetteer
@@ -75,17 +75,19 @@ def address_incidents(
     limit: int,
     offset: int,
     units: Units | None = None,
+    detectors: Detectors = frozenset(),
 ) -> dict[str, Any]:
     """Return the counts and one page of the incidents stored by their address only.
 
-    ``units``: a scoped key's ``(set id, code)`` pairs; only those rows are counted and
-    shown (None: every row).
+    ``units``: a scoped key's ``(set id, code)`` pairs, ``detectors`` its cluster members'
+    ``(set id, detected_by)`` pairs; only those rows are counted and shown (None: every row).
     """
     kept = AddressIncidentStore(store.engine)
     rows = kept.rows(cluster_id=cluster_id)
     if units is not None and len(rows):
         keep = [
-            in_scope({str(k): v for k, v in row.items()}, units) for row in rows.to_dict("records")
+            in_scope({str(k): v for k, v in row.items()}, units, detectors)
+            for row in rows.to_dict("records")
         ]
         rows = rows[keep]
     elif units is not None:

@@ -32,7 +32,13 @@ from api.auth_store import role_allows
 from api.deps import Caller, check_cluster, check_role
 from api.errors import PermissionDeniedError
 from api.params import parse_time
-from api.scopes import cluster_covered, in_scope, query_units, scope_units, zone_in_scope
+from api.scopes import (
+    cluster_covered,
+    incident_in_scope,
+    query_detectors,
+    query_units,
+    zone_in_scope,
+)
 from api.services.analytics import HotspotParams, compute_hotspots, default_period
 from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
@@ -284,15 +290,20 @@ def _territory_bounds(context: Context) -> list[float] | None:
 
 
 def _incident_times(
-    store: IncidentStore, units: tuple[tuple[str, str], ...] | None = None
+    store: IncidentStore,
+    units: tuple[tuple[str, str], ...] | None = None,
+    detectors: tuple[tuple[str, str], ...] | None = None,
 ) -> tuple[str | None, str | None]:
     """Return the first and last stored incident times (ISO 8601), None when none.
 
-    ``units``: a scoped key's (:func:`api.scopes.query_units`), the times of its rows only.
+    ``units``, ``detectors``: a scoped key's (:func:`api.scopes.query_units`,
+    :func:`api.scopes.query_detectors`), the times of its rows only.
     """
     bounds = []
     for descending in (False, True):
-        frame, _ = store.query(IncidentQuery(limit=1, descending=descending, units=units))
+        frame, _ = store.query(
+            IncidentQuery(limit=1, descending=descending, units=units, detectors=detectors)
+        )
         bounds.append(None if frame.empty else jsonable(frame["occurred_at"].iloc[0]))
     return bounds[0], bounds[1]
 
@@ -327,7 +338,12 @@ def extent(
                 info.valid_to.isoformat() if info.valid_to else None,
             ]
         elif caller is not None and _allowed(caller, "analyst"):
-            interval = list(_incident_times(store, query_units(context, caller.scopes)))
+            scopes = caller.scopes
+            interval = list(
+                _incident_times(
+                    store, query_units(context, scopes), query_detectors(context, scopes)
+                )
+            )
     else:
         key = "territories:" + ",".join(sorted(t.cluster.id for t in context.territories))
         if key not in cache:
@@ -512,7 +528,12 @@ def items_page(
     fetch: Callable[[], Page] = {
         "units": lambda: _unit_page(request, context, query),
         "incidents": lambda: _incident_page(
-            request, context, store, query, query_units(context, scopes)
+            request,
+            context,
+            store,
+            query,
+            query_units(context, scopes),
+            query_detectors(context, scopes),
         ),
         "border-zones": lambda: _zone_page(request, context, query),
         "patrol-zones": lambda: _listed_page(
@@ -721,12 +742,13 @@ def _incident_page(
     store: IncidentStore,
     query: ItemsQuery,
     units: tuple[tuple[str, str], ...] | None = None,
+    detectors: tuple[tuple[str, str], ...] | None = None,
 ) -> Page:
     """One page of stored incidents, each with its cluster decisions as flat properties.
 
     The decision columns are the exports' (:func:`geozone.store.decisions.flat_decisions`;
-    with ``cluster_id`` the columns hold that cluster's decision only). ``units``: a scoped
-    key's (its rows only, counted so too).
+    with ``cluster_id`` the columns hold that cluster's decision only). ``units`` and
+    ``detectors``: a scoped key's (its rows only, counted so too).
     """
     filters = query.filters
     category = filters.get("category")
@@ -742,6 +764,7 @@ def _incident_page(
         limit=query.limit,
         offset=query.offset,
         units=units,
+        detectors=detectors,
     )
     frame, total = store.query(selected)
     flat = flat_decisions(
@@ -767,10 +790,9 @@ def _namer(request: Request, context: Context) -> UnitNamer:
 def _incident_in_scope(
     context: Context, store: IncidentStore, scopes: tuple[str, ...], external_id: str
 ) -> bool:
-    """Tell whether a stored incident's assignment is in a scoped key's scopes."""
+    """Tell whether a stored incident is in a scoped key's scopes."""
     found = store.get(external_id) if len(external_id) <= 200 else None
-    held = scope_units(context, scopes)
-    return found is not None and in_scope(found.get("assignment") or {}, held)
+    return incident_in_scope(context, scopes, found)
 
 
 def _scoped_zones(

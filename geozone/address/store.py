@@ -160,7 +160,11 @@ class AddressIncidentStore:
         start: date | None = None,
         end: date | None = None,
     ) -> pd.DataFrame:
-        """Return the stored address-only incidents, by id.
+        """Return the stored address-only incidents, by id, each with its own event.
+
+        The event columns (``event_id``, ``event_role``, ``event_confidence``) are those of
+        :func:`geozone.address.incidents.own_events`: an address-only incident is never
+        linked, so they are given on reading rather than stored.
 
         Parameters
         ----------
@@ -177,6 +181,11 @@ class AddressIncidentStore:
             statement = statement.where(table.c.occurred_at < start_of_day(end + timedelta(1)))
         with self.engine.connect() as connection:
             frame = pd.DataFrame([row._asdict() for row in connection.execute(statement)])
+        if not frame.empty:
+            from geozone.address.incidents import own_events
+
+            events = own_events(frame["external_id"])
+            frame = pd.concat([frame, events.set_axis(frame.index)], axis=1)
         wanted = set(cluster_ids or ()) | ({cluster_id} if cluster_id is not None else set())
         if frame.empty or not (cluster_ids is not None or cluster_id is not None):
             return frame

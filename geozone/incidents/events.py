@@ -9,7 +9,16 @@ reports near them in space and time, never the whole store. The stored reports i
   detection times widened by the window; the read is bounded by ``occurred_at`` (indexed)
   from :data:`DETECTION_LAG` before (a stored report detected more than 31 days after it
   occurred is not found: the synthetic generator's longest delay is 30 days);
-- every other report of the events those belong to, so that an event is relinked whole.
+- every other report of the events those belong to, so that an event is relinked whole;
+- for the local rate of the chance test only (never linked), the reports within the rate's
+  context (24 h) of those with a candidate inside a window
+  (:func:`~geozone.incidents.linking.paired`), by the same bounded reads widened.
+
+A link is decided on the reports stored when it is made: reports imported later within the
+rate's context but beyond the link window of a linked pair raise the local rate without
+relinking that pair (reports within its window relink it). Importing a period's reports
+before linking them, as an import does piece by piece, keeps this small; the bench's single
+pass and the store give the same links.
 
 The event columns (``event_id``, ``event_role``, ``event_confidence``) of every report whose
 event changed are written. An event's decisions follow it: the earliest detection decides
@@ -31,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from geozone.errors import InvalidParameterError, UnknownIncidentError
-from geozone.incidents.linking import LinkWindow, link_reports
+from geozone.incidents.linking import LinkWindow, link_reports, paired
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore
 from geozone.store.events import (
@@ -58,7 +67,8 @@ class LinkOutcome:
     Attributes
     ----------
     read
-        Stored reports read (the new ones, those near them and their events' others).
+        Stored reports read (the new ones, those near them and their events' others, and
+        those around them counted for the local rate only).
     written
         Reports whose event columns were written.
     linked
@@ -100,17 +110,25 @@ def _detections(frame: pd.DataFrame) -> pd.Series:
     return detected.fillna(occurred)
 
 
+def _reach(window: LinkWindow, windows: dict[str, LinkWindow]) -> tuple[float, float, float]:
+    """Return the largest distance (m), time window (min) and rate context (min) of the windows."""
+    every = [window, *windows.values()]
+    return (
+        max(w.distance_m for w in every),
+        max(w.minutes for w in every),
+        max(w.context_hours for w in every) * 60.0,
+    )
+
+
 def _boxes(
-    new: pd.DataFrame, window: LinkWindow, windows: dict[str, LinkWindow]
+    new: pd.DataFrame, metres: float, minutes: float
 ) -> list[tuple[float, float, float, float, pd.Timestamp, pd.Timestamp]]:
-    """Return a box of space and time per tile of new reports (the bounded reads)."""
+    """Return a box of space and time per tile of reports, widened (the bounded reads)."""
     new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
     new = new.assign(_t=_detections(new))
     new = new[new["_t"].notna()]
     if new.empty:
         return []
-    metres = max([window.distance_m, *(w.distance_m for w in windows.values())])
-    minutes = max([window.minutes, *(w.minutes for w in windows.values())])
     wide = pd.Timedelta(minutes=minutes)
     boxes = []
     tiles = new.groupby(
@@ -152,7 +170,8 @@ def link_new(
     new = reports_of(sql, ids)
     if new.empty:
         return LinkOutcome()
-    near = reports_in(sql, _boxes(new, window, windows), DETECTION_LAG)
+    metres, minutes, _ = _reach(window, windows)
+    near = reports_in(sql, _boxes(new, metres, minutes), DETECTION_LAG)
     frame = pd.concat([new, near], ignore_index=True).drop_duplicates("external_id")
     return _relink(sql, frame, set(new["external_id"]), window, windows)
 
@@ -171,12 +190,19 @@ def _relink(
     if not others.empty:
         frame = pd.concat([frame, others], ignore_index=True)
     frame = frame.sort_values("external_id", kind="stable").reset_index(drop=True)
+    # The local rate of every report with a candidate is counted over all the stored reports
+    # within its context (not only those read to be linked); the others need none.
+    clusters = frame["link_cluster"].to_numpy(dtype=object)
+    rated = frame[paired(frame, window, clusters=clusters, windows=windows)]
+    metres, _, context_minutes = _reach(window, windows)
+    context = reports_in(store, _boxes(rated, metres, context_minutes), DETECTION_LAG)
     linked = link_reports(
         frame,
         window,
-        clusters=frame["link_cluster"].to_numpy(dtype=object),
+        clusters=clusters,
         windows=windows,
         unlinked=unlinks_of(store, frame["external_id"]),
+        context=context,
     ).reports
     old_conf = frame["event_confidence"].to_numpy(dtype=float)
     new_conf = linked["link_confidence"].to_numpy(dtype=float)
@@ -193,8 +219,11 @@ def _relink(
     write = linked.loc[changed, ["external_id", "event_id", "event_role", "link_confidence"]]
     written = save_events(store, write.rename(columns={"link_confidence": "event_confidence"}))
     mine = linked["external_id"].isin(new_ids) & (linked["event_size"] > 1)
+    counted_only = 0
+    if len(context):
+        counted_only = int((~context["external_id"].isin(frame["external_id"])).sum())
     return LinkOutcome(
-        read=len(frame),
+        read=len(frame) + counted_only,
         written=written,
         linked=int(mine.sum()),
         joined=int((changed & (linked["event_size"] > 1).to_numpy()).sum()),

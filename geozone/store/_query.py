@@ -97,7 +97,10 @@ def filters(
             )
         )
     if query.units is not None:
-        where.append(_in_units(t, query.units))
+        held = _in_units(t, query.units)
+        if query.detectors:
+            held = sa.or_(held, _detected_by(t, query.detectors))
+        where.append(held)
     if query.status is not None:
         where.append(t.c.status == query.status)
     if query.synthetic is not None:
@@ -189,6 +192,20 @@ def result_frame(rows: Sequence[Sequence[Any]], *, sqlite: bool) -> gpd.GeoDataF
     frame["on_boundary"] = frame["on_boundary"].astype("boolean")
     geometry = gpd.points_from_xy(frame["lon"], frame["lat"], crs=4326)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
+
+
+def _detected_by(t: sa.Table, detectors: tuple[tuple[str, str], ...]) -> sa.ColumnElement[bool]:
+    """Incidents judged in one of the sets and detected by one of that set's names."""
+    by_set: dict[str, set[str]] = {}
+    for set_id, name in detectors:
+        by_set.setdefault(set_id, set()).add(name)
+    return sa.or_(
+        sa.false(),
+        *(
+            sa.and_(t.c.set_id == set_id, t.c.detected_by.in_(sorted(names)))
+            for set_id, names in sorted(by_set.items())
+        ),
+    )
 
 
 def _in_units(t: sa.Table, units: tuple[tuple[str, str], ...]) -> sa.ColumnElement[bool]:

@@ -110,6 +110,11 @@ class IncidentQuery:
         ``(set id, code)`` pairs (a key's scope): incidents whose assignment is in one of
         those sets with one of its unit, ward, district or province codes among the pairs';
         an empty tuple matches nothing.
+    detectors
+        ``(set id, detected_by)`` pairs widening ``units`` (either/or): an incident matches
+        ``units`` or, judged in one of these sets, names one of these as its detector (a
+        cluster scope reads its members' territory and their detections beyond it). Without
+        ``units`` it changes nothing (every row is read already).
     cluster_id
         Incidents assigned to this cluster (with a row in its assignment).
     in_border_zone
@@ -129,6 +134,7 @@ class IncidentQuery:
     categories: tuple[str, ...] | None = None
     unit_code: str | None = None
     units: tuple[tuple[str, str], ...] | None = None
+    detectors: tuple[tuple[str, str], ...] | None = None
     cluster_id: str | None = None
     in_border_zone: bool | None = None
     synthetic: bool | None = None

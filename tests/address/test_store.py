@@ -84,6 +84,9 @@ def test_stored_once_beside_the_located_incidents_and_counted(store: IncidentSto
     assert rows.loc["a1", "decisions"][0]["rule"] == ADDRESS_ONLY_RULE
     assert rows.loc["a1", "occurred_at"].isoformat() == "2025-08-01T10:00:00+07:00"
     assert rows.loc["a3", "address_problem"] == "no address given"
+    # Every incident carries an event_id: an address-only one is its own event, never linked.
+    assert rows["event_id"].to_dict() == {i: f"ev-{i}" for i in ("a1", "a2", "a3")}
+    assert set(rows["event_role"]) == {"single"} and set(rows["event_confidence"]) == {1.0}
     assert kept.counts() == {
         "address_only": 3,
         "ward": 2,

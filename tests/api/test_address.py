@@ -211,3 +211,4 @@ def test_address_only_incidents_are_counted_apart_for_analysts(
     assert first["external_id"] == "a" and first["address"] == "Phường Nghĩa Đô, Hà Nội"
     assert "lon" not in first and first["occurred_at"] == "2025-08-01T10:00:00+07:00"
     assert "not loaded (loaded: grid)" in first["address_problem"]
+    assert (first["event_id"], first["event_role"]) == ("ev-a", "single")  # its own event

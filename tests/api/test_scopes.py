@@ -203,7 +203,8 @@ def test_the_store_filters_on_the_scope_on_both_backends(
     store: IncidentStore,  # noqa: F811
     grid_context: Context,
 ) -> None:
-    read = validate_incidents(pd.DataFrame(WARD_1 + WARD_2))
+    rows = [*WARD_1, WARD_2[0], {**WARD_2[1], "detected_by": "x9"}]  # w2-1: not a member's
+    read = validate_incidents(pd.DataFrame(rows))
     store.add_incidents(read.incidents.reset_index(drop=True))
     assign_stale(store, grid_context)
 
@@ -217,3 +218,14 @@ def test_the_store_filters_on_the_scope_on_both_backends(
     assert found((("grid", "001"),)) == {r["external_id"] for r in WARD_1 + WARD_2}
     assert found((("vn2025", "00001"),)) == set()  # a code of another set is another unit
     assert found(()) == set()
+    # A cluster scope's either/or: ward 1, or detected by member o2 when judged in the grid.
+    ward_1 = {r["external_id"] for r in WARD_1}
+    for detectors, more in (
+        ((("grid", "o2"),), {"w2-0"}),
+        ((("grid", "o2"), ("grid", "x9")), {"w2-0", "w2-1"}),
+        ((("vn2025", "o2"),), set()),  # judged in another set: not that member
+    ):
+        frame, total = store.query(IncidentQuery(units=(("grid", "00001"),), detectors=detectors))
+        assert set(frame["external_id"]) == ward_1 | more and total == len(frame)
+    # Without units the detectors narrow nothing (every row is read already).
+    assert store.count(IncidentQuery(detectors=(("grid", "x9"),))) == 5

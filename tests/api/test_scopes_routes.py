@@ -589,6 +589,37 @@ def test_a_key_holding_the_whole_cluster_reads_its_figures(grid_env: Env) -> Non
     assert client.get("/keys", headers=admin).status_code == 403
 
 
+def test_a_cluster_key_reads_its_members_territory_and_their_detections(grid_env: Env) -> None:
+    client, url = grid_env.client, grid_env.url
+    # Ward 7 is no member's: one row there detected by member o2 (w7-0, stored by prepare),
+    # one by a unit that is not a member.
+    stranger = record("w7-1", 400, 2_300, occurred_at="2022-05-09T09:00:00+07:00")
+    stranger["detected_by"] = "x9"
+    assert client.post("/incidents", json=[stranger], headers=grid_env.admin).status_code == 200
+    key = {"X-API-Key": create_key(url, "cluster", "analyst", scopes=["cluster:grid-centre"])}
+    ward7 = {"X-API-Key": create_key(url, "ward-7", "analyst", scopes=["unit:00007"])}
+    members = set().union(*(w.ids() for w in grid_env.wards.values()))
+    # In the members' territory or detected by a member (either/or), nothing else.
+    expected = {"cluster": members | {"w7-0"}, "ward-7": {"w7-0", "w7-1"}}
+    for name, headers in (("cluster", key), ("ward-7", ward7)):
+        listed = client.get("/incidents", params={"limit": 10_000}, headers=headers).json()
+        assert {f["properties"]["external_id"] for f in listed["features"]} == expected[name]
+        assert listed["numberMatched"] == len(expected[name])
+        items = client.get(
+            "/collections/incidents/items", params={"limit": 10_000}, headers=headers
+        ).json()
+        assert {f["id"] for f in items["features"]} == expected[name]
+        assert items["numberMatched"] == len(expected[name])
+    assert client.get("/incidents/w7-0", headers=key).status_code == 200
+    assert client.get("/collections/incidents/items/w7-0", headers=key).status_code == 200
+    for unknown in ("/incidents/w7-1", "/collections/incidents/items/w7-1"):
+        assert client.get(unknown, headers=key).status_code == 404
+    extent = client.get("/collections/incidents", headers=key).json()["extent"]
+    assert extent["temporal"]["interval"][0][1].startswith("2022-05-09")  # w7-0's day
+    # The wards' own keys still read their own rows only (no row leaks across).
+    own_rows_only(grid_env)
+
+
 # -- the real 2025 wards ----------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ def plant_duplicates(
     share: float = 0.3,
     error_m: float = 40.0,
     delay_minutes: tuple[float, float] = (0.0, 90.0),
+    told_error_minutes: float = 15.0,
     repeats: float = 0.1,
     repeat_minutes: tuple[float, float] = (4 * 60.0, 3 * 24 * 60.0),
 ) -> Planted:
@@ -70,6 +71,11 @@ def plant_duplicates(
         Standard deviation of the second report's position error per axis, in metres.
     delay_minutes
         Range of the second report's delay (uniform), in minutes.
+    told_error_minutes
+        Standard deviation of the error of the occurrence time the second report states
+        (the time the called member was told), in minutes, rounded to the minute. Two
+        accounts of one event rarely agree to the second: a planted copy of the first
+        report's time would make that field a perfect, and unrealistic, clue.
     repeats
         Probability that such a report is followed by an unrelated event at the spot.
     repeat_minutes
@@ -95,11 +101,24 @@ def plant_duplicates(
         _copies(frame, second, rng, pool, "dup", error_m, delay_minutes, "second report of"),
         _copies(frame, again, rng, pool, "again", 0.0, repeat_minutes, "another event at"),
     ]
+    # Drawn after the copies, so that the frame drawn before this error existed is unchanged.
+    told = np.round(rng.normal(0.0, told_error_minutes, len(second)))
+    added[0] = _told(added[0], pd.to_timedelta(told, unit="min"))
     ids = frame["external_id"].astype(str).to_numpy()
     pairs = {frozenset((str(ids[i]), f"{ids[i]}-dup")) for i in second}
     out = pd.concat([frame, *added], ignore_index=True)
     out = out.sort_values("occurred_at", kind="stable").reset_index(drop=True)
     return Planted(out, pairs)
+
+
+def _told(copies: pd.DataFrame, error: pd.TimedeltaIndex) -> pd.DataFrame:
+    """Move second reports' stated occurrence by ``error``, never after their detection."""
+    if not len(copies):
+        return copies
+    occurred = pd.to_datetime(copies["occurred_at"]) + error
+    detected = pd.to_datetime(copies["detected_at"])
+    copies["occurred_at"] = occurred.where(occurred <= detected, detected)
+    return copies
 
 
 def _copies(
