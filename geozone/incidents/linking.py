@@ -293,30 +293,59 @@ class _Rates:
         keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(t)
         self.x, self.y, self.t = x[keep], y[keep], t[keep]
         self.category = every["category"].astype(str).to_numpy(dtype=object)[keep]
-        self._trees: dict[tuple[float, float], cKDTree] = {}
-        self._counts: dict[tuple[int, float, float], int] = {}
+        codes, uniques = pd.factorize(self.category)
+        order = np.argsort(codes, kind="stable")
+        cuts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        self._by_category: dict[Any, NDArray[np.intp]] = {
+            category: order[cuts[k] : cuts[k + 1]] for k, category in enumerate(uniques)
+        }
+        self._trees: dict[tuple[Any, float], cKDTree | None] = {}
 
-    def count(
-        self, row: int, x: float, y: float, t: float, category: str, metres: float, hours: float
-    ) -> int:
-        """Count the reports of ``category`` within ``metres`` and ``hours`` of a point.
+    def counts(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        t: NDArray[np.float64],
+        categories: NDArray[Any],
+        metres: float,
+        hours: float,
+    ) -> NDArray[np.int64]:
+        """Count the reports of each point's category within ``metres`` and ``hours`` of it.
 
-        The report itself is among them when it was given (the caller subtracts it).
+        A report given among the points is among its own count (the caller subtracts it).
+        Each category is searched in a tree of its own reports, all its points at once.
         """
-        key = (row, metres, hours)
-        known = self._counts.get(key)
-        if known is not None:
-            return known
+        found = np.zeros(len(x), dtype=np.int64)
         scale = metres / (hours * 60.0)
-        tree = self._trees.get((metres, hours))
-        if tree is None:
-            tree = cKDTree(np.column_stack([self.x, self.y, self.t * scale]))
-            self._trees[(metres, hours)] = tree
-        near = np.asarray(tree.query_ball_point([x, y, t * scale], metres, p=np.inf), np.intp)
-        near = near[self.category[near] == category]
-        found = int((np.hypot(self.x[near] - x, self.y[near] - y) <= metres).sum())
-        self._counts[key] = found
+        for category in pd.unique(categories):
+            asked = np.flatnonzero(categories == category)
+            tree = self._tree(category, scale)
+            if tree is None:
+                continue
+            own = self._by_category[category]
+            near = tree.query_ball_point(
+                np.column_stack([x[asked], y[asked], t[asked] * scale]), metres, p=np.inf
+            )
+            sizes = np.fromiter((len(n) for n in near), dtype=np.intp, count=len(near))
+            if not sizes.sum():
+                continue
+            owner = np.repeat(np.arange(len(asked)), sizes)
+            hit = own[np.concatenate([np.asarray(n, dtype=np.intp) for n in near])]
+            close = np.hypot(self.x[hit] - x[asked][owner], self.y[hit] - y[asked][owner])
+            found[asked] = np.bincount(owner[close <= metres], minlength=len(asked))
         return found
+
+    def _tree(self, category: Any, scale: float) -> cKDTree | None:
+        """Return the tree of a category's reports in (x, y, scaled time) (None: it has none)."""
+        key = (category, scale)
+        if key not in self._trees:
+            own = self._by_category.get(category)
+            self._trees[key] = (
+                None
+                if own is None
+                else cKDTree(np.column_stack([self.x[own], self.y[own], self.t[own] * scale]))
+            )
+        return self._trees[key]
 
 
 _RATE_COLUMNS = ("external_id", "occurred_at", "detected_at", "lon", "lat", "category")
@@ -339,11 +368,12 @@ def _group_pairs(
 
     Without ``rates`` the chance test is not made (the candidates of the window, confidence 1).
     """
+    named = pd.Series(members[rows], dtype=object)
     usable = rows[
         np.isfinite(x[rows])
         & np.isfinite(y[rows])
         & np.isfinite(times[rows])
-        & np.array([isinstance(m, str) and bool(m) for m in members[rows]], dtype=bool)
+        & named.map(lambda m: isinstance(m, str) and bool(m)).to_numpy(dtype=bool)
     ]
     if len(usable) < 2:
         return []
@@ -352,41 +382,58 @@ def _group_pairs(
     points = np.column_stack([x[usable], y[usable], times[usable] * scale])
     tree = cKDTree(points)
     pairs = tree.query_pairs(window.distance_m, p=np.inf, output_type="ndarray")
-    # Expected unrelated reports inside one window, per report counted over the context.
-    share = window.minutes / (window.context_hours * 60.0)
-    out = []
-    for i, j in pairs:
-        a, b = int(usable[i]), int(usable[j])
-        if members[a] == members[b]:
-            continue
-        if window.same_category and categories[a] != categories[b]:
-            continue
-        metres = float(np.hypot(x[a] - x[b], y[a] - y[b]))
-        minutes = abs(float(times[a] - times[b]))
-        told = abs(float(stated[a] - stated[b]))  # NaN (unknown) passes
-        if metres > window.distance_m or minutes > window.minutes or told > window.minutes:
-            continue
-        if frozenset((str(ids[a]), str(ids[b]))) in refused:
-            continue
-        closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
-        if rates is None:
-            out.append((a, b, metres, minutes, 1.0, closeness))
-            continue
-        counts = [
-            rates.count(
-                r, x[r], y[r], times[r], categories[r], window.distance_m, window.context_hours
-            )
-            for r in (a, b)
-        ]
+    a, b = usable[pairs[:, 0]], usable[pairs[:, 1]]
+    metres = np.hypot(x[a] - x[b], y[a] - y[b])
+    minutes = np.abs(times[a] - times[b])
+    told = np.abs(stated[a] - stated[b])  # NaN (unknown) passes
+    keep = (members[a] != members[b]) & (metres <= window.distance_m)
+    keep &= (minutes <= window.minutes) & ~(told > window.minutes)
+    if window.same_category:
+        keep &= categories[a] == categories[b]
+    if refused:
+        keep &= np.array(
+            [
+                frozenset((str(ids[i]), str(ids[j]))) not in refused
+                for i, j in zip(a, b, strict=True)
+            ],
+            bool,
+        )
+    a, b, metres, minutes, told = a[keep], b[keep], metres[keep], minutes[keep], told[keep]
+    closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
+    confidence = np.ones(len(a))
+    if rates is not None and len(a):
+        # Expected unrelated reports inside one window, per report counted over the context.
+        share = window.minutes / (window.context_hours * 60.0)
+        ends, at = np.unique(np.concatenate([a, b]), return_inverse=True)
+        counted = rates.counts(
+            x[ends],
+            y[ends],
+            times[ends],
+            categories[ends],
+            window.distance_m,
+            window.context_hours,
+        )[at]
+        both = counted[: len(a)] + counted[len(a) :]
         # Each count holds the report itself and its partner (when of its category).
-        lam = max(0.0, (sum(counts) - 2 - 2 * (categories[a] == categories[b])) / 2) * share
-        gap = max(minutes, told if np.isfinite(told) else 0.0, MIN_MINUTES)
-        expected = lam * (max(metres, MIN_METRES) / window.distance_m) ** 2 * (gap / window.minutes)
-        confidence = float(np.exp(-expected))
-        if 1.0 - confidence > window.chance:
-            continue
-        out.append((a, b, metres, minutes, confidence, closeness))
-    return out
+        same = (categories[a] == categories[b]).astype(np.int64)
+        lam = np.maximum(0.0, (both - 2 - 2 * same) / 2) * share
+        gap = np.maximum(np.maximum(minutes, np.where(np.isfinite(told), told, 0.0)), MIN_MINUTES)
+        expected = lam * (np.maximum(metres, MIN_METRES) / window.distance_m) ** 2
+        confidence = np.exp(-(expected * (gap / window.minutes)))
+        passes = ~(1.0 - confidence > window.chance)
+        a, b, metres, minutes = a[passes], b[passes], metres[passes], minutes[passes]
+        confidence, closeness = confidence[passes], closeness[passes]
+    return list(
+        zip(
+            a.tolist(),
+            b.tolist(),
+            metres.tolist(),
+            minutes.tolist(),
+            confidence.tolist(),
+            closeness.tolist(),
+            strict=True,
+        )
+    )
 
 
 def _events(
