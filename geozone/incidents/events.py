@@ -130,26 +130,31 @@ def _boxes(
     if new.empty:
         return []
     wide = pd.Timedelta(minutes=minutes)
-    boxes = []
-    tiles = new.groupby(
-        [np.floor(new["lon"] / TILE_DEG), np.floor(new["lat"] / TILE_DEG)], sort=True
+    keys = [np.floor(new["lon"] / TILE_DEG), np.floor(new["lat"] / TILE_DEG)]
+    tiles = new.assign(_abs_lat=new["lat"].abs()).groupby(keys, sort=True)
+    bounds = tiles.agg(
+        west=("lon", "min"),
+        east=("lon", "max"),
+        south=("lat", "min"),
+        north=("lat", "max"),
+        start=("_t", "min"),
+        end=("_t", "max"),
+        lat=("_abs_lat", "max"),
     )
-    for _, tile in tiles:
-        lat = float(np.abs(tile["lat"]).max())
-        d_lat = metres / 110_574.0 * 1.01
-        d_lon = metres / (111_320.0 * max(np.cos(np.radians(min(lat + d_lat, 89.0))), 1e-6)) * 1.01
-        start = tile["_t"].min() - wide
-        boxes.append(
-            (
-                float(tile["lon"].min() - d_lon),
-                float(tile["lat"].min() - d_lat),
-                float(tile["lon"].max() + d_lon),
-                float(tile["lat"].max() + d_lat),
-                start,
-                tile["_t"].max() + wide,
-            )
+    d_lat = metres / 110_574.0 * 1.01
+    reach = np.cos(np.radians(np.minimum(bounds["lat"].to_numpy(float) + d_lat, 89.0)))
+    d_lon = metres / (111_320.0 * np.maximum(reach, 1e-6)) * 1.01
+    return list(
+        zip(
+            (bounds["west"].to_numpy(float) - d_lon).tolist(),
+            (bounds["south"].to_numpy(float) - d_lat).tolist(),
+            (bounds["east"].to_numpy(float) + d_lon).tolist(),
+            (bounds["north"].to_numpy(float) + d_lat).tolist(),
+            list(bounds["start"] - wide),
+            list(bounds["end"] + wide),
+            strict=True,
         )
-    return boxes
+    )
 
 
 def link_new(
