@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+import shapely
 
 import geozone.incidents.io._csv as csv_module
 from geozone.context import Context
@@ -20,6 +21,7 @@ from geozone.incidents.stream import (
     assign_file,
     assigned_schema,
     judge,
+    point_wkb,
     write_assigned,
 )
 from tests.fixtures.clusters import grid_context
@@ -140,6 +142,24 @@ def test_the_id_ledger_finds_ids_in_every_run_when_runs_are_capped(
     assert len(ledger) == 1001
 
 
+def test_the_id_ledger_tells_apart_ids_whose_first_digests_collide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = _ids.id_digests
+
+    def colliding(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        one, two = real(ids)
+        return one % np.uint64(3), two  # three first digests for every id: many collisions
+
+    monkeypatch.setattr(_ids, "id_digests", colliding)
+    ledger = IdLedger()
+    ids = np.array([f"c{i}" for i in range(40)], dtype=object)
+    ledger.add(ids[:25], np.arange(25))
+    ledger.add(ids[25:], np.arange(25, 40))
+    asked = np.array(["c7", "zz", "c39", "c0", "c25", "nope"], dtype=object)
+    assert ledger.first_lines(asked).tolist() == [7, -1, 39, 0, 25, -1]
+
+
 @pytest.fixture(scope="module")
 def context() -> Context:
     return grid_context()
@@ -234,3 +254,33 @@ def test_geoarrow_parquet_is_read_whole_and_gives_the_same_pieces(tmp_path: Path
     assert n_rows == 30 and len(whole.incidents) == 30
     pd.testing.assert_frame_equal(incidents, whole.incidents)
     assert rejects == whole.rejects == []
+
+
+def test_streamed_geoparquet_points_read_from_wkb_as_the_whole_file(tmp_path: Path) -> None:
+    """Streamed points are read from their WKB directly; odd geometries take GEOS's path."""
+    frame = grid_frame(12, 5, date(2024, 1, 1), date(2024, 12, 31))
+    points = gpd.points_from_xy(frame["lon"], frame["lat"])
+    plain = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=points, crs=4326)
+    plain.to_parquet(tmp_path / "points.parquet")
+    odd = plain.copy()
+    odd.loc[3, "geometry"] = shapely.Point()  # POINT EMPTY: NaN, NaN in WKB
+    odd.loc[5, "geometry"] = None
+    odd.loc[8, "geometry"] = shapely.LineString([(105.80, 21.03), (105.81, 21.04)])
+    odd.to_parquet(tmp_path / "odd.parquet")
+    for name in ("points.parquet", "odd.parquet"):
+        whole = read_incidents(tmp_path / name)
+        for size in (1, 5, 100):
+            incidents, rejects, _ = streamed(tmp_path / name, size)
+            pd.testing.assert_frame_equal(incidents, whole.incidents)
+            assert rejects == whole.rejects
+    reasons = {(r.line, r.reason) for r in read_incidents(tmp_path / "odd.parquet").rejects}
+    assert reasons == {(4, "no geometry"), (6, "no geometry"), (9, "not a point (LineString)")}
+    clean = read_incidents(tmp_path / "points.parquet").incidents
+    np.testing.assert_array_equal(clean["lon"].to_numpy(), frame["lon"].to_numpy())
+
+
+def test_point_wkb_is_the_wkb_geos_writes() -> None:
+    rng = np.random.default_rng(11)
+    lon, lat = rng.uniform(102, 110, 500), rng.uniform(8, 23, 500)
+    ours = point_wkb(lon, lat).to_pylist()
+    assert ours == list(shapely.to_wkb(shapely.points(lon, lat)))
