@@ -26,7 +26,7 @@ def test_a_large_batch_after_prepare_for_makes_nothing(
         made.append("outline pieces")
         raise AssertionError("outline pieces made after prepare_for")
 
-    monkeypatch.setattr(_locate._OutlinePieces, "build", refuse)
+    monkeypatch.setattr(_locate.OutlinePieces, "build", refuse)
     rng = np.random.default_rng(5)
     west, south, east, north = current.frame.total_bounds
     n = _locate.CORE_MIN_POINTS

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,6 +184,7 @@ class LeafIndex:
         zones: NDArray[np.int64],
         core_source: CoreSource | None = None,
         grid_source: GridSource | None = None,
+        outline_source: Callable[[], OutlinePieces] | None = None,
     ) -> None:
         self.geometries = own_copies(geometries)
         self.zones = zones
@@ -190,10 +192,13 @@ class LeafIndex:
         warm_prepared(self.geometries, outside=True)
         self.tree = shapely.STRtree(self.geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
-        self._outline: _OutlinePieces | None = None
+        self._outline: OutlinePieces | None = None
         self._outline_lock = threading.Lock()
         self._core_source = core_source or (lambda tol: interior_cores(geometries, zones, tol))
         self._grid_source = grid_source or (lambda tol, cores: CoreGrid.build(cores()))
+        self._outline_source = outline_source or (
+            lambda: OutlinePieces.build(self.geometries, self.zones)
+        )
         self._grids: dict[float, CoreGrid] = {}
         # Two threads querying a tree with the same prepared polygons as *input* geometries
         # corrupt the heap (shapely 2.2 / GEOS 3.14.1; the API judges batches on worker
@@ -234,11 +239,11 @@ class LeafIndex:
             self._metric[todo] = project_geometries(self.geometries[todo], self.zones[todo])
         return self._metric[polygons]
 
-    def outline_pieces(self) -> _OutlinePieces:
+    def outline_pieces(self) -> OutlinePieces:
         """Return the polygons' outlines in metres, cut into short pieces (made once)."""
         with self._outline_lock:
             if self._outline is None:
-                self._outline = _OutlinePieces.build(self.geometries, self.zones)
+                self._outline = self._outline_source()
             return self._outline
 
     def match(
@@ -399,7 +404,7 @@ class LeafIndex:
 
 
 @dataclass(frozen=True)
-class _OutlinePieces:
+class OutlinePieces:
     """Polygon outlines in metres, each in its polygon's UTM zone, cut into short pieces.
 
     A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
@@ -413,7 +418,7 @@ class _OutlinePieces:
     owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
 
     @classmethod
-    def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> _OutlinePieces:
+    def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> OutlinePieces:
         """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
         trees, owners = {}, {}
         present = ~shapely.is_missing(geometries)
@@ -431,6 +436,36 @@ class _OutlinePieces:
                 cut.append((pieces, batch[polygon[piece_ring]]))
             pieces, owner = _joined(cut)
             trees[zone], owners[zone] = shapely.STRtree(pieces), owner
+        return cls(trees, owners)
+
+    def save(self, path: Path, polygons: int) -> None:
+        """Write the pieces' metric coordinates as an uncompressed ``.npz``.
+
+        ``polygons``: the index's count. Loaded again (:meth:`load`), the pieces have the very
+        same coordinates, so every distance is the same to the last bit.
+        """
+        arrays: dict[str, NDArray[Any]] = {"count": np.array([polygons, _PIECE_SEGMENTS])}
+        for zone, tree in self.trees.items():
+            xy, piece = shapely.get_coordinates(tree.geometries, return_index=True)
+            arrays[f"xy_{zone}"] = xy
+            arrays[f"piece_{zone}"] = piece.astype(np.int32)
+            arrays[f"owner_{zone}"] = self.owners[zone]
+        with path.open("wb") as file:
+            np.savez(file, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path, polygons: int) -> OutlinePieces | None:
+        """Read pieces written by :meth:`save`; None if made for another index or cutting."""
+        trees, owners = {}, {}
+        with np.load(path) as data:
+            count, segments = data["count"]
+            if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
+                return None
+            for key in data.files:
+                if key.startswith("xy_"):
+                    zone = int(key.removeprefix("xy_"))
+                    pieces = shapely.linestrings(data[key], indices=data[f"piece_{zone}"])
+                    trees[zone], owners[zone] = shapely.STRtree(pieces), data[f"owner_{zone}"]
         return cls(trees, owners)
 
     def near(

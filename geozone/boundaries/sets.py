@@ -20,6 +20,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 from numpy.typing import ArrayLike, NDArray
 
 from geozone.boundaries._coregrid import CoreGrid
@@ -29,6 +30,7 @@ from geozone.boundaries._locate import (
     CoreSource,
     GridSource,
     LeafIndex,
+    OutlinePieces,
     interior_cores,
 )
 from geozone.boundaries.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
@@ -414,6 +416,7 @@ class BoundarySet:
             zones,
             self._cached_cores(geometries, zones),
             self._cached_grid(len(geometries)),
+            self._cached_outline(geometries, zones),
         )
         return index, leaves["code"].to_numpy(dtype=object)
 
@@ -471,6 +474,30 @@ class BoundarySet:
 
         return load
 
+    def _cached_outline(
+        self, geometries: NDArray[np.object_], zones: NDArray[np.int64]
+    ) -> Callable[[], OutlinePieces]:
+        """Return the metric outline pieces kept next to a built set, made on first use.
+
+        The file's name carries the build, the cutting and the PROJ version (the projected
+        coordinates are PROJ's): another of any of them makes a new file.
+        """
+
+        def load() -> OutlinePieces:
+            path = None
+            if self.display_path is not None and self.build_id is not None:
+                name = f"outline-{self.build_id}-proj{pyproj.proj_version_str}.npz"
+                path = self.display_path.parent / name
+            if path is not None and path.is_file():
+                pieces = OutlinePieces.load(path, len(geometries))
+                if pieces is not None:
+                    return pieces
+            pieces = OutlinePieces.build(geometries, zones)
+            _write_derived(path, lambda partial: pieces.save(partial, len(geometries)))
+            return pieces
+
+        return load
+
     def prepare_index(self, tolerance_m: float | None = None, large_batches: bool = False) -> None:
         """Make (or load) the whole point-location index now rather than piece by piece on use.
 
@@ -491,6 +518,7 @@ class BoundarySet:
         """
         if tolerance_m > 0:
             self._leaf[0].grid(tolerance_m)  # the grid is made from the cores
+        self._leaf[0].outline_pieces()
 
     @cached_property
     def _leaf_chain(self) -> dict[str, NDArray[np.object_]]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -392,3 +393,23 @@ def test_large_batches_located_on_several_threads_at_once(built_settings: Settin
         check=False,
     )
     assert child.returncode == 0 and child.stdout.strip() == "same", child.stderr[-2000:]
+
+
+def test_outline_pieces_read_back_from_their_file_measure_the_same(
+    grid: BoundarySet, tmp_path: Path
+) -> None:
+    from geozone.boundaries._locate import OutlinePieces
+
+    wards = grid.units("ward")
+    geometries = wards.geometry.to_numpy()
+    zones = wards["utm_epsg"].to_numpy(np.int64)
+    built = OutlinePieces.build(geometries, zones)
+    built.save(tmp_path / "outline.npz", len(geometries))
+    loaded = OutlinePieces.load(tmp_path / "outline.npz", len(geometries))
+    assert loaded is not None
+    assert OutlinePieces.load(tmp_path / "outline.npz", len(geometries) + 1) is None
+    rng = np.random.default_rng(3)
+    lon, lat = np.array([grid_point(x, y) for x, y in rng.uniform(-50, 3050, (2000, 2))]).T
+    for a, b in zip(built.near(lon, lat, 40.0), loaded.near(lon, lat, 40.0), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same coordinates: the same bits
+    assert len(built.near(lon, lat, 40.0)[0]) > 100
