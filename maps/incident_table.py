@@ -225,7 +225,7 @@ def incident_columns(
     if "event_reports" in frame:  # a linked event, drawn once: its reports
         data["ev"], data["evs"] = _factorize(frame["event_reports"])
     columns = [c for c in ("explanation_vi", "explanation_en") if c in frame]
-    if columns:
+    if columns and not _explanations_by_first(frame, columns, data):
         # One code per distinct pair of sentences: each column factorised, codes combined.
         present = np.zeros(n, dtype=bool)
         key = np.zeros(n, dtype=np.int64)
@@ -248,6 +248,30 @@ def incident_columns(
         syn = frame["synthetic"].fillna(False).astype(bool).to_numpy().astype(np.int8)
         data["syn"] = int(syn[0]) if len(syn) and (syn == syn[0]).all() else syn
     return data
+
+
+def _explanations_by_first(frame: pd.DataFrame, columns: list[str], data: dict[str, Any]) -> bool:
+    """Fill ``ex`` and the packed sentences when the first column decides the others.
+
+    Stored decisions always have both sentences, and the English follows the Vietnamese:
+    one factorisation of the Vietnamese and one comparison of the English against the first
+    English met for each Vietnamese sentence (instead of hashing both). Returns False (and
+    fills nothing) when a sentence is missing or the English does not follow.
+    """
+    if frame[columns].isna().to_numpy().any():
+        return False
+    lead = frame[columns[0]].to_numpy(dtype=object)
+    codes, _ = pd.factorize(lead)
+    first = np.unique(codes, return_index=True)[1]  # each sentence's first row, in code order
+    others = [frame[c].to_numpy(dtype=object) for c in columns[1:]]
+    if not all(bool((values[first][codes] == values).all()) for values in others):
+        return False
+    data["ex"] = codes.astype(np.int64)
+    for column, values in zip(columns, [lead, *others], strict=True):
+        name = column.removeprefix("explanation_")
+        sentences = [str(v) for v in values[first]]
+        data[f"{name}_templates"], data[f"{name}s"] = pack_sentences(sentences)
+    return True
 
 
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
