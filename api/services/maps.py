@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class IncidentBodies:
         self._lock = threading.Lock()
         self.size = size
         self.builds = 0
+        #: The last build's wall and CPU seconds (its thread's), for benchmarks/bench_maps.py.
+        self.last_build = (0.0, 0.0)
 
     def get(self, key: Hashable | None, build: Callable[[], IncidentBody]) -> IncidentBody:
         """Return the cached table for ``key``, building it once (None: build, never cache)."""
@@ -103,8 +106,10 @@ class IncidentBodies:
             with self._lock:
                 found = self._items.get(key)
             if found is None:
+                wall, cpu = time.perf_counter(), time.thread_time()
                 found = build()
                 self.builds += 1
+                self.last_build = (time.perf_counter() - wall, time.thread_time() - cpu)
                 with self._lock:
                     self._items[key] = found
                     while len(self._items) > self.size:

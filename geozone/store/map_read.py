@@ -75,7 +75,12 @@ def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
         .where(c.c.cluster_id == cluster_id, plausible(t))
     )
     with store._read() as connection:
-        rows = connection.execute(statement).all()
+        result = connection.execute(statement)
+        # The driver's own rows (plain tuples): every column is read raw (no result
+        # processors), so SQLAlchemy's row objects would only cost time (0.5 s at 200,000).
+        cursor = result.cursor
+        rows = cursor.fetchall() if cursor is not None else []
+        result.close()
     names = [*MAP_INCIDENT_COLUMNS, *MAP_DECISION_COLUMNS]
     values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     frame = pd.DataFrame(
