@@ -452,6 +452,7 @@ def cluster_map(
     patrol_zones: dict[str, Any] | None = None,
     patrol_zones_url: str | None = None,
     links: list[dict[str, str]] | None = None,
+    layers_collapsed: bool = False,
 ) -> folium.Map:
     """Build the map of a cluster.
 
@@ -513,6 +514,9 @@ def cluster_map(
         the key.
     links
         Links shown under the title (``href``, plain-text ``label``), e.g. the report.
+    layers_collapsed
+        Fold the layer list into its button (a small map, such as the report's, where the
+        open list would cover the cluster); open otherwise.
 
     Returns
     -------
@@ -542,7 +546,7 @@ def cluster_map(
     _decor(parts, title, attribution, links or []).add_to(m)
     for layer in parts.layers:
         layer.add_to(m)
-    control = folium.LayerControl(collapsed=False, position="topright")
+    control = folium.LayerControl(collapsed=layers_collapsed, position="topright")
     control.add_to(m)
     if incidents is None and incidents_url is not None:
         _loader(control, incidents_url, hotspots_url, patrol_zones_url).add_to(m)

@@ -81,7 +81,7 @@ def _factorize(values: pd.Series, label: Any = None) -> tuple[NDArray[np.int64],
     return codes.astype(np.int64), labels
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)")
 #: Stands for a number in a sentence template (never produced by html.escape).
 NUMBER_SLOT = "\x01"
 
@@ -90,10 +90,11 @@ NUMBER_SLOT = "\x01"
 def _split_numbers(sentence: str) -> tuple[str, str]:
     """Return a sentence's escaped template and its numbers joined by "|".
 
-    Cached: the same sentences come back each time a map's table is rebuilt.
+    One pass of the pattern (``re.split`` with the numbers captured: text and numbers
+    alternate). Cached: the same sentences come back each time a map's table is rebuilt.
     """
-    numbers = _NUMBER.findall(sentence)
-    return esc(_NUMBER.sub(NUMBER_SLOT, sentence)), "|".join(numbers)
+    parts = _NUMBER.split(sentence)
+    return esc(NUMBER_SLOT.join(parts[0::2])), "|".join(parts[1::2])
 
 
 def pack_sentences(sentences: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -177,13 +178,32 @@ def incident_data(
             f"layer 'incidents': geometries must be points; row {frame.index[not_point][0]} "
             f"is a {first.geom_type}"
         )
+    return incident_columns(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)),
+        shapely.get_x(geoms),
+        shapely.get_y(geoms),
+        units,
+    )
+
+
+def incident_columns(
+    frame: pd.DataFrame,
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    units: gpd.GeoDataFrame | None = None,
+) -> dict[str, Any]:
+    """Build the :func:`incident_data` table from plain columns and coordinates (EPSG:4326).
+
+    Every step works on whole columns (factorised codes, one pattern pass per distinct
+    sentence), so the stored incidents of a cluster go to the table without points built.
+    """
     names: dict[str, str] = {}
     if units is not None and {"code", "full_name"} <= set(units.columns):
         names = dict(zip(units["code"].astype(str), units["full_name"].astype(str), strict=True))
     n = len(frame)
     data: dict[str, Any] = {
-        "lat": np.round(shapely.get_y(geoms), _POINT_DECIMALS),
-        "lon": np.round(shapely.get_x(geoms), _POINT_DECIMALS),
+        "lat": np.round(np.asarray(lat, dtype=np.float64), _POINT_DECIMALS),
+        "lon": np.round(np.asarray(lon, dtype=np.float64), _POINT_DECIMALS),
         "labels": POPUP_LABELS,
     }
     raw = frame["category"] if "category" in frame else pd.Series(["other"] * n, frame.index)
@@ -195,10 +215,7 @@ def incident_data(
     if "occurred_at" in frame:
         data["t0"], data["t"] = _minutes(frame["occurred_at"])
     if "external_id" in frame:
-        ids = frame["external_id"].astype(str).tolist()
-        prefix = _common_prefix(min(ids), max(ids)) if ids else ""
-        data["id_prefix"] = esc(prefix)
-        data["id"] = [esc(v[len(prefix) :]) for v in ids]
+        data["id_prefix"], data["id"] = _short_ids(frame["external_id"])
     if "lead_unit" in frame:
         data["lead"], data["leads"] = _factorize(
             frame["lead_unit"], lambda c: f"{names[c]} ({c})" if c in names else c
@@ -208,26 +225,69 @@ def incident_data(
     if "event_reports" in frame:  # a linked event, drawn once: its reports
         data["ev"], data["evs"] = _factorize(frame["event_reports"])
     columns = [c for c in ("explanation_vi", "explanation_en") if c in frame]
-    if columns:
-        texts = frame[columns].astype("string")
-        present = texts.notna().any(axis=1).to_numpy()
-        keys = texts[columns[0]].fillna("")
-        for column in columns[1:]:
-            keys = keys + "\x00" + texts[column].fillna("")
-        keys = keys[present]
-        codes, uniques = pd.factorize(keys)
+    if columns and not _explanations_by_first(frame, columns, data):
+        # One code per distinct pair of sentences: each column factorised, codes combined.
+        present = np.zeros(n, dtype=bool)
+        key = np.zeros(n, dtype=np.int64)
+        found: list[tuple[NDArray[np.int64], Any]] = []
+        for column in columns:
+            codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object))
+            present |= codes >= 0
+            key = key * (len(uniques) + 1) + (codes + 1)
+            found.append((codes, uniques))
+        pair_codes, _ = pd.factorize(key[present])
         data["ex"] = np.full(n, -1, dtype=np.int64)
-        data["ex"][present] = codes
-        split = [str(key).split("\x00") for key in uniques]
-        for position, column in enumerate(columns):
-            key = column.removeprefix("explanation_")
-            data[f"{key}_templates"], data[f"{key}s"] = pack_sentences(
-                [parts[position] for parts in split]
-            )
+        data["ex"][present] = pair_codes
+        # The row where each distinct pair first appears gives its sentences.
+        rows = np.flatnonzero(present)[np.unique(pair_codes, return_index=True)[1]]
+        for column, (codes, uniques) in zip(columns, found, strict=True):
+            sentences = [str(uniques[c]) if c >= 0 else "" for c in codes[rows]]
+            name = column.removeprefix("explanation_")
+            data[f"{name}_templates"], data[f"{name}s"] = pack_sentences(sentences)
     if "synthetic" in frame:
         syn = frame["synthetic"].fillna(False).astype(bool).to_numpy().astype(np.int8)
         data["syn"] = int(syn[0]) if len(syn) and (syn == syn[0]).all() else syn
     return data
+
+
+def _explanations_by_first(frame: pd.DataFrame, columns: list[str], data: dict[str, Any]) -> bool:
+    """Fill ``ex`` and the packed sentences when the first column decides the others.
+
+    Stored decisions always have both sentences, and the English follows the Vietnamese:
+    one factorisation of the Vietnamese and one comparison of the English against the first
+    English met for each Vietnamese sentence (instead of hashing both). Returns False (and
+    fills nothing) when a sentence is missing or the English does not follow.
+    """
+    if frame[columns].isna().to_numpy().any():
+        return False
+    lead = frame[columns[0]].to_numpy(dtype=object)
+    codes, _ = pd.factorize(lead)
+    first = np.unique(codes, return_index=True)[1]  # each sentence's first row, in code order
+    others = [frame[c].to_numpy(dtype=object) for c in columns[1:]]
+    if not all(bool((values[first][codes] == values).all()) for values in others):
+        return False
+    data["ex"] = codes.astype(np.int64)
+    for column, values in zip(columns, [lead, *others], strict=True):
+        name = column.removeprefix("explanation_")
+        sentences = [str(v) for v in values[first]]
+        data[f"{name}_templates"], data[f"{name}s"] = pack_sentences(sentences)
+    return True
+
+
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _short_ids(values: pd.Series) -> tuple[str, list[str]]:
+    """Return the ids' common prefix and the rest of each id, HTML-escaped."""
+    ids = values.astype(str).to_numpy(dtype=object)
+    if not len(ids):
+        return "", []
+    prefix = _common_prefix(min(ids), max(ids))
+    size = len(prefix)
+    rest = [v[size:] for v in ids]
+    if _HTML_SPECIAL.search("".join(rest)):
+        rest = [esc(v) for v in rest]
+    return esc(prefix), rest
 
 
 def incident_legend(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -264,7 +324,11 @@ def _rule_label(rule: str) -> str:
 
 
 def incident_payload(
-    incidents: gpd.GeoDataFrame | None, total: int, units: gpd.GeoDataFrame | None = None
+    incidents: gpd.GeoDataFrame | None,
+    total: int,
+    units: gpd.GeoDataFrame | None = None,
+    *,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return what a served cluster map fetches to draw its incidents (``incident_loader.js``).
 
@@ -276,6 +340,8 @@ def incident_payload(
         How many incidents of the cluster are stored (``incidents`` may be the newest only).
     units
         ``code`` and ``full_name`` of the units that may lead, to name them.
+    data
+        The table already built (:func:`incident_columns`); ``incidents`` is then None.
 
     Returns
     -------
@@ -284,7 +350,8 @@ def incident_payload(
         ``data`` (the :func:`incident_data` table, or None), ``legend`` (items with
         ``swatch`` and ``label_html``) and ``notice_html`` (the synthetic badge or None).
     """
-    data = incident_data(incidents, units) if incidents is not None and len(incidents) else None
+    if data is None and incidents is not None and len(incidents):
+        data = incident_data(incidents, units)
     returned = 0 if data is None else len(data["lat"])
     synthetic = bool(data is not None and "syn" in data and np.any(data["syn"]))
     return {

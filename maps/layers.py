@@ -279,6 +279,52 @@ def stored_incidents(
     return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
 
 
+@dataclass(frozen=True)
+class StoredTable:
+    """The newest stored incidents of one cluster as plain columns, for the served map.
+
+    Attributes
+    ----------
+    frame
+        ``external_id``, ``occurred_at`` (UTC), ``lon``, ``lat``, ``category``,
+        ``synthetic``, ``detected_by``, the stored decision (``rule``, ``lead_unit``,
+        ``explanation_vi``, ``explanation_en``, ``review``) and ``event_reports`` for a
+        linked event; newest first (None when none is stored or ``limit`` is 0).
+    total
+        How many stored incidents the cluster's assignment concerns.
+    """
+
+    frame: pd.DataFrame | None
+    total: int
+
+    @property
+    def returned(self) -> int:
+        """How many points :attr:`frame` holds (one per linked event)."""
+        return 0 if self.frame is None else len(self.frame)
+
+
+def stored_incident_table(store: IncidentStore, cluster_id: str, *, limit: int) -> StoredTable:
+    """Return the newest ``limit`` stored incidents of a cluster with their stored decisions.
+
+    The same incidents and decisions as :func:`stored_incidents`, read in one query of the
+    columns a map draws (:func:`geozone.store.map_read.cluster_map_columns`) and kept as
+    columns (no points built): what the served map's incident table is built from. Newest
+    first, ties in key order; a linked event is one point (:func:`one_point_per_event`).
+    """
+    from geozone.store.map_read import cluster_map_columns
+
+    found = cluster_map_columns(store, cluster_id)
+    total = len(found)
+    if limit <= 0 or not total:
+        return StoredTable(None, total)
+    stamps = pd.DatetimeIndex(found["occurred_at"]).asi8
+    order = np.lexsort((found["id"].to_numpy(), -stamps))[:limit]
+    frame = found.take(order).reset_index(drop=True)
+    if frame["event_id"].notna().any():
+        frame = one_point_per_event(frame)
+    return StoredTable(frame.drop(columns=["id", "event_id", "event_role"]), total)
+
+
 def one_point_per_event(incidents: pd.DataFrame) -> pd.DataFrame:
     """Keep one point per linked event (its lead report), naming its reports in ``event_reports``.
 

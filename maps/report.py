@@ -477,7 +477,8 @@ def _interactive(report: ClusterReport, form: ClusterForm, max_incidents: int) -
         mine = mine[[*keep, "geometry"]] if len(mine) else None
     try:
         page = to_html(
-            map_of_layers(layers, incidents=mine, inline_assets=True),
+            # the layer list folded: open, it covers part of the cluster on this small map
+            map_of_layers(layers, incidents=mine, inline_assets=True, layers_collapsed=True),
             inline_assets=True,
         )
     except MapAssetsMissingError as exc:

@@ -62,8 +62,8 @@ from api.services import maps as service
 from geozone.errors import DataNotFoundError
 
 router = APIRouter(prefix="/maps", tags=["maps"])
-#: Most incidents one map page carries (the browser clusters them).
-MAX_MAP_INCIDENTS = 200_000
+#: Most incidents one map page carries (a safety cap, said on the map when reached).
+MAX_MAP_INCIDENTS = service.MAX_MAP_INCIDENTS
 Limit = Annotated[
     int | None,
     Query(
@@ -76,7 +76,7 @@ Limit = Annotated[
 
 
 def _limit(limit: int | None) -> int:
-    return MAX_MAP_INCIDENTS if limit is None else limit
+    return service.MAX_MAP_INCIDENTS if limit is None else limit  # read here: tests lower it
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
@@ -278,7 +278,7 @@ def planner_page(
     layers = cluster_layers(
         territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
     )
-    service.warm_up(request.app.state, store, context, cluster_id, MAX_MAP_INCIDENTS)
+    service.warm_up(request.app.state, store, context, cluster_id, _limit(None))
     quoted = quote(cluster_id, safe="")
     root, prefixed = _prefixed(request)
     page = planner_map(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class IncidentBodies:
         self._lock = threading.Lock()
         self.size = size
         self.builds = 0
+        #: The last build's wall and CPU seconds (its thread's), for benchmarks/bench_maps.py.
+        self.last_build = (0.0, 0.0)
 
     def get(self, key: Hashable | None, build: Callable[[], IncidentBody]) -> IncidentBody:
         """Return the cached table for ``key``, building it once (None: build, never cache)."""
@@ -103,8 +106,10 @@ class IncidentBodies:
             with self._lock:
                 found = self._items.get(key)
             if found is None:
+                wall, cpu = time.perf_counter(), time.thread_time()
                 found = build()
                 self.builds += 1
+                self.last_build = (time.perf_counter() - wall, time.thread_time() - cpu)
                 with self._lock:
                     self._items[key] = found
                     while len(self._items) > self.size:
@@ -126,6 +131,24 @@ def incident_bodies(state: Any) -> IncidentBodies:
         cache = IncidentBodies()
         state.map_incident_bodies = cache
     return cache
+
+
+#: Most incidents one served map draws: every incident of a cluster up to this safety cap
+#: (a million points is about 25 MB of table before compression and still draws).
+MAX_MAP_INCIDENTS = 1_000_000
+
+
+def capped_note(total: int) -> str:
+    """Return the line a map shows when a cluster holds more incidents than it draws."""
+    from maps.incident_table import thousands
+
+    return (
+        f"Cụm có {thousands(total)} vụ việc, vượt giới hạn an toàn {thousands(MAX_MAP_INCIDENTS)} "
+        f"điểm của bản đồ: chỉ vẽ {thousands(MAX_MAP_INCIDENTS)} vụ việc mới nhất; lọc theo thời "
+        f"gian qua API để xem phần còn lại / The cluster holds {thousands(total)} incidents, "
+        f"more than the map's safety cap of {thousands(MAX_MAP_INCIDENTS)} points: the newest "
+        f"{thousands(MAX_MAP_INCIDENTS)} are drawn; filter by time through the API for the rest"
+    )
 
 
 #: Said on a map drawn while stored decisions wait to be recomputed after a context change.
@@ -150,20 +173,26 @@ def build_incident_body(
     ``recomputing``: some stored decisions are out of date and being recomputed; the map's
     summary line says so (:data:`RECOMPUTING`).
     """
-    from maps import incident_payload, stored_incidents
+    from maps.incident_table import incident_columns, incident_payload
+    from maps.layers import stored_incident_table
 
-    found = stored_incidents(store, cluster_id, limit=limit)
-    units = None
-    if found.layer is not None and "lead_unit" in found.layer:
-        frame = territory.bset.frame
-        units = frame[frame["code"].isin(found.layer["lead_unit"].dropna().unique())]
-    payload: dict[str, Any] = incident_payload(found.layer, found.total, units)
+    found = stored_incident_table(store, cluster_id, limit=limit)
+    data = None
+    if found.frame is not None and len(found.frame):
+        frame = found.frame
+        codes = frame["lead_unit"].dropna().unique()
+        units = territory.bset.frame[territory.bset.frame["code"].isin(codes)]
+        columns = frame.drop(columns=["lon", "lat"])
+        data = incident_columns(columns, frame["lon"].to_numpy(), frame["lat"].to_numpy(), units)
+    payload: dict[str, Any] = incident_payload(None, found.total, data=data)
     payload["cluster_id"] = cluster_id
     payload["recomputing"] = recomputing
     if recomputing:
         payload["summary"] = f"{payload['summary']}. {RECOMPUTING}"
+    if found.total > limit >= MAX_MAP_INCIDENTS:
+        payload["summary"] = f"{payload['summary']}. {capped_note(found.total)}"
     body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return IncidentBody(body, gzip.compress(body, compresslevel=5), found.returned, found.total)
+    return IncidentBody(body, gzip.compress(body, compresslevel=3), found.returned, found.total)
 
 
 def incident_body(
@@ -188,7 +217,7 @@ def incident_body(
 def warm_up(
     state: Any, store: IncidentStore, context: Context, cluster_id: str, limit: int
 ) -> None:
-    """Build a map's incident table and hotspot layers in the background, once per marker.
+    """Build a map's incident table, then its hotspot layers, in the background, once per marker.
 
     Called when a public map or planner page is served: while the user types the key, the
     table the page will fetch is built, so the key is answered from memory. Nothing is sent
@@ -208,7 +237,7 @@ def warm_up(
             return
         _WARMING.add(key)
 
-    def table() -> None:
+    def build() -> None:
         try:
             incident_body(state, store, context, cluster_id, limit)
         except GeozoneError:
@@ -216,15 +245,12 @@ def warm_up(
         finally:
             with _WARMING_LOCK:
                 _WARMING.discard(key)
+        # The hotspot layers after the table, not beside it: the markers come first (two
+        # builds at once share the interpreter and the cores, and both finish late). The
+        # page asks for the layers once its markers are drawn.
+        warm_hotspots(state, store, context, cluster_id)
 
-    # The table and the hotspot layers at the same time: the page fetches them together.
-    threading.Thread(target=table, name=f"warm-map-{cluster_id}", daemon=True).start()
-    threading.Thread(
-        target=warm_hotspots,
-        args=(state, store, context, cluster_id),
-        name=f"warm-hotspots-{cluster_id}",
-        daemon=True,
-    ).start()
+    threading.Thread(target=build, name=f"warm-map-{cluster_id}", daemon=True).start()
 
 
 def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:

@@ -12,8 +12,9 @@
  * strings were escaped by the server; everything else is set with textContent).
  *
  * cfg.analytics entries (maps/analytics_layers.py loader_entries: Gi* cells, emerging trends;
- * saved patrol zones; suggested patrol zones on the planner) are fetched with the same key at
- * the same time as the incidents, each drawn by GZ[entry.function] as soon as it arrives.
+ * saved patrol zones; suggested patrol zones on the planner) are fetched with the same key
+ * once the incidents are answered (markers first), each drawn by GZ[entry.function] as soon
+ * as it arrives.
  */
 (function (global) {
   "use strict";
@@ -91,8 +92,7 @@
     }
     var generation = this.generation;
     this._state("info", this.labels.loading);
-    this.analytics = this.loadAnalytics(key, generation);  // at the same time
-    return GZ.fetchJson(this.cfg.url, key, this.labels.network_error).then(
+    var incidents = GZ.fetchJson(this.cfg.url, key, this.labels.network_error).then(
       function (body) { return generation === self.generation ? self.show(body) : null; },
       function (error) {
         if (generation !== self.generation) { return null; }
@@ -103,6 +103,12 @@
         return null;
       }
     );
+    // The other layers once the markers are on their way: the server builds the incident
+    // table first (the first open after new data), and the Gi* cells follow it.
+    this.analytics = incidents.then(function () {
+      return generation === self.generation ? self.loadAnalytics(key, generation) : 0;
+    });
+    return incidents;
   };
 
   /** Draw an incident_payload answer: clustered markers, heat layer, legend, notice. */

@@ -46,7 +46,7 @@ from maps.cluster_map import (
     PAIR_ZONE_STYLE,
 )
 from tests.fixtures.analytics import with_analytics
-from tests.fixtures.browser import CHROMIUM, FIND_MAP
+from tests.fixtures.browser import CHROMIUM, FIND_MAP, panels_over_cluster
 from tests.fixtures.clusters import T11_CONFIRMED
 from tests.fixtures.pages import needs_assets
 
@@ -59,6 +59,7 @@ pytestmark = [
     needs_assets,
 ]
 T11 = "hoa-do-phuc-vi-vn2025"
+GIA_LAM = "gia-lam-vn2025"  # the carried Gia Lâm cluster: 37 members on the 2025 units
 T11_LON, T11_LAT = 105.8064, 21.0387
 LOOPBACK = {"127.0.0.1", "localhost"}
 MAP = f"window[{FIND_MAP}]"
@@ -303,6 +304,82 @@ def test_t11_cluster_map_shows_layers_and_incidents_with_a_key(
     title = page.locator(".gz-title").inner_text()
     assert T11 not in title and "Báo cáo / Report" in title  # the name, and a report link
     record.check()
+    context.close()
+
+
+def open_with_key(browser: Any, served: Served, cluster_id: str) -> tuple[Any, Any]:
+    """Open a cluster map at 1440×900, give the planner's key, wait for every layer drawn."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{served.base}/maps/clusters/{cluster_id}")
+    page.wait_for_function(f"() => {MAP} && {MAP}.gzIncidents && {MAP}.gzIncidents.ready")
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
+    drawn = page.evaluate(
+        f"""async () => {{
+        const loader = {MAP}.gzIncidents;
+        await loader.ready;
+        const layers = await loader.analytics;
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        await new Promise(r => setTimeout(r, 100));  // the refit after the panels grew
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return layers;
+    }}"""
+    )
+    assert drawn >= 1  # the hotspot layers arrived (and their notes grew the panel)
+    return context, page
+
+
+@pytest.mark.parametrize("cluster_id", [T11, GIA_LAM])
+def test_no_panel_covers_the_cluster_once_every_layer_is_drawn(
+    browser: Any, served: Served, tmp_path: Path, cluster_id: str
+) -> None:
+    context, page = open_with_key(browser, served, cluster_id)
+    record = Recorder(page)
+    panel = page.locator(".gz-incident-box")
+    assert panel.locator(".gz-analytics-section").count() >= 1  # the notes are in the panel
+    # capped to the room between the controls above it and the zoom buttons below: it scrolls
+    box = panel.bounding_box()
+    below = page.locator(".leaflet-bottom.leaflet-right").bounding_box()
+    assert box["y"] + box["height"] <= below["y"]
+    assert panel.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    assert page.evaluate(panels_over_cluster()) == []
+    keep_screenshot(page, tmp_path, f"panels-clear-{cluster_id}.png")
+    # a notes section opened by the user widens nothing over the cluster either
+    page.locator(".gz-analytics-section > summary").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(panels_over_cluster()) == []
+    # once the user moves the map himself, it is no longer fitted under him
+    page.mouse.move(720, 450)
+    page.mouse.down()
+    page.mouse.move(600, 450, steps=4)
+    page.mouse.up()
+    assert page.evaluate(f"{MAP}.gzUserMoved") is True
+    assert record.page_errors == []
+    context.close()
+
+
+def test_every_incident_is_drawn_by_default_and_the_cap_is_said(
+    browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.services import maps as service
+
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    assert table["returned"] == table["total"] > 500  # the whole cluster by default
+    assert "vượt giới hạn" not in table["summary"]
+    # a cluster larger than the (lowered) safety cap: the newest are drawn, and it is said
+    monkeypatch.setattr(service, "MAX_MAP_INCIDENTS", 500)
+    capped = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    assert capped["returned"] == 500 and capped["total"] == table["total"]
+    assert "vượt giới hạn an toàn 500 điểm của bản đồ" in capped["summary"]
+    context, page = open_with_key(browser, served, T11)
+    assert page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length") == 500
+    assert "vượt giới hạn an toàn" in page.locator(".gz-incident-status").inner_text()
+    context.close()
+    monkeypatch.undo()
+    context, page = open_with_key(browser, served, T11)
+    drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    assert drawn == table["total"]
     context.close()
 
 

@@ -281,6 +281,25 @@ def test_pack_sentences_round_trip() -> None:
     assert unpack(templates, packed[2]) == "Tom &amp; Jerry &lt;b&gt;1.5&lt;/b&gt;"
 
 
+def test_explanation_pairs_whether_or_not_the_english_follows() -> None:
+    from maps.incident_table import incident_columns
+
+    vi = ["Câu 1 m", "Câu 2 m", "Câu 1 m", "Câu 1 m"]
+    lon = lat = np.zeros(4)
+    following = pd.DataFrame({"explanation_vi": vi, "explanation_en": ["A 1", "B 2", "A 1", "A 1"]})
+    d = incident_columns(following, lon, lat)
+    assert d["ex"].tolist() == [0, 1, 0, 0]
+    assert [unpack(d["vi_templates"], v) for v in d["vis"]] == ["Câu 1 m", "Câu 2 m"]
+    assert [unpack(d["en_templates"], v) for v in d["ens"]] == ["A 1", "B 2"]
+    # the same Vietnamese with two English sentences: two pairs; a missing one: "" or none
+    apart = following.assign(explanation_en=["A 1", "B 2", "C 3", None])
+    d = incident_columns(apart, lon, lat)
+    assert d["ex"].tolist() == [0, 1, 2, 3]
+    assert [unpack(d["en_templates"], v) for v in d["ens"]] == ["A 1", "B 2", "C 3", ""]
+    none = pd.DataFrame({"explanation_vi": [None, "x"], "explanation_en": [None, "y"]})
+    assert incident_columns(none, np.zeros(2), np.zeros(2))["ex"].tolist() == [-1, 0]
+
+
 def test_one_synthetic_flag_for_all(layers: dict[str, gpd.GeoDataFrame]) -> None:
     d = incident_data(layers["incidents"].iloc[:2])
     assert d["syn"] == 1

@@ -7,6 +7,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 import geopandas as gpd
+import orjson
 import pandas as pd
 import pytest
 
@@ -29,6 +30,8 @@ from maps import (
     stored_incidents,
     to_html,
 )
+from maps.incident_table import incident_columns, incident_data
+from maps.layers import StoredTable, stored_incident_table
 from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
 from tests.fixtures.html import js_arguments, tooltips
 from tests.fixtures.pages import incident_tables, unpack
@@ -226,6 +229,25 @@ def test_stored_incidents_are_the_newest_with_their_stored_decisions(
         assert everything.returned == n - 2 and everything.layer is not None
         assert everything.layer["external_id"].is_unique
         assert stored_incidents(store, "elsewhere") == StoredIncidents(None, 0)
+        # the served map's read: the same incidents, decisions and table, in one query
+        assert stored_incident_table(store, "o-thu", limit=0) == StoredTable(None, n - 2)
+        for limit in (7, 50_000):
+            old = stored_incidents(store, "o-thu", limit=limit)
+            new = stored_incident_table(store, "o-thu", limit=limit)
+            assert (new.total, new.returned) == (old.total, old.returned)
+            assert new.frame is not None and old.layer is not None
+            assert new.frame["external_id"].tolist() == old.layer["external_id"].tolist()
+            for column in ("rule", "lead_unit", "explanation_vi", "explanation_en"):
+                assert new.frame[column].tolist() == old.layer[column].tolist()
+            table = incident_columns(
+                new.frame.drop(columns=["lon", "lat"]),
+                new.frame["lon"].to_numpy(),
+                new.frame["lat"].to_numpy(),
+            )
+            assert orjson.dumps(table, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(
+                incident_data(old.layer), option=orjson.OPT_SERIALIZE_NUMPY
+            )
+        assert stored_incident_table(store, "elsewhere", limit=10) == StoredTable(None, 0)
 
 
 def test_cluster_on_a_day_keeps_the_members_of_that_day(grid: BoundarySet) -> None:
@@ -284,7 +306,6 @@ def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
     grid: BoundarySet, tmp_path: Path
 ) -> None:
     from geozone.incidents.events import link_new
-    from maps.incident_table import incident_data
 
     cluster = grid_cluster()
     context = Context([grid], {cluster.id: cluster}, territories([cluster], [grid]), {})
@@ -305,6 +326,13 @@ def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
         assign_stale(store, context)
         assert link_new(store, incidents["external_id"]).linked == 2
         found = stored_incidents(store, "o-thu")
+        table = stored_incident_table(store, "o-thu", limit=10)
+    assert table.frame is not None and table.total == 3
+    assert table.frame["external_id"].tolist() == ["o2-5", "o1-17"]  # newest first
+    assert table.frame["event_reports"].fillna("").tolist() == [
+        "",
+        "o1-17 (o1, chủ trì / lead); o2-4 (o2)",
+    ]
     assert found.layer is not None and found.total == 3
     layer = found.layer.set_index("external_id")
     assert sorted(layer.index) == ["o1-17", "o2-5"]  # the event once, by its lead report

@@ -19,7 +19,7 @@ from geozone.incidents.pipeline import assign_stale
 from geozone.report import SYNTHETIC_LABEL, ClusterReport, cluster_report
 from geozone.store import open_store
 from maps.report import THOUSANDS, report_html, table_html
-from tests.fixtures.browser import CHROMIUM
+from tests.fixtures.browser import CHROMIUM, FIND_MAP, panels_over_cluster
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import GRID_INFO, grid_units, grid_vertex_lonlat
 from tests.fixtures.html import external_references
@@ -200,4 +200,29 @@ def test_page_prints_to_a4_without_the_interactive_map(
     pdf = page.pdf(format="A4", print_background=True)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pages >= 6  # cover, map, then one section per page at least
+    page.close()
+
+
+@needs_assets
+def test_the_small_map_keeps_its_layer_list_folded_off_the_cluster(
+    browser: Any, evil: tuple[ClusterReport, Context, str], tmp_path: Path
+) -> None:
+    _, _, page_html = evil
+    path = tmp_path / "report.html"
+    path.write_text(page_html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto(path.as_uri())
+    page.locator(".interactive iframe").scroll_into_view_if_needed()
+    inner = page.frame_locator(".interactive iframe")
+    inner.locator(".leaflet-control-layers").wait_for(timeout=15_000)
+    frame = next(f for f in page.frames if f != page.main_frame)
+    frame.wait_for_function(f"() => window[{FIND_MAP}] && window[{FIND_MAP}].gzBounds")
+    layers = inner.locator(".leaflet-control-layers")
+    assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
+    assert frame.evaluate(panels_over_cluster()) == []  # nothing over the cluster
+    # the list opens on demand (hover or click on its button), with every layer in it
+    layers.hover()
+    assert "leaflet-control-layers-expanded" in (layers.get_attribute("class") or "")
+    assert inner.locator(".leaflet-control-layers-overlays label").count() >= 3
+    page.locator(".interactive iframe").screenshot(path=str(tmp_path / "report-map.png"))
     page.close()

@@ -1,0 +1,38 @@
+"""The one read of a cluster's stored incidents and decisions for its map (SQLite, PostGIS)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from geozone.incidents.pipeline import assign_stale
+from geozone.store import IncidentQuery, IncidentStore
+from geozone.store.map_read import MAP_DECISION_COLUMNS, MAP_INCIDENT_COLUMNS, cluster_map_columns
+from tests.fixtures.clusters import grid_context
+from tests.fixtures.incidents import grid_incidents
+
+
+def test_the_map_read_is_what_the_pages_walk_reads(store: IncidentStore) -> None:
+    incidents = grid_incidents(240, 5, date(2023, 1, 1), date(2023, 12, 31))
+    store.add_incidents(incidents)
+    assign_stale(store, grid_context())
+    found = cluster_map_columns(store, "grid-centre")
+    assert list(found.columns) == [*MAP_INCIDENT_COLUMNS, *MAP_DECISION_COLUMNS]
+    pages = list(store.pages(IncidentQuery(cluster_id="grid-centre")))
+    walked = pd.concat([p.incidents for p in pages], ignore_index=True)
+    decided = pd.concat([p.decisions for p in pages], ignore_index=True)
+    assert 0 < len(found) == len(walked) == store.count(IncidentQuery(cluster_id="grid-centre"))
+    assert found["id"].is_monotonic_increasing  # key order
+    assert found["external_id"].tolist() == walked["external_id"].tolist()
+    assert (found["lon"].to_numpy() == walked["lon"].to_numpy()).all()
+    assert (found["lat"].to_numpy() == walked["lat"].to_numpy()).all()
+    # the same instants (UTC here, Vietnam time in the walk), the same flags
+    assert (found["occurred_at"] == walked["occurred_at"].dt.tz_convert("UTC")).all()
+    assert found["synthetic"].tolist() == walked["synthetic"].tolist()
+    mine = decided.set_index("external_id").loc[found["external_id"]]
+    for column in MAP_DECISION_COLUMNS:
+        assert found[column].tolist() == mine[column].tolist(), column
+    # a cluster with nothing stored: empty, with the columns
+    none = cluster_map_columns(store, "elsewhere")
+    assert none.empty and list(none.columns) == list(found.columns)
