@@ -204,26 +204,12 @@ def area_incidents(store: IncidentStore, area: Any, start: date, end: date) -> p
     if area is None or shapely.is_empty(area):
         return _empty_located()
     bbox = tuple(float(v) for v in shapely.bounds(area))
-    offset = 0
-    while True:
-        query = IncidentQuery(
-            bbox=bbox,  # type: ignore[arg-type]  # four numbers
-            start=begin,
-            end=finish,
-            limit=MAX_QUERY_LIMIT,
-            offset=offset,
-            order="external_id",
-        )
-        page, total = store.query(query)
-        if not len(page):
-            break
-        frames.append(pd.DataFrame(page[_LOCATED_COLUMNS]))
-        offset += len(page)
-        if offset >= total:
-            break
+    query = IncidentQuery(bbox=bbox, start=begin, end=finish)  # type: ignore[arg-type]
+    for page in store.pages(query, page_rows=MAX_QUERY_LIMIT):  # keyset: linear in the rows
+        frames.append(pd.DataFrame(page.incidents[_LOCATED_COLUMNS]))
     if not frames:
         return _empty_located()
-    frame = pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True).sort_values("external_id", kind="stable")
     shapely.prepare(area)
     inside = shapely.intersects_xy(
         area, frame["lon"].to_numpy(np.float64), frame["lat"].to_numpy(np.float64)

