@@ -134,6 +134,11 @@ def create_app(
         # in the middle of a request (the p99 latency of /locate).
         gc.collect()
         gc.freeze()
+        if settings.warm_maps_at_start:
+            from api.routers.maps import MAX_MAP_INCIDENTS
+            from api.services.maps import warm_every_map
+
+            warm_every_map(app.state, store, registry.context, MAX_MAP_INCIDENTS)
         try:
             yield
         finally:

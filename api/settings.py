@@ -54,6 +54,10 @@ class ApiSettings(MapSettings):
         over https (as uvicorn sees it, ``X-Forwarded-Proto`` of a trusted proxy included),
         ``always``, or ``never``. Over plain http on loopback ``auto`` leaves it off, since a
         browser would not send a ``Secure`` cookie back over http from any other host.
+    warm_maps_at_start
+        Build every cluster map's incident table and hotspot layers in the background when
+        the service starts (one after another, on one thread), so that the first analyst
+        does not wait for them (default on; ``GEOZONE_WARM_MAPS_AT_START=false`` turns it off).
     """
 
     api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)
@@ -68,6 +72,7 @@ class ApiSettings(MapSettings):
     log_format: Literal["text", "json"] = "text"
     session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
     session_cookie_secure: Literal["auto", "always", "never"] = "auto"
+    warm_maps_at_start: bool = True
 
     @field_validator("root_path")
     @classmethod

@@ -24,6 +24,10 @@ from tests.fixtures.grid import GRID_INFO, grid_units
 if TYPE_CHECKING:
     from geozone.assignment import ClusterTerritory
 
+# Services started by the tests build no map in the background unless a test asks for it
+# (tests/api/test_maps_routes.py does): a build racing a test's own writes only adds load.
+os.environ.setdefault("GEOZONE_WARM_MAPS_AT_START", "false")
+
 #: The fixture every real-set fixture builds on: a test that uses it reads the real archives.
 _REAL_SETS = "built_settings"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -253,6 +254,33 @@ def warm_up(
     threading.Thread(target=build, name=f"warm-map-{cluster_id}", daemon=True).start()
 
 
+def warm_every_map(state: Any, store: IncidentStore, context: Context, limit: int) -> None:
+    """Build every cluster map's incident table, then its hotspot layers, in the background.
+
+    One cluster after another on one thread (the service answers requests meanwhile); a
+    cluster with no stored decision is passed over. Called when the service starts.
+    """
+    from geozone.store import IncidentQuery
+
+    if not getattr(state, "map_warm_up", True):
+        return
+    clusters = [t.cluster.id for t in context.territories if t.applies]
+
+    def build() -> None:
+        for cluster_id in clusters:
+            try:
+                if not store.count(IncidentQuery(cluster_id=cluster_id)):
+                    continue
+                incident_body(state, store, context, cluster_id, limit)
+                warm_hotspots(state, store, context, cluster_id)
+            except Exception as error:  # the store closing as the service stops, or a
+                # problem the map's own request will meet and answer: said, not raised here
+                _log.warning("map warm-up of %s stopped: %s", cluster_id, error)
+                return
+
+    threading.Thread(target=build, name="warm-every-map", daemon=True).start()
+
+
 def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:
     """Compute (and cache) the Gi* and emerging layers a served map fetches.
 
@@ -267,6 +295,8 @@ def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id
         except (GeozoneError, RequestValidationError):
             continue
 
+
+_log = logging.getLogger(__name__)
 
 _WARMING: set[Hashable] = set()
 _WARMING_LOCK = threading.Lock()

@@ -346,3 +346,30 @@ def test_a_map_drawn_while_decisions_are_recomputed_says_so(
     assert "tải lại sau ít phút" in RECOMPUTING and "reload in a few minutes" in RECOMPUTING
     with open_store(api.store_url) as store:
         assert store.stale_ids(context_stamp(grid_context)) == ["b"]
+
+
+def test_maps_are_built_when_the_service_starts(
+    api: Api, api_settings: Any, grid_context: Context
+) -> None:
+    """With warm_maps_at_start, a cluster's table is ready before anyone asks for it."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services.maps import incident_bodies
+
+    record = _record("w1", "2022-03-01T21:00:00+07:00")
+    assert api.client.post("/incidents", json=[record], headers=api.auth("planner")).is_success
+    warm = api_settings.model_copy(update={"warm_maps_at_start": True})
+    app = create_app(warm, context=grid_context)
+    with TestClient(app) as client:
+        bodies = incident_bodies(app.state)
+        deadline = time.monotonic() + 30
+        while bodies.builds < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bodies.builds == 1  # built at start, for the one cluster with decisions
+        url = "/maps/clusters/grid-centre/incidents"
+        table = client.get(url, headers=api.auth("analyst"))
+        assert table.status_code == 200 and table.json()["total"] == 1
+        assert bodies.builds == 1  # answered from what the start built
