@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +416,7 @@ class OutlinePieces:
 
     trees: dict[int, shapely.STRtree]  # per UTM EPSG code
     owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
+    extents: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> OutlinePieces:
@@ -477,11 +478,20 @@ class OutlinePieces:
         """
         found: list[tuple[NDArray[Any], ...]] = []
         for zone, tree in self.trees.items():
-            zones = np.full(len(lon), zone, dtype=np.int64)
-            points = shapely.points(*project_xy(lon, lat, zones))
+            x, y = project_xy(lon, lat, np.full(len(lon), zone, dtype=np.int64))
+            # Only points near the zone's pieces at all become geometries (most lie in one
+            # zone's polygons: the other zone's tree could not find them).
+            west, south, east, north = self._extent(zone)
+            rows = np.flatnonzero(
+                (x >= west - within_m)
+                & (x <= east + within_m)
+                & (y >= south - within_m)
+                & (y <= north + within_m)
+            )
+            points = shapely.points(x[rows], y[rows])
             pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
             metres = shapely.distance(points[pair], tree.geometries[piece])
-            found.append((pair, self.owners[zone][piece], metres))
+            found.append((rows[pair], self.owners[zone][piece], metres))
         if not found:
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty, np.zeros(0)
@@ -490,6 +500,14 @@ class OutlinePieces:
         pt, poly, metres = pt[order], poly[order], metres[order]
         first = np.r_[True, (pt[1:] != pt[:-1]) | (poly[1:] != poly[:-1])]
         return pt[first], poly[first], metres[first]
+
+    def _extent(self, zone: int) -> tuple[float, float, float, float]:
+        """Return the bounds of a zone's pieces in its metres (made once)."""
+        known = self.extents.get(zone)
+        if known is None:
+            west, south, east, north = shapely.total_bounds(self.trees[zone].geometries).tolist()
+            known = self.extents[zone] = (west, south, east, north)
+        return known
 
     def distance(
         self,
