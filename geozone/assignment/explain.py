@@ -124,7 +124,7 @@ def _metres(metres: int, language: str) -> str:
 
 
 #: Worded situations kept per territory at most (a bound on a run's memory).
-_WORDED_MAX = 200_000
+_WORDED_MAX = 50_000
 
 
 def _worded(
