@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geozone.incidents.fields import INCIDENT_COLUMNS
+from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
 from geozone.store._query import plausible, time_or_null
@@ -107,6 +108,7 @@ def reports_in(
                         ("end", end),
                     )
                 }
+                params |= {"earliest": EARLIEST_TIME, "latest": latest_time()}
                 rows += connection.execute(statement(len(chunk)), params).all()
     return _frame(store, rows)
 
@@ -126,6 +128,11 @@ def _in_boxes_statement(dialect: str) -> Any:
     """
     tables = _tables(dialect)
     t = tables["incidents"]
+    occurred: sa.ColumnElement[Any] = t.c.occurred_at
+    if dialect == "sqlite":
+        # Unary + hides the column from SQLite's planner, which would otherwise walk the
+        # occurred_at index (the plausible range) and scan the R*Tree for every row.
+        occurred = sa.literal_column("+incidents.occurred_at", type_=t.c.occurred_at.type)
     detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
     names = ("minx", "miny", "maxx", "maxy", "lo", "start", "end")
 
@@ -173,12 +180,13 @@ def _in_boxes_statement(dialect: str) -> Any:
             sa.select(*_columns(t))
             .select_from(joined)
             .where(
-                plausible(t),
+                # The plausible range (queries' plausible()), bound at each execution.
+                occurred.between(sa.bindparam("earliest"), sa.bindparam("latest")),
                 # Index boxes are single precision: compare the exact coordinates as well.
                 t.c.lon.between(b.c.minx, b.c.maxx),
                 t.c.lat.between(b.c.miny, b.c.maxy),
-                t.c.occurred_at >= b.c.lo,
-                t.c.occurred_at <= b.c.end,
+                occurred >= b.c.lo,
+                occurred <= b.c.end,
                 detected >= b.c.start,
                 detected <= b.c.end,
             )
