@@ -21,11 +21,12 @@ from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
-from geozone.store._query import plausible, time_or_null
+from geozone.store._query import in_range, plausible
 from geozone.store._tables import build_metadata
 from geozone.store.base import EVENT_COLUMNS
 from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
+from geozone.vntime import VIETNAM_TZ
 
 #: Columns of the frames this module reads: the incident fields, the event columns and the
 #: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
@@ -45,12 +46,27 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
         yield values[start : start + size]
 
 
+_TIMES = ("occurred_at", "detected_at")
+_FLAGS = ("jointly_handled", "synthetic")
+
+
 def _columns(t: sa.Table) -> list[sa.ColumnElement[Any]]:
-    times = ("occurred_at", "detected_at")
-    return [
-        time_or_null(t, name) if name in times else t.c[name]
-        for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS)
-    ]
+    """Return the columns of the report frames, times and flags raw (see :func:`_frame`).
+
+    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time, a
+    bool per flag); :func:`_frame` converts whole columns at once.
+    """
+    columns: list[sa.ColumnElement[Any]] = []
+    for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS):
+        if name in _TIMES:
+            column = t.c[name]
+            unread = sa.type_coerce(column, sa.types.NullType())
+            columns.append(sa.case((in_range(column), unread), else_=sa.null()).label(name))
+        elif name in _FLAGS:
+            columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
+        else:
+            columns.append(t.c[name])
+    return columns
 
 
 def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
@@ -61,6 +77,14 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     else:
         frame = pd.DataFrame([], columns=names)
     frame = frame.drop_duplicates("external_id").reset_index(drop=True)
+    for name in _TIMES:  # UTC text on SQLite, aware datetimes from psycopg
+        if store.dialect == "sqlite":
+            times = pd.to_datetime(frame[name], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
+        else:
+            times = pd.to_datetime(frame[name], utc=True)
+        frame[name] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+    for name in _FLAGS:
+        frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
     frame["link_cluster"] = frame["external_id"].map(link_clusters(store, frame["external_id"]))
     return frame
