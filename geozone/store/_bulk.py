@@ -12,11 +12,11 @@ the driver, in the text SQLAlchemy's types store.
 from __future__ import annotations
 
 import io
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 from geozone.incidents.fields import INCIDENT_COLUMNS, INCIDENT_FIELDS, IncidentField
 from geozone.store.base import CLUSTER_COLUMNS, UNIT_COLUMNS
 
+#: orjson's options of the store's JSON serializer (:func:`geozone.store._engine._json_dumps`).
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 #: Rows per CSV block sent by COPY.
 _COPY_CHUNK = 50_000
 #: The columns an insert fills: the fields, then the import batch.
@@ -220,8 +222,19 @@ def insert_postgres_ids(connection: Connection, frame: pd.DataFrame) -> dict[str
 
 
 def _json_lists(series: pd.Series[Any]) -> list[str]:
-    """Return lists as the JSON text SQLAlchemy's JSON type stores on SQLite."""
-    return [json.dumps(list(v)) for v in series]
+    """Return lists as the JSON text the store's JSON type writes (its serializer, orjson).
+
+    Each distinct list is written once: the lists of codes repeat (most are empty).
+    """
+    texts: dict[tuple[Any, ...], str] = {}
+    out: list[str] = []
+    for value in series:
+        key = tuple(value)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = orjson.dumps(list(key), option=_JSON_OPTIONS).decode()
+        out.append(text)
+    return out
 
 
 def _sqlite_time(value: datetime) -> str:

@@ -66,11 +66,23 @@ def _columns(t: sa.Table) -> list[sa.ColumnElement[Any]]:
             columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
         else:
             columns.append(t.c[name])
+    # The cluster a report is linked within (as link_clusters: its first cluster whose border
+    # zone holds it, else its first), one primary-key seek per report.
+    c = t.metadata.tables["incident_clusters"]
+    first = (
+        sa.select(c.c.cluster_id)
+        .where(c.c.incident_id == t.c.id, c.c.cluster_id.is_not(None))
+        .order_by(sa.case((c.c.in_zone == sa.true(), 0), else_=1), c.c.cluster_id)
+        .limit(1)
+        .correlate(t)
+        .scalar_subquery()
+    )
+    columns.append(first.label("link_cluster"))
     return columns
 
 
 def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
-    names = [*INCIDENT_COLUMNS, *EVENT_COLUMNS]
+    names = list(REPORT_COLUMNS)
     if rows:  # column by column: each column's type is inferred once, not per row
         columns = zip(*rows, strict=True)
         frame = pd.DataFrame(dict(zip(names, (list(c) for c in columns), strict=True)))
@@ -86,7 +98,6 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     for name in _FLAGS:
         frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
-    frame["link_cluster"] = frame["external_id"].map(link_clusters(store, frame["external_id"]))
     return frame
 
 
