@@ -45,6 +45,7 @@ from geozone.errors import (
 )
 from geozone.incidents.schema import time_range_text
 from geozone.store._bulk import (
+    insert_clusters_postgres,
     insert_clusters_sqlite,
     insert_postgres,
     insert_postgres_ids,
@@ -496,8 +497,8 @@ class SqlIncidentStore(IncidentStore):
     ) -> None:
         """Write prepared assignments of stored incidents (``ids``: their row ids).
 
-        ``units_written``: the incidents were just inserted with their units (SQLite's
-        :meth:`add_judged`), so only their cluster rows are written.
+        ``units_written``: the incidents were just inserted with their units
+        (:meth:`add_judged`), so only their cluster rows are written.
         """
         t, c = self._incidents, self._clusters
         if units_written:
@@ -534,6 +535,8 @@ class SqlIncidentStore(IncidentStore):
             )
             if self.dialect == "sqlite":
                 insert_clusters_sqlite(connection, rows)
+            elif units_written:  # fresh rows: one COPY
+                insert_clusters_postgres(connection, rows)
             else:
                 records = cast(
                     list[dict[str, Any]],
@@ -554,9 +557,10 @@ class SqlIncidentStore(IncidentStore):
         """Store incidents with their assignment, in one transaction; skip stored ids.
 
         :meth:`add_incidents` and :meth:`save_assignments` of the rows it inserted, at once:
-        an import's piece is judged before it is stored, so its rows are written once (on
-        SQLite inserted with their units; on PostGIS copied, then their units set in the same
-        transaction) and a failure leaves neither the rows nor their decisions.
+        an import's piece is judged before it is stored, so its rows are written once,
+        inserted with their units (SQLite: ``executemany``; PostGIS: ``COPY`` then one
+        ``INSERT … SELECT``, the cluster rows likewise), and a failure leaves neither the
+        rows nor their decisions.
 
         Parameters
         ----------
@@ -609,7 +613,7 @@ class SqlIncidentStore(IncidentStore):
                 elif self.dialect == "sqlite":
                     ids = insert_sqlite_indexed(connection, prepared, unit_frame, stamp, now)
                 else:
-                    ids = insert_postgres_ids(connection, prepared)
+                    ids = insert_postgres_ids(connection, prepared, unit_frame, stamp, now)
                 inserted = len(ids)
                 if ids:
                     mine = unit_frame["external_id"].isin(ids).to_numpy()
@@ -620,7 +624,7 @@ class SqlIncidentStore(IncidentStore):
                         ids,
                         stamp,
                         now,
-                        units_written=self.dialect == "sqlite",
+                        units_written=True,
                     )
                 if batch_id is not None:
                     self._advance_batch(connection, batch_id, consumed, inserted, len(incidents))

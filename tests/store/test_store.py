@@ -808,7 +808,11 @@ def _judged(frame: pd.DataFrame, grid: BoundarySet) -> tuple[pd.DataFrame, pd.Da
             "cluster_id": "grid-cluster",
             "member_code": "00001",
             "in_zone": True,
+            "zone_units": [["00001", "00002"]] * len(frame),
+            "distance_m": 12.5,
+            "cooperating": [["00002"]] * len(frame),
             "rule": "inside",
+            "explanation_vi": "Trong vùng biên",
         }
     )
     return units, clusters
@@ -833,6 +837,16 @@ def test_add_judged_stores_rows_with_their_decisions_at_once(
     assert record["assignment"]["ward_code"] == "00001"
     assert record["assignment"]["assigned_with"] == "grid"
     assert [c["cluster_id"] for c in record["clusters"]] == ["grid-cluster"]
+    assert record["clusters"][0]["zone_units"] == ["00001", "00002"]
+    assert record["clusters"][0]["distance_m"] == 12.5
+    # The same decisions as save_assignments writes (its path: UPDATE, then the clusters).
+    one = units["external_id"] == "i000003"
+    store.save_assignments(units[one], clusters[clusters["external_id"] == "i000003"], stamp="grid")
+    again = store.get("i000003")
+    assert again is not None
+    for got in (record, again):
+        got["assignment"].pop("assigned_at")
+    assert again == record
     before = store.get("i000000")  # a stored row is neither overwritten nor judged
     assert before is not None and before["assignment"] is None and before["clusters"] == []
     assert store.stale_ids("grid") == ["i000000", "i000001"]
