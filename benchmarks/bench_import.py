@@ -1,25 +1,30 @@
-"""Import throughput on SQLite: the streamed import against the previous strategy, same run.
+"""Import throughput on SQLite and PostGIS, end to end, against a baseline revision, same run.
 
 A CSV of ``--n`` SYNTHETIC incidents (drawn over the built vn2025 set, labelled synthetic)
-is imported into a fresh SQLite store twice, each in a fresh process (so each pays the
-context's warm-up and reports its own peak RSS):
+is imported (read → validate → judge → store → link events) by
+:func:`~geozone.incidents.pipeline.import_file` into a fresh store of each backend, once with
+the code at ``--baseline`` (a git revision extracted with ``git archive``; default: the tree
+before the store side of issue 17's import work) and once with today's code. Each import runs
+in a fresh process, so each pays the context's warm-up and reports its own peak RSS.
 
-- before: ``import_file`` of the code at ``--baseline`` (a git revision, default
-  ``reshape-tests``, the code before streaming: the file read whole, stored in pieces, then
-  every stale incident read back from the store and judged), extracted with ``git archive``;
-- strategy: the same old strategy on today's components (to tell the gain of the strategy
-  from the gains of the components: the id ledger, the SQLite assignment writes);
-- now: :func:`~geozone.incidents.pipeline.import_file` (the file streamed; each piece's
-  rows judged from the piece as they are stored).
+For each run it prints rows/s end to end, wall and CPU seconds (the machine is shared: CPU
+time is the steadier figure), the peak RSS, and the split of the time between
 
-Run (needs the built cache: ``GEOZONE_CACHE_DIR``)::
+- **store**: the calls into the store (writing incidents, decisions and events; the id,
+  report and event reads of linking), timed around the store's methods and the functions of
+  :mod:`geozone.store.events` as the pipeline calls them;
+- **read+judge**: the rest (reading, validating, judging, linking in Python).
 
-    .venv/bin/python benchmarks/bench_import.py [--n 200000] [--baseline REV]
+Run (needs the built cache: ``GEOZONE_CACHE_DIR``; PostGIS needs the PostgreSQL binaries the
+store tests use, else it is skipped with the reason)::
+
+    .venv/bin/python benchmarks/bench_import.py [--n 200000] [--baseline REV] [--skip-postgis]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -27,50 +32,146 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # after PYTHONPATH: the baseline's geozone comes first
 
+#: The tree before the store side of issue 17's import work.
+BASELINE = "8057ab1"
+#: Store methods and :mod:`geozone.store.events` functions timed as the store's share.
+STORE_METHODS = (
+    "add_incidents",
+    "add_judged",
+    "known_ids",
+    "save_assignments",
+    "stored_by",
+    "get_many",
+    "stale_ids",
+    "begin_batch",
+    "batch",
+    "finish_batch",
+)
+EVENT_FUNCTIONS = (
+    "reports_in",
+    "reports_of",
+    "event_members",
+    "save_events",
+    "unlinks_of",
+    "lead_detectors",
+)
 
-def run(mode: str, source: Path, store_path: Path) -> dict[str, float]:
-    """Import ``source`` one way in this process; return the figures."""
+
+class _StoreClock:
+    """Wall and CPU seconds spent inside the wrapped store calls (outermost calls only)."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.depth = 0
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self.depth:
+                return function(*args, **kwargs)
+            self.depth += 1
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall += time.perf_counter() - wall
+                self.cpu += time.process_time() - cpu
+                self.depth -= 1
+
+        return timed
+
+    def install(self) -> None:
+        """Wrap the store's methods and the store functions the pipeline calls."""
+        import geozone.incidents.events as events
+        import geozone.incidents.pipeline as pipeline
+        from geozone.store.sql import SqlIncidentStore
+
+        for name in STORE_METHODS:
+            if hasattr(SqlIncidentStore, name):
+                setattr(SqlIncidentStore, name, self.wrap(getattr(SqlIncidentStore, name)))
+        for name in EVENT_FUNCTIONS:
+            if hasattr(events, name):
+                setattr(events, name, self.wrap(getattr(events, name)))
+        if hasattr(pipeline, "store_address_only"):
+            pipeline.store_address_only = self.wrap(pipeline.store_address_only)
+
+
+def run(source: Path, url: str) -> dict[str, float]:
+    """Import ``source`` into the store at ``url`` in this process; return the figures."""
     from geozone.context import judging_context
-    from geozone.incidents.io import open_incidents
-    from geozone.incidents.pipeline import assign_stale, import_file
+    from geozone.incidents.pipeline import import_file
     from geozone.store import open_store
 
+    clock = _StoreClock()
+    clock.install()
     context = judging_context()
-    started = time.perf_counter()
-    with open_store(f"sqlite:///{store_path}") as store:
-        if mode == "strategy":
-            opened = open_incidents(source)
-            rows = opened.n_rows
-            for _, read in opened.pieces(20_000):
-                store.add_incidents(read.incidents.reset_index(drop=True))
-            assigned = assign_stale(store, context)
-        else:
-            report = import_file(store, source, context)
-            rows, assigned = report.rows, report.assigned
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "assigned": assigned, "seconds": seconds, "peak_mb": peak}
+    wall, cpu = time.perf_counter(), time.process_time()
+    with open_store(url) as store:
+        report = import_file(store, source, context)
+    return {
+        "rows": report.rows,
+        "stored": report.stored,
+        "assigned": report.assigned,
+        "linked": report.linked,
+        "seconds": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "store_seconds": clock.wall,
+        "store_cpu": clock.cpu,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _line(label: str, f: dict[str, Any]) -> str:
+    rest_wall, rest_cpu = f["seconds"] - f["store_seconds"], f["cpu"] - f["store_cpu"]
+    return (
+        f"{label:17s} {f['rows']:>9,} SYNTHETIC rows ({f['stored']:,} stored, "
+        f"{f['linked']:,} linked): {f['seconds']:6.1f} s, {f['rows'] / f['seconds']:>7,.0f} "
+        f"rows/s, CPU {f['cpu']:5.1f} s ({f['rows'] / f['cpu']:>7,.0f} rows/CPU-s), "
+        f"peak RSS {f['peak_mb']:5.0f} MB\n"
+        f"{'':17s} split: store {f['store_seconds']:5.1f} s (CPU {f['store_cpu']:5.1f} s, "
+        f"{100 * f['store_cpu'] / f['cpu']:3.0f} % of CPU), read+judge {rest_wall:5.1f} s "
+        f"(CPU {rest_cpu:5.1f} s)"
+    )
+
+
+def _import(code: str, baseline: Path, source: Path, url: str, work: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    if code == "before":
+        env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, __file__, "--run", str(source), url],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    if done.returncode:
+        raise SystemExit(f"{code} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:
-    """Generate, import both ways, print rows/s, peak RSS and the ratio."""
+    """Generate, import with both codes on each backend, print the figures and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--baseline", default="reshape-tests")
-    parser.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--skip-postgis", action="store_true")
+    parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        mode, source, store = args.run
-        import geozone
-
-        figures = run(mode, Path(source), Path(store))
-        print(json.dumps({**figures, "code": str(Path(geozone.__file__).parent.parent)}))
+        source, url = args.run
+        print(json.dumps(run(Path(source), url)))
         return
     from benchmarks.bench_stream import generate
 
@@ -86,41 +187,39 @@ def main() -> None:
             capture_output=True,
         )
         subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive.stdout, check=True)
-        figures = {}
-        for mode in ("before", "strategy", "now"):
-            env = dict(os.environ)
-            if mode == "before":
-                env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(ROOT)])
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--run",
-                    "now" if mode == "before" else mode,
-                    str(source),
-                    str(work / f"{mode}.db"),
-                ],
-                check=False,
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=work,
-            )
-            if done.returncode:
-                raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
-            figures[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-            f = figures[mode]
-            print(
-                f"{mode:8s} {f['rows']:>9,} SYNTHETIC rows, {f['assigned']:,} assigned: "
-                f"{f['seconds']:6.1f} s, {f['rows'] / f['seconds']:>7,.0f} rows/s, "
-                f"peak RSS {f['peak_mb']:5.0f} MB  ({f['code']})",
-                flush=True,
-            )
-        before, now = figures["before"]["seconds"], figures["now"]["seconds"]
-        print(
-            f"now / before: x{before / now:.2f}; now / old strategy on today's components: "
-            f"x{figures['strategy']['seconds'] / now:.2f}"
-        )
+        backends: list[tuple[str, Callable[[str], str]]] = [
+            ("SQLite", lambda code: f"sqlite:///{work / f'{code}.sqlite'}")
+        ]
+        server = None
+        if not args.skip_postgis:
+            from tests.store.pg import PostgresUnavailableError, TempPostgres
+
+            try:
+                server = TempPostgres().start()
+            except PostgresUnavailableError as exc:
+                print(f"PostGIS: skipped ({exc})")
+            else:
+                pg = server
+                backends.append(("PostGIS", lambda code: pg.create_database(f"bench_{code}")))
+        try:
+            for backend, url in backends:
+                figures = {}
+                for code in ("before", "now"):
+                    figures[code] = _import(code, baseline, source, url(code), work)
+                    label = f"{backend} {code}" + (
+                        f" ({args.baseline})" if code == "before" else ""
+                    )
+                    print(_line(label, figures[code]), flush=True)
+                before, now = figures["before"], figures["now"]
+                print(
+                    f"{backend}: now / before x{before['seconds'] / now['seconds']:.2f} wall, "
+                    f"x{before['cpu'] / now['cpu']:.2f} CPU; store CPU "
+                    f"x{before['store_cpu'] / now['store_cpu']:.2f}",
+                    flush=True,
+                )
+        finally:
+            if server is not None:
+                server.stop()
 
 
 if __name__ == "__main__":

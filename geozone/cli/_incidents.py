@@ -288,9 +288,10 @@ def incidents_import(
 ) -> None:
     """Store a file's incidents (valid rows; rejects reported), then assign them. Resumable.
 
-    The file is streamed in pieces of --chunk-rows rows; each piece's new rows are judged as
-    they are stored (other stale incidents are left to the reassignment job). The progress
-    shows the rows stored and the rows judged as two counted tasks. With - as SOURCE the
+    The file is streamed in pieces of --chunk-rows rows; each piece's new rows are judged from
+    the piece and stored with their decisions in one transaction (other stale incidents are
+    left to the reassignment job), then linked into events. The progress shows the rows
+    stored (judged) and the rows done (linked) as two counted tasks. With - as SOURCE the
     file is read from standard input (``--format``, else sniffed), e.g.
     ``geozone incidents import - --format csv < in.csv``; a re-run with the same bytes
     resumes as a file would.
@@ -308,8 +309,8 @@ def incidents_import(
         with err_console.status("preparing the boundary indexes…"):
             prepare_for(context, chunk_rows)  # before the bars: the first piece's ETA stays true
         with open_store(store_url) as store, row_progress() as progress:
-            stored = progress.add_task(f"storing {_name(source)}", total=None)
-            judged = progress.add_task(f"assigning {_name(source)}", total=None, start=False)
+            stored = progress.add_task(f"storing and judging {_name(source)}", total=None)
+            judged = progress.add_task(f"linking {_name(source)}", total=None, start=False)
             report = import_file(
                 store,
                 path,

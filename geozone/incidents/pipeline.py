@@ -34,7 +34,8 @@ from geozone.hashing import file_sha256
 from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
-from geozone.store.base import assignment_stamp
+from geozone.store.base import AddResult, assignment_stamp
+from geozone.store.sql import SqlIncidentStore
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -84,11 +85,13 @@ def import_file(
     """Import an incident file into ``store`` and assign what it added.
 
     The file is streamed (:func:`~geozone.incidents.io.open_incidents` with ``stream``):
-    each piece is read, validated, stored, and the rows it stored are judged from the piece
-    itself (never read back from the store) and their assignments saved. Other stale
-    incidents of the store are left to :func:`assign_stale` (a background job in the
-    service), except after a resumed run, whose earlier run may have stopped between storing
-    a piece and judging it.
+    each piece is read and validated; on the SQL store its rows not stored yet (one query
+    per piece) are judged from the piece itself and stored with their decisions in one
+    transaction (:meth:`~geozone.store.sql.SqlIncidentStore.add_judged`: written once, never
+    read back, never half stored); another store stores them, then judges the rows it
+    stored. Other stale incidents of the store are left to :func:`assign_stale` (a
+    background job in the service), except after a resumed run, whose earlier run may have
+    stopped between storing a piece and judging it (an earlier version of this function).
 
     Parameters
     ----------
@@ -103,11 +106,12 @@ def import_file(
     chunk_rows
         Source rows per piece (and per transaction): memory grows with it, not with the file.
     on_progress
-        Called with (rows done, rows in all) after each chunk is stored and judged.
+        Called with (rows done, rows in all) after each chunk is stored, judged and linked.
     on_stored
         Called with (rows stored, rows in all) once before the first chunk (the rows an
-        earlier run stored, and the total) and after each chunk is stored, before it is
-        judged: with ``on_progress``, the two phases of the work as two counts.
+        earlier run stored, and the total) and after each chunk is stored (on the SQL store
+        with its decisions, in one transaction), before its reports are linked: with
+        ``on_progress``, the two phases of the work as two counts.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
@@ -129,12 +133,17 @@ def import_file(
             by_address = store_address_only(store.engine, context, read.address_only, batch_id)
             address_only += by_address[0]
         incidents = read.incidents.reset_index(drop=True)
-        added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
+        if isinstance(store, SqlIncidentStore):
+            # Judged first, then stored with the decisions in one transaction per piece.
+            added, ours = _store_judged(store, context, incidents, batch_id, stamp, read.n_rows)
+            assigned += len(ours)
+        else:
+            added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
+            judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+            assigned += judged
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         if on_stored:
             on_stored(first + read.n_rows, source.n_rows)
-        judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
-        assigned += judged
         linked += link_and_judge(store, context, ours, stamp).linked
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)
@@ -156,6 +165,41 @@ def import_file(
         address_only=address_only,
         linked=linked,
     )
+
+
+def _store_judged(
+    store: SqlIncidentStore,
+    context: Context,
+    incidents: Any,
+    batch_id: str,
+    stamp: str,
+    source_rows: int,
+) -> tuple[AddResult, list[str]]:
+    """Judge the rows of a piece not stored yet, then store them with their decisions.
+
+    The stored ids among the piece's are found by one query (a re-import judges nothing
+    again); the new rows are judged from the piece and inserted with their assignment in
+    one transaction with the batch's progress (:meth:`SqlIncidentStore.add_judged`).
+
+    Returns
+    -------
+    tuple of AddResult and list of str
+        What was stored, and the external ids this piece stored.
+    """
+    fresh = incidents
+    if not incidents.empty:
+        fresh = incidents[~incidents["external_id"].duplicated(keep="first")]
+        known = store.known_ids(fresh["external_id"].tolist())
+        if known:
+            fresh = fresh[~fresh["external_id"].isin(known)]
+        fresh = fresh.reset_index(drop=True)
+    if fresh.empty:  # every row stored already: the batch's progress only
+        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
+    result = assign(fresh, context.sets, context.territories)
+    added, ours = store.add_judged(
+        fresh, result.units, result.clusters, batch_id, stamp=stamp, source_rows=source_rows
+    )
+    return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
 
 
 def _assign_piece(

@@ -104,26 +104,27 @@ def _text(
     if kind not in ("string", "empty"):
         problems.add(frame_wording("not_text", name=column, found=kind))
         return values.astype(str).astype(object).where(present, None)
-    out = values.astype(object).where(present, None)
-    if present.any():
-        normal = values[present].astype(str).str.normalize("NFC")
-        if collapse:
-            normal = normal.str.strip().str.replace(r"\s+", " ", regex=True)
-        out[present] = normal
+    # Each distinct value is normalised and checked once (codes, members, rules repeat).
+    codes, uniques = pd.factorize(values.astype(object).where(present, None), sort=False)
+    normal = pd.Series(uniques, dtype=object).astype(str).str.normalize("NFC")
+    if collapse:
+        normal = normal.str.strip().str.replace(r"\s+", " ", regex=True)
+    taken = np.empty(len(normal) + 1, dtype=object)  # the last for code -1: null
+    taken[:-1] = normal.to_numpy(dtype=object)
+    out = pd.Series(taken[codes], index=values.index, dtype=object)
     if not nullable:
         if default is None:
             problems.rows(~present, frame_wording("missing", name=column))
         else:
             out = out.where(present, default)
     if max_length is not None:
-        lengths = out.str.len().fillna(0)
+        too_long = np.append((normal.str.len() > max_length).to_numpy(dtype=bool), False)
         problems.rows(
-            lengths > max_length, frame_wording("too_long", name=column, limit=max_length)
+            pd.Series(too_long[codes], index=values.index),
+            frame_wording("too_long", name=column, limit=max_length),
         )
-    nul = out[present].str.contains("\x00", regex=False)
-    problems.rows(
-        present & nul.reindex(out.index, fill_value=False), frame_wording("nul", name=column)
-    )
+    nul = np.append(normal.str.contains("\x00", regex=False).to_numpy(dtype=bool), False)
+    problems.rows(pd.Series(nul[codes], index=values.index), frame_wording("nul", name=column))
     return out
 
 

@@ -18,12 +18,15 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geozone.incidents.fields import INCIDENT_COLUMNS
+from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
-from geozone.store._query import filters, plausible, time_or_null
+from geozone.store._ids import among, bound, chunks
+from geozone.store._query import in_range, plausible
 from geozone.store._tables import build_metadata
-from geozone.store.base import EVENT_COLUMNS, IncidentQuery
+from geozone.store.base import EVENT_COLUMNS
 from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
+from geozone.vntime import VIETNAM_TZ
 
 #: Columns of the frames this module reads: the incident fields, the event columns and the
 #: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
@@ -38,24 +41,63 @@ def _tables(dialect: str) -> Any:
     return build_metadata(dialect).tables
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+_TIMES = ("occurred_at", "detected_at")
+_FLAGS = ("jointly_handled", "synthetic")
 
 
 def _columns(t: sa.Table) -> list[sa.ColumnElement[Any]]:
-    times = ("occurred_at", "detected_at")
-    return [
-        time_or_null(t, name) if name in times else t.c[name]
-        for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS)
-    ]
+    """Return the columns of the report frames, times and flags raw (see :func:`_frame`).
+
+    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time, a
+    bool per flag); :func:`_frame` converts whole columns at once.
+    """
+    columns: list[sa.ColumnElement[Any]] = []
+    for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS):
+        if name in _TIMES:
+            column = t.c[name]
+            unread = sa.type_coerce(column, sa.types.NullType())
+            columns.append(sa.case((in_range(column), unread), else_=sa.null()).label(name))
+        elif name in _FLAGS:
+            columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
+        else:
+            columns.append(t.c[name])
+    # The cluster a report is linked within (as link_clusters: its first cluster whose border
+    # zone holds it, else its first), one primary-key seek per report.
+    c = t.metadata.tables["incident_clusters"]
+    first = (
+        sa.select(c.c.cluster_id)
+        .where(c.c.incident_id == t.c.id, c.c.cluster_id.is_not(None))
+        .order_by(sa.case((c.c.in_zone == sa.true(), 0), else_=1), c.c.cluster_id)
+        .limit(1)
+        .correlate(t)
+        .scalar_subquery()
+    )
+    columns.append(first.label("link_cluster"))
+    return columns
 
 
 def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=[*INCIDENT_COLUMNS, *EVENT_COLUMNS])
+    names = list(REPORT_COLUMNS)
+    if rows:  # column by column: each column's type is inferred once, not per row
+        columns = zip(*rows, strict=True)
+        frame = pd.DataFrame(dict(zip(names, (list(c) for c in columns), strict=True)))
+    else:
+        frame = pd.DataFrame([], columns=names)
     frame = frame.drop_duplicates("external_id").reset_index(drop=True)
+    for name in _TIMES:  # UTC text on SQLite, aware datetimes from psycopg
+        if store.dialect == "sqlite":
+            times = pd.to_datetime(frame[name], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
+        else:
+            times = pd.to_datetime(frame[name], utc=True)
+        frame[name] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+    for name in _FLAGS:
+        frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
-    frame["link_cluster"] = frame["external_id"].map(link_clusters(store, frame["external_id"]))
     return frame
 
 
@@ -82,21 +124,110 @@ def reports_in(
     pandas.DataFrame
         :data:`REPORT_COLUMNS`, each report once.
     """
-    tables = _tables(store.dialect)
-    t = tables["incidents"]
+    boxes = list(boxes)
     rows: list[Any] = []
-    with store.engine.connect() as connection:
-        for minx, miny, maxx, maxy, start, end in boxes:
-            query = IncidentQuery(bbox=(minx, miny, maxx, maxy), start=start - lag, limit=1)
-            detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
-            where = [
-                *filters(tables, store.dialect, query),
-                t.c.occurred_at <= end,
-                detected >= start,
-                detected <= end,
-            ]
-            rows += connection.execute(sa.select(*_columns(t)).where(*where)).all()
+    if boxes:
+        statement = _in_boxes_statement(store.dialect)
+        with store.engine.connect() as connection:
+            for chunk in _chunks(boxes, _BOX_CHUNK):
+                params = {
+                    f"{name}_{i}": value
+                    for i, (minx, miny, maxx, maxy, start, end) in enumerate(chunk)
+                    for name, value in (
+                        ("minx", float(minx)),
+                        ("miny", float(miny)),
+                        ("maxx", float(maxx)),
+                        ("maxy", float(maxy)),
+                        ("lo", start - lag),
+                        ("start", start),
+                        ("end", end),
+                    )
+                }
+                params |= {"earliest": EARLIEST_TIME, "latest": latest_time()}
+                rows += connection.execute(statement(len(chunk)), params).all()
     return _frame(store, rows)
+
+
+#: Boxes per query of :func:`reports_in` (7 bound values each; SQLite allows 32,766).
+_BOX_CHUNK = 2_000
+
+
+@cache
+def _in_boxes_statement(dialect: str) -> Any:
+    """Return a builder of the one query of :func:`reports_in` for ``n`` boxes.
+
+    The boxes are a ``VALUES`` list joined with the spatial index (the R*Tree on SQLite, the
+    GiST index through ``&&`` on PostGIS), each box bounding ``occurred_at`` and the
+    detection time of the reports it finds: one statement per chunk of boxes instead of one
+    per box (a piece of 50,000 reports makes thousands of tiles).
+    """
+    tables = _tables(dialect)
+    t = tables["incidents"]
+    occurred: sa.ColumnElement[Any] = t.c.occurred_at
+    if dialect == "sqlite":
+        # Unary + hides the column from SQLite's planner, which would otherwise walk the
+        # occurred_at index (the plausible range) and scan the R*Tree for every row.
+        occurred = sa.literal_column("+incidents.occurred_at", type_=t.c.occurred_at.type)
+    detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
+    names = ("minx", "miny", "maxx", "maxy", "lo", "start", "end")
+
+    @cache
+    def build(n: int) -> Any:
+        time_type = t.c.occurred_at.type
+        data = [
+            tuple(
+                sa.bindparam(
+                    f"{name}_{i}", type_=time_type if name in ("lo", "start", "end") else sa.Float
+                )
+                for name in names
+            )
+            for i in range(n)
+        ]
+        b = (
+            sa.values(
+                sa.column("minx", sa.Float),
+                sa.column("miny", sa.Float),
+                sa.column("maxx", sa.Float),
+                sa.column("maxy", sa.Float),
+                sa.column("lo", time_type),
+                sa.column("start", time_type),
+                sa.column("end", time_type),
+                name="boxes",
+            )
+            .data(data)
+            .cte("boxes")
+        )
+        if dialect == "sqlite":
+            r = tables["incidents_rtree"]
+            joined = b.join(
+                r,
+                sa.and_(
+                    r.c.minx <= b.c.maxx,
+                    r.c.maxx >= b.c.minx,
+                    r.c.miny <= b.c.maxy,
+                    r.c.maxy >= b.c.miny,
+                ),
+            ).join(t, t.c.id == r.c.id)
+        else:
+            envelope = sa.func.ST_MakeEnvelope(b.c.minx, b.c.miny, b.c.maxx, b.c.maxy, 4326)
+            joined = b.join(t, t.c.geom.op("&&")(envelope))
+        return (
+            sa.select(*_columns(t))
+            .select_from(joined)
+            .where(
+                # The plausible range (queries' plausible()), bound at each execution.
+                occurred.between(sa.bindparam("earliest"), sa.bindparam("latest")),
+                # Index boxes are single precision: compare the exact coordinates as well.
+                t.c.lon.between(b.c.minx, b.c.maxx),
+                t.c.lat.between(b.c.miny, b.c.maxy),
+                occurred >= b.c.lo,
+                occurred <= b.c.end,
+                detected >= b.c.start,
+                detected <= b.c.end,
+            )
+        )
+
+    return build
 
 
 def event_members(store: SqlIncidentStore, event_ids: Iterable[str]) -> pd.DataFrame:
@@ -104,9 +235,10 @@ def event_members(store: SqlIncidentStore, event_ids: Iterable[str]) -> pd.DataF
     t = _tables(store.dialect)["incidents"]
     wanted = sorted({str(e) for e in event_ids if isinstance(e, str) and e})
     rows: list[Any] = []
+    statement = sa.select(*_columns(t)).where(among(t.c.event_id, store.dialect, "ids"))
     with store.engine.connect() as connection:
-        for chunk in _chunks(wanted):
-            rows += connection.execute(sa.select(*_columns(t)).where(t.c.event_id.in_(chunk))).all()
+        for chunk in chunks(wanted):
+            rows += connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
     return _frame(store, rows)
 
 
@@ -115,11 +247,10 @@ def reports_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> pd.DataF
     t = _tables(store.dialect)["incidents"]
     wanted = sorted({nfc(str(e)) for e in external_ids})
     rows: list[Any] = []
+    statement = sa.select(*_columns(t)).where(among(t.c.external_id, store.dialect, "ids"))
     with store.engine.connect() as connection:
-        for chunk in _chunks(wanted):
-            rows += connection.execute(
-                sa.select(*_columns(t)).where(t.c.external_id.in_(chunk))
-            ).all()
+        for chunk in chunks(wanted):
+            rows += connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
     return _frame(store, rows)
 
 
@@ -132,13 +263,14 @@ def link_clusters(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[
     t, c = tables["incidents"], tables["incident_clusters"]
     wanted = sorted({str(e) for e in external_ids})
     found: dict[str, tuple[bool, str]] = {}
+    statement = (
+        sa.select(t.c.external_id, c.c.cluster_id, c.c.in_zone)
+        .join(c, c.c.incident_id == t.c.id)
+        .where(among(t.c.external_id, store.dialect, "ids"), c.c.cluster_id.is_not(None))
+    )
     with store.engine.connect() as connection:
-        for chunk in _chunks(wanted):
-            rows = connection.execute(
-                sa.select(t.c.external_id, c.c.cluster_id, c.c.in_zone)
-                .join(c, c.c.incident_id == t.c.id)
-                .where(t.c.external_id.in_(chunk), c.c.cluster_id.is_not(None))
-            ).all()
+        for chunk in chunks(wanted):
+            rows = connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
             for external_id, cluster_id, in_zone in rows:
                 key = (not bool(in_zone), str(cluster_id))
                 if external_id not in found or key < found[external_id]:
@@ -161,29 +293,23 @@ def save_events(store: SqlIncidentStore, events: pd.DataFrame) -> int:
     """
     if events.empty:
         return 0
-    t = _tables(store.dialect)["incidents"]
-    params = [
-        {
-            "p_external_id": str(external_id),
-            "p_event_id": str(event_id),
-            "p_event_role": str(role),
-            "p_event_confidence": float(confidence),
-        }
-        for external_id, event_id, role, confidence in zip(
-            events["external_id"],
-            events["event_id"],
-            events["event_role"],
-            events["event_confidence"].astype(float),
+    mark = "?" if store.dialect == "sqlite" else "%s"
+    params = list(
+        zip(
+            events["event_id"].astype(str).tolist(),
+            events["event_role"].astype(str).tolist(),
+            events["event_confidence"].astype(float).tolist(),
+            events["external_id"].astype(str).tolist(),
             strict=True,
         )
-    ]
+    )
+    # Driver-level executemany of plain tuples: no dict built and processed per row.
     statement = (
-        t.update()
-        .where(t.c.external_id == sa.bindparam("p_external_id"))
-        .values({name: sa.bindparam(f"p_{name}") for name in EVENT_COLUMNS})
+        f"UPDATE incidents SET event_id = {mark}, event_role = {mark}, "
+        f"event_confidence = {mark} WHERE external_id = {mark}"
     )
     with store.engine.execution_options(**{WRITE: True}).begin() as connection:
-        connection.execute(statement, params)
+        connection.exec_driver_sql(statement, params)
     return len(params)
 
 
@@ -223,13 +349,17 @@ def unlinks_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> set[tupl
     table = _tables(store.dialect)["incident_unlinks"]
     wanted = sorted({str(e) for e in external_ids})
     found: set[tuple[str, str]] = set()
+    statement = sa.select(table.c.external_id_a, table.c.external_id_b).where(
+        sa.or_(
+            among(table.c.external_id_a, store.dialect, "ids"),
+            among(table.c.external_id_b, store.dialect, "ids"),
+        )
+    )
     with store.engine.connect() as connection:
-        for chunk in _chunks(wanted):
-            rows = connection.execute(
-                sa.select(table.c.external_id_a, table.c.external_id_b).where(
-                    sa.or_(table.c.external_id_a.in_(chunk), table.c.external_id_b.in_(chunk))
-                )
-            ).all()
+        if connection.execute(sa.select(table.c.external_id_a).limit(1)).first() is None:
+            return found  # none kept (the usual case): no list to send
+        for chunk in chunks(wanted):
+            rows = connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
             found.update((str(a), str(b)) for a, b in rows)
     return found
 
@@ -268,18 +398,19 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
     lead = t.alias("lead")
     wanted = sorted({nfc(str(e)) for e in external_ids})
     found: dict[str, tuple[str, str]] = {}
+    statement = (
+        sa.select(t.c.external_id, lead.c.external_id, lead.c.detected_by)
+        .join(lead, lead.c.event_id == t.c.event_id)
+        .where(
+            among(t.c.external_id, store.dialect, "ids"),
+            t.c.event_role == "cooperating",
+            lead.c.event_role == "lead",
+            lead.c.detected_by.is_not(None),
+        )
+    )
     with store.engine.connect() as connection:
-        for chunk in _chunks(wanted):
-            rows = connection.execute(
-                sa.select(t.c.external_id, lead.c.external_id, lead.c.detected_by)
-                .join(lead, lead.c.event_id == t.c.event_id)
-                .where(
-                    t.c.external_id.in_(chunk),
-                    t.c.event_role == "cooperating",
-                    lead.c.event_role == "lead",
-                    lead.c.detected_by.is_not(None),
-                )
-            ).all()
+        for chunk in chunks(wanted):
+            rows = connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
             found.update((str(e), (str(a), str(d))) for e, a, d in rows)
     return found
 

@@ -45,9 +45,12 @@ from geozone.errors import (
 )
 from geozone.incidents.schema import time_range_text
 from geozone.store._bulk import (
+    insert_clusters_postgres,
     insert_clusters_sqlite,
     insert_postgres,
+    insert_postgres_ids,
     insert_sqlite,
+    insert_sqlite_indexed,
     update_units_sqlite,
 )
 from geozone.store._engine import (
@@ -61,6 +64,8 @@ from geozone.store._engine import (
     store_exists,
     write_wait,
 )
+from geozone.store._ids import among, bound
+from geozone.store._ids import chunks as id_chunks
 from geozone.store._prepare import prepare_assignments, prepare_incidents
 from geozone.store._query import (
     filters,
@@ -185,30 +190,40 @@ class SqlIncidentStore(IncidentStore):
                 if batch_id is not None:
                     self._running_batch(connection, batch_id)
                 inserted = self._bulk_insert(connection, prepared) if len(prepared) else 0
-                duplicates = len(incidents) - inserted
                 if batch_id is not None:
-                    stamp = datetime.now(UTC)
-                    batches = self._batches
-                    connection.execute(
-                        batches.update()
-                        .where(batches.c.batch_id == batch_id)
-                        .values(
-                            rows_done=batches.c.rows_done + consumed,
-                            rows_inserted=batches.c.rows_inserted + inserted,
-                            rows_duplicate=batches.c.rows_duplicate + duplicates,
-                            updated_at=stamp,
-                        )
-                    )
+                    self._advance_batch(connection, batch_id, consumed, inserted, len(incidents))
         except sa.exc.DBAPIError as exc:
-            if "ck_import_batches_progress" in str(exc.orig):
-                raise ImportBatchError(
-                    f"batch {batch_id!r}: {consumed} more rows would pass its declared "
-                    "rows_total; nothing of this call was stored"
-                ) from exc
-            raise StoreError(
-                f"the incidents could not be stored, nothing of this call was: {exc.orig}"
-            ) from exc
+            raise self._store_error(exc, batch_id, consumed) from exc
+        duplicates = len(incidents) - inserted
         return AddResult(inserted=inserted, duplicates=duplicates)
+
+    def _advance_batch(
+        self, connection: Connection, batch_id: str, consumed: int, inserted: int, given: int
+    ) -> None:
+        """Advance a running batch's progress by a stored chunk (in its transaction)."""
+        batches = self._batches
+        connection.execute(
+            batches.update()
+            .where(batches.c.batch_id == batch_id)
+            .values(
+                rows_done=batches.c.rows_done + consumed,
+                rows_inserted=batches.c.rows_inserted + inserted,
+                rows_duplicate=batches.c.rows_duplicate + (given - inserted),
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+    @staticmethod
+    def _store_error(exc: sa.exc.DBAPIError, batch_id: str | None, consumed: int) -> StoreError:
+        """Return the error of a failed store of incidents (nothing of it was stored)."""
+        if "ck_import_batches_progress" in str(exc.orig):
+            return ImportBatchError(
+                f"batch {batch_id!r}: {consumed} more rows would pass its declared "
+                "rows_total; nothing of this call was stored"
+            )
+        return StoreError(
+            f"the incidents could not be stored, nothing of this call was: {exc.orig}"
+        )
 
     def _bulk_insert(self, connection: Connection, prepared: pd.DataFrame) -> int:
         if self.dialect == "sqlite":
@@ -449,15 +464,16 @@ class SqlIncidentStore(IncidentStore):
         unit_frame, cluster_frame = prepare_assignments(units, clusters)
         if unit_frame.empty:
             return 0
-        t, c = self._incidents, self._clusters
         external_ids: list[str] = unit_frame["external_id"].tolist()
         now = datetime.now(UTC)
+        t = self._incidents
         with self._write() as connection:
             ids: dict[str, int] = {}
-            for chunk in _chunks(external_ids):
-                found = connection.execute(
-                    sa.select(t.c.external_id, t.c.id).where(t.c.external_id.in_(chunk))
-                )
+            statement = sa.select(t.c.external_id, t.c.id).where(
+                among(t.c.external_id, self.dialect, "ids")
+            )
+            for chunk in id_chunks(external_ids):
+                found = connection.execute(statement, {"ids": bound(self.dialect, chunk)})
                 ids.update((e, i) for e, i in found)
             missing = [e for e in external_ids if e not in ids]
             if missing:
@@ -465,44 +481,169 @@ class SqlIncidentStore(IncidentStore):
                     f"{len(missing)} incident(s) of the assignment are not stored: "
                     f"{', '.join(map(repr, missing[:5]))}{', …' if len(missing) > 5 else ''}"
                 )
-            if self.dialect == "sqlite":
-                row_ids = unit_frame["external_id"].map(ids)
-                update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
-            else:
-                # Bound names must differ from the column names an UPDATE sets.
-                unit_rows = (
-                    unit_frame.assign(
-                        id=unit_frame["external_id"].map(ids),
-                        on_boundary=unit_frame["on_boundary"].astype(object),
-                    )
-                    .drop(columns="external_id")
-                    .add_prefix("p_")
-                )
-                params = cast(
-                    list[dict[str, Any]],
-                    unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
-                )
-                values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
-                values |= {"assigned_with": stamp, "assigned_at": now}
-                connection.execute(
-                    t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params
-                )
-            id_list = list(ids.values())
-            for chunk in _chunks(id_list):
-                connection.execute(c.delete().where(c.c.incident_id.in_(chunk)))
-            if not cluster_frame.empty:
-                rows = cluster_frame.assign(incident_id=cluster_frame["external_id"].map(ids)).drop(
-                    columns="external_id"
-                )
-                if self.dialect == "sqlite":
-                    insert_clusters_sqlite(connection, rows)
-                else:
-                    records = cast(
-                        list[dict[str, Any]],
-                        rows.astype(object).where(rows.notna(), None).to_dict("records"),
-                    )
-                    connection.execute(c.insert(), records)
+            self._write_assignments(connection, unit_frame, cluster_frame, ids, stamp, now)
         return len(external_ids)
+
+    def _write_assignments(
+        self,
+        connection: Connection,
+        unit_frame: pd.DataFrame,
+        cluster_frame: pd.DataFrame,
+        ids: dict[str, int],
+        stamp: str,
+        now: datetime,
+        *,
+        units_written: bool = False,
+    ) -> None:
+        """Write prepared assignments of stored incidents (``ids``: their row ids).
+
+        ``units_written``: the incidents were just inserted with their units
+        (:meth:`add_judged`), so only their cluster rows are written.
+        """
+        t, c = self._incidents, self._clusters
+        if units_written:
+            pass
+        elif self.dialect == "sqlite":
+            row_ids = unit_frame["external_id"].map(ids)
+            update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
+        else:
+            # Bound names must differ from the column names an UPDATE sets.
+            unit_rows = (
+                unit_frame.assign(
+                    id=unit_frame["external_id"].map(ids),
+                    on_boundary=unit_frame["on_boundary"].astype(object),
+                )
+                .drop(columns="external_id")
+                .add_prefix("p_")
+            )
+            params = cast(
+                list[dict[str, Any]],
+                unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
+            )
+            values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
+            values |= {"assigned_with": stamp, "assigned_at": now}
+            connection.execute(
+                t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params
+            )
+        if not units_written:  # fresh rows have no decisions to replace
+            delete = c.delete().where(among(c.c.incident_id, self.dialect, "ids"))
+            for chunk in id_chunks(ids.values()):
+                connection.execute(delete, {"ids": bound(self.dialect, chunk)})
+        if not cluster_frame.empty:
+            rows = cluster_frame.assign(incident_id=cluster_frame["external_id"].map(ids)).drop(
+                columns="external_id"
+            )
+            if self.dialect == "sqlite":
+                insert_clusters_sqlite(connection, rows)
+            elif units_written:  # fresh rows: one COPY
+                insert_clusters_postgres(connection, rows)
+            else:
+                records = cast(
+                    list[dict[str, Any]],
+                    rows.astype(object).where(rows.notna(), None).to_dict("records"),
+                )
+                connection.execute(c.insert(), records)
+
+    def add_judged(
+        self,
+        incidents: pd.DataFrame,
+        units: pd.DataFrame,
+        clusters: pd.DataFrame,
+        batch_id: str | None = None,
+        *,
+        stamp: str,
+        source_rows: int | None = None,
+    ) -> tuple[AddResult, list[str]]:
+        """Store incidents with their assignment, in one transaction; skip stored ids.
+
+        :meth:`add_incidents` and :meth:`save_assignments` of the rows it inserted, at once:
+        an import's piece is judged before it is stored, so its rows are written once,
+        inserted with their units (SQLite: ``executemany``; PostGIS: ``COPY`` then one
+        ``INSERT … SELECT``, the cluster rows likewise), and a failure leaves neither the
+        rows nor their decisions.
+
+        Parameters
+        ----------
+        incidents
+            As for :meth:`add_incidents`.
+        units, clusters
+            As for :meth:`save_assignments`: the assignment of every row of ``incidents``.
+        batch_id, source_rows
+            As for :meth:`add_incidents`.
+        stamp
+            What the assignment was computed from (:meth:`save_assignments`).
+
+        Returns
+        -------
+        tuple of AddResult and list of str
+            Rows inserted and skipped, and the external ids inserted (in input order).
+
+        Raises
+        ------
+        IncidentDataError
+            A frame is invalid (nothing is stored).
+        InvalidParameterError
+            The stamp is invalid, or a row of ``incidents`` lacks its assignment.
+        """
+        if not stamp or len(stamp) > 128:
+            raise InvalidParameterError(f"stamp {stamp!r} must be 1 to 128 characters")
+        prepared, _repeated = prepare_incidents(incidents)
+        unit_frame, cluster_frame = prepare_assignments(units, clusters)
+        consumed = len(incidents) if source_rows is None else source_rows
+        if consumed < len(incidents):
+            raise InvalidParameterError(
+                f"source_rows {consumed} is less than the {len(incidents)} rows given"
+            )
+        position = pd.Index(unit_frame["external_id"]).get_indexer(prepared["external_id"])
+        if (position < 0).any():
+            lacking = prepared["external_id"][position < 0].tolist()
+            raise InvalidParameterError(
+                f"{len(lacking)} incident(s) lack their assignment: "
+                f"{', '.join(map(repr, lacking[:5]))}{', …' if len(lacking) > 5 else ''}"
+            )
+        unit_frame = unit_frame.iloc[position].reset_index(drop=True)  # in the rows' order
+        prepared["batch_id"] = batch_id
+        now = datetime.now(UTC)
+        try:
+            with self._write() as connection:
+                if batch_id is not None:
+                    self._running_batch(connection, batch_id)
+                if not len(prepared):
+                    ids: dict[str, int] = {}
+                elif self.dialect == "sqlite":
+                    ids = insert_sqlite_indexed(connection, prepared, unit_frame, stamp, now)
+                else:
+                    ids = insert_postgres_ids(connection, prepared, unit_frame, stamp, now)
+                inserted = len(ids)
+                if ids:
+                    mine = unit_frame["external_id"].isin(ids).to_numpy()
+                    self._write_assignments(
+                        connection,
+                        unit_frame[mine],
+                        cluster_frame[cluster_frame["external_id"].isin(ids)],
+                        ids,
+                        stamp,
+                        now,
+                        units_written=True,
+                    )
+                if batch_id is not None:
+                    self._advance_batch(connection, batch_id, consumed, inserted, len(incidents))
+        except sa.exc.DBAPIError as exc:
+            raise self._store_error(exc, batch_id, consumed) from exc
+        order = [e for e in prepared["external_id"] if e in ids]
+        return AddResult(inserted=inserted, duplicates=len(incidents) - inserted), order
+
+    def known_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """Return those of ``external_ids`` that are stored (NFC), by one query per 100,000."""
+        t = self._incidents
+        statement = sa.select(t.c.external_id).where(among(t.c.external_id, self.dialect, "ids"))
+        found: set[str] = set()
+        with self._read() as connection:
+            for chunk in id_chunks(nfc(str(i)) for i in external_ids):
+                found.update(
+                    connection.execute(statement, {"ids": bound(self.dialect, chunk)}).scalars()
+                )
+        return found
 
     def stored_by(self, batch_id: str, external_ids: Sequence[str]) -> list[str]:
         """Return those of ``external_ids`` that import batch ``batch_id`` stored.

@@ -200,8 +200,9 @@ def test_a_post_after_a_context_change_judges_only_its_rows(
 def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     tmp_path: Path, context: Context
 ) -> None:
-    # Two phases, two counts (the CLI shows them as two bars): each piece is counted stored
-    # before it is judged, so no bar sits full while the other phase works.
+    # Two counts (the CLI shows them as two bars): each piece is counted stored once it is
+    # stored with its decisions (judged from the piece, written in one transaction), and done
+    # once its reports are linked into events; no bar sits full while the other one works.
     source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + k, 500) for k in range(25)])
     events: list[tuple[str, int, int, int]] = []
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
@@ -230,5 +231,5 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
         ("stored", 25, 25),
         ("judged", 25, 25),
     ]
-    # judged: its piece's assignments are saved; stored: not yet
-    assert [event[3] for event in events] == [0, 0, 10, 10, 20, 20, 25]
+    # a piece's rows are never stored without their assignments
+    assert [event[3] for event in events] == [0, 10, 10, 20, 20, 25, 25]

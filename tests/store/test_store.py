@@ -797,6 +797,109 @@ def test_failing_batch_leaves_nothing_and_stays_resumable(store: IncidentStore) 
     assert stored(store) == spatial_index_rows(store) == 300
 
 
+def _judged(frame: pd.DataFrame, grid: BoundarySet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unit assignment of ``frame`` on the grid, and one cluster decision per row."""
+    from geozone import assignment as assign
+
+    units = assign.jurisdiction(frame, [grid], 10.0)
+    clusters = pd.DataFrame(
+        {
+            "external_id": frame["external_id"],
+            "cluster_id": "grid-cluster",
+            "member_code": "00001",
+            "in_zone": True,
+            "zone_units": [["00001", "00002"]] * len(frame),
+            "distance_m": 12.5,
+            "cooperating": [["00002"]] * len(frame),
+            "rule": "inside",
+            "explanation_vi": "Trong vùng biên",
+        }
+    )
+    return units, clusters
+
+
+def test_add_judged_stores_rows_with_their_decisions_at_once(
+    store: IncidentStore, grid: BoundarySet
+) -> None:
+    assert isinstance(store, SqlIncidentStore)
+    centre = grid_vertex_lonlat(0.5, 0.5)
+    store.add_incidents(make_incidents(2))  # i000000, i000001: stored before
+    frame = make_incidents(5)  # i000000 … i000004
+    frame["lon"], frame["lat"] = centre
+    store.begin_batch("b", source="x.csv", sha256="dd" * 32, rows_total=5)
+    assert store.known_ids(frame["external_id"].tolist()) == {"i000000", "i000001"}
+    units, clusters = _judged(frame, grid)
+    added, ours = store.add_judged(frame, units, clusters, "b", stamp="grid")
+    assert (added.inserted, added.duplicates) == (3, 2)
+    assert ours == ["i000002", "i000003", "i000004"]
+    record = store.get("i000003")
+    assert record is not None and record["batch_id"] == "b"
+    assert record["assignment"]["ward_code"] == "00001"
+    assert record["assignment"]["assigned_with"] == "grid"
+    assert [c["cluster_id"] for c in record["clusters"]] == ["grid-cluster"]
+    assert record["clusters"][0]["zone_units"] == ["00001", "00002"]
+    assert record["clusters"][0]["distance_m"] == 12.5
+    # The same decisions as save_assignments writes (its path: UPDATE, then the clusters).
+    one = units["external_id"] == "i000003"
+    store.save_assignments(units[one], clusters[clusters["external_id"] == "i000003"], stamp="grid")
+    again = store.get("i000003")
+    assert again is not None
+    for got in (record, again):
+        got["assignment"].pop("assigned_at")
+    assert again == record
+    before = store.get("i000000")  # a stored row is neither overwritten nor judged
+    assert before is not None and before["assignment"] is None and before["clusters"] == []
+    assert store.stale_ids("grid") == ["i000000", "i000001"]
+    batch = store.batch("b")
+    assert batch is not None
+    assert (batch["rows_done"], batch["rows_inserted"], batch["rows_duplicate"]) == (5, 3, 2)
+    # The spatial index holds the new rows, and keeps following later inserts.
+    assert spatial_index_rows(store) == stored(store) == 5
+    store.add_incidents(make_incidents(2, start=10))
+    assert spatial_index_rows(store) == stored(store) == 7
+    box = IncidentQuery(
+        bbox=(centre[0] - 1e-6, centre[1] - 1e-6, centre[0] + 1e-6, centre[1] + 1e-6)
+    )
+    assert ids(store.query(box)[0]) == {"i000002", "i000003", "i000004"}
+    if engine_of(store).dialect.name == "sqlite":
+        assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
+    with pytest.raises(InvalidParameterError, match="lack their assignment"):
+        store.add_judged(make_incidents(1, start=20), units.iloc[:0], clusters.iloc[:0], stamp="s")
+
+
+def test_failing_add_judged_leaves_nothing_not_even_decisions(
+    store: IncidentStore, grid: BoundarySet
+) -> None:
+    assert isinstance(store, SqlIncidentStore)
+    _poison(store)
+    store.begin_batch("b", source="x.csv", sha256="ee" * 32, rows_total=200)
+    first = make_incidents(100)
+    added, _ = store.add_judged(first, *_judged(first, grid), "b", stamp="grid")
+    assert added.inserted == 100
+    chunk = make_incidents(100, start=100)
+    chunk.loc[50, "external_id"] = "poison"  # rows before it are inserted, then it fails
+    with pytest.raises(StoreError, match="poisoned row"):
+        store.add_judged(chunk, *_judged(chunk, grid), "b", stamp="grid")
+    record = store.batch("b")
+    assert record is not None
+    assert (record["rows_done"], record["rows_inserted"]) == (100, 100)
+    assert stored(store) == spatial_index_rows(store) == 100
+    assert store.get("i000100") is None
+    assert scalar(store, "SELECT count(*) FROM incident_clusters") == 100
+    if engine_of(store).dialect.name == "sqlite":  # the spatial index's trigger is back
+        assert (
+            scalar(
+                store, "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree_insert'"
+            )
+            == 1
+        )
+    chunk.loc[50, "external_id"] = "i000150"  # fixed: the piece stores whole
+    added, ours = store.add_judged(chunk, *_judged(chunk, grid), "b", stamp="grid")
+    assert added.inserted == len(ours) == 100
+    assert stored(store) == spatial_index_rows(store) == 200
+    assert scalar(store, "SELECT count(*) FROM incident_clusters") == 200
+
+
 # --------------------------------------------------------------------------------------------
 # Processes: concurrent writers, a killed importer
 # --------------------------------------------------------------------------------------------
