@@ -135,13 +135,12 @@ def _worded(
     The key holds every value the wording reads (the distance only as whether there is
     one: its number goes in later).
     """
-    across = row["boundary_with"] is not None or row["across_side"] >= 0
     key = (
         tolerance_m,
         str(row["rule"]),
         row["member_code"],
         row["boundary_with"],
-        bool(across and np.isfinite(row["distance_m"])),
+        _has_distance(row),
         tuple(row["cooperating"]),
         tuple(row["zone_units"]),
         row["lead_unit"],
@@ -191,8 +190,6 @@ def _parameters(
     def clause(key: str, **values: str) -> str:
         return CLAUSES[key][language].format(**values)
 
-    across = row["boundary_with"] is not None or row["across_side"] >= 0
-    has_distance = across and np.isfinite(row["distance_m"])
     cooperating = ", ".join(name(c) for c in row["cooperating"])
     detector = row["detector"]
     detected = _missing(detector) or not str(detector).strip()
@@ -204,7 +201,7 @@ def _parameters(
         "detector": name(detector),
         "detected": "" if detected else clause("detected", detector=name(detector)),
         "zone": " – ".join(name(c) for c in row["zone_units"]),
-        "distance": _distance_clause(row, territory, language, name) if has_distance else "",
+        "distance": _distance_clause(row, territory, language, name) if _has_distance(row) else "",
         "width": f"{format_number(territory.width_m, language)} m",
         "tolerance": f"{format_number(tolerance_m, language)} m",
         "cooperating": clause("cooperating", members=cooperating) if cooperating else "",
@@ -233,6 +230,12 @@ def _event_clause(event: Any, territory: ClusterTerritory, language: str, name: 
         member = territory.table.detectors.get(str(own))
         reporter = name(own if member is None else territory.table.codes[member])
     return CLAUSES["event"][language].format(report=lead, reporter=reporter)
+
+
+def _has_distance(row: Mapping[str, Any]) -> bool:
+    """Tell whether a situation quotes a distance: a member (or old side) across, measured."""
+    across = row["boundary_with"] is not None or row["across_side"] >= 0
+    return bool(across and np.isfinite(row["distance_m"]))
 
 
 def _distance_clause(

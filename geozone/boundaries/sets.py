@@ -438,10 +438,13 @@ class BoundarySet:
         The name carries the tolerance, the cores' simplification and rule (a change of
         method makes a new file) and the build; None for a set that was not loaded from a build.
         """
+        method = f"s{CORE_SIMPLIFY_M:g}m-{CORE_RULE}"
+        return self._beside(f"{kind}-{tolerance_m:g}m-{method}-{self.build_id}{suffix}")
+
+    def _beside(self, name: str) -> Path | None:
+        """Return where a derived file ``name`` is kept next to the built set (None: not built)."""
         if self.display_path is None or self.build_id is None:
             return None
-        method = f"s{CORE_SIMPLIFY_M:g}m-{CORE_RULE}"
-        name = f"{kind}-{tolerance_m:g}m-{method}-{self.build_id}{suffix}"
         return self.display_path.parent / name
 
     def _cached_cores(
@@ -484,10 +487,7 @@ class BoundarySet:
         """
 
         def load() -> OutlinePieces:
-            path = None
-            if self.display_path is not None and self.build_id is not None:
-                name = f"outline-{self.build_id}-proj{pyproj.proj_version_str}.npz"
-                path = self.display_path.parent / name
+            path = self._beside(f"outline-{self.build_id}-proj{pyproj.proj_version_str}.npz")
             if path is not None and path.is_file():
                 pieces = OutlinePieces.load(path, len(geometries))
                 if pieces is not None:

@@ -366,19 +366,12 @@ class AssignedWriter:
         """Append one assigned table in Arrow (:func:`judge_arrow`) to a Parquet output."""
         if self.kind != "parquet":
             raise ValueError(f"write_arrow writes Parquet, not {self.kind}")
-        table = table.cast(pa.schema([*self._schema_or_fixed(), table.schema.field("geometry")]))
-        table = table.replace_schema_metadata({b"geo": _geo_metadata()})
         if self._parquet is None:
             self._parquet = pq.ParquetWriter(self.partial, table.schema)
         if table.num_rows:
             self._parquet.write_table(table, row_group_size=WRITE_ROWS)
         self._started = True
         self.rows += table.num_rows
-
-    def _schema_or_fixed(self) -> pa.Schema:
-        if self._schema is None:
-            self._schema = assigned_schema()
-        return self._schema
 
     def write(self, table: pd.DataFrame) -> None:
         """Append one assigned table."""

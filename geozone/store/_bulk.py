@@ -208,12 +208,19 @@ def _copy_postgres(
             copy.write(buffer.getbuffer())
 
 
-def _stage_postgres(connection: Connection, frame: pd.DataFrame) -> None:
-    """COPY prepared incidents (with ``batch_id``) into the temporary table ``_incoming``."""
+def _stage_postgres(
+    connection: Connection,
+    frame: pd.DataFrame,
+    extra: list[tuple[str, str, pa.DataType]] | None = None,
+) -> None:
+    """COPY prepared incidents (with ``batch_id``) into the temporary table ``_incoming``.
+
+    ``extra``: further columns of ``frame`` staged too (name, PostgreSQL type, Arrow type).
+    """
     connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")  # sort by ord in memory
     staged = frame.assign(ord=np.arange(len(frame), dtype=np.int64))
     columns = [(field.name, _PG_STAGE_TYPES[field.name], field.type) for field in _ARROW_SCHEMA]
-    _copy_postgres(connection, "_incoming", columns, staged)
+    _copy_postgres(connection, "_incoming", [*columns, *(extra or [])], staged)
 
 
 _PG_INSERT = (
@@ -273,16 +280,14 @@ def insert_postgres_ids(
         return {str(e): int(i) for e, i in result}
     if stamp is None or now is None:
         raise ValueError("an insert with units needs their stamp and time")
-    connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-    staged = frame.reset_index(drop=True).assign(ord=np.arange(len(frame), dtype=np.int64))
+    staged = frame.reset_index(drop=True)
     for name in UNIT_COLUMNS:
         values = units[name].reset_index(drop=True)
         staged[name] = _json_lists(values) if name == "candidates" else values
     staged["on_boundary"] = staged["on_boundary"].astype(bool)
     staged["assigned_with"] = stamp
     staged["assigned_at"] = pd.Timestamp(now).tz_convert("UTC")
-    columns = [(field.name, _PG_STAGE_TYPES[field.name], field.type) for field in _ARROW_SCHEMA]
-    _copy_postgres(connection, "_incoming", [*columns, *_UNIT_STAGE], staged)
+    _stage_postgres(connection, staged, _UNIT_STAGE)
     names = [*_INSERT_COLUMNS, *(name for name, _, _ in _UNIT_STAGE)]
     result = connection.exec_driver_sql(
         f"INSERT INTO incidents ({', '.join(names)}) "
