@@ -254,7 +254,7 @@ def serve(
     from geozone.boundaries.build import build_set
     from geozone.boundaries.manifest import load_manifest
     from geozone.context import judging_context
-    from geozone.incidents.pipeline import assign_stale
+    from geozone.incidents.pipeline import assign_stale, link_stored
     from geozone.incidents.synthetic import generate_incidents
     from geozone.store import IncidentQuery
     from geozone.vntime import VIETNAM_TZ
@@ -310,6 +310,9 @@ def serve(
         assigned = assign_stale(store, judged)
         if assigned:
             say(f"assigned {assigned:,} incidents to their units and clusters")
+        if demo:  # the demo's reports are linked into events, as an import links them
+            linked = link_stored(store, judged)
+            say(f"linked {linked:,} reports into events")
         key = None if production else _first_admin_key(api_store)
         admins = bool(api_store.active_admins())
     finally:

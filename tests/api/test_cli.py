@@ -221,7 +221,10 @@ def test_serve_prints_the_t11_map_and_a_working_one_time_admin_key(
     assert "first admin key" not in again.err + again.out
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
         keys = KeyStore(store.engine).list_keys()
+        demo, _ = store.query(IncidentQuery(limit=1_000))
     assert [(k["name"], k["role"]) for k in keys] == [("admin", "admin")]
+    # The demo's reports are linked into events as an import links them: each has an event.
+    assert len(demo) == 800 and demo["event_id"].notna().all()
 
 
 def test_users_commands_print_json(tmp_path: Path) -> None:
