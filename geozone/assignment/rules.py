@@ -345,11 +345,11 @@ CLAUSES: dict[str, dict[str, str]] = {
     "event": {
         "vi": (
             " Báo cáo này của {reporter} là báo cáo phối hợp của cùng một sự việc với báo cáo "
-            "{report} (phát hiện sớm nhất); đơn vị chủ trì xác định theo lần phát hiện đó."
+            "{report} (phát hiện sớm nhất): vụ việc được xét theo lần phát hiện đó."
         ),
         "en": (
             " This report by {reporter} is a cooperating report of the same event as report "
-            "{report} (the earliest detection); the lead follows that detection."
+            "{report} (the earliest detection): the event is judged by that detection."
         ),
     },
     "unnamed_reporter": {"vi": "đơn vị không rõ", "en": "an unnamed unit"},

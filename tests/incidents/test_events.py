@@ -100,7 +100,7 @@ def test_two_members_reporting_one_event_share_its_id_and_its_first_detector_lea
         (said,) = again["clusters"]
         assert said["explanation_vi"].endswith(
             " Báo cáo này của Phường Ô 2 là báo cáo phối hợp của cùng một sự việc với "
-            "báo cáo o1-17 (phát hiện sớm nhất); đơn vị chủ trì xác định theo lần phát hiện đó."
+            "báo cáo o1-17 (phát hiện sớm nhất): vụ việc được xét theo lần phát hiện đó."
         ), said["explanation_vi"]
         assert "cooperating report of the same event as report o1-17" in said["explanation_en"]
         first = store.get("o1-17")
