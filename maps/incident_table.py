@@ -303,19 +303,38 @@ def incident_legend(data: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def incident_summary(returned: int, total: int) -> str:
+def incident_summary(returned: int, total: int, reports: int | None = None) -> str:
     """Return the plain-text line saying how many incidents a map shows (Vietnamese, English).
 
-    Numbers follow the Vietnamese format in both languages (50.000).
+    ``returned``: points drawn; ``reports``: the stored reports they stand for (a linked
+    event is one point for several reports; default: one each). Numbers follow the
+    Vietnamese format in both languages (50.000).
     """
+    reports = returned if reports is None else reports
     if not total:
         return "Chưa có vụ việc nào của cụm này / No incidents of this cluster are stored"
-    if returned >= total:
-        return f"Hiển thị cả {thousands(total)} vụ việc / all {thousands(total)} incidents shown"
+    vi = en = ""
+    if reports > returned:
+        vi, en = f", gộp thành {thousands(returned)} sự việc", f", as {thousands(returned)} events"
+    if reports >= total:
+        shown = thousands(total)
+        return f"Hiển thị cả {shown} vụ việc{vi} / all {shown} incidents shown{en}"
     return (
-        f"Hiển thị {thousands(returned)} vụ việc mới nhất trong {thousands(total)} / "
-        f"the newest {thousands(returned)} of {thousands(total)} incidents shown"
+        f"Hiển thị {thousands(reports)} vụ việc mới nhất trong {thousands(total)}{vi} / "
+        f"the newest {thousands(reports)} of {thousands(total)} incidents shown{en}"
     )
+
+
+def _reports_drawn(data: dict[str, Any] | None) -> int:
+    """Return the stored reports a table's points stand for (a linked event's all of them)."""
+    if data is None:
+        return 0
+    points = len(data["lat"])
+    if "ev" not in data:
+        return points
+    per_event = np.array([text.count("; ") for text in data["evs"]] + [0], dtype=np.int64)
+    codes = np.asarray(data["ev"], dtype=np.int64)
+    return points + int(per_event[np.where(codes < 0, len(per_event) - 1, codes)].sum())
 
 
 def _rule_label(rule: str) -> str:
@@ -358,7 +377,7 @@ def incident_payload(
         "returned": returned,
         "total": int(total),
         "synthetic": synthetic,
-        "summary": incident_summary(returned, int(total)),
+        "summary": incident_summary(returned, int(total), _reports_drawn(data)),
         "data": data,
         "legend": incident_legend(data) if data is not None else [],
         "notice_html": esc(SYNTHETIC_BANNER) if synthetic else None,

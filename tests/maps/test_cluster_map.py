@@ -377,6 +377,12 @@ def test_incident_payload_is_the_page_table_with_its_legend(
         "Hiển thị 20.000 vụ việc mới nhất trong 50.000 / "
         "the newest 20.000 of 50.000 incidents shown"
     )
+    # A linked event is one point for its reports: all 4.427 reports drawn as 4.283 points.
+    assert incident_summary(4_283, 4_427, 4_427) == (
+        "Hiển thị cả 4.427 vụ việc, gộp thành 4.283 sự việc / "
+        "all 4.427 incidents shown, as 4.283 events"
+    )
+    assert incident_summary(100, 500, 130).startswith("Hiển thị 130 vụ việc mới nhất trong 500")
 
 
 def test_many_members_are_coloured_and_listed_by_former_unit() -> None:

@@ -30,7 +30,7 @@ from maps import (
     stored_incidents,
     to_html,
 )
-from maps.incident_table import incident_columns, incident_data
+from maps.incident_table import incident_columns, incident_data, incident_payload
 from maps.layers import StoredTable, stored_incident_table
 from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
 from tests.fixtures.html import js_arguments, tooltips
@@ -341,3 +341,8 @@ def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
     data = incident_data(found.layer)
     assert data["evs"] == ["o1-17 (o1, chủ trì / lead); o2-4 (o2)"]
     assert sorted(data["ev"].tolist()) == [-1, 0]
+    # Two points for the three stored reports: the map says all are shown, as two events.
+    summary = incident_payload(None, 3, data=data)["summary"]
+    assert summary == (
+        "Hiển thị cả 3 vụ việc, gộp thành 2 sự việc / all 3 incidents shown, as 2 events"
+    )
