@@ -29,6 +29,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geozone.boundaries._mapped import mapped_npz
+
 #: Coarse cell size in degrees (about 870 m of latitude); a power of two keeps the arithmetic exact.
 COARSE_CELL_DEG = 2.0**-7
 #: Each coarse cell an outline crosses is split into SPLIT × SPLIT fine cells (about 54 m).
@@ -100,12 +102,16 @@ class CoreGrid:
 
     @classmethod
     def load(cls, path: Path, polygons: int) -> CoreGrid | None:
-        """Read a grid written by :meth:`save`; None if it was made for another index."""
-        with np.load(path) as data:
-            (x0, y0, cell), (split, count) = data["origin"], data["split"]
-            if int(count) != polygons or cell != COARSE_CELL_DEG or split != SPLIT:
-                return None
-            return cls(float(x0), float(y0), float(cell), int(split), data["coarse"], data["fine"])
+        """Read a grid written by :meth:`save`; None if it was made for another index.
+
+        The cells are mapped from the file, not read (see ``_mapped``): a batch touches the
+        pages its points fall in.
+        """
+        data = mapped_npz(path)
+        (x0, y0, cell), (split, count) = data["origin"], data["split"]
+        if int(count) != polygons or cell != COARSE_CELL_DEG or split != SPLIT:
+            return None
+        return cls(float(x0), float(y0), float(cell), int(split), data["coarse"], data["fine"])
 
     @property
     def sub(self) -> float:

@@ -28,6 +28,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geozone.boundaries._coregrid import CoreGrid
+from geozone.boundaries._mapped import mapped_npz
 from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
 from geozone.parallel import thread_map
 
@@ -458,15 +459,16 @@ class OutlinePieces:
     def load(cls, path: Path, polygons: int) -> OutlinePieces | None:
         """Read pieces written by :meth:`save`; None if made for another index or cutting."""
         trees, owners = {}, {}
-        with np.load(path) as data:
-            count, segments = data["count"]
-            if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
-                return None
-            for key in data.files:
-                if key.startswith("xy_"):
-                    zone = int(key.removeprefix("xy_"))
-                    pieces = shapely.linestrings(data[key], indices=data[f"piece_{zone}"])
-                    trees[zone], owners[zone] = shapely.STRtree(pieces), data[f"owner_{zone}"]
+        data = mapped_npz(path)  # the coordinates go straight from the file into GEOS
+        count, segments = data["count"]
+        if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
+            return None
+        for key in data:
+            if key.startswith("xy_"):
+                zone = int(key.removeprefix("xy_"))
+                pieces = shapely.linestrings(data[key], indices=data[f"piece_{zone}"])
+                trees[zone] = shapely.STRtree(pieces)
+                owners[zone] = np.array(data[f"owner_{zone}"])
         return cls(trees, owners)
 
     def near(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -713,10 +715,15 @@ class BoundarySet:
 
 
 def _write_derived(path: Path | None, write: Callable[[Path], object]) -> None:
-    """Write a derived index file whole or not at all; a read-only cache only costs time."""
+    """Write a derived index file whole or not at all; a read-only cache only costs time.
+
+    Each writer has a partial file of its own: two processes that need the same missing file
+    at once (the workers of a distributed run starting together) each write theirs whole, and
+    the last to finish puts its copy in place (both hold the same content).
+    """
     if path is None:
         return
-    partial = path.with_suffix(".partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     try:
         write(partial)
         partial.replace(path)

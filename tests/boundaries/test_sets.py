@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.boundaries.sets import BoundarySet
+from geozone.boundaries.sets import BoundarySet, _write_derived
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
@@ -413,3 +413,20 @@ def test_outline_pieces_read_back_from_their_file_measure_the_same(
     for a, b in zip(built.near(lon, lat, 40.0), loaded.near(lon, lat, 40.0), strict=True):
         np.testing.assert_array_equal(a, b)  # the same coordinates: the same bits
     assert len(built.near(lon, lat, 40.0)[0]) > 100
+
+
+def test_two_writers_of_one_derived_file_leave_it_whole(tmp_path: Path) -> None:
+    """A second writer starting while the first is half-way leaves a whole file, not a mix."""
+    target = tmp_path / "coregrid-10m.npz"
+    first, second = b"A" * 1000, b"B" * 600
+
+    def write_first(partial: Path) -> None:
+        with partial.open("wb") as file:
+            file.write(first[:500])
+            file.flush()
+            _write_derived(target, lambda other: other.write_bytes(second))  # meanwhile
+            file.write(first[500:])
+
+    _write_derived(target, write_first)
+    assert target.read_bytes() in (first, second)
+    assert not list(tmp_path.glob("*.partial"))

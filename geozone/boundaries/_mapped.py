@@ -1,0 +1,75 @@
+"""Arrays of an uncompressed ``.npz`` mapped from the file rather than read into memory.
+
+``numpy.load`` reads every member of an ``.npz`` into fresh memory (it cannot map one). The
+derived index files next to a built set are written uncompressed (``numpy.savez``), so each
+member's bytes lie as they are in the archive: mapping them costs no copy, and a lookup touches
+only the pages it reads. On a machine where the first touch of fresh memory is dear (a virtual
+machine's page faults), a large grid costs its reader the pages it uses, not its size.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: Size of a ZIP local file header before its name and extra field.
+_LOCAL_HEADER = 30
+
+
+def mapped_npz(path: Path) -> dict[str, NDArray[Any]]:
+    """Return each member of an uncompressed ``.npz`` as a read-only memory-mapped array.
+
+    Parameters
+    ----------
+    path
+        An archive written by ``numpy.savez`` (stored, not deflated).
+
+    Returns
+    -------
+    dict
+        Member name (without ``.npy``) to array. A compressed member, or one holding Python
+        objects, is read the ordinary way.
+    """
+    arrays: dict[str, NDArray[Any]] = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as file:
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            start = _data_start(file, info) if info.compress_type == zipfile.ZIP_STORED else None
+            mapped = None if start is None else _mapped_member(path, file, start)
+            arrays[name] = mapped if mapped is not None else _read_member(archive, info)
+    return arrays
+
+
+def _data_start(file: Any, info: zipfile.ZipInfo) -> int:
+    """Return where a stored member's bytes begin (after its local header)."""
+    file.seek(info.header_offset)
+    header = file.read(_LOCAL_HEADER)
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return int(info.header_offset + _LOCAL_HEADER + name_length + extra_length)
+
+
+def _mapped_member(path: Path, file: Any, start: int) -> NDArray[Any] | None:
+    """Map the ``.npy`` that begins at ``start``; None if it cannot be mapped."""
+    file.seek(start)
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+    if dtype.hasobject:
+        return None
+    order = "F" if fortran else "C"
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype, order=order)
+    return np.memmap(path, dtype=dtype, mode="r", offset=file.tell(), shape=shape, order=order)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NDArray[Any]:
+    with archive.open(info) as member:
+        array: NDArray[Any] = np.lib.format.read_array(member, allow_pickle=False)
+    return array
