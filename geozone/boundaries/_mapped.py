@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,10 +63,14 @@ def _mapped_member(path: Path, file: Any, start: int) -> NDArray[Any] | None:
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
     if dtype.hasobject:
         return None
-    order = "F" if fortran else "C"
+    order: Literal["F", "C"] = "F" if fortran else "C"
     if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype=dtype, order=order)
-    return np.memmap(path, dtype=dtype, mode="r", offset=file.tell(), shape=shape, order=order)
+        empty: NDArray[Any] = np.zeros(shape, dtype=dtype, order=order)
+        return empty
+    mapped: NDArray[Any] = np.memmap(
+        path, dtype=dtype, mode="r", offset=int(file.tell()), shape=shape, order=order
+    )
+    return mapped
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NDArray[Any]:
