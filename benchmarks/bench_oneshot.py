@@ -77,9 +77,9 @@ def units_file() -> Path:
     """The built 2025 set's units (GeoParquet with code, level, geometry)."""
     from geozone.context import load_context
 
-    current = load_context().boundary_set("vn2025")
-    assert current.display_path is not None
-    return current.display_path.parent / "units.parquet"
+    path = load_context().boundary_set("vn2025").units_path
+    assert path is not None
+    return path
 
 
 def main() -> None:

@@ -177,15 +177,6 @@ print(json.dumps({{"wall": wall, "rows": summary.read, "workers_rss": peaks,
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def units_file() -> Path:
-    """The built 2025 set's units (GeoParquet with code, level, geometry)."""
-    from geozone.context import load_context
-
-    current = load_context().boundary_set("vn2025")
-    assert current.display_path is not None
-    return current.display_path.parent / "units.parquet"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     if "GEOZONE_CACHE_DIR" not in os.environ:
         print("note: GEOZONE_CACHE_DIR is not set; the default cache must hold the built sets")
+    from geozone.context import load_context
     from geozone.incidents.stream import DEFAULT_CHUNK_ROWS
 
     chunk = args.chunk_rows or DEFAULT_CHUNK_ROWS
@@ -217,7 +209,8 @@ def main() -> None:
         print(f"{source.name}: {n:,} SYNTHETIC incidents, {size:,.0f} MB; chunk {chunk:,} rows")
         script = folder / "bare_sjoin.py"
         script.write_text(BARE_SCRIPT)
-        bare = [sys.executable, str(script), str(source), str(units_file())]
+        units = load_context().boundary_set("vn2025").units_path  # the 2025 wards, as built
+        bare = [sys.executable, str(script), str(source), str(units)]
         bare_wall, bare_rss = run([*bare, str(folder / "bare.parquet"), str(chunk)])
         (folder / "bare.parquet").unlink(missing_ok=True)
         print(

@@ -443,6 +443,11 @@ class BoundarySet:
         method = f"s{CORE_SIMPLIFY_M:g}m-{CORE_RULE}"
         return self._beside(f"{kind}-{tolerance_m:g}m-{method}-{self.build_id}{suffix}")
 
+    @property
+    def units_path(self) -> Path | None:
+        """The built set's units file (GeoParquet, a row per unit); None if not built."""
+        return self._beside(UNITS_FILE)
+
     def _beside(self, name: str) -> Path | None:
         """Return where a derived file ``name`` is kept next to the built set (None: not built)."""
         if self.display_path is None or self.build_id is None:
