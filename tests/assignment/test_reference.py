@@ -200,11 +200,10 @@ def test_a_large_batch_agrees_row_by_row(
     rows = assign(incidents, [legacy, vn2025], placed, tolerance_m=TOLERANCE_M).clusters
     by_key = {(r.external_id, r.cluster_id): r for r in rows.itertuples(index=False)}
     located = vn2025.locate_many(lon, lat, TOLERANCE_M)
+    columns = {k: located[k].to_numpy() for k in located.columns}
     checked = 0
     for i in range(2 * n):
-        location = vn2025.location_at(
-            {k: located[k].to_numpy() for k in located.columns}, i, TOLERANCE_M
-        )
+        location = vn2025.location_at(columns, i, TOLERANCE_M)
         for territory in placed:
             reference = judge(territory, location, day, detectors[i], TOLERANCE_M)
             found = by_key.get((f"b{i}", territory.cluster.id))
