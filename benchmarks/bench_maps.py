@@ -232,7 +232,7 @@ def open_and_type_key(
     )
     note(f"painted in {(painted - start) / 1000:.2f} s")
     gi = wait_gi(page)
-    drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    drawn = page.evaluate(f"{MAP}.gzIncidents.group.gzCount")
     note(f"{drawn:,} drawn; zooming to 19 over the bridge")
     page.evaluate(f"void {MAP}.setView([{T11_LONLAT[1]}, {T11_LONLAT[0]}], 19, {{animate: false}})")
     page.wait_for_timeout(500)

@@ -1,6 +1,7 @@
 /*
  * geozone: incidents on a served map for a browser user (hand-written; served from
- * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat and geozone.js.
+ * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat, Leaflet.glify and
+ * geozone.js.
  *
  * The map page itself is public; its incidents need an analyst. A browser signed in at
  * /login fetches GET {cfg.url} with its session cookie; otherwise the page offers the sign-in
@@ -116,7 +117,9 @@
     var names = this.cfg.names_html;
     if (body.data) {
       var group = GZ.incidentLayer(this.map, body.data, {
-        unclustered_zoom: this.cfg.unclustered_zoom
+        unclustered_zoom: this.cfg.unclustered_zoom,
+        many: this.cfg.many,  // more: heat at low zoom, WebGL points at high zoom
+        points_zoom: this.cfg.points_zoom
       });
       group.addTo(this.map);
       this.control.addOverlay(group, names.incidents);
