@@ -700,9 +700,12 @@
    * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
    * with "status detail" and .status.
    */
-  GZ.fetchJson = function (url, key, networkError) {
+  /** GET JSON with the key (or the session); onAnswer(response), if given, is called as soon
+   * as the answer's headers arrive, before its body is read. */
+  GZ.fetchJson = function (url, key, networkError, onAnswer) {
     var init = GZ.requestInit("GET", key, { "Accept": "application/json" });
     return global.fetch(url, init).then(function (response) {
+      if (onAnswer) { onAnswer(response); }
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok) {
           var detail = body ? (body.detail !== undefined ? body.detail : body.title) : "";
