@@ -373,6 +373,14 @@ def open_after_new_data(
     the map ``wait_s`` seconds later. Page opened → markers painted, and the Gi* layer."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
+    server_ms: list[float] = []
+
+    def record(request: Any) -> None:
+        if "/incidents" in request.url:
+            timing = request.timing
+            server_ms.append(timing["responseStart"] - timing["requestStart"])
+
+    page.on("requestfinished", record)
     page.goto(f"{base}/login")
     page.fill("#gz-login-name", key_name)
     page.fill("#gz-login-key", key)
@@ -408,6 +416,7 @@ def open_after_new_data(
     context.close()
     return {
         "open_to_painted_s": painted / 1000,
+        "server_s": (server_ms[-1] / 1000) if server_ms else float("nan"),
         "gi_after_markers_s": (gi - painted) / 1000 if gi == gi else float("nan"),
         "table_ready_s": table_s,
         "gi_ready_s": gi_s,
@@ -521,7 +530,8 @@ def bench_size(browser: Any, store_path: Path, size: int, repeats: int, cold: bo
             continue
         print(
             f"  {'new data, store ' + name:34s} page opened {NEW_DATA_WAIT_S:.0f} s after 100 "
-            f"new incidents→painted {median(rows, 'open_to_painted_s'):6.2f} s, Gi* "
+            f"new incidents→painted {median(rows, 'open_to_painted_s'):6.2f} s (server "
+            f"{median(rows, 'server_s'):5.2f} s), Gi* "
             f"+{median(rows, 'gi_after_markers_s'):4.2f} s after the markers; built again "
             f"{median(rows, 'table_ready_s'):.1f} s (table), {median(rows, 'gi_ready_s'):.1f} s "
             f"(Gi*) after the commit"

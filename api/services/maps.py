@@ -342,14 +342,21 @@ def watch_store(
                 continue
             in_use = incident_bodies(state).in_use()
             stale = [(c, n) for c, n, m in in_use if m != marker]
-            for cluster_id, limit in stale:  # the tables first: the markers come first
+            widest: dict[str, int] = {}
+            for cluster_id, limit in stale:
+                widest[cluster_id] = max(limit, widest.get(cluster_id, limit))
+            # The maps' tables first (the markers come first), then their hotspot layers, then
+            # the tables of other limits (a client's ?limit=), most recently used first.
+            first = [(c, n) for c, n in stale if n == widest[c]]
+            steps: list[tuple[str, int | None]] = [*first, *((c, None) for c in widest)]
+            steps += [(c, n) for c, n in stale if n != widest[c]]
+            for cluster_id, rows in steps:
                 if stop.is_set():
                     return
-                incident_body(state, store, current, cluster_id, limit)
-            for cluster_id in dict.fromkeys(c for c, _ in stale):
-                if stop.is_set():
-                    return
-                warm_hotspots(state, store, current, cluster_id)
+                if rows is None:
+                    warm_hotspots(state, store, current, cluster_id)
+                else:
+                    incident_body(state, store, current, cluster_id, rows)
             last = marker
         except GeozoneError as error:  # a cluster gone with a new context: the rest go on
             _log.warning("map tables after new data: %s", error)
