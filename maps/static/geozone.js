@@ -154,7 +154,7 @@
    */
   GZ.incidentLayer = function (map, d, opts) {
     opts = opts || {};
-    if (opts.many && d.lat.length > opts.many && L.glify) {
+    if (opts.many && d.lat.length > opts.many && L.glify && webgl()) {
       return manyIncidents(map, d, opts);
     }
     var group = L.markerClusterGroup(L.extend({
@@ -233,6 +233,19 @@
     group.gzCount = n;
     return group;
   };
+
+  /** Whether the browser paints WebGL (without it, many incidents stay clustered markers). */
+  function webgl() {
+    if (GZ.webglOk === undefined) {
+      try {
+        var canvas = global.document.createElement("canvas");
+        GZ.webglOk = !!(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+      } catch (e) {
+        GZ.webglOk = false;
+      }
+    }
+    return GZ.webglOk;
+  }
 
   function rgb(hex) {
     var v = parseInt(hex.slice(1), 16);
