@@ -138,10 +138,16 @@ def create_app(
             from api.routers.maps import MAX_MAP_INCIDENTS
             from api.services.maps import warm_every_map
 
-            warm_every_map(app.state, store, registry.context, MAX_MAP_INCIDENTS)
+            # then kept built after new data (api.services.maps.watch_store) until the end
+            app.state.map_watch = warm_every_map(
+                app.state, store, registry.context, MAX_MAP_INCIDENTS
+            )
         try:
             yield
         finally:
+            watch = getattr(app.state, "map_watch", None)
+            if watch is not None:
+                watch.set()
             store.close()
             gc.unfreeze()  # an app started again in the same process (tests) frees the old one
 

@@ -57,7 +57,8 @@ class ApiSettings(MapSettings):
     warm_maps_at_start
         Build every cluster map's incident table and hotspot layers in the background when
         the service starts (one after another, on one thread), so that the first analyst
-        does not wait for them (default on; ``GEOZONE_WARM_MAPS_AT_START=false`` turns it off).
+        does not wait for them, and build the tables in use again when new data is stored
+        (default on; ``GEOZONE_WARM_MAPS_AT_START=false`` turns it off).
     """
 
     api_store_busy_timeout_s: float = Field(default=5.0, gt=0.0, le=55.0)

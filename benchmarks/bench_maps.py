@@ -107,6 +107,8 @@ def build_store(path: Path, wanted: int, seed: int) -> int:
         return int(have)
 
 
+#: Parts of the run left out (``--skip``).
+SKIP: set[str] = set()
 #: The name of each key the benchmark made (for the sign-in form).
 app_key_names: dict[str, str] = {}
 
@@ -230,7 +232,7 @@ def open_and_type_key(
     )
     note(f"painted in {(painted - start) / 1000:.2f} s")
     gi = wait_gi(page)
-    drawn = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    drawn = page.evaluate(f"{MAP}.gzIncidents.group.gzCount")
     note(f"{drawn:,} drawn; zooming to 19 over the bridge")
     page.evaluate(f"void {MAP}.setView([{T11_LONLAT[1]}, {T11_LONLAT[0]}], 19, {{animate: false}})")
     page.wait_for_timeout(500)
@@ -305,6 +307,124 @@ def open_signed_in(browser: Any, base: str, key_name: str, key: str, app: Any) -
     }
 
 
+def add_new_data(store_path: Path, count: int, seed: int) -> float:
+    """Store ``count`` new SYNTHETIC T11 incidents and their decisions, as an import by
+    another process does while the service runs; return when it committed (perf_counter).
+    """
+    from geozone.context import load_context
+    from geozone.incidents.pipeline import assign_stale
+    from geozone.incidents.synthetic import generate_incidents
+    from geozone.store import open_store
+    from geozone.vntime import VIETNAM_TZ
+
+    settings = get_settings()
+    context = load_context(settings, confirmations=[CONFIRMED])
+    territory = context.territory(T11)
+    with open_store(f"sqlite:///{store_path}", settings=settings) as store:
+        drawn = generate_incidents(
+            count,
+            seed,
+            boundaries=territory.bset,
+            clusters=[territory.cluster],
+            start=datetime(2026, 11, 1, tzinfo=VIETNAM_TZ),
+            end=datetime(2026, 11, 30, tzinfo=VIETNAM_TZ),
+        )
+        drawn["external_id"] = [f"NEW{time.time_ns()}-{x}" for x in drawn["external_id"]]
+        store.add_incidents(drawn)
+        assign_stale(store, context)
+    return time.perf_counter()
+
+
+def ready_after(app: Any, committed: float, timeout_s: float) -> tuple[float, float]:
+    """Seconds from the data committed to the T11 table, and to its Gi* layer, built again
+    in the background (NaN when not within ``timeout_s``)."""
+    from api.services.analytics import change_marker
+
+    table = gi = float("nan")
+    marker = change_marker(app.state.store, app.state.context)
+    while time.perf_counter() - committed < timeout_s:
+        bodies = app.state.map_incident_bodies
+        if table != table and any(c == T11 and m == marker for c, _, m in bodies.in_use()):
+            table = time.perf_counter() - committed
+        cache = getattr(app.state, "analytics_cache", None)
+        if (
+            table == table
+            and cache is not None
+            and any(T11 in str(k) and str(marker) in str(k) for k in list(cache._items))
+        ):
+            gi = time.perf_counter() - committed
+            break
+        time.sleep(0.05)
+    return table, gi
+
+
+def open_after_new_data(
+    browser: Any,
+    base: str,
+    key_name: str,
+    key: str,
+    app: Any,
+    store_path: Path,
+    *,
+    wait_s: float,
+    seed: int,
+) -> dict[str, float]:
+    """Signed in, the service warm: new incidents are stored (as by an import), the user opens
+    the map ``wait_s`` seconds later. Page opened → markers painted, and the Gi* layer."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    server_ms: list[float] = []
+
+    def record(request: Any) -> None:
+        if "/incidents" in request.url:
+            timing = request.timing
+            server_ms.append(timing["responseStart"] - timing["requestStart"])
+
+    page.on("requestfinished", record)
+    page.goto(f"{base}/login")
+    page.fill("#gz-login-name", key_name)
+    page.fill("#gz-login-key", key)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    wait_idle()
+    committed = add_new_data(store_path, 100, seed)
+    note(f"100 new incidents stored; opening the map {wait_s:.0f} s later")
+    watched = not app.state.map_watch.is_set()
+    table_s, gi_s = ready_after(app, committed, wait_s) if watched else (float("nan"),) * 2
+    time.sleep(max(0.0, wait_s - (time.perf_counter() - committed)))
+    page.goto(f"{base}/maps/clusters/{T11}", wait_until="commit")
+    page.wait_for_function(f"() => window.L && {MAP}", polling=10)
+    page.evaluate(
+        f"""() => {{
+        window.gzBench = {{}};
+        {MAP}.on("gz:layer", e => {{ window.gzBench[e.kind] = performance.now(); }});
+    }}"""
+    )
+    page.wait_for_function(
+        "() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=600_000, polling=10
+    )
+    painted = page.evaluate(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+        "() => r(performance.now()))))"
+    )
+    gi = wait_gi(page)
+    note(
+        f"after new data ({'watched' if watched else 'not watched'}): painted at "
+        f"{painted / 1000:.1f} s, Gi* {(gi - painted) / 1000:+.2f} s; built again "
+        f"{table_s:.1f} s (table) and {gi_s:.1f} s (Gi*) after the commit"
+    )
+    context.close()
+    return {
+        "open_to_painted_s": painted / 1000,
+        "server_s": (server_ms[-1] / 1000) if server_ms else float("nan"),
+        "gi_after_markers_s": (gi - painted) / 1000 if gi == gi else float("nan"),
+        "table_ready_s": table_s,
+        "gi_ready_s": gi_s,
+    }
+
+
+#: Seconds between new data stored and the map opened (``--new-data-wait``; < 0: not run).
+NEW_DATA_WAIT_S = 10.0
 #: How long to wait for the Gi* layer after the markers (``--gi-timeout``).
 GI_TIMEOUT_S = 600.0
 
@@ -350,17 +470,41 @@ def median(rows: list[dict[str, float | int]], key: str) -> float:
 def bench_size(browser: Any, store_path: Path, size: int, repeats: int, cold: bool) -> None:
     with serve(store_path) as (base, key, app):
         total = httpx.get(
-            f"{base}/maps/clusters/{T11}/incidents", params={"limit": 0}, headers={"X-API-Key": key}
+            f"{base}/maps/clusters/{T11}/incidents",
+            params={"limit": 0},
+            headers={"X-API-Key": key},
+            timeout=600,
         ).json()["total"]
         print(f"\n{total:,} stored SYNTHETIC incidents of {T11} (store {store_path.name})")
         before = [
             open_and_type_key(browser, base, key, app, cold=True)
-            for _ in range(repeats if cold else 0)
+            for _ in range(repeats if cold and "before" not in SKIP else 0)
         ]
-        after = [open_and_type_key(browser, base, key, app, cold=False) for _ in range(repeats)]
+        after = [
+            open_and_type_key(browser, base, key, app, cold=False)
+            for _ in range(0 if "after" in SKIP else repeats)
+        ]
         signed = [
-            open_signed_in(browser, base, app_key_names[key], key, app) for _ in range(repeats)
+            open_signed_in(browser, base, app_key_names[key], key, app)
+            for _ in range(0 if "signed" in SKIP else repeats)
         ]
+        fresh: dict[str, list[dict[str, float]]] = {}
+        for watched in (True, False):  # the store watched (this change), then not (before it)
+            if not watched:
+                app.state.map_watch.set()
+            fresh["watched" if watched else "not watched"] = [
+                open_after_new_data(
+                    browser,
+                    base,
+                    app_key_names[key],
+                    key,
+                    app,
+                    store_path,
+                    wait_s=NEW_DATA_WAIT_S,
+                    seed=1000 + i + 10 * watched,
+                )
+                for i in range(repeats if NEW_DATA_WAIT_S >= 0 else 0)
+            ]
     target = 1.5 if size <= 50_000 else 3.0
     runs = (("before (table built per request)", before), ("after", after))
     for name, rows in [(n, r) for n, r in runs if r]:
@@ -372,13 +516,28 @@ def bench_size(browser: Any, store_path: Path, size: int, repeats: int, cold: bo
             f"table build {median(rows, 'build_wall_s'):.2f} s wall, "
             f"{median(rows, 'build_cpu_s'):.2f} s CPU of its thread"
         )
-    print(
-        f"  {'signed in, every cache empty':34s} page opened→painted "
-        f"{median(signed, 'open_to_painted_s'):6.2f} s (server {median(signed, 'server_s'):5.2f} s"
-        f" from the incidents request to its answer; table built for it: "
-        f"{median(signed, 'build_wall_s'):.2f} s wall, {median(signed, 'build_cpu_s'):.2f} s CPU), "
-        f"Gi* +{median(signed, 'gi_after_markers_s'):4.2f} s after the markers"
-    )
+    if signed:
+        print(
+            f"  {'signed in, every cache empty':34s} page opened→painted "
+            f"{median(signed, 'open_to_painted_s'):6.2f} s (server "
+            f"{median(signed, 'server_s'):5.2f} s from the incidents request to its answer; "
+            f"table built for it: {median(signed, 'build_wall_s'):.2f} s wall, "
+            f"{median(signed, 'build_cpu_s'):.2f} s CPU), "
+            f"Gi* +{median(signed, 'gi_after_markers_s'):4.2f} s after the markers"
+        )
+    for name, rows in fresh.items():
+        if not rows:
+            continue
+        print(
+            f"  {'new data, store ' + name:34s} page opened {NEW_DATA_WAIT_S:.0f} s after 100 "
+            f"new incidents→painted {median(rows, 'open_to_painted_s'):6.2f} s (server "
+            f"{median(rows, 'server_s'):5.2f} s), Gi* "
+            f"+{median(rows, 'gi_after_markers_s'):4.2f} s after the markers; built again "
+            f"{median(rows, 'table_ready_s'):.1f} s (table), {median(rows, 'gi_ready_s'):.1f} s "
+            f"(Gi*) after the commit"
+        )
+    if not after:
+        return
     ratio = median(after, "key_to_painted_s") / median(before, "key_to_painted_s") if before else 0
     ok = median(after, "key_to_painted_s") < target
     print(
@@ -405,9 +564,18 @@ def main() -> None:
         default="50000",
         help="sizes whose 'before' (table built per request) is measured too (slow)",
     )
+    parser.add_argument(
+        "--new-data-wait",
+        type=float,
+        default=10.0,
+        help="seconds between 100 new incidents stored and the map opened (< 0: not run)",
+    )
+    parser.add_argument("--skip", default="", help="comma-separated: before,after,signed")
     args = parser.parse_args()
-    global GI_TIMEOUT_S
+    global GI_TIMEOUT_S, NEW_DATA_WAIT_S, SKIP
     GI_TIMEOUT_S = args.gi_timeout
+    NEW_DATA_WAIT_S = args.new_data_wait
+    SKIP = set(args.skip.split(","))
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid>: where each thread is
     args.store_dir.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,11 @@
 """Offline assets: Leaflet, its plugins and the API docs' libraries from npm, and geozone's files.
 
 Map pages and the API docs never load anything from a CDN. Leaflet, Leaflet.markercluster,
-Leaflet.heat, Leaflet.draw, protomaps-leaflet (vector basemaps), and Swagger UI and ReDoc
-(the ``/docs`` and ``/redoc`` pages) are pinned in ``maps/package.json`` /
-``maps/package-lock.json`` and installed at set-up with ``npm ci --prefix maps`` (``bash
-scripts/setup.sh`` does it); ``maps/node_modules`` is never committed. geozone's hand-written
-files live in ``maps/static``.
+Leaflet.heat, Leaflet.glify (WebGL points), Leaflet.draw, protomaps-leaflet (vector
+basemaps), and Swagger UI and ReDoc (the ``/docs`` and ``/redoc`` pages) are pinned in
+``maps/package.json`` / ``maps/package-lock.json`` and installed at set-up with ``npm ci
+--prefix maps`` (``bash scripts/setup.sh`` does it); ``maps/node_modules`` is never
+committed. geozone's hand-written files live in ``maps/static``.
 
 URL layout below an asset base (default :data:`DEFAULT_ASSET_BASE`, ``/maps/static``):
 
@@ -63,6 +63,7 @@ VENDOR_PACKAGES = (
     "leaflet",
     "leaflet.markercluster",
     "leaflet.heat",
+    "leaflet.glify",
     "leaflet-draw",
     "protomaps-leaflet",
     "swagger-ui-dist",
@@ -118,6 +119,7 @@ ASSETS: dict[str, Asset] = {
             "vendor/leaflet.markercluster/MarkerCluster.Default.css",
         ),
         Asset("leaflet-heat.js", "js", "vendor/leaflet.heat/leaflet-heat.js"),
+        Asset("glify_js", "js", "vendor/leaflet.glify/glify-browser.js"),
         Asset("leaflet_draw_js", "js", "vendor/leaflet-draw/leaflet.draw.js"),
         Asset("leaflet_draw_css", "css", "vendor/leaflet-draw/leaflet.draw.css"),
         Asset("protomaps_leaflet_js", "js", "vendor/protomaps-leaflet/protomaps-leaflet.js"),

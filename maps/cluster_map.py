@@ -108,6 +108,13 @@ MAX_ZOOM = 19
 
 #: From this zoom level on, incidents are single points, never cluster bubbles.
 UNCLUSTERED_ZOOM = 17
+#: A served map with more incidents than this draws them as a heat layer below
+#: :data:`POINTS_ZOOM` and as WebGL points from it on (Leaflet.glify), not as clustered
+#: markers (``GZ.incidentLayer``): markercluster places every marker (1.7 s for 210,000 in
+#: Chromium) and covers the map with bubbles at low zoom.
+MANY_INCIDENTS = 20_000
+#: From this zoom level on, a map with :data:`MANY_INCIDENTS` shows points, below it heat.
+POINTS_ZOOM = 15
 
 __all__ = [
     "BOUNDARY_STYLE",
@@ -404,6 +411,8 @@ def incident_loader(
                 "heat": esc(LAYER_NAMES["heat"]),
             },
             "unclustered_zoom": UNCLUSTERED_ZOOM,
+            "many": MANY_INCIDENTS,
+            "points_zoom": POINTS_ZOOM,
             "analytics": entries,
         },
     )

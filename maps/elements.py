@@ -132,7 +132,9 @@ class IncidentLoader(JSCSSMixin, folium.MacroElement):
     text) and ``names_html`` (escaped layer names for the layer control).
     """
 
-    default_js = own_assets("markerclusterjs", "leaflet-heat.js", "geozone_js", "incidents_js")
+    default_js = own_assets(
+        "markerclusterjs", "leaflet-heat.js", "glify_js", "geozone_js", "incidents_js"
+    )
     default_css = own_assets("markerclustercss", "markerclusterdefaultcss", "geozone_css")
     _template = Template(
         """

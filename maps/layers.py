@@ -313,9 +313,11 @@ def stored_incident_table(store: IncidentStore, cluster_id: str, *, limit: int) 
     """
     from geozone.store.map_read import cluster_map_columns
 
+    if limit <= 0:  # the count only (the rows the map read would select)
+        return StoredTable(None, store.count(IncidentQuery(cluster_id=cluster_id)))
     found = cluster_map_columns(store, cluster_id)
     total = len(found)
-    if limit <= 0 or not total:
+    if not total:
         return StoredTable(None, total)
     stamps = pd.DatetimeIndex(found["occurred_at"]).asi8
     order = np.lexsort((found["id"].to_numpy(), -stamps))[:limit]

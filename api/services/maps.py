@@ -119,6 +119,16 @@ class IncidentBodies:
                 self._building.pop(key, None)
             return found
 
+    def in_use(self) -> list[tuple[str, int, Hashable]]:
+        """Return the (cluster, limit, marker) of the cached tables, the most recent first."""
+        with self._lock:
+            keys = list(reversed(self._items))
+        found: dict[tuple[str, int], Hashable] = {}
+        for key in keys:
+            if isinstance(key, tuple) and len(key) == 3:
+                found.setdefault((key[0], key[1]), key[2])
+        return [(c, n, m) for (c, n), m in found.items()]
+
     def has(self, key: Hashable) -> bool:
         """Tell whether the table of ``key`` is built."""
         with self._lock:
@@ -254,20 +264,45 @@ def warm_up(
     threading.Thread(target=build, name=f"warm-map-{cluster_id}", daemon=True).start()
 
 
-def warm_every_map(state: Any, store: IncidentStore, context: Context, limit: int) -> None:
-    """Build every cluster map's incident table, then its hotspot layers, in the background.
+def warm_every_map(
+    state: Any,
+    store: IncidentStore,
+    context: Context,
+    limit: int,
+    *,
+    every: float | None = None,
+) -> threading.Event:
+    """Build every cluster map's table and hotspot layers in the background, then keep them.
 
     One cluster after another on one thread (the service answers requests meanwhile); a
     cluster with no stored decision is passed over. Called when the service starts.
+
+    Then, every ``every`` seconds (default :data:`WATCH_EVERY_S`), the thread looks at the
+    store's change marker (:func:`api.services.analytics.change_marker`: new incidents, from
+    ``POST /incidents`` or an import by another process, or decisions redone): when it
+    moved, the tables the maps use (those cached, the most recently used first) are built
+    again for the new marker, then their hotspot layers, so that the first open after new
+    data is answered from memory. A request arriving meanwhile waits for the same build
+    (:meth:`IncidentBodies.get`), never gets the previous table as current; while decisions
+    wait for reassignment (no marker) nothing is built or cached, as before.
+
+    Returns
+    -------
+    threading.Event
+        Set it to stop the thread (the service stopping).
     """
     from geozone.store import IncidentQuery
 
+    stop = threading.Event()
     if not getattr(state, "map_warm_up", True):
-        return
+        return stop
     clusters = [t.cluster.id for t in context.territories if t.applies]
+    period = WATCH_EVERY_S if every is None else every
 
     def build() -> None:
         for cluster_id in clusters:
+            if stop.is_set():
+                return
             try:
                 if not store.count(IncidentQuery(cluster_id=cluster_id)):
                     continue
@@ -277,8 +312,58 @@ def warm_every_map(state: Any, store: IncidentStore, context: Context, limit: in
                 # problem the map's own request will meet and answer: said, not raised here
                 _log.warning("map warm-up of %s stopped: %s", cluster_id, error)
                 return
+        if period > 0:
+            watch_store(state, store, context, stop, period)
 
     threading.Thread(target=build, name="warm-every-map", daemon=True).start()
+    return stop
+
+
+#: How often (seconds) the service looks for new data to build the maps' tables again.
+WATCH_EVERY_S = 2.0
+
+
+def watch_store(
+    state: Any, store: IncidentStore, context: Context, stop: threading.Event, every: float
+) -> None:
+    """Build the cached maps' tables and hotspot layers again each time the store changes.
+
+    Runs until ``stop`` is set (see :func:`warm_every_map`); the context is the service's
+    current one (``state.context``: a cluster confirmed meanwhile gives a new one).
+    """
+    from api.services.analytics import change_marker
+
+    last: Hashable | None = None
+    while not stop.wait(every):
+        current: Context = getattr(state, "context", None) or context
+        try:
+            marker = change_marker(store, current)
+            if marker is None or marker == last:
+                continue
+            in_use = incident_bodies(state).in_use()
+            stale = [(c, n) for c, n, m in in_use if m != marker]
+            widest: dict[str, int] = {}
+            for cluster_id, limit in stale:
+                widest[cluster_id] = max(limit, widest.get(cluster_id, limit))
+            # The maps' tables first (the markers come first), then their hotspot layers, then
+            # the tables of other limits (a client's ?limit=), most recently used first.
+            first = [(c, n) for c, n in stale if n == widest[c]]
+            steps: list[tuple[str, int | None]] = [*first, *((c, None) for c in widest)]
+            steps += [(c, n) for c, n in stale if n != widest[c]]
+            for cluster_id, rows in steps:
+                if stop.is_set():
+                    return
+                if rows is None:
+                    warm_hotspots(state, store, current, cluster_id)
+                else:
+                    incident_body(state, store, current, cluster_id, rows)
+            last = marker
+        except GeozoneError as error:  # a cluster gone with a new context: the rest go on
+            _log.warning("map tables after new data: %s", error)
+            last = None
+        except Exception as error:  # the store closing as the service stops
+            _log.warning("map tables after new data stopped: %s", error)
+            return
 
 
 def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:

@@ -73,18 +73,25 @@ def cluster_incidents(
         (``cluster_id``, ``member_code``, ``in_zone``, ``zone_kind``, ``zone_units``,
         ``lead_unit``, ``rule``, ``review``, ``explanation_vi``, ``explanation_en``).
     """
+    from geozone.store.map_read import cluster_columns
+    from geozone.store.sql import SqlIncidentStore
+
     begin, finish = period_bounds(start, end)
     frames: list[pd.DataFrame] = []
     for cluster_id in cluster_ids:
         # Keyset pages (linear in the rows), each page's decisions read with it; the rows
         # then in the order the store's query gives (time, then id).
         query = IncidentQuery(cluster_id=cluster_id, start=begin, end=finish)
-        mine = [
-            pd.DataFrame(page.incidents[_INCIDENT_COLUMNS]).merge(
-                page.decisions[_DECISION_COLUMNS], on="external_id", how="inner"
-            )
-            for page in store.pages(query, page_rows=page_size)
-        ]
+        if isinstance(store, SqlIncidentStore):  # the columns only, in one read
+            found = cluster_columns(store, query, _INCIDENT_COLUMNS, _DECISION_COLUMNS[1:])
+            mine = [found] if len(found) else []
+        else:  # pragma: no cover - the one backend
+            mine = [
+                pd.DataFrame(page.incidents[_INCIDENT_COLUMNS]).merge(
+                    page.decisions[_DECISION_COLUMNS], on="external_id", how="inner"
+                )
+                for page in store.pages(query, page_rows=page_size)
+            ]
         if mine:
             block = pd.concat(mine, ignore_index=True)
             frames.append(block.sort_values(["occurred_at", "external_id"], kind="stable"))

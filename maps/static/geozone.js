@@ -154,6 +154,9 @@
    */
   GZ.incidentLayer = function (map, d, opts) {
     opts = opts || {};
+    if (opts.many && d.lat.length > opts.many && L.glify && webgl()) {
+      return manyIncidents(map, d, opts);
+    }
     var group = L.markerClusterGroup(L.extend({
       chunkedLoading: true,
       // long chunks, short pauses: 200,000 markers are clustered in fewer, busier steps
@@ -227,8 +230,139 @@
       if (k >= 0) { open(k, markers[k].getLatLng()); }
     });
     group.gzMarkers = markers;
+    group.gzCount = n;
     return group;
   };
+
+  /** Whether the browser paints WebGL (without it, many incidents stay clustered markers). */
+  function webgl() {
+    if (GZ.webglOk === undefined) {
+      try {
+        var canvas = global.document.createElement("canvas");
+        GZ.webglOk = !!(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+      } catch (e) {
+        GZ.webglOk = false;
+      }
+    }
+    return GZ.webglOk;
+  }
+
+  function rgb(hex) {
+    var v = parseInt(hex.slice(1), 16);
+    return { r: (v >> 16 & 255) / 255, g: (v >> 8 & 255) / 255, b: (v & 255) / 255, a: 0.9 };
+  }
+
+  /** The index of the incident nearest a container point (within px), or -1: a scan of the
+   * coordinates in a box around it (typed arrays: about a millisecond for 200,000). */
+  function nearestInBox(map, lat, lon, point, px) {
+    var sw = map.containerPointToLatLng([point.x - px, point.y + px]);
+    var ne = map.containerPointToLatLng([point.x + px, point.y - px]);
+    var best = -1, bestD = px * px;
+    for (var i = 0; i < lat.length; i++) {
+      var a = lat[i], o = lon[i];
+      if (a < sw.lat || a > ne.lat || o < sw.lng || o > ne.lng) { continue; }
+      var p = map.latLngToContainerPoint([a, o]);
+      var dx = p.x - point.x, dy = p.y - point.y, dd = dx * dx + dy * dy;
+      if (dd <= bestD) { best = i; bestD = dd; }
+    }
+    return best;
+  }
+
+  /**
+   * Many incidents (more than opts.many), drawn the way kepler.gl and lonboard draw them
+   * instead of a carpet of cluster bubbles: below opts.points_zoom a heat layer
+   * (Leaflet.heat), from it on every incident as a point painted by WebGL
+   * (Leaflet.glify: one draw call for all, moved with the map without rebuilding). A
+   * click picks the nearest point and opens the same popup. One Leaflet layer for the
+   * layer control; it says when it is drawn as the markers layer does (GZ.incidentsLoadedAt,
+   * "gz:loaded").
+   */
+  var ManyIncidents = null;  // made on first use: pages without Leaflet load this file too
+  function manyIncidentsClass() {
+    return ManyIncidents || (ManyIncidents = L.Layer.extend({
+      initialize: function (d, opts) {
+        this.d = d;
+        this.opts = opts;
+        this.pointsZoom = opts.points_zoom || 15;
+        this.gzCount = d.lat.length;
+        this.lat = Float64Array.from(d.lat);
+        this.lon = Float64Array.from(d.lon);
+      },
+      onAdd: function (map) {
+        this._shown = null;
+        map.on("zoomend", this._switch, this);
+        this._switch();
+        GZ.incidentsLoadedAt = global.performance ? global.performance.now() : Date.now();
+        this.fire("gz:loaded", { total: this.gzCount });
+      },
+      onRemove: function (map) {
+        map.off("zoomend", this._switch, this);
+        if (this._heat && map.hasLayer(this._heat)) { map.removeLayer(this._heat); }
+        if (this._points) { this._points.remove(); this._points = null; }
+        this._shown = null;
+      },
+      /** Heat below the points zoom, points from it on. */
+      _switch: function () {
+        var map = this._map;
+        var points = map.getZoom() >= this.pointsZoom;
+        if (points === this._shown) { return; }
+        this._shown = points;
+        if (points) {
+          if (this._heat && map.hasLayer(this._heat)) { map.removeLayer(this._heat); }
+          this._showPoints(map);
+        } else {
+          if (this._points) { this._points.canvas.style.display = "none"; }
+          this._heat = this._heat || GZ.incidentHeat(this.d, this.opts.heat || {});
+          this._heat.addTo(map);
+        }
+      },
+      _showPoints: function (map) {
+        if (this._points) {
+          this._points.canvas.style.display = "";
+          this._points.layer.redraw();
+          return;
+        }
+        var d = this.d, n = d.lat.length, data = new Array(n);
+        for (var i = 0; i < n; i++) { data[i] = [d.lat[i], d.lon[i]]; }
+        var colours = d.cats.map(function (cat) { return rgb(cat.color); });
+        incidentRenderer(map);  // the incidents' pane: above the overlays, lets the mouse through
+        this._points = L.glify.points({
+          map: map,
+          data: data,
+          size: 13,
+          opacity: 0.9,
+          pane: "gzIncidents",
+          className: "gz-incident-points",
+          color: function (k) { return colours[d.cat[k]]; }
+        });
+      },
+      /** The incident under a click on the shown points, or -1. */
+      pick: function (point) {
+        if (!this._map || !this._shown) { return -1; }
+        return nearestInBox(this._map, this.lat, this.lon, point, 9);
+      }
+    }));
+  }
+
+  function manyIncidents(map, d, opts) {
+    var Layer = manyIncidentsClass();
+    var layer = new Layer(d, opts);
+    var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
+    var drawing = false;  // the planner's drawing tools own the clicks while in use
+    map.on("draw:drawstart draw:editstart draw:deletestart", function () { drawing = true; });
+    map.on("draw:drawstop draw:editstop draw:deletestop", function () { drawing = false; });
+    function open(k) {
+      popup.setLatLng([d.lat[k], d.lon[k]]).setContent(GZ.incidentPopup(d, k)).openOn(map);
+    }
+    // "preclick": a click on a point over a hot cell or a zone (whose own popup stops the
+    // map's "click") still opens the incident's, once the click is done: points are on top.
+    map.on("preclick", function (e) {
+      if (drawing || !map.hasLayer(layer)) { return; }
+      var k = layer.pick(e.containerPoint);
+      if (k >= 0) { global.setTimeout(function () { open(k); }, 0); }
+    });
+    return layer;
+  }
 
   /** A heat layer of the same incidents (Leaflet.heat). */
   GZ.incidentHeat = function (d, opts) {
@@ -579,9 +713,12 @@
    * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
    * with "status detail" and .status.
    */
-  GZ.fetchJson = function (url, key, networkError) {
+  /** GET JSON with the key (or the session); onAnswer(response), if given, is called as soon
+   * as the answer's headers arrive, before its body is read. */
+  GZ.fetchJson = function (url, key, networkError, onAnswer) {
     var init = GZ.requestInit("GET", key, { "Accept": "application/json" });
     return global.fetch(url, init).then(function (response) {
+      if (onAnswer) { onAnswer(response); }
       return response.json().catch(function () { return null; }).then(function (body) {
         if (!response.ok) {
           var detail = body ? (body.detail !== undefined ? body.detail : body.title) : "";

@@ -1,6 +1,7 @@
 /*
  * geozone: incidents on a served map for a browser user (hand-written; served from
- * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat and geozone.js.
+ * maps/static). Needs Leaflet, Leaflet.markercluster, Leaflet.heat, Leaflet.glify and
+ * geozone.js.
  *
  * The map page itself is public; its incidents need an analyst. A browser signed in at
  * /login fetches GET {cfg.url} with its session cookie; otherwise the page offers the sign-in
@@ -13,8 +14,8 @@
  *
  * cfg.analytics entries (maps/analytics_layers.py loader_entries: Gi* cells, emerging trends;
  * saved patrol zones; suggested patrol zones on the planner) are fetched with the same key
- * once the incidents are answered (markers first), each drawn by GZ[entry.function] as soon
- * as it arrives.
+ * as soon as the incidents are answered (their table built first), while the markers are
+ * read and drawn, each drawn by GZ[entry.function] as soon as it arrives.
  */
 (function (global) {
   "use strict";
@@ -92,7 +93,12 @@
     }
     var generation = this.generation;
     this._state("info", this.labels.loading);
-    var incidents = GZ.fetchJson(this.cfg.url, key, this.labels.network_error).then(
+    // The other layers as soon as the incidents are answered (the server built their table
+    // first: the first open after new data), fetched while the markers are read and drawn.
+    var answered = null;
+    var analytics = new Promise(function (resolve) { answered = resolve; });
+    var onAnswer = function (response) { if (response.ok) { answered(true); } };
+    var incidents = GZ.fetchJson(this.cfg.url, key, this.labels.network_error, onAnswer).then(
       function (body) { return generation === self.generation ? self.show(body) : null; },
       function (error) {
         if (generation !== self.generation) { return null; }
@@ -103,9 +109,8 @@
         return null;
       }
     );
-    // The other layers once the markers are on their way: the server builds the incident
-    // table first (the first open after new data), and the Gi* cells follow it.
-    this.analytics = incidents.then(function () {
+    incidents.then(function () { answered(false); });  // refused or failed: after it
+    this.analytics = analytics.then(function () {
       return generation === self.generation ? self.loadAnalytics(key, generation) : 0;
     });
     return incidents;
@@ -116,7 +121,9 @@
     var names = this.cfg.names_html;
     if (body.data) {
       var group = GZ.incidentLayer(this.map, body.data, {
-        unclustered_zoom: this.cfg.unclustered_zoom
+        unclustered_zoom: this.cfg.unclustered_zoom,
+        many: this.cfg.many,  // more: heat at low zoom, WebGL points at high zoom
+        points_zoom: this.cfg.points_zoom
       });
       group.addTo(this.map);
       this.control.addOverlay(group, names.incidents);

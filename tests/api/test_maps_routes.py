@@ -373,3 +373,49 @@ def test_maps_are_built_when_the_service_starts(
         table = client.get(url, headers=api.auth("analyst"))
         assert table.status_code == 200 and table.json()["total"] == 1
         assert bodies.builds == 1  # answered from what the start built
+
+
+def test_maps_are_built_again_after_new_data(
+    api: Api, api_settings: Any, grid_context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New incidents posted while the service runs: the map's table (and its hotspot layers)
+    are built again in the background for them, so the next open is answered from memory,
+    with the new incident in it."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services import maps as service
+    from api.services.analytics import change_marker
+
+    monkeypatch.setattr(service, "WATCH_EVERY_S", 0.05)
+    record = _record("n1", "2022-03-01T21:00:00+07:00")
+    assert api.client.post("/incidents", json=[record], headers=api.auth("planner")).is_success
+    warm = api_settings.model_copy(update={"warm_maps_at_start": True})
+    app = create_app(warm, context=grid_context)
+    url = "/maps/clusters/grid-centre/incidents"
+
+    def wait_for(builds: int) -> None:
+        deadline = time.monotonic() + 30
+        while bodies.builds < builds and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    with TestClient(app) as client:
+        bodies = service.incident_bodies(app.state)
+        wait_for(1)
+        assert bodies.builds == 1  # at start
+        second = _record("n2", "2022-03-02T21:00:00+07:00")
+        posted = client.post("/incidents", json=[second], headers=api.auth("planner"))
+        assert posted.is_success
+        wait_for(2)
+        assert bodies.builds == 2  # built again for the new data, before anyone asked
+        marker = change_marker(app.state.store, app.state.context)
+        [(cluster, _, built_for)] = bodies.in_use()
+        assert cluster == "grid-centre" and built_for == marker
+        table = client.get(url, headers=api.auth("analyst")).json()
+        assert table["total"] == 2 and not table["recomputing"]
+        assert bodies.builds == 2  # answered from the table built after the new data
+        time.sleep(0.3)  # the store unchanged: nothing built again
+        assert bodies.builds == 2
+    assert app.state.map_watch.is_set()  # stopped with the service

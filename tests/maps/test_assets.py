@@ -22,6 +22,7 @@ def test_package_json_pins_exact_versions_and_lock_matches() -> None:
         "leaflet",
         "leaflet.markercluster",
         "leaflet.heat",
+        "leaflet.glify",  # WebGL points of a map with many incidents
         "leaflet-draw",
         "protomaps-leaflet",
         "swagger-ui-dist",  # the API docs pages (api/routers/meta.py)
@@ -41,6 +42,9 @@ def test_asset_paths_map_to_files() -> None:
         NODE_MODULES / "leaflet-draw/dist/images/spritesheet.svg"
     )
     assert asset_file("planner.js") == STATIC_DIR / "planner.js"
+    assert asset_file("vendor/leaflet.glify/glify-browser.js") == (
+        NODE_MODULES / "leaflet.glify/dist/glify-browser.js"
+    )
     # the docs' packages: swagger-ui-dist's files at its root, ReDoc's in bundles/
     assert asset_file("vendor/swagger-ui-dist/swagger-ui.css") == (
         NODE_MODULES / "swagger-ui-dist/swagger-ui.css"

@@ -383,6 +383,111 @@ def test_every_incident_is_drawn_by_default_and_the_cap_is_said(
     context.close()
 
 
+def test_many_incidents_are_heat_at_low_zoom_and_webgl_points_at_high_zoom(
+    browser: Any, served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MANY_INCIDENTS (lowered here to 100) no marker cluster is made: a heat layer
+    below POINTS_ZOOM, every incident a WebGL point (Leaflet.glify) from it on; a click on a
+    point opens its popup, and nothing is fetched off the machine."""
+    import importlib
+
+    cluster_map = importlib.import_module("maps.cluster_map")  # the module, not the function
+    monkeypatch.setattr(cluster_map, "MANY_INCIDENTS", 100)
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    context, page = open_with_key(browser, served, T11)
+    record = Recorder(page)
+    assert page.evaluate(f"{MAP}.gzIncidents.group.gzCount") == table["returned"] > 100
+    assert page.locator(".marker-cluster").count() == 0  # no bubbles at any zoom
+    assert page.evaluate(f"{MAP}.getZoom()") < cluster_map.POINTS_ZOOM
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 1  # heat at low zoom
+    assert page.locator("canvas.gz-incident-points").count() == 0
+    keep_screenshot(page, tmp_path, "many-heat.png")
+    page.evaluate(f"void {MAP}.setView([{T11_LAT}, {T11_LON}], 17, {{animate: false}})")
+    page.wait_for_function("() => document.querySelector('canvas.gz-incident-points')")
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 0
+    points = page.locator("canvas.gz-incident-points")
+    assert points.is_visible()
+    # a point in view, clicked where it is painted: its popup
+    x, y, k = page.evaluate(
+        f"""() => {{
+        const map = {MAP}, d = map.gzIncidents.loaded.data, size = map.getSize();
+        for (let i = 0; i < d.lat.length; i++) {{
+            const p = map.latLngToContainerPoint([d.lat[i], d.lon[i]]);
+            if (p.x > 400 && p.x < size.x - 500 && p.y > 200 && p.y < size.y - 200) {{
+                return [p.x, p.y, i];
+            }}
+        }}
+        return [null, null, null];
+    }}"""
+    )
+    assert k is not None
+    page.mouse.click(x, y)  # over a hot cell (its own popup gives way to the incident's)
+    popup = page.locator(".gz-incident-popup")
+    popup.wait_for()
+    assert SYNTHETIC_BADGE in popup.inner_text()
+    page.wait_for_timeout(400)  # a popup closed fades out for 200 ms
+    assert page.locator(".leaflet-popup").count() == 1
+    keep_screenshot(page, tmp_path, "many-points.png")
+    # back below the points zoom: heat again, the points hidden
+    page.evaluate(f"void {MAP}.setZoom(13, {{animate: false}})")
+    page.wait_for_function("() => document.querySelector('canvas.leaflet-heatmap-layer')")
+    assert not page.locator("canvas.gz-incident-points").is_visible()
+    assert record.page_errors == []
+    assert record.off_loopback() == []
+    context.close()
+
+
+def test_the_planner_draws_over_many_incidents_painted_as_points(
+    browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner with many incidents (WebGL points at zoom 17): the drawing tools get every
+    click, over the points too, and no incident popup opens while drawing."""
+    import importlib
+
+    cluster_map = importlib.import_module("maps.cluster_map")
+    monkeypatch.setattr(cluster_map, "MANY_INCIDENTS", 100)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    record = Recorder(page)
+    page.goto(f"{served.base}/maps/planner/{T11}")
+    page.wait_for_function(f"() => {MAP} && {MAP}.gzPlanner")
+    page.fill("#gz-api-key", served.planner_key)
+    page.get_by_role("button", name=KEY_LABELS["use"]).click()
+    page.wait_for_function("() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=60_000)
+    assert page.evaluate(f"{MAP}.gzIncidents.group.gzCount") > 100
+    page.evaluate(f"void {MAP}.setView([{T11_LAT}, {T11_LON}], 17, {{animate: false}})")
+    page.wait_for_function("() => document.querySelector('canvas.gz-incident-points')")
+    # four corners, each on a painted incident point
+    corners = page.evaluate(
+        f"""() => {{
+        const map = {MAP}, d = map.gzIncidents.loaded.data, size = map.getSize(), found = [];
+        for (let i = 0; i < d.lat.length && found.length < 4; i++) {{
+            const p = map.latLngToContainerPoint([d.lat[i], d.lon[i]]);
+            const apart = found.every(q => Math.hypot(q[0] - p.x, q[1] - p.y) > 60);
+            if (apart && p.x > 400 && p.x < size.x - 500 && p.y > 200 && p.y < size.y - 200) {{
+                found.push([p.x, p.y]);
+            }}
+        }}
+        return found;
+    }}"""
+    )
+    assert len(corners) >= 3
+    box = page.locator(".leaflet-container").bounding_box()
+    page.locator(".leaflet-draw-draw-polygon").click()
+    for k, (x, y) in enumerate(corners[:3]):
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_timeout(150)
+        assert page.locator(".leaflet-editing-icon").count() == k + 1
+    page.wait_for_timeout(300)
+    assert page.locator(".gz-incident-popup").count() == 0
+    page.locator(".leaflet-draw-actions a", has_text="Cancel").click()  # nothing saved
+    assert record.page_errors == []
+    assert record.off_loopback() == []
+    context.close()
+
+
 def test_a_polygon_drawn_on_the_planner_is_saved_and_there_after_a_reload(
     browser: Any, served: Served, tmp_path: Path
 ) -> None:
