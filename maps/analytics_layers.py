@@ -279,7 +279,7 @@ def cluster_analytics(
     from geozone.analysis.hotspots import emerging_hotspots
     from geozone.analysis.study import HOTSPOT_DEFAULTS, cluster_study, study_hotspots
 
-    study = cluster_study(store, context, cluster_id, start, end)
+    study = cluster_study(store, context, cluster_id, start, end, judged=False)
     first, last = study.start, study.end
     gi = study_hotspots(study)
     emerging = emerging_hotspots(

@@ -223,13 +223,15 @@ def border_effect_rows(
 
     columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
     columns += ["lon", "lat"]
+    judged = period.incidents
+    assert judged is not None, "cluster_period reads the judged incidents"
     rows: list[dict[str, Any]] = []
     for form in period.forms:
         if form.territory is None or not form.territory.geometric:
             continue
         if not form.overlaps(period.start, period.end):
             continue
-        mine = period.incidents[period.incidents["cluster_id"] == form.id]
+        mine = judged[judged["cluster_id"] == form.id]
         table = border_effect(mine[columns], form.territory, by=by, period=every)
         for row in records(table):
             rows.append({"cluster_id": form.id, **row})

@@ -78,7 +78,8 @@ class ClusterStudy:
     forms: tuple[ClusterForm, ...]
     territory: ClusterTerritory
     area: Any
-    incidents: pd.DataFrame
+    #: None when the study was read without them (``judged=False``: hotspot layers).
+    incidents: pd.DataFrame | None
     located: pd.DataFrame
     #: :func:`geozone.incidents.linking.one_per_event`'s counts of ``incidents`` (reports,
     #: events, linked reports, linked events) before one report per event was kept.
@@ -92,6 +93,7 @@ class ClusterStudy:
         return any(
             bool(len(frame)) and bool(frame["synthetic"].fillna(False).astype(bool).any())
             for frame in (self.incidents, self.located)
+            if frame is not None
         )
 
     def points(self) -> gpd.GeoDataFrame:
@@ -115,8 +117,13 @@ def cluster_study(
     start: date | None = None,
     end: date | None = None,
     categories: tuple[str, ...] | None = None,
+    judged: bool = True,
 ) -> ClusterStudy:
     """Read a cluster's family, study area and incidents over a period.
+
+    With ``judged`` False the incidents judged under the cluster (and their decisions, the
+    largest read) are not read: ``incidents`` and ``events`` are None. Hotspot layers, which
+    test the ``located`` incidents only, are built so.
 
     Raises
     ------
@@ -141,12 +148,16 @@ def cluster_study(
     chosen = next((f for f in active if f.id == cluster_id), None) or (active or placed)[-1]
     assert chosen.territory is not None
     area = study_area(active or placed[-1:])
-    incidents = cluster_incidents(store, [f.id for f in forms], first, last)
+    incidents = cluster_incidents(store, [f.id for f in forms], first, last) if judged else None
     located = area_incidents(store, area, first, last)
     if categories is not None:
-        incidents = incidents[incidents["category"].isin(categories)].reset_index(drop=True)
         located = located[located["category"].isin(categories)].reset_index(drop=True)
-    incidents, events = one_per_event(incidents)
+        if incidents is not None:
+            incidents = incidents[incidents["category"].isin(categories)].reset_index(drop=True)
+    events = None
+    if incidents is not None:
+        incidents, events = one_per_event(incidents)
+        incidents = incidents.reset_index(drop=True)
     located, located_events = one_per_event(located)
     return ClusterStudy(
         cluster_id,
@@ -155,7 +166,7 @@ def cluster_study(
         tuple(forms),
         chosen.territory,
         area,
-        incidents.reset_index(drop=True),
+        incidents,
         located.reset_index(drop=True),
         events,
         located_events,

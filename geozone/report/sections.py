@@ -185,6 +185,6 @@ def report_study(
     from geozone.analysis.study import cluster_study
 
     try:
-        return cluster_study(store, context, cluster_id, start, end)
+        return cluster_study(store, context, cluster_id, start, end, judged=False)
     except InvalidParameterError:
         return None

@@ -70,8 +70,12 @@ def test_every_output_shows_the_same_cells_and_the_bridge_is_hot(
     with open_store(store_url, settings=settings) as store:
         study = cluster_study(store, context, T11, FIRST, LAST)
         core = study_hotspots(study)
+        light = cluster_study(store, context, T11, FIRST, LAST, judged=False)  # the layers' read
         report = cluster_report(store, context, T11, FIRST, LAST)
         standalone = cluster_analytics(store, context, T11, FIRST, LAST)
+    assert light.incidents is None and light.events is None
+    assert study.incidents is not None  # none judged: T11's 2025 form is lapsed
+    assert light.located.equals(study.located) and light.located_events == study.located_events
     hot = _hot(core.cells)
     bridge_cell = core.cells[core.cells.geometry.contains(BRIDGE)]["cell_id"].iloc[0]
     assert bridge_cell in hot and core.permutations == 0
