@@ -300,19 +300,25 @@ def warm_every_map(
     period = WATCH_EVERY_S if every is None else every
 
     def build() -> None:
-        for cluster_id in clusters:
-            if stop.is_set():
-                return
+        todo = list(clusters)
+        while todo and not stop.is_set():
+            cluster_id = todo[0]
             try:
-                if not store.count(IncidentQuery(cluster_id=cluster_id)):
-                    continue
-                incident_body(state, store, context, cluster_id, limit)
-                warm_hotspots(state, store, context, cluster_id)
-            except Exception as error:  # the store closing as the service stops, or a
-                # problem the map's own request will meet and answer: said, not raised here
-                _log.warning("map warm-up of %s stopped: %s", cluster_id, error)
-                return
-        if period > 0:
+                if store.count(IncidentQuery(cluster_id=cluster_id)):
+                    incident_body(state, store, context, cluster_id, limit)
+                    warm_hotspots(state, store, context, cluster_id)
+            except GeozoneError as error:  # a problem of this cluster's map, which its own
+                # request meets and answers: said here, and the next cluster's map built
+                _log.warning("map warm-up of %s: %s", cluster_id, error)
+            except Exception as error:  # the store failing for a moment, or closing
+                if stop.is_set():
+                    return
+                _log.warning("map warm-up of %s: %s; trying again", cluster_id, error)
+                if stop.wait(max(period, 1.0)):
+                    return
+                continue
+            todo.pop(0)
+        if period > 0 and not stop.is_set():
             watch_store(state, store, context, stop, period)
 
     threading.Thread(target=build, name="warm-every-map", daemon=True).start()
@@ -361,9 +367,13 @@ def watch_store(
         except GeozoneError as error:  # a cluster gone with a new context: the rest go on
             _log.warning("map tables after new data: %s", error)
             last = None
-        except Exception as error:  # the store closing as the service stops
-            _log.warning("map tables after new data stopped: %s", error)
-            return
+        except Exception as error:
+            if stop.is_set():  # the store closing as the service stops
+                return
+            # a passing failure (the store busy or unreachable for a moment): the next look
+            # tries again; the maps' own requests meet and answer the same problem meanwhile
+            _log.warning("map tables after new data: %s; trying again", error)
+            last = None
 
 
 def warm_hotspots(state: Any, store: IncidentStore, context: Context, cluster_id: str) -> None:

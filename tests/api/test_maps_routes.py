@@ -419,3 +419,45 @@ def test_maps_are_built_again_after_new_data(
         time.sleep(0.3)  # the store unchanged: nothing built again
         assert bodies.builds == 2
     assert app.state.map_watch.is_set()  # stopped with the service
+
+
+def test_a_passing_store_failure_does_not_stop_the_rebuilds(
+    api: Api, api_settings: Any, grid_context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store failing for a moment (busy, a dropped connection) while the service looks for
+    new data: the next look tries again, and new data still gets its map built."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services import analytics
+    from api.services import maps as service
+
+    real_marker = analytics.change_marker
+    failures = {"left": 3}
+
+    def flaky(store: Any, context: Context) -> Any:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise RuntimeError("database is locked")
+        return real_marker(store, context)
+
+    monkeypatch.setattr(service, "WATCH_EVERY_S", 0.05)
+    monkeypatch.setattr(analytics, "change_marker", flaky)
+    record = _record("f1", "2022-03-01T21:00:00+07:00")
+    assert api.client.post("/incidents", json=[record], headers=api.auth("planner")).is_success
+    app = create_app(
+        api_settings.model_copy(update={"warm_maps_at_start": True}), context=grid_context
+    )
+    with TestClient(app) as client:
+        bodies = service.incident_bodies(app.state)
+        deadline = time.monotonic() + 30
+        while (failures["left"] or bodies.builds < 1) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert failures["left"] == 0 and bodies.builds == 1
+        second = _record("f2", "2022-03-02T21:00:00+07:00")
+        assert client.post("/incidents", json=[second], headers=api.auth("planner")).is_success
+        while bodies.builds < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bodies.builds == 2  # the watcher lived through the failures
