@@ -283,7 +283,7 @@ def cluster_border_effect(
     bad = [k for k in keys if k not in ("category", "kind")]
     if bad:
         raise invalid("by", "split by category and/or kind (comma-separated)")
-    found = service.cluster_period(store, context, cluster_id, start, end)
+    found = service.cluster_period(store, context, cluster_id, start, end, judged=True)
     rows = service.border_effect_rows(found, keys, period)
     return {
         "cluster_id": cluster_id,

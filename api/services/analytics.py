@@ -80,8 +80,12 @@ def cluster_period(
     start: date | None,
     end: date | None,
     categories: tuple[str, ...] | None = None,
+    judged: bool = False,
 ) -> ClusterStudy:
     """Read a cluster's study over a period (:func:`geozone.analysis.study.cluster_study`).
+
+    Hotspots, coverage and suggestions test the incidents located in the study area; only the
+    border effect reads the judged incidents and their decisions (``judged``).
 
     Raises
     ------
@@ -90,7 +94,7 @@ def cluster_period(
     InvalidParameterError
         The period is reversed, or no member has a territory with geometry in it (400).
     """
-    return cluster_study(store, context, cluster_id, start, end, categories)
+    return cluster_study(store, context, cluster_id, start, end, categories, judged=judged)
 
 
 def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
@@ -224,7 +228,7 @@ def border_effect_rows(
     columns = ["external_id", "occurred_at", "category", "member_code", "in_zone", "zone_units"]
     columns += ["lon", "lat"]
     judged = period.incidents
-    assert judged is not None, "cluster_period reads the judged incidents"
+    assert judged is not None, "read with cluster_period(..., judged=True)"
     rows: list[dict[str, Any]] = []
     for form in period.forms:
         if form.territory is None or not form.territory.geometric:
