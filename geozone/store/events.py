@@ -10,6 +10,7 @@ reports.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -34,8 +35,6 @@ from geozone.vntime import VIETNAM_TZ
 #: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
 #: holds it, else its first cluster, else None).
 REPORT_COLUMNS: tuple[str, ...] = (*INCIDENT_COLUMNS, *EVENT_COLUMNS, "link_cluster")
-
-_CHUNK = 5_000
 
 
 @cache
@@ -113,10 +112,8 @@ def reports_in(
     """Return the stored reports in boxes of space and detection time.
 
     A report's detection time is ``detected_at``, else ``occurred_at``; it must lie in
-    [start, end]. The read is bounded by the spatial index (on SQLite, the index of space and
-    detection time of migration 0010: a box finds the reports of its times, not every report
-    stored in its place) and by ``occurred_at`` from ``start - lag`` to ``end`` (a report
-    occurs before it is detected).
+    [start, end]. The read is bounded by the spatial index and by ``occurred_at`` (indexed)
+    from ``start - lag`` to ``end`` (a report occurs before it is detected).
 
     Parameters
     ----------
@@ -134,30 +131,37 @@ def reports_in(
     rows: list[Any] = []
     if boxes:
         columns = _box_columns(store.dialect, boxes, lag)
-        fixed = {
-            "earliest": _bind_times(store.dialect, [EARLIEST_TIME])[0],
-            "latest": _bind_times(store.dialect, [latest_time()])[0],
-        }
         with store.engine.connect() as connection:
             # The driver's cursor: plain tuples, no SQLAlchemy row per report.
             raw = connection.connection.driver_connection
             assert raw is not None
-            cursor = raw.cursor()
-            for first in range(0, len(boxes), _BOX_CHUNK):
-                count = min(_BOX_CHUNK, len(boxes) - first)
-                # Padded to a power of two (a box repeated finds the same reports again):
-                # one statement per size, compiled once.
-                n = 1 << (count - 1).bit_length()
-                at = [first + min(i, count - 1) for i in range(n)]
-                sql, order, held = _in_boxes_sql(store.engine.dialect, n)
-                values = held | fixed
-                for name, column in columns.items():
-                    values |= {f"{name}_{i}": column[k] for i, k in enumerate(at)}
-                params = tuple(values[name] for name in order) if order else values
-                cursor.execute(sql, params)
-                rows += cursor.fetchall()
-            cursor.close()
+            with closing(raw.cursor()) as cursor:
+                rows += _in_boxes(cursor, store.engine.dialect, columns, len(boxes))
     return _frame(store, rows)
+
+
+def _in_boxes(
+    cursor: Any, dialect: Dialect, columns: dict[str, list[Any]], boxes: int
+) -> list[Any]:
+    """Run :func:`reports_in`'s query for ``boxes`` boxes (their bound ``columns``)."""
+    rows: list[Any] = []
+    fixed = {
+        "earliest": _bind_times(dialect.name, [EARLIEST_TIME])[0],
+        "latest": _bind_times(dialect.name, [latest_time()])[0],
+    }
+    for first in range(0, boxes, _BOX_CHUNK):
+        count = min(_BOX_CHUNK, boxes - first)
+        # Padded to a power of two (a box repeated finds the same reports again): one
+        # statement per size, compiled once.
+        n = 1 << (count - 1).bit_length()
+        at = [first + min(i, count - 1) for i in range(n)]
+        sql, order, held = _in_boxes_sql(dialect, n)
+        values = held | fixed
+        for name, column in columns.items():
+            values |= {f"{name}_{i}": column[k] for i, k in enumerate(at)}
+        cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+        rows += cursor.fetchall()
+    return rows
 
 
 def _bind_times(dialect: str, times: Any) -> list[Any]:
@@ -178,7 +182,6 @@ def _box_columns(
     minx, miny, maxx, maxy, start, end = zip(*boxes, strict=True)
     starts = pd.DatetimeIndex(pd.to_datetime(list(start), utc=True))
     ends = pd.DatetimeIndex(pd.to_datetime(list(end), utc=True))
-    day = pd.Timedelta(days=1)
     return {
         "minx": [float(v) for v in minx],
         "miny": [float(v) for v in miny],
@@ -187,18 +190,11 @@ def _box_columns(
         "lo": _bind_times(dialect, starts - lag),
         "start": _bind_times(dialect, starts),
         "end": _bind_times(dialect, ends),
-        "ts": (np.asarray((starts - _EPOCH) / day, dtype=float) - _SLACK_DAYS).tolist(),
-        "te": (np.asarray((ends - _EPOCH) / day, dtype=float) + _SLACK_DAYS).tolist(),
     }
 
 
-#: Boxes per query of :func:`reports_in` (9 bound values each; SQLite allows 32,766).
+#: Boxes per query of :func:`reports_in` (7 bound values each; SQLite allows 32,766).
 _BOX_CHUNK = 2_000
-#: The UNIX epoch, from which the R*Tree of migration 0010 counts days.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Days the time index's query is widened by: its values are single precision (rounded
-#: outwards) of SQLite's times (to the millisecond), and the exact comparisons decide.
-_SLACK_DAYS = 1.0 / 1440.0
 
 
 @cache
@@ -246,7 +242,7 @@ def _renamed(row: str, i: int) -> str:
 
 
 #: The bound columns of a box, in the order of the ``VALUES`` row.
-_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end", "ts", "te")
+_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end")
 
 
 @cache
@@ -289,17 +285,13 @@ def _in_boxes_statement(dialect: str) -> Any:
                 sa.column("lo", time_type),
                 sa.column("start", time_type),
                 sa.column("end", time_type),
-                sa.column("ts", sa.Float),
-                sa.column("te", sa.Float),
                 name="boxes",
             )
             .data(data)
             .cte("boxes")
         )
         if dialect == "sqlite":
-            # The R*Tree of space and detection time (migration 0010): a box finds the
-            # reports of its place and times only, not every report ever stored there.
-            r = tables["incidents_rtree_time"]
+            r = tables["incidents_rtree"]
             joined = b.join(
                 r,
                 sa.and_(
@@ -307,8 +299,6 @@ def _in_boxes_statement(dialect: str) -> Any:
                     r.c.maxx >= b.c.minx,
                     r.c.miny <= b.c.maxy,
                     r.c.maxy >= b.c.miny,
-                    r.c.mint <= b.c.te,
-                    r.c.maxt >= b.c.ts,
                 ),
             ).join(t, t.c.id == r.c.id)
         else:
