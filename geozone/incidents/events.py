@@ -5,16 +5,16 @@ it links the new reports (:func:`geozone.incidents.linking.link_reports`) agains
 reports near them in space and time, never the whole store. The stored reports it reads:
 
 - those within the largest link window of a new report: one box per 0.1° tile holding new
-  reports (about 11 km; the spatial index), whose detection time lies within the tile's
-  detection times widened by the window; the read is bounded by ``occurred_at`` (indexed)
-  from :data:`DETECTION_LAG` before (a stored report detected more than 31
+  reports (about 11 km), whose detection time lies within the tile's detection times
+  widened by the window (SQLite finds them through its index of space and detection time,
+  migration 0010; PostGIS through its spatial index); the read is bounded by
+  ``occurred_at`` from :data:`DETECTION_LAG` before (a stored report detected more than 31
   days after it occurred is not found: the synthetic generator's longest delay is 30 days).
   A box spans its tile's times from the first to the last: the reports it reads beyond
   those within a window of a new report are relinked too, which keeps the links of a file
-  not ordered by time near those of linking it at once (boxes per run of nearby times,
-  through an R*Tree of space and detection time, read less, but left 21 reports in other
-  events than one pass over 200,000 reports in two time-ordered halves, against 3 with the
-  tile's span);
+  not ordered by time near those of linking it at once (boxes per run of nearby times read
+  less, but left 21 reports in other events than one pass over 200,000 reports in two
+  time-ordered halves, against 3 with the tile's span);
 - every other report of the events those belong to, so that an event is relinked whole;
 - for the local rate of the chance test only (never linked), the reports within the rate's
   context (24 h) of those with a candidate inside a window

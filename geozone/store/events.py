@@ -121,8 +121,10 @@ def reports_in(
     """Return the stored reports in boxes of space and detection time.
 
     A report's detection time is ``detected_at``, else ``occurred_at``; it must lie in
-    [start, end]. The read is bounded by the spatial index and by ``occurred_at`` (indexed)
-    from ``start - lag`` to ``end`` (a report occurs before it is detected).
+    [start, end]. The read is bounded by the spatial index (on SQLite, the index of space and
+    detection time of migration 0010: a box finds the reports of its times, not every report
+    stored in its place) and by ``occurred_at`` from ``start - lag`` to ``end`` (a report
+    occurs before it is detected).
 
     Parameters
     ----------
@@ -191,6 +193,7 @@ def _box_columns(
     minx, miny, maxx, maxy, start, end = zip(*boxes, strict=True)
     starts = pd.DatetimeIndex(pd.to_datetime(list(start), utc=True))
     ends = pd.DatetimeIndex(pd.to_datetime(list(end), utc=True))
+    day = pd.Timedelta(days=1)
     return {
         "minx": [float(v) for v in minx],
         "miny": [float(v) for v in miny],
@@ -199,11 +202,18 @@ def _box_columns(
         "lo": _bind_times(dialect, starts - lag),
         "start": _bind_times(dialect, starts),
         "end": _bind_times(dialect, ends),
+        "ts": (np.asarray((starts - _EPOCH) / day, dtype=float) - _SLACK_DAYS).tolist(),
+        "te": (np.asarray((ends - _EPOCH) / day, dtype=float) + _SLACK_DAYS).tolist(),
     }
 
 
-#: Boxes per query of :func:`reports_in` (7 bound values each; SQLite allows 32,766).
+#: Boxes per query of :func:`reports_in` (9 bound values each; SQLite allows 32,766).
 _BOX_CHUNK = 2_000
+#: The UNIX epoch, from which the R*Tree of migration 0010 counts days.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Days the time index's query is widened by: its values are single precision (rounded
+#: outwards) of SQLite's times (to the millisecond), and the exact comparisons decide.
+_SLACK_DAYS = 1.0 / 1440.0
 
 
 @cache
@@ -251,7 +261,7 @@ def _renamed(row: str, i: int) -> str:
 
 
 #: The bound columns of a box, in the order of the ``VALUES`` row.
-_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end")
+_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end", "ts", "te")
 
 
 @cache
@@ -294,13 +304,17 @@ def _in_boxes_statement(dialect: str) -> Any:
                 sa.column("lo", time_type),
                 sa.column("start", time_type),
                 sa.column("end", time_type),
+                sa.column("ts", sa.Float),
+                sa.column("te", sa.Float),
                 name="boxes",
             )
             .data(data)
             .cte("boxes")
         )
         if dialect == "sqlite":
-            r = tables["incidents_rtree"]
+            # The R*Tree of space and detection time (migration 0010): a box finds the
+            # reports of its place and times only, not every report ever stored there.
+            r = tables["incidents_rtree_time"]
             joined = b.join(
                 r,
                 sa.and_(
@@ -308,6 +322,8 @@ def _in_boxes_statement(dialect: str) -> Any:
                     r.c.maxx >= b.c.minx,
                     r.c.miny <= b.c.maxy,
                     r.c.maxy >= b.c.miny,
+                    r.c.mint <= b.c.te,
+                    r.c.maxt >= b.c.ts,
                 ),
             ).join(t, t.c.id == r.c.id)
         else:

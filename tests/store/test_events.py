@@ -110,7 +110,8 @@ def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -
     # SYNTHETIC: 400 reports over 60 days on the grid; some detected hours to weeks after
     # they occurred. Boxes of space and detection time, many of them (more than a chunk of
     # the query, which is padded to a power of two), find on both backends exactly the
-    # reports a filter of the whole table finds.
+    # reports a filter of the whole table finds (SQLite through its index of space and
+    # detection time, migration 0010).
     import numpy as np
 
     from geozone.store import events as store_events
