@@ -80,8 +80,10 @@ def main() -> None:
     read: list[int] = []
     original = events.link_new
 
-    def counting(store: object, ids: object, settings: object = None) -> events.LinkOutcome:
-        outcome = original(store, ids, settings)  # type: ignore[arg-type]
+    def counting(
+        store: object, ids: object, settings: object = None, **more: Any
+    ) -> events.LinkOutcome:
+        outcome = original(store, ids, settings, **more)  # type: ignore[arg-type]
         read.append(outcome.read)
         return outcome
 

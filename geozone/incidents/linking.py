@@ -156,6 +156,7 @@ def link_reports(
     windows: Mapping[str, LinkWindow] | None = None,
     unlinked: Iterable[tuple[str, str]] = (),
     context: pd.DataFrame | None = None,
+    candidates: WindowPairs | None = None,
 ) -> Linked:
     """Link reports of one event made by different members.
 
@@ -180,12 +181,18 @@ def link_reports(
         Further reports (same columns) counted for the local rate only, never linked: the
         stored reports around ``incidents`` (those within ``context_hours`` of them). The
         reports of ``incidents`` are counted too.
+    candidates
+        The pairs of :func:`window_pairs` on the same ``incidents``, window, clusters and
+        windows, when the caller has them already (the store reads the context of the
+        paired reports first): the window's search is not made again.
     """
     window = window or LinkWindow()
-    found, ids, times, members = _candidates(
-        incidents, window, clusters, windows, unlinked, context, chance=True
-    )
-    return _events(ids, times, members, found)
+    if candidates is None:
+        candidates = window_pairs(incidents, window, clusters=clusters, windows=windows)
+    elif candidates.n != len(incidents):
+        raise ValueError(f"pairs of {candidates.n} reports given for {len(incidents)}")
+    found = candidates.links(unlinked, _Rates(incidents, context, candidates.lat0))
+    return _events(candidates.ids, candidates.times, candidates.members, found)
 
 
 def paired(
@@ -200,28 +207,68 @@ def paired(
     Only these need their local rate: the store reads the context of these alone.
     Parameters as :func:`link_reports`.
     """
-    window = window or LinkWindow()
-    found, *_ = _candidates(incidents, window, clusters, windows, (), None, chance=False)
-    mask = np.zeros(len(incidents), dtype=bool)
-    for link in found:
-        mask[[link[0], link[1]]] = True
-    return mask
+    return window_pairs(incidents, window, clusters=clusters, windows=windows).paired()
 
 
-def _candidates(
-    incidents: pd.DataFrame,
-    window: LinkWindow,
-    clusters: NDArray[Any] | pd.Series | None,
-    windows: Mapping[str, LinkWindow] | None,
-    unlinked: Iterable[tuple[str, str]],
-    context: pd.DataFrame | None,
-    *,
-    chance: bool,
-) -> tuple[list[_Link], NDArray[Any], NDArray[np.float64], NDArray[Any]]:
-    """Return the candidate links, and the ids, detection times and members of the reports.
+@dataclass(frozen=True, eq=False)
+class _GroupPairs:
+    """The pairs of one group inside its window (rows of the reports, before the chance test)."""
 
-    With ``chance`` only the links passing the chance test, else every one in a window.
+    window: LinkWindow
+    a: NDArray[np.intp]
+    b: NDArray[np.intp]
+    metres: NDArray[np.float64]
+    minutes: NDArray[np.float64]
+    told: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class WindowPairs:
+    """The candidate pairs of reports inside their window, before the chance test.
+
+    Made by :func:`window_pairs`; :meth:`paired` tells which reports have one, and
+    :func:`link_reports` takes them (``candidates``) instead of searching again.
     """
+
+    n: int
+    ids: NDArray[Any]
+    times: NDArray[np.float64]
+    members: NDArray[Any]
+    categories: NDArray[Any]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    lat0: float
+    groups: tuple[_GroupPairs, ...]
+
+    def paired(self) -> NDArray[np.bool_]:
+        """Return which reports have a candidate inside a window."""
+        mask = np.zeros(self.n, dtype=bool)
+        for group in self.groups:
+            mask[group.a] = True
+            mask[group.b] = True
+        return mask
+
+    def links(self, unlinked: Iterable[tuple[str, str]], rates: _Rates | None) -> list[_Link]:
+        """Return the candidate links that are not refused and pass the chance test.
+
+        Without ``rates`` the chance test is not made (confidence 1).
+        """
+        refused = {frozenset(pair) for pair in unlinked}
+        found: list[_Link] = []
+        for group in self.groups:
+            found += _group_links(self, group, refused, rates)
+        return found
+
+
+def window_pairs(
+    incidents: pd.DataFrame,
+    window: LinkWindow | None = None,
+    *,
+    clusters: NDArray[Any] | pd.Series | None = None,
+    windows: Mapping[str, LinkWindow] | None = None,
+) -> WindowPairs:
+    """Return the candidate pairs inside a window (parameters as :func:`link_reports`)."""
+    window = window or LinkWindow()
     n = len(incidents)
     ids = incidents["external_id"].astype(str).to_numpy(dtype=object)
     groups = (
@@ -239,16 +286,12 @@ def _candidates(
     x, y = _metres(lon, lat, lat0)
     members = incidents["detected_by"].to_numpy(dtype=object)
     categories = incidents["category"].astype(str).to_numpy(dtype=object)
-    refused = {frozenset(pair) for pair in unlinked}
-    rates = _Rates(incidents, context, lat0) if chance else None
-    found: list[_Link] = []
+    found: list[_GroupPairs] = []
     for group in pd.unique(groups):
         rows = np.flatnonzero(groups == group)
         chosen = (windows or {}).get(str(group), window) if group else window
-        found += _group_pairs(
-            rows, x, y, times, stated, members, categories, ids, chosen, refused, rates
-        )
-    return found, ids, times, members
+        found.append(_group_pairs(rows, x, y, times, stated, members, categories, chosen))
+    return WindowPairs(n, ids, times, members, categories, x, y, lat0, tuple(found))
 
 
 def _metres(
@@ -359,15 +402,9 @@ def _group_pairs(
     stated: NDArray[np.float64],
     members: NDArray[Any],
     categories: NDArray[Any],
-    ids: NDArray[Any],
     window: LinkWindow,
-    refused: set[frozenset[str]],
-    rates: _Rates | None,
-) -> list[_Link]:
-    """Return the links within one group that pass the window and the chance test.
-
-    Without ``rates`` the chance test is not made (the candidates of the window, confidence 1).
-    """
+) -> _GroupPairs:
+    """Return the pairs within one group inside its window (before the chance test)."""
     named = pd.Series(members[rows], dtype=object)
     usable = rows[
         np.isfinite(x[rows])
@@ -376,7 +413,9 @@ def _group_pairs(
         & named.map(lambda m: isinstance(m, str) and bool(m)).to_numpy(dtype=bool)
     ]
     if len(usable) < 2:
-        return []
+        none = np.zeros(0, dtype=np.intp)
+        empty = np.zeros(0, dtype=np.float64)
+        return _GroupPairs(window, none, none, empty, empty, empty)
     # Time scaled to metres: a box query (Chebyshev) finds the pairs within both windows.
     scale = window.distance_m / window.minutes
     points = np.column_stack([x[usable], y[usable], times[usable] * scale])
@@ -390,18 +429,34 @@ def _group_pairs(
     keep &= (minutes <= window.minutes) & ~(told > window.minutes)
     if window.same_category:
         keep &= categories[a] == categories[b]
+    return _GroupPairs(window, a[keep], b[keep], metres[keep], minutes[keep], told[keep])
+
+
+def _group_links(
+    pairs: WindowPairs,
+    group: _GroupPairs,
+    refused: set[frozenset[str]],
+    rates: _Rates | None,
+) -> list[_Link]:
+    """Return the links of one group's pairs that are not refused and pass the chance test.
+
+    Without ``rates`` the chance test is not made (the candidates of the window, confidence 1).
+    """
+    window, ids, categories = group.window, pairs.ids, pairs.categories
+    a, b, metres, minutes, told = group.a, group.b, group.metres, group.minutes, group.told
     if refused:
-        keep &= np.array(
+        keep = np.array(
             [
                 frozenset((str(ids[i]), str(ids[j]))) not in refused
                 for i, j in zip(a, b, strict=True)
             ],
             bool,
         )
-    a, b, metres, minutes, told = a[keep], b[keep], metres[keep], minutes[keep], told[keep]
+        a, b, metres, minutes, told = a[keep], b[keep], metres[keep], minutes[keep], told[keep]
     closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
     confidence = np.ones(len(a))
     if rates is not None and len(a):
+        x, y, times = pairs.x, pairs.y, pairs.times
         # Expected unrelated reports inside one window, per report counted over the context.
         share = window.minutes / (window.context_hours * 60.0)
         ends, at = np.unique(np.concatenate([a, b]), return_inverse=True)
@@ -573,8 +628,10 @@ __all__ = [
     "LINK_COLUMNS",
     "LinkWindow",
     "Linked",
+    "WindowPairs",
     "count_events",
     "link_reports",
     "one_per_event",
     "paired",
+    "window_pairs",
 ]

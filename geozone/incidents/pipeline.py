@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
@@ -137,14 +139,19 @@ def import_file(
             # Judged first, then stored with the decisions in one transaction per piece.
             added, ours = _store_judged(store, context, incidents, batch_id, stamp, read.n_rows)
             assigned += len(ours)
+            # The piece's rows give the bounded reads' boxes: its reports are read once.
+            held = incidents
         else:
             added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
             judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
             assigned += judged
+            held = None
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
         if on_stored:
             on_stored(first + read.n_rows, source.n_rows)
-        linked += link_and_judge(store, context, ours, stamp).linked
+        if held is not None and len(ours) < len(held):
+            held = held[held["external_id"].isin(ours)]
+        linked += link_and_judge(store, context, ours, stamp, reports=held).linked
         if on_progress:
             on_progress(first + read.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -224,19 +231,27 @@ def _assign_piece(
 
 
 def link_and_judge(
-    store: IncidentStore, context: Context, external_ids: Sequence[str], stamp: str
+    store: IncidentStore,
+    context: Context,
+    external_ids: Sequence[str],
+    stamp: str,
+    *,
+    reports: pd.DataFrame | None = None,
 ) -> LinkOutcome:
     """Link judged reports into events with the stored reports near them; judge again the changed.
 
     A report whose event changed its role (a cooperating report now, or before) is judged
     again with its event's first detector.
 
+    ``reports``: the reports ``external_ids`` as stored, when the caller holds them
+    (:func:`~geozone.incidents.events.link_new`).
+
     Returns
     -------
     LinkOutcome
         What linking did (``linked``: of ``external_ids``, the reports linked with another).
     """
-    outcome = link_new(store, external_ids)
+    outcome = link_new(store, external_ids, reports=reports)
     if outcome.rejudge:
         incidents = store.get_many(outcome.rejudge)
         if not incidents.empty:

@@ -140,6 +140,24 @@ def insert_sqlite(
 
 #: The trigger that keeps the R*Tree of ``incidents`` (migration 0001), per inserted row.
 _RTREE_TRIGGER = "incidents_rtree_insert"
+#: The trigger that keeps the R*Tree of space and detection time (migration 0010).
+_RTREE_TIME_TRIGGER = "incidents_rtree_time_insert"
+#: The detection time in days since 1970 as migration 0010's triggers compute it.
+_DAYS = "(julianday(coalesce(detected_at, occurred_at)) - 2440587.5)"
+#: Each R*Tree's insert trigger and the statement that fills it from the rows past an id.
+_RTREES = (
+    (
+        _RTREE_TRIGGER,
+        "INSERT INTO incidents_rtree (id, minx, maxx, miny, maxy) "
+        "SELECT id, lon, lon, lat, lat FROM incidents WHERE id > ?",
+    ),
+    (
+        _RTREE_TIME_TRIGGER,
+        "INSERT INTO incidents_rtree_time (id, minx, maxx, miny, maxy, mint, maxt) "
+        f"SELECT id, lon, lon, lat, lat, coalesce({_DAYS}, -1e9), coalesce({_DAYS}, 1e9) "
+        "FROM incidents WHERE id > ?",
+    ),
+)
 
 
 def insert_sqlite_indexed(
@@ -149,34 +167,33 @@ def insert_sqlite_indexed(
     stamp: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """Insert like :func:`insert_sqlite`, the R*Tree filled by one statement; return the ids.
+    """Insert like :func:`insert_sqlite`, the R*Trees filled by one statement; return the ids.
 
-    The spatial index's trigger costs SQLite a program and an R*Tree insert per row, about
+    The spatial indexes' triggers cost SQLite a program and an R*Tree insert per row, about
     half the insert's time. Within the caller's write transaction (``BEGIN IMMEDIATE``: no
-    other writer, so the new rows are those past the last id) the trigger is dropped, the
-    rows inserted, the R*Tree filled from them by one ``INSERT … SELECT`` and the trigger
-    created again from its stored SQL. SQLite's DDL is transactional: a failure rolls all of
-    it back, and no other connection ever sees the table without its trigger.
+    other writer, so the new rows are those past the last id) the triggers are dropped, the
+    rows inserted, each R*Tree filled from them by one ``INSERT … SELECT`` and the triggers
+    created again from their stored SQL. SQLite's DDL is transactional: a failure rolls all
+    of it back, and no other connection ever sees the table without its triggers.
 
     Returns
     -------
     dict of str to int
         The row id of each inserted incident, by external id.
     """
-    trigger = connection.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_RTREE_TRIGGER,)
-    ).scalar()
     last = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM incidents").scalar()
-    if trigger is not None:
-        connection.exec_driver_sql(f"DROP TRIGGER {_RTREE_TRIGGER}")
+    dropped: list[tuple[str, str]] = []
+    for name, fill in _RTREES:
+        trigger = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+        ).scalar()
+        if trigger is not None:
+            connection.exec_driver_sql(f"DROP TRIGGER {name}")
+            dropped.append((str(trigger), fill))
     insert_sqlite(connection, frame, units, stamp, now)
-    if trigger is not None:
-        connection.exec_driver_sql(
-            "INSERT INTO incidents_rtree (id, minx, maxx, miny, maxy) "
-            "SELECT id, lon, lon, lat, lat FROM incidents WHERE id > ?",
-            (last,),
-        )
-        connection.exec_driver_sql(str(trigger))
+    for trigger, fill in dropped:
+        connection.exec_driver_sql(fill, (last,))
+        connection.exec_driver_sql(trigger)
     found = connection.exec_driver_sql(
         "SELECT external_id, id FROM incidents WHERE id > ?", (last,)
     )

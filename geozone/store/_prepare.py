@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,11 +107,17 @@ def _text(
         return values.astype(str).astype(object).where(present, None)
     # Each distinct value is normalised and checked once (codes, members, rules repeat).
     codes, uniques = pd.factorize(values.astype(object).where(present, None), sort=False)
-    normal = pd.Series(uniques, dtype=object).astype(str).str.normalize("NFC")
     if collapse:
+        normal = pd.Series(uniques, dtype=object).astype(str).str.normalize("NFC")
         normal = normal.str.strip().str.replace(r"\s+", " ", regex=True)
-    taken = np.empty(len(normal) + 1, dtype=object)  # the last for code -1: null
-    taken[:-1] = normal.to_numpy(dtype=object)
+        texts: list[str] = normal.tolist()
+    else:  # NFC by Python (most text is NFC already: checked, not rebuilt)
+        texts = [
+            t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t)
+            for t in map(str, uniques)
+        ]
+    taken = np.empty(len(texts) + 1, dtype=object)  # the last for code -1: null
+    taken[:-1] = texts
     out = pd.Series(taken[codes], index=values.index, dtype=object)
     if not nullable:
         if default is None:
@@ -118,12 +125,12 @@ def _text(
         else:
             out = out.where(present, default)
     if max_length is not None:
-        too_long = np.append((normal.str.len() > max_length).to_numpy(dtype=bool), False)
+        too_long = np.fromiter((len(t) > max_length for t in texts), bool, len(texts))
         problems.rows(
-            pd.Series(too_long[codes], index=values.index),
+            pd.Series(np.append(too_long, False)[codes], index=values.index),
             frame_wording("too_long", name=column, limit=max_length),
         )
-    nul = np.append(normal.str.contains("\x00", regex=False).to_numpy(dtype=bool), False)
+    nul = np.append(np.fromiter(("\x00" in t for t in texts), bool, len(texts)), False)
     problems.rows(pd.Series(nul[codes], index=values.index), frame_wording("nul", name=column))
     return out
 

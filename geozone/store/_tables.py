@@ -165,6 +165,15 @@ def build_metadata(dialect: str) -> sa.MetaData:
             sa.Column("miny", sa.Float),
             sa.Column("maxy", sa.Float),
         )
+        # Space and detection time in days since 1970 (migration 0010; linking's reads).
+        sa.Table(
+            "incidents_rtree_time",
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            *(sa.Column(name, sa.Float) for name in ("minx", "maxx", "miny", "maxy")),
+            sa.Column("mint", sa.Float),
+            sa.Column("maxt", sa.Float),
+        )
     sa.Table(  # migration 0007
         "incident_unlinks",
         metadata,

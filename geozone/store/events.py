@@ -9,13 +9,16 @@ reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
@@ -33,35 +36,37 @@ from geozone.vntime import VIETNAM_TZ
 #: holds it, else its first cluster, else None).
 REPORT_COLUMNS: tuple[str, ...] = (*INCIDENT_COLUMNS, *EVENT_COLUMNS, "link_cluster")
 
-_CHUNK = 5_000
-
 
 @cache
 def _tables(dialect: str) -> Any:
     return build_metadata(dialect).tables
 
 
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 _TIMES = ("occurred_at", "detected_at")
 _FLAGS = ("jointly_handled", "synthetic")
+#: The columns of the report frames whose type is inferred (the others are text).
+_INFERRED = frozenset(("lon", "lat", "subjects", "event_confidence", *_FLAGS))
 
 
-def _columns(t: sa.Table) -> list[sa.ColumnElement[Any]]:
+def _columns(t: sa.Table, *, named: bool = False) -> list[sa.ColumnElement[Any]]:
     """Return the columns of the report frames, times and flags raw (see :func:`_frame`).
 
     Raw values skip SQLAlchemy's conversion of each value (a datetime built per time, a
-    bool per flag); :func:`_frame` converts whole columns at once.
+    bool per flag); :func:`_frame` converts whole columns at once. ``named``: the plausible
+    range is bound as ``earliest`` and ``latest`` at each execution (a statement compiled
+    once), else given now.
     """
     columns: list[sa.ColumnElement[Any]] = []
     for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS):
         if name in _TIMES:
             column = t.c[name]
             unread = sa.type_coerce(column, sa.types.NullType())
-            columns.append(sa.case((in_range(column), unread), else_=sa.null()).label(name))
+            plausible = (
+                column.between(sa.bindparam("earliest"), sa.bindparam("latest"))
+                if named
+                else in_range(column)
+            )
+            columns.append(sa.case((plausible, unread), else_=sa.null()).label(name))
         elif name in _FLAGS:
             columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
         else:
@@ -85,7 +90,14 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     names = list(REPORT_COLUMNS)
     if rows:  # column by column: each column's type is inferred once, not per row
         columns = zip(*rows, strict=True)
-        frame = pd.DataFrame(dict(zip(names, (list(c) for c in columns), strict=True)))
+        # Text stays Python objects: inferring pandas' str type cost 0.6 s per column of
+        # 200,000 values (more than reading them); numbers and flags are inferred.
+        frame = pd.DataFrame(
+            {
+                name: list(values) if name in _INFERRED else pd.Series(values, dtype=object)
+                for name, values in zip(names, columns, strict=True)
+            }
+        )
     else:
         frame = pd.DataFrame([], columns=names)
     frame = frame.drop_duplicates("external_id").reset_index(drop=True)
@@ -109,8 +121,10 @@ def reports_in(
     """Return the stored reports in boxes of space and detection time.
 
     A report's detection time is ``detected_at``, else ``occurred_at``; it must lie in
-    [start, end]. The read is bounded by the spatial index and by ``occurred_at`` (indexed)
-    from ``start - lag`` to ``end`` (a report occurs before it is detected).
+    [start, end]. The read is bounded by the spatial index (on SQLite, the index of space and
+    detection time of migration 0010: a box finds the reports of its times, not every report
+    stored in its place) and by ``occurred_at`` from ``start - lag`` to ``end`` (a report
+    occurs before it is detected).
 
     Parameters
     ----------
@@ -127,29 +141,127 @@ def reports_in(
     boxes = list(boxes)
     rows: list[Any] = []
     if boxes:
-        statement = _in_boxes_statement(store.dialect)
+        columns = _box_columns(store.dialect, boxes, lag)
         with store.engine.connect() as connection:
-            for chunk in _chunks(boxes, _BOX_CHUNK):
-                params = {
-                    f"{name}_{i}": value
-                    for i, (minx, miny, maxx, maxy, start, end) in enumerate(chunk)
-                    for name, value in (
-                        ("minx", float(minx)),
-                        ("miny", float(miny)),
-                        ("maxx", float(maxx)),
-                        ("maxy", float(maxy)),
-                        ("lo", start - lag),
-                        ("start", start),
-                        ("end", end),
-                    )
-                }
-                params |= {"earliest": EARLIEST_TIME, "latest": latest_time()}
-                rows += connection.execute(statement(len(chunk)), params).all()
+            # The driver's cursor: plain tuples, no SQLAlchemy row per report.
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            with closing(raw.cursor()) as cursor:
+                rows += _in_boxes(cursor, store.engine.dialect, columns, len(boxes))
     return _frame(store, rows)
 
 
-#: Boxes per query of :func:`reports_in` (7 bound values each; SQLite allows 32,766).
+def _in_boxes(
+    cursor: Any, dialect: Dialect, columns: dict[str, list[Any]], boxes: int
+) -> list[Any]:
+    """Run :func:`reports_in`'s query for ``boxes`` boxes (their bound ``columns``)."""
+    rows: list[Any] = []
+    fixed = {
+        "earliest": _bind_times(dialect.name, [EARLIEST_TIME])[0],
+        "latest": _bind_times(dialect.name, [latest_time()])[0],
+    }
+    for first in range(0, boxes, _BOX_CHUNK):
+        count = min(_BOX_CHUNK, boxes - first)
+        # Padded to a power of two (a box repeated finds the same reports again): one
+        # statement per size, compiled once.
+        n = 1 << (count - 1).bit_length()
+        at = [first + min(i, count - 1) for i in range(n)]
+        sql, order, held = _in_boxes_sql(dialect, n)
+        values = held | fixed
+        for name, column in columns.items():
+            values |= {f"{name}_{i}": column[k] for i, k in enumerate(at)}
+        cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+        rows += cursor.fetchall()
+    return rows
+
+
+def _bind_times(dialect: str, times: Any) -> list[Any]:
+    """Return times as the UTCDateTime type binds them (UTC text on SQLite), vectorised."""
+    utc = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True)).as_unit("us")
+    if dialect != "sqlite":
+        return list(utc.to_pydatetime())
+    text = np.datetime_as_string(utc.tz_localize(None).to_numpy(), unit="us")
+    return [value.replace("T", " ") for value in text.tolist()]
+
+
+def _box_columns(
+    dialect: str,
+    boxes: list[tuple[float, float, float, float, datetime, datetime]],
+    lag: timedelta,
+) -> dict[str, list[Any]]:
+    """Return the bound values of each box column of :func:`reports_in`'s query."""
+    minx, miny, maxx, maxy, start, end = zip(*boxes, strict=True)
+    starts = pd.DatetimeIndex(pd.to_datetime(list(start), utc=True))
+    ends = pd.DatetimeIndex(pd.to_datetime(list(end), utc=True))
+    day = pd.Timedelta(days=1)
+    return {
+        "minx": [float(v) for v in minx],
+        "miny": [float(v) for v in miny],
+        "maxx": [float(v) for v in maxx],
+        "maxy": [float(v) for v in maxy],
+        "lo": _bind_times(dialect, starts - lag),
+        "start": _bind_times(dialect, starts),
+        "end": _bind_times(dialect, ends),
+        "ts": (np.asarray((starts - _EPOCH) / day, dtype=float) - _SLACK_DAYS).tolist(),
+        "te": (np.asarray((ends - _EPOCH) / day, dtype=float) + _SLACK_DAYS).tolist(),
+    }
+
+
+#: Boxes per query of :func:`reports_in` (9 bound values each; SQLite allows 32,766).
 _BOX_CHUNK = 2_000
+#: The UNIX epoch, from which the R*Tree of migration 0010 counts days.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Days the time index's query is widened by: its values are single precision (rounded
+#: outwards) of SQLite's times (to the millisecond), and the exact comparisons decide.
+_SLACK_DAYS = 1.0 / 1440.0
+
+
+@cache
+def _in_boxes_sql(dialect: Dialect, n: int) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    """Return the SQL of :func:`reports_in`'s query for ``n`` boxes, compiled once.
+
+    With the names of its positional parameters in order (None: the driver takes them by
+    name) and the values the statement holds (a limit). SQLAlchemy does not cache a
+    statement with a ``VALUES`` list, and compiling thousands of rows took longer than the
+    query: the statement of one box is compiled and its row repeated (checked against the
+    statement of two boxes compiled).
+    """
+    one, order, held = _compiled(dialect, 1)
+    head, row, tail = _split_values(one)
+    names = _BOX_NAMES
+    rows = ", ".join(row if order is not None else _renamed(row, i) for i in range(n))
+    sql = head + rows + tail
+    if order is not None:
+        rest = order[len(names) :]
+        order = (*(f"{name}_{i}" for i in range(n) for name in names), *rest)
+    if n == 2 and (sql, order) != _compiled(dialect, 2)[:2]:  # pragma: no cover
+        raise AssertionError("the repeated VALUES row differs from SQLAlchemy's")
+    return sql, order, held
+
+
+def _compiled(dialect: Dialect, n: int) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    compiled = _in_boxes_statement(dialect.name)(n).compile(dialect=dialect)
+    order = compiled.positiontup
+    held = {k: v for k, v in compiled.params.items() if v is not None}
+    return compiled.string, tuple(order) if order is not None else None, held
+
+
+def _split_values(sql: str) -> tuple[str, str, str]:
+    """Split the SQL of one box at its ``VALUES`` row: (before, the row, after)."""
+    start = sql.index("(VALUES ") + len("(VALUES ")
+    end = sql.index(")\n SELECT", start)
+    return sql[:start], sql[start:end], sql[end:]
+
+
+def _renamed(row: str, i: int) -> str:
+    """Return a ``VALUES`` row of named parameters (``%(minx_0)s``) for box ``i``."""
+    for name in _BOX_NAMES:
+        row = row.replace(f"%({name}_0)s", f"%({name}_{i})s")
+    return row
+
+
+#: The bound columns of a box, in the order of the ``VALUES`` row.
+_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end", "ts", "te")
 
 
 @cache
@@ -169,7 +281,7 @@ def _in_boxes_statement(dialect: str) -> Any:
         # occurred_at index (the plausible range) and scan the R*Tree for every row.
         occurred = sa.literal_column("+incidents.occurred_at", type_=t.c.occurred_at.type)
     detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
-    names = ("minx", "miny", "maxx", "maxy", "lo", "start", "end")
+    names = _BOX_NAMES
 
     @cache
     def build(n: int) -> Any:
@@ -192,13 +304,17 @@ def _in_boxes_statement(dialect: str) -> Any:
                 sa.column("lo", time_type),
                 sa.column("start", time_type),
                 sa.column("end", time_type),
+                sa.column("ts", sa.Float),
+                sa.column("te", sa.Float),
                 name="boxes",
             )
             .data(data)
             .cte("boxes")
         )
         if dialect == "sqlite":
-            r = tables["incidents_rtree"]
+            # The R*Tree of space and detection time (migration 0010): a box finds the
+            # reports of its place and times only, not every report ever stored there.
+            r = tables["incidents_rtree_time"]
             joined = b.join(
                 r,
                 sa.and_(
@@ -206,13 +322,15 @@ def _in_boxes_statement(dialect: str) -> Any:
                     r.c.maxx >= b.c.minx,
                     r.c.miny <= b.c.maxy,
                     r.c.maxy >= b.c.miny,
+                    r.c.mint <= b.c.te,
+                    r.c.maxt >= b.c.ts,
                 ),
             ).join(t, t.c.id == r.c.id)
         else:
             envelope = sa.func.ST_MakeEnvelope(b.c.minx, b.c.miny, b.c.maxx, b.c.maxy, 4326)
             joined = b.join(t, t.c.geom.op("&&")(envelope))
         return (
-            sa.select(*_columns(t))
+            sa.select(*_columns(t, named=True))
             .select_from(joined)
             .where(
                 # The plausible range (queries' plausible()), bound at each execution.

@@ -4,7 +4,8 @@ One class, :class:`SqlIncidentStore`, written in SQLAlchemy Core; the two databa
 three places only:
 
 - the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree`` filled by
-  triggers in the inserting transaction; PostGIS has a generated ``geom geometry(Point, 4326)``
+  triggers in the inserting transaction (and ``incidents_rtree_time``, space and detection
+  time, for linking's reads: migration 0010); PostGIS has a generated ``geom geometry(Point, 4326)``
   column with a GiST index. A bbox query joins the R*Tree, or uses ``geom && ST_MakeEnvelope``;
   both then compare the exact coordinates, so points on the box's edge are inside;
 - the bulk insert (:mod:`geozone.store._bulk`): ``executemany`` of prepared tuples on

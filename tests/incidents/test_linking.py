@@ -231,3 +231,27 @@ def test_one_report_per_event_is_kept_by_its_lead() -> None:
     # Without event columns: every report is an event.
     plain, counted = one_per_event(reports[["external_id", "occurred_at"]])
     assert len(plain) == 4 and counted["events"] == 4
+
+
+def test_pairs_searched_once_link_as_a_second_search() -> None:
+    # The store searches the window's pairs once (for the reports it reads the local rate
+    # of, then to link): the links equal those of a search made again, unlinks included.
+    from geozone.incidents.linking import paired, window_pairs
+
+    frame, _ = planted(seed=19, events=2_000, days=60, hotspot_m=75)
+    clusters = np.where(np.arange(len(frame)) % 7 == 0, "c2", "c1").astype(object)
+    windows = {"c2": LinkWindow(200.0, 60.0)}
+    pairs = window_pairs(frame, clusters=clusters, windows=windows)
+    assert np.array_equal(pairs.paired(), paired(frame, clusters=clusters, windows=windows))
+    assert 0 < pairs.paired().sum() < len(frame)
+    again = link_reports(frame, clusters=clusters, windows=windows)
+    refused = {(str(again.pairs["a"].iloc[0]), str(again.pairs["b"].iloc[0]))}
+    for unlinked in ((), refused):
+        given = link_reports(
+            frame, clusters=clusters, windows=windows, unlinked=unlinked, candidates=pairs
+        )
+        searched = link_reports(frame, clusters=clusters, windows=windows, unlinked=unlinked)
+        pd.testing.assert_frame_equal(given.reports, searched.reports)
+        pd.testing.assert_frame_equal(given.pairs, searched.pairs)
+    with pytest.raises(ValueError, match="pairs of"):
+        link_reports(frame.iloc[:10], candidates=pairs)

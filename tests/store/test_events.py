@@ -104,3 +104,60 @@ def test_events_round_trip_through_the_store_and_the_exports(
         assert link_new(store, frame["external_id"]).linked == 0
         with pytest.raises(Exception, match="no stored incident 'nope'"):
             unlink_pair(store, "o1-17", "nope")
+
+
+def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -> None:
+    # SYNTHETIC: 400 reports over 60 days on the grid; some detected hours to weeks after
+    # they occurred. Boxes of space and detection time, many of them (more than a chunk of
+    # the query, which is padded to a power of two), find on both backends exactly the
+    # reports a filter of the whole table finds (SQLite through its index of space and
+    # detection time, migration 0010).
+    import numpy as np
+
+    from geozone.store import events as store_events
+
+    rng = np.random.default_rng(5)
+    n = 400
+    x, y = rng.uniform(0, 2_000, (2, n))
+    lon, lat = np.array([grid_point(a, b) for a, b in zip(x, y, strict=True)]).T
+    occurred = T0 + pd.to_timedelta(rng.uniform(0, 60 * 24 * 60, n), unit="min")
+    delay = pd.to_timedelta(rng.choice([0, 30, 600, 20 * 24 * 60], n), unit="min")
+    frame = pd.DataFrame(
+        {
+            "external_id": [f"SYN-{k}" for k in range(n)],
+            "occurred_at": occurred,
+            "detected_at": (occurred + delay).where(delay > pd.Timedelta(0)),
+            "lon": lon,
+            "lat": lat,
+            "category": "theft",
+            "detected_by": "o1",
+            "synthetic": True,
+        }
+    )
+    detected = frame["detected_at"].fillna(frame["occurred_at"])
+    lag = pd.Timedelta(days=31)
+    boxes = []
+    for k in range(3 * 7):  # 3 x 7 boxes; the chunk is 2 here
+        west, south = grid_point(rng.uniform(0, 1_500), rng.uniform(0, 1_500))
+        east, north = west + 0.01, south + 0.01
+        start = T0 + pd.Timedelta(days=float(rng.uniform(0, 60)))
+        boxes.append((west, south, east, north, start, start + pd.Timedelta(days=1 + k / 3)))
+    with open_store(store_url) as store:
+        store.add_incidents(frame)
+        original = store_events._BOX_CHUNK
+        store_events._BOX_CHUNK = 2
+        try:
+            found = reports_in(store, boxes, lag.to_pytimedelta())
+        finally:
+            store_events._BOX_CHUNK = original
+    inside = np.zeros(n, dtype=bool)
+    for west, south, east, north, start, end in boxes:
+        inside |= (
+            frame["lon"].between(west, east)
+            & frame["lat"].between(south, north)
+            & detected.between(start, end)
+            & frame["occurred_at"].between(start - lag, end)
+        ).to_numpy()
+    assert 20 < inside.sum() < n
+    assert sorted(found["external_id"]) == sorted(frame.loc[inside, "external_id"])
+    assert found["external_id"].is_unique

@@ -118,7 +118,7 @@ def test_the_geometry_columns_go_with_a_downgrade(store_url: str) -> None:
 
     with open_store(store_url) as store:
         with store.engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0007")  # 0009, then 0008
+            command.downgrade(alembic_config(connection), "0007")  # 0010, 0009, then 0008
         assert "patrol_zones" not in geometry_columns(store)
         with store.engine.begin() as connection:
             command.upgrade(alembic_config(connection), "head")

@@ -863,6 +863,19 @@ def test_add_judged_stores_rows_with_their_decisions_at_once(
     assert ids(store.query(box)[0]) == {"i000002", "i000003", "i000004"}
     if engine_of(store).dialect.name == "sqlite":
         assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
+        # The index of space and detection time (migration 0010) holds them too, each at
+        # its detection time (detected_at, else occurred_at) in days since 1970.
+        assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
+        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 7
+        assert (
+            scalar(
+                store,
+                "SELECT count(*) FROM incidents i JOIN incidents_rtree_time r ON r.id = i.id "
+                "WHERE abs(r.mint - (julianday(coalesce(i.detected_at, i.occurred_at)) "
+                "- 2440587.5)) < 0.01 AND r.maxt - r.mint < 0.01",
+            )
+            == 7
+        )
     with pytest.raises(InvalidParameterError, match="lack their assignment"):
         store.add_judged(make_incidents(1, start=20), units.iloc[:0], clusters.iloc[:0], stamp="s")
 
@@ -886,13 +899,11 @@ def test_failing_add_judged_leaves_nothing_not_even_decisions(
     assert stored(store) == spatial_index_rows(store) == 100
     assert store.get("i000100") is None
     assert scalar(store, "SELECT count(*) FROM incident_clusters") == 100
-    if engine_of(store).dialect.name == "sqlite":  # the spatial index's trigger is back
-        assert (
-            scalar(
-                store, "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree_insert'"
-            )
-            == 1
-        )
+    if engine_of(store).dialect.name == "sqlite":  # the spatial indexes' triggers are back
+        for name in ("incidents_rtree_insert", "incidents_rtree_time_insert"):
+            found = f"SELECT count(*) FROM sqlite_master WHERE name = '{name}'"
+            assert scalar(store, found) == 1
+        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 100
     chunk.loc[50, "external_id"] = "i000150"  # fixed: the piece stores whole
     added, ours = store.add_judged(chunk, *_judged(chunk, grid), "b", stamp="grid")
     assert added.inserted == len(ours) == 100
@@ -1023,7 +1034,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0009"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0010"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -1035,8 +1046,9 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     define_planner_tables(described, engine.dialect.name)  # migrations 0002, 0003, 0008
     define_key_tables(described)  # migrations 0002, 0006 and 0009, the web service's
     define_address_tables(described)  # migration 0005
-    if "incidents_rtree" in described.tables:  # a virtual table: checked by test_backend_settings
-        described.remove(described.tables["incidents_rtree"])
+    for rtree in ("incidents_rtree", "incidents_rtree_time"):  # virtual tables (SQLite)
+        if rtree in described.tables:  # checked by test_backend_settings and test_events
+            described.remove(described.tables[rtree])
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": include})
         diff = compare_metadata(context, described)
@@ -1071,15 +1083,26 @@ def test_backend_settings(store: IncidentStore) -> None:
             "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
             "WHERE type = 'trigger' AND tbl_name = 'incidents' ORDER BY name)",
         )
-        assert triggers == "incidents_rtree_delete incidents_rtree_insert incidents_rtree_update"
+        assert triggers == (
+            "incidents_rtree_delete incidents_rtree_insert "
+            "incidents_rtree_time_delete incidents_rtree_time_insert "
+            "incidents_rtree_time_update incidents_rtree_update"
+        )
         store.add_incidents(make_incidents(2))
         with engine.begin() as connection:
             connection.exec_driver_sql(
-                "UPDATE incidents SET lon = 106.5 WHERE external_id = 'i000001'"
+                "UPDATE incidents SET lon = 106.5, detected_at = '2026-01-02 12:00:00.000000' "
+                "WHERE external_id = 'i000001'"
             )
             connection.exec_driver_sql("DELETE FROM incidents WHERE external_id = 'i000000'")
         assert scalar(store, "SELECT count(*) FROM incidents_rtree") == 1
         assert scalar(store, "SELECT minx FROM incidents_rtree") == pytest.approx(106.5)
+        # The index of space and detection time follows (migration 0010): days since 1970.
+        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 1
+        assert scalar(store, "SELECT minx FROM incidents_rtree_time") == pytest.approx(106.5)
+        assert scalar(store, "SELECT mint FROM incidents_rtree_time") == pytest.approx(
+            20455.5, abs=0.01
+        )
         assert store.count(IncidentQuery(bbox=(106.4, 20.0, 106.6, 22.0))) == 1
     else:
         assert scalar(store, "SELECT postgis_lib_version()") >= "3"
