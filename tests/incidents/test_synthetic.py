@@ -157,6 +157,31 @@ def test_naive_times_are_vietnam_time(grid: BoundarySet) -> None:
     assert frame["occurred_at"].dt.hour.isin([8, 9]).all()
 
 
+def test_a_period_ending_now_has_no_detection_in_the_future(grid: BoundarySet) -> None:
+    """The demo's period ends now: a long delay (fraud: hours to days) must not detect an
+    incident after this moment (the store refuses such a row, and the whole demo with it)."""
+    from datetime import timedelta
+
+    from geozone.store._prepare import prepare_incidents
+
+    now = datetime.now(VIETNAM_TZ)
+    frame = generate_incidents(
+        3_000, 5, boundaries=grid, clusters=[], start=now - timedelta(hours=6), end=now
+    )
+    assert (frame["detected_at"] >= frame["occurred_at"]).all()
+    assert frame["detected_at"].max() <= datetime.now(VIETNAM_TZ)
+    assert (frame["detected_at"] - frame["occurred_at"]).max() > timedelta(minutes=30)
+    prepare_incidents(frame)  # the store's own checks pass (they refused the demo)
+    before = generate_incidents(  # a period long past is as it always was: seeded
+        300, 5, boundaries=grid, clusters=[], start=datetime(2025, 3, 1), end=datetime(2025, 3, 9)
+    )
+    again = generate_incidents(
+        300, 5, boundaries=grid, clusters=[], start=datetime(2025, 3, 1), end=datetime(2025, 3, 9)
+    )
+    pd.testing.assert_frame_equal(before, again)
+    assert (before["detected_at"] > datetime(2025, 3, 9, tzinfo=VIETNAM_TZ)).any()
+
+
 # -- on the real 2025 units with the five clusters -------------------------------------------
 
 

@@ -62,7 +62,8 @@ occurred_at
     and loan-sharking; Vietnam time (UTC+7), whole seconds.
 detected_at
     ``occurred_at`` plus a lognormal delay (median per category, ``DETECTION_DELAY_MIN``,
-    from 3 minutes for traffic to 12 hours for fraud; sigma 1).
+    from 3 minutes for traffic to 12 hours for fraud; sigma 1), never after the moment the
+    incidents are generated (a period ending now has no detection in the future).
 detected_by
     Cluster points (hotspot and border): the member holding the point (58 %), the member
     across the boundary (30 %: the "detected first" case of the lead rule), unknown (6 %),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,10 @@ def _times(
         occurred[pending] = rng.integers(start_s, end_s + 1, len(pending))
     delay = rng.lognormal(np.log(_DELAY_MEDIAN_S[category]), DELAY_SIGMA)
     detected = occurred + np.minimum(np.round(delay), MAX_DELAY_S).astype(np.int64)
+    # No record is detected after it is made: an incident of a period ending now whose delay
+    # runs past this moment is detected now (the store refuses detections in the future).
+    made = int(datetime.now(UTC).timestamp())
+    detected = np.where(detected > made, np.maximum(made, occurred), detected)
     return occurred, detected
 
 
