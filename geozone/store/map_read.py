@@ -76,13 +76,7 @@ def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
         .select_from(c.join(t, t.c.id == c.c.incident_id))
         .where(c.c.cluster_id == cluster_id, plausible(t))
     )
-    with store._read() as connection:
-        result = connection.execute(statement)
-        # The driver's own rows (plain tuples): every column is read raw (no result
-        # processors), so SQLAlchemy's row objects would only cost time (0.5 s at 200,000).
-        cursor = result.cursor
-        rows = cursor.fetchall() if cursor is not None else []
-        result.close()
+    rows = _driver_rows(store, statement)
     names = [*MAP_INCIDENT_COLUMNS, *MAP_DECISION_COLUMNS]
     values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     frame = pd.DataFrame(
@@ -130,11 +124,7 @@ def area_columns(
         .where(*keyset_filters(store._tables, store.dialect, query))
         .order_by(t.c.id)
     )
-    with store._read() as connection:
-        result = connection.execute(statement)
-        cursor = result.cursor
-        rows = cursor.fetchall() if cursor is not None else []
-        result.close()
+    rows = _driver_rows(store, statement)
     frame = pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=False)
     return _converted(frame, sqlite=store.dialect == "sqlite")
 
@@ -199,11 +189,7 @@ def cluster_columns(
         )
         .order_by(t.c.id)
     )
-    with store._read() as connection:
-        result = connection.execute(statement)
-        cursor = result.cursor
-        rows = cursor.fetchall() if cursor is not None else []
-        result.close()
+    rows = _driver_rows(store, statement)
     n = len(incident_columns)
     incidents = _converted(
         pd.DataFrame.from_records(
@@ -225,3 +211,17 @@ def cluster_columns(
                 orjson.loads(v) if isinstance(v, str | bytes) else v for v in decisions[name]
             ]
     return pd.concat([incidents, decisions], axis=1)
+
+
+def _driver_rows(store: Any, statement: sa.Executable) -> list[Any]:
+    """Run a read and return the driver's own rows (plain tuples).
+
+    Every column is read raw (no result processors), so SQLAlchemy's row objects would only
+    cost time (0.5 s at 200,000 rows).
+    """
+    with store._read() as connection:
+        result = connection.execute(statement)
+        cursor = result.cursor
+        rows: list[Any] = cursor.fetchall() if cursor is not None else []
+        result.close()
+    return rows
