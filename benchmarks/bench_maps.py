@@ -258,10 +258,11 @@ def open_and_type_key(
     }
 
 
-def open_signed_in(browser: Any, base: str, key_name: str, key: str, app: Any) -> dict[str, float]:
-    """Sign in at /login, then open the map with every cache empty (the first user after an
-    import): time from the navigation to the markers painted, and the Gi* layer after them.
-    """
+def signed_in_page(
+    browser: Any, base: str, key_name: str, key: str
+) -> tuple[Any, Any, list[float]]:
+    """Sign in at /login in a new 1440×900 context; return it, its page and the list the
+    server's time of each incidents request (ms) is added to."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     server_ms: list[float] = []
@@ -278,7 +279,11 @@ def open_signed_in(browser: Any, base: str, key_name: str, key: str, app: Any) -
     page.click("button[type=submit]")
     page.wait_for_load_state()
     wait_idle()
-    forget_tables(app, warm_up=True)
+    return context, page, server_ms
+
+
+def open_map_timed(page: Any, base: str) -> tuple[float, float]:
+    """Open the T11 map; return when its markers were painted and its Gi* layer drawn (ms)."""
     page.goto(f"{base}/maps/clusters/{T11}", wait_until="commit")
     page.wait_for_function(f"() => window.L && {MAP}", polling=10)
     page.evaluate(
@@ -290,20 +295,38 @@ def open_signed_in(browser: Any, base: str, key_name: str, key: str, app: Any) -
     page.wait_for_function(
         "() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=600_000, polling=10
     )
-    painted = page.evaluate(
-        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
-        "() => r(performance.now()))))"
+    painted = float(
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+            "() => r(performance.now()))))"
+        )
     )
-    gi = wait_gi(page)
+    return painted, wait_gi(page)
+
+
+def opened_figures(painted: float, gi: float, server_ms: list[float]) -> dict[str, float]:
+    """The figures of one timed open: page → painted, the server's part, Gi* after markers."""
+    return {
+        "open_to_painted_s": painted / 1000,
+        "server_s": (server_ms[-1] / 1000) if server_ms else float("nan"),
+        "gi_after_markers_s": (gi - painted) / 1000 if gi == gi else float("nan"),
+    }
+
+
+def open_signed_in(browser: Any, base: str, key_name: str, key: str, app: Any) -> dict[str, float]:
+    """Sign in at /login, then open the map with every cache empty (the first user after an
+    import): time from the navigation to the markers painted, and the Gi* layer after them.
+    """
+    context, page, server_ms = signed_in_page(browser, base, key_name, key)
+    forget_tables(app, warm_up=True)
+    painted, gi = open_map_timed(page, base)
     note(f"signed in, cold: painted at {painted / 1000:.1f} s, Gi* {(gi - painted) / 1000:+.2f} s")
     context.close()
     build_wall, build_cpu = app.state.map_incident_bodies.last_build
     return {
         "build_wall_s": build_wall,
         "build_cpu_s": build_cpu,
-        "open_to_painted_s": painted / 1000,
-        "server_s": (server_ms[-1] / 1000) if server_ms else float("nan"),
-        "gi_after_markers_s": (gi - painted) / 1000 if gi == gi else float("nan"),
+        **opened_figures(painted, gi, server_ms),
     }
 
 
@@ -371,43 +394,13 @@ def open_after_new_data(
 ) -> dict[str, float]:
     """Signed in, the service warm: new incidents are stored (as by an import), the user opens
     the map ``wait_s`` seconds later. Page opened → markers painted, and the Gi* layer."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    server_ms: list[float] = []
-
-    def record(request: Any) -> None:
-        if "/incidents" in request.url:
-            timing = request.timing
-            server_ms.append(timing["responseStart"] - timing["requestStart"])
-
-    page.on("requestfinished", record)
-    page.goto(f"{base}/login")
-    page.fill("#gz-login-name", key_name)
-    page.fill("#gz-login-key", key)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    wait_idle()
+    context, page, server_ms = signed_in_page(browser, base, key_name, key)
     committed = add_new_data(store_path, 100, seed)
     note(f"100 new incidents stored; opening the map {wait_s:.0f} s later")
     watched = not app.state.map_watch.is_set()
     table_s, gi_s = ready_after(app, committed, wait_s) if watched else (float("nan"),) * 2
     time.sleep(max(0.0, wait_s - (time.perf_counter() - committed)))
-    page.goto(f"{base}/maps/clusters/{T11}", wait_until="commit")
-    page.wait_for_function(f"() => window.L && {MAP}", polling=10)
-    page.evaluate(
-        f"""() => {{
-        window.gzBench = {{}};
-        {MAP}.on("gz:layer", e => {{ window.gzBench[e.kind] = performance.now(); }});
-    }}"""
-    )
-    page.wait_for_function(
-        "() => window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=600_000, polling=10
-    )
-    painted = page.evaluate(
-        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
-        "() => r(performance.now()))))"
-    )
-    gi = wait_gi(page)
+    painted, gi = open_map_timed(page, base)
     note(
         f"after new data ({'watched' if watched else 'not watched'}): painted at "
         f"{painted / 1000:.1f} s, Gi* {(gi - painted) / 1000:+.2f} s; built again "
@@ -415,9 +408,7 @@ def open_after_new_data(
     )
     context.close()
     return {
-        "open_to_painted_s": painted / 1000,
-        "server_s": (server_ms[-1] / 1000) if server_ms else float("nan"),
-        "gi_after_markers_s": (gi - painted) / 1000 if gi == gi else float("nan"),
+        **opened_figures(painted, gi, server_ms),
         "table_ready_s": table_s,
         "gi_ready_s": gi_s,
     }
