@@ -111,11 +111,8 @@ def _text(
         normal = pd.Series(uniques, dtype=object).astype(str).str.normalize("NFC")
         normal = normal.str.strip().str.replace(r"\s+", " ", regex=True)
         texts: list[str] = normal.tolist()
-    else:  # NFC by Python (most text is NFC already: checked, not rebuilt)
-        texts = [
-            t if unicodedata.is_normalized("NFC", t) else unicodedata.normalize("NFC", t)
-            for t in map(str, uniques)
-        ]
+    else:  # NFC by Python (which hands back a text that is NFC already, not a copy)
+        texts = [unicodedata.normalize("NFC", t) for t in map(str, uniques)]
     taken = np.empty(len(texts) + 1, dtype=object)  # the last for code -1: null
     taken[:-1] = texts
     out = pd.Series(taken[codes], index=values.index, dtype=object)

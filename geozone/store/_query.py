@@ -169,6 +169,18 @@ def _in_box(
     return [indexed, t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
 
 
+def raw_times(values: pd.Series, *, sqlite: bool) -> pd.Series:
+    """Return times read raw (UTC text on SQLite, aware datetimes from psycopg) as UTC, µs.
+
+    A whole column is parsed at once (SQLAlchemy's type would build a datetime per value).
+    """
+    if sqlite:
+        times = pd.to_datetime(values, utc=True, format="%Y-%m-%d %H:%M:%S.%f")
+    else:
+        times = pd.to_datetime(values, utc=True)
+    return times.dt.as_unit("us")
+
+
 def result_frame(rows: Sequence[Sequence[Any]], *, sqlite: bool) -> gpd.GeoDataFrame:
     """Assemble the query result frame with its dtypes (also when empty), column by column.
 
@@ -178,11 +190,7 @@ def result_frame(rows: Sequence[Sequence[Any]], *, sqlite: bool) -> gpd.GeoDataF
         [tuple(r) for r in rows], columns=list(RESULT_COLUMNS), coerce_float=False
     )
     for column in ("occurred_at", "detected_at", "assigned_at"):
-        if sqlite:
-            times = pd.to_datetime(frame[column], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
-        else:
-            times = pd.to_datetime(frame[column], utc=True)
-        frame[column] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+        frame[column] = raw_times(frame[column], sqlite=sqlite).dt.tz_convert(VIETNAM_TZ)
     frame["lon"] = frame["lon"].astype("float64")
     frame["lat"] = frame["lat"].astype("float64")
     frame["subjects"] = frame["subjects"].astype("int64")

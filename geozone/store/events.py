@@ -24,7 +24,7 @@ from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
-from geozone.store._query import in_range, plausible
+from geozone.store._query import in_range, plausible, raw_times
 from geozone.store._tables import build_metadata
 from geozone.store.base import EVENT_COLUMNS
 from geozone.store.sql import SqlIncidentStore
@@ -101,12 +101,9 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     else:
         frame = pd.DataFrame([], columns=names)
     frame = frame.drop_duplicates("external_id").reset_index(drop=True)
-    for name in _TIMES:  # UTC text on SQLite, aware datetimes from psycopg
-        if store.dialect == "sqlite":
-            times = pd.to_datetime(frame[name], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
-        else:
-            times = pd.to_datetime(frame[name], utc=True)
-        frame[name] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+    for name in _TIMES:
+        times = raw_times(frame[name], sqlite=store.dialect == "sqlite")
+        frame[name] = times.dt.tz_convert(VIETNAM_TZ)
     for name in _FLAGS:
         frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from geozone.store._query import plausible
+from geozone.store._query import plausible, raw_times
 from geozone.store.base import IncidentQuery, IncidentStore
 from geozone.vntime import VIETNAM_TZ
 
@@ -86,12 +86,7 @@ def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
             for name, column in zip(names, values, strict=True)
         }
     )
-    sqlite = store.dialect == "sqlite"
-    if sqlite:
-        times = pd.to_datetime(frame["occurred_at"], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
-    else:
-        times = pd.to_datetime(frame["occurred_at"], utc=True)
-    frame["occurred_at"] = times.dt.as_unit("us")
+    frame["occurred_at"] = raw_times(frame["occurred_at"], sqlite=store.dialect == "sqlite")
     frame["id"] = frame["id"].astype("int64")
     frame = frame.sort_values("id", ignore_index=True)  # in key order (the join has none)
     for name in ("lon", "lat"):
@@ -133,11 +128,7 @@ def _converted(frame: pd.DataFrame, *, sqlite: bool) -> pd.DataFrame:
     """Give raw incident columns the dtypes of :func:`geozone.store._query.result_frame`."""
     for column in ("occurred_at", "detected_at", "assigned_at"):
         if column in frame:
-            if sqlite:
-                times = pd.to_datetime(frame[column], utc=True, format="%Y-%m-%d %H:%M:%S.%f")
-            else:
-                times = pd.to_datetime(frame[column], utc=True)
-            frame[column] = times.dt.tz_convert(VIETNAM_TZ).dt.as_unit("us")
+            frame[column] = raw_times(frame[column], sqlite=sqlite).dt.tz_convert(VIETNAM_TZ)
     for column in ("lon", "lat"):
         if column in frame:
             frame[column] = frame[column].astype("float64")
