@@ -501,32 +501,9 @@ class SqlIncidentStore(IncidentStore):
         ``units_written``: the incidents were just inserted with their units
         (:meth:`add_judged`), so only their cluster rows are written.
         """
-        t, c = self._incidents, self._clusters
-        if units_written:
-            pass
-        elif self.dialect == "sqlite":
-            row_ids = unit_frame["external_id"].map(ids)
-            update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
-        else:
-            # Bound names must differ from the column names an UPDATE sets.
-            unit_rows = (
-                unit_frame.assign(
-                    id=unit_frame["external_id"].map(ids),
-                    on_boundary=unit_frame["on_boundary"].astype(object),
-                )
-                .drop(columns="external_id")
-                .add_prefix("p_")
-            )
-            params = cast(
-                list[dict[str, Any]],
-                unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
-            )
-            values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
-            values |= {"assigned_with": stamp, "assigned_at": now}
-            connection.execute(
-                t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params
-            )
-        if not units_written:  # fresh rows have no decisions to replace
+        c = self._clusters
+        if not units_written:  # fresh rows have their units, and no decisions to replace
+            self._write_units(connection, unit_frame, ids, stamp, now)
             delete = c.delete().where(among(c.c.incident_id, self.dialect, "ids"))
             for chunk in id_chunks(ids.values()):
                 connection.execute(delete, {"ids": bound(self.dialect, chunk)})
@@ -544,6 +521,37 @@ class SqlIncidentStore(IncidentStore):
                     rows.astype(object).where(rows.notna(), None).to_dict("records"),
                 )
                 connection.execute(c.insert(), records)
+
+    def _write_units(
+        self,
+        connection: Connection,
+        unit_frame: pd.DataFrame,
+        ids: dict[str, int],
+        stamp: str,
+        now: datetime,
+    ) -> None:
+        """Set stored incidents' unit assignment (``ids``: their row ids), stamped."""
+        if self.dialect == "sqlite":
+            row_ids = unit_frame["external_id"].map(ids)
+            update_units_sqlite(connection, unit_frame, row_ids, stamp, now)
+            return
+        # Bound names must differ from the column names an UPDATE sets.
+        unit_rows = (
+            unit_frame.assign(
+                id=unit_frame["external_id"].map(ids),
+                on_boundary=unit_frame["on_boundary"].astype(object),
+            )
+            .drop(columns="external_id")
+            .add_prefix("p_")
+        )
+        params = cast(
+            list[dict[str, Any]],
+            unit_rows.astype(object).where(unit_rows.notna(), None).to_dict("records"),
+        )
+        values: dict[str, Any] = {name: sa.bindparam(f"p_{name}") for name in UNIT_COLUMNS}
+        values |= {"assigned_with": stamp, "assigned_at": now}
+        t = self._incidents
+        connection.execute(t.update().where(t.c.id == sa.bindparam("p_id")).values(values), params)
 
     def add_judged(
         self,
