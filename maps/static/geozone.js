@@ -215,17 +215,9 @@
       if (k === undefined) { return; }
       open(k, e.layer.getLatLng());
     });
-    var drawing = false;  // the planner's drawing tools own the clicks while in use
-    map.on("draw:drawstart draw:editstart draw:deletestart", function () {
-      drawing = true;  // and cluster bubbles let the clicks through (geozone.css)
-      L.DomUtil.addClass(map.getContainer(), "gz-drawing");
-    });
-    map.on("draw:drawstop draw:editstop draw:deletestop", function () {
-      drawing = false;
-      L.DomUtil.removeClass(map.getContainer(), "gz-drawing");
-    });
+    drawing(map);  // followed from now on
     map.on("click", function (e) {
-      if (drawing || !map.hasLayer(group)) { return; }
+      if (drawing(map) || !map.hasLayer(group)) { return; }
       var k = nearestIncident(map, markers, e.containerPoint, 9);
       if (k >= 0) { open(k, markers[k].getLatLng()); }
     });
@@ -233,6 +225,26 @@
     group.gzCount = n;
     return group;
   };
+
+  /**
+   * Whether the planner's drawing tools are in use on the map: they own the clicks then, and
+   * the map's container has class gz-drawing (cluster bubbles let the clicks through,
+   * geozone.css). The tools' events are listened to once per map.
+   */
+  function drawing(map) {
+    if (map.gzDrawing === undefined) {
+      map.gzDrawing = false;
+      map.on("draw:drawstart draw:editstart draw:deletestart", function () {
+        map.gzDrawing = true;
+        L.DomUtil.addClass(map.getContainer(), "gz-drawing");
+      });
+      map.on("draw:drawstop draw:editstop draw:deletestop", function () {
+        map.gzDrawing = false;
+        L.DomUtil.removeClass(map.getContainer(), "gz-drawing");
+      });
+    }
+    return map.gzDrawing;
+  }
 
   /** Whether the browser paints WebGL (without it, many incidents stay clustered markers). */
   function webgl() {
@@ -348,16 +360,14 @@
     var Layer = manyIncidentsClass();
     var layer = new Layer(d, opts);
     var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
-    var drawing = false;  // the planner's drawing tools own the clicks while in use
-    map.on("draw:drawstart draw:editstart draw:deletestart", function () { drawing = true; });
-    map.on("draw:drawstop draw:editstop draw:deletestop", function () { drawing = false; });
+    drawing(map);  // followed from now on
     function open(k) {
       popup.setLatLng([d.lat[k], d.lon[k]]).setContent(GZ.incidentPopup(d, k)).openOn(map);
     }
     // "preclick": a click on a point over a hot cell or a zone (whose own popup stops the
     // map's "click") still opens the incident's, once the click is done: points are on top.
     map.on("preclick", function (e) {
-      if (drawing || !map.hasLayer(layer)) { return; }
+      if (drawing(map) || !map.hasLayer(layer)) { return; }
       var k = layer.pick(e.containerPoint);
       if (k >= 0) { global.setTimeout(function () { open(k); }, 0); }
     });
@@ -711,10 +721,9 @@
 
   /**
    * GET JSON with the key (or, with key "", the browser's session); a failed answer rejects
-   * with "status detail" and .status.
+   * with "status detail" and .status. onAnswer(response), if given, is called as soon as the
+   * answer's headers arrive, before its body is read.
    */
-  /** GET JSON with the key (or the session); onAnswer(response), if given, is called as soon
-   * as the answer's headers arrive, before its body is read. */
   GZ.fetchJson = function (url, key, networkError, onAnswer) {
     var init = GZ.requestInit("GET", key, { "Accept": "application/json" });
     return global.fetch(url, init).then(function (response) {
