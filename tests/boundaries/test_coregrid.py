@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone.boundaries._coregrid import NONE, CoreGrid
+from geozone.boundaries._coregrid import NONE, CoreGrid, _assign_once
 
 
 def _stars(count: int, seed: int) -> NDArray[np.object_]:
@@ -81,3 +81,18 @@ def test_a_saved_grid_loads_for_the_same_index_only(tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.fine, grid.fine)
     assert (again.x0, again.y0) == (grid.x0, grid.y0)
     assert CoreGrid.load(tmp_path / "grid.npz", polygons=6) is None
+
+
+def test_a_cell_claimed_by_two_or_three_owners_is_nobody_s() -> None:
+    flat = np.full(6, NONE, dtype=np.int32)
+    cells = np.array([0, 1, 1, 2, 2, 2, 4])
+    owner = np.array([7, 8, 9, 3, 4, 5, 6])
+    _assign_once(flat, cells, owner)
+    assert flat.tolist() == [7, NONE, NONE, NONE, 6, NONE]
+
+
+def test_building_leaves_the_cores_as_prepared_as_they_came() -> None:
+    cores = _stars(6, seed=2)
+    shapely.prepare(cores[:2])
+    CoreGrid.build(cores, cell=2.0**-6, split=4)
+    assert shapely.is_prepared(cores).tolist() == [True, True] + [False] * 4
