@@ -171,6 +171,12 @@ RECOMPUTING = (
 )
 
 
+#: The served table's ``sentences``: the decisions' sentences are not in ``data``; a page
+#: reads an incident's from ``GET /incidents/{external_id}`` (its ``clusters`` row of the
+#: table's ``cluster_id``) when its popup opens.
+SENTENCES_BY_INCIDENT = "by_incident"
+
+
 def build_incident_body(
     store: IncidentStore,
     territory: ClusterTerritory,
@@ -182,12 +188,15 @@ def build_incident_body(
     """Build the incident table of a cluster map from the stored decisions (no reassignment).
 
     ``recomputing``: some stored decisions are out of date and being recomputed; the map's
-    summary line says so (:data:`RECOMPUTING`).
+    summary line says so (:data:`RECOMPUTING`). The decisions' sentences are left out
+    (``sentences``: :data:`SENTENCES_BY_INCIDENT`).
     """
     from maps.incident_table import incident_columns, incident_payload
     from maps.layers import stored_incident_table
 
-    found = stored_incident_table(store, cluster_id, limit=limit)
+    # The decisions' sentences stay out of the table (half of the read and of the table's
+    # build at 200,000 incidents): a popup fetches its incident's from GET /incidents/{id}.
+    found = stored_incident_table(store, cluster_id, limit=limit, sentences=False)
     data = None
     if found.frame is not None and len(found.frame):
         frame = found.frame
@@ -197,6 +206,7 @@ def build_incident_body(
         data = incident_columns(columns, frame["lon"].to_numpy(), frame["lat"].to_numpy(), units)
     payload: dict[str, Any] = incident_payload(None, found.total, data=data)
     payload["cluster_id"] = cluster_id
+    payload["sentences"] = SENTENCES_BY_INCIDENT
     payload["recomputing"] = recomputing
     if recomputing:
         payload["summary"] = f"{payload['summary']}. {RECOMPUTING}"

@@ -40,9 +40,14 @@ MAP_INCIDENT_COLUMNS = (
 )
 #: The decision columns a map reads (the cluster's stored decision).
 MAP_DECISION_COLUMNS = ("rule", "lead_unit", "explanation_vi", "explanation_en", "review")
+#: The decision's two sentences: the largest part of the read (about half of it at 200,000
+#: rows), left out of the served map's table (its popups fetch them one incident at a time).
+MAP_SENTENCE_COLUMNS = ("explanation_vi", "explanation_en")
 
 
-def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
+def cluster_map_columns(
+    store: IncidentStore, cluster_id: str, *, sentences: bool = True
+) -> pd.DataFrame:
     """Return every stored incident of a cluster with its stored decision, columns only.
 
     Parameters
@@ -51,14 +56,17 @@ def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
         The incident store (SQLite or PostgreSQL).
     cluster_id
         A placed cluster id (e.g. ``hoa-do-phuc-vi-vn2025``).
+    sentences
+        Read the decision's sentences (:data:`MAP_SENTENCE_COLUMNS`); False: those two
+        columns are not read and not in the frame.
 
     Returns
     -------
     pandas.DataFrame
         One row per incident, in primary-key order: :data:`MAP_INCIDENT_COLUMNS` (``id``
         int64, ``occurred_at`` UTC ``datetime64``, ``lon``/``lat`` float64, ``synthetic``
-        bool) and :data:`MAP_DECISION_COLUMNS` (``review`` bool). Empty with these columns
-        when none is stored.
+        bool) and :data:`MAP_DECISION_COLUMNS` (``review`` bool; without the sentences when
+        ``sentences`` is False). Empty with these columns when none is stored.
     """
     from geozone.store.sql import SqlIncidentStore
 
@@ -70,14 +78,17 @@ def cluster_map_columns(store: IncidentStore, cluster_id: str) -> pd.DataFrame:
     columns: list[sa.ColumnElement[Any]] = [
         sa.type_coerce(t.c[name], raw).label(name) for name in MAP_INCIDENT_COLUMNS
     ]
-    columns += [sa.type_coerce(c.c[name], raw).label(name) for name in MAP_DECISION_COLUMNS]
+    decision_columns = [
+        name for name in MAP_DECISION_COLUMNS if sentences or name not in MAP_SENTENCE_COLUMNS
+    ]
+    columns += [sa.type_coerce(c.c[name], raw).label(name) for name in decision_columns]
     statement = (
         sa.select(*columns)
         .select_from(c.join(t, t.c.id == c.c.incident_id))
         .where(c.c.cluster_id == cluster_id, plausible(t))
     )
     rows = _driver_rows(store, statement)
-    names = [*MAP_INCIDENT_COLUMNS, *MAP_DECISION_COLUMNS]
+    names = [*MAP_INCIDENT_COLUMNS, *decision_columns]
     values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     frame = pd.DataFrame(
         {

@@ -8,7 +8,12 @@ import pandas as pd
 
 from geozone.incidents.pipeline import assign_stale
 from geozone.store import IncidentQuery, IncidentStore
-from geozone.store.map_read import MAP_DECISION_COLUMNS, MAP_INCIDENT_COLUMNS, cluster_map_columns
+from geozone.store.map_read import (
+    MAP_DECISION_COLUMNS,
+    MAP_INCIDENT_COLUMNS,
+    MAP_SENTENCE_COLUMNS,
+    cluster_map_columns,
+)
 from tests.fixtures.clusters import grid_context
 from tests.fixtures.incidents import grid_incidents
 
@@ -36,6 +41,11 @@ def test_the_map_read_is_what_the_pages_walk_reads(store: IncidentStore) -> None
     # a cluster with nothing stored: empty, with the columns
     none = cluster_map_columns(store, "elsewhere")
     assert none.empty and list(none.columns) == list(found.columns)
+    # the served map's read leaves the sentences out, and nothing else
+    plain = cluster_map_columns(store, "grid-centre", sentences=False)
+    kept = [c for c in found.columns if c not in MAP_SENTENCE_COLUMNS]
+    assert list(plain.columns) == kept
+    pd.testing.assert_frame_equal(plain, found[kept])
 
 
 def test_the_area_read_is_what_the_pages_walk_reads(store: IncidentStore) -> None:
