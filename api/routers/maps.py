@@ -172,12 +172,10 @@ def cluster_page(
     saved patrol zones are drawn into the page; without one the page asks for the key and
     fetches them itself (see the module notes).
     """
-    from maps import cluster_layers, map_of_layers, stored_incidents, to_html
+    from maps import map_of_layers, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(
-        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
-    )
+    layers = service.served_layers(request.app.state, territory)
     # A scoped key draws the incidents of its own clusters only (api.scopes.cluster_covered).
     # A signed-in browser fetches them like a keyed tab (the fast, cached table).
     keyed = (
@@ -276,12 +274,10 @@ def planner_page(
     Incidents, significant hot cells and suggested zones are drawn under the drawing tools
     once the planner gives a key; a saved zone's popup shows what it covers.
     """
-    from maps import cluster_layers, planner_map, to_html
+    from maps import planner_map, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(
-        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
-    )
+    layers = service.served_layers(request.app.state, territory)
     service.warm_up(request.app.state, store, context, cluster_id, _limit(None))
     quoted = quote(cluster_id, safe="")
     root, prefixed = _prefixed(request)

@@ -203,11 +203,24 @@
     return html;
   }
 
-  /** Fetch and draw the cfg.analytics layers with the key; resolves to how many were drawn. */
+  /**
+   * Fetch and draw the cfg.analytics layers with the key; resolves to how many were drawn.
+   * The layers shown when the page opens (Gi* cells, saved zones...) are fetched first; the
+   * hidden ones (emerging trends) once those are drawn: computed on the server at the same
+   * time, they would share its one interpreter with the Gi* cells and delay them.
+   */
   Loader.prototype.loadAnalytics = function (key, generation) {
     var self = this;
     var drawn = 0;
-    return Promise.all((this.cfg.analytics || []).map(function (entry) {
+    var entries = this.cfg.analytics || [];
+    var fetchAll = function (some) { return Promise.all(some.map(fetchEntry)); };
+    var shown = entries.filter(function (entry) { return entry.show; });
+    var hidden = entries.filter(function (entry) { return !entry.show; });
+    return fetchAll(shown).then(function () {
+      return generation === self.generation ? fetchAll(hidden) : null;
+    }).then(function () { return drawn; });
+
+    function fetchEntry(entry) {
       return GZ.fetchJson(entry.url, key, self.labels.network_error).then(function (body) {
         if (generation !== self.generation) { return; }
         var layer = GZ[entry.function](body, entry.config);
@@ -235,7 +248,7 @@
           self.labels.error_prefix + ": " + error.message
         );
       });
-    })).then(function () { return drawn; });
+    }
   };
 
   GZ.incidentLoader = function (map, control, cfg) {

@@ -468,3 +468,25 @@ def test_a_passing_store_failure_does_not_stop_the_rebuilds(
         while bodies.builds < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert bodies.builds == 2  # the watcher lived through the failures
+
+
+def test_served_layers_are_built_once_per_territory(grid_context: Context) -> None:
+    """The boundary layers of a served page are kept per territory: the same frames each
+    time, never changed by a caller, built again for a new context's territory."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from api.services.maps import served_layers
+
+    state = SimpleNamespace()
+    territory = grid_context.territory("grid-centre")
+    first = served_layers(state, territory)
+    kept = state.map_layers["grid-centre"][1]
+    first.units["added"] = 1  # a caller's change stays its own
+    second = served_layers(state, territory)
+    assert state.map_layers["grid-centre"][1] is kept and "added" not in second.units
+    assert second.units["code"].tolist() == first.units["code"].tolist()
+    assert second.title == first.title and len(second.units) >= 2
+    other = replace(territory)  # another context's territory: built again
+    served_layers(state, other)
+    assert state.map_layers["grid-centre"][0] is other
