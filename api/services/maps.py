@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import threading
@@ -357,7 +358,8 @@ def warm_every_map(
         while todo and not stop.is_set():
             cluster_id = todo[0]
             try:
-                served_layers(state, context.territory(cluster_id))  # boundaries: no data
+                with contextlib.suppress(GeozoneError):  # said by the page's own request
+                    served_layers(state, context.territory(cluster_id))  # boundaries only
                 if store.count(IncidentQuery(cluster_id=cluster_id)):
                     incident_body(state, store, context, cluster_id, limit)
                     warm_hotspots(state, store, context, cluster_id)

@@ -570,6 +570,56 @@ def test_many_incidents_are_heat_at_low_zoom_and_webgl_points_at_high_zoom(
     context.close()
 
 
+def test_many_incidents_without_webgl_stay_clustered_markers(
+    browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser without WebGL (Chromium with its 3D APIs off) gets the markercluster layer
+    for many incidents (MANY_INCIDENTS lowered to 100): every incident placed, bubbles at low
+    zoom, single points at zoom 19, and a click on one opens its popup with its sentences."""
+    import importlib
+
+    cluster_map = importlib.import_module("maps.cluster_map")
+    monkeypatch.setattr(cluster_map, "MANY_INCIDENTS", 100)
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    # the same Playwright, another Chromium: its 3D APIs off
+    plain = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-webgl",
+            "--disable-3d-apis",
+        ],
+    )
+    context, page = open_with_key(plain, served, T11)
+    record = Recorder(page)
+    assert page.evaluate("GZ.webglOk") is False
+    count = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    assert count == table["returned"] > 100  # every incident, as markers
+    assert page.locator(".marker-cluster").count() > 0  # bubbles at the opening zoom
+    assert page.locator("canvas.gz-incident-points").count() == 0
+    d = table["data"]
+    k = len(d["lat"]) // 3
+    page.evaluate(f"void {MAP}.setView([{d['lat'][k]}, {d['lon'][k]}], 19, {{animate: false}})")
+    page.wait_for_timeout(300)
+    assert page.locator(".marker-cluster").count() == 0  # single points at zoom 19
+    x, y = page.evaluate(
+        f"(() => {{ const p = {MAP}.latLngToContainerPoint([{d['lat'][k]}, {d['lon'][k]}]);"
+        " return [p.x, p.y]; })()"
+    )
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector('.gz-incident-popup .gz-explain[lang="vi"]')
+    shown = popup_parts(page)
+    incident = served.get(f"/incidents/{shown['id']}", served.planner_key)
+    (decision,) = [c for c in incident["clusters"] if c["cluster_id"] == T11]
+    assert shown["vi"] == decision["explanation_vi"]
+    assert record.page_errors == [] and record.off_loopback() == []
+    context.close()
+    plain.close()
+
+
 def test_the_planner_draws_over_many_incidents_painted_as_points(
     browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
