@@ -13,7 +13,9 @@
   var GZ = {};
   var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-  var UNESCAPED = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+  var UNESCAPED = {
+    "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'"
+  };
 
   /** The plain text of a string escaped by html.escape (the five entities it writes). */
   GZ.unescapeHtml = function (html) {
@@ -140,7 +142,8 @@
     var got = d.gzFetched && d.gzFetched[i];
     var l = d.gzLabels || {};
     if (!got || got.loading) {
-      return '<p class="gz-explain gz-explain-loading">' + GZ.escapeHtml(l.explain_loading) + "</p>";
+      return '<p class="gz-explain gz-explain-loading">' +
+        GZ.escapeHtml(l.explain_loading) + "</p>";
     }
     if (got.error !== undefined) {
       return '<p class="gz-explain gz-explain-error" role="alert">' +
