@@ -101,6 +101,15 @@ LOADER_LABELS = {
     "error_prefix": "Lỗi / Error",
     "network_error": "Không kết nối được máy chủ / Cannot reach the server",
     "key_box": KEY_LABELS,
+    # an incident's popup, while its sentences are fetched, and when they cannot be
+    "explain_loading": "Đang tải giải thích… / Loading the explanation…",
+    "explain_error": (
+        "Không tải được giải thích của vụ việc này / Could not load this incident's explanation"
+    ),
+    "explain_none": (
+        "Không có quyết định của cụm này cho vụ việc (có thể đang được tính lại) / No decision "
+        "of this cluster is stored for the incident (it may be being recomputed)"
+    ),
 }
 #: Deepest zoom level of the maps (about 0.3 m per pixel).
 MAX_ZOOM = 19
@@ -390,21 +399,30 @@ def _loader(
     incidents_url: str,
     hotspots_url: str | None,
     patrol_zones_url: str | None,
+    incident_url: str | None,
 ) -> IncidentLoader:
     entries = loader_entries(hotspots_url) if hotspots_url else []
     if patrol_zones_url:
         entries.append(patrol_zone_entry(patrol_zones_url))
-    return incident_loader(control, incidents_url, entries)
+    return incident_loader(control, incidents_url, entries, incident_url)
 
 
 def incident_loader(
-    control: folium.LayerControl, incidents_url: str, entries: list[dict[str, Any]]
+    control: folium.LayerControl,
+    incidents_url: str,
+    entries: list[dict[str, Any]],
+    incident_url: str | None = None,
 ) -> IncidentLoader:
-    """Return the loader that fetches a page's incidents and ``entries`` once a key is given."""
+    """Return the loader that fetches a page's incidents and ``entries`` once a key is given.
+
+    ``incident_url``: the path of ``GET /incidents/`` (before ``{external_id}``), from which
+    an open popup fetches its incident's sentences when the table leaves them out.
+    """
     return IncidentLoader(
         control,
         {
             "url": incidents_url,
+            "incident_url": incident_url,
             "labels": LOADER_LABELS,
             "names_html": {
                 "incidents": esc(LAYER_NAMES["incidents"]),
@@ -462,6 +480,7 @@ def cluster_map(
     patrol_zones_url: str | None = None,
     links: list[dict[str, str]] | None = None,
     layers_collapsed: bool = False,
+    incident_url: str | None = None,
 ) -> folium.Map:
     """Build the map of a cluster.
 
@@ -526,6 +545,10 @@ def cluster_map(
     layers_collapsed
         Fold the layer list into its button (a small map, such as the report's, where the
         open list would cover the cluster); open otherwise.
+    incident_url
+        With ``incidents_url``: the path of ``GET /incidents/`` (the external id follows).
+        The served table leaves the decisions' sentences out; a popup fetches its
+        incident's from there when it opens.
 
     Returns
     -------
@@ -558,7 +581,7 @@ def cluster_map(
     control = folium.LayerControl(collapsed=layers_collapsed, position="topright")
     control.add_to(m)
     if incidents is None and incidents_url is not None:
-        _loader(control, incidents_url, hotspots_url, patrol_zones_url).add_to(m)
+        _loader(control, incidents_url, hotspots_url, patrol_zones_url, incident_url).add_to(m)
     return use_local_assets(m, base=asset_base, inline=inline_assets)
 
 

@@ -288,8 +288,9 @@ class StoredTable:
     frame
         ``external_id``, ``occurred_at`` (UTC), ``lon``, ``lat``, ``category``,
         ``synthetic``, ``detected_by``, the stored decision (``rule``, ``lead_unit``,
-        ``explanation_vi``, ``explanation_en``, ``review``) and ``event_reports`` for a
-        linked event; newest first (None when none is stored or ``limit`` is 0).
+        ``explanation_vi``, ``explanation_en`` and ``review`` unless left out) and
+        ``event_reports`` for a linked event; newest first (None when none is stored or
+        ``limit`` is 0).
     total
         How many stored incidents the cluster's assignment concerns.
     """
@@ -303,19 +304,28 @@ class StoredTable:
         return 0 if self.frame is None else len(self.frame)
 
 
-def stored_incident_table(store: IncidentStore, cluster_id: str, *, limit: int) -> StoredTable:
+def stored_incident_table(
+    store: IncidentStore, cluster_id: str, *, limit: int, sentences: bool = True
+) -> StoredTable:
     """Return the newest ``limit`` stored incidents of a cluster with their stored decisions.
 
     The same incidents and decisions as :func:`stored_incidents`, read in one query of the
     columns a map draws (:func:`geozone.store.map_read.cluster_map_columns`) and kept as
     columns (no points built): what the served map's incident table is built from. Newest
     first, ties in key order; a linked event is one point (:func:`one_point_per_event`).
+    ``sentences`` False: the decisions' sentences (and ``review``, which no map draws) are
+    not read (the served map's popups fetch the sentences from ``GET /incidents/{id}``).
     """
-    from geozone.store.map_read import cluster_map_columns
+    from geozone.store.map_read import (
+        MAP_DECISION_COLUMNS,
+        MAP_DRAWN_DECISION_COLUMNS,
+        cluster_map_columns,
+    )
 
     if limit <= 0:  # the count only (the rows the map read would select)
         return StoredTable(None, store.count(IncidentQuery(cluster_id=cluster_id)))
-    found = cluster_map_columns(store, cluster_id)
+    drawn = MAP_DECISION_COLUMNS if sentences else MAP_DRAWN_DECISION_COLUMNS
+    found = cluster_map_columns(store, cluster_id, decision_columns=drawn)
     total = len(found)
     if not total:
         return StoredTable(None, total)

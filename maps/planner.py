@@ -210,13 +210,14 @@ def _reference_loader(
     incidents_url: str,
     hotspots_url: str | None,
     suggestions_url: str | None,
+    incident_url: str | None,
 ) -> IncidentLoader:
     from maps.analytics_layers import loader_entries
 
     entries = [e for e in loader_entries(hotspots_url) if e["kind"] == "gi"] if hotspots_url else []
     if suggestions_url:
         entries.append(suggestion_entry(suggestions_url))
-    return incident_loader(control, incidents_url, entries)
+    return incident_loader(control, incidents_url, entries, incident_url)
 
 
 def planner_map(
@@ -237,6 +238,7 @@ def planner_map(
     suggestions_url: str | None = None,
     coverage: bool = False,
     links: list[dict[str, str]] | None = None,
+    incident_url: str | None = None,
 ) -> folium.Map:
     """Build the patrol-zone planner page of a cluster (see the module notes for the API).
 
@@ -275,6 +277,9 @@ def planner_map(
         Saved zones' popups show ``GET /patrol-zones/{id}/coverage``.
     links
         Links shown under the title (``href``, plain-text ``label``).
+    incident_url
+        The path of ``GET /incidents/`` (the external id follows): an incident's popup
+        fetches its sentences there (the served table leaves them out).
 
     Returns
     -------
@@ -309,5 +314,7 @@ def planner_map(
     control = folium.LayerControl(collapsed=True, position="topright")
     control.add_to(m)
     if incidents_url:
-        _reference_loader(control, incidents_url, hotspots_url, suggestions_url).add_to(m)
+        _reference_loader(
+            control, incidents_url, hotspots_url, suggestions_url, incident_url
+        ).add_to(m)
     return use_local_assets(m, base=asset_base, inline=inline_assets)

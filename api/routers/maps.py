@@ -172,12 +172,10 @@ def cluster_page(
     saved patrol zones are drawn into the page; without one the page asks for the key and
     fetches them itself (see the module notes).
     """
-    from maps import cluster_layers, map_of_layers, stored_incidents, to_html
+    from maps import map_of_layers, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(
-        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
-    )
+    layers = service.served_layers(request.app.state, territory)
     # A scoped key draws the incidents of its own clusters only (api.scopes.cluster_covered).
     # A signed-in browser fetches them like a keyed tab (the fast, cached table).
     keyed = (
@@ -199,6 +197,7 @@ def cluster_page(
         options["incidents_url"] = url if limit is None else f"{url}?limit={limit}"
         options["hotspots_url"] = f"{root}/clusters/{quoted}/hotspots"
         options["patrol_zones_url"] = f"{root}/patrol-zones?cluster_id={quoted}"
+        options["incident_url"] = f"{root}/incidents/"  # a popup's sentences
     page = map_of_layers(layers, **options, **service.basemap_options(settings, root))
     return HTMLResponse(to_html(page, inline_assets=False), headers=service.page_headers(settings))
 
@@ -218,6 +217,7 @@ def cluster_page(
                             "total": {"type": "integer"},
                             "synthetic": {"type": "boolean"},
                             "summary": {"type": "string"},
+                            "sentences": {"type": "string", "enum": ["by_incident"]},
                             "data": {"type": ["object", "null"]},
                             "legend": {"type": "array", "items": {"type": "object"}},
                             "notice_html": {"type": ["string", "null"]},
@@ -242,9 +242,11 @@ def cluster_incidents(
     """Return the newest incidents of a cluster (default all) with their stored decisions.
 
     ``data`` is the compact table the page draws (coordinates, indexes into tables of
-    HTML-escaped category, lead unit, rule and explanation texts); ``summary`` says how many
-    of how many, ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents. Built once per
-    assignment and sent gzip-compressed to clients that accept it.
+    HTML-escaped category, lead unit and rule texts); ``summary`` says how many of how many,
+    ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents. The decisions' sentences
+    are not in it (``sentences``: ``by_incident``): a popup reads its incident's from
+    ``GET /incidents/{external_id}`` (the ``clusters`` row of ``cluster_id``). Built once
+    per assignment and sent gzip-compressed to clients that accept it.
     """
     body = service.incident_body(request.app.state, store, context, cluster_id, _limit(limit))
     headers = {**service.PAGE_HEADERS, "Vary": "Accept-Encoding"}
@@ -272,12 +274,10 @@ def planner_page(
     Incidents, significant hot cells and suggested zones are drawn under the drawing tools
     once the planner gives a key; a saved zone's popup shows what it covers.
     """
-    from maps import cluster_layers, planner_map, to_html
+    from maps import planner_map, to_html
 
     territory = context.territory(cluster_id)
-    layers = cluster_layers(
-        territory.cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
-    )
+    layers = service.served_layers(request.app.state, territory)
     service.warm_up(request.app.state, store, context, cluster_id, _limit(None))
     quoted = quote(cluster_id, safe="")
     root, prefixed = _prefixed(request)
@@ -290,6 +290,7 @@ def planner_page(
         incidents_url=request.url_for("cluster_incidents", cluster_id=cluster_id).path,
         hotspots_url=f"{root}/clusters/{quoted}/hotspots",
         suggestions_url=f"{root}/clusters/{quoted}/patrol-suggestions",
+        incident_url=f"{root}/incidents/",
         coverage=True,
         links=_links(cluster_id, planner=False, root=root),
         api_base=root,

@@ -13,6 +13,17 @@
   var GZ = {};
   var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+  var UNESCAPED = {
+    "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'"
+  };
+
+  /** The plain text of a string escaped by html.escape (the five entities it writes). */
+  GZ.unescapeHtml = function (html) {
+    return String(html).replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (e) {
+      return UNESCAPED[e];
+    });
+  };
+
   /** Escape plain text for insertion into HTML. */
   GZ.escapeHtml = function (value) {
     return String(value === null || value === undefined ? "" : value).replace(
@@ -107,6 +118,9 @@
     var reports = pick(d.evs, d.ev, i);
     if (reports !== null) { html += row(l.event_html, reports); }
     html += "</table>";
+    if (d.gzSentences) {
+      return '<div class="gz-popup">' + html + fetchedSentences(d, i) + "</div>";
+    }
     var vi = pick(d.vis, d.ex, i);
     var en = pick(d.ens, d.ex, i);
     if (vi) {
@@ -118,6 +132,53 @@
     }
     return '<div class="gz-popup">' + html + "</div>";
   };
+
+  /**
+   * The sentences of incident i when the table leaves them out (a served map's: the loader
+   * gives d.gzSentences(i), a promise of {vi, en} plain texts, and d.gzLabels): as fetched,
+   * or a line saying they are coming, or why they could not be read.
+   */
+  function fetchedSentences(d, i) {
+    var got = d.gzFetched && d.gzFetched[i];
+    var l = d.gzLabels || {};
+    if (!got || got.loading) {
+      return '<p class="gz-explain gz-explain-loading">' +
+        GZ.escapeHtml(l.explain_loading) + "</p>";
+    }
+    if (got.error !== undefined) {
+      return '<p class="gz-explain gz-explain-error" role="alert">' +
+        GZ.escapeHtml(l.explain_error + (got.error ? ": " + got.error : "")) + "</p>";
+    }
+    var html = "";
+    if (got.vi) { html += '<p class="gz-explain" lang="vi">' + GZ.escapeHtml(got.vi) + "</p>"; }
+    if (got.en) {
+      html += '<p class="gz-explain gz-en" lang="en">' + GZ.escapeHtml(got.en) + "</p>";
+    }
+    return html;
+  }
+
+  /**
+   * Open the shared incident popup on incident k; when the table leaves the sentences out,
+   * fetch them (once per incident; again after a failure) and fill the popup if it still
+   * shows k.
+   */
+  function openIncidentPopup(map, popup, d, k, latlng) {
+    popup.gzIndex = k;
+    popup.setLatLng(latlng).setContent(GZ.incidentPopup(d, k)).openOn(map);
+    if (!d.gzSentences) { return; }
+    d.gzFetched = d.gzFetched || {};
+    var got = d.gzFetched[k];
+    if (got && (got.loading || got.error === undefined)) { return; }  // coming, or here
+    d.gzFetched[k] = { loading: true };
+    d.gzSentences(k).then(function (texts) {
+      d.gzFetched[k] = { vi: texts.vi, en: texts.en };
+    }, function (error) {
+      d.gzFetched[k] = { error: error && error.message ? error.message : "" };
+    }).then(function () {
+      if (popup.gzIndex === k && popup.isOpen()) { popup.setContent(GZ.incidentPopup(d, k)); }
+      map.fire("gz:sentences", { index: k });
+    });
+  }
 
   /**
    * The canvas the incident points are painted on: one per map, in a pane above the
@@ -207,19 +268,20 @@
     // new marker against its pending list (quadratic: seconds for 50,000 markers).
     group.once("add", function () { group.addLayers(markers); });
     var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
-    function open(k, latlng) {
-      popup.setLatLng(latlng).setContent(GZ.incidentPopup(d, k)).openOn(map);
-    }
+    function open(k, latlng) { openIncidentPopup(map, popup, d, k, latlng); }
     group.on("click", function (e) {
       var k = e.layer.options.gzIndex;
       if (k === undefined) { return; }
       open(k, e.layer.getLatLng());
     });
     drawing(map);  // followed from now on
-    map.on("click", function (e) {
+    // "preclick", as for the WebGL points: a click on a point over a hot cell or a zone
+    // (whose own popup stops the map's "click") still opens the incident's, once the click
+    // is done: the points are drawn on top.
+    map.on("preclick", function (e) {
       if (drawing(map) || !map.hasLayer(group)) { return; }
       var k = nearestIncident(map, markers, e.containerPoint, 9);
-      if (k >= 0) { open(k, markers[k].getLatLng()); }
+      if (k >= 0) { global.setTimeout(function () { open(k, markers[k].getLatLng()); }, 0); }
     });
     group.gzMarkers = markers;
     group.gzCount = n;
@@ -361,9 +423,7 @@
     var layer = new Layer(d, opts);
     var popup = L.popup({ maxWidth: 380, className: "gz-incident-popup" });
     drawing(map);  // followed from now on
-    function open(k) {
-      popup.setLatLng([d.lat[k], d.lon[k]]).setContent(GZ.incidentPopup(d, k)).openOn(map);
-    }
+    function open(k) { openIncidentPopup(map, popup, d, k, [d.lat[k], d.lon[k]]); }
     // "preclick": a click on a point over a hot cell or a zone (whose own popup stops the
     // map's "click") still opens the incident's, once the click is done: points are on top.
     map.on("preclick", function (e) {

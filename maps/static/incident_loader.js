@@ -10,7 +10,9 @@
  * and fetches with the header "X-API-Key". The answer (see
  * maps/incident_table.py incident_payload) holds the incident table drawn by
  * GZ.incidentLayer, a plain-text summary, legend items and the synthetic notice ("_html"
- * strings were escaped by the server; everything else is set with textContent).
+ * strings were escaped by the server; everything else is set with textContent). The table
+ * leaves the decisions' sentences out (body.sentences "by_incident"): an incident's popup
+ * fetches them from GET {cfg.incident_url}{external_id} with the same key, once.
  *
  * cfg.analytics entries (maps/analytics_layers.py loader_entries: Gi* cells, emerging trends;
  * saved patrol zones; suggested patrol zones on the planner) are fetched with the same key
@@ -99,7 +101,7 @@
     var analytics = new Promise(function (resolve) { answered = resolve; });
     var onAnswer = function (response) { if (response.ok) { answered(true); } };
     var incidents = GZ.fetchJson(this.cfg.url, key, this.labels.network_error, onAnswer).then(
-      function (body) { return generation === self.generation ? self.show(body) : null; },
+      function (body) { return generation === self.generation ? self.show(body, key) : null; },
       function (error) {
         if (generation !== self.generation) { return null; }
         var refused = error.status === 401 || error.status === 403;
@@ -117,8 +119,11 @@
   };
 
   /** Draw an incident_payload answer: clustered markers, heat layer, legend, notice. */
-  Loader.prototype.show = function (body) {
+  Loader.prototype.show = function (body, key) {
     var names = this.cfg.names_html;
+    if (body.data && body.sentences === "by_incident") {
+      this.sentences(body.data, body.cluster_id, key);
+    }
     if (body.data) {
       var group = GZ.incidentLayer(this.map, body.data, {
         unclustered_zoom: this.cfg.unclustered_zoom,
@@ -143,6 +148,32 @@
     this.loaded = body;
     this.map.fire("gz:layer", { kind: "incidents", layer: this.group });
     return body.returned;
+  };
+
+  /**
+   * Let the popups of table d fetch their incident's sentences: d.gzSentences(i) is a
+   * promise of the {vi, en} plain texts of cluster clusterId's decision on incident i, read
+   * from GET {cfg.incident_url}{external_id} (rejected with the reason when they cannot be).
+   */
+  Loader.prototype.sentences = function (d, clusterId, key) {
+    var labels = this.labels;
+    var base = this.cfg.incident_url;
+    d.gzLabels = labels;
+    d.gzSentences = function (i) {
+      if (!base || !d.id) { return Promise.reject(new Error(labels.explain_none)); }
+      var id = GZ.unescapeHtml((d.id_prefix || "") + d.id[i]);
+      return GZ.fetchJson(base + encodeURIComponent(id), key, labels.network_error).then(
+        function (incident) {
+          var rows = (incident && incident.clusters) || [];
+          for (var j = 0; j < rows.length; j++) {
+            if (rows[j].cluster_id === clusterId) {
+              return { vi: rows[j].explanation_vi, en: rows[j].explanation_en };
+            }
+          }
+          throw new Error(labels.explain_none);
+        }
+      );
+    };
   };
 
   /** The plain note of a hotspot layer, its period clamped to the incidents' days. */
@@ -172,11 +203,24 @@
     return html;
   }
 
-  /** Fetch and draw the cfg.analytics layers with the key; resolves to how many were drawn. */
+  /**
+   * Fetch and draw the cfg.analytics layers with the key; resolves to how many were drawn.
+   * The layers shown when the page opens (Gi* cells, saved zones...) are fetched first; the
+   * hidden ones (emerging trends) once those are drawn: computed on the server at the same
+   * time, they would share its one interpreter with the Gi* cells and delay them.
+   */
   Loader.prototype.loadAnalytics = function (key, generation) {
     var self = this;
     var drawn = 0;
-    return Promise.all((this.cfg.analytics || []).map(function (entry) {
+    var entries = this.cfg.analytics || [];
+    var fetchAll = function (some) { return Promise.all(some.map(fetchEntry)); };
+    var shown = entries.filter(function (entry) { return entry.show; });
+    var hidden = entries.filter(function (entry) { return !entry.show; });
+    return fetchAll(shown).then(function () {
+      return generation === self.generation ? fetchAll(hidden) : null;
+    }).then(function () { return drawn; });
+
+    function fetchEntry(entry) {
       return GZ.fetchJson(entry.url, key, self.labels.network_error).then(function (body) {
         if (generation !== self.generation) { return; }
         var layer = GZ[entry.function](body, entry.config);
@@ -204,7 +248,7 @@
           self.labels.error_prefix + ": " + error.message
         );
       });
-    })).then(function () { return drawn; });
+    }
   };
 
   GZ.incidentLoader = function (map, control, cfg) {

@@ -96,6 +96,7 @@ def test_public_page_asks_for_the_key_and_is_locked_to_its_origin(api: Api) -> N
     assert "GZ.incidentLoader(" in page and "/maps/static/incident_loader.js" in page
     assert '"url":"/maps/clusters/grid-centre/incidents"' in page  # every incident by default
     assert '"url":"/patrol-zones?cluster_id=grid-centre"' in page  # saved patrol zones too
+    assert '"incident_url":"/incidents/"' in page  # a popup's sentences come from there
     assert 'href="/maps/reports/grid-centre"' in page or "/maps/reports/grid-centre" in page
     assert LOADER_LABELS["need_key"] in page
     policy = response.headers["content-security-policy"]
@@ -178,7 +179,13 @@ def test_maps_draw_the_stored_decisions_newest_first(api: Api, grid_context: Con
     assert data["syn"] == [0, 1]
     assert data["leads"][data["lead"][0]] == "Phường Ô 4 (00004)"
     assert data["leads"][data["lead"][1]] == "Phường Ô 2 (00002)"
-    assert sentence(data, "vi", 0) == "Quyết định đã lưu: Ô 4 chủ trì"
+    # the sentences are not in the served table: a popup reads them from GET /incidents/{id}
+    assert body["sentences"] == "by_incident"
+    assert not {"ex", "vis", "ens", "vi_templates", "en_templates"} & set(data)
+    (row,) = api.client.get("/incidents/new", headers=analyst).json()["clusters"]
+    assert row["cluster_id"] == body["cluster_id"] == "grid-centre"
+    assert row["explanation_vi"] == "Quyết định đã lưu: Ô 4 chủ trì"
+    assert row["explanation_en"] == "Stored decision: Ô 4 leads"
     page = api.client.get("/maps/clusters/grid-centre", params={"limit": 2}, headers=analyst).text
     (table,) = incident_tables(page)
     assert sentence(table, "en", 0) == "Stored decision: Ô 4 leads"
@@ -461,3 +468,25 @@ def test_a_passing_store_failure_does_not_stop_the_rebuilds(
         while bodies.builds < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert bodies.builds == 2  # the watcher lived through the failures
+
+
+def test_served_layers_are_built_once_per_territory(grid_context: Context) -> None:
+    """The boundary layers of a served page are kept per territory: the same frames each
+    time, never changed by a caller, built again for a new context's territory."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from api.services.maps import served_layers
+
+    state = SimpleNamespace()
+    territory = grid_context.territory("grid-centre")
+    first = served_layers(state, territory)
+    kept = state.map_layers["grid-centre"][1]
+    first.units["added"] = 1  # a caller's change stays its own
+    second = served_layers(state, territory)
+    assert state.map_layers["grid-centre"][1] is kept and "added" not in second.units
+    assert second.units["code"].tolist() == first.units["code"].tolist()
+    assert second.title == first.title and len(second.units) >= 2
+    other = replace(territory)  # another context's territory: built again
+    served_layers(state, other)
+    assert state.map_layers["grid-centre"][0] is other

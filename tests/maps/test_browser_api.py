@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,6 +73,7 @@ class Served:
     base: str
     planner_key: str
     viewer_key: str
+    store_url: str
 
     def get(self, path: str, key: str | None = None, **params: Any) -> Any:
         headers = {"X-API-Key": key} if key else {}
@@ -115,7 +117,7 @@ def served(built_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", planner_key, viewer_key)
+    yield Served(f"http://127.0.0.1:{port}", planner_key, viewer_key, store_url)
     server.should_exit = True
     thread.join(timeout=30)
     sock.close()
@@ -383,6 +385,137 @@ def test_every_incident_is_drawn_by_default_and_the_cap_is_said(
     context.close()
 
 
+def popup_parts(page: Any) -> dict[str, Any]:
+    """The open incident popup: its id row and its sentences (None while absent)."""
+    return dict(
+        page.evaluate(
+            """() => {
+        const box = document.querySelector(".gz-incident-popup .gz-popup");
+        if (!box) { return null; }
+        const text = (s) => { const e = box.querySelector(s); return e ? e.innerText : null; };
+        const row = Array.from(box.querySelectorAll("tr"))
+            .find(r => r.querySelector("th").innerText === "Mã / ID");
+        return {
+            id: row ? row.querySelector("td").innerText : null,
+            vi: text('.gz-explain[lang="vi"]'),
+            en: text('.gz-explain[lang="en"]'),
+            error: text(".gz-explain-error"),
+        };
+    }"""
+        )
+    )
+
+
+def test_a_popup_fetches_its_incidents_sentences_the_api_and_the_file_give_the_same(
+    browser: Any,
+    served: Served,
+    built_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The served table leaves the sentences out; a popup opened with a click fetches its
+    incident's from GET /incidents/{id} and shows them whole, as the API and the standalone
+    file written by the CLI (which keeps them inline) give them; a failed fetch is said."""
+    from typer.testing import CliRunner
+
+    from api import cli
+    from geozone.settings import get_settings
+    from tests.fixtures.pages import incident_tables, unpack
+
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    assert table["sentences"] == "by_incident" and "vis" not in table["data"]
+    context, page = open_with_key(browser, served, T11)
+    record = Recorder(page)
+    d = table["data"]
+    k = len(d["lat"]) // 2
+    # a real click on incident k's point at zoom 19 (single points there)
+    page.evaluate(f"void {MAP}.setView([{d['lat'][k]}, {d['lon'][k]}], 19, {{animate: false}})")
+    page.wait_for_timeout(300)
+    x, y = page.evaluate(
+        f"(() => {{ const p = {MAP}.latLngToContainerPoint([{d['lat'][k]}, {d['lon'][k]}]); "
+        "return [p.x, p.y]; })()"
+    )
+    box = page.locator(".leaflet-container").bounding_box()
+    with page.expect_response(re.compile(r"/incidents/[^/?]+$")) as fetched:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    assert fetched.value.status == 200
+    page.wait_for_selector('.gz-incident-popup .gz-explain[lang="vi"]')
+    shown = popup_parts(page)
+    external_id = shown["id"]
+    assert external_id and fetched.value.url.endswith(f"/incidents/{external_id}")
+    incident = served.get(f"/incidents/{external_id}", served.planner_key)
+    (decision,) = [c for c in incident["clusters"] if c["cluster_id"] == T11]
+    assert shown["vi"] == decision["explanation_vi"] and len(shown["vi"]) > 80  # whole
+    assert shown["en"] == decision["explanation_en"]
+    assert shown["error"] is None
+    keep_screenshot(page, tmp_path, "popup-sentences.png")
+    # opened again: no second fetch
+    before = sum("/incidents/" in url for url in record.requests)
+    page.evaluate(f"void {MAP}.closePopup()")
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector('.gz-incident-popup .gz-explain[lang="vi"]')
+    assert popup_parts(page)["vi"] == decision["explanation_vi"]
+    assert sum("/incidents/" in url for url in record.requests) == before
+    # a fetch that fails: said in Vietnamese first, in the popup
+    other = next(i for i in range(len(d["lat"])) if d["id"][i] != d["id"][k] and i != k)
+    page.route(re.compile(r"/incidents/[^/?]+$"), lambda route: route.abort())
+    page.evaluate(
+        f"""() => {{
+        const group = {MAP}.gzIncidents.group;
+        group.fire("click", {{layer: group.gzMarkers[{other}]}});
+    }}"""
+    )
+    page.wait_for_selector(".gz-incident-popup .gz-explain-error")
+    failed = popup_parts(page)
+    assert failed["error"].startswith(LOADER_LABELS["explain_error"])
+    assert LOADER_LABELS["network_error"] in failed["error"] and failed["vi"] is None
+    page.unroute(re.compile(r"/incidents/[^/?]+$"))
+    assert record.page_errors == [] and record.off_loopback() == []
+    context.close()
+    # the standalone file the CLI writes keeps the sentences inline: the same text
+    # the CLI reads the T11 confirmation from the store it is given (as the service does)
+    monkeypatch.setenv("GEOZONE_CACHE_DIR", str(built_settings.cache_dir))
+    monkeypatch.setenv("GEOZONE_STORE_URL", served.store_url)
+    get_settings.cache_clear()
+    try:
+        output = tmp_path / "t11.html"
+        result = CliRunner().invoke(
+            cli.map_app,
+            ["cluster", T11, "--with-incidents", "--store", served.store_url, "-o", str(output)],
+        )
+        assert result.exit_code == 0, result.output
+    finally:
+        get_settings.cache_clear()
+    # the same context as the service's: nothing was judged again
+    assert served.get(f"/incidents/{external_id}", served.planner_key) == incident
+    html = output.read_text(encoding="utf-8")
+    (inline,) = incident_tables(html)
+    ids = [inline["id_prefix"] + rest for rest in inline["id"]]
+    row = ids.index(external_id)
+    for lang in ("vi", "en"):
+        packed = inline[f"{lang}s"][inline["ex"][row]]
+        assert unpack(inline[f"{lang}_templates"], packed) == html_escape(
+            decision[f"explanation_{lang}"]
+        )
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(output.as_uri())
+    page.wait_for_function("window.GZ && GZ.incidentsLoadedAt !== undefined", timeout=30_000)
+    page.evaluate(
+        f"""() => {{
+        const group = window[Object.keys(window).find(
+            k => /^incident_layer_[0-9a-f]+$/.test(k))];
+        group.fire("click", {{layer: group.gzMarkers[{row}]}});
+    }}"""
+    )
+    in_file = popup_parts(page)
+    assert (in_file["id"], in_file["vi"], in_file["en"]) == (
+        external_id,
+        decision["explanation_vi"],
+        decision["explanation_en"],
+    )
+    page.close()
+
+
 def test_many_incidents_are_heat_at_low_zoom_and_webgl_points_at_high_zoom(
     browser: Any, served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -435,6 +568,56 @@ def test_many_incidents_are_heat_at_low_zoom_and_webgl_points_at_high_zoom(
     assert record.page_errors == []
     assert record.off_loopback() == []
     context.close()
+
+
+def test_many_incidents_without_webgl_stay_clustered_markers(
+    browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser without WebGL (Chromium with its 3D APIs off) gets the markercluster layer
+    for many incidents (MANY_INCIDENTS lowered to 100): every incident placed, bubbles at low
+    zoom, single points at zoom 19, and a click on one opens its popup with its sentences."""
+    import importlib
+
+    cluster_map = importlib.import_module("maps.cluster_map")
+    monkeypatch.setattr(cluster_map, "MANY_INCIDENTS", 100)
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    # the same Playwright, another Chromium: its 3D APIs off
+    plain = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-webgl",
+            "--disable-3d-apis",
+        ],
+    )
+    context, page = open_with_key(plain, served, T11)
+    record = Recorder(page)
+    assert page.evaluate("GZ.webglOk") is False
+    count = page.evaluate(f"{MAP}.gzIncidents.group.getLayers().length")
+    assert count == table["returned"] > 100  # every incident, as markers
+    assert page.locator(".marker-cluster").count() > 0  # bubbles at the opening zoom
+    assert page.locator("canvas.gz-incident-points").count() == 0
+    d = table["data"]
+    k = len(d["lat"]) // 3
+    page.evaluate(f"void {MAP}.setView([{d['lat'][k]}, {d['lon'][k]}], 19, {{animate: false}})")
+    page.wait_for_timeout(300)
+    assert page.locator(".marker-cluster").count() == 0  # single points at zoom 19
+    x, y = page.evaluate(
+        f"(() => {{ const p = {MAP}.latLngToContainerPoint([{d['lat'][k]}, {d['lon'][k]}]);"
+        " return [p.x, p.y]; })()"
+    )
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector('.gz-incident-popup .gz-explain[lang="vi"]')
+    shown = popup_parts(page)
+    incident = served.get(f"/incidents/{shown['id']}", served.planner_key)
+    (decision,) = [c for c in incident["clusters"] if c["cluster_id"] == T11]
+    assert shown["vi"] == decision["explanation_vi"]
+    assert record.page_errors == [] and record.off_loopback() == []
+    context.close()
+    plain.close()
 
 
 def test_the_planner_draws_over_many_incidents_painted_as_points(

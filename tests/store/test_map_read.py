@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from geozone.incidents.pipeline import assign_stale
 from geozone.store import IncidentQuery, IncidentStore
-from geozone.store.map_read import MAP_DECISION_COLUMNS, MAP_INCIDENT_COLUMNS, cluster_map_columns
+from geozone.store.map_read import (
+    MAP_DECISION_COLUMNS,
+    MAP_DRAWN_DECISION_COLUMNS,
+    MAP_INCIDENT_COLUMNS,
+    cluster_map_columns,
+)
 from tests.fixtures.clusters import grid_context
 from tests.fixtures.incidents import grid_incidents
 
@@ -36,6 +42,13 @@ def test_the_map_read_is_what_the_pages_walk_reads(store: IncidentStore) -> None
     # a cluster with nothing stored: empty, with the columns
     none = cluster_map_columns(store, "elsewhere")
     assert none.empty and list(none.columns) == list(found.columns)
+    # the served map's read: the columns its table draws, the same values
+    plain = cluster_map_columns(store, "grid-centre", decision_columns=MAP_DRAWN_DECISION_COLUMNS)
+    kept = [*MAP_INCIDENT_COLUMNS, *MAP_DRAWN_DECISION_COLUMNS]
+    assert list(plain.columns) == kept and "explanation_vi" not in kept
+    pd.testing.assert_frame_equal(plain, found[kept])
+    with pytest.raises(ValueError, match="external_id"):
+        cluster_map_columns(store, "grid-centre", decision_columns=["external_id"])
 
 
 def test_the_area_read_is_what_the_pages_walk_reads(store: IncidentStore) -> None:
