@@ -295,8 +295,10 @@ def _relink(
     """
     metres, minutes, context_minutes = _reach(window, windows)
     known = set(frame["external_id"].to_numpy(dtype=object))
-    searched = set(new_ids)  # the first read holds the new reports' neighbours
-    rated: set[Any] = set()
+    # The first read holds the new reports' neighbours within a window and within the rate's
+    # context (link_new reads the context around them): theirs are neither read again.
+    searched = set(new_ids)
+    rated = set(new_ids)
     events_read: set[Any] = set()
     context = pd.DataFrame()
     while True:
