@@ -63,6 +63,8 @@ from geozone.text import nfc
 DETECTION_LAG = timedelta(days=31)
 #: Side of the tiles new reports are grouped in for the bounded reads, in degrees.
 TILE_DEG = 0.1
+#: The least gap between detection times that ends a box's run in a tile, in minutes.
+_RUN_GAP_MINUTES = 7 * 24 * 60.0
 
 
 @dataclass
@@ -131,8 +133,11 @@ def _boxes(
     """Return boxes of space and time holding every report near ``new``, widened (the reads).
 
     One box per 0.1° tile and run of the tile's detection times (a run ends where the next
-    time is more than twice the widening later): a box reads the reports around its run's
-    times, not every report stored in its tile between its first and its last report.
+    time is more than twice the widening, and at least :data:`_RUN_GAP_MINUTES`, later): a
+    box reads the reports around its run's times, not every report stored in its tile
+    between its first and its last report. (Runs split at every gap of twice the widening
+    made 19,300 boxes for a piece of 50,000 reports, and read it in 1.5 s; at gaps of a
+    week, 12,700 boxes, the same reports give or take 0.1 %, in 0.8-1.3 s.)
     """
     new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
     new = new.assign(_t=_detections(new))
@@ -148,7 +153,8 @@ def _boxes(
     tile = new[["_x", "_y"]].to_numpy()
     at = ((new["_t"] - new["_t"].min()) / pd.Timedelta(minutes=1)).to_numpy(float)
     cut = np.ones(len(new), dtype=bool)
-    cut[1:] = (tile[1:] != tile[:-1]).any(axis=1) | (np.diff(at) > 2 * minutes)
+    gap = max(2 * minutes, _RUN_GAP_MINUTES)
+    cut[1:] = (tile[1:] != tile[:-1]).any(axis=1) | (np.diff(at) > gap)
     runs = np.cumsum(cut)
     bounds = new.groupby(runs, sort=True).agg(
         west=("lon", "min"),
