@@ -50,8 +50,8 @@ Defaults (:class:`LinkWindow`), and why:
 Measured on synthetic data (``benchmarks/bench_events.py --n 50000``; the README's linking
 section): at the generator's T11-bridge hotspot (7,500 reports a year within about 150 m)
 the window alone, chained, linked with a precision of 39.2 % and a recall of 88.8 % (all
-reports: 48.1 % / 92.1 %); the chance test and the matching give 72.7 % / 91.0 % (78.6 % /
-93.7 %). Where reports are denser still (33 a day within 150 m) the test costs recall.
+reports: 48.1 % / 92.1 %); the chance test and the matching give 72.3 % / 91.2 % (78.2 % /
+93.8 %). Where reports are denser still (33 a day within 150 m) the test costs recall.
 
 Both windows are set per cluster (``windows``, keyed by cluster id) when a cluster's members
 log differently. A planner or analyst may unlink a wrong pair: the pairs given in
