@@ -50,8 +50,8 @@ Defaults (:class:`LinkWindow`), and why:
 Measured on synthetic data (``benchmarks/bench_events.py --n 50000``; the README's linking
 section): at the generator's T11-bridge hotspot (7,500 reports a year within about 150 m)
 the window alone, chained, linked with a precision of 39.2 % and a recall of 88.8 % (all
-reports: 48.1 % / 92.1 %); the chance test and the matching give 72.7 % / 91.0 % (78.6 % /
-93.7 %). Where reports are denser still (33 a day within 150 m) the test costs recall.
+reports: 48.1 % / 92.1 %); the chance test and the matching give 72.3 % / 91.2 % (78.2 % /
+93.8 %). Where reports are denser still (33 a day within 150 m) the test costs recall.
 
 Both windows are set per cluster (``windows``, keyed by cluster id) when a cluster's members
 log differently. A planner or analyst may unlink a wrong pair: the pairs given in
@@ -191,8 +191,7 @@ def link_reports(
         candidates = window_pairs(incidents, window, clusters=clusters, windows=windows)
     elif candidates.n != len(incidents):
         raise ValueError(f"pairs of {candidates.n} reports given for {len(incidents)}")
-    found = candidates.links(unlinked, _Rates(incidents, context, candidates.lat0))
-    return _events(candidates.ids, candidates.times, candidates.members, found)
+    return candidates.events(candidates.passed(unlinked, incidents, context))
 
 
 def paired(
@@ -235,9 +234,8 @@ class WindowPairs:
     times: NDArray[np.float64]
     members: NDArray[Any]
     categories: NDArray[Any]
-    x: NDArray[np.float64]
-    y: NDArray[np.float64]
-    lat0: float
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
     groups: tuple[_GroupPairs, ...]
 
     def paired(self) -> NDArray[np.bool_]:
@@ -247,6 +245,22 @@ class WindowPairs:
             mask[group.a] = True
             mask[group.b] = True
         return mask
+
+    def passed(
+        self,
+        unlinked: Iterable[tuple[str, str]],
+        incidents: pd.DataFrame,
+        context: pd.DataFrame | None = None,
+    ) -> list[_Link]:
+        """Return the links that pass the chance test (parameters as :func:`link_reports`).
+
+        ``incidents`` are the reports these pairs were searched among.
+        """
+        return self.links(unlinked, _Rates(incidents, context))
+
+    def events(self, found: list[_Link]) -> Linked:
+        """Join the reports into events by the links ``found`` (of :meth:`passed`)."""
+        return _events(self.ids, self.times, self.members, found)
 
     def links(self, unlinked: Iterable[tuple[str, str]], rates: _Rates | None) -> list[_Link]:
         """Return the candidate links that are not refused and pass the chance test.
@@ -282,23 +296,51 @@ def window_pairs(
     stated = _occurrence_minutes(incidents)
     lon = incidents["lon"].to_numpy(dtype=float)
     lat = incidents["lat"].to_numpy(dtype=float)
-    lat0 = float(np.nanmean(lat)) if n and np.isfinite(lat).any() else 0.0
-    x, y = _metres(lon, lat, lat0)
+    x, y = _metres(lon, lat, _lat0(lat))
     members = incidents["detected_by"].to_numpy(dtype=object)
     categories = incidents["category"].astype(str).to_numpy(dtype=object)
     found: list[_GroupPairs] = []
     for group in pd.unique(groups):
         rows = np.flatnonzero(groups == group)
         chosen = (windows or {}).get(str(group), window) if group else window
-        found.append(_group_pairs(rows, x, y, times, stated, members, categories, chosen))
-    return WindowPairs(n, ids, times, members, categories, x, y, lat0, tuple(found))
+        found.append(
+            _group_pairs(rows, (x, y, lon, lat), times, stated, members, categories, chosen)
+        )
+    return WindowPairs(n, ids, times, members, categories, lon, lat, tuple(found))
+
+
+def _lat0(lat: NDArray[np.float64]) -> float:
+    """Return the latitude of the plane the trees search on: the farthest from the equator.
+
+    On that plane an east-west distance is never longer than :func:`_apart` measures it,
+    so a tree's search within a distance finds every pair within it (and a few more, which
+    :func:`_apart` then leaves out).
+    """
+    finite = np.abs(lat[np.isfinite(lat)])
+    return float(min(finite.max(), 89.0)) if len(finite) else 0.0
 
 
 def _metres(
     lon: NDArray[np.float64], lat: NDArray[np.float64], lat0: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Project to metres on a local flat plane around latitude ``lat0``."""
+    """Project to metres on a flat plane at latitude ``lat0`` (the trees' search only)."""
     return lon * _M_PER_DEG_LON * np.cos(np.radians(lat0)), lat * _M_PER_DEG_LAT
+
+
+def _apart(
+    lon_a: NDArray[np.float64],
+    lat_a: NDArray[np.float64],
+    lon_b: NDArray[np.float64],
+    lat_b: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Return metres between points, on the flat plane at the pair's own mean latitude.
+
+    Each pair's distance depends on its two points alone (the same whichever other reports
+    are linked with them, and the same either way round): what is linked does not depend
+    on which reports a store reads together, nor on their order.
+    """
+    across = np.cos(np.radians((lat_a + lat_b) / 2.0))
+    return np.hypot((lon_a - lon_b) * _M_PER_DEG_LON * across, (lat_a - lat_b) * _M_PER_DEG_LAT)
 
 
 def _minutes(values: Any) -> NDArray[np.float64]:
@@ -326,15 +368,18 @@ def _detection_minutes(incidents: pd.DataFrame) -> NDArray[np.float64]:
 class _Rates:
     """The local rate of reports by category: counts around a point in space and time."""
 
-    def __init__(self, incidents: pd.DataFrame, context: pd.DataFrame | None, lat0: float):
+    def __init__(self, incidents: pd.DataFrame, context: pd.DataFrame | None):
         frames = [incidents] if context is None or context.empty else [incidents, context]
         every = pd.concat(
             [f[[c for c in _RATE_COLUMNS if c in f.columns]] for f in frames], ignore_index=True
         ).drop_duplicates("external_id")
-        x, y = _metres(every["lon"].to_numpy(dtype=float), every["lat"].to_numpy(dtype=float), lat0)
+        lon, lat = every["lon"].to_numpy(dtype=float), every["lat"].to_numpy(dtype=float)
+        self.lat0 = _lat0(lat)
+        x, y = _metres(lon, lat, self.lat0)
         t = _detection_minutes(every)
         keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(t)
         self.x, self.y, self.t = x[keep], y[keep], t[keep]
+        self.lon, self.lat = lon[keep], lat[keep]
         self.category = every["category"].astype(str).to_numpy(dtype=object)[keep]
         codes, uniques = pd.factorize(self.category)
         order = np.argsort(codes, kind="stable")
@@ -346,8 +391,8 @@ class _Rates:
 
     def counts(
         self,
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
         t: NDArray[np.float64],
         categories: NDArray[Any],
         metres: float,
@@ -356,8 +401,11 @@ class _Rates:
         """Count the reports of each point's category within ``metres`` and ``hours`` of it.
 
         A report given among the points is among its own count (the caller subtracts it).
-        Each category is searched in a tree of its own reports, all its points at once.
+        Each category is searched in a tree of its own reports, all its points at once; the
+        points are among the reports counted (``incidents`` of :func:`link_reports`), so
+        the tree's plane finds all within ``metres`` of them (see :func:`_lat0`).
         """
+        x, y = _metres(lon, lat, self.lat0)
         found = np.zeros(len(x), dtype=np.int64)
         scale = metres / (hours * 60.0)
         for category in pd.unique(categories):
@@ -374,7 +422,7 @@ class _Rates:
                 continue
             owner = np.repeat(np.arange(len(asked)), sizes)
             hit = own[np.concatenate([np.asarray(n, dtype=np.intp) for n in near])]
-            close = np.hypot(self.x[hit] - x[asked][owner], self.y[hit] - y[asked][owner])
+            close = _apart(self.lon[hit], self.lat[hit], lon[asked][owner], lat[asked][owner])
             found[asked] = np.bincount(owner[close <= metres], minlength=len(asked))
         return found
 
@@ -396,15 +444,18 @@ _RATE_COLUMNS = ("external_id", "occurred_at", "detected_at", "lon", "lat", "cat
 
 def _group_pairs(
     rows: NDArray[np.intp],
-    x: NDArray[np.float64],
-    y: NDArray[np.float64],
+    place: tuple[NDArray[np.float64], ...],
     times: NDArray[np.float64],
     stated: NDArray[np.float64],
     members: NDArray[Any],
     categories: NDArray[Any],
     window: LinkWindow,
 ) -> _GroupPairs:
-    """Return the pairs within one group inside its window (before the chance test)."""
+    """Return the pairs within one group inside its window (before the chance test).
+
+    ``place``: x and y on the trees' plane (:func:`_lat0`), longitude and latitude.
+    """
+    x, y, lon, lat = place
     named = pd.Series(members[rows], dtype=object)
     usable = rows[
         np.isfinite(x[rows])
@@ -422,7 +473,7 @@ def _group_pairs(
     tree = cKDTree(points)
     pairs = tree.query_pairs(window.distance_m, p=np.inf, output_type="ndarray")
     a, b = usable[pairs[:, 0]], usable[pairs[:, 1]]
-    metres = np.hypot(x[a] - x[b], y[a] - y[b])
+    metres = _apart(lon[a], lat[a], lon[b], lat[b])
     minutes = np.abs(times[a] - times[b])
     told = np.abs(stated[a] - stated[b])  # NaN (unknown) passes
     keep = (members[a] != members[b]) & (metres <= window.distance_m)
@@ -456,13 +507,13 @@ def _group_links(
     closeness = 1.0 - (metres / window.distance_m + minutes / window.minutes) / 2.0
     confidence = np.ones(len(a))
     if rates is not None and len(a):
-        x, y, times = pairs.x, pairs.y, pairs.times
+        lon, lat, times = pairs.lon, pairs.lat, pairs.times
         # Expected unrelated reports inside one window, per report counted over the context.
         share = window.minutes / (window.context_hours * 60.0)
         ends, at = np.unique(np.concatenate([a, b]), return_inverse=True)
         counted = rates.counts(
-            x[ends],
-            y[ends],
+            lon[ends],
+            lat[ends],
             times[ends],
             categories[ends],
             window.distance_m,
@@ -510,7 +561,11 @@ def _events(
     passed = {(min(f[0], f[1]), max(f[0], f[1])) for f in candidates}
 
     found = []
-    order = sorted(candidates, key=lambda f: (-f[4], -f[5], str(ids[f[0]]), str(ids[f[1]])))
+    # Ties by the pair's ids, the smaller first: the same order whatever the rows' order.
+    order = sorted(
+        candidates,
+        key=lambda f: (-f[4], -f[5], *sorted((str(ids[f[0]]), str(ids[f[1]])))),
+    )
     for link in order:
         ra, rb = int(label[link[0]]), int(label[link[1]])
         if ra == rb:

@@ -10,18 +10,20 @@ with each incident and stamped with what they were computed from (boundary build
 definitions, rules): when those change, :func:`assign_stale` recomputes exactly the
 incidents whose stamp differs.
 
-Each piece's new reports are then linked to the stored reports near them in space and time
-(:func:`geozone.incidents.events.link_new`): reports of one event by two members share an
-``event_id``, the earliest detection leads, and a cooperating report is judged with its
-event's first detector (:func:`geozone.incidents.events.judging_frame`), here and whenever
-the store's incidents are judged again.
+Once every piece is stored, the new reports are linked to the stored reports near them in
+space and time, in order of detection (:func:`geozone.incidents.events.link_new`; the events
+are those of linking the whole store at once, whatever the file's order): reports of one
+event by two members share an ``event_id``, the earliest detection leads, and a cooperating
+report is judged with its event's first detector
+(:func:`geozone.incidents.events.judging_frame`), here and whenever the store's incidents
+are judged again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,12 +110,14 @@ def import_file(
     chunk_rows
         Source rows per piece (and per transaction): memory grows with it, not with the file.
     on_progress
-        Called with (rows done, rows in all) after each chunk is stored, judged and linked.
+        Called with (rows done, rows in all) as the stored reports are linked into events,
+        once every chunk is stored (in pieces of ``chunk_rows`` reports in order of
+        detection), and at the end.
     on_stored
         Called with (rows stored, rows in all) once before the first chunk (the rows an
         earlier run stored, and the total) and after each chunk is stored (on the SQL store
-        with its decisions, in one transaction), before its reports are linked: with
-        ``on_progress``, the two phases of the work as two counts.
+        with its decisions, in one transaction): with ``on_progress``, the two phases of
+        the work as two counts.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
@@ -123,6 +127,7 @@ def import_file(
     stamp = context_stamp(context)
     stored = duplicates = rejected = assigned = address_only = linked = 0
     rejects: list[dict[str, Any]] = []
+    pending: list[pd.DataFrame] = []
     if on_stored:
         on_stored(start, source.n_rows)
     for first, read in source.pieces(chunk_rows, cut=start):
@@ -151,9 +156,19 @@ def import_file(
             on_stored(first + read.n_rows, source.n_rows)
         if held is not None and len(ours) < len(held):
             held = held[held["external_id"].isin(ours)]
-        linked += link_and_judge(store, context, ours, stamp, reports=held).linked
+        pending.append(_to_link(ours, held))
+    # Linked once every piece is stored, in order of detection: the events are those of
+    # linking the whole store at once, whatever the file's order or the pieces' size.
+    done = start
+    for ids, held in _by_detection(pending, chunk_rows):
+        linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+        done = min(source.n_rows, done + len(ids))
         if on_progress:
-            on_progress(first + read.n_rows, source.n_rows)
+            on_progress(done, source.n_rows)
+    if start:  # an earlier run may have stopped before linking what it stored
+        linked += link_stored(store, context, chunk=chunk_rows)
+    if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
+        on_progress(source.n_rows, source.n_rows)
     if batch["status"] != "done":
         whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
         store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
@@ -172,6 +187,49 @@ def import_file(
         address_only=address_only,
         linked=linked,
     )
+
+
+#: The columns of an imported report kept to link it once every piece is stored.
+_LINK_KEPT = ("external_id", "lon", "lat", "occurred_at", "detected_at")
+
+
+def _to_link(ours: Sequence[str], held: pd.DataFrame | None) -> pd.DataFrame:
+    """Return what linking needs of a piece's stored reports (``held``: as stored, or None)."""
+    if held is None:
+        return pd.DataFrame({"external_id": pd.Series(list(ours), dtype=object)})
+    kept = {c: held[c] for c in _LINK_KEPT if c in held.columns}
+    return pd.DataFrame(kept).reset_index(drop=True)
+
+
+def _by_detection(
+    pending: list[pd.DataFrame], size: int
+) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
+    """Yield the reports to link in order of detection (ties: by id), ``size`` at a time.
+
+    With the reports as stored (for the first read's boxes), or None when a piece's were
+    not held (read by id).
+    """
+    frames = [f for f in pending if len(f)]
+    if not frames:
+        return
+    every = pd.concat(frames, ignore_index=True).drop_duplicates("external_id")
+    held = all(c in every.columns for c in ("lon", "lat", "occurred_at")) and not any(
+        "lon" not in f.columns for f in frames
+    )
+    if held:
+        occurred = pd.to_datetime(every["occurred_at"], utc=True)
+        detected = (
+            pd.to_datetime(every["detected_at"], utc=True)
+            if "detected_at" in every.columns
+            else occurred
+        )
+        every = every.assign(_t=detected.fillna(occurred))
+        every = every.sort_values(["_t", "external_id"], kind="stable", na_position="last")
+        every = every.drop(columns="_t")
+    for first in range(0, len(every), max(1, size)):
+        piece = every.iloc[first : first + size]
+        ids = piece["external_id"].astype(str).tolist()
+        yield ids, (piece.reset_index(drop=True) if held else None)
 
 
 def _store_judged(

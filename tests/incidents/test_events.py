@@ -23,6 +23,7 @@ from geozone.store import IncidentQuery, IncidentStore, open_store
 from geozone.store.export import export_incidents
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import grid_point
+from tests.store.conftest import backend, postgres, store_url  # noqa: F401
 
 HEADER = "external_id,occurred_at,detected_at,lon,lat,category,detected_by\n"
 
@@ -297,3 +298,128 @@ def test_every_stored_and_exported_incident_carries_an_event_id(
         kept = AddressIncidentStore(store.engine).rows().set_index("external_id")
         assert kept.loc["addr-1", "event_id"] == "ev-addr-1"
         assert kept.loc["addr-1", "event_role"] == "single"
+
+
+def _dense_duplicates(seed: int, n: int) -> pd.DataFrame:
+    """SYNTHETIC: ``n`` events in 20 days on the grid cluster's 1 km², 40 % reported twice.
+
+    Dense enough (about 20 reports a day per km²) that the chance test refuses links and
+    events compete for a report: the answer depends on every report near it.
+    """
+    from geozone.incidents.synthetic.duplicates import plant_duplicates
+    from geozone.vntime import VIETNAM_TZ
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(500, 1_500, (2, n))
+    lon, lat = np.array([grid_point(a, b) for a, b in zip(x, y, strict=True)]).T
+    minutes = rng.uniform(0, 20 * 24 * 60, n)
+    base = pd.DataFrame(
+        {
+            "external_id": [f"SYN-{k}" for k in range(n)],
+            "occurred_at": pd.Timestamp("2022-03-01", tz=VIETNAM_TZ)
+            + pd.to_timedelta(minutes, unit="min"),
+            "lon": lon,
+            "lat": lat,
+            "category": rng.choice(["drugs", "theft"], n),
+            "detected_by": rng.choice(["o1", "o2", "o4", "o5"], n),
+            "detected_at": None,
+            "status": "open",
+            "subjects": 0,
+            "jointly_handled": False,
+            "description": "SYNTHETIC event (test)",
+            "synthetic": True,
+        }
+    )
+    frame = plant_duplicates(base, seed, members=["o1", "o2", "o4", "o5"], share=0.4).incidents
+    assert frame["synthetic"].all() and frame["description"].str.startswith("SYNTHETIC").all()
+    return frame
+
+
+def _events_of(store: IncidentStore) -> pd.DataFrame:
+    stored, _ = store.query(IncidentQuery(limit=10_000))
+    columns = ["external_id", "event_id", "event_role", "event_confidence"]
+    return stored[columns].sort_values("external_id").reset_index(drop=True)
+
+
+def test_the_events_do_not_depend_on_the_rows_order_nor_the_pieces_size(
+    tmp_path: Path,
+    context: Context,
+    store_url: str,  # noqa: F811
+) -> None:
+    """SYNTHETIC: one file imported in its order, shuffled, reversed, in pieces of 1 to all.
+
+    Every way gives the events of linking every report at once (the core's link_reports on
+    the whole file with the store's clusters): the same members, ids (``ev-`` and the lead's
+    id), roles and confidences. Before linking waited for every piece and relinked whole
+    components, the file's order changed which reports were linked.
+    """
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.linking import link_reports
+    from geozone.store.events import link_clusters
+
+    frame = _dense_duplicates(23, 1_500)
+    ways = {
+        "file order, one piece": (frame, 100_000),
+        "shuffled, pieces of 97": (frame.sample(frac=1, random_state=5), 97),
+        "reversed, pieces of 250": (frame.iloc[::-1], 250),
+        "a part in file order, pieces of 1": (frame.iloc[:300], 1),
+    }
+    answers = {}
+    for k, (name, (rows, size)) in enumerate(ways.items()):
+        url = store_url if k == 0 else f"sqlite:///{tmp_path / f'{k}.sqlite'}"
+        source = write_incidents(rows, tmp_path / f"{k}.csv")
+        with open_store(url) as store:
+            import_file(store, source, context, chunk_rows=size)
+            got = _events_of(store)
+            ids = rows["external_id"].tolist()
+            clusters = pd.Series(link_clusters(store, ids), dtype=object).reindex(ids)
+        whole = link_reports(rows, clusters=clusters.to_numpy(object)).reports
+        expected = whole.rename(columns={"link_confidence": "event_confidence"})
+        expected = expected[list(got.columns)].sort_values("external_id")
+        pd.testing.assert_frame_equal(
+            got, expected.reset_index(drop=True), check_dtype=False, obj=name
+        )
+        answers[name] = got
+        if k == 0:
+            assert (whole["event_size"] > 1).sum() > 400  # events to compete for
+    first = answers["file order, one piece"]
+    for name in ("shuffled, pieces of 97", "reversed, pieces of 250"):
+        assert answers[name].equals(first), name
+
+
+def test_reports_posted_later_give_the_events_of_importing_them_at_once(
+    tmp_path: Path,
+    context: Context,
+    store_url: str,  # noqa: F811
+) -> None:
+    """SYNTHETIC: a file imported, then its last reports added one request at a time.
+
+    Each request stores its reports and links them as ``POST /incidents`` does
+    (:func:`~geozone.incidents.pipeline.link_and_judge` on its ids): reports joining an
+    existing event, taking its lead, or raising the local rate so that a stored link no
+    longer passes, give the events of importing the whole file at once.
+    """
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.pipeline import assign_ids, context_stamp, link_and_judge
+
+    frame = _dense_duplicates(29, 1_200)
+    shuffled = frame.sample(frac=1, random_state=3).reset_index(drop=True)
+    first, later = shuffled.iloc[:1_000], shuffled.iloc[1_000:]
+    with open_store(f"sqlite:///{tmp_path / 'once.sqlite'}") as store:
+        import_file(store, write_incidents(frame, tmp_path / "all.csv"), context)
+        expected = _events_of(store)
+    with open_store(store_url) as store:
+        import_file(store, write_incidents(first, tmp_path / "first.csv"), context)
+        before = _events_of(store)
+        for start in range(0, len(later), 40):
+            request = later.iloc[start : start + 40].reset_index(drop=True)
+            store.add_incidents(request)
+            ids = request["external_id"].tolist()
+            assign_ids(store, context, ids)
+            link_and_judge(store, context, ids, context_stamp(context))
+        got = _events_of(store)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    # The requests changed stored events, not only their own reports.
+    old = before.set_index("external_id")
+    now = got.set_index("external_id").loc[old.index]
+    assert (old["event_id"] != now["event_id"]).sum() > 0

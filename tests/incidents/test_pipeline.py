@@ -103,15 +103,18 @@ def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) ->
 
         def stop_after_two(done: int, total: int) -> None:
             seen.append(done)
-            if len(seen) == 2:
+            if len(seen) == 3:  # (0, 50) first, then a call per piece stored
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            import_file(store, source, context, chunk_rows=10, on_progress=stop_after_two)
+            import_file(store, source, context, chunk_rows=10, on_stored=stop_after_two)
         assert store.count(IncidentQuery()) == 20
         report = import_file(store, source, context, chunk_rows=10)
         assert report.resumed_from == 20 and report.stored == 30
         assert store.count(IncidentQuery()) == 50
+        # The first run stopped before linking: the second links what it stored too.
+        stored, _ = store.query(IncidentQuery())
+        assert stored["event_id"].notna().all()
         batch = store.batch(report.batch_id)
         assert batch is not None and batch["rows_stored"] == 50  # the whole batch, both runs
 
@@ -140,11 +143,11 @@ def test_a_resumed_import_reads_in_pieces_and_keeps_every_reject(
 
         def stop_after_two(done: int, total: int, seen: list[int] = []) -> None:  # noqa: B006
             seen.append(done)
-            if len(seen) == 2:
+            if len(seen) == 3:  # (0, 50) first, then a call per piece stored
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            import_file(store, source, context, chunk_rows=10, on_progress=stop_after_two)
+            import_file(store, source, context, chunk_rows=10, on_stored=stop_after_two)
         report = import_file(store, source, context, chunk_rows=15)  # other pieces
         assert report.resumed_from == 20
         assert {(r["line"], r["field"]) for r in report.rejects} == {
@@ -201,8 +204,8 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     tmp_path: Path, context: Context
 ) -> None:
     # Two counts (the CLI shows them as two bars): each piece is counted stored once it is
-    # stored with its decisions (judged from the piece, written in one transaction), and done
-    # once its reports are linked into events; no bar sits full while the other one works.
+    # stored with its decisions (judged from the piece, written in one transaction); once
+    # every piece is stored, the reports are linked into events, counted done as they are.
     source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + k, 500) for k in range(25)])
     events: list[tuple[str, int, int, int]] = []
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
@@ -225,11 +228,11 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     assert [event[:3] for event in events] == [
         ("stored", 0, 25),  # the total before the work
         ("stored", 10, 25),
-        ("judged", 10, 25),
         ("stored", 20, 25),
-        ("judged", 20, 25),
         ("stored", 25, 25),
+        ("judged", 10, 25),
+        ("judged", 20, 25),
         ("judged", 25, 25),
     ]
     # a piece's rows are never stored without their assignments
-    assert [event[3] for event in events] == [0, 10, 10, 20, 20, 25, 25]
+    assert [event[3] for event in events] == [0, 10, 20, 25, 25, 25, 25]
