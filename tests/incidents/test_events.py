@@ -176,35 +176,17 @@ def test_planted_duplicates_are_found_through_the_store_as_by_the_core(
     (the bounded reads): the events found equal linking the whole file at once, and the
     planted duplicates are found with measured precision and recall.
     """
-    import numpy as np
-    import pandas as pd
 
     from geozone.incidents.io import write_incidents
     from geozone.incidents.linking import link_reports
     from geozone.incidents.synthetic.duplicates import plant_duplicates
-    from geozone.vntime import VIETNAM_TZ
 
-    rng = np.random.default_rng(19)
-    n = 600
-    x, y = rng.uniform(0, 2_000, (2, n))
-    lon, lat = np.array([grid_point(a, b) for a, b in zip(x, y, strict=True)]).T
-    minutes = rng.uniform(0, 90 * 24 * 60, n)
-    base = pd.DataFrame(
-        {
-            "external_id": [f"SYN-{k}" for k in range(n)],
-            "occurred_at": pd.Timestamp("2022-03-01", tz=VIETNAM_TZ)
-            + pd.to_timedelta(minutes, unit="min"),
-            "lon": lon,
-            "lat": lat,
-            "category": rng.choice(["drugs", "theft", "fraud", "traffic", "assault"], n),
-            "detected_by": rng.choice(["o1", "o2", "o4", "o5"], n),
-            "detected_at": None,
-            "status": "open",
-            "subjects": 0,
-            "jointly_handled": False,
-            "description": "SYNTHETIC event (test)",
-            "synthetic": True,
-        }
+    base = _synthetic_reports(
+        19,
+        600,
+        extent=(0, 2_000),
+        days=90,
+        categories=["drugs", "theft", "fraud", "traffic", "assault"],
     )
     planted = plant_duplicates(base, 19, members=["o1", "o2", "o4", "o5"])
     frame = planted.incidents
@@ -307,20 +289,31 @@ def _dense_duplicates(seed: int, n: int) -> pd.DataFrame:
     events compete for a report: the answer depends on every report near it.
     """
     from geozone.incidents.synthetic.duplicates import plant_duplicates
+
+    base = _synthetic_reports(seed, n, extent=(500, 1_500), days=20, categories=["drugs", "theft"])
+    frame = plant_duplicates(base, seed, members=["o1", "o2", "o4", "o5"], share=0.4).incidents
+    assert frame["synthetic"].all() and frame["description"].str.startswith("SYNTHETIC").all()
+    return frame
+
+
+def _synthetic_reports(
+    seed: int, n: int, extent: tuple[float, float], days: int, categories: list[str]
+) -> pd.DataFrame:
+    """SYNTHETIC: ``n`` reports on the grid cluster's square ``extent`` (metres), over ``days``."""
     from geozone.vntime import VIETNAM_TZ
 
     rng = np.random.default_rng(seed)
-    x, y = rng.uniform(500, 1_500, (2, n))
+    x, y = rng.uniform(*extent, (2, n))
     lon, lat = np.array([grid_point(a, b) for a, b in zip(x, y, strict=True)]).T
-    minutes = rng.uniform(0, 20 * 24 * 60, n)
-    base = pd.DataFrame(
+    minutes = rng.uniform(0, days * 24 * 60, n)
+    return pd.DataFrame(
         {
             "external_id": [f"SYN-{k}" for k in range(n)],
             "occurred_at": pd.Timestamp("2022-03-01", tz=VIETNAM_TZ)
             + pd.to_timedelta(minutes, unit="min"),
             "lon": lon,
             "lat": lat,
-            "category": rng.choice(["drugs", "theft"], n),
+            "category": rng.choice(categories, n),
             "detected_by": rng.choice(["o1", "o2", "o4", "o5"], n),
             "detected_at": None,
             "status": "open",
@@ -330,9 +323,6 @@ def _dense_duplicates(seed: int, n: int) -> pd.DataFrame:
             "synthetic": True,
         }
     )
-    frame = plant_duplicates(base, seed, members=["o1", "o2", "o4", "o5"], share=0.4).incidents
-    assert frame["synthetic"].all() and frame["description"].str.startswith("SYNTHETIC").all()
-    return frame
 
 
 def _events_of(store: IncidentStore) -> pd.DataFrame:
