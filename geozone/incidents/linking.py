@@ -660,23 +660,32 @@ def one_per_event(reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         return reports, {"reports": n, "events": n, "linked_reports": 0, "linked_events": 0}
     ids = reports["external_id"].astype(str)
     key = reports["event_id"].where(reports["event_id"].notna(), "ev-" + ids).astype(str)
+    codes, _ = pd.factorize(key)
+    sizes = np.bincount(codes)[codes]
+    kept = sizes == 1
+    # Only the reports sharing an event with another are ordered (a few percent of them).
+    shared = np.flatnonzero(~kept)
     roles = reports["event_role"] if "event_role" in reports.columns else None
     rank = roles.eq("cooperating") if roles is not None else pd.Series(False, reports.index)
     order = pd.DataFrame(
-        {"key": key, "rank": rank.to_numpy(dtype=bool), "id": ids}, index=reports.index
+        {
+            "key": codes[shared],
+            "rank": rank.to_numpy(dtype=bool)[shared],
+            "id": ids.to_numpy()[shared],
+        }
     )
     if "occurred_at" in reports.columns:
-        order["t"] = pd.to_datetime(reports["occurred_at"], utc=True)
+        order["t"] = pd.to_datetime(reports["occurred_at"].iloc[shared], utc=True).to_numpy()
     columns = ["key", "rank", *(["t"] if "t" in order else []), "id"]
-    kept = order.sort_values(columns, kind="stable").drop_duplicates("key").index
-    sizes = key.map(key.value_counts())
+    first = order.sort_values(columns, kind="stable").drop_duplicates("key").index
+    kept[shared[first]] = True
     counted = {
         "reports": n,
-        "events": int(key.nunique()),
-        "linked_reports": int((sizes > 1).sum()),
-        "linked_events": int(key[sizes > 1].nunique()),
+        "events": int(codes.max()) + 1,
+        "linked_reports": len(shared),
+        "linked_events": len(np.unique(codes[shared])),
     }
-    return reports.loc[reports.index.isin(kept)], counted
+    return reports.iloc[np.flatnonzero(kept)], counted
 
 
 __all__ = [

@@ -233,6 +233,33 @@ def test_one_report_per_event_is_kept_by_its_lead() -> None:
     assert len(plain) == 4 and counted["events"] == 4
 
 
+def test_one_report_per_event_equals_sorting_every_report() -> None:
+    """Only reports sharing an event are ordered; the kept ones are those of a full sort."""
+    from geozone.incidents.linking import one_per_event
+
+    rng = np.random.default_rng(5)
+    n = 3_000
+    lead = rng.integers(0, n // 4, n)
+    linked = rng.random(n) < 0.3
+    reports = pd.DataFrame(
+        {
+            "external_id": [f"r-{k}" for k in rng.permutation(n)],
+            "occurred_at": T0 + pd.to_timedelta(rng.integers(0, 50, n), unit="min"),
+            "event_id": np.where(linked, [f"ev-{k}" for k in lead], None),
+            "event_role": np.where(linked, rng.choice(["lead", "cooperating"], n), "single"),
+        },
+        index=rng.permutation(n) * 3,  # labels neither in order nor positions
+    )
+    key = reports["event_id"].fillna("ev-" + reports["external_id"])
+    everyone = reports.assign(key=key, rank=reports["event_role"].eq("cooperating"))
+    first = everyone.sort_values(["key", "rank", "occurred_at", "external_id"], kind="stable")
+    expected = reports.loc[reports.index.isin(first.drop_duplicates("key").index)]
+    kept, counted = one_per_event(reports)
+    pd.testing.assert_frame_equal(kept, expected)
+    assert counted["events"] == key.nunique() == len(kept)
+    assert counted["linked_reports"] == int(key.duplicated(keep=False).sum())
+
+
 def test_pairs_searched_once_link_as_a_second_search() -> None:
     # The store searches the window's pairs once (for the reports it reads the local rate
     # of, then to link): the links equal those of a search made again, unlinks included.
