@@ -164,6 +164,8 @@
    */
   function openIncidentPopup(map, popup, d, k, latlng) {
     popup.gzIndex = k;
+    // Panned clear of the title box (top left), not opened under it.
+    popup.options.autoPanPaddingTopLeft = L.point(5, GZ.topClearance(map));
     popup.setLatLng(latlng).setContent(GZ.incidentPopup(d, k)).openOn(map);
     if (!d.gzSentences) { return; }
     d.gzFetched = d.gzFetched || {};
@@ -1014,6 +1016,14 @@
       }).observe(corner, { childList: true });
     });
   }
+
+  /** Pixels from the map's top edge to just below its title box (5 without a title). */
+  GZ.topClearance = function (map) {
+    var title = map.getContainer().querySelector(".gz-title");
+    if (!title) { return 5; }
+    var top = map.getContainer().getBoundingClientRect().top;
+    return Math.max(5, Math.ceil(title.getBoundingClientRect().bottom - top) + 8);
+  };
 
   /** Title, plain-text attribution (no links), legend, then fit the map to spec.bounds. */
   GZ.decorate = function (map, spec) {

@@ -385,6 +385,40 @@ def test_every_incident_is_drawn_by_default_and_the_cap_is_said(
     context.close()
 
 
+def test_an_incident_popup_opens_clear_of_the_title_box(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    """An incident just under the title box: its popup (which opens above the point) pans the
+    map so that it shows whole below the title, not under it, with its sentence."""
+    table = served.get(f"/maps/clusters/{T11}/incidents", served.planner_key)
+    context, page = open_with_key(browser, served, T11)
+    d = table["data"]
+    k = len(d["lat"]) // 3
+    page.evaluate(f"void {MAP}.setView([{d['lat'][k]}, {d['lon'][k]}], 19, {{animate: false}})")
+    title = page.locator(".gz-title").bounding_box()
+    box = page.locator(".leaflet-container").bounding_box()
+    # the point put 12 px below the title's bottom edge, under its middle
+    x, y = page.evaluate(
+        f"""(() => {{
+        const map = {MAP};
+        const p = map.latLngToContainerPoint([{d["lat"][k]}, {d["lon"][k]}]);
+        map.panBy([p.x - {title["x"] - box["x"] + title["width"] / 2},
+                   p.y - {title["y"] - box["y"] + title["height"] + 12}], {{animate: false}});
+        const q = map.latLngToContainerPoint([{d["lat"][k]}, {d["lon"][k]}]);
+        return [q.x, q.y];
+    }})()"""
+    )
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector('.gz-incident-popup .gz-explain[lang="vi"]')
+    page.wait_for_timeout(600)  # the pan after the sentence came
+    popup = page.locator(".gz-incident-popup .leaflet-popup-content-wrapper").bounding_box()
+    assert popup["y"] >= title["y"] + title["height"], (popup, title)
+    assert popup["y"] + popup["height"] <= box["y"] + box["height"]
+    keep_screenshot(page, tmp_path, "popup-clear-of-title.png")
+    context.close()
+
+
 def popup_parts(page: Any) -> dict[str, Any]:
     """The open incident popup: its id row and its sentences (None while absent)."""
     return dict(
