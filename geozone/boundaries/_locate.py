@@ -17,6 +17,7 @@ disk next to a built set), so a run does not hold them. Every batch size gives t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,9 +228,10 @@ class LeafIndex:
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards; the cores themselves are not kept) and the outline pieces (some 200 MB;
-        large batches measure distances on them, so the polygons' own distance indexes are
-        never made), so that the first large batch costs what the next ones do.
+        wards; the cores themselves are not kept) and the outline pieces (some 35 MB, and
+        the pages of their mapped coordinates a run reads, at most 118 MB; large batches
+        measure distances on them, so the polygons' own distance indexes are never made), so
+        that the first large batch costs what the next ones do.
         """
         if tolerance_m > 0 and large_batches:
             self.grid(tolerance_m)
@@ -419,8 +421,8 @@ class OutlinePieces:
     (:func:`_segment_distance`). The pieces keep the very coordinates of the projected
     polygons: a distance measured here equals, to the last bit, the one a small batch
     measures on the projected polygon itself (``shapely.distance``). The coordinates are plain
-    arrays (memory-mapped from the file next to a built set), not GEOS geometries: some
-    100 MB less for the country's wards.
+    arrays (memory-mapped from the file next to a built set), not GEOS geometries in trees
+    (~223 MB for the country's wards): some 35 MB, and the pages of coordinates a run reads.
     """
 
     zones: dict[int, _ZonePieces]  # per UTM EPSG code
@@ -493,9 +495,9 @@ class OutlinePieces:
         found: list[tuple[NDArray[Any], ...]] = []
         for zone, pieces in self.zones.items():
             x, y = project_xy(lon, lat, np.full(len(lon), zone, dtype=np.int64))
-            pt, piece, metres = pieces.measured(x, y, within_m)
+            pt, poly, metres = pieces.measured(x, y, within_m)
             keep = metres <= within_m
-            found.append((pt[keep], pieces.owner[piece[keep]], metres[keep]))
+            found.append((pt[keep], poly[keep], metres[keep]))
         if not found or not sum(len(part[0]) for part in found):
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty, np.zeros(0)
@@ -530,18 +532,24 @@ class OutlinePieces:
 class _ZonePieces:
     """The outline pieces of one UTM zone: vertices piece after piece, boxes, a cell index.
 
-    Piece ``p`` is the line through ``xy[first[p]:first[p + 1]]``; each piece is filed under
-    every cell of :data:`_CELL_M` metres its box touches (``cells`` sorted, ``cell_piece``
-    alongside).
+    Piece ``p`` of the file is the line through ``xy[first[p]:first[p + 1]]`` (``owner[p]``:
+    its polygon). In memory each is split further into parts of :data:`_PART_SEGMENTS`
+    segments (``xy[start[q]:stop[q]]``, polygon ``part_owner[q]``; consecutive parts share a
+    vertex), the unit that is looked up and measured: a point near an outline measures the
+    few segments near it, not whole pieces. Each part is filed under every cell of
+    :data:`_CELL_M` metres its box touches (``cells`` sorted, ``cell_part`` alongside).
     """
 
     xy: NDArray[np.float64]
     first: NDArray[np.intp]
     owner: NDArray[np.intp]
-    low: NDArray[np.float64]  # (pieces, 2): west, south of each piece's box
-    high: NDArray[np.float64]  # (pieces, 2): east, north
+    start: NDArray[np.int32]
+    stop: NDArray[np.int32]
+    part_owner: NDArray[np.int32]
+    low: NDArray[np.float64]  # (parts, 2): west, south of each part's box
+    high: NDArray[np.float64]  # (parts, 2): east, north
     cells: NDArray[np.int64]
-    cell_piece: NDArray[np.int32]
+    cell_part: NDArray[np.int32]
 
     @classmethod
     def make(
@@ -549,23 +557,35 @@ class _ZonePieces:
     ) -> _ZonePieces:
         """Index the pieces of one zone (``first``: each piece's first vertex, then the end)."""
         first = np.asarray(first, dtype=np.intp)
-        starts = first[:-1]
-        if len(starts):
-            low = np.array(np.minimum.reduceat(xy, starts, axis=0))
-            high = np.array(np.maximum.reduceat(xy, starts, axis=0))
+        owner = owner.astype(np.intp)
+        parts = np.maximum(-(-(np.diff(first) - 1) // _PART_SEGMENTS), 1)
+        start = np.repeat(first[:-1], parts) + _PART_SEGMENTS * (
+            np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+        )
+        stop = np.minimum(start + _PART_SEGMENTS + 1, np.repeat(first[1:], parts))
+        if len(start):  # a part's vertices up to the next part's first, then its last one
+            low = np.minimum(np.minimum.reduceat(xy, start, axis=0), xy[stop - 1])
+            high = np.maximum(np.maximum.reduceat(xy, start, axis=0), xy[stop - 1])
         else:
             low = high = np.zeros((0, 2))
-        piece, keys = _cell_keys(low, high)
+        part, keys = _cell_keys(np.asarray(low), np.asarray(high))
         order = np.argsort(keys, kind="stable")
         return cls(
-            xy, first, owner.astype(np.intp), low, high, keys[order], piece[order].astype(np.int32)
+            xy,
+            first,
+            owner,
+            start.astype(np.int32),
+            stop.astype(np.int32),
+            np.repeat(owner, parts).astype(np.int32),
+            np.asarray(low),
+            np.asarray(high),
+            keys[order],
+            part[order].astype(np.int32),
         )
 
     def remapped(self, xy: NDArray[np.float64]) -> _ZonePieces:
         """Return the same pieces over another array of the same coordinates."""
-        return _ZonePieces(
-            xy, self.first, self.owner, self.low, self.high, self.cells, self.cell_piece
-        )
+        return dataclasses.replace(self, xy=xy)
 
     def measured(
         self,
@@ -574,31 +594,32 @@ class _ZonePieces:
         within_m: float,
         polygon: NDArray[np.intp] | None = None,
     ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
-        """Pairs (point, piece) of pieces whose box lies within ``within_m``, with the metres.
+        """Pairs (point, polygon) of parts whose box lies within ``within_m``, with the metres.
 
-        The metres are the point's distance to the piece (GEOS's, to the bit); every piece
-        nearer than ``within_m`` is among the pairs, farther ones may be. With ``polygon``,
-        only pieces of each point's own polygon.
+        The metres are the point's distance to the part (GEOS's, to the bit); every part
+        nearer than ``within_m`` is among the pairs, farther ones may be (a point and polygon
+        may come more than once). With ``polygon``, only parts of each point's own polygon.
         """
-        pt, piece = self._candidates(x, y, within_m)
+        pt, part = self._candidates(x, y, within_m)
+        owner = self.part_owner[part].astype(np.intp)
         if polygon is not None:
-            mine = self.owner[piece] == polygon[pt]
-            pt, piece = pt[mine], piece[mine]
+            mine = owner == polygon[pt]
+            pt, part, owner = pt[mine], part[mine], owner[mine]
         metres = np.empty(len(pt))
-        for start in range(0, len(pt), _MEASURE_PAIRS):
-            part = slice(start, start + _MEASURE_PAIRS)
-            metres[part] = self._piece_distance(x[pt[part]], y[pt[part]], piece[part])
-        return pt, piece, metres
+        for begin in range(0, len(pt), _MEASURE_PAIRS):
+            some = slice(begin, begin + _MEASURE_PAIRS)
+            metres[some] = self._part_distance(x[pt[some]], y[pt[some]], part[some])
+        return pt, owner, metres
 
     def _candidates(
         self, x: NDArray[np.float64], y: NDArray[np.float64], within_m: float
     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Pairs (point, piece) whose box comes within ``within_m`` (a little more) of the point."""
+        """Pairs (point, part) whose box comes within ``within_m`` (a little more) of the point."""
         found: list[tuple[NDArray[Any], ...]] = []
         reach = within_m + _BOX_SLACK_M
-        for start in range(0, len(x), _QUERY_POINTS):
-            part = slice(start, start + _QUERY_POINTS)
-            px, py = x[part], y[part]
+        for begin in range(0, len(x), _QUERY_POINTS):
+            some = slice(begin, begin + _QUERY_POINTS)
+            px, py = x[some], y[some]
             box_low = np.stack([px - reach, py - reach], axis=1)
             box_high = np.stack([px + reach, py + reach], axis=1)
             box, keys = _cell_keys(box_low, box_high)
@@ -606,31 +627,32 @@ class _ZonePieces:
             count = np.searchsorted(self.cells, keys, "right") - lo
             pt = np.repeat(box, count)
             at = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
-            piece = self.cell_piece[at].astype(np.intp)
+            part = self.cell_part[at].astype(np.intp)
             inside = (
-                (self.low[piece, 0] <= px[pt] + reach)
-                & (self.high[piece, 0] >= px[pt] - reach)
-                & (self.low[piece, 1] <= py[pt] + reach)
-                & (self.high[piece, 1] >= py[pt] - reach)
+                (self.low[part, 0] <= px[pt] + reach)
+                & (self.high[part, 0] >= px[pt] - reach)
+                & (self.low[part, 1] <= py[pt] + reach)
+                & (self.high[part, 1] >= py[pt] - reach)
             )
-            found.append((pt[inside] + start, piece[inside]))
+            found.append((pt[inside] + begin, part[inside]))
         if not found:
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty
-        pt, piece = _joined(found)
-        return pt, piece
+        pt, part = _joined(found)
+        return pt, part
 
-    def _piece_distance(
-        self, x: NDArray[np.float64], y: NDArray[np.float64], piece: NDArray[np.intp]
+    def _part_distance(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.intp]
     ) -> NDArray[np.float64]:
-        """Distance from each point to its piece: the least over the piece's segments."""
-        segments = self.first[piece + 1] - self.first[piece] - 1
+        """Distance from each point to its part: the least over the part's segments."""
+        first = self.start[part].astype(np.intp)
+        segments = self.stop[part] - first - 1
         begins = np.cumsum(segments) - segments
-        row = np.repeat(np.arange(len(piece)), segments)
-        a = np.repeat(self.first[piece] - begins, segments) + np.arange(int(segments.sum()))
+        row = np.repeat(np.arange(len(part)), segments)
+        a = np.repeat(first - begins, segments) + np.arange(int(segments.sum()))
         start, end = self.xy[a], self.xy[a + 1]
         metres = _segment_distance(x[row], y[row], start[:, 0], start[:, 1], end[:, 0], end[:, 1])
-        return np.minimum.reduceat(metres, begins) if len(piece) else np.zeros(0)
+        return np.minimum.reduceat(metres, begins) if len(part) else np.zeros(0)
 
 
 def _segment_distance(
@@ -677,11 +699,14 @@ def _cell_keys(
     return box, cx * (1 << 32) + cy
 
 
-#: Segments per outline piece.
+#: Segments per outline piece (in the file).
 _PIECE_SEGMENTS = 32
+#: Segments per part of a piece looked up and measured (in memory).
+_PART_SEGMENTS = 16
 #: Polygons projected and cut at a time when the outline pieces are made.
 _BUILD_POLYGONS = 256
-#: Side in metres of the cells pieces are filed under (a piece's box is ~500 m at the median).
+#: Side in metres of the cells parts are filed under (a 32-segment piece's box is ~500 m at the
+#: median).
 _CELL_M = 500.0
 #: Added to the reach of a box test: the boxes are compared with plain arithmetic and the
 #: distances measured with GEOS's formula, so the box test keeps a margin (it only adds
