@@ -147,7 +147,7 @@ def incidents_assign(
             help="Rows read, judged and written at a time: memory grows with it, not with "
             "the file.",
         ),
-    ] = 50_000,
+    ] = 40_000,  # geozone.incidents.stream.DEFAULT_CHUNK_ROWS
     engine: Annotated[
         str,
         typer.Option(help="local (this process, streamed) or dask (dask.distributed)."),

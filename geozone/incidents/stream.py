@@ -49,9 +49,11 @@ from geozone.incidents.io import ReadResult, Reject, open_incidents
 from geozone.parallel import Behind, prefetched
 from geozone.vntime import local_dates
 
-#: Rows per piece by default: about 200 MB at the peak of judging a piece, which keeps a
-#: run's peak under 1.5 GB with the country's index (see benchmarks/bench_scale.py).
-DEFAULT_CHUNK_ROWS = 50_000
+#: Rows per piece by default. Some 4-5 KB a row is in flight (the piece judged, the next one
+#: read, the last one written): at 40,000 the one-shot run of 1 M rows peaks at ~1,460 MB
+#: with the country's index, 50,000 gave 1,500-1,520 MB, too near the 1,536 MB bound
+#: (benchmarks/bench_oneshot.py; 40,000 costs ~0.2 s more CPU per 1 M rows).
+DEFAULT_CHUNK_ROWS = 40_000
 #: Rows of a piece converted to Arrow and written at a time (a Parquet row group).
 WRITE_ROWS = 25_000
 #: Pieces between two hand-backs of freed memory to the system: each hand-back costs the
