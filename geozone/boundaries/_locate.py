@@ -483,7 +483,13 @@ class OutlinePieces:
         # Making the boxes read every page of the coordinates: mapped afresh, a run holds
         # only the pages its points come near.
         fresh = mapped_npz(path)
-        return cls({zone: pieces.remapped(fresh[f"xy_{zone}"]) for zone, pieces in made.items()})
+        # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
+        return cls(
+            {
+                zone: pieces.remapped(np.asarray(fresh[f"xy_{zone}"]))
+                for zone, pieces in made.items()
+            }
+        )
 
     def near(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], within_m: float
