@@ -47,3 +47,29 @@ def test_a_large_batch_after_prepare_for_makes_nothing(
             if placed.geometric:
                 assert "boundary_index" in ready and "junctions" in ready
                 assert "member_tree" in ready or not placed.carried_sides
+
+
+def test_a_private_context_is_its_own_and_indexes_the_sets_own_polygons(
+    built_settings: Settings,
+) -> None:
+    shared = load_context(built_settings)
+    private = load_context(built_settings, private=True)
+    assert private is not shared and load_context(built_settings) is shared
+    for mine, theirs in zip(private.sets, shared.sets, strict=True):
+        assert mine is not theirs and mine.id == theirs.id
+    current, other = private.current, shared.current
+    index, _ = current._leaf
+    leaves = current.frame[current._is_leaf].geometry.to_numpy()
+    assert all(a is b for a, b in zip(index.geometries, leaves, strict=True))  # no copies
+    copied, _ = other._leaf
+    theirs = other.frame[other._is_leaf].geometry.to_numpy()
+    assert not any(a is b for a, b in zip(copied.geometries, theirs, strict=True))
+    rng = np.random.default_rng(11)
+    west, south, east, north = current.frame.total_bounds
+    lon, lat = rng.uniform(west, east, 3_000), rng.uniform(south, north, 3_000)
+    tolerance = built_settings.boundary_tolerance_m
+    mine_found = current.locate_arrays(lon, lat, tolerance)
+    theirs_found = other.locate_arrays(lon, lat, tolerance)
+    assert mine_found.keys() == theirs_found.keys()
+    for key, values in mine_found.items():
+        assert repr(values.tolist()) == repr(theirs_found[key].tolist()), key

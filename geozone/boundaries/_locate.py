@@ -17,9 +17,10 @@ disk next to a built set), so a run does not hold them. Every batch size gives t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,10 @@ class LeafIndex:
         Polygons in EPSG:4326 (missing entries are allowed and never match).
     zones
         The UTM EPSG code of each polygon, for metric distances.
+    copies
+        False: prepare ``geometries`` themselves, not copies (some 160 MB less for the
+        country's wards). Only for a holder no other thread uses: a one-shot command's own
+        context (see ``geozone.context.judging_context``).
     """
 
     def __init__(
@@ -186,8 +191,9 @@ class LeafIndex:
         core_source: CoreSource | None = None,
         grid_source: GridSource | None = None,
         outline_source: Callable[[], OutlinePieces] | None = None,
+        copies: bool = True,
     ) -> None:
-        self.geometries = own_copies(geometries)
+        self.geometries = own_copies(geometries) if copies else geometries
         self.zones = zones
         shapely.prepare(self.geometries)
         warm_prepared(self.geometries, outside=True)
@@ -222,9 +228,10 @@ class LeafIndex:
 
         With ``large_batches``, make what serves batches of at least :data:`CORE_MIN_POINTS`
         instead of the projected polygons: the cores' grid (some 85 MB for the country's
-        wards; the cores themselves are not kept) and the outline pieces (some 200 MB;
-        large batches measure distances on them, so the polygons' own distance indexes are
-        never made), so that the first large batch costs what the next ones do.
+        wards; the cores themselves are not kept) and the outline pieces (some 35 MB, and
+        the pages of their mapped coordinates a run reads, at most 118 MB; large batches
+        measure distances on them, so the polygons' own distance indexes are never made), so
+        that the first large batch costs what the next ones do.
         """
         if tolerance_m > 0 and large_batches:
             self.grid(tolerance_m)
@@ -409,36 +416,36 @@ class OutlinePieces:
     """Polygon outlines in metres, each in its polygon's UTM zone, cut into short pieces.
 
     A point's distance to a polygon with thousands of vertices costs GEOS a walk along all
-    of them; here a tree finds the few pieces of the outline within the tolerance and only
-    those are measured. Each zone has its own tree, so the pieces keep the very coordinates of
-    the projected polygons: a distance measured here equals, to the last bit, the one a
-    small batch measures on the projected polygon itself.
+    of them; here a grid of cells finds the few pieces of the outline near a point and only
+    their segments are measured, in numpy, with GEOS's own point-to-segment formula
+    (:func:`_segment_distance`). The pieces keep the very coordinates of the projected
+    polygons: a distance measured here equals, to the last bit, the one a small batch
+    measures on the projected polygon itself (``shapely.distance``). The coordinates are plain
+    arrays (memory-mapped from the file next to a built set), not GEOS geometries in trees
+    (~223 MB for the country's wards): some 35 MB, and the pages of coordinates a run reads.
     """
 
-    trees: dict[int, shapely.STRtree]  # per UTM EPSG code
-    owners: dict[int, NDArray[np.intp]]  # per zone, per piece: the polygon it outlines
-    extents: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    zones: dict[int, _ZonePieces]  # per UTM EPSG code
 
     @classmethod
     def build(cls, geometries: NDArray[np.object_], zones: NDArray[np.int64]) -> OutlinePieces:
         """Project and cut the outlines of ``geometries`` (missing ones have no pieces)."""
-        trees, owners = {}, {}
+        made = {}
         present = ~shapely.is_missing(geometries)
         for zone in np.unique(zones[present]).tolist():
             mine = np.flatnonzero(present & (zones == zone))
             cut: list[tuple[NDArray[Any], ...]] = []
-            # A few hundred polygons at a time: the projected copies and their coordinates
-            # are temporaries, and the whole zone's at once would raise the peak by some
-            # 400 MB for the country's wards.
+            # A few hundred polygons at a time: the projected copies are temporaries, and the
+            # whole zone's at once would raise the peak by some 400 MB for the country's wards.
             for batch in np.array_split(mine, -(-len(mine) // _BUILD_POLYGONS)):
                 metric = project_geometries(geometries[batch], zones[batch])
                 rings, polygon = shapely.get_parts(shapely.boundary(metric), return_index=True)
                 xy, ring = shapely.get_coordinates(rings, return_index=True)
-                pieces, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
-                cut.append((pieces, batch[polygon[piece_ring]]))
-            pieces, owner = _joined(cut)
-            trees[zone], owners[zone] = shapely.STRtree(pieces), owner
-        return cls(trees, owners)
+                vertex, sizes, piece_ring = _cut(xy, ring, _PIECE_SEGMENTS)
+                cut.append((xy[vertex], sizes, batch[polygon[piece_ring]]))
+            xy, sizes, owner = _joined(cut)
+            made[zone] = _ZonePieces.make(xy, np.r_[0, np.cumsum(sizes)], owner)
+        return cls(made)
 
     def save(self, path: Path, polygons: int) -> None:
         """Write the pieces' metric coordinates as an uncompressed ``.npz``.
@@ -447,29 +454,42 @@ class OutlinePieces:
         same coordinates, so every distance is the same to the last bit.
         """
         arrays: dict[str, NDArray[Any]] = {"count": np.array([polygons, _PIECE_SEGMENTS])}
-        for zone, tree in self.trees.items():
-            xy, piece = shapely.get_coordinates(tree.geometries, return_index=True)
-            arrays[f"xy_{zone}"] = xy
-            arrays[f"piece_{zone}"] = piece.astype(np.int32)
-            arrays[f"owner_{zone}"] = self.owners[zone]
+        for zone, pieces in self.zones.items():
+            sizes = np.diff(pieces.first)
+            arrays[f"xy_{zone}"] = np.asarray(pieces.xy)
+            arrays[f"piece_{zone}"] = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+            arrays[f"owner_{zone}"] = pieces.owner
         with path.open("wb") as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path, polygons: int) -> OutlinePieces | None:
-        """Read pieces written by :meth:`save`; None if made for another index or cutting."""
-        trees, owners = {}, {}
-        data = mapped_npz(path)  # the coordinates go straight from the file into GEOS
+        """Read pieces written by :meth:`save`; None if made for another index or cutting.
+
+        The coordinates stay mapped from the file: a run holds in memory the pages it reads.
+        """
+        made = {}
+        data = mapped_npz(path)
         count, segments = data["count"]
         if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
             return None
-        for key in data:
+        for key in list(data):
             if key.startswith("xy_"):
                 zone = int(key.removeprefix("xy_"))
-                pieces = shapely.linestrings(data[key], indices=data[f"piece_{zone}"])
-                trees[zone] = shapely.STRtree(pieces)
-                owners[zone] = np.array(data[f"owner_{zone}"])
-        return cls(trees, owners)
+                piece = data[f"piece_{zone}"]
+                first = np.r_[0, np.flatnonzero(piece[1:] != piece[:-1]) + 1, len(piece)]
+                made[zone] = _ZonePieces.make(data[key], first, np.array(data[f"owner_{zone}"]))
+        del data
+        # Making the boxes read every page of the coordinates: mapped afresh, a run holds
+        # only the pages its points come near.
+        fresh = mapped_npz(path)
+        # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
+        return cls(
+            {
+                zone: pieces.remapped(np.asarray(fresh[f"xy_{zone}"]))
+                for zone, pieces in made.items()
+            }
+        )
 
     def near(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], within_m: float
@@ -479,22 +499,12 @@ class OutlinePieces:
         Each point is measured in the zone of each polygon, as :meth:`distance` measures it.
         """
         found: list[tuple[NDArray[Any], ...]] = []
-        for zone, tree in self.trees.items():
+        for zone, pieces in self.zones.items():
             x, y = project_xy(lon, lat, np.full(len(lon), zone, dtype=np.int64))
-            # Only points near the zone's pieces at all become geometries (most lie in one
-            # zone's polygons: the other zone's tree could not find them).
-            west, south, east, north = self._extent(zone)
-            rows = np.flatnonzero(
-                (x >= west - within_m)
-                & (x <= east + within_m)
-                & (y >= south - within_m)
-                & (y <= north + within_m)
-            )
-            points = shapely.points(x[rows], y[rows])
-            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
-            metres = shapely.distance(points[pair], tree.geometries[piece])
-            found.append((rows[pair], self.owners[zone][piece], metres))
-        if not found:
+            pt, poly, metres = pieces.measured(x, y, within_m)
+            keep = metres <= within_m
+            found.append((pt[keep], poly[keep], metres[keep]))
+        if not found or not sum(len(part[0]) for part in found):
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty, np.zeros(0)
         pt, poly, metres = _joined(found)
@@ -502,14 +512,6 @@ class OutlinePieces:
         pt, poly, metres = pt[order], poly[order], metres[order]
         first = np.r_[True, (pt[1:] != pt[:-1]) | (poly[1:] != poly[:-1])]
         return pt[first], poly[first], metres[first]
-
-    def _extent(self, zone: int) -> tuple[float, float, float, float]:
-        """Return the bounds of a zone's pieces in its metres (made once)."""
-        known = self.extents.get(zone)
-        if known is None:
-            west, south, east, north = shapely.total_bounds(self.trees[zone].geometries).tolist()
-            known = self.extents[zone] = (west, south, east, north)
-        return known
 
     def distance(
         self,
@@ -521,31 +523,215 @@ class OutlinePieces:
     ) -> NDArray[np.float64]:
         """Metres from each point to the outline of its ``polygon``; inf beyond ``within_m``."""
         best = np.full(len(lon), np.inf)
-        for zone, tree in self.trees.items():
+        for zone, pieces in self.zones.items():
             rows = np.flatnonzero(zones == zone)
             if not len(rows):
                 continue
-            points = shapely.points(*project_xy(lon[rows], lat[rows], zones[rows]))
-            pair, piece = tree.query(points, predicate="dwithin", distance=within_m)
-            mine = self.owners[zone][piece] == polygon[rows[pair]]
-            pair, piece = pair[mine], piece[mine]
-            metres = shapely.distance(points[pair], tree.geometries[piece])
-            np.minimum.at(best, rows[pair], metres)
+            x, y = project_xy(lon[rows], lat[rows], zones[rows])
+            pt, _, metres = pieces.measured(x, y, within_m, polygon[rows])
+            np.minimum.at(best, rows[pt], metres)
+        best[best > within_m] = np.inf
         return best
 
 
-#: Segments per outline piece: GEOS measures a piece in a few steps.
+@dataclass(frozen=True)
+class _ZonePieces:
+    """The outline pieces of one UTM zone: vertices piece after piece, boxes, a cell index.
+
+    Piece ``p`` of the file is the line through ``xy[first[p]:first[p + 1]]`` (``owner[p]``:
+    its polygon). In memory each is split further into parts of :data:`_PART_SEGMENTS`
+    segments (``xy[start[q]:stop[q]]``, polygon ``part_owner[q]``; consecutive parts share a
+    vertex), the unit that is looked up and measured: a point near an outline measures the
+    few segments near it, not whole pieces. Each part is filed under every cell of
+    :data:`_CELL_M` metres its box touches (``cells`` sorted, ``cell_part`` alongside).
+    """
+
+    xy: NDArray[np.float64]
+    first: NDArray[np.intp]
+    owner: NDArray[np.intp]
+    start: NDArray[np.int32]
+    stop: NDArray[np.int32]
+    part_owner: NDArray[np.int32]
+    low: NDArray[np.float64]  # (parts, 2): west, south of each part's box
+    high: NDArray[np.float64]  # (parts, 2): east, north
+    cells: NDArray[np.int64]
+    cell_part: NDArray[np.int32]
+
+    @classmethod
+    def make(
+        cls, xy: NDArray[np.float64], first: NDArray[np.intp], owner: NDArray[np.intp]
+    ) -> _ZonePieces:
+        """Index the pieces of one zone (``first``: each piece's first vertex, then the end)."""
+        first = np.asarray(first, dtype=np.intp)
+        owner = owner.astype(np.intp)
+        parts = np.maximum(-(-(np.diff(first) - 1) // _PART_SEGMENTS), 1)
+        start = np.repeat(first[:-1], parts) + _PART_SEGMENTS * (
+            np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+        )
+        stop = np.minimum(start + _PART_SEGMENTS + 1, np.repeat(first[1:], parts))
+        if len(start):  # a part's vertices up to the next part's first, then its last one
+            low = np.minimum(np.minimum.reduceat(xy, start, axis=0), xy[stop - 1])
+            high = np.maximum(np.maximum.reduceat(xy, start, axis=0), xy[stop - 1])
+        else:
+            low = high = np.zeros((0, 2))
+        part, keys = _cell_keys(np.asarray(low), np.asarray(high))
+        order = np.argsort(keys, kind="stable")
+        return cls(
+            xy,
+            first,
+            owner,
+            start.astype(np.int32),
+            stop.astype(np.int32),
+            np.repeat(owner, parts).astype(np.int32),
+            np.asarray(low),
+            np.asarray(high),
+            keys[order],
+            part[order].astype(np.int32),
+        )
+
+    def remapped(self, xy: NDArray[np.float64]) -> _ZonePieces:
+        """Return the same pieces over another array of the same coordinates."""
+        return dataclasses.replace(self, xy=xy)
+
+    def measured(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        within_m: float,
+        polygon: NDArray[np.intp] | None = None,
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+        """Pairs (point, polygon) of parts whose box lies within ``within_m``, with the metres.
+
+        The metres are the point's distance to the part (GEOS's, to the bit); every part
+        nearer than ``within_m`` is among the pairs, farther ones may be (a point and polygon
+        may come more than once). With ``polygon``, only parts of each point's own polygon.
+        """
+        pt, part = self._candidates(x, y, within_m)
+        owner = self.part_owner[part].astype(np.intp)
+        if polygon is not None:
+            mine = owner == polygon[pt]
+            pt, part, owner = pt[mine], part[mine], owner[mine]
+        metres = np.empty(len(pt))
+        for begin in range(0, len(pt), _MEASURE_PAIRS):
+            some = slice(begin, begin + _MEASURE_PAIRS)
+            metres[some] = self._part_distance(x[pt[some]], y[pt[some]], part[some])
+        return pt, owner, metres
+
+    def _candidates(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], within_m: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Pairs (point, part) whose box comes within ``within_m`` (a little more) of the point."""
+        found: list[tuple[NDArray[Any], ...]] = []
+        reach = within_m + _BOX_SLACK_M
+        for begin in range(0, len(x), _QUERY_POINTS):
+            some = slice(begin, begin + _QUERY_POINTS)
+            px, py = x[some], y[some]
+            box_low = np.stack([px - reach, py - reach], axis=1)
+            box_high = np.stack([px + reach, py + reach], axis=1)
+            box, keys = _cell_keys(box_low, box_high)
+            lo = np.searchsorted(self.cells, keys, "left")
+            count = np.searchsorted(self.cells, keys, "right") - lo
+            pt = np.repeat(box, count)
+            at = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+            part = self.cell_part[at].astype(np.intp)
+            inside = (
+                (self.low[part, 0] <= px[pt] + reach)
+                & (self.high[part, 0] >= px[pt] - reach)
+                & (self.low[part, 1] <= py[pt] + reach)
+                & (self.high[part, 1] >= py[pt] - reach)
+            )
+            found.append((pt[inside] + begin, part[inside]))
+        if not found:
+            empty = np.zeros(0, dtype=np.intp)
+            return empty, empty
+        pt, part = _joined(found)
+        return pt, part
+
+    def _part_distance(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], part: NDArray[np.intp]
+    ) -> NDArray[np.float64]:
+        """Distance from each point to its part: the least over the part's segments."""
+        first = self.start[part].astype(np.intp)
+        segments = self.stop[part] - first - 1
+        begins = np.cumsum(segments) - segments
+        row = np.repeat(np.arange(len(part)), segments)
+        a = np.repeat(first - begins, segments) + np.arange(int(segments.sum()))
+        start, end = self.xy[a], self.xy[a + 1]
+        metres = _segment_distance(x[row], y[row], start[:, 0], start[:, 1], end[:, 0], end[:, 1])
+        return np.minimum.reduceat(metres, begins) if len(part) else np.zeros(0)
+
+
+def _segment_distance(
+    px: NDArray[np.float64],
+    py: NDArray[np.float64],
+    ax: NDArray[np.float64],
+    ay: NDArray[np.float64],
+    bx: NDArray[np.float64],
+    by: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Distance from points P to segments AB, by GEOS's ``Distance::pointToSegment``.
+
+    The same operations in the same order (each rounded to float64, no fused multiply-add), so
+    the same bits: the projection ratio ``r`` of P on AB picks A (r <= 0), B (r >= 1) or the
+    perpendicular distance ``|s| * |AB|``; a segment whose ends coincide measures to A.
+    """
+    ex, ey = bx - ax, by - ay
+    length2 = ex * ex + ey * ey
+    dax, day = px - ax, py - ay
+    dbx, dby = px - bx, py - by
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (dax * ex + day * ey) / length2
+        s = ((ay - py) * ex - (ax - px) * ey) / length2
+    to_a = np.sqrt(dax * dax + day * day)
+    to_b = np.sqrt(dbx * dbx + dby * dby)
+    across = np.abs(s) * np.sqrt(length2)
+    metres: NDArray[np.float64] = np.where(r <= 0.0, to_a, np.where(r >= 1.0, to_b, across))
+    metres[length2 == 0.0] = to_a[length2 == 0.0]
+    return metres
+
+
+def _cell_keys(
+    low: NDArray[np.float64], high: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+    """Every (box, cell key) of the :data:`_CELL_M` cells that boxes ``low``–``high`` touch."""
+    first = np.floor(low / _CELL_M).astype(np.int64)
+    last = np.floor(high / _CELL_M).astype(np.int64)
+    across, up = (last - first + 1).T
+    count = across * up
+    box = np.repeat(np.arange(len(low)), count)
+    k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    cx = first[box, 0] + k // up[box]
+    cy = first[box, 1] + k % up[box]
+    return box, cx * (1 << 32) + cy
+
+
+#: Segments per outline piece (in the file).
 _PIECE_SEGMENTS = 32
+#: Segments per part of a piece looked up and measured (in memory).
+_PART_SEGMENTS = 16
 #: Polygons projected and cut at a time when the outline pieces are made.
 _BUILD_POLYGONS = 256
+#: Side in metres of the cells parts are filed under (a 32-segment piece's box is ~500 m at the
+#: median).
+_CELL_M = 500.0
+#: Added to the reach of a box test: the boxes are compared with plain arithmetic and the
+#: distances measured with GEOS's formula, so the box test keeps a margin (it only adds
+#: pieces to measure, never drops one a polygon's distance would find).
+_BOX_SLACK_M = 1e-3
+#: Points looked up in the cells at a time, and point-piece pairs measured at a time: bounds
+#: on the temporaries (each pair expands to up to 32 segments).
+_QUERY_POINTS = 16_384
+_MEASURE_PAIRS = 8_192
 
 
 def _cut(
     xy: NDArray[np.float64], ring: NDArray[np.intp], segments: int
-) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """Cut linestrings (vertices ``xy`` of ring ``ring``) into pieces of ``segments`` segments.
 
-    Consecutive pieces share their end vertex, so together they cover every segment.
+    Returns the vertices of the pieces, piece after piece (indexes into ``xy``), each piece's
+    vertex count and its ring. Consecutive pieces share their end vertex, so together they
+    cover every segment.
     """
     starts = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]])
     lengths = np.diff(np.r_[starts, len(ring)])
@@ -558,8 +744,7 @@ def _cut(
     vertex = np.repeat(first, sizes) + (
         np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     )
-    pieces = shapely.linestrings(xy[vertex], indices=np.repeat(np.arange(len(first)), sizes))
-    return pieces, ring[first]
+    return vertex, sizes, ring[first]
 
 
 #: Point index, polygon index, distance in metres, whether the polygon holds the point.

@@ -217,6 +217,8 @@ class BoundarySet:
     build_id: str | None = None
     refined_display: tuple[Path, ...] = ()
     _by_code: pd.DataFrame = field(init=False, repr=False)
+    #: Whether the location index prepares copies of the polygons (see :meth:`index_alone`).
+    _index_copies: bool = field(default=True, init=False, repr=False)
 
     def __post_init__(self) -> None:
         duplicated = self.frame["code"][self.frame["code"].duplicated()]
@@ -238,8 +240,12 @@ class BoundarySet:
         return cls(info, finish_units(units))
 
     @classmethod
-    def load(cls, set_id: str, settings: Settings | None = None) -> BoundarySet:
+    def load(
+        cls, set_id: str, settings: Settings | None = None, *, fresh: bool = False
+    ) -> BoundarySet:
         """Load a built set by id (cached per process until it is rebuilt).
+
+        ``fresh``: read it anew, a set of the caller's own that the cache does not hold.
 
         Raises
         ------
@@ -258,7 +264,8 @@ class BoundarySet:
             (str(where), (where / "refinement.json").stat().st_mtime_ns)
             for _, where in read_refinements(cache, set_id)
         )
-        return _load_built(str(folder), meta.stat().st_mtime_ns, refined)
+        read = _load_built.__wrapped__ if fresh else _load_built
+        return read(str(folder), meta.stat().st_mtime_ns, refined)
 
     @classmethod
     def for_date(cls, day: date, settings: Settings | None = None) -> BoundarySet:
@@ -419,8 +426,20 @@ class BoundarySet:
             self._cached_cores(geometries, zones),
             self._cached_grid(len(geometries)),
             self._cached_outline(geometries, zones),
+            copies=self._index_copies,
         )
         return index, leaves["code"].to_numpy(dtype=object)
+
+    def index_alone(self) -> None:
+        """Let the location index prepare the set's own polygons, not copies of them.
+
+        Some 160 MB less for the 2025 wards. Only for a set that no other thread uses while
+        points are located in it (a prepared geometry must not be shared between threads,
+        see ``LeafIndex``): the sets of a one-shot command's own context. No effect once the
+        index is made.
+        """
+        if "_leaf" not in self.__dict__:
+            self._index_copies = False
 
     @cached_property
     def _is_leaf(self) -> pd.Series:

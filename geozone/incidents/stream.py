@@ -49,9 +49,11 @@ from geozone.incidents.io import ReadResult, Reject, open_incidents
 from geozone.parallel import Behind, prefetched
 from geozone.vntime import local_dates
 
-#: Rows per piece by default: about 200 MB at the peak of judging a piece, which keeps a
-#: run's peak under 1.5 GB with the country's index (see benchmarks/bench_scale.py).
-DEFAULT_CHUNK_ROWS = 50_000
+#: Rows per piece by default. Some 4-5 KB a row is in flight (the piece judged, the next one
+#: read, the last one written): at 40,000 the one-shot run of 1 M rows peaks at ~1,460 MB
+#: with the country's index, 50,000 gave 1,500-1,520 MB, too near the 1,536 MB bound
+#: (benchmarks/bench_oneshot.py; 40,000 costs ~0.2 s more CPU per 1 M rows).
+DEFAULT_CHUNK_ROWS = 40_000
 #: Rows of a piece converted to Arrow and written at a time (a Parquet row group).
 WRITE_ROWS = 25_000
 #: Pieces between two hand-backs of freed memory to the system: each hand-back costs the
@@ -557,6 +559,40 @@ def assign_file(
         Counts, and the first :data:`MAX_KEPT_REJECTS` rejects.
     """
     started = time.perf_counter()
+    with _system_arrow_pool():
+        summary = _assign_pieces(source, output, context, crs, tolerance, chunk_rows, on_progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@contextlib.contextmanager
+def _system_arrow_pool() -> Iterator[None]:
+    """Let Arrow allocate from the C library's allocator for the block, then as before.
+
+    A streamed run reads a piece on one thread, judges it on another and writes it on a
+    third; Arrow's default pool (mimalloc) keeps what a thread frees of another thread's
+    memory, some 90 MB at the peak of a 1 M-row run, where the system allocator, trimmed
+    between pieces (:func:`~geozone.context.release_memory`), gives it back. Each buffer
+    is freed to the pool it came from, so the switch back is safe.
+    """
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
+def _assign_pieces(
+    source: Path,
+    output: Path,
+    context: Context | Callable[[], Context],
+    crs: str | int,
+    tolerance: float | None,
+    chunk_rows: int,
+    on_progress: ProgressCallback | None,
+) -> AssignSummary:
+    """Judge and write the pieces of a file (:func:`assign_file` without the clock)."""
     total, pieces = read_pieces(source, crs=crs, chunk_rows=chunk_rows)
     summary = AssignSummary(output=str(output))
     writer = AssignedWriter(output, schema=assigned_schema())
@@ -586,7 +622,6 @@ def assign_file(
             behind.close()
         writer.abort()
         raise
-    summary.seconds = time.perf_counter() - started
     return summary
 
 

@@ -295,6 +295,29 @@ def test_outline_pieces_measure_to_the_last_bit_what_the_projected_polygons_do(
     assert np.isinf(measured[~close]).all()
 
 
+def test_segment_distances_are_geos_s_to_the_bit() -> None:
+    """The numpy point-to-segment distance equals shapely.distance to a 2-point line, bit for bit.
+
+    UTM-sized coordinates, with degenerate segments, points on the segments' lines beyond
+    either end, points at the ends, and points exactly across from a segment's middle.
+    """
+    from geozone.boundaries._locate import _segment_distance
+
+    rng = np.random.default_rng(21)
+    n = 200_000
+    a = rng.uniform([200_000, 900_000], [800_000, 2_600_000], (n, 2))
+    b = a + rng.normal(0, 50, (n, 2))
+    b[:2_000] = a[:2_000]  # degenerate segments
+    p = a + rng.normal(0, 60, (n, 2))
+    t = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0], 20_000)
+    p[2_000:22_000] = a[2_000:22_000] + t[:, None] * (b[2_000:22_000] - a[2_000:22_000])
+    p[22_000:24_000] = b[22_000:24_000]
+    measured = _segment_distance(p[:, 0], p[:, 1], a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    exact = shapely.distance(lines, shapely.points(p))
+    np.testing.assert_array_equal(measured, exact)
+
+
 # -- property: random points near edges and in overlaps ------------------------------------
 
 
