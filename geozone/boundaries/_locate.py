@@ -459,6 +459,10 @@ class OutlinePieces:
             arrays[f"xy_{zone}"] = np.asarray(pieces.xy)
             arrays[f"piece_{zone}"] = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
             arrays[f"owner_{zone}"] = pieces.owner
+            # The parts' index too: made again on load it reads every page of the vertices
+            # (1.4 s of a one-shot command's start, mostly first touches of the mapping).
+            for name in _PART_INDEX:
+                arrays[f"{_PART_KEY}{name}_{zone}"] = np.asarray(getattr(pieces, name))
         with path.open("wb") as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]
 
@@ -473,6 +477,18 @@ class OutlinePieces:
         count, segments = data["count"]
         if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
             return None
+        zones = [int(key.removeprefix("xy_")) for key in data if key.startswith("xy_")]
+        if all(f"{_PART_KEY}start_{zone}" in data for zone in zones):
+            # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
+            return cls(
+                {
+                    zone: _ZonePieces(
+                        np.asarray(data[f"xy_{zone}"]),
+                        **{n: np.asarray(data[f"{_PART_KEY}{n}_{zone}"]) for n in _PART_INDEX},
+                    )
+                    for zone in zones
+                }
+            )
         for key in list(data):
             if key.startswith("xy_"):
                 zone = int(key.removeprefix("xy_"))
@@ -714,6 +730,12 @@ _BUILD_POLYGONS = 256
 #: Side in metres of the cells parts are filed under (a 32-segment piece's box is ~500 m at the
 #: median).
 _CELL_M = 500.0
+#: The fields of :class:`_ZonePieces` besides the vertices, kept in an outline file.
+_PART_INDEX = ("first", "owner", "start", "stop", "part_owner", "low", "high", "cells", "cell_part")
+#: Their names' prefix in the file: made for these parts and cells.
+_PART_KEY = f"parts{_PART_SEGMENTS}cell{int(_CELL_M)}_"
+#: In an outline file's name: a file of another cutting or index is not read (made anew).
+OUTLINE_TAG = _PART_KEY.rstrip("_")
 #: Added to the reach of a box test: the boxes are compared with plain arithmetic and the
 #: distances measured with GEOS's formula, so the box test keeps a margin (it only adds
 #: pieces to measure, never drops one a polygon's distance would find).

@@ -29,6 +29,7 @@ from geozone.boundaries._coregrid import CoreGrid
 from geozone.boundaries._locate import (
     CORE_RULE,
     CORE_SIMPLIFY_M,
+    OUTLINE_TAG,
     CoreSource,
     GridSource,
     LeafIndex,
@@ -508,12 +509,13 @@ class BoundarySet:
     ) -> Callable[[], OutlinePieces]:
         """Return the metric outline pieces kept next to a built set, made on first use.
 
-        The file's name carries the build, the cutting and the PROJ version (the projected
-        coordinates are PROJ's): another of any of them makes a new file.
+        The file's name carries the build, the PROJ version (the projected coordinates are
+        PROJ's) and the cutting and index kept in it: another of any of them makes a new file.
         """
 
         def load() -> OutlinePieces:
-            path = self._beside(f"outline-{self.build_id}-proj{pyproj.proj_version_str}.npz")
+            proj = pyproj.proj_version_str
+            path = self._beside(f"outline-{self.build_id}-proj{proj}-{OUTLINE_TAG}.npz")
             if path is not None and path.is_file():
                 pieces = OutlinePieces.load(path, len(geometries))
                 if pieces is not None:
