@@ -448,21 +448,17 @@ class OutlinePieces:
         return cls(made)
 
     def save(self, path: Path, polygons: int) -> None:
-        """Write the pieces' metric coordinates as an uncompressed ``.npz``.
+        """Write the pieces' metric coordinates and their parts' index as an uncompressed ``.npz``.
 
         ``polygons``: the index's count. Loaded again (:meth:`load`), the pieces have the very
-        same coordinates, so every distance is the same to the last bit.
+        same coordinates, so every distance is the same to the last bit. The index is kept
+        too: made again on load it would read every page of the coordinates (1.4 s of a
+        one-shot command's start, mostly first touches of the mapping).
         """
         arrays: dict[str, NDArray[Any]] = {"count": np.array([polygons, _PIECE_SEGMENTS])}
         for zone, pieces in self.zones.items():
-            sizes = np.diff(pieces.first)
-            arrays[f"xy_{zone}"] = np.asarray(pieces.xy)
-            arrays[f"piece_{zone}"] = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-            arrays[f"owner_{zone}"] = pieces.owner
-            # The parts' index too: made again on load it reads every page of the vertices
-            # (1.4 s of a one-shot command's start, mostly first touches of the mapping).
-            for name in _PART_INDEX:
-                arrays[f"{_PART_KEY}{name}_{zone}"] = np.asarray(getattr(pieces, name))
+            for name in _ZONE_ARRAYS:
+                arrays[f"{name}_{zone}"] = np.asarray(getattr(pieces, name))
         with path.open("wb") as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]
 
@@ -470,40 +466,20 @@ class OutlinePieces:
     def load(cls, path: Path, polygons: int) -> OutlinePieces | None:
         """Read pieces written by :meth:`save`; None if made for another index or cutting.
 
-        The coordinates stay mapped from the file: a run holds in memory the pages it reads.
+        Every array stays mapped from the file: a run holds in memory the pages it reads.
         """
-        made = {}
         data = mapped_npz(path)
         count, segments = data["count"]
         if int(count) != polygons or int(segments) != _PIECE_SEGMENTS:
             return None
         zones = [int(key.removeprefix("xy_")) for key in data if key.startswith("xy_")]
-        if all(f"{_PART_KEY}start_{zone}" in data for zone in zones):
-            # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
-            return cls(
-                {
-                    zone: _ZonePieces(
-                        np.asarray(data[f"xy_{zone}"]),
-                        **{n: np.asarray(data[f"{_PART_KEY}{n}_{zone}"]) for n in _PART_INDEX},
-                    )
-                    for zone in zones
-                }
-            )
-        for key in list(data):
-            if key.startswith("xy_"):
-                zone = int(key.removeprefix("xy_"))
-                piece = data[f"piece_{zone}"]
-                first = np.r_[0, np.flatnonzero(piece[1:] != piece[:-1]) + 1, len(piece)]
-                made[zone] = _ZonePieces.make(data[key], first, np.array(data[f"owner_{zone}"]))
-        del data
-        # Making the boxes read every page of the coordinates: mapped afresh, a run holds
-        # only the pages its points come near.
-        fresh = mapped_npz(path)
+        if not all(f"{name}_{zone}" in data for zone in zones for name in _ZONE_ARRAYS):
+            return None
         # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
         return cls(
             {
-                zone: pieces.remapped(np.asarray(fresh[f"xy_{zone}"]))
-                for zone, pieces in made.items()
+                zone: _ZonePieces(**{n: np.asarray(data[f"{n}_{zone}"]) for n in _ZONE_ARRAYS})
+                for zone in zones
             }
         )
 
@@ -604,10 +580,6 @@ class _ZonePieces:
             keys[order],
             part[order].astype(np.int32),
         )
-
-    def remapped(self, xy: NDArray[np.float64]) -> _ZonePieces:
-        """Return the same pieces over another array of the same coordinates."""
-        return dataclasses.replace(self, xy=xy)
 
     def measured(
         self,
@@ -730,12 +702,10 @@ _BUILD_POLYGONS = 256
 #: Side in metres of the cells parts are filed under (a 32-segment piece's box is ~500 m at the
 #: median).
 _CELL_M = 500.0
-#: The fields of :class:`_ZonePieces` besides the vertices, kept in an outline file.
-_PART_INDEX = ("first", "owner", "start", "stop", "part_owner", "low", "high", "cells", "cell_part")
-#: Their names' prefix in the file: made for these parts and cells.
-_PART_KEY = f"parts{_PART_SEGMENTS}cell{int(_CELL_M)}_"
+#: The arrays of a :class:`_ZonePieces`, each kept in an outline file (per zone).
+_ZONE_ARRAYS = tuple(f.name for f in dataclasses.fields(_ZonePieces))
 #: In an outline file's name: a file of another cutting or index is not read (made anew).
-OUTLINE_TAG = _PART_KEY.rstrip("_")
+OUTLINE_TAG = f"parts{_PART_SEGMENTS}cell{int(_CELL_M)}"
 #: Added to the reach of a box test: the boxes are compared with plain arithmetic and the
 #: distances measured with GEOS's formula, so the box test keeps a margin (it only adds
 #: pieces to measure, never drops one a polygon's distance would find).
