@@ -57,6 +57,10 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+#: The box columns of the SQLite R*Trees.
+_BOX_COLUMNS = ("minx", "maxx", "miny", "maxy")
+
+
 def build_metadata(dialect: str) -> sa.MetaData:
     """Describe the store's tables for ``dialect`` ("sqlite" or "postgresql").
 
@@ -160,17 +164,14 @@ def build_metadata(dialect: str) -> sa.MetaData:
             "incidents_rtree",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True),
-            sa.Column("minx", sa.Float),
-            sa.Column("maxx", sa.Float),
-            sa.Column("miny", sa.Float),
-            sa.Column("maxy", sa.Float),
+            *(sa.Column(name, sa.Float) for name in _BOX_COLUMNS),
         )
         # Space and detection time in days since 1970 (migration 0010; linking's reads).
         sa.Table(
             "incidents_rtree_time",
             metadata,
             sa.Column("id", sa.Integer, primary_key=True),
-            *(sa.Column(name, sa.Float) for name in ("minx", "maxx", "miny", "maxy")),
+            *(sa.Column(name, sa.Float) for name in _BOX_COLUMNS),
             sa.Column("mint", sa.Float),
             sa.Column("maxt", sa.Float),
         )
