@@ -12,7 +12,8 @@ prepared lines, warmed on one thread when made, are used by one thread at a time
 
 from __future__ import annotations
 
-import queue
+import collections
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,49 +37,61 @@ def thread_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
 _DONE = object()
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+def prefetched(items: Iterable[T], depth: int = 1, head_start: int = 0) -> Iterator[T]:
     """Yield the items of ``items``, each made on a thread of its own while the last is used.
 
     A pipeline's stages overlap: the next piece of a file is read and validated while this
     one is judged (parsing and GEOS release the GIL for much of their time). At most
-    ``depth`` items wait made. An exception of the producer is raised where the item it
-    failed to make would have been yielded; leaving the loop early stops the producer.
+    ``depth`` items wait made; while the consumer works on its first item, up to
+    ``head_start`` (the one-shot command loads its boundary sets once it holds the first
+    piece: the other core makes several pieces meanwhile). An exception of the producer is
+    raised where the item it failed to make would have been yielded; leaving the loop early
+    stops the producer.
     """
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
+    waiting: collections.deque[Any] = collections.deque()
+    limit = max(1, depth, head_start)
+    changed = threading.Condition()
+    stop = False
+
+    def put(item: Any) -> bool:
+        with changed:
+            changed.wait_for(lambda: stop or len(waiting) < limit)
+            if stop:
+                return False
+            waiting.append(item)
+            changed.notify_all()
+            return True
 
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        waiting.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            waiting.put(_DONE)
+            put(_DONE)
         except BaseException as error:  # handed to the consumer, raised there
-            waiting.put(error)
+            put(error)
 
     thread = threading.Thread(target=produce, name="geozone-prefetch", daemon=True)
     thread.start()
     try:
-        while True:
-            item = waiting.get()
+        for taken in itertools.count():
+            with changed:
+                changed.wait_for(lambda: bool(waiting))
+                item = waiting.popleft()
+                if taken:  # the consumer is back for its second item: the head start is over
+                    limit = max(1, depth)
+                changed.notify_all()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
-        stop.set()
-        while thread.is_alive():  # let a producer blocked on a full queue see the stop
-            try:
-                waiting.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+        with changed:
+            stop = True
+            waiting.clear()
+            changed.notify_all()
+        thread.join()
 
 
 class Behind:

@@ -56,6 +56,27 @@ def test_leaving_early_stops_the_producer_at_most_depth_items_ahead() -> None:
     assert len(made) <= 4 + 2 + 1
 
 
+def test_a_head_start_makes_items_ahead_until_the_first_is_taken_then_depth() -> None:
+    made: list[int] = []
+
+    def items() -> Iterator[int]:
+        for value in range(1_000):
+            made.append(value)
+            yield value
+
+    stream = prefetched(items(), depth=1, head_start=5)
+    assert next(stream) == 0  # while the first item is used, 5 wait and 1 is in hand
+    deadline = time.monotonic() + 5
+    while len(made) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(made) == 7
+    assert [next(stream) for _ in range(6)] == list(range(1, 7))
+    time.sleep(0.3)  # back to depth 1: one waiting, one in hand
+    assert len(made) <= 7 + 1 + 1
+    stream.close()
+
+
 def test_behind_runs_calls_in_order_and_raises_the_first_failure() -> None:
     done: list[int] = []
 

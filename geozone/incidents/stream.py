@@ -60,6 +60,10 @@ WRITE_ROWS = 25_000
 #: next pieces page faults for the memory they take again (slow on a virtual machine), and
 #: between two the memory a piece freed is reused by the next.
 RELEASE_PIECES = 10
+#: Pieces read and validated ahead while the context still loads (a few seconds of the
+#: one-shot command, when the judge has nothing to do yet): about 16 MB each at the
+#: default size, taken before the indexes reach their peak.
+HEAD_START_PIECES = 8
 #: Columns of the assigned table that hold lists of unit codes.
 LIST_COLUMNS = ("candidates", "zone_units", "cooperating")
 #: Columns of the assigned table that are flags and distances.
@@ -598,7 +602,10 @@ def _assign_pieces(
     writer = AssignedWriter(output, schema=assigned_schema())
     behind = Behind()
     try:
-        for number, (first, read) in enumerate(prefetched(pieces), start=1):
+        for number, (first, read) in enumerate(
+            prefetched(pieces, head_start=0 if isinstance(context, Context) else HEAD_START_PIECES),
+            start=1,
+        ):
             if not isinstance(context, Context):
                 context = context()
             table: pd.DataFrame | pa.Table

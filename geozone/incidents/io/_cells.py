@@ -113,10 +113,10 @@ def texts(series: pd.Series, normalise: bool = True) -> NDArray[np.object_]:
 
 def lengths(values: NDArray[np.object_]) -> NDArray[np.float64]:
     """Length in characters of each text (NaN where None)."""
-    nan = float("nan")
-    return np.fromiter(
-        (nan if v is None else len(v) for v in values), dtype=np.float64, count=len(values)
-    )
+    out = np.full(len(values), np.nan)
+    present = np.flatnonzero(pd.notna(values))
+    out[present] = np.fromiter(map(len, values[present]), dtype=np.float64, count=len(present))
+    return out
 
 
 def by_unique(text: pd.Series, func: Callable[[str], Any]) -> NDArray[np.object_]:
@@ -135,7 +135,7 @@ def quote(values: NDArray[np.object_] | pd.Series, rows: NDArray[np.intp]) -> li
 
 def has_nul(values: NDArray[np.object_]) -> NDArray[np.bool_]:
     """Tell which text cells hold a NUL character (None cells do not)."""
-    if "\x00" not in "".join(v for v in values if v is not None):  # the usual case, at once
+    if "\x00" not in "".join(filter(None, values)):  # the usual case, at once
         return np.zeros(len(values), dtype=bool)
     return np.array([v is not None and "\x00" in v for v in values], dtype=bool)
 
