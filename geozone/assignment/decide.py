@@ -378,6 +378,8 @@ def _decisions(
     }
     # Integers standing for the worded values: the unit holding the point (a leaf unit, or
     # the unit standing in for the members), the member or given text of the detector.
+    # Every sentence opens with the unit holding the point (by name and code when it is
+    # no member): rows of different units are never worded alike.
     leaf_unit = coded.level(territory.bset.leaf_level)[0][pts.rows]
     given = coded.detectors[0][pts.rows]
     situation = _group_ids(
@@ -385,6 +387,7 @@ def _decisions(
             rule,
             pts.holder,
             across,
+            coded.unit_ids[pts.rows],
             np.where(by_unit | (pts.area >= 0), -2 - leaf_unit, lead),
             pts.area,
             np.where(pts.detector >= 0, pts.detector, -2 - given),

@@ -158,6 +158,11 @@ class _Coded:
         return np.asarray(self.units["unit_code"], dtype=object)
 
     @cached_property
+    def unit_ids(self) -> NDArray[np.intp]:
+        """Return the leaf unit holding each incident, factorised (-1: none)."""
+        return _factorized(self.unit_code)[0]
+
+    @cached_property
     def status_inside(self) -> NDArray[np.bool_]:
         """Return whether a unit of the set holds each incident (status ``inside``)."""
         status: NDArray[np.object_] = np.asarray(self.units["locate_status"], dtype=object)

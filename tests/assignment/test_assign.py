@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -532,3 +533,68 @@ def test_an_original_member_detects_in_its_carried_cluster(
     assert (rows["lead_unit"] == "91").all() and rows["review"].all()  # a proposal: review
     assert not rows["explanation_vi"].str.contains("không phải thành viên").any()
     assert rows["explanation_vi"].str.contains("Tỉnh An Giang phát hiện trước").all()
+
+
+def test_each_sentence_names_the_unit_holding_its_own_point(grid: BoundarySet) -> None:
+    # Two points outside every member, in different wards, detected by the same member of a
+    # cluster that decides nothing: one batch, the same rule and detector, but each sentence
+    # opens with its own ward (they were worded once for both before).
+    lapsed = ClusterTerritory(
+        grid_cluster(
+            zone_width_m=100,
+            regulation=REGULATION,
+            carried_from="grid-before",
+            carry_status="lapsed",
+        ),
+        grid,
+    )
+    points = [grid_point(2500, 500), grid_point(2500, 2500)]  # Ô 3, Ô 9
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["in-3", "in-9"],
+            "occurred_at": [WHEN, WHEN],
+            "lon": [p[0] for p in points],
+            "lat": [p[1] for p in points],
+            "detected_by": ["o1", "o1"],
+        }
+    )
+    rows = assign(incidents, [grid], [lapsed], tolerance_m=5).clusters.set_index("external_id")
+    assert set(rows["rule"]) == {"no_decision"}
+    assert rows.loc["in-3", "explanation_en"].startswith("In Phường Ô 3 (00003);")
+    assert rows.loc["in-9", "explanation_en"].startswith("In Phường Ô 9 (00009);")
+    assert rows.loc["in-9", "explanation_vi"].startswith("Vụ việc thuộc Phường Ô 9 (00009);")
+
+
+@pytest.mark.parametrize("carry_status", [None, "lapsed"])
+def test_a_batchs_sentences_are_those_of_its_rows_judged_alone(
+    grid: BoundarySet, carry_status: str | None
+) -> None:
+    # Rows worded alike share one wording: whatever the batch, each row's sentence must be
+    # the one it gets alone (random points over the grid and around it, mixed detectors).
+    carried = {"carried_from": "grid-before", "carry_status": carry_status} if carry_status else {}
+    territory = ClusterTerritory(
+        grid_cluster(zone_width_m=100, regulation=REGULATION, **carried), grid
+    )
+    rng = np.random.default_rng(11)
+    n = 120
+    xy = rng.uniform(-300, 3300, size=(n, 2))
+    points = [grid_point(x, y) for x, y in xy]
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"p{k}" for k in range(n)],
+            "occurred_at": [WHEN] * n,
+            "lon": [p[0] for p in points],
+            "lat": [p[1] for p in points],
+            "detected_by": rng.choice(["o1", "o2", "o4", "o5", "00003", "00009", None], size=n),
+        }
+    )
+    together = assign(incidents, [grid], [territory], tolerance_m=5).clusters
+    alone = pd.concat(
+        [assign(incidents.iloc[[k]], [grid], [territory], tolerance_m=5).clusters for k in range(n)]
+    )
+    assert len(together) > n // 3  # enough rows concern the cluster to mean something
+    columns = ["external_id", "explanation_vi", "explanation_en"]
+    pd.testing.assert_frame_equal(
+        together[columns].sort_values("external_id").reset_index(drop=True),
+        alone[columns].sort_values("external_id").reset_index(drop=True),
+    )
