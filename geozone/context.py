@@ -103,13 +103,35 @@ def release_memory() -> None:
         trim(0)
 
 
-@lru_cache(maxsize=1)
+#: glibc's ``mallopt`` parameter for the most arenas (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int) -> None:
+    """Let glibc's allocator keep at most ``arenas`` arenas from now on (a batch process).
+
+    Each thread that meets a busy arena gets one of its own (up to 8 per core), and memory
+    freed in one arena is not reused by the others: a run that judges its pieces on threads
+    kept about 90 MB more at its peak than on one. Call before the threads start; nothing
+    happens elsewhere than on glibc.
+    """
+    function = _libc_function("mallopt")
+    if function is not None:
+        function(_M_ARENA_MAX, max(1, arenas))
+
+
 def _malloc_trim() -> Callable[[int], int] | None:
     """Return the C library's ``malloc_trim`` (glibc; None elsewhere)."""
+    return _libc_function("malloc_trim")
+
+
+@lru_cache(maxsize=4)
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """Return the C library's function ``name`` (glibc; None elsewhere)."""
     import ctypes
 
     try:
-        function: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+        function: Callable[..., int] = getattr(ctypes.CDLL("libc.so.6"), name)
     except (OSError, AttributeError):
         return None
     return function

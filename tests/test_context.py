@@ -73,3 +73,16 @@ def test_a_private_context_is_its_own_and_indexes_the_sets_own_polygons(
     assert mine_found.keys() == theirs_found.keys()
     for key, values in mine_found.items():
         assert repr(values.tolist()) == repr(theirs_found[key].tolist()), key
+
+
+def test_the_arena_limit_and_the_trim_reach_glibc_where_it_is_the_c_library() -> None:
+    import platform
+
+    from geozone.context import _libc_function, limit_malloc_arenas, release_memory
+
+    on_glibc = platform.libc_ver()[0] == "glibc"
+    assert (_libc_function("mallopt") is not None) == on_glibc
+    assert (_libc_function("malloc_trim") is not None) == on_glibc
+    assert _libc_function("no_such_function") is None
+    limit_malloc_arenas(2)  # mallopt accepts the parameter (no crash, no error raised)
+    release_memory()

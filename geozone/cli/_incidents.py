@@ -217,8 +217,11 @@ def incidents_assign(
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     else:
+        from geozone.context import limit_malloc_arenas
         from geozone.incidents.stream import assign_file
+        from geozone.settings import get_settings
 
+        limit_malloc_arenas(get_settings().workers)  # before the pipeline's threads start
         with (
             input_file(source, input_format, option="--input-format") as path,
             ThreadPoolExecutor(1, thread_name_prefix="geozone-context") as loading,

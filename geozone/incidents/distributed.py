@@ -225,7 +225,11 @@ def assign_distributed(
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"GEOZONE_WORKERS": "1"},  # a task judges on one thread: workers are the cores
         )
     client = Client(scheduler or cluster)  # type: ignore[no-untyped-call]
     summary = AssignSummary(output=str(output))
