@@ -245,9 +245,13 @@ class ClusterTerritory:
     @cached_property
     def epsg(self) -> int:
         """The UTM zone the cluster's metric work is done in (that of its members' centre)."""
-        geoms = self._member_geometries()
-        centre = shapely.centroid(shapely.union_all(geoms))
+        centre = shapely.centroid(self._member_union)
         return int(utm_epsg(float(shapely.get_x(centre))))
+
+    @cached_property
+    def _member_union(self) -> Any:
+        """The members' territory as one geometry (lon/lat), made once for its two uses."""
+        return shapely.union_all(self._member_geometries())
 
     @cached_property
     def reach(self) -> tuple[float, float, float, float]:
@@ -259,8 +263,7 @@ class ClusterTerritory:
     @cached_property
     def outline(self) -> Any:
         """The members' territory as one prepared polygon (lon/lat), widened by a metre."""
-        union = shapely.union_all(self._member_geometries())
-        outline = shapely.buffer(union, degrees_bound(1.0), quad_segs=2)
+        outline = shapely.buffer(self._member_union, degrees_bound(1.0), quad_segs=2)
         shapely.prepare(outline)
         warm_prepared(np.array([outline], dtype=object))
         return outline
