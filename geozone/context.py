@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geozone import vntime
 from geozone.assignment import ClusterTerritory, territories
@@ -21,6 +22,9 @@ from geozone.clusters.files import load_clusters
 from geozone.clusters.model import Cluster, Confirmation
 from geozone.errors import DataNotFoundError
 from geozone.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from geozone.store.base import IncidentStore
 
 
 @dataclass
@@ -179,6 +183,15 @@ def judging_context(settings: Settings | None = None, *, private: bool = False) 
     """
     settings = settings or get_settings()
     return load_context(settings, confirmations=stored_confirmations(settings), private=private)
+
+
+def store_context(store: IncidentStore, *, private: bool = False) -> Context:
+    """Return the context to judge a store's incidents with: that store's confirmations.
+
+    A command given another store than the configured one (``--store``) judges as that
+    store's planners confirmed its carried clusters; ``private``: see :func:`load_context`.
+    """
+    return load_context(confirmations=store.confirmations(), private=private)
 
 
 def stored_confirmations(settings: Settings | None = None) -> tuple[Confirmation, ...]:

@@ -303,15 +303,17 @@ def incidents_import(
     located by its address only: its jurisdiction at the level the address gives, and a
     review decision "address only: no border-zone decision" for each cluster it concerns.
     """
-    from geozone.context import judging_context, prepare_for
+    from geozone.context import limit_malloc_arenas, prepare_for, store_context
     from geozone.incidents.pipeline import import_file
+    from geozone.settings import get_settings
     from geozone.store import open_store
 
-    with input_file(source, fmt) as path:
-        context = judging_context()
+    limit_malloc_arenas(get_settings().workers)  # before the pipeline's threads start
+    with input_file(source, fmt) as path, open_store(store_url) as store:
         with err_console.status("preparing the boundary indexes…"):
+            context = store_context(store, private=True)  # no polygon copies for other threads
             prepare_for(context, chunk_rows)  # before the bars: the first piece's ETA stays true
-        with open_store(store_url) as store, row_progress() as progress:
+        with row_progress() as progress:
             stored = progress.add_task(f"storing and judging {_name(source)}", total=None)
             judged = progress.add_task(f"linking {_name(source)}", total=None, start=False)
             report = import_file(
@@ -368,16 +370,15 @@ def incidents_link(
     each against the stored reports near it, and judges again the reports whose role
     changed (the earliest detection leads).
     """
-    from geozone.context import judging_context
+    from geozone.context import store_context
     from geozone.incidents.pipeline import link_stored
     from geozone.store import open_store
 
-    context = judging_context()
     with open_store(store_url) as store, row_progress("linking stored reports") as progress:
         task = progress.add_task("link", total=None)
         linked = link_stored(
             store,
-            context,
+            store_context(store),
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
@@ -402,15 +403,14 @@ def incidents_unlink(
     The pair is never linked again, by later imports either; their event is relinked
     without it and the reports whose role changed are judged again.
     """
-    from geozone.context import judging_context
+    from geozone.context import store_context
     from geozone.incidents.events import unlink_pair
     from geozone.incidents.pipeline import assign_ids
     from geozone.store import open_store
 
-    context = judging_context()
     with open_store(store_url) as store:
         fresh, outcome = unlink_pair(store, first, second, by=by, note=note)
-        judged = assign_ids(store, context, outcome.rejudge)
+        judged = assign_ids(store, store_context(store), outcome.rejudge)
         events = {e: (store.get(e) or {}).get("event_id") for e in (first, second)}
     data = {"unlinked": [first, second], "new": fresh, "judged_again": judged, "events": events}
     if as_json:

@@ -37,7 +37,7 @@ def patrol_export(
     border_zone_km2, border_zone_share, cluster_share; a zone that cannot be measured says
     why in coverage_note).
     """
-    from geozone.context import judging_context
+    from geozone.context import store_context
     from geozone.store import open_store
     from geozone.store.export import (
         PATROL_SUFFIXES,
@@ -48,10 +48,10 @@ def patrol_export(
     from geozone.store.planner import PlannerStore
 
     check_export_path(output, PATROL_SUFFIXES)  # before any work
-    context = judging_context()
-    attribution = context.attribution
-    with open_store(store_url) as store:
+    with open_store(store_url) as store:  # zones measured on the store's own confirmations
+        context = store_context(store)
         records = PlannerStore(store.engine).list_zones(cluster)
+    attribution = context.attribution
     with console.status(f"measuring {len(records):,} patrol zones…"):
         frame = patrol_zone_frame(records, context, attribution, with_coverage=with_coverage)
     export_patrol_zones(frame, output)

@@ -207,3 +207,24 @@ def test_export_writes_standard_output_in_the_format_given(
             and message in refused.output
             and not refused.stdout_bytes.startswith(b"external_id")
         )
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_import_judges_with_the_confirmations_of_the_store_it_writes_to(tmp_path: Path) -> None:
+    # The carried T11 cluster decides only where a planner confirmed it: in store "b", not
+    # in "a" nor in the configured store (a confirmation elsewhere must not leak in).
+    source = tmp_path / "s.csv"
+    invoke("incidents", "generate", "-n", "400", "--seed", "5", "-o", str(source))
+    urls = {name: f"sqlite:///{tmp_path / name}.sqlite" for name in ("a", "b")}
+    carried = "hoa-do-phuc-vi-vn2025"
+    confirmed = invoke("clusters", "confirm", carried, "--from", "2025-07-01", "--store", urls["b"])
+    assert confirmed.exit_code == 0, confirmed.output
+    rules = {}
+    for name, url in urls.items():
+        assert invoke("incidents", "import", str(source), "--store", url).exit_code == 0
+        out = tmp_path / f"{name}.csv"
+        invoke("incidents", "export", "-o", str(out), "--cluster", carried, "--store", url)
+        rules[name] = set(pd.read_csv(out)["rule"])
+    assert rules["a"] == {"no_decision"}
+    assert rules["b"] and "no_decision" not in rules["b"]

@@ -37,7 +37,7 @@ def test_patrol_zones_export_with_unit_names_coverage_and_attribution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context = grid_context()
-    monkeypatch.setattr("geozone.context.judging_context", lambda *_: context)
+    monkeypatch.setattr("geozone.context.store_context", lambda *_, **__: context)
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     drawn = {
         "Tuyến 1": (SQUARE, "grid-centre", ["00001", "00002"]),
