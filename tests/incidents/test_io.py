@@ -415,3 +415,33 @@ def test_vectorised_validation_agrees_with_the_model() -> None:
         ), (i, row)
         assert mine.detected_by == (model.detected_by.strip() if model.detected_by else None)
     assert 30 < n_model_ok < 350 and n_outside > 10  # the sample exercises every outcome
+
+
+@pytest.mark.parametrize("max_run", [64, 1 << 21])
+def test_the_id_ledger_gives_each_ids_first_line_as_a_dict_would(
+    max_run: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geozone.incidents.io import _ids
+
+    monkeypatch.setattr(_ids, "MAX_RUN", max_run)  # 64: many runs, merges of every size
+    rng = np.random.default_rng(3)
+    ledger, first_seen = _ids.IdLedger(), {}
+    line = 0
+    for _ in range(40):  # pieces with repeats inside and across pieces, some Unicode ids
+        ids = np.array(
+            [f"id-{k}" if k % 7 else f"vụ-{k}" for k in rng.integers(0, 1_500, 120)], dtype=object
+        )
+        lines = np.arange(line + 1, line + 1 + len(ids), dtype=np.int64)
+        line += len(ids)
+        expected = [first_seen.get(i, -1) for i in ids]
+        assert ledger.first_lines(ids).tolist() == expected
+        ledger.add(ids, lines)
+        for i, n in zip(ids, lines, strict=True):
+            first_seen.setdefault(i, int(n))
+    assert len(ledger) == len(first_seen)
+    everyone = np.array(list(first_seen), dtype=object)
+    assert ledger.first_lines(everyone).tolist() == list(first_seen.values())
+    keys = [run[0] for run in ledger._runs]
+    assert all(bool(np.all(k[:-1] <= k[1:])) for k in keys)  # every run stays sorted
+    with pytest.raises(IncidentFileError, match="split it into parts"):
+        ledger.add(np.array(["late"], dtype=object), np.array([_ids.MAX_LINE + 1]))
