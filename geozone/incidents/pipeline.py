@@ -128,6 +128,7 @@ def import_file(
     stored = duplicates = rejected = assigned = address_only = linked = 0
     rejects: list[dict[str, Any]] = []
     pending: list[pd.DataFrame] = []
+    ours_now: set[str] = set()  # a resumed run's stored reports (the earlier runs' are not)
     if on_stored:
         on_stored(start, source.n_rows)
     for first, read in source.pieces(chunk_rows, cut=start):
@@ -152,6 +153,8 @@ def import_file(
             assigned += judged
             held = None
         stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+        if start:
+            ours_now.update(ours)
         if on_stored:
             on_stored(first + read.n_rows, source.n_rows)
         if held is not None and len(ours) < len(held):
@@ -165,7 +168,11 @@ def import_file(
         done = min(source.n_rows, done + len(ids))
         if on_progress:
             on_progress(done, source.n_rows)
-    if start:  # an earlier run may have stopped before linking what it stored
+    if start and batch["status"] != "done":
+        # An earlier run may have stopped before linking what it stored (each report
+        # stored as its own event): linked now, as if with this run's.
+        linked += _link_earlier(store, context, batch_id, ours_now, stamp, chunk_rows)
+    if start:  # reports stored before events (migration 0007), not linked yet
         linked += link_stored(store, context, chunk=chunk_rows)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
@@ -261,8 +268,16 @@ def _store_judged(
     if fresh.empty:  # every row stored already: the batch's progress only
         return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
     result = assign(fresh, context.sets, context.territories)
+    # Each stored as its own event: linking, once every piece is stored, writes only the
+    # reports it links (not an event row per new report).
     added, ours = store.add_judged(
-        fresh, result.units, result.clusters, batch_id, stamp=stamp, source_rows=source_rows
+        fresh,
+        result.units,
+        result.clusters,
+        batch_id,
+        stamp=stamp,
+        source_rows=source_rows,
+        single=True,
     )
     return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
 
@@ -286,6 +301,32 @@ def _assign_piece(
         incidents = incidents[incidents["external_id"].isin(ours)].reset_index(drop=True)
     result = assign(incidents, context.sets, context.territories)
     return store.save_assignments(result.units, result.clusters, stamp=stamp), ours
+
+
+def _link_earlier(
+    store: IncidentStore,
+    context: Context,
+    batch_id: str,
+    ours: set[str],
+    stamp: str,
+    chunk: int,
+) -> int:
+    """Link the reports batch ``batch_id`` stored in earlier runs, in chunks; return the linked.
+
+    Each new report is stored as its own event (``single``): one an earlier run stored but
+    did not link yet looks linked, so the reports of the batch that this run did not store
+    are linked again (linking a report twice writes nothing new).
+    """
+    from geozone.store.events import batch_reports
+
+    if not isinstance(store, SqlIncidentStore):
+        return 0
+    earlier = [e for e in batch_reports(store, batch_id) if e not in ours]
+    linked = 0
+    for first in range(0, len(earlier), max(1, chunk)):
+        ids = earlier[first : first + chunk]
+        linked += link_and_judge(store, context, ids, stamp).linked
+    return linked
 
 
 def link_and_judge(

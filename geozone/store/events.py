@@ -493,6 +493,17 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
+def batch_reports(store: SqlIncidentStore, batch_id: str) -> list[str]:
+    """Return the external ids of the reports import batch ``batch_id`` stored, by id."""
+    t = _tables(store.dialect)["incidents"]
+    with store.engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(t.c.external_id).where(t.c.batch_id == batch_id).order_by(t.c.id)
+            ).scalars()
+        )
+
+
 def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
     """Return, for each cooperating report among ``external_ids``, its event's first detector.
 
@@ -533,6 +544,7 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
 __all__ = [
     "REPORT_COLUMNS",
     "add_unlink",
+    "batch_reports",
     "event_leads",
     "event_members",
     "lead_detectors",

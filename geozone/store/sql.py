@@ -562,6 +562,7 @@ class SqlIncidentStore(IncidentStore):
         *,
         stamp: str,
         source_rows: int | None = None,
+        single: bool = False,
     ) -> tuple[AddResult, list[str]]:
         """Store incidents with their assignment, in one transaction; skip stored ids.
 
@@ -581,6 +582,12 @@ class SqlIncidentStore(IncidentStore):
             As for :meth:`add_incidents`.
         stamp
             What the assignment was computed from (:meth:`save_assignments`).
+        single
+            Insert each incident as its own event (``event_id`` ``ev-`` and its id, role
+            ``single``, confidence 1: what linking writes for a report linked with none),
+            for a caller that links them next (an import): linking then writes only the
+            reports it links, not every new report. Else the event columns are left empty
+            (not linked yet).
 
         Returns
         -------
@@ -620,9 +627,13 @@ class SqlIncidentStore(IncidentStore):
                 if not len(prepared):
                     ids: dict[str, int] = {}
                 elif self.dialect == "sqlite":
-                    ids = insert_sqlite_indexed(connection, prepared, unit_frame, stamp, now)
+                    ids = insert_sqlite_indexed(
+                        connection, prepared, unit_frame, stamp, now, single=single
+                    )
                 else:
-                    ids = insert_postgres_ids(connection, prepared, unit_frame, stamp, now)
+                    ids = insert_postgres_ids(
+                        connection, prepared, unit_frame, stamp, now, single=single
+                    )
                 inserted = len(ids)
                 if ids:
                     mine = unit_frame["external_id"].isin(ids).to_numpy()
