@@ -160,19 +160,13 @@ def insert_sqlite(
     return int(result.rowcount)
 
 
-#: The trigger that keeps the R*Tree of ``incidents`` (migration 0001), per inserted row.
-_RTREE_TRIGGER = "incidents_rtree_insert"
-#: The trigger that keeps the R*Tree of space and detection time (migration 0010).
+#: The trigger that keeps the R*Tree of space and detection time (migration 0010; the one
+#: R*Tree of ``incidents`` since migration 0011).
 _RTREE_TIME_TRIGGER = "incidents_rtree_time_insert"
 #: The detection time in days since 1970 as migration 0010's triggers compute it.
 _DAYS = "(julianday(coalesce(detected_at, occurred_at)) - 2440587.5)"
 #: Each R*Tree's insert trigger and the statement that fills it from the rows past an id.
 _RTREES = (
-    (
-        _RTREE_TRIGGER,
-        "INSERT INTO incidents_rtree (id, minx, maxx, miny, maxy) "
-        "SELECT id, lon, lon, lat, lat FROM incidents WHERE id > ?",
-    ),
     (
         _RTREE_TIME_TRIGGER,
         "INSERT INTO incidents_rtree_time (id, minx, maxx, miny, maxy, mint, maxt) "

@@ -3,11 +3,12 @@
 One class, :class:`SqlIncidentStore`, written in SQLAlchemy Core; the two databases differ in
 three places only:
 
-- the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree`` filled by
-  triggers in the inserting transaction (and ``incidents_rtree_time``, space and detection
-  time, for linking's reads: migration 0010); PostGIS has a generated ``geom geometry(Point, 4326)``
-  column with a GiST index. A bbox query joins the R*Tree, or uses ``geom && ST_MakeEnvelope``;
-  both then compare the exact coordinates, so points on the box's edge are inside;
+- the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree_time`` of space
+  and detection time (migration 0010; the space-only ``incidents_rtree`` of 0001 is dropped
+  by 0011) filled by triggers in the inserting transaction; PostGIS has a generated
+  ``geom geometry(Point, 4326)`` column with a GiST index. A bbox query joins the R*Tree,
+  or uses ``geom && ST_MakeEnvelope``; both then compare the exact coordinates, so points
+  on the box's edge are inside;
 - the bulk insert (:mod:`geozone.store._bulk`): ``executemany`` of prepared tuples on
   SQLite; ``COPY`` into a temporary table, then one ``INSERT … SELECT`` on PostgreSQL;
 - locking (:mod:`geozone.store._engine`): SQLite runs in WAL mode with a busy timeout and
