@@ -44,6 +44,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,26 +80,33 @@ EVENT_FUNCTIONS = (
 
 
 class _StoreClock:
-    """Wall and CPU seconds spent inside the wrapped store calls (outermost calls only)."""
+    """Wall and CPU seconds spent inside the wrapped store calls (outermost calls only).
+
+    Per thread: the import stores a piece on a writer thread while it judges the next, so
+    the CPU is the calling thread's (``thread_time``) and the store's wall time may overlap
+    the rest's.
+    """
 
     def __init__(self) -> None:
         self.wall = 0.0
         self.cpu = 0.0
-        self.depth = 0
+        self.local = threading.local()
+        self.lock = threading.Lock()
 
     def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            if self.depth:
+            if getattr(self.local, "depth", 0):
                 return function(*args, **kwargs)
-            self.depth += 1
-            wall, cpu = time.perf_counter(), time.process_time()
+            self.local.depth = 1
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.wall += time.perf_counter() - wall
-                self.cpu += time.process_time() - cpu
-                self.depth -= 1
+                with self.lock:
+                    self.wall += time.perf_counter() - wall
+                    self.cpu += time.thread_time() - cpu
+                self.local.depth = 0
 
         return timed
 

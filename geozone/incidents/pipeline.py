@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,10 @@ def import_file(
     each piece is read and validated; on the SQL store its rows not stored yet (one query
     per piece) are judged from the piece itself and stored with their decisions in one
     transaction (:meth:`~geozone.store.sql.SqlIncidentStore.add_judged`: written once, never
-    read back, never half stored); another store stores them, then judges the rows it
-    stored. Other stale incidents of the store are left to :func:`assign_stale` (a
+    read back, never half stored), on a writer thread while the next piece is read and
+    judged (one piece in flight, stored in file order; an error stops the import once the
+    piece in flight is stored whole or not at all); another store stores them, then judges
+    the rows it stored. Other stale incidents of the store are left to :func:`assign_stale` (a
     background job in the service), except after a resumed run, whose earlier run may have
     stopped between storing a piece and judging it (an earlier version of this function).
 
@@ -131,35 +134,52 @@ def import_file(
     ours_now: set[str] = set()  # a resumed run's stored reports (the earlier runs' are not)
     if on_stored:
         on_stored(start, source.n_rows)
-    for first, read in source.pieces(chunk_rows, cut=start):
-        rejects += [r.__dict__ for r in read.rejects]
-        rejected += len(read.rejected_lines)
-        if first < start:  # stored by an earlier run: read again for its rejects only
-            continue
-        if read.address_only is not None and len(read.address_only):
-            # Before the located rows: a resumed piece finds these stored (duplicates).
-            by_address = store_address_only(store.engine, context, read.address_only, batch_id)
-            address_only += by_address[0]
-        incidents = read.incidents.reset_index(drop=True)
-        if isinstance(store, SqlIncidentStore):
-            # Judged first, then stored with the decisions in one transaction per piece.
-            added, ours = _store_judged(store, context, incidents, batch_id, stamp, read.n_rows)
-            assigned += len(ours)
-            # The piece's rows give the bounded reads' boxes: its reports are read once.
-            held = incidents
-        else:
-            added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
-            judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
-            assigned += judged
-            held = None
-        stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+    # On the SQL store a piece is stored by one writer thread while the next is read and
+    # judged (SQLite and the drivers release the GIL as they write): one piece in flight,
+    # stored in file order, each in its own transaction, as when stored in turn.
+    writer = _Writer(store, batch_id, stamp) if isinstance(store, SqlIncidentStore) else None
+
+    def settle(done: _Stored) -> None:
+        nonlocal stored, duplicates, assigned
+        stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
+        assigned += done.assigned
         if start:
-            ours_now.update(ours)
+            ours_now.update(done.ours)
         if on_stored:
-            on_stored(first + read.n_rows, source.n_rows)
-        if held is not None and len(ours) < len(held):
-            held = held[held["external_id"].isin(ours)]
-        pending.append(_to_link(ours, held))
+            on_stored(done.end, source.n_rows)
+        held = done.held
+        if held is not None and len(done.ours) < len(held):
+            held = held[held["external_id"].isin(done.ours)]
+        pending.append(_to_link(done.ours, held))
+
+    try:
+        for first, read in source.pieces(chunk_rows, cut=start):
+            rejects += [r.__dict__ for r in read.rejects]
+            rejected += len(read.rejected_lines)
+            if first < start:  # stored by an earlier run: read again for its rejects only
+                continue
+            if read.address_only is not None and len(read.address_only):
+                # Before the located rows: a resumed piece finds these stored (duplicates).
+                by_address = store_address_only(store.engine, context, read.address_only, batch_id)
+                address_only += by_address[0]
+            incidents = read.incidents.reset_index(drop=True)
+            end = first + read.n_rows
+            if writer is not None:
+                # Judged first, then stored with the decisions in one transaction per piece;
+                # the piece's rows give the bounded reads' boxes: its reports are read once.
+                judged = _judge_fresh(writer.store, context, incidents)
+                if (piece := writer.wait()) is not None:
+                    settle(piece)
+                writer.submit(incidents, judged, read.n_rows, end)
+            else:
+                added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
+                count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+                settle(_Stored(added, ours, count, None, end))
+        if writer is not None and (piece := writer.wait()) is not None:
+            settle(piece)
+    finally:
+        if writer is not None:
+            writer.close()  # a piece in flight is stored whole or not at all, then stop
     # Linked once every piece is stored, in order of detection: the events are those of
     # linking the whole store at once, whatever the file's order or the pieces' size.
     done = start
@@ -239,24 +259,32 @@ def _by_detection(
         yield ids, (piece.reset_index(drop=True) if held else None)
 
 
-def _store_judged(
-    store: SqlIncidentStore,
-    context: Context,
-    incidents: Any,
-    batch_id: str,
-    stamp: str,
-    source_rows: int,
-) -> tuple[AddResult, list[str]]:
-    """Judge the rows of a piece not stored yet, then store them with their decisions.
+@dataclass
+class _Stored:
+    """A stored piece: what was added, the ids it stored and judged, its rows, its end."""
 
-    The stored ids among the piece's are found by one query (a re-import judges nothing
-    again); the new rows are judged from the piece and inserted with their assignment in
-    one transaction with the batch's progress (:meth:`SqlIncidentStore.add_judged`).
+    added: AddResult
+    ours: list[str]
+    assigned: int
+    held: pd.DataFrame | None
+    end: int
 
-    Returns
-    -------
-    tuple of AddResult and list of str
-        What was stored, and the external ids this piece stored.
+
+@dataclass
+class _Judged:
+    """The rows of a piece not stored yet (``fresh``) and their assignment (None: none)."""
+
+    fresh: pd.DataFrame
+    units: pd.DataFrame | None = None
+    clusters: pd.DataFrame | None = None
+
+
+def _judge_fresh(store: SqlIncidentStore, context: Context, incidents: pd.DataFrame) -> _Judged:
+    """Judge the rows of a piece not stored yet (one query finds the stored ids).
+
+    A re-import judges nothing again. (A row stored by another writer while this piece is
+    judged, or by the piece before, still in flight, is skipped by the insert; the reader
+    refuses an id repeated within the file.)
     """
     fresh = incidents
     if not incidents.empty:
@@ -265,21 +293,90 @@ def _store_judged(
         if known:
             fresh = fresh[~fresh["external_id"].isin(known)]
         fresh = fresh.reset_index(drop=True)
-    if fresh.empty:  # every row stored already: the batch's progress only
-        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
+    if fresh.empty:
+        return _Judged(fresh)
     result = assign(fresh, context.sets, context.territories)
+    return _Judged(fresh, result.units, result.clusters)
+
+
+def _store_judged(
+    store: SqlIncidentStore,
+    incidents: pd.DataFrame,
+    judged: _Judged,
+    batch_id: str,
+    stamp: str,
+    source_rows: int,
+) -> tuple[AddResult, list[str]]:
+    """Store the judged new rows of a piece with their decisions, in one transaction.
+
+    Inserted with their assignment and the batch's progress
+    (:meth:`SqlIncidentStore.add_judged`); a piece with no new row advances the batch's
+    progress only.
+
+    Returns
+    -------
+    tuple of AddResult and list of str
+        What was stored, and the external ids this piece stored.
+    """
+    if judged.units is None or judged.clusters is None:  # every row stored already
+        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
     # Each stored as its own event: linking, once every piece is stored, writes only the
     # reports it links (not an event row per new report).
     added, ours = store.add_judged(
-        fresh,
-        result.units,
-        result.clusters,
+        judged.fresh,
+        judged.units,
+        judged.clusters,
         batch_id,
         stamp=stamp,
         source_rows=source_rows,
         single=True,
     )
     return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
+
+
+class _Writer:
+    """Stores an import's judged pieces on one thread, one piece in flight, in order."""
+
+    def __init__(self, store: SqlIncidentStore, batch_id: str, stamp: str) -> None:
+        self.store = store
+        self._batch_id = batch_id
+        self._stamp = stamp
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
+        self._flight: tuple[Future[tuple[AddResult, list[str]]], pd.DataFrame, int] | None = None
+
+    def submit(self, incidents: pd.DataFrame, judged: _Judged, source_rows: int, end: int) -> None:
+        """Store a piece (after :meth:`wait` returned the one before)."""
+        if self._flight is not None:  # pragma: no cover - the caller waits first
+            raise RuntimeError("a piece is in flight")
+        future = self._pool.submit(
+            _store_judged,
+            self.store,
+            incidents,
+            judged,
+            self._batch_id,
+            self._stamp,
+            source_rows,
+        )
+        self._flight = (future, incidents, end)
+
+    def wait(self) -> _Stored | None:
+        """Wait for the piece in flight to be stored; return it (None: none in flight).
+
+        Raises what storing it raised (nothing of it is stored then).
+        """
+        if self._flight is None:
+            return None
+        future, incidents, end = self._flight
+        self._flight = None
+        added, ours = future.result()
+        return _Stored(added, ours, len(ours), incidents, end)
+
+    def close(self) -> None:
+        """Let a piece in flight finish (stored whole or not at all); stop the thread."""
+        flight, self._flight = self._flight, None
+        if flight is not None:
+            wait([flight[0]])
+        self._pool.shutdown(wait=True)
 
 
 def _assign_piece(
