@@ -40,6 +40,7 @@ from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
+from geozone.store.events import batch_last_row
 from geozone.store.sql import SqlIncidentStore
 
 ProgressCallback = Callable[[int, int], None]
@@ -130,8 +131,10 @@ def import_file(
     stamp = context_stamp(context)
     stored = duplicates = rejected = assigned = address_only = linked = 0
     rejects: list[dict[str, Any]] = []
-    pending: list[pd.DataFrame] = []
-    ours_now: set[str] = set()  # a resumed run's stored reports (the earlier runs' are not)
+    pending: list[str] = []  # the ids to link (a store other than the SQL store)
+    # The rows of earlier runs of this batch: this run's are those past them (linked in
+    # order of detection, read by row id piece by piece: 8 bytes a row held, not a frame).
+    earlier = batch_last_row(store, batch_id) if isinstance(store, SqlIncidentStore) else 0
     if on_stored:
         on_stored(start, source.n_rows)
     # On the SQL store a piece is stored by one writer thread while the next is read and
@@ -143,14 +146,10 @@ def import_file(
         nonlocal stored, duplicates, assigned
         stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
         assigned += done.assigned
-        if start:
-            ours_now.update(done.ours)
         if on_stored:
             on_stored(done.end, source.n_rows)
-        held = done.held
-        if held is not None and len(done.ours) < len(held):
-            held = held[held["external_id"].isin(done.ours)]
-        pending.append(_to_link(done.ours, held))
+        if writer is None:
+            pending.extend(done.ours)
 
     try:
         for first, read in source.pieces(chunk_rows, cut=start):
@@ -165,8 +164,7 @@ def import_file(
             incidents = read.incidents.reset_index(drop=True)
             end = first + read.n_rows
             if writer is not None:
-                # Judged first, then stored with the decisions in one transaction per piece;
-                # the piece's rows give the bounded reads' boxes: its reports are read once.
+                # Judged first, then stored with the decisions in one transaction per piece.
                 judged = _judge_fresh(writer.store, context, incidents)
                 if (piece := writer.wait()) is not None:
                     settle(piece)
@@ -174,7 +172,7 @@ def import_file(
             else:
                 added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
                 count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
-                settle(_Stored(added, ours, count, None, end))
+                settle(_Stored(added, ours, count, end))
         if writer is not None and (piece := writer.wait()) is not None:
             settle(piece)
     finally:
@@ -183,15 +181,15 @@ def import_file(
     # Linked once every piece is stored, in order of detection: the events are those of
     # linking the whole store at once, whatever the file's order or the pieces' size.
     done = start
-    for ids, held in _by_detection(pending, chunk_rows):
+    for ids, held in _by_detection(store, batch_id, earlier, pending, chunk_rows):
         linked += link_and_judge(store, context, ids, stamp, reports=held).linked
         done = min(source.n_rows, done + len(ids))
         if on_progress:
             on_progress(done, source.n_rows)
-    if start and batch["status"] != "done":
+    if earlier and batch["status"] != "done":
         # An earlier run may have stopped before linking what it stored (each report
         # stored as its own event): linked now, as if with this run's.
-        linked += _link_earlier(store, context, batch_id, ours_now, stamp, chunk_rows)
+        linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
     if start:  # reports stored before events (migration 0007), not linked yet
         linked += link_stored(store, context, chunk=chunk_rows)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
@@ -216,57 +214,36 @@ def import_file(
     )
 
 
-#: The columns of an imported report kept to link it once every piece is stored.
-_LINK_KEPT = ("external_id", "lon", "lat", "occurred_at", "detected_at")
-
-
-def _to_link(ours: Sequence[str], held: pd.DataFrame | None) -> pd.DataFrame:
-    """Return what linking needs of a piece's stored reports (``held``: as stored, or None)."""
-    if held is None:
-        return pd.DataFrame({"external_id": pd.Series(list(ours), dtype=object)})
-    kept = {c: held[c] for c in _LINK_KEPT if c in held.columns}
-    return pd.DataFrame(kept).reset_index(drop=True)
-
-
 def _by_detection(
-    pending: list[pd.DataFrame], size: int
+    store: IncidentStore, batch_id: str, after: int, pending: list[str], size: int
 ) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
-    """Yield the reports to link in order of detection (ties: by id), ``size`` at a time.
+    """Yield the reports this run stored, to link, ``size`` at a time.
 
-    With the reports as stored (for the first read's boxes), or None when a piece's were
-    not held (read by id).
+    On the SQL store: the rows batch ``batch_id`` stored past row ``after``, in order of
+    detection (ties: by row id), with their place and times as stored, read per piece
+    (:func:`~geozone.store.events.reports_at`: the first read's boxes). Another store:
+    ``pending``, read by id.
     """
-    frames = [f for f in pending if len(f)]
-    if not frames:
+    if not isinstance(store, SqlIncidentStore):
+        ids = list(dict.fromkeys(pending))
+        for first in range(0, len(ids), max(1, size)):
+            yield ids[first : first + size], None
         return
-    every = pd.concat(frames, ignore_index=True).drop_duplicates("external_id")
-    held = all(c in every.columns for c in ("lon", "lat", "occurred_at")) and not any(
-        "lon" not in f.columns for f in frames
-    )
-    if held:
-        occurred = pd.to_datetime(every["occurred_at"], utc=True)
-        detected = (
-            pd.to_datetime(every["detected_at"], utc=True)
-            if "detected_at" in every.columns
-            else occurred
-        )
-        every = every.assign(_t=detected.fillna(occurred))
-        every = every.sort_values(["_t", "external_id"], kind="stable", na_position="last")
-        every = every.drop(columns="_t")
-    for first in range(0, len(every), max(1, size)):
-        piece = every.iloc[first : first + size]
-        ids = piece["external_id"].astype(str).tolist()
-        yield ids, (piece.reset_index(drop=True) if held else None)
+    from geozone.store.events import batch_rows_by_detection, reports_at
+
+    rows = batch_rows_by_detection(store, batch_id, after)
+    for first in range(0, len(rows), max(1, size)):
+        held = reports_at(store, rows[first : first + size].tolist())
+        yield held["external_id"].astype(str).tolist(), held
 
 
 @dataclass
 class _Stored:
-    """A stored piece: what was added, the ids it stored and judged, its rows, its end."""
+    """A stored piece: what was added, the ids it stored and judged, its end in the file."""
 
     added: AddResult
     ours: list[str]
     assigned: int
-    held: pd.DataFrame | None
     end: int
 
 
@@ -342,7 +319,7 @@ class _Writer:
         self._batch_id = batch_id
         self._stamp = stamp
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
-        self._flight: tuple[Future[tuple[AddResult, list[str]]], pd.DataFrame, int] | None = None
+        self._flight: tuple[Future[tuple[AddResult, list[str]]], int] | None = None
 
     def submit(self, incidents: pd.DataFrame, judged: _Judged, source_rows: int, end: int) -> None:
         """Store a piece (after :meth:`wait` returned the one before)."""
@@ -357,7 +334,7 @@ class _Writer:
             self._stamp,
             source_rows,
         )
-        self._flight = (future, incidents, end)
+        self._flight = (future, end)
 
     def wait(self) -> _Stored | None:
         """Wait for the piece in flight to be stored; return it (None: none in flight).
@@ -366,10 +343,10 @@ class _Writer:
         """
         if self._flight is None:
             return None
-        future, incidents, end = self._flight
+        future, end = self._flight
         self._flight = None
         added, ours = future.result()
-        return _Stored(added, ours, len(ours), incidents, end)
+        return _Stored(added, ours, len(ours), end)
 
     def close(self) -> None:
         """Let a piece in flight finish (stored whole or not at all); stop the thread."""
@@ -404,21 +381,21 @@ def _link_earlier(
     store: IncidentStore,
     context: Context,
     batch_id: str,
-    ours: set[str],
+    upto: int,
     stamp: str,
     chunk: int,
 ) -> int:
     """Link the reports batch ``batch_id`` stored in earlier runs, in chunks; return the linked.
 
     Each new report is stored as its own event (``single``): one an earlier run stored but
-    did not link yet looks linked, so the reports of the batch that this run did not store
-    are linked again (linking a report twice writes nothing new).
+    did not link yet looks linked, so the reports of the batch up to row ``upto`` (those
+    stored before this run) are linked again (linking a report twice writes nothing new).
     """
     from geozone.store.events import batch_reports
 
     if not isinstance(store, SqlIncidentStore):
         return 0
-    earlier = [e for e in batch_reports(store, batch_id) if e not in ours]
+    earlier = batch_reports(store, batch_id, upto=upto)
     linked = 0
     for first in range(0, len(earlier), max(1, chunk)):
         ids = earlier[first : first + chunk]

@@ -9,7 +9,7 @@ reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from numpy.typing import NDArray
 from sqlalchemy.engine import Dialect
 
 from geozone.incidents.fields import INCIDENT_COLUMNS
@@ -493,15 +494,83 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
-def batch_reports(store: SqlIncidentStore, batch_id: str) -> list[str]:
-    """Return the external ids of the reports import batch ``batch_id`` stored, by id."""
+def batch_reports(store: SqlIncidentStore, batch_id: str, upto: int | None = None) -> list[str]:
+    """Return the external ids of the reports import batch ``batch_id`` stored, by id.
+
+    ``upto``: only those whose row id is at most this.
+    """
     t = _tables(store.dialect)["incidents"]
+    statement = sa.select(t.c.external_id).where(t.c.batch_id == batch_id).order_by(t.c.id)
+    if upto is not None:
+        statement = statement.where(t.c.id <= upto)
     with store.engine.connect() as connection:
-        return list(
-            connection.execute(
-                sa.select(t.c.external_id).where(t.c.batch_id == batch_id).order_by(t.c.id)
-            ).scalars()
-        )
+        return list(connection.execute(statement).scalars())
+
+
+def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
+    """Return the largest row id of the reports import batch ``batch_id`` stored (0: none)."""
+    t = _tables(store.dialect)["incidents"]
+    statement = sa.select(sa.func.max(t.c.id)).where(t.c.batch_id == batch_id)
+    with store.engine.connect() as connection:
+        return int(connection.execute(statement).scalar() or 0)
+
+
+#: Rows fetched at a time by :func:`batch_rows_by_detection`.
+_FETCH_ROWS = 100_000
+
+
+def batch_rows_by_detection(
+    store: SqlIncidentStore, batch_id: str, after: int
+) -> NDArray[np.int64]:
+    """Return the row ids of the reports batch ``batch_id`` stored past row ``after``.
+
+    In order of detection (``detected_at``, else ``occurred_at``; ties by row id), as
+    int64: 8 bytes a report, the rest of each is read when it is linked
+    (:func:`reports_at`).
+    """
+    t = _tables(store.dialect)["incidents"]
+    detection = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
+    statement = (
+        sa.select(t.c.id)
+        .where(t.c.batch_id == batch_id, t.c.id > after)
+        .order_by(detection, t.c.id)
+    )
+    parts: list[NDArray[np.int64]] = []
+    with store.engine.connect() as connection:
+        result = connection.execute(statement)
+        while rows := result.fetchmany(_FETCH_ROWS):
+            parts.append(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def reports_at(store: SqlIncidentStore, rows: Iterable[int]) -> pd.DataFrame:
+    """Return the id, place and times of the stored reports at row ids ``rows``.
+
+    ``external_id``, ``lon``, ``lat``, ``occurred_at`` and ``detected_at`` (UTC), what
+    :func:`geozone.incidents.events.link_new` makes its first read's boxes from.
+    """
+    t = _tables(store.dialect)["incidents"]
+    names = ("external_id", "lon", "lat", "occurred_at", "detected_at")
+    columns = [
+        sa.type_coerce(t.c[name], sa.types.NullType()).label(name) if name in _TIMES else t.c[name]
+        for name in names
+    ]
+    statement = sa.select(*columns).where(among(t.c.id, store.dialect, "ids"))
+    found: list[Any] = []
+    with store.engine.connect() as connection:
+        for chunk in chunks(int(r) for r in rows):
+            found += connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
+    values: list[Sequence[Any]] = list(zip(*found, strict=True)) if found else [()] * len(names)
+    frame = pd.DataFrame(
+        {
+            "external_id": pd.Series(values[0], dtype=object),
+            "lon": pd.Series(values[1], dtype="float64"),
+            "lat": pd.Series(values[2], dtype="float64"),
+        }
+    )
+    for name, column in zip(_TIMES, values[3:], strict=True):
+        frame[name] = raw_times(pd.Series(column, dtype=object), sqlite=store.dialect == "sqlite")
+    return frame
 
 
 def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
@@ -544,11 +613,14 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
 __all__ = [
     "REPORT_COLUMNS",
     "add_unlink",
+    "batch_last_row",
     "batch_reports",
+    "batch_rows_by_detection",
     "event_leads",
     "event_members",
     "lead_detectors",
     "link_clusters",
+    "reports_at",
     "reports_in",
     "reports_of",
     "save_events",
