@@ -528,18 +528,20 @@ def batch_rows_by_detection(
     int64: 8 bytes a report, the rest of each is read when it is linked
     (:func:`reports_at`).
     """
-    t = _tables(store.dialect)["incidents"]
-    detection = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
-    statement = (
-        sa.select(t.c.id)
-        .where(t.c.batch_id == batch_id, t.c.id > after)
-        .order_by(detection, t.c.id)
+    mark = "?" if store.dialect == "sqlite" else "%s"
+    sql = (
+        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} "
+        "ORDER BY coalesce(detected_at, occurred_at), id"
     )
     parts: list[NDArray[np.int64]] = []
     with store.engine.connect() as connection:
-        result = connection.execute(statement)
-        while rows := result.fetchmany(_FETCH_ROWS):
-            parts.append(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+        # The driver's cursor: plain tuples, no SQLAlchemy row per report.
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        with closing(raw.cursor()) as cursor:
+            cursor.execute(sql, (batch_id, int(after)))
+            while rows := cursor.fetchmany(_FETCH_ROWS):
+                parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
@@ -549,17 +551,19 @@ def reports_at(store: SqlIncidentStore, rows: Iterable[int]) -> pd.DataFrame:
     ``external_id``, ``lon``, ``lat``, ``occurred_at`` and ``detected_at`` (UTC), what
     :func:`geozone.incidents.events.link_new` makes its first read's boxes from.
     """
-    t = _tables(store.dialect)["incidents"]
-    names = ("external_id", "lon", "lat", "occurred_at", "detected_at")
-    columns = [
-        sa.type_coerce(t.c[name], sa.types.NullType()).label(name) if name in _TIMES else t.c[name]
-        for name in names
-    ]
-    statement = sa.select(*columns).where(among(t.c.id, store.dialect, "ids"))
+    where = (
+        "id IN (SELECT value FROM json_each(?))" if store.dialect == "sqlite" else "id = ANY(%s)"
+    )
+    sql = f"SELECT external_id, lon, lat, occurred_at, detected_at FROM incidents WHERE {where}"
     found: list[Any] = []
     with store.engine.connect() as connection:
-        for chunk in chunks(int(r) for r in rows):
-            found += connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
+        raw = connection.connection.driver_connection  # plain tuples, as batch_rows_by_detection
+        assert raw is not None
+        with closing(raw.cursor()) as cursor:
+            for chunk in chunks(int(r) for r in rows):
+                cursor.execute(sql, (bound(store.dialect, chunk),))
+                found += cursor.fetchall()
+    names = ("external_id", "lon", "lat", *_TIMES)
     values: list[Sequence[Any]] = list(zip(*found, strict=True)) if found else [()] * len(names)
     frame = pd.DataFrame(
         {
