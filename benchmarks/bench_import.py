@@ -32,6 +32,19 @@ f28f1c3): SQLite 6,129 -> 6,662 rows/s (CPU x1.14), PostGIS 3,280 -> 3,311 rows/
 x0.97); ``--ordered`` on SQLite 8,873 -> 4,885 rows/s (CPU x0.81: linking is no longer
 cheaper for a sorted file). The baseline linked 4,826 reports in file order and 5,356
 sorted; linking the whole file at once links 5,429, as the store now does either way.
+
+Measured after the store side of issue 17's throughput work (import17e: each report stored
+as its own event, one SQLite R*Tree, pieces stored on a writer thread while the next is
+judged; same machine, shared, 200,000 rows, ``--baseline main`` at 1f10b5e, one run):
+SQLite 10,631 -> 12,074 rows/s (wall x1.14, CPU x1.02, store CPU x1.16), peak RSS 1,687 ->
+1,836 MB (a second piece held while one is stored); PostGIS 4,396 -> 5,991 rows/s (wall
+x1.36). The machine's noise is large: the same pair measured 9,158 -> 10,648 and 10,498 ->
+12,608 rows/s in other runs. Timed by the import's callbacks, one run after the other:
+main stored 200,000 rows in 15.1 s and linked them in 6.5 s; this code stored them in 10.2
+s (11.7 s with the pieces stored in turn, not on a thread) and linked them in 6.3 s. 1 M
+rows: 53.7 s to store, 42.4 s to link (10,400 rows/s), peak RSS 2.19 GB. With pieces stored
+on a thread the store's wall time overlaps the rest's: the split's "read+judge" wall is the
+time not spent in store calls.
 """
 
 from __future__ import annotations
