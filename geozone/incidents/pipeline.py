@@ -21,6 +21,7 @@ are judged again.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -325,7 +326,9 @@ class _Writer:
         """Store a piece (after :meth:`wait` returned the one before)."""
         if self._flight is not None:  # pragma: no cover - the caller waits first
             raise RuntimeError("a piece is in flight")
+        # In the caller's context: its write wait (geozone.store.write_wait) holds there too.
         future = self._pool.submit(
+            contextvars.copy_context().run,
             _store_judged,
             self.store,
             incidents,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -270,3 +271,24 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     ]
     # a piece's rows are never stored without their assignments
     assert [event[3] for event in events] == [0, 10, 20, 25, 25, 25, 25]
+
+
+def test_pieces_are_stored_within_the_caller_s_write_wait(
+    tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread stores each piece in the caller's context (its write wait)."""
+    from geozone.store._engine import WRITE_WAIT
+    from geozone.store.sql import SqlIncidentStore, write_wait
+
+    seen: list[float | None] = []
+    add_judged = SqlIncidentStore.add_judged
+
+    def recorded(self: SqlIncidentStore, *args: Any, **kwargs: Any) -> Any:
+        seen.append(WRITE_WAIT.get())
+        return add_judged(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlIncidentStore, "add_judged", recorded)
+    source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + 20 * k, 500) for k in range(25)])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store, write_wait(7.5):
+        assert import_file(store, source, context, chunk_rows=10).stored == 25
+    assert seen == [7.5, 7.5, 7.5]
