@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.engine import Dialect
 
-from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
@@ -32,10 +31,21 @@ from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
 from geozone.vntime import VIETNAM_TZ
 
-#: Columns of the frames this module reads: the incident fields, the event columns and the
-#: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
-#: holds it, else its first cluster, else None).
-REPORT_COLUMNS: tuple[str, ...] = (*INCIDENT_COLUMNS, *EVENT_COLUMNS, "link_cluster")
+#: The incident fields linking reads (:mod:`geozone.incidents.linking`): not the
+#: description, status, subjects or flags, which it never uses (a tenth of its reads' time).
+LINK_FIELDS: tuple[str, ...] = (
+    "external_id",
+    "occurred_at",
+    "detected_at",
+    "lon",
+    "lat",
+    "category",
+    "detected_by",
+)
+#: Columns of the frames this module reads: the incident fields linking reads, the event
+#: columns and the cluster a report is linked within (``link_cluster``: its first cluster
+#: whose border zone holds it, else its first cluster, else None).
+REPORT_COLUMNS: tuple[str, ...] = (*LINK_FIELDS, *EVENT_COLUMNS, "link_cluster")
 
 
 @cache
@@ -44,21 +54,20 @@ def _tables(dialect: str) -> Any:
 
 
 _TIMES = ("occurred_at", "detected_at")
-_FLAGS = ("jointly_handled", "synthetic")
 #: The columns of the report frames whose type is inferred (the others are text).
-_INFERRED = frozenset(("lon", "lat", "subjects", "event_confidence", *_FLAGS))
+_INFERRED = frozenset(("lon", "lat", "event_confidence"))
 
 
 def _columns(t: sa.Table, *, named: bool = False) -> list[sa.ColumnElement[Any]]:
-    """Return the columns of the report frames, times and flags raw (see :func:`_frame`).
+    """Return the columns of the report frames, times raw (see :func:`_frame`).
 
-    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time, a
-    bool per flag); :func:`_frame` converts whole columns at once. ``named``: the plausible
+    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time);
+    :func:`_frame` converts whole columns at once. ``named``: the plausible
     range is bound as ``earliest`` and ``latest`` at each execution (a statement compiled
     once), else given now.
     """
     columns: list[sa.ColumnElement[Any]] = []
-    for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS):
+    for name in (*LINK_FIELDS, *EVENT_COLUMNS):
         if name in _TIMES:
             column = t.c[name]
             unread = sa.type_coerce(column, sa.types.NullType())
@@ -68,8 +77,6 @@ def _columns(t: sa.Table, *, named: bool = False) -> list[sa.ColumnElement[Any]]
                 else in_range(column)
             )
             columns.append(sa.case((plausible, unread), else_=sa.null()).label(name))
-        elif name in _FLAGS:
-            columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
         else:
             columns.append(t.c[name])
     # The cluster a report is linked within (as link_clusters: its first cluster whose border
@@ -92,7 +99,7 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     if rows:  # column by column: each column's type is inferred once, not per row
         columns = zip(*rows, strict=True)
         # Text stays Python objects: inferring pandas' str type cost 0.6 s per column of
-        # 200,000 values (more than reading them); numbers and flags are inferred.
+        # 200,000 values (more than reading them); numbers are inferred.
         frame = pd.DataFrame(
             {
                 name: list(values) if name in _INFERRED else pd.Series(values, dtype=object)
@@ -105,8 +112,6 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     for name in _TIMES:
         times = raw_times(frame[name], sqlite=store.dialect == "sqlite")
         frame[name] = times.dt.tz_convert(VIETNAM_TZ)
-    for name in _FLAGS:
-        frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
     return frame
 
@@ -615,6 +620,7 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
 
 
 __all__ = [
+    "LINK_FIELDS",
     "REPORT_COLUMNS",
     "add_unlink",
     "batch_last_row",
