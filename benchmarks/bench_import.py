@@ -39,12 +39,13 @@ judged; same machine, shared, 200,000 rows, ``--baseline main`` at 1f10b5e, one 
 SQLite 10,631 -> 12,074 rows/s (wall x1.14, CPU x1.02, store CPU x1.16), peak RSS 1,687 ->
 1,836 MB (a second piece held while one is stored); PostGIS 4,396 -> 5,991 rows/s (wall
 x1.36). The machine's noise is large: the same pair measured 9,158 -> 10,648 and 10,498 ->
-12,608 rows/s in other runs. Timed by the import's callbacks, one run after the other:
-main stored 200,000 rows in 15.1 s and linked them in 6.5 s; this code stored them in 10.2
-s (11.7 s with the pieces stored in turn, not on a thread) and linked them in 6.3 s. 1 M
-rows: 53.7 s to store, 42.4 s to link (10,400 rows/s), peak RSS 2.19 GB. With pieces stored
-on a thread the store's wall time overlaps the rest's: the split's "read+judge" wall is the
-time not spent in store calls.
+12,608 rows/s in other runs, and 10,123 -> 13,167 rows/s (wall x1.30, CPU x1.13, store CPU
+x1.22; 1,692 -> 1,834 MB) once linking's reads took only the fields it uses. Timed by the
+import's callbacks, one run after the other: main stored 200,000 rows in 15.1 s and linked
+them in 6.5 s; this code stored them in 10.2 s (11.7 s with the pieces stored in turn, not
+on a thread) and linked them in 6.3 s. 1 M rows: 53.7 s to store, 42.4 s to link (10,400
+rows/s), peak RSS 2.19 GB. With pieces stored on a thread the store's wall time overlaps
+the rest's: the split's "read+judge" wall is the time not spent in store calls.
 """
 
 from __future__ import annotations
