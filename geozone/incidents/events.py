@@ -272,6 +272,22 @@ def _added(frame: pd.DataFrame, more: pd.DataFrame, known: set[Any]) -> pd.DataF
     return pd.concat([frame, more], ignore_index=True)
 
 
+def _shared_events(frame: pd.DataFrame) -> set[Any]:
+    """Return the events of ``frame`` that may have other members than its reports.
+
+    A report whose role is ``single`` and whose event is named after it (``ev-`` and its
+    id, as linking writes it) is its event's only member: linking writes every report of
+    a component it changes, so a report joined to it would have made it a lead. Reading
+    the members of such an event would find the report itself (an import inserts every
+    new report so, :meth:`~geozone.store.sql.SqlIncidentStore.add_judged` with ``single``).
+    """
+    event_id = frame["event_id"]
+    alone = frame["event_role"].eq("single").to_numpy() & (
+        event_id.to_numpy(dtype=object) == ("ev-" + frame["external_id"].astype(str)).to_numpy()
+    )
+    return set(event_id[~alone].dropna().to_numpy(dtype=object))
+
+
 def _components(n: int, a: NDArray[np.intp], b: NDArray[np.intp]) -> NDArray[np.intp]:
     """Return the connected component of each of ``n`` rows joined by the pairs ``a``-``b``."""
     from scipy.sparse import coo_matrix
@@ -308,7 +324,7 @@ def _relink(
     events_read: set[Any] = set()
     context = pd.DataFrame()
     while True:
-        event_ids = set(frame["event_id"].dropna().to_numpy(dtype=object)) - events_read
+        event_ids = _shared_events(frame) - events_read
         if event_ids:
             events_read |= event_ids
             frame = _added(frame, event_members(store, event_ids), known)

@@ -21,9 +21,11 @@ are judged again.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
+from geozone.store.events import batch_last_row
 from geozone.store.sql import SqlIncidentStore
 
 ProgressCallback = Callable[[int, int], None]
@@ -92,8 +95,10 @@ def import_file(
     each piece is read and validated; on the SQL store its rows not stored yet (one query
     per piece) are judged from the piece itself and stored with their decisions in one
     transaction (:meth:`~geozone.store.sql.SqlIncidentStore.add_judged`: written once, never
-    read back, never half stored); another store stores them, then judges the rows it
-    stored. Other stale incidents of the store are left to :func:`assign_stale` (a
+    read back, never half stored), on a writer thread while the next piece is read and
+    judged (one piece in flight, stored in file order; an error stops the import once the
+    piece in flight is stored whole or not at all); another store stores them, then judges
+    the rows it stored. Other stale incidents of the store are left to :func:`assign_stale` (a
     background job in the service), except after a resumed run, whose earlier run may have
     stopped between storing a piece and judging it (an earlier version of this function).
 
@@ -127,45 +132,66 @@ def import_file(
     stamp = context_stamp(context)
     stored = duplicates = rejected = assigned = address_only = linked = 0
     rejects: list[dict[str, Any]] = []
-    pending: list[pd.DataFrame] = []
+    pending: list[str] = []  # the ids to link (a store other than the SQL store)
+    # The rows of earlier runs of this batch: this run's are those past them (linked in
+    # order of detection, read by row id piece by piece: 8 bytes a row held, not a frame).
+    earlier = batch_last_row(store, batch_id) if isinstance(store, SqlIncidentStore) else 0
     if on_stored:
         on_stored(start, source.n_rows)
-    for first, read in source.pieces(chunk_rows, cut=start):
-        rejects += [r.__dict__ for r in read.rejects]
-        rejected += len(read.rejected_lines)
-        if first < start:  # stored by an earlier run: read again for its rejects only
-            continue
-        if read.address_only is not None and len(read.address_only):
-            # Before the located rows: a resumed piece finds these stored (duplicates).
-            by_address = store_address_only(store.engine, context, read.address_only, batch_id)
-            address_only += by_address[0]
-        incidents = read.incidents.reset_index(drop=True)
-        if isinstance(store, SqlIncidentStore):
-            # Judged first, then stored with the decisions in one transaction per piece.
-            added, ours = _store_judged(store, context, incidents, batch_id, stamp, read.n_rows)
-            assigned += len(ours)
-            # The piece's rows give the bounded reads' boxes: its reports are read once.
-            held = incidents
-        else:
-            added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
-            judged, ours = _assign_piece(store, context, incidents, batch_id, stamp)
-            assigned += judged
-            held = None
-        stored, duplicates = stored + added.inserted, duplicates + added.duplicates
+    # On the SQL store a piece is stored by one writer thread while the next is read and
+    # judged (SQLite and the drivers release the GIL as they write): one piece in flight,
+    # stored in file order, each in its own transaction, as when stored in turn.
+    writer = _Writer(store, batch_id, stamp) if isinstance(store, SqlIncidentStore) else None
+
+    def settle(done: _Stored) -> None:
+        nonlocal stored, duplicates, assigned
+        stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
+        assigned += done.assigned
         if on_stored:
-            on_stored(first + read.n_rows, source.n_rows)
-        if held is not None and len(ours) < len(held):
-            held = held[held["external_id"].isin(ours)]
-        pending.append(_to_link(ours, held))
+            on_stored(done.end, source.n_rows)
+        if writer is None:
+            pending.extend(done.ours)
+
+    try:
+        for first, read in source.pieces(chunk_rows, cut=start):
+            rejects += [r.__dict__ for r in read.rejects]
+            rejected += len(read.rejected_lines)
+            if first < start:  # stored by an earlier run: read again for its rejects only
+                continue
+            if read.address_only is not None and len(read.address_only):
+                # Before the located rows: a resumed piece finds these stored (duplicates).
+                by_address = store_address_only(store.engine, context, read.address_only, batch_id)
+                address_only += by_address[0]
+            incidents = read.incidents.reset_index(drop=True)
+            end = first + read.n_rows
+            if writer is not None:
+                # Judged first, then stored with the decisions in one transaction per piece.
+                judged = _judge_fresh(writer.store, context, incidents)
+                if (piece := writer.wait()) is not None:
+                    settle(piece)
+                writer.submit(incidents, judged, read.n_rows, end)
+            else:
+                added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
+                count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+                settle(_Stored(added, ours, count, end))
+        if writer is not None and (piece := writer.wait()) is not None:
+            settle(piece)
+    finally:
+        if writer is not None:
+            writer.close()  # a piece in flight is stored whole or not at all, then stop
     # Linked once every piece is stored, in order of detection: the events are those of
     # linking the whole store at once, whatever the file's order or the pieces' size.
     done = start
-    for ids, held in _by_detection(pending, chunk_rows):
+    for ids, held in _by_detection(store, batch_id, earlier, pending, chunk_rows):
         linked += link_and_judge(store, context, ids, stamp, reports=held).linked
         done = min(source.n_rows, done + len(ids))
         if on_progress:
             on_progress(done, source.n_rows)
-    if start:  # an earlier run may have stopped before linking what it stored
+    if earlier and batch["status"] != "done":
+        # An earlier run may have stopped before linking what it stored (each report
+        # stored as its own event): linked now, as if with this run's.
+        linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
+    if start:  # reports stored before events (migration 0007), not linked yet
         linked += link_stored(store, context, chunk=chunk_rows)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
@@ -189,67 +215,54 @@ def import_file(
     )
 
 
-#: The columns of an imported report kept to link it once every piece is stored.
-_LINK_KEPT = ("external_id", "lon", "lat", "occurred_at", "detected_at")
-
-
-def _to_link(ours: Sequence[str], held: pd.DataFrame | None) -> pd.DataFrame:
-    """Return what linking needs of a piece's stored reports (``held``: as stored, or None)."""
-    if held is None:
-        return pd.DataFrame({"external_id": pd.Series(list(ours), dtype=object)})
-    kept = {c: held[c] for c in _LINK_KEPT if c in held.columns}
-    return pd.DataFrame(kept).reset_index(drop=True)
-
-
 def _by_detection(
-    pending: list[pd.DataFrame], size: int
+    store: IncidentStore, batch_id: str, after: int, pending: list[str], size: int
 ) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
-    """Yield the reports to link in order of detection (ties: by id), ``size`` at a time.
+    """Yield the reports this run stored, to link, ``size`` at a time.
 
-    With the reports as stored (for the first read's boxes), or None when a piece's were
-    not held (read by id).
+    On the SQL store: the rows batch ``batch_id`` stored past row ``after``, in order of
+    detection (ties: by row id), with their place and times as stored, read per piece
+    (:func:`~geozone.store.events.reports_at`: the first read's boxes). Another store:
+    ``pending``, read by id.
     """
-    frames = [f for f in pending if len(f)]
-    if not frames:
+    if not isinstance(store, SqlIncidentStore):
+        ids = list(dict.fromkeys(pending))
+        for first in range(0, len(ids), max(1, size)):
+            yield ids[first : first + size], None
         return
-    every = pd.concat(frames, ignore_index=True).drop_duplicates("external_id")
-    held = all(c in every.columns for c in ("lon", "lat", "occurred_at")) and not any(
-        "lon" not in f.columns for f in frames
-    )
-    if held:
-        occurred = pd.to_datetime(every["occurred_at"], utc=True)
-        detected = (
-            pd.to_datetime(every["detected_at"], utc=True)
-            if "detected_at" in every.columns
-            else occurred
-        )
-        every = every.assign(_t=detected.fillna(occurred))
-        every = every.sort_values(["_t", "external_id"], kind="stable", na_position="last")
-        every = every.drop(columns="_t")
-    for first in range(0, len(every), max(1, size)):
-        piece = every.iloc[first : first + size]
-        ids = piece["external_id"].astype(str).tolist()
-        yield ids, (piece.reset_index(drop=True) if held else None)
+    from geozone.store.events import batch_rows_by_detection, reports_at
+
+    rows = batch_rows_by_detection(store, batch_id, after)
+    for first in range(0, len(rows), max(1, size)):
+        held = reports_at(store, rows[first : first + size].tolist())
+        yield held["external_id"].astype(str).tolist(), held
 
 
-def _store_judged(
-    store: SqlIncidentStore,
-    context: Context,
-    incidents: Any,
-    batch_id: str,
-    stamp: str,
-    source_rows: int,
-) -> tuple[AddResult, list[str]]:
-    """Judge the rows of a piece not stored yet, then store them with their decisions.
+@dataclass
+class _Stored:
+    """A stored piece: what was added, the ids it stored and judged, its end in the file."""
 
-    The stored ids among the piece's are found by one query (a re-import judges nothing
-    again); the new rows are judged from the piece and inserted with their assignment in
-    one transaction with the batch's progress (:meth:`SqlIncidentStore.add_judged`).
+    added: AddResult
+    ours: list[str]
+    assigned: int
+    end: int
 
-    Returns
-    -------
-    tuple of AddResult and list of str
-        What was stored, and the external ids this piece stored.
+
+@dataclass
+class _Judged:
+    """The rows of a piece not stored yet (``fresh``) and their assignment (None: none)."""
+
+    fresh: pd.DataFrame
+    units: pd.DataFrame | None = None
+    clusters: pd.DataFrame | None = None
+
+
+def _judge_fresh(store: SqlIncidentStore, context: Context, incidents: pd.DataFrame) -> _Judged:
+    """Judge the rows of a piece not stored yet (one query finds the stored ids).
+
+    A re-import judges nothing again. (A row stored by another writer while this piece is
+    judged, or by the piece before, still in flight, is skipped by the insert; the reader
+    refuses an id repeated within the file.)
     """
     fresh = incidents
     if not incidents.empty:
@@ -258,13 +271,92 @@ def _store_judged(
         if known:
             fresh = fresh[~fresh["external_id"].isin(known)]
         fresh = fresh.reset_index(drop=True)
-    if fresh.empty:  # every row stored already: the batch's progress only
-        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
+    if fresh.empty:
+        return _Judged(fresh)
     result = assign(fresh, context.sets, context.territories)
+    return _Judged(fresh, result.units, result.clusters)
+
+
+def _store_judged(
+    store: SqlIncidentStore,
+    incidents: pd.DataFrame,
+    judged: _Judged,
+    batch_id: str,
+    stamp: str,
+    source_rows: int,
+) -> tuple[AddResult, list[str]]:
+    """Store the judged new rows of a piece with their decisions, in one transaction.
+
+    Inserted with their assignment and the batch's progress
+    (:meth:`SqlIncidentStore.add_judged`); a piece with no new row advances the batch's
+    progress only.
+
+    Returns
+    -------
+    tuple of AddResult and list of str
+        What was stored, and the external ids this piece stored.
+    """
+    if judged.units is None or judged.clusters is None:  # every row stored already
+        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
+    # Each stored as its own event: linking, once every piece is stored, writes only the
+    # reports it links (not an event row per new report).
     added, ours = store.add_judged(
-        fresh, result.units, result.clusters, batch_id, stamp=stamp, source_rows=source_rows
+        judged.fresh,
+        judged.units,
+        judged.clusters,
+        batch_id,
+        stamp=stamp,
+        source_rows=source_rows,
+        single=True,
     )
     return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
+
+
+class _Writer:
+    """Stores an import's judged pieces on one thread, one piece in flight, in order."""
+
+    def __init__(self, store: SqlIncidentStore, batch_id: str, stamp: str) -> None:
+        self.store = store
+        self._batch_id = batch_id
+        self._stamp = stamp
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
+        self._flight: tuple[Future[tuple[AddResult, list[str]]], int] | None = None
+
+    def submit(self, incidents: pd.DataFrame, judged: _Judged, source_rows: int, end: int) -> None:
+        """Store a piece (after :meth:`wait` returned the one before)."""
+        if self._flight is not None:  # pragma: no cover - the caller waits first
+            raise RuntimeError("a piece is in flight")
+        # In the caller's context: its write wait (geozone.store.write_wait) holds there too.
+        future = self._pool.submit(
+            contextvars.copy_context().run,
+            _store_judged,
+            self.store,
+            incidents,
+            judged,
+            self._batch_id,
+            self._stamp,
+            source_rows,
+        )
+        self._flight = (future, end)
+
+    def wait(self) -> _Stored | None:
+        """Wait for the piece in flight to be stored; return it (None: none in flight).
+
+        Raises what storing it raised (nothing of it is stored then).
+        """
+        if self._flight is None:
+            return None
+        future, end = self._flight
+        self._flight = None
+        added, ours = future.result()
+        return _Stored(added, ours, len(ours), end)
+
+    def close(self) -> None:
+        """Let a piece in flight finish (stored whole or not at all); stop the thread."""
+        flight, self._flight = self._flight, None
+        if flight is not None:
+            wait([flight[0]])
+        self._pool.shutdown(wait=True)
 
 
 def _assign_piece(
@@ -286,6 +378,32 @@ def _assign_piece(
         incidents = incidents[incidents["external_id"].isin(ours)].reset_index(drop=True)
     result = assign(incidents, context.sets, context.territories)
     return store.save_assignments(result.units, result.clusters, stamp=stamp), ours
+
+
+def _link_earlier(
+    store: IncidentStore,
+    context: Context,
+    batch_id: str,
+    upto: int,
+    stamp: str,
+    chunk: int,
+) -> int:
+    """Link the reports batch ``batch_id`` stored in earlier runs, in chunks; return the linked.
+
+    Each new report is stored as its own event (``single``): one an earlier run stored but
+    did not link yet looks linked, so the reports of the batch up to row ``upto`` (those
+    stored before this run) are linked again (linking a report twice writes nothing new).
+    """
+    from geozone.store.events import batch_reports
+
+    if not isinstance(store, SqlIncidentStore):
+        return 0
+    earlier = batch_reports(store, batch_id, upto=upto)
+    linked = 0
+    for first in range(0, len(earlier), max(1, chunk)):
+        ids = earlier[first : first + chunk]
+        linked += link_and_judge(store, context, ids, stamp).linked
+    return linked
 
 
 def link_and_judge(

@@ -107,18 +107,37 @@ def _unit_values(units: pd.DataFrame) -> list[list[Any]]:
     return columns
 
 
+#: The event columns of a report inserted as its own event (``single``).
+_SINGLE_COLUMNS = ("event_id", "event_role", "event_confidence")
+
+
+def single_events(external_ids: pd.Series[Any]) -> list[list[Any]]:
+    """Return the event columns of reports that are each their own event, as linking writes.
+
+    ``ev-`` and the report's id, role ``single``, confidence 1
+    (:func:`geozone.incidents.linking.link_reports` of a report linked with none).
+    """
+    ids = external_ids.astype(str).tolist()
+    n = len(ids)
+    return [["ev-" + e for e in ids], ["single"] * n, [1.0] * n]
+
+
 def insert_sqlite(
     connection: Connection,
     frame: pd.DataFrame,
     units: pd.DataFrame | None = None,
     stamp: str | None = None,
     now: datetime | None = None,
+    *,
+    single: bool = False,
 ) -> int:
     """Insert prepared incidents (with ``batch_id``) into SQLite; return the rows inserted.
 
     With ``units`` (one row per row of ``frame``, in its order), each incident is inserted
     with its unit assignment, stamped ``stamp`` at ``now``: no second pass updates the rows
-    (and their five indexed assignment columns) after the insert.
+    (and their five indexed assignment columns) after the insert. ``single``: each is
+    inserted as its own event (:func:`single_events`), so that linking, which follows,
+    writes only the reports it links.
     """
     columns = [_sqlite_values(spec, frame[spec.name]) for spec in INCIDENT_FIELDS]
     columns.append(_nullable(frame["batch_id"]))
@@ -129,6 +148,9 @@ def insert_sqlite(
         n = len(frame)
         columns += [*_unit_values(units), [stamp] * n, [_sqlite_time(now)] * n]
         names += [*UNIT_COLUMNS, "assigned_with", "assigned_at"]
+    if single:
+        columns += single_events(frame["external_id"])
+        names += _SINGLE_COLUMNS
     sql = (
         f"INSERT INTO incidents ({', '.join(names)}) "
         f"VALUES ({', '.join('?' * len(names))}) "
@@ -138,19 +160,13 @@ def insert_sqlite(
     return int(result.rowcount)
 
 
-#: The trigger that keeps the R*Tree of ``incidents`` (migration 0001), per inserted row.
-_RTREE_TRIGGER = "incidents_rtree_insert"
-#: The trigger that keeps the R*Tree of space and detection time (migration 0010).
+#: The trigger that keeps the R*Tree of space and detection time (migration 0010; the one
+#: R*Tree of ``incidents`` since migration 0011).
 _RTREE_TIME_TRIGGER = "incidents_rtree_time_insert"
 #: The detection time in days since 1970 as migration 0010's triggers compute it.
 _DAYS = "(julianday(coalesce(detected_at, occurred_at)) - 2440587.5)"
 #: Each R*Tree's insert trigger and the statement that fills it from the rows past an id.
 _RTREES = (
-    (
-        _RTREE_TRIGGER,
-        "INSERT INTO incidents_rtree (id, minx, maxx, miny, maxy) "
-        "SELECT id, lon, lon, lat, lat FROM incidents WHERE id > ?",
-    ),
     (
         _RTREE_TIME_TRIGGER,
         "INSERT INTO incidents_rtree_time (id, minx, maxx, miny, maxy, mint, maxt) "
@@ -166,6 +182,8 @@ def insert_sqlite_indexed(
     units: pd.DataFrame | None = None,
     stamp: str | None = None,
     now: datetime | None = None,
+    *,
+    single: bool = False,
 ) -> dict[str, int]:
     """Insert like :func:`insert_sqlite`, the R*Trees filled by one statement; return the ids.
 
@@ -190,7 +208,7 @@ def insert_sqlite_indexed(
         if trigger is not None:
             connection.exec_driver_sql(f"DROP TRIGGER {name}")
             dropped.append((str(trigger), fill))
-    insert_sqlite(connection, frame, units, stamp, now)
+    insert_sqlite(connection, frame, units, stamp, now, single=single)
     for trigger, fill in dropped:
         connection.exec_driver_sql(fill, (last,))
         connection.exec_driver_sql(trigger)
@@ -252,6 +270,12 @@ _UNIT_STAGE: list[tuple[str, str, pa.DataType]] = [
     ("assigned_with", "text", pa.string()),
     ("assigned_at", "timestamptz", pa.timestamp("us", tz="UTC")),
 ]
+#: The event columns of reports inserted as their own event, staged for the COPY.
+_SINGLE_STAGE: list[tuple[str, str, pa.DataType]] = [
+    ("event_id", "text", pa.string()),
+    ("event_role", "text", pa.string()),
+    ("event_confidence", "double precision", pa.float64()),
+]
 #: The cluster columns staged for the COPY (as :data:`_UNIT_STAGE`).
 _CLUSTER_STAGE: list[tuple[str, str, pa.DataType]] = [
     ("incident_id", "bigint", pa.int64()),
@@ -284,12 +308,14 @@ def insert_postgres_ids(
     units: pd.DataFrame | None = None,
     stamp: str | None = None,
     now: datetime | None = None,
+    *,
+    single: bool = False,
 ) -> dict[str, int]:
     """Insert prepared incidents into PostgreSQL; return the row id of each inserted one.
 
     With ``units`` (one row per row of ``frame``, in its order), each incident is copied and
-    inserted with its unit assignment, stamped ``stamp`` at ``now`` (as
-    :func:`insert_sqlite`).
+    inserted with its unit assignment, stamped ``stamp`` at ``now``, and with ``single``
+    as its own event (as :func:`insert_sqlite`).
     """
     if units is None:
         _stage_postgres(connection, frame)
@@ -304,8 +330,14 @@ def insert_postgres_ids(
     staged["on_boundary"] = staged["on_boundary"].astype(bool)
     staged["assigned_with"] = stamp
     staged["assigned_at"] = pd.Timestamp(now).tz_convert("UTC")
-    _stage_postgres(connection, staged, _UNIT_STAGE)
-    names = [*_INSERT_COLUMNS, *(name for name, _, _ in _UNIT_STAGE)]
+    stage = list(_UNIT_STAGE)
+    if single:
+        events = single_events(staged["external_id"])
+        for name, column in zip(_SINGLE_COLUMNS, events, strict=True):
+            staged[name] = column
+        stage += _SINGLE_STAGE
+    _stage_postgres(connection, staged, stage)
+    names = [*_INSERT_COLUMNS, *(name for name, _, _ in stage)]
     result = connection.exec_driver_sql(
         f"INSERT INTO incidents ({', '.join(names)}) "
         f"SELECT {', '.join(_selected(n) for n in names)} FROM _incoming ORDER BY ord "

@@ -157,7 +157,9 @@ def _in_box(
     t = tables["incidents"]
     minx, miny, maxx, maxy = bbox
     if dialect == "sqlite":
-        r = tables["incidents_rtree"]
+        # The R*Tree of space and detection time (migrations 0010, 0011): its first two
+        # dimensions; every row's time range is left open.
+        r = tables["incidents_rtree_time"]
         hits = sa.select(r.c.id).where(
             r.c.minx <= maxx, r.c.maxx >= minx, r.c.miny <= maxy, r.c.maxy >= miny
         )

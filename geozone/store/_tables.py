@@ -159,14 +159,9 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.Index("ix_incident_clusters_cluster_id", "cluster_id", "in_zone"),
     )
     if dialect == "sqlite":
-        # The R*Tree virtual table (created by the migration with its triggers).
-        sa.Table(
-            "incidents_rtree",
-            metadata,
-            sa.Column("id", sa.Integer, primary_key=True),
-            *(sa.Column(name, sa.Float) for name in _BOX_COLUMNS),
-        )
-        # Space and detection time in days since 1970 (migration 0010; linking's reads).
+        # The R*Tree virtual table (created by the migration with its triggers): space and
+        # detection time in days since 1970 (migration 0010; linking's reads and, since
+        # migration 0011 dropped the space-only tree of 0001, bounding boxes).
         sa.Table(
             "incidents_rtree_time",
             metadata,

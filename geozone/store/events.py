@@ -9,7 +9,7 @@ reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from numpy.typing import NDArray
 from sqlalchemy.engine import Dialect
 
-from geozone.incidents.fields import INCIDENT_COLUMNS
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
@@ -31,10 +31,21 @@ from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
 from geozone.vntime import VIETNAM_TZ
 
-#: Columns of the frames this module reads: the incident fields, the event columns and the
-#: cluster a report is linked within (``link_cluster``: its first cluster whose border zone
-#: holds it, else its first cluster, else None).
-REPORT_COLUMNS: tuple[str, ...] = (*INCIDENT_COLUMNS, *EVENT_COLUMNS, "link_cluster")
+#: The incident fields linking reads (:mod:`geozone.incidents.linking`): not the
+#: description, status, subjects or flags, which it never uses (a tenth of its reads' time).
+LINK_FIELDS: tuple[str, ...] = (
+    "external_id",
+    "occurred_at",
+    "detected_at",
+    "lon",
+    "lat",
+    "category",
+    "detected_by",
+)
+#: Columns of the frames this module reads: the incident fields linking reads, the event
+#: columns and the cluster a report is linked within (``link_cluster``: its first cluster
+#: whose border zone holds it, else its first cluster, else None).
+REPORT_COLUMNS: tuple[str, ...] = (*LINK_FIELDS, *EVENT_COLUMNS, "link_cluster")
 
 
 @cache
@@ -43,21 +54,20 @@ def _tables(dialect: str) -> Any:
 
 
 _TIMES = ("occurred_at", "detected_at")
-_FLAGS = ("jointly_handled", "synthetic")
 #: The columns of the report frames whose type is inferred (the others are text).
-_INFERRED = frozenset(("lon", "lat", "subjects", "event_confidence", *_FLAGS))
+_INFERRED = frozenset(("lon", "lat", "event_confidence"))
 
 
 def _columns(t: sa.Table, *, named: bool = False) -> list[sa.ColumnElement[Any]]:
-    """Return the columns of the report frames, times and flags raw (see :func:`_frame`).
+    """Return the columns of the report frames, times raw (see :func:`_frame`).
 
-    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time, a
-    bool per flag); :func:`_frame` converts whole columns at once. ``named``: the plausible
+    Raw values skip SQLAlchemy's conversion of each value (a datetime built per time);
+    :func:`_frame` converts whole columns at once. ``named``: the plausible
     range is bound as ``earliest`` and ``latest`` at each execution (a statement compiled
     once), else given now.
     """
     columns: list[sa.ColumnElement[Any]] = []
-    for name in (*INCIDENT_COLUMNS, *EVENT_COLUMNS):
+    for name in (*LINK_FIELDS, *EVENT_COLUMNS):
         if name in _TIMES:
             column = t.c[name]
             unread = sa.type_coerce(column, sa.types.NullType())
@@ -67,8 +77,6 @@ def _columns(t: sa.Table, *, named: bool = False) -> list[sa.ColumnElement[Any]]
                 else in_range(column)
             )
             columns.append(sa.case((plausible, unread), else_=sa.null()).label(name))
-        elif name in _FLAGS:
-            columns.append(sa.type_coerce(t.c[name], sa.types.NullType()).label(name))
         else:
             columns.append(t.c[name])
     # The cluster a report is linked within (as link_clusters: its first cluster whose border
@@ -91,7 +99,7 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     if rows:  # column by column: each column's type is inferred once, not per row
         columns = zip(*rows, strict=True)
         # Text stays Python objects: inferring pandas' str type cost 0.6 s per column of
-        # 200,000 values (more than reading them); numbers and flags are inferred.
+        # 200,000 values (more than reading them); numbers are inferred.
         frame = pd.DataFrame(
             {
                 name: list(values) if name in _INFERRED else pd.Series(values, dtype=object)
@@ -104,8 +112,6 @@ def _frame(store: SqlIncidentStore, rows: list[Any]) -> pd.DataFrame:
     for name in _TIMES:
         times = raw_times(frame[name], sqlite=store.dialect == "sqlite")
         frame[name] = times.dt.tz_convert(VIETNAM_TZ)
-    for name in _FLAGS:
-        frame[name] = frame[name].astype(bool)
     frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
     return frame
 
@@ -493,6 +499,89 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
+def batch_reports(store: SqlIncidentStore, batch_id: str, upto: int | None = None) -> list[str]:
+    """Return the external ids of the reports import batch ``batch_id`` stored, by id.
+
+    ``upto``: only those whose row id is at most this.
+    """
+    t = _tables(store.dialect)["incidents"]
+    statement = sa.select(t.c.external_id).where(t.c.batch_id == batch_id).order_by(t.c.id)
+    if upto is not None:
+        statement = statement.where(t.c.id <= upto)
+    with store.engine.connect() as connection:
+        return list(connection.execute(statement).scalars())
+
+
+def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
+    """Return the largest row id of the reports import batch ``batch_id`` stored (0: none)."""
+    t = _tables(store.dialect)["incidents"]
+    statement = sa.select(sa.func.max(t.c.id)).where(t.c.batch_id == batch_id)
+    with store.engine.connect() as connection:
+        return int(connection.execute(statement).scalar() or 0)
+
+
+#: Rows fetched at a time by :func:`batch_rows_by_detection`.
+_FETCH_ROWS = 100_000
+
+
+def batch_rows_by_detection(
+    store: SqlIncidentStore, batch_id: str, after: int
+) -> NDArray[np.int64]:
+    """Return the row ids of the reports batch ``batch_id`` stored past row ``after``.
+
+    In order of detection (``detected_at``, else ``occurred_at``; ties by row id), as
+    int64: 8 bytes a report, the rest of each is read when it is linked
+    (:func:`reports_at`).
+    """
+    mark = "?" if store.dialect == "sqlite" else "%s"
+    sql = (
+        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} "
+        "ORDER BY coalesce(detected_at, occurred_at), id"
+    )
+    parts: list[NDArray[np.int64]] = []
+    with store.engine.connect() as connection:
+        # The driver's cursor: plain tuples, no SQLAlchemy row per report.
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        with closing(raw.cursor()) as cursor:
+            cursor.execute(sql, (batch_id, int(after)))
+            while rows := cursor.fetchmany(_FETCH_ROWS):
+                parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def reports_at(store: SqlIncidentStore, rows: Iterable[int]) -> pd.DataFrame:
+    """Return the id, place and times of the stored reports at row ids ``rows``.
+
+    ``external_id``, ``lon``, ``lat``, ``occurred_at`` and ``detected_at`` (UTC), what
+    :func:`geozone.incidents.events.link_new` makes its first read's boxes from.
+    """
+    where = (
+        "id IN (SELECT value FROM json_each(?))" if store.dialect == "sqlite" else "id = ANY(%s)"
+    )
+    sql = f"SELECT external_id, lon, lat, occurred_at, detected_at FROM incidents WHERE {where}"
+    found: list[Any] = []
+    with store.engine.connect() as connection:
+        raw = connection.connection.driver_connection  # plain tuples, as batch_rows_by_detection
+        assert raw is not None
+        with closing(raw.cursor()) as cursor:
+            for chunk in chunks(int(r) for r in rows):
+                cursor.execute(sql, (bound(store.dialect, chunk),))
+                found += cursor.fetchall()
+    names = ("external_id", "lon", "lat", *_TIMES)
+    values: list[Sequence[Any]] = list(zip(*found, strict=True)) if found else [()] * len(names)
+    frame = pd.DataFrame(
+        {
+            "external_id": pd.Series(values[0], dtype=object),
+            "lon": pd.Series(values[1], dtype="float64"),
+            "lat": pd.Series(values[2], dtype="float64"),
+        }
+    )
+    for name, column in zip(_TIMES, values[3:], strict=True):
+        frame[name] = raw_times(pd.Series(column, dtype=object), sqlite=store.dialect == "sqlite")
+    return frame
+
+
 def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, str]:
     """Return, for each cooperating report among ``external_ids``, its event's first detector.
 
@@ -531,12 +620,17 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
 
 
 __all__ = [
+    "LINK_FIELDS",
     "REPORT_COLUMNS",
     "add_unlink",
+    "batch_last_row",
+    "batch_reports",
+    "batch_rows_by_detection",
     "event_leads",
     "event_members",
     "lead_detectors",
     "link_clusters",
+    "reports_at",
     "reports_in",
     "reports_of",
     "save_events",

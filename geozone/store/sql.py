@@ -3,11 +3,12 @@
 One class, :class:`SqlIncidentStore`, written in SQLAlchemy Core; the two databases differ in
 three places only:
 
-- the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree`` filled by
-  triggers in the inserting transaction (and ``incidents_rtree_time``, space and detection
-  time, for linking's reads: migration 0010); PostGIS has a generated ``geom geometry(Point, 4326)``
-  column with a GiST index. A bbox query joins the R*Tree, or uses ``geom && ST_MakeEnvelope``;
-  both then compare the exact coordinates, so points on the box's edge are inside;
+- the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree_time`` of space
+  and detection time (migration 0010; the space-only ``incidents_rtree`` of 0001 is dropped
+  by 0011) filled by triggers in the inserting transaction; PostGIS has a generated
+  ``geom geometry(Point, 4326)`` column with a GiST index. A bbox query joins the R*Tree,
+  or uses ``geom && ST_MakeEnvelope``; both then compare the exact coordinates, so points
+  on the box's edge are inside;
 - the bulk insert (:mod:`geozone.store._bulk`): ``executemany`` of prepared tuples on
   SQLite; ``COPY`` into a temporary table, then one ``INSERT … SELECT`` on PostgreSQL;
 - locking (:mod:`geozone.store._engine`): SQLite runs in WAL mode with a busy timeout and
@@ -562,6 +563,7 @@ class SqlIncidentStore(IncidentStore):
         *,
         stamp: str,
         source_rows: int | None = None,
+        single: bool = False,
     ) -> tuple[AddResult, list[str]]:
         """Store incidents with their assignment, in one transaction; skip stored ids.
 
@@ -581,6 +583,12 @@ class SqlIncidentStore(IncidentStore):
             As for :meth:`add_incidents`.
         stamp
             What the assignment was computed from (:meth:`save_assignments`).
+        single
+            Insert each incident as its own event (``event_id`` ``ev-`` and its id, role
+            ``single``, confidence 1: what linking writes for a report linked with none),
+            for a caller that links them next (an import): linking then writes only the
+            reports it links, not every new report. Else the event columns are left empty
+            (not linked yet).
 
         Returns
         -------
@@ -620,9 +628,13 @@ class SqlIncidentStore(IncidentStore):
                 if not len(prepared):
                     ids: dict[str, int] = {}
                 elif self.dialect == "sqlite":
-                    ids = insert_sqlite_indexed(connection, prepared, unit_frame, stamp, now)
+                    ids = insert_sqlite_indexed(
+                        connection, prepared, unit_frame, stamp, now, single=single
+                    )
                 else:
-                    ids = insert_postgres_ids(connection, prepared, unit_frame, stamp, now)
+                    ids = insert_postgres_ids(
+                        connection, prepared, unit_frame, stamp, now, single=single
+                    )
                 inserted = len(ids)
                 if ids:
                     mine = unit_frame["external_id"].isin(ids).to_numpy()

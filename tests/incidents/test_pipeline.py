@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,40 @@ def test_import_resumes_after_a_partial_run(tmp_path: Path, context: Context) ->
         assert stored["event_id"].notna().all()
         batch = store.batch(report.batch_id)
         assert batch is not None and batch["rows_stored"] == 50  # the whole batch, both runs
+
+
+def test_a_resumed_import_links_what_the_stopped_run_stored(
+    tmp_path: Path, context: Context
+) -> None:
+    """Rows are stored as their own events: the run that resumes links the earlier run's.
+
+    Two members report one event in the first piece, and the first run stops before
+    linking: the events after the second run are those of importing the file at once.
+    """
+    rows = [row(f"i{k}", 100 + 15 * k, 500 + 15 * k) for k in range(30)]
+    rows[1] = row("p1", 600, 200, detector="o1")
+    rows[2] = row("p2", 605, 200, detector="o2")
+    source = write_csv(tmp_path / "in.csv", rows)
+    columns = ["external_id", "event_id", "event_role", "event_confidence"]
+    with open_store(f"sqlite:///{tmp_path / 'once.sqlite'}") as store:
+        import_file(store, source, context)
+        once = store.query(IncidentQuery())[0][columns].sort_values("external_id")
+    assert once.set_index("external_id").loc["p2", "event_id"] == "ev-p1"
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+
+        def stop_after_two(done: int, total: int, seen: list[int] = []) -> None:  # noqa: B006
+            seen.append(done)
+            if len(seen) == 3:  # (0, 30) first, then a call per piece stored
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            import_file(store, source, context, chunk_rows=10, on_stored=stop_after_two)
+        stopped = store.query(IncidentQuery())[0].set_index("external_id")
+        assert stopped.loc["p2", "event_role"] == "single"  # stored, not linked yet
+        report = import_file(store, source, context, chunk_rows=10)
+        assert report.resumed_from == 20 and report.linked == 2
+        resumed = store.query(IncidentQuery())[0][columns].sort_values("external_id")
+    assert resumed.reset_index(drop=True).equals(once.reset_index(drop=True))
 
 
 def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
@@ -236,3 +271,24 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     ]
     # a piece's rows are never stored without their assignments
     assert [event[3] for event in events] == [0, 10, 20, 25, 25, 25, 25]
+
+
+def test_pieces_are_stored_within_the_caller_s_write_wait(
+    tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread stores each piece in the caller's context (its write wait)."""
+    from geozone.store._engine import WRITE_WAIT
+    from geozone.store.sql import SqlIncidentStore, write_wait
+
+    seen: list[float | None] = []
+    add_judged = SqlIncidentStore.add_judged
+
+    def recorded(self: SqlIncidentStore, *args: Any, **kwargs: Any) -> Any:
+        seen.append(WRITE_WAIT.get())
+        return add_judged(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlIncidentStore, "add_judged", recorded)
+    source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + 20 * k, 500) for k in range(25)])
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store, write_wait(7.5):
+        assert import_file(store, source, context, chunk_rows=10).stored == 25
+    assert seen == [7.5, 7.5, 7.5]

@@ -161,3 +161,39 @@ def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -
     assert 20 < inside.sum() < n
     assert sorted(found["external_id"]) == sorted(frame.loc[inside, "external_id"])
     assert found["external_id"].is_unique
+
+
+def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: str) -> None:
+    """What an import holds until it links: row ids, in order of detection; the rest by id."""
+    from geozone.store.events import (
+        batch_last_row,
+        batch_reports,
+        batch_rows_by_detection,
+        reports_at,
+    )
+
+    frame = reports()  # occurred at 0, 20, 1440 and 5 minutes
+    frame["detected_at"] = [T0 + pd.Timedelta(minutes=30), pd.NaT, pd.NaT, pd.NaT]
+    with open_store(store_url) as store:
+        store.begin_batch("b", source="x.csv", sha256="ab" * 32, rows_total=8)
+        assert batch_last_row(store, "b") == 0
+        store.add_incidents(frame.iloc[:2], "b")
+        last = batch_last_row(store, "b")
+        store.add_incidents(frame.iloc[2:], "b")
+        store.add_incidents(frame.assign(external_id=frame["external_id"] + "-x").iloc[:1])
+        rows = batch_rows_by_detection(store, "b", 0)
+        assert len(rows) == 4  # the batch's only
+        # o1-17 is detected at 30 min (it occurred at 0), after o4-1 (5) and o2-4 (20).
+        order = ["o4-1", "o2-4", "o1-17", "o2-5"]
+        assert sorted(reports_at(store, rows.tolist())["external_id"]) == sorted(order)
+        firsts = reports_at(store, [int(rows[0])])
+        assert firsts["external_id"].tolist() == ["o4-1"]
+        assert [reports_at(store, [int(r)])["external_id"].item() for r in rows] == order
+        assert firsts["lon"].item() == pytest.approx(frame["lon"].iloc[3])
+        assert firsts["occurred_at"].item() == T0 + pd.Timedelta(minutes=5)
+        past = batch_rows_by_detection(store, "b", last)
+        assert [reports_at(store, [int(r)])["external_id"].item() for r in past] == [
+            "o4-1",
+            "o2-5",
+        ]
+        assert batch_reports(store, "b", upto=last) == ["o1-17", "o2-4"]

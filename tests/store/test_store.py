@@ -64,7 +64,7 @@ def scalar(store: IncidentStore, sql: str, **params: Any) -> Any:
 def spatial_index_rows(store: IncidentStore) -> int:
     """Rows of the spatial index: the R*Tree on SQLite, non-null geometries on PostGIS."""
     if engine_of(store).dialect.name == "sqlite":
-        return int(scalar(store, "SELECT count(*) FROM incidents_rtree"))
+        return int(scalar(store, "SELECT count(*) FROM incidents_rtree_time"))
     return int(scalar(store, "SELECT count(geom) FROM incidents"))
 
 
@@ -862,9 +862,9 @@ def test_add_judged_stores_rows_with_their_decisions_at_once(
     )
     assert ids(store.query(box)[0]) == {"i000002", "i000003", "i000004"}
     if engine_of(store).dialect.name == "sqlite":
-        assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
-        # The index of space and detection time (migration 0010) holds them too, each at
-        # its detection time (detected_at, else occurred_at) in days since 1970.
+        # The index of space and detection time (migration 0010; the one R*Tree since
+        # 0011) holds them, each at its detection time (detected_at, else occurred_at) in
+        # days since 1970.
         assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
         assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 7
         assert (
@@ -899,10 +899,9 @@ def test_failing_add_judged_leaves_nothing_not_even_decisions(
     assert stored(store) == spatial_index_rows(store) == 100
     assert store.get("i000100") is None
     assert scalar(store, "SELECT count(*) FROM incident_clusters") == 100
-    if engine_of(store).dialect.name == "sqlite":  # the spatial indexes' triggers are back
-        for name in ("incidents_rtree_insert", "incidents_rtree_time_insert"):
-            found = f"SELECT count(*) FROM sqlite_master WHERE name = '{name}'"
-            assert scalar(store, found) == 1
+    if engine_of(store).dialect.name == "sqlite":  # the spatial index's trigger is back
+        found = "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree_time_insert'"
+        assert scalar(store, found) == 1
         assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 100
     chunk.loc[50, "external_id"] = "i000150"  # fixed: the piece stores whole
     added, ours = store.add_judged(chunk, *_judged(chunk, grid), "b", stamp="grid")
@@ -979,7 +978,7 @@ def _check_consistent(store: IncidentStore) -> list[dict[str, Any]]:
     engine = engine_of(store)
     if engine.dialect.name == "sqlite":
         assert scalar(store, "PRAGMA integrity_check") == "ok"
-        assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
+        assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
     records = [store.batch(f"batch-{b:02d}") for b in range(BATCHES)]
     begun = [r for r in records if r is not None]
     total = 0
@@ -1034,7 +1033,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0010"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0011"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -1046,13 +1045,41 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     define_planner_tables(described, engine.dialect.name)  # migrations 0002, 0003, 0008
     define_key_tables(described)  # migrations 0002, 0006 and 0009, the web service's
     define_address_tables(described)  # migration 0005
-    for rtree in ("incidents_rtree", "incidents_rtree_time"):  # virtual tables (SQLite)
+    for rtree in ("incidents_rtree_time",):  # the virtual table (SQLite)
         if rtree in described.tables:  # checked by test_backend_settings and test_events
             described.remove(described.tables[rtree])
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": include})
         diff = compare_metadata(context, described)
     assert diff == []
+
+
+def test_one_rtree_answers_boxes_and_a_downgrade_fills_the_space_only_one(
+    tmp_path: Any,
+) -> None:
+    """Migration 0011 drops SQLite's space-only R*Tree; 0010's finds the same boxes."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    box = IncidentQuery(bbox=(105.8005, 21.0, 105.8035, 21.0105))
+    with open_store(url) as store:
+        store.add_incidents(make_incidents(300))
+        found = ids(store.query(box)[0])
+        with engine_of(store).begin() as connection:
+            command.downgrade(alembic_config(connection), "0010")
+        assert scalar(store, "SELECT count(*) FROM incidents_rtree") == 300
+        assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
+        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 300
+    with open_store(url) as store:  # upgraded again
+        assert (
+            scalar(store, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'incidents_rtree'")
+            == 0
+        )
+        assert (
+            found
+            == ids(store.query(box)[0])
+            == {f"i{k:06d}" for k in range(300) if 1 <= k % 100 <= 3 and k // 100 <= 10}
+        )
 
 
 def test_reopening_is_a_no_op_and_downgrade_removes_everything(store_url: str) -> None:
@@ -1083,10 +1110,11 @@ def test_backend_settings(store: IncidentStore) -> None:
             "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
             "WHERE type = 'trigger' AND tbl_name = 'incidents' ORDER BY name)",
         )
-        assert triggers == (
-            "incidents_rtree_delete incidents_rtree_insert "
-            "incidents_rtree_time_delete incidents_rtree_time_insert "
-            "incidents_rtree_time_update incidents_rtree_update"
+        assert triggers == (  # the space-only R*Tree's are dropped (migration 0011)
+            "incidents_rtree_time_delete incidents_rtree_time_insert incidents_rtree_time_update"
+        )
+        assert (
+            scalar(store, "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree'") == 0
         )
         store.add_incidents(make_incidents(2))
         with engine.begin() as connection:
@@ -1095,8 +1123,6 @@ def test_backend_settings(store: IncidentStore) -> None:
                 "WHERE external_id = 'i000001'"
             )
             connection.exec_driver_sql("DELETE FROM incidents WHERE external_id = 'i000000'")
-        assert scalar(store, "SELECT count(*) FROM incidents_rtree") == 1
-        assert scalar(store, "SELECT minx FROM incidents_rtree") == pytest.approx(106.5)
         # The index of space and detection time follows (migration 0010): days since 1970.
         assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 1
         assert scalar(store, "SELECT minx FROM incidents_rtree_time") == pytest.approx(106.5)
