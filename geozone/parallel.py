@@ -22,10 +22,24 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Batches of at least this many points are located and judged on several threads (a
-#: streamed file's pieces of 40,000 rows are: halves of 20,000 points are long enough to
-#: pay for the split; one thread per dask worker, whose processes are the parallelism).
-MIN_POINTS_PER_THREAD = 20_000
+#: Batches of at least this many points are located and judged on several threads. The
+#: one-shot command asks for threads on its smaller pieces itself (:func:`threads_for`); an
+#: import does not (its pieces share the cores with the thread that stores them: measured
+#: slower on two threads).
+MIN_POINTS_PER_THREAD = 100_000
+
+
+def threads_for(points: int, threads: int | None = None) -> int:
+    """Return the threads a batch of ``points`` is located and judged on.
+
+    ``threads`` when the caller chose, else the settings' workers for a batch of at least
+    :data:`MIN_POINTS_PER_THREAD` points, else one.
+    """
+    if threads is not None:
+        return max(1, threads)
+    from geozone.settings import get_settings
+
+    return get_settings().workers if points >= MIN_POINTS_PER_THREAD else 1
 
 
 def thread_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:

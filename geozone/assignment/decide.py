@@ -35,7 +35,7 @@ from geozone.assignment.territory import (
 )
 from geozone.boundaries.sets import BoundarySet
 from geozone.incidents.schema import CLUSTER_DECISION_FIELDS
-from geozone.parallel import MIN_POINTS_PER_THREAD, thread_map
+from geozone.parallel import thread_map, threads_for
 from geozone.settings import get_settings
 
 #: A large batch is cut into about this many pieces per thread (for an even load) ...
@@ -104,13 +104,15 @@ def cluster_columns(
     tolerance_m: float | None = None,
     days: NDArray[np.datetime64] | None = None,
     arrow_text: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any] | None:
     """Return :func:`assign_clusters`'s columns as arrays (None when no cluster is concerned).
 
     ``units`` may be :func:`jurisdiction`'s frame or :func:`locate_incidents`'s columns;
     ``days`` the incidents' dates in Vietnam time (:func:`local_dates`) when known already
     (``incidents`` may then be a mapping of arrays without ``occurred_at``). With
-    ``arrow_text`` the sentences are Arrow string arrays (see :func:`explain`).
+    ``arrow_text`` the sentences are Arrow string arrays (see :func:`explain`); ``threads``:
+    see :func:`geozone.parallel.threads_for`.
     """
     coded = _Coded(incidents, units, days)
     settings = get_settings()
@@ -118,7 +120,7 @@ def cluster_columns(
     concerned = [t for t in placed if t.applies and _concerns(t, coded)]
     # Incidents are judged independently: a large batch is cut into pieces of about equal
     # size (a busy cluster gets several) and the pieces are judged on several threads.
-    threads = settings.workers if len(coded.lon) >= MIN_POINTS_PER_THREAD else 1
+    threads = threads_for(len(coded.lon), threads)
     if threads > 1:
         coded.fill()  # shared columns made once, before the threads read them
     selected = thread_map(lambda t: _select(t, coded), concerned, threads)

@@ -78,6 +78,7 @@ def locate_incidents(
     sets: Sequence[BoundarySet],
     tolerance_m: float | None = None,
     days: NDArray[np.datetime64] | None = None,
+    threads: int | None = None,
 ) -> tuple[dict[str, NDArray[Any]], list[SetLocated]]:
     """Return :func:`jurisdiction`'s columns as arrays and, per set used, its location columns.
 
@@ -85,7 +86,8 @@ def locate_incidents(
     chain) so that a caller can describe a point without locating it again
     (:meth:`BoundarySet.location_at`). ``days`` are the incidents' dates in Vietnam time
     (:func:`local_dates`), when the caller has them already; ``incidents`` may then be a
-    mapping of arrays without ``occurred_at``.
+    mapping of arrays without ``occurred_at``. ``threads``: see
+    :func:`geozone.parallel.threads_for`.
     """
     days = local_dates(incidents["occurred_at"]) if days is None else days
     lon, lat = as_array(incidents, "lon", float), as_array(incidents, "lat", float)
@@ -104,7 +106,7 @@ def locate_incidents(
         rows = np.flatnonzero(chosen == i)
         if not len(rows):
             continue
-        found = bset.locate_arrays(lon[rows], lat[rows], tolerance_m)
+        found = bset.locate_arrays(lon[rows], lat[rows], tolerance_m, threads)
         parts.append(SetLocated(bset, rows, found))
         set_id[rows] = bset.id
         status[rows] = found["status"]

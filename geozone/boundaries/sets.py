@@ -46,7 +46,7 @@ from geozone.errors import (
     NoBoundarySetForDateError,
     UnknownUnitError,
 )
-from geozone.parallel import MIN_POINTS_PER_THREAD
+from geozone.parallel import threads_for
 from geozone.settings import Settings, get_settings
 from geozone.text import fold, search_keys
 
@@ -604,14 +604,19 @@ class BoundarySet:
         )
 
     def locate_arrays(
-        self, lon: ArrayLike, lat: ArrayLike, tolerance_m: float | None = None
+        self,
+        lon: ArrayLike,
+        lat: ArrayLike,
+        tolerance_m: float | None = None,
+        threads: int | None = None,
     ) -> dict[str, NDArray[Any]]:
         """Locate points like :meth:`locate_many`, returning its columns as numpy arrays.
 
         The one code path behind :meth:`locate_many`, :meth:`locate` and
         :func:`geozone.assignment.jurisdiction`: a batch of one point costs an index query
         and a
-        few array operations, no DataFrame. Missing values are NaN.
+        few array operations, no DataFrame. Missing values are NaN. ``threads``: see
+        :func:`geozone.parallel.threads_for`.
         """
         tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
         x = np.asarray(lon, dtype=np.float64).ravel()
@@ -620,7 +625,7 @@ class BoundarySet:
             raise InvalidCoordinatesError(f"{len(x)} longitudes but {len(y)} latitudes")
         valid = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
         index, codes = self._leaf
-        workers = get_settings().workers if len(x) >= MIN_POINTS_PER_THREAD else 1
+        workers = threads_for(len(x), threads)
         matches = index.match(np.where(valid, x, 0.0), np.where(valid, y, 0.0), tol, workers)
         n = len(x)
         status = np.full(n, "outside", dtype=object)

@@ -47,6 +47,7 @@ from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
 from geozone.incidents.io import ReadResult, Reject, open_incidents
 from geozone.parallel import Behind, prefetched
+from geozone.settings import get_settings
 from geozone.vntime import local_dates
 
 #: Rows per piece by default. Some 4-5 KB a row is in flight (the piece judged, the next one
@@ -77,6 +78,10 @@ _PLAIN_COLUMNS = frozenset(
 #: next pieces page faults for the memory they take again (slow on a virtual machine), and
 #: between two the memory a piece freed is reused by the next.
 RELEASE_PIECES = 10
+#: A streamed piece of at least this many rows is judged on the settings' threads (the
+#: pieces of a file are judged one after the other: halves of 20,000 points pay for the
+#: split; below it, one thread).
+PIECE_ROWS_PER_THREAD = 20_000
 #: Pieces read and validated ahead while the context still loads (a few seconds of the
 #: one-shot command, when the judge has nothing to do yet): about 16 MB each at the
 #: default size, taken before the indexes reach their peak.
@@ -175,18 +180,23 @@ def judge(read: ReadResult, context: Context, tolerance: float | None = None) ->
     return assigned_table(incidents, result.units, result.clusters)
 
 
-def judge_arrow(read: ReadResult, context: Context, tolerance: float | None = None) -> pa.Table:
+def judge_arrow(
+    read: ReadResult,
+    context: Context,
+    tolerance: float | None = None,
+    threads: int | None = None,
+) -> pa.Table:
     """Judge the valid rows of a piece and return its assigned table in Arrow (GeoParquet).
 
     The table :func:`judge` returns, as :func:`arrow_table` converts it, built from the
     judged columns without a pandas frame in between (the rows placed by index, the points'
-    WKB written directly).
+    WKB written directly). ``threads``: see :func:`geozone.parallel.threads_for`.
     """
     incidents = read.incidents.reset_index(drop=True)
     days = local_dates(incidents["occurred_at"])
-    units, _ = locate_incidents(incidents, context.sets, tolerance, days)
+    units, _ = locate_incidents(incidents, context.sets, tolerance, days, threads)
     clusters = cluster_columns(
-        incidents, units, context.territories, tolerance, days, arrow_text=True
+        incidents, units, context.territories, tolerance, days, arrow_text=True, threads=threads
     )
     if not incidents["external_id"].is_unique:  # rows cannot be placed by id: merge them
         frame = None if clusters is None else pd.DataFrame(_objects(clusters))
@@ -627,6 +637,7 @@ def _assign_pieces(
     total, pieces = read_pieces(source, crs=crs, chunk_rows=chunk_rows)
     summary = AssignSummary(output=str(output))
     writer = AssignedWriter(output, schema=assigned_schema())
+    workers = get_settings().workers
     behind = Behind()
     try:
         for number, (first, read) in enumerate(
@@ -637,7 +648,8 @@ def _assign_pieces(
                 context = context()
             table: pd.DataFrame | pa.Table
             if writer.kind == "parquet":  # built in Arrow from the judged columns
-                table = judge_arrow(read, context, tolerance)
+                threads = workers if len(read.incidents) >= PIECE_ROWS_PER_THREAD else 1
+                table = judge_arrow(read, context, tolerance, threads)
                 behind.submit(writer.write_arrow, table)
             else:
                 table = judge(read, context, tolerance)

@@ -469,6 +469,7 @@ def test_clusters_judged_on_threads_match_one_thread(
     import numpy as np
 
     import geozone.assignment.decide as assign_module
+    from geozone import parallel
     from geozone.assignment import cluster_columns, jurisdiction
     from geozone.settings import get_settings
 
@@ -492,7 +493,7 @@ def test_clusters_judged_on_threads_match_one_thread(
     results = []
     for workers in ("1", "3"):
         monkeypatch.setenv("GEOZONE_WORKERS", workers)
-        monkeypatch.setattr(assign_module, "MIN_POINTS_PER_THREAD", 1)
+        monkeypatch.setattr(parallel, "MIN_POINTS_PER_THREAD", 1)
         monkeypatch.setattr(assign_module, "_PIECE_MIN", 30)  # busy clusters cut in pieces
         get_settings.cache_clear()
         results.append(cluster_columns(incidents, units, placed, tolerance_m=5))
