@@ -102,7 +102,7 @@ def release_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -122,11 +122,6 @@ def limit_malloc_arenas(arenas: int) -> None:
     function = _libc_function("mallopt")
     if function is not None:
         function(_M_ARENA_MAX, max(1, arenas))
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    """Return the C library's ``malloc_trim`` (glibc; None elsewhere)."""
-    return _libc_function("malloc_trim")
 
 
 @lru_cache(maxsize=4)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from geozone.settings import get_settings
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -29,17 +31,17 @@ R = TypeVar("R")
 MIN_POINTS_PER_THREAD = 100_000
 
 
-def threads_for(points: int, threads: int | None = None) -> int:
+def threads_for(
+    points: int, threads: int | None = None, min_points: int = MIN_POINTS_PER_THREAD
+) -> int:
     """Return the threads a batch of ``points`` is located and judged on.
 
     ``threads`` when the caller chose, else the settings' workers for a batch of at least
-    :data:`MIN_POINTS_PER_THREAD` points, else one.
+    ``min_points`` points, else one.
     """
     if threads is not None:
         return max(1, threads)
-    from geozone.settings import get_settings
-
-    return get_settings().workers if points >= MIN_POINTS_PER_THREAD else 1
+    return get_settings().workers if points >= min_points else 1
 
 
 def thread_map(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:

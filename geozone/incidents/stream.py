@@ -46,8 +46,7 @@ from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
 from geozone.incidents.io import ReadResult, Reject, open_incidents
-from geozone.parallel import Behind, prefetched
-from geozone.settings import get_settings
+from geozone.parallel import Behind, prefetched, threads_for
 from geozone.vntime import local_dates
 
 #: Rows per piece by default. Some 4-5 KB a row is in flight (the piece judged, the next one
@@ -637,7 +636,6 @@ def _assign_pieces(
     total, pieces = read_pieces(source, crs=crs, chunk_rows=chunk_rows)
     summary = AssignSummary(output=str(output))
     writer = AssignedWriter(output, schema=assigned_schema())
-    workers = get_settings().workers
     behind = Behind()
     try:
         for number, (first, read) in enumerate(
@@ -648,7 +646,7 @@ def _assign_pieces(
                 context = context()
             table: pd.DataFrame | pa.Table
             if writer.kind == "parquet":  # built in Arrow from the judged columns
-                threads = workers if len(read.incidents) >= PIECE_ROWS_PER_THREAD else 1
+                threads = threads_for(len(read.incidents), min_points=PIECE_ROWS_PER_THREAD)
                 table = judge_arrow(read, context, tolerance, threads)
                 behind.submit(writer.write_arrow, table)
             else:
