@@ -182,6 +182,8 @@ class _Coded:
         """Make every column now (before threads share this object)."""
         for name in ("set_ids", "detectors", "detector_known", "external_id", "unit_code"):
             getattr(self, name)
+        for name in ("unit_ids",):
+            getattr(self, name)
         for name in ("on_boundary", "candidates", "set_names", "detector_names", "box"):
             getattr(self, name)
         for name in ("status_inside",):

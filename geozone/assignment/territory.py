@@ -397,7 +397,7 @@ class ClusterTerritory:
         found = border_zones(
             sides.bset, list(sides.codes), width_m, sides.level, adjacency=sides.adjacency
         )
-        return found.clipped(shapely.union_all(self._member_geometries()))
+        return found.clipped(self._member_union)
 
     @property
     def attribution(self) -> str:

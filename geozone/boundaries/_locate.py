@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone.boundaries._coregrid import CoreGrid
+from geozone.boundaries._coregrid import CoreGrid, _cells_in_boxes
 from geozone.boundaries._mapped import mapped_npz
 from geozone.crs import degrees_bound, project_geometries, project_xy, unproject_geometries
 from geozone.parallel import thread_map
@@ -682,15 +682,8 @@ def _cell_keys(
     low: NDArray[np.float64], high: NDArray[np.float64]
 ) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
     """Every (box, cell key) of the :data:`_CELL_M` cells that boxes ``low``–``high`` touch."""
-    first = np.floor(low / _CELL_M).astype(np.int64)
-    last = np.floor(high / _CELL_M).astype(np.int64)
-    across, up = (last - first + 1).T
-    count = across * up
-    box = np.repeat(np.arange(len(low)), count)
-    k = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    cx = first[box, 0] + k // up[box]
-    cy = first[box, 1] + k % up[box]
-    return box, cx * (1 << 32) + cy
+    box, cx, cy = _cells_in_boxes(np.c_[low, high], 0.0, 0.0, _CELL_M)
+    return box, cx.astype(np.int64) * (1 << 32) + cy
 
 
 #: Segments per outline piece (in the file).

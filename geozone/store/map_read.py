@@ -225,8 +225,8 @@ def _row_table(rows: list[Any], width: int) -> NDArray[np.object_]:
 def _object_frame(table: NDArray[np.object_], names: Sequence[str]) -> pd.DataFrame:
     """Return a frame of ``table``'s columns, left as object columns (no copy).
 
-    Not converted to Arrow strings (slow at this size); ``infer_objects`` then gives
-    numbers and booleans their dtypes, as ``DataFrame.from_records`` does.
+    No conversion here (slow at this size); the caller's ``infer_objects`` then gives
+    numbers, booleans and text their dtypes, as ``DataFrame.from_records`` does.
     """
     return pd.DataFrame(
         {name: pd.Series(table[:, k], dtype=object, copy=False) for k, name in enumerate(names)}
