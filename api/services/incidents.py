@@ -318,7 +318,9 @@ def run_import(
                 }
                 return
         with write_wait(None):  # a job waits the store's own busy timeout, not a request's
-            report = import_file(store, path, context, crs=crs, on_progress=progress)
+            # The job counts rows stored (and judged); linking, once every piece is
+            # stored, follows while the job still runs.
+            report = import_file(store, path, context, crs=crs, on_stored=progress)
         data = report.to_dict()
         data["source"] = job.source
         data["rejects_total"] = len(data["rejects"])  # all of them stay with the batch

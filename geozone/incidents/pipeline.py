@@ -160,6 +160,9 @@ def import_file(
                 continue
             if read.address_only is not None and len(read.address_only):
                 # Before the located rows: a resumed piece finds these stored (duplicates).
+                # The piece in flight is stored first: one writer at a time, in file order.
+                if writer is not None and (piece := writer.wait()) is not None:
+                    settle(piece)
                 by_address = store_address_only(store.engine, context, read.address_only, batch_id)
                 address_only += by_address[0]
             incidents = read.incidents.reset_index(drop=True)
