@@ -344,14 +344,14 @@ def one_point_per_event(incidents: pd.DataFrame) -> pd.DataFrame:
     where its lead report (the earliest detection) put it, and its popup lists the reports:
     ``id (detected by, role)``. Incidents without event columns are returned as they are.
     """
-    from geozone.incidents.linking import one_per_event
+    from geozone.incidents.linking import EVENT_PREFIX, one_per_event
 
     if "event_id" not in incidents.columns:
         return incidents
     kept, counted = one_per_event(incidents)
     if not counted["linked_reports"]:
         return incidents
-    key = incidents["event_id"].fillna("ev-" + incidents["external_id"].astype(str))
+    key = incidents["event_id"].fillna(EVENT_PREFIX + incidents["external_id"].astype(str))
     role = incidents["event_role"].map({"lead": "chủ trì / lead"}).fillna("")
     text: pd.Series[str] = (
         incidents["external_id"].astype(str)

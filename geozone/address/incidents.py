@@ -10,10 +10,11 @@ border-zone decision is made and why; maps and reports count these incidents apa
 (:func:`count_address_only`).
 
 Every incident carries an ``event_id``, and so does an address-only one: its own event
-(:func:`own_events`: ``ev-`` and its id, role ``single``, confidence 1). It is never linked
-to another report: linking needs two positions within a distance of each other and an
-address gives none (it names a ward, a district or a province: an area far wider than any
-link window, where two reports of one kind within two hours are two events as often as one).
+(:func:`geozone.incidents.linking.own_events`: ``ev-`` and its id, role ``single``,
+confidence 1). It is never linked to another report: linking needs two positions within a
+distance of each other and an address gives none (it names a ward, a district or a
+province: an area far wider than any link window, where two reports of one kind within two
+hours are two events as often as one).
 
 The frames have the columns of :func:`geozone.assignment.jurisdiction.jurisdiction` and
 :func:`geozone.assignment.decide.assign_clusters` (``UNIT_COLUMNS``, ``CLUSTER_COLUMNS``),
@@ -362,35 +363,6 @@ def _no_decisions() -> pd.DataFrame:
     return pd.DataFrame(columns=CLUSTER_COLUMNS)
 
 
-#: The event columns of an address-only incident (those of the located ones).
-EVENT_COLUMNS = ("event_id", "event_role", "event_confidence")
-
-
-def own_events(external_ids: Sequence[str] | pd.Series) -> pd.DataFrame:
-    """Return the event columns of address-only incidents: each its own event.
-
-    Parameters
-    ----------
-    external_ids
-        The incidents' ids.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`EVENT_COLUMNS`, one row per id in order: ``ev-<id>``, ``single``, 1.0 (the
-        ids of located events are ``ev-`` and their lead's id, and an id is stored once
-        among both kinds, so no address-only event shares an id with a located one).
-    """
-    ids = [str(i) for i in external_ids]
-    return pd.DataFrame(
-        {
-            "event_id": ["ev-" + i for i in ids],
-            "event_role": ["single"] * len(ids),
-            "event_confidence": np.ones(len(ids), dtype=np.float64),
-        }
-    )
-
-
 def count_address_only(units: pd.DataFrame) -> dict[str, int]:
     """Count incidents located by their address only, by the level the address reached.
 
@@ -417,10 +389,8 @@ __all__ = [
     "ADDRESS_ONLY_RULE",
     "ADDRESS_ONLY_ZONE",
     "ADDRESS_STATUS",
-    "EVENT_COLUMNS",
     "address_jurisdiction",
     "address_only_decisions",
     "count_address_only",
-    "own_events",
     "store_address_only",
 ]

@@ -163,7 +163,7 @@ class AddressIncidentStore:
         """Return the stored address-only incidents, by id, each with its own event.
 
         The event columns (``event_id``, ``event_role``, ``event_confidence``) are those of
-        :func:`geozone.address.incidents.own_events`: an address-only incident is never
+        :func:`geozone.incidents.linking.own_events`: an address-only incident is never
         linked, so they are given on reading rather than stored.
 
         Parameters
@@ -182,7 +182,7 @@ class AddressIncidentStore:
         with self.engine.connect() as connection:
             frame = pd.DataFrame([row._asdict() for row in connection.execute(statement)])
         if not frame.empty:
-            from geozone.address.incidents import own_events
+            from geozone.incidents.linking import own_events
 
             events = own_events(frame["external_id"])
             frame = pd.concat([frame, events.set_axis(frame.index)], axis=1)

@@ -43,7 +43,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geozone.errors import InvalidParameterError, UnknownIncidentError
-from geozone.incidents.linking import LinkWindow, window_pairs
+from geozone.incidents.linking import EVENT_PREFIX, LinkWindow, window_pairs
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore
@@ -283,7 +283,8 @@ def _shared_events(frame: pd.DataFrame) -> set[Any]:
     """
     event_id = frame["event_id"]
     alone = frame["event_role"].eq("single").to_numpy() & (
-        event_id.to_numpy(dtype=object) == ("ev-" + frame["external_id"].astype(str)).to_numpy()
+        event_id.to_numpy(dtype=object)
+        == (EVENT_PREFIX + frame["external_id"].astype(str)).to_numpy()
     )
     return set(event_id[~alone].dropna().to_numpy(dtype=object))
 

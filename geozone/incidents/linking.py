@@ -148,6 +148,27 @@ class Linked:
 _Link = tuple[int, int, float, float, float, float]
 
 
+#: An event's id is this and the external id of its lead report.
+EVENT_PREFIX = "ev-"
+
+
+def own_events(external_ids: Iterable[Any]) -> pd.DataFrame:
+    """Return the event columns of reports that are each their own event.
+
+    ``event_id``, ``event_role``, ``event_confidence``, one row per id in order: ``ev-<id>``,
+    ``single``, 1.0, as :func:`link_reports` gives a report linked with none (an import
+    stores each new report so until it links them; an address-only incident stays so).
+    """
+    ids = [EVENT_PREFIX + str(i) for i in external_ids]
+    return pd.DataFrame(
+        {
+            "event_id": ids,
+            "event_role": ["single"] * len(ids),
+            "event_confidence": np.ones(len(ids), dtype=np.float64),
+        }
+    )
+
+
 def link_reports(
     incidents: pd.DataFrame,
     window: LinkWindow | None = None,
@@ -599,7 +620,7 @@ def _events(
     reports = pd.DataFrame(
         {
             "external_id": ids,
-            "event_id": ["ev-" + str(ids[r]) for r in leads],
+            "event_id": [EVENT_PREFIX + str(ids[r]) for r in leads],
             "event_role": roles,
             "event_size": sizes.astype(np.int64),
             "link_confidence": weakest.reindex(labels).to_numpy(dtype=float),
@@ -659,7 +680,7 @@ def one_per_event(reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     if "event_id" not in reports.columns or not n:
         return reports, {"reports": n, "events": n, "linked_reports": 0, "linked_events": 0}
     ids = reports["external_id"].astype(str)
-    key = reports["event_id"].where(reports["event_id"].notna(), "ev-" + ids).astype(str)
+    key = reports["event_id"].where(reports["event_id"].notna(), EVENT_PREFIX + ids).astype(str)
     codes, _ = pd.factorize(key)
     sizes = np.bincount(codes)[codes]
     kept = sizes == 1
@@ -689,6 +710,7 @@ def one_per_event(reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 __all__ = [
+    "EVENT_PREFIX",
     "LINK_COLUMNS",
     "LinkWindow",
     "Linked",
@@ -696,6 +718,7 @@ __all__ = [
     "count_events",
     "link_reports",
     "one_per_event",
+    "own_events",
     "paired",
     "window_pairs",
 ]

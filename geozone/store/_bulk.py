@@ -23,7 +23,8 @@ import pyarrow.csv as pacsv
 from sqlalchemy.engine import Connection
 
 from geozone.incidents.fields import INCIDENT_COLUMNS, INCIDENT_FIELDS, IncidentField
-from geozone.store.base import CLUSTER_COLUMNS, UNIT_COLUMNS
+from geozone.incidents.linking import own_events
+from geozone.store.base import CLUSTER_COLUMNS, EVENT_COLUMNS, UNIT_COLUMNS
 
 #: orjson's options of the store's JSON serializer (:func:`geozone.store._engine._json_dumps`).
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -107,21 +108,6 @@ def _unit_values(units: pd.DataFrame) -> list[list[Any]]:
     return columns
 
 
-#: The event columns of a report inserted as its own event (``single``).
-_SINGLE_COLUMNS = ("event_id", "event_role", "event_confidence")
-
-
-def single_events(external_ids: pd.Series[Any]) -> list[list[Any]]:
-    """Return the event columns of reports that are each their own event, as linking writes.
-
-    ``ev-`` and the report's id, role ``single``, confidence 1
-    (:func:`geozone.incidents.linking.link_reports` of a report linked with none).
-    """
-    ids = external_ids.astype(str).tolist()
-    n = len(ids)
-    return [["ev-" + e for e in ids], ["single"] * n, [1.0] * n]
-
-
 def insert_sqlite(
     connection: Connection,
     frame: pd.DataFrame,
@@ -136,8 +122,8 @@ def insert_sqlite(
     With ``units`` (one row per row of ``frame``, in its order), each incident is inserted
     with its unit assignment, stamped ``stamp`` at ``now``: no second pass updates the rows
     (and their five indexed assignment columns) after the insert. ``single``: each is
-    inserted as its own event (:func:`single_events`), so that linking, which follows,
-    writes only the reports it links.
+    inserted as its own event (:func:`~geozone.incidents.linking.own_events`), so that
+    linking, which follows, writes only the reports it links.
     """
     columns = [_sqlite_values(spec, frame[spec.name]) for spec in INCIDENT_FIELDS]
     columns.append(_nullable(frame["batch_id"]))
@@ -149,8 +135,9 @@ def insert_sqlite(
         columns += [*_unit_values(units), [stamp] * n, [_sqlite_time(now)] * n]
         names += [*UNIT_COLUMNS, "assigned_with", "assigned_at"]
     if single:
-        columns += single_events(frame["external_id"])
-        names += _SINGLE_COLUMNS
+        events = own_events(frame["external_id"])
+        columns += [events[name].tolist() for name in EVENT_COLUMNS]
+        names += EVENT_COLUMNS
     sql = (
         f"INSERT INTO incidents ({', '.join(names)}) "
         f"VALUES ({', '.join('?' * len(names))}) "
@@ -332,9 +319,9 @@ def insert_postgres_ids(
     staged["assigned_at"] = pd.Timestamp(now).tz_convert("UTC")
     stage = list(_UNIT_STAGE)
     if single:
-        events = single_events(staged["external_id"])
-        for name, column in zip(_SINGLE_COLUMNS, events, strict=True):
-            staged[name] = column
+        events = own_events(staged["external_id"])
+        for name in EVENT_COLUMNS:
+            staged[name] = events[name]
         stage += _SINGLE_STAGE
     _stage_postgres(connection, staged, stage)
     names = [*_INSERT_COLUMNS, *(name for name, _, _ in stage)]

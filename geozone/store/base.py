@@ -53,7 +53,8 @@ CLUSTER_COLUMNS: tuple[str, ...] = CLUSTER_DECISION_FIELDS
 #: The event a report belongs to (migration 0007; :mod:`geozone.incidents.events`): the
 #: event shared by the reports linked as one (``ev-`` and the leading report's external id),
 #: the report's role (``lead``, ``cooperating``, ``single``) and the event's confidence. Derived
-#: on import, never supplied: NULL until the report is linked.
+#: on import, never supplied: an import stores each new report as its own event until it
+#: links them; NULL for reports stored before events (migration 0007) and not linked yet.
 EVENT_COLUMNS: tuple[str, ...] = ("event_id", "event_role", "event_confidence")
 #: Columns of the frame :meth:`IncidentStore.query` returns, before ``geometry``.
 RESULT_COLUMNS: tuple[str, ...] = (
