@@ -364,17 +364,20 @@ def incidents_link(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Link the stored reports not linked yet (stored before events existed) into events.
+    """Link the stored reports not linked yet into events.
 
-    Imports and POST /incidents link their own reports; this links the others, in chunks,
-    each against the stored reports near it, and judges again the reports whose role
-    changed (the earliest detection leads).
+    Imports and POST /incidents link their own reports; this links the others: those
+    stored before events existed, and those of an import that stopped before it linked
+    (named, with the file to import again for the rest). In chunks, each against the stored
+    reports near it; the reports whose role changed are judged again (the earliest detection
+    leads).
     """
     from geozone.context import store_context
-    from geozone.incidents.pipeline import link_stored
+    from geozone.incidents.pipeline import link_stored, stopped_imports_of
     from geozone.store import open_store
 
     with open_store(store_url) as store, row_progress("linking stored reports") as progress:
+        stopped = stopped_imports_of(store)
         task = progress.add_task("link", total=None)
         linked = link_stored(
             store,
@@ -382,8 +385,15 @@ def incidents_link(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
-        print_json({"linked": linked})
+        print_json({"linked": linked, "stopped_imports": stopped})
         return
+    for batch in stopped:
+        console.print(
+            f"import {batch['batch_id']} of {batch['source']} is not done "
+            f"({batch['rows_done']:,} of {batch['rows_total']:,} rows read): its stored "
+            "reports are linked now; import the file again to store the rest "
+            "(geozone incidents import FILE)"
+        )
     console.print(f"{linked:,} stored reports linked with another as one event")
 
 

@@ -41,7 +41,7 @@ from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
-from geozone.store.events import batch_last_row
+from geozone.store.events import batch_last_row, batch_reports, stopped_batches, unlinked_ids
 from geozone.store.sql import SqlIncidentStore
 
 ProgressCallback = Callable[[int, int], None]
@@ -195,7 +195,7 @@ def import_file(
         # stored as its own event): linked now, as if with this run's.
         linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
     if start:  # reports stored before events (migration 0007), not linked yet
-        linked += link_stored(store, context, chunk=chunk_rows)
+        linked += link_stored(store, context, chunk=chunk_rows, stopped_imports=False)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -397,16 +397,24 @@ def _link_earlier(
     did not link yet looks linked, so the reports of the batch up to row ``upto`` (those
     stored before this run) are linked again (linking a report twice writes nothing new).
     """
-    from geozone.store.events import batch_reports
-
     if not isinstance(store, SqlIncidentStore):
         return 0
-    earlier = batch_reports(store, batch_id, upto=upto)
-    linked = 0
-    for first in range(0, len(earlier), max(1, chunk)):
-        ids = earlier[first : first + chunk]
-        linked += link_and_judge(store, context, ids, stamp).linked
-    return linked
+    return sum(o.linked for o in _link_batch(store, context, batch_id, stamp, chunk, upto=upto))
+
+
+def _link_batch(
+    store: SqlIncidentStore,
+    context: Context,
+    batch_id: str,
+    stamp: str,
+    chunk: int,
+    *,
+    upto: int | None = None,
+) -> Iterator[LinkOutcome]:
+    """Link the reports import batch ``batch_id`` stored (up to row ``upto``), in chunks."""
+    stored = batch_reports(store, batch_id, upto=upto)
+    for first in range(0, len(stored), max(1, chunk)):
+        yield link_and_judge(store, context, stored[first : first + chunk], stamp)
 
 
 def link_and_judge(
@@ -445,25 +453,42 @@ def link_stored(
     *,
     chunk: int = 50_000,
     on_progress: ProgressCallback | None = None,
+    stopped_imports: bool = True,
 ) -> int:
-    """Link every stored report not linked yet (stored before migration 0007), in chunks.
+    """Link every stored report not linked yet, in chunks.
 
-    Each chunk is linked as an import's piece is (against the stored reports near it), and
-    its changed reports judged again. Returns the reports linked with another (written).
+    Those are the reports stored before migration 0007 (no event) and, with
+    ``stopped_imports``, those of import batches not done: an import stores each new report
+    as its own event and links them once every piece is stored, so an import stopped in
+    between leaves reports that look like single events (:func:`stopped_imports_of` names
+    those batches). Linking is the same whatever the order or the chunks: the events are
+    those of linking the whole store at once. Each chunk is linked against the stored reports
+    near it, and its changed reports judged again. Returns the reports linked with another
+    (written).
     """
-    from geozone.store.events import unlinked_ids
-    from geozone.store.sql import SqlIncidentStore
-
     if not isinstance(store, SqlIncidentStore):
         return 0
     stamp = context_stamp(context)
     linked = done = 0
+    for batch in stopped_imports_of(store) if stopped_imports else []:
+        for outcome in _link_batch(store, context, batch["batch_id"], stamp, chunk):
+            linked += outcome.joined
     while ids := unlinked_ids(store, chunk):
         linked += link_and_judge(store, context, ids, stamp).joined
         done += len(ids)
         if on_progress:
             on_progress(done, done + len(unlinked_ids(store, chunk)))
     return linked
+
+
+def stopped_imports_of(store: IncidentStore) -> list[dict[str, Any]]:
+    """Return the import batches of ``store`` that are not done (stopped, or running now).
+
+    Each is a dict of ``batch_id``, ``source``, ``rows_done`` and ``rows_total``. Their
+    reports may not be linked into events yet: :func:`link_stored` links them, and
+    importing the same file again stores the rest and links it.
+    """
+    return stopped_batches(store) if isinstance(store, SqlIncidentStore) else []
 
 
 def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[str]) -> int:
@@ -548,4 +573,5 @@ __all__ = [
     "import_file",
     "link_and_judge",
     "link_stored",
+    "stopped_imports_of",
 ]

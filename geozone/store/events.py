@@ -499,6 +499,22 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
+def stopped_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
+    """Return the import batches not done (stopped, or running now), oldest first.
+
+    An import stores each new report as its own event and links once every piece is
+    stored: the reports of a batch that is not done may not be linked yet.
+    """
+    t = _tables(store.dialect)["import_batches"]
+    statement = (
+        sa.select(t.c.batch_id, t.c.source, t.c.rows_done, t.c.rows_total)
+        .where(t.c.status == "running")
+        .order_by(t.c.started_at, t.c.batch_id)
+    )
+    with store.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(statement)]
+
+
 def batch_reports(store: SqlIncidentStore, batch_id: str, upto: int | None = None) -> list[str]:
     """Return the external ids of the reports import batch ``batch_id`` stored, by id.
 
@@ -634,6 +650,7 @@ __all__ = [
     "reports_in",
     "reports_of",
     "save_events",
+    "stopped_batches",
     "unlinked_ids",
     "unlinks_of",
 ]

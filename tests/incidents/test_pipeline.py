@@ -154,6 +154,49 @@ def test_a_resumed_import_links_what_the_stopped_run_stored(
     assert resumed.reset_index(drop=True).equals(once.reset_index(drop=True))
 
 
+def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context: Context) -> None:
+    """An import stopped between storing and linking: ``link_stored`` links its reports.
+
+    Its reports look like single events until then; ``geozone incidents link`` (link_stored)
+    names the stopped batch and gives the events of importing the file at once, and leaves
+    the batch to be resumed (still not done).
+    """
+    from geozone.incidents.pipeline import link_stored, stopped_imports_of
+
+    rows = [row(f"i{k}", 100 + 15 * k, 500 + 15 * k) for k in range(30)]
+    rows[1] = row("p1", 600, 200, detector="o1")
+    rows[2] = row("p2", 605, 200, detector="o2")
+    rows[25] = row("p3", 610, 200, detector="o3")  # a later piece, same event
+    source = write_csv(tmp_path / "in.csv", rows)
+    columns = ["external_id", "event_id", "event_role", "event_confidence"]
+    with open_store(f"sqlite:///{tmp_path / 'once.sqlite'}") as store:
+        import_file(store, source, context)
+        once = store.query(IncidentQuery())[0][columns].sort_values("external_id")
+    assert once.set_index("external_id").loc[["p2", "p3"], "event_id"].tolist() == ["ev-p1"] * 2
+    with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+
+        def stop_when_stored(done: int, total: int) -> None:
+            if done == total:  # every piece stored, none linked
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            import_file(store, source, context, chunk_rows=10, on_stored=stop_when_stored)
+        stopped = store.query(IncidentQuery())[0].set_index("external_id")
+        assert len(stopped) == 30 and (stopped["event_role"] == "single").all()
+        [batch] = stopped_imports_of(store)
+        assert batch["source"] == str(source) and batch["rows_done"] == 30
+        assert link_stored(store, context) == 3
+        linked = store.query(IncidentQuery())[0][columns].sort_values("external_id")
+        assert [b["batch_id"] for b in stopped_imports_of(store)] == [batch["batch_id"]]
+        assert link_stored(store, context) == 0  # linked again: nothing new written
+        again = store.query(IncidentQuery())[0][columns].sort_values("external_id")
+        assert import_file(store, source, context).stored == 0  # resumed: done now
+        assert stopped_imports_of(store) == []
+        assert link_stored(store, context) == 0
+    assert linked.reset_index(drop=True).equals(once.reset_index(drop=True))
+    assert again.reset_index(drop=True).equals(once.reset_index(drop=True))
+
+
 def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
     """A VN-2000 file imported without its CRS is all rejected; with it, every row is stored."""
     source = Path(__file__).parents[1] / "data" / "incidents_vn2000.csv"
