@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -78,11 +81,41 @@ def test_a_private_context_is_its_own_and_indexes_the_sets_own_polygons(
 def test_the_arena_limit_and_the_trim_reach_glibc_where_it_is_the_c_library() -> None:
     import platform
 
-    from geozone.context import _libc_function, limit_malloc_arenas, release_memory
+    from geozone.context import _libc_function, release_memory
 
     on_glibc = platform.libc_ver()[0] == "glibc"
     assert (_libc_function("mallopt") is not None) == on_glibc
     assert (_libc_function("malloc_trim") is not None) == on_glibc
     assert _libc_function("no_such_function") is None
-    limit_malloc_arenas(2)  # mallopt accepts the parameter (no crash, no error raised)
     release_memory()
+
+
+#: Run in a process of its own: how a 2 MB block is allocated after an 8 MB one was freed
+#: (glibc's mallinfo2: bytes in blocks mapped on their own), with or without the tuning.
+_MAPPED_AFTER_A_FREE = """
+import ctypes, sys
+from geozone.context import tune_malloc_for_batch
+libc = ctypes.CDLL("libc.so.6")
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd "
+                "usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "tuned":
+    tune_malloc_for_batch(2)
+libc.free(libc.malloc(8 << 20))  # glibc's own threshold rises to 8 MB
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(2 << 20)
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_a_batch_maps_large_blocks_on_their_own_so_that_freeing_hands_them_back() -> None:
+    def mapped(mode: str) -> int:
+        run = [sys.executable, "-c", _MAPPED_AFTER_A_FREE, mode]
+        return int(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+
+    assert mapped("default") == 0  # from the heap: it stays in the process when freed
+    assert mapped("tuned") >= 2 << 20

@@ -217,11 +217,11 @@ def incidents_assign(
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     else:
-        from geozone.context import limit_malloc_arenas
+        from geozone.context import tune_malloc_for_batch
         from geozone.incidents.stream import assign_file
         from geozone.settings import get_settings
 
-        limit_malloc_arenas(get_settings().workers)  # before the pipeline's threads start
+        tune_malloc_for_batch(get_settings().workers)  # before the pipeline's threads start
         with (
             input_file(source, input_format, option="--input-format") as path,
             ThreadPoolExecutor(1, thread_name_prefix="geozone-context") as loading,
@@ -303,12 +303,12 @@ def incidents_import(
     located by its address only: its jurisdiction at the level the address gives, and a
     review decision "address only: no border-zone decision" for each cluster it concerns.
     """
-    from geozone.context import limit_malloc_arenas, prepare_for, store_context
+    from geozone.context import prepare_for, store_context, tune_malloc_for_batch
     from geozone.incidents.pipeline import import_file
     from geozone.settings import get_settings
     from geozone.store import open_store
 
-    limit_malloc_arenas(get_settings().workers)  # before the pipeline's threads start
+    tune_malloc_for_batch(get_settings().workers)  # before the pipeline's threads start
     with input_file(source, fmt) as path, open_store(store_url) as store:
         with err_console.status("preparing the boundary indexes…"):
             context = store_context(store, private=True)  # no polygon copies for other threads

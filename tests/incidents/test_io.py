@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 from datetime import datetime
 from pathlib import Path
@@ -417,13 +418,14 @@ def test_vectorised_validation_agrees_with_the_model() -> None:
     assert 30 < n_model_ok < 350 and n_outside > 10  # the sample exercises every outcome
 
 
-@pytest.mark.parametrize("max_run", [64, 1 << 21])
+@pytest.mark.parametrize(("max_run", "spill_run"), [(64, 1 << 20), (1 << 21, 1 << 20), (64, 40)])
 def test_the_id_ledger_gives_each_ids_first_line_as_a_dict_would(
-    max_run: int, monkeypatch: pytest.MonkeyPatch
+    max_run: int, spill_run: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from geozone.incidents.io import _ids
 
     monkeypatch.setattr(_ids, "MAX_RUN", max_run)  # 64: many runs, merges of every size
+    monkeypatch.setattr(_ids, "SPILL_RUN", spill_run)  # 40: most runs in files
     rng = np.random.default_rng(3)
     ledger, first_seen = _ids.IdLedger(), {}
     line = 0
@@ -441,7 +443,20 @@ def test_the_id_ledger_gives_each_ids_first_line_as_a_dict_would(
     assert len(ledger) == len(first_seen)
     everyone = np.array(list(first_seen), dtype=object)
     assert ledger.first_lines(everyone).tolist() == list(first_seen.values())
-    keys = [run[0] for run in ledger._runs]
-    assert all(bool(np.all(k[:-1] <= k[1:])) for k in keys)  # every run stays sorted
+    runs = [r.columns() if isinstance(r, _ids._SpilledRun) else r for r in ledger._runs]
+    assert all(bool(np.all(r[0][:-1] <= r[0][1:])) for r in runs)  # every run stays sorted
+    spilled = [r for r in ledger._runs if isinstance(r, _ids._SpilledRun)]
+    assert bool(spilled) == (spill_run < 1_000)
     with pytest.raises(IncidentFileError, match="split it into parts"):
         ledger.add(np.array(["late"], dtype=object), np.array([_ids.MAX_LINE + 1]))
+    if spilled:  # the filters pass the ids a run holds, and few others
+        folder = ledger._folder
+        assert folder is not None and folder.is_dir()
+        held = np.sort(np.concatenate([np.asarray(r.columns()[0]) for r in spilled]))
+        strangers = _ids.id_digests(np.array([f"x-{k}" for k in range(20_000)], dtype=object))[0]
+        assert all(r.may_hold(np.asarray(r.columns()[0])).all() for r in spilled)
+        passed = np.mean([r.may_hold(np.sort(strangers)).mean() for r in spilled])
+        assert passed < 0.02 and len(held) == sum(len(r) for r in spilled)
+        del ledger, runs, spilled
+        gc.collect()
+        assert not folder.exists()  # the files go with the ledger
