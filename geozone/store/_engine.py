@@ -159,7 +159,10 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
             _journal_wal(cursor, busy_timeout_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA cache_size = -65536")
+            # 16 MB of pages per connection (8 x SQLite's default). Each pooled connection
+            # keeps its own: at 64 MB an import of 1 M rows held ~160 MB more at its peak
+            # (its writer, readers and linking), and stored no faster (measured at 300 k rows).
+            cursor.execute("PRAGMA cache_size = -16384")
             cursor.close()
 
         def on_begin(connection: Connection) -> None:
