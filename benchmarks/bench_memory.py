@@ -14,8 +14,8 @@ the baseline of the same run. The loads:
 Run: ``.venv/bin/python benchmarks/bench_memory.py [--rows 100000 --imports 3 --posts 5]``.
 Target: memory is bounded, not growing with the load: the last import adds under 50 MB to
 the RSS after the one before, and no later load rises 50 MB above the highest import. The first
-import's growth is what the process keeps for good: SQLite's page cache (64 MB per pooled
-connection, ``geozone.store.sql``) and the location indexes built for the first large batch.
+import's growth is what the process keeps for good: SQLite's page cache (16 MB per pooled
+connection, ``geozone.store._engine``) and the location indexes built for the first large batch.
 """
 
 from __future__ import annotations

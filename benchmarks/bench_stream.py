@@ -13,7 +13,8 @@ Each process reports its wall time, rows per second, its RSS once the judging co
 loaded (the fixed part: boundary sets, cores, territories) and its peak RSS. The one-shot path
 is the baseline of the same run: the ratios are streamed / one-shot. Both run at two sizes,
 ``--n / 4`` and ``--n``; the 10 M projection is the straight line through the two (the streamed
-peak barely moves with N: what grows is the ledger of ids met, 16 bytes an id).
+peak barely moves with N: what grows is the ledger of ids met, 1.5 bytes an id in memory
+once spilled, see ``geozone.incidents.io._ids``).
 
 Run (needs the built cache: ``GEOZONE_CACHE_DIR``)::
 

@@ -367,17 +367,19 @@ def incidents_link(
     """Link the stored reports not linked yet into events.
 
     Imports and POST /incidents link their own reports; this links the others: those
-    stored before events existed, and those of an import that stopped before it linked
-    (named, with the file to import again for the rest). In chunks, each against the stored
-    reports near it; the reports whose role changed are judged again (the earliest detection
-    leads).
+    stored before events existed, and those of an import that is not done (it stopped
+    before it linked, or is still running). Each such import is named, with how to finish
+    it. In chunks, each against the stored reports near it; the reports whose role changed
+    are judged again (the earliest detection leads).
     """
+    from rich.markup import escape
+
     from geozone.context import store_context
-    from geozone.incidents.pipeline import link_stored, stopped_imports_of
+    from geozone.incidents.pipeline import link_stored, unfinished_imports
     from geozone.store import open_store
 
     with open_store(store_url) as store, row_progress("linking stored reports") as progress:
-        stopped = stopped_imports_of(store)
+        unfinished = unfinished_imports(store)
         task = progress.add_task("link", total=None)
         linked = link_stored(
             store,
@@ -385,14 +387,15 @@ def incidents_link(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
-        print_json({"linked": linked, "stopped_imports": stopped})
+        print_json({"linked": linked, "unfinished_imports": unfinished})
         return
-    for batch in stopped:
+    for batch in unfinished:
+        rest = "finish it" if batch["rows_done"] >= batch["rows_total"] else "store the rest"
         console.print(
-            f"import {batch['batch_id']} of {batch['source']} is not done "
-            f"({batch['rows_done']:,} of {batch['rows_total']:,} rows read): its stored "
-            "reports are linked now; import the file again to store the rest "
-            "(geozone incidents import FILE)"
+            f"import {batch['batch_id']} of {escape(str(batch['source']))} is not done "
+            f"({batch['rows_done']:,} of {batch['rows_total']:,} rows read; stopped, or "
+            "still running): its stored reports are linked now. If it stopped, import the "
+            f"same file again with the same --crs and columns to {rest}."
         )
     console.print(f"{linked:,} stored reports linked with another as one event")
 

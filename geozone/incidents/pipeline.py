@@ -41,7 +41,13 @@ from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
-from geozone.store.events import batch_last_row, batch_reports, stopped_batches, unlinked_ids
+from geozone.store.events import (
+    batch_last_row,
+    batch_rows_by_detection,
+    reports_at,
+    unfinished_batches,
+    unlinked_ids,
+)
 from geozone.store.sql import SqlIncidentStore
 
 ProgressCallback = Callable[[int, int], None]
@@ -195,7 +201,7 @@ def import_file(
         # stored as its own event): linked now, as if with this run's.
         linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
     if start:  # reports stored before events (migration 0007), not linked yet
-        linked += link_stored(store, context, chunk=chunk_rows, stopped_imports=False)
+        linked += link_stored(store, context, chunk=chunk_rows, unfinished_imports=False)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -219,12 +225,18 @@ def import_file(
 
 
 def _by_detection(
-    store: IncidentStore, batch_id: str, after: int, pending: list[str], size: int
+    store: IncidentStore,
+    batch_id: str,
+    after: int,
+    pending: list[str],
+    size: int,
+    upto: int | None = None,
 ) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
-    """Yield the reports this run stored, to link, ``size`` at a time.
+    """Yield the reports of a batch to link, ``size`` at a time.
 
-    On the SQL store: the rows batch ``batch_id`` stored past row ``after``, in order of
-    detection (ties: by row id), with their place and times as stored, read per piece
+    On the SQL store: the rows batch ``batch_id`` stored past row ``after`` (up to row
+    ``upto``), in order of detection (ties: by row id), held as row ids (8 bytes a report)
+    and read with their place and times as stored per piece
     (:func:`~geozone.store.events.reports_at`: the first read's boxes). Another store:
     ``pending``, read by id.
     """
@@ -233,9 +245,7 @@ def _by_detection(
         for first in range(0, len(ids), max(1, size)):
             yield ids[first : first + size], None
         return
-    from geozone.store.events import batch_rows_by_detection, reports_at
-
-    rows = batch_rows_by_detection(store, batch_id, after)
+    rows = batch_rows_by_detection(store, batch_id, after, upto)
     for first in range(0, len(rows), max(1, size)):
         held = reports_at(store, rows[first : first + size].tolist())
         yield held["external_id"].astype(str).tolist(), held
@@ -399,22 +409,10 @@ def _link_earlier(
     """
     if not isinstance(store, SqlIncidentStore):
         return 0
-    return sum(o.linked for o in _link_batch(store, context, batch_id, stamp, chunk, upto=upto))
-
-
-def _link_batch(
-    store: SqlIncidentStore,
-    context: Context,
-    batch_id: str,
-    stamp: str,
-    chunk: int,
-    *,
-    upto: int | None = None,
-) -> Iterator[LinkOutcome]:
-    """Link the reports import batch ``batch_id`` stored (up to row ``upto``), in chunks."""
-    stored = batch_reports(store, batch_id, upto=upto)
-    for first in range(0, len(stored), max(1, chunk)):
-        yield link_and_judge(store, context, stored[first : first + chunk], stamp)
+    return sum(
+        link_and_judge(store, context, ids, stamp, reports=held).linked
+        for ids, held in _by_detection(store, batch_id, 0, [], chunk, upto=upto)
+    )
 
 
 def link_and_judge(
@@ -453,26 +451,32 @@ def link_stored(
     *,
     chunk: int = 50_000,
     on_progress: ProgressCallback | None = None,
-    stopped_imports: bool = True,
+    unfinished_imports: bool = True,
 ) -> int:
     """Link every stored report not linked yet, in chunks.
 
     Those are the reports stored before migration 0007 (no event) and, with
-    ``stopped_imports``, those of import batches not done: an import stores each new report
-    as its own event and links them once every piece is stored, so an import stopped in
-    between leaves reports that look like single events (:func:`stopped_imports_of` names
-    those batches). Linking is the same whatever the order or the chunks: the events are
-    those of linking the whole store at once. Each chunk is linked against the stored reports
-    near it, and its changed reports judged again. Returns the reports linked with another
-    (written).
+    ``unfinished_imports``, those of import batches not done: an import stores each new
+    report as its own event and links them once every piece is stored, so an import stopped
+    in between leaves reports that look like single events (:func:`unfinished_imports`
+    names those batches; they stay not done, for the same import to finish them, and are
+    linked again by each call). Linking is the same whatever the order or the chunks: the
+    events are those of linking the whole store at once. Each chunk is linked against the
+    stored reports near it, and its changed reports judged again.
+
+    Returns
+    -------
+    int
+        Reports linked with another: of each unfinished batch, its reports in an event of
+        two or more; of the others, the reports written into such an event.
     """
     if not isinstance(store, SqlIncidentStore):
         return 0
     stamp = context_stamp(context)
     linked = done = 0
-    for batch in stopped_imports_of(store) if stopped_imports else []:
-        for outcome in _link_batch(store, context, batch["batch_id"], stamp, chunk):
-            linked += outcome.joined
+    for batch in unfinished_batches(store) if unfinished_imports else []:
+        for ids, held in _by_detection(store, batch["batch_id"], 0, [], chunk):
+            linked += link_and_judge(store, context, ids, stamp, reports=held).linked
     while ids := unlinked_ids(store, chunk):
         linked += link_and_judge(store, context, ids, stamp).joined
         done += len(ids)
@@ -481,14 +485,14 @@ def link_stored(
     return linked
 
 
-def stopped_imports_of(store: IncidentStore) -> list[dict[str, Any]]:
-    """Return the import batches of ``store`` that are not done (stopped, or running now).
+def unfinished_imports(store: IncidentStore) -> list[dict[str, Any]]:
+    """Return the import batches of ``store`` that are not done (stopped, or still running).
 
     Each is a dict of ``batch_id``, ``source``, ``rows_done`` and ``rows_total``. Their
     reports may not be linked into events yet: :func:`link_stored` links them, and
-    importing the same file again stores the rest and links it.
+    importing the same file again with the same options finishes the batch.
     """
-    return stopped_batches(store) if isinstance(store, SqlIncidentStore) else []
+    return unfinished_batches(store) if isinstance(store, SqlIncidentStore) else []
 
 
 def assign_ids(store: IncidentStore, context: Context, external_ids: Sequence[str]) -> int:
@@ -573,5 +577,5 @@ __all__ = [
     "import_file",
     "link_and_judge",
     "link_stored",
-    "stopped_imports_of",
+    "unfinished_imports",
 ]

@@ -160,7 +160,7 @@ def create_store_engine(url: str, *, busy_timeout_s: float = 60.0) -> Engine:
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             # 16 MB of pages per connection (8 x SQLite's default). Each pooled connection
-            # keeps its own: at 64 MB an import of 1 M rows held ~160 MB more at its peak
+            # keeps its own: at 64 MB an import of 1 M rows held ~200 MB more at its peak
             # (its writer, readers and linking), and stored no faster (measured at 300 k rows).
             cursor.execute("PRAGMA cache_size = -16384")
             cursor.close()

@@ -499,8 +499,8 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
-def stopped_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
-    """Return the import batches not done (stopped, or running now), oldest first.
+def unfinished_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
+    """Return the import batches not done (stopped, or still running), oldest first.
 
     An import stores each new report as its own event and links once every piece is
     stored: the reports of a batch that is not done may not be linked yet.
@@ -515,19 +515,6 @@ def stopped_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in connection.execute(statement)]
 
 
-def batch_reports(store: SqlIncidentStore, batch_id: str, upto: int | None = None) -> list[str]:
-    """Return the external ids of the reports import batch ``batch_id`` stored, by id.
-
-    ``upto``: only those whose row id is at most this.
-    """
-    t = _tables(store.dialect)["incidents"]
-    statement = sa.select(t.c.external_id).where(t.c.batch_id == batch_id).order_by(t.c.id)
-    if upto is not None:
-        statement = statement.where(t.c.id <= upto)
-    with store.engine.connect() as connection:
-        return list(connection.execute(statement).scalars())
-
-
 def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
     """Return the largest row id of the reports import batch ``batch_id`` stored (0: none)."""
     t = _tables(store.dialect)["incidents"]
@@ -536,14 +523,19 @@ def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
         return int(connection.execute(statement).scalar() or 0)
 
 
+#: A row id past every stored one (SQLite's and PostgreSQL's largest bigint).
+_LAST_ROW = 2**63 - 1
+
 #: Rows fetched at a time by :func:`batch_rows_by_detection`.
 _FETCH_ROWS = 100_000
 
 
 def batch_rows_by_detection(
-    store: SqlIncidentStore, batch_id: str, after: int
+    store: SqlIncidentStore, batch_id: str, after: int, upto: int | None = None
 ) -> NDArray[np.int64]:
     """Return the row ids of the reports batch ``batch_id`` stored past row ``after``.
+
+    ``upto``: only those whose row id is at most this.
 
     In order of detection (``detected_at``, else ``occurred_at``; ties by row id), as
     int64: 8 bytes a report, the rest of each is read when it is linked
@@ -551,7 +543,7 @@ def batch_rows_by_detection(
     """
     mark = "?" if store.dialect == "sqlite" else "%s"
     sql = (
-        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} "
+        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} AND id <= {mark} "
         "ORDER BY coalesce(detected_at, occurred_at), id"
     )
     parts: list[NDArray[np.int64]] = []
@@ -560,7 +552,7 @@ def batch_rows_by_detection(
         raw = connection.connection.driver_connection
         assert raw is not None
         with closing(raw.cursor()) as cursor:
-            cursor.execute(sql, (batch_id, int(after)))
+            cursor.execute(sql, (batch_id, int(after), _LAST_ROW if upto is None else int(upto)))
             while rows := cursor.fetchmany(_FETCH_ROWS):
                 parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
@@ -640,7 +632,6 @@ __all__ = [
     "REPORT_COLUMNS",
     "add_unlink",
     "batch_last_row",
-    "batch_reports",
     "batch_rows_by_detection",
     "event_leads",
     "event_members",
@@ -650,7 +641,7 @@ __all__ = [
     "reports_in",
     "reports_of",
     "save_events",
-    "stopped_batches",
+    "unfinished_batches",
     "unlinked_ids",
     "unlinks_of",
 ]

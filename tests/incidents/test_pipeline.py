@@ -161,7 +161,7 @@ def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context:
     names the stopped batch and gives the events of importing the file at once, and leaves
     the batch to be resumed (still not done).
     """
-    from geozone.incidents.pipeline import link_stored, stopped_imports_of
+    from geozone.incidents.pipeline import link_stored, unfinished_imports
 
     rows = [row(f"i{k}", 100 + 15 * k, 500 + 15 * k) for k in range(30)]
     rows[1] = row("p1", 600, 200, detector="o1")
@@ -183,15 +183,15 @@ def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context:
             import_file(store, source, context, chunk_rows=10, on_stored=stop_when_stored)
         stopped = store.query(IncidentQuery())[0].set_index("external_id")
         assert len(stopped) == 30 and (stopped["event_role"] == "single").all()
-        [batch] = stopped_imports_of(store)
+        [batch] = unfinished_imports(store)
         assert batch["source"] == str(source) and batch["rows_done"] == 30
-        assert link_stored(store, context) == 3
+        assert link_stored(store, context, chunk=10) == 3  # p3 joins in a later chunk
         linked = store.query(IncidentQuery())[0][columns].sort_values("external_id")
-        assert [b["batch_id"] for b in stopped_imports_of(store)] == [batch["batch_id"]]
-        assert link_stored(store, context) == 0  # linked again: nothing new written
+        assert [b["batch_id"] for b in unfinished_imports(store)] == [batch["batch_id"]]
+        assert link_stored(store, context) == 3  # linked again, the same three
         again = store.query(IncidentQuery())[0][columns].sort_values("external_id")
         assert import_file(store, source, context).stored == 0  # resumed: done now
-        assert stopped_imports_of(store) == []
+        assert unfinished_imports(store) == []
         assert link_stored(store, context) == 0
     assert linked.reset_index(drop=True).equals(once.reset_index(drop=True))
     assert again.reset_index(drop=True).equals(once.reset_index(drop=True))

@@ -167,7 +167,6 @@ def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: st
     """What an import holds until it links: row ids, in order of detection; the rest by id."""
     from geozone.store.events import (
         batch_last_row,
-        batch_reports,
         batch_rows_by_detection,
         reports_at,
     )
@@ -196,4 +195,8 @@ def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: st
             "o4-1",
             "o2-5",
         ]
-        assert batch_reports(store, "b", upto=last) == ["o1-17", "o2-4"]
+        before = batch_rows_by_detection(store, "b", 0, upto=last)
+        assert [reports_at(store, [int(r)])["external_id"].item() for r in before] == [
+            "o2-4",
+            "o1-17",
+        ]

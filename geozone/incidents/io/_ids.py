@@ -8,15 +8,18 @@ lookups are binary searches, each id is moved O(log n) times). Two different ids
 only if both digests do (odds about 1 in 10^15 for 10 M ids, 1 in 10^11 for a billion),
 which is what makes the set exact in practice.
 
-A run of :data:`SPILL_RUN` ids or more is written to a temporary file (``TMPDIR``) and
-leaves in memory a Bloom filter of its digests (12 bits an id): a lookup reads the file only
-for the ids the filter may hold (about 1 in 300 of new ids, and the repeats), so the memory
-of a long read grows by 1.5 bytes an id instead of 16 (10 M ids: some 15 MB, not 160 MB).
-The files go when the ledger does.
+Once the runs in memory hold :data:`SPILL_RUN` ids or more, they are merged into one run
+written to a temporary file (``TMPDIR``), which leaves in memory a Bloom filter of its
+digests (12 bits an id): a lookup reads the file only for the ids the filter may hold
+(about 1 in 300 of new ids per spilled run, and the repeats), so the memory of a long read
+grows by 1.5 bytes an id instead of 16 (10 M ids: some 15 MB of filters and at most a
+million ids in memory, ~16 MB; was 160 MB). The files (16 bytes an id: on a tmpfs
+``TMPDIR`` they are memory too) go when the ledger does.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import weakref
@@ -107,9 +110,14 @@ class IdLedger:
         ):
             del self._runs[-2:]
             self._runs.append(_merged(before, last))
-        run = self._runs[-1]
-        if not isinstance(run, _SpilledRun) and len(run[0]) >= SPILL_RUN:
-            self._runs[-1] = _SpilledRun(run, self._spill_folder() / f"run-{len(self._runs)}")
+        held = [run for run in self._runs if not isinstance(run, _SpilledRun)]
+        if sum(len(run[0]) for run in held) >= SPILL_RUN:
+            # Every run still in memory, as one: a run left behind a spilled one would
+            # never merge again.
+            spilled = [run for run in self._runs if isinstance(run, _SpilledRun)]
+            whole = functools.reduce(_merged, held)
+            name = f"run-{len(spilled)}"
+            self._runs = [*spilled, _SpilledRun(whole, self._spill_folder() / name)]
 
     def _spill_folder(self) -> Path:
         if self._folder is None:
@@ -193,7 +201,8 @@ _BIT = np.left_shift(np.uint8(1), np.arange(8, dtype=np.uint8))
 #: so that a merge's copies stay small (16 bytes an id, for a moment).
 MAX_RUN = 1 << 21
 
-#: A run of this many ids or more is spilled to a file (see the module's docstring).
+#: Runs in memory holding this many ids or more are spilled to a file (see the module's
+#: docstring).
 SPILL_RUN = 1 << 20
 
 
