@@ -311,7 +311,7 @@ def serve(
         if assigned:
             say(f"assigned {assigned:,} incidents to their units and clusters")
         if demo:  # the demo's reports are linked into events, as an import links them
-            linked = link_stored(store, judged, unfinished_imports=False)
+            linked = link_stored(store, judged, include_unfinished=False)
             say(f"linked {linked:,} reports into events")
         key = None if production else _first_admin_key(api_store)
         admins = bool(api_store.active_admins())

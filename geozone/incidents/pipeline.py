@@ -201,7 +201,7 @@ def import_file(
         # stored as its own event): linked now, as if with this run's.
         linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
     if start:  # reports stored before events (migration 0007), not linked yet
-        linked += link_stored(store, context, chunk=chunk_rows, unfinished_imports=False)
+        linked += link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -451,12 +451,12 @@ def link_stored(
     *,
     chunk: int = 50_000,
     on_progress: ProgressCallback | None = None,
-    unfinished_imports: bool = True,
+    include_unfinished: bool = True,
 ) -> int:
     """Link every stored report not linked yet, in chunks.
 
     Those are the reports stored before migration 0007 (no event) and, with
-    ``unfinished_imports``, those of import batches not done: an import stores each new
+    ``include_unfinished``, those of import batches not done: an import stores each new
     report as its own event and links them once every piece is stored, so an import stopped
     in between leaves reports that look like single events (:func:`unfinished_imports`
     names those batches; they stay not done, for the same import to finish them, and are
@@ -474,7 +474,7 @@ def link_stored(
         return 0
     stamp = context_stamp(context)
     linked = done = 0
-    for batch in unfinished_batches(store) if unfinished_imports else []:
+    for batch in unfinished_batches(store) if include_unfinished else []:
         for ids, held in _by_detection(store, batch["batch_id"], 0, [], chunk):
             linked += link_and_judge(store, context, ids, stamp, reports=held).linked
     while ids := unlinked_ids(store, chunk):
