@@ -189,17 +189,16 @@ def import_file(
         if writer is not None:
             writer.close()  # a piece in flight is stored whole or not at all, then stop
     # Linked once every piece is stored, in order of detection: the events are those of
-    # linking the whole store at once, whatever the file's order or the pieces' size.
-    done = start
-    for ids, held in _by_detection(store, batch_id, earlier, pending, chunk_rows):
+    # linking the whole store at once, whatever the file's order or the pieces' size. An
+    # earlier run of a batch not done may have stopped before linking what it stored (each
+    # report stored as its own event): its rows are linked with this run's.
+    after = 0 if batch["status"] != "done" else earlier
+    done = 0 if after < earlier else start  # earlier runs' rows are linked again: counted
+    for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
         linked += link_and_judge(store, context, ids, stamp, reports=held).linked
         done = min(source.n_rows, done + len(ids))
         if on_progress:
             on_progress(done, source.n_rows)
-    if earlier and batch["status"] != "done":
-        # An earlier run may have stopped before linking what it stored (each report
-        # stored as its own event): linked now, as if with this run's.
-        linked += _link_earlier(store, context, batch_id, earlier, stamp, chunk_rows)
     if start:  # reports stored before events (migration 0007), not linked yet
         linked += link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
@@ -230,12 +229,11 @@ def _by_detection(
     after: int,
     pending: list[str],
     size: int,
-    upto: int | None = None,
 ) -> Iterator[tuple[list[str], pd.DataFrame | None]]:
     """Yield the reports of a batch to link, ``size`` at a time.
 
-    On the SQL store: the rows batch ``batch_id`` stored past row ``after`` (up to row
-    ``upto``), in order of detection (ties: by row id), held as row ids (8 bytes a report)
+    On the SQL store: the rows batch ``batch_id`` stored past row ``after``, in order of
+    detection (ties: by row id), held as row ids (8 bytes a report)
     and read with their place and times as stored per piece
     (:func:`~geozone.store.events.reports_at`: the first read's boxes). Another store:
     ``pending``, read by id.
@@ -245,7 +243,7 @@ def _by_detection(
         for first in range(0, len(ids), max(1, size)):
             yield ids[first : first + size], None
         return
-    rows = batch_rows_by_detection(store, batch_id, after, upto)
+    rows = batch_rows_by_detection(store, batch_id, after)
     for first in range(0, len(rows), max(1, size)):
         held = reports_at(store, rows[first : first + size].tolist())
         yield held["external_id"].astype(str).tolist(), held
@@ -391,28 +389,6 @@ def _assign_piece(
         incidents = incidents[incidents["external_id"].isin(ours)].reset_index(drop=True)
     result = assign(incidents, context.sets, context.territories)
     return store.save_assignments(result.units, result.clusters, stamp=stamp), ours
-
-
-def _link_earlier(
-    store: IncidentStore,
-    context: Context,
-    batch_id: str,
-    upto: int,
-    stamp: str,
-    chunk: int,
-) -> int:
-    """Link the reports batch ``batch_id`` stored in earlier runs, in chunks; return the linked.
-
-    Each new report is stored as its own event (``single``): one an earlier run stored but
-    did not link yet looks linked, so the reports of the batch up to row ``upto`` (those
-    stored before this run) are linked again (linking a report twice writes nothing new).
-    """
-    if not isinstance(store, SqlIncidentStore):
-        return 0
-    return sum(
-        link_and_judge(store, context, ids, stamp, reports=held).linked
-        for ids, held in _by_detection(store, batch_id, 0, [], chunk, upto=upto)
-    )
 
 
 def link_and_judge(

@@ -523,19 +523,14 @@ def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
         return int(connection.execute(statement).scalar() or 0)
 
 
-#: A row id past every stored one (SQLite's and PostgreSQL's largest bigint).
-_LAST_ROW = 2**63 - 1
-
 #: Rows fetched at a time by :func:`batch_rows_by_detection`.
 _FETCH_ROWS = 100_000
 
 
 def batch_rows_by_detection(
-    store: SqlIncidentStore, batch_id: str, after: int, upto: int | None = None
+    store: SqlIncidentStore, batch_id: str, after: int
 ) -> NDArray[np.int64]:
     """Return the row ids of the reports batch ``batch_id`` stored past row ``after``.
-
-    ``upto``: only those whose row id is at most this.
 
     In order of detection (``detected_at``, else ``occurred_at``; ties by row id), as
     int64: 8 bytes a report, the rest of each is read when it is linked
@@ -543,7 +538,7 @@ def batch_rows_by_detection(
     """
     mark = "?" if store.dialect == "sqlite" else "%s"
     sql = (
-        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} AND id <= {mark} "
+        f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} "
         "ORDER BY coalesce(detected_at, occurred_at), id"
     )
     parts: list[NDArray[np.int64]] = []
@@ -552,7 +547,7 @@ def batch_rows_by_detection(
         raw = connection.connection.driver_connection
         assert raw is not None
         with closing(raw.cursor()) as cursor:
-            cursor.execute(sql, (batch_id, int(after), _LAST_ROW if upto is None else int(upto)))
+            cursor.execute(sql, (batch_id, int(after)))
             while rows := cursor.fetchmany(_FETCH_ROWS):
                 parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)

@@ -195,8 +195,3 @@ def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: st
             "o4-1",
             "o2-5",
         ]
-        before = batch_rows_by_detection(store, "b", 0, upto=last)
-        assert [reports_at(store, [int(r)])["external_id"].item() for r in before] == [
-            "o2-4",
-            "o1-17",
-        ]
