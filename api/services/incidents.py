@@ -129,7 +129,9 @@ def post_incidents(
     stale incidents are reassigned by :func:`api.services.clusters.run_reassign`, a
     background job the route queues when any is left. When the store
     is too busy to assign them at once, they stay stored and the answer says their
-    assignment is pending.
+    assignment is pending; when another linker (an import) holds the store's linking lock
+    past the wait, they are stored and judged, not linked yet, and the answer says so (the
+    next import or ``geozone incidents link`` links them).
 
     With ``scope`` (a scoped key's units and scopes), every valid record must lie in it.
 
@@ -152,14 +154,21 @@ def post_incidents(
     added = store.add_incidents(valid)
     note = None
     linked = 0
+    ids = valid["external_id"].tolist()
     try:  # this request's rows only: other stale ones are the background job's
-        ids = valid["external_id"].tolist()
         assigned = assign_ids(store, context, ids)
-        # Linked to the stored reports near them in space and time (one event, one lead).
-        linked = link_and_judge(store, context, ids, context_stamp(context)).linked
     except StoreBusyError:
         note = "stored; the store was busy, so their assignment waits for the next write"
         assigned = 0
+    else:
+        try:  # linked to the stored reports near them in space and time (one event, one lead)
+            linked = link_and_judge(store, context, ids, context_stamp(context)).linked
+        except StoreBusyError:
+            note = (
+                "stored and judged; another linker (an import or 'geozone incidents link') "
+                "held the store, so linking them into events waits for the next import or "
+                "'geozone incidents link'"
+            )
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
         for r in result.rejects

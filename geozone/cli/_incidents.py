@@ -270,6 +270,16 @@ def _prepared_context(chunk_rows: int, tolerance: float | None) -> Any:
     return context
 
 
+def _say_waiting() -> None:
+    """Say on standard error that linking waits for another linker of the store."""
+    err_console.print(
+        "another process is linking reports into events in this store (an import or "
+        "'geozone incidents link'): one links at a time; waiting for it to finish…",
+        style="yellow",
+        highlight=False,
+    )
+
+
 @incidents_app.command("import")
 def incidents_import(
     source: Annotated[
@@ -326,6 +336,7 @@ def incidents_import(
                 on_progress=lambda done, total: progress.update(
                     judged, completed=done, total=total
                 ),
+                on_wait=_say_waiting,
             )
     if is_stdio(source):
         report.source = "-"
@@ -385,6 +396,7 @@ def incidents_link(
             store,
             store_context(store),
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            on_wait=_say_waiting,
         )
     if as_json:
         print_json({"linked": linked, "unfinished_imports": unfinished})

@@ -25,7 +25,10 @@ The event columns (``event_id``, ``event_role``, ``event_confidence``) of every 
 event changed are written. An event's decisions follow it: the earliest detection decides
 the lead under the border rule ("first detector leads"), so a cooperating report is judged
 with its event's first detector (:func:`judging_frame`) and the reports whose role or event
-changed are judged again (by the caller, which holds the context).
+changed are judged again (by the caller, which holds the context). One linker writes at a
+time: each holds the store's linking lock from its read to its write
+(:meth:`~geozone.store.sql.SqlIncidentStore.linking`), so none writes events from a read
+that another linker, in another process, made stale.
 
 :func:`unlink_pair` keeps a planner's or analyst's decision that two reports are not one
 event (``incident_unlinks``) and relinks their event without that link.
@@ -206,11 +209,28 @@ def link_new(
     -------
     LinkOutcome
         What was read and written, and the reports the caller judges again.
+
+    Raises
+    ------
+    StoreBusyError
+        Another linker (an import, ``geozone incidents link``) held the store's linking
+        lock past the wait of :func:`~geozone.store.sql.write_wait`: nothing was written.
     """
     sql = _sql(store)
     ids = list(dict.fromkeys(str(e) for e in external_ids))
     if not ids:
         return LinkOutcome()
+    with sql.linking():  # read and written by one linker at a time
+        return _link_new(sql, ids, settings, reports)
+
+
+def _link_new(
+    sql: SqlIncidentStore,
+    ids: list[str],
+    settings: Settings | None,
+    reports: pd.DataFrame | None,
+) -> LinkOutcome:
+    """:func:`link_new` of ``ids``, under the store's linking lock."""
     window, windows = windows_of(settings)
     metres, _, context = _reach(window, windows)
     # A new report changes the links of the reports within its window (new candidates) and
@@ -439,9 +459,10 @@ def unlink_pair(
     missing = sorted({a, b} - set(pair["external_id"]))
     if missing:
         raise UnknownIncidentError(f"no stored incident {', '.join(map(repr, missing))}")
-    fresh = add_unlink(sql, a, b, by=by, note=note)
     window, windows = windows_of(settings)
-    return fresh, _relink(sql, pair, set(), window, windows)
+    with sql.linking():
+        fresh = add_unlink(sql, a, b, by=by, note=note)
+        return fresh, _relink(sql, pair, set(), window, windows)
 
 
 __all__ = [

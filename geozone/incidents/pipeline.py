@@ -26,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ def import_file(
     chunk_rows: int = 50_000,
     on_progress: ProgressCallback | None = None,
     on_stored: ProgressCallback | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Import an incident file into ``store`` and assign what it added.
 
@@ -129,6 +131,16 @@ def import_file(
         earlier run stored, and the total) and after each chunk is stored (on the SQL store
         with its decisions, in one transaction): with ``on_progress``, the two phases of
         the work as two counts.
+    on_wait
+        Called once if linking must wait for another linker of the store (another import,
+        ``geozone incidents link``) to finish: one links at a time
+        (:meth:`~geozone.store.sql.SqlIncidentStore.linking`), and this import waits as
+        :func:`~geozone.store.sql.write_wait` allows (None: until it is free).
+
+    Raises
+    ------
+    StoreBusyError
+        The store stayed locked by another writer or linker past the wait.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
@@ -194,13 +206,16 @@ def import_file(
     # report stored as its own event): its rows are linked with this run's.
     after = 0 if batch["status"] != "done" else earlier
     done = 0 if after < earlier else start  # earlier runs' rows are linked again: counted
-    for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
-        linked += link_and_judge(store, context, ids, stamp, reports=held).linked
-        done = min(source.n_rows, done + len(ids))
-        if on_progress:
-            on_progress(done, source.n_rows)
-    if start:  # reports stored before events (migration 0007), not linked yet
-        linked += link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
+    with _linking(store, on_wait):  # one linker at a time, for the whole phase
+        for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
+            linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+            done = min(source.n_rows, done + len(ids))
+            if on_progress:
+                on_progress(done, source.n_rows)
+        # Reports stored unlinked: by a request whose linking found the lock held (this
+        # phase's), or by an earlier run from before events (migration 0007: counted).
+        others = link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
+        linked += others if start else 0
     if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
         on_progress(source.n_rows, source.n_rows)
     if batch["status"] != "done":
@@ -428,6 +443,7 @@ def link_stored(
     chunk: int = 50_000,
     on_progress: ProgressCallback | None = None,
     include_unfinished: bool = True,
+    on_wait: Callable[[], None] | None = None,
 ) -> int:
     """Link every stored report not linked yet, in chunks.
 
@@ -438,7 +454,9 @@ def link_stored(
     names those batches; they stay not done, for the same import to finish them, and are
     linked again by each call). Linking is the same whatever the order or the chunks: the
     events are those of linking the whole store at once. Each chunk is linked against the
-    stored reports near it, and its changed reports judged again.
+    stored reports near it, and its changed reports judged again. The store's linking lock
+    is held throughout (``on_wait``: called once if another linker holds it; see
+    :func:`import_file`).
 
     Returns
     -------
@@ -450,15 +468,25 @@ def link_stored(
         return 0
     stamp = context_stamp(context)
     linked = done = 0
-    for batch in unfinished_batches(store) if include_unfinished else []:
-        for ids, held in _by_detection(store, batch["batch_id"], 0, [], chunk):
-            linked += link_and_judge(store, context, ids, stamp, reports=held).linked
-    while ids := unlinked_ids(store, chunk):
-        linked += link_and_judge(store, context, ids, stamp).joined
-        done += len(ids)
-        if on_progress:
-            on_progress(done, done + len(unlinked_ids(store, chunk)))
+    with store.linking(on_wait=on_wait):
+        for batch in unfinished_batches(store) if include_unfinished else []:
+            for ids, held in _by_detection(store, batch["batch_id"], 0, [], chunk):
+                linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+        while ids := unlinked_ids(store, chunk):
+            linked += link_and_judge(store, context, ids, stamp).joined
+            done += len(ids)
+            if on_progress:
+                on_progress(done, done + len(unlinked_ids(store, chunk)))
     return linked
+
+
+def _linking(
+    store: IncidentStore, on_wait: Callable[[], None] | None
+) -> AbstractContextManager[None]:
+    """Return the linking lock of a SQL store (another store links in-process only)."""
+    if isinstance(store, SqlIncidentStore):
+        return store.linking(on_wait=on_wait)
+    return nullcontext()
 
 
 def unfinished_imports(store: IncidentStore) -> list[dict[str, Any]]:

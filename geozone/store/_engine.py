@@ -4,7 +4,8 @@
 busy timeout, ``BEGIN IMMEDIATE`` for writes) and PostgreSQL for psycopg 3;
 :func:`migrate` upgrades the schema with the Alembic migrations in ``migrations/``, safely
 when processes do it at once. :func:`write_wait` bounds how long the writes of a context wait
-for other writers, and :func:`is_busy` tells a lock wait that gave up from other errors.
+for other writers, and :func:`is_busy` tells a lock wait that gave up from other errors;
+:func:`linking_lock` lets one linker of events at a time write, across processes.
 
 A store that cannot be reached, or whose role lacks a right (a wrong port or password, a
 missing database, no PostGIS, no schema to create tables in), raises
@@ -15,13 +16,16 @@ checks PostGIS and the schema and says what it did (``geozone db init``).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from geozone.errors import ConfigurationError, StoreAccessError
+from geozone.errors import ConfigurationError, StoreAccessError, StoreBusyError
 from geozone.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -224,6 +228,156 @@ def migrate(engine: Engine, revision: str = "head") -> None:
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
         command.upgrade(alembic_config(connection), revision)
+
+
+# -- one linker of events at a time -----------------------------------------------------------
+
+#: Key of the PostgreSQL advisory lock held by whoever links reports into events.
+_LINKING_LOCK = 0x67656F6C696E6B  # "geolink"
+#: Pause between tries of a linking lock held elsewhere (doubling up to the last).
+_LOCK_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+@dataclass
+class _Holder:
+    """The linking lock of one store in this process: a thread's hold count and its handle."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+    release: Callable[[], None] | None = None
+
+
+_HOLDERS: dict[str, _Holder] = {}
+_HOLDERS_GUARD = threading.Lock()
+
+
+@contextmanager
+def linking_lock(engine: Engine, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the store's linking lock: one linker of events at a time, across processes.
+
+    Linking reads the reports around the ones it links and writes their events from that
+    read; two linkers at once (an import and ``geozone incidents link``, two imports) could
+    each write from a read the other made stale. The lock is re-entrant within a thread (an
+    import holds it for its whole linking, each chunk takes it again). SQLite: an exclusive
+    ``flock`` on a file beside the database (``<database>-link.lock``), released by the
+    kernel when the process ends; PostgreSQL: a session advisory lock on its own connection.
+
+    Waits as long as :func:`write_wait` allows (None: until the lock is free), calling
+    ``on_wait`` once if it has to wait at all.
+
+    Raises
+    ------
+    StoreBusyError
+        Another linker held the lock past the wait.
+    StoreAccessError
+        The lock file of a SQLite store cannot be opened.
+    """
+    key = engine.url.render_as_string(hide_password=False)
+    with _HOLDERS_GUARD:
+        holder = _HOLDERS.setdefault(key, _Holder())
+    wait = WRITE_WAIT.get()
+    deadline = None if wait is None else time.monotonic() + wait
+    if not holder.lock.acquire(blocking=False):
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
+        if not holder.lock.acquire(timeout=-1 if wait is None else max(0.0, wait)):
+            raise _busy_linking()
+    try:
+        if holder.depth == 0:
+            holder.release = _acquire_outer(engine, deadline, on_wait)
+        holder.depth += 1
+        try:
+            yield
+        finally:
+            holder.depth -= 1
+            if holder.depth == 0 and holder.release is not None:
+                release, holder.release = holder.release, None
+                release()
+    finally:
+        holder.lock.release()
+
+
+def _busy_linking() -> StoreBusyError:
+    return StoreBusyError(
+        "the store is busy linking reports into events (an import or 'geozone incidents "
+        "link' in another process or request); nothing of this call's linking was written"
+    )
+
+
+def _acquire_outer(
+    engine: Engine, deadline: float | None, on_wait: Callable[[], None] | None
+) -> Callable[[], None]:
+    """Take the lock between processes; return what releases it."""
+    try_lock, release = (
+        _sqlite_lock(engine) if engine.dialect.name == "sqlite" else _postgres_lock(engine)
+    )
+    try:
+        tries = 0
+        while not try_lock():
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
+            pause = _LOCK_PAUSES[min(tries, len(_LOCK_PAUSES) - 1)]
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _busy_linking()
+                pause = min(pause, left)  # a last try at the deadline
+            time.sleep(pause)
+            tries += 1
+    except BaseException:
+        release(False)
+        raise
+    return lambda: release(True)
+
+
+def _sqlite_lock(engine: Engine) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    path = Path(str(engine.url.database)).expanduser()
+    lock_path = path.with_name(path.name + "-link.lock")
+    try:
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise StoreAccessError(
+            f"store {path}: cannot open its linking lock {lock_path}: {exc.strerror or exc}"
+        ) from None
+
+    def try_lock() -> bool:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(held: bool) -> None:
+        try:
+            if held:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            os.close(handle)
+
+    return try_lock, release
+
+
+def _postgres_lock(engine: Engine) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    connection = engine.connect()
+
+    def try_lock() -> bool:
+        query = sa.text("SELECT pg_try_advisory_lock(:key)")
+        held = bool(connection.execute(query, {"key": _LINKING_LOCK}).scalar())
+        connection.commit()  # no transaction left open while the lock is held
+        return held
+
+    def release(held: bool) -> None:
+        try:
+            if held:
+                query = sa.text("SELECT pg_advisory_unlock(:key)")
+                connection.execute(query, {"key": _LINKING_LOCK})
+                connection.commit()
+        finally:
+            connection.close()
+
+    return try_lock, release
 
 
 # -- problems reaching the store, in one line ---------------------------------------------------

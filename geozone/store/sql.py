@@ -14,7 +14,9 @@ three places only:
 - locking (:mod:`geozone.store._engine`): SQLite runs in WAL mode with a busy timeout and
   opens every writing transaction with ``BEGIN IMMEDIATE``, so concurrent writer processes
   queue instead of failing; PostgreSQL relies on row locks (and an advisory lock around
-  migrations).
+  migrations); linkers of events take one lock between processes (:meth:`linking`: a file
+  lock beside a SQLite database, an advisory lock on PostgreSQL), as each writes events
+  from what it read around its reports.
 
 The schema is created and upgraded by the Alembic migrations in ``migrations/`` (see
 :func:`migrate`); the tables that queries are built from (:func:`build_metadata`, in
@@ -25,8 +27,8 @@ engine, migration and table helpers are importable from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -62,6 +64,7 @@ from geozone.store._engine import (
     alembic_config,
     create_store_engine,
     is_busy,
+    linking_lock,
     migrate,
     store_exists,
     write_wait,
@@ -159,6 +162,19 @@ class SqlIncidentStore(IncidentStore):
                     "call was stored"
                 ) from exc
             raise
+
+    def linking(self, *, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        """Hold the store's linking lock: one linker of events at a time, across processes.
+
+        Re-entrant within a thread; waits as :func:`write_wait` allows, calling ``on_wait``
+        once if it has to wait (:func:`geozone.store._engine.linking_lock`).
+
+        Raises
+        ------
+        StoreBusyError
+            Another linker held the lock past the wait.
+        """
+        return linking_lock(self.engine, on_wait=on_wait)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from geozone.context import Context
 from tests.api.conftest import Api
 from tests.fixtures.grid import grid_point
 from tests.fixtures.incidents import record
@@ -168,6 +169,30 @@ def test_an_incident_judged_under_an_older_context_says_so(api: Api) -> None:
     assert stale["clusters"] == current["clusters"]  # the stored decisions, said to be old
     (problem,) = stale["problems"]
     assert problem.startswith("the decisions were made before a change of context")
+
+
+def test_a_report_posted_while_another_process_links_waits_for_its_linking(
+    api: Api, grid_context: Context
+) -> None:
+    from geozone.incidents.pipeline import link_stored
+    from geozone.store import open_store
+    from tests.fixtures.linking import held_elsewhere
+
+    first = record("o1-17", 950, 300, detected_by="o1")
+    called = record("o2-4", 960, 320, occurred_at="2022-03-01T21:20:00+07:00")
+    api.client.post("/incidents", json=[first], headers=api.auth("planner"))
+    with held_elsewhere(api.store_url):  # an import linking in another process
+        posted = api.client.post("/incidents", json=[called], headers=api.auth("planner"))
+    body = posted.json()
+    assert posted.status_code == 200, posted.text
+    assert (body["stored"], body["assigned"], body["linked"]) == (1, 1, 0)
+    assert "linking them into events waits" in body["note"]
+    shown = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
+    assert shown["event_id"] is None  # not linked yet, and not said to be single
+    with open_store(api.store_url) as store:  # what `geozone incidents link` runs
+        assert link_stored(store, grid_context) == 2
+    shown = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
+    assert (shown["event_id"], shown["event_role"]) == ("ev-o1-17", "cooperating")
 
 
 def test_two_posted_reports_of_one_event_share_its_id_and_can_be_unlinked(api: Api) -> None:

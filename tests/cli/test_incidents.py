@@ -268,3 +268,23 @@ def test_link_names_an_import_that_stopped_before_linking_and_links_it(
     assert again["linked"] >= 2 and [b["source"] for b in again["unfinished_imports"]] == [
         str(source)
     ]
+
+
+def test_link_says_it_waits_while_another_process_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from tests.fixtures.clusters import grid_context
+    from tests.fixtures.linking import held_elsewhere, release
+
+    monkeypatch.setattr("geozone.context.store_context", lambda *_, **__: grid_context())
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with held_elsewhere(url) as child:  # an import linking in another process
+        timer = threading.Timer(1.0, release, [child])
+        timer.start()
+        said = invoke("incidents", "link", "--store", url)
+        timer.join()
+    assert said.exit_code == 0, said.output
+    assert "another process is linking reports into events in this store" in said.output
+    assert "0 stored reports linked" in said.output  # then it linked (nothing to link)

@@ -197,6 +197,28 @@ def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context:
     assert again.reset_index(drop=True).equals(once.reset_index(drop=True))
 
 
+def test_an_import_links_once_another_linker_is_done(tmp_path: Path, context: Context) -> None:
+    """Another process links the store: the import stores, says it waits, then links."""
+    from tests.fixtures.linking import held_elsewhere, release
+
+    rows = [row(f"i{k}", 100 + 15 * k, 500 + 15 * k) for k in range(30)]
+    rows[1] = row("p1", 600, 200, detector="o1")
+    rows[2] = row("p2", 605, 200, detector="o2")
+    source = write_csv(tmp_path / "in.csv", rows)
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store, held_elsewhere(url) as child:
+        waited: list[int] = []
+
+        def stored_then_release() -> None:  # the import waits to link: let the other finish
+            waited.append(len(store.query(IncidentQuery())[0]))
+            release(child)
+
+        report = import_file(store, source, context, chunk_rows=10, on_wait=stored_then_release)
+        events = store.query(IncidentQuery())[0].set_index("external_id")
+    assert waited == [30]  # every row stored before it waited, once
+    assert report.linked == 2 and events.loc["p2", "event_id"] == "ev-p1"
+
+
 def test_a_corrected_crs_is_another_batch(tmp_path: Path, context: Context) -> None:
     """A VN-2000 file imported without its CRS is all rejected; with it, every row is stored."""
     source = Path(__file__).parents[1] / "data" / "incidents_vn2000.csv"
