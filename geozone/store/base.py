@@ -451,7 +451,11 @@ class IncidentStore(ABC):
 
     @abstractmethod
     def batch(self, batch_id: str) -> dict[str, Any] | None:
-        """Return a batch's record (``status`` "running"/"done", ``rows_done``, …) or None."""
+        """Return a batch's record or None.
+
+        ``status`` is "running" (not done: stopped, or still running), "done" or "closed" (not
+        done, set aside by ``geozone incidents batches --close``); ``rows_done``, ….
+        """
 
     @abstractmethod
     def finish_batch(
