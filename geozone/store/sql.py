@@ -99,6 +99,7 @@ __all__ = [
     "UTCDateTime",
     "alembic_config",
     "build_metadata",
+    "closable_batch",
     "create_store_engine",
     "is_busy",
     "migrate",
@@ -108,6 +109,24 @@ __all__ = [
 
 #: Most bound parameters in one IN (...) list (SQLite allows 32,766).
 _IN_CHUNK = 5_000
+
+
+def closable_batch(record: dict[str, Any] | None, batch_id: str) -> dict[str, Any]:
+    """Return the record of batch ``batch_id`` if it may be closed (it is running).
+
+    Raises
+    ------
+    ImportBatchError
+        No batch has the id, or it is not running (done, or closed already): named.
+    """
+    if record is None:
+        raise ImportBatchError(f"no import batch {batch_id!r}")
+    if record["status"] != "running":
+        raise ImportBatchError(
+            f"import batch {batch_id!r} is {record['status']}: only an unfinished (running) "
+            "batch is closed"
+        )
+    return record
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -793,14 +812,7 @@ class SqlIncidentStore(IncidentStore):
         """
         now = datetime.now(UTC)
         with self._write() as connection:
-            record = self._batch_row(connection, batch_id)
-            if record is None:
-                raise ImportBatchError(f"no import batch {batch_id!r}")
-            if record["status"] != "running":
-                raise ImportBatchError(
-                    f"import batch {batch_id!r} is {record['status']}: only an unfinished "
-                    "(running) batch is closed"
-                )
+            record = closable_batch(self._batch_row(connection, batch_id), batch_id)
             connection.execute(
                 self._batches.update()
                 .where(self._batches.c.batch_id == batch_id)
