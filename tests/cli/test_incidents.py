@@ -189,6 +189,7 @@ def test_export_writes_standard_output_in_the_format_given(
         "incidents": 300,
         "decisions": concerned,
         "layers": ["incidents"],
+        "notices": [],  # every import finished
     }
     piped = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert piped.exit_code == 0 and piped.stdout_bytes == (tmp_path / "all.csv").read_bytes()
