@@ -401,6 +401,7 @@ def map_cluster(
     """
     from geozone.cli._common import check_output, parse_date
     from geozone.context import judging_context
+    from geozone.incidents.notices import unfinished_import_notices
     from maps import cluster_layers, cluster_on, map_of_layers, stored_incidents, to_html
     from maps.analytics_layers import cluster_analytics
     from maps.basemap import standalone_basemap
@@ -422,9 +423,11 @@ def map_cluster(
             cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
         )
         found = None
+        notices: list[str] = []
         if with_incidents and store is not None:
             _reassign_stale(store, context)
             found = stored_incidents(store, territory.cluster.id, limit=limit)
+            notices = unfinished_import_notices(store)
         analytics = (
             cluster_analytics(store, context, territory.cluster.id)
             if with_incidents and store is not None
@@ -440,6 +443,7 @@ def map_cluster(
         incidents=found.layer if found is not None else None,
         inline_assets=True,
         analytics=analytics,
+        notices=notices,
         # GEOZONE_BASEMAP: its tiles over the cluster go inside the file (maps.basemap)
         basemap=standalone_basemap(settings.basemap, layers.units, settings.tiles_attribution),
         tiles=settings.tiles_url,
@@ -448,6 +452,8 @@ def map_cluster(
     path = output or Path(f"{territory.cluster.id}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_html(page, inline_assets=True), encoding="utf-8")
+    for notice in notices:  # an unfinished import: on the map and on standard error
+        typer.echo(notice, err=True)
     if as_json:
         _print_json(
             {
@@ -463,6 +469,7 @@ def map_cluster(
                     "total": found.total,
                     "synthetic": found.layer is not None and bool(found.layer["synthetic"].any()),
                 },
+                "notices": notices,
             }
         )
         return

@@ -103,6 +103,7 @@ def report(
     from geozone.cli._common import check_output, print_json
     from geozone.clusters.registry import ClusterRegistry
     from geozone.context import judging_context
+    from geozone.incidents.notices import unfinished_import_notices
     from geozone.report import cluster_report
     from geozone.store import open_store
     from geozone.store.planner import PlannerStore
@@ -123,7 +124,10 @@ def report(
         context = registry.context
         result = cluster_report(store, context, cluster_id, start, end, hotspots=hotspots)
         written = write_report(result, context, output, chosen, map_=map_)
+        notices = unfinished_import_notices(store)  # in the report's notes too
     figures = result.figures
+    for notice in notices:
+        console.print(notice, style="yellow", highlight=False, markup=False)
     if as_json:
         print_json(
             {
@@ -135,6 +139,7 @@ def report(
                 "headline_vi": figures["headline_vi"],
                 "headline_en": figures["headline_en"],
                 "synthetic": bool(result.synthetic),
+                "notices": notices,
             }
         )
         return

@@ -277,6 +277,22 @@ class FeatureCollection(BaseModel):
     numberReturned: int | None = None  # noqa: N815
 
 
+#: The OpenAPI description of the ``notices`` of the answers that count incidents or events.
+NOTICES_DESCRIPTION = (
+    "What the answer cannot say right, in plain text (Vietnamese / English): one notice per "
+    "import of the store that is not finished (stopped, or still running), naming its file "
+    "and the rows read: its reports may be counted as separate events until it is finished "
+    "or linked. Empty when there is nothing to say."
+)
+Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
+
+
+class IncidentCollection(FeatureCollection):
+    """A page of incidents as GeoJSON, with the notices of the store."""
+
+    notices: Notices = Field(default_factory=list)
+
+
 class JobOut(BaseModel):
     """A background import job."""
 

@@ -16,6 +16,7 @@ drawn by ``geozone.js``: clustered at low zoom, single points from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import folium
@@ -256,6 +257,7 @@ class _Parts:
         self.sections: list[dict[str, Any]] = [members_section(members)]
         self.shapes: list[dict[str, Any]] = []
         self.notice: str | None = None
+        self.notices: list[str] = []  # escaped
         self.n_incidents = 0
 
     def overlay(self, collection: dict[str, Any], kind: str, *items: dict[str, Any]) -> None:
@@ -388,6 +390,7 @@ def _decor(parts: _Parts, title: str, attribution: str, links: list[dict[str, st
                 "title_html": esc("Chú giải / Legend"),
                 "sections": parts.legend_sections(),
                 "notice_html": parts.notice,
+                "notices_html": parts.notices,
                 "attribution_html": esc(f"Nguồn dữ liệu / Data: {attribution}"),
             },
         }
@@ -481,6 +484,7 @@ def cluster_map(
     links: list[dict[str, str]] | None = None,
     layers_collapsed: bool = False,
     incident_url: str | None = None,
+    notices: Sequence[str] = (),
 ) -> folium.Map:
     """Build the map of a cluster.
 
@@ -549,6 +553,10 @@ def cluster_map(
         With ``incidents_url``: the path of ``GET /incidents/`` (the external id follows).
         The served table leaves the decisions' sentences out; a popup fetches its
         incident's from there when it opens.
+    notices
+        Plain-text notices of the store the incidents come from, shown in the legend beside
+        the synthetic badge, escaped (an unfinished import:
+        :func:`geozone.incidents.notices.unfinished_import_notices`).
 
     Returns
     -------
@@ -561,6 +569,7 @@ def cluster_map(
         For an unusable layer (named, with the column or row at fault).
     """
     parts = _Parts(MemberUnits(units))
+    parts.notices = [esc(notice) for notice in notices]
     parts.shape_layers(boundaries_lines, zones, junctions, hotspots)
     parts.patrol_zones(patrol_zones)
     if analytics is not None:

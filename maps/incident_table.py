@@ -348,6 +348,7 @@ def incident_payload(
     units: gpd.GeoDataFrame | None = None,
     *,
     data: dict[str, Any] | None = None,
+    notices: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return what a served cluster map fetches to draw its incidents (``incident_loader.js``).
 
@@ -361,13 +362,17 @@ def incident_payload(
         ``code`` and ``full_name`` of the units that may lead, to name them.
     data
         The table already built (:func:`incident_columns`); ``incidents`` is then None.
+    notices
+        Plain-text notices of the store
+        (:func:`geozone.incidents.notices.unfinished_import_notices`).
 
     Returns
     -------
     dict
         ``returned``, ``total``, ``synthetic`` (any incident is), ``summary`` (plain text),
         ``data`` (the :func:`incident_data` table, or None), ``legend`` (items with
-        ``swatch`` and ``label_html``) and ``notice_html`` (the synthetic badge or None).
+        ``swatch`` and ``label_html``), ``notice_html`` (the synthetic badge or None),
+        ``notices`` and ``notices_html`` (the notices, as given and escaped).
     """
     if data is None and incidents is not None and len(incidents):
         data = incident_data(incidents, units)
@@ -381,6 +386,8 @@ def incident_payload(
         "data": data,
         "legend": incident_legend(data) if data is not None else [],
         "notice_html": esc(SYNTHETIC_BANNER) if synthetic else None,
+        "notices": list(notices),
+        "notices_html": [esc(notice) for notice in notices],
     }
 
 

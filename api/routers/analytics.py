@@ -52,11 +52,13 @@ from api.deps import (
 )
 from api.params import QueryDate
 from api.problems import problems
+from api.schemas import NOTICES_DESCRIPTION
 from api.services import analytics as service
 from api.services.analytics import HotspotParams, Method
 from api.services.common import invalid
 from geozone.analysis.study import HOTSPOT_DEFAULTS
 from geozone.errors import InvalidParameterError
+from geozone.incidents.notices import unfinished_import_notices
 from geozone.labels import SYNTHETIC_LABEL_TEXT
 
 router = APIRouter(tags=["analytics"])
@@ -129,6 +131,11 @@ _GEOJSON_200: dict[int | str, dict[str, Any]] = {
                         "type": {"type": "string", "enum": ["FeatureCollection"]},
                         "features": {"type": "array", "items": {"type": "object"}},
                         "properties": {"type": "object"},
+                        "notices": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": NOTICES_DESCRIPTION,
+                        },
                     },
                     "required": ["type", "features"],
                 },
@@ -221,8 +228,9 @@ def cluster_hotspots(
     (new, intensifying, persistent, diminishing, sporadic, none) and the trend for emerging.
     ``properties`` holds the parameters, ``status`` ("tested" or "too_few": fewer than 30
     incidents are not tested, which is not an error), a ``message``, the attribution and,
-    for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". Needs an analyst
-    key.
+    for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". ``notices``
+    names an unfinished import of the store (its reports may be counted as separate events
+    until it is finished or linked). Needs an analyst key.
     """
     params = HotspotParams(method, cell_size_m, shape, permutations, seed, alpha, bin)
     categories = service.parse_categories(category)
@@ -239,6 +247,7 @@ def cluster_hotspots(
         collection["features"] = [
             f for f in collection["features"] if _significant(f.get("properties") or {})
         ]
+    collection["notices"] = unfinished_import_notices(store)
     return service.with_labels(collection, period)
 
 
@@ -277,7 +286,8 @@ def cluster_border_effect(
     test), and ``reason`` when the ratio is missing (``no_incidents``, ``no_zone_area``;
     missing numbers are null). Incidents are counted as events: the reports of one event by
     two members count once (``events`` gives the reports, the events and how many reports
-    were linked). Needs an analyst key.
+    were linked); ``notices`` names an unfinished import of the store (its reports may be
+    counted as separate events until it is finished or linked). Needs an analyst key.
     """
     keys = [part.strip() for part in (by or "").split(",") if part.strip()]
     bad = [k for k in keys if k not in ("category", "kind")]
@@ -296,6 +306,7 @@ def cluster_border_effect(
         # Counts are of events: the reports linked as one event count once.
         "events": found.events,
         "rows": rows,
+        "notices": unfinished_import_notices(store),
     }
 
 

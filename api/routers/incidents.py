@@ -25,12 +25,13 @@ from api.deps import (
 from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
-from api.schemas import INCIDENT_EXAMPLE, FeatureCollection, IncidentsPosted, JobOut
+from api.schemas import INCIDENT_EXAMPLE, IncidentCollection, IncidentsPosted, JobOut
 from api.scopes import incident_in_scope, query_detectors, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, page_links, parse_bbox
 from geozone.errors import IncidentFileError, InvalidParameterError, UnknownIncidentError
+from geozone.incidents.notices import unfinished_import_notices
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -115,7 +116,7 @@ def post_incidents(
 
 @router.get(
     "/incidents",
-    response_model=FeatureCollection,
+    response_model=IncidentCollection,
     responses={**_AUTH, **problems(400, 422)},
     summary="Query incidents (GeoJSON)",
 )
@@ -137,6 +138,8 @@ def query_incidents(
     """Return one page of matching incidents with their assignment, as GeoJSON.
 
     A key with scopes gets only the incidents its scopes cover (:mod:`api.scopes`).
+    ``notices`` names an unfinished import of the store: its reports may show as separate
+    events (``event_id``, ``event_role``) until it is finished or linked.
     """
     query = IncidentQuery(
         bbox=parse_bbox(bbox),
@@ -161,6 +164,7 @@ def query_incidents(
         "links": page_links(
             request.url, offset, limit, len(features), total, "application/geo+json"
         ),
+        "notices": unfinished_import_notices(store),
     }
 
 

@@ -57,6 +57,7 @@ from api.deps import (
 from api.errors import AuthenticationError
 from api.problems import problems
 from api.proxy import root_path
+from api.schemas import NOTICES_DESCRIPTION
 from api.scopes import cluster_covered
 from api.services import maps as service
 from geozone.errors import DataNotFoundError
@@ -172,6 +173,7 @@ def cluster_page(
     saved patrol zones are drawn into the page; without one the page asks for the key and
     fetches them itself (see the module notes).
     """
+    from geozone.incidents.notices import unfinished_import_notices
     from maps import map_of_layers, stored_incidents, to_html
 
     territory = context.territory(cluster_id)
@@ -189,6 +191,7 @@ def cluster_page(
     options: dict[str, Any] = {"links": _links(cluster_id, planner=True, root=root), **prefixed}
     if keyed:
         options["incidents"] = stored_incidents(store, cluster_id, limit=_limit(limit)).layer
+        options["notices"] = unfinished_import_notices(store)
         options["analytics"] = service.map_analytics(store, context, cluster_id)
         options["patrol_zones"] = service.patrol_zone_features(planner_store, context, cluster_id)
     else:
@@ -221,6 +224,12 @@ def cluster_page(
                             "data": {"type": ["object", "null"]},
                             "legend": {"type": "array", "items": {"type": "object"}},
                             "notice_html": {"type": ["string", "null"]},
+                            "notices": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "description": NOTICES_DESCRIPTION,
+                            },
+                            "notices_html": {"type": "array", "items": {"type": "string"}},
                         },
                         "required": ["returned", "total", "synthetic", "summary", "data"],
                     }
@@ -243,7 +252,8 @@ def cluster_incidents(
 
     ``data`` is the compact table the page draws (coordinates, indexes into tables of
     HTML-escaped category, lead unit and rule texts); ``summary`` says how many of how many,
-    ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents. The decisions' sentences
+    ``notice_html`` marks synthetic (dữ liệu mô phỏng) incidents, ``notices`` (and
+    ``notices_html``, escaped) name an unfinished import. The decisions' sentences
     are not in it (``sentences``: ``by_incident``): a popup reads its incident's from
     ``GET /incidents/{external_id}`` (the ``clusters`` row of ``cluster_id``). Built once
     per assignment and sent gzip-compressed to clients that accept it.

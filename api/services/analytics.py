@@ -97,20 +97,25 @@ def cluster_period(
     return cluster_study(store, context, cluster_id, start, end, categories, judged=judged)
 
 
-def change_marker(store: Any, context: Context) -> tuple[str, int] | None:
+def change_marker(store: Any, context: Context) -> tuple[str, int, tuple[str, ...]] | None:
     """Return what cached analytics depend on, or None while assignments are being redone.
 
-    The context's assignment stamp (cluster definitions, builds, rules) and the number of
-    stored incidents: the store only adds incidents, and a new context changes the stamp.
-    While incidents wait for reassignment their decisions are in flux: nothing is cached.
+    The context's assignment stamp (cluster definitions, builds, rules), the number of
+    stored incidents (the store only adds incidents, and a new context changes the stamp)
+    and the notices of the unfinished imports
+    (:func:`geozone.incidents.notices.unfinished_import_notices`: an import finished or
+    closed has linked its reports into events, and the answers say so no more). While
+    incidents wait for reassignment their decisions are in flux: nothing is cached.
     """
+    from geozone.incidents.notices import unfinished_import_notices
     from geozone.incidents.pipeline import context_stamp
     from geozone.store import IncidentQuery
 
     stamp = context_stamp(context)
     if store.stale_ids(stamp, limit=1):
         return None
-    return stamp, int(store.count(IncidentQuery()))
+    notices = tuple(unfinished_import_notices(store))
+    return stamp, int(store.count(IncidentQuery())), notices
 
 
 class AnalyticsCache:

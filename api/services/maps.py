@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -227,12 +227,14 @@ def build_incident_body(
     limit: int,
     *,
     recomputing: bool = False,
+    notices: Sequence[str] = (),
 ) -> IncidentBody:
     """Build the incident table of a cluster map from the stored decisions (no reassignment).
 
     ``recomputing``: some stored decisions are out of date and being recomputed; the map's
-    summary line says so (:data:`RECOMPUTING`). The decisions' sentences are left out
-    (``sentences``: :data:`SENTENCES_BY_INCIDENT`).
+    summary line says so (:data:`RECOMPUTING`). ``notices``: the store's (an unfinished
+    import), shown in the legend. The decisions' sentences are left out (``sentences``:
+    :data:`SENTENCES_BY_INCIDENT`).
     """
     from maps.incident_table import incident_columns, incident_payload
     from maps.layers import stored_incident_table
@@ -247,7 +249,7 @@ def build_incident_body(
         units = territory.bset.frame[territory.bset.frame["code"].isin(codes)]
         columns = frame.drop(columns=["lon", "lat"])
         data = incident_columns(columns, frame["lon"].to_numpy(), frame["lat"].to_numpy(), units)
-    payload: dict[str, Any] = incident_payload(None, found.total, data=data)
+    payload: dict[str, Any] = incident_payload(None, found.total, data=data, notices=notices)
     payload["cluster_id"] = cluster_id
     payload["sentences"] = SENTENCES_BY_INCIDENT
     payload["recomputing"] = recomputing
@@ -266,15 +268,23 @@ def incident_body(
     cluster_id: str,
     limit: int,
 ) -> IncidentBody:
-    """Return the incident table of a cluster map (cached per change marker)."""
+    """Return the incident table of a cluster map (cached per change marker).
+
+    The marker holds the store's notices (an unfinished import), which the table shows: an
+    import finished or closed changes it, and the table is built again.
+    """
     from api.services.analytics import change_marker
+    from geozone.incidents.notices import unfinished_import_notices
 
     territory = context.territory(cluster_id)
     marker = change_marker(store, context)
+    notices = unfinished_import_notices(store) if marker is None else marker[2]
     key = None if marker is None else (cluster_id, limit, marker)
     return incident_bodies(state).get(
         key,
-        lambda: build_incident_body(store, territory, cluster_id, limit, recomputing=key is None),
+        lambda: build_incident_body(
+            store, territory, cluster_id, limit, recomputing=key is None, notices=notices
+        ),
     )
 
 

@@ -15,7 +15,8 @@ from geozone.cli._io import FORMAT_SUFFIXES, StdoutSpool, input_file, is_stdio, 
 from geozone.vntime import VIETNAM_TZ
 
 incidents_app = typer.Typer(
-    help="Incidents: generate, assign, import, list, export.", no_args_is_help=True
+    help="Incidents: generate, assign, import, link, list, export, import batches.",
+    no_args_is_help=True,
 )
 #: The suffixes of incident files (read and written by geozone.incidents.io).
 INCIDENT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg", ".parquet", ".geoparquet")
@@ -114,6 +115,12 @@ def _check_stdout(output: Path, as_json: bool) -> None:
         raise typer.BadParameter(
             "-o - writes the data to standard output: drop --json (the summary goes to stderr)"
         )
+
+
+def say_notices(notices: list[str]) -> None:
+    """Print the store's notices (an unfinished import) on standard error, never stdout."""
+    for notice in notices:
+        err_console.print(notice, style="yellow", highlight=False, markup=False)
 
 
 @incidents_app.command("assign")
@@ -412,6 +419,94 @@ def incidents_link(
     console.print(f"{linked:,} stored reports linked with another as one event")
 
 
+@incidents_app.command("batches")
+def incidents_batches(
+    close: Annotated[
+        str | None,
+        typer.Option(
+            "--close",
+            metavar="BATCH_ID",
+            help="Link the stored reports of this unfinished import once, then close it "
+            "(stored rows kept; importing the same file again reopens it).",
+        ),
+    ] = None,
+    store_url: Annotated[
+        str | None, typer.Option("--store", help="Store URL (GEOZONE_STORE_URL).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the import batches of the store, or close an unfinished one.
+
+    A batch is ``running`` (not done: stopped, or still running), ``done`` or ``closed``.
+    An import that will not be finished (the file was imported again with a corrected
+    --crs or columns, which is another batch) stays listed as unfinished by every output
+    and linked again by every ``incidents link``: ``--close BATCH_ID`` links its reports
+    once and closes it. Close only an import that has stopped: one still running fails at
+    its next piece.
+    """
+    from geozone.store import open_store
+
+    with open_store(store_url) as store:
+        if close is not None:
+            _close_batch(store, close, as_json)
+            return
+        batches = _batch_rows(store)
+    if as_json:
+        print_json({"batches": batches})
+        return
+    _print_batches(batches)
+
+
+def _batch_rows(store: Any) -> list[dict[str, Any]]:
+    from geozone.incidents.pipeline import import_batches
+
+    keys = ("batch_id", "source", "status", "rows_done", "rows_total", "started_at")
+    return [{key: batch[key] for key in (*keys, "finished_at")} for batch in import_batches(store)]
+
+
+def _print_batches(batches: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table("batch", "source", "status", "rows read", "started", "finished")
+    table.title = f"{len(batches):,} import batches"
+    for batch in batches:
+        table.add_row(
+            batch["batch_id"],
+            str(batch["source"]),
+            batch["status"],
+            f"{batch['rows_done']:,} of {batch['rows_total']:,}",
+            _local_time(batch["started_at"]),
+            _local_time(batch["finished_at"]),
+            style="yellow" if batch["status"] == "running" else None,
+        )
+    console.print(table)
+
+
+def _local_time(moment: datetime | None) -> str:
+    """Write a stored time in Vietnam time, to the second ("" for none)."""
+    return "" if moment is None else moment.astimezone(VIETNAM_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _close_batch(store: Any, batch_id: str, as_json: bool) -> None:
+    from rich.markup import escape
+
+    from geozone.context import store_context
+    from geozone.incidents.pipeline import close_import
+
+    with row_progress("linking the batch's reports") as progress:
+        progress.add_task("link", total=None)
+        linked = close_import(store, store_context(store), batch_id, on_wait=_say_waiting)
+    batch = store.batch(batch_id)
+    if as_json:
+        print_json({"closed": batch_id, "source": batch["source"], "linked": linked})
+        return
+    console.print(
+        f"import {batch_id} of {escape(str(batch['source']))} closed "
+        f"({batch['rows_done']:,} of {batch['rows_total']:,} rows read, stored rows kept): "
+        f"{linked:,} of its reports linked with another as one event"
+    )
+
+
 @incidents_app.command("unlink")
 def incidents_unlink(
     first: Annotated[str, typer.Argument(help="External id of one report.")],
@@ -503,17 +598,24 @@ def incidents_list(
     store_url: Annotated[str | None, typer.Option("--store", help="Store URL.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List stored incidents matching the filters (a page, with the total)."""
+    """List stored incidents matching the filters (a page, with the total).
+
+    An unfinished import is named on standard error (and in ``notices`` with ``--json``):
+    its reports may be counted as separate events until it is finished or linked.
+    """
     from rich.table import Table
 
+    from geozone.incidents.notices import unfinished_import_notices
     from geozone.store import open_store
 
     query = _query(bbox, start, end, category, unit, cluster, zone_only, limit, offset)
     with open_store(store_url) as store:
         frame, total = store.query(query)
+        notices = unfinished_import_notices(store)
+    say_notices(notices)
     if as_json:
         records = pd.DataFrame(frame.drop(columns="geometry")).to_dict(orient="records")
-        print_json({"total": total, "offset": offset, "incidents": records})
+        print_json({"total": total, "offset": offset, "incidents": records, "notices": notices})
         return
     table = Table("id", "time", "category", "unit", "synthetic", title=f"{total:,} incidents")
     for _, item in frame.iterrows():
@@ -559,9 +661,11 @@ def incidents_export(
     Pages of 10,000 incidents are read in the order stored and written as they come, so
     memory holds one page; GeoJSON is written whole. Synthetic flag and attribution kept.
     With ``-o -`` the file goes to standard output (the summary to standard error), e.g.
-    ``geozone incidents export -o - --format csv | head``.
+    ``geozone incidents export -o - --format csv | head``. An unfinished import is named on
+    standard error (and in ``notices`` with ``--json``).
     """
     from geozone.context import judging_context
+    from geozone.incidents.notices import unfinished_import_notices
     from geozone.store import open_store
     from geozone.store.decisions import unit_namer
     from geozone.store.export import export_incidents
@@ -585,7 +689,9 @@ def incidents_export(
             attribution=attribution,
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+        notices = unfinished_import_notices(store)
     spool.finish()
+    say_notices(notices)
     if as_json:
         print_json(
             {
@@ -594,6 +700,7 @@ def incidents_export(
                 "incidents": summary.incidents,
                 "decisions": summary.decisions,
                 "layers": list(summary.layers),
+                "notices": notices,
             }
         )
         return

@@ -37,6 +37,7 @@ from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
+from geozone.errors import ImportBatchError
 from geozone.hashing import file_sha256
 from geozone.incidents.events import LinkOutcome, judging_frame, link_new
 from geozone.incidents.io import open_incidents
@@ -49,7 +50,7 @@ from geozone.store.events import (
     unfinished_batches,
     unlinked_ids,
 )
-from geozone.store.sql import SqlIncidentStore
+from geozone.store.sql import SqlIncidentStore, closable_batch
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -452,11 +453,11 @@ def link_stored(
     report as its own event and links them once every piece is stored, so an import stopped
     in between leaves reports that look like single events (:func:`unfinished_imports`
     names those batches; they stay not done, for the same import to finish them, and are
-    linked again by each call). Linking is the same whatever the order or the chunks: the
-    events are those of linking the whole store at once. Each chunk is linked against the
-    stored reports near it, and its changed reports judged again. The store's linking lock
-    is held throughout (``on_wait``: called once if another linker holds it; see
-    :func:`import_file`).
+    linked again by each call, until :func:`close_import` closes one). Linking is the same
+    whatever the order or the chunks: the events are those of linking the whole store at
+    once. Each chunk is linked against the stored reports near it, and its changed reports
+    judged again. The store's linking lock is held throughout (``on_wait``: called once if
+    another linker holds it; see :func:`import_file`).
 
     Returns
     -------
@@ -470,8 +471,7 @@ def link_stored(
     linked = done = 0
     with store.linking(on_wait=on_wait):
         for batch in unfinished_batches(store) if include_unfinished else []:
-            for ids, held in _by_detection(store, batch["batch_id"], 0, [], chunk):
-                linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+            linked += _link_batch(store, context, batch["batch_id"], stamp, chunk)
         while ids := unlinked_ids(store, chunk):
             linked += link_and_judge(store, context, ids, stamp).joined
             done += len(ids)
@@ -487,6 +487,62 @@ def _linking(
     if isinstance(store, SqlIncidentStore):
         return store.linking(on_wait=on_wait)
     return nullcontext()
+
+
+def _link_batch(
+    store: SqlIncidentStore, context: Context, batch_id: str, stamp: str, chunk: int
+) -> int:
+    """Link every report batch ``batch_id`` stored, in order of detection; count the linked."""
+    linked = 0
+    for ids, held in _by_detection(store, batch_id, 0, [], chunk):
+        linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+    return linked
+
+
+def close_import(
+    store: IncidentStore,
+    context: Context,
+    batch_id: str,
+    *,
+    chunk: int = 50_000,
+    on_wait: Callable[[], None] | None = None,
+) -> int:
+    """Link an unfinished import's stored reports once, then close its batch.
+
+    For an import that will not be finished (e.g. the file was imported again with a
+    corrected ``--crs``, which is another batch): its reports are linked as
+    :func:`link_stored` links them, and the batch becomes ``closed``. Its stored rows are
+    kept; :func:`unfinished_imports` no longer lists it and :func:`link_stored` leaves it;
+    importing the same file again with the same options reopens and resumes it. The
+    store's linking lock is held throughout (``on_wait``: see :func:`import_file`).
+
+    Returns
+    -------
+    int
+        The batch's reports in an event of two or more.
+
+    Raises
+    ------
+    ImportBatchError
+        No batch has the id, or it is not running (done, or closed already): named.
+    """
+    if not isinstance(store, SqlIncidentStore):
+        raise ImportBatchError(f"no import batch {batch_id!r}: this store keeps no batches")
+    closable_batch(store.batch(batch_id), batch_id)
+    with store.linking(on_wait=on_wait):
+        linked = _link_batch(store, context, batch_id, context_stamp(context), chunk)
+        store.close_batch(batch_id)
+    return linked
+
+
+def import_batches(store: IncidentStore) -> list[dict[str, Any]]:
+    """Return every import batch of ``store``, oldest first (empty: a store without batches).
+
+    Each is a dict of ``batch_id``, ``source``, ``status`` ("running": not done, stopped or
+    still running; "done"; "closed": set aside by :func:`close_import`), the row counts and
+    the times ``started_at``, ``updated_at`` and ``finished_at``.
+    """
+    return store.batches() if isinstance(store, SqlIncidentStore) else []
 
 
 def unfinished_imports(store: IncidentStore) -> list[dict[str, Any]]:
@@ -577,7 +633,9 @@ __all__ = [
     "assign_ids",
     "assign_stale",
     "batch_name",
+    "close_import",
     "context_stamp",
+    "import_batches",
     "import_file",
     "link_and_judge",
     "link_stored",

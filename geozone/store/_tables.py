@@ -88,7 +88,9 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.CheckConstraint(
             "rows_done >= 0 AND rows_done <= rows_total", name="ck_import_batches_progress"
         ),
-        sa.CheckConstraint("status IN ('running', 'done')", name="ck_import_batches_status"),
+        sa.CheckConstraint(
+            "status IN ('running', 'done', 'closed')", name="ck_import_batches_status"
+        ),
     )
     spatial: list[sa.Column[Any] | sa.Index] = []
     if dialect == "postgresql":

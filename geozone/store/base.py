@@ -441,7 +441,10 @@ class IncidentStore(ABC):
     def begin_batch(
         self, batch_id: str, source: str, sha256: str, rows_total: int
     ) -> dict[str, Any]:
-        """Register an import batch, or return it unchanged when it exists (to resume).
+        """Register an import batch, or return it when it exists (to resume).
+
+        An existing batch is returned unchanged, but a closed one, which is running again
+        (the same file imported again with the same options resumes it).
 
         Raises
         ------
@@ -451,7 +454,11 @@ class IncidentStore(ABC):
 
     @abstractmethod
     def batch(self, batch_id: str) -> dict[str, Any] | None:
-        """Return a batch's record (``status`` "running"/"done", ``rows_done``, …) or None."""
+        """Return a batch's record or None.
+
+        ``status`` is "running" (not done: stopped, or still running), "done" or "closed" (not
+        done, set aside by ``geozone incidents batches --close``); ``rows_done``, ….
+        """
 
     @abstractmethod
     def finish_batch(

@@ -102,6 +102,7 @@ __all__ = [
     "UTCDateTime",
     "alembic_config",
     "build_metadata",
+    "closable_batch",
     "create_store_engine",
     "is_busy",
     "migrate",
@@ -111,6 +112,24 @@ __all__ = [
 
 #: Most bound parameters in one IN (...) list (SQLite allows 32,766).
 _IN_CHUNK = 5_000
+
+
+def closable_batch(record: dict[str, Any] | None, batch_id: str) -> dict[str, Any]:
+    """Return the record of batch ``batch_id`` if it may be closed (it is running).
+
+    Raises
+    ------
+    ImportBatchError
+        No batch has the id, or it is not running (done, or closed already): named.
+    """
+    if record is None:
+        raise ImportBatchError(f"no import batch {batch_id!r}")
+    if record["status"] != "running":
+        raise ImportBatchError(
+            f"import batch {batch_id!r} is {record['status']}: only an unfinished (running) "
+            "batch is closed"
+        )
+    return record
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -766,13 +785,63 @@ class SqlIncidentStore(IncidentStore):
                 .on_conflict_do_nothing(index_elements=["batch_id"])
             )
             record = self._batch_row(connection, batch_id)
-        assert record is not None
-        if (record["sha256"], record["rows_total"]) != (sha256, rows_total):
-            raise ImportBatchError(
-                f"batch {batch_id!r} exists for another input (sha256 {record['sha256']}, "
-                f"{record['rows_total']} rows; given {sha256}, {rows_total} rows)"
-            )
+            assert record is not None
+            if (record["sha256"], record["rows_total"]) != (sha256, rows_total):
+                raise ImportBatchError(
+                    f"batch {batch_id!r} exists for another input (sha256 {record['sha256']}, "
+                    f"{record['rows_total']} rows; given {sha256}, {rows_total} rows)"
+                )
+            if record["status"] == "closed":  # imported again: resumed where it stopped
+                record = self._reopen_batch(connection, batch_id, now)
         return record
+
+    def _reopen_batch(self, connection: Connection, batch_id: str, now: datetime) -> dict[str, Any]:
+        """Set a closed batch running again (in the caller's transaction); return it."""
+        connection.execute(
+            self._batches.update()
+            .where(self._batches.c.batch_id == batch_id, self._batches.c.status == "closed")
+            .values(status="running", updated_at=now, finished_at=None)
+        )
+        record = self._batch_row(connection, batch_id)
+        assert record is not None
+        return record
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Return every import batch (without its rejected rows), oldest first."""
+        t = self._batches
+        columns = [c for c in t.c if c.name != "rejects"]
+        statement = sa.select(*columns).order_by(t.c.started_at, t.c.batch_id)
+        with self._read() as connection:
+            return [row._asdict() for row in connection.execute(statement)]
+
+    def close_batch(self, batch_id: str) -> dict[str, Any]:
+        """Mark an unfinished (running) batch closed: not done, set aside; return it.
+
+        Its stored rows are kept; :func:`geozone.store.events.unfinished_batches` no longer
+        lists it, and :meth:`begin_batch` of the same batch (the same file imported again
+        with the same options) sets it running again.
+
+        Raises
+        ------
+        ImportBatchError
+            The batch is unknown, or not running (done, or closed already).
+        """
+        now = datetime.now(UTC)
+        with self._write() as connection:
+            record = closable_batch(self._batch_row(connection, batch_id), batch_id)
+            connection.execute(
+                self._batches.update()
+                .where(self._batches.c.batch_id == batch_id)
+                .values(
+                    status="closed",
+                    rows_stored=record["rows_inserted"],
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+            closed = self._batch_row(connection, batch_id)
+        assert closed is not None
+        return closed
 
     def batch(self, batch_id: str) -> dict[str, Any] | None:
         """Return a batch's record or None."""

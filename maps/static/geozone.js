@@ -1080,6 +1080,9 @@
         if (spec.legend.notice_html) {
           html += '<div class="gz-badge">' + spec.legend.notice_html + "</div>";
         }
+        (spec.legend.notices_html || []).forEach(function (notice) {  // an unfinished import
+          html += '<div class="gz-notice">' + notice + "</div>";
+        });
         if (spec.legend.attribution_html) {
           html += '<div class="gz-legend-attribution">' + spec.legend.attribution_html + "</div>";
         }

@@ -140,6 +140,9 @@
     var html = "";
     (body.legend || []).forEach(function (item) { html += GZ.legendItem(item); });
     if (body.notice_html) { html += '<div class="gz-badge">' + body.notice_html + "</div>"; }
+    (body.notices_html || []).forEach(function (notice) {  // an unfinished import
+      html += '<div class="gz-notice">' + notice + "</div>";
+    });
     this.legend.innerHTML = html;
     this._state("done", body.summary);
     this.span = daySpan(body.data);

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from geozone.context import Context
 from tests.api.conftest import Api
 from tests.fixtures.grid import grid_point
@@ -218,3 +221,49 @@ def test_two_posted_reports_of_one_event_share_its_id_and_can_be_unlinked(api: A
     assert unlinked.json()["events"]["o2-4"]["event_id"] == "ev-o2-4"
     again = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
     assert again["event_role"] == "single" and again["clusters"][0]["lead_unit"] == "00002"
+
+
+def test_answers_name_an_unfinished_import_until_it_is_closed(
+    api: Api, grid_context: Any, tmp_path: Path
+) -> None:
+    """GET /incidents, the map's table and page, hotspots, border effect: one notice each."""
+    from geozone.incidents.notices import unfinished_import_notices
+    from geozone.incidents.pipeline import close_import, unfinished_imports
+    from geozone.store import open_store
+    from tests.fixtures.html import js_arguments
+    from tests.fixtures.imports import stopped_import
+
+    with open_store(api.store_url) as store:
+        stopped_import(store, tmp_path, grid_context)
+        notices = unfinished_import_notices(store)
+    analyst = api.auth("analyst")
+    period = {"from": "2024-01-01", "to": "2024-12-31"}
+    answers = {
+        "incidents": api.client.get("/incidents", headers=analyst),
+        "table": api.client.get("/maps/clusters/grid-centre/incidents", headers=analyst),
+        "hotspots": api.client.get(
+            "/clusters/grid-centre/hotspots", params=period, headers=analyst
+        ),
+        "border": api.client.get(
+            "/clusters/grid-centre/border-effect", params=period, headers=analyst
+        ),
+    }
+    assert len(notices) == 1 and "Unfinished import: file " in notices[0]
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.json()["notices"] == notices, name
+    page = api.client.get("/maps/clusters/grid-centre", headers=analyst)
+    (spec,) = js_arguments(page.text, "GZ.decorate")
+    assert len(spec["legend"]["notices_html"]) == 1
+    assert "Unfinished import: file " in spec["legend"]["notices_html"][0]
+
+    with open_store(api.store_url) as store:
+        [batch] = unfinished_imports(store)
+        close_import(store, grid_context, batch["batch_id"])
+    for path, params in (
+        ("/incidents", {}),
+        ("/maps/clusters/grid-centre/incidents", {}),  # cached: built again
+        ("/clusters/grid-centre/hotspots", period),
+        ("/clusters/grid-centre/border-effect", period),
+    ):
+        assert api.client.get(path, params=params, headers=analyst).json()["notices"] == []

@@ -189,6 +189,7 @@ def test_export_writes_standard_output_in_the_format_given(
         "incidents": 300,
         "decisions": concerned,
         "layers": ["incidents"],
+        "notices": [],  # every import finished
     }
     piped = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert piped.exit_code == 0 and piped.stdout_bytes == (tmp_path / "all.csv").read_bytes()
@@ -288,3 +289,76 @@ def test_link_says_it_waits_while_another_process_links(
     assert said.exit_code == 0, said.output
     assert "another process is linking reports into events in this store" in said.output
     assert "0 stored reports linked" in said.output  # then it linked (nothing to link)
+
+
+def _stopped_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A store holding an import stopped before linking; the CLI judges with the grid."""
+    from geozone.store import open_store
+    from tests.fixtures.clusters import grid_context
+    from tests.fixtures.imports import stopped_import
+
+    monkeypatch.setattr("geozone.context.store_context", lambda *_, **__: grid_context())
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store:
+        source = stopped_import(store, tmp_path, grid_context())
+    return url, source
+
+
+def test_list_and_export_name_an_unfinished_import_on_standard_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.clusters import grid_context
+
+    url, source = _stopped_store(tmp_path, monkeypatch)
+    monkeypatch.setattr("geozone.context.judging_context", lambda *_, **__: grid_context())
+    said = invoke("incidents", "list", "--store", url, "--limit", "2")
+    assert said.exit_code == 0, said.output
+    assert f"Unfinished import: file {source}, 301 of 301 rows read" in said.stderr
+    assert "Unfinished import" not in said.stdout and "301 incidents" in said.stdout
+    listed = invoke("incidents", "list", "--store", url, "--json")
+    [notice] = json.loads(listed.stdout)["notices"]
+    assert notice.startswith("Lần nhập chưa xong: tệp ") and "Unfinished import" in listed.stderr
+    exported = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
+    assert "Unfinished import" in exported.stderr and "Unfinished import" not in exported.stdout
+    assert len(pd.read_csv(BytesIO(exported.stdout_bytes))) == 301
+
+
+def test_batches_lists_and_closes_an_unfinished_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geozone.errors import ImportBatchError
+    from geozone.store import IncidentQuery, open_store
+
+    url, source = _stopped_store(tmp_path, monkeypatch)
+    [batch] = json.loads(invoke("incidents", "batches", "--store", url, "--json").stdout)["batches"]
+    assert (batch["source"], batch["status"], batch["rows_done"], batch["rows_total"]) == (
+        str(source),
+        "running",
+        301,
+        301,
+    )
+    assert batch["started_at"] and batch["finished_at"] is None
+    table = invoke("incidents", "batches", "--store", url)
+    assert batch["batch_id"] in table.stdout and "301 of 301" in table.stdout
+    linked = json.loads(invoke("incidents", "link", "--store", url, "--json").stdout)
+    assert [b["batch_id"] for b in linked["unfinished_imports"]] == [batch["batch_id"]]
+    listed = invoke("incidents", "list", "--store", url, "--json")
+    assert len(json.loads(listed.stdout)["notices"]) == 1  # linked, still not done
+
+    closed = invoke("incidents", "batches", "--close", batch["batch_id"], "--store", url)
+    assert closed.exit_code == 0, closed.output
+    assert f"import {batch['batch_id']} of {source} closed (301 of 301 rows read" in closed.stdout
+    assert "2 of its reports linked with another as one event" in closed.stdout
+    [after] = json.loads(invoke("incidents", "batches", "--store", url, "--json").stdout)["batches"]
+    assert after["status"] == "closed" and after["finished_at"]
+    listed = invoke("incidents", "list", "--store", url, "--json")
+    assert json.loads(listed.stdout)["notices"] == [] and listed.stderr == ""
+    again = json.loads(invoke("incidents", "link", "--store", url, "--json").stdout)
+    assert again == {"linked": 0, "unfinished_imports": []}
+    with open_store(url) as store:
+        roles = store.query(IncidentQuery())[0].set_index("external_id")["event_role"]
+    assert {roles["g7"], roles["twin"]} == {"lead", "cooperating"}
+    with pytest.raises(ImportBatchError, match=f"import batch '{batch['batch_id']}' is closed"):
+        invoke("incidents", "batches", "--close", batch["batch_id"], "--store", url)
+    with pytest.raises(ImportBatchError, match="no import batch 'file:nope'"):
+        invoke("incidents", "batches", "--close", "file:nope", "--store", url)

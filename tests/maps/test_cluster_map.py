@@ -414,3 +414,24 @@ def test_many_members_are_coloured_and_listed_by_former_unit() -> None:
     # few members: one line each, as before
     few = MemberUnits(units.head(5))
     assert few.groups == {} and len(members_section(few)["items"]) == 5
+
+
+def test_a_store_notice_is_shown_beside_the_badge_escaped(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """An unfinished import's notice in the legend of a drawn map and of the served table."""
+    from geozone.incidents.notices import unfinished_import_notice
+
+    batch = {"batch_id": "file:ab", "source": f"/data/{XSS}.csv", "rows_done": 5, "rows_total": 9}
+    notice = unfinished_import_notice(batch)
+    page = to_html(build(layers, notices=[notice]), inline_assets=False)
+    (spec,) = js_arguments(page, "GZ.decorate")
+    assert spec["legend"]["notice_html"] == SYNTHETIC_BADGE
+    [shown] = spec["legend"]["notices_html"]
+    assert "Unfinished import: file /data/&lt;script&gt;" in shown and "5 of 9 rows read" in shown
+    assert XSS not in page
+    payload = incident_payload(None, 0, notices=[notice])
+    assert payload["notices"] == [notice] and payload["notices_html"] == [shown]
+    assert incident_payload(None, 0)["notices"] == []
+    (plain,) = js_arguments(to_html(build(layers), inline_assets=False), "GZ.decorate")
+    assert plain["legend"]["notices_html"] == []

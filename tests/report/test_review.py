@@ -668,3 +668,26 @@ def test_the_review_counts_events_and_says_how_many_reports_were_linked(
         study = cluster_study(store, grid_context, "grid-centre", START, END)
         assert study.events == {"reports": 3, "events": 2, "linked_reports": 2, "linked_events": 1}
         assert len(study.located) == 2  # the hotspots' points: one per event
+
+
+def test_the_notes_name_an_unfinished_import_until_it_is_closed(
+    tmp_path: Path, grid_context: Context
+) -> None:
+    """A stopped import: its reports may count as separate events; the notes say so."""
+    from geozone.incidents.pipeline import close_import, unfinished_imports
+    from tests.fixtures.imports import FIRST, LAST, stopped_import
+
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        source = stopped_import(store, tmp_path, grid_context)
+        report = cluster_report(store, grid_context, "grid-centre", FIRST, LAST, hotspots=False)
+        [said] = [n for n in report.notes if n.startswith("Lần nhập chưa xong")]
+        assert f"tệp {source}, đã đọc 301/301 dòng" in said
+        assert f"Unfinished import: file {source}, 301 of 301 rows read" in said
+        assert said in report.to_json()["notes"]
+        assert said in report.summary_frame()["value"].tolist()
+        [batch] = unfinished_imports(store)
+        close_import(store, grid_context, batch["batch_id"])
+        closed = cluster_report(store, grid_context, "grid-centre", FIRST, LAST, hotspots=False)
+    assert not [n for n in closed.notes if "Unfinished import" in n]
+    assert closed.figures["reports"] == report.figures["reports"]
+    assert closed.figures["linked_reports"] >= report.figures["linked_reports"] + 2

@@ -754,6 +754,61 @@ def test_batches_progress_resume_and_finish(store: IncidentStore) -> None:
     assert page["batch_id"].tolist() == ["b1"]
 
 
+def test_a_closed_batch_is_kept_not_done_and_reopened_by_its_import(
+    store: IncidentStore,
+) -> None:
+    """close_batch sets an unfinished batch aside (rows kept); begin_batch reopens it."""
+    assert isinstance(store, SqlIncidentStore)
+    store.begin_batch("b1", source="a.csv", sha256="aa" * 32, rows_total=100)
+    store.add_incidents(make_incidents(60), batch_id="b1")
+    closed = store.close_batch("b1")
+    assert (closed["status"], closed["rows_done"], closed["rows_stored"]) == ("closed", 60, 60)
+    assert closed["finished_at"] is not None
+    assert stored(store) == 60
+    assert [(b["batch_id"], b["status"]) for b in store.batches()] == [("b1", "closed")]
+    with pytest.raises(ImportBatchError, match="'b1' is closed"):
+        store.close_batch("b1")
+    with pytest.raises(ImportBatchError, match="finished"):
+        store.add_incidents(make_incidents(1, start=60), batch_id="b1")
+    # The same import again: running, resumed where it stopped.
+    reopened = store.begin_batch("b1", source="a.csv", sha256="aa" * 32, rows_total=100)
+    assert (reopened["status"], reopened["rows_done"], reopened["finished_at"]) == (
+        "running",
+        60,
+        None,
+    )
+    store.add_incidents(make_incidents(40, start=60), batch_id="b1")
+    assert store.finish_batch("b1", 100, 0, [])["status"] == "done"
+    with pytest.raises(ImportBatchError, match="'b1' is done"):
+        store.close_batch("b1")
+    with pytest.raises(ImportBatchError, match="no import batch 'nope'"):
+        store.close_batch("nope")
+
+
+def test_migration_0012_keeps_the_batches_and_their_incidents(store_url: str) -> None:
+    """Down to 0011 a closed batch is running again and 'closed' is refused; up, it is allowed."""
+    from alembic import command
+
+    with open_store(store_url) as store:
+        assert isinstance(store, SqlIncidentStore)
+        store.begin_batch("b1", source="a.csv", sha256="aa" * 32, rows_total=10)
+        store.add_incidents(make_incidents(5), batch_id="b1")
+        store.close_batch("b1")
+        with engine_of(store).begin() as connection:
+            command.downgrade(alembic_config(connection), "0011")
+        assert scalar(store, "SELECT status FROM import_batches") == "running"
+        with pytest.raises(sa.exc.IntegrityError), engine_of(store).begin() as connection:
+            connection.execute(sa.text("UPDATE import_batches SET status = 'closed'"))
+    with open_store(store_url) as store:  # upgraded again
+        assert isinstance(store, SqlIncidentStore)
+        assert stored(store) == 5
+        assert store.close_batch("b1")["status"] == "closed"
+        if engine_of(store).dialect.name == "sqlite":
+            assert scalar(store, "SELECT count(*) FROM pragma_foreign_key_check") == 0
+            with pytest.raises(sa.exc.IntegrityError), engine_of(store).begin() as connection:
+                connection.execute(sa.text("DELETE FROM import_batches"))  # referenced
+
+
 def _poison(store: IncidentStore) -> None:
     """A trigger that makes the database reject the row ``poison`` in mid-statement."""
     engine = engine_of(store)
@@ -1033,7 +1088,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0011"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0012"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
