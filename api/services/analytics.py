@@ -97,25 +97,29 @@ def cluster_period(
     return cluster_study(store, context, cluster_id, start, end, categories, judged=judged)
 
 
-def change_marker(store: Any, context: Context) -> tuple[str, int, tuple[str, ...]] | None:
+def change_marker(store: Any, context: Context) -> tuple[str, int, tuple[str, ...], int] | None:
     """Return what cached analytics depend on, or None while assignments are being redone.
 
     The context's assignment stamp (cluster definitions, builds, rules), the number of
-    stored incidents (the store only adds incidents, and a new context changes the stamp)
-    and the notices of the unfinished imports
-    (:func:`geozone.incidents.notices.unfinished_import_notices`: an import finished or
-    closed has linked its reports into events, and the answers say so no more). While
-    incidents wait for reassignment their decisions are in flux: nothing is cached.
+    stored incidents (those stored by their address only included), the notices of the
+    unfinished imports (:func:`geozone.incidents.notices.unfinished_import_notices`: an
+    import finished or closed has linked its reports into events, and the answers say so
+    no more) and the store's revision, which every write of the incident store raises (an
+    unlink or ``geozone incidents link`` changes events and decisions, not the count:
+    :meth:`~geozone.store.sql.SqlIncidentStore.revision`). While incidents wait for
+    reassignment their decisions are in flux: nothing is cached.
     """
     from geozone.incidents.notices import unfinished_import_notices
     from geozone.incidents.pipeline import context_stamp
     from geozone.store import IncidentQuery
+    from geozone.store.sql import SqlIncidentStore
 
     stamp = context_stamp(context)
     if store.stale_ids(stamp, limit=1):
         return None
     notices = tuple(unfinished_import_notices(store))
-    return stamp, int(store.count(IncidentQuery())), notices
+    revision = int(store.revision()) if isinstance(store, SqlIncidentStore) else 0
+    return stamp, int(store.count(IncidentQuery())), notices, revision
 
 
 class AnalyticsCache:

@@ -172,6 +172,14 @@ def build_metadata(dialect: str) -> sa.MetaData:
             sa.Column("mint", sa.Float),
             sa.Column("maxt", sa.Float),
         )
+    sa.Table(  # migration 0013: raised by every write transaction (caches' marker)
+        "store_revision",
+        metadata,
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("revision", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_store_revision"),
+        sa.CheckConstraint("id = 1", name="ck_store_revision_one_row"),
+    )
     sa.Table(  # migration 0007
         "incident_unlinks",
         metadata,

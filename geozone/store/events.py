@@ -9,6 +9,7 @@ reports.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,6 @@ from numpy.typing import NDArray
 from sqlalchemy.engine import Dialect
 
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
-from geozone.store._engine import WRITE
 from geozone.store._ids import among, bound, chunks
 from geozone.store._query import in_range, plausible, raw_times
 from geozone.store._tables import build_metadata
@@ -429,7 +429,7 @@ def save_events(store: SqlIncidentStore, events: pd.DataFrame) -> int:
         f"UPDATE incidents SET event_id = {mark}, event_role = {mark}, "
         f"event_confidence = {mark} WHERE external_id = {mark}"
     )
-    with store.engine.execution_options(**{WRITE: True}).begin() as connection:
+    with store.write() as connection:
         connection.exec_driver_sql(statement, params)
     return len(params)
 
@@ -445,7 +445,7 @@ def add_unlink(
     """Keep that reports ``a`` and ``b`` are not one event; False when already kept."""
     table = _tables(store.dialect)["incident_unlinks"]
     first, second = _pair(a, b)
-    with store.engine.execution_options(**{WRITE: True}).begin() as connection:
+    with store.write() as connection:
         kept = connection.execute(
             sa.select(sa.func.count())
             .select_from(table)
@@ -534,14 +534,15 @@ def batch_rows_by_detection(
 
     In order of detection (``detected_at``, else ``occurred_at``; ties by row id), as
     int64: 8 bytes a report, the rest of each is read when it is linked
-    (:func:`reports_at`).
+    (:func:`reports_at`). Gathered in one growing buffer, viewed as the array without a
+    copy (parts joined at the end held twice that: 160 MB at 10 M reports).
     """
     mark = "?" if store.dialect == "sqlite" else "%s"
     sql = (
         f"SELECT id FROM incidents WHERE batch_id = {mark} AND id > {mark} "
         "ORDER BY coalesce(detected_at, occurred_at), id"
     )
-    parts: list[NDArray[np.int64]] = []
+    gathered = array("q")
     with store.engine.connect() as connection:
         # The driver's cursor: plain tuples, no SQLAlchemy row per report.
         raw = connection.connection.driver_connection
@@ -549,8 +550,10 @@ def batch_rows_by_detection(
         with closing(raw.cursor()) as cursor:
             cursor.execute(sql, (batch_id, int(after)))
             while rows := cursor.fetchmany(_FETCH_ROWS):
-                parts.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+                gathered.extend(r[0] for r in rows)
+    if not gathered:
+        return np.empty(0, dtype=np.int64)
+    return np.frombuffer(gathered, dtype=np.int64)
 
 
 def reports_at(store: SqlIncidentStore, rows: Iterable[int]) -> pd.DataFrame:

@@ -146,6 +146,11 @@ def _decision_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     return frame
 
 
+#: Raises the store's revision (migration 0013), the last statement of each write transaction.
+_RAISE_REVISION = "UPDATE store_revision SET revision = revision + 1 WHERE id = 1"
+_READ_REVISION = "SELECT revision FROM store_revision WHERE id = 1"
+
+
 class SqlIncidentStore(IncidentStore):
     """:class:`~geozone.store.base.IncidentStore` on SQLite or PostgreSQL + PostGIS.
 
@@ -167,13 +172,18 @@ class SqlIncidentStore(IncidentStore):
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """Open a write transaction; a lock held too long by another writer is StoreBusyError."""
+        """Open a write transaction; a lock held too long by another writer is StoreBusyError.
+
+        Its last statement raises the store's revision (:meth:`revision`), in the
+        transaction: the row is locked only while the transaction commits.
+        """
         try:
             with self._writer.begin() as connection:
                 wait = WRITE_WAIT.get()
                 if wait is not None and self.dialect == "postgresql":
                     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
                 yield connection
+                connection.exec_driver_sql(_RAISE_REVISION)
         except sa.exc.DBAPIError as exc:
             if is_busy(exc):
                 raise StoreBusyError(
@@ -194,6 +204,26 @@ class SqlIncidentStore(IncidentStore):
             Another linker held the lock past the wait.
         """
         return linking_lock(self.engine, on_wait=on_wait)
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """Open a write transaction of the store (for the store's modules, e.g. events).
+
+        As the store's own writes: ``BEGIN IMMEDIATE`` on SQLite, the wait of
+        :func:`write_wait`, :class:`~geozone.errors.StoreBusyError` when another writer
+        held the store too long, and the store's revision raised at commit.
+        """
+        return self._write()
+
+    def revision(self) -> int:
+        """Return the store's revision: a number every write transaction raises.
+
+        What a cache of answers built from the store keys them by, with the context: it
+        changes with every write, including those that change events or decisions without
+        adding an incident (an unlink, linking, reports judged again).
+        """
+        with self.engine.connect() as connection:
+            value = connection.exec_driver_sql(_READ_REVISION).scalar()
+        return int(value or 0)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

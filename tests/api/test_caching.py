@@ -34,3 +34,32 @@ def test_a_new_cluster_changes_the_tags(api: Api) -> None:
     after = c.get("/clusters", headers={"If-None-Match": before})
     assert after.status_code == 200 and after.headers["etag"] != before
     assert c.get("/sets").headers["etag"] != sets  # the context changed: every tag with it
+
+
+def test_cached_analytics_and_map_tables_follow_an_unlink(api: Api) -> None:
+    """An unlink changes events and decisions, not the number of incidents: nothing cached
+    from before it is served after it (the map's table, hotspots, the border effect)."""
+    from tests.fixtures.incidents import record
+
+    first = record("o1-17", 950, 300, detected_by="o1")
+    called = record("o2-4", 960, 320, occurred_at="2022-03-01T21:20:00+07:00")
+    posted = api.client.post("/incidents", json=[first, called], headers=api.auth("planner"))
+    assert posted.json()["linked"] == 2
+    paths = (
+        "/maps/clusters/grid-centre/incidents",
+        "/clusters/grid-centre/border-effect?from=2022-01-01&to=2022-12-31",
+    )
+
+    def answers() -> list[str]:
+        return [api.client.get(p, headers=api.auth("analyst")).text for p in paths]
+
+    before = answers()
+    assert answers() == before  # cached (or built again the same)
+    assert "as 1 events" in before[0] or "as 1 event" in before[0]
+    unlinked = api.client.post(
+        "/incidents/o2-4/unlink", json={"other": "o1-17"}, headers=api.auth("analyst")
+    )
+    assert unlinked.status_code == 200, unlinked.text
+    after = answers()
+    assert "as 1 event" not in after[0]  # two events now: the table says so
+    assert after[1] != before[1]  # the border effect counts two events

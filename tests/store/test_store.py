@@ -1088,7 +1088,7 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0012"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0013"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
@@ -1238,3 +1238,30 @@ def test_stored_by_names_the_rows_a_batch_stored(store: IncidentStore) -> None:
     wanted = ["i000005", "i000000", "i000003", "nope", "i000001", "i000004"]
     assert store.stored_by("b1", wanted) == ["i000005", "i000003", "i000004"]
     assert store.stored_by("b2", wanted) == []
+
+
+def test_every_write_raises_the_revision_and_a_failed_one_does_not(store: IncidentStore) -> None:
+    """The marker of cached answers: raised by each write transaction, events included."""
+    from geozone.store.events import add_unlink, save_events
+
+    assert isinstance(store, SqlIncidentStore)
+    start = store.revision()
+    store.add_incidents(make_incidents(3))
+    after_add = store.revision()
+    assert after_add == start + 1
+    assert store.count(IncidentQuery()) == 3 and store.revision() == after_add  # reads: no
+    events = pd.DataFrame(
+        {
+            "external_id": ["i000000", "i000001"],
+            "event_id": ["ev-i000000", "ev-i000000"],
+            "event_role": ["lead", "cooperating"],
+            "event_confidence": [0.9, 0.9],
+        }
+    )
+    save_events(store, events)  # the count stays: only the revision tells
+    assert store.revision() == after_add + 1
+    add_unlink(store, "i000000", "i000001")
+    assert store.revision() == after_add + 2
+    with pytest.raises(IncidentDataError):
+        store.add_incidents(make_incidents(1).assign(lon=500.0))  # refused: nothing written
+    assert store.revision() == after_add + 2
