@@ -280,7 +280,7 @@ class FeatureCollection(BaseModel):
 #: The OpenAPI description of the ``notices`` of the answers that count incidents or events.
 NOTICES_DESCRIPTION = (
     "What the answer cannot say right, in plain text (Vietnamese / English): one notice per "
-    "import of the store that is not finished (stopped, or still running), naming its file "
+    "import of the store that is not finished (said running, or stopped), naming its file "
     "and the rows read: its reports may be counted as separate events until it is finished "
     "or linked. Empty when there is nothing to say."
 )

@@ -386,8 +386,8 @@ def incidents_link(
 
     Imports and POST /incidents link their own reports; this links the others: those
     stored before events existed, and those of an import that is not done (it stopped
-    before it linked, or is still running). Each such import is named, with how to finish
-    it. In chunks, each against the stored reports near it; the reports whose role changed
+    before it linked, or is still running: said which). Each such import is named, with how
+    to finish it. In chunks, each against the stored reports near it; the reports whose role changed
     are judged again (the earliest detection leads).
     """
     from rich.markup import escape
@@ -409,12 +409,20 @@ def incidents_link(
         print_json({"linked": linked, "unfinished_imports": unfinished})
         return
     for batch in unfinished:
+        said = f"import {batch['batch_id']} of {escape(str(batch['source']))}"
+        read = f"{batch['rows_done']:,} of {batch['rows_total']:,} rows read"
+        if batch["running"]:
+            console.print(
+                f"{said} is running in another process or job ({read}): the reports it has "
+                "stored are linked now; it links the rest itself when it has stored them."
+            )
+            continue
         rest = "finish it" if batch["rows_done"] >= batch["rows_total"] else "store the rest"
         console.print(
-            f"import {batch['batch_id']} of {escape(str(batch['source']))} is not done "
-            f"({batch['rows_done']:,} of {batch['rows_total']:,} rows read; stopped, or "
-            "still running): its stored reports are linked now. If it stopped, import the "
-            f"same file again with the same --crs and columns to {rest}."
+            f"{said} stopped before it was done ({read}): its stored reports are linked "
+            f"now. Import the same file again with the same --crs and columns to {rest}, or "
+            f"close it if it will not be finished: geozone incidents batches --close "
+            f"{batch['batch_id']}."
         )
     console.print(f"{linked:,} stored reports linked with another as one event")
 
@@ -437,12 +445,12 @@ def incidents_batches(
 ) -> None:
     """List the import batches of the store, or close an unfinished one.
 
-    A batch is ``running`` (not done: stopped, or still running), ``done`` or ``closed``.
-    An import that will not be finished (the file was imported again with a corrected
-    --crs or columns, which is another batch) stays listed as unfinished by every output
-    and linked again by every ``incidents link``: ``--close BATCH_ID`` links its reports
-    once and closes it. Close only an import that has stopped: one still running fails at
-    its next piece.
+    A batch is ``running`` (a run of it is in progress), ``stopped`` (not done, and no run
+    in progress), ``done`` or ``closed``. An import that will not be finished (the file was
+    imported again with a corrected --crs or columns, which is another batch) stays listed
+    as unfinished by every output and linked again by every ``incidents link``: ``--close
+    BATCH_ID`` links its reports once and closes it. A batch whose run is in progress is
+    not closed (an error says so).
     """
     from geozone.store import open_store
 
@@ -477,7 +485,7 @@ def _print_batches(batches: list[dict[str, Any]]) -> None:
             f"{batch['rows_done']:,} of {batch['rows_total']:,}",
             _local_time(batch["started_at"]),
             _local_time(batch["finished_at"]),
-            style="yellow" if batch["status"] == "running" else None,
+            style="yellow" if batch["status"] in ("running", "stopped") else None,
         )
     console.print(table)
 

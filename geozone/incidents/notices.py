@@ -28,7 +28,8 @@ def unfinished_import_notice(batch: Mapping[str, Any]) -> str:
     ----------
     batch
         A row of :func:`~geozone.incidents.pipeline.unfinished_imports`: ``batch_id``,
-        ``source``, ``rows_done`` and ``rows_total``.
+        ``source``, ``rows_done``, ``rows_total`` and ``running`` (a run of it in
+        progress; else it stopped).
 
     Returns
     -------
@@ -38,16 +39,25 @@ def unfinished_import_notice(batch: Mapping[str, Any]) -> str:
     """
     source, batch_id = str(batch["source"]), str(batch["batch_id"])
     done, total = int(batch["rows_done"]), int(batch["rows_total"])
+    read_vi = f"tệp {source}, đã đọc {format_number(done)}/{format_number(total)} dòng"
+    read_en = f"file {source}, {done:,} of {total:,} rows read"
+    if batch.get("running", False):
+        return (
+            f"Lần nhập đang chạy: {read_vi}; các báo cáo của lần nhập này có thể bị đếm thành "
+            "những sự việc riêng cho đến khi nó xong (nó tự gộp báo cáo thành sự việc khi đã "
+            f"lưu hết) (mã lần nhập {batch_id}) / "
+            f"Import running: {read_en}; its reports may be counted as separate events until "
+            f"it ends (it links them once every piece is stored) (batch {batch_id})."
+        )
     return (
-        f"Lần nhập chưa xong: tệp {source}, đã đọc {format_number(done)}/"
-        f"{format_number(total)} dòng; các báo cáo của lần nhập này có thể bị đếm thành những "
-        "sự việc riêng cho đến khi nhập xong (nhập lại đúng tệp đó với cùng tùy chọn) hoặc "
-        f"chạy 'geozone incidents link' (mã lần nhập {batch_id}); nếu sẽ không nhập tiếp, "
-        f"hãy đóng nó: 'geozone incidents batches --close {batch_id}' / "
-        f"Unfinished import: file {source}, {done:,} of {total:,} rows read; its reports may "
-        "be counted as separate events until it is finished (import the same file again with "
-        f"the same options) or 'geozone incidents link' runs (batch {batch_id}); if it will "
-        f"not be finished, close it: 'geozone incidents batches --close {batch_id}'."
+        f"Lần nhập chưa xong (đã dừng): {read_vi}; các báo cáo của lần nhập này có thể bị đếm "
+        "thành những sự việc riêng cho đến khi nhập xong (nhập lại đúng tệp đó với cùng tùy "
+        f"chọn) hoặc chạy 'geozone incidents link' (mã lần nhập {batch_id}); nếu sẽ không "
+        f"nhập tiếp, hãy đóng nó: 'geozone incidents batches --close {batch_id}' / "
+        f"Unfinished import (stopped): {read_en}; its reports may be counted as separate "
+        "events until it is finished (import the same file again with the same options) or "
+        f"'geozone incidents link' runs (batch {batch_id}); if it will not be finished, close "
+        f"it: 'geozone incidents batches --close {batch_id}'."
     )
 
 

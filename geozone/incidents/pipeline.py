@@ -146,97 +146,102 @@ def import_file(
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
     batch_id = batch_name(digest, crs=source.crs_key, columns=source.columns)
-    batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
-    start = int(batch["rows_done"])
-    stamp = context_stamp(context)
-    stored = duplicates = rejected = assigned = address_only = linked = 0
-    rejects: list[dict[str, Any]] = []
-    pending: list[str] = []  # the ids to link (a store other than the SQL store)
-    # The rows of earlier runs of this batch: this run's are those past them (linked in
-    # order of detection, read by row id piece by piece: 8 bytes a row held, not a frame).
-    earlier = batch_last_row(store, batch_id) if isinstance(store, SqlIncidentStore) else 0
-    if on_stored:
-        on_stored(start, source.n_rows)
-    # On the SQL store a piece is stored by one writer thread while the next is read and
-    # judged (SQLite and the drivers release the GIL as they write): one piece in flight,
-    # stored in file order, each in its own transaction, as when stored in turn.
-    writer = _Writer(store, batch_id, stamp) if isinstance(store, SqlIncidentStore) else None
-
-    def settle(done: _Stored) -> None:
-        nonlocal stored, duplicates, assigned
-        stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
-        assigned += done.assigned
+    # One run of a batch at a time: a second run of the same import is refused (named),
+    # and a batch not done whose lock is free has stopped.
+    with _import_lock(store, batch_id, str(path)):
+        batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
+        start = int(batch["rows_done"])
+        stamp = context_stamp(context)
+        stored = duplicates = rejected = assigned = address_only = linked = 0
+        rejects: list[dict[str, Any]] = []
+        pending: list[str] = []  # the ids to link (a store other than the SQL store)
+        # The rows of earlier runs of this batch: this run's are those past them (linked in
+        # order of detection, read by row id piece by piece: 8 bytes a row held, not a frame).
+        earlier = batch_last_row(store, batch_id) if isinstance(store, SqlIncidentStore) else 0
         if on_stored:
-            on_stored(done.end, source.n_rows)
-        if writer is None:
-            pending.extend(done.ours)
+            on_stored(start, source.n_rows)
+        # On the SQL store a piece is stored by one writer thread while the next is read and
+        # judged (SQLite and the drivers release the GIL as they write): one piece in flight,
+        # stored in file order, each in its own transaction, as when stored in turn.
+        writer = _Writer(store, batch_id, stamp) if isinstance(store, SqlIncidentStore) else None
 
-    try:
-        for first, read in source.pieces(chunk_rows, cut=start):
-            rejects += [r.__dict__ for r in read.rejects]
-            rejected += len(read.rejected_lines)
-            if first < start:  # stored by an earlier run: read again for its rejects only
-                continue
-            if read.address_only is not None and len(read.address_only):
-                # Before the located rows: a resumed piece finds these stored (duplicates).
-                # The piece in flight is stored first: one writer at a time, in file order.
-                if writer is not None and (piece := writer.wait()) is not None:
-                    settle(piece)
-                by_address = store_address_only(store.engine, context, read.address_only, batch_id)
-                address_only += by_address[0]
-            incidents = read.incidents.reset_index(drop=True)
-            end = first + read.n_rows
+        def settle(done: _Stored) -> None:
+            nonlocal stored, duplicates, assigned
+            stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
+            assigned += done.assigned
+            if on_stored:
+                on_stored(done.end, source.n_rows)
+            if writer is None:
+                pending.extend(done.ours)
+
+        try:
+            for first, read in source.pieces(chunk_rows, cut=start):
+                rejects += [r.__dict__ for r in read.rejects]
+                rejected += len(read.rejected_lines)
+                if first < start:  # stored by an earlier run: read again for its rejects only
+                    continue
+                if read.address_only is not None and len(read.address_only):
+                    # Before the located rows: a resumed piece finds these stored (duplicates).
+                    # The piece in flight is stored first: one writer at a time, in file order.
+                    if writer is not None and (piece := writer.wait()) is not None:
+                        settle(piece)
+                    by_address = store_address_only(
+                        store.engine, context, read.address_only, batch_id
+                    )
+                    address_only += by_address[0]
+                incidents = read.incidents.reset_index(drop=True)
+                end = first + read.n_rows
+                if writer is not None:
+                    # Judged first, then stored with the decisions in one transaction per piece.
+                    judged = _judge_fresh(writer.store, context, incidents)
+                    if (piece := writer.wait()) is not None:
+                        settle(piece)
+                    writer.submit(incidents, judged, read.n_rows, end)
+                else:
+                    added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
+                    count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+                    settle(_Stored(added, ours, count, end))
+            if writer is not None and (piece := writer.wait()) is not None:
+                settle(piece)
+        finally:
             if writer is not None:
-                # Judged first, then stored with the decisions in one transaction per piece.
-                judged = _judge_fresh(writer.store, context, incidents)
-                if (piece := writer.wait()) is not None:
-                    settle(piece)
-                writer.submit(incidents, judged, read.n_rows, end)
-            else:
-                added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
-                count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
-                settle(_Stored(added, ours, count, end))
-        if writer is not None and (piece := writer.wait()) is not None:
-            settle(piece)
-    finally:
-        if writer is not None:
-            writer.close()  # a piece in flight is stored whole or not at all, then stop
-    # Linked once every piece is stored, in order of detection: the events are those of
-    # linking the whole store at once, whatever the file's order or the pieces' size. An
-    # earlier run of a batch not done may have stopped before linking what it stored (each
-    # report stored as its own event): its rows are linked with this run's.
-    after = 0 if batch["status"] != "done" else earlier
-    done = 0 if after < earlier else start  # earlier runs' rows are linked again: counted
-    with _linking(store, on_wait):  # one linker at a time, for the whole phase
-        for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
-            linked += link_and_judge(store, context, ids, stamp, reports=held).linked
-            done = min(source.n_rows, done + len(ids))
-            if on_progress:
-                on_progress(done, source.n_rows)
-        # Reports stored unlinked: by a request whose linking found the lock held (this
-        # phase's), or by an earlier run from before events (migration 0007: counted).
-        others = link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
-        linked += others if start else 0
-    if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
-        on_progress(source.n_rows, source.n_rows)
-    if batch["status"] != "done":
-        whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
-        store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
-    if start:
-        assigned += assign_stale(store, context)
-    return ImportReport(
-        batch_id,
-        str(path),
-        source.n_rows,
-        stored,
-        duplicates,
-        rejected,
-        start,
-        assigned,
-        rejects,
-        address_only=address_only,
-        linked=linked,
-    )
+                writer.close()  # a piece in flight is stored whole or not at all, then stop
+        # Linked once every piece is stored, in order of detection: the events are those of
+        # linking the whole store at once, whatever the file's order or the pieces' size. An
+        # earlier run of a batch not done may have stopped before linking what it stored (each
+        # report stored as its own event): its rows are linked with this run's.
+        after = 0 if batch["status"] != "done" else earlier
+        done = 0 if after < earlier else start  # earlier runs' rows are linked again: counted
+        with _linking(store, on_wait):  # one linker at a time, for the whole phase
+            for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
+                linked += link_and_judge(store, context, ids, stamp, reports=held).linked
+                done = min(source.n_rows, done + len(ids))
+                if on_progress:
+                    on_progress(done, source.n_rows)
+            # Reports stored unlinked: by a request whose linking found the lock held (this
+            # phase's), or by an earlier run from before events (migration 0007: counted).
+            others = link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
+            linked += others if start else 0
+        if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
+            on_progress(source.n_rows, source.n_rows)
+        if batch["status"] != "done":
+            whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
+            store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
+        if start:
+            assigned += assign_stale(store, context)
+        return ImportReport(
+            batch_id,
+            str(path),
+            source.n_rows,
+            stored,
+            duplicates,
+            rejected,
+            start,
+            assigned,
+            rejects,
+            address_only=address_only,
+            linked=linked,
+        )
 
 
 def _by_detection(
@@ -480,6 +485,13 @@ def link_stored(
     return linked
 
 
+def _import_lock(store: IncidentStore, batch_id: str, source: str) -> AbstractContextManager[None]:
+    """Return the lock of a run of import batch ``batch_id`` (a SQL store's; else none)."""
+    if isinstance(store, SqlIncidentStore):
+        return store.import_lock(batch_id, source)
+    return nullcontext()
+
+
 def _linking(
     store: IncidentStore, on_wait: Callable[[], None] | None
 ) -> AbstractContextManager[None]:
@@ -524,12 +536,14 @@ def close_import(
     Raises
     ------
     ImportBatchError
-        No batch has the id, or it is not running (done, or closed already): named.
+        No batch has the id, or it is not running (done, or closed already), or a run of it
+        is in progress in another process or job: named.
     """
     if not isinstance(store, SqlIncidentStore):
         raise ImportBatchError(f"no import batch {batch_id!r}: this store keeps no batches")
-    closable_batch(store.batch(batch_id), batch_id)
-    with store.linking(on_wait=on_wait):
+    record = closable_batch(store.batch(batch_id), batch_id)
+    # A run of the batch in progress is never closed under it: its lock is held meanwhile.
+    with store.import_lock(batch_id, str(record["source"])), store.linking(on_wait=on_wait):
         linked = _link_batch(store, context, batch_id, context_stamp(context), chunk)
         store.close_batch(batch_id)
     return linked
@@ -538,19 +552,27 @@ def close_import(
 def import_batches(store: IncidentStore) -> list[dict[str, Any]]:
     """Return every import batch of ``store``, oldest first (empty: a store without batches).
 
-    Each is a dict of ``batch_id``, ``source``, ``status`` ("running": not done, stopped or
-    still running; "done"; "closed": set aside by :func:`close_import`), the row counts and
-    the times ``started_at``, ``updated_at`` and ``finished_at``.
+    Each is a dict of ``batch_id``, ``source``, ``status`` ("running": not done, a run of it
+    in progress; "stopped": not done, no run in progress; "done"; "closed": set aside by
+    :func:`close_import`), the row counts and the times ``started_at``, ``updated_at`` and
+    ``finished_at``.
     """
-    return store.batches() if isinstance(store, SqlIncidentStore) else []
+    if not isinstance(store, SqlIncidentStore):
+        return []
+    batches = store.batches()
+    for batch in batches:
+        if batch["status"] == "running" and not store.import_running(batch["batch_id"]):
+            batch["status"] = "stopped"
+    return batches
 
 
 def unfinished_imports(store: IncidentStore) -> list[dict[str, Any]]:
-    """Return the import batches of ``store`` that are not done (stopped, or still running).
+    """Return the import batches of ``store`` that are not done, oldest first.
 
-    Each is a dict of ``batch_id``, ``source``, ``rows_done`` and ``rows_total``. Their
-    reports may not be linked into events yet: :func:`link_stored` links them, and
-    importing the same file again with the same options finishes the batch.
+    Each is a dict of ``batch_id``, ``source``, ``rows_done``, ``rows_total`` and
+    ``running`` (a run of it is in progress now; False: it stopped). Their reports may not
+    be linked into events yet: :func:`link_stored` links them, and importing the same file
+    again with the same options finishes a stopped batch.
     """
     return unfinished_batches(store) if isinstance(store, SqlIncidentStore) else []
 

@@ -5,7 +5,8 @@ busy timeout, ``BEGIN IMMEDIATE`` for writes) and PostgreSQL for psycopg 3;
 :func:`migrate` upgrades the schema with the Alembic migrations in ``migrations/``, safely
 when processes do it at once. :func:`write_wait` bounds how long the writes of a context wait
 for other writers, and :func:`is_busy` tells a lock wait that gave up from other errors;
-:func:`linking_lock` lets one linker of events at a time write, across processes.
+:func:`linking_lock` lets one linker of events at a time write, across processes, and
+:func:`import_lock` one run of an import batch at a time (:func:`import_running` tells).
 
 A store that cannot be reached, or whose role lacks a right (a wrong port or password, a
 missing database, no PostGIS, no schema to create tables in), raises
@@ -17,6 +18,7 @@ checks PostGIS and the schema and says what it did (``geozone db init``).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import sqlite3
@@ -36,7 +38,12 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from geozone.errors import ConfigurationError, StoreAccessError, StoreBusyError
+from geozone.errors import (
+    ConfigurationError,
+    ImportBatchError,
+    StoreAccessError,
+    StoreBusyError,
+)
 from geozone.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -309,9 +316,7 @@ def _acquire_outer(
     engine: Engine, deadline: float | None, on_wait: Callable[[], None] | None
 ) -> Callable[[], None]:
     """Take the lock between processes; return what releases it."""
-    try_lock, release = (
-        _sqlite_lock(engine) if engine.dialect.name == "sqlite" else _postgres_lock(engine)
-    )
+    try_lock, release = _process_lock(engine, "link", (_LINKING_LOCK,))
     try:
         tries = 0
         while not try_lock():
@@ -332,9 +337,21 @@ def _acquire_outer(
     return lambda: release(True)
 
 
-def _sqlite_lock(engine: Engine) -> tuple[Callable[[], bool], Callable[[bool], None]]:
-    path = Path(str(engine.url.database)).expanduser()
-    lock_path = path.with_name(path.name + "-link.lock")
+def _process_lock(
+    engine: Engine, name: str, key: tuple[int, ...]
+) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    """Return a try and a release of a lock between processes (and connections).
+
+    SQLite: ``flock`` on the file ``<database>-<name>.lock``; PostgreSQL: the session
+    advisory lock ``key`` (one bigint, or two int4) on a connection of its own.
+    """
+    if engine.dialect.name == "sqlite":
+        path = Path(str(engine.url.database)).expanduser()
+        return _sqlite_lock(path, path.with_name(f"{path.name}-{name}.lock"))
+    return _postgres_lock(engine, key)
+
+
+def _sqlite_lock(path: Path, lock_path: Path) -> tuple[Callable[[], bool], Callable[[bool], None]]:
     try:
         handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
@@ -359,25 +376,81 @@ def _sqlite_lock(engine: Engine) -> tuple[Callable[[], bool], Callable[[bool], N
     return try_lock, release
 
 
-def _postgres_lock(engine: Engine) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+def _postgres_lock(
+    engine: Engine, key: tuple[int, ...]
+) -> tuple[Callable[[], bool], Callable[[bool], None]]:
     connection = engine.connect()
+    names = ", ".join(f":k{i}" for i in range(len(key)))
+    values = {f"k{i}": k for i, k in enumerate(key)}
 
     def try_lock() -> bool:
-        query = sa.text("SELECT pg_try_advisory_lock(:key)")
-        held = bool(connection.execute(query, {"key": _LINKING_LOCK}).scalar())
+        query = sa.text(f"SELECT pg_try_advisory_lock({names})")
+        held = bool(connection.execute(query, values).scalar())
         connection.commit()  # no transaction left open while the lock is held
         return held
 
     def release(held: bool) -> None:
         try:
             if held:
-                query = sa.text("SELECT pg_advisory_unlock(:key)")
-                connection.execute(query, {"key": _LINKING_LOCK})
+                connection.execute(sa.text(f"SELECT pg_advisory_unlock({names})"), values)
                 connection.commit()
         finally:
             connection.close()
 
     return try_lock, release
+
+
+# -- one run of an import batch at a time ------------------------------------------------------
+
+#: The first int4 of the PostgreSQL advisory locks of import batches (the second: the batch).
+_IMPORT_LOCKS = 0x67696D70  # "gimp"
+
+
+def _batch_lock(engine: Engine, batch_id: str) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    digest = hashlib.sha256(batch_id.encode("utf-8")).hexdigest()
+    signed = int(digest[:8], 16) - (1 << 31)  # an int4
+    return _process_lock(engine, f"import-{digest[:16]}", (_IMPORT_LOCKS, signed))
+
+
+@contextmanager
+def import_lock(engine: Engine, batch_id: str, source: str) -> Iterator[None]:
+    """Hold import batch ``batch_id``'s lock while it runs: one run of a batch at a time.
+
+    Taken by an import for its whole run (storing and linking) and released when it ends,
+    however it ends (the kernel or the server releases it for a process that dies): a batch
+    not done whose lock is free has stopped (:func:`import_running`). SQLite: ``flock`` on
+    ``<database>-import-<16 hex digits>.lock`` (one file a batch, left beside the store);
+    PostgreSQL: a session advisory lock.
+
+    Raises
+    ------
+    ImportBatchError
+        The batch is being imported by another process or job (named, with ``source``).
+    """
+    try_lock, release = _batch_lock(engine, batch_id)
+    held = False
+    try:
+        held = try_lock()
+        if not held:
+            raise ImportBatchError(
+                f"import batch {batch_id!r} of {source} is running in another process or job: "
+                "one run of an import at a time; wait for it to end (or stop it), then run it "
+                "again to resume it"
+            )
+        yield
+    finally:
+        release(held)
+
+
+def import_running(engine: Engine, batch_id: str) -> bool:
+    """Tell whether import batch ``batch_id`` is being run now (its lock is held)."""
+    try_lock, release = _batch_lock(engine, batch_id)
+    held = False
+    try:
+        held = try_lock()
+        return not held
+    finally:
+        release(held)
 
 
 # -- problems reaching the store, in one line ---------------------------------------------------

@@ -456,8 +456,9 @@ class IncidentStore(ABC):
     def batch(self, batch_id: str) -> dict[str, Any] | None:
         """Return a batch's record or None.
 
-        ``status`` is "running" (not done: stopped, or still running), "done" or "closed" (not
-        done, set aside by ``geozone incidents batches --close``); ``rows_done``, ….
+        ``status`` is "running" (not done; a run of it in progress holds its lock, else it
+        stopped: ``SqlIncidentStore.import_running``), "done" or "closed" (not done, set
+        aside by ``geozone incidents batches --close``); ``rows_done``, ….
         """
 
     @abstractmethod

@@ -500,10 +500,12 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
 
 
 def unfinished_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
-    """Return the import batches not done (stopped, or still running), oldest first.
+    """Return the import batches not done, oldest first, each said running or stopped.
 
     An import stores each new report as its own event and links once every piece is
-    stored: the reports of a batch that is not done may not be linked yet.
+    stored: the reports of a batch that is not done may not be linked yet. ``running``:
+    a run of the batch holds its lock now (:meth:`SqlIncidentStore.import_running`); else
+    it stopped.
     """
     t = _tables(store.dialect)["import_batches"]
     statement = (
@@ -512,7 +514,8 @@ def unfinished_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
         .order_by(t.c.started_at, t.c.batch_id)
     )
     with store.engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(statement)]
+        batches = [dict(row._mapping) for row in connection.execute(statement)]
+    return [batch | {"running": store.import_running(batch["batch_id"])} for batch in batches]
 
 
 def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:

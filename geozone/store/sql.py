@@ -63,6 +63,8 @@ from geozone.store._engine import (
     WRITE_WAIT,
     alembic_config,
     create_store_engine,
+    import_lock,
+    import_running,
     is_busy,
     linking_lock,
     migrate,
@@ -204,6 +206,20 @@ class SqlIncidentStore(IncidentStore):
             Another linker held the lock past the wait.
         """
         return linking_lock(self.engine, on_wait=on_wait)
+
+    def import_lock(self, batch_id: str, source: str) -> AbstractContextManager[None]:
+        """Hold import batch ``batch_id``'s lock for a run of it (one run at a time).
+
+        Raises
+        ------
+        ImportBatchError
+            Another process or job is running the batch (:func:`geozone.store._engine.import_lock`).
+        """
+        return import_lock(self.engine, batch_id, source)
+
+    def import_running(self, batch_id: str) -> bool:
+        """Tell whether a run of import batch ``batch_id`` holds its lock now."""
+        return import_running(self.engine, batch_id)
 
     def write(self) -> AbstractContextManager[Connection]:
         """Open a write transaction of the store (for the store's modules, e.g. events).

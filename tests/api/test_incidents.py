@@ -248,14 +248,14 @@ def test_answers_name_an_unfinished_import_until_it_is_closed(
             "/clusters/grid-centre/border-effect", params=period, headers=analyst
         ),
     }
-    assert len(notices) == 1 and "Unfinished import: file " in notices[0]
+    assert len(notices) == 1 and "Unfinished import (stopped): file " in notices[0]
     for name, answer in answers.items():
         assert answer.status_code == 200, (name, answer.text)
         assert answer.json()["notices"] == notices, name
     page = api.client.get("/maps/clusters/grid-centre", headers=analyst)
     (spec,) = js_arguments(page.text, "GZ.decorate")
     assert len(spec["legend"]["notices_html"]) == 1
-    assert "Unfinished import: file " in spec["legend"]["notices_html"][0]
+    assert "Unfinished import (stopped): file " in spec["legend"]["notices_html"][0]
 
     with open_store(api.store_url) as store:
         [batch] = unfinished_imports(store)

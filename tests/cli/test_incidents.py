@@ -258,10 +258,11 @@ def test_link_names_an_import_that_stopped_before_linking_and_links_it(
         assert set(store.query(IncidentQuery())[0]["event_role"]) == {"single"}
     said = invoke("incidents", "link", "--store", url)
     assert said.exit_code == 0, said.output
-    assert (
-        f"of {source} is not done (301 of 301 rows read; stopped, or still running)" in said.output
+    assert f"of {source} stopped before it was done (301 of 301 rows read)" in said.output
+    assert "Import the same file again with the same --crs and columns to finish it" in said.output
+    assert "or close it if it will not be finished: geozone incidents batches --close" in (
+        said.output
     )
-    assert "import the same file again with the same --crs and columns to finish it" in said.output
     with open_store(url) as store:
         roles = store.query(IncidentQuery())[0]["event_role"]
     assert {"lead", "cooperating"} <= set(roles)  # linked now
@@ -313,11 +314,14 @@ def test_list_and_export_name_an_unfinished_import_on_standard_error(
     monkeypatch.setattr("geozone.context.judging_context", lambda *_, **__: grid_context())
     said = invoke("incidents", "list", "--store", url, "--limit", "2")
     assert said.exit_code == 0, said.output
-    assert f"Unfinished import: file {source}, 301 of 301 rows read" in said.stderr
+    assert f"Unfinished import (stopped): file {source}, 301 of 301 rows read" in said.stderr
     assert "Unfinished import" not in said.stdout and "301 incidents" in said.stdout
     listed = invoke("incidents", "list", "--store", url, "--json")
     [notice] = json.loads(listed.stdout)["notices"]
-    assert notice.startswith("Lần nhập chưa xong: tệp ") and "Unfinished import" in listed.stderr
+    assert (
+        notice.startswith("Lần nhập chưa xong (đã dừng): tệp ")
+        and "Unfinished import" in listed.stderr
+    )
     exported = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert "Unfinished import" in exported.stderr and "Unfinished import" not in exported.stdout
     assert len(pd.read_csv(BytesIO(exported.stdout_bytes))) == 301
@@ -333,7 +337,7 @@ def test_batches_lists_and_closes_an_unfinished_import(
     [batch] = json.loads(invoke("incidents", "batches", "--store", url, "--json").stdout)["batches"]
     assert (batch["source"], batch["status"], batch["rows_done"], batch["rows_total"]) == (
         str(source),
-        "running",
+        "stopped",  # not done, and no run of it in progress
         301,
         301,
     )

@@ -44,13 +44,19 @@ def test_the_notice_names_the_file_the_rows_and_what_to_do() -> None:
     batch = {"batch_id": "file:ab", "source": "/data/in.csv", "rows_done": 1200, "rows_total": 3000}
     notice = unfinished_import_notice(batch)
     vi, en = notice.split(" / Unfinished import")
-    assert vi.startswith("Lần nhập chưa xong: tệp /data/in.csv, đã đọc 1.200/3.000 dòng")
+    assert vi.startswith("Lần nhập chưa xong (đã dừng): tệp /data/in.csv, đã đọc 1.200/3.000 dòng")
     assert "sự việc riêng" in vi and "'geozone incidents link'" in vi
-    assert en.startswith(": file /data/in.csv, 1,200 of 3,000 rows read; its reports may be ")
+    assert en.startswith(" (stopped): file /data/in.csv, 1,200 of 3,000 rows read; its reports ")
     assert "counted as separate events until it is finished (import the same file" in en
     assert "or 'geozone incidents link' runs (batch file:ab); if it will not be finished, " in en
     assert en.endswith("close it: 'geozone incidents batches --close file:ab'.")
     assert "'geozone incidents batches --close file:ab'" in vi
+    running = unfinished_import_notice(batch | {"running": True})
+    vi, en = running.split(" / Import running")
+    assert vi.startswith("Lần nhập đang chạy: tệp /data/in.csv, đã đọc 1.200/3.000 dòng")
+    assert en.startswith(": file /data/in.csv, 1,200 of 3,000 rows read; its reports may be ")
+    assert "until it ends (it links them once every piece is stored)" in en
+    assert "--close" not in running  # a run in progress is not closed
 
 
 def test_a_stopped_import_is_said_until_it_is_closed(
@@ -105,3 +111,25 @@ def test_the_same_import_again_reopens_a_closed_batch_and_finishes_it(
     assert (report.batch_id, report.stored, report.resumed_from) == (batch["batch_id"], 0, 301)
     assert [b["status"] for b in import_batches(store)] == ["done"]
     assert events(store) == closed
+
+
+def test_a_run_in_progress_is_said_running_refused_twice_and_not_closed(
+    store: IncidentStore, context: Context, tmp_path: Path
+) -> None:
+    from tests.fixtures.linking import held_elsewhere
+
+    source = stopped_import(store, tmp_path, context)
+    [batch] = unfinished_imports(store)
+    assert batch["running"] is False
+    url = str(store.engine.url)  # type: ignore[attr-defined]
+    with held_elsewhere(url, batch["batch_id"]):  # the same import, resumed in another process
+        [running] = unfinished_imports(store)
+        assert running["running"] is True
+        assert unfinished_import_notices(store)[0].startswith("Lần nhập đang chạy: tệp ")
+        assert [b["status"] for b in import_batches(store)] == ["running"]
+        with pytest.raises(ImportBatchError, match="is running in another process or job"):
+            import_file(store, source, context)
+        with pytest.raises(ImportBatchError, match="is running in another process or job"):
+            close_import(store, context, batch["batch_id"])
+    assert [b["status"] for b in import_batches(store)] == ["stopped"]
+    assert import_file(store, source, context).resumed_from == 301  # now it may go on

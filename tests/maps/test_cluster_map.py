@@ -428,7 +428,10 @@ def test_a_store_notice_is_shown_beside_the_badge_escaped(
     (spec,) = js_arguments(page, "GZ.decorate")
     assert spec["legend"]["notice_html"] == SYNTHETIC_BADGE
     [shown] = spec["legend"]["notices_html"]
-    assert "Unfinished import: file /data/&lt;script&gt;" in shown and "5 of 9 rows read" in shown
+    assert (
+        "Unfinished import (stopped): file /data/&lt;script&gt;" in shown
+        and "5 of 9 rows read" in shown
+    )
     assert XSS not in page
     payload = incident_payload(None, 0, notices=[notice])
     assert payload["notices"] == [notice] and payload["notices_html"] == [shown]

@@ -682,7 +682,7 @@ def test_the_notes_name_an_unfinished_import_until_it_is_closed(
         report = cluster_report(store, grid_context, "grid-centre", FIRST, LAST, hotspots=False)
         [said] = [n for n in report.notes if n.startswith("Lần nhập chưa xong")]
         assert f"tệp {source}, đã đọc 301/301 dòng" in said
-        assert f"Unfinished import: file {source}, 301 of 301 rows read" in said
+        assert f"Unfinished import (stopped): file {source}, 301 of 301 rows read" in said
         assert said in report.to_json()["notes"]
         assert said in report.summary_frame()["value"].tolist()
         [batch] = unfinished_imports(store)

@@ -81,3 +81,23 @@ def test_the_lock_is_reentrant_in_a_thread_and_exclusive_between_threads(
     thread.start()
     thread.join(timeout=30)
     assert outcome == ["busy", "taken"]  # released once the outer hold ended
+
+
+def test_one_run_of_an_import_batch_at_a_time(store: IncidentStore, store_url: str) -> None:
+    """A run holds its batch's lock: another run is refused by name; a stop frees it."""
+    from geozone.errors import ImportBatchError
+
+    sql = _sql(store)
+    assert not sql.import_running("file:a")
+    with held_elsewhere(store_url, "file:a") as child:
+        assert sql.import_running("file:a") and not sql.import_running("file:b")
+        refused = pytest.raises(ImportBatchError, match=r"'file:a' of in\.csv is running")
+        with refused, sql.import_lock("file:a", "in.csv"):
+            pytest.fail("a second run of the batch was let in")
+        with sql.import_lock("file:b", "other.csv"):  # another batch runs beside it
+            assert sql.import_running("file:b")
+        child.send_signal(signal.SIGKILL)  # a run that dies frees its batch
+        child.wait(timeout=30)
+    assert not sql.import_running("file:a")
+    with sql.import_lock("file:a", "in.csv"):
+        assert sql.import_running("file:a")  # seen from another connection
