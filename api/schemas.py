@@ -282,7 +282,9 @@ NOTICES_DESCRIPTION = (
     "What the answer cannot say right, in plain text (Vietnamese / English): one notice per "
     "import of the store that is not finished (said running, or stopped), naming its file "
     "and the rows read: its reports may be counted as separate events until it is finished "
-    "or linked. Empty when there is nothing to say."
+    "or linked; and one when stored reports are not linked into events yet (each counts as "
+    "an event of its own until 'geozone incidents link' runs). Empty when there is nothing "
+    "to say."
 )
 Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
 

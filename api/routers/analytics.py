@@ -31,8 +31,9 @@ beyond, the answer is a 422 problem naming the parameter to change. Fewer incide
 minimum (30) is no error: the answer is 200 with ``status`` "too_few" and a message.
 
 Results are cached in the process (a small LRU) by cluster, period, parameters and a change
-marker of the store (:func:`api.services.analytics.change_marker`: the assignment stamp and
-the number of stored incidents; nothing is cached while incidents wait for reassignment).
+marker of the store (:func:`api.services.analytics.change_marker`: the assignment stamp, the
+number of stored incidents, the store's notices and its revision, which every write raises;
+nothing is cached while incidents wait for reassignment).
 """
 
 from __future__ import annotations

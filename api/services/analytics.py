@@ -101,7 +101,7 @@ def change_marker(store: Any, context: Context) -> tuple[str, int, tuple[str, ..
     """Return what cached analytics depend on, or None while assignments are being redone.
 
     The context's assignment stamp (cluster definitions, builds, rules), the number of
-    stored incidents (those stored by their address only included), the notices of the
+    stored incidents (with coordinates: what the cached answers read), the notices of the
     unfinished imports (:func:`geozone.incidents.notices.unfinished_import_notices`: an
     import finished or closed has linked its reports into events, and the answers say so
     no more) and the store's revision, which every write of the incident store raises (an

@@ -21,9 +21,14 @@ from api.scopes import Units, in_scope
 from api.services.common import records
 from geozone.context import Context
 from geozone.errors import StoreBusyError
-from geozone.incidents.events import unlink_pair
 from geozone.incidents.io import validate_incidents
-from geozone.incidents.pipeline import assign_ids, context_stamp, import_file, link_and_judge
+from geozone.incidents.pipeline import (
+    assign_ids,
+    context_stamp,
+    import_file,
+    link_and_judge,
+    unlink_and_judge,
+)
 from geozone.store import IncidentStore
 from geozone.store.sql import write_wait
 
@@ -130,8 +135,9 @@ def post_incidents(
     background job the route queues when any is left. When the store
     is too busy to assign them at once, they stay stored and the answer says their
     assignment is pending; when another linker (an import) holds the store's linking lock
-    past the wait, they are stored and judged, not linked yet, and the answer says so (the
-    next import or ``geozone incidents link`` links them).
+    past the wait, they are stored and judged, not linked yet, and the answer says so
+    (``geozone incidents link`` links them; the notices of the answers that count events
+    say so until then).
 
     With ``scope`` (a scoped key's units and scopes), every valid record must lie in it.
 
@@ -165,9 +171,9 @@ def post_incidents(
             linked = link_and_judge(store, context, ids, context_stamp(context)).linked
         except StoreBusyError:
             note = (
-                "stored and judged; another linker (an import or 'geozone incidents link') "
-                "held the store, so linking them into events waits for the next import or "
-                "'geozone incidents link'"
+                "stored and judged; another process was linking reports into events (an "
+                "import or 'geozone incidents link'), so these are not linked yet: "
+                "'geozone incidents link' links them, and the answers' notices say so until then"
             )
     rejects = [
         {"index": r.line - 1, "external_id": r.external_id, "field": r.field, "reason": r.reason}
@@ -379,8 +385,7 @@ def unlink_incidents(
     InvalidParameterError
         ``a`` and ``b`` are the same incident.
     """
-    fresh, outcome = unlink_pair(store, a, b, by=by, note=note)
-    judged = assign_ids(store, context, outcome.rejudge)
+    fresh, judged = unlink_and_judge(store, context, a, b, by=by, note=note)
     events = {e: store.get(e) or {} for e in (a, b)}
     return {
         "unlinked": [a, b],

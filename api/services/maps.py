@@ -121,8 +121,8 @@ class IncidentBodies:
     """The incident tables of the served maps, cached per cluster, limit and change marker.
 
     Building a 50,000-incident table reads the store and packs the explanations (seconds);
-    the answer only changes when incidents are added or reassigned
-    (:func:`api.services.analytics.change_marker`), so it is built once per marker and sent
+    the answer only changes when the store is written (incidents added, judged, linked or
+    unlinked: :func:`api.services.analytics.change_marker`), so it is built once per marker and sent
     from memory after that. Two requests for the same table wait for one build. While
     incidents wait for reassignment nothing is cached.
     """
@@ -343,7 +343,8 @@ def warm_every_map(
 
     Then, every ``every`` seconds (default :data:`WATCH_EVERY_S`), the thread looks at the
     store's change marker (:func:`api.services.analytics.change_marker`: new incidents, from
-    ``POST /incidents`` or an import by another process, or decisions redone): when it
+    ``POST /incidents`` or an import by another process, decisions redone, events linked or
+    unlinked): when it
     moved, the tables the maps use (those cached, the most recently used first) are built
     again for the new marker, then their hotspot layers, so that the first open after new
     data is answered from memory. A request arriving meanwhile waits for the same build

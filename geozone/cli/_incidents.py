@@ -397,7 +397,6 @@ def incidents_link(
     from geozone.store import open_store
 
     with open_store(store_url) as store, row_progress("linking stored reports") as progress:
-        unfinished = unfinished_imports(store)
         task = progress.add_task("link", total=None)
         linked = link_stored(
             store,
@@ -405,6 +404,8 @@ def incidents_link(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             on_wait=_say_waiting,
         )
+        # Listed once linked: an import that was linking when this began has ended since.
+        unfinished = unfinished_imports(store)
     if as_json:
         print_json({"linked": linked, "unfinished_imports": unfinished})
         return
@@ -532,13 +533,13 @@ def incidents_unlink(
     without it and the reports whose role changed are judged again.
     """
     from geozone.context import store_context
-    from geozone.incidents.events import unlink_pair
-    from geozone.incidents.pipeline import assign_ids
+    from geozone.incidents.pipeline import unlink_and_judge
     from geozone.store import open_store
 
     with open_store(store_url) as store:
-        fresh, outcome = unlink_pair(store, first, second, by=by, note=note)
-        judged = assign_ids(store, store_context(store), outcome.rejudge)
+        fresh, judged = unlink_and_judge(
+            store, store_context(store), first, second, by=by, note=note, on_wait=_say_waiting
+        )
         events = {e: (store.get(e) or {}).get("event_id") for e in (first, second)}
     data = {"unlinked": [first, second], "new": fresh, "judged_again": judged, "events": events}
     if as_json:

@@ -39,7 +39,7 @@ from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
 from geozone.errors import ImportBatchError
 from geozone.hashing import file_sha256
-from geozone.incidents.events import LinkOutcome, judging_frame, link_new
+from geozone.incidents.events import LinkOutcome, judging_frame, link_new, unlink_pair
 from geozone.incidents.io import open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
@@ -50,7 +50,7 @@ from geozone.store.events import (
     unfinished_batches,
     unlinked_ids,
 )
-from geozone.store.sql import SqlIncidentStore, closable_batch
+from geozone.store.sql import SqlIncidentStore, closable_batch, write_wait
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -142,6 +142,9 @@ def import_file(
     ------
     StoreBusyError
         The store stayed locked by another writer or linker past the wait.
+    ImportBatchError
+        The same batch is being imported by another process or job (one run at a time), or
+        its rows would pass the file's row count.
     """
     source = open_incidents(path, mapping=mapping, crs=crs, stream=True)
     digest = file_sha256(path)
@@ -218,10 +221,8 @@ def import_file(
                 done = min(source.n_rows, done + len(ids))
                 if on_progress:
                     on_progress(done, source.n_rows)
-            # Reports stored unlinked: by a request whose linking found the lock held (this
-            # phase's), or by an earlier run from before events (migration 0007: counted).
-            others = link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
-            linked += others if start else 0
+            if start:  # reports stored before events (migration 0007), not linked yet
+                linked += link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
         if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
             on_progress(source.n_rows, source.n_rows)
         if batch["status"] != "done":
@@ -433,13 +434,46 @@ def link_and_judge(
     LinkOutcome
         What linking did (``linked``: of ``external_ids``, the reports linked with another).
     """
-    outcome = link_new(store, external_ids, reports=reports)
-    if outcome.rejudge:
-        incidents = store.get_many(outcome.rejudge)
-        if not incidents.empty:
-            result = assign(judging_frame(store, incidents), context.sets, context.territories)
-            store.save_assignments(result.units, result.clusters, stamp=stamp)
+    with _linking(store, None):  # linked and judged by one linker: no decision from a stale read
+        outcome = link_new(store, external_ids, reports=reports)
+        if outcome.rejudge:
+            incidents = store.get_many(outcome.rejudge)
+            if not incidents.empty:
+                result = assign(judging_frame(store, incidents), context.sets, context.territories)
+                with write_wait(None):  # the events are written: their decisions must follow
+                    store.save_assignments(result.units, result.clusters, stamp=stamp)
     return outcome
+
+
+def unlink_and_judge(
+    store: IncidentStore,
+    context: Context,
+    a: str,
+    b: str,
+    *,
+    by: str | None = None,
+    note: str | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> tuple[bool, int]:
+    """Keep that reports ``a`` and ``b`` are two events; relink them and judge the changed.
+
+    Under the store's linking lock throughout (:func:`~geozone.incidents.events.unlink_pair`
+    then the reports whose role changed judged again with their event's first detector).
+
+    Returns
+    -------
+    tuple of bool and int
+        Whether the decision is new, and the reports judged again.
+
+    Raises
+    ------
+    InvalidParameterError, UnknownIncidentError
+        As :func:`~geozone.incidents.events.unlink_pair`.
+    """
+    with _linking(store, on_wait):
+        fresh, outcome = unlink_pair(store, a, b, by=by, note=note)
+        with write_wait(None):  # the events are written: their decisions must follow
+            return fresh, assign_ids(store, context, outcome.rejudge)
 
 
 def link_stored(
@@ -543,7 +577,8 @@ def close_import(
         raise ImportBatchError(f"no import batch {batch_id!r}: this store keeps no batches")
     record = closable_batch(store.batch(batch_id), batch_id)
     # A run of the batch in progress is never closed under it: its lock is held meanwhile.
-    with store.import_lock(batch_id, str(record["source"])), store.linking(on_wait=on_wait):
+    running = store.import_lock(batch_id, str(record["source"]), then="close it")
+    with running, store.linking(on_wait=on_wait):
         linked = _link_batch(store, context, batch_id, context_stamp(context), chunk)
         store.close_batch(batch_id)
     return linked
@@ -662,4 +697,5 @@ __all__ = [
     "link_and_judge",
     "link_stored",
     "unfinished_imports",
+    "unlink_and_judge",
 ]

@@ -279,7 +279,7 @@ def linking_lock(engine: Engine, *, on_wait: Callable[[], None] | None = None) -
     StoreAccessError
         The lock file of a SQLite store cannot be opened.
     """
-    key = engine.url.render_as_string(hide_password=False)
+    key = engine.url.render_as_string(hide_password=True)
     with _HOLDERS_GUARD:
         holder = _HOLDERS.setdefault(key, _Holder())
     wait = WRITE_WAIT.get()
@@ -338,25 +338,33 @@ def _acquire_outer(
 
 
 def _process_lock(
-    engine: Engine, name: str, key: tuple[int, ...]
+    engine: Engine, name: str, key: tuple[int, ...], *, probe: bool = False
 ) -> tuple[Callable[[], bool], Callable[[bool], None]]:
     """Return a try and a release of a lock between processes (and connections).
 
     SQLite: ``flock`` on the file ``<database>-<name>.lock``; PostgreSQL: the session
-    advisory lock ``key`` (one bigint, or two int4) on a connection of its own.
+    advisory lock ``key`` (one bigint, or two int4) on a connection of its own. ``probe``:
+    only to tell whether another holds it (a SQLite lock file that cannot be made is held
+    by no one).
     """
     if engine.dialect.name == "sqlite":
         path = Path(str(engine.url.database)).expanduser()
-        return _sqlite_lock(path, path.with_name(f"{path.name}-{name}.lock"))
+        return _sqlite_lock(path, path.with_name(f"{path.name}-{name}.lock"), name, probe)
     return _postgres_lock(engine, key)
 
 
-def _sqlite_lock(path: Path, lock_path: Path) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+def _sqlite_lock(
+    path: Path, lock_path: Path, name: str, probe: bool
+) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    # Read-only and created if missing: flock needs no write access, so users sharing the
+    # store (the service, an administrator's CLI) share the file whoever made it.
     try:
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        handle = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError as exc:
+        if probe and not lock_path.exists():  # never made, so never held
+            return (lambda: True), (lambda _held: None)
         raise StoreAccessError(
-            f"store {path}: cannot open its linking lock {lock_path}: {exc.strerror or exc}"
+            f"store {path}: cannot open its {name} lock {lock_path}: {exc.strerror or exc}"
         ) from None
 
     def try_lock() -> bool:
@@ -379,21 +387,36 @@ def _sqlite_lock(path: Path, lock_path: Path) -> tuple[Callable[[], bool], Calla
 def _postgres_lock(
     engine: Engine, key: tuple[int, ...]
 ) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+    """Return a try and a release of a session advisory lock on a connection of its own.
+
+    A connection whose lock state is unsure (a statement failed or was interrupted, or the
+    unlock found no lock: the session was lost) is invalidated, never pooled with a lock.
+    """
     connection = engine.connect()
     names = ", ".join(f":k{i}" for i in range(len(key)))
     values = {f"k{i}": k for i, k in enumerate(key)}
 
     def try_lock() -> bool:
-        query = sa.text(f"SELECT pg_try_advisory_lock({names})")
-        held = bool(connection.execute(query, values).scalar())
-        connection.commit()  # no transaction left open while the lock is held
+        try:
+            query = sa.text(f"SELECT pg_try_advisory_lock({names})")
+            held = bool(connection.execute(query, values).scalar())
+            connection.commit()  # no transaction left open while the lock is held
+        except BaseException:
+            connection.invalidate()
+            raise
         return held
 
     def release(held: bool) -> None:
         try:
             if held:
-                connection.execute(sa.text(f"SELECT pg_advisory_unlock({names})"), values)
-                connection.commit()
+                query = sa.text(f"SELECT pg_advisory_unlock({names})")
+                if not connection.execute(query, values).scalar():
+                    connection.invalidate()  # not held any more: the session was lost
+                else:
+                    connection.commit()
+        except BaseException:
+            connection.invalidate()
+            raise
         finally:
             connection.close()
 
@@ -406,14 +429,23 @@ def _postgres_lock(
 _IMPORT_LOCKS = 0x67696D70  # "gimp"
 
 
-def _batch_lock(engine: Engine, batch_id: str) -> tuple[Callable[[], bool], Callable[[bool], None]]:
+#: How long a run of an import waits for its batch's lock before it is refused: another
+#: process may hold it for a moment to tell whether a run is in progress (:func:`import_running`).
+_IMPORT_LOCK_WAIT_S = 2.0
+
+
+def _batch_lock(
+    engine: Engine, batch_id: str, *, probe: bool = False
+) -> tuple[Callable[[], bool], Callable[[bool], None]]:
     digest = hashlib.sha256(batch_id.encode("utf-8")).hexdigest()
     signed = int(digest[:8], 16) - (1 << 31)  # an int4
-    return _process_lock(engine, f"import-{digest[:16]}", (_IMPORT_LOCKS, signed))
+    return _process_lock(engine, f"import-{digest[:16]}", (_IMPORT_LOCKS, signed), probe=probe)
 
 
 @contextmanager
-def import_lock(engine: Engine, batch_id: str, source: str) -> Iterator[None]:
+def import_lock(
+    engine: Engine, batch_id: str, source: str, *, then: str = "run it again to resume it"
+) -> Iterator[None]:
     """Hold import batch ``batch_id``'s lock while it runs: one run of a batch at a time.
 
     Taken by an import for its whole run (storing and linking) and released when it ends,
@@ -421,6 +453,8 @@ def import_lock(engine: Engine, batch_id: str, source: str) -> Iterator[None]:
     not done whose lock is free has stopped (:func:`import_running`). SQLite: ``flock`` on
     ``<database>-import-<16 hex digits>.lock`` (one file a batch, left beside the store);
     PostgreSQL: a session advisory lock.
+
+    ``then``: what the refusal tells the user to do once the other run has ended.
 
     Raises
     ------
@@ -430,12 +464,13 @@ def import_lock(engine: Engine, batch_id: str, source: str) -> Iterator[None]:
     try_lock, release = _batch_lock(engine, batch_id)
     held = False
     try:
-        held = try_lock()
+        deadline = time.monotonic() + _IMPORT_LOCK_WAIT_S
+        while not (held := try_lock()) and time.monotonic() < deadline:
+            time.sleep(_LOCK_PAUSES[1])  # a probe holds it for a moment only
         if not held:
             raise ImportBatchError(
                 f"import batch {batch_id!r} of {source} is running in another process or job: "
-                "one run of an import at a time; wait for it to end (or stop it), then run it "
-                "again to resume it"
+                f"one run of an import at a time; wait for it to end (or stop it), then {then}"
             )
         yield
     finally:
@@ -444,7 +479,7 @@ def import_lock(engine: Engine, batch_id: str, source: str) -> Iterator[None]:
 
 def import_running(engine: Engine, batch_id: str) -> bool:
     """Tell whether import batch ``batch_id`` is being run now (its lock is held)."""
-    try_lock, release = _batch_lock(engine, batch_id)
+    try_lock, release = _batch_lock(engine, batch_id, probe=True)
     held = False
     try:
         held = try_lock()

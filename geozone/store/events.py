@@ -499,6 +499,19 @@ def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
         )
 
 
+def count_unlinked(store: SqlIncidentStore, cap: int) -> int:
+    """Count the stored reports not linked into events yet, up to ``cap`` (one indexed read).
+
+    Those :func:`unlinked_ids` gives: stored before events existed (migration 0007), or by a
+    ``POST /incidents`` whose linking found another linker holding the store.
+    """
+    t = _tables(store.dialect)["incidents"]
+    unlinked = sa.select(t.c.id).where(t.c.event_id.is_(None), plausible(t)).limit(cap)
+    with store.engine.connect() as connection:
+        found = connection.execute(sa.select(sa.func.count()).select_from(unlinked.subquery()))
+        return int(found.scalar() or 0)
+
+
 def unfinished_batches(store: SqlIncidentStore) -> list[dict[str, Any]]:
     """Return the import batches not done, oldest first, each said running or stopped.
 

@@ -16,7 +16,8 @@ three places only:
   queue instead of failing; PostgreSQL relies on row locks (and an advisory lock around
   migrations); linkers of events take one lock between processes (:meth:`linking`: a file
   lock beside a SQLite database, an advisory lock on PostgreSQL), as each writes events
-  from what it read around its reports.
+  from what it read around its reports, and a run of an import batch holds that batch's
+  lock (:meth:`import_lock`; :meth:`import_running` tells whether a run is in progress).
 
 The schema is created and upgraded by the Alembic migrations in ``migrations/`` (see
 :func:`migrate`); the tables that queries are built from (:func:`build_metadata`, in
@@ -207,15 +208,19 @@ class SqlIncidentStore(IncidentStore):
         """
         return linking_lock(self.engine, on_wait=on_wait)
 
-    def import_lock(self, batch_id: str, source: str) -> AbstractContextManager[None]:
+    def import_lock(
+        self, batch_id: str, source: str, *, then: str = "run it again to resume it"
+    ) -> AbstractContextManager[None]:
         """Hold import batch ``batch_id``'s lock for a run of it (one run at a time).
+
+        ``then``: what a refusal tells the user to do once the other run has ended.
 
         Raises
         ------
         ImportBatchError
             Another process or job is running the batch (:func:`geozone.store._engine.import_lock`).
         """
-        return import_lock(self.engine, batch_id, source)
+        return import_lock(self.engine, batch_id, source, then=then)
 
     def import_running(self, batch_id: str) -> bool:
         """Tell whether a run of import batch ``batch_id`` holds its lock now."""

@@ -189,11 +189,15 @@ def test_a_report_posted_while_another_process_links_waits_for_its_linking(
     body = posted.json()
     assert posted.status_code == 200, posted.text
     assert (body["stored"], body["assigned"], body["linked"]) == (1, 1, 0)
-    assert "linking them into events waits" in body["note"]
+    assert "so these are not linked yet: 'geozone incidents link' links them" in body["note"]
     shown = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
     assert shown["event_id"] is None  # not linked yet, and not said to be single
+    listed = api.client.get("/incidents", headers=api.auth("analyst")).json()
+    [notice] = listed["notices"]  # every answer that counts events says so
+    assert "1 stored report is not linked into events yet" in notice
     with open_store(api.store_url) as store:  # what `geozone incidents link` runs
         assert link_stored(store, grid_context) == 2
+    assert api.client.get("/incidents", headers=api.auth("analyst")).json()["notices"] == []
     shown = api.client.get("/incidents/o2-4", headers=api.auth("analyst")).json()
     assert (shown["event_id"], shown["event_role"]) == ("ev-o1-17", "cooperating")
 

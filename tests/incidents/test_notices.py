@@ -47,15 +47,15 @@ def test_the_notice_names_the_file_the_rows_and_what_to_do() -> None:
     assert vi.startswith("Lần nhập chưa xong (đã dừng): tệp /data/in.csv, đã đọc 1.200/3.000 dòng")
     assert "sự việc riêng" in vi and "'geozone incidents link'" in vi
     assert en.startswith(" (stopped): file /data/in.csv, 1,200 of 3,000 rows read; its reports ")
-    assert "counted as separate events until it is finished (import the same file" in en
-    assert "or 'geozone incidents link' runs (batch file:ab); if it will not be finished, " in en
-    assert en.endswith("close it: 'geozone incidents batches --close file:ab'.")
+    assert "separate events, unless 'geozone incidents link' has linked them since it" in en
+    assert "import the same file again with the same options to finish it (batch file:ab)" in en
+    assert en.endswith("will not be finished: 'geozone incidents batches --close file:ab'.")
     assert "'geozone incidents batches --close file:ab'" in vi
     running = unfinished_import_notice(batch | {"running": True})
     vi, en = running.split(" / Import running")
     assert vi.startswith("Lần nhập đang chạy: tệp /data/in.csv, đã đọc 1.200/3.000 dòng")
     assert en.startswith(": file /data/in.csv, 1,200 of 3,000 rows read; its reports may be ")
-    assert "until it ends (it links them once every piece is stored)" in en
+    assert "until it is done (it links them once every piece is stored)" in en
     assert "--close" not in running  # a run in progress is not closed
 
 
@@ -133,3 +133,16 @@ def test_a_run_in_progress_is_said_running_refused_twice_and_not_closed(
             close_import(store, context, batch["batch_id"])
     assert [b["status"] for b in import_batches(store)] == ["stopped"]
     assert import_file(store, source, context).resumed_from == 301  # now it may go on
+
+
+def test_the_unlinked_notice_counts_and_agrees_in_number() -> None:
+    from geozone.incidents.notices import UNLINKED_CAP, unlinked_notice
+
+    one = unlinked_notice(1)
+    assert one.startswith("1 báo cáo đã lưu chưa được gộp thành sự việc")
+    assert "/ 1 stored report is not linked into events yet" in one
+    assert "it counts as an event of its own until 'geozone incidents link' runs." in one
+    many = unlinked_notice(1234)
+    assert many.startswith("1.234 báo cáo") and "/ 1,234 stored reports are not linked" in many
+    capped = unlinked_notice(UNLINKED_CAP)
+    assert capped.startswith("hơn 100.000 báo cáo") and "/ over 100,000 stored reports" in capped
