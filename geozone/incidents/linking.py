@@ -430,21 +430,24 @@ class _Rates:
         found = np.zeros(len(x), dtype=np.int64)
         scale = metres / (hours * 60.0)
         for category in pd.unique(categories):
-            asked = np.flatnonzero(categories == category)
             tree = self._tree(category, scale)
             if tree is None:
                 continue
             own = self._by_category[category]
-            near = tree.query_ball_point(
-                np.column_stack([x[asked], y[asked], t[asked] * scale]), metres, p=np.inf
-            )
-            sizes = np.fromiter((len(n) for n in near), dtype=np.intp, count=len(near))
-            if not sizes.sum():
-                continue
-            owner = np.repeat(np.arange(len(asked)), sizes)
-            hit = own[np.concatenate([np.asarray(n, dtype=np.intp) for n in near])]
-            close = _apart(self.lon[hit], self.lat[hit], lon[asked][owner], lat[asked][owner])
-            found[asked] = np.bincount(owner[close <= metres], minlength=len(asked))
+            every = np.flatnonzero(categories == category)
+            # The pairs within the box as arrays (a sparse distance matrix of a tree of the
+            # points against the reports' tree: the hits of a ball query without a Python
+            # list an answer), in blocks of points: at a hotspot each point has hundreds.
+            for first in range(0, len(every), _COUNT_BLOCK):
+                asked = every[first : first + _COUNT_BLOCK]
+                points = cKDTree(np.column_stack([x[asked], y[asked], t[asked] * scale]))
+                pairs = points.sparse_distance_matrix(tree, metres, p=np.inf, output_type="ndarray")
+                if not len(pairs):
+                    continue
+                owner = pairs["i"].astype(np.intp)
+                hit = own[pairs["j"]]
+                close = _apart(self.lon[hit], self.lat[hit], lon[asked][owner], lat[asked][owner])
+                found[asked] = np.bincount(owner[close <= metres], minlength=len(asked))
         return found
 
     def _tree(self, category: Any, scale: float) -> cKDTree | None:
@@ -461,6 +464,8 @@ class _Rates:
 
 
 _RATE_COLUMNS = ("external_id", "occurred_at", "detected_at", "lon", "lat", "category")
+#: Points counted at once by :meth:`_Rates.counts` (bounds the pairs held at a hotspot).
+_COUNT_BLOCK = 8_192
 
 
 def _group_pairs(
