@@ -1,0 +1,134 @@
+"""How an import's storing and linking rates follow the density of reports, same run.
+
+The same number of SYNTHETIC incidents (``--n``, drawn over the built vn2025 set at its real
+places, labelled synthetic) is generated over periods of ``--days`` days each, so that the
+reports a day go up as the period shrinks, and each file is imported into a fresh SQLite
+store in a process of its own (:func:`~geozone.incidents.pipeline.import_file`). For each it
+prints the storing rate (rows read, judged and stored a second), the linking rate (reports
+linked into events a second, once every piece is stored), the reports linked, the peak RSS,
+and the linking rate as a ratio to the first (sparsest) period's: the baseline of the run.
+
+Linking reads the stored reports around each chunk of new ones, counts the local rate of each
+candidate pair's reports over a day around them and matches the pairs: all of it grows with
+the reports per place and day, which is what this shows. The generator's default period is
+one year: 1 M of its incidents are ~2,700 a day and 10 M ~27,000 a day.
+
+Run (needs the built cache: ``GEOZONE_CACHE_DIR``)::
+
+    .venv/bin/python benchmarks/bench_link.py [--n 200000] [--days 365,73,18,7]
+
+Measured (2-core machine, a CI run beside it, 200,000 rows, one run): see the closing note
+of issue 17's stop of 2026-12-05 and the README's import limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+
+def generate(path: Path, n: int, days: int, seed: int = 5) -> None:
+    """Write ``n`` SYNTHETIC incidents over ``days`` days from 2024-01-01 (Vietnam time)."""
+    from geozone.context import judging_context
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.synthetic import generate_incidents
+    from geozone.vntime import VIETNAM_TZ
+
+    context = judging_context()
+    current = context.boundary_set("vn2025")
+    carried = [t.cluster for t in context.territories if t.bset.id == current.id]
+    start = datetime(2024, 1, 1, tzinfo=VIETNAM_TZ)
+    frame = generate_incidents(
+        n,
+        seed,
+        boundaries=current,
+        clusters=carried,
+        start=start,
+        end=start + timedelta(days=days) - timedelta(minutes=1),
+    )
+    write_incidents(frame, path)
+
+
+def run(source: Path, url: str) -> dict[str, Any]:
+    """Import ``source`` into the store at ``url`` in this process; return the phases' figures."""
+    from geozone.context import judging_context
+    from geozone.incidents.pipeline import import_file
+    from geozone.store import open_store
+
+    context = judging_context()
+    marks: dict[str, float] = {}
+    began = time.perf_counter()
+
+    def stored(done: int, total: int) -> None:
+        marks["stored"] = time.perf_counter() - began
+
+    def linked(done: int, total: int) -> None:
+        marks["linked"] = time.perf_counter() - began
+
+    with open_store(url) as store:
+        report = import_file(store, source, context, on_stored=stored, on_progress=linked)
+    return {
+        "rows": report.rows,
+        "linked": report.linked,
+        "store_s": marks["stored"],
+        "link_s": marks["linked"] - marks["stored"],
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _import(source: Path, url: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--run", str(source), url],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"import of {source} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    """Generate one file per period, import each, print the rates and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--days", default="365,73,18,7", help="periods, sparsest first")
+    parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        source, url = args.run
+        print(json.dumps(run(Path(source), url)))
+        return
+    periods = [int(d) for d in args.days.split(",")]
+    baseline = None
+    with tempfile.TemporaryDirectory(prefix="geozone-bench-link-") as folder:
+        for days in periods:
+            source = Path(folder) / f"synthetic-{days}d.parquet"
+            generate(source, args.n, days)
+            f = _import(source, f"sqlite:///{Path(folder) / f'{days}d.sqlite'}")
+            link_rate = f["rows"] / f["link_s"]
+            baseline = baseline or link_rate
+            print(
+                f"{f['rows']:,} SYNTHETIC over {days:>4} days ({f['rows'] / days:>7,.0f} a day): "
+                f"stored {f['rows'] / f['store_s']:>7,.0f} rows/s, linked "
+                f"{link_rate:>7,.0f} reports/s ({link_rate / baseline:4.2f}x the sparsest), "
+                f"{f['linked']:,} linked, peak RSS {f['peak_mb']:,.0f} MB",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
