@@ -16,7 +16,7 @@ from api.schemas import CLUSTER_EXAMPLE
 from geozone import cli as geozone_cli
 from geozone.context import load_context
 from geozone.errors import DataNotFoundError
-from geozone.incidents.pipeline import assign_stale
+from geozone.incidents.pipeline import assign_stale, link_stored
 from geozone.incidents.synthetic import generate_incidents
 from geozone.labels import SYNTHETIC_BANNER as SYNTHETIC_BADGE
 from geozone.settings import Settings, get_settings
@@ -58,6 +58,7 @@ def store_url(
     with open_store(url) as store:
         store.add_incidents(demo)
         assign_stale(store, context)
+        link_stored(store, context)  # as the service's demo: no report left unlinked
     yield url
     get_settings.cache_clear()
 
