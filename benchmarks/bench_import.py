@@ -178,22 +178,38 @@ def _line(label: str, f: dict[str, Any]) -> str:
     )
 
 
-def _import(code: str, baseline: Path, source: Path, url: str, work: Path) -> dict[str, Any]:
-    env = dict(os.environ)
-    if code == "before":
-        env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(ROOT)])
+def run_in_process(
+    script: str,
+    source: Path,
+    url: str,
+    label: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> dict[str, Any]:
+    """Run ``script --run SOURCE URL`` in a fresh process; return the JSON of its last line.
+
+    Each import pays its own warm-up and reports its own peak RSS.
+    """
     done = subprocess.run(
-        [sys.executable, __file__, "--run", str(source), url],
+        [sys.executable, script, "--run", str(source), url],
         check=False,
         capture_output=True,
         text=True,
         env=env,
-        cwd=work,
+        cwd=cwd,
     )
     if done.returncode:
-        raise SystemExit(f"{code} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+def _import(code: str, baseline: Path, source: Path, url: str, work: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    if code == "before":
+        env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(ROOT)])
+    return run_in_process(__file__, source, url, code, env=env, cwd=work)
 
 
 def _sort_by_time(source: Path) -> None:

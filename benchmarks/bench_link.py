@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -95,19 +94,6 @@ def run(source: Path, url: str) -> dict[str, Any]:
     }
 
 
-def _import(source: Path, url: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--run", str(source), url],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise SystemExit(f"import of {source} failed:\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
-
-
 def main() -> None:
     """Generate one file per period, import each, print the rates and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -119,13 +105,16 @@ def main() -> None:
         source, url = args.run
         print(json.dumps(run(Path(source), url)))
         return
+    from benchmarks.bench_import import run_in_process
+
     periods = [int(d) for d in args.days.split(",")]
     baseline = None
     with tempfile.TemporaryDirectory(prefix="geozone-bench-link-") as folder:
         for days in periods:
             source = Path(folder) / f"synthetic-{days}d.parquet"
             generate(source, args.n, days)
-            f = _import(source, f"sqlite:///{Path(folder) / f'{days}d.sqlite'}")
+            url = f"sqlite:///{Path(folder) / f'{days}d.sqlite'}"
+            f = run_in_process(__file__, source, url, f"import of {source}")
             link_rate = f["rows"] / f["link_s"]
             baseline = baseline or link_rate
             print(
