@@ -172,7 +172,7 @@ class CoreGrid:
         )
         height, width = self.coarse.shape
         span_x, span_y = width * self.split, height * self.split
-        key = np.unique((part * span_y + fine_y) * span_x + fine_x)
+        key = _distinct((part * span_y + fine_y) * span_x + fine_x)
         part, rest = np.divmod(key, span_x * span_y)
         fine_y, fine_x = np.divmod(rest, span_x)
         return present[part], fine_x, fine_y
@@ -190,7 +190,7 @@ class CoreGrid:
         Returns the flat index of each block's coarse cell, in block order.
         """
         width = self.coarse.shape[1]
-        crossed = np.unique(coarse_y * width + coarse_x)
+        crossed = _distinct(coarse_y * width + coarse_x)
         owner, cx, cy = _cells_in_boxes(bounds, self.x0, self.y0, self.cell)
         flat = self.coarse.reshape(-1)
         clear = ~np.isin(cy * width + cx, crossed)
@@ -217,7 +217,7 @@ class CoreGrid:
         outline_block = -2 - self.coarse[fine_y // split, fine_x // split]
         crossed[outline_block, (fine_y % split) * split + fine_x % split] = True
         # Each (core, block) pair once; then every fine cell of the block against that core.
-        pair = np.unique(owner * len(blocks) + outline_block)
+        pair = _distinct(owner * len(blocks) + outline_block)
         core, block = np.divmod(pair, len(blocks))
         cells, owners = [], []
         for part in np.array_split(np.arange(len(pair)), max(1, len(pair) // _PAIRS_PER_STEP)):
@@ -267,6 +267,17 @@ def _cells_in_boxes(
     k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     dy, dx = np.divmod(k, nx[box])
     return box, i0[box] + dx, j0[box] + dy
+
+
+def _distinct(keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Return the distinct ``keys``, sorted: ``np.unique`` by a sort.
+
+    NumPy 2.4's ``np.unique`` of plain integers goes through a hash table: 5.6 s for the
+    9.2 million outline cells of the country's wards (a third of the grid's build), where a
+    sort takes 0.2 s. The grid is the same.
+    """
+    ordered = np.sort(keys)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(keys) else ordered
 
 
 def _assign_once(

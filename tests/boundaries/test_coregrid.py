@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geozone.boundaries._coregrid import NONE, CoreGrid, _assign_once
+from geozone.boundaries._coregrid import NONE, CoreGrid, _assign_once, _distinct
 
 
 def _stars(count: int, seed: int) -> NDArray[np.object_]:
@@ -96,3 +96,16 @@ def test_building_leaves_the_cores_as_prepared_as_they_came() -> None:
     shapely.prepare(cores[:2])
     CoreGrid.build(cores, cell=2.0**-6, split=4)
     assert shapely.is_prepared(cores).tolist() == [True, True] + [False] * 4
+
+
+def test_distinct_keys_are_those_of_np_unique() -> None:
+    """The sort that replaces ``np.unique`` gives its answer: repeats, negatives, one, none."""
+    rng = np.random.default_rng(3)
+    for keys in (
+        rng.integers(-(2**40), 2**40, 5_000).repeat(3),
+        rng.integers(0, 7, 1_000),
+        np.array([5], np.int64),
+        np.array([], np.int64),
+    ):
+        shuffled = rng.permutation(keys)
+        np.testing.assert_array_equal(_distinct(shuffled), np.unique(keys))
