@@ -348,12 +348,14 @@ def test_the_events_do_not_depend_on_the_rows_order_nor_the_pieces_size(
     from geozone.store.events import link_clusters
 
     frame = _dense_duplicates(23, 1_500)
-    ways = {
-        "file order, one piece": (frame, 100_000),
-        "shuffled, pieces of 97": (frame.sample(frac=1, random_state=5), 97),
-        "reversed, pieces of 250": (frame.iloc[::-1], 250),
-        "a part in file order, pieces of 1": (frame.iloc[:300], 1),
-    }
+    ways = {"file order, one piece": (frame, 100_000)}
+    if store_url.startswith("sqlite"):  # the other ways use SQLite stores: run them once
+        ways |= {
+            "shuffled, pieces of 97": (frame.sample(frac=1, random_state=5), 97),
+            "reversed, pieces of 250": (frame.iloc[::-1], 250),
+            # 120 rows, 79 of them in events of two or more: a link across each piece's edge.
+            "a part in file order, pieces of 1": (frame.iloc[:120], 1),
+        }
     answers = {}
     for k, (name, (rows, size)) in enumerate(ways.items()):
         url = store_url if k == 0 else f"sqlite:///{tmp_path / f'{k}.sqlite'}"
@@ -373,7 +375,7 @@ def test_the_events_do_not_depend_on_the_rows_order_nor_the_pieces_size(
         if k == 0:
             assert (whole["event_size"] > 1).sum() > 400  # events to compete for
     first = answers["file order, one piece"]
-    for name in ("shuffled, pieces of 97", "reversed, pieces of 250"):
+    for name in set(answers) & {"shuffled, pieces of 97", "reversed, pieces of 250"}:
         assert answers[name].equals(first), name
 
 
