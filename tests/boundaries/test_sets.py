@@ -312,9 +312,14 @@ def test_point_driven_and_polygon_driven_paths_agree(
 def test_one_point_equals_the_big_batch_path(
     vn2025: BoundarySet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Points alone (tree query per point, no cores) match a batch on the big-batch path."""
+    """Points alone (tree query per point, no cores) match a batch on the big-batch path.
+
+    At the default tolerance, whose cores a session makes once (each other tolerance makes
+    its own: ~30 s for the country's wards).
+    """
     from geozone.boundaries import _locate
 
+    tolerance = Settings.model_fields["boundary_tolerance_m"].default
     rng = np.random.default_rng(8)
     centre = vn2025.geometry("00160").centroid  # Nghĩa Đô: shared boundaries all around
     lon = centre.x + rng.normal(0, 0.01, 400)
@@ -322,14 +327,14 @@ def test_one_point_equals_the_big_batch_path(
     with monkeypatch.context() as patched:
         patched.setattr(_locate, "POINT_DRIVEN_MAX", 50)
         patched.setattr(_locate, "CORE_MIN_POINTS", 50)
-        together = vn2025.locate_many(lon, lat, tolerance_m=30)
+        together = vn2025.locate_many(lon, lat, tolerance_m=tolerance)
     assert together["on_boundary"].sum() >= 10 and together["unit_code"].nunique() >= 3
     for i in range(0, 400, 3):
-        alone = vn2025.locate_many(lon[i : i + 1], lat[i : i + 1], tolerance_m=30)
+        alone = vn2025.locate_many(lon[i : i + 1], lat[i : i + 1], tolerance_m=tolerance)
         pd.testing.assert_frame_equal(
             alone, together.iloc[[i]].reset_index(drop=True), check_dtype=False
         )
-        location = vn2025.locate(lon[i], lat[i], tolerance_m=30)
+        location = vn2025.locate(lon[i], lat[i], tolerance_m=tolerance)
         assert location.unit == (vn2025.get(alone["unit_code"][0]) if location.chain else None)
         assert [c.code for c in location.candidates] == (
             alone["candidates"][0] if location.on_boundary else [u.code for u in location.chain[:1]]
