@@ -40,7 +40,7 @@ from geozone.context import Context
 from geozone.errors import ImportBatchError
 from geozone.hashing import file_sha256
 from geozone.incidents.events import LinkOutcome, judging_frame, link_new, unlink_pair
-from geozone.incidents.io import open_incidents
+from geozone.incidents.io import IncidentSource, open_incidents
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
 from geozone.store.events import (
@@ -153,95 +153,150 @@ def import_file(
     # and a batch not done whose lock is free has stopped.
     with _import_lock(store, batch_id, str(path)):
         batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
-        start = int(batch["rows_done"])
-        stamp = context_stamp(context)
-        stored = duplicates = rejected = assigned = address_only = linked = 0
-        rejects: list[dict[str, Any]] = []
-        pending: list[str] = []  # the ids to link (a store other than the SQL store)
-        # The rows of earlier runs of this batch: this run's are those past them (linked in
-        # order of detection, read by row id piece by piece: 8 bytes a row held, not a frame).
-        earlier = batch_last_row(store, batch_id) if isinstance(store, SqlIncidentStore) else 0
-        if on_stored:
-            on_stored(start, source.n_rows)
-        # On the SQL store a piece is stored by one writer thread while the next is read and
-        # judged (SQLite and the drivers release the GIL as they write): one piece in flight,
-        # stored in file order, each in its own transaction, as when stored in turn.
-        writer = _Writer(store, batch_id, stamp) if isinstance(store, SqlIncidentStore) else None
+        run = _ImportRun(store, context, source, batch_id, int(batch["rows_done"]))
+        run.store_pieces(chunk_rows, on_stored)
+        run.link(batch["status"] == "done", chunk_rows, on_progress, on_wait)
+        if batch["status"] != "done":
+            whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
+            rows = int(whole.get("rows_inserted", run.stored))
+            store.finish_batch(batch_id, rows, run.rejected, run.rejects)
+        if run.start:
+            run.assigned += assign_stale(store, context)
+        return run.report(str(path))
 
-        def settle(done: _Stored) -> None:
-            nonlocal stored, duplicates, assigned
-            stored, duplicates = stored + done.added.inserted, duplicates + done.added.duplicates
-            assigned += done.assigned
+
+@dataclass
+class _ImportRun:
+    """One run of an import batch: its two phases (store the pieces, link them), its counts."""
+
+    store: IncidentStore
+    context: Context
+    source: IncidentSource
+    batch_id: str
+    start: int  # the source rows earlier runs of the batch stored
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    assigned: int = 0
+    address_only: int = 0
+    linked: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # the ids to link (not the SQL store)
+    stamp: str = ""
+    earlier: int = 0  # the last row id earlier runs stored (SQL store)
+
+    def __post_init__(self) -> None:
+        self.stamp = context_stamp(self.context)
+        # This run's rows are those past the earlier runs' (linked in order of detection,
+        # read by row id piece by piece: 8 bytes a row held, not a frame).
+        if isinstance(self.store, SqlIncidentStore):
+            self.earlier = batch_last_row(self.store, self.batch_id)
+
+    def store_pieces(self, chunk_rows: int, on_stored: ProgressCallback | None) -> None:
+        """Read, judge and store the source piece by piece, past the rows stored before.
+
+        On the SQL store a piece is stored by one writer thread while the next is read and
+        judged (SQLite and the drivers release the GIL as they write): one piece in flight,
+        stored in file order, each in its own transaction, as when stored in turn.
+        """
+        store, n_rows = self.store, self.source.n_rows
+        if on_stored:
+            on_stored(self.start, n_rows)
+        writer = (
+            _Writer(store, self.batch_id, self.stamp)
+            if isinstance(store, SqlIncidentStore)
+            else None
+        )
+
+        def settle(done: _Stored | None) -> None:
+            if done is None:
+                return
+            self.stored += done.added.inserted
+            self.duplicates += done.added.duplicates
+            self.assigned += done.assigned
             if on_stored:
-                on_stored(done.end, source.n_rows)
+                on_stored(done.end, n_rows)
             if writer is None:
-                pending.extend(done.ours)
+                self.pending.extend(done.ours)
 
         try:
-            for first, read in source.pieces(chunk_rows, cut=start):
-                rejects += [r.__dict__ for r in read.rejects]
-                rejected += len(read.rejected_lines)
-                if first < start:  # stored by an earlier run: read again for its rejects only
+            for first, read in self.source.pieces(chunk_rows, cut=self.start):
+                self.rejects += [r.__dict__ for r in read.rejects]
+                self.rejected += len(read.rejected_lines)
+                if first < self.start:  # stored by an earlier run: read again for its rejects
                     continue
                 if read.address_only is not None and len(read.address_only):
                     # Before the located rows: a resumed piece finds these stored (duplicates).
                     # The piece in flight is stored first: one writer at a time, in file order.
-                    if writer is not None and (piece := writer.wait()) is not None:
-                        settle(piece)
+                    settle(writer.wait() if writer is not None else None)
                     by_address = store_address_only(
-                        store.engine, context, read.address_only, batch_id
+                        store.engine, self.context, read.address_only, self.batch_id
                     )
-                    address_only += by_address[0]
+                    self.address_only += by_address[0]
                 incidents = read.incidents.reset_index(drop=True)
                 end = first + read.n_rows
                 if writer is not None:
                     # Judged first, then stored with the decisions in one transaction per piece.
-                    judged = _judge_fresh(writer.store, context, incidents)
-                    if (piece := writer.wait()) is not None:
-                        settle(piece)
+                    judged = _judge_fresh(writer.store, self.context, incidents)
+                    settle(writer.wait())
                     writer.submit(incidents, judged, read.n_rows, end)
                 else:
-                    added = store.add_incidents(incidents, batch_id, source_rows=read.n_rows)
-                    count, ours = _assign_piece(store, context, incidents, batch_id, stamp)
+                    added = store.add_incidents(incidents, self.batch_id, source_rows=read.n_rows)
+                    count, ours = _assign_piece(
+                        store, self.context, incidents, self.batch_id, self.stamp
+                    )
                     settle(_Stored(added, ours, count, end))
-            if writer is not None and (piece := writer.wait()) is not None:
-                settle(piece)
+            settle(writer.wait() if writer is not None else None)
         finally:
             if writer is not None:
                 writer.close()  # a piece in flight is stored whole or not at all, then stop
-        # Linked once every piece is stored, in order of detection: the events are those of
-        # linking the whole store at once, whatever the file's order or the pieces' size. An
-        # earlier run of a batch not done may have stopped before linking what it stored (each
-        # report stored as its own event): its rows are linked with this run's.
-        after = 0 if batch["status"] != "done" else earlier
-        done = 0 if after < earlier else start  # earlier runs' rows are linked again: counted
+
+    def link(
+        self,
+        was_done: bool,
+        chunk_rows: int,
+        on_progress: ProgressCallback | None,
+        on_wait: Callable[[], None] | None,
+    ) -> None:
+        """Link the run's reports once every piece is stored, in order of detection.
+
+        The events are those of linking the whole store at once, whatever the file's order
+        or the pieces' size. An earlier run of a batch not done may have stopped before
+        linking what it stored (each report stored as its own event): its rows are linked
+        with this run's.
+        """
+        store, n_rows = self.store, self.source.n_rows
+        after = self.earlier if was_done else 0
+        done = 0 if after < self.earlier else self.start  # earlier rows linked again: counted
         with _linking(store, on_wait):  # one linker at a time, for the whole phase
-            for ids, held in _by_detection(store, batch_id, after, pending, chunk_rows):
-                linked += link_and_judge(store, context, ids, stamp, reports=held).linked
-                done = min(source.n_rows, done + len(ids))
+            for ids, held in _by_detection(store, self.batch_id, after, self.pending, chunk_rows):
+                self.linked += link_and_judge(
+                    store, self.context, ids, self.stamp, reports=held
+                ).linked
+                done = min(n_rows, done + len(ids))
                 if on_progress:
-                    on_progress(done, source.n_rows)
-            if start:  # reports stored before events (migration 0007), not linked yet
-                linked += link_stored(store, context, chunk=chunk_rows, include_unfinished=False)
-        if on_progress and done < source.n_rows:  # rows rejected or stored before: done too
-            on_progress(source.n_rows, source.n_rows)
-        if batch["status"] != "done":
-            whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
-            store.finish_batch(batch_id, int(whole.get("rows_inserted", stored)), rejected, rejects)
-        if start:
-            assigned += assign_stale(store, context)
+                    on_progress(done, n_rows)
+            if self.start:  # reports stored before events (migration 0007), not linked yet
+                self.linked += link_stored(
+                    store, self.context, chunk=chunk_rows, include_unfinished=False
+                )
+        if on_progress and done < n_rows:  # rows rejected or stored before: done too
+            on_progress(n_rows, n_rows)
+
+    def report(self, source: str) -> ImportReport:
+        """Return what the run did."""
         return ImportReport(
-            batch_id,
-            str(path),
-            source.n_rows,
-            stored,
-            duplicates,
-            rejected,
-            start,
-            assigned,
-            rejects,
-            address_only=address_only,
-            linked=linked,
+            self.batch_id,
+            source,
+            self.source.n_rows,
+            self.stored,
+            self.duplicates,
+            self.rejected,
+            self.start,
+            self.assigned,
+            self.rejects,
+            address_only=self.address_only,
+            linked=self.linked,
         )
 
 

@@ -485,18 +485,17 @@ def unlinks_of(store: SqlIncidentStore, external_ids: Iterable[str]) -> set[tupl
     return found
 
 
+def _unlinked(t: sa.Table, column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Select ``column`` of the stored reports not linked into events yet (plausible ones)."""
+    return sa.select(column).where(t.c.event_id.is_(None), plausible(t))
+
+
 def unlinked_ids(store: SqlIncidentStore, limit: int) -> list[str]:
     """Return up to ``limit`` external ids of stored reports not linked yet, oldest first."""
     t = _tables(store.dialect)["incidents"]
+    oldest = _unlinked(t, t.c.external_id).order_by(t.c.id).limit(limit)
     with store.engine.connect() as connection:
-        return list(
-            connection.execute(
-                sa.select(t.c.external_id)
-                .where(t.c.event_id.is_(None), plausible(t))
-                .order_by(t.c.id)
-                .limit(limit)
-            ).scalars()
-        )
+        return list(connection.execute(oldest).scalars())
 
 
 def count_unlinked(store: SqlIncidentStore, cap: int) -> int:
@@ -506,7 +505,7 @@ def count_unlinked(store: SqlIncidentStore, cap: int) -> int:
     ``POST /incidents`` whose linking found another linker holding the store.
     """
     t = _tables(store.dialect)["incidents"]
-    unlinked = sa.select(t.c.id).where(t.c.event_id.is_(None), plausible(t)).limit(cap)
+    unlinked = _unlinked(t, t.c.id).limit(cap)
     with store.engine.connect() as connection:
         found = connection.execute(sa.select(sa.func.count()).select_from(unlinked.subquery()))
         return int(found.scalar() or 0)
