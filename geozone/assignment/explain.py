@@ -227,8 +227,8 @@ def _event_clause(event: Any, territory: ClusterTerritory, language: str, name: 
     if _missing(own) or not str(own).strip():
         reporter = CLAUSES["unnamed_reporter"][language]
     else:
-        member = territory.table.detectors.get(str(own))
-        reporter = name(own if member is None else territory.table.codes[member])
+        member = territory.table.detector_of(own)
+        reporter = name(own if member < 0 else territory.table.codes[member])
     return CLAUSES["event"][language].format(report=lead, reporter=reporter)
 
 

@@ -138,10 +138,10 @@ def _detector(territory: ClusterTerritory, given: str | None, active: set[str]) 
     """Return the member (its code, or an organisation's id) that detected it, if any."""
     if given is None or not str(given).strip():
         return None
-    lookup = territory.table.detectors
-    if given not in lookup:
+    member = territory.table.detector_of(given)
+    if member < 0:
         return None
-    code = str(territory.table.codes[lookup[given]])
+    code = str(territory.table.codes[member])
     return code if code in active else None
 
 

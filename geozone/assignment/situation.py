@@ -228,7 +228,7 @@ def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
     """
     if territory.bset.id not in coded.set_names:
         return False
-    if not territory.table.detectors.keys().isdisjoint(coded.detector_names):
+    if any(territory.table.detector_of(name) >= 0 for name in coded.detector_names):
         return True
     box, reach = coded.box, territory.reach
     if (
@@ -251,6 +251,15 @@ def _member_index(
     """Member index of each row (-1 when none), looking up each distinct value once."""
     codes, uniques = coded
     per_value = np.array([lookup.get(value, -1) for value in uniques] + [-1], dtype=np.intp)
+    return per_value[codes]  # code -1 (missing) picks the trailing -1
+
+
+def _detector_index(
+    coded: tuple[NDArray[np.intp], NDArray[np.object_]], table: _MemberTable
+) -> NDArray[np.intp]:
+    """Return the detecting member of each row (-1: none), naming each distinct value once."""
+    codes, uniques = coded
+    per_value = np.array([table.detector_of(value) for value in uniques] + [-1], dtype=np.intp)
     return per_value[codes]  # code -1 (missing) picks the trailing -1
 
 
@@ -297,7 +306,7 @@ def _select(territory: ClusterTerritory, coded: _Coded) -> _Points:
     else:
         holder = _member_index(coded.level(territory.cluster.level), table.holders)[rows]
         area = np.full(len(rows), -1, dtype=np.intp)
-    detector = _member_index(coded.detectors, table.detectors)[rows]
+    detector = _detector_index(coded.detectors, table)[rows]
     if not ((holder >= 0) | (detector >= 0) | (area >= 0)).any():
         return _Points.none()
     days = coded.days[rows]

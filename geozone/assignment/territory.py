@@ -30,6 +30,7 @@ from geozone.clusters.zones import BorderZones
 from geozone.crs import degrees_bound, project_geometries, utm_epsg
 from geozone.errors import ClusterDefinitionError, GeozoneError
 from geozone.settings import get_settings
+from geozone.text import fold, search_keys
 
 #: Spacing of the vertices distances to shared boundaries are first bounded with.
 DENSIFY_M = 2.0
@@ -103,6 +104,28 @@ class _MemberTable:
     names: dict[str, str]  # code → full unit name, or the organisation's name
     junction_xy: NDArray[np.float64]  # junctions × 2: where three or more sides meet (m)
     junction_members: NDArray[np.bool_]  # junctions × sides: who meets there
+    #: Folded keys (see geozone.text.fold) of each member's id, code and names → member
+    #: index; a key two members share is left out.
+    folded: dict[str, int] = field(default_factory=dict)
+
+    def detector_of(self, given: Any) -> int:
+        """Return the member a ``detected_by`` value names, or -1.
+
+        By its member id or code (or an original member's, see ``_successor_aliases``) as
+        given; else by the folded text, which also finds a member by its name with or
+        without its type word or its usual abbreviation ("Phường Nghĩa Đô", "nghia-do",
+        "P. Nghĩa Đô"), or by "CA"/"Công an" and its name (the unit's police).
+        """
+        if given is None or (isinstance(given, float) and np.isnan(given)):
+            return -1
+        exact = self.detectors.get(given if isinstance(given, str) else str(given))
+        if exact is not None:
+            return exact
+        key = fold(str(given))
+        for candidate in (key, key.removeprefix("congan"), key.removeprefix("ca")):
+            if candidate and candidate in self.folded:
+                return self.folded[candidate]
+        return -1
 
 
 def _spacings() -> list[float]:
@@ -486,22 +509,45 @@ class ClusterTerritory:
         junction_members = np.zeros((len(listed_codes), len(side_codes)), dtype=bool)
         for j, listed in enumerate(listed_codes):
             junction_members[j, [side_index[c] for c in listed if c in side_index]] = True
+        detectors = {
+            **self._successor_aliases(),
+            **{mid: k for k, mid in enumerate(members["member_id"])},
+            **index,
+        }
         return _MemberTable(
             codes=codes,
             organisation=members["kind"].to_numpy(dtype=object) == "organisation",
             joined=np.array(joined, dtype="datetime64[D]"),
             left=np.array(left, dtype="datetime64[D]"),
             holders={code: k for k, code in enumerate(codes) if has_territory[k]},
-            detectors={
-                **self._successor_aliases(),
-                **{mid: k for k, mid in enumerate(members["member_id"])},
-                **index,
-            },
+            detectors=detectors,
             index=index,
             names=names,
             junction_xy=junction_xy,
             junction_members=junction_members,
+            folded=self._folded_detectors(detectors),
         )
+
+    def _folded_detectors(self, detectors: Mapping[str, int]) -> dict[str, int]:
+        """Folded keys of the members' ids, codes and names → member (unambiguous keys only)."""
+        members = self.members
+        owners: dict[str, set[int]] = {}
+        names: list[list[str]] = [[fold(key)] for key in detectors]
+        holders: list[int] = list(detectors.values())
+        for k, (code, name, kind) in enumerate(
+            zip(members["code"], members["name"], members["kind"], strict=True)
+        ):
+            unit = self.bset.get(code) if kind == "unit" and code in self.bset.full_names else None
+            keys = [fold(str(name))]
+            if unit is not None:
+                keys += [*search_keys(unit.name, unit.unit_type), fold(unit.full_name)]
+            names.append(keys)
+            holders.append(k)
+        for keys, k in zip(names, holders, strict=True):
+            for key in keys:
+                if key:
+                    owners.setdefault(key, set()).add(k)
+        return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
 
     def _successor_aliases(self) -> dict[str, int]:
         """Original members' ids and codes of a carried cluster → their only successor.

@@ -600,3 +600,53 @@ def test_a_batchs_sentences_are_those_of_its_rows_judged_alone(
         together[columns].sort_values("external_id").reset_index(drop=True),
         alone[columns].sort_values("external_id").reset_index(drop=True),
     )
+
+
+@pytest.mark.realdata
+def test_a_detecting_member_is_found_by_its_name_as_by_its_code(
+    vn2025: BoundarySet, wards_2025: ClusterTerritory
+) -> None:
+    """``detected_by`` naming a member by its name, slug or police gives its code's decision.
+
+    The point (in Ngọc Hà, in the zone, ~150 m from Nghĩa Đô; an outside audit's case) is
+    led by its first detector when that is a member. A text naming no member, or a key two
+    members share, leaves the detector a non-member, and the sentence says so.
+    """
+    import numpy as np
+
+    from geozone.text import fold
+
+    given = [
+        "00160",
+        "w00160",
+        "Phường Nghĩa Đô",
+        "phuong nghia do",
+        "nghia-do",
+        "CA phường Nghĩa Đô",
+        "Công an P. Nghĩa Đô",
+        "Phường Kim Mã",
+        "Phường",
+    ]
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"n{i}" for i in range(len(given))],
+            "occurred_at": datetime(2025, 8, 1, 21, 0, tzinfo=VIETNAM_TZ),
+            "lon": 105.8079,
+            "lat": 21.0387,
+            "detected_by": given,
+        }
+    )
+    rows = assign(incidents, [vn2025], [wards_2025], tolerance_m=10).clusters
+    rows = rows.set_index("external_id").loc[[f"n{i}" for i in range(len(given))]]
+    by_code = rows.iloc[0]
+    assert by_code["rule"] == "border_detector" and by_code["lead_unit"] == "00160"
+    decided = ["rule", "lead_unit", "review", "explanation_vi", "explanation_en"]
+    for k in range(1, 7):  # its member id, then its name in five usual forms
+        assert rows.iloc[k][decided].tolist() == by_code[decided].tolist(), given[k]
+    for k in (7, 8):  # another ward's name; a bare type word every member's name shares
+        assert rows.iloc[k]["rule"] == "border_non_member_detector", given[k]
+        assert rows.iloc[k]["lead_unit"] == "00008"
+        assert f"«{given[k]}»" in rows.iloc[k]["explanation_vi"]
+    assert "nghia-do" not in wards_2025.table.detectors  # found by the folded name
+    assert wards_2025.table.detector_of(fold("Phường")) == -1
+    assert np.all(rows["member_code"] == "00008")
