@@ -56,6 +56,28 @@ class Context:
         known = ", ".join(t.cluster.id for t in self.territories)
         raise DataNotFoundError(f"no cluster territory {cluster_id!r}; known: {known}")
 
+    def why_undrawn(self, territory: ClusterTerritory) -> str | None:
+        """Say why a cluster has no map nor zones in its set (None: it has them).
+
+        Its members are named in units without polygons (the pre-2025 set's wards are a
+        register, not a layer): the message names the carried versions that are drawn, and
+        how to import a ward layer. One wording for the CLI, the map pages and the index.
+        """
+        if territory.geometric:
+            return None
+        cluster = territory.cluster
+        carried = [t.cluster.id for t in self.territories if t.cluster.carried_from == cluster.id]
+        why = (
+            f"cluster {cluster.id!r} has no map nor zones in {territory.bset.id}: its members' "
+            "units there have no polygons"
+        )
+        if carried:
+            return (
+                f"{why}; use its carried version: {', '.join(carried)}, which is drawn (or "
+                f"import a ward layer: geozone data import … --register {territory.bset.id})"
+            )
+        return why
+
     def boundary_set(self, set_id: str) -> BoundarySet:
         """Return a loaded set by id."""
         for bset in self.sets:

@@ -87,6 +87,7 @@ def index_page(request: Request, context: Any) -> str:
             "members": len(t.cluster.members),
             "map": f"{base}/maps/clusters/{t.cluster.id}",
             "planner": f"{base}/maps/planner/{t.cluster.id}",
+            "undrawn": context.why_undrawn(t),
             "report": (
                 f"{base}/clusters/{t.cluster.id}/report?from={start.isoformat()}"
                 f"&to={today.isoformat()}&format=html"

@@ -60,7 +60,7 @@ from api.proxy import root_path
 from api.schemas import NOTICES_DESCRIPTION
 from api.scopes import cluster_covered
 from api.services import maps as service
-from geozone.errors import DataNotFoundError
+from geozone.errors import DataNotFoundError, NoGeometryError
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (a safety cap, said on the map when reached).
@@ -154,7 +154,7 @@ def _prefixed(request: Request) -> tuple[str, dict[str, Any]]:
 @router.get(
     "/clusters/{cluster_id}",
     response_class=HTMLResponse,
-    responses=problems(401, 404),
+    responses=problems(400, 401, 404),
     summary="The map of a cluster (HTML)",
 )
 def cluster_page(
@@ -176,7 +176,7 @@ def cluster_page(
     from geozone.incidents.notices import unfinished_import_notices
     from maps import map_of_layers, stored_incidents, to_html
 
-    territory = context.territory(cluster_id)
+    territory = _drawn(context, cluster_id)
     layers = service.served_layers(request.app.state, territory)
     # A scoped key draws the incidents of its own clusters only (api.scopes.cluster_covered).
     # A signed-in browser fetches them like a keyed tab (the fast, cached table).
@@ -266,10 +266,19 @@ def cluster_incidents(
     return Response(body.json, media_type="application/json", headers=headers)
 
 
+def _drawn(context: Any, cluster_id: str) -> Any:
+    """Return a cluster's territory to draw; say plainly why there is none (as the CLI)."""
+    territory = context.territory(cluster_id)
+    undrawn = context.why_undrawn(territory)
+    if undrawn is not None:
+        raise NoGeometryError(undrawn)
+    return territory
+
+
 @router.get(
     "/planner/{cluster_id}",
     response_class=HTMLResponse,
-    responses=problems(404),
+    responses=problems(400, 404),
     summary="The patrol-zone planner of a cluster (HTML)",
 )
 def planner_page(
@@ -286,7 +295,7 @@ def planner_page(
     """
     from maps import planner_map, to_html
 
-    territory = context.territory(cluster_id)
+    territory = _drawn(context, cluster_id)
     layers = service.served_layers(request.app.state, territory)
     service.warm_up(request.app.state, store, context, cluster_id, _limit(None))
     quoted = quote(cluster_id, safe="")

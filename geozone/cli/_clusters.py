@@ -18,7 +18,7 @@ from geozone.cli._common import (
 )
 from geozone.clusters.files import load_clusters, validate_cluster
 from geozone.clusters.model import Cluster
-from geozone.errors import GeozoneError, UnknownClusterError
+from geozone.errors import GeozoneError, NoGeometryError, UnknownClusterError
 
 if TYPE_CHECKING:
     from geozone.assignment import ClusterTerritory
@@ -328,17 +328,13 @@ def clusters_zones(
 
 def _territory(context: Context, cluster_id: str) -> ClusterTerritory:
     """Return the placed cluster with geometry for an id, or point to its carried version."""
-    cluster, territory = resolve_cluster(context, cluster_id)
-    if territory is not None and territory.geometric:
-        return territory
-    carried = [t.cluster.id for t in context.territories if t.cluster.carried_from == cluster.id]
-    if carried:
-        raise GeozoneError(
-            f"cluster {cluster_id!r} is named in units without geometry; use its carried "
-            f"version: {', '.join(carried)}, or import a ward layer (geozone data import … "
-            "--register SET)"
-        )
-    raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
+    _, territory = resolve_cluster(context, cluster_id)
+    if territory is None:
+        raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
+    undrawn = context.why_undrawn(territory)
+    if undrawn is not None:
+        raise NoGeometryError(undrawn)
+    return territory
 
 
 def _share(value: float | None) -> str:

@@ -59,6 +59,48 @@ def test_t11_bridge_and_neighbours_on_vn2025(
 
 
 @pytest.mark.realdata
+def test_the_t11_cluster_in_its_own_units_says_why_it_has_no_map_and_names_detectors(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """An outside audit's cases: the index linked a map that answered "UnitLevelError", and a
+    member given by its name ("Phường Nghĩa Đô", the API's own example "nghia-do") was judged
+    a non-member that the sentence then listed as cooperating."""
+    confirmed = load_context(
+        built_settings,
+        confirmations=[Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")],
+    )
+    app = create_app(
+        built_api_settings, context=confirmed, store_url=f"sqlite:///{tmp_path / 't.sqlite'}"
+    )
+    why = confirmed.why_undrawn(confirmed.territory("hoa-do-phuc-vi"))
+    assert why is not None and "use its carried version: hoa-do-phuc-vi-vn2025" in why
+    with TestClient(app) as client:
+        index = client.get("/", headers={"Accept": "text/html"}).text
+        assert 'href="http://testserver/maps/clusters/hoa-do-phuc-vi-vn2025"' in index
+        assert 'href="http://testserver/maps/clusters/hoa-do-phuc-vi"' not in index
+        assert why.replace("'", "&#39;") in index
+        for page in ("/maps/clusters/hoa-do-phuc-vi", "/maps/planner/hoa-do-phuc-vi"):
+            answer = client.get(page)
+            assert answer.status_code == 400, (page, answer.text)
+            assert answer.json()["detail"] == why
+        decided = {}
+        for given in ("00160", "Phường Nghĩa Đô", "nghia-do", "CA phường Nghĩa Đô"):
+            located = client.get(
+                "/locate",
+                params={
+                    "lon": 105.8079,
+                    "lat": 21.0387,
+                    "date": "2025-08-01",
+                    "detected_by": given,
+                },
+            ).json()
+            (t11,) = [c for c in located["clusters"] if c["cluster_id"] == "hoa-do-phuc-vi-vn2025"]
+            decided[given] = (t11["rule"], t11["lead_unit"], t11["explanation_vi"])
+        assert decided["00160"][:2] == ("border_detector", "00160")
+        assert set(decided.values()) == {decided["00160"]}
+
+
+@pytest.mark.realdata
 def test_planners_define_clusters_on_the_real_units(
     built_settings: Settings, built_api_settings: ApiSettings, legacy: BoundarySet, tmp_path: Path
 ) -> None:
