@@ -287,11 +287,30 @@ NOTICES_DESCRIPTION = (
     "to say."
 )
 Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
+#: The JSON Schema of ``notices`` in the answers documented by hand rather than by a model.
+NOTICES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": NOTICES_DESCRIPTION,
+}
 
 
 class IncidentCollection(FeatureCollection):
     """A page of incidents as GeoJSON, with the notices of the store."""
 
+    notices: Notices = Field(default_factory=list)
+
+
+class IncidentOut(BaseModel):
+    """One stored incident: its fields, unit assignment and cluster decisions, and the notices.
+
+    The fields as stored (``external_id``, ``occurred_at``, ``lon``, ``lat``, ``category``…,
+    ``event_id`` and ``event_role``), ``assignment``, ``clusters`` (one decision per cluster)
+    and ``problems``; ``notices`` as ``GET /incidents`` gives them (its event may be counted
+    wrong while an import is unfinished).
+    """
+
+    model_config = ConfigDict(extra="allow")
     notices: Notices = Field(default_factory=list)
 
 

@@ -53,7 +53,7 @@ from api.deps import (
 )
 from api.params import QueryDate
 from api.problems import problems
-from api.schemas import NOTICES_DESCRIPTION
+from api.schemas import NOTICES_SCHEMA
 from api.services import analytics as service
 from api.services.analytics import HotspotParams, Method
 from api.services.common import invalid
@@ -132,11 +132,7 @@ _GEOJSON_200: dict[int | str, dict[str, Any]] = {
                         "type": {"type": "string", "enum": ["FeatureCollection"]},
                         "features": {"type": "array", "items": {"type": "object"}},
                         "properties": {"type": "object"},
-                        "notices": {
-                            "type": "array",
-                            "items": {"type": "string"},
-                            "description": NOTICES_DESCRIPTION,
-                        },
+                        "notices": NOTICES_SCHEMA,
                     },
                     "required": ["type", "features"],
                 },
@@ -236,7 +232,7 @@ def cluster_hotspots(
     params = HotspotParams(method, cell_size_m, shape, permutations, seed, alpha, bin)
     categories = service.parse_categories(category)
     try:
-        result, period = service.compute_hotspots(
+        result, period, notices = service.compute_hotspots(
             request, store, context, cluster_id, start, end, params, categories
         )
     except InvalidParameterError as exc:
@@ -248,7 +244,7 @@ def cluster_hotspots(
         collection["features"] = [
             f for f in collection["features"] if _significant(f.get("properties") or {})
         ]
-    collection["notices"] = unfinished_import_notices(store)
+    collection["notices"] = notices  # those of the marker the result is cached under
     return service.with_labels(collection, period)
 
 
@@ -261,7 +257,17 @@ def _significant(properties: dict[str, Any]) -> bool:
 @router.get(
     "/clusters/{cluster_id}/border-effect",
     summary="Border effect: incidents in the border zone against its share of the area",
-    responses=problems(400, 401, 403, 404, 422),
+    responses={
+        200: {
+            "description": "One row per form, scope and split; the store's notices.",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {"notices": NOTICES_SCHEMA}}
+                }
+            },
+        },
+        **problems(400, 401, 403, 404, 422),
+    },
 )
 def cluster_border_effect(
     cluster_id: ClusterId,
@@ -316,6 +322,7 @@ _COVERAGE_200: dict[int | str, dict[str, Any]] = {
         "description": "What the zone covers.",
         "content": {
             "application/json": {
+                "schema": {"type": "object", "properties": {"notices": NOTICES_SCHEMA}},
                 "example": {
                     "cluster_id": "hoa-do-phuc-vi-vn2025",
                     "from": "2025-07-01",
@@ -340,7 +347,8 @@ _COVERAGE_200: dict[int | str, dict[str, Any]] = {
                     "hotspot_status": "tested",
                     "hotspot_message": "…",
                     "synthetic": True,
-                }
+                    "notices": [],
+                },
             }
         },
     }
@@ -374,7 +382,9 @@ def cluster_coverage(
     The polygon is checked as patrol zones are (vertex limit, inside Vietnam, one valid
     polygon per part, self-intersections repaired when that gives one polygon). The hot-cell
     share uses Gi* on a 250 m grid over the same period (normal p-values, FDR); it is null when
-    there are too few incidents to test. Needs an analyst key (planners and admins too).
+    there are too few incidents to test. Incidents are counted as events: ``notices`` names
+    an unfinished import of the store (its reports may be counted as separate events until
+    it is finished or linked). Needs an analyst key (planners and admins too).
     """
     return service.coverage_of(
         request, store, context, cluster_id, geometry, start, end, settings.api_max_vertices
@@ -401,6 +411,7 @@ def patrol_zone_coverage(
 
     A key with scopes: a zone outside them is unknown (404), and the coverage, counted on
     every incident of the zone's cluster, is answered for its own clusters only (403).
+    ``notices`` as ``POST .../coverage`` says them.
     """
     import json
 
@@ -446,7 +457,9 @@ def patrol_suggestions(
     Hot cells of Gi* on a 250 m grid (normal p-values, FDR) are grouped, kept when they
     straddle a boundary between members or lie within the border-zone width of one,
     buffered, clipped to the members and assigned to the members they touch. **A starting
-    point**: planners edit the polygons and save them with ``POST /patrol-zones``. Needs a
-    planner key.
+    point**: planners edit the polygons and save them with ``POST /patrol-zones``.
+    ``notices`` names an unfinished import of the store (its reports may be counted as
+    separate events, and the hot cells found from them, until it is finished or linked).
+    Needs a planner key.
     """
     return service.patrol_suggestions(request, store, context, cluster_id, start, end, buffer_m)

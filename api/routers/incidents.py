@@ -25,7 +25,13 @@ from api.deps import (
 from api.errors import PayloadTooLargeError
 from api.params import QueryTime
 from api.problems import problem, problems
-from api.schemas import INCIDENT_EXAMPLE, IncidentCollection, IncidentsPosted, JobOut
+from api.schemas import (
+    INCIDENT_EXAMPLE,
+    IncidentCollection,
+    IncidentOut,
+    IncidentsPosted,
+    JobOut,
+)
 from api.scopes import incident_in_scope, query_detectors, query_units, scope_units
 from api.services import incidents as service
 from api.services.clusters import run_reassign
@@ -170,6 +176,7 @@ def query_incidents(
 
 @router.get(
     "/incidents/{external_id}",
+    response_model=IncidentOut,
     responses={**_AUTH, **problems(404)},
     summary="One incident with its assignment",
 )
@@ -181,7 +188,10 @@ def get_incident(
     ``assignment.current`` says whether the decisions were made under the service's present
     context (builds, clusters and confirmations, rules); when not, ``problems`` says they are
     being recomputed. An incident outside a scoped key's scopes is answered as unknown
-    (404): the key learns nothing of it, not even that it exists.
+    (404): the key learns nothing of it, not even that it exists. ``notices`` names an
+    unfinished import of the store, as ``GET /incidents`` does: the incident's event (its
+    ``event_id`` and ``event_role``, and the decisions judged with them) may be wrong until
+    it is finished or linked.
     """
     found = store.get(external_id)
     if not incident_in_scope(context, caller.scopes, found):
@@ -197,6 +207,7 @@ def get_incident(
                 "the decisions were made before a change of context (a cluster confirmed or "
                 "withdrawn, new boundaries, new rules) and are being recomputed; ask again later"
             )
+    data["notices"] = unfinished_import_notices(store)
     return data
 
 

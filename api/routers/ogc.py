@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 
 from api import problems
 from api.deps import ContextDep, OptionalCaller, PlannerStoreDep, StoreDep
+from api.schemas import NOTICES_DESCRIPTION
 from api.services import ogc as service
 from api.services.common import invalid
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -138,6 +139,12 @@ _LINKS: dict[str, Any] = {
         "required": ["href", "rel"],
     },
 }
+#: The store's notices, a foreign member of the collections that count incidents or events.
+_NOTICES: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": f"incidents and hotspots only. {NOTICES_DESCRIPTION}",
+}
 #: The response schemas of a feature and of a page of features (GeoJSON with OGC members).
 FEATURE: dict[str, Any] = {
     "type": "object",
@@ -147,6 +154,7 @@ FEATURE: dict[str, Any] = {
         "geometry": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "properties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
         "links": _LINKS,
+        "notices": _NOTICES,
     },
     "required": ["type", "geometry", "properties"],
 }
@@ -159,6 +167,7 @@ FEATURE_COLLECTION: dict[str, Any] = {
         "numberReturned": {"type": "integer", "minimum": 0},
         "timeStamp": {"type": "string", "format": "date-time"},
         "links": _LINKS,
+        "notices": _NOTICES,
     },
     "required": ["type", "features"],
 }
@@ -258,7 +267,9 @@ def items(
 
     The collection's queryables (``/collections/{id}/queryables``) may be given as query
     parameters too (``?level=ward``, ``?category=drugs``). Analyst key for incidents,
-    patrol-zones and hotspots.
+    patrol-zones and hotspots. The incidents and hotspots carry the store's ``notices`` (an
+    unfinished import: its reports may be counted as separate events until it is finished
+    or linked), a member beside ``features``.
     """
     query = service.items_query(
         request,
@@ -296,7 +307,10 @@ def feature(
     caller: OptionalCaller,
     resolution: Resolution = "simplified",
 ) -> Response:
-    """Return one feature by its id (a unit code, ``<cluster>:<zone>``, an incident id…)."""
+    """Return one feature by its id (a unit code, ``<cluster>:<zone>``, an incident id…).
+
+    An incident or a hotspot cell carries the store's ``notices``, as the items do.
+    """
     return service.item(
         request, collection_id, feature_id, resolution, context, store, planner_store, caller
     )

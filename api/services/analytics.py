@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import shapely
@@ -120,6 +120,18 @@ def change_marker(store: Any, context: Context) -> tuple[str, int, tuple[str, ..
     notices = tuple(unfinished_import_notices(store))
     revision = int(store.revision()) if isinstance(store, SqlIncidentStore) else 0
     return stamp, int(store.count(IncidentQuery())), notices, revision
+
+
+def marker_notices(store: Any, marker: tuple[str, int, tuple[str, ...], int] | None) -> list[str]:
+    """Return the store's notices: those a change marker holds, read again only without one.
+
+    An answer cached under a marker says the notices it was computed under; reading them
+    again for the answer would do the work twice, and could say another thing than the
+    cached result if an import ended in between.
+    """
+    from geozone.incidents.notices import unfinished_import_notices
+
+    return list(marker[2]) if marker is not None else unfinished_import_notices(store)
 
 
 class AnalyticsCache:
@@ -279,6 +291,16 @@ def analytics_cache(request: Request) -> AnalyticsCache:
     return cache
 
 
+class Hotspots(NamedTuple):
+    """A hotspot result, the period it was computed over and the store's notices."""
+
+    result: Any
+    period: ClusterPeriod
+    #: :func:`geozone.incidents.notices.unfinished_import_notices`, as the change marker
+    #: the result is cached under holds them (:func:`marker_notices`).
+    notices: list[str]
+
+
 def compute_hotspots(
     request: Request,
     store: IncidentStore,
@@ -288,8 +310,11 @@ def compute_hotspots(
     end: date | None,
     params: HotspotParams,
     categories: tuple[str, ...] | None = None,
-) -> tuple[Any, ClusterPeriod]:
+) -> Hotspots:
     """Return a hotspot result of a cluster's incidents over a period (cached) and the period.
+
+    With the store's notices (an unfinished import), as the change marker the result is
+    cached under holds them: the answers that count events say them.
 
     Raises
     ------
@@ -299,10 +324,11 @@ def compute_hotspots(
     from geozone import vntime
 
     marker = change_marker(store, context)
+    notices = marker_notices(store, marker)
     cache = analytics_cache(request)
     if marker is None:
         period = cluster_period(store, context, cluster_id, start, end, categories)
-        return _hotspots(period, params), period
+        return Hotspots(_hotspots(period, params), period, notices)
     # The period's incidents are read once for every method (Gi*, emerging: the map page asks
     # for both at once); "today" is in the key, since a period left open ends today.
     period = cache.once(
@@ -311,7 +337,7 @@ def compute_hotspots(
         count=False,  # hits count the results served
     )
     key = (cluster_id, period.start, period.end, categories, params, marker)
-    return cache.once(key, lambda: _hotspots(period, params)), period
+    return Hotspots(cache.once(key, lambda: _hotspots(period, params)), period, notices)
 
 
 def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
@@ -377,6 +403,10 @@ def coverage_of(
 ) -> dict[str, Any]:
     """Return what a zone covers in a cluster over a period, JSON-ready.
 
+    The incidents inside are counted as events: ``notices`` names an unfinished import of
+    the store (its reports may be counted as separate events until it is finished or
+    linked), as the hotspots the hot-cell share comes from say it.
+
     Raises
     ------
     PatrolZoneGeometryError
@@ -386,7 +416,9 @@ def coverage_of(
 
     found = cluster_period(store, context, cluster_id, start, end)
     zone = check_area_geometry(geometry, found.territory.bset, max_vertices)
-    result, _ = compute_hotspots(request, store, context, cluster_id, start, end, HotspotParams())
+    result, _, notices = compute_hotspots(
+        request, store, context, cluster_id, start, end, HotspotParams()
+    )
     hot = result.cells if result.status == "tested" else None
     data = coverage(zone, found.territory, found.points(), hot).as_dict()
     answer: dict[str, Any] = jsonable(
@@ -398,6 +430,7 @@ def coverage_of(
             "hotspot_status": result.status,
             "hotspot_message": result.message,
             "synthetic": found.synthetic,
+            "notices": notices,
         }
     )
     return answer
@@ -416,13 +449,14 @@ def patrol_suggestions(
 
     The Gi* hot cells of :func:`compute_hotspots` (default parameters) given to
     :func:`geozone.analysis.patrol.suggest_patrol_zones`, with the analysis, its status and a
-    note that they are a starting point in ``properties``.
+    note that they are a starting point in ``properties``, and the hotspots' ``notices``
+    (an unfinished import of the store) beside them.
     """
     import json
 
     from geozone.analysis.patrol import suggest_patrol_zones
 
-    result, period = compute_hotspots(
+    result, period, notices = compute_hotspots(
         request, store, context, cluster_id, start, end, HotspotParams()
     )
     territory = period.territory
@@ -446,6 +480,7 @@ def patrol_suggestions(
                 "planners to edit, not a plan."
             ),
         },
+        "notices": notices,
     }
     collection["properties"]["cluster_placed"] = territory.cluster.id
     return with_labels(collection, period)

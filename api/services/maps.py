@@ -273,12 +273,11 @@ def incident_body(
     The marker holds the store's notices (an unfinished import), which the table shows: an
     import finished or closed changes it, and the table is built again.
     """
-    from api.services.analytics import change_marker
-    from geozone.incidents.notices import unfinished_import_notices
+    from api.services.analytics import change_marker, marker_notices
 
     territory = context.territory(cluster_id)
     marker = change_marker(store, context)
-    notices = unfinished_import_notices(store) if marker is None else marker[2]
+    notices = marker_notices(store, marker)
     key = None if marker is None else (cluster_id, limit, marker)
     return incident_bodies(state).get(
         key,

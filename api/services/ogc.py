@@ -9,6 +9,12 @@ Invalid parameters are 400 on the OGC routes (Part 1, ``/req/core/query-param-in
 and unknown ones are refused with 400 naming them (``/req/core/query-param-unknown``): see
 :mod:`api.routers.ogc`. The functions here raise
 :class:`fastapi.exceptions.RequestValidationError`; the routes turn it into 400.
+
+The collections that count incidents or events (``incidents``, ``hotspots``) carry the
+store's ``notices`` (:func:`geozone.incidents.notices.unfinished_import_notices`: an
+unfinished import, reports not linked yet) as a top-level member of their items and of each
+feature, as ``GET /incidents`` does: GeoJSON allows foreign members, and OGC clients (GDAL,
+OWSLib, QGIS) read past them.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.errors import DataNotFoundError, GeozoneError, UnknownPatrolZoneError
 from geozone.incidents.fields import STATUSES
+from geozone.incidents.notices import unfinished_import_notices
 from geozone.incidents.schema import CATEGORIES
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import EVENT_COLUMNS, INCIDENT_COLUMNS, UNIT_COLUMNS
@@ -459,7 +466,8 @@ class Page:
 
     features: list[dict[str, Any]]
     total: int
-    #: Members added to the FeatureCollection (hotspots: the clusters left out, and why).
+    #: Members added to the FeatureCollection (incidents and hotspots: the store's
+    #: ``notices``; hotspots: the clusters left out, and why).
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -576,6 +584,7 @@ def item(
         raise invalid("resolution", "only the units collection takes resolution")
     missing = DataNotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
     feature: dict[str, Any] | None = None
+    notices: list[str] | None = None  # said by the collections that count incidents
     if collection_id == "units":
         bset = context.current
         frame = bset.frame[bset.frame["code"].eq(feature_id) & bset.frame["has_geometry"]]
@@ -586,6 +595,7 @@ def item(
         if scopes and not _incident_in_scope(context, store, scopes, feature_id):
             raise missing  # outside the scopes: unknown, its existence not told
         feature = _incident_feature(request, context, store, feature_id)
+        notices = unfinished_import_notices(store)
     elif collection_id == "patrol-zones":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise missing
@@ -605,7 +615,9 @@ def item(
         else:
             if caller is not None:
                 check_cluster(context, caller, cluster, store)
-            every, omitted = _hotspot_features(request, context, store, [cluster], None, None)
+            every, omitted, notices = _hotspot_features(
+                request, context, store, [cluster], None, None
+            )
         if omitted:
             raise DataNotFoundError(
                 f"no feature {feature_id!r} in collection {collection_id}: {omitted[0]['reason']}"
@@ -619,6 +631,8 @@ def item(
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
+    if notices is not None:
+        feature["notices"] = notices
     return _geojson(request, feature, cacheable=collection_id == "units", context=context)
 
 
@@ -748,7 +762,8 @@ def _incident_page(
 
     The decision columns are the exports' (:func:`geozone.store.decisions.flat_decisions`;
     with ``cluster_id`` the columns hold that cluster's decision only). ``units`` and
-    ``detectors``: a scoped key's (its rows only, counted so too).
+    ``detectors``: a scoped key's (its rows only, counted so too). With the store's
+    ``notices``: its reports may show as separate events while an import is unfinished.
     """
     filters = query.filters
     category = filters.get("category")
@@ -773,7 +788,7 @@ def _incident_page(
     rows = pd.concat(
         [pd.DataFrame(frame).reset_index(drop=True), flat.set_axis(range(len(frame)))], axis=1
     )
-    return Page(incident_features(rows), total)
+    return Page(incident_features(rows), total, {"notices": unfinished_import_notices(store)})
 
 
 def _namer(request: Request, context: Context) -> UnitNamer:
@@ -867,11 +882,14 @@ def _hotspot_page(
         reason = f"beyond the key's scopes ({', '.join(scopes)})"
         beyond = [{"cluster_id": cid, "reason": reason} for cid in wanted if cid not in mine]
         wanted = mine
-    features, omitted = _hotspot_features(request, context, store, wanted, query.start, query.end)
+    features, omitted, notices = _hotspot_features(
+        request, context, store, wanted, query.start, query.end
+    )
     omitted += beyond
     if omitted and query.cluster is not None:
         raise invalid("cluster", f"cluster {query.cluster}: {omitted[0]['reason']}")
     page = _listed_page(features, query)
+    page.extra["notices"] = notices
     if omitted:
         page.extra["omitted"] = omitted
     return page
@@ -884,20 +902,24 @@ def _hotspot_features(
     clusters: list[str],
     start: datetime | None,
     end: datetime | None,
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Return the significant Gi* cells of the clusters (``_shape`` kept), and those left out.
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[str]]:
+    """Return the significant Gi* cells of the clusters (``_shape`` kept), those left out, notices.
 
     A cluster whose analysis is over the request limits is left out with the reason (the
     direct route, ``GET /clusters/{id}/hotspots``, takes a larger ``cell_size_m``). Each
-    cluster's analysis is cached (:func:`api.services.analytics.compute_hotspots`).
+    cluster's analysis is cached (:func:`api.services.analytics.compute_hotspots`), with the
+    store's notices it was computed under: those of every cluster computed, each once.
     """
     first = start.date() if start is not None else None
     last = end.date() if end is not None else None
     features: list[dict[str, Any]] = []
     omitted: list[dict[str, str]] = []
+    notices: dict[str, None] = {}
     for cid in clusters:
         try:
-            features.extend(_cluster_hotspots(request, context, store, cid, first, last))
+            found, said = _cluster_hotspots(request, context, store, cid, first, last)
+            features.extend(found)
+            notices.update(dict.fromkeys(said))
         except RequestValidationError as exc:
             reason = "; ".join(str(e.get("msg", "")) for e in exc.errors())
             omitted.append(
@@ -906,7 +928,7 @@ def _hotspot_features(
                     "reason": f"{reason} (GET /clusters/{cid}/hotspots takes a larger cell_size_m)",
                 }
             )
-    return features, omitted
+    return features, omitted, list(notices)
 
 
 def _cluster_hotspots(
@@ -916,12 +938,15 @@ def _cluster_hotspots(
     cluster: str,
     start: date | None,
     end: date | None,
-) -> list[dict[str, Any]]:
-    result, period = compute_hotspots(request, store, context, cluster, start, end, HotspotParams())
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return a cluster's significant Gi* cells as features, and the store's notices."""
+    result, period, notices = compute_hotspots(
+        request, store, context, cluster, start, end, HotspotParams()
+    )
     cells: gpd.GeoDataFrame = result.cells[result.cells["significant"].astype(bool)]
     rows = records(cells.drop(columns=cells.geometry.name))
     geoms = cells.geometry.to_numpy()
-    return [
+    features = [
         {
             "type": "Feature",
             "id": f"{cluster}:{row['cell_id']}",
@@ -937,3 +962,4 @@ def _cluster_hotspots(
         }
         for row, geom in zip(rows, geoms, strict=True)
     ]
+    return features, notices

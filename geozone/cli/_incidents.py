@@ -671,10 +671,11 @@ def incidents_export(
     memory holds one page; GeoJSON is written whole. Synthetic flag and attribution kept.
     With ``-o -`` the file goes to standard output (the summary to standard error), e.g.
     ``geozone incidents export -o - --format csv | head``. An unfinished import is named on
-    standard error (and in ``notices`` with ``--json``).
+    standard error (and in ``notices`` with ``--json``), and in the file's metadata except a
+    CSV's (GeoParquet ``geozone:notices``, the GeoPackage layers' description and
+    ``GEOZONE_NOTICES`` item, GeoJSON ``notices``): the same notices, said as the export began.
     """
     from geozone.context import judging_context
-    from geozone.incidents.notices import unfinished_import_notices
     from geozone.store import open_store
     from geozone.store.decisions import unit_namer
     from geozone.store.export import export_incidents
@@ -698,7 +699,7 @@ def incidents_export(
             attribution=attribution,
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-        notices = unfinished_import_notices(store)
+    notices = list(summary.notices)  # those the file holds
     spool.finish()
     say_notices(notices)
     if as_json:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,8 @@ class AssignedWriter:
     GeoPackage appends each piece in one transaction to the layer ``assigned_incidents``;
     CSV appends rows under one header. The file is written to ``<name>.partial`` and moved
     into place by :meth:`close`, so a failed run leaves no half file under the final name.
+    ``metadata``: key-value metadata added to a Parquet file's schema, beside ``geo`` (only
+    Parquet takes it).
     """
 
     def __init__(
@@ -390,12 +392,16 @@ class AssignedWriter:
         path: Path,
         layer: str = "assigned_incidents",
         schema: pa.Schema | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         suffix = path.suffix.lower()
         if suffix not in OUTPUT_SUFFIXES:
             raise IncidentFileError(f"cannot write {path.name}: use .parquet, .gpkg or .csv")
         self.path = path
         self.kind = "parquet" if suffix in (".parquet", ".geoparquet") else suffix[1:]
+        if metadata and self.kind != "parquet":
+            raise ValueError(f"key-value metadata is written to Parquet, not {self.kind}")
+        self._metadata = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
         self.layer = layer
         self.partial = path.with_name(f"{path.stem}.partial{path.suffix}")
         self.partial.unlink(missing_ok=True)
@@ -409,7 +415,7 @@ class AssignedWriter:
         if self.kind != "parquet":
             raise ValueError(f"write_arrow writes Parquet, not {self.kind}")
         if self._parquet is None:
-            self._parquet = _parquet_writer(self.partial, table.schema)
+            self._parquet = self._open(table.schema)
         if table.num_rows:
             self._parquet.write_table(table, row_group_size=WRITE_ROWS)
         self._started = True
@@ -425,7 +431,7 @@ class AssignedWriter:
             for start in range(0, max(len(table), 1), WRITE_ROWS):
                 arrow = arrow_table(table.iloc[start : start + WRITE_ROWS], self._schema)
                 if self._parquet is None:
-                    self._parquet = _parquet_writer(self.partial, arrow.schema)
+                    self._parquet = self._open(arrow.schema)
                 if len(arrow):
                     self._parquet.write_table(arrow)
         elif self.kind == "gpkg":
@@ -455,11 +461,17 @@ class AssignedWriter:
             if self._parquet is None:
                 empty = _empty_assigned()
                 schema = self._schema or assigned_schema()
-                self._parquet = _parquet_writer(self.partial, arrow_table(empty, schema).schema)
+                self._parquet = self._open(arrow_table(empty, schema).schema)
             self._parquet.close()
         elif not self._started:
             self.write(_empty_assigned())
         self.partial.replace(self.path)
+
+    def _open(self, schema: pa.Schema) -> pq.ParquetWriter:
+        """Open the Parquet output of ``schema``, its metadata with :attr:`_metadata` added."""
+        if self._metadata:
+            schema = schema.with_metadata({**(schema.metadata or {}), **self._metadata})
+        return _parquet_writer(self.partial, schema)
 
     def abort(self) -> None:
         """Drop what was written."""

@@ -12,7 +12,15 @@ decisions) and writes each page as it comes, so memory holds one page whatever t
   and cluster (:data:`geozone.store.decisions.TABLE_COLUMNS`), joined to the ``incidents``
   layer on ``external_id``;
 - Parquet is GeoParquet (WKB points, EPSG:4326) in row groups, CSV rows under one header (no
-  geometry: ``lon``, ``lat``); GeoJSON is written whole (a single JSON document).
+  geometry: ``lon``, ``lat``); GeoJSON is written whole (a single JSON document);
+- the store's notices (:func:`geozone.incidents.notices.unfinished_import_notices`: an
+  unfinished import, reports not linked into events yet), when it has any, are written in the
+  file's own metadata where the format has a place for it: GeoParquet key-value metadata
+  :data:`PARQUET_NOTICES_KEY` and the GeoPackage layers' metadata item
+  :data:`GPKG_NOTICES_KEY` (JSON lists of strings), the GeoPackage layers' description after
+  the attribution (one notice a line), a top-level GeoJSON member ``notices``. CSV has no
+  place for them: ``geozone incidents export`` says them on standard error and in ``--json``,
+  as it does for every format. No notice, nothing written (no empty key).
 
 :func:`patrol_zone_frame` and :func:`export_patrol_zones` do the same for planners' patrol
 zones (``geozone patrol export``): their unit names, coverage figures and the attribution.
@@ -42,15 +50,26 @@ EXPORT_SUFFIXES = (".gpkg", ".geojson", ".json", ".parquet", ".geoparquet", ".cs
 #: The GeoPackage's layer of incidents and its table of decisions.
 INCIDENTS_LAYER = "incidents"
 DECISIONS_TABLE = "cluster_decisions"
+#: The GeoParquet key-value metadata holding an export's notices (a JSON list of strings).
+PARQUET_NOTICES_KEY = "geozone:notices"
+#: The GeoPackage layer metadata item holding them (GDAL would split a key at a colon).
+GPKG_NOTICES_KEY = "GEOZONE_NOTICES"
+#: The top-level member of an exported GeoJSON holding them (as the API's answers name it).
+GEOJSON_NOTICES_MEMBER = "notices"
 
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What :func:`export_incidents` wrote: incidents, decision rows, the file's layers."""
+    """What :func:`export_incidents` wrote: incidents, decision rows, the file's layers.
+
+    ``notices``: the store's notices written in the file (the CSV has no place for them),
+    for the caller to say as well; empty when there was nothing to say.
+    """
 
     incidents: int
     decisions: int
     layers: tuple[str, ...]
+    notices: tuple[str, ...] = ()
 
 
 def check_export_path(path: Path, suffixes: Sequence[str] = EXPORT_SUFFIXES) -> str:
@@ -110,14 +129,28 @@ def export_incidents(
         Called with (incidents written, incidents matched) after each page.
     page_rows
         Incidents per page.
+
+    Returns
+    -------
+    ExportSummary
+        What was written, with the store's notices as the export began (an unfinished
+        import, reports not linked yet: see the module notes), which the file carries in
+        its metadata except a CSV's.
     """
+    import json
+
+    from geozone.incidents.notices import unfinished_import_notices
     from geozone.incidents.stream import AssignedWriter, schema_of
 
     suffix = check_export_path(path)
+    # Said as the export begins: the Parquet schema, which holds them, is written first.
+    notices = tuple(unfinished_import_notices(store))
+    listed = json.dumps(notices, ensure_ascii=False)
+    parquet_metadata = {PARQUET_NOTICES_KEY: listed} if notices and suffix != ".csv" else None
     written = decided = 0
     held: list[gpd.GeoDataFrame] = []
     writer: AssignedWriter | None = None
-    layered = _Layers(path, attribution) if suffix == ".gpkg" else None
+    layered = _Layers(path, attribution, notices) if suffix == ".gpkg" else None
     try:
         for page in store.pages(query, page_rows=page_rows):
             rows = incident_rows(page.incidents, page.decisions, names, attribution)
@@ -127,7 +160,12 @@ def export_incidents(
                 layered.write(rows, decision_table(page.decisions, names))
             else:
                 if writer is None:
-                    writer = AssignedWriter(path, layer=INCIDENTS_LAYER, schema=schema_of(rows))
+                    writer = AssignedWriter(
+                        path,
+                        layer=INCIDENTS_LAYER,
+                        schema=schema_of(rows),
+                        metadata=parquet_metadata,
+                    )
                 writer.write(rows)
             written += len(rows)
             decided += len(page.decisions)
@@ -141,23 +179,34 @@ def export_incidents(
                 pd.concat(held, ignore_index=True) if held else empty, crs=4326
             )
             path.unlink(missing_ok=True)
+            members = {GEOJSON_NOTICES_MEMBER: list(notices)}
             pyogrio.write_dataframe(
-                _text_lists(table), path, driver="GeoJSON", geometry_type="Point"
+                _text_lists(table),
+                path,
+                driver="GeoJSON",
+                geometry_type="Point",
+                layer_options=(
+                    {"FOREIGN_MEMBERS_COLLECTION": json.dumps(members, ensure_ascii=False)}
+                    if notices
+                    else None
+                ),
             )
-            return ExportSummary(written, decided, (INCIDENTS_LAYER,))
+            return ExportSummary(written, decided, (INCIDENTS_LAYER,), notices)
         if layered is not None:
             if not written:
                 empty = incident_rows(_empty_page(), _no_decisions(), names, attribution)
                 layered.write(empty, decision_table(_no_decisions(), names))
             layered.close()
-            return ExportSummary(written, decided, (INCIDENTS_LAYER, DECISIONS_TABLE))
+            return ExportSummary(written, decided, (INCIDENTS_LAYER, DECISIONS_TABLE), notices)
         if writer is None:
             empty = incident_rows(_empty_page(), _no_decisions(), names, attribution)
-            writer = AssignedWriter(path, layer=INCIDENTS_LAYER, schema=schema_of(empty))
+            writer = AssignedWriter(
+                path, layer=INCIDENTS_LAYER, schema=schema_of(empty), metadata=parquet_metadata
+            )
             writer.write(empty)
         writer.close()
         writer = None
-        return ExportSummary(written, decided, (INCIDENTS_LAYER,))
+        return ExportSummary(written, decided, (INCIDENTS_LAYER,), notices)
     finally:
         if writer is not None:
             writer.abort()
@@ -185,23 +234,32 @@ def _no_decisions() -> pd.DataFrame:
 class _Layers:
     """A GeoPackage written page by page: the incidents layer and the decisions table.
 
-    The first page creates the layers (the incidents' layer description is the attribution);
-    the others are appended. The file is written beside the target and moved at the end.
+    The first page creates the layers: their description is the attribution, then the
+    store's notices, one a line, which are also the layers' metadata item
+    :data:`GPKG_NOTICES_KEY` (a JSON list) when there are any; the other pages are appended.
+    The file is written beside the target and moved at the end.
     """
 
-    def __init__(self, path: Path, attribution: str) -> None:
+    def __init__(self, path: Path, attribution: str, notices: Sequence[str] = ()) -> None:
         self.path = path
         self.partial = path.with_name(f"{path.stem}.partial{path.suffix}")
         self.partial.unlink(missing_ok=True)
         self.attribution = attribution
+        self.notices = tuple(notices)
         self.started = False
 
     def write(self, incidents: gpd.GeoDataFrame, decisions: pd.DataFrame) -> None:
+        import json
+
         import pyogrio
 
         common: dict[str, Any] = {"driver": "GPKG", "append": self.started}
         if not self.started:
-            common["layer_options"] = {"DESCRIPTION": self.attribution}
+            description = "\n".join(t for t in (self.attribution, *self.notices) if t)
+            common["layer_options"] = {"DESCRIPTION": description}
+            if self.notices:
+                listed = json.dumps(self.notices, ensure_ascii=False)
+                common["layer_metadata"] = {GPKG_NOTICES_KEY: listed}
         pyogrio.write_dataframe(
             _text_lists(incidents),
             self.partial,

@@ -337,3 +337,89 @@ def test_ogc_hotspots_collection(api: Api) -> None:
     assert every["numberMatched"] == data["numberMatched"]  # the grid places one cluster
     far = get(api, path, cluster=CLUSTER, datetime=when, bbox="100,10,100.1,10.1")
     assert far.json()["numberMatched"] == 0
+
+
+# -- notices -----------------------------------------------------------------------------------
+
+
+def linked(api: Api, context: Context) -> None:
+    """Link the fixture's reports, stored without linking (as 'geozone incidents link' does)."""
+    from geozone.incidents.pipeline import link_stored
+
+    with open_store(api.store_url) as store:
+        link_stored(store, context)
+
+
+def test_answers_over_hotspots_name_an_unfinished_import_until_it_is_closed(
+    api: Api, grid_context: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Coverage (drawn and saved), suggestions, OGC hotspot items and one cell: the notices."""
+    from geozone import vntime
+    from geozone.incidents.notices import unfinished_import_notices
+    from geozone.incidents.pipeline import close_import, unfinished_imports
+    from tests.fixtures.imports import stopped_import
+
+    # The default period is 2021: the OGC item takes no datetime (its period ends today).
+    monkeypatch.setattr(vntime, "today", lambda: date(2021, 12, 31))
+    linked(api, grid_context)
+    x0, y0 = grid_point(900, 400)
+    x1, y1 = grid_point(1100, 600)
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+    }
+    created = api.client.post(
+        "/patrol-zones",
+        json={"cluster_id": CLUSTER, "name": "cầu", "geometry": square},
+        headers=api.auth("planner"),
+    )
+    zone_id = created.json()["id"]
+
+    def said() -> dict[str, Any]:
+        items = get(api, "/collections/hotspots/items", cluster=CLUSTER, limit=1)
+        cell = items.json()["features"][0]["id"]  # the planted hotspot
+        answers = {
+            "coverage": api.client.post(
+                f"/clusters/{CLUSTER}/coverage", json=square, headers=api.auth("analyst")
+            ),
+            "zone coverage": get(api, f"/patrol-zones/{zone_id}/coverage"),
+            "suggestions": get(api, f"/clusters/{CLUSTER}/patrol-suggestions", "planner"),
+            "ogc hotspots": items,
+            "ogc hotspot": get(api, f"/collections/hotspots/items/{cell}"),
+        }
+        for name, answer in answers.items():
+            assert answer.status_code == 200, (name, answer.text)
+        return {name: answer.json()["notices"] for name, answer in answers.items()}
+
+    assert set(map(len, said().values())) == {0}  # nothing to say
+    with open_store(api.store_url) as store:  # reports of 2024: the store's, not the period's
+        stopped_import(store, tmp_path, grid_context)
+        notices = unfinished_import_notices(store)
+    assert len(notices) == 1 and "Unfinished import (stopped): file " in notices[0]
+    assert said() == dict.fromkeys(said(), notices)
+    with open_store(api.store_url) as store:
+        [batch] = unfinished_imports(store)
+        close_import(store, grid_context, batch["batch_id"])
+    assert set(map(len, said().values())) == {0}
+
+
+def test_a_hotspots_answer_reads_the_notices_once_with_its_change_marker(
+    api: Api, grid_context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's notices are those of the marker its cached result is kept under."""
+    from geozone.incidents import notices
+
+    linked(api, grid_context)
+    reads: list[int] = []
+    real = notices.unfinished_imports
+
+    def counted(store: Any) -> list[dict[str, Any]]:
+        reads.append(1)
+        return real(store)
+
+    monkeypatch.setattr(notices, "unfinished_imports", counted)
+    for _ in range(2):  # computed, then from the cache
+        reads.clear()
+        answer = get(api, f"/clusters/{CLUSTER}/hotspots", **PERIOD)
+        assert answer.status_code == 200 and answer.json()["notices"] == []
+        assert len(reads) == 1

@@ -271,3 +271,65 @@ def test_answers_name_an_unfinished_import_until_it_is_closed(
         ("/clusters/grid-centre/border-effect", period),
     ):
         assert api.client.get(path, params=params, headers=analyst).json()["notices"] == []
+
+
+def test_one_incident_and_the_ogc_incidents_name_an_unfinished_import_until_it_is_closed(
+    api: Api, grid_context: Any, tmp_path: Path
+) -> None:
+    """GET /incidents/{id}, OGC incident items and one item: the notices GET /incidents gives."""
+    from geozone.incidents.notices import unfinished_import_notices
+    from geozone.incidents.pipeline import close_import, unfinished_imports
+    from geozone.store import open_store
+    from tests.fixtures.imports import stopped_import
+
+    analyst = api.auth("analyst")
+    paths = ("/incidents/twin", "/collections/incidents/items", "/collections/incidents/items/g7")
+    with open_store(api.store_url) as store:
+        stopped_import(store, tmp_path, grid_context)
+        notices = unfinished_import_notices(store)
+    assert len(notices) == 1 and "Unfinished import (stopped): file " in notices[0]
+    for path in paths:
+        answer = api.client.get(path, headers=analyst)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.json()["notices"] == notices, path
+    one = api.client.get("/incidents/twin", headers=analyst).json()
+    assert one["event_role"] == "single"  # what the notice warns of: g7's other report
+    units = api.client.get("/collections/units/items").json()
+    assert "notices" not in units  # a collection that counts no incident says nothing
+
+    with open_store(api.store_url) as store:
+        [batch] = unfinished_imports(store)
+        close_import(store, grid_context, batch["batch_id"])
+    for path in paths:
+        assert api.client.get(path, headers=analyst).json()["notices"] == [], path
+    one = api.client.get("/incidents/twin", headers=analyst).json()
+    assert one["event_role"] in ("lead", "cooperating")
+
+
+def test_openapi_documents_the_notices_of_every_answer_that_counts_incidents(api: Api) -> None:
+    from api.schemas import NOTICES_DESCRIPTION
+
+    document = api.client.get("/openapi.json").json()
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            return resolved(document["components"]["schemas"][name])
+        return schema
+
+    for path, method in (
+        ("/incidents", "get"),
+        ("/incidents/{external_id}", "get"),
+        ("/clusters/{cluster_id}/hotspots", "get"),
+        ("/clusters/{cluster_id}/border-effect", "get"),
+        ("/clusters/{cluster_id}/coverage", "post"),
+        ("/patrol-zones/{zone_id}/coverage", "get"),
+        ("/clusters/{cluster_id}/patrol-suggestions", "get"),
+        ("/maps/clusters/{cluster_id}/incidents", "get"),
+        ("/collections/{collection_id}/items", "get"),
+        ("/collections/{collection_id}/items/{feature_id}", "get"),
+    ):
+        [content] = document["paths"][path][method]["responses"]["200"]["content"].values()
+        notices = resolved(content["schema"])["properties"]["notices"]
+        assert notices["type"] == "array" and notices["items"] == {"type": "string"}, path
+        assert notices["description"].endswith(NOTICES_DESCRIPTION), path

@@ -8,6 +8,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from geozone.incidents.stream import assigned_table
@@ -325,6 +326,12 @@ def test_list_and_export_name_an_unfinished_import_on_standard_error(
     exported = invoke("incidents", "export", "-o", "-", "--format", "csv", "--store", url)
     assert "Unfinished import" in exported.stderr and "Unfinished import" not in exported.stdout
     assert len(pd.read_csv(BytesIO(exported.stdout_bytes))) == 301
+    # A GeoParquet file holds the notices the CLI says (stderr, --json) in its metadata.
+    parquet = tmp_path / "out.parquet"
+    exported = invoke("incidents", "export", "-o", str(parquet), "--store", url, "--json")
+    said = json.loads(exported.stdout)["notices"]
+    assert len(said) == 1 and said[0] in exported.stderr
+    assert json.loads(pq.read_schema(parquet).metadata[b"geozone:notices"]) == said
 
 
 def test_batches_lists_and_closes_an_unfinished_import(

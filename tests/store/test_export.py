@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 
@@ -182,3 +185,70 @@ def test_qgis_filters_the_exported_incidents_by_who_leads(
     assert decisions["valid"] and decisions["geometry"] == "NoGeometry"
     assert decisions["count"] == len(read_back(path, "cluster_decisions"))
     assert decisions["subset_count"] >= incidents["subset_count"]
+
+
+def said_in_file(path: Path) -> dict[str, Any]:
+    """What an export's own metadata holds of notices, read with pyarrow, SQLite, GDAL, JSON."""
+    if path.suffix == ".parquet":
+        schema = pq.read_schema(path).metadata  # what GeoPandas and geozone read
+        footer = pq.ParquetFile(path).metadata.metadata  # the file's key-value metadata
+        assert schema.get(b"geozone:notices") == footer.get(b"geozone:notices")
+        assert b"geo" in schema  # still GeoParquet
+        listed = schema.get(b"geozone:notices")
+        return {"notices": None if listed is None else json.loads(listed)}
+    if path.suffix == ".gpkg":
+        with sqlite3.connect(path) as db:
+            contents = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
+        items = {
+            layer: pyogrio.read_info(path, layer=layer)["layer_metadata"] or {}
+            for layer in ("incidents", "cluster_decisions")
+        }
+        found = {layer: meta.get("GEOZONE_NOTICES") for layer, meta in items.items()}
+        assert found["incidents"] == found["cluster_decisions"]
+        assert contents["incidents"] == contents["cluster_decisions"]
+        listed = found["incidents"]
+        return {
+            "notices": None if listed is None else json.loads(listed),
+            "description": contents["incidents"],
+        }
+    if path.suffix == ".geojson":
+        return {"notices": json.loads(path.read_text(encoding="utf-8")).get("notices")}
+    return {"notices": None, "text": path.read_text(encoding="utf-8")}
+
+
+def test_an_export_carries_the_notices_of_an_unfinished_import_in_its_metadata(
+    store: IncidentStore, tmp_path: Path
+) -> None:
+    """GeoParquet key, GeoPackage description and item, GeoJSON member; none once closed."""
+    from geozone.incidents.notices import unfinished_import_notices
+    from geozone.incidents.pipeline import close_import, unfinished_imports
+    from tests.fixtures.imports import stopped_import
+
+    context = grid_context()
+    stopped_import(store, tmp_path, context)
+    notices = unfinished_import_notices(store)
+    assert len(notices) == 1 and "Unfinished import (stopped): file " in notices[0]
+    names = unit_namer(context)
+    for suffix in (".parquet", ".gpkg", ".geojson", ".csv"):
+        path = tmp_path / f"stopped{suffix}"
+        summary = export_incidents(store, IncidentQuery(), path, names=names, attribution="A")
+        assert summary.incidents == 301 and summary.notices == tuple(notices), suffix
+        said = said_in_file(path)
+        if suffix == ".csv":  # no place for them: the CLI says them on stderr and in --json
+            assert said["notices"] is None and "Unfinished import" not in said["text"]
+            continue
+        assert said["notices"] == notices, suffix
+        if suffix == ".gpkg":  # the attribution, then one notice a line
+            assert said["description"] == f"A\n{notices[0]}"
+        assert len(read_back(path)) == 301
+
+    [batch] = unfinished_imports(store)
+    close_import(store, context, batch["batch_id"])
+    for suffix in (".parquet", ".gpkg", ".geojson"):
+        path = tmp_path / f"closed{suffix}"
+        summary = export_incidents(store, IncidentQuery(), path, names=names, attribution="A")
+        assert summary.notices == ()
+        said = said_in_file(path)
+        assert said["notices"] is None, suffix  # no empty key or member
+        if suffix == ".gpkg":
+            assert said["description"] == "A"
