@@ -155,12 +155,10 @@ def _joined(pieces: list[Any]) -> Any:
     return np.concatenate(pieces)
 
 
-def _zone_kind(
-    zoned: NDArray[np.bool_], junction: NDArray[np.bool_], n_units: NDArray[np.intp]
-) -> NDArray[np.object_]:
-    """Return "junction" where three or more members meet, "pair" in other zones, else None."""
+def _zone_kind(zoned: NDArray[np.bool_], junction: NDArray[np.bool_]) -> NDArray[np.object_]:
+    """Return "junction" where three or more sides meet, "pair" in other zones, else None."""
     out: NDArray[np.object_] = np.full(len(zoned), None, dtype=object)
-    out[zoned] = np.where(junction | (n_units >= 3), "junction", "pair")[zoned]
+    out[zoned] = np.where(junction, "junction", "pair")[zoned]
     return out
 
 
@@ -207,11 +205,13 @@ def _judge(
         distance, across = np.full(n, np.inf), np.full(n, -1, dtype=np.intp)
         junction = np.zeros(n, dtype=bool)
         in_zone = np.zeros(n, dtype=bool)
+        sides_met: NDArray[np.intp] | None = None
     elif territory.carried_sides:
         near_sides, distance, across_side, junction = _zones(territory, pts, jobs)
         if territory.drawn is not None:  # a planner's zone replaces the derived band
             near_sides, junction = _in_drawn(territory, pts, coded, across_side)
         in_zone = (pts.holder >= 0) & near_sides.any(axis=1)
+        sides_met = near_sides.sum(axis=1)
         near, across, on_line = _carried_members(
             territory, pts, near_sides, distance, across_side, tolerance_m
         )
@@ -219,6 +219,7 @@ def _judge(
         near, distance, across, junction = _zones(territory, pts, jobs)
         on_line = _on_boundary_members(territory, coded, pts)
         in_zone = (pts.holder >= 0) & near.any(axis=1)
+        sides_met = None
     held = pts.holder >= 0
     boundary = on_line.any(axis=1)
     facts = Facts(
@@ -237,6 +238,10 @@ def _judge(
     zoned = (facts.in_zone | boundary) & ~facts.unresolved & held  # no zone outside members
     zone = near | on_line
     zone[~zoned] = False
+    on_line = on_line & zoned[:, None]
+    # A junction where three or more sides meet: a carried cluster's sides are its original
+    # members (several members may stand for one), an ordinary cluster's are its members.
+    junction = junction | ((zone.sum(axis=1) if sides_met is None else sides_met) >= 3)
     return _decisions(
         territory,
         pts,
@@ -244,6 +249,7 @@ def _judge(
         tolerance_m,
         rule,
         zone,
+        on_line,
         distance,
         across,
         junction,
@@ -332,6 +338,7 @@ def _decisions(
     tolerance_m: float,
     rule: NDArray[np.intp],
     zone: NDArray[np.bool_],
+    on_line: NDArray[np.bool_],
     distance: NDArray[np.float64],
     across: NDArray[np.intp],
     junction: NDArray[np.bool_],
@@ -359,6 +366,7 @@ def _decisions(
     hands_over = (coop_kind == "detector") & (pts.detector >= 0)
     coop[np.flatnonzero(hands_over), pts.detector[hands_over]] = True
     zone_id, zone_lists = _distinct_sets(zone, codes)
+    line_id, line_lists = _distinct_sets(on_line, codes)
     coop_id, coop_lists = _distinct_sets(coop, codes)
     detector = np.where(
         pts.detector >= 0, codes[np.maximum(pts.detector, 0)], coded.detected_by[pts.rows]
@@ -368,7 +376,7 @@ def _decisions(
         "cluster_id": np.full(n, territory.cluster.id, dtype=object),
         "member_code": _code_of(codes, pts.holder),
         "in_zone": zoned,
-        "zone_kind": _zone_kind(zoned, junction, zone.sum(axis=1)),
+        "zone_kind": _zone_kind(zoned, junction),
         "zone_units": _lists(zone_lists, zone_id),
         "distance_m": np.where(np.isfinite(distance), np.round(distance, 1), np.nan),
         "boundary_with": _code_of(codes, across),
@@ -394,6 +402,7 @@ def _decisions(
             pts.area,
             np.where(pts.detector >= 0, pts.detector, -2 - given),
             zone_id,
+            line_id,
             coop_id,
             ~np.isfinite(distance),
             pts.side,
@@ -413,6 +422,7 @@ def _decisions(
             "side": pts.side,
             "across_side": across_side,
             "event": _event_of(coded, pts.rows),
+            "boundary_units": _lists(line_lists, line_id),
         },
         situation,
         territory,

@@ -73,6 +73,7 @@ def explain(
         "distance_m",
         "cooperating",
         "zone_units",
+        "boundary_units",
         "lead_unit",
         "detector",
         "rule",
@@ -83,9 +84,10 @@ def explain(
         "event",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
-    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
+    columns = [column for column in needed if column in frame]
+    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in columns}
     worded = [
-        _worded({column: firsts[column][k] for column in needed}, territory, tolerance_m)
+        _worded({column: firsts[column][k] for column in columns}, territory, tolerance_m)
         for k in range(len(first))
     ]
     which = np.searchsorted(labels, situation)
@@ -143,6 +145,7 @@ def _worded(
         _has_distance(row),
         tuple(row["cooperating"]),
         tuple(row["zone_units"]),
+        tuple(row.get("boundary_units", ())),
         row["lead_unit"],
         None if _missing(row["detector"]) else str(row["detector"]),
         row["unit_code"],
@@ -201,6 +204,9 @@ def _parameters(
         "detector": name(detector),
         "detected": "" if detected else clause("detected", detector=name(detector)),
         "zone": " – ".join(name(c) for c in row["zone_units"]),
+        # The members on whose boundary it lies, not every member of its zone (a member
+        # 150 m away is in a 200 m zone, not on the boundary).
+        "boundary": " – ".join(name(c) for c in row.get("boundary_units", row["zone_units"])),
         "distance": _distance_clause(row, territory, language, name) if _has_distance(row) else "",
         "width": f"{format_number(territory.width_m, language)} m",
         "tolerance": f"{format_number(tolerance_m, language)} m",

@@ -200,12 +200,12 @@ RULES: tuple[LeadRule, ...] = (
         label_vi="Nằm trên ranh giới – cần xem xét",
         label_en="On the boundary – review",
         vi=(
-            "Vụ việc nằm trên ranh giới giữa {zone} (trong dung sai {tolerance}); không đơn "
+            "Vụ việc nằm trên ranh giới giữa {boundary} (trong dung sai {tolerance}); không đơn "
             "vị nào trong số này phát hiện trước nên {holder} (gần nhất) tạm chủ "
             "trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
-            "On the boundary between {zone} (within the {tolerance} tolerance); none of "
+            "On the boundary between {boundary} (within the {tolerance} tolerance); none of "
             "them detected it first, so {holder}, the nearest, leads for now{cooperating}."
             + _REVIEW_EN
             + "{default_rule}{zone_basis}{standing}"
@@ -314,6 +314,7 @@ PARAMETERS: dict[str, str] = {
     "detector": "the detecting unit: a member's or unit's name, or the text given",
     "detected": "'; <detector> detected it' when a detector is named, else empty",
     "zone": "the members of the border zone, joined by ' – '",
+    "boundary": "the members on whose boundary the point lies (within the tolerance), by ' – '",
     "distance": "', <metres> m from its boundary with <member>' (empty when unknown)",
     "width": "the border-zone width W ('200 m')",
     "tolerance": "the boundary tolerance ('10 m')",

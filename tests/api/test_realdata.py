@@ -98,6 +98,18 @@ def test_the_t11_cluster_in_its_own_units_says_why_it_has_no_map_and_names_detec
             decided[given] = (t11["rule"], t11["lead_unit"], t11["explanation_vi"])
         assert decided["00160"][:2] == ("border_detector", "00160")
         assert set(decided.values()) == {decided["00160"]}
+        # At the bridge, on the new Nghĩa Đô – Ngọc Hà line (4 m), detected by a non-member:
+        # on the boundary between those two, not Giảng Võ (196 m away, in the 200 m zone),
+        # and in the zone of a pair of sides (the old districts), not at a junction.
+        located = client.get(
+            "/locate",
+            params={"lon": 105.8064, "lat": 21.0387, "date": "2025-08-01", "detected_by": "xyz"},
+        ).json()
+        (t11,) = [c for c in located["clusters"] if c["cluster_id"] == "hoa-do-phuc-vi-vn2025"]
+        assert t11["rule"] == "on_boundary" and t11["zone_kind"] == "pair"
+        assert "00025" in t11["zone_units"]
+        between = t11["explanation_en"].split("(within")[0]
+        assert "Nghĩa Đô" in between and "Ngọc Hà" in between and "Giảng Võ" not in between
 
 
 @pytest.mark.realdata
