@@ -75,16 +75,20 @@ AREA_LABELS: dict[str, Label] = {
 }
 #: Where incidents outside every member's territory are counted.
 OUTSIDE_MEMBERS: Label = ("Ngoài địa bàn các thành viên", "Outside the members' territory")
+#: Where incidents nobody leads are counted (no lead unit in the decision), by rule.
+NO_LEAD: Label = ("Không có đơn vị chủ trì", "No lead unit")
 #: Border zones by kind: along a pair's shared boundary, or around a junction.
 ZONE_KIND_LABELS: dict[str, Label] = {
     "pair": ("Vùng giáp ranh", "Border zone"),
     "junction": ("Vùng giao điểm", "Junction zone"),
 }
-#: Members by kind: a unit with territory, an organisation without, or none (outside).
+#: Rows of the per-member table by kind: a unit with territory, an organisation without, the
+#: incidents outside every member, and those nobody leads.
 MEMBER_KIND_LABELS: dict[str, Label] = {
     "unit": ("Đơn vị", "Unit"),
     "organisation": ("Tổ chức", "Organisation"),
     "outside": ("Ngoài cụm", "Outside"),
+    "no_lead": NO_LEAD,
 }
 #: Significant Gi* cells by kind.
 SPOT_LABELS: dict[str, Label] = {
@@ -110,6 +114,7 @@ __all__ = [
     "KIND_LABELS",
     "KIND_SHORT_LABELS",
     "MEMBER_KIND_LABELS",
+    "NO_LEAD",
     "OUTSIDE_MEMBERS",
     "RULE_LABELS",
     "SPOT_LABELS",

@@ -113,6 +113,7 @@ DISPLAY_COLUMNS: dict[str, tuple[str, ...]] = {
         "in_zone",
         "detected",
         "led",
+        "not_led",
         "solved_ratio",
         "subjects",
         "jointly_handled",
@@ -173,18 +174,30 @@ _ENGLISH_OF = {
     "kind_vi": "kind_en",
     "text_vi": "text_en",
 }
-#: Tables with a total row: the summed columns and the ratio columns rebuilt from the sums.
-_TOTALS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
+#: Tables with a total row: the summed columns and the ratio columns rebuilt from the sums
+#: (ratio column → (numerator, the columns summed for the denominator)).
+_TOTALS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, tuple[str, ...]]]]] = {
     "by_category": (
         ("cases", "subjects", "in_zone", "jointly_handled", "review", "solved", "in_zone_solved"),
         {
-            "solved_ratio": ("solved", "cases"),
-            "in_zone_solved_ratio": ("in_zone_solved", "in_zone"),
+            "solved_ratio": ("solved", ("cases",)),
+            "in_zone_solved_ratio": ("in_zone_solved", ("in_zone",)),
         },
     ),
+    # Led is the members' only (the rows that are no member have 0); the solved ratio of the
+    # total is over every case, led by a member or not (geozone.report.tables).
     "by_member": (
-        ("in_territory", "in_zone", "detected", "led", "subjects", "jointly_handled", "solved"),
-        {"solved_ratio": ("solved", "led")},
+        (
+            "in_territory",
+            "in_zone",
+            "detected",
+            "led",
+            "not_led",
+            "subjects",
+            "jointly_handled",
+            "solved",
+        ),
+        {"solved_ratio": ("solved", ("led", "not_led"))},
     ),
     "by_period": (
         (
@@ -199,8 +212,8 @@ _TOTALS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
             "jointly_handled",
         ),
         {
-            "criminal_solved_ratio": ("criminal_solved", "criminal_cases"),
-            "administrative_solved_ratio": ("administrative_solved", "administrative_cases"),
+            "criminal_solved_ratio": ("criminal_solved", ("criminal_cases",)),
+            "administrative_solved_ratio": ("administrative_solved", ("administrative_cases",)),
         },
     ),
 }
@@ -377,9 +390,9 @@ def _totals(name: str, frame: pd.DataFrame, columns: Sequence[str]) -> list[dict
     for k, column in enumerate(columns):
         if column in sums:
             cells.append({"total": False, "text": _number(sums[column])})
-        elif column in ratios and all(part in sums for part in ratios[column]):
+        elif column in ratios and all(p in sums for p in (ratios[column][0], *ratios[column][1])):
             top, bottom = ratios[column]
-            cells.append({"total": False, "text": f"{sums[top]}/{sums[bottom]}"})
+            cells.append({"total": False, "text": f"{sums[top]}/{sum(sums[b] for b in bottom)}"})
         else:
             cells.append({"total": k == 0, "text": None})
     return cells

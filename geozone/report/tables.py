@@ -12,10 +12,28 @@ Counting rules
 - *Jointly handled* is the incident's ``jointly_handled`` flag.
 - Per member: ``in_territory`` counts incidents in the member's territory, ``detected``
   those it detected (``detected_by`` names its code or member id), ``led`` those it leads
-  under the regulation (the stored ``lead_unit``); ``solved``, ``subjects`` and
-  ``jointly_handled`` are of the cases it leads. Incidents outside every member (detected
-  by one) and leads by non-members are counted on an "outside the members" row, so every
-  column sums to the cluster's total.
+  under the regulation (the stored ``lead_unit`` is its code); ``solved``, ``subjects`` and
+  ``jointly_handled`` are of the cases it leads, ``solved_ratio`` solved / led.
+- Incidents no member leads are never counted as led: ``led`` is a member's only, so its
+  total is the sum of the members'. They are counted in ``not_led`` (with their
+  ``solved``, ``subjects`` and ``jointly_handled``; ``solved_ratio`` is then solved /
+  not led) on rows of their own, after the members:
+
+  - "Ngoài địa bàn các thành viên / Outside the members' territory" (``member_kind``
+    ``outside``): ``in_territory`` the incidents that lie outside every member's territory
+    (the decision holds no member: rule ``outside_members`` or ``outside_every_unit``, or a
+    lapsed cluster's ``no_decision`` outside them); ``not_led`` those a unit that is no
+    member leads (rule ``outside_members``: handed over to the unit holding the point);
+  - "Không có đơn vị chủ trì (…) / No lead unit (…)" (``member_kind`` ``no_lead``), one row
+    per rule (the reason, in ``rule`` and in the row's name): ``not_led`` the incidents whose
+    decision names no lead unit (``no_decision``: the cluster does not apply, e.g. a carried
+    cluster not confirmed; ``no_member_geometry``: the members have no geometry in the set;
+    ``outside_every_unit``: at sea or abroad). Their place stays where it is known (a
+    member's territory, or outside the members); under ``no_member_geometry`` it cannot be
+    told, and ``in_territory`` counts them on their rule's row, not outside the members.
+
+  So ``in_territory``, ``led`` + ``not_led``, ``solved``, ``subjects`` and
+  ``jointly_handled`` each sum to the cluster's total.
 - Months are calendar months in Vietnam time; every month of the period is listed.
 """
 
@@ -28,8 +46,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from geozone.assignment.rules import BY_NAME, RULE_NAMES
 from geozone.incidents.schema import CATEGORIES
-from geozone.labels import AREA_LABELS, KIND_LABELS, KINDS, OUTSIDE_MEMBERS
+from geozone.labels import (
+    AREA_LABELS,
+    KIND_LABELS,
+    KINDS,
+    NO_LEAD,
+    OUTSIDE_MEMBERS,
+    bilingual,
+)
 from geozone.report._common import _names
 from geozone.report.forms import ClusterForm
 
@@ -84,6 +110,8 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "in_territory": ("Trên địa bàn", "In its territory"),
     "detected": ("Phát hiện", "Detected"),
     "led": ("Chủ trì", "Led"),
+    "not_led": ("Không do thành viên chủ trì", "Not led by a member"),
+    "rule": ("Quy tắc", "Rule"),
     "month": ("Tháng", "Month"),
     "criminal_cases": ("Hình sự: số vụ", "Criminal: cases"),
     "criminal_subjects": ("Hình sự: đối tượng", "Criminal: subjects"),
@@ -262,13 +290,59 @@ def _members_of(form: ClusterForm, start: date, end: date) -> pd.DataFrame:
 
 
 _MEMBER_COUNTS = _names(
-    "in_territory in_zone detected led solved solved_ratio subjects jointly_handled"
+    "in_territory in_zone detected led not_led solved solved_ratio subjects jointly_handled"
 )
+#: Rules under which the decision cannot tell which member's territory holds the incident
+#: (the members have no geometry in the set): it is not said to be outside the members.
+_MEMBER_UNKNOWN_RULES = frozenset({"no_member_geometry"})
+#: Row keys of the incidents outside every member and of those nobody leads (+ the rule).
+_OUTSIDE_KEY = "\x00outside"
+_NO_LEAD_KEY = "\x00no_lead:"
+
+
+def _extra_row(form: ClusterForm, key: str) -> dict[str, Any]:
+    """Return the metadata of a row that is no member: outside the members, or a no-lead rule."""
+    row: dict[str, Any] = {
+        "cluster_id": form.id,
+        "member_id": None,
+        "member_code": None,
+        "partial": False,
+        "joined": None,
+        "left": None,
+        "rule": None,
+    }
+    if key == _OUTSIDE_KEY:
+        return {**row, "member_name": bilingual(OUTSIDE_MEMBERS), "member_kind": "outside"}
+    rule = key.removeprefix(_NO_LEAD_KEY) or None
+    vi, en = NO_LEAD
+    if rule in BY_NAME:
+        vi, en = f"{vi} ({BY_NAME[rule].label_vi})", f"{en} ({BY_NAME[rule].label_en})"
+    elif rule:
+        vi, en = f"{vi} ({rule})", f"{en} ({rule})"
+    return {**row, "member_name": f"{vi} / {en}", "member_kind": "no_lead", "rule": rule}
+
+
+def _extra_order(key: object) -> tuple[int, str]:
+    """Sort the extra rows: outside the members first, then the no-lead rules in table order."""
+    text = str(key)
+    if text == _OUTSIDE_KEY:
+        return (-1, "")
+    rule = text.removeprefix(_NO_LEAD_KEY)
+    return (RULE_NAMES.index(rule) if rule in RULE_NAMES else len(RULE_NAMES), rule)
 
 
 def _by_member(
     frame: pd.DataFrame, forms: Sequence[ClusterForm], start: date, end: date
 ) -> pd.DataFrame:
+    """Return the per-member table of each form (see the module notes, "Per member").
+
+    Every incident is counted once on the place side (``in_territory``, ``in_zone``: the
+    member holding it, else "outside the members", else, when its member cannot be told, the
+    row of its no-lead rule) and once on the lead side (``led`` by a member, else
+    ``not_led`` on the "outside the members" row when a non-member unit leads, else on the
+    "no lead unit" row of its rule; ``solved``, ``subjects`` and ``jointly_handled`` go with
+    the lead side).
+    """
     parts = []
     for form in forms:  # one or two forms
         members = _members_of(form, start, end)
@@ -280,46 +354,40 @@ def _by_member(
             **dict(zip(members["member_id"], members["member_code"], strict=True)),
             **{code: code for code in codes},
         }
-        held = rows["member_code"].where(rows["member_code"].isin(codes), None)
-        led = rows["lead_unit"].where(rows["lead_unit"].isin(codes), None)
+        no_lead = _NO_LEAD_KEY + rows["rule"].fillna("").astype(str)
+        member = rows["member_code"].isin(codes)
+        unknown = rows["member_code"].isna() & rows["rule"].isin(_MEMBER_UNKNOWN_RULES)
+        place = rows["member_code"].where(member, no_lead.where(unknown, _OUTSIDE_KEY))
+        leader = rows["lead_unit"]
+        lead = leader.where(leader.isin(codes), no_lead.where(leader.isna(), _OUTSIDE_KEY))
         detected = rows["detected_by"].map(ids)
-        outside = "\x00outside"
-        territory = rows.assign(_m=held.fillna(outside)).groupby("_m")
-        leads = rows.assign(_m=led.fillna(outside)).groupby("_m")
+        territory = rows.assign(_m=place).groupby("_m")
+        leads = rows.assign(_m=lead).groupby("_m")
+        cases = leads.size()
+        by_member = cases.index.isin(list(codes))
         counts = pd.DataFrame(
             {
                 "in_territory": territory.size(),
                 "in_zone": territory["in_zone"].sum(),
                 "detected": rows.assign(_m=detected).groupby("_m").size(),
-                "led": leads.size(),
+                "led": cases[by_member],
+                "not_led": cases[~by_member],
                 "solved": leads["solved"].sum(),
                 "subjects": leads["subjects"].sum(),
                 "jointly_handled": leads["jointly_handled"].sum(),
             }
         )
-        table = members.set_index("member_code", drop=False)
-        if outside in counts.index:
-            extra = pd.DataFrame(
-                [
-                    {
-                        "cluster_id": form.id,
-                        "member_id": None,
-                        "member_code": None,
-                        "member_name": f"{OUTSIDE_MEMBERS[0]} / {OUTSIDE_MEMBERS[1]}",
-                        "member_kind": "outside",
-                        "partial": False,
-                        "joined": None,
-                        "left": None,
-                    }
-                ],
-                index=[outside],
-            )
-            table = pd.concat([table, extra]) if len(table) else extra
+        table = members.assign(rule=None).set_index("member_code", drop=False)
+        extra = sorted((k for k in counts.index if str(k).startswith("\x00")), key=_extra_order)
+        if extra:
+            added = pd.DataFrame([_extra_row(form, k) for k in extra], index=extra)
+            table = pd.concat([table, added[table.columns]]) if len(table) else added
         counts = counts.reindex(table.index).fillna(0).astype(np.int64)
         table = pd.concat([table, counts], axis=1)
-        table["solved_ratio"] = ratio(table["solved"], table["led"])
+        table["rule"] = table["rule"].astype(object).where(table["rule"].notna(), None)
+        table["solved_ratio"] = ratio(table["solved"], table["led"] + table["not_led"])
         parts.append(table.reset_index(drop=True))
-    columns = [*_members_of(forms[0], start, end).columns, *_MEMBER_COUNTS]
+    columns = [*_members_of(forms[0], start, end).columns, "rule", *_MEMBER_COUNTS]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]

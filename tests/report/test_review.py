@@ -169,28 +169,61 @@ def expected_tables(
                 {
                     "cluster_id": form.id,
                     "member_code": code,
+                    "member_kind": member.kind,
+                    "rule": None,
                     "in_territory": len(held),
                     "in_zone": int(held["in_zone"].sum()),
                     "detected": int(rows["detected_by"].isin([code, member.id]).sum()),
                     "led": len(led),
+                    "not_led": 0,
                     "solved": int(led["solved"].sum()),
                     "solved_ratio": f"{int(led['solved'].sum())}/{len(led)}",
                     "subjects": int(led["subjects"].sum()),
                     "jointly_handled": int(led["jointly_handled"].sum()),
                 }
             )
-        held = rows[~rows["member_code"].isin(list(codes))]
-        led = rows[~rows["lead_unit"].isin(list(codes))]
-        if len(held) or len(led):
-            out["by_member"].append(
-                {
-                    "cluster_id": form.id,
-                    "member_code": None,
-                    "in_territory": len(held),
-                    "led": len(led),
-                    "solved": int(led["solved"].sum()),
-                }
-            )
+        # Not led by a member: never "led". Outside the members: the points no member holds
+        # (unless the members have no geometry: then nobody can tell) and the leads handed
+        # to a unit that is no member; no lead unit: one row per rule.
+        lead, holder = rows["lead_unit"], rows["member_code"]
+        unknown = holder.isna() & (rows["rule"] == "no_member_geometry")
+        extra = [
+            (
+                "outside",
+                None,
+                ~holder.isin(list(codes)) & ~unknown,
+                lead.notna() & ~lead.isin(list(codes)),
+            ),
+            *(
+                (
+                    "no_lead",
+                    rule,
+                    unknown & (rows["rule"] == rule),
+                    lead.isna() & (rows["rule"] == rule),
+                )
+                for rule in dict.fromkeys(rows.loc[lead.isna(), "rule"])
+            ),
+        ]
+        for kind, rule, place, not_led in extra:
+            held, mine = rows[place], rows[not_led]
+            if len(held) or len(mine):
+                out["by_member"].append(
+                    {
+                        "cluster_id": form.id,
+                        "member_code": None,
+                        "member_kind": kind,
+                        "rule": rule,
+                        "in_territory": len(held),
+                        "in_zone": int(held["in_zone"].sum()),
+                        "detected": 0,
+                        "led": 0,
+                        "not_led": len(mine),
+                        "solved": int(mine["solved"].sum()),
+                        "solved_ratio": f"{int(mine['solved'].sum())}/{len(mine)}",
+                        "subjects": int(mine["subjects"].sum()),
+                        "jointly_handled": int(mine["jointly_handled"].sum()),
+                    }
+                )
     return out
 
 
@@ -211,7 +244,8 @@ def check_tables(report: ClusterReport, t: pd.DataFrame, context: Context) -> No
         mine = members[
             (members["cluster_id"] == want["cluster_id"])
             & (
-                members["member_code"].isna()
+                (members["member_kind"] == want["member_kind"])
+                & (members["rule"] == want["rule"] if want["rule"] else members["rule"].isna())
                 if want["member_code"] is None
                 else members["member_code"] == want["member_code"]
             )
@@ -221,6 +255,9 @@ def check_tables(report: ClusterReport, t: pd.DataFrame, context: Context) -> No
             continue
         (row,) = mine.to_dict("records")
         assert {k: row[k] for k in want} == want
+    # Every row of the table was expected (no other "outside" or "no lead" row).
+    extra = [r for r in expected["by_member"] if r["member_code"] is None]
+    assert int(members["member_code"].isna().sum()) == len(extra)
     # Every month of the period, per kind.
     months = pd.period_range(report.start, report.end, freq="M").astype(str).tolist()
     by_period = report.tables["by_period"]
@@ -286,9 +323,15 @@ def test_report_figures_equal_the_store(grid_store: IncidentStore, grid_context:
     ids = set(report.layers["incidents"]["external_id"])
     assert {"in-first", "in-last"} <= ids
     assert not ids & {"out-before", "out-after", "out-utc"}
-    # Totals add up: every incident is held by one row and led by one row.
+    # Totals add up: every incident is held by one row and led by a member or not.
     members = report.tables["by_member"]
-    assert members["in_territory"].sum() == members["led"].sum() == report.figures["cases"]
+    cases = report.figures["cases"]
+    assert members["in_territory"].sum() == (members["led"] + members["not_led"]).sum() == cases
+    # Led is the members' only: the incidents whose lead unit is a member.
+    member_rows = members["member_kind"].isin(["unit", "organisation"])
+    assert members["led"].sum() == members.loc[member_rows, "led"].sum()
+    codes = {m.territory_code or m.id for m in grid_context.clusters["grid-centre"].members}
+    assert members["led"].sum() == int(t["lead_unit"].isin(codes).sum()) < cases
 
 
 def test_solved_ratio_reads_solved_over_cases(
@@ -596,6 +639,12 @@ def test_t11_report_while_its_carried_form_is_lapsed(
     assert "không có đơn vị chủ trì và không xác định vùng giáp ranh" in note
     assert "geozone clusters confirm hoa-do-phuc-vi-vn2025 --from DATE" in note
     assert not any("Diện tích vùng giáp ranh" in n for n in report.notes)  # no zone applies
+    # Nobody leads them: none is counted as led (nor outside the members); one row says why.
+    members = report.tables["by_member"]
+    assert members["led"].sum() == 0 and "outside" not in set(members["member_kind"])
+    (row,) = members[members["member_kind"] == "no_lead"].to_dict("records")
+    assert (row["rule"], row["not_led"], row["in_territory"]) == ("no_decision", len(t), 0)
+    assert members["in_territory"].sum() == len(t)  # each in the member's territory
 
 
 @pytest.mark.realdata
