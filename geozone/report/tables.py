@@ -11,7 +11,8 @@ Counting rules
   pair or junction zone, or on a boundary between members).
 - *Jointly handled* is the incident's ``jointly_handled`` flag.
 - Per member: ``in_territory`` counts incidents in the member's territory, ``detected``
-  those it detected (``detected_by`` names its code or member id), ``led`` those it leads
+  those it detected (``detected_by`` names it: its code, member id or name, as the decisions
+  read it), ``led`` those it leads
   under the regulation (the stored ``lead_unit`` is its code); ``solved``, ``subjects`` and
   ``jointly_handled`` are of the cases it leads, ``solved_ratio`` solved / led.
 - Incidents no member leads are never counted as led: ``led`` is a member's only, so its
@@ -300,6 +301,20 @@ _OUTSIDE_KEY = "\x00outside"
 _NO_LEAD_KEY = "\x00no_lead:"
 
 
+def _detecting_members(form: ClusterForm, given: pd.Series, ids: dict[Any, Any]) -> dict[Any, Any]:
+    """Map each distinct ``detected_by`` to the member code it names (as the decisions do).
+
+    By the territory's own lookup (a member's id, code or name, see
+    ``_MemberTable.detector_of``) when the form has one, else by id or code.
+    """
+    values = pd.unique(given.dropna())
+    if form.territory is None:
+        return {value: ids[value] for value in values if value in ids}
+    table = form.territory.table
+    found = {value: table.detector_of(value) for value in values}
+    return {value: table.codes[k] for value, k in found.items() if k >= 0 and table.codes[k] in ids}
+
+
 def _extra_row(form: ClusterForm, key: str) -> dict[str, Any]:
     """Return the metadata of a row that is no member: outside the members, or a no-lead rule."""
     row: dict[str, Any] = {
@@ -360,7 +375,7 @@ def _by_member(
         place = rows["member_code"].where(member, no_lead.where(unknown, _OUTSIDE_KEY))
         leader = rows["lead_unit"]
         lead = leader.where(leader.isin(codes), no_lead.where(leader.isna(), _OUTSIDE_KEY))
-        detected = rows["detected_by"].map(ids)
+        detected = rows["detected_by"].map(_detecting_members(form, rows["detected_by"], ids))
         territory = rows.assign(_m=place).groupby("_m")
         leads = rows.assign(_m=lead).groupby("_m")
         cases = leads.size()

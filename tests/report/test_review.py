@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from geozone.report import (
     ratio,
 )
 from geozone.store import IncidentQuery, IncidentStore, open_store
+from geozone.text import fold
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import T11_CONFIRMED, grid_cluster
 from tests.fixtures.grid import GRID_INFO, grid_point, grid_units
@@ -163,7 +165,15 @@ def expected_tables(
     for form in cluster_forms(context, cluster_id):
         rows = t[t["cluster_id"] == form.id]
         codes = {m.territory_code or m.id: m for m in form.cluster.members}
+        # A carried member also detects by its original's id or code (its only successor).
+        claims = Counter(key for m in form.cluster.members for key in m.successor_of)
         for code, member in codes.items():
+            names = [code, member.id, *(k for k in member.successor_of if claims[k] == 1)]
+            # ... or by its name, folded, as the decisions read a detector: the member's, or
+            # its unit's bare name ("Ô 1" is "o1", the original member's id here).
+            bset = form.territory.bset if form.territory is not None else None
+            bare = [bset.get(code).name] if bset is not None and code in bset.full_names else []
+            folded = {fold(n) for n in [*names, member.name, *bare]}
             held, led = rows[rows["member_code"] == code], rows[rows["lead_unit"] == code]
             out["by_member"].append(
                 {
@@ -173,7 +183,12 @@ def expected_tables(
                     "rule": None,
                     "in_territory": len(held),
                     "in_zone": int(held["in_zone"].sum()),
-                    "detected": int(rows["detected_by"].isin([code, member.id]).sum()),
+                    "detected": int(
+                        (
+                            rows["detected_by"].isin(names)
+                            | rows["detected_by"].map(lambda v: fold(str(v))).isin(folded)
+                        ).sum()
+                    ),
                     "led": len(led),
                     "not_led": 0,
                     "solved": int(led["solved"].sum()),
