@@ -604,8 +604,9 @@ def map_of_layers(
     """Build the :func:`cluster_map` of a placed cluster's :class:`~maps.layers.ClusterLayers`.
 
     ``title`` defaults to the cluster's name; ``options`` are :func:`cluster_map`'s other
-    keyword arguments.
+    keyword arguments. The layers' notices (a carried cluster's standing) come first.
     """
+    options["notices"] = (*layers.notices, *options.get("notices", ()))
     return cluster_map(
         units=layers.units,
         boundaries_lines=layers.boundaries_lines,

@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geozone.assignment import ClusterTerritory
+from geozone.assignment import ClusterTerritory, standing_notice
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
 from geozone.clusters.zones import BorderZones, border_zones
@@ -44,6 +44,9 @@ class ClusterLayers:
     hotspots: gpd.GeoDataFrame | None
     title: str
     attribution: str
+    #: What the cluster's decisions stand on, when carried (lapsed, proposed, confirmed:
+    #: :func:`geozone.assignment.standing_notice`), shown with the map's notices.
+    notices: tuple[str, ...] = ()
 
 
 def cluster_layers(
@@ -139,6 +142,7 @@ def cluster_layers(
         hotspots=hotspots,
         title=cluster.name,
         attribution=attribution or bset.info.attribution,
+        notices=tuple(filter(None, [standing_notice(cluster)])),
     )
 
 

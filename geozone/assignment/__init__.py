@@ -28,7 +28,12 @@ from geozone.assignment.decide import (
     assign_clusters,
     cluster_columns,
 )
-from geozone.assignment.explain import explain, lapsed_sentences, situation_sentences
+from geozone.assignment.explain import (
+    explain,
+    lapsed_sentences,
+    situation_sentences,
+    standing_notice,
+)
 from geozone.assignment.jurisdiction import (
     UNIT_COLUMNS,
     SetLocated,
@@ -53,5 +58,6 @@ __all__ = [
     "locate_incidents",
     "side_facts",
     "situation_sentences",
+    "standing_notice",
     "territories",
 ]

@@ -270,6 +270,18 @@ def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:
     return _lapsed_clause(cluster, "vi"), _lapsed_clause(cluster, "en")
 
 
+def standing_notice(cluster: Cluster) -> str | None:
+    """Say, Vietnamese / English, what a carried cluster's decisions stand on (None: original).
+
+    Lapsed: it decides nothing, and why; proposed: its decisions are proposals to confirm;
+    confirmed: from when. For a map or a page that shows the cluster without a sentence.
+    """
+    if not cluster.decides:
+        return " / ".join(lapsed_sentences(cluster))
+    vi, en = _standing(cluster, "vi").strip(), _standing(cluster, "en").strip()
+    return f"{vi} / {en}" if vi else None
+
+
 def _lapsed_clause(cluster: Cluster, language: str) -> str:
     """Return why a lapsed carried cluster decides nothing (empty for any other cluster)."""
     if cluster.decides:

@@ -27,6 +27,7 @@ from maps import (
     cluster_map,
     cluster_on,
     incident_layer,
+    map_of_layers,
     stored_incidents,
     to_html,
 )
@@ -346,3 +347,34 @@ def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
     assert summary == (
         "Hiển thị cả 3 vụ việc, gộp thành 2 sự việc / all 3 incidents shown, as 2 events"
     )
+
+
+@pytest.mark.realdata
+def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: Settings) -> None:
+    """An outside audit's case: the carried T11 map drew its zone as if in force, lapsed.
+
+    Lapsed (not confirmed): the map says it makes no lead decision and why, as the sentences
+    do; confirmed: from when; an original cluster: nothing.
+    """
+    from geozone.assignment import lapsed_sentences
+    from geozone.clusters.model import Confirmation
+
+    def notices(context: Context, cluster_id: str) -> tuple[str, ...]:
+        placed = context.territory(cluster_id)
+        layers = cluster_layers(placed.cluster, placed.bset, zones=placed.zones)
+        html = to_html(map_of_layers(layers), inline_assets=False)
+        for notice in layers.notices:
+            assert html_escape(notice, quote=False) in html
+        return layers.notices
+
+    lapsed = load_context(built_settings)
+    t11 = lapsed.territory("hoa-do-phuc-vi-vn2025").cluster
+    (said,) = notices(lapsed, "hoa-do-phuc-vi-vn2025")
+    assert said == " / ".join(lapsed_sentences(t11)) and said.startswith("Không có quyết định")
+    confirmed = load_context(
+        built_settings,
+        confirmations=[Confirmation("hoa-do-phuc-vi-vn2025", date(2025, 7, 1), "test")],
+    )
+    (said,) = notices(confirmed, "hoa-do-phuc-vi-vn2025")
+    assert "đã được xác nhận áp dụng từ 01/07/2025" in said and "confirmed to apply" in said
+    assert notices(confirmed, "gia-lam") == ()
