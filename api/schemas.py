@@ -203,6 +203,14 @@ class Located(BaseModel):
     on_boundary: bool
     candidates: list[Any]
     clusters: list[ClusterDecision]
+    notices: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Clusters that concern the point (in a member's unit, or detected by a member) but "
+            "do not apply on its date, each said with its period in plain text (Vietnamese / "
+            "English): they decide nothing for it. Empty when there is nothing to say."
+        ),
+    )
 
 
 class RejectOut(BaseModel):
@@ -307,7 +315,9 @@ class IncidentOut(BaseModel):
     The fields as stored (``external_id``, ``occurred_at``, ``lon``, ``lat``, ``category``…,
     ``event_id`` and ``event_role``), ``assignment``, ``clusters`` (one decision per cluster)
     and ``problems``; ``notices`` as ``GET /incidents`` gives them (its event may be counted
-    wrong while an import is unfinished).
+    wrong while an import is unfinished), and one per cluster the incident concerns (in a
+    member's unit, or detected by a member) that does not apply on its date, with its period:
+    that cluster decides nothing for it.
     """
 
     model_config = ConfigDict(extra="allow")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from typing import Any, TypeAlias
 
@@ -268,6 +269,50 @@ def _zone_basis(territory: ClusterTerritory, language: str) -> str:
 def lapsed_sentences(cluster: Cluster) -> tuple[str, str]:
     """Say, in Vietnamese and English, why a lapsed carried cluster decides nothing."""
     return _lapsed_clause(cluster, "vi"), _lapsed_clause(cluster, "en")
+
+
+def out_of_period_notice(cluster: Cluster, day: date) -> str:
+    """Say, Vietnamese / English, that a cluster does not apply on ``day``, and its period.
+
+    For an incident the cluster would concern (in a member's territory, or detected by a
+    member) outside the period the regulation runs: no decision row is written for it, and
+    this says why rather than nothing.
+    """
+    period = cluster.period
+    start = period.start.earliest if period.start else None
+    end = period.end.latest if period.end else None
+    out = []
+    for language, (since, until, both, neither) in _PERIOD_WORDS.items():
+        first = _bound(start, bool(period.start and period.start.inferred), language)
+        last = _bound(end, bool(period.end and period.end.inferred), language)
+        if start and end:
+            span = both.format(start=first, end=last)
+        else:
+            span = (
+                since.format(start=first) if start else until.format(end=last) if end else neither
+            )
+        out.append(
+            CLAUSES["out_of_period"][language].format(
+                cluster=cluster.id, day=format_date(day, language), period=span
+            )
+        )
+    return " / ".join(out)
+
+
+def _bound(day: date | None, inferred: bool, language: str) -> str:
+    """Write a period's bound (empty when open), marked when inferred."""
+    if day is None:
+        return ""
+    return format_date(day, language) + (
+        {"vi": " (suy đoán)", "en": " (inferred)"}[language] if inferred else ""
+    )
+
+
+#: How a period is worded: from a start, until an end, both, neither.
+_PERIOD_WORDS = {
+    "vi": ("từ {start}", "đến {end}", "từ {start} đến {end}", "không rõ"),
+    "en": ("from {start}", "until {end}", "from {start} to {end}", "unknown"),
+}
 
 
 def standing_notice(cluster: Cluster) -> str | None:

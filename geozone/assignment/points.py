@@ -123,16 +123,62 @@ def _judge(
     for i, ((lon, lat, _day, detector), unit) in enumerate(zip(points, _rows(units), strict=True)):
         unit.pop("external_id", None)
         unit["candidates"] = unit.get("candidates") or []
+        decided = by_point.get(str(i), [])
+        day = days[i].astype(date)
         out.append(
             {
                 "lon": lon,
                 "lat": lat,
                 "detected_by": detector,
                 **unit,
-                "clusters": by_point.get(str(i), []),
+                "clusters": decided,
+                "notices": period_notices(context, unit, day, detector, decided),
             }
         )
     return out, located
+
+
+def period_notices(
+    context: Context,
+    unit: Mapping[str, Any],
+    day: date,
+    detected_by: Any,
+    decided: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """Say which clusters concern an incident but do not apply on its day (none decided).
+
+    A cluster concerns it when judged in the cluster's set and the incident lies in a
+    member's unit (or the area standing in for the members) or a member detected it. Each
+    such cluster outside its period gets :func:`~geozone.assignment.explain.out_of_period_notice`
+    instead of silence.
+
+    Parameters
+    ----------
+    context
+        The placed clusters.
+    unit
+        The incident's assignment: ``set_id`` and its unit, ward, district and province codes.
+    day
+        The incident's date in Vietnam time.
+    detected_by
+        The detecting unit as given (None: unknown).
+    decided
+        The decision rows the incident has (their clusters are not said again).
+    """
+    from geozone.assignment.explain import out_of_period_notice
+
+    codes = {unit.get(f"{level}_code") for level in ("unit", "ward", "district", "province")}
+    codes.discard(None)
+    done = {row.get("cluster_id") for row in decided}
+    out = []
+    for territory in context.territories:
+        cluster = territory.cluster
+        if territory.bset.id != unit.get("set_id") or cluster.id in done or cluster.in_force(day):
+            continue
+        members = {*territory.table.codes.tolist(), *territory.area_codes}
+        if codes & members or territory.table.detector_of(detected_by) >= 0:
+            out.append(out_of_period_notice(cluster, day))
+    return out
 
 
 def _rows(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -146,4 +192,4 @@ def _rows(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["Point", "jsonable", "judge_point", "judge_points"]
+__all__ = ["Point", "jsonable", "judge_point", "judge_points", "period_notices"]

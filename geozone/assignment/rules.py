@@ -374,6 +374,12 @@ CLAUSES: dict[str, dict[str, str]] = {
         "vi": " Cụm chuyển sang các đơn vị hành chính mới đã được xác nhận áp dụng từ {date}.",
         "en": " The carried cluster was confirmed to apply from {date}.",
     },
+    "out_of_period": {
+        "vi": "Cụm {cluster} không áp dụng ngày {day}, nên không có quyết định chủ trì của cụm "
+        "cho vụ việc này; thời gian áp dụng của cụm: {period}.",
+        "en": "Cluster {cluster} does not apply on {day}, so it makes no lead decision for this "
+        "incident; it runs {period}.",
+    },
     "lapsed": {
         "vi": "Không có quyết định chủ trì: cụm {cluster} kết thúc ngày {end}, trước khi sắp "
         "xếp đơn vị hành chính; dạng chuyển sang đơn vị mới ({carried}) chưa được xác nhận "

@@ -447,6 +447,8 @@ def locate(
             highlight=False,
         )
         console.print(f"  {row['explanation_vi']}\n  {row['explanation_en']}", highlight=False)
+    for notice in judged.get("notices") or ():
+        console.print(notice, highlight=False)
 
 
 @app.command("adjacency")

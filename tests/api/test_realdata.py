@@ -113,6 +113,55 @@ def test_the_t11_cluster_in_its_own_units_says_why_it_has_no_map_and_names_detec
 
 
 @pytest.mark.realdata
+def test_an_incident_before_its_cluster_s_regulation_is_said_so_not_silent(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """An outside audit's case: at the T11 bridge on 01/03/2023, before the regulation of
+    26/05/2023, ``clusters`` was empty and nothing said why; /locate, the CLI's answer and the
+    stored incident now say the cluster does not apply that day, with its period."""
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    key = create_key(store_url, "admin", "admin")
+    app = create_app(built_api_settings, context=load_context(built_settings), store_url=store_url)
+    with TestClient(app) as client:
+
+        def notices(
+            day: str, lon: float = 105.8064, lat: float = 21.0387, by: str = "nghia-do"
+        ) -> list[str]:
+            params = {"lon": lon, "lat": lat, "date": day, "detected_by": by}
+            located = client.get("/locate", params=params).json()
+            return [n for n in located["notices"] if "hoa-do-phuc-vi " in n]
+
+        (before,) = notices("2023-03-01")
+        assert before.startswith("Cụm hoa-do-phuc-vi không áp dụng ngày 01/03/2023")
+        assert "it runs from 2023-05-26 to 2024-12-31 (inferred)" in before
+        assert notices("2024-03-01") == []  # in its period: decided (no member geometry)
+        (gap,) = notices("2025-03-01")  # after it ended, before the reorganisation
+        assert "does not apply on 2025-03-01" in gap
+        assert len(notices("2023-03-01", 108.2, 16.05)) == 1  # Đà Nẵng, detected by a member
+        assert notices("2023-03-01", 108.2, 16.05, "00490") == []  # by a unit there: not ours
+        assert len(notices("2023-03-01", by="")) == 1  # at the bridge, detector unknown
+        posted = client.post(
+            "/incidents",
+            headers={"X-API-Key": key},
+            json=[
+                {
+                    "external_id": "before-1",
+                    "occurred_at": "2023-03-01T21:00:00+07:00",
+                    "lon": 105.8064,
+                    "lat": 21.0387,
+                    "category": "theft",
+                    "detected_by": "nghia-do",
+                    "synthetic": True,
+                }
+            ],
+        )
+        assert posted.status_code in (200, 201), posted.text
+        stored = client.get("/incidents/before-1", headers={"X-API-Key": key}).json()
+        assert [c["cluster_id"] for c in stored["clusters"]] == []
+        assert before in stored["notices"]
+
+
+@pytest.mark.realdata
 def test_planners_define_clusters_on_the_real_units(
     built_settings: Settings, built_api_settings: ApiSettings, legacy: BoundarySet, tmp_path: Path
 ) -> None:
