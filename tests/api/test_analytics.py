@@ -255,18 +255,26 @@ def test_coverage_of_the_border_zone_is_whole(api: Api, grid_context: Context) -
     assert {u["code"] for u in data["units"]} >= {"00001", "00002", "00004", "00005"}
 
 
-def test_coverage_of_a_planner_zone_and_bad_geometry(api: Api) -> None:
+def _square() -> dict[str, Any]:
+    """A 200 m square on the grid cluster's shared boundaries (GeoJSON)."""
     x0, y0 = grid_point(900, 400)
     x1, y1 = grid_point(1100, 600)
-    square = {
-        "type": "Polygon",
-        "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
-    }
-    created = api.client.post(
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def _saved_zone(api: Api, square: dict[str, Any]) -> Any:
+    """Save ``square`` as a planner's patrol zone of the grid cluster; return the answer."""
+    return api.client.post(
         "/patrol-zones",
         json={"cluster_id": CLUSTER, "name": "cầu", "geometry": square},
         headers=api.auth("planner"),
     )
+
+
+def test_coverage_of_a_planner_zone_and_bad_geometry(api: Api) -> None:
+    square = _square()
+    x0, y0 = square["coordinates"][0][0]
+    created = _saved_zone(api, square)
     assert created.status_code == 201
     zone_id = created.json()["id"]
     saved = get(api, f"/patrol-zones/{zone_id}/coverage", **PERIOD)
@@ -362,17 +370,8 @@ def test_answers_over_hotspots_name_an_unfinished_import_until_it_is_closed(
     # The default period is 2021: the OGC item takes no datetime (its period ends today).
     monkeypatch.setattr(vntime, "today", lambda: date(2021, 12, 31))
     linked(api, grid_context)
-    x0, y0 = grid_point(900, 400)
-    x1, y1 = grid_point(1100, 600)
-    square = {
-        "type": "Polygon",
-        "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
-    }
-    created = api.client.post(
-        "/patrol-zones",
-        json={"cluster_id": CLUSTER, "name": "cầu", "geometry": square},
-        headers=api.auth("planner"),
-    )
+    square = _square()
+    created = _saved_zone(api, square)
     zone_id = created.json()["id"]
 
     def said() -> dict[str, Any]:
