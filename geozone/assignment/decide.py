@@ -155,6 +155,12 @@ def _joined(pieces: list[Any]) -> Any:
     return np.concatenate(pieces)
 
 
+def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Tell which points a partial member holds (-1: none)."""
+    partial = np.array([m.partial for m in territory.cluster.members] + [False], dtype=bool)
+    return partial[holder]  # -1 picks the trailing False
+
+
 def _zone_kind(zoned: NDArray[np.bool_], junction: NDArray[np.bool_]) -> NDArray[np.object_]:
     """Return "junction" where three or more sides meet, "pair" in other zones, else None."""
     out: NDArray[np.object_] = np.full(len(zoned), None, dtype=object)
@@ -383,7 +389,11 @@ def _decisions(
         "lead_unit": lead_code,
         "cooperating": _lists(coop_lists, coop_id),
         "rule": _RULES[rule],
-        "review": _REVIEWED[rule] | (territory.cluster.carry_status == "proposed"),
+        # A partial member (only part of its unit came from a signatory) may hold the point
+        # outside that part: its decisions are reviewed (see CLAUSES["partial_holder"]).
+        "review": _REVIEWED[rule]
+        | (territory.cluster.carry_status == "proposed")
+        | (_partial_holder(territory, pts.holder) & territory.decides),
         "detector": detector,
     }
     # Integers standing for the worded values: the unit holding the point (a leaf unit, or

@@ -177,7 +177,7 @@ def situation_sentences(
         values = _parameters(row, territory, tolerance_m, language)
         # Every rule's sentence ends with the event clause (empty unless the report is a
         # cooperating report of a linked event).
-        sentence = getattr(rule, language).format(**values) + values["event"]
+        sentence = getattr(rule, language).format(**values) + values["partial"] + values["event"]
         before, found, after = sentence.partition(_METRES)
         out.append((before, after, bool(found)))
     return out[0], out[1]
@@ -220,6 +220,9 @@ def _parameters(
         "standing": _standing(territory.cluster, language),
         "lapsed": _lapsed_clause(territory.cluster, language),
         "event": _event_clause(row.get("event"), territory, language, name),
+        "partial": ""
+        if not territory.decides
+        else _partial_clause(row["member_code"], territory, language, name),
     }
 
 
@@ -325,6 +328,14 @@ def standing_notice(cluster: Cluster) -> str | None:
         return " / ".join(lapsed_sentences(cluster))
     vi, en = _standing(cluster, "vi").strip(), _standing(cluster, "en").strip()
     return f"{vi} / {en}" if vi else None
+
+
+def _partial_clause(holder: Any, territory: ClusterTerritory, language: str, name: Any) -> str:
+    """Say that the member holding the point is a partial one (empty for any other)."""
+    k = territory.table.holders.get(holder) if isinstance(holder, str) else None
+    if k is None or not territory.cluster.members[k].partial:
+        return ""
+    return CLAUSES["partial_holder"][language].format(holder=name(holder))
 
 
 def _lapsed_clause(cluster: Cluster, language: str) -> str:

@@ -125,7 +125,13 @@ def judge(
         lead_unit=lead,
         cooperating=frozenset(cooperating),
         rule=rule.name,
-        review=rule.review or cluster.carry_status == "proposed",
+        review=rule.review
+        or cluster.carry_status == "proposed"
+        or (
+            territory.decides
+            and holder is not None
+            and cluster.members[territory.table.holders[holder]].partial
+        ),
     )
 
 

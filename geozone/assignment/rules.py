@@ -374,6 +374,12 @@ CLAUSES: dict[str, dict[str, str]] = {
         "vi": " Cụm chuyển sang các đơn vị hành chính mới đã được xác nhận áp dụng từ {date}.",
         "en": " The carried cluster was confirmed to apply from {date}.",
     },
+    "partial_holder": {
+        "vi": " {holder} chỉ là thành viên một phần (chỉ một phần địa bàn kế thừa từ đơn vị "
+        "đã ký quy chế): điểm này có thể nằm ngoài phần đó, cần xem xét.",
+        "en": " {holder} is a partial member (only part of its territory comes from a unit "
+        "that signed the regulation): this point may lie outside that part; review.",
+    },
     "out_of_period": {
         "vi": "Cụm {cluster} không áp dụng ngày {day}, nên không có quyết định chủ trì của cụm "
         "cho vụ việc này; thời gian áp dụng của cụm: {period}.",

@@ -110,6 +110,21 @@ def test_the_t11_cluster_in_its_own_units_says_why_it_has_no_map_and_names_detec
         assert "00025" in t11["zone_units"]
         between = t11["explanation_en"].split("(within")[0]
         assert "Nghĩa Đô" in between and "Ngọc Hà" in between and "Giảng Võ" not in between
+        # West Lake, in Tây Hồ, a partial member (4.5 % of it came from old Nghĩa Đô): led by
+        # territory, but reviewed and said to maybe lie outside the part that signed.
+        for lon, lat, code, partial in (
+            (105.83, 21.06, "00103", True),
+            (105.82, 21.035, "00008", False),
+        ):
+            located = client.get(
+                "/locate",
+                params={"lon": lon, "lat": lat, "date": "2025-08-03", "detected_by": code},
+            ).json()
+            (t11,) = [c for c in located["clusters"] if c["cluster_id"] == "hoa-do-phuc-vi-vn2025"]
+            assert (t11["member_code"], t11["lead_unit"]) == (code, code)
+            assert t11["review"] is partial
+            assert ("partial member" in t11["explanation_en"]) is partial
+            assert ("thành viên một phần" in t11["explanation_vi"]) is partial
 
 
 @pytest.mark.realdata
