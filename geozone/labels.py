@@ -1,7 +1,8 @@
 """The one catalogue of the labels geozone shows in Vietnamese and English.
 
 Maps, reports and the API show the same coded values to people: incident categories and their
-kinds, lead rules, border zones, member kinds, Gi* cells, and the mark of synthetic data. Their
+kinds, lead rules, border zones, member kinds, membership changes, Gi* cells, and the mark of
+synthetic data. Their
 wording lives here, once; the outputs import it.
 
 A label is a ``(Vietnamese, English)`` pair; :func:`bilingual` writes it as one text, "vi /
@@ -90,6 +91,23 @@ MEMBER_KIND_LABELS: dict[str, Label] = {
     "outside": ("Ngoài cụm", "Outside"),
     "no_lead": NO_LEAD,
 }
+#: Changes of a cluster's membership table (the review's ``membership``), by kind: every
+#: event kind of a cluster (:data:`geozone.clusters.model.EventKind`; ``carried`` is also a
+#: member carried into the new units) and the changes the table derives from the members and
+#: the period.
+CHANGE_LABELS: dict[str, Label] = {
+    "joined": ("Tham gia", "Joined"),
+    "left": ("Rời cụm", "Left"),
+    "carried": ("Chuyển sang đơn vị mới", "Carried into new units"),
+    "confirmed": ("Xác nhận áp dụng", "Confirmed to apply"),
+    "period_start": ("Bắt đầu giai đoạn", "Period starts"),
+    "period_end": ("Kết thúc giai đoạn", "Period ends"),
+    "signed": ("Ký quy chế", "Regulation signed"),
+    "launched": ("Ra mắt", "Launched"),
+    "review": ("Sơ kết", "Review"),
+    "agreed_to_admit": ("Đồng ý kết nạp", "Agreed to admit"),
+    "admitted": ("Kết nạp", "Admitted"),
+}
 #: Significant Gi* cells by kind.
 SPOT_LABELS: dict[str, Label] = {
     "hot": ("Điểm nóng", "Hot spot"),
@@ -110,6 +128,7 @@ SYNTHETIC_NOTE = "SYNTHETIC data (dữ liệu mô phỏng)"
 __all__ = [
     "AREA_LABELS",
     "CATEGORY_LABELS",
+    "CHANGE_LABELS",
     "KINDS",
     "KIND_LABELS",
     "KIND_SHORT_LABELS",

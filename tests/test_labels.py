@@ -32,3 +32,16 @@ def test_one_spelling_per_use() -> None:
     assert labels.SYNTHETIC_LABEL_TEXT == "dữ liệu mô phỏng / synthetic data"
     assert labels.SYNTHETIC_LABEL.upper() == "DỮ LIỆU MÔ PHỎNG / SYNTHETIC DATA"
     assert labels.bilingual(labels.ZONE_KIND_LABELS["pair"]) == "Vùng giáp ranh / Border zone"
+
+
+def test_every_membership_change_has_its_label() -> None:
+    from typing import get_args
+
+    from geozone.clusters.model import EventKind
+    from geozone.report import CHANGE_LABELS
+
+    # Every event kind of a cluster ("confirmed" too), and the changes the table derives.
+    derived = {"joined", "period_start", "period_end"}
+    assert set(labels.CHANGE_LABELS) == set(get_args(EventKind)) | derived
+    assert labels.CHANGE_LABELS["confirmed"] == ("Xác nhận áp dụng", "Confirmed to apply")
+    assert CHANGE_LABELS is labels.CHANGE_LABELS

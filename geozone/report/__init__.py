@@ -17,10 +17,11 @@ The printable HTML page is built by ``maps.report``. Apart from the review,
 :mod:`~geozone.report.exports` writes layers to GeoPackage and friends, with the attribution.
 """
 
+from geozone.labels import CHANGE_LABELS
 from geozone.report.forms import ClusterForm, cluster_forms, period_bounds
 from geozone.report.incidents import cluster_incidents
 from geozone.report.review import SYNTHETIC_LABEL, ClusterReport, cluster_report
-from geozone.report.tables import CHANGE_LABELS, COLUMN_LABELS, TABLES, label, ratio
+from geozone.report.tables import COLUMN_LABELS, TABLES, label, ratio
 
 __all__ = [
     "CHANGE_LABELS",

@@ -168,18 +168,6 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "p_value": ("Giá trị p", "p-value"),
     "reason": ("Lý do thiếu", "Why missing"),
 }
-#: Change kinds of the membership table → (Vietnamese, English).
-CHANGE_LABELS: dict[str, tuple[str, str]] = {
-    "joined": ("Tham gia", "Joined"),
-    "left": ("Rời cụm", "Left"),
-    "carried": ("Chuyển sang đơn vị mới", "Carried into new units"),
-    "period_start": ("Bắt đầu giai đoạn", "Period starts"),
-    "period_end": ("Kết thúc giai đoạn", "Period ends"),
-    "signed": ("Ký quy chế", "Regulation signed"),
-    "launched": ("Ra mắt", "Launched"),
-    "review": ("Sơ kết", "Review"),
-    "admitted": ("Kết nạp", "Admitted"),
-}
 
 
 def label(column: object) -> tuple[str, str]:

@@ -141,6 +141,27 @@ def test_tables_show_the_report_figures(evil: tuple[ClusterReport, Context, str]
     assert report.figures["in_zone_criminal_solved_ratio"] in page
 
 
+def test_membership_changes_are_labelled_in_both_languages() -> None:
+    import pandas as pd
+
+    from geozone.report import CHANGE_LABELS
+
+    rows = pd.DataFrame(
+        {
+            "date": ["2025-07-01"] * len(CHANGE_LABELS),
+            "change": list(CHANGE_LABELS),
+            "member_name": [None] * len(CHANGE_LABELS),
+            "member_code": [None] * len(CHANGE_LABELS),
+            "text_vi": ["…"] * len(CHANGE_LABELS),
+            "text_en": ["…"] * len(CHANGE_LABELS),
+        }
+    )
+    rendered = table_html("membership", rows)
+    cells = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)<span class='en'>([^<]*)</span>", rendered)
+    assert cells == [(html.escape(vi), html.escape(en)) for vi, en in CHANGE_LABELS.values()]
+    assert "<td>Xác nhận áp dụng<span class='en'>Confirmed to apply</span></td>" in rendered
+
+
 def test_empty_period_says_no_incidents(tmp_path: Path) -> None:
     report, context = make_report(tmp_path, start=date(2023, 1, 1), end=date(2023, 3, 31))
     page = report_html(report, context, interactive_map=False)
