@@ -151,13 +151,18 @@ def _next_anniversary(start: date, month: int, day: int, step: int) -> date:
 
 
 class Period(BaseModel):
-    """When the cluster runs: ``start`` and ``end`` (None: open)."""
+    """When the cluster runs: ``start`` and ``end`` (None: open).
+
+    ``note`` says, in English, where the dates come from; ``note_vi`` says it in Vietnamese
+    for the Vietnamese side of the outputs (without it they show the dates alone there).
+    """
 
     model_config = _FROZEN
 
     start: ReportedDate | None = None
     end: ReportedDate | None = None
     note: str | None = None
+    note_vi: str | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:

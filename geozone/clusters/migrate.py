@@ -36,6 +36,12 @@ from geozone.clusters.successors import (
 )
 from geozone.errors import MigrationError
 
+#: How a carried member's note (its ``notes``, in English) opens, and how it ends for a member
+#: carrying a minor part of an original member's territory, as (Vietnamese, English): the
+#: review writes the Vietnamese from them (:mod:`geozone.report.tables`).
+CARRIED_FROM: tuple[str, str] = ("Kế thừa từ ", "From ")
+CARRIED_PARTIAL: tuple[str, str] = (" (một phần nhỏ).", " (a minor part).")
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -203,9 +209,9 @@ class Migration:
                         if key
                     )
                 ),
-                notes="From "
+                notes=CARRIED_FROM[1]
                 + ", ".join(f"{by_id[i].name} ({by_id[i].unit_code})" for i in member.from_members)
-                + (" (a minor part)." if member.partial else "."),
+                + (CARRIED_PARTIAL[1] if member.partial else "."),
             )
             for member in self.new_members
             if include_partial or not member.partial

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from geozone.assignment.rules import CLAUSES
 from geozone.errors import (
     DataNotFoundError,
     InvalidParameterError,
@@ -211,12 +212,14 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
         if not form.overlaps(start, end):
             continue
         days = f"{form.applies_from or '…'} – {form.applies_to or '…'}"
+        level = form.cluster.level  # "ward": the English side names it as it is
+        level_vi = CLAUSES[f"level_{level}"]["vi"]  # "phường, xã"
         if form.territory is None:
             notes.append(
                 f"{form.id}: các thành viên được đặt tên theo đơn vị của {form.set_id}, bộ này "
-                f"không có ranh giới cấp {form.cluster.level}; vụ việc trong {days} không được "
+                f"không có ranh giới cấp {level_vi}; vụ việc trong {days} không được "
                 f"tính theo dạng này / its members are named in {form.set_id}, which has no "
-                f"{form.cluster.level} geometry: no incident in {days} is judged under this form."
+                f"{level} geometry: no incident in {days} is judged under this form."
             )
         elif not form.territory.decides:
             notes.append(_lapsed_note(form, days))
@@ -225,13 +228,13 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
         elif not form.territory.geometric:
             areas = ", ".join(form.territory.unit_name(c) for c in form.territory.area_codes)
             notes.append(
-                f"{form.id}: bộ {form.set_id} không có ranh giới cấp {form.cluster.level} của "
-                f"các thành viên (no ward geometry); vụ việc trong {days} tại {areas} được ghi "
-                f"nhận để xem xét nhưng không xác định được đơn vị chủ trì; nhập lớp ranh giới "
-                f"phường cũ để có quyết định / {form.set_id} has no {form.cluster.level} geometry "
-                f"of its members: incidents in {days} in {areas} are recorded for review "
-                f"without a lead unit (rule no_member_geometry); import an old ward layer "
-                f"(geozone data import … --register {form.set_id}) to decide them."
+                f"{form.id}: bộ {form.set_id} không có ranh giới cấp {level_vi} của các thành "
+                f"viên; vụ việc trong {days} tại {areas} được ghi nhận để xem xét nhưng không "
+                f"xác định được đơn vị chủ trì; nhập lớp ranh giới {level_vi} cũ để có quyết "
+                f"định / {form.set_id} has no {level} geometry of its members: incidents in "
+                f"{days} in {areas} are recorded for review without a lead unit (rule "
+                f"no_member_geometry); import an old {level} layer (geozone data import … "
+                f"--register {form.set_id}) to decide them."
             )
     if not any(f.overlaps(start, end) for f in forms):
         notes.append(

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from geozone.assignment.rules import BY_NAME, RULE_NAMES
+from geozone.clusters.migrate import CARRIED_FROM, CARRIED_PARTIAL
 from geozone.incidents.schema import CATEGORIES
 from geozone.labels import (
     AREA_LABELS,
@@ -433,13 +434,32 @@ def _date_text(reported: ReportedDate) -> str:
     return exact.isoformat() if exact is not None else str(reported)
 
 
+def _date_text_vi(reported: ReportedDate) -> str:
+    """Write a reported date in Vietnamese: "31/12/2024", "06/2024", "năm 2024", "suy đoán"."""
+    year, month, day = reported.year, reported.month, reported.day
+    if year is not None and month is not None and day is not None:
+        text = f"{day:02d}/{month:02d}/{year}"
+    elif year is not None:
+        text = f"{month:02d}/{year}" if month is not None else f"năm {year}"
+    elif month is not None:
+        text = (f"{day:02d}/" if day is not None else "tháng ") + f"{month:02d} (không rõ năm)"
+    else:
+        text = "không rõ ngày"
+    return text + (", suy đoán" if reported.inferred else "")
+
+
 def _carried_text(notes: str | None) -> tuple[str, str]:
-    """Vietnamese and English of a carried member's note ("From A (code), B (code).")."""
+    """Vietnamese and English of a carried member's note ("From A (code), B (code).").
+
+    The note is the migrator's, in English (:data:`geozone.clusters.migrate.CARRIED_FROM`,
+    :data:`~geozone.clusters.migrate.CARRIED_PARTIAL`); its Vietnamese is written here.
+    """
     english = notes or ""
     vietnamese = english
-    if english.startswith("From "):
-        vietnamese = "Kế thừa từ " + english.removeprefix("From ")
-        vietnamese = vietnamese.replace(" (in part).", " (một phần).")
+    if english.startswith(CARRIED_FROM[1]):
+        vietnamese = CARRIED_FROM[0] + english.removeprefix(CARRIED_FROM[1])
+        if vietnamese.endswith(CARRIED_PARTIAL[1]):
+            vietnamese = vietnamese.removesuffix(CARRIED_PARTIAL[1]) + CARRIED_PARTIAL[0]
     return vietnamese, english
 
 
@@ -507,12 +527,17 @@ def _membership(forms: Sequence[ClusterForm], start: date, end: date) -> pd.Data
                     member,
                 )
         if period.end is not None and _in_period(period.end, start, end):
+            # The period's note is English; its Vietnamese (note_vi) goes on the Vietnamese
+            # side, else the date alone (marked when it is inferred).
+            ended = _date_text(period.end)
+            note_vi = (period.note_vi or _date_text_vi(period.end)).rstrip(".")
+            note_en = (period.note or ended).rstrip(".")
             add(
-                _date_text(period.end),
+                ended,
                 form,
                 "period_end",
-                f"Kết thúc giai đoạn của cụm ({period.note or _date_text(period.end)}).",
-                f"The cluster's period ends ({period.note or _date_text(period.end)}).",
+                f"Kết thúc giai đoạn của cụm ({note_vi}).",
+                f"The cluster's period ends ({note_en}).",
             )
     columns = _names("date cluster_id change member_id member_code member_name text_vi text_en")
     out = pd.DataFrame(rows, columns=columns)

@@ -387,6 +387,29 @@ def test_membership_changes_in_the_period(grid_store: IncidentStore, grid_contex
     assert "00005" not in set(members["member_code"].dropna())
 
 
+@pytest.mark.parametrize(
+    ("note_vi", "said_vi"),
+    [
+        ("Ngày kết thúc được suy ra từ báo cáo.", "Ngày kết thúc được suy ra từ báo cáo"),
+        (None, "31/12/2021, suy đoán"),  # no Vietnamese note: the date, never the English
+    ],
+)
+def test_the_end_of_the_period_is_said_in_each_language(
+    tmp_path: Path, grid: BoundarySet, note_vi: str | None, said_vi: str
+) -> None:
+    end = {"year": 2021, "month": 12, "day": 31, "inferred": True}
+    period = {"start": date(2020, 1, 1), "end": end, "note": "The end is inferred."}
+    cluster = grid_cluster(zone_width_m=100, period={**period, "note_vi": note_vi})
+    territory = ClusterTerritory(cluster, grid)
+    context = Context([grid], {cluster.id: cluster}, [territory], {"grid": "test"})
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        report = cluster_report(store, context, cluster.id, START, END, hotspots=False)
+    (row,) = report.tables["membership"].query("change == 'period_end'").to_dict("records")
+    assert row["date"] == "2021-12-31"
+    assert row["text_vi"] == f"Kết thúc giai đoạn của cụm ({said_vi})."
+    assert row["text_en"] == "The cluster's period ends (The end is inferred)."
+
+
 def test_empty_period_says_no_incidents(grid_store: IncidentStore, grid_context: Context) -> None:
     report = cluster_report(
         grid_store, grid_context, "grid-centre", date(2024, 2, 1), date(2024, 4, 30)
@@ -484,7 +507,7 @@ def carried_cluster() -> Cluster:
                 "name": f"Phường Ô {n}",
                 "joined": joined,
                 "partial": n == 5,
-                "notes": f"From Ô {n} (0000{n})" + (" (in part)." if n == 5 else "."),
+                "notes": f"From Ô {n} (0000{n})" + (" (a minor part)." if n == 5 else "."),
             }
             for n in (1, 2, 4, 5)
         ],
@@ -533,8 +556,9 @@ def test_a_carried_cluster_is_reported_with_its_original(
         carried = changes[changes["change"] == "carried"]
         assert carried["date"].eq("2025-07-01").all() and len(carried) == 5  # event + 4 members
         partial = carried[carried["member_code"] == "00005"].iloc[0]
-        assert partial["text_vi"] == "Một phần. Kế thừa từ Ô 5 (00005) (một phần)."
-        assert partial["text_en"] == "Partial member. From Ô 5 (00005) (in part)."
+        # As the migrator writes a partial member's note, in Vietnamese on the Vietnamese side.
+        assert partial["text_vi"] == "Một phần. Kế thừa từ Ô 5 (00005) (một phần nhỏ)."
+        assert partial["text_en"] == "Partial member. From Ô 5 (00005) (a minor part)."
         # The carried id names the same family.
         again = cluster_report(
             store, carried_context, "grid-centre-grid2025", first, last, hotspots=False
@@ -600,6 +624,12 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
     # The reorganisation: Ngọc Hà carries Nghĩa Đô, Cống Vị and Vĩnh Phúc.
     carried = report.tables["membership"].query("change == 'carried' and member_code == '00008'")
     assert carried["text_en"].iloc[0].startswith("From Phường Nghĩa Đô (00157), Phường Cống Vị")
+    # Tây Hồ carries a minor part of Nghĩa Đô: said in Vietnamese on the Vietnamese side.
+    members = report.tables["membership"].query("change == 'carried' and member_code.notna()")
+    (partial,) = members[members["member_code"] == "00103"].to_dict("records")
+    assert partial["text_vi"] == "Một phần. Kế thừa từ Phường Nghĩa Đô (00157) (một phần nhỏ)."
+    assert partial["text_en"] == "Partial member. From Phường Nghĩa Đô (00157) (a minor part)."
+    assert not members["text_vi"].str.contains("From|part", regex=True).any()
     assert report.set_ids == ("vn2025",)  # the only form that ran in 2025
     # How the carried zone was derived, with its area and the original lines' (issue 21).
     (zone_note,) = [n for n in report.notes if "Diện tích vùng giáp ranh" in n]
@@ -612,7 +642,18 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
     # In 2024 the cluster ran in legacy wards, which have no polygons: said so, and its end.
     earlier = cluster_report(store, context, "hoa-do-phuc-vi", date(2024, 1, 1), date(2024, 12, 31))
     assert any("no ward geometry" in note for note in earlier.notes) and earlier.empty
+    (no_geometry,) = [n for n in earlier.notes if "no ward geometry" in n]
+    vietnamese = no_geometry.split(" / ")[0]  # wholly Vietnamese: the level too
+    assert "không có ranh giới cấp phường, xã của các thành viên;" in vietnamese
+    assert "nhập lớp ranh giới phường, xã cũ" in vietnamese
+    assert "ward" not in vietnamese and "geometry" not in vietnamese
     assert earlier.tables["membership"]["change"].tolist() == ["period_end"]
+    (ended,) = earlier.tables["membership"].to_dict("records")
+    assert ended["text_vi"] == (
+        "Kết thúc giai đoạn của cụm (Năm ra mắt và ngày kết thúc được suy ra từ "
+        "'giai đoạn 2023 - 2024')."
+    )
+    assert "inferred" in ended["text_en"]
     assert earlier.set_ids == ("vn-legacy-districts",)
     assert "gis.chinhphu.vn" in earlier.attribution["vi"]
 
