@@ -1,8 +1,8 @@
 """The one catalogue of the labels geozone shows in Vietnamese and English.
 
 Maps, reports and the API show the same coded values to people: incident categories and their
-kinds, lead rules, border zones, member kinds, membership changes, Gi* cells, and the mark of
-synthetic data. Their
+kinds, lead rules, border zones, member kinds, membership changes, Gi* cells and emerging hot
+spots, and the mark of synthetic data. Their
 wording lives here, once; the outputs import it.
 
 A label is a ``(Vietnamese, English)`` pair; :func:`bilingual` writes it as one text, "vi /
@@ -19,7 +19,9 @@ Synthetic data is marked in one spelling per use:
 - :data:`SYNTHETIC_LABEL_TEXT`: the same label in lower case, as the Gi* GeoJSON property
   ``synthetic_label`` of the maps and the API carries it;
 - :data:`SYNTHETIC_NOTE` ("SYNTHETIC data (dữ liệu mô phỏng)"): the opening of the messages
-  of an analysis of synthetic incidents.
+  of an analysis of synthetic incidents (``message``); :data:`SYNTHETIC_NOTE_LABEL` the
+  opening of the same message in each language (``message_vi``: "DỮ LIỆU MÔ PHỎNG",
+  ``message_en``: "SYNTHETIC data").
 """
 
 from __future__ import annotations
@@ -108,6 +110,14 @@ CHANGE_LABELS: dict[str, Label] = {
     "agreed_to_admit": ("Đồng ý kết nạp", "Agreed to admit"),
     "admitted": ("Kết nạp", "Admitted"),
 }
+#: Emerging hot spots by category (``none`` is not shown).
+EMERGING_LABELS: dict[str, Label] = {
+    "new": ("Mới xuất hiện", "New"),
+    "intensifying": ("Tăng dần", "Intensifying"),
+    "persistent": ("Kéo dài", "Persistent"),
+    "diminishing": ("Giảm dần", "Diminishing"),
+    "sporadic": ("Lúc có lúc không", "Sporadic"),
+}
 #: Significant Gi* cells by kind.
 SPOT_LABELS: dict[str, Label] = {
     "hot": ("Điểm nóng", "Hot spot"),
@@ -122,13 +132,16 @@ SYNTHETIC_BANNER = "DỮ LIỆU MÔ PHỎNG / SYNTHETIC"
 SYNTHETIC_LABEL = "Dữ liệu mô phỏng / Synthetic data"
 #: The same label in lower case: the ``synthetic_label`` property of Gi* GeoJSON.
 SYNTHETIC_LABEL_TEXT = SYNTHETIC_LABEL.lower()
-#: The opening of an analysis message on synthetic incidents.
+#: The opening of an analysis message on synthetic incidents (its ``message``).
 SYNTHETIC_NOTE = "SYNTHETIC data (dữ liệu mô phỏng)"
+#: The same opening in each language (its ``message_vi`` and ``message_en``).
+SYNTHETIC_NOTE_LABEL: Label = ("DỮ LIỆU MÔ PHỎNG", "SYNTHETIC data")
 
 __all__ = [
     "AREA_LABELS",
     "CATEGORY_LABELS",
     "CHANGE_LABELS",
+    "EMERGING_LABELS",
     "KINDS",
     "KIND_LABELS",
     "KIND_SHORT_LABELS",
@@ -141,6 +154,7 @@ __all__ = [
     "SYNTHETIC_LABEL",
     "SYNTHETIC_LABEL_TEXT",
     "SYNTHETIC_NOTE",
+    "SYNTHETIC_NOTE_LABEL",
     "ZONE_KIND_LABELS",
     "Label",
     "bilingual",

@@ -30,8 +30,9 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+from geozone import labels
 from geozone.context import Context
-from geozone.labels import SYNTHETIC_LABEL_TEXT
+from geozone.labels import SYNTHETIC_LABEL_TEXT, bilingual
 from geozone.store import IncidentStore
 from maps.elements import esc, js_json, own_assets
 
@@ -66,12 +67,9 @@ EMERGING_COLOURS: dict[str, str] = {
     "diminishing": "#2b83ba",
     "sporadic": "#a6d96a",
 }
+#: Emerging-hotspot categories as the legend and popups name them (the label catalogue's).
 EMERGING_LABELS: dict[str, str] = {
-    "new": "Mới xuất hiện / New",
-    "intensifying": "Tăng dần / Intensifying",
-    "persistent": "Kéo dài / Persistent",
-    "diminishing": "Giảm dần / Diminishing",
-    "sporadic": "Lúc có lúc không / Sporadic",
+    name: bilingual(label) for name, label in labels.EMERGING_LABELS.items()
 }
 #: Popup field labels (escaped), shared by both layers.
 POPUP_LABELS_HTML: dict[str, str] = {

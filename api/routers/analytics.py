@@ -108,7 +108,9 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
     "properties": {
         "analysis": "getis_ord_gi_star",
         "status": "tested",
-        "message": "SYNTHETIC data (dữ liệu mô phỏng): 381 square cells of 250 m …",
+        "message": "SYNTHETIC data (dữ liệu mô phỏng): Getis–Ord Gi* on 381 square cells …",
+        "message_vi": "DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên 381 ô vuông cỡ 250 m …",
+        "message_en": "SYNTHETIC data: Getis–Ord Gi* on 381 square cells of 250 m …",
         "n_incidents": 1250,
         "n_hot": 8,
         "n_cold": 0,
@@ -224,7 +226,8 @@ def cluster_hotspots(
     and ``confidence`` (99/95/90) for Gi*; ``density`` and ``share`` for kde; ``category``
     (new, intensifying, persistent, diminishing, sporadic, none) and the trend for emerging.
     ``properties`` holds the parameters, ``status`` ("tested" or "too_few": fewer than 30
-    incidents are not tested, which is not an error), a ``message``, the attribution and,
+    incidents are not tested, which is not an error), a ``message`` (English, as it always
+    was) with ``message_vi`` and ``message_en`` (each wholly in its language), the attribution and,
     for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". ``notices``
     names an unfinished import of the store (its reports may be counted as separate events
     until it is finished or linked). Needs an analyst key.
@@ -346,6 +349,8 @@ _COVERAGE_200: dict[int | str, dict[str, Any]] = {
                     ],
                     "hotspot_status": "tested",
                     "hotspot_message": "…",
+                    "hotspot_message_vi": "…",
+                    "hotspot_message_en": "…",
                     "synthetic": True,
                     "notices": [],
                 },

@@ -429,6 +429,8 @@ def coverage_of(
             **data,
             "hotspot_status": result.status,
             "hotspot_message": result.message,
+            "hotspot_message_vi": result.message_vi,
+            "hotspot_message_en": result.message_en,
             "synthetic": found.synthetic,
             "notices": notices,
         }
@@ -472,6 +474,8 @@ def patrol_suggestions(
             "analysis": "patrol_suggestions",
             "status": result.status,
             "message": result.message,
+            "message_vi": result.message_vi,
+            "message_en": result.message_en,
             "buffer_m": buffer_m,
             "n_hot": int((result.cells["kind"] == "hot").sum()),
             "synthetic": period.synthetic,

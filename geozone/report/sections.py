@@ -61,10 +61,12 @@ def _hotspots(
     significant = cells[cells["significant"].astype(bool)]
     figures["hotspot_status"] = result.status
     figures["hotspot_message"] = result.message
+    figures["hotspot_message_vi"] = result.message_vi
+    figures["hotspot_message_en"] = result.message_en
     figures["hotspot_cells_tested"] = len(cells)
     figures["hotspot_cells_hot"] = int((significant["kind"] == "hot").sum())
     figures["hotspot_cells_cold"] = int((significant["kind"] == "cold").sum())
-    notes.append(f"Điểm nóng Gi* / Gi* hotspots: {result.message}")
+    notes.append(f"Điểm nóng Gi*: {result.message_vi} / Gi* hotspots: {result.message_en}")
     centre = shapely.point_on_surface(significant.geometry.to_numpy())
     table = pd.DataFrame(significant.drop(columns=significant.geometry.name))
     table["lon"] = np.round(shapely.get_x(centre), 6)
@@ -154,7 +156,8 @@ def hotspot_sections(
     -------
     tuple
         Tables (``hotspots``, ``named_hotspots``, ``border_effect`` when computed), layers
-        (``hotspot_cells``) and figures (``hotspot_status``, ``hotspot_message``…).
+        (``hotspot_cells``) and figures (``hotspot_status``, ``hotspot_message`` and its
+        ``_vi`` / ``_en``…).
     """
     tables, layers, figures = _hotspots(study, forms, notes)
     effect = _border_effect(frame, forms, start, end)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -272,6 +274,65 @@ def test_geojson_carries_the_parameters_and_is_strict_json() -> None:
     assert "NaN" not in text
 
 
+#: Words of the English messages that must not appear in the Vietnamese ones (the parameter
+#: "permutations=0" named as it is given is code, not English).
+ENGLISH_WORDS = re.compile(
+    r"\b(cells?|incidents?|hot|cold|significant|outside|left out|few|test|permutations(?!=)|seed|"
+    r"normal|approximation|adjusted|correction|SYNTHETIC|data|Note|units?|queen|bins?|"
+    r"trend|Emerging|new|intensifying|persistent|diminishing|sporadic)\b"
+)
+#: Letters only Vietnamese writes (the English messages have none).
+VIETNAMESE_LETTERS = re.compile(
+    r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]"
+)
+
+
+def assert_each_in_its_language(result: Any) -> None:
+    assert result.message_vi and result.message_en
+    assert not ENGLISH_WORDS.search(result.message_vi), result.message_vi
+    assert not VIETNAMESE_LETTERS.search(result.message_en.lower()), result.message_en
+    meta = result.metadata()
+    assert (meta["message_vi"], meta["message_en"]) == (result.message_vi, result.message_en)
+
+
+def test_messages_are_in_vietnamese_and_in_english() -> None:
+    incidents, _ = planted(0)
+    synthetic = incidents.assign(synthetic=True)
+    result = hs.gi_star_grid(synthetic, cell_size_m=500, permutations=999)
+    assert_each_in_its_language(result)
+    # The message as it always was; each language wholly in itself, synthetic data marked.
+    assert result.message.startswith("SYNTHETIC data (dữ liệu mô phỏng): Getis–Ord Gi* on ")
+    assert result.message_en == result.message.replace(" (dữ liệu mô phỏng)", "", 1)
+    assert result.message_vi.startswith("DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên ")
+    n_cells = len(result.cells)
+    assert f"{n_cells} ô vuông cỡ 500 m (lân cận chung cạnh hoặc đỉnh)" in result.message_vi
+    assert "999 hoán vị, hạt giống 0" in result.message_vi
+    assert f"; {len(incidents):,} vụ việc".replace(",", ".") in result.message_vi
+    real = hs.gi_star_grid(incidents, cell_size_m=500)
+    assert real.message_en == real.message and "xấp xỉ chuẩn" in real.message_vi
+    assert_each_in_its_language(real)
+    # Too few: said in both languages, the incidents left out too.
+    xy = np.vstack([uniform(np.random.default_rng(2), 20, X0, Y0, 1000), [[X0 + 3000, Y0]]])
+    few = hs.gi_star_grid(
+        incidents_at(xy[:, 0], xy[:, 1]), area=lonlat_box(X0, Y0, X0 + 1000, Y0 + 1000)
+    )
+    assert few.message_vi == (
+        "Quá ít vụ việc để kiểm định (20 < 30); 1 vụ việc ngoài vùng nghiên cứu không được tính."
+    )
+    assert (
+        few.message_en == "Too few incidents to test (20 < 30); 1 outside the study area left out."
+    )
+    assert_each_in_its_language(few)
+    emerging = hs.emerging_hotspots(
+        emerging_scenario(0).assign(synthetic=True),
+        area=lonlat_box(X0, Y0, X0 + 4000, Y0 + 4000),
+        permutations=199,
+    )
+    assert emerging.message_vi.startswith("DỮ LIỆU MÔ PHỎNG: Điểm nóng mới nổi trên ")
+    assert "Lưu ý: với 199 hoán vị" in emerging.message_vi
+    assert_each_in_its_language(emerging)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
@@ -378,6 +439,8 @@ def test_units_find_a_cluster_where_four_units_meet() -> None:
     rng = np.random.default_rng(21)
     xy = np.vstack([uniform(rng, 600, X0, Y0, 3000), disc(rng, 120, X0 + 1500, Y0 + 1500, 200)])
     result = hs.gi_star_units(incidents_at(xy[:, 0], xy[:, 1]), units, seed=1)
+    assert_each_in_its_language(result)
+    assert f"{len(units)} đơn vị (liền kề chung cạnh hoặc đỉnh" in result.message_vi
     hot = set(result.hot["cell_id"])
     assert {"0505", "0506", "0605", "0606"} <= hot
     far = metric(result.cells[result.cells["significant"]]).distance(
@@ -391,6 +454,7 @@ def test_units_guard_counts_units_too(grid: BoundarySet) -> None:
     xy = uniform(np.random.default_rng(0), 40, X0, Y0, 1000)
     result = hs.gi_star_units(incidents_at(xy[:, 0], xy[:, 1]), two)
     assert result.status == "too_few" and result.message == "Too few units to test (2 < 3)."
+    assert result.message_vi == "Quá ít đơn vị để kiểm định (2 < 3)."
     few = hs.gi_star_units(incidents_at(xy[:5, 0], xy[:5, 1]), grid.units("ward"))
     assert few.status == "too_few" and few.message == "Too few incidents to test (5 < 30)."
 

@@ -96,6 +96,11 @@ def test_a_planted_border_hotspot_is_hot(api: Api) -> None:
     assert meta["synthetic"] is True and "mô phỏng" in meta["synthetic_label"]
     assert meta["attribution"] == "geozone test grid"
     assert meta["n_incidents"] == 220 and meta["cluster_id"] == CLUSTER
+    # The message as it was, and in each language wholly.
+    assert meta["message"].startswith("SYNTHETIC data (dữ liệu mô phỏng): Getis–Ord Gi* on 64 ")
+    assert meta["message_en"].startswith("SYNTHETIC data: Getis–Ord Gi* on 64 square cells")
+    assert meta["message_vi"].startswith("DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên 64 ô vuông")
+    assert "220 vụ việc" in meta["message_vi"] and "incidents" not in meta["message_vi"]
     # The members' territory (2 km × 2 km) in 250 m cells.
     assert len(data["features"]) == 64
     hot = [f for f in data["features"] if f["properties"]["kind"] == "hot"]
@@ -146,6 +151,7 @@ def test_too_few_is_a_status_not_an_error(sparse: Api) -> None:
     meta = response.json()["properties"]
     assert meta["status"] == "too_few" and meta["n_incidents"] == 12
     assert "Too few incidents to test (12 < 30)" in meta["message"]
+    assert "Quá ít vụ việc để kiểm định (12 < 30)" in meta["message_vi"]
     suggestions = get(sparse, f"/clusters/{CLUSTER}/patrol-suggestions", "planner", **PERIOD)
     assert suggestions.status_code == 200
     assert suggestions.json()["features"] == []
@@ -251,6 +257,8 @@ def test_coverage_of_the_border_zone_is_whole(api: Api, grid_context: Context) -
     data = response.json()
     assert data["border_zone_share"] == pytest.approx(1.0, abs=1e-4)  # lon/lat round trip
     assert data["hotspot_status"] == "tested" and data["n_hot_cells"] >= 1
+    assert data["hotspot_message_vi"].startswith("DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên")
+    assert data["hotspot_message_en"].startswith("SYNTHETIC data: Getis–Ord Gi* on")
     assert data["n_incidents"] == 220 and 0 < data["incidents_share"] < 1
     assert {u["code"] for u in data["units"]} >= {"00001", "00002", "00004", "00005"}
 
@@ -306,6 +314,7 @@ def test_a_suggestion_over_the_planted_hotspot_touches_both_members(api: Api) ->
     assert response.status_code == 200
     data = response.json()
     assert data["features"], data["properties"]["message"]
+    assert data["properties"]["message_vi"].startswith("DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên")
     plant = shapely.Point(grid_point(*PLANT))
     over = [f for f in data["features"] if shapely.geometry.shape(f["geometry"]).contains(plant)]
     assert len(over) == 1

@@ -718,6 +718,14 @@ def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Co
         ).sum()
     )
     assert report.figures["hotspot_status"] == "tested"
+    # The note says the analysis in each language: Vietnamese, then English.
+    (note,) = [n for n in report.notes if n.startswith("Điểm nóng Gi*: ")]
+    vietnamese, english = note.split(" / Gi* hotspots: ")
+    assert vietnamese.startswith("Điểm nóng Gi*: DỮ LIỆU MÔ PHỎNG: Getis–Ord Gi* trên ")
+    assert " ô vuông cỡ 250 m (lân cận chung cạnh hoặc đỉnh)" in vietnamese
+    assert "cells" not in vietnamese and "incidents" not in vietnamese
+    assert english.startswith("SYNTHETIC data: Getis–Ord Gi* on ") and "mô phỏng" not in english
+    assert report.figures["hotspot_message_vi"] in note
     cells = report.tables["hotspots"]
     assert len(cells) and cells["kind"].isin(["hot", "cold"]).all()
     assert report.figures["hotspot_cells_hot"] == int((cells["kind"] == "hot").sum())

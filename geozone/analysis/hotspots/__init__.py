@@ -27,7 +27,8 @@ A GeoDataFrame of points in EPSG:4326 (as :meth:`IncidentStore.query` returns it
 with ``lon``/``lat`` columns (as :func:`geozone.incidents.synthetic.generate_incidents` returns it).
 Rows without usable coordinates are left out. When any row has ``synthetic`` True, every
 result says so (``synthetic`` flag, and messages open with "SYNTHETIC data (dữ liệu mô
-phỏng)").
+phỏng)"). Every result's message is also written in each language alone: ``message_vi``
+(opened with "DỮ LIỆU MÔ PHỎNG") and ``message_en`` (opened with "SYNTHETIC data").
 
 Metric work
 -----------

@@ -3,7 +3,9 @@
 - checks of the parameters, each error naming the parameter;
 - the incidents' usable points, the UTM zone of a study and the conversions to it;
 - the Gi* engine (esda) and the decision per cell (FDR, significance, confidence), with
-  the messages the results carry.
+  the messages the results carry, each written in Vietnamese and in English
+  (``message_vi``, ``message_en``; ``message`` is the English one opened with the
+  bilingual mark of synthetic data, as it always was).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +32,8 @@ from geozone.analysis.hotspots.results import (
 )
 from geozone.crs import WGS84, project_xy, utm_epsg
 from geozone.errors import AnalysisInputError, InvalidParameterError
-from geozone.labels import SYNTHETIC_NOTE
+from geozone.labels import SYNTHETIC_NOTE, SYNTHETIC_NOTE_LABEL, Label
+from geozone.text import format_number
 
 # -- validation --------------------------------------------------------------------------------
 
@@ -166,8 +169,75 @@ def _geometry_to_metric(geometry: BaseGeometry, epsg: int) -> BaseGeometry:
     return gpd.GeoSeries([geometry], crs=WGS84).to_crs(epsg).iloc[0]
 
 
-def _prefix(synthetic: bool, text: str) -> str:
-    return f"{SYNTHETIC_NOTE}: {text}" if synthetic else text
+class Messages(TypedDict):
+    """A result's messages (see :func:`_messages`)."""
+
+    message: str
+    message_vi: str
+    message_en: str
+
+
+def _messages(synthetic: bool, texts: Label) -> Messages:
+    """Return a result's messages from its (Vietnamese, English) text, marked when synthetic.
+
+    ``message`` is the English text opened with :data:`geozone.labels.SYNTHETIC_NOTE` (its
+    spelling since the first release); ``message_vi`` and ``message_en`` are each wholly in
+    their language, opened with their half of :data:`geozone.labels.SYNTHETIC_NOTE_LABEL`.
+    """
+    vi, en = texts
+    if not synthetic:
+        return {"message": en, "message_vi": vi, "message_en": en}
+    mark_vi, mark_en = SYNTHETIC_NOTE_LABEL
+    return {
+        "message": f"{SYNTHETIC_NOTE}: {en}",
+        "message_vi": f"{mark_vi}: {vi}",
+        "message_en": f"{mark_en}: {en}",
+    }
+
+
+def _join(*texts: Label) -> Label:
+    """Join (Vietnamese, English) texts, each language with its own."""
+    return "".join(t[0] for t in texts), "".join(t[1] for t in texts)
+
+
+def _vi(value: float) -> str:
+    """Write a count (or a whole number) the Vietnamese way: 1.234."""
+    return format_number(value, "vi")
+
+
+def _vi_decimal(value: float) -> str:
+    """Write a level such as α = 0.05 the Vietnamese way (0,05), every digit kept."""
+    return f"{value:g}".replace(".", ",")
+
+
+#: Where incidents were counted, for the "left out" clause: (Vietnamese, English).
+STUDY_AREA: Label = ("vùng nghiên cứu", "the study area")
+EVERY_UNIT: Label = ("mọi đơn vị", "every unit")
+#: Cell shapes in Vietnamese.
+SHAPES_VI: dict[str, str] = {"square": "vuông", "hexagon": "lục giác"}
+
+
+def _neighbours_vi(label: str) -> str:
+    """Say a neighbourhood ("queen", "rook", "band 500 m") in Vietnamese."""
+    if label == "queen":
+        return "lân cận chung cạnh hoặc đỉnh"
+    if label == "rook":
+        return "lân cận chung cạnh"
+    if label.startswith("band ") and label.endswith(" m"):
+        return f"lân cận trong vòng {label.removeprefix('band ').removesuffix(' m')} m".replace(
+            ".", ","
+        )
+    return label
+
+
+def _cells_what(n_cells: int, shape: str, cell_size_m: float, neighbours: str) -> Label:
+    """Name the cells tested: "381 square cells of 250 m (queen)", in both languages."""
+    shape_vi = SHAPES_VI.get(shape, shape)
+    size = f"{cell_size_m:g}"
+    return (
+        f"{_vi(n_cells)} ô {shape_vi} cỡ {size.replace('.', ',')} m ({_neighbours_vi(neighbours)})",
+        f"{n_cells:,} {shape} cells of {size} m ({neighbours})",
+    )
 
 
 # -- Gi* ---------------------------------------------------------------------------------------
@@ -315,23 +385,27 @@ def _cells_frame(
     return gpd.GeoDataFrame(data, geometry=geometry, crs=WGS84)
 
 
-def _resolution_note(n_cells: int, permutations: int, alpha: float, fdr: bool) -> str:
+def _resolution_note(n_cells: int, permutations: int, alpha: float, fdr: bool) -> Label:
     """Say when FDR over many cells cannot flag a single 3×3 hot spot at this resolution."""
     if not fdr or permutations == 0:
-        return ""
+        return "", ""
     need = math.ceil(n_cells / (alpha * (permutations + 1)) - 1e-9)
     if need <= 9:
-        return ""
+        return "", ""
     return (
+        f" Lưu ý: với {_vi(permutations)} hoán vị, giá trị p nhỏ nhất là "
+        f"1/{_vi(permutations + 1)}; sau hiệu chỉnh FDR trên {_vi(n_cells)} ô, phải có ít nhất "
+        f"{_vi(need)} ô đạt giá trị đó thì mới có ô có ý nghĩa: thu hẹp vùng, tăng số hoán vị "
+        "hoặc dùng xấp xỉ chuẩn (permutations=0) để tăng độ nhạy.",
         f" Note: with {permutations:,} permutations the smallest p-value is "
         f"1/{permutations + 1:,}; after FDR over {n_cells:,} cells at least {need:,} cells "
         "must reach it before any is significant: restrict the area, raise permutations or "
-        "use the normal approximation (permutations=0) for more power."
+        "use the normal approximation (permutations=0) for more power.",
     )
 
 
 def _tested_message(
-    what: str,
+    what: Label,
     n_incidents: int,
     kinds: NDArray[Any],
     alpha: float,
@@ -339,20 +413,40 @@ def _tested_message(
     permutations: int,
     seed: int,
     n_outside: int,
-    where: str = "the study area",
-) -> str:
+    where: Label = STUDY_AREA,
+) -> Label:
     hot, cold = int((kinds == "hot").sum()), int((kinds == "cold").sum())
     correction = "FDR-adjusted" if fdr else "no multiple-testing correction"
+    correction_vi = "đã hiệu chỉnh FDR" if fdr else "không hiệu chỉnh kiểm định bội"
     inference = (
         f"{permutations:,} permutations, seed {seed}" if permutations else "normal approximation"
     )
-    outside = f"; {n_outside:,} outside {where} left out" if n_outside else ""
+    inference_vi = (
+        f"{_vi(permutations)} hoán vị, hạt giống {seed}" if permutations else "xấp xỉ chuẩn"
+    )
+    outside_vi, outside = _outside(n_outside, where)
     return (
-        f"Getis–Ord Gi* on {what}: {hot:,} hot and {cold:,} cold significant at "
-        f"α = {alpha:g} ({correction}; {inference}); {n_incidents:,} incidents{outside}."
+        f"Getis–Ord Gi* trên {what[0]}: {_vi(hot)} điểm nóng và {_vi(cold)} điểm lạnh có ý "
+        f"nghĩa ở mức α = {_vi_decimal(alpha)} ({correction_vi}; {inference_vi}); "
+        f"{_vi(n_incidents)} vụ việc{outside_vi}.",
+        f"Getis–Ord Gi* on {what[1]}: {hot:,} hot and {cold:,} cold significant at "
+        f"α = {alpha:g} ({correction}; {inference}); {n_incidents:,} incidents{outside}.",
     )
 
 
-def _too_few_message(n: int, minimum: int, n_outside: int, where: str = "the study area") -> str:
-    outside = f"; {n_outside:,} outside {where} left out" if n_outside else ""
-    return f"Too few incidents to test ({n:,} < {minimum:,}){outside}."
+def _outside(n_outside: int, where: Label) -> Label:
+    """Say how many incidents outside the area were left out (empty when none)."""
+    if not n_outside:
+        return "", ""
+    return (
+        f"; {_vi(n_outside)} vụ việc ngoài {where[0]} không được tính",
+        f"; {n_outside:,} outside {where[1]} left out",
+    )
+
+
+def _too_few_message(n: int, minimum: int, n_outside: int, where: Label = STUDY_AREA) -> Label:
+    outside_vi, outside = _outside(n_outside, where)
+    return (
+        f"Quá ít vụ việc để kiểm định ({_vi(n)} < {_vi(minimum)}){outside_vi}.",
+        f"Too few incidents to test ({n:,} < {minimum:,}){outside}.",
+    )

@@ -14,6 +14,7 @@ from scipy import stats
 from shapely.geometry.base import BaseGeometry
 
 from geozone.analysis.hotspots._common import (
+    SHAPES_VI,
     _check_area,
     _check_int,
     _check_metres,
@@ -22,9 +23,12 @@ from geozone.analysis.hotspots._common import (
     _decide,
     _gi_star,
     _incident_points,
-    _prefix,
+    _join,
+    _messages,
     _resolution_note,
     _too_few_message,
+    _vi,
+    _vi_decimal,
     _zone,
 )
 from geozone.analysis.hotspots._grid import _graph_from_edges, _study_grid
@@ -41,6 +45,7 @@ from geozone.analysis.hotspots.results import (
 )
 from geozone.crs import WGS84
 from geozone.errors import AnalysisInputError, InvalidParameterError
+from geozone.labels import EMERGING_LABELS
 from geozone.vntime import local_index
 
 # -- emerging hotspots -------------------------------------------------------------------------
@@ -292,7 +297,12 @@ def emerging_hotspots(
     if grid is None:
         text = _too_few_message(0, min_incidents, n_outside)
         return EmergingResult(
-            _no_cells(), bins, "too_few", _prefix(points.synthetic, text), 0, **common
+            _no_cells(),
+            bins,
+            "too_few",
+            n_incidents=0,
+            **_messages(points.synthetic, text),
+            **common,
         )
     graph, neighbour_label = grid.graph(neighbours)
     common["neighbours"] = neighbour_label
@@ -308,7 +318,10 @@ def emerging_hotspots(
         if n_incidents < min_incidents:
             text = _too_few_message(n_incidents, min_incidents, n_outside)
         else:
-            text = f"Too few time bins to test a trend ({n_bins} < {MIN_BINS})."
+            text = (
+                f"Quá ít khoảng thời gian để kiểm định xu hướng ({n_bins} < {MIN_BINS}).",
+                f"Too few time bins to test a trend ({n_bins} < {MIN_BINS}).",
+            )
         z = np.full((grid.n, n_bins), np.nan)
         hot = np.zeros((grid.n, n_bins), dtype=bool)
         tau = np.full(grid.n, np.nan)
@@ -321,16 +334,28 @@ def emerging_hotspots(
         tau, trend_p = _mann_kendall(z, (total > 0) | hot.any(axis=1))
         category = emerging_category(hot, tau, trend_p, alpha)
         found = pd.Series(category).value_counts()
-        listed = ", ".join(
-            f"{int(found[name]):,} {name}" for name in EMERGING_CATEGORIES[:-1] if name in found
+        shown = [name for name in EMERGING_CATEGORIES[:-1] if name in found]
+        listed = ", ".join(f"{int(found[name]):,} {name}" for name in shown)
+        listed_vi = ", ".join(
+            f"{_vi(int(found[name]))} ô {EMERGING_LABELS[name][0].lower()}" for name in shown
         )
-        text = (
-            f"Emerging hot spots on {grid.n:,} {shape} cells of {cell_size_m:g} m over "
-            f"{n_bins} bins ({label}, {starts[0]:%Y-%m-%d} to {bins[-1][1]:%Y-%m-%d}): "
-            f"{listed or 'no hot spot'} (α = {alpha:g}, "
-            f"{'FDR per bin' if fdr else 'no multiple-testing correction'}, "
-            f"{permutations:,} permutations, seed {seed}); {n_incidents:,} incidents."
-        ) + _resolution_note(grid.n, permutations, alpha, fdr)
+        label_vi = label.replace(" equal bins", " khoảng bằng nhau")
+        text = _join(
+            (
+                f"Điểm nóng mới nổi trên {_vi(grid.n)} ô {SHAPES_VI.get(shape, shape)} cỡ "
+                f"{_vi_decimal(cell_size_m)} m qua {n_bins} khoảng thời gian ({label_vi}, từ "
+                f"{starts[0]:%d/%m/%Y} đến {bins[-1][1]:%d/%m/%Y}): "
+                f"{listed_vi or 'không có điểm nóng'} (α = {_vi_decimal(alpha)}, "
+                f"{'hiệu chỉnh FDR theo từng khoảng' if fdr else 'không hiệu chỉnh kiểm định bội'}"
+                f", {_vi(permutations)} hoán vị, hạt giống {seed}); {_vi(n_incidents)} vụ việc.",
+                f"Emerging hot spots on {grid.n:,} {shape} cells of {cell_size_m:g} m over "
+                f"{n_bins} bins ({label}, {starts[0]:%Y-%m-%d} to {bins[-1][1]:%Y-%m-%d}): "
+                f"{listed or 'no hot spot'} (α = {alpha:g}, "
+                f"{'FDR per bin' if fdr else 'no multiple-testing correction'}, "
+                f"{permutations:,} permutations, seed {seed}); {n_incidents:,} incidents.",
+            ),
+            _resolution_note(grid.n, permutations, alpha, fdr),
+        )
     cells = gpd.GeoDataFrame(
         {
             "cell_id": frame["cell_id"],
@@ -351,8 +376,8 @@ def emerging_hotspots(
         cells,
         bins,
         status,
-        _prefix(points.synthetic, text),
-        n_incidents,
+        n_incidents=n_incidents,
+        **_messages(points.synthetic, text),
         gi_z=pd.DataFrame(z, index=pd.Index(ids, name="cell_id"), columns=columns),
         hot=pd.DataFrame(hot, index=pd.Index(ids, name="cell_id"), columns=columns),
         **common,

@@ -16,6 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geozone.analysis.hotspots._common import (
     _cells_frame,
+    _cells_what,
     _check_area,
     _check_metres,
     _check_shape,
@@ -24,7 +25,8 @@ from geozone.analysis.hotspots._common import (
     _geometry_to_metric,
     _gi_star,
     _incident_points,
-    _prefix,
+    _join,
+    _messages,
     _resolution_note,
     _tested_message,
     _too_few_message,
@@ -186,9 +188,11 @@ def gi_star_grid(
     }
     n_outside = int((cell < 0).sum())
     if grid is None:
-        message = _prefix(points.synthetic, _too_few_message(0, min_incidents, n_outside))
+        messages = _messages(points.synthetic, _too_few_message(0, min_incidents, n_outside))
         empty = gpd.GeoDataFrame({name: [] for name in CELL_COLUMNS}, geometry=[], crs=WGS84)
-        return HotspotResult(empty, "too_few", message, 0, n_outside=n_outside, **common)
+        return HotspotResult(
+            empty, "too_few", n_incidents=0, n_outside=n_outside, **messages, **common
+        )
     counts = np.bincount(cell[cell >= 0], minlength=grid.n).astype(np.int64)
     n_incidents = int(counts.sum())
     frame = grid.frame()
@@ -198,25 +202,36 @@ def gi_star_grid(
         cells = _cells_frame(
             frame["cell_id"].to_numpy(), frame.geometry.to_numpy(), counts, nan, nan, None
         )
-        message = _prefix(points.synthetic, _too_few_message(n_incidents, min_incidents, n_outside))
+        messages = _messages(
+            points.synthetic, _too_few_message(n_incidents, min_incidents, n_outside)
+        )
         return HotspotResult(
-            cells, "too_few", message, n_incidents, neighbours=label, n_outside=n_outside, **common
+            cells,
+            "too_few",
+            n_incidents=n_incidents,
+            neighbours=label,
+            n_outside=n_outside,
+            **messages,
+            **common,
         )
     z, p = _gi_star(counts.astype(np.float64), graph, permutations, seed)
     decided = _decide(z, p, alpha, fdr)
     cells = _cells_frame(
         frame["cell_id"].to_numpy(), frame.geometry.to_numpy(), counts, z, p, decided
     )
-    what = f"{grid.n:,} {shape} cells of {cell_size_m:g} m ({label})"
-    message = _tested_message(
-        what, n_incidents, decided["kind"], alpha, fdr, permutations, seed, n_outside
-    ) + _resolution_note(grid.n, permutations, alpha, fdr)
+    what = _cells_what(grid.n, shape, cell_size_m, label)
+    message = _join(
+        _tested_message(
+            what, n_incidents, decided["kind"], alpha, fdr, permutations, seed, n_outside
+        ),
+        _resolution_note(grid.n, permutations, alpha, fdr),
+    )
     return HotspotResult(
         cells,
         "tested",
-        _prefix(points.synthetic, message),
-        n_incidents,
+        n_incidents=n_incidents,
         neighbours=label,
         n_outside=n_outside,
+        **_messages(points.synthetic, message),
         **common,
     )

@@ -100,7 +100,8 @@ class HotspotResult:
         "tested", or "too_few" when fewer than the minimum incidents (or units) were counted:
         then the statistics are NaN and no cell is significant.
     message
-        One sentence for the user (what was tested and found, or why nothing was).
+        One sentence for the user (what was tested and found, or why nothing was), in
+        English; opened with "SYNTHETIC data (dữ liệu mô phỏng)" for synthetic incidents.
     n_incidents
         Incidents counted in the cells.
     alpha, permutations, seed
@@ -121,6 +122,9 @@ class HotspotResult:
         Incidents left out because they lie outside the study area (or every unit).
     min_incidents
         The minimum count used by the guard.
+    message_vi, message_en
+        The message wholly in Vietnamese and wholly in English (opened with "DỮ LIỆU MÔ
+        PHỎNG" and "SYNTHETIC data" for synthetic incidents).
     """
 
     cells: gpd.GeoDataFrame
@@ -138,6 +142,8 @@ class HotspotResult:
     synthetic: bool = False
     n_outside: int = 0
     min_incidents: int = MIN_INCIDENTS
+    message_vi: str = ""
+    message_en: str = ""
 
     @property
     def hot(self) -> gpd.GeoDataFrame:
@@ -150,6 +156,8 @@ class HotspotResult:
             "analysis": "getis_ord_gi_star",
             "status": self.status,
             "message": self.message,
+            "message_vi": self.message_vi,
+            "message_en": self.message_en,
             "n_incidents": self.n_incidents,
             "n_outside": self.n_outside,
             "min_incidents": self.min_incidents,
@@ -236,7 +244,7 @@ class EmergingResult:
         incident and no hot bin), ``hot_bins``, ``n_bins``, ``final_hot``, ``geometry``.
     bins
         The time bins, ``[start, end)`` in Vietnam time.
-    status, message
+    status, message, message_vi, message_en
         As in :class:`HotspotResult` ("too_few" also when there are fewer than
         :data:`MIN_BINS` bins).
     gi_z
@@ -264,6 +272,8 @@ class EmergingResult:
     n_outside: int = 0
     gi_z: pd.DataFrame | None = None
     hot: pd.DataFrame | None = None
+    message_vi: str = ""
+    message_en: str = ""
 
     def metadata(self) -> dict[str, Any]:
         """Return the parameters, the bins and the status as a JSON-ready dict."""
@@ -272,6 +282,8 @@ class EmergingResult:
             "analysis": "emerging_hotspots",
             "status": self.status,
             "message": self.message,
+            "message_vi": self.message_vi,
+            "message_en": self.message_en,
             "n_incidents": self.n_incidents,
             "n_outside": self.n_outside,
             "n_cells": len(self.cells),

@@ -12,16 +12,20 @@ from libpysal.graph import Graph
 from numpy.typing import NDArray
 
 from geozone.analysis.hotspots._common import (
+    EVERY_UNIT,
     _cells_frame,
     _check_test,
     _decide,
     _gi_star,
     _incident_points,
-    _prefix,
+    _join,
+    _messages,
     _resolution_note,
     _tested_message,
     _to_metric,
     _too_few_message,
+    _vi,
+    _vi_decimal,
 )
 from geozone.analysis.hotspots._grid import _graph_from_edges
 from geozone.analysis.hotspots.results import MIN_INCIDENTS, MIN_UNITS, UNIT_SNAP_M, HotspotResult
@@ -184,19 +188,47 @@ def gi_star_units(
     if n_incidents < min_incidents or len(frame) < MIN_UNITS:
         cells = _cells_frame(ids, geometry, counts, nan, nan, None, extra)
         if n_incidents < min_incidents:
-            text = _too_few_message(n_incidents, min_incidents, n_outside, "every unit")
+            text = _too_few_message(n_incidents, min_incidents, n_outside, EVERY_UNIT)
         else:
-            text = f"Too few units to test ({len(frame)} < {MIN_UNITS})."
+            text = (
+                f"Quá ít đơn vị để kiểm định ({len(frame)} < {MIN_UNITS}).",
+                f"Too few units to test ({len(frame)} < {MIN_UNITS}).",
+            )
         return HotspotResult(
-            cells, "too_few", _prefix(points.synthetic, text), n_incidents, **common
+            cells,
+            "too_few",
+            n_incidents=n_incidents,
+            **_messages(points.synthetic, text),
+            **common,
         )
     left, right = _unit_edges(metric)
     graph = _graph_from_edges(len(frame), left, right)
     z, p = _gi_star(counts.astype(np.float64), graph, permutations, seed)
     decided = _decide(z, p, alpha, fdr)
     cells = _cells_frame(ids, geometry, counts, z, p, decided, extra)
-    what = f"{len(frame):,} units (queen contiguity within {UNIT_SNAP_M:g} m)"
-    message = _tested_message(
-        what, n_incidents, decided["kind"], alpha, fdr, permutations, seed, n_outside, "every unit"
-    ) + _resolution_note(len(frame), permutations, alpha, fdr)
-    return HotspotResult(cells, "tested", _prefix(points.synthetic, message), n_incidents, **common)
+    what = (
+        f"{_vi(len(frame))} đơn vị (liền kề chung cạnh hoặc đỉnh, sai lệch đến "
+        f"{_vi_decimal(UNIT_SNAP_M)} m)",
+        f"{len(frame):,} units (queen contiguity within {UNIT_SNAP_M:g} m)",
+    )
+    message = _join(
+        _tested_message(
+            what,
+            n_incidents,
+            decided["kind"],
+            alpha,
+            fdr,
+            permutations,
+            seed,
+            n_outside,
+            EVERY_UNIT,
+        ),
+        _resolution_note(len(frame), permutations, alpha, fdr),
+    )
+    return HotspotResult(
+        cells,
+        "tested",
+        n_incidents=n_incidents,
+        **_messages(points.synthetic, message),
+        **common,
+    )
