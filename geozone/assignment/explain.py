@@ -202,6 +202,10 @@ def _parameters(
     return {
         "holder": name(row["member_code"]),
         "unit": name(unit),
+        # Outside every unit of the set (at sea, abroad): said so, not "in unknown".
+        "place": clause("outside_units", set=territory.bset.id)
+        if _missing(unit)
+        else clause("in_unit", unit=name(unit)),
         "detector": name(detector),
         "detected": "" if detected else clause("detected", detector=name(detector)),
         "zone": " – ".join(name(c) for c in row["zone_units"]),

@@ -126,8 +126,8 @@ RULES: tuple[LeadRule, ...] = (
         review=True,
         label_vi="Cụm chưa áp dụng – không có quyết định",
         label_en="Cluster does not apply – no decision",
-        vi="Vụ việc thuộc {unit}{detected}. {lapsed}" + _REVIEW_VI,
-        en="In {unit}{detected}. {lapsed}" + _REVIEW_EN,
+        vi="{place}{detected}. {lapsed}" + _REVIEW_VI,
+        en="{place}{detected}. {lapsed}" + _REVIEW_EN,
     ),
     LeadRule(
         name="no_member_geometry",
@@ -311,6 +311,8 @@ RULES: tuple[LeadRule, ...] = (
 PARAMETERS: dict[str, str] = {
     "holder": "the member holding the point (full unit name)",
     "unit": "the unit of the boundary set holding the point (full name)",
+    "place": "where the point is: 'In <unit>', or outside every unit of the set (at sea, "
+    "abroad or where no boundary is known)",
     "detector": "the detecting unit: a member's or unit's name, or the text given",
     "detected": "'; <detector> detected it' when a detector is named, else empty",
     "zone": "the members of the border zone, joined by ' – '",
@@ -393,6 +395,13 @@ CLAUSES: dict[str, dict[str, str]] = {
         "en": "No lead decision: cluster {cluster} ended on {end}, before the reorganisation "
         "of units; its carried form ({carried}) is not confirmed and does not apply (confirm "
         "it with: geozone clusters confirm {carried} --from DATE).",
+    },
+    "in_unit": {"vi": "Vụ việc thuộc {unit}", "en": "In {unit}"},
+    "outside_units": {
+        "vi": "Vụ việc ở ngoài mọi đơn vị hành chính của Việt Nam có ranh giới trong bộ {set} "
+        "(trên biển, ngoài biên giới hoặc nơi chưa có ranh giới)",
+        "en": "Outside every administrative unit of Vietnam with boundaries in set {set} (at "
+        "sea, abroad or where no boundary is known)",
     },
     "unknown": {"vi": "không rõ", "en": "unknown"},
     "level_ward": {"vi": "phường, xã", "en": "wards and communes"},

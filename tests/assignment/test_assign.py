@@ -550,14 +550,14 @@ def test_each_sentence_names_the_unit_holding_its_own_point(grid: BoundarySet) -
         ),
         grid,
     )
-    points = [grid_point(2500, 500), grid_point(2500, 2500)]  # Ô 3, Ô 9
+    points = [grid_point(2500, 500), grid_point(2500, 2500), grid_point(-5000, -5000)]
     incidents = pd.DataFrame(
         {
-            "external_id": ["in-3", "in-9"],
-            "occurred_at": [WHEN, WHEN],
+            "external_id": ["in-3", "in-9", "outside"],  # Ô 3, Ô 9, outside every unit
+            "occurred_at": [WHEN] * 3,
             "lon": [p[0] for p in points],
             "lat": [p[1] for p in points],
-            "detected_by": ["o1", "o1"],
+            "detected_by": ["o1"] * 3,
         }
     )
     rows = assign(incidents, [grid], [lapsed], tolerance_m=5).clusters.set_index("external_id")
@@ -565,6 +565,17 @@ def test_each_sentence_names_the_unit_holding_its_own_point(grid: BoundarySet) -
     assert rows.loc["in-3", "explanation_en"].startswith("In Phường Ô 3 (00003);")
     assert rows.loc["in-9", "explanation_en"].startswith("In Phường Ô 9 (00009);")
     assert rows.loc["in-9", "explanation_vi"].startswith("Vụ việc thuộc Phường Ô 9 (00009);")
+    # A point in no unit is said to be outside every unit, not "in unknown".
+    assert rows.loc["outside", "explanation_vi"].startswith(
+        "Vụ việc ở ngoài mọi đơn vị hành chính của Việt Nam có ranh giới trong bộ grid (trên "
+        "biển, ngoài biên giới hoặc nơi chưa có ranh giới); Phường Ô 1 phát hiện. Không có "
+    )
+    assert rows.loc["outside", "explanation_en"].startswith(
+        "Outside every administrative unit of Vietnam with boundaries in set grid (at sea, "
+        "abroad or where no boundary is known); detected by Phường Ô 1. No lead decision"
+    )
+    assert not rows["explanation_vi"].str.startswith("Vụ việc thuộc không rõ").any()
+    assert not rows["explanation_en"].str.startswith("In unknown").any()
 
 
 @pytest.mark.parametrize("carry_status", [None, "lapsed"])

@@ -361,4 +361,16 @@ def test_every_rule_worded_whole_in_both_languages(
     )
     assert row["lead_unit"] is None and row["review"] and not row["in_zone"]
     assert row["member_code"] == "00160" and row["cooperating"] == []
+    # The same lapsed cluster, a point in China detected by a member: outside every unit.
+    abroad = _judge(unconfirmed, sets, T11, AFTER, 105.32, 23.40, "00160")
+    assert abroad["rule"] == "no_decision" and abroad["lead_unit"] is None
+    assert abroad["explanation_vi"].startswith(
+        "Vụ việc ở ngoài mọi đơn vị hành chính của Việt Nam có ranh giới trong bộ vn2025 (trên "
+        "biển, ngoài biên giới hoặc nơi chưa có ranh giới); Phường Nghĩa Đô phát hiện. Không "
+        "có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024"
+    )
+    assert abroad["explanation_en"].startswith(
+        "Outside every administrative unit of Vietnam with boundaries in set vn2025 (at sea, "
+        "abroad or where no boundary is known); detected by Phường Nghĩa Đô. No lead decision"
+    )
     assert seen == set(rules.RULE_NAMES)
