@@ -402,7 +402,14 @@ def map_cluster(
     from geozone.cli._common import check_output, parse_date
     from geozone.context import judging_context
     from geozone.incidents.notices import unfinished_import_notices
-    from maps import cluster_layers, cluster_on, map_of_layers, stored_incidents, to_html
+    from maps import (
+        cluster_layers,
+        cluster_on,
+        map_of_layers,
+        side_names,
+        stored_incidents,
+        to_html,
+    )
     from maps.analytics_layers import cluster_analytics
     from maps.basemap import standalone_basemap
     from maps.settings import get_map_settings
@@ -420,7 +427,11 @@ def map_cluster(
             context = _with_defined_clusters(context, store)
         territory, cluster = cluster_on(context, cluster_id, day)
         layers = cluster_layers(
-            cluster, territory.bset, zones=territory.zones, attribution=territory.attribution
+            cluster,
+            territory.bset,
+            zones=territory.zones,
+            attribution=territory.attribution,
+            names=side_names(territory),
         )
         found = None
         notices: list[str] = []

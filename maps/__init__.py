@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         cluster_layers,
         cluster_on,
         incident_layer,
+        side_names,
         stored_incidents,
     )
     from maps.planner import planner_map
@@ -69,6 +70,7 @@ _HOMES = {
     "cluster_layers": "maps.layers",
     "cluster_on": "maps.layers",
     "incident_layer": "maps.layers",
+    "side_names": "maps.layers",
     "stored_incidents": "maps.layers",
     "planner_map": "maps.planner",
 }
@@ -122,6 +124,7 @@ __all__ = [
     "incident_payload",
     "map_of_layers",
     "planner_map",
+    "side_names",
     "stored_incidents",
     "to_html",
     "use_local_assets",

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from geozone.incidents.schema import CATEGORIES, category_code
 from geozone.labels import KIND_SHORT_LABELS, RULE_LABELS, SYNTHETIC_BANNER, bilingual
+from geozone.text import format_number
 from geozone.vntime import VIETNAM_TZ
 from maps.elements import esc
 from maps.errors import MapInputError
@@ -307,21 +308,30 @@ def incident_summary(returned: int, total: int, reports: int | None = None) -> s
     """Return the plain-text line saying how many incidents a map shows (Vietnamese, English).
 
     ``returned``: points drawn; ``reports``: the stored reports they stand for (a linked
-    event is one point for several reports; default: one each). Numbers follow the
-    Vietnamese format in both languages (50.000).
+    event is one point for several reports; default: one each). Numbers follow each
+    language's format (50.000 / 50,000).
     """
     reports = returned if reports is None else reports
     if not total:
         return "Chưa có vụ việc nào của cụm này / No incidents of this cluster are stored"
-    vi = en = ""
+
+    def vi(n: int) -> str:
+        return format_number(n, "vi")
+
+    def en(n: int) -> str:
+        return format_number(n, "en")
+
+    events_vi = events_en = ""
     if reports > returned:
-        vi, en = f", gộp thành {thousands(returned)} sự việc", f", as {thousands(returned)} events"
+        events_vi, events_en = f", gộp thành {vi(returned)} sự việc", f", as {en(returned)} events"
     if reports >= total:
-        shown = thousands(total)
-        return f"Hiển thị cả {shown} vụ việc{vi} / all {shown} incidents shown{en}"
+        return (
+            f"Hiển thị cả {vi(total)} vụ việc{events_vi} / "
+            f"all {en(total)} incidents shown{events_en}"
+        )
     return (
-        f"Hiển thị {thousands(reports)} vụ việc mới nhất trong {thousands(total)}{vi} / "
-        f"the newest {thousands(reports)} of {thousands(total)} incidents shown{en}"
+        f"Hiển thị {vi(reports)} vụ việc mới nhất trong {vi(total)}{events_vi} / "
+        f"the newest {en(reports)} of {en(total)} incidents shown{events_en}"
     )
 
 
@@ -392,5 +402,5 @@ def incident_payload(
 
 
 def thousands(n: int) -> str:
-    """Vietnamese digit grouping: 50.000."""
-    return f"{n:,}".replace(",", ".")
+    """Vietnamese digit grouping: 50.000 (a number in Vietnamese text; see format_number)."""
+    return format_number(n, "vi")

@@ -12,8 +12,11 @@ what the service decided, never a second judgement of its own.
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -56,8 +59,13 @@ def cluster_layers(
     width_m: float | None = None,
     zones: BorderZones | None = None,
     attribution: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> ClusterLayers:
     """Return the member units, shared boundaries, zones and hotspots of ``cluster``.
+
+    The lines, zones and junctions carry the full names of the units they run between
+    (``names``: code → name, in each row), so that their tooltips name them even when they
+    are not on the map (a carried cluster's zone runs along its original units' lines).
 
     Parameters
     ----------
@@ -76,6 +84,10 @@ def cluster_layers(
     attribution
         The data attribution to show (default: ``bset``'s; a placed cluster's
         :attr:`ClusterTerritory.attribution` names every set its layers come from).
+    names
+        Full names of the units the zones run between, by code (a placed cluster's
+        :func:`side_names`); a code not given is named from ``bset`` when the zones are drawn
+        in it, else left as it is.
 
     Raises
     ------
@@ -121,7 +133,13 @@ def cluster_layers(
         width = width_m if width_m is not None else cluster.effective_zone_width_m
         found = border_zones(bset, codes, width, level=cluster.level)
     if found is not None:
-        zone_frame, lines, junctions = found.zones, found.lines, found.junctions
+        # Names from bset only for zones drawn in it: a carried cluster's run along units of
+        # an older set, whose codes may name other units in bset (00160 was Nghĩa Tân).
+        known = bset.full_names if found.set_id == bset.id else {}
+        lookup = ChainMap(dict(names or {}), known)
+        zone_frame = _with_names(found.zones, lookup)
+        lines = _with_names(found.lines, lookup)
+        junctions = _with_names(found.junctions, lookup)
     hotspots = None
     if cluster.hotspots:
         hotspots = gpd.GeoDataFrame(
@@ -144,6 +162,43 @@ def cluster_layers(
         attribution=attribution or bset.info.attribution,
         notices=tuple(filter(None, [standing_notice(cluster)])),
     )
+
+
+def side_names(territory: ClusterTerritory) -> dict[str, str]:
+    """Return the full names of the units a placed cluster's zone runs between, by code.
+
+    Its members, or a carried cluster's original units ("Quận Cầu Giấy (Quan Hoa, Nghĩa
+    Đô)"), which are not on its map (see :attr:`ClusterTerritory.sides`).
+    """
+    if not territory.geometric:
+        return {}
+    sides = territory.sides
+    return dict(zip(sides.codes, sides.names, strict=True))
+
+
+def _row_codes(row: Any) -> list[str]:
+    """Return the codes a line, zone or junction row names (``codes``, else the pair)."""
+    codes = row.get("codes")
+    if isinstance(codes, str):
+        found = [part for part in codes.replace(",", "-").split("-") if part]
+    elif codes is not None and not (isinstance(codes, float) and np.isnan(codes)):
+        found = [str(code) for code in codes]
+    else:
+        found = []
+    pair = [row.get("code_a"), row.get("code_b")]
+    return found + [str(c) for c in pair if isinstance(c, str) and c and str(c) not in found]
+
+
+def _with_names(frame: gpd.GeoDataFrame, lookup: Mapping[str, str]) -> gpd.GeoDataFrame:
+    """Return ``frame`` with ``names``: each row's units, code → full name (a copy)."""
+    if frame is None or not len(frame):
+        return frame
+    named = frame.copy(deep=False)
+    named["names"] = [
+        {code: lookup[code] for code in _row_codes(row) if code in lookup}
+        for row in frame.to_dict("records")  # a few dozen lines and zones
+    ]
+    return named
 
 
 def incident_layer(

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from geozone.crs import project_geometries, utm_epsg
 from geozone.labels import ZONE_KIND_LABELS, bilingual
+from geozone.text import format_number
 from maps.elements import esc
 from maps.errors import MapInputError
 
@@ -215,10 +216,18 @@ class MemberUnits:
         self.names = dict(zip(codes, self.frame["full_name"].astype(str), strict=True))
         self.codes = codes.to_numpy(dtype=object)
 
-    def label(self, code: str) -> str:
-        """Plain-text "Full name (code)", or the code when the unit is not on the map."""
+    def label(self, code: str, names: Any = None) -> str:
+        """Plain-text "Full name (code)" of a unit on the map.
+
+        A unit not on the map is named from ``names`` (a row's ``names`` of
+        :func:`maps.layers.cluster_layers`: code → full name, such as a carried cluster's
+        original units), else by its code.
+        """
         name = self.names.get(code)
-        return f"{name} ({code})" if name else code
+        if name:
+            return f"{name} ({code})"
+        other = names.get(code) if isinstance(names, dict) else None
+        return str(other) if other else code
 
     def bounds(self) -> list[list[float]]:
         """Return [[south, west], [north, east]] of the members."""
@@ -257,17 +266,28 @@ def boundary_collection(lines: gpd.GeoDataFrame, units: MemberUnits) -> dict[str
     lengths = (
         frame["length_m"].to_numpy(dtype=float) if "length_m" in frame else _metric_lengths(geoms)
     )
+    names = frame["names"] if "names" in frame else [None] * len(frame)
     props = [
         {
             "style": BOUNDARY_STYLE,
             "tooltip_html": (
                 f"<b>{esc('Ranh giới chung / Shared boundary')}</b><br>"
-                f"{esc(units.label(str(a)))} – {esc(units.label(str(b)))}<br>{length:.0f} m"
+                f"{esc(units.label(str(a), named))} – {esc(units.label(str(b), named))}<br>"
+                f"{esc(metres(length))}"
             ),
         }
-        for a, b, length in zip(frame["code_a"], frame["code_b"], lengths, strict=True)
+        for a, b, length, named in zip(
+            frame["code_a"], frame["code_b"], lengths, names, strict=True
+        )
     ]
     return _feature_collection(geoms, props)
+
+
+def metres(value: float) -> str:
+    """Write a length in whole metres in each language: "200 m", "2.216 m / 2,216 m"."""
+    whole = round(float(value))
+    vi, en = format_number(whole, "vi"), format_number(whole, "en")
+    return f"{vi} m" if vi == en else f"{vi} m / {en} m"
 
 
 def zone_collection(zones: gpd.GeoDataFrame, units: MemberUnits) -> dict[str, Any]:
@@ -281,9 +301,9 @@ def zone_collection(zones: gpd.GeoDataFrame, units: MemberUnits) -> dict[str, An
         codes = _codes(row.get("codes"))
         if not codes and kind == "pair":
             codes = [str(row.get("code_a")), str(row.get("code_b"))]
-        names = " – ".join(esc(units.label(code)) for code in codes)
+        names = " – ".join(esc(units.label(code, row.get("names"))) for code in codes)
         width = row.get("width_m")
-        width_text = f" ({float(width):.0f} m)" if _is_set(width) else ""
+        width_text = f" ({metres(width)})" if _is_set(width) else ""
         title = bilingual(ZONE_KIND_LABELS[kind])
         props.append(
             {
@@ -299,15 +319,16 @@ def zone_collection(zones: gpd.GeoDataFrame, units: MemberUnits) -> dict[str, An
 def junction_collection(junctions: gpd.GeoDataFrame, units: MemberUnits) -> dict[str, Any]:
     """Return the GeoJSON of the junctions, with the members meeting there."""
     frame = prepare_layer(junctions, "junctions", ("codes",))
+    names = frame["names"] if "names" in frame else [None] * len(frame)
     props = [
         {
             "style": JUNCTION_STYLE,
             "tooltip_html": (
                 f"<b>{esc('Điểm tiếp giáp / Junction')}</b><br>"
-                + "<br>".join(esc(units.label(code)) for code in _codes(codes))
+                + "<br>".join(esc(units.label(code, named)) for code in _codes(codes))
             ),
         }
-        for codes in frame["codes"]
+        for codes, named in zip(frame["codes"], names, strict=True)
     ]
     return _feature_collection(frame.geometry.to_numpy(), props)
 

@@ -58,7 +58,7 @@ from maps.cluster_map import (
 )
 from maps.elements import to_html
 from maps.errors import MapAssetsMissingError
-from maps.layers import ClusterLayers, cluster_layers
+from maps.layers import ClusterLayers, cluster_layers, side_names
 from maps.static_map import (
     COLD_COLOUR,
     HOT_COLOUR,
@@ -295,11 +295,21 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _ratio(text: Any) -> str:
+    """Write a ratio ("1222/1504") with the page's grouping of thousands: "1.222/1.504"."""
+    top, slash, bottom = str(text).partition("/")
+    if slash and top.isdigit() and bottom.isdigit():
+        return f"{_number(int(top))}/{_number(int(bottom))}"
+    return str(text)
+
+
 def _cell(name: str, value: Any, row: dict[Any, Any]) -> dict[str, Any]:
     """Return a cell for the table template: its text, English, code, whether numeric."""
     cell: dict[str, Any] = {"text": value, "en": None, "code": None, "numeric": False}
     if _missing(value):
         return {**cell, "text": "—"}
+    if name.endswith("_ratio") and isinstance(value, str):
+        return {**cell, "text": _ratio(value), "numeric": True}
     if name in _SHARE_COLUMNS:
         return {**cell, "text": f"{float(value) * 100:.1f} %".replace(".", ","), "numeric": True}
     if name == "confidence" and isinstance(value, int | np.integer | float | np.floating):
@@ -392,7 +402,8 @@ def _totals(name: str, frame: pd.DataFrame, columns: Sequence[str]) -> list[dict
             cells.append({"total": False, "text": _number(sums[column])})
         elif column in ratios and all(p in sums for p in (ratios[column][0], *ratios[column][1])):
             top, bottom = ratios[column]
-            cells.append({"total": False, "text": f"{sums[top]}/{sum(sums[b] for b in bottom)}"})
+            total = sum(sums[b] for b in bottom)
+            cells.append({"total": False, "text": f"{_number(sums[top])}/{_number(total)}"})
         else:
             cells.append({"total": k == 0, "text": None})
     return cells
@@ -429,6 +440,7 @@ def _form_map(report: ClusterReport, form: ClusterForm) -> dict[str, Any]:
         form.territory.bset,
         zones=form.territory.zones,
         attribution=form.territory.attribution,
+        names=side_names(form.territory),
     )
     incidents = report.layers.get("incidents")
     mine = None
@@ -442,7 +454,7 @@ def _form_map(report: ClusterReport, form: ClusterForm) -> dict[str, Any]:
     n = 0 if mine is None else len(mine)
     sampled = (
         f" Vẽ {_number(SVG_MAX_INCIDENTS)} / {_number(n)} vụ (lấy mẫu đều) / "
-        f"{_number(SVG_MAX_INCIDENTS)} of {_number(n)} incidents drawn (even sample)."
+        f"{SVG_MAX_INCIDENTS:,} of {n:,} incidents drawn (even sample)."
         if n > SVG_MAX_INCIDENTS
         else ""
     )
@@ -467,6 +479,7 @@ def _interactive(report: ClusterReport, form: ClusterForm, max_incidents: int) -
         form.territory.bset,
         zones=form.territory.zones,
         attribution=form.territory.attribution,
+        names=side_names(form.territory),
     )
     incidents = report.layers.get("incidents")
     mine = None
@@ -527,7 +540,7 @@ def _cards(report: ClusterReport) -> list[dict[str, str]]:
         (_number(f["criminal_cases"]), "vụ phạm pháp hình sự", "criminal cases"),
         (_number(f["criminal_subjects"]), "đối tượng (hình sự)", "subjects (criminal)"),
         (
-            str(f["in_zone_criminal_solved_ratio"]),
+            _ratio(f["in_zone_criminal_solved_ratio"]),
             "làm rõ hình sự ở giáp ranh",
             "criminal cases solved in the border area",
         ),

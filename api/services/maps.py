@@ -63,7 +63,7 @@ def served_layers(state: Any, territory: ClusterTerritory) -> Any:
     """
     from dataclasses import replace
 
-    from maps import cluster_layers
+    from maps import cluster_layers, side_names
 
     cache: dict[str, tuple[ClusterTerritory, Any]] | None = getattr(state, "map_layers", None)
     if cache is None:
@@ -77,6 +77,7 @@ def served_layers(state: Any, territory: ClusterTerritory) -> Any:
             territory.bset,
             zones=territory.zones,
             attribution=territory.attribution,
+            names=side_names(territory),
         )
         with _LAYERS_LOCK:
             cache[cluster_id] = found = (territory, layers)
@@ -194,14 +195,15 @@ MAX_MAP_INCIDENTS = 1_000_000
 
 def capped_note(total: int) -> str:
     """Return the line a map shows when a cluster holds more incidents than it draws."""
-    from maps.incident_table import thousands
+    from geozone.text import format_number
 
+    total_vi, cap_vi = format_number(total, "vi"), format_number(MAX_MAP_INCIDENTS, "vi")
+    total_en, cap_en = format_number(total, "en"), format_number(MAX_MAP_INCIDENTS, "en")
     return (
-        f"Cụm có {thousands(total)} vụ việc, vượt giới hạn an toàn {thousands(MAX_MAP_INCIDENTS)} "
-        f"điểm của bản đồ: chỉ vẽ {thousands(MAX_MAP_INCIDENTS)} vụ việc mới nhất; lọc theo thời "
-        f"gian qua API để xem phần còn lại / The cluster holds {thousands(total)} incidents, "
-        f"more than the map's safety cap of {thousands(MAX_MAP_INCIDENTS)} points: the newest "
-        f"{thousands(MAX_MAP_INCIDENTS)} are drawn; filter by time through the API for the rest"
+        f"Cụm có {total_vi} vụ việc, vượt giới hạn an toàn {cap_vi} điểm của bản đồ: chỉ vẽ "
+        f"{cap_vi} vụ việc mới nhất; lọc theo thời gian qua API để xem phần còn lại / The "
+        f"cluster holds {total_en} incidents, more than the map's safety cap of {cap_en} "
+        f"points: the newest {cap_en} are drawn; filter by time through the API for the rest"
     )
 
 

@@ -79,8 +79,9 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"{format_number(f['criminal_subjects'])} đối tượng; "
         f"{format_number(f['administrative_cases'])} vụ vi phạm hành chính, "
         f"{format_number(f['administrative_subjects'])} đối tượng; "
-        f"ở địa bàn giáp ranh: làm rõ {f['in_zone_criminal_solved_ratio']} vụ phạm pháp hình "
-        f"sự; phối hợp xử lý {format_number(f['jointly_handled'])} vụ."
+        f"ở địa bàn giáp ranh: làm rõ {format_number(f['in_zone_criminal_solved'])}/"
+        f"{format_number(f['in_zone_criminal_cases'])} vụ phạm pháp hình sự; phối hợp xử lý "
+        f"{format_number(f['jointly_handled'])} vụ."
     )
     if f["zone_unknown"]:
         f["headline_vi"] += (
@@ -91,7 +92,7 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"{f['criminal_cases']:,} criminal cases, {f['criminal_subjects']:,} subjects; "
         f"{f['administrative_cases']:,} administrative violations, "
         f"{f['administrative_subjects']:,} subjects; in the border area: solved "
-        f"{f['in_zone_criminal_solved_ratio']} criminal cases; "
+        f"{f['in_zone_criminal_solved']:,}/{f['in_zone_criminal_cases']:,} criminal cases; "
         f"{f['jointly_handled']:,} handled jointly."
     )
     if f["zone_unknown"]:

@@ -117,6 +117,9 @@ def _border_effect(
             for member in form.cluster.members
             if member.territory_code
         }
+        sides = form.territory.sides
+        if sides.carried:  # pairs of its original units (old districts), not of its members
+            names = dict(zip(sides.codes, sides.names, strict=True))
         pair_names = [
             None if a is None else f"{names.get(a, a)} – {names.get(b, b)}"
             for a, b in zip(found["code_a"], found["code_b"], strict=True)

@@ -527,6 +527,7 @@
   GZ.analysisNote = function (kind, p, names, span) {
     if (!p) { return ""; }
     var n = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0)); };
+    var e = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0, "en")); };
     var from = p.from || "", to = p.to || "";
     if (span && span[0] && span[0] > from) { from = span[0]; }
     if (span && span[1] && span[1] < to) { to = span[1]; }
@@ -534,6 +535,7 @@
     var syn = p.synthetic ? "<b>Dữ liệu mô phỏng / Synthetic data.</b> " : "";
     var level = GZ.formatNumber(100 * (1 - (p.alpha || 0.05)), 0) + " %";
     var cell = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0) + " m" : "";
+    var cellEn = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0, "en") + " m" : "";
     var outside = p.n_outside ? " " + n(p.n_outside) + " vụ việc ngoài khu vực không được tính." : "";
     if (p.status && p.status !== "tested") {
       return syn + "Chưa đủ vụ việc để kết luận (" + n(p.n_incidents) + " vụ việc, " + period +
@@ -544,9 +546,9 @@
       return syn + "Chia khu vực thành ô " + cell + ": " + n(p.n_hot) + " ô là điểm nóng và " +
         n(p.n_cold) + " ô là điểm lạnh, có ý nghĩa thống kê ở mức " + level + " (ít khả năng " +
         "do ngẫu nhiên), từ " + n(p.n_incidents) + " vụ việc, " + period + "." + outside +
-        " <span class=\"gz-en\">" + n(p.n_hot) + " hot and " + n(p.n_cold) + " cold " + cell +
+        " <span class=\"gz-en\">" + e(p.n_hot) + " hot and " + e(p.n_cold) + " cold " + cellEn +
         " cells, statistically significant at the " + level + " level, from " +
-        n(p.n_incidents) + " incidents.</span>";
+        e(p.n_incidents) + " incidents.</span>";
     }
     var parts = [];
     var counts = p.categories || {};
@@ -558,15 +560,19 @@
     var months = (p.bins || []).length;
     return syn + "Xu hướng theo " + n(months) + " tháng, " + period + ", ô " + cell +
       (parts.length ? ": " + parts.join("; ") + " ô." : ": không ô nào có xu hướng rõ.") +
-      outside + " <span class=\"gz-en\">Monthly trends over " + n(months) + " months.</span>";
+      outside + " <span class=\"gz-en\">Monthly trends over " + e(months) + " months.</span>";
   };
 
-  /** A number in the Vietnamese format: 1.458 and 0,25. */
-  GZ.formatNumber = function (value, digits) {
+  /**
+   * A number in the Vietnamese format: 1.458 and 0,25; with ``language`` "en", in the
+   * English one (1,458 and 0.25), as geozone.text.format_number writes them.
+   */
+  GZ.formatNumber = function (value, digits, language) {
     if (value === null || value === undefined || value === "" || !isFinite(+value)) { return "–"; }
+    var en = language === "en";
     var fixed = (+value).toFixed(digits || 0).split(".");
-    var whole = fixed[0].replace(/\B(?=(\d{3})+(?!\d))/g, ".");
-    return fixed.length > 1 ? whole + "," + fixed[1] : whole;
+    var whole = fixed[0].replace(/\B(?=(\d{3})+(?!\d))/g, en ? "," : ".");
+    return fixed.length > 1 ? whole + (en ? "." : ",") + fixed[1] : whole;
   };
 
   /** "dd/mm/yyyy HH:MM (giờ Việt Nam)" from an ISO time with an offset (or "" when absent). */

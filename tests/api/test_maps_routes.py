@@ -496,3 +496,13 @@ def test_served_layers_are_built_once_per_territory(grid_context: Context) -> No
     other = replace(territory)  # another context's territory: built again
     served_layers(state, other)
     assert state.map_layers["grid-centre"][0] is other
+
+
+def test_the_capped_map_note_writes_each_language_s_numbers() -> None:
+    from api.services.maps import capped_note
+
+    note = capped_note(1_234_567)
+    vietnamese, english = note.split(" / ")
+    assert "Cụm có 1.234.567 vụ việc, vượt giới hạn an toàn 1.000.000 điểm" in vietnamese
+    assert "The cluster holds 1,234,567 incidents" in english
+    assert "safety cap of 1,000,000 points: the newest 1,000,000 are drawn" in english

@@ -134,6 +134,33 @@ def test_cluster_map_renders_offline_with_escaped_popups(
     page.close()
 
 
+def test_map_notes_write_each_language_s_numbers(
+    browser: Any, layers: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    m = cluster_map(**layers, title="Cụm Thử", attribution=ATTRIBUTION, inline_assets=True)
+    page_file = tmp_path / "map.html"
+    page_file.write_text(to_html(m, inline_assets=True), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(page_file.as_uri())
+    page.wait_for_function("window.GZ && GZ.formatNumber", timeout=15_000)
+    numbers = page.evaluate(
+        "() => [GZ.formatNumber(12345.6, 1), GZ.formatNumber(12345.6, 1, 'en'), "
+        "GZ.formatNumber(1500, 0, 'en')]"
+    )
+    assert numbers == ["12.345,6", "12,345.6", "1,500"]
+    note = page.evaluate(
+        """() => GZ.analysisNote("gi", {status: "tested", n_hot: 1200, n_cold: 0,
+            n_incidents: 43210, cell_size_m: 1500, alpha: 0.05, from: "2025-01-01",
+            to: "2025-12-31"}, null, null)"""
+    )
+    vietnamese, english = note.split(' <span class="gz-en">')
+    assert "1.200 ô là điểm nóng" in vietnamese and "từ 43.210 vụ việc" in vietnamese
+    assert "thành ô 1.500 m" in vietnamese
+    assert english.startswith("1,200 hot and 0 cold 1,500 m cells")
+    assert "from 43,210 incidents." in english
+    page.close()
+
+
 # -- the planner against a fake API ----------------------------------------------------------
 
 

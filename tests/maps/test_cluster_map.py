@@ -108,7 +108,7 @@ def test_hotspots_junctions_and_boundaries(served: str) -> None:
         "<br>Phường Ô 4 (00004)<br>Phường Ô 5 (00005)"
     ) in tips
     lines = [t for t in tips if t.startswith("<b>Ranh giới chung")]
-    assert len(lines) == 4 and all(t.endswith("<br>1000 m") for t in lines)
+    assert len(lines) == 4 and all(t.endswith("<br>1.000 m / 1,000 m") for t in lines)
 
 
 def test_unit_labels_and_tooltips(served: str) -> None:
@@ -373,14 +373,15 @@ def test_incident_payload_is_the_page_table_with_its_legend(
     empty = incident_payload(None, 0)
     assert (empty["returned"], empty["data"], empty["legend"]) == (0, None, [])
     assert empty["summary"].startswith("Chưa có vụ việc nào")
+    # Each language groups thousands its own way.
     assert incident_summary(20_000, 50_000) == (
         "Hiển thị 20.000 vụ việc mới nhất trong 50.000 / "
-        "the newest 20.000 of 50.000 incidents shown"
+        "the newest 20,000 of 50,000 incidents shown"
     )
-    # A linked event is one point for its reports: all 4.427 reports drawn as 4.283 points.
+    # A linked event is one point for its reports: all 4,427 reports drawn as 4,283 points.
     assert incident_summary(4_283, 4_427, 4_427) == (
         "Hiển thị cả 4.427 vụ việc, gộp thành 4.283 sự việc / "
-        "all 4.427 incidents shown, as 4.283 events"
+        "all 4,427 incidents shown, as 4,283 events"
     )
     assert incident_summary(100, 500, 130).startswith("Hiển thị 130 vụ việc mới nhất trong 500")
 

@@ -28,6 +28,7 @@ from maps import (
     cluster_on,
     incident_layer,
     map_of_layers,
+    side_names,
     stored_incidents,
     to_html,
 )
@@ -79,6 +80,35 @@ def test_cluster_layers_on_the_grid(grid: BoundarySet) -> None:
     assert layers.title == "Cụm liên kết Ô Thử"
     assert layers.attribution == GRID_INFO.attribution
     assert layers.units.crs.to_epsg() == 4326
+
+
+def test_lines_and_zones_name_their_units_and_lengths_in_each_language(
+    grid: BoundarySet,
+) -> None:
+    from maps.overlays import MemberUnits, boundary_collection, metres, zone_collection
+
+    layers = cluster_layers(grid_cluster(), grid)
+    units = MemberUnits(layers.units)
+    lines = [
+        f["properties"]["tooltip_html"]
+        for f in boundary_collection(layers.boundaries_lines, units)["features"]
+    ]
+    # Each line is 1 km: grouped the Vietnamese way, then the English way.
+    assert all(tip.endswith("<br>1.000 m / 1,000 m") for tip in lines), lines
+    assert any("Phường Ô 1 (00001) – Phường Ô 2 (00002)" in tip for tip in lines)
+    assert (metres(150), metres(2216.4), metres(12345.6)) == (
+        "150 m",
+        "2.216 m / 2,216 m",
+        "12.346 m / 12,346 m",
+    )
+    # A unit not on the map (a carried cluster's original district) is named from the row.
+    zones = layers.zones.assign(
+        names=[{"00001": "Quận Cũ (Ô 1)", "00002": "Quận Khác"}] * len(layers.zones)
+    )
+    alone = MemberUnits(layers.units[layers.units["code"] != "00001"])
+    tips = [f["properties"]["tooltip_html"] for f in zone_collection(zones, alone)["features"]]
+    assert any("Quận Cũ (Ô 1) – Phường Ô 2 (00002)" in tip for tip in tips), tips
+    assert not any(">00001 –" in tip or "– 00001" in tip for tip in tips)
 
 
 def test_cluster_layers_refuse_other_sets_and_no_territory(grid: BoundarySet) -> None:
@@ -184,6 +214,35 @@ def test_t11_cluster_map_in_2025_units(vn2025: BoundarySet, legacy: BoundarySet)
     (spec,) = [s for s in js_arguments(html, "GZ.decorate")]
     (south, west), (north, east) = spec["bounds"]
     assert south < 21.0387 < north and west < 105.8064 < east
+
+
+@pytest.mark.realdata
+def test_t11_carried_zone_names_its_original_districts(
+    vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
+    # The carried T11 zone runs along the line between the old districts (no old ward
+    # geometry): its tooltips name them, not their codes (they are not on the map).
+    from geozone.clusters.files import load_clusters
+    from maps.overlays import MemberUnits, boundary_collection, zone_collection
+
+    placed = territories([load_clusters()["hoa-do-phuc-vi"]], [legacy, vn2025], carry_into=vn2025)
+    (territory,) = [t for t in placed if t.bset.id == vn2025.id]
+    layers = cluster_layers(
+        territory.cluster, territory.bset, zones=territory.zones, names=side_names(territory)
+    )
+    units = MemberUnits(layers.units)
+    pair = "Quận Ba Đình (Cống Vị, Vĩnh Phúc) – Quận Cầu Giấy (Quan Hoa, Nghĩa Đô)"
+    for collection in (
+        boundary_collection(layers.boundaries_lines, units),
+        zone_collection(layers.zones, units),
+    ):
+        tips = [f["properties"]["tooltip_html"] for f in collection["features"]]
+        assert any(html_escape(pair) in tip for tip in tips), tips
+        assert not any("001 – 005" in tip for tip in tips)
+    # Without the names, codes of another set are never named from this one.
+    bare = cluster_layers(territory.cluster, territory.bset, zones=territory.zones)
+    assert bare.boundaries_lines is not None
+    assert bare.boundaries_lines["names"].tolist() == [{}] * len(bare.boundaries_lines)
 
 
 # -- incidents from the store; the version of a cluster on a day --------------------------------

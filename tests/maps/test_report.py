@@ -141,6 +141,32 @@ def test_tables_show_the_report_figures(evil: tuple[ClusterReport, Context, str]
     assert report.figures["in_zone_criminal_solved_ratio"] in page
 
 
+def test_ratios_group_thousands_as_the_counts_do() -> None:
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "label_vi": ["Trộm cắp tài sản", "Ma túy"],
+            "kind": ["criminal", "criminal"],
+            "cases": [1_204, 300],
+            "subjects": [1_300, 310],
+            "solved": [1_000, 222],
+            "solved_ratio": ["1000/1204", "222/300"],
+            "in_zone": [10, 2],
+            "in_zone_solved": [5, 1],
+            "in_zone_solved_ratio": ["5/10", "1/2"],
+            "jointly_handled": [1, 0],
+            "review": [0, 0],
+        }
+    )
+    rendered = table_html("by_category", rows)
+    assert "<td class='num'>1.000/1.204</td>" in rendered  # a row: as its counts, 1.204
+    foot = rendered[rendered.index("<tfoot>") :]
+    assert "<td class='num'>1.504</td>" in foot
+    assert "<td class='num'>1.222/1.504</td>" in foot  # not 1222/1504 beside 1.504
+    assert "1222" not in rendered and "1504" not in rendered
+
+
 def test_membership_changes_are_labelled_in_both_languages() -> None:
     import pandas as pd
 

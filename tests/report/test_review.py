@@ -387,6 +387,30 @@ def test_membership_changes_in_the_period(grid_store: IncidentStore, grid_contex
     assert "00005" not in set(members["member_code"].dropna())
 
 
+def test_headlines_write_each_language_s_numbers() -> None:
+    from geozone.report.figures import headline_figures
+
+    n, solved = 1_504, 1_222
+    frame = pd.DataFrame(
+        {
+            "kind": ["criminal"] * n,
+            "in_zone": [True] * n,
+            "solved": [k < solved for k in range(n)],
+            "subjects": [1] * n,
+            "jointly_handled": [True] * n,
+            "rule": ["territory"] * n,
+            "review": [False] * n,
+            "synthetic": [True] * n,
+        }
+    )
+    f = headline_figures(frame, START, END)
+    assert f["in_zone_criminal_solved_ratio"] == "1222/1504"  # the figure: plain digits
+    assert "làm rõ 1.222/1.504 vụ phạm pháp hình sự" in f["headline_vi"]
+    assert f["headline_vi"].startswith("1.504 vụ phạm pháp hình sự, 1.504 đối tượng")
+    assert "solved 1,222/1,504 criminal cases; 1,504 handled jointly." in f["headline_en"]
+    assert f["headline_en"].startswith("1,504 criminal cases, 1,504 subjects")
+
+
 @pytest.mark.parametrize(
     ("note_vi", "said_vi"),
     [
@@ -711,6 +735,12 @@ def test_t11_report_with_hotspots_and_border_effect(t11: tuple[IncidentStore, Co
         store, context, "hoa-do-phuc-vi-vn2025", date(2025, 7, 1), date(2025, 12, 31)
     )
     effect = report.tables["border_effect"]
+    # The carried zone's pair is that of the old districts, named (not "001 – 005").
+    (pair,) = effect[effect["scope"] == "pair"].to_dict("records")
+    assert pair["pair"] == "001|005"
+    assert pair["pair_name"] == (
+        "Quận Ba Đình (Cống Vị, Vĩnh Phúc) – Quận Cầu Giấy (Quan Hoa, Nghĩa Đô)"
+    )
     cluster_row = effect[effect["scope"] == "cluster"].iloc[0]
     assert cluster_row["n_in_zone"] == report.figures["in_zone_cases"] - int(
         (
