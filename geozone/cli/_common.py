@@ -82,8 +82,15 @@ DateOption = Annotated[
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON on standard output."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Write ``data`` as indented UTF-8 JSON on standard output.
+
+    Values are made JSON-ready as the API makes them (:func:`geozone.assignment.points
+    .jsonable`): times in ISO 8601 ("2025-08-01T21:00:00+07:00"), NaT, NaN and NA as null.
+    """
+    from geozone.assignment.points import jsonable
+
+    text = json.dumps(jsonable(data), ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def parse_date(text: str | None) -> date:

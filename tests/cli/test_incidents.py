@@ -373,3 +373,35 @@ def test_batches_lists_and_closes_an_unfinished_import(
         invoke("incidents", "batches", "--close", batch["batch_id"], "--store", url)
     with pytest.raises(ImportBatchError, match="no import batch 'file:nope'"):
         invoke("incidents", "batches", "--close", "file:nope", "--store", url)
+
+
+def test_list_json_writes_times_and_missing_values_as_the_api_does(tmp_path: Path) -> None:
+    from api.services.incidents import incident_features
+    from geozone.store import IncidentQuery, open_store
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with open_store(url) as store:
+        store.add_incidents(
+            pd.DataFrame(
+                {
+                    "external_id": ["a", "b"],
+                    "occurred_at": ["2025-08-01T21:00:00+07:00", "2025-08-02T08:30:00+07:00"],
+                    "detected_at": ["2025-08-01T21:40:00+07:00", None],  # b: not given
+                    "lon": [105.8064, 105.81],
+                    "lat": [21.0387, 21.04],
+                    "category": ["theft", "drugs"],
+                    "synthetic": [True, True],
+                }
+            )
+        )
+        frame, _ = store.query(IncidentQuery(limit=20))
+    listed = invoke("incidents", "list", "--store", url, "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {row["external_id"]: row for row in json.loads(listed.stdout)["incidents"]}
+    assert rows["a"]["occurred_at"] == "2025-08-01T21:00:00+07:00"  # ISO 8601, as the API
+    assert rows["a"]["detected_at"] == "2025-08-01T21:40:00+07:00"
+    assert rows["b"]["detected_at"] is None  # not "NaT"
+    assert "NaT" not in listed.stdout and "NaN" not in listed.stdout
+    # Row for row what the API answers for the same query.
+    api = {f["properties"]["external_id"]: f["properties"] for f in incident_features(frame)}
+    assert rows == api
