@@ -286,6 +286,7 @@ class _Parts:
                         "label_html": esc(bilingual(ZONE_KIND_LABELS[k])),
                     }
                     for k, style in (("pair", PAIR_ZONE_STYLE), ("junction", JUNCTION_ZONE_STYLE))
+                    if k in set(zones["kind"])  # a kind the cluster has none of is not listed
                 ),
             )
         if boundaries_lines is not None and _present(boundaries_lines):

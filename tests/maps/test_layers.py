@@ -424,6 +424,9 @@ def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: 
         html = to_html(map_of_layers(layers), inline_assets=False)
         for notice in layers.notices:
             assert html_escape(notice, quote=False) in html
+        # The legend lists the kinds of zone the cluster has (the carried T11: one pair).
+        for kind, label in (("junction", "Junction zone"), ("pair", "Border zone")):
+            assert (label in html) == (kind in set(layers.zones["kind"])), (cluster_id, kind)
         return layers.notices
 
     lapsed = load_context(built_settings)
