@@ -148,7 +148,10 @@ class PointIn(BaseModel):
     detected_by: str | None = Field(
         default=None,
         max_length=FIELDS["detected_by"].max_length,
-        description="Member id of the detecting unit.",
+        description=(
+            "The detecting unit: a member's id or unit code, or its name as people write it "
+            "('Phường Nghĩa Đô', 'nghia-do', 'CA phường Nghĩa Đô'; matched without accents)."
+        ),
     )
 
 

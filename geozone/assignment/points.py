@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from geozone.context import Context
 
 #: A point to judge: longitude, latitude (EPSG:4326), date (None: today in Vietnam) and the
-#: detecting unit (a unit code or a member id, or None).
+#: detecting unit (a unit code, a member id or a member's name, or None).
 Point = tuple[float, float, date | None, str | None]
 
 

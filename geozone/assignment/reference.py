@@ -61,7 +61,7 @@ def judge(
     day
         The incident's date in Vietnam time.
     detected_by
-        The detecting unit's code or member id, or None.
+        The detecting unit's code, member id or name, or None.
     tolerance_m
         The boundary tolerance the location was made with.
     """

@@ -411,7 +411,10 @@ def locate(
     tolerance: Annotated[float | None, typer.Option(help="Boundary tolerance in metres.")] = None,
     detected_by: Annotated[
         str | None,
-        typer.Option("--detected-by", help="The detecting unit (code or member id)."),
+        typer.Option(
+            "--detected-by",
+            help="The detecting unit: code, member id or name ('Phường Nghĩa Đô', 'nghia-do').",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
