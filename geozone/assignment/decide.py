@@ -157,8 +157,7 @@ def _joined(pieces: list[Any]) -> Any:
 
 def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Tell which points a partial member holds (-1: none)."""
-    partial = np.array([m.partial for m in territory.cluster.members] + [False], dtype=bool)
-    return partial[holder]  # -1 picks the trailing False
+    return np.append(territory.table.partial, False)[holder]  # -1 picks the trailing False
 
 
 def _zone_kind(zoned: NDArray[np.bool_], junction: NDArray[np.bool_]) -> NDArray[np.object_]:

@@ -337,7 +337,7 @@ def standing_notice(cluster: Cluster) -> str | None:
 def _partial_clause(holder: Any, territory: ClusterTerritory, language: str, name: Any) -> str:
     """Say that the member holding the point is a partial one (empty for any other)."""
     k = territory.table.holders.get(holder) if isinstance(holder, str) else None
-    if k is None or not territory.cluster.members[k].partial:
+    if k is None or not territory.table.partial[k]:
         return ""
     return CLAUSES["partial_holder"][language].format(holder=name(holder))
 

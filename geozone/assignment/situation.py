@@ -228,8 +228,11 @@ def _concerns(territory: ClusterTerritory, coded: _Coded) -> bool:
     """
     if territory.bset.id not in coded.set_names:
         return False
-    if any(territory.table.detector_of(name) >= 0 for name in coded.detector_names):
-        return True
+    table = territory.table
+    if not table.detectors.keys().isdisjoint(coded.detector_names):
+        return True  # named by id or code: no folding
+    if any(table.detector_of(name) >= 0 for name in coded.detector_names):
+        return True  # by name (each distinct text folded once: detector_keys)
     box, reach = coded.box, territory.reach
     if (
         box is None

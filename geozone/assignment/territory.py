@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -30,7 +30,7 @@ from geozone.clusters.zones import BorderZones
 from geozone.crs import degrees_bound, project_geometries, utm_epsg
 from geozone.errors import ClusterDefinitionError, GeozoneError
 from geozone.settings import get_settings
-from geozone.text import fold, search_keys
+from geozone.text import fold, search_keys, strip_accents
 
 #: Spacing of the vertices distances to shared boundaries are first bounded with.
 DENSIFY_M = 2.0
@@ -96,6 +96,7 @@ class _MemberTable:
 
     codes: NDArray[np.object_]  # unit code, or the organisation's id
     organisation: NDArray[np.bool_]
+    partial: NDArray[np.bool_]  # a member only part of whose unit came from a signatory
     joined: NDArray[np.datetime64]  # date.min when unknown
     left: NDArray[np.datetime64]  # date.max when open
     holders: dict[str, int]  # unit code → member index, for members with territory
@@ -118,14 +119,29 @@ class _MemberTable:
         """
         if given is None or (isinstance(given, float) and np.isnan(given)):
             return -1
-        exact = self.detectors.get(given if isinstance(given, str) else str(given))
+        text = given if isinstance(given, str) else str(given)
+        exact = self.detectors.get(text)
         if exact is not None:
             return exact
-        key = fold(str(given))
-        for candidate in (key, key.removeprefix("congan"), key.removeprefix("ca")):
-            if candidate and candidate in self.folded:
-                return self.folded[candidate]
+        for key in detector_keys(text):
+            if key in self.folded:
+                return self.folded[key]
         return -1
+
+
+@lru_cache(maxsize=65_536)
+def detector_keys(text: str) -> tuple[str, ...]:
+    """Return the folded keys a ``detected_by`` text is looked up by, most literal first.
+
+    The whole text folded, then, when its first words are "CA" or "Công an" (the unit's
+    police), the rest. Folded once per distinct text, whatever the territories and pieces.
+    """
+    keys = [fold(text)]
+    words = strip_accents(text).lower().replace(".", " ").split()
+    for lead in (["ca"], ["cong", "an"]):
+        if words[: len(lead)] == lead and len(words) > len(lead):
+            keys.append(fold(" ".join(words[len(lead) :])))
+    return tuple(key for key in keys if key)
 
 
 def _spacings() -> list[float]:
@@ -517,6 +533,7 @@ class ClusterTerritory:
         return _MemberTable(
             codes=codes,
             organisation=members["kind"].to_numpy(dtype=object) == "organisation",
+            partial=np.array([member.partial for member in self.cluster.members], dtype=bool),
             joined=np.array(joined, dtype="datetime64[D]"),
             left=np.array(left, dtype="datetime64[D]"),
             holders={code: k for k, code in enumerate(codes) if has_territory[k]},

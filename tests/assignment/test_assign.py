@@ -661,3 +661,14 @@ def test_a_detecting_member_is_found_by_its_name_as_by_its_code(
     assert "nghia-do" not in wards_2025.table.detectors  # found by the folded name
     assert wards_2025.table.detector_of(fold("Phường")) == -1
     assert np.all(rows["member_code"] == "00008")
+
+
+def test_a_police_prefix_is_a_whole_word_not_letters() -> None:
+    """Only a leading "CA"/"Công an" word is stripped: "Cát Linh" is not "t Linh"."""
+    from geozone.assignment.territory import detector_keys
+
+    assert detector_keys("CA phường Nghĩa Đô") == ("caphuongnghiado", "phuongnghiado")
+    assert detector_keys("Công an P. Nghĩa Đô") == ("conganpnghiado", "pnghiado")
+    assert detector_keys("Cát Linh") == ("catlinh",)
+    assert detector_keys("Cao Xanh") == ("caoxanh",)
+    assert detector_keys("CA") == ("ca",)
