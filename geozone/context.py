@@ -66,7 +66,7 @@ class Context:
         if territory.geometric:
             return None
         cluster = territory.cluster
-        carried = [t.cluster.id for t in self.territories if t.cluster.carried_from == cluster.id]
+        carried = self.carried_versions(cluster.id)
         why = (
             f"cluster {cluster.id!r} has no map nor zones in {territory.bset.id}: its members' "
             "units there have no polygons"
@@ -77,6 +77,10 @@ class Context:
                 f"import a ward layer: geozone data import … --register {territory.bset.id})"
             )
         return why
+
+    def carried_versions(self, cluster_id: str) -> list[str]:
+        """Return the ids of the placed versions of a cluster carried into new units."""
+        return [t.cluster.id for t in self.territories if t.cluster.carried_from == cluster_id]
 
     def boundary_set(self, set_id: str) -> BoundarySet:
         """Return a loaded set by id."""

@@ -157,7 +157,10 @@ def _joined(pieces: list[Any]) -> Any:
 
 def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Tell which points a partial member holds (-1: none)."""
-    return np.append(territory.table.partial, False)[holder]  # -1 picks the trailing False
+    partial = territory.table.partial
+    if not partial.any():  # most clusters: no array work
+        return np.zeros(len(holder), dtype=bool)
+    return np.append(partial, False)[holder]  # -1 picks the trailing False
 
 
 def _zone_kind(zoned: NDArray[np.bool_], junction: NDArray[np.bool_]) -> NDArray[np.object_]:

@@ -54,8 +54,9 @@ def explain(
     ----------
     frame
         The decision columns (a DataFrame or a mapping of equal-length arrays), with
-        ``unit_code`` (the unit of the set holding each point) and ``area_code`` (the unit
-        standing in for the members in coarse mode, else None).
+        ``unit_code`` (the unit of the set holding each point), ``area_code`` (the unit
+        standing in for the members in coarse mode, else None) and ``boundary_units`` (the
+        members on whose boundary the point lies, within the tolerance).
     situation
         One integer per row; rows with the same number are worded alike.
     territory
@@ -85,10 +86,9 @@ def explain(
         "event",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
-    columns = [column for column in needed if column in frame]
-    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in columns}
+    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
     worded = [
-        _worded({column: firsts[column][k] for column in columns}, territory, tolerance_m)
+        _worded({column: firsts[column][k] for column in needed}, territory, tolerance_m)
         for k in range(len(first))
     ]
     which = np.searchsorted(labels, situation)
@@ -146,7 +146,7 @@ def _worded(
         _has_distance(row),
         tuple(row["cooperating"]),
         tuple(row["zone_units"]),
-        tuple(row.get("boundary_units", ())),
+        tuple(row["boundary_units"]),
         row["lead_unit"],
         None if _missing(row["detector"]) else str(row["detector"]),
         row["unit_code"],
@@ -211,7 +211,7 @@ def _parameters(
         "zone": " – ".join(name(c) for c in row["zone_units"]),
         # The members on whose boundary it lies, not every member of its zone (a member
         # 150 m away is in a 200 m zone, not on the boundary).
-        "boundary": " – ".join(name(c) for c in row.get("boundary_units", row["zone_units"])),
+        "boundary": " – ".join(name(c) for c in row["boundary_units"]),
         "distance": _distance_clause(row, territory, language, name) if _has_distance(row) else "",
         "width": f"{format_number(territory.width_m, language)} m",
         "tolerance": f"{format_number(tolerance_m, language)} m",

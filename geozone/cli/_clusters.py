@@ -328,9 +328,11 @@ def clusters_zones(
 
 def _territory(context: Context, cluster_id: str) -> ClusterTerritory:
     """Return the placed cluster with geometry for an id, or point to its carried version."""
-    _, territory = resolve_cluster(context, cluster_id)
+    cluster, territory = resolve_cluster(context, cluster_id)
     if territory is None:
-        raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw")
+        carried = context.carried_versions(cluster.id)
+        hint = f"; use its carried version: {', '.join(carried)}" if carried else ""
+        raise GeozoneError(f"cluster {cluster_id!r}: its members have no geometry to draw{hint}")
     undrawn = context.why_undrawn(territory)
     if undrawn is not None:
         raise NoGeometryError(undrawn)

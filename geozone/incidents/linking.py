@@ -516,8 +516,7 @@ def _group_pairs(
     told = np.abs(stated[a] - stated[b])  # NaN (unknown) passes
     keep = (members[a] != members[b]) & (metres <= window.distance_m)
     keep &= (minutes <= window.minutes) & ~(told > window.minutes)
-    if window.same_category:
-        keep &= categories[a] == categories[b]
+    # (Of one category when the window asks it: the pairs were searched category by category.)
     return _GroupPairs(window, a[keep], b[keep], metres[keep], minutes[keep], told[keep])
 
 

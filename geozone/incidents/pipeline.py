@@ -182,8 +182,8 @@ class _ImportRun:
     linked: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # the ids to link (not the SQL store)
-    stamp: str = ""
-    earlier: int = 0  # the last row id earlier runs stored (SQL store)
+    stamp: str = field(init=False)
+    earlier: int = field(init=False, default=0)  # the last row id earlier runs stored (SQL)
 
     def __post_init__(self) -> None:
         self.stamp = context_stamp(self.context)
