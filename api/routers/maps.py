@@ -39,7 +39,7 @@ cached, since a keyed page holds incident data.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
@@ -61,6 +61,10 @@ from api.schemas import NOTICES_DESCRIPTION
 from api.scopes import cluster_covered
 from api.services import maps as service
 from geozone.errors import DataNotFoundError, NoGeometryError
+
+if TYPE_CHECKING:
+    from geozone.assignment import ClusterTerritory
+    from geozone.context import Context
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 #: Most incidents one map page carries (a safety cap, said on the map when reached).
@@ -266,7 +270,7 @@ def cluster_incidents(
     return Response(body.json, media_type="application/json", headers=headers)
 
 
-def _drawn(context: Any, cluster_id: str) -> Any:
+def _drawn(context: Context, cluster_id: str) -> ClusterTerritory:
     """Return a cluster's territory to draw; say plainly why there is none (as the CLI)."""
     territory = context.territory(cluster_id)
     undrawn = context.why_undrawn(territory)

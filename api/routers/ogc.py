@@ -31,7 +31,7 @@ from fastapi.routing import APIRoute
 
 from api import problems
 from api.deps import ContextDep, OptionalCaller, PlannerStoreDep, StoreDep
-from api.schemas import NOTICES_DESCRIPTION
+from api.schemas import NOTICES_DESCRIPTION, NOTICES_SCHEMA
 from api.services import ogc as service
 from api.services.common import invalid
 from geozone.store.base import MAX_QUERY_OFFSET
@@ -141,8 +141,7 @@ _LINKS: dict[str, Any] = {
 }
 #: The store's notices, a foreign member of the collections that count incidents or events.
 _NOTICES: dict[str, Any] = {
-    "type": "array",
-    "items": {"type": "string"},
+    **NOTICES_SCHEMA,
     "description": f"incidents and hotspots only. {NOTICES_DESCRIPTION}",
 }
 #: The response schemas of a feature and of a page of features (GeoJSON with OGC members).

@@ -286,8 +286,9 @@ _MEMBER_COUNTS = _names(
 #: (the members have no geometry in the set): it is not said to be outside the members.
 _MEMBER_UNKNOWN_RULES = frozenset({"no_member_geometry"})
 #: Row keys of the incidents outside every member and of those nobody leads (+ the rule).
-_OUTSIDE_KEY = "\x00outside"
-_NO_LEAD_KEY = "\x00no_lead:"
+_EXTRA = "\x00"  # sorts before every member code: the extra rows' keys start with it
+_OUTSIDE_KEY = f"{_EXTRA}outside"
+_NO_LEAD_KEY = f"{_EXTRA}no_lead:"
 
 
 def _detecting_members(form: ClusterForm, given: pd.Series, ids: dict[Any, Any]) -> dict[Any, Any]:
@@ -382,7 +383,7 @@ def _by_member(
             }
         )
         table = members.assign(rule=None).set_index("member_code", drop=False)
-        extra = sorted((k for k in counts.index if str(k).startswith("\x00")), key=_extra_order)
+        extra = sorted((k for k in counts.index if str(k).startswith(_EXTRA)), key=_extra_order)
         if extra:
             added = pd.DataFrame([_extra_row(form, k) for k in extra], index=extra)
             table = pd.concat([table, added[table.columns]]) if len(table) else added

@@ -233,9 +233,9 @@ def _neighbours_vi(label: str) -> str:
 def _cells_what(n_cells: int, shape: str, cell_size_m: float, neighbours: str) -> Label:
     """Name the cells tested: "381 square cells of 250 m (queen)", in both languages."""
     shape_vi = SHAPES_VI.get(shape, shape)
-    size = f"{cell_size_m:g}"
+    size_vi, size = _vi_decimal(cell_size_m), f"{cell_size_m:g}"
     return (
-        f"{_vi(n_cells)} ô {shape_vi} cỡ {size.replace('.', ',')} m ({_neighbours_vi(neighbours)})",
+        f"{_vi(n_cells)} ô {shape_vi} cỡ {size_vi} m ({_neighbours_vi(neighbours)})",
         f"{n_cells:,} {shape} cells of {size} m ({neighbours})",
     )
 

@@ -46,6 +46,7 @@ from geozone.analysis.hotspots.results import (
 from geozone.crs import WGS84
 from geozone.errors import AnalysisInputError, InvalidParameterError
 from geozone.labels import EMERGING_LABELS
+from geozone.text import format_date
 from geozone.vntime import local_index
 
 # -- emerging hotspots -------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def emerging_hotspots(
             (
                 f"Điểm nóng mới nổi trên {_vi(grid.n)} ô {SHAPES_VI.get(shape, shape)} cỡ "
                 f"{_vi_decimal(cell_size_m)} m qua {n_bins} khoảng thời gian ({label_vi}, từ "
-                f"{starts[0]:%d/%m/%Y} đến {bins[-1][1]:%d/%m/%Y}): "
+                f"{format_date(starts[0])} đến {format_date(bins[-1][1])}): "
                 f"{listed_vi or 'không có điểm nóng'} (α = {_vi_decimal(alpha)}, "
                 f"{'hiệu chỉnh FDR theo từng khoảng' if fdr else 'không hiệu chỉnh kiểm định bội'}"
                 f", {_vi(permutations)} hoán vị, hạt giống {seed}); {_vi(n_incidents)} vụ việc.",
