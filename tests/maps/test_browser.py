@@ -67,12 +67,18 @@ class Watch:
 # -- the cluster map ---------------------------------------------------------------------------
 
 
-def test_cluster_map_renders_offline_with_escaped_popups(
-    browser: Any, layers: dict[str, gpd.GeoDataFrame], tmp_path: Path
-) -> None:
+def _standalone_map(layers: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> Path:
+    """Write the grid cluster's map as a standalone page (assets inlined); return its file."""
     m = cluster_map(**layers, title="Cụm Thử", attribution=ATTRIBUTION, inline_assets=True)
     page_file = tmp_path / "map.html"
     page_file.write_text(to_html(m, inline_assets=True), encoding="utf-8")
+    return page_file
+
+
+def test_cluster_map_renders_offline_with_escaped_popups(
+    browser: Any, layers: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    page_file = _standalone_map(layers, tmp_path)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watch = Watch(page)
     page.on(
@@ -137,9 +143,7 @@ def test_cluster_map_renders_offline_with_escaped_popups(
 def test_map_notes_write_each_language_s_numbers(
     browser: Any, layers: dict[str, gpd.GeoDataFrame], tmp_path: Path
 ) -> None:
-    m = cluster_map(**layers, title="Cụm Thử", attribution=ATTRIBUTION, inline_assets=True)
-    page_file = tmp_path / "map.html"
-    page_file.write_text(to_html(m, inline_assets=True), encoding="utf-8")
+    page_file = _standalone_map(layers, tmp_path)
     page = browser.new_page()
     page.goto(page_file.as_uri())
     page.wait_for_function("window.GZ && GZ.formatNumber", timeout=15_000)
