@@ -6,7 +6,6 @@ to admin keys only.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,13 +36,11 @@ from api.scopes import incident_in_scope, query_detectors, query_units, scope_un
 from api.services import incidents as service
 from api.services.clusters import run_reassign
 from api.services.common import jsonable, page_links, parse_bbox
-from geozone.assignment.points import period_notices
 from geozone.errors import IncidentFileError, InvalidParameterError, UnknownIncidentError
 from geozone.incidents.notices import unfinished_import_notices
 from geozone.incidents.pipeline import context_stamp
 from geozone.store import IncidentQuery
 from geozone.store.base import MAX_QUERY_OFFSET
-from geozone.vntime import local_dates
 
 router = APIRouter(tags=["incidents"])
 _AUTH = problems(401, 403)
@@ -210,14 +207,7 @@ def get_incident(
                 "the decisions were made before a change of context (a cluster confirmed or "
                 "withdrawn, new boundaries, new rules) and are being recomputed; ask again later"
             )
-    data["notices"] = unfinished_import_notices(store)
-    occurred = found.get("occurred_at")
-    if found.get("assignment") is not None and occurred is not None:
-        # A cluster the incident concerns but that does not apply on its day: said, not silent.
-        day = local_dates([occurred])[0].astype(date)
-        data["notices"] += period_notices(
-            context, found["assignment"], day, found.get("detected_by"), found["clusters"]
-        )
+    data["notices"] = unfinished_import_notices(store) + service.incident_notices(context, found)
     return data
 
 

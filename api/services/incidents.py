@@ -9,7 +9,7 @@ import gc
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -396,3 +396,21 @@ def unlink_incidents(
             for e, record in events.items()
         },
     }
+
+
+def incident_notices(context: Context, found: dict[str, Any]) -> list[str]:
+    """Say which clusters a stored incident concerns but that do not apply on its day.
+
+    :func:`~geozone.assignment.points.period_notices` of the incident's assignment, date and
+    detecting unit (none before it is assigned): those clusters decided nothing for it.
+    """
+    from geozone.assignment.points import period_notices
+    from geozone.vntime import local_dates
+
+    occurred = found.get("occurred_at")
+    if found.get("assignment") is None or occurred is None:
+        return []
+    day = local_dates([occurred])[0].astype(date)
+    return period_notices(
+        context, found["assignment"], day, found.get("detected_by"), found["clusters"]
+    )

@@ -175,8 +175,10 @@ def period_notices(
         cluster = territory.cluster
         if territory.bset.id != unit.get("set_id") or cluster.id in done or cluster.in_force(day):
             continue
-        members = {*territory.table.codes.tolist(), *territory.area_codes}
-        if codes & members or territory.table.detector_of(detected_by) >= 0:
+        if (
+            not territory.unit_codes.isdisjoint(codes)
+            or territory.table.detector_of(detected_by) >= 0
+        ):
             out.append(out_of_period_notice(cluster, day))
     return out
 

@@ -282,6 +282,11 @@ class ClusterTerritory:
         return tuple(units["area_code"].dropna().drop_duplicates())
 
     @cached_property
+    def unit_codes(self) -> frozenset[str]:
+        """The members' unit codes, and in coarse mode the units standing in for them."""
+        return frozenset({*map(str, self.table.codes), *self.area_codes})
+
+    @cached_property
     def epsg(self) -> int:
         """The UTM zone the cluster's metric work is done in (that of its members' centre)."""
         centre = shapely.centroid(self._member_union)
