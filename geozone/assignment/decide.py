@@ -213,13 +213,14 @@ def _judge(
         distance, across = np.full(n, np.inf), np.full(n, -1, dtype=np.intp)
         junction = np.zeros(n, dtype=bool)
         in_zone = np.zeros(n, dtype=bool)
-        sides_met: NDArray[np.intp] | None = None
     elif territory.carried_sides:
         near_sides, distance, across_side, junction = _zones(territory, pts, jobs)
         if territory.drawn is not None:  # a planner's zone replaces the derived band
             near_sides, junction = _in_drawn(territory, pts, coded, across_side)
         in_zone = (pts.holder >= 0) & near_sides.any(axis=1)
-        sides_met = near_sides.sum(axis=1)
+        # A junction where three or more sides meet: a carried cluster's sides are its
+        # original members (several members may stand for one).
+        junction = junction | (near_sides.sum(axis=1) >= 3)
         near, across, on_line = _carried_members(
             territory, pts, near_sides, distance, across_side, tolerance_m
         )
@@ -227,7 +228,7 @@ def _judge(
         near, distance, across, junction = _zones(territory, pts, jobs)
         on_line = _on_boundary_members(territory, coded, pts)
         in_zone = (pts.holder >= 0) & near.any(axis=1)
-        sides_met = None
+        junction = junction | ((near | on_line).sum(axis=1) >= 3)  # its sides are its members
     held = pts.holder >= 0
     boundary = on_line.any(axis=1)
     facts = Facts(
@@ -247,9 +248,6 @@ def _judge(
     zone = near | on_line
     zone[~zoned] = False
     on_line = on_line & zoned[:, None]
-    # A junction where three or more sides meet: a carried cluster's sides are its original
-    # members (several members may stand for one), an ordinary cluster's are its members.
-    junction = junction | ((zone.sum(axis=1) if sides_met is None else sides_met) >= 3)
     return _decisions(
         territory,
         pts,
