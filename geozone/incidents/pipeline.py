@@ -396,6 +396,7 @@ def _store_judged(
         stamp=stamp,
         source_rows=source_rows,
         single=True,
+        checked=True,  # validated by the reader, judged by the engine: not checked again
     )
     return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
 

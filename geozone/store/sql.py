@@ -74,7 +74,7 @@ from geozone.store._engine import (
 )
 from geozone.store._ids import among, bound
 from geozone.store._ids import chunks as id_chunks
-from geozone.store._prepare import prepare_assignments, prepare_incidents
+from geozone.store._prepare import canonical_checked, prepare_assignments, prepare_incidents
 from geozone.store._query import (
     filters,
     keyset_filters,
@@ -650,6 +650,7 @@ class SqlIncidentStore(IncidentStore):
         stamp: str,
         source_rows: int | None = None,
         single: bool = False,
+        checked: bool = False,
     ) -> tuple[AddResult, list[str]]:
         """Store incidents with their assignment, in one transaction; skip stored ids.
 
@@ -675,6 +676,13 @@ class SqlIncidentStore(IncidentStore):
             for a caller that links them next (an import): linking then writes only the
             reports it links, not every new report. Else the event columns are left empty
             (not linked yet).
+        checked
+            The rows are a reader's validated rows
+            (:func:`~geozone.incidents.io.validate_incidents`, ids unique) and ``units`` and
+            ``clusters`` the engine's assignment of them (:func:`~geozone.assignment.assign`):
+            they are laid out for the store, not checked again (an import checks its rows
+            once). Else every frame is checked as by :meth:`add_incidents` and
+            :meth:`save_assignments`.
 
         Returns
         -------
@@ -690,8 +698,11 @@ class SqlIncidentStore(IncidentStore):
         """
         if not stamp or len(stamp) > 128:
             raise InvalidParameterError(f"stamp {stamp!r} must be 1 to 128 characters")
-        prepared, _repeated = prepare_incidents(incidents)
-        unit_frame, cluster_frame = prepare_assignments(units, clusters)
+        if checked:
+            prepared, unit_frame, cluster_frame = canonical_checked(incidents, units, clusters)
+        else:
+            prepared, _repeated = prepare_incidents(incidents)
+            unit_frame, cluster_frame = prepare_assignments(units, clusters)
         consumed = len(incidents) if source_rows is None else source_rows
         if consumed < len(incidents):
             raise InvalidParameterError(

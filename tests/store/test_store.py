@@ -935,6 +935,76 @@ def test_add_judged_stores_rows_with_their_decisions_at_once(
         store.add_judged(make_incidents(1, start=20), units.iloc[:0], clusters.iloc[:0], stamp="s")
 
 
+def _stored_rows(store: IncidentStore, prefix: str) -> list[dict[str, Any]]:
+    """Each stored incident of ids ``prefix…`` with its cluster rows, ids without the prefix."""
+    incidents = pd.read_sql(
+        sa.text("SELECT * FROM incidents WHERE external_id LIKE :p ORDER BY id"),
+        engine_of(store),
+        params={"p": f"{prefix}%"},
+    )
+    clusters = pd.read_sql(
+        sa.text("SELECT * FROM incident_clusters ORDER BY incident_id, cluster_id"),
+        engine_of(store),
+    )
+    incidents = incidents.astype(object).where(incidents.notna(), None)
+    clusters = clusters.astype(object).where(clusters.notna(), None)
+    rows = []
+    for record in incidents.to_dict("records"):
+        decisions = clusters[clusters["incident_id"] == record["id"]].drop(columns="incident_id")
+        for name in ("id", "assigned_at", "geom"):
+            record.pop(name, None)
+        for name in ("external_id", "event_id"):
+            record[name] = str(record[name]).replace(prefix, "", 1)
+        record["clusters"] = decisions.to_dict("records")
+        rows.append(record)
+    return rows
+
+
+def test_checked_rows_are_stored_as_the_checks_store_them(
+    store: IncidentStore, built_settings: Settings
+) -> None:
+    """An import's rows are checked once (by the reader): stored as the checked path would."""
+    from geozone.assignment import assign
+    from geozone.context import load_context
+    from geozone.incidents.io import validate_incidents
+    from geozone.incidents.synthetic import generate_incidents
+
+    assert isinstance(store, SqlIncidentStore)
+    context = load_context(built_settings)
+    current = context.boundary_set("vn2025")
+    frame = generate_incidents(
+        600,
+        3,
+        boundaries=current,
+        clusters=[t.cluster for t in context.territories if t.bset.id == current.id],
+        start=datetime(2024, 6, 1, tzinfo=VIETNAM_TZ),
+        end=datetime(2026, 3, 1, tzinfo=VIETNAM_TZ),
+        legacy=next(b for b in context.sets if b.id == "vn-legacy-districts"),
+    )
+    rows = validate_incidents(frame).incidents.reset_index(drop=True)  # as the reader gives
+    judged = assign(rows, context.sets, context.territories)
+    # The engine's empty values, which the checks turn into the store's: both are met.
+    assert judged.units["candidates"].isna().any() and judged.clusters["distance_m"].isna().any()
+    for prefix, checked in (("u-", False), ("c-", True)):
+
+        def named(part: pd.DataFrame, prefix: str = prefix) -> pd.DataFrame:
+            return part.assign(external_id=prefix + part["external_id"].astype(str))
+
+        added, _ = store.add_judged(
+            named(rows),
+            named(judged.units),
+            named(judged.clusters),
+            stamp="s",
+            single=True,
+            checked=checked,
+        )
+        assert added.inserted == len(rows)
+    checked_rows = _stored_rows(store, "c-")
+    assert len(checked_rows) == len(rows)
+    assert sum(len(r["clusters"]) for r in checked_rows) == len(judged.clusters) > 0
+    assert checked_rows == _stored_rows(store, "u-")
+
+
 def test_failing_add_judged_leaves_nothing_not_even_decisions(
     store: IncidentStore, grid: BoundarySet
 ) -> None:
