@@ -155,6 +155,14 @@ def _joined(pieces: list[Any]) -> Any:
     return np.concatenate(pieces)
 
 
+def _police_ceased(territory: ClusterTerritory, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
+    """Tell which days fall after the members' police units ceased (district police)."""
+    ceased_from = territory.cluster.police_ceased_from
+    if ceased_from is None or not territory.decides:
+        return np.zeros(len(days), dtype=bool)
+    return np.asarray(days >= np.datetime64(ceased_from, "D"), dtype=bool)
+
+
 def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Tell which points a partial member holds (-1: none)."""
     partial = territory.table.partial
@@ -359,6 +367,7 @@ def _decisions(
     """
     codes = territory.table.codes
     n = len(pts.rows)
+    ceased = _police_ceased(territory, coded.days[pts.rows])
     lead_kind = _LEADS[rule]
     lead = np.where(lead_kind == "detector", pts.detector, pts.holder)
     lead_code = _code_of(codes, np.where(np.isin(lead_kind, ["holder", "detector"]), lead, -1))
@@ -393,7 +402,8 @@ def _decisions(
         # outside that part: its decisions are reviewed (see CLAUSES["partial_holder"]).
         "review": _REVIEWED[rule]
         | (territory.cluster.carry_status == "proposed")
-        | (_partial_holder(territory, pts.holder) & territory.decides),
+        | (_partial_holder(territory, pts.holder) & territory.decides)
+        | ceased,
         "detector": detector,
     }
     # Integers standing for the worded values: the unit holding the point (a leaf unit, or
@@ -418,6 +428,7 @@ def _decisions(
             pts.side,
             across_side,
             coded.events[0][pts.rows],
+            ceased,
         ]
     )
     area_code: NDArray[np.object_] = np.full(n, None, dtype=object)
@@ -433,6 +444,7 @@ def _decisions(
             "across_side": across_side,
             "event": _event_of(coded, pts.rows),
             "boundary_units": _lists(line_lists, line_id),
+            "ceased": ceased,
         },
         situation,
         territory,

@@ -84,6 +84,7 @@ def explain(
         "side",
         "across_side",
         "event",
+        "ceased",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
@@ -154,6 +155,7 @@ def _worded(
         int(row["side"]),
         int(row["across_side"]),
         row["event"],
+        bool(row.get("ceased", False)),
     )
     found = territory.worded.get(key)
     if found is None:
@@ -177,7 +179,12 @@ def situation_sentences(
         values = _parameters(row, territory, tolerance_m, language)
         # Every rule's sentence ends with the event clause (empty unless the report is a
         # cooperating report of a linked event).
-        sentence = getattr(rule, language).format(**values) + values["partial"] + values["event"]
+        sentence = (
+            getattr(rule, language).format(**values)
+            + values["ceased"]
+            + values["partial"]
+            + values["event"]
+        )
         before, found, after = sentence.partition(_METRES)
         out.append((before, after, bool(found)))
     return out[0], out[1]
@@ -224,6 +231,7 @@ def _parameters(
         "standing": _standing(territory.cluster, language),
         "lapsed": _lapsed_clause(territory.cluster, language),
         "event": _event_clause(row.get("event"), territory, language, name),
+        "ceased": _ceased_clause(territory.cluster, language) if row.get("ceased") else "",
         "partial": ""
         if not territory.decides
         else _partial_clause(row["member_code"], territory, language, name),
@@ -323,15 +331,30 @@ _PERIOD_WORDS = {
 
 
 def standing_notice(cluster: Cluster) -> str | None:
-    """Say, Vietnamese / English, what a carried cluster's decisions stand on (None: original).
+    """Say, Vietnamese / English, what a cluster's decisions stand on (None: nothing to say).
 
-    Lapsed: it decides nothing, and why; proposed: its decisions are proposals to confirm;
-    confirmed: from when. For a map or a page that shows the cluster without a sentence.
+    A carried cluster: lapsed, it decides nothing, and why; proposed, its decisions are
+    proposals to confirm; confirmed, from when. A cluster of districts in its own units:
+    its decisions from the day district police ceased are reviewed. For a map or a page that
+    shows the cluster without a sentence.
     """
     if not cluster.decides:
         return " / ".join(lapsed_sentences(cluster))
+    if cluster.police_ceased_from is not None:
+        day = {lang: format_date(cluster.police_ceased_from, lang) for lang in ("vi", "en")}
+        return " / ".join(
+            CLAUSES["police_ceased_map"][lang].format(date=day[lang]) for lang in ("vi", "en")
+        )
     vi, en = _standing(cluster, "vi").strip(), _standing(cluster, "en").strip()
     return f"{vi} / {en}" if vi else None
+
+
+def _ceased_clause(cluster: Cluster, language: str) -> str:
+    """Say that the members' police units had ceased (district police, from 1 March 2025)."""
+    ceased_from = cluster.police_ceased_from
+    if ceased_from is None:
+        return ""
+    return CLAUSES["police_ceased"][language].format(date=format_date(ceased_from, language))
 
 
 def _partial_clause(holder: Any, territory: ClusterTerritory, language: str, name: Any) -> str:

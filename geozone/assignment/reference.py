@@ -127,6 +127,7 @@ def judge(
         rule=rule.name,
         review=rule.review
         or cluster.carry_status == "proposed"
+        or (cluster.police_ceased_from is not None and day >= cluster.police_ceased_from)
         or (
             territory.decides
             and holder is not None

@@ -329,6 +329,8 @@ PARAMETERS: dict[str, str] = {
     "default_rule": "a sentence saying the regulation states no lead rule (else empty)",
     "zone_basis": "how a carried cluster's zone was derived (empty for an ordinary cluster)",
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
+    "ceased": "a sentence saying the members' police units had ceased that day (district "
+    "police from 1 March 2025), so the decision is reviewed (else empty)",
     "event": "a sentence saying the report is a cooperating report of a linked event, judged "
     "with the event's first detector (empty for any other report); every sentence ends with it",
 }
@@ -371,6 +373,18 @@ CLAUSES: dict[str, dict[str, str]] = {
         "mới từ {date} là đề xuất, chưa được xác nhận.",
         "en": " District police ceased on 1 March 2025; the cluster carried into the new "
         "communes and wards from {date} is a proposal, not confirmed.",
+    },
+    "police_ceased": {
+        "vi": " Công an cấp huyện thôi hoạt động từ {date}: đơn vị chủ trì theo quy chế của "
+        "cụm không còn là đơn vị công an, quyết định này cần xem xét.",
+        "en": " District police ceased on {date}: the lead unit under the cluster's regulation "
+        "is no longer a police unit; review this decision.",
+    },
+    "police_ceased_map": {
+        "vi": "Công an cấp huyện thôi hoạt động từ {date}: các quyết định chủ trì của cụm từ "
+        "ngày đó cần xem xét.",
+        "en": "District police ceased on {date}: the cluster's lead decisions from that day "
+        "are reviewed.",
     },
     "confirmed": {
         "vi": " Cụm chuyển sang các đơn vị hành chính mới đã được xác nhận áp dụng từ {date}.",

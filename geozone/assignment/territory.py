@@ -30,7 +30,7 @@ from geozone.clusters.zones import BorderZones
 from geozone.crs import degrees_bound, project_geometries, utm_epsg
 from geozone.errors import ClusterDefinitionError, GeozoneError
 from geozone.settings import get_settings
-from geozone.text import fold, search_keys, strip_accents
+from geozone.text import TYPE_ABBREVIATIONS, fold, search_keys, strip_accents
 
 #: Spacing of the vertices distances to shared boundaries are first bounded with.
 DENSIFY_M = 2.0
@@ -108,6 +108,9 @@ class _MemberTable:
     #: Folded keys (see geozone.text.fold) of each member's id, code and names → member
     #: index; a key two members share is left out.
     folded: dict[str, int] = field(default_factory=dict)
+    #: The same keys spelled with i for y (:func:`spelling_key`: "Qui Nhơn" is "Quy Nhơn"),
+    #: looked up after the keys as spelled; a key two members share is left out.
+    respelled: dict[str, int] = field(default_factory=dict)
 
     def detector_of(self, given: Any) -> int:
         """Return the member a ``detected_by`` value names, or -1.
@@ -115,7 +118,9 @@ class _MemberTable:
         By its member id or code (or an original member's, see ``_successor_aliases``) as
         given; else by the folded text, which also finds a member by its name with or
         without its type word or its usual abbreviation ("Phường Nghĩa Đô", "nghia-do",
-        "P. Nghĩa Đô"), or by "CA"/"Công an" and its name (the unit's police).
+        "P. Nghĩa Đô"), or by "CA"/"Công an" and its name (the unit's police, also written
+        "CATP Cần Thơ", "CAH Gia Lâm"); last, by those keys with i for y (the two
+        spellings of one name: "Qui Nhơn", "Quy Nhơn").
         """
         if given is None or (isinstance(given, float) and np.isnan(given)):
             return -1
@@ -123,9 +128,14 @@ class _MemberTable:
         exact = self.detectors.get(text)
         if exact is not None:
             return exact
-        for key in detector_keys(text):
+        keys = detector_keys(text)
+        for key in keys:
             if key in self.folded:
                 return self.folded[key]
+        for key in keys:
+            found = self.respelled.get(spelling_key(key))
+            if found is not None:
+                return found
         return -1
 
 
@@ -134,14 +144,48 @@ def detector_keys(text: str) -> tuple[str, ...]:
     """Return the folded keys a ``detected_by`` text is looked up by, most literal first.
 
     The whole text folded, then, when its first words are "CA" or "Công an" (the unit's
-    police), the rest. Folded once per distinct text, whatever the territories and pieces.
+    police), the rest; "CA" written together with the type's abbreviation ("CATP Cần Thơ",
+    "CAH Gia Lâm") is read as "CA TP Cần Thơ". Folded once per distinct text, whatever the
+    territories and pieces.
     """
     keys = [fold(text)]
-    words = strip_accents(text).lower().replace(".", " ").split()
+    written = strip_accents(text).replace(".", " ").split()
+    words = [word.lower() for word in written]
+    if written and _glued_police(written[0]):  # capitals: "Cát Linh" is no "CA T. Linh"
+        words = ["ca", words[0][2:], *words[1:]]
     for lead in (["ca"], ["cong", "an"]):
         if words[: len(lead)] == lead and len(words) > len(lead):
             keys.append(fold(" ".join(words[len(lead) :])))
     return tuple(key for key in keys if key)
+
+
+#: Every folded abbreviation of a unit type ("tp", "tx", "h", …).
+_ABBREVIATIONS = frozenset(a for abbrs in TYPE_ABBREVIATIONS.values() for a in abbrs)
+
+
+def _glued_police(word: str) -> bool:
+    """Tell whether a word is "CA" and a type's abbreviation in capitals ("CATP", "CAH")."""
+    return word.isupper() and word[:2] == "CA" and word[2:].lower() in _ABBREVIATIONS
+
+
+def spelling_key(key: str) -> str:
+    """Return a folded key with i for y: Vietnamese writes some syllables either way.
+
+    "Qui Nhơn" and "Quy Nhơn", "Mĩ" and "Mỹ", "kĩ" and "kỹ" name the same; folded keys
+    already lack the tones, so one letter is all that differs.
+
+    >>> spelling_key("quinhon") == spelling_key("quynhon")
+    True
+    """
+    return key.replace("y", "i")
+
+
+def _unshared(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Return the keys of (key, member) pairs that name one member only."""
+    owners: dict[str, set[int]] = {}
+    for key, k in pairs:
+        owners.setdefault(key, set()).add(k)
+    return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
 
 
 def _spacings() -> list[float]:
@@ -535,6 +579,7 @@ class ClusterTerritory:
             **{mid: k for k, mid in enumerate(members["member_id"])},
             **index,
         }
+        folded = self._folded_detectors(detectors)
         return _MemberTable(
             codes=codes,
             organisation=members["kind"].to_numpy(dtype=object) == "organisation",
@@ -547,13 +592,13 @@ class ClusterTerritory:
             names=names,
             junction_xy=junction_xy,
             junction_members=junction_members,
-            folded=self._folded_detectors(detectors),
+            folded=folded,
+            respelled=_unshared((spelling_key(key), k) for key, k in folded.items()),
         )
 
     def _folded_detectors(self, detectors: Mapping[str, int]) -> dict[str, int]:
         """Folded keys of the members' ids, codes and names → member (unambiguous keys only)."""
         members = self.members
-        owners: dict[str, set[int]] = {}
         names: list[list[str]] = [[fold(key)] for key in detectors]
         holders: list[int] = list(detectors.values())
         for k, (code, name, kind) in enumerate(
@@ -565,11 +610,9 @@ class ClusterTerritory:
                 keys += [*search_keys(unit.name, unit.unit_type), fold(unit.full_name)]
             names.append(keys)
             holders.append(k)
-        for keys, k in zip(names, holders, strict=True):
-            for key in keys:
-                if key:
-                    owners.setdefault(key, set()).add(k)
-        return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
+        return _unshared(
+            (key, k) for keys, k in zip(names, holders, strict=True) for key in keys if key
+        )
 
     def _successor_aliases(self) -> dict[str, int]:
         """Original members' ids and codes of a carried cluster → their only successor.

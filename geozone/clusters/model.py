@@ -51,6 +51,9 @@ from geozone.text import nfc
 #: the size of the units and the distances offenders travel across them.
 DEFAULT_ZONE_WIDTH_M: dict[Level, float] = {"ward": 200.0, "district": 1_000.0, "province": 3_000.0}
 
+#: The day district police (công an cấp huyện) ceased, before the districts were abolished
+#: on 1 July 2025 (:attr:`Cluster.police_ceased_from`).
+DISTRICT_POLICE_CEASED = date(2025, 3, 1)
 
 #: Problems (crime and disorder) the reports name, folded key → (Vietnamese, English).
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -480,6 +483,22 @@ class Cluster(BaseModel):
         until a planner confirms it; every other cluster decides on the days it runs.
         """
         return self.carry_status != "lapsed"
+
+    @property
+    def police_ceased_from(self) -> date | None:
+        """The day its members' police units ceased, when they did before the cluster ended.
+
+        District police (công an cấp huyện) ceased on 1 March 2025, four months before the
+        units themselves were abolished: a cluster of districts named in its own units still
+        runs on its dates, but its lead units no longer exist as police units (its carried
+        form, from 1 July 2025, is another cluster). None for any other cluster.
+        """
+        if self.level != "district" or self.carried_from is not None:
+            return None
+        end = self.period.end
+        if end is not None and end.latest is not None and end.latest < DISTRICT_POLICE_CEASED:
+            return None
+        return DISTRICT_POLICE_CEASED
 
     def in_force(self, day: date) -> bool:
         """Tell whether the cluster may run on ``day`` (see :meth:`Period.contains`)."""

@@ -11,6 +11,7 @@ import shapely
 from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.rules import REVIEW_RULES
 from geozone.boundaries.sets import BoundarySet
+from geozone.settings import Settings
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import REGULATION, T11_CONFIRMED, grid_cluster
 from tests.fixtures.grid import grid_point
@@ -672,3 +673,81 @@ def test_a_police_prefix_is_a_whole_word_not_letters() -> None:
     assert detector_keys("Cát Linh") == ("catlinh",)
     assert detector_keys("Cao Xanh") == ("caoxanh",)
     assert detector_keys("CA") == ("ca",)
+    # "CA" glued to a type's abbreviation, in capitals, as police write it (seed 000:
+    # "CATP Hà Nội"); not a name that merely begins with those letters.
+    assert detector_keys("CATP Cần Thơ") == ("catpcantho", "tpcantho")
+    assert detector_keys("CAH. Gia Lâm") == ("cahgialam", "hgialam")
+    assert detector_keys("Cáp Treo") == ("captreo",)
+    assert detector_keys("CATS Linh") == ("catslinh",)  # "ts" is no type's abbreviation
+
+
+def test_a_detector_is_found_in_either_spelling_of_i_and_y(built_settings: Settings) -> None:
+    """ "Qui Nhơn" (the seed's spelling) is "Quy Nhơn"; a respelling two members share is not."""
+    from geozone.context import load_context
+
+    context = load_context(built_settings)
+    scqn = next(t for t in context.territories if t.cluster.id == "song-cau-quy-nhon")
+    quy_nhon = scqn.table.index["540"]
+    for given in ("Công an thành phố Qui Nhơn", "Qui Nhơn", "qui-nhon", "CATP Quy Nhơn"):
+        assert scqn.table.detector_of(given) == quy_nhon, given
+    assert scqn.table.detector_of("Quo Nhơn") == -1
+    # The respelled keys follow the keys: a respelling that would name two members names none.
+    from geozone.assignment.territory import _unshared, spelling_key
+
+    assert _unshared([(spelling_key("phumy"), 0), (spelling_key("phumi"), 1)]) == {}
+
+
+def test_district_police_decisions_after_they_ceased_are_reviewed(
+    built_settings: Settings,
+) -> None:
+    """District police ceased on 1 March 2025: a district cluster's later decisions say so.
+
+    The Gia Lâm cluster runs in its own districts until the units were abolished (30 June
+    2025); from 1 March its lead units are no longer police units (DESIGN.md).
+    """
+    from geozone.assignment.explain import standing_notice
+    from geozone.assignment.reference import judge
+    from geozone.context import load_context
+
+    context = load_context(built_settings)
+    gia_lam = next(t for t in context.territories if t.cluster.id == "gia-lam")
+    days = [datetime(2025, 2, 28, 12), datetime(2025, 3, 1, 12), datetime(2025, 4, 15, 12)]
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["before", "first-day", "after"],
+            "occurred_at": [d.replace(tzinfo=VIETNAM_TZ) for d in days],
+            "lon": 105.93072,  # in Gia Lâm, 107 m from Long Biên (the audit's point)
+            "lat": 21.02734,
+            "detected_by": "thuan-thanh",
+        }
+    )
+    rows = assign(incidents, context.sets, [gia_lam]).clusters.set_index("external_id")
+    assert rows["rule"].tolist() == ["border_detector"] * 3
+    assert rows["review"].tolist() == [False, True, True]
+    assert (
+        "Công an cấp huyện thôi hoạt động từ 01/03/2025" not in rows.loc["before", "explanation_vi"]
+    )
+    for k in ("first-day", "after"):
+        assert rows.loc[k, "explanation_vi"].endswith(
+            "Công an cấp huyện thôi hoạt động từ 01/03/2025: đơn vị chủ trì theo quy chế của "
+            "cụm không còn là đơn vị công an, quyết định này cần xem xét."
+        )
+        assert "District police ceased on 2025-03-01" in rows.loc[k, "explanation_en"]
+    legacy = next(b for b in context.sets if b.id == "vn-legacy-districts")
+    for day, review in zip(days, [False, True, True], strict=True):
+        location = legacy.locate(105.93072, 21.02734, tolerance_m=10.0)
+        decision = judge(gia_lam, location, day.date(), "thuan-thanh", 10.0)
+        assert decision is not None and decision.review is review
+    notice = standing_notice(gia_lam.cluster)
+    assert notice is not None and notice.startswith(
+        "Công an cấp huyện thôi hoạt động từ 01/03/2025"
+    )
+    # A carried cluster, or one of wards, says nothing of it.
+    carried = next(t for t in context.territories if t.cluster.carried_from == "gia-lam")
+    assert carried.cluster.police_ceased_from is None
+    assert (
+        next(
+            t for t in context.territories if t.cluster.id == "hoa-do-phuc-vi"
+        ).cluster.police_ceased_from
+        is None
+    )
