@@ -231,6 +231,7 @@ def _parameters(
         "standing": _standing(territory.cluster, language),
         "lapsed": _lapsed_clause(territory.cluster, language),
         "event": _event_clause(row.get("event"), territory, language, name),
+        "not_member": _not_member_clause(detector, territory, language),
         "ceased": _ceased_clause(territory.cluster, language) if row.get("ceased") else "",
         "partial": ""
         if not territory.decides
@@ -347,6 +348,18 @@ def standing_notice(cluster: Cluster) -> str | None:
         )
     vi, en = _standing(cluster, "vi").strip(), _standing(cluster, "en").strip()
     return f"{vi} / {en}" if vi else None
+
+
+def _not_member_clause(detector: Any, territory: ClusterTerritory, language: str) -> str:
+    """Say why a detector counts as no member: none, or a name several members share."""
+    shared = () if _missing(detector) else territory.table.namesakes(str(detector))
+    if not shared:
+        return CLAUSES["not_member"][language]
+    codes = territory.table.codes
+    named = [f"{territory.unit_name(codes[k], language)} ({codes[k]})" for k in shared]
+    last = {"vi": " và ", "en": " and "}[language]
+    members = last.join([", ".join(named[:-1]), named[-1]])
+    return CLAUSES["namesake"][language].format(members=members)
 
 
 def _ceased_clause(cluster: Cluster, language: str) -> str:

@@ -296,12 +296,12 @@ RULES: tuple[LeadRule, ...] = (
         label_en="Border zone, detected by a non-member – review",
         vi=(
             "Vụ việc trên địa bàn {holder}, trong vùng giáp ranh {width} ({zone}){distance}; "
-            "{detector} phát hiện nhưng không phải thành viên của cụm nên {holder} (nơi xảy "
+            "{detector} phát hiện nhưng {not_member} nên {holder} (nơi xảy "
             "ra) chủ trì{cooperating}." + _REVIEW_VI + "{default_rule}{zone_basis}{standing}"
         ),
         en=(
             "In {holder}, in the {width} border zone ({zone}){distance}; it was detected by "
-            "{detector}, which is not a member, so {holder}, which holds the point, "
+            "{detector}, {not_member}, so {holder}, which holds the point, "
             "leads{cooperating}." + _REVIEW_EN + "{default_rule}{zone_basis}{standing}"
         ),
     ),
@@ -329,6 +329,8 @@ PARAMETERS: dict[str, str] = {
     "default_rule": "a sentence saying the regulation states no lead rule (else empty)",
     "zone_basis": "how a carried cluster's zone was derived (empty for an ordinary cluster)",
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
+    "not_member": "why the detector counts as no member: it is none, or its name is several "
+    "members' (named), so which one detected it is not known",
     "ceased": "a sentence saying the members' police units had ceased that day (district "
     "police from 1 March 2025), so the decision is reviewed (else empty)",
     "event": "a sentence saying the report is a cooperating report of a linked event, judged "
@@ -373,6 +375,11 @@ CLAUSES: dict[str, dict[str, str]] = {
         "mới từ {date} là đề xuất, chưa được xác nhận.",
         "en": " District police ceased on 1 March 2025; the cluster carried into the new "
         "communes and wards from {date} is a proposal, not confirmed.",
+    },
+    "not_member": {"vi": "không phải thành viên của cụm", "en": "which is not a member"},
+    "namesake": {
+        "vi": "đây là tên chung của {members}, không xác định được là thành viên nào,",
+        "en": "a name that {members} share (which of them is not known)",
     },
     "police_ceased": {
         "vi": " Công an cấp huyện thôi hoạt động từ {date}: đơn vị chủ trì theo quy chế của "

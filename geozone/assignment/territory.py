@@ -111,6 +111,8 @@ class _MemberTable:
     #: The same keys spelled with i for y (:func:`spelling_key`: "Qui Nhơn" is "Quy Nhơn"),
     #: looked up after the keys as spelled; a key two members share is left out.
     respelled: dict[str, int] = field(default_factory=dict)
+    #: Folded keys two or more members share ("Xã Đại Đồng" of two provinces) → those members.
+    shared: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def detector_of(self, given: Any) -> int:
         """Return the member a ``detected_by`` value names, or -1.
@@ -137,6 +139,20 @@ class _MemberTable:
             if found is not None:
                 return found
         return -1
+
+    def namesakes(self, given: str) -> tuple[int, ...]:
+        """Return the members a ``detected_by`` text names alike (none when it names one).
+
+        "Xã Đại Đồng" names two members of the Gia Lâm cluster's carried form: which of
+        them detected the incident cannot be told, so it is decided as by a non-member, and
+        said so.
+        """
+        if self.detector_of(given) >= 0:
+            return ()
+        for key in detector_keys(given):
+            if key in self.shared:
+                return self.shared[key]
+        return ()
 
 
 @lru_cache(maxsize=65_536)
@@ -180,12 +196,17 @@ def spelling_key(key: str) -> str:
     return key.replace("y", "i")
 
 
-def _unshared(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """Return the keys of (key, member) pairs that name one member only."""
+def _owners(pairs: Iterable[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
+    """Return each key of (key, member) pairs with the members it names, in member order."""
     owners: dict[str, set[int]] = {}
     for key, k in pairs:
         owners.setdefault(key, set()).add(k)
-    return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
+    return {key: tuple(sorted(ks)) for key, ks in owners.items()}
+
+
+def _unshared(owners: Mapping[str, tuple[int, ...]]) -> dict[str, int]:
+    """Return the keys that name one member only, with that member."""
+    return {key: ks[0] for key, ks in owners.items() if len(ks) == 1}
 
 
 def _spacings() -> list[float]:
@@ -592,12 +613,15 @@ class ClusterTerritory:
             names=names,
             junction_xy=junction_xy,
             junction_members=junction_members,
-            folded=folded,
-            respelled=_unshared((spelling_key(key), k) for key, k in folded.items()),
+            folded=_unshared(folded),
+            respelled=_unshared(
+                _owners((spelling_key(key), k) for key, ks in folded.items() for k in ks)
+            ),
+            shared={key: ks for key, ks in folded.items() if len(ks) > 1},
         )
 
-    def _folded_detectors(self, detectors: Mapping[str, int]) -> dict[str, int]:
-        """Folded keys of the members' ids, codes and names → member (unambiguous keys only)."""
+    def _folded_detectors(self, detectors: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
+        """Folded keys of the members' ids, codes and names → the members each names."""
         members = self.members
         names: list[list[str]] = [[fold(key)] for key in detectors]
         holders: list[int] = list(detectors.values())
@@ -610,7 +634,7 @@ class ClusterTerritory:
                 keys += [*search_keys(unit.name, unit.unit_type), fold(unit.full_name)]
             names.append(keys)
             holders.append(k)
-        return _unshared(
+        return _owners(
             (key, k) for keys, k in zip(names, holders, strict=True) for key in keys if key
         )
 
@@ -620,11 +644,13 @@ class ClusterTerritory:
         A detector named by an original member (An Giang's old code 89) is that member's
         successor in the carried cluster (the new An Giang, 91) when it has exactly one.
         """
-        owners: dict[str, set[int]] = {}
-        for k, member in enumerate(self.cluster.members):
-            for key in member.successor_of:
-                owners.setdefault(key, set()).add(k)
-        return {key: next(iter(ks)) for key, ks in owners.items() if len(ks) == 1}
+        return _unshared(
+            _owners(
+                (key, k)
+                for k, member in enumerate(self.cluster.members)
+                for key in member.successor_of
+            )
+        )
 
     def unit_name(self, code: Any, language: str = "vi") -> str:
         """Name a unit for a sentence: a member's name, else a unit's name with its code.

@@ -692,9 +692,9 @@ def test_a_detector_is_found_in_either_spelling_of_i_and_y(built_settings: Setti
         assert scqn.table.detector_of(given) == quy_nhon, given
     assert scqn.table.detector_of("Quo Nhơn") == -1
     # The respelled keys follow the keys: a respelling that would name two members names none.
-    from geozone.assignment.territory import _unshared, spelling_key
+    from geozone.assignment.territory import _owners, _unshared, spelling_key
 
-    assert _unshared([(spelling_key("phumy"), 0), (spelling_key("phumi"), 1)]) == {}
+    assert _unshared(_owners([(spelling_key("phumy"), 0), (spelling_key("phumi"), 1)])) == {}
 
 
 def test_district_police_decisions_after_they_ceased_are_reviewed(
@@ -750,4 +750,41 @@ def test_district_police_decisions_after_they_ceased_are_reviewed(
             t for t in context.territories if t.cluster.id == "hoa-do-phuc-vi"
         ).cluster.police_ceased_from
         is None
+    )
+
+
+def test_a_name_two_members_share_is_said_so_not_called_no_member(
+    built_settings: Settings,
+) -> None:
+    """ "Xã Đại Đồng" names two members of the carried Gia Lâm cluster: neither is guessed."""
+    from geozone.context import load_context
+
+    context = load_context(built_settings)
+    carried = next(t for t in context.territories if t.cluster.carried_from == "gia-lam")
+    shared = carried.table.namesakes("Xã Đại Đồng")
+    assert [carried.table.codes[k] for k in shared] == ["09340", "11995"]
+    assert carried.table.detector_of("Xã Đại Đồng") == -1
+    assert carried.table.namesakes("Phường Kim Mã") == ()
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["shared", "stranger"],
+            "occurred_at": datetime(2025, 8, 1, 21, 0, tzinfo=VIETNAM_TZ),
+            "lon": 105.93072,
+            "lat": 21.02734,
+            "detected_by": ["Xã Đại Đồng", "Phường Kim Mã"],
+        }
+    )
+    rows = assign(incidents, context.sets, [carried]).clusters.set_index("external_id")
+    assert rows["rule"].tolist() == ["border_non_member_detector"] * 2
+    assert rows["review"].all()
+    vi, en = rows.loc["shared", ["explanation_vi", "explanation_en"]]
+    assert (
+        "«Xã Đại Đồng» phát hiện nhưng đây là tên chung của Xã Đại Đồng (09340) và Xã Đại Đồng "
+        "(11995), không xác định được là thành viên nào, nên " in vi
+    )
+    assert "a name that Xã Đại Đồng (09340) and Xã Đại Đồng (11995) share" in en
+    assert "không phải thành viên" not in vi and "not a member" not in en
+    assert (
+        "«Phường Kim Mã» phát hiện nhưng không phải thành viên của cụm nên"
+        in (rows.loc["stranger", "explanation_vi"])
     )
