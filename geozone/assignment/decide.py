@@ -163,6 +163,24 @@ def _police_ceased(territory: ClusterTerritory, days: NDArray[np.datetime64]) ->
     return np.asarray(days >= np.datetime64(ceased_from, "D"), dtype=bool)
 
 
+def _period_uncertain(
+    territory: ClusterTerritory, days: NDArray[np.datetime64]
+) -> NDArray[np.bool_]:
+    """Tell which days the cluster's reported dates cannot place in its period.
+
+    Vectorised :meth:`geozone.clusters.dates.Period.uncertain_on`.
+    """
+    out = np.zeros(len(days), dtype=bool)
+    if not territory.decides:
+        return out
+    start, end = territory.cluster.period.start, territory.cluster.period.end
+    if start is not None:
+        out |= True if start.latest is None else days < np.datetime64(start.latest, "D")
+    if end is not None:
+        out |= True if end.earliest is None else days > np.datetime64(end.earliest, "D")
+    return out
+
+
 def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Tell which points a partial member holds (-1: none)."""
     partial = territory.table.partial
@@ -368,6 +386,7 @@ def _decisions(
     codes = territory.table.codes
     n = len(pts.rows)
     ceased = _police_ceased(territory, coded.days[pts.rows])
+    uncertain = _period_uncertain(territory, coded.days[pts.rows])
     lead_kind = _LEADS[rule]
     lead = np.where(lead_kind == "detector", pts.detector, pts.holder)
     lead_code = _code_of(codes, np.where(np.isin(lead_kind, ["holder", "detector"]), lead, -1))
@@ -403,7 +422,8 @@ def _decisions(
         "review": _REVIEWED[rule]
         | (territory.cluster.carry_status == "proposed")
         | (_partial_holder(territory, pts.holder) & territory.decides)
-        | ceased,
+        | ceased
+        | uncertain,
         "detector": detector,
     }
     # Integers standing for the worded values: the unit holding the point (a leaf unit, or
@@ -429,6 +449,7 @@ def _decisions(
             across_side,
             coded.events[0][pts.rows],
             ceased,
+            uncertain,
         ]
     )
     area_code: NDArray[np.object_] = np.full(n, None, dtype=object)
@@ -445,6 +466,7 @@ def _decisions(
             "event": _event_of(coded, pts.rows),
             "boundary_units": _lists(line_lists, line_id),
             "ceased": ceased,
+            "uncertain": uncertain,
         },
         situation,
         territory,

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from geozone.assignment.rules import BY_NAME, CLAUSES
 from geozone.assignment.situation import _missing
 from geozone.assignment.territory import ClusterTerritory
+from geozone.clusters.dates import Period, ReportedDate
 from geozone.clusters.model import Cluster
 from geozone.text import format_date, format_number
 
@@ -85,6 +86,7 @@ def explain(
         "across_side",
         "event",
         "ceased",
+        "uncertain",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
     firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
@@ -156,6 +158,7 @@ def _worded(
         int(row["across_side"]),
         row["event"],
         bool(row.get("ceased", False)),
+        bool(row.get("uncertain", False)),
     )
     found = territory.worded.get(key)
     if found is None:
@@ -181,6 +184,7 @@ def situation_sentences(
         # cooperating report of a linked event).
         sentence = (
             getattr(rule, language).format(**values)
+            + values["uncertain"]
             + values["ceased"]
             + values["partial"]
             + values["event"]
@@ -233,6 +237,7 @@ def _parameters(
         "event": _event_clause(row.get("event"), territory, language, name),
         "not_member": _not_member_clause(detector, territory, language),
         "ceased": _ceased_clause(territory.cluster, language) if row.get("ceased") else "",
+        "uncertain": _uncertain_clause(territory.cluster, language) if row.get("uncertain") else "",
         "partial": ""
         if not territory.decides
         else _partial_clause(row["member_code"], territory, language, name),
@@ -294,19 +299,9 @@ def out_of_period_notice(cluster: Cluster, day: date) -> str:
     member) outside the period the regulation runs: no decision row is written for it, and
     this says why rather than nothing.
     """
-    period = cluster.period
-    start = period.start.earliest if period.start else None
-    end = period.end.latest if period.end else None
     out = []
-    for language, (since, until, both, neither) in _PERIOD_WORDS.items():
-        first = _bound(start, bool(period.start and period.start.inferred), language)
-        last = _bound(end, bool(period.end and period.end.inferred), language)
-        if start and end:
-            span = both.format(start=first, end=last)
-        else:
-            span = (
-                since.format(start=first) if start else until.format(end=last) if end else neither
-            )
+    for language in _PERIOD_WORDS:
+        span = period_span(cluster.period, language)
         out.append(
             CLAUSES["out_of_period"][language].format(
                 cluster=cluster.id, day=format_date(day, language), period=span
@@ -315,13 +310,39 @@ def out_of_period_notice(cluster: Cluster, day: date) -> str:
     return " / ".join(out)
 
 
-def _bound(day: date | None, inferred: bool, language: str) -> str:
-    """Write a period's bound (empty when open), marked when inferred."""
-    if day is None:
+def period_span(period: Period, language: str) -> str:
+    """Word a cluster's period as far as it is known ("từ 26/05/2023 đến 31/12/2024 (suy đoán)").
+
+    A bound whose day is not reported is worded as the days it may be ("from a day between
+    2009-06-16 and 2021-06-16"), never as one of them.
+    """
+    since, until, both, neither = _PERIOD_WORDS[language]
+    first = _bound(period.start, language)
+    last = _bound(period.end, language)
+    if first and last:
+        return both.format(start=first, end=last)
+    return since.format(start=first) if first else until.format(end=last) if last else neither
+
+
+def _bound(bound: ReportedDate | None, language: str) -> str:
+    """Word a period's bound (empty when open): its day, or the days it may be."""
+    if bound is None:
         return ""
-    return format_date(day, language) + (
-        {"vi": " (suy đoán)", "en": " (inferred)"}[language] if inferred else ""
-    )
+    words = _BOUND_WORDS[language]
+    if bound.earliest is not None and bound.earliest == bound.latest:
+        inferred = {"vi": " (suy đoán)", "en": " (inferred)"}[language] if bound.inferred else ""
+        return format_date(bound.earliest, language) + inferred
+    if bound.earliest is not None and bound.latest is not None:
+        return words["between"].format(
+            first=format_date(bound.earliest, language), last=format_date(bound.latest, language)
+        )
+    if bound.latest is not None:
+        return words["by"].format(last=format_date(bound.latest, language))
+    if bound.earliest is not None:
+        return words["after"].format(first=format_date(bound.earliest, language))
+    if bound.month is not None and bound.day is not None:
+        return words["yearless"].format(day=bound.day, month=bound.month)
+    return words["unknown"]
 
 
 #: How a period is worded: from a start, until an end, both, neither.
@@ -329,6 +350,30 @@ _PERIOD_WORDS = {
     "vi": ("từ {start}", "đến {end}", "từ {start} đến {end}", "không rõ"),
     "en": ("from {start}", "until {end}", "from {start} to {end}", "unknown"),
 }
+#: How a bound not known to the day is worded.
+_BOUND_WORDS = {
+    "vi": {
+        "between": "một ngày trong khoảng {first} – {last}",
+        "by": "một ngày không muộn hơn {last}",
+        "after": "một ngày không sớm hơn {first}",
+        "yearless": "ngày {day:02d}/{month:02d} của một năm không rõ",
+        "unknown": "một ngày không rõ",
+    },
+    "en": {
+        "between": "a day between {first} and {last}",
+        "by": "a day no later than {last}",
+        "after": "a day no earlier than {first}",
+        "yearless": "{day:02d}/{month:02d} of an unknown year",
+        "unknown": "an unknown day",
+    },
+}
+
+
+def _uncertain_clause(cluster: Cluster, language: str) -> str:
+    """Say that the cluster's reported dates cannot tell whether it ran that day."""
+    return CLAUSES["period_uncertain"][language].format(
+        period=period_span(cluster.period, language)
+    )
 
 
 def standing_notice(cluster: Cluster) -> str | None:

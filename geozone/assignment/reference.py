@@ -128,6 +128,7 @@ def judge(
         review=rule.review
         or cluster.carry_status == "proposed"
         or (cluster.police_ceased_from is not None and day >= cluster.police_ceased_from)
+        or (territory.decides and cluster.period.uncertain_on(day))
         or (
             territory.decides
             and holder is not None

@@ -331,6 +331,8 @@ PARAMETERS: dict[str, str] = {
     "standing": "a sentence on a carried cluster's standing (unconfirmed, confirmed; else empty)",
     "not_member": "why the detector counts as no member: it is none, or its name is several "
     "members' (named), so which one detected it is not known",
+    "uncertain": "a sentence saying the cluster's reported dates cannot tell whether it ran "
+    "that day (a start or end not known to the day), so the decision is reviewed (else empty)",
     "ceased": "a sentence saying the members' police units had ceased that day (district "
     "police from 1 March 2025), so the decision is reviewed (else empty)",
     "event": "a sentence saying the report is a cooperating report of a linked event, judged "
@@ -380,6 +382,12 @@ CLAUSES: dict[str, dict[str, str]] = {
     "namesake": {
         "vi": "đây là tên chung của {members}, không xác định được là thành viên nào,",
         "en": "a name that {members} share (which of them is not known)",
+    },
+    "period_uncertain": {
+        "vi": " Thời gian áp dụng của cụm chỉ biết là {period}: chưa chắc cụm đã áp dụng vào "
+        "ngày này, cần xem xét.",
+        "en": " The cluster's period is known only as {period}: it may not have applied on "
+        "this day; review.",
     },
     "police_ceased": {
         "vi": " Công an cấp huyện thôi hoạt động từ {date}: đơn vị chủ trì theo quy chế của "

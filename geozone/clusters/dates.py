@@ -172,6 +172,18 @@ class Period(BaseModel):
             raise ValueError(f"period starts ({self.start}) after it ends ({self.end})")
         return self
 
+    def uncertain_on(self, day: date) -> bool:
+        """Tell whether the reported dates cannot tell that the cluster ran on ``day``.
+
+        True when ``day`` may fall before the start (a start whose year is not reported,
+        or known only within bounds: the regulation may have been signed later) or after
+        the end. A day :meth:`contains` refuses is not asked about.
+        """
+        start, end = self.start, self.end
+        if start is not None and (start.latest is None or day < start.latest):
+            return True
+        return end is not None and (end.earliest is None or day > end.earliest)
+
     def contains(self, day: date) -> bool:
         """Tell whether the cluster may run on ``day``.
 

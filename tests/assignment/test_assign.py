@@ -788,3 +788,52 @@ def test_a_name_two_members_share_is_said_so_not_called_no_member(
         "«Phường Kim Mã» phát hiện nhưng không phải thành viên của cụm nên"
         in (rows.loc["stranger", "explanation_vi"])
     )
+
+
+def test_days_a_cluster_s_reported_dates_cannot_place_are_reviewed(
+    built_settings: Settings,
+) -> None:
+    """Gia Lâm's signing year is not reported (16 June of 2009–2021): such days are reviewed.
+
+    Its decisions say the period is known only so; the out-of-period notice words the start
+    as the days it may be, not as its earliest day; a cluster with exact dates says nothing.
+    """
+    from geozone.assignment.explain import out_of_period_notice
+    from geozone.assignment.reference import judge
+    from geozone.context import load_context
+
+    context = load_context(built_settings)
+    gia_lam = next(t for t in context.territories if t.cluster.id == "gia-lam")
+    days = [datetime(2009, 7, 1, 12), datetime(2021, 6, 15, 12), datetime(2021, 6, 16, 12)]
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["early", "last-uncertain", "certain"],
+            "occurred_at": [d.replace(tzinfo=VIETNAM_TZ) for d in days],
+            "lon": 105.93072,
+            "lat": 21.02734,
+            "detected_by": "thuan-thanh",
+        }
+    )
+    rows = assign(incidents, context.sets, [gia_lam]).clusters.set_index("external_id")
+    assert rows["rule"].tolist() == ["border_detector"] * 3
+    assert rows["review"].tolist() == [True, True, False]
+    for k in ("early", "last-uncertain"):
+        assert rows.loc[k, "explanation_vi"].endswith(
+            "Thời gian áp dụng của cụm chỉ biết là từ một ngày trong khoảng 16/06/2009 – "
+            "16/06/2021: chưa chắc cụm đã áp dụng vào ngày này, cần xem xét."
+        )
+        assert rows.loc[k, "explanation_en"].endswith(
+            "The cluster's period is known only as from a day between 2009-06-16 and "
+            "2021-06-16: it may not have applied on this day; review."
+        )
+    assert "chỉ biết là" not in rows.loc["certain", "explanation_vi"]
+    legacy = next(b for b in context.sets if b.id == "vn-legacy-districts")
+    location = legacy.locate(105.93072, 21.02734, tolerance_m=10.0)
+    for day, review in zip(days, [True, True, False], strict=True):
+        decision = judge(gia_lam, location, day.date(), "thuan-thanh", 10.0)
+        assert decision is not None and decision.review is review
+    notice = out_of_period_notice(gia_lam.cluster, datetime(2009, 1, 1).date())
+    assert "từ một ngày trong khoảng 16/06/2009 – 16/06/2021" in notice
+    assert "it runs from a day between 2009-06-16 and 2021-06-16" in notice
+    t11 = next(t for t in context.territories if t.cluster.id == "hoa-do-phuc-vi")
+    assert not t11.cluster.period.uncertain_on(datetime(2023, 5, 26).date())

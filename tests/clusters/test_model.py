@@ -449,3 +449,26 @@ def test_real_unknown_member_and_mismatch_are_rejected(legacy: BoundarySet, tmp_
         MemberNameMismatchError, match=r"code 00160 is Phường Nghĩa Tân .* 'Nghĩa Đô'"
     ):
         validate_cluster(cluster, legacy)
+
+
+def test_a_period_says_which_days_its_reported_dates_cannot_place() -> None:
+    """A start not known to the day leaves the days it may follow uncertain, not certain."""
+    from geozone.clusters.dates import Period
+
+    exact = Period.model_validate(
+        {"start": "2023-05-26", "end": {"year": 2024, "month": 12, "day": 31, "inferred": True}}
+    )
+    assert not any(exact.uncertain_on(d) for d in (date(2023, 5, 26), date(2024, 12, 31)))
+    bounded = Period.model_validate(
+        {"start": {"month": 6, "day": 16, "not_before": "2008-09-24", "not_after": "2021-06-16"}}
+    )
+    assert bounded.contains(date(2009, 6, 16)) and not bounded.contains(date(2009, 6, 15))
+    assert bounded.uncertain_on(date(2009, 6, 16)) and bounded.uncertain_on(date(2021, 6, 15))
+    assert not bounded.uncertain_on(date(2021, 6, 16))
+    by = Period.model_validate({"start": {"not_after": "2017-12-31"}})
+    assert by.uncertain_on(date(2017, 12, 30)) and not by.uncertain_on(date(2017, 12, 31))
+    yearless = Period.model_validate({"start": "--03-19"})
+    assert yearless.uncertain_on(date(2030, 1, 1))  # no year: never known to have begun
+    ended = Period.model_validate({"start": "2010-01-01", "end": "2020"})
+    assert not ended.uncertain_on(date(2019, 12, 31)) and ended.uncertain_on(date(2020, 1, 2))
+    assert not Period().uncertain_on(date(2020, 1, 1))  # open both ways: nothing reported
