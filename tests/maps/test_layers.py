@@ -413,7 +413,8 @@ def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: 
     """An outside audit's case: the carried T11 map drew its zone as if in force, lapsed.
 
     Lapsed (not confirmed): the map says it makes no lead decision and why, as the sentences
-    do; confirmed: from when; an original cluster: nothing.
+    do; confirmed: from when; an original cluster: nothing, unless its district police
+    ceased while it ran.
     """
     from geozone.assignment import lapsed_sentences
     from geozone.clusters.model import Confirmation
@@ -423,7 +424,7 @@ def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: 
         layers = cluster_layers(placed.cluster, placed.bset, zones=placed.zones)
         html = to_html(map_of_layers(layers), inline_assets=False)
         for notice in layers.notices:
-            assert html_escape(notice, quote=False) in html
+            assert html_escape(notice) in html
         # The legend lists the kinds of zone the cluster has (the carried T11: one pair).
         for kind, label in (("junction", "Junction zone"), ("pair", "Border zone")):
             assert (label in html) == (kind in set(layers.zones["kind"])), (cluster_id, kind)
@@ -439,4 +440,8 @@ def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: 
     )
     (said,) = notices(confirmed, "hoa-do-phuc-vi-vn2025")
     assert "đã được xác nhận áp dụng từ 01/07/2025" in said and "confirmed to apply" in said
-    assert notices(confirmed, "gia-lam") == ()
+    assert notices(confirmed, "can-tho-an-giang") == ()  # an original cluster: nothing
+    # An original cluster of districts: its decisions from when district police ceased
+    # (1 March 2025) are reviewed, and its map says so.
+    (said,) = notices(confirmed, "gia-lam")
+    assert said.startswith("Công an cấp huyện thôi hoạt động từ 01/03/2025")
