@@ -554,7 +554,11 @@ def _cards(report: ClusterReport) -> list[dict[str, str]]:
             "đối tượng (hành chính)",
             "subjects (administrative)",
         ),
-        (_number(f["jointly_handled"]), "vụ phối hợp xử lý", "handled jointly"),
+        (  # every area: said so, beside the border-area card above
+            _number(f["jointly_handled"]),
+            "vụ phối hợp xử lý (mọi địa bàn)",
+            "handled jointly (all areas)",
+        ),
     ]
     return [{"value": value, "vi": vi, "en": en} for value, vi, en in cards]
 

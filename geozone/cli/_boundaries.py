@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -402,6 +403,15 @@ def units_show(
     console.print(f"  {bset.info.attribution_en}", style="dim")
 
 
+def _lead_label(row: dict[str, Any], name: Callable[[str, str], str | None]) -> str:
+    """Name a decision's lead unit as the sentences do: "Phường Nghĩa Đô (00160)"; none: —."""
+    code = row["lead_unit"]
+    if not code:
+        return "—"
+    found = name(str(row["cluster_id"]), str(code))
+    return f"{found} ({code})" if found and found != code else str(code)
+
+
 @app.command("locate")
 def locate(
     lon: Annotated[float, typer.Argument(help="Longitude (EPSG:4326).")],
@@ -427,9 +437,11 @@ def locate(
     """
     from geozone.assignment.points import judge_point
     from geozone.context import judging_context
+    from geozone.store.decisions import unit_namer
 
     day = parse_date(on)
-    judged = judge_point(judging_context(), lon, lat, day, detected_by, tolerance)
+    context = judging_context()
+    judged = judge_point(context, lon, lat, day, detected_by, tolerance)
     if set_id is not None and set_id != judged.get("set_id"):
         location = boundary_set(set_id, on).locate(lon, lat, tolerance).to_dict()
         note = (
@@ -443,8 +455,9 @@ def locate(
     console.print(judged["description"], highlight=False)
     if judged["clusters"] is None:
         console.print(judged["note"], highlight=False)
+    name = unit_namer(context)
     for row in judged["clusters"] or ():
-        lead = row["lead_unit"] or "—"
+        lead = _lead_label(row, name)
         console.print(
             f"{row['cluster_id']}: {RULE_LABELS[row['rule']]}; chủ trì / lead: {lead}",
             highlight=False,

@@ -381,8 +381,9 @@ class AssignedWriter:
 
     Parquet takes the fixed schema of :func:`assigned_schema` (GeoParquet, WKB points);
     GeoPackage appends each piece in one transaction to the layer ``assigned_incidents``;
-    CSV appends rows under one header. The file is written to ``<name>.partial`` and moved
-    into place by :meth:`close`, so a failed run leaves no half file under the final name.
+    CSV appends rows under one header, the file UTF-8 with a BOM (for Excel). The file is
+    written to ``<name>.partial`` and moved into place by :meth:`close`, so a failed run
+    leaves no half file under the final name.
     ``metadata``: key-value metadata added to a Parquet file's schema, beside ``geo`` (only
     Parquet takes it).
     """
@@ -451,7 +452,12 @@ class AssignedWriter:
                 )
         else:
             flat = pd.DataFrame(flat_table(table).drop(columns="geometry"))
-            flat.to_csv(self.partial, index=False, mode="a", header=not self._started)
+            # UTF-8 with a BOM before the header, as the report's CSVs, so that Excel reads
+            # the diacritics; pandas, GDAL and geozone's import read the header without it.
+            encoding = "utf-8" if self._started else "utf-8-sig"
+            flat.to_csv(
+                self.partial, index=False, mode="a", header=not self._started, encoding=encoding
+            )
         self._started = True
         self.rows += len(table)
 

@@ -31,7 +31,9 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         Counts (``cases``, ``criminal_cases``, ``in_zone_criminal_solved``…), solved
         ratios as "31/35" text, ``zone_unknown`` (incidents whose border-zone standing
         cannot be told, see :data:`ZONE_UNKNOWN_RULES`: the in-zone counts leave them out and
-        the headline says how many), ``days``, and ``headline_vi`` / ``headline_en``.
+        the headline says how many), ``days``, and ``headline_vi`` / ``headline_en``. The
+        headline's border-area clause gives border-area figures only (``in_zone_*``); the
+        figure for all the cluster's incidents (``jointly_handled``) follows, labelled so.
     """
     crim = frame["kind"].eq("criminal")
     adm = frame["kind"].eq("administrative")
@@ -80,7 +82,8 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"{format_number(f['administrative_cases'])} vụ vi phạm hành chính, "
         f"{format_number(f['administrative_subjects'])} đối tượng; "
         f"ở địa bàn giáp ranh: làm rõ {format_number(f['in_zone_criminal_solved'])}/"
-        f"{format_number(f['in_zone_criminal_cases'])} vụ phạm pháp hình sự; phối hợp xử lý "
+        f"{format_number(f['in_zone_criminal_cases'])} vụ phạm pháp hình sự, phối hợp xử lý "
+        f"{format_number(f['in_zone_jointly_handled'])} vụ; mọi địa bàn của cụm: phối hợp xử lý "
         f"{format_number(f['jointly_handled'])} vụ."
     )
     if f["zone_unknown"]:
@@ -92,7 +95,8 @@ def headline_figures(frame: pd.DataFrame, start: date, end: date) -> dict[str, A
         f"{f['criminal_cases']:,} criminal cases, {f['criminal_subjects']:,} subjects; "
         f"{f['administrative_cases']:,} administrative violations, "
         f"{f['administrative_subjects']:,} subjects; in the border area: solved "
-        f"{f['in_zone_criminal_solved']:,}/{f['in_zone_criminal_cases']:,} criminal cases; "
+        f"{f['in_zone_criminal_solved']:,}/{f['in_zone_criminal_cases']:,} criminal cases, "
+        f"{f['in_zone_jointly_handled']:,} handled jointly; all areas of the cluster: "
         f"{f['jointly_handled']:,} handled jointly."
     )
     if f["zone_unknown"]:

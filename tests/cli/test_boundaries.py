@@ -68,6 +68,17 @@ def test_locate_answers_as_the_api_does(built_settings: Settings, tmp_path: Path
 
 @pytest.mark.realdata
 @pytest.mark.usefixtures("real_cache")
+def test_locate_names_the_lead_unit_in_text() -> None:
+    """The summary line names the lead unit, its code in brackets (was the code alone)."""
+    result = runner.invoke(cli.app, ["locate", "105.93", "21.03", "--date", "2020-01-01"])
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[1]
+    assert line.startswith("gia-lam: ")
+    assert line.endswith("chủ trì / lead: Quận Long Biên (004)")
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
 def test_locate_in_a_named_set_says_clusters_were_not_judged() -> None:
     args = ["locate", "105.8064", "21.0387", "--date", "2025-08-01"]
     result = runner.invoke(cli.app, [*args, "--set", "vn-legacy-districts", "--json"])

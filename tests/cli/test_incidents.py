@@ -211,6 +211,45 @@ def test_export_writes_standard_output_in_the_format_given(
         )
 
 
+def test_export_csv_has_a_bom_that_readers_and_import_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CSV starts with a UTF-8 BOM (for Excel, as the report's CSVs); pandas, GDAL and
+    geozone's own import read it back with the header's first name unchanged."""
+    import pyogrio
+
+    from geozone.incidents.io import write_incidents
+    from geozone.incidents.pipeline import import_file
+    from geozone.store import IncidentQuery, open_store
+    from tests.fixtures.clusters import grid_context
+    from tests.fixtures.incidents import grid_incidents
+
+    monkeypatch.setattr("geozone.context.judging_context", lambda *_, **__: grid_context())
+    frame = grid_incidents(120, 3, date(2024, 1, 1), date(2024, 12, 31))
+    frame.insert(2, "detected_at", frame["occurred_at"])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store:
+        import_file(store, write_incidents(frame, tmp_path / "in.csv"), grid_context())
+    out = tmp_path / "all.csv"
+    assert invoke("incidents", "export", "-o", str(out), "--store", url).exit_code == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfexternal_id,") and raw.count(b"\xef\xbb\xbf") == 1
+    header = raw[3:].split(b"\n", 1)[0].decode().split(",")
+    by_pandas = pd.read_csv(out, dtype=str, keep_default_na=False)
+    by_gdal = pyogrio.read_dataframe(out)
+    assert by_pandas.columns.tolist() == header == by_gdal.columns.tolist()
+    assert len(by_pandas) == len(by_gdal) == 120
+    names = by_pandas["lead_unit_name"]
+    assert names.str.contains("Ô").any()  # diacritics kept
+    assert names.tolist() == by_gdal["lead_unit_name"].fillna("").tolist()
+    # geozone's own CSV import takes the BOM: every row stored again, none rejected.
+    with open_store(f"sqlite:///{tmp_path / 'again.sqlite'}") as store:
+        result = import_file(store, out, grid_context())
+        assert (result.stored, result.rejected) == (120, 0)
+        stored, total = store.query(IncidentQuery(limit=500))
+        assert total == 120 and set(stored["external_id"]) == set(frame["external_id"])
+
+
 @pytest.mark.realdata
 @pytest.mark.usefixtures("real_cache")
 def test_import_judges_with_the_confirmations_of_the_store_it_writes_to(tmp_path: Path) -> None:

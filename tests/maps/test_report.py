@@ -139,6 +139,13 @@ def test_tables_show_the_report_figures(evil: tuple[ClusterReport, Context, str]
     assert rendered in page
     assert report.figures["headline_vi"] in html.unescape(page)
     assert report.figures["in_zone_criminal_solved_ratio"] in page
+    # The jointly handled card counts every area, and says so (the card beside it is the
+    # border area's).
+    joint = f"{report.figures['jointly_handled']:,}".replace(",", THOUSANDS)
+    assert (
+        f"<div class='value'>{joint}</div><div class='what'>vụ phối hợp xử lý (mọi địa bàn)"
+        "<span class='en'>handled jointly (all areas)</span>"
+    ) in page
 
 
 def test_ratios_group_thousands_as_the_counts_do() -> None:

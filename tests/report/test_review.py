@@ -407,8 +407,44 @@ def test_headlines_write_each_language_s_numbers() -> None:
     assert f["in_zone_criminal_solved_ratio"] == "1222/1504"  # the figure: plain digits
     assert "làm rõ 1.222/1.504 vụ phạm pháp hình sự" in f["headline_vi"]
     assert f["headline_vi"].startswith("1.504 vụ phạm pháp hình sự, 1.504 đối tượng")
-    assert "solved 1,222/1,504 criminal cases; 1,504 handled jointly." in f["headline_en"]
+    assert "solved 1,222/1,504 criminal cases, 1,504 handled jointly;" in f["headline_en"]
     assert f["headline_en"].startswith("1,504 criminal cases, 1,504 subjects")
+
+
+def test_headline_border_clause_gives_border_figures_and_labels_the_cluster_s() -> None:
+    """The border-area clause says the border area's jointly handled cases, not all of them.
+
+    The audit read "ở địa bàn giáp ranh: làm rõ 201/290 vụ…; phối hợp xử lý 436 vụ" as 436
+    border-area cases handled jointly, more than the 290 there; 436 was the cluster's.
+    """
+    from geozone.report.figures import headline_figures
+
+    # 4 criminal in the border area (3 solved, 2 jointly handled); 1,200 elsewhere, all
+    # jointly handled: border area 2, all areas 1,202.
+    inside, outside = 4, 1_200
+    n = inside + outside
+    frame = pd.DataFrame(
+        {
+            "kind": ["criminal"] * n,
+            "in_zone": [k < inside for k in range(n)],
+            "solved": [k < 3 for k in range(n)],
+            "subjects": [1] * n,
+            "jointly_handled": [k in (0, 1) or k >= inside for k in range(n)],
+            "rule": ["territory"] * n,
+            "review": [False] * n,
+            "synthetic": [False] * n,
+        }
+    )
+    f = headline_figures(frame, START, END)
+    assert (f["in_zone_jointly_handled"], f["jointly_handled"]) == (2, 1_202)
+    assert f["headline_vi"].endswith(
+        "ở địa bàn giáp ranh: làm rõ 3/4 vụ phạm pháp hình sự, phối hợp xử lý 2 vụ; "
+        "mọi địa bàn của cụm: phối hợp xử lý 1.202 vụ."
+    )
+    assert f["headline_en"].endswith(
+        "in the border area: solved 3/4 criminal cases, 2 handled jointly; "
+        "all areas of the cluster: 1,202 handled jointly."
+    )
 
 
 @pytest.mark.parametrize(
