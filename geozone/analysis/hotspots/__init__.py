@@ -135,6 +135,7 @@ from geozone.analysis.hotspots.results import (
     MAX_PERMUTATIONS,
     MIN_BINS,
     MIN_INCIDENTS,
+    MIN_NONEMPTY_CELLS,
     MIN_UNITS,
     NAMED_COLUMNS,
     PERSISTENT_SHARE,
@@ -145,6 +146,7 @@ from geozone.analysis.hotspots.results import (
     KdeResult,
     Neighbours,
     Status,
+    fitted_permutations,
 )
 from geozone.analysis.hotspots.units import gi_star_units, unit_graph
 
@@ -162,6 +164,7 @@ __all__ = [
     "MAX_PERMUTATIONS",
     "MIN_BINS",
     "MIN_INCIDENTS",
+    "MIN_NONEMPTY_CELLS",
     "MIN_UNITS",
     "NAMED_COLUMNS",
     "PERSISTENT_SHARE",
@@ -175,6 +178,7 @@ __all__ = [
     "cluster_places",
     "emerging_category",
     "emerging_hotspots",
+    "fitted_permutations",
     "gi_star_grid",
     "gi_star_units",
     "grid_cells",
