@@ -275,7 +275,12 @@ def cluster_analytics(
         The period is reversed or no member has a territory in it.
     """
     from geozone.analysis.hotspots import emerging_hotspots
-    from geozone.analysis.study import HOTSPOT_DEFAULTS, cluster_study, study_hotspots
+    from geozone.analysis.study import (
+        EMERGING_PERMUTATIONS,
+        HOTSPOT_DEFAULTS,
+        cluster_study,
+        study_hotspots,
+    )
 
     study = cluster_study(store, context, cluster_id, start, end, judged=False)
     first, last = study.start, study.end
@@ -284,7 +289,7 @@ def cluster_analytics(
         study.points(),
         area=study.area,
         cell_size_m=HOTSPOT_DEFAULTS.cell_size_m,
-        permutations=HOTSPOT_DEFAULTS.permutations,
+        permutations=EMERGING_PERMUTATIONS,
         seed=HOTSPOT_DEFAULTS.seed,
         alpha=HOTSPOT_DEFAULTS.alpha,
     )

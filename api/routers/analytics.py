@@ -28,7 +28,8 @@ Hotspot grids are bounded for a request: at most
 :data:`~api.services.analytics.ANALYTICS_MAX_CELLS` cells and
 :data:`~api.services.analytics.ANALYTICS_MAX_WORK` cells × (permutations + 1) × time bins;
 beyond, the answer is a 422 problem naming the parameter to change. Fewer incidents than the
-minimum (30) is no error: the answer is 200 with ``status`` "too_few" and a message.
+minimum (30, or fewer than 10 grid cells holding an incident) is no error: the answer is 200
+with ``status`` "too_few" and a message saying which.
 
 Results are cached in the process (a small LRU) by cluster, period, parameters and a change
 marker of the store (:func:`api.services.analytics.change_marker`: the assignment stamp, the
@@ -97,11 +98,11 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
                 "cell_id": "S250-32648-2338-9296",
                 "count": 41,
                 "gi_z": 6.3,
-                "p_sim": 0.001,
-                "q_value": 0.02,
+                "p_sim": 0.0001,
+                "q_value": 0.0076,
                 "significant": True,
                 "kind": "hot",
-                "confidence": 95,
+                "confidence": 99,
             },
         }
     ],
@@ -114,7 +115,7 @@ _HOTSPOT_EXAMPLE: dict[str, Any] = {
         "n_incidents": 1250,
         "n_hot": 8,
         "n_cold": 0,
-        "permutations": 0,
+        "permutations": 9999,
         "cluster_id": "hoa-do-phuc-vi-vn2025",
         "from": "2025-07-01",
         "to": "2025-12-31",
@@ -192,12 +193,14 @@ def cluster_hotspots(
         "square"
     ),
     permutations: Annotated[
-        int,
+        int | None,
         Query(
             ge=0,
             le=9_999,
-            description="Permutations for pseudo p-values; 0 (the default, as every other "
-            "output): p-values from the z-score's normal approximation, as ArcGIS does.",
+            description="Conditional permutations for pseudo p-values (seeded). Default, as "
+            "every other output: 9,999, fewer on grids of more than 4,000 cells (the number "
+            "used is in the answer's properties); emerging: 0. 0 uses the z-score's normal "
+            "approximation, which is unreliable on sparse counts.",
         ),
     ] = HOTSPOT_DEFAULTS.permutations,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1, description="Seed of the permutations.")] = 0,
@@ -225,8 +228,10 @@ def cluster_hotspots(
     ``count``, ``gi_z``, ``p_sim``, ``q_value``, ``significant``, ``kind`` (hot, cold, none)
     and ``confidence`` (99/95/90) for Gi*; ``density`` and ``share`` for kde; ``category``
     (new, intensifying, persistent, diminishing, sporadic, none) and the trend for emerging.
-    ``properties`` holds the parameters, ``status`` ("tested" or "too_few": fewer than 30
-    incidents are not tested, which is not an error), a ``message`` (English, as it always
+    ``properties`` holds the parameters (``permutations``: the number used), ``status``
+    ("tested" or "too_few": fewer than 30 incidents, or fewer than 10 cells holding one
+    (``n_nonempty``, ``min_nonempty_cells``), are not tested, which is not an error), a
+    ``message`` (English, as it always
     was) with ``message_vi`` and ``message_en`` (each wholly in its language), the attribution and,
     for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". ``notices``
     names an unfinished import of the store (its reports may be counted as separate events
@@ -386,7 +391,7 @@ def cluster_coverage(
 
     The polygon is checked as patrol zones are (vertex limit, inside Vietnam, one valid
     polygon per part, self-intersections repaired when that gives one polygon). The hot-cell
-    share uses Gi* on a 250 m grid over the same period (normal p-values, FDR); it is null when
+    share uses Gi* on a 250 m grid over the same period (permutation p-values, FDR); it is null when
     there are too few incidents to test. Incidents are counted as events: ``notices`` names
     an unfinished import of the store (its reports may be counted as separate events until
     it is finished or linked). Needs an analyst key (planners and admins too).
@@ -459,7 +464,7 @@ def patrol_suggestions(
 ) -> dict[str, Any]:
     """Suggest patrol zones over significant Gi* hot cells that straddle a member boundary.
 
-    Hot cells of Gi* on a 250 m grid (normal p-values, FDR) are grouped, kept when they
+    Hot cells of Gi* on a 250 m grid (permutation p-values, FDR) are grouped, kept when they
     straddle a boundary between members or lie within the border-zone width of one,
     buffered, clipped to the members and assigned to the members they touch. **A starting
     point**: planners edit the polygons and save them with ``POST /patrol-zones``.

@@ -15,8 +15,9 @@ As Part 1 asks:
 - every route answers ``HEAD`` as well as ``GET``;
 - items and features are ``application/geo+json``.
 
-``hotspots`` holds the significant hot and cold Getis–Ord Gi* cells (250 m squares, 999
-permutations, FDR at 0.05) of every placed cluster, or of one named with ``cluster``;
+``hotspots`` holds the significant hot and cold Getis–Ord Gi* cells (250 m squares, 9,999
+permutations, fewer on grids over 4,000 cells; FDR at 0.05) of every placed cluster, or of one
+named with ``cluster``;
 ``datetime`` (an interval) sets the period, by default the 365 days ending today.
 """
 

@@ -22,6 +22,7 @@ from fastapi import Request
 from api.services.common import invalid, jsonable, records
 from api.services.patrol_zones import check_area_geometry
 from geozone.analysis.study import (
+    EMERGING_PERMUTATIONS,
     HOTSPOT_DEFAULTS,
     ClusterStudy,
     HotspotParameters,
@@ -270,7 +271,9 @@ class HotspotParams:
     method: Method = "gi_grid"
     cell_size_m: float | None = None
     shape: Literal["square", "hexagon"] = HOTSPOT_DEFAULTS.shape
-    permutations: int = HOTSPOT_DEFAULTS.permutations
+    #: None: the method's default (Gi*: as many as the grid allows, as every output;
+    #: emerging: :data:`~geozone.analysis.study.EMERGING_PERMUTATIONS`).
+    permutations: int | None = HOTSPOT_DEFAULTS.permutations
     seed: int = HOTSPOT_DEFAULTS.seed
     alpha: float = HOTSPOT_DEFAULTS.alpha
     bin: str = "MS"
@@ -343,6 +346,7 @@ def compute_hotspots(
 def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
     """Compute one hotspot analysis of a period (see :func:`compute_hotspots`)."""
     from geozone.analysis import hotspots
+    from geozone.analysis.hotspots.results import fitted_permutations
 
     result: Any
     if params.method == "gi_units":
@@ -351,8 +355,11 @@ def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
         codes = territory.members.loc[territory.members["has_territory"], "code"]
         units = territory.bset.units(territory.cluster.level)
         units = units[units["code"].isin(codes)]
+        permutations = params.permutations
+        if permutations is None:
+            permutations = fitted_permutations(len(units))
         result = hotspots.gi_star_units(
-            points, units, permutations=params.permutations, seed=params.seed, alpha=params.alpha
+            points, units, permutations=permutations, seed=params.seed, alpha=params.alpha
         )
     else:
         n_cells = estimated_cells(period.area, params.cell)
@@ -365,19 +372,24 @@ def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
             )
         elif params.method == "emerging":
             days = (period.end - period.start).days + 1
-            check_workload(n_cells, params.permutations, days // BINS[params.bin] + 1)
+            permutations = params.permutations
+            if permutations is None:
+                permutations = EMERGING_PERMUTATIONS
+            check_workload(n_cells, permutations, days // BINS[params.bin] + 1)
             result = hotspots.emerging_hotspots(
                 period.points(),
                 bin=params.bin,
                 cell_size_m=params.cell,
                 shape=params.shape,
                 area=period.area,
-                permutations=params.permutations,
+                permutations=permutations,
                 seed=params.seed,
                 alpha=params.alpha,
             )
         else:
-            check_workload(n_cells, params.permutations)
+            # the default permutations fit the grid by construction (fitted_permutations,
+            # on the grid's own cell count, so the same as every other output's)
+            check_workload(n_cells, params.permutations or 0)
             result = study_hotspots(
                 period,
                 HotspotParameters(

@@ -153,7 +153,8 @@ COLLECTIONS: dict[str, Collection] = {
     ),
     "hotspots": Collection(
         "Điểm nóng / Hotspots",
-        "Significant Gi* hot and cold cells (250 m squares, 999 permutations, FDR at 0.05) of "
+        "Significant Gi* hot and cold cells (250 m squares, seeded conditional permutations: "
+        "9,999, fewer on grids over 4,000 cells; FDR at 0.05) of "
         "every placed cluster, or of one with cluster=ID; datetime sets the period (default: "
         "the 365 days ending today). A cluster too large to analyse at 250 m is left out and "
         "named in the answer's omitted member. Analyst key.",

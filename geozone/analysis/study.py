@@ -19,10 +19,13 @@ cluster maps, the review report) reads them through :func:`cluster_study` and
   sharing an ``event_id``) are kept once, by the event's lead report
   (:func:`geozone.incidents.linking.one_per_event`); ``events`` says how many were linked.
 - Hotspots use :data:`HOTSPOT_DEFAULTS` unless told otherwise: Gi* on 250 m squares with
-  p-values from the normal approximation of the z-score (as ArcGIS's Hot Spot Analysis),
-  Benjamini–Hochberg FDR over the cells at α = 0.05. Permutation inference stays available
-  (``permutations`` > 0); its smallest p-value is 1 / (permutations + 1), which FDR over a
-  few hundred cells cannot reach for a single hot place (see :mod:`geozone.analysis.hotspots`).
+  seeded conditional-permutation p-values (9,999 permutations, fewer on grids of more than
+  4,000 cells: :func:`geozone.analysis.hotspots.results.fitted_permutations`),
+  Benjamini–Hochberg FDR over the cells at α = 0.05, and no test below 30 incidents or 10
+  cells holding one. The normal approximation (``permutations=0``) marked empty cells beside
+  a single incident as 99 % hot on sparse counts; it stays available when asked for.
+  Emerging hotspots keep the normal approximation (:data:`EMERGING_PERMUTATIONS`): one
+  permutation test per time bin would cost bins × as much.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class HotspotParameters:
 
     cell_size_m: float = 250.0
     shape: Literal["square", "hexagon"] = "square"
-    permutations: int = 0
+    #: None: as many as the grid allows (9,999 up to 4,000 cells; see the module notes).
+    permutations: int | None = None
     seed: int = 0
     alpha: float = 0.05
     fdr: bool = True
@@ -66,6 +70,8 @@ class HotspotParameters:
 
 #: What every output uses unless a caller asks otherwise.
 HOTSPOT_DEFAULTS = HotspotParameters()
+#: Permutations of the emerging-hotspot layers (0: the normal approximation per time bin).
+EMERGING_PERMUTATIONS = 0
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,7 @@ def study_hotspots(
 
 __all__ = [
     "DEFAULT_PERIOD_DAYS",
+    "EMERGING_PERMUTATIONS",
     "HOTSPOT_DEFAULTS",
     "ClusterStudy",
     "HotspotParameters",

@@ -1,8 +1,8 @@
 """The hotspot and border-effect sections of a review.
 
 With ``hotspots=True`` the report adds Getis-Ord Gi* cells over the study area, the very cells
-every other output shows (:func:`geozone.analysis.study.study_hotspots`: 250 m squares, normal
-p-values, FDR-corrected, "too few to test" below the minimum count), figures for the
+every other output shows (:func:`geozone.analysis.study.study_hotspots`: 250 m squares, seeded
+permutation p-values, FDR-corrected, "too few to test" below the minimum data), figures for the
 cluster's named hotspots (:func:`geozone.analysis.hotspots.named_hotspot_figures`, each place
 as the cluster defines it, e.g. the T11 bridge ±150 m) and the border effect per cluster form
 and member pair (:func:`geozone.analysis.border_effect.border_effect`: the share of incidents

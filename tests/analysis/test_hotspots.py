@@ -235,6 +235,85 @@ def test_guard_below_the_minimum_count() -> None:
     assert empty.status == "too_few" and len(empty.cells) == 0
 
 
+def test_sparse_counts_give_no_empty_99_percent_hot_cells_by_default() -> None:
+    """The audit's case in miniature: 60 scattered incidents over 1,600 cells of 250 m.
+
+    The normal approximation (the old default of every output) marks cells beside a single
+    incident, most of them empty, as hot at 95–99 %; the default now (seeded conditional
+    permutations, FDR) marks none, and the message says the data are sparse.
+    """
+    from geozone.analysis.study import HOTSPOT_DEFAULTS
+
+    area = lonlat_box(X0, Y0, X0 + 10_000, Y0 + 10_000)
+    xy = uniform(np.random.default_rng(0), 60, X0, Y0, 10_000)
+    incidents = incidents_at(xy[:, 0], xy[:, 1], synthetic=True)
+    normal = hs.gi_star_grid(incidents, area=area, permutations=0)
+    assert len(normal.cells) == 1600 and normal.status == "tested"
+    assert (normal.hot["count"] == 0).sum() >= 5 and (normal.hot["confidence"] == 99).any()
+    assert "normal approximation is unreliable" in normal.message_en
+    result = hs.gi_star_grid(
+        incidents,
+        area=area,
+        permutations=HOTSPOT_DEFAULTS.permutations,
+        seed=HOTSPOT_DEFAULTS.seed,
+        fdr=HOTSPOT_DEFAULTS.fdr,
+    )
+    assert result.status == "tested" and result.permutations == 9_999
+    assert result.hot.empty and not result.cells["significant"].any()
+    assert (result.cells["confidence"] == 0).all()
+    assert result.n_nonempty == 59 and result.metadata()["n_nonempty"] == 59
+    assert "Sparse data: 60 incidents for 1,600 cells, only 59" in result.message_en
+    assert "Dữ liệu thưa: 60 vụ việc cho 1.600 ô, chỉ 59 ô" in result.message_vi
+
+
+def test_too_few_cells_with_incidents_are_not_tested() -> None:
+    """45 incidents piled in 3 cells: enough incidents, too few places to compare."""
+    area = lonlat_box(X0, Y0, X0 + 10_000, Y0 + 10_000)
+    x = np.repeat([X0 + 100.0, X0 + 1100.0, X0 + 2100.0], [20, 15, 10])
+    incidents = incidents_at(x, np.full(45, Y0 + 100.0))
+    normal = hs.gi_star_grid(incidents, area=area, permutations=0, min_nonempty_cells=0)
+    assert (normal.hot["count"] == 0).sum() >= 5  # what the guard spares the map
+    result = hs.gi_star_grid(incidents, area=area, permutations=None)
+    assert result.status == "too_few" and result.n_incidents == 45 and result.n_nonempty == 3
+    assert result.cells["gi_z"].isna().all() and not result.cells["significant"].any()
+    assert result.message_en == (
+        "Data too sparse to test: 45 incidents fall in only 3 cells (at least 10 cells with "
+        "incidents are needed); Gi* not run, no hot spot is claimed."
+    )
+    assert result.message_vi.startswith("Dữ liệu quá thưa để kiểm định: 45 vụ việc chỉ nằm")
+    assert result.metadata()["min_nonempty_cells"] == hs.MIN_NONEMPTY_CELLS == 10
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_dense_hotspot_is_found_by_the_default_inference(seed: int) -> None:
+    """300 uniform incidents over 5 × 5 km and 120 within 400 m of a centre, 250 m cells."""
+    from geozone.analysis.study import HOTSPOT_DEFAULTS
+
+    rng = np.random.default_rng(seed)
+    centre = (X0 + 1500 + rng.random() * 2000, Y0 + 1500 + rng.random() * 2000)
+    xy = np.vstack([uniform(rng, 300, X0, Y0, 5000), disc(rng, 120, *centre, 400.0)])
+    result = hs.gi_star_grid(
+        incidents_at(xy[:, 0], xy[:, 1]),
+        area=lonlat_box(X0, Y0, X0 + 5000, Y0 + 5000),
+        permutations=HOTSPOT_DEFAULTS.permutations,
+    )
+    assert result.permutations == 9_999 and result.status == "tested"
+    hot = metric(result.hot)
+    assert len(hot) >= 5
+    assert hot.distance(shapely.Point(centre)).min() == 0
+    assert hot.distance(shapely.Point(centre)).max() < 600  # nothing hot far away
+    assert (result.hot["confidence"] >= 95).any() and (result.hot["confidence"] == 99).any()
+    assert "Sparse data" not in result.message_en
+
+
+def test_default_permutations_fit_the_grid() -> None:
+    assert hs.fitted_permutations(381) == 9_999
+    assert hs.fitted_permutations(4_000) == 9_999
+    assert hs.fitted_permutations(4_001) == 4_999
+    assert hs.fitted_permutations(12_585) == 999
+    assert hs.fitted_permutations(250_000) == 99
+
+
 def test_incidents_outside_the_area_are_not_counted() -> None:
     xy = np.vstack([uniform(np.random.default_rng(2), 40, X0, Y0, 1000), [[X0 + 3000, Y0]]])
     result = hs.gi_star_grid(

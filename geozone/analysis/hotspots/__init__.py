@@ -66,10 +66,13 @@ number of metres). ``gi_z`` is the Getis–Ord z-score (moments under total rand
 
 Inference
 ---------
-By default (``permutations=0``) the p-value comes from the z-score under the normal
-approximation, two-sided (``2 × esda's p_norm``), as ArcGIS's Hot Spot Analysis does: it is
-what every output of geozone shows unless asked otherwise
-(:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`).
+Every output of geozone (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`) uses the
+permutation test below with ``permutations=None``: 9,999 permutations, fewer on large grids
+(:func:`~geozone.analysis.hotspots.results.fitted_permutations`, by the number of cells
+only). With ``permutations=0`` (the functions' own default) the p-value comes from the
+z-score under the normal approximation, two-sided (``2 × esda's p_norm``), as ArcGIS's Hot
+Spot Analysis does; on sparse counts it is far off (a cell beside a single incident among
+thousands of empty cells gets a z of 10 or more), so it is no longer what the outputs show.
 With ``permutations > 0`` the p-value is esda's conditional permutation test
 (``esda.crand.crand`` with the very statistic ``G_Local`` uses, ``alternative="folded"``):
 the cell's own count is held fixed and its neighbours are replaced by random sets of as many
@@ -101,15 +104,19 @@ incidents, 15 % of them at the T11 bridge) neither 999 nor 9,999 permutations fl
 while the normal approximation (``permutations=0``, as ArcGIS's Hot Spot Analysis) flags 138.
 Permutation inference suits a cluster's territory, passed as ``area``: on the same incidents
 restricted to the T11 cluster's five wards (381 cells), 999 permutations flag the 3 × 3 block
-of cells around the bridge (8 cells). For a city-wide map use ``permutations=0`` or
-``fdr=False``, and say so.
+of cells around the bridge (8 cells). A city-wide map needs larger cells;
+``permutations=0`` or ``fdr=False`` flag more, but say so: the first is unreliable on sparse
+counts, the second does not correct for the number of cells.
 
-Minimum count
--------------
-With fewer than ``min_incidents`` (default :data:`MIN_INCIDENTS`, 30) incidents counted, no
-test is run: the result has ``status`` "too_few", the counts, NaN statistics, no significant
-cell and a message such as "Too few incidents to test (12 < 30)". A map of so few incidents
-would show noise.
+Minimum data
+------------
+With fewer than ``min_incidents`` (default :data:`MIN_INCIDENTS`, 30) incidents counted, or
+(grids) fewer than ``min_nonempty_cells`` (default :data:`MIN_NONEMPTY_CELLS`, 10) cells
+holding an incident, no test is run: the result has ``status`` "too_few", the counts, NaN
+statistics, no significant cell and a message such as "Too few incidents to test (12 < 30)"
+or "Data too sparse to test: 45 incidents fall in only 3 cells …". A map of so few incidents
+would show noise. A tested grid with fewer incidents than cells says so in its message
+("Sparse data: …").
 
 Randomness
 ----------
@@ -135,6 +142,7 @@ from geozone.analysis.hotspots.results import (
     MAX_PERMUTATIONS,
     MIN_BINS,
     MIN_INCIDENTS,
+    MIN_NONEMPTY_CELLS,
     MIN_UNITS,
     NAMED_COLUMNS,
     PERSISTENT_SHARE,
@@ -145,6 +153,7 @@ from geozone.analysis.hotspots.results import (
     KdeResult,
     Neighbours,
     Status,
+    fitted_permutations,
 )
 from geozone.analysis.hotspots.units import gi_star_units, unit_graph
 
@@ -162,6 +171,7 @@ __all__ = [
     "MAX_PERMUTATIONS",
     "MIN_BINS",
     "MIN_INCIDENTS",
+    "MIN_NONEMPTY_CELLS",
     "MIN_UNITS",
     "NAMED_COLUMNS",
     "PERSISTENT_SHARE",
@@ -175,6 +185,7 @@ __all__ = [
     "cluster_places",
     "emerging_category",
     "emerging_hotspots",
+    "fitted_permutations",
     "gi_star_grid",
     "gi_star_units",
     "grid_cells",

@@ -396,11 +396,11 @@ def _resolution_note(n_cells: int, permutations: int, alpha: float, fdr: bool) -
         f" Lưu ý: với {_vi(permutations)} hoán vị, giá trị p nhỏ nhất là "
         f"1/{_vi(permutations + 1)}; sau hiệu chỉnh FDR trên {_vi(n_cells)} ô, phải có ít nhất "
         f"{_vi(need)} ô đạt giá trị đó thì mới có ô có ý nghĩa: thu hẹp vùng, tăng số hoán vị "
-        "hoặc dùng xấp xỉ chuẩn (permutations=0) để tăng độ nhạy.",
+        "hoặc dùng ô lớn hơn để tăng độ nhạy.",
         f" Note: with {permutations:,} permutations the smallest p-value is "
         f"1/{permutations + 1:,}; after FDR over {n_cells:,} cells at least {need:,} cells "
         "must reach it before any is significant: restrict the area, raise permutations or "
-        "use the normal approximation (permutations=0) for more power.",
+        "use larger cells for more power.",
     )
 
 
@@ -449,4 +449,48 @@ def _too_few_message(n: int, minimum: int, n_outside: int, where: Label = STUDY_
     return (
         f"Quá ít vụ việc để kiểm định ({_vi(n)} < {_vi(minimum)}){outside_vi}.",
         f"Too few incidents to test ({n:,} < {minimum:,}){outside}.",
+    )
+
+
+def _too_few_cells_message(
+    n: int, n_nonempty: int, minimum: int, n_outside: int, where: Label = STUDY_AREA
+) -> Label:
+    """Say that too few cells hold an incident for Gi* to mean anything."""
+    outside_vi, outside = _outside(n_outside, where)
+    return (
+        f"Dữ liệu quá thưa để kiểm định: {_vi(n)} vụ việc chỉ nằm trong {_vi(n_nonempty)} ô "
+        f"(cần ít nhất {_vi(minimum)} ô có vụ việc){outside_vi}; không tính Gi*, không có "
+        "điểm nóng nào được xác định.",
+        f"Data too sparse to test: {n:,} incidents fall in only {n_nonempty:,} cells (at "
+        f"least {minimum:,} cells with incidents are needed){outside}; Gi* not run, no hot "
+        "spot is claimed.",
+    )
+
+
+def _sparse_note(n_incidents: int, n_nonempty: int, n_cells: int, permutations: int) -> Label:
+    """Warn when the incidents are fewer than the cells (most cells empty), else nothing."""
+    if n_incidents >= n_cells:
+        return "", ""
+    head_vi = (
+        f" Dữ liệu thưa: {_vi(n_incidents)} vụ việc cho {_vi(n_cells)} ô, chỉ "
+        f"{_vi(n_nonempty)} ô có vụ việc; "
+    )
+    head = (
+        f" Sparse data: {n_incidents:,} incidents for {n_cells:,} cells, only "
+        f"{n_nonempty:,} of them with incidents; "
+    )
+    if permutations == 0:
+        return (
+            head_vi + "xấp xỉ chuẩn không đáng tin với số đếm thưa như vậy (các ô trống cạnh "
+            "một vụ việc có thể hiện là điểm nóng): hãy dùng hoán vị (permutations > 0).",
+            head + "the normal approximation is unreliable on counts this sparse (empty "
+            "cells beside one incident can come out hot): use permutations (> 0).",
+        )
+    return (
+        head_vi + "ý nghĩa được tính bằng hoán vị có điều kiện và hiệu chỉnh FDR, nên ít ô "
+        "đạt ý nghĩa; một ô trống chỉ là điểm nóng khi các ô lân cận có nhiều vụ việc hơn "
+        "hẳn ngẫu nhiên.",
+        head + "significance comes from conditional permutations with FDR, so few cells "
+        "reach it; an empty cell is hot only when its neighbours hold far more incidents "
+        "than chance.",
     )

@@ -28,7 +28,9 @@ from geozone.analysis.hotspots._common import (
     _join,
     _messages,
     _resolution_note,
+    _sparse_note,
     _tested_message,
+    _too_few_cells_message,
     _too_few_message,
     _zone,
 )
@@ -36,9 +38,11 @@ from geozone.analysis.hotspots._grid import _build_grid, _study_grid
 from geozone.analysis.hotspots.results import (
     CELL_COLUMNS,
     MIN_INCIDENTS,
+    MIN_NONEMPTY_CELLS,
     CellShape,
     HotspotResult,
     Neighbours,
+    fitted_permutations,
 )
 from geozone.crs import WGS84, utm_epsg
 from geozone.errors import InvalidParameterError
@@ -115,12 +119,13 @@ def gi_star_grid(
     cell_size_m: float = 250.0,
     shape: CellShape = "square",
     area: BaseGeometry | None = None,
-    permutations: int = 0,
+    permutations: int | None = 0,
     seed: int = 0,
     alpha: float = 0.05,
     fdr: bool = True,
     min_incidents: int = MIN_INCIDENTS,
     neighbours: Neighbours = "queen",
+    min_nonempty_cells: int = MIN_NONEMPTY_CELLS,
 ) -> HotspotResult:
     """Find significant hot and cold spots of incident counts on a regular grid (Gi*).
 
@@ -141,7 +146,9 @@ def gi_star_grid(
         the incidents.
     permutations
         Conditional permutations for the pseudo p-values (0 to 9,999; 0 uses the normal
-        approximation).
+        approximation, unreliable on sparse counts); None: as many as the grid allows
+        (:func:`~geozone.analysis.hotspots.results.fitted_permutations`: 9,999 up to 4,000
+        cells, fewer beyond), what every output of geozone uses.
     seed
         Seed of the permutations (0 to 2³² - 1).
     alpha
@@ -154,6 +161,8 @@ def gi_star_grid(
         "queen" (default), "rook" (squares: 4 edge neighbours) or a distance band in metres
         between cell centres (at least the cell spacing, reaching at most
         :data:`MAX_BAND_CELLS` cells).
+    min_nonempty_cells
+        Below this many cells holding an incident, nothing is tested (status "too_few").
 
     Returns
     -------
@@ -168,12 +177,21 @@ def gi_star_grid(
     """
     cell_size_m = _check_metres("cell_size_m", cell_size_m)
     shape = _check_shape(shape)
-    permutations, seed, alpha, min_incidents = _check_test(permutations, seed, alpha, min_incidents)
+    fitted = permutations is None
+    permutations, seed, alpha, min_incidents = _check_test(
+        0 if permutations is None else permutations, seed, alpha, min_incidents
+    )
+    if isinstance(min_nonempty_cells, bool) or not isinstance(min_nonempty_cells, int):
+        raise InvalidParameterError(
+            f"min_nonempty_cells must be a whole number, not {min_nonempty_cells!r}"
+        )
     area = _check_area(area)
     if not isinstance(neighbours, str):
         _check_metres("neighbours", neighbours)
     points = _incident_points(incidents)
     grid, cell, _ = _study_grid(points, area, cell_size_m, shape)
+    if fitted:
+        permutations = fitted_permutations(grid.n if grid is not None else 0)
     epsg = grid.epsg if grid is not None else _zone(points, area)
     common: dict[str, Any] = {
         "alpha": alpha,
@@ -185,33 +203,43 @@ def gi_star_grid(
         "fdr": fdr,
         "synthetic": points.synthetic,
         "min_incidents": min_incidents,
+        "min_nonempty_cells": min_nonempty_cells,
     }
     n_outside = int((cell < 0).sum())
     if grid is None:
         messages = _messages(points.synthetic, _too_few_message(0, min_incidents, n_outside))
         empty = gpd.GeoDataFrame({name: [] for name in CELL_COLUMNS}, geometry=[], crs=WGS84)
         return HotspotResult(
-            empty, "too_few", n_incidents=0, n_outside=n_outside, **messages, **common
+            empty,
+            "too_few",
+            n_incidents=0,
+            n_outside=n_outside,
+            n_nonempty=0,
+            **messages,
+            **common,
         )
     counts = np.bincount(cell[cell >= 0], minlength=grid.n).astype(np.int64)
     n_incidents = int(counts.sum())
+    n_nonempty = int(np.count_nonzero(counts))
     frame = grid.frame()
     graph, label = grid.graph(neighbours)
     nan = np.full(grid.n, np.nan)
-    if n_incidents < min_incidents:
+    if n_incidents < min_incidents or n_nonempty < min_nonempty_cells:
         cells = _cells_frame(
             frame["cell_id"].to_numpy(), frame.geometry.to_numpy(), counts, nan, nan, None
         )
-        messages = _messages(
-            points.synthetic, _too_few_message(n_incidents, min_incidents, n_outside)
-        )
+        if n_incidents < min_incidents:
+            text = _too_few_message(n_incidents, min_incidents, n_outside)
+        else:
+            text = _too_few_cells_message(n_incidents, n_nonempty, min_nonempty_cells, n_outside)
         return HotspotResult(
             cells,
             "too_few",
             n_incidents=n_incidents,
             neighbours=label,
             n_outside=n_outside,
-            **messages,
+            n_nonempty=n_nonempty,
+            **_messages(points.synthetic, text),
             **common,
         )
     z, p = _gi_star(counts.astype(np.float64), graph, permutations, seed)
@@ -225,6 +253,7 @@ def gi_star_grid(
             what, n_incidents, decided["kind"], alpha, fdr, permutations, seed, n_outside
         ),
         _resolution_note(grid.n, permutations, alpha, fdr),
+        _sparse_note(n_incidents, n_nonempty, grid.n, permutations),
     )
     return HotspotResult(
         cells,
@@ -232,6 +261,7 @@ def gi_star_grid(
         n_incidents=n_incidents,
         neighbours=label,
         n_outside=n_outside,
+        n_nonempty=n_nonempty,
         **_messages(points.synthetic, message),
         **common,
     )

@@ -19,6 +19,16 @@ from geozone.clusters.adjacency import DEFAULT_SNAP_M
 
 #: Fewer incidents than this are not tested (the result says "too few").
 MIN_INCIDENTS = 30
+#: Fewer grid cells holding an incident than this are not tested (the result says "too few").
+MIN_NONEMPTY_CELLS = 10
+#: Permutations of the conditional test every output uses by default (its smallest p-value
+#: is 1 / 10,000), fewer on large grids (:func:`fitted_permutations`).
+DEFAULT_PERMUTATIONS = 9_999
+#: The default permutations are the largest of these whose work (cells × (permutations + 1))
+#: stays within :data:`PERMUTATION_WORK`.
+PERMUTATION_STEPS: tuple[int, ...] = (9_999, 4_999, 999, 499, 99)
+#: Largest cells × (permutations + 1) the default permutations may cost.
+PERMUTATION_WORK = 40_000_000
 #: Largest number of cells in a grid (Gi*, emerging hotspots, density).
 MAX_CELLS = 250_000
 #: Largest number of permutations.
@@ -81,6 +91,28 @@ NAMED_COLUMNS: tuple[str, ...] = (
 )
 
 
+def fitted_permutations(n_cells: int) -> int:
+    """Return the default number of permutations for a test over ``n_cells`` cells.
+
+    The largest of :data:`PERMUTATION_STEPS` whose work, ``n_cells × (permutations + 1)``,
+    is at most :data:`PERMUTATION_WORK` (the smallest step beyond that). It depends on the
+    grid only, never on the counts, so the test stays valid; the result records the number.
+
+    Parameters
+    ----------
+    n_cells
+        Cells (or units) tested.
+
+    Returns
+    -------
+    int
+    """
+    for count in PERMUTATION_STEPS:
+        if max(n_cells, 1) * (count + 1) <= PERMUTATION_WORK:
+            return count
+    return PERMUTATION_STEPS[-1]
+
+
 # -- results -----------------------------------------------------------------------------------
 
 
@@ -97,8 +129,9 @@ class HotspotResult:
         adjusted), ``significant`` (bool), ``kind`` ("hot", "cold" or "none"), ``confidence``
         (99, 95, 90 or 0), ``geometry``; units also carry ``name``.
     status
-        "tested", or "too_few" when fewer than the minimum incidents (or units) were counted:
-        then the statistics are NaN and no cell is significant.
+        "tested", or "too_few" when fewer than the minimum incidents (or units, or grid cells
+        holding an incident) were counted: then the statistics are NaN, no cell is
+        significant and the message says which minimum was not reached.
     message
         One sentence for the user (what was tested and found, or why nothing was), in
         English; opened with "SYNTHETIC data (dữ liệu mô phỏng)" for synthetic incidents.
@@ -125,6 +158,10 @@ class HotspotResult:
     message_vi, message_en
         The message wholly in Vietnamese and wholly in English (opened with "DỮ LIỆU MÔ
         PHỎNG" and "SYNTHETIC data" for synthetic incidents).
+    n_nonempty
+        Grid cells holding at least one incident (None for units).
+    min_nonempty_cells
+        The fewest such cells the guard tests (None for units).
     """
 
     cells: gpd.GeoDataFrame
@@ -145,6 +182,9 @@ class HotspotResult:
     message_vi: str = ""
     message_en: str = ""
 
+    n_nonempty: int | None = None
+    min_nonempty_cells: int | None = None
+
     @property
     def hot(self) -> gpd.GeoDataFrame:
         """Return the significant hot cells."""
@@ -162,6 +202,8 @@ class HotspotResult:
             "n_outside": self.n_outside,
             "min_incidents": self.min_incidents,
             "n_cells": len(self.cells),
+            "n_nonempty": self.n_nonempty,
+            "min_nonempty_cells": self.min_nonempty_cells,
             "n_hot": int((self.cells["kind"] == "hot").sum()),
             "n_cold": int((self.cells["kind"] == "cold").sum()),
             "alpha": self.alpha,
