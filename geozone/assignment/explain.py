@@ -304,7 +304,10 @@ def out_of_period_notice(cluster: Cluster, day: date) -> str:
         span = period_span(cluster.period, language)
         out.append(
             CLAUSES["out_of_period"][language].format(
-                cluster=cluster.id, day=format_date(day, language), period=span
+                cluster=cluster.name if language == "vi" else cluster.name_en,
+                id=cluster.id,
+                day=format_date(day, language),
+                period=span,
             )
         )
     return " / ".join(out)

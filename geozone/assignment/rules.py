@@ -412,9 +412,9 @@ CLAUSES: dict[str, dict[str, str]] = {
         "that signed the regulation): this point may lie outside that part; review.",
     },
     "out_of_period": {
-        "vi": "Cụm {cluster} không áp dụng ngày {day}, nên không có quyết định chủ trì của cụm "
-        "cho vụ việc này; thời gian áp dụng của cụm: {period}.",
-        "en": "Cluster {cluster} does not apply on {day}, so it makes no lead decision for this "
+        "vi": "{cluster} ({id}) không áp dụng ngày {day}, nên không có quyết định chủ trì của "
+        "cụm cho vụ việc này; thời gian áp dụng của cụm: {period}.",
+        "en": "{cluster} ({id}) does not apply on {day}, so it makes no lead decision for this "
         "incident; it runs {period}.",
     },
     "lapsed": {

@@ -144,10 +144,18 @@ def test_an_incident_before_its_cluster_s_regulation_is_said_so_not_silent(
         ) -> list[str]:
             params = {"lon": lon, "lat": lat, "date": day, "detected_by": by}
             located = client.get("/locate", params=params).json()
-            return [n for n in located["notices"] if "hoa-do-phuc-vi " in n]
+            return [n for n in located["notices"] if "(hoa-do-phuc-vi)" in n]
 
         (before,) = notices("2023-03-01")
-        assert before.startswith("Cụm hoa-do-phuc-vi không áp dụng ngày 01/03/2023")
+        assert before.startswith(
+            "Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật tự khu vực giáp ranh cầu "
+            "T11 (hoa-do-phuc-vi) không áp dụng ngày 01/03/2023"
+        )
+        # Named by its name in each language, its id in brackets (was its id alone).
+        assert (
+            "/ Hoa–Đô–Phúc–Vị cluster for security and order in the T11 bridge border area "
+            "(hoa-do-phuc-vi) does not apply on 2023-03-01" in before
+        )
         assert "it runs from 2023-05-26 to 2024-12-31 (inferred)" in before
         assert notices("2024-03-01") == []  # in its period: decided (no member geometry)
         (gap,) = notices("2025-03-01")  # after it ended, before the reorganisation

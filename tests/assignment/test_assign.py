@@ -833,6 +833,13 @@ def test_days_a_cluster_s_reported_dates_cannot_place_are_reviewed(
         decision = judge(gia_lam, location, day.date(), "thuan-thanh", 10.0)
         assert decision is not None and decision.review is review
     notice = out_of_period_notice(gia_lam.cluster, datetime(2009, 1, 1).date())
+    assert notice.startswith(  # named by its name (its id in brackets), not its id alone
+        "Cụm liên kết đảm bảo ANTT Gia Lâm (Hà Nội – Hưng Yên – Bắc Ninh) (gia-lam) không áp "
+        "dụng ngày 01/01/2009"
+    )
+    assert (
+        "/ Gia Lâm security and order cluster (Hà Nội – Hưng Yên – Bắc Ninh) (gia-lam) " in notice
+    )
     assert "từ một ngày trong khoảng 16/06/2009 – 16/06/2021" in notice
     assert "it runs from a day between 2009-06-16 and 2021-06-16" in notice
     t11 = next(t for t in context.territories if t.cluster.id == "hoa-do-phuc-vi")
