@@ -11,6 +11,7 @@ import shapely
 from geozone.assignment import ClusterTerritory, assign, territories
 from geozone.assignment.rules import REVIEW_RULES
 from geozone.boundaries.sets import BoundarySet
+from geozone.context import Context
 from geozone.settings import Settings
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import REGULATION, T11_CONFIRMED, grid_cluster
@@ -697,6 +698,27 @@ def test_a_detector_is_found_in_either_spelling_of_i_and_y(built_settings: Setti
     assert _unshared(_owners([(spelling_key("phumy"), 0), (spelling_key("phumi"), 1)])) == {}
 
 
+def _at_gia_lam_border(
+    built_settings: Settings, ids: list[str], days: list[datetime]
+) -> tuple[Context, ClusterTerritory, pd.DataFrame]:
+    """Judge reports by Thuận Thành in Gia Lâm, 107 m from Long Biên (an audit's point)."""
+    from geozone.context import load_context
+
+    context = load_context(built_settings)
+    gia_lam = context.territory("gia-lam")
+    incidents = pd.DataFrame(
+        {
+            "external_id": ids,
+            "occurred_at": [d.replace(tzinfo=VIETNAM_TZ) for d in days],
+            "lon": 105.93072,
+            "lat": 21.02734,
+            "detected_by": "thuan-thanh",
+        }
+    )
+    rows = assign(incidents, context.sets, [gia_lam]).clusters.set_index("external_id")
+    return context, gia_lam, rows
+
+
 def test_district_police_decisions_after_they_ceased_are_reviewed(
     built_settings: Settings,
 ) -> None:
@@ -707,21 +729,11 @@ def test_district_police_decisions_after_they_ceased_are_reviewed(
     """
     from geozone.assignment.explain import standing_notice
     from geozone.assignment.reference import judge
-    from geozone.context import load_context
 
-    context = load_context(built_settings)
-    gia_lam = next(t for t in context.territories if t.cluster.id == "gia-lam")
     days = [datetime(2025, 2, 28, 12), datetime(2025, 3, 1, 12), datetime(2025, 4, 15, 12)]
-    incidents = pd.DataFrame(
-        {
-            "external_id": ["before", "first-day", "after"],
-            "occurred_at": [d.replace(tzinfo=VIETNAM_TZ) for d in days],
-            "lon": 105.93072,  # in Gia Lâm, 107 m from Long Biên (the audit's point)
-            "lat": 21.02734,
-            "detected_by": "thuan-thanh",
-        }
+    context, gia_lam, rows = _at_gia_lam_border(
+        built_settings, ["before", "first-day", "after"], days
     )
-    rows = assign(incidents, context.sets, [gia_lam]).clusters.set_index("external_id")
     assert rows["rule"].tolist() == ["border_detector"] * 3
     assert rows["review"].tolist() == [False, True, True]
     assert (
@@ -800,21 +812,10 @@ def test_days_a_cluster_s_reported_dates_cannot_place_are_reviewed(
     """
     from geozone.assignment.explain import out_of_period_notice
     from geozone.assignment.reference import judge
-    from geozone.context import load_context
 
-    context = load_context(built_settings)
-    gia_lam = next(t for t in context.territories if t.cluster.id == "gia-lam")
     days = [datetime(2009, 7, 1, 12), datetime(2021, 6, 15, 12), datetime(2021, 6, 16, 12)]
-    incidents = pd.DataFrame(
-        {
-            "external_id": ["early", "last-uncertain", "certain"],
-            "occurred_at": [d.replace(tzinfo=VIETNAM_TZ) for d in days],
-            "lon": 105.93072,
-            "lat": 21.02734,
-            "detected_by": "thuan-thanh",
-        }
-    )
-    rows = assign(incidents, context.sets, [gia_lam]).clusters.set_index("external_id")
+    ids = ["early", "last-uncertain", "certain"]
+    context, gia_lam, rows = _at_gia_lam_border(built_settings, ids, days)
     assert rows["rule"].tolist() == ["border_detector"] * 3
     assert rows["review"].tolist() == [True, True, False]
     for k in ("early", "last-uncertain"):
