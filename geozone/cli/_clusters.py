@@ -94,13 +94,19 @@ def clusters_show(
         joined = "planned (date unknown)" if member.planned else str(member.joined or "")
         table.add_row(
             member.id,
-            member.kind,
+            f"{member.kind} (partial)" if member.partial else member.kind,
             member.unit_code or "",
             member.name,
             joined,
             str(member.left or ""),
         )
     console.print(table)
+    if any(member.partial for member in members):
+        console.print(
+            "partial: only part of the unit's territory comes from a unit that signed; its "
+            "decisions are reviewed (the point may lie outside that part).",
+            highlight=False,
+        )
     for clause in cluster.lead_rule:
         console.print(f"• {clause.vi}\n  {clause.en}", highlight=False)
 

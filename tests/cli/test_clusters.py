@@ -53,3 +53,19 @@ def test_show_accepts_every_id_zones_accepts() -> None:
         refused = invoke("clusters", command, "nowhere")
         assert isinstance(refused.exception, UnknownClusterError)
         assert str(refused.exception) == str(error.value)
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_show_marks_the_partial_members() -> None:
+    """Tây Hồ is a partial member of the carried T11 (4.5 % of it from old Nghĩa Đô)."""
+    shown = invoke("clusters", "show", "hoa-do-phuc-vi-vn2025")
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if "│" in line}
+    assert "unit (partial)" in rows["tay-ho-00103"]
+    assert "partial" not in rows["ngoc-ha-00008"]
+    assert "partial: only part of the unit's territory comes from a unit that signed" in (
+        shown.output
+    )
+    whole = invoke("clusters", "show", "can-tho-an-giang")
+    assert whole.exit_code == 0 and "partial" not in whole.output
