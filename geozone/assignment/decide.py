@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -168,17 +169,15 @@ def _period_uncertain(
 ) -> NDArray[np.bool_]:
     """Tell which days the cluster's reported dates cannot place in its period.
 
-    Vectorised :meth:`geozone.clusters.dates.Period.uncertain_on`.
+    :meth:`geozone.clusters.dates.Period.uncertain_on` of each distinct day (a piece holds
+    few): the one rule, not a copy of it.
     """
-    out = np.zeros(len(days), dtype=bool)
-    if not territory.decides:
-        return out
-    start, end = territory.cluster.period.start, territory.cluster.period.end
-    if start is not None:
-        out |= True if start.latest is None else days < np.datetime64(start.latest, "D")
-    if end is not None:
-        out |= True if end.earliest is None else days > np.datetime64(end.earliest, "D")
-    return out
+    period = territory.cluster.period
+    if not territory.decides or (period.start is None and period.end is None):
+        return np.zeros(len(days), dtype=bool)  # open both ways: nothing to place
+    distinct, which = np.unique(days, return_inverse=True)
+    uncertain = np.array([period.uncertain_on(d) for d in distinct.astype(date)], dtype=bool)
+    return uncertain[which.reshape(-1)]
 
 
 def _partial_holder(territory: ClusterTerritory, holder: NDArray[np.intp]) -> NDArray[np.bool_]:
