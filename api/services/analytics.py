@@ -346,7 +346,6 @@ def compute_hotspots(
 def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
     """Compute one hotspot analysis of a period (see :func:`compute_hotspots`)."""
     from geozone.analysis import hotspots
-    from geozone.analysis.hotspots.results import fitted_permutations
 
     result: Any
     if params.method == "gi_units":
@@ -355,11 +354,8 @@ def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:
         codes = territory.members.loc[territory.members["has_territory"], "code"]
         units = territory.bset.units(territory.cluster.level)
         units = units[units["code"].isin(codes)]
-        permutations = params.permutations
-        if permutations is None:
-            permutations = fitted_permutations(len(units))
         result = hotspots.gi_star_units(
-            points, units, permutations=permutations, seed=params.seed, alpha=params.alpha
+            points, units, permutations=params.permutations, seed=params.seed, alpha=params.alpha
         )
     else:
         n_cells = estimated_cells(period.area, params.cell)

@@ -28,7 +28,13 @@ from geozone.analysis.hotspots._common import (
     _vi_decimal,
 )
 from geozone.analysis.hotspots._grid import _graph_from_edges
-from geozone.analysis.hotspots.results import MIN_INCIDENTS, MIN_UNITS, UNIT_SNAP_M, HotspotResult
+from geozone.analysis.hotspots.results import (
+    MIN_INCIDENTS,
+    MIN_UNITS,
+    UNIT_SNAP_M,
+    HotspotResult,
+    fitted_permutations,
+)
 from geozone.crs import utm_epsg
 from geozone.errors import AnalysisInputError
 
@@ -116,7 +122,7 @@ def gi_star_units(
     incidents: pd.DataFrame,
     units: gpd.GeoDataFrame,
     *,
-    permutations: int = 0,
+    permutations: int | None = 0,
     seed: int = 0,
     alpha: float = 0.05,
     fdr: bool = True,
@@ -138,7 +144,9 @@ def gi_star_units(
         Polygons with ``code`` and (optionally) ``name`` columns, e.g.
         ``BoundarySet.units("ward")``. Units without geometry are left out.
     permutations, seed, alpha, fdr, min_incidents
-        As in :func:`gi_star_grid`. Fewer than :data:`MIN_UNITS` units are not tested either.
+        As in :func:`gi_star_grid` (None: as many as the units allow,
+        :func:`~geozone.analysis.hotspots.results.fitted_permutations`). Fewer than
+        :data:`MIN_UNITS` units are not tested either.
 
     Returns
     -------
@@ -153,9 +161,14 @@ def gi_star_units(
     AnalysisInputError
         When the incidents or the units are unusable (named).
     """
-    permutations, seed, alpha, min_incidents = _check_test(permutations, seed, alpha, min_incidents)
+    fitted = permutations is None
+    permutations, seed, alpha, min_incidents = _check_test(
+        0 if permutations is None else permutations, seed, alpha, min_incidents
+    )
     points = _incident_points(incidents)
     frame, epsg, metric = _units_metric(units)
+    if fitted:
+        permutations = fitted_permutations(len(frame))
     x, y = _to_metric(points, epsg)
     unit_of = np.full(len(x), -1, dtype=np.intp)
     if len(x) and len(metric):
