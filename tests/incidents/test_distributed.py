@@ -16,6 +16,7 @@ from geozone.incidents.stream import assign_file
 from geozone.settings import Settings
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import grid_context
+from tests.fixtures.incidents import real_sample
 from tests.incidents.test_stream import edge_csv, grid_frame
 
 pytest.importorskip("distributed")
@@ -72,19 +73,14 @@ def test_dask_on_a_real_sample_equals_the_local_engine(
     tmp_path: Path, built_settings: Settings
 ) -> None:
     from geozone.context import load_context
-    from geozone.incidents.synthetic import generate_incidents
 
     context = load_context(built_settings)
-    current = context.boundary_set("vn2025")
-    legacy = next(b for b in context.sets if b.id == "vn-legacy-districts")
-    frame = generate_incidents(
+    frame = real_sample(
+        context,
         3000,
         5,
-        boundaries=current,
-        clusters=[t.cluster for t in context.territories if t.bset.id == current.id],
-        start=datetime(2023, 1, 1, tzinfo=VIETNAM_TZ),
-        end=datetime(2026, 3, 1, tzinfo=VIETNAM_TZ),
-        legacy=legacy,
+        datetime(2023, 1, 1, tzinfo=VIETNAM_TZ),
+        datetime(2026, 3, 1, tzinfo=VIETNAM_TZ),
     )
     source = write_incidents(frame, tmp_path / "sample.csv")
     local = assign_file(source, tmp_path / "local.parquet", context, chunk_rows=1000)

@@ -48,7 +48,7 @@ from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
 from geozone.text import nfc
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.grid import grid_vertex_lonlat
-from tests.fixtures.incidents import T0, make_incidents
+from tests.fixtures.incidents import T0, make_incidents, real_sample
 
 
 def engine_of(store: IncidentStore) -> sa.Engine:
@@ -967,19 +967,15 @@ def test_checked_rows_are_stored_as_the_checks_store_them(
     from geozone.assignment import assign
     from geozone.context import load_context
     from geozone.incidents.io import validate_incidents
-    from geozone.incidents.synthetic import generate_incidents
 
     assert isinstance(store, SqlIncidentStore)
     context = load_context(built_settings)
-    current = context.boundary_set("vn2025")
-    frame = generate_incidents(
+    frame = real_sample(
+        context,
         600,
         3,
-        boundaries=current,
-        clusters=[t.cluster for t in context.territories if t.bset.id == current.id],
-        start=datetime(2024, 6, 1, tzinfo=VIETNAM_TZ),
-        end=datetime(2026, 3, 1, tzinfo=VIETNAM_TZ),
-        legacy=next(b for b in context.sets if b.id == "vn-legacy-districts"),
+        datetime(2024, 6, 1, tzinfo=VIETNAM_TZ),
+        datetime(2026, 3, 1, tzinfo=VIETNAM_TZ),
     )
     rows = validate_incidents(frame).incidents.reset_index(drop=True)  # as the reader gives
     judged = assign(rows, context.sets, context.territories)
