@@ -529,8 +529,11 @@
     var n = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0)); };
     var e = function (v) { return GZ.escapeHtml(GZ.formatNumber(v, 0, "en")); };
     var from = p.from || "", to = p.to || "";
-    if (span && span[0] && span[0] > from) { from = span[0]; }
-    if (span && span[1] && span[1] < to) { to = span[1]; }
+    var first = span && span[0] && span[0] > from ? span[0] : from;
+    var last = span && span[1] && span[1] < to ? span[1] : to;
+    // The map's incidents may lie outside the analysis window (a map of another date): then
+    // the window's own days, never a reversed period.
+    if (first <= last) { from = first; to = last; }
     var period = GZ.formatDay(from) + " – " + GZ.formatDay(to);
     var syn = p.synthetic ? "<b>Dữ liệu mô phỏng / Synthetic data.</b> " : "";
     var level = GZ.formatNumber(100 * (1 - (p.alpha || 0.05)), 0) + " %";

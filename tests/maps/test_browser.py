@@ -162,6 +162,15 @@ def test_map_notes_write_each_language_s_numbers(
     assert "thành ô 1.500 m" in vietnamese
     assert english.startswith("1,200 hot and 0 cold 1,500 m cells")
     assert "from 43,210 incidents." in english
+    # Clamped to the days the map's incidents cover, unless they lie outside the window (a
+    # map drawn on another date): then the window itself, never a reversed period.
+    clamped, apart = page.evaluate(
+        """() => [["2025-03-01", "2025-04-15"], ["2025-04-15", "2025-04-15"]].map(span =>
+            GZ.analysisNote("gi", {status: "tested", n_hot: 0, n_cold: 0, n_incidents: 50,
+            cell_size_m: 250, alpha: 0.05, from: "2024-12-07", to: "2025-03-31"}, null, span))"""
+    )
+    assert "07/12/2024" not in clamped and "01/03/2025 – 31/03/2025" in clamped
+    assert "07/12/2024 – 31/03/2025" in apart and "15/04/2025" not in apart
     page.close()
 
 
