@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -101,6 +102,7 @@ from geozone.text import nfc
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "WRITE_WAIT",
     "SqlIncidentStore",
     "UTCDateTime",
     "alembic_config",
@@ -115,6 +117,16 @@ __all__ = [
 
 #: Most bound parameters in one IN (...) list (SQLite allows 32,766).
 _IN_CHUNK = 5_000
+
+
+def _inserted(frame: pd.DataFrame, ids: dict[str, int]) -> np.ndarray[Any, Any]:
+    """Tell which rows of ``frame`` have an ``external_id`` among ``ids`` (the rows inserted).
+
+    Compared as Python strings by a hash table: pandas' Arrow strings test ``isin`` through
+    an Arrow scalar per value (1.7 s per 300,000 rows).
+    """
+    external_ids = frame["external_id"].astype(object)
+    return np.asarray(external_ids.isin(pd.Index(list(ids), dtype=object)), dtype=bool)
 
 
 def closable_batch(record: dict[str, Any] | None, batch_id: str) -> dict[str, Any]:
@@ -734,11 +746,11 @@ class SqlIncidentStore(IncidentStore):
                     )
                 inserted = len(ids)
                 if ids:
-                    mine = unit_frame["external_id"].isin(ids).to_numpy()
+                    mine, ours = _inserted(unit_frame, ids), _inserted(cluster_frame, ids)
                     self._write_assignments(
                         connection,
                         unit_frame[mine],
-                        cluster_frame[cluster_frame["external_id"].isin(ids)],
+                        cluster_frame[ours],
                         ids,
                         stamp,
                         now,
@@ -748,8 +760,10 @@ class SqlIncidentStore(IncidentStore):
                     self._advance_batch(connection, batch_id, consumed, inserted, len(incidents))
         except sa.exc.DBAPIError as exc:
             raise self._store_error(exc, batch_id, consumed) from exc
-        order = [e for e in prepared["external_id"] if e in ids]
-        return AddResult(inserted=inserted, duplicates=len(incidents) - inserted), order
+        order = prepared["external_id"].astype(object).to_numpy()
+        if len(ids) < len(order):
+            order = order[_inserted(prepared, ids)]
+        return AddResult(inserted=inserted, duplicates=len(incidents) - inserted), order.tolist()
 
     def known_ids(self, external_ids: Sequence[str]) -> set[str]:
         """Return those of ``external_ids`` that are stored (NFC), by one query per 100,000."""
