@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         The default window within which reports of one category by two different members
         are linked as one event (:mod:`geozone.incidents.linking` says why 300 m and
         120 minutes).
+    import_process_rows
+        Files of this many source rows or more are stored by ``geozone incidents import``
+        from a writer process of its own, while the importing process judges the next piece
+        and links the one before (a process starts in about a second: smaller files are
+        stored from a thread).
     link_windows
         Windows of clusters whose members log differently, by cluster id:
         ``GEOZONE_LINK_WINDOWS='{"gia-lam": [1000, 180]}'`` (metres, minutes).
@@ -83,6 +88,7 @@ class Settings(BaseSettings):
     link_distance_m: float = Field(default=300.0, gt=0.0, le=5_000.0)
     link_minutes: float = Field(default=120.0, gt=0.0, le=1_440.0)
     link_windows: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    import_process_rows: int = Field(default=150_000, ge=1)
 
     @model_validator(mode="after")
     def _default_store_url(self) -> Settings:

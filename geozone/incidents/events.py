@@ -114,7 +114,8 @@ def _sql(store: IncidentStore) -> SqlIncidentStore:
     return store
 
 
-def _detections(frame: pd.DataFrame) -> pd.Series:
+def detections(frame: pd.DataFrame) -> pd.Series:
+    """Return each report's detection time: ``detected_at``, else ``occurred_at`` (UTC)."""
     occurred = pd.to_datetime(frame["occurred_at"], utc=True)
     detected = pd.to_datetime(frame["detected_at"], utc=True)
     return detected.fillna(occurred)
@@ -143,7 +144,7 @@ def _boxes(
     week, 12,700 boxes, the same reports give or take 0.1 %, in 0.8-1.3 s.)
     """
     new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
-    new = new.assign(_t=_detections(new))
+    new = new.assign(_t=detections(new))
     new = new[new["_t"].notna()]
     if new.empty:
         return []

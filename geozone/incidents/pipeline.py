@@ -10,9 +10,11 @@ with each incident and stamped with what they were computed from (boundary build
 definitions, rules): when those change, :func:`assign_stale` recomputes exactly the
 incidents whose stamp differs.
 
-Once every piece is stored, the new reports are linked to the stored reports near them in
-space and time, in order of detection (:func:`geozone.incidents.events.link_new`; the events
-are those of linking the whole store at once, whatever the file's order): reports of one
+The new reports are linked to the stored reports near them in space and time
+(:func:`geozone.incidents.events.link_new`; the events are those of linking the whole store
+at once, whatever the file's order or the pieces' size): while the pieces come in order of
+detection (a file in time order), each piece is linked as the next one is stored; the rest
+once every piece is stored, in order of detection. Reports of one
 event by two members share an ``event_id``, the earliest detection leads, and a cooperating
 report is judged with its event's first detector
 (:func:`geozone.incidents.events.judging_frame`), here and whenever the store's incidents
@@ -24,9 +26,10 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, nullcontext
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,20 +40,34 @@ from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
 from geozone.context import Context
-from geozone.errors import ImportBatchError
+from geozone.errors import ImportBatchError, StoreBusyError
 from geozone.hashing import file_sha256
-from geozone.incidents.events import LinkOutcome, judging_frame, link_new, unlink_pair
+from geozone.incidents.events import (
+    LinkOutcome,
+    detections,
+    judging_frame,
+    link_new,
+    unlink_pair,
+)
 from geozone.incidents.io import IncidentSource, open_incidents
+from geozone.settings import get_settings
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
 from geozone.store.events import (
     batch_last_row,
+    batch_linked,
     batch_rows_by_detection,
     reports_at,
     unfinished_batches,
     unlinked_ids,
 )
-from geozone.store.sql import SqlIncidentStore, closable_batch, write_wait
+from geozone.store.sql import (
+    WRITE_WAIT,
+    SqlIncidentStore,
+    closable_batch,
+    create_store_engine,
+    write_wait,
+)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -124,9 +141,10 @@ def import_file(
     chunk_rows
         Source rows per piece (and per transaction): memory grows with it, not with the file.
     on_progress
-        Called with (rows done, rows in all) as the stored reports are linked into events,
-        once every chunk is stored (in pieces of ``chunk_rows`` reports in order of
-        detection), and at the end.
+        Called with (rows done, rows in all) as the stored reports are linked into events:
+        after each piece linked as the next is stored (a file in time order), then, once
+        every piece is stored, for the rest in pieces of ``chunk_rows`` reports in order of
+        detection, and at the end.
     on_stored
         Called with (rows stored, rows in all) once before the first chunk (the rows an
         earlier run stored, and the total) and after each chunk is stored (on the SQL store
@@ -154,7 +172,7 @@ def import_file(
     with _import_lock(store, batch_id, str(path)):
         batch = store.begin_batch(batch_id, str(path), digest, source.n_rows)
         run = _ImportRun(store, context, source, batch_id, int(batch["rows_done"]))
-        run.store_pieces(chunk_rows, on_stored)
+        run.store_pieces(chunk_rows, on_stored, on_progress)
         run.link(batch["status"] == "done", chunk_rows, on_progress, on_wait)
         if batch["status"] != "done":
             whole = store.batch(batch_id) or {}  # rows_inserted adds up every run's chunks
@@ -184,6 +202,9 @@ class _ImportRun:
     pending: list[str] = field(default_factory=list)  # the ids to link (not the SQL store)
     stamp: str = field(init=False)
     earlier: int = field(init=False, default=0)  # the last row id earlier runs stored (SQL)
+    eager: bool = field(init=False, default=False)  # linking each piece as it is stored
+    linked_upto: int | None = field(init=False, default=None)  # the last row id linked so
+    linked_rows: int = field(init=False, default=0)  # the source rows linked so
 
     def __post_init__(self) -> None:
         self.stamp = context_stamp(self.context)
@@ -192,25 +213,42 @@ class _ImportRun:
         if isinstance(self.store, SqlIncidentStore):
             self.earlier = batch_last_row(self.store, self.batch_id)
 
-    def store_pieces(self, chunk_rows: int, on_stored: ProgressCallback | None) -> None:
+    def store_pieces(
+        self,
+        chunk_rows: int,
+        on_stored: ProgressCallback | None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         """Read, judge and store the source piece by piece, past the rows stored before.
 
-        On the SQL store a piece is stored by one writer thread while the next is read and
-        judged (SQLite and the drivers release the GIL as they write): one piece in flight,
-        stored in file order, each in its own transaction, as when stored in turn.
+        On the SQL store a piece is stored by one writer (a thread, or a process of its own
+        for a large file: :class:`_Writer`) while the next is read and judged: one piece in
+        flight, stored in file order, each in its own transaction, as when stored in turn.
+        While the pieces come in order of detection (a file in time order: see
+        :func:`_in_order`), each stored piece is linked as the next one is stored
+        (:meth:`link` links the rest once every piece is stored).
         """
         store, n_rows = self.store, self.source.n_rows
         if on_stored:
             on_stored(self.start, n_rows)
         writer = (
-            _Writer(store, self.batch_id, self.stamp)
+            _Writer(store, self.batch_id, self.stamp, process=_writer_process(store, n_rows))
             if isinstance(store, SqlIncidentStore)
             else None
         )
+        # A fresh run links its pieces as they are stored while they come in time order.
+        self.eager = writer is not None and self.start == 0
+        latest: pd.Timestamp | None = None  # the latest detection of the pieces linked so far
+        flight: list[tuple[pd.DataFrame, bool]] = []  # the pieces stored in turn: to link?
+        stored: list[_ToLink] = []  # stored, to link as the next is stored
 
         def settle(done: _Stored | None) -> None:
             if done is None:
                 return
+            fresh, eager = flight.pop(0) if flight else (None, False)
+            if eager and self.eager and fresh is not None and writer is not None:
+                # Nothing else is in flight: the batch's last row is this piece's.
+                stored.append(_ToLink(done, fresh, batch_last_row(writer.store, self.batch_id)))
             self.stored += done.added.inserted
             self.duplicates += done.added.duplicates
             self.assigned += done.assigned
@@ -229,6 +267,7 @@ class _ImportRun:
                     # Before the located rows: a resumed piece finds these stored (duplicates).
                     # The piece in flight is stored first: one writer at a time, in file order.
                     settle(writer.wait() if writer is not None else None)
+                    self.eager = False  # stored by address: linked with the rest
                     by_address = store_address_only(
                         store.engine, self.context, read.address_only, self.batch_id
                     )
@@ -239,7 +278,13 @@ class _ImportRun:
                     # Judged first, then stored with the decisions in one transaction per piece.
                     judged = _judge_fresh(writer.store, self.context, incidents)
                     settle(writer.wait())
-                    writer.submit(incidents, judged, read.n_rows, end)
+                    self.eager = self.eager and _in_order(judged.fresh, latest)
+                    if self.eager:
+                        latest = _latest(judged.fresh, latest)
+                    writer.submit(judged, read.n_rows, end)
+                    flight.append((judged.fresh, self.eager))
+                    # The piece before is linked while this one is stored.
+                    self._link_stored(stored, on_progress)
                 else:
                     added = store.add_incidents(incidents, self.batch_id, source_rows=read.n_rows)
                     count, ours = _assign_piece(
@@ -247,9 +292,40 @@ class _ImportRun:
                     )
                     settle(_Stored(added, ours, count, end))
             settle(writer.wait() if writer is not None else None)
+            self._link_stored(stored, on_progress)
         finally:
             if writer is not None:
                 writer.close()  # a piece in flight is stored whole or not at all, then stop
+
+    def _link_stored(
+        self,
+        stored: list[_ToLink],
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        """Link the pieces stored and not linked yet, each with the reports near it.
+
+        Only if the store's linking lock is free: if another linker holds it, this run's
+        pieces from here on are linked once every piece is stored (:meth:`link`, which
+        waits for it), and the import goes on storing.
+        """
+        while stored:
+            piece = stored.pop(0)
+            if piece.done.ours:
+                held = piece.fresh[piece.fresh["external_id"].isin(piece.done.ours)]
+                with ExitStack() as lock:
+                    try:
+                        with write_wait(0.0):  # taken now or not at all
+                            lock.enter_context(_linking(self.store, None))
+                    except StoreBusyError:
+                        self.eager = False
+                        stored.clear()
+                        return
+                    self.linked += link_and_judge(
+                        self.store, self.context, piece.done.ours, self.stamp, reports=held
+                    ).linked
+            self.linked_upto, self.linked_rows = piece.last_row, piece.done.end
+            if on_progress:
+                on_progress(piece.done.end, self.source.n_rows)
 
     def link(
         self,
@@ -258,16 +334,19 @@ class _ImportRun:
         on_progress: ProgressCallback | None,
         on_wait: Callable[[], None] | None,
     ) -> None:
-        """Link the run's reports once every piece is stored, in order of detection.
+        """Link the run's reports not linked yet, once every piece is stored, in order of detection.
 
-        The events are those of linking the whole store at once, whatever the file's order
-        or the pieces' size. An earlier run of a batch not done may have stopped before
-        linking what it stored (each report stored as its own event): its rows are linked
-        with this run's.
+        Those past the pieces linked as they were stored (:meth:`store_pieces`). The events
+        are those of linking the whole store at once, whatever the file's order or the
+        pieces' size. An earlier run of a batch not done may have stopped before linking
+        what it stored (each report stored as its own event): its rows are linked with this
+        run's. ``linked`` counts the batch's reports in an event of two or more at the end.
         """
         store, n_rows = self.store, self.source.n_rows
         after = self.earlier if was_done else 0
         done = 0 if after < self.earlier else self.start  # earlier rows linked again: counted
+        if self.linked_upto is not None:  # a fresh run linked its pieces up to this row
+            after, done = self.linked_upto, self.linked_rows
         with _linking(store, on_wait):  # one linker at a time, for the whole phase
             for ids, held in _by_detection(store, self.batch_id, after, self.pending, chunk_rows):
                 self.linked += link_and_judge(
@@ -282,6 +361,10 @@ class _ImportRun:
                 )
         if on_progress and done < n_rows:  # rows rejected or stored before: done too
             on_progress(n_rows, n_rows)
+        if isinstance(store, SqlIncidentStore):
+            # As the events stand once all is linked (a report linked as its piece was
+            # stored may have joined another event since).
+            self.linked = batch_linked(store, self.batch_id)
 
     def report(self, source: str) -> ImportReport:
         """Return what the run did."""
@@ -326,6 +409,36 @@ def _by_detection(
         yield held["external_id"].astype(str).tolist(), held
 
 
+#: The share of a piece's reports that may be detected before the latest detection of the
+#: pieces before it for the piece to be linked as it is stored (:func:`_in_order`).
+_OUT_OF_ORDER_SHARE = 0.1
+
+
+def _in_order(fresh: pd.DataFrame, latest: pd.Timestamp | None) -> bool:
+    """Tell whether a piece follows the pieces before it in order of detection, or nearly.
+
+    Linking each piece as it is stored writes the events of linking the whole store at once
+    whatever the order (:func:`~geozone.incidents.events.link_new`), but a piece whose
+    reports fall among the times of the pieces before it relinks their events again: cheap
+    for a file in time order (an export), costly for one in another order, which is linked
+    once every piece is stored, in order of detection.
+    """
+    if latest is None or fresh.empty:
+        return True
+    times = detections(fresh)
+    return bool((times < latest).mean() <= _OUT_OF_ORDER_SHARE)
+
+
+def _latest(fresh: pd.DataFrame, latest: pd.Timestamp | None) -> pd.Timestamp | None:
+    """Return the latest detection of ``fresh`` and ``latest``."""
+    if fresh.empty:
+        return latest
+    newest = pd.Timestamp(detections(fresh).max())
+    if pd.isna(newest):
+        return latest
+    return newest if latest is None else max(latest, newest)
+
+
 @dataclass
 class _Stored:
     """A stored piece: what was added, the ids it stored and judged, its end in the file."""
@@ -337,12 +450,27 @@ class _Stored:
 
 
 @dataclass
+class _ToLink:
+    """A stored piece to link as the next is stored: its rows, its last row id."""
+
+    done: _Stored
+    fresh: pd.DataFrame
+    last_row: int
+
+
+@dataclass
 class _Judged:
-    """The rows of a piece not stored yet (``fresh``) and their assignment (None: none)."""
+    """A piece's rows not stored yet (``fresh``), judged (None: none is fresh).
+
+    ``rows``: the piece's rows; ``piece``: the piece itself when none of it is fresh (it
+    advances the batch's progress only).
+    """
 
     fresh: pd.DataFrame
+    rows: int
     units: pd.DataFrame | None = None
     clusters: pd.DataFrame | None = None
+    piece: pd.DataFrame | None = None
 
 
 def _judge_fresh(store: SqlIncidentStore, context: Context, incidents: pd.DataFrame) -> _Judged:
@@ -360,14 +488,13 @@ def _judge_fresh(store: SqlIncidentStore, context: Context, incidents: pd.DataFr
             fresh = fresh[~fresh["external_id"].isin(known)]
         fresh = fresh.reset_index(drop=True)
     if fresh.empty:
-        return _Judged(fresh)
+        return _Judged(fresh, len(incidents), piece=incidents)
     result = assign(fresh, context.sets, context.territories)
-    return _Judged(fresh, result.units, result.clusters)
+    return _Judged(fresh, len(incidents), result.units, result.clusters)
 
 
 def _store_judged(
     store: SqlIncidentStore,
-    incidents: pd.DataFrame,
     judged: _Judged,
     batch_id: str,
     stamp: str,
@@ -385,9 +512,10 @@ def _store_judged(
         What was stored, and the external ids this piece stored.
     """
     if judged.units is None or judged.clusters is None:  # every row stored already
-        return store.add_incidents(incidents, batch_id, source_rows=source_rows), []
-    # Each stored as its own event: linking, once every piece is stored, writes only the
-    # reports it links (not an event row per new report).
+        piece = judged.fresh if judged.piece is None else judged.piece
+        return store.add_incidents(piece, batch_id, source_rows=source_rows), []
+    # Each stored as its own event: linking writes only the reports it links (not an event
+    # row per new report).
     added, ours = store.add_judged(
         judged.fresh,
         judged.units,
@@ -398,34 +526,86 @@ def _store_judged(
         single=True,
         checked=True,  # validated by the reader, judged by the engine: not checked again
     )
-    return AddResult(inserted=added.inserted, duplicates=len(incidents) - added.inserted), ours
+    return AddResult(inserted=added.inserted, duplicates=judged.rows - added.inserted), ours
+
+
+def _writer_process(store: SqlIncidentStore, rows: int) -> bool:
+    """Tell whether an import of ``rows`` source rows stores its pieces from a process.
+
+    From :attr:`~geozone.settings.Settings.import_process_rows` rows on, and for a store
+    another process can open (not an in-memory SQLite database).
+    """
+    if rows < get_settings().import_process_rows:
+        return False
+    url = store.engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+#: The store of a writer process (:func:`_open_writer_store`).
+_WRITER_STORE: SqlIncidentStore | None = None
+
+
+def _open_writer_store(url: str, busy_timeout_s: float) -> None:
+    """Open the store of a writer process, once (its initializer)."""
+    global _WRITER_STORE
+    _WRITER_STORE = SqlIncidentStore(create_store_engine(url, busy_timeout_s=busy_timeout_s))
+
+
+def _store_in_writer_process(
+    wait: float | None, judged: _Judged, batch_id: str, stamp: str, source_rows: int
+) -> tuple[AddResult, list[str]]:
+    """Store a piece in a writer process, within the importing caller's write wait."""
+    assert _WRITER_STORE is not None, "the writer process opens its store first"
+    with write_wait(wait):
+        return _store_judged(_WRITER_STORE, judged, batch_id, stamp, source_rows)
 
 
 class _Writer:
-    """Stores an import's judged pieces on one thread, one piece in flight, in order."""
+    """Stores an import's judged pieces, one piece in flight, in order.
 
-    def __init__(self, store: SqlIncidentStore, batch_id: str, stamp: str) -> None:
+    On a thread of the importing process (SQLite and the drivers release the GIL as they
+    write, but binding the rows holds it), or, with ``process``, in a process of its own
+    (spawned: a fresh interpreter with the store only, not the judging context), which
+    stores a piece while the importing process judges the next and links the one before
+    on the other core. A piece is stored in one transaction either way: an error raised
+    there is raised here, and nothing of that piece is stored.
+    """
+
+    def __init__(
+        self, store: SqlIncidentStore, batch_id: str, stamp: str, *, process: bool = False
+    ) -> None:
         self.store = store
         self._batch_id = batch_id
         self._stamp = stamp
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
+        self._pool: Executor
+        if process:
+            url = store.engine.url.render_as_string(hide_password=False)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_open_writer_store,
+                initargs=(url, get_settings().store_busy_timeout_s),
+            )
+        else:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
+        self._process = process
         self._flight: tuple[Future[tuple[AddResult, list[str]]], int] | None = None
 
-    def submit(self, incidents: pd.DataFrame, judged: _Judged, source_rows: int, end: int) -> None:
+    def submit(self, judged: _Judged, source_rows: int, end: int) -> None:
         """Store a piece (after :meth:`wait` returned the one before)."""
         if self._flight is not None:  # pragma: no cover - the caller waits first
             raise RuntimeError("a piece is in flight")
-        # In the caller's context: its write wait (geozone.store.write_wait) holds there too.
-        future = self._pool.submit(
-            contextvars.copy_context().run,
-            _store_judged,
-            self.store,
-            incidents,
-            judged,
-            self._batch_id,
-            self._stamp,
-            source_rows,
-        )
+        batch_id, stamp = self._batch_id, self._stamp
+        future: Future[tuple[AddResult, list[str]]]
+        if self._process:  # the caller's write wait (geozone.store.write_wait) goes along
+            future = self._pool.submit(
+                _store_in_writer_process, WRITE_WAIT.get(), judged, batch_id, stamp, source_rows
+            )
+        else:  # in the caller's context: its write wait holds there too
+            context = contextvars.copy_context()
+            future = self._pool.submit(
+                context.run, _store_judged, self.store, judged, batch_id, stamp, source_rows
+            )
         self._flight = (future, end)
 
     def wait(self) -> _Stored | None:
@@ -441,7 +621,7 @@ class _Writer:
         return _Stored(added, ours, len(ours), end)
 
     def close(self) -> None:
-        """Let a piece in flight finish (stored whole or not at all); stop the thread."""
+        """Let a piece in flight finish (stored whole or not at all); stop the writer."""
         flight, self._flight = self._flight, None
         if flight is not None:
             wait([flight[0]])

@@ -538,6 +538,16 @@ def batch_last_row(store: SqlIncidentStore, batch_id: str) -> int:
         return int(connection.execute(statement).scalar() or 0)
 
 
+def batch_linked(store: SqlIncidentStore, batch_id: str) -> int:
+    """Return how many reports import batch ``batch_id`` stored are in an event of two or more."""
+    t = _tables(store.dialect)["incidents"]
+    statement = sa.select(sa.func.count()).where(
+        t.c.batch_id == batch_id, t.c.event_role.in_(("lead", "cooperating"))
+    )
+    with store.engine.connect() as connection:
+        return int(connection.execute(statement).scalar() or 0)
+
+
 #: Rows fetched at a time by :func:`batch_rows_by_detection`.
 _FETCH_ROWS = 100_000
 

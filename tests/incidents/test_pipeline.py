@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import multiprocessing
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
+from geozone.errors import StoreError
 from geozone.incidents.pipeline import assign_stale, context_stamp, import_file
+from geozone.settings import get_settings
 from geozone.store import IncidentQuery, open_store
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import grid_point
@@ -125,12 +130,13 @@ def test_a_resumed_import_links_what_the_stopped_run_stored(
 ) -> None:
     """Rows are stored as their own events: the run that resumes links the earlier run's.
 
-    Two members report one event in the first piece, and the first run stops before
-    linking: the events after the second run are those of importing the file at once.
+    Two members report one event in the second piece, and the first run stops once it is
+    stored, before linking it (a piece is linked as the next one is stored): the events
+    after the second run are those of importing the file at once.
     """
     rows = [row(f"i{k}", 100 + 15 * k, 500 + 15 * k) for k in range(30)]
-    rows[1] = row("p1", 600, 200, detector="o1")
-    rows[2] = row("p2", 605, 200, detector="o2")
+    rows[11] = row("p1", 600, 200, detector="o1")
+    rows[12] = row("p2", 605, 200, detector="o2")
     source = write_csv(tmp_path / "in.csv", rows)
     columns = ["external_id", "event_id", "event_role", "event_confidence"]
     with open_store(f"sqlite:///{tmp_path / 'once.sqlite'}") as store:
@@ -157,7 +163,8 @@ def test_a_resumed_import_links_what_the_stopped_run_stored(
 def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context: Context) -> None:
     """An import stopped between storing and linking: ``link_stored`` links its reports.
 
-    Its reports look like single events until then; ``geozone incidents link`` (link_stored)
+    Its last piece's reports look like single events until then (the pieces before are
+    linked as the next is stored); ``geozone incidents link`` (link_stored)
     names the stopped batch and gives the events of importing the file at once, and leaves
     the batch to be resumed (still not done).
     """
@@ -176,13 +183,20 @@ def test_link_stored_links_what_a_stopped_import_stored(tmp_path: Path, context:
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
 
         def stop_when_stored(done: int, total: int) -> None:
-            if done == total:  # every piece stored, none linked
+            if done == total:  # every piece stored, the last not linked yet
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
             import_file(store, source, context, chunk_rows=10, on_stored=stop_when_stored)
         stopped = store.query(IncidentQuery())[0].set_index("external_id")
-        assert len(stopped) == 30 and (stopped["event_role"] == "single").all()
+        assert len(stopped) == 30
+        # A piece is linked as the next one is stored (the file is in time order): the
+        # first two are, the last is not.
+        assert stopped.loc["p2", "event_id"] == "ev-p1"
+        assert (
+            stopped.loc[[f"i{k}" for k in range(20, 30) if k != 25], "event_role"] == "single"
+        ).all()
+        assert stopped.loc["p3", "event_role"] == "single"
         [batch] = unfinished_imports(store)
         assert batch["source"] == str(source) and batch["rows_done"] == 30
         assert link_stored(store, context, chunk=10) == 3  # p3 joins in a later chunk
@@ -304,8 +318,9 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     tmp_path: Path, context: Context
 ) -> None:
     # Two counts (the CLI shows them as two bars): each piece is counted stored once it is
-    # stored with its decisions (judged from the piece, written in one transaction); once
-    # every piece is stored, the reports are linked into events, counted done as they are.
+    # stored with its decisions (judged from the piece, written in one transaction), and its
+    # reports linked into events as the next piece is stored (the file is in time order),
+    # counted done as they are.
     source = write_csv(tmp_path / "in.csv", [row(f"i{k}", 100 + k, 500) for k in range(25)])
     events: list[tuple[str, int, int, int]] = []
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
@@ -328,14 +343,16 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     assert [event[:3] for event in events] == [
         ("stored", 0, 25),  # the total before the work
         ("stored", 10, 25),
-        ("stored", 20, 25),
-        ("stored", 25, 25),
         ("judged", 10, 25),
+        ("stored", 20, 25),
         ("judged", 20, 25),
+        ("stored", 25, 25),
         ("judged", 25, 25),
     ]
-    # a piece's rows are never stored without their assignments
-    assert [event[3] for event in events] == [0, 10, 20, 25, 25, 25, 25]
+    # a piece's rows are never stored without their assignments (linking a piece, the
+    # next may be stored already)
+    for name, done, _, assigned in events:
+        assert assigned == done if name == "stored" else assigned >= done
 
 
 def test_pieces_are_stored_within_the_caller_s_write_wait(
@@ -357,3 +374,153 @@ def test_pieces_are_stored_within_the_caller_s_write_wait(
     with open_store(f"sqlite:///{tmp_path / 's.sqlite'}") as store, write_wait(7.5):
         assert import_file(store, source, context, chunk_rows=10).stored == 25
     assert seen == [7.5, 7.5, 7.5]
+
+
+def timed_row(external_id: str, x: float, y: float, minute: int, detector: str = "o2") -> str:
+    """A row detected ``minute`` minutes after 2022-03-01 21:00 (Vietnam time)."""
+    lon, lat = grid_point(x, y)
+    hours, minutes = divmod(21 * 60 + minute, 60)
+    days, hours = divmod(hours, 24)
+    when = f"2022-03-{1 + days:02d}T{hours:02d}:{minutes:02d}:00+07:00"
+    return f"{external_id},{when},{lon},{lat},drugs,{detector}\n"
+
+
+def stored_tables(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every stored column of a SQLite store's incidents and decisions, by external id.
+
+    Less the row ids and the times of writing, which differ between two imports.
+    """
+    with sqlite3.connect(path) as connection:
+        incidents = pd.read_sql("SELECT * FROM incidents", connection)
+        decisions = pd.read_sql(
+            "SELECT i.external_id, c.* FROM incident_clusters c "
+            "JOIN incidents i ON i.id = c.incident_id",
+            connection,
+        )
+    incidents = incidents.drop(columns=["id", "assigned_at"]).sort_values("external_id")
+    decisions = decisions.drop(columns=["id", "incident_id"], errors="ignore")
+    decisions = decisions.sort_values(["external_id", "cluster_id"])
+    return incidents.reset_index(drop=True), decisions.reset_index(drop=True)
+
+
+def events_by_phase(store: Any, source: Path, context: Context) -> list[str]:
+    """Import ``source`` in pieces of 10 rows; return the phases' callbacks in turn."""
+    calls: list[str] = []
+    import_file(
+        store,
+        source,
+        context,
+        chunk_rows=10,
+        on_stored=lambda done, total: calls.append(f"stored {done}"),
+        on_progress=lambda done, total: calls.append(f"linked {done}"),
+    )
+    return calls
+
+
+def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_events(
+    tmp_path: Path, context: Context
+) -> None:
+    """Pieces in time order are linked as the next is stored; other orders once all are.
+
+    Either way the store holds the events of linking every report at once: the same file
+    in time order and reversed gives the same rows, decisions and events. Two members
+    report each of five events, three of them across two pieces.
+    """
+    rows = [timed_row(f"i{k:02d}", 100 + 15 * k, 900, 10 * k) for k in range(40)]
+    for j, first in enumerate((3, 9, 19, 24, 29)):  # 30 m and 10 minutes apart
+        rows[first] = timed_row(f"i{first:02d}", 600, 100 + 60 * j, 10 * first, "o1")
+        rows[first + 1] = timed_row(f"i{first + 1:02d}", 630, 100 + 60 * j, 10 * first + 10)
+    ordered = write_csv(tmp_path / "ordered.csv", rows)
+    reversed_ = write_csv(tmp_path / "reversed.csv", rows[::-1])
+    with open_store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
+        calls = events_by_phase(store, ordered, context)
+        linked = store.query(IncidentQuery())[0].set_index("external_id")
+    assert calls == [
+        "stored 0",
+        *(f"{phase} {done}" for done in (10, 20, 30, 40) for phase in ("stored", "linked")),
+    ]
+    assert linked.loc[["i10", "i20", "i30"], "event_id"].tolist() == ["ev-i09", "ev-i19", "ev-i29"]
+    assert (linked["event_role"] != "single").sum() == 10
+    with open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
+        calls = events_by_phase(store, reversed_, context)
+    # The second piece reaches back before the first: the rest is linked once all are stored.
+    stored_first = ["stored 0", "stored 10", "linked 10", "stored 20", "stored 30", "stored 40"]
+    assert calls == [*stored_first, "linked 20", "linked 30", "linked 40"]
+    a_rows, a_decisions = stored_tables(tmp_path / "a.sqlite")
+    b_rows, b_decisions = stored_tables(tmp_path / "b.sqlite")
+    pd.testing.assert_frame_equal(a_rows.drop(columns="batch_id"), b_rows.drop(columns="batch_id"))
+    pd.testing.assert_frame_equal(a_decisions, b_decisions)
+
+
+@pytest.fixture
+def writer_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Imports of any size store their pieces from a writer process."""
+    monkeypatch.setenv("GEOZONE_IMPORT_PROCESS_ROWS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_a_writer_process_stores_what_the_writer_thread_stores(
+    tmp_path: Path, context: Context, writer_process: None
+) -> None:
+    """A large import stores its pieces from a process of its own: the same rows, decisions
+    and events as from the importing process's thread."""
+    rows = [timed_row(f"i{k:02d}", 100 + 15 * k, 900, 10 * k) for k in range(40)]
+    rows[9] = timed_row("i09", 600, 100, 90, "o1")
+    rows[10] = timed_row("i10", 630, 100, 100)  # with i09: one event, across two pieces
+    source = write_csv(tmp_path / "in.csv", rows)
+    writers: list[int] = []
+    with open_store(f"sqlite:///{tmp_path / 'process.sqlite'}") as store:
+        report = import_file(
+            store,
+            source,
+            context,
+            chunk_rows=10,
+            on_stored=lambda done, total: writers.append(len(multiprocessing.active_children())),
+        )
+    assert (report.stored, report.assigned, report.linked) == (40, 40, 2)
+    assert writers[1:] == [1, 1, 1, 1]  # each piece stored while the process ran
+    get_settings.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GEOZONE_IMPORT_PROCESS_ROWS", "1000")
+        get_settings.cache_clear()
+        with open_store(f"sqlite:///{tmp_path / 'thread.sqlite'}") as store:
+            assert import_file(store, source, context, chunk_rows=10).stored == 40
+    process_rows, process_decisions = stored_tables(tmp_path / "process.sqlite")
+    thread_rows, thread_decisions = stored_tables(tmp_path / "thread.sqlite")
+    pd.testing.assert_frame_equal(process_rows, thread_rows)
+    pd.testing.assert_frame_equal(process_decisions, thread_decisions)
+    assert process_rows.set_index("external_id").loc["i10", "event_id"] == "ev-i09"
+
+
+def test_an_error_in_the_writer_process_stops_the_import_with_its_piece_unstored(
+    tmp_path: Path, context: Context, writer_process: None
+) -> None:
+    """The database refuses a row of the third piece: the import stops with the reason, the
+    pieces before are stored whole with their decisions, nothing of the third; once the
+    cause is gone the same import resumes and ends as an import in one go."""
+    rows = [timed_row(f"i{k:02d}", 100 + 15 * k, 900, 10 * k) for k in range(40)]
+    source = write_csv(tmp_path / "in.csv", rows)
+    path = tmp_path / "s.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN new.external_id = 'i25' "
+                "BEGIN SELECT RAISE(ABORT, 'i25 refused by the database'); END"
+            )
+        with pytest.raises(StoreError, match="i25 refused by the database"):
+            import_file(store, source, context, chunk_rows=10)
+        stored, total = store.query(IncidentQuery())
+        assert total == 20 and sorted(stored["external_id"]) == [f"i{k:02d}" for k in range(20)]
+        assert stored["unit_code"].notna().all()  # stored with its decisions
+        with sqlite3.connect(path) as connection:
+            connection.execute("DROP TRIGGER refuse")
+        report = import_file(store, source, context, chunk_rows=10)
+        assert (report.resumed_from, report.stored) == (20, 20)
+    with open_store(f"sqlite:///{tmp_path / 'once.sqlite'}") as store:
+        import_file(store, source, context, chunk_rows=10)
+    resumed_rows, resumed_decisions = stored_tables(path)
+    once_rows, once_decisions = stored_tables(tmp_path / "once.sqlite")
+    pd.testing.assert_frame_equal(resumed_rows, once_rows)
+    pd.testing.assert_frame_equal(resumed_decisions, once_decisions)
