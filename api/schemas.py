@@ -169,8 +169,20 @@ class ClusterDecision(BaseModel):
     explanation_en: str = ""
 
 
+class CandidateOut(BaseModel):
+    """A unit within the boundary tolerance of a located point."""
+
+    code: str
+    full_name: str
+    distance_m: float = Field(description="Metres from the point (0 for the holding unit).")
+
+
 class Located(BaseModel):
-    """A judged point: its unit, boundary candidates and cluster decisions."""
+    """A judged point: its unit, boundary candidates and cluster decisions.
+
+    ``GET /locate`` and each point of ``POST /locate`` give the same answer for the same
+    point, date, detecting unit and tolerance (so does ``geozone locate --json``).
+    """
 
     model_config = ConfigDict(
         extra="allow",
@@ -183,7 +195,9 @@ class Located(BaseModel):
                     "locate_status": "inside",
                     "unit_code": "00008",
                     "on_boundary": False,
-                    "candidates": [],
+                    "candidates": [
+                        {"code": "00008", "full_name": "Phường Ngọc Hà", "distance_m": 0.0}
+                    ],
                     "clusters": [
                         {
                             "cluster_id": "hoa-do-phuc-vi-vn2025",
@@ -204,7 +218,11 @@ class Located(BaseModel):
     locate_status: str
     unit_code: str | None
     on_boundary: bool
-    candidates: list[Any]
+    candidates: list[CandidateOut] = Field(
+        description="Every unit within the tolerance, nearest first; the holding unit first "
+        "(0 m). Off a boundary, the holding unit alone; outside every unit, the units within "
+        "the tolerance; none without a set in force.",
+    )
     clusters: list[ClusterDecision]
     notices: list[str] = Field(
         default_factory=list,
@@ -213,6 +231,16 @@ class Located(BaseModel):
             "do not apply on its date, each said with its period in plain text (Vietnamese / "
             "English): they decide nothing for it. Empty when there is nothing to say."
         ),
+    )
+    unit: UnitOut | None = Field(
+        default=None, description="The finest unit holding the point (None outside)."
+    )
+    chain: list[UnitOut] = Field(
+        default_factory=list, description="The holding unit and its parents, finest first."
+    )
+    description: str = Field(default="", description="Where the point is, in one sentence.")
+    tolerance_m: float | None = Field(
+        default=None, description="The boundary tolerance applied, in metres."
     )
 
 
