@@ -132,7 +132,8 @@ def test_body_over_the_byte_limit_is_413(api: Api) -> None:
 #: (metres east, metres north of the grid's corner, date, detected_by): inside one ward far
 #: from any line, in the border zone detected by the neighbour, on the line between wards 1
 #: and 2, on the four-way junction of wards 1, 2, 4 and 5, in a ward of no member, outside
-#: the grid, before the cluster began (a notice), detected by the company and by a stranger.
+#: the grid, before the cluster began (a notice), detected by the company and by a stranger,
+#: and before the grid's set (no set in force).
 BATCH = [
     (500, 500, None, None),
     (950, 300, "2024-05-01", "o2"),
@@ -143,6 +144,7 @@ BATCH = [
     (-500, -500, "2024-05-01", None),
     (950, 300, "2019-05-01", "o1"),
     (1040, 960, "2024-05-01", "somebody"),
+    (500, 500, "1999-05-01", "o1"),
 ]
 
 
