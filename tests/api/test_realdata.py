@@ -37,7 +37,12 @@ def test_t11_bridge_and_neighbours_on_vn2025(
         assert lapsed["rule"] == "no_decision" and lapsed["lead_unit"] is None
         assert lapsed["explanation_vi"].startswith("Vụ việc thuộc Phường Nghĩa Đô")
         assert (
-            "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in lapsed["explanation_vi"]
+            "Không có quyết định chủ trì: Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật "
+            "tự khu vực giáp ranh cầu T11 (hoa-do-phuc-vi) kết thúc" in lapsed["explanation_vi"]
+        )
+        assert (
+            "No lead decision: Hoa–Đô–Phúc–Vị cluster for security and order in the T11 bridge "
+            "border area (hoa-do-phuc-vi) ended on" in lapsed["explanation_en"]
         )
         near = client.get("/units/00160/neighbours").json()
         assert {"00008", "00166", "00103"} <= {u["code"] for u in near}

@@ -67,7 +67,7 @@ def test_locate_answers_as_the_api_does(built_settings: Settings, tmp_path: Path
         lines = result.output.splitlines()
         assert lines[0].startswith("In Phường Nghĩa Đô, Thành phố Hà Nội (vn2025)")
         assert lines[1].startswith("hoa-do-phuc-vi-vn2025: Cụm chưa áp dụng – không có quyết định")
-        assert "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in result.output
+        assert "cầu T11 (hoa-do-phuc-vi) kết thúc ngày 31/12/2024" in result.output
 
 
 @pytest.mark.realdata
