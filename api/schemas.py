@@ -208,6 +208,9 @@ class Located(BaseModel):
                             "explanation_vi": "…",
                         }
                     ],
+                    "notices": [],
+                    "description": "In Phường Ngọc Hà, Thành phố Hà Nội (vn2025).",
+                    "tolerance_m": 10.0,
                 }
             ]
         },
@@ -238,10 +241,8 @@ class Located(BaseModel):
     chain: list[UnitOut] = Field(
         default_factory=list, description="The holding unit and its parents, finest first."
     )
-    description: str = Field(default="", description="Where the point is, in one sentence.")
-    tolerance_m: float | None = Field(
-        default=None, description="The boundary tolerance applied, in metres."
-    )
+    description: str = Field(description="Where the point is, in one sentence.")
+    tolerance_m: float = Field(description="The boundary tolerance applied, in metres.")
 
 
 class RejectOut(BaseModel):

@@ -101,6 +101,8 @@ def judge_point(
 
 #: What a point's answer says when no loaded boundary set is in force on its date.
 _NO_SET = "No loaded boundary set is in force on that date."
+#: The keys of a point's answer that say where it lies (see :func:`_places`).
+_PLACE = ("unit", "chain", "candidates", "description", "tolerance_m")
 
 
 def _judge(
@@ -188,10 +190,6 @@ def _place(location: Location, units: dict[str, dict[str, Any]]) -> dict[str, An
         key: described[key] if key in ("unit", "chain") else jsonable(described[key])
         for key in _PLACE
     }
-
-
-#: The keys of a point's answer that say where it lies (see :func:`_places`).
-_PLACE = ("unit", "chain", "candidates", "description", "tolerance_m")
 
 
 def period_notices(
