@@ -169,8 +169,20 @@ class ClusterDecision(BaseModel):
     explanation_en: str = ""
 
 
+class CandidateOut(BaseModel):
+    """A unit within the boundary tolerance of a located point."""
+
+    code: str
+    full_name: str
+    distance_m: float = Field(description="Metres from the point (0 for the holding unit).")
+
+
 class Located(BaseModel):
-    """A judged point: its unit, boundary candidates and cluster decisions."""
+    """A judged point: its unit, boundary candidates and cluster decisions.
+
+    ``GET /locate`` and each point of ``POST /locate`` give the same answer for the same
+    point, date, detecting unit and tolerance (so does ``geozone locate --json``).
+    """
 
     model_config = ConfigDict(
         extra="allow",
@@ -183,7 +195,9 @@ class Located(BaseModel):
                     "locate_status": "inside",
                     "unit_code": "00008",
                     "on_boundary": False,
-                    "candidates": [],
+                    "candidates": [
+                        {"code": "00008", "full_name": "Phường Ngọc Hà", "distance_m": 0.0}
+                    ],
                     "clusters": [
                         {
                             "cluster_id": "hoa-do-phuc-vi-vn2025",
@@ -194,6 +208,9 @@ class Located(BaseModel):
                             "explanation_vi": "…",
                         }
                     ],
+                    "notices": [],
+                    "description": "In Phường Ngọc Hà, Thành phố Hà Nội (vn2025).",
+                    "tolerance_m": 10.0,
                 }
             ]
         },
@@ -204,7 +221,11 @@ class Located(BaseModel):
     locate_status: str
     unit_code: str | None
     on_boundary: bool
-    candidates: list[Any]
+    candidates: list[CandidateOut] = Field(
+        description="Every unit within the tolerance, nearest first; the holding unit first "
+        "(0 m). Off a boundary, the holding unit alone; outside every unit, the units within "
+        "the tolerance; none without a set in force.",
+    )
     clusters: list[ClusterDecision]
     notices: list[str] = Field(
         default_factory=list,
@@ -214,6 +235,14 @@ class Located(BaseModel):
             "English): they decide nothing for it. Empty when there is nothing to say."
         ),
     )
+    unit: UnitOut | None = Field(
+        default=None, description="The finest unit holding the point (None outside)."
+    )
+    chain: list[UnitOut] = Field(
+        default_factory=list, description="The holding unit and its parents, finest first."
+    )
+    description: str = Field(description="Where the point is, in one sentence.")
+    tolerance_m: float = Field(description="The boundary tolerance applied, in metres.")
 
 
 class RejectOut(BaseModel):

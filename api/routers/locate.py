@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
@@ -49,12 +49,18 @@ def locate_many(
     settings: SettingsDep,
     points: Annotated[list[PointIn], Body()],
     tolerance: Tolerance = None,
-) -> list[dict[str, Any]]:
-    """Judge a list of points (at most ``api_max_points``; more gives 413)."""
+) -> Response:
+    """Judge a list of points (at most ``api_max_points``; more gives 413).
+
+    Each point gets the answer ``GET /locate`` gives it alone.
+    """
     if len(points) > settings.api_max_points:
         raise PayloadTooLargeError(
             f"{len(points):,} points; at most {settings.api_max_points:,} per request"
         )
-    return service.locate_points(
-        context, [(p.lon, p.lat, p.date, p.detected_by) for p in points], tolerance
+    # Written to JSON as GET's answer is (built to the Located schema, not validated again).
+    return json_response(
+        service.locate_points(
+            context, [(p.lon, p.lat, p.date, p.detected_by) for p in points], tolerance
+        )
     )

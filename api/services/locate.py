@@ -17,7 +17,7 @@ from geozone.context import Context
 def locate_points(
     context: Context, points: Sequence[Point], tolerance_m: float | None
 ) -> list[dict[str, Any]]:
-    """Judge points: their unit, boundary candidates and each concerned cluster's decision."""
+    """Judge points, each as :func:`locate_one` judges it alone."""
     return judge_points(context, points, tolerance_m)
 
 
@@ -29,5 +29,5 @@ def locate_one(
     detected_by: str | None,
     tolerance_m: float | None,
 ) -> dict[str, Any]:
-    """Judge one point, with its full unit chain and candidate distances (one lookup)."""
+    """Judge one point: its unit, chain, boundary candidates and each cluster's decision."""
     return judge_point(context, lon, lat, day, detected_by, tolerance_m)

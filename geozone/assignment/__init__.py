@@ -29,6 +29,7 @@ from geozone.assignment.decide import (
     cluster_columns,
 )
 from geozone.assignment.explain import (
+    cluster_named,
     explain,
     lapsed_sentences,
     situation_sentences,
@@ -52,6 +53,7 @@ __all__ = [
     "assign",
     "assign_clusters",
     "cluster_columns",
+    "cluster_named",
     "explain",
     "jurisdiction",
     "lapsed_sentences",

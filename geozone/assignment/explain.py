@@ -304,13 +304,44 @@ def out_of_period_notice(cluster: Cluster, day: date) -> str:
         span = period_span(cluster.period, language)
         out.append(
             CLAUSES["out_of_period"][language].format(
-                cluster=cluster.name if language == "vi" else cluster.name_en,
-                id=cluster.id,
+                cluster=cluster_named(cluster, language),
                 day=format_date(day, language),
                 period=span,
             )
         )
     return " / ".join(out)
+
+
+def cluster_named(cluster: Cluster, language: str, *, original: bool = False) -> str:
+    """Name a cluster as the sentences do: its name, then its id in brackets.
+
+    Parameters
+    ----------
+    cluster
+        The cluster.
+    language
+        ``"vi"`` (its Vietnamese name) or ``"en"`` (its English name, else the Vietnamese).
+    original
+        Name the cluster ``cluster`` was carried from instead (``cluster`` itself when it is
+        not a carried one); an original whose names were not kept is named by its id
+        ("cụm hoa-do-phuc-vi").
+
+    Returns
+    -------
+    str
+        "Cụm liên kết Hoa - Đô - Phúc - Vị … (hoa-do-phuc-vi)".
+    """
+    if original and cluster.carried_from is not None:
+        cluster_id, vi, en = (
+            cluster.carried_from,
+            cluster.carried_from_name,
+            cluster.carried_from_name_en,
+        )
+    else:
+        cluster_id, vi, en = cluster.id, cluster.name, cluster.name_en
+    name = vi if language == "vi" else en or vi
+    key = "cluster_named" if name else "cluster_unnamed"
+    return CLAUSES[key][language].format(name=name, id=cluster_id)
 
 
 def period_span(period: Period, language: str) -> str:
@@ -436,7 +467,7 @@ def _lapsed_clause(cluster: Cluster, language: str) -> str:
         when = format_date(ended.latest, language)
         if ended.inferred:
             when += {"vi": " (suy đoán)", "en": " (inferred)"}[language]
-    original = cluster.carried_from or cluster.id
+    original = cluster_named(cluster, language, original=True)
     return CLAUSES["lapsed"][language].format(cluster=original, end=when, carried=cluster.id)
 
 

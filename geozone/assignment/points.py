@@ -22,6 +22,7 @@ from geozone.assignment.jurisdiction import SetLocated, locate_incidents
 from geozone.settings import get_settings
 
 if TYPE_CHECKING:
+    from geozone.boundaries.sets import Location
     from geozone.context import Context
 
 #: A point to judge: longitude, latitude (EPSG:4326), date (None: today in Vietnam) and the
@@ -49,7 +50,11 @@ def jsonable(value: Any) -> Any:
 def judge_points(
     context: Context, points: Sequence[Point], tolerance_m: float | None = None
 ) -> list[dict[str, Any]]:
-    """Judge points: their unit, boundary candidates and each concerned cluster's decision.
+    """Judge points: where each lies and each concerned cluster's decision.
+
+    A point's answer does not depend on the batch it comes in: :func:`judge_point` is this
+    function for a batch of one (``GET /locate`` and ``geozone locate`` answer with it,
+    ``POST /locate`` with this).
 
     Parameters
     ----------
@@ -64,11 +69,15 @@ def judge_points(
     -------
     list of dict
         Per point: ``lon``, ``lat``, ``detected_by``, the unit columns of
-        :func:`~geozone.assignment.jurisdiction.jurisdiction` and ``clusters``, the decision
-        rows (every cluster that concerns the point, a lapsed one included: its row says why
-        it decides nothing).
+        :func:`~geozone.assignment.jurisdiction.jurisdiction`, ``clusters`` (the decision
+        rows: every cluster that concerns the point, a lapsed one included: its row says why
+        it decides nothing), ``notices`` (:func:`period_notices`), and where the point lies:
+        ``unit`` (the finest unit holding it, with its names; None outside), ``chain``
+        (finest first), ``candidates`` (every unit within the tolerance, nearest first, the
+        holding unit first at 0 m, each with its code, full name and distance in metres),
+        ``description`` (one sentence) and ``tolerance_m`` (the tolerance applied).
     """
-    return _judge(context, points, tolerance_m)[0]
+    return _judge(context, points, tolerance_m)
 
 
 def judge_point(
@@ -79,32 +88,27 @@ def judge_point(
     detected_by: str | None = None,
     tolerance_m: float | None = None,
 ) -> dict[str, Any]:
-    """Judge one point as :func:`judge_points`, with its full unit chain and candidates.
+    """Judge one point: :func:`judge_points`'s answer for a batch of that point alone.
 
-    Returns
-    -------
-    dict
-        :func:`judge_points`'s answer plus ``unit`` (the finest unit holding the point, with
-        its names), ``chain`` (finest first), ``candidates`` (with
-        their distances), ``description`` (one sentence) and ``tolerance_m``.
+    Raises
+    ------
+    InvalidCoordinatesError
+        When lon/lat are not finite numbers within [-180, 180] and [-90, 90].
     """
-    (judged,), located = _judge(context, [(lon, lat, day, detected_by)], tolerance_m)
-    if located:
-        (part,) = located
-        tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
-        location = jsonable(part.bset.location_at(part.columns, 0, tol, strict=True).to_dict())
-        for key in ("unit", "chain", "candidates", "description", "tolerance_m"):
-            judged[key] = location[key]
-    else:
-        judged["unit"], judged["chain"] = None, []
-        judged["description"] = "No loaded boundary set is in force on that date."
+    (judged,) = _judge(context, [(lon, lat, day, detected_by)], tolerance_m, strict=True)
     return judged
 
 
+#: What a point's answer says when no loaded boundary set is in force on its date.
+_NO_SET = "No loaded boundary set is in force on that date."
+#: The keys of a point's answer that say where it lies (see :func:`_places`).
+_PLACE = ("unit", "chain", "candidates", "description", "tolerance_m")
+
+
 def _judge(
-    context: Context, points: Sequence[Point], tolerance_m: float | None
-) -> tuple[list[dict[str, Any]], list[SetLocated]]:
-    """Judge points in one pass; also return the location columns (chain, distances)."""
+    context: Context, points: Sequence[Point], tolerance_m: float | None, strict: bool = False
+) -> list[dict[str, Any]]:
+    """Judge points in one pass (``strict``: raise for invalid coordinates)."""
     columns = {
         "external_id": np.array([str(i) for i in range(len(points))], dtype=object),
         "lon": np.array([p[0] for p in points], dtype=float),
@@ -114,15 +118,16 @@ def _judge(
     days = np.array(
         [np.datetime64(p[2] or vntime.today(), "D") for p in points], dtype="datetime64[D]"
     )
-    units, located = locate_incidents(columns, context.sets, tolerance_m, days)
-    clusters = cluster_columns(columns, units, context.territories, tolerance_m, days)
+    tol = get_settings().boundary_tolerance_m if tolerance_m is None else float(tolerance_m)
+    units, located = locate_incidents(columns, context.sets, tol, days)
+    places = _places(located, len(points), tol, strict)
+    clusters = cluster_columns(columns, units, context.territories, tol, days)
     by_point: dict[str, list[dict[str, Any]]] = {}
     for row in _rows(clusters or {}):
         by_point.setdefault(str(row.pop("external_id")), []).append(row)
     out = []
     for i, ((lon, lat, _day, detector), unit) in enumerate(zip(points, _rows(units), strict=True)):
         unit.pop("external_id", None)
-        unit["candidates"] = unit.get("candidates") or []
         decided = by_point.get(str(i), [])
         day = days[i].astype(date)
         out.append(
@@ -133,9 +138,58 @@ def _judge(
                 **unit,
                 "clusters": decided,
                 "notices": period_notices(context, unit, day, detector, decided),
+                # The location's candidates (the holder first, names, distances) replace
+                # the unit columns' bare codes, listed only on a boundary.
+                **places[i],
             }
         )
-    return out, located
+    return out
+
+
+def _places(
+    located: Sequence[SetLocated], n: int, tolerance_m: float, strict: bool
+) -> list[dict[str, Any]]:
+    """Return where each of ``n`` points lies: unit, chain, candidates, description, tolerance.
+
+    Each point is described from its set's location columns
+    (:meth:`~geozone.boundaries.sets.BoundarySet.location_at`), without locating it again; a
+    point no set covers says so.
+    """
+    places: list[dict[str, Any]] = [
+        {
+            "unit": None,
+            "chain": [],
+            "candidates": [],
+            "description": _NO_SET,
+            "tolerance_m": tolerance_m,
+        }
+        for _ in range(n)
+    ]
+    for part in located:
+        units: dict[str, dict[str, Any]] = {}  # each unit's record, made once per batch
+        for j, row in enumerate(part.rows.tolist()):
+            location = part.bset.location_at(part.columns, j, tolerance_m, strict=strict)
+            places[row] = _place(location, units)
+    return places
+
+
+def _place(location: Location, units: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return a location's :data:`_PLACE` keys of ``Location.to_dict``, JSON-ready.
+
+    ``units`` holds the JSON-ready record of each unit already met, by code: a batch of many
+    points in a few units makes each record once (the records are shared, not copied).
+    """
+    described = location.to_dict()
+    chain = []
+    for unit in location.chain:
+        if unit.code not in units:
+            units[unit.code] = jsonable(unit.to_dict())
+        chain.append(units[unit.code])
+    described["chain"], described["unit"] = chain, chain[0] if chain else None
+    return {
+        key: described[key] if key in ("unit", "chain") else jsonable(described[key])
+        for key in _PLACE
+    }
 
 
 def period_notices(

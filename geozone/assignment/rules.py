@@ -411,19 +411,21 @@ CLAUSES: dict[str, dict[str, str]] = {
         "en": " {holder} is a partial member (only part of its territory comes from a unit "
         "that signed the regulation): this point may lie outside that part; review.",
     },
+    "cluster_named": {"vi": "{name} ({id})", "en": "{name} ({id})"},
+    "cluster_unnamed": {"vi": "cụm {id}", "en": "cluster {id}"},
     "out_of_period": {
-        "vi": "{cluster} ({id}) không áp dụng ngày {day}, nên không có quyết định chủ trì của "
-        "cụm cho vụ việc này; thời gian áp dụng của cụm: {period}.",
-        "en": "{cluster} ({id}) does not apply on {day}, so it makes no lead decision for this "
+        "vi": "{cluster} không áp dụng ngày {day}, nên không có quyết định chủ trì của cụm "
+        "cho vụ việc này; thời gian áp dụng của cụm: {period}.",
+        "en": "{cluster} does not apply on {day}, so it makes no lead decision for this "
         "incident; it runs {period}.",
     },
     "lapsed": {
-        "vi": "Không có quyết định chủ trì: cụm {cluster} kết thúc ngày {end}, trước khi sắp "
-        "xếp đơn vị hành chính; dạng chuyển sang đơn vị mới ({carried}) chưa được xác nhận "
-        "nên không áp dụng (xác nhận bằng: geozone clusters confirm {carried} --from NGÀY).",
-        "en": "No lead decision: cluster {cluster} ended on {end}, before the reorganisation "
-        "of units; its carried form ({carried}) is not confirmed and does not apply (confirm "
-        "it with: geozone clusters confirm {carried} --from DATE).",
+        "vi": "Không có quyết định chủ trì: {cluster} kết thúc ngày {end}, trước khi sắp xếp "
+        "đơn vị hành chính; dạng chuyển sang đơn vị mới ({carried}) chưa được xác nhận nên "
+        "không áp dụng (xác nhận bằng: geozone clusters confirm {carried} --from NGÀY).",
+        "en": "No lead decision: {cluster} ended on {end}, before the reorganisation of "
+        "units; its carried form ({carried}) is not confirmed and does not apply (confirm it "
+        "with: geozone clusters confirm {carried} --from DATE).",
     },
     "in_unit": {"vi": "Vụ việc thuộc {unit}", "en": "In {unit}"},
     "outside_units": {

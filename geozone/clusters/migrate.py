@@ -131,7 +131,9 @@ class Migration:
         Its id is ``<id>-<current set id>``; members are the new units (flagged ``partial``
         where so, each naming the original members it succeeds) and the organisations
         unchanged. The regulation, hotspots, problems, source and effective border-zone width
-        are kept; reported figures stay with the original.
+        are kept; reported figures stay with the original. It names its original by id, level,
+        names and period (``carried_from``, ``carried_from_level``, ``carried_from_name``,
+        ``carried_from_name_en``, ``original_period``): sentences name the original with them.
 
         How it applies (:attr:`Cluster.carry_status`): ``confirmed`` from ``confirmed_from``
         (a planner confirmed it; never before the current set began); otherwise ``proposed``
@@ -181,6 +183,8 @@ class Migration:
             source=original.source,
             carried_from=original.id,
             carried_from_level=original.level,
+            carried_from_name=original.name,
+            carried_from_name_en=original.name_en,
             original_period=original.period,
             carry_status=status,
             confirmed_from=confirmed_from,

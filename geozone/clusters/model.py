@@ -392,6 +392,9 @@ class Cluster(BaseModel):
     reported_figures: tuple[ReportedFigure, ...] = ()
     carried_from: str | None = None
     carried_from_level: Level | None = None
+    #: The original's names (Vietnamese, English), for sentences that name the original.
+    carried_from_name: NfcStr | None = None
+    carried_from_name_en: str | None = None
     original_period: Period | None = None
     carry_status: CarryStatus | None = None
     confirmed_from: date | None = None
@@ -428,6 +431,8 @@ class Cluster(BaseModel):
                     )
         if self.carry_status is not None and self.carried_from is None:
             raise ValueError("carry_status is for carried clusters: give carried_from")
+        if self.carried_from is None and (self.carried_from_name or self.carried_from_name_en):
+            raise ValueError("carried_from_name is for carried clusters: give carried_from")
         if (self.carry_status == "confirmed") != (self.confirmed_from is not None):
             raise ValueError("a confirmed carried cluster (and only one) has confirmed_from")
         if self.drawn_zone is not None:

@@ -221,8 +221,9 @@ def test_a_lapsed_cluster_says_it_decides_nothing_for_an_address(
     assert row.member_code == "00160"
     assert row.explanation_vi.startswith("Chỉ có địa chỉ, không có tọa độ")
     assert row.explanation_vi.endswith(
-        "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024 (suy đoán), "
-        "trước khi sắp xếp đơn vị hành chính; dạng chuyển sang đơn vị mới (hoa-do-phuc-vi-vn2025)"
-        " chưa được xác nhận nên không áp dụng (xác nhận bằng: geozone clusters confirm "
+        "Không có quyết định chủ trì: Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật tự "
+        "khu vực giáp ranh cầu T11 (hoa-do-phuc-vi) kết thúc ngày 31/12/2024 (suy đoán), trước "
+        "khi sắp xếp đơn vị hành chính; dạng chuyển sang đơn vị mới (hoa-do-phuc-vi-vn2025) "
+        "chưa được xác nhận nên không áp dụng (xác nhận bằng: geozone clusters confirm "
         "hoa-do-phuc-vi-vn2025 --from NGÀY)."
     )

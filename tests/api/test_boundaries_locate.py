@@ -127,3 +127,71 @@ def test_body_over_the_byte_limit_is_413(api: Api) -> None:
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+#: (metres east, metres north of the grid's corner, date, detected_by): inside one ward far
+#: from any line, in the border zone detected by the neighbour, on the line between wards 1
+#: and 2, on the four-way junction of wards 1, 2, 4 and 5, in a ward of no member, outside
+#: the grid, before the cluster began (a notice), detected by the company and by a stranger,
+#: and before the grid's set (no set in force).
+BATCH = [
+    (500, 500, None, None),
+    (950, 300, "2024-05-01", "o2"),
+    (1000.5, 500, "2024-05-01", "o1"),
+    (1000, 1000, "2024-05-01", None),
+    (1000.2, 999.9, "2024-05-01", "cty"),
+    (2500, 2500, None, None),
+    (-500, -500, "2024-05-01", None),
+    (950, 300, "2019-05-01", "o1"),
+    (1040, 960, "2024-05-01", "somebody"),
+    (500, 500, "1999-05-01", "o1"),
+]
+
+
+def _batch_points() -> list[dict[str, object]]:
+    points = []
+    for x, y, day, detector in BATCH:
+        lon, lat = grid_point(x, y)
+        points.append({"lon": lon, "lat": lat, "date": day, "detected_by": detector})
+    return points
+
+
+def _get_params(point: dict[str, object], tolerance: float | None) -> dict[str, object]:
+    params = {key: value for key, value in point.items() if value is not None}
+    return params if tolerance is None else {**params, "tolerance": tolerance}
+
+
+def test_locate_batch_answers_each_point_as_get_does(api: Api) -> None:
+    """POST /locate gives each point GET /locate's answer, field by field.
+
+    An outside audit found ``candidates: []`` in the batch where GET listed the holding ward
+    (and the batch's candidates on a boundary were bare codes, without names or distances;
+    its answers had no ``unit``, ``chain``, ``description`` or ``tolerance_m``).
+    """
+    points = _batch_points()
+    for tolerance in (None, 5.0, 60.0):
+        query = {} if tolerance is None else {"tolerance": tolerance}
+        response = api.client.post("/locate", json=points, params=query)
+        assert response.status_code == 200, response.text
+        posted = response.json()
+        assert len(posted) == len(points)
+        for point, answer in zip(points, posted, strict=True):
+            expected = api.client.get("/locate", params=_get_params(point, tolerance)).json()
+            for field in expected:
+                assert answer.get(field) == expected[field], (field, point, tolerance)
+            assert sorted(answer) == sorted(expected), point
+    # The answers say what they should, not only the same thing twice.
+    inside, zone, line, junction = api.client.post("/locate", json=points[:4]).json()
+    assert [c["code"] for c in inside["candidates"]] == ["00001"]
+    assert inside["candidates"][0]["distance_m"] == 0.0 and inside["on_boundary"] is False
+    assert zone["clusters"][0]["lead_unit"] == "00002"
+    assert line["on_boundary"] is True
+    assert sorted(c["code"] for c in line["candidates"]) == ["00001", "00002"]
+    assert junction["on_boundary"] is True
+    assert sorted(c["code"] for c in junction["candidates"]) == [
+        "00001",
+        "00002",
+        "00004",
+        "00005",
+    ]
+    assert all(set(c) == {"code", "full_name", "distance_m"} for c in junction["candidates"])

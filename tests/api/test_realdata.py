@@ -14,6 +14,7 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
+from tests.fixtures.clusters import T11_CONFIRMED
 
 
 @pytest.mark.realdata
@@ -36,7 +37,12 @@ def test_t11_bridge_and_neighbours_on_vn2025(
         assert lapsed["rule"] == "no_decision" and lapsed["lead_unit"] is None
         assert lapsed["explanation_vi"].startswith("Vụ việc thuộc Phường Nghĩa Đô")
         assert (
-            "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in lapsed["explanation_vi"]
+            "Không có quyết định chủ trì: Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật "
+            "tự khu vực giáp ranh cầu T11 (hoa-do-phuc-vi) kết thúc" in lapsed["explanation_vi"]
+        )
+        assert (
+            "No lead decision: Hoa–Đô–Phúc–Vị cluster for security and order in the T11 bridge "
+            "border area (hoa-do-phuc-vi) ended on" in lapsed["explanation_en"]
         )
         near = client.get("/units/00160/neighbours").json()
         assert {"00008", "00166", "00103"} <= {u["code"] for u in near}
@@ -400,3 +406,56 @@ def test_exports_carry_the_decisions_the_api_gives_on_the_real_clusters(
                 c: (bool(row[c]) if c == "review" else row[c]) for c in DECISION_COLUMNS
             }
     assert by_cluster.get(t11, 0) > 0 and by_cluster.get("hoa-do-phuc-vi", 0) > 0
+
+
+#: Real points around the T11 bridge, (lon, lat, date, detected_by): inside Nghĩa Đô far
+#: from its lines, the bridge on the Nghĩa Đô – Ngọc Hà line (4 m), in the border zone on
+#: either side (about 100 m from the old district line), the junction of Nghĩa Đô, Ngọc Hà
+#: and Giảng Võ, the bridge and the Cầu Giấy – Ba Đình – Tây Hồ junction in the old
+#: districts (2024), a Gia Lâm commune, a point at sea, and before the regulation (2023).
+T11_POINTS = [
+    (105.80, 21.045, "2025-08-01", None),
+    (105.8064, 21.0387, "2025-08-01", "nghia-do"),
+    (105.8075, 21.0387, "2025-08-01", "ngoc-ha"),
+    (105.8055, 21.0387, "2025-08-01", "Phường Ngọc Hà"),
+    (105.80627, 21.036937, "2025-08-01", None),
+    (105.8064, 21.0387, "2024-05-01", "quan-hoa"),
+    (105.80796, 21.046596, "2024-05-01", "xyz"),
+    (105.94, 21.06, "2024-05-01", None),
+    (107.5, 20.0, "2025-08-01", "00160"),
+    (105.8064, 21.0387, "2023-03-01", "00157"),
+]
+
+
+@pytest.mark.realdata
+def test_post_locate_answers_each_real_point_as_get_does(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """An outside audit's case: POST /locate gave ``candidates: []`` where GET /locate listed
+    the holding ward. Each posted point now gets GET's answer, field by field, whether the
+    carried T11 cluster lapsed (as committed) or was confirmed."""
+    points = [
+        {"lon": lon, "lat": lat, "date": day, "detected_by": detector}
+        for lon, lat, day, detector in T11_POINTS
+    ]
+    contexts = {
+        "lapsed": load_context(built_settings),
+        "confirmed": load_context(built_settings, confirmations=list(T11_CONFIRMED.values())),
+    }
+    for name, context in contexts.items():
+        app = create_app(
+            built_api_settings, context=context, store_url=f"sqlite:///{tmp_path / name}.sqlite"
+        )
+        with TestClient(app) as client:
+            posted = client.post("/locate", json=points).json()
+            assert len(posted) == len(points)
+            for point, answer in zip(points, posted, strict=True):
+                params = {key: value for key, value in point.items() if value is not None}
+                expected = client.get("/locate", params=params).json()
+                for field in expected:
+                    assert answer.get(field) == expected[field], (name, field, point)
+                assert sorted(answer) == sorted(expected), (name, point)
+    inside, bridge = posted[:2]
+    assert [c["code"] for c in inside["candidates"]] == ["00160"]
+    assert [c["code"] for c in bridge["candidates"]] == ["00160", "00008"]
+    assert [c["code"] for c in posted[4]["candidates"]] == ["00008", "00025", "00160"]

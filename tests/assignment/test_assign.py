@@ -580,6 +580,70 @@ def test_each_sentence_names_the_unit_holding_its_own_point(grid: BoundarySet) -
     assert not rows["explanation_en"].str.startswith("In unknown").any()
 
 
+def test_a_lapsed_cluster_names_its_original_by_name_with_the_id_in_brackets(
+    grid: BoundarySet,
+) -> None:
+    """An analyst reads the original's name, as the out-of-period notice gives it (the
+    sentence said "cụm grid-before kết thúc …", an id where a name is expected)."""
+    from geozone.assignment.explain import (
+        cluster_named,
+        lapsed_sentences,
+        out_of_period_notice,
+        standing_notice,
+    )
+
+    ended = {"start": datetime(2020, 1, 1).date(), "end": datetime(2021, 12, 31).date()}
+    carried = grid_cluster(
+        zone_width_m=100,
+        regulation=REGULATION,
+        carried_from="grid-before",
+        carried_from_name="Cụm trước cải cách",
+        carried_from_name_en="The cluster before the reform",
+        original_period=ended,
+        carry_status="lapsed",
+    )
+    lon, lat = grid_point(950, 300)
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["zone"],
+            "occurred_at": [WHEN],
+            "lon": [lon],
+            "lat": [lat],
+            "detected_by": ["o2"],
+        }
+    )
+    (row,) = assign(incidents, [grid], [ClusterTerritory(carried, grid)]).clusters.to_dict(
+        "records"
+    )
+    assert row["rule"] == "no_decision"
+    assert (
+        "Không có quyết định chủ trì: Cụm trước cải cách (grid-before) kết thúc ngày "
+        in (row["explanation_vi"])
+    )
+    assert (
+        "No lead decision: The cluster before the reform (grid-before) ended on "
+        in (row["explanation_en"])
+    )
+    assert "cụm grid-before" not in row["explanation_vi"]
+    vi, en = lapsed_sentences(carried)
+    assert vi in row["explanation_vi"] and en in row["explanation_en"]
+    assert standing_notice(carried) == f"{vi} / {en}"
+    # One way of naming a cluster: the out-of-period notice names the carried form so.
+    assert cluster_named(carried, "vi") == "Cụm thử (grid-centre)"
+    assert (
+        cluster_named(carried, "en", original=True) == "The cluster before the reform (grid-before)"
+    )
+    assert out_of_period_notice(carried, WHEN.date()).startswith("Cụm thử (grid-centre) không")
+    # An original whose names were not kept is still called a cluster, by its id.
+    unnamed = carried.model_copy(update={"carried_from_name": None, "carried_from_name_en": None})
+    assert lapsed_sentences(unnamed)[0].startswith(
+        "Không có quyết định chủ trì: cụm grid-before kết thúc ngày 31/12/2021"
+    )
+    assert lapsed_sentences(unnamed)[1].startswith(
+        "No lead decision: cluster grid-before ended on 2021-12-31"
+    )
+
+
 @pytest.mark.parametrize("carry_status", [None, "lapsed"])
 def test_a_batchs_sentences_are_those_of_its_rows_judged_alone(
     grid: BoundarySet, carry_status: str | None

@@ -350,14 +350,16 @@ def test_every_rule_worded_whole_in_both_languages(
         row,
         "no_decision",
         "Vụ việc thuộc Phường Nghĩa Đô; Phường Nghĩa Đô phát hiện. Không có quyết định chủ trì: "
-        "cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024 (suy đoán), trước khi sắp xếp đơn vị hành "
+        "Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật tự khu vực giáp ranh cầu T11 "
+        "(hoa-do-phuc-vi) kết thúc ngày 31/12/2024 (suy đoán), trước khi sắp xếp đơn vị hành "
         "chính; dạng chuyển sang đơn vị mới (hoa-do-phuc-vi-vn2025) chưa được xác nhận nên "
         "không áp dụng (xác nhận bằng: geozone clusters confirm hoa-do-phuc-vi-vn2025 --from "
         "NGÀY). Cần xem xét lại.",
-        "In Phường Nghĩa Đô; detected by Phường Nghĩa Đô. No lead decision: cluster "
-        "hoa-do-phuc-vi ended on 2024-12-31 (inferred), before the reorganisation of units; its "
-        "carried form (hoa-do-phuc-vi-vn2025) is not confirmed and does not apply (confirm it "
-        "with: geozone clusters confirm hoa-do-phuc-vi-vn2025 --from DATE). Review.",
+        "In Phường Nghĩa Đô; detected by Phường Nghĩa Đô. No lead decision: Hoa–Đô–Phúc–Vị "
+        "cluster for security and order in the T11 bridge border area (hoa-do-phuc-vi) ended "
+        "on 2024-12-31 (inferred), before the reorganisation of units; its carried form "
+        "(hoa-do-phuc-vi-vn2025) is not confirmed and does not apply (confirm it with: geozone "
+        "clusters confirm hoa-do-phuc-vi-vn2025 --from DATE). Review.",
     )
     assert row["lead_unit"] is None and row["review"] and not row["in_zone"]
     assert row["member_code"] == "00160" and row["cooperating"] == []
@@ -367,7 +369,8 @@ def test_every_rule_worded_whole_in_both_languages(
     assert abroad["explanation_vi"].startswith(
         "Vụ việc ở ngoài mọi đơn vị hành chính của Việt Nam có ranh giới trong bộ vn2025 (trên "
         "biển, ngoài biên giới hoặc nơi chưa có ranh giới); Phường Nghĩa Đô phát hiện. Không "
-        "có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc ngày 31/12/2024"
+        "có quyết định chủ trì: Cụm liên kết Hoa - Đô - Phúc - Vị đảm bảo an ninh trật tự khu "
+        "vực giáp ranh cầu T11 (hoa-do-phuc-vi) kết thúc ngày 31/12/2024"
     )
     assert abroad["explanation_en"].startswith(
         "Outside every administrative unit of Vietnam with boundaries in set vn2025 (at sea, "

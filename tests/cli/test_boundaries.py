@@ -1,4 +1,5 @@
-"""``geozone locate`` gives the API's answer: the same JSON as ``GET /locate``."""
+"""``geozone locate`` gives the API's answer: the same JSON as ``GET /locate`` and as the
+point's answer in ``POST /locate``."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def test_locate_answers_as_the_api_does(built_settings: Settings, tmp_path: Path
         store_url=f"sqlite:///{tmp_path / 'api.sqlite'}",
     )
     with TestClient(app) as client:
-        for lon, lat, day, detector in POINTS:
+        batch = [{"lon": p[0], "lat": p[1], "date": p[2], "detected_by": p[3]} for p in POINTS]
+        posted = client.post("/locate", json=batch).json()
+        for (lon, lat, day, detector), in_batch in zip(POINTS, posted, strict=True):
             args = ["locate", str(lon), str(lat), "--date", day, "--json"]
             params: dict[str, object] = {"lon": lon, "lat": lat, "date": day}
             if detector is not None:
@@ -58,12 +61,13 @@ def test_locate_answers_as_the_api_does(built_settings: Settings, tmp_path: Path
             result = runner.invoke(cli.app, args)
             assert result.exit_code == 0, result.output
             assert json.loads(result.output) == client.get("/locate", params=params).json()
+            assert json.loads(result.output) == in_batch  # and each point of POST /locate
         # The lapsed T11 cluster is named with its reason, in text too.
         result = runner.invoke(cli.app, ["locate", "105.8064", "21.0387", "--date", "2025-08-01"])
         lines = result.output.splitlines()
         assert lines[0].startswith("In Phường Nghĩa Đô, Thành phố Hà Nội (vn2025)")
         assert lines[1].startswith("hoa-do-phuc-vi-vn2025: Cụm chưa áp dụng – không có quyết định")
-        assert "Không có quyết định chủ trì: cụm hoa-do-phuc-vi kết thúc" in result.output
+        assert "cầu T11 (hoa-do-phuc-vi) kết thúc ngày 31/12/2024" in result.output
 
 
 @pytest.mark.realdata

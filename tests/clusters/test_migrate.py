@@ -178,6 +178,8 @@ def test_to_cluster_carries_organisations_and_validates(
     carried = migration.to_cluster()
     assert carried.id == "thu-grid-new" and carried.boundary_set == "grid-new"
     assert carried.carried_from == "thu" and carried.name == "Cụm thử (đơn vị 2025)"
+    # The original's names are kept: sentences name it by them (its id in brackets).
+    assert (carried.carried_from_name, carried.carried_from_name_en) == ("Cụm thử", "Test")
     assert [(m.unit_code, m.partial) for m in carried.members if m.kind == "unit"] == [
         ("00011", False),
         ("00014", True),
