@@ -21,6 +21,7 @@ import shapely
 from geozone.analysis.study import cluster_study, study_area, study_hotspots
 from geozone.context import Context, load_context
 from geozone.incidents.pipeline import assign_stale, link_stored
+from geozone.labels import STUDY_COUNT_BASIS
 from geozone.report import cluster_forms, cluster_report
 from geozone.settings import Settings
 from geozone.store import IncidentStore, open_store
@@ -193,6 +194,10 @@ def test_the_review_and_the_study_count_the_same_incidents(
     assert result.n_incidents + result.n_outside == len(study.located)
     (note,) = [n for n in report.notes if n.startswith("Điểm nóng Gi*: ")]
     assert f"; {result.n_incidents:,} incidents" in note
+    # ... and says what it counts, in each language: the cluster as it stood on each date.
+    vietnamese, english = note.split(" / Gi* hotspots: ")
+    assert vietnamese.endswith(f" {STUDY_COUNT_BASIS[0]}.") and "incidents" not in vietnamese
+    assert english.endswith(f" {STUDY_COUNT_BASIS[1]}.")
 
 
 def test_where_every_judged_incident_is_located_the_counts_are_equal(
