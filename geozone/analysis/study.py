@@ -192,8 +192,8 @@ def cluster_study(
     chosen = next((f for f in active if f.id == cluster_id), None) or (active or placed)[-1]
     assert chosen.territory is not None
     spans = study_spans(placed, first, last)
-    used = {s.form_id for s in spans}
-    area = study_area([f for f in placed if f.id in used])
+    areas = list({s.form_id: s.area for s in spans}.values())  # each form's once
+    area = areas[0] if len(areas) == 1 else shapely.union_all(areas)
     incidents = cluster_incidents(store, [f.id for f in forms], first, last) if judged else None
     located = area_incidents(store, area, first, last)
     located = located[in_form_territory(located, spans)].reset_index(drop=True)
@@ -256,21 +256,28 @@ def study_spans(forms: list[ClusterForm], start: date, end: date) -> tuple[Study
     placed = [f for f in forms if f.territory is not None and f.territory.geometric]
     if not placed:
         return ()
+    areas: dict[str, Any] = {}
+
+    def area_of(form: ClusterForm) -> Any:  # each form's territory once
+        if form.id not in areas:
+            areas[form.id] = study_area([form])
+        return areas[form.id]
+
     spans = [
         StudySpan(
             f.id,
             max(start, f.applies_from or start),
             min(end, f.applies_to or end),
-            study_area([f]),
+            area_of(f),
         )
         for f in placed
         if f.overlaps(start, end)
     ]
-    gaps = uncovered_days(placed, start, end)
-    if gaps:
-        newest = placed[-1]
-        area = study_area([newest])
-        spans += [StudySpan(newest.id, a, b, area, fallback=True) for a, b in gaps]
+    newest = placed[-1]
+    spans += [
+        StudySpan(newest.id, a, b, area_of(newest), fallback=True)
+        for a, b in uncovered_days(placed, start, end)
+    ]
     order = {f.id: k for k, f in enumerate(placed)}
     return tuple(sorted(spans, key=lambda s: (s.first, order[s.form_id])))
 
