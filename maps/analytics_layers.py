@@ -264,11 +264,11 @@ def cluster_analytics(
     """Compute the Gi* and emerging-hotspot layers of a cluster (for a standalone map).
 
     The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults, from the same
-    study (:func:`geozone.analysis.study.cluster_study`: the incidents located in the study area
-    from
-    ``start`` to ``end``, default the 365 days ending today, Vietnam time) and the same
-    parameters (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar
-    month.
+    study (:func:`geozone.analysis.study.cluster_study`: the incidents from ``start`` to
+    ``end``, default the 365 days ending today, Vietnam time, each in the territory of the
+    cluster as it stood on its date) and the same parameters
+    (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar month.
+    Both collections carry ``count_basis``, as the API's answer does.
 
     Raises
     ------

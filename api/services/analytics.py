@@ -85,8 +85,9 @@ def cluster_period(
 ) -> ClusterStudy:
     """Read a cluster's study over a period (:func:`geozone.analysis.study.cluster_study`).
 
-    Hotspots, coverage and suggestions test the incidents located in the study area; only the
-    border effect reads the judged incidents and their decisions (``judged``).
+    Hotspots, coverage and suggestions test the located incidents (each in the territory of
+    the cluster as it stood on its date); only the border effect reads the judged incidents
+    and their decisions (``judged``).
 
     Raises
     ------

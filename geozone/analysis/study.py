@@ -19,7 +19,7 @@ cluster maps, the review report) reads them through :func:`cluster_study` and
   decisions (counts and the border effect read them); ``located`` are every stored incident
   of the period that lies in the territory counted on its date, judged under the cluster or
   not (hotspots read them: a grid counts what lies in its cells). An incident of June 2025
-  in a commune that joined the cluster's territory only with its carried form of 1 July
+  in a place that entered the cluster's territory only with its carried form of 1 July
   2025 is not located; one of August is. A review (judged incidents) and a study (located
   ones) so count the same incidents, but for those a member detected outside every
   member's territory (judged, in no territory) and on days no form with geometry is in
