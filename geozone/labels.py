@@ -22,6 +22,9 @@ Synthetic data is marked in one spelling per use:
   of an analysis of synthetic incidents (``message``); :data:`SYNTHETIC_NOTE_LABEL` the
   opening of the same message in each language (``message_vi``: "DỮ LIỆU MÔ PHỎNG",
   ``message_en``: "SYNTHETIC data").
+
+What a cluster's study counts is said in one phrase, :data:`STUDY_COUNT_BASIS` (one text:
+:data:`STUDY_COUNT_BASIS_TEXT`), wherever a study's incident count is shown.
 """
 
 from __future__ import annotations
@@ -137,6 +140,20 @@ SYNTHETIC_NOTE = "SYNTHETIC data (dữ liệu mô phỏng)"
 #: The same opening in each language (its ``message_vi`` and ``message_en``).
 SYNTHETIC_NOTE_LABEL: Label = ("DỮ LIỆU MÔ PHỎNG", "SYNTHETIC data")
 
+# -- counts ------------------------------------------------------------------------------------
+
+#: What a cluster's study counts (:mod:`geozone.analysis.study`): every output that states a
+#: study's incident count (hotspot notes and answers, map legends, coverage, the review's
+#: Gi* note) names it, Vietnamese first.
+STUDY_COUNT_BASIS: Label = (
+    "Vụ việc được tính trong địa bàn của cụm vào ngày xảy ra từng vụ, theo sự việc (không "
+    "theo báo cáo)",
+    "Incidents counted in the cluster's territory as it stood on each incident's date, as "
+    "events (not reports)",
+)
+#: The same as one text, "vi / en": the ``count_basis`` property of the API's answers.
+STUDY_COUNT_BASIS_TEXT = bilingual(STUDY_COUNT_BASIS)
+
 __all__ = [
     "AREA_LABELS",
     "CATEGORY_LABELS",
@@ -150,6 +167,8 @@ __all__ = [
     "OUTSIDE_MEMBERS",
     "RULE_LABELS",
     "SPOT_LABELS",
+    "STUDY_COUNT_BASIS",
+    "STUDY_COUNT_BASIS_TEXT",
     "SYNTHETIC_BANNER",
     "SYNTHETIC_LABEL",
     "SYNTHETIC_LABEL_TEXT",

@@ -32,7 +32,7 @@ from folium.template import Template
 
 from geozone import labels
 from geozone.context import Context
-from geozone.labels import SYNTHETIC_LABEL_TEXT, bilingual
+from geozone.labels import STUDY_COUNT_BASIS_TEXT, SYNTHETIC_LABEL_TEXT, bilingual
 from geozone.store import IncidentStore
 from maps.elements import esc, js_json, own_assets
 
@@ -192,7 +192,9 @@ class ClusterAnalytics:
 def plain_note(kind: LayerKind, props: dict[str, Any], period: ClusterAnalytics) -> str:
     """Return the note of a hotspot layer in plain words, Vietnamese first (no jargon).
 
-    The same text as the served maps' ``GZ.analysisNote`` (maps/static/geozone.js).
+    The same text as the served maps' ``GZ.analysisNote`` (maps/static/geozone.js). A note
+    that states the number of incidents ends with what it counts (the layer's
+    ``count_basis``, :data:`geozone.labels.STUDY_COUNT_BASIS_TEXT`).
     """
     from geozone.text import format_number as n
 
@@ -208,11 +210,12 @@ def plain_note(kind: LayerKind, props: dict[str, Any], period: ClusterAnalytics)
         if props.get("n_outside")
         else ""
     )
+    basis = f" {props['count_basis']}." if props.get("count_basis") else ""
     if props.get("status") not in (None, "tested"):
         return (
             f"{syn}Chưa đủ vụ việc để kết luận ({n(props.get('n_incidents') or 0)} vụ việc, "
             f"{when}; cần ít nhất {n(props.get('min_incidents') or 30)}). / Too few incidents "
-            "to tell."
+            f"to tell.{basis}"
         )
     if kind == "gi":
         hot, cold = n(props.get("n_hot") or 0), n(props.get("n_cold") or 0)
@@ -220,7 +223,7 @@ def plain_note(kind: LayerKind, props: dict[str, Any], period: ClusterAnalytics)
             f"{syn}Chia khu vực thành ô {cell}: {hot} ô là điểm nóng và {cold} ô là điểm lạnh, "
             f"có ý nghĩa thống kê ở mức {level} (ít khả năng do ngẫu nhiên), từ "
             f"{n(props.get('n_incidents') or 0)} vụ việc, {when}.{outside} / {hot} hot and "
-            f"{cold} cold {cell} cells, statistically significant at the {level} level."
+            f"{cold} cold {cell} cells, statistically significant at the {level} level.{basis}"
         )
     counts = props.get("categories") or {}
     parts = [
@@ -261,11 +264,11 @@ def cluster_analytics(
     """Compute the Gi* and emerging-hotspot layers of a cluster (for a standalone map).
 
     The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults, from the same
-    study (:func:`geozone.analysis.study.cluster_study`: the incidents located in the study area
-    from
-    ``start`` to ``end``, default the 365 days ending today, Vietnam time) and the same
-    parameters (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar
-    month.
+    study (:func:`geozone.analysis.study.cluster_study`: the incidents from ``start`` to
+    ``end``, default the 365 days ending today, Vietnam time, each in the territory of the
+    cluster as it stood on its date) and the same parameters
+    (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar month.
+    Both collections carry ``count_basis``, as the API's answer does.
 
     Raises
     ------
@@ -293,12 +296,15 @@ def cluster_analytics(
         seed=HOTSPOT_DEFAULTS.seed,
         alpha=HOTSPOT_DEFAULTS.alpha,
     )
+    layers = [significant_collection(result) for result in (gi, emerging)]
+    for collection in layers:  # what the counts count, as the API's answers say it
+        collection.setdefault("properties", {})["count_basis"] = STUDY_COUNT_BASIS_TEXT
     return ClusterAnalytics(
         cluster_id,
         first,
         last,
-        json.loads(json.dumps(significant_collection(gi), default=str)),
-        json.loads(json.dumps(significant_collection(emerging), default=str)),
+        json.loads(json.dumps(layers[0], default=str)),
+        json.loads(json.dumps(layers[1], default=str)),
     )
 
 

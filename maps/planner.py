@@ -86,6 +86,7 @@ PLANNER_LABELS = {
     "hot_share": "Phần ô điểm nóng / Hot-cell share",
     "hot_untested": "Chưa đủ vụ việc để kiểm định / Too few incidents to test",
     "incidents": "Vụ việc trong vùng / Incidents inside",
+    "count_basis": "Cách tính / How counted",
     "period": "Giai đoạn / Period",
     "synthetic": "DỮ LIỆU MÔ PHỎNG / SYNTHETIC DATA",
     "close": "Đóng / Close",

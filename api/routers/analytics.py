@@ -16,11 +16,16 @@ Thin routes over :mod:`geozone.analysis.hotspots`, :mod:`geozone.analysis.border
 
 Which incidents
 ---------------
-As in the cluster review report (:func:`geozone.report.review.cluster_incidents`): those the store
-holds a decision of the cluster for, on the days ``from``..``to`` (Vietnam time, both
-included; default the 365 days ending today), over the cluster's whole family (an original
-and the forms carried into the 2025 units). The study area is the union of the members'
-territories of the forms in force in the period.
+One study of the cluster (:func:`geozone.analysis.study.cluster_study`) over the days
+``from``..``to`` (Vietnam time, both included; default the 365 days ending today) and the
+cluster's whole family (an original and the forms carried into the 2025 units). Hotspots,
+coverage and suggestions count every stored incident in the territory of the cluster as it
+stood on the incident's date: the members' territory of the form in force that day (of the
+newest form on days none is), which is what the review judges under the cluster, but for
+incidents a member detected outside every member's territory; the answers say so in
+``count_basis``. The border effect reads the incidents judged under each form, as the review
+(:func:`geozone.report.incidents.cluster_incidents`). The study area (the grid's) is the
+union of those territories over the period.
 
 Limits
 ------
@@ -232,8 +237,10 @@ def cluster_hotspots(
     ("tested" or "too_few": fewer than 30 incidents, or fewer than 10 cells holding one
     (``n_nonempty``, ``min_nonempty_cells``), are not tested, which is not an error), a
     ``message`` (English, as it always
-    was) with ``message_vi`` and ``message_en`` (each wholly in its language), the attribution and,
-    for synthetic incidents, the label "dữ liệu mô phỏng / synthetic data". ``notices``
+    was) with ``message_vi`` and ``message_en`` (each wholly in its language), ``count_basis``
+    (what the counts count: the incidents in the cluster's territory as it stood on each
+    incident's date, as events), the attribution and, for synthetic incidents, the label
+    "dữ liệu mô phỏng / synthetic data". ``notices``
     names an unfinished import of the store (its reports may be counted as separate events
     until it is finished or linked). Needs an analyst key.
     """

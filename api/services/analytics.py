@@ -31,7 +31,7 @@ from geozone.analysis.study import (
     study_period,
 )
 from geozone.context import Context
-from geozone.labels import SYNTHETIC_LABEL_TEXT
+from geozone.labels import STUDY_COUNT_BASIS_TEXT, SYNTHETIC_LABEL_TEXT
 from geozone.store import IncidentStore
 
 #: Most grid cells an analytics request may build (the core allows more, for batch work).
@@ -85,8 +85,9 @@ def cluster_period(
 ) -> ClusterStudy:
     """Read a cluster's study over a period (:func:`geozone.analysis.study.cluster_study`).
 
-    Hotspots, coverage and suggestions test the incidents located in the study area; only the
-    border effect reads the judged incidents and their decisions (``judged``).
+    Hotspots, coverage and suggestions test the located incidents (each in the territory of
+    the cluster as it stood on its date); only the border effect reads the judged incidents
+    and their decisions (``judged``).
 
     Raises
     ------
@@ -219,7 +220,11 @@ def check_workload(n_cells: int, permutations: int, n_bins: int = 1) -> None:
 
 
 def with_labels(collection: dict[str, Any], period: ClusterPeriod) -> dict[str, Any]:
-    """Add the cluster, period, attribution and synthetic label to a result's properties."""
+    """Add the cluster, period, attribution and synthetic label to a result's properties.
+
+    And ``count_basis``: what the study's counts count
+    (:data:`geozone.labels.STUDY_COUNT_BASIS_TEXT`), which the maps' notes say.
+    """
     properties = collection.setdefault("properties", {})
     sets = [
         f.bset for f in period.forms if f.bset is not None and f.overlaps(period.start, period.end)
@@ -233,6 +238,7 @@ def with_labels(collection: dict[str, Any], period: ClusterPeriod) -> dict[str, 
             "attribution_en": "; ".join(dict.fromkeys(b.info.attribution_en for b in sets)),
             # Hotspots count events, once each; how many reports were linked into them.
             "events": period.located_events,
+            "count_basis": STUDY_COUNT_BASIS_TEXT,
         }
     )
     if properties.get("synthetic"):
@@ -411,9 +417,10 @@ def coverage_of(
 ) -> dict[str, Any]:
     """Return what a zone covers in a cluster over a period, JSON-ready.
 
-    The incidents inside are counted as events: ``notices`` names an unfinished import of
-    the store (its reports may be counted as separate events until it is finished or
-    linked), as the hotspots the hot-cell share comes from say it.
+    The incidents inside are counted as the study counts them (``count_basis``: in the
+    cluster's territory as it stood on each incident's date, as events): ``notices`` names
+    an unfinished import of the store (its reports may be counted as separate events until
+    it is finished or linked), as the hotspots the hot-cell share comes from say it.
 
     Raises
     ------
@@ -440,6 +447,7 @@ def coverage_of(
             "hotspot_message_vi": result.message_vi,
             "hotspot_message_en": result.message_en,
             "synthetic": found.synthetic,
+            "count_basis": STUDY_COUNT_BASIS_TEXT,
             "notices": notices,
         }
     )

@@ -58,6 +58,7 @@ from geozone.errors import DataNotFoundError, GeozoneError, UnknownPatrolZoneErr
 from geozone.incidents.fields import STATUSES
 from geozone.incidents.notices import unfinished_import_notices
 from geozone.incidents.schema import CATEGORIES
+from geozone.labels import STUDY_COUNT_BASIS_TEXT
 from geozone.store import IncidentQuery, IncidentStore
 from geozone.store.base import EVENT_COLUMNS, INCIDENT_COLUMNS, UNIT_COLUMNS
 from geozone.store.decisions import UnitNamer, flat_decisions, records_frame, unit_namer
@@ -958,6 +959,7 @@ def _cluster_hotspots(
                 "from": period.start.isoformat(),
                 "to": period.end.isoformat(),
                 "synthetic": period.synthetic,
+                "count_basis": STUDY_COUNT_BASIS_TEXT,
             },
             "_shape": geom,
         }

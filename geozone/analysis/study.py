@@ -6,15 +6,25 @@ cluster maps, the review report) reads them through :func:`cluster_study` and
 :func:`study_hotspots`, so the same data and parameters give the same cells everywhere.
 
 - The **forms** are the cluster and its carried forms (:func:`geozone.report.forms.cluster_forms`).
-- The **study area** is the union of the members' territories of the forms in force in the
-  period that have geometry (a form in coarse mode has none), or of the newest such form
-  when none is in force; ``territory`` is the newest form with geometry in force (coverage
-  and patrol suggestions use it).
+- Each day of the period is counted in the territory of the cluster **as it stood on that
+  day** (:func:`study_spans`, the study's ``spans``): the members' territory of the form
+  with geometry in force on the day (a form in coarse mode has none), or, on days no such
+  form is in force, of the newest form with geometry (a lapsed carried cluster, which
+  judges nothing, still has a territory to study: the T11 cluster of 2023–2024).
+- The **study area** is the union of those territories over the period (the forms with
+  geometry in force in it, and the newest one when some day has none): the grid covers it.
+  ``territory`` is the newest form with geometry in force (coverage and patrol suggestions
+  use it).
 - ``incidents`` are those judged under the cluster's forms in the period, with their
   decisions (counts and the border effect read them); ``located`` are every stored incident
-  inside the study area in the period, judged under the cluster or not (hotspots read them:
-  a grid counts what lies in its cells, and a lapsed carried cluster, which judges nothing,
-  still has a territory to study).
+  of the period that lies in the territory counted on its date, judged under the cluster or
+  not (hotspots read them: a grid counts what lies in its cells). An incident of June 2025
+  in a place that entered the cluster's territory only with its carried form of 1 July
+  2025 is not located; one of August is. A review (judged incidents) and a study (located
+  ones) so count the same incidents, but for those a member detected outside every
+  member's territory (judged, in no territory) and on days no form with geometry is in
+  force. A form's territory is that of all its members with geometry on all its days: a
+  member's own joining or leaving date inside a form is not applied.
 - Both count **events, not reports**: reports of one event by two members (linked on import,
   sharing an ``event_id``) are kept once, by the event's lead report
   (:func:`geozone.incidents.linking.one_per_event`); ``events`` says how many were linked.
@@ -75,6 +85,32 @@ EMERGING_PERMUTATIONS = 0
 
 
 @dataclass(frozen=True)
+class StudySpan:
+    """Days of a study and the territory an incident dated on them is counted in.
+
+    Attributes
+    ----------
+    form_id
+        The form whose members' territory counts (a
+        :class:`~geozone.report.forms.ClusterForm`'s id).
+    first, last
+        First and last day, inclusive (Vietnam time), within the study's period.
+    area
+        The members' territory of the form (EPSG:4326; :func:`study_area`).
+    fallback
+        True on days no form with geometry is in force: the newest form with geometry
+        stands in (a lapsed carried cluster, which judges nothing, still has a territory to
+        study).
+    """
+
+    form_id: str
+    first: date
+    last: date
+    area: Any
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
 class ClusterStudy:
     """A cluster's family over a period (see the module notes)."""
 
@@ -92,6 +128,8 @@ class ClusterStudy:
     events: dict[str, int] | None = None
     #: The same counts of ``located`` (what hotspots count).
     located_events: dict[str, int] | None = None
+    #: The days of the period and the territory an incident dated on them is counted in.
+    spans: tuple[StudySpan, ...] = ()
 
     @property
     def synthetic(self) -> bool:
@@ -153,9 +191,12 @@ def cluster_study(
     active = [f for f in placed if f.overlaps(first, last)]
     chosen = next((f for f in active if f.id == cluster_id), None) or (active or placed)[-1]
     assert chosen.territory is not None
-    area = study_area(active or placed[-1:])
+    spans = study_spans(placed, first, last)
+    areas = list({s.form_id: s.area for s in spans}.values())  # each form's once
+    area = areas[0] if len(areas) == 1 else shapely.union_all(areas)
     incidents = cluster_incidents(store, [f.id for f in forms], first, last) if judged else None
     located = area_incidents(store, area, first, last)
+    located = located[in_form_territory(located, spans)].reset_index(drop=True)
     if categories is not None:
         located = located[located["category"].isin(categories)].reset_index(drop=True)
         if incidents is not None:
@@ -176,6 +217,7 @@ def cluster_study(
         located.reset_index(drop=True),
         events,
         located_events,
+        spans,
     )
 
 
@@ -189,6 +231,92 @@ def study_area(forms: list[ClusterForm]) -> Any:
         codes = territory.members.loc[territory.members["has_territory"], "code"]
         geoms += [territory.bset.geometry(str(code)) for code in codes]
     return shapely.union_all([g for g in geoms if g is not None])
+
+
+def study_spans(forms: list[ClusterForm], start: date, end: date) -> tuple[StudySpan, ...]:
+    """Return which form's territory counts the incidents of each day of a period.
+
+    Parameters
+    ----------
+    forms
+        The forms of a cluster (:func:`geozone.report.forms.cluster_forms`); those without a
+        territory with geometry (coarse mode, legacy wards) count nothing.
+    start, end
+        First and last day of the period, inclusive.
+
+    Returns
+    -------
+    tuple of StudySpan
+        By first day: each form with geometry in force in the period on its days in it,
+        and the newest form with geometry on the days none is in force (``fallback``);
+        empty when no form has geometry.
+    """
+    from geozone.report.forms import uncovered_days
+
+    placed = [f for f in forms if f.territory is not None and f.territory.geometric]
+    if not placed:
+        return ()
+    areas: dict[str, Any] = {}
+
+    def area_of(form: ClusterForm) -> Any:  # each form's territory once
+        if form.id not in areas:
+            areas[form.id] = study_area([form])
+        return areas[form.id]
+
+    spans = [
+        StudySpan(
+            f.id,
+            max(start, f.applies_from or start),
+            min(end, f.applies_to or end),
+            area_of(f),
+        )
+        for f in placed
+        if f.overlaps(start, end)
+    ]
+    newest = placed[-1]
+    spans += [
+        StudySpan(newest.id, a, b, area_of(newest), fallback=True)
+        for a, b in uncovered_days(placed, start, end)
+    ]
+    order = {f.id: k for k, f in enumerate(placed)}
+    return tuple(sorted(spans, key=lambda s: (s.first, order[s.form_id])))
+
+
+def in_form_territory(incidents: pd.DataFrame, spans: tuple[StudySpan, ...]) -> np.ndarray:
+    """Tell which incidents lie in the territory counted on their date (edges count as inside).
+
+    Parameters
+    ----------
+    incidents
+        With ``occurred_at`` (tz-aware), ``lon`` and ``lat`` (EPSG:4326).
+    spans
+        The days and territories of a study (:func:`study_spans`).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Aligned to ``incidents``: True where a span holds the incident's day (Vietnam time)
+        and its territory holds the point. Vectorised: one test per span, not per incident.
+    """
+    inside = np.zeros(len(incidents), dtype=bool)
+    if not len(incidents):
+        return inside
+    days = (
+        pd.to_datetime(incidents["occurred_at"])
+        .dt.tz_convert(VIETNAM_TZ)
+        .dt.tz_localize(None)
+        .dt.normalize()
+        .to_numpy()
+    )
+    lon = incidents["lon"].to_numpy(np.float64)
+    lat = incidents["lat"].to_numpy(np.float64)
+    for span in spans:
+        on = (days >= np.datetime64(span.first)) & (days <= np.datetime64(span.last))
+        if not on.any() or span.area is None or shapely.is_empty(span.area):
+            continue
+        shapely.prepare(span.area)
+        inside[on] |= shapely.intersects_xy(span.area, lon[on], lat[on])
+    return inside
 
 
 #: The incident columns a study reads from the store.
@@ -212,7 +340,8 @@ def area_incidents(store: IncidentStore, area: Any, start: date, end: date) -> p
     """Return every stored incident inside ``area`` (EPSG:4326) from ``start`` to ``end``.
 
     The store is read by the area's bounding box, page by page; the points are then tested
-    against the area itself (edges count as inside).
+    against the area itself (edges count as inside). A study keeps those in the territory
+    counted on their date (:func:`in_form_territory`).
     """
     from geozone.report.forms import period_bounds
 
@@ -277,9 +406,12 @@ __all__ = [
     "HOTSPOT_DEFAULTS",
     "ClusterStudy",
     "HotspotParameters",
+    "StudySpan",
     "area_incidents",
     "cluster_study",
+    "in_form_territory",
     "study_area",
     "study_hotspots",
     "study_period",
+    "study_spans",
 ]

@@ -241,7 +241,7 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
             "Cụm không hoạt động trong kỳ báo cáo / The cluster did not run in the period."
         )
     else:
-        gaps = "; ".join(f"{a} – {b}" for a, b in _uncovered(forms, start, end))
+        gaps = "; ".join(f"{a} – {b}" for a, b in uncovered_days(forms, start, end))
         if gaps:
             notes.append(
                 f"Cụm không hoạt động (ngoài giai đoạn của cụm hoặc của bộ ranh giới) trong: "
@@ -287,8 +287,21 @@ def _vi_decimal(value: float) -> str:
     return f"{format_number(int(whole), 'vi')},{part}"
 
 
-def _uncovered(forms: Sequence[ClusterForm], start: date, end: date) -> list[tuple[date, date]]:
-    """Return the stretches of the period on which no form of the cluster applies."""
+def uncovered_days(forms: Sequence[ClusterForm], start: date, end: date) -> list[tuple[date, date]]:
+    """Return the stretches of the period on which none of ``forms`` applies.
+
+    Parameters
+    ----------
+    forms
+        Forms of a cluster (all of them, or those with a territory).
+    start, end
+        First and last day of the period, inclusive.
+
+    Returns
+    -------
+    list of tuple of date
+        ``(first, last)`` of each stretch, inclusive, in order.
+    """
     spans = sorted(
         (max(start, f.applies_from or start), min(end, f.applies_to or end))
         for f in forms

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from geozone.errors import InvalidParameterError
+from geozone.labels import STUDY_COUNT_BASIS
 from geozone.report._common import _names
 from geozone.report.forms import ClusterForm
 from geozone.store.base import IncidentStore
@@ -41,7 +42,8 @@ def _hotspots(
     """Return the Gi* cells over the study area and the named hotspots' figures.
 
     The cells are those of :func:`geozone.analysis.study.study_hotspots` with its defaults, as every
-    other output shows them.
+    other output shows them; the note names what the count counts
+    (:data:`geozone.labels.STUDY_COUNT_BASIS`).
     """
     from geozone.analysis.hotspots import cluster_places, named_hotspot_figures
     from geozone.analysis.study import study_hotspots
@@ -66,7 +68,11 @@ def _hotspots(
     figures["hotspot_cells_tested"] = len(cells)
     figures["hotspot_cells_hot"] = int((significant["kind"] == "hot").sum())
     figures["hotspot_cells_cold"] = int((significant["kind"] == "cold").sum())
-    notes.append(f"Điểm nóng Gi*: {result.message_vi} / Gi* hotspots: {result.message_en}")
+    basis_vi, basis_en = STUDY_COUNT_BASIS  # what the study's count counts
+    notes.append(
+        f"Điểm nóng Gi*: {result.message_vi} {basis_vi}. / "
+        f"Gi* hotspots: {result.message_en} {basis_en}."
+    )
     centre = shapely.point_on_surface(significant.geometry.to_numpy())
     table = pd.DataFrame(significant.drop(columns=significant.geometry.name))
     table["lon"] = np.round(shapely.get_x(centre), 6)

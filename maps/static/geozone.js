@@ -522,7 +522,8 @@
    * The plain note under a hotspot layer's legend, Vietnamese first, from the answer's
    * properties (no statistical jargon). ``span``: the days the map's incidents cover
    * (["yyyy-mm-dd", "yyyy-mm-dd"]), to which the period shown is clamped; ``names``: the
-   * escaped category names of the emerging layer. Returns HTML.
+   * escaped category names of the emerging layer. A note that states the number of
+   * incidents ends with what it counts (``count_basis``). Returns HTML.
    */
   GZ.analysisNote = function (kind, p, names, span) {
     if (!p) { return ""; }
@@ -540,10 +541,11 @@
     var cell = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0) + " m" : "";
     var cellEn = p.cell_size_m ? GZ.formatNumber(p.cell_size_m, 0, "en") + " m" : "";
     var outside = p.n_outside ? " " + n(p.n_outside) + " vụ việc ngoài khu vực không được tính." : "";
+    var basis = p.count_basis ? " " + GZ.escapeHtml(p.count_basis) + "." : "";
     if (p.status && p.status !== "tested") {
       return syn + "Chưa đủ vụ việc để kết luận (" + n(p.n_incidents) + " vụ việc, " + period +
         "; cần ít nhất " + n(p.min_incidents || 30) + "). <span class=\"gz-en\">Too few " +
-        "incidents to tell.</span>";
+        "incidents to tell.</span>" + basis;
     }
     if (kind === "gi") {
       return syn + "Chia khu vực thành ô " + cell + ": " + n(p.n_hot) + " ô là điểm nóng và " +
@@ -551,7 +553,7 @@
         "do ngẫu nhiên), từ " + n(p.n_incidents) + " vụ việc, " + period + "." + outside +
         " <span class=\"gz-en\">" + e(p.n_hot) + " hot and " + e(p.n_cold) + " cold " + cellEn +
         " cells, statistically significant at the " + level + " level, from " +
-        e(p.n_incidents) + " incidents.</span>";
+        e(p.n_incidents) + " incidents.</span>" + basis;
     }
     var parts = [];
     var counts = p.categories || {};

@@ -325,6 +325,7 @@
       : percent(data.hot_cells_share) + " (" + GZ.formatNumber(data.n_hot_cells, 0) + ")");
     row(labels.incidents, GZ.formatNumber(data.n_incidents_inside, 0) + " / " +
       GZ.formatNumber(data.n_incidents, 0) + " (" + percent(data.incidents_share) + ")");
+    row(labels.count_basis, data.count_basis);
     row(labels.period, GZ.vietnamDate(data.from + "T00:00:00+07:00").slice(0, 10) + " – " +
       GZ.vietnamDate(data.to + "T00:00:00+07:00").slice(0, 10));
     if (data.synthetic) { element("div", "gz-badge", table.parentNode, labels.synthetic); }

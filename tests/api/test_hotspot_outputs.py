@@ -22,6 +22,7 @@ from api.settings import ApiSettings
 from geozone.analysis.study import cluster_study, study_hotspots
 from geozone.context import Context, load_context
 from geozone.incidents.synthetic import generate_incidents
+from geozone.labels import STUDY_COUNT_BASIS, STUDY_COUNT_BASIS_TEXT
 from geozone.report import cluster_report
 from geozone.settings import Settings
 from geozone.store import open_store
@@ -102,12 +103,19 @@ def test_every_output_shows_the_same_cells_and_the_bridge_is_hot(
             if f["properties"]["kind"] == "hot"
         }
         assert served_hot == hot
+        # What the counts count, said where they are given (the one phrase of the catalogue).
+        assert served["properties"]["count_basis"] == STUDY_COUNT_BASIS_TEXT
+        assert standalone.gi["properties"]["count_basis"] == STUDY_COUNT_BASIS_TEXT
+        (note,) = [n for n in report.notes if n.startswith("Điểm nóng Gi*: ")]
+        assert f"{STUDY_COUNT_BASIS[0]}. / Gi* hotspots: " in note
+        assert note.endswith(f" {STUDY_COUNT_BASIS[1]}.")
         ogc = client.get(
             "/collections/hotspots/items",
             params={"cluster": T11, "datetime": f"{FIRST}T00:00:00Z/{LAST}T23:59:59Z"},
             headers=headers,
         ).json()
         assert {f["properties"]["cell_id"] for f in ogc["features"]} == _significant(core)
+        assert {f["properties"]["count_basis"] for f in ogc["features"]} == {STUDY_COUNT_BASIS_TEXT}
         suggested = client.get(
             f"/clusters/{T11}/patrol-suggestions", params=period, headers=headers
         ).json()
@@ -117,6 +125,8 @@ def test_every_output_shows_the_same_cells_and_the_bridge_is_hot(
             f"/clusters/{T11}/coverage", params=period, json=square, headers=headers
         ).json()
         assert covered["hotspot_status"] == "tested" and covered["hot_cells_share"] > 0
+        assert covered["count_basis"] == STUDY_COUNT_BASIS_TEXT
+        assert suggested["properties"]["count_basis"] == STUDY_COUNT_BASIS_TEXT
 
 
 def _significant(result: Any) -> set[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import shapely
 
+from geozone import labels
 from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -26,6 +27,7 @@ from maps.analytics_layers import (
     legend_section,
     loader_entries,
 )
+from maps.elements import esc
 from tests.fixtures.analytics import PLANT, incidents, make_api
 from tests.fixtures.clusters import grid_cluster
 from tests.fixtures.grid import grid_point
@@ -121,6 +123,12 @@ def test_standalone_map_embeds_both_layers(store: IncidentStore, grid_context: C
     assert "có ý nghĩa thống kê ở mức 95 %" in gi_note and "ô là điểm nóng" in gi_note
     assert gi_note.startswith("Dữ liệu mô phỏng") and "Xu hướng theo" in emerging_note
     assert not any(w in gi_note + emerging_note for w in ("Getis", "FDR", "bins", "MS,"))
+    # The count of incidents says what it counts (the API's count_basis, once, at the end);
+    # the emerging note states no count of incidents.
+    basis = esc(labels.STUDY_COUNT_BASIS_TEXT)
+    assert gi["properties"]["count_basis"] == labels.STUDY_COUNT_BASIS_TEXT
+    assert gi_note.endswith(f" {basis}.") and gi_note.count(basis) == 1
+    assert basis not in emerging_note
     # The emerging layer is in the layer control but not on the map when the page opens.
     emerging_var = page.split("GZ.emergingLayer(")[0].rsplit("var ", 1)[1].split(" ")[0]
     assert f"{emerging_var}.addTo(" not in page

@@ -20,6 +20,7 @@ import geopandas as gpd
 import pytest
 
 from geozone.boundaries.sets import BoundarySet
+from geozone.labels import STUDY_COUNT_BASIS_TEXT
 from maps import asset_routes, cluster_map, planner_map, to_html
 from maps.cluster_map import KEY_LABELS
 from tests.fixtures.browser import CHROMIUM, FIND_MAP
@@ -162,6 +163,15 @@ def test_map_notes_write_each_language_s_numbers(
     assert "thành ô 1.500 m" in vietnamese
     assert english.startswith("1,200 hot and 0 cold 1,500 m cells")
     assert "from 43,210 incidents." in english
+    # With the answer's count_basis, the note ends with what the count counts.
+    based = page.evaluate(
+        """basis => GZ.analysisNote("gi", {status: "tested", n_hot: 1, n_cold: 0,
+            n_incidents: 40, cell_size_m: 250, alpha: 0.05, from: "2025-01-01",
+            to: "2025-12-31", count_basis: basis}, null, null)""",
+        STUDY_COUNT_BASIS_TEXT,
+    )
+    escaped = STUDY_COUNT_BASIS_TEXT.replace("'", "&#39;")  # as GZ.escapeHtml writes it
+    assert based.endswith(f"incidents.</span> {escaped}.")
     # Clamped to the days the map's incidents cover, unless they lie outside the window (a
     # map drawn on another date): then the window itself, never a reversed period.
     clamped, apart = page.evaluate(
