@@ -221,23 +221,24 @@ class _ImportRun:
     ) -> None:
         """Read, judge and store the source piece by piece, past the rows stored before.
 
-        On the SQL store a piece is stored by one writer (a thread, or a process of its own
-        for a large file: :class:`_Writer`) while the next is read and judged: one piece in
-        flight, stored in file order, each in its own transaction, as when stored in turn.
-        While the pieces come in order of detection (a file in time order: see
-        :func:`_in_order`), each stored piece is linked as the next one is stored
-        (:meth:`link` links the rest once every piece is stored).
+        On the SQL store a piece is stored by one writer (:class:`_Writer`) while the next is
+        read and judged: one piece in flight, stored in file order, each in its own
+        transaction, as when stored in turn. While the pieces come in order of detection (a
+        file in time order: see :func:`_in_order`), each stored piece is linked as the next
+        one is stored (:meth:`link` links the rest once every piece is stored), and a large
+        file's pieces are stored from a process of their own meanwhile.
         """
         store, n_rows = self.store, self.source.n_rows
         if on_stored:
             on_stored(self.start, n_rows)
         writer = (
-            _Writer(store, self.batch_id, self.stamp, process=_writer_process(store, n_rows))
+            _Writer(store, self.batch_id, self.stamp)
             if isinstance(store, SqlIncidentStore)
             else None
         )
         # A fresh run links its pieces as they are stored while they come in time order.
         self.eager = writer is not None and self.start == 0
+        large = writer is not None and _writer_process(writer.store, n_rows)
         latest: pd.Timestamp | None = None  # the latest detection of the pieces linked so far
         flight: list[tuple[pd.DataFrame, bool]] = []  # the pieces stored in turn: to link?
         stored: list[_ToLink] = []  # stored, to link as the next is stored
@@ -279,6 +280,8 @@ class _ImportRun:
                     judged = _judge_fresh(writer.store, self.context, incidents)
                     settle(writer.wait())
                     self.eager = self.eager and _in_order(judged.fresh, latest)
+                    # A process of its own pays while linking goes alongside storing.
+                    writer.use_process(self.eager and large)
                     if self.eager:
                         latest = _latest(judged.fresh, latest)
                     writer.submit(judged, read.n_rows, end)
@@ -564,32 +567,42 @@ class _Writer:
     """Stores an import's judged pieces, one piece in flight, in order.
 
     On a thread of the importing process (SQLite and the drivers release the GIL as they
-    write, but binding the rows holds it), or, with ``process``, in a process of its own
-    (spawned: a fresh interpreter with the store only, not the judging context), which
-    stores a piece while the importing process judges the next and links the one before
-    on the other core. A piece is stored in one transaction either way: an error raised
-    there is raised here, and nothing of that piece is stored.
+    write, but binding the rows holds it), or, while :meth:`use_process` says so, in a
+    process of its own (spawned: a fresh interpreter with the store only, not the judging
+    context, ~0.5 GB), which stores a piece while the importing process links the one
+    before on the other core. A piece is stored in one transaction either way: an error
+    raised there is raised here, and nothing of that piece is stored.
     """
 
-    def __init__(
-        self, store: SqlIncidentStore, batch_id: str, stamp: str, *, process: bool = False
-    ) -> None:
+    def __init__(self, store: SqlIncidentStore, batch_id: str, stamp: str) -> None:
         self.store = store
         self._batch_id = batch_id
         self._stamp = stamp
-        self._pool: Executor
-        if process:
-            url = store.engine.url.render_as_string(hide_password=False)
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_open_writer_store,
-                initargs=(url, get_settings().store_busy_timeout_s),
-            )
-        else:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
-        self._process = process
+        self._process = False
+        self._pool: Executor = self._start(process=False)
         self._flight: tuple[Future[tuple[AddResult, list[str]]], int] | None = None
+
+    def _start(self, *, process: bool) -> Executor:
+        if not process:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="geozone-import")
+        url = self.store.engine.url.render_as_string(hide_password=False)
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open_writer_store,
+            initargs=(url, get_settings().store_busy_timeout_s),
+        )
+
+    def use_process(self, process: bool) -> None:
+        """Store the next pieces from a process of their own, or from a thread.
+
+        Between two pieces (none in flight): each is stored in its own transaction, by
+        whichever writer.
+        """
+        if process == self._process or self._flight is not None:
+            return
+        self._pool.shutdown(wait=True)
+        self._pool, self._process = self._start(process=process), process
 
     def submit(self, judged: _Judged, source_rows: int, end: int) -> None:
         """Store a piece (after :meth:`wait` returned the one before)."""
