@@ -279,11 +279,13 @@ class _ImportRun:
                     # Judged first, then stored with the decisions in one transaction per piece.
                     judged = _judge_fresh(writer.store, self.context, incidents)
                     settle(writer.wait())
-                    self.eager = self.eager and _in_order(judged.fresh, latest)
+                    fresh = judged.fresh  # (a piece of rejected rows only may lack columns)
+                    times = detections(fresh) if len(fresh) else pd.Series(dtype=object)
+                    self.eager = self.eager and _in_order(times, latest)
                     # A process of its own pays while linking goes alongside storing.
                     writer.use_process(self.eager and large)
                     if self.eager:
-                        latest = _latest(judged.fresh, latest)
+                        latest = _latest(times, latest)
                     writer.submit(judged, read.n_rows, end)
                     flight.append((judged.fresh, self.eager))
                     # The piece before is linked while this one is stored.
@@ -317,8 +319,7 @@ class _ImportRun:
                 held = piece.fresh[piece.fresh["external_id"].isin(piece.done.ours)]
                 with ExitStack() as lock:
                     try:
-                        with write_wait(0.0):  # taken now or not at all
-                            lock.enter_context(_linking(self.store, None))
+                        lock.enter_context(_linking(self.store, None, now=True))
                     except StoreBusyError:
                         self.eager = False
                         stored.clear()
@@ -417,26 +418,24 @@ def _by_detection(
 _OUT_OF_ORDER_SHARE = 0.1
 
 
-def _in_order(fresh: pd.DataFrame, latest: pd.Timestamp | None) -> bool:
-    """Tell whether a piece follows the pieces before it in order of detection, or nearly.
+def _in_order(times: pd.Series, latest: pd.Timestamp | None) -> bool:
+    """Tell whether a piece (its reports' detection ``times``) follows the pieces before it.
 
-    Linking each piece as it is stored writes the events of linking the whole store at once
-    whatever the order (:func:`~geozone.incidents.events.link_new`), but a piece whose
-    reports fall among the times of the pieces before it relinks their events again: cheap
-    for a file in time order (an export), costly for one in another order, which is linked
-    once every piece is stored, in order of detection.
+    In order of detection, or nearly. Linking each piece as it is stored writes the events
+    of linking the whole store at once whatever the order
+    (:func:`~geozone.incidents.events.link_new`), but a piece whose reports fall among the
+    times of the pieces before it relinks their events again: cheap for a file in time
+    order (an export), costly for one in another order, which is linked once every piece is
+    stored, in order of detection.
     """
-    if latest is None or fresh.empty:
+    if latest is None or times.empty:
         return True
-    times = detections(fresh)
     return bool((times < latest).mean() <= _OUT_OF_ORDER_SHARE)
 
 
-def _latest(fresh: pd.DataFrame, latest: pd.Timestamp | None) -> pd.Timestamp | None:
-    """Return the latest detection of ``fresh`` and ``latest``."""
-    if fresh.empty:
-        return latest
-    newest = pd.Timestamp(detections(fresh).max())
+def _latest(times: pd.Series, latest: pd.Timestamp | None) -> pd.Timestamp | None:
+    """Return the latest of detection ``times`` and ``latest``."""
+    newest = pd.Timestamp(times.max()) if not times.empty else pd.NaT
     if pd.isna(newest):
         return latest
     return newest if latest is None else max(latest, newest)
@@ -776,11 +775,14 @@ def _import_lock(store: IncidentStore, batch_id: str, source: str) -> AbstractCo
 
 
 def _linking(
-    store: IncidentStore, on_wait: Callable[[], None] | None
+    store: IncidentStore, on_wait: Callable[[], None] | None, *, now: bool = False
 ) -> AbstractContextManager[None]:
-    """Return the linking lock of a SQL store (another store links in-process only)."""
+    """Return the linking lock of a SQL store (another store links in-process only).
+
+    ``now``: taken now or :class:`~geozone.errors.StoreBusyError`.
+    """
     if isinstance(store, SqlIncidentStore):
-        return store.linking(on_wait=on_wait)
+        return store.linking(on_wait=on_wait, now=now)
     return nullcontext()
 
 

@@ -259,7 +259,9 @@ _HOLDERS_GUARD = threading.Lock()
 
 
 @contextmanager
-def linking_lock(engine: Engine, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+def linking_lock(
+    engine: Engine, *, on_wait: Callable[[], None] | None = None, now: bool = False
+) -> Iterator[None]:
     """Hold the store's linking lock: one linker of events at a time, across processes.
 
     Linking reads the reports around the ones it links and writes their events from that
@@ -270,7 +272,7 @@ def linking_lock(engine: Engine, *, on_wait: Callable[[], None] | None = None) -
     kernel when the process ends; PostgreSQL: a session advisory lock on its own connection.
 
     Waits as long as :func:`write_wait` allows (None: until the lock is free), calling
-    ``on_wait`` once if it has to wait at all.
+    ``on_wait`` once if it has to wait at all; with ``now``, does not wait.
 
     Raises
     ------
@@ -282,7 +284,7 @@ def linking_lock(engine: Engine, *, on_wait: Callable[[], None] | None = None) -
     key = engine.url.render_as_string(hide_password=True)
     with _HOLDERS_GUARD:
         holder = _HOLDERS.setdefault(key, _Holder())
-    wait = WRITE_WAIT.get()
+    wait = 0.0 if now else WRITE_WAIT.get()
     deadline = None if wait is None else time.monotonic() + wait
     if not holder.lock.acquire(blocking=False):
         if on_wait is not None:

@@ -207,18 +207,21 @@ class SqlIncidentStore(IncidentStore):
                 ) from exc
             raise
 
-    def linking(self, *, on_wait: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+    def linking(
+        self, *, on_wait: Callable[[], None] | None = None, now: bool = False
+    ) -> AbstractContextManager[None]:
         """Hold the store's linking lock: one linker of events at a time, across processes.
 
         Re-entrant within a thread; waits as :func:`write_wait` allows, calling ``on_wait``
-        once if it has to wait (:func:`geozone.store._engine.linking_lock`).
+        once if it has to wait (:func:`geozone.store._engine.linking_lock`); with ``now``, takes
+        it now or raises.
 
         Raises
         ------
         StoreBusyError
             Another linker held the lock past the wait.
         """
-        return linking_lock(self.engine, on_wait=on_wait)
+        return linking_lock(self.engine, on_wait=on_wait, now=now)
 
     def import_lock(
         self, batch_id: str, source: str, *, then: str = "run it again to resume it"
