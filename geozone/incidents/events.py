@@ -47,9 +47,8 @@ from numpy.typing import NDArray
 
 from geozone.errors import InvalidParameterError, UnknownIncidentError
 from geozone.incidents.linking import EVENT_PREFIX, LinkWindow, window_pairs
-from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.settings import Settings, get_settings
-from geozone.store import IncidentStore
+from geozone.store import IncidentStore, is_among
 from geozone.store.events import (
     add_unlink,
     event_leads,
@@ -200,11 +199,11 @@ def link_new(
     Parameters
     ----------
     reports
-        The reports ``external_ids`` as they were stored (``lon``, ``lat``, ``occurred_at``,
-        ``detected_at``), when the caller holds them (an import): the first read's boxes are
-        made from these, and the stored reports are read once, by that read (which finds
-        the new reports with their neighbours; the few it cannot find, such as reports
-        whose times are quarantined, are read by id). None: read by id first.
+        The reports ``external_ids`` as read by row id
+        (:func:`~geozone.store.events.reports_at`), when the caller knows their rows (an
+        import): the read of the reports near them skips those rows, so each stored report
+        is read once (those of ``external_ids`` not among them are read by id). None: read
+        by id first.
 
     Returns
     -------
@@ -237,56 +236,23 @@ def _link_new(
     # A new report changes the links of the reports within its window (new candidates) and
     # the local rate of those within the rate's context (their links' confidence): all are
     # relinked, with their neighbours within a window.
-    reach = context
-    if reports is None:
-        new = reports_of(sql, ids)
-        if new.empty:
-            return LinkOutcome()
-        near = reports_in(sql, _boxes(new, metres, reach), DETECTION_LAG)
-        frame = pd.concat([new, near], ignore_index=True).drop_duplicates("external_id")
-        return _relink(sql, frame, set(new["external_id"]), window, windows)
-    near = reports_in(sql, _boxes(_as_stored(reports), metres, reach), DETECTION_LAG)
+    held = reports_of(sql, ids) if reports is None else reports
     wanted = {nfc(e) for e in ids}
-    found = _among(near["external_id"], wanted)
-    unread = wanted - set(near["external_id"].to_numpy(dtype=object)[found])
-    new_ids = wanted - unread
-    if unread:
-        rest = reports_of(sql, unread)
-        new_ids |= set(rest["external_id"].astype(str))
-        near = pd.concat([rest, near], ignore_index=True)
-    if not new_ids:
+    if reports is not None and (unread := wanted - set(held["external_id"])):
+        held = pd.concat([held, reports_of(sql, unread)])  # not held (never, on an import)
+    if held.empty:
         return LinkOutcome()
-    return _relink(sql, near.drop_duplicates("external_id"), new_ids, window, windows)
-
-
-def _as_stored(reports: pd.DataFrame) -> pd.DataFrame:
-    """Return the columns of ``reports`` the boxes use, their times as the store reads them."""
-    columns: dict[str, Any] = {
-        "lon": reports["lon"].to_numpy(float),
-        "lat": reports["lat"].to_numpy(float),
-    }
-    for name in ("occurred_at", "detected_at"):
-        if name in reports.columns:
-            times = pd.to_datetime(reports[name], utc=True).dt.as_unit("us")  # as stored
-            # A time outside the plausible range is read from the store as None.
-            plausible = times.between(EARLIEST_TIME, latest_time())
-            columns[name] = times.where(plausible)
-        else:
-            columns[name] = pd.Series(pd.NaT, index=reports.index, dtype="datetime64[us, UTC]")
-    return pd.DataFrame(columns, index=reports.index)
-
-
-def _among(values: pd.Series, wanted: Iterable[Any]) -> NDArray[np.bool_]:
-    """Tell which ``values`` are among ``wanted`` (strings compared by a hash table)."""
-    index = pd.Index(values.to_numpy(dtype=object), dtype=object)
-    return np.asarray(index.isin(list(wanted)), dtype=bool)
+    # Each stored report is read once: the read of those near the new ones skips their rows.
+    near = reports_in(sql, _boxes(held, metres, context), DETECTION_LAG, skip=held.index)
+    frame = pd.concat([held, near], ignore_index=True).drop_duplicates("external_id")
+    return _relink(sql, frame, set(held["external_id"]), window, windows)
 
 
 def _added(frame: pd.DataFrame, more: pd.DataFrame, known: set[Any]) -> pd.DataFrame:
     """Return ``frame`` with the reports of ``more`` not in ``known`` (which is updated)."""
     if more.empty:
         return frame
-    more = more[~_among(more["external_id"], known)].drop_duplicates("external_id")
+    more = more[~is_among(more["external_id"], known)].drop_duplicates("external_id")
     if more.empty:
         return frame
     known |= set(more["external_id"].to_numpy(dtype=object))
@@ -350,7 +316,7 @@ def _relink(
         if event_ids:
             events_read |= event_ids
             frame = _added(frame, event_members(store, event_ids), known)
-        todo = frame[~_among(frame["external_id"], searched)]
+        todo = frame[~is_among(frame["external_id"], searched)]
         searched |= set(todo["external_id"].to_numpy(dtype=object))
         near = reports_in(store, _boxes(todo, metres, minutes), DETECTION_LAG)
         inside = len(frame)
@@ -360,7 +326,7 @@ def _relink(
         # The window's pairs are searched once: for the reports to rate, then to link.
         pairs = window_pairs(every, window, clusters=clusters, windows=windows)
         paired = every[pairs.paired()]
-        unrated = paired[~_among(paired["external_id"], rated)]
+        unrated = paired[~is_among(paired["external_id"], rated)]
         rated |= set(unrated["external_id"].to_numpy(dtype=object))
         more = reports_in(store, _boxes(unrated, metres, context_minutes), DETECTION_LAG)
         context = more if context.empty else pd.concat([context, more], ignore_index=True)
@@ -369,7 +335,7 @@ def _relink(
         found = pairs.passed(unlinked, every, context)
         ends = np.array([(f[0], f[1]) for f in found], dtype=np.intp).reshape(-1, 2)
         part = _components(len(every), ends[:, 0], ends[:, 1])
-        ours = _among(every["external_id"], known)
+        ours = is_among(every["external_id"], known)
         joined = np.isin(part, part[ours]) & ~ours
         if not joined.any():
             break
@@ -377,7 +343,7 @@ def _relink(
         if len(frame) == inside:  # pragma: no cover - the reports joined are new to it
             break
     linked = pairs.events(found).reports
-    ours = _among(every["external_id"], known)
+    ours = is_among(every["external_id"], known)
     every, linked = every[ours].reset_index(drop=True), linked[ours].reset_index(drop=True)
     old_conf = every["event_confidence"].to_numpy(dtype=float)
     new_conf = linked["link_confidence"].to_numpy(dtype=float)
@@ -393,10 +359,10 @@ def _relink(
     rejudge = changed & (was_cooperating | is_cooperating)
     write = linked.loc[changed, ["external_id", "event_id", "event_role", "link_confidence"]]
     written = save_events(store, write.rename(columns={"link_confidence": "event_confidence"}))
-    mine = _among(linked["external_id"], new_ids) & (linked["event_size"] > 1).to_numpy()
+    mine = is_among(linked["external_id"], new_ids) & (linked["event_size"] > 1).to_numpy()
     counted_only = 0
     if len(context):
-        counted_only = int((~_among(context["external_id"], known)).sum())
+        counted_only = int((~is_among(context["external_id"], known)).sum())
     return LinkOutcome(
         read=len(every) + counted_only,
         written=written,

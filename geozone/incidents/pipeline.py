@@ -205,13 +205,14 @@ class _ImportRun:
     eager: bool = field(init=False, default=False)  # linking each piece as it is stored
     linked_upto: int | None = field(init=False, default=None)  # the last row id linked so
     linked_rows: int = field(init=False, default=0)  # the source rows linked so
+    last_row: int = field(init=False, default=0)  # the last row id stored (SQL)
 
     def __post_init__(self) -> None:
         self.stamp = context_stamp(self.context)
         # This run's rows are those past the earlier runs' (linked in order of detection,
         # read by row id piece by piece: 8 bytes a row held, not a frame).
         if isinstance(self.store, SqlIncidentStore):
-            self.earlier = batch_last_row(self.store, self.batch_id)
+            self.earlier = self.last_row = batch_last_row(self.store, self.batch_id)
 
     def store_pieces(
         self,
@@ -240,16 +241,19 @@ class _ImportRun:
         self.eager = writer is not None and self.start == 0
         large = writer is not None and _writer_process(writer.store, n_rows)
         latest: pd.Timestamp | None = None  # the latest detection of the pieces linked so far
-        flight: list[tuple[pd.DataFrame, bool]] = []  # the pieces stored in turn: to link?
+        flight: list[bool] = []  # the pieces stored in turn: to link as the next is stored?
         stored: list[_ToLink] = []  # stored, to link as the next is stored
 
         def settle(done: _Stored | None) -> None:
             if done is None:
                 return
-            fresh, eager = flight.pop(0) if flight else (None, False)
-            if eager and self.eager and fresh is not None and writer is not None:
+            eager = flight.pop(0) if flight else False
+            if writer is not None:
                 # Nothing else is in flight: the batch's last row is this piece's.
-                stored.append(_ToLink(done, fresh, batch_last_row(writer.store, self.batch_id)))
+                first, last = self.last_row, batch_last_row(writer.store, self.batch_id)
+                if eager and self.eager:
+                    stored.append(_ToLink(done, (first, last)))
+                self.last_row = last
             self.stored += done.added.inserted
             self.duplicates += done.added.duplicates
             self.assigned += done.assigned
@@ -287,7 +291,7 @@ class _ImportRun:
                     if self.eager:
                         latest = _latest(times, latest)
                     writer.submit(judged, read.n_rows, end)
-                    flight.append((judged.fresh, self.eager))
+                    flight.append(self.eager)
                     # The piece before is linked while this one is stored.
                     self._link_stored(stored, on_progress)
                 else:
@@ -316,7 +320,9 @@ class _ImportRun:
         while stored:
             piece = stored.pop(0)
             if piece.done.ours:
-                held = piece.fresh[piece.fresh["external_id"].isin(piece.done.ours)]
+                assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
+                rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
+                held = reports_at(self.store, rows.tolist())
                 with ExitStack() as lock:
                     try:
                         lock.enter_context(_linking(self.store, None, now=True))
@@ -327,7 +333,7 @@ class _ImportRun:
                     self.linked += link_and_judge(
                         self.store, self.context, piece.done.ours, self.stamp, reports=held
                     ).linked
-            self.linked_upto, self.linked_rows = piece.last_row, piece.done.end
+            self.linked_upto, self.linked_rows = piece.rows[1], piece.done.end
             if on_progress:
                 on_progress(piece.done.end, self.source.n_rows)
 
@@ -397,10 +403,9 @@ def _by_detection(
     """Yield the reports of a batch to link, ``size`` at a time.
 
     On the SQL store: the rows batch ``batch_id`` stored past row ``after``, in order of
-    detection (ties: by row id), held as row ids (8 bytes a report)
-    and read with their place and times as stored per piece
-    (:func:`~geozone.store.events.reports_at`: the first read's boxes). Another store:
-    ``pending``, read by id.
+    detection (ties: by row id), held as row ids (8 bytes a report) and read as stored
+    piece by piece (:func:`~geozone.store.events.reports_at`: linking reads each once).
+    Another store: ``pending``, read by id.
     """
     if not isinstance(store, SqlIncidentStore):
         ids = list(dict.fromkeys(pending))
@@ -453,11 +458,10 @@ class _Stored:
 
 @dataclass
 class _ToLink:
-    """A stored piece to link as the next is stored: its rows, its last row id."""
+    """A stored piece to link as the next is stored: its rows' ids are in ``rows`` (a, b]."""
 
     done: _Stored
-    fresh: pd.DataFrame
-    last_row: int
+    rows: tuple[int, int]
 
 
 @dataclass

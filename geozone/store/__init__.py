@@ -23,6 +23,7 @@ from geozone.store.base import (
     IncidentQuery,
     IncidentStore,
     assignment_stamp,
+    is_among,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "IncidentQuery",
     "IncidentStore",
     "assignment_stamp",
+    "is_among",
     "open_store",
 ]
 

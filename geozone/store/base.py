@@ -23,7 +23,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geozone.clusters.model import Confirmation
 from geozone.errors import InvalidParameterError
@@ -239,6 +241,16 @@ class AddResult:
 
     inserted: int
     duplicates: int
+
+
+def is_among(values: pd.Series, wanted: Iterable[Any]) -> NDArray[np.bool_]:
+    """Tell which ``values`` (ids) are among ``wanted``, compared as Python objects.
+
+    By a hash table of Python strings: pandas' Arrow strings test ``isin`` through an Arrow
+    scalar per value (1.7 s per 300,000 rows; 0.2 s a piece of 50,000 of an import).
+    """
+    index = pd.Index(values.to_numpy(dtype=object), dtype=object)
+    return np.asarray(index.isin(pd.Index(list(wanted), dtype=object)), dtype=bool)
 
 
 def assignment_stamp(parts: Iterable[str]) -> str:

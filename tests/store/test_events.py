@@ -14,7 +14,7 @@ from geozone import cli
 from geozone.incidents.events import link_new, unlink_pair
 from geozone.report.exports import write_layers
 from geozone.store import IncidentQuery, open_store
-from geozone.store.events import lead_detectors, reports_in, unlinks_of
+from geozone.store.events import lead_detectors, reports_at, reports_in, reports_of, unlinks_of
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.grid import grid_point
 
@@ -111,7 +111,7 @@ def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -
     # they occurred. Boxes of space and detection time, many of them (more than a chunk of
     # the query, which is padded to a power of two), find on both backends exactly the
     # reports a filter of the whole table finds (SQLite through its index of space and
-    # detection time, migration 0010).
+    # detection time, migration 0010), less the rows skipped (held by the caller).
     import numpy as np
 
     from geozone.store import events as store_events
@@ -148,8 +148,17 @@ def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -
         store_events._BOX_CHUNK = 2
         try:
             found = reports_in(store, boxes, lag.to_pytimedelta())
+            # Reports the caller holds (read by row id) are skipped by the read.
+            held = reports_of(store, found["external_id"].iloc[::2])
+            rest = reports_in(store, boxes, lag.to_pytimedelta(), skip=held.index)
         finally:
             store_events._BOX_CHUNK = original
+        again = reports_at(store, held.index.tolist())
+        assert again.sort_index().equals(held.sort_index())  # indexed by row id
+    assert 0 < len(held) < len(found)
+    assert sorted(rest["external_id"]) == sorted(
+        set(found["external_id"]) - set(held["external_id"])
+    )
     inside = np.zeros(n, dtype=bool)
     for west, south, east, north, start, end in boxes:
         inside |= (
