@@ -74,6 +74,13 @@ class SetOut(BaseModel):
     attribution_en: str
     levels: list[str]
     current: bool
+    title_vi: str | None = Field(default=None, description="The title in Vietnamese.")
+    as_of: str | None = Field(
+        default=None,
+        description="When the set's units, names and boundaries stand, for a set that is one "
+        "snapshot used for a longer period (YYYY-MM or YYYY-MM-DD); answers for a day outside "
+        "it carry a notice saying so. None: its units are those of every day it is used for.",
+    )
 
 
 class UnitOut(BaseModel):

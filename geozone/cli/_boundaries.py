@@ -14,7 +14,7 @@ from rich.table import Table
 from geozone import vntime
 from geozone.assignment.rules import RULE_LABELS
 from geozone.boundaries.importer import LevelFields
-from geozone.boundaries.manifest import load_manifest
+from geozone.boundaries.manifest import load_manifest, snapshot_days
 from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.cli._common import (
     DateOption,
@@ -106,10 +106,15 @@ def data_sets(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([info.__dict__ for info in infos])
         return
-    table = Table("id", "valid from", "valid to", "licence", "title")
+    table = Table("id", "valid from", "valid to", "as of", "licence", "title")
     for info in infos:
         table.add_row(
-            info.id, str(info.valid_from), str(info.valid_to or "open"), info.licence, info.title
+            info.id,
+            str(info.valid_from),
+            str(info.valid_to or "open"),
+            info.as_of or "—",
+            info.licence,
+            info.title,
         )
     console.print(table)
 
@@ -174,6 +179,14 @@ def data_import(
         str | None, typer.Option(help="Last day in force (open if omitted).")
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the set.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="YYYY-MM or YYYY-MM-DD: when the layer's units stand, if it is one snapshot "
+            "used for a longer period (answers for other days say so).",
+        ),
+    ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file.")] = None,
     register: Annotated[
         str | None,
@@ -220,6 +233,11 @@ def data_import(
 
     if valid_from is None:
         raise typer.BadParameter("a new set needs --valid-from YYYY-MM-DD")
+    if as_of is not None:
+        try:
+            snapshot_days(as_of)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--as-of") from None
     spec = ImportSpec(
         levels=fields,
         set_id=set_id,
@@ -229,6 +247,7 @@ def data_import(
         licence=licence,
         attribution=attribution,
         layer=layer,
+        as_of=as_of,
     )
     protected = frozenset(load_manifest(settings.manifest_path).sets)
     with err_console.status(f"importing {path}…"):
