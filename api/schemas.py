@@ -237,9 +237,12 @@ class Located(BaseModel):
     notices: list[str] = Field(
         default_factory=list,
         description=(
-            "Clusters that concern the point (in a member's unit, or detected by a member) but "
-            "do not apply on its date, each said with its period in plain text (Vietnamese / "
-            "English): they decide nothing for it. Empty when there is nothing to say."
+            "In plain text (Vietnamese / English): first, when the boundary set the point "
+            "was judged on is one snapshot and the date lies outside it, that the units, "
+            "names and boundaries are the snapshot's (vn-legacy-districts: about 02/2023, used "
+            "from 2008-08-01 to 2025-06-30); then the clusters that concern the point (in a "
+            "member's unit, or detected by a member) but do not apply on its date, each with "
+            "its period: they decide nothing for it. Empty when there is nothing to say."
         ),
     )
     unit: UnitOut | None = Field(
@@ -354,9 +357,11 @@ class IncidentOut(BaseModel):
     The fields as stored (``external_id``, ``occurred_at``, ``lon``, ``lat``, ``category``…,
     ``event_id`` and ``event_role``), ``assignment``, ``clusters`` (one decision per cluster)
     and ``problems``; ``notices`` as ``GET /incidents`` gives them (its event may be counted
-    wrong while an import is unfinished), and one per cluster the incident concerns (in a
-    member's unit, or detected by a member) that does not apply on its date, with its period:
-    that cluster decides nothing for it.
+    wrong while an import is unfinished), then the boundary set's snapshot when the incident's
+    date lies outside it (as ``GET /locate`` says it: the units are named as the snapshot
+    has them), and one per cluster the incident concerns (in a member's unit, or detected by
+    a member) that does not apply on its date, with its period: that cluster decides nothing
+    for it.
     """
 
     model_config = ConfigDict(extra="allow")

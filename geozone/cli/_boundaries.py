@@ -452,8 +452,10 @@ def locate(
     The answer is the API's ``GET /locate`` (same JSON with ``--json``): the point is judged
     on the set in force on ``--date`` by every cluster it concerns. With ``--set`` naming
     another set, only the location in that set is given (clusters are judged on the set in
-    force on the incident's date).
+    force on the incident's date). The notices follow (in ``notices`` with ``--json``): the
+    set's snapshot when the date lies outside it, the clusters that do not apply that day.
     """
+    from geozone.assignment.explain import snapshot_notice
     from geozone.assignment.points import judge_point
     from geozone.context import judging_context
     from geozone.store.decisions import unit_namer
@@ -468,6 +470,9 @@ def locate(
             f"({judged.get('set_id') or 'none'}); clusters are judged on that set"
         )
         judged = {**location, "detected_by": detected_by, "clusters": None, "note": note}
+        # The named set's units as its snapshot has them, said as /locate says it.
+        said = snapshot_notice(boundary_set(set_id, on).info, day)
+        judged["notices"] = [said] if said is not None else []
     if as_json:
         print_json(judged)
         return
