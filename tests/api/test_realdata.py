@@ -509,6 +509,12 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
         assert old["notices"] == [LEGACY_SNAPSHOT_NOTICE]
         new = client.get("/incidents/tu-son-2025", headers={"X-API-Key": key}).json()
         assert new["notices"] == []
+        # The OGC item of the incident says what GET /incidents/{id} says.
+        for external_id, said in (("tu-son-2015", old), ("tu-son-2025", new)):
+            item = client.get(
+                f"/collections/incidents/items/{external_id}", headers={"X-API-Key": key}
+            ).json()
+            assert item["notices"] == said["notices"], external_id
         sets = {s["id"]: s for s in client.get("/sets").json()}
         assert sets["vn-legacy-districts"]["as_of"] == "2023-02"
         assert sets["vn2025"]["as_of"] is None
