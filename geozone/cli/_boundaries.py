@@ -351,13 +351,27 @@ def units_search(
         return
     bset = boundary_set(set_id, on)
     hits = bset.search(text, level=level)  # type: ignore[arg-type]
+    notices = _dated_notices(bset, on)
     if as_json:
-        print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits]})
+        print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits], "notices": notices})
         return
     if not hits:
         console.print(f"no unit named {text!r} in {bset.id}")
         raise typer.Exit(1)
     _print_hits(bset.id, text, hits)
+    for notice in notices:
+        console.print(notice, highlight=False)
+
+
+def _dated_notices(bset: BoundarySet, on: str | None) -> list[str]:
+    """Return what units named for ``--date`` rest on: the set's snapshot, as /locate says it.
+
+    Without ``--date`` the set itself is asked for (``--set``), for no day: nothing to say.
+    """
+    from geozone.assignment.explain import snapshot_notice
+
+    said = snapshot_notice(bset.info, parse_date(on)) if on is not None else None
+    return [] if said is None else [said]
 
 
 def _search_today(text: str, level: str | None, as_json: bool) -> None:
@@ -405,12 +419,18 @@ def units_show(
     on: DateOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one unit and its parents."""
+    """Show one unit and its parents (with ``--date``, and what the set's names rest on)."""
     bset = boundary_set(set_id, on)
     chain = bset.chain(code)
+    notices = _dated_notices(bset, on)
     if as_json:
         print_json(
-            {"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]}
+            {
+                "set": bset.id,
+                "unit": chain[0].to_dict(),
+                "chain": [u.to_dict() for u in chain],
+                "notices": notices,
+            }
         )
         return
     unit = chain[0]
@@ -420,6 +440,8 @@ def units_show(
         f"  area {unit.area_km2:.2f} km², geometry: {'yes' if unit.has_geometry else 'no'}"
     )
     console.print(f"  {bset.info.attribution_en}", style="dim")
+    for notice in notices:
+        console.print(notice, highlight=False)
 
 
 def _lead_label(row: dict[str, Any], name: Callable[[str, str], str | None]) -> str:

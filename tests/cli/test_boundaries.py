@@ -118,3 +118,20 @@ def test_locate_in_2015_says_the_legacy_set_is_a_2023_snapshot() -> None:
     args = ["locate", lon, lat, "--date", "2025-08-01", "--set", "vn-legacy-districts"]
     named = json.loads(runner.invoke(cli.app, [*args, "--json"]).output)
     assert named["clusters"] is None and named["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_units_named_for_a_date_say_the_legacy_set_is_a_2023_snapshot() -> None:
+    """``units show|search --date 2015-06-01`` name Từ Sơn as the 2023 snapshot has it."""
+    shown = json.loads(
+        runner.invoke(cli.app, ["units", "show", "261", "--date", "2015-06-01", "--json"]).output
+    )
+    assert shown["unit"]["full_name"] == "Thành phố Từ Sơn"
+    assert shown["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+    found = runner.invoke(cli.app, ["units", "search", "tu son", "--date", "2015-06-01"])
+    assert "Thành phố Từ Sơn" in found.output
+    assert LEGACY_SNAPSHOT_NOTICE in found.output.replace("\n", " ")
+    for args in (["--date", "2023-02-15"], ["--set", "vn-legacy-districts"]):
+        shown = json.loads(runner.invoke(cli.app, ["units", "show", "261", *args, "--json"]).output)
+        assert shown["notices"] == [], args
