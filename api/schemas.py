@@ -333,8 +333,10 @@ NOTICES_DESCRIPTION = (
     "import of the store that is not finished (said running, or stopped), naming its file "
     "and the rows read: its reports may be counted as separate events until it is finished "
     "or linked; and one when stored reports are not linked into events yet (each counts as "
-    "an event of its own until 'geozone incidents link' runs). Empty when there is nothing "
-    "to say."
+    "an event of its own until 'geozone incidents link' runs). An answer resting on a "
+    "boundary set that is one snapshot, for days outside it (vn-legacy-districts, about "
+    "02/2023, used from 2008-08-01 to 2025-06-30), also says that its units, names and "
+    "boundaries are the snapshot's. Empty when there is nothing to say."
 )
 Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
 #: The JSON Schema of ``notices`` in the answers documented by hand rather than by a model.

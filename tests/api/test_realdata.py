@@ -515,6 +515,18 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
                 f"/collections/incidents/items/{external_id}", headers={"X-API-Key": key}
             ).json()
             assert item["notices"] == said["notices"], external_id
+        # The analyses of a legacy cluster over 2015 rest on the snapshot too; over a period
+        # of the 2025 units (the carried form) they do not.
+        auth = {"X-API-Key": key}
+        for path in ("hotspots", "border-effect"):
+            year = {"from": "2015-01-01", "to": "2015-12-31"}
+            answer = client.get(f"/clusters/gia-lam/{path}", params=year, headers=auth)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["notices"] == [LEGACY_SNAPSHOT_NOTICE], path
+            later = {"from": "2025-07-01", "to": "2025-12-31"}
+            answer = client.get(f"/clusters/gia-lam-vn2025/{path}", params=later, headers=auth)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["notices"] == [], path
         sets = {s["id"]: s for s in client.get("/sets").json()}
         assert sets["vn-legacy-districts"]["as_of"] == "2023-02"
         assert sets["vn2025"]["as_of"] is None
