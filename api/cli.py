@@ -432,6 +432,7 @@ def map_cluster(
             zones=territory.zones,
             attribution=territory.attribution,
             names=side_names(territory),
+            day=day,
         )
         found = None
         notices: list[str] = []

@@ -105,6 +105,7 @@ def report(
     from geozone.context import judging_context
     from geozone.incidents.notices import unfinished_import_notices
     from geozone.report import cluster_report
+    from geozone.report.forms import cluster_forms, snapshot_notes
     from geozone.store import open_store
     from geozone.store.planner import PlannerStore
 
@@ -124,7 +125,9 @@ def report(
         context = registry.context
         result = cluster_report(store, context, cluster_id, start, end, hotspots=hotspots)
         written = write_report(result, context, output, chosen, map_=map_)
-        notices = unfinished_import_notices(store)  # in the report's notes too
+        # In the report's notes too: the store's, then a set used outside its snapshot.
+        notices = unfinished_import_notices(store)
+        notices += snapshot_notes(cluster_forms(context, cluster_id), start, end)
     figures = result.figures
     for notice in notices:
         console.print(notice, style="yellow", highlight=False, markup=False)

@@ -74,6 +74,13 @@ class SetOut(BaseModel):
     attribution_en: str
     levels: list[str]
     current: bool
+    title_vi: str | None = Field(default=None, description="The title in Vietnamese.")
+    as_of: str | None = Field(
+        default=None,
+        description="When the set's units, names and boundaries stand, for a set that is one "
+        "snapshot used for a longer period (YYYY-MM or YYYY-MM-DD); answers for a day outside "
+        "it carry a notice saying so. None: its units are those of every day it is used for.",
+    )
 
 
 class UnitOut(BaseModel):
@@ -230,9 +237,12 @@ class Located(BaseModel):
     notices: list[str] = Field(
         default_factory=list,
         description=(
-            "Clusters that concern the point (in a member's unit, or detected by a member) but "
-            "do not apply on its date, each said with its period in plain text (Vietnamese / "
-            "English): they decide nothing for it. Empty when there is nothing to say."
+            "In plain text (Vietnamese / English): first, when the boundary set the point "
+            "was judged on is one snapshot and the date lies outside it, that the units, "
+            "names and boundaries are the snapshot's (vn-legacy-districts: about 02/2023, used "
+            "from 2008-08-01 to 2025-06-30); then the clusters that concern the point (in a "
+            "member's unit, or detected by a member) but do not apply on its date, each with "
+            "its period: they decide nothing for it. Empty when there is nothing to say."
         ),
     )
     unit: UnitOut | None = Field(
@@ -323,8 +333,10 @@ NOTICES_DESCRIPTION = (
     "import of the store that is not finished (said running, or stopped), naming its file "
     "and the rows read: its reports may be counted as separate events until it is finished "
     "or linked; and one when stored reports are not linked into events yet (each counts as "
-    "an event of its own until 'geozone incidents link' runs). Empty when there is nothing "
-    "to say."
+    "an event of its own until 'geozone incidents link' runs). An answer resting on a "
+    "boundary set that is one snapshot, for days outside it (vn-legacy-districts, about "
+    "02/2023, used from 2008-08-01 to 2025-06-30), also says that its units, names and "
+    "boundaries are the snapshot's. Empty when there is nothing to say."
 )
 Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
 #: The JSON Schema of ``notices`` in the answers documented by hand rather than by a model.
@@ -347,9 +359,11 @@ class IncidentOut(BaseModel):
     The fields as stored (``external_id``, ``occurred_at``, ``lon``, ``lat``, ``category``…,
     ``event_id`` and ``event_role``), ``assignment``, ``clusters`` (one decision per cluster)
     and ``problems``; ``notices`` as ``GET /incidents`` gives them (its event may be counted
-    wrong while an import is unfinished), and one per cluster the incident concerns (in a
-    member's unit, or detected by a member) that does not apply on its date, with its period:
-    that cluster decides nothing for it.
+    wrong while an import is unfinished), then the boundary set's snapshot when the incident's
+    date lies outside it (as ``GET /locate`` says it: the units are named as the snapshot
+    has them), and one per cluster the incident concerns (in a member's unit, or detected by
+    a member) that does not apply on its date, with its period: that cluster decides nothing
+    for it.
     """
 
     model_config = ConfigDict(extra="allow")

@@ -25,6 +25,9 @@ Synthetic data is marked in one spelling per use:
 
 What a cluster's study counts is said in one phrase, :data:`STUDY_COUNT_BASIS` (one text:
 :data:`STUDY_COUNT_BASIS_TEXT`), wherever a study's incident count is shown.
+
+What an answer on a boundary set that is one snapshot rests on is said in one notice,
+:data:`SNAPSHOT_NOTICE` (worded by :func:`geozone.assignment.explain.snapshot_notice`).
 """
 
 from __future__ import annotations
@@ -154,6 +157,51 @@ STUDY_COUNT_BASIS: Label = (
 #: The same as one text, "vi / en": the ``count_basis`` property of the API's answers.
 STUDY_COUNT_BASIS_TEXT = bilingual(STUDY_COUNT_BASIS)
 
+# -- boundary sets -----------------------------------------------------------------------------
+
+#: The snapshot notice: an answer uses a boundary set that is one snapshot for a day outside
+#: it (:meth:`geozone.boundaries.sets.SetInfo.outside_snapshot`). Filled by
+#: :func:`geozone.assignment.explain.snapshot_notice` with the set's title and id, the snapshot
+#: time (:data:`SNAPSHOT_TIME`) and the days the set is used for (:data:`SET_PERIOD`). Kept
+#: here, not among the rule table's clauses: no decision's sentence says it, so rewording it
+#: leaves ``RULES_VERSION`` (and the stored decisions) as they are.
+SNAPSHOT_NOTICE: Label = (
+    "Ranh giới và tên đơn vị hành chính lấy theo bộ ranh giới “{title}” ({set}), là bản chụp "
+    "{as_of} nhưng được dùng cho cả giai đoạn {period}: các thay đổi về địa giới, tên gọi và "
+    "loại đơn vị hành chính trong giai đoạn này không được thể hiện, nên đơn vị nêu ở đây có "
+    "thể khác với đơn vị thực tế vào ngày được xét.",
+    "Boundaries and unit names are taken from the boundary set “{title}” ({set}), a snapshot "
+    "of {as_of} used for the whole period {period}: changes of boundaries, names and unit "
+    "types within that period are not shown, so the units named here may differ from those "
+    "in force on the day concerned.",
+)
+#: The snapshot time in the notice: known to the month ("khoảng tháng 02/2023", "about
+#: February 2023"), or to the day.
+SNAPSHOT_TIME: dict[str, Label] = {
+    "month": ("khoảng tháng {month}", "about {month}"),
+    "day": ("ngày {day}", "{day}"),
+}
+#: The days a set is used for in the notice: both ends, or open from its first day.
+SET_PERIOD: dict[str, Label] = {
+    "closed": ("{start} – {end}", "{start} – {end}"),
+    "open": ("từ {start}", "from {start}"),
+}
+#: Month names in English (the Vietnamese side writes the month as mm/yyyy).
+MONTHS_EN: tuple[str, ...] = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
 __all__ = [
     "AREA_LABELS",
     "CATEGORY_LABELS",
@@ -163,9 +211,13 @@ __all__ = [
     "KIND_LABELS",
     "KIND_SHORT_LABELS",
     "MEMBER_KIND_LABELS",
+    "MONTHS_EN",
     "NO_LEAD",
     "OUTSIDE_MEMBERS",
     "RULE_LABELS",
+    "SET_PERIOD",
+    "SNAPSHOT_NOTICE",
+    "SNAPSHOT_TIME",
     "SPOT_LABELS",
     "STUDY_COUNT_BASIS",
     "STUDY_COUNT_BASIS_TEXT",

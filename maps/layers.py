@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geozone.assignment import ClusterTerritory, standing_notice
+from geozone.assignment import ClusterTerritory, snapshot_notice, standing_notice
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Cluster
 from geozone.clusters.zones import BorderZones, border_zones
@@ -48,7 +48,9 @@ class ClusterLayers:
     title: str
     attribution: str
     #: What the cluster's decisions stand on, when carried (lapsed, proposed, confirmed:
-    #: :func:`geozone.assignment.standing_notice`), shown with the map's notices.
+    #: :func:`geozone.assignment.standing_notice`), and what its units are, when its set is a
+    #: snapshot drawn for other days (:func:`geozone.assignment.snapshot_notice`), shown with
+    #: the map's notices.
     notices: tuple[str, ...] = ()
 
 
@@ -60,6 +62,7 @@ def cluster_layers(
     zones: BorderZones | None = None,
     attribution: str | None = None,
     names: Mapping[str, str] | None = None,
+    day: date | None = None,
 ) -> ClusterLayers:
     """Return the member units, shared boundaries, zones and hotspots of ``cluster``.
 
@@ -88,6 +91,11 @@ def cluster_layers(
         Full names of the units the zones run between, by code (a placed cluster's
         :func:`side_names`); a code not given is named from ``bset`` when the zones are drawn
         in it, else left as it is.
+    day
+        The day the map is drawn for (``geozone map cluster --date``); None: the cluster's
+        days on ``bset`` (its period within the set's validity). When ``bset`` is a snapshot
+        that does not show that day (or some of those days), the map's notices say so, as
+        ``GET /locate`` does.
 
     Raises
     ------
@@ -160,8 +168,22 @@ def cluster_layers(
         hotspots=hotspots,
         title=cluster.name,
         attribution=attribution or bset.info.attribution,
-        notices=tuple(filter(None, [standing_notice(cluster)])),
+        notices=tuple(
+            filter(None, [_snapshot_notice(cluster, bset, day), standing_notice(cluster)])
+        ),
     )
+
+
+def _snapshot_notice(cluster: Cluster, bset: BoundarySet, day: date | None) -> str | None:
+    """Return the snapshot notice of a map drawn for ``day``, else for the cluster's days."""
+    info = bset.info
+    if day is not None:
+        return snapshot_notice(info, day)
+    first = cluster.period.start.earliest if cluster.period.start else None
+    last = cluster.period.end.latest if cluster.period.end else None
+    first = max(first or info.valid_from, info.valid_from)
+    last = min(last or date.max, info.valid_to or date.max)
+    return snapshot_notice(info, first, last) if first <= last else None
 
 
 def side_names(territory: ClusterTerritory) -> dict[str, str]:

@@ -242,7 +242,8 @@ def cluster_hotspots(
     incident's date, as events), the attribution and, for synthetic incidents, the label
     "dữ liệu mô phỏng / synthetic data". ``notices``
     names an unfinished import of the store (its reports may be counted as separate events
-    until it is finished or linked). Needs an analyst key.
+    until it is finished or linked), then a boundary set the study uses outside its snapshot
+    (as the review's notes say it). Needs an analyst key.
     """
     params = HotspotParams(method, cell_size_m, shape, permutations, seed, alpha, bin)
     categories = service.parse_categories(category)
@@ -309,7 +310,8 @@ def cluster_border_effect(
     missing numbers are null). Incidents are counted as events: the reports of one event by
     two members count once (``events`` gives the reports, the events and how many reports
     were linked); ``notices`` names an unfinished import of the store (its reports may be
-    counted as separate events until it is finished or linked). Needs an analyst key.
+    counted as separate events until it is finished or linked), then a boundary set the
+    study uses outside its snapshot. Needs an analyst key.
     """
     keys = [part.strip() for part in (by or "").split(",") if part.strip()]
     bad = [k for k in keys if k not in ("category", "kind")]
@@ -328,7 +330,7 @@ def cluster_border_effect(
         # Counts are of events: the reports linked as one event count once.
         "events": found.events,
         "rows": rows,
-        "notices": unfinished_import_notices(store),
+        "notices": unfinished_import_notices(store) + service.study_notices(found),
     }
 
 

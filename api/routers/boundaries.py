@@ -43,6 +43,8 @@ def list_sets(context: ContextDep) -> list[SetOut]:
             attribution_en=b.info.attribution_en,
             levels=list(b.levels),
             current=b.id == current,
+            title_vi=b.info.title_vi,
+            as_of=b.info.as_of,
         )
         for b in context.sets
     ]

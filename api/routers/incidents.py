@@ -191,7 +191,8 @@ def get_incident(
     (404): the key learns nothing of it, not even that it exists. ``notices`` names an
     unfinished import of the store, as ``GET /incidents`` does: the incident's event (its
     ``event_id`` and ``event_role``, and the decisions judged with them) may be wrong until
-    it is finished or linked.
+    it is finished or linked; then what ``GET /locate`` says for its point and date (the
+    boundary set's snapshot, the clusters that do not apply that day).
     """
     found = store.get(external_id)
     if not incident_in_scope(context, caller.scopes, found):

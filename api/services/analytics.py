@@ -301,12 +301,13 @@ def analytics_cache(request: Request) -> AnalyticsCache:
 
 
 class Hotspots(NamedTuple):
-    """A hotspot result, the period it was computed over and the store's notices."""
+    """A hotspot result, the period it was computed over and the notices."""
 
     result: Any
     period: ClusterPeriod
     #: :func:`geozone.incidents.notices.unfinished_import_notices`, as the change marker
-    #: the result is cached under holds them (:func:`marker_notices`).
+    #: the result is cached under holds them (:func:`marker_notices`), then the snapshot
+    #: notice of a set the study uses outside its snapshot (:func:`study_notices`).
     notices: list[str]
 
 
@@ -337,7 +338,7 @@ def compute_hotspots(
     cache = analytics_cache(request)
     if marker is None:
         period = cluster_period(store, context, cluster_id, start, end, categories)
-        return Hotspots(_hotspots(period, params), period, notices)
+        return Hotspots(_hotspots(period, params), period, notices + study_notices(period))
     # The period's incidents are read once for every method (Gi*, emerging: the map page asks
     # for both at once); "today" is in the key, since a period left open ends today.
     period = cache.once(
@@ -346,7 +347,20 @@ def compute_hotspots(
         count=False,  # hits count the results served
     )
     key = (cluster_id, period.start, period.end, categories, params, marker)
-    return Hotspots(cache.once(key, lambda: _hotspots(period, params)), period, notices)
+    result = cache.once(key, lambda: _hotspots(period, params))
+    return Hotspots(result, period, notices + study_notices(period))
+
+
+def study_notices(period: ClusterStudy) -> list[str]:
+    """Say what a study's territories rest on: each set used outside its snapshot, once.
+
+    :func:`geozone.report.forms.snapshot_notes` of the study's forms over its period (a
+    year of a cluster on vn-legacy-districts, a snapshot of about February 2023), the
+    notes the cluster's review gives for the same period.
+    """
+    from geozone.report.forms import snapshot_notes
+
+    return snapshot_notes(period.forms, period.start, period.end)
 
 
 def _hotspots(period: ClusterPeriod, params: HotspotParams) -> Any:

@@ -399,10 +399,11 @@ def unlink_incidents(
 
 
 def incident_notices(context: Context, found: dict[str, Any]) -> list[str]:
-    """Say which clusters a stored incident concerns but that do not apply on its day.
+    """Say what a stored incident's answer rests on and which clusters do not apply that day.
 
     :func:`~geozone.assignment.points.period_notices` of the incident's assignment, date and
-    detecting unit (none before it is assigned): those clusters decided nothing for it.
+    detecting unit (none before it is assigned): the boundary set's snapshot when the date
+    lies outside it, and the clusters that decided nothing for it.
     """
     from geozone.assignment.points import period_notices
     from geozone.vntime import local_dates

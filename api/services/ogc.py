@@ -14,7 +14,9 @@ The collections that count incidents or events (``incidents``, ``hotspots``) car
 store's ``notices`` (:func:`geozone.incidents.notices.unfinished_import_notices`: an
 unfinished import, reports not linked yet) as a top-level member of their items and of each
 feature, as ``GET /incidents`` does: GeoJSON allows foreign members, and OGC clients (GDAL,
-OWSLib, QGIS) read past them.
+OWSLib, QGIS) read past them. One incident (``/collections/incidents/items/{id}``) also
+carries what ``GET /incidents/{id}`` says of it (the boundary set's snapshot when its date
+lies outside it, the clusters that do not apply that day).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
 from api.services.common import invalid, jsonable, page_links, records
 from api.services.common import parse_bbox as common_bbox
-from api.services.incidents import incident_features
+from api.services.incidents import incident_features, incident_notices
 from api.services.patrol_zones import zone_feature
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -596,8 +598,13 @@ def item(
     elif collection_id == "incidents":
         if scopes and not _incident_in_scope(context, store, scopes, feature_id):
             raise missing  # outside the scopes: unknown, its existence not told
-        feature = _incident_feature(request, context, store, feature_id)
+        found = store.get(feature_id) if len(feature_id) <= 200 else None
+        feature = None if found is None else _incident_feature(request, context, found)
+        # The store's, then what GET /incidents/{id} says of the incident itself (the
+        # boundary set's snapshot, the clusters that do not apply on its date).
         notices = unfinished_import_notices(store)
+        if found is not None:
+            notices += incident_notices(context, found)
     elif collection_id == "patrol-zones":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise missing
@@ -827,15 +834,8 @@ def _instant_end(query: ItemsQuery) -> datetime | None:
     return None if query.end is None else query.end + timedelta(microseconds=1)
 
 
-def _incident_feature(
-    request: Request, context: Context, store: IncidentStore, external_id: str
-) -> dict[str, Any] | None:
+def _incident_feature(request: Request, context: Context, found: dict[str, Any]) -> dict[str, Any]:
     """One stored incident as the items give it (fields, unit assignment, decisions)."""
-    if len(external_id) > 200:
-        return None
-    found = store.get(external_id)
-    if found is None:
-        return None
     assignment = found.get("assignment") or {}
     row = {name: found.get(name) for name in INCIDENT_COLUMNS}
     row["batch_id"] = found.get("batch_id")

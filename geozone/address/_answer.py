@@ -117,8 +117,21 @@ class _Builder:
             predecessors=found_predecessors,
             unread=tuple(unread),
             alternatives=(),
-            notes=tuple(self._notes(reading)) + ((street_note,) if street_note else ()),
+            notes=tuple(self._notes(reading))
+            + ((street_note,) if street_note else ())
+            + self._snapshot_notes(),
         )
+
+    def _snapshot_notes(self) -> tuple[str, ...]:
+        """Say that the units on the date are a snapshot's, when the set in force is one.
+
+        :func:`geozone.assignment.explain.snapshot_notice` of the set in force on the date
+        (the chain and the candidates are named in it), as ``GET /locate`` says it.
+        """
+        from geozone.assignment.explain import snapshot_notice
+
+        said = snapshot_notice(self.in_force.info, self.day)
+        return () if said is None else (said,)
 
     def _on_date(
         self, reading: _Reading
@@ -367,6 +380,7 @@ class _Builder:
             predecessors=(),
             unread=(unread,),
             alternatives=tuple(Alternative(r.set_id, rc, c) for r, rc, c, _ in alternatives),
+            notes=self._snapshot_notes(),
         )
 
     def _ambiguous_text(self) -> str:

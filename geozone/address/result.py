@@ -127,7 +127,9 @@ class AddressResolution:
     unread, alternatives
         What could not be read; the units an ambiguous address fits.
     notes
-        Anything else worth knowing (an earlier name used, the other reading of a name).
+        Anything else worth knowing (an earlier name used, the other reading of a name; the
+        set in force's snapshot notice when the date lies outside its snapshot, as
+        ``GET /locate`` says it).
     """
 
     text: str

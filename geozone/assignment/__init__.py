@@ -33,6 +33,7 @@ from geozone.assignment.explain import (
     explain,
     lapsed_sentences,
     situation_sentences,
+    snapshot_notice,
     standing_notice,
 )
 from geozone.assignment.jurisdiction import (
@@ -60,6 +61,7 @@ __all__ = [
     "locate_incidents",
     "side_facts",
     "situation_sentences",
+    "snapshot_notice",
     "standing_notice",
     "territories",
 ]

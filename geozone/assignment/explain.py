@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from geozone.assignment.territory import ClusterTerritory
 from geozone.clusters.dates import Period, ReportedDate
 from geozone.clusters.model import Cluster
 from geozone.text import format_date, format_number
+
+if TYPE_CHECKING:
+    from geozone.boundaries.sets import SetInfo
 
 
 def _text(values: NDArray[np.object_]) -> pd.Series:
@@ -309,6 +312,62 @@ def out_of_period_notice(cluster: Cluster, day: date) -> str:
                 period=span,
             )
         )
+    return " / ".join(out)
+
+
+def snapshot_notice(info: SetInfo, first: date, last: date | None = None) -> str | None:
+    """Say, Vietnamese / English, that an answer's units are a snapshot's (None: no need).
+
+    The rule (:meth:`~geozone.boundaries.sets.SetInfo.outside_snapshot`): a boundary set that
+    is one snapshot (its manifest's ``as_of``: vn-legacy-districts, about February 2023,
+    used from 2008-08-01 to 2025-06-30) shows its units, names and boundaries as they stood
+    then. Every answer that uses it for a day outside the snapshot's days (its month, or its
+    day) gets this notice, worded once (:data:`geozone.labels.SNAPSHOT_NOTICE`); the same
+    text whatever the day, so that every output says the same. A day within the snapshot,
+    or a set without one (vn2025), gets None. It goes beside the answer's sentences, never
+    into them: a decision's sentence names its units as the set does, and stays as stored.
+
+    Parameters
+    ----------
+    info
+        The set the answer was judged on.
+    first, last
+        The day the set is used for, or the days from ``first`` to ``last`` (both inclusive;
+        a report's period, a cluster map's), clipped by the caller to the days the set is
+        used for.
+
+    Returns
+    -------
+    str or None
+        "Ranh giới và tên đơn vị hành chính lấy theo bộ ranh giới “…” (vn-legacy-districts),
+        là bản chụp khoảng tháng 02/2023 … / Boundaries and unit names are taken from …".
+    """
+    if info.snapshot is None or not info.outside_snapshot(first, last):
+        return None
+    return _snapshot_wording(info)
+
+
+@lru_cache(maxsize=16)
+def _snapshot_wording(info: SetInfo) -> str:
+    """Word :func:`snapshot_notice` for a set (once per set: every answer says the same)."""
+    from geozone.labels import MONTHS_EN, SET_PERIOD, SNAPSHOT_NOTICE, SNAPSHOT_TIME
+
+    start, end = info.snapshot or (info.valid_from, info.valid_from)
+    out = []
+    for k, language in enumerate(_LANGUAGES):
+        if start != end:  # known to the month
+            month = f"{MONTHS_EN[start.month - 1]} {start.year}" if k else f"{start:%m/%Y}"
+            as_of = SNAPSHOT_TIME["month"][k].format(month=month)
+        else:
+            as_of = SNAPSHOT_TIME["day"][k].format(day=format_date(start, language))
+        since = format_date(info.valid_from, language)
+        if info.valid_to is None:
+            period = SET_PERIOD["open"][k].format(start=since)
+        else:
+            until = format_date(info.valid_to, language)
+            period = SET_PERIOD["closed"][k].format(start=since, end=until)
+        title = info.title if k else info.title_vi or info.title
+        out.append(SNAPSHOT_NOTICE[k].format(title=title, set=info.id, as_of=as_of, period=period))
     return " / ".join(out)
 
 

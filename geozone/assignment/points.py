@@ -71,7 +71,8 @@ def judge_points(
         Per point: ``lon``, ``lat``, ``detected_by``, the unit columns of
         :func:`~geozone.assignment.jurisdiction.jurisdiction`, ``clusters`` (the decision
         rows: every cluster that concerns the point, a lapsed one included: its row says why
-        it decides nothing), ``notices`` (:func:`period_notices`), and where the point lies:
+        it decides nothing), ``notices`` (:func:`period_notices`: the boundary set's snapshot
+        when the date lies outside it, clusters that do not apply), and where the point lies:
         ``unit`` (the finest unit holding it, with its names; None outside), ``chain``
         (finest first), ``candidates`` (every unit within the tolerance, nearest first, the
         holding unit first at 0 m, each with its code, full name and distance in metres),
@@ -199,17 +200,20 @@ def period_notices(
     detected_by: Any,
     decided: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
-    """Say which clusters concern an incident but do not apply on its day (none decided).
+    """Say what an incident's answer on its day rests on and which clusters do not apply.
 
-    A cluster concerns it when judged in the cluster's set and the incident lies in a
-    member's unit (or the area standing in for the members) or a member detected it. Each
-    such cluster outside its period gets :func:`~geozone.assignment.explain.out_of_period_notice`
-    instead of silence.
+    First, when the boundary set it was judged on is one snapshot and the day lies outside
+    it (vn-legacy-districts, about February 2023, for a day of 2015),
+    :func:`~geozone.assignment.explain.snapshot_notice`: the units and the sentences name the
+    units as the snapshot has them. Then each cluster that concerns the incident but does not
+    apply on its day (judged in the cluster's set, the incident in a member's unit or the
+    area standing in for the members, or detected by a member):
+    :func:`~geozone.assignment.explain.out_of_period_notice` instead of silence.
 
     Parameters
     ----------
     context
-        The placed clusters.
+        The loaded sets and placed clusters.
     unit
         The incident's assignment: ``set_id`` and its unit, ward, district and province codes.
     day
@@ -219,15 +223,19 @@ def period_notices(
     decided
         The decision rows the incident has (their clusters are not said again).
     """
-    from geozone.assignment.explain import out_of_period_notice
+    from geozone.assignment.explain import out_of_period_notice, snapshot_notice
 
+    out = []
+    set_id = unit.get("set_id")
+    for bset in context.sets:
+        if bset.id == set_id and (said := snapshot_notice(bset.info, day)) is not None:
+            out.append(said)
     codes = {unit.get(f"{level}_code") for level in ("unit", "ward", "district", "province")}
     codes.discard(None)
     done = {row.get("cluster_id") for row in decided}
-    out = []
     for territory in context.territories:
         cluster = territory.cluster
-        if territory.bset.id != unit.get("set_id") or cluster.id in done or cluster.in_force(day):
+        if territory.bset.id != set_id or cluster.id in done or cluster.in_force(day):
             continue
         if (
             not territory.unit_codes.isdisjoint(codes)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -178,17 +178,48 @@ def finish_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return finished.sort_values(["level", "code"], kind="stable").reset_index(drop=True)
 
 
-def _is_current(out_dir: Path, digest: str, entry: SourceEntry, tolerance: float) -> bool:
+#: Manifest fields that describe a set without shaping its built layers: when only these
+#: differ from the entry a build recorded, ``build.json`` takes the new entry and nothing is
+#: built again (the layers, and the index files keyed by the build, stay as they are).
+DESCRIPTIVE_FIELDS = frozenset(
+    {"title", "title_vi", "as_of", "licence", "attribution", "attribution_en", "obtain"}
+)
+
+
+def _built_state(
+    out_dir: Path, digest: str, entry: SourceEntry, tolerance: float
+) -> Literal["current", "described", "stale"]:
+    """Tell how a set's build stands against its input and manifest entry.
+
+    ``"current"``: nothing to do; ``"described"``: the layers are current but the manifest
+    describes the set otherwise (:data:`DESCRIPTIVE_FIELDS` alone differ, or a field added
+    since the build, such as ``as_of``); ``"stale"``: build again.
+    """
     meta_path = out_dir / META_FILE
     if not meta_path.is_file() or not (out_dir / UNITS_FILE).is_file():
-        return False
+        return "stale"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    return bool(
+    if not (
         meta.get("sha256") == digest
         and meta.get("build_format") == BUILD_FORMAT
         and meta.get("display_simplify_deg") == tolerance
-        and meta.get("entry") == entry.model_dump(mode="json")
-    )
+    ):
+        return "stale"
+    built, wanted = meta.get("entry") or {}, entry.model_dump(mode="json")
+    if built == wanted:
+        return "current"
+    differ = {key for key in built.keys() | wanted.keys() if built.get(key) != wanted.get(key)}
+    return "described" if differ <= DESCRIPTIVE_FIELDS else "stale"
+
+
+def _describe_again(out_dir: Path, entry: SourceEntry) -> None:
+    """Write the manifest's entry into a current build's ``build.json`` (atomically)."""
+    meta_path = out_dir / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["entry"] = entry.model_dump(mode="json")
+    partial = meta_path.with_name(f".{META_FILE}.{os.getpid()}.partial")
+    _write_json(partial, meta)
+    partial.replace(meta_path)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -305,7 +336,9 @@ def build_set(
     Returns
     -------
     BuildReport
-        Counts per level, repairs and seconds per step; ``skipped`` when nothing changed.
+        Counts per level, repairs and seconds per step; ``skipped`` when the layers are
+        current (a manifest entry that only describes the set otherwise, see
+        :data:`DESCRIPTIVE_FIELDS`, is written into ``build.json`` without building again).
     """
     step = on_step or (lambda name: None)
     timings: dict[str, float] = {}
@@ -320,7 +353,10 @@ def build_set(
 
     archive = locate_archive(entry, data_dir)
     digest: str = timed("verify checksum", lambda: verify_checksum(entry, archive))
-    if not force and _is_current(out_dir, digest, entry, display_simplify_deg):
+    state = "stale" if force else _built_state(out_dir, digest, entry, display_simplify_deg)
+    if state == "described":  # a new title, attribution or snapshot time: no new layers
+        _describe_again(out_dir, entry)
+    if state != "stale":
         return BuildReport(entry.id, skipped=True, output_dir=str(out_dir))
 
     units = timed("read archive", lambda: read_archive(entry.layout, archive))

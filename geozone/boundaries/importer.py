@@ -63,6 +63,10 @@ class ImportSpec:
         (e.g. ward fields, then district fields, then province fields).
     set_id, title, valid_from, valid_to, licence, attribution
         Identity and validity of the new set; the attribution shows on maps and exports.
+    as_of
+        When the layer's units stand as of, for a layer that is one snapshot used for a
+        longer period (``"YYYY-MM"`` or ``"YYYY-MM-DD"``, as the manifest's ``as_of``): answers
+        for other days then say so. None: its units are those of every day it is used for.
     layer
         Layer name for multi-layer files (GeoPackage).
     """
@@ -76,6 +80,7 @@ class ImportSpec:
     attribution: str = ""
     layer: str | None = None
     notes: list[str] = field(default_factory=list)
+    as_of: str | None = None
 
 
 def read_layer(path: Path, wanted: list[str], layer: str | None = None) -> gpd.GeoDataFrame:
@@ -244,6 +249,7 @@ def import_boundary_set(
         "title": spec.title,
         "valid_from": spec.valid_from.isoformat(),
         "valid_to": spec.valid_to.isoformat() if spec.valid_to else None,
+        "as_of": spec.as_of,
         "licence": spec.licence,
         "attribution": spec.attribution or f"{path.name} (user supplied)",
         "attribution_en": spec.attribution or f"{path.name} (user supplied)",

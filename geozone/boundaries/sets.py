@@ -2,7 +2,10 @@
 
 A :class:`BoundarySet` holds every unit of one set (provinces, districts where the set has
 them, wards), answers lookups by code and by name, and locates points. Sets carry validity
-dates, so an incident is judged by the set in force on its date (:meth:`BoundarySet.for_date`).
+dates, so an incident is judged by the set in force on its date (:meth:`BoundarySet.for_date`),
+and a set that is one snapshot used for a longer period carries the snapshot's time
+(:attr:`SetInfo.as_of`), so that an answer for another day can say what it rests on
+(:meth:`SetInfo.outside_snapshot`).
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from geozone.boundaries._locate import (
     interior_cores,
 )
 from geozone.boundaries.build import DISPLAY_FILE, META_FILE, UNITS_FILE, finish_units
-from geozone.boundaries.manifest import LEVEL_ORDER, Level
+from geozone.boundaries.manifest import LEVEL_ORDER, Level, load_manifest, snapshot_days
 from geozone.boundaries.refine import read_refinements
 from geozone.crs import metric_areas, zones_of
 from geozone.errors import (
+    ConfigurationError,
     DataNotFoundError,
     InvalidCoordinatesError,
     NoBoundarySetForDateError,
@@ -55,7 +59,18 @@ LocateStatus = Literal["inside", "outside", "invalid"]
 
 @dataclass(frozen=True)
 class SetInfo:
-    """Identity, validity and provenance of a boundary set."""
+    """Identity, validity and provenance of a boundary set.
+
+    Attributes
+    ----------
+    title_vi
+        The title in Vietnamese (None: only ``title``, in English).
+    as_of
+        When the set's units, names and boundaries stand as of, for a set that is one snapshot
+        used for a longer period: ``"YYYY-MM"`` (known to the month) or ``"YYYY-MM-DD"`` (the
+        manifest's ``as_of``; see :func:`geozone.boundaries.manifest.snapshot_days`). None:
+        the set shows its units as they are on every day it is used for.
+    """
 
     id: str
     title: str
@@ -64,14 +79,57 @@ class SetInfo:
     licence: str
     attribution: str
     attribution_en: str
+    title_vi: str | None = None
+    as_of: str | None = None
 
     def in_force(self, day: date) -> bool:
         """Tell whether the set is in force on ``day`` (both ends inclusive)."""
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
+    @property
+    def snapshot(self) -> tuple[date, date] | None:
+        """The first and last day the set's snapshot stands for (None: no snapshot).
+
+        ``as_of = "2023-02"`` gives (2023-02-01, 2023-02-28): a snapshot known only to the
+        month stands for each day of it.
+        """
+        return None if self.as_of is None else snapshot_days(self.as_of)
+
+    def outside_snapshot(self, first: date, last: date | None = None) -> bool:
+        """Tell whether using the set for the days ``first`` to ``last`` needs the snapshot notice.
+
+        The rule: a set with a snapshot (:attr:`as_of`) shows its units, names and boundaries
+        as they stood then; any answer that uses it for a day outside the snapshot's days
+        (its month, or its day) says so (see
+        :func:`geozone.assignment.explain.snapshot_notice`), whether or not that day is in the
+        set's validity (a set asked for by name may be used outside it). A day within the
+        snapshot's days needs nothing; a set without a snapshot (vn2025: its units as they
+        took effect on its ``valid_from``, unchanged since) never does.
+
+        Parameters
+        ----------
+        first, last
+            The days the set is used for, both inclusive (``last`` None: ``first`` alone). A
+            stretch (a report's period, a cluster map's) needs the notice when any of its days
+            does; callers clip it to the days the set is used for.
+
+        Returns
+        -------
+        bool
+            True when the notice is due.
+        """
+        shown = self.snapshot
+        if shown is None:
+            return False
+        return first < shown[0] or (last or first) > shown[1]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SetInfo:
-        """Build from a manifest entry dumped as JSON."""
+        """Build from a manifest entry dumped as JSON.
+
+        An entry written before a field existed (``title_vi``, ``as_of``) gives None for it
+        (see :func:`_with_manifest_fields`, which fills them from the manifest).
+        """
         valid_to = data.get("valid_to")
         return cls(
             id=data["id"],
@@ -81,6 +139,8 @@ class SetInfo:
             licence=data["licence"],
             attribution=data["attribution"],
             attribution_en=data["attribution_en"],
+            title_vi=data.get("title_vi"),
+            as_of=data.get("as_of"),
         )
 
 
@@ -266,7 +326,8 @@ class BoundarySet:
             for _, where in read_refinements(cache, set_id)
         )
         read = _load_built.__wrapped__ if fresh else _load_built
-        return read(str(folder), meta.stat().st_mtime_ns, refined)
+        manifest = str((settings or get_settings()).manifest_path)
+        return read(str(folder), meta.stat().st_mtime_ns, refined, manifest)
 
     @classmethod
     def for_date(cls, day: date, settings: Settings | None = None) -> BoundarySet:
@@ -775,12 +836,15 @@ def _unit_from_row(row: pd.Series) -> Unit:
 
 @lru_cache(maxsize=8)
 def _load_built(
-    folder: str, _mtime_ns: int, refined: tuple[tuple[str, int], ...] = ()
+    folder: str,
+    _mtime_ns: int,
+    refined: tuple[tuple[str, int], ...] = (),
+    manifest: str | None = None,
 ) -> BoundarySet:
     path = Path(folder)
     meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     frame = gpd.read_parquet(path / UNITS_FILE)
-    info = SetInfo.from_dict(meta["entry"])
+    info = SetInfo.from_dict(_with_manifest_fields(meta, manifest))
     stamp = f"{meta.get('sha256')}|{meta.get('built_at')}|{meta.get('build_format')}"
     displays: list[Path] = []
     for where, _ in refined:
@@ -819,12 +883,41 @@ def _apply_refinement(
     return refined, info, digest
 
 
+#: Fields of a manifest entry added after sets were first built: a ``build.json`` written
+#: before has none of them, and takes them from the manifest (:func:`_with_manifest_fields`).
+_LATER_FIELDS = ("title_vi", "as_of")
+
+
+def _with_manifest_fields(meta: dict[str, Any], manifest: str | None) -> dict[str, Any]:
+    """Return a built set's entry, with the fields added since it was built from the manifest.
+
+    A set built before ``as_of`` existed still loads: its ``build.json`` entry lacks the key,
+    and the manifest's entry of the same set and archive (same sha256) gives it (``geozone
+    data build`` then writes it into ``build.json`` without building again). A set the
+    manifest does not describe (an imported layer), or another archive, keeps None.
+    """
+    entry: dict[str, Any] = meta["entry"]
+    missing = [name for name in _LATER_FIELDS if name not in entry]
+    if not missing or manifest is None:
+        return entry
+    try:
+        sets = load_manifest(Path(manifest)).sets
+    except ConfigurationError:
+        return entry
+    described = sets.get(str(entry.get("id")))
+    if described is None or described.sha256 != meta.get("sha256"):
+        return entry
+    return {**entry, **{name: getattr(described, name) for name in missing}}
+
+
 def available_sets(settings: Settings | None = None) -> list[SetInfo]:
     """Return the info of every built set in the cache."""
-    cache = (settings or get_settings()).boundary_cache
+    settings = settings or get_settings()
+    cache = settings.boundary_cache
     infos = []
     for meta in sorted(cache.glob(f"*/{META_FILE}")):
         if meta.parent.name.endswith((".partial", ".old")):
             continue
-        infos.append(SetInfo.from_dict(json.loads(meta.read_text(encoding="utf-8"))["entry"]))
+        built = json.loads(meta.read_text(encoding="utf-8"))
+        infos.append(SetInfo.from_dict(_with_manifest_fields(built, str(settings.manifest_path))))
     return infos

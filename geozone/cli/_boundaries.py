@@ -14,7 +14,7 @@ from rich.table import Table
 from geozone import vntime
 from geozone.assignment.rules import RULE_LABELS
 from geozone.boundaries.importer import LevelFields
-from geozone.boundaries.manifest import load_manifest
+from geozone.boundaries.manifest import load_manifest, snapshot_days
 from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.cli._common import (
     DateOption,
@@ -106,10 +106,15 @@ def data_sets(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([info.__dict__ for info in infos])
         return
-    table = Table("id", "valid from", "valid to", "licence", "title")
+    table = Table("id", "valid from", "valid to", "as of", "licence", "title")
     for info in infos:
         table.add_row(
-            info.id, str(info.valid_from), str(info.valid_to or "open"), info.licence, info.title
+            info.id,
+            str(info.valid_from),
+            str(info.valid_to or "open"),
+            info.as_of or "—",
+            info.licence,
+            info.title,
         )
     console.print(table)
 
@@ -174,6 +179,14 @@ def data_import(
         str | None, typer.Option(help="Last day in force (open if omitted).")
     ] = None,
     title: Annotated[str | None, typer.Option(help="Title of the set.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="YYYY-MM or YYYY-MM-DD: when the layer's units stand, if it is one snapshot "
+            "used for a longer period (answers for other days say so).",
+        ),
+    ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file.")] = None,
     register: Annotated[
         str | None,
@@ -220,6 +233,11 @@ def data_import(
 
     if valid_from is None:
         raise typer.BadParameter("a new set needs --valid-from YYYY-MM-DD")
+    if as_of is not None:
+        try:
+            snapshot_days(as_of)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--as-of") from None
     spec = ImportSpec(
         levels=fields,
         set_id=set_id,
@@ -229,6 +247,7 @@ def data_import(
         licence=licence,
         attribution=attribution,
         layer=layer,
+        as_of=as_of,
     )
     protected = frozenset(load_manifest(settings.manifest_path).sets)
     with err_console.status(f"importing {path}…"):
@@ -332,13 +351,27 @@ def units_search(
         return
     bset = boundary_set(set_id, on)
     hits = bset.search(text, level=level)  # type: ignore[arg-type]
+    notices = _dated_notices(bset, on)
     if as_json:
-        print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits]})
+        print_json({"set": bset.id, "hits": [hit.to_dict() for hit in hits], "notices": notices})
         return
     if not hits:
         console.print(f"no unit named {text!r} in {bset.id}")
         raise typer.Exit(1)
     _print_hits(bset.id, text, hits)
+    for notice in notices:
+        console.print(notice, highlight=False)
+
+
+def _dated_notices(bset: BoundarySet, on: str | None) -> list[str]:
+    """Return what units named for ``--date`` rest on: the set's snapshot, as /locate says it.
+
+    Without ``--date`` the set itself is asked for (``--set``), for no day: nothing to say.
+    """
+    from geozone.assignment.explain import snapshot_notice
+
+    said = snapshot_notice(bset.info, parse_date(on)) if on is not None else None
+    return [] if said is None else [said]
 
 
 def _search_today(text: str, level: str | None, as_json: bool) -> None:
@@ -386,12 +419,18 @@ def units_show(
     on: DateOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show one unit and its parents."""
+    """Show one unit and its parents (with ``--date``, and what the set's names rest on)."""
     bset = boundary_set(set_id, on)
     chain = bset.chain(code)
+    notices = _dated_notices(bset, on)
     if as_json:
         print_json(
-            {"set": bset.id, "unit": chain[0].to_dict(), "chain": [u.to_dict() for u in chain]}
+            {
+                "set": bset.id,
+                "unit": chain[0].to_dict(),
+                "chain": [u.to_dict() for u in chain],
+                "notices": notices,
+            }
         )
         return
     unit = chain[0]
@@ -401,6 +440,8 @@ def units_show(
         f"  area {unit.area_km2:.2f} km², geometry: {'yes' if unit.has_geometry else 'no'}"
     )
     console.print(f"  {bset.info.attribution_en}", style="dim")
+    for notice in notices:
+        console.print(notice, highlight=False)
 
 
 def _lead_label(row: dict[str, Any], name: Callable[[str, str], str | None]) -> str:
@@ -433,8 +474,10 @@ def locate(
     The answer is the API's ``GET /locate`` (same JSON with ``--json``): the point is judged
     on the set in force on ``--date`` by every cluster it concerns. With ``--set`` naming
     another set, only the location in that set is given (clusters are judged on the set in
-    force on the incident's date).
+    force on the incident's date). The notices follow (in ``notices`` with ``--json``): the
+    set's snapshot when the date lies outside it, the clusters that do not apply that day.
     """
+    from geozone.assignment.explain import snapshot_notice
     from geozone.assignment.points import judge_point
     from geozone.context import judging_context
     from geozone.store.decisions import unit_namer
@@ -449,6 +492,9 @@ def locate(
             f"({judged.get('set_id') or 'none'}); clusters are judged on that set"
         )
         judged = {**location, "detected_by": detected_by, "clusters": None, "note": note}
+        # The named set's units as its snapshot has them, said as /locate says it.
+        said = snapshot_notice(boundary_set(set_id, on).info, day)
+        judged["notices"] = [said] if said is not None else []
     if as_json:
         print_json(judged)
         return

@@ -190,9 +190,10 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
     Returns
     -------
     list of str
-        Bilingual notes (Vietnamese / English): the forms when there are several, forms
-        that judge nothing or judge without member geometry, a carried form's zone, and
-        the days of the period no form applies.
+        Bilingual notes (Vietnamese / English): the forms when there are several, the
+        snapshot notice of a set used in the period outside its snapshot
+        (:func:`snapshot_notes`), forms that judge nothing or judge without member
+        geometry, a carried form's zone, and the days of the period no form applies.
     """
     notes = []
     if len(forms) > 1:
@@ -208,6 +209,7 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
             + "; ".join(parts_en)
             + "."
         )
+    notes += snapshot_notes(forms, start, end)
     for form in forms:
         if not form.overlaps(start, end):
             continue
@@ -248,6 +250,29 @@ def form_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str
                 f"{gaps} / The cluster did not run (outside its period or its boundary set's) "
                 f"on: {gaps}."
             )
+    return notes
+
+
+def snapshot_notes(forms: Sequence[ClusterForm], start: date, end: date) -> list[str]:
+    """Return the snapshot notice of each set a form uses in the period outside its snapshot.
+
+    A form's days in the period (the period within the days it applies) that its set's
+    snapshot does not show (:meth:`~geozone.boundaries.sets.SetInfo.outside_snapshot`: a
+    2024 review of a cluster on vn-legacy-districts, a snapshot of about February 2023) give
+    :func:`~geozone.assignment.explain.snapshot_notice`, the words ``GET /locate`` says for
+    each of those days; each set's once.
+    """
+    from geozone.assignment.explain import snapshot_notice
+
+    notes: list[str] = []
+    for form in forms:
+        if form.bset is None or not form.overlaps(start, end):
+            continue
+        first = max(start, form.applies_from or start)
+        last = min(end, form.applies_to or end)
+        said = snapshot_notice(form.bset.info, first, last)
+        if said is not None and said not in notes:
+            notes.append(said)
     return notes
 
 

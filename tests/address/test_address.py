@@ -237,6 +237,23 @@ def test_earlier_names_resolve_to_the_unit_they_merged_into_and_say_so(
 
 
 @pytest.mark.realdata
+def test_an_address_on_a_day_outside_the_legacy_snapshot_says_so(gazetteer: Gazetteer) -> None:
+    """Dated 2015, Từ Sơn is named "Thành phố Từ Sơn" by the legacy set (a snapshot of about
+    02/2023): the notes say so as /locate does; a day of that month and 2025 units need not."""
+    from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE
+
+    text = "phường Đông Ngàn, thị xã Từ Sơn, tỉnh Bắc Ninh"
+    old = resolve(gazetteer, text, date(2015, 6, 1))
+    assert old.set_id == LEGACY and old.chain[1].full_name == "Thành phố Từ Sơn"
+    assert old.notes[-1] == LEGACY_SNAPSHOT_NOTICE
+    assert LEGACY_SNAPSHOT_NOTICE in old.to_dict()["notes"]
+    assert LEGACY_SNAPSHOT_NOTICE not in resolve(gazetteer, text, date(2023, 2, 10)).notes
+    assert LEGACY_SNAPSHOT_NOTICE not in resolve(gazetteer, text, date(2025, 8, 1)).notes
+    both = resolve(gazetteer, "Nghĩa Đô", date(2015, 6, 1))  # Hà Nội and Lào Cai
+    assert both.alternatives and both.notes == (LEGACY_SNAPSHOT_NOTICE,)
+
+
+@pytest.mark.realdata
 def test_a_street_named_like_a_ward_stays_a_street(gazetteer: Gazetteer) -> None:
     numbered = resolve(gazetteer, "12 Quang Trung, Hà Đông, Hà Nội", BEFORE)
     assert numbered.level == "district" and numbered.street == "12 Quang Trung"

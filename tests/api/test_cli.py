@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from geozone.store.planner import PlannerStore
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import T11_CONFIRMED
 from tests.fixtures.pages import incident_tables, needs_assets, unpack
+from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE
 
 runner = CliRunner()
 T11 = "hoa-do-phuc-vi-vn2025"
@@ -149,6 +151,8 @@ def test_map_cluster_picks_the_version_of_the_day(
     assert said.startswith("wrote gia-lam.html: gia-lam on vn-legacy-districts")
     html = (tmp_path / "gia-lam.html").read_text(encoding="utf-8")
     assert incident_tables(html) == [] and "Huyện Gia Lâm" in html
+    # Drawn for 2020 on the legacy set, a snapshot of about 02/2023: the map says so.
+    assert html_escape(LEGACY_SNAPSHOT_NOTICE) in html
     with pytest.raises(
         DataNotFoundError, match="hoa-do-phuc-vi-vn2025 \\(vn2025, from 2025-07-01\\)"
     ):

@@ -459,3 +459,74 @@ def test_post_locate_answers_each_real_point_as_get_does(
     assert [c["code"] for c in inside["candidates"]] == ["00160"]
     assert [c["code"] for c in bridge["candidates"]] == ["00160", "00008"]
     assert [c["code"] for c in posted[4]["candidates"]] == ["00008", "00025", "00160"]
+
+
+@pytest.mark.realdata
+def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """GET and POST /locate, and the stored incident, say that a 2015 answer in Từ Sơn
+    ("Thành phố Từ Sơn", a city only since 2021) rests on a snapshot of about 02/2023; an
+    answer on the 2025 units (2025-08-01) says nothing of the kind."""
+    from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE, TU_SON
+
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    key = create_key(store_url, "admin", "admin")
+    app = create_app(built_api_settings, context=load_context(built_settings), store_url=store_url)
+    lon, lat = TU_SON
+    with TestClient(app) as client:
+        got = client.get("/locate", params={"lon": lon, "lat": lat, "date": "2015-06-01"}).json()
+        assert got["unit"]["full_name"] == "Thành phố Từ Sơn"
+        assert got["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+        now = client.get("/locate", params={"lon": lon, "lat": lat, "date": "2025-08-01"}).json()
+        assert now["set_id"] == "vn2025" and now["notices"] == []
+        posted = client.post(
+            "/locate",
+            json=[
+                {"lon": lon, "lat": lat, "date": "2015-06-01"},
+                {"lon": lon, "lat": lat, "date": "2025-08-01"},
+            ],
+        ).json()
+        assert posted == [got, now]
+        stored = client.post(
+            "/incidents",
+            headers={"X-API-Key": key},
+            json=[
+                {
+                    "external_id": f"tu-son-{day[:4]}",
+                    "occurred_at": f"{day}T21:00:00+07:00",
+                    "lon": lon,
+                    "lat": lat,
+                    "category": "theft",
+                    "synthetic": True,
+                }
+                for day in ("2015-06-01", "2025-08-01")
+            ],
+        )
+        assert stored.status_code in (200, 201), stored.text
+        old = client.get("/incidents/tu-son-2015", headers={"X-API-Key": key}).json()
+        assert old["assignment"]["set_id"] == "vn-legacy-districts"
+        assert old["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+        new = client.get("/incidents/tu-son-2025", headers={"X-API-Key": key}).json()
+        assert new["notices"] == []
+        # The OGC item of the incident says what GET /incidents/{id} says.
+        for external_id, said in (("tu-son-2015", old), ("tu-son-2025", new)):
+            item = client.get(
+                f"/collections/incidents/items/{external_id}", headers={"X-API-Key": key}
+            ).json()
+            assert item["notices"] == said["notices"], external_id
+        # The analyses of a legacy cluster over 2015 rest on the snapshot too; over a period
+        # of the 2025 units (the carried form) they do not.
+        auth = {"X-API-Key": key}
+        for path in ("hotspots", "border-effect"):
+            year = {"from": "2015-01-01", "to": "2015-12-31"}
+            answer = client.get(f"/clusters/gia-lam/{path}", params=year, headers=auth)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["notices"] == [LEGACY_SNAPSHOT_NOTICE], path
+            later = {"from": "2025-07-01", "to": "2025-12-31"}
+            answer = client.get(f"/clusters/gia-lam-vn2025/{path}", params=later, headers=auth)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["notices"] == [], path
+        sets = {s["id"]: s for s in client.get("/sets").json()}
+        assert sets["vn-legacy-districts"]["as_of"] == "2023-02"
+        assert sets["vn2025"]["as_of"] is None

@@ -909,3 +909,55 @@ def test_days_a_cluster_s_reported_dates_cannot_place_are_reviewed(
     assert "it runs from a day between 2009-06-16 and 2021-06-16" in notice
     t11 = next(t for t in context.territories if t.cluster.id == "hoa-do-phuc-vi")
     assert not t11.cluster.period.uncertain_on(datetime(2023, 5, 26).date())
+
+
+@pytest.mark.realdata
+def test_a_2015_point_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
+    built_settings: Settings,
+) -> None:
+    """An analyst's case: a 2015 incident in Từ Sơn is said to lie in "Thành phố Từ Sơn" (a
+    city only since 2021), judged on the pre-2025 set, one snapshot of about February 2023;
+    the answer now says what it rests on. A day of the snapshot's month, and a day of the
+    2025 units, need no such notice."""
+    from datetime import date
+
+    from geozone.assignment.explain import snapshot_notice
+    from geozone.assignment.points import judge_point, judge_points
+    from geozone.context import load_context
+    from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE, TU_SON
+
+    context = load_context(built_settings)
+    judged = judge_point(context, *TU_SON, date(2015, 6, 1))
+    assert judged["set_id"] == "vn-legacy-districts"
+    assert judged["unit"]["full_name"] == "Thành phố Từ Sơn"
+    assert judged["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+    # The Gia Lâm cluster decides it; its sentence names the unit as the set does, unchanged.
+    (row,) = judged["clusters"]
+    assert row["cluster_id"] == "gia-lam" and row["explanation_vi"].startswith(
+        "Vụ việc trên địa bàn Thành phố Từ Sơn"
+    )
+    # Every day outside February 2023 the set is used for, and only those.
+    for day, said in [
+        (date(2008, 8, 1), True),
+        (date(2023, 1, 31), True),
+        (date(2023, 2, 1), False),
+        (date(2023, 2, 28), False),
+        (date(2023, 3, 1), True),
+        (date(2025, 6, 30), True),
+    ]:
+        notices = judge_point(context, *TU_SON, day)["notices"]  # 2008: Gia Lâm's too
+        assert (notices[:1] == [LEGACY_SNAPSHOT_NOTICE]) is said, day
+        assert all("(vn-legacy-districts)" not in n for n in notices[int(said) :]), day
+    after = judge_point(context, *TU_SON, date(2025, 8, 1))
+    assert after["set_id"] == "vn2025" and after["notices"] == []
+    # A batch says it as each point alone does; the notice comes before a cluster's.
+    batch = judge_points(
+        context, [(*TU_SON, date(2015, 6, 1), None), (*TU_SON, date(2025, 8, 1), None)]
+    )
+    assert [b["notices"] for b in batch] == [[LEGACY_SNAPSHOT_NOTICE], []]
+    t11 = judge_point(context, 105.8064, 21.0387, date(2023, 3, 1), "nghia-do")
+    assert t11["notices"][0] == LEGACY_SNAPSHOT_NOTICE and "(hoa-do-phuc-vi)" in t11["notices"][1]
+    legacy = context.boundary_set("vn-legacy-districts").info
+    assert snapshot_notice(legacy, date(2009, 1, 1), date(2023, 2, 10)) == LEGACY_SNAPSHOT_NOTICE
+    assert snapshot_notice(legacy, date(2023, 2, 1), date(2023, 2, 28)) is None
+    assert snapshot_notice(context.boundary_set("vn2025").info, date(2025, 8, 1)) is None

@@ -8,7 +8,10 @@ import pytest
 import shapely
 
 from geozone.boundaries.build import META_FILE, UNITS_FILE, build_set
+from geozone.boundaries.manifest import SourceEntry
+from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.errors import ChecksumMismatchError, ConfigurationError, DataNotFoundError
+from geozone.settings import Settings
 from tests.archives import entry_for, write_dvhcvn_zip, write_vn2025_zip
 
 
@@ -41,6 +44,60 @@ def test_rebuild_with_same_inputs_does_nothing(data_dir: Path, tmp_path: Path) -
     assert not first.skipped and second.skipped
     assert (tmp_path / "cache" / "test" / META_FILE).stat().st_mtime_ns == stamp
     assert not build_set(entry, data_dir, tmp_path / "cache", force=True).skipped
+
+
+def test_a_new_description_is_written_without_building_again(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set built before ``as_of`` existed loads with the manifest's snapshot time, and the
+    next build writes it (and a new title) into build.json, keeping the layers and build."""
+    entry = entry_for(write_vn2025_zip(data_dir / "src" / "units.zip"), "vn2025")
+    manifest = tmp_path / "sources.toml"
+    settings = Settings(cache_dir=tmp_path / "cache", manifest_path=manifest, data_dir=data_dir)
+    cache = settings.boundary_cache
+    build_set(entry, data_dir, cache)
+    meta_path = cache / "test" / META_FILE
+    meta = json.loads(meta_path.read_text())
+    for name in ("as_of", "title_vi"):  # as a build.json of before the fields
+        del meta["entry"][name]
+    meta_path.write_text(json.dumps(meta))
+    units_stamp = (cache / "test" / UNITS_FILE).stat().st_mtime_ns
+    described = entry.model_copy(update={"as_of": "2023-02", "title": "renamed"})
+    manifest.write_text(_toml(described), encoding="utf-8")
+    info = BoundarySet.load("test", settings, fresh=True).info
+    assert info.as_of == "2023-02" and info.title == "test set"  # only the missing field
+    assert [i.as_of for i in available_sets(settings)] == ["2023-02"]
+    report = build_set(described, data_dir, cache)
+    assert report.skipped
+    assert (cache / "test" / UNITS_FILE).stat().st_mtime_ns == units_stamp
+    rewritten = json.loads(meta_path.read_text())
+    assert rewritten["built_at"] == meta["built_at"]
+    assert rewritten["entry"]["as_of"] == "2023-02" and rewritten["entry"]["title"] == "renamed"
+    assert BoundarySet.load("test", settings, fresh=True).info.title == "renamed"
+    assert build_set(described, data_dir, cache).skipped  # and then it is current
+    # A change that shapes the layers still builds again.
+    assert not build_set(
+        described.model_copy(update={"levels": ("ward",)}), data_dir, cache
+    ).skipped
+
+
+def _toml(entry: SourceEntry) -> str:
+    """Write one manifest entry as TOML (the few value types an entry has)."""
+
+    def value(item: object) -> str:
+        if isinstance(item, str):
+            return json.dumps(item, ensure_ascii=False)
+        if isinstance(item, list | tuple):
+            return "[" + ", ".join(value(v) for v in item) + "]"
+        return str(item)
+
+    data = entry.model_dump(mode="json", exclude_none=True)
+    tables = {k: data.pop(k) for k in list(data) if isinstance(data[k], dict)}
+    data.pop("id")
+    lines = [f"[sets.{entry.id}]", *(f"{k} = {value(v)}" for k, v in data.items())]
+    for name, table in tables.items():
+        lines += [f"[sets.{entry.id}.{name}]", *(f"{k} = {value(v)}" for k, v in table.items())]
+    return "\n".join(lines) + "\n"
 
 
 def test_invalid_geometry_is_repaired_and_recorded(data_dir: Path, tmp_path: Path) -> None:

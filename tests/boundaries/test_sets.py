@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.boundaries.sets import BoundarySet, _write_derived
+from geozone.boundaries.sets import BoundarySet, SetInfo, _write_derived, available_sets
 from geozone.crs import project_geometries, project_xy
 from geozone.errors import InvalidCoordinatesError, NoBoundarySetForDateError, UnknownUnitError
 from geozone.settings import Settings
@@ -102,6 +102,28 @@ def test_get_and_chain(grid: BoundarySet) -> None:
     assert grid.levels == ("province", "district", "ward") and grid.leaf_level == "ward"
 
 
+def test_snapshot_rule_of_a_set() -> None:
+    """A set with a snapshot needs the notice for any day outside the snapshot's month; a
+    stretch of days needs it when any of its days is outside; a set without none at all."""
+    legacy = SetInfo(
+        "old", "old set", date(2008, 8, 1), date(2025, 6, 30), "-", "-", "-", as_of="2023-02"
+    )
+    assert legacy.snapshot == (date(2023, 2, 1), date(2023, 2, 28))
+    assert legacy.outside_snapshot(date(2015, 6, 1))
+    assert legacy.outside_snapshot(date(2024, 12, 31))
+    assert legacy.outside_snapshot(date(2023, 3, 1))
+    assert not legacy.outside_snapshot(date(2023, 2, 1))
+    assert not legacy.outside_snapshot(date(2023, 2, 28))
+    assert not legacy.outside_snapshot(date(2023, 2, 1), date(2023, 2, 28))
+    assert legacy.outside_snapshot(date(2023, 2, 1), date(2023, 3, 1))
+    assert legacy.outside_snapshot(date(2023, 1, 31), date(2023, 2, 28))
+    current = SetInfo("new", "new set", date(2025, 7, 1), None, "-", "-", "-")
+    assert current.snapshot is None and not current.outside_snapshot(date(2025, 8, 1))
+    # Written before the field existed: no snapshot time (the loader fills it, see below).
+    old = {"id": "x", "title": "x", "valid_from": "2008-08-01", "licence": "-"}
+    assert SetInfo.from_dict({**old, "attribution": "-", "attribution_en": "-"}).as_of is None
+
+
 # -- the real sets -----------------------------------------------------------------------
 
 
@@ -155,6 +177,18 @@ def test_t11_bridge_lies_on_the_nghia_do_ngoc_ha_line(vn2025: BoundarySet) -> No
 @pytest.mark.parametrize("point", [(109.5, 15.0), (102.6, 17.97)], ids=["east-sea", "vientiane"])
 def test_sea_and_laos_are_outside(vn2025: BoundarySet, point: tuple[float, float]) -> None:
     assert vn2025.locate(*point).status == "outside"
+
+
+@pytest.mark.realdata
+def test_the_legacy_set_s_info_carries_its_snapshot_time(
+    vn2025: BoundarySet, legacy: BoundarySet, built_settings: Settings
+) -> None:
+    assert legacy.info.as_of == "2023-02"
+    assert legacy.info.snapshot == (date(2023, 2, 1), date(2023, 2, 28))
+    assert legacy.info.outside_snapshot(date(2015, 6, 1))
+    assert vn2025.info.as_of is None and not vn2025.info.outside_snapshot(date(2025, 8, 1))
+    infos = {info.id: info for info in available_sets(built_settings)}
+    assert infos["vn-legacy-districts"] == legacy.info and infos["vn2025"].as_of is None
 
 
 @pytest.mark.realdata

@@ -16,17 +16,20 @@ from api.settings import ApiSettings
 from geozone import cli
 from geozone.context import load_context
 from geozone.settings import Settings, get_settings
+from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE, TU_SON
 
 runner = CliRunner()
 
 #: (lon, lat, date, detected_by): the T11 bridge before and after the reform (the carried
-#: cluster lapsed, unconfirmed), a Gia Lâm commune, and a point at sea.
+#: cluster lapsed, unconfirmed), a Gia Lâm commune, a point at sea, and Từ Sơn in 2015 (on
+#: the legacy set's snapshot of about 02/2023: a notice says so).
 POINTS = [
     (105.8064, 21.0387, "2025-08-01", "00160"),
     (105.8064, 21.0387, "2024-05-01", "00169"),
     (105.8064, 21.0387, "2025-08-01", None),
     (105.9400, 21.0600, "2024-05-01", None),
     (107.5, 20.0, "2025-08-01", "00160"),
+    (*TU_SON, "2015-06-01", None),
 ]
 
 
@@ -89,3 +92,46 @@ def test_locate_in_a_named_set_says_clusters_were_not_judged() -> None:
     located = json.loads(result.output)
     assert located["set_id"] == "vn-legacy-districts" and located["clusters"] is None
     assert located["note"].startswith("clusters not judged: vn-legacy-districts is not the set")
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_locate_in_2015_says_the_legacy_set_is_a_2023_snapshot() -> None:
+    """Từ Sơn on 2015-06-01 is named "Thành phố Từ Sơn" (a city only since 2021) by the
+    legacy set, a snapshot of about 02/2023: the JSON and the text say so; on 2025-08-01
+    (vn2025) neither does; a date of the snapshot's month needs nothing."""
+    lon, lat = (str(v) for v in TU_SON)
+    result = runner.invoke(cli.app, ["locate", lon, lat, "--date", "2015-06-01", "--json"])
+    assert result.exit_code == 0, result.output
+    located = json.loads(result.output)
+    assert located["unit"]["full_name"] == "Thành phố Từ Sơn"
+    assert located["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+    text = runner.invoke(cli.app, ["locate", lon, lat, "--date", "2015-06-01"]).output
+    assert text.startswith("In Thành phố Từ Sơn, Tỉnh Bắc Ninh (vn-legacy-districts)")
+    assert LEGACY_SNAPSHOT_NOTICE in text.replace("\n", " ")
+    for day in ("2025-08-01", "2023-02-15"):
+        result = runner.invoke(cli.app, ["locate", lon, lat, "--date", day, "--json"])
+        assert json.loads(result.output)["notices"] == [], day
+        text = runner.invoke(cli.app, ["locate", lon, lat, "--date", day]).output
+        assert "snapshot" not in text, day
+    # The legacy set asked for by name on a day of the 2025 units: its units are the snapshot's.
+    args = ["locate", lon, lat, "--date", "2025-08-01", "--set", "vn-legacy-districts"]
+    named = json.loads(runner.invoke(cli.app, [*args, "--json"]).output)
+    assert named["clusters"] is None and named["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_units_named_for_a_date_say_the_legacy_set_is_a_2023_snapshot() -> None:
+    """``units show|search --date 2015-06-01`` name Từ Sơn as the 2023 snapshot has it."""
+    shown = json.loads(
+        runner.invoke(cli.app, ["units", "show", "261", "--date", "2015-06-01", "--json"]).output
+    )
+    assert shown["unit"]["full_name"] == "Thành phố Từ Sơn"
+    assert shown["notices"] == [LEGACY_SNAPSHOT_NOTICE]
+    found = runner.invoke(cli.app, ["units", "search", "tu son", "--date", "2015-06-01"])
+    assert "Thành phố Từ Sơn" in found.output
+    assert LEGACY_SNAPSHOT_NOTICE in found.output.replace("\n", " ")
+    for args in (["--date", "2023-02-15"], ["--set", "vn-legacy-districts"]):
+        shown = json.loads(runner.invoke(cli.app, ["units", "show", "261", *args, "--json"]).output)
+        assert shown["notices"] == [], args

@@ -37,6 +37,7 @@ from maps.layers import StoredTable, stored_incident_table
 from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
 from tests.fixtures.html import js_arguments, tooltips
 from tests.fixtures.pages import incident_tables, unpack
+from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE
 
 LON, LAT = grid_vertex_lonlat(1, 1)
 
@@ -440,8 +441,32 @@ def test_a_carried_cluster_map_says_what_its_decisions_stand_on(built_settings: 
     )
     (said,) = notices(confirmed, "hoa-do-phuc-vi-vn2025")
     assert "đã được xác nhận áp dụng từ 01/07/2025" in said and "confirmed to apply" in said
-    assert notices(confirmed, "can-tho-an-giang") == ()  # an original cluster: nothing
+    # An original cluster: nothing of its standing; but it is drawn on the legacy set, a
+    # snapshot of about 02/2023, for its days from 2008 to 2025: said as /locate says it.
+    assert notices(confirmed, "can-tho-an-giang") == (LEGACY_SNAPSHOT_NOTICE,)
     # An original cluster of districts: its decisions from when district police ceased
     # (1 March 2025) are reviewed, and its map says so.
-    (said,) = notices(confirmed, "gia-lam")
+    (snapshot, said) = notices(confirmed, "gia-lam")
+    assert snapshot == LEGACY_SNAPSHOT_NOTICE
     assert said.startswith("Công an cấp huyện thôi hoạt động từ 01/03/2025")
+
+
+@pytest.mark.realdata
+def test_a_map_drawn_on_the_legacy_snapshot_for_another_day_says_so(
+    built_settings: Settings,
+) -> None:
+    """The Gia Lâm cluster drawn for 2015-06-01 shows "Thành phố Từ Sơn" (a city only since
+    2021) from the legacy set, a snapshot of about 02/2023: the map says so; drawn for a day
+    of February 2023 it does not; its carried form on vn2025 never does."""
+    context = load_context(built_settings)
+    for day, said in ((date(2015, 6, 1), True), (date(2023, 2, 15), False)):
+        placed, cluster = cluster_on(context, "gia-lam", day)
+        layers = cluster_layers(cluster, placed.bset, zones=placed.zones, day=day)
+        assert "Thành phố Từ Sơn" in set(layers.units["full_name"])
+        assert (LEGACY_SNAPSHOT_NOTICE in layers.notices) is said, day
+        html = to_html(map_of_layers(layers), inline_assets=False)
+        assert (html_escape(LEGACY_SNAPSHOT_NOTICE) in html) is said, day
+    placed, cluster = cluster_on(context, "gia-lam", date(2025, 8, 1))
+    layers = cluster_layers(cluster, placed.bset, zones=placed.zones, day=date(2025, 8, 1))
+    assert placed.bset.id == "vn2025"
+    assert not any("(vn-legacy-districts), là bản chụp" in n for n in layers.notices)

@@ -40,6 +40,7 @@ from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.clusters import T11_CONFIRMED, grid_cluster
 from tests.fixtures.grid import GRID_INFO, grid_point, grid_units
 from tests.fixtures.incidents import grid_incidents
+from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE
 
 START, END = date(2021, 1, 1), date(2021, 12, 31)
 
@@ -716,6 +717,12 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
     assert "inferred" in ended["text_en"]
     assert earlier.set_ids == ("vn-legacy-districts",)
     assert "gis.chinhphu.vn" in earlier.attribution["vi"]
+    # 2024 on the legacy set, a snapshot of about 02/2023: said as /locate says it; the
+    # 2025 review judged on vn2025 alone says nothing of the kind.
+    assert LEGACY_SNAPSHOT_NOTICE in earlier.notes
+    assert LEGACY_SNAPSHOT_NOTICE in earlier.to_json()["notes"]
+    assert LEGACY_SNAPSHOT_NOTICE not in report.notes
+    assert not any("(vn-legacy-districts), là bản chụp" in note for note in report.notes)
 
 
 @pytest.mark.realdata
