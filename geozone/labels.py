@@ -166,11 +166,11 @@ STUDY_COUNT_BASIS_TEXT = bilingual(STUDY_COUNT_BASIS)
 #: here, not among the rule table's clauses: no decision's sentence says it, so rewording it
 #: leaves ``RULES_VERSION`` (and the stored decisions) as they are.
 SNAPSHOT_NOTICE: Label = (
-    "Ranh giới và tên đơn vị hành chính lấy theo bộ ranh giới “{title}” ({set}), là bản chụp "
+    "Đơn vị hành chính xác định theo bộ ranh giới “{title}” ({set}), ranh giới là bản chụp "
     "{as_of} nhưng được dùng cho cả giai đoạn {period}: các thay đổi về địa giới, tên gọi và "
     "loại đơn vị hành chính trong giai đoạn này không được thể hiện, nên đơn vị nêu ở đây có "
     "thể khác với đơn vị thực tế vào ngày được xét.",
-    "Boundaries and unit names are taken from the boundary set “{title}” ({set}), a snapshot "
+    "Units are found in the boundary set “{title}” ({set}), whose boundaries are a snapshot "
     "of {as_of} used for the whole period {period}: changes of boundaries, names and unit "
     "types within that period are not shown, so the units named here may differ from those "
     "in force on the day concerned.",

@@ -339,8 +339,8 @@ def snapshot_notice(info: SetInfo, first: date, last: date | None = None) -> str
     Returns
     -------
     str or None
-        "Ranh giới và tên đơn vị hành chính lấy theo bộ ranh giới “…” (vn-legacy-districts),
-        là bản chụp khoảng tháng 02/2023 … / Boundaries and unit names are taken from …".
+        "Đơn vị hành chính xác định theo bộ ranh giới “…” (vn-legacy-districts), ranh giới
+        là bản chụp khoảng tháng 02/2023 … / Units are found in the boundary set …".
     """
     if info.snapshot is None or not info.outside_snapshot(first, last):
         return None

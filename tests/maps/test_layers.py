@@ -469,4 +469,4 @@ def test_a_map_drawn_on_the_legacy_snapshot_for_another_day_says_so(
     placed, cluster = cluster_on(context, "gia-lam", date(2025, 8, 1))
     layers = cluster_layers(cluster, placed.bset, zones=placed.zones, day=date(2025, 8, 1))
     assert placed.bset.id == "vn2025"
-    assert not any("(vn-legacy-districts), là bản chụp" in n for n in layers.notices)
+    assert not any("(vn-legacy-districts), ranh giới là bản chụp" in n for n in layers.notices)

@@ -722,7 +722,7 @@ def test_t11_report_of_2025_equals_the_store(t11: tuple[IncidentStore, Context])
     assert LEGACY_SNAPSHOT_NOTICE in earlier.notes
     assert LEGACY_SNAPSHOT_NOTICE in earlier.to_json()["notes"]
     assert LEGACY_SNAPSHOT_NOTICE not in report.notes
-    assert not any("(vn-legacy-districts), là bản chụp" in note for note in report.notes)
+    assert not any("(vn-legacy-districts), ranh giới là bản chụp" in note for note in report.notes)
 
 
 @pytest.mark.realdata
