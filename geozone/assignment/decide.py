@@ -34,6 +34,7 @@ from geozone.assignment.situation import (
 from geozone.assignment.territory import (
     ClusterTerritory,
 )
+from geozone.boundaries.manifest import LEVEL_ORDER
 from geozone.boundaries.sets import BoundarySet
 from geozone.incidents.schema import CLUSTER_DECISION_FIELDS
 from geozone.parallel import thread_map, threads_for
@@ -390,7 +391,17 @@ def _decisions(
     lead = np.where(lead_kind == "detector", pts.detector, pts.holder)
     lead_code = _code_of(codes, np.where(np.isin(lead_kind, ["holder", "detector"]), lead, -1))
     by_unit = lead_kind == "unit"
-    lead_code[by_unit] = coded.unit_code[pts.rows][by_unit]
+    # Handed over: the unit at the hand-over level holding the point, and that level and the
+    # one wanted (the sentence says when the set has no unit at the level wanted there).
+    receiver = np.full(n, -1, dtype=np.intp)
+    wanted = np.full(n, -1, dtype=np.intp)
+    reached = np.full(n, -1, dtype=np.intp)
+    handed = np.flatnonzero(by_unit)
+    if len(handed):
+        handed_code, receiver[handed], wanted[handed], reached[handed] = _hand_over(
+            territory, pts, coded, handed
+        )
+        lead_code[handed] = handed_code
     coop_kind = _COOPERATING[rule]
     coop = zone.copy()
     leads = np.isin(lead_kind, ["holder", "detector"]) & (lead >= 0)
@@ -437,7 +448,8 @@ def _decisions(
             pts.holder,
             across,
             coded.unit_ids[pts.rows],
-            np.where(by_unit | (pts.area >= 0), -2 - leaf_unit, lead),
+            # (rules apart: by_unit is outside_members, area >= 0 no_member_geometry)
+            np.where(by_unit, receiver, np.where(pts.area >= 0, -2 - leaf_unit, lead)),
             pts.area,
             np.where(pts.detector >= 0, pts.detector, -2 - given),
             zone_id,
@@ -466,6 +478,8 @@ def _decisions(
             "boundary_units": _lists(line_lists, line_id),
             "ceased": ceased,
             "uncertain": uncertain,
+            "hand_over_wanted": wanted,
+            "hand_over_level": reached,
         },
         situation,
         territory,
@@ -473,6 +487,63 @@ def _decisions(
         arrow_text,
     )
     return columns
+
+
+def _hand_over(
+    territory: ClusterTerritory, pts: _Points, coded: _Coded, which: NDArray[np.intp]
+) -> tuple[NDArray[np.object_], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Return the unit each incident ``which`` (rule ``outside_members``) is handed over to.
+
+    A member's police hands an incident outside every member's territory over to its
+    counterpart: the police of the unit holding the point **at the hand-over level**, not the
+    finest unit of the set.
+
+    - The hand-over level is the detecting member's level when it holds territory; else (a
+      member without territory such as a company, an unknown detector, a non-member) the
+      level of the cluster's territorial members, the coarsest when they differ
+      (:meth:`ClusterTerritory.hand_over_level`). A province cluster (Cần Thơ – An Giang)
+      hands over to a province, a district cluster (Gia Lâm) to a district, a ward cluster
+      (Hoa–Đô–Phúc–Vị) to a ward.
+    - The members are units of the set the cluster is judged in, the set in force on the
+      incident's date, so the level is one that set has: a cluster carried into vn2025
+      (provinces and wards only) has the level its members were carried into (a province
+      stays a province; a district cluster's members are the new wards).
+    - When no unit of that level holds the point (the legacy set's wards have no geometry)
+      the finest unit above it that does (the district holding the point) receives it; the
+      sentence says so. Never a finer unit than the level.
+
+    Vectorised over the located unit columns (``province_code``, ``district_code``,
+    ``ward_code``): no Python work per incident.
+
+    Returns
+    -------
+    tuple
+        The receiving unit's code; an integer standing for it (equal codes, equal numbers:
+        the situation key); the level wanted and the level reached (indexes into
+        :data:`~geozone.boundaries.manifest.LEVEL_ORDER`; -1 reached: no unit at or above
+        the level holds the point, and the finest unit holding it receives it).
+    """
+    rows = pts.rows[which]
+    wanted = territory.table.hand_over[pts.detector[which]]  # detector -1: the trailing level
+    found = np.full(len(which), -1, dtype=np.intp)
+    reached = np.full(len(which), -1, dtype=np.intp)
+    uniques: dict[int, NDArray[np.object_]] = {}
+    for rank, level in enumerate(LEVEL_ORDER):  # coarsest first: a finer unit overwrites
+        if f"{level}_code" not in coded.units:
+            continue
+        ids, uniques[rank] = coded.level(level)
+        here = ids[rows]
+        take = (rank <= wanted) & (here >= 0)
+        found[take] = here[take]
+        reached[take] = rank
+    code: NDArray[np.object_] = np.full(len(which), None, dtype=object)
+    for rank, values in uniques.items():
+        at = reached == rank
+        code[at] = values[found[at]]
+    none = reached < 0
+    code[none] = coded.unit_code[rows[none]]
+    key = np.where(none, -2 - coded.unit_ids[rows], found * len(LEVEL_ORDER) + reached)
+    return code, key.astype(np.intp), wanted, reached
 
 
 def _event_of(coded: _Coded, rows: NDArray[np.intp]) -> NDArray[np.object_]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -16,8 +16,10 @@ from numpy.typing import NDArray
 from geozone.assignment.rules import BY_NAME, CLAUSES
 from geozone.assignment.situation import _missing
 from geozone.assignment.territory import ClusterTerritory
+from geozone.boundaries.manifest import LEVEL_ORDER
 from geozone.clusters.dates import Period, ReportedDate
 from geozone.clusters.model import Cluster
+from geozone.errors import GeozoneError
 from geozone.text import format_date, format_number
 
 if TYPE_CHECKING:
@@ -31,6 +33,10 @@ def _text(values: NDArray[np.object_]) -> pd.Series:
 
 #: A column of sentences: Python strings, or an Arrow string array (``explain(arrow=True)``).
 Sentences: TypeAlias = NDArray[np.object_] | pa.Array
+
+
+#: Values of the columns a caller may leave out (a frame of stored decisions, say).
+_ABSENT: dict[str, Any] = {"hand_over_wanted": -1, "hand_over_level": -1}
 
 
 #: Stands for the distance in a worded sentence until each row's number is put in.
@@ -90,9 +96,16 @@ def explain(
         "event",
         "ceased",
         "uncertain",
+        "hand_over_wanted",
+        "hand_over_level",
     )
     # Only each situation's first row is read: no column is copied whole into Python objects.
-    firsts = {column: np.asarray(frame[column])[first].astype(object) for column in needed}
+    firsts = {
+        column: np.asarray(frame[column])[first].astype(object)
+        if column in frame
+        else np.full(len(first), _ABSENT.get(column), dtype=object)
+        for column in needed
+    }
     worded = [
         _worded({column: firsts[column][k] for column in needed}, territory, tolerance_m)
         for k in range(len(first))
@@ -162,6 +175,8 @@ def _worded(
         row["event"],
         bool(row.get("ceased", False)),
         bool(row.get("uncertain", False)),
+        int(row.get("hand_over_wanted", -1)),
+        int(row.get("hand_over_level", -1)),
     )
     found = territory.worded.get(key)
     if found is None:
@@ -216,6 +231,8 @@ def _parameters(
     return {
         "holder": name(row["member_code"]),
         "unit": name(unit),
+        "within": _within(unit, row["lead_unit"], territory, name),
+        "receiver": _receiver_clause(row, territory, language, name),
         # Outside every unit of the set (at sea, abroad): said so, not "in unknown".
         "place": clause("outside_units", set=territory.bset.id)
         if _missing(unit)
@@ -245,6 +262,51 @@ def _parameters(
         if not territory.decides
         else _partial_clause(row["member_code"], territory, language, name),
     }
+
+
+def _within(
+    unit: Any, receiver: Any, territory: ClusterTerritory, name: Callable[[Any], str]
+) -> str:
+    """Name where a handed-over point lies: the finest unit, then its parents up to the receiver.
+
+    "Huyện Giồng Riềng (…), Tỉnh Kiên Giang (91)" for a point handed over to the province;
+    the unit alone when it is the receiver.
+    """
+    if _missing(unit) or _missing(receiver) or unit == receiver:
+        return name(receiver if _missing(unit) else unit)
+    try:
+        chain = [u.code for u in territory.bset.chain(str(unit))]
+    except GeozoneError:  # a unit the register lacks (merged since its geometry was drawn)
+        chain = [unit]
+    codes = chain[: chain.index(receiver) + 1] if receiver in chain else [unit, receiver]
+    return ", ".join(name(code) for code in codes)
+
+
+def _receiver_clause(
+    row: Mapping[str, Any], territory: ClusterTerritory, language: str, name: Callable[[Any], str]
+) -> str:
+    """Name the police an incident is handed over to, its level, and why a coarser one.
+
+    "Công an tỉnh Kiên Giang (91), công an cấp tỉnh nơi xảy ra" (see
+    :func:`geozone.assignment.decide._hand_over`).
+    """
+    unit = name(row["lead_unit"])
+    if language == "vi":  # "Công an tỉnh …": the type word is not capitalised after it
+        unit = unit[:1].lower() + unit[1:]
+    police = CLAUSES["police"][language].format(unit=unit)
+    reached = int(row.get("hand_over_level", -1))
+    wanted = int(row.get("hand_over_wanted", -1))
+    if reached < 0:  # no unit at or above the level: the finest unit holding the point
+        return police
+    tier = CLAUSES[f"tier_{LEVEL_ORDER[reached]}"][language]
+    if reached < wanted:
+        return CLAUSES["hand_over_above"][language].format(
+            police=police,
+            tier=tier,
+            set=territory.bset.id,
+            level=CLAUSES[f"level_{LEVEL_ORDER[wanted]}"][language],
+        )
+    return CLAUSES["hand_over"][language].format(police=police, tier=tier)
 
 
 def _event_clause(event: Any, territory: ClusterTerritory, language: str, name: Any) -> str:

@@ -24,6 +24,7 @@ import shapely
 
 from geozone.assignment import ClusterTerritory
 from geozone.assignment.rules import RULES, Facts, choose
+from geozone.boundaries.manifest import LEVEL_ORDER
 from geozone.boundaries.sets import Location
 from geozone.crs import project_geometries
 
@@ -108,7 +109,7 @@ def judge(
     lead = {
         "holder": holder,
         "detector": detector,
-        "unit": location.chain[0].code if location.chain else None,
+        "unit": _hand_over(territory, location, detector),
         "none": None,
     }[rule.lead]
     cooperating: set[str] = set()
@@ -135,6 +136,29 @@ def judge(
             and cluster.members[territory.table.holders[holder]].partial
         ),
     )
+
+
+def _hand_over(territory: ClusterTerritory, location: Location, detector: str | None) -> str | None:
+    """Return the unit an incident outside every member is handed over to, from its chain.
+
+    At the detecting member's level when it holds territory, else at the territorial
+    members' (the coarsest); the unit of the point's chain at that level, else the finest
+    one above it, else the finest unit holding the point.
+    """
+    levels = {
+        str(member.territory_code): territory.bset.get(str(member.territory_code)).level
+        for member in territory.cluster.members
+        if member.territory_code
+    }
+    taking_part = [
+        levels[str(m.territory_code)]
+        for m in territory.cluster.members
+        if m.territory_code and not m.planned
+    ]
+    wanted = levels.get(detector or "") or min(taking_part, key=LEVEL_ORDER.index)
+    above = [u for u in location.chain if LEVEL_ORDER.index(u.level) <= LEVEL_ORDER.index(wanted)]
+    chain = above or list(location.chain)
+    return chain[0].code if chain else None
 
 
 def location_codes(location: Location) -> list[str]:
@@ -179,10 +203,10 @@ def _geometry(
     point = project_geometries(
         np.array([shapely.Point(location.lon, location.lat)], dtype=object), epsg
     )[0]
+    if holder is None:  # before the sides: a coarse cluster's members have no lines
+        return _Geometry(set(), set(), None, None)
     sides = territory.sides
     carried = sides.carried
-    if holder is None:
-        return _Geometry(set(), set(), None, None)
     if carried:
         found = sides.side_of(np.array([location.lon]), np.array([location.lat]))[0]
         side = sides.codes[found] if found >= 0 else None

@@ -11,8 +11,10 @@ Each :class:`LeadRule` says, in one place:
   boolean arrays, or numpy booleans for one incident); rules are tried in table order and
   the first whose condition holds applies (the last one always holds);
 - ``lead``: who leads — the member holding the point (``"holder"``), the detecting member
-  (``"detector"``), the unit of the boundary set holding the point (``"unit"``) or nobody
-  (``"none"``: the answer cannot be given);
+  (``"detector"``), the unit of the boundary set holding the point at the hand-over level
+  (``"unit"``: the detecting member's level, else the territorial members'; see
+  :func:`geozone.assignment.decide._hand_over`) or nobody (``"none"``: the answer cannot be
+  given);
 - ``cooperating``: nobody, the other members of the zone, or the detecting member;
 - ``review``: whether a person must confirm the decision;
 - ``vi`` / ``en``: the sentence, one template per language with named parameters only
@@ -183,12 +185,12 @@ RULES: tuple[LeadRule, ...] = (
         label_vi="Ngoài địa bàn các thành viên – cần xem xét",
         label_en="Outside the members – review",
         vi=(
-            "Vụ việc ngoài địa bàn các thành viên, thuộc {unit}; thành viên {detector} phát "
-            "hiện và bàn giao cho {unit}." + _REVIEW_VI + "{standing}"
+            "Vụ việc ngoài địa bàn các thành viên, thuộc {within}; thành viên {detector} phát "
+            "hiện và bàn giao cho {receiver}." + _REVIEW_VI + "{standing}"
         ),
         en=(
-            "Outside every member's territory, in {unit}; member {detector} detected it and "
-            "hands it over to {unit}." + _REVIEW_EN + "{standing}"
+            "Outside every member's territory, in {within}; member {detector} detected it and "
+            "hands it over to {receiver}." + _REVIEW_EN + "{standing}"
         ),
     ),
     LeadRule(
@@ -311,6 +313,11 @@ RULES: tuple[LeadRule, ...] = (
 PARAMETERS: dict[str, str] = {
     "holder": "the member holding the point (full unit name)",
     "unit": "the unit of the boundary set holding the point (full name)",
+    "within": "where a handed-over point lies: the finest unit holding it, then its parents up "
+    "to the unit it is handed over to ('Huyện Giồng Riềng (…), Tỉnh Kiên Giang (91)')",
+    "receiver": "the police it is handed over to, at the hand-over level, and that level "
+    "('Công an tỉnh Kiên Giang (91), công an cấp tỉnh nơi xảy ra'); when the set has no unit "
+    "of that level there, also why a coarser one receives it",
     "place": "where the point is: 'In <unit>', or outside every unit of the set (at sea, "
     "abroad or where no boundary is known)",
     "detector": "the detecting unit: a member's or unit's name, or the text given",
@@ -435,6 +442,20 @@ CLAUSES: dict[str, dict[str, str]] = {
         "sea, abroad or where no boundary is known)",
     },
     "unknown": {"vi": "không rõ", "en": "unknown"},
+    "police": {"vi": "Công an {unit}", "en": "the police of {unit}"},
+    "hand_over": {
+        "vi": "{police}, công an cấp {tier} nơi xảy ra",
+        "en": "{police}, the {tier}-level police where it occurred",
+    },
+    "hand_over_above": {
+        "vi": "{police}, công an cấp {tier} nơi xảy ra (bộ ranh giới {set} không có ranh giới "
+        "{level} tại đây)",
+        "en": "{police}, the {tier}-level police where it occurred (boundary set {set} has no "
+        "boundaries of {level} there)",
+    },
+    "tier_province": {"vi": "tỉnh", "en": "province"},
+    "tier_district": {"vi": "huyện", "en": "district"},
+    "tier_ward": {"vi": "xã", "en": "commune"},
     "level_ward": {"vi": "phường, xã", "en": "wards and communes"},
     "level_district": {"vi": "quận, huyện", "en": "districts"},
     "level_province": {"vi": "tỉnh, thành phố", "en": "provinces"},

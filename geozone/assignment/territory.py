@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from geozone.assignment.rules import CLAUSES
 from geozone.boundaries._locate import warm_distances, warm_prepared
+from geozone.boundaries.manifest import LEVEL_ORDER, Level
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.adjacency import Adjacency
 from geozone.clusters.model import Cluster, Confirmation
@@ -105,6 +106,10 @@ class _MemberTable:
     names: dict[str, str]  # code → full unit name, or the organisation's name
     junction_xy: NDArray[np.float64]  # junctions × 2: where three or more sides meet (m)
     junction_members: NDArray[np.bool_]  # junctions × sides: who meets there
+    #: The level (index into :data:`~geozone.boundaries.manifest.LEVEL_ORDER`) an incident
+    #: outside every member is handed over at, by detecting member, and last for a detector
+    #: that is no member (index -1): see :meth:`ClusterTerritory.hand_over_level`.
+    hand_over: NDArray[np.intp]
     #: Folded keys (see geozone.text.fold) of each member's id, code and names → member
     #: index; a key two members share is left out.
     folded: dict[str, int] = field(default_factory=dict)
@@ -613,12 +618,53 @@ class ClusterTerritory:
             names=names,
             junction_xy=junction_xy,
             junction_members=junction_members,
+            hand_over=self._hand_over_levels(),
             folded=_unshared(folded),
             respelled=_unshared(
                 _owners((spelling_key(key), k) for key, ks in folded.items() for k in ks)
             ),
             shared={key: ks for key, ks in folded.items() if len(ks) > 1},
         )
+
+    def _hand_over_levels(self) -> NDArray[np.intp]:
+        """Return :attr:`_MemberTable.hand_over`: per member, then for a non-member.
+
+        A territorial member's own level (its unit's, in the set: members are validated
+        against it, so the level is one the set has); for an organisation (no territory) and
+        for a detector that is no member, the level of the territorial members, the coarsest
+        when they differ (a cluster is validated at one level, so they do not today).
+        """
+        own: list[int] = []
+        for member in self.cluster.members:
+            code = member.territory_code
+            try:
+                own.append(LEVEL_ORDER.index(self.bset.get(code).level) if code else -1)
+            except GeozoneError:  # validated at load: only a hand-made cluster lacks it
+                own.append(LEVEL_ORDER.index(self.cluster.level))
+        taking_part = [
+            rank
+            for rank, m in zip(own, self.cluster.members, strict=True)
+            if rank >= 0 and not m.planned
+        ]
+        members = min(taking_part, default=LEVEL_ORDER.index(self.cluster.level))
+        return np.array([rank if rank >= 0 else members for rank in own] + [members], np.intp)
+
+    def hand_over_level(self, member: int = -1) -> Level:
+        """Return the level an incident outside every member is handed over at.
+
+        Parameters
+        ----------
+        member
+            The detecting member's index (-1: none, or a detector that is no member).
+
+        Returns
+        -------
+        Level
+            The detecting member's level when it holds territory; else (an organisation,
+            an unknown detector or no member) that of the territorial members (the coarsest
+            when they differ). See :func:`geozone.assignment.decide._hand_over`.
+        """
+        return LEVEL_ORDER[int(self.table.hand_over[member])]
 
     def _folded_detectors(self, detectors: Mapping[str, int]) -> dict[str, tuple[int, ...]]:
         """Folded keys of the members' ids, codes and names → the members each names."""

@@ -24,7 +24,8 @@ Counting rules
     ``outside``): ``in_territory`` the incidents that lie outside every member's territory
     (the decision holds no member: rule ``outside_members`` or ``outside_every_unit``, or a
     lapsed cluster's ``no_decision`` outside them); ``not_led`` those a unit that is no
-    member leads (rule ``outside_members``: handed over to the unit holding the point);
+    member leads (rule ``outside_members``: handed over to the police of the unit holding
+    the point at the members' level, see :func:`geozone.assignment.decide._hand_over`);
   - "Không có đơn vị chủ trì (…) / No lead unit (…)" (``member_kind`` ``no_lead``), one row
     per rule (the reason, in ``rule`` and in the row's name): ``not_led`` the incidents whose
     decision names no lead unit (``no_decision``: the cluster does not apply, e.g. a carried

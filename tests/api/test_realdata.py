@@ -14,7 +14,7 @@ from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.model import Confirmation
 from geozone.context import load_context
 from geozone.settings import Settings
-from tests.fixtures.clusters import T11_CONFIRMED
+from tests.fixtures.clusters import HAND_OVERS, T11_CONFIRMED
 
 
 @pytest.mark.realdata
@@ -530,3 +530,58 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
         sets = {s["id"]: s for s in client.get("/sets").json()}
         assert sets["vn-legacy-districts"]["as_of"] == "2023-02"
         assert sets["vn2025"]["as_of"] is None
+
+
+@pytest.mark.realdata
+def test_locate_hands_over_to_the_unit_at_the_members_level(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """An outside audit's case: a point in Kiên Giang outside both members of the Cần Thơ –
+    An Giang cluster was handed over to Huyện Giồng Riềng; a province's police hands over
+    to the province's. GET /locate, each point of POST /locate and the stored decision
+    (GET /incidents/{id}) give the known lead unit of every case."""
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    key = {"X-API-Key": create_key(store_url, "admin", "admin")}
+    context = load_context(built_settings, confirmations=list(T11_CONFIRMED.values()))
+    app = create_app(built_api_settings, context=context, store_url=store_url)
+    points = [
+        {"lon": c.lon, "lat": c.lat, "date": c.day, "detected_by": c.detected_by}
+        for c in HAND_OVERS
+    ]
+    with TestClient(app) as client:
+        posted = client.post("/locate", json=points).json()
+        stored = client.post(
+            "/incidents",
+            headers=key,
+            json=[
+                {
+                    "external_id": f"hand-{i}",
+                    "occurred_at": f"{c.day}T21:00:00+07:00",
+                    "lon": c.lon,
+                    "lat": c.lat,
+                    "category": "theft",
+                    "detected_by": c.detected_by,
+                    "synthetic": True,
+                }
+                for i, c in enumerate(HAND_OVERS)
+            ],
+        )
+        assert stored.status_code in (200, 201), stored.text
+        for i, (case, point, in_batch) in enumerate(zip(HAND_OVERS, points, posted, strict=True)):
+            located = client.get("/locate", params=point).json()
+            assert in_batch == located, case
+            assert located["unit"]["code"] == case.unit
+            (row,) = [c for c in located["clusters"] if c["cluster_id"] == case.cluster]
+            assert (row["rule"], row["lead_unit"]) == (case.rule, case.lead_unit), case
+            incident = client.get(f"/incidents/hand-{i}", headers=key).json()
+            (kept,) = [c for c in incident["clusters"] if c["cluster_id"] == case.cluster]
+            assert {k: kept[k] for k in ("rule", "lead_unit", "explanation_vi")} == {
+                k: row[k] for k in ("rule", "lead_unit", "explanation_vi")
+            }
+    kien_giang = posted[0]["clusters"]
+    (row,) = [c for c in kien_giang if c["cluster_id"] == "can-tho-an-giang"]
+    assert row["explanation_vi"].startswith(
+        "Vụ việc ngoài địa bàn các thành viên, thuộc Huyện Giồng Riềng (906), Tỉnh Kiên Giang "
+        "(91); thành viên Thành phố Cần Thơ phát hiện và bàn giao cho Công an tỉnh Kiên Giang "
+        "(91), công an cấp tỉnh nơi xảy ra."
+    )

@@ -128,7 +128,7 @@ def test_outside_every_member(grid: BoundarySet, territory: ClusterTerritory) ->
     row = only(judge(grid, territory, 2500, 2500, "o1"))
     assert row["rule"] == "outside_members" and row["lead_unit"] == "00009"
     assert row["cooperating"] == ["00001"] and row["member_code"] is None
-    assert "hands it over to Phường Ô 9 (00009)" in row["explanation_en"]
+    assert "hands it over to the police of Phường Ô 9 (00009)" in row["explanation_en"]
     assert judge(grid, territory, 2500, 2500, "00009").empty  # no member involved
 
 

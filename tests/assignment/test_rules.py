@@ -19,11 +19,12 @@ import pytest
 import shapely
 
 from geozone.assignment import ClusterTerritory, assign, rules, territories
+from geozone.assignment.reference import judge
 from geozone.boundaries.sets import BoundarySet
 from geozone.clusters.files import load_clusters
 from geozone.text import format_number
 from geozone.vntime import VIETNAM_TZ
-from tests.fixtures.clusters import T11_CONFIRMED
+from tests.fixtures.clusters import HAND_OVERS, T11_CONFIRMED, HandOver, grid_cluster
 
 #: Words that would betray English inside a Vietnamese sentence.
 ENGLISH = re.compile(r"\b(the|and|of|in|by|review|leads?|member|zone|detected)\b", re.I)
@@ -265,10 +266,11 @@ def test_every_rule_worded_whole_in_both_languages(
         row,
         "outside_members",
         "Vụ việc ngoài địa bàn các thành viên, thuộc Phường Bạch Mai (00292); thành viên "
-        "Phường Nghĩa Đô phát hiện và bàn giao cho Phường Bạch Mai (00292). Cần xem xét lại."
-        + CONFIRMED_VI,
+        "Phường Nghĩa Đô phát hiện và bàn giao cho Công an phường Bạch Mai (00292), công an "
+        "cấp xã nơi xảy ra. Cần xem xét lại." + CONFIRMED_VI,
         "Outside every member's territory, in Phường Bạch Mai (00292); member Phường Nghĩa Đô "
-        "detected it and hands it over to Phường Bạch Mai (00292). Review." + CONFIRMED_EN,
+        "detected it and hands it over to the police of Phường Bạch Mai (00292), the "
+        "commune-level police where it occurred. Review." + CONFIRMED_EN,
     )
     row = judge(T11, AFTER, 107.5, 20.0, "00160")
     check(
@@ -377,3 +379,144 @@ def test_every_rule_worded_whole_in_both_languages(
         "abroad or where no boundary is known); detected by Phường Nghĩa Đô. No lead decision"
     )
     assert seen == set(rules.RULE_NAMES)
+
+
+# -- the hand-over level (rule outside_members) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def every_cluster(vn2025: BoundarySet, legacy: BoundarySet) -> dict[str, ClusterTerritory]:
+    """The five clusters and their carried forms, T11's confirmed."""
+    found = territories(
+        list(load_clusters().values()),
+        [legacy, vn2025],
+        carry_into=vn2025,
+        confirmations=T11_CONFIRMED,
+    )
+    return {t.cluster.id: t for t in found}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("case", HAND_OVERS, ids=lambda c: f"{c.cluster}-{c.day}-{c.unit}")
+def test_an_incident_outside_the_members_goes_to_the_unit_at_the_members_level(
+    every_cluster: dict[str, ClusterTerritory],
+    vn2025: BoundarySet,
+    legacy: BoundarySet,
+    case: HandOver,
+) -> None:
+    """An outside audit's case: a point in Kiên Giang just outside both members of the
+    Cần Thơ – An Giang cluster (provinces) was handed over to Huyện Giồng Riềng, a district;
+    a province's police hands over to the province's. The engine and the plain reference
+    agree on each known answer."""
+    day = date.fromisoformat(case.day)
+    row = _judge(
+        every_cluster, [legacy, vn2025], case.cluster, day, case.lon, case.lat, case.detected_by
+    )
+    assert row["rule"] == case.rule
+    assert row["lead_unit"] == case.lead_unit
+    territory = every_cluster[case.cluster]
+    bset = territory.bset
+    location = bset.locate(case.lon, case.lat, tolerance_m=10.0)
+    assert location.chain[0].code == case.unit
+    reference = judge(territory, location, day, case.detected_by, 10.0)
+    assert reference is not None and reference.lead_unit == case.lead_unit
+    assert reference.rule == case.rule
+    if case.rule != "outside_members":
+        return
+    assert row["member_code"] is None and row["review"]
+    receiver = territory.unit_name(case.lead_unit)
+    police = "Công an " + receiver[:1].lower() + receiver[1:]
+    assert f"bàn giao cho {police}, công an cấp " in row["explanation_vi"]
+    assert f"hands it over to the police of {receiver}, the " in row["explanation_en"]
+    # The place is the finest unit holding the point, then its parents up to the receiver.
+    place = territory.unit_name(case.unit)
+    if case.unit != case.lead_unit:
+        place += ", " + receiver
+    assert f", thuộc {place}; " in row["explanation_vi"]
+    assert f", in {place}; " in row["explanation_en"]
+
+
+@pytest.mark.realdata
+def test_the_kien_giang_hand_over_worded_whole(
+    every_cluster: dict[str, ClusterTerritory], vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
+    row = _judge(
+        every_cluster,
+        [legacy, vn2025],
+        "can-tho-an-giang",
+        date(2024, 5, 1),
+        105.3881,
+        10.0326,
+        "CATP Cần Thơ",
+    )
+    period_vi = (
+        " Thời gian áp dụng của cụm chỉ biết là từ ngày 19/03 của một năm không rõ: chưa chắc "
+        "cụm đã áp dụng vào ngày này, cần xem xét."
+    )
+    period_en = (
+        " The cluster's period is known only as from 19/03 of an unknown year: it may not have "
+        "applied on this day; review."
+    )
+    assert row["explanation_vi"] == (
+        "Vụ việc ngoài địa bàn các thành viên, thuộc Huyện Giồng Riềng (906), Tỉnh Kiên Giang "
+        "(91); thành viên Thành phố Cần Thơ phát hiện và bàn giao cho Công an tỉnh Kiên Giang "
+        "(91), công an cấp tỉnh nơi xảy ra. Cần xem xét lại." + period_vi
+    )
+    assert row["explanation_en"] == (
+        "Outside every member's territory, in Huyện Giồng Riềng (906), Tỉnh Kiên Giang (91); "
+        "member Thành phố Cần Thơ detected it and hands it over to the police of Tỉnh Kiên "
+        "Giang (91), the province-level police where it occurred. Review." + period_en
+    )
+    assert row["lead_unit"] == "91" and row["cooperating"] == ["92"]
+
+
+@pytest.mark.realdata
+def test_a_level_the_set_lacks_there_goes_to_the_unit_above_and_says_so(
+    every_cluster: dict[str, ClusterTerritory], vn2025: BoundarySet, legacy: BoundarySet
+) -> None:
+    """The T11 wards in 2024: the legacy set has no ward geometry, so Quận Hai Bà Trưng's
+    police receives an incident in it, never a ward the set cannot place the point in."""
+    row = _judge(
+        every_cluster,
+        [legacy, vn2025],
+        "hoa-do-phuc-vi",
+        date(2024, 5, 1),
+        105.85,
+        21.0,
+        "00169",
+    )
+    assert row["lead_unit"] == "007"
+    assert row["explanation_vi"] == (
+        "Vụ việc ngoài địa bàn các thành viên, thuộc Quận Hai Bà Trưng (007); thành viên "
+        "Phường Quan Hoa phát hiện và bàn giao cho Công an quận Hai Bà Trưng (007), công an cấp "
+        "huyện nơi xảy ra (bộ ranh giới vn-legacy-districts không có ranh giới phường, xã tại "
+        "đây). Cần xem xét lại."
+    )
+    assert row["explanation_en"] == (
+        "Outside every member's territory, in Quận Hai Bà Trưng (007); member Phường Quan Hoa "
+        "detected it and hands it over to the police of Quận Hai Bà Trưng (007), the "
+        "district-level police where it occurred (boundary set vn-legacy-districts has no "
+        "boundaries of wards and communes there). Review."
+    )
+
+
+def test_the_hand_over_level_is_the_detector_s_else_the_territorial_members(
+    grid: BoundarySet,
+) -> None:
+    """A territorial member hands over at its own level; a member without territory (a
+    company) and a detector that is no member at the territorial members' level, the
+    coarsest when they differ (clusters are validated at one level: a mixed one is made
+    here by hand, to pin the rule)."""
+    territory = ClusterTerritory(grid_cluster(), grid)
+    company = territory.table.index["cty"]
+    assert territory.table.organisation[company]
+    members = len(territory.table.codes)
+    assert [territory.hand_over_level(k) for k in range(members)] == ["ward"] * members
+    assert territory.hand_over_level() == "ward"  # no member
+    base = grid_cluster()
+    district = base.members[0].model_copy(update={"id": "q2", "unit_code": "002"})
+    mixed = ClusterTerritory(base.model_copy(update={"members": [*base.members, district]}), grid)
+    assert mixed.hand_over_level(mixed.table.index["00001"]) == "ward"
+    assert mixed.hand_over_level(mixed.table.index["002"]) == "district"
+    assert mixed.hand_over_level(mixed.table.index["cty"]) == "district"
+    assert mixed.hand_over_level() == "district"

@@ -229,6 +229,43 @@ def test_t11_in_2024_gets_real_decisions_with_a_ward_layer(refined_settings: Set
     assert zone["in_zone"] and zone["rule"] == "border_detector" and zone["lead_unit"] == "00006"
 
 
+def test_a_ward_layer_leaves_the_hand_over_at_the_members_level(
+    refined_settings: Settings,
+) -> None:
+    """With old ward polygons imported the finest unit holding a point is a ward: a district
+    cluster (Gia Lâm) still hands an incident outside its members over to the police of the
+    district holding it (it named the ward), a ward cluster (T11) to the ward's."""
+    context = load_context(refined_settings)
+    legacy = context.boundary_set("vn-legacy-districts")
+    yen_vien = shapely.point_on_surface(legacy.geometry("00526"))
+    incidents = pd.DataFrame(
+        {
+            "external_id": ["nghia-do", "yen-vien", "hai-ba-trung"],
+            "occurred_at": [datetime(2024, 5, 1, 10, tzinfo=VIETNAM_TZ)] * 3,
+            "lon": [105.795, yen_vien.x, 105.85],
+            "lat": [21.045, yen_vien.y, 21.0],
+            "detected_by": ["gia-lam", "00169", "00169"],
+        }
+    )
+    rows = assign(incidents, context.sets, context.territories).clusters
+    rows = rows[rows["rule"] == "outside_members"].set_index(["external_id", "cluster_id"])
+    nghia_do = rows.loc[("nghia-do", "gia-lam")]
+    assert nghia_do["lead_unit"] == "005"  # Quận Cầu Giấy, not Phường Nghĩa Đô (00157)
+    assert nghia_do["explanation_vi"] == (
+        "Vụ việc ngoài địa bàn các thành viên, thuộc Phường Nghĩa Đô (00157), Quận Cầu Giấy "
+        "(005); thành viên Huyện Gia Lâm phát hiện và bàn giao cho Công an quận Cầu Giấy "
+        "(005), công an cấp huyện nơi xảy ra. Cần xem xét lại."
+    )
+    assert rows.loc[("yen-vien", "hoa-do-phuc-vi"), "lead_unit"] == "00526"  # the ward
+    # Where the layer has no ward, the district receives it, and the sentence says why.
+    elsewhere = rows.loc[("hai-ba-trung", "hoa-do-phuc-vi")]
+    assert elsewhere["lead_unit"] == "007"
+    assert elsewhere["explanation_en"].endswith(
+        "the district-level police where it occurred (boundary set vn-legacy-districts has no "
+        "boundaries of wards and communes there). Review."
+    )
+
+
 def _near_the_district_line(legacy: BoundarySet) -> tuple[float, float]:
     """A point of Vĩnh Phúc about 50 m from the Cầu Giấy line, ~300 m north of the bridge."""
     from geozone.crs import project_geometries

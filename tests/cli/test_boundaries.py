@@ -16,6 +16,7 @@ from api.settings import ApiSettings
 from geozone import cli
 from geozone.context import load_context
 from geozone.settings import Settings, get_settings
+from tests.fixtures.clusters import HAND_OVERS
 from tests.fixtures.snapshot import LEGACY_SNAPSHOT_NOTICE, TU_SON
 
 runner = CliRunner()
@@ -82,6 +83,35 @@ def test_locate_names_the_lead_unit_in_text() -> None:
     line = result.output.splitlines()[1]
     assert line.startswith("gia-lam: ")
     assert line.endswith("chủ trì / lead: Quận Long Biên (004)")
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("real_cache")
+def test_locate_hands_over_to_the_province_as_the_api_does(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """Kiên Giang, outside both provinces of the Cần Thơ – An Giang cluster: the police of
+    Tỉnh Kiên Giang receives it (was Huyện Giồng Riềng), in the JSON as GET /locate gives it
+    and in the text line."""
+    case = HAND_OVERS[0]
+    args = ["locate", str(case.lon), str(case.lat), "--date", case.day]
+    args += ["--detected-by", case.detected_by]
+    app = create_app(
+        ApiSettings(**built_settings.model_dump()),
+        context=load_context(built_settings),
+        store_url=f"sqlite:///{tmp_path / 'api.sqlite'}",
+    )
+    params = {"lon": case.lon, "lat": case.lat, "date": case.day, "detected_by": "92"}
+    with TestClient(app) as client:
+        expected = client.get("/locate", params=params).json()
+    result = runner.invoke(cli.app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == expected
+    (row,) = [c for c in expected["clusters"] if c["cluster_id"] == case.cluster]
+    assert row["lead_unit"] == "91"
+    result = runner.invoke(cli.app, args)
+    line = next(x for x in result.output.splitlines() if x.startswith(f"{case.cluster}: "))
+    assert line.endswith("chủ trì / lead: Tỉnh Kiên Giang (91)")
 
 
 @pytest.mark.realdata
