@@ -321,8 +321,6 @@ class _ImportRun:
             piece = stored.pop(0)
             if piece.done.ours:
                 assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
-                rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
-                held = reports_at(self.store, rows.tolist())
                 with ExitStack() as lock:
                     try:
                         lock.enter_context(_linking(self.store, None, now=True))
@@ -330,6 +328,9 @@ class _ImportRun:
                         self.eager = False
                         stored.clear()
                         return
+                    # Read under the lock: no other linker changes their events meanwhile.
+                    rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
+                    held = reports_at(self.store, rows.tolist())
                     self.linked += link_and_judge(
                         self.store, self.context, piece.done.ours, self.stamp, reports=held
                     ).linked
