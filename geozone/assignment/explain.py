@@ -145,8 +145,9 @@ def _metres(metres: int, language: str) -> str:
     return format_number(metres, language)
 
 
-#: Worded situations kept per territory at most (a bound on a run's memory).
-_WORDED_MAX = 50_000
+#: Worded situations kept per territory at most (a bound on a run's memory: an entry holds
+#: four sentences, some 4 KB).
+_WORDED_MAX = 8_192
 
 
 def _worded(
@@ -155,7 +156,9 @@ def _worded(
     """Return :func:`situation_sentences`, worded once per situation and territory.
 
     The key holds every value the wording reads (the distance only as whether there is
-    one: its number goes in later).
+    one: its number goes in later). The wording of a cooperating report of a linked event is
+    not kept: its event clause names the event's lead report, a situation no other event
+    meets again (kept, they grew a run's memory by ~60 MB a million incidents).
     """
     key = (
         tolerance_m,
@@ -181,7 +184,7 @@ def _worded(
     found = territory.worded.get(key)
     if found is None:
         found = situation_sentences(row, territory, tolerance_m)
-        if len(territory.worded) < _WORDED_MAX:
+        if len(territory.worded) < _WORDED_MAX and _missing(row["event"]):
             territory.worded[key] = found
     return found
 

@@ -679,6 +679,35 @@ def test_a_batchs_sentences_are_those_of_its_rows_judged_alone(
     )
 
 
+def test_a_cooperating_report_s_wording_is_not_kept_for_later_pieces(grid: BoundarySet) -> None:
+    # The event clause of a cooperating report names its event's lead report: a situation no
+    # other event meets again, so its wording is not kept across pieces (kept, it grew a long
+    # import's memory by ~60 MB a million incidents). The sentences stay those of each row.
+    territory = ClusterTerritory(grid_cluster(zone_width_m=100, regulation=REGULATION), grid)
+    lon, lat = grid_point(1_000, 300)  # in the zone between o1 and o2
+    n = 6
+    incidents = pd.DataFrame(
+        {
+            "external_id": [f"c{k}" for k in range(n)],
+            "occurred_at": [WHEN] * n,
+            "lon": [lon] * n,
+            "lat": [lat] * n,
+            "detected_by": ["o1"] * n,
+            # every other row a cooperating report of its own event, led by o1's report
+            "event_lead": [f"lead-{k}" if k % 2 else None for k in range(n)],
+            "reported_by": ["o2" if k % 2 else None for k in range(n)],
+        }
+    )
+    clusters = assign(incidents, [grid], [territory], tolerance_m=5).clusters
+    sentences = dict(zip(clusters["external_id"], clusters["explanation_en"], strict=True))
+    for k in range(1, n, 2):
+        assert f"lead-{k}" in sentences[f"c{k}"]  # each names its own event's lead
+    assert len({sentences[f"c{k}"] for k in range(0, n, 2)}) == 1  # the others alike
+    assert len(territory.worded) == 1  # only the situation met again is kept
+    again = assign(incidents, [grid], [territory], tolerance_m=5).clusters
+    pd.testing.assert_frame_equal(again, clusters)
+
+
 @pytest.mark.realdata
 def test_a_detecting_member_is_found_by_its_name_as_by_its_code(
     vn2025: BoundarySet, wards_2025: ClusterTerritory
