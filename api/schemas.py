@@ -77,7 +77,7 @@ class SetOut(BaseModel):
     title_vi: str | None = Field(default=None, description="The title in Vietnamese.")
     as_of: str | None = Field(
         default=None,
-        description="When the set's units, names and boundaries stand, for a set that is one "
+        description="When the set's boundaries stand, for a set that is one "
         "snapshot used for a longer period (YYYY-MM or YYYY-MM-DD); answers for a day outside "
         "it carry a notice saying so. None: its units are those of every day it is used for.",
     )
@@ -335,8 +335,8 @@ NOTICES_DESCRIPTION = (
     "or linked; and one when stored reports are not linked into events yet (each counts as "
     "an event of its own until 'geozone incidents link' runs). An answer resting on a "
     "boundary set that is one snapshot, for days outside it (vn-legacy-districts, about "
-    "02/2023, used from 2008-08-01 to 2025-06-30), also says that its units, names and "
-    "boundaries are the snapshot's. Empty when there is nothing to say."
+    "02/2023, used from 2008-08-01 to 2025-06-30), also says that its boundaries are "
+    "the snapshot's. Empty when there is nothing to say."
 )
 Notices = Annotated[list[str], Field(description=NOTICES_DESCRIPTION)]
 #: The JSON Schema of ``notices`` in the answers documented by hand rather than by a model.

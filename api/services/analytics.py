@@ -32,6 +32,7 @@ from geozone.analysis.study import (
 )
 from geozone.context import Context
 from geozone.labels import STUDY_COUNT_BASIS_TEXT, SYNTHETIC_LABEL_TEXT
+from geozone.report.forms import snapshot_notes
 from geozone.store import IncidentStore
 
 #: Most grid cells an analytics request may build (the core allows more, for batch work).
@@ -358,8 +359,6 @@ def study_notices(period: ClusterStudy) -> list[str]:
     year of a cluster on vn-legacy-districts, a snapshot of about February 2023), the
     notes the cluster's review gives for the same period.
     """
-    from geozone.report.forms import snapshot_notes
-
     return snapshot_notes(period.forms, period.start, period.end)
 
 

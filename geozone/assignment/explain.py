@@ -385,10 +385,10 @@ def snapshot_notice(info: SetInfo, first: date, last: date | None = None) -> str
 
     The rule (:meth:`~geozone.boundaries.sets.SetInfo.outside_snapshot`): a boundary set that
     is one snapshot (its manifest's ``as_of``: vn-legacy-districts, about February 2023,
-    used from 2008-08-01 to 2025-06-30) shows its units, names and boundaries as they stood
-    then. Every answer that uses it for a day outside the snapshot's days (its month, or its
-    day) gets this notice, worded once (:data:`geozone.labels.SNAPSHOT_NOTICE`); the same
-    text whatever the day, so that every output says the same. A day within the snapshot,
+    used from 2008-08-01 to 2025-06-30) shows its boundaries as they stood then. Every
+    answer that uses it for a day outside the snapshot's days (its month, or its day) gets
+    this notice, worded once (:data:`geozone.labels.SNAPSHOT_NOTICE`); the same text
+    whatever the day, so that every output says the same. A day within the snapshot,
     or a set without one (vn2025), gets None. It goes beside the answer's sentences, never
     into them: a decision's sentence names its units as the set does, and stays as stored.
 

@@ -88,7 +88,7 @@ class SourceEntry(BaseModel):
     sha256: str
     valid_from: date
     valid_to: date | None = None
-    #: When the set's units, names and boundaries stand as of, for a set that is one snapshot
+    #: When the set's boundaries stand as of, for a set that is one snapshot
     #: used for a longer period (``"2023-02"``: about February 2023; see
     #: :func:`snapshot_days`). Omitted when the set shows its units as they are on every day
     #: it is used for (vn2025: the units from the reform, as they took effect).

@@ -66,7 +66,7 @@ class SetInfo:
     title_vi
         The title in Vietnamese (None: only ``title``, in English).
     as_of
-        When the set's units, names and boundaries stand as of, for a set that is one snapshot
+        When the set's boundaries stand as of, for a set that is one snapshot
         used for a longer period: ``"YYYY-MM"`` (known to the month) or ``"YYYY-MM-DD"`` (the
         manifest's ``as_of``; see :func:`geozone.boundaries.manifest.snapshot_days`). None:
         the set shows its units as they are on every day it is used for.
@@ -98,8 +98,8 @@ class SetInfo:
     def outside_snapshot(self, first: date, last: date | None = None) -> bool:
         """Tell whether using the set for the days ``first`` to ``last`` needs the snapshot notice.
 
-        The rule: a set with a snapshot (:attr:`as_of`) shows its units, names and boundaries
-        as they stood then; any answer that uses it for a day outside the snapshot's days
+        The rule: a set with a snapshot (:attr:`as_of`) shows its boundaries as they
+        stood then; any answer that uses it for a day outside the snapshot's days
         (its month, or its day) says so (see
         :func:`geozone.assignment.explain.snapshot_notice`), whether or not that day is in the
         set's validity (a set asked for by name may be used outside it). A day within the
