@@ -217,11 +217,61 @@ def link_new(
         lock past the wait of :func:`~geozone.store.sql.write_wait`: nothing was written.
     """
     sql = _sql(store)
+    with sql.linking():  # read and written by one linker at a time
+        return save_plan(sql, plan_links(sql, external_ids, settings, reports=reports))
+
+
+@dataclass
+class LinkPlan:
+    """The events of linking new reports, read and worked out, not written yet.
+
+    :func:`plan_links` makes it, :func:`save_plan` writes it; the caller holds the store's
+    linking lock from the one to the other, so that no other linker changes the events it
+    was worked out from (an import works out a piece's events while the next piece is
+    stored, and writes them once that piece is read and judged).
+
+    Attributes
+    ----------
+    outcome
+        What linking does once written (``written``: the reports of ``events``).
+    events
+        ``external_id`` and :data:`~geozone.store.base.EVENT_COLUMNS` of the reports whose
+        event changed.
+    """
+
+    outcome: LinkOutcome = field(default_factory=LinkOutcome)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def plan_links(
+    store: IncidentStore,
+    external_ids: Iterable[str],
+    settings: Settings | None = None,
+    *,
+    reports: pd.DataFrame | None = None,
+) -> LinkPlan:
+    """Work out the events of :func:`link_new` without writing them (:class:`LinkPlan`).
+
+    The caller holds the store's linking lock until :func:`save_plan` has written them
+    (taken here too: the lock is re-entrant within a thread). Parameters as
+    :func:`link_new`.
+    """
+    sql = _sql(store)
     ids = list(dict.fromkeys(str(e) for e in external_ids))
     if not ids:
-        return LinkOutcome()
-    with sql.linking():  # read and written by one linker at a time
+        return LinkPlan()
+    with sql.linking():
         return _link_new(sql, ids, settings, reports)
+
+
+def save_plan(store: IncidentStore, plan: LinkPlan) -> LinkOutcome:
+    """Write the event columns of a :class:`LinkPlan` (one transaction); return its outcome.
+
+    Under the linking lock its :func:`plan_links` was taken under.
+    """
+    if not plan.events.empty:
+        save_events(_sql(store), plan.events)
+    return plan.outcome
 
 
 def _link_new(
@@ -229,8 +279,8 @@ def _link_new(
     ids: list[str],
     settings: Settings | None,
     reports: pd.DataFrame | None,
-) -> LinkOutcome:
-    """:func:`link_new` of ``ids``, under the store's linking lock."""
+) -> LinkPlan:
+    """:func:`plan_links` of ``ids``, under the store's linking lock."""
     window, windows = windows_of(settings)
     metres, _, context = _reach(window, windows)
     # A new report changes the links of the reports within its window (new candidates) and
@@ -241,7 +291,7 @@ def _link_new(
     if reports is not None and (unread := wanted - set(held["external_id"])):
         held = pd.concat([held, reports_of(sql, unread)])  # not held (never, on an import)
     if held.empty:
-        return LinkOutcome()
+        return LinkPlan()
     # Each stored report is read once: the read of those near the new ones skips their rows.
     near = reports_in(sql, _boxes(held, metres, context), DETECTION_LAG, skip=held.index)
     frame = pd.concat([held, near], ignore_index=True).drop_duplicates("external_id")
@@ -291,7 +341,7 @@ def _relink(
     new_ids: set[str],
     window: LinkWindow,
     windows: dict[str, LinkWindow],
-) -> LinkOutcome:
+) -> LinkPlan:
     """Relink ``frame`` closed under links and events, as if every report were linked at once.
 
     Linking matches links strongest first within each group of reports joined by links that
@@ -301,7 +351,8 @@ def _relink(
     otherwise), and the reports around it joined to it by a link that passes, until none
     is added. The reports around it are read within a window of those not searched yet,
     and the local rate of each report with a candidate over every stored report within its
-    context. The event columns of the reports of ``frame`` that changed are written.
+    context. The event columns of the reports of ``frame`` that changed are returned, to
+    write (:func:`save_plan`).
     """
     metres, minutes, context_minutes = _reach(window, windows)
     known = set(frame["external_id"].to_numpy(dtype=object))
@@ -358,18 +409,18 @@ def _relink(
     is_cooperating = linked["event_role"].eq("cooperating").to_numpy()
     rejudge = changed & (was_cooperating | is_cooperating)
     write = linked.loc[changed, ["external_id", "event_id", "event_role", "link_confidence"]]
-    written = save_events(store, write.rename(columns={"link_confidence": "event_confidence"}))
     mine = is_among(linked["external_id"], new_ids) & (linked["event_size"] > 1).to_numpy()
     counted_only = 0
     if len(context):
         counted_only = int((~is_among(context["external_id"], known)).sum())
-    return LinkOutcome(
+    outcome = LinkOutcome(
         read=len(every) + counted_only,
-        written=written,
+        written=len(write),
         linked=int(mine.sum()),
         joined=int((changed & (linked["event_size"] > 1).to_numpy()).sum()),
         rejudge=linked.loc[rejudge, "external_id"].astype(str).tolist(),
     )
+    return LinkPlan(outcome, write.rename(columns={"link_confidence": "event_confidence"}))
 
 
 def judging_frame(store: IncidentStore, incidents: pd.DataFrame) -> pd.DataFrame:
@@ -429,14 +480,17 @@ def unlink_pair(
     window, windows = windows_of(settings)
     with sql.linking():
         fresh = add_unlink(sql, a, b, by=by, note=note)
-        return fresh, _relink(sql, pair, set(), window, windows)
+        return fresh, save_plan(sql, _relink(sql, pair, set(), window, windows))
 
 
 __all__ = [
     "DETECTION_LAG",
     "LinkOutcome",
+    "LinkPlan",
     "judging_frame",
     "link_new",
+    "plan_links",
+    "save_plan",
     "unlink_pair",
     "windows_of",
 ]

@@ -13,8 +13,9 @@ incidents whose stamp differs.
 The new reports are linked to the stored reports near them in space and time
 (:func:`geozone.incidents.events.link_new`; the events are those of linking the whole store
 at once, whatever the file's order or the pieces' size): while the pieces come in order of
-detection (a file in time order), each piece is linked as the next one is stored; the rest
-once every piece is stored, in order of detection. Reports of one
+detection (a file in time order), each piece's events are worked out as the next one is
+stored and written once the piece after is read and judged; the rest once every piece is
+stored, in order of detection. Reports of one
 event by two members share an ``event_id``, the earliest detection leads, and a cooperating
 report is judged with its event's first detector
 (:func:`geozone.incidents.events.judging_frame`), here and whenever the store's incidents
@@ -44,9 +45,12 @@ from geozone.errors import ImportBatchError, StoreBusyError
 from geozone.hashing import file_sha256
 from geozone.incidents.events import (
     LinkOutcome,
+    LinkPlan,
     detections,
     judging_frame,
     link_new,
+    plan_links,
+    save_plan,
     unlink_pair,
 )
 from geozone.incidents.io import IncidentSource, open_incidents
@@ -206,6 +210,7 @@ class _ImportRun:
     linked_upto: int | None = field(init=False, default=None)  # the last row id linked so
     linked_rows: int = field(init=False, default=0)  # the source rows linked so
     last_row: int = field(init=False, default=0)  # the last row id stored (SQL)
+    planned: _Planned | None = field(init=False, default=None)  # worked out, not written
 
     def __post_init__(self) -> None:
         self.stamp = context_stamp(self.context)
@@ -282,6 +287,8 @@ class _ImportRun:
                 if writer is not None:
                     # Judged first, then stored with the decisions in one transaction per piece.
                     judged = _judge_fresh(writer.store, self.context, incidents)
+                    # The events worked out while the piece before was stored are written.
+                    self._write_planned(on_progress)
                     settle(writer.wait())
                     fresh = judged.fresh  # (a piece of rejected rows only may lack columns)
                     times = detections(fresh) if len(fresh) else pd.Series(dtype=object)
@@ -293,7 +300,7 @@ class _ImportRun:
                     writer.submit(judged, read.n_rows, end)
                     flight.append(self.eager)
                     # The piece before is linked while this one is stored.
-                    self._link_stored(stored, on_progress)
+                    self._plan_stored(stored, on_progress)
                 else:
                     added = store.add_incidents(incidents, self.batch_id, source_rows=read.n_rows)
                     count, ours = _assign_piece(
@@ -301,42 +308,63 @@ class _ImportRun:
                     )
                     settle(_Stored(added, ours, count, end))
             settle(writer.wait() if writer is not None else None)
-            self._link_stored(stored, on_progress)
+            self._plan_stored(stored, on_progress)
+            self._write_planned(on_progress)
         finally:
             if writer is not None:
                 writer.close()  # a piece in flight is stored whole or not at all, then stop
+            if self.planned is not None:  # stopped by an error: linked again on a resume
+                self.planned.lock.close()
+                self.planned = None
 
-    def _link_stored(
+    def _plan_stored(
         self,
         stored: list[_ToLink],
         on_progress: ProgressCallback | None,
     ) -> None:
-        """Link the pieces stored and not linked yet, each with the reports near it.
+        """Work out the events of the stored pieces not linked yet, each with the reports near it.
 
-        Only if the store's linking lock is free: if another linker holds it, this run's
-        pieces from here on are linked once every piece is stored (:meth:`link`, which
-        waits for it), and the import goes on storing.
+        The last one's are written by :meth:`_write_planned`, once the next piece is read
+        and judged (while the writer stores the piece after it, SQLite's one writer would
+        keep them waiting): the store's linking lock is held from its read to that write.
+        Only if the lock is free: if another linker holds it, this run's pieces from here
+        on are linked once every piece is stored (:meth:`link`, which waits for it), and
+        the import goes on storing.
         """
         while stored:
+            self._write_planned(on_progress)  # a piece's events are read once those before are
             piece = stored.pop(0)
+            lock = ExitStack()
             if piece.done.ours:
                 assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
-                with ExitStack() as lock:
-                    try:
-                        lock.enter_context(_linking(self.store, None, now=True))
-                    except StoreBusyError:
-                        self.eager = False
-                        stored.clear()
-                        return
+                try:
+                    lock.enter_context(_linking(self.store, None, now=True))
+                except StoreBusyError:
+                    self.eager = False
+                    stored.clear()
+                    return
+                with ExitStack() as failed:
+                    failed.push(lock)  # released here if working them out fails
                     # Read under the lock: no other linker changes their events meanwhile.
                     rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
                     held = reports_at(self.store, rows.tolist())
-                    self.linked += link_and_judge(
-                        self.store, self.context, piece.done.ours, self.stamp, reports=held
-                    ).linked
-            self.linked_upto, self.linked_rows = piece.rows[1], piece.done.end
-            if on_progress:
-                on_progress(piece.done.end, self.source.n_rows)
+                    plan = plan_links(self.store, piece.done.ours, reports=held)
+                    failed.pop_all()
+            else:
+                plan = LinkPlan()
+            self.planned = _Planned(piece, plan, lock)
+
+    def _write_planned(self, on_progress: ProgressCallback | None) -> None:
+        """Write the events worked out for a stored piece, judge again its changed reports."""
+        planned, self.planned = self.planned, None
+        if planned is None:
+            return
+        with planned.lock:
+            self.linked += save_and_judge(self.store, self.context, planned.plan, self.stamp).linked
+        piece = planned.piece
+        self.linked_upto, self.linked_rows = piece.rows[1], piece.done.end
+        if on_progress:
+            on_progress(piece.done.end, self.source.n_rows)
 
     def link(
         self,
@@ -463,6 +491,15 @@ class _ToLink:
 
     done: _Stored
     rows: tuple[int, int]
+
+
+@dataclass
+class _Planned:
+    """A stored piece whose events are worked out (``plan``), to write under ``lock``."""
+
+    piece: _ToLink
+    plan: LinkPlan
+    lock: ExitStack  # the store's linking lock, held from the plan's read to its write
 
 
 @dataclass
@@ -689,13 +726,32 @@ def link_and_judge(
     """
     with _linking(store, None):  # linked and judged by one linker: no decision from a stale read
         outcome = link_new(store, external_ids, reports=reports)
-        if outcome.rejudge:
-            incidents = store.get_many(outcome.rejudge)
-            if not incidents.empty:
-                result = assign(judging_frame(store, incidents), context.sets, context.territories)
-                with write_wait(None):  # the events are written: their decisions must follow
-                    store.save_assignments(result.units, result.clusters, stamp=stamp)
+        _judge_again(store, context, outcome.rejudge, stamp)
     return outcome
+
+
+def save_and_judge(
+    store: IncidentStore, context: Context, plan: LinkPlan, stamp: str
+) -> LinkOutcome:
+    """Write the events of ``plan`` and judge again the reports whose role changed.
+
+    Under the linking lock held since :func:`~geozone.incidents.events.plan_links` made it.
+    """
+    with _linking(store, None):
+        outcome = save_plan(store, plan)
+        _judge_again(store, context, outcome.rejudge, stamp)
+    return outcome
+
+
+def _judge_again(store: IncidentStore, context: Context, rejudge: list[str], stamp: str) -> None:
+    """Judge reports ``rejudge`` again as their events stand (their events are written)."""
+    if not rejudge:
+        return
+    incidents = store.get_many(rejudge)
+    if not incidents.empty:
+        result = assign(judging_frame(store, incidents), context.sets, context.territories)
+        with write_wait(None):  # the events are written: their decisions must follow
+            store.save_assignments(result.units, result.clusters, stamp=stamp)
 
 
 def unlink_and_judge(
@@ -952,6 +1008,7 @@ __all__ = [
     "import_file",
     "link_and_judge",
     "link_stored",
+    "save_and_judge",
     "unfinished_imports",
     "unlink_and_judge",
 ]
