@@ -87,14 +87,25 @@ def main() -> None:
         read.append(outcome.read)
         return outcome
 
+    original_plan = events.plan_links
+
+    def planning(
+        store: object, ids: object, settings: object = None, **more: Any
+    ) -> events.LinkPlan:  # a piece linked as the next is stored (a file in time order)
+        plan = original_plan(store, ids, settings, **more)  # type: ignore[arg-type]
+        read.append(plan.outcome.read)
+        return plan
+
     with tempfile.TemporaryDirectory() as folder:
         source = write_incidents(planted.incidents, Path(folder) / "in.csv")
         times = {}
         for mode in ("without", "with"):
             if mode == "without":
                 pipeline.link_new = lambda *a, **k: events.LinkOutcome()  # type: ignore[assignment]
+                pipeline.plan_links = lambda *a, **k: events.LinkPlan()  # type: ignore[assignment]
             else:
                 pipeline.link_new = counting  # type: ignore[assignment]
+                pipeline.plan_links = planning  # type: ignore[assignment]
             started = time.perf_counter()
             with open_store(f"sqlite:///{Path(folder) / f'{mode}.sqlite'}") as store:
                 report = pipeline.import_file(store, source, context, chunk_rows=args.chunk)
@@ -102,7 +113,7 @@ def main() -> None:
                 if mode == "with":
                     found = _pairs(store)
             print(f"{mode:>8}: {times[mode]:7.1f} s  ({report.linked:,} reports linked)")
-        pipeline.link_new = original
+        pipeline.link_new, pipeline.plan_links = original, original_plan
     print(f"ratio with/without: {times['with'] / times['without']:.2f}")
     _score(found, planted.pairs, hotspot)
     print(f"rows read by the bounded reads: {sum(read):,} for {len(planted.incidents):,} new")

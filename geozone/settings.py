@@ -67,10 +67,11 @@ class Settings(BaseSettings):
         120 minutes).
     import_process_rows
         Files of this many source rows or more are stored by ``geozone incidents import``
-        from a writer process of its own while their pieces come in time order, so that the
-        importing process links each piece as the next is stored, on the other core (a
-        process starts in about a second and holds ~0.5 GB: smaller files, and pieces in
-        another order, are stored from a thread).
+        from a writer process of its own while their pieces are linked as they are stored (in
+        time order, or in runs of time), so that the importing process links each piece as
+        the next is stored, on the other core (a process starts in about a second and holds
+        ~0.5 GB: smaller files, and pieces linked once all are stored, are stored from a
+        thread).
     link_windows
         Windows of clusters whose members log differently, by cluster id:
         ``GEOZONE_LINK_WINDOWS='{"gia-lam": [1000, 180]}'`` (metres, minutes).

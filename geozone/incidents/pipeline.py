@@ -310,6 +310,7 @@ class _ImportRun:
                         store, self.context, incidents, self.batch_id, self.stamp
                     )
                     settle(_Stored(added, ours, count, end))
+            self._write_planned(on_progress)
             settle(writer.wait() if writer is not None else None)
             self._plan_stored(stored, on_progress)
             self._write_planned(on_progress)
@@ -339,24 +340,21 @@ class _ImportRun:
             piece = stored.pop(0)
             lock = ExitStack()
             if piece.done.ours:
-                assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
                 try:
                     lock.enter_context(_linking(self.store, None, now=True))
                 except StoreBusyError:
                     self.eager = False
                     stored.clear()
                     return
-                with ExitStack() as failed:
-                    failed.push(lock)  # released here if working them out fails
-                    # Read under the lock: no other linker changes their events meanwhile.
-                    rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
-                    held = reports_at(self.store, rows.tolist())
-                    plan = plan_links(self.store, piece.done.ours, reports=held)
-                    failed.pop_all()
-                self.cheap = _cheap(plan.outcome, len(piece.done.ours))
-            else:
-                plan = LinkPlan()
-            self.planned = _Planned(piece, plan, lock)
+            # Held by the run from here (released unwritten if an error stops the import).
+            self.planned = _Planned(piece, LinkPlan(), lock)
+            if piece.done.ours:
+                assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
+                # Read under the lock: no other linker changes their events meanwhile.
+                rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
+                held = reports_at(self.store, rows.tolist())
+                self.planned.plan = plan_links(self.store, piece.done.ours, reports=held)
+                self.cheap = _cheap(self.planned.plan.outcome, len(piece.done.ours))
 
     def _write_planned(self, on_progress: ProgressCallback | None) -> None:
         """Write the events worked out for a stored piece, judge again its changed reports."""

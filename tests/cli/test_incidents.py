@@ -274,27 +274,14 @@ def test_import_judges_with_the_confirmations_of_the_store_it_writes_to(tmp_path
 def test_link_names_an_import_that_stopped_before_linking_and_links_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from geozone.incidents.io import write_incidents
-    from geozone.incidents.pipeline import import_file
     from geozone.store import IncidentQuery, open_store
     from tests.fixtures.clusters import grid_context
-    from tests.fixtures.incidents import grid_incidents
+    from tests.fixtures.imports import stopped_import
 
     monkeypatch.setattr("geozone.context.store_context", lambda *_, **__: grid_context())
-    frame = grid_incidents(300, 2, date(2024, 1, 1), date(2024, 12, 31))
-    frame.insert(2, "detected_at", frame["occurred_at"])
-    twin = frame.iloc[[7]].assign(external_id="twin", detected_by="o3")  # one event, 2 reports
-    frame = pd.concat([frame, twin], ignore_index=True)
-    source = write_incidents(frame, tmp_path / "in.csv")
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
-
-    def stop_when_stored(done: int, total: int) -> None:
-        if done == total:
-            raise KeyboardInterrupt
-
     with open_store(url) as store:
-        with pytest.raises(KeyboardInterrupt):
-            import_file(store, source, grid_context(), chunk_rows=100, on_stored=stop_when_stored)
+        source = stopped_import(store, tmp_path, grid_context())
         assert set(store.query(IncidentQuery())[0]["event_role"]) == {"single"}
     said = invoke("incidents", "link", "--store", url)
     assert said.exit_code == 0, said.output

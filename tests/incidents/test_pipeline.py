@@ -4,6 +4,7 @@ import hashlib
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from geozone.assignment import ClusterTerritory
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
 from geozone.errors import StoreError
+from geozone.incidents import pipeline
 from geozone.incidents.pipeline import assign_stale, context_stamp, import_file
 from geozone.settings import get_settings
 from geozone.store import IncidentQuery, open_store
@@ -420,10 +422,13 @@ def events_by_phase(store: Any, source: Path, context: Context) -> list[str]:
 def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_events(
     tmp_path: Path, context: Context
 ) -> None:
-    """Pieces in time order are linked as the next is stored; other orders once all are.
+    """Pieces in time order, or in runs of time, are linked as the next is stored; a file in
+    random order once all are.
 
     Either way the store holds the events of linking every report at once: the same file
-    in time order and reversed gives the same rows, decisions and events. Two members
+    in time order, reversed (runs of time: each piece's linking reads its own reports and
+    few others) and shuffled (each piece's reports fall among the earlier pieces': its
+    linking reads them again) gives the same rows, decisions and events. Two members
     report each of five events, three of them across two pieces.
     """
     rows = [timed_row(f"i{k:02d}", 100 + 15 * k, 900, 10 * k) for k in range(40)]
@@ -432,24 +437,91 @@ def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_event
         rows[first + 1] = timed_row(f"i{first + 1:02d}", 630, 100 + 60 * j, 10 * first + 10)
     ordered = write_csv(tmp_path / "ordered.csv", rows)
     reversed_ = write_csv(tmp_path / "reversed.csv", rows[::-1])
+    # Pieces of the later reports' even rows, their odd rows, then the earlier reports' even
+    # and odd rows: the second piece's reports fall among the first's.
+    later, earlier = rows[20:], rows[:20]
+    mixed = write_csv(
+        tmp_path / "mixed.csv", later[::2] + later[1::2] + earlier[::2] + earlier[1::2]
+    )
     with open_store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
         calls = events_by_phase(store, ordered, context)
         linked = store.query(IncidentQuery())[0].set_index("external_id")
-    assert calls == [
+    as_stored = [
         "stored 0",
         *(f"{phase} {done}" for done in (10, 20, 30, 40) for phase in ("stored", "linked")),
     ]
+    assert calls == as_stored
     assert linked.loc[["i10", "i20", "i30"], "event_id"].tolist() == ["ev-i09", "ev-i19", "ev-i29"]
     assert (linked["event_role"] != "single").sum() == 10
-    with open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
-        calls = events_by_phase(store, reversed_, context)
-    # The second piece reaches back before the first: the rest is linked once all are stored.
-    stored_first = ["stored 0", "stored 10", "linked 10", "stored 20", "stored 30", "stored 40"]
-    assert calls == [*stored_first, "linked 20", "linked 30", "linked 40"]
+    with counting_plans() as planned:
+        with open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
+            events_by_phase(store, reversed_, context)
+        reversed_plans = list(planned)
+        planned.clear()
+        with open_store(f"sqlite:///{tmp_path / 'c.sqlite'}") as store:
+            assert events_by_phase(store, mixed, context)[-2:] == ["stored 40", "linked 40"]
+    # In these few reports two pieces' reports are neighbours: a piece out of order reads
+    # the neighbours' again. The second piece of the mixed file read the first's: from the
+    # piece decided after it (the fourth: the third was submitted before the second was
+    # linked) the pieces are linked once all are stored, in order of detection.
+    assert reversed_plans == [10, 10, 10] and planned == [10, 10, 10]
     a_rows, a_decisions = stored_tables(tmp_path / "a.sqlite")
-    b_rows, b_decisions = stored_tables(tmp_path / "b.sqlite")
-    pd.testing.assert_frame_equal(a_rows.drop(columns="batch_id"), b_rows.drop(columns="batch_id"))
-    pd.testing.assert_frame_equal(a_decisions, b_decisions)
+    for other in ("b", "c"):
+        rows_, decisions = stored_tables(tmp_path / f"{other}.sqlite")
+        pd.testing.assert_frame_equal(
+            a_rows.drop(columns="batch_id"), rows_.drop(columns="batch_id")
+        )
+        pd.testing.assert_frame_equal(a_decisions, decisions)
+
+
+@contextmanager
+def counting_plans() -> Iterator[list[int]]:
+    """Count the reports of each piece linked as it is stored (its linking worked out)."""
+    planned: list[int] = []
+    plan_links = pipeline.plan_links
+
+    def counting(store: Any, ids: Any, *args: Any, **kwargs: Any) -> Any:
+        planned.append(len(ids))
+        return plan_links(store, ids, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "plan_links", counting)
+        yield planned
+
+
+def test_runs_of_time_far_apart_are_linked_as_they_are_stored(
+    tmp_path: Path, context: Context
+) -> None:
+    """A file of two runs of time (as the synthetic generator writes one a 100,000 rows):
+    the second run's pieces come before the first's latest report, but their linking reads
+    no other piece's reports, so each is linked as the next is stored; the events are
+    those of the file in time order. Two members report one event in the second run."""
+    # A day and an hour apart (beyond the 24 h of a link's rate), the runs 1.6 km apart.
+    run_a = [timed_row(f"a{k:02d}", 100 + 15 * k, 900, 1500 * k) for k in range(20)]
+    run_b = [timed_row(f"b{k:02d}", 100 + 15 * k, 2500, 1500 * k + 700) for k in range(20)]
+    run_b[13] = timed_row("b13", 400, 2500, 1500 * 12 + 710, "o1")  # b12's event
+    runs = write_csv(tmp_path / "runs.csv", run_a + run_b)
+    in_time = sorted(run_a + run_b, key=lambda row: row.split(",")[1])
+    ordered = write_csv(tmp_path / "ordered.csv", in_time)
+    runs_store = open_store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    with counting_plans() as planned, runs_store as store:
+        assert store_and_link(store, runs, context) == (40, 2)
+    assert planned == [10, 10, 10, 10]
+    with open_store(f"sqlite:///{tmp_path / 'ordered.sqlite'}") as store:
+        assert store_and_link(store, ordered, context) == (40, 2)
+    runs_rows, runs_decisions = stored_tables(tmp_path / "runs.sqlite")
+    ordered_rows, ordered_decisions = stored_tables(tmp_path / "ordered.sqlite")
+    pd.testing.assert_frame_equal(
+        runs_rows.drop(columns="batch_id"), ordered_rows.drop(columns="batch_id")
+    )
+    pd.testing.assert_frame_equal(runs_decisions, ordered_decisions)
+    assert runs_rows.set_index("external_id").loc["b13", "event_id"] == "ev-b12"
+
+
+def store_and_link(store: Any, source: Path, context: Context) -> tuple[int, int]:
+    """Import ``source`` in pieces of 10 rows; return the rows stored and the reports linked."""
+    report = import_file(store, source, context, chunk_rows=10)
+    return report.stored, report.linked
 
 
 @pytest.fixture
