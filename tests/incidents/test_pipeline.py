@@ -422,23 +422,20 @@ def events_by_phase(store: Any, source: Path, context: Context) -> list[str]:
 def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_events(
     tmp_path: Path, context: Context
 ) -> None:
-    """Pieces in time order, or in runs of time, are linked as the next is stored; a file in
-    random order once all are.
+    """Pieces in time order are linked as the next is stored; pieces among each other's times
+    once all are.
 
     Either way the store holds the events of linking every report at once: the same file
-    in time order, reversed (runs of time: each piece's linking reads its own reports and
-    few others) and shuffled (each piece's reports fall among the earlier pieces': its
-    linking reads them again) gives the same rows, decisions and events. Two members
-    report each of five events, three of them across two pieces.
+    in time order and mixed gives the same rows, decisions and events. Two members report
+    each of five events, three of them across two pieces.
     """
     rows = [timed_row(f"i{k:02d}", 100 + 15 * k, 900, 10 * k) for k in range(40)]
     for j, first in enumerate((3, 9, 19, 24, 29)):  # 30 m and 10 minutes apart
         rows[first] = timed_row(f"i{first:02d}", 600, 100 + 60 * j, 10 * first, "o1")
         rows[first + 1] = timed_row(f"i{first + 1:02d}", 630, 100 + 60 * j, 10 * first + 10)
     ordered = write_csv(tmp_path / "ordered.csv", rows)
-    reversed_ = write_csv(tmp_path / "reversed.csv", rows[::-1])
     # Pieces of the later reports' even rows, their odd rows, then the earlier reports' even
-    # and odd rows: the second piece's reports fall among the first's.
+    # and odd rows: the second piece's reports fall in the hours of the first's.
     later, earlier = rows[20:], rows[:20]
     mixed = write_csv(
         tmp_path / "mixed.csv", later[::2] + later[1::2] + earlier[::2] + earlier[1::2]
@@ -446,32 +443,21 @@ def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_event
     with open_store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
         calls = events_by_phase(store, ordered, context)
         linked = store.query(IncidentQuery())[0].set_index("external_id")
-    as_stored = [
+    assert calls == [
         "stored 0",
         *(f"{phase} {done}" for done in (10, 20, 30, 40) for phase in ("stored", "linked")),
     ]
-    assert calls == as_stored
     assert linked.loc[["i10", "i20", "i30"], "event_id"].tolist() == ["ev-i09", "ev-i19", "ev-i29"]
     assert (linked["event_role"] != "single").sum() == 10
-    with counting_plans() as planned:
-        with open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
-            events_by_phase(store, reversed_, context)
-        reversed_plans = list(planned)
-        planned.clear()
-        with open_store(f"sqlite:///{tmp_path / 'c.sqlite'}") as store:
-            assert events_by_phase(store, mixed, context)[-2:] == ["stored 40", "linked 40"]
-    # In these few reports two pieces' reports are neighbours: a piece out of order reads
-    # the neighbours' again. The second piece of the mixed file read the first's: from the
-    # piece decided after it (the fourth: the third was submitted before the second was
-    # linked) the pieces are linked once all are stored, in order of detection.
-    assert reversed_plans == [10, 10, 10] and planned == [10, 10, 10]
+    with counting_plans() as planned, open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
+        calls = events_by_phase(store, mixed, context)
+    assert planned == [10]  # the first piece only: the rest once all are stored
+    stored_first = ["stored 0", "stored 10", "linked 10", "stored 20", "stored 30", "stored 40"]
+    assert calls == [*stored_first, "linked 20", "linked 30", "linked 40"]
     a_rows, a_decisions = stored_tables(tmp_path / "a.sqlite")
-    for other in ("b", "c"):
-        rows_, decisions = stored_tables(tmp_path / f"{other}.sqlite")
-        pd.testing.assert_frame_equal(
-            a_rows.drop(columns="batch_id"), rows_.drop(columns="batch_id")
-        )
-        pd.testing.assert_frame_equal(a_decisions, decisions)
+    b_rows, b_decisions = stored_tables(tmp_path / "b.sqlite")
+    pd.testing.assert_frame_equal(a_rows.drop(columns="batch_id"), b_rows.drop(columns="batch_id"))
+    pd.testing.assert_frame_equal(a_decisions, b_decisions)
 
 
 @contextmanager
@@ -489,33 +475,35 @@ def counting_plans() -> Iterator[list[int]]:
         yield planned
 
 
-def test_runs_of_time_far_apart_are_linked_as_they_are_stored(
+def test_a_file_nearly_in_time_order_is_linked_as_it_is_stored(
     tmp_path: Path, context: Context
 ) -> None:
-    """A file of two runs of time (as the synthetic generator writes one a 100,000 rows):
-    the second run's pieces come before the first's latest report, but their linking reads
-    no other piece's reports, so each is linked as the next is stored; the events are
-    those of the file in time order. Two members report one event in the second run."""
-    # A day and an hour apart (beyond the 24 h of a link's rate), the runs 1.6 km apart.
-    run_a = [timed_row(f"a{k:02d}", 100 + 15 * k, 900, 1500 * k) for k in range(20)]
-    run_b = [timed_row(f"b{k:02d}", 100 + 15 * k, 2500, 1500 * k + 700) for k in range(20)]
-    run_b[13] = timed_row("b13", 400, 2500, 1500 * 12 + 710, "o1")  # b12's event
-    runs = write_csv(tmp_path / "runs.csv", run_a + run_b)
-    in_time = sorted(run_a + run_b, key=lambda row: row.split(",")[1])
-    ordered = write_csv(tmp_path / "ordered.csv", in_time)
-    runs_store = open_store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    with counting_plans() as planned, runs_store as store:
-        assert store_and_link(store, runs, context) == (40, 2)
+    """A file in time order but for a late report in its first piece (a record corrected
+    later), and pieces of overlapping periods (as the synthetic generator writes them): the
+    pieces after it come before the latest report stored, but few of the pieces before them
+    were detected in their hours, so each is linked as the next is stored; the events are
+    those of the file in time order. Two members report two events."""
+    rows = [timed_row(f"a{k:02d}", 100 + 15 * k, 900, 90 * k) for k in range(40)]
+    rows[14] = timed_row("a14", 300, 900, 90 * 13 + 10, "o1")  # a13's event, 10 minutes on
+    rows[19] = timed_row("a19", 380, 900, 90 * 18 + 10, "o1")  # a18's, across two pieces
+    late = rows.pop(39)
+    in_time = write_csv(tmp_path / "in_time.csv", [*rows, late])
+    nearly = write_csv(tmp_path / "nearly.csv", [*rows[:9], late, *rows[9:]])
+    with counting_plans() as planned, open_store(f"sqlite:///{tmp_path / 'n.sqlite'}") as store:
+        assert store_and_link(store, nearly, context) == (40, 4)
     assert planned == [10, 10, 10, 10]
-    with open_store(f"sqlite:///{tmp_path / 'ordered.sqlite'}") as store:
-        assert store_and_link(store, ordered, context) == (40, 2)
-    runs_rows, runs_decisions = stored_tables(tmp_path / "runs.sqlite")
-    ordered_rows, ordered_decisions = stored_tables(tmp_path / "ordered.sqlite")
+    with open_store(f"sqlite:///{tmp_path / 't.sqlite'}") as store:
+        assert store_and_link(store, in_time, context) == (40, 4)
+    nearly_rows, nearly_decisions = stored_tables(tmp_path / "n.sqlite")
+    in_time_rows, in_time_decisions = stored_tables(tmp_path / "t.sqlite")
     pd.testing.assert_frame_equal(
-        runs_rows.drop(columns="batch_id"), ordered_rows.drop(columns="batch_id")
+        nearly_rows.drop(columns="batch_id"), in_time_rows.drop(columns="batch_id")
     )
-    pd.testing.assert_frame_equal(runs_decisions, ordered_decisions)
-    assert runs_rows.set_index("external_id").loc["b13", "event_id"] == "ev-b12"
+    pd.testing.assert_frame_equal(nearly_decisions, in_time_decisions)
+    assert nearly_rows.set_index("external_id").loc[["a14", "a19"], "event_id"].tolist() == [
+        "ev-a13",
+        "ev-a18",
+    ]
 
 
 def store_and_link(store: Any, source: Path, context: Context) -> tuple[int, int]:
