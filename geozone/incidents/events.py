@@ -228,7 +228,7 @@ class LinkPlan:
     :func:`plan_links` makes it, :func:`save_plan` writes it; the caller holds the store's
     linking lock from the one to the other, so that no other linker changes the events it
     was worked out from (an import works out a piece's events while the next piece is
-    stored, and writes them once that piece is read and judged).
+    stored, and writes them once the piece after it is read and judged).
 
     Attributes
     ----------

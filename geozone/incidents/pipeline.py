@@ -245,7 +245,8 @@ class _ImportRun:
             if isinstance(store, SqlIncidentStore)
             else None
         )
-        # A fresh run links its pieces as they are stored while they come in time order.
+        # A fresh run links its pieces as they are stored while they come in time order, or
+        # nearly.
         self.eager = writer is not None and self.start == 0
         large = writer is not None and _writer_process(writer.store, n_rows)
         stored_hours = _HoursStored()  # the hours of detection of the pieces linked so far
@@ -360,9 +361,11 @@ class _ImportRun:
         planned, self.planned = self.planned, None
         if planned is None:
             return
-        with planned.lock:
-            self.linked += save_and_judge(self.store, self.context, planned.plan, self.stamp).linked
         piece = planned.piece
+        with planned.lock:
+            if piece.done.ours:  # (a piece of stored ids only has no events to write)
+                plan = planned.plan
+                self.linked += save_and_judge(self.store, self.context, plan, self.stamp).linked
         self.linked_upto, self.linked_rows = piece.rows[1], piece.done.end
         if on_progress:
             on_progress(piece.done.end, self.source.n_rows)
