@@ -145,7 +145,9 @@ def query_incidents(
 
     A key with scopes gets only the incidents its scopes cover (:mod:`api.scopes`).
     ``notices`` names an unfinished import of the store: its reports may show as separate
-    events (``event_id``, ``event_role``) until it is finished or linked.
+    events (``event_id``, ``event_role``) until it is finished or linked; then, when a row
+    of the page was judged on a boundary set that is one snapshot for a day outside it (a
+    2015 incident on vn-legacy-districts, about 02/2023), that set's snapshot notice, once.
     """
     query = IncidentQuery(
         bbox=parse_bbox(bbox),
@@ -170,7 +172,7 @@ def query_incidents(
         "links": page_links(
             request.url, offset, limit, len(features), total, "application/geo+json"
         ),
-        "notices": unfinished_import_notices(store),
+        "notices": unfinished_import_notices(store) + service.page_notices(context, frame),
     }
 
 

@@ -398,6 +398,20 @@ def unlink_incidents(
     }
 
 
+def page_notices(context: Context, frame: pd.DataFrame) -> list[str]:
+    """Say, once, that rows of a page were judged on a snapshot set for days outside it.
+
+    :func:`~geozone.assignment.points.snapshot_notices` of the page's rows (``GET
+    /incidents``, the OGC items page): what ``GET /incidents/{id}`` says of each.
+    """
+    from geozone.assignment.points import snapshot_notices
+
+    if frame.empty or "set_id" not in frame:
+        return []
+    infos = [bset.info for bset in context.sets]
+    return snapshot_notices(infos, frame["set_id"], frame["occurred_at"])
+
+
 def incident_notices(context: Context, found: dict[str, Any]) -> list[str]:
     """Say what a stored incident's answer rests on and which clusters do not apply that day.
 

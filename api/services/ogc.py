@@ -52,7 +52,7 @@ from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
 from api.services.common import invalid, jsonable, page_links, records
 from api.services.common import parse_bbox as common_bbox
-from api.services.incidents import incident_features, incident_notices
+from api.services.incidents import incident_features, incident_notices, page_notices
 from api.services.patrol_zones import zone_feature
 from geozone.boundaries.sets import BoundarySet
 from geozone.context import Context
@@ -797,7 +797,8 @@ def _incident_page(
     rows = pd.concat(
         [pd.DataFrame(frame).reset_index(drop=True), flat.set_axis(range(len(frame)))], axis=1
     )
-    return Page(incident_features(rows), total, {"notices": unfinished_import_notices(store)})
+    notices = unfinished_import_notices(store) + page_notices(context, frame)
+    return Page(incident_features(rows), total, {"notices": notices})
 
 
 def _namer(request: Request, context: Context) -> UnitNamer:

@@ -9,7 +9,7 @@ asks (the API, the CLI, a map or an export).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from geozone.assignment.jurisdiction import SetLocated, locate_incidents
 from geozone.settings import get_settings
 
 if TYPE_CHECKING:
-    from geozone.boundaries.sets import Location
+    from geozone.boundaries.sets import Location, SetInfo
     from geozone.context import Context
 
 #: A point to judge: longitude, latitude (EPSG:4326), date (None: today in Vietnam) and the
@@ -256,4 +256,44 @@ def _rows(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["Point", "jsonable", "judge_point", "judge_points", "period_notices"]
+def snapshot_notices(infos: Iterable[SetInfo], set_ids: Any, occurred: Any) -> list[str]:
+    """Say, once per set, that rows were judged on a snapshot set for days outside it.
+
+    For a list or page of stored incidents (``GET /incidents``, the OGC items page,
+    ``geozone incidents list``): the notice :func:`period_notices` gives one incident
+    (:func:`~geozone.assignment.explain.snapshot_notice`), said once for the rows together
+    when any of them was judged on such a set (``set_ids``) on a day (``occurred``, their
+    times) outside its snapshot. Rows not assigned yet say nothing.
+
+    Parameters
+    ----------
+    infos
+        The boundary sets (their info).
+    set_ids, occurred
+        The rows' ``set_id`` and ``occurred_at``, equal lengths.
+    """
+    from geozone.assignment.explain import snapshot_notice
+
+    ids = pd.Series(set_ids, dtype=object).to_numpy()
+    out = []
+    for info in infos:
+        mine = ids == info.id
+        if info.snapshot is None or not mine.any():
+            continue
+        days = vntime.local_dates(pd.Series(occurred)[mine])
+        days = days[~np.isnat(days)]
+        if len(days):
+            first, last = (day.astype(object) for day in (days.min(), days.max()))
+            if (said := snapshot_notice(info, first, last)) is not None:
+                out.append(said)
+    return out
+
+
+__all__ = [
+    "Point",
+    "jsonable",
+    "judge_point",
+    "judge_points",
+    "period_notices",
+    "snapshot_notices",
+]

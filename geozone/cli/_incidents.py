@@ -610,10 +610,14 @@ def incidents_list(
     """List stored incidents matching the filters (a page, with the total).
 
     An unfinished import is named on standard error (and in ``notices`` with ``--json``):
-    its reports may be counted as separate events until it is finished or linked.
+    its reports may be counted as separate events until it is finished or linked; so is the
+    snapshot notice of a boundary set that judged a listed row for a day outside its
+    snapshot (a 2015 incident on vn-legacy-districts, about 02/2023), as ``GET /incidents``.
     """
     from rich.table import Table
 
+    from geozone.assignment.points import snapshot_notices
+    from geozone.boundaries.sets import available_sets
     from geozone.incidents.notices import unfinished_import_notices
     from geozone.store import open_store
 
@@ -621,6 +625,8 @@ def incidents_list(
     with open_store(store_url) as store:
         frame, total = store.query(query)
         notices = unfinished_import_notices(store)
+    if not frame.empty:
+        notices += snapshot_notices(available_sets(), frame["set_id"], frame["occurred_at"])
     say_notices(notices)
     if as_json:
         records = pd.DataFrame(frame.drop(columns="geometry")).to_dict(orient="records")

@@ -515,9 +515,31 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
                 f"/collections/incidents/items/{external_id}", headers={"X-API-Key": key}
             ).json()
             assert item["notices"] == said["notices"], external_id
+        # A list or page says it once, for its rows judged on the snapshot for another day:
+        # GET /incidents, the OGC items page and `geozone incidents list` alike.
+        auth = {"X-API-Key": key}
+        periods = {
+            "2015": ("2015-01-01T00:00:00+07:00", "2016-01-01T00:00:00+07:00"),
+            "2025": ("2025-07-01T00:00:00+07:00", "2026-01-01T00:00:00+07:00"),
+            "both": ("2015-01-01T00:00:00+07:00", "2026-01-01T00:00:00+07:00"),
+        }
+        expected = {"2015": [LEGACY_SNAPSHOT_NOTICE], "2025": [], "both": [LEGACY_SNAPSHOT_NOTICE]}
+        for name, (first, end) in periods.items():
+            page = client.get("/incidents", params={"start": first, "end": end}, headers=auth)
+            assert page.status_code == 200, page.text
+            assert page.json()["numberReturned"] == (2 if name == "both" else 1), name
+            assert page.json()["notices"] == expected[name], name
+            items = client.get(
+                "/collections/incidents/items",
+                params={"datetime": f"{first}/{end}"},
+                headers=auth,
+            )
+            assert items.status_code == 200, items.text
+            assert items.json()["notices"] == expected[name], name
+            listed = listed_notices(built_settings, store_url, first, end)
+            assert listed == expected[name], name
         # The analyses of a legacy cluster over 2015 rest on the snapshot too; over a period
         # of the 2025 units (the carried form) they do not.
-        auth = {"X-API-Key": key}
         for path in ("hotspots", "border-effect"):
             year = {"from": "2015-01-01", "to": "2015-12-31"}
             answer = client.get(f"/clusters/gia-lam/{path}", params=year, headers=auth)
@@ -530,6 +552,29 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
         sets = {s["id"]: s for s in client.get("/sets").json()}
         assert sets["vn-legacy-districts"]["as_of"] == "2023-02"
         assert sets["vn2025"]["as_of"] is None
+
+
+def listed_notices(settings: Settings, store_url: str, start: str, end: str) -> list[str]:
+    """The notices of ``geozone incidents list --json`` over a period, on the built sets."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from geozone import cli
+    from geozone.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        listed = CliRunner().invoke(
+            cli.app,
+            ["incidents", "list", "--store", store_url, "--start", start, "--end", end, "--json"],
+            env={"GEOZONE_CACHE_DIR": str(settings.cache_dir)},
+        )
+    finally:
+        get_settings.cache_clear()
+    assert listed.exit_code == 0, listed.output
+    notices: list[str] = json.loads(listed.stdout)["notices"]
+    return notices
 
 
 @pytest.mark.realdata
