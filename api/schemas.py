@@ -348,7 +348,7 @@ NOTICES_SCHEMA: dict[str, Any] = {
 
 
 class IncidentCollection(FeatureCollection):
-    """A page of incidents as GeoJSON, with the notices of the store."""
+    """A page of incidents as GeoJSON, with the notices of the store and of the page's rows."""
 
     notices: Notices = Field(default_factory=list)
 
