@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -13,6 +13,10 @@ import typer
 from geozone.cli._common import JsonOption, check_output, console, err_console, print_json
 from geozone.cli._io import FORMAT_SUFFIXES, StdoutSpool, input_file, is_stdio, output_file
 from geozone.vntime import VIETNAM_TZ
+
+if TYPE_CHECKING:
+    from geozone.context import Context
+    from geozone.store import IncidentQuery, IncidentStore
 
 incidents_app = typer.Typer(
     help="Incidents: generate, assign, import, link, list, export, import batches.",
@@ -679,7 +683,9 @@ def incidents_export(
     ``geozone incidents export -o - --format csv | head``. An unfinished import is named on
     standard error (and in ``notices`` with ``--json``), and in the file's metadata except a
     CSV's (GeoParquet ``geozone:notices``, the GeoPackage layers' description and
-    ``GEOZONE_NOTICES`` item, GeoJSON ``notices``): the same notices, said as the export began.
+    ``GEOZONE_NOTICES`` item, GeoJSON ``notices``): the same notices, said as the export began,
+    with the snapshot notice of a boundary set that judged a selected row for a day outside
+    its snapshot (a 2015 incident on vn-legacy-districts, about 02/2023), as ``GET /incidents``.
     """
     from geozone.context import judging_context
     from geozone.store import open_store
@@ -704,6 +710,7 @@ def incidents_export(
             names=unit_namer(context),
             attribution=attribution,
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            notices=_snapshot_notices(store, query, context),
         )
     notices = list(summary.notices)  # those the file holds
     spool.finish()
@@ -726,6 +733,19 @@ def incidents_export(
         f"to {where}",
         highlight=False,
     )
+
+
+def _snapshot_notices(store: IncidentStore, query: IncidentQuery, context: Context) -> list[str]:
+    """Return the snapshot notice of the sets that judged the rows ``query`` selects."""
+    from geozone.assignment.points import snapshot_notices
+    from geozone.store.sql import SqlIncidentStore
+
+    if not isinstance(store, SqlIncidentStore):
+        return []
+    periods = store.set_periods(query)
+    ids = pd.concat([periods["set_id"], periods["set_id"]], ignore_index=True)
+    times = pd.concat([periods["first"], periods["last"]], ignore_index=True)
+    return snapshot_notices([bset.info for bset in context.sets], ids, times)
 
 
 __all__ = ["incidents_app"]

@@ -110,6 +110,7 @@ def export_incidents(
     attribution: str,
     on_progress: Callable[[int, int], None] | None = None,
     page_rows: int = PAGE_ROWS,
+    notices: Sequence[str] = (),
 ) -> ExportSummary:
     """Write the incidents ``query`` selects, with their decisions, to ``path``.
 
@@ -129,6 +130,9 @@ def export_incidents(
         Called with (incidents written, incidents matched) after each page.
     page_rows
         Incidents per page.
+    notices
+        Notices of the selected rows said after the store's (the boundary set's snapshot:
+        :meth:`~geozone.store.sql.SqlIncidentStore.set_periods`), written the same way.
 
     Returns
     -------
@@ -144,7 +148,7 @@ def export_incidents(
 
     suffix = check_export_path(path)
     # Said as the export begins: the Parquet schema, which holds them, is written first.
-    notices = tuple(unfinished_import_notices(store))
+    notices = (*unfinished_import_notices(store), *notices)
     listed = json.dumps(notices, ensure_ascii=False)
     parquet_metadata = {PARQUET_NOTICES_KEY: listed} if notices and suffix != ".csv" else None
     written = decided = 0

@@ -451,6 +451,27 @@ class SqlIncidentStore(IncidentStore):
                 n_total = int(counted.scalar_one())
         return result_frame(rows, sqlite=self.dialect == "sqlite"), n_total
 
+    def set_periods(self, query: IncidentQuery) -> pd.DataFrame:
+        """Return the boundary sets that judged the incidents ``query`` selects, and when.
+
+        One row per set (``set_id``): the first and the last ``occurred_at`` (UTC) of its
+        matched incidents, for a notice said before a long read (an export) whose rows are
+        not in hand (:func:`~geozone.assignment.points.snapshot_notices`). Incidents not
+        assigned yet are left out.
+        """
+        t = self._incidents
+        statement = (
+            sa.select(t.c.set_id, sa.func.min(t.c.occurred_at), sa.func.max(t.c.occurred_at))
+            .where(*self._where(query), t.c.set_id.is_not(None))
+            .group_by(t.c.set_id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(statement).all()
+        frame = pd.DataFrame(rows, columns=["set_id", "first", "last"])
+        for name in ("first", "last"):
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+        return frame
+
     def cluster_rows(self, query: IncidentQuery) -> pd.DataFrame:
         """Return the cluster decisions of the page of incidents ``query`` selects.
 

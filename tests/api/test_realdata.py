@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
@@ -536,8 +538,15 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
             )
             assert items.status_code == 200, items.text
             assert items.json()["notices"] == expected[name], name
-            listed = listed_notices(built_settings, store_url, first, end)
+            listed = listed_notices(built_settings, store_url, "list", first, end)
             assert listed == expected[name], name
+            exported = tmp_path / f"{name}.parquet"
+            said = listed_notices(
+                built_settings, store_url, "export", first[:10], end[:10], "-o", str(exported)
+            )
+            assert said == expected[name], name
+            kept = pq.read_schema(exported).metadata.get(b"geozone:notices", b"[]")
+            assert json.loads(kept) == expected[name], name
         # The analyses of a legacy cluster over 2015 rest on the snapshot too; over a period
         # of the 2025 units (the carried form) they do not.
         for path in ("hotspots", "border-effect"):
@@ -554,10 +563,10 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
         assert sets["vn2025"]["as_of"] is None
 
 
-def listed_notices(settings: Settings, store_url: str, start: str, end: str) -> list[str]:
-    """The notices of ``geozone incidents list --json`` over a period, on the built sets."""
-    import json
-
+def listed_notices(
+    settings: Settings, store_url: str, command: str, start: str, end: str, *more: str
+) -> list[str]:
+    """The notices of ``geozone incidents list|export --json`` over a period, on the built sets."""
     from typer.testing import CliRunner
 
     from geozone import cli
@@ -567,7 +576,10 @@ def listed_notices(settings: Settings, store_url: str, start: str, end: str) -> 
     try:
         listed = CliRunner().invoke(
             cli.app,
-            ["incidents", "list", "--store", store_url, "--start", start, "--end", end, "--json"],
+            [
+                *("incidents", command, "--store", store_url),
+                *("--start", start, "--end", end, "--json", *more),
+            ],
             env={"GEOZONE_CACHE_DIR": str(settings.cache_dir)},
         )
     finally:
