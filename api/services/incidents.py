@@ -404,12 +404,9 @@ def page_notices(context: Context, frame: pd.DataFrame) -> list[str]:
     :func:`~geozone.assignment.points.snapshot_notices` of the page's rows (``GET
     /incidents``, the OGC items page): what ``GET /incidents/{id}`` says of each.
     """
-    from geozone.assignment.points import snapshot_notices
+    from geozone.assignment.points import set_periods_of, snapshot_notices
 
-    if frame.empty or "set_id" not in frame:
-        return []
-    infos = [bset.info for bset in context.sets]
-    return snapshot_notices(infos, frame["set_id"], frame["occurred_at"])
+    return snapshot_notices([bset.info for bset in context.sets], set_periods_of(frame))
 
 
 def incident_notices(context: Context, found: dict[str, Any]) -> list[str]:

@@ -256,36 +256,53 @@ def _rows(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def snapshot_notices(infos: Iterable[SetInfo], set_ids: Any, occurred: Any) -> list[str]:
+def set_periods_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """Return the boundary sets that judged ``rows`` and when, as the store's ``set_periods``.
+
+    One row per set (``set_id``): the first and the last ``occurred_at`` of its rows; rows
+    not assigned yet (no ``set_id``) are left out. For rows in hand (a page); an export,
+    whose rows are not, asks the store
+    (:meth:`~geozone.store.sql.SqlIncidentStore.set_periods`).
+    """
+    if rows.empty or "set_id" not in rows:
+        return pd.DataFrame({"set_id": [], "first": [], "last": []})
+    grouped = rows.dropna(subset=["set_id"]).groupby("set_id", sort=True)["occurred_at"]
+    return grouped.agg(first="min", last="max").reset_index()
+
+
+def snapshot_notices(infos: Iterable[SetInfo], periods: pd.DataFrame) -> list[str]:
     """Say, once per set, that rows were judged on a snapshot set for days outside it.
 
     For a list or page of stored incidents (``GET /incidents``, the OGC items page,
-    ``geozone incidents list``): the notice :func:`period_notices` gives one incident
-    (:func:`~geozone.assignment.explain.snapshot_notice`), said once for the rows together
-    when any of them was judged on such a set (``set_ids``) on a day (``occurred``, their
-    times) outside its snapshot. Rows not assigned yet say nothing.
+    ``geozone incidents list``) and an export: the notice :func:`period_notices` gives one
+    incident (:func:`~geozone.assignment.explain.snapshot_notice`), said once for the rows
+    together when those a set judged span a day outside its snapshot.
 
     Parameters
     ----------
     infos
         The boundary sets (their info).
-    set_ids, occurred
-        The rows' ``set_id`` and ``occurred_at``, equal lengths.
+    periods
+        ``set_id``, ``first`` and ``last`` (times) of the rows: :func:`set_periods_of`, or
+        the store's :meth:`~geozone.store.sql.SqlIncidentStore.set_periods`.
     """
     from geozone.assignment.explain import snapshot_notice
 
-    ids = pd.Series(set_ids, dtype=object).to_numpy()
+    known = periods.dropna(subset=["first", "last"])
+    spans = dict(
+        zip(
+            known["set_id"].astype(str),
+            zip(known["first"], known["last"], strict=True),
+            strict=True,
+        )
+    )
     out = []
     for info in infos:
-        mine = ids == info.id
-        if info.snapshot is None or not mine.any():
+        if info.snapshot is None or info.id not in spans:
             continue
-        days = vntime.local_dates(pd.Series(occurred)[mine])
-        days = days[~np.isnat(days)]
-        if len(days):
-            first, last = (day.astype(object) for day in (days.min(), days.max()))
-            if (said := snapshot_notice(info, first, last)) is not None:
-                out.append(said)
+        first, last = (day.astype(date) for day in vntime.local_dates(list(spans[info.id])))
+        if (said := snapshot_notice(info, first, last)) is not None:
+            out.append(said)
     return out
 
 
@@ -295,5 +312,6 @@ __all__ = [
     "judge_point",
     "judge_points",
     "period_notices",
+    "set_periods_of",
     "snapshot_notices",
 ]

@@ -620,7 +620,7 @@ def incidents_list(
     """
     from rich.table import Table
 
-    from geozone.assignment.points import snapshot_notices
+    from geozone.assignment.points import set_periods_of, snapshot_notices
     from geozone.boundaries.sets import available_sets
     from geozone.incidents.notices import unfinished_import_notices
     from geozone.store import open_store
@@ -629,8 +629,7 @@ def incidents_list(
     with open_store(store_url) as store:
         frame, total = store.query(query)
         notices = unfinished_import_notices(store)
-    if not frame.empty:
-        notices += snapshot_notices(available_sets(), frame["set_id"], frame["occurred_at"])
+    notices += snapshot_notices(available_sets(), set_periods_of(frame))
     say_notices(notices)
     if as_json:
         records = pd.DataFrame(frame.drop(columns="geometry")).to_dict(orient="records")
@@ -742,10 +741,7 @@ def _snapshot_notices(store: IncidentStore, query: IncidentQuery, context: Conte
 
     if not isinstance(store, SqlIncidentStore):
         return []
-    periods = store.set_periods(query)
-    ids = pd.concat([periods["set_id"], periods["set_id"]], ignore_index=True)
-    times = pd.concat([periods["first"], periods["last"]], ignore_index=True)
-    return snapshot_notices([bset.info for bset in context.sets], ids, times)
+    return snapshot_notices([bset.info for bset in context.sets], store.set_periods(query))
 
 
 __all__ = ["incidents_app"]
