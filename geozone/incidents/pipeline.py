@@ -296,11 +296,9 @@ class _ImportRun:
                     settle(writer.wait())
                     fresh = judged.fresh  # (a piece of rejected rows only may lack columns)
                     times = detections(fresh) if len(fresh) else pd.Series(dtype=object)
-                    self.eager = self.eager and stored_hours.follows(times)
+                    self.eager = self.eager and stored_hours.admit(times)
                     # A process of its own pays while linking goes alongside storing.
                     writer.use_process(self.eager and large)
-                    if self.eager:
-                        stored_hours.add(times)
                     writer.submit(judged, read.n_rows, end)
                     flight.append(self.eager)
                     # The piece before is linked while this one is stored.
@@ -485,27 +483,24 @@ class _HoursStored:
         index = times.astype("datetime64[h]").astype(np.int64)
         return index[(index >= 0) & (index < _HOURS)]
 
-    def follows(self, times: pd.Series) -> bool:
-        """Tell whether a piece (its reports' detection ``times``) falls among few stored.
+    def admit(self, times: pd.Series) -> bool:
+        """Count a piece (its reports' detection ``times``) if it falls among few stored.
 
-        At most :data:`_OVERLAP_SHARE` of it detected before the latest report stored (in
-        time order), or in the hours of as many stored reports.
+        At most :data:`_OVERLAP_SHARE` of it detected before the latest report counted (in
+        time order), or in the hours of as many counted reports. Returns whether it was.
         """
         detected = self._times(times)
-        if not len(detected) or self._latest is None:
+        if not len(detected):
             return True
-        if (detected < self._latest).mean() <= _OVERLAP_SHARE:
-            return True
-        among = int(self._counts[np.unique(self._hours(detected))].sum())
-        return among <= _OVERLAP_SHARE * len(detected)
-
-    def add(self, times: pd.Series) -> None:
-        """Count a piece's reports."""
-        detected = self._times(times)
-        if len(detected):
-            np.add.at(self._counts, self._hours(detected), 1)
-            newest = detected.max()
-            self._latest = newest if self._latest is None else max(self._latest, newest)
+        hours = self._hours(detected)
+        if self._latest is not None and (detected < self._latest).mean() > _OVERLAP_SHARE:
+            among = int(self._counts[np.unique(hours)].sum())
+            if among > _OVERLAP_SHARE * len(detected):
+                return False
+        np.add.at(self._counts, hours, 1)
+        newest = detected.max()
+        self._latest = newest if self._latest is None else max(self._latest, newest)
+        return True
 
 
 @dataclass
