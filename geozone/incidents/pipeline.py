@@ -60,8 +60,10 @@ from geozone.settings import get_settings
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
 from geozone.store.events import (
+    LINK_FIELDS,
     batch_last_row,
     batch_linked,
+    batch_reports,
     batch_rows_by_detection,
     reports_at,
     unfinished_batches,
@@ -250,18 +252,19 @@ class _ImportRun:
         self.eager = writer is not None and self.start == 0
         large = writer is not None and _writer_process(writer.store, n_rows)
         stored_hours = _HoursStored()  # the hours of detection of the pieces linked so far
-        flight: list[bool] = []  # the pieces stored in turn: to link as the next is stored?
+        # The pieces stored in turn: the link fields of each to link as the next is stored.
+        flight: list[pd.DataFrame | None] = []
         stored: list[_ToLink] = []  # stored, to link as the next is stored
 
         def settle(done: _Stored | None) -> None:
             if done is None:
                 return
-            eager = flight.pop(0) if flight else False
+            given = flight.pop(0) if flight else None
             if writer is not None:
                 # Nothing else is in flight: the batch's last row is this piece's.
                 first, last = self.last_row, batch_last_row(writer.store, self.batch_id)
-                if eager and self.eager:
-                    stored.append(_ToLink(done, (first, last)))
+                if given is not None and self.eager:
+                    stored.append(_ToLink(done, (first, last), given))
                 self.last_row = last
             self.stored += done.added.inserted
             self.duplicates += done.added.duplicates
@@ -300,7 +303,7 @@ class _ImportRun:
                     # A process of its own pays while linking goes alongside storing.
                     writer.use_process(self.eager and large)
                     writer.submit(judged, read.n_rows, end)
-                    flight.append(self.eager)
+                    flight.append(fresh.reindex(columns=list(LINK_FIELDS)) if self.eager else None)
                     # The piece before is linked while this one is stored.
                     self._plan_stored(stored, on_progress)
                 else:
@@ -350,8 +353,7 @@ class _ImportRun:
             if piece.done.ours:
                 assert isinstance(self.store, SqlIncidentStore)  # linked so on the SQL store
                 # Read under the lock: no other linker changes their events meanwhile.
-                rows = batch_rows_by_detection(self.store, self.batch_id, *piece.rows)
-                held = reports_at(self.store, rows.tolist())
+                held = batch_reports(self.store, self.batch_id, *piece.rows, piece.given)
                 self.planned.plan = plan_links(self.store, piece.done.ours, reports=held)
 
     def _write_planned(self, on_progress: ProgressCallback | None) -> None:
@@ -515,10 +517,14 @@ class _Stored:
 
 @dataclass
 class _ToLink:
-    """A stored piece to link as the next is stored: its rows' ids are in ``rows`` (a, b]."""
+    """A stored piece to link as the next is stored: its rows' ids are in ``rows`` (a, b].
+
+    ``given``: the link fields of its rows as they were handed to the writer.
+    """
 
     done: _Stored
     rows: tuple[int, int]
+    given: pd.DataFrame
 
 
 @dataclass

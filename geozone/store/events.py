@@ -609,6 +609,88 @@ def reports_at(store: SqlIncidentStore, rows: Sequence[int]) -> pd.DataFrame:
     return _by_key(store, "id", [int(r) for r in rows])
 
 
+def batch_reports(
+    store: SqlIncidentStore, batch_id: str, after: int, upto: int, given: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the reports batch ``batch_id`` stored in rows (``after``, ``upto``].
+
+    As :func:`reports_at` reads them.
+
+    ``given``: the :data:`LINK_FIELDS` of rows as the caller handed them to the store (an
+    import's piece, still in hand); linking never changes these. Only what may have changed
+    since is read: the event columns and each report's link cluster, by two scans of a range
+    of row ids (~0.05 s for 50,000 reports, where reading every column and parsing the
+    times took ~0.3 s). A row of the range that ``given`` lacks is read whole.
+    """
+    tables = _tables(store.dialect)
+    t, c = tables["incidents"], tables["incident_clusters"]
+    reports = sa.select(t.c.id, t.c.external_id, *(t.c[name] for name in EVENT_COLUMNS)).where(
+        t.c.batch_id == batch_id, t.c.id > after, t.c.id <= upto
+    )
+    firsts = sa.select(c.c.incident_id, c.c.cluster_id, c.c.in_zone).where(
+        c.c.incident_id > after, c.c.incident_id <= upto, c.c.cluster_id.is_not(None)
+    )
+    with store.engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        with closing(raw.cursor()) as cursor:
+            stored = _fetched(cursor, store.engine.dialect, reports)
+            placed = _fetched(cursor, store.engine.dialect, firsts)
+    names = ["row_id", "external_id", *EVENT_COLUMNS]
+    events = pd.DataFrame(
+        {name: pd.Series(values, dtype=object) for name, values in zip(names, stored, strict=True)}
+        if stored
+        else {name: pd.Series([], dtype=object) for name in names}
+    )
+    at = pd.Index(given["external_id"].astype(object)).get_indexer(events["external_id"])
+    held = events[at >= 0]
+    frame = given.reindex(columns=list(LINK_FIELDS)).iloc[at[at >= 0]].reset_index(drop=True)
+    for name in _TIMES:  # as the store keeps them (µs) and reads give them
+        utc = pd.to_datetime(frame[name], utc=True).dt.as_unit("us")
+        frame[name] = utc.dt.tz_convert(VIETNAM_TZ)
+    for name in ("external_id", "category", "detected_by"):
+        text = frame[name].astype(object)
+        frame[name] = pd.Series(text.where(text.notna(), None), index=frame.index, dtype=object)
+    clusters = _first_clusters(placed).reindex(held["row_id"])
+    for name, values in (
+        *((name, held[name]) for name in EVENT_COLUMNS),
+        ("link_cluster", clusters),
+    ):
+        values = values.where(values.notna(), None)
+        frame[name] = pd.Series(values.to_numpy(dtype=object), index=frame.index, dtype=object)
+    frame["event_confidence"] = pd.to_numeric(frame["event_confidence"]).astype("float64")
+    frame.index = pd.Index(held["row_id"].astype("int64"), name="row_id")
+    unheld = events["row_id"][at < 0].astype("int64").tolist()
+    if unheld:
+        frame = pd.concat([frame, reports_at(store, unheld)])
+    return frame
+
+
+def _fetched(cursor: Any, dialect: Dialect, statement: Any) -> list[tuple[Any, ...]]:
+    """Run ``statement`` on a driver ``cursor``; return its columns (empty: no row)."""
+    sql, order, held = _compiled_statement(dialect, statement)
+    cursor.execute(sql, tuple(held[name] for name in order) if order else held)
+    rows = cursor.fetchall()
+    return list(zip(*rows, strict=True)) if rows else []
+
+
+def _first_clusters(placed: list[tuple[Any, ...]]) -> pd.Series:
+    """Return each report's link cluster (as the read's subquery) from its cluster rows."""
+    if not placed:
+        return pd.Series([], dtype=object)
+    rows = pd.DataFrame(
+        {
+            "row_id": np.asarray(placed[0], dtype=np.int64),
+            "cluster_id": pd.Series(placed[1], dtype=object),
+            "outside": ~np.asarray(placed[2], dtype=bool),
+        }
+    )
+    rows = rows.sort_values(["row_id", "outside", "cluster_id"], kind="stable")
+    first = rows.drop_duplicates("row_id")
+    ids = first["cluster_id"].to_numpy(dtype=object)
+    return pd.Series(ids, index=first["row_id"].to_numpy(), dtype=object)
+
+
 def _by_key(store: SqlIncidentStore, key: str, values: list[Any]) -> pd.DataFrame:
     """Return the stored reports whose column ``key`` is among ``values``, indexed by row id.
 

@@ -11,10 +11,18 @@ import pytest
 from typer.testing import CliRunner
 
 from geozone import cli
+from geozone.boundaries.sets import BoundarySet
 from geozone.incidents.events import link_new, unlink_pair
 from geozone.report.exports import write_layers
 from geozone.store import IncidentQuery, open_store
-from geozone.store.events import lead_detectors, reports_at, reports_in, reports_of, unlinks_of
+from geozone.store.events import (
+    batch_rows_by_detection,
+    lead_detectors,
+    reports_at,
+    reports_in,
+    reports_of,
+    unlinks_of,
+)
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.grid import grid_point
 
@@ -204,3 +212,56 @@ def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: st
             "o4-1",
             "o2-5",
         ]
+
+
+def test_a_batch_s_reports_from_the_rows_in_hand_are_those_read_whole(
+    store_url: str, grid: BoundarySet
+) -> None:
+    """An import's piece: its link fields from the rows it stored, the rest as they stand now.
+
+    The event columns changed by linking and the link cluster (in a border zone first, then
+    by id) are the store's; a row of the range the caller does not hold is read whole.
+    """
+    from geozone import assignment
+    from geozone.store.events import batch_last_row, batch_reports
+
+    frame = reports()
+    units = assignment.jurisdiction(frame, [grid], 10.0)
+    decided = {  # cluster rows (o4-1: none); a link within the one cluster of o1-17 and o2-4
+        "o1-17": [("c-a", False), ("c-b", True)],
+        "o2-4": [("c-b", True)],
+        "o2-5": [("c-b", False), ("c-a", False)],
+    }
+    clusters = pd.DataFrame(
+        [
+            {
+                "external_id": external_id,
+                "cluster_id": cluster_id,
+                "member_code": "00001",
+                "in_zone": in_zone,
+                "zone_units": [],
+                "distance_m": None,
+                "cooperating": [],
+                "rule": "inside",
+                "explanation_vi": "x",
+            }
+            for external_id, rows in decided.items()
+            for cluster_id, in_zone in rows
+        ]
+    )
+    with open_store(store_url) as store:
+        store.add_incidents(reports().assign(external_id=lambda f: f["external_id"] + "-y"))
+        store.begin_batch("b", source="x.csv", sha256="ab" * 32, rows_total=4)
+        store.add_judged(frame, units, clusters, "b", stamp="grid", single=True)
+        link_new(store, ["o1-17", "o2-4"])  # one event: their event columns change
+        last = batch_last_row(store, "b")
+        store.add_incidents(frame.assign(external_id=frame["external_id"] + "-z").iloc[:1])
+        whole = reports_at(store, batch_rows_by_detection(store, "b", 0).tolist())
+        given = frame[frame["external_id"] != "o2-5"]  # read whole
+        held = batch_reports(store, "b", 0, last + 1, given)
+    assert len(held) == 4  # the batch's rows of the range only
+    pd.testing.assert_frame_equal(held.sort_index(), whole.sort_index(), check_exact=True)
+    clusters_of = dict(zip(held["external_id"], held["link_cluster"], strict=True))
+    assert clusters_of == {"o1-17": "c-b", "o2-4": "c-b", "o2-5": "c-a", "o4-1": None}
+    roles = dict(zip(held["external_id"], held["event_role"], strict=True))
+    assert roles["o1-17"] in ("lead", "cooperating") and roles["o2-5"] == "single"
