@@ -644,7 +644,8 @@ def batch_reports(
     )
     at = pd.Index(given["external_id"].astype(object)).get_indexer(events["external_id"])
     held = events[at >= 0]
-    frame = given.reindex(columns=list(LINK_FIELDS)).iloc[at[at >= 0]].reset_index(drop=True)
+    frame: pd.DataFrame = given.reindex(columns=list(LINK_FIELDS)).iloc[at[at >= 0]]
+    frame = frame.reset_index(drop=True)
     for name in _TIMES:  # as the store keeps them (µs) and reads give them
         utc = pd.to_datetime(frame[name], utc=True).dt.as_unit("us")
         frame[name] = utc.dt.tz_convert(VIETNAM_TZ)
