@@ -464,7 +464,10 @@ def map_cluster(
     path = output or Path(f"{territory.cluster.id}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_html(page, inline_assets=True), encoding="utf-8")
-    for notice in notices:  # an unfinished import: on the map and on standard error
+    # What the map's legend says first (a snapshot drawn for other days, a carried cluster's
+    # standing), then an unfinished import: on standard error and in --json too.
+    notices = [*layers.notices, *notices]
+    for notice in notices:
         typer.echo(notice, err=True)
     if as_json:
         _print_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -87,7 +88,9 @@ def test_map_cluster_writes_a_standalone_page_with_the_stored_incidents(
         first, _ = store.query(IncidentQuery(cluster_id=T11, limit=1, descending=True))
         newest = store.get(first["external_id"].iloc[0])
     assert total > 0
-    assert said.strip() == (
+    standing, wrote = said.strip().splitlines()  # the map's legend's notice, then the summary
+    assert standing.endswith("The carried cluster was confirmed to apply from 2025-07-01.")
+    assert wrote == (
         f"wrote {output}: {T11} on vn2025 (5 members on 2025-08-01), "
         f"{total:,} of {total:,} stored incidents (SYNTHETIC data (dữ liệu mô phỏng))"
     )
@@ -148,11 +151,20 @@ def test_map_cluster_picks_the_version_of_the_day(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     said = map_cluster("gia-lam-vn2025", "--date", "2020-01-01")
-    assert said.startswith("wrote gia-lam.html: gia-lam on vn-legacy-districts")
     html = (tmp_path / "gia-lam.html").read_text(encoding="utf-8")
     assert incident_tables(html) == [] and "Huyện Gia Lâm" in html
-    # Drawn for 2020 on the legacy set, a snapshot of about 02/2023: the map says so.
+    # Drawn for 2020 on the legacy set, a snapshot of about 02/2023: the map says so, and
+    # so does the command (standard error, --json).
     assert html_escape(LEGACY_SNAPSHOT_NOTICE) in html
+    *notices, wrote = said.splitlines()
+    assert wrote == "wrote gia-lam.html: gia-lam on vn-legacy-districts (8 members on 2020-01-01)"
+    assert notices[0] == LEGACY_SNAPSHOT_NOTICE  # then the district police's standing
+    assert len(notices) == 2 and all(html_escape(notice) in html for notice in notices)
+    for day, said in (("2020-01-01", notices), ("2023-02-15", notices[1:])):  # the snapshot's month
+        result = runner.invoke(cli.map_app, ["cluster", "gia-lam", "--date", day, "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["notices"] == said
+        assert result.stderr.splitlines() == said
     with pytest.raises(
         DataNotFoundError, match="hoa-do-phuc-vi-vn2025 \\(vn2025, from 2025-07-01\\)"
     ):
