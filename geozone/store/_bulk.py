@@ -179,14 +179,18 @@ def insert_sqlite_indexed(
     other writer, so the new rows are those past the last id) the triggers are dropped, the
     rows inserted, each R*Tree filled from them by one ``INSERT … SELECT`` and the triggers
     created again from their stored SQL. SQLite's DDL is transactional: a failure rolls all
-    of it back, and no other connection ever sees the table without its triggers.
+    of it back, and no other connection ever sees the table without its triggers. When no
+    row is skipped (no id stored already), their ids follow the last one in order and are
+    not read back (~0.1 s a piece of 50,000).
 
     Returns
     -------
     dict of str to int
         The row id of each inserted incident, by external id.
     """
-    last = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM incidents").scalar()
+    last = int(
+        connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM incidents").scalar_one()
+    )
     dropped: list[tuple[str, str]] = []
     for name, fill in _RTREES:
         trigger = connection.exec_driver_sql(
@@ -195,13 +199,18 @@ def insert_sqlite_indexed(
         if trigger is not None:
             connection.exec_driver_sql(f"DROP TRIGGER {name}")
             dropped.append((str(trigger), fill))
-    insert_sqlite(connection, frame, units, stamp, now, single=single)
+    inserted = insert_sqlite(connection, frame, units, stamp, now, single=single)
     for trigger, fill in dropped:
         connection.exec_driver_sql(fill, (last,))
         connection.exec_driver_sql(trigger)
-    found = connection.exec_driver_sql(
-        "SELECT external_id, id FROM incidents WHERE id > ?", (last,)
-    )
+    if inserted == len(frame):
+        # None skipped: SQLite gives each new row the id after the largest (``id`` is the
+        # rowid), in the order inserted, and no other writer inserts meanwhile.
+        external_ids = frame["external_id"].astype(str).tolist()
+        return dict(zip(external_ids, range(last + 1, last + 1 + inserted), strict=True))
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    found = raw.execute("SELECT external_id, id FROM incidents WHERE id > ?", (last,)).fetchall()
     return {str(e): int(i) for e, i in found}
 
 
