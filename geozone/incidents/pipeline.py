@@ -251,6 +251,8 @@ class _ImportRun:
         # nearly.
         self.eager = writer is not None and self.start == 0
         large = writer is not None and _writer_process(writer.store, n_rows)
+        if writer is not None and self.eager and large:
+            writer.use_process(True)  # its process starts as the first piece is read and judged
         stored_hours = _HoursStored()  # the hours of detection of the pieces linked so far
         # The pieces stored in turn: the link fields of each to link as the next is stored.
         flight: list[pd.DataFrame | None] = []
@@ -629,6 +631,10 @@ def _open_writer_store(url: str, busy_timeout_s: float) -> None:
     _WRITER_STORE = SqlIncidentStore(create_store_engine(url, busy_timeout_s=busy_timeout_s))
 
 
+def _started() -> None:
+    """Do nothing: a first task makes a process pool start its process."""
+
+
 def _store_in_writer_process(
     wait: float | None, judged: _Judged, batch_id: str, stamp: str, source_rows: int
 ) -> tuple[AddResult, list[str]]:
@@ -678,6 +684,8 @@ class _Writer:
             return
         self._pool.shutdown(wait=True)
         self._pool, self._process = self._start(process=process), process
+        if process:  # started now (a fresh interpreter opening the store) while pieces are read
+            self._pool.submit(_started)
 
     def submit(self, judged: _Judged, source_rows: int, end: int) -> None:
         """Store a piece (after :meth:`wait` returned the one before)."""
