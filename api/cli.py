@@ -412,6 +412,7 @@ def map_cluster(
     )
     from maps.analytics_layers import cluster_analytics
     from maps.basemap import standalone_basemap
+    from maps.incident_table import incident_summary
     from maps.settings import get_map_settings
 
     day: date = parse_date(on)
@@ -481,7 +482,9 @@ def map_cluster(
                 if found is None
                 else {
                     "returned": found.returned,
+                    "reports": found.reports,
                     "total": found.total,
+                    "summary": incident_summary(found.returned, found.total, found.reports),
                     "synthetic": found.layer is not None and bool(found.layer["synthetic"].any()),
                 },
                 "notices": notices,
@@ -493,6 +496,6 @@ def map_cluster(
     )
     if found is not None:
         synthetic = found.layer is not None and bool(found.layer["synthetic"].any())
-        what += f", {found.returned:,} of {found.total:,} stored incidents"
+        what += f"; {incident_summary(found.returned, found.total, found.reports)}"
         what += f" ({SYNTHETIC_NOTE})" if synthetic else ""
     typer.echo(f"wrote {path}: {what}")

@@ -47,6 +47,7 @@ from maps.incident_table import (
     incident_payload,
     incident_summary,
     pack_sentences,
+    reports_drawn,
     thousands,
 )
 from maps.overlays import (
@@ -258,7 +259,7 @@ class _Parts:
         self.shapes: list[dict[str, Any]] = []
         self.notice: str | None = None
         self.notices: list[str] = []  # escaped
-        self.n_incidents = 0
+        self.n_incidents = self.n_points = 0
 
     def overlay(self, collection: dict[str, Any], kind: str, *items: dict[str, Any]) -> None:
         """Add a GeoJSON overlay named ``LAYER_NAMES[kind]`` and its legend lines."""
@@ -334,7 +335,7 @@ class _Parts:
     def incidents(self, incidents: gpd.GeoDataFrame, heat: bool) -> None:
         """Add the clustered incidents, their heat layer and their legend section."""
         data = incident_data(incidents, self.members.frame)
-        self.n_incidents = len(data["lat"])
+        self.n_points, self.n_incidents = len(data["lat"]), reports_drawn(data)
         clustered = IncidentLayer(
             data, name=LAYER_NAMES["incidents"], unclustered_zoom=UNCLUSTERED_ZOOM
         )
@@ -372,8 +373,10 @@ class _Parts:
     def subtitle(self) -> str:
         """Return how many members (and incidents) the map shows."""
         text = f"{len(self.members.colour)} đơn vị thành viên / member units"
-        if self.n_incidents:
+        if self.n_incidents:  # stored reports; a linked event is drawn once
             text += f" · {thousands(self.n_incidents)} vụ việc / incidents"
+            if self.n_points < self.n_incidents:
+                text += f" ({thousands(self.n_points)} sự việc / events)"
         return text
 
 

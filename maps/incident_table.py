@@ -335,7 +335,7 @@ def incident_summary(returned: int, total: int, reports: int | None = None) -> s
     )
 
 
-def _reports_drawn(data: dict[str, Any] | None) -> int:
+def reports_drawn(data: dict[str, Any] | None) -> int:
     """Return the stored reports a table's points stand for (a linked event's all of them)."""
     if data is None:
         return 0
@@ -392,7 +392,7 @@ def incident_payload(
         "returned": returned,
         "total": int(total),
         "synthetic": synthetic,
-        "summary": incident_summary(returned, int(total), _reports_drawn(data)),
+        "summary": incident_summary(returned, int(total), reports_drawn(data)),
         "data": data,
         "legend": incident_legend(data) if data is not None else [],
         "notice_html": esc(SYNTHETIC_BANNER) if synthetic else None,

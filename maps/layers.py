@@ -285,17 +285,21 @@ class StoredIncidents:
     Attributes
     ----------
     layer
-        Points as :func:`incident_layer` returns them (None when none is stored).
+        Points as :func:`incident_layer` returns them (None when none is stored): one per
+        linked event (:func:`one_point_per_event`).
     total
         How many stored incidents the cluster's assignment concerns.
+    reports
+        How many stored incidents (reports) the points stand for.
     """
 
     layer: gpd.GeoDataFrame | None
     total: int
+    reports: int = 0
 
     @property
     def returned(self) -> int:
-        """How many incidents :attr:`layer` holds."""
+        """How many points :attr:`layer` holds (a linked event is one)."""
         return 0 if self.layer is None else len(self.layer)
 
 
@@ -333,7 +337,7 @@ def stored_incidents(
         ).sort_values("occurred_at", ascending=False, kind="stable", ignore_index=True)
         rows = pd.concat([page.decisions for page in pages], ignore_index=True)
         layer = incident_layer(one_point_per_event(incidents), rows, cluster_id)
-        return StoredIncidents(layer, total)
+        return StoredIncidents(layer, total, len(incidents))
     frames: list[pd.DataFrame] = []
     decisions: list[pd.DataFrame] = []
     offset = 0
@@ -355,9 +359,10 @@ def stored_incidents(
             break
     if not frames:
         return StoredIncidents(None, total)
-    incidents = one_point_per_event(pd.concat(frames, ignore_index=True))
+    read = pd.concat(frames, ignore_index=True)
     rows = pd.concat(decisions, ignore_index=True)
-    return StoredIncidents(incident_layer(incidents, rows, cluster_id), total)
+    layer = incident_layer(one_point_per_event(read), rows, cluster_id)
+    return StoredIncidents(layer, total, len(read))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ from maps import (
     stored_incidents,
     to_html,
 )
-from maps.incident_table import incident_columns, incident_data, incident_payload
+from maps.incident_table import (
+    incident_columns,
+    incident_data,
+    incident_payload,
+    incident_summary,
+)
 from maps.layers import StoredTable, stored_incident_table
 from tests.fixtures.grid import GRID_INFO, grid_vertex_lonlat
 from tests.fixtures.html import js_arguments, tooltips
@@ -407,6 +412,14 @@ def test_a_linked_event_is_drawn_once_with_its_reports_in_the_popup(
     assert summary == (
         "Hiển thị cả 3 vụ việc, gộp thành 2 sự việc / all 3 incidents shown, as 2 events"
     )
+    # The standalone map counts the same: three incidents, drawn as two events.
+    assert (found.returned, found.reports) == (2, 3)
+    assert incident_summary(found.returned, found.total, found.reports) == summary
+    page = to_html(
+        map_of_layers(cluster_layers(cluster, grid), incidents=found.layer), inline_assets=False
+    )
+    assert "3 vụ việc / incidents (2 sự việc / events)" in page
+    assert "Vụ việc / Incidents (3)" in page
 
 
 @pytest.mark.realdata
