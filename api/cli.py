@@ -465,9 +465,9 @@ def map_cluster(
     path = output or Path(f"{territory.cluster.id}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_html(page, inline_assets=True), encoding="utf-8")
-    # What the map's legend says first (a snapshot drawn for other days, a carried cluster's
-    # standing), then an unfinished import: on standard error and in --json too.
-    notices = [*layers.notices, *notices]
+    # What the map's legend says (a snapshot drawn for other days, a carried cluster's
+    # standing, then an unfinished import): on standard error and in --json too.
+    notices = layers.notices_with(notices)
     for notice in notices:
         typer.echo(notice, err=True)
     if as_json:

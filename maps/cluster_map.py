@@ -610,7 +610,7 @@ def map_of_layers(
     ``title`` defaults to the cluster's name; ``options`` are :func:`cluster_map`'s other
     keyword arguments. The layers' notices (a carried cluster's standing) come first.
     """
-    options["notices"] = (*layers.notices, *options.get("notices", ()))
+    options["notices"] = layers.notices_with(options.get("notices", ()))
     return cluster_map(
         units=layers.units,
         boundaries_lines=layers.boundaries_lines,

@@ -13,7 +13,7 @@ what the service decided, never a second judgement of its own.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -52,6 +52,10 @@ class ClusterLayers:
     #: snapshot drawn for other days (:func:`geozone.assignment.snapshot_notice`), shown with
     #: the map's notices.
     notices: tuple[str, ...] = ()
+
+    def notices_with(self, others: Sequence[str]) -> list[str]:
+        """Return the map's notices: its own first (the legend's first), then ``others``."""
+        return [*self.notices, *others]
 
 
 def cluster_layers(
