@@ -296,8 +296,6 @@ class _ImportRun:
                 if writer is not None:
                     # Judged first, then stored with the decisions in one transaction per piece.
                     judged = _judge_fresh(writer.store, self.context, incidents)
-                    # The events worked out while the piece before was stored are written.
-                    self._write_planned(on_progress)
                     settle(writer.wait())
                     fresh = judged.fresh  # (a piece of rejected rows only may lack columns)
                     times = detections(fresh) if len(fresh) else pd.Series(dtype=object)
@@ -306,7 +304,10 @@ class _ImportRun:
                     writer.use_process(self.eager and large)
                     writer.submit(judged, read.n_rows, end)
                     flight.append(fresh.reindex(columns=list(LINK_FIELDS)) if self.eager else None)
-                    # The piece before is linked while this one is stored.
+                    # The events worked out while the piece before was stored are written
+                    # while the writer lays this one out (before it takes the write lock),
+                    # then the piece before is linked while this one is stored.
+                    self._write_planned(on_progress)
                     self._plan_stored(stored, on_progress)
                 else:
                     added = store.add_incidents(incidents, self.batch_id, source_rows=read.n_rows)
@@ -332,9 +333,10 @@ class _ImportRun:
     ) -> None:
         """Work out the events of the stored pieces not linked yet, each with the reports near it.
 
-        The last one's are written by :meth:`_write_planned`, once the next piece is read
-        and judged (while the writer stores the piece after it, SQLite's one writer would
-        keep them waiting): the store's linking lock is held from its read to that write.
+        The last one's are written by :meth:`_write_planned` once the next piece is read,
+        judged and handed to the writer, which lays that piece out before it takes SQLite's
+        one write lock (~0.3 s a piece of 50,000: the events are written meanwhile); the
+        store's linking lock is held from their read to that write.
         Only if the lock is free: if another linker holds it, this run's pieces from here
         on are linked once every piece is stored (:meth:`link`, which waits for it), and
         the import goes on storing.

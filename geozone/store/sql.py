@@ -56,6 +56,8 @@ from geozone.store._bulk import (
     insert_postgres_ids,
     insert_sqlite,
     insert_sqlite_indexed,
+    lay_clusters_sqlite,
+    lay_incidents_sqlite,
     update_units_sqlite,
 )
 from geozone.store._engine import (
@@ -320,7 +322,7 @@ class SqlIncidentStore(IncidentStore):
 
     def _bulk_insert(self, connection: Connection, prepared: pd.DataFrame) -> int:
         if self.dialect == "sqlite":
-            return insert_sqlite(connection, prepared)
+            return insert_sqlite(connection, lay_incidents_sqlite(prepared))
         return insert_postgres(connection, prepared)
 
     def get(self, external_id: str) -> dict[str, Any] | None:
@@ -620,13 +622,15 @@ class SqlIncidentStore(IncidentStore):
             delete = c.delete().where(among(c.c.incident_id, self.dialect, "ids"))
             for chunk in id_chunks(ids.values()):
                 connection.execute(delete, {"ids": bound(self.dialect, chunk)})
-        if not cluster_frame.empty:
+        if cluster_frame.empty:
+            return
+        if self.dialect == "sqlite":
+            insert_clusters_sqlite(connection, lay_clusters_sqlite(cluster_frame), ids)
+        else:
             rows = cluster_frame.assign(incident_id=cluster_frame["external_id"].map(ids)).drop(
                 columns="external_id"
             )
-            if self.dialect == "sqlite":
-                insert_clusters_sqlite(connection, rows)
-            elif units_written:  # fresh rows: one COPY
+            if units_written:  # fresh rows: one COPY
                 insert_clusters_postgres(connection, rows)
             else:
                 records = cast(
@@ -744,35 +748,36 @@ class SqlIncidentStore(IncidentStore):
         unit_frame = unit_frame.iloc[position].reset_index(drop=True)  # in the rows' order
         prepared["batch_id"] = batch_id
         now = datetime.now(UTC)
+        laid = None
+        if self.dialect == "sqlite":  # laid out before the write lock is taken
+            laid = (
+                lay_incidents_sqlite(prepared, unit_frame, stamp, now, single=single),
+                lay_clusters_sqlite(cluster_frame),
+            )
         try:
             with self._write() as connection:
                 if batch_id is not None:
                     self._running_batch(connection, batch_id)
                 if not len(prepared):
                     ids: dict[str, int] = {}
-                elif self.dialect == "sqlite":
-                    ids = insert_sqlite_indexed(
-                        connection, prepared, unit_frame, stamp, now, single=single
-                    )
+                elif laid is not None:
+                    ids = insert_sqlite_indexed(connection, laid[0])
+                    insert_clusters_sqlite(connection, laid[1], ids)
                 else:
                     ids = insert_postgres_ids(
                         connection, prepared, unit_frame, stamp, now, single=single
                     )
-                inserted = len(ids)
-                if ids:
-                    mine, ours = (
-                        is_among(unit_frame["external_id"], ids),
-                        is_among(cluster_frame["external_id"], ids),
-                    )
+                    ours = is_among(cluster_frame["external_id"], ids)
                     self._write_assignments(
                         connection,
-                        unit_frame[mine],
+                        unit_frame,
                         cluster_frame[ours],
                         ids,
                         stamp,
                         now,
                         units_written=True,
                     )
+                inserted = len(ids)
                 if batch_id is not None:
                     self._advance_batch(connection, batch_id, consumed, inserted, len(incidents))
         except sa.exc.DBAPIError as exc:

@@ -345,9 +345,9 @@ def test_an_import_counts_its_stored_rows_and_its_judged_rows_apart(
     assert [event[:3] for event in events] == [
         ("stored", 0, 25),  # the total before the work
         ("stored", 10, 25),
+        ("stored", 20, 25),  # the first piece's events are written as the third is laid out
         ("judged", 10, 25),
-        ("stored", 20, 25),
-        ("judged", 20, 25),
+        ("judged", 20, 25),  # written as the last piece is stored
         ("stored", 25, 25),
         ("judged", 25, 25),
     ]
@@ -443,16 +443,18 @@ def test_a_file_in_time_order_is_linked_as_it_is_stored_and_gives_the_same_event
     with open_store(f"sqlite:///{tmp_path / 'a.sqlite'}") as store:
         calls = events_by_phase(store, ordered, context)
         linked = store.query(IncidentQuery())[0].set_index("external_id")
+    # A piece's events are written as the piece after next is laid out for storing; the
+    # last two pieces' once every piece is handed over.
     assert calls == [
-        "stored 0",
-        *(f"{phase} {done}" for done in (10, 20, 30, 40) for phase in ("stored", "linked")),
+        *("stored 0", "stored 10", "stored 20", "linked 10", "stored 30", "linked 20"),
+        *("linked 30", "stored 40", "linked 40"),
     ]
     assert linked.loc[["i10", "i20", "i30"], "event_id"].tolist() == ["ev-i09", "ev-i19", "ev-i29"]
     assert (linked["event_role"] != "single").sum() == 10
     with counting_plans() as planned, open_store(f"sqlite:///{tmp_path / 'b.sqlite'}") as store:
         calls = events_by_phase(store, mixed, context)
     assert planned == [10]  # the first piece only: the rest once all are stored
-    stored_first = ["stored 0", "stored 10", "linked 10", "stored 20", "stored 30", "stored 40"]
+    stored_first = ["stored 0", "stored 10", "stored 20", "linked 10", "stored 30", "stored 40"]
     assert calls == [*stored_first, "linked 20", "linked 30", "linked 40"]
     a_rows, a_decisions = stored_tables(tmp_path / "a.sqlite")
     b_rows, b_decisions = stored_tables(tmp_path / "b.sqlite")
