@@ -330,6 +330,55 @@ def window_pairs(
     return WindowPairs(n, ids, times, members, categories, lon, lat, tuple(found))
 
 
+def within_reach(
+    reports: pd.DataFrame,
+    around: pd.DataFrame,
+    metres: float,
+    minutes: float,
+    *,
+    same_category: bool = True,
+) -> NDArray[np.bool_]:
+    """Tell which ``reports`` lie within ``metres`` and ``minutes`` of a report of ``around``.
+
+    Minutes between detection times (:func:`_detection_minutes`); with ``same_category``,
+    of a report of their category only. Generous, never short: the distance is searched on
+    the plane of :func:`_lat0` within a square (a few reports a little farther are kept),
+    and a report without a place or a time is kept.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One per row of ``reports``.
+    """
+    keep = np.ones(len(reports), dtype=bool)
+    if reports.empty:
+        return keep
+    lon_r, lat_r = (reports[c].to_numpy(dtype=float) for c in ("lon", "lat"))
+    lon_a, lat_a = (around[c].to_numpy(dtype=float) for c in ("lon", "lat"))
+    t_r, t_a = _detection_minutes(reports), _detection_minutes(around)
+    finite_r = np.isfinite(lon_r) & np.isfinite(lat_r) & np.isfinite(t_r)
+    finite_a = np.isfinite(lon_a) & np.isfinite(lat_a) & np.isfinite(t_a)
+    keep[finite_r] = False
+    lat0 = _lat0(np.concatenate([lat_r[finite_r], lat_a[finite_a]]))
+    scale = metres / minutes  # a minute as metres: one square box in space and time
+    points_r = np.column_stack([*_metres(lon_r, lat_r, lat0), t_r * scale])
+    points_a = np.column_stack([*_metres(lon_a, lat_a, lat0), t_a * scale])
+    kinds_r, kinds_a = np.zeros(len(reports), dtype=np.intp), np.zeros(len(around), dtype=np.intp)
+    if same_category:
+        codes, _ = pd.factorize(
+            pd.concat([reports["category"], around["category"]], ignore_index=True).astype(str)
+        )
+        kinds_r, kinds_a = codes[: len(reports)], codes[len(reports) :]
+    for kind in np.unique(kinds_a[finite_a]):
+        asked = np.flatnonzero(finite_r & (kinds_r == kind))
+        if not len(asked):
+            continue
+        tree = cKDTree(points_a[finite_a & (kinds_a == kind)])
+        gap, _ = tree.query(points_r[asked], k=1, p=np.inf, distance_upper_bound=metres * 1.001)
+        keep[asked] = np.isfinite(gap)
+    return keep
+
+
 def _lat0(lat: NDArray[np.float64]) -> float:
     """Return the latitude of the plane the trees search on: the farthest from the equator.
 

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from geozone.errors import InvalidParameterError
-from geozone.incidents.linking import Linked, LinkWindow, count_events, link_reports
+from geozone.incidents.linking import (
+    Linked,
+    LinkWindow,
+    count_events,
+    link_reports,
+    within_reach,
+)
 from geozone.vntime import VIETNAM_TZ
 
 #: The five 2025 wards around the T11 bridge (Nghĩa Đô, Ngọc Hà, Cầu Giấy, Giảng Võ, Tây Hồ).
@@ -282,3 +288,30 @@ def test_pairs_searched_once_link_as_a_second_search() -> None:
         pd.testing.assert_frame_equal(given.pairs, searched.pairs)
     with pytest.raises(ValueError, match="pairs of"):
         link_reports(frame.iloc[:10], candidates=pairs)
+
+
+def test_within_reach_keeps_those_near_one_of_their_kind_or_without_place_or_time() -> None:
+    around = pd.DataFrame([report("n1", 0, 0, 0, "a"), report("n2", 600, 2_000, 0, "a")])
+    reports = pd.DataFrame(
+        [
+            report("near", 100, 250, 0, "b"),  # 250 m and 100 min from n1
+            report("late", 100 + 24 * 60 + 30, 0, 0, "b"),  # 24.5 h after n1
+            report("far", 0, 0, 400, "b"),  # 400 m north of n1
+            report("other kind", 0, 50, 0, "b", category="fraud"),
+            report("by n2", 600 - 24 * 60 + 5, 2_000, -290, "b"),  # 290 m, 23.9 h before n2
+            report("diagonal", 0, 280, 280, "b"),  # 396 m: in the square, kept (generous)
+            {**report("no time", 0, 5_000, 0, "b"), "occurred_at": pd.NaT},
+            {**report("no place", 0, 0, 0, "b"), "lon": np.nan},
+        ]
+    )
+    kept = within_reach(reports, around, 300.0, 24 * 60.0)
+    assert reports["external_id"][kept].tolist() == [
+        "near",
+        "by n2",
+        "diagonal",
+        "no time",
+        "no place",
+    ]
+    any_kind = within_reach(reports, around, 300.0, 24 * 60.0, same_category=False)
+    assert "other kind" in set(reports["external_id"][any_kind])
+    assert not within_reach(reports.iloc[:1], around.iloc[:0], 300.0, 60.0).any()
