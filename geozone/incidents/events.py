@@ -294,10 +294,12 @@ def _link_new(
         return LinkPlan()
     # Each stored report is read once: the read of those near the new ones skips their rows.
     near = reports_in(sql, _boxes(held, metres, context), DETECTION_LAG, skip=held.index)
-    # A box holds its tile's reports between its first and last new one: only those within
-    # reach of a new report may change (the rest join through the closure of _relink).
-    same_category = all(w.same_category for w in (window, *windows.values()))
-    near = near[within_reach(near, held, metres, context, same_category=same_category)]
+    if len(near) > len(held):  # a store denser than the new reports (a top-up import)
+        # A box holds its tile's reports between its first and last new one: only those
+        # within reach of a new report may change (the rest join through the closure of
+        # _relink, which costs a pass more when few are left out).
+        same_category = all(w.same_category for w in (window, *windows.values()))
+        near = near[within_reach(near, held, metres, context, same_category=same_category)]
     frame = pd.concat([held, near], ignore_index=True).drop_duplicates("external_id")
     return _relink(sql, frame, set(held["external_id"]), window, windows)
 
