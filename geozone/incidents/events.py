@@ -46,7 +46,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geozone.errors import InvalidParameterError, UnknownIncidentError
-from geozone.incidents.linking import EVENT_PREFIX, LinkWindow, window_pairs, within_reach
+from geozone.incidents.linking import (
+    EVENT_PREFIX,
+    LinkWindow,
+    RateCounts,
+    window_pairs,
+    within_reach,
+)
 from geozone.settings import Settings, get_settings
 from geozone.store import IncidentStore, is_among
 from geozone.store.events import (
@@ -368,6 +374,7 @@ def _relink(
     rated = set(new_ids)
     events_read: set[Any] = set()
     context = pd.DataFrame()
+    counted = RateCounts()  # a paired report's context is read before its rate is counted
     while True:
         event_ids = _shared_events(frame) - events_read
         if event_ids:
@@ -389,7 +396,7 @@ def _relink(
         context = more if context.empty else pd.concat([context, more], ignore_index=True)
         context = context.drop_duplicates("external_id", ignore_index=True)
         unlinked = unlinks_of(store, every["external_id"])
-        found = pairs.passed(unlinked, every, context)
+        found = pairs.passed(unlinked, every, context, counted=counted)
         ends = np.array([(f[0], f[1]) for f in found], dtype=np.intp).reshape(-1, 2)
         part = _components(len(every), ends[:, 0], ends[:, 1])
         ours = is_among(every["external_id"], known)

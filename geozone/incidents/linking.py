@@ -272,12 +272,15 @@ class WindowPairs:
         unlinked: Iterable[tuple[str, str]],
         incidents: pd.DataFrame,
         context: pd.DataFrame | None = None,
+        *,
+        counted: RateCounts | None = None,
     ) -> list[_Link]:
         """Return the links that pass the chance test (parameters as :func:`link_reports`).
 
-        ``incidents`` are the reports these pairs were searched among.
+        ``incidents`` are the reports these pairs were searched among. ``counted``: the
+        rates counted before (for a caller that counts again over more reports), kept.
         """
-        return self.links(unlinked, _Rates(incidents, context))
+        return self.links(unlinked, _Rates(incidents, context, counted))
 
     def events(self, found: list[_Link]) -> Linked:
         """Join the reports into events by the links ``found`` (of :meth:`passed`)."""
@@ -435,10 +438,43 @@ def _detection_minutes(incidents: pd.DataFrame) -> NDArray[np.float64]:
     return minutes
 
 
+class RateCounts:
+    """The local rates counted so far, by report and window, kept for counting again.
+
+    A caller that links a growing set of reports counts the rate of each report with a
+    candidate once every stored report within its context is read (as
+    :func:`geozone.incidents.events.link_new` does): counting it again over more reports
+    finds the same, so it is kept, not counted again (at a hotspot a report has hundreds of
+    reports around it).
+    """
+
+    def __init__(self) -> None:
+        self._by_window: dict[tuple[float, float], pd.Series] = {}
+
+    def known(self, window: tuple[float, float], ids: NDArray[Any]) -> NDArray[np.float64]:
+        """Return the counts kept for ``ids`` in ``window`` (metres, hours); NaN if none."""
+        kept = self._by_window.get(window)
+        if kept is None:
+            return np.full(len(ids), np.nan)
+        return np.array(kept.reindex(pd.Index(ids, dtype=object)), dtype=float)  # a copy
+
+    def keep(self, window: tuple[float, float], ids: NDArray[Any], counts: NDArray[Any]) -> None:
+        """Keep the counts of ``ids`` in ``window`` (metres, hours)."""
+        more = pd.Series(counts, index=pd.Index(ids, dtype=object), dtype=float)
+        kept = self._by_window.get(window)
+        self._by_window[window] = more if kept is None else pd.concat([kept, more])
+
+
 class _Rates:
     """The local rate of reports by category: counts around a point in space and time."""
 
-    def __init__(self, incidents: pd.DataFrame, context: pd.DataFrame | None):
+    def __init__(
+        self,
+        incidents: pd.DataFrame,
+        context: pd.DataFrame | None,
+        counted: RateCounts | None = None,
+    ):
+        self.counted = counted
         frames = [incidents] if context is None or context.empty else [incidents, context]
         every = pd.concat(
             [f[[c for c in _RATE_COLUMNS if c in f.columns]] for f in frames], ignore_index=True
@@ -460,6 +496,32 @@ class _Rates:
         self._trees: dict[tuple[Any, float], cKDTree | None] = {}
 
     def counts(
+        self,
+        lon: NDArray[np.float64],
+        lat: NDArray[np.float64],
+        t: NDArray[np.float64],
+        categories: NDArray[Any],
+        metres: float,
+        hours: float,
+        *,
+        ids: NDArray[Any] | None = None,
+    ) -> NDArray[np.int64]:
+        """Count the reports of each point's category within ``metres`` and ``hours`` of it.
+
+        ``ids``: the points' report ids, for the counts kept (:class:`RateCounts`): a point
+        counted before is not counted again.
+        """
+        if self.counted is None or ids is None:
+            return self._counts(lon, lat, t, categories, metres, hours)
+        found = self.counted.known((metres, hours), ids)
+        todo = np.flatnonzero(np.isnan(found))
+        if len(todo):
+            more = self._counts(lon[todo], lat[todo], t[todo], categories[todo], metres, hours)
+            self.counted.keep((metres, hours), ids[todo], more)
+            found[todo] = more
+        return found.astype(np.int64)
+
+    def _counts(
         self,
         lon: NDArray[np.float64],
         lat: NDArray[np.float64],
@@ -604,6 +666,7 @@ def _group_links(
             categories[ends],
             window.distance_m,
             window.context_hours,
+            ids=ids[ends],
         )[at]
         both = counted[: len(a)] + counted[len(a) :]
         # Each count holds the report itself and its partner (when of its category).

@@ -10,8 +10,10 @@ from geozone.errors import InvalidParameterError
 from geozone.incidents.linking import (
     Linked,
     LinkWindow,
+    RateCounts,
     count_events,
     link_reports,
+    window_pairs,
     within_reach,
 )
 from geozone.vntime import VIETNAM_TZ
@@ -315,3 +317,23 @@ def test_within_reach_keeps_those_near_one_of_their_kind_or_without_place_or_tim
     any_kind = within_reach(reports, around, 300.0, 24 * 60.0, same_category=False)
     assert "other kind" in set(reports["external_id"][any_kind])
     assert not within_reach(reports.iloc[:1], around.iloc[:0], 300.0, 60.0).any()
+
+
+def test_rates_counted_before_are_kept_and_not_counted_again() -> None:
+    # Two members log three events 40 m and 15 minutes apart; a fourth report far away.
+    rows = [report(f"a{k}", 300 * k, 0, 0, "a") for k in range(3)]
+    rows += [report(f"b{k}", 300 * k + 15, 40, 0, "b") for k in range(3)]
+    reports = pd.DataFrame(rows)
+    pairs = window_pairs(reports)
+    plain = pairs.passed([], reports)
+    assert len(plain) == 3
+    counted = RateCounts()
+    assert pairs.passed([], reports, counted=counted) == plain
+    # Counted again over more reports (none within a context), the kept counts hold.
+    far = pd.DataFrame([report("far", 0, 20_000, 0, "c")])
+    assert pairs.passed([], reports, far, counted=counted) == plain
+    # A kept count is used as it is: a (planted) busy place leaves no link passing.
+    busy = RateCounts()
+    ids = reports["external_id"].to_numpy(dtype=object)
+    busy.keep((300.0, 24.0), ids, np.full(len(ids), 5_000))
+    assert pairs.passed([], reports, counted=busy) == []
