@@ -508,44 +508,27 @@ class _Rates:
     ) -> NDArray[np.int64]:
         """Count the reports of each point's category within ``metres`` and ``hours`` of it.
 
-        ``ids``: the points' report ids, for the counts kept (:class:`RateCounts`): a point
-        counted before is not counted again.
-        """
-        if self.counted is None or ids is None:
-            return self._counts(lon, lat, t, categories, metres, hours)
-        found = self.counted.known((metres, hours), ids)
-        todo = np.flatnonzero(np.isnan(found))
-        if len(todo):
-            more = self._counts(lon[todo], lat[todo], t[todo], categories[todo], metres, hours)
-            self.counted.keep((metres, hours), ids[todo], more)
-            found[todo] = more
-        return found.astype(np.int64)
-
-    def _counts(
-        self,
-        lon: NDArray[np.float64],
-        lat: NDArray[np.float64],
-        t: NDArray[np.float64],
-        categories: NDArray[Any],
-        metres: float,
-        hours: float,
-    ) -> NDArray[np.int64]:
-        """Count the reports of each point's category within ``metres`` and ``hours`` of it.
-
         A report given among the points is among its own count (the caller subtracts it).
         Each category is searched in a tree of its own reports, all its points at once; the
         points are among the reports counted (``incidents`` of :func:`link_reports`), so
-        the tree's plane finds all within ``metres`` of them (see :func:`_lat0`).
+        the tree's plane finds all within ``metres`` of them (see :func:`_lat0`). ``ids``:
+        the points' report ids, for the counts kept (:class:`RateCounts`): a point counted
+        before is not counted again.
         """
+        window, kept = (metres, hours), self.counted
+        found = (
+            np.full(len(lon), np.nan) if kept is None or ids is None else kept.known(window, ids)
+        )
+        todo = np.isnan(found)
+        found[todo] = 0
         x, y = _metres(lon, lat, self.lat0)
-        found = np.zeros(len(x), dtype=np.int64)
         scale = metres / (hours * 60.0)
-        for category in pd.unique(categories):
+        for category in pd.unique(categories[todo]):
             tree = self._tree(category, scale)
             if tree is None:
                 continue
             own = self._by_category[category]
-            every = np.flatnonzero(categories == category)
+            every = np.flatnonzero(todo & (categories == category))
             # The pairs within the box as arrays (a sparse distance matrix of a tree of the
             # points against the reports' tree: the hits of a ball query without a Python
             # list an answer), in blocks of points: at a hotspot each point has hundreds.
@@ -559,7 +542,9 @@ class _Rates:
                 hit = own[pairs["j"]]
                 close = _apart(self.lon[hit], self.lat[hit], lon[asked][owner], lat[asked][owner])
                 found[asked] = np.bincount(owner[close <= metres], minlength=len(asked))
-        return found
+        if kept is not None and ids is not None and todo.any():
+            kept.keep(window, ids[todo], found[todo])
+        return found.astype(np.int64)
 
     def _tree(self, category: Any, scale: float) -> cKDTree | None:
         """Return the tree of a category's reports in (x, y, scaled time) (None: it has none)."""

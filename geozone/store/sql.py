@@ -748,21 +748,19 @@ class SqlIncidentStore(IncidentStore):
         unit_frame = unit_frame.iloc[position].reset_index(drop=True)  # in the rows' order
         prepared["batch_id"] = batch_id
         now = datetime.now(UTC)
-        laid = None
+        laid_incidents = laid_clusters = None
         if self.dialect == "sqlite":  # laid out before the write lock is taken
-            laid = (
-                lay_incidents_sqlite(prepared, unit_frame, stamp, now, single=single),
-                lay_clusters_sqlite(cluster_frame),
-            )
+            laid_incidents = lay_incidents_sqlite(prepared, unit_frame, stamp, now, single=single)
+            laid_clusters = lay_clusters_sqlite(cluster_frame)
         try:
             with self._write() as connection:
                 if batch_id is not None:
                     self._running_batch(connection, batch_id)
                 if not len(prepared):
                     ids: dict[str, int] = {}
-                elif laid is not None:
-                    ids = insert_sqlite_indexed(connection, laid[0])
-                    insert_clusters_sqlite(connection, laid[1], ids)
+                elif laid_incidents is not None and laid_clusters is not None:
+                    ids = insert_sqlite_indexed(connection, laid_incidents)
+                    insert_clusters_sqlite(connection, laid_clusters, ids)
                 else:
                     ids = insert_postgres_ids(
                         connection, prepared, unit_frame, stamp, now, single=single
