@@ -466,7 +466,8 @@ class OutlinePieces:
     def load(cls, path: Path, polygons: int) -> OutlinePieces | None:
         """Read pieces written by :meth:`save`; None if made for another index or cutting.
 
-        Every array stays mapped from the file: a run holds in memory the pages it reads.
+        Every array stays mapped from the file: a run holds in memory the pages it reads
+        (until :func:`~geozone.boundaries._mapped.release_mapped_pages`).
         """
         data = mapped_npz(path)
         count, segments = data["count"]
@@ -475,7 +476,6 @@ class OutlinePieces:
         zones = [int(key.removeprefix("xy_")) for key in data if key.startswith("xy_")]
         if not all(f"{name}_{zone}" in data for zone in zones for name in _ZONE_ARRAYS):
             return None
-        # Plain arrays over the mappings: lookups index them without np.memmap's wrapping.
         return cls(
             {
                 zone: _ZonePieces(**{n: np.asarray(data[f"{n}_{zone}"]) for n in _ZONE_ARRAYS})

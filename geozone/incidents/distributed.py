@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from geozone.boundaries._mapped import release_mapped_pages
 from geozone.clusters.model import Confirmation
 from geozone.context import Context
 from geozone.errors import GeozoneError
@@ -129,6 +130,7 @@ def run_part(
         rejects = [replace(r, line=r.line + shift) for r in read.rejects]
         read = replace(read, incidents=incidents, rejects=rejects)
     table = judge_arrow(read, worker_context(factory), tolerance)
+    release_mapped_pages()  # the worker's next part maps again the pages it reads
     cluster_rows, review = _write_part(table, _part_path(Path(output), index))
     ids = read.incidents["external_id"].to_numpy(object)
     lines = read.incidents.index.to_numpy(np.int64)

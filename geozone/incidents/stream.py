@@ -42,6 +42,7 @@ from geozone.assignment import (
     cluster_columns,
     locate_incidents,
 )
+from geozone.boundaries._mapped import release_mapped_pages
 from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
@@ -673,6 +674,7 @@ def _assign_pieces(
             summary.add(read, table)
             done = first + read.n_rows
             del table, read  # before the next piece is read
+            release_mapped_pages()
             if number % RELEASE_PIECES == 0:
                 release_memory()
             if on_progress:

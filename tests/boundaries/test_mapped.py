@@ -1,13 +1,14 @@
-"""Members of an uncompressed .npz mapped from the file equal numpy's own read."""
+"""Members of an uncompressed .npz mapped from the file equal numpy's own read; pages released."""
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from geozone.boundaries._mapped import mapped_npz
+from geozone.boundaries._mapped import mapped_npz, release_mapped_pages
 
 
 def _arrays() -> dict[str, np.ndarray]:
@@ -34,7 +35,7 @@ def test_mapped_members_equal_numpy_read(tmp_path: Path) -> None:
             assert mapped[name].dtype == data[name].dtype
             assert mapped[name].shape == data[name].shape
             np.testing.assert_array_equal(mapped[name], data[name])
-    assert isinstance(mapped["coarse"], np.memmap)  # mapped, not read
+    assert isinstance(mapped["coarse"].base, mmap.mmap)  # mapped, not read
     assert mapped["fortran"].flags.f_contiguous
     with pytest.raises(ValueError, match="read-only"):
         mapped["coarse"][0, 0] = 1
@@ -47,5 +48,33 @@ def test_compressed_members_are_read(tmp_path: Path) -> None:
         np.savez_compressed(file, **arrays)
     mapped = mapped_npz(path)
     for name, array in arrays.items():
-        assert not isinstance(mapped[name], np.memmap)
+        assert not isinstance(mapped[name].base, mmap.mmap)
         np.testing.assert_array_equal(mapped[name], array)
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident KB of this process's mappings of ``path`` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        first = line.split(maxsplit=1)[0]
+        if not first.endswith(":"):  # a mapping's header line: address range … path
+            inside = line.rstrip().endswith(str(path))
+        elif inside and first == "Rss:":
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux's smaps")
+def test_released_pages_leave_resident_memory_and_are_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "big.npz"
+    values = np.arange(4 << 20, dtype=np.int64)  # 32 MB
+    with path.open("wb") as file:
+        np.savez(file, values=values)
+    mapped = mapped_npz(path)["values"]
+    assert int(mapped.sum()) == int(values.sum())  # every page read
+    assert _resident_kb(path) >= 30_000
+    release_mapped_pages()
+    assert _resident_kb(path) < 1_000
+    np.testing.assert_array_equal(mapped[:8], values[:8])  # mapped again from the file
+    assert 0 < _resident_kb(path) < 1_000  # the pages read only (and the kernel's read-around)
+    np.testing.assert_array_equal(mapped, values)
