@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+import threading
 import weakref
 import zipfile
 from pathlib import Path
@@ -29,6 +30,8 @@ _LOCAL_HEADER = 30
 
 #: Every mapping made by :func:`mapped_npz` still in use (see :func:`release_mapped_pages`).
 _MAPPINGS: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+#: Guards :data:`_MAPPINGS` (a set may be loaded on one thread while another releases).
+_MAPPINGS_LOCK = threading.Lock()
 
 
 def mapped_npz(path: Path) -> dict[str, NDArray[Any]]:
@@ -54,7 +57,8 @@ def mapped_npz(path: Path) -> dict[str, NDArray[Any]]:
             if info.compress_type == zipfile.ZIP_STORED:
                 if whole is None:
                     whole = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-                    _MAPPINGS.add(whole)
+                    with _MAPPINGS_LOCK:
+                        _MAPPINGS.add(whole)
                 mapped = _mapped_member(whole, file, _data_start(file, info))
             arrays[name] = mapped if mapped is not None else _read_member(archive, info)
     return arrays
@@ -69,7 +73,9 @@ def release_mapped_pages() -> None:
     """
     if not hasattr(mmap, "MADV_DONTNEED"):  # (no madvise: Windows)
         return
-    for whole in list(_MAPPINGS):
+    with _MAPPINGS_LOCK:
+        mappings = list(_MAPPINGS)
+    for whole in mappings:
         # A shared read-only file mapping: dropping its pages loses nothing.
         whole.madvise(mmap.MADV_DONTNEED)
 
