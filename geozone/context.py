@@ -116,17 +116,25 @@ def prepare_for(context: Context, points: int, tolerance_m: float | None = None)
     release_memory()
 
 
-def release_memory() -> None:
-    """Hand the memory freed so far back to the system.
+def release_memory(*, heap: bool = True) -> None:
+    """Hand the memory freed so far back to the system, and the boundary index pages read.
 
     Loading a set and making its index leave hundreds of MB of freed temporaries that glibc's
     allocator keeps (``malloc_trim`` returns them; some 120 MB after the context, 250 MB
-    after the outline pieces), and Arrow's pool keeps what reading Parquet freed. A long
-    streamed run calls this after each piece, so that its resident memory stays what the
-    live data needs. Elsewhere than on glibc, only Arrow's pool is released.
+    after the outline pieces), and Arrow's pool keeps what reading Parquet freed. The pages
+    of the mapped index files a lookup read stay resident too
+    (:func:`~geozone.boundaries._mapped.release_mapped_pages`: the file cache keeps them).
+    A long streamed run calls this after each piece, so that its resident memory stays what
+    the live data needs; ``heap=False`` lets go of the index pages only (cheap enough for
+    every piece). Elsewhere than on glibc, the heap is not trimmed.
     """
     import pyarrow as pa
 
+    from geozone.boundaries._mapped import release_mapped_pages
+
+    release_mapped_pages()
+    if not heap:
+        return
     pa.default_memory_pool().release_unused()
     trim = _libc_function("malloc_trim")
     if trim is not None:

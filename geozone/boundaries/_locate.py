@@ -477,10 +477,7 @@ class OutlinePieces:
         if not all(f"{name}_{zone}" in data for zone in zones for name in _ZONE_ARRAYS):
             return None
         return cls(
-            {
-                zone: _ZonePieces(**{n: np.asarray(data[f"{n}_{zone}"]) for n in _ZONE_ARRAYS})
-                for zone in zones
-            }
+            {zone: _ZonePieces(**{n: data[f"{n}_{zone}"] for n in _ZONE_ARRAYS}) for zone in zones}
         )
 
     def near(

@@ -38,9 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geozone.boundaries._mapped import release_mapped_pages
 from geozone.clusters.model import Confirmation
-from geozone.context import Context
+from geozone.context import Context, release_memory
 from geozone.errors import GeozoneError
 from geozone.incidents.io import ReadResult, Reject, open_incidents
 from geozone.incidents.io._ids import IdLedger
@@ -130,7 +129,7 @@ def run_part(
         rejects = [replace(r, line=r.line + shift) for r in read.rejects]
         read = replace(read, incidents=incidents, rejects=rejects)
     table = judge_arrow(read, worker_context(factory), tolerance)
-    release_mapped_pages()  # the worker's next part maps again the pages it reads
+    release_memory(heap=False)  # the index pages: the worker's next part maps its own
     cluster_rows, review = _write_part(table, _part_path(Path(output), index))
     ids = read.incidents["external_id"].to_numpy(object)
     lines = read.incidents.index.to_numpy(np.int64)

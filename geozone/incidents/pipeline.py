@@ -42,8 +42,7 @@ from numpy.typing import NDArray
 from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
-from geozone.boundaries._mapped import release_mapped_pages
-from geozone.context import Context
+from geozone.context import Context, release_memory
 from geozone.errors import ImportBatchError, StoreBusyError
 from geozone.hashing import file_sha256
 from geozone.incidents.events import (
@@ -297,7 +296,7 @@ class _ImportRun:
                 if writer is not None:
                     # Judged first, then stored with the decisions in one transaction per piece.
                     judged = _judge_fresh(writer.store, self.context, incidents)
-                    release_mapped_pages()  # the next piece maps again the pages it reads
+                    release_memory(heap=False)  # the index pages: the next piece maps its own
                     settle(writer.wait())
                     fresh = judged.fresh  # (a piece of rejected rows only may lack columns)
                     times = detections(fresh) if len(fresh) else pd.Series(dtype=object)

@@ -42,7 +42,6 @@ from geozone.assignment import (
     cluster_columns,
     locate_incidents,
 )
-from geozone.boundaries._mapped import release_mapped_pages
 from geozone.context import Context, release_memory
 from geozone.errors import IncidentFileError
 from geozone.incidents.fields import INCIDENT_FIELDS
@@ -74,7 +73,8 @@ _PLAIN_COLUMNS = frozenset(
         "geometry",
     }
 )
-#: Pieces between two hand-backs of freed memory to the system: each hand-back costs the
+#: Pieces between two hand-backs of the freed heap and Arrow's pool to the system (the
+#: boundary index pages go after every piece, see ``release_memory``): each hand-back costs the
 #: next pieces page faults for the memory they take again (slow on a virtual machine), and
 #: between two the memory a piece freed is reused by the next.
 RELEASE_PIECES = 10
@@ -674,9 +674,7 @@ def _assign_pieces(
             summary.add(read, table)
             done = first + read.n_rows
             del table, read  # before the next piece is read
-            release_mapped_pages()
-            if number % RELEASE_PIECES == 0:
-                release_memory()
+            release_memory(heap=number % RELEASE_PIECES == 0)
             if on_progress:
                 on_progress(done, total)
         behind.close()
