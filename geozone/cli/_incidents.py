@@ -190,7 +190,10 @@ def incidents_assign(
     """Judge every incident of a file (unit chain, border zones, lead unit) and write the result.
 
     The file is read, judged and written in pieces of --chunk-rows rows, so any size runs
-    in flat memory; the result is the one a whole read gives, row for row. With - as SOURCE
+    in flat memory; the result is the one a whole read gives, row for row. Each row is judged
+    as a report of its own: reports are linked into events only in the store (incidents
+    import), where a cooperating report is judged with its event's earliest detection, so its
+    lead there may differ (incidents export gives the store's). With - as SOURCE
     or as --output the data comes from standard input or goes to standard output (the
     summary then goes to standard error), e.g.
     ``cat in.csv | geozone incidents assign - -o - --format parquet > out.parquet``.
