@@ -265,8 +265,9 @@ def cluster_analytics(
 
     The same analysis as ``GET /clusters/{id}/hotspots`` with its defaults, from the same
     study (:func:`geozone.analysis.study.cluster_study`: the incidents from ``start`` to
-    ``end``, default the 365 days ending today, Vietnam time, each in the territory of the
-    cluster as it stood on its date) and the same parameters
+    ``end``, default the 365 days ending today, Vietnam time, or the cluster's own last year
+    when it ended earlier (:func:`~geozone.analysis.study.study_period`), each in the
+    territory of the cluster as it stood on its date) and the same parameters
     (:data:`geozone.analysis.study.HOTSPOT_DEFAULTS`); emerging hotspots by calendar month.
     Both collections carry ``count_basis``, as the API's answer does.
 

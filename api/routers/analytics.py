@@ -17,8 +17,9 @@ Thin routes over :mod:`geozone.analysis.hotspots`, :mod:`geozone.analysis.border
 Which incidents
 ---------------
 One study of the cluster (:func:`geozone.analysis.study.cluster_study`) over the days
-``from``..``to`` (Vietnam time, both included; default the 365 days ending today) and the
-cluster's whole family (an original and the forms carried into the 2025 units). Hotspots,
+``from``..``to`` (Vietnam time, both included; default the 365 days ending today, or ending on
+the cluster's last day when it ended earlier: :func:`~geozone.analysis.study.study_period`) and
+the cluster's whole family (an original and the forms carried into the 2025 units). Hotspots,
 coverage and suggestions count every stored incident in the territory of the cluster as it
 stood on the incident's date: the members' territory of the form in force that day (of the
 newest form on days none is), which is what the review judges under the cluster, but for
@@ -157,7 +158,13 @@ Start = Annotated[
 ]
 End = Annotated[
     QueryDate | None,
-    Query(alias="to", description="Last day YYYY-MM-DD, included (default: today)."),
+    Query(
+        alias="to",
+        description=(
+            "Last day YYYY-MM-DD, included (default: today, or the last day of a cluster "
+            "that ended earlier, such as a legacy-district cluster)."
+        ),
+    ),
 ]
 Category = Annotated[
     str | None,

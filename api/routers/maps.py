@@ -332,18 +332,18 @@ def planner_page(
 def report_page(
     request: Request, cluster_id: str, context: ContextDep, settings: SettingsDep
 ) -> HTMLResponse:
-    """Open the review of the last 365 days: the key is asked for, then the report is shown.
+    """Open the review of the cluster's default period: the key is asked for, then it is shown.
+
+    The period of its hotspots (:func:`~geozone.analysis.study.cluster_study_period`): the
+    365 days ending today, or the cluster's own last year when it ended earlier.
 
     The page fetches ``GET /clusters/{id}/report?format=html`` with the key the tab holds
     (the same key box as the maps), so the report opens by link in a browser.
     """
-    from datetime import timedelta
-
-    from geozone import vntime
+    from geozone.analysis.study import cluster_study_period
 
     territory = context.territory(cluster_id)
-    end = vntime.today()
-    start = end - timedelta(days=364)
+    start, end = cluster_study_period(context, cluster_id)
     quoted = quote(cluster_id, safe="")
     root = root_path(request)
     target = f"{root}/clusters/{quoted}/report?from={start}&to={end}&format=html"

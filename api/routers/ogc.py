@@ -18,7 +18,9 @@ As Part 1 asks:
 ``hotspots`` holds the significant hot and cold Getis–Ord Gi* cells (250 m squares, 9,999
 permutations, fewer on grids over 4,000 cells; FDR at 0.05) of every placed cluster, or of one
 named with ``cluster``;
-``datetime`` (an interval) sets the period, by default the 365 days ending today.
+``datetime`` (an interval) sets the period, by default the 365 days ending today (a cluster
+that ended earlier, such as one on the legacy districts: its own last year; each cell's
+``from`` and ``to`` say which).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from geozone.analysis.study import (
     HotspotParameters,
     cluster_study,
     study_hotspots,
-    study_period,
 )
 from geozone.context import Context
 from geozone.labels import STUDY_COUNT_BASIS_TEXT, SYNTHETIC_LABEL_TEXT
@@ -39,21 +38,14 @@ from geozone.store import IncidentStore
 ANALYTICS_MAX_CELLS = 50_000
 #: Largest cells × (permutations + 1) × time bins one request may compute.
 ANALYTICS_MAX_WORK = 40_000_000
-#: Days of the default analytics period (ending today, Vietnam time).
 #: Analytics results kept per app.
 ANALYTICS_CACHE_SIZE = 32
-#: Label of synthetic data on analytics answers.
 
 Method = Literal["gi_grid", "gi_units", "kde", "emerging"]
 #: Default cell size per method, in metres.
 DEFAULT_CELL_M: dict[str, float] = {"gi_grid": 250.0, "emerging": 250.0, "kde": 100.0}
 #: Time bins of emerging hotspots and their length in days (for the workload estimate).
 BINS: dict[str, int] = {"W": 7, "MS": 30, "QS": 91}
-
-
-def default_period(start: date | None, end: date | None) -> tuple[date, date]:
-    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
-    return study_period(start, end)
 
 
 def parse_categories(text: str | None) -> tuple[str, ...] | None:

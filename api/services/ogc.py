@@ -47,7 +47,7 @@ from api.scopes import (
     query_units,
     zone_in_scope,
 )
-from api.services.analytics import HotspotParams, compute_hotspots, default_period
+from api.services.analytics import HotspotParams, compute_hotspots
 from api.services.boundaries import UNIT_FIELDS
 from api.services.clusters import zone_features, zones_of
 from api.services.common import invalid, jsonable, page_links, records
@@ -159,7 +159,8 @@ COLLECTIONS: dict[str, Collection] = {
         "Significant Gi* hot and cold cells (250 m squares, seeded conditional permutations: "
         "9,999, fewer on grids over 4,000 cells; FDR at 0.05) of "
         "every placed cluster, or of one with cluster=ID; datetime sets the period (default: "
-        "the 365 days ending today). A cluster too large to analyse at 250 m is left out and "
+        "the 365 days ending today, or each cluster's own last year when it ended earlier; "
+        "each cell says its from and to). A cluster too large to analyse at 250 m is left out and "
         "named in the answer's omitted member. Analyst key.",
         role="analyst",
         queryables={"cluster_id": _text("Cụm / cluster id")},
@@ -332,7 +333,9 @@ def extent(
     - ``border-zones``, ``patrol-zones``: the placed clusters' member units; open in time;
     - ``incidents``: the current set's bounds (where incidents are judged); with an analyst
       key the first and last stored times, else open (the store is not disclosed);
-    - ``hotspots``: the clusters' units; the default period (365 days ending today).
+    - ``hotspots``: the clusters' units; from the first to the last day of the clusters'
+      default periods (each the 365 days ending today, or its own last year when it ended
+      earlier).
     """
     cache: dict[str, Any] = _app_cache(request, "ogc_extents")
     bset = context.current
@@ -361,11 +364,20 @@ def extent(
             cache[key] = _territory_bounds(context)
         bbox = cache[key]
         if collection_id == "hotspots":
-            start, end = default_period(None, None)
-            interval = [start.isoformat(), end.isoformat()]
+            interval = _hotspot_interval(context)
     spatial: dict[str, Any] = {"crs": CRS84}
     spatial["bbox"] = [bbox if bbox is not None else [-180.0, -90.0, 180.0, 90.0]]
     return {"spatial": spatial, "temporal": {"interval": [interval], "trs": GREGORIAN}}
+
+
+def _hotspot_interval(context: Context) -> list[str | None]:
+    """Return the days the placed clusters' default hotspot periods cover, first to last."""
+    from geozone.analysis.study import cluster_study_period
+
+    periods = [cluster_study_period(context, t.cluster.id) for t in context.territories]
+    if not periods:
+        return [None, None]
+    return [min(p[0] for p in periods).isoformat(), max(p[1] for p in periods).isoformat()]
 
 
 def _allowed(caller: Caller, role: Literal["analyst"]) -> bool:

@@ -6,6 +6,10 @@ cluster maps, the review report) reads them through :func:`cluster_study` and
 :func:`study_hotspots`, so the same data and parameters give the same cells everywhere.
 
 - The **forms** are the cluster and its carried forms (:func:`geozone.report.forms.cluster_forms`).
+- A period left open is **the 365 days ending today**, or ending on the last day the form
+  named by the id applies when that is earlier (:func:`cluster_study_period`): the legacy
+  ``gia-lam`` (to 2025-06-30) and the T11 ``hoa-do-phuc-vi`` (to 2024-12-31) are studied over
+  their own last year by default, their carried forms (``…-vn2025``) over the last 365 days.
 - Each day of the period is counted in the territory of the cluster **as it stood on that
   day** (:func:`study_spans`, the study's ``spans``): the members' territory of the form
   with geometry in force on the day (a form in coarse mode has none), or, on days no such
@@ -147,11 +151,44 @@ class ClusterStudy:
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
 
 
-def study_period(start: date | None, end: date | None) -> tuple[date, date]:
-    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``."""
-    last = end or vntime.today()
+def study_period(
+    start: date | None, end: date | None, last_day: date | None = None
+) -> tuple[date, date]:
+    """Fill a missing period: ``end`` today (Vietnam time), ``start`` a year before ``end``.
+
+    ``last_day``: the last day the cluster studied applies (its form's
+    :attr:`~geozone.report.forms.ClusterForm.applies_to`). A missing ``end`` is that day when
+    it is before today and not before ``start``: by default a cluster that ended (the T11
+    cluster of 2023–2024, a cluster on the legacy districts) is studied over its own last
+    year, not over a year after it ended.
+    """
+    last = end
+    if last is None:
+        last = vntime.today()
+        if last_day is not None and last_day < last and (start is None or start <= last_day):
+            last = last_day
     first = start or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     return first, last
+
+
+def cluster_study_period(
+    context: Context, cluster_id: str, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
+    """Return the period :func:`cluster_study` covers for these arguments (:func:`study_period`).
+
+    Raises
+    ------
+    UnknownClusterError
+        No cluster has the id.
+    """
+    from geozone.report.forms import cluster_forms
+
+    return study_period(start, end, _last_day(cluster_forms(context, cluster_id), cluster_id))
+
+
+def _last_day(forms: list[ClusterForm], cluster_id: str) -> date | None:
+    """Return the last day the form named ``cluster_id`` applies (None: open, or no such form)."""
+    return next((f.applies_to for f in forms if f.id == cluster_id), None)
 
 
 def cluster_study(
@@ -180,9 +217,9 @@ def cluster_study(
     from geozone.report.forms import cluster_forms, period_bounds
     from geozone.report.incidents import cluster_incidents
 
-    first, last = study_period(start, end)
-    period_bounds(first, last)
     forms = cluster_forms(context, cluster_id)
+    first, last = study_period(start, end, _last_day(forms, cluster_id))
+    period_bounds(first, last)
     placed = [f for f in forms if f.territory is not None and f.territory.geometric]
     if not placed:
         raise InvalidParameterError(
@@ -409,6 +446,7 @@ __all__ = [
     "StudySpan",
     "area_incidents",
     "cluster_study",
+    "cluster_study_period",
     "in_form_territory",
     "study_area",
     "study_hotspots",

@@ -10,7 +10,7 @@ under the cluster's forms; the study (hotspots, coverage, maps) must count the s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from geozone.analysis.study import cluster_study, study_area, study_hotspots
+from geozone import vntime
+from geozone.analysis.study import (
+    cluster_study,
+    cluster_study_period,
+    study_area,
+    study_hotspots,
+)
 from geozone.context import Context, load_context
 from geozone.incidents.pipeline import assign_stale, link_stored
 from geozone.labels import STUDY_COUNT_BASIS
@@ -145,6 +151,49 @@ def test_a_lapsed_cluster_is_still_studied_in_its_newest_territory(
         (T11, date(2024, 1, 1), date(2025, 6, 30), True),
         (T11, date(2025, 7, 1), date(2025, 12, 31), False),
     ]
+
+
+def test_a_cluster_that_ended_is_studied_over_its_own_last_year_by_default(
+    real: Context, tmp_path: Path
+) -> None:
+    # Left open, a period is the 365 days ending today for a cluster in force, and its own
+    # last year for one that ended (the legacy Gia Lâm to 2025-06-30, the T11 cluster's
+    # regulation to 2024-12-31): not a year in which it did not exist, drawn on its map beside
+    # incidents of its own period.
+    today = vntime.today()
+    year_to_today = (today - timedelta(days=364), today)
+    assert cluster_study_period(real, "gia-lam") == (date(2024, 7, 1), date(2025, 6, 30))
+    assert cluster_study_period(real, "hoa-do-phuc-vi") == (date(2024, 1, 2), date(2024, 12, 31))
+    assert cluster_study_period(real, GIA_LAM) == year_to_today
+    assert cluster_study_period(real, T11) == year_to_today
+    # A first day given: to that last day, or to today when it is after it; a last day given
+    # is kept.
+    assert cluster_study_period(real, "gia-lam", date(2024, 3, 1)) == (
+        date(2024, 3, 1),
+        date(2025, 6, 30),
+    )
+    assert cluster_study_period(real, "gia-lam", date(2025, 9, 1)) == (date(2025, 9, 1), today)
+    assert cluster_study_period(real, "gia-lam", end=date(2026, 1, 1)) == (
+        date(2025, 1, 2),
+        date(2026, 1, 1),
+    )
+    recent = (today - timedelta(days=10)).isoformat()
+    frame = pd.DataFrame(
+        [
+            incident("town-2025-05", "2025-05-01", GIA_LAM_TOWN),
+            incident("town-recent", recent, GIA_LAM_TOWN),
+        ]
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        store.add_incidents(frame)
+        assign_stale(store, real)
+        legacy = cluster_study(store, real, "gia-lam")
+        carried = cluster_study(store, real, GIA_LAM)
+    assert (legacy.start, legacy.end) == (date(2024, 7, 1), date(2025, 6, 30))
+    assert set(legacy.located["external_id"]) == {"town-2025-05"}
+    assert set(legacy.incidents["external_id"]) == {"town-2025-05"}
+    assert (carried.start, carried.end) == year_to_today
+    assert set(carried.located["external_id"]) == {"town-recent"}
 
 
 # -- real SYNTHETIC incidents: the review and the study count the same ------------------------

@@ -563,6 +563,44 @@ def test_a_2015_incident_in_tu_son_says_the_legacy_set_is_a_2023_snapshot(
         assert sets["vn2025"]["as_of"] is None
 
 
+@pytest.mark.realdata
+def test_a_cluster_that_ended_answers_its_own_last_year_by_default(
+    built_settings: Settings, built_api_settings: ApiSettings, tmp_path: Path
+) -> None:
+    """The hotspots of the legacy Gia Lâm cluster (to 2025-06-30), its map's review link and
+    the OGC collection's extent default to its own last year, not to a year after it ended;
+    its carried form (in force) to the 365 days ending today."""
+    from datetime import timedelta
+
+    from geozone import vntime
+
+    store_url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    key = create_key(store_url, "admin", "admin")
+    app = create_app(built_api_settings, context=load_context(built_settings), store_url=store_url)
+    today = vntime.today()
+    with TestClient(app) as client:
+        auth = {"X-API-Key": key}
+        legacy = client.get("/clusters/gia-lam/hotspots", headers=auth)
+        assert legacy.status_code == 200, legacy.text
+        said = legacy.json()["properties"]
+        assert (said["from"], said["to"]) == ("2024-07-01", "2025-06-30")
+        carried = client.get("/clusters/gia-lam-vn2025/hotspots", headers=auth).json()
+        assert carried["properties"]["to"] == today.isoformat()
+        asked = client.get(
+            "/clusters/gia-lam/hotspots", params={"from": "2025-09-01"}, headers=auth
+        )
+        assert (asked.json()["properties"]["from"], asked.json()["properties"]["to"]) == (
+            "2025-09-01",
+            today.isoformat(),
+        )
+        page = client.get("/maps/reports/gia-lam")
+        assert "/clusters/gia-lam/report?from=2024-07-01&to=2025-06-30" in page.text
+        extent = client.get("/collections/hotspots").json()["extent"]["temporal"]["interval"]
+        # The T11 cluster's regulation ended on 2024-12-31: its last year is the first.
+        assert extent == [["2024-01-02", today.isoformat()]]
+        assert today - timedelta(days=364) > date(2025, 6, 30)  # the two periods do differ
+
+
 def listed_notices(
     settings: Settings, store_url: str, command: str, start: str, end: str, *more: str
 ) -> list[str]:
