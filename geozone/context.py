@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from geozone import vntime
 from geozone.assignment import ClusterTerritory, territories
+from geozone.boundaries._mapped import release_mapped_pages
 from geozone.boundaries.build import META_FILE
 from geozone.boundaries.sets import BoundarySet, available_sets
 from geozone.clusters.files import load_clusters
@@ -128,13 +129,11 @@ def release_memory(*, heap: bool = True) -> None:
     the live data needs; ``heap=False`` lets go of the index pages only (cheap enough for
     every piece). Elsewhere than on glibc, the heap is not trimmed.
     """
-    import pyarrow as pa
-
-    from geozone.boundaries._mapped import release_mapped_pages
-
     release_mapped_pages()
     if not heap:
         return
+    import pyarrow as pa
+
     pa.default_memory_pool().release_unused()
     trim = _libc_function("malloc_trim")
     if trim is not None:

@@ -467,7 +467,7 @@ class OutlinePieces:
         """Read pieces written by :meth:`save`; None if made for another index or cutting.
 
         Every array stays mapped from the file: a run holds in memory the pages it reads
-        (until :func:`~geozone.boundaries._mapped.release_mapped_pages`).
+        (until a streamed run lets them go: :func:`geozone.context.release_memory`).
         """
         data = mapped_npz(path)
         count, segments = data["count"]
