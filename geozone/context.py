@@ -200,10 +200,12 @@ def load_context(
         or, when its original had ended before the reform, lapsed.
     private
         Load a context of the caller's own instead of the cached one: no other code of the
-        process sees its sets, so their location indexes prepare the sets' own polygons, not
-        copies (:meth:`~geozone.boundaries.sets.BoundarySet.index_alone`; some 160 MB less
-        for the 2025 wards). For a one-shot command, which judges on its own threads only
-        (``geozone incidents assign``); a service shares the cached context.
+        process sees its sets, so their location indexes use the sets' own polygons,
+        unprepared, not prepared copies
+        (:meth:`~geozone.boundaries.sets.BoundarySet.index_alone`; some 160 MB less for the
+        2025 wards, and some 300 MB less once a long run has reached every ward). For a
+        one-shot command, which judges on its own threads only (``geozone incidents
+        assign``, ``import``); a service shares the cached context.
     """
     settings = settings or get_settings()
     confirmed = tuple(sorted(confirmations, key=lambda c: c.cluster_id))

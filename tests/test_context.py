@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geozone.assignment import jurisdiction
 from geozone.boundaries import _locate
+from geozone.boundaries._locate import CORE_MIN_POINTS
 from geozone.context import load_context, prepare_for
 from geozone.settings import Settings
 
@@ -65,18 +67,30 @@ def test_a_private_context_is_its_own_and_indexes_the_sets_own_polygons(
     index, _ = current._leaf
     leaves = current.frame[current._is_leaf].geometry.to_numpy()
     assert all(a is b for a, b in zip(index.geometries, leaves, strict=True))  # no copies
+    assert not shapely.is_prepared(index.geometries).any()  # nor GEOS's indexes of them
     copied, _ = other._leaf
     theirs = other.frame[other._is_leaf].geometry.to_numpy()
     assert not any(a is b for a, b in zip(copied.geometries, theirs, strict=True))
+    assert shapely.is_prepared(copied.geometries).all()
     rng = np.random.default_rng(11)
     west, south, east, north = current.frame.total_bounds
     lon, lat = rng.uniform(west, east, 3_000), rng.uniform(south, north, 3_000)
+    # A large batch (the cores' grid, then the pairs it cannot place) mostly within 40 m of
+    # ward outlines, where a point's polygon is tested rather than read from the grid.
+    outline = shapely.get_coordinates(shapely.boundary(leaves[::7]))
+    near = outline[rng.integers(0, len(outline), CORE_MIN_POINTS)]
+    near += rng.uniform(-0.0004, 0.0004, near.shape)
+    lon, lat = np.r_[lon, near[:, 0]], np.r_[lat, near[:, 1]]
     tolerance = built_settings.boundary_tolerance_m
-    mine_found = current.locate_arrays(lon, lat, tolerance)
-    theirs_found = other.locate_arrays(lon, lat, tolerance)
-    assert mine_found.keys() == theirs_found.keys()
-    for key, values in mine_found.items():
-        assert repr(values.tolist()) == repr(theirs_found[key].tolist()), key
+    for points in (3_000, len(lon)):
+        mine_found = current.locate_arrays(lon[:points], lat[:points], tolerance)
+        theirs_found = other.locate_arrays(lon[:points], lat[:points], tolerance)
+        assert mine_found.keys() == theirs_found.keys()
+        for key, values in mine_found.items():
+            assert repr(values.tolist()) == repr(theirs_found[key].tolist()), key
+    assert (mine_found["status"] == "inside").sum() > CORE_MIN_POINTS // 2
+    # Most near points are left to the polygons by the grid: the path that differs was taken.
+    assert (index.grid(tolerance).lookup(lon, lat) < 0).sum() > CORE_MIN_POINTS // 2
 
 
 def test_mallopt_and_the_trim_are_found_where_glibc_is_the_c_library() -> None:

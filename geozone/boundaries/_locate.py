@@ -166,11 +166,18 @@ def warm_distances(geometries: NDArray[np.object_]) -> None:
 
 
 class LeafIndex:
-    """An STRtree over the leaf polygons of a boundary set, with prepared geometry.
+    """An STRtree over the leaf polygons of a boundary set, prepared where it is shared.
 
-    The index prepares copies of the polygons, not the set's own geometry objects: other
-    work (cluster migration, QA, exports) queries with those on its own threads, and a
-    prepared geometry must not be shared between threads (see ``_shared_input``).
+    A shared index (a service's context) prepares copies of the polygons, not the set's own
+    geometry objects: other work (cluster migration, QA, exports) queries with those on its
+    own threads, and a prepared geometry must not be shared between threads (see
+    ``_shared_input``). A one-shot command's own index leaves the set's own polygons
+    unprepared: once points near its outline have been tested, a prepared polygon holds
+    GEOS's point-in-polygon index (some 300 MB for the country's wards, built as a run
+    reaches polygon after polygon), which is what a streamed run's memory is made of. Such
+    a run tests only the points the cores' grid cannot place (a quarter of the synthetic
+    incidents, near outlines) against the polygons whose boxes hold them, each pair along
+    the polygon's outline (some 0.1 s more a piece of 50,000): the same answers.
 
     Parameters
     ----------
@@ -178,10 +185,11 @@ class LeafIndex:
         Polygons in EPSG:4326 (missing entries are allowed and never match).
     zones
         The UTM EPSG code of each polygon, for metric distances.
-    copies
-        False: prepare ``geometries`` themselves, not copies (some 160 MB less for the
-        country's wards). Only for a holder no other thread uses: a one-shot command's own
-        context (see ``geozone.context.judging_context``).
+    shared
+        False: index ``geometries`` themselves, not copies (some 160 MB less for the
+        country's wards), and leave them unprepared (some 300 MB less once a run has
+        tested points near every outline). Only for a holder no other thread uses: a
+        one-shot command's own context (see ``geozone.context.judging_context``).
     """
 
     def __init__(
@@ -191,12 +199,14 @@ class LeafIndex:
         core_source: CoreSource | None = None,
         grid_source: GridSource | None = None,
         outline_source: Callable[[], OutlinePieces] | None = None,
-        copies: bool = True,
+        shared: bool = True,
     ) -> None:
-        self.geometries = own_copies(geometries) if copies else geometries
+        self.geometries = own_copies(geometries) if shared else geometries
         self.zones = zones
-        shapely.prepare(self.geometries)
-        warm_prepared(self.geometries, outside=True)
+        self.prepared = shared  # (see the class's note)
+        if self.prepared:
+            shapely.prepare(self.geometries)
+            warm_prepared(self.geometries, outside=True)
         self.tree = shapely.STRtree(self.geometries)
         self._metric: NDArray[np.object_] = np.full(len(geometries), None, dtype=object)
         self._outline: OutlinePieces | None = None
@@ -346,7 +356,12 @@ class LeafIndex:
         """
 
         def holding(part: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-            poly, pt = tree.query(self.geometries[part], predicate="intersects")
+            if self.prepared:
+                poly, pt = tree.query(self.geometries[part], predicate="intersects")
+            else:  # the pairs of boxes, each tested along the polygon's outline
+                poly, pt = tree.query(self.geometries[part])
+                inside = shapely.intersects_xy(self.geometries[part[poly]], lon[pt], lat[pt])
+                poly, pt = poly[inside], pt[inside]
             return pt, part[poly]
 
         shares = _shares(len(self.geometries), workers)
