@@ -331,13 +331,13 @@ class LeafIndex:
         """
         if tolerance_m > 0 and (large or self._outline is not None or not self.prepared):
             return self._outline_driven(tree, lon, lat, tolerance_m, workers)
-        predicate, distance = _predicate(tolerance_m)
+        _, distance = _predicate(tolerance_m)
 
         def near_polygons(part: NDArray[np.intp]) -> _Pairs:
-            if self.prepared:
-                poly, pt = tree.query(self.geometries[part], predicate=predicate, distance=distance)
-            else:  # no tolerance here (see above): the polygons holding the points
+            if distance is None:  # no tolerance: the polygons holding the points
                 poly, pt = self._held(tree, part, lon, lat)
+            else:  # (prepared: see above)
+                poly, pt = tree.query(self.geometries[part], predicate="dwithin", distance=distance)
             return self._measured(pt, part[poly], lon, lat, tolerance_m, large)
 
         shares = _shares(len(self.geometries), workers)
