@@ -167,33 +167,12 @@ def insert_sqlite(connection: Connection, laid: LaidRows) -> int:
     return int(connection.exec_driver_sql(laid.sql, laid.rows).rowcount)
 
 
-#: The trigger that keeps the R*Tree of space and detection time (migration 0010; the one
-#: R*Tree of ``incidents`` since migration 0011).
-_RTREE_TIME_TRIGGER = "incidents_rtree_time_insert"
-#: The detection time in days since 1970 as migration 0010's triggers compute it.
-_DAYS = "(julianday(coalesce(detected_at, occurred_at)) - 2440587.5)"
-#: Each R*Tree's insert trigger and the statement that fills it from the rows past an id.
-_RTREES = (
-    (
-        _RTREE_TIME_TRIGGER,
-        "INSERT INTO incidents_rtree_time (id, minx, maxx, miny, maxy, mint, maxt) "
-        f"SELECT id, lon, lon, lat, lat, coalesce({_DAYS}, -1e9), coalesce({_DAYS}, 1e9) "
-        "FROM incidents WHERE id > ?",
-    ),
-)
-
-
 def insert_sqlite_indexed(connection: Connection, laid: LaidRows) -> dict[str, int]:
-    """Insert like :func:`insert_sqlite`, the R*Trees filled by one statement; return the ids.
+    """Insert like :func:`insert_sqlite`; return the row id of each inserted incident.
 
-    The spatial indexes' triggers cost SQLite a program and an R*Tree insert per row, about
-    half the insert's time. Within the caller's write transaction (``BEGIN IMMEDIATE``: no
-    other writer, so the new rows are those past the last id) the triggers are dropped, the
-    rows inserted, each R*Tree filled from them by one ``INSERT … SELECT`` and the triggers
-    created again from their stored SQL. SQLite's DDL is transactional: a failure rolls all
-    of it back, and no other connection ever sees the table without its triggers. When no
-    row is skipped (no id stored already), their ids follow the last one in order and are
-    not read back (~0.1 s a piece of 50,000).
+    Within the caller's write transaction (``BEGIN IMMEDIATE``: no other writer, so the new
+    rows are those past the last id). When no row is skipped (no id stored already), their
+    ids follow the last one in order and are not read back (~0.1 s a piece of 50,000).
 
     Returns
     -------
@@ -203,18 +182,7 @@ def insert_sqlite_indexed(connection: Connection, laid: LaidRows) -> dict[str, i
     last = int(
         connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM incidents").scalar_one()
     )
-    dropped: list[tuple[str, str]] = []
-    for name, fill in _RTREES:
-        trigger = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
-        ).scalar()
-        if trigger is not None:
-            connection.exec_driver_sql(f"DROP TRIGGER {name}")
-            dropped.append((str(trigger), fill))
     inserted = insert_sqlite(connection, laid)
-    for trigger, fill in dropped:
-        connection.exec_driver_sql(fill, (last,))
-        connection.exec_driver_sql(trigger)
     if inserted == len(laid.rows):
         # None skipped: SQLite gives each new row the id after the largest (``id`` is the
         # rowid), in the order inserted, and no other writer inserts meanwhile.

@@ -17,9 +17,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
-from geozone.store._tables import UTCDateTime
+from geozone.store._tables import PLACE_CELL_SQL, UTCDateTime, place_cells
 from geozone.store.base import RESULT_COLUMNS, IncidentQuery
 from geozone.vntime import VIETNAM_TZ
+
+#: The most 0.1° cells a bounding box is read through SQLite's index of place and time by
+#: (5° by 5°); a larger box reads the table, its coordinates compared row by row.
+MAX_BOX_CELLS = 2_500
 
 
 def in_range(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
@@ -157,17 +161,16 @@ def _in_box(
     t = tables["incidents"]
     minx, miny, maxx, maxy = bbox
     if dialect == "sqlite":
-        # The R*Tree of space and detection time (migrations 0010, 0011): its first two
-        # dimensions; every row's time range is left open.
-        r = tables["incidents_rtree_time"]
-        hits = sa.select(r.c.id).where(
-            r.c.minx <= maxx, r.c.maxx >= minx, r.c.miny <= maxy, r.c.maxy >= miny
-        )
-        indexed = t.c.id.in_(hits)
+        # The index of place and detection time (migration 0014): the box's 0.1° cells,
+        # every time of each. A box of more cells than that reads the table instead.
+        cells = place_cells(minx, miny, maxx, maxy)
+        if len(cells) > MAX_BOX_CELLS:
+            return [t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
+        indexed = sa.literal_column(PLACE_CELL_SQL).in_(cells)
     else:
         envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
         indexed = t.c.geom.op("&&")(envelope)
-    # Index boxes are single precision: compare the exact coordinates as well.
+    # The index finds cells (PostGIS: single-precision boxes): the coordinates decide.
     return [indexed, t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
 
 

@@ -57,8 +57,34 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
-#: The box columns of the SQLite R*Trees.
-_BOX_COLUMNS = ("minx", "maxx", "miny", "maxy")
+#: SQLite's index of place and detection time (migration 0014), named for query hints.
+PLACE_TIME_INDEX = "ix_incidents_place_time"
+#: Cells of :data:`PLACE_TIME_INDEX` per degree of longitude and of latitude.
+PLACE_CELLS_PER_DEGREE = 10
+#: The key of a report's 0.1° cell, the first column of :data:`PLACE_TIME_INDEX`. SQLite
+#: uses an index on an expression only for a query that spells it alike: queries take it
+#: from here (migration 0014 keeps its own copy, as written; a test checks they agree).
+PLACE_CELL_SQL = (
+    "(CAST((incidents.lon + 180) * 10 AS INTEGER) * 10000"
+    " + CAST((incidents.lat + 90) * 10 AS INTEGER))"
+)
+#: A report's detection time (``detected_at``, else ``occurred_at``) in days since
+#: 1970-01-01 UTC, the second column of :data:`PLACE_TIME_INDEX`.
+DETECTION_DAYS_SQL = (
+    "(julianday(coalesce(incidents.detected_at, incidents.occurred_at)) - 2440587.5)"
+)
+
+
+def place_cells(minx: float, miny: float, maxx: float, maxy: float) -> list[int]:
+    """Return the keys of :data:`PLACE_CELL_SQL` of every cell a point of a box may lie in.
+
+    Worked out as SQLite works out a point's key (doubles, truncated towards zero), which
+    never decreases as a coordinate grows: a point in the box has one of these keys.
+    """
+    k = PLACE_CELLS_PER_DEGREE
+    xs = range(int((minx + 180) * k), int((maxx + 180) * k) + 1)
+    ys = range(int((miny + 90) * k), int((maxy + 90) * k) + 1)
+    return [x * 10_000 + y for x in xs for y in ys]
 
 
 def build_metadata(dialect: str) -> sa.MetaData:
@@ -160,18 +186,6 @@ def build_metadata(dialect: str) -> sa.MetaData:
         sa.PrimaryKeyConstraint("incident_id", "cluster_id", name="pk_incident_clusters"),
         sa.Index("ix_incident_clusters_cluster_id", "cluster_id", "in_zone"),
     )
-    if dialect == "sqlite":
-        # The R*Tree virtual table (created by the migration with its triggers): space and
-        # detection time in days since 1970 (migration 0010; linking's reads and, since
-        # migration 0011 dropped the space-only tree of 0001, bounding boxes).
-        sa.Table(
-            "incidents_rtree_time",
-            metadata,
-            sa.Column("id", sa.Integer, primary_key=True),
-            *(sa.Column(name, sa.Float) for name in _BOX_COLUMNS),
-            sa.Column("mint", sa.Float),
-            sa.Column("maxt", sa.Float),
-        )
     sa.Table(  # migration 0013: raised by every write transaction (caches' marker)
         "store_revision",
         metadata,

@@ -25,7 +25,12 @@ from sqlalchemy.engine import Dialect
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._ids import among, bound, chunks
 from geozone.store._query import in_range, plausible, raw_times
-from geozone.store._tables import build_metadata
+from geozone.store._tables import (
+    DETECTION_DAYS_SQL,
+    PLACE_CELL_SQL,
+    build_metadata,
+    place_cells,
+)
 from geozone.store.base import EVENT_COLUMNS
 from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
@@ -154,7 +159,8 @@ def reports_in(
             raw = connection.connection.driver_connection
             assert raw is not None
             with closing(raw.cursor()) as cursor:
-                rows += _in_boxes(cursor, store.engine.dialect, columns, len(boxes), skip)
+                count = len(columns["cell"])
+                rows += _in_boxes(cursor, store.engine.dialect, columns, count, skip)
     return _frame(store, rows)
 
 
@@ -203,8 +209,17 @@ def _box_columns(
     boxes: list[tuple[float, float, float, float, datetime, datetime]],
     lag: timedelta,
 ) -> dict[str, list[Any]]:
-    """Return the bound values of each box column of :func:`reports_in`'s query."""
-    minx, miny, maxx, maxy, start, end = zip(*boxes, strict=True)
+    """Return the bound values of each box column of :func:`reports_in`'s query.
+
+    On SQLite a box is a row per 0.1° cell of the index of place and time it covers (the
+    same box in each: the index finds the cell's reports of the box's times, the box's
+    coordinates decide); on PostGIS a row per box (``cell`` unused).
+    """
+    if dialect == "sqlite":
+        rows = [(*box, cell) for box in boxes for cell in place_cells(*box[:4])]
+    else:
+        rows = [(*box, 0) for box in boxes]
+    minx, miny, maxx, maxy, start, end, cell = zip(*rows, strict=True)
     starts = pd.DatetimeIndex(pd.to_datetime(list(start), utc=True))
     ends = pd.DatetimeIndex(pd.to_datetime(list(end), utc=True))
     day = pd.Timedelta(days=1)
@@ -218,16 +233,22 @@ def _box_columns(
         "end": _bind_times(dialect, ends),
         "ts": (np.asarray((starts - _EPOCH) / day, dtype=float) - _SLACK_DAYS).tolist(),
         "te": (np.asarray((ends - _EPOCH) / day, dtype=float) + _SLACK_DAYS).tolist(),
+        "cell": [int(v) for v in cell],
     }
 
 
-#: Boxes per query of :func:`reports_in` (9 bound values each; SQLite allows 32,766).
+#: Boxes per query of :func:`reports_in` (10 bound values each; SQLite allows 32,766).
 _BOX_CHUNK = 2_000
-#: The UNIX epoch, from which the R*Tree of migration 0010 counts days.
+#: The UNIX epoch, from which the index of place and time counts days (migration 0014).
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: Days the time index's query is widened by: its values are single precision (rounded
-#: outwards) of SQLite's times (to the millisecond), and the exact comparisons decide.
+#: Days the time index's query is widened by: SQLite's ``julianday`` counts whole
+#: milliseconds, and the exact comparisons of the times decide.
 _SLACK_DAYS = 1.0 / 1440.0
+#: The SQL types of the box columns that are not times.
+_BOX_TYPES: dict[str, Any] = {
+    **dict.fromkeys(("minx", "miny", "maxx", "maxy", "ts", "te"), sa.Float),
+    "cell": sa.Integer,
+}
 
 
 @cache
@@ -282,24 +303,25 @@ def _renamed(row: str, i: int) -> str:
 
 
 #: The bound columns of a box, in the order of the ``VALUES`` row.
-_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end", "ts", "te")
+_BOX_NAMES = ("minx", "miny", "maxx", "maxy", "lo", "start", "end", "ts", "te", "cell")
 
 
 @cache
 def _in_boxes_statement(dialect: str) -> Any:
     """Return a builder of the one query of :func:`reports_in` for ``n`` boxes.
 
-    The boxes are a ``VALUES`` list joined with the spatial index (the R*Tree on SQLite, the
-    GiST index through ``&&`` on PostGIS), each box bounding ``occurred_at`` and the
-    detection time of the reports it finds: one statement per chunk of boxes instead of one
-    per box (a piece of 50,000 reports makes thousands of tiles).
+    The boxes are a ``VALUES`` list joined with the spatial index (on SQLite the index of
+    place and time, a row per cell of a box; the GiST index through ``&&`` on PostGIS), each
+    box bounding ``occurred_at`` and the detection time of the reports it finds: one
+    statement per chunk of boxes instead of one per box (a piece of 50,000 reports makes
+    thousands of tiles).
     """
     tables = _tables(dialect)
     t = tables["incidents"]
     occurred: sa.ColumnElement[Any] = t.c.occurred_at
     if dialect == "sqlite":
         # Unary + hides the column from SQLite's planner, which would otherwise walk the
-        # occurred_at index (the plausible range) and scan the R*Tree for every row.
+        # occurred_at index (the plausible range) and seek the place and time for every row.
         occurred = sa.literal_column("+incidents.occurred_at", type_=t.c.occurred_at.type)
     detected = sa.func.coalesce(t.c.detected_at, t.c.occurred_at)
     names = _BOX_NAMES
@@ -309,10 +331,7 @@ def _in_boxes_statement(dialect: str) -> Any:
         time_type = t.c.occurred_at.type
         data = [
             tuple(
-                sa.bindparam(
-                    f"{name}_{i}", type_=time_type if name in ("lo", "start", "end") else sa.Float
-                )
-                for name in names
+                sa.bindparam(f"{name}_{i}", type_=_BOX_TYPES.get(name, time_type)) for name in names
             )
             for i in range(n)
         ]
@@ -327,28 +346,24 @@ def _in_boxes_statement(dialect: str) -> Any:
                 sa.column("end", time_type),
                 sa.column("ts", sa.Float),
                 sa.column("te", sa.Float),
+                sa.column("cell", sa.Integer),
                 name="boxes",
             )
             .data(data)
             .cte("boxes")
         )
         if dialect == "sqlite":
-            # The R*Tree of space and detection time (migration 0010): a box finds the
-            # reports of its place and times only, not every report ever stored there.
-            r = tables["incidents_rtree_time"]
+            # The index of place and detection time (migration 0014): a box is a row per
+            # 0.1° cell it covers, each the range of its times in the cell, not every report
+            # ever stored there; the coordinates are compared in the index.
             joined = b.join(
-                r,
+                t,
                 sa.and_(
-                    r.c.minx <= b.c.maxx,
-                    r.c.maxx >= b.c.minx,
-                    r.c.miny <= b.c.maxy,
-                    r.c.maxy >= b.c.miny,
-                    r.c.mint <= b.c.te,
-                    r.c.maxt >= b.c.ts,
+                    sa.literal_column(PLACE_CELL_SQL) == b.c.cell,
+                    sa.literal_column(DETECTION_DAYS_SQL).between(b.c.ts, b.c.te),
                 ),
-            ).join(t, t.c.id == r.c.id)
-            # On the index's row id: the rows skipped are not read.
-            kept = ~among(r.c.id, dialect, "skip")
+            )
+            kept = ~among(t.c.id, dialect, "skip")
         else:
             envelope = sa.func.ST_MakeEnvelope(b.c.minx, b.c.miny, b.c.maxx, b.c.maxy, 4326)
             joined = b.join(t, t.c.geom.op("&&")(envelope))

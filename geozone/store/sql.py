@@ -3,12 +3,11 @@
 One class, :class:`SqlIncidentStore`, written in SQLAlchemy Core; the two databases differ in
 three places only:
 
-- the spatial index: SQLite keeps an R*Tree virtual table ``incidents_rtree_time`` of space
-  and detection time (migration 0010; the space-only ``incidents_rtree`` of 0001 is dropped
-  by 0011) filled by triggers in the inserting transaction; PostGIS has a generated
-  ``geom geometry(Point, 4326)`` column with a GiST index. A bbox query joins the R*Tree,
-  or uses ``geom && ST_MakeEnvelope``; both then compare the exact coordinates, so points
-  on the box's edge are inside;
+- the spatial index: SQLite keeps a B-tree index on expressions of each row, its 0.1° cell
+  and detection time, then its coordinates (``ix_incidents_place_time``, migration 0014; an
+  R*Tree before, 0001-0013); PostGIS has a generated ``geom geometry(Point, 4326)`` column
+  with a GiST index. A bbox query reads the box's cells, or uses ``geom && ST_MakeEnvelope``;
+  both then compare the exact coordinates, so points on the box's edge are inside;
 - the bulk insert (:mod:`geozone.store._bulk`): ``executemany`` of prepared tuples on
   SQLite; ``COPY`` into a temporary table, then one ``INSERT … SELECT`` on PostgreSQL;
 - locking (:mod:`geozone.store._engine`): SQLite runs in WAL mode with a busy timeout and

@@ -43,6 +43,12 @@ from geozone.store import (
     assignment_stamp,
     open_store,
 )
+from geozone.store._tables import (
+    DETECTION_DAYS_SQL,
+    PLACE_CELL_SQL,
+    PLACE_TIME_INDEX,
+    place_cells,
+)
 from geozone.store.planner import define_planner_tables
 from geozone.store.sql import SqlIncidentStore, alembic_config, build_metadata
 from geozone.text import nfc
@@ -62,9 +68,15 @@ def scalar(store: IncidentStore, sql: str, **params: Any) -> Any:
 
 
 def spatial_index_rows(store: IncidentStore) -> int:
-    """Rows of the spatial index: the R*Tree on SQLite, non-null geometries on PostGIS."""
+    """Rows of the spatial index (SQLite: of place and time, read through it; PostGIS: geoms)."""
     if engine_of(store).dialect.name == "sqlite":
-        return int(scalar(store, "SELECT count(*) FROM incidents_rtree_time"))
+        return int(
+            scalar(
+                store,
+                f"SELECT count(*) FROM incidents INDEXED BY {PLACE_TIME_INDEX} "
+                f"WHERE {PLACE_CELL_SQL} >= 0",
+            )
+        )
     return int(scalar(store, "SELECT count(geom) FROM incidents"))
 
 
@@ -917,20 +929,24 @@ def test_add_judged_stores_rows_with_their_decisions_at_once(
     )
     assert ids(store.query(box)[0]) == {"i000002", "i000003", "i000004"}
     if engine_of(store).dialect.name == "sqlite":
-        # The index of space and detection time (migration 0010; the one R*Tree since
-        # 0011) holds them, each at its detection time (detected_at, else occurred_at) in
-        # days since 1970.
-        assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
-        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 7
-        assert (
-            scalar(
-                store,
-                "SELECT count(*) FROM incidents i JOIN incidents_rtree_time r ON r.id = i.id "
-                "WHERE abs(r.mint - (julianday(coalesce(i.detected_at, i.occurred_at)) "
-                "- 2440587.5)) < 0.01 AND r.maxt - r.mint < 0.01",
-            )
-            == 7
+        # The index of place and detection time (migration 0014) holds them, each in its
+        # cell at its detection time (detected_at, else occurred_at) in days since 1970.
+        assert scalar(store, "PRAGMA integrity_check") == "ok"
+        cell = place_cells(centre[0], centre[1], centre[0], centre[1])
+        assert len(cell) == 1
+        in_cell = (
+            f"SELECT group_concat(external_id, ' ') FROM (SELECT external_id FROM incidents "
+            f"INDEXED BY {PLACE_TIME_INDEX} WHERE {PLACE_CELL_SQL} = :cell "
+            f"AND {DETECTION_DAYS_SQL} BETWEEN :start AND :end ORDER BY external_id)"
         )
+        day = (T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() / 86_400
+        # i000002-i000004 are detected 2-4 minutes after T0 (a minute is 0.000694 days).
+        found = scalar(store, in_cell, cell=cell[0], start=day + 0.0013, end=day + 0.0029)
+        assert found == "i000002 i000003 i000004"
+        assert scalar(store, in_cell, cell=cell[0], start=day + 0.0015, end=day + 0.0025) == (
+            "i000003"
+        )
+        assert scalar(store, in_cell, cell=cell[0] + 1, start=day, end=day + 1) is None
     with pytest.raises(InvalidParameterError, match="lack their assignment"):
         store.add_judged(make_incidents(1, start=20), units.iloc[:0], clusters.iloc[:0], stamp="s")
 
@@ -1020,10 +1036,6 @@ def test_failing_add_judged_leaves_nothing_not_even_decisions(
     assert stored(store) == spatial_index_rows(store) == 100
     assert store.get("i000100") is None
     assert scalar(store, "SELECT count(*) FROM incident_clusters") == 100
-    if engine_of(store).dialect.name == "sqlite":  # the spatial index's trigger is back
-        found = "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree_time_insert'"
-        assert scalar(store, found) == 1
-        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 100
     chunk.loc[50, "external_id"] = "i000150"  # fixed: the piece stores whole
     added, ours = store.add_judged(chunk, *_judged(chunk, grid), "b", stamp="grid")
     assert added.inserted == len(ours) == 100
@@ -1098,8 +1110,7 @@ def _check_consistent(store: IncidentStore) -> list[dict[str, Any]]:
     """Every batch's rows are whole chunks and match its progress; the index matches."""
     engine = engine_of(store)
     if engine.dialect.name == "sqlite":
-        assert scalar(store, "PRAGMA integrity_check") == "ok"
-        assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
+        assert scalar(store, "PRAGMA integrity_check") == "ok"  # its indexes too
     records = [store.batch(f"batch-{b:02d}") for b in range(BATCHES)]
     begun = [r for r in records if r is not None]
     total = 0
@@ -1154,53 +1165,71 @@ def test_schema_is_at_head_and_matches_the_table_descriptions(store: IncidentSto
     from alembic.migration import MigrationContext
 
     engine = engine_of(store)
-    assert scalar(store, "SELECT version_num FROM alembic_version") == "0013"
+    assert scalar(store, "SELECT version_num FROM alembic_version") == "0014"
 
     def include(name: str | None, type_: str, *_: Any) -> bool:
         skipped = ("alembic_version", "spatial_ref_sys")
-        return not (
-            type_ == "table" and (name in skipped or str(name).startswith("incidents_rtree"))
-        )
+        return not (type_ == "table" and name in skipped)
 
     described = build_metadata(engine.dialect.name)
     define_planner_tables(described, engine.dialect.name)  # migrations 0002, 0003, 0008
     define_key_tables(described)  # migrations 0002, 0006 and 0009, the web service's
     define_address_tables(described)  # migration 0005
-    for rtree in ("incidents_rtree_time",):  # the virtual table (SQLite)
-        if rtree in described.tables:  # checked by test_backend_settings and test_events
-            described.remove(described.tables[rtree])
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": include})
         diff = compare_metadata(context, described)
     assert diff == []
 
 
-def test_one_rtree_answers_boxes_and_a_downgrade_fills_the_space_only_one(
+def test_the_place_and_time_index_answers_boxes_and_a_downgrade_fills_the_rtree(
     tmp_path: Any,
 ) -> None:
-    """Migration 0011 drops SQLite's space-only R*Tree; 0010's finds the same boxes."""
+    """Migration 0014 replaces SQLite's R*Tree by a B-tree index; both find the same boxes."""
     from alembic import command
 
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     box = IncidentQuery(bbox=(105.8005, 21.0, 105.8035, 21.0105))
+    expected = {f"i{k:06d}" for k in range(300) if 1 <= k % 100 <= 3 and k // 100 <= 10}
+    index = f"SELECT count(*) FROM sqlite_master WHERE name = '{PLACE_TIME_INDEX}'"
     with open_store(url) as store:
         store.add_incidents(make_incidents(300))
-        found = ids(store.query(box)[0])
+        assert ids(store.query(box)[0]) == expected
         with engine_of(store).begin() as connection:
-            command.downgrade(alembic_config(connection), "0010")
-        assert scalar(store, "SELECT count(*) FROM incidents_rtree") == 300
-        assert scalar(store, "SELECT rtreecheck('incidents_rtree')") == "ok"
+            command.downgrade(alembic_config(connection), "0013")
+        assert scalar(store, index) == 0
         assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 300
+        assert scalar(store, "SELECT rtreecheck('incidents_rtree_time')") == "ok"
+        rtree = (
+            "SELECT count(*) FROM incidents_rtree_time WHERE minx >= 105.8005 "
+            "AND maxx <= 105.8035 AND miny >= 21.0 AND maxy <= 21.0105"
+        )
+        assert scalar(store, rtree) == len(expected)
     with open_store(url) as store:  # upgraded again
-        assert (
-            scalar(store, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'incidents_rtree'")
-            == 0
-        )
-        assert (
-            found
-            == ids(store.query(box)[0])
-            == {f"i{k:06d}" for k in range(300) if 1 <= k % 100 <= 3 and k // 100 <= 10}
-        )
+        assert scalar(store, index) == 1
+        tables = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'incidents_rtree%'"
+        assert scalar(store, tables) == 0
+        assert spatial_index_rows(store) == 300
+        assert ids(store.query(box)[0]) == expected
+
+
+def test_place_cells_hold_every_point_of_a_box_as_sqlite_keys_it() -> None:
+    """A point in a box has SQLite's key of its cell among :func:`place_cells` of the box."""
+    rng = np.random.default_rng(14)
+    lon = np.concatenate([rng.uniform(-180, 180, 2_000), rng.uniform(102, 110, 2_000)])
+    lat = np.concatenate([rng.uniform(-90, 90, 2_000), rng.uniform(8, 24, 2_000)])
+    lon[:50] = np.round(lon[:50], 1)  # on cell edges
+    lat[50:100] = np.round(lat[50:100], 1)
+    lon[100], lat[100], lon[101], lat[101] = -180.0, -90.0, 180.0, 90.0
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE incidents (lon REAL, lat REAL)")
+    connection.executemany("INSERT INTO incidents VALUES (?, ?)", zip(lon, lat, strict=True))
+    keys = [k for (k,) in connection.execute(f"SELECT {PLACE_CELL_SQL} FROM incidents")]
+    for x, y, key in zip(lon, lat, keys, strict=True):
+        edge = (x, y, x, y)  # the point's own box, and boxes with it on an edge
+        wide = (x - 0.25, y - 0.25, x, y)
+        assert key in place_cells(*edge) and key in place_cells(*wide), (x, y)
+    assert len(place_cells(105.8, 21.0, 105.89, 21.09)) == 1
+    assert len(place_cells(105.85, 21.05, 106.05, 21.15)) == 3 * 2
 
 
 def test_reopening_is_a_no_op_and_downgrade_removes_everything(store_url: str) -> None:
@@ -1226,17 +1255,12 @@ def test_backend_settings(store: IncidentStore) -> None:
         assert scalar(store, "PRAGMA journal_mode") == "wal"
         assert scalar(store, "PRAGMA foreign_keys") == 1
         assert scalar(store, "PRAGMA busy_timeout") >= 1_000
-        triggers = scalar(
-            store,
-            "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
-            "WHERE type = 'trigger' AND tbl_name = 'incidents' ORDER BY name)",
-        )
-        assert triggers == (  # the space-only R*Tree's are dropped (migration 0011)
-            "incidents_rtree_time_delete incidents_rtree_time_insert incidents_rtree_time_update"
-        )
-        assert (
-            scalar(store, "SELECT count(*) FROM sqlite_master WHERE name = 'incidents_rtree'") == 0
-        )
+        triggers = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+        assert scalar(store, triggers) == 0  # no R*Tree to fill (migration 0014)
+        # The index spells its expressions as the queries do (unqualified).
+        index = scalar(store, f"SELECT sql FROM sqlite_master WHERE name = '{PLACE_TIME_INDEX}'")
+        spelled = f"{PLACE_CELL_SQL}, {DETECTION_DAYS_SQL}, lon, lat)"
+        assert index.endswith(spelled.replace("incidents.", ""))
         store.add_incidents(make_incidents(2))
         with engine.begin() as connection:
             connection.exec_driver_sql(
@@ -1244,12 +1268,18 @@ def test_backend_settings(store: IncidentStore) -> None:
                 "WHERE external_id = 'i000001'"
             )
             connection.exec_driver_sql("DELETE FROM incidents WHERE external_id = 'i000000'")
-        # The index of space and detection time follows (migration 0010): days since 1970.
-        assert scalar(store, "SELECT count(*) FROM incidents_rtree_time") == 1
-        assert scalar(store, "SELECT minx FROM incidents_rtree_time") == pytest.approx(106.5)
-        assert scalar(store, "SELECT mint FROM incidents_rtree_time") == pytest.approx(
-            20455.5, abs=0.01
+        # The index of place and detection time follows: days since 1970.
+        assert spatial_index_rows(store) == 1
+        (cell,) = place_cells(106.5, 21.0, 106.5, 21.0)
+        found = scalar(
+            store,
+            f"SELECT external_id FROM incidents INDEXED BY {PLACE_TIME_INDEX} "
+            f"WHERE {PLACE_CELL_SQL} = :cell AND {DETECTION_DAYS_SQL} BETWEEN :a AND :b",
+            cell=cell,
+            a=20455.49,
+            b=20455.51,
         )
+        assert found == "i000001"
         assert store.count(IncidentQuery(bbox=(106.4, 20.0, 106.6, 22.0))) == 1
     else:
         assert scalar(store, "SELECT postgis_lib_version()") >= "3"
