@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,9 @@ from geozone.store.events import (
 )
 from geozone.store.sql import SqlIncidentStore
 from geozone.text import nfc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 #: How long before its detection a stored report may have occurred and still be found.
 DETECTION_LAG = timedelta(days=31)
@@ -436,17 +439,19 @@ def _relink(
     return LinkPlan(outcome, write.rename(columns={"link_confidence": "event_confidence"}))
 
 
-def judging_frame(store: IncidentStore, incidents: pd.DataFrame) -> pd.DataFrame:
+def judging_frame(
+    store: IncidentStore, incidents: pd.DataFrame, *, within: Connection | None = None
+) -> pd.DataFrame:
     """Return ``incidents`` as their events are judged: a cooperating report by its lead's detector.
 
     The earliest detection of an event decides the lead under the border rule, so a
     cooperating report is judged with the detecting member of its event's lead report (its
     own ``detected_by`` stays stored as given). Reports not linked, leads and single
-    reports are judged as they are.
+    reports are judged as they are. ``within``: the events read in that open transaction.
     """
     if incidents.empty or not isinstance(store, SqlIncidentStore):
         return incidents
-    leads = event_leads(store, incidents["external_id"].astype(str))
+    leads = event_leads(store, incidents["external_id"].astype(str), within=within)
     if not leads:
         return incidents
     ids = incidents["external_id"].astype(str)

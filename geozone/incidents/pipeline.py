@@ -68,6 +68,7 @@ from geozone.store.events import (
     reports_at,
     unfinished_batches,
     unlinked_ids,
+    write_events,
 )
 from geozone.store.sql import (
     WRITE_WAIT,
@@ -781,11 +782,28 @@ def save_and_judge(
     """Write the events of ``plan`` and judge again the reports whose role changed.
 
     Under the linking lock held since :func:`~geozone.incidents.events.plan_links` made it.
+    On the SQL store in one write transaction: the events are written, the reports whose
+    role changed read back and judged as their events now stand, and their decisions
+    written; no reader sees the new events with the decisions of the old ones, and the
+    store's write lock is waited for once (an import's writer holds it while it stores the
+    next piece: a second wait was ~0.4 s of each piece of 50,000).
     """
     with _linking(store, None):
-        outcome = save_plan(store, plan)
-        _judge_again(store, context, outcome.rejudge, stamp)
-    return outcome
+        rejudge = plan.outcome.rejudge
+        if not isinstance(store, SqlIncidentStore) or not rejudge:
+            outcome = save_plan(store, plan)
+            _judge_again(store, context, outcome.rejudge, stamp)
+            return outcome
+        with store.write() as connection:
+            write_events(connection, store.dialect, plan.events)
+            incidents = store.get_many(rejudge, within=connection)
+            if not incidents.empty:
+                frame = judging_frame(store, incidents, within=connection)
+                result = assign(frame, context.sets, context.territories)
+                store.save_assignments(
+                    result.units, result.clusters, stamp=stamp, within=connection
+                )
+    return plan.outcome
 
 
 def _judge_again(store: IncidentStore, context: Context, rejudge: list[str], stamp: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
-from contextlib import closing
+from contextlib import closing, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
 from geozone.store._ids import among, bound, chunks
@@ -444,7 +444,16 @@ def save_events(store: SqlIncidentStore, events: pd.DataFrame) -> int:
     """
     if events.empty:
         return 0
-    mark = "?" if store.dialect == "sqlite" else "%s"
+    with store.write() as connection:
+        return write_events(connection, store.dialect, events)
+
+
+def write_events(connection: Connection, dialect: str, events: pd.DataFrame) -> int:
+    """Write the event columns of reports in an open write transaction; return the reports.
+
+    ``events`` as :func:`save_events` takes them.
+    """
+    mark = "?" if dialect == "sqlite" else "%s"
     params = list(
         zip(
             events["event_id"].astype(str).tolist(),
@@ -459,7 +468,7 @@ def save_events(store: SqlIncidentStore, events: pd.DataFrame) -> int:
         f"UPDATE incidents SET event_id = {mark}, event_role = {mark}, "
         f"event_confidence = {mark} WHERE external_id = {mark}"
     )
-    with store.write() as connection:
+    if params:
         connection.exec_driver_sql(statement, params)
     return len(params)
 
@@ -751,11 +760,14 @@ def lead_detectors(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict
     return {report: detector for report, (_, detector) in event_leads(store, external_ids).items()}
 
 
-def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+def event_leads(
+    store: SqlIncidentStore, external_ids: Iterable[str], *, within: Connection | None = None
+) -> dict[str, tuple[str, str]]:
     """Return, for each cooperating report among ``external_ids``, its event's lead report.
 
     (the lead report's external id, its detecting member) by the cooperating report's
-    external id, as :func:`lead_detectors` chooses them.
+    external id, as :func:`lead_detectors` chooses them. ``within``: read in that open
+    transaction (its own writes seen).
     """
     t = _tables(store.dialect)["incidents"]
     lead = t.alias("lead")
@@ -771,7 +783,7 @@ def event_leads(store: SqlIncidentStore, external_ids: Iterable[str]) -> dict[st
             lead.c.detected_by.is_not(None),
         )
     )
-    with store.engine.connect() as connection:
+    with store.engine.connect() if within is None else nullcontext(within) as connection:
         for chunk in chunks(wanted):
             rows = connection.execute(statement, {"ids": bound(store.dialect, chunk)}).all()
             found.update((str(e), (str(a), str(d))) for e, a, d in rows)
@@ -795,4 +807,5 @@ __all__ = [
     "unfinished_batches",
     "unlinked_ids",
     "unlinks_of",
+    "write_events",
 ]

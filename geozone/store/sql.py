@@ -28,7 +28,7 @@ engine, migration and table helpers are importable from here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -369,10 +369,13 @@ class SqlIncidentStore(IncidentStore):
         ]
         return record
 
-    def get_many(self, external_ids: Sequence[str]) -> pd.DataFrame:
+    def get_many(
+        self, external_ids: Sequence[str], *, within: Connection | None = None
+    ) -> pd.DataFrame:
         """Return the incident fields of many incidents (unknown ids are left out).
 
-        See :meth:`geozone.store.base.IncidentStore.get_many`.
+        See :meth:`geozone.store.base.IncidentStore.get_many`. ``within``: read in that
+        open transaction (its own writes seen), not in a read transaction of its own.
         """
         incidents = self._incidents
         wanted = [nfc(i) for i in external_ids]
@@ -383,7 +386,7 @@ class SqlIncidentStore(IncidentStore):
             else incidents.c[name]
             for name in INCIDENT_COLUMNS
         ]
-        with self._read() as connection:
+        with self._read() if within is None else nullcontext(within) as connection:
             for chunk in _chunks(wanted):  # stay below bind-parameter limits
                 rows = connection.execute(
                     sa.select(*columns).where(incidents.c.external_id.in_(chunk))
@@ -569,10 +572,18 @@ class SqlIncidentStore(IncidentStore):
             return int(result.scalar_one())
 
     # -- assignments -------------------------------------------------------------------------
-    def save_assignments(self, units: pd.DataFrame, clusters: pd.DataFrame, *, stamp: str) -> int:
+    def save_assignments(
+        self,
+        units: pd.DataFrame,
+        clusters: pd.DataFrame,
+        *,
+        stamp: str,
+        within: Connection | None = None,
+    ) -> int:
         """Replace the assignment of the incidents in ``units``, atomically.
 
-        See :meth:`geozone.store.base.IncidentStore.save_assignments`.
+        See :meth:`geozone.store.base.IncidentStore.save_assignments`. ``within``: written in
+        that open write transaction (:meth:`write`), with what else it writes.
         """
         if not stamp or len(stamp) > 128:
             raise InvalidParameterError(f"stamp {stamp!r} must be 1 to 128 characters")
@@ -582,7 +593,7 @@ class SqlIncidentStore(IncidentStore):
         external_ids: list[str] = unit_frame["external_id"].tolist()
         now = datetime.now(UTC)
         t = self._incidents
-        with self._write() as connection:
+        with self._write() if within is None else nullcontext(within) as connection:
             ids: dict[str, int] = {}
             statement = sa.select(t.c.external_id, t.c.id).where(
                 among(t.c.external_id, self.dialect, "ids")

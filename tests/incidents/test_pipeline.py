@@ -508,6 +508,34 @@ def test_a_file_nearly_in_time_order_is_linked_as_it_is_stored(
     ]
 
 
+def test_a_piece_s_events_are_written_with_their_decisions_or_not_at_all(
+    tmp_path: Path, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linking makes a14 a cooperating report of a13's event; judging it again fails: the
+    events are not written either, so no reader sees a14 cooperating with a single report's
+    decision (they were two transactions, the events written first)."""
+    rows = [timed_row(f"a{k:02d}", 100 + 15 * k, 900, 90 * k) for k in range(30)]
+    rows[14] = timed_row("a14", 300, 900, 90 * 13 + 10, "o1")  # a13's event, 10 minutes on
+    source = write_csv(tmp_path / "in_time.csv", rows)
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    with open_store(url) as store:
+        assert store_and_link(store, source, context) == (30, 2)
+        good = store.get("a14")
+        assert good is not None and good["event_role"] == "cooperating"
+
+    def failing(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("judging again failed")
+
+    monkeypatch.setattr(pipeline, "judging_frame", failing)
+    url = f"sqlite:///{tmp_path / 'f.sqlite'}"
+    with open_store(url) as store, pytest.raises(RuntimeError, match="judging again failed"):
+        import_file(store, source, context, chunk_rows=10)
+    with sqlite3.connect(tmp_path / "f.sqlite") as connection:
+        roles = dict(connection.execute("SELECT external_id, event_role FROM incidents"))
+    assert roles["a13"] == roles["a14"] == "single"  # stored, not linked
+    assert set(roles.values()) == {"single"}
+
+
 def store_and_link(store: Any, source: Path, context: Context) -> tuple[int, int]:
     """Import ``source`` in pieces of 10 rows; return the rows stored and the reports linked."""
     report = import_file(store, source, context, chunk_rows=10)

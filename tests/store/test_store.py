@@ -43,6 +43,7 @@ from geozone.store import (
     assignment_stamp,
     open_store,
 )
+from geozone.store._query import MAX_BOX_CELLS
 from geozone.store._tables import (
     DETECTION_DAYS_SQL,
     PLACE_CELL_SQL,
@@ -1210,6 +1211,11 @@ def test_the_place_and_time_index_answers_boxes_and_a_downgrade_fills_the_rtree(
         assert scalar(store, tables) == 0
         assert spatial_index_rows(store) == 300
         assert ids(store.query(box)[0]) == expected
+        # A box of more cells than MAX_BOX_CELLS reads the table: the same answer.
+        wide, near = (100.0, 5.0, 115.0, 25.0), (105.0, 20.5, 106.0, 21.5)
+        assert len(place_cells(*wide)) > MAX_BOX_CELLS >= len(place_cells(*near))
+        assert store.count(IncidentQuery(bbox=wide)) == store.count(IncidentQuery(bbox=near))
+        assert store.count(IncidentQuery(bbox=near)) == 300
 
 
 def test_place_cells_hold_every_point_of_a_box_as_sqlite_keys_it() -> None:
