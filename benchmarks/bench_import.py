@@ -277,7 +277,9 @@ def run_in_process(
 
 
 def _import(code: str, baseline: Path, source: Path, url: str, work: Path) -> dict[str, Any]:
-    env = dict(os.environ)
+    # The run's own store holds the context's confirmations too: a store migrated by newer
+    # code (the default one, say) is one the baseline's migrations cannot open.
+    env = dict(os.environ, GEOZONE_STORE_URL=url)
     if code == "before":
         env["PYTHONPATH"] = os.pathsep.join([str(baseline), str(ROOT)])
     return run_in_process(__file__, source, url, code, env=env, cwd=work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -25,6 +26,8 @@ from geozone.store.events import (
 )
 from geozone.vntime import VIETNAM_TZ
 from tests.fixtures.grid import grid_point
+from tests.fixtures.incidents import T0 as START
+from tests.fixtures.incidents import make_incidents
 
 T0 = pd.Timestamp("2022-03-01 21:00", tz=VIETNAM_TZ)
 
@@ -178,6 +181,37 @@ def test_bounded_reads_find_exactly_the_reports_in_their_boxes(store_url: str) -
     assert 20 < inside.sum() < n
     assert sorted(found["external_id"]) == sorted(frame.loc[inside, "external_id"])
     assert found["external_id"].is_unique
+
+
+def test_a_padded_chunk_of_boxes_reads_each_box_s_reports_once(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk of boxes is padded to a power of two by boxes that find nothing: the rows read
+    are one per report and box holding it (padding by copies of the last box read its
+    reports once more per copy)."""
+    from geozone.store import events as store_events
+
+    frame = make_incidents(300)  # a lattice of 0.001 degrees, one a minute from START
+    boxes = [
+        (105.8005, 21.0, 105.8035, 21.0005, START, START + pd.Timedelta(hours=6)),
+        (105.8005, 21.001, 105.8035, 21.0015, START, START + pd.Timedelta(hours=6)),
+        (105.79, 20.99, 105.91, 21.01, START, START + pd.Timedelta(hours=6)),  # all 300
+    ]
+    read: list[int] = []
+    in_boxes = store_events._in_boxes
+
+    def counted(*args: Any) -> list[Any]:
+        rows = in_boxes(*args)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(store_events, "_in_boxes", counted)
+    monkeypatch.setattr(store_events, "_BOX_CHUNK", 3)  # 3 box rows, padded to 4
+    with open_store(store_url) as store:
+        store.add_incidents(frame)
+        found = reports_in(store, boxes)
+    assert len(found) == 300
+    assert sum(read) == 3 + 3 + 300  # the first two boxes hold 3 reports each
 
 
 def test_a_batch_s_rows_are_read_in_order_of_detection_then_by_row(store_url: str) -> None:
