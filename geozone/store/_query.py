@@ -17,7 +17,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geozone.incidents.schema import EARLIEST_TIME, latest_time
-from geozone.store._tables import PLACE_CELL_SQL, UTCDateTime, place_cells
+from geozone.store._tables import (
+    PLACE_CELL_SQL,
+    UTCDateTime,
+    count_place_cells,
+    place_cells,
+)
 from geozone.store.base import RESULT_COLUMNS, IncidentQuery
 from geozone.vntime import VIETNAM_TZ
 
@@ -163,10 +168,9 @@ def _in_box(
     if dialect == "sqlite":
         # The index of place and detection time (migration 0014): the box's 0.1° cells,
         # every time of each. A box of more cells than that reads the table instead.
-        cells = place_cells(minx, miny, maxx, maxy)
-        if len(cells) > MAX_BOX_CELLS:
+        if count_place_cells(minx, miny, maxx, maxy) > MAX_BOX_CELLS:  # counted, not made
             return [t.c.lon.between(minx, maxx), t.c.lat.between(miny, maxy)]
-        indexed = sa.literal_column(PLACE_CELL_SQL).in_(cells)
+        indexed = sa.literal_column(PLACE_CELL_SQL).in_(place_cells(minx, miny, maxx, maxy))
     else:
         envelope = sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
         indexed = t.c.geom.op("&&")(envelope)

@@ -75,15 +75,27 @@ DETECTION_DAYS_SQL = (
 )
 
 
+def _cell_ranges(minx: float, miny: float, maxx: float, maxy: float) -> tuple[range, range]:
+    """Return the column and row numbers of the cells a point of a box may lie in."""
+    k = PLACE_CELLS_PER_DEGREE
+    xs = range(int((minx + 180) * k), int((maxx + 180) * k) + 1)
+    ys = range(int((miny + 90) * k), int((maxy + 90) * k) + 1)
+    return xs, ys
+
+
+def count_place_cells(minx: float, miny: float, maxx: float, maxy: float) -> int:
+    """Return how many keys :func:`place_cells` returns for a box, without making them."""
+    xs, ys = _cell_ranges(minx, miny, maxx, maxy)
+    return len(xs) * len(ys)
+
+
 def place_cells(minx: float, miny: float, maxx: float, maxy: float) -> list[int]:
     """Return the keys of :data:`PLACE_CELL_SQL` of every cell a point of a box may lie in.
 
     Worked out as SQLite works out a point's key (doubles, truncated towards zero), which
     never decreases as a coordinate grows: a point in the box has one of these keys.
     """
-    k = PLACE_CELLS_PER_DEGREE
-    xs = range(int((minx + 180) * k), int((maxx + 180) * k) + 1)
-    ys = range(int((miny + 90) * k), int((maxy + 90) * k) + 1)
+    xs, ys = _cell_ranges(minx, miny, maxx, maxy)
     return [x * 10_000 + y for x in xs for y in ys]
 
 

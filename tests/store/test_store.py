@@ -48,6 +48,7 @@ from geozone.store._tables import (
     DETECTION_DAYS_SQL,
     PLACE_CELL_SQL,
     PLACE_TIME_INDEX,
+    count_place_cells,
     place_cells,
 )
 from geozone.store.planner import define_planner_tables
@@ -1216,6 +1217,11 @@ def test_the_place_and_time_index_answers_boxes_and_a_downgrade_fills_the_rtree(
         assert len(place_cells(*wide)) > MAX_BOX_CELLS >= len(place_cells(*near))
         assert store.count(IncidentQuery(bbox=wide)) == store.count(IncidentQuery(bbox=near))
         assert store.count(IncidentQuery(bbox=near)) == 300
+        # The whole world: 6.5 million cells, counted and not made, answered from the table.
+        world = (-180.0, -90.0, 180.0, 90.0)
+        assert count_place_cells(*world) == 3_601 * 1_801
+        assert count_place_cells(*near) == len(place_cells(*near))
+        assert store.count(IncidentQuery(bbox=world)) == 300
 
 
 def test_place_cells_hold_every_point_of_a_box_as_sqlite_keys_it() -> None:
