@@ -33,7 +33,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,9 @@ from geozone.store.sql import (
     create_store_engine,
     write_wait,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -791,30 +794,40 @@ def save_and_judge(
     with _linking(store, None):
         rejudge = plan.outcome.rejudge
         if not isinstance(store, SqlIncidentStore) or not rejudge:
-            outcome = save_plan(store, plan)
-            _judge_again(store, context, outcome.rejudge, stamp)
-            return outcome
+            return save_plan(store, plan)  # (a plan is the SQL store's: save_plan says so)
         with store.write() as connection:
             write_events(connection, store.dialect, plan.events)
-            incidents = store.get_many(rejudge, within=connection)
-            if not incidents.empty:
-                frame = judging_frame(store, incidents, within=connection)
-                result = assign(frame, context.sets, context.territories)
-                store.save_assignments(
-                    result.units, result.clusters, stamp=stamp, within=connection
-                )
+            _judge_again(store, context, rejudge, stamp, within=connection)
     return plan.outcome
 
 
-def _judge_again(store: IncidentStore, context: Context, rejudge: list[str], stamp: str) -> None:
-    """Judge reports ``rejudge`` again as their events stand (their events are written)."""
+def _judge_again(
+    store: IncidentStore,
+    context: Context,
+    rejudge: list[str],
+    stamp: str,
+    *,
+    within: Connection | None = None,
+) -> None:
+    """Judge reports ``rejudge`` again as their events stand (their events are written).
+
+    ``within``: read and written in that open write transaction of the SQL store, the one
+    that wrote the events; else in transactions of their own.
+    """
     if not rejudge:
         return
-    incidents = store.get_many(rejudge)
-    if not incidents.empty:
-        result = assign(judging_frame(store, incidents), context.sets, context.territories)
-        with write_wait(None):  # the events are written: their decisions must follow
+    sql = store if isinstance(store, SqlIncidentStore) else None
+    incidents = store.get_many(rejudge) if sql is None else sql.get_many(rejudge, within=within)
+    if incidents.empty:
+        return
+    frame = judging_frame(store, incidents, within=within)
+    result = assign(frame, context.sets, context.territories)
+    # The events are written: their decisions must follow (in their transaction, or after).
+    with write_wait(None) if within is None else nullcontext():
+        if sql is None:
             store.save_assignments(result.units, result.clusters, stamp=stamp)
+        else:
+            sql.save_assignments(result.units, result.clusters, stamp=stamp, within=within)
 
 
 def unlink_and_judge(
