@@ -7,6 +7,7 @@ placed on the set its members are named in and carried into the current set's un
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -165,6 +166,19 @@ def tune_malloc_for_batch(arenas: int) -> None:
     if function is not None:
         function(_M_ARENA_MAX, max(1, arenas))
         function(_M_MMAP_THRESHOLD, BATCH_MMAP_THRESHOLD)
+
+
+def freeze_long_lived() -> None:
+    """Spare the objects alive now from the cycle collector's passes, for the process's life.
+
+    For a batch command, once its judging context is loaded: the context and the imported
+    modules (~170,000 objects, 0.06 s a full pass) live as long as the process, yet every
+    full pass of the collector walked them again (an import of 1 M rows: ~45 passes, 4.5 s
+    of its 46 s; 0.5 s once frozen). Garbage is collected first so that none is kept.
+    Not for the service: a context it replaces would stay frozen, never freed.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @lru_cache(maxsize=4)

@@ -277,10 +277,11 @@ def incidents_assign(
 
 def _prepared_context(chunk_rows: int, tolerance: float | None) -> Any:
     """Return the judging context with the indexes pieces of ``chunk_rows`` rows use."""
-    from geozone.context import judging_context, prepare_for
+    from geozone.context import freeze_long_lived, judging_context, prepare_for
 
     context = judging_context(private=True)  # the command's own: no copies of its polygons
     prepare_for(context, chunk_rows, tolerance)
+    freeze_long_lived()  # kept for the command's life: the collector's passes skip it
     return context
 
 
@@ -327,7 +328,12 @@ def incidents_import(
     located by its address only: its jurisdiction at the level the address gives, and a
     review decision "address only: no border-zone decision" for each cluster it concerns.
     """
-    from geozone.context import prepare_for, store_context, tune_malloc_for_batch
+    from geozone.context import (
+        freeze_long_lived,
+        prepare_for,
+        store_context,
+        tune_malloc_for_batch,
+    )
     from geozone.incidents.pipeline import import_file
     from geozone.settings import get_settings
     from geozone.store import open_store
@@ -337,6 +343,7 @@ def incidents_import(
         with err_console.status("preparing the boundary indexes…"):
             context = store_context(store, private=True)  # no polygon copies for other threads
             prepare_for(context, chunk_rows)  # before the bars: the first piece's ETA stays true
+            freeze_long_lived()  # kept for the command's life: the collector's passes skip it
         with row_progress() as progress:
             stored = progress.add_task(f"storing and judging {_name(source)}", total=None)
             judged = progress.add_task(f"linking {_name(source)}", total=None, start=False)

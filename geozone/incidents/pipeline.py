@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from geozone.address.incidents import store_address_only
 from geozone.assignment import assign
 from geozone.assignment.rules import RULES_VERSION
-from geozone.context import Context, release_memory
+from geozone.context import Context, freeze_long_lived, release_memory
 from geozone.errors import ImportBatchError, StoreBusyError
 from geozone.hashing import file_sha256
 from geozone.incidents.events import (
@@ -636,6 +636,7 @@ def _open_writer_store(url: str, busy_timeout_s: float) -> None:
     """Open the store of a writer process, once (its initializer)."""
     global _WRITER_STORE
     _WRITER_STORE = SqlIncidentStore(create_store_engine(url, busy_timeout_s=busy_timeout_s))
+    freeze_long_lived()  # its modules: the collector's passes over each piece's rows skip them
 
 
 def _started() -> None:
