@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
+from numpy.typing import NDArray
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
@@ -97,6 +99,33 @@ def place_cells(minx: float, miny: float, maxx: float, maxy: float) -> list[int]
     """
     xs, ys = _cell_ranges(minx, miny, maxx, maxy)
     return [x * 10_000 + y for x in xs for y in ys]
+
+
+def boxes_place_cells(
+    minx: NDArray[np.float64],
+    miny: NDArray[np.float64],
+    maxx: NDArray[np.float64],
+    maxy: NDArray[np.float64],
+) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+    """Return :func:`place_cells` of many boxes at once, vectorised.
+
+    Returns
+    -------
+    tuple of two arrays
+        The box of each key (its position in the arrays given), and the key: the boxes in
+        order, each box's keys in the order :func:`place_cells` gives them.
+    """
+    k = float(PLACE_CELLS_PER_DEGREE)
+    # As int() does in _cell_ranges: the double's product, truncated towards zero.
+    x0, x1 = (np.trunc((np.asarray(v, float) + 180) * k).astype(np.int64) for v in (minx, maxx))
+    y0, y1 = (np.trunc((np.asarray(v, float) + 90) * k).astype(np.int64) for v in (miny, maxy))
+    nx, ny = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
+    counts = nx * ny
+    box = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
+    step = np.arange(len(box), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = ny[box]
+    keys = (x0[box] + step // rows) * 10_000 + y0[box] + step % rows
+    return box, keys
 
 
 def build_metadata(dialect: str) -> sa.MetaData:

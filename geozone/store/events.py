@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import closing, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,8 @@ from geozone.store._query import in_range, plausible, raw_times
 from geozone.store._tables import (
     DETECTION_DAYS_SQL,
     PLACE_CELL_SQL,
+    boxes_place_cells,
     build_metadata,
-    place_cells,
 )
 from geozone.store.base import EVENT_COLUMNS
 from geozone.store.sql import SqlIncidentStore
@@ -173,6 +174,8 @@ def _in_boxes(
         "skip": bound(dialect.name, [int(row) for row in skip])
     }
     empty = _empty_box(dialect.name)
+    box_rows = list(zip(*(columns[name] for name in _BOX_NAMES), strict=True))
+    empty_row = tuple(empty[name] for name in _BOX_NAMES)
     for first in range(0, boxes, _BOX_CHUNK):
         count = min(_BOX_CHUNK, boxes - first)
         # Padded to a power of two with boxes that find nothing: one statement per size,
@@ -180,11 +183,16 @@ def _in_boxes(
         # 1,023 copies of one box, half a million rows more read in an import of 200,000.)
         n = 1 << (count - 1).bit_length()
         sql, order, held = _in_boxes_sql(dialect, n)
+        chunk = [*box_rows[first : first + count], *([empty_row] * (n - count))]
         values = held | fixed
-        for name, column in columns.items():
-            values |= {f"{name}_{i}": column[first + i] for i in range(count)}
-            values |= {f"{name}_{i}": empty[name] for i in range(count, n)}
-        cursor.execute(sql, tuple(values[name] for name in order) if order else values)
+        if order is not None:  # positional: the boxes' rows in order, then the rest
+            rest = order[n * len(_BOX_NAMES) :]
+            bound_values = (*chain.from_iterable(chunk), *(values[name] for name in rest))
+            cursor.execute(sql, bound_values)
+        else:
+            for i, row in enumerate(chunk):
+                values |= {f"{name}_{i}": v for name, v in zip(_BOX_NAMES, row, strict=True)}
+            cursor.execute(sql, values)
         rows += cursor.fetchall()
     return rows
 
@@ -215,8 +223,16 @@ def _plausible_bounds(dialect: str) -> dict[str, Any]:
 
 
 def _bind_times(dialect: str, times: Any) -> list[Any]:
-    """Return times as the UTCDateTime type binds them (UTC text on SQLite), vectorised."""
-    utc = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True)).as_unit("us")
+    """Return times as the UTCDateTime type binds them (UTC text on SQLite), vectorised.
+
+    ``times``: instants, or a timezone-aware ``DatetimeIndex`` (taken as it is: not made
+    into a list of timestamps and parsed back, 0.15 s for a piece's 22,000 box rows).
+    """
+    if isinstance(times, pd.DatetimeIndex) and times.tz is not None:
+        index = times.tz_convert("UTC")
+    else:
+        index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
+    utc = index.as_unit("us")
     if dialect != "sqlite":
         return list(utc.to_pydatetime())
     text = np.datetime_as_string(utc.tz_localize(None).to_numpy(), unit="us")
@@ -234,25 +250,25 @@ def _box_columns(
     same box in each: the index finds the cell's reports of the box's times, the box's
     coordinates decide); on PostGIS a row per box (``cell`` unused).
     """
+    minx, miny, maxx, maxy = (np.array([b[i] for b in boxes], dtype=float) for i in range(4))
     if dialect == "sqlite":
-        rows = [(*box, cell) for box in boxes for cell in place_cells(*box[:4])]
+        box, cell = boxes_place_cells(minx, miny, maxx, maxy)
     else:
-        rows = [(*box, 0) for box in boxes]
-    minx, miny, maxx, maxy, start, end, cell = zip(*rows, strict=True)
-    starts = pd.DatetimeIndex(pd.to_datetime(list(start), utc=True))
-    ends = pd.DatetimeIndex(pd.to_datetime(list(end), utc=True))
+        box, cell = np.arange(len(boxes), dtype=np.intp), np.zeros(len(boxes), dtype=np.int64)
+    starts = pd.DatetimeIndex(pd.to_datetime([b[4] for b in boxes], utc=True)).take(box)
+    ends = pd.DatetimeIndex(pd.to_datetime([b[5] for b in boxes], utc=True)).take(box)
     day = pd.Timedelta(days=1)
     return {
-        "minx": [float(v) for v in minx],
-        "miny": [float(v) for v in miny],
-        "maxx": [float(v) for v in maxx],
-        "maxy": [float(v) for v in maxy],
+        "minx": minx[box].tolist(),
+        "miny": miny[box].tolist(),
+        "maxx": maxx[box].tolist(),
+        "maxy": maxy[box].tolist(),
         "lo": _bind_times(dialect, starts - lag),
         "start": _bind_times(dialect, starts),
         "end": _bind_times(dialect, ends),
         "ts": (np.asarray((starts - _EPOCH) / day, dtype=float) - _SLACK_DAYS).tolist(),
         "te": (np.asarray((ends - _EPOCH) / day, dtype=float) + _SLACK_DAYS).tolist(),
-        "cell": [int(v) for v in cell],
+        "cell": cell.tolist(),
     }
 
 

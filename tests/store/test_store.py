@@ -48,6 +48,7 @@ from geozone.store._tables import (
     DETECTION_DAYS_SQL,
     PLACE_CELL_SQL,
     PLACE_TIME_INDEX,
+    boxes_place_cells,
     count_place_cells,
     place_cells,
 )
@@ -1242,6 +1243,21 @@ def test_place_cells_hold_every_point_of_a_box_as_sqlite_keys_it() -> None:
         assert key in place_cells(*edge) and key in place_cells(*wide), (x, y)
     assert len(place_cells(105.8, 21.0, 105.89, 21.09)) == 1
     assert len(place_cells(105.85, 21.05, 106.05, 21.15)) == 3 * 2
+
+
+def test_the_cells_of_many_boxes_at_once_are_each_box_s_place_cells() -> None:
+    """:func:`boxes_place_cells` gives each box's keys in order, as :func:`place_cells`."""
+    rng = np.random.default_rng(15)
+    west, south = rng.uniform(-180, 179, 3_000), rng.uniform(-90, 89, 3_000)
+    west[:100], south[100:200] = np.round(west[:100], 1), np.round(south[100:200], 1)
+    east = west + rng.choice([0.0, 0.05, 0.1, 0.37, 1.0], 3_000)
+    north = south + rng.choice([0.0, 0.1, 0.25, 0.6], 3_000)
+    east[200:210] = west[200:210] - 0.3  # empty boxes: no key
+    boxes = np.stack([west, south, east, north], axis=1)
+    box, keys = boxes_place_cells(west, south, east, north)
+    expected = [(i, key) for i, b in enumerate(boxes) for key in place_cells(*b)]
+    assert list(zip(box.tolist(), keys.tolist(), strict=True)) == expected
+    assert not set(range(200, 210)) & set(box.tolist())
 
 
 def test_reopening_is_a_no_op_and_downgrade_removes_everything(store_url: str) -> None:
