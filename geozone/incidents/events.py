@@ -296,9 +296,10 @@ def _link_new(
     # the local rate of those within the rate's context (their links' confidence): all are
     # relinked, with their neighbours within a window.
     held = reports_of(sql, ids) if reports is None else reports
-    wanted = {nfc(e) for e in ids}
-    if reports is not None and (unread := wanted - set(held["external_id"])):
-        held = pd.concat([held, reports_of(sql, unread)])  # not held (never, on an import)
+    if reports is not None:
+        known = set(held["external_id"])  # stored ids: NFC already
+        if unread := {nfc(e) for e in set(ids) - known} - known:
+            held = pd.concat([held, reports_of(sql, unread)])  # not held (never, on an import)
     if held.empty:
         return LinkPlan()
     # Each stored report is read once: the read of those near the new ones skips their rows.

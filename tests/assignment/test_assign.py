@@ -682,7 +682,8 @@ def test_a_batchs_sentences_are_those_of_its_rows_judged_alone(
 def test_a_cooperating_report_s_wording_is_not_kept_for_later_pieces(grid: BoundarySet) -> None:
     # The event clause of a cooperating report names its event's lead report: a situation no
     # other event meets again, so its wording is not kept across pieces (kept, it grew a long
-    # import's memory by ~60 MB a million incidents). The sentences stay those of each row.
+    # import's memory by ~60 MB a million incidents). Its situation without the event is
+    # worded and kept as any other, the clause added. The sentences stay those of each row.
     territory = ClusterTerritory(grid_cluster(zone_width_m=100, regulation=REGULATION), grid)
     lon, lat = grid_point(1_000, 300)  # in the zone between o1 and o2
     n = 6
@@ -702,6 +703,9 @@ def test_a_cooperating_report_s_wording_is_not_kept_for_later_pieces(grid: Bound
     sentences = dict(zip(clusters["external_id"], clusters["explanation_en"], strict=True))
     for k in range(1, n, 2):
         assert f"lead-{k}" in sentences[f"c{k}"]  # each names its own event's lead
+        # the same place and detector as c0: its sentence, then the event clause
+        clause = sentences[f"c{k}"].removeprefix(sentences["c0"])
+        assert clause != sentences[f"c{k}"] and f"lead-{k}" in clause
     assert len({sentences[f"c{k}"] for k in range(0, n, 2)}) == 1  # the others alike
     assert len(territory.worded) == 1  # only the situation met again is kept
     again = assign(incidents, [grid], [territory], tolerance_m=5).clusters
