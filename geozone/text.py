@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+import numpy as np
 
 #: Unit type words as they open a full name, longest first so "Thị xã" wins over "Xã".
 UNIT_TYPES: tuple[str, ...] = (
@@ -44,6 +47,24 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 def nfc(text: str) -> str:
     """Return ``text`` in Unicode NFC with surrounding and repeated spaces removed."""
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def nfc_all(texts: Sequence[str]) -> list[str]:
+    """Return :func:`nfc` of each of ``texts``, those it keeps as they are found at once.
+
+    Printable ASCII without spaces (most identifiers) is its own NFC: such values are
+    found by one Arrow match instead of a Python call each (a piece's 50,000 ids).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = list(texts)
+    if not out:
+        return out
+    plain = pc.match_substring_regex(pa.array(out, type=pa.string()), r"^[!-~]*$")
+    for i in np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)):
+        out[i] = nfc(out[i])
+    return out
 
 
 def fold(text: str) -> str:

@@ -4,13 +4,32 @@ import unicodedata
 
 import pytest
 
-from geozone.text import fold, nfc, search_keys, split_unit_type
+from geozone.text import fold, nfc, nfc_all, search_keys, split_unit_type
 
 
 def test_nfc_composes_and_collapses_spaces() -> None:
     decomposed = unicodedata.normalize("NFD", "Nghĩa  Đô ")
     assert nfc(decomposed) == "Nghĩa Đô"
     assert nfc(decomposed) == unicodedata.normalize("NFC", "Nghĩa Đô")
+
+
+def test_nfc_all_is_nfc_of_each() -> None:
+    decomposed = unicodedata.normalize("NFD", "Phường Nghĩa Đô")
+    texts = [
+        "SYN-0-10548",  # kept as it is
+        "",
+        " a  b ",
+        "a\tb",
+        "x\x1cy",  # a separator str.split() splits at
+        "tab\x0b",
+        decomposed,
+        "Đô",
+        "~!}",
+        "a\u00a0b",  # a no-break space
+    ]
+    assert nfc_all(texts) == [nfc(t) for t in texts]
+    assert nfc_all(texts)[6] == "Phường Nghĩa Đô" != decomposed
+    assert nfc_all([]) == []
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ from geozone.store.base import (
     IncidentStore,
     is_among,
 )
-from geozone.text import nfc
+from geozone.text import nfc, nfc_all
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -801,7 +801,7 @@ class SqlIncidentStore(IncidentStore):
         statement = sa.select(t.c.external_id).where(among(t.c.external_id, self.dialect, "ids"))
         found: set[str] = set()
         with self._read() as connection:
-            for chunk in id_chunks(nfc(str(i)) for i in external_ids):
+            for chunk in id_chunks(nfc_all([str(i) for i in external_ids])):
                 found.update(
                     connection.execute(statement, {"ids": bound(self.dialect, chunk)}).scalars()
                 )
