@@ -56,6 +56,7 @@ from geozone.incidents.events import (
     unlink_pair,
 )
 from geozone.incidents.io import IncidentSource, open_incidents
+from geozone.parallel import prefetched
 from geozone.settings import get_settings
 from geozone.store import IncidentStore
 from geozone.store.base import AddResult, assignment_stamp
@@ -281,7 +282,9 @@ class _ImportRun:
                 self.pending.extend(done.ours)
 
         try:
-            for first, read in self.source.pieces(chunk_rows, cut=self.start):
+            # Each piece is read and validated on a thread while the one before is judged
+            # and linked (Arrow's reading and numpy's work release the GIL).
+            for first, read in prefetched(self.source.pieces(chunk_rows, cut=self.start)):
                 self.rejects += [r.__dict__ for r in read.rejects]
                 self.rejected += len(read.rejected_lines)
                 if first < self.start:  # stored by an earlier run: read again for its rejects
