@@ -151,43 +151,34 @@ def _boxes(
     made 19,300 boxes for a piece of 50,000 reports, and read it in 1.5 s; at gaps of a
     week, 12,700 boxes, the same reports give or take 0.1 %, in 0.8-1.3 s.)
     """
-    new = new[np.isfinite(new["lon"].astype(float)) & np.isfinite(new["lat"].astype(float))]
-    new = new.assign(_t=detections(new))
-    new = new[new["_t"].notna()]
-    if new.empty:
+    lon, lat = new["lon"].to_numpy(float), new["lat"].to_numpy(float)
+    times = pd.DatetimeIndex(detections(new))
+    keep = np.isfinite(lon) & np.isfinite(lat) & ~np.asarray(times.isna(), dtype=bool)
+    if not keep.any():
         return []
-    wide = pd.Timedelta(minutes=minutes)
-    new = new.assign(
-        _x=np.floor(new["lon"].astype(float) / TILE_DEG),
-        _y=np.floor(new["lat"].astype(float) / TILE_DEG),
-        _abs_lat=new["lat"].astype(float).abs(),
-    ).sort_values(["_x", "_y", "_t"], kind="stable")
-    tile = new[["_x", "_y"]].to_numpy()
-    at = ((new["_t"] - new["_t"].min()) / pd.Timedelta(minutes=1)).to_numpy(float)
-    cut = np.ones(len(new), dtype=bool)
+    lon, lat, times = lon[keep], lat[keep], times[keep]
+    x, y = np.floor(lon / TILE_DEG), np.floor(lat / TILE_DEG)
+    order = np.lexsort((times.asi8, y, x))  # by tile, then time (stable)
+    lon, lat, x, y, times = lon[order], lat[order], x[order], y[order], times[order]
+    at = np.asarray((times - times.min()) / pd.Timedelta(minutes=1), dtype=float)
+    cut = np.ones(len(lon), dtype=bool)
     gap = max(2 * minutes, _RUN_GAP_MINUTES)
-    cut[1:] = (tile[1:] != tile[:-1]).any(axis=1) | (np.diff(at) > gap)
-    runs = np.cumsum(cut)
-    bounds = new.groupby(runs, sort=True).agg(
-        west=("lon", "min"),
-        east=("lon", "max"),
-        south=("lat", "min"),
-        north=("lat", "max"),
-        start=("_t", "min"),
-        end=("_t", "max"),
-        lat=("_abs_lat", "max"),
-    )
+    cut[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (np.diff(at) > gap)
+    first = np.flatnonzero(cut)  # each run's first report; its last is before the next's
+    last = np.append(first[1:], len(lon)) - 1
     d_lat = metres / 110_574.0 * 1.01
-    reach = np.cos(np.radians(np.minimum(bounds["lat"].to_numpy(float) + d_lat, 89.0)))
+    abs_lat = np.maximum.reduceat(np.abs(lat), first)
+    reach = np.cos(np.radians(np.minimum(abs_lat + d_lat, 89.0)))
     d_lon = metres / (111_320.0 * np.maximum(reach, 1e-6)) * 1.01
+    wide = pd.Timedelta(minutes=minutes)
     return list(
         zip(
-            (bounds["west"].to_numpy(float) - d_lon).tolist(),
-            (bounds["south"].to_numpy(float) - d_lat).tolist(),
-            (bounds["east"].to_numpy(float) + d_lon).tolist(),
-            (bounds["north"].to_numpy(float) + d_lat).tolist(),
-            list(bounds["start"] - wide),
-            list(bounds["end"] + wide),
+            (np.minimum.reduceat(lon, first) - d_lon).tolist(),
+            (np.minimum.reduceat(lat, first) - d_lat).tolist(),
+            (np.maximum.reduceat(lon, first) + d_lon).tolist(),
+            (np.maximum.reduceat(lat, first) + d_lat).tolist(),
+            list(times[first] - wide),
+            list(times[last] + wide),
             strict=True,
         )
     )
