@@ -97,8 +97,9 @@ def place_cells(minx: float, miny: float, maxx: float, maxy: float) -> list[int]
     Worked out as SQLite works out a point's key (doubles, truncated towards zero), which
     never decreases as a coordinate grows: a point in the box has one of these keys.
     """
-    xs, ys = _cell_ranges(minx, miny, maxx, maxy)
-    return [x * 10_000 + y for x in xs for y in ys]
+    boxes = (np.array([value], dtype=float) for value in (minx, miny, maxx, maxy))
+    keys: list[int] = boxes_place_cells(*boxes)[1].tolist()
+    return keys
 
 
 def boxes_place_cells(
@@ -116,7 +117,7 @@ def boxes_place_cells(
         order, each box's keys in the order :func:`place_cells` gives them.
     """
     k = float(PLACE_CELLS_PER_DEGREE)
-    # As int() does in _cell_ranges: the double's product, truncated towards zero.
+    # As SQLite's CAST and int() in _cell_ranges: the double's product, truncated to zero.
     x0, x1 = (np.trunc((np.asarray(v, float) + 180) * k).astype(np.int64) for v in (minx, maxx))
     y0, y1 = (np.trunc((np.asarray(v, float) + 90) * k).astype(np.int64) for v in (miny, maxy))
     nx, ny = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
