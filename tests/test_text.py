@@ -25,6 +25,7 @@ def test_nfc_all_is_nfc_of_each() -> None:
         decomposed,
         "Đô",
         "~!}",
+        "Quan Hoa",  # one space: kept
         "a\u00a0b",  # a no-break space
     ]
     assert nfc_all(texts) == [nfc(t) for t in texts]

@@ -238,9 +238,7 @@ def _parameters(
     row: Mapping[str, Any], territory: ClusterTerritory, tolerance_m: float, language: str
 ) -> dict[str, str]:
     """Return the named parameters of the templates for one situation and language."""
-
-    def name(code: Any) -> str:
-        return territory.unit_name(code, language)
+    name = _namer(territory, language)
 
     def clause(key: str, **values: str) -> str:
         return CLAUSES[key][language].format(**values)

@@ -77,18 +77,26 @@ DETECTION_DAYS_SQL = (
 )
 
 
-def _cell_ranges(minx: float, miny: float, maxx: float, maxy: float) -> tuple[range, range]:
-    """Return the column and row numbers of the cells a point of a box may lie in."""
-    k = PLACE_CELLS_PER_DEGREE
-    xs = range(int((minx + 180) * k), int((maxx + 180) * k) + 1)
-    ys = range(int((miny + 90) * k), int((maxy + 90) * k) + 1)
-    return xs, ys
+def _cell_spans(
+    minx: NDArray[np.float64],
+    miny: NDArray[np.float64],
+    maxx: NDArray[np.float64],
+    maxy: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Return each box's first cell column and row and its numbers of columns and rows.
+
+    As SQLite's CAST works out a point's key: the double's product, truncated towards zero.
+    """
+    k = float(PLACE_CELLS_PER_DEGREE)
+    x0, x1 = (np.trunc((np.asarray(v, float) + 180) * k).astype(np.int64) for v in (minx, maxx))
+    y0, y1 = (np.trunc((np.asarray(v, float) + 90) * k).astype(np.int64) for v in (miny, maxy))
+    return x0, y0, np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
 
 
 def count_place_cells(minx: float, miny: float, maxx: float, maxy: float) -> int:
     """Return how many keys :func:`place_cells` returns for a box, without making them."""
-    xs, ys = _cell_ranges(minx, miny, maxx, maxy)
-    return len(xs) * len(ys)
+    _, _, nx, ny = _cell_spans(*(np.array([v], dtype=float) for v in (minx, miny, maxx, maxy)))
+    return int(nx[0]) * int(ny[0])
 
 
 def place_cells(minx: float, miny: float, maxx: float, maxy: float) -> list[int]:
@@ -116,11 +124,7 @@ def boxes_place_cells(
         The box of each key (its position in the arrays given), and the key: the boxes in
         order, each box's keys in the order :func:`place_cells` gives them.
     """
-    k = float(PLACE_CELLS_PER_DEGREE)
-    # As SQLite's CAST and int() in _cell_ranges: the double's product, truncated to zero.
-    x0, x1 = (np.trunc((np.asarray(v, float) + 180) * k).astype(np.int64) for v in (minx, maxx))
-    y0, y1 = (np.trunc((np.asarray(v, float) + 90) * k).astype(np.int64) for v in (miny, maxy))
-    nx, ny = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
+    x0, y0, nx, ny = _cell_spans(minx, miny, maxx, maxy)
     counts = nx * ny
     box = np.repeat(np.arange(len(counts), dtype=np.intp), counts)
     step = np.arange(len(box), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)

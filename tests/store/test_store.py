@@ -48,7 +48,6 @@ from geozone.store._tables import (
     DETECTION_DAYS_SQL,
     PLACE_CELL_SQL,
     PLACE_TIME_INDEX,
-    _cell_ranges,
     boxes_place_cells,
     count_place_cells,
     place_cells,
@@ -1247,10 +1246,8 @@ def test_place_cells_hold_every_point_of_a_box_as_sqlite_keys_it() -> None:
 
 
 def test_the_cells_of_many_boxes_at_once_are_each_box_s_place_cells() -> None:
-    """:func:`boxes_place_cells` gives each box's keys in order, as the cells' numbers make them.
-
-    The numbers as :func:`count_place_cells` counts them (Python's int() of the doubles).
-    """
+    """:func:`boxes_place_cells` gives each box's keys in order, as the cells' numbers make them;
+    :func:`count_place_cells` counts them."""
     rng = np.random.default_rng(15)
     west, south = rng.uniform(-180, 179, 3_000), rng.uniform(-90, 89, 3_000)
     west[:100], south[100:200] = np.round(west[:100], 1), np.round(south[100:200], 1)
@@ -1259,8 +1256,15 @@ def test_the_cells_of_many_boxes_at_once_are_each_box_s_place_cells() -> None:
     east[200:210] = west[200:210] - 0.3  # empty boxes: no key
     boxes = np.stack([west, south, east, north], axis=1)
     box, keys = boxes_place_cells(west, south, east, north)
-    ranges = [_cell_ranges(*b) for b in boxes]
+    ranges = [  # the cells' numbers as Python's int() makes them of the doubles
+        (
+            range(int((w + 180) * 10), int((e + 180) * 10) + 1),
+            range(int((s + 90) * 10), int((n + 90) * 10) + 1),
+        )
+        for w, s, e, n in boxes.tolist()
+    ]
     expected = [(i, x * 10_000 + y) for i, (xs, ys) in enumerate(ranges) for x in xs for y in ys]
+    assert [count_place_cells(*b) for b in boxes] == [len(xs) * len(ys) for xs, ys in ranges]
     assert list(zip(box.tolist(), keys.tolist(), strict=True)) == expected
     assert not set(range(200, 210)) & set(box.tolist())
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from geozone.text import fold, nfc
+from geozone.text import NFC_CHANGES, fold, nfc
 from geozone.vntime import VIETNAM_TZ
 
 #: Folded spellings of yes and no.
@@ -47,8 +47,6 @@ STATUS_WORDS = {
 _OFFSET = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)? ?(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
 _DAY_FIRST = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _DIGITS = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-#: Text that NFC with collapsed spaces leaves unchanged has none of these (after strip).
-_NEEDS_NFC = r"[^\x20-\x7e]|  "
 
 
 def plain(value: Any) -> Any:
@@ -106,7 +104,7 @@ def texts(series: pd.Series, normalise: bool = True) -> NDArray[np.object_]:
     present = np.array(text.notna(), dtype=bool)
     out[~present] = None
     if normalise:
-        needs = present & matches(text, _NEEDS_NFC)
+        needs = present & matches(text, NFC_CHANGES)
         out[needs] = [nfc(v) for v in out[needs]]
     return out
 
